@@ -1,0 +1,1 @@
+"""The ``leadpilot`` command line: one module per command group, discovered by ``main``."""

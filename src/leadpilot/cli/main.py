@@ -1,0 +1,88 @@
+"""Entry point of the ``leadpilot`` command: builds the Typer app and translates errors.
+
+Every module of ``leadpilot.cli`` that defines ``register(app)`` adds its commands, so a new
+command group is one new module and no edit here.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from typing import Any
+
+import typer
+from rich.console import Console
+from typer._click import core as _click_core  # typer >= 0.2x vendors click here
+from typer.core import TyperGroup
+
+import leadpilot.cli
+from leadpilot import __version__
+from leadpilot.errors import LeadpilotError
+
+err_console = Console(stderr=True)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"leadpilot {__version__}")
+        raise typer.Exit()
+
+
+class _ErrorTranslatingGroup(TyperGroup):
+    """Turns a ``LeadpilotError`` from any command into a message and exit code 2.
+
+    Done in the group (not around ``app()``) so that Typer's test runner sees the same
+    behaviour as a user at a terminal.
+    """
+
+    def invoke(self, ctx: _click_core.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except LeadpilotError as exc:
+            err_console.print(f"[bold red]Error:[/] {exc.message}", highlight=False)
+            if exc.hint:
+                err_console.print(f"[yellow]How to fix:[/] {exc.hint}", highlight=False)
+            raise typer.Exit(2) from None
+
+
+def build_app() -> typer.Typer:
+    """Return the CLI app with every command group registered."""
+    app = typer.Typer(
+        cls=_ErrorTranslatingGroup,
+        name="leadpilot",
+        help=(
+            "Predictive lead routing for RevOps: audit your routing history, learn who "
+            "converts what, route each new lead to the best eligible rep, and prove the lift.\n\n"
+            "Start with:  leadpilot demo"
+        ),
+        no_args_is_help=True,
+        pretty_exceptions_enable=False,
+        add_completion=False,
+        rich_markup_mode="rich",
+    )
+
+    @app.callback()
+    def _root(
+        version: bool = typer.Option(
+            False, "--version", callback=_version, is_eager=True, help="Print the version."
+        ),
+    ) -> None:
+        """leadpilot command line."""
+
+    for info in sorted(pkgutil.iter_modules(leadpilot.cli.__path__), key=lambda m: m.name):
+        if info.name in {"main"} or info.name.startswith("_"):
+            continue
+        module = importlib.import_module(f"leadpilot.cli.{info.name}")
+        register = getattr(module, "register", None)
+        if callable(register):
+            register(app)
+    return app
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run the CLI; a ``LeadpilotError`` becomes a red message and exit code 2."""
+    build_app()(args=argv, prog_name="leadpilot")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,265 @@
+"""Data contracts: canonical column names, Lead / Rep / Account / Decision, company-size bands.
+
+Every intake (CSV presets, CRM exports, the API) maps onto these names. Inside the library,
+tabular data is a pandas DataFrame with the canonical columns (see ``HISTORY_COLUMNS`` and the
+dtypes documented there); single records are the frozen dataclasses below.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+__all__ = [
+    "ACCOUNT_COLUMNS",
+    "EXCLUSION_CODES",
+    "HISTORY_COLUMNS",
+    "REP_COLUMNS",
+    "SIZE_BANDS",
+    "Account",
+    "Candidate",
+    "Decision",
+    "Lead",
+    "Rep",
+    "size_band_midpoint",
+    "size_band_of",
+]
+
+# Canonical history / lead columns, in canonical order. A canonical frame produced by
+# ``leadpilot.ingest`` always has every one of these columns (missing ones are all-NA), plus
+# ``source_row`` (1-based line number in the source file, for messages). Dtypes:
+#   lead_id, email, company, domain, source, industry, size_band, region, country, state,
+#   product, rep_id, external_id, title, language  -> object (str or None)
+#   created_at, first_contact_at, converted_at, closed_at -> datetime64[ns, UTC] (NaT if unknown)
+#   company_size (employees, a band's midpoint when only a band is known), annual_revenue,
+#   engagement_score, time_to_contact_hours, deal_value -> float64 (NaN if unknown)
+#   converted, closed_won -> pandas nullable "boolean" (<NA> while the outcome is open/unknown)
+# File order stands for time when created_at is entirely missing (the seed-prompt export).
+HISTORY_COLUMNS: tuple[str, ...] = (
+    "lead_id",
+    "created_at",
+    "email",
+    "company",
+    "domain",
+    "source",
+    "industry",
+    "company_size",
+    "size_band",
+    "annual_revenue",
+    "region",
+    "country",
+    "state",
+    "product",
+    "engagement_score",
+    "title",
+    "language",
+    "external_id",
+    "rep_id",
+    "first_contact_at",
+    "time_to_contact_hours",
+    "converted",
+    "converted_at",
+    "closed_won",
+    "closed_at",
+    "deal_value",
+)
+
+# Rep roster columns. regions / industries / products / languages are ';'-separated lists in
+# CSV and tuples in ``Rep``. working_hours looks like "Mon-Fri 09:00-17:30".
+REP_COLUMNS: tuple[str, ...] = (
+    "rep_id",
+    "name",
+    "email",
+    "pool",
+    "role",
+    "regions",
+    "industries",
+    "products",
+    "languages",
+    "max_leads_per_day",
+    "max_open_leads",
+    "timezone",
+    "working_hours",
+    "active",
+    "start_date",
+    "backup_rep_id",
+)
+
+ACCOUNT_COLUMNS: tuple[str, ...] = (
+    "account_id",
+    "name",
+    "domain",
+    "owner_rep_id",
+    "has_open_opportunity",
+    "last_touch_at",
+    "tier",
+)
+
+# Company-size bands by employee count: (label, lowest, highest, midpoint used when only the
+# band is known). The top band's midpoint is a conventional representative value.
+SIZE_BANDS: tuple[tuple[str, int, float, float], ...] = (
+    ("1-10", 1, 10, 5.5),
+    ("11-50", 11, 50, 30.5),
+    ("51-200", 51, 200, 125.5),
+    ("201-500", 201, 500, 350.5),
+    ("501-1000", 501, 1000, 750.5),
+    ("1001-5000", 1001, 5000, 3000.5),
+    ("5000+", 5001, math.inf, 10000.0),
+)
+
+
+def size_band_of(employees: float | None) -> str | None:
+    """Return the size-band label for an employee count (``None`` for unknown or < 1).
+
+    >>> size_band_of(120)
+    '51-200'
+    """
+    if employees is None or (isinstance(employees, float) and math.isnan(employees)):
+        return None
+    if employees < 1:
+        return None
+    for label, _low, high, _mid in SIZE_BANDS:
+        if employees <= high:
+            return label
+    return SIZE_BANDS[-1][0]  # pragma: no cover - the last band is unbounded
+
+
+def size_band_midpoint(label: str) -> float:
+    """Return the representative employee count of a canonical size band."""
+    for name, _low, _high, mid in SIZE_BANDS:
+        if name == label:
+            return mid
+    allowed = ", ".join(b[0] for b in SIZE_BANDS)
+    raise ValueError(f"unknown size band {label!r}; allowed: {allowed}")
+
+
+@dataclass(frozen=True, slots=True)
+class Lead:
+    """One inbound lead in canonical form. ``attributes`` holds any further fields (e.g.
+    ``demo_request``, ``pricing_page_visit``) that policy rules may refer to by name."""
+
+    lead_id: str
+    created_at: datetime | None = None
+    email: str | None = None
+    company: str | None = None
+    domain: str | None = None
+    source: str | None = None
+    industry: str | None = None
+    company_size: float | None = None
+    size_band: str | None = None
+    annual_revenue: float | None = None
+    region: str | None = None
+    country: str | None = None
+    state: str | None = None
+    product: str | None = None
+    engagement_score: float | None = None
+    title: str | None = None
+    language: str | None = None
+    external_id: str | None = None
+    attributes: Mapping[str, Any] = field(default_factory=dict)
+
+    def get(self, name: str) -> Any:
+        """Return a canonical field or an extra attribute by name (``None`` if absent)."""
+        if name in _LEAD_FIELDS:
+            return getattr(self, name)
+        return self.attributes.get(name)
+
+
+_LEAD_FIELDS = frozenset(f for f in Lead.__dataclass_fields__ if f != "attributes")
+
+
+@dataclass(frozen=True, slots=True)
+class Rep:
+    """One sales rep of the roster."""
+
+    rep_id: str
+    name: str | None = None
+    email: str | None = None
+    pool: str | None = None
+    role: str | None = None
+    regions: tuple[str, ...] = ()
+    industries: tuple[str, ...] = ()
+    products: tuple[str, ...] = ()
+    languages: tuple[str, ...] = ()
+    max_leads_per_day: int | None = None
+    max_open_leads: int | None = None
+    timezone: str = "UTC"
+    working_hours: str | None = None
+    active: bool = True
+    start_date: date | None = None
+    backup_rep_id: str | None = None
+    attributes: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Account:
+    """A known account (company) with its owner, for ownership holds and exceptions."""
+
+    account_id: str
+    name: str | None = None
+    domain: str | None = None
+    owner_rep_id: str | None = None
+    has_open_opportunity: bool = False
+    last_touch_at: datetime | None = None
+    tier: str | None = None
+
+
+# Why a considered rep was not chosen; the router attaches one code per excluded rep.
+EXCLUSION_CODES: tuple[str, ...] = (
+    "NOT_IN_POOL",
+    "OUT_OF_TERRITORY",
+    "PRODUCT_MISMATCH",
+    "LANGUAGE_MISMATCH",
+    "SEGMENT_MISMATCH",
+    "SENIORITY_TOO_LOW",
+    "OUT_OF_OFFICE",
+    "OUTSIDE_WORKING_HOURS",
+    "AT_DAILY_CAP",
+    "AT_OPEN_CAP",
+    "INACTIVE",
+    "DECLINED_BEFORE",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    """A rep the router scored for a lead: model probability, capacity price, final score."""
+
+    rep_id: str
+    p_convert: float | None = None
+    price: float | None = None
+    score: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """The full record of one routing decision, as logged and as evaluation needs it.
+
+    ``rep_id`` is ``None`` when nobody could take the lead (``reasons`` says why).
+    ``propensity`` is the probability the chosen rep had under the policy, for unbiased
+    off-policy evaluation. ``exclusions`` maps each considered-but-excluded rep to its code.
+    """
+
+    lead_id: str
+    rep_id: str | None
+    pool: str | None
+    lane: str | None
+    strategy: str
+    reasons: tuple[str, ...]
+    decided_at: datetime
+    candidates: tuple[Candidate, ...] = ()
+    exclusions: Mapping[str, str] = field(default_factory=dict)
+    p_convert: float | None = None
+    confidence: float | None = None
+    propensity: float | None = None
+    model_version: str | None = None
+    policy_version: str | None = None
+    sla_deadline: datetime | None = None
+    mode: str = "live"
+    shadow_rep_id: str | None = None
+    fit_score: float | None = None
+    intent_score: float | None = None
+    grade: str | None = None
