@@ -8,10 +8,13 @@ dtypes documented there); single records are the frozen dataclasses below.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+from numpy.typing import NDArray
 
 __all__ = [
     "ACCOUNT_COLUMNS",
@@ -21,9 +24,11 @@ __all__ = [
     "SIZE_BANDS",
     "Account",
     "Candidate",
+    "CandidateScores",
     "Decision",
     "Lead",
     "Rep",
+    "Scorer",
     "size_band_midpoint",
     "size_band_of",
 ]
@@ -263,3 +268,40 @@ class Decision:
     fit_score: float | None = None
     intent_score: float | None = None
     grade: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CandidateScores:
+    """What a scorer says about one lead and a list of candidate reps.
+
+    ``p`` has shape ``(n_reps,)``: P(convert | lead, rep) for each rep, in the order given.
+    ``confidence`` in [0, 1] says how sure the scorer is that its top rep really beats the
+    pool average (the router falls back below ``min_confidence``). ``sufficiency`` (optional,
+    shape ``(n_reps,)``, in [0, 1]) says how much history backs each rep's score.
+    """
+
+    p: NDArray[np.float64]
+    confidence: float
+    sufficiency: NDArray[np.float64] | None = None
+
+
+@runtime_checkable
+class Scorer(Protocol):
+    """Anything that scores one lead against many reps: the trained conversion model, or the
+    synthetic world's ground truth (an oracle used to test the router)."""
+
+    @property
+    def version(self) -> str:
+        """An identifier logged with every decision (model version id)."""
+        ...
+
+    def score_candidates(
+        self,
+        lead: Lead,
+        rep_ids: Sequence[str],
+        *,
+        expected_response_hours: NDArray[np.float64] | None = None,
+    ) -> CandidateScores:
+        """Score ``lead`` for each rep in ``rep_ids``; ``expected_response_hours`` (shape
+        ``(n_reps,)``) is each rep's expected time to first contact given the current load."""
+        ...

@@ -1,0 +1,1 @@
+"""Intake: readers, CRM presets, value normalisation, validation, identity and dedupe."""
