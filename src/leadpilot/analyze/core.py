@@ -1,0 +1,394 @@
+"""``analyze()``: the routing-effectiveness audit of a canonical history frame."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from leadpilot import __version__
+from leadpilot.analyze.actions import prioritised_actions
+from leadpilot.analyze.heterogeneity import interaction_test, rep_within_segment_test
+from leadpilot.analyze.matches import FDR_LEVEL, best_matches, rep_segment_cells
+from leadpilot.analyze.rates import rate_table
+from leadpilot.analyze.recommend import Plan, plan_routing, summarise
+from leadpilot.analyze.shrinkage import shrink
+from leadpilot.analyze.speed import time_to_contact
+from leadpilot.errors import ConfigError, DataValidationError
+
+__all__ = ["TARGETS", "Analysis", "analyze", "prepare"]
+
+TARGETS = ("converted", "closed_won")
+SEGMENT_DIMENSIONS = ("industry", "size_band")
+HOPED_LIFT = 0.15
+ALPHA = 0.05
+
+
+def _outcome(series: pd.Series) -> pd.Series:
+    """0/1 float outcome with NaN for unknown, from nullable booleans, bools, 0/1 or Yes/No."""
+    if series.dtype == "boolean" or series.dtype == bool:
+        return series.astype("Float64").astype(float)
+    lowered = series.astype("object").map(
+        lambda v: v if not isinstance(v, str) else v.strip().lower()
+    )
+    mapping = {
+        True: 1.0,
+        False: 0.0,
+        "yes": 1.0,
+        "no": 0.0,
+        "true": 1.0,
+        "false": 0.0,
+        "1": 1.0,
+        "0": 0.0,
+        "y": 1.0,
+        "n": 0.0,
+    }
+    return lowered.map(lambda v: mapping.get(v, np.nan) if pd.notna(v) else np.nan).astype(float)
+
+
+def prepare(frame: pd.DataFrame, target: str) -> tuple[pd.DataFrame, str, list[str]]:
+    """Reduce a canonical frame to the columns the audit uses, one row per lead with a known
+    outcome. Returns the prepared frame (``rep, source, industry, size_band, hours, y, won``),
+    the outcome column actually used, and notes for the methods section.
+    """
+    if target not in TARGETS:
+        raise ConfigError(f"unknown target {target!r}", hint=f"use one of: {', '.join(TARGETS)}")
+    notes: list[str] = []
+    if "rep_id" not in frame.columns or frame["rep_id"].notna().sum() == 0:
+        raise DataValidationError(
+            "the history has no assigned rep (column rep_id is missing or empty)",
+            hint="export the lead owner / assigned rep column (e.g. Assigned_Rep, Lead Owner)",
+        )
+    used = target
+    if target not in frame.columns or _outcome(frame[target]).notna().sum() == 0:
+        other = "closed_won" if target == "converted" else "converted"
+        if other in frame.columns and _outcome(frame[other]).notna().sum() > 0:
+            notes.append(f"The data has no {target} outcome, so the audit uses {other} instead.")
+            used = other
+        else:
+            raise DataValidationError(
+                f"the history has no known outcome in column {target!r}",
+                hint="export whether each lead converted (e.g. Converted_to_Opp, IsConverted) "
+                "or was won (Closed_Won, deal stage)",
+            )
+    y = _outcome(frame[used])
+    hours = (
+        pd.to_numeric(frame["time_to_contact_hours"], errors="coerce")
+        if "time_to_contact_hours" in frame.columns
+        else pd.Series(np.nan, index=frame.index)
+    )
+    if {"first_contact_at", "created_at"} <= set(frame.columns):
+        derived = (
+            pd.to_datetime(frame["first_contact_at"], utc=True, errors="coerce")
+            - pd.to_datetime(frame["created_at"], utc=True, errors="coerce")
+        ).dt.total_seconds() / 3600.0
+        hours = hours.fillna(derived)
+    won = (
+        _outcome(frame["closed_won"])
+        if used != "closed_won" and "closed_won" in frame.columns
+        else pd.Series(np.nan, index=frame.index)
+    )
+
+    def text(col: str) -> pd.Series:
+        if col not in frame.columns:
+            return pd.Series(None, index=frame.index, dtype="object")
+        s = frame[col].astype("object")
+        s = s.where(s.notna(), None).map(lambda v: None if v is None else str(v).strip() or None)
+        return s
+
+    data = pd.DataFrame(
+        {
+            "rep": text("rep_id"),
+            "source": text("source"),
+            "industry": text("industry"),
+            "size_band": text("size_band"),
+            "hours": hours.astype(float),
+            "y": y,
+            "won": won,
+        }
+    )
+    data = data[data["y"].notna()].reset_index(drop=True)
+    if data.empty:
+        raise DataValidationError(
+            f"no lead in the history has a known {used!r} outcome",
+            hint="open leads are left out; export closed leads too",
+        )
+    data["y"] = data["y"].astype(np.int8)
+    return data, used, notes
+
+
+def _quality(frame: pd.DataFrame, data: pd.DataFrame, target: str) -> dict[str, Any]:
+    rows = len(frame)
+    out: dict[str, Any] = {
+        "rows": rows,
+        "rows_used": len(data),
+        "outcome_unknown": rows - len(data),
+        "outcome_unknown_share": (rows - len(data)) / rows if rows else 0.0,
+        "target": target,
+        "outcome_rate": float(data["y"].mean()),
+        "reps": int(data["rep"].nunique()),
+        "leads_without_rep": int(data["rep"].isna().sum()),
+        "missing_share": {
+            col: float(data[col].isna().mean())
+            for col in ("source", "industry", "size_band", "hours")
+        },
+        "has_dates": False,
+    }
+    if "created_at" in frame.columns:
+        created = pd.to_datetime(frame["created_at"], utc=True, errors="coerce")
+        if created.notna().any():
+            out["has_dates"] = True
+            first, last = created.min(), created.max()
+            out["date_range"] = [first.isoformat(), last.isoformat()]
+            out["months_of_history"] = round((last - first).days / 30.44, 1)
+    return out
+
+
+def _records(table: pd.DataFrame) -> list[dict[str, Any]]:
+    recs = table.to_dict("records")
+    clean: list[dict[str, Any]] = []
+    for rec in recs:
+        clean.append(
+            {
+                str(k): (
+                    None
+                    if isinstance(v, float) and np.isnan(v)
+                    else (v.item() if isinstance(v, np.generic) else v)
+                )
+                for k, v in rec.items()
+            }
+        )
+    return clean
+
+
+@dataclass
+class Analysis:
+    """The computed audit: JSON-ready sections plus the tables the reports render."""
+
+    sections: dict[str, Any]
+    by_rep: pd.DataFrame
+    by_source: pd.DataFrame | None
+    cells: dict[str, pd.DataFrame] = field(default_factory=dict)
+    plan: Plan | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The audit as plain JSON types (see the issue for the key names)."""
+        return self.sections
+
+    def to_json(self, indent: int = 2) -> str:
+        """The audit as a JSON document."""
+        return json.dumps(self.sections, indent=indent, allow_nan=False)
+
+    @property
+    def verdict(self) -> dict[str, Any]:
+        """The ``verdict`` section."""
+        return dict(self.sections["verdict"])
+
+
+def _heatmap(cells: pd.DataFrame, min_leads: int) -> dict[str, Any]:
+    reps = sorted(cells["rep"].astype(str).unique())
+    segs = sorted(cells["segment"].astype(str).unique())
+    grid: list[list[dict[str, Any] | None]] = [[None] * len(segs) for _ in reps]
+    r_i = {r: i for i, r in enumerate(reps)}
+    s_i = {s: i for i, s in enumerate(segs)}
+    for rec in cells.to_dict("records"):
+        lift = rec["lift"]
+        q = rec["q_value"]
+        grid[r_i[str(rec["rep"])]][s_i[str(rec["segment"])]] = {
+            "leads": int(rec["leads"]),
+            "rate": float(rec["rate"]),
+            "shrunk": float(rec["shrunk"]),
+            "lift": None if pd.isna(lift) else float(lift),
+            "significant": bool((not pd.isna(q)) and q <= FDR_LEVEL and lift > 0),
+            "thin": int(rec["leads"]) < min_leads,
+        }
+    return {"reps": reps, "segments": segs, "cells": grid}
+
+
+def analyze(
+    frame: pd.DataFrame,
+    *,
+    reps: pd.DataFrame | None = None,
+    target: str = "converted",
+    min_leads: int = 20,
+    seed: int = 0,
+) -> Analysis:
+    """Audit a routing history (a canonical frame from ``leadpilot.ingest``).
+
+    ``reps`` is the roster (canonical rep columns; ``max_leads_per_day`` sets capacities,
+    ``active`` = false drops a rep). ``min_leads`` is the smallest rep x segment cell that is
+    tested or may back a rule. ``seed`` fixes the bootstrap. Raises ``DataValidationError``
+    when the history has no rep or no known outcome.
+    """
+    if min_leads < 1:
+        raise ConfigError(f"min_leads must be at least 1, got {min_leads}", hint="e.g. 20")
+    data, used, notes = prepare(frame, target)
+    rng = np.random.default_rng(seed)
+    quality = _quality(frame, data, used)
+    has_won = bool(data["won"].notna().any())
+    overall = float(data["y"].mean())
+
+    by_rep = rate_table(data, "rep", label="rep", won=has_won)
+    by_source = (
+        rate_table(data, "source", label="source", won=has_won)
+        if data["source"].notna().any()
+        else None
+    )
+
+    assigned = data[data["rep"].notna()]
+    rep_counts = assigned.groupby("rep", observed=True)["y"].agg(["size", "sum"])
+    rep_post = shrink(rep_counts["sum"], rep_counts["size"], overall)
+    rep_rate = pd.Series(rep_post.mean, index=rep_counts.index)
+    by_rep["shrunk_rate"] = by_rep["rep"].map(rep_rate)
+
+    dims = [d for d in SEGMENT_DIMENSIONS if assigned[d].notna().mean() >= 0.5]
+    cells = {
+        d: rep_segment_cells(assigned, d, rep_rate, overall, min_leads=min_leads) for d in dims
+    }
+    matches = best_matches(cells)
+    ttc = time_to_contact(data)
+
+    plan = plan_routing(assigned, dims, overall, roster=reps, min_leads=min_leads, rng=rng)
+    summary = summarise(plan)
+    n_mat, k_mat = plan.observed_n, plan.observed_k
+    keep = n_mat.sum(axis=1) > 0
+    het = rep_within_segment_test(k_mat[keep], n_mat[keep], draws=999, rng=rng)
+    inter = interaction_test(k_mat[keep], n_mat[keep], draws=199, rng=rng) if dims else None
+
+    lift = summary["projected_lift"]
+    significant = het.p_bootstrap < ALPHA
+    positive = lift["ci_low"] > 0
+    supports = bool(significant and positive)
+    seg_words = " x ".join(d.replace("_", " ") for d in dims) or "all leads"
+    if supports:
+        reason = (
+            f"Reps' conversion rates differ within {seg_words} segments beyond chance "
+            f"(bootstrap p = {het.p_bootstrap:.3f}) and the capacity-respecting plan's projected "
+            f"lift over round-robin is {lift['value']:+.1%} (95% interval {lift['ci_low']:+.1%} "
+            f"to {lift['ci_high']:+.1%})."
+        )
+    elif not significant:
+        reason = (
+            f"Reps' conversion rates within {seg_words} segments differ no more than chance "
+            f"would make them (bootstrap p = {het.p_bootstrap:.2f}), so there is no reliable "
+            f"rep fit to route by (projected lift {lift['value']:+.1%}, 95% interval "
+            f"{lift['ci_low']:+.1%} to {lift['ci_high']:+.1%})."
+        )
+    else:
+        reason = (
+            f"Reps differ beyond chance (bootstrap p = {het.p_bootstrap:.3f}) but, with every "
+            f"rep's capacity respected, the projected lift over round-robin "
+            f"({lift['value']:+.1%}, 95% interval {lift['ci_low']:+.1%} to "
+            f"{lift['ci_high']:+.1%}) is not clearly above zero."
+        )
+    if lift["ci_low"] >= HOPED_LIFT and supports:
+        hope = "yes"
+        hope_text = (
+            f"Yes: the data supports a 15%+ improvement (the whole 95% interval of the projected "
+            f"lift, {lift['ci_low']:+.1%} to {lift['ci_high']:+.1%}, is above +15%)."
+        )
+    elif lift["value"] >= HOPED_LIFT and supports:
+        hope = "possible"
+        hope_text = (
+            f"Possibly: the projected lift is {lift['value']:+.1%}, but its 95% interval "
+            f"reaches down to {lift['ci_low']:+.1%}, so a 15%+ improvement is not established."
+        )
+    else:
+        hope = "no"
+        hope_text = (
+            f"No: the data does not support a 15%+ improvement from smarter routing (projected "
+            f"{lift['value']:+.1%}, 95% interval {lift['ci_low']:+.1%} to {lift['ci_high']:+.1%})."
+        )
+    verdict = {
+        "supports_predictive_routing": supports,
+        "projected_lift": {
+            "value": lift["value"],
+            "ci_low": lift["ci_low"],
+            "ci_high": lift["ci_high"],
+        },
+        "reason": reason,
+        "supports_15pct_improvement": hope,
+        "statement_15pct": hope_text,
+        "tests": [het.to_dict()] + ([inter.to_dict()] if inter else []),
+    }
+    recommendations = dict(summary)
+    if not supports:
+        recommendations["rules_considered"] = recommendations.pop("rules")
+        recommendations["rules"] = []
+        recommendations["statement"] = (
+            "No routing rules are recommended: " + reason[0].lower() + reason[1:]
+        )
+    else:
+        recommendations["statement"] = hope_text
+    recommendations["method"] = (
+        "The historical mix of leads per segment was re-assigned by a linear programme "
+        "(scipy HiGHS) maximising expected conversions under the shrunk rep x segment rates, "
+        f"with each rep's capacity from {plan.capacity_source}; a rep may exceed its "
+        f"round-robin share of a segment only with at least {min_leads} leads of it in the "
+        f"history. Uncertainty: {plan.draws.shape[0]} draws of every rate from its Beta "
+        "posterior, re-evaluating the same plan and the round-robin baseline."
+    )
+    actions = prioritised_actions(
+        by_rep=by_rep,
+        by_source=by_source,
+        time_to_contact=ttc,
+        recommendations=recommendations,
+        verdict=verdict,
+        quality=quality,
+        overall=overall,
+        min_leads=min_leads,
+    )
+    rep_cols = ["rep", "leads", "converted", "rate", "ci_low", "ci_high"]
+    rep_cols += ["won", "win_rate"] if has_won else []
+    methods = {
+        "target": used,
+        "notes": notes,
+        "rates": "rate = converted / leads with a known outcome; 95% Wilson score intervals.",
+        "shrinkage": (
+            "Empirical-Bayes beta-binomial: each rep x segment cell is shrunk toward what the "
+            "rep's overall rate and the segment's rate predict together (log-odds additive), "
+            "with the prior strength fitted by maximum marginal likelihood. Prior strengths "
+            "(pseudo-leads): "
+            + ", ".join(f"{d} {c.attrs.get('kappa', float('nan')):.0f}" for d, c in cells.items())
+            + f"; reps {rep_post.kappa:.0f}."
+        ),
+        "best_matches": (
+            f"Cells with at least {min_leads} leads, Fisher's exact test of the rep against "
+            f"the other reps in the segment, Benjamini-Hochberg false discovery rate "
+            f"{FDR_LEVEL:.0%}; lift = shrunk rate / segment rate - 1."
+        ),
+        "time_to_contact": "Bins with Wilson intervals; logistic fit on log hours; Spearman and "
+        "point-biserial correlations.",
+        "heterogeneity": (
+            "G-tests of rep within segment and of rep x segment interaction (additive model "
+            "fitted by iterative proportional fitting), p-values by parametric bootstrap."
+        ),
+        "recommendations": recommendations["method"],
+        "limitations": (
+            "Observational history: reps were not assigned at random, so part of any rep "
+            "difference may come from which leads they were given. The bootstrap treats the "
+            "prior means as known, so intervals may be slightly narrow."
+        ),
+        "seed": seed,
+        "min_leads": min_leads,
+    }
+    sections: dict[str, Any] = {
+        "leadpilot_version": __version__,
+        "data_quality": quality,
+        "methods": methods,
+        "overall": {"leads": len(data), "converted": int(data["y"].sum()), "rate": overall},
+        "conversion_by_rep": _records(by_rep[rep_cols]),
+        "conversion_by_source": _records(
+            by_source[["source", *rep_cols[1:]]] if by_source is not None else pd.DataFrame()
+        ),
+        "best_matches": matches,
+        "segment_heatmaps": {d: _heatmap(c, min_leads) for d, c in cells.items()},
+        "time_to_contact": ttc,
+        "recommendations": recommendations,
+        "verdict": verdict,
+        "actions": actions,
+    }
+    return Analysis(sections=sections, by_rep=by_rep, by_source=by_source, cells=cells, plan=plan)

@@ -1,0 +1,96 @@
+"""Wilson intervals and grouped rate tables against textbook values and a second implementation."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from scipy.stats import binomtest
+
+from leadpilot.analyze import analyze, wilson_interval
+
+
+@pytest.mark.parametrize(
+    ("k", "n", "low", "high"),
+    [
+        # Newcombe (1998), Statistics in Medicine 17:857-872, table I, method 3 (score).
+        (81, 263, 0.2553, 0.3662),
+        (15, 148, 0.0624, 0.1605),
+        (0, 20, 0.0, 0.1611),
+        (1, 29, 0.0061, 0.1718),
+    ],
+)
+def test_wilson_matches_newcombe_table(k: int, n: int, low: float, high: float) -> None:
+    lo, hi = wilson_interval(k, n)
+    assert lo[0] == pytest.approx(low, abs=6e-5)
+    assert hi[0] == pytest.approx(high, abs=6e-5)
+
+
+@given(st.integers(1, 5000).flatmap(lambda n: st.tuples(st.integers(0, n), st.just(n))))
+def test_wilson_agrees_with_scipy_and_contains_the_rate(kn: tuple[int, int]) -> None:
+    k, n = kn
+    lo, hi = wilson_interval(k, n)
+    ref = binomtest(k, n).proportion_ci(method="wilson")
+    assert lo[0] == pytest.approx(ref.low, abs=1e-9)
+    assert hi[0] == pytest.approx(ref.high, abs=1e-9)
+    assert 0.0 <= lo[0] <= k / n <= hi[0] <= 1.0
+
+
+def test_zero_trials_give_the_whole_unit_interval() -> None:
+    lo, hi = wilson_interval(0, 0)
+    assert (lo[0], hi[0]) == (0.0, 1.0)
+
+
+def _independent(frame: pd.DataFrame, key: str) -> pd.DataFrame:
+    known = frame[frame["converted"].notna()]
+    g = known.groupby(key)
+    out = pd.DataFrame(
+        {
+            "leads": g.size(),
+            "converted": g["converted"].apply(lambda s: int(s.astype(bool).sum())),
+            "won": g["closed_won"].apply(lambda s: int(s.fillna(False).astype(bool).sum())),
+        }
+    )
+    out["rate"] = out["converted"] / out["leads"]
+    out["win_rate"] = out["won"] / out["leads"]
+    cis = [
+        binomtest(int(c), int(n)).proportion_ci(method="wilson")
+        for c, n in zip(out["converted"], out["leads"], strict=True)
+    ]
+    out["ci_low"] = [c.low for c in cis]
+    out["ci_high"] = [c.high for c in cis]
+    return out
+
+
+def test_conversion_tables_equal_an_independent_group_by(history: pd.DataFrame) -> None:
+    frame = history.copy()
+    # a few open outcomes, which must be left out of every count
+    frame.loc[frame.index[:37], "converted"] = pd.NA
+    result = analyze(frame, seed=3).to_dict()
+    for section, key, col in (
+        ("conversion_by_rep", "rep", "rep_id"),
+        ("conversion_by_source", "source", "source"),
+    ):
+        expected = _independent(frame, col)
+        got = pd.DataFrame(result[section]).set_index(key)
+        assert set(got.index) == set(expected.index)
+        for name in ("leads", "converted", "won"):
+            assert got[name].to_dict() == expected[name].astype(int).to_dict(), (section, name)
+        for name in ("rate", "ci_low", "ci_high", "win_rate"):
+            np.testing.assert_allclose(
+                got[name].reindex(expected.index), expected[name], rtol=0, atol=1e-12
+            )
+        for row in result[section]:
+            assert set(row) >= {
+                key,
+                "leads",
+                "converted",
+                "rate",
+                "ci_low",
+                "ci_high",
+                "won",
+                "win_rate",
+            }
+            assert 0.0 <= row["ci_low"] <= row["rate"] <= row["ci_high"] <= 1.0
