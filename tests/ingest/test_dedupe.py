@@ -222,3 +222,35 @@ def test_lead_identity_index() -> None:
     assert idx.find(None, None) is None
     assert len(idx) == 2
     assert identity_keys("A@B.com", 7.0) == [("external_id", "7"), ("email", "a@b.com")]
+
+
+def test_chains_of_pairwise_matches_are_split_by_average_linkage() -> None:
+    import numpy as np
+
+    from leadpilot.ingest.dedupe import _split_chains
+    from leadpilot.ingest.linkage import LinkageModel, ScoredPairs
+
+    # A-B 0.95, B-C 0.6, C-D 0.95, A-C / B-D / A-D never compared (distance 1).
+    # Components: {A,B,C,D}. Average linkage: {A,B} at 0.05, {C,D} at 0.05, then
+    # {A,B}-{C,D} average distance (1 + 0.4 + 1 + 1) / 4 = 0.85 > 0.5: stays apart.
+    left = np.array([0, 1, 2])
+    right = np.array([1, 2, 3])
+    prob = np.array([0.95, 0.6, 0.95])
+    scored = ScoredPairs(
+        left,
+        right,
+        np.zeros((3, 0)),
+        np.zeros((3, 0), bool),
+        prob,
+        LinkageModel("fixed", {}, {}, 0.1),
+    )
+    labels = np.array([0, 0, 0, 0, 1])
+    exact = np.arange(5)
+    out = _split_chains(labels, exact, scored, 0.5)
+    assert out[0] == out[1] != out[2] == out[3] != out[4]
+    # an exact-key link B=C holds them together: {B,C} at 0, then A and D join at average
+    # distance (0.05 + 1) / 2 = 0.525 > 0.5 -> A and D become singletons of their own
+    exact_bc = np.array([0, 1, 1, 3, 4])
+    out = _split_chains(labels, exact_bc, scored, 0.5)
+    assert out[1] == out[2]
+    assert len({out[0], out[1], out[3]}) == 3
