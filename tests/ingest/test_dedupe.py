@@ -254,3 +254,16 @@ def test_chains_of_pairwise_matches_are_split_by_average_linkage() -> None:
     out = _split_chains(labels, exact_bc, scored, 0.5)
     assert out[1] == out[2]
     assert len({out[0], out[1], out[3]}) == 3
+
+
+def test_extra_columns_from_intake_are_used() -> None:
+    df = _leads(
+        [
+            {"email": None, "x_first_name": "Ann", "x_last_name": "Lee", "x_phone": "555-0101"},
+            {"email": None, "x_first_name": "Ann", "x_last_name": "Lee", "x_phone": "5550101"},
+            {"email": None, "x_first_name": "Bo", "x_last_name": "Chen", "x_phone": "5550199"},
+        ]
+    )
+    result = find_duplicates(df)
+    assert result.clusters == [["L1", "L2"]]
+    assert {r.column for r in result.fields} == {"person_name", "phone"}

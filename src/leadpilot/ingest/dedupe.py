@@ -53,7 +53,12 @@ LEAD_FIELDS: tuple[FieldRule, ...] = (
     FieldRule("email_domain", "exact"),
 )
 _LEAD_BLOCKING = ("email_local", "person_name", "phone", "company")
-_NAME_COLUMNS = ("person_name", "full_name", "name", "contact_name")
+# Where a person's name and phone may sit: canonical frames keep unmapped source columns as
+# ``x_<snake_case header>`` (read_history(keep_extra=True)), so both spellings are looked up.
+_NAME_COLUMNS = ("person_name", "full_name", "name", "contact_name", "lead_name")
+_FIRST_NAME_COLUMNS = ("first_name", "firstname", "given_name")
+_LAST_NAME_COLUMNS = ("last_name", "lastname", "surname", "family_name")
+_PHONE_COLUMNS = ("phone", "phone_number", "mobile", "mobile_phone", "mobilephone")
 
 
 @dataclass(frozen=True)
@@ -101,28 +106,39 @@ class DedupeResult:
 def lead_linkage_frame(frame: pd.DataFrame) -> pd.DataFrame:
     """Derive the compared columns of ``LEAD_FIELDS`` from a canonical leads frame.
 
-    ``person_name`` comes from the first of ``person_name, full_name, name, contact_name``
-    present, else from ``first_name`` + ``last_name``; ``phone`` from ``phone``/``mobile``.
+    ``person_name`` comes from the first present of ``person_name, full_name, name,
+    contact_name, lead_name``, else from first + last name columns; ``phone`` from ``phone``,
+    ``mobile``... Each is also found with the ``x_`` prefix that intake gives extra columns.
     """
-    emails = frame["email"].map(normalize_email) if "email" in frame else None
     out = pd.DataFrame(index=frame.index)
-    if emails is not None:
+    if "email" in frame:
+        emails = frame["email"].map(normalize_email)
         out["email_local"] = emails.map(lambda e: e.split("@", 1)[0] if e else None)
         out["email_domain"] = emails.map(lambda e: e.split("@", 1)[1] if e else None)
-    name_col = next((c for c in _NAME_COLUMNS if c in frame), None)
+    name_col = _first_column(frame, _NAME_COLUMNS)
+    first_col = _first_column(frame, _FIRST_NAME_COLUMNS)
+    last_col = _first_column(frame, _LAST_NAME_COLUMNS)
     if name_col is not None:
         out["person_name"] = frame[name_col]
-    elif "first_name" in frame and "last_name" in frame:
-        first = frame["first_name"].astype("string").fillna("")
-        last = frame["last_name"].astype("string").fillna("")
+    elif first_col is not None and last_col is not None:
+        first = frame[first_col].astype("string").fillna("")
+        last = frame[last_col].astype("string").fillna("")
         joined = (first + " " + last).str.strip()
         out["person_name"] = joined.where(joined != "", None)
-    phone_col = next((c for c in ("phone", "mobile", "phone_number") if c in frame), None)
+    phone_col = _first_column(frame, _PHONE_COLUMNS)
     if phone_col is not None:
         out["phone"] = frame[phone_col]
     if "company" in frame:
         out["company"] = frame["company"]
     return out
+
+
+def _first_column(frame: pd.DataFrame, names: Sequence[str]) -> str | None:
+    for name in names:
+        for column in (name, f"x_{name}"):
+            if column in frame:
+                return column
+    return None
 
 
 def find_duplicates(
