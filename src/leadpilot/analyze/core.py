@@ -18,6 +18,9 @@ from leadpilot.analyze.recommend import Plan, plan_routing, summarise
 from leadpilot.analyze.shrinkage import shrink
 from leadpilot.analyze.speed import time_to_contact
 from leadpilot.errors import ConfigError, DataValidationError
+from leadpilot.ingest.history import IngestResult
+from leadpilot.ingest.quality import quality_report
+from leadpilot.schema import HISTORY_COLUMNS
 
 __all__ = ["TARGETS", "Analysis", "analyze", "prepare"]
 
@@ -99,6 +102,17 @@ def prepare(frame: pd.DataFrame, target: str) -> tuple[pd.DataFrame, str, list[s
         s = s.where(s.notna(), None).map(lambda v: None if v is None else str(v).strip() or None)
         return s
 
+    order = np.arange(len(frame))
+    if "created_at" in frame.columns:
+        created = pd.to_datetime(frame["created_at"], utc=True, errors="coerce")
+        if created.notna().any():
+            # time order (file order breaks ties and goes last for unknown dates): the
+            # cross-fitted lift cuts the history into contiguous blocks of time
+            order = (
+                created.reset_index(drop=True)
+                .sort_values(kind="stable", na_position="last")
+                .index.to_numpy()
+            )
     data = pd.DataFrame(
         {
             "rep": text("rep_id"),
@@ -110,6 +124,11 @@ def prepare(frame: pd.DataFrame, target: str) -> tuple[pd.DataFrame, str, list[s
             "won": won,
         }
     )
+    both = data["won"].notna() & data["y"].notna()
+    if both.any() and (data.loc[both, "won"] == data.loc[both, "y"]).all():
+        # the export's "converted" is the won flag itself (e.g. the maven preset): no win rate
+        data["won"] = np.nan
+    data = data.iloc[order]
     data = data[data["y"].notna()].reset_index(drop=True)
     if data.empty:
         raise DataValidationError(
@@ -145,6 +164,29 @@ def _quality(frame: pd.DataFrame, data: pd.DataFrame, target: str) -> dict[str, 
             out["date_range"] = [first.isoformat(), last.isoformat()]
             out["months_of_history"] = round((last - first).days / 30.44, 1)
     return out
+
+
+def _jsonable(value: Any) -> Any:
+    """Plain JSON types all the way down: numpy scalars unwrapped, NaN and inf to None."""
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not np.isfinite(value):
+        return None
+    if isinstance(value, pd.Timestamp):
+        return value.isoformat()
+    return value
+
+
+def _validate_summary(frame: pd.DataFrame, ingest: IngestResult | None) -> dict[str, Any] | None:
+    """The ``leadpilot validate`` report, when the frame is a full canonical frame."""
+    if not set(HISTORY_COLUMNS) <= set(frame.columns):
+        return None
+    report = quality_report(frame, ingest=ingest)
+    return report.to_dict()
 
 
 def _records(table: pd.DataFrame) -> list[dict[str, Any]]:
@@ -215,12 +257,14 @@ def analyze(
     target: str = "converted",
     min_leads: int = 20,
     seed: int = 0,
+    ingest: IngestResult | None = None,
 ) -> Analysis:
     """Audit a routing history (a canonical frame from ``leadpilot.ingest``).
 
     ``reps`` is the roster (canonical rep columns; ``max_leads_per_day`` sets capacities,
     ``active`` = false drops a rep). ``min_leads`` is the smallest rep x segment cell that is
-    tested or may back a rule. ``seed`` fixes the bootstrap. Raises ``DataValidationError``
+    tested or may back a rule. ``seed`` fixes the bootstrap; ``ingest`` (the reader's result) adds
+    rows read and rejected to the data-quality header. Raises ``DataValidationError``
     when the history has no rep or no known outcome.
     """
     if min_leads < 1:
@@ -228,6 +272,12 @@ def analyze(
     data, used, notes = prepare(frame, target)
     rng = np.random.default_rng(seed)
     quality = _quality(frame, data, used)
+    validate = _validate_summary(frame, ingest)
+    if validate is not None:
+        quality["validate"] = validate
+        quality["validate_summary"] = (
+            f"Validation verdict: {validate['verdict']}: " + "; ".join(validate["reasons"]) + "."
+        )
     has_won = bool(data["won"].notna().any())
     overall = float(data["y"].mean())
 
