@@ -18,6 +18,7 @@ INK = "#1f2937"
 MUTED = "#6b7280"
 ACCENT = "#2563eb"
 GRID = "#e5e7eb"
+MIN_BIN_LEADS = 20
 
 
 def _pct(x: float) -> str:
@@ -124,7 +125,7 @@ def heatmap_svg(
     segs = grid["segments"][:max_segments]
     cell_w, cell_h, left, top = 64, 24, 150, 92
     width = left + cell_w * len(segs) + 20
-    height = top + cell_h * len(reps) + 40
+    height = top + cell_h * len(reps) + 10
     out = [
         f"<svg xmlns='http://www.w3.org/2000/svg' viewBox='0 0 {width} {height}' "
         f"width='{width}' height='{height}' role='img' aria-label='{escape(title)}'>",
@@ -171,17 +172,6 @@ def heatmap_svg(
                     color="#ffffff" if dark else INK,
                 )
             )
-    ly = height - 14
-    out.append(
-        _text(
-            0,
-            ly,
-            "Colour: lift over the segment average (blue above, orange below). "
-            "Outlined: significant (FDR 10%). Faded: fewer leads than the minimum.",
-            size=11,
-            color=MUTED,
-        )
-    )
     out.append("</svg>")
     return "".join(out)
 
@@ -198,7 +188,9 @@ def time_to_contact_svg(section: dict[str, Any], *, title: str) -> str:
     }
     width, height, left, right, top, bottom = 720, 320, 60, 20, 40, 50
     x0, x1 = math.log(1 / 60), math.log(72)
-    bins = [b for b in section["bins"] if b["leads"]]
+    # Bins with very few leads would stretch the axis with a 0-100% interval; the table
+    # still lists them.
+    bins = [b for b in section["bins"] if b["leads"] >= MIN_BIN_LEADS]
     curve = (section.get("fit") or {}).get("curve", [])
     hi = max([b["ci_high"] for b in bins] + [c["rate"] for c in curve] + [0.05])
     hi = math.ceil(hi * 10) / 10
