@@ -154,3 +154,18 @@ def test_bad_options_are_rejected(history: pd.DataFrame) -> None:
 
 def test_same_seed_same_result(history: pd.DataFrame) -> None:
     assert analyze(history, seed=9).to_json() == analyze(history, seed=9).to_json()
+
+
+def test_too_few_leads_never_support_predictive_routing(world: Any) -> None:
+    doc = analyze(world.make(n=150, affinity=3.0, seed=1)).to_dict()
+    assert doc["verdict"]["supports_predictive_routing"] is False
+    assert doc["verdict"]["reason"].startswith("Only 150 leads with a known outcome")
+
+
+def test_rep_recorded_only_for_one_outcome_is_flagged(history: pd.DataFrame) -> None:
+    frame = history.copy()
+    frame.loc[~frame["converted"].astype(bool), "rep_id"] = None  # like olist: owner of won deals
+    doc = analyze(frame).to_dict()
+    assert doc["verdict"]["supports_predictive_routing"] is False
+    assert "records the rep only for one outcome" in doc["verdict"]["reason"]
+    assert doc["recommendations"]["rules"] == []

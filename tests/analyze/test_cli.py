@@ -141,3 +141,34 @@ def test_demo_hook_writes_the_report(tmp_path: Path, world: Any) -> None:
     assert isinstance(doc["verdict"]["supports_predictive_routing"], bool)
     assert str(path) in console.export_text().replace("\n", "")
     assert np.isfinite(doc["verdict"]["projected_lift"]["value"])
+
+
+def test_roster_capacities_from_a_written_world(tmp_path: Path) -> None:
+    from leadpilot.synth import generate_world, write_world
+
+    world = generate_world(n_leads=3000, n_reps=8, n_new_leads=50, seed=4)
+    write_world(world, tmp_path / "w")
+    js = tmp_path / "a.json"
+    result = runner.invoke(
+        build_app(),
+        [
+            "analyze",
+            str(tmp_path / "w" / "history.csv"),
+            "--reps",
+            str(tmp_path / "w" / "reps.csv"),
+            "--out",
+            str(tmp_path / "r.html"),
+            "--json",
+            str(js),
+            "--min-leads",
+            "15",
+            "--quiet",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    doc = json.loads(js.read_text())
+    assert doc["recommendations"]["capacity_source"].startswith("roster")
+    assert doc["methods"]["min_leads"] == 15
+    assert doc["data_quality"]["has_dates"] is True
+    planned = {p["rep"]: p for p in doc["recommendations"]["plan"]}
+    assert all(p["assigned"] <= p["capacity"] + 1e-6 for p in planned.values())

@@ -27,6 +27,8 @@ __all__ = ["TARGETS", "Analysis", "analyze", "prepare"]
 TARGETS = ("converted", "closed_won")
 SEGMENT_DIMENSIONS = ("industry", "size_band")
 HOPED_LIFT = 0.15
+# Below this many leads with an outcome no verdict can favour predictive routing.
+MIN_LEADS_FOR_VERDICT = 200
 ALPHA = 0.05
 
 
@@ -312,17 +314,17 @@ def analyze(
     significant = het.p_bootstrap < ALPHA
     positive = lift["ci_low"] > 0
     supports = bool(significant and positive)
-    seg_words = " x ".join(d.replace("_", " ") for d in dims) or "all leads"
+    seg_words = " x ".join(d.replace("_", " ") for d in dims) + " segments" if dims else "the team"
     if supports:
         reason = (
-            f"Reps' conversion rates differ within {seg_words} segments beyond chance "
+            f"Reps' conversion rates differ within {seg_words} beyond chance "
             f"(bootstrap p = {het.p_bootstrap:.3f}) and the capacity-respecting plan's projected "
             f"lift over round-robin is {lift['value']:+.1%} (95% interval {lift['ci_low']:+.1%} "
             f"to {lift['ci_high']:+.1%})."
         )
     elif not significant:
         reason = (
-            f"Reps' conversion rates within {seg_words} segments differ no more than chance "
+            f"Reps' conversion rates within {seg_words} differ no more than chance "
             f"would make them (bootstrap p = {het.p_bootstrap:.2f}), so there is no reliable "
             f"rep fit to route by (projected lift {lift['value']:+.1%}, 95% interval "
             f"{lift['ci_low']:+.1%} to {lift['ci_high']:+.1%})."
@@ -334,6 +336,22 @@ def analyze(
             f"({lift['value']:+.1%}, 95% interval {lift['ci_low']:+.1%} to "
             f"{lift['ci_high']:+.1%}) is not clearly above zero."
         )
+    n_reps = int((n_mat.sum(axis=1) > 0).sum())
+    if len(assigned) < MIN_LEADS_FOR_VERDICT or n_reps < 2:
+        supports = False
+        reason = (
+            f"Only {len(assigned):,} leads with a known outcome across {n_reps} rep(s): far too "
+            f"few to tell reps apart (the audit needs at least {MIN_LEADS_FOR_VERDICT} and two "
+            "reps; a few thousand give useful answers)."
+        )
+    if len(assigned) and assigned["y"].nunique() == 1:
+        supports = False
+        outcome_word = "converted" if int(assigned["y"].iloc[0]) == 1 else "did not convert"
+        reason = (
+            f"Every lead with a rep {outcome_word}: the export records the rep only for one "
+            "outcome (e.g. the owner of won deals), so reps cannot be compared on it."
+        )
+        notes.append(reason)
     if lift["ci_low"] >= HOPED_LIFT and supports:
         hope = "yes"
         hope_text = (
