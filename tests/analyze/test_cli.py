@@ -172,3 +172,23 @@ def test_roster_capacities_from_a_written_world(tmp_path: Path) -> None:
     assert doc["data_quality"]["has_dates"] is True
     planned = {p["rep"]: p for p in doc["recommendations"]["plan"]}
     assert all(p["assigned"] <= p["capacity"] + 1e-6 for p in planned.values())
+
+
+def test_demo_section_audits_the_written_world(tmp_path: Path) -> None:
+    from leadpilot.cli.analyze import demo_section
+    from leadpilot.synth import generate_world, write_world
+
+    write_world(generate_world(n_leads=2500, n_reps=6, n_new_leads=20, seed=2), tmp_path)
+    console = Console(record=True, width=120)
+    path = demo_section(console, tmp_path)
+    assert path == tmp_path / "analysis.html"
+    assert path.exists()
+    text = console.export_text()
+    assert "Verdict" in text
+    assert "Routing audit report" in text
+
+
+def test_help_has_an_example() -> None:
+    result = runner.invoke(build_app(), ["analyze", "--help"])
+    assert result.exit_code == 0
+    assert "leadpilot analyze history.csv" in result.output

@@ -14,8 +14,8 @@ from leadpilot.analyze.actions import prioritised_actions
 from leadpilot.analyze.heterogeneity import interaction_test, rep_within_segment_test
 from leadpilot.analyze.matches import FDR_LEVEL, best_matches, rep_segment_cells
 from leadpilot.analyze.rates import rate_table
-from leadpilot.analyze.recommend import Plan, plan_routing, summarise
-from leadpilot.analyze.shrinkage import shrink
+from leadpilot.analyze.recommend import CROSS_FIT_FOLDS, Plan, plan_routing, summarise
+from leadpilot.analyze.shrinkage import KAPPA_MAX, shrink
 from leadpilot.analyze.speed import time_to_contact
 from leadpilot.errors import ConfigError, DataValidationError
 from leadpilot.ingest.history import IngestResult
@@ -189,6 +189,10 @@ def _validate_summary(frame: pd.DataFrame, ingest: IngestResult | None) -> dict[
         return None
     report = quality_report(frame, ingest=ingest)
     return report.to_dict()
+
+
+def _kappa(kappa: float) -> str:
+    return "full pooling (no spread beyond chance)" if kappa >= KAPPA_MAX else f"{kappa:.0f}"
 
 
 def _records(table: pd.DataFrame) -> list[dict[str, Any]]:
@@ -396,8 +400,11 @@ def analyze(
         "(scipy HiGHS) maximising expected conversions under the shrunk rep x segment rates, "
         f"with each rep's capacity from {plan.capacity_source}; a rep may exceed its "
         f"round-robin share of a segment only with at least {min_leads} leads of it in the "
-        f"history. Uncertainty: {plan.draws.shape[0]} draws of every rate from its Beta "
-        "posterior, re-evaluating the same plan and the round-robin baseline."
+        f"history. Projected lift: {CROSS_FIT_FOLDS}-fold cross-fitting over contiguous time "
+        "blocks: a plan learned on the other blocks is judged on each held-out block's own "
+        f"outcomes ({plan.cross_fit_draws.shape[0]} Beta draws per cell), summed over the "
+        "blocks, so the estimate is not inflated by noise the plan chased (it is slightly "
+        "conservative). Per-rule figures are in-sample posterior estimates from the full history."
     )
     actions = prioritised_actions(
         by_rep=by_rep,
@@ -420,8 +427,8 @@ def analyze(
             "rep's overall rate and the segment's rate predict together (log-odds additive), "
             "with the prior strength fitted by maximum marginal likelihood. Prior strengths "
             "(pseudo-leads): "
-            + ", ".join(f"{d} {c.attrs.get('kappa', float('nan')):.0f}" for d, c in cells.items())
-            + f"; reps {rep_post.kappa:.0f}."
+            + ", ".join(f"{d} {_kappa(c.attrs.get('kappa', KAPPA_MAX))}" for d, c in cells.items())
+            + f"; reps {_kappa(rep_post.kappa)}."
         ),
         "best_matches": (
             f"Cells with at least {min_leads} leads, Fisher's exact test of the rep against "
@@ -437,8 +444,9 @@ def analyze(
         "recommendations": recommendations["method"],
         "limitations": (
             "Observational history: reps were not assigned at random, so part of any rep "
-            "difference may come from which leads they were given. The bootstrap treats the "
-            "prior means as known, so intervals may be slightly narrow."
+            "difference may come from which leads they were given (a randomised holdout "
+            "measures it without that bias). Shrinkage intervals cap each prior's strength at "
+            "the leads its mean rests on, so they are not over-confident for small reps."
         ),
         "seed": seed,
         "min_leads": min_leads,

@@ -117,7 +117,8 @@ def render_markdown(analysis: Analysis, *, narrative: dict[str, Any] | None = No
     lines += ["", f"*Method:* {rec['method']}", "", "## 5. Prioritised actions", ""]
     for a in d["actions"]:
         lines.append(
-            f"{a['priority']}. **{a['title']}.** {a['detail']} *Evidence:* {a['evidence']}."
+            f"{a['priority']}. **{a['title']}.** {a['detail']} "
+            f"*Evidence:* {a['evidence'].rstrip('.')}."
         )
     if narrative:
         lines += [

@@ -72,9 +72,9 @@ def time_to_contact(data: pd.DataFrame) -> dict[str, Any]:
             "available": False,
             "leads_with_time": int(known.sum()),
             "reason": (
-                f"only {int(known.sum())} leads have a time to first contact "
-                f"(need at least {_MIN_LEADS}); export first_contact_at or "
-                "time_to_contact_hours to get this section"
+                ("No lead has" if known.sum() == 0 else f"Only {int(known.sum())} leads have")
+                + f" a time to first contact (this section needs at least {_MIN_LEADS}); "
+                "export first_contact_at or time_to_contact_hours to get it"
             ),
             "bins": [],
             "caution": CAUTION,

@@ -21,7 +21,7 @@ from leadpilot.errors import ConfigError
 from leadpilot.ingest import read_history, read_reps
 from leadpilot.ingest.presets import PRESETS
 
-__all__ = ["print_analysis", "register", "run_analysis"]
+__all__ = ["demo_section", "print_analysis", "print_verdict", "register", "run_analysis"]
 
 
 def _pct(x: float | None) -> str:
@@ -132,6 +132,15 @@ def run_analysis(
     print_verdict(console, analysis.to_dict())
     console.print(f"Routing audit report: [bold]{html}[/]", highlight=False)
     return html
+
+
+def demo_section(console: Console, workdir: Path) -> Path:
+    """Demo step: audit ``workdir/history.csv`` (with ``reps.csv`` when present) through the
+    intake, print the verdict and return the HTML report written to ``workdir``."""
+    result = read_history(workdir / "history.csv")
+    roster_path = workdir / "reps.csv"
+    roster = read_reps(roster_path) if roster_path.exists() else None
+    return run_analysis(console, result.frame, roster, workdir)
 
 
 def _narrative(analysis: Analysis, url: str | None, model: str | None) -> dict[str, str] | None:
