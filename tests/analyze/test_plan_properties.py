@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from leadpilot.analyze.recommend import plan_routing
 
 
-@settings(max_examples=15, deadline=None)
+@settings(max_examples=10, deadline=None)
 @given(
     seed=st.integers(0, 10_000),
     n=st.integers(60, 600),

@@ -308,7 +308,8 @@ def analyze(
     ttc = time_to_contact(data)
 
     plan = plan_routing(assigned, dims, overall, roster=reps, min_leads=min_leads, rng=rng)
-    summary = summarise(plan)
+    months = quality.get("months_of_history")
+    summary = summarise(plan, months=months if months and months >= 1 else None)
     n_mat, k_mat = plan.observed_n, plan.observed_k
     keep = n_mat.sum(axis=1) > 0
     het = rep_within_segment_test(k_mat[keep], n_mat[keep], draws=999, rng=rng)
@@ -418,6 +419,7 @@ def analyze(
     )
     rep_cols = ["rep", "leads", "converted", "rate", "ci_low", "ci_high"]
     rep_cols += ["won", "win_rate"] if has_won else []
+    rep_cols += ["shrunk_rate"]
     methods = {
         "target": used,
         "notes": notes,
@@ -458,7 +460,7 @@ def analyze(
         "overall": {"leads": len(data), "converted": int(data["y"].sum()), "rate": overall},
         "conversion_by_rep": _records(by_rep[rep_cols]),
         "conversion_by_source": _records(
-            by_source[["source", *rep_cols[1:]]] if by_source is not None else pd.DataFrame()
+            by_source[["source", *rep_cols[1:-1]]] if by_source is not None else pd.DataFrame()
         ),
         "best_matches": matches,
         "segment_heatmaps": {d: _heatmap(c, min_leads) for d, c in cells.items()},

@@ -372,8 +372,10 @@ def _interval(values: NDArray[np.float64]) -> tuple[float, float]:
     return float(lo), float(hi)
 
 
-def summarise(plan: Plan, *, max_rules: int = 10) -> dict[str, Any]:
-    """Projected lift vs round-robin and vs history, and the rules in words, as JSON."""
+def summarise(plan: Plan, *, max_rules: int = 10, months: float | None = None) -> dict[str, Any]:
+    """Projected lift vs round-robin and vs history, and the rules in words, as JSON.
+
+    ``months`` (the history's span) adds each rule's gain per month."""
     cf = plan.cross_fit_draws
     lift_rr = cf[:, 0] / cf[:, 1] - 1.0
     lift_hist = cf[:, 0] / cf[:, 2] - 1.0
@@ -430,10 +432,12 @@ def summarise(plan: Plan, *, max_rules: int = 10) -> dict[str, Any]:
                 "projected_extra_conversions": gain,
                 "ci_low": lo,
                 "ci_high": hi,
+                "per_month": gain / months if months else None,
                 "text": (
                     f"Route {seg} leads to {who} instead of round-robin ({rr_rate:.0%}): "
                     f"{share_note}, about {gain:+.1f} conversions per {int(vol)} such leads "
-                    f"(95% interval {lo:+.1f} to {hi:+.1f})."
+                    + (f"(~{gain / months:+.1f} a month) " if months else "")
+                    + f"(95% interval {lo:+.1f} to {hi:+.1f})."
                 ),
             }
         )

@@ -25,6 +25,12 @@ def _spct(x: float | None) -> str:
     return "–" if x is None else f"{x:+.1%}"
 
 
+def _hours(h: float | None) -> str:
+    if h is None:
+        return "–"
+    return f"{h * 60:.0f} min" if h < 1 else f"{h:.1f} h"
+
+
 def _env() -> Environment:
     env = Environment(
         loader=PackageLoader("leadpilot.analyze", "templates"),
@@ -32,7 +38,7 @@ def _env() -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.globals.update(pct=_pct, spct=_spct)
+    env.globals.update(pct=_pct, spct=_spct, hours=_hours)
     return env
 
 
