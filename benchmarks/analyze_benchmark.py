@@ -31,7 +31,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp)
         t0 = time.perf_counter()
-        world = generate_world(n_leads=args.leads, n_reps=args.reps, n_new_leads=100, seed=args.seed)
+        world = generate_world(
+            n_leads=args.leads, n_reps=args.reps, n_new_leads=100, seed=args.seed
+        )
         write_world(world, out / "world")
         print(f"world generated and written (not timed): {time.perf_counter() - t0:.1f} s")
         history = out / "world" / "history.csv"
@@ -49,16 +51,23 @@ def main() -> None:
         doc = analysis.to_dict()
         lift = doc["verdict"]["projected_lift"]
         rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-        print(f"rows: {len(result.frame):,}  reps: {len(doc['conversion_by_rep'])}  "
-              f"segments: {doc['recommendations']['segments']}")
+        print(
+            f"rows: {len(result.frame):,}  reps: {len(doc['conversion_by_rep'])}  "
+            f"segments: {doc['recommendations']['segments']}"
+        )
         print(f"read CSV (intake):   {t_read - t_start:6.2f} s")
         print(f"analyze:             {t_analyze - t_read:6.2f} s")
-        print(f"write HTML/JSON/MD:  {t_end - t_analyze:6.2f} s "
-              f"(HTML {(out / 'report.html').stat().st_size / 1024:.0f} KiB)")
+        print(
+            f"write HTML/JSON/MD:  {t_end - t_analyze:6.2f} s "
+            f"(HTML {(out / 'report.html').stat().st_size / 1024:.0f} KiB)"
+        )
         print(f"total:               {t_end - t_start:6.2f} s   (goal < 30 s)")
         print(f"peak RSS:            {rss_mb:6.0f} MiB")
-        print(f"verdict: supports_predictive_routing={doc['verdict']['supports_predictive_routing']}"
-              f", projected lift {lift['value']:+.1%} ({lift['ci_low']:+.1%} to {lift['ci_high']:+.1%})")
+        supports = doc["verdict"]["supports_predictive_routing"]
+        print(
+            f"verdict: supports_predictive_routing={supports}, projected lift "
+            f"{lift['value']:+.1%} ({lift['ci_low']:+.1%} to {lift['ci_high']:+.1%})"
+        )
 
 
 if __name__ == "__main__":

@@ -94,3 +94,11 @@ def test_conversion_tables_equal_an_independent_group_by(history: pd.DataFrame) 
                 "win_rate",
             }
             assert 0.0 <= row["ci_low"] <= row["rate"] <= row["ci_high"] <= 1.0
+
+
+def test_public_api_is_complete() -> None:
+    import leadpilot.analyze as pkg
+
+    exported = set(pkg.__all__)
+    assert exported == {n for n in exported if hasattr(pkg, n)}
+    assert {"analyze", "Analysis", "write_html", "write_markdown", "wilson_interval"} <= exported
