@@ -187,3 +187,20 @@ def test_names_are_escaped_in_every_report(history: pd.DataFrame) -> None:
     md = render_markdown(analysis)
     assert "<script>" not in md  # renderers that pass HTML through stay safe
     assert "&lt;/script&gt;\\|x" in md  # and table pipes are escaped
+
+
+def test_long_picklists_are_pooled_into_other(history: pd.DataFrame) -> None:
+    frame = history.copy()
+    rng = np.random.default_rng(0)
+    tail = rng.random(len(frame)) < 0.2
+    frame.loc[tail, "industry"] = [f"Niche {i}" for i in rng.integers(0, 150, int(tail.sum()))]
+    analysis = analyze(frame, seed=1, min_leads=20)
+    doc = analysis.to_dict()
+    segments = doc["segment_heatmaps"]["industry"]["segments"]
+    assert "(other)" in segments
+    assert len(segments) <= 26
+    assert any("pooled as '(other)'" in n for n in doc["methods"]["notes"])
+    assert analysis.plan is not None
+    assert len(analysis.plan.segments) <= 26 * 3
+    # the rep tables are untouched by the pooling
+    assert sum(r["leads"] for r in doc["conversion_by_rep"]) == len(frame)

@@ -26,6 +26,8 @@ __all__ = ["TARGETS", "Analysis", "analyze", "prepare"]
 
 TARGETS = ("converted", "closed_won")
 SEGMENT_DIMENSIONS = ("industry", "size_band")
+MAX_SEGMENT_VALUES = 25
+OTHER = "(other)"
 HOPED_LIFT = 0.15
 # Below this many leads with an outcome no verdict can favour predictive routing.
 MIN_LEADS_FOR_VERDICT = 200
@@ -191,6 +193,19 @@ def _validate_summary(frame: pd.DataFrame, ingest: IngestResult | None) -> dict[
     return report.to_dict()
 
 
+def _lump_rare(values: pd.Series, min_leads: int) -> tuple[pd.Series, int]:
+    """Pool values with fewer than ``min_leads`` leads (and any beyond the
+    ``MAX_SEGMENT_VALUES`` largest) into one "(other)" value: a 150-value industry picklist
+    would otherwise spread the history over cells too thin to learn from (and blow up
+    memory). Returns the new series and how many values were pooled."""
+    counts = values.value_counts()
+    keep = counts[counts >= min_leads].index[:MAX_SEGMENT_VALUES]
+    rare = counts.index.difference(keep)
+    if len(rare) == 0:
+        return values, 0
+    return values.where(~values.isin(rare) | values.isna(), OTHER), len(rare)
+
+
 def _kappa(kappa: float) -> str:
     return "full pooling (no spread beyond chance)" if kappa >= KAPPA_MAX else f"{kappa:.0f}"
 
@@ -237,8 +252,11 @@ class Analysis:
 
 
 def _heatmap(cells: pd.DataFrame, min_leads: int) -> dict[str, Any]:
-    reps = sorted(cells["rep"].astype(str).unique())
-    segs = sorted(cells["segment"].astype(str).unique())
+    """Rep x segment grid, biggest reps and segments first (charts show the top of it)."""
+    rep_vol = cells.groupby(cells["rep"].astype(str))["leads"].sum()
+    seg_vol = cells.groupby(cells["segment"].astype(str))["leads"].sum()
+    reps = sorted(rep_vol.index, key=lambda r: (-int(rep_vol[r]), r))
+    segs = sorted(seg_vol.index, key=lambda v: (-int(seg_vol[v]), v))
     grid: list[list[dict[str, Any] | None]] = [[None] * len(segs) for _ in reps]
     r_i = {r: i for i, r in enumerate(reps)}
     s_i = {s: i for i, s in enumerate(segs)}
@@ -301,6 +319,14 @@ def analyze(
     by_rep["shrunk_rate"] = by_rep["rep"].map(rep_rate)
 
     dims = [d for d in SEGMENT_DIMENSIONS if assigned[d].notna().mean() >= 0.5]
+    for d in dims:
+        lumped, merged = _lump_rare(assigned[d], min_leads)
+        if merged:
+            assigned = assigned.assign(**{d: lumped})
+            notes.append(
+                f"{merged} rare {d.replace('_', ' ')} values (fewer than {min_leads} leads, or "
+                f"beyond the {MAX_SEGMENT_VALUES} largest) are pooled as {OTHER!r}."
+            )
     cells = {
         d: rep_segment_cells(assigned, d, rep_rate, overall, min_leads=min_leads) for d in dims
     }
