@@ -204,3 +204,26 @@ def test_long_picklists_are_pooled_into_other(history: pd.DataFrame) -> None:
     assert len(analysis.plan.segments) <= 26 * 3
     # the rep tables are untouched by the pooling
     assert sum(r["leads"] for r in doc["conversion_by_rep"]) == len(frame)
+
+
+@pytest.mark.parametrize(
+    ("change", "reason"),
+    [
+        ({"converted": False}, "Every lead in the history did not convert"),
+        ({"converted": True}, "Every lead in the history converted"),
+        ({"rep_id": "solo"}, "single rep"),
+    ],
+)
+def test_degenerate_histories_get_a_plain_no(
+    history: pd.DataFrame, change: dict[str, object], reason: str
+) -> None:
+    frame = history.head(1500).copy()
+    for col, value in change.items():
+        frame[col] = (
+            pd.array([value] * len(frame), dtype="boolean") if col == "converted" else value
+        )
+    analysis = analyze(frame)
+    doc = json.loads(analysis.to_json())  # strict JSON: no NaN anywhere
+    assert doc["verdict"]["supports_predictive_routing"] is False
+    assert reason in doc["verdict"]["reason"]
+    assert 3 <= len(doc["actions"]) <= 5

@@ -368,20 +368,26 @@ def analyze(
             f"{lift['ci_high']:+.1%}) is not clearly above zero."
         )
     n_reps = int((n_mat.sum(axis=1) > 0).sum())
-    if len(assigned) < MIN_LEADS_FOR_VERDICT or n_reps < 2:
+    if n_reps < 2:
+        supports = False
+        reason = "The history has a single rep, so there is no choice of rep to route by."
+    elif len(assigned) < MIN_LEADS_FOR_VERDICT:
         supports = False
         reason = (
-            f"Only {len(assigned):,} leads with a known outcome across {n_reps} rep(s): far too "
-            f"few to tell reps apart (the audit needs at least {MIN_LEADS_FOR_VERDICT} and two "
-            "reps; a few thousand give useful answers)."
+            f"Only {len(assigned):,} leads with a known outcome: far too few to tell reps "
+            f"apart (the audit needs at least {MIN_LEADS_FOR_VERDICT}; a few thousand give "
+            "useful answers)."
         )
     if len(assigned) and assigned["y"].nunique() == 1:
         supports = False
         outcome_word = "converted" if int(assigned["y"].iloc[0]) == 1 else "did not convert"
-        reason = (
-            f"Every lead with a rep {outcome_word}: the export records the rep only for one "
-            "outcome (e.g. the owner of won deals), so reps cannot be compared on it."
-        )
+        if data["y"].nunique() == 1:
+            reason = f"Every lead in the history {outcome_word}: there is nothing to compare."
+        else:
+            reason = (
+                f"Every lead with a rep {outcome_word}: the export records the rep only for "
+                "one outcome (e.g. the owner of won deals), so reps cannot be compared on it."
+            )
         notes.append(reason)
     if lift["ci_low"] >= HOPED_LIFT and supports:
         hope = "yes"

@@ -367,6 +367,13 @@ def _solve(
     return np.clip(res.x.reshape(n_r, n_s), 0.0, None)
 
 
+def _ratio(a: NDArray[np.float64] | float, b: NDArray[np.float64] | float) -> NDArray[np.float64]:
+    """a / b, and 1 where b is 0 (no conversions at all: no lift either way)."""
+    num = np.asarray(a, dtype=float)
+    den = np.asarray(b, dtype=float)
+    return np.asarray(np.where(den > 0, num / np.where(den > 0, den, 1.0), 1.0), dtype=float)
+
+
 def _interval(values: NDArray[np.float64]) -> tuple[float, float]:
     lo, hi = np.percentile(values, [2.5, 97.5])
     return float(lo), float(hi)
@@ -377,8 +384,8 @@ def summarise(plan: Plan, *, max_rules: int = 10, months: float | None = None) -
 
     ``months`` (the history's span) adds each rule's gain per month."""
     cf = plan.cross_fit_draws
-    lift_rr = cf[:, 0] / cf[:, 1] - 1.0
-    lift_hist = cf[:, 0] / cf[:, 2] - 1.0
+    lift_rr = _ratio(cf[:, 0], cf[:, 1]) - 1.0
+    lift_hist = _ratio(cf[:, 0], cf[:, 2]) - 1.0
     p_plan, p_rr, p_hist = (float(v) for v in plan.cross_fit_point)
     point_plan = float((plan.rates * plan.plan).sum())
     point_rr = float((plan.rates * plan.round_robin).sum())
@@ -453,14 +460,14 @@ def summarise(plan: Plan, *, max_rules: int = 10, months: float | None = None) -
             "historical": point_hist,
         },
         "projected_lift": {
-            "value": p_plan / p_rr - 1.0,
+            "value": float(_ratio(p_plan, p_rr)) - 1.0,
             "ci_low": rr_lo,
             "ci_high": rr_hi,
             "baseline": "round-robin with the same capacities",
         },
-        "in_sample_lift": point_plan / point_rr - 1.0,
+        "in_sample_lift": float(_ratio(point_plan, point_rr)) - 1.0,
         "projected_lift_vs_history": {
-            "value": p_plan / p_hist - 1.0,
+            "value": float(_ratio(p_plan, p_hist)) - 1.0,
             "ci_low": h_lo,
             "ci_high": h_hi,
         },
