@@ -102,3 +102,22 @@ def test_public_api_is_complete() -> None:
     exported = set(pkg.__all__)
     assert exported == {n for n in exported if hasattr(pkg, n)}
     assert {"analyze", "Analysis", "write_html", "write_markdown", "wilson_interval"} <= exported
+
+
+def test_median_days_to_convert_per_rep(history: pd.DataFrame) -> None:
+    frame = history.copy()
+    rng = np.random.default_rng(4)
+    start = pd.Timestamp("2025-01-01", tz="UTC")
+    frame["created_at"] = start + pd.to_timedelta(np.sort(rng.uniform(0, 365, len(frame))), "D")
+    days = rng.gamma(2.0, 10.0, len(frame))
+    frame["converted_at"] = frame["created_at"] + pd.to_timedelta(days, "D")
+    frame.loc[~frame["converted"].astype(bool), "converted_at"] = pd.NaT
+    doc = analyze(frame, seed=1).to_dict()
+    expected = (
+        pd.Series(days, index=frame.index)[frame["converted"].astype(bool)]
+        .groupby(frame["rep_id"])
+        .median()
+    )
+    got = {r["rep"]: r["median_days_to_convert"] for r in doc["conversion_by_rep"]}
+    for rep, value in expected.items():
+        assert got[rep] == pytest.approx(value, rel=1e-9)

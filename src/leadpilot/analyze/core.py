@@ -25,7 +25,10 @@ from leadpilot.schema import HISTORY_COLUMNS
 __all__ = ["TARGETS", "Analysis", "analyze", "prepare"]
 
 TARGETS = ("converted", "closed_won")
+# Routing segments (rules are written for their combinations)...
 SEGMENT_DIMENSIONS = ("industry", "size_band")
+# ...and the dimensions in which the audit looks for each rep's best matches.
+MATCH_DIMENSIONS = ("industry", "size_band", "source")
 MAX_SEGMENT_VALUES = 25
 OTHER = "(other)"
 HOPED_LIFT = 0.15
@@ -54,6 +57,21 @@ def _outcome(series: pd.Series) -> pd.Series:
         "n": 0.0,
     }
     return lowered.map(lambda v: mapping.get(v, np.nan) if pd.notna(v) else np.nan).astype(float)
+
+
+def _days_to_outcome(frame: pd.DataFrame, used: str) -> pd.Series:
+    """Days from creation to the positive outcome (converted_at, else closed_at), NaN when a
+    date is missing; only meaningful for leads whose outcome is positive."""
+    if "created_at" not in frame.columns:
+        return pd.Series(np.nan, index=frame.index)
+    created = pd.to_datetime(frame["created_at"], utc=True, errors="coerce")
+    cols = ["converted_at", "closed_at"] if used == "converted" else ["closed_at"]
+    end = pd.Series(pd.NaT, index=frame.index, dtype="datetime64[ns, UTC]")
+    for col in cols:
+        if col in frame.columns:
+            end = end.fillna(pd.to_datetime(frame[col], utc=True, errors="coerce"))
+    days = (end - created).dt.total_seconds() / 86400.0
+    return days.where(days >= 0)
 
 
 def prepare(frame: pd.DataFrame, target: str) -> tuple[pd.DataFrame, str, list[str]]:
@@ -126,6 +144,7 @@ def prepare(frame: pd.DataFrame, target: str) -> tuple[pd.DataFrame, str, list[s
             "hours": hours.astype(float),
             "y": y,
             "won": won,
+            "days": _days_to_outcome(frame, used),
         }
     )
     both = data["won"].notna() & data["y"].notna()
@@ -319,7 +338,8 @@ def analyze(
     by_rep["shrunk_rate"] = by_rep["rep"].map(rep_rate)
 
     dims = [d for d in SEGMENT_DIMENSIONS if assigned[d].notna().mean() >= 0.5]
-    for d in dims:
+    match_dims = [d for d in MATCH_DIMENSIONS if assigned[d].notna().mean() >= 0.5]
+    for d in match_dims:
         lumped, merged = _lump_rare(assigned[d], min_leads)
         if merged:
             assigned = assigned.assign(**{d: lumped})
@@ -328,7 +348,8 @@ def analyze(
                 f"beyond the {MAX_SEGMENT_VALUES} largest) are pooled as {OTHER!r}."
             )
     cells = {
-        d: rep_segment_cells(assigned, d, rep_rate, overall, min_leads=min_leads) for d in dims
+        d: rep_segment_cells(assigned, d, rep_rate, overall, min_leads=min_leads)
+        for d in match_dims
     }
     matches = best_matches(cells)
     ttc = time_to_contact(data)
@@ -452,6 +473,17 @@ def analyze(
     rep_cols = ["rep", "leads", "converted", "rate", "ci_low", "ci_high"]
     rep_cols += ["won", "win_rate"] if has_won else []
     rep_cols += ["shrunk_rate"]
+    has_days = bool(data.loc[data["y"] == 1, "days"].notna().sum() >= min_leads)
+    if has_days:
+        for table, key in ((by_rep, "rep"), (by_source, "source")):
+            if table is None:
+                continue
+            positive = data[(data["y"] == 1) & data["days"].notna()]
+            keys = positive[key].astype("object").where(positive[key].notna(), "(missing)")
+            table["median_days_to_convert"] = table[key].map(
+                positive["days"].groupby(keys).median()
+            )
+        rep_cols.insert(-1, "median_days_to_convert")
     methods = {
         "target": used,
         "notes": notes,

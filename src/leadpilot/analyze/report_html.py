@@ -83,6 +83,7 @@ def render_html(
             overall=doc["overall"],
             target_label=target_label,
             has_won=bool(by_rep) and "win_rate" in by_rep[0],
+            has_days=bool(by_rep) and "median_days_to_convert" in by_rep[0],
             by_rep=by_rep,
             by_source=by_source,
             rep_chart=Markup(
