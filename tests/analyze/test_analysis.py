@@ -133,7 +133,6 @@ def test_falls_back_to_closed_won_when_converted_is_unknown(history: pd.DataFram
 @pytest.mark.parametrize(
     ("frame", "error", "match"),
     [
-        (pd.DataFrame({"converted": [True]}), DataValidationError, "no assigned rep"),
         (pd.DataFrame({"rep_id": ["a"], "converted": [None]}), DataValidationError, "no known"),
     ],
 )
@@ -227,3 +226,26 @@ def test_degenerate_histories_get_a_plain_no(
     assert doc["verdict"]["supports_predictive_routing"] is False
     assert reason in doc["verdict"]["reason"]
     assert 3 <= len(doc["actions"]) <= 5
+
+
+def test_history_without_reps_still_audits_sources_and_speed(history: pd.DataFrame) -> None:
+    from leadpilot.analyze import render_html, render_markdown
+
+    frame = history.drop(columns=["rep_id"])
+    analysis = analyze(frame)
+    doc = json.loads(analysis.to_json())
+    assert doc["conversion_by_rep"] == []
+    assert doc["best_matches"] == []
+    assert doc["recommendations"]["rules"] == []
+    assert doc["verdict"]["supports_predictive_routing"] is False
+    assert doc["verdict"]["projected_lift"] == {"value": None, "ci_low": None, "ci_high": None}
+    assert "which rep handled each lead" in doc["verdict"]["reason"]
+    assert {r["source"] for r in doc["conversion_by_source"]} == set(history["source"])
+    assert doc["time_to_contact"]["available"] is True
+    assert doc["actions"][0]["title"] in {
+        "Route by lead source quality",
+        "Shorten time to first contact across the team",
+    }
+    assert any(a["title"] == "Record the assigned rep on every lead" for a in doc["actions"])
+    assert "does not name the rep" in render_html(analysis)
+    assert "does not name the rep" in render_markdown(analysis)

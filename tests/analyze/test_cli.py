@@ -192,3 +192,21 @@ def test_help_has_an_example() -> None:
     result = runner.invoke(build_app(), ["analyze", "--help"])
     assert result.exit_code == 0
     assert "leadpilot analyze history.csv" in result.output
+
+
+XEDU = MAVEN.parent / "x-education-lead-scoring" / "Leads.csv"
+
+
+@pytest.mark.skipif(not XEDU.exists(), reason="shared x-education data set not present")
+def test_lead_scoring_export_without_reps(tmp_path: Path) -> None:
+    js = tmp_path / "x.json"
+    result = runner.invoke(
+        build_app(), ["analyze", str(XEDU), "--out", str(tmp_path / "x.html"), "--json", str(js)]
+    )
+    assert result.exit_code == 0, result.output
+    doc = json.loads(js.read_text())
+    raw = pd.read_csv(XEDU)
+    assert doc["overall"]["leads"] == len(raw)
+    assert doc["overall"]["converted"] == int(raw["Converted"].sum())
+    assert doc["conversion_by_rep"] == []
+    assert doc["verdict"]["supports_predictive_routing"] is False

@@ -180,6 +180,20 @@ def prioritised_actions(
                 "caveat": None,
             }
         )
+    elif quality.get("has_reps") is False:
+        actions.append(
+            {
+                "title": "Record the assigned rep on every lead",
+                "detail": (
+                    "Without the owner of each lead nobody can tell which reps convert which "
+                    "leads, nor whether routing could do better. Export the lead owner (e.g. "
+                    "Lead Owner, Contact owner, Assigned_Rep) with the history."
+                ),
+                "evidence": verdict["reason"],
+                "projected_extra_conversions": None,
+                "caveat": None,
+            }
+        )
     else:
         actions.append(
             {

@@ -17,6 +17,7 @@ from leadpilot.analyze.rates import rate_table
 from leadpilot.analyze.recommend import CROSS_FIT_FOLDS, Plan, plan_routing, summarise
 from leadpilot.analyze.shrinkage import KAPPA_MAX, shrink
 from leadpilot.analyze.speed import time_to_contact
+from leadpilot.analyze.verdict import decide, without_reps
 from leadpilot.errors import ConfigError, DataValidationError
 from leadpilot.ingest.history import IngestResult
 from leadpilot.ingest.quality import quality_report
@@ -31,10 +32,6 @@ SEGMENT_DIMENSIONS = ("industry", "size_band")
 MATCH_DIMENSIONS = ("industry", "size_band", "source")
 MAX_SEGMENT_VALUES = 25
 OTHER = "(other)"
-HOPED_LIFT = 0.15
-# Below this many leads with an outcome no verdict can favour predictive routing.
-MIN_LEADS_FOR_VERDICT = 200
-ALPHA = 0.05
 
 
 def _outcome(series: pd.Series) -> pd.Series:
@@ -83,9 +80,9 @@ def prepare(frame: pd.DataFrame, target: str) -> tuple[pd.DataFrame, str, list[s
         raise ConfigError(f"unknown target {target!r}", hint=f"use one of: {', '.join(TARGETS)}")
     notes: list[str] = []
     if "rep_id" not in frame.columns or frame["rep_id"].notna().sum() == 0:
-        raise DataValidationError(
-            "the history has no assigned rep (column rep_id is missing or empty)",
-            hint="export the lead owner / assigned rep column (e.g. Assigned_Rep, Lead Owner)",
+        notes.append(
+            "The history has no assigned rep (rep_id is missing or empty): the routing "
+            "sections are empty; export the lead owner / assigned rep column to get them."
         )
     used = target
     if target not in frame.columns or _outcome(frame[target]).notna().sum() == 0:
@@ -293,6 +290,75 @@ def _heatmap(cells: pd.DataFrame, min_leads: int) -> dict[str, Any]:
     return {"reps": reps, "segments": segs, "cells": grid}
 
 
+def _without_reps(
+    data: pd.DataFrame,
+    quality: dict[str, Any],
+    notes: list[str],
+    by_rep: pd.DataFrame,
+    by_source: pd.DataFrame | None,
+    used: str,
+    min_leads: int,
+    seed: int,
+) -> Analysis:
+    """The audit of a history without reps (lead-scoring exports): sources and speed only."""
+    overall = float(data["y"].mean())
+    quality["has_reps"] = False
+    ttc = time_to_contact(data)
+    verdict = without_reps()
+    none = {"value": None, "ci_low": None, "ci_high": None}
+    recommendations = {
+        "rules": [],
+        "statement": "No routing rules: " + verdict["reason"][0].lower() + verdict["reason"][1:],
+        "projected_lift": none,
+        "projected_lift_vs_history": dict(none),
+        "capacity_source": "not applicable",
+        "method": "Not run: the history does not name the rep of each lead.",
+    }
+    actions = prioritised_actions(
+        by_rep=by_rep.iloc[0:0],
+        by_source=by_source,
+        time_to_contact=ttc,
+        recommendations=recommendations,
+        verdict=verdict,
+        quality=quality,
+        overall=overall,
+        min_leads=min_leads,
+    )
+    cols = ["leads", "converted", "rate", "ci_low", "ci_high"]
+    if by_source is not None and "win_rate" in by_source.columns:
+        cols += ["won", "win_rate"]
+    sections: dict[str, Any] = {
+        "leadpilot_version": __version__,
+        "data_quality": quality,
+        "methods": {
+            "target": used,
+            "notes": notes,
+            "rates": "rate = converted / leads with a known outcome; 95% Wilson score intervals.",
+            "shrinkage": "Not run (no reps).",
+            "best_matches": "Not run (no reps).",
+            "time_to_contact": "Bins with Wilson intervals; logistic fit on log hours; Spearman "
+            "and point-biserial correlations.",
+            "heterogeneity": "Not run (no reps).",
+            "recommendations": recommendations["method"],
+            "limitations": "Observational history.",
+            "seed": seed,
+            "min_leads": min_leads,
+        },
+        "overall": {"leads": len(data), "converted": int(data["y"].sum()), "rate": overall},
+        "conversion_by_rep": [],
+        "conversion_by_source": _records(by_source[["source", *cols]])
+        if by_source is not None
+        else [],
+        "best_matches": [],
+        "segment_heatmaps": {},
+        "time_to_contact": ttc,
+        "recommendations": recommendations,
+        "verdict": verdict,
+        "actions": actions,
+    }
+    return Analysis(sections=_jsonable(sections), by_rep=by_rep.iloc[0:0], by_source=by_source)
+
+
 def analyze(
     frame: pd.DataFrame,
     *,
@@ -308,7 +374,7 @@ def analyze(
     ``active`` = false drops a rep). ``min_leads`` is the smallest rep x segment cell that is
     tested or may back a rule. ``seed`` fixes the bootstrap; ``ingest`` (the reader's result) adds
     rows read and rejected to the data-quality header. Raises ``DataValidationError``
-    when the history has no rep or no known outcome.
+    when the history has no known outcome; without reps only sources and speed are audited.
     """
     if min_leads < 1:
         raise ConfigError(f"min_leads must be at least 1, got {min_leads}", hint="e.g. 20")
@@ -332,6 +398,8 @@ def analyze(
     )
 
     assigned = data[data["rep"].notna()]
+    if assigned.empty:
+        return _without_reps(data, quality, notes, by_rep, by_source, used, min_leads, seed)
     rep_counts = assigned.groupby("rep", observed=True)["y"].agg(["size", "sum"])
     rep_post = shrink(rep_counts["sum"], rep_counts["size"], overall)
     rep_rate = pd.Series(rep_post.mean, index=rep_counts.index)
@@ -362,84 +430,28 @@ def analyze(
     het = rep_within_segment_test(k_mat[keep], n_mat[keep], draws=999, rng=rng)
     inter = interaction_test(k_mat[keep], n_mat[keep], draws=199, rng=rng) if dims else None
 
-    lift = summary["projected_lift"]
-    significant = het.p_bootstrap < ALPHA
-    positive = lift["ci_low"] > 0
-    supports = bool(significant and positive)
-    seg_words = " x ".join(d.replace("_", " ") for d in dims) + " segments" if dims else "the team"
-    if supports:
-        reason = (
-            f"Reps' conversion rates differ within {seg_words} beyond chance "
-            f"(bootstrap p = {het.p_bootstrap:.3f}) and the capacity-respecting plan's projected "
-            f"lift over round-robin is {lift['value']:+.1%} (95% interval {lift['ci_low']:+.1%} "
-            f"to {lift['ci_high']:+.1%})."
-        )
-    elif not significant:
-        reason = (
-            f"Reps' conversion rates within {seg_words} differ no more than chance "
-            f"would make them (bootstrap p = {het.p_bootstrap:.2f}), so there is no reliable "
-            f"rep fit to route by (projected lift {lift['value']:+.1%}, 95% interval "
-            f"{lift['ci_low']:+.1%} to {lift['ci_high']:+.1%})."
-        )
-    else:
-        reason = (
-            f"Reps differ beyond chance (bootstrap p = {het.p_bootstrap:.3f}) but, with every "
-            f"rep's capacity respected, the projected lift over round-robin "
-            f"({lift['value']:+.1%}, 95% interval {lift['ci_low']:+.1%} to "
-            f"{lift['ci_high']:+.1%}) is not clearly above zero."
-        )
-    n_reps = int((n_mat.sum(axis=1) > 0).sum())
-    if n_reps < 2:
-        supports = False
-        reason = "The history has a single rep, so there is no choice of rep to route by."
-    elif len(assigned) < MIN_LEADS_FOR_VERDICT:
-        supports = False
-        reason = (
-            f"Only {len(assigned):,} leads with a known outcome: far too few to tell reps "
-            f"apart (the audit needs at least {MIN_LEADS_FOR_VERDICT}; a few thousand give "
-            "useful answers)."
-        )
+    constant = None
     if len(assigned) and assigned["y"].nunique() == 1:
-        supports = False
-        outcome_word = "converted" if int(assigned["y"].iloc[0]) == 1 else "did not convert"
-        if data["y"].nunique() == 1:
-            reason = f"Every lead in the history {outcome_word}: there is nothing to compare."
-        else:
-            reason = (
-                f"Every lead with a rep {outcome_word}: the export records the rep only for "
-                "one outcome (e.g. the owner of won deals), so reps cannot be compared on it."
-            )
-        notes.append(reason)
-    if lift["ci_low"] >= HOPED_LIFT and supports:
-        hope = "yes"
-        hope_text = (
-            f"Yes: the data supports a 15%+ improvement (the whole 95% interval of the projected "
-            f"lift, {lift['ci_low']:+.1%} to {lift['ci_high']:+.1%}, is above +15%)."
+        word = "converted" if int(assigned["y"].iloc[0]) == 1 else "did not convert"
+        constant = (
+            f"Every lead in the history {word}: there is nothing to compare."
+            if data["y"].nunique() == 1
+            else f"Every lead with a rep {word}: the export records the rep only for one "
+            "outcome (e.g. the owner of won deals), so reps cannot be compared on it."
         )
-    elif lift["value"] >= HOPED_LIFT and supports:
-        hope = "possible"
-        hope_text = (
-            f"Possibly: the projected lift is {lift['value']:+.1%}, but its 95% interval "
-            f"reaches down to {lift['ci_low']:+.1%}, so a 15%+ improvement is not established."
-        )
-    else:
-        hope = "no"
-        hope_text = (
-            f"No: the data does not support a 15%+ improvement from smarter routing (projected "
-            f"{lift['value']:+.1%}, 95% interval {lift['ci_low']:+.1%} to {lift['ci_high']:+.1%})."
-        )
-    verdict = {
-        "supports_predictive_routing": supports,
-        "projected_lift": {
-            "value": lift["value"],
-            "ci_low": lift["ci_low"],
-            "ci_high": lift["ci_high"],
-        },
-        "reason": reason,
-        "supports_15pct_improvement": hope,
-        "statement_15pct": hope_text,
-        "tests": [het.to_dict()] + ([inter.to_dict()] if inter else []),
-    }
+        notes.append(constant)
+    verdict = decide(
+        het=het,
+        inter=inter,
+        lift=summary["projected_lift"],
+        dims=dims,
+        n_reps=int((n_mat.sum(axis=1) > 0).sum()),
+        n_leads=len(assigned),
+        constant_outcome=constant,
+    )
+    supports = verdict["supports_predictive_routing"]
+    reason = verdict["reason"]
+    hope_text = verdict["statement_15pct"]
     recommendations = dict(summary)
     if not supports:
         recommendations["rules_considered"] = recommendations.pop("rules")

@@ -82,7 +82,7 @@ def render_html(
             q=doc["data_quality"],
             overall=doc["overall"],
             target_label=target_label,
-            has_won=bool(by_rep) and "win_rate" in by_rep[0],
+            has_won="win_rate" in (by_rep or by_source or [{}])[0],
             has_days=bool(by_rep) and "median_days_to_convert" in by_rep[0],
             by_rep=by_rep,
             by_source=by_source,

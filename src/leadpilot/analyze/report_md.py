@@ -47,7 +47,8 @@ def render_markdown(analysis: Analysis, *, narrative: dict[str, Any] | None = No
     """The five sections, the verdict, data quality and methods as Markdown."""
     d = analysis.to_dict()
     v, q, rec, ttc = d["verdict"], d["data_quality"], d["recommendations"], d["time_to_contact"]
-    has_won = bool(d["conversion_by_rep"]) and "win_rate" in d["conversion_by_rep"][0]
+    first = (d["conversion_by_rep"] or d["conversion_by_source"] or [{}])[0]
+    has_won = "win_rate" in first
     lift = v["projected_lift"]
     lines = [
         "# Routing audit",
@@ -70,7 +71,11 @@ def render_markdown(analysis: Analysis, *, narrative: dict[str, Any] | None = No
         "",
         "## 1. Conversion by rep and by lead source",
         "",
-        *_table(d["conversion_by_rep"], "rep", has_won),
+        *(
+            _table(d["conversion_by_rep"], "rep", has_won)
+            if d["conversion_by_rep"]
+            else ["The history does not name the rep of each lead."]
+        ),
         "",
     ]
     if d["conversion_by_source"]:
@@ -112,12 +117,14 @@ def render_markdown(analysis: Analysis, *, narrative: dict[str, Any] | None = No
         lines.append(ttc["reason"] + ".")
     lines += ["", f"> {ttc['caution']}", "", "## 4. Routing recommendations", ""]
     lines.append(_md(rec["statement"]))
-    lines += [
-        "",
-        f"Projected lift over round-robin: {lift['value']:+.1%} (95% interval "
-        f"{lift['ci_low']:+.1%} to {lift['ci_high']:+.1%}). Capacity: {rec['capacity_source']}.",
-        "",
-    ]
+    lines.append("")
+    if lift["value"] is not None:
+        lines += [
+            f"Projected lift over round-robin: {lift['value']:+.1%} (95% interval "
+            f"{lift['ci_low']:+.1%} to {lift['ci_high']:+.1%}). "
+            f"Capacity: {rec['capacity_source']}.",
+            "",
+        ]
     lines += [f"{i}. {_md(r['text'])}" for i, r in enumerate(rec["rules"], start=1)]
     lines += ["", f"*Method:* {rec['method']}", "", "## 5. Prioritised actions", ""]
     for a in d["actions"]:

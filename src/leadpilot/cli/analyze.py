@@ -64,9 +64,13 @@ def print_verdict(console: Console, doc: dict[str, Any]) -> None:
         else "[bold red]This history does not support predictive routing[/]"
     )
     lift = v["projected_lift"]
+    projected = (
+        f"{lift['value']:+.1%} (95% interval {lift['ci_low']:+.1%} to {lift['ci_high']:+.1%})"
+        if lift["value"] is not None
+        else "not computable"
+    )
     body = (
-        f"{head}\n{v['reason']}\n\n[bold]Projected lift vs round-robin:[/] {lift['value']:+.1%} "
-        f"(95% interval {lift['ci_low']:+.1%} to {lift['ci_high']:+.1%})\n"
+        f"{head}\n{v['reason']}\n\n[bold]Projected lift vs round-robin:[/] {projected}\n"
         f"[bold]15%+?[/] {v['statement_15pct']}"
     )
     console.print(Panel(body, title="Verdict", border_style="green" if ok else "red"))
@@ -74,7 +78,8 @@ def print_verdict(console: Console, doc: dict[str, Any]) -> None:
 
 def print_analysis(console: Console, doc: dict[str, Any]) -> None:
     """Print the key tables, the recommendations, the actions and the verdict."""
-    console.print(_rate_table(doc["conversion_by_rep"], "rep", "Conversion by rep"))
+    if doc["conversion_by_rep"]:
+        console.print(_rate_table(doc["conversion_by_rep"], "rep", "Conversion by rep"))
     if doc["conversion_by_source"]:
         console.print(_rate_table(doc["conversion_by_source"], "source", "Conversion by source"))
     if doc["best_matches"]:
