@@ -14,6 +14,14 @@ HOPED_LIFT = 0.15
 MIN_LEADS_FOR_VERDICT = 200
 
 
+def _p(test: GTest, digits: int = 3) -> str:
+    """'p = 0.042', or "p ≤ 0.001" when no bootstrap draw reached the observed statistic."""
+    floor = 1.0 / (test.draws + 1)
+    if test.p_bootstrap <= floor + 1e-12:
+        return f"p ≤ {floor:.{digits}f}"
+    return f"p = {test.p_bootstrap:.{digits}f}"
+
+
 def _fmt(lift: dict[str, Any]) -> str:
     return f"{lift['value']:+.1%}, 95% interval {lift['ci_low']:+.1%} to {lift['ci_high']:+.1%}"
 
@@ -38,20 +46,20 @@ def decide(
     segs = " x ".join(d.replace("_", " ") for d in dims) + " segments" if dims else "the team"
     if supports:
         reason = (
-            f"Reps' conversion rates differ within {segs} beyond chance (bootstrap p = "
-            f"{het.p_bootstrap:.3f}) and the capacity-respecting plan's projected lift over "
+            f"Reps' conversion rates differ within {segs} beyond chance (bootstrap "
+            f"{_p(het)}) and the capacity-respecting plan's projected lift over "
             f"round-robin is {lift['value']:+.1%} (95% interval {lift['ci_low']:+.1%} to "
             f"{lift['ci_high']:+.1%})."
         )
     elif not significant:
         reason = (
             f"Reps' conversion rates within {segs} differ no more than chance would make "
-            f"them (bootstrap p = {het.p_bootstrap:.2f}), so there is no reliable rep fit to "
+            f"them (bootstrap {_p(het, 2)}), so there is no reliable rep fit to "
             f"route by (projected lift {_fmt(lift)})."
         )
     else:
         reason = (
-            f"Reps differ beyond chance (bootstrap p = {het.p_bootstrap:.3f}) but, with every "
+            f"Reps differ beyond chance (bootstrap {_p(het)}) but, with every "
             f"rep's capacity respected, the projected lift over round-robin ({_fmt(lift)}) is "
             "not clearly above zero."
         )
