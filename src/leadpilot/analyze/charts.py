@@ -42,10 +42,20 @@ def _text(
 
 
 def rate_by_group_svg(
-    rows: list[dict[str, Any]], key: str, overall: float, *, title: str, max_rows: int = 40
+    rows: list[dict[str, Any]],
+    key: str,
+    overall: float,
+    *,
+    title: str,
+    max_rows: int = 40,
+    min_leads: int = 1,
 ) -> str:
-    """Horizontal bars of each group's rate with its 95% interval and the team rate line."""
-    rows = sorted(rows, key=lambda r: -r["rate"])[:max_rows]
+    """Horizontal bars of each group's rate with its 95% interval and the team rate line.
+
+    Groups with fewer than ``min_leads`` leads are left out (a 1-of-1 "100%" would top the
+    chart); the report's table still lists them."""
+    big = [r for r in rows if r["leads"] >= min_leads] or rows
+    rows = sorted(big, key=lambda r: -r["rate"])[:max_rows]
     label_w, bar_w, row_h, top = 170, 460, 24, 44
     width = label_w + bar_w + 150
     height = top + row_h * len(rows) + 34

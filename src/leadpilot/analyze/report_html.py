@@ -72,6 +72,7 @@ def render_html(
         f"{len(by_rep)} reps · outcome: {target.replace('_', ' ')}"
     )
     ttc = doc["time_to_contact"]
+    min_leads = int(doc["methods"]["min_leads"])
     return (
         _env()
         .get_template("report.html.j2")
@@ -88,12 +89,20 @@ def render_html(
             by_source=by_source,
             rep_chart=Markup(
                 rate_by_group_svg(
-                    by_rep, "rep", overall, title=f"{target_label} rate by rep (95% interval)"
+                    by_rep,
+                    "rep",
+                    overall,
+                    title=f"{target_label} rate by rep (95% interval)",
+                    min_leads=min_leads,
                 )
             ),
             source_chart=Markup(
                 rate_by_group_svg(
-                    by_source, "source", overall, title=f"{target_label} rate by lead source"
+                    by_source,
+                    "source",
+                    overall,
+                    title=f"{target_label} rate by lead source",
+                    min_leads=min_leads,
                 )
                 if by_source
                 else ""
