@@ -210,3 +210,13 @@ def test_lead_scoring_export_without_reps(tmp_path: Path) -> None:
     assert doc["overall"]["converted"] == int(raw["Converted"].sum())
     assert doc["conversion_by_rep"] == []
     assert doc["verdict"]["supports_predictive_routing"] is False
+
+
+def test_json_to_stdout(seed_prompt_csv: Path, tmp_path: Path) -> None:
+    result = CliRunner().invoke(
+        build_app(),
+        ["analyze", str(seed_prompt_csv), "--out", str(tmp_path / "r.html"), "--json", "-"],
+    )
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.stdout)
+    assert doc["verdict"]["supports_predictive_routing"] is True

@@ -176,7 +176,9 @@ def register(app: typer.Typer) -> None:
             None, "--reps", help="Rep roster (reps.csv): capacities from max_leads_per_day."
         ),
         out: Path = typer.Option(Path("report.html"), "--out", "-o", help="HTML report path."),
-        json_path: Path | None = typer.Option(None, "--json", help="Also write the JSON here."),
+        json_path: Path | None = typer.Option(
+            None, "--json", help="Also write the JSON here ('-' prints it to stdout)."
+        ),
         markdown: Path | None = typer.Option(
             None, "--markdown", help="Also write a Markdown report here."
         ),
@@ -213,7 +215,9 @@ def register(app: typer.Typer) -> None:
             raise ConfigError(
                 f"unknown --target {target!r}", hint=f"use one of: {', '.join(TARGETS)}"
             )
-        console = default_console
+        to_stdout = json_path is not None and str(json_path) == "-"
+        # with --json - the JSON owns stdout; tables and progress go to stderr
+        console = Console(stderr=True) if to_stdout else default_console
         with console.status("Reading the history..."):
             result = read_history(data, format=format, on_error=on_error)  # type: ignore[arg-type]
             roster = read_reps(reps) if reps is not None else None
@@ -236,7 +240,9 @@ def register(app: typer.Typer) -> None:
             print_analysis(console, doc)
         write_html(analysis, out, source_name=data.name, narrative=narrative)
         written = [str(out)]
-        if json_path is not None:
+        if to_stdout:
+            typer.echo(analysis.to_json())
+        elif json_path is not None:
             json_path.write_text(analysis.to_json(), encoding="utf-8")
             written.append(str(json_path))
         if markdown is not None:
