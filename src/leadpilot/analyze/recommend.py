@@ -374,6 +374,10 @@ def _ratio(a: NDArray[np.float64] | float, b: NDArray[np.float64] | float) -> ND
     return np.asarray(np.where(den > 0, num / np.where(den > 0, den, 1.0), 1.0), dtype=float)
 
 
+def _safe_rate(conversions: float, leads: float) -> float | None:
+    return float(conversions / leads) if leads > 0 else None
+
+
 def _interval(values: NDArray[np.float64]) -> tuple[float, float]:
     lo, hi = np.percentile(values, [2.5, 97.5])
     return float(lo), float(hi)
@@ -480,6 +484,11 @@ def summarise(plan: Plan, *, max_rules: int = 10, months: float | None = None) -
                 "rep": plan.reps[i],
                 "capacity": float(plan.capacity[i]),
                 "assigned": float(plan.plan[i].sum()),
+                "historical": float(plan.historical[i].sum()),
+                "expected_rate_plan": _safe_rate(plan.rates[i] @ plan.plan[i], plan.plan[i].sum()),
+                "expected_rate_round_robin": _safe_rate(
+                    plan.rates[i] @ plan.round_robin[i], plan.round_robin[i].sum()
+                ),
             }
             for i in range(len(plan.reps))
         ],
