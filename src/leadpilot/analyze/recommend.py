@@ -447,8 +447,8 @@ def summarise(plan: Plan, *, max_rules: int = 10, months: float | None = None) -
                 "text": (
                     f"Route {seg} leads to {who} instead of round-robin ({rr_rate:.0%}): "
                     f"{share_note}, about {gain:+.1f} conversions per {int(vol)} such leads "
-                    + (f"(~{gain / months:+.1f} a month) " if months else "")
-                    + f"(95% interval {lo:+.1f} to {hi:+.1f})."
+                    + (f"({gain / months:+.1f} a month; " if months else "(")
+                    + f"95% interval {lo:+.1f} to {hi:+.1f})."
                 ),
             }
         )
