@@ -1,11 +1,15 @@
-"""Capacity-respecting routing rules and their projected impact, with posterior uncertainty.
+"""Capacity-respecting routing rules and their projected impact, with honest uncertainty.
 
 The historical mix of leads (counted per segment) is re-assigned to reps by a linear
-programme that maximises expected conversions under the shrunk rep x segment rates, with
-each rep's capacity as a hard limit (scipy's HiGHS via ``linprog``). The plan is chosen once
-on the posterior means; its uncertainty comes from a parametric bootstrap: draw every cell's
-rate from its Beta posterior and re-evaluate the same plan and the round-robin baseline.
-Evaluating a fixed plan on fresh draws avoids rewarding the plan for the noise it chased.
+programme that maximises expected conversions under the shrunk rep x segment rates (a
+hierarchical beta-binomial model, :class:`CellModel`), with each rep's capacity as a hard
+limit (scipy's HiGHS via ``linprog``). Two kinds of uncertainty are reported:
+
+* the headline lift is cross-fitted: the history is cut into contiguous time blocks, a plan
+  learned on the other blocks is judged on each block's own outcomes (parametric bootstrap
+  from Beta posteriors around the held-out counts), so it is not inflated by the noise the
+  plan chased (optimising and evaluating on the same leads would be);
+* each rule's gain is re-evaluated on joint posterior draws of the full-history model.
 """
 
 from __future__ import annotations
