@@ -183,7 +183,11 @@ def register(app: typer.Typer) -> None:
             None, "--markdown", help="Also write a Markdown report here."
         ),
         min_leads: int = typer.Option(
-            20, "--min-leads", min=1, help="Smallest rep x segment cell tested or used in rules."
+            20,
+            "--min-leads",
+            min=1,
+            help="Smallest rep x segment cell tested or used in rules (rarer segment "
+            "values are pooled).",
         ),
         target: str = typer.Option(
             "converted", "--target", help=f"Outcome to audit: {' or '.join(TARGETS)}."
@@ -197,13 +201,10 @@ def register(app: typer.Typer) -> None:
         llm_url: str | None = typer.Option(
             None,
             "--llm-url",
-            envvar="LEADPILOT_LLM_URL",
             help="OpenAI-compatible endpoint for an optional narrative (sends the computed "
             "JSON, never rows). API key: LEADPILOT_LLM_API_KEY.",
         ),
-        llm_model: str | None = typer.Option(
-            None, "--llm-model", envvar="LEADPILOT_LLM_MODEL", help="Model name for --llm-url."
-        ),
+        llm_model: str | None = typer.Option(None, "--llm-model", help="Model name for --llm-url."),
         quiet: bool = typer.Option(False, "--quiet", "-q", help="Print only the verdict."),
     ) -> None:
         """Audit a routing history: conversion by rep and source, who wins which segments,
