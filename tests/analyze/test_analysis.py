@@ -249,3 +249,18 @@ def test_history_without_reps_still_audits_sources_and_speed(history: pd.DataFra
     assert any(a["title"] == "Record the assigned rep on every lead" for a in doc["actions"])
     assert "does not name the rep" in render_html(analysis)
     assert "does not name the rep" in render_markdown(analysis)
+
+
+def test_rep_within_segment_test_is_calibrated_on_sparse_null_tables() -> None:
+    from leadpilot.analyze.heterogeneity import rep_within_segment_test
+
+    # About one lead per cell: a plug-in bootstrap is badly anti-conservative here (its G is
+    # driven by the estimated segment rates); the permutation test must not be.
+    pvals = []
+    for seed in range(20):
+        rng = np.random.default_rng(seed)
+        n = rng.multinomial(3000, np.ones(60 * 50) / 3000).reshape(60, 50).astype(float)
+        k = rng.binomial(n.astype(int), rng.uniform(0.1, 0.3, 50)[None, :]).astype(float)
+        pvals.append(rep_within_segment_test(k, n, draws=99, rng=rng).p_value)
+    assert 0.35 < float(np.mean(pvals)) < 0.65
+    assert sum(p < 0.05 for p in pvals) <= 3

@@ -121,3 +121,22 @@ def test_median_days_to_convert_per_rep(history: pd.DataFrame) -> None:
     got = {r["rep"]: r["median_days_to_convert"] for r in doc["conversion_by_rep"]}
     for rep, value in expected.items():
         assert got[rep] == pytest.approx(value, rel=1e-9)
+
+
+def test_vectorised_fisher_matches_scipy_one_table_at_a_time() -> None:
+    from scipy.stats import fisher_exact
+
+    from leadpilot.analyze.matches import fisher_two_sided
+
+    rng = np.random.default_rng(2)
+    n = rng.integers(5, 200, 300)
+    n_total = n + rng.integers(10, 2000, 300)
+    k_total = (n_total * rng.uniform(0.05, 0.6, 300)).astype(int)
+    low = np.maximum(0, k_total - (n_total - n))  # the other cells cannot go negative
+    k = np.clip(rng.binomial(n, k_total / n_total), low, np.minimum(n, k_total))
+    got = fisher_two_sided(k, n, k_total, n_total)
+    for i in range(300):
+        table = [[k[i], n[i] - k[i]], [k_total[i] - k[i], n_total[i] - n[i] - (k_total[i] - k[i])]]
+        less = fisher_exact(table, alternative="less").pvalue
+        greater = fisher_exact(table, alternative="greater").pvalue
+        assert got[i] == pytest.approx(min(1.0, 2 * min(less, greater)), rel=1e-9, abs=1e-15)

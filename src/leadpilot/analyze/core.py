@@ -31,6 +31,7 @@ SEGMENT_DIMENSIONS = ("industry", "size_band")
 # ...and the dimensions in which the audit looks for each rep's best matches.
 MATCH_DIMENSIONS = ("industry", "size_band", "source")
 MAX_SEGMENT_VALUES = 25
+MIN_MEAN_CELL_LEADS = 5
 OTHER = "(other)"
 
 
@@ -427,8 +428,21 @@ def analyze(
     summary = summarise(plan, months=months if months and months >= 1 else None)
     n_mat, k_mat = plan.observed_n, plan.observed_k
     keep = n_mat.sum(axis=1) > 0
-    het = rep_within_segment_test(k_mat[keep], n_mat[keep], draws=999, rng=rng)
-    inter = interaction_test(k_mat[keep], n_mat[keep], draws=199, rng=rng) if dims else None
+    # Bootstrap sizes shrink on very wide tables so the simulated arrays stay in memory
+    # (about 20 million cells for the G-test, 4 million for the IPF refits).
+    cells_n = max(int(keep.sum()) * n_mat.shape[1], 1)
+    het_draws = int(min(999, max(99, 20_000_000 // cells_n)))
+    inter_draws = int(min(199, max(49, 4_000_000 // cells_n)))
+    het = rep_within_segment_test(k_mat[keep], n_mat[keep], draws=het_draws, rng=rng)
+    observed = n_mat[keep] > 0
+    dense = bool(observed.any()) and float(n_mat[keep][observed].mean()) >= MIN_MEAN_CELL_LEADS
+    # The interaction bootstrap plugs in fitted rates; on very sparse tables that is biased,
+    # so it is only run (and reported) when cells hold a few leads on average.
+    inter = (
+        interaction_test(k_mat[keep], n_mat[keep], draws=inter_draws, rng=rng)
+        if dims and dense
+        else None
+    )
 
     constant = None
     if len(assigned) and assigned["y"].nunique() == 1:
@@ -509,15 +523,19 @@ def analyze(
             + f"; reps {_kappa(rep_post.kappa)}."
         ),
         "best_matches": (
-            f"Cells with at least {min_leads} leads, Fisher's exact test of the rep against "
-            f"the other reps in the segment, Benjamini-Hochberg false discovery rate "
+            f"Cells with at least {min_leads} leads, Fisher's exact test (two-sided by doubling "
+            "the smaller tail) of the rep against the other reps in the segment, "
+            "Benjamini-Hochberg false discovery rate "
             f"{FDR_LEVEL:.0%}; lift = shrunk rate / segment rate - 1."
         ),
         "time_to_contact": "Bins with Wilson intervals; logistic fit on log hours; Spearman and "
         "point-biserial correlations.",
         "heterogeneity": (
-            "G-tests of rep within segment and of rep x segment interaction (additive model "
-            "fitted by iterative proportional fitting), p-values by parametric bootstrap."
+            "G-test of rep within segment with a permutation p-value (each segment's "
+            "conversions re-dealt at random among its leads: exact however sparse the cells); "
+            "G-test of rep x segment interaction against the additive model (fitted by "
+            "iterative proportional fitting) with a parametric-bootstrap p-value, run only when "
+            f"cells average at least {MIN_MEAN_CELL_LEADS} leads."
         ),
         "recommendations": recommendations["method"],
         "limitations": (

@@ -15,11 +15,11 @@ MIN_LEADS_FOR_VERDICT = 200
 
 
 def _p(test: GTest, digits: int = 3) -> str:
-    """'p = 0.042', or "p ≤ 0.001" when no bootstrap draw reached the observed statistic."""
+    """'p = 0.042', or "p ≤ 0.001" when no permutation reached the observed statistic."""
     floor = 1.0 / (test.draws + 1)
-    if test.p_bootstrap <= floor + 1e-12:
+    if test.p_value <= floor + 1e-12:
         return f"p ≤ {floor:.{digits}f}"
-    return f"p = {test.p_bootstrap:.{digits}f}"
+    return f"p = {test.p_value:.{digits}f}"
 
 
 def _fmt(lift: dict[str, Any]) -> str:
@@ -36,17 +36,17 @@ def decide(
     n_leads: int,
     constant_outcome: str | None = None,
 ) -> dict[str, Any]:
-    """Supported only when reps differ within segments beyond chance (bootstrap p < 5%) AND
+    """Supported only when reps differ within segments beyond chance (permutation p < 5%) AND
     the cross-fitted lift's 95% interval is above zero; tiny or degenerate histories never are.
 
     ``constant_outcome`` is a sentence when every lead with a rep has the same outcome.
     """
-    significant = het.p_bootstrap < ALPHA
+    significant = het.p_value < ALPHA
     supports = bool(significant and lift["ci_low"] > 0)
     segs = " x ".join(d.replace("_", " ") for d in dims) + " segments" if dims else "the team"
     if supports:
         reason = (
-            f"Reps' conversion rates differ within {segs} beyond chance (bootstrap "
+            f"Reps' conversion rates differ within {segs} beyond chance ("
             f"{_p(het)}) and the capacity-respecting plan's projected lift over "
             f"round-robin is {lift['value']:+.1%} (95% interval {lift['ci_low']:+.1%} to "
             f"{lift['ci_high']:+.1%})."
@@ -54,12 +54,12 @@ def decide(
     elif not significant:
         reason = (
             f"Reps' conversion rates within {segs} differ no more than chance would make "
-            f"them (bootstrap {_p(het, 2)}), so there is no reliable rep fit to "
+            f"them ({_p(het, 2)}), so there is no reliable rep fit to "
             f"route by (projected lift {_fmt(lift)})."
         )
     else:
         reason = (
-            f"Reps differ beyond chance (bootstrap {_p(het)}) but, with every "
+            f"Reps differ beyond chance ({_p(het)}) but, with every "
             f"rep's capacity respected, the projected lift over round-robin ({_fmt(lift)}) is "
             "not clearly above zero."
         )
