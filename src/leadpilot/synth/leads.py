@@ -109,7 +109,9 @@ def draw_leads(
     local = np.where(free, local + number, local)
     # Two different people with the same name at one company get distinct addresses.
     key = pd.Series(local + "@" + mail_domain)
-    clash = key.groupby(key).cumcount().to_numpy()
+    repeat = key.duplicated().to_numpy()  # hash-based: rare, so count only among repeats
+    clash = np.zeros(n, dtype=np.int64)
+    clash[repeat] = key[repeat].groupby(key[repeat]).cumcount().to_numpy() + 1
     local = np.where(clash > 0, local + clash.astype(str).astype(object), local)
     email = pd.Series(local + "@" + mail_domain)
 

@@ -172,17 +172,17 @@ class GroundTruth:
         response time). Use it to score what a routing policy achieved.
         """
         n = len(leads)
-        ids = list(leads["rep_id"] if rep_ids is None else rep_ids)
+        ids = pd.Series(list(leads["rep_id"]) if rep_ids is None else list(rep_ids), dtype=object)
         if len(ids) != n:
             raise DataValidationError(
                 f"{len(ids)} rep ids for {n} leads", hint="pass one rep id per lead"
             )
-        known = np.array(
-            [r is not None and not (isinstance(r, float) and math.isnan(r)) for r in ids]
-        )
-        pos = np.zeros(n, dtype=np.intp)
-        if known.any():
-            pos[known] = self.rep_positions([str(r) for r, k in zip(ids, known, strict=True) if k])
+        known = ids.notna().to_numpy()
+        codes = pd.Categorical(ids, categories=list(self.rep_ids)).codes.astype(np.intp)
+        unknown = known & (codes < 0)
+        if unknown.any():
+            self.rep_positions([str(ids.iloc[np.flatnonzero(unknown)[0]])])  # raises, names it
+        pos = np.where(known, codes, 0)
         ind = self._codes(leads.get("industry"), self._industries, n)
         band = self._codes(self._size_bands(leads), self._bands, n)
         logit = (

@@ -229,7 +229,7 @@ def _canonical(frame: pd.DataFrame, *, first_row: int) -> pd.DataFrame:
     out = pd.DataFrame(index=pd.RangeIndex(len(frame)))
     for col in HISTORY_COLUMNS:
         if col in frame:
-            out[col] = frame[col].to_numpy()
+            out[col] = frame[col].to_numpy() if frame[col].dtype == object else frame[col]
         elif col in {"created_at", "first_contact_at", "converted_at", "closed_at"}:
             out[col] = pd.Series(pd.NaT, index=out.index, dtype="datetime64[ns, UTC]")
         elif col in {"converted", "closed_won"}:

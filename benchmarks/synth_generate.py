@@ -1,0 +1,56 @@
+"""Benchmark: time and peak memory to generate and write synthetic worlds of several sizes,
+and the offline yardsticks (optimal / round-robin / greedy) over seeds.
+
+    python benchmarks/synth_generate.py [--sizes 20000,200000,1000000] [--seeds 10]
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import statistics
+import tempfile
+import time
+
+from leadpilot.synth import generate_world, write_world
+from leadpilot.synth.yardsticks import world_yardsticks
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--sizes", default="20000,200000,1000000")
+    parser.add_argument("--seeds", type=int, default=10)
+    args = parser.parse_args()
+    for n in (int(s) for s in args.sizes.split(",")):
+        t0 = time.perf_counter()
+        world = generate_world(n_leads=n, seed=0)
+        t1 = time.perf_counter()
+        with tempfile.TemporaryDirectory() as out:
+            write_world(world, out)
+        t2 = time.perf_counter()
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        print(
+            f"n_leads={n:>9,}  generate {t1 - t0:6.2f} s  write {t2 - t1:6.2f} s  "
+            f"peak RSS so far {peak:,.0f} MB"
+        )
+    lifts, greedy, share = [], [], []
+    for seed in range(args.seeds):
+        y = world_yardsticks(generate_world(seed=seed))
+        lifts.append(y.optimal_lift)
+        greedy.append(y.greedy_lift)
+        share.append(y.greedy_share_of_optimal_lift)
+        print(
+            f"seed {seed}: round-robin {y.round_robin:.1f}  greedy {y.greedy:.1f} "
+            f"({y.greedy_lift:+.1%})  optimal {y.optimal:.1f} ({y.optimal_lift:+.1%})"
+        )
+
+    def fmt(xs: list[float]) -> str:
+        return f"mean {statistics.mean(xs):+.1%}, min {min(xs):+.1%}, max {max(xs):+.1%}"
+
+    print(f"optimal vs round-robin: {fmt(lifts)}")
+    print(f"greedy  vs round-robin: {fmt(greedy)}")
+    print(f"greedy share of optimal lift: {fmt(share)}")
+
+
+if __name__ == "__main__":
+    main()
