@@ -34,7 +34,7 @@ SOURCES: dict[str, tuple[float, float]] = {
 }
 
 # Region -> base log-odds effect.
-REGIONS: dict[str, float] = {"NA": 0.10, "EMEA": 0.00, "LATAM": -0.25, "APAC": -0.15}
+REGIONS: dict[str, float] = {"NA": 0.30, "EMEA": 0.00, "LATAM": -0.30, "APAC": -0.20}
 
 # Country -> (region, share of leads, language, top-level domain, states or ()).
 COUNTRIES: dict[str, tuple[str, float, str, str, tuple[str, ...]]] = {
