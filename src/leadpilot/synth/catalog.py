@@ -33,13 +33,13 @@ SOURCES: dict[str, tuple[float, float]] = {
     "Outbound": (0.05, -0.35),
 }
 
-# Region -> base log-odds effect.
-REGIONS: dict[str, float] = {"NA": 0.30, "EMEA": 0.00, "LATAM": -0.30, "APAC": -0.20}
+# Region -> base log-odds effect. ("NAMER", not "NA": many CSV readers take "NA" for missing.)
+REGIONS: dict[str, float] = {"NAMER": 0.30, "EMEA": 0.00, "LATAM": -0.30, "APAC": -0.20}
 
 # Country -> (region, share of leads, language, top-level domain, states or ()).
 COUNTRIES: dict[str, tuple[str, float, str, str, tuple[str, ...]]] = {
-    "United States": ("NA", 0.40, "en", "com", ("CA", "NY", "TX", "WA", "MA", "IL", "FL", "CO")),
-    "Canada": ("NA", 0.06, "en", "ca", ("ON", "BC", "QC")),
+    "United States": ("NAMER", 0.40, "en", "com", ("CA", "NY", "TX", "WA", "MA", "IL", "FL", "CO")),
+    "Canada": ("NAMER", 0.06, "en", "ca", ("ON", "BC", "QC")),
     "United Kingdom": ("EMEA", 0.11, "en", "co.uk", ()),
     "Germany": ("EMEA", 0.08, "de", "de", ()),
     "France": ("EMEA", 0.06, "fr", "fr", ()),
@@ -81,7 +81,7 @@ ROLES: dict[str, tuple[str, float, float]] = {
 # Rep home timezones by region (every offset lies in UTC-8..UTC+2, so a lead created between
 # 09:00 and 21:00 UTC falls on the same calendar day for every rep).
 REGION_TIMEZONES: dict[str, tuple[str, ...]] = {
-    "NA": ("America/New_York", "America/Chicago", "America/Los_Angeles"),
+    "NAMER": ("America/New_York", "America/Chicago", "America/Los_Angeles"),
     "EMEA": ("Europe/London", "Europe/Berlin", "Europe/Paris"),
     "LATAM": ("America/New_York",),
     "APAC": ("America/Los_Angeles",),

@@ -7,7 +7,7 @@ reps and wrong for some, so a history logged by those beliefs is confounded.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 
 import numpy as np
 import pandas as pd
@@ -183,7 +183,7 @@ def make_team(
             "timezone": tzs,
             "working_hours": hours,
             "active": pd.array(active, dtype="boolean"),
-            "start_date": [_date(s) for s in start],
+            "start_date": pd.to_datetime(start).astype("datetime64[ns]"),
             "backup_rep_id": backups,
         },
         columns=list(REP_COLUMNS),
@@ -213,7 +213,3 @@ def _roles(rng: np.random.Generator, n_reps: int) -> np.ndarray:
         counts[int(np.argmax(counts))] -= 1
     roles = np.repeat(np.array(names, dtype=object), counts)
     return np.asarray(rng.permutation(roles))
-
-
-def _date(day: np.datetime64) -> date:
-    return date(1970, 1, 1) + timedelta(days=int(day.astype("datetime64[D]").astype(np.int64)))

@@ -33,7 +33,7 @@ OFF_HOURS_SHARE = 0.06
 N_ACCOUNTS = 300
 # When (UTC hours) inbound leads of each region arrive: their local business hours, clipped
 # to 09:00-21:00 UTC (so every rep's calendar day is the UTC day).
-ARRIVAL_WINDOWS_UTC = {"EMEA": (9.0, 17.0), "NA": (13.5, 21.0), "LATAM": (12.0, 21.0),
+ARRIVAL_WINDOWS_UTC = {"EMEA": (9.0, 17.0), "NAMER": (13.5, 21.0), "LATAM": (12.0, 21.0),
                        "APAC": (9.0, 12.0)}  # fmt: skip
 
 # True base effects (log-odds) not tied to a category table.
@@ -51,7 +51,9 @@ WIN_SIZE_EFFECTS = {"1-10": 0.3, "11-50": 0.2, "51-200": 0.1, "201-500": 0.0,
 class World:
     """A synthetic world. ``history`` and ``new_leads`` hold ``HISTORY_COLUMNS``, then
     ``source_row`` (line in the written CSV), then ``EXTRA_COLUMNS``; ``reps`` holds
-    ``REP_COLUMNS``; ``accounts`` ``ACCOUNT_COLUMNS``; ``truth`` the true model."""
+    ``REP_COLUMNS`` (dtypes as ``leadpilot.ingest.read_reps`` gives them); ``accounts``
+    ``ACCOUNT_COLUMNS``; ``truth`` the true model. Reading the written files back through
+    ``leadpilot.ingest`` gives the same values (tested)."""
 
     history: pd.DataFrame
     reps: pd.DataFrame

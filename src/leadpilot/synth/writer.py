@@ -71,7 +71,7 @@ def _format(frame: pd.DataFrame) -> pd.DataFrame:
         elif col in _WHOLE:
             out[col] = s.astype("Float64").round().astype("Int64").astype("string").fillna("")
         elif col == "start_date":
-            out[col] = s.map(lambda d: d.isoformat() if d is not None else "")
+            out[col] = s.dt.strftime("%Y-%m-%d").fillna("")
         else:
             out[col] = s
     return out
