@@ -144,8 +144,7 @@ def generate_world(
     rep_pos = assign_history(rng, hist, team, list(INDUSTRIES), owner_of)
     rep_ids = team.roster["rep_id"].to_numpy(dtype=object)
     hist["rep_id"] = rep_ids[rep_pos]
-    response = np.array([r.response_hours for r in team.truths])[rep_pos]
-    hours = contact_delays(rng, hist["created_at"], response)
+    hours = contact_delays(rng, hist["created_at"], rep_pos, team)
     hist["first_contact_at"] = hist["created_at"] + pd.to_timedelta(np.round(hours * 3600), "s")
     hist["time_to_contact_hours"] = hours
     hist = draw_outcomes(rng, hist, truth, history_end)
