@@ -130,15 +130,34 @@ COMPANY_TAILS: tuple[str, ...] = (
     "lytics", "metrics", "ly", "io",
 )  # fmt: skip
 
-COMPANY_KINDS: tuple[str, ...] = (
-    "Systems", "Solutions", "Analytics", "Partners", "Industries", "Health", "Capital",
-    "Media", "Retail", "Logistics", "Software", "Consulting", "Group", "Labs", "Networks",
-    "Foods", "Energy", "Motors", "Learning", "Studios", "Holdings", "Technologies",
-    "Services", "Ventures", "Digital", "Dynamics", "Robotics", "Security", "Finance",
-    "Design", "Works", "Global",
-)  # fmt: skip
+# Last word of a company name, by industry (so "Cedarpeak Health" is in Healthcare).
+COMPANY_KINDS: dict[str, tuple[str, ...]] = {
+    "Software": ("Software", "Labs", "Technologies", "Digital", "Systems", "Cloud"),
+    "Financial Services": ("Capital", "Finance", "Partners", "Bank", "Insurance", "Investments"),
+    "Healthcare": ("Health", "Medical", "Care", "Clinics", "Pharma", "Biotech"),
+    "Manufacturing": ("Industries", "Manufacturing", "Motors", "Robotics", "Materials", "Works"),
+    "Retail": ("Retail", "Foods", "Stores", "Brands", "Outfitters", "Market"),
+    "Education": ("Learning", "Academy", "Education", "Institute", "School", "Tutoring"),
+    "Professional Services": ("Consulting", "Solutions", "Advisory", "Services", "Group",
+                              "Associates"),
+    "Media": ("Media", "Studios", "Publishing", "Broadcasting", "Design", "Entertainment"),
+}  # fmt: skip
 
-LEGAL_SUFFIXES: tuple[str, ...] = ("Inc", "LLC", "Ltd", "GmbH", "Corp", "")
+# Legal-form suffixes by country ("" = name used without one).
+LEGAL_SUFFIXES: dict[str, tuple[str, ...]] = {
+    "United States": ("Inc", "LLC", "Corp", ""),
+    "Canada": ("Inc", "Ltd", ""),
+    "United Kingdom": ("Ltd", "plc", ""),
+    "Germany": ("GmbH", "AG", ""),
+    "France": ("SA", "SAS", ""),
+    "Netherlands": ("BV", ""),
+    "Spain": ("SL", "SA", ""),
+    "Brazil": ("Ltda", ""),
+    "Mexico": ("SA de CV", ""),
+    "Australia": ("Pty Ltd", ""),
+    "Singapore": ("Pte Ltd", ""),
+    "India": ("Pvt Ltd", ""),
+}
 
 TITLES: tuple[str, ...] = (
     "CEO", "CTO", "CFO", "VP Sales", "VP Marketing", "Head of Operations", "Director of IT",
