@@ -12,6 +12,7 @@ import statistics
 import tempfile
 import time
 
+from leadpilot.ingest.roster import leads_from_frame
 from leadpilot.synth import generate_world, write_world
 from leadpilot.synth.yardsticks import world_yardsticks
 
@@ -33,6 +34,24 @@ def main() -> None:
             f"n_leads={n:>9,}  generate {t1 - t0:6.2f} s  write {t2 - t1:6.2f} s  "
             f"peak RSS so far {peak:,.0f} MB"
         )
+    # The oracle scorer (router tests): one lead against 100 reps.
+    world = generate_world(n_leads=2_000, n_reps=100, n_new_leads=500, seed=0)
+    scorer = world.truth.as_scorer()
+    leads = leads_from_frame(world.new_leads.head(200))
+    reps = list(world.truth.rep_ids)
+    times = []
+    for lead in leads * 5:
+        t0 = time.perf_counter()
+        scorer.score_candidates(lead, reps)
+        times.append(time.perf_counter() - t0)
+    print(f"oracle score_candidates, 100 reps: median {statistics.median(times) * 1e6:.0f} us")
+    t0 = time.perf_counter()
+    y = world_yardsticks(generate_world(seed=0))
+    print(
+        f"yardsticks on 2,000 new leads x 19 reps (LP + rotation + greedy): "
+        f"{time.perf_counter() - t0:.2f} s"
+    )
+
     lifts, greedy, share = [], [], []
     for seed in range(args.seeds):
         y = world_yardsticks(generate_world(seed=seed))
