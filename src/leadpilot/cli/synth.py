@@ -12,7 +12,7 @@ from rich.table import Table
 
 from leadpilot.cli._common import console
 from leadpilot.synth import World, generate_world, write_world
-from leadpilot.synth.yardsticks import Yardsticks, world_yardsticks
+from leadpilot.synth.yardsticks import FAIRNESS_BAND, Yardsticks, world_yardsticks
 
 __all__ = ["demo_section", "print_world_summary", "print_yardsticks", "register"]
 
@@ -92,13 +92,21 @@ def print_yardsticks(console: Console, yard: Yardsticks) -> None:
     table.add_column("vs round-robin", justify="right")
     table.add_row("Round-robin (strict rotation)", f"{yard.round_robin:,.1f}", "-")
     table.add_row("Greedy argmax under caps", f"{yard.greedy:,.1f}", f"{yard.greedy_lift:+.1%}")
+    if yard.fair_optimal is not None and yard.fair_optimal_lift is not None:
+        low, high = FAIRNESS_BAND
+        table.add_row(
+            f"Best with fairness {low}-{high} (LP)",
+            f"{yard.fair_optimal:,.1f}",
+            f"{yard.fair_optimal_lift:+.1%}",
+        )
     table.add_row(
         "Best capacity-feasible (LP)", f"{yard.optimal:,.1f}", f"{yard.optimal_lift:+.1%}"
     )
     console.print(table)
     console.print(
         "[dim]All active reps eligible, each at their typical response time and "
-        "max_leads_per_day; probabilities from truth.json.[/]"
+        "max_leads_per_day; fairness = each rep's leads within 0.8-1.2x the pool average "
+        "over the window; probabilities from truth.json.[/]"
     )
 
 
@@ -128,7 +136,9 @@ def _summary_json(
             "round_robin": yard.round_robin,
             "greedy": yard.greedy,
             "optimal": yard.optimal,
+            "fair_optimal": yard.fair_optimal,
         },
         "optimal_lift": yard.optimal_lift,
         "greedy_lift": yard.greedy_lift,
+        "fair_optimal_lift": yard.fair_optimal_lift,
     }

@@ -71,11 +71,11 @@ SIZE_BAND_EFFECTS: dict[str, float] = {
     "5000+": -0.30,
 }
 
-# Rep roles: (pool, share of the roster, relative daily capacity, max open per daily slot).
+# Rep roles: (pool, share of the roster, relative daily capacity).
 ROLES: dict[str, tuple[str, float, float]] = {
-    "SDR": ("inbound", 0.45, 1.25),
-    "AE": ("mid-market", 0.35, 0.90),
-    "Enterprise": ("enterprise", 0.20, 0.60),
+    "SDR": ("inbound", 0.45, 1.10),
+    "AE": ("mid-market", 0.35, 1.00),
+    "Enterprise": ("enterprise", 0.20, 0.85),
 }
 
 # Rep home timezones by region (every offset lies in UTC-8..UTC+2, so a lead created between

@@ -43,9 +43,10 @@ ROLE_SIZE_CENTRE = {"SDR": (0.0, 3.0), "AE": (2.0, 4.5), "Enterprise": (4.0, 6.0
 BELIEVED_CENTRE = {"SDR": 1.0, "AE": 3.0, "Enterprise": 5.5}
 SHARE_WRONG_INDUSTRY_BELIEF = 0.35
 LATE_JOINER_SHARE = 0.15
-# Stars take fewer leads (senior reps carry bigger deals), so the best reps' capacity binds.
-CAP_SKILL_ELASTICITY = 1.5
-CAPACITY_RATIO = 1.25  # total daily capacity / expected daily volume of new leads
+# Total daily capacity / expected daily volume of new leads. Capacities differ only mildly
+# (role x +-10%), so every rep can take at least 0.8x the pool average and a fairness band
+# of 0.8-1.2 stays feasible (see tests/synth/test_lift.py); the best reps' caps still bind.
+CAPACITY_RATIO = 1.25
 
 
 @dataclass(frozen=True)
@@ -153,8 +154,7 @@ def make_team(
 
     # Capacity: the role's relative weight times individual noise, scaled so that the active
     # team's total is CAPACITY_RATIO x the expected daily volume of new leads.
-    weight = np.array([ROLES[r][2] for r in roles]) * rng.uniform(0.8, 1.2, n_reps)
-    weight *= np.exp(-CAP_SKILL_ELASTICITY * skill)
+    weight = np.array([ROLES[r][2] for r in roles]) * rng.uniform(0.9, 1.1, n_reps)
     scale = CAPACITY_RATIO * new_leads_per_day / max(weight[active].sum(), 1e-9)
     cap = np.maximum(1, np.round(weight * scale)).astype(np.int64)
 
