@@ -34,9 +34,10 @@ def synth(
 ) -> None:
     """Write a synthetic CRM world whose true conversion model is known.
 
-    Writes history.csv, reps.csv, accounts.csv, new_leads.csv and truth.json, then shows
-    how much the best capacity-feasible assignment of the new leads beats round-robin and
-    greedy argmax in true expected conversions.
+    Writes history.csv, reps.csv, accounts.csv, new_leads.csv and truth.json.
+
+    Then shows the true expected conversions of the new leads under round-robin,
+    greedy argmax and the best capacity-feasible assignment.
 
     Example:  leadpilot synth --out world/ --leads 20000 --reps 20 --seed 7
     """
@@ -44,7 +45,8 @@ def synth(
     with console.status("Generating the world...", spinner="dots"):
         world = generate_world(n_leads=leads, n_reps=reps, n_new_leads=new_leads, seed=seed)
     generated = time.perf_counter() - started
-    paths = write_world(world, out)
+    with console.status("Writing the files...", spinner="dots"):
+        paths = write_world(world, out)
     with console.status("Solving the offline assignments...", spinner="dots"):
         yard = world_yardsticks(world)
     if as_json:
