@@ -52,15 +52,17 @@ def main() -> None:
         f"{time.perf_counter() - t0:.2f} s"
     )
 
-    lifts, greedy, share = [], [], []
+    lifts, greedy, share, fair = [], [], [], []
     for seed in range(args.seeds):
         y = world_yardsticks(generate_world(seed=seed))
         lifts.append(y.optimal_lift)
         greedy.append(y.greedy_lift)
         share.append(y.greedy_share_of_optimal_lift)
+        fair.append(y.fair_optimal_lift if y.fair_optimal_lift is not None else float("nan"))
         print(
             f"seed {seed}: round-robin {y.round_robin:.1f}  greedy {y.greedy:.1f} "
-            f"({y.greedy_lift:+.1%})  optimal {y.optimal:.1f} ({y.optimal_lift:+.1%})"
+            f"({y.greedy_lift:+.1%})  fair optimum ({fair[-1]:+.1%})  "
+            f"optimal {y.optimal:.1f} ({y.optimal_lift:+.1%})"
         )
 
     def fmt(xs: list[float]) -> str:
@@ -69,6 +71,7 @@ def main() -> None:
     print(f"optimal vs round-robin: {fmt(lifts)}")
     print(f"greedy  vs round-robin: {fmt(greedy)}")
     print(f"greedy share of optimal lift: {fmt(share)}")
+    print(f"fair optimum (0.8-1.2) vs round-robin: {fmt(fair)}")
 
 
 if __name__ == "__main__":

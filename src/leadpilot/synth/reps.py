@@ -156,7 +156,9 @@ def make_team(
     # team's total is CAPACITY_RATIO x the expected daily volume of new leads.
     weight = np.array([ROLES[r][2] for r in roles]) * rng.uniform(0.9, 1.1, n_reps)
     scale = CAPACITY_RATIO * new_leads_per_day / max(weight[active].sum(), 1e-9)
-    cap = np.maximum(1, np.round(weight * scale)).astype(np.int64)
+    # Floor: every rep can take 0.85x an equal share, so a 0.8-1.2 fairness band is feasible.
+    floor = np.ceil(0.85 * new_leads_per_day / max(int(active.sum()), 1))
+    cap = np.maximum(max(1.0, floor), np.round(weight * scale)).astype(np.int64)
 
     backups = []
     for r in range(n_reps):

@@ -27,6 +27,7 @@ __all__ = ["EXTRA_COLUMNS", "NEW_LEAD_BUSINESS_DAYS", "World", "generate_world"]
 # Lead attributes beyond the canonical columns (policy rules use them for intent).
 EXTRA_COLUMNS: tuple[str, ...] = ("demo_request", "pricing_page_visit")
 NEW_LEAD_BUSINESS_DAYS = 20
+WEEKDAY_VOLUME = np.array([1.05, 1.10, 1.05, 1.00, 0.80, 0.0, 0.0])  # Mon..Sun
 DEFAULT_START = date(2025, 1, 6)
 DUPLICATE_SHARE = 0.02
 OFF_HOURS_SHARE = 0.06
@@ -191,10 +192,19 @@ def _history_days(
 
 
 def _new_lead_days(rng: np.random.Generator, n: int, history_end: pd.Timestamp) -> np.ndarray:
-    """New leads' days: the next ``NEW_LEAD_BUSINESS_DAYS`` business days."""
+    """New leads' days over the next ``NEW_LEAD_BUSINESS_DAYS`` business days, with a weekday
+    pattern (busier early in the week, quieter on Fridays) and +-5% noise. Counts are
+    apportioned, not sampled, so no day exceeds ~1.15x the average and the team's total
+    capacity (``CAPACITY_RATIO`` x the average) covers every day."""
     first = np.busday_offset(np.datetime64(history_end.date(), "D"), 1, roll="forward")
     bdays = np.busday_offset(first, np.arange(NEW_LEAD_BUSINESS_DAYS))
-    return np.asarray(bdays[rng.integers(0, len(bdays), n)])
+    weekday = (bdays.astype("datetime64[D]").view("int64") - 4) % 7  # 0 = Monday
+    weight = WEEKDAY_VOLUME[weekday] * rng.uniform(0.95, 1.05, len(bdays))
+    share = n * weight / weight.sum()
+    counts = np.floor(share).astype(np.int64)
+    rest = n - counts.sum()
+    counts[np.argsort(counts - share, kind="stable")[:rest]] += 1  # largest remainders
+    return np.repeat(bdays, counts)
 
 
 def _arrival_seconds(rng: np.random.Generator, region: np.ndarray) -> np.ndarray:
