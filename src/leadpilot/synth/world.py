@@ -294,6 +294,10 @@ def _accounts(
         owners[strategic] = rng.choice(ent, int(strategic.sum()))
     # Leaver's accounts are kept (owner inactive) so holds must fall back to the backup.
     leaver = np.flatnonzero(~active)
+    if len(leaver) and n >= 10:
+        # A few standard accounts still belong to the rep who left (CRMs are rarely clean).
+        standard = np.flatnonzero(~strategic)
+        owners[rng.choice(standard, min(3, len(standard)), replace=False)] = leaver[0]
     touch = history_end - pd.to_timedelta(rng.integers(0, 180 * 86400, n), unit="s")
     touched = rng.random(n) < 0.8
     if len(leaver):
