@@ -30,6 +30,9 @@ def synth(
         2_000, "--new-leads", min=1, help="New leads to route (over 20 business days)."
     ),
     seed: int = typer.Option(0, "--seed", help="Random seed; the same seed gives the same files."),
+    months: int = typer.Option(
+        18, "--months", min=1, max=120, help="Months of history (from 2025-01-06)."
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print a JSON summary instead of tables."),
 ) -> None:
     """Write a synthetic CRM world whose true conversion model is known.
@@ -43,7 +46,9 @@ def synth(
     """
     started = time.perf_counter()
     with console.status("Generating the world...", spinner="dots"):
-        world = generate_world(n_leads=leads, n_reps=reps, n_new_leads=new_leads, seed=seed)
+        world = generate_world(
+            n_leads=leads, n_reps=reps, n_new_leads=new_leads, seed=seed, months=months
+        )
     generated = time.perf_counter() - started
     with console.status("Writing the files...", spinner="dots"):
         paths = write_world(world, out)
