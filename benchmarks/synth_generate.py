@@ -65,6 +65,9 @@ def main() -> None:
             f"optimal {y.optimal:.1f} ({y.optimal_lift:+.1%})"
         )
 
+    if not lifts:
+        return
+
     def fmt(xs: list[float]) -> str:
         return f"mean {statistics.mean(xs):+.1%}, min {min(xs):+.1%}, max {max(xs):+.1%}"
 
