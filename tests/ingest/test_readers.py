@@ -96,11 +96,51 @@ def test_blank_rows_are_dropped_and_row_numbers_stay_true(tmp_path: Path) -> Non
         read_history(path)
 
 
-def test_ragged_rows(tmp_path: Path) -> None:
+def test_row_with_too_many_fields(tmp_path: Path) -> None:
     path = tmp_path / "leads.csv"
-    path.write_text("lead_id,converted\nA,yes\nB,no,extra,more\n", encoding="utf-8")
-    with pytest.raises(DataValidationError, match=r"not a well-formed comma-separated file"):
-        read_table(path)
+    path.write_text("lead_id,converted\nA,yes\nB,no,extra,more\nC,no,,\n", encoding="utf-8")
+    with pytest.raises(DataValidationError) as info:
+        read_history(path)
+    assert (
+        "row 3, column '(whole row)': 'B,no,extra,more' has 4 fields but the header has 2"
+        in str(info.value)
+    )
+    result = read_history(path, on_error="skip")
+    assert result.frame["lead_id"].tolist() == ["A", "C"]  # C's trailing empty fields are fine
+    assert result.rejects_path is not None
+    rejected = pd.read_csv(result.rejects_path, dtype=str)
+    assert rejected.loc[0, "lead_id"] == "B"
+    assert "extra fields: 'extra', 'more'" in rejected.loc[0, "reject_reason"]
+
+
+def test_true_line_numbers_with_multiline_values(tmp_path: Path) -> None:
+    path = tmp_path / "leads.csv"
+    path.write_text('lead_id,note,converted\nA,"two\nlines",yes\n\nB,x,perhaps\n', encoding="utf-8")
+    table = read_table(path)
+    assert table.rows.tolist() == [2, 5]
+    assert table.frame.loc[0, "note"] == "two\nlines"
+    with pytest.raises(DataValidationError, match=r"row 5, column 'converted': 'perhaps'"):
+        read_history(path)
+
+
+def test_salesforce_report_footer_is_dropped(tmp_path: Path) -> None:
+    path = tmp_path / "report.csv"
+    path.write_text(
+        '"Lead ID","Lead Owner","Converted"\n"00Q1","Ann","1"\n"00Q2","Bo","0"\n\n'
+        '"Grand Totals (2 records)"\n\n"Confidential Information - Do Not Distribute"\n'
+        '"Copyright (c) 2000-2024 salesforce.com, inc. All rights reserved."\n',
+        encoding="utf-8",
+    )
+    result = read_history(path)
+    assert result.frame["lead_id"].tolist() == ["00Q1", "00Q2"]
+    assert any("dropped 3 report footer line(s)" in w for w in result.warnings)
+
+
+def test_duplicate_headers_are_kept_apart(tmp_path: Path) -> None:
+    path = tmp_path / "leads.csv"
+    path.write_text("lead_id,Email,Email\nA,a@x.com,b@y.com\n", encoding="utf-8")
+    table = read_table(path)
+    assert list(table.frame.columns) == ["lead_id", "Email", "Email.1"]
 
 
 def test_folder_without_known_files(tmp_path: Path) -> None:

@@ -119,6 +119,8 @@ def validate_file(
     format: str | None = None,
     on_error: str = "raise",
     rejects_path: Path | None = None,
+    dayfirst: bool | None = None,
+    timezone: str = "UTC",
     console: Console | None = None,
 ) -> tuple[IngestResult, QualityReport]:
     """Read ``path`` (with a spinner on a terminal) and compute its quality report."""
@@ -134,6 +136,8 @@ def validate_file(
             format=format,
             on_error=on_error,  # type: ignore[arg-type]
             rejects_path=rejects_path,
+            dayfirst=dayfirst,
+            timezone=timezone,
         )
         report = quality_report(result.frame, ingest=result)
     return result, report
@@ -159,6 +163,14 @@ def register(app: typer.Typer) -> None:
         rejects: Path | None = typer.Option(
             None, "--rejects", help="Where to write rejected rows (default: <name>.rejects.csv)."
         ),
+        dayfirst: bool | None = typer.Option(
+            None,
+            "--dayfirst/--monthfirst",
+            help="Order of numeric dates like 03/04/2024 (default: decided from the data).",
+        ),
+        timezone: str = typer.Option(
+            "UTC", "--timezone", help="IANA zone of times written without one (e.g. Europe/Paris)."
+        ),
         as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
     ) -> None:
         """Check a history export and say whether it is enough to learn routing from.
@@ -170,6 +182,8 @@ def register(app: typer.Typer) -> None:
             format=format,
             on_error=on_error,
             rejects_path=rejects,
+            dayfirst=dayfirst,
+            timezone=timezone,
             console=Console(stderr=True) if as_json else None,
         )
         if as_json:

@@ -14,6 +14,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import numpy as np
 import pandas as pd
@@ -203,7 +204,7 @@ def _parse(
             warnings.append(
                 f"column {source!r}: every date has day and month <= 12, so the order cannot be "
                 "told from the data; read as month-first (US, 03/04 = March 4). "
-                "Pass dayfirst=True (--dayfirst) if these are day-first dates"
+                "Pass dayfirst=True (leadpilot validate --dayfirst) if they are day-first"
             )
         elif how.order in ("day-first", "month-first") and dayfirst is None:
             source = rows.mapping.get(col, col)
@@ -276,6 +277,22 @@ def _write_rejects(
     frame["reject_reason"] = [
         "; ".join(f"{r.column}: {r.value!r} {r.reason}" for r in by_index[i]) for i in indices
     ]
+    frame["_line"] = raw.rows[indices]
+    if raw.malformed:
+        # Too many fields: the header's columns get the first fields, the rest is quoted in
+        # the reason, so the record's whole text is still there to fix by hand.
+        width = len(raw.frame.columns)
+        records = [
+            [
+                *m.fields[:width],
+                f"{m.reason}; extra fields: {', '.join(repr(f) for f in m.fields[width:])}",
+                m.line,
+            ]
+            for m in raw.malformed
+        ]
+        extra = pd.DataFrame(records, columns=[*raw.frame.columns, "reject_reason", "_line"])
+        frame = pd.concat([frame, extra[[*columns, "reject_reason", "_line"]]])
+    frame = frame.sort_values("_line", kind="stable").drop(columns="_line")
     frame = frame.map(_csv_safe)
     delimiter = raw.delimiter or ","
     try:
@@ -295,12 +312,20 @@ def _default_rejects_path(path: Path) -> Path:
     return path.with_name(f"{path.stem}.rejects.csv")
 
 
+def _malformed_rejects(raw: RawTable) -> list[Reject]:
+    return [
+        Reject(m.line, "(whole row)", raw.delimiter_join(m.fields), m.reason) for m in raw.malformed
+    ]
+
+
 def _raise_bad_rows(raw: RawTable, by_index: dict[int, list[Reject]]) -> None:
-    listed = [r for i in sorted(by_index) for r in by_index[i]]
+    listed = [r for i in sorted(by_index) for r in by_index[i]] + _malformed_rejects(raw)
+    listed.sort(key=lambda r: r.row)
     lines = "\n".join(f"  {r}" for r in listed[:_MAX_LISTED])
     more = f"\n  ... and {len(listed) - _MAX_LISTED} more" if len(listed) > _MAX_LISTED else ""
     raise DataValidationError(
-        f"{raw.path.name}: {len(by_index)} row(s) have values that cannot be read:\n{lines}{more}",
+        f"{raw.path.name}: {len(by_index) + len(raw.malformed)} row(s) have values that "
+        f"cannot be read:\n{lines}{more}",
         hint="fix these values in the file, or use --on-error skip to import the other rows "
         "and write these to a rejects file",
         details={
@@ -336,6 +361,13 @@ def read_history(
     """
     if on_error not in _ON_ERROR:
         raise ConfigError(f"on_error must be one of {', '.join(_ON_ERROR)}, not {on_error!r}")
+    try:
+        ZoneInfo(timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(
+            f"unknown time zone {timezone!r}",
+            hint="use an IANA name such as UTC, Europe/Paris or America/New_York",
+        ) from None
     raw, preset = load_source(source, format)
     headers = list(raw.frame.columns)
     mapping = resolve_columns(preset, headers, raw.path)
@@ -357,9 +389,9 @@ def read_history(
         )
     _outcome_rules(out, rows, strings)
     _time_to_contact(out, rows)
-    if rows.by_index and on_error == "raise":
+    if (rows.by_index or raw.malformed) and on_error == "raise":
         _raise_bad_rows(raw, rows.by_index)
-    value_rejects = len(rows.by_index)
+    value_rejects = len(rows.by_index) + len(raw.malformed)
     keep = ~np.isin(np.arange(len(out)), list(rows.by_index))
     dup = out["lead_id"].duplicated(keep="first").to_numpy() & keep
     if dup.any():
@@ -381,7 +413,8 @@ def read_history(
     keep = ~np.isin(np.arange(len(out)), list(rows.by_index))
     written: Path | None = None
     all_rejects = [r for i in sorted(rows.by_index) for r in rows.by_index[i]]
-    if rows.by_index:
+    all_rejects = sorted(all_rejects + _malformed_rejects(raw), key=lambda r: r.row)
+    if rows.by_index or raw.malformed:
         target_path = Path(rejects_path) if rejects_path else _default_rejects_path(Path(source))
         written = _write_rejects(raw, rows.by_index, target_path, warnings)
         if value_rejects:
