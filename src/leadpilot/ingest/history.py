@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from leadpilot.errors import ConfigError, DataValidationError
-from leadpilot.ingest.identity import company_domain, domain_from_url, normalize_email
+from leadpilot.ingest.identity import FREE_MAIL_DOMAINS, domain_from_url, normalize_email
 from leadpilot.ingest.presets import Preset, load_source, resolve_columns
 from leadpilot.ingest.readers import RawTable
 from leadpilot.ingest.values import (
@@ -173,51 +173,84 @@ class _Rows:
             self.add(int(i), target, strings.iat[i], f"is not {parsed.expected}")
 
 
+def _empty(index: pd.Index, col: str) -> pd.Series:
+    """An all-missing column of ``col``'s canonical dtype."""
+    if col in _DATE_COLUMNS:
+        return pd.Series(pd.NaT, index=index, dtype="datetime64[ns, UTC]")
+    if col in _BOOL_COLUMNS:
+        return pd.Series(pd.NA, index=index, dtype="boolean")
+    if col in (*_NUMBER_COLUMNS, "company_size", "time_to_contact_hours"):
+        return pd.Series(np.nan, index=index, dtype="float64")
+    return pd.Series(None, index=index, dtype=object)
+
+
 def _parse(
-    strings: pd.DataFrame, preset: Preset, rows: _Rows, *, dayfirst: bool | None, timezone: str
+    strings: pd.DataFrame,
+    preset: Preset,
+    rows: _Rows,
+    present: set[str],
+    *,
+    dayfirst: bool | None,
+    timezone: str,
 ) -> tuple[pd.DataFrame, list[str]]:
+    """Parse every canonical column the source has (``present``); the others are all-missing
+    without being parsed (a 40,000-row file maps only a few of the 26 columns)."""
     warnings: list[str] = []
-    out = pd.DataFrame(index=strings.index)
+    out = pd.DataFrame({c: _empty(strings.index, c) for c in HISTORY_COLUMNS})
     for col in _TEXT_COLUMNS:
-        out[col] = _text(strings[col], preset.missing_tokens)
-    emails = _text(strings["email"], preset.missing_tokens)
-    normalised = emails.map(normalize_email, na_action="ignore")
-    for i in np.flatnonzero(emails.notna().to_numpy() & normalised.isna().to_numpy()).tolist():
-        rows.add(int(i), "email", strings["email"].iat[i], "is not an email address")
-    out["email"] = normalised.where(normalised.notna(), None).astype(object)
-    sizes, bands = parse_size_column(strings["company_size"])
-    rows.add_parsed("company_size", strings["company_size"], sizes)
-    out["company_size"], out["size_band"] = sizes.values, bands
-    for col in _NUMBER_COLUMNS:
-        parsed = parse_number_column(strings[col])
-        rows.add_parsed(col, strings[col], parsed)
-        out[col] = parsed.values
-    hours = parse_number_column(strings["time_to_contact_hours"], minimum=0)
-    rows.add_parsed("time_to_contact_hours", strings["time_to_contact_hours"], hours)
-    out["time_to_contact_hours"] = hours.values
+        if col in present:
+            out[col] = _text(strings[col], preset.missing_tokens)
+    if "email" in present:
+        emails = _text(strings["email"], preset.missing_tokens)
+        normalised = emails.map(normalize_email, na_action="ignore")
+        bad_email = emails.notna().to_numpy() & normalised.isna().to_numpy()
+        for i in np.flatnonzero(bad_email).tolist():
+            rows.add(int(i), "email", strings["email"].iat[i], "is not an email address")
+        out["email"] = normalised.where(normalised.notna(), None).astype(object)
+    if "company_size" in present:
+        sizes, bands = parse_size_column(strings["company_size"])
+        rows.add_parsed("company_size", strings["company_size"], sizes)
+        out["company_size"], out["size_band"] = sizes.values, bands
+    for col in (*_NUMBER_COLUMNS, "time_to_contact_hours"):
+        if col in present:
+            minimum = 0 if col == "time_to_contact_hours" else None
+            parsed = parse_number_column(strings[col], minimum=minimum)
+            rows.add_parsed(col, strings[col], parsed)
+            out[col] = parsed.values
     for col in _DATE_COLUMNS:
+        if col not in present:
+            continue
         parsed, how = parse_date_column(strings[col], dayfirst=dayfirst, timezone=timezone)
         rows.add_parsed(col, strings[col], parsed)
         out[col] = parsed.values
+        source = rows.mapping.get(col, col)
         if how.ambiguous:
-            source = rows.mapping.get(col, col)
             warnings.append(
                 f"column {source!r}: every date has day and month <= 12, so the order cannot be "
                 "told from the data; read as month-first (US, 03/04 = March 4). "
                 "Pass dayfirst=True (leadpilot validate --dayfirst) if they are day-first"
             )
         elif how.order in ("day-first", "month-first") and dayfirst is None:
-            source = rows.mapping.get(col, col)
             warnings.append(f"column {source!r}: dates read {how.order} (decided from the data)")
     for col in _BOOL_COLUMNS:
-        parsed_bool = parse_bool_column(strings[col])
-        rows.add_parsed(col, strings[col], parsed_bool)
-        out[col] = parsed_bool.values
-    domains = strings["domain"].map(domain_from_url)
-    website = strings["_website"] if "_website" in strings else pd.Series("", index=strings.index)
-    derived = [company_domain(e, w) for e, w in zip(out["email"], website, strict=True)]
-    out["domain"] = domains.where(domains.notna(), pd.Series(derived, index=out.index))
-    out["domain"] = out["domain"].where(out["domain"].notna(), None).astype(object)
+        if col in present:
+            parsed_bool = parse_bool_column(strings[col])
+            rows.add_parsed(col, strings[col], parsed_bool)
+            out[col] = parsed_bool.values
+    if present & {"domain", "_website", "email"}:
+        # Same rule as identity.company_domain (website first, then a non-free-mail email),
+        # vectorised: the email is already normalised, its domain is what follows the "@".
+        email_domain = out["email"].str.split("@").str[1]
+        candidates = [email_domain]
+        if "_website" in present:
+            candidates.insert(0, strings["_website"].map(domain_from_url))
+        if "domain" in present:
+            candidates.insert(0, strings["domain"].map(domain_from_url))
+        merged = pd.Series(None, index=out.index, dtype=object)
+        for candidate in candidates:  # highest priority first
+            usable = candidate.notna() & ~candidate.isin(FREE_MAIL_DOMAINS)
+            merged = merged.where(merged.notna(), candidate.where(usable, None))
+        out["domain"] = merged.where(merged.notna(), None).astype(object)
     return out, warnings
 
 
@@ -375,11 +408,14 @@ def read_history(
     strings = pd.DataFrame(index=raw.frame.index)
     for target in (*HISTORY_COLUMNS, *(t for t in preset.columns if t.startswith("_"))):
         header = mapping.get(target)
-        strings[target] = raw.frame[header].astype(str) if header else ""
+        strings[target] = raw.frame[header].astype(str).str.strip() if header else ""
     if preset.derive is not None:
         strings = preset.derive(strings, warnings)
+    present = set(mapping) | set(preset.derives)
     rows = _Rows(raw, mapping)
-    out, date_warnings = _parse(strings, preset, rows, dayfirst=dayfirst, timezone=timezone)
+    out, date_warnings = _parse(
+        strings, preset, rows, present, dayfirst=dayfirst, timezone=timezone
+    )
     warnings.extend(date_warnings)
     if preset.generated_ids or "lead_id" not in mapping:
         out["lead_id"] = [f"row-{n}" for n in raw.rows]

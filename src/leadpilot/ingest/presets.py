@@ -53,6 +53,7 @@ class Preset:
     missing_tokens: frozenset[str] = frozenset()
     generated_ids: bool = False
     derive: Derive | None = None
+    derives: tuple[str, ...] = ()  # canonical columns ``derive`` may fill
     load: Callable[[Path], RawTable] | None = None
     folder_files: tuple[str, ...] = ()
     notes: tuple[str, ...] = field(default_factory=tuple)
@@ -224,6 +225,7 @@ PRESETS: tuple[Preset, ...] = (
             }
         ),
         derive=_derive_salesforce,
+        derives=("converted", "closed_won"),
         notes=(
             "converted: IsConverted/Converted, else a converted opportunity id, else Status "
             "('Closed - Converted' = yes, 'Closed - Not Converted'/Unqualified = no, "
@@ -259,6 +261,7 @@ PRESETS: tuple[Preset, ...] = (
         required=("lead_id", "_lifecycle"),
         signature=frozenset({"recordid", "lifecyclestage", "contactowner", "originalsource"}),
         derive=_derive_hubspot,
+        derives=("converted", "closed_won"),
         notes=(
             "lifecycle stage opportunity/customer/evangelist = converted; customer/evangelist = "
             "won; earlier stages are open when Lead Status is New/Open/In Progress/Attempted "
@@ -287,6 +290,7 @@ PRESETS: tuple[Preset, ...] = (
         required=("lead_id", "rep_id", "_deal_stage"),
         signature=frozenset({"opportunityid", "salesagent", "dealstage"}),
         derive=_derive_maven,
+        derives=("converted", "closed_won", "converted_at"),
         load=public_sets.load_maven,
         folder_files=("sales_pipeline.csv",),
         notes=(
@@ -341,6 +345,7 @@ PRESETS: tuple[Preset, ...] = (
         signature=frozenset({"pdays", "poutcome", "euribor3m"}),
         generated_ids=True,
         derive=_derive_copy_outcome,
+        derives=("closed_won",),
         notes=("no lead id: ids are generated from the row number (row-2, row-3, ...)",),
     ),
 )

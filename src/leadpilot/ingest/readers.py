@@ -309,9 +309,10 @@ def read_table(path: Path | str) -> RawTable:
             notes.append(f"dropped {footer} report footer line(s) (Grand Totals, Confidential...)")
     frame = _clean_frame(frame).reset_index(drop=True)
     rows = np.asarray(lines, dtype=np.int64) if lines is not None else np.arange(2, len(frame) + 2)
-    # Rows that are entirely empty (",,,," left by spreadsheet edits) carry nothing.
-    filled = (frame != "").any(axis=1).to_numpy() if len(frame.columns) else np.zeros(0, bool)
-    frame, rows = frame.loc[filled].reset_index(drop=True), rows[filled]
+    if lines is None and len(frame.columns):
+        # Excel: rows that are entirely empty carry nothing (the CSV parser skips them itself).
+        filled = (frame.astype(str).apply(lambda c: c.str.strip()) != "").any(axis=1).to_numpy()
+        frame, rows = frame.loc[filled].reset_index(drop=True), rows[filled]
     if frame.empty and malformed:
         raise DataValidationError(
             f"{path.name}: every data row has more fields than the header "

@@ -160,6 +160,8 @@ def parse_number(value: object, *, decimal_comma: bool = False) -> float | None:
     return -number if negative else number
 
 
+_LEADING_CURRENCY = re.compile(r"^([+-]?)\s*(?:[$€£¥₹]|(?i:usd|eur|gbp)\s)\s*")
+_US_GROUPED = re.compile(r"[+-]?\d{1,3}(?:,\d{3})+(?:\.\d+)?")
 _DECIMAL_COMMA = re.compile(r"^[^,.]*\d,\d{1,2}$|\d\.\d{3},\d")
 
 
@@ -175,19 +177,25 @@ def parse_number_column(series: pd.Series, *, minimum: float | None = None) -> P
     if decimal_comma:
         values = np.full(len(series), np.nan)
     else:
-        fast = pd.to_numeric(stripped.where(~missing, None), errors="coerce")
+        # Vectorised first pass for the common spellings ("$1,234.50", "1,200"); only what
+        # it cannot read goes through parse_number one value at a time.
+        cleaned = stripped.str.replace(_LEADING_CURRENCY, r"\1", regex=True)
+        grouped = cleaned.str.fullmatch(_US_GROUPED, na=False)
+        cleaned = cleaned.where(~grouped, cleaned.str.replace(",", "", regex=False))
+        fast = pd.to_numeric(cleaned.where(~missing, None), errors="coerce")
         values = fast.to_numpy(dtype=float, na_value=np.nan).copy()
     slow = np.flatnonzero(np.isnan(values) & ~missing)
     bad = np.zeros(len(series), dtype=bool)
-    for (
-        i
-    ) in slow.tolist():  # the few values pandas cannot read (separators, currency) go one by one
+    texts = stripped.to_numpy()
+    for i in slow.tolist():
         try:
-            parsed = parse_number(stripped.iat[i], decimal_comma=decimal_comma)
+            parsed = parse_number(texts[i], decimal_comma=decimal_comma)
         except ValueError:
             bad[i] = True
             continue
         values[i] = np.nan if parsed is None else parsed
+    infinite = np.isinf(values)
+    bad |= infinite
     expected = "a number"
     if minimum is not None:
         below = ~np.isnan(values) & (values < minimum)
