@@ -242,3 +242,14 @@ def test_maven_copy_with_a_bad_row_rejects_the_pipeline_row_unchanged(tmp_path: 
     assert rejected[1].startswith(lines[5].decode() + ",")
     assert "close_value: 'lots' is not a number" in rejected[1]
     assert result.rejects[0].row == 6
+
+
+def test_misspelt_optional_column_is_named_in_a_warning(tmp_path: Path) -> None:
+    path = _write(tmp_path, "lead_id,rep_id,converted,industy\nA,r1,yes,SaaS\n")
+    result = read_history(path)
+    assert result.frame["industry"].isna().all()
+    assert result.unmapped == ("industy",)
+    assert any(
+        "column 'industy' was not used: did you mean 'industry' (industry)?" in w
+        for w in result.warnings
+    )

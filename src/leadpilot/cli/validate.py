@@ -62,12 +62,24 @@ def print_quality(
     console.print(summary)
 
     if result is not None and result.mapping:
-        mapping = Table(title="Columns used", title_justify="left")
-        mapping.add_column("source column")
-        mapping.add_column("canonical")
-        for target, header in result.mapping.items():
-            mapping.add_row(header, target)
-        console.print(mapping)
+        renamed = {t: h for t, h in result.mapping.items() if h != t}
+        if renamed:
+            mapping = Table(title="Columns used", title_justify="left")
+            mapping.add_column("source column")
+            mapping.add_column("canonical")
+            for target, header in renamed.items():
+                mapping.add_row(header, target)
+            console.print(mapping)
+        same = len(result.mapping) - len(renamed)
+        if same:
+            console.print(f"[dim]{same} column(s) already have canonical names.[/]")
+        if result.unmapped:
+            shown = ", ".join(result.unmapped[:12]) + (", ..." if len(result.unmapped) > 12 else "")
+            console.print(
+                f"[dim]Not used ({len(result.unmapped)}; kept as x_ columns with "
+                f"keep_extra=True): {shown}[/]",
+                highlight=False,
+            )
 
     missing = Table(title="Missing values", title_justify="left")
     missing.add_column("column")
@@ -189,6 +201,7 @@ def register(app: typer.Typer) -> None:
         if as_json:
             data = report.to_dict()
             data["mapping"] = result.mapping
+            data["unmapped"] = list(result.unmapped)
             data["rejects_path"] = str(result.rejects_path) if result.rejects_path else None
             data["rejects"] = [
                 {"row": r.row, "column": r.column, "value": r.value, "reason": r.reason}

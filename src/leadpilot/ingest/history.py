@@ -21,7 +21,7 @@ import pandas as pd
 
 from leadpilot.errors import ConfigError, DataValidationError
 from leadpilot.ingest.identity import FREE_MAIL_DOMAINS, domain_from_url, normalize_email
-from leadpilot.ingest.presets import Preset, load_source, resolve_columns
+from leadpilot.ingest.presets import Preset, load_source, near_misses, resolve_columns
 from leadpilot.ingest.readers import RawTable
 from leadpilot.ingest.values import (
     Parsed,
@@ -97,7 +97,9 @@ class IngestResult:
     ``frame`` has exactly ``schema.HISTORY_COLUMNS`` plus ``source_row`` (and ``x_*`` extra
     columns with ``keep_extra=True``); ``rejects`` lists every unreadable value and duplicate;
     ``rejects_path`` is where rejected rows were written (``None`` when none were);
-    ``n_read`` counts the data rows in the source.
+    ``n_read`` counts the data rows in the source; ``mapping`` says which source column
+    filled each canonical column and ``unmapped`` lists the source columns not used (kept as
+    ``x_*`` columns only with ``keep_extra=True``).
     """
 
     frame: pd.DataFrame
@@ -108,6 +110,7 @@ class IngestResult:
     n_read: int
     mapping: dict[str, str] = field(default_factory=dict)
     path: Path | None = None
+    unmapped: tuple[str, ...] = ()
 
     @property
     def n_rejected_rows(self) -> int:
@@ -404,7 +407,7 @@ def read_history(
     raw, preset = load_source(source, format)
     headers = list(raw.frame.columns)
     mapping = resolve_columns(preset, headers, raw.path)
-    warnings = list(raw.notes)
+    warnings = list(raw.notes) + near_misses(preset, headers, mapping)
     strings = pd.DataFrame(index=raw.frame.index)
     for target in (*HISTORY_COLUMNS, *(t for t in preset.columns if t.startswith("_"))):
         header = mapping.get(target)
@@ -475,4 +478,5 @@ def read_history(
         n_read=len(raw.frame),
         mapping={t: h for t, h in mapping.items() if not t.startswith("_")},
         path=Path(source),
+        unmapped=tuple(h for h in headers if h not in set(mapping.values())),
     )

@@ -139,6 +139,7 @@ _CANONICAL_COLUMNS: dict[str, tuple[str, ...]] = {
     c: (c,) for c in HISTORY_COLUMNS if c not in {"domain", "size_band"}
 }
 _CANONICAL_COLUMNS["domain"] = ("domain",)
+_CANONICAL_COLUMNS["company_size"] = ("company_size", "size_band", "employees")
 _CANONICAL_COLUMNS["_website"] = ("website",)
 
 PRESETS: tuple[Preset, ...] = (
@@ -414,6 +415,30 @@ def _closest(spellings: list[str], headers: list[str]) -> str | None:
         if hit is not None and (best is None or hit[1] > best[1]):
             best = (hit[2], hit[1])
     return best[0] if best else None
+
+
+def near_misses(preset: Preset, headers: list[str], mapping: Mapping[str, str]) -> list[str]:
+    """Warnings for unmapped headers that look like a misspelt column of the preset
+    ("Industy" -> "Industry"), which would otherwise be ignored without a word."""
+    used = set(mapping.values())
+    open_targets = [t for t in preset.columns if t not in mapping]
+    choices = {
+        (target, spelling): header_key(spelling)
+        for target in open_targets
+        for spelling in preset.columns[target]
+    }
+    notes = []
+    for header in headers:
+        if header in used or len(header_key(header)) < 4:
+            continue
+        hit = process.extractOne(header_key(header), choices, scorer=fuzz.ratio, score_cutoff=85)
+        if hit is not None:
+            target, spelling = hit[2]
+            notes.append(
+                f"column {header!r} was not used: did you mean {spelling!r} "
+                f"({target.lstrip('_')})? Rename it to have it read"
+            )
+    return notes
 
 
 def resolve_columns(preset: Preset, headers: list[str], path: Path) -> dict[str, str]:
