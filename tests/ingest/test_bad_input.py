@@ -253,3 +253,20 @@ def test_misspelt_optional_column_is_named_in_a_warning(tmp_path: Path) -> None:
         "column 'industy' was not used: did you mean 'industry' (industry)?" in w
         for w in result.warnings
     )
+
+
+def test_every_row_rejected_is_an_error(tmp_path: Path) -> None:
+    path = _write(tmp_path, "lead_id,converted\nA,perhaps\nB,maybe\n")
+    with pytest.raises(DataValidationError, match=r"all 2 rows were rejected \(first: row 2"):
+        read_history(path, on_error="skip")
+    assert (tmp_path / "leads.rejects.csv").exists()
+
+
+def test_dates_running_backwards_are_kept_with_a_warning(tmp_path: Path) -> None:
+    path = _write(
+        tmp_path,
+        "lead_id,created_at,closed_at\nA,2024-03-05,2024-03-01\nB,2024-03-05,2024-04-01\n",
+    )
+    result = read_history(path)
+    assert len(result.frame) == 2
+    assert "1 row(s) have closed_at before created_at" in " ".join(result.warnings)

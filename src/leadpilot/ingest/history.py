@@ -282,6 +282,19 @@ def _time_to_contact(out: pd.DataFrame, rows: _Rows) -> None:
     out.loc[fill & (derived >= 0), "time_to_contact_hours"] = derived
 
 
+def _order_warnings(out: pd.DataFrame) -> list[str]:
+    """Dates that run backwards are kept (the CRM may have back-dated a record) but said."""
+    notes = []
+    for later in ("converted_at", "closed_at"):
+        backwards = int((out[later] < out["created_at"]).sum())
+        if backwards:
+            notes.append(
+                f"{backwards} row(s) have {later} before created_at (kept; check the CRM's "
+                "date fields)"
+            )
+    return notes
+
+
 def _extra_columns(raw: RawTable, mapping: dict[str, str]) -> pd.DataFrame:
     used = set(mapping.values())
     extra = pd.DataFrame(index=raw.frame.index)
@@ -461,8 +474,18 @@ def read_history(
                 f"skipped {value_rejects} row(s) with unreadable values; "
                 f"written unchanged with the reason to {written}"
             )
+    if not keep.any():
+        first = all_rejects[0]
+        raise DataValidationError(
+            f"{raw.path.name}: all {len(out)} rows were rejected (first: {first}); "
+            f"they are in {written}",
+            hint="the file does not match its format: check the delimiter, the header row and "
+            "--format",
+            details={"kind": "all_rejected", "rejects_path": str(written)},
+        )
     if out["created_at"].isna().all():
         warnings.append("no creation dates: file order stands for time")
+    warnings.extend(_order_warnings(out[keep]))
     frame = out.loc[keep, list(HISTORY_COLUMNS)].copy()
     frame["source_row"] = raw.rows[keep]
     if keep_extra:
