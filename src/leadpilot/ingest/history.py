@@ -9,7 +9,6 @@ an outcome to learn) is checked by :func:`check_requirements`.
 
 from __future__ import annotations
 
-import csv
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +22,13 @@ from leadpilot.errors import ConfigError, DataValidationError
 from leadpilot.ingest.identity import FREE_MAIL_DOMAINS, domain_from_url, normalize_email
 from leadpilot.ingest.presets import Preset, load_source, near_misses, resolve_columns
 from leadpilot.ingest.readers import RawTable
+from leadpilot.ingest.rejects import (
+    Reject,
+    default_rejects_path,
+    malformed_rejects,
+    raise_bad_rows,
+    write_rejects,
+)
 from leadpilot.ingest.values import (
     Parsed,
     parse_bool_column,
@@ -75,19 +81,6 @@ REQUIREMENTS: dict[str, tuple[tuple[str, ...], ...]] = {
     "learn": (("rep_id",), ("converted", "closed_won")),
     "route": (),
 }
-
-
-@dataclass(frozen=True, slots=True)
-class Reject:
-    """One unreadable value: spreadsheet row number (header = 1), source column, text, why."""
-
-    row: int
-    column: str
-    value: str
-    reason: str
-
-    def __str__(self) -> str:
-        return f"row {self.row}, column {self.column!r}: {self.value!r} {self.reason}"
 
 
 @dataclass(frozen=True)
@@ -309,84 +302,6 @@ def _extra_columns(raw: RawTable, mapping: dict[str, str]) -> pd.DataFrame:
     return extra
 
 
-def _csv_safe(value: str) -> str:
-    # Spreadsheet formula injection: a cell starting with = + - @ runs as a formula when the
-    # rejects file is opened in Excel. Numbers like -5 are left as they are.
-    if value[:1] in ("=", "+", "-", "@") and not re.fullmatch(r"[+-]?[\d.,]+", value):
-        return "'" + value
-    return value
-
-
-def _write_rejects(
-    raw: RawTable, by_index: dict[int, list[Reject]], path: Path, warnings: list[str]
-) -> Path:
-    indices = sorted(by_index)
-    columns = list(raw.reject_columns or raw.frame.columns)
-    frame = raw.frame.loc[indices, columns].copy()
-    frame["reject_reason"] = [
-        "; ".join(f"{r.column}: {r.value!r} {r.reason}" for r in by_index[i]) for i in indices
-    ]
-    frame["_line"] = raw.rows[indices]
-    if raw.malformed:
-        # Too many fields: the header's columns get the first fields, the rest is quoted in
-        # the reason, so the record's whole text is still there to fix by hand.
-        width = len(raw.frame.columns)
-        records = [
-            [
-                *m.fields[:width],
-                f"{m.reason}; extra fields: {', '.join(repr(f) for f in m.fields[width:])}",
-                m.line,
-            ]
-            for m in raw.malformed
-        ]
-        extra = pd.DataFrame(records, columns=[*raw.frame.columns, "reject_reason", "_line"])
-        frame = pd.concat([frame, extra[[*columns, "reject_reason", "_line"]]])
-    frame = frame.sort_values("_line", kind="stable").drop(columns="_line")
-    frame = frame.map(_csv_safe)
-    delimiter = raw.delimiter or ","
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        frame.to_csv(path, index=False, sep=delimiter, quoting=csv.QUOTE_MINIMAL)
-    except OSError:
-        fallback = Path.cwd() / path.name
-        warnings.append(f"could not write {path} (read-only?); rejects written to {fallback}")
-        frame.to_csv(fallback, index=False, sep=delimiter, quoting=csv.QUOTE_MINIMAL)
-        return fallback
-    return path
-
-
-def _default_rejects_path(path: Path) -> Path:
-    if path.is_dir():
-        return path / f"{path.name}.rejects.csv"
-    return path.with_name(f"{path.stem}.rejects.csv")
-
-
-def _malformed_rejects(raw: RawTable) -> list[Reject]:
-    return [
-        Reject(m.line, "(whole row)", raw.delimiter_join(m.fields), m.reason) for m in raw.malformed
-    ]
-
-
-def _raise_bad_rows(raw: RawTable, by_index: dict[int, list[Reject]]) -> None:
-    listed = [r for i in sorted(by_index) for r in by_index[i]] + _malformed_rejects(raw)
-    listed.sort(key=lambda r: r.row)
-    lines = "\n".join(f"  {r}" for r in listed[:_MAX_LISTED])
-    more = f"\n  ... and {len(listed) - _MAX_LISTED} more" if len(listed) > _MAX_LISTED else ""
-    raise DataValidationError(
-        f"{raw.path.name}: {len(by_index) + len(raw.malformed)} row(s) have values that "
-        f"cannot be read:\n{lines}{more}",
-        hint="fix these values in the file, or use --on-error skip to import the other rows "
-        "and write these to a rejects file",
-        details={
-            "kind": "bad_values",
-            "rejects": [
-                {"row": r.row, "column": r.column, "value": r.value, "reason": r.reason}
-                for r in listed[:50]
-            ],
-        },
-    )
-
-
 def read_history(
     source: Path | str,
     *,
@@ -442,7 +357,7 @@ def read_history(
     _outcome_rules(out, rows, strings)
     _time_to_contact(out, rows)
     if (rows.by_index or raw.malformed) and on_error == "raise":
-        _raise_bad_rows(raw, rows.by_index)
+        raise_bad_rows(raw, rows.by_index)
     value_rejects = len(rows.by_index) + len(raw.malformed)
     keep = ~np.isin(np.arange(len(out)), list(rows.by_index))
     dup = out["lead_id"].duplicated(keep="first").to_numpy() & keep
@@ -465,10 +380,10 @@ def read_history(
     keep = ~np.isin(np.arange(len(out)), list(rows.by_index))
     written: Path | None = None
     all_rejects = [r for i in sorted(rows.by_index) for r in rows.by_index[i]]
-    all_rejects = sorted(all_rejects + _malformed_rejects(raw), key=lambda r: r.row)
+    all_rejects = sorted(all_rejects + malformed_rejects(raw), key=lambda r: r.row)
     if rows.by_index or raw.malformed:
-        target_path = Path(rejects_path) if rejects_path else _default_rejects_path(Path(source))
-        written = _write_rejects(raw, rows.by_index, target_path, warnings)
+        target_path = Path(rejects_path) if rejects_path else default_rejects_path(Path(source))
+        written = write_rejects(raw, rows.by_index, target_path, warnings)
         if value_rejects:
             warnings.append(
                 f"skipped {value_rejects} row(s) with unreadable values; "
