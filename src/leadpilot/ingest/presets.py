@@ -17,7 +17,7 @@ import pandas as pd
 from rapidfuzz import fuzz, process
 
 from leadpilot.errors import ConfigError, DataValidationError
-from leadpilot.ingest import public_sets
+from leadpilot.ingest import outcomes, public_sets
 from leadpilot.ingest.readers import RawTable, read_table
 from leadpilot.schema import HISTORY_COLUMNS
 
@@ -57,82 +57,6 @@ class Preset:
     load: Callable[[Path], RawTable] | None = None
     folder_files: tuple[str, ...] = ()
     notes: tuple[str, ...] = field(default_factory=tuple)
-
-
-def _status_outcome(text: pd.Series, converted: pd.Series) -> pd.Series:
-    """Salesforce lead status -> converted where IsConverted does not already say yes."""
-    status = text.str.strip().str.lower()
-    out = converted.copy()
-    is_converted = status.str.contains("converted") & ~status.str.contains("not converted")
-    is_dead = status.str.contains(r"not converted|unqualified|disqualified|dead|junk|lost")
-    is_open = status.str.contains(r"open|working|new|contacted|nurtur|attempt|progress")
-    yes = converted.str.strip().str.lower().isin({"true", "1", "yes", "y"})
-    out = out.mask(is_converted, "true")
-    out = out.mask(is_dead & ~yes, "false")
-    out = out.mask(is_open & ~yes & ~is_dead, "")  # still being worked: outcome unknown yet
-    return out
-
-
-def _derive_salesforce(df: pd.DataFrame, warnings: list[str]) -> pd.DataFrame:
-    if "_opportunity_id" in df:
-        has_opp = df["_opportunity_id"].str.strip() != ""
-        df["converted"] = df["converted"].mask(
-            has_opp & (df["converted"].str.strip() == ""), "true"
-        )
-    if "_status" in df:
-        df["converted"] = _status_outcome(df["_status"], df["converted"])
-    if "_stage" in df:
-        stage = df["_stage"].str.strip().str.lower()
-        empty = df["closed_won"].str.strip() == ""
-        df["closed_won"] = df["closed_won"].mask(empty & (stage == "closed won"), "true")
-        df["closed_won"] = df["closed_won"].mask(empty & (stage == "closed lost"), "false")
-    return df
-
-
-_HS_CONVERTED = {"opportunity", "customer", "evangelist"}
-_HS_WON = {"customer", "evangelist"}
-_HS_OPEN_STATUS = {"new", "open", "in progress", "attempted to contact", "connected", "open deal"}
-
-
-def _derive_hubspot(df: pd.DataFrame, warnings: list[str]) -> pd.DataFrame:
-    stage = df["_lifecycle"].str.strip().str.lower().str.replace(" ", "", regex=False)
-    status = (
-        df["_lead_status"].str.strip().str.lower()
-        if "_lead_status" in df
-        else pd.Series("", index=df.index)
-    )
-    known = stage != ""
-    converted = stage.isin(_HS_CONVERTED)
-    open_lead = ~converted & status.isin(_HS_OPEN_STATUS)
-    df["converted"] = "false"
-    df.loc[converted, "converted"] = "true"
-    df.loc[open_lead | ~known, "converted"] = ""
-    if "converted_at" in df:  # "Became an Opportunity Date" set means it did convert
-        df.loc[df["converted_at"].str.strip() != "", "converted"] = "true"
-    df["closed_won"] = ""
-    df.loc[stage.isin(_HS_WON), "closed_won"] = "true"
-    if "_lead_status" not in df:
-        warnings.append(
-            "hubspot: no 'Lead Status' column, so every contact before the opportunity stage "
-            "is counted as not converted (none as still open)"
-        )
-    return df
-
-
-_MAVEN_STAGE = {"won": "true", "lost": "false"}
-
-
-def _derive_maven(df: pd.DataFrame, warnings: list[str]) -> pd.DataFrame:
-    outcome = df["_deal_stage"].str.strip().str.lower().map(_MAVEN_STAGE).fillna("")
-    df["converted"] = outcome
-    df["closed_won"] = outcome
-    df["converted_at"] = df["closed_at"].where(outcome == "true", "")
-    return df
-
-
-def _derive_copy_outcome(df: pd.DataFrame, warnings: list[str]) -> pd.DataFrame:
-    df["closed_won"] = df["converted"]
-    return df
 
 
 _CANONICAL_COLUMNS: dict[str, tuple[str, ...]] = {
@@ -225,7 +149,7 @@ PRESETS: tuple[Preset, ...] = (
                 "converteddate",
             }
         ),
-        derive=_derive_salesforce,
+        derive=outcomes.derive_salesforce,
         derives=("converted", "closed_won"),
         notes=(
             "converted: IsConverted/Converted, else a converted opportunity id, else Status "
@@ -261,7 +185,7 @@ PRESETS: tuple[Preset, ...] = (
         },
         required=("lead_id", "_lifecycle"),
         signature=frozenset({"recordid", "lifecyclestage", "contactowner", "originalsource"}),
-        derive=_derive_hubspot,
+        derive=outcomes.derive_hubspot,
         derives=("converted", "closed_won"),
         notes=(
             "lifecycle stage opportunity/customer/evangelist = converted; customer/evangelist = "
@@ -290,7 +214,7 @@ PRESETS: tuple[Preset, ...] = (
         },
         required=("lead_id", "rep_id", "_deal_stage"),
         signature=frozenset({"opportunityid", "salesagent", "dealstage"}),
-        derive=_derive_maven,
+        derive=outcomes.derive_maven,
         derives=("converted", "closed_won", "converted_at"),
         load=public_sets.load_maven,
         folder_files=("sales_pipeline.csv",),
@@ -345,7 +269,7 @@ PRESETS: tuple[Preset, ...] = (
         required=("converted",),
         signature=frozenset({"pdays", "poutcome", "euribor3m"}),
         generated_ids=True,
-        derive=_derive_copy_outcome,
+        derive=outcomes.copy_outcome,
         derives=("closed_won",),
         notes=("no lead id: ids are generated from the row number (row-2, row-3, ...)",),
     ),
