@@ -91,3 +91,29 @@ def test_public_api_is_complete() -> None:
         if not name.startswith("_") and not isinstance(getattr(ingest, name), ModuleType)
     }
     assert public == set(ingest.__all__)
+
+
+MAVEN = Path("/work/shared/data/maven-crm-sales-opportunities")
+
+
+def test_validate_maven_folder() -> None:
+    if not MAVEN.exists():  # pragma: no cover
+        return
+    result = runner.invoke(build_app(), ["validate", str(MAVEN), "--json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["format"] == "maven-crm"
+    assert data["rows"] == 8800
+    assert (data["outcome"]["successes"], data["outcome"]["trials"]) == (4238, 6711)
+    assert len(data["reps"]) == 30
+    assert data["verdict"] == "usable"
+
+
+def test_quality_report_tolerates_missing_columns() -> None:
+    import pandas as pd
+
+    frame = pd.DataFrame({"lead_id": ["a", "b"], "rep_id": ["r1", "r2"]})
+    report = quality_report(frame)
+    assert report.rows == 2
+    assert report.outcome is None
+    assert report.verdict == "not enough"

@@ -155,3 +155,13 @@ def test_old_xls(tmp_path: Path) -> None:
     path.write_bytes(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 100)
     with pytest.raises(DataValidationError, match=r"old Excel .xls workbook"):
         read_table(path)
+
+
+def test_excel_sep_hint_line(tmp_path: Path) -> None:
+    path = tmp_path / "leads.csv"
+    path.write_text("sep=;\r\nlead_id;converted;note\r\nA;yes;x,y\r\nB;maybe;z\r\n", "utf-8")
+    table = read_table(path)
+    assert table.delimiter == ";"
+    assert list(table.frame.columns) == ["lead_id", "converted", "note"]
+    with pytest.raises(DataValidationError, match=r"row 4, column 'converted': 'maybe'"):
+        read_history(path)

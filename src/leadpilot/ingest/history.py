@@ -337,7 +337,8 @@ def read_history(
     mapping = resolve_columns(preset, headers, raw.path)
     warnings = list(raw.notes) + near_misses(preset, headers, mapping)
     strings = pd.DataFrame(index=raw.frame.index)
-    for target in (*HISTORY_COLUMNS, *(t for t in preset.columns if t.startswith("_"))):
+    helpers = (t for t in preset.columns if t.startswith("_") and t in mapping)
+    for target in (*HISTORY_COLUMNS, *helpers):
         header = mapping.get(target)
         strings[target] = raw.frame[header].astype(str).str.strip() if header else ""
     if preset.derive is not None:

@@ -129,7 +129,7 @@ _FOOTER = re.compile(
 
 
 def _parse_csv(
-    text: str, delimiter: str, path: Path
+    text: str, delimiter: str, path: Path, *, skip: int = 0
 ) -> tuple[pd.DataFrame, list[int], list[Malformed], int]:
     """Parse with the csv module rather than pandas, to know each record's true starting
     line (quoted values may span lines) and to set aside records with too many fields
@@ -142,7 +142,7 @@ def _parse_csv(
     previous_end = 0
     for fields in reader:
         start, previous_end = previous_end + 1, reader.line_num
-        if not fields or all(not f.strip() for f in fields):
+        if start <= skip or not fields or all(not f.strip() for f in fields):
             continue
         if header is None:
             header = _unique_headers(fields)
@@ -303,8 +303,12 @@ def read_table(path: Path | str) -> RawTable:
         text, encoding = decode_text(data)
         if not text.strip():
             raise _empty_error(path)
-        delimiter = sniff_delimiter(text)
-        frame, lines, malformed, footer = _parse_csv(text, delimiter, path)
+        hint_line = re.match(r"^sep=(.)\r?\n", text)
+        if hint_line:  # Excel's "sep=;" first line names the delimiter
+            delimiter, skip = hint_line.group(1), 1
+        else:
+            delimiter, skip = sniff_delimiter(text), 0
+        frame, lines, malformed, footer = _parse_csv(text, delimiter, path, skip=skip)
         if footer:
             notes.append(f"dropped {footer} report footer line(s) (Grand Totals, Confidential...)")
     frame = _clean_frame(frame).reset_index(drop=True)
