@@ -117,3 +117,21 @@ def test_quality_report_tolerates_missing_columns() -> None:
     assert report.rows == 2
     assert report.outcome is None
     assert report.verdict == "not enough"
+
+
+def test_demo_section_bad_input_loses_nothing(tmp_path: Path) -> None:
+    from leadpilot.cli.validate import demo_section
+
+    console = Console(record=True, width=140)
+    result = demo_section(console, tmp_path)
+    text = console.export_text()
+    assert "6 rows, semicolon-separated, Windows-1252): 3 kept, 3 rejected" in text
+    assert result.frame["lead_id"].tolist() == ["L-1001", "L-1002", "L-1003"]
+    assert result.frame["rep_id"].tolist() == ["Zoé", "José", "Zoé"]
+    assert result.frame["time_to_contact_hours"].tolist() == [1.5, 26.0, 0.25]
+    assert result.frame["converted"].tolist() == [True, False, True]  # Oui / No / Yes
+    assert result.rejects_path == tmp_path / "messy_export.rejects.csv"
+    written = result.rejects_path.read_bytes().decode("cp1252").splitlines()
+    assert written[1].startswith("L-1002;Salon;Santé;1000+;José;26;No;No;")
+    assert written[2].startswith("L-1004;\"'=HYPERLINK(")  # formula escaped
+    assert [r.row for r in result.rejects] == [5, 6, 7]

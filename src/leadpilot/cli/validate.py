@@ -16,7 +16,7 @@ from leadpilot.ingest.history import IngestResult, read_history
 from leadpilot.ingest.presets import PRESETS
 from leadpilot.ingest.quality import QualityReport, quality_report
 
-__all__ = ["print_quality", "register", "validate_file"]
+__all__ = ["demo_section", "print_quality", "register", "validate_file"]
 
 _VERDICT_STYLE = {"ready": "green", "usable": "yellow", "not enough": "red"}
 
@@ -123,6 +123,46 @@ def print_quality(
             title_align="left",
         )
     )
+
+
+_MESSY_EXPORT = (
+    "Lead_ID;Lead_Source;Industry;Company_Size;Assigned_Rep;Time_to_Contact_Hours;"
+    "Converted_to_Opp;Closed_Won\r\n"
+    "L-1001;Webinar;Logiciel;51-200;Zoé;1,5;Oui;Non\r\n"
+    "L-1002;Salon;Santé;1000+;José;26;No;No\r\n"
+    "L-1003;Referral;SaaS;10,001+;Zoé;0,25;Yes;Yes\r\n"
+    "L-1002;Salon;Santé;1000+;José;26;No;No\r\n"
+    'L-1004;=HYPERLINK("http://x");Fintech;1 to 10;Ana;-3;No;No\r\n'
+    "L-1005;Web;Retail;11-50;Ana;4;Maybe;No\r\n"
+)
+
+
+def demo_section(console: Console, workdir: Path) -> IngestResult:
+    """Demo step "bad input loses nothing": a messy export (semicolons, Windows-1252,
+    decimal commas, French Oui/Non, a duplicate id, a negative delay, a "Maybe", a formula)
+    read with ``on_error="skip"``; prints what was rejected and where the rows went."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    path = workdir / "messy_export.csv"
+    path.write_bytes(_MESSY_EXPORT.encode("cp1252"))
+    result = read_history(path, on_error="skip")
+    console.print(
+        f"Read {path.name} ([bold]{result.format}[/], {result.n_read} rows, "
+        f"semicolon-separated, Windows-1252): {len(result.frame)} kept, "
+        f"{result.n_rejected_rows} rejected.",
+        highlight=False,
+    )
+    table = Table(title="Rejected values", title_justify="left")
+    for name in ("row", "column", "value", "reason"):
+        table.add_column(name)
+    for reject in result.rejects:
+        table.add_row(str(reject.row), reject.column, reject.value, reject.reason)
+    console.print(table)
+    console.print(
+        f"Every rejected row is in {result.rejects_path}, unchanged, with a reject_reason "
+        "column: fix it there and read it again.",
+        highlight=False,
+    )
+    return result
 
 
 def validate_file(

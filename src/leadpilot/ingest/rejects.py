@@ -69,13 +69,21 @@ def write_rejects(
     # such as -5 are not), since the rejects file is meant to be opened and fixed in Excel.
     frame = escape_frame(frame.sort_values("_line", kind="stable").drop(columns="_line"))
     delimiter = raw.delimiter or ","
+    # Same delimiter and encoding as the source, so the rows are byte-for-byte what the user
+    # exported; UTF-8 with a BOM (which Excel recognises) when the source encoding cannot
+    # hold the reasons, or for Excel sources.
+    text = frame.to_csv(index=False, sep=delimiter, quoting=csv.QUOTE_MINIMAL)
+    try:
+        data = text.encode(raw.encoding or "utf-8-sig")
+    except UnicodeEncodeError:
+        data = text.encode("utf-8-sig")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        frame.to_csv(path, index=False, sep=delimiter, quoting=csv.QUOTE_MINIMAL)
+        path.write_bytes(data)
     except OSError:
         fallback = Path.cwd() / path.name
         warnings.append(f"could not write {path} (read-only?); rejects written to {fallback}")
-        frame.to_csv(fallback, index=False, sep=delimiter, quoting=csv.QUOTE_MINIMAL)
+        fallback.write_bytes(data)
         return fallback
     return path
 

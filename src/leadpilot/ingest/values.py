@@ -39,9 +39,12 @@ MISSING_TOKENS: frozenset[str] = frozenset(
 )
 TRUE_TOKENS: frozenset[str] = frozenset(
     {"yes", "y", "true", "t", "1", "1.0", "won", "closed won", "closed-won", "converted", "x"}
+    # French, German/Dutch, Spanish/Italian, Portuguese exports
+    | {"oui", "ja", "si", "sí", "sim"}
 )
 FALSE_TOKENS: frozenset[str] = frozenset(
     {"no", "n", "false", "f", "0", "0.0", "lost", "closed lost", "closed-lost", "not converted"}
+    | {"non", "nein", "nee", "não", "nao"}
 )
 _BOOL_MAP: dict[str, bool] = {
     **dict.fromkeys(TRUE_TOKENS, True),
