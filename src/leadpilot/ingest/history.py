@@ -177,7 +177,7 @@ def _empty(index: pd.Index, col: str) -> pd.Series:
         return pd.Series(pd.NA, index=index, dtype="boolean")
     if col in (*_NUMBER_COLUMNS, "company_size", "time_to_contact_hours"):
         return pd.Series(np.nan, index=index, dtype="float64")
-    return pd.Series(None, index=index, dtype=object)
+    return pd.Series([None] * len(index), index=index, dtype=object)
 
 
 def _parse(
