@@ -320,7 +320,9 @@ def read_history(
     and value); with ``"skip"`` those rows are left out and written unchanged, with a
     ``reject_reason`` column, to ``rejects_path`` (default ``<name>.rejects.csv`` beside the
     input). Duplicate lead ids never raise: the first is kept, later ones go to the rejects
-    file, and a warning says so. ``keep_extra`` adds unmapped source columns as ``x_<name>``.
+    file, and a warning says so. A column whose values are mostly unreadable (over half, at
+    least 3) is a mapping error, not a few bad rows: it raises even with ``"skip"``, as does a
+    file whose every row is rejected. ``keep_extra`` adds unmapped columns as ``x_<name>``.
     ``dayfirst`` forces the order of numeric dates; naive times are taken in ``timezone``.
     """
     if on_error not in _ON_ERROR:
