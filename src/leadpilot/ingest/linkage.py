@@ -24,7 +24,7 @@ import pandas as pd
 import recordlinkage as rl
 from numpy.typing import NDArray
 from rapidfuzz import fuzz, process
-from rapidfuzz.distance import JaroWinkler, Levenshtein
+from rapidfuzz.distance import DamerauLevenshtein, JaroWinkler, Levenshtein
 
 from leadpilot.errors import ConfigError, DataValidationError
 from leadpilot.ingest.identity import normalize_company_name
@@ -40,12 +40,22 @@ __all__ = [
     "score_pairs",
 ]
 
-Method = Literal["jarowinkler", "levenshtein", "token_sort", "token_set", "address", "exact"]
+Method = Literal[
+    "jarowinkler",
+    "levenshtein",
+    "damerau",
+    "token_sort",
+    "token_set",
+    "address",
+    "initial",
+    "exact",
+]
 Cleaner = Literal["text", "digits", "company", "address"]
 
 _SCORERS: dict[str, Callable[..., float]] = {
     "jarowinkler": JaroWinkler.normalized_similarity,
     "levenshtein": Levenshtein.normalized_similarity,
+    "damerau": DamerauLevenshtein.normalized_similarity,
     "token_sort": fuzz.token_sort_ratio,
     "token_set": fuzz.token_set_ratio,
 }
@@ -177,11 +187,25 @@ def _similarity(a: list[str | None], b: list[str | None], method: Method) -> NDA
         sim[present] = [float(x == y) for x, y in zip(aa, bb, strict=True)]
     elif method == "address":
         sim[present] = _address_similarity(aa, bb)
+    elif method == "initial":
+        sim[present] = _initial_similarity(aa, bb)
     else:
         scores = process.cpdist(aa, bb, scorer=_SCORERS[method], workers=1)
         sim[present] = np.asarray(scores, dtype=np.float64)
         if method.startswith("token_"):
             sim[present] /= 100.0
+    return sim
+
+
+def _initial_similarity(a: list[str], b: list[str]) -> NDArray[np.float64]:
+    """Damerau-Levenshtein similarity (a swap of two letters is one typo), 0 when the first
+    characters differ: "kharris" and "jharris" are two people, "janedoe"/"janedeo" one."""
+    sim = np.asarray(
+        process.cpdist(a, b, scorer=DamerauLevenshtein.normalized_similarity, workers=1),
+        dtype=np.float64,
+    )
+    first_differs = np.array([x[:1] != y[:1] for x, y in zip(a, b, strict=True)], dtype=bool)
+    sim[first_differs] = 0.0
     return sim
 
 
@@ -234,9 +258,12 @@ def _em_weights(agree: NDArray[np.bool_], fields: Sequence[FieldRule]) -> Linkag
         m[c] = float(np.clip(m_probs[c].get(1, eps), eps, 1 - eps))
         u[c] = float(np.clip(u_probs[c].get(1, eps), eps, 1 - eps))
     prior = float(ecm.p)
-    # EM can lock onto the wrong split (e.g. "same city" as the match class) when fields are
-    # few; a sane solution has agreement more likely among matches for most fields.
-    if not 0 < prior < 0.5 or sum(m[c] > u[c] for c in columns) <= len(columns) / 2:
+    # EM can lock onto the wrong split (e.g. "same company" as the match class when most
+    # candidate pairs are colleagues); a sane solution has agreement more likely among
+    # matches for most fields and for every identifying field.
+    identifying_ok = all(m[f.column] > u[f.column] for f in fields if f.identifying)
+    mostly_ok = sum(m[c] > u[c] for c in columns) > len(columns) / 2
+    if not (0 < prior < 0.5 and identifying_ok and mostly_ok):
         return None
     return LinkageModel("em", m, u, prior)
 
