@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 import json
 from pathlib import Path
 from typing import Any
@@ -15,6 +14,7 @@ from rich.text import Text
 
 from leadpilot.cli._common import console
 from leadpilot.csv_safe import write_safe_csv
+from leadpilot.ingest import read_history
 from leadpilot.ingest.dedupe import DedupeResult, find_duplicates
 
 __all__ = ["DUPLICATE_RATE_TARGET", "demo_section", "kpi_verdict", "register", "report_dict"]
@@ -77,10 +77,8 @@ def dedupe_command(
 
 
 def _read_leads(file: Path, format: str | None) -> pd.DataFrame:
-    # read_history lands with the intake work; imported by name until both are on main.
-    read_history: Any = importlib.import_module("leadpilot.ingest.history").read_history
-    frame: pd.DataFrame = read_history(file, format=format, keep_extra=True).frame
-    return frame
+    # keep_extra: name / phone columns of the export (x_first_name, x_phone...) help linkage
+    return read_history(file, format=format, keep_extra=True).frame
 
 
 def _singletons(result: DedupeResult) -> int:

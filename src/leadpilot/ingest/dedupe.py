@@ -22,7 +22,7 @@ from scipy.spatial.distance import squareform
 from scipy.stats import binomtest
 
 from leadpilot.errors import ConfigError, DataValidationError
-from leadpilot.ingest.identity import normalize_email, normalize_external_id
+from leadpilot.ingest.identity import FREE_MAIL_DOMAINS, normalize_email, normalize_external_id
 from leadpilot.ingest.linkage import (
     FieldRule,
     LinkageModel,
@@ -44,11 +44,18 @@ __all__ = [
 PAIR_COLUMNS = ("a", "b", "method", "score", "explanation")
 
 # Probabilistic fields for leads, compared on columns derived by ``lead_linkage_frame``.
-# Identifying fields (email local part, person name, phone) must agree for a merge: two
-# colleagues share company and domain but never all of these.
+# Mailbox and name are compared twice: an exact agreement (after normalisation) identifies
+# the person; a near one ("mark.harris" / "mary.harris") is weak evidence only, because at a
+# company with many leads colleagues with names one letter apart are more common than
+# re-submissions with a typo. A mailbox is usually made of the name, so a name agreeing
+# with an agreeing mailbox adds nothing new. A pair must agree exactly on one identifying
+# field (mailbox, name, phone) to merge: colleagues share company and domain, none of these.
+# The same name and mailbox at another company is another lead for routing purposes.
 LEAD_FIELDS: tuple[FieldRule, ...] = (
-    FieldRule("email_local", "initial", 0.8, identifying=True),
-    FieldRule("person_name", "jarowinkler", 0.9, identifying=True),
+    FieldRule("email_local", "exact", 1.0, identifying=True),
+    FieldRule("email_local_near", "initial", 0.8, redundant_with="email_local"),
+    FieldRule("person_name", "token_sort", 1.0, identifying=True, redundant_with="email_local"),
+    FieldRule("person_name_near", "jarowinkler", 0.9, redundant_with="person_name"),
     FieldRule("phone", "levenshtein", 0.9, "digits", identifying=True),
     FieldRule("company", "token_sort", 0.9, "company"),
     FieldRule("email_domain", "exact"),
@@ -115,7 +122,10 @@ def lead_linkage_frame(frame: pd.DataFrame) -> pd.DataFrame:
     if "email" in frame:
         emails = frame["email"].map(normalize_email)
         out["email_local"] = emails.map(_mailbox, na_action="ignore")
-        out["email_domain"] = emails.map(lambda e: e.split("@", 1)[1] if e else None)
+        out["email_local_near"] = out["email_local"]
+        # a shared gmail.com says nothing: free-mail domains count as missing (no evidence)
+        domains = emails.map(lambda e: e.split("@", 1)[1] if e else None)
+        out["email_domain"] = domains.where(~domains.isin(FREE_MAIL_DOMAINS), None)
     name_col = _first_column(frame, _NAME_COLUMNS)
     first_col = _first_column(frame, _FIRST_NAME_COLUMNS)
     last_col = _first_column(frame, _LAST_NAME_COLUMNS)
@@ -126,6 +136,8 @@ def lead_linkage_frame(frame: pd.DataFrame) -> pd.DataFrame:
         last = frame[last_col].astype("string").fillna("")
         joined = (first + " " + last).str.strip()
         out["person_name"] = joined.where(joined != "", None)
+    if "person_name" in out:
+        out["person_name_near"] = out["person_name"]
     phone_col = _first_column(frame, _PHONE_COLUMNS)
     if phone_col is not None:
         out["phone"] = frame[phone_col]

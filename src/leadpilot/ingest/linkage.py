@@ -13,11 +13,11 @@ frame, a short export) the m/u probabilities fall back to fixed, documented valu
 
 from __future__ import annotations
 
+import logging
 import math
-import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Literal
 
 import numpy as np
 import pandas as pd
@@ -59,7 +59,6 @@ _SCORERS: dict[str, Callable[..., float]] = {
     "token_sort": fuzz.token_sort_ratio,
     "token_set": fuzz.token_set_ratio,
 }
-_HOUSE_NUMBER = re.compile(r"^\d+")
 
 # Below this many candidate pairs EM has too little to learn two classes from.
 MIN_PAIRS_FOR_EM = 500
@@ -73,6 +72,11 @@ class FieldRule:
     ``identifying`` fields identify the entity itself (a person's name, email local part,
     phone, national id): a pair that agrees on none of them is never merged, whatever the
     other fields say, so that two people at the same company stay apart.
+    ``redundant_with`` names a field whose agreement already carries this one's: a stricter
+    comparison of the same value, or the value it is made from (a mailbox is made of the
+    person's name). This field's agreement then adds nothing when that field agrees too
+    (Fellegi-Sunter assumes independent fields; counting one fact twice would overstate it);
+    its disagreement still counts.
     """
 
     column: str
@@ -80,6 +84,7 @@ class FieldRule:
     agree_at: float = 0.85
     clean: Cleaner = "text"
     identifying: bool = False
+    redundant_with: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,16 +130,21 @@ class ScoredPairs:
     def explain(self, k: int) -> str:
         """Say field by field why pair ``k`` got its probability."""
         parts = []
+        weights = _field_weights(
+            self.similarity[k : k + 1], self.agree[k : k + 1], self.fields, self.model
+        )[0]
+        index = {f.column: j for j, f in enumerate(self.fields)}
         for j, rule in enumerate(self.fields):
             sim = self.similarity[k, j]
-            agree = bool(self.agree[k, j])
             if math.isnan(sim):
                 parts.append(f"{rule.column} missing (+0.0)")
                 continue
-            w = self.model.weight(rule.column, agree)
-            shown = f"{sim:.2f}"
-            verdict = "agrees" if agree else "differs"
-            parts.append(f"{rule.column} {verdict} ({rule.method} {shown}, {w:+.1f})")
+            partner = index.get(rule.redundant_with or "")
+            if partner is not None and self.agree[k, j] and self.agree[k, partner]:
+                parts.append(f"{rule.column} agrees (counted in {rule.redundant_with})")
+                continue
+            verdict = "agrees" if self.agree[k, j] else "differs"
+            parts.append(f"{rule.column} {verdict} ({rule.method} {sim:.2f}, {weights[j]:+.1f})")
         return f"P(match)={self.probability[k]:.3f}: " + "; ".join(parts)
 
 
@@ -175,51 +185,43 @@ def clean_column(values: pd.Series, how: Cleaner) -> pd.Series:
     return out
 
 
-def _similarity(a: list[str | None], b: list[str | None], method: Method) -> NDArray[np.float64]:
-    present = np.array([x is not None and y is not None for x, y in zip(a, b, strict=True)])
-    sim = np.full(len(a), np.nan)
+def _similarity(
+    values: pd.Series, left: NDArray[np.int64], right: NDArray[np.int64], method: Method
+) -> NDArray[np.float64]:
+    """Similarity in [0, 1] of ``values[left[k]]`` and ``values[right[k]]`` for every pair
+    (NaN where either is missing). Per-record work (digits, house numbers) is done once per
+    record, not once per pair."""
+    column = values.to_numpy(dtype=object)
+    missing = pd.isna(values).to_numpy()
+    present = ~(missing[left] | missing[right])
+    sim = np.full(len(left), np.nan)
     if not present.any():
         return sim
-    both = [(x, y) for x, y in zip(a, b, strict=True) if x is not None and y is not None]
-    aa = [x for x, _ in both]
-    bb = [y for _, y in both]
+    li, ri = left[present], right[present]
+    a, b = column[li].tolist(), column[ri].tolist()
     if method == "exact":
-        sim[present] = [float(x == y) for x, y in zip(aa, bb, strict=True)]
+        sim[present] = column[li] == column[ri]
+        return sim
+    scorer = _SCORERS.get(method, JaroWinkler.normalized_similarity)
+    if method == "initial":
+        scorer = DamerauLevenshtein.normalized_similarity
+    scores = np.asarray(process.cpdist(a, b, scorer=scorer, workers=1), dtype=np.float64)
+    if method.startswith("token_"):
+        scores /= 100.0
+    if method == "initial":
+        # "kharris" / "jharris" are two people, and so are "ana.moore4673" / "ana.moore4613"
+        # (free-mail numbering); "janedoe" / "janedeo" (a swap is one typo) are one.
+        text = values.astype("string")
+        first = text.str[:1].to_numpy(dtype=object)
+        digits = text.str.replace(r"\D+", "", regex=True).to_numpy(dtype=object)
+        scores[(first[li] != first[ri]) | (digits[li] != digits[ri])] = 0.0
     elif method == "address":
-        sim[present] = _address_similarity(aa, bb)
-    elif method == "initial":
-        sim[present] = _initial_similarity(aa, bb)
-    else:
-        scores = process.cpdist(aa, bb, scorer=_SCORERS[method], workers=1)
-        sim[present] = np.asarray(scores, dtype=np.float64)
-        if method.startswith("token_"):
-            sim[present] /= 100.0
-    return sim
-
-
-def _initial_similarity(a: list[str], b: list[str]) -> NDArray[np.float64]:
-    """Damerau-Levenshtein similarity (a swap of two letters is one typo), 0 when the first
-    characters differ: "kharris" and "jharris" are two people, "janedoe"/"janedeo" one."""
-    sim = np.asarray(
-        process.cpdist(a, b, scorer=DamerauLevenshtein.normalized_similarity, workers=1),
-        dtype=np.float64,
-    )
-    first_differs = np.array([x[:1] != y[:1] for x, y in zip(a, b, strict=True)], dtype=bool)
-    sim[first_differs] = 0.0
-    return sim
-
-
-def _address_similarity(a: list[str], b: list[str]) -> NDArray[np.float64]:
-    """Jaro-Winkler of street addresses, 0 when both start with different house numbers:
-    "6225 S Wabash" and "6245 S Wabash" are neighbours, not the same site."""
-    sim = np.asarray(
-        process.cpdist(a, b, scorer=JaroWinkler.normalized_similarity, workers=1),
-        dtype=np.float64,
-    )
-    for k, (x, y) in enumerate(zip(a, b, strict=True)):
-        nx, ny = _HOUSE_NUMBER.match(x), _HOUSE_NUMBER.match(y)
-        if nx and ny and nx.group() != ny.group():
-            sim[k] = 0.0
+        # "6225 S Wabash" and "6245 S Wabash" are neighbours, not the same site
+        number = values.astype("string").str.extract(r"^(\d+)")[0]
+        has = number.notna().to_numpy()
+        num = number.fillna("").to_numpy(dtype=object)
+        scores[has[li] & has[ri] & (num[li] != num[ri])] = 0.0
+    sim[present] = scores
     return sim
 
 
@@ -245,11 +247,25 @@ def _fixed_weights(fields: Sequence[FieldRule]) -> LinkageModel:
     return LinkageModel("fixed", m, u, 0.1)
 
 
+class _DropRecordLinkageNoise(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith("ECM algorithm")
+
+
 def _em_weights(agree: NDArray[np.bool_], fields: Sequence[FieldRule]) -> LinkageModel | None:
     columns = [f.column for f in fields]
     features = pd.DataFrame(agree.astype(np.int64), columns=columns)
     ecm = rl.ECMClassifier(binarize=None)
-    ecm.fit(features)
+    # A degenerate split (one class empty) makes recordlinkage take log(0) and log a
+    # warning on the root logger; both are handled below (NaN m/u fail the sanity check),
+    # so keep them off the user's console.
+    quiet = _DropRecordLinkageNoise()
+    logging.getLogger().addFilter(quiet)
+    try:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ecm.fit(features)
+    finally:
+        logging.getLogger().removeFilter(quiet)
     m_probs, u_probs = ecm.m_probs, ecm.u_probs
     m: dict[str, float] = {}
     u: dict[str, float] = {}
@@ -258,12 +274,12 @@ def _em_weights(agree: NDArray[np.bool_], fields: Sequence[FieldRule]) -> Linkag
         m[c] = float(np.clip(m_probs[c].get(1, eps), eps, 1 - eps))
         u[c] = float(np.clip(u_probs[c].get(1, eps), eps, 1 - eps))
     prior = float(ecm.p)
-    # EM can lock onto the wrong split (e.g. "same company" as the match class when most
-    # candidate pairs are colleagues); a sane solution has agreement more likely among
-    # matches for most fields and for every identifying field.
-    identifying_ok = all(m[f.column] > u[f.column] for f in fields if f.identifying)
-    mostly_ok = sum(m[c] > u[c] for c in columns) > len(columns) / 2
-    if not (0 < prior < 0.5 and identifying_ok and mostly_ok):
+    # EM can lock onto the wrong split: "same company" as the match class when most
+    # candidate pairs are colleagues, or "same name" when a few names are common across
+    # companies. Every compared field describes the entity, so in a sane solution agreement
+    # is more likely among matches than non-matches for every field; otherwise the fixed
+    # weights are used.
+    if not (0 < prior < 0.5 and all(m[c] > u[c] for c in columns)):  # False for NaN too
         return None
     return LinkageModel("em", m, u, prior)
 
@@ -307,8 +323,7 @@ def score_pairs(
     n_pairs, fields = len(left), tuple(spec.fields)
     similarity = np.empty((n_pairs, len(fields)))
     for j, rule in enumerate(fields):
-        col: list[Any] = cleaned[rule.column].tolist()
-        similarity[:, j] = _similarity([col[i] for i in left], [col[i] for i in right], rule.method)
+        similarity[:, j] = _similarity(cleaned[rule.column], left, right, rule.method)
     with np.errstate(invalid="ignore"):
         agree = np.nan_to_num(similarity, nan=-1.0) >= np.array([f.agree_at for f in fields])
     model = None
@@ -317,17 +332,31 @@ def score_pairs(
     if model is None:
         model = _fixed_weights(fields)
     log_odds = np.full(n_pairs, math.log(model.prior / (1 - model.prior)))
-    for j, rule in enumerate(fields):
-        weights = np.where(
-            agree[:, j], model.weight(rule.column, True), model.weight(rule.column, False)
-        )
-        # a missing value is no evidence either way (weight 0), not a disagreement
-        log_odds += np.where(np.isnan(similarity[:, j]), 0.0, weights)
+    log_odds += _field_weights(similarity, agree, fields, model).sum(axis=1)
     probability = 1.0 / (1.0 + np.exp(-log_odds))
     identifying = [j for j, f in enumerate(fields) if f.identifying]
     if identifying:
         probability = np.where(agree[:, identifying].any(axis=1), probability, 0.0)
     return ScoredPairs(left, right, similarity, agree, probability, model, fields)
+
+
+def _field_weights(
+    similarity: NDArray[np.float64],
+    agree: NDArray[np.bool_],
+    fields: Sequence[FieldRule],
+    model: LinkageModel,
+) -> NDArray[np.float64]:
+    """Log-likelihood ratio per pair and field, shape ``(n_pairs, n_fields)``."""
+    index = {f.column: j for j, f in enumerate(fields)}
+    weights = np.zeros(similarity.shape)
+    for j, rule in enumerate(fields):
+        w = np.where(agree[:, j], model.weight(rule.column, True), model.weight(rule.column, False))
+        # a missing value is no evidence either way (weight 0), not a disagreement
+        w = np.where(np.isnan(similarity[:, j]), 0.0, w)
+        if rule.redundant_with is not None and rule.redundant_with in index:
+            w = np.where(agree[:, j] & agree[:, index[rule.redundant_with]], 0.0, w)
+        weights[:, j] = w
+    return weights
 
 
 def _present(columns: Sequence[str], rules: Sequence[FieldRule]) -> tuple[FieldRule, ...]:
