@@ -36,16 +36,6 @@ def leads_csv(tmp_path: Path) -> Path:
     return path
 
 
-@pytest.fixture(autouse=True)
-def _plain_reader(monkeypatch: pytest.MonkeyPatch) -> None:
-    # The intake reader (read_history) is not on this branch yet: read the canonical CSV
-    # with pandas so these tests exercise the command itself.
-    def read(file: Path, format: str | None) -> pd.DataFrame:
-        return pd.read_csv(file, dtype=str).replace({"": None})
-
-    monkeypatch.setattr(dedupe_cli, "_read_leads", read)
-
-
 def test_table_output(leads_csv: Path) -> None:
     result = runner.invoke(build_app(), ["dedupe", str(leads_csv)], env={"COLUMNS": "200"})
     assert result.exit_code == 0, result.output
@@ -108,3 +98,23 @@ def test_demo_section(tmp_path: Path) -> None:
     text = console.export_text()
     assert "Duplicate leads at intake" in text
     assert "duplicate rate 5.0%" in text
+
+
+def test_salesforce_export_with_names_and_phones(tmp_path: Path) -> None:
+    path = tmp_path / "sf.csv"
+    path.write_text(
+        "Id,CreatedDate,Email,Company,FirstName,LastName,Phone,LeadSource,OwnerId,IsConverted\n"
+        "00Q1,2025-01-02,jane.doe@acme.com,Acme,Jane,Doe,+1 555 0100,Web,005A,false\n"
+        "00Q2,2025-01-03,jane.deo@acme.com,Acme Inc,Jane,Doe,555-0100,Web,005A,false\n"
+        "00Q3,2025-01-04,mary.doe@acme.com,Acme,Mary,Doe,555-0199,Web,005B,true\n"
+        "00Q4,2025-01-05,jdoe@gmail.com,Acme,Jane,Doe,,Event,005B,false\n",
+        encoding="utf-8",
+    )
+    result = runner.invoke(build_app(), ["dedupe", str(path), "--format", "salesforce", "--json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    # Jane Doe three times (a typo'd work email; a gmail address), Mary Doe is a colleague
+    assert [c["records"] for c in report["duplicate_clusters"]] == [["00Q1", "00Q2", "00Q4"]]
+    merges = report["duplicate_clusters"][0]["merges"]
+    assert all(m["method"] == "probabilistic" for m in merges)
+    assert any("phone agrees" in m["explanation"] for m in merges)

@@ -111,7 +111,7 @@ def test_typo_in_email_merges_when_the_name_agrees() -> None:
     assert "email_local differs" in row.explanation
     assert "email_local_near agrees" in row.explanation
     assert "person_name agrees" in row.explanation
-    assert "person_name_near agrees (counted in person_name)" in row.explanation
+    assert "person_name_near agrees (counted with person_name)" in row.explanation
     assert result.model is not None
     assert result.model.estimator == "fixed"
 

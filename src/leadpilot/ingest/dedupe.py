@@ -56,7 +56,7 @@ LEAD_FIELDS: tuple[FieldRule, ...] = (
     FieldRule("email_local_near", "initial", 0.8, redundant_with="email_local"),
     FieldRule("person_name", "token_sort", 1.0, identifying=True, redundant_with="email_local"),
     FieldRule("person_name_near", "jarowinkler", 0.9, redundant_with="person_name"),
-    FieldRule("phone", "levenshtein", 0.9, "digits", identifying=True),
+    FieldRule("phone", "phone", 0.9, "digits", identifying=True),
     FieldRule("company", "token_sort", 0.9, "company"),
     FieldRule("email_domain", "exact"),
 )

@@ -48,6 +48,7 @@ Method = Literal[
     "token_set",
     "address",
     "initial",
+    "phone",
     "exact",
 ]
 Cleaner = Literal["text", "digits", "company", "address"]
@@ -130,21 +131,19 @@ class ScoredPairs:
     def explain(self, k: int) -> str:
         """Say field by field why pair ``k`` got its probability."""
         parts = []
-        weights = _field_weights(
+        weights, counted_with = _field_weights(
             self.similarity[k : k + 1], self.agree[k : k + 1], self.fields, self.model
-        )[0]
-        index = {f.column: j for j, f in enumerate(self.fields)}
+        )
         for j, rule in enumerate(self.fields):
             sim = self.similarity[k, j]
             if math.isnan(sim):
                 parts.append(f"{rule.column} missing (+0.0)")
                 continue
-            partner = index.get(rule.redundant_with or "")
-            if partner is not None and self.agree[k, j] and self.agree[k, partner]:
-                parts.append(f"{rule.column} agrees (counted in {rule.redundant_with})")
-                continue
             verdict = "agrees" if self.agree[k, j] else "differs"
-            parts.append(f"{rule.column} {verdict} ({rule.method} {sim:.2f}, {weights[j]:+.1f})")
+            if counted_with[0, j] is not None:
+                parts.append(f"{rule.column} {verdict} (counted with {counted_with[0, j]})")
+                continue
+            parts.append(f"{rule.column} {verdict} ({rule.method} {sim:.2f}, {weights[0, j]:+.1f})")
         return f"P(match)={self.probability[k]:.3f}: " + "; ".join(parts)
 
 
@@ -205,6 +204,8 @@ def _similarity(
     scorer = _SCORERS.get(method, JaroWinkler.normalized_similarity)
     if method == "initial":
         scorer = DamerauLevenshtein.normalized_similarity
+    elif method == "phone":
+        scorer = Levenshtein.normalized_similarity
     scores = np.asarray(process.cpdist(a, b, scorer=scorer, workers=1), dtype=np.float64)
     if method.startswith("token_"):
         scores /= 100.0
@@ -215,6 +216,17 @@ def _similarity(
         first = text.str[:1].to_numpy(dtype=object)
         digits = text.str.replace(r"\D+", "", regex=True).to_numpy(dtype=object)
         scores[(first[li] != first[ri]) | (digits[li] != digits[ri])] = 0.0
+    elif method == "phone":
+        # "+1 555 0100" and "555-0100": the same line with and without the country code
+        x, y = column[li], column[ri]
+        suffix = np.array(
+            [
+                min(len(p), len(q)) >= 7 and (p.endswith(q) or q.endswith(p))
+                for p, q in zip(x, y, strict=True)
+            ],
+            dtype=bool,
+        )
+        scores[suffix] = 1.0
     elif method == "address":
         # "6225 S Wabash" and "6245 S Wabash" are neighbours, not the same site
         number = values.astype("string").str.extract(r"^(\d+)")[0]
@@ -332,7 +344,7 @@ def score_pairs(
     if model is None:
         model = _fixed_weights(fields)
     log_odds = np.full(n_pairs, math.log(model.prior / (1 - model.prior)))
-    log_odds += _field_weights(similarity, agree, fields, model).sum(axis=1)
+    log_odds += _field_weights(similarity, agree, fields, model)[0].sum(axis=1)
     probability = 1.0 / (1.0 + np.exp(-log_odds))
     identifying = [j for j, f in enumerate(fields) if f.identifying]
     if identifying:
@@ -345,18 +357,35 @@ def _field_weights(
     agree: NDArray[np.bool_],
     fields: Sequence[FieldRule],
     model: LinkageModel,
-) -> NDArray[np.float64]:
-    """Log-likelihood ratio per pair and field, shape ``(n_pairs, n_fields)``."""
+) -> tuple[NDArray[np.float64], NDArray[np.object_]]:
+    """Log-likelihood ratio per pair and field, shape ``(n_pairs, n_fields)``, and for each
+    weight set to 0 by a redundancy the field it was counted with (else ``None``).
+
+    Linked fields (``redundant_with``) are one piece of evidence: both agree -> only the
+    stricter field's agreement counts; both disagree -> only the looser field's
+    disagreement counts; otherwise both count (e.g. mailbox differs, near-mailbox agrees:
+    together the weight of a near match).
+    """
     index = {f.column: j for j, f in enumerate(fields)}
+    present = ~np.isnan(similarity)
     weights = np.zeros(similarity.shape)
     for j, rule in enumerate(fields):
         w = np.where(agree[:, j], model.weight(rule.column, True), model.weight(rule.column, False))
         # a missing value is no evidence either way (weight 0), not a disagreement
-        w = np.where(np.isnan(similarity[:, j]), 0.0, w)
-        if rule.redundant_with is not None and rule.redundant_with in index:
-            w = np.where(agree[:, j] & agree[:, index[rule.redundant_with]], 0.0, w)
-        weights[:, j] = w
-    return weights
+        weights[:, j] = np.where(present[:, j], w, 0.0)
+    counted_with = np.full(similarity.shape, None, dtype=object)
+    for j, rule in enumerate(fields):
+        x = index.get(rule.redundant_with or "")
+        if x is None:
+            continue
+        both = present[:, j] & present[:, x]
+        both_agree = both & agree[:, j] & agree[:, x]
+        both_differ = both & ~agree[:, j] & ~agree[:, x]
+        weights[both_agree, j] = 0.0
+        counted_with[both_agree, j] = fields[x].column
+        weights[both_differ, x] = 0.0
+        counted_with[both_differ, x] = rule.column
+    return weights, counted_with
 
 
 def _present(columns: Sequence[str], rules: Sequence[FieldRule]) -> tuple[FieldRule, ...]:
@@ -380,7 +409,7 @@ def people_spec(columns: Sequence[str]) -> LinkageSpec:
             FieldRule("state", "exact"),
             FieldRule("date_of_birth", "levenshtein", 0.75, "digits", identifying=True),
             FieldRule("soc_sec_id", "levenshtein", 0.8, "digits", identifying=True),
-            FieldRule("phone", "levenshtein", 0.85, "digits", identifying=True),
+            FieldRule("phone", "phone", 0.9, "digits", identifying=True),
             FieldRule("email", "jarowinkler", 0.92, identifying=True),
         ],
     )
@@ -401,7 +430,7 @@ def organisations_spec(columns: Sequence[str]) -> LinkageSpec:
             FieldRule("name", "token_sort", 0.8, "company", identifying=True),
             FieldRule("address", "address", 0.9, "address", identifying=True),
             FieldRule("zip", "exact", 1.0, "digits"),
-            FieldRule("phone", "levenshtein", 0.85, "digits", identifying=True),
+            FieldRule("phone", "phone", 0.85, "digits", identifying=True),
             FieldRule("email", "jarowinkler", 0.95, identifying=True),
             FieldRule("website", "jarowinkler", 0.95),
         ],
