@@ -89,15 +89,55 @@ def test_kpi_verdicts() -> None:
     assert dedupe_cli.kpi_verdict(find_duplicates(dirty)).startswith("above")
 
 
-def test_demo_section(tmp_path: Path) -> None:
-    pd.DataFrame(ROWS, columns=["lead_id", "email", "company", "external_id"]).to_csv(
-        tmp_path / "history.csv", index=False
+def test_accounts_option_links_leads(leads_csv: Path, tmp_path: Path) -> None:
+    accounts = tmp_path / "accounts.csv"
+    accounts.write_text(
+        "account_id,name,domain,owner_rep_id\n"
+        "A1,Acme Corporation,acme.com,rep-1\n"
+        "A2,Globex,,rep-2\n"
+        "A3,Firm 7 Holdings,,rep-3\n",
+        encoding="utf-8",
     )
+    links_csv = tmp_path / "links.csv"
+    args = ["dedupe", str(leads_csv), "--accounts", str(accounts), "--json"]
+    result = runner.invoke(build_app(), [*args, "--links-out", str(links_csv)])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    # L1-L3 @acme.com by domain; L5 "Globex" by name; "Firm 7" = key of "Firm 7 Holdings"
+    assert report["account_links"] == {
+        "domain": 3,
+        "company_exact": 2,
+        "company_fuzzy": 0,
+        "none": 35,
+    }
+    links = pd.read_csv(links_csv, dtype=str)
+    assert links.set_index("lead_id").loc["L7", "account_id"] == "A3"
+    assert links.set_index("lead_id").loc["L5", "method"] == "company_exact"
+
+
+def test_links_out_needs_accounts(leads_csv: Path, tmp_path: Path) -> None:
+    result = runner.invoke(
+        build_app(), ["dedupe", str(leads_csv), "--links-out", str(tmp_path / "x.csv")]
+    )
+    assert result.exit_code == 2
+    assert "--links-out needs --accounts" in result.output
+
+
+def test_demo_section(tmp_path: Path) -> None:
+    from leadpilot.synth import generate_world, write_world
+
+    write_world(generate_world(n_leads=1_000, n_reps=6, n_new_leads=200, seed=2), tmp_path)
     console = Console(record=True, width=200)
     dedupe_cli.demo_section(console, tmp_path)
     text = console.export_text()
     assert "Duplicate leads at intake" in text
-    assert "duplicate rate 5.0%" in text
+    assert "1,000 records" in text
+    # the world's ground truth: 2% of 1,000 history rows are repeat submissions
+    assert (
+        "Ground truth of the synthetic world: 20 repeat submissions; found 20 of them, plus 0"
+        in text
+    )
+    assert "Lead-to-account links" in text
 
 
 def test_salesforce_export_with_names_and_phones(tmp_path: Path) -> None:

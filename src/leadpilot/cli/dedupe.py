@@ -14,10 +14,23 @@ from rich.text import Text
 
 from leadpilot.cli._common import console
 from leadpilot.csv_safe import write_safe_csv
-from leadpilot.ingest import read_history
+from leadpilot.errors import ConfigError
+from leadpilot.ingest import accounts_from_frame, read_accounts, read_history
 from leadpilot.ingest.dedupe import DedupeResult, find_duplicates
+from leadpilot.ingest.matching import link_accounts
+from leadpilot.synth import load_truth
 
-__all__ = ["DUPLICATE_RATE_TARGET", "demo_section", "kpi_verdict", "register", "report_dict"]
+__all__ = [
+    "DUPLICATE_RATE_TARGET",
+    "clusters_frame",
+    "demo_section",
+    "kpi_verdict",
+    "links_summary",
+    "register",
+    "render_links",
+    "render_report",
+    "report_dict",
+]
 
 # The seeds' KPI table: "Duplicate rate: duplicate leads / total <= 2-3%, fix intake sources".
 DUPLICATE_RATE_TARGET = 0.03
@@ -26,7 +39,8 @@ _EPILOG = (
     "Examples:\n\n"
     "  leadpilot dedupe history.csv\n\n"
     "  leadpilot dedupe export.csv --format salesforce --threshold 0.9 --out clusters.csv\n\n"
-    "  leadpilot dedupe history.csv --json > duplicates.json"
+    "  leadpilot dedupe history.csv --json > duplicates.json\n\n"
+    "  leadpilot dedupe new_leads.csv --accounts accounts.csv --links-out links.csv"
 )
 
 
@@ -55,25 +69,73 @@ def dedupe_command(
     out: Path | None = typer.Option(
         None, "--out", "-o", help="Write clustered records with their merge reason to this CSV."
     ),
+    accounts: Path | None = typer.Option(
+        None,
+        "--accounts",
+        "-a",
+        help="Also link each lead to a known account (by domain, then company name).",
+    ),
+    links_out: Path | None = typer.Option(
+        None, "--links-out", help="With --accounts: write every lead's account link to this CSV."
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
     show: int = typer.Option(20, "--show", min=0, help="Clusters to list in the table."),
 ) -> None:
     """Find duplicate leads: the same email or CRM id, then fuzzy identity matches.
 
     Exact keys first (email, case and spaces ignored; external id), then probabilistic
-    record linkage on the email's local part, person name, phone and company (Fellegi-Sunter
-    with weights learnt from the file). Two colleagues at one company are never merged.
+    record linkage on the email's mailbox, person name, phone and company (Fellegi-Sunter;
+    weights learnt from the file when it is large enough). Two colleagues at one company are
+    never merged. With --accounts, each lead is also linked to its account (company domain,
+    then exact or fuzzy company name), as ownership holds do.
     """
+    if links_out is not None and accounts is None:
+        raise ConfigError("--links-out needs --accounts", hint="add --accounts accounts.csv")
     frame = _read_leads(file, format)
     result = find_duplicates(frame, threshold=threshold)
+    links = (
+        link_accounts(frame, accounts_from_frame(read_accounts(accounts)))
+        if accounts is not None
+        else None
+    )
     if out is not None:
         write_safe_csv(clusters_frame(result), out)
+    if links_out is not None and links is not None:
+        write_safe_csv(links, links_out)
     if as_json:
-        typer.echo(json.dumps(report_dict(result), indent=2))
+        report = report_dict(result)
+        if links is not None:
+            report["account_links"] = links_summary(links)
+        typer.echo(json.dumps(report, indent=2))
         return
     render_report(console, result, show=show, title=f"Duplicates in {file.name}")
     if out is not None:
         console.print(f"Wrote {result.n_records - _singletons(result)} clustered records to {out}")
+    if links is not None:
+        render_links(console, links)
+        if links_out is not None:
+            console.print(f"Wrote {len(links):,} account links to {links_out}")
+
+
+def links_summary(links: pd.DataFrame) -> dict[str, int]:
+    """Leads per link method (``domain``, ``company_exact``, ``company_fuzzy``, ``none``)."""
+    counts = links["method"].fillna("none").value_counts()
+    return {m: int(counts.get(m, 0)) for m in ("domain", "company_exact", "company_fuzzy", "none")}
+
+
+def render_links(out: Console, links: pd.DataFrame, *, examples: int = 3) -> None:
+    """Print how many leads link to a known account, by method, with example reasons."""
+    summary = links_summary(links)
+    n = max(1, len(links))
+    table = Table(title="Lead-to-account links")
+    table.add_column("method")
+    table.add_column("leads", justify="right")
+    table.add_column("share", justify="right")
+    table.add_column("example")
+    for method, count in summary.items():
+        sample = links.loc[links["method"] == method, "explanation"].head(examples).tolist()
+        table.add_row(method, f"{count:,}", f"{count / n:.1%}", Text("\n".join(sample)))
+    out.print(table)
 
 
 def _read_leads(file: Path, format: str | None) -> pd.DataFrame:
@@ -194,8 +256,29 @@ def render_report(
 
 
 def demo_section(out: Console, workdir: Path) -> None:
-    """For ``leadpilot demo``: dedupe the synthetic ``history.csv`` in ``workdir``."""
-    history = workdir / "history.csv"
-    result = find_duplicates(_read_leads(history, None))
+    """For ``leadpilot demo``: dedupe the synthetic ``history.csv`` in ``workdir`` and link
+    ``new_leads.csv`` to ``accounts.csv`` (each printed only if the file exists)."""
     out.rule("Duplicate leads at intake")
-    render_report(out, result, show=5, title=f"Duplicates in {history.name}")
+    history = workdir / "history.csv"
+    if history.exists():
+        frame = _read_leads(history, None)
+        result = find_duplicates(frame)
+        render_report(out, result, show=3, title=f"Duplicates in {history.name}")
+        truth = workdir / "truth.json"
+        if truth.exists():
+            known = {
+                dup
+                for dup, orig in load_truth(truth).duplicates.items()
+                if dup in set(frame["lead_id"])
+            }
+            found = {rid for ids in result.clusters for rid in ids[1:]}
+            out.print(
+                f"Ground truth of the synthetic world: {len(known):,} repeat submissions; "
+                f"found {len(found & known):,} of them, plus {len(found - known):,} others."
+            )
+    new_leads, accounts = workdir / "new_leads.csv", workdir / "accounts.csv"
+    if new_leads.exists() and accounts.exists():
+        links = link_accounts(
+            _read_leads(new_leads, None), accounts_from_frame(read_accounts(accounts))
+        )
+        render_links(out, links, examples=1)
