@@ -173,6 +173,12 @@ def test_missing_id_column_and_bad_threshold() -> None:
         )
 
 
+def test_repeated_ids_are_rejected() -> None:
+    df = pd.DataFrame({"lead_id": ["a", "b", "a"], "email": ["x@y.com", "z@y.com", "q@y.com"]})
+    with pytest.raises(DataValidationError, match="'a' appears in records 1 and 3"):
+        find_duplicates(df)
+
+
 def test_empty_frame() -> None:
     result = find_duplicates(pd.DataFrame({"lead_id": [], "email": []}))
     assert (result.clusters, result.duplicate_rate, result.n_records) == ([], 0.0, 0)
@@ -361,3 +367,64 @@ def test_free_mail_numbered_mailboxes_are_different_people() -> None:
     # L3/L4: mailbox agrees (+4.6), company differs (-2.8), free-mail domains are no
     # evidence (0): log-odds -2.2 + 4.6 - 2.8 = -0.4 -> P 0.40 < 0.5, kept apart
     assert result.clusters == []
+
+
+_EMAILS = [
+    "ann.lee@acme.com",
+    "ANN.LEE@acme.com ",
+    "ann.le@acme.com",
+    "bo.lee@acme.com",
+    "ann.lee@gmail.com",
+    "cy@globex.com",
+    None,
+]
+_lead_rows = st.lists(
+    st.fixed_dictionaries(
+        {
+            "email": st.sampled_from(_EMAILS),
+            "company": st.sampled_from(["Acme", "Acme Inc", "Globex", None]),
+            "name": st.sampled_from(["Ann Lee", "Bo Lee", "ann lee", None]),
+            "external_id": st.sampled_from(["SF1", "SF2", None, None]),
+        }
+    ),
+    min_size=1,
+    max_size=14,
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(_lead_rows)
+def test_cluster_invariants(rows: list[dict[str, object]]) -> None:
+    df = _leads(rows)
+    result = find_duplicates(df)
+    ids = [rid for c in result.clusters for rid in c]
+    assert len(ids) == len(set(ids))  # clusters are disjoint
+    assert all(len(c) >= 2 for c in result.clusters)
+    assert result.n_duplicates == len(ids) - len(result.clusters)
+    assert result.duplicate_rate == (result.n_duplicates / len(df) if len(df) else 0.0)
+    cluster_of = {rid: k for k, c in enumerate(result.clusters) for rid in c}
+    # every merge lies inside one cluster and has an explanation
+    for a, b, why in zip(result.pairs.a, result.pairs.b, result.pairs.explanation, strict=True):
+        assert cluster_of[a] == cluster_of[b]
+        assert why
+    # every cluster is connected by its merges (union-find, a second implementation)
+    parent = {rid: rid for rid in ids}
+
+    def find(x: str) -> str:
+        while parent[x] != x:
+            x = parent[x]
+        return x
+
+    for a, b in zip(result.pairs.a, result.pairs.b, strict=True):
+        parent[find(a)] = find(b)
+    for c in result.clusters:
+        assert len({find(rid) for rid in c}) == 1
+    # exact keys are never split
+    emails = df["email"].map(lambda v: v.strip().lower() if isinstance(v, str) else v)
+    for values in (emails, df["external_id"]):
+        for _, group in df.lead_id.groupby(values.to_numpy()):
+            if len(group) > 1:
+                assert len({cluster_of.get(rid) for rid in group}) == 1
+    # deterministic
+    again = find_duplicates(df)
+    assert again.clusters == result.clusters

@@ -347,6 +347,16 @@ def _record_ids(frame: pd.DataFrame, id_column: str) -> NDArray[np.object_]:
             f"{id_column} is empty in record {row}",
             hint=f"give every record a {id_column}",
         )
+    repeated = ids[ids.duplicated()]
+    if len(repeated):
+        first = str(repeated.iloc[0])
+        rows = (np.flatnonzero((ids == first).to_numpy()) + 1).tolist()
+        raise DataValidationError(
+            f"{id_column} {first!r} appears in records {rows[0]} and {rows[1]}; "
+            f"{len(repeated)} ids repeat in all",
+            hint="ids must be unique (read files with leadpilot's intake, which keeps the "
+            "first row of a repeated lead id and reports the others)",
+        )
     return np.asarray(ids.to_numpy(), dtype=object)
 
 
