@@ -258,13 +258,12 @@ def _dedupe(
 
         scored = score_pairs(linkable, spec, exclude=already_linked)
         model = scored.model
-        for k in np.flatnonzero(scored.probability >= threshold).tolist():
+        accepted = np.flatnonzero(scored.probability >= threshold).tolist()
+        for k, why in zip(accepted, scored.explain_many(accepted), strict=True):
             a, b = int(scored.left[k]), int(scored.right[k])
             left.append(a)
             right.append(b)
-            rows.append(
-                (ids[a], ids[b], "probabilistic", 100 * scored.probability[k], scored.explain(k))
-            )
+            rows.append((ids[a], ids[b], "probabilistic", 100 * scored.probability[k], why))
     labels = _components(n, left, right)
     if scored is not None:
         labels = _split_chains(labels, exact_labels, scored, threshold)
