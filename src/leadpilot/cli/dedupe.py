@@ -224,8 +224,10 @@ def render_report(
     """Print the summary line, the KPI verdict and a table of the first ``show`` clusters."""
     low, high = result.duplicate_rate_interval()
     out.print(
-        f"[bold]{result.n_records:,}[/] records, [bold]{len(result.clusters):,}[/] duplicate "
-        f"clusters, [bold]{result.n_duplicates:,}[/] duplicates: duplicate rate "
+        f"[bold]{result.n_records:,}[/] {_plural(result.n_records, 'record')}, "
+        f"[bold]{len(result.clusters):,}[/] duplicate {_plural(len(result.clusters), 'cluster')}, "
+        f"[bold]{result.n_duplicates:,}[/] {_plural(result.n_duplicates, 'duplicate')}: "
+        "duplicate rate "
         f"[bold]{result.duplicate_rate:.1%}[/] (95% interval {low:.1%}-{high:.1%})"
     )
     verdict = kpi_verdict(result)
@@ -253,6 +255,10 @@ def render_report(
     out.print(table)
     if len(result.clusters) > show:
         out.print(f"[dim]{len(result.clusters) - show} more clusters: use --show or --out.[/]")
+
+
+def _plural(n: int, word: str) -> str:
+    return word if n == 1 else f"{word}s"
 
 
 def demo_section(out: Console, workdir: Path) -> None:

@@ -3,7 +3,8 @@
 Batch use: ``find_duplicates(history_frame)`` (canonical leads) or ``find_duplicate_records``
 (any record table: people, organisations). Online use at intake: ``LeadIdentityIndex``.
 Every merge is a row of ``DedupeResult.pairs`` with the method, a 0-100 score and an
-explanation; clusters are the connected components of those merges.
+explanation; clusters are the connected components of those merges, split by average linkage
+where only a chain of pairwise matches holds them together.
 """
 
 from __future__ import annotations

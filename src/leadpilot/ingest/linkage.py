@@ -1,14 +1,16 @@
 """Probabilistic record linkage (Fellegi-Sunter) for batch dedupe of any record table.
 
 Pipeline: clean each compared column -> candidate pairs by sorted-neighbourhood indexing on
-several keys (recordlinkage) -> per-field similarity (rapidfuzz, vectorised with ``cpdist``)
-turned into agree / disagree -> match weights and P(match) from the Fellegi-Sunter model whose
-m and u probabilities are estimated without labels by EM (recordlinkage's ``ECMClassifier``)
--> pairs with P(match) >= threshold, each explained field by field.
+several keys (recordlinkage; every pair on tables of up to 200 records) -> per-field
+similarity (rapidfuzz, vectorised with ``cpdist``) turned into agree / disagree -> match
+weights and P(match) from the Fellegi-Sunter model whose m and u probabilities are estimated
+without labels by EM (recordlinkage's ``ECMClassifier``) -> pairs with P(match) >= threshold,
+each explained field by field.
 
-EM needs enough candidate pairs to separate the two classes; on small tables (a hand-made
-frame, a short export) the m/u probabilities fall back to fixed, documented values (see
-``_fixed_weights``). Missing values count as disagreement, as in recordlinkage's default.
+EM needs enough candidate pairs to separate the two classes, and can settle on a wrong split;
+then (and on small tables) the m/u probabilities are fixed, documented values (see
+``_fixed_weights``). A missing value adds no evidence (weight 0); EM itself sees it as a
+disagreement, as recordlinkage does.
 """
 
 from __future__ import annotations
