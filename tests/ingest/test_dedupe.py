@@ -428,3 +428,12 @@ def test_cluster_invariants(rows: list[dict[str, object]]) -> None:
     # deterministic
     again = find_duplicates(df)
     assert again.clusters == result.clusters
+
+
+def test_company_alone_never_merges_people() -> None:
+    # an opportunity export: many rows per account and no person identifier
+    df = _leads([{"company": "Acme"}] * 6 + [{"company": "Globex"}] * 3)
+    result = find_duplicates(df)
+    assert result.clusters == []
+    assert result.model is None
+    assert "no person identifier" in result.notes[0]

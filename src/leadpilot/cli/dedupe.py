@@ -179,6 +179,7 @@ def report_dict(result: DedupeResult) -> dict[str, Any]:
         "duplicate_rate_ci95": [low, high],
         "kpi_target": DUPLICATE_RATE_TARGET,
         "kpi_verdict": kpi_verdict(result),
+        "notes": list(result.notes),
         "model": None
         if model is None
         else {"estimator": model.estimator, "m": model.m, "u": model.u, "prior": model.prior},
@@ -228,7 +229,7 @@ def render_report(
         f"[bold]{len(result.clusters):,}[/] duplicate {_plural(len(result.clusters), 'cluster')}, "
         f"[bold]{result.n_duplicates:,}[/] {_plural(result.n_duplicates, 'duplicate')}: "
         "duplicate rate "
-        f"[bold]{result.duplicate_rate:.1%}[/] (95% interval {low:.1%}-{high:.1%})"
+        f"[bold]{_pct(result.duplicate_rate)}[/] (95% interval {_pct(low)}-{_pct(high)})"
     )
     verdict = kpi_verdict(result)
     colour = "green" if verdict.startswith("within") else "red" if "above" in verdict else "yellow"
@@ -236,6 +237,8 @@ def render_report(
     if result.model is not None:
         how = "learnt from this file (EM)" if result.model.estimator == "em" else "fixed defaults"
         out.print(f"[dim]Probabilistic match weights: {how}.[/]")
+    for note in result.notes:
+        out.print(Text(f"Note: {note}.", style="yellow"))
     if not result.clusters or show == 0:
         return
     table = Table(title=title, show_lines=True)
@@ -255,6 +258,11 @@ def render_report(
     out.print(table)
     if len(result.clusters) > show:
         out.print(f"[dim]{len(result.clusters) - show} more clusters: use --show or --out.[/]")
+
+
+def _pct(x: float) -> str:
+    """A rate as a percentage, with two decimals below 1% so small bounds do not read 0.0%."""
+    return f"{x:.2%}" if 0 < x < 0.01 else f"{x:.1%}"
 
 
 def _plural(n: int, word: str) -> str:

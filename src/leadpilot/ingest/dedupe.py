@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
@@ -78,7 +78,8 @@ class DedupeResult:
     record to keep). ``pairs``: one row per merge with columns ``a, b, method, score,
     explanation``; ``method`` is ``email``, ``external_id`` or ``probabilistic``, ``score``
     is 100 for exact keys and 100 x P(match) otherwise. ``model`` is the fitted linkage
-    model (``None`` when the probabilistic step did not run).
+    model (``None`` when the probabilistic step did not run); ``notes`` say what could not
+    be compared and why.
     """
 
     clusters: list[list[str]]
@@ -86,6 +87,7 @@ class DedupeResult:
     n_records: int
     model: LinkageModel | None = None
     fields: tuple[FieldRule, ...] = field(default_factory=tuple)
+    notes: tuple[str, ...] = ()
 
     @property
     def n_duplicates(self) -> int:
@@ -201,7 +203,16 @@ def find_duplicates(
         )
     blocking = tuple(c for c in _LEAD_BLOCKING if c in {r.column for r in rules})
     spec = LinkageSpec(rules, blocking) if rules and blocking else None
-    return _dedupe(ids, exact, linkable, spec, threshold)
+    notes: tuple[str, ...] = ()
+    if not any(r.identifying for r in rules):
+        # company or domain alone cannot tell one person from a colleague
+        spec = None
+        notes = (
+            "no person identifier (email, name or phone) in the data: only exact keys "
+            "(email, external id) were compared",
+        )
+    result = _dedupe(ids, exact, linkable, spec, threshold)
+    return replace(result, notes=notes) if notes else result
 
 
 def find_duplicate_records(
