@@ -35,6 +35,16 @@ __all__ = [
 # The seeds' KPI table: "Duplicate rate: duplicate leads / total <= 2-3%, fix intake sources".
 DUPLICATE_RATE_TARGET = 0.03
 
+# One string per paragraph: Typer's rich help keeps single newlines as line breaks.
+_HELP = (
+    "Find duplicate leads: the same email or CRM id, then fuzzy identity matches.\n\n"
+    "Exact keys first (email, case and spaces ignored; external id), then probabilistic "
+    "record linkage on the email's mailbox, person name, phone and company (Fellegi-Sunter; "
+    "weights learnt from the file when it is large enough). Two colleagues at one company "
+    "are never merged. Reports the duplicate rate against the 2-3% target.\n\n"
+    "With --accounts, each lead is also linked to its account (company domain, then exact "
+    "or fuzzy company name), as ownership holds do."
+)
 _EPILOG = (
     "Examples:\n\n"
     "  leadpilot dedupe history.csv\n\n"
@@ -46,7 +56,7 @@ _EPILOG = (
 
 def register(app: typer.Typer) -> None:
     """Add the ``dedupe`` command to the CLI."""
-    app.command("dedupe", epilog=_EPILOG)(dedupe_command)
+    app.command("dedupe", help=_HELP, epilog=_EPILOG)(dedupe_command)
 
 
 def dedupe_command(
@@ -81,14 +91,7 @@ def dedupe_command(
     as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
     show: int = typer.Option(20, "--show", min=0, help="Clusters to list in the table."),
 ) -> None:
-    """Find duplicate leads: the same email or CRM id, then fuzzy identity matches.
-
-    Exact keys first (email, case and spaces ignored; external id), then probabilistic
-    record linkage on the email's mailbox, person name, phone and company (Fellegi-Sunter;
-    weights learnt from the file when it is large enough). Two colleagues at one company are
-    never merged. With --accounts, each lead is also linked to its account (company domain,
-    then exact or fuzzy company name), as ownership holds do.
-    """
+    """Run ``leadpilot dedupe`` (help text in ``_HELP``)."""
     if links_out is not None and accounts is None:
         raise ConfigError("--links-out needs --accounts", hint="add --accounts accounts.csv")
     frame = _read_leads(file, format)
