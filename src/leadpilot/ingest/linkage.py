@@ -66,6 +66,8 @@ _SCORERS: dict[str, Callable[..., float]] = {
 # Below this many candidate pairs EM has too little to learn two classes from.
 MIN_PAIRS_FOR_EM = 500
 _EM_SAMPLE = 50_000
+# A field that agrees in fewer candidate pairs than this keeps its fixed m and u under EM.
+_MIN_AGREEMENTS_FOR_EM = 20
 
 
 @dataclass(frozen=True, slots=True)
@@ -306,10 +308,17 @@ def _em_weights(agree: NDArray[np.bool_], fields: Sequence[FieldRule]) -> Linkag
     finally:
         logging.getLogger().removeFilter(quiet)
     m_probs, u_probs = ecm.m_probs, ecm.u_probs
+    fixed = _fixed_weights(fields)
+    agreements = agree.sum(axis=0)
     m: dict[str, float] = {}
     u: dict[str, float] = {}
     eps = 1e-6
-    for c in columns:
+    for j, c in enumerate(columns):
+        if agreements[j] < _MIN_AGREEMENTS_FOR_EM:
+            # too rare to estimate (one shared email among 14,000 pairs gives m = 0, which
+            # would make that agreement count against a match): keep the fixed values
+            m[c], u[c] = fixed.m[c], fixed.u[c]
+            continue
         m[c] = float(np.clip(m_probs[c].get(1, eps), eps, 1 - eps))
         u[c] = float(np.clip(u_probs[c].get(1, eps), eps, 1 - eps))
     prior = float(ecm.p)
