@@ -158,3 +158,27 @@ def test_salesforce_export_with_names_and_phones(tmp_path: Path) -> None:
     merges = report["duplicate_clusters"][0]["merges"]
     assert all(m["method"] == "probabilistic" for m in merges)
     assert any("phone agrees" in m["explanation"] for m in merges)
+
+
+def test_against_reports_repeats(leads_csv: Path, tmp_path: Path) -> None:
+    new = tmp_path / "new.csv"
+    new.write_text(
+        "lead_id,email,company\n"
+        "N1,JANE.DOE@acme.com,Acme\n"  # repeats L1 (and L2)
+        "N2,new.person@initech.com,Initech\n"
+        "N3,new.person@initech.com,Initech\n",  # repeats N2
+        encoding="utf-8",
+    )
+    out = tmp_path / "repeats.csv"
+    args = ["dedupe", str(new), "--against", str(leads_csv), "--out", str(out), "--json"]
+    result = runner.invoke(build_app(), args)
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    assert (report["incoming"], report["repeats"]) == (3, 2)
+    assert [(r["lead_id"], r["first_lead_id"]) for r in report["rows"]] == [
+        ("N1", "L1"),
+        ("N3", "N2"),
+    ]
+    assert pd.read_csv(out).lead_id.tolist() == ["N1", "N3"]
+    table = runner.invoke(build_app(), ["dedupe", str(new), "--against", str(leads_csv)])
+    assert "2 of 3 leads in new.csv repeat a lead of leads.csv" in table.output

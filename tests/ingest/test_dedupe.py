@@ -465,3 +465,28 @@ def test_chicago_sample_organisations() -> None:
     assert result.model.estimator == "em"
     assert precision >= 0.97
     assert recall >= 0.92
+
+
+def test_find_repeats_against_the_synthetic_truth() -> None:
+    from leadpilot.ingest.dedupe import find_repeats
+    from leadpilot.synth import generate_world
+
+    world = generate_world(n_leads=3_000, n_reps=8, n_new_leads=1_000, seed=4)
+    repeats = find_repeats(world.history, world.new_leads)
+    new_ids = set(world.new_leads.lead_id)
+    truth = {d: o for d, o in world.truth.duplicates.items() if d in new_ids}
+    assert len(truth) == 20  # 2% of 1,000 new leads repeat an earlier lead
+    assert set(repeats.lead_id) == set(truth)
+    # the first lead of each cluster is the original or that original's own original
+    history_original = world.truth.duplicates
+    for lead, first in zip(repeats.lead_id, repeats.first_lead_id, strict=True):
+        assert first in {truth[lead], history_original.get(truth[lead])}
+    assert (repeats.method == "email").all()
+
+
+def test_find_repeats_needs_distinct_ids() -> None:
+    from leadpilot.ingest.dedupe import find_repeats
+
+    known = _leads([{"email": "a@x.com"}])
+    with pytest.raises(DataValidationError, match="in both the known and the incoming"):
+        find_repeats(known, known)

@@ -11,12 +11,13 @@ import typer
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
+from scipy.stats import binomtest
 
 from leadpilot.cli._common import console
 from leadpilot.csv_safe import write_safe_csv
 from leadpilot.errors import ConfigError
 from leadpilot.ingest import accounts_from_frame, read_accounts, read_history
-from leadpilot.ingest.dedupe import DedupeResult, find_duplicates
+from leadpilot.ingest.dedupe import DedupeResult, find_duplicates, find_repeats
 from leadpilot.ingest.matching import link_accounts
 from leadpilot.synth import load_truth
 
@@ -50,7 +51,8 @@ _EPILOG = (
     "  leadpilot dedupe history.csv\n\n"
     "  leadpilot dedupe export.csv --format salesforce --threshold 0.9 --out clusters.csv\n\n"
     "  leadpilot dedupe history.csv --json > duplicates.json\n\n"
-    "  leadpilot dedupe new_leads.csv --accounts accounts.csv --links-out links.csv"
+    "  leadpilot dedupe new_leads.csv --accounts accounts.csv --links-out links.csv\n\n"
+    "  leadpilot dedupe new_leads.csv --against history.csv --out repeats.csv"
 )
 
 
@@ -88,6 +90,12 @@ def dedupe_command(
     links_out: Path | None = typer.Option(
         None, "--links-out", help="With --accounts: write every lead's account link to this CSV."
     ),
+    against: Path | None = typer.Option(
+        None,
+        "--against",
+        help="Leads seen before (e.g. history.csv): list the leads of FILE that repeat one "
+        "of them or an earlier lead of FILE, as intake would (no second routing).",
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
     show: int = typer.Option(20, "--show", min=0, help="Clusters to list in the table."),
 ) -> None:
@@ -95,6 +103,10 @@ def dedupe_command(
     if links_out is not None and accounts is None:
         raise ConfigError("--links-out needs --accounts", hint="add --accounts accounts.csv")
     frame = _read_leads(file, format)
+    if against is not None:
+        _repeats_command(frame, _read_leads(against, None), file, against, threshold, out,
+                         as_json=as_json, show=show)  # fmt: skip
+        return
     result = find_duplicates(frame, threshold=threshold)
     links = (
         link_accounts(frame, accounts_from_frame(read_accounts(accounts)))
@@ -118,6 +130,58 @@ def dedupe_command(
         render_links(console, links)
         if links_out is not None:
             console.print(f"Wrote {len(links):,} account links to {links_out}")
+
+
+def _repeats_command(
+    incoming: pd.DataFrame,
+    known: pd.DataFrame,
+    file: Path,
+    against: Path,
+    threshold: float,
+    out: Path | None,
+    *,
+    as_json: bool,
+    show: int,
+) -> None:
+    repeats = find_repeats(known, incoming, threshold=threshold)
+    if out is not None:
+        write_safe_csv(repeats, out)
+    n, k = len(incoming), len(repeats)
+    low, high = _wilson(k, n)
+    if as_json:
+        report = {
+            "incoming": n,
+            "repeats": k,
+            "repeat_rate": k / n if n else 0.0,
+            "repeat_rate_ci95": [low, high],
+            "kpi_target": DUPLICATE_RATE_TARGET,
+            "kpi_verdict": _verdict(low, high),
+            "rows": repeats.to_dict(orient="records"),
+        }
+        typer.echo(json.dumps(report, indent=2))
+        return
+    console.print(
+        f"[bold]{k:,}[/] of [bold]{n:,}[/] leads in {file.name} repeat a lead of "
+        f"{against.name} or an earlier one: rate [bold]{_pct(k / n if n else 0.0)}[/] "
+        f"(95% interval {_pct(low)}-{_pct(high)}); {_verdict(low, high)}."
+    )
+    if k and show:
+        table = Table(title="Repeat submissions (intake returns the first lead's decision)")
+        for column in ("lead", "first lead", "why"):
+            table.add_column(column)
+        for row in repeats.head(show).itertuples(index=False):
+            why = f"{row.method} {row.score:.1f} - {row.explanation}"
+            table.add_row(Text(str(row.lead_id)), Text(str(row.first_lead_id)), Text(why))
+        console.print(table)
+    if out is not None:
+        console.print(f"Wrote {k:,} repeats to {out}")
+
+
+def _wilson(k: int, n: int) -> tuple[float, float]:
+    if not n:
+        return (0.0, 1.0)
+    ci = binomtest(k, n).proportion_ci(0.95, "wilson")
+    return (float(ci.low), float(ci.high))
 
 
 def links_summary(links: pd.DataFrame) -> dict[str, int]:
@@ -152,7 +216,10 @@ def _singletons(result: DedupeResult) -> int:
 
 def kpi_verdict(result: DedupeResult, target: float = DUPLICATE_RATE_TARGET) -> str:
     """Say whether the duplicate rate meets the target, using its 95% interval."""
-    low, high = result.duplicate_rate_interval()
+    return _verdict(*result.duplicate_rate_interval(), target=target)
+
+
+def _verdict(low: float, high: float, target: float = DUPLICATE_RATE_TARGET) -> str:
     if high <= target:
         return f"within the {target:.0%} target"
     if low > target:
@@ -273,29 +340,37 @@ def _plural(n: int, word: str) -> str:
 
 
 def demo_section(out: Console, workdir: Path) -> None:
-    """For ``leadpilot demo``: dedupe the synthetic ``history.csv`` in ``workdir`` and link
-    ``new_leads.csv`` to ``accounts.csv`` (each printed only if the file exists)."""
+    """For ``leadpilot demo``: dedupe the synthetic ``history.csv`` in ``workdir``, find the
+    new leads that repeat a known one, and link ``new_leads.csv`` to ``accounts.csv``; each
+    step runs only if its files exist, and is checked against ``truth.json`` when present."""
     out.rule("Duplicate leads at intake")
-    history = workdir / "history.csv"
-    if history.exists():
-        frame = _read_leads(history, None)
-        result = find_duplicates(frame)
-        render_report(out, result, show=3, title=f"Duplicates in {history.name}")
-        truth = workdir / "truth.json"
-        if truth.exists():
-            known = {
-                dup
-                for dup, orig in load_truth(truth).duplicates.items()
-                if dup in set(frame["lead_id"])
-            }
-            found = {rid for ids in result.clusters for rid in ids[1:]}
-            out.print(
-                f"Ground truth of the synthetic world: {len(known):,} repeat submissions; "
-                f"found {len(found & known):,} of them, plus {len(found - known):,} others."
-            )
-    new_leads, accounts = workdir / "new_leads.csv", workdir / "accounts.csv"
-    if new_leads.exists() and accounts.exists():
-        links = link_accounts(
-            _read_leads(new_leads, None), accounts_from_frame(read_accounts(accounts))
+    history, new_leads = workdir / "history.csv", workdir / "new_leads.csv"
+    accounts, truth_path = workdir / "accounts.csv", workdir / "truth.json"
+    truth = load_truth(truth_path).duplicates if truth_path.exists() else None
+    if not history.exists():
+        return
+    frame = _read_leads(history, None)
+    result = find_duplicates(frame)
+    render_report(out, result, show=3, title=f"Duplicates in {history.name}")
+    if truth is not None:
+        known = set(truth) & set(frame["lead_id"])
+        found = {rid for ids in result.clusters for rid in ids[1:]}
+        out.print(
+            f"Ground truth of the synthetic world: {len(known):,} repeat submissions; "
+            f"found {len(found & known):,} of them, plus {len(found - known):,} others."
         )
+    if not new_leads.exists():
+        return
+    incoming = _read_leads(new_leads, None)
+    repeats = find_repeats(frame, incoming)
+    line = (
+        f"New leads that repeat a known lead (intake would not route them again): "
+        f"{len(repeats):,} of {len(incoming):,}"
+    )
+    if truth is not None:
+        expected = set(truth) & set(incoming["lead_id"])
+        line += f"; ground truth {len(expected):,}, found {len(expected & set(repeats.lead_id)):,}"
+    out.print(line + ".")
+    if accounts.exists():
+        links = link_accounts(incoming, accounts_from_frame(read_accounts(accounts)))
         render_links(out, links, examples=1)

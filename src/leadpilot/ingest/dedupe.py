@@ -38,6 +38,7 @@ __all__ = [
     "LeadIdentityIndex",
     "find_duplicate_records",
     "find_duplicates",
+    "find_repeats",
     "identity_keys",
     "lead_linkage_frame",
 ]
@@ -377,6 +378,49 @@ def _check_threshold(threshold: float) -> None:
             f"threshold is a match probability in (0, 1], got {threshold}",
             hint="0.5 merges pairs more likely duplicates than not; 0.9 is stricter",
         )
+
+
+REPEAT_COLUMNS = ("lead_id", "first_lead_id", "method", "score", "explanation")
+
+
+def find_repeats(
+    known: pd.DataFrame,
+    incoming: pd.DataFrame,
+    *,
+    threshold: float = 0.5,
+    id_column: str = "lead_id",
+) -> pd.DataFrame:
+    """Which incoming leads repeat a lead seen before (a known one, or an earlier incoming)?
+
+    Runs :func:`find_duplicates` on ``known`` followed by ``incoming`` and returns one row
+    per incoming lead that is not the first of its cluster: ``lead_id``, ``first_lead_id``
+    (the cluster's first record, which keeps its routing), and the ``method, score,
+    explanation`` of the incoming lead's strongest merge. A batch router skips these, as the
+    service does at intake. Ids must be unique across both frames.
+    """
+    if id_column in known and id_column in incoming:
+        shared = set(known[id_column].astype(str)) & set(incoming[id_column].astype(str))
+        if shared:
+            raise DataValidationError(
+                f"{len(shared)} {id_column}s are in both the known and the incoming leads, "
+                f"e.g. {sorted(shared)[0]!r}",
+                hint="pass the leads already routed as known and only the new ones as incoming",
+            )
+    both = pd.concat([known, incoming], ignore_index=True)
+    result = find_duplicates(both, threshold=threshold, id_column=id_column)
+    new_ids = set(incoming[id_column].astype(str))
+    best: dict[str, tuple[str, float, str]] = {}
+    for a, b, method, score, why in result.pairs.itertuples(index=False, name=None):
+        for me in (str(a), str(b)):
+            if me in new_ids and (me not in best or float(score) > best[me][1]):
+                best[me] = (str(method), float(score), str(why))
+    rows = []
+    for cluster in result.clusters:
+        for rid in cluster[1:]:
+            if rid in new_ids:
+                method, score, why = best[rid]
+                rows.append((rid, cluster[0], method, score, why))
+    return pd.DataFrame(rows, columns=list(REPEAT_COLUMNS))
 
 
 class LeadIdentityIndex:
