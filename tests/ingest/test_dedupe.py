@@ -258,7 +258,7 @@ def test_lead_identity_index() -> None:
 def test_chains_of_pairwise_matches_are_split_by_average_linkage() -> None:
     import numpy as np
 
-    from leadpilot.ingest.dedupe import _split_chains
+    from leadpilot.ingest.dedupe_clusters import split_chains
     from leadpilot.ingest.linkage import LinkageModel, ScoredPairs
 
     # A-B 0.95, B-C 0.6, C-D 0.95, A-C / B-D / A-D never compared (distance 1).
@@ -277,12 +277,12 @@ def test_chains_of_pairwise_matches_are_split_by_average_linkage() -> None:
     )
     labels = np.array([0, 0, 0, 0, 1])
     exact = np.arange(5)
-    out = _split_chains(labels, exact, scored, 0.5)
+    out = split_chains(labels, exact, scored, 0.5)
     assert out[0] == out[1] != out[2] == out[3] != out[4]
     # an exact-key link B=C holds them together: {B,C} at 0, then A and D join at average
     # distance (0.05 + 1) / 2 = 0.525 > 0.5 -> A and D become singletons of their own
     exact_bc = np.array([0, 1, 1, 3, 4])
-    out = _split_chains(labels, exact_bc, scored, 0.5)
+    out = split_chains(labels, exact_bc, scored, 0.5)
     assert out[1] == out[2]
     assert len({out[0], out[1], out[3]}) == 3
 

@@ -10,19 +10,16 @@ where only a chain of pairwise matches holds them together.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
-from scipy import sparse
-from scipy.cluster.hierarchy import fcluster, linkage
-from scipy.sparse.csgraph import connected_components
-from scipy.spatial.distance import squareform
 from scipy.stats import binomtest
 
 from leadpilot.errors import ConfigError, DataValidationError
+from leadpilot.ingest.dedupe_clusters import clusters_of, components, split_chains
 from leadpilot.ingest.identity import FREE_MAIL_DOMAINS, normalize_email, normalize_external_id
 from leadpilot.ingest.linkage import (
     FieldRule,
@@ -261,7 +258,7 @@ def _dedupe(
                 left.append(anchor)
                 right.append(pos)
                 rows.append((ids[anchor], ids[pos], key, 100.0, f"same {key} {value!r}"))
-    exact_labels = _components(n, left, right)
+    exact_labels = components(n, left, right)
     model = None
     scored: ScoredPairs | None = None
     if spec is not None and n > 1:
@@ -277,73 +274,14 @@ def _dedupe(
             left.append(a)
             right.append(b)
             rows.append((ids[a], ids[b], "probabilistic", 100 * scored.probability[k], why))
-    labels = _components(n, left, right)
+    labels = components(n, left, right)
     if scored is not None:
-        labels = _split_chains(labels, exact_labels, scored, threshold)
+        labels = split_chains(labels, exact_labels, scored, threshold)
         keep = [labels[a] == labels[b] for a, b in zip(left, right, strict=True)]
         rows = [row for row, kept in zip(rows, keep, strict=True) if kept]
-    clusters = _clusters(ids, labels)
+    clusters = clusters_of(ids, labels)
     pairs = pd.DataFrame(rows, columns=list(PAIR_COLUMNS))
     return DedupeResult(clusters, pairs, n, model, spec.fields if spec else ())
-
-
-def _split_chains(
-    labels: NDArray[np.int64],
-    exact_labels: NDArray[np.int64],
-    scored: ScoredPairs,
-    threshold: float,
-) -> NDArray[np.int64]:
-    """Split connected components that are only chains of pairwise matches.
-
-    Connected components are transitive: A~B and B~C put A with C even when A and C look
-    nothing alike, and on real organisation data this chaining costs a quarter of the
-    precision. Inside each component of three or more records we therefore cluster by
-    average linkage (scipy) on 1 - P(match), with 1 for pairs never compared and 0 within
-    exact-key groups, cut at 1 - threshold: two groups join only if their records match on
-    average. Exact-key groups are never split; every resulting cluster stays connected by
-    accepted pairs (a join at average P >= threshold needs one pair at P >= threshold).
-    """
-    sizes = np.bincount(labels)
-    big = np.flatnonzero(sizes >= 3)
-    if not len(big):
-        return labels
-    out = labels.copy()
-    next_label = int(labels.max()) + 1
-    pair_labels = labels[scored.left]
-    same = pair_labels == labels[scored.right]
-    for comp in big.tolist():
-        members = np.flatnonzero(labels == comp)
-        where = {int(r): i for i, r in enumerate(members.tolist())}
-        k = len(members)
-        dist = np.ones((k, k))
-        np.fill_diagonal(dist, 0.0)
-        for e in np.flatnonzero(same & (pair_labels == comp)).tolist():
-            i, j = where[int(scored.left[e])], where[int(scored.right[e])]
-            dist[i, j] = dist[j, i] = 1.0 - float(scored.probability[e])
-        sub_exact = exact_labels[members]
-        dist[sub_exact[:, None] == sub_exact[None, :]] = 0.0  # exact keys always hold
-        tree = linkage(squareform(dist, checks=False), method="average")
-        parts = fcluster(tree, t=1.0 - threshold + 1e-9, criterion="distance")
-        for part in np.unique(parts).tolist()[1:]:
-            out[members[parts == part]] = next_label
-            next_label += 1
-    return out
-
-
-def _components(n: int, left: Iterable[int], right: Iterable[int]) -> NDArray[np.int64]:
-    a, b = np.fromiter(left, dtype=np.int64), np.fromiter(right, dtype=np.int64)
-    graph = sparse.coo_matrix((np.ones(len(a)), (a, b)), shape=(n, n))
-    _, labels = connected_components(graph, directed=False)
-    return np.asarray(labels, dtype=np.int64)
-
-
-def _clusters(ids: NDArray[np.object_], labels: NDArray[np.int64]) -> list[list[str]]:
-    sizes = np.bincount(labels, minlength=1) if len(labels) else np.array([], dtype=np.int64)
-    groups: dict[int, list[str]] = {}
-    for pos, label in enumerate(labels.tolist()):
-        if sizes[label] > 1:
-            groups.setdefault(label, []).append(str(ids[pos]))
-    return list(groups.values())  # dicts keep insertion order: clusters by first record
 
 
 def _record_ids(frame: pd.DataFrame, id_column: str) -> NDArray[np.object_]:
