@@ -103,20 +103,20 @@ def dedupe_command(
     if links_out is not None and accounts is None:
         raise ConfigError("--links-out needs --accounts", hint="add --accounts accounts.csv")
     frame = _read_leads(file, format)
-    if against is not None:
-        _repeats_command(frame, _read_leads(against, None), file, against, threshold, out,
-                         as_json=as_json, show=show)  # fmt: skip
-        return
-    result = find_duplicates(frame, threshold=threshold)
     links = (
         link_accounts(frame, accounts_from_frame(read_accounts(accounts)))
         if accounts is not None
         else None
     )
-    if out is not None:
-        write_safe_csv(clusters_frame(result), out)
     if links_out is not None and links is not None:
         write_safe_csv(links, links_out)
+    if against is not None:
+        _repeats_command(frame, _read_leads(against, None), file, against, threshold, out,
+                         links=links, as_json=as_json, show=show)  # fmt: skip
+        return
+    result = find_duplicates(frame, threshold=threshold)
+    if out is not None:
+        write_safe_csv(clusters_frame(result), out)
     if as_json:
         report = report_dict(result)
         if links is not None:
@@ -126,6 +126,10 @@ def dedupe_command(
     render_report(console, result, show=show, title=f"Duplicates in {file.name}")
     if out is not None:
         console.print(f"Wrote {result.n_records - _singletons(result)} clustered records to {out}")
+    _print_links(links, links_out)
+
+
+def _print_links(links: pd.DataFrame | None, links_out: Path | None) -> None:
     if links is not None:
         render_links(console, links)
         if links_out is not None:
@@ -140,6 +144,7 @@ def _repeats_command(
     threshold: float,
     out: Path | None,
     *,
+    links: pd.DataFrame | None,
     as_json: bool,
     show: int,
 ) -> None:
@@ -158,6 +163,8 @@ def _repeats_command(
             "kpi_verdict": _verdict(low, high),
             "rows": repeats.to_dict(orient="records"),
         }
+        if links is not None:
+            report["account_links"] = links_summary(links)
         typer.echo(json.dumps(report, indent=2))
         return
     console.print(
@@ -175,6 +182,7 @@ def _repeats_command(
         console.print(table)
     if out is not None:
         console.print(f"Wrote {k:,} repeats to {out}")
+    _print_links(links, None)
 
 
 def _wilson(k: int, n: int) -> tuple[float, float]:
