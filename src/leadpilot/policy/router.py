@@ -188,7 +188,7 @@ def route(
 
 
 def _why_nobody(screen: Screen) -> str:
-    codes = screen.codes() - {"NOT_IN_POOL"}
+    codes = screen.codes() - {"NOT_IN_POOL", "INACTIVE"}
     if codes and codes <= CAPACITY:
         return "ALL_AT_CAPACITY"
     if codes and codes <= TEMPORARY:
