@@ -218,12 +218,15 @@ class RepOverride(_Strict):
 
 
 class Fairness(_Strict):
-    """Fairness band on each rep's share of the pool (leads per rep / pool average) over a
-    rolling window of days; a soft constraint priced at ``penalty`` per lead outside the band."""
+    """Fairness band on each rep's fairness index over a rolling window of days: leads per
+    rep over the rep's fair share of the pool's leads (shares proportional to daily capacity,
+    so equal capacities give the usual 'leads per rep / pool average'). A soft constraint:
+    each lead outside the band costs ``penalty`` (in expected conversions) in the shadow-price
+    LP, so the band holds whenever it can, and the LP stays feasible when it cannot."""
 
     band: tuple[float, float] = (0.9, 1.1)
     window_days: int = Field(default=7, ge=1)
-    penalty: float = Field(default=0.05, ge=0)
+    penalty: float = Field(default=1.0, ge=0)
 
     @model_validator(mode="after")
     def _band_brackets_one(self) -> Fairness:
@@ -240,6 +243,7 @@ class Predictive(_Strict):
     explore: float = Field(default=0.0, ge=0, le=1)
     holdout: float = Field(default=0.0, ge=0, le=1)
     minutes_per_open_lead: float = Field(default=20.0, ge=0)
+    queue_aware: bool = True  # pass each rep's expected response time (queue) to the scorer
     shadow_prices: bool = True
     refresh_every: int = Field(default=10, ge=1)
 
@@ -419,7 +423,16 @@ def default_policy(reps: Sequence[Rep]) -> Policy:
     roster's capacities and the default fairness band, no exploration and no holdout (the
     router falls back to round-robin when there is no scorer)."""
     del reps  # every rep of the roster is a member; capacities come from the roster
-    return Policy(pools=[Pool(name="all", strategy="predictive", fallback="round_robin")])
+    return Policy(
+        pools=[
+            Pool(
+                name="all",
+                strategy="predictive",
+                fallback="round_robin",
+                eligibility=Eligibility(territory=False),
+            )
+        ]
+    )
 
 
 # ---------------------------------------------------------------- error messages

@@ -17,7 +17,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from leadpilot.errors import DataValidationError
-from leadpilot.policy.availability import local_day, next_working_start, rep_zone
+from leadpilot.policy.availability import local_day, rep_zone
 from leadpilot.policy.eligibility import CAPACITY, TEMPORARY, Checker, Screen, capacity_of
 from leadpilot.policy.holds import AccountLookup, hold_for
 from leadpilot.policy.policy_file import Lane, Policy, Pool
@@ -32,7 +32,14 @@ from leadpilot.policy.strategies import (
 )
 from leadpilot.schema import Candidate, Decision, Lead, Rep, Scorer
 
-__all__ = ["TOP_CANDIDATES", "route", "select_pool", "with_strategy"]
+__all__ = [
+    "TOP_CANDIDATES",
+    "fair_shares",
+    "fairness_index",
+    "route",
+    "select_pool",
+    "with_strategy",
+]
 
 TOP_CANDIDATES = 5
 _IMPLICIT_LANE = Lane(name="standard")
@@ -118,12 +125,16 @@ def route(
     rng: np.random.Generator,
     declined: frozenset[str] = frozenset(),
     pricer: ShadowPricer | None = None,
+    response_hours: Mapping[str, float] | None = None,
 ) -> Decision:
     """Decide who gets ``lead`` at ``now`` under ``policy``; never assigns a rep who is
     inactive, ineligible, away or at a cap. ``rep_id`` is ``None`` (with the reason) when
     nobody can take the lead now, so the caller can queue it. ``pricer`` (shadow prices from
     the expected lead mix) is optional: without it the predictive strategy prices only the
-    fairness band. ``now`` must be timezone-aware."""
+    fairness band. ``response_hours`` (each rep's typical hours to first contact, e.g. from
+    :func:`leadpilot.policy.pricing.typical_response_hours`) lets the predictive strategy
+    pass the scorer each rep's expected response time under the current queue.
+    ``now`` must be timezone-aware."""
     if now.tzinfo is None:
         raise DataValidationError(
             "route() needs a timezone-aware 'now'", hint="Pass e.g. datetime.now(UTC)."
@@ -184,7 +195,7 @@ def route(
     if not screen.eligible:
         reasons += ["NO_ELIGIBLE_REP", _why_nobody(screen)]
         return draft.decision(None, strategy=pool.strategy, pool=pool.name, propensity=1.0)
-    return _choose(draft, pool, screen, state, scorer, rng, checker, reps, pricer)
+    return _choose(draft, pool, screen, state, scorer, rng, checker, reps, pricer, response_hours)
 
 
 def _why_nobody(screen: Screen) -> str:
@@ -206,6 +217,7 @@ def _choose(
     checker: Checker,
     roster: Sequence[Rep],
     pricer: ShadowPricer | None,
+    response_hours: Mapping[str, float] | None,
 ) -> Decision:
     policy, now, reasons = draft.policy, draft.now, draft.reasons
     eligible = screen.eligible
@@ -228,7 +240,11 @@ def _choose(
             strategy = pool.fallback
             main_dist = fallback_dist
         else:
-            hours = _expected_response_hours(eligible, state, now, policy)
+            hours = (
+                _expected_response_hours(eligible, state, now, policy, response_hours)
+                if policy.predictive.queue_aware and response_hours is not None
+                else None
+            )
             scores = scorer.score_candidates(draft.lead, ids, expected_response_hours=hours)
             p = np.asarray(scores.p, dtype=float)
             confidence = float(scores.confidence)
@@ -310,16 +326,22 @@ def _fallback_pick(
 
 
 def _expected_response_hours(
-    eligible: list[Rep], state: RoutingState, now: datetime, policy: Policy
+    eligible: list[Rep],
+    state: RoutingState,
+    now: datetime,
+    policy: Policy,
+    typical: Mapping[str, float],
 ) -> NDArray[np.float64]:
-    """Hours until each rep can start on the lead: the wait for their working hours plus
-    the time to clear their open leads at ``minutes_per_open_lead`` each."""
+    """Each rep's expected hours to first contact: their typical time (history, which
+    already holds their usual off-hours waits) plus the backlog, i.e. open leads beyond one
+    day's capacity, at ``minutes_per_open_lead`` each. Unknown reps get the team median."""
     per_lead = policy.predictive.minutes_per_open_lead / 60.0
+    fallback = float(np.median(list(typical.values()))) if typical else 0.0
     out = np.empty(len(eligible))
     for i, rep in enumerate(eligible):
-        start = next_working_start(rep, now)
-        wait = (start - now).total_seconds() / 3600.0 if start is not None else 24.0 * 14
-        out[i] = wait + state.open_count(rep.rep_id, now) * per_lead
+        cap = capacity_of(rep, policy).max_leads_per_day
+        backlog = max(0, state.open_count(rep.rep_id, now) - cap) if cap is not None else 0
+        out[i] = typical.get(rep.rep_id, fallback) + backlog * per_lead
     return out
 
 
@@ -340,17 +362,18 @@ def _prices(
     since = (now - timedelta(days=fairness.window_days - 1)).date()
     window = state.window_counts(pool.name, since)
     counts = np.array([float(window.get(r.rep_id, 0)) for r in members])
+    caps = np.array([_daily_cap(rep, policy) for rep in members])
+    share = fair_shares(caps)
     if pricer is None or not policy.predictive.shadow_prices:
-        return _band_prices(eligible, members, counts, fairness.band, fairness.penalty)
+        return _band_prices(eligible, members, counts, share, fairness.band, fairness.penalty)
     remaining = np.empty(len(members))
     full: list[str] = []
     today_total = 0
     for i, rep in enumerate(members):
-        cap = capacity_of(rep, policy).max_leads_per_day
         used = state.daily_count(rep.rep_id, local_day(rep, now))
         today_total += used
-        away = checker.availability_block(rep, require_working=False) in {"OUT_OF_OFFICE"}
-        remaining[i] = 0.0 if away else (1e6 if cap is None else max(cap - used, 0))
+        away = checker.availability_block(rep, require_working=False) == "OUT_OF_OFFICE"
+        remaining[i] = 0.0 if away else min(max(caps[i] - used, 0.0), 1e6)
         if remaining[i] == 0:
             full.append(rep.rep_id)
     horizon = float(
@@ -384,6 +407,7 @@ def _prices(
         allowed_key=(policy.policy_hash, pool.name, tuple(r.rep_id for r in members)),
         remaining=remaining,
         counts=counts,
+        share=share,
         now=now,
         horizon_hours=horizon,
         band=fairness.band,
@@ -392,25 +416,53 @@ def _prices(
     return np.array([by_rep.get(r.rep_id, 0.0) for r in eligible])
 
 
+def _daily_cap(rep: Rep, policy: Policy) -> float:
+    cap = capacity_of(rep, policy).max_leads_per_day
+    return float("inf") if cap is None else float(cap)
+
+
+def fair_shares(caps: NDArray[np.float64]) -> NDArray[np.float64]:
+    """Each rep's fair share of a pool's leads: proportional to daily capacity; equal when
+    any capacity is unknown (``inf``) or all are zero. Shape ``(n_reps,)``, sums to 1."""
+    n = len(caps)
+    if n == 0:
+        return caps
+    if not np.all(np.isfinite(caps)) or caps.sum() <= 0:
+        return np.full(n, 1.0 / n)
+    return caps / caps.sum()
+
+
+def fairness_index(counts: NDArray[np.float64], share: NDArray[np.float64]) -> NDArray[np.float64]:
+    """Leads per rep over their fair share of the total (1.0 = exactly fair). With equal
+    shares this is the usual 'leads per rep / pool average'."""
+    total = counts.sum()
+    if total == 0:
+        return np.ones(len(counts))
+    return counts / (total * share)
+
+
 def _band_prices(
     eligible: list[Rep],
     members: list[Rep],
     counts: NDArray[np.float64],
+    share: NDArray[np.float64],
     band: tuple[float, float],
     penalty: float,
 ) -> NDArray[np.float64]:
-    """Fairness-only prices: ``penalty`` for a rep whose next lead would put them above the
-    band's top, minus ``penalty`` for a rep below its bottom (no demand model needed)."""
+    """Fairness-only prices (no demand model): ``penalty`` for a rep whose next lead would
+    put them above the band's top, minus ``penalty`` for a rep below its bottom."""
     if not members or counts.sum() == 0:
         return np.zeros(len(eligible))
     index = {r.rep_id: i for i, r in enumerate(members)}
-    mean = (counts.sum() + 1) / len(members)
+    total = counts.sum() + 1
     out = np.zeros(len(eligible))
     for k, rep in enumerate(eligible):
-        c = counts[index[rep.rep_id]] if rep.rep_id in index else 0.0
-        if (c + 1) / mean > band[1]:
+        i = index.get(rep.rep_id)
+        if i is None:
+            continue
+        if (counts[i] + 1) / (total * share[i]) > band[1]:
             out[k] = penalty
-        elif c / mean < band[0]:
+        elif counts[i] / (total * share[i]) < band[0]:
             out[k] = -penalty
     return out
 
