@@ -125,7 +125,7 @@ def _run(reps: list[Rep], leads: list[Lead], policy: Any, seed: int, owner: str)
     leads=streams(),
     strategy=st.sampled_from(
         ["predictive", "round_robin", "weighted_round_robin", "load_balanced"]
-    ),  # fmt: skip
+    ),
     explore=st.sampled_from([0.0, 0.3]),
     holdout=st.sampled_from([0.0, 0.2]),
     territory=st.booleans(),
