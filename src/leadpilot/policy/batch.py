@@ -3,10 +3,8 @@ only the leads before it, capacity counted per rep-local calendar day."""
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime, timedelta
-from typing import Any
+from datetime import timedelta
 
 import numpy as np
 import pandas as pd
@@ -19,7 +17,7 @@ from leadpilot.policy.router import route
 from leadpilot.policy.state import InMemoryState
 from leadpilot.schema import Decision, Lead, Rep, Scorer
 
-__all__ = ["DECISION_COLUMNS", "decisions_frame", "leads_of", "reps_of", "route_batch"]
+__all__ = ["DECISION_COLUMNS", "decisions_frame", "route_batch"]
 
 DECISION_COLUMNS: tuple[str, ...] = (
     "lead_id",
@@ -42,73 +40,6 @@ DECISION_COLUMNS: tuple[str, ...] = (
     "intent_score",
     "runner_up",
 )
-
-_LEAD_FIELDS = tuple(f for f in Lead.__dataclass_fields__ if f != "attributes")
-_REP_LISTS = ("regions", "industries", "products", "languages")
-
-
-def _clean(value: Any) -> Any:
-    if value is None or value is pd.NA or value is pd.NaT:
-        return None
-    if isinstance(value, float) and math.isnan(value):
-        return None
-    if isinstance(value, pd.Timestamp):
-        return value.to_pydatetime()
-    if isinstance(value, np.generic):
-        return value.item()
-    return value
-
-
-def leads_of(frame: pd.DataFrame) -> list[Lead]:
-    """Leads from a canonical frame (columns beyond the canonical ones become
-    ``attributes``, e.g. ``demo_request``)."""
-    if "lead_id" not in frame.columns:
-        raise DataValidationError("the leads have no lead_id column", hint="Add a lead_id column.")
-    known = [c for c in _LEAD_FIELDS if c in frame.columns]
-    extra = [c for c in frame.columns if c not in _LEAD_FIELDS and c != "source_row"]
-    out = []
-    for row in frame.to_dict("records"):
-        fields = {c: _clean(row[c]) for c in known}
-        fields["lead_id"] = str(fields["lead_id"])
-        created = fields.get("created_at")
-        if isinstance(created, datetime) and created.tzinfo is None:
-            fields["created_at"] = created.replace(tzinfo=UTC)
-        attrs = {c: _clean(row[c]) for c in extra if _clean(row[c]) is not None}
-        out.append(Lead(**fields, attributes=attrs))
-    return out
-
-
-def reps_of(frame: pd.DataFrame) -> list[Rep]:
-    """Reps from a canonical roster frame (``;``-separated lists, ``active`` defaulting to
-    true); columns beyond the roster's become ``attributes`` (e.g. ``segments``)."""
-    known = set(Rep.__dataclass_fields__) - {"attributes"}
-    out = []
-    for row in frame.to_dict("records"):
-        fields: dict[str, Any] = {}
-        attrs: dict[str, Any] = {}
-        for col, raw in row.items():
-            value = _clean(raw)
-            if col in _REP_LISTS:
-                fields[col] = tuple(v.strip() for v in str(value or "").split(";") if v.strip())
-            elif col == "active":
-                fields[col] = True if value is None else _truthy(value)
-            elif col in ("max_leads_per_day", "max_open_leads"):
-                fields[col] = None if value is None else int(value)
-            elif col == "timezone":
-                fields[col] = value or "UTC"
-            elif col in known:
-                fields[col] = value
-            elif value is not None and col != "source_row":
-                attrs[str(col)] = value
-        fields["rep_id"] = str(fields["rep_id"])
-        out.append(Rep(**fields, attributes=attrs))
-    return out
-
-
-def _truthy(value: Any) -> bool:
-    if isinstance(value, str):
-        return value.strip().lower() in {"true", "1", "yes", "y", "t"}
-    return bool(value)
 
 
 def route_batch(

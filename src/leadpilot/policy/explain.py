@@ -9,7 +9,8 @@ from leadpilot.schema import Candidate, Decision
 
 __all__ = ["EXCLUSION_TEXT", "REASON_TEXT", "explain", "why_not"]
 
-Contributions = Callable[[str], Sequence[tuple[str, float]]]
+# (rep_id, versus rep_id) -> the model's top reasons in words (``ConversionModel.explain``).
+Factors = Callable[[str, str], Sequence[str]]
 
 EXCLUSION_TEXT: Mapping[str, str] = {
     "NOT_IN_POOL": "is not a member of the pool",
@@ -70,11 +71,11 @@ def _reason_line(code: str) -> str:
     return code
 
 
-def explain(decision: Decision, *, contributions: Contributions | None = None) -> str:
+def explain(decision: Decision, *, factors: Factors | None = None) -> str:
     """A plain-text explanation: outcome, rule path, and the contrast with the runner-up.
 
-    ``contributions(rep_id)`` may give the model's top feature contributions for a rep
-    (name, effect on p), shown for the chosen rep and the runner-up.
+    ``factors(rep, versus)`` may give the model's top reasons why ``rep`` scores as it does
+    compared with ``versus``; shown for the chosen rep against the runner-up and back.
     """
     lines: list[str] = []
     if decision.rep_id is None:
@@ -97,14 +98,14 @@ def explain(decision: Decision, *, contributions: Contributions | None = None) -
         lines.append("  " + "; ".join(facts))
     lines.append("Why:")
     lines += [f"  - {_reason_line(code)}" for code in decision.reasons]
-    contrast = _contrast(decision, contributions)
+    contrast = _contrast(decision, factors)
     if contrast:
         lines.append("Why this rep over the runner-up:")
         lines += [f"  {line}" for line in contrast]
     return "\n".join(lines)
 
 
-def _contrast(decision: Decision, contributions: Contributions | None) -> list[str]:
+def _contrast(decision: Decision, factors: Factors | None) -> list[str]:
     if decision.rep_id is None or len(decision.candidates) < 2:
         return []
     chosen = next((c for c in decision.candidates if c.rep_id == decision.rep_id), None)
@@ -139,11 +140,11 @@ def _contrast(decision: Decision, contributions: Contributions | None) -> list[s
         out.append(
             f"{chosen.rep_id} was ahead of {runner.rep_id} in the {decision.strategy} order."
         )
-    if contributions is not None:
-        for cand in (chosen, runner):
-            top = ", ".join(f"{name} {value:+.3f}" for name, value in contributions(cand.rep_id))
-            if top:
-                out.append(f"model's top factors for {cand.rep_id}: {top}")
+    if factors is not None:
+        for one, other in ((chosen, runner), (runner, chosen)):
+            lines = list(factors(one.rep_id, other.rep_id))
+            if lines:
+                out.append(f"model: {one.rep_id} vs {other.rep_id}: " + "; ".join(lines))
     return out
 
 
