@@ -57,7 +57,7 @@ class DemandModel:
         *,
         sample_days: int = 28,
         level_days: int = 2,
-        sample_size: int = 200,
+        sample_size: int = 150,
         seed: int = 0,
     ) -> DemandModel:
         """Estimate from past leads (only their ``created_at`` and fields are used): the

@@ -379,13 +379,17 @@ def _prices(
     horizon = float(
         np.mean([_hours_to_local_midnight(rep, now) for rep in members]) if members else 0.0
     )
+    # Refresh as the day fills: every ``refresh_every`` assignments (at least a quarter of
+    # the pool, so big pools don't re-solve for every few leads) and every tenth of the pool
+    # reaching a cap; a new day always re-solves.
+    step = max(policy.predictive.refresh_every, len(members) // 4)
     key = (
         now.date(),
         pool.name,
         policy.policy_hash,
         scorer.version,
-        tuple(full),
-        today_total // policy.predictive.refresh_every,
+        len(full) // max(1, len(members) // 10),
+        today_total // step,
     )
 
     def allowed(sample: Sequence[Lead], reps: Sequence[Rep]) -> NDArray[np.bool_]:
