@@ -72,7 +72,7 @@ def main() -> int:
             passed = (
                 row["share"] >= 0.70
                 and row["over_cap"] == 0
-                and 0.8 <= row["fi_min"]
+                and row["fi_min"] >= 0.8
                 and row["fi_max"] <= 1.2
             )
             ok &= passed or arm == "model"

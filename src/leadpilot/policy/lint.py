@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from leadpilot.policy.eligibility import capacity_of
+from leadpilot.policy.eligibility import capacity_of, covers_territory
 from leadpilot.policy.holds import AccountLookup
 from leadpilot.policy.policy_file import Condition, Policy, Pool
 from leadpilot.policy.router import select_lane, select_pool
@@ -228,7 +228,7 @@ def _lead_checks(
         if pool.eligibility.territory:
             where = lead.region or lead.country or lead.state
             members = _members(pool, reps)
-            if where and members and not any(_covers(r, lead) for r in members):
+            if where and members and not any(covers_territory(r, lead, policy) for r in members):
                 uncovered.setdefault(pool.name, Counter())[where] += 1
     n = len(leads)
     for i, lane in enumerate(policy.lanes):
@@ -276,15 +276,6 @@ def _lead_checks(
                             f"{per_day:.1f}/day of {pool.name!r}: leads will queue",
                         )
                     )
-
-
-def _covers(rep: Rep, lead: Lead) -> bool:
-    if not rep.regions:
-        return True
-    wanted = {r.casefold() for r in rep.regions}
-    if wanted & {"*", "all", "global", "any"}:
-        return True
-    return any(v and v.casefold() in wanted for v in (lead.region, lead.country, lead.state))
 
 
 def _conditions(policy: Policy) -> list[tuple[str, Condition]]:

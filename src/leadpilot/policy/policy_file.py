@@ -303,6 +303,9 @@ class Policy(_Strict):
     predictive: Predictive = Field(default_factory=Predictive)
     availability: Availability = Field(default_factory=Availability)
     segments: dict[str, tuple[float, float]] = Field(default_factory=_default_segments)
+    # Territory names a rep may list, with the countries/states they include, so a rep
+    # covering "NA" also covers a lead known only by its country "United States".
+    territories: dict[str, list[str]] = Field(default_factory=dict)
     seniority_levels: list[str] = Field(default_factory=lambda: ["junior", "mid", "senior"])
     max_leads_per_day: int | None = Field(default=None, ge=0)
     max_open_leads: int | None = Field(default=None, ge=0)
