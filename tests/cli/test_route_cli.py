@@ -156,3 +156,16 @@ def test_compare_strategies_beats_round_robin_on_a_small_world(world: World) -> 
     assert res["round_robin"]["over_cap_rep_days"] == 0
     low, high = res["predictive"]["fairness"]
     assert 0.75 <= low <= high <= 1.25
+
+
+def test_demo_section_writes_decisions_and_explains_one(world: World, tmp_path: Path) -> None:
+    from leadpilot.cli.route import demo_section
+
+    buffer = io.StringIO()
+    res = demo_section(Console(file=buffer, width=120), tmp_path, world)
+    text = buffer.getvalue()
+    assert "One decision, explained" in text
+    assert "Why:" in text
+    written = pd.read_csv(tmp_path / "decisions.csv")
+    assert len(written) == len(world.new_leads)
+    assert res["predictive"]["expected"] > res["round_robin"]["expected"]

@@ -46,7 +46,7 @@ from leadpilot.policy.pricing import typical_response_hours
 from leadpilot.policy.router import fair_shares, fairness_index
 from leadpilot.schema import Decision, Lead, Rep, Scorer
 
-__all__ = ["compare_strategies", "load_scorer", "register"]
+__all__ = ["compare_strategies", "demo_section", "load_scorer", "register"]
 
 
 def register(app: typer.Typer) -> None:
@@ -293,10 +293,17 @@ def _print_batch(out: Console, decisions: list[Decision], reps: list[Rep], polic
         )
 
 
-def compare_strategies(out: Console, world: Any, scorer: Scorer | None = None) -> dict[str, Any]:
+def compare_strategies(
+    out: Console,
+    world: Any,
+    scorer: Scorer | None = None,
+    *,
+    decisions_out: Path | None = None,
+) -> dict[str, Any]:
     """Route a synthetic world's new leads with round-robin and with the default predictive
     policy (the world's oracle unless ``scorer`` is given), score both with the ground truth
-    next to the offline yardsticks, print the table, and return the figures."""
+    next to the offline yardsticks, print the table, and return the figures (and write the
+    predictive decisions to ``decisions_out``)."""
     from leadpilot.evaluate.offline import best_assignment, greedy_assignment
 
     reps = reps_from_frame(world.reps)
@@ -319,6 +326,9 @@ def compare_strategies(out: Console, world: Any, scorer: Scorer | None = None) -
             leads, policy=pol, reps=reps, scorer=sc, history=history, response_hours=response
         )
         results[name] = _score(world, decisions, active, cap)
+        results[name]["decisions"] = decisions
+    if decisions_out is not None:
+        write_safe_csv(decisions_frame(results["predictive"]["decisions"]), decisions_out)
     results["greedy"] = {"expected": greedy_assignment(p, day, cap).expected_conversions}
     results["best"] = {"expected": best_assignment(p, day, cap).expected_conversions}
     gap = results["best"]["expected"] - results["round_robin"]["expected"]
@@ -366,3 +376,31 @@ def _score(world: Any, decisions: list[Decision], active: list[str], cap: Any) -
         "fairness": (float(fi.min()), float(fi.max())),
         "over_cap_rep_days": over,
     }
+
+
+def demo_section(out: Console, workdir: Path, world: Any) -> dict[str, Any]:
+    """For ``leadpilot demo``: route the world's new leads by round-robin and by the default
+    predictive policy, compare with the ground truth, write ``decisions.csv``, and explain
+    one decision (who, why, why not the runner-up, why not an excluded rep)."""
+    results = compare_strategies(out, world, decisions_out=workdir / "decisions.csv")
+    pred, rr = results["predictive"], results["round_robin"]
+    out.print(
+        f"Predictive routing: [bold]{pred['expected'] - rr['expected']:+.1f}[/] expected "
+        f"conversions over round-robin ({pred['expected'] / rr['expected'] - 1:+.0%}), "
+        f"{pred['share_of_best_lift']:.0%} of what the best offline assignment gains; "
+        f"no rep over their daily cap ({pred['over_cap_rep_days']} over-cap rep-days), "
+        f"fairness index {pred['fairness'][0]:.2f}-{pred['fairness'][1]:.2f}."
+    )
+    decisions: list[Decision] = pred["decisions"]
+    sample = next((d for d in decisions if d.rep_id and len(d.candidates) > 1), None)
+    if sample is not None:
+        out.print("\nOne decision, explained:")
+        out.print(explain(sample), highlight=False)
+    out.print(
+        f"Decisions written to {workdir / 'decisions.csv'}. Try:\n"
+        f"  leadpilot route-batch {workdir}/new_leads.csv --reps {workdir}/reps.csv "
+        f"--history {workdir}/history.csv --truth {workdir}/truth.json --out decisions.csv\n"
+        f"  leadpilot policy check examples/policy.yaml --reps {workdir}/reps.csv "
+        f"--history {workdir}/history.csv"
+    )
+    return results
