@@ -96,10 +96,12 @@ def test_route_one_lead_explains_and_prints_json(folder: Path, tmp_path: Path) -
     )  # fmt: skip
     args = ["route", str(lead), "--reps", str(folder / "reps.csv"),
             "--truth", str(folder / "truth.json")]  # fmt: skip
-    code, text = _invoke(*args)
+    code, text = _invoke(*args, "--why-not", "rep-01", "--why-not", "rep-99")
     assert code == 0, text
     assert "Why:" in text
     assert "runner-up" in text
+    assert "Why not rep-99? rep-99 is not in the roster." in text
+    assert "Why not rep-01? rep-01 is inactive (INACTIVE)." in " ".join(text.split())
     code, text = _invoke(*args, "--json")
     assert code == 0, text
     decision = json.loads(text)

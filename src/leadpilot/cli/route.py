@@ -40,7 +40,7 @@ from leadpilot.policy import (
     with_strategy,
 )
 from leadpilot.policy.batch import decisions_frame, route_batch
-from leadpilot.policy.explain import explain
+from leadpilot.policy.explain import explain, why_not
 from leadpilot.policy.policy_file import STRATEGIES
 from leadpilot.policy.pricing import typical_response_hours
 from leadpilot.policy.router import fair_shares, fairness_index
@@ -132,11 +132,15 @@ def route_one(
         None, "--at", help="Route as of this ISO time (default: the lead's created_at, or now)."
     ),
     seed: int = typer.Option(0, "--seed", help="Seed for exploration, holdout and ties."),
+    why_not_rep: list[str] = typer.Option(
+        [], "--why-not", help="Also say why this rep did not get the lead (repeatable)."
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print the decision as JSON."),
 ) -> None:
     """Route one lead and explain the decision (who, why, and why not the runner-up).
 
     Example:  leadpilot route lead.json --reps world/reps.csv --accounts world/accounts.csv
+              --truth world/truth.json --why-not rep-07
     """
     the_lead = _read_lead(lead)
     roster, matcher, chosen = _inputs(reps, accounts, policy)
@@ -171,6 +175,10 @@ def route_one(
             return list(explain_model(the_lead, rep, versus))
 
     console.print(explain(decision, factors=factors), highlight=False)
+    known = {r.rep_id for r in roster}
+    for rep_id in why_not_rep:
+        answer = why_not(decision, rep_id) if rep_id in known else f"{rep_id} is not in the roster."
+        console.print(f"Why not {rep_id}? {answer}", highlight=False)
 
 
 def _when(at: str | None, lead: Lead) -> datetime:
