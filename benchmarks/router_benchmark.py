@@ -19,7 +19,9 @@ import io
 import statistics
 import sys
 import time
+from typing import Any
 
+import numpy as np
 from rich.console import Console
 
 from leadpilot.cli.route import compare_strategies
@@ -30,6 +32,26 @@ def _trained_scorer(world: object) -> object:
     from leadpilot.model import ConversionModel  # type: ignore[attr-defined]
 
     return ConversionModel().fit(world.history, world.reps)  # type: ignore[attr-defined]
+
+
+def _with_model_p(world: Any, scorer: Any, row: dict[str, float]) -> dict[str, float]:
+    """Greedy and best offline assignments made on the MODEL's p but scored by the truth:
+    how much of the gap is the model's error rather than the router's."""
+    from leadpilot.evaluate.offline import best_assignment, greedy_assignment
+    from leadpilot.ingest import leads_from_frame
+
+    active = world.active_rep_ids
+    leads = leads_from_frame(world.new_leads)
+    p_model = np.vstack([scorer.score_candidates(lead, active).p for lead in leads])
+    p_true = world.truth.true_probability(world.new_leads, active)
+    day, cap = world.new_lead_days(), world.daily_capacity(active)
+    gap = row["best"] - row["round_robin"]
+    out = {}
+    for name, solver in (("model_greedy", greedy_assignment), ("model_best", best_assignment)):
+        idx = solver(p_model, day, cap).rep_index
+        got = float(p_true[np.flatnonzero(idx >= 0), idx[idx >= 0]].sum())
+        out[f"{name}_share"] = (got - row["round_robin"]) / gap
+    return out
 
 
 def main() -> int:
@@ -68,6 +90,8 @@ def main() -> int:
                 "unassigned": pred["unassigned"],
                 "seconds": time.perf_counter() - started,
             }
+            if arm == "model":
+                row.update(_with_model_p(world, scorer, row))
             rows[arm].append(row)
             passed = (
                 row["share"] >= 0.70
@@ -84,10 +108,19 @@ def main() -> int:
                 f"{row['over_cap']}  unassigned {row['unassigned']}  "
                 f"({row['seconds']:.0f}s) {'PASS' if passed else 'FAIL'}"
             )
+            if arm == "model":
+                out.print(
+                    f"  with the model's p, scored by the truth: offline greedy "
+                    f"{row['model_greedy_share']:.1%}, offline best {row['model_best_share']:.1%}"
+                    " of the true best lift (the router's ceiling with this model)"
+                )
     for arm, got in rows.items():
         out.rule(f"{arm}: mean (sd) over {len(got)} seeds")
-        for key in ("round_robin", "predictive", "greedy", "best", "share", "greedy_share",
-                    "fi_min", "fi_max"):  # fmt: skip
+        keys = ["round_robin", "predictive", "greedy", "best", "share", "greedy_share",
+                "fi_min", "fi_max"]  # fmt: skip
+        if arm == "model":
+            keys += ["model_greedy_share", "model_best_share"]
+        for key in keys:
             values = [r[key] for r in got]
             sd = statistics.stdev(values) if len(values) > 1 else 0.0
             fmt = ".1%" if "share" in key else ".3f" if key.startswith("fi") else ".1f"

@@ -41,9 +41,9 @@ from leadpilot.policy import (
 )
 from leadpilot.policy.batch import decisions_frame, route_batch
 from leadpilot.policy.explain import explain, why_not
+from leadpilot.policy.fairness import fair_shares, fairness_index
 from leadpilot.policy.policy_file import STRATEGIES
 from leadpilot.policy.pricing import typical_response_hours
-from leadpilot.policy.router import fair_shares, fairness_index
 from leadpilot.schema import Decision, Lead, Rep, Scorer
 
 __all__ = ["compare_strategies", "demo_section", "load_scorer", "register"]

@@ -19,6 +19,7 @@ from numpy.typing import NDArray
 from leadpilot.errors import DataValidationError
 from leadpilot.policy.availability import local_day, rep_zone
 from leadpilot.policy.eligibility import CAPACITY, TEMPORARY, Checker, Screen, capacity_of
+from leadpilot.policy.fairness import band_prices, fair_shares
 from leadpilot.policy.holds import AccountLookup, hold_for
 from leadpilot.policy.policy_file import Lane, Policy, Pool
 from leadpilot.policy.pricing import ShadowPricer
@@ -34,8 +35,6 @@ from leadpilot.schema import Candidate, Decision, Lead, Rep, Scorer
 
 __all__ = [
     "TOP_CANDIDATES",
-    "fair_shares",
-    "fairness_index",
     "route",
     "select_pool",
     "with_strategy",
@@ -365,7 +364,7 @@ def _prices(
     caps = np.array([_daily_cap(rep, policy) for rep in members])
     share = fair_shares(caps)
     if pricer is None or not policy.predictive.shadow_prices:
-        return _band_prices(eligible, members, counts, share, fairness.band, fairness.penalty)
+        return band_prices(eligible, members, counts, share, fairness.band, fairness.penalty)
     remaining = np.empty(len(members))
     full: list[str] = []
     today_total = 0
@@ -423,52 +422,6 @@ def _prices(
 def _daily_cap(rep: Rep, policy: Policy) -> float:
     cap = capacity_of(rep, policy).max_leads_per_day
     return float("inf") if cap is None else float(cap)
-
-
-def fair_shares(caps: NDArray[np.float64]) -> NDArray[np.float64]:
-    """Each rep's fair share of a pool's leads: proportional to daily capacity; equal when
-    any capacity is unknown (``inf``) or all are zero. Shape ``(n_reps,)``, sums to 1."""
-    n = len(caps)
-    if n == 0:
-        return caps
-    if not np.all(np.isfinite(caps)) or caps.sum() <= 0:
-        return np.full(n, 1.0 / n)
-    return caps / caps.sum()
-
-
-def fairness_index(counts: NDArray[np.float64], share: NDArray[np.float64]) -> NDArray[np.float64]:
-    """Leads per rep over their fair share of the total (1.0 = exactly fair). With equal
-    shares this is the usual 'leads per rep / pool average'."""
-    total = counts.sum()
-    if total == 0:
-        return np.ones(len(counts))
-    return counts / (total * share)
-
-
-def _band_prices(
-    eligible: list[Rep],
-    members: list[Rep],
-    counts: NDArray[np.float64],
-    share: NDArray[np.float64],
-    band: tuple[float, float],
-    penalty: float,
-) -> NDArray[np.float64]:
-    """Fairness-only prices (no demand model): ``penalty`` for a rep whose next lead would
-    put them above the band's top, minus ``penalty`` for a rep below its bottom."""
-    if not members or counts.sum() == 0:
-        return np.zeros(len(eligible))
-    index = {r.rep_id: i for i, r in enumerate(members)}
-    total = counts.sum() + 1
-    out = np.zeros(len(eligible))
-    for k, rep in enumerate(eligible):
-        i = index.get(rep.rep_id)
-        if i is None:
-            continue
-        if (counts[i] + 1) / (total * share[i]) > band[1]:
-            out[k] = penalty
-        elif counts[i] / (total * share[i]) < band[0]:
-            out[k] = -penalty
-    return out
 
 
 def _hours_to_local_midnight(rep: Rep, now: datetime) -> float:
