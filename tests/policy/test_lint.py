@@ -41,11 +41,21 @@ def test_capacity_below_expected_volume() -> None:
 def test_uncovered_territory_unless_aliased() -> None:
     doc: dict[str, Any] = {"pools": [{"name": "all"}]}
     found = lint_policy(parse_policy(doc), REPS, LEADS)
-    uncovered = sorted(f.message.split("'")[1] for f in found if "covered by no rep" in f.message)
+    uncovered = sorted(f.message.split("'")[1] for f in found if "no rep of it" in f.message)
     assert uncovered == ["APAC", "Canada"]
+    assert {f.level for f in found if "no rep of it" in f.message} == {"error"}
     doc["territories"] = {"NA": ["Canada"]}
     found = lint_policy(parse_policy(doc), REPS, LEADS)
-    assert [f.message.split("'")[1] for f in found if "covered by no rep" in f.message] == ["APAC"]
+    assert [f.message.split("'")[1] for f in found if "no rep of it" in f.message] == ["APAC"]
+
+
+def test_other_rules_nobody_meets_are_warnings() -> None:
+    leads = [Lead("x", language="fr"), Lead("y", language="en")]
+    reps = [Rep("a", languages=("en",)), Rep("b", languages=("en", "de"))]
+    doc = {"pools": [{"name": "all", "eligibility": {"territory": False, "language": True}}]}
+    found = [f for f in lint_policy(parse_policy(doc), reps, leads) if f.level != "info"]
+    assert [(f.level, f.path) for f in found] == [("warning", "pools[0].eligibility.language")]
+    assert found[0].message.startswith("LANGUAGE_MISMATCH (e.g. 'fr'): 1 of 2 leads")
 
 
 def test_rules_that_never_fire_and_unreachable_entries() -> None:

@@ -7,13 +7,15 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Literal
 
-from leadpilot.policy.eligibility import capacity_of, covers_territory
+from leadpilot.policy.eligibility import Checker, capacity_of
 from leadpilot.policy.holds import AccountLookup
 from leadpilot.policy.policy_file import Condition, Policy, Pool
 from leadpilot.policy.router import select_lane, select_pool
 from leadpilot.policy.scoring import LeadView, evaluate, matches, qualify, segment_of
+from leadpilot.policy.state import InMemoryState
 from leadpilot.schema import Lead, Rep
 
 __all__ = ["Finding", "lint_policy"]
@@ -201,7 +203,14 @@ def _lead_checks(
     lane_hits: Counter[str] = Counter()
     pool_hits: Counter[str] = Counter()
     exception_hits: Counter[str] = Counter()
-    uncovered: dict[str, Counter[str]] = {}
+    uncovered: dict[str, Counter[tuple[str, str]]] = {}
+    checker = Checker(
+        policy=policy,
+        state=InMemoryState(),
+        now=datetime.now(UTC),  # rule checks do not depend on time
+        lane=policy.lanes[0],
+        declined=frozenset(),
+    )
     cond_hits: Counter[str] = Counter()
     days = {lead.created_at.date() for lead in leads if lead.created_at is not None}
     paths = list(_conditions(policy))
@@ -225,11 +234,15 @@ def _lead_checks(
         if pool is None:
             continue
         pool_hits[pool.name] += 1
-        if pool.eligibility.territory:
-            where = lead.region or lead.country or lead.state
-            members = _members(pool, reps)
-            if where and members and not any(covers_territory(r, lead, policy) for r in members):
-                uncovered.setdefault(pool.name, Counter())[where] += 1
+        members = _members(pool, reps)
+        if members:
+            codes = [checker.rule_block(rep, pool, view) for rep in members]
+            if all(codes):
+                # Name the rule that stops the reps who do cover the territory, if any.
+                others = [c for c in codes if c != "OUT_OF_TERRITORY"] or codes
+                code = Counter(others).most_common(1)[0][0] or ""
+                value = _value_for(code, lead, view)
+                uncovered.setdefault(pool.name, Counter())[(code, value)] += 1
     n = len(leads)
     for i, lane in enumerate(policy.lanes):
         if lane_hits[lane.name] == 0 and not lane.unconditional:
@@ -253,13 +266,16 @@ def _lead_checks(
             out.append(
                 Finding("warning", f"pools[{i}]", f"pool {pool.name!r} received none of {n} leads")
             )
-        for where, count in (uncovered.get(pool.name) or Counter()).most_common(5):
+        for (code, value), count in (uncovered.get(pool.name) or Counter()).most_common(5):
+            territory = code == "OUT_OF_TERRITORY"
+            key = "territory" if territory else code.split("_")[0].lower()
+            what = f"territory {value!r}" if territory else f"{code} (e.g. {value!r})"
             out.append(
                 Finding(
-                    "error",
-                    f"pools[{i}].eligibility.territory",
-                    f"territory {where!r} ({count} of {n} leads) is covered by no rep of "
-                    f"{pool.name!r}: those leads would get no rep",
+                    "error" if territory else "warning",
+                    f"pools[{i}].eligibility.{key}",
+                    f"{what}: {count} of {n} leads reach {pool.name!r} but no rep of it may "
+                    "take them: they would get no rep",
                 )
             )
         if days and pool_hits[pool.name]:
@@ -276,6 +292,18 @@ def _lead_checks(
                             f"{per_day:.1f}/day of {pool.name!r}: leads will queue",
                         )
                     )
+
+
+def _value_for(code: str, lead: Lead, view: LeadView) -> str:
+    """The lead's value that the failing rule looked at, for the message."""
+    field = {
+        "OUT_OF_TERRITORY": lead.region or lead.country or lead.state,
+        "PRODUCT_MISMATCH": lead.product,
+        "LANGUAGE_MISMATCH": lead.language,
+        "SEGMENT_MISMATCH": view.get("segment") or lead.industry,
+        "SENIORITY_TOO_LOW": lead.company_size,
+    }.get(code)
+    return str(field)
 
 
 def _conditions(policy: Policy) -> list[tuple[str, Condition]]:
