@@ -85,3 +85,36 @@ def test_typical_response_is_shrunk_towards_the_team() -> None:
     assert got["a"] == pytest.approx((1.0 * 20 + 1.0 * 20) / 40)
     assert got["b"] == pytest.approx((9.0 * 2 + 1.0 * 20) / 22)
     assert typical_response_hours(pd.DataFrame({"x": [1]})) == {}
+
+
+def test_router_keeps_a_scarce_specialist_for_the_leads_only_she_converts() -> None:
+    from leadpilot.policy import InMemoryState, ShadowPricer, parse_policy, route
+    from leadpilot.policy.table_scorer import TableScorer
+    from leadpilot.schema import Rep
+
+    # ann converts Software at 0.5 (bob 0.1) and Retail at 0.3 (bob 0.25); she has room
+    # for one lead today. Most leads still to come are Software.
+    scorer = TableScorer({"ann": {"Software": 0.5, "Retail": 0.3},
+                          "bob": {"Software": 0.1, "Retail": 0.25}})  # fmt: skip
+    reps = [Rep("ann", max_leads_per_day=1), Rep("bob", max_leads_per_day=100)]
+    policy = parse_policy(
+        {"pools": [{"name": "all", "eligibility": {"territory": False}}],
+         "fairness": {"penalty": 0.0}}
+    )  # fmt: skip
+    sample = tuple(Lead(f"s{i}", industry="Software" if i % 2 else "Retail") for i in range(10))
+    demand = DemandModel(sample, np.full(24, 1 / 24), 24.0)
+    now = datetime(2026, 11, 23, 10, tzinfo=UTC)
+    retail = Lead("r", industry="Retail")
+
+    greedy = route(retail, policy=policy, reps=reps, state=InMemoryState(), scorer=scorer,
+                   now=now, rng=np.random.default_rng(0))  # fmt: skip
+    assert greedy.rep_id == "ann"  # without a demand model: the argmax
+
+    state = InMemoryState()
+    priced = route(retail, policy=policy, reps=reps, state=state, scorer=scorer, now=now,
+                   rng=np.random.default_rng(0), pricer=ShadowPricer(demand))  # fmt: skip
+    assert priced.rep_id == "bob"
+    ann = next(c for c in priced.candidates if c.rep_id == "ann")
+    # 14 expected leads, 7 Software: ann's one slot is worth 0.5 - 0.1 on a Software lead.
+    assert ann.price == pytest.approx(0.4)
+    assert ann.score == pytest.approx(0.3 - 0.4)

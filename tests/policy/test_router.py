@@ -216,7 +216,8 @@ def test_ownership_hold_wins_then_backup_rep_then_backup_pool() -> None:
     )
     accounts = _Accounts(acct)
     lead = Lead("l", region="NA", domain="acme.com")  # territory would say cat
-    d = _route(lead, policy, accounts=accounts)
+    d = _route(lead, policy, accounts=accounts, scorer=SCORER)
+    assert d.p_convert == pytest.approx(0.05)  # the owner is scored for evaluation
     assert d.rep_id == "bob"
     assert d.strategy == "hold"
     assert d.propensity == 1.0

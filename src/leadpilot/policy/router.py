@@ -162,7 +162,13 @@ def route(
         reasons.append(f"ACCOUNT:{hold.account_id}:{hold.method}")
         if owner is not None and code is None:
             reasons += ["OWNER_HOLD", f"HOLD:{hold.why}"]
-            return draft.decision(owner, strategy="hold", propensity=1.0, pool=owner.pool)
+            return draft.decision(
+                owner,
+                strategy="hold",
+                propensity=1.0,
+                pool=owner.pool,
+                **_scored(scorer, lead, owner),
+            )
         draft.exclusions[hold.owner_rep_id] = code or "UNKNOWN_REP"
         reasons.append(f"OWNER_UNAVAILABLE:{hold.owner_rep_id}:{code}")
         backup = by_id.get(owner.backup_rep_id or "") if owner is not None else None
@@ -170,7 +176,13 @@ def route(
             backup_code = checker.availability_block(backup)
             if backup_code is None:
                 reasons.append("HOLD_BACKUP_REP")
-                return draft.decision(backup, strategy="hold", propensity=1.0, pool=backup.pool)
+                return draft.decision(
+                    backup,
+                    strategy="hold",
+                    propensity=1.0,
+                    pool=backup.pool,
+                    **_scored(scorer, lead, backup),
+                )
             draft.exclusions[backup.rep_id] = backup_code
         if policy.holds.backup_pool is not None:
             forced_pool = policy.pool(policy.holds.backup_pool)
@@ -195,6 +207,18 @@ def route(
         reasons += ["NO_ELIGIBLE_REP", _why_nobody(screen)]
         return draft.decision(None, strategy=pool.strategy, pool=pool.name, propensity=1.0)
     return _choose(draft, pool, screen, state, scorer, rng, checker, reps, pricer, response_hours)
+
+
+def _scored(scorer: Scorer | None, lead: Lead, rep: Rep) -> dict[str, object]:
+    """p_convert, confidence and model version of a rule-chosen rep (for evaluation)."""
+    if scorer is None:
+        return {}
+    scores = scorer.score_candidates(lead, [rep.rep_id])
+    return {
+        "p_convert": float(scores.p[0]),
+        "confidence": float(scores.confidence),
+        "model_version": scorer.version,
+    }
 
 
 def _why_nobody(screen: Screen) -> str:
