@@ -142,7 +142,7 @@ def solve_assignment_lp(
     )
     upper = np.concatenate([allowed.ravel().astype(float), np.full(2 * n, np.inf)])
     bounds = np.column_stack([np.zeros(nx + 2 * n), upper])
-    res = linprog(c, A_ub=A, b_ub=b, bounds=bounds, method="highs")
+    res = linprog(c, A_ub=A, b_ub=b, bounds=bounds, method="highs-ds")
     if res.status != 0:  # pragma: no cover - always feasible (x = 0, slacks absorb the band)
         raise RuntimeError(f"assignment LP failed: {res.message}")
     duals = -np.asarray(res.ineqlin.marginals)  # >= 0 multipliers of the <= rows
