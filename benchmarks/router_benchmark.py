@@ -86,6 +86,8 @@ def main() -> int:
                 "greedy_share": res["greedy"]["share_of_best_lift"],
                 "fi_min": pred["fairness"][0],
                 "fi_max": pred["fairness"][1],
+                "plain_min": pred["fairness_unweighted"][0],
+                "plain_max": pred["fairness_unweighted"][1],
                 "over_cap": pred["over_cap_rep_days"],
                 "unassigned": pred["unassigned"],
                 "seconds": time.perf_counter() - started,
@@ -117,13 +119,13 @@ def main() -> int:
     for arm, got in rows.items():
         out.rule(f"{arm}: mean (sd) over {len(got)} seeds")
         keys = ["round_robin", "predictive", "greedy", "best", "share", "greedy_share",
-                "fi_min", "fi_max"]  # fmt: skip
+                "fi_min", "fi_max", "plain_min", "plain_max"]  # fmt: skip
         if arm == "model":
             keys += ["model_greedy_share", "model_best_share"]
         for key in keys:
             values = [r[key] for r in got]
             sd = statistics.stdev(values) if len(values) > 1 else 0.0
-            fmt = ".1%" if "share" in key else ".3f" if key.startswith("fi") else ".1f"
+            fmt = ".1%" if "share" in key else ".3f" if key[:2] in ("fi", "pl") else ".1f"
             out.print(f"{key:>13}: {statistics.mean(values):{fmt}} ({sd:{fmt}})")
         out.print(f"{'worst share':>13}: {min(r['share'] for r in got):.1%}")
     out.print("[green]PASS[/]" if ok else "[red]FAIL[/]")

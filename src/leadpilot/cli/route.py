@@ -378,10 +378,15 @@ def _score(world: Any, decisions: list[Decision], active: list[str], cap: Any) -
     per_day = Counter((d.rep_id, d.rep_local_day) for d in decisions if d.rep_id is not None)
     caps = dict(zip(active, cap.tolist(), strict=True))
     over = sum(1 for (rep, _day), n in per_day.items() if n > caps.get(rep, 0))
+    plain = fairness_index(
+        np.array([counts.get(r, 0) for r in active], dtype=float), fair_shares(np.ones(len(active)))
+    )
     return {
         "expected": float(np.nansum(p)),
         "unassigned": sum(i is None for i in ids),
         "fairness": (float(fi.min()), float(fi.max())),
+        # leads per rep / pool average, ignoring capacity: unequal caps keep it off 1.0
+        "fairness_unweighted": (float(plain.min()), float(plain.max())),
         "over_cap_rep_days": over,
     }
 
