@@ -226,6 +226,7 @@ class Fairness(_Strict):
     band: tuple[float, float] = (0.9, 1.1)
     window_days: int = Field(default=7, ge=1)
     penalty: float = Field(default=1.0, ge=0)
+    shares: Literal["capacity", "equal"] = "capacity"  # fair share per rep
 
     @model_validator(mode="after")
     def _band_brackets_one(self) -> Fairness:

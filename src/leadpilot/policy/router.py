@@ -386,7 +386,7 @@ def _prices(
     window = state.window_counts(pool.name, since)
     counts = np.array([float(window.get(r.rep_id, 0)) for r in members])
     caps = np.array([_daily_cap(rep, policy) for rep in members])
-    share = fair_shares(caps)
+    share = fair_shares(caps if fairness.shares == "capacity" else np.ones(len(members)))
     if pricer is None or not policy.predictive.shadow_prices:
         return band_prices(eligible, members, counts, share, fairness.band, fairness.penalty)
     remaining = np.empty(len(members))
