@@ -346,3 +346,21 @@ def test_naive_now_is_rejected() -> None:
 
     with pytest.raises(DataValidationError, match="timezone-aware"):
         _route(Lead("l"), _policy(), now=NOW.replace(tzinfo=None))
+
+
+@pytest.mark.parametrize(("shares", "expected"), [("capacity", "ann"), ("equal", "bob")])
+def test_fairness_band_price_follows_the_fair_share(shares: str, expected: str) -> None:
+    reps = [Rep("ann", max_leads_per_day=100), Rep("bob", max_leads_per_day=5)]
+    policy = _policy(pools=[{"name": "all", "strategy": "predictive"}],
+                     fairness={"shares": shares})  # fmt: skip
+    state = InMemoryState()
+    only_ann = _policy(pools=[{"name": "all", "members": ["ann"]}])
+    for i in range(5):  # ann already has 5 leads through pool "all" this week, bob none
+        state.commit(route(Lead(f"x{i}"), policy=only_ann, reps=reps, state=state, scorer=None,
+                           now=NOW, rng=np.random.default_rng(i)))  # fmt: skip
+    d = route(Lead("l", industry="Software"), policy=policy, reps=reps, state=state,
+              scorer=SCORER, now=NOW, rng=np.random.default_rng(0))  # fmt: skip
+    # ann converts Software better (0.30 vs 0.20). Capacity shares: ann's fair share is
+    # 100/105 of the leads; 6 of 6 is index 1.05, inside the band. Equal shares: index 2.0,
+    # above the band, so she pays the penalty and bob gets the lead.
+    assert d.rep_id == expected
