@@ -101,7 +101,7 @@ class _Draft:
             reasons=tuple(self.reasons),
             decided_at=self.now,
             exclusions=dict(self.exclusions),
-            policy_version=self.policy.version or self.policy.policy_hash,
+            policy_version=self.policy.policy_hash,
             sla_deadline=deadline,
             mode=self.policy.mode,
             fit_score=self.view.derived.get("fit"),
