@@ -35,7 +35,7 @@ def test_contrast_names_the_capacity_price_when_the_runner_up_converts_better() 
     text = explain(_decision(), factors=lambda rep, other: [f"{rep} knows Retail (+3 pts)"])
     assert "ann: p 0.200 - price 0.010 = 0.190;  bob: p 0.300 - price 0.150 = 0.150" in text
     assert "bob converts better but their capacity is worth more" in text
-    assert "model: ann vs bob: ann knows Retail (+3 pts)" in text
+    assert "model, ann vs bob: ann knows Retail (+3 pts)" in text
     assert "PREDICTIVE: best predicted conversion after capacity and fairness prices" in text
 
 

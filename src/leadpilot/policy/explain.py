@@ -75,7 +75,8 @@ def explain(decision: Decision, *, factors: Factors | None = None) -> str:
     """A plain-text explanation: outcome, rule path, and the contrast with the runner-up.
 
     ``factors(rep, versus)`` may give the model's top reasons why ``rep`` scores as it does
-    compared with ``versus``; shown for the chosen rep against the runner-up and back.
+    compared with ``versus`` (``ConversionModel.explain``); shown for the chosen rep against
+    the runner-up.
     """
     lines: list[str] = []
     if decision.rep_id is None:
@@ -141,10 +142,9 @@ def _contrast(decision: Decision, factors: Factors | None) -> list[str]:
             f"{chosen.rep_id} was ahead of {runner.rep_id} in the {decision.strategy} order."
         )
     if factors is not None:
-        for one, other in ((chosen, runner), (runner, chosen)):
-            lines = list(factors(one.rep_id, other.rep_id))
-            if lines:
-                out.append(f"model: {one.rep_id} vs {other.rep_id}: " + "; ".join(lines))
+        lines = list(factors(chosen.rep_id, runner.rep_id))
+        if lines:
+            out.append(f"model, {chosen.rep_id} vs {runner.rep_id}: " + "; ".join(lines))
     return out
 
 
