@@ -159,8 +159,11 @@ class ShadowPricer:
     refreshed; each refresh depends only on the state it reads.
     """
 
-    def __init__(self, demand: DemandModel) -> None:
+    def __init__(self, demand: DemandModel, *, max_cells: int = 9_000) -> None:
         self.demand = demand
+        # The LP has n_sample x n_reps variables; big pools use fewer sample leads so a
+        # refresh stays around tens of milliseconds.
+        self.max_cells = max_cells
         self._scores: dict[tuple[str, tuple[str, ...]], NDArray[np.float64]] = {}
         self._prices: dict[tuple[object, ...], dict[str, float]] = {}
         self._masks: dict[tuple[object, ...], NDArray[np.bool_]] = {}
@@ -210,6 +213,9 @@ class ShadowPricer:
         in_pool = np.flatnonzero(mask.any(axis=1)) if mask.size else np.zeros(0, dtype=int)
         prices = dict.fromkeys(rep_ids, 0.0)
         pool_share = len(in_pool) / max(len(self.demand.sample), 1)
+        keep = max(30, self.max_cells // max(len(rep_ids), 1))
+        if len(in_pool) > keep:  # evenly spaced: deterministic, keeps the time spread
+            in_pool = in_pool[np.linspace(0, len(in_pool) - 1, keep).astype(int)]
         expected = self.demand.expected_arrivals(now, horizon_hours) * pool_share
         if len(in_pool) and expected > 0 and rep_ids:
             p = self.sample_scores(scorer, rep_ids)[in_pool]
