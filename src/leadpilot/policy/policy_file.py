@@ -224,7 +224,7 @@ class Fairness(_Strict):
     LP, so the band holds whenever it can, and the LP stays feasible when it cannot."""
 
     band: tuple[float, float] = (0.9, 1.1)
-    window_days: int = Field(default=7, ge=1)
+    window_days: int = Field(default=28, ge=1)
     penalty: float = Field(default=1.0, ge=0)
     shares: Literal["capacity", "equal"] = "capacity"  # fair share per rep
 
