@@ -86,8 +86,8 @@ def main() -> int:
                 "greedy_share": res["greedy"]["share_of_best_lift"],
                 "fi_min": pred["fairness"][0],
                 "fi_max": pred["fairness"][1],
-                "plain_min": pred["fairness_unweighted"][0],
-                "plain_max": pred["fairness_unweighted"][1],
+                "capacity_fi_min": pred["fairness_capacity"][0],
+                "capacity_fi_max": pred["fairness_capacity"][1],
                 "over_cap": pred["over_cap_rep_days"],
                 "unassigned": pred["unassigned"],
                 "seconds": time.perf_counter() - started,
@@ -119,7 +119,7 @@ def main() -> int:
     for arm, got in rows.items():
         out.rule(f"{arm}: mean (sd) over {len(got)} seeds")
         keys = ["round_robin", "predictive", "greedy", "best", "share", "greedy_share",
-                "fi_min", "fi_max", "plain_min", "plain_max"]  # fmt: skip
+                "fi_min", "fi_max", "capacity_fi_min", "capacity_fi_max"]  # fmt: skip
         if arm == "model":
             keys += ["model_greedy_share", "model_best_share"]
         for key in keys:

@@ -372,7 +372,8 @@ def _score(world: Any, decisions: list[Decision], active: list[str], cap: Any) -
     frame = world.new_leads.set_index("lead_id").loc[[d.lead_id for d in decisions]]
     p = world.truth.true_probability_assigned(frame.reset_index(), ids)
     counts = Counter(i for i in ids if i is not None)
-    fi = fairness_index(
+    # capacity-weighted index: leads per rep over a share proportional to daily capacity
+    fi_cap = fairness_index(
         np.array([counts.get(r, 0) for r in active], dtype=float), fair_shares(cap.astype(float))
     )
     per_day = Counter((d.rep_id, d.rep_local_day) for d in decisions if d.rep_id is not None)
@@ -384,9 +385,9 @@ def _score(world: Any, decisions: list[Decision], active: list[str], cap: Any) -
     return {
         "expected": float(np.nansum(p)),
         "unassigned": sum(i is None for i in ids),
-        "fairness": (float(fi.min()), float(fi.max())),
-        # leads per rep / pool average, ignoring capacity: unequal caps keep it off 1.0
-        "fairness_unweighted": (float(plain.min()), float(plain.max())),
+        # the KPI: leads per rep / pool average
+        "fairness": (float(plain.min()), float(plain.max())),
+        "fairness_capacity": (float(fi_cap.min()), float(fi_cap.max())),
         "over_cap_rep_days": over,
     }
 

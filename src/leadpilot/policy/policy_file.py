@@ -218,15 +218,16 @@ class RepOverride(_Strict):
 
 class Fairness(_Strict):
     """Fairness band on each rep's fairness index over a rolling window of days: leads per
-    rep over the rep's fair share of the pool's leads (shares proportional to daily capacity,
-    so equal capacities give the usual 'leads per rep / pool average'). A soft constraint:
+    rep over the rep's fair share of the pool's leads. By default shares are equal, which is
+    the practitioners' 'leads per rep / pool average' (target 0.9-1.1); ``shares: capacity``
+    makes them proportional to each rep's daily capacity instead. A soft constraint:
     each lead outside the band costs ``penalty`` (in expected conversions) in the shadow-price
     LP, so the band holds whenever it can, and the LP stays feasible when it cannot."""
 
     band: tuple[float, float] = (0.9, 1.1)
     window_days: int = Field(default=28, ge=1)
     penalty: float = Field(default=1.0, ge=0)
-    shares: Literal["capacity", "equal"] = "capacity"  # fair share per rep
+    shares: Literal["capacity", "equal"] = "equal"  # fair share per rep
 
     @model_validator(mode="after")
     def _band_brackets_one(self) -> Fairness:
