@@ -25,18 +25,22 @@ def synth() -> tuple[World, Analysis]:
 
 
 def _true_cells(world: World, dimension: str) -> pd.DataFrame:
-    """True lift of every rep in every segment over the segment's round-robin average:
-    the truth's probabilities averaged over the history's leads of that segment."""
+    """True lift of every rep in every segment over the segment's round-robin average (the
+    truth's probabilities averaged over the history's leads of that segment), and the z-score
+    that gap would have on the rep's number of leads there (how detectable it is)."""
     h = world.history
     reps = sorted(h["rep_id"].dropna().unique())
     p = world.truth.true_probability(h, reps)
     rows = []
     for seg, idx in h.groupby(dimension).indices.items():
         rates = p[idx].mean(axis=0)
+        avg = rates.mean()
         counts = h["rep_id"].iloc[idx].value_counts()
         for r, rep in enumerate(reps):
-            rows.append((rep, seg, rates[r] / rates.mean() - 1, int(counts.get(rep, 0))))
-    return pd.DataFrame(rows, columns=["rep", "segment", "true_lift", "leads"])
+            n = int(counts.get(rep, 0))
+            z = (rates[r] - avg) / np.sqrt(avg * (1 - avg) / max(n, 1))
+            rows.append((rep, seg, rates[r] / avg - 1, n, z))
+    return pd.DataFrame(rows, columns=["rep", "segment", "true_lift", "leads", "z"])
 
 
 def test_best_matches_recover_the_strong_true_matches(synth: tuple[World, Analysis]) -> None:
@@ -49,12 +53,14 @@ def test_best_matches_recover_the_strong_true_matches(synth: tuple[World, Analys
         (d, r, s) in found
         for d, r, s in zip(truth["dimension"], truth["rep"], truth["segment"], strict=True)
     ]
-    # "Strong": the rep converts the segment's leads at least 30% better than the segment's
-    # round-robin average (e.g. 20% vs 15%). "Detectable": the history holds at least 150 of
-    # them; at a 15% base rate Fisher's test then has roughly 60-90% power before the FDR
-    # correction, so recovering most (>= 60%) of them is the bar, not all.
-    strong = truth[(truth["true_lift"] >= 0.30) & (truth["leads"] >= 150)]
-    assert len(strong) >= 8
+    # "Strong": the rep converts the segment's leads at least 25% better than the segment's
+    # round-robin average. "Detectable": that gap is at least 3 standard errors on the rep's
+    # leads in the segment; a single test then has about even odds at alpha = 0.003 and much
+    # better at the 10% FDR used here, so most (>= 60%) must be found, not all. (Over seeds
+    # 1-5 of this world size, 67-100% are.) A fixed lead count would not do: at a 15% base
+    # rate even 150 leads leave a +30% gap at about 1.5 standard errors.
+    strong = truth[(truth["true_lift"] >= 0.25) & (truth["z"] >= 3.0)]
+    assert len(strong) >= 5
     assert strong["found"].mean() >= 0.6
     # At a 10% false discovery rate about 90% of reported matches should be real: allow 85%.
     hits = truth[truth["found"]]

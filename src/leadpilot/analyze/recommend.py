@@ -26,7 +26,17 @@ from scipy import optimize, sparse
 from leadpilot.analyze.shrinkage import Shrunk, combine_odds, fit_concentration, shrink
 from leadpilot.errors import DataValidationError
 
-__all__ = ["CellModel", "Plan", "cell_model", "plan_routing", "segment_keys", "summarise"]
+__all__ = [
+    "CellModel",
+    "Coded",
+    "Layout",
+    "Plan",
+    "cell_model",
+    "encode",
+    "plan_routing",
+    "segment_keys",
+    "summarise",
+]
 
 UNKNOWN = "(unknown)"
 BOOTSTRAP_DRAWS = 1000
@@ -124,25 +134,67 @@ def _counts(
     return n, k
 
 
-def _counts_of(
-    data: pd.DataFrame, reps: list[str], segments: list[str], dims: list[str]
-) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-    rep_codes = pd.Index(reps).get_indexer(pd.Index(data["rep"]))
-    seg_codes = pd.Index(segments).get_indexer(pd.Index(segment_keys(data, dims)))
-    return _counts(rep_codes, seg_codes, data["y"].to_numpy(float), (len(reps), len(segments)))
+@dataclass(frozen=True)
+class Coded:
+    """The prepared history as integer codes, computed once and sliced for the folds.
+
+    ``rep`` and ``seg`` index ``Layout.reps`` / ``Layout.segments`` (-1 = not on the
+    roster); ``dim[d]`` indexes ``Layout.dim_values[d]``.
+    """
+
+    y: NDArray[np.float64]
+    rep: NDArray[np.intp]
+    seg: NDArray[np.intp]
+    dim: list[NDArray[np.intp]]
+
+    def rows(self, sel: slice | NDArray[np.intp]) -> Coded:
+        """The same codes for a subset of leads."""
+        return Coded(self.y[sel], self.rep[sel], self.seg[sel], [d[sel] for d in self.dim])
 
 
-def cell_model(
-    data: pd.DataFrame, reps: list[str], segments: list[str], dims: list[str], overall: float
-) -> CellModel:
-    """Fit the :class:`CellModel` of ``reps`` x ``segments`` on the prepared history."""
-    y = data["y"].to_numpy(float)
-    rep_codes = pd.Index(reps).get_indexer(pd.Index(data["rep"]))
-    seg_codes = pd.Index(segments).get_indexer(pd.Index(segment_keys(data, dims)))
-    shape = (len(reps), len(segments))
-    n, k = _counts(rep_codes, seg_codes, y, shape)
-    rep_n = np.bincount(rep_codes[rep_codes >= 0], minlength=len(reps)).astype(float)
-    rep_k = np.bincount(rep_codes[rep_codes >= 0], weights=y[rep_codes >= 0], minlength=len(reps))
+@dataclass(frozen=True)
+class Layout:
+    """Reps, routing segments and the value of each dimension that makes up each segment."""
+
+    reps: list[str]
+    segments: list[str]
+    dim_values: list[list[str]]
+    seg_value: list[NDArray[np.intp]]  # per dimension, shape (n_segments,)
+
+
+def encode(data: pd.DataFrame, reps: list[str], dims: list[str]) -> tuple[Coded, Layout]:
+    """Integer codes of the leads' reps, routing segments and dimension values."""
+    seg_of = segment_keys(data, dims)
+    segments = sorted(seg_of.unique().astype(str))
+    seg_codes = pd.Index(segments).get_indexer(pd.Index(seg_of))
+    dim_values: list[list[str]] = []
+    dim_codes: list[NDArray[np.intp]] = []
+    seg_value: list[NDArray[np.intp]] = []
+    parts = [s.split(" / ") for s in segments]
+    for d_i, d in enumerate(dims):
+        col = data[d].astype("object").where(data[d].notna(), UNKNOWN).astype(str)
+        values = sorted(col.unique())
+        dim_values.append(values)
+        dim_codes.append(pd.Index(values).get_indexer(pd.Index(col)))
+        seg_value.append(pd.Index(values).get_indexer(pd.Index([p[d_i] for p in parts])))
+    coded = Coded(
+        y=data["y"].to_numpy(float),
+        rep=pd.Index(reps).get_indexer(pd.Index(data["rep"])),
+        seg=seg_codes,
+        dim=dim_codes,
+    )
+    return coded, Layout(reps, segments, dim_values, seg_value)
+
+
+def cell_model(coded: Coded, layout: Layout, overall: float) -> CellModel:
+    """Fit the :class:`CellModel` of every rep x routing segment on (a slice of) the history."""
+    y, rep_codes = coded.y, coded.rep
+    n_reps = len(layout.reps)
+    shape = (n_reps, len(layout.segments))
+    n, k = _counts(rep_codes, coded.seg, y, shape)
+    on_roster = rep_codes >= 0
+    rep_n = np.bincount(rep_codes[on_roster], minlength=n_reps).astype(float)
+    rep_k = np.bincount(rep_codes[on_roster], weights=y[on_roster], minlength=n_reps)
     typical = float(np.median(rep_n[rep_n > 0])) if (rep_n > 0).any() else 1.0
     # A rep without history is as uncertain as a typical rep's volume of evidence allows.
     rep_post = shrink(rep_k, rep_n, overall)
@@ -151,15 +203,14 @@ def cell_model(
     )
     rep_rate = rep_post.mean
 
-    seg_parts = [s.split(" / ") for s in segments] if dims else [[] for _ in segments]
+    dims = layout.dim_values
     dim_rate_per_seg = []
     affinities: list[_Affinity] = []
-    for d_i, d in enumerate(dims):
-        col = data[d].astype("object").where(data[d].notna(), UNKNOWN).astype(str)
-        values = sorted(col.unique())
-        v_codes = pd.Index(values).get_indexer(col)
-        vn, vk = _counts(rep_codes, v_codes, y, (len(reps), len(values)))
-        v_rate = vk.sum(axis=0) / np.maximum(vn.sum(axis=0), 1)
+    for d_i, values in enumerate(dims):
+        vn, vk = _counts(rep_codes, coded.dim[d_i], y, (n_reps, len(values)))
+        tot_n, tot_k = vn.sum(axis=0), vk.sum(axis=0)
+        # a value absent from this slice of history falls back to the team rate
+        v_rate = np.where(tot_n > 0, tot_k / np.maximum(tot_n, 1), overall)
         prior = combine_odds([rep_rate[:, None], v_rate[None, :]], [np.full(vn.shape, overall)])
         post = shrink(vk.ravel(), vn.ravel(), prior.ravel())
         post_ci = shrink(
@@ -169,19 +220,18 @@ def cell_model(
             post.kappa,
             evidence=np.repeat(np.maximum(rep_n, 1.0), len(values)),
         )
-        seg_v = pd.Index(values).get_indexer([p[d_i] for p in seg_parts])
-        index = np.arange(len(reps))[:, None] * len(values) + seg_v[None, :]
+        seg_v = layout.seg_value[d_i]
+        index = np.arange(n_reps)[:, None] * len(values) + seg_v[None, :]
         affinities.append(
             _Affinity(post=post, post_ci=post_ci, index=index, center=_logit(prior.ravel()[index]))
         )
         dim_rate_per_seg.append(v_rate[seg_v])
     seg_n, seg_k = n.sum(axis=0), k.sum(axis=0)
+    n_segs = len(layout.segments)
     if len(dims) > 1:
-        seg_prior = combine_odds(
-            dim_rate_per_seg, [np.full(len(segments), overall)] * (len(dims) - 1)
-        )
+        seg_prior = combine_odds(dim_rate_per_seg, [np.full(n_segs, overall)] * (len(dims) - 1))
     else:
-        seg_prior = np.full(len(segments), overall)
+        seg_prior = np.full(n_segs, overall)
     seg_rate = shrink(seg_k, seg_n, seg_prior).mean
     offset = np.broadcast_to(_logit(seg_rate)[None, :] - _logit(np.array(overall)), shape).copy()
     model = CellModel(
@@ -281,12 +331,11 @@ def plan_routing(
     """
     assigned = data[data["rep"].notna()]
     volume_by_rep = assigned.groupby("rep", observed=True).size()
-    seg_of = segment_keys(assigned, dims)
-    volume = seg_of.value_counts()
-    segments = sorted(volume.index.astype(str))
-    vol = np.asarray(volume.reindex(segments).to_numpy(), dtype=np.float64)
-    reps, cap, cap_source = _capacities(volume_by_rep, roster, float(vol.sum()))
-    model = cell_model(assigned, reps, segments, dims, overall)
+    reps, cap, cap_source = _capacities(volume_by_rep, roster, float(len(assigned)))
+    coded, layout = encode(assigned, reps, dims)
+    segments = layout.segments
+    vol = np.bincount(coded.seg, minlength=len(segments)).astype(float)
+    model = cell_model(coded, layout, overall)
     n, k = model.n, model.k
     n_r, n_s = len(reps), len(segments)
     share = cap / cap.sum()
@@ -308,11 +357,12 @@ def plan_routing(
     point = np.zeros(3)
     fold_plans = []
     for lo, hi in itertools.pairwise(bounds):
-        train = pd.concat([assigned.iloc[:lo], assigned.iloc[hi:]])
-        learned = cell_model(train, reps, segments, dims, overall)
+        train = np.r_[0:lo, hi : len(assigned)]
+        learned = cell_model(coded.rows(train), layout, overall)
         chosen = _solve(learned.rates, learned.n, vol, cap, rr, min_leads)
         fold_plans.append(chosen)
-        block_n, block_k = _counts_of(assigned.iloc[lo:hi], reps, segments, dims)
+        block = coded.rows(slice(lo, hi))
+        block_n, block_k = _counts(block.rep, block.seg, block.y, learned.n.shape)
         # The judge is the block's own counts with a one-lead prior (the learned rate, which
         # only matters for cells the block never saw): nearly unbiased for each cell, where a
         # model shrunk on the small block would understate real gaps.

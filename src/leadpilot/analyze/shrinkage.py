@@ -10,6 +10,7 @@ marginal likelihood. The posterior Beta(k + kappa m, n - k + kappa (1 - m)) is w
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -55,7 +56,7 @@ def _logit(p: NDArray[np.float64]) -> NDArray[np.float64]:
     return np.asarray(np.log(p / (1.0 - p)), dtype=float)
 
 
-def combine_odds(plus: list[ArrayLike], minus: list[ArrayLike]) -> NDArray[np.float64]:
+def combine_odds(plus: Sequence[ArrayLike], minus: Sequence[ArrayLike]) -> NDArray[np.float64]:
     """Rate whose log-odds is sum(logit(plus)) - sum(logit(minus)).
 
     The additive (no-interaction) prediction for a rep in a segment is
