@@ -134,7 +134,7 @@ def heatmap_svg(
     reps = grid["reps"][:max_reps]
     segs = grid["segments"][:max_segments]
     cell_w, cell_h, left, top = 64, 24, 150, 92
-    width = left + cell_w * len(segs) + 20
+    width = left + cell_w * len(segs) + 90  # room for the last rotated label
     height = top + cell_h * len(reps) + 10
     out = [
         f"<svg xmlns='http://www.w3.org/2000/svg' viewBox='0 0 {width} {height}' "
