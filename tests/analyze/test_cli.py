@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +18,7 @@ from leadpilot.cli.analyze import run_analysis
 from leadpilot.cli.main import build_app
 
 runner = CliRunner()
-MAVEN = Path("/work/shared/data/maven-crm-sales-opportunities")
+MAVEN = Path(os.environ["LEADPILOT_DATA_DIR"]) / "maven-crm-sales-opportunities"
 if not MAVEN.exists():  # a clone next to the shared data: ../shared/data
     MAVEN = Path(__file__).resolve().parents[3] / "shared" / "data" / MAVEN.name
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -9,7 +10,7 @@ from typer.testing import CliRunner
 
 from leadpilot.cli.main import build_app
 
-MAVEN = Path(__file__).resolve().parents[3] / "shared" / "data" / "maven-crm-sales-opportunities"
+MAVEN = Path(os.environ["LEADPILOT_DATA_DIR"]) / "maven-crm-sales-opportunities"
 
 
 @pytest.mark.slow
