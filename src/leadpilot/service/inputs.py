@@ -1,0 +1,211 @@
+"""What a routing decision needs, loaded from the store: policy, roster, accounts, state.
+
+The active policy is parsed once per version and cached; the roster is read per decision
+(it changes with ``PUT /v1/reps``); accounts are indexed in memory and refreshed every
+``ACCOUNT_REFRESH`` (they change only through ``leadpilot load``).
+"""
+
+from __future__ import annotations
+
+import importlib
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import sqlalchemy as sa
+import yaml
+from rapidfuzz import fuzz, process
+
+from leadpilot.errors import ModelError, PolicyError
+from leadpilot.ingest.identity import normalize_company_name
+from leadpilot.policy import Policy, default_policy, parse_policy, route
+from leadpilot.schema import Account, Decision, Lead, Rep, Scorer
+from leadpilot.store.accounts import list_accounts
+from leadpilot.store.counters import DbRoutingState
+from leadpilot.store.leads import lead_from_fields
+from leadpilot.store.policies import active_policy_row
+from leadpilot.store.reps import list_reps
+
+__all__ = [
+    "ACCOUNT_REFRESH",
+    "AccountIndex",
+    "AccountMatch",
+    "RoutingInputs",
+    "Snapshot",
+    "load_scorer",
+    "policy_from_text",
+]
+
+ACCOUNT_REFRESH = 30.0  # seconds
+_FUZZY_CUTOFF = 90.0
+
+
+@dataclass(frozen=True, slots=True)
+class AccountMatch:
+    """A lead's account and how it was found (``domain``, ``name`` or ``fuzzy_name``)."""
+
+    account: Account
+    method: str
+    score: float = 100.0
+
+
+class AccountIndex:
+    """Finds a lead's account: exact domain first, then the company-name key, then a fuzzy
+    name match (rapidfuzz token-sort ratio >= 90)."""
+
+    def __init__(self, accounts: Sequence[Account]) -> None:
+        self._by_domain = {a.domain.lower(): a for a in accounts if a.domain}
+        self._by_key: dict[str, Account] = {}
+        for account in accounts:
+            key = normalize_company_name(account.name)
+            if key:
+                self._by_key.setdefault(key, account)
+        self._keys = list(self._by_key)
+
+    def __len__(self) -> int:
+        return len(set(self._by_domain.values()) | set(self._by_key.values()))
+
+    def match(self, lead: Lead) -> AccountMatch | None:
+        """The lead's account match, or ``None``."""
+        if lead.domain and lead.domain.lower() in self._by_domain:
+            return AccountMatch(self._by_domain[lead.domain.lower()], "domain")
+        key = normalize_company_name(lead.company)
+        if not key:
+            return None
+        if key in self._by_key:
+            return AccountMatch(self._by_key[key], "name")
+        best = process.extractOne(
+            key, self._keys, scorer=fuzz.token_sort_ratio, score_cutoff=_FUZZY_CUTOFF
+        )
+        if best is None:
+            return None
+        return AccountMatch(self._by_key[best[0]], "fuzzy_name", float(best[1]))
+
+
+def policy_from_text(text: str) -> Policy:
+    """Parse and validate a policy's YAML text (``PolicyError`` names the key path)."""
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise PolicyError(
+            f"the policy is not valid YAML: {exc}",
+            hint="check indentation and quoting near the line shown",
+            details={"path": ""},
+        ) from None
+    return parse_policy(data, source="uploaded policy")
+
+
+def load_scorer(model_dir: Path) -> Scorer:
+    """Load a trained conversion model (``leadpilot.model.ConversionModel``)."""
+    try:
+        module: Any = importlib.import_module("leadpilot.model")
+    except ImportError:
+        raise ModelError(
+            "this installation has no conversion model package",
+            hint="upgrade leadpilot, or start the service without a model (round-robin)",
+        ) from None
+    scorer: Scorer = module.ConversionModel.load(model_dir)
+    return scorer
+
+
+@dataclass
+class Snapshot:
+    """Inputs of decisions inside one transaction."""
+
+    conn: sa.Connection
+    policy: Policy
+    reps: list[Rep]
+    accounts: AccountIndex
+    scorer: Scorer | None
+    state: DbRoutingState = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.state = DbRoutingState(self.conn)
+
+    def route(
+        self, lead: Lead, *, now: datetime, rng: np.random.Generator, declined: frozenset[str]
+    ) -> Decision:
+        """The router's decision (not yet committed to the state)."""
+        return route(
+            lead,
+            policy=self.policy,
+            reps=self.reps,
+            state=self.state,
+            scorer=self.scorer,
+            accounts=self.accounts,
+            now=now,
+            rng=rng,
+            declined=declined,
+        )
+
+    def link_account(self, lead: Lead) -> str | None:
+        """The id of the lead's account, if one matches."""
+        found = self.accounts.match(lead)
+        return found.account.account_id if found else None
+
+    @staticmethod
+    def lead_of(row: Any) -> Lead:
+        """The canonical lead of a stored row."""
+        return lead_from_fields(row.fields)
+
+    @property
+    def max_reassignments(self) -> int:
+        """How many times a lead may be reassigned automatically."""
+        return self.policy.max_reassignments
+
+    @property
+    def notify_url(self) -> str | None:
+        """Where reassignment notices go (Slack-compatible incoming webhook)."""
+        return self.policy.notify_url
+
+    def acceptance_minutes(self, pool: str | None) -> int | None:
+        """The pool's acceptance window, if it requires acceptance."""
+        for p in self.policy.pools:
+            if p.name == pool:
+                return p.accept_within_minutes
+        return None
+
+
+class RoutingInputs:
+    """Loads snapshots; caches parsed policies and the account index across requests."""
+
+    def __init__(self, *, scorer: Scorer | None) -> None:
+        self.scorer = scorer
+        self._policies: dict[str, Policy] = {}
+        self._accounts: AccountIndex | None = None
+        self._accounts_at = 0.0
+        self._lock = threading.Lock()
+
+    def policy(self, conn: sa.Connection, reps: Sequence[Rep]) -> Policy:
+        """The active policy, or the default policy when none was uploaded."""
+        row = active_policy_row(conn)
+        if row is None:
+            return default_policy(reps)
+        with self._lock:
+            cached = self._policies.get(row.version)
+            if cached is None:
+                cached = self._policies[row.version] = policy_from_text(row.text)
+            return cached
+
+    def accounts(self, conn: sa.Connection) -> AccountIndex:
+        """The account index, refreshed every ``ACCOUNT_REFRESH`` seconds."""
+        with self._lock:
+            if self._accounts is None or time.monotonic() - self._accounts_at > ACCOUNT_REFRESH:
+                self._accounts = AccountIndex(list_accounts(conn))
+                self._accounts_at = time.monotonic()
+            return self._accounts
+
+    def refresh_accounts(self) -> None:
+        """Reload accounts on next use."""
+        with self._lock:
+            self._accounts = None
+
+    def load(self, conn: sa.Connection, now: datetime) -> Snapshot:
+        """Everything a decision at ``now`` needs."""
+        reps = list_reps(conn, now=now)
+        return Snapshot(conn, self.policy(conn, reps), reps, self.accounts(conn), self.scorer)

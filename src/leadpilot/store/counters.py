@@ -1,0 +1,121 @@
+"""The router's state in the database: ``DbRoutingState`` implements
+``leadpilot.policy.RoutingState`` on the ``routing_counters`` table.
+
+Reads are batched (one query per kind, cached for the transaction) because the router asks
+for many reps at once; ``commit`` writes in the caller's transaction, which holds the routing
+lock, so a read-then-insert of a new counter cannot race and N replicas never over-assign.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping
+from datetime import date, datetime
+
+import sqlalchemy as sa
+
+from leadpilot.policy.availability import local_day
+from leadpilot.schema import Decision, Rep
+from leadpilot.store.tables import routing_counters as rc
+
+__all__ = ["DbRoutingState", "add", "rep_load"]
+
+
+def add(conn: sa.Connection, kind: str, scope: str, key: str, delta: float) -> None:
+    """Add ``delta`` to a counter (created when missing); open counts never go below 0."""
+    where = (rc.c.kind == kind, rc.c.scope == scope, rc.c.key == key)
+    new_value = rc.c.value + delta
+    if kind == "open":
+        floor = sa.func.max if conn.dialect.name == "sqlite" else sa.func.greatest
+        new_value = floor(rc.c.value + delta, 0.0)
+    updated = conn.execute(rc.update().where(*where).values(value=new_value)).rowcount
+    if not updated:
+        conn.execute(rc.insert().values(kind=kind, scope=scope, key=key, value=max(delta, 0.0)))
+
+
+def _set(conn: sa.Connection, kind: str, scope: str, key: str, value: float) -> None:
+    where = (rc.c.kind == kind, rc.c.scope == scope, rc.c.key == key)
+    if not conn.execute(rc.update().where(*where).values(value=value)).rowcount:
+        conn.execute(rc.insert().values(kind=kind, scope=scope, key=key, value=value))
+
+
+class DbRoutingState:
+    """``RoutingState`` backed by ``routing_counters`` on one connection (one transaction)."""
+
+    def __init__(self, conn: sa.Connection) -> None:
+        self.conn = conn
+        self._days: dict[date, dict[str, int]] = {}
+        self._open: dict[str, int] | None = None
+        self._windows: dict[str, list[tuple[date, str, int]]] = {}
+        self._rotations: dict[str, dict[str, float]] = {}
+
+    def _scope(self, kind: str, scope: str) -> list[tuple[str, float]]:
+        rows = self.conn.execute(
+            sa.select(rc.c.key, rc.c.value).where(rc.c.kind == kind, rc.c.scope == scope)
+        )
+        return [(k, float(v)) for k, v in rows]
+
+    def daily_count(self, rep_id: str, day: date) -> int:
+        """Leads assigned to ``rep_id`` on its local calendar ``day``."""
+        if day not in self._days:
+            self._days[day] = {k: int(v) for k, v in self._scope("day", day.isoformat())}
+        return self._days[day].get(rep_id, 0)
+
+    def open_count(self, rep_id: str, now: datetime) -> int:
+        """Leads assigned to ``rep_id`` and not yet closed or moved away."""
+        del now  # open leads are released by events, not by time
+        if self._open is None:
+            self._open = {k: int(v) for k, v in self._scope("open", "")}
+        return self._open.get(rep_id, 0)
+
+    def window_counts(self, pool: str, since_day: date) -> Mapping[str, int]:
+        """Per rep, leads assigned through ``pool`` on UTC dates from ``since_day``."""
+        if pool not in self._windows:
+            entries = []
+            for key, value in self._scope("win", pool):
+                day_text, rep_id = key.split("|", 1)
+                entries.append((date.fromisoformat(day_text), rep_id, int(value)))
+            self._windows[pool] = entries
+        total: Counter[str] = Counter()
+        for day, rep_id, n in self._windows[pool]:
+            if day >= since_day:
+                total[rep_id] += n
+        return total
+
+    def rotation(self, pool: str) -> Mapping[str, float]:
+        """The pool's round-robin credits."""
+        if pool not in self._rotations:
+            self._rotations[pool] = dict(self._scope("rr", pool))
+        return self._rotations[pool]
+
+    def commit(self, decision: Decision) -> None:
+        """Apply a decision's effects (see ``RoutingState.commit``) in this transaction."""
+        rep = decision.rep_id
+        if rep is None:
+            return
+        day = decision.rep_local_day or decision.decided_at.date()
+        add(self.conn, "day", day.isoformat(), rep, 1)
+        add(self.conn, "open", "", rep, 1)
+        if decision.pool is not None:
+            add(self.conn, "win", decision.pool, f"{decision.decided_at.date()}|{rep}", 1)
+            for rep_id, credit in decision.rotation_update.items():
+                _set(self.conn, "rr", decision.pool, rep_id, float(credit))
+        self.invalidate()
+
+    def release(self, rep_id: str) -> None:
+        """One of the rep's open leads closed or moved to someone else."""
+        add(self.conn, "open", "", rep_id, -1)
+        self.invalidate()
+
+    def invalidate(self) -> None:
+        """Forget cached reads (after a write)."""
+        self._days.clear()
+        self._open = None
+        self._windows.clear()
+        self._rotations.clear()
+
+
+def rep_load(conn: sa.Connection, rep: Rep, now: datetime) -> tuple[int, int]:
+    """A rep's open leads and leads assigned on its current local day."""
+    state = DbRoutingState(conn)
+    return state.open_count(rep.rep_id, now), state.daily_count(rep.rep_id, local_day(rep, now))
