@@ -223,7 +223,8 @@ class RoutingService:
 
     def decide_for_queue(self, snapshot: Snapshot, lead: Lead, now: datetime) -> Decision | None:
         """Try a queued lead again; records a decision only if a rep can now take it."""
-        decision = self._decide(snapshot, lead, now, declined=frozenset())
+        declined = frozenset(self._decliners(snapshot.conn, lead.lead_id))
+        decision = self._decide(snapshot, lead, now, declined=declined)
         if decision.rep_id is None:
             return None
         decision = dataclasses.replace(decision, reasons=("QUEUE_DRAIN", *decision.reasons))
@@ -286,6 +287,7 @@ class RoutingService:
                     to_rep=decision.rep_id,
                     detail=" ".join(decision.reasons[1:4]),
                 ),
+                now=now,
             )
         return {
             "reassigned": True,

@@ -27,7 +27,8 @@ __all__ = [
     "decision_public",
 ]
 
-_ID = Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.:@\-]+$")
+_ID_PATTERN = r"^[A-Za-z0-9_.:@\-]+$"
+_ID = Field(min_length=1, max_length=128, pattern=_ID_PATTERN)
 
 
 class _In(BaseModel):
@@ -89,7 +90,7 @@ class RepUpdate(_In):
 class LeadCreate(_In):
     """A lead in leadpilot's canonical fields. Unknown fields go in ``attributes``."""
 
-    lead_id: str | None = _ID
+    lead_id: str | None = Field(None, min_length=1, max_length=128, pattern=_ID_PATTERN)
     created_at: datetime | None = None
     email: str | None = Field(None, max_length=320)
     company: str | None = Field(None, max_length=512)

@@ -41,9 +41,11 @@ def list_alerts(conn: sa.Connection, limit: int = 100) -> list[Any]:
     return list(conn.execute(sa.select(alerts).order_by(alerts.c.id.desc()).limit(limit)).all())
 
 
-def enqueue_webhook(conn: sa.Connection, url: str, payload: dict[str, Any]) -> None:
-    """Queue a webhook delivery (sent by the worker, retried with backoff)."""
-    now = utcnow()
+def enqueue_webhook(
+    conn: sa.Connection, url: str, payload: dict[str, Any], *, now: datetime | None = None
+) -> None:
+    """Queue a webhook delivery due at ``now`` (sent by the worker, retried with backoff)."""
+    now = now or utcnow()
     conn.execute(
         webhook_deliveries.insert().values(
             url=url,
