@@ -50,11 +50,26 @@ def start_server(db_url: str, log_dir: Path, *, extra_env: dict[str, str] | None
     """Start ``leadpilot serve`` on a free loopback port and wait until /healthz answers."""
     port = free_port()
     log = log_dir / f"serve-{port}.log"
-    env = {**os.environ, "PYTHONPATH": SRC, "LEADPILOT_WORKER_POLL_SECONDS": "1",
-           **(extra_env or {})}
+    env = {
+        **os.environ,
+        "PYTHONPATH": SRC,
+        "LEADPILOT_WORKER_POLL_SECONDS": "1",
+        **(extra_env or {}),
+    }
     process = subprocess.Popen(
-        [sys.executable, "-m", "leadpilot.cli.main", "serve", "--host", "127.0.0.1",
-         "--port", str(port), "--db", db_url, "--no-migrate"],
+        [
+            sys.executable,
+            "-m",
+            "leadpilot.cli.main",
+            "serve",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--db",
+            db_url,
+            "--no-migrate",
+        ],
         stdout=log.open("wb"),
         stderr=subprocess.STDOUT,
         env=env,
@@ -131,7 +146,8 @@ def post_leads(
                     server = servers[target]
                     try:
                         resp = client.post(
-                            f"{server.url}/v1/leads", json=body,
+                            f"{server.url}/v1/leads",
+                            json=body,
                             headers={"Idempotency-Key": f"key-{lead_id}"},
                         )
                     except httpx.TransportError as exc:

@@ -20,12 +20,15 @@ from .scenario import check_invariants, post_leads, prepare_database, start_serv
 def _roster() -> list[Rep]:
     # rep-00 has a small cap, so the cap binds mid-load; the others rotate freely.
     reps = [Rep(rep_id="rep-00", max_leads_per_day=20, timezone="UTC")]
-    reps += [Rep(rep_id=f"rep-{i:02d}", max_leads_per_day=1000, timezone="UTC") for i in range(1, 16)]
+    reps += [
+        Rep(rep_id=f"rep-{i:02d}", max_leads_per_day=1000, timezone="UTC") for i in range(1, 16)
+    ]
     return reps
 
 
-def _run(db_url: str, tmp_path: Path, *, n_servers: int, n_leads: int, n_threads: int,
-         kill: bool) -> None:
+def _run(
+    db_url: str, tmp_path: Path, *, n_servers: int, n_leads: int, n_threads: int, kill: bool
+) -> None:
     reps = _roster()
     token = prepare_database(db_url, reps)
     servers = [start_server(db_url, tmp_path) for _ in range(n_servers)]
@@ -53,8 +56,14 @@ def _run(db_url: str, tmp_path: Path, *, n_servers: int, n_leads: int, n_threads
 
 @pytest.mark.slow
 def test_sqlite_one_process_concurrent_clients(tmp_path: Path) -> None:
-    _run(f"sqlite:///{tmp_path / 'lp.db'}", tmp_path, n_servers=1, n_leads=400, n_threads=8,
-         kill=False)
+    _run(
+        f"sqlite:///{tmp_path / 'lp.db'}",
+        tmp_path,
+        n_servers=1,
+        n_leads=400,
+        n_threads=8,
+        kill=False,
+    )
 
 
 @pytest.mark.slow

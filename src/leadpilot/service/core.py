@@ -25,7 +25,13 @@ from leadpilot.schema import Decision, Lead, Scorer
 from leadpilot.service.inputs import RoutingInputs, Snapshot
 from leadpilot.service.metrics import ServiceMetrics
 from leadpilot.service.notify import reassignment_message
-from leadpilot.service.schemas import DecisionPublic, IntakePublic, LeadCreate, decision_public
+from leadpilot.service.schemas import (
+    CandidatePublic,
+    DecisionPublic,
+    IntakePublic,
+    LeadCreate,
+    decision_public,
+)
 from leadpilot.settings import Settings
 from leadpilot.store import timers
 from leadpilot.store.alerts import enqueue_webhook, record_alert
@@ -125,19 +131,18 @@ class RoutingService:
     def _route_new(self, conn: sa.Connection, lead: Lead, now: datetime) -> dict[str, Any]:
         snapshot = self.inputs.load(conn, now)
         account_id = snapshot.link_account(lead)
-        insert_lead(conn, lead, status="queued", account_id=account_id, received_at=now)
         decision = self._decide(snapshot, lead, now, declined=frozenset())
-        decision_id = self._apply(snapshot, lead.lead_id, decision, trigger="intake", now=now)
-        row = get_lead_row(conn, lead.lead_id)
-        live = live_decision(conn, lead.lead_id)
-        assert live is not None
-        assert live.id == decision_id
+        insert_lead(conn, lead, status="queued", account_id=account_id, received_at=now)
+        decision_id = self._apply(
+            snapshot, lead.lead_id, decision, trigger="intake", now=now, new_lead=True
+        )
+        public = decision_public_from(decision, decision_id=decision_id, trigger="intake")
         return IntakePublic(
             lead_id=lead.lead_id,
             duplicate=False,
-            status=row.status,
+            status=_status_of(decision),
             account_id=account_id,
-            decision=_public(live),
+            decision=public,
         ).model_dump(mode="json")
 
     # ------------------------------------------------------------ decisions
@@ -156,17 +161,20 @@ class RoutingService:
         trigger: str,
         now: datetime,
         reassignment: bool = False,
+        new_lead: bool = False,
     ) -> int:
         """Record ``decision`` as the lead's live decision; update the lead, the router's
-        state (counters, rotation) and the timers to match, in the caller's transaction."""
+        state (counters, rotation) and the timers to match, in the caller's transaction.
+        ``new_lead`` skips what a lead inserted in this transaction cannot have yet."""
         conn = snapshot.conn
-        row = get_lead_row(conn, lead_id)
-        retire_live_decision(conn, lead_id)
-        timers.cancel_timers(conn, lead_id, ("sla", "acceptance"))
-        decision_id = insert_decision(conn, decision, trigger=trigger)
+        row = _NEW_ROW if new_lead else get_lead_row(conn, lead_id)
+        if not new_lead:
+            retire_live_decision(conn, lead_id)
+            timers.cancel_timers(conn, lead_id, ("sla", "acceptance"))
+        decision_id = insert_decision(conn, decision, trigger=trigger, first=new_lead)
         outcome = "assigned" if decision.rep_id else (decision.lane or "queued")
         self.metrics.decisions.labels(trigger=trigger, outcome=outcome).inc()
-        values: dict[str, Any] = {"lane": decision.lane}
+        values: dict[str, Any] = {"lane": decision.lane, "status": _status_of(decision)}
         if reassignment:
             values["reassignments"] = row.reassignments + 1
         if row.rep_id and row.status == "routed":
@@ -199,11 +207,10 @@ class RoutingService:
                     kind="acceptance",
                     due_at=now + timedelta(minutes=window),
                 )
-        elif decision.lane is not None and "NO_ASSIGNMENT_LANE" in decision.reasons:
-            values.update(status="nurture", rep_id=None, queue_reason="NO_ASSIGNMENT_LANE")
+        elif values["status"] == "nurture":
+            values.update(rep_id=None, queue_reason="NO_ASSIGNMENT_LANE")
         else:
             values.update(
-                status="queued",
                 rep_id=None,
                 queue_reason=",".join(decision.reasons)[:256],
                 queued_at=row.queued_at or now,
@@ -310,6 +317,59 @@ class RoutingService:
     def with_lock(self) -> Any:
         """A write transaction holding the routing lock (for the worker and events)."""
         return _LockedTransaction(self.engine)
+
+
+class _NewRow:
+    """What ``_apply`` needs to know of a lead inserted in the same transaction."""
+
+    rep_id = None
+    status = "queued"
+    reassignments = 0
+    queued_at = None
+
+
+_NEW_ROW = _NewRow()
+
+
+def _status_of(decision: Decision) -> str:
+    if decision.rep_id is not None:
+        return "routed"
+    if "NO_ASSIGNMENT_LANE" in decision.reasons:
+        return "nurture"
+    return "queued"
+
+
+def decision_public_from(decision: Decision, *, decision_id: int, trigger: str) -> DecisionPublic:
+    """The public form of a decision just recorded as the lead's first (seq 1, live)."""
+    return DecisionPublic(
+        id=decision_id,
+        lead_id=decision.lead_id,
+        seq=1,
+        live=True,
+        trigger=trigger,
+        rep_id=decision.rep_id,
+        pool=decision.pool,
+        lane=decision.lane,
+        strategy=decision.strategy,
+        reasons=list(decision.reasons),
+        candidates=[
+            CandidatePublic(rep_id=c.rep_id, p_convert=c.p_convert, price=c.price, score=c.score)
+            for c in decision.candidates
+        ],
+        exclusions=dict(decision.exclusions),
+        p_convert=decision.p_convert,
+        confidence=decision.confidence,
+        propensity=decision.propensity,
+        model_version=decision.model_version,
+        policy_version=decision.policy_version,
+        decided_at=decision.decided_at,
+        sla_deadline=decision.sla_deadline,
+        mode=decision.mode,
+        shadow_rep_id=decision.shadow_rep_id,
+        fit_score=decision.fit_score,
+        intent_score=decision.intent_score,
+        grade=decision.grade,
+    )
 
 
 _TRIGGER = {

@@ -30,6 +30,7 @@ from leadpilot.store.counters import DbRoutingState
 from leadpilot.store.leads import lead_from_fields
 from leadpilot.store.policies import active_policy_row
 from leadpilot.store.reps import list_reps
+from leadpilot.store.tables import policies, routing_counters
 
 __all__ = [
     "ACCOUNT_REFRESH",
@@ -179,18 +180,36 @@ class RoutingInputs:
         self._policies: dict[str, Policy] = {}
         self._accounts: AccountIndex | None = None
         self._accounts_at = 0.0
+        self._roster: tuple[int, list[Rep]] | None = None
         self._lock = threading.Lock()
 
     def policy(self, conn: sa.Connection, reps: Sequence[Rep]) -> Policy:
         """The active policy, or the default policy when none was uploaded."""
-        row = active_policy_row(conn)
-        if row is None:
+        version = conn.execute(sa.select(policies.c.version).where(policies.c.active)).scalar()
+        return self._policy(conn, version, reps)
+
+    def _policy(self, conn: sa.Connection, version: str | None, reps: Sequence[Rep]) -> Policy:
+        if version is None:
             return default_policy(reps)
         with self._lock:
-            cached = self._policies.get(row.version)
-            if cached is None:
-                cached = self._policies[row.version] = policy_from_text(row.text)
-            return cached
+            cached = self._policies.get(version)
+        if cached is None:
+            row = active_policy_row(conn)
+            cached = policy_from_text(row.text)
+            with self._lock:
+                self._policies[version] = cached
+        return cached
+
+    def roster(self, conn: sa.Connection, version: int) -> list[Rep]:
+        """The reps with their availability; re-read only when the roster version moved
+        (every write to reps or out-of-office ranges bumps it, in any process)."""
+        with self._lock:
+            if self._roster is not None and self._roster[0] == version:
+                return self._roster[1]
+        reps = list_reps(conn)
+        with self._lock:
+            self._roster = (version, reps)
+        return reps
 
     def accounts(self, conn: sa.Connection) -> AccountIndex:
         """The account index, refreshed every ``ACCOUNT_REFRESH`` seconds."""
@@ -206,6 +225,19 @@ class RoutingInputs:
             self._accounts = None
 
     def load(self, conn: sa.Connection, now: datetime) -> Snapshot:
-        """Everything a decision at ``now`` needs."""
-        reps = list_reps(conn, now=now)
-        return Snapshot(conn, self.policy(conn, reps), reps, self.accounts(conn), self.scorer)
+        """Everything a decision at ``now`` needs (one query when nothing changed)."""
+        del now  # out-of-office ranges are all kept; the router compares them with now
+        active = sa.select(policies.c.version).where(policies.c.active).scalar_subquery()
+        roster = (
+            sa.select(routing_counters.c.value)
+            .where(
+                routing_counters.c.kind == "meta",
+                routing_counters.c.scope == "",
+                routing_counters.c.key == "roster",
+            )
+            .scalar_subquery()
+        )
+        version, roster_version = conn.execute(sa.select(active, roster)).one()
+        reps = self.roster(conn, int(roster_version or 0))
+        policy = self._policy(conn, version, reps)
+        return Snapshot(conn, policy, reps, self.accounts(conn), self.scorer)

@@ -11,32 +11,46 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Mapping
 from datetime import date, datetime
+from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from leadpilot.policy.availability import local_day
 from leadpilot.schema import Decision, Rep
 from leadpilot.store.tables import routing_counters as rc
 
-__all__ = ["DbRoutingState", "add", "rep_load"]
+__all__ = ["DbRoutingState", "add", "bump_roster_version", "rep_load", "roster_version"]
+
+
+def _upsert(conn: sa.Connection, rows: list[dict[str, object]], *, increment: bool) -> None:
+    """One statement for many counters: add to (``increment``) or set their values.
+
+    Hand-written upsert per dialect because SQLAlchemy exposes ``ON CONFLICT`` only through
+    the dialect-specific ``insert`` constructs."""
+    if not rows:
+        return
+    insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
+    stmt = insert(rc).values(rows)
+    value: sa.ColumnElement[Any]
+    if increment:
+        floor = sa.func.greatest if conn.dialect.name == "postgresql" else sa.func.max
+        value = floor(rc.c.value + stmt.excluded.value, 0.0)
+    else:
+        value = stmt.excluded.value
+    conn.execute(
+        stmt.on_conflict_do_update(
+            index_elements=[rc.c.kind, rc.c.scope, rc.c.key], set_={"value": value}
+        )
+    )
 
 
 def add(conn: sa.Connection, kind: str, scope: str, key: str, delta: float) -> None:
-    """Add ``delta`` to a counter (created when missing); open counts never go below 0."""
-    where = (rc.c.kind == kind, rc.c.scope == scope, rc.c.key == key)
-    new_value = rc.c.value + delta
-    if kind == "open":
-        floor = sa.func.max if conn.dialect.name == "sqlite" else sa.func.greatest
-        new_value = floor(rc.c.value + delta, 0.0)
-    updated = conn.execute(rc.update().where(*where).values(value=new_value)).rowcount
-    if not updated:
-        conn.execute(rc.insert().values(kind=kind, scope=scope, key=key, value=max(delta, 0.0)))
-
-
-def _set(conn: sa.Connection, kind: str, scope: str, key: str, value: float) -> None:
-    where = (rc.c.kind == kind, rc.c.scope == scope, rc.c.key == key)
-    if not conn.execute(rc.update().where(*where).values(value=value)).rowcount:
-        conn.execute(rc.insert().values(kind=kind, scope=scope, key=key, value=value))
+    """Add ``delta`` to a counter (created when missing); counters never go below 0."""
+    _upsert(
+        conn, [{"kind": kind, "scope": scope, "key": key, "value": float(delta)}], increment=True
+    )
 
 
 class DbRoutingState:
@@ -94,12 +108,19 @@ class DbRoutingState:
         if rep is None:
             return
         day = decision.rep_local_day or decision.decided_at.date()
-        add(self.conn, "day", day.isoformat(), rep, 1)
-        add(self.conn, "open", "", rep, 1)
+        increments: list[dict[str, object]] = [
+            {"kind": "day", "scope": day.isoformat(), "key": rep, "value": 1.0},
+            {"kind": "open", "scope": "", "key": rep, "value": 1.0},
+        ]
         if decision.pool is not None:
-            add(self.conn, "win", decision.pool, f"{decision.decided_at.date()}|{rep}", 1)
-            for rep_id, credit in decision.rotation_update.items():
-                _set(self.conn, "rr", decision.pool, rep_id, float(credit))
+            key = f"{decision.decided_at.date()}|{rep}"
+            increments.append({"kind": "win", "scope": decision.pool, "key": key, "value": 1.0})
+            credits = [
+                {"kind": "rr", "scope": decision.pool, "key": rep_id, "value": float(credit)}
+                for rep_id, credit in decision.rotation_update.items()
+            ]
+            _upsert(self.conn, credits, increment=False)
+        _upsert(self.conn, increments, increment=True)
         self.invalidate()
 
     def release(self, rep_id: str) -> None:
@@ -119,3 +140,16 @@ def rep_load(conn: sa.Connection, rep: Rep, now: datetime) -> tuple[int, int]:
     """A rep's open leads and leads assigned on its current local day."""
     state = DbRoutingState(conn)
     return state.open_count(rep.rep_id, now), state.daily_count(rep.rep_id, local_day(rep, now))
+
+
+def bump_roster_version(conn: sa.Connection) -> None:
+    """Note that reps or their availability changed (processes reload their roster)."""
+    add(conn, "meta", "", "roster", 1)
+
+
+def roster_version(conn: sa.Connection) -> int:
+    """How many times the roster changed (cache key of the in-process roster)."""
+    value = conn.execute(
+        sa.select(rc.c.value).where(rc.c.kind == "meta", rc.c.scope == "", rc.c.key == "roster")
+    ).scalar()
+    return int(value or 0)

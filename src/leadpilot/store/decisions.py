@@ -19,16 +19,22 @@ __all__ = [
 ]
 
 
-def insert_decision(conn: sa.Connection, decision: Decision, *, trigger: str) -> int:
+def insert_decision(
+    conn: sa.Connection, decision: Decision, *, trigger: str, first: bool = False
+) -> int:
     """Append ``decision`` as the lead's live decision (the caller retires the previous one
-    first); returns the new row id."""
+    first; ``first`` says there is none); returns the new row id."""
     seq = (
-        conn.execute(
-            sa.select(sa.func.coalesce(sa.func.max(decisions.c.seq), 0)).where(
-                decisions.c.lead_id == decision.lead_id
-            )
-        ).scalar_one()
-        + 1
+        1
+        if first
+        else (
+            conn.execute(
+                sa.select(sa.func.coalesce(sa.func.max(decisions.c.seq), 0)).where(
+                    decisions.c.lead_id == decision.lead_id
+                )
+            ).scalar_one()
+            + 1
+        )
     )
     return int(
         conn.execute(

@@ -51,19 +51,28 @@ def lead_from_fields(fields: dict[str, Any]) -> Lead:
 
 
 def find_duplicate(conn: sa.Connection, lead: Lead) -> tuple[str, str] | None:
-    """The earliest stored lead with the same id, external id or email, and what matched."""
-    checks: list[tuple[str, Any]] = [("lead_id", leads.c.lead_id == lead.lead_id)]
+    """The earliest stored lead with the same id, external id or email, and what matched
+    (one query; id beats external id beats email)."""
+    conditions = [leads.c.lead_id == lead.lead_id]
     if lead.external_id:
-        checks.append(("external_id", leads.c.external_id == lead.external_id))
+        conditions.append(leads.c.external_id == lead.external_id)
     email = normalize_email(lead.email)
     if email:
-        checks.append(("email", leads.c.email == email))
-    for name, condition in checks:
-        found = conn.execute(
-            sa.select(leads.c.lead_id).where(condition).order_by(leads.c.received_at).limit(1)
-        ).scalar()
-        if found is not None:
-            return found, name
+        conditions.append(leads.c.email == email)
+    rows = conn.execute(
+        sa.select(leads.c.lead_id, leads.c.external_id, leads.c.email)
+        .where(sa.or_(*conditions))
+        .order_by(leads.c.received_at)
+        .limit(20)
+    ).all()
+    for name, value in (
+        ("lead_id", lead.lead_id),
+        ("external_id", lead.external_id),
+        ("email", email),
+    ):
+        for row in rows:
+            if value is not None and getattr(row, name) == value:
+                return row.lead_id, name
     return None
 
 

@@ -10,6 +10,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from leadpilot.schema import Rep
+from leadpilot.store.counters import bump_roster_version
 from leadpilot.store.tables import rep_out_of_office, reps
 from leadpilot.store.types import as_utc, utcnow
 
@@ -87,6 +88,7 @@ def upsert_reps(conn: sa.Connection, roster: Iterable[Rep]) -> int:
         if not updated:
             conn.execute(reps.insert().values(**values))
         n += 1
+    bump_roster_version(conn)
     return n
 
 
@@ -135,6 +137,7 @@ def add_out_of_office(
             created_at=utcnow(),
         )
     )
+    bump_roster_version(conn)
 
 
 def replace_out_of_office(
@@ -142,6 +145,7 @@ def replace_out_of_office(
 ) -> None:
     """Replace a rep's out-of-office ranges (PUT semantics)."""
     conn.execute(rep_out_of_office.delete().where(rep_out_of_office.c.rep_id == rep_id))
+    bump_roster_version(conn)
     for start, end in ranges:
         add_out_of_office(conn, rep_id, start, end, None)
 

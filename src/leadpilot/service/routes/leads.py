@@ -33,7 +33,12 @@ def _canonical(body: LeadCreate | dict[str, Any], fmt: str) -> LeadCreate:
         ) from None
 
 
-@router.post("", response_model=IntakePublic, status_code=201)
+@router.post(
+    "",
+    response_model=IntakePublic,
+    status_code=201,
+    responses={200: {"model": IntakePublic, "description": "Duplicate or retried request"}},
+)
 def post_lead(
     body: Annotated[LeadCreate | dict[str, Any], Body()],
     ctx: Ctx,

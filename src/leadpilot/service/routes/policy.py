@@ -45,7 +45,12 @@ def _get(conn: Any, version: str) -> Any:
     return row
 
 
-@router.post("", response_model=PolicyPublic, status_code=201)
+@router.post(
+    "",
+    response_model=PolicyPublic,
+    status_code=201,
+    responses={200: {"model": PolicyPublic, "description": "Version already stored"}},
+)
 def upload_policy(
     body: PolicyCreate, ctx: Ctx, response: Response, token: AdminToken
 ) -> PolicyPublic:
