@@ -1,8 +1,9 @@
 """What a routing decision needs, loaded from the store: policy, roster, accounts, state.
 
-The active policy is parsed once per version and cached; the roster is read per decision
-(it changes with ``PUT /v1/reps``); accounts are indexed in memory and refreshed every
-``ACCOUNT_REFRESH`` (they change only through ``leadpilot load``).
+The active policy is parsed once per version and cached; the roster is cached per roster
+version (bumped by every write to reps or out-of-office ranges, in any process); accounts are
+matched by ``ingest.matching.AccountMatcher`` (domain, company key, fuzzy name), rebuilt
+every ``ACCOUNT_REFRESH`` seconds (they change only through ``leadpilot load``).
 """
 
 from __future__ import annotations
@@ -19,12 +20,11 @@ from typing import Any
 import numpy as np
 import sqlalchemy as sa
 import yaml
-from rapidfuzz import fuzz, process
 
 from leadpilot.errors import ModelError, PolicyError
-from leadpilot.ingest.identity import normalize_company_name
+from leadpilot.ingest.matching import AccountMatcher
 from leadpilot.policy import Policy, default_policy, parse_policy, route
-from leadpilot.schema import Account, Decision, Lead, Rep, Scorer
+from leadpilot.schema import Decision, Lead, Rep, Scorer
 from leadpilot.store.accounts import list_accounts
 from leadpilot.store.counters import DbRoutingState
 from leadpilot.store.leads import lead_from_fields
@@ -34,8 +34,6 @@ from leadpilot.store.tables import policies, routing_counters
 
 __all__ = [
     "ACCOUNT_REFRESH",
-    "AccountIndex",
-    "AccountMatch",
     "RoutingInputs",
     "Snapshot",
     "load_scorer",
@@ -43,49 +41,6 @@ __all__ = [
 ]
 
 ACCOUNT_REFRESH = 30.0  # seconds
-_FUZZY_CUTOFF = 90.0
-
-
-@dataclass(frozen=True, slots=True)
-class AccountMatch:
-    """A lead's account and how it was found (``domain``, ``name`` or ``fuzzy_name``)."""
-
-    account: Account
-    method: str
-    score: float = 100.0
-
-
-class AccountIndex:
-    """Finds a lead's account: exact domain first, then the company-name key, then a fuzzy
-    name match (rapidfuzz token-sort ratio >= 90)."""
-
-    def __init__(self, accounts: Sequence[Account]) -> None:
-        self._by_domain = {a.domain.lower(): a for a in accounts if a.domain}
-        self._by_key: dict[str, Account] = {}
-        for account in accounts:
-            key = normalize_company_name(account.name)
-            if key:
-                self._by_key.setdefault(key, account)
-        self._keys = list(self._by_key)
-
-    def __len__(self) -> int:
-        return len(set(self._by_domain.values()) | set(self._by_key.values()))
-
-    def match(self, lead: Lead) -> AccountMatch | None:
-        """The lead's account match, or ``None``."""
-        if lead.domain and lead.domain.lower() in self._by_domain:
-            return AccountMatch(self._by_domain[lead.domain.lower()], "domain")
-        key = normalize_company_name(lead.company)
-        if not key:
-            return None
-        if key in self._by_key:
-            return AccountMatch(self._by_key[key], "name")
-        best = process.extractOne(
-            key, self._keys, scorer=fuzz.token_sort_ratio, score_cutoff=_FUZZY_CUTOFF
-        )
-        if best is None:
-            return None
-        return AccountMatch(self._by_key[best[0]], "fuzzy_name", float(best[1]))
 
 
 def policy_from_text(text: str) -> Policy:
@@ -121,7 +76,7 @@ class Snapshot:
     conn: sa.Connection
     policy: Policy
     reps: list[Rep]
-    accounts: AccountIndex
+    accounts: AccountMatcher
     scorer: Scorer | None
     state: DbRoutingState = field(init=False)
 
@@ -178,7 +133,7 @@ class RoutingInputs:
     def __init__(self, *, scorer: Scorer | None) -> None:
         self.scorer = scorer
         self._policies: dict[str, Policy] = {}
-        self._accounts: AccountIndex | None = None
+        self._accounts: AccountMatcher | None = None
         self._accounts_at = 0.0
         self._roster: tuple[int, list[Rep]] | None = None
         self._lock = threading.Lock()
@@ -211,11 +166,11 @@ class RoutingInputs:
             self._roster = (version, reps)
         return reps
 
-    def accounts(self, conn: sa.Connection) -> AccountIndex:
+    def accounts(self, conn: sa.Connection) -> AccountMatcher:
         """The account index, refreshed every ``ACCOUNT_REFRESH`` seconds."""
         with self._lock:
             if self._accounts is None or time.monotonic() - self._accounts_at > ACCOUNT_REFRESH:
-                self._accounts = AccountIndex(list_accounts(conn))
+                self._accounts = AccountMatcher(list_accounts(conn))
                 self._accounts_at = time.monotonic()
             return self._accounts
 

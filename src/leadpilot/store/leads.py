@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 from datetime import datetime
 from typing import Any
 
@@ -25,17 +26,30 @@ __all__ = [
 _DATETIME_FIELDS = frozenset({"created_at"})
 
 
+def _json_value(value: Any) -> Any:
+    """A JSON-safe form of a field value (datetimes as ISO text, NaN/NA as null)."""
+    if value is None or isinstance(value, str | bool | int):
+        return value
+    if isinstance(value, datetime):
+        return None if value != value else as_utc(value).isoformat()  # NaT != NaT
+    if isinstance(value, float):
+        return None if math.isnan(value) else value
+    if hasattr(value, "item"):  # numpy scalars
+        return _json_value(value.item())
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    return None if str(value) in {"<NA>", "nan", "NaT"} else str(value)
+
+
 def lead_fields(lead: Lead) -> dict[str, Any]:
     """A JSON-ready dict of a lead's canonical fields and attributes."""
     out: dict[str, Any] = {}
     for f in dataclasses.fields(Lead):
         value = getattr(lead, f.name)
         if f.name == "attributes":
-            out["attributes"] = dict(value)
-        elif isinstance(value, datetime):
-            out[f.name] = as_utc(value).isoformat()
+            out["attributes"] = {str(k): _json_value(v) for k, v in dict(value).items()}
         else:
-            out[f.name] = value
+            out[f.name] = _json_value(value)
     return out
 
 
