@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 
 import typer
+from rich.console import Console
 
 from leadpilot.cli._common import console
 from leadpilot.cli.db import DB_OPTION, database_url
@@ -66,3 +67,10 @@ def register(app: typer.Typer) -> None:
             workers=workers,
             log_level=log_level,
         )
+
+
+def demo_service(console: Console, world_dir: Path, model_dir: Path | None = None) -> None:
+    """The service step of ``leadpilot demo`` (see ``leadpilot.cli._serve_demo``)."""
+    from leadpilot.cli._serve_demo import demo_service as run
+
+    run(console, world_dir, model_dir)
