@@ -24,26 +24,37 @@ from leadpilot.store.tables import routing_counters as rc
 __all__ = ["DbRoutingState", "add", "bump_roster_version", "rep_load", "roster_version"]
 
 
-def _upsert(conn: sa.Connection, rows: list[dict[str, object]], *, increment: bool) -> None:
-    """One statement for many counters: add to (``increment``) or set their values.
-
-    Hand-written upsert per dialect because SQLAlchemy exposes ``ON CONFLICT`` only through
-    the dialect-specific ``insert`` constructs."""
-    if not rows:
-        return
-    insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
-    stmt = insert(rc).values(rows)
+def _upsert_statement(dialect: str, *, increment: bool) -> Any:
+    """``INSERT ... ON CONFLICT DO UPDATE`` for one counter row, built once per dialect (the
+    hot path reuses it with executemany). Dialect-specific because SQLAlchemy exposes
+    ``ON CONFLICT`` only through the dialect ``insert`` constructs."""
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    stmt = insert(rc)
     value: sa.ColumnElement[Any]
     if increment:
-        floor = sa.func.greatest if conn.dialect.name == "postgresql" else sa.func.max
+        floor = sa.func.greatest if dialect == "postgresql" else sa.func.max
         value = floor(rc.c.value + stmt.excluded.value, 0.0)
     else:
         value = stmt.excluded.value
-    conn.execute(
-        stmt.on_conflict_do_update(
-            index_elements=[rc.c.kind, rc.c.scope, rc.c.key], set_={"value": value}
-        )
+    return stmt.on_conflict_do_update(
+        index_elements=[rc.c.kind, rc.c.scope, rc.c.key], set_={"value": value}
     )
+
+
+_UPSERTS = {
+    (dialect, increment): _upsert_statement(dialect, increment=increment)
+    for dialect in ("postgresql", "sqlite")
+    for increment in (True, False)
+}
+_SCOPE_QUERY = sa.select(rc.c.key, rc.c.value).where(
+    rc.c.kind == sa.bindparam("kind"), rc.c.scope == sa.bindparam("scope")
+)
+
+
+def _upsert(conn: sa.Connection, rows: list[dict[str, object]], *, increment: bool) -> None:
+    """Add to (``increment``, never below 0) or set many counters in one round trip."""
+    if rows:
+        conn.execute(_UPSERTS[(conn.dialect.name, increment)], rows)
 
 
 def add(conn: sa.Connection, kind: str, scope: str, key: str, delta: float) -> None:
@@ -64,9 +75,7 @@ class DbRoutingState:
         self._rotations: dict[str, dict[str, float]] = {}
 
     def _scope(self, kind: str, scope: str) -> list[tuple[str, float]]:
-        rows = self.conn.execute(
-            sa.select(rc.c.key, rc.c.value).where(rc.c.kind == kind, rc.c.scope == scope)
-        )
+        rows = self.conn.execute(_SCOPE_QUERY, {"kind": kind, "scope": scope})
         return [(k, float(v)) for k, v in rows]
 
     def daily_count(self, rep_id: str, day: date) -> int:
