@@ -10,6 +10,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import datetime
+from pathlib import Path
 
 import sqlalchemy as sa
 from fastapi import FastAPI, Request, Response
@@ -26,8 +27,9 @@ from leadpilot.service.routes import decisions, events, health, kpis, leads, pol
 from leadpilot.service.schemas import ERROR_RESPONSES
 from leadpilot.service.worker import Worker
 from leadpilot.settings import Settings
-from leadpilot.store.engine import make_engine
+from leadpilot.store.engine import make_engine, write_transaction
 from leadpilot.store.migrate import check_current
+from leadpilot.store.models import active_model_row, register_model
 from leadpilot.store.types import utcnow
 
 __all__ = ["create_app"]
@@ -53,8 +55,15 @@ def create_app(
     own_engine = engine is None
     engine = engine or make_engine(settings.database_url, pool_size=settings.pool_size)
     check_current(engine)
-    if scorer is None and settings.model_dir is not None:
+    if scorer is None and settings.model_dir is None:
+        with engine.connect() as conn:
+            row = active_model_row(conn)
+        if row is not None:  # the model this database was last served with
+            scorer = load_scorer(Path(row.path))
+    elif scorer is None and settings.model_dir is not None:
         scorer = load_scorer(settings.model_dir)
+        with write_transaction(engine) as conn:
+            register_model(conn, version=scorer.version, path=str(settings.model_dir.resolve()))
     metrics = ServiceMetrics()
     service = RoutingService(
         engine, settings=settings, metrics=metrics, scorer=scorer, clock=clock, seed=seed
