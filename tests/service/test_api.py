@@ -309,3 +309,17 @@ def test_working_hours_queue_until_the_next_working_day(engine) -> None:  # type
         assert run_due(api.service).drained == []
         api.clock.advance(hours=5)  # 10:00 in New York
         assert run_due(api.service).drained == ["H"]
+
+
+def test_every_operation_documents_the_one_error_shape(api: Api) -> None:
+    spec = api.client.get("/openapi.json").json()
+    checked = 0
+    for path, methods in spec["paths"].items():
+        if path in {"/healthz", "/metrics"}:
+            continue
+        for op in methods.values():
+            for code in ("401", "403", "422"):
+                ref = op["responses"][code]["content"]["application/json"]["schema"]["$ref"]
+                assert ref.endswith("/ErrorBody"), (path, code)
+            checked += 1
+    assert checked >= 15
