@@ -117,20 +117,23 @@ def test_database_state_matches_the_in_memory_reference(engine: sa.Engine, seed:
         state.release("r1")
         reference.release("r1")
     with engine.connect() as conn:
-        fresh = DbRoutingState(conn)
+        lazy = DbRoutingState(conn)
+        prefetched = DbRoutingState(conn)  # one query up front, then the cache (and misses)
+        prefetched.prefetch(datetime(2026, 1, 9, 12, tzinfo=UTC), window_days=3)
         now = datetime(2026, 1, 20, tzinfo=UTC)
-        for rep in [f"r{i}" for i in range(5)]:
-            assert fresh.open_count(rep, now) == reference.open_count(rep, now)
-            for k in range(12):
-                day = date(2026, 1, 4) + timedelta(days=k)
-                assert fresh.daily_count(rep, day) == reference.daily_count(rep, day)
-        for pool in ("a", "b"):
-            assert dict(fresh.rotation(pool)) == dict(reference.rotation(pool))
-            for k in range(12):
-                since = date(2026, 1, 4) + timedelta(days=k)
-                assert dict(fresh.window_counts(pool, since)) == {
-                    r: c for r, c in reference.window_counts(pool, since).items() if c
-                }
+        for fresh in (lazy, prefetched):
+            for rep in [f"r{i}" for i in range(5)]:
+                assert fresh.open_count(rep, now) == reference.open_count(rep, now)
+                for k in range(12):
+                    day = date(2026, 1, 4) + timedelta(days=k)
+                    assert fresh.daily_count(rep, day) == reference.daily_count(rep, day)
+            for pool in ("a", "b", "c"):
+                assert dict(fresh.rotation(pool)) == dict(reference.rotation(pool))
+                for k in range(12):
+                    since = date(2026, 1, 4) + timedelta(days=k)
+                    assert dict(fresh.window_counts(pool, since)) == {
+                        r: c for r, c in reference.window_counts(pool, since).items() if c
+                    }
 
 
 def test_timestamps_come_back_aware_in_utc(engine: sa.Engine) -> None:

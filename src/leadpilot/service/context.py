@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 import sqlalchemy as sa
@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from leadpilot.service.core import RoutingService
 from leadpilot.service.metrics import ServiceMetrics
 from leadpilot.settings import Settings
+from leadpilot.store.tokens import TokenInfo
 
 __all__ = ["ServiceContext"]
 
@@ -24,3 +25,4 @@ class ServiceContext:
     metrics: ServiceMetrics
     service: RoutingService
     clock: Callable[[], datetime]
+    token_cache: dict[str, tuple[TokenInfo, float]] = field(default_factory=dict)

@@ -132,9 +132,15 @@ class RoutingService:
         snapshot = self.inputs.load(conn, now)
         account_id = snapshot.link_account(lead)
         decision = self._decide(snapshot, lead, now, declined=frozenset())
-        insert_lead(conn, lead, status="queued", account_id=account_id, received_at=now)
+
+        def insert(values: dict[str, Any]) -> None:
+            status = values.pop("status")
+            insert_lead(
+                conn, lead, status=status, account_id=account_id, received_at=now, extra=values
+            )
+
         decision_id = self._apply(
-            snapshot, lead.lead_id, decision, trigger="intake", now=now, new_lead=True
+            snapshot, lead.lead_id, decision, trigger="intake", now=now, new_lead=insert
         )
         public = decision_public_from(decision, decision_id=decision_id, trigger="intake")
         return IntakePublic(
@@ -161,33 +167,41 @@ class RoutingService:
         trigger: str,
         now: datetime,
         reassignment: bool = False,
-        new_lead: bool = False,
+        new_lead: Callable[[dict[str, Any]], None] | None = None,
     ) -> int:
         """Record ``decision`` as the lead's live decision; update the lead, the router's
         state (counters, rotation) and the timers to match, in the caller's transaction.
-        ``new_lead`` skips what a lead inserted in this transaction cannot have yet."""
+        ``new_lead`` inserts a lead that is not stored yet, with the decision's outcome."""
         conn = snapshot.conn
         row = _NEW_ROW if new_lead else get_lead_row(conn, lead_id)
-        if not new_lead:
-            retire_live_decision(conn, lead_id)
-            timers.cancel_timers(conn, lead_id, ("sla", "acceptance"))
-        decision_id = insert_decision(conn, decision, trigger=trigger, first=new_lead)
-        outcome = "assigned" if decision.rep_id else (decision.lane or "queued")
-        self.metrics.decisions.labels(trigger=trigger, outcome=outcome).inc()
         values: dict[str, Any] = {"lane": decision.lane, "status": _status_of(decision)}
         if reassignment:
             values["reassignments"] = row.reassignments + 1
+        if decision.rep_id is not None:
+            values.update(rep_id=decision.rep_id, queue_reason=None, queued_at=None)
+            if not new_lead:
+                values["accepted_at"] = None
+        elif values["status"] == "nurture":
+            values.update(rep_id=None, queue_reason="NO_ASSIGNMENT_LANE")
+        else:
+            values.update(
+                rep_id=None,
+                queue_reason=",".join(decision.reasons)[:256],
+                queued_at=row.queued_at or now,
+            )
+        if new_lead:
+            new_lead(values)
+        else:
+            retire_live_decision(conn, lead_id)
+            timers.cancel_timers(conn, lead_id, ("sla", "acceptance"))
+            conn.execute(leads.update().where(leads.c.lead_id == lead_id).values(**values))
+        decision_id = insert_decision(conn, decision, trigger=trigger, first=bool(new_lead))
+        outcome = "assigned" if decision.rep_id else (decision.lane or "queued")
+        self.metrics.decisions.labels(trigger=trigger, outcome=outcome).inc()
         if row.rep_id and row.status == "routed":
             snapshot.state.release(row.rep_id)
         snapshot.state.commit(decision)
         if decision.rep_id is not None:
-            values.update(
-                status="routed",
-                rep_id=decision.rep_id,
-                queue_reason=None,
-                queued_at=None,
-                accepted_at=None,
-            )
             if decision.sla_deadline is not None:
                 timers.start_timer(
                     conn,
@@ -207,15 +221,6 @@ class RoutingService:
                     kind="acceptance",
                     due_at=now + timedelta(minutes=window),
                 )
-        elif values["status"] == "nurture":
-            values.update(rep_id=None, queue_reason="NO_ASSIGNMENT_LANE")
-        else:
-            values.update(
-                rep_id=None,
-                queue_reason=",".join(decision.reasons)[:256],
-                queued_at=row.queued_at or now,
-            )
-        conn.execute(leads.update().where(leads.c.lead_id == lead_id).values(**values))
         return decision_id
 
     def apply_manual(

@@ -181,7 +181,6 @@ class RoutingInputs:
 
     def load(self, conn: sa.Connection, now: datetime) -> Snapshot:
         """Everything a decision at ``now`` needs (one query when nothing changed)."""
-        del now  # out-of-office ranges are all kept; the router compares them with now
         active = sa.select(policies.c.version).where(policies.c.active).scalar_subquery()
         roster = (
             sa.select(routing_counters.c.value)
@@ -195,4 +194,6 @@ class RoutingInputs:
         version, roster_version = conn.execute(sa.select(active, roster)).one()
         reps = self.roster(conn, int(roster_version or 0))
         policy = self._policy(conn, version, reps)
-        return Snapshot(conn, policy, reps, self.accounts(conn), self.scorer)
+        snapshot = Snapshot(conn, policy, reps, self.accounts(conn), self.scorer)
+        snapshot.state.prefetch(now, window_days=max(62, policy.fairness.window_days + 2))
+        return snapshot

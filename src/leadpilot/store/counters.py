@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Mapping
-from datetime import date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -46,6 +46,13 @@ _UPSERTS = {
     for dialect in ("postgresql", "sqlite")
     for increment in (True, False)
 }
+_PREFETCH_QUERY = sa.select(rc.c.kind, rc.c.scope, rc.c.key, rc.c.value).where(
+    sa.or_(
+        rc.c.kind.in_(["open", "rr"]),
+        sa.and_(rc.c.kind == "day", rc.c.scope.in_(sa.bindparam("days", expanding=True))),
+        sa.and_(rc.c.kind == "win", rc.c.key >= sa.bindparam("cutoff")),
+    )
+)
 _SCOPE_QUERY = sa.select(rc.c.key, rc.c.value).where(
     rc.c.kind == sa.bindparam("kind"), rc.c.scope == sa.bindparam("scope")
 )
@@ -73,6 +80,38 @@ class DbRoutingState:
         self._open: dict[str, int] | None = None
         self._windows: dict[str, list[tuple[date, str, int]]] = {}
         self._rotations: dict[str, dict[str, float]] = {}
+        self._all_rotations = False
+        self._windows_from: date | None = None
+        self._windows_full: set[str] = set()
+
+    def prefetch(self, now: datetime, *, window_days: int = 62) -> None:
+        """Read everything a decision at ``now`` is likely to ask for in one round trip:
+        open counts, rotation credits, the days around ``now`` (any timezone's local day is
+        within one day of UTC) and the fairness windows of the last ``window_days``."""
+        today = now.astimezone(UTC).date()
+        days = [today + timedelta(days=k) for k in (-1, 0, 1)]
+        cutoff = today - timedelta(days=window_days)
+        rows = self.conn.execute(
+            _PREFETCH_QUERY, {"days": [d.isoformat() for d in days], "cutoff": cutoff.isoformat()}
+        ).all()
+        self._days = {d: {} for d in days}
+        self._open = {}
+        self._rotations = {}
+        self._windows = {}
+        for kind, scope, key, value in rows:
+            if kind == "open":
+                self._open[key] = int(value)
+            elif kind == "rr":
+                self._rotations.setdefault(scope, {})[key] = float(value)
+            elif kind == "day":
+                self._days[date.fromisoformat(scope)][key] = int(value)
+            else:
+                day_text, rep_id = key.split("|", 1)
+                self._windows.setdefault(scope, []).append(
+                    (date.fromisoformat(day_text), rep_id, int(value))
+                )
+        self._all_rotations = True
+        self._windows_from = cutoff
 
     def _scope(self, kind: str, scope: str) -> list[tuple[str, float]]:
         rows = self.conn.execute(_SCOPE_QUERY, {"kind": kind, "scope": scope})
@@ -93,23 +132,27 @@ class DbRoutingState:
 
     def window_counts(self, pool: str, since_day: date) -> Mapping[str, int]:
         """Per rep, leads assigned through ``pool`` on UTC dates from ``since_day``."""
-        if pool not in self._windows:
+        covered = pool in self._windows_full or (
+            self._windows_from is not None and since_day >= self._windows_from
+        )
+        if not covered:
             entries = []
             for key, value in self._scope("win", pool):
                 day_text, rep_id = key.split("|", 1)
                 entries.append((date.fromisoformat(day_text), rep_id, int(value)))
             self._windows[pool] = entries
+            self._windows_full.add(pool)
         total: Counter[str] = Counter()
-        for day, rep_id, n in self._windows[pool]:
+        for day, rep_id, n in self._windows.get(pool, ()):
             if day >= since_day:
                 total[rep_id] += n
         return total
 
     def rotation(self, pool: str) -> Mapping[str, float]:
         """The pool's round-robin credits."""
-        if pool not in self._rotations:
+        if pool not in self._rotations and not self._all_rotations:
             self._rotations[pool] = dict(self._scope("rr", pool))
-        return self._rotations[pool]
+        return self._rotations.get(pool, {})
 
     def commit(self, decision: Decision) -> None:
         """Apply a decision's effects (see ``RoutingState.commit``) in this transaction."""
@@ -143,6 +186,9 @@ class DbRoutingState:
         self._open = None
         self._windows.clear()
         self._rotations.clear()
+        self._all_rotations = False
+        self._windows_from = None
+        self._windows_full.clear()
 
 
 def rep_load(conn: sa.Connection, rep: Rep, now: datetime) -> tuple[int, int]:
