@@ -3,7 +3,8 @@
     python benchmarks/service_latency.py                      # SQLite, 5,000 requests
     python benchmarks/service_latency.py --db postgresql+psycopg://postgres@127.0.0.1:5432/test
 
-The server (uvicorn, one process, the background worker on) runs in a subprocess and scores
+The server (uvicorn, one process, the background worker on) runs in a subprocess, with the
+world's 5,000 history leads loaded (shadow prices learn the lead mix from them), and scores
 with the synthetic world's ground truth (an oracle with the Scorer interface; pass --model
 DIR to use a trained model instead). Requests are sent open-loop at --rate per second by a
 pool of client threads; latency is measured from each request's scheduled send time, so a
@@ -55,6 +56,7 @@ def serve(args: argparse.Namespace) -> None:
     from leadpilot.settings import Settings
     from leadpilot.store.engine import make_engine, write_transaction
     from leadpilot.store.migrate import upgrade
+    from leadpilot.store.history import load_history_leads
     from leadpilot.store.reps import upsert_reps
     from leadpilot.store.tokens import create_token
     from leadpilot.synth.truth import GroundTruthScorer, load_truth
@@ -70,6 +72,8 @@ def serve(args: argparse.Namespace) -> None:
     ]
     with write_transaction(engine) as conn:
         upsert_reps(conn, reps)
+        # history: dedupe context and the lead mix the shadow prices are learned from
+        load_history_leads(conn, leads_from_frame(read_history(world / "history.csv").frame))
         token, _ = create_token(conn, role="writer", name="bench")
     (world / "token").write_text(token)
     scorer: Scorer = (

@@ -21,16 +21,23 @@ import numpy as np
 import sqlalchemy as sa
 import yaml
 
-from leadpilot.errors import ModelError, PolicyError
+from leadpilot.errors import LeadpilotError, ModelError, PolicyError
 from leadpilot.ingest.matching import AccountMatcher
-from leadpilot.policy import Policy, default_policy, parse_policy, route
+from leadpilot.policy import (
+    DemandModel,
+    Policy,
+    ShadowPricer,
+    default_policy,
+    parse_policy,
+    route,
+)
 from leadpilot.schema import Decision, Lead, Rep, Scorer
 from leadpilot.store.accounts import list_accounts
 from leadpilot.store.counters import DbRoutingState
 from leadpilot.store.leads import lead_from_fields
 from leadpilot.store.policies import active_policy_row
 from leadpilot.store.reps import list_reps
-from leadpilot.store.tables import policies, routing_counters
+from leadpilot.store.tables import leads, policies, routing_counters
 
 __all__ = [
     "ACCOUNT_REFRESH",
@@ -41,6 +48,8 @@ __all__ = [
 ]
 
 ACCOUNT_REFRESH = 30.0  # seconds
+PRICER_REFRESH = 900.0  # seconds
+_DEMAND_LEADS = 3_000
 
 
 def policy_from_text(text: str) -> Policy:
@@ -78,6 +87,7 @@ class Snapshot:
     reps: list[Rep]
     accounts: AccountMatcher
     scorer: Scorer | None
+    pricer: ShadowPricer | None = None
     state: DbRoutingState = field(init=False)
 
     def __post_init__(self) -> None:
@@ -97,6 +107,7 @@ class Snapshot:
             now=now,
             rng=rng,
             declined=declined,
+            pricer=self.pricer,
         )
 
     def link_account(self, lead: Lead) -> str | None:
@@ -136,6 +147,7 @@ class RoutingInputs:
         self._accounts: AccountMatcher | None = None
         self._accounts_at = 0.0
         self._roster: tuple[int, list[Rep]] | None = None
+        self._pricer: tuple[ShadowPricer | None, float] | None = None
         self._lock = threading.Lock()
 
     def policy(self, conn: sa.Connection, reps: Sequence[Rep]) -> Policy:
@@ -174,6 +186,29 @@ class RoutingInputs:
                 self._accounts_at = time.monotonic()
             return self._accounts
 
+    def pricer(self, conn: sa.Connection) -> ShadowPricer | None:
+        """Shadow prices from the expected lead mix (the router's ``ShadowPricer``), built
+        from the most recent stored leads and rebuilt every ``PRICER_REFRESH`` seconds; none
+        without a scorer or without leads to learn the mix from."""
+        if self.scorer is None:
+            return None
+        with self._lock:
+            if self._pricer is not None and time.monotonic() - self._pricer[1] < PRICER_REFRESH:
+                return self._pricer[0]
+        rows = conn.execute(
+            sa.select(leads.c.fields).order_by(leads.c.created_at.desc()).limit(_DEMAND_LEADS)
+        ).scalars()
+        recent = [lead_from_fields(f) for f in rows]
+        pricer: ShadowPricer | None = None
+        if recent:
+            try:
+                pricer = ShadowPricer(DemandModel.from_leads(recent, seed=0))
+            except LeadpilotError:
+                pricer = None
+        with self._lock:
+            self._pricer = (pricer, time.monotonic())
+        return pricer
+
     def refresh_accounts(self) -> None:
         """Reload accounts on next use."""
         with self._lock:
@@ -194,6 +229,6 @@ class RoutingInputs:
         version, roster_version = conn.execute(sa.select(active, roster)).one()
         reps = self.roster(conn, int(roster_version or 0))
         policy = self._policy(conn, version, reps)
-        snapshot = Snapshot(conn, policy, reps, self.accounts(conn), self.scorer)
+        snapshot = Snapshot(conn, policy, reps, self.accounts(conn), self.scorer, self.pricer(conn))
         snapshot.state.prefetch(now, window_days=max(62, policy.fairness.window_days + 2))
         return snapshot
