@@ -55,8 +55,8 @@ def serve(args: argparse.Namespace) -> None:
     from leadpilot.service.inputs import load_scorer
     from leadpilot.settings import Settings
     from leadpilot.store.engine import make_engine, write_transaction
-    from leadpilot.store.migrate import upgrade
     from leadpilot.store.history import load_history_leads
+    from leadpilot.store.migrate import upgrade
     from leadpilot.store.reps import upsert_reps
     from leadpilot.store.tokens import create_token
     from leadpilot.synth.truth import GroundTruthScorer, load_truth
