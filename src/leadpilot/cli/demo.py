@@ -63,6 +63,7 @@ def run_tour(out: Console, workdir: Path, *, seed: int = 0) -> None:
     """Run every step of the tour on a synthetic world written to ``workdir``."""
     from leadpilot.cli import dedupe as dedupe_cli
     from leadpilot.cli import synth as synth_cli
+    from leadpilot.cli import validate as validate_cli
 
     started = time.perf_counter()
     steps: list[tuple[str, str, Callable[[], object]]] = []
@@ -93,6 +94,14 @@ def run_tour(out: Console, workdir: Path, *, seed: int = 0) -> None:
             "Intake and data quality",
             "The same checks run on any CRM export (`leadpilot validate FILE`).",
             load_and_check,
+        )
+    )
+    steps.append(
+        (
+            "Bad input loses nothing",
+            "A messy export (semicolons, Windows-1252, broken values): readable rows are kept, "
+            "every rejected row goes unchanged to a rejects file with its reason.",
+            lambda: validate_cli.demo_section(out, workdir),
         )
     )
     steps.append(

@@ -11,9 +11,9 @@ from leadpilot.policy.availability import is_away, is_working, local_day
 from leadpilot.policy.policy_file import Lane, Policy, Pool
 from leadpilot.policy.scoring import LeadView, matches
 from leadpilot.policy.state import RoutingState
-from leadpilot.schema import Rep
+from leadpilot.schema import Lead, Rep
 
-__all__ = ["Capacity", "Checker", "Screen", "capacity_of"]
+__all__ = ["Capacity", "Checker", "Screen", "capacity_of", "covers_territory"]
 
 _GLOBAL = frozenset({"*", "all", "global", "any"})
 # Codes that mean "would be eligible but is away or full right now" (the lead may queue).
@@ -53,6 +53,15 @@ def _covers(rep_values: Sequence[str], lead_values: Sequence[str | None]) -> boo
         return True
     given = [v for v in lead_values if v]
     return not given or any(v.casefold() in wanted for v in given)
+
+
+def covers_territory(rep: Rep, lead: Lead, policy: Policy) -> bool:
+    """Whether the rep's regions (expanded by ``policy.territories``) cover the lead's
+    region, country or state."""
+    regions: Sequence[str] = rep.regions
+    if policy.territories and regions:
+        regions = [*regions, *(c for r in regions for c in policy.territories.get(r, ()))]
+    return _covers(regions, (lead.region, lead.country, lead.state))
 
 
 def _listed(value: object) -> tuple[str, ...]:
@@ -101,7 +110,7 @@ class Checker:
         fails for this lead, or ``None``."""
         rules = pool.eligibility
         lead = view.lead
-        if rules.territory and not _covers(rep.regions, (lead.region, lead.country, lead.state)):
+        if rules.territory and not covers_territory(rep, lead, self.policy):
             return "OUT_OF_TERRITORY"
         if rules.product and not _covers(rep.products, (lead.product,)):
             return "PRODUCT_MISMATCH"

@@ -6,7 +6,6 @@ the key path (``pools[1].strategy``) and says what is allowed there.
 
 from __future__ import annotations
 
-import difflib
 import hashlib
 import json
 import math
@@ -14,13 +13,13 @@ from collections.abc import Sequence
 from datetime import date, datetime
 from functools import cached_property
 from pathlib import Path
-from types import UnionType
-from typing import Any, Literal, Union, get_args, get_origin
+from typing import Any, Literal, get_args
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from leadpilot.errors import PolicyError
+from leadpilot.policy.policy_errors import PathError, policy_error
 from leadpilot.schema import Rep
 
 __all__ = [
@@ -218,12 +217,17 @@ class RepOverride(_Strict):
 
 
 class Fairness(_Strict):
-    """Fairness band on each rep's share of the pool (leads per rep / pool average) over a
-    rolling window of days; a soft constraint priced at ``penalty`` per lead outside the band."""
+    """Fairness band on each rep's fairness index over a rolling window of days: leads per
+    rep over the rep's fair share of the pool's leads. By default shares are equal, which is
+    the practitioners' 'leads per rep / pool average' (target 0.9-1.1); ``shares: capacity``
+    makes them proportional to each rep's daily capacity instead. A soft constraint:
+    each lead outside the band costs ``penalty`` (in expected conversions) in the shadow-price
+    LP, so the band holds whenever it can, and the LP stays feasible when it cannot."""
 
     band: tuple[float, float] = (0.9, 1.1)
-    window_days: int = Field(default=7, ge=1)
-    penalty: float = Field(default=0.05, ge=0)
+    window_days: int = Field(default=28, ge=1)
+    penalty: float = Field(default=1.0, ge=0)
+    shares: Literal["capacity", "equal"] = "equal"  # fair share per rep
 
     @model_validator(mode="after")
     def _band_brackets_one(self) -> Fairness:
@@ -240,6 +244,7 @@ class Predictive(_Strict):
     explore: float = Field(default=0.0, ge=0, le=1)
     holdout: float = Field(default=0.0, ge=0, le=1)
     minutes_per_open_lead: float = Field(default=20.0, ge=0)
+    queue_aware: bool = True  # pass each rep's expected response time (queue) to the scorer
     shadow_prices: bool = True
     refresh_every: int = Field(default=10, ge=1)
 
@@ -299,6 +304,9 @@ class Policy(_Strict):
     predictive: Predictive = Field(default_factory=Predictive)
     availability: Availability = Field(default_factory=Availability)
     segments: dict[str, tuple[float, float]] = Field(default_factory=_default_segments)
+    # Territory names a rep may list, with the countries/states they include, so a rep
+    # covering "NA" also covers a lead known only by its country "United States".
+    territories: dict[str, list[str]] = Field(default_factory=dict)
     seniority_levels: list[str] = Field(default_factory=lambda: ["junior", "mid", "senior"])
     max_leads_per_day: int | None = Field(default=None, ge=0)
     max_open_leads: int | None = Field(default=None, ge=0)
@@ -334,7 +342,7 @@ class Policy(_Strict):
             for seg in override.segments or []:
                 _known(f"reps.{rep_id}.segments", seg, list(self.segments), "segment")
         if self.predictive.explore + self.predictive.holdout > 1:
-            raise _PathError(
+            raise PathError(
                 "predictive", "explore + holdout must be at most 1 (they are shares of leads)"
             )
         return self
@@ -353,25 +361,17 @@ class Policy(_Strict):
         raise PolicyError(f"unknown pool {name!r}", details={"path": "pools"})
 
 
-class _PathError(ValueError):
-    """A cross-reference error that knows its key path (re-raised as PolicyError)."""
-
-    def __init__(self, path: str, message: str) -> None:
-        super().__init__(message)
-        self.path = path
-
-
 def _unique(path: str, names: list[str]) -> None:
     seen: set[str] = set()
     for i, name in enumerate(names):
         if name in seen:
-            raise _PathError(f"{path}[{i}].name", f"duplicate name {name!r}; names must be unique")
+            raise PathError(f"{path}[{i}].name", f"duplicate name {name!r}; names must be unique")
         seen.add(name)
 
 
 def _known(path: str, value: str, allowed: Sequence[str], what: str) -> None:
     if value not in allowed:
-        raise _PathError(
+        raise PathError(
             path, f"unknown {what} {value!r}; allowed: {', '.join(map(str, allowed)) or '(none)'}"
         )
 
@@ -386,10 +386,10 @@ def parse_policy(data: Any, *, source: str = "policy") -> Policy:
         )
     try:
         return Policy.model_validate(data)
-    except _PathError as exc:  # pragma: no cover - pydantic wraps it; kept for safety
+    except PathError as exc:  # pragma: no cover - pydantic wraps it; kept for safety
         raise PolicyError(f"{source}: {exc.path}: {exc}", details={"path": exc.path}) from None
     except ValidationError as exc:
-        raise _policy_error(exc, source) from None
+        raise policy_error(exc, source) from None
 
 
 def load_policy(path: str | Path) -> Policy:
@@ -419,87 +419,13 @@ def default_policy(reps: Sequence[Rep]) -> Policy:
     roster's capacities and the default fairness band, no exploration and no holdout (the
     router falls back to round-robin when there is no scorer)."""
     del reps  # every rep of the roster is a member; capacities come from the roster
-    return Policy(pools=[Pool(name="all", strategy="predictive", fallback="round_robin")])
-
-
-# ---------------------------------------------------------------- error messages
-
-
-def _policy_error(exc: ValidationError, source: str) -> PolicyError:
-    lines: list[str] = []
-    first_path = ""
-    for err in exc.errors():
-        loc = tuple(err["loc"])
-        ctx_error = (err.get("ctx") or {}).get("error")
-        if isinstance(ctx_error, _PathError):
-            path, message = ctx_error.path, str(ctx_error)
-        else:
-            path = _format_loc(loc)
-            message = _describe(err, loc)
-        first_path = first_path or path
-        lines.append(f"{path or '(top level)'}: {message}")
-    summary = "; ".join(lines[:5]) + (f" (and {len(lines) - 5} more)" if len(lines) > 5 else "")
-    return PolicyError(
-        f"{source}: invalid policy: {summary}",
-        hint="Fix the key named above; examples/policy.yaml shows every key in use.",
-        details={"path": first_path, "errors": lines},
+    return Policy(
+        pools=[
+            Pool(
+                name="all",
+                strategy="predictive",
+                fallback="round_robin",
+                eligibility=Eligibility(territory=False),
+            )
+        ]
     )
-
-
-def _format_loc(loc: tuple[Any, ...]) -> str:
-    out = ""
-    for part in loc:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        else:
-            name = "in" if part == "in_" else str(part)
-            out += f".{name}" if out else name
-    return out
-
-
-def _describe(err: Any, loc: tuple[Any, ...]) -> str:
-    kind = err["type"]
-    if kind == "extra_forbidden":
-        allowed = _allowed_keys(loc[:-1])
-        name = str(loc[-1])
-        guess = difflib.get_close_matches(name, allowed, n=1)
-        hint = f" (did you mean {guess[0]!r}?)" if guess else ""
-        return f"unknown key {name!r}{hint}; allowed keys: {', '.join(allowed)}"
-    if kind == "missing":
-        return "this key is required"
-    if kind == "literal_error":
-        return f"got {err['input']!r}; allowed values: {err['ctx']['expected']}"
-    msg = str(err["msg"])
-    msg = msg.removeprefix("Value error, ")
-    return f"{msg} (got {err['input']!r})" if kind != "value_error" else msg
-
-
-def _allowed_keys(loc: tuple[Any, ...]) -> list[str]:
-    """The keys the model at ``loc`` accepts, found by walking the type annotations."""
-    ann: Any = Policy
-    for part in loc:
-        ann = _strip_optional(ann)
-        origin = get_origin(ann)
-        if origin in (list, tuple):
-            ann = get_args(ann)[0]
-        elif origin is dict:
-            ann = get_args(ann)[1]
-        elif isinstance(ann, type) and issubclass(ann, BaseModel):
-            info = ann.model_fields.get("in_" if part == "in" else str(part))
-            if info is None:
-                return []
-            ann = info.annotation
-        else:
-            return []
-    ann = _strip_optional(ann)
-    if isinstance(ann, type) and issubclass(ann, BaseModel):
-        return [f.alias or name for name, f in ann.model_fields.items()]
-    return []
-
-
-def _strip_optional(annotation: Any) -> Any:
-    """``X | None`` -> ``X``; anything else unchanged."""
-    args = [a for a in get_args(annotation) if a is not type(None)]
-    if get_origin(annotation) in (Union, UnionType) and len(args) == 1:
-        return args[0]
-    return annotation

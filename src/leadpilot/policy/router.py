@@ -17,8 +17,9 @@ import numpy as np
 from numpy.typing import NDArray
 
 from leadpilot.errors import DataValidationError
-from leadpilot.policy.availability import local_day, next_working_start, rep_zone
+from leadpilot.policy.availability import local_day, rep_zone
 from leadpilot.policy.eligibility import CAPACITY, TEMPORARY, Checker, Screen, capacity_of
+from leadpilot.policy.fairness import band_prices, fair_shares
 from leadpilot.policy.holds import AccountLookup, hold_for
 from leadpilot.policy.policy_file import Lane, Policy, Pool
 from leadpilot.policy.pricing import ShadowPricer
@@ -32,7 +33,12 @@ from leadpilot.policy.strategies import (
 )
 from leadpilot.schema import Candidate, Decision, Lead, Rep, Scorer
 
-__all__ = ["TOP_CANDIDATES", "route", "select_pool", "with_strategy"]
+__all__ = [
+    "TOP_CANDIDATES",
+    "route",
+    "select_pool",
+    "with_strategy",
+]
 
 TOP_CANDIDATES = 5
 _IMPLICIT_LANE = Lane(name="standard")
@@ -95,7 +101,7 @@ class _Draft:
             reasons=tuple(self.reasons),
             decided_at=self.now,
             exclusions=dict(self.exclusions),
-            policy_version=self.policy.version or self.policy.policy_hash,
+            policy_version=self.policy.policy_hash,
             sla_deadline=deadline,
             mode=self.policy.mode,
             fit_score=self.view.derived.get("fit"),
@@ -118,12 +124,16 @@ def route(
     rng: np.random.Generator,
     declined: frozenset[str] = frozenset(),
     pricer: ShadowPricer | None = None,
+    response_hours: Mapping[str, float] | None = None,
 ) -> Decision:
     """Decide who gets ``lead`` at ``now`` under ``policy``; never assigns a rep who is
     inactive, ineligible, away or at a cap. ``rep_id`` is ``None`` (with the reason) when
     nobody can take the lead now, so the caller can queue it. ``pricer`` (shadow prices from
     the expected lead mix) is optional: without it the predictive strategy prices only the
-    fairness band. ``now`` must be timezone-aware."""
+    fairness band. ``response_hours`` (each rep's typical hours to first contact, e.g. from
+    :func:`leadpilot.policy.pricing.typical_response_hours`) lets the predictive strategy
+    pass the scorer each rep's expected response time under the current queue.
+    ``now`` must be timezone-aware."""
     if now.tzinfo is None:
         raise DataValidationError(
             "route() needs a timezone-aware 'now'", hint="Pass e.g. datetime.now(UTC)."
@@ -152,7 +162,13 @@ def route(
         reasons.append(f"ACCOUNT:{hold.account_id}:{hold.method}")
         if owner is not None and code is None:
             reasons += ["OWNER_HOLD", f"HOLD:{hold.why}"]
-            return draft.decision(owner, strategy="hold", propensity=1.0, pool=owner.pool)
+            return draft.decision(
+                owner,
+                strategy="hold",
+                propensity=1.0,
+                pool=owner.pool,
+                **_scored(scorer, lead, owner),
+            )
         draft.exclusions[hold.owner_rep_id] = code or "UNKNOWN_REP"
         reasons.append(f"OWNER_UNAVAILABLE:{hold.owner_rep_id}:{code}")
         backup = by_id.get(owner.backup_rep_id or "") if owner is not None else None
@@ -160,7 +176,13 @@ def route(
             backup_code = checker.availability_block(backup)
             if backup_code is None:
                 reasons.append("HOLD_BACKUP_REP")
-                return draft.decision(backup, strategy="hold", propensity=1.0, pool=backup.pool)
+                return draft.decision(
+                    backup,
+                    strategy="hold",
+                    propensity=1.0,
+                    pool=backup.pool,
+                    **_scored(scorer, lead, backup),
+                )
             draft.exclusions[backup.rep_id] = backup_code
         if policy.holds.backup_pool is not None:
             forced_pool = policy.pool(policy.holds.backup_pool)
@@ -184,11 +206,23 @@ def route(
     if not screen.eligible:
         reasons += ["NO_ELIGIBLE_REP", _why_nobody(screen)]
         return draft.decision(None, strategy=pool.strategy, pool=pool.name, propensity=1.0)
-    return _choose(draft, pool, screen, state, scorer, rng, checker, reps, pricer)
+    return _choose(draft, pool, screen, state, scorer, rng, checker, reps, pricer, response_hours)
+
+
+def _scored(scorer: Scorer | None, lead: Lead, rep: Rep) -> dict[str, object]:
+    """p_convert, confidence and model version of a rule-chosen rep (for evaluation)."""
+    if scorer is None:
+        return {}
+    scores = scorer.score_candidates(lead, [rep.rep_id])
+    return {
+        "p_convert": float(scores.p[0]),
+        "confidence": float(scores.confidence),
+        "model_version": scorer.version,
+    }
 
 
 def _why_nobody(screen: Screen) -> str:
-    codes = screen.codes() - {"NOT_IN_POOL"}
+    codes = screen.codes() - {"NOT_IN_POOL", "INACTIVE"}
     if codes and codes <= CAPACITY:
         return "ALL_AT_CAPACITY"
     if codes and codes <= TEMPORARY:
@@ -206,6 +240,7 @@ def _choose(
     checker: Checker,
     roster: Sequence[Rep],
     pricer: ShadowPricer | None,
+    response_hours: Mapping[str, float] | None,
 ) -> Decision:
     policy, now, reasons = draft.policy, draft.now, draft.reasons
     eligible = screen.eligible
@@ -228,7 +263,11 @@ def _choose(
             strategy = pool.fallback
             main_dist = fallback_dist
         else:
-            hours = _expected_response_hours(eligible, state, now, policy)
+            hours = (
+                _expected_response_hours(eligible, state, now, policy, response_hours)
+                if policy.predictive.queue_aware and response_hours is not None
+                else None
+            )
             scores = scorer.score_candidates(draft.lead, ids, expected_response_hours=hours)
             p = np.asarray(scores.p, dtype=float)
             confidence = float(scores.confidence)
@@ -310,16 +349,22 @@ def _fallback_pick(
 
 
 def _expected_response_hours(
-    eligible: list[Rep], state: RoutingState, now: datetime, policy: Policy
+    eligible: list[Rep],
+    state: RoutingState,
+    now: datetime,
+    policy: Policy,
+    typical: Mapping[str, float],
 ) -> NDArray[np.float64]:
-    """Hours until each rep can start on the lead: the wait for their working hours plus
-    the time to clear their open leads at ``minutes_per_open_lead`` each."""
+    """Each rep's expected hours to first contact: their typical time (history, which
+    already holds their usual off-hours waits) plus the backlog, i.e. open leads beyond one
+    day's capacity, at ``minutes_per_open_lead`` each. Unknown reps get the team median."""
     per_lead = policy.predictive.minutes_per_open_lead / 60.0
+    fallback = float(np.median(list(typical.values()))) if typical else 0.0
     out = np.empty(len(eligible))
     for i, rep in enumerate(eligible):
-        start = next_working_start(rep, now)
-        wait = (start - now).total_seconds() / 3600.0 if start is not None else 24.0 * 14
-        out[i] = wait + state.open_count(rep.rep_id, now) * per_lead
+        cap = capacity_of(rep, policy).max_leads_per_day
+        backlog = max(0, state.open_count(rep.rep_id, now) - cap) if cap is not None else 0
+        out[i] = typical.get(rep.rep_id, fallback) + backlog * per_lead
     return out
 
 
@@ -340,29 +385,34 @@ def _prices(
     since = (now - timedelta(days=fairness.window_days - 1)).date()
     window = state.window_counts(pool.name, since)
     counts = np.array([float(window.get(r.rep_id, 0)) for r in members])
+    caps = np.array([_daily_cap(rep, policy) for rep in members])
+    share = fair_shares(caps if fairness.shares == "capacity" else np.ones(len(members)))
     if pricer is None or not policy.predictive.shadow_prices:
-        return _band_prices(eligible, members, counts, fairness.band, fairness.penalty)
+        return band_prices(eligible, members, counts, share, fairness.band, fairness.penalty)
     remaining = np.empty(len(members))
     full: list[str] = []
     today_total = 0
     for i, rep in enumerate(members):
-        cap = capacity_of(rep, policy).max_leads_per_day
         used = state.daily_count(rep.rep_id, local_day(rep, now))
         today_total += used
-        away = checker.availability_block(rep, require_working=False) in {"OUT_OF_OFFICE"}
-        remaining[i] = 0.0 if away else (1e6 if cap is None else max(cap - used, 0))
+        away = checker.availability_block(rep, require_working=False) == "OUT_OF_OFFICE"
+        remaining[i] = 0.0 if away else min(max(caps[i] - used, 0.0), 1e6)
         if remaining[i] == 0:
             full.append(rep.rep_id)
     horizon = float(
         np.mean([_hours_to_local_midnight(rep, now) for rep in members]) if members else 0.0
     )
+    # Refresh as the day fills: every ``refresh_every`` assignments (at least a quarter of
+    # the pool, so big pools don't re-solve for every few leads) and every tenth of the pool
+    # reaching a cap; a new day always re-solves.
+    step = max(policy.predictive.refresh_every, len(members) // 4)
     key = (
         now.date(),
         pool.name,
         policy.policy_hash,
         scorer.version,
-        tuple(full),
-        today_total // policy.predictive.refresh_every,
+        len(full) // max(1, len(members) // 10),
+        today_total // step,
     )
 
     def allowed(sample: Sequence[Lead], reps: Sequence[Rep]) -> NDArray[np.bool_]:
@@ -384,6 +434,7 @@ def _prices(
         allowed_key=(policy.policy_hash, pool.name, tuple(r.rep_id for r in members)),
         remaining=remaining,
         counts=counts,
+        share=share,
         now=now,
         horizon_hours=horizon,
         band=fairness.band,
@@ -392,27 +443,9 @@ def _prices(
     return np.array([by_rep.get(r.rep_id, 0.0) for r in eligible])
 
 
-def _band_prices(
-    eligible: list[Rep],
-    members: list[Rep],
-    counts: NDArray[np.float64],
-    band: tuple[float, float],
-    penalty: float,
-) -> NDArray[np.float64]:
-    """Fairness-only prices: ``penalty`` for a rep whose next lead would put them above the
-    band's top, minus ``penalty`` for a rep below its bottom (no demand model needed)."""
-    if not members or counts.sum() == 0:
-        return np.zeros(len(eligible))
-    index = {r.rep_id: i for i, r in enumerate(members)}
-    mean = (counts.sum() + 1) / len(members)
-    out = np.zeros(len(eligible))
-    for k, rep in enumerate(eligible):
-        c = counts[index[rep.rep_id]] if rep.rep_id in index else 0.0
-        if (c + 1) / mean > band[1]:
-            out[k] = penalty
-        elif c / mean < band[0]:
-            out[k] = -penalty
-    return out
+def _daily_cap(rep: Rep, policy: Policy) -> float:
+    cap = capacity_of(rep, policy).max_leads_per_day
+    return float("inf") if cap is None else float(cap)
 
 
 def _hours_to_local_midnight(rep: Rep, now: datetime) -> float:
