@@ -18,6 +18,7 @@ __all__ = [
     "domain_from_url",
     "normalize_company_name",
     "normalize_email",
+    "normalize_external_id",
 ]
 
 # Consumer mail providers: their domains never identify a company. Kept short and explicit;
@@ -161,4 +162,17 @@ def normalize_company_name(value: object) -> str | None:
     text = _SUFFIX_RE.sub("", text).strip()
     if text.startswith("the "):
         text = text[4:]
+    return text or None
+
+
+def normalize_external_id(value: object) -> str | None:
+    """Return a CRM record id as a trimmed string (case kept: Salesforce ids are
+    case-sensitive), ``"1234"`` for a float ``1234.0`` read from a spreadsheet, else ``None``."""
+    if value is None or isinstance(value, bool):
+        return None
+    if isinstance(value, float):
+        if value != value:  # NaN
+            return None
+        return str(int(value)) if value.is_integer() else repr(value)
+    text = str(value).strip()
     return text or None

@@ -1,0 +1,191 @@
+"""``leadpilot validate``: read a history export and print its data-quality summary."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.panel import Panel
+from rich.table import Table
+
+from leadpilot.cli._common import console as default_console
+from leadpilot.errors import ConfigError
+from leadpilot.ingest.history import IngestResult, read_history
+from leadpilot.ingest.presets import PRESETS
+from leadpilot.ingest.quality import QualityReport, quality_report
+
+__all__ = ["print_quality", "register", "validate_file"]
+
+_VERDICT_STYLE = {"ready": "green", "usable": "yellow", "not enough": "red"}
+
+
+def _fmt_date(report: QualityReport) -> str:
+    if report.date_from is None or report.date_to is None:
+        return "[dim]no dates (file order stands for time)[/]"
+    return f"{report.date_from:%Y-%m-%d} to {report.date_to:%Y-%m-%d}"
+
+
+def print_quality(
+    console: Console,
+    report: QualityReport,
+    *,
+    result: IngestResult | None = None,
+    max_reps: int = 15,
+) -> None:
+    """Print the data-quality summary and the verdict as Rich tables (the demo calls this)."""
+    summary = Table(title="Data quality", show_header=False, title_justify="left")
+    summary.add_column("what", style="bold")
+    summary.add_column("value")
+    if report.format:
+        summary.add_row("Format", report.format)
+    read = f"{report.n_read:,} read, " if report.n_read is not None else ""
+    rejected = f", [red]{report.n_rejected:,} rejected[/]" if report.n_rejected else ""
+    summary.add_row("Rows", f"{read}{report.rows:,} kept{rejected}")
+    summary.add_row("Date range", _fmt_date(report))
+    if report.months_of_history is not None:
+        summary.add_row("Months of history", f"{report.months_of_history:.1f}")
+    if report.outcome is not None:
+        summary.add_row(f"Outcome rate ({report.outcome_column})", str(report.outcome))
+    else:
+        summary.add_row("Outcome rate", "[red]no outcome column[/]")
+    if report.won is not None and report.won != report.outcome:
+        summary.add_row("Won rate (closed_won)", str(report.won))
+    if report.outcome_coverage is not None:
+        summary.add_row("Outcome known (settled leads)", f"{report.outcome_coverage:.1%}")
+    dup_style = "red" if report.duplicate_lead_ids else "green"
+    summary.add_row("Duplicate lead ids", f"[{dup_style}]{report.duplicate_lead_ids:,}[/]")
+    if report.median_time_to_contact_hours is not None:
+        summary.add_row("Median time to contact", f"{report.median_time_to_contact_hours:.1f} h")
+    summary.add_row("Reps", f"{len(report.reps):,}")
+    console.print(summary)
+
+    if result is not None and result.mapping:
+        mapping = Table(title="Columns used", title_justify="left")
+        mapping.add_column("source column")
+        mapping.add_column("canonical")
+        for target, header in result.mapping.items():
+            mapping.add_row(header, target)
+        console.print(mapping)
+
+    missing = Table(title="Missing values", title_justify="left")
+    missing.add_column("column")
+    missing.add_column("missing", justify="right")
+    missing.add_column("share", justify="right")
+    absent = []
+    for column, count in report.missing.items():
+        if report.rows and count == report.rows:
+            absent.append(column)
+        elif count:
+            missing.add_row(column, f"{count:,}", f"{count / report.rows:.1%}")
+    if missing.row_count:
+        console.print(missing)
+    if absent:
+        console.print(f"[dim]Not in this file: {', '.join(absent)}[/]")
+
+    if report.reps:
+        reps = Table(title="Reps and their leads", title_justify="left")
+        reps.add_column("rep")
+        reps.add_column("leads", justify="right")
+        reps.add_column("known outcomes", justify="right")
+        reps.add_column("conversion (95% CI)", justify="right")
+        for rep in report.reps[:max_reps]:
+            rate = (
+                f"{rep.rate.rate:.1%} ({rep.rate.low:.1%}-{rep.rate.high:.1%})" if rep.rate else "-"
+            )
+            reps.add_row(rep.rep_id, f"{rep.leads:,}", f"{rep.outcomes:,}", rate)
+        if len(report.reps) > max_reps:
+            reps.caption = f"... and {len(report.reps) - max_reps} more reps"
+        console.print(reps)
+
+    for warning in report.warnings:
+        console.print(f"[yellow]![/] {warning}", highlight=False)
+    style = _VERDICT_STYLE.get(report.verdict, "white")
+    body = "\n".join(f"- {reason}" for reason in report.reasons)
+    console.print(
+        Panel(
+            body,
+            title=f"Enough history to learn routing from? [bold]{report.verdict}[/]",
+            border_style=style,
+            title_align="left",
+        )
+    )
+
+
+def validate_file(
+    path: Path,
+    *,
+    format: str | None = None,
+    on_error: str = "raise",
+    rejects_path: Path | None = None,
+    console: Console | None = None,
+) -> tuple[IngestResult, QualityReport]:
+    """Read ``path`` (with a spinner on a terminal) and compute its quality report."""
+    if on_error not in ("raise", "skip"):
+        raise ConfigError(
+            f"--on-error must be raise or skip, not {on_error!r}",
+            hint="use --on-error skip to import the readable rows and write a rejects file",
+        )
+    out = console or default_console
+    with out.status(f"Reading {path.name}...", spinner="dots"):
+        result = read_history(
+            path,
+            format=format,
+            on_error=on_error,  # type: ignore[arg-type]
+            rejects_path=rejects_path,
+        )
+        report = quality_report(result.frame, ingest=result)
+    return result, report
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``validate`` command."""
+    formats = ", ".join(p.name for p in PRESETS)
+
+    @app.command("validate")
+    def validate(
+        file: Path = typer.Argument(
+            ..., help="CSV or .xlsx export (or the maven-crm / olist folder)."
+        ),
+        format: str | None = typer.Option(
+            None, "--format", "-f", help=f"Column preset (default: detected). One of: {formats}."
+        ),
+        on_error: str = typer.Option(
+            "raise",
+            "--on-error",
+            help="raise: stop at unreadable values. skip: import the rest, write a rejects file.",
+        ),
+        rejects: Path | None = typer.Option(
+            None, "--rejects", help="Where to write rejected rows (default: <name>.rejects.csv)."
+        ),
+        as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
+    ) -> None:
+        """Check a history export and say whether it is enough to learn routing from.
+
+        Example:  leadpilot validate leads.csv --on-error skip
+        """
+        result, report = validate_file(
+            file,
+            format=format,
+            on_error=on_error,
+            rejects_path=rejects,
+            console=Console(stderr=True) if as_json else None,
+        )
+        if as_json:
+            data = report.to_dict()
+            data["mapping"] = result.mapping
+            data["rejects_path"] = str(result.rejects_path) if result.rejects_path else None
+            data["rejects"] = [
+                {"row": r.row, "column": r.column, "value": r.value, "reason": r.reason}
+                for r in result.rejects[:100]
+            ]
+            typer.echo(json.dumps(data, indent=2, default=str))
+            return
+        print_quality(default_console, report, result=result)
+        if result.rejects_path is not None:
+            default_console.print(
+                f"[yellow]{result.n_rejected_rows:,} row(s) rejected[/], written unchanged with "
+                f"a reject_reason column to {result.rejects_path}",
+                highlight=False,
+            )

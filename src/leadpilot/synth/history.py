@@ -1,0 +1,128 @@
+"""The confounded history: who got each past lead, how fast they called, and what happened.
+
+Past leads were assigned by managers' beliefs (size segment by role, believed industry
+specialists, account owners), with a share sent at random; late joiners only get leads
+after their start date and the rep who left gets none after leaving.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from leadpilot.synth.catalog import SIZE_BAND_LABELS
+from leadpilot.synth.reps import Team
+from leadpilot.synth.truth import GroundTruth
+
+__all__ = ["assign_history", "contact_delays", "draw_outcomes"]
+
+RANDOM_SHARE = 0.35  # leads the logging policy sent to a random active rep
+OWNER_HOLD_SHARE = 0.8  # account leads that went to the account owner
+BELIEF_INDUSTRY_WEIGHT = 1.2
+BELIEF_SIZE_WEIGHT = 0.35
+OPEN_WINDOW_DAYS = 14  # unconverted leads younger than this at the end are still open
+_CHUNK = 200_000
+_NA = np.array(None, dtype=object)
+
+
+def assign_history(
+    rng: np.random.Generator,
+    leads: pd.DataFrame,
+    team: Team,
+    industry_levels: list[str],
+    owner_of_company: dict[int, int],
+) -> np.ndarray:
+    """Rep position per lead, shape ``(n_leads,)``, drawn by the confounded logging policy."""
+    n = len(leads)
+    n_reps = len(team.truths)
+    day = leads["created_at"].dt.tz_localize(None).to_numpy().astype("datetime64[D]")
+    ind = pd.Categorical(leads["industry"], categories=industry_levels).codes
+    band = pd.Categorical(leads["size_band"], categories=list(SIZE_BAND_LABELS)).codes
+    out = np.empty(n, dtype=np.intp)
+    for lo in range(0, n, _CHUNK):
+        hi = min(n, lo + _CHUNK)
+        d = day[lo:hi, None]
+        on_duty = (team.start[None, :] <= d) & (d <= team.end[None, :])
+        score = BELIEF_INDUSTRY_WEIGHT * team.believed_industries[:, ind[lo:hi]].T
+        score = (
+            score - BELIEF_SIZE_WEIGHT * (band[lo:hi, None] - team.believed_centre[None, :]) ** 2
+        )
+        explore = rng.random(hi - lo) < RANDOM_SHARE
+        score = np.where(explore[:, None], 0.0, score)
+        score = score + rng.gumbel(size=(hi - lo, n_reps))
+        score[~on_duty] = -np.inf
+        out[lo:hi] = np.argmax(score, axis=1)
+    # Ownership holds: most leads of a known account went to its owner while on duty.
+    comp = leads["company_index"].to_numpy()
+    owner = np.array([owner_of_company.get(int(c), -1) for c in comp]) if owner_of_company else None
+    if owner is not None:
+        has = owner >= 0
+        safe = np.where(has, owner, 0)
+        on = has & (team.start[safe] <= day) & (day <= team.end[safe])
+        hold = on & (rng.random(n) < OWNER_HOLD_SHARE)
+        out[hold] = owner[hold]
+    return out
+
+
+def contact_delays(
+    rng: np.random.Generator, created_at: pd.Series, response_hours: np.ndarray
+) -> np.ndarray:
+    """Hours to first contact: off-hours waits until the next business morning (09:00 UTC)
+    plus the rep's own delay (their typical time times log-normal noise); 0.36 s precision."""
+    ts = created_at.dt.tz_localize(None).to_numpy()
+    d = ts.astype("datetime64[D]")
+    hour = (ts - d.astype("datetime64[ns]")) / np.timedelta64(1, "h")
+    busy = np.is_busday(d)
+    before = busy & (hour < 9)
+    after = ~busy | (hour >= 21)
+    next_day = np.where(
+        busy, np.busday_offset(d, 1, roll="forward"), np.busday_offset(d, 0, roll="forward")
+    )
+    days_ahead = (next_day - d).astype(np.int64)
+    wait = np.where(before, 9 - hour, np.where(after, days_ahead * 24 + 9 - hour, 0.0))
+    own = response_hours * rng.lognormal(0.0, 0.6, len(ts))
+    return np.round(wait + own, 4)
+
+
+def draw_outcomes(
+    rng: np.random.Generator,
+    frame: pd.DataFrame,
+    truth: GroundTruth,
+    history_end: pd.Timestamp,
+) -> pd.DataFrame:
+    """Fill converted / converted_at / closed_won / closed_at / deal_value from the truth.
+
+    Outcomes not yet known at ``history_end`` are left open (<NA> / NaT), as a real export
+    taken that day would show them.
+    """
+    n = len(frame)
+    t = frame["time_to_contact_hours"].to_numpy()
+    p_conv = truth.true_probability_assigned(frame, time_to_contact_hours=t)
+    p_won = truth.true_probability_assigned(frame, time_to_contact_hours=t, target="closed_won")
+    u = rng.random(n)
+    converted = u < p_conv
+    won = converted & (rng.random(n) < p_won / np.maximum(p_conv, 1e-12))
+    first = frame["first_contact_at"]
+    conv_at = first + pd.to_timedelta(
+        np.round(rng.lognormal(np.log(6.0), 0.7, n) * 86400), unit="s"
+    )
+    close_at = conv_at + pd.to_timedelta(
+        np.round(rng.lognormal(np.log(35.0), 0.6, n) * 86400), unit="s"
+    )
+    size = frame["company_size"].to_numpy()
+    deal = np.round(1500.0 * size**0.45 * rng.lognormal(0.0, 0.5, n), -2)
+
+    created = frame["created_at"]
+    conv_known = converted & (conv_at <= history_end).to_numpy()
+    young = (created > history_end - pd.Timedelta(days=OPEN_WINDOW_DAYS)).to_numpy()
+    conv_open = (converted & ~conv_known) | (~converted & young)
+    close_known = conv_known & (close_at <= history_end).to_numpy()
+
+    out = frame.copy()
+    out["converted"] = pd.array(np.where(conv_open, _NA, converted), dtype="boolean")
+    out["converted_at"] = conv_at.where(conv_known)
+    closed = np.where(~converted & ~conv_open, False, np.where(close_known, won, _NA))
+    out["closed_won"] = pd.array(closed, dtype="boolean")
+    out["closed_at"] = close_at.where(close_known)
+    out["deal_value"] = np.where(conv_known, deal, np.nan)
+    return out

@@ -1,0 +1,50 @@
+"""True expected conversions of the offline yardsticks on a world's new leads."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from leadpilot.evaluate.offline import best_assignment, greedy_assignment, round_robin_assignment
+from leadpilot.synth.world import World
+
+__all__ = ["Yardsticks", "world_yardsticks"]
+
+
+@dataclass(frozen=True)
+class Yardsticks:
+    """Expected conversions on the new leads under three assignments (all active reps
+    eligible, each rep's ``max_leads_per_day``, each rep's typical response time)."""
+
+    n_leads: int
+    optimal: float
+    round_robin: float
+    greedy: float
+
+    @property
+    def optimal_lift(self) -> float:
+        """(optimal - round_robin) / round_robin."""
+        return self.optimal / self.round_robin - 1.0
+
+    @property
+    def greedy_lift(self) -> float:
+        """(greedy - round_robin) / round_robin."""
+        return self.greedy / self.round_robin - 1.0
+
+    @property
+    def greedy_share_of_optimal_lift(self) -> float:
+        """How much of the optimal lift over round-robin greedy argmax achieves."""
+        return (self.greedy - self.round_robin) / (self.optimal - self.round_robin)
+
+
+def world_yardsticks(world: World) -> Yardsticks:
+    """Route the world's new leads three ways and score each with the ground truth."""
+    reps = world.active_rep_ids
+    p = world.truth.true_probability(world.new_leads, reps)
+    day = world.new_lead_days()
+    cap = world.daily_capacity(reps)
+    return Yardsticks(
+        n_leads=len(world.new_leads),
+        optimal=best_assignment(p, day, cap).expected_conversions,
+        round_robin=round_robin_assignment(p, day, cap).expected_conversions,
+        greedy=greedy_assignment(p, day, cap).expected_conversions,
+    )
