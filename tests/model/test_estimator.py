@@ -104,8 +104,8 @@ def test_load_refuses_edited_or_incomplete_models(fitted: ConversionModel, tmp_p
     with pytest.raises(ModelError, match="feature list does not match"):
         ConversionModel.load(d)
     fitted.save(d)
-    (d / "bag_1.txt").unlink()
-    with pytest.raises(ModelError, match=r"bag_1\.txt is missing"):
+    (d / "trees_0.txt").unlink()
+    with pytest.raises(ModelError, match=r"trees_0\.txt is missing"):
         ConversionModel.load(d)
     with pytest.raises(ModelError, match=r"model\.json is missing"):
         ConversionModel.load(tmp_path / "nothing")
@@ -124,7 +124,7 @@ def test_rep_with_five_leads_is_shrunk_and_flagged(world: ToyWorld) -> None:
     model = ConversionModel(n_bags=2).fit(history, world.reps)
     s = model.score_candidates(LEAD, [*world.rep_ids, "rep-rookie"])
     assert s.sufficiency is not None
-    assert s.sufficiency[-1] == pytest.approx(5 / 35)
+    assert s.sufficiency[-1] == pytest.approx(5 / 15)
     assert s.p[-1] < s.p[:-1].max()
     reasons = model.explain(LEAD, "rep-rookie")
     assert any("only 5 leads" in r for r in reasons)
@@ -138,7 +138,7 @@ def test_explain_names_the_track_record(fitted: ConversionModel, world: ToyWorld
     assert any("Software leads" in r for r in reasons)
     assert "raises" in reasons[0]
     imp = fitted.feature_importance()
-    assert imp["gain_share"].sum() == pytest.approx(1.0)
+    assert imp["share"].sum() == pytest.approx(1.0)
     assert set(imp["feature"].head(5)) & {"rep_x_industry_rate", "rep_x_industry_lift", "rep_id"}
 
 

@@ -8,6 +8,7 @@ models in LightGBM's own text format. Loading checks that everything agrees.
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -18,6 +19,7 @@ from leadpilot.errors import ModelError
 from leadpilot.model.calibration import Calibrator
 from leadpilot.model.evaluation import jsonable
 from leadpilot.model.features import FeatureState
+from leadpilot.model.glm import GLMStack
 
 if TYPE_CHECKING:
     from leadpilot.model.estimator import ConversionModel
@@ -34,7 +36,7 @@ def save_model(model: ConversionModel, directory: Path) -> Path:
     directory.mkdir(parents=True, exist_ok=True)
     files = []
     for i, booster in enumerate(model.boosters_):
-        name = f"bag_{i}.txt"
+        name = f"trees_{i}.txt"
         booster.save_model(str(directory / name))
         files.append(name)
     doc: dict[str, Any] = {
@@ -49,6 +51,8 @@ def save_model(model: ConversionModel, directory: Path) -> Path:
         "n_rounds": model.n_rounds_,
         "feature_state": model.state_.to_json(),
         "calibration": model.calibrator_.to_json(),
+        "glm": model.glm_.to_json(),
+        "glm_c": model.glm_c_,
         "training_window": model.training_window_,
         "metrics": model.metrics_,
         "evaluation": model.evaluation_,
@@ -93,6 +97,7 @@ def load_model(directory: Path) -> ConversionModel:
         model = ConversionModel(**params)
         state = FeatureState.from_json(doc["feature_state"])
         calibrator = Calibrator.from_json(doc["calibration"])
+        glm = GLMStack.from_json(doc["glm"])
         names = list(doc["feature_names"])
         files = list(doc["boosters"])
     except (KeyError, TypeError, ValueError) as exc:
@@ -115,6 +120,8 @@ def load_model(directory: Path) -> ConversionModel:
         raise _bad(directory, "it lists no model files")
     model.state_ = state
     model.calibrator_ = calibrator
+    model.glm_ = glm
+    model.glm_c_ = float(doc.get("glm_c", math.nan))
     model._set_boosters(boosters)
     model._prepare_scoring()
     model.n_rounds_ = int(doc.get("n_rounds", 0))

@@ -3,7 +3,8 @@
 Isotonic regression is non-parametric and needs thousands of outcomes to be stable; on
 less data its steps overfit the slice, so below ``ISOTONIC_MIN_ROWS`` rows (or
 ``ISOTONIC_MIN_CLASS`` of the rarer class) we use Platt scaling (a 2-parameter logistic on
-the model's log-odds), which cannot overfit a small slice.
+the model's log-odds), which cannot overfit a small slice. ``auto`` first tests whether the
+slice shows miscalibration at all and leaves the model's probabilities alone if not.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ __all__ = ["ISOTONIC_MIN_CLASS", "ISOTONIC_MIN_ROWS", "Calibrator"]
 ISOTONIC_MIN_ROWS = 5_000
 ISOTONIC_MIN_CLASS = 500
 _EPS = 1e-6
+CHI2_2DF_95 = 5.991
 
 
 class Calibrator:
@@ -38,8 +40,11 @@ class Calibrator:
         n_min = float(min(y.sum(), len(y) - y.sum()))
         method = self.method
         if method == "auto":
-            big = len(y) >= ISOTONIC_MIN_ROWS and n_min >= ISOTONIC_MIN_CLASS
-            method = "isotonic" if big else "platt"
+            if not self._miscalibrated(z, y):
+                method = "none"
+            else:
+                big = len(y) >= ISOTONIC_MIN_ROWS and n_min >= ISOTONIC_MIN_CLASS
+                method = "isotonic" if big else "platt"
         self.method_ = method
         if method == "isotonic":
             iso = IsotonicRegression(out_of_bounds="clip", y_min=_EPS, y_max=1 - _EPS)
@@ -53,6 +58,23 @@ class Calibrator:
         elif method != "none":
             raise ValueError(f"calibration must be auto, isotonic, platt or none, not {method!r}")
         return self
+
+    @staticmethod
+    def _miscalibrated(z: NDArray[np.float64], y: NDArray[np.float64]) -> bool:
+        """Likelihood-ratio test of Platt scaling against the identity on the slice.
+
+        A model fit by log loss is usually calibrated already; re-mapping it on a small
+        slice then only adds that slice's noise. So ``auto`` calibrates only when the slice
+        shows miscalibration (2 x log-likelihood gain > 5.99, chi-square 2 df, 5% level).
+        """
+        lr = LogisticRegression(C=1e4).fit(z.reshape(-1, 1), y)
+        p1 = np.clip(lr.predict_proba(z.reshape(-1, 1))[:, 1], _EPS, 1 - _EPS)
+        p0 = np.clip(1.0 / (1.0 + np.exp(-z)), _EPS, 1 - _EPS)
+
+        def ll(p: NDArray[np.float64]) -> float:
+            return float(np.sum(y * np.log(p) + (1 - y) * np.log(1 - p)))
+
+        return 2.0 * (ll(p1) - ll(p0)) > CHI2_2DF_95
 
     def transform(self, z: NDArray[np.float64]) -> NDArray[np.float64]:
         """Calibrated probabilities for log-odds ``z`` (any shape)."""

@@ -13,6 +13,7 @@ import lightgbm as lgb
 import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
+from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
 
 from leadpilot.errors import ModelError
 from leadpilot.model.calibration import Calibrator
@@ -31,6 +32,7 @@ from leadpilot.model.features import (
     pair_matrix,
     target_values,
 )
+from leadpilot.model.glm import GLMStack
 from leadpilot.model.guards import LeakageWarning, check_trainable, find_leaky_columns
 from leadpilot.schema import CandidateScores, Lead, size_band_of
 
@@ -79,12 +81,15 @@ class ConversionModel:
     state_: FeatureState
     calibrator_: Calibrator
     boosters_: list[lgb.Booster]
+    glm_: GLMStack
+    glm_c_: float
     feature_names_: list[str]
     n_rounds_: int
     training_window_: dict[str, Any]
     metrics_: dict[str, Any]
     evaluation_: dict[str, Any]
     dropped_columns_: list[dict[str, Any]]
+    unsettled_rows_: int
     warnings_: list[str]
     version_: str
 
@@ -92,14 +97,15 @@ class ConversionModel:
         self,
         *,
         target: str = "converted",
-        n_estimators: int = 120,
-        learning_rate: float = 0.1,
+        n_estimators: int = 200,
+        learning_rate: float = 0.05,
         num_leaves: int = 15,
         min_child_samples: int = 50,
         reg_lambda: float = 5.0,
-        n_bags: int = 4,
+        n_bags: int = 8,
+        interactions: tuple[str, ...] = ("industry", "size_band"),
         shrinkage: float = 20.0,
-        rep_prior_strength: float = 30.0,
+        rep_prior_strength: float = 10.0,
         test_fraction: float = 0.2,
         calibration_fraction: float = 0.1,
         calibration: str = "auto",
@@ -116,6 +122,7 @@ class ConversionModel:
         self.min_child_samples = min_child_samples
         self.reg_lambda = reg_lambda
         self.n_bags = n_bags
+        self.interactions = interactions
         self.shrinkage = shrinkage
         self.rep_prior_strength = rep_prior_strength
         self.test_fraction = test_fraction
@@ -154,8 +161,12 @@ class ConversionModel:
                 "test_fraction and calibration_fraction must each be between 0 and 0.5",
                 hint="the defaults are 0.2 and 0.1",
             )
-        if self.n_bags < 1 or self.n_estimators < 1:
-            raise ModelError("n_bags and n_estimators must be at least 1", hint="defaults: 4, 120")
+        if self.n_bags < 2 or self.n_estimators < 1:
+            raise ModelError(
+                "n_bags must be at least 2 (confidence comes from their spread) and "
+                "n_estimators at least 1",
+                hint="the defaults are n_bags=8, n_estimators=200",
+            )
 
     def _resolve_time_column(self, frame: pd.DataFrame) -> str | None:
         if self.time_column == "file_order":
@@ -198,6 +209,9 @@ class ConversionModel:
         time_col = self._resolve_time_column(history)
         frame, rank = order_by_time(history, time_col)
         y_all = target_values(frame, self.target)
+        self.unsettled_rows_ = 0
+        if time_col == "created_at":
+            frame, y_all = self._drop_unsettled_tail(frame, y_all)
         check_trainable(y_all, frame["rep_id"], target=self.target, min_outcomes=self.min_outcomes)
         report("checking for leakage", 0.02)
         extra_c, extra_n = extra_columns(frame, self.target)
@@ -214,13 +228,45 @@ class ConversionModel:
         state = fit_feature_state(frame, reps, target=self.target, shrinkage=self.shrinkage)
         X, rep_n_before = history_matrix(state, frame, rank)
         self.state_ = state
-        run_training(self, frame, X, y_all, rep_n_before, time_col, report)
+        # One BLAS thread: the linear fits are sparse and small-dense, and OpenBLAS threads
+        # spin-waiting on a busy 2-core machine made them 10x slower.
+        with threadpool_limits(limits=1, user_api="blas"):
+            run_training(self, frame, X, y_all, rep_n_before, time_col, report)
         self._prepare_scoring()
         report("done", 1.0)
         return self
 
+    def _drop_unsettled_tail(self, frame: pd.DataFrame, y: NDF) -> tuple[pd.DataFrame, NDF]:
+        """Treat the outcomes of the most recent leads as open when most of them still are.
+
+        In an export taken today, a recent lead that converted fast already shows
+        ``converted = True`` while its slower peers are still open: the known outcomes of
+        that tail over-state conversion. The tail is the run of latest leads after the last
+        known non-conversion, when most of it is open; its outcomes are not learned from or
+        tested on.
+        """
+        open_ = np.isnan(y)
+        negatives = np.flatnonzero(y == 0)
+        if not open_.any() or len(negatives) == 0:
+            return frame, y
+        start = int(negatives[-1]) + 1
+        n_known = int((~open_[start:]).sum())
+        if n_known == 0 or open_[start:].mean() < 0.5:
+            return frame, y
+        y = y.copy()
+        y[start:] = np.nan
+        frame = frame.copy()
+        frame.loc[frame.index[start:], self.target] = pd.NA
+        self.unsettled_rows_ = n_known
+        return frame, y
+
     # ----- shared internals ---------------------------------------------------------------
-    def _lgb_params(self, seed: int) -> dict[str, Any]:
+    def _threads(self, n_rows: int) -> int:
+        # Small jobs run faster on one thread: OpenMP spin-waits cost more than they save,
+        # and far more on a busy machine.
+        return 1 if n_rows < 100_000 else self.n_jobs
+
+    def _lgb_params(self, seed: int, n_rows: int) -> dict[str, Any]:
         return {
             "objective": "binary",
             "learning_rate": self.learning_rate,
@@ -234,7 +280,7 @@ class ConversionModel:
             "max_cat_to_onehot": 4,
             "max_bin": 63,
             "verbose": -1,
-            "num_threads": self.n_jobs,
+            "num_threads": self._threads(n_rows),
             "seed": seed,
             "deterministic": True,
             "force_row_wise": True,
@@ -255,9 +301,14 @@ class ConversionModel:
         self._ttc_pos = self._pos["log_time_to_contact"]
 
     def _raw(self, X: NDF) -> NDF:
-        """(n_bags, n_rows) log-odds of each bag; one thread: small batches are faster so."""
-        threads = 1 if X.shape[0] < 2_000 else self.n_jobs
-        return np.stack([b.predict(X, raw_score=True, num_threads=threads) for b in self.boosters_])
+        """(1 + n_bags, n_rows) log-odds: row 0 the full model, then the bags (each bag's
+        linear part plus the shared trees)."""
+        G = self.glm_.margins(X)
+        threads = 1 if X.shape[0] < 20_000 else self.n_jobs
+        for booster in self.boosters_:
+            raw = np.asarray(booster.predict(X, raw_score=True, num_threads=threads))
+            G += raw[None, :]
+        return G
 
     def _shrink(self, Z: NDF, Z_anon: NDF, rep_n: NDF) -> NDF:
         w = rep_n / (rep_n + self.rep_prior_strength)
@@ -270,9 +321,9 @@ class ConversionModel:
         return A
 
     def _history_proba(self, X: NDF, rep_n: NDF) -> tuple[NDF, NDF]:
-        """(per-bag shrunk log-odds (n_bags, n), ensemble log-odds (n,)) of history rows."""
+        """(shrunk log-odds of every model (1 + n_bags, n), the full model's (n,))."""
         Z = self._shrink(self._raw(X), self._raw(self._anon(X)), rep_n)
-        return Z, Z.mean(axis=0)
+        return Z, Z[0]
 
     # ----- prediction --------------------------------------------------------------------
     def predict_proba(self, pairs: pd.DataFrame) -> NDF:
@@ -374,7 +425,7 @@ class ConversionModel:
         w = rep_n / (rep_n + self.rep_prior_strength)
         Zs = Z[:, :n] * w + Z[:, n : n + 1] * (1.0 - w)
         cal = self.calibrator_
-        return cal.transform(Zs), cal.transform(Zs.mean(axis=0)), w
+        return cal.transform(Zs[1:]), cal.transform(Zs[0]), w
 
     def score_candidates(
         self,
@@ -425,25 +476,29 @@ class ConversionModel:
         self._check_fitted()
         return explain_pair(self, lead, rep_id, versus)
 
+    def contributions(self, X: NDF) -> dict[str, NDF]:
+        """Log-odds contribution of each input to the full model, per row: the linear
+        part's terms plus the trees' SHAP values (LightGBM ``pred_contrib``)."""
+        out = self.glm_.term_contributions(X, model=0)
+        for booster in self.boosters_:
+            shap = np.asarray(booster.predict(X, pred_contrib=True, num_threads=1))
+            for j, name in enumerate(self.feature_names_):
+                out[name] = out.get(name, 0.0) + shap[:, j]
+        return out
+
     def feature_importance(self) -> pd.DataFrame:
-        """Global importance: total gain per feature summed over the bags, as a share."""
+        """Global importance: each input's share of the mean absolute contribution on the
+        test slice (linear terms and tree SHAP values together)."""
         self._check_fitted()
-        gain = np.sum(
-            [b.feature_importance(importance_type="gain") for b in self.boosters_], axis=0
-        )
-        share = gain / gain.sum() if gain.sum() > 0 else gain
         from leadpilot.model.explain import describe_feature
 
-        return (
-            pd.DataFrame(
-                {
-                    "feature": self.feature_names_,
-                    "meaning": [describe_feature(f) for f in self.feature_names_],
-                    "gain_share": share,
-                }
-            )
-            .sort_values("gain_share", ascending=False)
-            .reset_index(drop=True)
+        rows = self.evaluation_.get("importance", [])
+        return pd.DataFrame(
+            {
+                "feature": [r["feature"] for r in rows],
+                "meaning": [describe_feature(r["feature"]) for r in rows],
+                "share": [float(r["share"]) for r in rows],
+            }
         )
 
     def save(self, directory: str | Path) -> Path:

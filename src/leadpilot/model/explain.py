@@ -5,8 +5,6 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING
 
-import numpy as np
-
 from leadpilot.model.features import SEGMENTS
 from leadpilot.schema import Lead, size_band_of
 
@@ -38,6 +36,7 @@ _MEANINGS = {
     "created_hour": "hour the lead came in",
     "created_weekday": "weekday the lead came in",
     "log_time_to_contact": "time to first contact",
+    "company_domain": "company email address (vs a personal one)",
     "rep_tenure_days": "the rep's time with the team",
     "rep_log_volume": "how many leads the rep has handled",
     "rep_rate": "the rep's overall conversion rate",
@@ -51,18 +50,22 @@ def describe_feature(name: str) -> str:
     if name in _MEANINGS:
         return _MEANINGS[name]
     for s in SEGMENTS:
-        if name.startswith(f"rep_x_{s}_"):
+        if name.startswith(f"rep_x_{s}"):
             return f"the rep's track record with leads of the same {_SEGMENT_WORDS[s]}"
     if name.startswith("x_"):
         return f"lead field {name[2:]!r}"
+    if name.startswith("rep_role_x_"):
+        return f"the rep's role combined with the lead's {name[len('rep_role_x_') :]}"
     return name
 
 
 def _group(name: str) -> str:
+    if name.startswith("rep_role_x_"):
+        return "role"
     if name in ("rep_id", "rep_rate", "rep_log_volume", "rep_role", "rep_pool"):
         return "overall"
     for s in SEGMENTS:
-        if name.startswith(f"rep_x_{s}_"):
+        if name.startswith(f"rep_x_{s}"):
             return s
     if name in ("rep_tenure_days", "rep_covers_industry", "rep_covers_region"):
         return name
@@ -84,13 +87,12 @@ def explain_pair(
     reps = [rep_id] if versus is None else [rep_id, versus]
     X, rep_n = model._candidate_matrix(lead, reps, None)
     rows = X[[0, 1]] if versus is not None else X[[0, len(reps)]]
-    contrib = np.mean([b.predict(rows, pred_contrib=True) for b in model.boosters_], axis=0)
-    diff = contrib[0, :-1] - contrib[1, :-1]
+    contrib = model.contributions(rows)
     p = float(model.score_candidates(lead, reps).p[0])
     slope = p * (1 - p)  # d p / d log-odds: turns log-odds contributions into points
     groups: dict[str, float] = {}
-    for name, d in zip(model.feature_names_, diff, strict=True):
-        groups[_group(name)] = groups.get(_group(name), 0.0) + float(d)
+    for name, c in contrib.items():
+        groups[_group(name)] = groups.get(_group(name), 0.0) + float(c[0] - c[1])
     other = "an average rep" if versus is None else versus
     ridx = int(st.rep_indices([rep_id])[0])
     g = (st.global_k + 1) / (st.global_n + 2)
@@ -112,14 +114,18 @@ def explain_pair(
             if math.isnan(code):
                 text = f"no history for this {_SEGMENT_WORDS[key]}"
             else:
-                c = int(code)
-                n, k = st.rep_seg_n[key][ridx, c], st.rep_seg_k[key][ridx, c]
-                sn, sk = st.seg_n[key][c], st.seg_k[key][c]
+                lev = int(code)
+                n, k = st.rep_seg_n[key][ridx, lev], st.rep_seg_k[key][ridx, lev]
+                sn, sk = st.seg_n[key][lev], st.seg_k[key][lev]
                 rate = _pct(k / n) if n else "no record"
                 text = (
                     f"{rep_id} converted {k:.0f} of {n:.0f} {value} leads ({rate}) against "
                     f"{_pct(sk / sn) if sn else 'n/a'} for all reps ({_SEGMENT_WORDS[key]})"
                 )
+        elif key == "role":
+            role_code = st.rep_role[ridx]
+            role = "?" if math.isnan(role_code) else st.levels["rep_role"][int(role_code)]
+            text = f"how {role}s do with {lead.industry or 'this'} leads of {band or 'this'} size"
         elif key == "rep_tenure_days":
             text = f"{rep_id}'s time with the team"
         elif key == "rep_covers_industry":

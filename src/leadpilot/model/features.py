@@ -56,6 +56,7 @@ LEAD_NUMERICS: tuple[str, ...] = (
     "created_hour",
     "created_weekday",
     "log_time_to_contact",
+    "company_domain",
 )
 REP_NUMERICS: tuple[str, ...] = (
     "rep_tenure_days",
@@ -119,7 +120,9 @@ def order_by_time(frame: pd.DataFrame, time_column: str | None) -> tuple[pd.Data
 
 
 def _sanitize(name: str) -> str:
-    return "x_" + re.sub(r"[^0-9A-Za-z_]", "_", str(name))
+    """Feature name of an extra column (ingest's ``keep_extra`` already prefixes ``x_``)."""
+    clean = re.sub(r"[^0-9A-Za-z_]", "_", str(name))
+    return clean if clean.startswith("x_") else "x_" + clean
 
 
 @dataclass
@@ -409,7 +412,13 @@ def _lead_numeric_columns(frame: pd.DataFrame) -> dict[str, NDF]:
             ),
             dtype=np.float64,
         )
+    # 1 = a company domain is known, 0 = only a personal address (gmail...), NaN = neither.
+    n = len(frame)
+    has_domain = frame["domain"].notna().to_numpy() if "domain" in frame else np.zeros(n, bool)
+    has_email = frame["email"].notna().to_numpy() if "email" in frame else np.zeros(n, bool)
+    company_domain = np.where(has_domain, 1.0, np.where(has_email, 0.0, np.nan))
     return {
+        "company_domain": company_domain,
         "log_company_size": np.log1p(np.clip(num("company_size"), 0, None)),
         "log_annual_revenue": np.log1p(np.clip(num("annual_revenue"), 0, None)),
         "engagement_score": num("engagement_score"),

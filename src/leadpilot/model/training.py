@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 from typing import TYPE_CHECKING, Any
 
 import lightgbm as lgb
@@ -22,6 +21,8 @@ from leadpilot.model.evaluation import (
     reliability_table,
     temporal_split,
 )
+from leadpilot.model.features import LEAD_CATEGORICALS, LEAD_NUMERICS, _sanitize
+from leadpilot.model.glm import GLMSpec, fit_glm_stack, fit_one, make_spec
 
 if TYPE_CHECKING:
     from leadpilot.model.estimator import ConversionModel, Progress
@@ -30,15 +31,18 @@ __all__ = ["model_version", "run_training"]
 
 NDF = NDArray[np.float64]
 _BASELINE_MAX_ROWS = 300_000  # the logistic baseline learns from the latest rows only
+_GLM_SELECT_MAX_ROWS = 100_000  # choosing the linear part's terms uses the latest rows only
+_C_GRID = (0.03, 0.1, 0.3)
 
 
 def _dataset(
-    model: ConversionModel, X: NDF, y: NDF, reference: lgb.Dataset | None = None
+    model: ConversionModel, X: NDF, y: NDF, init: NDF, reference: lgb.Dataset | None = None
 ) -> lgb.Dataset:
     st = model.state_
     return lgb.Dataset(
         X,
         y,
+        init_score=init,
         feature_name=st.feature_names,
         categorical_feature=st.categorical_names,
         reference=reference,
@@ -47,22 +51,108 @@ def _dataset(
     )
 
 
-def _choose_rounds(model: ConversionModel, X: NDF, y: NDF) -> int:
-    """Early stopping on the last 15% of the training period (time order kept)."""
+def _glm_spec(model: ConversionModel, X: NDF) -> GLMSpec:
+    """Main effects of lead attributes and rep identity; rep x segment interactions for every
+    segment; role x industry / size interactions (pooled over the reps of a role, so far
+    less noisy than per-rep cells); and whether the roster lists the lead's industry as one
+    of the rep's specialties (one shared coefficient: a prior for the rep x industry cells)."""
+    st = model.state_
+    levels = {name: len(vals) for name, vals in st.levels.items()}
+    extra_c = [_sanitize(c) for c in st.extra_categoricals]
+    nums = [n for n in LEAD_NUMERICS if n not in ("created_hour", "created_weekday")]
+    nums += [_sanitize(c) for c in st.extra_numerics]
+    nums += ["rep_tenure_days", "rep_covers_industry", "rep_covers_region"]
+    pairs = [("rep_id", s) for s in model.interactions if levels[s] > 1]
+    if levels["rep_role"] > 1:
+        pairs += [("rep_role", "industry"), ("rep_role", "size_band")]
+    return make_spec(
+        X,
+        st.feature_names,
+        # country is left to the trees: many sparse levels, mostly repeating the region
+        cats=[c for c in (*LEAD_CATEGORICALS, *extra_c, "rep_id") if c != "country"],
+        pairs=pairs,
+        nums=nums,
+        levels=levels,
+    )
+
+
+def _val_loss(spec: GLMSpec, X: NDF, y: NDF, n_in: int, C: float, seed: int) -> float:
+    b0, coef = fit_one(spec, X[:n_in], y[:n_in], C, seed)
+    z = b0 + spec.design(X[n_in:]) @ coef
+    p = np.clip(1.0 / (1.0 + np.exp(-z)), 1e-6, 1 - 1e-6)
+    yv = y[n_in:]
+    return float(-np.mean(yv * np.log(p) + (1 - yv) * np.log(1 - p)))
+
+
+def _choose_c(model: ConversionModel, spec: GLMSpec, X: NDF, y: NDF) -> float:
+    """Ridge strength by log loss on the last 15% of the training period (time order)."""
+    Xs, ys = X[-_GLM_SELECT_MAX_ROWS:], y[-_GLM_SELECT_MAX_ROWS:]
+    n_in = int(len(ys) * 0.85)
+    if len(ys) - n_in < 50 or ys[:n_in].min() == ys[:n_in].max():
+        return 0.1
+    losses = {C: _val_loss(spec, Xs, ys, n_in, C, model.random_state) for C in _C_GRID}
+    return min(losses, key=losses.__getitem__)
+
+
+def _fit_boosting(model: ConversionModel, X: NDF, y: NDF, init: NDF) -> lgb.Booster:
+    """Trees that start from the GLM's log-odds; early stopping on the last 15% (time order)."""
     n_in = int(len(y) * 0.85)
+    params = model._lgb_params(model.random_state, len(y))
     if len(y) - n_in < 50:
-        return model.n_estimators
-    d_in = _dataset(model, X[:n_in], y[:n_in])
-    d_val = _dataset(model, X[n_in:], y[n_in:], reference=d_in)
-    booster = lgb.train(
-        model._lgb_params(model.random_state),
+        return lgb.train(params, _dataset(model, X, y, init), model.n_estimators)
+    d_in = _dataset(model, X[:n_in], y[:n_in], init[:n_in])
+    d_val = _dataset(model, X[n_in:], y[n_in:], init[n_in:], reference=d_in)
+    return lgb.train(
+        params,
         d_in,
         num_boost_round=model.n_estimators,
         valid_sets=[d_val],
         callbacks=[lgb.early_stopping(30, verbose=False)],
     )
-    best = booster.best_iteration or model.n_estimators
-    return int(max(10, best))
+
+
+def _fit_parts(
+    model: ConversionModel,
+    X_fit: NDF,
+    y_fit: NDF,
+    spec: GLMSpec,
+    C: float,
+    rounds: int | None,
+    report: Progress,
+    at: float,
+) -> int:
+    """Fit the full linear part, the trees on top of it and the half-sample bags of the
+    linear part on time-ordered rows; sets ``glm_`` and ``boosters_``; returns the number
+    of trees (chosen by early stopping unless ``rounds`` is given)."""
+    rng = np.random.default_rng(model.random_state)
+    n = len(y_fit)
+    fits = [fit_one(spec, X_fit, y_fit, C, model.random_state)]
+    full = fit_glm_stack(spec, fits)
+    # Rows of an "average rep" (rep features unknown), so the trees also learn the pool's
+    # score for a lead: reps with little history are shrunk toward it.
+    anon = np.sort(rng.choice(n, int(model.anon_fraction * n), replace=False))
+    X_anon = X_fit[anon]
+    X_anon[:, model._rep_cols] = np.nan
+    order = np.argsort(np.concatenate([np.arange(n), anon]), kind="stable")
+    X_aug = np.vstack([X_fit, X_anon])[order]  # keep time order for early stopping
+    y_aug = np.concatenate([y_fit, y_fit[anon]])[order]
+    report("fitting the trees", at + 0.1)
+    init = full.margins(X_aug)[0]
+    if rounds is None:
+        booster = _fit_boosting(model, X_aug, y_aug, init)
+        rounds = int(booster.best_iteration or booster.num_trees())
+    else:
+        params = model._lgb_params(model.random_state, n)
+        booster = lgb.train(params, _dataset(model, X_aug, y_aug, init), rounds)
+    for b in range(model.n_bags):
+        # Half-samples without replacement: their spread matches the sampling spread of a
+        # fit on all rows (see confidence.py), at half the cost of a bootstrap.
+        rows = np.sort(rng.choice(n, n // 2, replace=False))
+        fits.append(fit_one(spec, X_fit[rows], y_fit[rows], C, model.random_state + b + 1))
+        report(f"fitting bag {b + 1} of {model.n_bags}", at + 0.35 * (b + 1) / model.n_bags)
+    model.glm_ = fit_glm_stack(spec, fits)
+    model._set_boosters([booster])
+    return rounds
 
 
 def _time_bounds(
@@ -101,32 +191,26 @@ def run_training(
     i_tr, i_ca, i_te = lab[tr], lab[ca], lab[te]
     model._set_boosters([])
     model._prepare_scoring()
-    report("choosing the number of trees", 0.08)
-    rounds = _choose_rounds(model, X[i_tr], y[tr])
-    rng = np.random.default_rng(model.random_state)
-    boosters: list[lgb.Booster] = []
-    for b in range(model.n_bags):
-        # Half-samples without replacement: their spread matches the sampling spread of a
-        # fit on all rows (see confidence.py), at half the cost of a bootstrap.
-        rows = (
-            i_tr if model.n_bags == 1 else np.sort(rng.choice(i_tr, len(i_tr) // 2, replace=False))
-        )
-        anon = rng.choice(rows, int(model.anon_fraction * len(rows)), replace=False)
-        Xa = X[anon]
-        Xa[:, model._rep_cols] = np.nan  # rows of an "average rep", for shrinking rare reps
-        Xb = np.vstack([X[rows], Xa])
-        yb = np.concatenate([y_all[rows], y_all[anon]])
-        booster = lgb.train(
-            model._lgb_params(model.random_state + b), _dataset(model, Xb, yb), rounds
-        )
-        boosters.append(booster)
-        report(f"fitting bag {b + 1} of {model.n_bags}", 0.15 + 0.55 * (b + 1) / model.n_bags)
-    model._set_boosters(boosters)
-    model.n_rounds_ = rounds
-
-    report("calibrating", 0.72)
+    X_tr, y_tr = X[i_tr], y[tr]
+    report("fitting the linear part (rep x segment effects)", 0.08)
+    spec = _glm_spec(model, X_tr)
+    C = _choose_c(model, spec, X_tr, y_tr)
+    rounds = _fit_parts(model, X_tr, y_tr, spec, C, None, report, 0.1)
+    report("calibrating", 0.5)
     _, z_ca = model._history_proba(X[i_ca], rep_n[i_ca])
-    model.calibrator_ = Calibrator(method=model.calibration).fit(z_ca, y[ca])  # type: ignore[arg-type]
+    calibrator = Calibrator(method=model.calibration).fit(z_ca, y[ca])  # type: ignore[arg-type]
+    model.calibrator_ = calibrator
+    refit = calibrator.method_ == "none"
+    if refit:
+        # The calibration slice showed no miscalibration, so it need not stay out of the
+        # fit: refit on train + calibration (the most recent settled leads) with the same
+        # ridge strength and number of trees. The baselines get the same rows.
+        fit_idx = np.concatenate([i_tr, i_ca])
+        _fit_parts(model, X[fit_idx], y_all[fit_idx], spec, C, rounds, report, 0.5)
+    else:
+        fit_idx = i_tr
+    model.glm_c_ = C
+    model.n_rounds_ = int(rounds)
     _, z_te = model._history_proba(X[i_te], rep_n[i_te])
     p_te = model.calibrator_.transform(z_te)
     model.training_window_ = {
@@ -136,10 +220,11 @@ def run_training(
         "test": _time_bounds(frame, time_col, i_te),
         "history_rows": len(frame),
         "labelled_rows": len(lab),
+        "refit_on_calibration_slice": refit,
     }
 
     report("fitting baselines", 0.8)
-    fit_rows = np.concatenate([i_tr, i_ca])[-_BASELINE_MAX_ROWS:]
+    fit_rows = fit_idx[-_BASELINE_MAX_ROWS:]
     base = fit_predict_baselines(
         frame.iloc[fit_rows],
         y_all[fit_rows],
@@ -179,6 +264,9 @@ def run_training(
         "calibration_method": model.calibrator_.method_,
         "n_rounds": rounds,
         "n_bags": model.n_bags,
+        "glm_c": C,
+        "glm_interactions": [p[0] for p in spec.pairs],
+        "importance": _importance(model, X[i_te]),
     }
     model.version_ = model_version(model)
 
@@ -188,10 +276,18 @@ def model_version(model: ConversionModel) -> str:
     h = hashlib.sha256()
     for b in model.boosters_:
         h.update(b.model_to_string().encode())
+    h.update(json.dumps(model.glm_.to_json(), sort_keys=True).encode())
     h.update(json.dumps(model.state_.to_json(), sort_keys=True, default=str).encode())
     h.update(json.dumps(model.calibrator_.to_json(), sort_keys=True).encode())
     return "cm-" + h.hexdigest()[:12]
 
 
-def finite(x: float) -> float | None:
-    return x if math.isfinite(x) else None
+def _importance(model: ConversionModel, X: NDF) -> list[dict[str, Any]]:
+    """Mean |contribution| (log-odds) per feature on up to 5,000 test rows, as shares:
+    SHAP values of the trees plus the centred terms of the linear part."""
+    X = X[-5_000:]
+    contrib = model.contributions(X)
+    imp = {name: float(np.mean(np.abs(v - v.mean()))) for name, v in contrib.items()}
+    total = sum(imp.values()) or 1.0
+    rows = [{"feature": k, "share": v / total} for k, v in imp.items()]
+    return sorted(rows, key=lambda r: -r["share"])

@@ -1,0 +1,138 @@
+"""``model_card.md`` and ``metrics.json``: what a trained model is, how well it does, and
+what it cannot tell, for RevOps readers."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from leadpilot.model.evaluation import jsonable
+
+if TYPE_CHECKING:
+    from leadpilot.model.estimator import ConversionModel
+
+__all__ = ["metrics_document", "render_card", "write_reports"]
+
+
+def _f(x: Any, fmt: str = ".3f") -> str:
+    if x is None or (isinstance(x, float) and not math.isfinite(x)):
+        return "n/a"
+    return format(x, fmt)
+
+
+def metrics_document(model: ConversionModel) -> dict[str, Any]:
+    """Everything ``metrics.json`` holds: version, window, metrics, comparisons, breakdowns."""
+    return jsonable(
+        {
+            "model_version": model.version,
+            "target": model.target,
+            "training_window": model.training_window_,
+            "dropped_columns": model.dropped_columns_,
+            **model.evaluation_,
+        }
+    )
+
+
+def render_card(model: ConversionModel) -> str:
+    """Markdown model card."""
+    ev = model.evaluation_
+    win = model.training_window_
+    res = ev["metrics"]
+    lines = [
+        f"# Conversion model {model.version}",
+        "",
+        f"Predicts P({model.target} | lead, rep). Gradient-boosted trees (LightGBM), "
+        f"{ev['n_bags']} bags of {ev['n_rounds']} trees, each fit on a random half of the "
+        f"training period; calibrated with {ev['calibration_method']} on a later slice.",
+        "",
+        "## Data and split (by time, never random)",
+        "",
+        f"- History rows: {win['history_rows']:,}; with a known outcome: {win['labelled_rows']:,}",
+        f"- Time order: {win['time_column']}",
+    ]
+    for part in ("train", "calibration", "test"):
+        w = win[part]
+        lines.append(f"- {part}: {w['rows']:,} leads, {w.get('first')} to {w.get('last')}")
+    lines += [
+        "",
+        "## Test metrics (latest slice)",
+        "",
+        "| model | AUC | AUC diff vs model (95% CI) | log loss | Brier | ECE |",
+        "|---|---|---|---|---|---|",
+    ]
+    for name, m in res.items():
+        comp = ev["comparisons"].get(name)
+        diff = (
+            f"{_f(-comp['auc_diff'])} ({_f(-comp['auc_diff_high'])} to {_f(-comp['auc_diff_low'])})"
+            if comp
+            else ""
+        )
+        lines.append(
+            f"| {name} | {_f(m['auc'])} | {diff} | {_f(m['log_loss'], '.4f')} | "
+            f"{_f(m['brier'], '.4f')} | {_f(m['ece'], '.4f')} |"
+        )
+    lines += [
+        "",
+        "AUC: how well the score ranks converting leads above the others (0.5 = chance). "
+        "Log loss and Brier: accuracy of the probabilities (lower is better). ECE: average gap "
+        "between predicted and observed conversion (a predicted 30% should convert 30%).",
+        "",
+        "## Reliability (test slice)",
+        "",
+        "| predicted | leads | mean predicted | observed (95% CI) |",
+        "|---|---|---|---|",
+    ]
+    for r in ev["reliability"]:
+        lines.append(
+            f"| {r['bin_low']:.1f}-{r['bin_high']:.1f} | {r['n']:,} | {r['predicted']:.3f} | "
+            f"{r['observed']:.3f} ({r['observed_low']:.3f}-{r['observed_high']:.3f}) |"
+        )
+    reps = ev["by_group"].get("rep_id", [])
+    if reps:
+        lines += [
+            "",
+            "## Per rep (test slice, reps with at least 30 test leads)",
+            "",
+            "| rep | leads | observed | mean predicted | AUC | AUC of per-rep baseline |",
+            "|---|---|---|---|---|---|",
+        ]
+        for r in reps[:40]:
+            lines.append(
+                f"| {r['group']} | {r['n']:.0f} | {_f(r['rate'])} | {_f(r['mean_p'])} | "
+                f"{_f(r['auc'])} | {_f(r.get('auc_per_rep_baseline'))} |"
+            )
+    imp = model.feature_importance().head(10)
+    lines += ["", "## What drives the scores (share of total gain)", ""]
+    for _, row in imp.iterrows():
+        lines.append(f"- {row['meaning']} (`{row['feature']}`): {row['gain_share']:.1%}")
+    if model.dropped_columns_:
+        lines += ["", "## Columns dropped as outcome in disguise", ""]
+        for d in model.dropped_columns_:
+            lines.append(
+                f"- `{d['column']}`: its {d['how']} predicts the outcome (AUC {d['auc']:.3f})"
+            )
+    lines += [
+        "",
+        "## Limits",
+        "",
+        "- The model learns from who was assigned in the past. If assignment was not random "
+        "(e.g. senior reps got the big accounts), part of a rep's apparent edge may come from "
+        "the leads they were given; randomized holdouts measure the true lift.",
+        "- Reps with little history are pulled toward the average rep "
+        f"(weight n / (n + {model.rep_prior_strength:g})), and confidence says how sure the "
+        "ensemble is that the top rep beats the pool.",
+        "- Per-rep and per-segment rates in features use only leads before each lead.",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def write_reports(model: ConversionModel, directory: Path) -> tuple[Path, Path]:
+    """Write ``model_card.md`` and ``metrics.json`` into ``directory``."""
+    directory.mkdir(parents=True, exist_ok=True)
+    card = directory / "model_card.md"
+    card.write_text(render_card(model))
+    metrics_path = directory / "metrics.json"
+    metrics_path.write_text(json.dumps(metrics_document(model), indent=1))
+    return card, metrics_path
