@@ -200,3 +200,33 @@ def register(app: typer.Typer) -> None:
                 f"{r['observed']:.3f} ({r['observed_low']:.3f}-{r['observed_high']:.3f})",
             )
         default_console.print(rel)
+
+
+def demo_section(
+    console: Console, workdir: Path, *, world: Any = None, seed: int = 0
+) -> ConversionModel:
+    """The demo's model step: train on a synthetic world's history (``world`` from
+    ``leadpilot.synth.generate_world``, drawn here when omitted), print the metrics table
+    and the reasons behind one recommendation; the model goes to ``workdir/model``."""
+    from leadpilot.ingest import leads_from_frame
+
+    if world is None:
+        from leadpilot.synth import generate_world
+
+        world = generate_world(seed=seed)
+    console.rule("[bold]Learning who converts what")
+    model = train_and_print(console, world.history, world.reps, workdir / "model")
+    lead = leads_from_frame(world.new_leads.head(1))[0]
+    reps = list(world.active_rep_ids)
+    detail = model.confidence_detail(lead, reps)
+    best = reps[detail.top_index]
+    console.print(
+        f"\nNew lead {lead.lead_id} ({lead.industry}, {lead.size_band}, {lead.source}): best "
+        f"rep {best} at {detail.p_top:.1%} vs the pool's {detail.p_pool:.1%} "
+        f"(difference {detail.difference:+.1%}, interval {detail.low:+.1%} to "
+        f"{detail.high:+.1%}; P(really better) = {detail.probability:.0%}).",
+        highlight=False,
+    )
+    for reason in model.explain(lead, best):
+        console.print(f"  - {reason}", highlight=False)
+    return model

@@ -36,11 +36,21 @@ class Calibrator:
     def __init__(self, *, method: Literal["auto", "isotonic", "platt", "none"] = "auto") -> None:
         self.method = method
 
-    def fit(self, z: NDArray[np.float64], y: NDArray[np.float64]) -> Calibrator:
+    def fit(
+        self,
+        z: NDArray[np.float64],
+        y: NDArray[np.float64],
+        *,
+        check: tuple[NDArray[np.float64], NDArray[np.float64]] | None = None,
+    ) -> Calibrator:
+        """Fit on log-odds ``z`` and outcomes ``y`` of the calibration slice. With ``auto``,
+        ``check`` holds out-of-time log-odds and outcomes of an earlier window: a map is
+        kept only if it helps there too (a seasonal dip in one slice is not persistent
+        miscalibration)."""
         n_min = float(min(y.sum(), len(y) - y.sum()))
         method = self.method
         if method == "auto":
-            if not self._miscalibrated(z, y):
+            if not self._miscalibrated(z, y) or not self._helps(z, y, check):
                 method = "none"
             else:
                 big = len(y) >= ISOTONIC_MIN_ROWS and n_min >= ISOTONIC_MIN_CLASS
@@ -75,6 +85,24 @@ class Calibrator:
             return float(np.sum(y * np.log(p) + (1 - y) * np.log(1 - p)))
 
         return 2.0 * (ll(p1) - ll(p0)) > CHI2_2DF_95
+
+    @staticmethod
+    def _helps(
+        z: NDArray[np.float64],
+        y: NDArray[np.float64],
+        check: tuple[NDArray[np.float64], NDArray[np.float64]] | None,
+    ) -> bool:
+        lr = LogisticRegression(C=1e4).fit(z.reshape(-1, 1), y)
+        if lr.coef_[0, 0] <= 0:
+            return False  # a map that reverses the ranking is noise, never calibration
+        if check is None or len(check[1]) == 0:
+            return True
+        zc, yc = check
+        p1 = np.clip(lr.predict_proba(zc.reshape(-1, 1))[:, 1], _EPS, 1 - _EPS)
+        p0 = np.clip(1.0 / (1.0 + np.exp(-zc)), _EPS, 1 - _EPS)
+        ll1 = float(np.mean(yc * np.log(p1) + (1 - yc) * np.log(1 - p1)))
+        ll0 = float(np.mean(yc * np.log(p0) + (1 - yc) * np.log(1 - p0)))
+        return ll1 > ll0
 
     def transform(self, z: NDArray[np.float64]) -> NDArray[np.float64]:
         """Calibrated probabilities for log-odds ``z`` (any shape)."""

@@ -104,9 +104,9 @@ def render_card(model: ConversionModel) -> str:
                 f"{_f(r['auc'])} | {_f(r.get('auc_per_rep_baseline'))} |"
             )
     imp = model.feature_importance().head(10)
-    lines += ["", "## What drives the scores (share of total gain)", ""]
+    lines += ["", "## What drives the scores (share of mean absolute contribution)", ""]
     for _, row in imp.iterrows():
-        lines.append(f"- {row['meaning']} (`{row['feature']}`): {row['gain_share']:.1%}")
+        lines.append(f"- {row['meaning']} (`{row['feature']}`): {row['share']:.1%}")
     if model.dropped_columns_:
         lines += ["", "## Columns dropped as outcome in disguise", ""]
         for d in model.dropped_columns_:

@@ -55,6 +55,14 @@ def _rep_dependent(name: str) -> bool:
     return name in REP_CATEGORICALS or name in REP_NUMERICS or name.startswith("rep_x_")
 
 
+def _extra(lead: Lead, column: str) -> Any:
+    """An extra field of a lead; ingest's ``x_`` prefix may or may not be on either side."""
+    value = lead.get(column)
+    if value is None and column.startswith("x_"):
+        value = lead.get(column[2:])
+    return value
+
+
 def _epoch_day(ts: datetime | None) -> float:
     if ts is None:
         return math.nan
@@ -104,6 +112,7 @@ class ConversionModel:
         reg_lambda: float = 5.0,
         n_bags: int = 8,
         interactions: tuple[str, ...] = ("industry", "size_band"),
+        size_slopes: bool = False,
         shrinkage: float = 20.0,
         rep_prior_strength: float = 10.0,
         test_fraction: float = 0.2,
@@ -123,6 +132,7 @@ class ConversionModel:
         self.reg_lambda = reg_lambda
         self.n_bags = n_bags
         self.interactions = interactions
+        self.size_slopes = size_slopes
         self.shrinkage = shrinkage
         self.rep_prior_strength = rep_prior_strength
         self.test_fraction = test_fraction
@@ -352,9 +362,9 @@ class ConversionModel:
             value = band if name == "size_band" else getattr(lead, name)
             v[pos[name]] = st.code(name, value)
         for col in st.extra_categoricals:
-            v[pos[_sanitize(col)]] = st.code(_sanitize(col), lead.get(col))
+            v[pos[_sanitize(col)]] = st.code(_sanitize(col), _extra(lead, col))
         for col in st.extra_numerics:
-            raw = lead.get(col)
+            raw = _extra(lead, col)
             try:
                 v[pos[_sanitize(col)]] = math.nan if raw is None else float(raw)
             except (TypeError, ValueError):

@@ -11,7 +11,8 @@ so scoring is a handful of numpy gathers, for several models at once (the bagged
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -35,6 +36,10 @@ class GLMSpec:
     nums: list[tuple[str, int]]  # (name, column)
     mean: NDF
     sd: NDF
+    # Rep-specific slopes on a standardised numeric input x (power 1: linear, 2: curvature):
+    # (name, rep column, x column, n_reps, power, x mean, x sd). A rep's edge that varies
+    # smoothly with company size costs 2 coefficients per rep instead of one per band.
+    slopes: list[tuple[str, int, int, int, int, float, float]] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -43,6 +48,7 @@ class GLMSpec:
             "nums": self.nums,
             "mean": self.mean.tolist(),
             "sd": self.sd.tolist(),
+            "slopes": self.slopes,
         }
 
     @classmethod
@@ -53,6 +59,10 @@ class GLMSpec:
             nums=[(str(a), int(b)) for a, b in d["nums"]],
             mean=np.asarray(d["mean"], dtype=np.float64),
             sd=np.asarray(d["sd"], dtype=np.float64),
+            slopes=[
+                (str(a), int(b), int(c), int(e), int(f), float(g), float(h))
+                for a, b, c, e, f, g, h in d.get("slopes", [])
+            ],
         )
 
     def _codes(self, X: NDF, col: int, n_levels: int) -> NDArray[np.int64]:
@@ -66,13 +76,11 @@ class GLMSpec:
         z = np.where(miss, 0.0, (raw - self.mean) / self.sd)
         return z, miss.astype(np.float64)
 
-    @property
-    def n_columns(self) -> int:
-        return (
-            sum(n for _, _, n in self.cats)
-            + sum(r * n for _, _, _, r, n in self.pairs)
-            + 2 * len(self.nums)
-        )
+    def _slope_x(self, X: NDF, term: tuple[str, int, int, int, int, float, float]) -> NDF:
+        _, _, xcol, _, power, mean, sd = term
+        x = (X[:, xcol] - mean) / sd
+        x = np.where(np.isnan(x), 0.0, x) ** power
+        return x - (1.0 if power == 2 else 0.0)  # centre x^2 (its mean is about 1)
 
     def design(self, X: NDF) -> sp.csr_matrix:
         """Sparse design matrix of the rows of ``X`` (unknown levels: no column)."""
@@ -91,11 +99,18 @@ class GLMSpec:
             rows.append(np.flatnonzero(ok))
             cols.append(off + r[ok] * n_lev + c[ok])
             off += n_rep * n_lev
+        vals = [np.ones(len(r)) for r in rows]
+        for term in self.slopes:
+            r = self._codes(X, term[1], term[3])
+            ok = r < term[3]
+            rows.append(np.flatnonzero(ok))
+            cols.append(off + r[ok])
+            vals.append(self._slope_x(X, term)[ok])
+            off += term[3]
         r_all = np.concatenate(rows) if rows else np.empty(0, np.int64)
         c_all = np.concatenate(cols) if cols else np.empty(0, np.int64)
-        onehot = sp.csr_matrix(
-            (np.ones(len(r_all)), (r_all, c_all)), shape=(n, off), dtype=np.float64
-        )
+        v_all = np.concatenate(vals) if vals else np.empty(0)
+        onehot = sp.csr_matrix((v_all, (r_all, c_all)), shape=(n, off), dtype=np.float64)
         z, miss = self._num_block(X)
         return sp.hstack([onehot, sp.csr_matrix(z), sp.csr_matrix(miss)], format="csr")
 
@@ -107,6 +122,7 @@ def make_spec(
     pairs: list[tuple[str, str]],
     nums: list[str],
     levels: dict[str, int],
+    slopes: Sequence[tuple[str, str, int]] = (),
 ) -> GLMSpec:
     """Build the spec from the training rows of ``X`` (means and sds of numeric terms)."""
     pos = {n: i for i, n in enumerate(names)}
@@ -118,7 +134,18 @@ def make_spec(
     mean = filled.sum(axis=0) / cnt  # by hand: nanmean warns on all-missing columns
     sd = np.sqrt((np.where(ok, raw - mean, 0.0) ** 2).sum(axis=0) / cnt)
     sd = np.where(sd > 1e-9, sd, 1.0)
+    slope_terms = []
+    for rep_name, x_name, power in slopes:
+        x = X[:, pos[x_name]]
+        ok = ~np.isnan(x)
+        if ok.sum() < 2:
+            continue
+        mu, sdv = float(x[ok].mean()), float(x[ok].std())
+        name = f"{rep_name}_x_{x_name}^{power}"
+        sdv = sdv if sdv > 1e-9 else 1.0
+        slope_terms.append((name, pos[rep_name], pos[x_name], levels[rep_name], power, mu, sdv))
     return GLMSpec(
+        slopes=slope_terms,
         cats=[(n, pos[n], levels[n]) for n in cats],
         pairs=[(f"{a}_x_{b}", pos[a], pos[b], levels[a], levels[b]) for a, b in pairs],
         nums=[(n, pos[n]) for n in nums],
@@ -137,6 +164,7 @@ class GLMStack:
     pair: list[NDF]  # per pair term (M, n_reps + 1, n_levels + 1)
     num: NDF  # (M, n_nums)
     miss: NDF  # (M, n_nums)
+    slope: list[NDF] = field(default_factory=list)  # per slope term (M, n_reps + 1)
 
     @property
     def n_models(self) -> int:
@@ -150,9 +178,13 @@ class GLMStack:
             z += table[:, spec._codes(X, col, n_lev)]
         for (_, rcol, scol, n_rep, n_lev), table in zip(spec.pairs, self.pair, strict=True):
             z += table[:, spec._codes(X, rcol, n_rep), spec._codes(X, scol, n_lev)]
+        for term, table in zip(spec.slopes, self.slope, strict=True):
+            z += table[:, spec._codes(X, term[1], term[3])] * spec._slope_x(X, term)[None, :]
         if spec.nums:
             zn, miss = spec._num_block(X)
-            z += self.num @ zn.T + self.miss @ miss.T
+            # Broadcast sums, not matmul: no BLAS threads in the scoring hot path.
+            z += (self.num[:, None, :] * zn[None, :, :]).sum(axis=2)
+            z += (self.miss[:, None, :] * miss[None, :, :]).sum(axis=2)
         return z
 
     def term_contributions(self, X: NDF, model: int = 0) -> dict[str, NDF]:
@@ -166,6 +198,10 @@ class GLMStack:
             out[s.replace("rep_id_x_", "rep_x_")] = table[
                 model, spec._codes(X, rcol, n_rep), spec._codes(X, scol, n_lev)
             ]
+        for term, table in zip(spec.slopes, self.slope, strict=True):
+            key = "rep_x_size_band" if "size" in term[0] else term[0]
+            val = table[model, spec._codes(X, term[1], term[3])] * spec._slope_x(X, term)
+            out[key] = out.get(key, 0.0) + val
         if spec.nums:
             zn, miss = spec._num_block(X)
             for j, (name, _) in enumerate(spec.nums):
@@ -180,6 +216,7 @@ class GLMStack:
             "pair": [t.tolist() for t in self.pair],
             "num": self.num.tolist(),
             "miss": self.miss.tolist(),
+            "slope": [t.tolist() for t in self.slope],
         }
 
     @classmethod
@@ -192,6 +229,7 @@ class GLMStack:
             pair=[np.asarray(t, dtype=np.float64) for t in d["pair"]],
             num=np.asarray(d["num"], dtype=np.float64).reshape(-1, len(spec.nums)),
             miss=np.asarray(d["miss"], dtype=np.float64).reshape(-1, len(spec.nums)),
+            slope=[np.asarray(t, dtype=np.float64) for t in d.get("slope", [])],
         )
         m = stack.n_models
         for (_, _, n_lev), t in zip(spec.cats, stack.cat, strict=True):
@@ -200,10 +238,12 @@ class GLMStack:
         for (_, _, _, n_rep, n_lev), t in zip(spec.pairs, stack.pair, strict=True):
             if t.shape != (m, n_rep + 1, n_lev + 1):
                 raise ValueError("GLM interaction table has the wrong shape")
+        if len(stack.slope) != len(spec.slopes):
+            raise ValueError("GLM slope tables do not match the spec")
         return stack
 
 
-def _unpack(spec: GLMSpec, coef: NDF) -> tuple[list[NDF], list[NDF], NDF, NDF]:
+def _unpack(spec: GLMSpec, coef: NDF) -> tuple[list[NDF], list[NDF], NDF, NDF, list[NDF]]:
     off = 0
     cat, pair = [], []
     for _, _, n_lev in spec.cats:
@@ -214,8 +254,12 @@ def _unpack(spec: GLMSpec, coef: NDF) -> tuple[list[NDF], list[NDF], NDF, NDF]:
         t[:n_rep, :n_lev] = coef[off : off + n_rep * n_lev].reshape(n_rep, n_lev)
         pair.append(t)
         off += n_rep * n_lev
+    slope = []
+    for term in spec.slopes:
+        slope.append(np.append(coef[off : off + term[3]], 0.0))
+        off += term[3]
     k = len(spec.nums)
-    return cat, pair, coef[off : off + k], coef[off + k : off + 2 * k]
+    return cat, pair, coef[off : off + k], coef[off + k : off + 2 * k], slope
 
 
 def fit_one(spec: GLMSpec, X: NDF, y: NDF, C: float, seed: int) -> tuple[float, NDF]:
@@ -235,4 +279,5 @@ def fit_glm_stack(spec: GLMSpec, fits: list[tuple[float, NDF]]) -> GLMStack:
         pair=[np.stack([p[1][i] for p in parts]) for i in range(len(spec.pairs))],
         num=np.stack([p[2] for p in parts]),
         miss=np.stack([p[3] for p in parts]),
+        slope=[np.stack([p[4][i] for p in parts]) for i in range(len(spec.slopes))],
     )

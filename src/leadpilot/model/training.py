@@ -32,7 +32,7 @@ __all__ = ["model_version", "run_training"]
 NDF = NDArray[np.float64]
 _BASELINE_MAX_ROWS = 300_000  # the logistic baseline learns from the latest rows only
 _GLM_SELECT_MAX_ROWS = 100_000  # choosing the linear part's terms uses the latest rows only
-_C_GRID = (0.03, 0.1, 0.3)
+_C_GRID = (0.003, 0.01, 0.03, 0.1, 0.3)  # down to "almost no effects": null data sets
 
 
 def _dataset(
@@ -65,9 +65,12 @@ def _glm_spec(model: ConversionModel, X: NDF) -> GLMSpec:
     pairs = [("rep_id", s) for s in model.interactions if levels[s] > 1]
     if levels["rep_role"] > 1:
         pairs += [("rep_role", "industry"), ("rep_role", "size_band")]
+    # A rep's edge by company size as a smooth curve (linear + quadratic in log size).
+    slopes = [("rep_id", "log_company_size", 1), ("rep_id", "log_company_size", 2)]
     return make_spec(
         X,
         st.feature_names,
+        slopes=slopes if model.size_slopes and levels["rep_id"] > 1 else [],
         # country is left to the trees: many sparse levels, mostly repeating the region
         cats=[c for c in (*LEAD_CATEGORICALS, *extra_c, "rep_id") if c != "country"],
         pairs=pairs,
@@ -76,22 +79,28 @@ def _glm_spec(model: ConversionModel, X: NDF) -> GLMSpec:
     )
 
 
-def _val_loss(spec: GLMSpec, X: NDF, y: NDF, n_in: int, C: float, seed: int) -> float:
-    b0, coef = fit_one(spec, X[:n_in], y[:n_in], C, seed)
-    z = b0 + spec.design(X[n_in:]) @ coef
-    p = np.clip(1.0 / (1.0 + np.exp(-z)), 1e-6, 1 - 1e-6)
-    yv = y[n_in:]
-    return float(-np.mean(yv * np.log(p) + (1 - yv) * np.log(1 - p)))
-
-
-def _choose_c(model: ConversionModel, spec: GLMSpec, X: NDF, y: NDF) -> float:
-    """Ridge strength by log loss on the last 15% of the training period (time order)."""
+def _choose_c(
+    model: ConversionModel, spec: GLMSpec, X: NDF, y: NDF
+) -> tuple[float, tuple[NDF, NDF] | None]:
+    """Ridge strength by log loss on the last 15% of the training period (time order).
+    Also returns that window's out-of-time log-odds and outcomes at the chosen strength
+    (the calibrator checks its map against them)."""
     Xs, ys = X[-_GLM_SELECT_MAX_ROWS:], y[-_GLM_SELECT_MAX_ROWS:]
     n_in = int(len(ys) * 0.85)
     if len(ys) - n_in < 50 or ys[:n_in].min() == ys[:n_in].max():
-        return 0.1
-    losses = {C: _val_loss(spec, Xs, ys, n_in, C, model.random_state) for C in _C_GRID}
-    return min(losses, key=losses.__getitem__)
+        return 0.1, None
+    seed = model.random_state
+    best: tuple[float, float, NDF] | None = None
+    for C in _C_GRID:
+        b0, coef = fit_one(spec, Xs[:n_in], ys[:n_in], C, seed)
+        z = b0 + spec.design(Xs[n_in:]) @ coef
+        p = np.clip(1.0 / (1.0 + np.exp(-z)), 1e-6, 1 - 1e-6)
+        yv = ys[n_in:]
+        loss = float(-np.mean(yv * np.log(p) + (1 - yv) * np.log(1 - p)))
+        if best is None or loss < best[1]:
+            best = (C, loss, np.asarray(z, dtype=np.float64))
+    assert best is not None
+    return best[0], (best[2], ys[n_in:])
 
 
 def _fit_boosting(model: ConversionModel, X: NDF, y: NDF, init: NDF) -> lgb.Booster:
@@ -194,11 +203,11 @@ def run_training(
     X_tr, y_tr = X[i_tr], y[tr]
     report("fitting the linear part (rep x segment effects)", 0.08)
     spec = _glm_spec(model, X_tr)
-    C = _choose_c(model, spec, X_tr, y_tr)
+    C, check = _choose_c(model, spec, X_tr, y_tr)
     rounds = _fit_parts(model, X_tr, y_tr, spec, C, None, report, 0.1)
     report("calibrating", 0.5)
     _, z_ca = model._history_proba(X[i_ca], rep_n[i_ca])
-    calibrator = Calibrator(method=model.calibration).fit(z_ca, y[ca])  # type: ignore[arg-type]
+    calibrator = Calibrator(method=model.calibration).fit(z_ca, y[ca], check=check)  # type: ignore[arg-type]
     model.calibrator_ = calibrator
     refit = calibrator.method_ == "none"
     if refit:
