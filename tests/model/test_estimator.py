@@ -145,3 +145,26 @@ def test_explain_names_the_track_record(fitted: ConversionModel, world: ToyWorld
 def test_bad_parameters_list_allowed_values(world: ToyWorld) -> None:
     with pytest.raises(ModelError, match="converted, closed_won"):
         ConversionModel(target="revenue").fit(world.history)
+
+
+def test_history_without_dates_uses_file_order(world: ToyWorld) -> None:
+    h = world.history.assign(created_at=pd.NaT)
+    model = ConversionModel(n_bags=2).fit(h, world.reps)
+    win = model.training_window_
+    assert win["time_column"] == "file order"
+    assert win["test"]["last"] == f"row {int(h['source_row'].iloc[-1])}"
+    assert win["train"]["first"] == "row 2"
+
+
+def test_recent_fast_conversions_are_not_learned_from(world: ToyWorld) -> None:
+    h = world.history.sort_values("created_at").reset_index(drop=True)
+    tail = h.index[-500:]
+    open_ = tail[~h.loc[tail, "converted"].to_numpy(dtype=bool)]
+    h.loc[open_, "converted"] = pd.NA  # the recent non-conversions are still open
+    model = ConversionModel(n_bags=2).fit(h, world.reps)
+    y = h["converted"]
+    last_negative = int(np.flatnonzero((y == False).fillna(False).to_numpy())[-1])  # noqa: E712
+    expected = int(y.iloc[last_negative + 1 :].fillna(False).sum())
+    assert expected > 50
+    assert model.unsettled_rows_ == expected
+    assert model.training_window_["labelled_rows"] == int(y.notna().sum()) - expected

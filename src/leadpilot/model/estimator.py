@@ -33,7 +33,12 @@ from leadpilot.model.features import (
     target_values,
 )
 from leadpilot.model.glm import GLMStack
-from leadpilot.model.guards import LeakageWarning, check_trainable, find_leaky_columns
+from leadpilot.model.guards import (
+    LeakageWarning,
+    check_trainable,
+    drop_unsettled_tail,
+    find_leaky_columns,
+)
 from leadpilot.schema import CandidateScores, Lead, size_band_of
 
 __all__ = ["TARGETS", "ConversionModel"]
@@ -221,7 +226,7 @@ class ConversionModel:
         y_all = target_values(frame, self.target)
         self.unsettled_rows_ = 0
         if time_col == "created_at":
-            frame, y_all = self._drop_unsettled_tail(frame, y_all)
+            frame, y_all, self.unsettled_rows_ = drop_unsettled_tail(frame, y_all, self.target)
         check_trainable(y_all, frame["rep_id"], target=self.target, min_outcomes=self.min_outcomes)
         report("checking for leakage", 0.02)
         extra_c, extra_n = extra_columns(frame, self.target)
@@ -245,30 +250,6 @@ class ConversionModel:
         self._prepare_scoring()
         report("done", 1.0)
         return self
-
-    def _drop_unsettled_tail(self, frame: pd.DataFrame, y: NDF) -> tuple[pd.DataFrame, NDF]:
-        """Treat the outcomes of the most recent leads as open when most of them still are.
-
-        In an export taken today, a recent lead that converted fast already shows
-        ``converted = True`` while its slower peers are still open: the known outcomes of
-        that tail over-state conversion. The tail is the run of latest leads after the last
-        known non-conversion, when most of it is open; its outcomes are not learned from or
-        tested on.
-        """
-        open_ = np.isnan(y)
-        negatives = np.flatnonzero(y == 0)
-        if not open_.any() or len(negatives) == 0:
-            return frame, y
-        start = int(negatives[-1]) + 1
-        n_known = int((~open_[start:]).sum())
-        if n_known == 0 or open_[start:].mean() < 0.5:
-            return frame, y
-        y = y.copy()
-        y[start:] = np.nan
-        frame = frame.copy()
-        frame.loc[frame.index[start:], self.target] = pd.NA
-        self.unsettled_rows_ = n_known
-        return frame, y
 
     # ----- shared internals ---------------------------------------------------------------
     def _threads(self, n_rows: int) -> int:
@@ -310,10 +291,10 @@ class ConversionModel:
         self._rep_cols = np.array([i for i, n in enumerate(names) if _rep_dependent(n)])
         self._ttc_pos = self._pos["log_time_to_contact"]
 
-    def _raw(self, X: NDF) -> NDF:
+    def _raw(self, X: NDF, *, full_only: bool = False) -> NDF:
         """(1 + n_bags, n_rows) log-odds: row 0 the full model, then the bags (each bag's
-        linear part plus the shared trees)."""
-        G = self.glm_.margins(X)
+        linear part plus the shared trees); ``(1, n_rows)`` with ``full_only``."""
+        G = self.glm_.margins(X, only=0 if full_only else None)
         threads = 1 if X.shape[0] < 20_000 else self.n_jobs
         for booster in self.boosters_:
             raw = np.asarray(booster.predict(X, raw_score=True, num_threads=threads))
@@ -331,8 +312,9 @@ class ConversionModel:
         return A
 
     def _history_proba(self, X: NDF, rep_n: NDF) -> tuple[NDF, NDF]:
-        """(shrunk log-odds of every model (1 + n_bags, n), the full model's (n,))."""
-        Z = self._shrink(self._raw(X), self._raw(self._anon(X)), rep_n)
+        """(the full model's shrunk log-odds as (1, n), the same as (n,)) for many rows."""
+        raw = self._raw(X, full_only=True)
+        Z = self._shrink(raw, self._raw(self._anon(X), full_only=True), rep_n)
         return Z, Z[0]
 
     # ----- prediction --------------------------------------------------------------------

@@ -170,8 +170,21 @@ class GLMStack:
     def n_models(self) -> int:
         return int(self.intercept.shape[0])
 
-    def margins(self, X: NDF) -> NDF:
-        """Log-odds of every model for every row, shape ``(M, n_rows)``."""
+    def margins(self, X: NDF, only: int | None = None) -> NDF:
+        """Log-odds of every model for every row, shape ``(M, n_rows)``; ``only`` keeps one
+        model (shape ``(1, n_rows)``)."""
+        if only is not None:
+            keep = slice(only, only + 1)
+            sub = GLMStack(
+                spec=self.spec,
+                intercept=self.intercept[keep],
+                cat=[t[keep] for t in self.cat],
+                pair=[t[keep] for t in self.pair],
+                num=self.num[keep],
+                miss=self.miss[keep],
+                slope=[t[keep] for t in self.slope],
+            )
+            return sub.margins(X)
         spec = self.spec
         z = np.repeat(self.intercept[:, None], X.shape[0], axis=1)
         for (_, col, n_lev), table in zip(spec.cats, self.cat, strict=True):
@@ -262,9 +275,23 @@ def _unpack(spec: GLMSpec, coef: NDF) -> tuple[list[NDF], list[NDF], NDF, NDF, l
     return cat, pair, coef[off : off + k], coef[off + k : off + 2 * k], slope
 
 
-def fit_one(spec: GLMSpec, X: NDF, y: NDF, C: float, seed: int) -> tuple[float, NDF]:
-    """Fit one penalised logistic regression; returns (intercept, coefficient vector)."""
-    lr = LogisticRegression(C=C, max_iter=_FIT_MAX_ITER, random_state=seed)
+def fit_one(
+    spec: GLMSpec,
+    X: NDF,
+    y: NDF,
+    C: float,
+    seed: int,
+    start: tuple[float, NDF] | None = None,
+) -> tuple[float, NDF]:
+    """Fit one penalised logistic regression; returns (intercept, coefficient vector).
+    ``start`` (a previous fit on similar rows) warm-starts the solver: bags and refits
+    then converge in a fraction of the iterations."""
+    lr = LogisticRegression(
+        C=C, max_iter=_FIT_MAX_ITER, random_state=seed, warm_start=start is not None
+    )
+    if start is not None:
+        lr.coef_ = start[1].reshape(1, -1).copy()
+        lr.intercept_ = np.array([start[0]])
     lr.fit(spec.design(X), y.astype(np.int64))
     return float(lr.intercept_[0]), np.asarray(lr.coef_[0], dtype=np.float64)
 

@@ -12,7 +12,14 @@ from sklearn.metrics import roc_auc_score
 
 from leadpilot.errors import ModelError
 
-__all__ = ["MIN_OUTCOMES", "LeakageWarning", "LeakyColumn", "check_trainable", "find_leaky_columns"]
+__all__ = [
+    "MIN_OUTCOMES",
+    "LeakageWarning",
+    "LeakyColumn",
+    "check_trainable",
+    "drop_unsettled_tail",
+    "find_leaky_columns",
+]
 
 MIN_OUTCOMES = 500
 LEAK_AUC = 0.99  # a column that separates won from lost this well is the outcome in disguise
@@ -121,3 +128,30 @@ def find_leaky_columns(
         if auc >= LEAK_AUC:
             out.append(LeakyColumn(col, "value", auc))
     return out
+
+
+def drop_unsettled_tail(
+    frame: pd.DataFrame, y: NDArray[np.float64], target: str
+) -> tuple[pd.DataFrame, NDArray[np.float64], int]:
+    """Treat the outcomes of the most recent leads as open when most of them still are;
+    returns (frame, outcomes, number of known outcomes set aside).
+
+    In an export taken today, a recent lead that converted fast already shows
+    ``converted = True`` while its slower peers are still open: the known outcomes of
+    that tail over-state conversion. The tail is the run of latest leads after the last
+    known non-conversion, when most of it is open; its outcomes are not learned from or
+    tested on.
+    """
+    open_ = np.isnan(y)
+    negatives = np.flatnonzero(y == 0)
+    if not open_.any() or len(negatives) == 0:
+        return frame, y, 0
+    start = int(negatives[-1]) + 1
+    n_known = int((~open_[start:]).sum())
+    if n_known == 0 or open_[start:].mean() < 0.5:
+        return frame, y, 0
+    y = y.copy()
+    y[start:] = np.nan
+    frame = frame.copy()
+    frame.loc[frame.index[start:], target] = pd.NA
+    return frame, y, n_known

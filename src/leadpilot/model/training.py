@@ -22,7 +22,7 @@ from leadpilot.model.evaluation import (
     temporal_split,
 )
 from leadpilot.model.features import LEAD_CATEGORICALS, LEAD_NUMERICS, _sanitize
-from leadpilot.model.glm import GLMSpec, fit_glm_stack, fit_one, make_spec
+from leadpilot.model.glm import GLMSpec, GLMStack, fit_glm_stack, fit_one, make_spec
 
 if TYPE_CHECKING:
     from leadpilot.model.estimator import ConversionModel, Progress
@@ -31,7 +31,8 @@ __all__ = ["model_version", "run_training"]
 
 NDF = NDArray[np.float64]
 _BASELINE_MAX_ROWS = 300_000  # the logistic baseline learns from the latest rows only
-_GLM_SELECT_MAX_ROWS = 100_000  # choosing the linear part's terms uses the latest rows only
+_GLM_SELECT_MAX_ROWS = 60_000  # choosing the ridge strength uses the latest rows only
+_REFIT_MAX_ROWS = 250_000
 _C_GRID = (0.003, 0.01, 0.03, 0.1, 0.3)  # down to "almost no effects": null data sets
 
 
@@ -91,8 +92,10 @@ def _choose_c(
         return 0.1, None
     seed = model.random_state
     best: tuple[float, float, NDF] | None = None
-    for C in _C_GRID:
-        b0, coef = fit_one(spec, Xs[:n_in], ys[:n_in], C, seed)
+    prev: tuple[float, NDF] | None = None
+    for C in _C_GRID:  # strongest penalty first; each fit warm-starts the next
+        b0, coef = fit_one(spec, Xs[:n_in], ys[:n_in], C, seed, prev)
+        prev = (b0, coef)
         z = b0 + spec.design(Xs[n_in:]) @ coef
         p = np.clip(1.0 / (1.0 + np.exp(-z)), 1e-6, 1 - 1e-6)
         yv = ys[n_in:]
@@ -129,13 +132,14 @@ def _fit_parts(
     rounds: int | None,
     report: Progress,
     at: float,
+    start: tuple[float, NDF] | None = None,
 ) -> int:
     """Fit the full linear part, the trees on top of it and the half-sample bags of the
     linear part on time-ordered rows; sets ``glm_`` and ``boosters_``; returns the number
     of trees (chosen by early stopping unless ``rounds`` is given)."""
     rng = np.random.default_rng(model.random_state)
     n = len(y_fit)
-    fits = [fit_one(spec, X_fit, y_fit, C, model.random_state)]
+    fits = [fit_one(spec, X_fit, y_fit, C, model.random_state, start)]
     full = fit_glm_stack(spec, fits)
     # Rows of an "average rep" (rep features unknown), so the trees also learn the pool's
     # score for a lead: reps with little history are shrunk toward it.
@@ -157,11 +161,20 @@ def _fit_parts(
         # Half-samples without replacement: their spread matches the sampling spread of a
         # fit on all rows (see confidence.py), at half the cost of a bootstrap.
         rows = np.sort(rng.choice(n, n // 2, replace=False))
-        fits.append(fit_one(spec, X_fit[rows], y_fit[rows], C, model.random_state + b + 1))
+        fits.append(fit_one(spec, X_fit[rows], y_fit[rows], C, model.random_state + b + 1, fits[0]))
         report(f"fitting bag {b + 1} of {model.n_bags}", at + 0.35 * (b + 1) / model.n_bags)
     model.glm_ = fit_glm_stack(spec, fits)
     model._set_boosters([booster])
     return rounds
+
+
+def _coef_vector(stack: GLMStack, model: int) -> NDF:
+    """The flat coefficient vector of one stacked GLM (inverse of the table unpacking)."""
+    parts = [t[model, :-1] for t in stack.cat]
+    parts += [t[model, :-1, :-1].ravel() for t in stack.pair]
+    parts += [t[model, :-1] for t in stack.slope]
+    parts += [stack.num[model], stack.miss[model]]
+    return np.concatenate(parts)
 
 
 def _time_bounds(
@@ -209,13 +222,16 @@ def run_training(
     _, z_ca = model._history_proba(X[i_ca], rep_n[i_ca])
     calibrator = Calibrator(method=model.calibration).fit(z_ca, y[ca], check=check)  # type: ignore[arg-type]
     model.calibrator_ = calibrator
-    refit = calibrator.method_ == "none"
+    # Above _REFIT_MAX_ROWS the calibration slice adds little to the training rows; not
+    # refitting there keeps 1,000,000-row histories within two minutes.
+    refit = calibrator.method_ == "none" and len(i_tr) <= _REFIT_MAX_ROWS
     if refit:
         # The calibration slice showed no miscalibration, so it need not stay out of the
         # fit: refit on train + calibration (the most recent settled leads) with the same
         # ridge strength and number of trees. The baselines get the same rows.
         fit_idx = np.concatenate([i_tr, i_ca])
-        _fit_parts(model, X[fit_idx], y_all[fit_idx], spec, C, rounds, report, 0.5)
+        first = (float(model.glm_.intercept[0]), _coef_vector(model.glm_, 0))
+        _fit_parts(model, X[fit_idx], y_all[fit_idx], spec, C, rounds, report, 0.5, first)
     else:
         fit_idx = i_tr
     model.glm_c_ = C
