@@ -8,6 +8,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from worlds import ToyWorld
 
 from leadpilot.errors import ModelError
@@ -168,3 +170,20 @@ def test_recent_fast_conversions_are_not_learned_from(world: ToyWorld) -> None:
     assert expected > 50
     assert model.unsettled_rows_ == expected
     assert model.training_window_["labelled_rows"] == int(y.notna().sum()) - expected
+
+
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(st.permutations(list(range(12))))
+def test_scores_follow_the_reps_not_their_order(
+    fitted: ConversionModel, world: ToyWorld, order: list[int]
+) -> None:
+    reps = world.rep_ids
+    base = fitted.score_candidates(LEAD, reps)
+    shuffled = fitted.score_candidates(LEAD, [reps[i] for i in order])
+    np.testing.assert_allclose(shuffled.p, base.p[order], rtol=1e-12)
+    assert shuffled.sufficiency is not None
+    assert base.sufficiency is not None
+    np.testing.assert_allclose(shuffled.sufficiency, base.sufficiency[order])
+    assert shuffled.confidence == pytest.approx(base.confidence, abs=1e-9)

@@ -105,20 +105,42 @@ def train_and_print(
     model.save(out_dir)
     card, metrics_path = write_reports(model, out_dir)
     ev = model.evaluation_
-    print_metrics(console, ev["metrics"], ev["comparisons"])
-    win = model.training_window_
-    console.print(
-        f"Trained on {win['train']['rows']:,} leads, calibrated ({ev['calibration_method']}) on "
-        f"{win['calibration']['rows']:,}, tested on the latest {win['test']['rows']:,} "
-        f"(ordered by {win['time_column']}).",
-        highlight=False,
-    )
+    results = dict(ev["metrics"])
+    if ev["calibration_method"] == "none":
+        results.pop("model (uncalibrated)", None)  # the same numbers as "model"
+    print_metrics(console, results, ev["comparisons"])
+    console.print(_split_sentence(model), highlight=False)
     console.print(
         f"Model [bold]{model.version}[/] saved to {out_dir} (model card: {card.name}, "
         f"metrics: {metrics_path.name}).",
         highlight=False,
     )
     return model
+
+
+def _split_sentence(model: ConversionModel) -> str:
+    win = model.training_window_
+    ev = model.evaluation_
+    n_tr, n_ca, n_te = (win[k]["rows"] for k in ("train", "calibration", "test"))
+    if ev["calibration_method"] == "none" and win.get("refit_on_calibration_slice"):
+        head = (
+            f"The model's probabilities needed no correction on the {n_ca:,} leads after the "
+            f"first {n_tr:,}, so it was refit on all {n_tr + n_ca:,}"
+        )
+    elif ev["calibration_method"] == "none":
+        head = f"Learned from {n_tr:,} leads; the next {n_ca:,} needed no calibration"
+    else:
+        head = (
+            f"Learned from {n_tr:,} leads, calibrated ({ev['calibration_method']}) on the "
+            f"next {n_ca:,}"
+        )
+    text = f"{head}; tested on the latest {n_te:,} (ordered by {win['time_column']})."
+    if win.get("unsettled_outcomes_ignored"):
+        text += (
+            f" {win['unsettled_outcomes_ignored']:,} outcomes of the most recent leads were set "
+            "aside: most of those leads are still open, so the known ones over-state conversion."
+        )
+    return text
 
 
 def _read(path: Path, fmt: str | None) -> pd.DataFrame:
@@ -223,7 +245,7 @@ def demo_section(
     console.print(
         f"\nNew lead {lead.lead_id} ({lead.industry}, {lead.size_band}, {lead.source}): best "
         f"rep {best} at {detail.p_top:.1%} vs the pool's {detail.p_pool:.1%} "
-        f"(difference {detail.difference:+.1%}, interval {detail.low:+.1%} to "
+        f"(difference {detail.difference:+.1%}, 95% interval {detail.low:+.1%} to "
         f"{detail.high:+.1%}; P(really better) = {detail.probability:.0%}).",
         highlight=False,
     )

@@ -246,6 +246,7 @@ def run_training(
         "history_rows": len(frame),
         "labelled_rows": len(lab),
         "refit_on_calibration_slice": refit,
+        "unsettled_outcomes_ignored": int(getattr(model, "unsettled_rows_", 0)),
     }
 
     report("fitting baselines", 0.8)
