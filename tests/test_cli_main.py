@@ -32,3 +32,23 @@ def test_library_error_becomes_message_and_exit_2() -> None:
     assert "Traceback" not in result.output
     assert not isinstance(result.exception, DataValidationError)
     assert isinstance(typer.Typer, type)
+
+
+def test_unexpected_error_is_reported_without_traceback(monkeypatch: object) -> None:
+    app = build_app()
+
+    @app.command("bug")
+    def _bug() -> None:
+        raise ZeroDivisionError("division by zero")
+
+    result = runner.invoke(app, ["bug"])
+    assert result.exit_code == 1
+    assert "Unexpected error: ZeroDivisionError: division by zero" in result.output
+    assert "LEADPILOT_DEBUG=1" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_usage_errors_keep_typer_exit_code() -> None:
+    result = runner.invoke(build_app(), ["synth", "--leads", "nope", "--out", "x"])
+    assert result.exit_code == 2
+    assert "Unexpected error" not in result.output

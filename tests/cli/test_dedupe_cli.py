@@ -36,16 +36,6 @@ def leads_csv(tmp_path: Path) -> Path:
     return path
 
 
-@pytest.fixture(autouse=True)
-def _plain_reader(monkeypatch: pytest.MonkeyPatch) -> None:
-    # The intake reader (read_history) is not on this branch yet: read the canonical CSV
-    # with pandas so these tests exercise the command itself.
-    def read(file: Path, format: str | None) -> pd.DataFrame:
-        return pd.read_csv(file, dtype=str).replace({"": None})
-
-    monkeypatch.setattr(dedupe_cli, "_read_leads", read)
-
-
 def test_table_output(leads_csv: Path) -> None:
     result = runner.invoke(build_app(), ["dedupe", str(leads_csv)], env={"COLUMNS": "200"})
     assert result.exit_code == 0, result.output
@@ -99,12 +89,96 @@ def test_kpi_verdicts() -> None:
     assert dedupe_cli.kpi_verdict(find_duplicates(dirty)).startswith("above")
 
 
-def test_demo_section(tmp_path: Path) -> None:
-    pd.DataFrame(ROWS, columns=["lead_id", "email", "company", "external_id"]).to_csv(
-        tmp_path / "history.csv", index=False
+def test_accounts_option_links_leads(leads_csv: Path, tmp_path: Path) -> None:
+    accounts = tmp_path / "accounts.csv"
+    accounts.write_text(
+        "account_id,name,domain,owner_rep_id\n"
+        "A1,Acme Corporation,acme.com,rep-1\n"
+        "A2,Globex,,rep-2\n"
+        "A3,Firm 7 Holdings,,rep-3\n",
+        encoding="utf-8",
     )
+    links_csv = tmp_path / "links.csv"
+    args = ["dedupe", str(leads_csv), "--accounts", str(accounts), "--json"]
+    result = runner.invoke(build_app(), [*args, "--links-out", str(links_csv)])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    # L1-L3 @acme.com by domain; L5 "Globex" by name; "Firm 7" = key of "Firm 7 Holdings"
+    assert report["account_links"] == {
+        "domain": 3,
+        "company_exact": 2,
+        "company_fuzzy": 0,
+        "none": 35,
+    }
+    links = pd.read_csv(links_csv, dtype=str)
+    assert links.set_index("lead_id").loc["L7", "account_id"] == "A3"
+    assert links.set_index("lead_id").loc["L5", "method"] == "company_exact"
+
+
+def test_links_out_needs_accounts(leads_csv: Path, tmp_path: Path) -> None:
+    result = runner.invoke(
+        build_app(), ["dedupe", str(leads_csv), "--links-out", str(tmp_path / "x.csv")]
+    )
+    assert result.exit_code == 2
+    assert "--links-out needs --accounts" in result.output
+
+
+def test_demo_section(tmp_path: Path) -> None:
+    from leadpilot.synth import generate_world, write_world
+
+    write_world(generate_world(n_leads=1_000, n_reps=6, n_new_leads=200, seed=2), tmp_path)
     console = Console(record=True, width=200)
     dedupe_cli.demo_section(console, tmp_path)
     text = console.export_text()
     assert "Duplicate leads at intake" in text
-    assert "duplicate rate 5.0%" in text
+    assert "1,000 records" in text
+    # the world's ground truth: 2% of 1,000 history rows are repeat submissions
+    assert (
+        "Ground truth of the synthetic world: 20 repeat submissions; found 20 of them, plus 0"
+        in text
+    )
+    assert "Lead-to-account links" in text
+
+
+def test_salesforce_export_with_names_and_phones(tmp_path: Path) -> None:
+    path = tmp_path / "sf.csv"
+    path.write_text(
+        "Id,CreatedDate,Email,Company,FirstName,LastName,Phone,LeadSource,OwnerId,IsConverted\n"
+        "00Q1,2025-01-02,jane.doe@acme.com,Acme,Jane,Doe,+1 555 0100,Web,005A,false\n"
+        "00Q2,2025-01-03,jane.deo@acme.com,Acme Inc,Jane,Doe,555-0100,Web,005A,false\n"
+        "00Q3,2025-01-04,mary.doe@acme.com,Acme,Mary,Doe,555-0199,Web,005B,true\n"
+        "00Q4,2025-01-05,jdoe@gmail.com,Acme,Jane,Doe,,Event,005B,false\n",
+        encoding="utf-8",
+    )
+    result = runner.invoke(build_app(), ["dedupe", str(path), "--format", "salesforce", "--json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    # Jane Doe three times (a typo'd work email; a gmail address), Mary Doe is a colleague
+    assert [c["records"] for c in report["duplicate_clusters"]] == [["00Q1", "00Q2", "00Q4"]]
+    merges = report["duplicate_clusters"][0]["merges"]
+    assert all(m["method"] == "probabilistic" for m in merges)
+    assert any("phone agrees" in m["explanation"] for m in merges)
+
+
+def test_against_reports_repeats(leads_csv: Path, tmp_path: Path) -> None:
+    new = tmp_path / "new.csv"
+    new.write_text(
+        "lead_id,email,company\n"
+        "N1,JANE.DOE@acme.com,Acme\n"  # repeats L1 (and L2)
+        "N2,new.person@initech.com,Initech\n"
+        "N3,new.person@initech.com,Initech\n",  # repeats N2
+        encoding="utf-8",
+    )
+    out = tmp_path / "repeats.csv"
+    args = ["dedupe", str(new), "--against", str(leads_csv), "--out", str(out), "--json"]
+    result = runner.invoke(build_app(), args)
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    assert (report["incoming"], report["repeats"]) == (3, 2)
+    assert [(r["lead_id"], r["first_lead_id"]) for r in report["rows"]] == [
+        ("N1", "L1"),
+        ("N3", "N2"),
+    ]
+    assert pd.read_csv(out).lead_id.tolist() == ["N1", "N3"]
+    table = runner.invoke(build_app(), ["dedupe", str(new), "--against", str(leads_csv)])
+    assert "2 of 3 leads in new.csv repeat a lead of leads.csv" in table.output

@@ -148,3 +148,66 @@ def test_eligible_shape_checked() -> None:
             np.ones(2, dtype=int),
             np.ones((2, 3), dtype=bool),
         )
+
+
+def _brute_force_fair(
+    p: np.ndarray, day: np.ndarray, cap: np.ndarray, band: tuple[float, float]
+) -> float | None:
+    n_leads, n_reps = p.shape
+    pool = cap > 0
+    avg = n_leads / pool.sum()
+    least, most = np.ceil(band[0] * avg - 1e-9), np.floor(band[1] * avg + 1e-9)
+    best = None
+    for choice in itertools.product(np.flatnonzero(pool), repeat=n_leads):
+        c = np.array(choice)
+        totals = np.bincount(c, minlength=n_reps)[pool]
+        if np.any(totals < least) or np.any(totals > most):
+            continue
+        if any(np.any(np.bincount(c[day == d], minlength=n_reps) > cap) for d in np.unique(day)):
+            continue
+        value = float(p[np.arange(n_leads), c].sum())
+        best = value if best is None else max(best, value)
+    return best
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.integers(2, 6).flatmap(
+        lambda n: st.tuples(
+            arrays(np.float64, (n, 3), elements=st.floats(0.0, 1.0)),
+            arrays(np.int64, (n,), elements=st.integers(0, 1)),
+            arrays(np.int64, (3,), elements=st.integers(0, 3)),
+        )
+    ),
+    st.sampled_from([(0.8, 1.2), (0.5, 1.5), (0.0, 2.0)]),
+)
+def test_fair_best_assignment_matches_brute_force(
+    case: tuple[np.ndarray, ...], band: tuple[float, float]
+) -> None:
+    p, day, cap = case
+    expected = _brute_force_fair(p, day, cap, band) if cap.any() else None
+    if expected is None:
+        with pytest.raises(DataValidationError, match="no assignment keeps every rep"):
+            best_assignment(p, day, cap, fairness=band)
+        return
+    got = best_assignment(p, day, cap, fairness=band)
+    assert got.expected_conversions == pytest.approx(expected, abs=1e-6)
+    assert got.n_unassigned == 0
+
+
+def test_fairness_band_evens_out_the_load() -> None:
+    # Rep 0 is better for every lead; without the band it takes all 4 (cap 4).
+    p = np.array([[0.5, 0.1]] * 4)
+    day = np.zeros(4, dtype=np.int64)
+    cap = np.array([4, 4])
+    assert best_assignment(p, day, cap).rep_index.tolist() == [0, 0, 0, 0]
+    fair = best_assignment(p, day, cap, fairness=(0.8, 1.2))
+    # Average 2 per rep: each must get between ceil(1.6) = 2 and floor(2.4) = 2.
+    assert np.bincount(fair.rep_index).tolist() == [2, 2]
+    assert fair.expected_conversions == pytest.approx(1.2)
+
+
+def test_bad_fairness_band_is_named() -> None:
+    with pytest.raises(DataValidationError, match="low <= 1 <= high"):
+        best_assignment(np.zeros((1, 1)), np.zeros(1, dtype=int), np.ones(1, dtype=int),
+                        fairness=(1.1, 1.2))  # fmt: skip

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import csv
+import shutil
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
-from leadpilot.errors import DataValidationError
-from leadpilot.ingest import read_history
+from leadpilot.errors import ConfigError, DataValidationError
+from leadpilot.ingest import check_requirements, read_history
 
 SEED_HEADER = (
     "Lead_ID,Lead_Source,Industry,Company_Size,Assigned_Rep,"
@@ -193,3 +194,79 @@ def test_unreadable_rejects_dir_falls_back(tmp_path: Path, monkeypatch: pytest.M
     result = read_history(path, rejects_path=blocked / "r.csv")
     assert result.rejects_path == tmp_path / "r.csv"
     assert any("could not write" in w for w in result.warnings)
+
+
+def test_unknown_timezone(tmp_path: Path) -> None:
+    path = _write(tmp_path, SEED_HEADER + "L1,Web,SaaS,10,Al,1,Yes,No\n")
+    with pytest.raises(ConfigError, match=r"unknown time zone 'Mars/Base'"):
+        read_history(path, timezone="Mars/Base")
+
+
+def test_check_requirements_per_purpose(tmp_path: Path) -> None:
+    path = _write(tmp_path, "lead_id,source\nA,web\n")
+    frame = read_history(path).frame
+    check_requirements(frame, "validate")
+    check_requirements(frame, "route")
+    with pytest.raises(
+        DataValidationError, match=r"to audit leadpilot needs converted or closed_won"
+    ):
+        check_requirements(frame, "audit")
+    with pytest.raises(DataValidationError, match=r"to learn leadpilot needs rep_id"):
+        check_requirements(frame, "learn")
+    with pytest.raises(ConfigError, match=r"unknown purpose 'fly'; allowed: validate, audit"):
+        check_requirements(frame, "fly")
+
+
+MAVEN = Path("/work/shared/data/maven-crm-sales-opportunities")
+
+
+@pytest.mark.skipif(not MAVEN.exists(), reason="shared data not available")
+def test_maven_copy_with_a_bad_row_rejects_the_pipeline_row_unchanged(tmp_path: Path) -> None:
+    folder = tmp_path / "maven"
+    shutil.copytree(MAVEN, folder)
+    pipeline = folder / "sales_pipeline.csv"
+    lines = pipeline.read_bytes().split(b"\r\n")
+    original = lines[5]
+    fields = original.split(b",")
+    fields[7] = b"lots"  # close_value
+    lines[5] = b",".join(fields)
+    pipeline.write_bytes(b"\r\n".join(lines))
+    result = read_history(folder, on_error="skip")
+    assert len(result.frame) == 8799
+    assert result.rejects_path == folder / "maven.rejects.csv"
+    rejected = result.rejects_path.read_text(encoding="utf-8").splitlines()
+    assert rejected[0] == (
+        "opportunity_id,sales_agent,product,account,deal_stage,engage_date,close_date,"
+        "close_value,reject_reason"
+    )
+    assert rejected[1].startswith(lines[5].decode() + ",")
+    assert "close_value: 'lots' is not a number" in rejected[1]
+    assert result.rejects[0].row == 6
+
+
+def test_misspelt_optional_column_is_named_in_a_warning(tmp_path: Path) -> None:
+    path = _write(tmp_path, "lead_id,rep_id,converted,industy\nA,r1,yes,SaaS\n")
+    result = read_history(path)
+    assert result.frame["industry"].isna().all()
+    assert result.unmapped == ("industy",)
+    assert any(
+        "column 'industy' was not used: did you mean 'industry' (industry)?" in w
+        for w in result.warnings
+    )
+
+
+def test_every_row_rejected_is_an_error(tmp_path: Path) -> None:
+    path = _write(tmp_path, "lead_id,converted\nA,perhaps\nB,maybe\n")
+    with pytest.raises(DataValidationError, match=r"all 2 rows were rejected \(first: row 2"):
+        read_history(path, on_error="skip")
+    assert (tmp_path / "leads.rejects.csv").exists()
+
+
+def test_dates_running_backwards_are_kept_with_a_warning(tmp_path: Path) -> None:
+    path = _write(
+        tmp_path,
+        "lead_id,created_at,closed_at\nA,2024-03-05,2024-03-01\nB,2024-03-05,2024-04-01\n",
+    )
+    result = read_history(path)
+    assert len(result.frame) == 2
+    assert "1 row(s) have closed_at before created_at" in " ".join(result.warnings)

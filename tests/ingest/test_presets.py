@@ -125,3 +125,43 @@ def test_format_can_be_forced_and_unknown_format_lists_allowed() -> None:
     assert read_history(FIXTURES / "seed_prompt.csv", format="seed-prompt").format == "seed-prompt"
     with pytest.raises(ConfigError, match=r"unknown format 'sf'; allowed: canonical, seed-prompt"):
         read_history(FIXTURES / "seed_prompt.csv", format="sf")
+
+
+def test_salesforce_outcome_without_is_converted(tmp_path: Path) -> None:
+    path = tmp_path / "sf.csv"
+    path.write_text(
+        "Id,OwnerId,Status,ConvertedOpportunityId,StageName\n"
+        "1,o1,Closed - Converted,006A,Closed Won\n"
+        "2,o1,Qualified,006B,Closed Lost\n"
+        "3,o2,Closed - Not Converted,,\n"
+        "4,o2,Nurturing,,\n"
+        "5,o2,Unqualified,,\n",
+        encoding="utf-8",
+    )
+    frame = read_history(path).frame.set_index("lead_id")
+    assert frame["converted"].tolist()[:3] == [True, True, False]
+    assert pd.isna(frame.loc["4", "converted"])
+    assert not frame.loc["5", "converted"]
+    assert frame.loc["1", "closed_won"]
+    assert not frame.loc["2", "closed_won"]
+
+
+def test_hubspot_without_lead_status_says_so(tmp_path: Path) -> None:
+    path = tmp_path / "hs.csv"
+    path.write_text(
+        "Record ID,Contact owner,Lifecycle Stage\n1,Kim,Lead\n2,Kim,Customer\n3,Lou,\n",
+        encoding="utf-8",
+    )
+    result = read_history(path)
+    assert result.frame["converted"].tolist()[:2] == [False, True]
+    assert pd.isna(result.frame["converted"].iloc[2])  # no stage: unknown
+    assert any("no 'Lead Status' column" in w for w in result.warnings)
+
+
+def test_hubspot_requires_lifecycle_stage(tmp_path: Path) -> None:
+    path = tmp_path / "hs.csv"
+    path.write_text("Record ID,Contact owner,Lifecycle Stag\n1,Kim,Lead\n", encoding="utf-8")
+    with pytest.raises(
+        Exception, match=r"'Lifecycle Stage' is missing.*did you mean 'Lifecycle Stag'"
+    ):
+        read_history(path)

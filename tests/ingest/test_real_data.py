@@ -72,6 +72,8 @@ def test_olist_join() -> None:
     assert frame["rep_id"].notna().sum() == deals["sdr_id"].notna().sum()
     assert frame.loc[frame["rep_id"].notna(), "converted"].all()
     assert any("only for won leads" in w for w in result.warnings)
+    # the README's one deal won 2 days before its first contact
+    assert "1 row(s) have closed_at before created_at" in " ".join(result.warnings)
     won_at = frame.set_index("lead_id").loc[deals["mql_id"], "closed_at"]
     assert (won_at.to_numpy() == pd.to_datetime(deals["won_date"], utc=True).to_numpy()).all()
 

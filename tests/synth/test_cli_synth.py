@@ -40,6 +40,16 @@ def test_synth_json_reports_the_same_figures(tmp_path: Path) -> None:
     assert data["history_rows"] == 1000
 
 
+def test_synth_months_sets_the_history_period(tmp_path: Path) -> None:
+    args = ["synth", "--out", str(tmp_path), "--leads", "500", "--reps", "4", "--new-leads", "40"]
+    result = runner.invoke(build_app(), [*args, "--months", "6", "--json"])
+    assert result.exit_code == 0, result.output
+    lines = (tmp_path / "history.csv").read_text().splitlines()
+    created = sorted(line.split(",")[1] for line in lines[1:])
+    assert created[0] >= "2025-01-06"
+    assert created[-1] < "2025-07-06"
+
+
 def test_synth_rejects_too_few_leads(tmp_path: Path) -> None:
     result = runner.invoke(build_app(), ["synth", "--out", str(tmp_path), "--leads", "5"])
     assert result.exit_code == 2

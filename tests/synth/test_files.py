@@ -65,3 +65,26 @@ def test_load_truth_errors(tmp_path: Path) -> None:
     other.write_text(json.dumps({"hello": 1}), encoding="utf-8")
     with pytest.raises(DataValidationError, match="not a leadpilot ground-truth file"):
         load_truth(other)
+
+
+def test_files_read_back_through_the_intake_unchanged(world: World, written: Path) -> None:
+    from leadpilot.ingest import read_history
+    from leadpilot.ingest.roster import read_accounts, read_reps
+
+    for name, frame in (("history.csv", world.history), ("new_leads.csv", world.new_leads)):
+        result = read_history(written / name)
+        assert result.format == "canonical"
+        got = result.frame
+        for col in got.columns:
+            same = (got[col] == frame[col]) | (got[col].isna() & frame[col].isna())
+            assert bool(same.all()), (name, col)
+    reps = read_reps(written / "reps.csv")
+    pd.testing.assert_frame_equal(reps, world.reps, check_dtype=False)
+    accounts = read_accounts(written / "accounts.csv")
+    pd.testing.assert_frame_equal(accounts, world.accounts, check_dtype=False)
+    leads = read_history(written / "new_leads.csv").frame
+    reps_ids = world.active_rep_ids
+    assert np.array_equal(
+        world.truth.true_probability(leads, reps_ids),
+        world.truth.true_probability(world.new_leads, reps_ids),
+    )

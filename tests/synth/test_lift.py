@@ -17,3 +17,8 @@ def test_optimal_beats_round_robin_by_40_to_80_percent_and_greedy_falls_short(se
     assert y.round_robin < y.greedy < y.optimal
     assert y.greedy_share_of_optimal_lift <= 0.90
     assert y.optimal - y.greedy >= 0.05 * y.round_robin
+    # A router held to the 0.8-1.2 fairness band can still reach most of the optimal lift.
+    assert y.fair_optimal is not None
+    assert y.fair_optimal_lift is not None
+    assert y.fair_optimal <= y.optimal + 1e-6
+    assert y.fair_optimal_lift >= 0.85 * y.optimal_lift

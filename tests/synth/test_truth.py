@@ -13,6 +13,10 @@ from leadpilot.schema import Lead, Scorer
 from leadpilot.synth import World
 
 
+def _decay(t: dict, engagement: float) -> float:
+    return max(0.0, t["contact_decay"] + t["contact_decay_per_10"] * (engagement - 50) / 10)
+
+
 def _by_hand(world: World, row: pd.Series, rep_id: str, hours: float) -> float:
     t = world.truth.to_dict()
     rep = next(r for r in t["reps"] if r["rep_id"] == rep_id)
@@ -28,7 +32,7 @@ def _by_hand(world: World, row: pd.Series, rep_id: str, hours: float) -> float:
         + rep["skill"]
         + rep["industry_affinity"][row["industry"]]
         + rep["size_affinity"][row["size_band"]]
-        - t["contact_decay"] * math.log1p(hours)
+        - _decay(t, row["engagement_score"]) * math.log1p(hours)
     )
     return 1 / (1 + math.exp(-logit))
 
@@ -53,9 +57,16 @@ def test_time_to_contact_shapes_and_decay(world: World) -> None:
     fast = truth.true_probability(leads, reps, 0.0)
     slow = truth.true_probability(leads, reps, 24.0)
     assert np.all(slow < fast)
-    # Odds shrink by (1 + t) ** -decay.
+    # Odds shrink by (1 + t) ** -decay, and faster for engaged leads.
     odds = lambda q: q / (1 - q)  # noqa: E731
-    assert np.allclose(odds(slow) / odds(fast), 25.0**-truth.contact_decay)
+    t = truth.to_dict()
+    decay = np.array([_decay(t, e) for e in leads["engagement_score"]])
+    assert np.allclose(odds(slow) / odds(fast), (25.0**-decay)[:, None])
+    hot = leads.iloc[[0]].assign(engagement_score=90.0)
+    cold = leads.iloc[[0]].assign(engagement_score=10.0)
+    p = truth.true_probability
+    ratio = [odds(p(x, reps, 24.0)) / odds(p(x, reps, 0.0)) for x in (hot, cold)]
+    assert np.all(ratio[0] < ratio[1])
     per_lead = truth.true_probability(leads, reps, np.array([0.0, 24.0, 0.0]))
     assert np.allclose(per_lead[1], slow[1])
     assert np.allclose(per_lead[0], fast[0])

@@ -126,6 +126,12 @@ def test_reps_roster_is_realistic(world: World) -> None:
     n_days = len(np.unique(world.new_lead_days()))
     ratio = world.daily_capacity().sum() * n_days / len(world.new_leads)
     assert 1.15 <= ratio <= 1.5
+    # Every day's volume fits in the team's capacity, and each rep can take 0.8x the average.
+    per_day = np.bincount(world.new_lead_days())
+    assert per_day.max() <= world.daily_capacity().sum()
+    assert per_day.max() <= 1.2 * per_day.mean()
+    active = world.daily_capacity() > 0
+    assert world.daily_capacity()[active].min() >= 0.8 * per_day.mean() / active.sum()
 
 
 def test_accounts_match_leads_by_domain(world: World) -> None:
@@ -134,6 +140,9 @@ def test_accounts_match_leads_by_domain(world: World) -> None:
     assert acc["domain"].is_unique
     assert (acc["tier"] == "strategic").sum() >= 5
     assert set(acc["owner_rep_id"]) <= set(world.reps["rep_id"])
+    # Some accounts are still owned by the inactive rep: holds must fall back to a backup.
+    inactive = world.reps.loc[~world.reps["active"].astype(bool), "rep_id"]
+    assert acc["owner_rep_id"].isin(inactive).sum() >= 3
     hist_hits = world.history["domain"].isin(acc["domain"]).mean()
     new_hits = world.new_leads["domain"].isin(acc["domain"]).sum()
     assert 0.05 < hist_hits < 0.6

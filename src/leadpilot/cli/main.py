@@ -7,6 +7,7 @@ command group is one new module and no edit here.
 from __future__ import annotations
 
 import importlib
+import os
 import pkgutil
 from typing import Any
 
@@ -14,6 +15,7 @@ import typer
 from rich.console import Console
 from typer._click import core as _click_core  # typer >= 0.2x vendors click here
 from typer.core import TyperGroup
+from typer.exceptions import TyperException
 
 import leadpilot.cli
 from leadpilot import __version__
@@ -43,6 +45,21 @@ class _ErrorTranslatingGroup(TyperGroup):
             if exc.hint:
                 err_console.print(f"[yellow]How to fix:[/] {exc.hint}", highlight=False)
             raise typer.Exit(2) from None
+        except (TyperException, typer.Exit, typer.Abort, KeyboardInterrupt):
+            raise
+        except Exception as exc:
+            # A bug, not bad input: still no traceback for the user unless they ask for it.
+            if os.environ.get("LEADPILOT_DEBUG"):
+                raise
+            err_console.print(
+                f"[bold red]Unexpected error:[/] {type(exc).__name__}: {exc}", highlight=False
+            )
+            err_console.print(
+                "This is a bug in leadpilot; please report it with the command you ran. "
+                "Set LEADPILOT_DEBUG=1 to see the traceback.",
+                highlight=False,
+            )
+            raise typer.Exit(1) from None
 
 
 def build_app() -> typer.Typer:

@@ -12,7 +12,7 @@ from rich.table import Table
 
 from leadpilot.cli._common import console
 from leadpilot.synth import World, generate_world, write_world
-from leadpilot.synth.yardsticks import Yardsticks, world_yardsticks
+from leadpilot.synth.yardsticks import FAIRNESS_BAND, Yardsticks, world_yardsticks
 
 __all__ = ["demo_section", "print_world_summary", "print_yardsticks", "register"]
 
@@ -30,21 +30,28 @@ def synth(
         2_000, "--new-leads", min=1, help="New leads to route (over 20 business days)."
     ),
     seed: int = typer.Option(0, "--seed", help="Random seed; the same seed gives the same files."),
+    months: int = typer.Option(
+        18, "--months", min=1, max=120, help="Months of history (from 2025-01-06)."
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print a JSON summary instead of tables."),
 ) -> None:
     """Write a synthetic CRM world whose true conversion model is known.
 
-    Writes history.csv, reps.csv, accounts.csv, new_leads.csv and truth.json, then shows
-    how much the best capacity-feasible assignment of the new leads beats round-robin and
-    greedy argmax in true expected conversions.
+    Writes history.csv, reps.csv, accounts.csv, new_leads.csv and truth.json.
+
+    Then shows the true expected conversions of the new leads under round-robin,
+    greedy argmax and the best capacity-feasible assignment.
 
     Example:  leadpilot synth --out world/ --leads 20000 --reps 20 --seed 7
     """
     started = time.perf_counter()
     with console.status("Generating the world...", spinner="dots"):
-        world = generate_world(n_leads=leads, n_reps=reps, n_new_leads=new_leads, seed=seed)
+        world = generate_world(
+            n_leads=leads, n_reps=reps, n_new_leads=new_leads, seed=seed, months=months
+        )
     generated = time.perf_counter() - started
-    paths = write_world(world, out)
+    with console.status("Writing the files...", spinner="dots"):
+        paths = write_world(world, out)
     with console.status("Solving the offline assignments...", spinner="dots"):
         yard = world_yardsticks(world)
     if as_json:
@@ -92,13 +99,21 @@ def print_yardsticks(console: Console, yard: Yardsticks) -> None:
     table.add_column("vs round-robin", justify="right")
     table.add_row("Round-robin (strict rotation)", f"{yard.round_robin:,.1f}", "-")
     table.add_row("Greedy argmax under caps", f"{yard.greedy:,.1f}", f"{yard.greedy_lift:+.1%}")
+    if yard.fair_optimal is not None and yard.fair_optimal_lift is not None:
+        low, high = FAIRNESS_BAND
+        table.add_row(
+            f"Best with fairness {low}-{high} (LP)",
+            f"{yard.fair_optimal:,.1f}",
+            f"{yard.fair_optimal_lift:+.1%}",
+        )
     table.add_row(
         "Best capacity-feasible (LP)", f"{yard.optimal:,.1f}", f"{yard.optimal_lift:+.1%}"
     )
     console.print(table)
     console.print(
         "[dim]All active reps eligible, each at their typical response time and "
-        "max_leads_per_day; probabilities from truth.json.[/]"
+        "max_leads_per_day; fairness = each rep's leads within 0.8-1.2x the pool average "
+        "over the window; probabilities from truth.json.[/]"
     )
 
 
@@ -128,7 +143,9 @@ def _summary_json(
             "round_robin": yard.round_robin,
             "greedy": yard.greedy,
             "optimal": yard.optimal,
+            "fair_optimal": yard.fair_optimal,
         },
         "optimal_lift": yard.optimal_lift,
         "greedy_lift": yard.greedy_lift,
+        "fair_optimal_lift": yard.fair_optimal_lift,
     }

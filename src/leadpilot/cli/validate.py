@@ -16,7 +16,7 @@ from leadpilot.ingest.history import IngestResult, read_history
 from leadpilot.ingest.presets import PRESETS
 from leadpilot.ingest.quality import QualityReport, quality_report
 
-__all__ = ["print_quality", "register", "validate_file"]
+__all__ = ["demo_section", "print_quality", "register", "validate_file"]
 
 _VERDICT_STYLE = {"ready": "green", "usable": "yellow", "not enough": "red"}
 
@@ -62,12 +62,24 @@ def print_quality(
     console.print(summary)
 
     if result is not None and result.mapping:
-        mapping = Table(title="Columns used", title_justify="left")
-        mapping.add_column("source column")
-        mapping.add_column("canonical")
-        for target, header in result.mapping.items():
-            mapping.add_row(header, target)
-        console.print(mapping)
+        renamed = {t: h for t, h in result.mapping.items() if h != t}
+        if renamed:
+            mapping = Table(title="Columns used", title_justify="left")
+            mapping.add_column("source column")
+            mapping.add_column("canonical")
+            for target, header in renamed.items():
+                mapping.add_row(header, target)
+            console.print(mapping)
+        same = len(result.mapping) - len(renamed)
+        if same:
+            console.print(f"[dim]{same} column(s) already have canonical names.[/]")
+        if result.unmapped:
+            shown = ", ".join(result.unmapped[:12]) + (", ..." if len(result.unmapped) > 12 else "")
+            console.print(
+                f"[dim]Not used ({len(result.unmapped)}; kept as x_ columns with "
+                f"keep_extra=True): {shown}[/]",
+                highlight=False,
+            )
 
     missing = Table(title="Missing values", title_justify="left")
     missing.add_column("column")
@@ -113,12 +125,54 @@ def print_quality(
     )
 
 
+_MESSY_EXPORT = (
+    "Lead_ID;Lead_Source;Industry;Company_Size;Assigned_Rep;Time_to_Contact_Hours;"
+    "Converted_to_Opp;Closed_Won\r\n"
+    "L-1001;Webinar;Logiciel;51-200;Zoé;1,5;Oui;Non\r\n"
+    "L-1002;Salon;Santé;1000+;José;26;No;No\r\n"
+    "L-1003;Referral;SaaS;10,001+;Zoé;0,25;Yes;Yes\r\n"
+    "L-1002;Salon;Santé;1000+;José;26;No;No\r\n"
+    'L-1004;=HYPERLINK("http://x");Fintech;1 to 10;Ana;-3;No;No\r\n'
+    "L-1005;Web;Retail;11-50;Ana;4;Maybe;No\r\n"
+)
+
+
+def demo_section(console: Console, workdir: Path) -> IngestResult:
+    """Demo step "bad input loses nothing": a messy export (semicolons, Windows-1252,
+    decimal commas, French Oui/Non, a duplicate id, a negative delay, a "Maybe", a formula)
+    read with ``on_error="skip"``; prints what was rejected and where the rows went."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    path = workdir / "messy_export.csv"
+    path.write_bytes(_MESSY_EXPORT.encode("cp1252"))
+    result = read_history(path, on_error="skip")
+    console.print(
+        f"Read {path.name} ([bold]{result.format}[/], {result.n_read} rows, "
+        f"semicolon-separated, Windows-1252): {len(result.frame)} kept, "
+        f"{result.n_rejected_rows} rejected.",
+        highlight=False,
+    )
+    table = Table(title="Rejected values", title_justify="left")
+    for name in ("row", "column", "value", "reason"):
+        table.add_column(name)
+    for reject in result.rejects:
+        table.add_row(str(reject.row), reject.column, reject.value, reject.reason)
+    console.print(table)
+    console.print(
+        f"Every rejected row is in {result.rejects_path}, unchanged, with a reject_reason "
+        "column: fix it there and read it again.",
+        highlight=False,
+    )
+    return result
+
+
 def validate_file(
     path: Path,
     *,
     format: str | None = None,
     on_error: str = "raise",
     rejects_path: Path | None = None,
+    dayfirst: bool | None = None,
+    timezone: str = "UTC",
     console: Console | None = None,
 ) -> tuple[IngestResult, QualityReport]:
     """Read ``path`` (with a spinner on a terminal) and compute its quality report."""
@@ -134,6 +188,8 @@ def validate_file(
             format=format,
             on_error=on_error,  # type: ignore[arg-type]
             rejects_path=rejects_path,
+            dayfirst=dayfirst,
+            timezone=timezone,
         )
         report = quality_report(result.frame, ingest=result)
     return result, report
@@ -159,6 +215,14 @@ def register(app: typer.Typer) -> None:
         rejects: Path | None = typer.Option(
             None, "--rejects", help="Where to write rejected rows (default: <name>.rejects.csv)."
         ),
+        dayfirst: bool | None = typer.Option(
+            None,
+            "--dayfirst/--monthfirst",
+            help="Order of numeric dates like 03/04/2024 (default: decided from the data).",
+        ),
+        timezone: str = typer.Option(
+            "UTC", "--timezone", help="IANA zone of times written without one (e.g. Europe/Paris)."
+        ),
         as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
     ) -> None:
         """Check a history export and say whether it is enough to learn routing from.
@@ -170,11 +234,14 @@ def register(app: typer.Typer) -> None:
             format=format,
             on_error=on_error,
             rejects_path=rejects,
+            dayfirst=dayfirst,
+            timezone=timezone,
             console=Console(stderr=True) if as_json else None,
         )
         if as_json:
             data = report.to_dict()
             data["mapping"] = result.mapping
+            data["unmapped"] = list(result.unmapped)
             data["rejects_path"] = str(result.rejects_path) if result.rejects_path else None
             data["rejects"] = [
                 {"row": r.row, "column": r.column, "value": r.value, "reason": r.reason}

@@ -41,6 +41,8 @@ def best_assignment(
     day: NDArray[np.int64],
     daily_cap: NDArray[np.int64],
     eligible: NDArray[np.bool_] | None = None,
+    *,
+    fairness: tuple[float, float] | None = None,
 ) -> Assignment:
     """The assignment with the most expected conversions under the daily capacities.
 
@@ -50,8 +52,18 @@ def best_assignment(
     totally unimodular, so the simplex's vertex optimum is integral (asserted below).
     A lead is left unassigned (-1) only when capacity is short, or when assigning it would
     not add expected conversions (p = 0); the optimum is exact up to HiGHS's 1e-7 tolerance.
+
+    ``fairness=(low, high)`` (e.g. ``(0.8, 1.2)``) adds the fairness band over the whole
+    window: every lead is assigned, and each rep with capacity gets between ``low`` and
+    ``high`` times the pool average (leads / reps with a cap > 0). The days are then one LP;
+    rep-day and rep-window rows form a laminar family, as do the lead rows, so the matrix is
+    still totally unimodular and the optimum integral. Raises ``DataValidationError`` when
+    no assignment meets the band and the caps.
     """
     p, day, cap, ok = _check(p, day, daily_cap, eligible)
+    if fairness is not None:
+        rep_index = _solve_fair(p, day, cap, ok, fairness)
+        return Assignment(rep_index, _expected(p, rep_index))
     rep_index = np.full(p.shape[0], -1, dtype=np.int64)
     for d in np.unique(day):
         rows = np.flatnonzero(day == d)
@@ -84,6 +96,63 @@ def _solve_day(
     chosen = x > 0.5
     out[lead[chosen]] = rep[chosen]
     return out
+
+
+def _solve_fair(
+    p: NDArray[np.float64],
+    day: NDArray[np.int64],
+    cap: NDArray[np.int64],
+    ok: NDArray[np.bool_],
+    band: tuple[float, float],
+) -> NDArray[np.int64]:
+    low, high = band
+    if not 0 <= low <= 1 <= high:
+        raise DataValidationError(
+            f"fairness band {band} must satisfy 0 <= low <= 1 <= high",
+            hint="pass e.g. fairness=(0.8, 1.2)",
+        )
+    n_leads, n_reps = p.shape
+    pool = cap > 0
+    avg = n_leads / max(int(pool.sum()), 1)
+    days, day_pos = np.unique(day, return_inverse=True)
+    lead, rep = np.nonzero(ok & pool[None, :])
+    n_var = len(lead)
+    var = np.arange(n_var)
+    ones = np.ones(n_var)
+    a_eq = sparse.csr_matrix((ones, (lead, var)), shape=(n_leads, n_var))
+    per_day = sparse.csr_matrix((ones, (day_pos[lead] * n_reps + rep, var)),
+                                shape=(len(days) * n_reps, n_var))  # fmt: skip
+    per_rep = sparse.csr_matrix((ones, (rep, var)), shape=(n_reps, n_var))
+    most = np.where(pool, np.floor(high * avg + 1e-9), 0)
+    least = np.where(pool, np.ceil(low * avg - 1e-9), 0)
+    if n_var == 0:
+        raise _unfair(band, avg)
+    res = linprog(
+        -p[lead, rep],
+        A_ub=sparse.vstack([per_day, per_rep, -per_rep]).tocsc(),
+        b_ub=np.concatenate([np.tile(cap, len(days)), most, -least]).astype(np.float64),
+        A_eq=a_eq.tocsc(),
+        b_eq=np.ones(n_leads),
+        bounds=(0, 1),
+        method="highs-ds",
+    )
+    if res.status != 0:
+        raise _unfair(band, avg)
+    x = res.x
+    assert np.all(np.minimum(np.abs(x), np.abs(x - 1)) < _INTEGRALITY_TOL), "LP not integral"
+    out = np.full(n_leads, -1, dtype=np.int64)
+    chosen = x > 0.5
+    out[lead[chosen]] = rep[chosen]
+    return out
+
+
+def _unfair(band: tuple[float, float], avg: float) -> DataValidationError:
+    return DataValidationError(
+        f"no assignment keeps every rep within {band[0]}-{band[1]}x the pool average "
+        f"({avg:.1f} leads) under the daily caps",
+        hint="widen the fairness band, raise the caps of the smallest reps, or drop "
+        "ineligible pairs that leave a rep without enough leads",
+    )
 
 
 def round_robin_assignment(

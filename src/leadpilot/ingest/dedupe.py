@@ -3,25 +3,24 @@
 Batch use: ``find_duplicates(history_frame)`` (canonical leads) or ``find_duplicate_records``
 (any record table: people, organisations). Online use at intake: ``LeadIdentityIndex``.
 Every merge is a row of ``DedupeResult.pairs`` with the method, a 0-100 score and an
-explanation; clusters are the connected components of those merges.
+explanation; clusters are the connected components of those merges, split by average linkage
+where only a chain of pairwise matches holds them together.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
-from scipy import sparse
-from scipy.cluster.hierarchy import fcluster, linkage
-from scipy.sparse.csgraph import connected_components
-from scipy.spatial.distance import squareform
 from scipy.stats import binomtest
 
 from leadpilot.errors import ConfigError, DataValidationError
-from leadpilot.ingest.identity import normalize_email, normalize_external_id
+from leadpilot.ingest.dedupe_clusters import clusters_of, components, split_chains
+from leadpilot.ingest.identity import FREE_MAIL_DOMAINS, normalize_email, normalize_external_id
 from leadpilot.ingest.linkage import (
     FieldRule,
     LinkageModel,
@@ -36,6 +35,7 @@ __all__ = [
     "LeadIdentityIndex",
     "find_duplicate_records",
     "find_duplicates",
+    "find_repeats",
     "identity_keys",
     "lead_linkage_frame",
 ]
@@ -43,12 +43,19 @@ __all__ = [
 PAIR_COLUMNS = ("a", "b", "method", "score", "explanation")
 
 # Probabilistic fields for leads, compared on columns derived by ``lead_linkage_frame``.
-# Identifying fields (email local part, person name, phone) must agree for a merge: two
-# colleagues share company and domain but never all of these.
+# Mailbox and name are compared twice: an exact agreement (after normalisation) identifies
+# the person; a near one ("mark.harris" / "mary.harris") is weak evidence only, because at a
+# company with many leads colleagues with names one letter apart are more common than
+# re-submissions with a typo. A mailbox is usually made of the name, so a name agreeing
+# with an agreeing mailbox adds nothing new. A pair must agree exactly on one identifying
+# field (mailbox, name, phone) to merge: colleagues share company and domain, none of these.
+# The same name and mailbox at another company is another lead for routing purposes.
 LEAD_FIELDS: tuple[FieldRule, ...] = (
-    FieldRule("email_local", "jarowinkler", 0.92, identifying=True),
-    FieldRule("person_name", "jarowinkler", 0.9, identifying=True),
-    FieldRule("phone", "levenshtein", 0.9, "digits", identifying=True),
+    FieldRule("email_local", "exact", 1.0, identifying=True),
+    FieldRule("email_local_near", "initial", 0.8, redundant_with="email_local"),
+    FieldRule("person_name", "token_sort", 1.0, identifying=True, redundant_with="email_local"),
+    FieldRule("person_name_near", "jarowinkler", 0.9, redundant_with="person_name"),
+    FieldRule("phone", "phone", 0.9, "digits", identifying=True),
     FieldRule("company", "token_sort", 0.9, "company"),
     FieldRule("email_domain", "exact"),
 )
@@ -69,7 +76,8 @@ class DedupeResult:
     record to keep). ``pairs``: one row per merge with columns ``a, b, method, score,
     explanation``; ``method`` is ``email``, ``external_id`` or ``probabilistic``, ``score``
     is 100 for exact keys and 100 x P(match) otherwise. ``model`` is the fitted linkage
-    model (``None`` when the probabilistic step did not run).
+    model (``None`` when the probabilistic step did not run); ``notes`` say what could not
+    be compared and why.
     """
 
     clusters: list[list[str]]
@@ -77,6 +85,7 @@ class DedupeResult:
     n_records: int
     model: LinkageModel | None = None
     fields: tuple[FieldRule, ...] = field(default_factory=tuple)
+    notes: tuple[str, ...] = ()
 
     @property
     def n_duplicates(self) -> int:
@@ -113,8 +122,11 @@ def lead_linkage_frame(frame: pd.DataFrame) -> pd.DataFrame:
     out = pd.DataFrame(index=frame.index)
     if "email" in frame:
         emails = frame["email"].map(normalize_email)
-        out["email_local"] = emails.map(lambda e: e.split("@", 1)[0] if e else None)
-        out["email_domain"] = emails.map(lambda e: e.split("@", 1)[1] if e else None)
+        out["email_local"] = emails.map(_mailbox, na_action="ignore")
+        out["email_local_near"] = out["email_local"]
+        # a shared gmail.com says nothing: free-mail domains count as missing (no evidence)
+        domains = emails.map(lambda e: e.split("@", 1)[1] if e else None)
+        out["email_domain"] = domains.where(~domains.isin(FREE_MAIL_DOMAINS), None)
     name_col = _first_column(frame, _NAME_COLUMNS)
     first_col = _first_column(frame, _FIRST_NAME_COLUMNS)
     last_col = _first_column(frame, _LAST_NAME_COLUMNS)
@@ -125,12 +137,25 @@ def lead_linkage_frame(frame: pd.DataFrame) -> pd.DataFrame:
         last = frame[last_col].astype("string").fillna("")
         joined = (first + " " + last).str.strip()
         out["person_name"] = joined.where(joined != "", None)
+    if "person_name" in out:
+        out["person_name_near"] = out["person_name"]
     phone_col = _first_column(frame, _PHONE_COLUMNS)
     if phone_col is not None:
         out["phone"] = frame[phone_col]
     if "company" in frame:
         out["company"] = frame["company"]
     return out
+
+
+def _mailbox(email: str | None) -> str | None:
+    """The person part of an email: "Jane.Doe+news@x.com" -> "janedoe" (separators and
+    sub-address tags say nothing about who it is). The "initial" comparison then tolerates one
+    typo in five characters while "mia.lewis" / "uma.lewis" (two edits in eight) and
+    "kharris" / "jharris" (another initial) stay apart."""
+    if not email:
+        return None
+    local = email.split("@", 1)[0].split("+", 1)[0]
+    return re.sub(r"[._\-]", "", local) or None
 
 
 def _first_column(frame: pd.DataFrame, names: Sequence[str]) -> str | None:
@@ -176,7 +201,16 @@ def find_duplicates(
         )
     blocking = tuple(c for c in _LEAD_BLOCKING if c in {r.column for r in rules})
     spec = LinkageSpec(rules, blocking) if rules and blocking else None
-    return _dedupe(ids, exact, linkable, spec, threshold)
+    notes: tuple[str, ...] = ()
+    if not any(r.identifying for r in rules):
+        # company or domain alone cannot tell one person from a colleague
+        spec = None
+        notes = (
+            "no person identifier (email, name or phone) in the data: only exact keys "
+            "(email, external id) were compared",
+        )
+    result = _dedupe(ids, exact, linkable, spec, threshold)
+    return replace(result, notes=notes) if notes else result
 
 
 def find_duplicate_records(
@@ -224,7 +258,7 @@ def _dedupe(
                 left.append(anchor)
                 right.append(pos)
                 rows.append((ids[anchor], ids[pos], key, 100.0, f"same {key} {value!r}"))
-    exact_labels = _components(n, left, right)
+    exact_labels = components(n, left, right)
     model = None
     scored: ScoredPairs | None = None
     if spec is not None and n > 1:
@@ -234,80 +268,20 @@ def _dedupe(
 
         scored = score_pairs(linkable, spec, exclude=already_linked)
         model = scored.model
-        for k in np.flatnonzero(scored.probability >= threshold).tolist():
+        accepted = np.flatnonzero(scored.probability >= threshold).tolist()
+        for k, why in zip(accepted, scored.explain_many(accepted), strict=True):
             a, b = int(scored.left[k]), int(scored.right[k])
             left.append(a)
             right.append(b)
-            rows.append(
-                (ids[a], ids[b], "probabilistic", 100 * scored.probability[k], scored.explain(k))
-            )
-    labels = _components(n, left, right)
+            rows.append((ids[a], ids[b], "probabilistic", 100 * scored.probability[k], why))
+    labels = components(n, left, right)
     if scored is not None:
-        labels = _split_chains(labels, exact_labels, scored, threshold)
+        labels = split_chains(labels, exact_labels, scored, threshold)
         keep = [labels[a] == labels[b] for a, b in zip(left, right, strict=True)]
         rows = [row for row, kept in zip(rows, keep, strict=True) if kept]
-    clusters = _clusters(ids, labels)
+    clusters = clusters_of(ids, labels)
     pairs = pd.DataFrame(rows, columns=list(PAIR_COLUMNS))
     return DedupeResult(clusters, pairs, n, model, spec.fields if spec else ())
-
-
-def _split_chains(
-    labels: NDArray[np.int64],
-    exact_labels: NDArray[np.int64],
-    scored: ScoredPairs,
-    threshold: float,
-) -> NDArray[np.int64]:
-    """Split connected components that are only chains of pairwise matches.
-
-    Connected components are transitive: A~B and B~C put A with C even when A and C look
-    nothing alike, and on real organisation data this chaining costs a quarter of the
-    precision. Inside each component of three or more records we therefore cluster by
-    average linkage (scipy) on 1 - P(match), with 1 for pairs never compared and 0 within
-    exact-key groups, cut at 1 - threshold: two groups join only if their records match on
-    average. Exact-key groups are never split; every resulting cluster stays connected by
-    accepted pairs (a join at average P >= threshold needs one pair at P >= threshold).
-    """
-    sizes = np.bincount(labels)
-    big = np.flatnonzero(sizes >= 3)
-    if not len(big):
-        return labels
-    out = labels.copy()
-    next_label = int(labels.max()) + 1
-    pair_labels = labels[scored.left]
-    same = pair_labels == labels[scored.right]
-    for comp in big.tolist():
-        members = np.flatnonzero(labels == comp)
-        where = {int(r): i for i, r in enumerate(members.tolist())}
-        k = len(members)
-        dist = np.ones((k, k))
-        np.fill_diagonal(dist, 0.0)
-        for e in np.flatnonzero(same & (pair_labels == comp)).tolist():
-            i, j = where[int(scored.left[e])], where[int(scored.right[e])]
-            dist[i, j] = dist[j, i] = 1.0 - float(scored.probability[e])
-        sub_exact = exact_labels[members]
-        dist[sub_exact[:, None] == sub_exact[None, :]] = 0.0  # exact keys always hold
-        tree = linkage(squareform(dist, checks=False), method="average")
-        parts = fcluster(tree, t=1.0 - threshold + 1e-9, criterion="distance")
-        for part in np.unique(parts).tolist()[1:]:
-            out[members[parts == part]] = next_label
-            next_label += 1
-    return out
-
-
-def _components(n: int, left: Iterable[int], right: Iterable[int]) -> NDArray[np.int64]:
-    a, b = np.fromiter(left, dtype=np.int64), np.fromiter(right, dtype=np.int64)
-    graph = sparse.coo_matrix((np.ones(len(a)), (a, b)), shape=(n, n))
-    _, labels = connected_components(graph, directed=False)
-    return np.asarray(labels, dtype=np.int64)
-
-
-def _clusters(ids: NDArray[np.object_], labels: NDArray[np.int64]) -> list[list[str]]:
-    sizes = np.bincount(labels, minlength=1) if len(labels) else np.array([], dtype=np.int64)
-    groups: dict[int, list[str]] = {}
-    for pos, label in enumerate(labels.tolist()):
-        if sizes[label] > 1:
-            groups.setdefault(label, []).append(str(ids[pos]))
-    return list(groups.values())  # dicts keep insertion order: clusters by first record
 
 
 def _record_ids(frame: pd.DataFrame, id_column: str) -> NDArray[np.object_]:
@@ -323,6 +297,16 @@ def _record_ids(frame: pd.DataFrame, id_column: str) -> NDArray[np.object_]:
             f"{id_column} is empty in record {row}",
             hint=f"give every record a {id_column}",
         )
+    repeated = ids[ids.duplicated()]
+    if len(repeated):
+        first = str(repeated.iloc[0])
+        rows = (np.flatnonzero((ids == first).to_numpy()) + 1).tolist()
+        raise DataValidationError(
+            f"{id_column} {first!r} appears in records {rows[0]} and {rows[1]}; "
+            f"{len(repeated)} ids repeat in all",
+            hint="ids must be unique (read files with leadpilot's intake, which keeps the "
+            "first row of a repeated lead id and reports the others)",
+        )
     return np.asarray(ids.to_numpy(), dtype=object)
 
 
@@ -332,6 +316,49 @@ def _check_threshold(threshold: float) -> None:
             f"threshold is a match probability in (0, 1], got {threshold}",
             hint="0.5 merges pairs more likely duplicates than not; 0.9 is stricter",
         )
+
+
+REPEAT_COLUMNS = ("lead_id", "first_lead_id", "method", "score", "explanation")
+
+
+def find_repeats(
+    known: pd.DataFrame,
+    incoming: pd.DataFrame,
+    *,
+    threshold: float = 0.5,
+    id_column: str = "lead_id",
+) -> pd.DataFrame:
+    """Which incoming leads repeat a lead seen before (a known one, or an earlier incoming)?
+
+    Runs :func:`find_duplicates` on ``known`` followed by ``incoming`` and returns one row
+    per incoming lead that is not the first of its cluster: ``lead_id``, ``first_lead_id``
+    (the cluster's first record, which keeps its routing), and the ``method, score,
+    explanation`` of the incoming lead's strongest merge. A batch router skips these, as the
+    service does at intake. Ids must be unique across both frames.
+    """
+    if id_column in known and id_column in incoming:
+        shared = set(known[id_column].astype(str)) & set(incoming[id_column].astype(str))
+        if shared:
+            raise DataValidationError(
+                f"{len(shared)} {id_column}s are in both the known and the incoming leads, "
+                f"e.g. {sorted(shared)[0]!r}",
+                hint="pass the leads already routed as known and only the new ones as incoming",
+            )
+    both = pd.concat([known, incoming], ignore_index=True)
+    result = find_duplicates(both, threshold=threshold, id_column=id_column)
+    new_ids = set(incoming[id_column].astype(str))
+    best: dict[str, tuple[str, float, str]] = {}
+    for a, b, method, score, why in result.pairs.itertuples(index=False, name=None):
+        for me in (str(a), str(b)):
+            if me in new_ids and (me not in best or float(score) > best[me][1]):
+                best[me] = (str(method), float(score), str(why))
+    rows = []
+    for cluster in result.clusters:
+        for rid in cluster[1:]:
+            if rid in new_ids:
+                method, score, why = best[rid]
+                rows.append((rid, cluster[0], method, score, why))
+    return pd.DataFrame(rows, columns=list(REPEAT_COLUMNS))
 
 
 class LeadIdentityIndex:

@@ -9,19 +9,26 @@ an outcome to learn) is checked by :func:`check_requirements`.
 
 from __future__ import annotations
 
-import csv
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import numpy as np
 import pandas as pd
 
 from leadpilot.errors import ConfigError, DataValidationError
-from leadpilot.ingest.identity import company_domain, domain_from_url, normalize_email
-from leadpilot.ingest.presets import Preset, load_source, resolve_columns
+from leadpilot.ingest.identity import FREE_MAIL_DOMAINS, domain_from_url, normalize_email
+from leadpilot.ingest.presets import Preset, load_source, near_misses, resolve_columns
 from leadpilot.ingest.readers import RawTable
+from leadpilot.ingest.rejects import (
+    Reject,
+    default_rejects_path,
+    malformed_rejects,
+    raise_bad_rows,
+    write_rejects,
+)
 from leadpilot.ingest.values import (
     Parsed,
     parse_bool_column,
@@ -76,19 +83,6 @@ REQUIREMENTS: dict[str, tuple[tuple[str, ...], ...]] = {
 }
 
 
-@dataclass(frozen=True, slots=True)
-class Reject:
-    """One unreadable value: spreadsheet row number (header = 1), source column, text, why."""
-
-    row: int
-    column: str
-    value: str
-    reason: str
-
-    def __str__(self) -> str:
-        return f"row {self.row}, column {self.column!r}: {self.value!r} {self.reason}"
-
-
 @dataclass(frozen=True)
 class IngestResult:
     """The canonical history frame and everything said about reading it.
@@ -96,7 +90,9 @@ class IngestResult:
     ``frame`` has exactly ``schema.HISTORY_COLUMNS`` plus ``source_row`` (and ``x_*`` extra
     columns with ``keep_extra=True``); ``rejects`` lists every unreadable value and duplicate;
     ``rejects_path`` is where rejected rows were written (``None`` when none were);
-    ``n_read`` counts the data rows in the source.
+    ``n_read`` counts the data rows in the source; ``mapping`` says which source column
+    filled each canonical column and ``unmapped`` lists the source columns not used (kept as
+    ``x_*`` columns only with ``keep_extra=True``).
     """
 
     frame: pd.DataFrame
@@ -107,6 +103,7 @@ class IngestResult:
     n_read: int
     mapping: dict[str, str] = field(default_factory=dict)
     path: Path | None = None
+    unmapped: tuple[str, ...] = ()
 
     @property
     def n_rejected_rows(self) -> int:
@@ -172,51 +169,84 @@ class _Rows:
             self.add(int(i), target, strings.iat[i], f"is not {parsed.expected}")
 
 
+def _empty(index: pd.Index, col: str) -> pd.Series:
+    """An all-missing column of ``col``'s canonical dtype."""
+    if col in _DATE_COLUMNS:
+        return pd.Series(pd.NaT, index=index, dtype="datetime64[ns, UTC]")
+    if col in _BOOL_COLUMNS:
+        return pd.Series(pd.NA, index=index, dtype="boolean")
+    if col in (*_NUMBER_COLUMNS, "company_size", "time_to_contact_hours"):
+        return pd.Series(np.nan, index=index, dtype="float64")
+    return pd.Series([None] * len(index), index=index, dtype=object)
+
+
 def _parse(
-    strings: pd.DataFrame, preset: Preset, rows: _Rows, *, dayfirst: bool | None, timezone: str
+    strings: pd.DataFrame,
+    preset: Preset,
+    rows: _Rows,
+    present: set[str],
+    *,
+    dayfirst: bool | None,
+    timezone: str,
 ) -> tuple[pd.DataFrame, list[str]]:
+    """Parse every canonical column the source has (``present``); the others are all-missing
+    without being parsed (a 40,000-row file maps only a few of the 26 columns)."""
     warnings: list[str] = []
-    out = pd.DataFrame(index=strings.index)
+    out = pd.DataFrame({c: _empty(strings.index, c) for c in HISTORY_COLUMNS})
     for col in _TEXT_COLUMNS:
-        out[col] = _text(strings[col], preset.missing_tokens)
-    emails = _text(strings["email"], preset.missing_tokens)
-    normalised = emails.map(normalize_email, na_action="ignore")
-    for i in np.flatnonzero(emails.notna().to_numpy() & normalised.isna().to_numpy()).tolist():
-        rows.add(int(i), "email", strings["email"].iat[i], "is not an email address")
-    out["email"] = normalised.where(normalised.notna(), None).astype(object)
-    sizes, bands = parse_size_column(strings["company_size"])
-    rows.add_parsed("company_size", strings["company_size"], sizes)
-    out["company_size"], out["size_band"] = sizes.values, bands
-    for col in _NUMBER_COLUMNS:
-        parsed = parse_number_column(strings[col])
-        rows.add_parsed(col, strings[col], parsed)
-        out[col] = parsed.values
-    hours = parse_number_column(strings["time_to_contact_hours"], minimum=0)
-    rows.add_parsed("time_to_contact_hours", strings["time_to_contact_hours"], hours)
-    out["time_to_contact_hours"] = hours.values
+        if col in present:
+            out[col] = _text(strings[col], preset.missing_tokens)
+    if "email" in present:
+        emails = _text(strings["email"], preset.missing_tokens)
+        normalised = emails.map(normalize_email, na_action="ignore")
+        bad_email = emails.notna().to_numpy() & normalised.isna().to_numpy()
+        for i in np.flatnonzero(bad_email).tolist():
+            rows.add(int(i), "email", strings["email"].iat[i], "is not an email address")
+        out["email"] = normalised.where(normalised.notna(), None).astype(object)
+    if "company_size" in present:
+        sizes, bands = parse_size_column(strings["company_size"])
+        rows.add_parsed("company_size", strings["company_size"], sizes)
+        out["company_size"], out["size_band"] = sizes.values, bands
+    for col in (*_NUMBER_COLUMNS, "time_to_contact_hours"):
+        if col in present:
+            minimum = 0 if col == "time_to_contact_hours" else None
+            parsed = parse_number_column(strings[col], minimum=minimum)
+            rows.add_parsed(col, strings[col], parsed)
+            out[col] = parsed.values
     for col in _DATE_COLUMNS:
+        if col not in present:
+            continue
         parsed, how = parse_date_column(strings[col], dayfirst=dayfirst, timezone=timezone)
         rows.add_parsed(col, strings[col], parsed)
         out[col] = parsed.values
+        source = rows.mapping.get(col, col)
         if how.ambiguous:
-            source = rows.mapping.get(col, col)
             warnings.append(
                 f"column {source!r}: every date has day and month <= 12, so the order cannot be "
                 "told from the data; read as month-first (US, 03/04 = March 4). "
-                "Pass dayfirst=True (--dayfirst) if these are day-first dates"
+                "Pass dayfirst=True (leadpilot validate --dayfirst) if they are day-first"
             )
         elif how.order in ("day-first", "month-first") and dayfirst is None:
-            source = rows.mapping.get(col, col)
             warnings.append(f"column {source!r}: dates read {how.order} (decided from the data)")
     for col in _BOOL_COLUMNS:
-        parsed_bool = parse_bool_column(strings[col])
-        rows.add_parsed(col, strings[col], parsed_bool)
-        out[col] = parsed_bool.values
-    domains = strings["domain"].map(domain_from_url)
-    website = strings["_website"] if "_website" in strings else pd.Series("", index=strings.index)
-    derived = [company_domain(e, w) for e, w in zip(out["email"], website, strict=True)]
-    out["domain"] = domains.where(domains.notna(), pd.Series(derived, index=out.index))
-    out["domain"] = out["domain"].where(out["domain"].notna(), None).astype(object)
+        if col in present:
+            parsed_bool = parse_bool_column(strings[col])
+            rows.add_parsed(col, strings[col], parsed_bool)
+            out[col] = parsed_bool.values
+    if present & {"domain", "_website", "email"}:
+        # Same rule as identity.company_domain (website first, then a non-free-mail email),
+        # vectorised: the email is already normalised, its domain is what follows the "@".
+        email_domain = out["email"].str.split("@").str[1]
+        candidates = [email_domain]
+        if "_website" in present:
+            candidates.insert(0, strings["_website"].map(domain_from_url))
+        if "domain" in present:
+            candidates.insert(0, strings["domain"].map(domain_from_url))
+        merged = pd.Series(None, index=out.index, dtype=object)
+        for candidate in candidates:  # highest priority first
+            usable = candidate.notna() & ~candidate.isin(FREE_MAIL_DOMAINS)
+            merged = merged.where(merged.notna(), candidate.where(usable, None))
+        out["domain"] = merged.where(merged.notna(), None).astype(object)
     return out, warnings
 
 
@@ -245,6 +275,19 @@ def _time_to_contact(out: pd.DataFrame, rows: _Rows) -> None:
     out.loc[fill & (derived >= 0), "time_to_contact_hours"] = derived
 
 
+def _order_warnings(out: pd.DataFrame) -> list[str]:
+    """Dates that run backwards are kept (the CRM may have back-dated a record) but said."""
+    notes = []
+    for later in ("converted_at", "closed_at"):
+        backwards = int((out[later] < out["created_at"]).sum())
+        if backwards:
+            notes.append(
+                f"{backwards} row(s) have {later} before created_at (kept; check the CRM's "
+                "date fields)"
+            )
+    return notes
+
+
 def _extra_columns(raw: RawTable, mapping: dict[str, str]) -> pd.DataFrame:
     used = set(mapping.values())
     extra = pd.DataFrame(index=raw.frame.index)
@@ -257,60 +300,6 @@ def _extra_columns(raw: RawTable, mapping: dict[str, str]) -> pd.DataFrame:
         values = raw.frame[header].str.strip()
         extra[name] = values.where(values != "", None).astype(object)
     return extra
-
-
-def _csv_safe(value: str) -> str:
-    # Spreadsheet formula injection: a cell starting with = + - @ runs as a formula when the
-    # rejects file is opened in Excel. Numbers like -5 are left as they are.
-    if value[:1] in ("=", "+", "-", "@") and not re.fullmatch(r"[+-]?[\d.,]+", value):
-        return "'" + value
-    return value
-
-
-def _write_rejects(
-    raw: RawTable, by_index: dict[int, list[Reject]], path: Path, warnings: list[str]
-) -> Path:
-    indices = sorted(by_index)
-    columns = list(raw.reject_columns or raw.frame.columns)
-    frame = raw.frame.loc[indices, columns].copy()
-    frame["reject_reason"] = [
-        "; ".join(f"{r.column}: {r.value!r} {r.reason}" for r in by_index[i]) for i in indices
-    ]
-    frame = frame.map(_csv_safe)
-    delimiter = raw.delimiter or ","
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        frame.to_csv(path, index=False, sep=delimiter, quoting=csv.QUOTE_MINIMAL)
-    except OSError:
-        fallback = Path.cwd() / path.name
-        warnings.append(f"could not write {path} (read-only?); rejects written to {fallback}")
-        frame.to_csv(fallback, index=False, sep=delimiter, quoting=csv.QUOTE_MINIMAL)
-        return fallback
-    return path
-
-
-def _default_rejects_path(path: Path) -> Path:
-    if path.is_dir():
-        return path / f"{path.name}.rejects.csv"
-    return path.with_name(f"{path.stem}.rejects.csv")
-
-
-def _raise_bad_rows(raw: RawTable, by_index: dict[int, list[Reject]]) -> None:
-    listed = [r for i in sorted(by_index) for r in by_index[i]]
-    lines = "\n".join(f"  {r}" for r in listed[:_MAX_LISTED])
-    more = f"\n  ... and {len(listed) - _MAX_LISTED} more" if len(listed) > _MAX_LISTED else ""
-    raise DataValidationError(
-        f"{raw.path.name}: {len(by_index)} row(s) have values that cannot be read:\n{lines}{more}",
-        hint="fix these values in the file, or use --on-error skip to import the other rows "
-        "and write these to a rejects file",
-        details={
-            "kind": "bad_values",
-            "rejects": [
-                {"row": r.row, "column": r.column, "value": r.value, "reason": r.reason}
-                for r in listed[:50]
-            ],
-        },
-    )
 
 
 def read_history(
@@ -331,23 +320,36 @@ def read_history(
     and value); with ``"skip"`` those rows are left out and written unchanged, with a
     ``reject_reason`` column, to ``rejects_path`` (default ``<name>.rejects.csv`` beside the
     input). Duplicate lead ids never raise: the first is kept, later ones go to the rejects
-    file, and a warning says so. ``keep_extra`` adds unmapped source columns as ``x_<name>``.
+    file, and a warning says so. A column whose values are mostly unreadable (over half, at
+    least 3) is a mapping error, not a few bad rows: it raises even with ``"skip"``, as does a
+    file whose every row is rejected. ``keep_extra`` adds unmapped columns as ``x_<name>``.
     ``dayfirst`` forces the order of numeric dates; naive times are taken in ``timezone``.
     """
     if on_error not in _ON_ERROR:
         raise ConfigError(f"on_error must be one of {', '.join(_ON_ERROR)}, not {on_error!r}")
+    try:
+        ZoneInfo(timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(
+            f"unknown time zone {timezone!r}",
+            hint="use an IANA name such as UTC, Europe/Paris or America/New_York",
+        ) from None
     raw, preset = load_source(source, format)
     headers = list(raw.frame.columns)
     mapping = resolve_columns(preset, headers, raw.path)
-    warnings = list(raw.notes)
+    warnings = list(raw.notes) + near_misses(preset, headers, mapping)
     strings = pd.DataFrame(index=raw.frame.index)
-    for target in (*HISTORY_COLUMNS, *(t for t in preset.columns if t.startswith("_"))):
+    helpers = (t for t in preset.columns if t.startswith("_") and t in mapping)
+    for target in (*HISTORY_COLUMNS, *helpers):
         header = mapping.get(target)
-        strings[target] = raw.frame[header].astype(str) if header else ""
+        strings[target] = raw.frame[header].astype(str).str.strip() if header else ""
     if preset.derive is not None:
         strings = preset.derive(strings, warnings)
+    present = set(mapping) | set(preset.derives)
     rows = _Rows(raw, mapping)
-    out, date_warnings = _parse(strings, preset, rows, dayfirst=dayfirst, timezone=timezone)
+    out, date_warnings = _parse(
+        strings, preset, rows, present, dayfirst=dayfirst, timezone=timezone
+    )
     warnings.extend(date_warnings)
     if preset.generated_ids or "lead_id" not in mapping:
         out["lead_id"] = [f"row-{n}" for n in raw.rows]
@@ -357,9 +359,9 @@ def read_history(
         )
     _outcome_rules(out, rows, strings)
     _time_to_contact(out, rows)
-    if rows.by_index and on_error == "raise":
-        _raise_bad_rows(raw, rows.by_index)
-    value_rejects = len(rows.by_index)
+    if (rows.by_index or raw.malformed) and on_error == "raise":
+        raise_bad_rows(raw, rows.by_index)
+    value_rejects = len(rows.by_index) + len(raw.malformed)
     keep = ~np.isin(np.arange(len(out)), list(rows.by_index))
     dup = out["lead_id"].duplicated(keep="first").to_numpy() & keep
     if dup.any():
@@ -381,16 +383,27 @@ def read_history(
     keep = ~np.isin(np.arange(len(out)), list(rows.by_index))
     written: Path | None = None
     all_rejects = [r for i in sorted(rows.by_index) for r in rows.by_index[i]]
-    if rows.by_index:
-        target_path = Path(rejects_path) if rejects_path else _default_rejects_path(Path(source))
-        written = _write_rejects(raw, rows.by_index, target_path, warnings)
+    all_rejects = sorted(all_rejects + malformed_rejects(raw), key=lambda r: r.row)
+    if rows.by_index or raw.malformed:
+        target_path = Path(rejects_path) if rejects_path else default_rejects_path(Path(source))
+        written = write_rejects(raw, rows.by_index, target_path, warnings)
         if value_rejects:
             warnings.append(
                 f"skipped {value_rejects} row(s) with unreadable values; "
                 f"written unchanged with the reason to {written}"
             )
+    if not keep.any():
+        first = all_rejects[0]
+        raise DataValidationError(
+            f"{raw.path.name}: all {len(out)} rows were rejected (first: {first}); "
+            f"they are in {written}",
+            hint="the file does not match its format: check the delimiter, the header row and "
+            "--format",
+            details={"kind": "all_rejected", "rejects_path": str(written)},
+        )
     if out["created_at"].isna().all():
         warnings.append("no creation dates: file order stands for time")
+    warnings.extend(_order_warnings(out[keep]))
     frame = out.loc[keep, list(HISTORY_COLUMNS)].copy()
     frame["source_row"] = raw.rows[keep]
     if keep_extra:
@@ -406,4 +419,5 @@ def read_history(
         n_read=len(raw.frame),
         mapping={t: h for t, h in mapping.items() if not t.startswith("_")},
         path=Path(source),
+        unmapped=tuple(h for h in headers if h not in set(mapping.values())),
     )

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
+import pandas as pd
 from rapidfuzz import fuzz, process
 
 from leadpilot.errors import ConfigError
@@ -22,7 +23,7 @@ from leadpilot.ingest.identity import (
 )
 from leadpilot.schema import Account, Lead
 
-__all__ = ["AccountMatch", "AccountMatcher", "MatchMethod"]
+__all__ = ["LINK_COLUMNS", "AccountMatch", "AccountMatcher", "MatchMethod", "link_accounts"]
 
 MatchMethod = Literal["domain", "company_exact", "company_fuzzy"]
 
@@ -61,10 +62,13 @@ class AccountMatcher:
         The known accounts. When two accounts share a domain or a name key, the first one in
         the given order wins (put the owned / strategic account first if that matters).
     fuzzy_threshold:
-        Minimum rapidfuzz ``token_sort_ratio`` (0-100) between normalised company names for a
-        fuzzy match. 90 accepts a typo or two in a medium-length name ("Initech Systms" vs
-        "Initech Systems": 96.6) and rejects different companies that share a word
-        ("Acme Robotics" vs "Acme Logistics": 74.1).
+        Minimum similarity (0-100) for a fuzzy match, required both of the whole normalised
+        names (rapidfuzz ``token_sort_ratio``) and of every word with its closest word in
+        the other name (``ratio``); the score is the smaller of the two. 90 accepts a typo
+        in a medium-length name ("Initech Systms" vs "Initech Systems": 96.6 and 92.3) and
+        rejects different companies that share words ("Acme Robotics" vs "Acme Logistics":
+        74.1; "Clearfield Networks" vs "Clearfield Works": whole 91.4 but "networks" /
+        "works" 76.9).
 
     Example
     -------
@@ -125,25 +129,50 @@ class AccountMatcher:
             )
         if len(key) < _MIN_FUZZY_KEY_LENGTH or not self._fuzzy_keys:
             return None
-        best = process.extractOne(
+        # Shortlist by whole-name similarity (C speed), then require every word to have a
+        # close counterpart: generic words dominate whole-name scores ("Clearfield Networks"
+        # vs "Clearfield Works": 91.4) while the odd word tells companies apart ("networks"
+        # vs "works": 76.9).
+        shortlist = process.extract(
             key,
             self._fuzzy_keys,
             scorer=fuzz.token_sort_ratio,
             processor=None,
             score_cutoff=self.fuzzy_threshold,
+            limit=5,
         )
+        best: tuple[str, float, float, str] | None = None
+        for candidate, whole, _index in shortlist:
+            word_score, weakest = _weakest_word(key, candidate)
+            score = min(float(whole), word_score)
+            if score >= self.fuzzy_threshold and (best is None or score > best[1]):
+                best = (candidate, score, word_score, weakest)
         if best is None:
             return None
-        best_key, score, _index = best
+        best_key, score, word_score, weakest = best
         account = self._by_key[best_key]
         return AccountMatch(
             account,
             "company_fuzzy",
-            float(score),
+            score,
             f"company {company!r} is similar to account {_label(account)} "
-            f"(token_sort_ratio {score:.1f} >= {self.fuzzy_threshold:g} on keys "
-            f"{key!r} / {best_key!r})",
+            f"(keys {key!r} / {best_key!r}: whole name "
+            f"{fuzz.token_sort_ratio(key, best_key):.1f}, weakest word {weakest} "
+            f"{word_score:.1f}, both >= {self.fuzzy_threshold:g})",
         )
+
+
+def _weakest_word(a: str, b: str) -> tuple[float, str]:
+    """The lowest, over the words of both names, of a word's best ``ratio`` to a word of the
+    other name, with the pair that gives it ("'networks'/'works'")."""
+    wa, wb = a.split(), b.split()
+    worst, pair = 100.0, ""
+    for words, others in ((wa, wb), (wb, wa)):
+        for word in words:
+            match, score, _ = process.extractOne(word, others, scorer=fuzz.ratio)
+            if score < worst or not pair:
+                worst, pair = float(score), f"{word!r}/{match!r}"
+    return worst, pair
 
 
 def _lead_domain(domain: str | None, email: str | None) -> str | None:
@@ -156,3 +185,37 @@ def _lead_domain(domain: str | None, email: str | None) -> str | None:
 
 def _label(account: Account) -> str:
     return f"{account.name} ({account.account_id})" if account.name else account.account_id
+
+
+LINK_COLUMNS = ("lead_id", "account_id", "method", "score", "explanation")
+
+
+def link_accounts(
+    leads: pd.DataFrame, accounts: Sequence[Account], *, fuzzy_threshold: float = 90.0
+) -> pd.DataFrame:
+    """Match every lead of a canonical frame to an account.
+
+    Returns one row per lead with ``lead_id, account_id, method, score, explanation``
+    (``account_id``/``method`` empty, ``score`` NaN, when no account fits).
+    """
+    matcher = AccountMatcher(accounts, fuzzy_threshold=fuzzy_threshold)
+    rows: list[tuple[object, ...]] = []
+    columns = {c: leads[c].tolist() if c in leads else [None] * len(leads) for c in _LEAD_COLS}
+    for lead_id, domain, email, company in zip(*columns.values(), strict=True):
+        found = matcher.match_fields(
+            domain=_text(domain), email=_text(email), company=_text(company)
+        )
+        if found is None:
+            rows.append((lead_id, None, None, float("nan"), None))
+        else:
+            rows.append(
+                (lead_id, found.account.account_id, found.method, found.score, found.explanation)
+            )
+    return pd.DataFrame(rows, columns=list(LINK_COLUMNS))
+
+
+_LEAD_COLS = ("lead_id", "domain", "email", "company")
+
+
+def _text(value: object) -> str | None:
+    return value if isinstance(value, str) and value else None

@@ -17,7 +17,7 @@ import pandas as pd
 from rapidfuzz import fuzz, process
 
 from leadpilot.errors import ConfigError, DataValidationError
-from leadpilot.ingest import public_sets
+from leadpilot.ingest import outcomes, public_sets
 from leadpilot.ingest.readers import RawTable, read_table
 from leadpilot.schema import HISTORY_COLUMNS
 
@@ -53,91 +53,17 @@ class Preset:
     missing_tokens: frozenset[str] = frozenset()
     generated_ids: bool = False
     derive: Derive | None = None
+    derives: tuple[str, ...] = ()  # canonical columns ``derive`` may fill
     load: Callable[[Path], RawTable] | None = None
     folder_files: tuple[str, ...] = ()
     notes: tuple[str, ...] = field(default_factory=tuple)
-
-
-def _status_outcome(text: pd.Series, converted: pd.Series) -> pd.Series:
-    """Salesforce lead status -> converted where IsConverted does not already say yes."""
-    status = text.str.strip().str.lower()
-    out = converted.copy()
-    is_converted = status.str.contains("converted") & ~status.str.contains("not converted")
-    is_dead = status.str.contains(r"not converted|unqualified|disqualified|dead|junk|lost")
-    is_open = status.str.contains(r"open|working|new|contacted|nurtur|attempt|progress")
-    yes = converted.str.strip().str.lower().isin({"true", "1", "yes", "y"})
-    out = out.mask(is_converted, "true")
-    out = out.mask(is_dead & ~yes, "false")
-    out = out.mask(is_open & ~yes & ~is_dead, "")  # still being worked: outcome unknown yet
-    return out
-
-
-def _derive_salesforce(df: pd.DataFrame, warnings: list[str]) -> pd.DataFrame:
-    if "_opportunity_id" in df:
-        has_opp = df["_opportunity_id"].str.strip() != ""
-        df["converted"] = df["converted"].mask(
-            has_opp & (df["converted"].str.strip() == ""), "true"
-        )
-    if "_status" in df:
-        df["converted"] = _status_outcome(df["_status"], df["converted"])
-    if "_stage" in df:
-        stage = df["_stage"].str.strip().str.lower()
-        empty = df["closed_won"].str.strip() == ""
-        df["closed_won"] = df["closed_won"].mask(empty & (stage == "closed won"), "true")
-        df["closed_won"] = df["closed_won"].mask(empty & (stage == "closed lost"), "false")
-    return df
-
-
-_HS_CONVERTED = {"opportunity", "customer", "evangelist"}
-_HS_WON = {"customer", "evangelist"}
-_HS_OPEN_STATUS = {"new", "open", "in progress", "attempted to contact", "connected", "open deal"}
-
-
-def _derive_hubspot(df: pd.DataFrame, warnings: list[str]) -> pd.DataFrame:
-    stage = df["_lifecycle"].str.strip().str.lower().str.replace(" ", "", regex=False)
-    status = (
-        df["_lead_status"].str.strip().str.lower()
-        if "_lead_status" in df
-        else pd.Series("", index=df.index)
-    )
-    known = stage != ""
-    converted = stage.isin(_HS_CONVERTED)
-    open_lead = ~converted & status.isin(_HS_OPEN_STATUS)
-    df["converted"] = "false"
-    df.loc[converted, "converted"] = "true"
-    df.loc[open_lead | ~known, "converted"] = ""
-    if "converted_at" in df:  # "Became an Opportunity Date" set means it did convert
-        df.loc[df["converted_at"].str.strip() != "", "converted"] = "true"
-    df["closed_won"] = ""
-    df.loc[stage.isin(_HS_WON), "closed_won"] = "true"
-    if "_lead_status" not in df:
-        warnings.append(
-            "hubspot: no 'Lead Status' column, so every contact before the opportunity stage "
-            "is counted as not converted (none as still open)"
-        )
-    return df
-
-
-_MAVEN_STAGE = {"won": "true", "lost": "false"}
-
-
-def _derive_maven(df: pd.DataFrame, warnings: list[str]) -> pd.DataFrame:
-    outcome = df["_deal_stage"].str.strip().str.lower().map(_MAVEN_STAGE).fillna("")
-    df["converted"] = outcome
-    df["closed_won"] = outcome
-    df["converted_at"] = df["closed_at"].where(outcome == "true", "")
-    return df
-
-
-def _derive_copy_outcome(df: pd.DataFrame, warnings: list[str]) -> pd.DataFrame:
-    df["closed_won"] = df["converted"]
-    return df
 
 
 _CANONICAL_COLUMNS: dict[str, tuple[str, ...]] = {
     c: (c,) for c in HISTORY_COLUMNS if c not in {"domain", "size_band"}
 }
 _CANONICAL_COLUMNS["domain"] = ("domain",)
+_CANONICAL_COLUMNS["company_size"] = ("company_size", "size_band", "employees")
 _CANONICAL_COLUMNS["_website"] = ("website",)
 
 PRESETS: tuple[Preset, ...] = (
@@ -223,7 +149,8 @@ PRESETS: tuple[Preset, ...] = (
                 "converteddate",
             }
         ),
-        derive=_derive_salesforce,
+        derive=outcomes.derive_salesforce,
+        derives=("converted", "closed_won"),
         notes=(
             "converted: IsConverted/Converted, else a converted opportunity id, else Status "
             "('Closed - Converted' = yes, 'Closed - Not Converted'/Unqualified = no, "
@@ -258,7 +185,8 @@ PRESETS: tuple[Preset, ...] = (
         },
         required=("lead_id", "_lifecycle"),
         signature=frozenset({"recordid", "lifecyclestage", "contactowner", "originalsource"}),
-        derive=_derive_hubspot,
+        derive=outcomes.derive_hubspot,
+        derives=("converted", "closed_won"),
         notes=(
             "lifecycle stage opportunity/customer/evangelist = converted; customer/evangelist = "
             "won; earlier stages are open when Lead Status is New/Open/In Progress/Attempted "
@@ -286,7 +214,8 @@ PRESETS: tuple[Preset, ...] = (
         },
         required=("lead_id", "rep_id", "_deal_stage"),
         signature=frozenset({"opportunityid", "salesagent", "dealstage"}),
-        derive=_derive_maven,
+        derive=outcomes.derive_maven,
+        derives=("converted", "closed_won", "converted_at"),
         load=public_sets.load_maven,
         folder_files=("sales_pipeline.csv",),
         notes=(
@@ -340,7 +269,8 @@ PRESETS: tuple[Preset, ...] = (
         required=("converted",),
         signature=frozenset({"pdays", "poutcome", "euribor3m"}),
         generated_ids=True,
-        derive=_derive_copy_outcome,
+        derive=outcomes.copy_outcome,
+        derives=("closed_won",),
         notes=("no lead id: ids are generated from the row number (row-2, row-3, ...)",),
     ),
 )
@@ -409,6 +339,30 @@ def _closest(spellings: list[str], headers: list[str]) -> str | None:
         if hit is not None and (best is None or hit[1] > best[1]):
             best = (hit[2], hit[1])
     return best[0] if best else None
+
+
+def near_misses(preset: Preset, headers: list[str], mapping: Mapping[str, str]) -> list[str]:
+    """Warnings for unmapped headers that look like a misspelt column of the preset
+    ("Industy" -> "Industry"), which would otherwise be ignored without a word."""
+    used = set(mapping.values())
+    open_targets = [t for t in preset.columns if t not in mapping]
+    choices = {
+        (target, spelling): header_key(spelling)
+        for target in open_targets
+        for spelling in preset.columns[target]
+    }
+    notes = []
+    for header in headers:
+        if header in used or len(header_key(header)) < 4:
+            continue
+        hit = process.extractOne(header_key(header), choices, scorer=fuzz.ratio, score_cutoff=85)
+        if hit is not None:
+            target, spelling = hit[2]
+            notes.append(
+                f"column {header!r} was not used: did you mean {spelling!r} "
+                f"({target.lstrip('_')})? Rename it to have it read"
+            )
+    return notes
 
 
 def resolve_columns(preset: Preset, headers: list[str], path: Path) -> dict[str, str]:

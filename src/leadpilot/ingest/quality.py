@@ -140,7 +140,20 @@ def quality_report(
 ) -> QualityReport:
     """Summarise a canonical history frame: rows, date range, outcome rate (Wilson 95%),
     missing values per column, duplicate lead ids, reps and their lead counts, months of
-    history, and the verdict on whether it is enough to learn routing from."""
+    history, and the verdict on whether it is enough to learn routing from.
+
+    Canonical columns missing from ``frame`` count as entirely missing.
+    """
+    absent = [c for c in HISTORY_COLUMNS if c not in frame]
+    if absent:
+        frame = frame.assign(
+            **{c: pd.Series(pd.NA, index=frame.index, dtype=object) for c in absent}
+        )
+        for c in ("converted", "closed_won"):
+            frame[c] = frame[c].astype("boolean")
+        for c in ("created_at",):
+            frame[c] = pd.to_datetime(frame[c], utc=True)
+        frame["time_to_contact_hours"] = pd.to_numeric(frame["time_to_contact_hours"])
     created = frame["created_at"].dropna()
     date_from = created.min().to_pydatetime() if len(created) else None
     date_to = created.max().to_pydatetime() if len(created) else None

@@ -39,9 +39,12 @@ MISSING_TOKENS: frozenset[str] = frozenset(
 )
 TRUE_TOKENS: frozenset[str] = frozenset(
     {"yes", "y", "true", "t", "1", "1.0", "won", "closed won", "closed-won", "converted", "x"}
+    # French, German/Dutch, Spanish/Italian, Portuguese exports
+    | {"oui", "ja", "si", "sí", "sim"}
 )
 FALSE_TOKENS: frozenset[str] = frozenset(
     {"no", "n", "false", "f", "0", "0.0", "lost", "closed lost", "closed-lost", "not converted"}
+    | {"non", "nein", "nee", "não", "nao"}
 )
 _BOOL_MAP: dict[str, bool] = {
     **dict.fromkeys(TRUE_TOKENS, True),
@@ -103,12 +106,14 @@ _NUMBER_BODY = re.compile(r"^[+-]?(?:\d+(?:[.,]\d+)*|\d*[.,]\d+)(?:e[+-]?\d+)?$"
 _GROUPED = re.compile(r"^[+-]?\d{1,3}(?:[,.' \u00a0\u202f]\d{3})+$")
 
 
-def parse_number(value: object) -> float | None:
+def parse_number(value: object, *, decimal_comma: bool = False) -> float | None:
     """Parse a number written by a person or a spreadsheet; ``None`` when missing.
 
     Accepts thousands separators (``1,234,567`` / ``1.234.567`` / ``1 234``), a decimal comma
     (``12,5``), currency signs or codes (``$1,200``, ``1.200 EUR``), percent signs, accounting
     negatives ``(1,200)`` and ``k``/``M``/``bn`` suffixes. Raises ``ValueError`` otherwise.
+    A lone ``1.234`` is read as a decimal unless ``decimal_comma`` says the column writes
+    decimals with a comma (then it is 1234, and ``1,234`` is 1.234).
     """
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return None
@@ -130,7 +135,9 @@ def parse_number(value: object) -> float | None:
     match = re.match(r"^(.*?)(?i:\s*(k|mm|m|bn|b))$", text)
     if match and re.search(r"\d", match.group(1)):
         text, scale = match.group(1), _SUFFIX[match.group(2).lower()]
-    if _GROUPED.match(text):
+    if decimal_comma and re.fullmatch(r"[+-]?[\d. \u00a0\u202f']*(,\d+)?", text):
+        number = float(re.sub(r"[. \u00a0\u202f']", "", text).replace(",", "."))
+    elif _GROUPED.match(text):
         # 1,234 / 1.234.567 / 1 234: a separator before exactly three digits, repeated.
         # A single "1.234" is ambiguous; English exports mean a decimal point there.
         if re.fullmatch(r"[+-]?\d{1,3}\.\d{3}", text):
@@ -156,23 +163,42 @@ def parse_number(value: object) -> float | None:
     return -number if negative else number
 
 
+_LEADING_CURRENCY = re.compile(r"^([+-]?)\s*(?:[$€£¥₹]|(?i:usd|eur|gbp)\s)\s*")
+_US_GROUPED = re.compile(r"[+-]?\d{1,3}(?:,\d{3})+(?:\.\d+)?")
+_DECIMAL_COMMA = re.compile(r"^[^,.]*\d,\d{1,2}$|\d\.\d{3},\d")
+
+
 def parse_number_column(series: pd.Series, *, minimum: float | None = None) -> Parsed:
-    """Parse a column of numbers; values below ``minimum`` count as unreadable."""
+    """Parse a column of numbers; values below ``minimum`` count as unreadable.
+
+    Whether the column writes decimals with a comma (``12,5``, ``1.200,00``) is decided once
+    for the column, so that ``3.000`` in such a column is three thousand.
+    """
     stripped = series.str.strip()
     missing = stripped.str.lower().isin(MISSING_TOKENS).to_numpy()
-    fast = pd.to_numeric(stripped.where(~missing, None), errors="coerce")
-    values = fast.to_numpy(dtype=float, na_value=np.nan).copy()
+    decimal_comma = bool(stripped.str.contains(_DECIMAL_COMMA, na=False).any())
+    if decimal_comma:
+        values = np.full(len(series), np.nan)
+    else:
+        # Vectorised first pass for the common spellings ("$1,234.50", "1,200"); only what
+        # it cannot read goes through parse_number one value at a time.
+        cleaned = stripped.str.replace(_LEADING_CURRENCY, r"\1", regex=True)
+        grouped = cleaned.str.fullmatch(_US_GROUPED, na=False)
+        cleaned = cleaned.where(~grouped, cleaned.str.replace(",", "", regex=False))
+        fast = pd.to_numeric(cleaned.where(~missing, None), errors="coerce")
+        values = fast.to_numpy(dtype=float, na_value=np.nan).copy()
     slow = np.flatnonzero(np.isnan(values) & ~missing)
     bad = np.zeros(len(series), dtype=bool)
-    for (
-        i
-    ) in slow.tolist():  # the few values pandas cannot read (separators, currency) go one by one
+    texts = stripped.to_numpy()
+    for i in slow.tolist():
         try:
-            parsed = parse_number(stripped.iat[i])
+            parsed = parse_number(texts[i], decimal_comma=decimal_comma)
         except ValueError:
             bad[i] = True
             continue
         values[i] = np.nan if parsed is None else parsed
+    infinite = np.isinf(values)
+    bad |= infinite
     expected = "a number"
     if minimum is not None:
         below = ~np.isnan(values) & (values < minimum)

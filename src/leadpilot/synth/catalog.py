@@ -33,13 +33,13 @@ SOURCES: dict[str, tuple[float, float]] = {
     "Outbound": (0.05, -0.35),
 }
 
-# Region -> base log-odds effect.
-REGIONS: dict[str, float] = {"NA": 0.10, "EMEA": 0.00, "LATAM": -0.25, "APAC": -0.15}
+# Region -> base log-odds effect. ("NAMER", not "NA": many CSV readers take "NA" for missing.)
+REGIONS: dict[str, float] = {"NAMER": 0.30, "EMEA": 0.00, "LATAM": -0.30, "APAC": -0.20}
 
 # Country -> (region, share of leads, language, top-level domain, states or ()).
 COUNTRIES: dict[str, tuple[str, float, str, str, tuple[str, ...]]] = {
-    "United States": ("NA", 0.40, "en", "com", ("CA", "NY", "TX", "WA", "MA", "IL", "FL", "CO")),
-    "Canada": ("NA", 0.06, "en", "ca", ("ON", "BC", "QC")),
+    "United States": ("NAMER", 0.40, "en", "com", ("CA", "NY", "TX", "WA", "MA", "IL", "FL", "CO")),
+    "Canada": ("NAMER", 0.06, "en", "ca", ("ON", "BC", "QC")),
     "United Kingdom": ("EMEA", 0.11, "en", "co.uk", ()),
     "Germany": ("EMEA", 0.08, "de", "de", ()),
     "France": ("EMEA", 0.06, "fr", "fr", ()),
@@ -71,17 +71,17 @@ SIZE_BAND_EFFECTS: dict[str, float] = {
     "5000+": -0.30,
 }
 
-# Rep roles: (pool, share of the roster, relative daily capacity, max open per daily slot).
+# Rep roles: (pool, share of the roster, relative daily capacity).
 ROLES: dict[str, tuple[str, float, float]] = {
-    "SDR": ("inbound", 0.45, 1.25),
-    "AE": ("mid-market", 0.35, 0.90),
-    "Enterprise": ("enterprise", 0.20, 0.60),
+    "SDR": ("inbound", 0.45, 1.10),
+    "AE": ("mid-market", 0.35, 1.00),
+    "Enterprise": ("enterprise", 0.20, 0.85),
 }
 
 # Rep home timezones by region (every offset lies in UTC-8..UTC+2, so a lead created between
 # 09:00 and 21:00 UTC falls on the same calendar day for every rep).
 REGION_TIMEZONES: dict[str, tuple[str, ...]] = {
-    "NA": ("America/New_York", "America/Chicago", "America/Los_Angeles"),
+    "NAMER": ("America/New_York", "America/Chicago", "America/Los_Angeles"),
     "EMEA": ("Europe/London", "Europe/Berlin", "Europe/Paris"),
     "LATAM": ("America/New_York",),
     "APAC": ("America/Los_Angeles",),
@@ -130,15 +130,34 @@ COMPANY_TAILS: tuple[str, ...] = (
     "lytics", "metrics", "ly", "io",
 )  # fmt: skip
 
-COMPANY_KINDS: tuple[str, ...] = (
-    "Systems", "Solutions", "Analytics", "Partners", "Industries", "Health", "Capital",
-    "Media", "Retail", "Logistics", "Software", "Consulting", "Group", "Labs", "Networks",
-    "Foods", "Energy", "Motors", "Learning", "Studios", "Holdings", "Technologies",
-    "Services", "Ventures", "Digital", "Dynamics", "Robotics", "Security", "Finance",
-    "Design", "Works", "Global",
-)  # fmt: skip
+# Last word of a company name, by industry (so "Cedarpeak Health" is in Healthcare).
+COMPANY_KINDS: dict[str, tuple[str, ...]] = {
+    "Software": ("Software", "Labs", "Technologies", "Digital", "Systems", "Cloud"),
+    "Financial Services": ("Capital", "Finance", "Partners", "Bank", "Insurance", "Investments"),
+    "Healthcare": ("Health", "Medical", "Care", "Clinics", "Pharma", "Biotech"),
+    "Manufacturing": ("Industries", "Manufacturing", "Motors", "Robotics", "Materials", "Works"),
+    "Retail": ("Retail", "Foods", "Stores", "Brands", "Outfitters", "Market"),
+    "Education": ("Learning", "Academy", "Education", "Institute", "School", "Tutoring"),
+    "Professional Services": ("Consulting", "Solutions", "Advisory", "Services", "Group",
+                              "Associates"),
+    "Media": ("Media", "Studios", "Publishing", "Broadcasting", "Design", "Entertainment"),
+}  # fmt: skip
 
-LEGAL_SUFFIXES: tuple[str, ...] = ("Inc", "LLC", "Ltd", "GmbH", "Corp", "")
+# Legal-form suffixes by country ("" = name used without one).
+LEGAL_SUFFIXES: dict[str, tuple[str, ...]] = {
+    "United States": ("Inc", "LLC", "Corp", ""),
+    "Canada": ("Inc", "Ltd", ""),
+    "United Kingdom": ("Ltd", "plc", ""),
+    "Germany": ("GmbH", "AG", ""),
+    "France": ("SA", "SAS", ""),
+    "Netherlands": ("BV", ""),
+    "Spain": ("SL", "SA", ""),
+    "Brazil": ("Ltda", ""),
+    "Mexico": ("SA de CV", ""),
+    "Australia": ("Pty Ltd", ""),
+    "Singapore": ("Pte Ltd", ""),
+    "India": ("Pvt Ltd", ""),
+}
 
 TITLES: tuple[str, ...] = (
     "CEO", "CTO", "CFO", "VP Sales", "VP Marketing", "Head of Operations", "Director of IT",

@@ -65,23 +65,40 @@ def assign_history(
 
 
 def contact_delays(
-    rng: np.random.Generator, created_at: pd.Series, response_hours: np.ndarray
+    rng: np.random.Generator, created_at: pd.Series, rep_pos: np.ndarray, team: Team
 ) -> np.ndarray:
-    """Hours to first contact: off-hours waits until the next business morning (09:00 UTC)
-    plus the rep's own delay (their typical time times log-normal noise); 0.36 s precision."""
-    ts = created_at.dt.tz_localize(None).to_numpy()
-    d = ts.astype("datetime64[D]")
-    hour = (ts - d.astype("datetime64[ns]")) / np.timedelta64(1, "h")
-    busy = np.is_busday(d)
-    before = busy & (hour < 9)
-    after = ~busy | (hour >= 21)
-    next_day = np.where(
-        busy, np.busday_offset(d, 1, roll="forward"), np.busday_offset(d, 0, roll="forward")
-    )
-    days_ahead = (next_day - d).astype(np.int64)
-    wait = np.where(before, 9 - hour, np.where(after, days_ahead * 24 + 9 - hour, 0.0))
-    own = response_hours * rng.lognormal(0.0, 0.6, len(ts))
+    """Hours to first contact, shape ``(n_leads,)``, to 0.36 s: a lead that arrives outside
+    its rep's working hours (in the rep's timezone) waits for the next working morning, then
+    the rep's own delay follows (typical response time x log-normal noise)."""
+    wait = np.zeros(len(created_at))
+    roster = team.roster
+    for r in np.unique(rep_pos):
+        mask = rep_pos == r
+        local = created_at[mask].dt.tz_convert(str(roster.at[r, "timezone"])).dt.tz_localize(None)
+        start_h, end_h = _working_window(str(roster.at[r, "working_hours"]))
+        ts = local.to_numpy()
+        day = ts.astype("datetime64[D]")
+        hour = (ts - day.astype("datetime64[ns]")) / np.timedelta64(1, "h")
+        busy = np.is_busday(day)
+        before = busy & (hour < start_h)
+        after = ~busy | (hour >= end_h)
+        nxt = np.where(
+            busy, np.busday_offset(day, 1, roll="forward"), np.busday_offset(day, 0, roll="forward")
+        )
+        ahead = (nxt - day).astype(np.int64)
+        wait[mask] = np.where(
+            before, start_h - hour, np.where(after, ahead * 24 + start_h - hour, 0.0)
+        )
+    typical = np.array([t.response_hours for t in team.truths])[rep_pos]
+    own = typical * rng.lognormal(0.0, 0.6, len(created_at))
     return np.round(wait + own, 4)
+
+
+def _working_window(text: str) -> tuple[float, float]:
+    """(start, end) hours of a ``Mon-Fri HH:MM-HH:MM`` working-hours string."""
+    times = text.split()[-1].split("-")
+    start, end = ((int(t[:2]) + int(t[3:5]) / 60) for t in times)
+    return start, end
 
 
 def draw_outcomes(

@@ -31,7 +31,9 @@ from leadpilot.synth.truth import _bands_of
 __all__ = ["Companies", "draw_leads", "make_companies"]
 
 FREE_MAIL_SHARE = 0.12
-MAX_COMPANIES = len(COMPANY_HEADS) * len(COMPANY_TAILS) * len(COMPANY_KINDS)
+# Company pool cap: well under the smallest industry's name space (64 x 64 x 6 = 24,576
+# names) times its share, so distinct names can always be drawn.
+MAX_COMPANIES = 80_000
 
 
 @dataclass(frozen=True)
@@ -51,12 +53,25 @@ class Companies:
 def make_companies(rng: np.random.Generator, n: int) -> Companies:
     """Draw ``n`` distinct companies (at most ``MAX_COMPANIES``)."""
     n = int(min(max(n, 1), MAX_COMPANIES))
-    code = rng.choice(MAX_COMPANIES, n, replace=False)
-    h, rest = np.divmod(code, len(COMPANY_TAILS) * len(COMPANY_KINDS))
-    t, k = np.divmod(rest, len(COMPANY_KINDS))
-    heads = np.array(COMPANY_HEADS, dtype=object)[h]
-    tails = np.array(COMPANY_TAILS, dtype=object)[t]
-    kinds = np.array(COMPANY_KINDS, dtype=object)[k]
+    ind_names = list(INDUSTRIES)
+    ind_p = np.array([INDUSTRIES[i][0] for i in ind_names])
+    ind_code = rng.choice(len(ind_names), n, p=ind_p / ind_p.sum())
+    industry = np.array(ind_names, dtype=object)[ind_code]
+    # Distinct (head, tail, kind) triples within each industry; kinds never overlap between
+    # industries, so names are distinct overall.
+    heads = np.empty(n, dtype=object)
+    tails = np.empty(n, dtype=object)
+    kinds = np.empty(n, dtype=object)
+    n_ht = len(COMPANY_HEADS) * len(COMPANY_TAILS)
+    for j, ind in enumerate(ind_names):
+        rows = np.flatnonzero(ind_code == j)
+        kind_list = COMPANY_KINDS[ind]
+        code = rng.choice(n_ht * len(kind_list), len(rows), replace=False)
+        ht, k = np.divmod(code, len(kind_list))
+        h, t = np.divmod(ht, len(COMPANY_TAILS))
+        heads[rows] = np.array(COMPANY_HEADS, dtype=object)[h]
+        tails[rows] = np.array(COMPANY_TAILS, dtype=object)[t]
+        kinds[rows] = np.array(kind_list, dtype=object)[k]
     stem = heads + tails
     country_names = list(COUNTRIES)
     shares = np.array([COUNTRIES[c][1] for c in country_names])
@@ -65,7 +80,10 @@ def make_companies(rng: np.random.Generator, n: int) -> Companies:
     ]
     tld = np.array([COUNTRIES[c][3] for c in country], dtype=object)
     domain = stem + np.char.lower(kinds.astype(str)).astype(object) + "." + tld
-    suffix = np.array(LEGAL_SUFFIXES, dtype=object)[rng.integers(0, len(LEGAL_SUFFIXES), n)]
+    suffix = np.empty(n, dtype=object)
+    for c, options in LEGAL_SUFFIXES.items():
+        mask = country == c
+        suffix[mask] = np.array(options, dtype=object)[rng.integers(0, len(options), mask.sum())]
     name = np.char.capitalize(stem.astype(str)).astype(object) + " " + kinds
     name = np.where(suffix != "", name + " " + suffix, name)
     state = np.full(n, None, dtype=object)
@@ -73,11 +91,6 @@ def make_companies(rng: np.random.Generator, n: int) -> Companies:
         mask = country == c
         if states and mask.any():
             state[mask] = np.array(states, dtype=object)[rng.integers(0, len(states), mask.sum())]
-    ind_names = list(INDUSTRIES)
-    ind_p = np.array([INDUSTRIES[i][0] for i in ind_names])
-    industry = np.array(ind_names, dtype=object)[
-        rng.choice(len(ind_names), n, p=ind_p / ind_p.sum())
-    ]
     size = np.clip(np.round(rng.lognormal(np.log(90.0), 1.9, n)), 1, 250_000)
     revenue = np.round(size * rng.lognormal(np.log(160_000.0), 0.5, n), -3)
     # Popularity: a few companies send many leads (bigger ones a bit more often).
@@ -109,7 +122,9 @@ def draw_leads(
     local = np.where(free, local + number, local)
     # Two different people with the same name at one company get distinct addresses.
     key = pd.Series(local + "@" + mail_domain)
-    clash = key.groupby(key).cumcount().to_numpy()
+    repeat = key.duplicated().to_numpy()  # hash-based: rare, so count only among repeats
+    clash = np.zeros(n, dtype=np.int64)
+    clash[repeat] = key[repeat].groupby(key[repeat]).cumcount().to_numpy() + 1
     local = np.where(clash > 0, local + clash.astype(str).astype(object), local)
     email = pd.Series(local + "@" + mail_domain)
 

@@ -5,9 +5,11 @@ The true log-odds of conversion for lead ``i`` handled by rep ``r`` after ``t`` 
     intercept + source[i] + region[i] + industry[i] + size_band[i] + product[i]
     + engagement_per_10 * (engagement_score[i] - 50) / 10 + free_mail * (domain[i] is missing)
     + skill[r] + industry_affinity[r, industry[i]] + size_affinity[r, size_band[i]]
-    - contact_decay * log(1 + t)
+    - decay[i] * log(1 + t)
 
-and P(closed_won) = P(convert) * sigmoid(win_intercept + win_size[size_band] + win_skill[r]).
+with ``decay[i] = max(0, contact_decay + contact_decay_per_10 * (engagement_score[i] - 50) / 10)``
+(engaged leads go cold faster), and
+``P(closed_won) = P(convert) * sigmoid(win_intercept + win_size[size_band] + win_skill[r])``.
 Everything is computed from the lead's canonical columns and the parameters stored here, so a
 truth file read back with :func:`load_truth` gives the same probabilities as the generator.
 """
@@ -66,6 +68,7 @@ class GroundTruth:
     reps: tuple[RepTruth, ...]
     duplicates: Mapping[str, str] = field(default_factory=dict)
     version: str = "synth-1"
+    contact_decay_per_10: float = 0.0
     # Derived arrays for fast scoring; rebuilt from the fields above, never serialised.
     _index: dict[str, int] = field(init=False, repr=False, compare=False)
     _industries: tuple[str, ...] = field(init=False, repr=False, compare=False)
@@ -145,7 +148,7 @@ class GroundTruth:
             + self._aff_size[pos][:, band].T
         )
         hours = self._hours(time_to_contact_hours, pos, n)
-        logit = logit - self.contact_decay * np.log1p(hours)
+        logit = logit - self._decay(leads)[:, None] * np.log1p(hours)
         p = _sigmoid(logit)
         if target == "closed_won":
             win_size = np.append([self.win_size_effects.get(b, 0.0) for b in self._bands], 0.0)
@@ -172,17 +175,17 @@ class GroundTruth:
         response time). Use it to score what a routing policy achieved.
         """
         n = len(leads)
-        ids = list(leads["rep_id"] if rep_ids is None else rep_ids)
+        ids = pd.Series(list(leads["rep_id"]) if rep_ids is None else list(rep_ids), dtype=object)
         if len(ids) != n:
             raise DataValidationError(
                 f"{len(ids)} rep ids for {n} leads", hint="pass one rep id per lead"
             )
-        known = np.array(
-            [r is not None and not (isinstance(r, float) and math.isnan(r)) for r in ids]
-        )
-        pos = np.zeros(n, dtype=np.intp)
-        if known.any():
-            pos[known] = self.rep_positions([str(r) for r, k in zip(ids, known, strict=True) if k])
+        known = ids.notna().to_numpy()
+        codes = pd.Categorical(ids, categories=list(self.rep_ids)).codes.astype(np.intp)
+        unknown = known & (codes < 0)
+        if unknown.any():
+            self.rep_positions([str(ids.iloc[np.flatnonzero(unknown)[0]])])  # raises, names it
+        pos = np.where(known, codes, 0)
         ind = self._codes(leads.get("industry"), self._industries, n)
         band = self._codes(self._size_bands(leads), self._bands, n)
         logit = (
@@ -200,7 +203,7 @@ class GroundTruth:
                     "time_to_contact_hours has negative values", hint="delays are hours >= 0"
                 )
             hours = np.nan_to_num(hours, nan=0.0)
-        p = _sigmoid(logit - self.contact_decay * np.log1p(hours))
+        p = _sigmoid(logit - self._decay(leads) * np.log1p(hours))
         if target == "closed_won":
             win_size = np.append([self.win_size_effects.get(b, 0.0) for b in self._bands], 0.0)
             p = p * _sigmoid(self.win_intercept + win_size[band] + self._win_skill[pos])
@@ -250,6 +253,14 @@ class GroundTruth:
             out += self.free_mail_effect * leads["domain"].isna().to_numpy()
         return out
 
+    def _decay(self, leads: pd.DataFrame) -> NDArray[np.float64]:
+        """Per-lead log-odds lost per unit of log(1 + hours), shape ``(n_leads,)``."""
+        decay = np.full(len(leads), self.contact_decay, dtype=np.float64)
+        if "engagement_score" in leads and self.contact_decay_per_10:
+            eng = leads["engagement_score"].to_numpy(dtype=np.float64, na_value=np.nan)
+            decay += self.contact_decay_per_10 * np.nan_to_num(eng - _NEUTRAL_ENGAGEMENT) / 10.0
+        return np.maximum(decay, 0.0)
+
     @staticmethod
     def _size_bands(leads: pd.DataFrame) -> pd.Series | None:
         if "size_band" in leads and leads["size_band"].notna().all():
@@ -272,7 +283,7 @@ class GroundTruth:
         return codes
 
     # --------------------------------------------------------------------- one lead fast
-    def _one_lead_logit(self, lead: Lead) -> tuple[float, int, int]:
+    def _one_lead_logit(self, lead: Lead) -> tuple[float, int, int, float]:
         band = lead.size_band or size_band_of(lead.company_size)
         logit = self.intercept
         logit += self.source_effects.get(lead.source or "", 0.0)
@@ -281,12 +292,14 @@ class GroundTruth:
         logit += self.product_effects.get(lead.product or "", 0.0)
         logit += self.size_band_effects.get(band or "", 0.0)
         eng = lead.engagement_score
+        decay = self.contact_decay
         if eng is not None and not math.isnan(eng):
             logit += self.engagement_per_10 * (eng - _NEUTRAL_ENGAGEMENT) / 10.0
+            decay += self.contact_decay_per_10 * (eng - _NEUTRAL_ENGAGEMENT) / 10.0
         if lead.domain is None:
             logit += self.free_mail_effect
         ind = _position(self._industries, lead.industry)
-        return logit, ind, _position(self._bands, band)
+        return logit, ind, _position(self._bands, band), max(decay, 0.0)
 
     # ------------------------------------------------------------------------- storage
     def to_dict(self) -> dict[str, Any]:
@@ -303,6 +316,7 @@ class GroundTruth:
             "engagement_per_10": self.engagement_per_10,
             "free_mail_effect": self.free_mail_effect,
             "contact_decay": self.contact_decay,
+            "contact_decay_per_10": self.contact_decay_per_10,
             "win_intercept": self.win_intercept,
             "win_size_effects": dict(self.win_size_effects),
             "reps": [
@@ -354,14 +368,14 @@ class GroundTruthScorer(Scorer):
         """True P(convert) per rep (the reps' typical response times when none are given)."""
         t = self._truth
         pos = t.rep_positions(rep_ids)
-        base, ind, band = t._one_lead_logit(lead)
+        base, ind, band, decay = t._one_lead_logit(lead)
         hours = t._response[pos] if expected_response_hours is None else expected_response_hours
         logit = (
             base
             + t._skill[pos]
             + t._aff_industry[pos, ind]
             + t._aff_size[pos, band]
-            - t.contact_decay * np.log1p(np.asarray(hours, dtype=np.float64))
+            - decay * np.log1p(np.asarray(hours, dtype=np.float64))
         )
         return CandidateScores(p=_sigmoid(logit), confidence=1.0, sufficiency=np.ones(len(pos)))
 

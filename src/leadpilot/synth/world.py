@@ -27,16 +27,22 @@ __all__ = ["EXTRA_COLUMNS", "NEW_LEAD_BUSINESS_DAYS", "World", "generate_world"]
 # Lead attributes beyond the canonical columns (policy rules use them for intent).
 EXTRA_COLUMNS: tuple[str, ...] = ("demo_request", "pricing_page_visit")
 NEW_LEAD_BUSINESS_DAYS = 20
+WEEKDAY_VOLUME = np.array([1.05, 1.10, 1.05, 1.00, 0.80, 0.0, 0.0])  # Mon..Sun
 DEFAULT_START = date(2025, 1, 6)
 DUPLICATE_SHARE = 0.02
 OFF_HOURS_SHARE = 0.06
 N_ACCOUNTS = 300
+# When (UTC hours) inbound leads of each region arrive: their local business hours, clipped
+# to 09:00-21:00 UTC (so every rep's calendar day is the UTC day).
+ARRIVAL_WINDOWS_UTC = {"EMEA": (9.0, 17.0), "NAMER": (13.5, 21.0), "LATAM": (12.0, 21.0),
+                       "APAC": (9.0, 12.0)}  # fmt: skip
 
 # True base effects (log-odds) not tied to a category table.
 INTERCEPT = -1.55
 ENGAGEMENT_PER_10 = 0.35
 FREE_MAIL_EFFECT = -0.35
 CONTACT_DECAY = 0.30
+CONTACT_DECAY_PER_10 = 0.05  # hot (engaged) leads go cold faster
 WIN_INTERCEPT = -0.45
 WIN_SIZE_EFFECTS = {"1-10": 0.3, "11-50": 0.2, "51-200": 0.1, "201-500": 0.0,
                     "501-1000": -0.1, "1001-5000": -0.25, "5000+": -0.4}  # fmt: skip
@@ -46,7 +52,9 @@ WIN_SIZE_EFFECTS = {"1-10": 0.3, "11-50": 0.2, "51-200": 0.1, "201-500": 0.0,
 class World:
     """A synthetic world. ``history`` and ``new_leads`` hold ``HISTORY_COLUMNS``, then
     ``source_row`` (line in the written CSV), then ``EXTRA_COLUMNS``; ``reps`` holds
-    ``REP_COLUMNS``; ``accounts`` ``ACCOUNT_COLUMNS``; ``truth`` the true model."""
+    ``REP_COLUMNS`` (dtypes as ``leadpilot.ingest.read_reps`` gives them); ``accounts``
+    ``ACCOUNT_COLUMNS``; ``truth`` the true model. Reading the written files back through
+    ``leadpilot.ingest`` gives the same values (tested)."""
 
     history: pd.DataFrame
     reps: pd.DataFrame
@@ -110,6 +118,7 @@ def generate_world(
         engagement_per_10=ENGAGEMENT_PER_10,
         free_mail_effect=FREE_MAIL_EFFECT,
         contact_decay=CONTACT_DECAY,
+        contact_decay_per_10=CONTACT_DECAY_PER_10,
         win_intercept=WIN_INTERCEPT,
         win_size_effects=WIN_SIZE_EFFECTS,
         reps=team.truths,
@@ -117,17 +126,16 @@ def generate_world(
     companies = make_companies(rng, max(50, (n_leads + n_new_leads) // 3))
     accounts, owner_of = _accounts(rng, companies, team, history_end)
 
-    # One draw for past and new leads, so email addresses are unique across both.
-    created = pd.concat(
-        [
-            _history_times(rng, n_leads, hist_start, history_end),
-            _new_lead_times(rng, n_new_leads, history_end),
-        ],
-        ignore_index=True,
-    )
-    drawn = draw_leads(rng, companies, created)
-    hist = drawn.iloc[:n_leads].reset_index(drop=True)
-    new = drawn.iloc[n_leads:].reset_index(drop=True)
+    # One draw for past and new leads, so email addresses are unique across both; the time
+    # of day follows the lead's region (business hours there), so the day's mix shifts.
+    hist_day, off_secs = _history_days(rng, n_leads, hist_start, history_end)
+    days = np.concatenate([hist_day, _new_lead_days(rng, n_new_leads, history_end)])
+    drawn = draw_leads(rng, companies, _utc(days.astype("datetime64[s]")))
+    secs = _arrival_seconds(rng, drawn["region"].to_numpy())
+    secs[:n_leads] = np.where(off_secs >= 0, off_secs, secs[:n_leads])
+    drawn["created_at"] = _utc(days.astype("datetime64[s]") + secs.astype("timedelta64[s]"))
+    hist = drawn.iloc[:n_leads].sort_values("created_at", kind="stable").reset_index(drop=True)
+    new = drawn.iloc[n_leads:].sort_values("created_at", kind="stable").reset_index(drop=True)
     width = max(6, len(str(n_leads + n_new_leads)))
     hist.insert(0, "lead_id", [f"L{i + 1:0{width}d}" for i in range(n_leads)])
     new.insert(0, "lead_id", [f"L{n_leads + i + 1:0{width}d}" for i in range(n_new_leads)])
@@ -137,8 +145,7 @@ def generate_world(
     rep_pos = assign_history(rng, hist, team, list(INDUSTRIES), owner_of)
     rep_ids = team.roster["rep_id"].to_numpy(dtype=object)
     hist["rep_id"] = rep_ids[rep_pos]
-    response = np.array([r.response_hours for r in team.truths])[rep_pos]
-    hours = contact_delays(rng, hist["created_at"], response)
+    hours = contact_delays(rng, hist["created_at"], rep_pos, team)
     hist["first_contact_at"] = hist["created_at"] + pd.to_timedelta(np.round(hours * 3600), "s")
     hist["time_to_contact_hours"] = hours
     hist = draw_outcomes(rng, hist, truth, history_end)
@@ -167,32 +174,51 @@ def _check(n_leads: int, n_reps: int, n_new_leads: int, months: int) -> None:
             )
 
 
-def _history_times(
+def _history_days(
     rng: np.random.Generator, n: int, start: pd.Timestamp, end: pd.Timestamp
-) -> pd.Series:
-    """Creation times: business days with a growth trend, 09:00-21:00 UTC, some off-hours."""
+) -> tuple[np.ndarray, np.ndarray]:
+    """Creation days (business days, growing volume) and, for the ~6% of leads created off
+    hours (any day, any time), their second of the day; -1 for the others."""
     first = np.datetime64(start.date(), "D")
     last = np.datetime64(end.date(), "D")
     all_days = np.arange(first, last + np.timedelta64(1, "D"))
     bdays = all_days[np.is_busday(all_days)]
     trend = np.linspace(1.0, 1.4, len(bdays))
     day = bdays[rng.choice(len(bdays), n, p=trend / trend.sum())]
-    secs = rng.integers(9 * 3600, 21 * 3600, n)
     off = rng.random(n) < OFF_HOURS_SHARE
     day = np.where(off, all_days[rng.integers(0, len(all_days), n)], day)
-    secs = np.where(off, rng.integers(0, 24 * 3600, n), secs)
-    ts = day.astype("datetime64[s]") + secs.astype("timedelta64[s]")
-    return pd.Series(np.sort(ts)).dt.tz_localize("UTC").astype("datetime64[ns, UTC]")
+    secs = np.where(off, rng.integers(0, 24 * 3600, n), -1)
+    return day, secs
 
 
-def _new_lead_times(rng: np.random.Generator, n: int, history_end: pd.Timestamp) -> pd.Series:
-    """New leads over the next business days, 09:00-21:00 UTC, in arrival order."""
+def _new_lead_days(rng: np.random.Generator, n: int, history_end: pd.Timestamp) -> np.ndarray:
+    """New leads' days over the next ``NEW_LEAD_BUSINESS_DAYS`` business days, with a weekday
+    pattern (busier early in the week, quieter on Fridays) and +-5% noise. Counts are
+    apportioned, not sampled, so no day exceeds ~1.15x the average and the team's total
+    capacity (``CAPACITY_RATIO`` x the average) covers every day."""
     first = np.busday_offset(np.datetime64(history_end.date(), "D"), 1, roll="forward")
     bdays = np.busday_offset(first, np.arange(NEW_LEAD_BUSINESS_DAYS))
-    day = bdays[rng.integers(0, len(bdays), n)]
-    secs = rng.integers(9 * 3600, 21 * 3600, n)
-    ts = day.astype("datetime64[s]") + secs.astype("timedelta64[s]")
-    return pd.Series(np.sort(ts)).dt.tz_localize("UTC").astype("datetime64[ns, UTC]")
+    weekday = (bdays.astype("datetime64[D]").view("int64") - 4) % 7  # 0 = Monday
+    weight = WEEKDAY_VOLUME[weekday] * rng.uniform(0.95, 1.05, len(bdays))
+    share = n * weight / weight.sum()
+    counts = np.floor(share).astype(np.int64)
+    rest = n - counts.sum()
+    counts[np.argsort(counts - share, kind="stable")[:rest]] += 1  # largest remainders
+    return np.repeat(bdays, counts)
+
+
+def _arrival_seconds(rng: np.random.Generator, region: np.ndarray) -> np.ndarray:
+    """Second of the day (UTC) within the region's arrival window, all in 09:00-21:00 UTC."""
+    low = np.full(len(region), 9 * 3600)
+    high = np.full(len(region), 21 * 3600)
+    for name, (start_h, end_h) in ARRIVAL_WINDOWS_UTC.items():
+        mask = region == name
+        low[mask], high[mask] = int(start_h * 3600), int(end_h * 3600)
+    return np.asarray(low + np.floor(rng.random(len(region)) * (high - low)), dtype=np.int64)
+
+
+def _utc(ts: np.ndarray) -> pd.Series:
+    return pd.Series(ts).dt.tz_localize("UTC").astype("datetime64[ns, UTC]")
 
 
 _PERSON = ("email", "company", "domain", "industry", "company_size", "size_band",
@@ -229,7 +255,7 @@ def _canonical(frame: pd.DataFrame, *, first_row: int) -> pd.DataFrame:
     out = pd.DataFrame(index=pd.RangeIndex(len(frame)))
     for col in HISTORY_COLUMNS:
         if col in frame:
-            out[col] = frame[col].to_numpy()
+            out[col] = frame[col].to_numpy() if frame[col].dtype == object else frame[col]
         elif col in {"created_at", "first_contact_at", "converted_at", "closed_at"}:
             out[col] = pd.Series(pd.NaT, index=out.index, dtype="datetime64[ns, UTC]")
         elif col in {"converted", "closed_won"}:
@@ -268,6 +294,10 @@ def _accounts(
         owners[strategic] = rng.choice(ent, int(strategic.sum()))
     # Leaver's accounts are kept (owner inactive) so holds must fall back to the backup.
     leaver = np.flatnonzero(~active)
+    if len(leaver) and n >= 10:
+        # A few standard accounts still belong to the rep who left (CRMs are rarely clean).
+        standard = np.flatnonzero(~strategic)
+        owners[rng.choice(standard, min(3, len(standard)), replace=False)] = leaver[0]
     touch = history_end - pd.to_timedelta(rng.integers(0, 180 * 86400, n), unit="s")
     touched = rng.random(n) < 0.8
     if len(leaver):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from leadpilot.errors import ConfigError
@@ -60,14 +61,17 @@ def _format(frame: pd.DataFrame) -> pd.DataFrame:
     for col in frame.columns:
         s = frame[col]
         if isinstance(s.dtype, pd.DatetimeTZDtype):
-            out[col] = s.dt.strftime("%Y-%m-%dT%H:%M:%SZ").where(s.notna(), "")
+            # numpy's C formatter: much faster than strftime on a million rows.
+            raw = s.dt.tz_convert("UTC").dt.tz_localize(None).to_numpy().astype("datetime64[s]")
+            text = np.char.add(np.datetime_as_string(raw, unit="s"), "Z").astype(object)
+            out[col] = np.where(s.notna().to_numpy(), text, "")
         elif isinstance(s.dtype, pd.BooleanDtype) or s.dtype == bool:
             b = s.astype("boolean")
             out[col] = b.map({True: "true", False: "false"}).astype(object).where(b.notna(), "")
         elif col in _WHOLE:
             out[col] = s.astype("Float64").round().astype("Int64").astype("string").fillna("")
         elif col == "start_date":
-            out[col] = s.map(lambda d: d.isoformat() if d is not None else "")
+            out[col] = s.dt.strftime("%Y-%m-%d").fillna("")
         else:
             out[col] = s
     return out

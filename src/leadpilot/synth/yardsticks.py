@@ -4,21 +4,28 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from leadpilot.errors import DataValidationError
 from leadpilot.evaluate.offline import best_assignment, greedy_assignment, round_robin_assignment
 from leadpilot.synth.world import World
 
-__all__ = ["Yardsticks", "world_yardsticks"]
+__all__ = ["FAIRNESS_BAND", "Yardsticks", "world_yardsticks"]
+
+# The band of the router issue: each rep's leads / pool average within 0.8-1.2.
+FAIRNESS_BAND = (0.8, 1.2)
 
 
 @dataclass(frozen=True)
 class Yardsticks:
-    """Expected conversions on the new leads under three assignments (all active reps
-    eligible, each rep's ``max_leads_per_day``, each rep's typical response time)."""
+    """Expected conversions on the new leads under each assignment (all active reps
+    eligible, each rep's ``max_leads_per_day``, each rep's typical response time).
+    ``fair_optimal`` is the best assignment that also keeps every rep within
+    ``FAIRNESS_BAND`` of the pool average (``None`` if the caps make that impossible)."""
 
     n_leads: int
     optimal: float
     round_robin: float
     greedy: float
+    fair_optimal: float | None = None
 
     @property
     def optimal_lift(self) -> float:
@@ -31,20 +38,33 @@ class Yardsticks:
         return self.greedy / self.round_robin - 1.0
 
     @property
+    def fair_optimal_lift(self) -> float | None:
+        """(fair_optimal - round_robin) / round_robin, if a fair assignment exists."""
+        return None if self.fair_optimal is None else self.fair_optimal / self.round_robin - 1.0
+
+    @property
     def greedy_share_of_optimal_lift(self) -> float:
         """How much of the optimal lift over round-robin greedy argmax achieves."""
         return (self.greedy - self.round_robin) / (self.optimal - self.round_robin)
 
 
-def world_yardsticks(world: World) -> Yardsticks:
-    """Route the world's new leads three ways and score each with the ground truth."""
+def world_yardsticks(world: World, *, fairness: bool = True) -> Yardsticks:
+    """Route the world's new leads three (or four, with ``fairness``) ways and score each
+    with the ground truth."""
     reps = world.active_rep_ids
     p = world.truth.true_probability(world.new_leads, reps)
     day = world.new_lead_days()
     cap = world.daily_capacity(reps)
+    fair: float | None = None
+    if fairness:
+        try:
+            fair = best_assignment(p, day, cap, fairness=FAIRNESS_BAND).expected_conversions
+        except DataValidationError:
+            fair = None
     return Yardsticks(
         n_leads=len(world.new_leads),
         optimal=best_assignment(p, day, cap).expected_conversions,
         round_robin=round_robin_assignment(p, day, cap).expected_conversions,
         greedy=greedy_assignment(p, day, cap).expected_conversions,
+        fair_optimal=fair,
     )
