@@ -100,3 +100,40 @@ def test_demo_section_prints_table_and_reasons(tmp_path: Path) -> None:
     assert "best rep" in text
     assert (tmp_path / "model" / "model.json").is_file()
     assert np.isfinite(model.metrics_["model"]["auc"])
+
+
+def test_seed_prompt_export_without_dates(tmp_path: Path) -> None:
+    """The seed prompt's export: no dates (file order = time), Yes/No outcomes."""
+    world = toy_world(3_000, seed=11)
+    h = world.history.sort_values("created_at")
+    frame = pd.DataFrame(
+        {
+            "Lead_ID": h["lead_id"],
+            "Lead_Source": h["source"],
+            "Industry": h["industry"],
+            "Company_Size": h["size_band"],
+            "Assigned_Rep": h["rep_id"],
+            "Time_to_Contact_Hours": h["time_to_contact_hours"].round(1),
+            "Converted_to_Opp": np.where(h["converted"].astype(bool), "Yes", "No"),
+            "Closed_Won": "No",
+        }
+    )
+    path = tmp_path / "leads.csv"
+    frame.to_csv(path, index=False)
+    out = tmp_path / "m"
+    result = runner.invoke(build_app(), ["train", str(path), "--out", str(out), "--json"])
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.stdout)
+    assert doc["training_window"]["time_column"] == "file order"
+    assert doc["training_window"]["test"]["last"] == "row 3001"
+    res = doc["metrics"]
+    # ~2,000 training leads without engagement scores: the model beats the per-rep rate but
+    # not (here) the shrunk per-rep x industry rate, which is the world's main signal.
+    assert res["model"]["auc"] > res["per-rep rate"]["auc"]
+    assert res["model"]["log_loss"] < res["per-rep rate"]["log_loss"]
+    # closed_won is all "No" here: a single-class target is refused with exit 2.
+    result = runner.invoke(
+        build_app(), ["train", str(path), "--target", "closed_won", "--out", str(out)]
+    )
+    assert result.exit_code == 2
+    assert "needs both outcomes" in result.output

@@ -236,7 +236,6 @@ def demo_section(
         from leadpilot.synth import generate_world
 
         world = generate_world(seed=seed)
-    console.rule("[bold]Learning who converts what")
     model = train_and_print(console, world.history, world.reps, workdir / "model")
     lead = leads_from_frame(world.new_leads.head(1))[0]
     reps = list(world.active_rep_ids)

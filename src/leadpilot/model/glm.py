@@ -123,6 +123,7 @@ def make_spec(
     nums: list[str],
     levels: dict[str, int],
     slopes: Sequence[tuple[str, str, int]] = (),
+    relief: dict[str, float] | None = None,
 ) -> GLMSpec:
     """Build the spec from the training rows of ``X`` (means and sds of numeric terms)."""
     pos = {n: i for i, n in enumerate(names)}
@@ -134,6 +135,10 @@ def make_spec(
     mean = filled.sum(axis=0) / cnt  # by hand: nanmean warns on all-missing columns
     sd = np.sqrt((np.where(ok, raw - mean, 0.0) ** 2).sum(axis=0) / cnt)
     sd = np.where(sd > 1e-9, sd, 1.0)
+    # Penalty relief: a term scaled up by f pays 1/f^2 of the ridge penalty (per-term
+    # penalty factors, which scikit-learn's LogisticRegression has no parameter for).
+    factors = np.array([(relief or {}).get(n, 1.0) for n in nums], dtype=np.float64)
+    sd = sd / factors if len(factors) else sd
     slope_terms = []
     for rep_name, x_name, power in slopes:
         x = X[:, pos[x_name]]

@@ -21,7 +21,7 @@ from leadpilot.model.evaluation import (
     reliability_table,
     temporal_split,
 )
-from leadpilot.model.features import LEAD_CATEGORICALS, LEAD_NUMERICS, _sanitize
+from leadpilot.model.features import LEAD_CATEGORICALS, LEAD_NUMERICS, SEGMENTS, _sanitize
 from leadpilot.model.glm import GLMSpec, GLMStack, fit_glm_stack, fit_one, make_spec
 
 if TYPE_CHECKING:
@@ -33,6 +33,9 @@ NDF = NDArray[np.float64]
 _BASELINE_MAX_ROWS = 300_000  # the logistic baseline learns from the latest rows only
 _GLM_SELECT_MAX_ROWS = 60_000  # choosing the ridge strength uses the latest rows only
 _REFIT_MAX_ROWS = 250_000
+# The track-record terms are already shrunk (empirical Bayes); penalising them again as hard
+# as the raw interaction cells would throw away what they know on small histories.
+_LIFT_RELIEF = 3.0
 _C_GRID = (0.003, 0.01, 0.03, 0.1, 0.3)  # down to "almost no effects": null data sets
 
 
@@ -63,6 +66,10 @@ def _glm_spec(model: ConversionModel, X: NDF) -> GLMSpec:
     nums = [n for n in LEAD_NUMERICS if n not in ("created_hour", "created_weekday")]
     nums += [_sanitize(c) for c in st.extra_numerics]
     nums += ["rep_tenure_days", "rep_covers_industry", "rep_covers_region"]
+    # The leak-free shrunk track records (rep x segment rate minus the segment's rate, as of
+    # each lead): one coefficient each, so the GLM can lean on empirical-Bayes estimates
+    # where its own interaction cells are too thin (small histories).
+    nums += [f"rep_x_{s}_lift" for s in SEGMENTS]
     pairs = [("rep_id", s) for s in model.interactions if levels[s] > 1]
     if levels["rep_role"] > 1:
         pairs += [("rep_role", "industry"), ("rep_role", "size_band")]
@@ -72,6 +79,7 @@ def _glm_spec(model: ConversionModel, X: NDF) -> GLMSpec:
         X,
         st.feature_names,
         slopes=slopes if model.size_slopes and levels["rep_id"] > 1 else [],
+        relief={f"rep_x_{s}_lift": _LIFT_RELIEF for s in SEGMENTS},
         # country is left to the trees: many sparse levels, mostly repeating the region
         cats=[c for c in (*LEAD_CATEGORICALS, *extra_c, "rep_id") if c != "country"],
         pairs=pairs,
