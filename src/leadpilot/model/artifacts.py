@@ -94,6 +94,7 @@ def load_model(directory: Path) -> ConversionModel:
         )
     try:
         params = dict(doc["params"])
+        params["interactions"] = tuple(params.get("interactions", ()))
         model = ConversionModel(**params)
         state = FeatureState.from_json(doc["feature_state"])
         calibrator = Calibrator.from_json(doc["calibration"])

@@ -43,9 +43,12 @@ def render_card(model: ConversionModel) -> str:
     lines = [
         f"# Conversion model {model.version}",
         "",
-        f"Predicts P({model.target} | lead, rep). Gradient-boosted trees (LightGBM), "
-        f"{ev['n_bags']} bags of {ev['n_rounds']} trees, each fit on a random half of the "
-        f"training period; calibrated with {ev['calibration_method']} on a later slice.",
+        f"Predicts P({model.target} | lead, rep). A ridge-penalised logistic regression "
+        f"(penalty C = {ev.get('glm_c')}) on lead attributes, the rep, rep x segment and role x "
+        "segment cells and the reps' leak-free track records, plus "
+        f"{ev['n_rounds']} LightGBM trees boosted from its log-odds. Confidence comes from "
+        f"{ev['n_bags']} refits of the linear part on random halves of the training period. "
+        f"Calibration on the later slice: {ev['calibration_method']}.",
         "",
         "## Data and split (by time, never random)",
         "",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import math
 import warnings
 from collections.abc import Callable, Sequence
@@ -80,9 +81,13 @@ class ConversionModel:
     """P(convert | lead, rep), calibrated, with the ensemble's confidence in its top rep.
 
     Parameters are only stored here (scikit-learn convention); ``fit`` checks them.
-    ``n_bags`` LightGBM models are fit on random halves of the training period; their mean
-    log-odds, shrunk towards an "average rep" for reps with little history
-    (weight ``n / (n + rep_prior_strength)``), and calibrated on a later slice, give ``p``.
+    The log-odds are a ridge-penalised logistic regression (lead attributes, rep, rep x
+    ``interactions`` cells, role x segment cells, the roster's declared specialties and the
+    leak-free shrunk track records) plus LightGBM trees boosted from it (native categoricals,
+    early-stopped out of time). Reps with little history are shrunk toward an "average rep"
+    (weight ``n / (n + rep_prior_strength)``); probabilities are calibrated on a later slice
+    when that slice shows miscalibration. ``n_bags`` refits of the linear part on random
+    halves of the training period give the confidence.
 
     Example::
 
@@ -152,14 +157,22 @@ class ConversionModel:
     # ----- parameters ------------------------------------------------------------------
     def get_params(self) -> dict[str, Any]:
         """The constructor parameters (as scikit-learn's ``get_params``)."""
-        names = [n for n in ConversionModel.__init__.__code__.co_varnames[1:] if n != "self"]
-        return {n: getattr(self, n) for n in names if hasattr(self, n)}
+        names = [n for n in inspect.signature(ConversionModel.__init__).parameters if n != "self"]
+        params = {n: getattr(self, n) for n in names}
+        params["interactions"] = list(params["interactions"])  # JSON-friendly
+        return params
 
     def _check_params(self) -> None:
         if self.target not in TARGETS:
             raise ModelError(
                 f"target {self.target!r} is not supported",
                 hint=f"use one of: {', '.join(TARGETS)}",
+            )
+        unknown = [s for s in self.interactions if s not in SEGMENTS]
+        if unknown:
+            raise ModelError(
+                f"interactions {unknown} are not segments",
+                hint=f"use any of: {', '.join(SEGMENTS)}",
             )
         if self.calibration not in ("auto", "isotonic", "platt", "none"):
             raise ModelError(
