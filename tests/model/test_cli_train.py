@@ -43,6 +43,12 @@ def test_train_then_evaluate(tmp_path: Path) -> None:
     assert "per-rep x industry rate" in result.output
     for name in ("model.json", "trees_0.txt", "model_card.md", "metrics.json"):
         assert (out / name).is_file()
+    import xml.dom.minidom
+
+    svg = xml.dom.minidom.parse(str(out / "reliability.svg"))
+    assert len(svg.getElementsByTagName("circle")) == len(
+        json.loads((out / "metrics.json").read_text())["reliability"]
+    )
     metrics = json.loads((out / "metrics.json").read_text())
     assert set(metrics["metrics"]) >= {"model", "global rate", "per-rep rate"}
     assert metrics["training_window"]["test"]["rows"] == round(0.2 * 4_250)
@@ -50,6 +56,10 @@ def test_train_then_evaluate(tmp_path: Path) -> None:
     assert "Test metrics (latest slice)" in card
     assert metrics["model_version"] in card
 
+    result = runner.invoke(app, ["evaluate", str(out), str(later)])
+    assert result.exit_code == 0, result.output
+    assert "Per rep" in result.output
+    assert "Reliability" in result.output
     result = runner.invoke(app, ["evaluate", str(out), str(later), "--json"])
     assert result.exit_code == 0, result.output
     doc = json.loads(result.output)

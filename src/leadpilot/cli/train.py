@@ -222,6 +222,20 @@ def register(app: typer.Typer) -> None:
                 f"{r['observed']:.3f} ({r['observed_low']:.3f}-{r['observed_high']:.3f})",
             )
         default_console.print(rel)
+        reps = result["by_group"].get("rep_id", [])
+        if reps:
+            per_rep = Table(title="Per rep (at least 30 leads)", title_justify="left")
+            for col in ("rep", "leads", "observed", "mean predicted", "AUC"):
+                per_rep.add_column(col, justify="right" if col != "rep" else "left")
+            for r in reps[:25]:
+                per_rep.add_row(
+                    str(r["group"]),
+                    f"{r['n']:,.0f}",
+                    _f(r["rate"]),
+                    _f(r["mean_p"]),
+                    _f(r["auc"]),
+                )
+            default_console.print(per_rep)
 
 
 def demo_section(

@@ -84,6 +84,8 @@ def render_card(model: ConversionModel) -> str:
         "",
         "## Reliability (test slice)",
         "",
+        "![reliability plot](reliability.svg)",
+        "",
         "| predicted | leads | mean predicted | observed (95% CI) |",
         "|---|---|---|---|",
     ]
@@ -131,9 +133,59 @@ def render_card(model: ConversionModel) -> str:
     return "\n".join(lines) + "\n"
 
 
+def reliability_svg(rows: list[dict[str, Any]], *, title: str = "Reliability") -> str:
+    """A reliability plot as a standalone SVG: observed rate (with its 95% interval) against
+    the mean prediction per bin, and the diagonal of perfect calibration. Hand-written SVG
+    because it is 30 lines and spares a plotting dependency."""
+    size, pad = 320, 40
+    top = max(
+        [0.1] + [float(r["observed_high"]) for r in rows] + [float(r["predicted"]) for r in rows]
+    )
+    top = min(1.0, math.ceil(top * 10) / 10)
+
+    def xy(px: float, py: float) -> tuple[float, float]:
+        scale = (size - 2 * pad) / top
+        return pad + px * scale, size - pad - py * scale
+
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{size}" height="{size}" '
+        f'font-family="sans-serif" font-size="11">',
+        f'<text x="{pad}" y="18">{title}</text>',
+        f'<rect x="{pad}" y="{pad}" width="{size - 2 * pad}" height="{size - 2 * pad}" '
+        'fill="none" stroke="#999"/>',
+    ]
+    (x0, y0), (x1, y1) = xy(0, 0), xy(top, top)
+    parts.append(
+        f'<line x1="{x0}" y1="{y0}" x2="{x1}" y2="{y1}" stroke="#bbb" stroke-dasharray="4"/>'
+    )
+    for r in rows:
+        cx, cy = xy(float(r["predicted"]), float(r["observed"]))
+        _, lo = xy(0, float(r["observed_low"]))
+        _, hi = xy(0, float(r["observed_high"]))
+        parts.append(
+            f'<line x1="{cx:.1f}" y1="{lo:.1f}" x2="{cx:.1f}" y2="{hi:.1f}" stroke="#369"/>'
+        )
+        parts.append(
+            f'<circle cx="{cx:.1f}" cy="{cy:.1f}" r="3.5" fill="#369"><title>'
+            f"{r['n']} leads: predicted {r['predicted']:.3f}, observed "
+            f"{r['observed']:.3f}</title></circle>"
+        )
+    parts.append(
+        f'<text x="{size / 2 - 40}" y="{size - 10}">mean predicted (0 to {top:.1f})</text>'
+    )
+    parts.append(
+        f'<text x="8" y="{size / 2}" transform="rotate(-90 12 {size / 2})">observed</text>'
+    )
+    parts.append("</svg>")
+    return "\n".join(parts) + "\n"
+
+
 def write_reports(model: ConversionModel, directory: Path) -> tuple[Path, Path]:
-    """Write ``model_card.md`` and ``metrics.json`` into ``directory``."""
+    """Write ``model_card.md``, ``metrics.json`` and ``reliability.svg`` into ``directory``."""
     directory.mkdir(parents=True, exist_ok=True)
+    (directory / "reliability.svg").write_text(
+        reliability_svg(model.evaluation_["reliability"], title=f"Reliability, {model.version}")
+    )
     card = directory / "model_card.md"
     card.write_text(render_card(model))
     metrics_path = directory / "metrics.json"
