@@ -36,7 +36,7 @@ _REFIT_MAX_ROWS = 250_000
 # The track-record terms are already shrunk (empirical Bayes); penalising them again as hard
 # as the raw interaction cells would throw away what they know on small histories.
 _LIFT_RELIEF = 3.0
-_C_GRID = (0.003, 0.01, 0.03, 0.1, 0.3)  # down to "almost no effects": null data sets
+_C_GRID = (0.001, 0.003, 0.01, 0.03, 0.1, 0.3)  # down to "almost no effects": null data sets
 
 
 def _dataset(
