@@ -161,7 +161,7 @@ def register(app: typer.Typer) -> None:
         target: str = typer.Option(
             "converted", "--target", help="Outcome to predict: converted or closed_won."
         ),
-        bags: int = typer.Option(4, "--bags", help="Ensemble size (confidence comes from it)."),
+        bags: int = typer.Option(8, "--bags", help="Ensemble size (confidence comes from it)."),
         as_json: bool = typer.Option(False, "--json", help="Print metrics.json to stdout."),
     ) -> None:
         """Train the conversion model, compare it with baselines on the latest 20% of leads,
