@@ -36,6 +36,7 @@ _REFIT_MAX_ROWS = 250_000
 # The track-record terms are already shrunk (empirical Bayes); penalising them again as hard
 # as the raw interaction cells would throw away what they know on small histories.
 _LIFT_RELIEF = 3.0
+_ORIGINS = (0.55, 0.70, 0.85)
 _C_GRID = (0.001, 0.003, 0.01, 0.03, 0.1, 0.3)  # down to "almost no effects": null data sets
 
 
@@ -91,27 +92,31 @@ def _glm_spec(model: ConversionModel, X: NDF) -> GLMSpec:
 def _choose_c(
     model: ConversionModel, spec: GLMSpec, X: NDF, y: NDF
 ) -> tuple[float, tuple[NDF, NDF] | None]:
-    """Ridge strength by log loss on the last 15% of the training period (time order).
-    Also returns that window's out-of-time log-odds and outcomes at the chosen strength
-    (the calibrator checks its map against them)."""
+    """Ridge strength by out-of-time log loss, averaged over rolling origins: fit on the
+    first 55% / 70% / 85% of the (latest) training rows, score the next 15% each time.
+    One split alone is noisy on small histories. Also returns the last window's
+    out-of-time log-odds and outcomes at the chosen strength (the calibrator checks its
+    map against them)."""
     Xs, ys = X[-_GLM_SELECT_MAX_ROWS:], y[-_GLM_SELECT_MAX_ROWS:]
-    n_in = int(len(ys) * 0.85)
-    if len(ys) - n_in < 50 or ys[:n_in].min() == ys[:n_in].max():
+    n = len(ys)
+    if int(n * 0.15) < 50 or ys[: int(n * 0.55)].min() == ys[: int(n * 0.55)].max():
         return 0.1, None
     seed = model.random_state
-    best: tuple[float, float, NDF] | None = None
-    prev: tuple[float, NDF] | None = None
-    for C in _C_GRID:  # strongest penalty first; each fit warm-starts the next
-        b0, coef = fit_one(spec, Xs[:n_in], ys[:n_in], C, seed, prev)
-        prev = (b0, coef)
-        z = b0 + spec.design(Xs[n_in:]) @ coef
-        p = np.clip(1.0 / (1.0 + np.exp(-z)), 1e-6, 1 - 1e-6)
-        yv = ys[n_in:]
-        loss = float(-np.mean(yv * np.log(p) + (1 - yv) * np.log(1 - p)))
-        if best is None or loss < best[1]:
-            best = (C, loss, np.asarray(z, dtype=np.float64))
-    assert best is not None
-    return best[0], (best[2], ys[n_in:])
+    losses = {C: 0.0 for C in _C_GRID}
+    last: dict[float, NDF] = {}
+    for origin in _ORIGINS:
+        n_in, n_out = int(n * origin), int(n * (origin + 0.15))
+        prev: tuple[float, NDF] | None = None
+        for C in _C_GRID:  # strongest penalty first; each fit warm-starts the next
+            b0, coef = fit_one(spec, Xs[:n_in], ys[:n_in], C, seed, prev)
+            prev = (b0, coef)
+            z = np.asarray(b0 + spec.design(Xs[n_in:n_out]) @ coef, dtype=np.float64)
+            p = np.clip(1.0 / (1.0 + np.exp(-z)), 1e-6, 1 - 1e-6)
+            yv = ys[n_in:n_out]
+            losses[C] += float(-np.mean(yv * np.log(p) + (1 - yv) * np.log(1 - p)))
+            last[C] = z
+    best = min(losses, key=losses.__getitem__)
+    return best, (last[best], ys[int(n * _ORIGINS[-1]) : int(n * (_ORIGINS[-1] + 0.15))])
 
 
 def _fit_boosting(model: ConversionModel, X: NDF, y: NDF, init: NDF) -> lgb.Booster:
