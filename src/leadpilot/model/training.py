@@ -102,7 +102,7 @@ def _choose_c(
     if int(n * 0.15) < 50 or ys[: int(n * 0.55)].min() == ys[: int(n * 0.55)].max():
         return 0.1, None
     seed = model.random_state
-    losses = {C: 0.0 for C in _C_GRID}
+    losses = dict.fromkeys(_C_GRID, 0.0)
     last: dict[float, NDF] = {}
     for origin in _ORIGINS:
         n_in, n_out = int(n * origin), int(n * (origin + 0.15))
