@@ -1,13 +1,13 @@
 """Acceptance on a synthetic world with known truth (issue 4, "Done when").
 
 Margins come from ``benchmarks/model_quality_benchmark.py`` over seeds 0-9 at 20,000 leads:
-model minus baseline AUC was at least +0.097 against every rate baseline and Brier better
-in every seed; against the logistic regression with rep x industry and rep x size
-interactions, which is the true model's own form in this world, the model was ahead in 7 of
-10 seeds, mean +0.0024 AUC (sd 0.0037), worst -0.0025 AUC and +0.0005 Brier: a statistical
-tie, so the test asserts "not worse beyond that spread" there. ECE was 0.011 on average and
-at most 0.0204; the Spearman correlation of rep x industry effects with the truth at least
-0.63 (mean 0.75).
+model minus baseline AUC was at least +0.097 against every rate baseline and Brier at least
+0.0076 better; against the logistic regression with rep x industry and rep x size
+interactions (the true model's own form in this world) the model was ahead in 8 of 10 seeds
+on AUC (mean +0.0034, sd 0.0033, worst -0.0013) and 7 of 10 on Brier (mean -0.0004, worst
++0.0004). So per seed the test asserts "not worse beyond that spread", and over seeds 0 and 1
+that the model is ahead on average. ECE was 0.010 on average and at most 0.0173; the Spearman
+correlation of rep x industry effects with the truth at least 0.63 (mean 0.76).
 """
 
 from __future__ import annotations
@@ -38,8 +38,20 @@ def test_beats_the_rate_baselines_and_ties_the_logistic_one(fitted) -> None:  # 
         assert m["brier"] < res[name]["brier"] - 0.005, name
         assert model.evaluation_["comparisons"][name]["auc_diff_low"] > 0, name
     lr = res["logistic regression"]
-    assert m["auc"] > lr["auc"] - 0.007
+    assert m["auc"] > lr["auc"] - 0.005
     assert m["brier"] < lr["brier"] + 0.001
+
+
+def test_ahead_of_the_logistic_baseline_on_average(fitted) -> None:  # type: ignore[no-untyped-def]
+    model, _ = fitted
+    other = generate_world(n_leads=20_000, seed=1)
+    second = ConversionModel(random_state=1).fit(other.history, other.reps)
+    auc_gain = brier_gain = 0.0
+    for res in (model.metrics_, second.metrics_):
+        auc_gain += res["model"]["auc"] - res["logistic regression"]["auc"]
+        brier_gain += res["logistic regression"]["brier"] - res["model"]["brier"]
+    assert auc_gain > 0
+    assert brier_gain > 0
 
 
 def test_calibrated(fitted) -> None:  # type: ignore[no-untyped-def]
