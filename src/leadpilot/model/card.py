@@ -62,13 +62,15 @@ def render_card(model: ConversionModel) -> str:
         "",
         "## Test metrics (latest slice)",
         "",
-        "| model | AUC | AUC diff vs model (95% CI) | log loss | Brier | ECE |",
+        "| model | AUC | model's AUC edge (95% CI) | log loss | Brier | ECE |",
         "|---|---|---|---|---|---|",
     ]
     for name, m in res.items():
+        if name == "model (uncalibrated)" and ev["calibration_method"] == "none":
+            continue
         comp = ev["comparisons"].get(name)
         diff = (
-            f"{_f(-comp['auc_diff'])} ({_f(-comp['auc_diff_high'])} to {_f(-comp['auc_diff_low'])})"
+            f"{comp['auc_diff']:+.3f} ({comp['auc_diff_low']:+.3f} to {comp['auc_diff_high']:+.3f})"
             if comp
             else ""
         )
@@ -100,13 +102,15 @@ def render_card(model: ConversionModel) -> str:
             "",
             "## Per rep (test slice, reps with at least 30 test leads)",
             "",
-            "| rep | leads | observed | mean predicted | AUC | AUC of per-rep baseline |",
-            "|---|---|---|---|---|---|",
+            "| rep | leads | observed | mean predicted | AUC within the rep | log loss | "
+            "log loss of per-rep rate |",
+            "|---|---|---|---|---|---|---|",
         ]
         for r in reps[:40]:
             lines.append(
                 f"| {r['group']} | {r['n']:.0f} | {_f(r['rate'])} | {_f(r['mean_p'])} | "
-                f"{_f(r['auc'])} | {_f(r.get('auc_per_rep_baseline'))} |"
+                f"{_f(r['auc'])} | {_f(r['log_loss'], '.4f')} | "
+                f"{_f(r.get('log_loss_per_rep_baseline'), '.4f')} |"
             )
     imp = model.feature_importance().head(10)
     lines += ["", "## What drives the scores (share of mean absolute contribution)", ""]
