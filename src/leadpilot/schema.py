@@ -268,6 +268,11 @@ class Decision:
     fit_score: float | None = None
     intent_score: float | None = None
     grade: str | None = None
+    # What committing this decision changes in the routing state (see
+    # ``leadpilot.policy.state``): the rep-local calendar day the lead counts against for
+    # ``max_leads_per_day``, and the new rotation credits of the pool's reps.
+    rep_local_day: date | None = None
+    rotation_update: Mapping[str, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)

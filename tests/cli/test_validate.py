@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from types import ModuleType
 
@@ -93,7 +94,7 @@ def test_public_api_is_complete() -> None:
     assert public == set(ingest.__all__)
 
 
-MAVEN = Path("/work/shared/data/maven-crm-sales-opportunities")
+MAVEN = Path(os.environ["LEADPILOT_DATA_DIR"]) / "maven-crm-sales-opportunities"
 
 
 def test_validate_maven_folder() -> None:

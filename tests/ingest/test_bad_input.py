@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import os
 import shutil
 from pathlib import Path
 
@@ -217,7 +218,7 @@ def test_check_requirements_per_purpose(tmp_path: Path) -> None:
         check_requirements(frame, "fly")
 
 
-MAVEN = Path("/work/shared/data/maven-crm-sales-opportunities")
+MAVEN = Path(os.environ["LEADPILOT_DATA_DIR"]) / "maven-crm-sales-opportunities"
 
 
 @pytest.mark.skipif(not MAVEN.exists(), reason="shared data not available")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pandas as pd
@@ -11,7 +12,7 @@ from leadpilot.ingest import read_history
 from leadpilot.schema import HISTORY_COLUMNS
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "ingest"
-DATA = Path("/work/shared/data")
+DATA = Path(os.environ["LEADPILOT_DATA_DIR"])
 SOURCES = [
     FIXTURES / "seed_prompt.csv",
     FIXTURES / "salesforce_api.csv",

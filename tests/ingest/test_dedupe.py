@@ -22,7 +22,7 @@ from leadpilot.ingest.dedupe import (
 from leadpilot.ingest.identity import normalize_external_id
 from leadpilot.ingest.linkage import FieldRule, organisations_spec, people_spec
 
-DATA = Path(os.environ.get("LEADPILOT_DATA_DIR", "/work/shared/data"))
+DATA = Path(os.environ["LEADPILOT_DATA_DIR"])
 FEBRL3 = DATA / "dedupe-febrl3" / "febrl_dataset3.csv"
 CHICAGO = DATA / "dedupe-chicago-early-childhood" / "csv_example_input_with_true_ids.csv"
 

@@ -165,3 +165,13 @@ def test_hubspot_requires_lifecycle_stage(tmp_path: Path) -> None:
         Exception, match=r"'Lifecycle Stage' is missing.*did you mean 'Lifecycle Stag'"
     ):
         read_history(path)
+
+
+def test_na_is_a_region_not_a_blank(tmp_path: Path) -> None:
+    """'NA' (North America, Namibia) is a value in place columns, a blank elsewhere."""
+    path = tmp_path / "na.csv"
+    path.write_text("lead_id,region,country,industry\nL1,NA,NA,NA\nL2,EMEA,FR,Retail\n")
+    frame = read_history(path).frame
+    assert frame["region"].tolist() == ["NA", "EMEA"]
+    assert frame["country"].tolist() == ["NA", "FR"]
+    assert frame["industry"].tolist() == [None, "Retail"]

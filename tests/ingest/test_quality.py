@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from pathlib import Path
 
 import numpy as np
@@ -13,7 +14,7 @@ import pytest
 from leadpilot.ingest import quality_report, read_history
 from leadpilot.ingest.quality import wilson_interval
 
-MAVEN = Path("/work/shared/data/maven-crm-sales-opportunities")
+MAVEN = Path(os.environ["LEADPILOT_DATA_DIR"]) / "maven-crm-sales-opportunities"
 
 
 def _hand_wilson(k: int, n: int) -> tuple[float, float]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pandas as pd
@@ -9,7 +10,7 @@ import pytest
 
 from leadpilot.ingest import read_history
 
-DATA = Path("/work/shared/data")
+DATA = Path(os.environ["LEADPILOT_DATA_DIR"])
 if not DATA.exists():  # pragma: no cover - the data ships with the workspace, not the repo
     DATA = Path(__file__).parents[3] / "shared" / "data"
 MAVEN = DATA / "maven-crm-sales-opportunities"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -20,7 +21,7 @@ from leadpilot.ingest import (
 from leadpilot.schema import ACCOUNT_COLUMNS, REP_COLUMNS, Rep
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "ingest"
-MAVEN = Path("/work/shared/data/maven-crm-sales-opportunities")
+MAVEN = Path(os.environ["LEADPILOT_DATA_DIR"]) / "maven-crm-sales-opportunities"
 needs_maven = pytest.mark.skipif(not MAVEN.exists(), reason="shared data not available")
 
 

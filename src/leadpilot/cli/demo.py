@@ -45,23 +45,32 @@ def demo(
     """
     out.mkdir(parents=True, exist_ok=True)
     if data is not None:
-        tour_own_data(console, data, format)
+        tour_own_data(console, data, format, out)
         return
     run_tour(console, out, seed=seed)
 
 
-def tour_own_data(out: Console, data: Path, format: str | None) -> None:
-    """The tour on a user's export: read it through the intake, then the quality summary."""
+def tour_own_data(out: Console, data: Path, format: str | None, workdir: Path) -> None:
+    """The tour on a user's export: intake, the quality summary, then the routing audit."""
+    from leadpilot.cli import analyze as analyze_cli
+    from leadpilot.ingest import read_reps
+
     _step(out, 1, "Read your export", "Every intake preset maps onto the canonical columns.")
     result = read_history(data, format=format)
     out.print(f"Read {data} as [bold]{result.format}[/] ({len(result.frame):,} rows).")
     _step(out, 2, "Data quality and conversion by rep", "Is there enough history to learn from?")
     print_quality(out, quality_report(result.frame, ingest=result), result=result)
+    if result.frame["converted"].notna().any() or result.frame["closed_won"].notna().any():
+        _step(out, 3, "The routing audit", "Would predictive routing pay off on this history?")
+        reps = read_reps(data, format=format) if data.is_dir() else None
+        analyze_cli.run_analysis(out, result.frame, reps, workdir)
 
 
 def run_tour(out: Console, workdir: Path, *, seed: int = 0) -> None:
     """Run every step of the tour on a synthetic world written to ``workdir``."""
+    from leadpilot.cli import analyze as analyze_cli
     from leadpilot.cli import dedupe as dedupe_cli
+    from leadpilot.cli import route as route_cli
     from leadpilot.cli import synth as synth_cli
     from leadpilot.cli import validate as validate_cli
 
@@ -110,6 +119,22 @@ def run_tour(out: Console, workdir: Path, *, seed: int = 0) -> None:
             "Exact keys, then probabilistic record linkage; every merge is explained "
             "(`leadpilot dedupe FILE`).",
             lambda: dedupe_cli.demo_section(out, workdir),
+        )
+    )
+    steps.append(
+        (
+            "The routing audit",
+            "Who converts what, does speed to lead matter, and would predictive routing pay "
+            "off here? Honest intervals, shrinkage, and a verdict (`leadpilot analyze FILE`).",
+            lambda: analyze_cli.demo_section(out, workdir),
+        )
+    )
+    steps.append(
+        (
+            "Routing the new leads: round-robin vs predictive",
+            "Each new lead is routed in arrival order under daily caps and the fairness band; "
+            "the ground truth scores both policies (`leadpilot route-batch`).",
+            lambda: route_cli.demo_section(out, workdir, world_box["world"]),
         )
     )
     for number, (title, why, action) in enumerate(steps, start=1):

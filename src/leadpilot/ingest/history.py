@@ -69,6 +69,8 @@ _BOOL_COLUMNS = ("converted", "closed_won")
 # Text that means "empty" in a text column. Narrower than values.MISSING_TOKENS: "unknown"
 # and "none" are legitimate categories there (e.g. Olist's origin "unknown").
 _TEXT_MISSING = frozenset({"", "nan", "null", "n/a", "#n/a", "na"})
+# In place columns "NA" is a value (North America, Namibia), never a blank.
+_GEO_COLUMNS = frozenset({"region", "country", "state"})
 # A column is "of the wrong type" (mapped wrongly, not a few typos) when most values fail.
 _WRONG_TYPE_SHARE = 0.5
 _WRONG_TYPE_MIN = 3
@@ -131,9 +133,12 @@ def check_requirements(frame: pd.DataFrame, purpose: str) -> None:
             )
 
 
-def _text(series: pd.Series, extra_missing: frozenset[str]) -> pd.Series:
+def _text(series: pd.Series, extra_missing: frozenset[str], *, keep_na: bool = False) -> pd.Series:
     stripped = series.str.strip()
-    missing = stripped.str.lower().isin(_TEXT_MISSING | extra_missing)
+    tokens = _TEXT_MISSING | extra_missing
+    if keep_na:
+        tokens = tokens - {"na"}
+    missing = stripped.str.lower().isin(tokens)
     return stripped.where(~missing, None).astype(object)
 
 
@@ -195,7 +200,8 @@ def _parse(
     out = pd.DataFrame({c: _empty(strings.index, c) for c in HISTORY_COLUMNS})
     for col in _TEXT_COLUMNS:
         if col in present:
-            out[col] = _text(strings[col], preset.missing_tokens)
+            missing = preset.missing_tokens
+            out[col] = _text(strings[col], missing, keep_na=col in _GEO_COLUMNS)
     if "email" in present:
         emails = _text(strings["email"], preset.missing_tokens)
         normalised = emails.map(normalize_email, na_action="ignore")

@@ -1,0 +1,420 @@
+"""``leadpilot route`` and ``route-batch``: route one lead or a file of leads, and the demo's
+round-robin versus predictive comparison on a synthetic world."""
+
+from __future__ import annotations
+
+import importlib
+import json
+from collections import Counter
+from dataclasses import asdict
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from leadpilot.cli._common import console
+from leadpilot.csv_safe import write_safe_csv
+from leadpilot.errors import ConfigError, DataValidationError, ModelError
+from leadpilot.ingest import (
+    accounts_from_frame,
+    leads_from_frame,
+    read_accounts,
+    read_history,
+    read_reps,
+    reps_from_frame,
+)
+from leadpilot.ingest.matching import AccountMatcher
+from leadpilot.policy import (
+    DemandModel,
+    InMemoryState,
+    Policy,
+    ShadowPricer,
+    default_policy,
+    load_policy,
+    route,
+    with_strategy,
+)
+from leadpilot.policy.batch import decisions_frame, route_batch
+from leadpilot.policy.explain import explain, why_not
+from leadpilot.policy.fairness import fair_shares, fairness_index
+from leadpilot.policy.policy_file import STRATEGIES
+from leadpilot.policy.pricing import typical_response_hours
+from leadpilot.schema import Decision, Lead, Rep, Scorer
+
+__all__ = ["compare_strategies", "demo_section", "load_scorer", "register"]
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``route`` and ``route-batch`` commands."""
+    app.command("route")(route_one)
+    app.command("route-batch")(route_many)
+
+
+_REPS = typer.Option(..., "--reps", help="Rep roster (reps.csv).")
+_ACCOUNTS = typer.Option(None, "--accounts", help="Known accounts (for ownership holds).")
+_MODEL = typer.Option(None, "--model", help="Trained model folder (leadpilot train).")
+_TRUTH = typer.Option(
+    None, "--truth", help="A synthetic world's truth.json, used as an oracle scorer."
+)
+_POLICY = typer.Option(
+    None, "--policy", help="policy.yaml (default: one predictive pool of all active reps)."
+)
+_HISTORY = typer.Option(
+    None, "--history", help="Recent history: expected lead mix and reps' response times."
+)
+
+
+def load_scorer(model: Path | None, truth: Path | None) -> Scorer | None:
+    """The scorer of ``--model`` (a trained model folder) or ``--truth`` (an oracle)."""
+    if model is not None and truth is not None:
+        raise ConfigError("give --model or --truth, not both", hint="Pick one scorer.")
+    if truth is not None:
+        from leadpilot.synth.truth import load_truth
+
+        return load_truth(truth).as_scorer()
+    if model is None:
+        return None
+    try:
+        module: Any = importlib.import_module("leadpilot.model")
+    except ImportError:
+        raise ModelError(
+            "this installation has no trained-model support (leadpilot.model is missing)",
+            hint="Route without --model (round-robin) or install the full leadpilot.",
+        ) from None
+    scorer: Scorer = module.ConversionModel.load(model)
+    return scorer
+
+
+def _inputs(
+    reps: Path, accounts: Path | None, policy: Path | None
+) -> tuple[list[Rep], AccountMatcher | None, Policy]:
+    roster = reps_from_frame(read_reps(reps))
+    matcher = AccountMatcher(accounts_from_frame(read_accounts(accounts))) if accounts else None
+    chosen = load_policy(policy) if policy is not None else default_policy(roster)
+    return roster, matcher, chosen
+
+
+def _read_lead(path: Path) -> Lead:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise DataValidationError(f"cannot read {path}: {exc.strerror}") from None
+    except json.JSONDecodeError as exc:
+        raise DataValidationError(
+            f"{path} is not valid JSON: {exc.msg} (line {exc.lineno})",
+            hint='Write one object, e.g. {"lead_id": "L1", "industry": "Software"}.',
+        ) from None
+    if not isinstance(data, dict) or "lead_id" not in data:
+        raise DataValidationError(
+            f"{path}: expected one JSON object with a lead_id",
+            hint='e.g. {"lead_id": "L1", "region": "EMEA", "demo_request": true}',
+        )
+    frame = pd.DataFrame([data])
+    if "created_at" in frame:
+        frame["created_at"] = pd.to_datetime(frame["created_at"], utc=True, errors="coerce")
+    return leads_from_frame(frame)[0]
+
+
+def route_one(
+    lead: Path = typer.Argument(..., help="The lead as a JSON object (canonical field names)."),
+    reps: Path = _REPS,
+    accounts: Path | None = _ACCOUNTS,
+    model: Path | None = _MODEL,
+    truth: Path | None = _TRUTH,
+    policy: Path | None = _POLICY,
+    history: Path | None = _HISTORY,
+    at: str | None = typer.Option(
+        None, "--at", help="Route as of this ISO time (default: the lead's created_at, or now)."
+    ),
+    seed: int = typer.Option(0, "--seed", help="Seed for exploration, holdout and ties."),
+    why_not_rep: list[str] = typer.Option(
+        [], "--why-not", help="Also say why this rep did not get the lead (repeatable)."
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print the decision as JSON."),
+) -> None:
+    """Route one lead and explain the decision (who, why, and why not the runner-up).
+
+    Example:  leadpilot route lead.json --reps world/reps.csv --accounts world/accounts.csv
+              --truth world/truth.json --why-not rep-07
+    """
+    the_lead = _read_lead(lead)
+    roster, matcher, chosen = _inputs(reps, accounts, policy)
+    scorer = load_scorer(model, truth)
+    now = _when(at, the_lead)
+    pricer, response = None, None
+    if history is not None:
+        frame = read_history(history).frame
+        response = typical_response_hours(frame)
+        if scorer is not None:
+            pricer = ShadowPricer(DemandModel.from_leads(leads_from_frame(frame), seed=seed))
+    decision = route(
+        the_lead,
+        policy=chosen,
+        reps=roster,
+        state=InMemoryState(),
+        scorer=scorer,
+        accounts=matcher,
+        now=now,
+        rng=np.random.default_rng(seed),
+        pricer=pricer,
+        response_hours=response,
+    )
+    if as_json:
+        console.print_json(json.dumps(decision_json(decision)))
+        return
+    factors = None
+    explain_model = getattr(scorer, "explain", None)
+    if callable(explain_model):
+
+        def factors(rep: str, versus: str) -> list[str]:
+            return list(explain_model(the_lead, rep, versus))
+
+    console.print(explain(decision, factors=factors), highlight=False)
+    known = {r.rep_id for r in roster}
+    for rep_id in why_not_rep:
+        answer = why_not(decision, rep_id) if rep_id in known else f"{rep_id} is not in the roster."
+        console.print(f"Why not {rep_id}? {answer}", highlight=False)
+
+
+def _when(at: str | None, lead: Lead) -> datetime:
+    if at is not None:
+        try:
+            moment = datetime.fromisoformat(at)
+        except ValueError:
+            raise ConfigError(
+                f"--at {at!r} is not an ISO time", hint="e.g. --at 2026-11-23T10:00:00Z"
+            ) from None
+        return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    return lead.created_at or datetime.now(UTC)
+
+
+def decision_json(decision: Decision) -> dict[str, Any]:
+    """A decision as plain JSON types."""
+    out: dict[str, Any] = {}
+    for name in decision.__dataclass_fields__:
+        value = getattr(decision, name)
+        if isinstance(value, datetime):
+            value = value.isoformat()
+        elif name == "candidates":
+            value = [asdict(c) for c in value]
+        elif name == "rep_local_day" and value is not None:
+            value = value.isoformat()
+        elif isinstance(value, tuple):
+            value = list(value)
+        elif hasattr(value, "items"):
+            value = dict(value)
+        out[name] = value
+    return out
+
+
+def route_many(
+    new_leads: Path = typer.Argument(..., help="Leads to route (CSV/XLSX, any intake preset)."),
+    reps: Path = _REPS,
+    out: Path = typer.Option(..., "--out", help="Where to write decisions.csv."),
+    accounts: Path | None = _ACCOUNTS,
+    model: Path | None = _MODEL,
+    truth: Path | None = _TRUTH,
+    policy: Path | None = _POLICY,
+    history: Path | None = _HISTORY,
+    strategy: str | None = typer.Option(
+        None, "--strategy", help=f"Override every pool's strategy: {', '.join(STRATEGIES)}."
+    ),
+    seed: int = typer.Option(0, "--seed", help="Seed for exploration, holdout and ties."),
+    open_days: float = typer.Option(
+        1.0, "--open-days", min=0.0, help="A lead counts as open this many days after routing."
+    ),
+) -> None:
+    """Route a file of leads in created_at order as if they arrived live, with each rep's
+    max_leads_per_day per calendar day in the rep's timezone; write decisions.csv.
+
+    Example:  leadpilot route-batch world/new_leads.csv --reps world/reps.csv
+              --history world/history.csv --truth world/truth.json --out decisions.csv
+    """
+    if strategy is not None and strategy not in STRATEGIES:
+        raise ConfigError(
+            f"--strategy {strategy!r} is not a strategy",
+            hint=f"Use one of: {', '.join(STRATEGIES)}.",
+        )
+    roster, matcher, chosen = _inputs(reps, accounts, policy)
+    if strategy is not None:
+        chosen = with_strategy(chosen, strategy)
+    scorer = load_scorer(model, truth)
+    leads = leads_from_frame(read_history(new_leads, keep_extra=True).frame)
+    past: list[Lead] = []
+    response = None
+    if history is not None:
+        frame = read_history(history).frame
+        past = leads_from_frame(frame)
+        response = typical_response_hours(frame)
+    with console.status(f"Routing {len(leads):,} leads...", spinner="dots"):
+        decisions = route_batch(
+            leads,
+            policy=chosen,
+            reps=roster,
+            scorer=scorer,
+            accounts=matcher,
+            history=past,
+            seed=seed,
+            open_lead_days=open_days,
+            response_hours=response,
+        )
+    write_safe_csv(decisions_frame(decisions), out)
+    _print_batch(console, decisions, roster, chosen)
+    console.print(f"Wrote {len(decisions):,} decisions to {out}")
+
+
+def _print_batch(out: Console, decisions: list[Decision], reps: list[Rep], policy: Policy) -> None:
+    counts = Counter(d.rep_id for d in decisions)
+    table = Table(title="Leads per rep", show_lines=False)
+    for col in ("rep", "leads", "fairness index", "strategies"):
+        table.add_column(col, justify="right" if col != "rep" else "left")
+    active = [r for r in reps if r.active]
+    from leadpilot.policy.eligibility import capacity_of
+
+    caps = np.array(
+        [float(capacity_of(r, policy).max_leads_per_day or np.inf) for r in active], dtype=float
+    )
+    index = fairness_index(
+        np.array([counts.get(r.rep_id, 0) for r in active], dtype=float), fair_shares(caps)
+    )
+    for rep, fi in zip(active, index, strict=True):
+        kinds = Counter(d.strategy for d in decisions if d.rep_id == rep.rep_id)
+        table.add_row(
+            rep.rep_id,
+            str(counts.get(rep.rep_id, 0)),
+            f"{fi:.2f}",
+            ", ".join(f"{k} {v}" for k, v in kinds.most_common()),
+        )
+    out.print(table)
+    waiting = counts.get(None, 0)
+    if waiting:
+        why = Counter(d.reasons[-1] for d in decisions if d.rep_id is None)
+        out.print(
+            f"[yellow]{waiting} lead(s) got no rep[/] ("
+            + ", ".join(f"{k}: {v}" for k, v in why.most_common())
+            + "); in the service they wait in the queue."
+        )
+
+
+def compare_strategies(
+    out: Console,
+    world: Any,
+    scorer: Scorer | None = None,
+    *,
+    decisions_out: Path | None = None,
+) -> dict[str, Any]:
+    """Route a synthetic world's new leads with round-robin and with the default predictive
+    policy (the world's oracle unless ``scorer`` is given), score both with the ground truth
+    next to the offline yardsticks, print the table, and return the figures (and write the
+    predictive decisions to ``decisions_out``)."""
+    from leadpilot.evaluate.offline import best_assignment, greedy_assignment
+
+    reps = reps_from_frame(world.reps)
+    leads = leads_from_frame(world.new_leads)
+    history = leads_from_frame(world.history)
+    response = typical_response_hours(world.history)
+    scorer = scorer if scorer is not None else world.truth.as_scorer()
+    policy = default_policy(reps)
+    active = world.active_rep_ids
+    cap = world.daily_capacity(active)
+    p = world.truth.true_probability(world.new_leads, active)
+    day = world.new_lead_days()
+    results: dict[str, Any] = {}
+    arms = {
+        "round_robin": (with_strategy(policy, "round_robin"), None),
+        "predictive": (policy, scorer),
+    }
+    for name, (pol, sc) in arms.items():
+        decisions = route_batch(
+            leads, policy=pol, reps=reps, scorer=sc, history=history, response_hours=response
+        )
+        results[name] = _score(world, decisions, active, cap)
+        results[name]["decisions"] = decisions
+    if decisions_out is not None:
+        write_safe_csv(decisions_frame(results["predictive"]["decisions"]), decisions_out)
+    results["greedy"] = {"expected": greedy_assignment(p, day, cap).expected_conversions}
+    results["best"] = {"expected": best_assignment(p, day, cap).expected_conversions}
+    gap = results["best"]["expected"] - results["round_robin"]["expected"]
+    for arm in ("predictive", "greedy"):
+        results[arm]["share_of_best_lift"] = (
+            (results[arm]["expected"] - results["round_robin"]["expected"]) / gap if gap else 0.0
+        )
+    table = Table(title=f"Routing {len(leads):,} new leads, scored by the ground truth")
+    for col in ("policy", "true expected conversions", "of best lift", "fairness index"):
+        table.add_column(col, justify="left" if col == "policy" else "right")
+    labels = {
+        "round_robin": "round-robin",
+        "predictive": f"predictive ({scorer.version})",
+        "greedy": "greedy argmax (offline)",
+        "best": "best feasible (offline LP)",
+    }
+    for arm, label in labels.items():
+        r = results[arm]
+        share = r.get("share_of_best_lift")
+        fi = r.get("fairness")
+        table.add_row(
+            label,
+            f"{r['expected']:.1f}",
+            f"{share:.0%}" if share is not None else ("100%" if arm == "best" else "0%"),
+            f"{fi[0]:.2f}-{fi[1]:.2f}" if fi else "",
+        )
+    out.print(table)
+    return results
+
+
+def _score(world: Any, decisions: list[Decision], active: list[str], cap: Any) -> dict[str, Any]:
+    ids = [d.rep_id for d in decisions]
+    frame = world.new_leads.set_index("lead_id").loc[[d.lead_id for d in decisions]]
+    p = world.truth.true_probability_assigned(frame.reset_index(), ids)
+    counts = Counter(i for i in ids if i is not None)
+    # capacity-weighted index: leads per rep over a share proportional to daily capacity
+    fi_cap = fairness_index(
+        np.array([counts.get(r, 0) for r in active], dtype=float), fair_shares(cap.astype(float))
+    )
+    per_day = Counter((d.rep_id, d.rep_local_day) for d in decisions if d.rep_id is not None)
+    caps = dict(zip(active, cap.tolist(), strict=True))
+    over = sum(1 for (rep, _day), n in per_day.items() if n > caps.get(rep, 0))
+    plain = fairness_index(
+        np.array([counts.get(r, 0) for r in active], dtype=float), fair_shares(np.ones(len(active)))
+    )
+    return {
+        "expected": float(np.nansum(p)),
+        "unassigned": sum(i is None for i in ids),
+        # the KPI: leads per rep / pool average
+        "fairness": (float(plain.min()), float(plain.max())),
+        "fairness_capacity": (float(fi_cap.min()), float(fi_cap.max())),
+        "over_cap_rep_days": over,
+    }
+
+
+def demo_section(out: Console, workdir: Path, world: Any) -> dict[str, Any]:
+    """For ``leadpilot demo``: route the world's new leads by round-robin and by the default
+    predictive policy, compare with the ground truth, write ``decisions.csv``, and explain
+    one decision (who, why, why not the runner-up, why not an excluded rep)."""
+    results = compare_strategies(out, world, decisions_out=workdir / "decisions.csv")
+    pred, rr = results["predictive"], results["round_robin"]
+    out.print(
+        f"Predictive routing: [bold]{pred['expected'] - rr['expected']:+.1f}[/] expected "
+        f"conversions over round-robin ({pred['expected'] / rr['expected'] - 1:+.0%}), "
+        f"{pred['share_of_best_lift']:.0%} of what the best offline assignment gains; "
+        f"no rep over their daily cap ({pred['over_cap_rep_days']} over-cap rep-days), "
+        f"fairness index {pred['fairness'][0]:.2f}-{pred['fairness'][1]:.2f}."
+    )
+    decisions: list[Decision] = pred["decisions"]
+    sample = next((d for d in decisions if d.rep_id and len(d.candidates) > 1), None)
+    if sample is not None:
+        out.print("\nOne decision, explained:")
+        out.print(explain(sample), highlight=False)
+    out.print(
+        f"Decisions written to {workdir / 'decisions.csv'}. Try:\n"
+        f"  leadpilot route-batch {workdir}/new_leads.csv --reps {workdir}/reps.csv "
+        f"--history {workdir}/history.csv --truth {workdir}/truth.json --out decisions.csv\n"
+        f"  leadpilot policy check examples/policy.yaml --reps {workdir}/reps.csv "
+        f"--history {workdir}/history.csv"
+    )
+    return results

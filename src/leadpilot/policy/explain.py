@@ -1,0 +1,174 @@
+"""Human-readable explanations of a decision, including the contrastive "why this rep over
+the runner-up" and "why not Alice?"."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+
+from leadpilot.schema import Candidate, Decision
+
+__all__ = ["EXCLUSION_TEXT", "REASON_TEXT", "explain", "why_not"]
+
+# (rep_id, versus rep_id) -> the model's top reasons in words (``ConversionModel.explain``).
+Factors = Callable[[str, str], Sequence[str]]
+
+EXCLUSION_TEXT: Mapping[str, str] = {
+    "NOT_IN_POOL": "is not a member of the pool",
+    "OUT_OF_TERRITORY": "does not cover the lead's territory",
+    "PRODUCT_MISMATCH": "does not sell the lead's product",
+    "LANGUAGE_MISMATCH": "does not speak the lead's language",
+    "SEGMENT_MISMATCH": "does not cover the lead's segment or industry",
+    "SENIORITY_TOO_LOW": "is not senior enough for this deal size",
+    "OUT_OF_OFFICE": "is out of office or on holiday",
+    "OUTSIDE_WORKING_HOURS": "is outside working hours (hot leads need someone now)",
+    "AT_DAILY_CAP": "already has the maximum leads for today",
+    "AT_OPEN_CAP": "already has the maximum open leads",
+    "INACTIVE": "is inactive",
+    "DECLINED_BEFORE": "declined this lead before",
+    "UNKNOWN_REP": "is not in the roster",
+}
+
+REASON_TEXT: Mapping[str, str] = {
+    "HOT_LANE": "hot lead: only reps available right now",
+    "OWNER_HOLD": "the account's owner keeps its leads (ownership hold)",
+    "HOLD_BACKUP_REP": "the owner is unavailable: the owner's backup takes it",
+    "HOLD_BACKUP_POOL": "the owner is unavailable: routed to the hold backup pool",
+    "PREDICTIVE": "best predicted conversion after capacity and fairness prices",
+    "ROUND_ROBIN": "next in rotation",
+    "WEIGHTED_ROUND_ROBIN": "next in weighted rotation",
+    "LOAD_BALANCED": "fewest open leads",
+    "LOW_CONFIDENCE_FALLBACK": "the model was not confident enough: fallback strategy used",
+    "NO_MODEL_FALLBACK": "no model available: fallback strategy used",
+    "EXPLORE": "random eligible rep (exploration, for learning)",
+    "HOLDOUT": "randomized control group: fallback strategy used",
+    "NO_ELIGIBLE_REP": "nobody can take the lead now: it waits in the queue",
+    "ALL_AT_CAPACITY": "every eligible rep is at a capacity cap",
+    "ALL_AWAY_OR_FULL": "every eligible rep is away, outside hours or full",
+    "NONE_ELIGIBLE": "no rep of the pool matches the lead's rules",
+    "NO_POOL_MATCHES": "no pool rule matches the lead",
+    "NO_ASSIGNMENT_LANE": "this lane assigns no rep (e.g. nurture goes back to marketing)",
+}
+
+
+def _reason_line(code: str) -> str:
+    head, _, rest = code.partition(":")
+    if code in REASON_TEXT:
+        return f"{code}: {REASON_TEXT[code]}"
+    texts = {
+        "LANE": "lane",
+        "GRADE": "ICP grade",
+        "POOL": "pool",
+        "TERRITORY": "territory rule applied for",
+        "EXCEPTION": "exception rule",
+        "CAPACITY_SKIP": "skipped (at capacity):",
+        "ACCOUNT": "matched account",
+        "HOLD": "hold because of",
+        "OWNER_UNAVAILABLE": "owner unavailable:",
+        "SHADOW_RECOMMENDS": "shadow mode; the policy recommends",
+    }
+    if head in texts:
+        return f"{code}: {texts[head]} {rest}"
+    return code
+
+
+def explain(decision: Decision, *, factors: Factors | None = None) -> str:
+    """A plain-text explanation: outcome, rule path, and the contrast with the runner-up.
+
+    ``factors(rep, versus)`` may give the model's top reasons why ``rep`` scores as it does
+    compared with ``versus`` (``ConversionModel.explain``); shown for the chosen rep against
+    the runner-up.
+    """
+    lines: list[str] = []
+    if decision.rep_id is None:
+        lines.append(f"Lead {decision.lead_id}: not assigned.")
+    else:
+        lines.append(
+            f"Lead {decision.lead_id} -> {decision.rep_id} (pool {decision.pool}, "
+            f"lane {decision.lane}, strategy {decision.strategy}, mode {decision.mode})."
+        )
+    facts = []
+    if decision.p_convert is not None:
+        facts.append(f"p(convert) {decision.p_convert:.3f}")
+    if decision.confidence is not None:
+        facts.append(f"confidence {decision.confidence:.2f}")
+    if decision.propensity is not None:
+        facts.append(f"propensity {decision.propensity:.3f}")
+    if decision.sla_deadline is not None:
+        facts.append(f"respond by {decision.sla_deadline.isoformat(timespec='minutes')}")
+    if facts:
+        lines.append("  " + "; ".join(facts))
+    lines.append("Why:")
+    lines += [f"  - {_reason_line(code)}" for code in decision.reasons]
+    contrast = _contrast(decision, factors)
+    if contrast:
+        lines.append("Why this rep over the runner-up:")
+        lines += [f"  {line}" for line in contrast]
+    return "\n".join(lines)
+
+
+def _contrast(decision: Decision, factors: Factors | None) -> list[str]:
+    if decision.rep_id is None or len(decision.candidates) < 2:
+        return []
+    chosen = next((c for c in decision.candidates if c.rep_id == decision.rep_id), None)
+    runner = next((c for c in decision.candidates if c.rep_id != decision.rep_id), None)
+    if chosen is None or runner is None:
+        return []
+    out = []
+    if chosen.p_convert is not None and runner.p_convert is not None:
+        out.append(
+            f"{chosen.rep_id}: p {chosen.p_convert:.3f} - price {_num(chosen)} = "
+            f"{_fmt(chosen.score)};  {runner.rep_id}: p {runner.p_convert:.3f} - price "
+            f"{_num(runner)} = {_fmt(runner.score)}"
+        )
+        if (chosen.score or 0) < (runner.score or 0):
+            why = next(
+                (
+                    c
+                    for c in ("EXPLORE", "HOLDOUT", "LOW_CONFIDENCE_FALLBACK")
+                    if c in decision.reasons
+                ),
+                "a tie broken at random",
+            )
+            out.append(f"{chosen.rep_id} scored lower but was chosen because of {why}.")
+        elif (chosen.p_convert or 0) < runner.p_convert and (runner.price or 0) > (
+            chosen.price or 0
+        ):
+            out.append(
+                f"{runner.rep_id} converts better but their capacity is worth more for later "
+                "leads (or they are above the fairness band)."
+            )
+    else:
+        out.append(
+            f"{chosen.rep_id} was ahead of {runner.rep_id} in the {decision.strategy} order."
+        )
+    if factors is not None:
+        lines = list(factors(chosen.rep_id, runner.rep_id))
+        if lines:
+            out.append(f"model, {chosen.rep_id} vs {runner.rep_id}: " + "; ".join(lines))
+    return out
+
+
+def _num(c: Candidate) -> str:
+    return f"{c.price:.3f}" if c.price is not None else "n/a"
+
+
+def _fmt(value: float | None) -> str:
+    return f"{value:.3f}" if value is not None else "n/a"
+
+
+def why_not(decision: Decision, rep_id: str) -> str:
+    """Why ``rep_id`` did not get the lead, in one sentence."""
+    if decision.rep_id == rep_id:
+        return f"{rep_id} got the lead."
+    code = decision.exclusions.get(rep_id)
+    if code is not None:
+        return f"{rep_id} {EXCLUSION_TEXT.get(code, code)} ({code})."
+    for cand in decision.candidates:
+        if cand.rep_id == rep_id and cand.score is not None:
+            return (
+                f"{rep_id} was eligible but scored {cand.score:.3f} "
+                f"(p {cand.p_convert:.3f} - price {_num(cand)}), below {decision.rep_id}."
+            )
+    if decision.shadow_rep_id == rep_id:
+        return f"{rep_id} was the policy's recommendation, but the policy runs in shadow mode."
+    return f"{rep_id} was eligible but not chosen ({decision.strategy})."

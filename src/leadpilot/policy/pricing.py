@@ -1,0 +1,249 @@
+"""Shadow prices of rep capacity: the duals of the capacity- and fairness-constrained
+assignment LP solved on the expected lead mix, so the router keeps room for later leads.
+
+The LP (solved with scipy's HiGHS, whose dual values we read): the demand sample ``S`` (recent
+leads routed to the pool), weighted so it sums to the leads expected over the rest of the
+day; ``x[s, r]`` the share of sample lead ``s`` given to rep ``r``::
+
+    max  sum_{s,r} w p[s,r] x[s,r]  -  penalty * sum_r (over_r + under_r)
+    s.t. sum_r x[s,r] <= 1                                   (each lead once)
+         sum_s w x[s,r] <= remaining_today[r]                (capacity, hard)
+         count_r + sum_s w x[s,r] - over_r  <= high * target_r (fairness band, soft)
+         count_r + sum_s w x[s,r] + under_r >= low  * target_r
+         0 <= x <= 1 (0 where the rep is ineligible), over, under >= 0
+
+where ``count_r`` is the rep's leads in the fairness window and ``target_r`` the rep's fair
+share of the expected window total: proportional to the rep's daily capacity (equal shares
+when capacities are equal or unknown), so the fairness index is measured against capacity.
+A real lead then goes to argmax ``p(rep) - price(rep)``
+with ``price = dual(capacity) + dual(high) - dual(low)``: a rep whose capacity is scarce or who
+is above the band costs more, one below the band is cheaper. The fairness band is *soft*
+(slack priced at ``fairness.penalty`` per lead) so the LP is always feasible; with the default
+penalty (1 conversion per lead) it binds whenever it can be met.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+from numpy.typing import NDArray
+from scipy.optimize import linprog
+
+from leadpilot.errors import DataValidationError
+from leadpilot.schema import Lead, Rep, Scorer
+
+__all__ = ["DemandModel", "ShadowPricer", "solve_assignment_lp", "typical_response_hours"]
+
+
+@dataclass(frozen=True, slots=True)
+class DemandModel:
+    """The expected lead mix: a sample of recent leads, the share of a day's leads that
+    arrives in each UTC hour (``hour_share``, shape ``(24,)``, sums to 1) and the recent
+    level of leads per day (over days that had leads: weekends without leads don't dilute)."""
+
+    sample: tuple[Lead, ...]
+    hour_share: NDArray[np.float64]
+    leads_per_day: float
+
+    @classmethod
+    def from_leads(
+        cls,
+        leads: Sequence[Lead],
+        *,
+        sample_days: int = 28,
+        level_days: int = 2,
+        sample_size: int = 150,
+        seed: int = 0,
+    ) -> DemandModel:
+        """Estimate from past leads (only their ``created_at`` and fields are used): the
+        sample from the last ``sample_days``, the level from the last ``level_days`` days
+        that had leads."""
+        stamped = sorted(
+            (lead for lead in leads if lead.created_at is not None),
+            key=lambda lead: lead.created_at,  # type: ignore[arg-type,return-value]
+        )
+        if not stamped:
+            raise DataValidationError(
+                "cannot estimate the expected lead mix: no lead has a created_at time",
+                hint="Give recent history with created_at, or route without shadow prices.",
+            )
+        last = stamped[-1].created_at
+        assert last is not None
+        recent = [
+            x for x in stamped if x.created_at and x.created_at > last - timedelta(sample_days)
+        ]
+        counts = np.zeros(24)
+        per_day: dict[object, int] = {}
+        for lead in recent:
+            assert lead.created_at is not None
+            counts[lead.created_at.hour] += 1
+            day = lead.created_at.date()
+            per_day[day] = per_day.get(day, 0) + 1
+        levels = [per_day[d] for d in sorted(per_day)[-level_days:]]  # type: ignore[type-var]
+        rng = np.random.default_rng(seed)
+        pick = (
+            np.sort(rng.choice(len(recent), size=sample_size, replace=False))
+            if len(recent) > sample_size
+            else np.arange(len(recent))
+        )
+        return cls(tuple(recent[i] for i in pick), counts / counts.sum(), float(np.mean(levels)))
+
+    def expected_arrivals(self, start: datetime, hours: float) -> float:
+        """Expected number of leads arriving in ``[start, start + hours)``."""
+        total, t, left = 0.0, start, hours
+        while left > 1e-9:
+            step = min(left, 1.0 - (t.minute * 60 + t.second) / 3600.0)
+            total += self.hour_share[t.hour] * step
+            t = t + timedelta(hours=step)
+            left -= step
+        return total * self.leads_per_day
+
+
+def solve_assignment_lp(
+    p: NDArray[np.float64],
+    allowed: NDArray[np.bool_],
+    weight: float,
+    remaining: NDArray[np.float64],
+    counts: NDArray[np.float64],
+    target: NDArray[np.float64],
+    band: tuple[float, float],
+    penalty: float,
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """Solve the LP of the module docstring; return ``(x, price)``.
+
+    ``p``, ``allowed``: shape ``(n_sample, n_reps)``; ``remaining``, ``counts``, ``target``:
+    shape ``(n_reps,)``.
+    ``x`` has shape ``(n_sample, n_reps)``, ``price`` shape ``(n_reps,)`` (per lead).
+    """
+    m, n = p.shape
+    nx = m * n
+    c = np.concatenate([-(weight * p).ravel(), np.full(2 * n, penalty)])
+    rows_lead = sp.kron(sp.eye(m), np.ones((1, n)))
+    per_rep = sp.kron(np.ones((1, m)), sp.eye(n)) * weight
+    zero = sp.csr_matrix((n, n))
+    ident = sp.eye(n)
+    A = sp.vstack(
+        [
+            sp.hstack([rows_lead, sp.csr_matrix((m, 2 * n))]),
+            sp.hstack([per_rep, zero, zero]),
+            sp.hstack([per_rep, -ident, zero]),
+            sp.hstack([-per_rep, zero, -ident]),
+        ],
+        format="csr",
+    )
+    low, high = band
+    b = np.concatenate(
+        [np.ones(m), np.maximum(remaining, 0.0), high * target - counts, counts - low * target]
+    )
+    upper = np.concatenate([allowed.ravel().astype(float), np.full(2 * n, np.inf)])
+    bounds = np.column_stack([np.zeros(nx + 2 * n), upper])
+    res = linprog(c, A_ub=A, b_ub=b, bounds=bounds, method="highs-ds")
+    if res.status != 0:  # pragma: no cover - always feasible (x = 0, slacks absorb the band)
+        raise RuntimeError(f"assignment LP failed: {res.message}")
+    duals = -np.asarray(res.ineqlin.marginals)  # >= 0 multipliers of the <= rows
+    cap, over, under = duals[m : m + n], duals[m + n : m + 2 * n], duals[m + 2 * n :]
+    return np.asarray(res.x[:nx]).reshape(m, n), cap + over - under
+
+
+class ShadowPricer:
+    """Prices per pool, refreshed as the day fills (every ``refresh_every`` assignments in the
+    pool, when a rep reaches a cap, and at each new day). Scores of the demand sample are
+    computed once per (scorer version, pool roster) and cached.
+
+    Between refreshes prices are reused, so a replica's prices depend on when it last
+    refreshed; each refresh depends only on the state it reads.
+    """
+
+    def __init__(self, demand: DemandModel, *, max_cells: int = 9_000) -> None:
+        self.demand = demand
+        # The LP has n_sample x n_reps variables; big pools use fewer sample leads so a
+        # refresh stays around tens of milliseconds.
+        self.max_cells = max_cells
+        self._scores: dict[tuple[str, tuple[str, ...]], NDArray[np.float64]] = {}
+        self._prices: dict[tuple[object, ...], dict[str, float]] = {}
+        self._masks: dict[tuple[object, ...], NDArray[np.bool_]] = {}
+        self.refreshes = 0
+
+    def sample_scores(self, scorer: Scorer, rep_ids: tuple[str, ...]) -> NDArray[np.float64]:
+        """``p`` of every demand-sample lead for every rep, shape ``(n_sample, n_reps)``."""
+        key = (scorer.version, rep_ids)
+        cached = self._scores.get(key)
+        if cached is None:
+            rows = [scorer.score_candidates(lead, rep_ids).p for lead in self.demand.sample]
+            cached = np.vstack(rows) if rows else np.zeros((0, len(rep_ids)))
+            self._scores[key] = cached
+        return cached
+
+    def prices(
+        self,
+        *,
+        key: tuple[object, ...],
+        pool_reps: Sequence[Rep],
+        scorer: Scorer,
+        allowed: Callable[[Sequence[Lead], Sequence[Rep]], NDArray[np.bool_]],
+        allowed_key: tuple[object, ...],
+        remaining: NDArray[np.float64],
+        counts: NDArray[np.float64],
+        share: NDArray[np.float64],
+        now: datetime,
+        horizon_hours: float,
+        band: tuple[float, float],
+        penalty: float,
+    ) -> dict[str, float]:
+        """The price of each pool rep. ``share`` (shape ``(n_reps,)``, sums to 1) is each
+        rep's fair share of the pool's leads.
+
+        ``allowed(sample, reps)`` gives the ``(n_sample, n_reps)`` mask of which rep may take
+        which sample lead in this pool (cached under ``allowed_key``). Prices are cached under
+        ``key``, which the router builds from the day, the reps at a cap and the count bucket.
+        """
+        cached = self._prices.get(key)
+        if cached is not None:
+            return cached
+        rep_ids = tuple(r.rep_id for r in pool_reps)
+        mask = self._masks.get(allowed_key)
+        if mask is None:
+            mask = allowed(self.demand.sample, pool_reps)
+            self._masks[allowed_key] = mask
+        in_pool = np.flatnonzero(mask.any(axis=1)) if mask.size else np.zeros(0, dtype=int)
+        prices = dict.fromkeys(rep_ids, 0.0)
+        pool_share = len(in_pool) / max(len(self.demand.sample), 1)
+        keep = max(30, self.max_cells // max(len(rep_ids), 1))
+        if len(in_pool) > keep:  # evenly spaced: deterministic, keeps the time spread
+            in_pool = in_pool[np.linspace(0, len(in_pool) - 1, keep).astype(int)]
+        expected = self.demand.expected_arrivals(now, horizon_hours) * pool_share
+        if len(in_pool) and expected > 0 and rep_ids:
+            p = self.sample_scores(scorer, rep_ids)[in_pool]
+            target = (float(counts.sum()) + expected) * share
+            _x, price = solve_assignment_lp(
+                p, mask[in_pool], expected / len(in_pool), remaining, counts, target, band, penalty
+            )
+            prices = {rep: float(v) for rep, v in zip(rep_ids, price, strict=True)}
+        if len(self._prices) > 256:  # old days and buckets are never asked for again
+            self._prices.clear()
+        self._prices[key] = prices
+        self.refreshes += 1
+        return prices
+
+
+def typical_response_hours(
+    history: pd.DataFrame, *, prior_weight: float = 20.0
+) -> dict[str, float]:
+    """Each rep's typical hours to first contact from history: the median of their
+    ``time_to_contact_hours``, shrunk towards the team median with ``prior_weight`` pseudo-
+    leads (a rep with few leads looks like the team). Empty when the columns are missing."""
+    if not {"rep_id", "time_to_contact_hours"} <= set(history.columns):
+        return {}
+    known = history.dropna(subset=["rep_id", "time_to_contact_hours"])
+    if known.empty:
+        return {}
+    team = float(known["time_to_contact_hours"].median())
+    grouped = known.groupby("rep_id")["time_to_contact_hours"]
+    med, n = grouped.median(), grouped.size()
+    shrunk = (med * n + team * prior_weight) / (n + prior_weight)
+    return {str(rep): float(v) for rep, v in shrunk.items()}

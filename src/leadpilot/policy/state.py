@@ -1,0 +1,122 @@
+"""Routing state behind a small interface: capacity counters, open leads, rotation credits.
+
+The router core reads the state and returns a :class:`~leadpilot.schema.Decision`; the caller
+then calls ``state.commit(decision)``, which must apply the decision's effects atomically
+(the service does the read, the routing and the commit in one database transaction with the
+rows locked, so replicas never over-assign). :class:`InMemoryState` serves ``route-batch``,
+simulation and the tests.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict, deque
+from collections.abc import Mapping
+from datetime import date, datetime, timedelta
+from typing import Protocol, runtime_checkable
+
+from leadpilot.schema import Decision
+
+__all__ = ["InMemoryState", "RoutingState"]
+
+
+@runtime_checkable
+class RoutingState(Protocol):
+    """What the router reads about the past, and how a decision is recorded.
+
+    Counting conventions (an implementation must follow them):
+
+    - ``daily_count(rep, day)``: leads assigned to ``rep`` whose ``decision.rep_local_day`` is
+      ``day`` (the rep's own calendar day: ``max_leads_per_day`` applies to it).
+    - ``open_count(rep, now)``: leads assigned to ``rep`` that are still open (not yet closed
+      or released) at ``now``.
+    - ``window_counts(pool, since_day)``: per rep, leads assigned through ``pool`` whose
+      ``decided_at`` UTC date is on or after ``since_day`` (the fairness window).
+    - ``rotation(pool)``: the pool's rotation credits (rep id -> number), as last written by
+      a decision's ``rotation_update``; reps never served are absent.
+    """
+
+    def daily_count(self, rep_id: str, day: date) -> int:
+        """Leads assigned to ``rep_id`` on its local calendar ``day``."""
+        ...
+
+    def open_count(self, rep_id: str, now: datetime) -> int:
+        """Leads assigned to ``rep_id`` still open at ``now``."""
+        ...
+
+    def window_counts(self, pool: str, since_day: date) -> Mapping[str, int]:
+        """Per rep, leads assigned through ``pool`` since ``since_day`` (UTC dates)."""
+        ...
+
+    def rotation(self, pool: str) -> Mapping[str, float]:
+        """The pool's round-robin credits."""
+        ...
+
+    def commit(self, decision: Decision) -> None:
+        """Record ``decision`` atomically: +1 daily and open count of ``decision.rep_id``
+        (on ``decision.rep_local_day``), +1 in the pool's window, and the rotation credits in
+        ``decision.rotation_update``. A decision with no rep changes nothing."""
+        ...
+
+
+class InMemoryState:
+    """A :class:`RoutingState` in memory, for batch routing, simulation and tests.
+
+    ``open_lead_ttl``: with no close events (``route-batch``), a lead counts as open for this
+    long after assignment; ``None`` means open until :meth:`release` is called.
+    """
+
+    def __init__(self, *, open_lead_ttl: timedelta | None = None) -> None:
+        self.open_lead_ttl = open_lead_ttl
+        self._daily: Counter[tuple[str, date]] = Counter()
+        self._open: dict[str, deque[datetime]] = defaultdict(deque)
+        self._pool_days: dict[str, dict[date, Counter[str]]] = defaultdict(dict)
+        self._rotation: dict[str, dict[str, float]] = defaultdict(dict)
+        self.decisions: list[Decision] = []
+
+    def daily_count(self, rep_id: str, day: date) -> int:
+        """Leads assigned to ``rep_id`` on its local calendar ``day``."""
+        return self._daily[(rep_id, day)]
+
+    def open_count(self, rep_id: str, now: datetime) -> int:
+        """Leads assigned to ``rep_id`` still open at ``now``."""
+        times = self._open.get(rep_id)
+        if not times:
+            return 0
+        if self.open_lead_ttl is not None:
+            cutoff = now - self.open_lead_ttl
+            while times and times[0] <= cutoff:
+                times.popleft()
+        return len(times)
+
+    def window_counts(self, pool: str, since_day: date) -> Mapping[str, int]:
+        """Per rep, leads assigned through ``pool`` since ``since_day``."""
+        total: Counter[str] = Counter()
+        for day, counts in self._pool_days.get(pool, {}).items():
+            if day >= since_day:
+                total.update(counts)
+        return total
+
+    def rotation(self, pool: str) -> Mapping[str, float]:
+        """The pool's round-robin credits."""
+        return self._rotation.get(pool, {})
+
+    def commit(self, decision: Decision) -> None:
+        """Record ``decision`` (see :class:`RoutingState`)."""
+        self.decisions.append(decision)
+        rep = decision.rep_id
+        if rep is None:
+            return
+        day = decision.rep_local_day or decision.decided_at.date()
+        self._daily[(rep, day)] += 1
+        self._open[rep].append(decision.decided_at)
+        if decision.pool is not None:
+            days = self._pool_days[decision.pool]
+            days.setdefault(decision.decided_at.date(), Counter())[rep] += 1
+            if decision.rotation_update:
+                self._rotation[decision.pool].update(decision.rotation_update)
+
+    def release(self, rep_id: str) -> None:
+        """One of ``rep_id``'s open leads was closed (touched, converted, lost)."""
+        times = self._open.get(rep_id)
+        if times:
+            times.popleft()

@@ -1,0 +1,53 @@
+"""Invariants of the capacity plan on random histories (hypothesis)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from leadpilot.analyze.recommend import plan_routing
+
+
+@settings(max_examples=10, deadline=None)
+@given(
+    seed=st.integers(0, 10_000),
+    n=st.integers(60, 600),
+    reps=st.integers(2, 6),
+    min_leads=st.integers(1, 30),
+    weights=st.lists(st.integers(1, 50), min_size=6, max_size=6),
+)
+def test_plan_never_exceeds_capacity_and_routes_every_lead(
+    seed: int, n: int, reps: int, min_leads: int, weights: list[int]
+) -> None:
+    rng = np.random.default_rng(seed)
+    data = pd.DataFrame(
+        {
+            "rep": rng.choice([f"r{i}" for i in range(reps)], n),
+            "industry": rng.choice(["A", "B", "C", None], n),
+            "size_band": rng.choice(["1-10", "11-50"], n),
+            "y": rng.integers(0, 2, n).astype(np.int8),
+        }
+    )
+    present = sorted(data["rep"].unique())
+    roster = pd.DataFrame({"rep_id": present, "max_leads_per_day": weights[: len(present)]})
+    for r in (None, roster):
+        plan = plan_routing(
+            data,
+            ["industry", "size_band"],
+            float(data["y"].mean()),
+            roster=r,
+            min_leads=min_leads,
+            rng=np.random.default_rng(seed),
+            draws=50,
+        )
+        assert np.all(plan.plan >= -1e-9)
+        assert np.all(plan.plan.sum(axis=1) <= plan.capacity + 1e-6)
+        np.testing.assert_allclose(plan.plan.sum(axis=0), plan.volume, atol=1e-6)
+        assert plan.volume.sum() == n
+        # a rep exceeds its round-robin share of a segment only where it has the evidence
+        extra = plan.plan > plan.round_robin + 1e-6
+        assert np.all(plan.observed_n[extra] >= min_leads)
+        # the plan is never worse than round-robin under the rates it was chosen on
+        assert (plan.rates * plan.plan).sum() >= (plan.rates * plan.round_robin).sum() - 1e-9

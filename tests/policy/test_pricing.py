@@ -1,0 +1,120 @@
+"""Shadow prices: LP duals checked against marginal values computed by hand."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from leadpilot.policy.pricing import DemandModel, solve_assignment_lp, typical_response_hours
+from leadpilot.schema import Lead
+
+# Two lead types: X (ann 0.5, bob 0.1) and Y (ann 0.4, bob 0.35), one of each expected.
+P = np.array([[0.5, 0.1], [0.4, 0.35]])
+OK = np.ones((2, 2), dtype=bool)
+NO_BAND = (0.0, 100.0)
+
+
+@pytest.mark.parametrize(
+    ("ann_capacity", "ann_price"),
+    [
+        # Between 0 and 1 unit, each unit of ann's capacity moves X from bob to ann: +0.4.
+        (0.5, 0.4),
+        # Between 1 and 2 units, the next unit moves Y from bob to ann: 0.40 - 0.35 = 0.05.
+        (1.5, 0.05),
+        # With 3 units ann is never short: her capacity is worth nothing.
+        (3.0, 0.0),
+    ],
+)
+def test_capacity_price_is_the_marginal_value_of_capacity(
+    ann_capacity: float, ann_price: float
+) -> None:
+    x, price = solve_assignment_lp(
+        P, OK, 1.0, np.array([ann_capacity, 10.0]), np.zeros(2), np.array([1.0, 1.0]),
+        NO_BAND, 0.0,
+    )  # fmt: skip
+    assert price[0] == pytest.approx(ann_price, abs=1e-9)
+    assert price[1] == pytest.approx(0.0, abs=1e-9)
+    assert x[:, 0].sum() == pytest.approx(min(ann_capacity, 2.0))
+
+
+def test_fairness_band_prices_make_the_reps_indifferent_at_the_band_edge() -> None:
+    # Ann is better on every lead; ten leads, equal shares, band 0.9-1.1: ann takes 5.5.
+    p = np.tile([0.3, 0.2], (10, 1))
+    x, price = solve_assignment_lp(
+        p, np.ones((10, 2), dtype=bool), 1.0, np.array([1e6, 1e6]), np.zeros(2),
+        np.array([5.0, 5.0]), (0.9, 1.1), 1.0,
+    )  # fmt: skip
+    assert x[:, 0].sum() == pytest.approx(5.5)
+    assert (0.3 - price[0]) == pytest.approx(0.2 - price[1])
+
+
+def test_ineligible_pairs_get_nothing() -> None:
+    allowed = np.array([[False, True], [True, True]])
+    x, _ = solve_assignment_lp(
+        P, allowed, 1.0, np.array([5.0, 5.0]), np.zeros(2), np.ones(2), NO_BAND, 0.0
+    )
+    assert x[0, 0] == 0.0
+
+
+def test_demand_model_level_profile_and_sample() -> None:
+    t0 = datetime(2026, 11, 16, tzinfo=UTC)  # a Monday
+    leads = [
+        Lead(f"d{d}h{h}i{i}", created_at=t0 + timedelta(days=d, hours=h))
+        for d in range(5)
+        for h, n in ((9, 3), (15, 1))
+        for i in range(n * (d + 1))
+    ]
+    model = DemandModel.from_leads(leads, level_days=2, sample_size=10, seed=1)
+    assert model.leads_per_day == pytest.approx((16 + 20) / 2)  # the last two days
+    assert model.hour_share[9] == pytest.approx(0.75)
+    assert model.hour_share[15] == pytest.approx(0.25)
+    assert len(model.sample) == 10
+    assert model.expected_arrivals(t0 + timedelta(hours=8, minutes=30), 1.0) == pytest.approx(
+        0.5 * 0.75 * 18
+    )
+
+
+def test_typical_response_is_shrunk_towards_the_team() -> None:
+    hist = pd.DataFrame(
+        {"rep_id": ["a"] * 20 + ["b"] * 2, "time_to_contact_hours": [1.0] * 20 + [9.0] * 2}
+    )
+    got = typical_response_hours(hist, prior_weight=20)
+    assert got["a"] == pytest.approx((1.0 * 20 + 1.0 * 20) / 40)
+    assert got["b"] == pytest.approx((9.0 * 2 + 1.0 * 20) / 22)
+    assert typical_response_hours(pd.DataFrame({"x": [1]})) == {}
+
+
+def test_router_keeps_a_scarce_specialist_for_the_leads_only_she_converts() -> None:
+    from leadpilot.policy import InMemoryState, ShadowPricer, parse_policy, route
+    from leadpilot.policy.table_scorer import TableScorer
+    from leadpilot.schema import Rep
+
+    # ann converts Software at 0.5 (bob 0.1) and Retail at 0.3 (bob 0.25); she has room
+    # for one lead today. Most leads still to come are Software.
+    scorer = TableScorer({"ann": {"Software": 0.5, "Retail": 0.3},
+                          "bob": {"Software": 0.1, "Retail": 0.25}})  # fmt: skip
+    reps = [Rep("ann", max_leads_per_day=1), Rep("bob", max_leads_per_day=100)]
+    policy = parse_policy(
+        {"pools": [{"name": "all", "eligibility": {"territory": False}}],
+         "fairness": {"penalty": 0.0}}
+    )  # fmt: skip
+    sample = tuple(Lead(f"s{i}", industry="Software" if i % 2 else "Retail") for i in range(10))
+    demand = DemandModel(sample, np.full(24, 1 / 24), 24.0)
+    now = datetime(2026, 11, 23, 10, tzinfo=UTC)
+    retail = Lead("r", industry="Retail")
+
+    greedy = route(retail, policy=policy, reps=reps, state=InMemoryState(), scorer=scorer,
+                   now=now, rng=np.random.default_rng(0))  # fmt: skip
+    assert greedy.rep_id == "ann"  # without a demand model: the argmax
+
+    state = InMemoryState()
+    priced = route(retail, policy=policy, reps=reps, state=state, scorer=scorer, now=now,
+                   rng=np.random.default_rng(0), pricer=ShadowPricer(demand))  # fmt: skip
+    assert priced.rep_id == "bob"
+    ann = next(c for c in priced.candidates if c.rep_id == "ann")
+    # 14 expected leads, 7 Software: ann's one slot is worth 0.5 - 0.1 on a Software lead.
+    assert ann.price == pytest.approx(0.4)
+    assert ann.score == pytest.approx(0.3 - 0.4)
