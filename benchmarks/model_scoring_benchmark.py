@@ -24,9 +24,16 @@ def main() -> None:
     ap.add_argument("--reps", type=int, default=100)
     ap.add_argument("--leads", type=int, default=30_000)
     ap.add_argument("--calls", type=int, default=5_000)
+    ap.add_argument(
+        "--trees", type=int, default=None, help="force this many trees (no early stopping)"
+    )
     args = ap.parse_args()
     world = generate_world(n_leads=args.leads, n_reps=args.reps, n_new_leads=500, seed=0)
-    model = ConversionModel().fit(world.history, world.reps)
+    if args.trees:
+        model = ConversionModel(n_estimators=args.trees, early_stopping_rounds=None)
+    else:
+        model = ConversionModel()
+    model.fit(world.history, world.reps)
     leads = leads_from_frame(world.new_leads)
     rep_ids = list(world.reps["rep_id"])[: args.reps]
     hours = world.truth.expected_response_hours(rep_ids)

@@ -115,8 +115,9 @@ class ConversionModel:
         self,
         *,
         target: str = "converted",
-        n_estimators: int = 200,
-        learning_rate: float = 0.05,
+        n_estimators: int = 120,
+        learning_rate: float = 0.1,
+        early_stopping_rounds: int | None = 30,
         num_leaves: int = 15,
         min_child_samples: int = 50,
         reg_lambda: float = 5.0,
@@ -137,6 +138,7 @@ class ConversionModel:
         self.target = target
         self.n_estimators = n_estimators
         self.learning_rate = learning_rate
+        self.early_stopping_rounds = early_stopping_rounds
         self.num_leaves = num_leaves
         self.min_child_samples = min_child_samples
         self.reg_lambda = reg_lambda
@@ -193,7 +195,7 @@ class ConversionModel:
             raise ModelError(
                 "n_bags must be at least 2 (confidence comes from their spread) and "
                 "n_estimators at least 1",
-                hint="the defaults are n_bags=8, n_estimators=200",
+                hint="the defaults are n_bags=8, n_estimators=120",
             )
 
     def _resolve_time_column(self, frame: pd.DataFrame) -> str | None:

@@ -123,7 +123,7 @@ def _fit_boosting(model: ConversionModel, X: NDF, y: NDF, init: NDF) -> lgb.Boos
     """Trees that start from the GLM's log-odds; early stopping on the last 15% (time order)."""
     n_in = int(len(y) * 0.85)
     params = model._lgb_params(model.random_state, len(y))
-    if len(y) - n_in < 50:
+    if len(y) - n_in < 50 or model.early_stopping_rounds is None:
         return lgb.train(params, _dataset(model, X, y, init), model.n_estimators)
     d_in = _dataset(model, X[:n_in], y[:n_in], init[:n_in])
     d_val = _dataset(model, X[n_in:], y[n_in:], init[n_in:], reference=d_in)
@@ -132,7 +132,7 @@ def _fit_boosting(model: ConversionModel, X: NDF, y: NDF, init: NDF) -> lgb.Boos
         d_in,
         num_boost_round=model.n_estimators,
         valid_sets=[d_val],
-        callbacks=[lgb.early_stopping(30, verbose=False)],
+        callbacks=[lgb.early_stopping(model.early_stopping_rounds, verbose=False)],
     )
 
 
