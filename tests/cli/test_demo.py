@@ -23,12 +23,20 @@ def test_demo_tour_runs_every_step(tmp_path: Path) -> None:
         "Bad input loses nothing",
         "Duplicate leads at intake",
         "The routing audit",
+        "Learning who converts what",
         "Routing the new leads",
         "The live service",
         "Tour finished",
     ):
         assert title in result.output
-    for name in ("history.csv", "reps.csv", "truth.json", "analysis.html", "decisions.csv"):
+    for name in (
+        "history.csv",
+        "reps.csv",
+        "truth.json",
+        "analysis.html",
+        "decisions.csv",
+        "model/model_card.md",
+    ):
         assert (tmp_path / "tour" / name).exists(), name
 
 

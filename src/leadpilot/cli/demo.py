@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import typer
 from rich.console import Console
@@ -73,12 +74,13 @@ def run_tour(out: Console, workdir: Path, *, seed: int = 0) -> None:
     from leadpilot.cli import route as route_cli
     from leadpilot.cli import serve as serve_cli
     from leadpilot.cli import synth as synth_cli
+    from leadpilot.cli import train as train_cli
     from leadpilot.cli import validate as validate_cli
 
     started = time.perf_counter()
     steps: list[tuple[str, str, Callable[[], object]]] = []
     world_box: dict[str, object] = {}
-    model_box: dict[str, Path] = {}
+    model_box: dict[str, Any] = {}
 
     def make_world() -> None:
         world_box["world"] = synth_cli.demo_section(out, workdir, seed=seed)
@@ -131,12 +133,28 @@ def run_tour(out: Console, workdir: Path, *, seed: int = 0) -> None:
             lambda: analyze_cli.demo_section(out, workdir),
         )
     )
+
+    def train() -> None:
+        model_box["model"] = train_cli.demo_section(out, workdir, world=world_box["world"])
+        model_box["model_dir"] = workdir / "model"
+
+    steps.append(
+        (
+            "Learning who converts what",
+            "A calibrated model of P(convert | lead, rep), evaluated on the latest 20% of the "
+            "history (a temporal split) against simpler baselines (`leadpilot train`).",
+            train,
+        )
+    )
     steps.append(
         (
             "Routing the new leads: round-robin vs predictive",
-            "Each new lead is routed in arrival order under daily caps and the fairness band; "
-            "the ground truth scores both policies (`leadpilot route-batch`).",
-            lambda: route_cli.demo_section(out, workdir, world_box["world"]),
+            "Each new lead is routed in arrival order under daily caps and the fairness band, "
+            "by the trained model; the ground truth scores every policy (`leadpilot "
+            "route-batch`).",
+            lambda: route_cli.demo_section(
+                out, workdir, world_box["world"], scorer=model_box.get("model")
+            ),
         )
     )
     steps.append(

@@ -392,11 +392,14 @@ def _score(world: Any, decisions: list[Decision], active: list[str], cap: Any) -
     }
 
 
-def demo_section(out: Console, workdir: Path, world: Any) -> dict[str, Any]:
+def demo_section(
+    out: Console, workdir: Path, world: Any, scorer: Scorer | None = None
+) -> dict[str, Any]:
     """For ``leadpilot demo``: route the world's new leads by round-robin and by the default
-    predictive policy, compare with the ground truth, write ``decisions.csv``, and explain
-    one decision (who, why, why not the runner-up, why not an excluded rep)."""
-    results = compare_strategies(out, world, decisions_out=workdir / "decisions.csv")
+    predictive policy (with ``scorer``, e.g. the trained model; the world's oracle when
+    omitted), compare with the ground truth, write ``decisions.csv``, and explain one
+    decision (who, why, why not the runner-up)."""
+    results = compare_strategies(out, world, scorer, decisions_out=workdir / "decisions.csv")
     pred, rr = results["predictive"], results["round_robin"]
     out.print(
         f"Predictive routing: [bold]{pred['expected'] - rr['expected']:+.1f}[/] expected "
