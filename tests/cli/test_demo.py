@@ -24,6 +24,7 @@ def test_demo_tour_runs_every_step(tmp_path: Path) -> None:
         "Duplicate leads at intake",
         "The routing audit",
         "Routing the new leads",
+        "The live service",
         "Tour finished",
     ):
         assert title in result.output

@@ -71,12 +71,14 @@ def run_tour(out: Console, workdir: Path, *, seed: int = 0) -> None:
     from leadpilot.cli import analyze as analyze_cli
     from leadpilot.cli import dedupe as dedupe_cli
     from leadpilot.cli import route as route_cli
+    from leadpilot.cli import serve as serve_cli
     from leadpilot.cli import synth as synth_cli
     from leadpilot.cli import validate as validate_cli
 
     started = time.perf_counter()
     steps: list[tuple[str, str, Callable[[], object]]] = []
     world_box: dict[str, object] = {}
+    model_box: dict[str, Path] = {}
 
     def make_world() -> None:
         world_box["world"] = synth_cli.demo_section(out, workdir, seed=seed)
@@ -135,6 +137,14 @@ def run_tour(out: Console, workdir: Path, *, seed: int = 0) -> None:
             "Each new lead is routed in arrival order under daily caps and the fairness band; "
             "the ground truth scores both policies (`leadpilot route-batch`).",
             lambda: route_cli.demo_section(out, workdir, world_box["world"]),
+        )
+    )
+    steps.append(
+        (
+            "The live service: SLA timers and reassignment",
+            "`leadpilot serve` on SQLite: leads arrive over HTTP, reps touch most of them, "
+            "and the hot leads nobody touched within the SLA move to someone who will.",
+            lambda: serve_cli.demo_service(out, workdir, model_box.get("model_dir")),
         )
     )
     for number, (title, why, action) in enumerate(steps, start=1):

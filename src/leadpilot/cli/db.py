@@ -1,0 +1,62 @@
+"""``leadpilot db``: create or migrate the database."""
+
+from __future__ import annotations
+
+import typer
+
+from leadpilot.cli._common import console
+from leadpilot.settings import load_settings
+from leadpilot.store.engine import make_engine
+from leadpilot.store.migrate import current_revision, head_revision, upgrade
+
+DB_OPTION = typer.Option(
+    None,
+    "--db",
+    envvar="LEADPILOT_DATABASE_URL",
+    help="Database URL (default sqlite:///leadpilot.db in the working folder).",
+    show_envvar=True,
+)
+
+
+def database_url(db: str | None) -> str:
+    """The URL from ``--db``/``LEADPILOT_DATABASE_URL``, else the settings' default."""
+    return db or load_settings().database_url
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``db`` command group."""
+    db_app = typer.Typer(help="Create and migrate leadpilot's database.", no_args_is_help=True)
+
+    @db_app.command("upgrade")
+    def upgrade_cmd(db: str | None = DB_OPTION) -> None:
+        """Create the tables or migrate them to this version of leadpilot.
+
+        Example: leadpilot db upgrade --db postgresql+psycopg://app:secret@db:5432/leadpilot
+        """
+        engine = make_engine(database_url(db))
+        try:
+            before = current_revision(engine)
+            after = upgrade(engine)
+        finally:
+            engine.dispose()
+        if before == after:
+            console.print(f"Database already at migration [bold]{after}[/] (head).")
+        else:
+            console.print(f"Database migrated from {before or 'empty'} to [bold]{after}[/].")
+
+    @db_app.command("status")
+    def status_cmd(db: str | None = DB_OPTION) -> None:
+        """Show the database's migration and the newest one this leadpilot ships.
+
+        Example: leadpilot db status
+        """
+        engine = make_engine(database_url(db))
+        try:
+            current = current_revision(engine)
+        finally:
+            engine.dispose()
+        head = head_revision()
+        state = "up to date" if current == head else "needs: leadpilot db upgrade"
+        console.print(f"database: {current or 'empty'}  head: {head}  ({state})")
+
+    app.add_typer(db_app, name="db")

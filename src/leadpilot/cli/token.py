@@ -1,0 +1,66 @@
+"""``leadpilot token``: API tokens for the service (stored hashed, shown once)."""
+
+from __future__ import annotations
+
+import json
+
+import typer
+
+from leadpilot.cli._common import console
+from leadpilot.cli.db import DB_OPTION, database_url
+from leadpilot.store.engine import make_engine, write_transaction
+from leadpilot.store.migrate import check_current
+from leadpilot.store.tokens import ROLES, create_token, revoke_token
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``token`` command group."""
+    token_app = typer.Typer(help="Create and revoke API tokens.", no_args_is_help=True)
+
+    @token_app.command("create")
+    def create_cmd(
+        role: str = typer.Option(..., "--role", help=f"One of: {', '.join(ROLES)}."),
+        name: str = typer.Option("api", "--name", help="A label to recognise the token by."),
+        db: str | None = DB_OPTION,
+        as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+    ) -> None:
+        """Create a token; it is printed once and only its hash is stored.
+
+        Readers may read; writers may also post leads and events and edit reps; admins may
+        also upload and roll back policies.
+
+        Example: leadpilot token create --role writer --name hubspot-webhook
+        """
+        engine = make_engine(database_url(db))
+        try:
+            check_current(engine)
+            with write_transaction(engine) as conn:
+                token, info = create_token(conn, role=role, name=name)
+        finally:
+            engine.dispose()
+        if as_json:
+            typer.echo(
+                json.dumps({"id": info.id, "name": info.name, "role": info.role, "token": token})
+            )
+            return
+        console.print(f"Created {info.role} token #{info.id} ({info.name}). It is shown only once:")
+        typer.echo(token)
+
+    @token_app.command("revoke")
+    def revoke_cmd(
+        token_id: int = typer.Argument(..., help="The token's id (#n printed at creation)."),
+        db: str | None = DB_OPTION,
+    ) -> None:
+        """Revoke a token by id.
+
+        Example: leadpilot token revoke 3
+        """
+        engine = make_engine(database_url(db))
+        try:
+            with write_transaction(engine) as conn:
+                done = revoke_token(conn, token_id)
+        finally:
+            engine.dispose()
+        console.print(f"Token #{token_id} revoked." if done else f"No live token #{token_id}.")
+
+    app.add_typer(token_app, name="token")

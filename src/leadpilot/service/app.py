@@ -1,0 +1,120 @@
+"""``create_app(settings)``: the FastAPI application of ``leadpilot serve``.
+
+Nothing is built at import time: settings, engine, scorer and the background worker come to
+life in ``create_app`` and the app's lifespan, so tests can make as many apps as they like.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from datetime import datetime
+from pathlib import Path
+
+import sqlalchemy as sa
+from fastapi import FastAPI, Request, Response
+
+from leadpilot import __version__
+from leadpilot.schema import Scorer
+from leadpilot.service.context import ServiceContext
+from leadpilot.service.core import RoutingService
+from leadpilot.service.errors import install_error_handlers
+from leadpilot.service.inputs import load_scorer
+from leadpilot.service.limits import BodySizeLimit
+from leadpilot.service.metrics import ServiceMetrics
+from leadpilot.service.routes import decisions, events, health, kpis, leads, policy, reps
+from leadpilot.service.schemas import ERROR_RESPONSES
+from leadpilot.service.worker import Worker
+from leadpilot.settings import Settings
+from leadpilot.store.engine import make_engine, write_transaction
+from leadpilot.store.migrate import check_current
+from leadpilot.store.models import active_model_row, register_model
+from leadpilot.store.types import utcnow
+
+__all__ = ["create_app"]
+
+_DESCRIPTION = """Real-time lead routing with reason codes, SLA timers and auto-reassignment.
+
+Authenticate with `Authorization: Bearer <token>` (create one: `leadpilot token create
+--role writer`). Every error has the shape `{"error": {"type", "message", "hint", "field",
+"details"}}`."""
+
+
+def create_app(
+    settings: Settings,
+    *,
+    engine: sa.Engine | None = None,
+    scorer: Scorer | None = None,
+    clock: Callable[[], datetime] = utcnow,
+    seed: int | None = None,
+) -> FastAPI:
+    """Build the service app. ``engine``/``scorer``/``clock`` may be injected (tests);
+    otherwise they come from ``settings``. The database must be migrated
+    (``leadpilot db upgrade``); the worker starts with the app unless disabled."""
+    own_engine = engine is None
+    engine = engine or make_engine(settings.database_url, pool_size=settings.pool_size)
+    check_current(engine)
+    if scorer is None and settings.model_dir is None:
+        with engine.connect() as conn:
+            row = active_model_row(conn)
+        if row is not None:  # the model this database was last served with
+            scorer = load_scorer(Path(row.path))
+    elif scorer is None and settings.model_dir is not None:
+        scorer = load_scorer(settings.model_dir)
+        with write_transaction(engine) as conn:
+            register_model(conn, version=scorer.version, path=str(settings.model_dir.resolve()))
+    metrics = ServiceMetrics()
+    service = RoutingService(
+        engine, settings=settings, metrics=metrics, scorer=scorer, clock=clock, seed=seed
+    )
+    ctx = ServiceContext(
+        settings=settings, engine=engine, metrics=metrics, service=service, clock=clock
+    )
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        worker = Worker(service, settings.worker_poll_seconds) if settings.worker_enabled else None
+        if worker is not None:
+            worker.start()
+        try:
+            yield
+        finally:
+            if worker is not None:
+                worker.stop()
+            if own_engine:
+                engine.dispose()
+
+    app = FastAPI(
+        title="leadpilot",
+        version=__version__,
+        description=_DESCRIPTION,
+        lifespan=lifespan,
+    )
+    app.state.ctx = ctx
+    install_error_handlers(app)
+    for module in (health, leads, events, decisions, reps, policy, kpis):
+        responses = None if module is health else ERROR_RESPONSES
+        app.include_router(module.router, responses=responses)
+
+    @app.middleware("http")
+    async def count_requests(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        started = time.perf_counter()
+        response = await call_next(request)
+        route = request.scope.get("route")
+        path = getattr(route, "path", "unmatched")
+        metrics.requests.labels(request.method, path, str(response.status_code)).inc()
+        response.headers["x-process-time-ms"] = f"{(time.perf_counter() - started) * 1000:.2f}"
+        return response
+
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)
+    return app
+
+
+def app_from_environment() -> FastAPI:
+    """The app with settings from the environment (``leadpilot serve`` and uvicorn)."""
+    from leadpilot.settings import load_settings
+
+    return create_app(load_settings())

@@ -1,0 +1,234 @@
+"""What a routing decision needs, loaded from the store: policy, roster, accounts, state.
+
+The active policy is parsed once per version and cached; the roster is cached per roster
+version (bumped by every write to reps or out-of-office ranges, in any process); accounts are
+matched by ``ingest.matching.AccountMatcher`` (domain, company key, fuzzy name), rebuilt
+every ``ACCOUNT_REFRESH`` seconds (they change only through ``leadpilot load``).
+"""
+
+from __future__ import annotations
+
+import importlib
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import sqlalchemy as sa
+import yaml
+
+from leadpilot.errors import LeadpilotError, ModelError, PolicyError
+from leadpilot.ingest.matching import AccountMatcher
+from leadpilot.policy import (
+    DemandModel,
+    Policy,
+    ShadowPricer,
+    default_policy,
+    parse_policy,
+    route,
+)
+from leadpilot.schema import Decision, Lead, Rep, Scorer
+from leadpilot.store.accounts import list_accounts
+from leadpilot.store.counters import DbRoutingState
+from leadpilot.store.leads import lead_from_fields
+from leadpilot.store.policies import active_policy_row
+from leadpilot.store.reps import list_reps
+from leadpilot.store.tables import leads, policies, routing_counters
+
+__all__ = [
+    "ACCOUNT_REFRESH",
+    "RoutingInputs",
+    "Snapshot",
+    "load_scorer",
+    "policy_from_text",
+]
+
+ACCOUNT_REFRESH = 30.0  # seconds
+PRICER_REFRESH = 900.0  # seconds
+_DEMAND_LEADS = 3_000
+
+
+def policy_from_text(text: str) -> Policy:
+    """Parse and validate a policy's YAML text (``PolicyError`` names the key path)."""
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise PolicyError(
+            f"the policy is not valid YAML: {exc}",
+            hint="check indentation and quoting near the line shown",
+            details={"path": ""},
+        ) from None
+    return parse_policy(data, source="uploaded policy")
+
+
+def load_scorer(model_dir: Path) -> Scorer:
+    """Load a trained conversion model (``leadpilot.model.ConversionModel``)."""
+    try:
+        module: Any = importlib.import_module("leadpilot.model")
+    except ImportError:
+        raise ModelError(
+            "this installation has no conversion model package",
+            hint="upgrade leadpilot, or start the service without a model (round-robin)",
+        ) from None
+    scorer: Scorer = module.ConversionModel.load(model_dir)
+    return scorer
+
+
+@dataclass
+class Snapshot:
+    """Inputs of decisions inside one transaction."""
+
+    conn: sa.Connection
+    policy: Policy
+    reps: list[Rep]
+    accounts: AccountMatcher
+    scorer: Scorer | None
+    pricer: ShadowPricer | None = None
+    state: DbRoutingState = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.state = DbRoutingState(self.conn)
+
+    def route(
+        self, lead: Lead, *, now: datetime, rng: np.random.Generator, declined: frozenset[str]
+    ) -> Decision:
+        """The router's decision (not yet committed to the state)."""
+        return route(
+            lead,
+            policy=self.policy,
+            reps=self.reps,
+            state=self.state,
+            scorer=self.scorer,
+            accounts=self.accounts,
+            now=now,
+            rng=rng,
+            declined=declined,
+            pricer=self.pricer,
+        )
+
+    def link_account(self, lead: Lead) -> str | None:
+        """The id of the lead's account, if one matches."""
+        found = self.accounts.match(lead)
+        return found.account.account_id if found else None
+
+    @staticmethod
+    def lead_of(row: Any) -> Lead:
+        """The canonical lead of a stored row."""
+        return lead_from_fields(row.fields)
+
+    @property
+    def max_reassignments(self) -> int:
+        """How many times a lead may be reassigned automatically."""
+        return self.policy.max_reassignments
+
+    @property
+    def notify_url(self) -> str | None:
+        """Where reassignment notices go (Slack-compatible incoming webhook)."""
+        return self.policy.notify_url
+
+    def acceptance_minutes(self, pool: str | None) -> int | None:
+        """The pool's acceptance window, if it requires acceptance."""
+        for p in self.policy.pools:
+            if p.name == pool:
+                return p.accept_within_minutes
+        return None
+
+
+class RoutingInputs:
+    """Loads snapshots; caches parsed policies and the account index across requests."""
+
+    def __init__(self, *, scorer: Scorer | None) -> None:
+        self.scorer = scorer
+        self._policies: dict[str, Policy] = {}
+        self._accounts: AccountMatcher | None = None
+        self._accounts_at = 0.0
+        self._roster: tuple[int, list[Rep]] | None = None
+        self._pricer: tuple[ShadowPricer | None, float] | None = None
+        self._lock = threading.Lock()
+
+    def policy(self, conn: sa.Connection, reps: Sequence[Rep]) -> Policy:
+        """The active policy, or the default policy when none was uploaded."""
+        version = conn.execute(sa.select(policies.c.version).where(policies.c.active)).scalar()
+        return self._policy(conn, version, reps)
+
+    def _policy(self, conn: sa.Connection, version: str | None, reps: Sequence[Rep]) -> Policy:
+        if version is None:
+            return default_policy(reps)
+        with self._lock:
+            cached = self._policies.get(version)
+        if cached is None:
+            row = active_policy_row(conn)
+            cached = policy_from_text(row.text)
+            with self._lock:
+                self._policies[version] = cached
+        return cached
+
+    def roster(self, conn: sa.Connection, version: int) -> list[Rep]:
+        """The reps with their availability; re-read only when the roster version moved
+        (every write to reps or out-of-office ranges bumps it, in any process)."""
+        with self._lock:
+            if self._roster is not None and self._roster[0] == version:
+                return self._roster[1]
+        reps = list_reps(conn)
+        with self._lock:
+            self._roster = (version, reps)
+        return reps
+
+    def accounts(self, conn: sa.Connection) -> AccountMatcher:
+        """The account index, refreshed every ``ACCOUNT_REFRESH`` seconds."""
+        with self._lock:
+            if self._accounts is None or time.monotonic() - self._accounts_at > ACCOUNT_REFRESH:
+                self._accounts = AccountMatcher(list_accounts(conn))
+                self._accounts_at = time.monotonic()
+            return self._accounts
+
+    def pricer(self, conn: sa.Connection) -> ShadowPricer | None:
+        """Shadow prices from the expected lead mix (the router's ``ShadowPricer``), built
+        from the most recent stored leads and rebuilt every ``PRICER_REFRESH`` seconds; none
+        without a scorer or without leads to learn the mix from."""
+        if self.scorer is None:
+            return None
+        with self._lock:
+            if self._pricer is not None and time.monotonic() - self._pricer[1] < PRICER_REFRESH:
+                return self._pricer[0]
+        rows = conn.execute(
+            sa.select(leads.c.fields).order_by(leads.c.created_at.desc()).limit(_DEMAND_LEADS)
+        ).scalars()
+        recent = [lead_from_fields(f) for f in rows]
+        pricer: ShadowPricer | None = None
+        if recent:
+            try:
+                pricer = ShadowPricer(DemandModel.from_leads(recent, seed=0))
+            except LeadpilotError:
+                pricer = None
+        with self._lock:
+            self._pricer = (pricer, time.monotonic())
+        return pricer
+
+    def refresh_accounts(self) -> None:
+        """Reload accounts on next use."""
+        with self._lock:
+            self._accounts = None
+
+    def load(self, conn: sa.Connection, now: datetime) -> Snapshot:
+        """Everything a decision at ``now`` needs (one query when nothing changed)."""
+        active = sa.select(policies.c.version).where(policies.c.active).scalar_subquery()
+        roster = (
+            sa.select(routing_counters.c.value)
+            .where(
+                routing_counters.c.kind == "meta",
+                routing_counters.c.scope == "",
+                routing_counters.c.key == "roster",
+            )
+            .scalar_subquery()
+        )
+        version, roster_version = conn.execute(sa.select(active, roster)).one()
+        reps = self.roster(conn, int(roster_version or 0))
+        policy = self._policy(conn, version, reps)
+        snapshot = Snapshot(conn, policy, reps, self.accounts(conn), self.scorer, self.pricer(conn))
+        snapshot.state.prefetch(now, window_days=max(62, policy.fairness.window_days + 2))
+        return snapshot

@@ -1,0 +1,81 @@
+"""``/v1/leads``: intake (dedupe, route, persist atomically) and lookup."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Body, Header, Query, Response
+from fastapi.exceptions import RequestValidationError
+from pydantic import ValidationError
+
+from leadpilot.ingest.crm_payloads import canonical_from_payload
+from leadpilot.service.core import lead_from_create
+from leadpilot.service.deps import Conn, Ctx, ReaderToken, WriterToken
+from leadpilot.service.errors import NotFoundError
+from leadpilot.service.schemas import IntakePublic, LeadCreate, LeadPublic, decision_public
+from leadpilot.store.decisions import list_decisions
+from leadpilot.store.idempotency import request_fingerprint
+from leadpilot.store.leads import get_lead_row
+
+router = APIRouter(prefix="/v1/leads", tags=["leads"])
+
+
+def _canonical(body: LeadCreate | dict[str, Any], fmt: str) -> LeadCreate:
+    if isinstance(body, LeadCreate) and fmt == "canonical":
+        return body
+    raw = body.model_dump(exclude_unset=True) if isinstance(body, LeadCreate) else body
+    data = raw if fmt == "canonical" else canonical_from_payload(raw, fmt)
+    try:
+        return LeadCreate.model_validate(data)
+    except ValidationError as exc:
+        raise RequestValidationError(
+            [{**e, "loc": ("body", *e["loc"])} for e in exc.errors(include_url=False)]
+        ) from None
+
+
+@router.post(
+    "",
+    response_model=IntakePublic,
+    status_code=201,
+    responses={200: {"model": IntakePublic, "description": "Duplicate or retried request"}},
+)
+def post_lead(
+    body: Annotated[LeadCreate | dict[str, Any], Body()],
+    ctx: Ctx,
+    response: Response,
+    _token: WriterToken,
+    format: Annotated[
+        Literal["canonical", "hubspot", "salesforce"], Query(description="payload shape")
+    ] = "canonical",
+    idempotency_key: Annotated[str | None, Header(max_length=256)] = None,
+) -> dict[str, Any]:
+    """Route one lead: dedupe (same id, external id or email: no second routing), link its
+    account, decide, and store lead + decision + router state in one transaction. 201 for a
+    new lead, 200 for a duplicate or a retried ``Idempotency-Key``."""
+    lead_in = _canonical(body, format)
+    lead = lead_from_create(lead_in, ctx.clock())
+    fingerprint = request_fingerprint(
+        "POST",
+        f"/v1/leads?format={format}",
+        body.model_dump(mode="json") if isinstance(body, LeadCreate) else body,
+    )
+    status, payload = ctx.service.intake(
+        lead, idempotency_key=idempotency_key, fingerprint=fingerprint
+    )
+    response.status_code = status
+    return payload
+
+
+@router.get("/{lead_id}", response_model=LeadPublic)
+def get_lead(lead_id: str, conn: Conn, _token: ReaderToken) -> LeadPublic:
+    """A lead with its status, owner, milestones and every decision about it."""
+    row = get_lead_row(conn, lead_id)
+    if row is None:
+        raise NotFoundError(f"no lead {lead_id!r}", hint="check the id returned at intake")
+    data = dict(row._mapping)
+    for key in ("email", "external_id", "company", "domain"):
+        data.pop(key, None)
+    data["decisions"] = [
+        decision_public(r) for r in list_decisions(conn, lead_id=lead_id, limit=1000)
+    ]
+    return LeadPublic(**data)

@@ -1,0 +1,81 @@
+"""``/v1/reps``: availability, capacity and the active flag of each rep."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from fastapi import APIRouter
+
+from leadpilot.schema import Rep
+from leadpilot.service.deps import Conn, Ctx, ReaderToken, WriterToken
+from leadpilot.service.errors import NotFoundError
+from leadpilot.service.schemas import OutOfOffice, RepPublic, RepUpdate
+from leadpilot.store import reps as rep_store
+from leadpilot.store.counters import rep_load
+from leadpilot.store.engine import write_transaction
+
+router = APIRouter(prefix="/v1/reps", tags=["reps"])
+
+
+def _public(conn: Conn, rep: Rep, ctx: Ctx) -> RepPublic:
+    open_leads, today = rep_load(conn, rep, ctx.clock())
+    return RepPublic(
+        rep_id=rep.rep_id,
+        name=rep.name,
+        email=rep.email,
+        pool=rep.pool,
+        role=rep.role,
+        regions=list(rep.regions),
+        industries=list(rep.industries),
+        products=list(rep.products),
+        languages=list(rep.languages),
+        max_leads_per_day=rep.max_leads_per_day,
+        max_open_leads=rep.max_open_leads,
+        timezone=rep.timezone,
+        working_hours=rep.working_hours,
+        active=rep.active,
+        start_date=rep.start_date,
+        backup_rep_id=rep.backup_rep_id,
+        out_of_office=[
+            OutOfOffice(starts_at=s, ends_at=e) for s, e in rep.attributes.get("out_of_office", ())
+        ],
+        open_leads=open_leads,
+        leads_today=today,
+    )
+
+
+@router.get("", response_model=list[RepPublic])
+def list_reps(ctx: Ctx, conn: Conn, _token: ReaderToken) -> list[RepPublic]:
+    """Every rep with availability and current load."""
+    return [_public(conn, rep, ctx) for rep in rep_store.list_reps(conn)]
+
+
+@router.get("/{rep_id}", response_model=RepPublic)
+def get_rep(rep_id: str, ctx: Ctx, conn: Conn, _token: ReaderToken) -> RepPublic:
+    """One rep with availability, capacity and current load."""
+    rep = rep_store.get_rep(conn, rep_id)
+    if rep is None:
+        raise NotFoundError(f"no rep {rep_id!r}", hint="GET /v1/reps lists the known reps")
+    return _public(conn, rep, ctx)
+
+
+@router.put("/{rep_id}", response_model=RepPublic)
+def put_rep(rep_id: str, body: RepUpdate, ctx: Ctx, conn: Conn, _token: WriterToken) -> RepPublic:
+    """Create a rep or change its availability, capacity or active flag."""
+    with write_transaction(ctx.engine) as wconn:
+        current = rep_store.get_rep(wconn, rep_id) or Rep(rep_id=rep_id)
+        changes = body.model_dump(exclude_unset=True, exclude={"out_of_office"})
+        for key in ("regions", "industries", "products", "languages"):
+            if key in changes:
+                changes[key] = tuple(changes[key] or ())
+        if "timezone" in changes and changes["timezone"] is None:
+            changes["timezone"] = "UTC"
+        updated = replace(current, **changes)
+        rep_store.upsert_reps(wconn, [updated])
+        if body.out_of_office is not None:
+            rep_store.replace_out_of_office(
+                wconn, rep_id, [(o.starts_at, o.ends_at) for o in body.out_of_office]
+            )
+    rep = rep_store.get_rep(conn, rep_id)
+    assert rep is not None
+    return _public(conn, rep, ctx)

@@ -1,0 +1,324 @@
+"""Request and response bodies, one class per direction (``XCreate`` in, ``XPublic`` out)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = [
+    "AlertPublic",
+    "CandidatePublic",
+    "DecisionPublic",
+    "EventCreate",
+    "EventPublic",
+    "IntakePublic",
+    "LeadCreate",
+    "LeadPublic",
+    "OutOfOffice",
+    "PolicyCreate",
+    "PolicyDiff",
+    "PolicyHistory",
+    "PolicyPublic",
+    "PolicyRollback",
+    "RepPublic",
+    "RepUpdate",
+    "decision_public",
+]
+
+_ID_PATTERN = r"^[A-Za-z0-9_.:@\-]+$"
+_ID = Field(min_length=1, max_length=128, pattern=_ID_PATTERN)
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class OutOfOffice(_In):
+    """A period when a rep takes no leads (UTC or with an offset)."""
+
+    starts_at: datetime
+    ends_at: datetime
+    reason: str | None = Field(None, max_length=256)
+
+
+class RepPublic(BaseModel):
+    """A rep with availability and capacity."""
+
+    rep_id: str
+    name: str | None
+    email: str | None
+    pool: str | None
+    role: str | None
+    regions: list[str]
+    industries: list[str]
+    products: list[str]
+    languages: list[str]
+    max_leads_per_day: int | None
+    max_open_leads: int | None
+    timezone: str
+    working_hours: str | None
+    active: bool
+    start_date: date | None
+    backup_rep_id: str | None
+    out_of_office: list[OutOfOffice]
+    open_leads: int
+    leads_today: int
+
+
+class RepUpdate(_In):
+    """Fields of a rep to create or replace (PUT). Omitted fields keep their value."""
+
+    name: str | None = Field(None, max_length=256)
+    email: str | None = Field(None, max_length=320)
+    pool: str | None = Field(None, max_length=128)
+    role: str | None = Field(None, max_length=128)
+    regions: list[str] | None = Field(None, max_length=200)
+    industries: list[str] | None = Field(None, max_length=200)
+    products: list[str] | None = Field(None, max_length=200)
+    languages: list[str] | None = Field(None, max_length=50)
+    max_leads_per_day: int | None = Field(None, ge=0, le=100_000)
+    max_open_leads: int | None = Field(None, ge=0, le=1_000_000)
+    timezone: str | None = Field(None, max_length=64)
+    working_hours: str | None = Field(None, max_length=256)
+    active: bool | None = None
+    backup_rep_id: str | None = Field(None, max_length=128)
+    out_of_office: list[OutOfOffice] | None = Field(None, max_length=500)
+
+
+class LeadCreate(_In):
+    """A lead in leadpilot's canonical fields. Unknown fields go in ``attributes``."""
+
+    lead_id: str | None = Field(None, min_length=1, max_length=128, pattern=_ID_PATTERN)
+    created_at: datetime | None = None
+    email: str | None = Field(None, max_length=320)
+    company: str | None = Field(None, max_length=512)
+    domain: str | None = Field(None, max_length=256)
+    website: str | None = Field(None, max_length=2048)
+    source: str | None = Field(None, max_length=128)
+    industry: str | None = Field(None, max_length=128)
+    company_size: float | None = Field(None, ge=0, le=10_000_000)
+    size_band: str | None = Field(None, max_length=32)
+    annual_revenue: float | None = Field(None, ge=0, le=1e13)
+    region: str | None = Field(None, max_length=64)
+    country: str | None = Field(None, max_length=64)
+    state: str | None = Field(None, max_length=64)
+    product: str | None = Field(None, max_length=128)
+    engagement_score: float | None = Field(None, ge=-1e9, le=1e9)
+    title: str | None = Field(None, max_length=256)
+    language: str | None = Field(None, max_length=32)
+    external_id: str | None = Field(None, max_length=256)
+    attributes: dict[str, str | int | float | bool | None] = Field(
+        default_factory=dict, max_length=100
+    )
+
+
+class CandidatePublic(BaseModel):
+    """A scored candidate rep."""
+
+    rep_id: str
+    p_convert: float | None = None
+    price: float | None = None
+    score: float | None = None
+
+
+class DecisionPublic(BaseModel):
+    """One routing decision: who, why (reason codes), who else and why not, with versions."""
+
+    id: int
+    lead_id: str
+    seq: int
+    live: bool
+    trigger: str
+    rep_id: str | None
+    pool: str | None
+    lane: str | None
+    strategy: str
+    reasons: list[str]
+    candidates: list[CandidatePublic]
+    exclusions: dict[str, str]
+    p_convert: float | None
+    confidence: float | None
+    propensity: float | None
+    model_version: str | None
+    policy_version: str | None
+    decided_at: datetime
+    sla_deadline: datetime | None
+    mode: str
+    shadow_rep_id: str | None
+    fit_score: float | None
+    intent_score: float | None
+    grade: str | None
+
+
+def decision_public(row: Any) -> DecisionPublic:
+    """The public form of a stored decision row."""
+    data = dict(row._mapping)
+    data["candidates"] = [CandidatePublic(**c) for c in row.candidates]
+    return DecisionPublic(**data)
+
+
+class IntakePublic(BaseModel):
+    """The answer to ``POST /v1/leads``: the decision, and whether the lead was a duplicate
+    (then the decision is the existing lead's, and nothing was routed again)."""
+
+    lead_id: str
+    duplicate: bool
+    duplicate_of: str | None = None
+    matched_on: str | None = None
+    status: str
+    account_id: str | None = None
+    decision: DecisionPublic | None
+
+
+class LeadPublic(BaseModel):
+    """A stored lead with its status, owner and milestones."""
+
+    lead_id: str
+    status: str
+    rep_id: str | None
+    lane: str | None
+    account_id: str | None
+    queue_reason: str | None
+    queued_at: datetime | None
+    reassignments: int
+    created_at: datetime
+    received_at: datetime
+    first_touch_at: datetime | None
+    accepted_at: datetime | None
+    meeting_at: datetime | None
+    opportunity_at: datetime | None
+    closed_at: datetime | None
+    closed_won: bool | None
+    fields: dict[str, Any]
+    decisions: list[DecisionPublic]
+
+
+EventType = Literal[
+    "first_touch",
+    "accepted",
+    "declined",
+    "meeting_booked",
+    "opportunity_created",
+    "closed_won",
+    "closed_lost",
+    "reassigned",
+    "rep_out_of_office",
+]
+
+
+class EventCreate(_In):
+    """Something that happened to a lead or a rep. ``event_id`` makes it idempotent.
+
+    ``lead_id`` is required for lead events; ``rep_id`` for declined/accepted (who acted),
+    reassigned (the new owner) and rep_out_of_office (with ``starts_at``/``ends_at``)."""
+
+    event_id: str = _ID
+    type: EventType
+    lead_id: str | None = Field(None, max_length=128)
+    rep_id: str | None = Field(None, max_length=128)
+    occurred_at: datetime | None = None
+    starts_at: datetime | None = None
+    ends_at: datetime | None = None
+    reason: str | None = Field(None, max_length=512)
+
+
+class EventPublic(BaseModel):
+    """What the event did."""
+
+    event_id: str
+    type: str
+    duplicate: bool
+    lead_id: str | None
+    outcome: dict[str, Any]
+
+
+class PolicyCreate(_In):
+    """A policy file's YAML text; activated unless ``activate`` is false."""
+
+    policy: str = Field(min_length=1, max_length=500_000)
+    activate: bool = True
+
+
+class PolicyPublic(BaseModel):
+    """A stored policy version."""
+
+    version: str
+    active: bool
+    author: str | None
+    created_at: datetime
+    text: str
+
+
+class PolicyActivationPublic(BaseModel):
+    """One activation of a version (upload or rollback)."""
+
+    version: str
+    action: str
+    author: str | None
+    activated_at: datetime
+
+
+class PolicyHistory(BaseModel):
+    """Every version and every activation, oldest first."""
+
+    active_version: str | None
+    versions: list[PolicyPublic]
+    activations: list[PolicyActivationPublic]
+
+
+class PolicyRollback(_In):
+    """Which earlier version to activate again."""
+
+    version: str = Field(min_length=1, max_length=128)
+
+
+class PolicyDiff(BaseModel):
+    """A unified diff of two versions' text."""
+
+    from_version: str
+    to_version: str
+    diff: str
+
+
+class AlertPublic(BaseModel):
+    """An operator alert (failed webhook, breach with nobody to take the lead...)."""
+
+    id: int
+    kind: str
+    message: str
+    lead_id: str | None
+    created_at: datetime
+
+
+class ErrorDetail(BaseModel):
+    """The one error shape's inner object."""
+
+    type: str
+    message: str
+    hint: str | None = None
+    field: str | None = None
+    details: dict[str, Any] = Field(default_factory=dict)
+    problems: list[dict[str, Any]] | None = None
+
+
+class ErrorBody(BaseModel):
+    """Every error response: ``{"error": {...}}``."""
+
+    error: ErrorDetail
+
+
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    code: {"model": ErrorBody, "description": text}
+    for code, text in (
+        (400, "Bad request"),
+        (401, "Missing or unknown token"),
+        (403, "The token's role may not do this"),
+        (404, "Not found"),
+        (409, "Conflict"),
+        (413, "Body too large"),
+        (422, "Invalid input; the error names the field"),
+        (503, "Database unavailable"),
+    )
+}

@@ -1,0 +1,157 @@
+"""The background worker inside ``leadpilot serve``: SLA timers, the queue, webhooks.
+
+It polls the database every few seconds. Due rows are claimed with ``FOR UPDATE SKIP
+LOCKED`` on PostgreSQL, so several replicas can run workers; on SQLite the database write
+lock makes every worker a single writer. Loops are bounded per poll.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+import httpx
+
+from leadpilot.service.core import RoutingService
+from leadpilot.service.notify import send_webhook
+from leadpilot.store import timers
+from leadpilot.store.alerts import claim_due_deliveries, mark_delivered, mark_failed_attempt
+from leadpilot.store.engine import write_transaction
+from leadpilot.store.leads import get_lead_row, queued_lead_ids
+from leadpilot.store.tables import webhook_deliveries
+
+__all__ = ["Worker", "WorkerReport", "run_due"]
+
+log = logging.getLogger("leadpilot.worker")
+
+_BATCH = 50
+_WEBHOOK_LEASE = timedelta(seconds=60)
+
+
+@dataclass
+class WorkerReport:
+    """What one poll did."""
+
+    breaches: int = 0
+    reassigned: list[str] = field(default_factory=list)
+    drained: list[str] = field(default_factory=list)
+    webhooks_sent: int = 0
+    webhooks_failed: int = 0
+
+
+def run_due(
+    service: RoutingService, now: datetime | None = None, client: httpx.Client | None = None
+) -> WorkerReport:
+    """Act on everything due by ``now``: expired SLA/acceptance timers, queued leads that
+    can now be routed, pending webhooks."""
+    now = now or service.clock()
+    report = WorkerReport()
+    _fire_timers(service, now, report)
+    _drain_queue(service, now, report)
+    _send_webhooks(service, now, report, client)
+    return report
+
+
+def _fire_timers(service: RoutingService, now: datetime, report: WorkerReport) -> None:
+    with service.with_lock() as conn:
+        for timer in timers.claim_due_timers(conn, now, limit=_BATCH):
+            timers.finish_timer(conn, timer.id, now)
+            lead = get_lead_row(conn, timer.lead_id)
+            if lead is None or lead.status != "routed" or lead.rep_id != timer.rep_id:
+                continue  # superseded: the lead moved or closed since the timer started
+            if timer.kind == "sla" and lead.first_touch_at is not None:
+                continue
+            if timer.kind == "acceptance" and lead.accepted_at is not None:
+                continue
+            report.breaches += 1
+            service.metrics.sla_breaches.labels(kind=timer.kind).inc()
+            reason = "SLA_BREACH_REASSIGN" if timer.kind == "sla" else "ACCEPTANCE_EXPIRED_REASSIGN"
+            outcome = service.reassign(
+                conn, timer.lead_id, reason=reason, now=now, also_exclude=frozenset({timer.rep_id})
+            )
+            if outcome.get("reassigned"):
+                report.reassigned.append(timer.lead_id)
+
+
+def _drain_queue(service: RoutingService, now: datetime, report: WorkerReport) -> None:
+    with service.with_lock() as conn:
+        waiting = queued_lead_ids(conn, _BATCH)
+        if not waiting:
+            return
+        snapshot = service.inputs.load(conn, now)
+        for lead_id in waiting:
+            row = get_lead_row(conn, lead_id)
+            lead = snapshot.lead_of(row)
+            decision = service.decide_for_queue(snapshot, lead, now)
+            if decision is not None:
+                report.drained.append(lead_id)
+
+
+def _send_webhooks(
+    service: RoutingService, now: datetime, report: WorkerReport, client: httpx.Client | None
+) -> None:
+    # Claim with a lease and commit before sending, so no database lock is held during HTTP.
+    with write_transaction(service.engine) as conn:
+        due = claim_due_deliveries(conn, now, limit=_BATCH)
+        for row in due:
+            conn.execute(
+                webhook_deliveries.update()
+                .where(webhook_deliveries.c.id == row.id)
+                .values(next_attempt_at=now + _WEBHOOK_LEASE)
+            )
+    if not due:
+        return
+    settings = service.settings
+    own = client is None
+    http = client or httpx.Client(timeout=settings.webhook_timeout_seconds)
+    try:
+        for row in due:
+            error = send_webhook(http, row.url, dict(row.payload), secret=settings.webhook_secret)
+            with write_transaction(service.engine) as conn:
+                if error is None:
+                    mark_delivered(conn, row.id)
+                    report.webhooks_sent += 1
+                else:
+                    service.metrics.webhook_failures.inc()
+                    report.webhooks_failed += 1
+                    mark_failed_attempt(
+                        conn,
+                        row,
+                        error,
+                        max_attempts=settings.webhook_max_attempts,
+                        backoff_seconds=settings.webhook_backoff_seconds,
+                        now=now,
+                    )
+    finally:
+        if own:
+            http.close()
+
+
+class Worker:
+    """Runs ``run_due`` every ``interval`` seconds in a daemon thread until stopped."""
+
+    def __init__(self, service: RoutingService, interval: float) -> None:
+        self.service = service
+        self.interval = interval
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="leadpilot-worker", daemon=True)
+
+    def start(self) -> None:
+        """Start polling."""
+        self._thread.start()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Ask the loop to stop and wait for it."""
+        self._stop.set()
+        self._thread.join(timeout)
+
+    def _loop(self) -> None:
+        with httpx.Client(timeout=self.service.settings.webhook_timeout_seconds) as client:
+            while not self._stop.is_set():
+                try:
+                    run_due(self.service, client=client)
+                except Exception:  # the worker must outlive any one bad row
+                    log.exception("worker poll failed")
+                self._stop.wait(self.interval)

@@ -1,0 +1,210 @@
+"""The router's state in the database: ``DbRoutingState`` implements
+``leadpilot.policy.RoutingState`` on the ``routing_counters`` table.
+
+Reads are batched (one query per kind, cached for the transaction) because the router asks
+for many reps at once; ``commit`` writes in the caller's transaction, which holds the routing
+lock, so a read-then-insert of a new counter cannot race and N replicas never over-assign.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from leadpilot.policy.availability import local_day
+from leadpilot.schema import Decision, Rep
+from leadpilot.store.tables import routing_counters as rc
+
+__all__ = ["DbRoutingState", "add", "bump_roster_version", "rep_load", "roster_version"]
+
+
+def _upsert_statement(dialect: str, *, increment: bool) -> Any:
+    """``INSERT ... ON CONFLICT DO UPDATE`` for one counter row, built once per dialect (the
+    hot path reuses it with executemany). Dialect-specific because SQLAlchemy exposes
+    ``ON CONFLICT`` only through the dialect ``insert`` constructs."""
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    stmt = insert(rc)
+    value: sa.ColumnElement[Any]
+    if increment:
+        floor = sa.func.greatest if dialect == "postgresql" else sa.func.max
+        value = floor(rc.c.value + stmt.excluded.value, 0.0)
+    else:
+        value = stmt.excluded.value
+    return stmt.on_conflict_do_update(
+        index_elements=[rc.c.kind, rc.c.scope, rc.c.key], set_={"value": value}
+    )
+
+
+_UPSERTS = {
+    (dialect, increment): _upsert_statement(dialect, increment=increment)
+    for dialect in ("postgresql", "sqlite")
+    for increment in (True, False)
+}
+_PREFETCH_QUERY = sa.select(rc.c.kind, rc.c.scope, rc.c.key, rc.c.value).where(
+    sa.or_(
+        rc.c.kind.in_(["open", "rr"]),
+        sa.and_(rc.c.kind == "day", rc.c.scope.in_(sa.bindparam("days", expanding=True))),
+        sa.and_(rc.c.kind == "win", rc.c.key >= sa.bindparam("cutoff")),
+    )
+)
+_SCOPE_QUERY = sa.select(rc.c.key, rc.c.value).where(
+    rc.c.kind == sa.bindparam("kind"), rc.c.scope == sa.bindparam("scope")
+)
+
+
+def _upsert(conn: sa.Connection, rows: list[dict[str, object]], *, increment: bool) -> None:
+    """Add to (``increment``, never below 0) or set many counters in one round trip."""
+    if rows:
+        conn.execute(_UPSERTS[(conn.dialect.name, increment)], rows)
+
+
+def add(conn: sa.Connection, kind: str, scope: str, key: str, delta: float) -> None:
+    """Add ``delta`` to a counter (created when missing); counters never go below 0."""
+    _upsert(
+        conn, [{"kind": kind, "scope": scope, "key": key, "value": float(delta)}], increment=True
+    )
+
+
+class DbRoutingState:
+    """``RoutingState`` backed by ``routing_counters`` on one connection (one transaction)."""
+
+    def __init__(self, conn: sa.Connection) -> None:
+        self.conn = conn
+        self._days: dict[date, dict[str, int]] = {}
+        self._open: dict[str, int] | None = None
+        self._windows: dict[str, list[tuple[date, str, int]]] = {}
+        self._rotations: dict[str, dict[str, float]] = {}
+        self._all_rotations = False
+        self._windows_from: date | None = None
+        self._windows_full: set[str] = set()
+
+    def prefetch(self, now: datetime, *, window_days: int = 62) -> None:
+        """Read everything a decision at ``now`` is likely to ask for in one round trip:
+        open counts, rotation credits, the days around ``now`` (any timezone's local day is
+        within one day of UTC) and the fairness windows of the last ``window_days``."""
+        today = now.astimezone(UTC).date()
+        days = [today + timedelta(days=k) for k in (-1, 0, 1)]
+        cutoff = today - timedelta(days=window_days)
+        rows = self.conn.execute(
+            _PREFETCH_QUERY, {"days": [d.isoformat() for d in days], "cutoff": cutoff.isoformat()}
+        ).all()
+        self._days = {d: {} for d in days}
+        self._open = {}
+        self._rotations = {}
+        self._windows = {}
+        for kind, scope, key, value in rows:
+            if kind == "open":
+                self._open[key] = int(value)
+            elif kind == "rr":
+                self._rotations.setdefault(scope, {})[key] = float(value)
+            elif kind == "day":
+                self._days[date.fromisoformat(scope)][key] = int(value)
+            else:
+                day_text, rep_id = key.split("|", 1)
+                self._windows.setdefault(scope, []).append(
+                    (date.fromisoformat(day_text), rep_id, int(value))
+                )
+        self._all_rotations = True
+        self._windows_from = cutoff
+
+    def _scope(self, kind: str, scope: str) -> list[tuple[str, float]]:
+        rows = self.conn.execute(_SCOPE_QUERY, {"kind": kind, "scope": scope})
+        return [(k, float(v)) for k, v in rows]
+
+    def daily_count(self, rep_id: str, day: date) -> int:
+        """Leads assigned to ``rep_id`` on its local calendar ``day``."""
+        if day not in self._days:
+            self._days[day] = {k: int(v) for k, v in self._scope("day", day.isoformat())}
+        return self._days[day].get(rep_id, 0)
+
+    def open_count(self, rep_id: str, now: datetime) -> int:
+        """Leads assigned to ``rep_id`` and not yet closed or moved away."""
+        del now  # open leads are released by events, not by time
+        if self._open is None:
+            self._open = {k: int(v) for k, v in self._scope("open", "")}
+        return self._open.get(rep_id, 0)
+
+    def window_counts(self, pool: str, since_day: date) -> Mapping[str, int]:
+        """Per rep, leads assigned through ``pool`` on UTC dates from ``since_day``."""
+        covered = pool in self._windows_full or (
+            self._windows_from is not None and since_day >= self._windows_from
+        )
+        if not covered:
+            entries = []
+            for key, value in self._scope("win", pool):
+                day_text, rep_id = key.split("|", 1)
+                entries.append((date.fromisoformat(day_text), rep_id, int(value)))
+            self._windows[pool] = entries
+            self._windows_full.add(pool)
+        total: Counter[str] = Counter()
+        for day, rep_id, n in self._windows.get(pool, ()):
+            if day >= since_day:
+                total[rep_id] += n
+        return total
+
+    def rotation(self, pool: str) -> Mapping[str, float]:
+        """The pool's round-robin credits."""
+        if pool not in self._rotations and not self._all_rotations:
+            self._rotations[pool] = dict(self._scope("rr", pool))
+        return self._rotations.get(pool, {})
+
+    def commit(self, decision: Decision) -> None:
+        """Apply a decision's effects (see ``RoutingState.commit``) in this transaction."""
+        rep = decision.rep_id
+        if rep is None:
+            return
+        day = decision.rep_local_day or decision.decided_at.date()
+        increments: list[dict[str, object]] = [
+            {"kind": "day", "scope": day.isoformat(), "key": rep, "value": 1.0},
+            {"kind": "open", "scope": "", "key": rep, "value": 1.0},
+        ]
+        if decision.pool is not None:
+            key = f"{decision.decided_at.date()}|{rep}"
+            increments.append({"kind": "win", "scope": decision.pool, "key": key, "value": 1.0})
+            credits = [
+                {"kind": "rr", "scope": decision.pool, "key": rep_id, "value": float(credit)}
+                for rep_id, credit in decision.rotation_update.items()
+            ]
+            _upsert(self.conn, credits, increment=False)
+        _upsert(self.conn, increments, increment=True)
+        self.invalidate()
+
+    def release(self, rep_id: str) -> None:
+        """One of the rep's open leads closed or moved to someone else."""
+        add(self.conn, "open", "", rep_id, -1)
+        self.invalidate()
+
+    def invalidate(self) -> None:
+        """Forget cached reads (after a write)."""
+        self._days.clear()
+        self._open = None
+        self._windows.clear()
+        self._rotations.clear()
+        self._all_rotations = False
+        self._windows_from = None
+        self._windows_full.clear()
+
+
+def rep_load(conn: sa.Connection, rep: Rep, now: datetime) -> tuple[int, int]:
+    """A rep's open leads and leads assigned on its current local day."""
+    state = DbRoutingState(conn)
+    return state.open_count(rep.rep_id, now), state.daily_count(rep.rep_id, local_day(rep, now))
+
+
+def bump_roster_version(conn: sa.Connection) -> None:
+    """Note that reps or their availability changed (processes reload their roster)."""
+    add(conn, "meta", "", "roster", 1)
+
+
+def roster_version(conn: sa.Connection) -> int:
+    """How many times the roster changed (cache key of the in-process roster)."""
+    value = conn.execute(
+        sa.select(rc.c.value).where(rc.c.kind == "meta", rc.c.scope == "", rc.c.key == "roster")
+    ).scalar()
+    return int(value or 0)

@@ -1,0 +1,109 @@
+"""Engine factory: SQLite (WAL, busy timeout, foreign keys) or PostgreSQL (psycopg 3).
+
+Routing writes are serialised by ``routing_lock``: a transaction-scoped advisory lock on
+PostgreSQL (so any number of replicas share one order of decisions) and SQLite's own
+database write lock, taken up front with ``BEGIN IMMEDIATE``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import URL, make_url
+
+from leadpilot.errors import ConfigError, StoreError
+
+__all__ = ["is_postgres", "make_engine", "routing_lock", "write_transaction"]
+
+_SQLITE_BUSY_TIMEOUT_MS = 30_000
+# Arbitrary, fixed 64-bit key of leadpilot's routing advisory lock.
+_ROUTING_LOCK_KEY = 7_311_225_340_195
+
+
+def _normalise(url: str) -> URL:
+    try:
+        parsed = make_url(url)
+    except sa.exc.ArgumentError:
+        raise ConfigError(
+            f"cannot parse database URL {url!r}",
+            hint="use sqlite:///leadpilot.db or postgresql+psycopg://user:pw@host:5432/db",
+        ) from None
+    if parsed.drivername in {"postgresql", "postgres"}:
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    if parsed.get_backend_name() not in {"sqlite", "postgresql"}:
+        raise ConfigError(
+            f"unsupported database {parsed.get_backend_name()!r} in LEADPILOT_DATABASE_URL",
+            hint="leadpilot supports sqlite:///file.db and postgresql+psycopg://...",
+        )
+    return parsed
+
+
+def make_engine(url: str, *, pool_size: int = 5) -> sa.Engine:
+    """Return an engine for ``url`` set up for leadpilot's concurrency model."""
+    parsed = _normalise(url)
+    if parsed.get_backend_name() == "sqlite":
+        engine = sa.create_engine(
+            parsed,
+            connect_args={"timeout": _SQLITE_BUSY_TIMEOUT_MS / 1000, "check_same_thread": False},
+            # SQLAlchemy's pysqlite driver issues BEGIN itself only when told to: we take
+            # control of transactions (see _sqlite_begin) to start them as IMMEDIATE.
+        )
+        _configure_sqlite(engine)
+        return engine
+    return sa.create_engine(parsed, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+
+
+def _configure_sqlite(engine: sa.Engine) -> None:
+    @sa.event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Disable pysqlite's own transaction handling so BEGIN is ours (see "begin" below).
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        if engine.url.database not in (None, "", ":memory:"):
+            cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute(f"PRAGMA busy_timeout={_SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    @sa.event.listens_for(engine, "begin")
+    def _on_begin(conn: sa.Connection) -> None:
+        mode = conn.info.pop("sqlite_begin", "DEFERRED")
+        conn.exec_driver_sql(f"BEGIN {mode}")
+
+
+def is_postgres(conn: sa.Connection | sa.Engine) -> bool:
+    """True when the connection talks to PostgreSQL."""
+    return conn.dialect.name == "postgresql"
+
+
+@contextmanager
+def write_transaction(engine: sa.Engine) -> Iterator[sa.Connection]:
+    """A transaction that will write: on SQLite it takes the write lock at BEGIN (IMMEDIATE),
+    so two writers never deadlock upgrading read locks; commits on success."""
+    try:
+        with engine.connect() as conn:
+            if engine.dialect.name == "sqlite":
+                conn.info["sqlite_begin"] = "IMMEDIATE"
+            with conn.begin():
+                yield conn
+    except sa.exc.OperationalError as exc:
+        raise StoreError(
+            f"the database is unavailable: {exc.orig}",
+            hint="check LEADPILOT_DATABASE_URL and that the server is running",
+        ) from None
+
+
+def routing_lock(conn: sa.Connection) -> None:
+    """Serialise routing decisions across processes for the rest of this transaction.
+
+    Why one lock: a decision reads every candidate's counters and a pool's round-robin cursor,
+    then writes them; holding one lock for that read-modify-write is what makes N replicas
+    unable to over-assign, at a cost of a few milliseconds of serial time per lead.
+    On SQLite the IMMEDIATE transaction already holds the database write lock.
+    """
+    if is_postgres(conn):
+        conn.execute(sa.select(sa.func.pg_advisory_xact_lock(_ROUTING_LOCK_KEY)))

@@ -1,0 +1,138 @@
+"""Leads as stored: canonical fields (JSON), status, owner, queue place and milestones."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from leadpilot.ingest.identity import normalize_email
+from leadpilot.schema import Lead
+from leadpilot.store.tables import leads
+from leadpilot.store.types import as_utc, utcnow
+
+__all__ = [
+    "find_duplicate",
+    "get_lead_row",
+    "insert_lead",
+    "lead_fields",
+    "lead_from_fields",
+    "queued_lead_ids",
+]
+
+_DATETIME_FIELDS = frozenset({"created_at"})
+
+
+def _json_value(value: Any) -> Any:
+    """A JSON-safe form of a field value (datetimes as ISO text, NaN/NA as null)."""
+    if value is None or isinstance(value, str | bool | int):
+        return value
+    if isinstance(value, datetime):
+        return None if value != value else as_utc(value).isoformat()  # NaT != NaT
+    if isinstance(value, float):
+        return None if math.isnan(value) else value
+    if hasattr(value, "item"):  # numpy scalars
+        return _json_value(value.item())
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    return None if str(value) in {"<NA>", "nan", "NaT"} else str(value)
+
+
+def lead_fields(lead: Lead) -> dict[str, Any]:
+    """A JSON-ready dict of a lead's canonical fields and attributes."""
+    out: dict[str, Any] = {}
+    for f in dataclasses.fields(Lead):
+        value = getattr(lead, f.name)
+        if f.name == "attributes":
+            out["attributes"] = {str(k): _json_value(v) for k, v in dict(value).items()}
+        else:
+            out[f.name] = _json_value(value)
+    return out
+
+
+def lead_from_fields(fields: dict[str, Any]) -> Lead:
+    """The inverse of ``lead_fields``."""
+    values = dict(fields)
+    for name in _DATETIME_FIELDS:
+        if isinstance(values.get(name), str):
+            values[name] = datetime.fromisoformat(values[name])
+    values["attributes"] = dict(values.get("attributes") or {})
+    known = {f.name for f in dataclasses.fields(Lead)}
+    return Lead(**{k: v for k, v in values.items() if k in known})
+
+
+def find_duplicate(conn: sa.Connection, lead: Lead) -> tuple[str, str] | None:
+    """The earliest stored lead with the same id, external id or email, and what matched
+    (one query; id beats external id beats email)."""
+    conditions = [leads.c.lead_id == lead.lead_id]
+    if lead.external_id:
+        conditions.append(leads.c.external_id == lead.external_id)
+    email = normalize_email(lead.email)
+    if email:
+        conditions.append(leads.c.email == email)
+    rows = conn.execute(
+        sa.select(leads.c.lead_id, leads.c.external_id, leads.c.email)
+        .where(sa.or_(*conditions))
+        .order_by(leads.c.received_at)
+        .limit(20)
+    ).all()
+    for name, value in (
+        ("lead_id", lead.lead_id),
+        ("external_id", lead.external_id),
+        ("email", email),
+    ):
+        for row in rows:
+            if value is not None and getattr(row, name) == value:
+                return row.lead_id, name
+    return None
+
+
+def insert_lead(
+    conn: sa.Connection,
+    lead: Lead,
+    *,
+    status: str,
+    account_id: str | None = None,
+    received_at: datetime | None = None,
+    extra: dict[str, Any] | None = None,
+) -> None:
+    """Store a new lead (``lead.created_at`` defaults to the time received)."""
+    received = received_at or utcnow()
+    conn.execute(
+        leads.insert().values(
+            lead_id=lead.lead_id,
+            email=normalize_email(lead.email),
+            external_id=lead.external_id,
+            company=lead.company,
+            domain=(lead.domain or "").lower() or None,
+            account_id=account_id,
+            fields=lead_fields(lead),
+            created_at=as_utc(lead.created_at) if lead.created_at else received,
+            received_at=received,
+            status=status,
+            reassignments=0,
+            **(extra or {}),
+        )
+    )
+
+
+def get_lead_row(conn: sa.Connection, lead_id: str, *, for_update: bool = False) -> Any:
+    """The lead's row or ``None``."""
+    query = sa.select(leads).where(leads.c.lead_id == lead_id)
+    if for_update and conn.dialect.name == "postgresql":
+        query = query.with_for_update()
+    return conn.execute(query).first()
+
+
+def queued_lead_ids(conn: sa.Connection, limit: int) -> list[str]:
+    """Leads waiting for a rep, first queued first."""
+    query = (
+        sa.select(leads.c.lead_id)
+        .where(leads.c.status == "queued")
+        .order_by(leads.c.queued_at, leads.c.lead_id)
+        .limit(limit)
+    )
+    return list(conn.execute(query).scalars())

@@ -1,0 +1,283 @@
+"""The database tables (SQLAlchemy Core). Alembic migrations in ``migrations/`` create them."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from leadpilot.store.types import UTCDateTime
+
+__all__ = [
+    "accounts",
+    "alerts",
+    "api_tokens",
+    "decisions",
+    "duplicate_intakes",
+    "events",
+    "idempotency_keys",
+    "leads",
+    "metadata",
+    "models",
+    "policies",
+    "policy_activations",
+    "rep_out_of_office",
+    "reps",
+    "routing_counters",
+    "sla_timers",
+    "webhook_deliveries",
+]
+
+metadata = sa.MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+reps = sa.Table(
+    "reps",
+    metadata,
+    sa.Column("rep_id", sa.String(128), primary_key=True),
+    sa.Column("name", sa.String(256)),
+    sa.Column("email", sa.String(320)),
+    sa.Column("pool", sa.String(128)),
+    sa.Column("role", sa.String(128)),
+    sa.Column("regions", sa.JSON, nullable=False, default=list),
+    sa.Column("industries", sa.JSON, nullable=False, default=list),
+    sa.Column("products", sa.JSON, nullable=False, default=list),
+    sa.Column("languages", sa.JSON, nullable=False, default=list),
+    sa.Column("max_leads_per_day", sa.Integer),
+    sa.Column("max_open_leads", sa.Integer),
+    sa.Column("timezone", sa.String(64), nullable=False, default="UTC"),
+    sa.Column("working_hours", sa.String(256)),
+    sa.Column("active", sa.Boolean, nullable=False, default=True),
+    sa.Column("start_date", sa.Date),
+    sa.Column("backup_rep_id", sa.String(128)),
+    sa.Column("attributes", sa.JSON, nullable=False, default=dict),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+)
+
+rep_out_of_office = sa.Table(
+    "rep_out_of_office",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("rep_id", sa.String(128), sa.ForeignKey("reps.rep_id"), nullable=False, index=True),
+    sa.Column("starts_at", UTCDateTime, nullable=False),
+    sa.Column("ends_at", UTCDateTime, nullable=False),
+    sa.Column("reason", sa.String(256)),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+)
+
+accounts = sa.Table(
+    "accounts",
+    metadata,
+    sa.Column("account_id", sa.String(128), primary_key=True),
+    sa.Column("name", sa.String(512)),
+    sa.Column("name_key", sa.String(512), index=True),
+    sa.Column("domain", sa.String(256), index=True),
+    sa.Column("owner_rep_id", sa.String(128)),
+    sa.Column("has_open_opportunity", sa.Boolean, nullable=False, default=False),
+    sa.Column("last_touch_at", UTCDateTime),
+    sa.Column("tier", sa.String(64)),
+)
+
+# status: routed (has a live rep), queued (waiting for capacity or working hours), nurture
+# (the policy sends it back to marketing), closed (won or lost), history (loaded from a CSV).
+leads = sa.Table(
+    "leads",
+    metadata,
+    sa.Column("lead_id", sa.String(128), primary_key=True),
+    sa.Column("email", sa.String(320), index=True),
+    sa.Column("external_id", sa.String(256), index=True),
+    sa.Column("company", sa.String(512)),
+    sa.Column("domain", sa.String(256)),
+    sa.Column("account_id", sa.String(128)),
+    sa.Column("fields", sa.JSON, nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("received_at", UTCDateTime, nullable=False),
+    sa.Column("status", sa.String(16), nullable=False, index=True),
+    sa.Column("rep_id", sa.String(128), index=True),
+    sa.Column("lane", sa.String(32)),
+    sa.Column("queue_reason", sa.String(256)),
+    sa.Column("queued_at", UTCDateTime),
+    sa.Column("reassignments", sa.Integer, nullable=False, default=0),
+    sa.Column("first_touch_at", UTCDateTime),
+    sa.Column("accepted_at", UTCDateTime),
+    sa.Column("meeting_at", UTCDateTime),
+    sa.Column("opportunity_at", UTCDateTime),
+    sa.Column("closed_at", UTCDateTime),
+    sa.Column("closed_won", sa.Boolean),
+)
+
+duplicate_intakes = sa.Table(
+    "duplicate_intakes",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("lead_id", sa.String(128), sa.ForeignKey("leads.lead_id"), nullable=False),
+    sa.Column("matched_on", sa.String(32), nullable=False),
+    sa.Column("payload", sa.JSON, nullable=False),
+    sa.Column("received_at", UTCDateTime, nullable=False, index=True),
+)
+
+# trigger: intake, declined, sla_breach, acceptance_expired, queue_drain, manual.
+decisions = sa.Table(
+    "decisions",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("lead_id", sa.String(128), sa.ForeignKey("leads.lead_id"), nullable=False),
+    sa.Column("seq", sa.Integer, nullable=False),
+    sa.Column("live", sa.Boolean, nullable=False),
+    sa.Column("trigger", sa.String(32), nullable=False),
+    sa.Column("rep_id", sa.String(128), index=True),
+    sa.Column("pool", sa.String(128)),
+    sa.Column("lane", sa.String(32)),
+    sa.Column("strategy", sa.String(64), nullable=False),
+    sa.Column("reasons", sa.JSON, nullable=False),
+    sa.Column("candidates", sa.JSON, nullable=False),
+    sa.Column("exclusions", sa.JSON, nullable=False),
+    sa.Column("p_convert", sa.Float),
+    sa.Column("confidence", sa.Float),
+    sa.Column("propensity", sa.Float),
+    sa.Column("model_version", sa.String(128)),
+    sa.Column("policy_version", sa.String(128)),
+    sa.Column("decided_at", UTCDateTime, nullable=False, index=True),
+    sa.Column("sla_deadline", UTCDateTime),
+    sa.Column("mode", sa.String(16), nullable=False),
+    sa.Column("shadow_rep_id", sa.String(128)),
+    sa.Column("fit_score", sa.Float),
+    sa.Column("intent_score", sa.Float),
+    sa.Column("grade", sa.String(8)),
+    sa.UniqueConstraint("lead_id", "seq"),
+    # At most one live decision per lead, enforced by the database on both back ends.
+    sa.Index(
+        "uq_decisions_live_lead",
+        "lead_id",
+        unique=True,
+        sqlite_where=sa.text("live"),
+        postgresql_where=sa.text("live"),
+    ),
+)
+
+events = sa.Table(
+    "events",
+    metadata,
+    sa.Column("event_id", sa.String(128), primary_key=True),
+    sa.Column("type", sa.String(32), nullable=False),
+    sa.Column("lead_id", sa.String(128), index=True),
+    sa.Column("rep_id", sa.String(128)),
+    sa.Column("occurred_at", UTCDateTime, nullable=False),
+    sa.Column("received_at", UTCDateTime, nullable=False),
+    sa.Column("payload", sa.JSON, nullable=False),
+    sa.Column("outcome", sa.JSON, nullable=False),
+)
+
+models = sa.Table(
+    "models",
+    metadata,
+    sa.Column("version", sa.String(128), primary_key=True),
+    sa.Column("path", sa.String(1024), nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("active", sa.Boolean, nullable=False, default=False),
+)
+
+policies = sa.Table(
+    "policies",
+    metadata,
+    sa.Column("version", sa.String(128), primary_key=True),
+    sa.Column("text", sa.Text, nullable=False),
+    sa.Column("author_token_id", sa.Integer),
+    sa.Column("author", sa.String(256)),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("active", sa.Boolean, nullable=False, default=False),
+)
+
+policy_activations = sa.Table(
+    "policy_activations",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("version", sa.String(128), sa.ForeignKey("policies.version"), nullable=False),
+    sa.Column("action", sa.String(16), nullable=False),
+    sa.Column("author_token_id", sa.Integer),
+    sa.Column("author", sa.String(256)),
+    sa.Column("activated_at", UTCDateTime, nullable=False),
+)
+
+# kind: sla (first touch due) or acceptance (offer expires). status: pending, done, cancelled.
+sla_timers = sa.Table(
+    "sla_timers",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("lead_id", sa.String(128), sa.ForeignKey("leads.lead_id"), nullable=False),
+    sa.Column("decision_id", sa.Integer, sa.ForeignKey("decisions.id"), nullable=False),
+    sa.Column("rep_id", sa.String(128), nullable=False),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("due_at", UTCDateTime, nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("fired_at", UTCDateTime),
+    sa.Index("ix_sla_timers_status_due", "status", "due_at"),
+)
+
+alerts = sa.Table(
+    "alerts",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("kind", sa.String(64), nullable=False),
+    sa.Column("message", sa.Text, nullable=False),
+    sa.Column("lead_id", sa.String(128)),
+    sa.Column("details", sa.JSON, nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False, index=True),
+)
+
+# status: pending (due at next_attempt_at), delivered, failed (gave up; an alert says so).
+webhook_deliveries = sa.Table(
+    "webhook_deliveries",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("url", sa.String(2048), nullable=False),
+    sa.Column("payload", sa.JSON, nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False, default=0),
+    sa.Column("next_attempt_at", UTCDateTime, nullable=False),
+    sa.Column("last_error", sa.Text),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("delivered_at", UTCDateTime),
+    sa.Index("ix_webhook_deliveries_status_next", "status", "next_attempt_at"),
+)
+
+# The router's mutable state (``leadpilot.policy.RoutingState``), one number per
+# (kind, scope, key): "day" (scope = rep-local date, key = rep: leads assigned that day),
+# "open" (scope "", key = rep: open leads), "win" (scope = pool, key = "UTC date|rep": the
+# fairness window), "rr" (scope = pool, key = rep: rotation credits). Written in the
+# decision's transaction.
+routing_counters = sa.Table(
+    "routing_counters",
+    metadata,
+    sa.Column("kind", sa.String(16), primary_key=True),
+    sa.Column("scope", sa.String(256), primary_key=True),
+    sa.Column("key", sa.String(256), primary_key=True),
+    sa.Column("value", sa.Float, nullable=False),
+)
+
+api_tokens = sa.Table(
+    "api_tokens",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("name", sa.String(256), nullable=False),
+    sa.Column("role", sa.String(16), nullable=False),
+    sa.Column("token_hash", sa.String(64), nullable=False, unique=True),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("revoked_at", UTCDateTime),
+)
+
+idempotency_keys = sa.Table(
+    "idempotency_keys",
+    metadata,
+    sa.Column("key", sa.String(256), primary_key=True),
+    sa.Column("request_hash", sa.String(64), nullable=False),
+    sa.Column("status_code", sa.Integer, nullable=False),
+    sa.Column("response", sa.JSON, nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+)
