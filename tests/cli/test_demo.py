@@ -46,3 +46,15 @@ def test_demo_on_the_maven_folder_gives_the_honest_verdict(tmp_path: Path) -> No
     assert result.exit_code == 0, result.output
     assert "maven-crm" in result.output
     assert "does not support predictive routing" in result.output
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["olist-marketing-funnel", "x-education-lead-scoring/Leads.csv",
+     "uci-bank-marketing/bank-additional-full.csv"],
+)  # fmt: skip
+def test_demo_on_other_public_exports(tmp_path: Path, name: str) -> None:
+    data = Path(os.environ["LEADPILOT_DATA_DIR"]) / name
+    result = CliRunner().invoke(build_app(), ["demo", "--dir", str(tmp_path), "--data", str(data)])
+    assert result.exit_code == 0, result.output
+    assert "Step 3. The routing audit" in result.output

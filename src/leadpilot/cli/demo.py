@@ -63,7 +63,7 @@ def tour_own_data(out: Console, data: Path, format: str | None, workdir: Path) -
     print_quality(out, quality_report(result.frame, ingest=result), result=result)
     if result.frame["converted"].notna().any() or result.frame["closed_won"].notna().any():
         _step(out, 3, "The routing audit", "Would predictive routing pay off on this history?")
-        reps = read_reps(data, format=format) if data.is_dir() else None
+        reps = read_reps(data, format=result.format) if result.format == "maven-crm" else None
         analyze_cli.run_analysis(out, result.frame, reps, workdir)
 
 
