@@ -187,3 +187,28 @@ def test_scores_follow_the_reps_not_their_order(
     assert base.sufficiency is not None
     np.testing.assert_allclose(shuffled.sufficiency, base.sufficiency[order])
     assert shuffled.confidence == pytest.approx(base.confidence, abs=1e-9)
+
+
+def test_saved_model_learns_from_the_test_slice_too(fitted: ConversionModel) -> None:
+    win = fitted.training_window_
+    assert win["refit_on_calibration_slice"]
+    # evaluated without the test slice, then refit on every settled lead
+    assert win["final_fit_rows"] == win["labelled_rows"]
+    assert win["train"]["rows"] + win["calibration"]["rows"] < win["final_fit_rows"]
+    assert "refit on all" in fitted_card(fitted)
+
+
+def test_refit_all_off_keeps_the_test_slice_out(world: ToyWorld) -> None:
+    model = ConversionModel(n_bags=2, refit_all=False).fit(world.history, world.reps)
+    win = model.training_window_
+    assert win["final_fit_rows"] == win["train"]["rows"] + win["calibration"]["rows"]
+    # the same evaluation either way: it is made before the final refit
+    ref = ConversionModel(n_bags=2).fit(world.history, world.reps)
+    assert model.metrics_["model"]["auc"] == ref.metrics_["model"]["auc"]
+    assert model.version_ != ref.version_
+
+
+def fitted_card(model: ConversionModel) -> str:
+    from leadpilot.model.card import render_card
+
+    return render_card(model)

@@ -58,6 +58,13 @@ def render_card(model: ConversionModel) -> str:
     for part in ("train", "calibration", "test"):
         w = win[part]
         lines.append(f"- {part}: {w['rows']:,} leads, {w.get('first')} to {w.get('last')}")
+    final = win.get("final_fit_rows")
+    if final and final > win["train"]["rows"] + win["calibration"]["rows"]:
+        lines.append(
+            f"- The saved model was refit on all {final:,} settled leads (test slice "
+            "included) after the evaluation below, with the same settings: the figures "
+            "describe the model without the test slice."
+        )
     lines += [
         "",
         "## Test metrics (latest slice)",

@@ -87,7 +87,10 @@ class ConversionModel:
     early-stopped out of time). Reps with little history are shrunk toward an "average rep"
     (weight ``n / (n + rep_prior_strength)``); probabilities are calibrated on a later slice
     when that slice shows miscalibration. ``n_bags`` refits of the linear part on random
-    halves of the training period give the confidence.
+    halves of the training period give the confidence. With ``refit_all`` (the default) the
+    saved model is refit, after the evaluation, on every settled lead including the test
+    slice (same ridge strength and trees), when the calibration slice was folded in too:
+    rep x segment cells are data-starved, and the latest leads are the most relevant.
 
     Example::
 
@@ -134,6 +137,7 @@ class ConversionModel:
         anon_fraction: float = 0.1,
         n_jobs: int = 2,
         random_state: int = 0,
+        refit_all: bool = True,
     ) -> None:
         self.target = target
         self.n_estimators = n_estimators
@@ -155,6 +159,7 @@ class ConversionModel:
         self.anon_fraction = anon_fraction
         self.n_jobs = n_jobs
         self.random_state = random_state
+        self.refit_all = refit_all
 
     # ----- parameters ------------------------------------------------------------------
     def get_params(self) -> dict[str, Any]:
