@@ -19,6 +19,7 @@ from leadpilot.errors import ConfigError
 from leadpilot.ingest import accounts_from_frame, read_accounts, read_history
 from leadpilot.ingest.dedupe import DedupeResult, find_duplicates, find_repeats
 from leadpilot.ingest.matching import link_accounts
+from leadpilot.outputs import prepare_output_file
 from leadpilot.synth import load_truth
 
 __all__ = [
@@ -102,6 +103,9 @@ def dedupe_command(
     """Run ``leadpilot dedupe`` (help text in ``_HELP``)."""
     if links_out is not None and accounts is None:
         raise ConfigError("--links-out needs --accounts", hint="add --accounts accounts.csv")
+    for option, path in (("--out", out), ("--links-out", links_out)):
+        if path is not None:
+            prepare_output_file(path, option=option)
     frame = _read_leads(file, format)
     links = (
         link_accounts(frame, accounts_from_frame(read_accounts(accounts)))

@@ -29,6 +29,7 @@ from leadpilot.ingest import (
     reps_from_frame,
 )
 from leadpilot.ingest.matching import AccountMatcher
+from leadpilot.outputs import prepare_output_file
 from leadpilot.policy import (
     DemandModel,
     InMemoryState,
@@ -100,10 +101,19 @@ def _inputs(
 
 
 def _read_lead(path: Path) -> Lead:
+    example = 'e.g. {"lead_id": "L1", "region": "EMEA", "demo_request": true}'
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except OSError as exc:
-        raise DataValidationError(f"cannot read {path}: {exc.strerror}") from None
+        raise DataValidationError(
+            f"cannot read the lead file {path}: {exc.strerror}",
+            hint=f"pass a JSON file holding one lead, {example}",
+        ) from None
+    except UnicodeDecodeError:
+        raise DataValidationError(
+            f"{path} is not UTF-8 text, so not a JSON lead",
+            hint=f"pass a JSON file holding one lead, {example}",
+        ) from None
     except json.JSONDecodeError as exc:
         raise DataValidationError(
             f"{path} is not valid JSON: {exc.msg} (line {exc.lineno})",
@@ -240,6 +250,7 @@ def route_many(
             f"--strategy {strategy!r} is not a strategy",
             hint=f"Use one of: {', '.join(STRATEGIES)}.",
         )
+    prepare_output_file(out, option="--out")
     roster, matcher, chosen = _inputs(reps, accounts, policy)
     if strategy is not None:
         chosen = with_strategy(chosen, strategy)
