@@ -108,7 +108,10 @@ def test_dedupe_out_creates_missing_parent_folders(world: Path, tmp_path: Path) 
 
 @pytest.mark.parametrize("option", ["--out", "--json", "--markdown"])
 def test_analyze_outputs_checked_before_the_audit(world: Path, tmp_path: Path, option: str) -> None:
-    code, output = _invoke("analyze", str(world / "history.csv"), option, str(tmp_path))
+    args = ["analyze", str(world / "history.csv"), option, str(tmp_path)]
+    if option != "--out":  # never the default ./report.html, even if the check regressed
+        args += ["--out", str(tmp_path / "report.html")]
+    code, output = _invoke(*args)
     _assert_clear(code, output, option)
     # Checked up front: the audit (and its tables) did not run for nothing.
     assert "Conversion by rep" not in output
