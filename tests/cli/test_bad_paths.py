@@ -129,3 +129,33 @@ def test_db_commands_on_an_unreachable_database(tmp_path: Path, command: str) ->
     url = f"sqlite:///{tmp_path}/missing-folder/leadpilot.db"
     code, output = _invoke("db", command, "--db", url)
     _assert_clear(code, output, "database")
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["synth", "--out", "never-written", "--seed", "-1"],
+        ["analyze", "HISTORY", "--seed", "-1"],
+        ["route-batch", "NEW", "--reps", "REPS", "--out", "d.csv", "--seed", "-1"],
+        ["route", "LEAD", "--reps", "REPS", "--seed", "-1"],
+    ],
+)
+def test_negative_seed_is_a_usage_error(world: Path, tmp_path: Path, args: list[str]) -> None:
+    lead = tmp_path / "lead.json"
+    lead.write_text('{"lead_id": "L1"}')
+    paths = {
+        "HISTORY": world / "history.csv",
+        "NEW": world / "new_leads.csv",
+        "REPS": world / "reps.csv",
+        "LEAD": lead,
+    }
+    code, output = _invoke(*[str(paths.get(a, a)) for a in args])
+    assert code == 2, output
+    assert "Unexpected error" not in output
+    assert "--seed" in output
+    assert not Path("never-written").exists()
+
+
+def test_analyze_on_error_value_lists_the_allowed_ones(world: Path) -> None:
+    code, output = _invoke("analyze", str(world / "history.csv"), "--on-error", "maybe")
+    _assert_clear(code, output, "--on-error", "raise, skip")

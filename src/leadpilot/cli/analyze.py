@@ -197,7 +197,7 @@ def register(app: typer.Typer) -> None:
             "raise", "--on-error", help="raise: stop at unreadable values. skip: leave them out."
         ),
         seed: int = typer.Option(
-            0, "--seed", help="Seed of the bootstrap (same seed, same numbers)."
+            0, "--seed", min=0, help="Seed of the bootstrap (same seed, same numbers)."
         ),
         llm_url: str | None = typer.Option(
             None,

@@ -141,7 +141,7 @@ def route_one(
     at: str | None = typer.Option(
         None, "--at", help="Route as of this ISO time (default: the lead's created_at, or now)."
     ),
-    seed: int = typer.Option(0, "--seed", help="Seed for exploration, holdout and ties."),
+    seed: int = typer.Option(0, "--seed", min=0, help="Seed for exploration, holdout and ties."),
     why_not_rep: list[str] = typer.Option(
         [], "--why-not", help="Also say why this rep did not get the lead (repeatable)."
     ),
@@ -234,7 +234,7 @@ def route_many(
     strategy: str | None = typer.Option(
         None, "--strategy", help=f"Override every pool's strategy: {', '.join(STRATEGIES)}."
     ),
-    seed: int = typer.Option(0, "--seed", help="Seed for exploration, holdout and ties."),
+    seed: int = typer.Option(0, "--seed", min=0, help="Seed for exploration, holdout and ties."),
     open_days: float = typer.Option(
         1.0, "--open-days", min=0.0, help="A lead counts as open this many days after routing."
     ),
