@@ -6,6 +6,7 @@ Found by the acceptance review: these used to end in "Unexpected error ... This 
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -159,3 +160,43 @@ def test_negative_seed_is_a_usage_error(world: Path, tmp_path: Path, args: list[
 def test_analyze_on_error_value_lists_the_allowed_ones(world: Path) -> None:
     code, output = _invoke("analyze", str(world / "history.csv"), "--on-error", "maybe")
     _assert_clear(code, output, "--on-error", "raise, skip")
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("created_at", "garbage"),
+        ("company_size", "lots"),
+        ("annual_revenue", "abc"),
+        ("engagement_score", "high"),
+    ],
+)
+def test_route_rejects_unreadable_lead_values(
+    world: Path, tmp_path: Path, field: str, value: str
+) -> None:
+    lead = tmp_path / "lead.json"
+    lead.write_text(json.dumps({"lead_id": "L1", field: value}))
+    code, output = _invoke("route", str(lead), "--reps", str(world / "reps.csv"))
+    _assert_clear(code, output, field, value)
+
+
+def test_route_lead_values_are_normalised_like_the_intake(tmp_path: Path) -> None:
+    from leadpilot.cli.route import _read_lead
+
+    lead = tmp_path / "lead.json"
+    lead.write_text(
+        json.dumps(
+            {
+                "lead_id": "L1",
+                "company_size": "51-200",
+                "annual_revenue": "$1,200",
+                "created_at": "2026-11-20T10:00:00+01:00",
+            }
+        )
+    )
+    record = _read_lead(lead)
+    assert record.company_size == pytest.approx(125.5)  # the band's midpoint
+    assert record.size_band == "51-200"
+    assert record.annual_revenue == pytest.approx(1200.0)
+    assert record.created_at is not None
+    assert record.created_at.isoformat().startswith("2026-11-20T09:00:00")

@@ -29,6 +29,7 @@ from leadpilot.ingest import (
     reps_from_frame,
 )
 from leadpilot.ingest.matching import AccountMatcher
+from leadpilot.ingest.values import parse_company_size, parse_date_column, parse_number
 from leadpilot.outputs import prepare_output_file
 from leadpilot.policy import (
     DemandModel,
@@ -124,10 +125,42 @@ def _read_lead(path: Path) -> Lead:
             f"{path}: expected one JSON object with a lead_id",
             hint='e.g. {"lead_id": "L1", "region": "EMEA", "demo_request": true}',
         )
-    frame = pd.DataFrame([data])
-    if "created_at" in frame:
-        frame["created_at"] = pd.to_datetime(frame["created_at"], utc=True, errors="coerce")
+    frame = pd.DataFrame([_normalise_lead(path, data)])
     return leads_from_frame(frame)[0]
+
+
+def _normalise_lead(path: Path, data: dict[str, Any]) -> dict[str, Any]:
+    """Read the lead's dates, size and numbers with the intake's own parsers, so a lead file
+    means what the same values mean in a CSV; an unreadable value is an error, not a blank."""
+    out = dict(data)
+
+    def bad(name: str, expected: str) -> DataValidationError:
+        return DataValidationError(
+            f"{path}: field {name!r} is {data[name]!r}, not {expected}",
+            hint=f"fix {name} in the lead file or leave it out",
+            details={"field": name},
+        )
+
+    for name in ("created_at", "first_contact_at"):
+        if out.get(name) is not None:
+            parsed, _ = parse_date_column(pd.Series([str(out[name])], dtype=object))
+            if parsed.bad[0]:
+                raise bad(name, "a date (e.g. 2026-11-23T10:00:00Z)")
+            out[name] = parsed.values.iloc[0]
+    if out.get("company_size") is not None:
+        try:
+            employees, band = parse_company_size(out["company_size"])
+        except ValueError:
+            raise bad("company_size", "a head count or a band such as 51-200") from None
+        out["company_size"] = employees
+        out.setdefault("size_band", band)
+    for name in ("annual_revenue", "engagement_score"):
+        if out.get(name) is not None:
+            try:
+                out[name] = parse_number(out[name])
+            except ValueError:
+                raise bad(name, "a number") from None
+    return out
 
 
 def route_one(
