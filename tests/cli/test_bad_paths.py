@@ -200,3 +200,13 @@ def test_route_lead_values_are_normalised_like_the_intake(tmp_path: Path) -> Non
     assert record.annual_revenue == pytest.approx(1200.0)
     assert record.created_at is not None
     assert record.created_at.isoformat().startswith("2026-11-20T09:00:00")
+
+
+def test_revoking_an_unknown_token_is_an_error(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path}/leadpilot.db"
+    assert _invoke("db", "upgrade", "--db", url)[0] == 0
+    code, output = _invoke("token", "revoke", "999", "--db", url)
+    _assert_clear(code, output, "#999")
+    code, output = _invoke("token", "create", "--role", "reader", "--name", "t", "--db", url)
+    assert code == 0, output
+    assert _invoke("token", "revoke", "1", "--db", url) == (0, "Token #1 revoked.\n")
