@@ -15,6 +15,9 @@ from typing import Any
 
 import pandas as pd
 
+from leadpilot.errors import ConfigError
+from leadpilot.outputs import prepare_output_file
+
 __all__ = ["FORMULA_PREFIXES", "escape_cell", "escape_frame", "write_safe_csv"]
 
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
@@ -45,8 +48,17 @@ def escape_frame(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def write_safe_csv(frame: pd.DataFrame, path: str | Path, **to_csv: Any) -> Path:
-    """Write ``frame`` to ``path`` as CSV (no index unless asked) with cells escaped."""
-    target = Path(path)
+    """Write ``frame`` to ``path`` as CSV (no index unless asked) with cells escaped.
+
+    An unwritable path raises ``ConfigError`` (what, where, how to fix), not ``OSError``.
+    """
+    target = prepare_output_file(path)
     to_csv.setdefault("index", False)
-    escape_frame(frame).to_csv(target, **to_csv)
+    try:
+        escape_frame(frame).to_csv(target, **to_csv)
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot write {target}: {exc.strerror or exc}",
+            hint="choose a path in a folder you can write to (and close the file in Excel)",
+        ) from None
     return target

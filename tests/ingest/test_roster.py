@@ -137,3 +137,22 @@ def test_leads_from_frame_keeps_extras_as_attributes() -> None:
     assert first.get("rep_id") == "r1"
     assert leads[2].get("demo_request") is None
     assert leads[2].company_size is None
+
+
+def test_leads_from_frame_fills_every_canonical_lead_field() -> None:
+    """Every field of ``schema.Lead`` is read from its column (none left in attributes)."""
+    import dataclasses
+
+    from leadpilot.ingest import leads_from_frame
+    from leadpilot.schema import Lead
+
+    names = [f.name for f in dataclasses.fields(Lead) if f.name != "attributes"]
+    row = {name: f"v-{name}" for name in names}
+    for number in ("company_size", "annual_revenue", "engagement_score"):
+        row[number] = 7.0
+    row["created_at"] = pd.Timestamp("2026-01-02T03:04:00Z")
+    (lead,) = leads_from_frame(pd.DataFrame([row]))
+    assert dict(lead.attributes) == {}
+    for name in names:
+        expected = row[name].to_pydatetime() if name == "created_at" else row[name]
+        assert getattr(lead, name) == expected, name

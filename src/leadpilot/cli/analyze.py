@@ -20,6 +20,7 @@ from leadpilot.cli._common import console as default_console
 from leadpilot.errors import ConfigError
 from leadpilot.ingest import read_history, read_reps
 from leadpilot.ingest.presets import PRESETS
+from leadpilot.outputs import prepare_output_file
 
 __all__ = ["demo_section", "print_analysis", "print_verdict", "register", "run_analysis"]
 
@@ -196,7 +197,7 @@ def register(app: typer.Typer) -> None:
             "raise", "--on-error", help="raise: stop at unreadable values. skip: leave them out."
         ),
         seed: int = typer.Option(
-            0, "--seed", help="Seed of the bootstrap (same seed, same numbers)."
+            0, "--seed", min=0, help="Seed of the bootstrap (same seed, same numbers)."
         ),
         llm_url: str | None = typer.Option(
             None,
@@ -217,6 +218,9 @@ def register(app: typer.Typer) -> None:
                 f"unknown --target {target!r}", hint=f"use one of: {', '.join(TARGETS)}"
             )
         to_stdout = json_path is not None and str(json_path) == "-"
+        for option, path in (("--out", out), ("--json", json_path), ("--markdown", markdown)):
+            if path is not None and not (option == "--json" and to_stdout):
+                prepare_output_file(path, option=option)
         # with --json - the JSON owns stdout; tables and progress go to stderr
         console = Console(stderr=True) if to_stdout else default_console
         with console.status("Reading the history..."):

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TypeVar
+
+import sqlalchemy as sa
 import typer
 
 from leadpilot.cli._common import console
+from leadpilot.errors import StoreError
 from leadpilot.settings import load_settings
 from leadpilot.store.engine import make_engine
 from leadpilot.store.migrate import current_revision, head_revision, upgrade
@@ -23,6 +28,24 @@ def database_url(db: str | None) -> str:
     return db or load_settings().database_url
 
 
+_T = TypeVar("_T")
+
+
+def _reach(url: str, action: Callable[[sa.Engine], _T]) -> _T:
+    """Run ``action`` on an engine for ``url``; an unreachable database is a ``StoreError``
+    (exit 2 with a hint), not an unexpected error."""
+    engine = make_engine(url)
+    try:
+        return action(engine)
+    except sa.exc.OperationalError as exc:
+        raise StoreError(
+            f"cannot reach the database: {exc.orig}",
+            hint="check --db / LEADPILOT_DATABASE_URL (folder exists? server running?)",
+        ) from None
+    finally:
+        engine.dispose()
+
+
 def register(app: typer.Typer) -> None:
     """Add the ``db`` command group."""
     db_app = typer.Typer(help="Create and migrate leadpilot's database.", no_args_is_help=True)
@@ -33,12 +56,9 @@ def register(app: typer.Typer) -> None:
 
         Example: leadpilot db upgrade --db postgresql+psycopg://app:secret@db:5432/leadpilot
         """
-        engine = make_engine(database_url(db))
-        try:
-            before = current_revision(engine)
-            after = upgrade(engine)
-        finally:
-            engine.dispose()
+        before, after = _reach(
+            database_url(db), lambda engine: (current_revision(engine), upgrade(engine))
+        )
         if before == after:
             console.print(f"Database already at migration [bold]{after}[/] (head).")
         else:
@@ -50,11 +70,7 @@ def register(app: typer.Typer) -> None:
 
         Example: leadpilot db status
         """
-        engine = make_engine(database_url(db))
-        try:
-            current = current_revision(engine)
-        finally:
-            engine.dispose()
+        current = _reach(database_url(db), current_revision)
         head = head_revision()
         state = "up to date" if current == head else "needs: leadpilot db upgrade"
         console.print(f"database: {current or 'empty'}  head: {head}  ({state})")

@@ -11,7 +11,6 @@ import typer
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
-from scipy.stats import binomtest
 
 from leadpilot.cli._common import console
 from leadpilot.csv_safe import write_safe_csv
@@ -19,6 +18,8 @@ from leadpilot.errors import ConfigError
 from leadpilot.ingest import accounts_from_frame, read_accounts, read_history
 from leadpilot.ingest.dedupe import DedupeResult, find_duplicates, find_repeats
 from leadpilot.ingest.matching import link_accounts
+from leadpilot.ingest.quality import wilson_interval
+from leadpilot.outputs import prepare_output_file
 from leadpilot.synth import load_truth
 
 __all__ = [
@@ -102,6 +103,9 @@ def dedupe_command(
     """Run ``leadpilot dedupe`` (help text in ``_HELP``)."""
     if links_out is not None and accounts is None:
         raise ConfigError("--links-out needs --accounts", hint="add --accounts accounts.csv")
+    for option, path in (("--out", out), ("--links-out", links_out)):
+        if path is not None:
+            prepare_output_file(path, option=option)
     frame = _read_leads(file, format)
     links = (
         link_accounts(frame, accounts_from_frame(read_accounts(accounts)))
@@ -186,10 +190,8 @@ def _repeats_command(
 
 
 def _wilson(k: int, n: int) -> tuple[float, float]:
-    if not n:
-        return (0.0, 1.0)
-    ci = binomtest(k, n).proportion_ci(0.95, "wilson")
-    return (float(ci.low), float(ci.high))
+    estimate = wilson_interval(k, n)
+    return (estimate.low, estimate.high) if estimate is not None else (0.0, 1.0)
 
 
 def links_summary(links: pd.DataFrame) -> dict[str, int]:

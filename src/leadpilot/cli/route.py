@@ -29,6 +29,8 @@ from leadpilot.ingest import (
     reps_from_frame,
 )
 from leadpilot.ingest.matching import AccountMatcher
+from leadpilot.ingest.values import parse_company_size, parse_date_column, parse_number
+from leadpilot.outputs import prepare_output_file
 from leadpilot.policy import (
     DemandModel,
     InMemoryState,
@@ -100,10 +102,19 @@ def _inputs(
 
 
 def _read_lead(path: Path) -> Lead:
+    example = 'e.g. {"lead_id": "L1", "region": "EMEA", "demo_request": true}'
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except OSError as exc:
-        raise DataValidationError(f"cannot read {path}: {exc.strerror}") from None
+        raise DataValidationError(
+            f"cannot read the lead file {path}: {exc.strerror}",
+            hint=f"pass a JSON file holding one lead, {example}",
+        ) from None
+    except UnicodeDecodeError:
+        raise DataValidationError(
+            f"{path} is not UTF-8 text, so not a JSON lead",
+            hint=f"pass a JSON file holding one lead, {example}",
+        ) from None
     except json.JSONDecodeError as exc:
         raise DataValidationError(
             f"{path} is not valid JSON: {exc.msg} (line {exc.lineno})",
@@ -114,10 +125,42 @@ def _read_lead(path: Path) -> Lead:
             f"{path}: expected one JSON object with a lead_id",
             hint='e.g. {"lead_id": "L1", "region": "EMEA", "demo_request": true}',
         )
-    frame = pd.DataFrame([data])
-    if "created_at" in frame:
-        frame["created_at"] = pd.to_datetime(frame["created_at"], utc=True, errors="coerce")
+    frame = pd.DataFrame([_normalise_lead(path, data)])
     return leads_from_frame(frame)[0]
+
+
+def _normalise_lead(path: Path, data: dict[str, Any]) -> dict[str, Any]:
+    """Read the lead's dates, size and numbers with the intake's own parsers, so a lead file
+    means what the same values mean in a CSV; an unreadable value is an error, not a blank."""
+    out = dict(data)
+
+    def bad(name: str, expected: str) -> DataValidationError:
+        return DataValidationError(
+            f"{path}: field {name!r} is {data[name]!r}, not {expected}",
+            hint=f"fix {name} in the lead file or leave it out",
+            details={"field": name},
+        )
+
+    for name in ("created_at", "first_contact_at"):
+        if out.get(name) is not None:
+            parsed, _ = parse_date_column(pd.Series([str(out[name])], dtype=object))
+            if parsed.bad[0]:
+                raise bad(name, "a date (e.g. 2026-11-23T10:00:00Z)")
+            out[name] = parsed.values.iloc[0]
+    if out.get("company_size") is not None:
+        try:
+            employees, band = parse_company_size(out["company_size"])
+        except ValueError:
+            raise bad("company_size", "a head count or a band such as 51-200") from None
+        out["company_size"] = employees
+        out.setdefault("size_band", band)
+    for name in ("annual_revenue", "engagement_score"):
+        if out.get(name) is not None:
+            try:
+                out[name] = parse_number(out[name])
+            except ValueError:
+                raise bad(name, "a number") from None
+    return out
 
 
 def route_one(
@@ -131,7 +174,7 @@ def route_one(
     at: str | None = typer.Option(
         None, "--at", help="Route as of this ISO time (default: the lead's created_at, or now)."
     ),
-    seed: int = typer.Option(0, "--seed", help="Seed for exploration, holdout and ties."),
+    seed: int = typer.Option(0, "--seed", min=0, help="Seed for exploration, holdout and ties."),
     why_not_rep: list[str] = typer.Option(
         [], "--why-not", help="Also say why this rep did not get the lead (repeatable)."
     ),
@@ -224,7 +267,7 @@ def route_many(
     strategy: str | None = typer.Option(
         None, "--strategy", help=f"Override every pool's strategy: {', '.join(STRATEGIES)}."
     ),
-    seed: int = typer.Option(0, "--seed", help="Seed for exploration, holdout and ties."),
+    seed: int = typer.Option(0, "--seed", min=0, help="Seed for exploration, holdout and ties."),
     open_days: float = typer.Option(
         1.0, "--open-days", min=0.0, help="A lead counts as open this many days after routing."
     ),
@@ -240,6 +283,7 @@ def route_many(
             f"--strategy {strategy!r} is not a strategy",
             hint=f"Use one of: {', '.join(STRATEGIES)}.",
         )
+    prepare_output_file(out, option="--out")
     roster, matcher, chosen = _inputs(reps, accounts, policy)
     if strategy is not None:
         chosen = with_strategy(chosen, strategy)

@@ -29,7 +29,9 @@ def synth(
     new_leads: int = typer.Option(
         2_000, "--new-leads", min=1, help="New leads to route (over 20 business days)."
     ),
-    seed: int = typer.Option(0, "--seed", help="Random seed; the same seed gives the same files."),
+    seed: int = typer.Option(
+        0, "--seed", min=0, help="Random seed; the same seed gives the same files."
+    ),
     months: int = typer.Option(
         18, "--months", min=1, max=120, help="Months of history (from 2025-01-06)."
     ),

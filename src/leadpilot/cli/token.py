@@ -8,6 +8,7 @@ import typer
 
 from leadpilot.cli._common import console
 from leadpilot.cli.db import DB_OPTION, database_url
+from leadpilot.errors import ConfigError
 from leadpilot.store.engine import make_engine, write_transaction
 from leadpilot.store.migrate import check_current
 from leadpilot.store.tokens import ROLES, create_token, revoke_token
@@ -61,6 +62,11 @@ def register(app: typer.Typer) -> None:
                 done = revoke_token(conn, token_id)
         finally:
             engine.dispose()
-        console.print(f"Token #{token_id} revoked." if done else f"No live token #{token_id}.")
+        if not done:
+            raise ConfigError(
+                f"no live token #{token_id} (never created, or already revoked)",
+                hint="use the #n printed by `leadpilot token create`",
+            )
+        console.print(f"Token #{token_id} revoked.")
 
     app.add_typer(token_app, name="token")

@@ -19,6 +19,7 @@ from leadpilot.errors import ConfigError
 from leadpilot.model import TARGETS, ConversionModel, LeakageWarning
 from leadpilot.model.card import metrics_document, write_reports
 from leadpilot.model.evaluation import jsonable
+from leadpilot.outputs import prepare_output_folder
 
 __all__ = ["print_metrics", "register", "train_and_print"]
 
@@ -173,6 +174,7 @@ def register(app: typer.Typer) -> None:
             raise ConfigError(
                 f"--target {target!r} is not supported", hint=f"use one of: {', '.join(TARGETS)}"
             )
+        prepare_output_folder(out, option="--out")
         frame = _read(history, format)
         roster = None
         if reps is not None:

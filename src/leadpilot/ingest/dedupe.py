@@ -16,7 +16,6 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
-from scipy.stats import binomtest
 
 from leadpilot.errors import ConfigError, DataValidationError
 from leadpilot.ingest.dedupe_clusters import clusters_of, components, split_chains
@@ -28,6 +27,7 @@ from leadpilot.ingest.linkage import (
     ScoredPairs,
     score_pairs,
 )
+from leadpilot.ingest.quality import wilson_interval
 
 __all__ = [
     "LEAD_FIELDS",
@@ -99,10 +99,8 @@ class DedupeResult:
 
     def duplicate_rate_interval(self, confidence: float = 0.95) -> tuple[float, float]:
         """Wilson interval of the duplicate rate, as if records were a sample of the flow."""
-        if not self.n_records:
-            return (0.0, 1.0)
-        ci = binomtest(self.n_duplicates, self.n_records).proportion_ci(confidence, "wilson")
-        return (float(ci.low), float(ci.high))
+        estimate = wilson_interval(self.n_duplicates, self.n_records, confidence)
+        return (estimate.low, estimate.high) if estimate is not None else (0.0, 1.0)
 
     def cluster_table(self) -> pd.DataFrame:
         """One row per clustered record: ``cluster, record_id, keep`` (keep = first)."""

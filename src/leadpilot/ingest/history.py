@@ -332,7 +332,10 @@ def read_history(
     ``dayfirst`` forces the order of numeric dates; naive times are taken in ``timezone``.
     """
     if on_error not in _ON_ERROR:
-        raise ConfigError(f"on_error must be one of {', '.join(_ON_ERROR)}, not {on_error!r}")
+        raise ConfigError(
+            f"on_error must be one of {', '.join(_ON_ERROR)}, not {on_error!r}",
+            hint="use --on-error skip to keep the readable rows and write a rejects file",
+        )
     try:
         ZoneInfo(timezone)
     except (ZoneInfoNotFoundError, ValueError):

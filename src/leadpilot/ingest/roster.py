@@ -7,6 +7,7 @@ than being skipped: routing with half a roster is worse than not routing.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import re
 from collections.abc import Mapping
@@ -330,24 +331,9 @@ def accounts_from_frame(df: pd.DataFrame) -> list[Account]:
     ]
 
 
-_LEAD_FIELDS = (
-    "created_at",
-    "email",
-    "company",
-    "domain",
-    "source",
-    "industry",
-    "company_size",
-    "size_band",
-    "annual_revenue",
-    "region",
-    "country",
-    "state",
-    "product",
-    "engagement_score",
-    "title",
-    "language",
-    "external_id",
+# The Lead record's own fields (one source of truth: schema.Lead), in declaration order.
+_LEAD_FIELDS = tuple(
+    f.name for f in dataclasses.fields(Lead) if f.name not in ("lead_id", "attributes")
 )
 
 

@@ -403,6 +403,12 @@ def load_policy(path: str | Path) -> Policy:
             hint="Check the path; start from examples/policy.yaml.",
             details={"path": ""},
         ) from None
+    except UnicodeDecodeError:
+        raise PolicyError(
+            f"{p} is not UTF-8 text, so not a policy file",
+            hint="Pass a YAML file saved as UTF-8; start from examples/policy.yaml.",
+            details={"path": ""},
+        ) from None
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
