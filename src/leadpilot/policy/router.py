@@ -439,6 +439,9 @@ def _prices(
         horizon_hours=horizon,
         band=fairness.band,
         penalty=fairness.penalty,
+        # With a background solver (the service), a due refresh is answered with this
+        # pool's latest prices while the LP runs elsewhere (see ShadowPricer).
+        pool_key=(pool.name, policy.policy_hash, scorer.version),
     )
     return np.array([by_rep.get(r.rep_id, 0.0) for r in eligible])
 

@@ -82,6 +82,7 @@ def create_app(
         finally:
             if worker is not None:
                 worker.stop()
+            service.inputs.close()
             if own_engine:
                 engine.dispose()
 
