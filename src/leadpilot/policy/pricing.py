@@ -46,7 +46,13 @@ from scipy.optimize import linprog
 from leadpilot.errors import DataValidationError
 from leadpilot.schema import Lead, Rep, Scorer
 
-__all__ = ["DemandModel", "ShadowPricer", "solve_assignment_lp", "typical_response_hours"]
+__all__ = [
+    "DemandModel",
+    "ShadowPricer",
+    "solve_assignment_lp",
+    "typical_response_hours",
+    "warm_up_solver",
+]
 
 log = logging.getLogger("leadpilot.pricing")
 
@@ -243,8 +249,11 @@ class ShadowPricer:
         with self._lock:
             cached = self._prices.get(key)
             latest = self._latest.get(pool_key) if pool_key is not None else None
+            refreshing = pool_key in self._in_flight
         if cached is not None:
             return cached
+        if latest is not None and refreshing:
+            return latest  # the refresh under way serves this key's successors
         rep_ids = tuple(r.rep_id for r in pool_reps)
         # The mask and sample scores are built here (cached), in the caller's thread: the
         # ``allowed`` callback may read the caller's state; the solver only gets arrays.
@@ -333,6 +342,12 @@ class ShadowPricer:
 
 def _by_rep(rep_ids: tuple[str, ...], price: NDArray[np.float64]) -> dict[str, float]:
     return {rep: float(v) for rep, v in zip(rep_ids, price, strict=True)}
+
+
+def warm_up_solver() -> None:
+    """Solve a one-variable LP (a solver process runs this first to load HiGHS)."""
+    one = np.ones((1, 1))
+    solve_assignment_lp(one, one > 0, 1.0, np.ones(1), np.zeros(1), np.ones(1), (0.8, 1.2), 1.0)
 
 
 def typical_response_hours(

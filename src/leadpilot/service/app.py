@@ -75,6 +75,7 @@ def create_app(
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         worker = Worker(service, settings.worker_poll_seconds) if settings.worker_enabled else None
+        service.inputs.warm_up()
         if worker is not None:
             worker.start()
         try:

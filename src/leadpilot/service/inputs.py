@@ -39,6 +39,7 @@ from leadpilot.policy import (
     parse_policy,
     route,
 )
+from leadpilot.policy.pricing import warm_up_solver
 from leadpilot.schema import Decision, Lead, Rep, Scorer
 from leadpilot.store.accounts import list_accounts
 from leadpilot.store.counters import DbRoutingState
@@ -144,6 +145,19 @@ class Snapshot:
             if p.name == pool:
                 return p.accept_within_minutes
         return None
+
+
+# The active policy's version and the roster version, in one round trip (built once).
+_VERSIONS_QUERY = sa.select(
+    sa.select(policies.c.version).where(policies.c.active).scalar_subquery(),
+    sa.select(routing_counters.c.value)
+    .where(
+        routing_counters.c.kind == "meta",
+        routing_counters.c.scope == "",
+        routing_counters.c.key == "roster",
+    )
+    .scalar_subquery(),
+)
 
 
 class RoutingInputs:
@@ -264,6 +278,14 @@ class RoutingInputs:
                 )
             return self._solver
 
+    def warm_up(self) -> None:
+        """Start the solver process now (app start-up), so its imports don't compete with
+        the first requests that would need it."""
+        if self.scorer is not None and self.background_pricing:
+            solver = self._solver_pool()
+            if solver is not None:
+                solver.submit(warm_up_solver)
+
     def close(self) -> None:
         """Stop the solver process (app shutdown)."""
         with self._lock:
@@ -278,17 +300,7 @@ class RoutingInputs:
 
     def load(self, conn: sa.Connection, now: datetime) -> Snapshot:
         """Everything a decision at ``now`` needs (one query when nothing changed)."""
-        active = sa.select(policies.c.version).where(policies.c.active).scalar_subquery()
-        roster = (
-            sa.select(routing_counters.c.value)
-            .where(
-                routing_counters.c.kind == "meta",
-                routing_counters.c.scope == "",
-                routing_counters.c.key == "roster",
-            )
-            .scalar_subquery()
-        )
-        version, roster_version = conn.execute(sa.select(active, roster)).one()
+        version, roster_version = conn.execute(_VERSIONS_QUERY).one()
         reps = self.roster(conn, int(roster_version or 0))
         policy = self._policy(conn, version, reps)
         snapshot = Snapshot(conn, policy, reps, self.accounts(conn), self.scorer, self.pricer(conn))
