@@ -15,6 +15,7 @@ daily cap, every rep's fairness index in 0.8-1.2.
 from __future__ import annotations
 
 import argparse
+import ast
 import io
 import statistics
 import sys
@@ -28,10 +29,10 @@ from leadpilot.cli.route import compare_strategies
 from leadpilot.synth import generate_world
 
 
-def _trained_scorer(world: object) -> object:
+def _trained_scorer(world: object, params: dict[str, Any]) -> object:
     from leadpilot.model import ConversionModel  # type: ignore[attr-defined]
 
-    return ConversionModel().fit(world.history, world.reps)  # type: ignore[attr-defined]
+    return ConversionModel(**params).fit(world.history, world.reps)  # type: ignore[attr-defined]
 
 
 def _with_model_p(world: Any, scorer: Any, row: dict[str, float]) -> dict[str, float]:
@@ -61,7 +62,17 @@ def main() -> int:
     parser.add_argument("--leads", type=int, default=20_000)
     parser.add_argument("--reps", type=int, default=20)
     parser.add_argument("--new-leads", type=int, default=2_000)
+    parser.add_argument(
+        "--model-param",
+        action="append",
+        default=[],
+        help="ConversionModel parameter as name=value (Python literal), e.g. refit_all=False",
+    )
     args = parser.parse_args()
+    params = {}
+    for item in args.model_param:
+        key, _, value = item.partition("=")
+        params[key] = ast.literal_eval(value)
     out = Console()
     quiet = Console(file=io.StringIO())
     arms = ["oracle"] + (["model"] if args.model else [])
@@ -73,7 +84,7 @@ def main() -> int:
         )
         for arm in arms:
             started = time.perf_counter()
-            scorer = _trained_scorer(world) if arm == "model" else None
+            scorer = _trained_scorer(world, params) if arm == "model" else None
             res = compare_strategies(quiet, world, scorer)  # type: ignore[arg-type]
             pred = res["predictive"]
             row = {

@@ -23,11 +23,20 @@ def test_demo_tour_runs_every_step(tmp_path: Path) -> None:
         "Bad input loses nothing",
         "Duplicate leads at intake",
         "The routing audit",
+        "Learning who converts what",
         "Routing the new leads",
+        "The live service",
         "Tour finished",
     ):
         assert title in result.output
-    for name in ("history.csv", "reps.csv", "truth.json", "analysis.html", "decisions.csv"):
+    for name in (
+        "history.csv",
+        "reps.csv",
+        "truth.json",
+        "analysis.html",
+        "decisions.csv",
+        "model/model_card.md",
+    ):
         assert (tmp_path / "tour" / name).exists(), name
 
 
@@ -37,3 +46,15 @@ def test_demo_on_the_maven_folder_gives_the_honest_verdict(tmp_path: Path) -> No
     assert result.exit_code == 0, result.output
     assert "maven-crm" in result.output
     assert "does not support predictive routing" in result.output
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["olist-marketing-funnel", "x-education-lead-scoring/Leads.csv",
+     "uci-bank-marketing/bank-additional-full.csv"],
+)  # fmt: skip
+def test_demo_on_other_public_exports(tmp_path: Path, name: str) -> None:
+    data = Path(os.environ["LEADPILOT_DATA_DIR"]) / name
+    result = CliRunner().invoke(build_app(), ["demo", "--dir", str(tmp_path), "--data", str(data)])
+    assert result.exit_code == 0, result.output
+    assert "Step 3. The routing audit" in result.output

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import typer
 from rich.console import Console
@@ -62,7 +63,7 @@ def tour_own_data(out: Console, data: Path, format: str | None, workdir: Path) -
     print_quality(out, quality_report(result.frame, ingest=result), result=result)
     if result.frame["converted"].notna().any() or result.frame["closed_won"].notna().any():
         _step(out, 3, "The routing audit", "Would predictive routing pay off on this history?")
-        reps = read_reps(data, format=format) if data.is_dir() else None
+        reps = read_reps(data, format=result.format) if result.format == "maven-crm" else None
         analyze_cli.run_analysis(out, result.frame, reps, workdir)
 
 
@@ -71,12 +72,15 @@ def run_tour(out: Console, workdir: Path, *, seed: int = 0) -> None:
     from leadpilot.cli import analyze as analyze_cli
     from leadpilot.cli import dedupe as dedupe_cli
     from leadpilot.cli import route as route_cli
+    from leadpilot.cli import serve as serve_cli
     from leadpilot.cli import synth as synth_cli
+    from leadpilot.cli import train as train_cli
     from leadpilot.cli import validate as validate_cli
 
     started = time.perf_counter()
     steps: list[tuple[str, str, Callable[[], object]]] = []
     world_box: dict[str, object] = {}
+    model_box: dict[str, Any] = {}
 
     def make_world() -> None:
         world_box["world"] = synth_cli.demo_section(out, workdir, seed=seed)
@@ -129,12 +133,36 @@ def run_tour(out: Console, workdir: Path, *, seed: int = 0) -> None:
             lambda: analyze_cli.demo_section(out, workdir),
         )
     )
+
+    def train() -> None:
+        model_box["model"] = train_cli.demo_section(out, workdir, world=world_box["world"])
+        model_box["model_dir"] = workdir / "model"
+
+    steps.append(
+        (
+            "Learning who converts what",
+            "A calibrated model of P(convert | lead, rep), evaluated on the latest 20% of the "
+            "history (a temporal split) against simpler baselines (`leadpilot train`).",
+            train,
+        )
+    )
     steps.append(
         (
             "Routing the new leads: round-robin vs predictive",
-            "Each new lead is routed in arrival order under daily caps and the fairness band; "
-            "the ground truth scores both policies (`leadpilot route-batch`).",
-            lambda: route_cli.demo_section(out, workdir, world_box["world"]),
+            "Each new lead is routed in arrival order under daily caps and the fairness band, "
+            "by the trained model; the ground truth scores every policy (`leadpilot "
+            "route-batch`).",
+            lambda: route_cli.demo_section(
+                out, workdir, world_box["world"], scorer=model_box.get("model")
+            ),
+        )
+    )
+    steps.append(
+        (
+            "The live service: SLA timers and reassignment",
+            "`leadpilot serve` on SQLite: leads arrive over HTTP, reps touch most of them, "
+            "and the hot leads nobody touched within the SLA move to someone who will.",
+            lambda: serve_cli.demo_service(out, workdir, model_box.get("model_dir")),
         )
     )
     for number, (title, why, action) in enumerate(steps, start=1):

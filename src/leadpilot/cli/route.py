@@ -264,23 +264,20 @@ def route_many(
             response_hours=response,
         )
     write_safe_csv(decisions_frame(decisions), out)
-    _print_batch(console, decisions, roster, chosen)
+    _print_batch(console, decisions, roster)
     console.print(f"Wrote {len(decisions):,} decisions to {out}")
 
 
-def _print_batch(out: Console, decisions: list[Decision], reps: list[Rep], policy: Policy) -> None:
+def _print_batch(out: Console, decisions: list[Decision], reps: list[Rep]) -> None:
     counts = Counter(d.rep_id for d in decisions)
     table = Table(title="Leads per rep", show_lines=False)
     for col in ("rep", "leads", "fairness index", "strategies"):
         table.add_column(col, justify="right" if col != "rep" else "left")
     active = [r for r in reps if r.active]
-    from leadpilot.policy.eligibility import capacity_of
-
-    caps = np.array(
-        [float(capacity_of(r, policy).max_leads_per_day or np.inf) for r in active], dtype=float
-    )
+    # the KPI of the practitioners' table: a rep's leads / the pool average (target 0.9-1.1)
     index = fairness_index(
-        np.array([counts.get(r.rep_id, 0) for r in active], dtype=float), fair_shares(caps)
+        np.array([counts.get(r.rep_id, 0) for r in active], dtype=float),
+        fair_shares(np.ones(len(active))),
     )
     for rep, fi in zip(active, index, strict=True):
         kinds = Counter(d.strategy for d in decisions if d.rep_id == rep.rep_id)
@@ -392,11 +389,14 @@ def _score(world: Any, decisions: list[Decision], active: list[str], cap: Any) -
     }
 
 
-def demo_section(out: Console, workdir: Path, world: Any) -> dict[str, Any]:
+def demo_section(
+    out: Console, workdir: Path, world: Any, scorer: Scorer | None = None
+) -> dict[str, Any]:
     """For ``leadpilot demo``: route the world's new leads by round-robin and by the default
-    predictive policy, compare with the ground truth, write ``decisions.csv``, and explain
-    one decision (who, why, why not the runner-up, why not an excluded rep)."""
-    results = compare_strategies(out, world, decisions_out=workdir / "decisions.csv")
+    predictive policy (with ``scorer``, e.g. the trained model; the world's oracle when
+    omitted), compare with the ground truth, write ``decisions.csv``, and explain one
+    decision (who, why, why not the runner-up)."""
+    results = compare_strategies(out, world, scorer, decisions_out=workdir / "decisions.csv")
     pred, rr = results["predictive"], results["round_robin"]
     out.print(
         f"Predictive routing: [bold]{pred['expected'] - rr['expected']:+.1f}[/] expected "

@@ -1,0 +1,81 @@
+"""Score a held-out history with a trained model: the same metrics as training, plus the
+count baselines the model carries (global, per-rep, per-rep x industry shrunk rates)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from leadpilot.errors import ModelError
+from leadpilot.model.evaluation import (
+    auc_difference,
+    metrics,
+    metrics_by_group,
+    reliability_table,
+)
+from leadpilot.model.features import target_values
+
+if TYPE_CHECKING:
+    from leadpilot.model.estimator import ConversionModel
+
+__all__ = ["assess"]
+
+
+def _count_baselines(model: ConversionModel, frame: pd.DataFrame) -> dict[str, np.ndarray]:
+    st = model.state_
+    m = st.shrinkage
+    g = (st.global_k + 1) / (st.global_n + 2)
+    ridx = st.rep_indices(
+        frame["rep_id"].astype("object").where(frame["rep_id"].notna(), "").tolist()
+    )
+    rep = (st.rep_k[ridx] + m * g) / (st.rep_n[ridx] + m)
+    n_lev = len(st.levels["industry"])
+    codes = np.array([st.code("industry", v) for v in frame["industry"]], dtype=np.float64)
+    c = np.where(np.isnan(codes), n_lev, codes).astype(np.int64)
+    ri = (st.rep_seg_k["industry"][ridx, c] + m * rep) / (st.rep_seg_n["industry"][ridx, c] + m)
+    return {
+        "global rate": np.full(len(frame), g),
+        "per-rep rate": rep,
+        "per-rep x industry rate": ri,
+    }
+
+
+def assess(model: ConversionModel, history: pd.DataFrame) -> dict[str, Any]:
+    """Metrics of ``model`` on the labelled rows of ``history`` (scored as new leads, i.e. with
+    the rep statistics as of the end of the model's training history)."""
+    if model.target not in history or "rep_id" not in history:
+        raise ModelError(
+            f"the file has no {model.target!r} or 'rep_id' column to evaluate against",
+            hint=f"the model was trained for target {model.target!r}; evaluate on a history "
+            "export with that outcome and a rep per lead",
+        )
+    y_all = target_values(history, model.target)
+    lab = ~np.isnan(y_all)
+    if lab.sum() == 0:
+        raise ModelError(
+            f"no row of the file has a known {model.target!r} outcome",
+            hint="evaluate on leads whose outcome is settled",
+        )
+    frame = history.loc[lab].reset_index(drop=True)
+    y = y_all[lab]
+    p = model.predict_proba(frame)
+    results = {"model": metrics(y, p)}
+    comparisons = {}
+    for name, pb in _count_baselines(model, frame).items():
+        results[name] = metrics(y, pb)
+        if 0 < y.sum() < len(y):
+            comparisons[name] = auc_difference(y, p, pb, seed=model.random_state)
+    by_group = {
+        col: metrics_by_group(y, p, frame[col]).to_dict(orient="records")
+        for col in ("rep_id", "industry", "size_band", "source")
+        if col in frame and frame[col].notna().any()
+    }
+    return {
+        "model_version": model.version,
+        "metrics": results,
+        "comparisons": comparisons,
+        "by_group": by_group,
+        "reliability": reliability_table(y, p).to_dict(orient="records"),
+    }

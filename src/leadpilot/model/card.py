@@ -1,0 +1,204 @@
+"""``model_card.md`` and ``metrics.json``: what a trained model is, how well it does, and
+what it cannot tell, for RevOps readers."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from leadpilot.model.evaluation import jsonable
+
+if TYPE_CHECKING:
+    from leadpilot.model.estimator import ConversionModel
+
+__all__ = ["metrics_document", "render_card", "write_reports"]
+
+
+def _f(x: Any, fmt: str = ".3f") -> str:
+    if x is None or (isinstance(x, float) and not math.isfinite(x)):
+        return "n/a"
+    return format(x, fmt)
+
+
+def metrics_document(model: ConversionModel) -> dict[str, Any]:
+    """Everything ``metrics.json`` holds: version, window, metrics, comparisons, breakdowns."""
+    return jsonable(
+        {
+            "model_version": model.version,
+            "target": model.target,
+            "training_window": model.training_window_,
+            "dropped_columns": model.dropped_columns_,
+            **model.evaluation_,
+        }
+    )
+
+
+def render_card(model: ConversionModel) -> str:
+    """Markdown model card."""
+    ev = model.evaluation_
+    win = model.training_window_
+    res = ev["metrics"]
+    lines = [
+        f"# Conversion model {model.version}",
+        "",
+        f"Predicts P({model.target} | lead, rep). A ridge-penalised logistic regression "
+        f"(penalty C = {ev.get('glm_c')}) on lead attributes, the rep, rep x segment and role x "
+        "segment cells and the reps' leak-free track records, plus "
+        f"{ev['n_rounds']} LightGBM trees boosted from its log-odds. Confidence comes from "
+        f"{ev['n_bags']} refits of the linear part on random halves of the training period. "
+        f"Calibration on the later slice: {ev['calibration_method']}.",
+        "",
+        "## Data and split (by time, never random)",
+        "",
+        f"- History rows: {win['history_rows']:,}; with a known outcome: {win['labelled_rows']:,}",
+        f"- Time order: {win['time_column']}",
+    ]
+    for part in ("train", "calibration", "test"):
+        w = win[part]
+        lines.append(f"- {part}: {w['rows']:,} leads, {w.get('first')} to {w.get('last')}")
+    final = win.get("final_fit_rows")
+    if final and final > win["train"]["rows"] + win["calibration"]["rows"]:
+        lines.append(
+            f"- The saved model was refit on all {final:,} settled leads (test slice "
+            "included) after the evaluation below, with the same settings: the figures "
+            "describe the model without the test slice."
+        )
+    lines += [
+        "",
+        "## Test metrics (latest slice)",
+        "",
+        "| model | AUC | model's AUC edge (95% CI) | log loss | Brier | ECE |",
+        "|---|---|---|---|---|---|",
+    ]
+    for name, m in res.items():
+        if name == "model (uncalibrated)" and ev["calibration_method"] == "none":
+            continue
+        comp = ev["comparisons"].get(name)
+        diff = (
+            f"{comp['auc_diff']:+.3f} ({comp['auc_diff_low']:+.3f} to {comp['auc_diff_high']:+.3f})"
+            if comp
+            else ""
+        )
+        lines.append(
+            f"| {name} | {_f(m['auc'])} | {diff} | {_f(m['log_loss'], '.4f')} | "
+            f"{_f(m['brier'], '.4f')} | {_f(m['ece'], '.4f')} |"
+        )
+    lines += [
+        "",
+        "AUC: how well the score ranks converting leads above the others (0.5 = chance). "
+        "Log loss and Brier: accuracy of the probabilities (lower is better). ECE: average gap "
+        "between predicted and observed conversion (a predicted 30% should convert 30%).",
+        "",
+        "## Reliability (test slice)",
+        "",
+        "![reliability plot](reliability.svg)",
+        "",
+        "| predicted | leads | mean predicted | observed (95% CI) |",
+        "|---|---|---|---|",
+    ]
+    for r in ev["reliability"]:
+        lines.append(
+            f"| {r['bin_low']:.1f}-{r['bin_high']:.1f} | {r['n']:,} | {r['predicted']:.3f} | "
+            f"{r['observed']:.3f} ({r['observed_low']:.3f}-{r['observed_high']:.3f}) |"
+        )
+    reps = ev["by_group"].get("rep_id", [])
+    if reps:
+        lines += [
+            "",
+            "## Per rep (test slice, reps with at least 30 test leads)",
+            "",
+            "| rep | leads | observed | mean predicted | AUC within the rep | log loss | "
+            "log loss of per-rep rate |",
+            "|---|---|---|---|---|---|---|",
+        ]
+        for r in reps[:40]:
+            lines.append(
+                f"| {r['group']} | {r['n']:.0f} | {_f(r['rate'])} | {_f(r['mean_p'])} | "
+                f"{_f(r['auc'])} | {_f(r['log_loss'], '.4f')} | "
+                f"{_f(r.get('log_loss_per_rep_baseline'), '.4f')} |"
+            )
+    imp = model.feature_importance().head(10)
+    lines += ["", "## What drives the scores (share of mean absolute contribution)", ""]
+    for _, row in imp.iterrows():
+        lines.append(f"- {row['meaning']} (`{row['feature']}`): {row['share']:.1%}")
+    if model.dropped_columns_:
+        lines += ["", "## Columns dropped as outcome in disguise", ""]
+        for d in model.dropped_columns_:
+            lines.append(
+                f"- `{d['column']}`: its {d['how']} predicts the outcome (AUC {d['auc']:.3f})"
+            )
+    lines += [
+        "",
+        "## Limits",
+        "",
+        "- The model learns from who was assigned in the past. If assignment was not random "
+        "(e.g. senior reps got the big accounts), part of a rep's apparent edge may come from "
+        "the leads they were given; randomized holdouts measure the true lift.",
+        "- Reps with little history are pulled toward the average rep "
+        f"(weight n / (n + {model.rep_prior_strength:g})), and confidence says how sure the "
+        "ensemble is that the top rep beats the pool.",
+        "- Per-rep and per-segment rates in features use only leads before each lead.",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def reliability_svg(rows: list[dict[str, Any]], *, title: str = "Reliability") -> str:
+    """A reliability plot as a standalone SVG: observed rate (with its 95% interval) against
+    the mean prediction per bin, and the diagonal of perfect calibration. Hand-written SVG
+    because it is 30 lines and spares a plotting dependency."""
+    size, pad = 320, 40
+    top = max(
+        [0.1] + [float(r["observed_high"]) for r in rows] + [float(r["predicted"]) for r in rows]
+    )
+    top = min(1.0, math.ceil(top * 10) / 10)
+
+    def xy(px: float, py: float) -> tuple[float, float]:
+        scale = (size - 2 * pad) / top
+        return pad + px * scale, size - pad - py * scale
+
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{size}" height="{size}" '
+        f'font-family="sans-serif" font-size="11">',
+        f'<text x="{pad}" y="18">{title}</text>',
+        f'<rect x="{pad}" y="{pad}" width="{size - 2 * pad}" height="{size - 2 * pad}" '
+        'fill="none" stroke="#999"/>',
+    ]
+    (x0, y0), (x1, y1) = xy(0, 0), xy(top, top)
+    parts.append(
+        f'<line x1="{x0}" y1="{y0}" x2="{x1}" y2="{y1}" stroke="#bbb" stroke-dasharray="4"/>'
+    )
+    for r in rows:
+        cx, cy = xy(float(r["predicted"]), float(r["observed"]))
+        _, lo = xy(0, float(r["observed_low"]))
+        _, hi = xy(0, float(r["observed_high"]))
+        parts.append(
+            f'<line x1="{cx:.1f}" y1="{lo:.1f}" x2="{cx:.1f}" y2="{hi:.1f}" stroke="#369"/>'
+        )
+        parts.append(
+            f'<circle cx="{cx:.1f}" cy="{cy:.1f}" r="3.5" fill="#369"><title>'
+            f"{r['n']} leads: predicted {r['predicted']:.3f}, observed "
+            f"{r['observed']:.3f}</title></circle>"
+        )
+    parts.append(
+        f'<text x="{size / 2 - 40}" y="{size - 10}">mean predicted (0 to {top:.1f})</text>'
+    )
+    parts.append(
+        f'<text x="8" y="{size / 2}" transform="rotate(-90 12 {size / 2})">observed</text>'
+    )
+    parts.append("</svg>")
+    return "\n".join(parts) + "\n"
+
+
+def write_reports(model: ConversionModel, directory: Path) -> tuple[Path, Path]:
+    """Write ``model_card.md``, ``metrics.json`` and ``reliability.svg`` into ``directory``."""
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "reliability.svg").write_text(
+        reliability_svg(model.evaluation_["reliability"], title=f"Reliability, {model.version}")
+    )
+    card = directory / "model_card.md"
+    card.write_text(render_card(model))
+    metrics_path = directory / "metrics.json"
+    metrics_path.write_text(json.dumps(metrics_document(model), indent=1))
+    return card, metrics_path

@@ -1,0 +1,61 @@
+"""Bad-data guards: each refuses with a message that says what to fix (exit 2 via the CLI)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from worlds import toy_world
+
+from leadpilot.errors import ModelError
+from leadpilot.model import ConversionModel, LeakageWarning
+
+
+def test_too_few_outcomes() -> None:
+    w = toy_world(400, seed=2)
+    with pytest.raises(ModelError, match=r"only 400 leads have a known 'converted' outcome") as e:
+        ConversionModel().fit(w.history)
+    assert e.value.hint
+    assert "longer history" in e.value.hint
+
+
+def test_single_class() -> None:
+    w = toy_world(1_000, seed=2)
+    h = w.history.assign(converted=pd.array([False] * 1_000, dtype="boolean"))
+    with pytest.raises(ModelError, match="did not convert; a model needs both outcomes"):
+        ConversionModel().fit(h)
+
+
+def test_fewer_than_two_reps() -> None:
+    w = toy_world(1_000, seed=2)
+    with pytest.raises(ModelError, match="only 1 rep has leads with known outcomes"):
+        ConversionModel().fit(w.history.assign(rep_id="rep-00"))
+
+
+def test_open_outcomes_do_not_count() -> None:
+    w = toy_world(1_000, seed=2)
+    h = w.history.copy()
+    h.loc[h.index[:600], "converted"] = pd.NA
+    with pytest.raises(ModelError, match="only 400 leads"):
+        ConversionModel().fit(h)
+
+
+@pytest.mark.parametrize("how", ["missingness", "value"])
+def test_leaky_columns_are_dropped_with_a_warning(how: str) -> None:
+    w = toy_world(3_000, seed=4)
+    h = w.history.copy()
+    y = h["converted"].to_numpy(dtype=bool)
+    if how == "missingness":  # filled only for converted rows, like a conversion date
+        h["converted_date"] = np.where(y, "2024-05-01", None)
+        h["engagement_score"] = np.where(y, h["engagement_score"], np.nan)
+        leaky = {"converted_date", "engagement_score"}
+    else:  # the stage name
+        h["stage"] = np.where(y, "Closed Won", "Closed Lost")
+        leaky = {"stage"}
+    with pytest.warns(LeakageWarning, match="outcome in disguise") as rec:
+        model = ConversionModel(n_bags=2).fit(h, w.reps)
+    assert {c["column"] for c in model.dropped_columns_} == leaky
+    assert len(rec) == len(leaky)
+    names = set(model.feature_names_)
+    assert not {"x_stage", "x_converted_date"} & names
+    assert model.metrics_["model"]["auc"] < 0.9  # no perfect score from the leak
