@@ -278,13 +278,16 @@ class RoutingInputs:
                 )
             return self._solver
 
-    def warm_up(self) -> None:
-        """Start the solver process now (app start-up), so its imports don't compete with
-        the first requests that would need it."""
-        if self.scorer is not None and self.background_pricing:
-            solver = self._solver_pool()
-            if solver is not None:
-                solver.submit(warm_up_solver)
+    def warm_up(self, engine: sa.Engine) -> None:
+        """At app start-up: build the pricer (3,000 stored leads) and start the solver
+        process now, so neither lands on the first requests."""
+        if self.scorer is None:
+            return
+        with engine.connect() as conn:
+            self.pricer(conn)
+        solver = self._solver_pool()
+        if solver is not None:
+            solver.submit(warm_up_solver)
 
     def close(self) -> None:
         """Stop the solver process (app shutdown)."""
