@@ -43,6 +43,11 @@ class Settings(BaseSettings):
     webhook_max_attempts: int = Field(6, ge=1)
     webhook_backoff_seconds: float = Field(2.0, gt=0)
     pool_size: int = Field(5, ge=1)
+    background_pricing: bool = Field(
+        True,
+        description="solve shadow-price refreshes in a separate process while requests use "
+        "the latest prices (off: solve on the request path, deterministic)",
+    )
 
     @model_validator(mode="after")
     def _no_default_secret_in_production(self) -> Settings:

@@ -97,7 +97,14 @@ def rep_zone(rep: Rep) -> ZoneInfo:
 
 def local_day(rep: Rep, now: datetime) -> date:
     """The rep's local calendar date at ``now`` (the day ``max_leads_per_day`` counts on)."""
-    return now.astimezone(rep_zone(rep)).date()
+    return _local_date(rep.timezone or "UTC", now)
+
+
+@lru_cache(maxsize=1024)
+def _local_date(zone: str, now: datetime) -> date:
+    # Memoised: one decision asks for every rep's local day at the same ``now`` (several
+    # times), and a roster has few distinct zones.
+    return now.astimezone(_zone(zone)).date()
 
 
 def _aware(moment: datetime, rep: Rep) -> datetime:

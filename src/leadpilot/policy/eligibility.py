@@ -31,17 +31,18 @@ class Capacity:
 
 def capacity_of(rep: Rep, policy: Policy) -> Capacity:
     """Caps from the policy's per-rep override, else the roster, else the policy default."""
-    override = policy.reps.get(rep.rep_id)
+    override = policy.reps.get(rep.rep_id) if policy.reps else None
     daily = override.max_leads_per_day if override else None
     open_ = override.max_open_leads if override else None
-    return Capacity(
-        daily if daily is not None else _first(rep.max_leads_per_day, policy.max_leads_per_day),
-        open_ if open_ is not None else _first(rep.max_open_leads, policy.max_open_leads),
-    )
-
-
-def _first(*values: int | None) -> int | None:
-    return next((v for v in values if v is not None), None)
+    # Spelled out rather than a generic first-not-None: this runs for every rep of every
+    # decision.
+    if daily is None:
+        daily = (
+            rep.max_leads_per_day if rep.max_leads_per_day is not None else policy.max_leads_per_day
+        )
+    if open_ is None:
+        open_ = rep.max_open_leads if rep.max_open_leads is not None else policy.max_open_leads
+    return Capacity(daily, open_)
 
 
 def _covers(rep_values: Sequence[str], lead_values: Sequence[str | None]) -> bool:
@@ -104,6 +105,15 @@ class Checker:
         self.now = now
         self.lane = lane
         self.declined = declined
+        self._caps: dict[str, Capacity] = {}
+
+    def capacity(self, rep: Rep) -> Capacity:
+        """``capacity_of(rep, policy)``, memoised for this decision (asked for every rep
+        by the screen and again by the pricing)."""
+        cap = self._caps.get(rep.rep_id)
+        if cap is None:
+            cap = self._caps[rep.rep_id] = capacity_of(rep, self.policy)
+        return cap
 
     def rule_block(self, rep: Rep, pool: Pool, view: LeadView) -> str | None:
         """The first pool rule (territory, product, language, segment, seniority) the rep
@@ -157,7 +167,7 @@ class Checker:
         working = self.lane.require_available_now if require_working is None else require_working
         if working and not is_working(rep, self.now):
             return "OUTSIDE_WORKING_HOURS"
-        cap = capacity_of(rep, self.policy)
+        cap = self.capacity(rep)
         if cap.max_leads_per_day is not None and (
             self.state.daily_count(rep.rep_id, local_day(rep, self.now)) >= cap.max_leads_per_day
         ):

@@ -20,11 +20,20 @@ with ``price = dual(capacity) + dual(high) - dual(low)``: a rep whose capacity i
 is above the band costs more, one below the band is cheaper. The fairness band is *soft*
 (slack priced at ``fairness.penalty`` per lead) so the LP is always feasible; with the default
 penalty (1 conversion per lead) it binds whenever it can be met.
+
+Refreshing the prices means solving that LP (~25-45 ms for 100 reps). Batch routing solves it
+synchronously, so ``route-batch`` is a deterministic function of its inputs. The service gives
+the pricer a ``solver`` (a one-process pool): a refresh then runs in that process while
+requests keep using the pool's latest prices (stale-while-refresh), so no request waits for
+the LP. A process, not a thread, because HiGHS holds the GIL for the whole solve.
 """
 
 from __future__ import annotations
 
+import logging
+import threading
 from collections.abc import Callable, Sequence
+from concurrent.futures import Executor, Future
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -37,7 +46,15 @@ from scipy.optimize import linprog
 from leadpilot.errors import DataValidationError
 from leadpilot.schema import Lead, Rep, Scorer
 
-__all__ = ["DemandModel", "ShadowPricer", "solve_assignment_lp", "typical_response_hours"]
+__all__ = [
+    "DemandModel",
+    "ShadowPricer",
+    "solve_assignment_lp",
+    "typical_response_hours",
+    "warm_up_solver",
+]
+
+log = logging.getLogger("leadpilot.pricing")
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,17 +174,40 @@ class ShadowPricer:
 
     Between refreshes prices are reused, so a replica's prices depend on when it last
     refreshed; each refresh depends only on the state it reads.
+
+    With a ``solver`` (an executor, e.g. a one-process pool), a refresh that is due for a
+    pool which already has prices runs in the solver while the request gets the pool's
+    latest prices; the new prices serve the requests that come after it finishes. Staleness
+    is bounded by one solve (tens of milliseconds plus the queue, never more than one refresh
+    in flight per pool) and only steers the choice: caps, away and eligibility are hard
+    checks made on live counts by the router, so stale prices never over-assign. A pool's
+    first prices (and any refresh when the solver fails) are solved synchronously.
     """
 
-    def __init__(self, demand: DemandModel, *, max_cells: int = 9_000) -> None:
+    def __init__(
+        self, demand: DemandModel, *, max_cells: int = 9_000, solver: Executor | None = None
+    ) -> None:
         self.demand = demand
         # The LP has n_sample x n_reps variables; big pools use fewer sample leads so a
         # refresh stays around tens of milliseconds.
         self.max_cells = max_cells
+        self.solver = solver
         self._scores: dict[tuple[str, tuple[str, ...]], NDArray[np.float64]] = {}
         self._prices: dict[tuple[object, ...], dict[str, float]] = {}
         self._masks: dict[tuple[object, ...], NDArray[np.bool_]] = {}
+        self._latest: dict[tuple[object, ...], dict[str, float]] = {}
+        self._in_flight: set[tuple[object, ...]] = set()
+        self._lock = threading.Lock()
         self.refreshes = 0
+        self.background_refreshes = 0
+
+    def adopt_latest(self, other: ShadowPricer) -> None:
+        """Start from ``other``'s latest prices per pool (a rebuilt pricer keeps serving
+        them until its own first background refresh)."""
+        with other._lock:
+            latest = dict(other._latest)
+        with self._lock:
+            self._latest.update(latest)
 
     def sample_scores(self, scorer: Scorer, rep_ids: tuple[str, ...]) -> NDArray[np.float64]:
         """``p`` of every demand-sample lead for every rep, shape ``(n_sample, n_reps)``."""
@@ -194,6 +234,7 @@ class ShadowPricer:
         horizon_hours: float,
         band: tuple[float, float],
         penalty: float,
+        pool_key: tuple[object, ...] | None = None,
     ) -> dict[str, float]:
         """The price of each pool rep. ``share`` (shape ``(n_reps,)``, sums to 1) is each
         rep's fair share of the pool's leads.
@@ -201,34 +242,112 @@ class ShadowPricer:
         ``allowed(sample, reps)`` gives the ``(n_sample, n_reps)`` mask of which rep may take
         which sample lead in this pool (cached under ``allowed_key``). Prices are cached under
         ``key``, which the router builds from the day, the reps at a cap and the count bucket.
+        ``pool_key`` names the pool's line of prices across keys (pool, policy, scorer): with
+        a ``solver``, a missing ``key`` is answered with the latest prices of ``pool_key``
+        while the refresh runs in the solver.
         """
-        cached = self._prices.get(key)
+        with self._lock:
+            cached = self._prices.get(key)
+            latest = self._latest.get(pool_key) if pool_key is not None else None
+            refreshing = pool_key in self._in_flight
         if cached is not None:
             return cached
+        if latest is not None and refreshing:
+            return latest  # the refresh under way serves this key's successors
         rep_ids = tuple(r.rep_id for r in pool_reps)
+        # The mask and sample scores are built here (cached), in the caller's thread: the
+        # ``allowed`` callback may read the caller's state; the solver only gets arrays.
         mask = self._masks.get(allowed_key)
         if mask is None:
             mask = allowed(self.demand.sample, pool_reps)
             self._masks[allowed_key] = mask
         in_pool = np.flatnonzero(mask.any(axis=1)) if mask.size else np.zeros(0, dtype=int)
-        prices = dict.fromkeys(rep_ids, 0.0)
         pool_share = len(in_pool) / max(len(self.demand.sample), 1)
         keep = max(30, self.max_cells // max(len(rep_ids), 1))
         if len(in_pool) > keep:  # evenly spaced: deterministic, keeps the time spread
             in_pool = in_pool[np.linspace(0, len(in_pool) - 1, keep).astype(int)]
         expected = self.demand.expected_arrivals(now, horizon_hours) * pool_share
-        if len(in_pool) and expected > 0 and rep_ids:
-            p = self.sample_scores(scorer, rep_ids)[in_pool]
-            target = (float(counts.sum()) + expected) * share
-            _x, price = solve_assignment_lp(
-                p, mask[in_pool], expected / len(in_pool), remaining, counts, target, band, penalty
-            )
-            prices = {rep: float(v) for rep, v in zip(rep_ids, price, strict=True)}
-        if len(self._prices) > 256:  # old days and buckets are never asked for again
-            self._prices.clear()
-        self._prices[key] = prices
-        self.refreshes += 1
+        if not (len(in_pool) and expected > 0 and rep_ids):
+            return self._store(key, pool_key, dict.fromkeys(rep_ids, 0.0))
+        p = self.sample_scores(scorer, rep_ids)[in_pool]
+        target = (float(counts.sum()) + expected) * share
+        problem = (
+            p,
+            mask[in_pool],
+            expected / len(in_pool),
+            np.array(remaining, dtype=float),
+            np.array(counts, dtype=float),
+            target,
+            band,
+            penalty,
+        )
+        background = latest is not None and self.solver is not None and pool_key is not None
+        if background and self._submit(key, pool_key, rep_ids, problem):  # type: ignore[arg-type]
+            return latest  # type: ignore[return-value]
+        _x, price = solve_assignment_lp(*problem)
+        return self._store(key, pool_key, _by_rep(rep_ids, price))
+
+    def _submit(
+        self,
+        key: tuple[object, ...],
+        pool_key: tuple[object, ...],
+        rep_ids: tuple[str, ...],
+        problem: tuple[object, ...],
+    ) -> bool:
+        """Queue a refresh in the solver (one in flight per pool); False if it failed."""
+        assert self.solver is not None
+        with self._lock:
+            if pool_key in self._in_flight:
+                return True
+            self._in_flight.add(pool_key)
+        try:
+            future = self.solver.submit(solve_assignment_lp, *problem)  # type: ignore[arg-type]
+        except RuntimeError:  # shut down or broken pool: the caller solves synchronously
+            with self._lock:
+                self._in_flight.discard(pool_key)
+            return False
+
+        def done(fut: Future[tuple[NDArray[np.float64], NDArray[np.float64]]]) -> None:
+            try:
+                _x, price = fut.result()
+            except Exception:  # next due refresh retries; requests keep the latest prices
+                log.exception("background shadow-price refresh failed")
+                with self._lock:
+                    self._in_flight.discard(pool_key)
+                return
+            self._store(key, pool_key, _by_rep(rep_ids, price), background=True)
+
+        future.add_done_callback(done)
+        return True
+
+    def _store(
+        self,
+        key: tuple[object, ...],
+        pool_key: tuple[object, ...] | None,
+        prices: dict[str, float],
+        *,
+        background: bool = False,
+    ) -> dict[str, float]:
+        with self._lock:
+            if len(self._prices) > 256:  # old days and buckets are never asked for again
+                self._prices.clear()
+            self._prices[key] = prices
+            if pool_key is not None:
+                self._latest[pool_key] = prices
+                self._in_flight.discard(pool_key)
+            self.refreshes += 1
+            self.background_refreshes += background
         return prices
+
+
+def _by_rep(rep_ids: tuple[str, ...], price: NDArray[np.float64]) -> dict[str, float]:
+    return {rep: float(v) for rep, v in zip(rep_ids, price, strict=True)}
+
+
+def warm_up_solver() -> None:
+    """Solve a one-variable LP (a solver process runs this first to load HiGHS)."""
+    one = np.ones((1, 1))
+    solve_assignment_lp(one, one > 0, 1.0, np.ones(1), np.zeros(1), np.ones(1), (0.8, 1.2), 1.0)
 
 
 def typical_response_hours(

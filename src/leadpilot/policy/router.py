@@ -17,7 +17,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from leadpilot.errors import DataValidationError
-from leadpilot.policy.availability import local_day, rep_zone
+from leadpilot.policy.availability import is_away, local_day, rep_zone
 from leadpilot.policy.eligibility import CAPACITY, TEMPORARY, Checker, Screen, capacity_of
 from leadpilot.policy.fairness import band_prices, fair_shares
 from leadpilot.policy.holds import AccountLookup, hold_for
@@ -385,7 +385,7 @@ def _prices(
     since = (now - timedelta(days=fairness.window_days - 1)).date()
     window = state.window_counts(pool.name, since)
     counts = np.array([float(window.get(r.rep_id, 0)) for r in members])
-    caps = np.array([_daily_cap(rep, policy) for rep in members])
+    caps = np.array([_daily_cap(checker.capacity(rep).max_leads_per_day) for rep in members])
     share = fair_shares(caps if fairness.shares == "capacity" else np.ones(len(members)))
     if pricer is None or not policy.predictive.shadow_prices:
         return band_prices(eligible, members, counts, share, fairness.band, fairness.penalty)
@@ -395,12 +395,21 @@ def _prices(
     for i, rep in enumerate(members):
         used = state.daily_count(rep.rep_id, local_day(rep, now))
         today_total += used
-        away = checker.availability_block(rep, require_working=False) == "OUT_OF_OFFICE"
+        # Equivalent to ``availability_block(rep, require_working=False) == "OUT_OF_OFFICE"``
+        # for active members, without re-reading the counts it checks first.
+        away = rep.rep_id not in checker.declined and (
+            is_away(rep, now, policy.availability) == "OUT_OF_OFFICE"
+        )
         remaining[i] = 0.0 if away else min(max(caps[i] - used, 0.0), 1e6)
         if remaining[i] == 0:
             full.append(rep.rep_id)
+    to_midnight: dict[str, float] = {}  # per timezone: a roster has few
+    for rep in members:
+        zone = rep.timezone or "UTC"
+        if zone not in to_midnight:
+            to_midnight[zone] = _hours_to_local_midnight(rep, now)
     horizon = float(
-        np.mean([_hours_to_local_midnight(rep, now) for rep in members]) if members else 0.0
+        np.mean([to_midnight[rep.timezone or "UTC"] for rep in members]) if members else 0.0
     )
     # Refresh as the day fills: every ``refresh_every`` assignments (at least a quarter of
     # the pool, so big pools don't re-solve for every few leads) and every tenth of the pool
@@ -439,12 +448,14 @@ def _prices(
         horizon_hours=horizon,
         band=fairness.band,
         penalty=fairness.penalty,
+        # With a background solver (the service), a due refresh is answered with this
+        # pool's latest prices while the LP runs elsewhere (see ShadowPricer).
+        pool_key=(pool.name, policy.policy_hash, scorer.version),
     )
     return np.array([by_rep.get(r.rep_id, 0.0) for r in eligible])
 
 
-def _daily_cap(rep: Rep, policy: Policy) -> float:
-    cap = capacity_of(rep, policy).max_leads_per_day
+def _daily_cap(cap: int | None) -> float:
     return float("inf") if cap is None else float(cap)
 
 

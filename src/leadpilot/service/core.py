@@ -74,7 +74,7 @@ class RoutingService:
         self.settings = settings
         self.metrics = metrics
         self.clock = clock
-        self.inputs = RoutingInputs(scorer=scorer)
+        self.inputs = RoutingInputs(scorer=scorer, background_pricing=settings.background_pricing)
         self._rng = np.random.default_rng(seed)
         self._rng_lock = threading.Lock()
 

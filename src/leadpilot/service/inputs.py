@@ -1,17 +1,25 @@
 """What a routing decision needs, loaded from the store: policy, roster, accounts, state.
 
-The active policy is parsed once per version and cached; the roster is cached per roster
-version (bumped by every write to reps or out-of-office ranges, in any process); accounts are
-matched by ``ingest.matching.AccountMatcher`` (domain, company key, fuzzy name), rebuilt
-every ``ACCOUNT_REFRESH`` seconds (they change only through ``leadpilot load``).
+The active policy is parsed once per version and cached (the default policy, used while none
+is uploaded, is built once); the roster is cached per roster version (bumped by every write to
+reps or out-of-office ranges, in any process); accounts are matched by
+``ingest.matching.AccountMatcher`` (domain, company key, fuzzy name), rebuilt every
+``ACCOUNT_REFRESH`` seconds (they change only through ``leadpilot load``).
+
+Shadow prices: the ``ShadowPricer`` learns the lead mix from the latest stored leads and is
+rebuilt every ``PRICER_REFRESH`` seconds by the background worker (a request builds it only
+when there is none yet). Its LP refreshes run in a one-process pool (``solver``), so requests
+use the latest prices of their pool while a refresh is solved (see ``policy.pricing``).
 """
 
 from __future__ import annotations
 
 import importlib
+import multiprocessing
 import threading
 import time
 from collections.abc import Sequence
+from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -31,6 +39,7 @@ from leadpilot.policy import (
     parse_policy,
     route,
 )
+from leadpilot.policy.pricing import warm_up_solver
 from leadpilot.schema import Decision, Lead, Rep, Scorer
 from leadpilot.store.accounts import list_accounts
 from leadpilot.store.counters import DbRoutingState
@@ -138,17 +147,37 @@ class Snapshot:
         return None
 
 
-class RoutingInputs:
-    """Loads snapshots; caches parsed policies and the account index across requests."""
+# The active policy's version and the roster version, in one round trip (built once).
+_VERSIONS_QUERY = sa.select(
+    sa.select(policies.c.version).where(policies.c.active).scalar_subquery(),
+    sa.select(routing_counters.c.value)
+    .where(
+        routing_counters.c.kind == "meta",
+        routing_counters.c.scope == "",
+        routing_counters.c.key == "roster",
+    )
+    .scalar_subquery(),
+)
 
-    def __init__(self, *, scorer: Scorer | None) -> None:
+
+class RoutingInputs:
+    """Loads snapshots; caches parsed policies and the account index across requests.
+
+    ``background_pricing``: solve shadow-price refreshes in a separate process (started on
+    first use) and let the worker rebuild a stale pricer, instead of on the request path."""
+
+    def __init__(self, *, scorer: Scorer | None, background_pricing: bool = False) -> None:
         self.scorer = scorer
+        self.background_pricing = background_pricing
         self._policies: dict[str, Policy] = {}
+        self._default_policy: Policy | None = None
         self._accounts: AccountMatcher | None = None
         self._accounts_at = 0.0
         self._roster: tuple[int, list[Rep]] | None = None
         self._pricer: tuple[ShadowPricer | None, float] | None = None
+        self._solver: Executor | None = None
         self._lock = threading.Lock()
+        self._pricer_build = threading.Lock()
 
     def policy(self, conn: sa.Connection, reps: Sequence[Rep]) -> Policy:
         """The active policy, or the default policy when none was uploaded."""
@@ -157,7 +186,11 @@ class RoutingInputs:
 
     def _policy(self, conn: sa.Connection, version: str | None, reps: Sequence[Rep]) -> Policy:
         if version is None:
-            return default_policy(reps)
+            # Built once: it does not depend on the roster, and one instance keeps its
+            # cached policy_hash (the pricer's cache key) across requests.
+            if self._default_policy is None:
+                self._default_policy = default_policy(reps)
+            return self._default_policy
         with self._lock:
             cached = self._policies.get(version)
         if cached is None:
@@ -189,25 +222,79 @@ class RoutingInputs:
     def pricer(self, conn: sa.Connection) -> ShadowPricer | None:
         """Shadow prices from the expected lead mix (the router's ``ShadowPricer``), built
         from the most recent stored leads and rebuilt every ``PRICER_REFRESH`` seconds; none
-        without a scorer or without leads to learn the mix from."""
+        without a scorer or without leads to learn the mix from. With background pricing a
+        stale pricer keeps serving until the worker's ``maintain`` rebuilds it."""
         if self.scorer is None:
             return None
         with self._lock:
-            if self._pricer is not None and time.monotonic() - self._pricer[1] < PRICER_REFRESH:
-                return self._pricer[0]
-        rows = conn.execute(
-            sa.select(leads.c.fields).order_by(leads.c.created_at.desc()).limit(_DEMAND_LEADS)
-        ).scalars()
-        recent = [lead_from_fields(f) for f in rows]
-        pricer: ShadowPricer | None = None
-        if recent:
-            try:
-                pricer = ShadowPricer(DemandModel.from_leads(recent, seed=0))
-            except LeadpilotError:
-                pricer = None
+            current = self._pricer
+        if current is not None and (
+            self.background_pricing or time.monotonic() - current[1] < PRICER_REFRESH
+        ):
+            return current[0]
+        return self._build_pricer(conn)
+
+    def maintain(self, engine: sa.Engine) -> None:
+        """Rebuild a stale pricer off the request path (the worker calls this each poll)."""
         with self._lock:
-            self._pricer = (pricer, time.monotonic())
-        return pricer
+            current = self._pricer
+        if self.scorer is None or current is None:
+            return
+        if time.monotonic() - current[1] >= PRICER_REFRESH:
+            with engine.connect() as conn:
+                self._build_pricer(conn)
+
+    def _build_pricer(self, conn: sa.Connection) -> ShadowPricer | None:
+        with self._pricer_build:  # one build at a time; the others use the result
+            rows = conn.execute(
+                sa.select(leads.c.fields).order_by(leads.c.created_at.desc()).limit(_DEMAND_LEADS)
+            ).scalars()
+            recent = [lead_from_fields(f) for f in rows]
+            pricer: ShadowPricer | None = None
+            if recent:
+                try:
+                    demand = DemandModel.from_leads(recent, seed=0)
+                except LeadpilotError:
+                    demand = None
+                if demand is not None:
+                    pricer = ShadowPricer(demand, solver=self._solver_pool())
+                    with self._lock:
+                        previous = self._pricer[0] if self._pricer is not None else None
+                    if previous is not None:
+                        pricer.adopt_latest(previous)
+            with self._lock:
+                self._pricer = (pricer, time.monotonic())
+            return pricer
+
+    def _solver_pool(self) -> Executor | None:
+        """The one-process pool that solves price refreshes (None: solve inline)."""
+        if not self.background_pricing:
+            return None
+        with self._lock:
+            if self._solver is None:
+                # spawn, not fork: the server process has threads (uvicorn, the worker).
+                self._solver = ProcessPoolExecutor(
+                    max_workers=1, mp_context=multiprocessing.get_context("spawn")
+                )
+            return self._solver
+
+    def warm_up(self, engine: sa.Engine) -> None:
+        """At app start-up: build the pricer (3,000 stored leads) and start the solver
+        process now, so neither lands on the first requests."""
+        if self.scorer is None:
+            return
+        with engine.connect() as conn:
+            self.pricer(conn)
+        solver = self._solver_pool()
+        if solver is not None:
+            solver.submit(warm_up_solver)
+
+    def close(self) -> None:
+        """Stop the solver process (app shutdown)."""
+        with self._lock:
+            solver, self._solver = self._solver, None
+        if solver is not None:
+            solver.shutdown(wait=True, cancel_futures=True)
 
     def refresh_accounts(self) -> None:
         """Reload accounts on next use."""
@@ -216,17 +303,7 @@ class RoutingInputs:
 
     def load(self, conn: sa.Connection, now: datetime) -> Snapshot:
         """Everything a decision at ``now`` needs (one query when nothing changed)."""
-        active = sa.select(policies.c.version).where(policies.c.active).scalar_subquery()
-        roster = (
-            sa.select(routing_counters.c.value)
-            .where(
-                routing_counters.c.kind == "meta",
-                routing_counters.c.scope == "",
-                routing_counters.c.key == "roster",
-            )
-            .scalar_subquery()
-        )
-        version, roster_version = conn.execute(sa.select(active, roster)).one()
+        version, roster_version = conn.execute(_VERSIONS_QUERY).one()
         reps = self.roster(conn, int(roster_version or 0))
         policy = self._policy(conn, version, reps)
         snapshot = Snapshot(conn, policy, reps, self.accounts(conn), self.scorer, self.pricer(conn))

@@ -19,6 +19,10 @@ __all__ = [
 ]
 
 
+# Built once, values as parameters (the hot path skips statement construction).
+_INSERT_DECISION = decisions.insert().returning(decisions.c.id)
+
+
 def insert_decision(
     conn: sa.Connection, decision: Decision, *, trigger: str, first: bool = False
 ) -> int:
@@ -36,45 +40,40 @@ def insert_decision(
             + 1
         )
     )
-    return int(
-        conn.execute(
-            decisions.insert()
-            .values(
-                lead_id=decision.lead_id,
-                seq=seq,
-                live=True,
-                trigger=trigger,
-                rep_id=decision.rep_id,
-                pool=decision.pool,
-                lane=decision.lane,
-                strategy=decision.strategy,
-                reasons=list(decision.reasons),
-                candidates=[
-                    {
-                        "rep_id": c.rep_id,
-                        "p_convert": c.p_convert,
-                        "price": c.price,
-                        "score": c.score,
-                    }
-                    for c in decision.candidates
-                ],
-                exclusions=dict(decision.exclusions),
-                p_convert=decision.p_convert,
-                confidence=decision.confidence,
-                propensity=decision.propensity,
-                model_version=decision.model_version,
-                policy_version=decision.policy_version,
-                decided_at=decision.decided_at,
-                sla_deadline=decision.sla_deadline,
-                mode=decision.mode,
-                shadow_rep_id=decision.shadow_rep_id,
-                fit_score=decision.fit_score,
-                intent_score=decision.intent_score,
-                grade=decision.grade,
-            )
-            .returning(decisions.c.id)
-        ).scalar_one()
-    )
+    values = {
+        "lead_id": decision.lead_id,
+        "seq": seq,
+        "live": True,
+        "trigger": trigger,
+        "rep_id": decision.rep_id,
+        "pool": decision.pool,
+        "lane": decision.lane,
+        "strategy": decision.strategy,
+        "reasons": list(decision.reasons),
+        "candidates": [
+            {
+                "rep_id": c.rep_id,
+                "p_convert": c.p_convert,
+                "price": c.price,
+                "score": c.score,
+            }
+            for c in decision.candidates
+        ],
+        "exclusions": dict(decision.exclusions),
+        "p_convert": decision.p_convert,
+        "confidence": decision.confidence,
+        "propensity": decision.propensity,
+        "model_version": decision.model_version,
+        "policy_version": decision.policy_version,
+        "decided_at": decision.decided_at,
+        "sla_deadline": decision.sla_deadline,
+        "mode": decision.mode,
+        "shadow_rep_id": decision.shadow_rep_id,
+        "fit_score": decision.fit_score,
+        "intent_score": decision.intent_score,
+        "grade": decision.grade,
+    }
+    return int(conn.execute(_INSERT_DECISION, values).scalar_one())
 
 
 def decision_from_row(row: sa.Row[Any]) -> Decision:

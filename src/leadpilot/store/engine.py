@@ -7,8 +7,10 @@ database write lock, taken up front with ``BEGIN IMMEDIATE``.
 
 from __future__ import annotations
 
+import threading
+import weakref
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from typing import Any
 
 import sqlalchemy as sa
@@ -21,6 +23,12 @@ __all__ = ["is_postgres", "make_engine", "routing_lock", "write_transaction"]
 _SQLITE_BUSY_TIMEOUT_MS = 30_000
 # Arbitrary, fixed 64-bit key of leadpilot's routing advisory lock.
 _ROUTING_LOCK_KEY = 7_311_225_340_195
+# One in-process writer lock per SQLite engine. Why: a thread that finds the database write
+# lock taken waits in SQLite's busy handler, which *sleeps* in steps of up to 100 ms and is
+# not woken when the lock frees; under concurrent requests that sleep was the service's
+# latency tail (hundreds of ms). Threads of one process queue on this lock instead and start
+# the moment the previous writer commits; other processes still meet the busy timeout.
+_SQLITE_WRITERS: weakref.WeakKeyDictionary[sa.Engine, threading.RLock] = weakref.WeakKeyDictionary()
 
 
 def _normalise(url: str) -> URL:
@@ -52,6 +60,7 @@ def make_engine(url: str, *, pool_size: int = 5) -> sa.Engine:
             # control of transactions (see _sqlite_begin) to start them as IMMEDIATE.
         )
         _configure_sqlite(engine)
+        _SQLITE_WRITERS[engine] = threading.RLock()
         return engine
     return sa.create_engine(parsed, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
 
@@ -85,7 +94,11 @@ def write_transaction(engine: sa.Engine) -> Iterator[sa.Connection]:
     """A transaction that will write: on SQLite it takes the write lock at BEGIN (IMMEDIATE),
     so two writers never deadlock upgrading read locks; commits on success."""
     try:
-        with engine.connect() as conn:
+        with ExitStack() as stack:
+            writer = _SQLITE_WRITERS.get(engine)
+            if writer is not None:
+                stack.enter_context(writer)
+            conn = stack.enter_context(engine.connect())
             if engine.dialect.name == "sqlite":
                 conn.info["sqlite_begin"] = "IMMEDIATE"
             with conn.begin():

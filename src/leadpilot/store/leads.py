@@ -64,20 +64,29 @@ def lead_from_fields(fields: dict[str, Any]) -> Lead:
     return Lead(**{k: v for k, v in values.items() if k in known})
 
 
+_DUPLICATE_QUERY = (
+    sa.select(leads.c.lead_id, leads.c.external_id, leads.c.email)
+    .where(
+        sa.or_(
+            leads.c.lead_id == sa.bindparam("lead_id"),
+            leads.c.external_id == sa.bindparam("external_id"),
+            leads.c.email == sa.bindparam("email"),
+        )
+    )
+    .order_by(leads.c.received_at)
+    .limit(20)
+)
+_INSERT_LEAD = leads.insert()
+
+
 def find_duplicate(conn: sa.Connection, lead: Lead) -> tuple[str, str] | None:
     """The earliest stored lead with the same id, external id or email, and what matched
-    (one query; id beats external id beats email)."""
-    conditions = [leads.c.lead_id == lead.lead_id]
-    if lead.external_id:
-        conditions.append(leads.c.external_id == lead.external_id)
+    (one query, built once; id beats external id beats email)."""
     email = normalize_email(lead.email)
-    if email:
-        conditions.append(leads.c.email == email)
+    # A missing external id or email binds NULL, and ``column = NULL`` matches nothing.
     rows = conn.execute(
-        sa.select(leads.c.lead_id, leads.c.external_id, leads.c.email)
-        .where(sa.or_(*conditions))
-        .order_by(leads.c.received_at)
-        .limit(20)
+        _DUPLICATE_QUERY,
+        {"lead_id": lead.lead_id, "external_id": lead.external_id or None, "email": email or None},
     ).all()
     for name, value in (
         ("lead_id", lead.lead_id),
@@ -102,20 +111,21 @@ def insert_lead(
     """Store a new lead (``lead.created_at`` defaults to the time received)."""
     received = received_at or utcnow()
     conn.execute(
-        leads.insert().values(
-            lead_id=lead.lead_id,
-            email=normalize_email(lead.email),
-            external_id=lead.external_id,
-            company=lead.company,
-            domain=(lead.domain or "").lower() or None,
-            account_id=account_id,
-            fields=lead_fields(lead),
-            created_at=as_utc(lead.created_at) if lead.created_at else received,
-            received_at=received,
-            status=status,
-            reassignments=0,
+        _INSERT_LEAD,
+        {
+            "lead_id": lead.lead_id,
+            "email": normalize_email(lead.email),
+            "external_id": lead.external_id,
+            "company": lead.company,
+            "domain": (lead.domain or "").lower() or None,
+            "account_id": account_id,
+            "fields": lead_fields(lead),
+            "created_at": as_utc(lead.created_at) if lead.created_at else received,
+            "received_at": received,
+            "status": status,
+            "reassignments": 0,
             **(extra or {}),
-        )
+        },
     )
 
 

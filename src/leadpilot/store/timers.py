@@ -12,21 +12,26 @@ from leadpilot.store.types import utcnow
 
 __all__ = ["cancel_timers", "claim_due_timers", "finish_timer", "start_timer"]
 
+# Built once, values as parameters: the hot path skips statement construction and hits
+# SQLAlchemy's compiled cache directly.
+_INSERT_TIMER = sla_timers.insert()
+
 
 def start_timer(
     conn: sa.Connection, *, lead_id: str, decision_id: int, rep_id: str, kind: str, due_at: datetime
 ) -> None:
     """Start a timer (``kind`` is ``sla`` or ``acceptance``) due at ``due_at``."""
     conn.execute(
-        sla_timers.insert().values(
-            lead_id=lead_id,
-            decision_id=decision_id,
-            rep_id=rep_id,
-            kind=kind,
-            due_at=due_at,
-            status="pending",
-            created_at=utcnow(),
-        )
+        _INSERT_TIMER,
+        {
+            "lead_id": lead_id,
+            "decision_id": decision_id,
+            "rep_id": rep_id,
+            "kind": kind,
+            "due_at": due_at,
+            "status": "pending",
+            "created_at": utcnow(),
+        },
     )
 
 
