@@ -3,7 +3,6 @@ round-robin versus predictive comparison on a synthetic world."""
 
 from __future__ import annotations
 
-import importlib
 import json
 from collections import Counter
 from dataclasses import asdict
@@ -19,7 +18,7 @@ from rich.table import Table
 
 from leadpilot.cli._common import console
 from leadpilot.csv_safe import write_safe_csv
-from leadpilot.errors import ConfigError, DataValidationError, ModelError
+from leadpilot.errors import ConfigError, DataValidationError
 from leadpilot.ingest import (
     accounts_from_frame,
     leads_from_frame,
@@ -81,15 +80,9 @@ def load_scorer(model: Path | None, truth: Path | None) -> Scorer | None:
         return load_truth(truth).as_scorer()
     if model is None:
         return None
-    try:
-        module: Any = importlib.import_module("leadpilot.model")
-    except ImportError:
-        raise ModelError(
-            "this installation has no trained-model support (leadpilot.model is missing)",
-            hint="Route without --model (round-robin) or install the full leadpilot.",
-        ) from None
-    scorer: Scorer = module.ConversionModel.load(model)
-    return scorer
+    from leadpilot.model import ConversionModel  # lazy: LightGBM only when --model is given
+
+    return ConversionModel.load(model)
 
 
 def _inputs(

@@ -43,6 +43,7 @@ __all__ = [
     "default_policy",
     "load_policy",
     "parse_policy",
+    "parse_policy_text",
 ]
 
 Strategy = Literal["predictive", "round_robin", "weighted_round_robin", "load_balanced"]
@@ -409,15 +410,20 @@ def load_policy(path: str | Path) -> Policy:
             hint="Pass a YAML file saved as UTF-8; start from examples/policy.yaml.",
             details={"path": ""},
         ) from None
+    return parse_policy_text(text, source=str(p))
+
+
+def parse_policy_text(text: str, *, source: str = "the policy") -> Policy:
+    """Parse and validate a policy's YAML text (``PolicyError`` names the key path)."""
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         raise PolicyError(
-            f"{p} is not valid YAML: {exc}",
+            f"{source} is not valid YAML: {exc}",
             hint="Check indentation and quoting near the line shown.",
             details={"path": ""},
         ) from None
-    return parse_policy(data, source=str(p))
+    return parse_policy(data, source=source)
 
 
 def default_policy(reps: Sequence[Rep]) -> Policy:

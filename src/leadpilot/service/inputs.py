@@ -14,7 +14,6 @@ use the latest prices of their pool while a refresh is solved (see ``policy.pric
 
 from __future__ import annotations
 
-import importlib
 import multiprocessing
 import threading
 import time
@@ -27,18 +26,17 @@ from typing import Any
 
 import numpy as np
 import sqlalchemy as sa
-import yaml
 
-from leadpilot.errors import LeadpilotError, ModelError, PolicyError
+from leadpilot.errors import LeadpilotError
 from leadpilot.ingest.matching import AccountMatcher
 from leadpilot.policy import (
     DemandModel,
     Policy,
     ShadowPricer,
     default_policy,
-    parse_policy,
     route,
 )
+from leadpilot.policy.policy_file import parse_policy_text
 from leadpilot.policy.pricing import warm_up_solver
 from leadpilot.schema import Decision, Lead, Rep, Scorer
 from leadpilot.store.accounts import list_accounts
@@ -62,29 +60,15 @@ _DEMAND_LEADS = 3_000
 
 
 def policy_from_text(text: str) -> Policy:
-    """Parse and validate a policy's YAML text (``PolicyError`` names the key path)."""
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise PolicyError(
-            f"the policy is not valid YAML: {exc}",
-            hint="check indentation and quoting near the line shown",
-            details={"path": ""},
-        ) from None
-    return parse_policy(data, source="uploaded policy")
+    """Parse and validate an uploaded policy's YAML text (``PolicyError`` names the key path)."""
+    return parse_policy_text(text, source="the uploaded policy")
 
 
 def load_scorer(model_dir: Path) -> Scorer:
-    """Load a trained conversion model (``leadpilot.model.ConversionModel``)."""
-    try:
-        module: Any = importlib.import_module("leadpilot.model")
-    except ImportError:
-        raise ModelError(
-            "this installation has no conversion model package",
-            hint="upgrade leadpilot, or start the service without a model (round-robin)",
-        ) from None
-    scorer: Scorer = module.ConversionModel.load(model_dir)
-    return scorer
+    """Load a trained conversion model folder (``leadpilot.model.ConversionModel``)."""
+    from leadpilot.model import ConversionModel  # lazy: LightGBM only when a model is served
+
+    return ConversionModel.load(model_dir)
 
 
 @dataclass
