@@ -1,13 +1,17 @@
 """Acceptance on a synthetic world with known truth (issue 4, "Done when").
 
-Margins come from ``benchmarks/model_quality_benchmark.py`` over seeds 0-9 at 20,000 leads:
-model minus baseline AUC was at least +0.097 against every rate baseline and Brier at least
-0.0076 better; against the logistic regression with rep x industry and rep x size
-interactions (the true model's own form in this world) the model was ahead in 8 of 10 seeds
-on AUC (mean +0.0034, sd 0.0035, worst -0.0014) and 7 of 10 on Brier (mean -0.0004, worst
-+0.0004). So per seed the test asserts "not worse beyond that spread", and over seeds 0 and 1
-that the model is ahead on average. ECE was 0.011 on average and at most 0.0188; the Spearman
-correlation of rep x industry effects with the truth at least 0.62 (mean 0.76).
+Margins come from ``python benchmarks/model_quality_benchmark.py --seeds 10`` (20,000 leads,
+seeds 0-9). On the realised test outcomes the model beat every rate baseline by at least
++0.096 AUC and 0.0095 Brier. Against the logistic regression with rep x industry and rep x
+size interactions (nearly the true model's own form in this world) the realised gap is small
+next to the noise of 4,000 test outcomes: ahead in 9 of 10 seeds on AUC (mean +0.0044, worst
+-0.0007) and 8 of 10 on Brier (mean -0.0006, worst +0.0002). In expectation under the world's
+true probabilities (which removes those coin flips) the model was ahead of every baseline in
+every seed: against the logistic regression by +0.0016 to +0.0058 AUC and 0.0003 to 0.0007
+Brier. So the tests assert the expected-metric wins per seed (seeds 0 and 1), the realised wins
+over the rate baselines, and "not worse beyond the seed spread" for the realised logistic
+comparison. ECE was 0.010 on average and at most 0.0175; the Spearman correlation of rep x
+industry effects with the truth at least 0.69 (mean 0.79).
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ import pytest
 from scipy.stats import spearmanr
 
 from leadpilot.model import ConversionModel
+from leadpilot.model.evaluation import expected_auc, expected_brier
 from leadpilot.synth import generate_world
 
 pytestmark = pytest.mark.slow
@@ -27,6 +32,25 @@ pytestmark = pytest.mark.slow
 def fitted() -> tuple[ConversionModel, object]:
     world = generate_world(n_leads=20_000, seed=0)
     return ConversionModel(random_state=0).fit(world.history, world.reps), world
+
+
+def _expected_gains(model: ConversionModel, world) -> dict[str, tuple[float, float]]:  # type: ignore[no-untyped-def]
+    """Per baseline: (expected AUC gain, expected Brier gain) of the model on its test slice,
+    computed with the world's true probabilities of the same rows."""
+    tp = model.test_predictions_
+    rows = world.history.set_index("lead_id").loc[tp["lead_id"]].reset_index()
+    p_true = world.truth.true_probability_assigned(
+        rows, time_to_contact_hours=rows["time_to_contact_hours"].to_numpy(np.float64)
+    )
+    ours = tp["model"].to_numpy()
+    gains = {}
+    for name in tp.columns.drop(["lead_id", "model"]):
+        theirs = tp[name].to_numpy()
+        gains[name] = (
+            expected_auc(p_true, ours) - expected_auc(p_true, theirs),
+            expected_brier(p_true, theirs) - expected_brier(p_true, ours),
+        )
+    return gains
 
 
 def test_beats_the_rate_baselines_and_ties_the_logistic_one(fitted) -> None:  # type: ignore[no-untyped-def]
@@ -42,16 +66,37 @@ def test_beats_the_rate_baselines_and_ties_the_logistic_one(fitted) -> None:  # 
     assert m["brier"] < lr["brier"] + 0.001
 
 
-def test_ahead_of_the_logistic_baseline_on_average(fitted) -> None:  # type: ignore[no-untyped-def]
-    model, _ = fitted
+def test_beats_every_baseline_in_expectation_under_the_truth(fitted) -> None:  # type: ignore[no-untyped-def]
+    model, world = fitted
     other = generate_world(n_leads=20_000, seed=1)
     second = ConversionModel(random_state=1).fit(other.history, other.reps)
-    auc_gain = brier_gain = 0.0
-    for res in (model.metrics_, second.metrics_):
-        auc_gain += res["model"]["auc"] - res["logistic regression"]["auc"]
-        brier_gain += res["logistic regression"]["brier"] - res["model"]["brier"]
-    assert auc_gain > 0
-    assert brier_gain > 0
+    for m, w in ((model, world), (second, other)):
+        gains = _expected_gains(m, w)
+        assert set(gains) == {
+            "global rate",
+            "per-rep rate",
+            "per-rep x industry rate",
+            "logistic regression",
+        }
+        for name, (auc_gain, brier_gain) in gains.items():
+            # The worst seed of 10 was +0.0016 AUC and 0.0003 Brier (the logistic baseline).
+            assert auc_gain > 0.0008, name
+            assert brier_gain > 0.0001, name
+
+
+def test_expected_metrics_match_a_simulation() -> None:
+    """The expected AUC / Brier equal the average over many simulated outcome draws."""
+    from sklearn.metrics import brier_score_loss, roc_auc_score
+
+    rng = np.random.default_rng(3)
+    p_true = rng.uniform(0.05, 0.6, 400)
+    scores = np.clip(p_true + rng.normal(0, 0.1, 400), 0.01, 0.99)
+    draws = rng.random((4000, 400)) < p_true
+    aucs = [roc_auc_score(y, scores) for y in draws]
+    briers = [brier_score_loss(y, scores) for y in draws]
+    # Exact for Brier; for AUC the expectation of a ratio differs by O(1/n) from this ratio.
+    assert expected_brier(p_true, scores) == pytest.approx(np.mean(briers), abs=3e-4)
+    assert expected_auc(p_true, scores) == pytest.approx(np.mean(aucs), abs=3e-3)
 
 
 def test_calibrated(fitted) -> None:  # type: ignore[no-untyped-def]

@@ -108,6 +108,7 @@ class ConversionModel:
     n_rounds_: int
     training_window_: dict[str, Any]
     metrics_: dict[str, Any]
+    test_predictions_: pd.DataFrame
     evaluation_: dict[str, Any]
     dropped_columns_: list[dict[str, Any]]
     unsettled_rows_: int

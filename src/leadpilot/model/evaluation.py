@@ -1,5 +1,6 @@
 """Metrics of probabilistic predictions: AUC, log loss, Brier, calibration error, reliability
-table, per-group breakdowns, and bootstrap intervals of the difference between two models."""
+table, per-group breakdowns, bootstrap intervals of the difference between two models, and
+the expected AUC / Brier when the true probabilities are known (synthetic worlds)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,8 @@ from sklearn.metrics import brier_score_loss, log_loss, roc_auc_score
 
 __all__ = [
     "auc_difference",
+    "expected_auc",
+    "expected_brier",
     "expected_calibration_error",
     "metrics",
     "metrics_by_group",
@@ -24,6 +27,22 @@ __all__ = [
 
 NDF = NDArray[np.float64]
 _CLIP = 1e-6
+
+
+def expected_auc(p_true: NDF, scores: NDF) -> float:
+    """AUC expected over the outcomes when row ``i`` converts with probability ``p_true[i]``:
+    every row counts as a positive with weight ``p_true`` and as a negative with weight
+    ``1 - p_true`` (the pair of a row with itself is not a real pair; its share, about
+    1/n, is the same for every scorer compared on the same rows)."""
+    p_true, scores = np.asarray(p_true, np.float64), np.asarray(scores, np.float64)
+    y = np.r_[np.ones(len(scores)), np.zeros(len(scores))]
+    return float(roc_auc_score(y, np.r_[scores, scores], sample_weight=np.r_[p_true, 1 - p_true]))
+
+
+def expected_brier(p_true: NDF, p: NDF) -> float:
+    """Brier score expected over the outcomes: mean(p_true (1 - p_true) + (p - p_true)^2)."""
+    p_true, p = np.asarray(p_true, np.float64), np.asarray(p, np.float64)
+    return float(np.mean(p_true * (1 - p_true) + (p - p_true) ** 2))
 
 
 def temporal_split(

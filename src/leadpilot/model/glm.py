@@ -40,6 +40,17 @@ class GLMSpec:
     # (name, rep column, x column, n_reps, power, x mean, x sd). A rep's edge that varies
     # smoothly with company size costs 2 coefficients per rep instead of one per band.
     slopes: list[tuple[str, int, int, int, int, float, float]] = field(default_factory=list)
+    # Products of two numeric inputs, each standardised first (missing -> 0), then the product
+    # standardised: (name, column a, column b, a mean, a sd, b mean, b sd, product mean,
+    # product sd). One coefficient each, after the plain numeric terms.
+    products: list[tuple[str, int, int, float, float, float, float, float, float]] = field(
+        default_factory=list
+    )
+
+    @property
+    def n_numeric(self) -> int:
+        """Numeric coefficients: one per numeric term and one per product."""
+        return len(self.nums) + len(self.products)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -49,6 +60,7 @@ class GLMSpec:
             "mean": self.mean.tolist(),
             "sd": self.sd.tolist(),
             "slopes": self.slopes,
+            "products": self.products,
         }
 
     @classmethod
@@ -63,6 +75,10 @@ class GLMSpec:
                 (str(a), int(b), int(c), int(e), int(f), float(g), float(h))
                 for a, b, c, e, f, g, h in d.get("slopes", [])
             ],
+            products=[
+                (str(t[0]), int(t[1]), int(t[2]), *(float(v) for v in t[3:]))  # type: ignore[misc]
+                for t in d.get("products", [])
+            ],
         )
 
     def _codes(self, X: NDF, col: int, n_levels: int) -> NDArray[np.int64]:
@@ -70,11 +86,20 @@ class GLMSpec:
         return np.where(np.isnan(c), n_levels, c).astype(np.int64)
 
     def _num_block(self, X: NDF) -> tuple[NDF, NDF]:
+        """Standardised numeric terms then products (missing -> 0), and the missing
+        indicators of the numeric terms, both shape ``(n_rows, n_numeric)`` (a product has no
+        indicator of its own: its column there is 0)."""
         cols = [c for _, c in self.nums]
         raw = X[:, cols]
         miss = np.isnan(raw)
         z = np.where(miss, 0.0, (raw - self.mean) / self.sd)
-        return z, miss.astype(np.float64)
+        if not self.products:
+            return z, miss.astype(np.float64)
+        prod = np.column_stack([_product(X, term) for term in self.products])
+        return (
+            np.hstack([z, prod]),
+            np.hstack([miss.astype(np.float64), np.zeros_like(prod)]),
+        )
 
     def _slope_x(self, X: NDF, term: tuple[str, int, int, int, int, float, float]) -> NDF:
         _, _, xcol, _, power, mean, sd = term
@@ -112,7 +137,15 @@ class GLMSpec:
         v_all = np.concatenate(vals) if vals else np.empty(0)
         onehot = sp.csr_matrix((v_all, (r_all, c_all)), shape=(n, off), dtype=np.float64)
         z, miss = self._num_block(X)
+        miss = miss[:, : len(self.nums)]  # products have no missing indicator
         return sp.hstack([onehot, sp.csr_matrix(z), sp.csr_matrix(miss)], format="csr")
+
+
+def _product(X: NDF, term: tuple[str, int, int, float, float, float, float, float, float]) -> NDF:
+    _, a, b, ma, sa, mb, sb, pm, ps = term
+    za = np.nan_to_num((X[:, a] - ma) / sa, nan=0.0)
+    zb = np.nan_to_num((X[:, b] - mb) / sb, nan=0.0)
+    return np.asarray((za * zb - pm) / ps, dtype=np.float64)
 
 
 def make_spec(
@@ -124,6 +157,7 @@ def make_spec(
     levels: dict[str, int],
     slopes: Sequence[tuple[str, str, int]] = (),
     relief: dict[str, float] | None = None,
+    products: Sequence[tuple[str, str]] = (),
 ) -> GLMSpec:
     """Build the spec from the training rows of ``X`` (means and sds of numeric terms)."""
     pos = {n: i for i, n in enumerate(names)}
@@ -149,7 +183,20 @@ def make_spec(
         name = f"{rep_name}_x_{x_name}^{power}"
         sdv = sdv if sdv > 1e-9 else 1.0
         slope_terms.append((name, pos[rep_name], pos[x_name], levels[rep_name], power, mu, sdv))
+    product_terms: list[tuple[str, int, int, float, float, float, float, float, float]] = []
+    for a_name, b_name in products:
+        a, b = X[:, pos[a_name]], X[:, pos[b_name]]
+        ok_a, ok_b = ~np.isnan(a), ~np.isnan(b)
+        if ok_a.sum() < 2 or ok_b.sum() < 2:
+            continue
+        ma, sa = float(a[ok_a].mean()), float(a[ok_a].std()) or 1.0
+        mb, sb = float(b[ok_b].mean()), float(b[ok_b].std()) or 1.0
+        raw_term = (f"{a_name}_x_{b_name}", pos[a_name], pos[b_name], ma, sa, mb, sb, 0.0, 1.0)
+        prod = _product(X, raw_term)
+        pm, ps = float(prod.mean()), float(prod.std())
+        product_terms.append((*raw_term[:7], pm, ps if ps > 1e-9 else 1.0))
     return GLMSpec(
+        products=product_terms,
         slopes=slope_terms,
         cats=[(n, pos[n], levels[n]) for n in cats],
         pairs=[(f"{a}_x_{b}", pos[a], pos[b], levels[a], levels[b]) for a, b in pairs],
@@ -198,7 +245,7 @@ class GLMStack:
             z += table[:, spec._codes(X, rcol, n_rep), spec._codes(X, scol, n_lev)]
         for term, table in zip(spec.slopes, self.slope, strict=True):
             z += table[:, spec._codes(X, term[1], term[3])] * spec._slope_x(X, term)[None, :]
-        if spec.nums:
+        if spec.n_numeric:
             zn, miss = spec._num_block(X)
             # Broadcast sums, not matmul: no BLAS threads in the scoring hot path.
             z += (self.num[:, None, :] * zn[None, :, :]).sum(axis=2)
@@ -220,10 +267,15 @@ class GLMStack:
             key = "rep_x_size_band" if "size" in term[0] else term[0]
             val = table[model, spec._codes(X, term[1], term[3])] * spec._slope_x(X, term)
             out[key] = out.get(key, 0.0) + val
-        if spec.nums:
+        if spec.n_numeric:
             zn, miss = spec._num_block(X)
             for j, (name, _) in enumerate(spec.nums):
                 out[name] = self.num[model, j] * zn[:, j] + self.miss[model, j] * miss[:, j]
+            # A product (e.g. how much a slow first contact costs, by engagement) counts
+            # toward its second input's term: that is the input it modulates.
+            for j, prod_term in enumerate(spec.products, start=len(spec.nums)):
+                key = spec.nums[[c for _, c in spec.nums].index(prod_term[2])][0]
+                out[key] = out.get(key, 0.0) + self.num[model, j] * zn[:, j]
         return out
 
     def to_json(self) -> dict[str, Any]:
@@ -245,8 +297,8 @@ class GLMStack:
             intercept=np.asarray(d["intercept"], dtype=np.float64),
             cat=[np.asarray(t, dtype=np.float64) for t in d["cat"]],
             pair=[np.asarray(t, dtype=np.float64) for t in d["pair"]],
-            num=np.asarray(d["num"], dtype=np.float64).reshape(-1, len(spec.nums)),
-            miss=np.asarray(d["miss"], dtype=np.float64).reshape(-1, len(spec.nums)),
+            num=np.asarray(d["num"], dtype=np.float64).reshape(-1, spec.n_numeric),
+            miss=np.asarray(d["miss"], dtype=np.float64).reshape(-1, spec.n_numeric),
             slope=[np.asarray(t, dtype=np.float64) for t in d.get("slope", [])],
         )
         m = stack.n_models
@@ -276,8 +328,11 @@ def _unpack(spec: GLMSpec, coef: NDF) -> tuple[list[NDF], list[NDF], NDF, NDF, l
     for term in spec.slopes:
         slope.append(np.append(coef[off : off + term[3]], 0.0))
         off += term[3]
-    k = len(spec.nums)
-    return cat, pair, coef[off : off + k], coef[off + k : off + 2 * k], slope
+    k, kp = len(spec.nums), len(spec.products)
+    num = coef[off : off + k + kp]
+    # Products have no missing indicator: their "miss" coefficients are 0.
+    miss = np.append(coef[off + k + kp : off + 2 * k + kp], np.zeros(kp))
+    return cat, pair, num, miss, slope
 
 
 def fit_one(

@@ -56,6 +56,9 @@ def _dataset(
     )
 
 
+_SPEED_MODIFIERS = ("engagement_score", "log_company_size", "company_domain")
+
+
 def _glm_spec(model: ConversionModel, X: NDF) -> GLMSpec:
     """Main effects of lead attributes and rep identity; rep x segment interactions for every
     segment; role x industry / size interactions (pooled over the reps of a role, so far
@@ -81,6 +84,10 @@ def _glm_spec(model: ConversionModel, X: NDF) -> GLMSpec:
         st.feature_names,
         slopes=slopes if model.size_slopes and levels["rep_id"] > 1 else [],
         relief={f"rep_x_{s}_lift": _LIFT_RELIEF for s in SEGMENTS},
+        # How much a slow first contact costs depends on the lead (speed matters most for
+        # engaged, hot leads): the response time times each lead attribute. This is also what
+        # lets the router send a hot lead to a fast responder.
+        products=[(a, "log_time_to_contact") for a in _SPEED_MODIFIERS if a in nums],
         # country is left to the trees: many sparse levels, mostly repeating the region
         cats=[c for c in (*LEAD_CATEGORICALS, *extra_c, "rep_id") if c != "country"],
         pairs=pairs,
@@ -186,7 +193,8 @@ def _coef_vector(stack: GLMStack, model: int) -> NDF:
     parts = [t[model, :-1] for t in stack.cat]
     parts += [t[model, :-1, :-1].ravel() for t in stack.pair]
     parts += [t[model, :-1] for t in stack.slope]
-    parts += [stack.num[model], stack.miss[model]]
+    k = len(stack.spec.nums)
+    parts += [stack.num[model], stack.miss[model, :k]]  # products have no indicator
     return np.concatenate(parts)
 
 
@@ -295,6 +303,11 @@ def run_training(
             )
             by_group[col] = merged.to_dict(orient="records")
     model.metrics_ = results
+    # Kept in memory (not saved): lets a caller who knows more than the outcomes (e.g. the
+    # true probabilities of a synthetic world) judge every prediction on the same rows.
+    model.test_predictions_ = pd.DataFrame({"model": p_te, **base}, index=test_frame.index)
+    if "lead_id" in test_frame:
+        model.test_predictions_.insert(0, "lead_id", test_frame["lead_id"].to_numpy())
     final_rows = len(fit_idx)
     if refit and model.refit_all and len(i_te):
         # The figures above are honest out-of-time estimates for a model fit without the
