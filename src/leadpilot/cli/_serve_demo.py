@@ -266,11 +266,22 @@ def _tour(
 
     kpis = client.get("/v1/kpis", headers=auth).json()
     speed = kpis["speed_to_first_touch"]
-    fair = [r["fairness_index"] for r in kpis["fairness"] if r["fairness_index"] is not None]
+    rows = [r for r in kpis["fairness"] if r["fairness_index"]]
+    fair = [r["fairness_index"] for r in rows]
+    # The pool average behind each index (leads / index): with a handful of leads per rep in
+    # one day, one lead moves the index a lot, so say how much.
+    per_rep = [r["leads"] / r["fairness_index"] for r in rows]
     rate = kpis["reassignment_rate"]
     console.print(
         f"KPIs: median speed to first touch {speed['median_minutes'] or 0:.1f} min; "
         f"reassignment rate {100 * (rate['rate'] or 0):.1f}% "
         f"(95% CI {100 * (rate['low'] or 0):.1f}-{100 * (rate['high'] or 0):.1f}%); "
-        f"fairness index {min(fair, default=0):.2f}-{max(fair, default=0):.2f}."
+        f"fairness index {min(fair, default=0):.2f}-{max(fair, default=0):.2f}"
+        + (
+            f" (one day, about {sum(per_rep) / len(per_rep):.1f} leads per rep, so one lead "
+            f"moves a rep's index by about {len(per_rep) / sum(per_rep):.2f}; reps away today "
+            "count as 0. The band is held over a rolling window: see route-batch above)."
+            if per_rep
+            else "."
+        )
     )
