@@ -41,6 +41,7 @@ from leadpilot.policy.pricing import warm_up_solver
 from leadpilot.schema import Decision, Lead, Rep, Scorer
 from leadpilot.store.accounts import list_accounts
 from leadpilot.store.counters import DbRoutingState
+from leadpilot.store.intake import IntakeReads
 from leadpilot.store.leads import lead_from_fields
 from leadpilot.store.policies import active_policy_row
 from leadpilot.store.reps import list_reps
@@ -162,6 +163,7 @@ class RoutingInputs:
         self._solver: Executor | None = None
         self._lock = threading.Lock()
         self._pricer_build = threading.Lock()
+        self._window_days = 62
 
     def policy(self, conn: sa.Connection, reps: Sequence[Rep]) -> Policy:
         """The active policy, or the default policy when none was uploaded."""
@@ -286,10 +288,31 @@ class RoutingInputs:
             self._accounts = None
 
     def load(self, conn: sa.Connection, now: datetime) -> Snapshot:
-        """Everything a decision at ``now`` needs (one query when nothing changed)."""
+        """Everything a decision at ``now`` needs (two queries when nothing changed)."""
         version, roster_version = conn.execute(_VERSIONS_QUERY).one()
-        reps = self.roster(conn, int(roster_version or 0))
-        policy = self._policy(conn, version, reps)
-        snapshot = Snapshot(conn, policy, reps, self.accounts(conn), self.scorer, self.pricer(conn))
-        snapshot.state.prefetch(now, window_days=max(62, policy.fairness.window_days + 2))
+        snapshot = self._snapshot(conn, version, int(roster_version or 0))
+        snapshot.state.prefetch(now, window_days=_window_days(snapshot.policy))
         return snapshot
+
+    def load_for_intake(self, conn: sa.Connection, reads: IntakeReads) -> Snapshot:
+        """The snapshot of an intake from what ``store.intake.read_for_intake`` read (read
+        with ``window_days``: a policy with longer fairness windows reads the rest when the
+        router asks for it)."""
+        snapshot = self._snapshot(conn, reads.policy_version, reads.roster_version)
+        snapshot.state.load_prefetched(reads.counter_rows, reads.counter_params)
+        return snapshot
+
+    @property
+    def window_days(self) -> int:
+        """How many days of fairness windows to prefetch: those of the policy last used."""
+        return self._window_days
+
+    def _snapshot(self, conn: sa.Connection, version: str | None, roster_version: int) -> Snapshot:
+        reps = self.roster(conn, roster_version)
+        policy = self._policy(conn, version, reps)
+        self._window_days = _window_days(policy)
+        return Snapshot(conn, policy, reps, self.accounts(conn), self.scorer, self.pricer(conn))
+
+
+def _window_days(policy: Policy) -> int:
+    return max(62, policy.fairness.window_days + 2)
