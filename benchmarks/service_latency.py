@@ -84,9 +84,33 @@ def serve(args: argparse.Namespace) -> None:
         else GroundTruthScorer(load_truth(world / "truth.json"))
     )
     app = create_app(Settings(database_url=args.db), engine=engine, scorer=scorer)
+    served: Any = app
     if args.profile:
         _install_profiler(app, engine, world / "profile.json")
-    uvicorn.run(app, host="127.0.0.1", port=args.port, log_level="error")
+        served = _Stamped(app)
+    uvicorn.run(served, host="127.0.0.1", port=args.port, log_level="error")
+
+
+class _Stamped:
+    """ASGI wrapper (profile only): the monotonic times the request reached the app and its
+    response left it, in ``x-bench-t``; the client, on the same clock, splits its latency."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        arrived = time.perf_counter()
+
+        async def stamped(message: Any) -> None:
+            if message["type"] == "http.response.start":
+                stamp = f"{arrived:.6f},{time.perf_counter():.6f}".encode()
+                message = {**message, "headers": [*message["headers"], (b"x-bench-t", stamp)]}
+            await send(message)
+
+        await self.app(scope, receive, stamped)
 
 
 def _install_profiler(app: Any, engine: Any, out: Path) -> None:
@@ -119,8 +143,11 @@ def _install_profiler(app: Any, engine: Any, out: Path) -> None:
         rec["db_ms"] += dt
         if rec["first_statement_ms"] < 0:
             rec["first_statement_ms"] = (local.t0 - local.start) * 1000
+            if statement.startswith("BEGIN IMMEDIATE"):
+                local.locked = time.perf_counter()
         if "advisory" in statement:
             rec["lock_ms"] += dt
+            local.locked = time.perf_counter()
 
     dialect = engine.dialect
 
@@ -159,6 +186,7 @@ def _install_profiler(app: Any, engine: Any, out: Path) -> None:
             ("statements", "db_ms", "lock_ms", "commit_ms", "commits", "ping_ms", "pings"), 0.0
         )
         local.rec["first_statement_ms"] = -1.0
+        local.locked = 0.0
         try:
             return intake(*a, **k)
         finally:
@@ -166,6 +194,9 @@ def _install_profiler(app: Any, engine: Any, out: Path) -> None:
             local.rec = None
             end = time.perf_counter()
             rec["intake_ms"] = (end - local.start) * 1000
+            rec["at_s"] = local.start
+            # how long it held the routing lock (PostgreSQL; SQLite: from BEGIN IMMEDIATE)
+            rec["held_ms"] = (end - local.locked) * 1000 if local.locked else 0.0
             rec["cpu_ms"] = (time.thread_time() - cpu0) * 1000
             rec["gc2_ms"] = sum(
                 (min(e, end) - max(s, local.start)) * 1000
@@ -190,7 +221,7 @@ def _profile_summary(records: list[dict[str, float]]) -> dict[str, Any]:
     """Mean phases per intake, and over the slowest 1% (by time in intake)."""
     if not records:
         return {}
-    keys = [k for k in records[0] if k not in ("commits", "pings")]
+    keys = [k for k in records[0] if k not in ("commits", "pings", "at_s")]
     by_time = sorted(records, key=lambda r: r["intake_ms"])
     slow = by_time[-max(1, len(by_time) // 100) :]
 
@@ -206,6 +237,13 @@ def _profile_summary(records: list[dict[str, float]]) -> dict[str, Any]:
         "calls_per_intake": round(sum(trips) / len(trips), 2),
         "intake_p50_ms": round(float(np.percentile([r["intake_ms"] for r in records], 50)), 2),
         "intake_p99_ms": round(float(np.percentile([r["intake_ms"] for r in records], 99)), 2),
+        "lock_held_p50_ms": round(float(np.percentile([r["held_ms"] for r in records], 50)), 2),
+        "lock_held_p99_ms": round(float(np.percentile([r["held_ms"] for r in records], 99)), 2),
+        # the longest holds, with when they started (seconds after the first intake)
+        "longest_holds": [
+            (round(r["at_s"] - records[0]["at_s"], 2), round(r["held_ms"], 1))
+            for r in sorted(records, key=lambda r: -r["held_ms"])[:5]
+        ],
         "mean": {k: mean(records, k) for k in keys},
         "slowest_1pct": {k: mean(slow, k) for k in keys},
     }
@@ -271,6 +309,8 @@ def run(
             )
         latencies = np.zeros(n)
         handler = np.zeros(n)  # the server's own time in the app (x-process-time-ms)
+        # profile: monotonic times sent, reached the app, left the app, received
+        stamps = np.full((n, 4), np.nan)
         statuses: list[int] = [0] * n
         local = threading.local()
 
@@ -295,7 +335,11 @@ def run(
                 for k, v in bodies[i].items()
                 if v is not None and not (isinstance(v, float) and np.isnan(v))
             }
+            sent = time.perf_counter()
             r = client().post("/v1/leads", json=body)
+            if profile:
+                arrived, left = r.headers["x-bench-t"].split(",")
+                stamps[i] = (sent, float(arrived), float(left), time.perf_counter())
             latencies[i] = (time.perf_counter() - due) * 1000
             statuses[i] = r.status_code
             handler[i] = float(r.headers.get("x-process-time-ms", "nan"))
@@ -322,7 +366,26 @@ def run(
         server.wait(30)
     if profile:
         result["profile"] = _profile_summary(json.loads((world / "profile.json").read_text()))
+        result["profile"]["client_split"] = _client_split(latencies, stamps, start, rate)
     return result
+
+
+def _client_split(latencies: Any, stamps: Any, start: float, rate: float) -> dict[str, Any]:
+    """Where the client's latency went (mean ms; all requests and the slowest 1%): waiting
+    to be sent (a client thread late), on the way in (loopback, uvicorn, the event loop),
+    in the app, on the way out."""
+    due = start + np.arange(len(latencies)) / rate
+    parts = {
+        "send_late": stamps[:, 0] - due,
+        "to_app": stamps[:, 1] - stamps[:, 0],
+        "in_app": stamps[:, 2] - stamps[:, 1],
+        "from_app": stamps[:, 3] - stamps[:, 2],
+    }
+    slow = np.argsort(latencies)[-max(1, len(latencies) // 100) :]
+    return {
+        "mean": {k: round(float(np.mean(v)) * 1000, 2) for k, v in parts.items()},
+        "slowest_1pct": {k: round(float(np.mean(v[slow])) * 1000, 2) for k, v in parts.items()},
+    }
 
 
 def main() -> None:

@@ -186,7 +186,7 @@ class Worker:
         with httpx.Client(timeout=self.service.settings.webhook_timeout_seconds) as client:
             while not self._stop.is_set():
                 try:
-                    self.service.inputs.maintain(self.service.engine)
+                    self.service.inputs.maintain(self.service.engine, self.service.clock())
                     run_due(self.service, client=client)
                 except Exception:  # the worker must outlive any one bad row
                     log.exception("worker poll failed")
