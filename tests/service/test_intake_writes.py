@@ -6,14 +6,11 @@ that is queued or a duplicate. Expected values are worked out by hand from the p
 from __future__ import annotations
 
 from collections import Counter
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
 
-from leadpilot.schema import Lead
-from leadpilot.service.core import lead_from_create
-from leadpilot.service.schemas import LeadCreate
 from leadpilot.store import engine as engine_module
 from leadpilot.store.engine import make_engine
 from leadpilot.store.tables import decisions, duplicate_intakes, leads, routing_counters, sla_timers
@@ -120,51 +117,3 @@ def test_idle_connection_is_pinged_and_replaced(
     finally:
         engine.dispose()
         admin.dispose()
-
-
-def _stale_guess(url: str) -> None:
-    """A lead routed before the lock, then another intake commits before it takes the lock:
-    the guess is dropped and the lead routed again from the locked read (no rep over cap)."""
-    engine = migrated_engine(url)
-    api = build_api(engine, make_reps(2, cap=1))
-    service = api.service
-    plain_guess = service._guess
-    guesses: list[str | None] = []
-
-    def guess_then_race(conn, lead, now):  # type: ignore[no-untyped-def]
-        guess = plain_guess(conn, lead, now)
-        guesses.append(guess.decision.rep_id if guess is not None else None)
-        if lead.lead_id == "X":
-            # another intake takes the rep X's guess chose (round-robin starts there too)
-            assert service.intake(_lead("Y", now))[0] == 201
-        return guess
-
-    try:
-        with api.client:
-            service._guess = guess_then_race
-            x = service.intake(_lead("X", T0))[1]
-    finally:
-        with engine.connect() as conn:
-            owners = dict(conn.execute(sa.select(leads.c.lead_id, leads.c.rep_id)).all())
-            n_decisions = conn.execute(sa.select(sa.func.count()).select_from(decisions))
-            n_decisions = n_decisions.scalar_one()
-        engine.dispose()
-    assert guesses[0] == "rep-01"  # X's guess, before Y existed
-    assert owners == {"Y": "rep-01", "X": "rep-02"}  # X re-routed: rep-01 is full
-    assert x["decision"]["rep_id"] == "rep-02"
-    assert n_decisions == 2
-    dropped = service.metrics.intake_guesses.labels(kept="no")._value.get()
-    assert dropped == 1
-
-
-def _lead(lead_id: str, now: datetime) -> Lead:
-    return lead_from_create(LeadCreate(lead_id=lead_id), now)
-
-
-def test_stale_guess_is_routed_again_sqlite(sqlite_url: str) -> None:
-    _stale_guess(sqlite_url)
-
-
-@pytest.mark.postgres
-def test_stale_guess_is_routed_again_postgres(pg_url: str) -> None:
-    _stale_guess(pg_url)

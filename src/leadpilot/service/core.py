@@ -12,14 +12,13 @@ import dataclasses
 import threading
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 import numpy as np
 import sqlalchemy as sa
 
-from leadpilot.errors import DataValidationError, LeadpilotError
+from leadpilot.errors import DataValidationError
 from leadpilot.ingest.identity import company_domain
 from leadpilot.policy.availability import local_day
 from leadpilot.schema import Decision, Lead, Scorer
@@ -43,7 +42,7 @@ from leadpilot.store.decisions import (
     live_decision,
     retire_live_decision,
 )
-from leadpilot.store.engine import is_postgres, routing_lock, write_transaction
+from leadpilot.store.engine import routing_lock, write_transaction
 from leadpilot.store.idempotency import lookup_response, store_response
 from leadpilot.store.intake import IntakeReads, read_for_intake, record_new_lead
 from leadpilot.store.leads import duplicate_of, get_lead_row, lead_row
@@ -90,74 +89,23 @@ class RoutingService:
     def intake(
         self, lead: Lead, *, idempotency_key: str | None = None, fingerprint: str = ""
     ) -> tuple[int, dict[str, Any]]:
-        """Dedupe, route and store one lead; returns ``(http_status, IntakePublic body)``.
-
-        The routing lock serialises every replica's intakes, so the work done holding it is
-        kept short: the lead is first routed from an unlocked read (``_guess``); holding the
-        lock, one query reads the duplicates, versions and counters again, and the guess is
-        kept only if that read is identical (then it is exactly the decision the lock holder
-        would make); otherwise the lead is routed again from the locked read."""
+        """Dedupe, route and store one lead; returns ``(http_status, IntakePublic body)``."""
         now = self.clock()
-        with self.metrics.intake_latency.time():
-            if is_postgres(self.engine):
-                # Same connection and transaction: its reads before the lock see committed
-                # data only; each statement after the lock sees everything committed before.
-                with write_transaction(self.engine) as conn:
-                    guess = self._guess(conn, lead, now)
-                    routing_lock(conn)
-                    return self._intake_locked(conn, lead, now, guess, idempotency_key, fingerprint)
-            # SQLite: a write transaction holds the database write lock from BEGIN, so the
-            # unlocked read uses a connection of its own.
-            with self.engine.connect() as conn:
-                guess = self._guess(conn, lead, now)
-            with write_transaction(self.engine) as conn:
-                return self._intake_locked(conn, lead, now, guess, idempotency_key, fingerprint)
-
-    def _guess(self, conn: sa.Connection, lead: Lead, now: datetime) -> _Guess | None:
-        """The lead's decision from an unlocked read, or ``None`` if it is a duplicate or the
-        router needed more than the one read."""
-        reads = read_for_intake(conn, lead, now, window_days=self.inputs.window_days)
-        if reads.duplicates:
-            return None
-        try:
-            snapshot = self.inputs.load_for_intake(conn, reads)
-            decision = self._decide(snapshot, lead, now, declined=frozenset())
-        except LeadpilotError:
-            return None  # the locked attempt raises it again, inside the transaction
-        if snapshot.state.extra_reads:
-            return None
-        return _Guess(reads, snapshot, decision)
-
-    def _intake_locked(
-        self,
-        conn: sa.Connection,
-        lead: Lead,
-        now: datetime,
-        guess: _Guess | None,
-        idempotency_key: str | None,
-        fingerprint: str,
-    ) -> tuple[int, dict[str, Any]]:
-        if idempotency_key:
-            stored = lookup_response(conn, idempotency_key, fingerprint)
-            if stored is not None:
-                return stored[0], stored[1]
-        # One query for everything else the intake reads (see store.intake).
-        reads = read_for_intake(conn, lead, now, window_days=self.inputs.window_days)
-        found = duplicate_of(lead, reads.duplicates)
-        if found is not None:
-            status, body = 200, self._duplicate(conn, lead, found, now)
-        else:
-            if guess is not None and guess.reads.same_state(reads):
-                self.metrics.intake_guesses.labels(kept="yes").inc()
-                snapshot, decision = guess.snapshot, guess.decision
+        with self.metrics.intake_latency.time(), write_transaction(self.engine) as conn:
+            routing_lock(conn)
+            if idempotency_key:
+                stored = lookup_response(conn, idempotency_key, fingerprint)
+                if stored is not None:
+                    return stored[0], stored[1]
+            # One query for everything else the intake reads (see store.intake).
+            reads = read_for_intake(conn, lead, now, window_days=self.inputs.window_days)
+            found = duplicate_of(lead, reads.duplicates)
+            if found is not None:
+                status, body = 200, self._duplicate(conn, lead, found, now)
             else:
-                if guess is not None:
-                    self.metrics.intake_guesses.labels(kept="no").inc()
-                snapshot = self.inputs.load_for_intake(conn, reads)
-                decision = self._decide(snapshot, lead, now, declined=frozenset())
-            status, body = 201, self._record_new(conn, snapshot, lead, decision, now)
-        if idempotency_key:
-            store_response(conn, idempotency_key, fingerprint, status, body)
+                status, body = 201, self._route_new(conn, lead, now, reads)
+            if idempotency_key:
+                store_response(conn, idempotency_key, fingerprint, status, body)
         return status, body
 
     def _duplicate(
@@ -189,12 +137,12 @@ class RoutingService:
             decision=_public(live) if live is not None else None,
         ).model_dump(mode="json")
 
-    def _record_new(
-        self, conn: sa.Connection, snapshot: Snapshot, lead: Lead, decision: Decision, now: datetime
+    def _route_new(
+        self, conn: sa.Connection, lead: Lead, now: datetime, reads: IntakeReads
     ) -> dict[str, Any]:
-        """Store a new lead with its first decision (made from ``snapshot``), in ``conn``'s
-        transaction, which holds the routing lock."""
+        snapshot = self.inputs.load_for_intake(conn, reads)
         account_id = snapshot.link_account(lead)
+        decision = self._decide(snapshot, lead, now, declined=frozenset())
         values = _lead_values(decision, _NEW_ROW, now, new_lead=True)
         status = values.pop("status")
         credits, increments = decision_effects(decision)
@@ -362,15 +310,6 @@ class RoutingService:
     def with_lock(self) -> Any:
         """A write transaction holding the routing lock (for the worker and events)."""
         return _LockedTransaction(self.engine)
-
-
-@dataclass(frozen=True)
-class _Guess:
-    """A decision made before taking the routing lock, and what it was made from."""
-
-    reads: IntakeReads
-    snapshot: Snapshot
-    decision: Decision
 
 
 class _NewRow:

@@ -30,13 +30,6 @@ class ServiceMetrics:
             buckets=_LATENCY_BUCKETS,
             registry=self.registry,
         )
-        self.intake_guesses = Counter(
-            "leadpilot_intake_guesses",
-            "Intakes routed before taking the routing lock, by whether the decision was kept "
-            "(no other write in between) or made again holding the lock",
-            ["kept"],
-            registry=self.registry,
-        )
         self.sla_breaches = Counter(
             "leadpilot_sla_breaches", "SLA timers that expired", ["kind"], registry=self.registry
         )

@@ -106,7 +106,6 @@ class DbRoutingState:
         self._all_rotations = False
         self._windows_from: date | None = None
         self._windows_full: set[str] = set()
-        self.extra_reads = 0  # queries beyond the prefetch (the router asked for more)
 
     def prefetch(self, now: datetime, *, window_days: int = 62) -> None:
         """Read everything a decision at ``now`` is likely to ask for in one round trip:
@@ -139,7 +138,6 @@ class DbRoutingState:
         self._windows_from = date.fromisoformat(params["cutoff"])
 
     def _scope(self, kind: str, scope: str) -> list[tuple[str, float]]:
-        self.extra_reads += 1
         rows = self.conn.execute(_SCOPE_QUERY, {"kind": kind, "scope": scope})
         return [(k, float(v)) for k, v in rows]
 

@@ -44,17 +44,6 @@ class IntakeReads:
     counter_rows: list[tuple[str, str, str, float]]
     counter_params: dict[str, Any]  # what the counter rows were read with (prefetch_params)
 
-    def same_state(self, other: IntakeReads) -> bool:
-        """Whether ``other`` read the same policy, roster and counters: a decision made from
-        one is then exactly the decision the other would give."""
-        return (
-            self.policy_version == other.policy_version
-            and self.roster_version == other.roster_version
-            and self.counter_params == other.counter_params
-            and len(self.counter_rows) == len(other.counter_rows)
-            and set(self.counter_rows) == set(other.counter_rows)
-        )
-
 
 _NULL = sa.cast(sa.null(), sa.String)
 _dups = DUPLICATE_QUERY.add_columns(
