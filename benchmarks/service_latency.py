@@ -143,8 +143,8 @@ def _install_profiler(app: Any, engine: Any, out: Path) -> None:
         rec["db_ms"] += dt
         if rec["first_statement_ms"] < 0:
             rec["first_statement_ms"] = (local.t0 - local.start) * 1000
-            if statement.startswith("BEGIN IMMEDIATE"):
-                local.locked = time.perf_counter()
+        if statement.startswith("BEGIN IMMEDIATE"):
+            local.locked = time.perf_counter()
         if "advisory" in statement:
             rec["lock_ms"] += dt
             local.locked = time.perf_counter()
