@@ -2,6 +2,7 @@
 
     python benchmarks/service_latency.py                      # SQLite, 5,000 requests
     python benchmarks/service_latency.py --db postgresql+psycopg://postgres@127.0.0.1:5432/test
+    python benchmarks/service_latency.py --requests 1000 --profile   # where the time goes
 
 The server (uvicorn, one process, the background worker on) runs in a subprocess, with the
 world's 5,000 history leads loaded (shadow prices learn the lead mix from them), and scores
@@ -27,6 +28,7 @@ import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import httpx
 import numpy as np
@@ -82,23 +84,198 @@ def serve(args: argparse.Namespace) -> None:
         else GroundTruthScorer(load_truth(world / "truth.json"))
     )
     app = create_app(Settings(database_url=args.db), engine=engine, scorer=scorer)
-    uvicorn.run(app, host="127.0.0.1", port=args.port, log_level="error")
+    served: Any = app
+    if args.profile:
+        _install_profiler(app, engine, world / "profile.json")
+        served = _Stamped(app)
+    uvicorn.run(served, host="127.0.0.1", port=args.port, log_level="error")
 
 
-def run(db: str, world: Path, *, n: int, rate: float, threads: int, model: str | None) -> dict:
+class _Stamped:
+    """ASGI wrapper (profile only): the monotonic times the request reached the app and its
+    response left it, in ``x-bench-t``; the client, on the same clock, splits its latency."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        arrived = time.perf_counter()
+
+        async def stamped(message: Any) -> None:
+            if message["type"] == "http.response.start":
+                stamp = f"{arrived:.6f},{time.perf_counter():.6f}".encode()
+                message = {**message, "headers": [*message["headers"], (b"x-bench-t", stamp)]}
+            await send(message)
+
+        await self.app(scope, receive, stamped)
+
+
+def _install_profiler(app: Any, engine: Any, out: Path) -> None:
+    """Time the phases of every intake in this process; written to ``out`` at shutdown
+    (from the lifespan: uvicorn re-raises SIGTERM once it has shut down)."""
+    import gc
+    from contextlib import asynccontextmanager
+
+    import sqlalchemy as sa
+
+    local = threading.local()
+    records: list[dict[str, float]] = []
+    gc_pauses: list[tuple[float, float]] = []  # (start, end) of gen-2 collections
+    gc_started = [0.0]
+
+    def current() -> dict[str, float] | None:
+        return getattr(local, "rec", None)
+
+    @sa.event.listens_for(engine, "before_cursor_execute")
+    def _before(conn: Any, cursor: Any, statement: str, *_: Any) -> None:
+        local.t0 = time.perf_counter()
+
+    @sa.event.listens_for(engine, "after_cursor_execute")
+    def _after(conn: Any, cursor: Any, statement: str, params: Any, ctx: Any, many: bool) -> None:
+        rec = current()
+        if rec is None:
+            return
+        dt = (time.perf_counter() - local.t0) * 1000
+        rec["statements"] += 1
+        rec["db_ms"] += dt
+        if rec["first_statement_ms"] < 0:
+            rec["first_statement_ms"] = (local.t0 - local.start) * 1000
+        if statement.startswith("BEGIN IMMEDIATE"):
+            local.locked = time.perf_counter()
+        if "advisory" in statement:
+            rec["lock_ms"] += dt
+            local.locked = time.perf_counter()
+
+    dialect = engine.dialect
+
+    def timed(name: str, fn: Any) -> Any:
+        def wrapper(*a: Any, **k: Any) -> Any:
+            t0 = time.perf_counter()
+            try:
+                return fn(*a, **k)
+            finally:
+                rec = current()
+                if rec is not None:
+                    rec[f"{name}_ms"] += (time.perf_counter() - t0) * 1000
+                    rec[f"{name}s"] += 1
+
+        return wrapper
+
+    dialect.do_commit = timed("commit", dialect.do_commit)
+    dialect.do_ping = timed("ping", dialect.do_ping)
+
+    def on_gc(phase: str, info: dict[str, Any]) -> None:
+        if info.get("generation") != 2:
+            return
+        if phase == "start":
+            gc_started[0] = time.perf_counter()
+        else:
+            gc_pauses.append((gc_started[0], time.perf_counter()))
+
+    gc.callbacks.append(on_gc)
+    service = app.state.ctx.service
+    intake = service.intake
+
+    def profiled_intake(*a: Any, **k: Any) -> Any:
+        local.start = time.perf_counter()
+        cpu0 = time.thread_time()
+        local.rec = dict.fromkeys(
+            ("statements", "db_ms", "lock_ms", "commit_ms", "commits", "ping_ms", "pings"), 0.0
+        )
+        local.rec["first_statement_ms"] = -1.0
+        local.locked = 0.0
+        try:
+            return intake(*a, **k)
+        finally:
+            rec = local.rec
+            local.rec = None
+            end = time.perf_counter()
+            rec["intake_ms"] = (end - local.start) * 1000
+            rec["at_s"] = local.start
+            # how long it held the routing lock (PostgreSQL; SQLite: from BEGIN IMMEDIATE)
+            rec["held_ms"] = (end - local.locked) * 1000 if local.locked else 0.0
+            rec["cpu_ms"] = (time.thread_time() - cpu0) * 1000
+            rec["gc2_ms"] = sum(
+                (min(e, end) - max(s, local.start)) * 1000
+                for s, e in gc_pauses[-5:]
+                if s < end and e > local.start
+            )
+            records.append(rec)
+
+    service.intake = profiled_intake
+    lifespan = app.router.lifespan_context
+
+    @asynccontextmanager
+    async def dumping_lifespan(a: Any) -> Any:
+        async with lifespan(a):
+            yield
+        out.write_text(json.dumps(records))
+
+    app.router.lifespan_context = dumping_lifespan
+
+
+def _profile_summary(records: list[dict[str, float]]) -> dict[str, Any]:
+    """Mean phases per intake, and over the slowest 1% (by time in intake)."""
+    if not records:
+        return {}
+    keys = [k for k in records[0] if k not in ("commits", "pings", "at_s")]
+    by_time = sorted(records, key=lambda r: r["intake_ms"])
+    slow = by_time[-max(1, len(by_time) // 100) :]
+
+    def mean(rows: list[dict[str, float]], key: str) -> float:
+        return round(sum(r[key] for r in rows) / len(rows), 2)
+
+    # A round trip per statement, per commit and per ping (psycopg sends BEGIN with the
+    # first statement of a transaction as one more round trip; SQLite has none: in process).
+    trips = [r["statements"] + r["commits"] + r["pings"] for r in records]
+    return {
+        "intakes": len(records),
+        "statements_per_intake": round(sum(r["statements"] for r in records) / len(records), 2),
+        "calls_per_intake": round(sum(trips) / len(trips), 2),
+        "intake_p50_ms": round(float(np.percentile([r["intake_ms"] for r in records], 50)), 2),
+        "intake_p99_ms": round(float(np.percentile([r["intake_ms"] for r in records], 99)), 2),
+        "lock_held_p50_ms": round(float(np.percentile([r["held_ms"] for r in records], 50)), 2),
+        "lock_held_p99_ms": round(float(np.percentile([r["held_ms"] for r in records], 99)), 2),
+        # the longest holds, with when they started (seconds after the first intake)
+        "longest_holds": [
+            (round(r["at_s"] - records[0]["at_s"], 2), round(r["held_ms"], 1))
+            for r in sorted(records, key=lambda r: -r["held_ms"])[:5]
+        ],
+        "mean": {k: mean(records, k) for k in keys},
+        "slowest_1pct": {k: mean(slow, k) for k in keys},
+    }
+
+
+def run(
+    db: str,
+    world: Path,
+    *,
+    n: int,
+    rate: float,
+    threads: int,
+    model: str | None,
+    profile: bool = False,
+) -> dict:
     """Start the server, send ``n`` leads at ``rate``/s, return latency figures in ms."""
     port = _free_port()
-    cmd = [
-        sys.executable,
-        __file__,
-        "--serve",
-        "--db",
-        db,
-        "--world",
-        str(world),
-        "--port",
-        str(port),
-    ] + (["--model", model] if model else [])
+    cmd = (
+        [
+            sys.executable,
+            __file__,
+            "--serve",
+            "--db",
+            db,
+            "--world",
+            str(world),
+            "--port",
+            str(port),
+        ]
+        + (["--model", model] if model else [])
+        + (["--profile"] if profile else [])
+    )
     env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
     server = subprocess.Popen(cmd, env=env)
     try:
@@ -132,6 +309,8 @@ def run(db: str, world: Path, *, n: int, rate: float, threads: int, model: str |
             )
         latencies = np.zeros(n)
         handler = np.zeros(n)  # the server's own time in the app (x-process-time-ms)
+        # profile: monotonic times sent, reached the app, left the app, received
+        stamps = np.full((n, 4), np.nan)
         statuses: list[int] = [0] * n
         local = threading.local()
 
@@ -156,7 +335,11 @@ def run(db: str, world: Path, *, n: int, rate: float, threads: int, model: str |
                 for k, v in bodies[i].items()
                 if v is not None and not (isinstance(v, float) and np.isnan(v))
             }
+            sent = time.perf_counter()
             r = client().post("/v1/leads", json=body)
+            if profile:
+                arrived, left = r.headers["x-bench-t"].split(",")
+                stamps[i] = (sent, float(arrived), float(left), time.perf_counter())
             latencies[i] = (time.perf_counter() - due) * 1000
             statuses[i] = r.status_code
             handler[i] = float(r.headers.get("x-process-time-ms", "nan"))
@@ -164,7 +347,7 @@ def run(db: str, world: Path, *, n: int, rate: float, threads: int, model: str |
         with ThreadPoolExecutor(threads) as pool:
             list(pool.map(send, range(n)))
         ok = sum(1 for s in statuses if s == 201)
-        return {
+        result = {
             "db": db.split(":")[0].split("+")[0],
             "requests": n,
             "rate_per_s": rate,
@@ -176,10 +359,33 @@ def run(db: str, world: Path, *, n: int, rate: float, threads: int, model: str |
             "app_p50_ms": round(float(np.nanpercentile(handler, 50)), 2),
             "app_p99_ms": round(float(np.nanpercentile(handler, 99)), 2),
             "achieved_rate_per_s": round(n / (time.perf_counter() - start), 1),
+            "load_avg_1m": round(os.getloadavg()[0], 2),
         }
     finally:
         server.terminate()
         server.wait(30)
+    if profile:
+        result["profile"] = _profile_summary(json.loads((world / "profile.json").read_text()))
+        result["profile"]["client_split"] = _client_split(latencies, stamps, start, rate)
+    return result
+
+
+def _client_split(latencies: Any, stamps: Any, start: float, rate: float) -> dict[str, Any]:
+    """Where the client's latency went (mean ms; all requests and the slowest 1%): waiting
+    to be sent (a client thread late), on the way in (loopback, uvicorn, the event loop),
+    in the app, on the way out."""
+    due = start + np.arange(len(latencies)) / rate
+    parts = {
+        "send_late": stamps[:, 0] - due,
+        "to_app": stamps[:, 1] - stamps[:, 0],
+        "in_app": stamps[:, 2] - stamps[:, 1],
+        "from_app": stamps[:, 3] - stamps[:, 2],
+    }
+    slow = np.argsort(latencies)[-max(1, len(latencies) // 100) :]
+    return {
+        "mean": {k: round(float(np.mean(v)) * 1000, 2) for k, v in parts.items()},
+        "slowest_1pct": {k: round(float(np.mean(v[slow])) * 1000, 2) for k, v in parts.items()},
+    }
 
 
 def main() -> None:
@@ -189,6 +395,9 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=50.0, help="requests per second")
     parser.add_argument("--threads", type=int, default=8)
     parser.add_argument("--model", default=None, help="trained model dir (default: oracle)")
+    parser.add_argument(
+        "--profile", action="store_true", help="time the server's phases of each intake"
+    )
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--world", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, default=0, help=argparse.SUPPRESS)
@@ -216,15 +425,22 @@ def main() -> None:
                     rate=args.rate,
                     threads=args.threads,
                     model=args.model,
+                    profile=args.profile,
                 )
             finally:
                 with admin.begin() as conn:
                     conn.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
         else:
             result = run(
-                db, world, n=args.requests, rate=args.rate, threads=args.threads, model=args.model
+                db,
+                world,
+                n=args.requests,
+                rate=args.rate,
+                threads=args.threads,
+                model=args.model,
+                profile=args.profile,
             )
-    print(json.dumps(result))
+    print(json.dumps(result, indent=1))
 
 
 if __name__ == "__main__":

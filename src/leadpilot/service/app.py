@@ -76,7 +76,7 @@ def create_app(
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         worker = Worker(service, settings.worker_poll_seconds) if settings.worker_enabled else None
-        service.inputs.warm_up(engine)
+        service.inputs.warm_up(engine, clock())
         # Everything built so far (app, caches, scorer, pricer) lives as long as the app:
         # freeze it out of the cyclic GC, whose full collections otherwise scan it all and
         # paused requests for ~150 ms (measured with gc.callbacks).

@@ -35,10 +35,17 @@ from leadpilot.service.schemas import (
 from leadpilot.settings import Settings
 from leadpilot.store import timers
 from leadpilot.store.alerts import enqueue_webhook, record_alert
-from leadpilot.store.decisions import insert_decision, live_decision, retire_live_decision
+from leadpilot.store.counters import decision_effects
+from leadpilot.store.decisions import (
+    decision_row,
+    insert_decision,
+    live_decision,
+    retire_live_decision,
+)
 from leadpilot.store.engine import routing_lock, write_transaction
 from leadpilot.store.idempotency import lookup_response, store_response
-from leadpilot.store.leads import find_duplicate, get_lead_row, insert_lead
+from leadpilot.store.intake import IntakeReads, read_for_intake, record_new_lead
+from leadpilot.store.leads import duplicate_of, get_lead_row, lead_row
 from leadpilot.store.tables import duplicate_intakes, events, leads
 from leadpilot.store.types import utcnow
 
@@ -90,11 +97,13 @@ class RoutingService:
                 stored = lookup_response(conn, idempotency_key, fingerprint)
                 if stored is not None:
                     return stored[0], stored[1]
-            found = find_duplicate(conn, lead)
+            # One query for everything else the intake reads (see store.intake).
+            reads = read_for_intake(conn, lead, now, window_days=self.inputs.window_days)
+            found = duplicate_of(lead, reads.duplicates)
             if found is not None:
                 status, body = 200, self._duplicate(conn, lead, found, now)
             else:
-                status, body = 201, self._route_new(conn, lead, now)
+                status, body = 201, self._route_new(conn, lead, now, reads)
             if idempotency_key:
                 store_response(conn, idempotency_key, fingerprint, status, body)
         return status, body
@@ -128,25 +137,35 @@ class RoutingService:
             decision=_public(live) if live is not None else None,
         ).model_dump(mode="json")
 
-    def _route_new(self, conn: sa.Connection, lead: Lead, now: datetime) -> dict[str, Any]:
-        snapshot = self.inputs.load(conn, now)
+    def _route_new(
+        self, conn: sa.Connection, lead: Lead, now: datetime, reads: IntakeReads
+    ) -> dict[str, Any]:
+        snapshot = self.inputs.load_for_intake(conn, reads)
         account_id = snapshot.link_account(lead)
         decision = self._decide(snapshot, lead, now, declined=frozenset())
-
-        def insert(values: dict[str, Any]) -> None:
-            status = values.pop("status")
-            insert_lead(
-                conn, lead, status=status, account_id=account_id, received_at=now, extra=values
-            )
-
-        decision_id = self._apply(
-            snapshot, lead.lead_id, decision, trigger="intake", now=now, new_lead=insert
+        values = _lead_values(decision, _NEW_ROW, now, new_lead=True)
+        status = values.pop("status")
+        credits, increments = decision_effects(decision)
+        decision_id = record_new_lead(
+            conn,
+            lead_row=lead_row(
+                lead, status=status, account_id=account_id, received_at=now, extra=values
+            ),
+            decision_row=decision_row(decision, trigger="intake", seq=1),
+            timer_rows=[
+                timers.timer_row(lead_id=lead.lead_id, rep_id=rep_id, kind=kind, due_at=due)
+                for rep_id, kind, due in _timers_of(snapshot, decision, now)
+            ],
+            credits=credits,
+            increments=increments,
         )
+        snapshot.state.invalidate()
+        self._count(decision, "intake")
         public = decision_public_from(decision, decision_id=decision_id, trigger="intake")
         return IntakePublic(
             lead_id=lead.lead_id,
             duplicate=False,
-            status=_status_of(decision),
+            status=status,
             account_id=account_id,
             decision=public,
         ).model_dump(mode="json")
@@ -167,61 +186,30 @@ class RoutingService:
         trigger: str,
         now: datetime,
         reassignment: bool = False,
-        new_lead: Callable[[dict[str, Any]], None] | None = None,
     ) -> int:
-        """Record ``decision`` as the lead's live decision; update the lead, the router's
-        state (counters, rotation) and the timers to match, in the caller's transaction.
-        ``new_lead`` inserts a lead that is not stored yet, with the decision's outcome."""
+        """Record ``decision`` as the stored lead's live decision; update the lead, the
+        router's state (counters, rotation) and the timers to match, in the caller's
+        transaction. (A new lead's first decision: ``_route_new``.)"""
         conn = snapshot.conn
-        row = _NEW_ROW if new_lead else get_lead_row(conn, lead_id)
-        values: dict[str, Any] = {"lane": decision.lane, "status": _status_of(decision)}
-        if reassignment:
-            values["reassignments"] = row.reassignments + 1
-        if decision.rep_id is not None:
-            values.update(rep_id=decision.rep_id, queue_reason=None, queued_at=None)
-            if not new_lead:
-                values["accepted_at"] = None
-        elif values["status"] == "nurture":
-            values.update(rep_id=None, queue_reason="NO_ASSIGNMENT_LANE")
-        else:
-            values.update(
-                rep_id=None,
-                queue_reason=",".join(decision.reasons)[:256],
-                queued_at=row.queued_at or now,
-            )
-        if new_lead:
-            new_lead(values)
-        else:
-            retire_live_decision(conn, lead_id)
-            timers.cancel_timers(conn, lead_id, ("sla", "acceptance"))
-            conn.execute(leads.update().where(leads.c.lead_id == lead_id).values(**values))
-        decision_id = insert_decision(conn, decision, trigger=trigger, first=bool(new_lead))
-        outcome = "assigned" if decision.rep_id else (decision.lane or "queued")
-        self.metrics.decisions.labels(trigger=trigger, outcome=outcome).inc()
+        row = get_lead_row(conn, lead_id)
+        values = _lead_values(decision, row, now, new_lead=False, reassignment=reassignment)
+        retire_live_decision(conn, lead_id)
+        timers.cancel_timers(conn, lead_id, ("sla", "acceptance"))
+        conn.execute(leads.update().where(leads.c.lead_id == lead_id).values(**values))
+        decision_id = insert_decision(conn, decision, trigger=trigger)
+        self._count(decision, trigger)
         if row.rep_id and row.status == "routed":
             snapshot.state.release(row.rep_id)
         snapshot.state.commit(decision)
-        if decision.rep_id is not None:
-            if decision.sla_deadline is not None:
-                timers.start_timer(
-                    conn,
-                    lead_id=lead_id,
-                    decision_id=decision_id,
-                    rep_id=decision.rep_id,
-                    kind="sla",
-                    due_at=decision.sla_deadline,
-                )
-            window = snapshot.acceptance_minutes(decision.pool)
-            if window:
-                timers.start_timer(
-                    conn,
-                    lead_id=lead_id,
-                    decision_id=decision_id,
-                    rep_id=decision.rep_id,
-                    kind="acceptance",
-                    due_at=now + timedelta(minutes=window),
-                )
+        for rep_id, kind, due in _timers_of(snapshot, decision, now):
+            timers.start_timer(
+                conn, lead_id=lead_id, decision_id=decision_id, rep_id=rep_id, kind=kind, due_at=due
+            )
         return decision_id
+
+    def _count(self, decision: Decision, trigger: str) -> None:
+        outcome = "assigned" if decision.rep_id else (decision.lane or "queued")
+        self.metrics.decisions.labels(trigger=trigger, outcome=outcome).inc()
 
     def apply_manual(
         self, conn: sa.Connection, row: Any, decision: Decision, now: datetime
@@ -334,6 +322,44 @@ class _NewRow:
 
 
 _NEW_ROW = _NewRow()
+
+
+def _lead_values(
+    decision: Decision, row: Any, now: datetime, *, new_lead: bool, reassignment: bool = False
+) -> dict[str, Any]:
+    """The lead's columns that follow from ``decision`` (``row``: the lead as stored)."""
+    values: dict[str, Any] = {"lane": decision.lane, "status": _status_of(decision)}
+    if reassignment:
+        values["reassignments"] = row.reassignments + 1
+    if decision.rep_id is not None:
+        values.update(rep_id=decision.rep_id, queue_reason=None, queued_at=None)
+        if not new_lead:
+            values["accepted_at"] = None
+    elif values["status"] == "nurture":
+        values.update(rep_id=None, queue_reason="NO_ASSIGNMENT_LANE")
+    else:
+        values.update(
+            rep_id=None,
+            queue_reason=",".join(decision.reasons)[:256],
+            queued_at=row.queued_at or now,
+        )
+    return values
+
+
+def _timers_of(
+    snapshot: Snapshot, decision: Decision, now: datetime
+) -> list[tuple[str, str, datetime]]:
+    """The timers a decision starts, as ``(rep_id, kind, due_at)``: its SLA deadline, and
+    the pool's acceptance window when it has one."""
+    if decision.rep_id is None:
+        return []
+    out = []
+    if decision.sla_deadline is not None:
+        out.append((decision.rep_id, "sla", decision.sla_deadline))
+    window = snapshot.acceptance_minutes(decision.pool)
+    if window:
+        out.append((decision.rep_id, "acceptance", now + timedelta(minutes=window)))
+    return out
 
 
 def _status_of(decision: Decision) -> str:

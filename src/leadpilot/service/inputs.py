@@ -41,6 +41,7 @@ from leadpilot.policy.pricing import warm_up_solver
 from leadpilot.schema import Decision, Lead, Rep, Scorer
 from leadpilot.store.accounts import list_accounts
 from leadpilot.store.counters import DbRoutingState
+from leadpilot.store.intake import IntakeReads
 from leadpilot.store.leads import lead_from_fields
 from leadpilot.store.policies import active_policy_row
 from leadpilot.store.reps import list_reps
@@ -57,6 +58,7 @@ __all__ = [
 ACCOUNT_REFRESH = 30.0  # seconds
 PRICER_REFRESH = 900.0  # seconds
 _DEMAND_LEADS = 3_000
+_PRIME_LEADS = 200  # demand-sample leads routed at most to price every predictive pool
 
 
 def policy_from_text(text: str) -> Policy:
@@ -162,6 +164,7 @@ class RoutingInputs:
         self._solver: Executor | None = None
         self._lock = threading.Lock()
         self._pricer_build = threading.Lock()
+        self._window_days = 62
 
     def policy(self, conn: sa.Connection, reps: Sequence[Rep]) -> Policy:
         """The active policy, or the default policy when none was uploaded."""
@@ -218,17 +221,20 @@ class RoutingInputs:
             return current[0]
         return self._build_pricer(conn)
 
-    def maintain(self, engine: sa.Engine) -> None:
-        """Rebuild a stale pricer off the request path (the worker calls this each poll)."""
+    def maintain(self, engine: sa.Engine, now: datetime) -> None:
+        """Rebuild a stale pricer off the request path (the worker calls this each poll),
+        primed at ``now`` before requests get it."""
         with self._lock:
             current = self._pricer
         if self.scorer is None or current is None:
             return
         if time.monotonic() - current[1] >= PRICER_REFRESH:
             with engine.connect() as conn:
-                self._build_pricer(conn)
+                self._build_pricer(conn, prime_at=now)
 
-    def _build_pricer(self, conn: sa.Connection) -> ShadowPricer | None:
+    def _build_pricer(
+        self, conn: sa.Connection, *, prime_at: datetime | None = None
+    ) -> ShadowPricer | None:
         with self._pricer_build:  # one build at a time; the others use the result
             rows = conn.execute(
                 sa.select(leads.c.fields).order_by(leads.c.created_at.desc()).limit(_DEMAND_LEADS)
@@ -246,6 +252,8 @@ class RoutingInputs:
                         previous = self._pricer[0] if self._pricer is not None else None
                     if previous is not None:
                         pricer.adopt_latest(previous)
+                    if prime_at is not None:
+                        self._prime(conn, pricer, prime_at)
             with self._lock:
                 self._pricer = (pricer, time.monotonic())
             return pricer
@@ -262,13 +270,40 @@ class RoutingInputs:
                 )
             return self._solver
 
-    def warm_up(self, engine: sa.Engine) -> None:
-        """At app start-up: build the pricer (3,000 stored leads) and start the solver
-        process now, so neither lands on the first requests."""
+    def _prime(self, conn: sa.Connection, pricer: ShadowPricer, now: datetime) -> None:
+        """Route demand-sample leads with ``pricer`` (decisions thrown away, nothing written)
+        until every predictive pool has been priced once. Why: a pricer's first prices of a
+        pool build its eligibility mask, score the whole demand sample for every rep and,
+        with no earlier prices, solve the LP inline: ~400 ms for 100 reps, which on the
+        first request after start-up or a rebuild was held under the routing lock and
+        queued every request behind it."""
+        version, roster_version = conn.execute(_VERSIONS_QUERY).one()
+        reps = self.roster(conn, int(roster_version or 0))
+        policy = self._policy(conn, version, reps)
+        snapshot = Snapshot(conn, policy, reps, self.accounts(conn), self.scorer, pricer)
+        snapshot.state.prefetch(now, window_days=_window_days(policy))
+        todo = {p.name for p in policy.pools if p.strategy == "predictive"}
+        rng = np.random.default_rng(0)  # not the service's: its draws stay reproducible
+        for lead in pricer.demand.sample[:_PRIME_LEADS]:
+            if not todo:
+                break
+            try:
+                decision = snapshot.route(lead, now=now, rng=rng, declined=frozenset())
+            except LeadpilotError:
+                continue
+            todo.discard(decision.pool or "")
+
+    def warm_up(self, engine: sa.Engine, now: datetime) -> None:
+        """At app start-up: build the pricer (3,000 stored leads), price every predictive
+        pool at ``now`` and start the solver process, so none of it lands on the first
+        requests."""
         if self.scorer is None:
             return
         with engine.connect() as conn:
-            self.pricer(conn)
+            with self._lock:
+                built = self._pricer is not None
+            if not built:
+                self._build_pricer(conn, prime_at=now)
         solver = self._solver_pool()
         if solver is not None:
             solver.submit(warm_up_solver)
@@ -286,10 +321,31 @@ class RoutingInputs:
             self._accounts = None
 
     def load(self, conn: sa.Connection, now: datetime) -> Snapshot:
-        """Everything a decision at ``now`` needs (one query when nothing changed)."""
+        """Everything a decision at ``now`` needs (two queries when nothing changed)."""
         version, roster_version = conn.execute(_VERSIONS_QUERY).one()
-        reps = self.roster(conn, int(roster_version or 0))
-        policy = self._policy(conn, version, reps)
-        snapshot = Snapshot(conn, policy, reps, self.accounts(conn), self.scorer, self.pricer(conn))
-        snapshot.state.prefetch(now, window_days=max(62, policy.fairness.window_days + 2))
+        snapshot = self._snapshot(conn, version, int(roster_version or 0))
+        snapshot.state.prefetch(now, window_days=_window_days(snapshot.policy))
         return snapshot
+
+    def load_for_intake(self, conn: sa.Connection, reads: IntakeReads) -> Snapshot:
+        """The snapshot of an intake from what ``store.intake.read_for_intake`` read (read
+        with ``window_days``: a policy with longer fairness windows reads the rest when the
+        router asks for it)."""
+        snapshot = self._snapshot(conn, reads.policy_version, reads.roster_version)
+        snapshot.state.load_prefetched(reads.counter_rows, reads.counter_params)
+        return snapshot
+
+    @property
+    def window_days(self) -> int:
+        """How many days of fairness windows to prefetch: those of the policy last used."""
+        return self._window_days
+
+    def _snapshot(self, conn: sa.Connection, version: str | None, roster_version: int) -> Snapshot:
+        reps = self.roster(conn, roster_version)
+        policy = self._policy(conn, version, reps)
+        self._window_days = _window_days(policy)
+        return Snapshot(conn, policy, reps, self.accounts(conn), self.scorer, self.pricer(conn))
+
+
+def _window_days(policy: Policy) -> int:
+    return max(62, policy.fairness.window_days + 2)

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 import httpx
+import sqlalchemy as sa
 
 from leadpilot.service.core import RoutingService
 from leadpilot.service.notify import send_webhook
@@ -20,7 +21,7 @@ from leadpilot.store import timers
 from leadpilot.store.alerts import claim_due_deliveries, mark_delivered, mark_failed_attempt
 from leadpilot.store.engine import write_transaction
 from leadpilot.store.leads import get_lead_row, queued_lead_ids
-from leadpilot.store.tables import webhook_deliveries
+from leadpilot.store.tables import leads, sla_timers, webhook_deliveries
 
 __all__ = ["Worker", "WorkerReport", "run_due"]
 
@@ -48,10 +49,44 @@ def run_due(
     can now be routed, pending webhooks."""
     now = now or service.clock()
     report = WorkerReport()
-    _fire_timers(service, now, report)
-    _drain_queue(service, now, report)
-    _send_webhooks(service, now, report, client)
+    timers_due, queued, webhooks_due = _pending_work(service, now)
+    if timers_due:
+        _fire_timers(service, now, report)
+    if queued or timers_due:  # a breach may queue a lead
+        _drain_queue(service, now, report)
+    if webhooks_due or timers_due:  # a breach may notify
+        _send_webhooks(service, now, report, client)
     return report
+
+
+_DUE_TIMER = (
+    sa.select(sla_timers.c.id)
+    .where(sla_timers.c.status == "pending", sla_timers.c.due_at <= sa.bindparam("now"))
+    .limit(1)
+)
+_QUEUED_LEAD = sa.select(leads.c.lead_id).where(leads.c.status == "queued").limit(1)
+_DUE_WEBHOOK = (
+    sa.select(webhook_deliveries.c.id)
+    .where(
+        webhook_deliveries.c.status == "pending",
+        webhook_deliveries.c.next_attempt_at <= sa.bindparam("now"),
+    )
+    .limit(1)
+)
+_PENDING_WORK = sa.select(
+    sa.exists(_DUE_TIMER.scalar_subquery()),
+    sa.exists(_QUEUED_LEAD.scalar_subquery()),
+    sa.exists(_DUE_WEBHOOK.scalar_subquery()),
+)
+
+
+def _pending_work(service: RoutingService, now: datetime) -> tuple[bool, bool, bool]:
+    """Whether any timer is due, any lead queued, any webhook due: one read without the
+    routing lock (or SQLite's write lock), so a poll with nothing to do, most of them,
+    never delays an intake. Work found is then claimed under the locks as before."""
+    with service.engine.connect() as conn:
+        timers_due, queued, webhooks_due = conn.execute(_PENDING_WORK, {"now": now}).one()
+    return bool(timers_due), bool(queued), bool(webhooks_due)
 
 
 def _fire_timers(service: RoutingService, now: datetime, report: WorkerReport) -> None:
@@ -151,7 +186,7 @@ class Worker:
         with httpx.Client(timeout=self.service.settings.webhook_timeout_seconds) as client:
             while not self._stop.is_set():
                 try:
-                    self.service.inputs.maintain(self.service.engine)
+                    self.service.inputs.maintain(self.service.engine, self.service.clock())
                     run_due(self.service, client=client)
                 except Exception:  # the worker must outlive any one bad row
                     log.exception("worker poll failed")

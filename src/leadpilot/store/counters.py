@@ -9,7 +9,7 @@ lock, so a read-then-insert of a new counter cannot race and N replicas never ov
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -21,7 +21,17 @@ from leadpilot.policy.availability import local_day
 from leadpilot.schema import Decision, Rep
 from leadpilot.store.tables import routing_counters as rc
 
-__all__ = ["DbRoutingState", "add", "bump_roster_version", "rep_load", "roster_version"]
+__all__ = [
+    "PREFETCH_QUERY",
+    "DbRoutingState",
+    "add",
+    "bump_roster_version",
+    "decision_effects",
+    "prefetch_params",
+    "rep_load",
+    "roster_version",
+    "upsert_counters",
+]
 
 
 def _upsert_statement(dialect: str, *, increment: bool) -> Any:
@@ -46,27 +56,40 @@ _UPSERTS = {
     for dialect in ("postgresql", "sqlite")
     for increment in (True, False)
 }
-_PREFETCH_QUERY = sa.select(rc.c.kind, rc.c.scope, rc.c.key, rc.c.value).where(
+PREFETCH_QUERY = sa.select(rc.c.kind, rc.c.scope, rc.c.key, rc.c.value).where(
     sa.or_(
         rc.c.kind.in_(["open", "rr"]),
         sa.and_(rc.c.kind == "day", rc.c.scope.in_(sa.bindparam("days", expanding=True))),
         sa.and_(rc.c.kind == "win", rc.c.key >= sa.bindparam("cutoff")),
     )
 )
+
+
+def prefetch_params(now: datetime, *, window_days: int) -> dict[str, Any]:
+    """The parameters of ``PREFETCH_QUERY`` for a decision at ``now``: the UTC days around
+    it and the first day of the fairness windows to read."""
+    today = now.astimezone(UTC).date()
+    days = [today + timedelta(days=k) for k in (-1, 0, 1)]
+    cutoff = today - timedelta(days=window_days)
+    return {"days": [d.isoformat() for d in days], "cutoff": cutoff.isoformat()}
+
+
 _SCOPE_QUERY = sa.select(rc.c.key, rc.c.value).where(
     rc.c.kind == sa.bindparam("kind"), rc.c.scope == sa.bindparam("scope")
 )
 
 
-def _upsert(conn: sa.Connection, rows: list[dict[str, object]], *, increment: bool) -> None:
+def upsert_counters(
+    conn: sa.Connection, rows: Sequence[dict[str, object]], *, increment: bool
+) -> None:
     """Add to (``increment``, never below 0) or set many counters in one round trip."""
     if rows:
-        conn.execute(_UPSERTS[(conn.dialect.name, increment)], rows)
+        conn.execute(_UPSERTS[(conn.dialect.name, increment)], list(rows))
 
 
 def add(conn: sa.Connection, kind: str, scope: str, key: str, delta: float) -> None:
     """Add ``delta`` to a counter (created when missing); counters never go below 0."""
-    _upsert(
+    upsert_counters(
         conn, [{"kind": kind, "scope": scope, "key": key, "value": float(delta)}], increment=True
     )
 
@@ -88,12 +111,13 @@ class DbRoutingState:
         """Read everything a decision at ``now`` is likely to ask for in one round trip:
         open counts, rotation credits, the days around ``now`` (any timezone's local day is
         within one day of UTC) and the fairness windows of the last ``window_days``."""
-        today = now.astimezone(UTC).date()
-        days = [today + timedelta(days=k) for k in (-1, 0, 1)]
-        cutoff = today - timedelta(days=window_days)
-        rows = self.conn.execute(
-            _PREFETCH_QUERY, {"days": [d.isoformat() for d in days], "cutoff": cutoff.isoformat()}
-        ).all()
+        params = prefetch_params(now, window_days=window_days)
+        self.load_prefetched(self.conn.execute(PREFETCH_QUERY, params).all(), params)
+
+    def load_prefetched(self, rows: Iterable[Any], params: Mapping[str, Any]) -> None:
+        """Take the rows of ``PREFETCH_QUERY`` run with ``params`` (``prefetch_params``)
+        as this transaction's reads, e.g. when they came back with other reads."""
+        days = [date.fromisoformat(d) for d in params["days"]]
         self._days = {d: {} for d in days}
         self._open = {}
         self._rotations = {}
@@ -111,7 +135,7 @@ class DbRoutingState:
                     (date.fromisoformat(day_text), rep_id, int(value))
                 )
         self._all_rotations = True
-        self._windows_from = cutoff
+        self._windows_from = date.fromisoformat(params["cutoff"])
 
     def _scope(self, kind: str, scope: str) -> list[tuple[str, float]]:
         rows = self.conn.execute(_SCOPE_QUERY, {"kind": kind, "scope": scope})
@@ -156,23 +180,9 @@ class DbRoutingState:
 
     def commit(self, decision: Decision) -> None:
         """Apply a decision's effects (see ``RoutingState.commit``) in this transaction."""
-        rep = decision.rep_id
-        if rep is None:
-            return
-        day = decision.rep_local_day or decision.decided_at.date()
-        increments: list[dict[str, object]] = [
-            {"kind": "day", "scope": day.isoformat(), "key": rep, "value": 1.0},
-            {"kind": "open", "scope": "", "key": rep, "value": 1.0},
-        ]
-        if decision.pool is not None:
-            key = f"{decision.decided_at.date()}|{rep}"
-            increments.append({"kind": "win", "scope": decision.pool, "key": key, "value": 1.0})
-            credits = [
-                {"kind": "rr", "scope": decision.pool, "key": rep_id, "value": float(credit)}
-                for rep_id, credit in decision.rotation_update.items()
-            ]
-            _upsert(self.conn, credits, increment=False)
-        _upsert(self.conn, increments, increment=True)
+        credits, increments = decision_effects(decision)
+        upsert_counters(self.conn, credits, increment=False)
+        upsert_counters(self.conn, increments, increment=True)
         self.invalidate()
 
     def release(self, rep_id: str) -> None:
@@ -189,6 +199,30 @@ class DbRoutingState:
         self._all_rotations = False
         self._windows_from = None
         self._windows_full.clear()
+
+
+def decision_effects(
+    decision: Decision,
+) -> tuple[list[dict[str, object]], list[dict[str, object]]]:
+    """The counter rows a decision writes: ``(credits, increments)``, the round-robin credits
+    to set and the counts to add 1 to (day, open, fairness window). Empty without a rep."""
+    rep = decision.rep_id
+    if rep is None:
+        return [], []
+    day = decision.rep_local_day or decision.decided_at.date()
+    increments: list[dict[str, object]] = [
+        {"kind": "day", "scope": day.isoformat(), "key": rep, "value": 1.0},
+        {"kind": "open", "scope": "", "key": rep, "value": 1.0},
+    ]
+    credits: list[dict[str, object]] = []
+    if decision.pool is not None:
+        key = f"{decision.decided_at.date()}|{rep}"
+        increments.append({"kind": "win", "scope": decision.pool, "key": key, "value": 1.0})
+        credits = [
+            {"kind": "rr", "scope": decision.pool, "key": rep_id, "value": float(credit)}
+            for rep_id, credit in decision.rotation_update.items()
+        ]
+    return credits, increments
 
 
 def rep_load(conn: sa.Connection, rep: Rep, now: datetime) -> tuple[int, int]:

@@ -12,6 +12,7 @@ from leadpilot.store.tables import decisions
 
 __all__ = [
     "decision_from_row",
+    "decision_row",
     "insert_decision",
     "list_decisions",
     "live_decision",
@@ -40,7 +41,16 @@ def insert_decision(
             + 1
         )
     )
-    values = {
+    return int(
+        conn.execute(
+            _INSERT_DECISION, decision_row(decision, trigger=trigger, seq=seq)
+        ).scalar_one()
+    )
+
+
+def decision_row(decision: Decision, *, trigger: str, seq: int) -> dict[str, Any]:
+    """The ``decisions`` row (without its id) of ``decision`` as the lead's live one."""
+    return {
         "lead_id": decision.lead_id,
         "seq": seq,
         "live": True,
@@ -73,7 +83,6 @@ def insert_decision(
         "intent_score": decision.intent_score,
         "grade": decision.grade,
     }
-    return int(conn.execute(_INSERT_DECISION, values).scalar_one())
 
 
 def decision_from_row(row: sa.Row[Any]) -> Decision:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -15,11 +16,15 @@ from leadpilot.store.tables import leads
 from leadpilot.store.types import as_utc, utcnow
 
 __all__ = [
+    "DUPLICATE_QUERY",
+    "duplicate_of",
+    "duplicate_params",
     "find_duplicate",
     "get_lead_row",
     "insert_lead",
     "lead_fields",
     "lead_from_fields",
+    "lead_row",
     "queued_lead_ids",
 ]
 
@@ -64,7 +69,7 @@ def lead_from_fields(fields: dict[str, Any]) -> Lead:
     return Lead(**{k: v for k, v in values.items() if k in known})
 
 
-_DUPLICATE_QUERY = (
+DUPLICATE_QUERY = (
     sa.select(leads.c.lead_id, leads.c.external_id, leads.c.email)
     .where(
         sa.or_(
@@ -79,15 +84,21 @@ _DUPLICATE_QUERY = (
 _INSERT_LEAD = leads.insert()
 
 
-def find_duplicate(conn: sa.Connection, lead: Lead) -> tuple[str, str] | None:
-    """The earliest stored lead with the same id, external id or email, and what matched
-    (one query, built once; id beats external id beats email)."""
+def duplicate_params(lead: Lead) -> dict[str, Any]:
+    """The parameters of ``DUPLICATE_QUERY`` for ``lead``. A missing external id or email
+    binds NULL, and ``column = NULL`` matches nothing."""
     email = normalize_email(lead.email)
-    # A missing external id or email binds NULL, and ``column = NULL`` matches nothing.
-    rows = conn.execute(
-        _DUPLICATE_QUERY,
-        {"lead_id": lead.lead_id, "external_id": lead.external_id or None, "email": email or None},
-    ).all()
+    return {
+        "lead_id": lead.lead_id,
+        "external_id": lead.external_id or None,
+        "email": email or None,
+    }
+
+
+def duplicate_of(lead: Lead, rows: Sequence[Any]) -> tuple[str, str] | None:
+    """Among ``rows`` of ``DUPLICATE_QUERY`` (earliest first), the lead ``lead`` repeats and
+    what matched: id beats external id beats email."""
+    email = normalize_email(lead.email)
     for name, value in (
         ("lead_id", lead.lead_id),
         ("external_id", lead.external_id),
@@ -97,6 +108,38 @@ def find_duplicate(conn: sa.Connection, lead: Lead) -> tuple[str, str] | None:
             if value is not None and getattr(row, name) == value:
                 return row.lead_id, name
     return None
+
+
+def find_duplicate(conn: sa.Connection, lead: Lead) -> tuple[str, str] | None:
+    """The earliest stored lead with the same id, external id or email, and what matched
+    (one query, built once; id beats external id beats email)."""
+    return duplicate_of(lead, conn.execute(DUPLICATE_QUERY, duplicate_params(lead)).all())
+
+
+def lead_row(
+    lead: Lead,
+    *,
+    status: str,
+    account_id: str | None = None,
+    received_at: datetime | None = None,
+    extra: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The ``leads`` row of a new lead (``lead.created_at`` defaults to the time received)."""
+    received = received_at or utcnow()
+    return {
+        "lead_id": lead.lead_id,
+        "email": normalize_email(lead.email),
+        "external_id": lead.external_id,
+        "company": lead.company,
+        "domain": (lead.domain or "").lower() or None,
+        "account_id": account_id,
+        "fields": lead_fields(lead),
+        "created_at": as_utc(lead.created_at) if lead.created_at else received,
+        "received_at": received,
+        "status": status,
+        "reassignments": 0,
+        **(extra or {}),
+    }
 
 
 def insert_lead(
@@ -109,23 +152,9 @@ def insert_lead(
     extra: dict[str, Any] | None = None,
 ) -> None:
     """Store a new lead (``lead.created_at`` defaults to the time received)."""
-    received = received_at or utcnow()
     conn.execute(
         _INSERT_LEAD,
-        {
-            "lead_id": lead.lead_id,
-            "email": normalize_email(lead.email),
-            "external_id": lead.external_id,
-            "company": lead.company,
-            "domain": (lead.domain or "").lower() or None,
-            "account_id": account_id,
-            "fields": lead_fields(lead),
-            "created_at": as_utc(lead.created_at) if lead.created_at else received,
-            "received_at": received,
-            "status": status,
-            "reassignments": 0,
-            **(extra or {}),
-        },
+        lead_row(lead, status=status, account_id=account_id, received_at=received_at, extra=extra),
     )
 
 

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from leadpilot.store.tables import sla_timers
 from leadpilot.store.types import utcnow
 
-__all__ = ["cancel_timers", "claim_due_timers", "finish_timer", "start_timer"]
+__all__ = ["cancel_timers", "claim_due_timers", "finish_timer", "start_timer", "timer_row"]
 
 # Built once, values as parameters: the hot path skips statement construction and hits
 # SQLAlchemy's compiled cache directly.
@@ -24,15 +24,22 @@ def start_timer(
     conn.execute(
         _INSERT_TIMER,
         {
-            "lead_id": lead_id,
             "decision_id": decision_id,
-            "rep_id": rep_id,
-            "kind": kind,
-            "due_at": due_at,
-            "status": "pending",
-            "created_at": utcnow(),
+            **timer_row(lead_id=lead_id, rep_id=rep_id, kind=kind, due_at=due_at),
         },
     )
+
+
+def timer_row(*, lead_id: str, rep_id: str, kind: str, due_at: datetime) -> dict[str, Any]:
+    """The ``sla_timers`` row of a new pending timer, but its ``decision_id``."""
+    return {
+        "lead_id": lead_id,
+        "rep_id": rep_id,
+        "kind": kind,
+        "due_at": due_at,
+        "status": "pending",
+        "created_at": utcnow(),
+    }
 
 
 def cancel_timers(conn: sa.Connection, lead_id: str, kinds: tuple[str, ...]) -> int:

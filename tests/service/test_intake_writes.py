@@ -1,0 +1,119 @@
+"""What one intake writes, on SQLite and on PostgreSQL (where the writes are one statement of
+CTEs and the reads one UNION query, see ``store.intake``): the lead, one live decision, its
+SLA and acceptance timers pointing at that decision, the counters, and nothing for a lead
+that is queued or a duplicate. Expected values are worked out by hand from the policy."""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import timedelta
+
+import pytest
+import sqlalchemy as sa
+
+from leadpilot.store import engine as engine_module
+from leadpilot.store.engine import make_engine
+from leadpilot.store.tables import decisions, duplicate_intakes, leads, routing_counters, sla_timers
+from tests.service.conftest import T0, build_api, make_reps, migrated_engine
+from tests.service.policies import ACCEPTANCE
+
+
+def _intake_rows(url: str) -> None:
+    engine = migrated_engine(url)
+    # two reps, two leads a day each; round-robin; SLA 240 min, acceptance within 10 min
+    api = build_api(engine, make_reps(2, cap=2))
+    try:
+        with api.client:
+            assert api.post("/v1/policy", {"policy": ACCEPTANCE}, role="admin").status_code == 201
+            bodies = [{"lead_id": f"L{i}", "email": f"l{i}@x{i}.example"} for i in range(5)]
+            replies = [api.post("/v1/leads", b) for b in bodies]
+            dup_email = api.post("/v1/leads", {"lead_id": "L9", "email": "L1@X1.example"})
+            dup_id = api.post("/v1/leads", {"lead_id": "L2"})
+    finally:
+        with engine.connect() as conn:
+            lead_rows = {r.lead_id: r for r in conn.execute(sa.select(leads))}
+            decision_rows = list(conn.execute(sa.select(decisions).order_by(decisions.c.id)))
+            timer_rows = list(conn.execute(sa.select(sla_timers)))
+            counters = {
+                (r.kind, r.scope, r.key): r.value
+                for r in conn.execute(sa.select(routing_counters))
+                if r.kind != "meta"
+            }
+            n_duplicates = conn.execute(sa.select(sa.func.count()).select_from(duplicate_intakes))
+            n_duplicates = n_duplicates.scalar_one()
+        engine.dispose()
+
+    assert [r.status_code for r in replies] == [201] * 5
+    assert (dup_email.status_code, dup_id.status_code) == (200, 200)
+    assert dup_email.json()["duplicate_of"] == "L1"
+    assert dup_email.json()["matched_on"] == "email"
+    assert dup_id.json()["matched_on"] == "lead_id"
+    assert n_duplicates == 2
+    assert set(lead_rows) == {f"L{i}" for i in range(5)}  # duplicates stored no lead
+
+    # 2 reps x cap 2: four leads routed, two each (round-robin alternates), the fifth queued
+    routed = [f"L{i}" for i in range(4)]
+    owners = [lead_rows[lead_id].rep_id for lead_id in routed]
+    assert Counter(owners) == {"rep-01": 2, "rep-02": 2}
+    assert owners[0] != owners[1]
+    assert owners[2] != owners[3]
+    assert lead_rows["L4"].status == "queued"
+    assert lead_rows["L4"].rep_id is None
+    assert "ALL_AT_CAPACITY" in lead_rows["L4"].queue_reason
+
+    # one decision per lead (seq 1, live), in intake order; the reply carries its id
+    assert [d.lead_id for d in decision_rows] == [f"L{i}" for i in range(5)]
+    assert all(d.seq == 1 and d.live and d.trigger == "intake" for d in decision_rows)
+    ids = {d.lead_id: d.id for d in decision_rows}
+    assert [r.json()["decision"]["id"] for r in replies] == [ids[f"L{i}"] for i in range(5)]
+
+    # each routed lead: an SLA timer (240 min) and an acceptance timer (10 min), both
+    # pending, on its decision and its rep; the queued lead has none
+    expected = {
+        (lead_id, ids[lead_id], lead_rows[lead_id].rep_id, kind, T0 + timedelta(minutes=m))
+        for lead_id in routed
+        for kind, m in (("sla", 240), ("acceptance", 10))
+    }
+    got = {(t.lead_id, t.decision_id, t.rep_id, t.kind, t.due_at) for t in timer_rows}
+    assert got == expected
+    assert all(t.status == "pending" for t in timer_rows)
+
+    # counters: two open and two today per rep, the pool's fairness window, rotation credits
+    day = T0.date().isoformat()
+    for rep in ("rep-01", "rep-02"):
+        assert counters[("open", "", rep)] == 2
+        assert counters[("day", day, rep)] == 2
+        assert counters[("win", "sdr", f"{day}|{rep}")] == 2
+        assert ("rr", "sdr", rep) in counters
+    assert sum(1 for k in counters if k[0] in ("open", "day", "win")) == 6
+
+
+def test_intake_rows_sqlite(sqlite_url: str) -> None:
+    _intake_rows(sqlite_url)
+
+
+@pytest.mark.postgres
+def test_intake_rows_postgres(pg_url: str) -> None:
+    _intake_rows(pg_url)
+
+
+@pytest.mark.postgres
+def test_idle_connection_is_pinged_and_replaced(
+    pg_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A pooled connection whose server process died while it sat idle is replaced at
+    checkout (no pre-ping round trip on connections handed back a moment ago)."""
+    engine = make_engine(pg_url)
+    admin = make_engine(pg_url)
+    try:
+        with engine.connect() as conn:
+            pid = conn.execute(sa.text("select pg_backend_pid()")).scalar_one()
+        with admin.begin() as conn:
+            conn.execute(sa.text("select pg_terminate_backend(:pid)"), {"pid": pid})
+        monkeypatch.setattr(engine_module, "PING_AFTER_IDLE_SECONDS", 0.0)
+        with engine.connect() as conn:
+            new_pid = conn.execute(sa.text("select pg_backend_pid()")).scalar_one()
+        assert new_pid != pid
+    finally:
+        engine.dispose()
+        admin.dispose()
