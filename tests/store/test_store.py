@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
-import numpy as np
 import pytest
 import sqlalchemy as sa
 
 from leadpilot.errors import ConfigError, StoreError
-from leadpilot.policy import InMemoryState
-from leadpilot.schema import Decision
 from leadpilot.settings import load_settings
-from leadpilot.store.counters import DbRoutingState
 from leadpilot.store.engine import make_engine, write_transaction
 from leadpilot.store.migrate import check_current, current_revision, head_revision, upgrade
 from leadpilot.store.tables import api_tokens, metadata
@@ -76,64 +72,6 @@ def test_settings_refuse_the_default_secret_outside_development(
     monkeypatch.setenv("LEADPILOT_DATABASE_URL", "sqlite:///elsewhere.db")
     assert load_settings().database_url == "sqlite:///elsewhere.db"
     assert load_settings(database_url="sqlite:///cli.db").database_url == "sqlite:///cli.db"
-
-
-def _random_decisions(seed: int, n: int) -> list[Decision]:
-    rng = np.random.default_rng(seed)
-    reps = [f"r{i}" for i in range(5)]
-    start = datetime(2026, 1, 5, 8, tzinfo=UTC)
-    out = []
-    for i in range(n):
-        when = start + timedelta(hours=float(rng.uniform(0, 24 * 9)))
-        rep = None if rng.random() < 0.1 else reps[int(rng.integers(5))]
-        pool = ["a", "b"][int(rng.integers(2))]
-        credits = {r: float(rng.integers(0, 9)) for r in reps if rng.random() < 0.5}
-        out.append(
-            Decision(
-                lead_id=f"L{i}",
-                rep_id=rep,
-                pool=pool,
-                lane="standard",
-                strategy="round_robin",
-                reasons=(),
-                decided_at=when,
-                rep_local_day=(when - timedelta(hours=5)).date(),
-                rotation_update=credits,
-            )
-        )
-    return out
-
-
-@pytest.mark.parametrize("seed", [1, 2, 3])
-def test_database_state_matches_the_in_memory_reference(engine: sa.Engine, seed: int) -> None:
-    """The database RoutingState gives the same answers as the router's InMemoryState."""
-    reference = InMemoryState()
-    decisions = _random_decisions(seed, 120)
-    with write_transaction(engine) as conn:
-        state = DbRoutingState(conn)
-        for d in decisions:
-            state.commit(d)
-            reference.commit(d)
-        state.release("r1")
-        reference.release("r1")
-    with engine.connect() as conn:
-        lazy = DbRoutingState(conn)
-        prefetched = DbRoutingState(conn)  # one query up front, then the cache (and misses)
-        prefetched.prefetch(datetime(2026, 1, 9, 12, tzinfo=UTC), window_days=3)
-        now = datetime(2026, 1, 20, tzinfo=UTC)
-        for fresh in (lazy, prefetched):
-            for rep in [f"r{i}" for i in range(5)]:
-                assert fresh.open_count(rep, now) == reference.open_count(rep, now)
-                for k in range(12):
-                    day = date(2026, 1, 4) + timedelta(days=k)
-                    assert fresh.daily_count(rep, day) == reference.daily_count(rep, day)
-            for pool in ("a", "b", "c"):
-                assert dict(fresh.rotation(pool)) == dict(reference.rotation(pool))
-                for k in range(12):
-                    since = date(2026, 1, 4) + timedelta(days=k)
-                    assert dict(fresh.window_counts(pool, since)) == {
-                        r: c for r, c in reference.window_counts(pool, since).items() if c
-                    }
 
 
 def test_timestamps_come_back_aware_in_utc(engine: sa.Engine) -> None:

@@ -164,7 +164,7 @@ class RoutingInputs:
         self._solver: Executor | None = None
         self._lock = threading.Lock()
         self._pricer_build = threading.Lock()
-        self._window_days = 62
+        self._window_days = 28
 
     def policy(self, conn: sa.Connection, reps: Sequence[Rep]) -> Policy:
         """The active policy, or the default policy when none was uploaded."""
@@ -348,4 +348,4 @@ class RoutingInputs:
 
 
 def _window_days(policy: Policy) -> int:
-    return max(62, policy.fairness.window_days + 2)
+    return policy.fairness.window_days
