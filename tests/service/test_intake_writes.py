@@ -117,3 +117,25 @@ def test_idle_connection_is_pinged_and_replaced(
     finally:
         engine.dispose()
         admin.dispose()
+
+
+def test_an_intake_matches_its_account_once() -> None:
+    """Linking the account and the router's ownership hold share one match per lead."""
+    from leadpilot.ingest.matching import AccountMatcher
+    from leadpilot.schema import Account, Lead
+    from leadpilot.service.inputs import _LastLeadMatcher
+
+    calls: list[str] = []
+
+    class Counting(AccountMatcher):
+        def match(self, lead: Lead):  # type: ignore[no-untyped-def]
+            calls.append(lead.lead_id)
+            return super().match(lead)
+
+    memo = _LastLeadMatcher(Counting([Account("a1", name="Acme Corp", domain="acme.com")]))
+    first, second = Lead("L1", email="jo@acme.com"), Lead("L2", company="Nobody Ltd")
+    assert memo.match(first).account.account_id == "a1"  # type: ignore[union-attr]
+    assert memo.match(first).account.account_id == "a1"  # type: ignore[union-attr]
+    assert memo.match(second) is None
+    assert memo.match(second) is None
+    assert calls == ["L1", "L2"]

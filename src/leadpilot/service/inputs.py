@@ -28,7 +28,7 @@ import numpy as np
 import sqlalchemy as sa
 
 from leadpilot.errors import LeadpilotError
-from leadpilot.ingest.matching import AccountMatcher
+from leadpilot.ingest.matching import AccountMatch, AccountMatcher
 from leadpilot.policy import (
     DemandModel,
     Policy,
@@ -73,6 +73,23 @@ def load_scorer(model_dir: Path) -> Scorer:
     return ConversionModel.load(model_dir)
 
 
+class _LastLeadMatcher:
+    """``AccountMatcher.match`` memoised for the last lead asked about. An intake links the
+    lead's account and then routes it (the ownership hold asks again); a lead with no
+    account costs a fuzzy scan of every account name (~0.2 ms for 1,000 accounts), and both
+    run under the routing lock."""
+
+    def __init__(self, matcher: AccountMatcher) -> None:
+        self._matcher = matcher
+        self._last: tuple[Lead, AccountMatch | None] | None = None
+
+    def match(self, lead: Lead) -> AccountMatch | None:
+        """The lead's account match, or ``None``."""
+        if self._last is None or self._last[0] is not lead:
+            self._last = (lead, self._matcher.match(lead))
+        return self._last[1]
+
+
 @dataclass
 class Snapshot:
     """Inputs of decisions inside one transaction."""
@@ -84,9 +101,11 @@ class Snapshot:
     scorer: Scorer | None
     pricer: ShadowPricer | None = None
     state: DbRoutingState = field(init=False)
+    matcher: _LastLeadMatcher = field(init=False)
 
     def __post_init__(self) -> None:
         self.state = DbRoutingState(self.conn)
+        self.matcher = _LastLeadMatcher(self.accounts)
 
     def route(
         self, lead: Lead, *, now: datetime, rng: np.random.Generator, declined: frozenset[str]
@@ -98,7 +117,7 @@ class Snapshot:
             reps=self.reps,
             state=self.state,
             scorer=self.scorer,
-            accounts=self.accounts,
+            accounts=self.matcher,
             now=now,
             rng=rng,
             declined=declined,
@@ -107,7 +126,7 @@ class Snapshot:
 
     def link_account(self, lead: Lead) -> str | None:
         """The id of the lead's account, if one matches."""
-        found = self.accounts.match(lead)
+        found = self.matcher.match(lead)
         return found.account.account_id if found else None
 
     @staticmethod
