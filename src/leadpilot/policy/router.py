@@ -451,6 +451,10 @@ def _prices(
         # With a background solver (the service), a due refresh is answered with this
         # pool's latest prices while the LP runs elsewhere (see ShadowPricer).
         pool_key=(pool.name, policy.policy_hash, scorer.version),
+        arrived_today=float(today_total),
+        elapsed_hours=max(24.0 - horizon, 0.0),
+        window_days=float(fairness.window_days),
+        daily_caps=caps,
     )
     return np.array([by_rep.get(r.rep_id, 0.0) for r in eligible])
 
