@@ -5,6 +5,14 @@ matcher, time, random generator): no clock, no global randomness, no writes. The
 commits the decision to the state (``state.commit(decision)``), in one transaction in the
 service. Order of the rules: lane -> ownership hold -> exception -> pool -> eligibility ->
 strategy (with exploration and holdout mixed in, and the propensity of the chosen rep).
+
+The predictive strategy scores every eligible rep (with each rep's expected response time
+under the current queue when ``queue_aware``) and picks argmax ``p - price``, where the price
+of a rep is the shadow price of its remaining capacity today and of the fairness band over
+the window (:mod:`leadpilot.policy.pricing`): greedy argmax would fill the best reps with the
+first leads of the day and ignore the band. Prices are refreshed every
+``max(refresh_every, pool size / 4)`` assignments of the day, whenever another tenth of the
+pool reaches a cap, and at each new day.
 """
 
 from __future__ import annotations
@@ -451,6 +459,9 @@ def _prices(
         # With a background solver (the service), a due refresh is answered with this
         # pool's latest prices while the LP runs elsewhere (see ShadowPricer).
         pool_key=(pool.name, policy.policy_hash, scorer.version),
+        # The pool's leads so far today (since the members' mean local midnight) update the
+        # expected volume of the rest of the day; the LP also plans the rest of the fairness
+        # window, with each member's daily cap on the later days (see policy.pricing).
         arrived_today=float(today_total),
         elapsed_hours=max(24.0 - horizon, 0.0),
         window_days=float(fairness.window_days),
