@@ -277,7 +277,7 @@ class ShadowPricer:
         # refresh stays around tens of milliseconds.
         self.max_cells = max_cells
         self.solver = solver
-        self._scores: dict[tuple[str, tuple[str, ...]], NDArray[np.float64]] = {}
+        self._scores: dict[tuple[object, ...], NDArray[np.float64]] = {}
         self._prices: dict[tuple[object, ...], dict[str, float]] = {}
         self._masks: dict[tuple[object, ...], NDArray[np.bool_]] = {}
         self._latest: dict[tuple[object, ...], dict[str, float]] = {}
@@ -294,12 +294,22 @@ class ShadowPricer:
         with self._lock:
             self._latest.update(latest)
 
-    def sample_scores(self, scorer: Scorer, rep_ids: tuple[str, ...]) -> NDArray[np.float64]:
-        """``p`` of every demand-sample lead for every rep, shape ``(n_sample, n_reps)``."""
-        key = (scorer.version, rep_ids)
+    def sample_scores(
+        self,
+        scorer: Scorer,
+        rep_ids: tuple[str, ...],
+        hours: tuple[float, ...] | None = None,
+    ) -> NDArray[np.float64]:
+        """``p`` of every demand-sample lead for every rep, shape ``(n_sample, n_reps)``,
+        with each rep's expected response ``hours`` when given (as the live scores are)."""
+        key = (scorer.version, rep_ids, hours)
         cached = self._scores.get(key)
         if cached is None:
-            rows = [scorer.score_candidates(lead, rep_ids).p for lead in self.demand.sample]
+            h = None if hours is None else np.asarray(hours, dtype=float)
+            rows = [
+                scorer.score_candidates(lead, rep_ids, expected_response_hours=h).p
+                for lead in self.demand.sample
+            ]
             cached = np.vstack(rows) if rows else np.zeros((0, len(rep_ids)))
             self._scores[key] = cached
         return cached
@@ -320,6 +330,7 @@ class ShadowPricer:
         band: tuple[float, float],
         penalty: float,
         pool_key: tuple[object, ...] | None = None,
+        sample_hours: tuple[float, ...] | None = None,
         arrived_today: float | None = None,
         elapsed_hours: float = 0.0,
         window_days: float = 0.0,
@@ -333,7 +344,10 @@ class ShadowPricer:
         ``key``, which the router builds from the day, the reps at a cap and the count bucket.
         ``pool_key`` names the pool's line of prices across keys (pool, policy, scorer): with
         a ``solver``, a missing ``key`` is answered with the latest prices of ``pool_key``
-        while the refresh runs in the solver. ``arrived_today``: the pool's leads in the
+        while the refresh runs in the solver. ``sample_hours``: each pool rep's expected
+        response hours for scoring the demand sample (the scorer's own default when None);
+        the live scores and the sample's must be on the same footing, or the LP plans
+        leads for reps the live scores never pick. ``arrived_today``: the pool's leads in the
         ``elapsed_hours`` before ``now`` (its day so far), which update the expected volume
         of the rest of the day (:meth:`DemandModel.rest_of_day`); ``None`` uses the level.
         """
@@ -365,7 +379,7 @@ class ShadowPricer:
             )
         if not (len(in_pool) and expected > 0 and rep_ids):
             return self._store(key, pool_key, dict.fromkeys(rep_ids, 0.0))
-        p = self.sample_scores(scorer, rep_ids)[in_pool]
+        p = self.sample_scores(scorer, rep_ids, sample_hours)[in_pool]
         future, future_cap = 0.0, None
         if window_days > 0 and daily_caps is not None:
             level = self.demand.leads_per_day * pool_share
