@@ -114,3 +114,32 @@ def test_a_rebuilt_pricer_starts_from_the_previous_latest_prices() -> None:
     new.adopt_latest(old)
     assert _ask(new, ann_left=10.0, bucket=5) is first
     assert len(solver.jobs) == 1
+
+
+def test_prices_plan_the_rest_of_the_fairness_window() -> None:
+    # Ann starts the day with 20 leads, Bob with none; band 0.9-1.1, penalty 1, 14 leads
+    # expected for the rest of today (24 a day, flat, 10:00 to midnight).
+    def ask(window_days: float) -> dict[str, float]:
+        return ShadowPricer(DEMAND).prices(
+            key=("day", 0),
+            pool_reps=REPS,
+            scorer=SCORER,
+            allowed=_all_allowed,
+            allowed_key=("mask",),
+            remaining=np.array([100.0, 100.0]),
+            counts=np.array([20.0, 0.0]),
+            share=np.array([0.5, 0.5]),
+            now=NOW,
+            horizon_hours=14.0,
+            band=(0.9, 1.1),
+            penalty=1.0,
+            window_days=window_days,
+            daily_caps=np.array([100.0, 100.0]),
+        )
+
+    # Today alone, Bob cannot reach 0.9 x (20 + 14) / 2 = 15.3 of the 14 leads: his
+    # slack is priced at the penalty.
+    assert ask(0.0)["bob"] == pytest.approx(-1.0)
+    # A 5-day window: the 20 leads before today are 20/24 of a day, so 5 - 20/24 - 1 days
+    # (76 leads) are still to come, Bob can catch up and his price is no longer the penalty.
+    assert ask(5.0)["bob"] > -1.0 + 1e-6

@@ -8,7 +8,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from leadpilot.policy.pricing import DemandModel, solve_assignment_lp, typical_response_hours
+from leadpilot.policy.pricing import (
+    DemandModel,
+    later_window_days,
+    solve_assignment_lp,
+    typical_response_hours,
+)
 from leadpilot.schema import Lead
 
 # Two lead types: X (ann 0.5, bob 0.1) and Y (ann 0.4, bob 0.35), one of each expected.
@@ -118,3 +123,58 @@ def test_router_keeps_a_scarce_specialist_for_the_leads_only_she_converts() -> N
     # 14 expected leads, 7 Software: ann's one slot is worth 0.5 - 0.1 on a Software lead.
     assert ann.price == pytest.approx(0.4)
     assert ann.score == pytest.approx(0.3 - 0.4)
+
+
+def test_quiet_days_do_not_set_the_level() -> None:
+    # Mon-Fri with 20 leads a day, then a weekend with one off-hours lead each day: the
+    # level is the last two business days (20), not the weekend (1).
+    t0 = datetime(2026, 11, 16, 9, tzinfo=UTC)  # a Monday
+    leads = [
+        Lead(f"d{d}i{i}", created_at=t0 + timedelta(days=d, minutes=i))
+        for d in range(7)
+        for i in range(20 if d < 5 else 1)
+    ]
+    model = DemandModel.from_leads(leads, level_days=2, sample_size=10)
+    assert model.leads_per_day == pytest.approx(20.0)
+    assert model.active_day_share == pytest.approx(5 / 7)
+
+
+def test_rest_of_day_updates_the_level_with_todays_arrivals() -> None:
+    # Flat profile (1/24 per hour), recent level 24 a day. At noon, 36 leads have come in
+    # the 12 hours since midnight: level = (0.25 * 24 + 36) / (0.25 + 0.5) = 56 a day, so
+    # the next 6 hours should bring 56 / 4 = 14 leads (the plain level says 6).
+    demand = DemandModel((), np.full(24, 1 / 24), 24.0)
+    noon = datetime(2026, 11, 23, 12, tzinfo=UTC)
+    assert demand.expected_arrivals(noon, 6.0) == pytest.approx(6.0)
+    got = demand.rest_of_day(noon, 6.0, arrived=36.0, elapsed_hours=12.0)
+    assert got == pytest.approx(14.0)
+    # arrivals exactly at the recent pace leave the estimate unchanged
+    assert demand.rest_of_day(noon, 6.0, arrived=12.0, elapsed_hours=12.0) == pytest.approx(6.0)
+
+
+def test_later_window_days() -> None:
+    # 20 lead days in the window; 100 leads a day; 300 routed before today: 3 days done,
+    # today is the 4th, 16 to come. A full window (or beyond) has none left.
+    assert later_window_days(20.0, 300.0, 100.0) == pytest.approx(16.0)
+    assert later_window_days(20.0, 2_500.0, 100.0) == 0.0
+    assert later_window_days(20.0, 0.0, 0.0) == 0.0
+
+
+def test_planning_the_rest_of_the_window_spreads_the_catch_up() -> None:
+    # Ann (0.3 on every lead) and Bob (0.2) start the day at 20 and 0 leads, band
+    # 0.9-1.1, 10 leads expected today. Today alone, Bob cannot reach 0.9 x 15 = 13.5 leads:
+    # the band's slack is bought at the penalty (1), so Bob's price is -1.
+    p = np.tile([0.3, 0.2], (10, 1))
+    ok = np.ones((10, 2), dtype=bool)
+    caps, counts, band = np.array([1e6, 1e6]), np.array([20.0, 0.0]), (0.9, 1.1)
+    _, price = solve_assignment_lp(p, ok, 1.0, caps, counts, np.array([15.0, 15.0]), band, 1.0)
+    assert price[1] == pytest.approx(-1.0)
+    # With 90 more leads in the window (targets 60 each), the band can be met over the
+    # window: Ann is capped at 66, Bob's leads are no longer short, and the prices only
+    # make the two indifferent at the band edge (a 0.1 difference, not the penalty).
+    x, price = solve_assignment_lp(
+        p, ok, 1.0, caps, counts, np.array([60.0, 60.0]), band, 1.0, 9.0, caps
+    )
+    assert price[0] - price[1] == pytest.approx(0.1)
+    assert abs(price[1]) < 1.0 - 1e-6
+    assert x.sum() == pytest.approx(10.0)

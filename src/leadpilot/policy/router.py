@@ -5,6 +5,14 @@ matcher, time, random generator): no clock, no global randomness, no writes. The
 commits the decision to the state (``state.commit(decision)``), in one transaction in the
 service. Order of the rules: lane -> ownership hold -> exception -> pool -> eligibility ->
 strategy (with exploration and holdout mixed in, and the propensity of the chosen rep).
+
+The predictive strategy scores every eligible rep (with each rep's expected response time
+under the current queue when ``queue_aware``) and picks argmax ``p - price``, where the price
+of a rep is the shadow price of its remaining capacity today and of the fairness band over
+the window (:mod:`leadpilot.policy.pricing`): greedy argmax would fill the best reps with the
+first leads of the day and ignore the band. Prices are refreshed every
+``max(refresh_every, pool size / 4)`` assignments of the day, whenever another tenth of the
+pool reaches a cap, and at each new day.
 """
 
 from __future__ import annotations
@@ -276,7 +284,10 @@ def _choose(
                 strategy = pool.fallback
                 main_dist = fallback_dist
             else:
-                price = _prices(pool, eligible, roster, state, scorer, checker, now, pricer)
+                typical = response_hours if hours is not None else None
+                price = _prices(
+                    pool, eligible, roster, state, scorer, checker, now, pricer, typical
+                )
                 main_dist = argmax_distribution(p - price)
                 reasons.append("PREDICTIVE")
     else:
@@ -377,8 +388,11 @@ def _prices(
     checker: Checker,
     now: datetime,
     pricer: ShadowPricer | None,
+    typical: Mapping[str, float] | None = None,
 ) -> NDArray[np.float64]:
-    """The shadow price of each eligible rep (fairness-only when there is no pricer)."""
+    """The shadow price of each eligible rep (fairness-only when there is no pricer).
+    ``typical``: each rep's typical response hours when the live scores use them, so the
+    demand sample is scored on the same footing (an empty queue)."""
     policy = checker.policy
     fairness = policy.fairness
     members = [r for r in roster if r.active and pool.includes(r)]
@@ -451,8 +465,26 @@ def _prices(
         # With a background solver (the service), a due refresh is answered with this
         # pool's latest prices while the LP runs elsewhere (see ShadowPricer).
         pool_key=(pool.name, policy.policy_hash, scorer.version),
+        # The pool's leads so far today (since the members' mean local midnight) update the
+        # expected volume of the rest of the day; the LP also plans the rest of the fairness
+        # window, with each member's daily cap on the later days (see policy.pricing).
+        sample_hours=_typical_hours(members, typical),
+        arrived_today=float(today_total),
+        elapsed_hours=max(24.0 - horizon, 0.0),
+        window_days=float(fairness.window_days),
+        daily_caps=caps,
     )
     return np.array([by_rep.get(r.rep_id, 0.0) for r in eligible])
+
+
+def _typical_hours(
+    members: list[Rep], typical: Mapping[str, float] | None
+) -> tuple[float, ...] | None:
+    """Each member's typical response hours (unknown reps: the team median), or None."""
+    if not typical:
+        return None
+    fallback = float(np.median(list(typical.values())))
+    return tuple(float(typical.get(r.rep_id, fallback)) for r in members)
 
 
 def _daily_cap(cap: int | None) -> float:
