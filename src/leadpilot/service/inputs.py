@@ -58,6 +58,11 @@ __all__ = [
 ACCOUNT_REFRESH = 30.0  # seconds
 PRICER_REFRESH = 900.0  # seconds
 _DEMAND_LEADS = 3_000
+# The service's demand sample is smaller than route-batch's 450: at 50 leads/s with 100 reps
+# the 450-lead sample took the p99 of POST /v1/leads from ~25 ms to 60-90 ms on 2 cores
+# (benchmarks/service_latency.py), while in route-batch it is worth about half a point of
+# lift on its own.
+_DEMAND_SAMPLE = 150
 _PRIME_LEADS = 200  # demand-sample leads routed at most to price every predictive pool
 
 
@@ -262,7 +267,7 @@ class RoutingInputs:
             pricer: ShadowPricer | None = None
             if recent:
                 try:
-                    demand = DemandModel.from_leads(recent, seed=0)
+                    demand = DemandModel.from_leads(recent, seed=0, sample_size=_DEMAND_SAMPLE)
                 except LeadpilotError:
                     demand = None
                 if demand is not None:
