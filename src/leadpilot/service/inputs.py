@@ -41,11 +41,11 @@ from leadpilot.policy.pricing import warm_up_solver
 from leadpilot.schema import Decision, Lead, Rep, Scorer
 from leadpilot.store.accounts import list_accounts
 from leadpilot.store.counters import DbRoutingState
-from leadpilot.store.intake import IntakeReads
+from leadpilot.store.intake import ACTIVE_POLICY_VERSION, ROSTER_VERSION, IntakeReads
 from leadpilot.store.leads import lead_from_fields
 from leadpilot.store.policies import active_policy_row
 from leadpilot.store.reps import list_reps
-from leadpilot.store.tables import leads, policies, routing_counters
+from leadpilot.store.tables import leads, policies
 
 __all__ = [
     "ACCOUNT_REFRESH",
@@ -158,16 +158,7 @@ class Snapshot:
 
 
 # The active policy's version and the roster version, in one round trip (built once).
-_VERSIONS_QUERY = sa.select(
-    sa.select(policies.c.version).where(policies.c.active).scalar_subquery(),
-    sa.select(routing_counters.c.value)
-    .where(
-        routing_counters.c.kind == "meta",
-        routing_counters.c.scope == "",
-        routing_counters.c.key == "roster",
-    )
-    .scalar_subquery(),
-)
+_VERSIONS_QUERY = sa.select(ACTIVE_POLICY_VERSION, ROSTER_VERSION)
 
 
 class RoutingInputs:

@@ -31,7 +31,13 @@ from leadpilot.store.counters import PREFETCH_QUERY, prefetch_params, upsert_cou
 from leadpilot.store.leads import DUPLICATE_QUERY, duplicate_params
 from leadpilot.store.tables import decisions, leads, policies, routing_counters, sla_timers
 
-__all__ = ["IntakeReads", "read_for_intake", "record_new_lead"]
+__all__ = [
+    "ACTIVE_POLICY_VERSION",
+    "ROSTER_VERSION",
+    "IntakeReads",
+    "read_for_intake",
+    "record_new_lead",
+]
 
 
 @dataclass(frozen=True)
@@ -49,21 +55,20 @@ _NULL = sa.cast(sa.null(), sa.String)
 _dups = DUPLICATE_QUERY.add_columns(
     sa.func.row_number().over(order_by=leads.c.received_at).label("n")
 ).subquery()
+# The active policy's version and the roster version (bumped on every roster change), as
+# scalar subqueries: the intake read and the service's snapshot read both use them.
+ACTIVE_POLICY_VERSION = sa.select(policies.c.version).where(policies.c.active).scalar_subquery()
+ROSTER_VERSION = (
+    sa.select(routing_counters.c.value)
+    .where(
+        routing_counters.c.kind == "meta",
+        routing_counters.c.scope == "",
+        routing_counters.c.key == "roster",
+    )
+    .scalar_subquery()
+)
 _versions = sa.select(
-    sa.literal("ver"),
-    sa.select(policies.c.version).where(policies.c.active).scalar_subquery(),
-    _NULL,
-    _NULL,
-    sa.cast(
-        sa.select(routing_counters.c.value)
-        .where(
-            routing_counters.c.kind == "meta",
-            routing_counters.c.scope == "",
-            routing_counters.c.key == "roster",
-        )
-        .scalar_subquery(),
-        sa.Float,
-    ),
+    sa.literal("ver"), ACTIVE_POLICY_VERSION, _NULL, _NULL, sa.cast(ROSTER_VERSION, sa.Float)
 )
 _counters = PREFETCH_QUERY.subquery()
 # tag, three texts, a number: "dup" (lead_id, external_id, email, order), "ver" (policy
