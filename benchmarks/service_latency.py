@@ -409,6 +409,7 @@ def main() -> None:
         world = Path(tmp) / "world"
         write_world(generate_world(n_leads=5_000, n_reps=100, n_new_leads=2_000, seed=11), world)
         db = args.db or f"sqlite:///{Path(tmp) / 'bench.db'}"
+        url, drop = db, None
         if db.startswith("postgresql"):  # a fresh schema, dropped afterwards
             import sqlalchemy as sa
 
@@ -417,22 +418,11 @@ def main() -> None:
             with admin.begin() as conn:
                 conn.exec_driver_sql(f"CREATE SCHEMA {schema}")
             sep = "&" if "?" in db else "?"
-            try:
-                result = run(
-                    f"{db}{sep}options=-csearch_path%3D{schema}",
-                    world,
-                    n=args.requests,
-                    rate=args.rate,
-                    threads=args.threads,
-                    model=args.model,
-                    profile=args.profile,
-                )
-            finally:
-                with admin.begin() as conn:
-                    conn.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
-        else:
+            url = f"{db}{sep}options=-csearch_path%3D{schema}"
+            drop = f"DROP SCHEMA {schema} CASCADE"
+        try:
             result = run(
-                db,
+                url,
                 world,
                 n=args.requests,
                 rate=args.rate,
@@ -440,6 +430,10 @@ def main() -> None:
                 model=args.model,
                 profile=args.profile,
             )
+        finally:
+            if drop is not None:
+                with admin.begin() as conn:
+                    conn.exec_driver_sql(drop)
     print(json.dumps(result, indent=1))
 
 
