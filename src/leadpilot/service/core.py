@@ -25,6 +25,7 @@ from leadpilot.schema import Decision, Lead, Scorer
 from leadpilot.service.inputs import RoutingInputs, Snapshot
 from leadpilot.service.metrics import ServiceMetrics
 from leadpilot.service.notify import reassignment_message
+from leadpilot.service.queue_gate import QueueGate
 from leadpilot.service.schemas import (
     CandidatePublic,
     DecisionPublic,
@@ -84,6 +85,7 @@ class RoutingService:
         self.inputs = RoutingInputs(scorer=scorer, background_pricing=settings.background_pricing)
         self._rng = np.random.default_rng(seed)
         self._rng_lock = threading.Lock()
+        self.queue_gate = QueueGate()  # the worker's passes over the queue
 
     # ------------------------------------------------------------------ intake
     def intake(

@@ -105,6 +105,8 @@ class Snapshot:
     accounts: AccountMatcher
     scorer: Scorer | None
     pricer: ShadowPricer | None = None
+    policy_version: str | None = None  # None: the default policy
+    roster_version: int = 0
     state: DbRoutingState = field(init=False)
     matcher: _LastLeadMatcher = field(init=False)
 
@@ -359,7 +361,16 @@ class RoutingInputs:
         reps = self.roster(conn, roster_version)
         policy = self._policy(conn, version, reps)
         self._window_days = _window_days(policy)
-        return Snapshot(conn, policy, reps, self.accounts(conn), self.scorer, self.pricer(conn))
+        return Snapshot(
+            conn,
+            policy,
+            reps,
+            self.accounts(conn),
+            self.scorer,
+            self.pricer(conn),
+            policy_version=version,
+            roster_version=roster_version,
+        )
 
 
 def _window_days(policy: Policy) -> int:

@@ -17,10 +17,11 @@ import sqlalchemy as sa
 
 from leadpilot.service.core import RoutingService
 from leadpilot.service.notify import send_webhook
+from leadpilot.service.queue_gate import openings_of
 from leadpilot.store import timers
 from leadpilot.store.alerts import claim_due_deliveries, mark_delivered, mark_failed_attempt
 from leadpilot.store.engine import write_transaction
-from leadpilot.store.leads import get_lead_row, queued_lead_ids
+from leadpilot.store.leads import get_lead_row, queued_leads
 from leadpilot.store.tables import leads, sla_timers, webhook_deliveries
 
 __all__ = ["Worker", "WorkerReport", "run_due"]
@@ -111,17 +112,24 @@ def _fire_timers(service: RoutingService, now: datetime, report: WorkerReport) -
 
 
 def _drain_queue(service: RoutingService, now: datetime, report: WorkerReport) -> None:
-    with service.with_lock() as conn:
-        waiting = queued_lead_ids(conn, _BATCH)
-        if not waiting:
+    gate = service.queue_gate
+    if not gate.in_pass:
+        # Decide without the routing lock: most polls find nobody opened up and stop here.
+        with service.engine.connect() as conn:
+            openings = openings_of(service.inputs.load(conn, now), now)
+        if not gate.should_start(openings, now):
             return
-        snapshot = service.inputs.load(conn, now)
-        for lead_id in waiting:
-            row = get_lead_row(conn, lead_id)
-            lead = snapshot.lead_of(row)
-            decision = service.decide_for_queue(snapshot, lead, now)
-            if decision is not None:
-                report.drained.append(lead_id)
+        gate.start(openings, now)
+    with service.with_lock() as conn:
+        waiting = queued_leads(conn, _BATCH, after=gate.cursor)
+        if waiting:
+            snapshot = service.inputs.load(conn, now)
+            for _, lead_id in waiting:
+                row = get_lead_row(conn, lead_id)
+                lead = snapshot.lead_of(row)
+                if service.decide_for_queue(snapshot, lead, now) is not None:
+                    report.drained.append(lead_id)
+    gate.advance(waiting[-1] if waiting else None, finished=len(waiting) < _BATCH)
 
 
 def _send_webhooks(

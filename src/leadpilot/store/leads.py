@@ -25,7 +25,7 @@ __all__ = [
     "lead_fields",
     "lead_from_fields",
     "lead_row",
-    "queued_lead_ids",
+    "queued_leads",
 ]
 
 _DATETIME_FIELDS = frozenset({"created_at"})
@@ -166,12 +166,18 @@ def get_lead_row(conn: sa.Connection, lead_id: str, *, for_update: bool = False)
     return conn.execute(query).first()
 
 
-def queued_lead_ids(conn: sa.Connection, limit: int) -> list[str]:
-    """Leads waiting for a rep, first queued first."""
-    query = (
-        sa.select(leads.c.lead_id)
-        .where(leads.c.status == "queued")
-        .order_by(leads.c.queued_at, leads.c.lead_id)
-        .limit(limit)
-    )
-    return list(conn.execute(query).scalars())
+def queued_leads(
+    conn: sa.Connection, limit: int, *, after: tuple[datetime, str] | None = None
+) -> list[tuple[datetime, str]]:
+    """``(queued_at, lead_id)`` of leads waiting for a rep, first queued first, from just
+    after ``after`` when given."""
+    query = sa.select(leads.c.queued_at, leads.c.lead_id).where(leads.c.status == "queued")
+    if after is not None:
+        at, lead_id = after
+        query = query.where(
+            sa.or_(
+                leads.c.queued_at > at, sa.and_(leads.c.queued_at == at, leads.c.lead_id > lead_id)
+            )
+        )
+    query = query.order_by(leads.c.queued_at, leads.c.lead_id).limit(limit)
+    return [(row.queued_at, row.lead_id) for row in conn.execute(query)]

@@ -1,0 +1,147 @@
+"""The worker retries queued leads only when a rep opened up, and then walks the whole
+queue: expected counts of routing attempts worked out by hand from the roster."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import sqlalchemy as sa
+
+from leadpilot.schema import Rep
+from leadpilot.service.queue_gate import Openings, _RepOpening
+from leadpilot.service.worker import run_due
+
+from .conftest import Api, build_api
+
+
+def _opening(**kw: object) -> _RepOpening:
+    base: dict[str, object] = {
+        "present": True,
+        "working": True,
+        "daily_room": 0.0,
+        "open_room": 0.0,
+    }
+    return _RepOpening(**{**base, **kw})  # type: ignore[arg-type]
+
+
+def test_openings_improve_only_when_a_rep_gains_room_or_the_versions_change() -> None:
+    old = Openings("p1", 3, {"a": _opening(), "b": _opening(present=False)})
+    same = Openings("p1", 3, {"a": _opening(), "b": _opening(present=False)})
+    assert not same.improved_on(old)
+    fuller = Openings("p1", 3, {"a": _opening(daily_room=-1.0), "b": _opening(present=False)})
+    assert not fuller.improved_on(old)  # a rep taking a lead opens nothing
+    assert not Openings("p1", 3, {"a": _opening()}).improved_on(old)  # a rep left
+    for changed in (
+        Openings("p1", 3, {"a": _opening(open_room=1.0), "b": _opening(present=False)}),
+        Openings("p1", 3, {"a": _opening(daily_room=math.inf), "b": _opening(present=False)}),
+        Openings("p1", 3, {"a": _opening(), "b": _opening()}),  # back from leave
+        Openings("p1", 3, {"a": _opening(), "b": _opening(present=False), "c": _opening()}),
+        Openings("p2", 3, {"a": _opening(), "b": _opening(present=False)}),
+        Openings("p1", 4, {"a": _opening(), "b": _opening(present=False)}),
+    ):
+        assert changed.improved_on(old)
+    off = Openings(None, 0, {"a": _opening(working=False)})
+    assert Openings(None, 0, {"a": _opening()}).improved_on(off)
+    assert not off.improved_on(Openings(None, 0, {"a": _opening()}))
+
+
+@pytest.fixture
+def territory_api(engine: sa.Engine) -> Api:
+    reps = [
+        Rep(rep_id=name, regions=[name], max_open_leads=1, max_leads_per_day=None, timezone="UTC")
+        for name in ("West", "East")
+    ]
+    api = build_api(engine, reps)
+    with api.client:
+        resp = api.post("/v1/policy", {"policy": _BY_TERRITORY}, role="admin")
+        assert resp.status_code == 201
+    return api
+
+
+_BY_TERRITORY = """
+pools:
+  - name: regions
+    strategy: round_robin
+    eligibility: {territory: true}
+"""
+
+
+def _count_attempts(api: Api, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    tried: list[str] = []
+    service = api.service
+    original = service.decide_for_queue
+
+    def spy(snapshot, lead, now):  # type: ignore[no-untyped-def]
+        tried.append(lead.lead_id)
+        return original(snapshot, lead, now)
+
+    monkeypatch.setattr(service, "decide_for_queue", spy)
+    return tried
+
+
+def test_queue_is_retried_when_a_rep_opens_up_and_walked_to_its_end(
+    territory_api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    api = territory_api
+    with api.client:
+        for lead_id, region in [("W0", "West"), ("E0", "East")]:
+            assert api.post("/v1/leads", {"lead_id": lead_id, "region": region}).json()[
+                "status"
+            ] == ("routed")
+        # 60 West leads queue behind West's one open lead, then one East lead.
+        for i in range(1, 61):
+            api.clock.advance(seconds=1)
+            body = api.post("/v1/leads", {"lead_id": f"W{i:02d}", "region": "West"}).json()
+            assert body["status"] == "queued"
+        api.clock.advance(seconds=1)
+        assert api.post("/v1/leads", {"lead_id": "E1", "region": "East"}).json()["status"] == (
+            "queued"
+        )
+        tried = _count_attempts(api, monkeypatch)
+
+        # A new worker has no memory: one pass over all 61, 50 per poll.
+        assert run_due(api.service).drained == []
+        assert len(tried) == 50
+        assert run_due(api.service).drained == []
+        assert len(tried) == 61
+        assert tried[-1] == "E1"
+        # Nobody opened up: polls try nothing.
+        for _ in range(3):
+            api.clock.advance(seconds=2)
+            assert run_due(api.service).drained == []
+        assert len(tried) == 61
+
+        # East closes its lead: one open slot. E1 sits behind 60 West leads and is reached.
+        event = {"event_id": "c-E0", "type": "closed_lost", "lead_id": "E0"}
+        assert api.post("/v1/events", event).status_code == 201
+        tried.clear()
+        assert run_due(api.service).drained == []
+        assert run_due(api.service).drained == ["E1"]
+        assert len(tried) == 61
+        assert api.get("/v1/leads/E1").json()["rep_id"] == "East"
+
+        # East took E1 (full again): nothing opened since that pass began.
+        tried.clear()
+        api.clock.advance(seconds=2)
+        assert run_due(api.service).drained == []
+        assert tried == []
+
+        # The backstop: a pass every ten minutes whatever the openings say.
+        api.clock.advance(minutes=10)
+        run_due(api.service)
+        assert len(tried) == 50
+
+
+def test_a_roster_change_starts_a_pass(territory_api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
+    api = territory_api
+    with api.client:
+        api.post("/v1/leads", {"lead_id": "W0", "region": "West"})
+        api.post("/v1/leads", {"lead_id": "W1", "region": "West"})
+        tried = _count_attempts(api, monkeypatch)
+        run_due(api.service)
+        run_due(api.service)
+        assert tried == ["W1"]
+        resp = api.client.put("/v1/reps/West", json={"max_open_leads": 2}, headers=api.headers())
+        assert resp.status_code == 200
+        assert run_due(api.service).drained == ["W1"]
