@@ -206,13 +206,39 @@ def _install_profiler(app: Any, engine: Any, out: Path) -> None:
             records.append(rec)
 
     service.intake = profiled_intake
+
+    # The background worker's polls that took long (they compete for the lock and the GIL).
+    from leadpilot.service import worker as worker_module
+
+    polls: list[tuple[float, float, int]] = []  # (start, ms, leads tried)
+    run_due = worker_module.run_due
+    decide = service.decide_for_queue
+    tried = [0]
+
+    def counted_decide(*a: Any, **k: Any) -> Any:
+        tried[0] += 1
+        return decide(*a, **k)
+
+    def timed_run_due(*a: Any, **k: Any) -> Any:
+        t0, before = time.perf_counter(), tried[0]
+        try:
+            return run_due(*a, **k)
+        finally:
+            ms = (time.perf_counter() - t0) * 1000
+            if ms > 5:
+                polls.append((t0, ms, tried[0] - before))
+
+    service.decide_for_queue = counted_decide
+    worker_module.run_due = timed_run_due
     lifespan = app.router.lifespan_context
 
     @asynccontextmanager
     async def dumping_lifespan(a: Any) -> Any:
         async with lifespan(a):
             yield
-        out.write_text(json.dumps(records))
+        t_first = records[0]["at_s"] if records else 0.0
+        slow_polls = [(round(t - t_first, 2), round(ms, 1), n) for t, ms, n in polls]
+        out.write_text(json.dumps({"records": records, "slow_polls": slow_polls}))
 
     app.router.lifespan_context = dumping_lifespan
 
@@ -365,7 +391,9 @@ def run(
         server.terminate()
         server.wait(30)
     if profile:
-        result["profile"] = _profile_summary(json.loads((world / "profile.json").read_text()))
+        dumped = json.loads((world / "profile.json").read_text())
+        result["profile"] = _profile_summary(dumped["records"])
+        result["profile"]["slow_worker_polls"] = dumped["slow_polls"][:20]
         result["profile"]["client_split"] = _client_split(latencies, stamps, start, rate)
     return result
 

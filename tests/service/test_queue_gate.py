@@ -103,6 +103,11 @@ def test_queue_is_retried_when_a_rep_opens_up_and_walked_to_its_end(
         # A new worker has no memory: one pass over all 61, 50 per poll.
         assert run_due(api.service).drained == []
         assert len(tried) == 50
+        # A lead queued during the pass was just tried by its intake: the pass ends before it.
+        api.clock.advance(seconds=1)
+        assert api.post("/v1/leads", {"lead_id": "W61", "region": "West"}).json()["status"] == (
+            "queued"
+        )
         assert run_due(api.service).drained == []
         assert len(tried) == 61
         assert tried[-1] == "E1"
@@ -118,7 +123,7 @@ def test_queue_is_retried_when_a_rep_opens_up_and_walked_to_its_end(
         tried.clear()
         assert run_due(api.service).drained == []
         assert run_due(api.service).drained == ["E1"]
-        assert len(tried) == 61
+        assert len(tried) == 62  # W01-W60, E1, W61
         assert api.get("/v1/leads/E1").json()["rep_id"] == "East"
 
         # East took E1 (full again): nothing opened since that pass began.

@@ -95,8 +95,9 @@ class QueueGate:
 
     A pass starts when the openings improved on those at the start of the last complete
     pass (or the backstop elapsed), walks the queue oldest first ``batch`` leads per poll,
-    and ends at the queue's end. Leads queued during a pass were just tried by their own
-    intake under the same openings, so they need no pass of their own.
+    and ends at the last lead queued before it started. Leads queued since were tried by
+    their own intake with the openings of their time, so they need no pass of their own
+    (and a pass that chased them could, under a steady stream of queued leads, never end).
     """
 
     def __init__(self, backstop: timedelta = BACKSTOP) -> None:
@@ -106,6 +107,11 @@ class QueueGate:
         self._current: Openings | None = None  # at the start of the pass under way
         self._current_at: datetime | None = None
         self.cursor: tuple[datetime, str] | None = None  # last lead tried in this pass
+
+    @property
+    def until(self) -> datetime | None:
+        """The end of the pass under way: leads queued up to its start."""
+        return self._current_at
 
     @property
     def in_pass(self) -> bool:

@@ -121,7 +121,7 @@ def _drain_queue(service: RoutingService, now: datetime, report: WorkerReport) -
             return
         gate.start(openings, now)
     with service.with_lock() as conn:
-        waiting = queued_leads(conn, _BATCH, after=gate.cursor)
+        waiting = queued_leads(conn, _BATCH, after=gate.cursor, until=gate.until)
         if waiting:
             snapshot = service.inputs.load(conn, now)
             for _, lead_id in waiting:

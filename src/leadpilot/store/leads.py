@@ -167,11 +167,17 @@ def get_lead_row(conn: sa.Connection, lead_id: str, *, for_update: bool = False)
 
 
 def queued_leads(
-    conn: sa.Connection, limit: int, *, after: tuple[datetime, str] | None = None
+    conn: sa.Connection,
+    limit: int,
+    *,
+    after: tuple[datetime, str] | None = None,
+    until: datetime | None = None,
 ) -> list[tuple[datetime, str]]:
     """``(queued_at, lead_id)`` of leads waiting for a rep, first queued first, from just
-    after ``after`` when given."""
+    after ``after`` and queued no later than ``until`` when given."""
     query = sa.select(leads.c.queued_at, leads.c.lead_id).where(leads.c.status == "queued")
+    if until is not None:
+        query = query.where(leads.c.queued_at <= until)
     if after is not None:
         at, lead_id = after
         query = query.where(
