@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 import sqlalchemy as sa
 
-from leadpilot.errors import LeadpilotError
+from leadpilot.errors import LeadpilotError, StoreError
 from leadpilot.ingest.matching import AccountMatch, AccountMatcher
 from leadpilot.policy import (
     DemandModel,
@@ -43,7 +43,7 @@ from leadpilot.store.accounts import list_accounts
 from leadpilot.store.counters import DbRoutingState
 from leadpilot.store.intake import ACTIVE_POLICY_VERSION, ROSTER_VERSION, IntakeReads
 from leadpilot.store.leads import lead_from_fields
-from leadpilot.store.policies import active_policy_row
+from leadpilot.store.policies import get_policy_row
 from leadpilot.store.reps import list_reps
 from leadpilot.store.tables import leads, policies
 
@@ -198,7 +198,15 @@ class RoutingInputs:
         with self._lock:
             cached = self._policies.get(version)
         if cached is None:
-            row = active_policy_row(conn)
+            # The requested version's own row: the active one may have moved since the
+            # version was read, and caching it under this key would route (and log) leads
+            # under the wrong version until restart.
+            row = get_policy_row(conn, version)
+            if row is None:
+                raise StoreError(
+                    f"policy version {version!r} is not stored",
+                    hint="upload it again with POST /v1/policy",
+                )
             cached = policy_from_text(row.text)
             with self._lock:
                 self._policies[version] = cached
