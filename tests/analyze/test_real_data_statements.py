@@ -80,3 +80,16 @@ def test_without_reps_section_two_says_why_it_is_empty(relative: str) -> None:
     assert "No rep beats a segment" not in html
     assert "No rep beats a segment" not in markdown
     assert "does not name the rep of each lead" in html
+
+
+def test_maven_names_the_p_value_the_verdict_uses() -> None:
+    analysis, markdown, html = _audit("maven-crm-sales-opportunities")
+    tests = analysis.to_dict()["verdict"]["tests"]
+    assert tests
+    # one p-value per test, and the report says which one decides
+    assert "chi-square approximation p" not in html
+    assert "the p-value the verdict uses" in html
+    # open deals are open pipeline, not missing tracking
+    for action in analysis.to_dict()["actions"]:
+        assert "no recorded outcome" not in action["detail"]
+    assert "no recorded outcome" not in markdown
