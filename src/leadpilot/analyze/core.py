@@ -21,11 +21,10 @@ from leadpilot.analyze.verdict import decide, without_reps
 from leadpilot.errors import ConfigError, DataValidationError
 from leadpilot.ingest.history import IngestResult
 from leadpilot.ingest.quality import quality_report
-from leadpilot.schema import HISTORY_COLUMNS
+from leadpilot.schema import HISTORY_COLUMNS, TARGETS
 
 __all__ = ["TARGETS", "Analysis", "analyze", "prepare"]
 
-TARGETS = ("converted", "closed_won")
 # Routing segments (rules are written for their combinations)...
 SEGMENT_DIMENSIONS = ("industry", "size_band")
 # ...and the dimensions in which the audit looks for each rep's best matches.
