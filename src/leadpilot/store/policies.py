@@ -12,6 +12,7 @@ from leadpilot.store.types import utcnow
 __all__ = [
     "activate_policy",
     "active_policy_row",
+    "active_policy_version",
     "get_policy_row",
     "policy_history",
     "save_policy",
@@ -74,3 +75,11 @@ def policy_history(conn: sa.Connection) -> tuple[list[Any], list[Any]]:
     versions = conn.execute(sa.select(policies).order_by(policies.c.created_at)).all()
     log = conn.execute(sa.select(policy_activations).order_by(policy_activations.c.id)).all()
     return list(versions), list(log)
+
+
+def active_policy_version(conn: sa.Connection) -> str | None:
+    """The active version's id, or ``None`` when none was uploaded."""
+    version: str | None = conn.execute(
+        sa.select(policies.c.version).where(policies.c.active)
+    ).scalar()
+    return version
