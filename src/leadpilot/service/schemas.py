@@ -65,6 +65,9 @@ class RepPublic(BaseModel):
     out_of_office: list[OutOfOffice]
     open_leads: int
     leads_today: int
+    problem: str | None = Field(
+        None, description="Why routing leaves this rep out (an unreadable timezone or hours)"
+    )
 
 
 class RepUpdate(_In):

@@ -17,6 +17,7 @@ __all__ = [
     "mark_delivered",
     "mark_failed_attempt",
     "record_alert",
+    "record_alert_once",
 ]
 
 
@@ -117,3 +118,15 @@ def mark_failed_attempt(
             details={"delivery_id": row.id, "url": row.url},
         )
     return gave_up
+
+
+def record_alert_once(
+    conn: sa.Connection, kind: str, message: str, *, details: dict[str, Any] | None = None
+) -> None:
+    """``record_alert`` unless an alert of ``kind`` with this exact message exists (replicas
+    that find the same problem raise it once)."""
+    seen = conn.execute(
+        sa.select(alerts.c.id).where(alerts.c.kind == kind, alerts.c.message == message).limit(1)
+    ).first()
+    if seen is None:
+        record_alert(conn, kind, message, details=details)

@@ -19,7 +19,13 @@ from sqlalchemy.engine import URL, make_url
 
 from leadpilot.errors import ConfigError, StoreError
 
-__all__ = ["is_postgres", "make_engine", "routing_lock", "write_transaction"]
+__all__ = [
+    "in_write_transaction",
+    "is_postgres",
+    "make_engine",
+    "routing_lock",
+    "write_transaction",
+]
 
 _SQLITE_BUSY_TIMEOUT_MS = 30_000
 # Arbitrary, fixed 64-bit key of leadpilot's routing advisory lock.
@@ -32,6 +38,7 @@ _ROUTING_LOCK_KEY = 7_311_225_340_195
 _SQLITE_WRITERS: weakref.WeakKeyDictionary[sa.Engine, threading.RLock] = weakref.WeakKeyDictionary()
 # A pooled PostgreSQL connection is pinged at checkout only when it sat idle this long.
 PING_AFTER_IDLE_SECONDS = 2.0
+_WRITING = "leadpilot_writing"
 
 
 def _normalise(url: str) -> URL:
@@ -140,6 +147,8 @@ def write_transaction(engine: sa.Engine) -> Iterator[sa.Connection]:
             conn = stack.enter_context(engine.connect())
             if engine.dialect.name == "sqlite":
                 conn.info["sqlite_begin"] = "IMMEDIATE"
+            conn.info[_WRITING] = True
+            stack.callback(conn.info.pop, _WRITING, None)  # info outlives the checkout
             with conn.begin():
                 yield conn
     except sa.exc.OperationalError as exc:
@@ -147,6 +156,11 @@ def write_transaction(engine: sa.Engine) -> Iterator[sa.Connection]:
             f"the database is unavailable: {exc.orig}",
             hint="check LEADPILOT_DATABASE_URL and that the server is running",
         ) from None
+
+
+def in_write_transaction(conn: sa.Connection) -> bool:
+    """True inside ``write_transaction`` (a read path may then record what it found)."""
+    return bool(conn.info.get(_WRITING))
 
 
 def routing_lock(conn: sa.Connection) -> None:

@@ -6,6 +6,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from leadpilot.store.engine import routing_lock
 from leadpilot.store.tables import policies, policy_activations
 from leadpilot.store.types import utcnow
 
@@ -45,7 +46,12 @@ def activate_policy(
     author_token_id: int | None,
     author: str | None,
 ) -> None:
-    """Make ``version`` the active policy and log the activation (upload or rollback)."""
+    """Make ``version`` the active policy and log the activation (upload or rollback).
+
+    Takes the routing lock: two activations on two replicas run one after the other (each
+    sees the other's committed row), and no decision is made half-way through a switch.
+    The database allows one active row only (``uq_policies_active``)."""
+    routing_lock(conn)
     conn.execute(policies.update().where(policies.c.active).values(active=False))
     conn.execute(policies.update().where(policies.c.version == version).values(active=True))
     conn.execute(
