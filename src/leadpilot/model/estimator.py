@@ -38,7 +38,7 @@ from leadpilot.model.scoring import (
     pair_probabilities,
 )
 from leadpilot.model.training import Progress, TrainingParams, train
-from leadpilot.schema import CandidateScores, Lead
+from leadpilot.schema import TARGETS, CandidateScores, Lead
 
 __all__ = [
     "TARGETS",
@@ -48,7 +48,6 @@ __all__ = [
 ]
 
 NDF = NDArray[np.float64]
-TARGETS: tuple[str, ...] = ("converted", "closed_won")
 
 
 class InvalidModelParameterError(ModelError, InvalidParameterError):
