@@ -420,6 +420,7 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
         (404, "Not found"),
         (409, "Conflict"),
         (413, "Body too large"),
+        (415, "The body is not JSON (send Content-Type: application/json)"),
         (422, "Invalid input; the error names the field"),
         (503, "Database unavailable"),
     )
