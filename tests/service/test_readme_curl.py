@@ -3,6 +3,7 @@ gets an error that says so (issue 13, item 13)."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 import shlex
@@ -23,7 +24,7 @@ def _readme_curl() -> tuple[str, dict[str, str], str]:
     url = next(a for a in args if "/v1/" in a)
     headers: dict[str, str] = {}
     body = ""
-    for flag, value in zip(args, args[1:], strict=False):
+    for flag, value in itertools.pairwise(args):
         if flag == "-H":
             name, _, val = value.partition(":")
             headers[name.strip()] = val.strip()
