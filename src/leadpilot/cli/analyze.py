@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,7 @@ from leadpilot.analyze.core import TARGETS, Analysis, analyze
 from leadpilot.analyze.narrative import request_narrative
 from leadpilot.analyze.report_html import write_html
 from leadpilot.analyze.report_md import write_markdown
+from leadpilot.analyze.sections import ReportSections
 from leadpilot.cli._common import console as default_console
 from leadpilot.errors import ConfigError
 from leadpilot.ingest import read_history, read_reps
@@ -31,7 +33,7 @@ def _pct(x: float | None) -> str:
     return f"{x:.0%}" if abs(x) >= 0.1 or x == 0 else f"{x:.1%}"
 
 
-def _rate_table(rows: list[dict[str, Any]], key: str, title: str, limit: int = 15) -> Table:
+def _rate_table(rows: Sequence[Mapping[str, Any]], key: str, title: str, limit: int = 15) -> Table:
     table = Table(title=title, title_justify="left")
     table.add_column(key.capitalize())
     for col in ("Leads", "Converted", "Rate", "95% interval"):
@@ -55,39 +57,39 @@ def _rate_table(rows: list[dict[str, Any]], key: str, title: str, limit: int = 1
     return table
 
 
-def print_verdict(console: Console, doc: dict[str, Any]) -> None:
+def print_verdict(console: Console, doc: ReportSections) -> None:
     """The verdict panel: supported or not, the projected lift and the 15% question."""
-    v = doc["verdict"]
-    ok = v["supports_predictive_routing"]
+    v = doc.verdict
+    ok = v.supports_predictive_routing
     head = (
         "[bold green]Predictive routing is supported by this history[/]"
         if ok
         else "[bold red]This history does not support predictive routing[/]"
     )
-    lift = v["projected_lift"]
+    lift = v.projected_lift
     projected = (
-        f"{lift['value']:+.1%} (95% interval {lift['ci_low']:+.1%} to {lift['ci_high']:+.1%})"
-        if lift["value"] is not None
+        f"{lift.value:+.1%} (95% interval {lift.ci_low:+.1%} to {lift.ci_high:+.1%})"
+        if lift.value is not None and lift.ci_low is not None and lift.ci_high is not None
         else "not computable"
     )
     body = (
-        f"{head}\n{v['reason']}\n\n[bold]Projected lift vs round-robin:[/] {projected}\n"
-        f"[bold]15%+?[/] {v['statement_15pct']}"
+        f"{head}\n{v.reason}\n\n[bold]Projected lift vs round-robin:[/] {projected}\n"
+        f"[bold]15%+?[/] {v.statement_15pct}"
     )
     console.print(Panel(body, title="Verdict", border_style="green" if ok else "red"))
 
 
-def print_analysis(console: Console, doc: dict[str, Any]) -> None:
+def print_analysis(console: Console, doc: ReportSections) -> None:
     """Print the key tables, the recommendations, the actions and the verdict."""
-    if doc["conversion_by_rep"]:
-        console.print(_rate_table(doc["conversion_by_rep"], "rep", "Conversion by rep"))
-    if doc["conversion_by_source"]:
-        console.print(_rate_table(doc["conversion_by_source"], "source", "Conversion by source"))
-    if doc["best_matches"]:
+    if doc.conversion_by_rep:
+        console.print(_rate_table(doc.conversion_by_rep, "rep", "Conversion by rep"))
+    if doc.conversion_by_source:
+        console.print(_rate_table(doc.conversion_by_source, "source", "Conversion by source"))
+    if doc.best_matches:
         matches = Table(title="Best rep x segment matches (FDR 10%)", title_justify="left")
         for col in ("Rep", "Segment", "Leads", "Shrunk rate", "Segment avg", "Lift", "q"):
             matches.add_column(col, justify="left" if col in {"Rep", "Segment"} else "right")
-        for m in doc["best_matches"][:10]:
+        for m in doc.best_matches[:10]:
             matches.add_row(
                 m["rep"],
                 m["segment"],
@@ -100,8 +102,8 @@ def print_analysis(console: Console, doc: dict[str, Any]) -> None:
         console.print(matches)
     else:
         console.print("[dim]No rep beats a segment's average by more than chance.[/]")
-    ttc = doc["time_to_contact"]
-    if ttc["available"]:
+    ttc = doc.time_to_contact
+    if ttc.get("available"):
         speed = Table(title="Time to first contact", title_justify="left")
         for col in ("Range", "Leads", "Rate", "95% interval"):
             speed.add_column(col, justify="left" if col == "Range" else "right")
@@ -113,13 +115,13 @@ def print_analysis(console: Console, doc: dict[str, Any]) -> None:
                 f"{_pct(b['ci_low'])}–{_pct(b['ci_high'])}" if b["leads"] else "–",
             )
         console.print(speed)
-    rules = doc["recommendations"]["rules"]
+    rules = doc.recommendations.rules
     if rules:
         console.print("[bold]Routing rules[/]")
         for i, r in enumerate(rules[:5], start=1):
             console.print(f" {i}. {r['text']}", highlight=False)
     console.print("[bold]Actions[/]")
-    for a in doc["actions"]:
+    for a in doc.actions:
         console.print(f" {a['priority']}. [bold]{a['title']}.[/] {a['detail']}", highlight=False)
     print_verdict(console, doc)
 
@@ -135,7 +137,7 @@ def run_analysis(
     html = write_html(analysis, out_dir / "analysis.html", source_name="synthetic history")
     (out_dir / "analysis.json").write_text(analysis.to_json(), encoding="utf-8")
     write_markdown(analysis, out_dir / "analysis.md")
-    print_verdict(console, analysis.to_dict())
+    print_verdict(console, analysis.sections)
     console.print(f"Routing audit report: [bold]{html}[/]", highlight=False)
     return html
 
@@ -237,8 +239,8 @@ def register(app: typer.Typer) -> None:
             )
         narrative = _narrative(analysis, llm_url, llm_model)
         if narrative is not None:
-            analysis.sections["narrative"] = {**narrative, "generated": True}
-        doc = analysis.to_dict()
+            analysis.sections.narrative = {**narrative, "generated": True}
+        doc = analysis.sections
         if quiet:
             print_verdict(console, doc)
         else:
