@@ -17,7 +17,6 @@ from pydantic import (
 
 from leadpilot.ingest.values import parse_company_size
 from leadpilot.schema import size_band_of
-
 from leadpilot.service.outcomes import EventOutcome, IntakeOutcome
 from leadpilot.store.decisions import StoredDecision, decision_row
 
