@@ -7,6 +7,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from leadpilot.service.outcomes import EventOutcome, IntakeOutcome
+from leadpilot.store.decisions import StoredDecision, decision_row
+
 __all__ = [
     "AlertPublic",
     "CandidatePublic",
@@ -25,6 +28,8 @@ __all__ = [
     "RepPublic",
     "RepUpdate",
     "decision_public",
+    "event_public",
+    "intake_public",
 ]
 
 _ID_PATTERN = r"^[A-Za-z0-9_.:@\-]+$"
@@ -155,11 +160,11 @@ class DecisionPublic(BaseModel):
     grade: str | None
 
 
-def decision_public(row: Any) -> DecisionPublic:
-    """The public form of a stored decision row."""
-    data = dict(row._mapping)
-    data["candidates"] = [CandidatePublic(**c) for c in row.candidates]
-    return DecisionPublic(**data)
+def decision_public(stored: StoredDecision) -> DecisionPublic:
+    """The public form of a logged decision: its stored row (``store.decisions.decision_row``,
+    derived from the ``Decision`` fields) with its id and whether it is live."""
+    row = decision_row(stored.decision, trigger=stored.trigger, seq=stored.seq)
+    return DecisionPublic.model_validate({**row, "id": stored.id, "live": stored.live})
 
 
 class IntakePublic(BaseModel):
@@ -173,6 +178,19 @@ class IntakePublic(BaseModel):
     status: str
     account_id: str | None = None
     decision: DecisionPublic | None
+
+
+def intake_public(outcome: IntakeOutcome) -> IntakePublic:
+    """The answer to ``POST /v1/leads`` for an intake outcome."""
+    return IntakePublic(
+        lead_id=outcome.lead_id,
+        duplicate=outcome.duplicate,
+        duplicate_of=outcome.duplicate_of,
+        matched_on=outcome.matched_on,
+        status=outcome.status,
+        account_id=outcome.account_id,
+        decision=decision_public(outcome.decision) if outcome.decision else None,
+    )
 
 
 class LeadPublic(BaseModel):
@@ -235,6 +253,17 @@ class EventPublic(BaseModel):
     duplicate: bool
     lead_id: str | None
     outcome: dict[str, Any]
+
+
+def event_public(outcome: EventOutcome) -> EventPublic:
+    """The answer to ``POST /v1/events`` for an event outcome."""
+    return EventPublic(
+        event_id=outcome.event_id,
+        type=outcome.type,
+        duplicate=outcome.duplicate,
+        lead_id=outcome.lead_id,
+        outcome=outcome.outcome,
+    )
 
 
 class PolicyCreate(_In):
