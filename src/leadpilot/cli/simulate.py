@@ -237,7 +237,7 @@ def _accounts(path: Path | None, frame: pd.DataFrame) -> tuple[Any, pd.Series | 
 def _cell(v: Interval, reliable: bool) -> str:
     if not reliable:
         return "[dim]cannot tell[/]"
-    return f"{v.rate:.1%} ({v.ci_low:.1%}-{v.ci_high:.1%})"
+    return f"{v.rate:.1%}\n({100 * v.ci_low:.1f}-{100 * v.ci_high:.1f})"
 
 
 def _print(result: SimulationResult) -> None:
@@ -249,9 +249,9 @@ def _print(result: SimulationResult) -> None:
     )
     for w in result.warnings:
         console.print(f"[yellow]Warning:[/] {w}")
-    table = Table(title="Estimated conversion rate per lead (95% interval)")
-    for col in ("policy", "DM (model)", "IPS", "SNIPS", "DR", "DR lift vs logged",
-                "DR lift vs round-robin", "overlap"):  # fmt: skip
+    table = Table(title="Estimated conversion rate per lead (95% interval, in %)")
+    for col in ("policy", "DM", "IPS", "SNIPS", "DR", "DR lift\nvs logged",
+                "DR lift vs\nround-robin", "overlap"):  # fmt: skip
         table.add_column(col, justify="left" if col == "policy" else "right")
     for p in result.policies:
         ok = p.overlap.reliable
@@ -265,7 +265,7 @@ def _print(result: SimulationResult) -> None:
             ),
             _lift(lift, ok),
             _lift(lift_rr, ok),
-            f"{p.overlap.verdict} (ESS {p.overlap.ess:.0f})",
+            f"{p.overlap.verdict}\nESS {p.overlap.ess:.0f}",
         )
     console.print(table)
     for p in result.policies:
@@ -288,7 +288,7 @@ def _lift(v: Interval | None, reliable: bool) -> str:
         return ""
     if not reliable:
         return "[dim]cannot tell[/]"
-    return f"{v.rate:+.1%} ({v.ci_low:+.1%} to {v.ci_high:+.1%})"
+    return f"{v.rate:+.1%}\n({100 * v.ci_low:+.0f} to {100 * v.ci_high:+.0f})"
 
 
 DEMO_WEEKS = 3
