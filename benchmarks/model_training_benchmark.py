@@ -17,6 +17,7 @@ import time
 from _figures import peak_rss_mb, peak_rss_reset, record
 
 from leadpilot.model import ConversionModel
+from leadpilot.model.evaluation import fit_and_evaluate
 from leadpilot.synth import generate_world
 
 
@@ -37,15 +38,14 @@ def main() -> None:
     def progress(stage: str, _fraction: float) -> None:
         stages.append((stage, time.perf_counter() - start))
 
-    model = ConversionModel(n_jobs=os.cpu_count() or 1).fit(
-        world.history, world.reps, progress=progress
-    )
+    model = ConversionModel(n_jobs=os.cpu_count() or 1)
+    report = fit_and_evaluate(model, world.history, world.reps, progress=progress)
     total, cpu = time.perf_counter() - start, time.process_time() - cpu_start
     fit_peak = peak_rss_mb()
     for stage, t in stages:
         print(f"  {t:7.1f} s  {stage}")
-    m = model.metrics_["model"]
-    lr = model.metrics_["logistic regression"]
+    m = report.metrics["model"]
+    lr = report.metrics["logistic regression"]
     print(f"fit: {total:.1f} s on {os.cpu_count()} cores for {len(world.history):,} rows")
     print(f"test AUC {m['auc']:.4f} (logistic regression {lr['auc']:.4f}), ECE {m['ece']:.4f}")
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
