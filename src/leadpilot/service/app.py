@@ -14,12 +14,13 @@ from datetime import datetime
 from pathlib import Path
 
 import sqlalchemy as sa
-from fastapi import FastAPI, Request, Response
+from fastapi import Depends, FastAPI, Request, Response
 
 from leadpilot import __version__
 from leadpilot.schema import Scorer
 from leadpilot.service.context import ServiceContext
 from leadpilot.service.core import RoutingService
+from leadpilot.service.deps import storable_url
 from leadpilot.service.errors import install_error_handlers
 from leadpilot.service.inputs import load_scorer
 from leadpilot.service.limits import BodySizeLimit
@@ -99,6 +100,7 @@ def create_app(
         version=__version__,
         description=_DESCRIPTION,
         lifespan=lifespan,
+        dependencies=[Depends(storable_url)],
     )
     app.state.ctx = ctx
     install_error_handlers(app)

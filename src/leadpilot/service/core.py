@@ -31,6 +31,7 @@ from leadpilot.service.schemas import (
     DecisionPublic,
     IntakePublic,
     LeadCreate,
+    column_length,
     decision_public,
 )
 from leadpilot.settings import Settings
@@ -53,12 +54,22 @@ from leadpilot.store.types import utcnow
 __all__ = ["RoutingService", "lead_from_create"]
 
 
+_DOMAIN_LENGTH = column_length(leads.c.domain)
+
+
 def lead_from_create(body: LeadCreate, now: datetime) -> Lead:
     """A canonical ``Lead`` from the intake body (id generated when absent)."""
     data = body.model_dump(exclude={"website", "attributes"})
     data["lead_id"] = body.lead_id or f"lead-{uuid.uuid4().hex[:16]}"
     data["created_at"] = body.created_at or now
     data["domain"] = (body.domain or "").lower() or company_domain(body.email, body.website)
+    if len(data["domain"] or "") > _DOMAIN_LENGTH:
+        source = "email" if body.email and data["domain"] in body.email.lower() else "website"
+        raise DataValidationError(
+            f"the {source}'s domain is longer than {_DOMAIN_LENGTH} characters",
+            hint="send a real address: a DNS name has at most 253 characters",
+            details={"field": source},
+        )
     attributes: dict[str, Any] = dict(body.attributes)
     if body.website:
         attributes["website"] = body.website

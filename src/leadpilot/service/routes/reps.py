@@ -3,20 +3,23 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import Annotated
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Path
 
 from leadpilot.errors import DataValidationError
 from leadpilot.policy.availability import check_availability
 from leadpilot.schema import Rep
 from leadpilot.service.deps import Conn, Ctx, ReaderToken, WriterToken
 from leadpilot.service.errors import NotFoundError
-from leadpilot.service.schemas import OutOfOffice, RepPublic, RepUpdate
+from leadpilot.service.schemas import OutOfOffice, RepPublic, RepUpdate, column_length
 from leadpilot.store import reps as rep_store
 from leadpilot.store.counters import rep_load
 from leadpilot.store.engine import write_transaction
+from leadpilot.store.tables import reps
 
 router = APIRouter(prefix="/v1/reps", tags=["reps"])
+RepId = Annotated[str, Path(min_length=1, max_length=column_length(reps.c.rep_id))]
 
 
 def _public(conn: Conn, rep: Rep, ctx: Ctx) -> RepPublic:
@@ -60,7 +63,7 @@ def list_reps(ctx: Ctx, conn: Conn, _token: ReaderToken) -> list[RepPublic]:
 
 
 @router.get("/{rep_id}", response_model=RepPublic)
-def get_rep(rep_id: str, ctx: Ctx, conn: Conn, _token: ReaderToken) -> RepPublic:
+def get_rep(rep_id: RepId, ctx: Ctx, conn: Conn, _token: ReaderToken) -> RepPublic:
     """One rep with availability, capacity and current load."""
     rep = rep_store.get_rep(conn, rep_id)
     if rep is None:
@@ -69,7 +72,7 @@ def get_rep(rep_id: str, ctx: Ctx, conn: Conn, _token: ReaderToken) -> RepPublic
 
 
 @router.put("/{rep_id}", response_model=RepPublic)
-def put_rep(rep_id: str, body: RepUpdate, ctx: Ctx, conn: Conn, _token: WriterToken) -> RepPublic:
+def put_rep(rep_id: RepId, body: RepUpdate, ctx: Ctx, conn: Conn, _token: WriterToken) -> RepPublic:
     """Create a rep or change its availability, capacity or active flag."""
     with write_transaction(ctx.engine) as wconn:
         current = rep_store.get_rep(wconn, rep_id) or Rep(rep_id=rep_id)
