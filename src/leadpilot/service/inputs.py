@@ -45,11 +45,10 @@ from leadpilot.store.accounts import list_accounts
 from leadpilot.store.alerts import record_alert_once
 from leadpilot.store.counters import DbRoutingState
 from leadpilot.store.engine import in_write_transaction
-from leadpilot.store.intake import ACTIVE_POLICY_VERSION, ROSTER_VERSION, IntakeReads
-from leadpilot.store.leads import lead_from_fields
-from leadpilot.store.policies import get_policy_row
+from leadpilot.store.intake import IntakeReads, routing_versions
+from leadpilot.store.leads import lead_from_fields, recent_leads
+from leadpilot.store.policies import active_policy_version, get_policy_row
 from leadpilot.store.reps import list_reps
-from leadpilot.store.tables import leads, policies
 
 __all__ = [
     "ACCOUNT_REFRESH",
@@ -163,10 +162,6 @@ class Snapshot:
         return None
 
 
-# The active policy's version and the roster version, in one round trip (built once).
-_VERSIONS_QUERY = sa.select(ACTIVE_POLICY_VERSION, ROSTER_VERSION)
-
-
 class RoutingInputs:
     """Loads snapshots; caches parsed policies and the account index across requests.
 
@@ -190,8 +185,7 @@ class RoutingInputs:
 
     def policy(self, conn: sa.Connection, reps: Sequence[Rep]) -> Policy:
         """The active policy, or the default policy when none was uploaded."""
-        version = conn.execute(sa.select(policies.c.version).where(policies.c.active)).scalar()
-        return self._policy(conn, version, reps)
+        return self._policy(conn, active_policy_version(conn), reps)
 
     def _policy(self, conn: sa.Connection, version: str | None, reps: Sequence[Rep]) -> Policy:
         if version is None:
@@ -278,10 +272,7 @@ class RoutingInputs:
         self, conn: sa.Connection, *, prime_at: datetime | None = None
     ) -> ShadowPricer | None:
         with self._pricer_build:  # one build at a time; the others use the result
-            rows = conn.execute(
-                sa.select(leads.c.fields).order_by(leads.c.created_at.desc()).limit(_DEMAND_LEADS)
-            ).scalars()
-            recent = [lead_from_fields(f) for f in rows]
+            recent = recent_leads(conn, _DEMAND_LEADS)
             pricer: ShadowPricer | None = None
             if recent:
                 try:
@@ -319,8 +310,8 @@ class RoutingInputs:
         with no earlier prices, solve the LP inline: ~400 ms for 100 reps, which on the
         first request after start-up or a rebuild was held under the routing lock and
         queued every request behind it."""
-        version, roster_version = conn.execute(_VERSIONS_QUERY).one()
-        reps = self.roster(conn, int(roster_version or 0))
+        version, roster_version = routing_versions(conn)
+        reps = self.roster(conn, roster_version)
         policy = self._policy(conn, version, reps)
         snapshot = Snapshot(conn, policy, reps, self.accounts(conn), self.scorer, pricer)
         snapshot.state.prefetch(now, window_days=_window_days(policy))
@@ -364,8 +355,8 @@ class RoutingInputs:
 
     def load(self, conn: sa.Connection, now: datetime) -> Snapshot:
         """Everything a decision at ``now`` needs (two queries when nothing changed)."""
-        version, roster_version = conn.execute(_VERSIONS_QUERY).one()
-        snapshot = self._snapshot(conn, version, int(roster_version or 0))
+        version, roster_version = routing_versions(conn)
+        snapshot = self._snapshot(conn, version, roster_version)
         snapshot.state.prefetch(now, window_days=_window_days(snapshot.policy))
         return snapshot
 

@@ -16,6 +16,8 @@ from pydantic import (
     field_validator,
 )
 
+from leadpilot.service.outcomes import EventOutcome, IntakeOutcome
+from leadpilot.store.decisions import StoredDecision, decision_row
 from leadpilot.store.tables import events, rep_out_of_office, reps
 
 __all__ = [
@@ -39,6 +41,8 @@ __all__ = [
     "RepUpdate",
     "column_length",
     "decision_public",
+    "event_public",
+    "intake_public",
 ]
 
 _ID_PATTERN = r"^[A-Za-z0-9_.:@\-]+$"
@@ -232,11 +236,11 @@ class DecisionPublic(BaseModel):
     grade: str | None
 
 
-def decision_public(row: Any) -> DecisionPublic:
-    """The public form of a stored decision row."""
-    data = dict(row._mapping)
-    data["candidates"] = [CandidatePublic(**c) for c in row.candidates]
-    return DecisionPublic(**data)
+def decision_public(stored: StoredDecision) -> DecisionPublic:
+    """The public form of a logged decision: its stored row (``store.decisions.decision_row``,
+    derived from the ``Decision`` fields) with its id and whether it is live."""
+    row = decision_row(stored.decision, trigger=stored.trigger, seq=stored.seq)
+    return DecisionPublic.model_validate({**row, "id": stored.id, "live": stored.live})
 
 
 class IntakePublic(BaseModel):
@@ -250,6 +254,19 @@ class IntakePublic(BaseModel):
     status: str
     account_id: str | None = None
     decision: DecisionPublic | None
+
+
+def intake_public(outcome: IntakeOutcome) -> IntakePublic:
+    """The answer to ``POST /v1/leads`` for an intake outcome."""
+    return IntakePublic(
+        lead_id=outcome.lead_id,
+        duplicate=outcome.duplicate,
+        duplicate_of=outcome.duplicate_of,
+        matched_on=outcome.matched_on,
+        status=outcome.status,
+        account_id=outcome.account_id,
+        decision=decision_public(outcome.decision) if outcome.decision else None,
+    )
 
 
 class LeadPublic(BaseModel):
@@ -313,6 +330,17 @@ class EventPublic(BaseModel):
     duplicate: bool
     lead_id: str | None
     outcome: dict[str, Any]
+
+
+def event_public(outcome: EventOutcome) -> EventPublic:
+    """The answer to ``POST /v1/events`` for an event outcome."""
+    return EventPublic(
+        event_id=outcome.event_id,
+        type=outcome.type,
+        duplicate=outcome.duplicate,
+        lead_id=outcome.lead_id,
+        outcome=outcome.outcome,
+    )
 
 
 class PolicyCreate(_In):

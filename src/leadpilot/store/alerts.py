@@ -13,6 +13,7 @@ from leadpilot.store.types import utcnow
 __all__ = [
     "claim_due_deliveries",
     "enqueue_webhook",
+    "lease_deliveries",
     "list_alerts",
     "mark_delivered",
     "mark_failed_attempt",
@@ -73,6 +74,17 @@ def claim_due_deliveries(conn: sa.Connection, now: datetime, limit: int = 20) ->
     if conn.dialect.name == "postgresql":
         query = query.with_for_update(skip_locked=True)
     return list(conn.execute(query).all())
+
+
+def lease_deliveries(conn: sa.Connection, delivery_ids: list[int], until: datetime) -> None:
+    """Hold claimed deliveries until ``until`` (their next attempt), so that no other worker
+    sends them while this one does, without a lock held during HTTP."""
+    if delivery_ids:
+        conn.execute(
+            webhook_deliveries.update()
+            .where(webhook_deliveries.c.id.in_(delivery_ids))
+            .values(next_attempt_at=until)
+        )
 
 
 def mark_delivered(conn: sa.Connection, delivery_id: int) -> None:

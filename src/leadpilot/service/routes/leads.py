@@ -12,7 +12,13 @@ from leadpilot.ingest.crm_payloads import canonical_from_payload
 from leadpilot.service.core import lead_from_create
 from leadpilot.service.deps import Conn, Ctx, ReaderToken, WriterToken
 from leadpilot.service.errors import NotFoundError
-from leadpilot.service.schemas import IntakePublic, LeadCreate, LeadPublic, decision_public
+from leadpilot.service.schemas import (
+    IntakePublic,
+    LeadCreate,
+    LeadPublic,
+    decision_public,
+    intake_public,
+)
 from leadpilot.store.decisions import list_decisions
 from leadpilot.store.idempotency import request_fingerprint
 from leadpilot.store.leads import get_lead_row
@@ -59,11 +65,11 @@ def post_lead(
         f"/v1/leads?format={format}",
         body.model_dump(mode="json") if isinstance(body, LeadCreate) else body,
     )
-    status, payload = ctx.service.intake(
-        lead, idempotency_key=idempotency_key, fingerprint=fingerprint
-    )
-    response.status_code = status
-    return payload
+    outcome = ctx.service.intake(lead, idempotency_key=idempotency_key, fingerprint=fingerprint)
+    # 201: a new lead was routed (also when this is a retry of that request); 200: a
+    # duplicate of a stored lead, nothing routed.
+    response.status_code = 200 if outcome.duplicate else 201
+    return intake_public(outcome).model_dump(mode="json")
 
 
 @router.get("/{lead_id}", response_model=LeadPublic)
@@ -76,6 +82,6 @@ def get_lead(lead_id: str, conn: Conn, _token: ReaderToken) -> LeadPublic:
     for key in ("email", "external_id", "company", "domain"):
         data.pop(key, None)
     data["decisions"] = [
-        decision_public(r) for r in list_decisions(conn, lead_id=lead_id, limit=1000)
+        decision_public(d) for d in list_decisions(conn, lead_id=lead_id, limit=1000)
     ]
     return LeadPublic(**data)
