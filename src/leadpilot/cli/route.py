@@ -8,44 +8,22 @@ from collections import Counter
 from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
-import pandas as pd
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from leadpilot.cli._common import console
-from leadpilot.csv_safe import write_safe_csv
 from leadpilot.errors import ConfigError, DataValidationError
-from leadpilot.ingest import (
-    accounts_from_frame,
-    leads_from_frame,
-    read_accounts,
-    read_history,
-    read_reps,
-    reps_from_frame,
-)
-from leadpilot.ingest.matching import AccountMatcher
-from leadpilot.ingest.values import parse_company_size, parse_date_column, parse_number
 from leadpilot.outputs import prepare_output_file
-from leadpilot.policy import (
-    DemandModel,
-    InMemoryState,
-    Policy,
-    ShadowPricer,
-    default_policy,
-    load_policy,
-    route,
-    with_strategy,
-)
-from leadpilot.policy.batch import decisions_frame, route_batch
-from leadpilot.policy.explain import explain, why_not
-from leadpilot.policy.fairness import fair_shares, fairness_index
-from leadpilot.policy.policy_file import STRATEGIES
-from leadpilot.policy.pricing import typical_response_hours
-from leadpilot.schema import Decision, Lead, Rep, Scorer
+
+# pandas, numpy, scipy and the router load inside the commands: `leadpilot --help` stays instant.
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from leadpilot.ingest.matching import AccountMatcher
+    from leadpilot.policy import Policy
+    from leadpilot.schema import Decision, Lead, Rep, Scorer
 
 __all__ = ["compare_strategies", "demo_section", "load_scorer", "register"]
 
@@ -88,6 +66,10 @@ def load_scorer(model: Path | None, truth: Path | None) -> Scorer | None:
 def _inputs(
     reps: Path, accounts: Path | None, policy: Path | None
 ) -> tuple[list[Rep], AccountMatcher | None, Policy]:
+    from leadpilot.ingest import accounts_from_frame, read_accounts, read_reps, reps_from_frame
+    from leadpilot.ingest.matching import AccountMatcher
+    from leadpilot.policy import default_policy, load_policy
+
     roster = reps_from_frame(read_reps(reps))
     matcher = AccountMatcher(accounts_from_frame(read_accounts(accounts))) if accounts else None
     chosen = load_policy(policy) if policy is not None else default_policy(roster)
@@ -95,6 +77,10 @@ def _inputs(
 
 
 def _read_lead(path: Path) -> Lead:
+    import pandas as pd
+
+    from leadpilot.ingest import leads_from_frame
+
     example = 'e.g. {"lead_id": "L1", "region": "EMEA", "demo_request": true}'
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
@@ -125,6 +111,10 @@ def _read_lead(path: Path) -> Lead:
 def _normalise_lead(path: Path, data: dict[str, Any]) -> dict[str, Any]:
     """Read the lead's dates, size and numbers with the intake's own parsers, so a lead file
     means what the same values mean in a CSV; an unreadable value is an error, not a blank."""
+    import pandas as pd
+
+    from leadpilot.ingest.values import parse_company_size, parse_date_column, parse_number
+
     out = dict(data)
 
     def bad(name: str, expected: str) -> DataValidationError:
@@ -178,6 +168,13 @@ def route_one(
     Example:  leadpilot route lead.json --reps world/reps.csv --accounts world/accounts.csv
               --truth world/truth.json --why-not rep-07
     """
+    import numpy as np
+
+    from leadpilot.ingest import leads_from_frame, read_history
+    from leadpilot.policy import DemandModel, InMemoryState, ShadowPricer, route
+    from leadpilot.policy.explain import explain, why_not
+    from leadpilot.policy.pricing import typical_response_hours
+
     the_lead = _read_lead(lead)
     roster, matcher, chosen = _inputs(reps, accounts, policy)
     scorer = load_scorer(model, truth)
@@ -258,7 +255,9 @@ def route_many(
     policy: Path | None = _POLICY,
     history: Path | None = _HISTORY,
     strategy: str | None = typer.Option(
-        None, "--strategy", help=f"Override every pool's strategy: {', '.join(STRATEGIES)}."
+        None,
+        "--strategy",
+        help="Override every pool's strategy (e.g. round_robin; a wrong name lists them).",
     ),
     seed: int = typer.Option(0, "--seed", min=0, help="Seed for exploration, holdout and ties."),
     open_days: float = typer.Option(
@@ -271,6 +270,13 @@ def route_many(
     Example:  leadpilot route-batch world/new_leads.csv --reps world/reps.csv
               --history world/history.csv --truth world/truth.json --out decisions.csv
     """
+    from leadpilot.csv_safe import write_safe_csv
+    from leadpilot.ingest import leads_from_frame, read_history
+    from leadpilot.policy import with_strategy
+    from leadpilot.policy.batch import decisions_frame, route_batch
+    from leadpilot.policy.policy_file import STRATEGIES
+    from leadpilot.policy.pricing import typical_response_hours
+
     if strategy is not None and strategy not in STRATEGIES:
         raise ConfigError(
             f"--strategy {strategy!r} is not a strategy",
@@ -306,6 +312,10 @@ def route_many(
 
 
 def _print_batch(out: Console, decisions: list[Decision], reps: list[Rep]) -> None:
+    import numpy as np
+
+    from leadpilot.policy.fairness import fair_shares, fairness_index
+
     counts = Counter(d.rep_id for d in decisions)
     table = Table(title="Leads per rep", show_lines=False)
     for col in ("rep", "leads", "fairness index", "strategies"):
@@ -346,7 +356,12 @@ def compare_strategies(
     policy (the world's oracle unless ``scorer`` is given), score both with the ground truth
     next to the offline yardsticks, print the table, and return the figures (and write the
     predictive decisions to ``decisions_out``)."""
+    from leadpilot.csv_safe import write_safe_csv
     from leadpilot.evaluate.offline import best_assignment, greedy_assignment
+    from leadpilot.ingest import leads_from_frame, reps_from_frame
+    from leadpilot.policy import default_policy, with_strategy
+    from leadpilot.policy.batch import decisions_frame, route_batch
+    from leadpilot.policy.pricing import typical_response_hours
 
     reps = reps_from_frame(world.reps)
     leads = leads_from_frame(world.new_leads)
@@ -402,6 +417,10 @@ def compare_strategies(
 
 
 def _score(world: Any, decisions: list[Decision], active: list[str], cap: Any) -> dict[str, Any]:
+    import numpy as np
+
+    from leadpilot.policy.fairness import fair_shares, fairness_index
+
     ids = [d.rep_id for d in decisions]
     frame = world.new_leads.set_index("lead_id").loc[[d.lead_id for d in decisions]]
     p = world.truth.true_probability_assigned(frame.reset_index(), ids)
@@ -433,6 +452,8 @@ def demo_section(
     predictive policy (with ``scorer``, e.g. the trained model; the world's oracle when
     omitted), compare with the ground truth, write ``decisions.csv``, and explain one
     decision (who, why, why not the runner-up)."""
+    from leadpilot.policy.explain import explain
+
     results = compare_strategies(out, world, scorer, decisions_out=workdir / "decisions.csv")
     pred, rr = results["predictive"], results["round_robin"]
     out.print(
