@@ -170,6 +170,21 @@ def get_lead_row(conn: sa.Connection, lead_id: str, *, for_update: bool = False)
     return conn.execute(query).first()
 
 
+def find_lead_row(conn: sa.Connection, key: str) -> Any:
+    """The lead whose id, or else whose CRM record id (``external_id``), is ``key``; the
+    earliest received when several share an external id. ``None`` when neither matches."""
+    row = get_lead_row(conn, key)
+    if row is not None:
+        return row
+    query = (
+        sa.select(leads)
+        .where(leads.c.external_id == key)
+        .order_by(leads.c.received_at, leads.c.lead_id)
+        .limit(1)
+    )
+    return conn.execute(query).first()
+
+
 def queued_leads(
     conn: sa.Connection,
     limit: int,

@@ -21,7 +21,7 @@ from leadpilot.service.schemas import (
 )
 from leadpilot.store.decisions import list_decisions
 from leadpilot.store.idempotency import request_fingerprint
-from leadpilot.store.leads import get_lead_row
+from leadpilot.store.leads import find_lead_row
 
 router = APIRouter(prefix="/v1/leads", tags=["leads"])
 
@@ -29,7 +29,7 @@ router = APIRouter(prefix="/v1/leads", tags=["leads"])
 def _canonical(body: LeadCreate | dict[str, Any], fmt: str) -> LeadCreate:
     if isinstance(body, LeadCreate) and fmt == "canonical":
         return body
-    raw = body.model_dump(exclude_unset=True) if isinstance(body, LeadCreate) else body
+    raw = body.raw if isinstance(body, LeadCreate) else body
     data = raw if fmt == "canonical" else canonical_from_payload(raw, fmt)
     try:
         return LeadCreate.model_validate(data)
@@ -74,14 +74,18 @@ def post_lead(
 
 @router.get("/{lead_id}", response_model=LeadPublic)
 def get_lead(lead_id: str, conn: Conn, _token: ReaderToken) -> LeadPublic:
-    """A lead with its status, owner, milestones and every decision about it."""
-    row = get_lead_row(conn, lead_id)
+    """A lead with its status, owner, milestones and every decision about it. ``lead_id`` is
+    the id returned at intake or the CRM record id (``external_id``, e.g. ``hubspot:901``)."""
+    row = find_lead_row(conn, lead_id)
     if row is None:
-        raise NotFoundError(f"no lead {lead_id!r}", hint="check the id returned at intake")
+        raise NotFoundError(
+            f"no lead {lead_id!r}",
+            hint="use the lead_id returned at intake or the CRM record id (external_id)",
+        )
     data = dict(row._mapping)
     for key in ("email", "external_id", "company", "domain"):
         data.pop(key, None)
     data["decisions"] = [
-        decision_public(d) for d in list_decisions(conn, lead_id=lead_id, limit=1000)
+        decision_public(d) for d in list_decisions(conn, lead_id=row.lead_id, limit=1000)
     ]
     return LeadPublic(**data)
