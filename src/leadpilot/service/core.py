@@ -30,7 +30,7 @@ from leadpilot.service.metrics import ServiceMetrics
 from leadpilot.service.notify import reassignment_message
 from leadpilot.service.outcomes import IntakeOutcome, Reassignment
 from leadpilot.service.queue_gate import QueueGate
-from leadpilot.service.schemas import LeadCreate, column_length
+from leadpilot.service.schemas import LeadCreate
 from leadpilot.settings import Settings
 from leadpilot.store.alerts import enqueue_webhook, record_alert
 from leadpilot.store.decisions import StoredDecision, live_decision
@@ -44,14 +44,14 @@ from leadpilot.store.leads import (
     lead_row,
     record_duplicate_intake,
 )
+from leadpilot.store.lengths import TEXT_LENGTHS
 from leadpilot.store.record import DecisionRecord, TimerStart, record_decision
-from leadpilot.store.tables import leads
 from leadpilot.store.types import utcnow
 
 __all__ = ["RoutingService", "lead_from_create"]
 
 
-_DOMAIN_LENGTH = column_length(leads.c.domain)
+_DOMAIN_LENGTH = TEXT_LENGTHS["leads"]["domain"]
 
 
 def lead_from_create(body: LeadCreate, now: datetime) -> Lead:

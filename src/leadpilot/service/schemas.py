@@ -6,7 +6,6 @@ import math
 from datetime import UTC, date, datetime
 from typing import Annotated, Any, Literal
 
-import sqlalchemy as sa
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -23,7 +22,7 @@ from leadpilot.ingest.values import parse_company_size
 from leadpilot.schema import size_band_of
 from leadpilot.service.outcomes import EventOutcome, IntakeOutcome
 from leadpilot.store.decisions import StoredDecision, decision_row
-from leadpilot.store.tables import events, rep_out_of_office, reps
+from leadpilot.store.lengths import TEXT_LENGTHS
 
 __all__ = [
     "MAX_ID",
@@ -44,7 +43,6 @@ __all__ = [
     "PolicyRollback",
     "RepPublic",
     "RepUpdate",
-    "column_length",
     "decision_public",
     "event_public",
     "intake_public",
@@ -73,11 +71,9 @@ Moment = Annotated[datetime, AfterValidator(_check_moment)]
 MAX_ID = 2**31 - 1  # the largest Integer key on PostgreSQL (32-bit)
 
 
-def column_length(column: sa.Column[Any]) -> int:
-    """The length of a ``String`` column: the one source of truth for the API's limits."""
-    length = getattr(column.type, "length", None)
-    assert isinstance(length, int), f"{column} has no length"
-    return length
+_REPS = TEXT_LENGTHS["reps"]
+_EVENTS = TEXT_LENGTHS["events"]
+_OOO_REASON = TEXT_LENGTHS["rep_out_of_office"]["reason"]
 
 
 def _unstorable(value: Any) -> str | None:
@@ -118,7 +114,7 @@ class OutOfOffice(_In):
 
     starts_at: datetime
     ends_at: datetime
-    reason: str | None = Field(None, max_length=column_length(rep_out_of_office.c.reason))
+    reason: str | None = Field(None, max_length=_OOO_REASON)
 
     @field_validator("ends_at", mode="after")
     @classmethod
@@ -159,20 +155,20 @@ class RepPublic(BaseModel):
 class RepUpdate(_In):
     """Fields of a rep to create or replace (PUT). Omitted fields keep their value."""
 
-    name: str | None = Field(None, max_length=column_length(reps.c.name))
-    email: str | None = Field(None, max_length=column_length(reps.c.email))
-    pool: str | None = Field(None, max_length=column_length(reps.c.pool))
-    role: str | None = Field(None, max_length=column_length(reps.c.role))
+    name: str | None = Field(None, max_length=_REPS["name"])
+    email: str | None = Field(None, max_length=_REPS["email"])
+    pool: str | None = Field(None, max_length=_REPS["pool"])
+    role: str | None = Field(None, max_length=_REPS["role"])
     regions: list[str] | None = Field(None, max_length=200)
     industries: list[str] | None = Field(None, max_length=200)
     products: list[str] | None = Field(None, max_length=200)
     languages: list[str] | None = Field(None, max_length=50)
     max_leads_per_day: int | None = Field(None, ge=0, le=100_000)
     max_open_leads: int | None = Field(None, ge=0, le=1_000_000)
-    timezone: str | None = Field(None, max_length=column_length(reps.c.timezone))
-    working_hours: str | None = Field(None, max_length=column_length(reps.c.working_hours))
+    timezone: str | None = Field(None, max_length=_REPS["timezone"])
+    working_hours: str | None = Field(None, max_length=_REPS["working_hours"])
     active: bool | None = None
-    backup_rep_id: str | None = Field(None, max_length=column_length(reps.c.backup_rep_id))
+    backup_rep_id: str | None = Field(None, max_length=_REPS["backup_rep_id"])
     out_of_office: list[OutOfOffice] | None = Field(None, max_length=500)
 
 
@@ -409,13 +405,13 @@ class EventCreate(_In):
 
     event_id: str = _ID
     type: EventType
-    lead_id: str | None = Field(None, max_length=column_length(events.c.lead_id))
-    rep_id: str | None = Field(None, max_length=column_length(events.c.rep_id))
+    lead_id: str | None = Field(None, max_length=_EVENTS["lead_id"])
+    rep_id: str | None = Field(None, max_length=_EVENTS["rep_id"])
     occurred_at: datetime | None = None
     starts_at: datetime | None = None
     ends_at: datetime | None = None
     # Stored as the out-of-office range's reason, or in a manual reassignment's reason codes.
-    reason: str | None = Field(None, max_length=column_length(rep_out_of_office.c.reason))
+    reason: str | None = Field(None, max_length=_OOO_REASON)
 
 
 class EventPublic(BaseModel):

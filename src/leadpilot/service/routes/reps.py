@@ -12,14 +12,14 @@ from leadpilot.policy.availability import check_availability
 from leadpilot.schema import Rep
 from leadpilot.service.deps import Conn, Ctx, ReaderToken, WriterToken
 from leadpilot.service.errors import NotFoundError
-from leadpilot.service.schemas import OutOfOffice, RepPublic, RepUpdate, column_length
+from leadpilot.service.schemas import OutOfOffice, RepPublic, RepUpdate
 from leadpilot.store import reps as rep_store
 from leadpilot.store.counters import rep_load
 from leadpilot.store.engine import write_transaction
-from leadpilot.store.tables import reps
+from leadpilot.store.lengths import TEXT_LENGTHS
 
 router = APIRouter(prefix="/v1/reps", tags=["reps"])
-RepId = Annotated[str, Path(min_length=1, max_length=column_length(reps.c.rep_id))]
+RepId = Annotated[str, Path(min_length=1, max_length=TEXT_LENGTHS["reps"]["rep_id"])]
 
 
 def _public(conn: Conn, rep: Rep, ctx: Ctx) -> RepPublic:
