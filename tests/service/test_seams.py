@@ -58,11 +58,19 @@ def test_event_outcomes_are_typed_and_repeat_once(api: Api) -> None:
 def test_routing_transaction_holds_the_advisory_lock_on_postgres(pg_url: str) -> None:
     engine = migrated_engine(pg_url)
     key = routing_lock_key("sdr")
-    try_lock = sa.select(sa.func.pg_try_advisory_xact_lock(key))
+    # pg_locks shows a bigint advisory key as (classid, objid) = its high and low 32 bits.
+    # Looked up by the holder's backend pid: other test runs may share the database.
+    held = sa.text(
+        "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted"
+        " AND pid = :pid AND classid = :high AND objid = :low AND objsubid = 1"
+    )
+    params = {"high": key >> 32, "low": key & 0xFFFFFFFF}
     inside, released = threading.Event(), threading.Event()
+    holder_pid: list[int] = []
 
     def hold() -> None:
-        with routing_transaction(engine, pool="sdr"):
+        with routing_transaction(engine, pool="sdr") as conn:
+            holder_pid.append(conn.execute(sa.text("SELECT pg_backend_pid()")).scalar_one())
             inside.set()
             released.wait(10)
 
@@ -70,13 +78,13 @@ def test_routing_transaction_holds_the_advisory_lock_on_postgres(pg_url: str) ->
     holder.start()
     try:
         assert inside.wait(10)
-        with engine.connect() as other, other.begin():
-            assert other.execute(try_lock).scalar() is False
+        with engine.connect() as other:
+            assert other.execute(held, {**params, "pid": holder_pid[0]}).scalar() == 1
     finally:
         released.set()
         holder.join(10)
-    with engine.connect() as other, other.begin():
-        assert other.execute(try_lock).scalar() is True
+    with engine.connect() as other:  # released at commit (transaction-scoped)
+        assert other.execute(held, {**params, "pid": holder_pid[0]}).scalar() == 0
     # One key for every pool today (see routing_lock_key): pools still serialise.
     assert routing_lock_key("ae") == key == routing_lock_key(None)
     engine.dispose()
