@@ -324,7 +324,12 @@ def demo_section(out: Any, workdir: Path, world: Any) -> dict[str, Any]:
     before it ends, so outcomes are settled) through round-robin and the default predictive
     policy with a model trained only on the leads before them (cross-fitting), and print
     every estimate next to the truth of the simulated assignments."""
+    import pandas as pd
+
+    from leadpilot.evaluate.simulation import Block, run_simulation
+    from leadpilot.ingest import reps_from_frame
     from leadpilot.model import ConversionModel
+    from leadpilot.policy import default_policy, with_strategy
     from leadpilot.synth import expected_conversions
 
     hist = world.history
