@@ -11,16 +11,18 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
-import numpy as np
-from numpy.typing import NDArray
+if TYPE_CHECKING:  # numpy only types the scorer protocol; `leadpilot --help` must not load it
+    import numpy as np
+    from numpy.typing import NDArray
 
 __all__ = [
     "ACCOUNT_COLUMNS",
     "HISTORY_COLUMNS",
     "REP_COLUMNS",
     "SIZE_BANDS",
+    "TARGETS",
     "Account",
     "Candidate",
     "CandidateScores",
@@ -70,6 +72,9 @@ HISTORY_COLUMNS: tuple[str, ...] = (
     "closed_at",
     "deal_value",
 )
+
+# The outcomes a model can learn and an audit can measure (columns of HISTORY_COLUMNS).
+TARGETS: tuple[str, ...] = ("converted", "closed_won")
 
 # Rep roster columns. regions / industries / products / languages are ';'-separated lists in
 # CSV and tuples in ``Rep``. working_hours looks like "Mon-Fri 09:00-17:30".

@@ -7,6 +7,7 @@ penalty chosen out of time, calibration kept only when it helps out of time).
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -14,8 +15,8 @@ import pytest
 from leadpilot.ingest import read_history, read_reps
 from leadpilot.model import ConversionModel
 
-MAVEN = Path("/work/shared/data/maven-crm-sales-opportunities")
-pytestmark = pytest.mark.skipif(not MAVEN.is_dir(), reason="shared data not mounted")
+MAVEN = Path(os.environ["LEADPILOT_DATA_DIR"]) / "maven-crm-sales-opportunities"
+pytestmark = pytest.mark.shared_data(MAVEN.name)
 
 
 def test_maven_closed_deals_not_worse_than_per_agent() -> None:

@@ -50,7 +50,7 @@ def test_readers_cannot_write_and_writers_cannot_change_policy(api: Api) -> None
     ("body", "field"),
     [
         ({"lead_id": "L1", "company_size": -5}, "body.company_size"),
-        ({"lead_id": "L1", "colour": "red"}, "body.colour"),
+        ({"lead_id": "L1", "colour": "red", "attributes": {"colour": "x"}}, "body"),
         ({"lead_id": "bad id with spaces"}, "body.lead_id"),
         ({"lead_id": "L1", "engagement_score": "high"}, "body.engagement_score"),
     ],

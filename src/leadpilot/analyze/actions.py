@@ -7,6 +7,14 @@ from typing import Any
 
 import pandas as pd
 
+from leadpilot.analyze.sections import (
+    Action,
+    DataQuality,
+    Recommendations,
+    TimeToContact,
+    Verdict,
+)
+
 __all__ = ["prioritised_actions"]
 
 
@@ -26,7 +34,7 @@ def _doubling(fit: dict[str, Any]) -> str:
     )
 
 
-def _speed_action(ttc: dict[str, Any], overall: float, min_leads: int) -> dict[str, Any] | None:
+def _speed_action(ttc: TimeToContact, overall: float, min_leads: int) -> Action | None:
     fit = ttc.get("fit")
     if not ttc.get("available") or not fit or fit["ci_high"] >= 1.0:
         return None
@@ -38,8 +46,9 @@ def _speed_action(ttc: dict[str, Any], overall: float, min_leads: int) -> dict[s
     spread = ""
     if len(fast_bins) >= 2:
         spread = (
-            f" Leads reached {fast_bins[0]['range']} converted at {_pct(fast_bins[0]['rate'])}, "
-            f"{fast_bins[-1]['range']} at {_pct(fast_bins[-1]['rate'])}."
+            f" Leads reached {fast_bins[0]['range']} converted at "
+            f"{_pct(fast_bins[0]['rate'] or 0.0)}, "
+            f"{fast_bins[-1]['range']} at {_pct(fast_bins[-1]['rate'] or 0.0)}."
         )
     if slow:
         gain = sum(
@@ -66,7 +75,7 @@ def _speed_action(ttc: dict[str, Any], overall: float, min_leads: int) -> dict[s
     }
 
 
-def _balance_action(by_rep: pd.DataFrame, overall: float, min_leads: int) -> dict[str, Any] | None:
+def _balance_action(by_rep: pd.DataFrame, overall: float, min_leads: int) -> Action | None:
     reps = by_rep[(by_rep["leads"] >= min_leads) & (by_rep["rep"] != "(missing)")]
     if len(reps) < 3:
         return None
@@ -105,9 +114,7 @@ def _balance_action(by_rep: pd.DataFrame, overall: float, min_leads: int) -> dic
     }
 
 
-def _source_action(
-    by_source: pd.DataFrame, overall: float, min_leads: int
-) -> dict[str, Any] | None:
+def _source_action(by_source: pd.DataFrame, overall: float, min_leads: int) -> Action | None:
     src = by_source[(by_source["leads"] >= min_leads) & (by_source["source"] != "(missing)")]
     low = src[src["ci_high"] < overall].sort_values("rate")
     high = src[src["ci_low"] > overall].sort_values("rate", ascending=False)
@@ -138,17 +145,17 @@ def prioritised_actions(
     *,
     by_rep: pd.DataFrame,
     by_source: pd.DataFrame | None,
-    time_to_contact: dict[str, Any],
-    recommendations: dict[str, Any],
-    verdict: dict[str, Any],
-    quality: dict[str, Any],
+    time_to_contact: TimeToContact,
+    recommendations: Recommendations,
+    verdict: Verdict,
+    quality: DataQuality,
     overall: float,
     min_leads: int,
-) -> list[dict[str, Any]]:
+) -> list[Action]:
     """Return 3-5 actions, most valuable first, each with its evidence."""
-    actions: list[dict[str, Any]] = []
-    rules = recommendations.get("rules", [])
-    if verdict["supports_predictive_routing"] and rules:
+    actions: list[Action] = []
+    rules = recommendations.rules
+    if verdict.supports_predictive_routing and rules:
         top = rules[0]
         actions.append(
             {
@@ -167,7 +174,7 @@ def prioritised_actions(
         if candidate is not None:
             actions.append(candidate)
     actions.sort(key=lambda a: -(a["projected_extra_conversions"] or 0.0))
-    if verdict["supports_predictive_routing"]:
+    if verdict.supports_predictive_routing:
         actions.append(
             {
                 "title": "Pilot predictive routing with a randomized holdout",
@@ -175,12 +182,12 @@ def prioritised_actions(
                     "Route 80% of leads by the plan and keep 20% on round-robin, chosen at random, "
                     "to measure the real lift before rolling out."
                 ),
-                "evidence": verdict["reason"],
+                "evidence": verdict.reason,
                 "projected_extra_conversions": None,
                 "caveat": None,
             }
         )
-    elif quality.get("has_reps") is False:
+    elif quality.has_reps is False:
         actions.append(
             {
                 "title": "Record the assigned rep on every lead",
@@ -189,7 +196,7 @@ def prioritised_actions(
                     "leads, nor whether routing could do better. Export the lead owner (e.g. "
                     "Lead Owner, Contact owner, Assigned_Rep) with the history."
                 ),
-                "evidence": verdict["reason"],
+                "evidence": verdict.reason,
                 "projected_extra_conversions": None,
                 "caveat": None,
             }
@@ -203,7 +210,7 @@ def prioritised_actions(
                     "round-robin within pools, and randomize assignment for a share of leads so "
                     "that the next audit can measure rep fit without the current routing's bias."
                 ),
-                "evidence": verdict["reason"],
+                "evidence": verdict.reason,
                 "projected_extra_conversions": None,
                 "caveat": None,
             }
@@ -221,12 +228,12 @@ def prioritised_actions(
                 "caveat": None,
             }
         )
-    if quality.get("outcome_unknown_share", 0.0) > 0.2:
+    if quality.outcome_unknown_share > 0.2:
         actions.append(
             {
                 "title": "Close the loop on outcomes",
                 "detail": (
-                    f"{quality['outcome_unknown_share']:.0%} of leads have no recorded outcome; "
+                    f"{quality.outcome_unknown_share:.0%} of leads have no recorded outcome; "
                     "every estimate here rests on the rest."
                 ),
                 "evidence": "data-quality summary",
@@ -234,7 +241,7 @@ def prioritised_actions(
                 "caveat": None,
             }
         )
-    if not quality.get("has_dates", True):
+    if not quality.has_dates:
         actions.append(
             {
                 "title": "Export lead creation dates",
@@ -255,7 +262,7 @@ def prioritised_actions(
     return out
 
 
-def _sample_size_action(overall: float, quality: dict[str, Any]) -> dict[str, Any]:
+def _sample_size_action(overall: float, quality: DataQuality) -> Action:
     """How many leads per arm a test needs to see a 15% relative lift (two proportions,
     5% two-sided, 80% power, normal approximation)."""
     p1 = min(max(overall, 1e-3), 0.99)
@@ -268,7 +275,7 @@ def _sample_size_action(overall: float, quality: dict[str, Any]) -> dict[str, An
         "title": "Gather enough outcomes to detect a 15% lift",
         "detail": (
             f"At a {_pct(p1)} conversion rate, telling {_pct(p1)} from {_pct(p2)} needs about "
-            f"{n:,} leads per group; this history has {quality.get('rows_used', 0):,} leads in all."
+            f"{n:,} leads per group; this history has {quality.rows_used:,} leads in all."
         ),
         "evidence": "two-proportion power calculation (5% two-sided, 80% power)",
         "projected_extra_conversions": None,

@@ -8,6 +8,7 @@ plotting library would add ~1 MB to every report for no gain.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping, Sequence
 from html import escape
 from typing import Any
 
@@ -42,7 +43,7 @@ def _text(
 
 
 def rate_by_group_svg(
-    rows: list[dict[str, Any]],
+    rows: Sequence[Mapping[str, Any]],
     key: str,
     overall: float,
     *,
@@ -128,7 +129,7 @@ def _lift_colour(lift: float | None) -> str:
 
 
 def heatmap_svg(
-    grid: dict[str, Any], *, title: str, max_reps: int = 40, max_segments: int = 16
+    grid: Mapping[str, Any], *, title: str, max_reps: int = 40, max_segments: int = 16
 ) -> str:
     """Rep x segment shrunk rates, coloured by lift over the segment average."""
     reps = grid["reps"][:max_reps]
@@ -186,7 +187,7 @@ def heatmap_svg(
     return "".join(out)
 
 
-def time_to_contact_svg(section: dict[str, Any], *, title: str) -> str:
+def time_to_contact_svg(section: Mapping[str, Any], *, title: str) -> str:
     """Binned rates with intervals on a log-hours axis, with the fitted logistic curve."""
     mids = {
         "<5 min": 2.5 / 60,

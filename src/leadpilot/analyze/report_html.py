@@ -50,12 +50,12 @@ def render_html(
     narrative: dict[str, Any] | None = None,
 ) -> str:
     """The report as an HTML string: no external assets, charts as inline SVG."""
-    doc = analysis.to_dict()
-    overall = doc["overall"]["rate"]
-    target = doc["methods"]["target"]
+    doc = analysis.sections
+    overall = doc.overall.rate
+    target = doc.methods.target
     target_label = "Conversion" if target == "converted" else "Closed-won"
-    by_rep = doc["conversion_by_rep"]
-    by_source = doc["conversion_by_source"]
+    by_rep = doc.conversion_by_rep
+    by_source = doc.conversion_by_source
     heatmaps = [
         (
             dim,
@@ -65,25 +65,25 @@ def render_html(
                 )
             ),
         )
-        for dim, grid in doc["segment_heatmaps"].items()
+        for dim, grid in doc.segment_heatmaps.items()
     ]
     subtitle = (
-        f"{source_name + ' · ' if source_name else ''}{doc['data_quality']['rows_used']:,} leads, "
+        f"{source_name + ' · ' if source_name else ''}{doc.data_quality.rows_used:,} leads, "
         f"{len(by_rep)} reps · outcome: {target.replace('_', ' ')}"
     )
-    ttc = doc["time_to_contact"]
-    min_leads = int(doc["methods"]["min_leads"])
+    ttc = doc.time_to_contact
+    min_leads = doc.methods.min_leads
     return (
         _env()
         .get_template("report.html.j2")
         .render(
             title=title,
             subtitle=subtitle,
-            v=doc["verdict"],
-            q=doc["data_quality"],
-            overall=doc["overall"],
+            v=doc.verdict,
+            q=doc.data_quality,
+            overall=doc.overall,
             target_label=target_label,
-            has_won="win_rate" in (by_rep or by_source or [{}])[0],
+            has_won=doc.has_won,
             has_days=bool(by_rep) and "median_days_to_convert" in by_rep[0],
             by_rep=by_rep,
             by_source=by_source,
@@ -108,18 +108,18 @@ def render_html(
                 else ""
             ),
             heatmaps=heatmaps,
-            matches=doc["best_matches"],
+            matches=doc.best_matches,
             ttc=ttc,
             ttc_chart=Markup(
                 time_to_contact_svg(ttc, title=f"{target_label} rate by time to first contact")
                 if ttc.get("available")
                 else ""
             ),
-            rec=doc["recommendations"],
-            actions=doc["actions"],
-            m=doc["methods"],
+            rec=doc.recommendations,
+            actions=doc.actions,
+            m=doc.methods,
             narrative=narrative,
-            validate=doc["data_quality"].get("validate_summary"),
+            validate=doc.data_quality.validate_summary,
             version=__version__,
         )
     )

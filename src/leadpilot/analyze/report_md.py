@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +26,7 @@ def _cell(value: object) -> str:
     return _md(value).replace("|", "\\|").replace("\n", " ")
 
 
-def _table(rows: list[dict[str, Any]], key: str, has_won: bool) -> list[str]:
+def _table(rows: Sequence[Mapping[str, Any]], key: str, has_won: bool) -> list[str]:
     head = f"| {key.capitalize()} | Leads | Converted | Rate | 95% interval |"
     sep = "|---|---:|---:|---:|---|"
     if has_won:
@@ -45,48 +46,47 @@ def _table(rows: list[dict[str, Any]], key: str, has_won: bool) -> list[str]:
 
 def render_markdown(analysis: Analysis, *, narrative: dict[str, Any] | None = None) -> str:
     """The five sections, the verdict, data quality and methods as Markdown."""
-    d = analysis.to_dict()
-    v, q, rec, ttc = d["verdict"], d["data_quality"], d["recommendations"], d["time_to_contact"]
-    first = (d["conversion_by_rep"] or d["conversion_by_source"] or [{}])[0]
-    has_won = "win_rate" in first
-    lift = v["projected_lift"]
+    d = analysis.sections
+    v, q, rec, ttc = d.verdict, d.data_quality, d.recommendations, d.time_to_contact
+    has_won = d.has_won
+    lift = v.projected_lift
     lines = [
         "# Routing audit",
         "",
-        f"**Verdict: {'supports' if v['supports_predictive_routing'] else 'does not support'} "
-        f"predictive routing.** {v['reason']}",
+        f"**Verdict: {'supports' if v.supports_predictive_routing else 'does not support'} "
+        f"predictive routing.** {v.reason}",
         "",
-        f"**15%+ improvement?** {v['statement_15pct']}",
+        f"**15%+ improvement?** {v.statement_15pct}",
         "",
         "## Data quality",
         "",
-        f"{q['rows']:,} rows; {q['rows_used']:,} with a known {q['target']} outcome "
-        f"({q['outcome_unknown']:,} open or unknown); overall rate {_pct(d['overall']['rate'])}; "
-        f"{q['reps']} reps."
+        f"{q.rows:,} rows; {q.rows_used:,} with a known {q.target} outcome "
+        f"({q.outcome_unknown:,} open or unknown); overall rate {_pct(d.overall.rate)}; "
+        f"{q.reps} reps."
         + (
-            f" Created {q['date_range'][0][:10]} to {q['date_range'][1][:10]}."
-            if q.get("date_range")
+            f" Created {q.date_range[0][:10]} to {q.date_range[1][:10]}."
+            if q.date_range
             else " No creation dates: file order stands for time."
         ),
         "",
         "## 1. Conversion by rep and by lead source",
         "",
         *(
-            _table(d["conversion_by_rep"], "rep", has_won)
-            if d["conversion_by_rep"]
+            _table(d.conversion_by_rep, "rep", has_won)
+            if d.conversion_by_rep
             else ["The history does not name the rep of each lead."]
         ),
         "",
     ]
-    if d["conversion_by_source"]:
-        lines += [*_table(d["conversion_by_source"], "source", has_won), ""]
+    if d.conversion_by_source:
+        lines += [*_table(d.conversion_by_source, "source", has_won), ""]
     lines += ["## 2. Best rep x segment matches", ""]
-    if d["best_matches"]:
+    if d.best_matches:
         lines += [
             "| Rep | Segment | Leads | Raw | Shrunk (95% CrI) | Segment avg | Lift | q |",
             "|---|---|---:|---:|---|---:|---:|---:|",
         ]
-        for m in d["best_matches"][:20]:
+        for m in d.best_matches[:20]:
             lines.append(
                 f"| {_cell(m['rep'])} | {_cell(m['segment'])} ({m['dimension']}) | {m['leads']} | "
                 f"{_pct(m['rate'])} | {_pct(m['shrunk_rate'])} ({_pct(m['ci_low'])}–"
@@ -96,7 +96,7 @@ def render_markdown(analysis: Analysis, *, narrative: dict[str, Any] | None = No
     else:
         lines.append("No rep beats a segment's average by more than chance would explain.")
     lines += ["", "## 3. Time to first contact", ""]
-    if ttc["available"]:
+    if ttc.get("available"):
         lines += ["| Time to contact | Leads | Rate | 95% interval |", "|---|---:|---:|---|"]
         for b in ttc["bins"]:
             lines.append(
@@ -105,8 +105,8 @@ def render_markdown(analysis: Analysis, *, narrative: dict[str, Any] | None = No
                 if b["leads"]
                 else f"| {b['range']} | 0 | – | – |"
             )
-        if ttc.get("fit"):
-            f = ttc["fit"]
+        f = ttc.get("fit")
+        if f:
             lines += [
                 "",
                 "Each doubling of time to contact multiplies the odds of converting by "
@@ -116,18 +116,18 @@ def render_markdown(analysis: Analysis, *, narrative: dict[str, Any] | None = No
     else:
         lines.append(ttc["reason"] + ".")
     lines += ["", f"> {ttc['caution']}", "", "## 4. Routing recommendations", ""]
-    lines.append(_md(rec["statement"]))
+    lines.append(_md(rec.statement))
     lines.append("")
-    if lift["value"] is not None:
+    if lift.value is not None and lift.ci_low is not None and lift.ci_high is not None:
         lines += [
-            f"Projected lift over round-robin: {lift['value']:+.1%} (95% interval "
-            f"{lift['ci_low']:+.1%} to {lift['ci_high']:+.1%}). "
-            f"Capacity: {rec['capacity_source']}.",
+            f"Projected lift over round-robin: {lift.value:+.1%} (95% interval "
+            f"{lift.ci_low:+.1%} to {lift.ci_high:+.1%}). "
+            f"Capacity: {rec.capacity_source}.",
             "",
         ]
-    lines += [f"{i}. {_md(r['text'])}" for i, r in enumerate(rec["rules"], start=1)]
-    lines += ["", f"*Method:* {rec['method']}", "", "## 5. Prioritised actions", ""]
-    for a in d["actions"]:
+    lines += [f"{i}. {_md(r['text'])}" for i, r in enumerate(rec.rules, start=1)]
+    lines += ["", f"*Method:* {rec.method}", "", "## 5. Prioritised actions", ""]
+    for a in d.actions:
         lines.append(
             f"{a['priority']}. **{_md(a['title'])}.** {_md(a['detail'])} "
             f"*Evidence:* {_md(a['evidence'].rstrip('.'))}."
@@ -139,20 +139,20 @@ def render_markdown(analysis: Analysis, *, narrative: dict[str, Any] | None = No
             "",
             _md(narrative["text"]),
         ]
-    m = d["methods"]
+    methods = d.methods
     lines += ["", "## Methods", ""]
     lines += [
-        f"- {m[k]}"
-        for k in (
-            "rates",
-            "shrinkage",
-            "best_matches",
-            "time_to_contact",
-            "heterogeneity",
-            "limitations",
+        f"- {text}"
+        for text in (
+            methods.rates,
+            methods.shrinkage,
+            methods.best_matches,
+            methods.time_to_contact,
+            methods.heterogeneity,
+            methods.limitations,
         )
     ]
-    lines += [f"- {n}" for n in m["notes"]]
+    lines += [f"- {n}" for n in methods.notes]
     return "\n".join(lines) + "\n"
 
 

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from leadpilot.analyze.heterogeneity import GTest
+from leadpilot.analyze.sections import Lift, Verdict
 
 __all__ = ["ALPHA", "HOPED_LIFT", "MIN_LEADS_FOR_VERDICT", "decide", "without_reps"]
 
@@ -22,34 +21,39 @@ def _p(test: GTest, digits: int = 3) -> str:
     return f"p = {test.p_value:.{digits}f}"
 
 
-def _fmt(lift: dict[str, Any]) -> str:
-    return f"{lift['value']:+.1%}, 95% interval {lift['ci_low']:+.1%} to {lift['ci_high']:+.1%}"
+def _fmt(lift: Lift, *, paren: bool = False) -> str:
+    """'+3.9%, 95% interval -0.0% to +8.1%' (or with the interval in brackets)."""
+    if lift.value is None or lift.ci_low is None or lift.ci_high is None:
+        return "not computable"
+    interval = f"95% interval {lift.ci_low:+.1%} to {lift.ci_high:+.1%}"
+    return f"{lift.value:+.1%} ({interval})" if paren else f"{lift.value:+.1%}, {interval}"
 
 
 def decide(
     *,
     het: GTest,
     inter: GTest | None,
-    lift: dict[str, Any],
+    lift: Lift,
     dims: list[str],
     n_reps: int,
     n_leads: int,
     constant_outcome: str | None = None,
-) -> dict[str, Any]:
+) -> Verdict:
     """Supported only when reps differ within segments beyond chance (permutation p < 5%) AND
     the cross-fitted lift's 95% interval is above zero; tiny or degenerate histories never are.
 
     ``constant_outcome`` is a sentence when every lead with a rep has the same outcome.
     """
     significant = het.p_value < ALPHA
-    supports = bool(significant and lift["ci_low"] > 0)
+    low = lift.ci_low if lift.ci_low is not None else float("-inf")
+    value = lift.value if lift.value is not None else float("-inf")
+    supports = bool(significant and low > 0)
     segs = " x ".join(d.replace("_", " ") for d in dims) + " segments" if dims else "the team"
     if supports:
         reason = (
             f"Reps' conversion rates differ within {segs} beyond chance ("
             f"{_p(het)}) and the capacity-respecting plan's projected lift over "
-            f"round-robin is {lift['value']:+.1%} (95% interval {lift['ci_low']:+.1%} to "
-            f"{lift['ci_high']:+.1%})."
+            f"round-robin is {_fmt(lift, paren=True)}."
         )
     elif not significant:
         reason = (
@@ -75,21 +79,21 @@ def decide(
     if constant_outcome:
         supports = False
         reason = constant_outcome
-    if supports and lift["ci_low"] >= HOPED_LIFT:
+    if supports and low >= HOPED_LIFT:
         hope, hope_text = (
             "yes",
             (
                 "Yes: the data supports a 15%+ improvement (the whole 95% interval of the "
-                f"projected lift, {lift['ci_low']:+.1%} to {lift['ci_high']:+.1%}, is above "
+                f"projected lift, {low:+.1%} to {lift.ci_high or 0.0:+.1%}, is above "
                 "+15%)."
             ),
         )
-    elif supports and lift["value"] >= HOPED_LIFT:
+    elif supports and value >= HOPED_LIFT:
         hope, hope_text = (
             "possible",
             (
-                f"Possibly: the projected lift is {lift['value']:+.1%}, but its 95% interval "
-                f"reaches down to {lift['ci_low']:+.1%}, so a 15%+ improvement is not established."
+                f"Possibly: the projected lift is {value:+.1%}, but its 95% interval "
+                f"reaches down to {low:+.1%}, so a 15%+ improvement is not established."
             ),
         )
     else:
@@ -100,27 +104,27 @@ def decide(
                 f"(projected {_fmt(lift)})."
             ),
         )
-    return {
-        "supports_predictive_routing": supports,
-        "projected_lift": {k: lift[k] for k in ("value", "ci_low", "ci_high")},
-        "reason": reason,
-        "supports_15pct_improvement": hope,
-        "statement_15pct": hope_text,
-        "tests": [het.to_dict()] + ([inter.to_dict()] if inter else []),
-    }
+    return Verdict(
+        supports_predictive_routing=supports,
+        projected_lift=Lift(lift.value, lift.ci_low, lift.ci_high),
+        reason=reason,
+        supports_15pct_improvement=hope,
+        statement_15pct=hope_text,
+        tests=[het.to_dict()] + ([inter.to_dict()] if inter else []),
+    )
 
 
-def without_reps() -> dict[str, Any]:
+def without_reps() -> Verdict:
     """The verdict for a history that does not say which rep handled each lead."""
     reason = (
         "The history does not say which rep handled each lead, so routing cannot be audited: "
         "only lead sources and speed can be."
     )
-    return {
-        "supports_predictive_routing": False,
-        "projected_lift": {"value": None, "ci_low": None, "ci_high": None},
-        "reason": reason,
-        "supports_15pct_improvement": "no",
-        "statement_15pct": "No: without the assigned rep nothing supports a routing gain.",
-        "tests": [],
-    }
+    return Verdict(
+        supports_predictive_routing=False,
+        projected_lift=Lift(None, None, None),
+        reason=reason,
+        supports_15pct_improvement="no",
+        statement_15pct="No: without the assigned rep nothing supports a routing gain.",
+        tests=[],
+    )

@@ -3,24 +3,26 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
 import typer
 from rich.console import Console
 from rich.panel import Panel
 from rich.table import Table
 
-from leadpilot.analyze.core import TARGETS, Analysis, analyze
-from leadpilot.analyze.narrative import request_narrative
-from leadpilot.analyze.report_html import write_html
-from leadpilot.analyze.report_md import write_markdown
 from leadpilot.cli._common import console as default_console
 from leadpilot.errors import ConfigError
-from leadpilot.ingest import read_history, read_reps
-from leadpilot.ingest.presets import PRESETS
 from leadpilot.outputs import prepare_output_file
+from leadpilot.schema import TARGETS
+
+# The audit's modules (pandas, scipy) load inside the commands: `leadpilot --help` stays instant.
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from leadpilot.analyze.core import Analysis
+    from leadpilot.analyze.sections import ReportSections
 
 __all__ = ["demo_section", "print_analysis", "print_verdict", "register", "run_analysis"]
 
@@ -31,7 +33,7 @@ def _pct(x: float | None) -> str:
     return f"{x:.0%}" if abs(x) >= 0.1 or x == 0 else f"{x:.1%}"
 
 
-def _rate_table(rows: list[dict[str, Any]], key: str, title: str, limit: int = 15) -> Table:
+def _rate_table(rows: Sequence[Mapping[str, Any]], key: str, title: str, limit: int = 15) -> Table:
     table = Table(title=title, title_justify="left")
     table.add_column(key.capitalize())
     for col in ("Leads", "Converted", "Rate", "95% interval"):
@@ -55,39 +57,39 @@ def _rate_table(rows: list[dict[str, Any]], key: str, title: str, limit: int = 1
     return table
 
 
-def print_verdict(console: Console, doc: dict[str, Any]) -> None:
+def print_verdict(console: Console, doc: ReportSections) -> None:
     """The verdict panel: supported or not, the projected lift and the 15% question."""
-    v = doc["verdict"]
-    ok = v["supports_predictive_routing"]
+    v = doc.verdict
+    ok = v.supports_predictive_routing
     head = (
         "[bold green]Predictive routing is supported by this history[/]"
         if ok
         else "[bold red]This history does not support predictive routing[/]"
     )
-    lift = v["projected_lift"]
+    lift = v.projected_lift
     projected = (
-        f"{lift['value']:+.1%} (95% interval {lift['ci_low']:+.1%} to {lift['ci_high']:+.1%})"
-        if lift["value"] is not None
+        f"{lift.value:+.1%} (95% interval {lift.ci_low:+.1%} to {lift.ci_high:+.1%})"
+        if lift.value is not None and lift.ci_low is not None and lift.ci_high is not None
         else "not computable"
     )
     body = (
-        f"{head}\n{v['reason']}\n\n[bold]Projected lift vs round-robin:[/] {projected}\n"
-        f"[bold]15%+?[/] {v['statement_15pct']}"
+        f"{head}\n{v.reason}\n\n[bold]Projected lift vs round-robin:[/] {projected}\n"
+        f"[bold]15%+?[/] {v.statement_15pct}"
     )
     console.print(Panel(body, title="Verdict", border_style="green" if ok else "red"))
 
 
-def print_analysis(console: Console, doc: dict[str, Any]) -> None:
+def print_analysis(console: Console, doc: ReportSections) -> None:
     """Print the key tables, the recommendations, the actions and the verdict."""
-    if doc["conversion_by_rep"]:
-        console.print(_rate_table(doc["conversion_by_rep"], "rep", "Conversion by rep"))
-    if doc["conversion_by_source"]:
-        console.print(_rate_table(doc["conversion_by_source"], "source", "Conversion by source"))
-    if doc["best_matches"]:
+    if doc.conversion_by_rep:
+        console.print(_rate_table(doc.conversion_by_rep, "rep", "Conversion by rep"))
+    if doc.conversion_by_source:
+        console.print(_rate_table(doc.conversion_by_source, "source", "Conversion by source"))
+    if doc.best_matches:
         matches = Table(title="Best rep x segment matches (FDR 10%)", title_justify="left")
         for col in ("Rep", "Segment", "Leads", "Shrunk rate", "Segment avg", "Lift", "q"):
             matches.add_column(col, justify="left" if col in {"Rep", "Segment"} else "right")
-        for m in doc["best_matches"][:10]:
+        for m in doc.best_matches[:10]:
             matches.add_row(
                 m["rep"],
                 m["segment"],
@@ -100,8 +102,8 @@ def print_analysis(console: Console, doc: dict[str, Any]) -> None:
         console.print(matches)
     else:
         console.print("[dim]No rep beats a segment's average by more than chance.[/]")
-    ttc = doc["time_to_contact"]
-    if ttc["available"]:
+    ttc = doc.time_to_contact
+    if ttc.get("available"):
         speed = Table(title="Time to first contact", title_justify="left")
         for col in ("Range", "Leads", "Rate", "95% interval"):
             speed.add_column(col, justify="left" if col == "Range" else "right")
@@ -113,13 +115,13 @@ def print_analysis(console: Console, doc: dict[str, Any]) -> None:
                 f"{_pct(b['ci_low'])}–{_pct(b['ci_high'])}" if b["leads"] else "–",
             )
         console.print(speed)
-    rules = doc["recommendations"]["rules"]
+    rules = doc.recommendations.rules
     if rules:
         console.print("[bold]Routing rules[/]")
         for i, r in enumerate(rules[:5], start=1):
             console.print(f" {i}. {r['text']}", highlight=False)
     console.print("[bold]Actions[/]")
-    for a in doc["actions"]:
+    for a in doc.actions:
         console.print(f" {a['priority']}. [bold]{a['title']}.[/] {a['detail']}", highlight=False)
     print_verdict(console, doc)
 
@@ -129,13 +131,17 @@ def run_analysis(
 ) -> Path:
     """Demo hook: audit ``frame``, write ``analysis.html`` (and ``.json``, ``.md``) into
     ``out_dir``, print the verdict, and return the HTML report's path."""
+    from leadpilot.analyze.core import analyze
+    from leadpilot.analyze.report_html import write_html
+    from leadpilot.analyze.report_md import write_markdown
+
     out_dir.mkdir(parents=True, exist_ok=True)
     with console.status("Auditing the routing history..."):
         analysis = analyze(frame, reps=reps)
     html = write_html(analysis, out_dir / "analysis.html", source_name="synthetic history")
     (out_dir / "analysis.json").write_text(analysis.to_json(), encoding="utf-8")
     write_markdown(analysis, out_dir / "analysis.md")
-    print_verdict(console, analysis.to_dict())
+    print_verdict(console, analysis.sections)
     console.print(f"Routing audit report: [bold]{html}[/]", highlight=False)
     return html
 
@@ -143,6 +149,8 @@ def run_analysis(
 def demo_section(console: Console, workdir: Path) -> Path:
     """Demo step: audit ``workdir/history.csv`` (with ``reps.csv`` when present) through the
     intake, print the verdict and return the HTML report written to ``workdir``."""
+    from leadpilot.ingest import read_history, read_reps
+
     result = read_history(workdir / "history.csv")
     roster_path = workdir / "reps.csv"
     roster = read_reps(roster_path) if roster_path.exists() else None
@@ -158,6 +166,8 @@ def _narrative(analysis: Analysis, url: str | None, model: str | None) -> dict[s
             hint="give both (e.g. --llm-url http://127.0.0.1:8080/v1 --llm-model llama3), "
             "or neither to keep everything on this machine",
         )
+    from leadpilot.analyze.narrative import request_narrative
+
     return request_narrative(
         analysis.to_dict(), url=url, model=model, api_key=os.environ.get("LEADPILOT_LLM_API_KEY")
     )
@@ -165,13 +175,15 @@ def _narrative(analysis: Analysis, url: str | None, model: str | None) -> dict[s
 
 def register(app: typer.Typer) -> None:
     """Add the ``analyze`` command."""
-    formats = ", ".join(p.name for p in PRESETS)
 
     @app.command("analyze")
     def analyze_command(
         data: Path = typer.Argument(..., help="History export (CSV/.xlsx, or the maven folder)."),
         format: str | None = typer.Option(
-            None, "--format", "-f", help=f"Column preset (default: detected). One of: {formats}."
+            None,
+            "--format",
+            "-f",
+            help="Column preset (default: detected from the headers; a wrong name lists them).",
         ),
         reps: Path | None = typer.Option(
             None, "--reps", help="Rep roster (reps.csv): capacities from max_leads_per_day."
@@ -213,6 +225,11 @@ def register(app: typer.Typer) -> None:
 
         Example:  leadpilot analyze history.csv --reps reps.csv --out report.html --json audit.json
         """
+        from leadpilot.analyze.core import analyze
+        from leadpilot.analyze.report_html import write_html
+        from leadpilot.analyze.report_md import write_markdown
+        from leadpilot.ingest import read_history, read_reps
+
         if target not in TARGETS:
             raise ConfigError(
                 f"unknown --target {target!r}", hint=f"use one of: {', '.join(TARGETS)}"
@@ -237,8 +254,8 @@ def register(app: typer.Typer) -> None:
             )
         narrative = _narrative(analysis, llm_url, llm_model)
         if narrative is not None:
-            analysis.sections["narrative"] = {**narrative, "generated": True}
-        doc = analysis.to_dict()
+            analysis.sections.narrative = {**narrative, "generated": True}
+        doc = analysis.sections
         if quiet:
             print_verdict(console, doc)
         else:

@@ -8,46 +8,22 @@ from collections import Counter
 from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
-import pandas as pd
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from leadpilot.cli._common import console
-from leadpilot.csv_safe import write_safe_csv
 from leadpilot.errors import ConfigError, DataValidationError
-from leadpilot.evaluate.compare import compare_strategies
-from leadpilot.ingest import (
-    accounts_from_frame,
-    leads_from_frame,
-    read_accounts,
-    read_history,
-    read_reps,
-    reps_from_frame,
-)
-from leadpilot.ingest.matching import AccountMatcher
-from leadpilot.ingest.values import parse_company_size, parse_date_column, parse_number
 from leadpilot.outputs import prepare_output_file
-from leadpilot.policy import (
-    DemandModel,
-    InMemoryState,
-    Policy,
-    ShadowPricer,
-    default_policy,
-    load_policy,
-    refresh_prices,
-    route,
-    router_inputs,
-    with_strategy,
-)
-from leadpilot.policy.batch import decisions_frame, route_batch
-from leadpilot.policy.explain import explain, why_not
-from leadpilot.policy.fairness import fair_shares, fairness_index
-from leadpilot.policy.policy_file import strategy_names
-from leadpilot.schema import Decision, Lead, Rep, Scorer
+
+# pandas, numpy, scipy and the router load inside the commands: `leadpilot --help` stays instant.
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from leadpilot.ingest.matching import AccountMatcher
+    from leadpilot.policy import Policy
+    from leadpilot.schema import Decision, Lead, Rep, Scorer
 
 __all__ = ["demo_section", "load_scorer", "print_comparison", "register"]
 
@@ -90,6 +66,10 @@ def load_scorer(model: Path | None, truth: Path | None) -> Scorer | None:
 def _inputs(
     reps: Path, accounts: Path | None, policy: Path | None
 ) -> tuple[list[Rep], AccountMatcher | None, Policy]:
+    from leadpilot.ingest import accounts_from_frame, read_accounts, read_reps, reps_from_frame
+    from leadpilot.ingest.matching import AccountMatcher
+    from leadpilot.policy import default_policy, load_policy
+
     roster = reps_from_frame(read_reps(reps))
     matcher = AccountMatcher(accounts_from_frame(read_accounts(accounts))) if accounts else None
     chosen = load_policy(policy) if policy is not None else default_policy(roster)
@@ -97,6 +77,10 @@ def _inputs(
 
 
 def _read_lead(path: Path) -> Lead:
+    import pandas as pd
+
+    from leadpilot.ingest import leads_from_frame
+
     example = 'e.g. {"lead_id": "L1", "region": "EMEA", "demo_request": true}'
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
@@ -127,6 +111,10 @@ def _read_lead(path: Path) -> Lead:
 def _normalise_lead(path: Path, data: dict[str, Any]) -> dict[str, Any]:
     """Read the lead's dates, size and numbers with the intake's own parsers, so a lead file
     means what the same values mean in a CSV; an unreadable value is an error, not a blank."""
+    import pandas as pd
+
+    from leadpilot.ingest.values import parse_company_size, parse_date_column, parse_number
+
     out = dict(data)
 
     def bad(name: str, expected: str) -> DataValidationError:
@@ -180,6 +168,19 @@ def route_one(
     Example:  leadpilot route lead.json --reps world/reps.csv --accounts world/accounts.csv
               --truth world/truth.json --why-not rep-07
     """
+    import numpy as np
+
+    from leadpilot.ingest import leads_from_frame, read_history
+    from leadpilot.policy import (
+        DemandModel,
+        InMemoryState,
+        ShadowPricer,
+        refresh_prices,
+        route,
+        router_inputs,
+    )
+    from leadpilot.policy.explain import explain, why_not
+
     the_lead = _read_lead(lead)
     roster, matcher, chosen = _inputs(reps, accounts, policy)
     scorer = load_scorer(model, truth)
@@ -249,7 +250,9 @@ def route_many(
     policy: Path | None = _POLICY,
     history: Path | None = _HISTORY,
     strategy: str | None = typer.Option(
-        None, "--strategy", help="Override every pool's strategy (see `leadpilot policy check`)."
+        None,
+        "--strategy",
+        help="Override every pool's strategy (e.g. round_robin; a wrong name lists them).",
     ),
     seed: int = typer.Option(0, "--seed", min=0, help="Seed for exploration, holdout and ties."),
     open_days: float = typer.Option(
@@ -262,6 +265,12 @@ def route_many(
     Example:  leadpilot route-batch world/new_leads.csv --reps world/reps.csv
               --history world/history.csv --truth world/truth.json --out decisions.csv
     """
+    from leadpilot.csv_safe import write_safe_csv
+    from leadpilot.ingest import leads_from_frame, read_history
+    from leadpilot.policy import router_inputs, with_strategy
+    from leadpilot.policy.batch import decisions_frame, route_batch
+    from leadpilot.policy.policy_file import strategy_names
+
     if strategy is not None and strategy not in strategy_names():
         raise ConfigError(
             f"--strategy {strategy!r} is not a strategy",
@@ -285,6 +294,10 @@ def route_many(
 
 
 def _print_batch(out: Console, decisions: list[Decision], reps: list[Rep]) -> None:
+    import numpy as np
+
+    from leadpilot.policy.fairness import fair_shares, fairness_index
+
     counts = Counter(d.rep_id for d in decisions)
     table = Table(title="Leads per rep", show_lines=False)
     for col in ("rep", "leads", "fairness index", "strategies"):
@@ -345,6 +358,11 @@ def demo_section(
     predictive policy (with ``scorer``, e.g. the trained model; the world's oracle when
     omitted), compare with the ground truth, write ``decisions.csv``, and explain one
     decision (who, why, why not the runner-up)."""
+    from leadpilot.csv_safe import write_safe_csv
+    from leadpilot.evaluate.compare import compare_strategies
+    from leadpilot.policy.batch import decisions_frame
+    from leadpilot.policy.explain import explain
+
     results = compare_strategies(world, scorer)
     write_safe_csv(decisions_frame(results["predictive"]["decisions"]), workdir / "decisions.csv")
     version = scorer.version if scorer is not None else world.truth.as_scorer().version

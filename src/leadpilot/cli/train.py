@@ -6,9 +6,8 @@ from __future__ import annotations
 import json
 import warnings
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
@@ -16,10 +15,14 @@ from rich.table import Table
 
 from leadpilot.cli._common import console as default_console
 from leadpilot.errors import ConfigError
-from leadpilot.model import TARGETS, ConversionModel, LeakageWarning
-from leadpilot.model.card import metrics_document, write_reports
-from leadpilot.model.evaluation import jsonable
 from leadpilot.outputs import prepare_output_folder
+from leadpilot.schema import TARGETS
+
+# LightGBM and scikit-learn load inside the commands: `leadpilot --help` stays instant.
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from leadpilot.model import ConversionModel
 
 __all__ = ["print_metrics", "register", "train_and_print"]
 
@@ -82,6 +85,9 @@ def train_and_print(
 ) -> ConversionModel:
     """Train with a progress bar, save to ``out_dir`` with its model card, print the metrics
     table; returns the fitted model (the demo calls this)."""
+    from leadpilot.model import ConversionModel, LeakageWarning
+    from leadpilot.model.card import write_reports
+
     model = model or ConversionModel(target=target)
     with (
         Progress(
@@ -170,6 +176,9 @@ def register(app: typer.Typer) -> None:
 
         Example: leadpilot train history.csv --reps reps.csv --out models/current
         """
+        from leadpilot.model import ConversionModel
+        from leadpilot.model.card import metrics_document
+
         if target not in TARGETS:
             raise ConfigError(
                 f"--target {target!r} is not supported", hint=f"use one of: {', '.join(TARGETS)}"
@@ -200,7 +209,9 @@ def register(app: typer.Typer) -> None:
 
         Example: leadpilot evaluate models/current next_quarter.csv
         """
+        from leadpilot.model import ConversionModel
         from leadpilot.model.assess import assess
+        from leadpilot.model.evaluation import jsonable
 
         model = ConversionModel.load(model_dir)
         result = assess(model, _read(history, format))

@@ -15,6 +15,7 @@ from leadpilot.schema import Rep
 
 __all__ = [
     "WorkingHours",
+    "check_availability",
     "is_away",
     "is_working",
     "local_day",
@@ -166,3 +167,18 @@ def next_working_start(rep: Rep, now: datetime, *, horizon_days: int = 14) -> da
             if candidate > local:
                 return candidate.astimezone(now.tzinfo)
     return None
+
+
+def check_availability(rep: Rep) -> None:
+    """Raise ``DataValidationError`` (naming the field) unless the rep's timezone and working
+    hours can be read: the checks every write of a rep passes before it is stored."""
+    for field, check in (
+        ("timezone", lambda: rep_zone(rep)),
+        ("working_hours", lambda: parse_working_hours(rep.working_hours)),
+    ):
+        try:
+            check()
+        except DataValidationError as exc:
+            raise DataValidationError(
+                f"rep {rep.rep_id!r}: {exc.message}", hint=exc.hint, details={"field": field}
+            ) from None

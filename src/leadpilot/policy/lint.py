@@ -12,6 +12,7 @@ from typing import Literal
 
 from leadpilot.policy.eligibility import Checker, active_rules, capacity_of
 from leadpilot.policy.holds import AccountLookup
+from leadpilot.policy.lint_values import ValueCensus
 from leadpilot.policy.policy_file import Condition, Policy, Pool
 from leadpilot.policy.registry import RULES, STRATEGIES
 from leadpilot.policy.router import lead_view, select_lane, select_pool
@@ -203,6 +204,7 @@ def _lead_checks(
     cond_hits: Counter[str] = Counter()
     days = {lead.created_at.date() for lead in leads if lead.created_at is not None}
     paths = list(_conditions(policy))
+    census = ValueCensus(paths)
     for lead in leads:
         view = lead_view(lead, policy)
         match = accounts.match(lead) if accounts is not None else None
@@ -211,6 +213,7 @@ def _lead_checks(
                 account_id=match.account.account_id, account_tier=match.account.tier
             )
         qualify(view, policy)
+        census.observe(view)
         for path, cond in paths:
             if evaluate(cond, view):
                 cond_hits[path] += 1
@@ -251,6 +254,7 @@ def _lead_checks(
     for path, _cond in paths:
         if cond_hits[path] == 0:
             out.append(Finding("warning", path, f"this condition held for none of {n} leads"))
+    out.extend(Finding("warning", path, message) for path, message in census.unseen())
     for i, pool in enumerate(policy.pools):
         if pool_hits[pool.name] == 0:
             out.append(

@@ -5,7 +5,20 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ModelWrapValidatorHandler,
+    PrivateAttr,
+    field_validator,
+    model_validator,
+)
+
+from leadpilot.ingest.values import parse_company_size
+from leadpilot.schema import size_band_of
+from leadpilot.service.outcomes import EventOutcome, IntakeOutcome
+from leadpilot.store.decisions import StoredDecision, decision_row
 
 __all__ = [
     "AlertPublic",
@@ -25,6 +38,8 @@ __all__ = [
     "RepPublic",
     "RepUpdate",
     "decision_public",
+    "event_public",
+    "intake_public",
 ]
 
 _ID_PATTERN = r"^[A-Za-z0-9_.:@\-]+$"
@@ -65,6 +80,9 @@ class RepPublic(BaseModel):
     out_of_office: list[OutOfOffice]
     open_leads: int
     leads_today: int
+    problem: str | None = Field(
+        None, description="Why routing leaves this rep out (an unreadable timezone or hours)"
+    )
 
 
 class RepUpdate(_In):
@@ -87,8 +105,32 @@ class RepUpdate(_In):
     out_of_office: list[OutOfOffice] | None = Field(None, max_length=500)
 
 
+_ATTRIBUTE_VALUE = str | int | float | bool | None
+_MAX_ATTRIBUTES = 100
+
+
 class LeadCreate(_In):
-    """A lead in leadpilot's canonical fields. Unknown fields go in ``attributes``."""
+    """A lead in leadpilot's canonical fields: the same shape a lead file (``leadpilot route``)
+    or a CSV row takes. ``company_size`` is a head count or a band (``51-200``, ``1000+``);
+    any other top-level field (e.g. ``demo_request``) is stored in ``attributes``, where
+    policy rules find it by name."""
+
+    # Extra top-level fields are folded into ``attributes`` (see ``_fold_custom_fields``),
+    # so the schema documents them as allowed scalars rather than forbidden.
+    model_config = ConfigDict(
+        extra="forbid",
+        str_strip_whitespace=True,
+        json_schema_extra={
+            "additionalProperties": {
+                "anyOf": [
+                    {"type": "string", "maxLength": 1024},
+                    {"type": "number"},
+                    {"type": "boolean"},
+                    {"type": "null"},
+                ]
+            }
+        },
+    )
 
     lead_id: str | None = Field(None, min_length=1, max_length=128, pattern=_ID_PATTERN)
     created_at: datetime | None = None
@@ -98,7 +140,19 @@ class LeadCreate(_In):
     website: str | None = Field(None, max_length=2048)
     source: str | None = Field(None, max_length=128)
     industry: str | None = Field(None, max_length=128)
-    company_size: float | None = Field(None, ge=0, le=10_000_000)
+    company_size: float | None = Field(
+        None,
+        ge=0,
+        le=10_000_000,
+        description="employees, or a band such as 51-200 or 1000+ (stored as its midpoint)",
+        json_schema_extra={
+            "anyOf": [
+                {"type": "number", "minimum": 0, "maximum": 10_000_000},
+                {"type": "string", "maxLength": 64, "examples": ["51-200"]},
+                {"type": "null"},
+            ]
+        },
+    )
     size_band: str | None = Field(None, max_length=32)
     annual_revenue: float | None = Field(None, ge=0, le=1e13)
     region: str | None = Field(None, max_length=64)
@@ -108,10 +162,65 @@ class LeadCreate(_In):
     engagement_score: float | None = Field(None, ge=-1e9, le=1e9)
     title: str | None = Field(None, max_length=256)
     language: str | None = Field(None, max_length=32)
-    external_id: str | None = Field(None, max_length=256)
-    attributes: dict[str, str | int | float | bool | None] = Field(
-        default_factory=dict, max_length=100
+    external_id: str | None = Field(
+        None, max_length=256, description="the CRM record id; GET /v1/leads/{id} accepts it"
     )
+    attributes: dict[str, _ATTRIBUTE_VALUE] = Field(
+        default_factory=dict, max_length=_MAX_ATTRIBUTES
+    )
+
+    # The body as received, for ``?format=hubspot|salesforce`` (whose fields are not ours).
+    _raw: dict[str, Any] | None = PrivateAttr(None)
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _fold_custom_fields(cls, data: Any, handler: ModelWrapValidatorHandler[LeadCreate]) -> Any:
+        """Top-level fields that are not canonical go into ``attributes``, as a CSV column
+        or a lead file's field does (one intake shape for CSV, CLI and API)."""
+        if not isinstance(data, dict):
+            return handler(data)
+        extra = {k: v for k, v in data.items() if k not in cls.model_fields}
+        folded = data
+        given = data.get("attributes")
+        if extra and (given is None or isinstance(given, dict)):
+            attributes = dict(given or {})
+            clash = sorted(str(k) for k in extra if k in attributes)
+            if clash:
+                raise ValueError(
+                    f"field {clash[0]!r} is given both at top level and under attributes; "
+                    "send it once"
+                )
+            folded = {k: v for k, v in data.items() if k in cls.model_fields}
+            folded["attributes"] = {**attributes, **extra}
+        model = handler(folded)
+        model._raw = data
+        return model
+
+    @property
+    def raw(self) -> dict[str, Any]:
+        """The body as received (before custom fields were folded into ``attributes``)."""
+        return self._raw if self._raw is not None else self.model_dump(exclude_unset=True)
+
+    @field_validator("company_size", mode="before")
+    @classmethod
+    def _size_or_band(cls, value: Any) -> Any:
+        """A band (``51-200``) becomes its midpoint, read as the CSV intake reads it."""
+        if not isinstance(value, str):
+            return value
+        try:
+            employees, _band = parse_company_size(value)
+        except ValueError:
+            raise ValueError(
+                f"{value!r} is neither an employee count nor a size band "
+                "(e.g. 120, 51-200 or 1000+)"
+            ) from None
+        return employees
+
+    @model_validator(mode="after")
+    def _band_from_size(self) -> LeadCreate:
+        if self.size_band is None and self.company_size is not None:
+            self.size_band = size_band_of(self.company_size)
+        return self
 
 
 class CandidatePublic(BaseModel):
@@ -152,11 +261,11 @@ class DecisionPublic(BaseModel):
     grade: str | None
 
 
-def decision_public(row: Any) -> DecisionPublic:
-    """The public form of a stored decision row."""
-    data = dict(row._mapping)
-    data["candidates"] = [CandidatePublic(**c) for c in row.candidates]
-    return DecisionPublic(**data)
+def decision_public(stored: StoredDecision) -> DecisionPublic:
+    """The public form of a logged decision: its stored row (``store.decisions.decision_row``,
+    derived from the ``Decision`` fields) with its id and whether it is live."""
+    row = decision_row(stored.decision, trigger=stored.trigger, seq=stored.seq)
+    return DecisionPublic.model_validate({**row, "id": stored.id, "live": stored.live})
 
 
 class IntakePublic(BaseModel):
@@ -170,6 +279,19 @@ class IntakePublic(BaseModel):
     status: str
     account_id: str | None = None
     decision: DecisionPublic | None
+
+
+def intake_public(outcome: IntakeOutcome) -> IntakePublic:
+    """The answer to ``POST /v1/leads`` for an intake outcome."""
+    return IntakePublic(
+        lead_id=outcome.lead_id,
+        duplicate=outcome.duplicate,
+        duplicate_of=outcome.duplicate_of,
+        matched_on=outcome.matched_on,
+        status=outcome.status,
+        account_id=outcome.account_id,
+        decision=decision_public(outcome.decision) if outcome.decision else None,
+    )
 
 
 class LeadPublic(BaseModel):
@@ -232,6 +354,17 @@ class EventPublic(BaseModel):
     duplicate: bool
     lead_id: str | None
     outcome: dict[str, Any]
+
+
+def event_public(outcome: EventOutcome) -> EventPublic:
+    """The answer to ``POST /v1/events`` for an event outcome."""
+    return EventPublic(
+        event_id=outcome.event_id,
+        type=outcome.type,
+        duplicate=outcome.duplicate,
+        lead_id=outcome.lead_id,
+        outcome=outcome.outcome,
+    )
 
 
 class PolicyCreate(_In):
@@ -318,6 +451,7 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
         (404, "Not found"),
         (409, "Conflict"),
         (413, "Body too large"),
+        (415, "The body is not JSON (send Content-Type: application/json)"),
         (422, "Invalid input; the error names the field"),
         (503, "Database unavailable"),
     )

@@ -191,6 +191,14 @@ policies = sa.Table(
     sa.Column("author", sa.String(256)),
     sa.Column("created_at", UTCDateTime, nullable=False),
     sa.Column("active", sa.Boolean, nullable=False, default=False),
+    # At most one active version, enforced by the database (migration 0002).
+    sa.Index(
+        "uq_policies_active",
+        "active",
+        unique=True,
+        sqlite_where=sa.text("active"),
+        postgresql_where=sa.text("active"),
+    ),
 )
 
 policy_activations = sa.Table(

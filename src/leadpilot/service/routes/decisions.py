@@ -25,7 +25,7 @@ def get_decisions(
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> list[DecisionPublic]:
     """Decisions filtered by lead, rep or time, oldest first (page with ``after_id``)."""
-    rows = list_decisions(
+    found = list_decisions(
         conn, lead_id=lead_id, rep_id=rep_id, since=since, limit=limit, after_id=after_id
     )
-    return [decision_public(r) for r in rows]
+    return [decision_public(d) for d in found]

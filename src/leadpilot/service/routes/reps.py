@@ -6,6 +6,8 @@ from dataclasses import replace
 
 from fastapi import APIRouter
 
+from leadpilot.errors import DataValidationError
+from leadpilot.policy.availability import check_availability
 from leadpilot.schema import Rep
 from leadpilot.service.deps import Conn, Ctx, ReaderToken, WriterToken
 from leadpilot.service.errors import NotFoundError
@@ -18,7 +20,13 @@ router = APIRouter(prefix="/v1/reps", tags=["reps"])
 
 
 def _public(conn: Conn, rep: Rep, ctx: Ctx) -> RepPublic:
-    open_leads, today = rep_load(conn, rep, ctx.clock())
+    try:
+        check_availability(rep)
+        problem = None
+    except DataValidationError as exc:  # stored before validation: shown, not routed
+        problem = exc.message
+    counted = rep if problem is None else replace(rep, timezone="UTC")
+    open_leads, today = rep_load(conn, counted, ctx.clock())
     return RepPublic(
         rep_id=rep.rep_id,
         name=rep.name,
@@ -39,6 +47,7 @@ def _public(conn: Conn, rep: Rep, ctx: Ctx) -> RepPublic:
         out_of_office=[OutOfOffice(starts_at=s, ends_at=e) for s, e in rep.out_of_office],
         open_leads=open_leads,
         leads_today=today,
+        problem=problem,
     )
 
 
@@ -69,6 +78,7 @@ def put_rep(rep_id: str, body: RepUpdate, ctx: Ctx, conn: Conn, _token: WriterTo
         if "timezone" in changes and changes["timezone"] is None:
             changes["timezone"] = "UTC"
         updated = replace(current, **changes)
+        check_availability(updated)  # before any write: a 422 leaves the rep as it was
         rep_store.upsert_reps(wconn, [updated])
         if body.out_of_office is not None:
             rep_store.replace_out_of_office(
