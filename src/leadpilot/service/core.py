@@ -44,10 +44,14 @@ from leadpilot.store.leads import (
     lead_row,
     record_duplicate_intake,
 )
+from leadpilot.store.lengths import TEXT_LENGTHS
 from leadpilot.store.record import DecisionRecord, TimerStart, record_decision
 from leadpilot.store.types import utcnow
 
 __all__ = ["RoutingService", "lead_from_create"]
+
+
+_DOMAIN_LENGTH = TEXT_LENGTHS["leads"]["domain"]
 
 
 def lead_from_create(body: LeadCreate, now: datetime) -> Lead:
@@ -56,6 +60,13 @@ def lead_from_create(body: LeadCreate, now: datetime) -> Lead:
     data["lead_id"] = body.lead_id or f"lead-{uuid.uuid4().hex[:16]}"
     data["created_at"] = body.created_at or now
     data["domain"] = (body.domain or "").lower() or company_domain(body.email, body.website)
+    if len(data["domain"] or "") > _DOMAIN_LENGTH:
+        source = "email" if body.email and data["domain"] in body.email.lower() else "website"
+        raise DataValidationError(
+            f"the {source}'s domain is longer than {_DOMAIN_LENGTH} characters",
+            hint="send a real address: a DNS name has at most 253 characters",
+            details={"field": source},
+        )
     attributes: dict[str, Any] = dict(body.attributes)
     if body.website:
         attributes["website"] = body.website

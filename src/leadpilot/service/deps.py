@@ -10,10 +10,11 @@ import sqlalchemy as sa
 from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from leadpilot.errors import DataValidationError
 from leadpilot.service.context import ServiceContext
 from leadpilot.store.tokens import TokenInfo, hash_token, lookup_token
 
-__all__ = ["AdminToken", "Conn", "Ctx", "ReaderToken", "WriterToken"]
+__all__ = ["AdminToken", "Conn", "Ctx", "ReaderToken", "WriterToken", "storable_url"]
 
 _ROLE_RANK = {"reader": 0, "writer": 1, "admin": 2}
 _bearer = HTTPBearer(auto_error=False, description="an API token: leadpilot token create")
@@ -26,6 +27,18 @@ def get_context(request: Request) -> ServiceContext:
 
 
 Ctx = Annotated[ServiceContext, Depends(get_context)]
+
+
+def storable_url(request: Request) -> None:
+    """Reject a NUL character anywhere in the path or query (422): no column can store it,
+    and PostgreSQL refuses even to compare with it. Request bodies are checked by their
+    schemas (``schemas._In``)."""
+    if "\x00" in request.url.path or b"%00" in request.scope.get("query_string", b""):
+        raise DataValidationError(
+            "the URL contains a NUL character (%00)",
+            hint="remove it; ids and query values are plain text",
+            details={"field": "url"},
+        )
 
 
 def get_conn(ctx: Ctx) -> Iterator[sa.Connection]:

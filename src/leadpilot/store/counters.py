@@ -258,8 +258,8 @@ def rep_load(conn: sa.Connection, rep: Rep, now: datetime) -> tuple[int, int]:
 
 def bump_roster_version(conn: sa.Connection) -> None:
     """Note that reps or their availability changed (processes reload their roster)."""
-    # Not routing state (no decision reads it under the lock as a count): roster writes
-    # run in a plain write transaction.
+    # A cache key, not a count the router decides by: roster writes (reps, out of office)
+    # may run in a plain write transaction.
     _add(conn, "meta", "", "roster", 1)
 
 
