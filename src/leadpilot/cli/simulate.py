@@ -232,8 +232,15 @@ def _blocks(
 def _trained_until(model: Any) -> pd.Timestamp | None:
     import pandas as pd
 
-    window = getattr(model, "training_window_", {}) or {}
-    parts = ["train", "calibration", "test"] if getattr(model, "refit_all", False) else ["train"]
+    fitted = getattr(model, "fitted_", None)  # a trained ConversionModel; oracles have none
+    window: dict[str, Any] = fitted.training_window if fitted is not None else {}
+    # The slices the saved model learned from: the train slice, the calibration slice when it
+    # was folded in, and the test slice when the final fit covered every settled lead.
+    parts = ["train"]
+    if window.get("refit_on_calibration_slice"):
+        parts.append("calibration")
+    if window.get("final_fit_rows", 0) == window.get("labelled_rows"):
+        parts.append("test")
     lasts = [window.get(p, {}).get("last") for p in parts]
     stamps = [pd.Timestamp(x) for x in lasts if x and not str(x).startswith("row")]
     return max(stamps) if stamps else None
