@@ -131,12 +131,13 @@ def simulate(
 
 def _policies(files: list[Path], strategies: list[str], roster: Any) -> list[tuple[str, Policy]]:
     from leadpilot.policy import default_policy, load_policy, with_strategy
-    from leadpilot.policy.policy_file import STRATEGIES
+    from leadpilot.policy.policy_file import strategy_names
 
-    bad = [s for s in strategies if s not in STRATEGIES]
+    bad = [s for s in strategies if s not in strategy_names()]
     if bad:
         raise ConfigError(
-            f"--strategy {bad[0]!r} is not a strategy", hint=f"use one of: {', '.join(STRATEGIES)}"
+            f"--strategy {bad[0]!r} is not a strategy",
+            hint=f"use one of: {', '.join(strategy_names())}",
         )
     arms = [(path.stem, load_policy(path)) for path in files]
     arms += [(name, with_strategy(default_policy(roster), name)) for name in strategies]

@@ -551,3 +551,6 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
         (503, "Database unavailable"),
     )
 }
+ERROR_RESPONSES[503]["headers"] = {
+    "Retry-After": {"description": "seconds to wait before retrying", "schema": {"type": "integer"}}
+}
