@@ -3,19 +3,42 @@ and the routing lock held by ``routing_transaction`` on PostgreSQL."""
 
 from __future__ import annotations
 
+import ast
 import dataclasses
 import threading
 import typing
+from pathlib import Path
 
 import sqlalchemy as sa
 
-from leadpilot.service.core import lead_from_create
 from leadpilot.service.events import HANDLERS, handle_event
 from leadpilot.service.outcomes import IntakeOutcome
-from leadpilot.service.schemas import EventCreate, EventType, LeadCreate, intake_public
+from leadpilot.service.schemas import (
+    EventCreate,
+    EventType,
+    LeadCreate,
+    intake_public,
+    lead_from_create,
+)
 from leadpilot.store.engine import routing_lock_key, routing_transaction
 
 from .conftest import Api, migrated_engine
+
+
+def test_the_core_speaks_no_http() -> None:
+    """The core's write paths import neither the web framework nor the public schemas."""
+    core = Path(__file__).resolve().parents[2] / "src" / "leadpilot" / "service"
+    for name in ("core.py", "events.py", "outcomes.py", "worker.py"):
+        imported = set()
+        for node in ast.walk(ast.parse((core / name).read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module:
+                imported.add(node.module)
+            elif isinstance(node, ast.Import):
+                imported.update(alias.name for alias in node.names)
+        http = {m for m in imported if m.startswith(("fastapi", "starlette"))}
+        assert http == set(), name
+        if name != "events.py":  # events take the EventCreate body as their input record
+            assert "leadpilot.service.schemas" not in imported, name
 
 
 def test_every_event_type_has_one_handler() -> None:

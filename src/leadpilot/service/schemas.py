@@ -1,8 +1,11 @@
-"""Request and response bodies, one class per direction (``XCreate`` in, ``XPublic`` out)."""
+"""Request and response bodies, one class per direction (``XCreate`` in, ``XPublic`` out),
+and their mappings to and from the domain the service core speaks (``lead_from_create``;
+``intake_public``, ``event_public``, ``decision_public`` of ``service.outcomes``)."""
 
 from __future__ import annotations
 
 import math
+import uuid
 from datetime import UTC, date, datetime
 from typing import Annotated, Any, Literal
 
@@ -18,11 +21,15 @@ from pydantic import (
     model_validator,
 )
 
+from leadpilot.errors import DataValidationError
+from leadpilot.ingest.identity import company_domain
 from leadpilot.ingest.values import parse_company_size
-from leadpilot.schema import size_band_of
+from leadpilot.schema import Lead, size_band_of
 from leadpilot.service.outcomes import EventOutcome, IntakeOutcome
 from leadpilot.store.decisions import StoredDecision, decision_row
 from leadpilot.store.lengths import TEXT_LENGTHS
+
+_DOMAIN_LENGTH = TEXT_LENGTHS["leads"]["domain"]
 
 __all__ = [
     "MAX_ID",
@@ -46,6 +53,7 @@ __all__ = [
     "decision_public",
     "event_public",
     "intake_public",
+    "lead_from_create",
 ]
 
 _ID_PATTERN = r"^[A-Za-z0-9_.:@\-]+$"
@@ -348,6 +356,25 @@ class IntakePublic(BaseModel):
     decision: DecisionPublic | None
 
 
+def lead_from_create(body: LeadCreate, now: datetime) -> Lead:
+    """A canonical ``Lead`` from the intake body (id generated when absent)."""
+    data = body.model_dump(exclude={"website", "attributes"})
+    data["lead_id"] = body.lead_id or f"lead-{uuid.uuid4().hex[:16]}"
+    data["created_at"] = body.created_at or now
+    data["domain"] = (body.domain or "").lower() or company_domain(body.email, body.website)
+    if len(data["domain"] or "") > _DOMAIN_LENGTH:
+        source = "email" if body.email and data["domain"] in body.email.lower() else "website"
+        raise DataValidationError(
+            f"the {source}'s domain is longer than {_DOMAIN_LENGTH} characters",
+            hint="send a real address: a DNS name has at most 253 characters",
+            details={"field": source},
+        )
+    attributes: dict[str, Any] = dict(body.attributes)
+    if body.website:
+        attributes["website"] = body.website
+    return Lead(**data, attributes=attributes)
+
+
 def intake_public(outcome: IntakeOutcome) -> IntakePublic:
     """The answer to ``POST /v1/leads`` for an intake outcome."""
     return IntakePublic(
@@ -523,4 +550,7 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
         (422, "Invalid input; the error names the field"),
         (503, "Database unavailable"),
     )
+}
+ERROR_RESPONSES[503]["headers"] = {
+    "Retry-After": {"description": "seconds to wait before retrying", "schema": {"type": "integer"}}
 }

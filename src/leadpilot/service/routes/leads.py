@@ -9,7 +9,6 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 
 from leadpilot.ingest.crm_payloads import canonical_from_payload
-from leadpilot.service.core import lead_from_create
 from leadpilot.service.deps import Conn, Ctx, ReaderToken, WriterToken
 from leadpilot.service.errors import NotFoundError
 from leadpilot.service.schemas import (
@@ -18,6 +17,7 @@ from leadpilot.service.schemas import (
     LeadPublic,
     decision_public,
     intake_public,
+    lead_from_create,
 )
 from leadpilot.store.decisions import list_decisions
 from leadpilot.store.idempotency import request_fingerprint
