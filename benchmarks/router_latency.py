@@ -20,8 +20,15 @@ import numpy as np
 from _figures import record
 
 from leadpilot.ingest import leads_from_frame, reps_from_frame
-from leadpilot.policy import DemandModel, InMemoryState, ShadowPricer, default_policy, route
-from leadpilot.policy.pricing import typical_response_hours
+from leadpilot.policy import (
+    DemandModel,
+    InMemoryState,
+    ShadowPricer,
+    default_policy,
+    refresh_prices,
+    route,
+    router_inputs,
+)
 from leadpilot.synth import generate_world
 
 
@@ -36,9 +43,10 @@ def main() -> None:
     leads = leads_from_frame(world.new_leads)
     scorer = world.truth.as_scorer()
     policy = default_policy(reps)
-    response = typical_response_hours(world.history)
-    pricer = ShadowPricer(DemandModel.from_leads(leads_from_frame(world.history), seed=0))
-    floor = _floor_ms(leads, [r.rep_id for r in reps if r.active], scorer, response)
+    history = leads_from_frame(world.history)
+    base = router_inputs(policy, reps, scorer=scorer, history=history)
+    pricer = ShadowPricer(DemandModel.from_leads(history, seed=0))
+    floor = _floor_ms(leads, [r.rep_id for r in reps if r.active], scorer, base.response_hours)
     print(
         f"floor (score the candidate rows + one committed SQLite row, WAL, synchronous=FULL): "
         f"median {np.median(floor):.2f} ms, p99 {np.percentile(floor, 99):.2f} ms"
@@ -47,15 +55,15 @@ def main() -> None:
         state = InMemoryState()
         rng = np.random.default_rng(0)
         times = []
+        inputs = base
         cpu0 = time.process_time()
         for lead in leads:
             assert lead.created_at is not None
             started = time.perf_counter()
-            decision = route(
-                lead, policy=policy, reps=reps, state=state, scorer=scorer,
-                now=lead.created_at, rng=rng, pricer=pricer if use_pricer else None,
-                response_hours=response,
-            )  # fmt: skip
+            # A decision's time includes its synchronous price refresh, as in route-batch.
+            now = lead.created_at
+            inputs = refresh_prices(lead, inputs, state, now, pricer if use_pricer else None)
+            decision = route(lead, inputs, state, now, rng)
             times.append(time.perf_counter() - started)
             state.commit(decision)
         cpu = time.process_time() - cpu0

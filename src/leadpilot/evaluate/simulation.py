@@ -27,8 +27,8 @@ from leadpilot.evaluate.replay import (
 from leadpilot.ingest import leads_from_frame
 from leadpilot.policy.batch import route_batch
 from leadpilot.policy.holds import AccountLookup
+from leadpilot.policy.inputs import router_inputs
 from leadpilot.policy.policy_file import Policy
-from leadpilot.policy.pricing import typical_response_hours
 from leadpilot.schema import Decision, Rep
 
 __all__ = ["Block", "SimulationResult", "run_simulation", "time_blocks"]
@@ -109,20 +109,13 @@ def run_simulation(
         start = block.replay["created_at"].min()
         past = history[history["created_at"] < start]
         past_leads = leads_from_frame(past)
-        response = typical_response_hours(past)
         leads = leads_from_frame(block.replay)
         for name, policy in arms:
             say(f"block {b + 1}/{len(blocks)}: routing {len(leads):,} leads with {name}")
-            decisions[name] += route_batch(
-                leads,
-                policy=policy,
-                reps=reps,
-                scorer=block.model,
-                accounts=accounts,
-                history=past_leads,
-                seed=seed,
-                response_hours=response,
+            inputs = router_inputs(
+                policy, reps, scorer=block.model, accounts=accounts, history=past_leads
             )
+            decisions[name] += route_batch(leads, inputs, history=past_leads, seed=seed)
         settled = block.replay[block.replay["converted"].notna() & block.replay["rep_id"].notna()]
         if len(settled):
             say(f"block {b + 1}/{len(blocks)}: scoring {len(settled):,} settled leads")
