@@ -11,17 +11,18 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
-import numpy as np
-from numpy.typing import NDArray
+if TYPE_CHECKING:  # numpy only types the scorer protocol; `leadpilot --help` must not load it
+    import numpy as np
+    from numpy.typing import NDArray
 
 __all__ = [
     "ACCOUNT_COLUMNS",
-    "EXCLUSION_CODES",
     "HISTORY_COLUMNS",
     "REP_COLUMNS",
     "SIZE_BANDS",
+    "TARGETS",
     "Account",
     "Candidate",
     "CandidateScores",
@@ -71,6 +72,9 @@ HISTORY_COLUMNS: tuple[str, ...] = (
     "closed_at",
     "deal_value",
 )
+
+# The outcomes a model can learn and an audit can measure (columns of HISTORY_COLUMNS).
+TARGETS: tuple[str, ...] = ("converted", "closed_won")
 
 # Rep roster columns. regions / industries / products / languages are ';'-separated lists in
 # CSV and tuples in ``Rep``. working_hours looks like "Mon-Fri 09:00-17:30".
@@ -178,7 +182,10 @@ _LEAD_FIELDS = frozenset(f for f in Lead.__dataclass_fields__ if f != "attribute
 
 @dataclass(frozen=True, slots=True)
 class Rep:
-    """One sales rep of the roster."""
+    """One sales rep of the roster. ``segments`` (the company-size segments or account
+    tiers the rep covers) and ``seniority`` come from the roster's optional columns of those
+    names; ``out_of_office`` holds ``(start, end)`` ranges (the service's, with timezone;
+    naive ones are read in the rep's timezone). ``attributes``: any further roster column."""
 
     rep_id: str
     name: str | None = None
@@ -196,6 +203,9 @@ class Rep:
     active: bool = True
     start_date: date | None = None
     backup_rep_id: str | None = None
+    segments: tuple[str, ...] = ()
+    seniority: str | None = None
+    out_of_office: tuple[tuple[datetime, datetime], ...] = ()
     attributes: Mapping[str, Any] = field(default_factory=dict)
 
 
@@ -210,23 +220,6 @@ class Account:
     has_open_opportunity: bool = False
     last_touch_at: datetime | None = None
     tier: str | None = None
-
-
-# Why a considered rep was not chosen; the router attaches one code per excluded rep.
-EXCLUSION_CODES: tuple[str, ...] = (
-    "NOT_IN_POOL",
-    "OUT_OF_TERRITORY",
-    "PRODUCT_MISMATCH",
-    "LANGUAGE_MISMATCH",
-    "SEGMENT_MISMATCH",
-    "SENIORITY_TOO_LOW",
-    "OUT_OF_OFFICE",
-    "OUTSIDE_WORKING_HOURS",
-    "AT_DAILY_CAP",
-    "AT_OPEN_CAP",
-    "INACTIVE",
-    "DECLINED_BEFORE",
-)
 
 
 @dataclass(frozen=True, slots=True)

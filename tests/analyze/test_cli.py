@@ -19,8 +19,6 @@ from leadpilot.cli.main import build_app
 
 runner = CliRunner()
 MAVEN = Path(os.environ["LEADPILOT_DATA_DIR"]) / "maven-crm-sales-opportunities"
-if not MAVEN.exists():  # a clone next to the shared data: ../shared/data
-    MAVEN = Path(__file__).resolve().parents[3] / "shared" / "data" / MAVEN.name
 
 SIZES = {"11-50": "11-50", "51-200": "51-200", "1001-5000": "1001-5000"}
 
@@ -88,7 +86,7 @@ def test_seed_prompt_export_gives_all_three_reports(seed_prompt_csv: Path, tmp_p
     assert md.read_text().startswith("# Routing audit")
 
 
-@pytest.mark.skipif(not MAVEN.exists(), reason="shared maven data set not present")
+@pytest.mark.shared_data(MAVEN.name)
 def test_maven_null_data_set_does_not_support_predictive_routing(tmp_path: Path) -> None:
     js = tmp_path / "maven.json"
     result = runner.invoke(
@@ -198,7 +196,7 @@ def test_help_has_an_example() -> None:
 XEDU = MAVEN.parent / "x-education-lead-scoring" / "Leads.csv"
 
 
-@pytest.mark.skipif(not XEDU.exists(), reason="shared x-education data set not present")
+@pytest.mark.shared_data("x-education-lead-scoring/Leads.csv")
 def test_lead_scoring_export_without_reps(tmp_path: Path) -> None:
     js = tmp_path / "x.json"
     result = runner.invoke(

@@ -7,6 +7,7 @@ import os
 from pathlib import Path
 from types import ModuleType
 
+import pytest
 from rich.console import Console
 from typer.testing import CliRunner
 
@@ -97,9 +98,8 @@ def test_public_api_is_complete() -> None:
 MAVEN = Path(os.environ["LEADPILOT_DATA_DIR"]) / "maven-crm-sales-opportunities"
 
 
+@pytest.mark.shared_data(MAVEN.name)
 def test_validate_maven_folder() -> None:
-    if not MAVEN.exists():  # pragma: no cover
-        return
     result = runner.invoke(build_app(), ["validate", str(MAVEN), "--json"])
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)

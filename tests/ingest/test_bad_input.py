@@ -221,7 +221,7 @@ def test_check_requirements_per_purpose(tmp_path: Path) -> None:
 MAVEN = Path(os.environ["LEADPILOT_DATA_DIR"]) / "maven-crm-sales-opportunities"
 
 
-@pytest.mark.skipif(not MAVEN.exists(), reason="shared data not available")
+@pytest.mark.shared_data(MAVEN.name)
 def test_maven_copy_with_a_bad_row_rejects_the_pipeline_row_unchanged(tmp_path: Path) -> None:
     folder = tmp_path / "maven"
     shutil.copytree(MAVEN, folder)

@@ -212,13 +212,12 @@ def _pairwise_f1(clusters: list[list[str]], entity: dict[str, str]) -> tuple[flo
     return precision, recall
 
 
+@pytest.mark.shared_data(FEBRL3.relative_to(DATA).as_posix())
 def test_febrl3_sample_reaches_published_quality() -> None:
     # The full set (5,000 records) reaches pairwise F1 0.998 (benchmarks/dedupe_benchmark.py).
     # A third of the entities keeps the test under a second; requiring precision and recall
     # >= 0.97 leaves room for EM estimates on the smaller sample and still fails if any stage
     # breaks (exact keys alone find no pair here; blocking on one key loses ~10% recall).
-    if not FEBRL3.exists():
-        pytest.skip(f"{FEBRL3} not found; set LEADPILOT_DATA_DIR to the shared data folder")
     df = pd.read_csv(FEBRL3, skipinitialspace=True, dtype=str)
     entity = df.rec_id.str.extract(r"rec-(\d+)-")[0]
     sample = df[entity.astype(int) < 700].reset_index(drop=True)
@@ -440,12 +439,11 @@ def test_company_alone_never_merges_people() -> None:
     assert "no person identifier" in result.notes[0]
 
 
+@pytest.mark.shared_data(CHICAGO.relative_to(DATA).as_posix())
 def test_chicago_sample_organisations() -> None:
     # Full set: precision 0.968, recall 0.954 (benchmarks/dedupe_benchmark.py); the three
     # thirds by entity id give 0.978-0.995 / 0.923-0.962. The bounds below leave that
     # spread's margin and fail if names, addresses or phones stop being compared well.
-    if not CHICAGO.exists():
-        pytest.skip(f"{CHICAGO} not found; set LEADPILOT_DATA_DIR to the shared data folder")
     raw = pd.read_csv(CHICAGO, dtype=str)
     raw = raw[raw["True Id"].astype(int) % 3 == 0]
     frame = pd.DataFrame(

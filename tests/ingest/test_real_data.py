@@ -11,14 +11,14 @@ import pytest
 from leadpilot.ingest import read_history
 
 DATA = Path(os.environ["LEADPILOT_DATA_DIR"])
-if not DATA.exists():  # pragma: no cover - the data ships with the workspace, not the repo
-    DATA = Path(__file__).parents[3] / "shared" / "data"
 MAVEN = DATA / "maven-crm-sales-opportunities"
 OLIST = DATA / "olist-marketing-funnel"
 XED = DATA / "x-education-lead-scoring" / "Leads.csv"
 BANK = DATA / "uci-bank-marketing" / "bank-additional-full.csv"
 
-pytestmark = pytest.mark.skipif(not MAVEN.exists(), reason="shared data not available")
+pytestmark = pytest.mark.shared_data(
+    MAVEN.name, OLIST.name, XED.relative_to(DATA).as_posix(), BANK.relative_to(DATA).as_posix()
+)
 
 
 def test_maven_folder_against_pandas() -> None:

@@ -22,7 +22,7 @@ from leadpilot.schema import ACCOUNT_COLUMNS, REP_COLUMNS, Rep
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "ingest"
 MAVEN = Path(os.environ["LEADPILOT_DATA_DIR"]) / "maven-crm-sales-opportunities"
-needs_maven = pytest.mark.skipif(not MAVEN.exists(), reason="shared data not available")
+needs_maven = pytest.mark.shared_data(MAVEN.name)
 
 
 def test_read_reps_canonical() -> None:

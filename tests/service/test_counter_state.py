@@ -12,7 +12,7 @@ import pytest
 from leadpilot.policy import InMemoryState
 from leadpilot.schema import Decision
 from leadpilot.store.counters import DbRoutingState
-from leadpilot.store.engine import write_transaction
+from leadpilot.store.engine import routing_transaction
 
 from .conftest import migrated_engine
 
@@ -61,7 +61,7 @@ def test_database_state_matches_the_in_memory_reference(
     engine = migrated_engine(url)
     reference = InMemoryState()
     decisions = _random_decisions(seed, 120)
-    with write_transaction(engine) as conn:
+    with routing_transaction(engine) as conn:
         state = DbRoutingState(conn)
         for d in decisions:
             state.commit(d)

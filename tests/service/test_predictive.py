@@ -6,8 +6,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 from leadpilot.ingest.roster import leads_from_frame, reps_from_frame
-from leadpilot.service.core import lead_from_create
-from leadpilot.service.schemas import LeadCreate
+from leadpilot.service.schemas import LeadCreate, intake_public, lead_from_create
 from leadpilot.store.engine import write_transaction
 from leadpilot.store.history import load_history_leads
 from leadpilot.synth import generate_world
@@ -34,7 +33,8 @@ def test_predictive_routing_with_shadow_prices(engine: sa.Engine) -> None:
                 product=lead.product,
                 language=lead.language,
             )
-            _, out = api.service.intake(lead_from_create(body, api.clock()))
+            outcome = api.service.intake(lead_from_create(body, api.clock()))
+            out = intake_public(outcome).model_dump(mode="json")
             if out["decision"]["rep_id"]:
                 routed.append(out["decision"])
         with engine.connect() as conn:

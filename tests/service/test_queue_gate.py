@@ -72,9 +72,9 @@ def _count_attempts(api: Api, monkeypatch: pytest.MonkeyPatch) -> list[str]:
     service = api.service
     original = service.decide_for_queue
 
-    def spy(snapshot, lead, now):  # type: ignore[no-untyped-def]
+    def spy(conn, snapshot, lead, now):  # type: ignore[no-untyped-def]
         tried.append(lead.lead_id)
-        return original(snapshot, lead, now)
+        return original(conn, snapshot, lead, now)
 
     monkeypatch.setattr(service, "decide_for_queue", spy)
     return tried

@@ -15,10 +15,10 @@ from leadpilot.analyze.recommend import Plan
 from leadpilot.analyze.sections import Overall, ReportSections, Verdict, jsonable, plain
 from leadpilot.errors import ConfigError, DataValidationError
 from leadpilot.ingest.history import IngestResult
+from leadpilot.schema import TARGETS
 
 __all__ = ["TARGETS", "Analysis", "analyze", "prepare"]
 
-TARGETS = ("converted", "closed_won")
 PLACEHOLDERS = frozenset(
     {"unknown", "(unknown)", "n/a", "na", "none", "null", "nan", "-", "--", "(missing)", "(blank)"}
 )

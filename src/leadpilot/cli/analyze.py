@@ -5,24 +5,24 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
 import typer
 from rich.console import Console
 from rich.panel import Panel
 from rich.table import Table
 
-from leadpilot.analyze.core import TARGETS, Analysis, analyze
-from leadpilot.analyze.narrative import request_narrative
-from leadpilot.analyze.report_html import write_html
-from leadpilot.analyze.report_md import write_markdown
-from leadpilot.analyze.sections import ReportSections
 from leadpilot.cli._common import console as default_console
 from leadpilot.errors import ConfigError
-from leadpilot.ingest import read_history, read_reps
-from leadpilot.ingest.presets import PRESETS
 from leadpilot.outputs import prepare_output_file
+from leadpilot.schema import TARGETS
+
+# The audit's modules (pandas, scipy) load inside the commands: `leadpilot --help` stays instant.
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from leadpilot.analyze.core import Analysis
+    from leadpilot.analyze.sections import ReportSections
 
 __all__ = ["demo_section", "print_analysis", "print_verdict", "register", "run_analysis"]
 
@@ -139,6 +139,10 @@ def run_analysis(
 ) -> Path:
     """Demo hook: audit ``frame``, write ``analysis.html`` (and ``.json``, ``.md``) into
     ``out_dir``, print the verdict, and return the HTML report's path."""
+    from leadpilot.analyze.core import analyze
+    from leadpilot.analyze.report_html import write_html
+    from leadpilot.analyze.report_md import write_markdown
+
     out_dir.mkdir(parents=True, exist_ok=True)
     with console.status("Auditing the routing history..."):
         analysis = analyze(frame, reps=reps)
@@ -153,6 +157,8 @@ def run_analysis(
 def demo_section(console: Console, workdir: Path) -> Path:
     """Demo step: audit ``workdir/history.csv`` (with ``reps.csv`` when present) through the
     intake, print the verdict and return the HTML report written to ``workdir``."""
+    from leadpilot.ingest import read_history, read_reps
+
     result = read_history(workdir / "history.csv")
     roster_path = workdir / "reps.csv"
     roster = read_reps(roster_path) if roster_path.exists() else None
@@ -168,6 +174,8 @@ def _narrative(analysis: Analysis, url: str | None, model: str | None) -> dict[s
             hint="give both (e.g. --llm-url http://127.0.0.1:8080/v1 --llm-model llama3), "
             "or neither to keep everything on this machine",
         )
+    from leadpilot.analyze.narrative import request_narrative
+
     return request_narrative(
         analysis.to_dict(), url=url, model=model, api_key=os.environ.get("LEADPILOT_LLM_API_KEY")
     )
@@ -175,13 +183,15 @@ def _narrative(analysis: Analysis, url: str | None, model: str | None) -> dict[s
 
 def register(app: typer.Typer) -> None:
     """Add the ``analyze`` command."""
-    formats = ", ".join(p.name for p in PRESETS)
 
     @app.command("analyze")
     def analyze_command(
         data: Path = typer.Argument(..., help="History export (CSV/.xlsx, or the maven folder)."),
         format: str | None = typer.Option(
-            None, "--format", "-f", help=f"Column preset (default: detected). One of: {formats}."
+            None,
+            "--format",
+            "-f",
+            help="Column preset (default: detected from the headers; a wrong name lists them).",
         ),
         reps: Path | None = typer.Option(
             None, "--reps", help="Rep roster (reps.csv): capacities from max_leads_per_day."
@@ -223,6 +233,11 @@ def register(app: typer.Typer) -> None:
 
         Example:  leadpilot analyze history.csv --reps reps.csv --out report.html --json audit.json
         """
+        from leadpilot.analyze.core import analyze
+        from leadpilot.analyze.report_html import write_html
+        from leadpilot.analyze.report_md import write_markdown
+        from leadpilot.ingest import read_history, read_reps
+
         if target not in TARGETS:
             raise ConfigError(
                 f"unknown --target {target!r}", hint=f"use one of: {', '.join(TARGETS)}"

@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
-import sqlalchemy as sa
 import typer
 
 from leadpilot.cli._common import console
 from leadpilot.errors import StoreError
-from leadpilot.settings import load_settings
-from leadpilot.store.engine import make_engine
-from leadpilot.store.migrate import current_revision, head_revision, upgrade
+
+# SQLAlchemy, Alembic and pydantic load inside the commands: `leadpilot --help` stays instant.
+if TYPE_CHECKING:
+    import sqlalchemy as sa
 
 DB_OPTION = typer.Option(
     None,
@@ -25,6 +25,8 @@ DB_OPTION = typer.Option(
 
 def database_url(db: str | None) -> str:
     """The URL from ``--db``/``LEADPILOT_DATABASE_URL``, else the settings' default."""
+    from leadpilot.settings import load_settings
+
     return db or load_settings().database_url
 
 
@@ -34,6 +36,10 @@ _T = TypeVar("_T")
 def _reach(url: str, action: Callable[[sa.Engine], _T]) -> _T:
     """Run ``action`` on an engine for ``url``; an unreachable database is a ``StoreError``
     (exit 2 with a hint), not an unexpected error."""
+    import sqlalchemy as sa
+
+    from leadpilot.store.engine import make_engine
+
     engine = make_engine(url)
     try:
         return action(engine)
@@ -56,6 +62,8 @@ def register(app: typer.Typer) -> None:
 
         Example: leadpilot db upgrade --db postgresql+psycopg://app:secret@db:5432/leadpilot
         """
+        from leadpilot.store.migrate import current_revision, upgrade
+
         before, after = _reach(
             database_url(db), lambda engine: (current_revision(engine), upgrade(engine))
         )
@@ -70,6 +78,8 @@ def register(app: typer.Typer) -> None:
 
         Example: leadpilot db status
         """
+        from leadpilot.store.migrate import current_revision, head_revision
+
         current = _reach(database_url(db), current_revision)
         head = head_revision()
         state = "up to date" if current == head else "needs: leadpilot db upgrade"

@@ -4,23 +4,22 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
 import typer
-from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
 from leadpilot.cli._common import console
-from leadpilot.csv_safe import write_safe_csv
 from leadpilot.errors import ConfigError
-from leadpilot.ingest import accounts_from_frame, read_accounts, read_history
-from leadpilot.ingest.dedupe import DedupeResult, find_duplicates, find_repeats
-from leadpilot.ingest.matching import link_accounts
-from leadpilot.ingest.quality import wilson_interval
 from leadpilot.outputs import prepare_output_file
-from leadpilot.synth import load_truth
+
+# pandas, recordlinkage and rapidfuzz load inside the command: `leadpilot --help` stays instant.
+if TYPE_CHECKING:
+    import pandas as pd
+    from rich.console import Console
+
+    from leadpilot.ingest.dedupe import DedupeResult
 
 __all__ = [
     "DUPLICATE_RATE_TARGET",
@@ -101,6 +100,11 @@ def dedupe_command(
     show: int = typer.Option(20, "--show", min=0, help="Clusters to list in the table."),
 ) -> None:
     """Run ``leadpilot dedupe`` (help text in ``_HELP``)."""
+    from leadpilot.csv_safe import write_safe_csv
+    from leadpilot.ingest import accounts_from_frame, read_accounts
+    from leadpilot.ingest.dedupe import find_duplicates
+    from leadpilot.ingest.matching import link_accounts
+
     if links_out is not None and accounts is None:
         raise ConfigError("--links-out needs --accounts", hint="add --accounts accounts.csv")
     for option, path in (("--out", out), ("--links-out", links_out)):
@@ -152,6 +156,9 @@ def _repeats_command(
     as_json: bool,
     show: int,
 ) -> None:
+    from leadpilot.csv_safe import write_safe_csv
+    from leadpilot.ingest.dedupe import find_repeats
+
     repeats = find_repeats(known, incoming, threshold=threshold)
     if out is not None:
         write_safe_csv(repeats, out)
@@ -190,6 +197,8 @@ def _repeats_command(
 
 
 def _wilson(k: int, n: int) -> tuple[float, float]:
+    from leadpilot.ingest.quality import wilson_interval
+
     estimate = wilson_interval(k, n)
     return (estimate.low, estimate.high) if estimate is not None else (0.0, 1.0)
 
@@ -217,6 +226,8 @@ def render_links(out: Console, links: pd.DataFrame, *, examples: int = 3) -> Non
 
 def _read_leads(file: Path, format: str | None) -> pd.DataFrame:
     # keep_extra: name / phone columns of the export (x_first_name, x_phone...) help linkage
+    from leadpilot.ingest import read_history
+
     return read_history(file, format=format, keep_extra=True).frame
 
 
@@ -285,6 +296,8 @@ def _pair_rows(result: DedupeResult) -> list[tuple[str, str, str, float, str]]:
 def clusters_frame(result: DedupeResult) -> pd.DataFrame:
     """One row per clustered record: ``cluster, record_id, keep, matched_with, method, score,
     explanation`` (the record's strongest merge; empty for the kept record if it has none)."""
+    import pandas as pd
+
     best: dict[str, tuple[str, str, float, str]] = {}
     for a, b, method, score, why in _pair_rows(result):
         for me, other in ((a, b), (b, a)):
@@ -353,6 +366,11 @@ def demo_section(out: Console, workdir: Path) -> None:
     """For ``leadpilot demo``: dedupe the synthetic ``history.csv`` in ``workdir``, find the
     new leads that repeat a known one, and link ``new_leads.csv`` to ``accounts.csv``; each
     step runs only if its files exist, and is checked against ``truth.json`` when present."""
+    from leadpilot.ingest import accounts_from_frame, read_accounts
+    from leadpilot.ingest.dedupe import find_duplicates, find_repeats
+    from leadpilot.ingest.matching import link_accounts
+    from leadpilot.synth import load_truth
+
     out.rule("Duplicate leads at intake")
     history, new_leads = workdir / "history.csv", workdir / "new_leads.csv"
     accounts, truth_path = workdir / "accounts.csv", workdir / "truth.json"

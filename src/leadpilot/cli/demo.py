@@ -5,15 +5,15 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
-from rich.console import Console
 from rich.panel import Panel
 
 from leadpilot.cli._common import console
-from leadpilot.cli.validate import print_quality
-from leadpilot.ingest import quality_report, read_history
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 __all__ = ["register", "run_tour"]
 
@@ -54,7 +54,8 @@ def demo(
 def tour_own_data(out: Console, data: Path, format: str | None, workdir: Path) -> None:
     """The tour on a user's export: intake, the quality summary, then the routing audit."""
     from leadpilot.cli import analyze as analyze_cli
-    from leadpilot.ingest import read_reps
+    from leadpilot.cli.validate import print_quality
+    from leadpilot.ingest import quality_report, read_history, read_reps
 
     _step(out, 1, "Read your export", "Every intake preset maps onto the canonical columns.")
     result = read_history(data, format=format)
@@ -73,9 +74,12 @@ def run_tour(out: Console, workdir: Path, *, seed: int = 0) -> None:
     from leadpilot.cli import dedupe as dedupe_cli
     from leadpilot.cli import route as route_cli
     from leadpilot.cli import serve as serve_cli
+    from leadpilot.cli import simulate as simulate_cli
     from leadpilot.cli import synth as synth_cli
     from leadpilot.cli import train as train_cli
     from leadpilot.cli import validate as validate_cli
+    from leadpilot.cli.validate import print_quality
+    from leadpilot.ingest import quality_report, read_history
 
     started = time.perf_counter()
     steps: list[tuple[str, str, Callable[[], object]]] = []
@@ -155,6 +159,15 @@ def run_tour(out: Console, workdir: Path, *, seed: int = 0) -> None:
             lambda: route_cli.demo_section(
                 out, workdir, world_box["world"], scorer=model_box.get("model")
             ),
+        )
+    )
+    steps.append(
+        (
+            "Proving it on history: off-policy estimates",
+            "Before going live, replay past leads through each policy and estimate what it "
+            "would have converted, four ways, with intervals and an overlap check; here the "
+            "truth is known, so every estimate can be judged (`leadpilot simulate`).",
+            lambda: simulate_cli.demo_section(out, workdir, world_box["world"]),
         )
     )
     steps.append(

@@ -9,21 +9,6 @@ import typer
 from leadpilot.cli._common import console
 from leadpilot.cli.db import DB_OPTION, database_url
 from leadpilot.errors import DataValidationError
-from leadpilot.ingest.history import read_history
-from leadpilot.ingest.presets import header_key
-from leadpilot.ingest.readers import read_table
-from leadpilot.ingest.roster import (
-    accounts_from_frame,
-    leads_from_frame,
-    read_accounts,
-    read_reps,
-    reps_from_frame,
-)
-from leadpilot.store.accounts import upsert_accounts
-from leadpilot.store.engine import make_engine, write_transaction
-from leadpilot.store.history import load_history_leads
-from leadpilot.store.migrate import check_current
-from leadpilot.store.reps import upsert_reps
 
 KINDS = ("reps", "accounts", "history")
 # Column names as ``header_key`` spells them (lower case, letters and digits only).
@@ -33,6 +18,9 @@ _ACCOUNT_MARKERS = {"accountid", "ownerrepid", "hasopenopportunity"}
 
 def detect_kind(path: Path) -> str:
     """``reps``, ``accounts`` or ``history`` from a file's column names."""
+    from leadpilot.ingest.presets import header_key
+    from leadpilot.ingest.readers import read_table
+
     table = read_table(path)
     columns = {header_key(str(c)) for c in table.frame.columns}
     if "repid" in columns and columns & _REP_MARKERS and "leadid" not in columns:
@@ -60,6 +48,20 @@ def register(app: typer.Typer) -> None:
 
         Example: leadpilot load reps.csv accounts.csv history.csv
         """
+        from leadpilot.ingest.history import read_history
+        from leadpilot.ingest.roster import (
+            accounts_from_frame,
+            leads_from_frame,
+            read_accounts,
+            read_reps,
+            reps_from_frame,
+        )
+        from leadpilot.store.accounts import upsert_accounts
+        from leadpilot.store.engine import make_engine, write_transaction
+        from leadpilot.store.history import load_history_leads
+        from leadpilot.store.migrate import check_current
+        from leadpilot.store.reps import upsert_reps
+
         if kind is not None and kind not in KINDS:
             raise DataValidationError(
                 f"unknown --kind {kind!r}", hint=f"use one of: {', '.join(KINDS)}"

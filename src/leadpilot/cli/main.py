@@ -9,17 +9,19 @@ from __future__ import annotations
 import importlib
 import os
 import pkgutil
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.console import Console
-from typer._click import core as _click_core  # typer >= 0.2x vendors click here
 from typer.core import TyperGroup
 from typer.exceptions import TyperException
 
 import leadpilot.cli
 from leadpilot import __version__
 from leadpilot.errors import LeadpilotError
+
+if TYPE_CHECKING:
+    from typer._click import core as _click_core
 
 err_console = Console(stderr=True)
 

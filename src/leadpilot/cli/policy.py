@@ -10,17 +10,6 @@ import typer
 from rich.table import Table
 
 from leadpilot.cli._common import console
-from leadpilot.ingest import (
-    accounts_from_frame,
-    leads_from_frame,
-    read_accounts,
-    read_history,
-    read_reps,
-    reps_from_frame,
-)
-from leadpilot.ingest.matching import AccountMatcher
-from leadpilot.policy import load_policy
-from leadpilot.policy.lint import lint_policy
 
 __all__ = ["register"]
 
@@ -50,6 +39,18 @@ def check(
     Example:  leadpilot policy check examples/policy.yaml --reps world/reps.csv
               --history world/history.csv
     """
+    from leadpilot.ingest import (
+        accounts_from_frame,
+        leads_from_frame,
+        read_accounts,
+        read_history,
+        read_reps,
+        reps_from_frame,
+    )
+    from leadpilot.ingest.matching import AccountMatcher
+    from leadpilot.policy import load_policy
+    from leadpilot.policy.lint import lint_policy
+
     parsed = load_policy(policy)
     roster = reps_from_frame(read_reps(reps))
     leads = leads_from_frame(read_history(history, keep_extra=True).frame) if history else None

@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
-from rich.console import Console
 
 from leadpilot.cli._common import console
 from leadpilot.cli.db import DB_OPTION, database_url
 from leadpilot.errors import ConfigError
-from leadpilot.settings import load_settings
-from leadpilot.store.engine import make_engine
-from leadpilot.store.migrate import upgrade
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 
 def register(app: typer.Typer) -> None:
@@ -41,6 +41,10 @@ def register(app: typer.Typer) -> None:
         Example: leadpilot serve --db postgresql+psycopg://app:pw@db:5432/leadpilot --workers 4
         """
         import uvicorn
+
+        from leadpilot.settings import load_settings
+        from leadpilot.store.engine import make_engine
+        from leadpilot.store.migrate import upgrade
 
         url = database_url(db)
         if workers > 1 and url.startswith("sqlite"):

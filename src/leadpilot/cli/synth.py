@@ -5,14 +5,18 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from leadpilot.cli._common import console
-from leadpilot.synth import World, generate_world, write_world
-from leadpilot.synth.yardsticks import FAIRNESS_BAND, Yardsticks, world_yardsticks
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from leadpilot.synth import World
+    from leadpilot.synth.yardsticks import Yardsticks
 
 __all__ = ["demo_section", "print_world_summary", "print_yardsticks", "register"]
 
@@ -46,6 +50,9 @@ def synth(
 
     Example:  leadpilot synth --out world/ --leads 20000 --reps 20 --seed 7
     """
+    from leadpilot.synth import generate_world, write_world
+    from leadpilot.synth.yardsticks import world_yardsticks
+
     started = time.perf_counter()
     with console.status("Generating the world...", spinner="dots"):
         world = generate_world(
@@ -95,6 +102,8 @@ def print_world_summary(console: Console, world: World) -> None:
 
 def print_yardsticks(console: Console, yard: Yardsticks) -> None:
     """The true expected conversions of round-robin, greedy argmax and the optimum."""
+    from leadpilot.synth.yardsticks import FAIRNESS_BAND
+
     table = Table(title=f"True expected conversions on the {yard.n_leads:,} new leads")
     table.add_column("Assignment")
     table.add_column("Expected conversions", justify="right")
@@ -122,6 +131,9 @@ def print_yardsticks(console: Console, yard: Yardsticks) -> None:
 def demo_section(console: Console, workdir: Path, *, seed: int = 0) -> World:
     """For ``leadpilot demo``: write a default world to ``workdir``, print its summary and
     the yardsticks, and return it (the later demo steps use its files)."""
+    from leadpilot.synth import generate_world, write_world
+    from leadpilot.synth.yardsticks import world_yardsticks
+
     world = generate_world(seed=seed)
     write_world(world, workdir)
     console.print(f"Synthetic world written to {workdir}")

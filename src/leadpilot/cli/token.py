@@ -9,9 +9,9 @@ import typer
 from leadpilot.cli._common import console
 from leadpilot.cli.db import DB_OPTION, database_url
 from leadpilot.errors import ConfigError
-from leadpilot.store.engine import make_engine, write_transaction
-from leadpilot.store.migrate import check_current
-from leadpilot.store.tokens import ROLES, create_token, revoke_token
+
+# The store's roles, spelled here so that `--help` needs no SQLAlchemy (a test keeps them equal).
+ROLES: tuple[str, ...] = ("admin", "writer", "reader")
 
 
 def register(app: typer.Typer) -> None:
@@ -32,6 +32,10 @@ def register(app: typer.Typer) -> None:
 
         Example: leadpilot token create --role writer --name hubspot-webhook
         """
+        from leadpilot.store.engine import make_engine, write_transaction
+        from leadpilot.store.migrate import check_current
+        from leadpilot.store.tokens import create_token
+
         engine = make_engine(database_url(db))
         try:
             check_current(engine)
@@ -56,6 +60,9 @@ def register(app: typer.Typer) -> None:
 
         Example: leadpilot token revoke 3
         """
+        from leadpilot.store.engine import make_engine, write_transaction
+        from leadpilot.store.tokens import revoke_token
+
         engine = make_engine(database_url(db))
         try:
             with write_transaction(engine) as conn:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
@@ -12,9 +13,11 @@ from rich.table import Table
 
 from leadpilot.cli._common import console as default_console
 from leadpilot.errors import ConfigError
-from leadpilot.ingest.history import IngestResult, read_history
-from leadpilot.ingest.presets import PRESETS
-from leadpilot.ingest.quality import QualityReport, quality_report
+
+# pandas loads inside the commands: `leadpilot --help` stays instant.
+if TYPE_CHECKING:
+    from leadpilot.ingest.history import IngestResult
+    from leadpilot.ingest.quality import QualityReport
 
 __all__ = ["demo_section", "print_quality", "register", "validate_file"]
 
@@ -141,6 +144,8 @@ def demo_section(console: Console, workdir: Path) -> IngestResult:
     """Demo step "bad input loses nothing": a messy export (semicolons, Windows-1252,
     decimal commas, French Oui/Non, a duplicate id, a negative delay, a "Maybe", a formula)
     read with ``on_error="skip"``; prints what was rejected and where the rows went."""
+    from leadpilot.ingest.history import read_history
+
     workdir.mkdir(parents=True, exist_ok=True)
     path = workdir / "messy_export.csv"
     path.write_bytes(_MESSY_EXPORT.encode("cp1252"))
@@ -176,6 +181,9 @@ def validate_file(
     console: Console | None = None,
 ) -> tuple[IngestResult, QualityReport]:
     """Read ``path`` (with a spinner on a terminal) and compute its quality report."""
+    from leadpilot.ingest.history import read_history
+    from leadpilot.ingest.quality import quality_report
+
     if on_error not in ("raise", "skip"):
         raise ConfigError(
             f"--on-error must be raise or skip, not {on_error!r}",
@@ -197,7 +205,6 @@ def validate_file(
 
 def register(app: typer.Typer) -> None:
     """Add the ``validate`` command."""
-    formats = ", ".join(p.name for p in PRESETS)
 
     @app.command("validate")
     def validate(
@@ -205,7 +212,10 @@ def register(app: typer.Typer) -> None:
             ..., help="CSV or .xlsx export (or the maven-crm / olist folder)."
         ),
         format: str | None = typer.Option(
-            None, "--format", "-f", help=f"Column preset (default: detected). One of: {formats}."
+            None,
+            "--format",
+            "-f",
+            help="Column preset (default: detected from the headers; a wrong name lists them).",
         ),
         on_error: str = typer.Option(
             "raise",

@@ -8,6 +8,7 @@ counterpart are kept as ``attributes`` so policy rules can still use them.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -56,6 +57,8 @@ _SALESFORCE = {
 }
 
 _MAX_ATTRIBUTES = 100
+# A CRM record id that is also a valid lead id becomes the lead id (the API's id pattern).
+_LEAD_ID = re.compile(r"[A-Za-z0-9_.:@\-]{1,128}")
 
 
 def _scalar(value: Any) -> Any:
@@ -79,7 +82,8 @@ def _map(source: Mapping[str, Any], mapping: Mapping[str, str], skip: set[str]) 
             out[mapping[key]] = value
         elif value is not None and len(attributes) < _MAX_ATTRIBUTES:
             attributes[str(key)[:128]] = value[:1024] if isinstance(value, str) else value
-    for numeric in ("company_size", "annual_revenue", "engagement_score"):
+    # company_size stays text: the intake schema reads a count or a band (51-200).
+    for numeric in ("annual_revenue", "engagement_score"):
         if isinstance(out.get(numeric), str):
             try:
                 out[numeric] = float(out[numeric].replace(",", ""))
@@ -94,7 +98,17 @@ def _map(source: Mapping[str, Any], mapping: Mapping[str, str], skip: set[str]) 
 
 
 def canonical_from_payload(payload: Mapping[str, Any], fmt: str) -> dict[str, Any]:
-    """Return canonical lead fields (the ``LeadCreate`` shape) from a raw CRM payload."""
+    """Return canonical lead fields (the ``LeadCreate`` shape) from a raw CRM payload. The
+    CRM record id is kept as ``external_id`` (``hubspot:901``, ``salesforce:00Q...``) and, when
+    it fits the id pattern, as the lead id too, so the lead is found by the CRM's own id."""
+    out = _from_payload(payload, fmt)
+    external = out.get("external_id")
+    if isinstance(external, str) and _LEAD_ID.fullmatch(external):
+        out["lead_id"] = external
+    return out
+
+
+def _from_payload(payload: Mapping[str, Any], fmt: str) -> dict[str, Any]:
     if fmt == "hubspot":
         props = payload.get("properties")
         if not isinstance(props, Mapping):

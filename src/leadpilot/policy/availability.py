@@ -15,6 +15,7 @@ from leadpilot.schema import Rep
 
 __all__ = [
     "WorkingHours",
+    "check_availability",
     "is_away",
     "is_working",
     "local_day",
@@ -114,8 +115,8 @@ def _aware(moment: datetime, rep: Rep) -> datetime:
 def is_away(rep: Rep, now: datetime, availability: Availability) -> str | None:
     """``"OUT_OF_OFFICE"`` if the rep is out of office or on holiday at ``now``, else ``None``.
 
-    Out-of-office ranges come from the policy and from ``rep.attributes['out_of_office']``
-    (a sequence of ``(start, end)`` datetimes, e.g. set by the service).
+    Out-of-office ranges come from the policy and from ``rep.out_of_office`` (e.g. set by
+    the service).
     """
     for start, end in _ooo_ranges(rep, availability):
         if _aware(start, rep) <= now < _aware(end, rep):
@@ -142,9 +143,7 @@ def _ooo_ranges(rep: Rep, availability: Availability) -> Iterable[tuple[datetime
     for entry in availability.out_of_office:
         if entry.rep == rep.rep_id:
             yield entry.start, entry.end
-    extra = rep.attributes.get("out_of_office") if rep.attributes else None
-    if extra:
-        yield from extra
+    yield from rep.out_of_office
 
 
 def is_working(rep: Rep, now: datetime) -> bool:
@@ -168,3 +167,18 @@ def next_working_start(rep: Rep, now: datetime, *, horizon_days: int = 14) -> da
             if candidate > local:
                 return candidate.astimezone(now.tzinfo)
     return None
+
+
+def check_availability(rep: Rep) -> None:
+    """Raise ``DataValidationError`` (naming the field) unless the rep's timezone and working
+    hours can be read: the checks every write of a rep passes before it is stored."""
+    for field, check in (
+        ("timezone", lambda: rep_zone(rep)),
+        ("working_hours", lambda: parse_working_hours(rep.working_hours)),
+    ):
+        try:
+            check()
+        except DataValidationError as exc:
+            raise DataValidationError(
+                f"rep {rep.rep_id!r}: {exc.message}", hint=exc.hint, details={"field": field}
+            ) from None

@@ -10,7 +10,15 @@ from typing import Any
 from leadpilot.policy.policy_file import Condition, Policy, ScoreRule, Scoring
 from leadpilot.schema import Lead
 
-__all__ = ["LeadView", "Qualification", "evaluate", "matches", "qualify", "segment_of"]
+__all__ = [
+    "LeadView",
+    "Qualification",
+    "evaluate",
+    "matches",
+    "qualify",
+    "same_value",
+    "segment_of",
+]
 
 _TRUE = frozenset({"true", "yes", "y", "1", "t"})
 _FALSE = frozenset({"false", "no", "n", "0", "f", ""})
@@ -50,7 +58,7 @@ def _number(value: Any) -> float | None:
     return None
 
 
-def _same(value: Any, expected: Any) -> bool:
+def same_value(value: Any, expected: Any) -> bool:
     """Equality that forgives CSV typing: ``"true"`` equals ``True``, ``"5"`` equals ``5``,
     and text compares case-insensitively."""
     if isinstance(expected, bool):
@@ -77,11 +85,11 @@ def evaluate(cond: Condition, view: LeadView) -> bool:
     if _missing(value):
         return op == "not_in"
     if op == "equals":
-        return _same(value, cond.equals)
+        return same_value(value, cond.equals)
     if op == "in":
-        return any(_same(value, v) for v in cond.in_ or ())
+        return any(same_value(value, v) for v in cond.in_ or ())
     if op == "not_in":
-        return not any(_same(value, v) for v in cond.not_in or ())
+        return not any(same_value(value, v) for v in cond.not_in or ())
     if op == "contains_any":
         text = str(value).casefold()
         return any(word.casefold() in text for word in cond.contains_any or ())

@@ -14,12 +14,15 @@ from datetime import datetime
 from pathlib import Path
 
 import sqlalchemy as sa
-from fastapi import FastAPI, Request, Response
+from fastapi import Depends, FastAPI, Request, Response
+from fastapi_offline import FastAPIOffline
 
 from leadpilot import __version__
 from leadpilot.schema import Scorer
+from leadpilot.service.content_type import JsonContentType
 from leadpilot.service.context import ServiceContext
 from leadpilot.service.core import RoutingService
+from leadpilot.service.deps import storable_url
 from leadpilot.service.errors import install_error_handlers
 from leadpilot.service.inputs import load_scorer
 from leadpilot.service.limits import BodySizeLimit
@@ -94,11 +97,14 @@ def create_app(
             if own_engine:
                 engine.dispose()
 
-    app = FastAPI(
+    # FastAPIOffline is FastAPI with /docs and /redoc served from packaged assets (Swagger UI
+    # 5, which reads OpenAPI 3.1) instead of a CDN, so the docs work on an offline network.
+    app = FastAPIOffline(
         title="leadpilot",
         version=__version__,
         description=_DESCRIPTION,
         lifespan=lifespan,
+        dependencies=[Depends(storable_url)],
     )
     app.state.ctx = ctx
     install_error_handlers(app)
@@ -118,6 +124,7 @@ def create_app(
         response.headers["x-process-time-ms"] = f"{(time.perf_counter() - started) * 1000:.2f}"
         return response
 
+    app.add_middleware(JsonContentType)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)
     return app
 

@@ -2,7 +2,8 @@
 
 The active policy is parsed once per version and cached (the default policy, used while none
 is uploaded, is built once); the roster is cached per roster version (bumped by every write to
-reps or out-of-office ranges, in any process); accounts are matched by
+reps or out-of-office ranges, in any process), without the reps whose timezone or working
+hours cannot be read (an alert names each); accounts are matched by
 ``ingest.matching.AccountMatcher`` (domain, company key, fuzzy name), rebuilt every
 ``ACCOUNT_REFRESH`` seconds (they change only through ``leadpilot load``).
 
@@ -17,7 +18,7 @@ from __future__ import annotations
 import multiprocessing
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -27,25 +28,33 @@ from typing import Any
 import numpy as np
 import sqlalchemy as sa
 
-from leadpilot.errors import LeadpilotError, StoreError
+from leadpilot.errors import DataValidationError, LeadpilotError, StoreError
 from leadpilot.ingest.matching import AccountMatch, AccountMatcher
 from leadpilot.policy import (
     DemandModel,
     Policy,
+    RouterInputs,
     ShadowPricer,
     default_policy,
+    refresh_prices,
     route,
+    router_inputs,
 )
+from leadpilot.policy.assignment_lp import warm_up_solver
+from leadpilot.policy.availability import check_availability
 from leadpilot.policy.policy_file import parse_policy_text
-from leadpilot.policy.pricing import warm_up_solver
+from leadpilot.policy.registry import STRATEGIES
+from leadpilot.policy.response_times import response_hours_of
 from leadpilot.schema import Decision, Lead, Rep, Scorer
 from leadpilot.store.accounts import list_accounts
+from leadpilot.store.alerts import record_alert_once
 from leadpilot.store.counters import DbRoutingState
-from leadpilot.store.intake import ACTIVE_POLICY_VERSION, ROSTER_VERSION, IntakeReads
-from leadpilot.store.leads import lead_from_fields
-from leadpilot.store.policies import get_policy_row
+from leadpilot.store.engine import in_write_transaction
+from leadpilot.store.intake import IntakeReads, routing_versions
+from leadpilot.store.leads import lead_from_fields, recent_leads
+from leadpilot.store.policies import active_policy_version, get_policy_row
 from leadpilot.store.reps import list_reps
-from leadpilot.store.tables import leads, policies
+from leadpilot.store.response_times import contact_times
 
 __all__ = [
     "ACCOUNT_REFRESH",
@@ -107,29 +116,31 @@ class Snapshot:
     pricer: ShadowPricer | None = None
     policy_version: str | None = None  # None: the default policy
     roster_version: int = 0
+    response_hours: Mapping[str, float] | None = None
     state: DbRoutingState = field(init=False)
     matcher: _LastLeadMatcher = field(init=False)
+    inputs: RouterInputs = field(init=False)
 
     def __post_init__(self) -> None:
         self.state = DbRoutingState(self.conn)
         self.matcher = _LastLeadMatcher(self.accounts)
+        # The same factory as route-batch's, so both decide alike on the same inputs.
+        self.inputs = router_inputs(
+            self.policy,
+            self.reps,
+            scorer=self.scorer,
+            accounts=self.matcher,
+            response_hours=self.response_hours,
+        )
 
     def route(
         self, lead: Lead, *, now: datetime, rng: np.random.Generator, declined: frozenset[str]
     ) -> Decision:
-        """The router's decision (not yet committed to the state)."""
-        return route(
-            lead,
-            policy=self.policy,
-            reps=self.reps,
-            state=self.state,
-            scorer=self.scorer,
-            accounts=self.matcher,
-            now=now,
-            rng=rng,
-            declined=declined,
-            pricer=self.pricer,
-        )
+        """The router's decision (not yet committed to the state), with the lead's pool's
+        shadow prices refreshed first when due (in the solver process with background
+        pricing: the pool's latest prices serve meanwhile)."""
+        self.inputs = refresh_prices(lead, self.inputs, self.state, now, self.pricer, declined)
+        return route(lead, self.inputs, self.state, now, rng, declined)
 
     def link_account(self, lead: Lead) -> str | None:
         """The id of the lead's account, if one matches."""
@@ -159,10 +170,6 @@ class Snapshot:
         return None
 
 
-# The active policy's version and the roster version, in one round trip (built once).
-_VERSIONS_QUERY = sa.select(ACTIVE_POLICY_VERSION, ROSTER_VERSION)
-
-
 class RoutingInputs:
     """Loads snapshots; caches parsed policies and the account index across requests.
 
@@ -177,7 +184,9 @@ class RoutingInputs:
         self._accounts: AccountMatcher | None = None
         self._accounts_at = 0.0
         self._roster: tuple[int, list[Rep]] | None = None
+        self._unreported: dict[str, str] = {}  # skipped reps not yet alerted: rep -> why
         self._pricer: tuple[ShadowPricer | None, float] | None = None
+        self._response_hours: Mapping[str, float] | None = None
         self._solver: Executor | None = None
         self._lock = threading.Lock()
         self._pricer_build = threading.Lock()
@@ -185,8 +194,7 @@ class RoutingInputs:
 
     def policy(self, conn: sa.Connection, reps: Sequence[Rep]) -> Policy:
         """The active policy, or the default policy when none was uploaded."""
-        version = conn.execute(sa.select(policies.c.version).where(policies.c.active)).scalar()
-        return self._policy(conn, version, reps)
+        return self._policy(conn, active_policy_version(conn), reps)
 
     def _policy(self, conn: sa.Connection, version: str | None, reps: Sequence[Rep]) -> Policy:
         if version is None:
@@ -216,12 +224,24 @@ class RoutingInputs:
         """The reps with their availability; re-read only when the roster version moved
         (every write to reps or out-of-office ranges bumps it, in any process)."""
         with self._lock:
-            if self._roster is not None and self._roster[0] == version:
-                return self._roster[1]
-        reps = list_reps(conn)
-        with self._lock:
-            self._roster = (version, reps)
-        return reps
+            cached = self._roster if self._roster and self._roster[0] == version else None
+        if cached is None:
+            reps, skipped = _usable(list_reps(conn))
+            with self._lock:
+                self._roster = cached = (version, reps)
+                self._unreported = skipped
+        if self._unreported and in_write_transaction(conn):
+            with self._lock:
+                skipped, self._unreported = self._unreported, {}
+            for rep_id, problem in sorted(skipped.items()):
+                record_alert_once(
+                    conn,
+                    "rep_skipped",
+                    f"rep {rep_id} is left out of routing until fixed (roster version "
+                    f"{version}): {problem}",
+                    details={"rep_id": rep_id, "roster_version": version},
+                )
+        return cached[1]
 
     def accounts(self, conn: sa.Connection) -> AccountMatcher:
         """The account index, refreshed every ``ACCOUNT_REFRESH`` seconds."""
@@ -261,10 +281,12 @@ class RoutingInputs:
         self, conn: sa.Connection, *, prime_at: datetime | None = None
     ) -> ShadowPricer | None:
         with self._pricer_build:  # one build at a time; the others use the result
-            rows = conn.execute(
-                sa.select(leads.c.fields).order_by(leads.c.created_at.desc()).limit(_DEMAND_LEADS)
-            ).scalars()
-            recent = [lead_from_fields(f) for f in rows]
+            recent = recent_leads(conn, _DEMAND_LEADS)
+            # Each rep's typical response time (history and the leads touched since),
+            # refreshed with the pricer: the predictive strategy's queue-aware scores.
+            response = response_hours_of(contact_times(conn)) or None
+            with self._lock:
+                self._response_hours = response
             pricer: ShadowPricer | None = None
             if recent:
                 try:
@@ -302,12 +324,20 @@ class RoutingInputs:
         with no earlier prices, solve the LP inline: ~400 ms for 100 reps, which on the
         first request after start-up or a rebuild was held under the routing lock and
         queued every request behind it."""
-        version, roster_version = conn.execute(_VERSIONS_QUERY).one()
-        reps = self.roster(conn, int(roster_version or 0))
+        version, roster_version = routing_versions(conn)
+        reps = self.roster(conn, roster_version)
         policy = self._policy(conn, version, reps)
-        snapshot = Snapshot(conn, policy, reps, self.accounts(conn), self.scorer, pricer)
+        snapshot = Snapshot(
+            conn,
+            policy,
+            reps,
+            self.accounts(conn),
+            self.scorer,
+            pricer,
+            response_hours=self._response_hours,
+        )
         snapshot.state.prefetch(now, window_days=_window_days(policy))
-        todo = {p.name for p in policy.pools if p.strategy == "predictive"}
+        todo = {p.name for p in policy.pools if STRATEGIES.get(p.strategy).priced}
         rng = np.random.default_rng(0)  # not the service's: its draws stay reproducible
         for lead in pricer.demand.sample[:_PRIME_LEADS]:
             if not todo:
@@ -347,8 +377,8 @@ class RoutingInputs:
 
     def load(self, conn: sa.Connection, now: datetime) -> Snapshot:
         """Everything a decision at ``now`` needs (two queries when nothing changed)."""
-        version, roster_version = conn.execute(_VERSIONS_QUERY).one()
-        snapshot = self._snapshot(conn, version, int(roster_version or 0))
+        version, roster_version = routing_versions(conn)
+        snapshot = self._snapshot(conn, version, roster_version)
         snapshot.state.prefetch(now, window_days=_window_days(snapshot.policy))
         return snapshot
 
@@ -369,16 +399,35 @@ class RoutingInputs:
         reps = self.roster(conn, roster_version)
         policy = self._policy(conn, version, reps)
         self._window_days = _window_days(policy)
+        pricer = self.pricer(conn)
+        with self._lock:
+            response = self._response_hours if self.scorer is not None else None
         return Snapshot(
             conn,
             policy,
             reps,
             self.accounts(conn),
             self.scorer,
-            self.pricer(conn),
+            pricer,
             policy_version=version,
             roster_version=roster_version,
+            response_hours=response,
         )
+
+
+def _usable(reps: list[Rep]) -> tuple[list[Rep], dict[str, str]]:
+    """The reps routing can use, and why each other one is left out. Why: one rep whose
+    timezone or working hours cannot be read (written by an older version, by hand, or a
+    zone the tz database dropped) must not stop routing for everyone else."""
+    usable, skipped = [], {}
+    for rep in reps:
+        try:
+            check_availability(rep)
+        except DataValidationError as exc:
+            skipped[rep.rep_id] = exc.message
+            continue
+        usable.append(rep)
+    return usable, skipped
 
 
 def _window_days(policy: Policy) -> int:

@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from pydantic import BaseModel
 from scipy.stats import binomtest
 
-from leadpilot.store.tables import decisions, duplicate_intakes, leads
+from leadpilot.store.kpi_reads import assignment_counts, duplicate_count, window_leads
 
 __all__ = ["KPIReport", "RateKPI", "compute_kpis"]
 
@@ -77,27 +77,7 @@ def compute_kpis(
 ) -> KPIReport:
     """Compute the KPIs over leads received in ``[since, until]``; ``members`` lists each
     pool's reps for the fairness index."""
-    window = [leads.c.received_at <= until, leads.c.status != "history"]
-    if since is not None:
-        window.append(leads.c.received_at >= since)
-    first_decision = (
-        sa.select(decisions.c.lead_id, sa.func.min(decisions.c.decided_at).label("routed_at"))
-        .where(decisions.c.rep_id.is_not(None))
-        .group_by(decisions.c.lead_id)
-        .subquery()
-    )
-    rows = conn.execute(
-        sa.select(
-            leads.c.lead_id,
-            leads.c.lane,
-            leads.c.reassignments,
-            leads.c.first_touch_at,
-            leads.c.meeting_at,
-            first_decision.c.routed_at,
-        )
-        .select_from(leads.outerjoin(first_decision, first_decision.c.lead_id == leads.c.lead_id))
-        .where(*window)
-    ).all()
+    rows = window_leads(conn, since=since, until=until)
     routed = [r for r in rows if r.routed_at is not None]
     waits = [
         ((r.first_touch_at - r.routed_at).total_seconds() / 60.0, r.lane)
@@ -115,10 +95,7 @@ def compute_kpis(
     hot = [r for r in routed if r.lane == "hot"]
     meetings = sum(1 for r in hot if r.meeting_at is not None)
 
-    dup_query = sa.select(sa.func.count()).where(duplicate_intakes.c.received_at <= until)
-    if since is not None:
-        dup_query = dup_query.where(duplicate_intakes.c.received_at >= since)
-    duplicates = int(conn.execute(dup_query).scalar_one())
+    duplicates = duplicate_count(conn, since=since, until=until)
 
     return KPIReport(
         since=since,
@@ -141,16 +118,9 @@ def _fairness(
     """Leads per rep over the window (every decision that gave a rep a lead counts) divided
     by the pool's average, per decision pool. ``members`` lists each pool's active reps (from
     the active policy), so a rep who got nothing counts as 0 rather than being left out."""
-    query = (
-        sa.select(decisions.c.pool, decisions.c.rep_id, sa.func.count().label("n"))
-        .where(decisions.c.rep_id.is_not(None), decisions.c.decided_at <= until)
-        .group_by(decisions.c.pool, decisions.c.rep_id)
-    )
-    if since is not None:
-        query = query.where(decisions.c.decided_at >= since)
     counts: dict[str | None, dict[str, int]] = defaultdict(dict)
-    for row in conn.execute(query):
-        counts[row.pool][row.rep_id] = int(row.n)
+    for pool, rep_id, n in assignment_counts(conn, since=since, until=until):
+        counts[pool][rep_id] = n
     out: list[FairnessRow] = []
     for pool in sorted(set(counts) | set(members), key=lambda p: p or ""):
         got = counts.get(pool, {})

@@ -13,16 +13,20 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 import httpx
-import sqlalchemy as sa
 
 from leadpilot.service.core import RoutingService
 from leadpilot.service.notify import send_webhook
 from leadpilot.service.queue_gate import openings_of
 from leadpilot.store import timers
-from leadpilot.store.alerts import claim_due_deliveries, mark_delivered, mark_failed_attempt
+from leadpilot.store.alerts import (
+    claim_due_deliveries,
+    lease_deliveries,
+    mark_delivered,
+    mark_failed_attempt,
+)
 from leadpilot.store.engine import write_transaction
 from leadpilot.store.leads import get_lead_row, queued_leads
-from leadpilot.store.tables import leads, sla_timers, webhook_deliveries
+from leadpilot.store.worklist import pending_work
 
 __all__ = ["Worker", "WorkerReport", "run_due"]
 
@@ -60,38 +64,16 @@ def run_due(
     return report
 
 
-_DUE_TIMER = (
-    sa.select(sla_timers.c.id)
-    .where(sla_timers.c.status == "pending", sla_timers.c.due_at <= sa.bindparam("now"))
-    .limit(1)
-)
-_QUEUED_LEAD = sa.select(leads.c.lead_id).where(leads.c.status == "queued").limit(1)
-_DUE_WEBHOOK = (
-    sa.select(webhook_deliveries.c.id)
-    .where(
-        webhook_deliveries.c.status == "pending",
-        webhook_deliveries.c.next_attempt_at <= sa.bindparam("now"),
-    )
-    .limit(1)
-)
-_PENDING_WORK = sa.select(
-    sa.exists(_DUE_TIMER.scalar_subquery()),
-    sa.exists(_QUEUED_LEAD.scalar_subquery()),
-    sa.exists(_DUE_WEBHOOK.scalar_subquery()),
-)
-
-
 def _pending_work(service: RoutingService, now: datetime) -> tuple[bool, bool, bool]:
     """Whether any timer is due, any lead queued, any webhook due: one read without the
     routing lock (or SQLite's write lock), so a poll with nothing to do, most of them,
     never delays an intake. Work found is then claimed under the locks as before."""
     with service.engine.connect() as conn:
-        timers_due, queued, webhooks_due = conn.execute(_PENDING_WORK, {"now": now}).one()
-    return bool(timers_due), bool(queued), bool(webhooks_due)
+        return pending_work(conn, now)
 
 
 def _fire_timers(service: RoutingService, now: datetime, report: WorkerReport) -> None:
-    with service.with_lock() as conn:
+    with service.routing_transaction() as conn:
         for timer in timers.claim_due_timers(conn, now, limit=_BATCH):
             timers.finish_timer(conn, timer.id, now)
             lead = get_lead_row(conn, timer.lead_id)
@@ -107,7 +89,7 @@ def _fire_timers(service: RoutingService, now: datetime, report: WorkerReport) -
             outcome = service.reassign(
                 conn, timer.lead_id, reason=reason, now=now, also_exclude=frozenset({timer.rep_id})
             )
-            if outcome.get("reassigned"):
+            if outcome.reassigned:
                 report.reassigned.append(timer.lead_id)
 
 
@@ -120,14 +102,14 @@ def _drain_queue(service: RoutingService, now: datetime, report: WorkerReport) -
         if not gate.should_start(openings, now):
             return
         gate.start(openings, now)
-    with service.with_lock() as conn:
+    with service.routing_transaction() as conn:
         waiting = queued_leads(conn, _BATCH, after=gate.cursor, until=gate.until)
         if waiting:
             snapshot = service.inputs.load(conn, now)
             for _, lead_id in waiting:
                 row = get_lead_row(conn, lead_id)
                 lead = snapshot.lead_of(row)
-                if service.decide_for_queue(snapshot, lead, now) is not None:
+                if service.decide_for_queue(conn, snapshot, lead, now) is not None:
                     report.drained.append(lead_id)
     gate.advance(waiting[-1] if waiting else None, finished=len(waiting) < _BATCH)
 
@@ -138,12 +120,7 @@ def _send_webhooks(
     # Claim with a lease and commit before sending, so no database lock is held during HTTP.
     with write_transaction(service.engine) as conn:
         due = claim_due_deliveries(conn, now, limit=_BATCH)
-        for row in due:
-            conn.execute(
-                webhook_deliveries.update()
-                .where(webhook_deliveries.c.id == row.id)
-                .values(next_attempt_at=now + _WEBHOOK_LEASE)
-            )
+        lease_deliveries(conn, [row.id for row in due], now + _WEBHOOK_LEASE)
     if not due:
         return
     settings = service.settings

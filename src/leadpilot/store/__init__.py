@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
-from leadpilot.store.engine import is_postgres, make_engine, routing_lock, write_transaction
+from leadpilot.store.engine import (
+    LockedConn,
+    is_postgres,
+    make_engine,
+    routing_transaction,
+    write_transaction,
+)
 from leadpilot.store.migrate import current_revision, head_revision, upgrade
 
 __all__ = [
+    "LockedConn",
     "current_revision",
     "head_revision",
     "is_postgres",
     "make_engine",
-    "routing_lock",
+    "routing_transaction",
     "upgrade",
     "write_transaction",
 ]

@@ -13,10 +13,12 @@ from leadpilot.store.types import utcnow
 __all__ = [
     "claim_due_deliveries",
     "enqueue_webhook",
+    "lease_deliveries",
     "list_alerts",
     "mark_delivered",
     "mark_failed_attempt",
     "record_alert",
+    "record_alert_once",
 ]
 
 
@@ -74,6 +76,17 @@ def claim_due_deliveries(conn: sa.Connection, now: datetime, limit: int = 20) ->
     return list(conn.execute(query).all())
 
 
+def lease_deliveries(conn: sa.Connection, delivery_ids: list[int], until: datetime) -> None:
+    """Hold claimed deliveries until ``until`` (their next attempt), so that no other worker
+    sends them while this one does, without a lock held during HTTP."""
+    if delivery_ids:
+        conn.execute(
+            webhook_deliveries.update()
+            .where(webhook_deliveries.c.id.in_(delivery_ids))
+            .values(next_attempt_at=until)
+        )
+
+
 def mark_delivered(conn: sa.Connection, delivery_id: int) -> None:
     """Record a successful delivery."""
     conn.execute(
@@ -117,3 +130,15 @@ def mark_failed_attempt(
             details={"delivery_id": row.id, "url": row.url},
         )
     return gave_up
+
+
+def record_alert_once(
+    conn: sa.Connection, kind: str, message: str, *, details: dict[str, Any] | None = None
+) -> None:
+    """``record_alert`` unless an alert of ``kind`` with this exact message exists (replicas
+    that find the same problem raise it once)."""
+    seen = conn.execute(
+        sa.select(alerts.c.id).where(alerts.c.kind == kind, alerts.c.message == message).limit(1)
+    ).first()
+    if seen is None:
+        record_alert(conn, kind, message, details=details)

@@ -19,15 +19,17 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from leadpilot.policy.availability import local_day
 from leadpilot.schema import Decision, Rep
+from leadpilot.store.engine import LockedConn, locked
 from leadpilot.store.tables import routing_counters as rc
 
 __all__ = [
     "PREFETCH_QUERY",
     "DbRoutingState",
-    "add",
     "bump_roster_version",
     "decision_effects",
     "prefetch_params",
+    "probe_write",
+    "release_open_lead",
     "rep_load",
     "roster_version",
     "upsert_counters",
@@ -91,22 +93,36 @@ _SCOPE_QUERY = sa.select(rc.c.key, rc.c.value).where(
 
 
 def upsert_counters(
-    conn: sa.Connection, rows: Sequence[dict[str, object]], *, increment: bool
+    conn: LockedConn, rows: Sequence[dict[str, object]], *, increment: bool
 ) -> None:
-    """Add to (``increment``, never below 0) or set many counters in one round trip."""
+    """Add to (``increment``, never below 0) or set many routing counters in one round
+    trip."""
+    _upsert(conn, rows, increment=increment)
+
+
+def release_open_lead(conn: LockedConn, rep_id: str) -> None:
+    """One of the rep's open leads closed or moved to someone else."""
+    _add(conn, "open", "", rep_id, -1)
+
+
+def _upsert(conn: sa.Connection, rows: Sequence[dict[str, object]], *, increment: bool) -> None:
     if rows:
         conn.execute(_UPSERTS[(conn.dialect.name, increment)], list(rows))
 
 
-def add(conn: sa.Connection, kind: str, scope: str, key: str, delta: float) -> None:
+def _add(conn: sa.Connection, kind: str, scope: str, key: str, delta: float) -> None:
     """Add ``delta`` to a counter (created when missing); counters never go below 0."""
-    upsert_counters(
+    _upsert(
         conn, [{"kind": kind, "scope": scope, "key": key, "value": float(delta)}], increment=True
     )
 
 
 class DbRoutingState:
-    """``RoutingState`` backed by ``routing_counters`` on one connection (one transaction)."""
+    """``RoutingState`` backed by ``routing_counters`` on one connection (one transaction).
+
+    Reads work on any connection; ``commit`` and ``release`` write, and raise
+    ``RuntimeError`` unless the connection is in ``engine.routing_transaction`` (a run-time
+    check: the connection is held, not passed, so the type checker cannot see it)."""
 
     def __init__(self, conn: sa.Connection) -> None:
         self.conn = conn
@@ -189,14 +205,15 @@ class DbRoutingState:
 
     def commit(self, decision: Decision) -> None:
         """Apply a decision's effects (see ``RoutingState.commit``) in this transaction."""
+        conn = locked(self.conn)
         credits, increments = decision_effects(decision)
-        upsert_counters(self.conn, credits, increment=False)
-        upsert_counters(self.conn, increments, increment=True)
+        upsert_counters(conn, credits, increment=False)
+        upsert_counters(conn, increments, increment=True)
         self.invalidate()
 
     def release(self, rep_id: str) -> None:
         """One of the rep's open leads closed or moved to someone else."""
-        add(self.conn, "open", "", rep_id, -1)
+        release_open_lead(locked(self.conn), rep_id)
         self.invalidate()
 
     def invalidate(self) -> None:
@@ -242,7 +259,9 @@ def rep_load(conn: sa.Connection, rep: Rep, now: datetime) -> tuple[int, int]:
 
 def bump_roster_version(conn: sa.Connection) -> None:
     """Note that reps or their availability changed (processes reload their roster)."""
-    add(conn, "meta", "", "roster", 1)
+    # A cache key, not a count the router decides by: roster writes (reps, out of office)
+    # may run in a plain write transaction.
+    _add(conn, "meta", "", "roster", 1)
 
 
 def roster_version(conn: sa.Connection) -> int:
@@ -251,3 +270,8 @@ def roster_version(conn: sa.Connection) -> int:
         sa.select(rc.c.value).where(rc.c.kind == "meta", rc.c.scope == "", rc.c.key == "roster")
     ).scalar()
     return int(value or 0)
+
+
+def probe_write(conn: sa.Connection) -> None:
+    """A harmless write (a counter no decision reads): readiness checks that it commits."""
+    _add(conn, "meta", "", "ready_probe", 1)

@@ -1,130 +1,126 @@
-"""The decision log: every routing decision with its full record; one live per lead."""
+"""The decision log: every routing decision with its full record; one live per lead.
+
+A stored decision is a ``schema.Decision`` plus its place in the log (``StoredDecision``).
+The row mapping is derived from the dataclass fields: every ``Decision`` field that is also
+a ``decisions`` column is stored, tuples as JSON lists and nested records (``Candidate``) as
+JSON objects; a field added to both maps itself. Decisions are written by one function,
+``store.record.record_decision``.
+"""
 
 from __future__ import annotations
 
+import dataclasses
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 
-from leadpilot.schema import Candidate, Decision
+from leadpilot.schema import Decision
 from leadpilot.store.tables import decisions
 
 __all__ = [
+    "DECISION_COLUMNS",
+    "StoredDecision",
     "decision_from_row",
     "decision_row",
-    "insert_decision",
     "list_decisions",
     "live_decision",
-    "retire_live_decision",
+    "stored_decision",
+    "stored_decision_json",
 ]
 
 
-# Built once, values as parameters (the hot path skips statement construction).
-_INSERT_DECISION = decisions.insert().returning(decisions.c.id)
+@dataclass(frozen=True, slots=True)
+class StoredDecision:
+    """A decision as logged: its row id, its place among the lead's decisions (``seq``, 1
+    first), whether it is the lead's live one, and what triggered it."""
+
+    id: int
+    seq: int
+    live: bool
+    trigger: str
+    decision: Decision
 
 
-def insert_decision(
-    conn: sa.Connection, decision: Decision, *, trigger: str, first: bool = False
-) -> int:
-    """Append ``decision`` as the lead's live decision (the caller retires the previous one
-    first; ``first`` says there is none); returns the new row id."""
-    seq = (
-        1
-        if first
-        else (
-            conn.execute(
-                sa.select(sa.func.coalesce(sa.func.max(decisions.c.seq), 0)).where(
-                    decisions.c.lead_id == decision.lead_id
-                )
-            ).scalar_one()
-            + 1
-        )
-    )
-    return int(
-        conn.execute(
-            _INSERT_DECISION, decision_row(decision, trigger=trigger, seq=seq)
-        ).scalar_one()
-    )
+_HINTS = typing.get_type_hints(Decision)
+# The Decision fields that are columns, in the dataclass's order.
+DECISION_COLUMNS: tuple[str, ...] = tuple(
+    f.name for f in dataclasses.fields(Decision) if f.name in decisions.c
+)
+
+
+def _to_json(value: Any) -> Any:
+    """A field value as the JSON a column holds (tuples as lists, records as objects)."""
+    if isinstance(value, tuple | list):
+        return [_to_json(v) for v in value]
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {k: _to_json(v) for k, v in dataclasses.asdict(value).items()}
+    if isinstance(value, Mapping):
+        return {k: _to_json(v) for k, v in value.items()}
+    return value
+
+
+def _from_json(name: str, value: Any) -> Any:
+    """The inverse of ``_to_json`` for the ``Decision`` field ``name`` (by its type);
+    datetimes may come as ISO text (``stored_decision_json``)."""
+    hint = _HINTS[name]
+    origin = typing.get_origin(hint)
+    if value is None:
+        return None
+    if isinstance(value, str) and datetime in (hint, *typing.get_args(hint)):
+        return datetime.fromisoformat(value)
+    if origin is tuple:
+        item = typing.get_args(hint)[0]
+        if dataclasses.is_dataclass(item):
+            make: Any = item  # a record class (Candidate)
+            return tuple(make(**v) for v in value)
+        return tuple(value)
+    if origin in (Mapping, dict):
+        return dict(value)
+    return value
 
 
 def decision_row(decision: Decision, *, trigger: str, seq: int) -> dict[str, Any]:
     """The ``decisions`` row (without its id) of ``decision`` as the lead's live one."""
-    return {
-        "lead_id": decision.lead_id,
-        "seq": seq,
-        "live": True,
-        "trigger": trigger,
-        "rep_id": decision.rep_id,
-        "pool": decision.pool,
-        "lane": decision.lane,
-        "strategy": decision.strategy,
-        "reasons": list(decision.reasons),
-        "candidates": [
-            {
-                "rep_id": c.rep_id,
-                "p_convert": c.p_convert,
-                "price": c.price,
-                "score": c.score,
-            }
-            for c in decision.candidates
-        ],
-        "exclusions": dict(decision.exclusions),
-        "p_convert": decision.p_convert,
-        "confidence": decision.confidence,
-        "propensity": decision.propensity,
-        "model_version": decision.model_version,
-        "policy_version": decision.policy_version,
-        "decided_at": decision.decided_at,
-        "sla_deadline": decision.sla_deadline,
-        "mode": decision.mode,
-        "shadow_rep_id": decision.shadow_rep_id,
-        "fit_score": decision.fit_score,
-        "intent_score": decision.intent_score,
-        "grade": decision.grade,
-    }
+    row = {name: _to_json(getattr(decision, name)) for name in DECISION_COLUMNS}
+    return {**row, "seq": seq, "live": True, "trigger": trigger}
 
 
-def decision_from_row(row: sa.Row[Any]) -> Decision:
-    """Rebuild the ``schema.Decision`` of a stored row."""
-    return Decision(
-        lead_id=row.lead_id,
-        rep_id=row.rep_id,
-        pool=row.pool,
-        lane=row.lane,
-        strategy=row.strategy,
-        reasons=tuple(row.reasons),
-        decided_at=row.decided_at,
-        candidates=tuple(Candidate(**c) for c in row.candidates),
-        exclusions=dict(row.exclusions),
-        p_convert=row.p_convert,
-        confidence=row.confidence,
-        propensity=row.propensity,
-        model_version=row.model_version,
-        policy_version=row.policy_version,
-        sla_deadline=row.sla_deadline,
-        mode=row.mode,
-        shadow_rep_id=row.shadow_rep_id,
-        fit_score=row.fit_score,
-        intent_score=row.intent_score,
-        grade=row.grade,
+def decision_from_row(row: Any) -> Decision:
+    """Rebuild the ``schema.Decision`` of a stored row (or of a mapping with its columns)."""
+    values = row._mapping if hasattr(row, "_mapping") else row
+    return Decision(**{name: _from_json(name, values[name]) for name in DECISION_COLUMNS})
+
+
+def stored_decision(row: Any) -> StoredDecision:
+    """The ``StoredDecision`` of a ``decisions`` row (or of a mapping with its columns)."""
+    values = row._mapping if hasattr(row, "_mapping") else row
+    return StoredDecision(
+        id=int(values["id"]),
+        seq=int(values["seq"]),
+        live=bool(values["live"]),
+        trigger=values["trigger"],
+        decision=decision_from_row(values),
     )
 
 
-def live_decision(conn: sa.Connection, lead_id: str) -> Any:
-    """The lead's live decision row, or ``None``."""
-    return conn.execute(
+def stored_decision_json(stored: StoredDecision) -> dict[str, Any]:
+    """A JSON-ready form of ``stored`` (datetimes as ISO text); ``stored_decision`` reads it
+    back."""
+    row = decision_row(stored.decision, trigger=stored.trigger, seq=stored.seq)
+    row = {k: v.isoformat() if isinstance(v, datetime) else v for k, v in row.items()}
+    return {**row, "id": stored.id, "live": stored.live}
+
+
+def live_decision(conn: sa.Connection, lead_id: str) -> StoredDecision | None:
+    """The lead's live decision, or ``None``."""
+    row = conn.execute(
         sa.select(decisions).where(decisions.c.lead_id == lead_id, decisions.c.live)
     ).first()
-
-
-def retire_live_decision(conn: sa.Connection, lead_id: str) -> None:
-    """Mark the lead's live decision as superseded."""
-    conn.execute(
-        decisions.update()
-        .where(decisions.c.lead_id == lead_id, decisions.c.live)
-        .values(live=False)
-    )
+    return stored_decision(row) if row is not None else None
 
 
 def list_decisions(
@@ -135,8 +131,8 @@ def list_decisions(
     since: datetime | None = None,
     limit: int = 100,
     after_id: int | None = None,
-) -> list[sa.Row[Any]]:
-    """Decision rows in order of id (time of decision), filtered, at most ``limit``."""
+) -> list[StoredDecision]:
+    """Decisions in order of id (time of decision), filtered, at most ``limit``."""
     query = sa.select(decisions).order_by(decisions.c.id).limit(limit)
     if lead_id is not None:
         query = query.where(decisions.c.lead_id == lead_id)
@@ -146,4 +142,4 @@ def list_decisions(
         query = query.where(decisions.c.decided_at >= since)
     if after_id is not None:
         query = query.where(decisions.c.id > after_id)
-    return list(conn.execute(query).all())
+    return [stored_decision(row) for row in conn.execute(query)]

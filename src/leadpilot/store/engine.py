@@ -1,8 +1,7 @@
 """Engine factory: SQLite (WAL, busy timeout, foreign keys) or PostgreSQL (psycopg 3).
 
-Routing writes are serialised by ``routing_lock``: a transaction-scoped advisory lock on
-PostgreSQL (so any number of replicas share one order of decisions) and SQLite's own
-database write lock, taken up front with ``BEGIN IMMEDIATE``.
+Routing writes are serialised by ``routing_transaction``, the one way to obtain a
+``LockedConn``; see its docstring for the locks and the order they are taken in.
 """
 
 from __future__ import annotations
@@ -12,14 +11,28 @@ import time
 import weakref
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
-from typing import Any
+from typing import Any, NewType
 
 import sqlalchemy as sa
 from sqlalchemy.engine import URL, make_url
 
 from leadpilot.errors import ConfigError, StoreError
 
-__all__ = ["is_postgres", "make_engine", "routing_lock", "write_transaction"]
+__all__ = [
+    "LockedConn",
+    "in_write_transaction",
+    "is_postgres",
+    "locked",
+    "make_engine",
+    "routing_lock_key",
+    "routing_transaction",
+    "write_transaction",
+]
+
+# A connection inside ``routing_transaction``: its transaction holds the routing lock. Store
+# functions that change routing state (leads' owners and status, the decision log, counters,
+# timers) take one, so mypy rejects a path that writes them without the lock.
+LockedConn = NewType("LockedConn", sa.Connection)
 
 _SQLITE_BUSY_TIMEOUT_MS = 30_000
 # Arbitrary, fixed 64-bit key of leadpilot's routing advisory lock.
@@ -32,6 +45,7 @@ _ROUTING_LOCK_KEY = 7_311_225_340_195
 _SQLITE_WRITERS: weakref.WeakKeyDictionary[sa.Engine, threading.RLock] = weakref.WeakKeyDictionary()
 # A pooled PostgreSQL connection is pinged at checkout only when it sat idle this long.
 PING_AFTER_IDLE_SECONDS = 2.0
+_WRITING = "leadpilot_writing"
 
 
 def _normalise(url: str) -> URL:
@@ -63,6 +77,7 @@ def make_engine(url: str, *, pool_size: int = 5) -> sa.Engine:
             # control of transactions (see _sqlite_begin) to start them as IMMEDIATE.
         )
         _configure_sqlite(engine)
+        _discard_failed_sqlite_connections(engine)
         _SQLITE_WRITERS[engine] = threading.RLock()
         return engine
     engine = sa.create_engine(parsed, pool_size=pool_size, max_overflow=pool_size)
@@ -100,6 +115,19 @@ def _ping_idle_connections(engine: sa.Engine) -> None:
         except engine.dialect.loaded_dbapi.Error as exc:
             # The pool discards this connection and checks out (or opens) another.
             raise sa.exc.DisconnectionError(str(exc)) from exc
+
+
+def _discard_failed_sqlite_connections(engine: sa.Engine) -> None:
+    """Treat every SQLite ``OperationalError`` (read-only file, disk full, I/O error, busy
+    past the timeout) as a dead connection: SQLAlchemy then drops it and the rest of the
+    pool, and the next checkout opens afresh. Why: SQLite silently opens a file it cannot
+    write read-only, and such a pooled connection stayed read-only after the file was
+    writable again, failing intakes until restart. Reopening costs well under a millisecond."""
+
+    @sa.event.listens_for(engine, "handle_error")
+    def _failed(context: Any) -> None:
+        if isinstance(context.original_exception, engine.dialect.loaded_dbapi.OperationalError):
+            context.is_disconnect = True
 
 
 def _configure_sqlite(engine: sa.Engine) -> None:
@@ -140,6 +168,11 @@ def write_transaction(engine: sa.Engine) -> Iterator[sa.Connection]:
             conn = stack.enter_context(engine.connect())
             if engine.dialect.name == "sqlite":
                 conn.info["sqlite_begin"] = "IMMEDIATE"
+            # info outlives the checkout: clear the flag through this reference, which
+            # works even after the connection was invalidated by an error.
+            info = conn.info
+            info[_WRITING] = True
+            stack.callback(info.pop, _WRITING, None)
             with conn.begin():
                 yield conn
     except sa.exc.OperationalError as exc:
@@ -149,13 +182,68 @@ def write_transaction(engine: sa.Engine) -> Iterator[sa.Connection]:
         ) from None
 
 
-def routing_lock(conn: sa.Connection) -> None:
-    """Serialise routing decisions across processes for the rest of this transaction.
+def in_write_transaction(conn: sa.Connection) -> bool:
+    """True inside ``write_transaction`` (a read path may then record what it found)."""
+    return bool(conn.info.get(_WRITING))
 
-    Why one lock: a decision reads every candidate's counters and a pool's round-robin cursor,
-    then writes them; holding one lock for that read-modify-write is what makes N replicas
-    unable to over-assign, at a cost of a few milliseconds of serial time per lead.
-    On SQLite the IMMEDIATE transaction already holds the database write lock.
+
+_ADVISORY_LOCK = sa.select(sa.func.pg_advisory_xact_lock(sa.bindparam("key", type_=sa.BigInteger)))
+_LOCKED = "leadpilot_routing_lock"  # conn.info flag while a routing transaction is open
+
+
+def routing_lock_key(pool: str | None) -> int:
+    """The advisory-lock key of routing decisions in ``pool``.
+
+    Every pool maps to one key today: a decision reads the counters of candidates from any
+    pool (fallbacks, backups, the open-lead cap spans pools), so per-pool keys would let two
+    pools' decisions race on a shared rep. The pool is in the signature so that locking per
+    pool is a change to this function alone once those reads are partitioned."""
+    del pool
+    return _ROUTING_LOCK_KEY
+
+
+@contextmanager
+def routing_transaction(engine: sa.Engine, pool: str | None = None) -> Iterator[LockedConn]:
+    """A write transaction holding the routing lock; commits on success.
+
+    Why one lock: a decision reads every candidate's counters and a pool's round-robin
+    cursor, then writes them; holding one lock for that read-modify-write is what makes N
+    replicas unable to over-assign, at a cost of a few milliseconds of serial time per lead.
+
+    Lock order (always this order, so no two paths can deadlock):
+
+    1. SQLite only: the engine's in-process writer lock (``_SQLITE_WRITERS``), so threads of
+       one process queue without SQLite's sleeping busy handler;
+    2. the database transaction: SQLite's write lock taken at ``BEGIN IMMEDIATE``; on
+       PostgreSQL a plain ``BEGIN``;
+    3. PostgreSQL only: the transaction-scoped advisory lock ``routing_lock_key(pool)``,
+       the first statement of the transaction (SQLite's write lock already serialises);
+    4. row locks taken inside: ``SELECT ... FOR UPDATE`` on a lead, ``FOR UPDATE SKIP
+       LOCKED`` on due timers and webhook deliveries.
+
+    The migration lock (another advisory key, ``store.migrations.env``) is only taken by
+    ``upgrade``, never inside a routing transaction. Writes that do not change routing state
+    (reps, policies, tokens, webhook deliveries) use ``write_transaction``, which takes 1-2.
     """
-    if is_postgres(conn):
-        conn.execute(sa.select(sa.func.pg_advisory_xact_lock(_ROUTING_LOCK_KEY)))
+    with write_transaction(engine) as conn:
+        if is_postgres(conn):
+            conn.execute(_ADVISORY_LOCK, {"key": routing_lock_key(pool)})
+        info = conn.info  # still reachable once an error invalidated the connection
+        info[_LOCKED] = True
+        try:
+            yield LockedConn(conn)
+        finally:
+            # info belongs to the pooled DBAPI connection: clear it before it goes back.
+            info.pop(_LOCKED, None)
+
+
+def locked(conn: sa.Connection) -> LockedConn:
+    """``conn`` as a ``LockedConn``, checked at run time: for objects that hold a connection
+    for reads and may write through it (``counters.DbRoutingState``). Raises ``RuntimeError``
+    outside ``routing_transaction``."""
+    if not conn.info.get(_LOCKED):
+        raise RuntimeError(
+            "routing state written without the routing lock: open the transaction with "
+            "leadpilot.store.engine.routing_transaction"
+        )
+    return LockedConn(conn)

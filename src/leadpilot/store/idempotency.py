@@ -21,8 +21,8 @@ def request_fingerprint(method: str, path: str, body: Any) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def lookup_response(conn: sa.Connection, key: str, fingerprint: str) -> tuple[int, Any] | None:
-    """The stored ``(status, body)`` for ``key``, ``None`` if unseen; a key reused for a
+def lookup_response(conn: sa.Connection, key: str, fingerprint: str) -> Any | None:
+    """The outcome stored for ``key`` (JSON), ``None`` if unseen; a key reused for a
     different request is a 422."""
     row = conn.execute(sa.select(idempotency_keys).where(idempotency_keys.c.key == key)).first()
     if row is None:
@@ -33,18 +33,21 @@ def lookup_response(conn: sa.Connection, key: str, fingerprint: str) -> tuple[in
             hint="use a new key for each distinct request; reuse a key only to retry",
             details={"field": "Idempotency-Key"},
         )
-    return row.status_code, row.response
+    return row.response
 
 
 def store_response(
-    conn: sa.Connection, key: str, fingerprint: str, status_code: int, body: Any
+    conn: sa.Connection, key: str, fingerprint: str, body: Any, *, created: bool
 ) -> None:
-    """Remember the response for ``key`` in the caller's transaction."""
+    """Remember the outcome for ``key`` in the caller's transaction; ``created``: the
+    request created something (a new lead), rather than finding it."""
     conn.execute(
         idempotency_keys.insert().values(
             key=key,
             request_hash=fingerprint,
-            status_code=status_code,
+            # The column keeps the HTTP code of the first answer, as earlier versions wrote
+            # it (201 created, 200 found); replays derive it from the outcome itself.
+            status_code=201 if created else 200,
             response=body,
             created_at=utcnow(),
         )

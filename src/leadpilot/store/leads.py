@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -12,7 +12,8 @@ import sqlalchemy as sa
 
 from leadpilot.ingest.identity import normalize_email
 from leadpilot.schema import Lead
-from leadpilot.store.tables import leads
+from leadpilot.store.engine import LockedConn
+from leadpilot.store.tables import duplicate_intakes, leads
 from leadpilot.store.types import as_utc, utcnow
 
 __all__ = [
@@ -26,6 +27,9 @@ __all__ = [
     "lead_from_fields",
     "lead_row",
     "queued_leads",
+    "recent_leads",
+    "record_duplicate_intake",
+    "update_lead",
 ]
 
 _DATETIME_FIELDS = frozenset({"created_at"})
@@ -166,6 +170,21 @@ def get_lead_row(conn: sa.Connection, lead_id: str, *, for_update: bool = False)
     return conn.execute(query).first()
 
 
+def find_lead_row(conn: sa.Connection, key: str) -> Any:
+    """The lead whose id, or else whose CRM record id (``external_id``), is ``key``; the
+    earliest received when several share an external id. ``None`` when neither matches."""
+    row = get_lead_row(conn, key)
+    if row is not None:
+        return row
+    query = (
+        sa.select(leads)
+        .where(leads.c.external_id == key)
+        .order_by(leads.c.received_at, leads.c.lead_id)
+        .limit(1)
+    )
+    return conn.execute(query).first()
+
+
 def queued_leads(
     conn: sa.Connection,
     limit: int,
@@ -187,3 +206,35 @@ def queued_leads(
         )
     query = query.order_by(leads.c.queued_at, leads.c.lead_id).limit(limit)
     return [(row.queued_at, row.lead_id) for row in conn.execute(query)]
+
+
+def update_lead(conn: LockedConn, lead_id: str, values: Mapping[str, Any]) -> None:
+    """Set columns of a stored lead (owner, status, queue place, milestones)."""
+    conn.execute(leads.update().where(leads.c.lead_id == lead_id).values(**values))
+
+
+def record_duplicate_intake(
+    conn: sa.Connection, lead: Lead, *, lead_id: str, matched_on: str, received_at: datetime
+) -> None:
+    """Log that ``lead`` arrived again as a repeat of stored lead ``lead_id`` (it counts in
+    the duplicate rate; nothing is routed)."""
+    conn.execute(
+        duplicate_intakes.insert().values(
+            lead_id=lead_id,
+            matched_on=matched_on,
+            payload={
+                "lead_id": lead.lead_id,
+                "email": lead.email,
+                "external_id": lead.external_id,
+            },
+            received_at=received_at,
+        )
+    )
+
+
+def recent_leads(conn: sa.Connection, limit: int) -> list[Lead]:
+    """The ``limit`` most recently created stored leads, newest first."""
+    rows = conn.execute(
+        sa.select(leads.c.fields).order_by(leads.c.created_at.desc()).limit(limit)
+    ).scalars()
+    return [lead_from_fields(f) for f in rows]

@@ -6,13 +6,14 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from leadpilot.store.engine import routing_lock
+from leadpilot.store.engine import LockedConn
 from leadpilot.store.tables import policies, policy_activations
 from leadpilot.store.types import utcnow
 
 __all__ = [
     "activate_policy",
     "active_policy_row",
+    "active_policy_version",
     "get_policy_row",
     "policy_history",
     "save_policy",
@@ -39,7 +40,7 @@ def save_policy(
 
 
 def activate_policy(
-    conn: sa.Connection,
+    conn: LockedConn,
     version: str,
     *,
     action: str,
@@ -48,10 +49,10 @@ def activate_policy(
 ) -> None:
     """Make ``version`` the active policy and log the activation (upload or rollback).
 
-    Takes the routing lock: two activations on two replicas run one after the other (each
-    sees the other's committed row), and no decision is made half-way through a switch.
-    The database allows one active row only (``uq_policies_active``)."""
-    routing_lock(conn)
+    Under the routing lock (``engine.routing_transaction``): two activations on two
+    replicas run one after the other (each sees the other's committed row), and no decision
+    is made half-way through a switch. The database allows one active row only
+    (``uq_policies_active``)."""
     conn.execute(policies.update().where(policies.c.active).values(active=False))
     conn.execute(policies.update().where(policies.c.version == version).values(active=True))
     conn.execute(
@@ -80,3 +81,11 @@ def policy_history(conn: sa.Connection) -> tuple[list[Any], list[Any]]:
     versions = conn.execute(sa.select(policies).order_by(policies.c.created_at)).all()
     log = conn.execute(sa.select(policy_activations).order_by(policy_activations.c.id)).all()
     return list(versions), list(log)
+
+
+def active_policy_version(conn: sa.Connection) -> str | None:
+    """The active version's id, or ``None`` when none was uploaded."""
+    version: str | None = conn.execute(
+        sa.select(policies.c.version).where(policies.c.active)
+    ).scalar()
+    return version

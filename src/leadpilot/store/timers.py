@@ -7,27 +7,13 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from leadpilot.store.engine import LockedConn
 from leadpilot.store.tables import sla_timers
 from leadpilot.store.types import utcnow
 
-__all__ = ["cancel_timers", "claim_due_timers", "finish_timer", "start_timer", "timer_row"]
+__all__ = ["cancel_timers", "claim_due_timers", "finish_timer", "timer_row"]
 
-# Built once, values as parameters: the hot path skips statement construction and hits
-# SQLAlchemy's compiled cache directly.
-_INSERT_TIMER = sla_timers.insert()
-
-
-def start_timer(
-    conn: sa.Connection, *, lead_id: str, decision_id: int, rep_id: str, kind: str, due_at: datetime
-) -> None:
-    """Start a timer (``kind`` is ``sla`` or ``acceptance``) due at ``due_at``."""
-    conn.execute(
-        _INSERT_TIMER,
-        {
-            "decision_id": decision_id,
-            **timer_row(lead_id=lead_id, rep_id=rep_id, kind=kind, due_at=due_at),
-        },
-    )
+# Timers are started with their decision, by ``store.record.record_decision``.
 
 
 def timer_row(*, lead_id: str, rep_id: str, kind: str, due_at: datetime) -> dict[str, Any]:
@@ -42,7 +28,7 @@ def timer_row(*, lead_id: str, rep_id: str, kind: str, due_at: datetime) -> dict
     }
 
 
-def cancel_timers(conn: sa.Connection, lead_id: str, kinds: tuple[str, ...]) -> int:
+def cancel_timers(conn: LockedConn, lead_id: str, kinds: tuple[str, ...]) -> int:
     """Stop the lead's pending timers of these kinds; returns how many were stopped."""
     return int(
         conn.execute(
@@ -57,7 +43,7 @@ def cancel_timers(conn: sa.Connection, lead_id: str, kinds: tuple[str, ...]) -> 
     )
 
 
-def claim_due_timers(conn: sa.Connection, now: datetime, limit: int = 20) -> list[Any]:
+def claim_due_timers(conn: LockedConn, now: datetime, limit: int = 20) -> list[Any]:
     """Pending timers due by ``now``, oldest first. On PostgreSQL they are locked with
     ``FOR UPDATE SKIP LOCKED`` so replicas polling at once never act on the same timer."""
     query = (
@@ -71,7 +57,7 @@ def claim_due_timers(conn: sa.Connection, now: datetime, limit: int = 20) -> lis
     return list(conn.execute(query).all())
 
 
-def finish_timer(conn: sa.Connection, timer_id: int, now: datetime) -> None:
+def finish_timer(conn: LockedConn, timer_id: int, now: datetime) -> None:
     """Mark a fired timer done."""
     conn.execute(
         sla_timers.update().where(sla_timers.c.id == timer_id).values(status="done", fired_at=now)

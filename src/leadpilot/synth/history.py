@@ -31,14 +31,20 @@ def assign_history(
     team: Team,
     industry_levels: list[str],
     owner_of_company: dict[int, int],
-) -> np.ndarray:
-    """Rep position per lead, shape ``(n_leads,)``, drawn by the confounded logging policy."""
+    *,
+    explore_share: float = RANDOM_SHARE,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Rep position per lead, shape ``(n_leads,)``, drawn by the confounded logging policy
+    (``explore_share`` of the leads not held by an owner go to a uniformly random rep), and
+    the probability that policy gave the drawn rep, shape ``(n_leads,)``: the exact logging
+    propensity off-policy evaluation needs."""
     n = len(leads)
     n_reps = len(team.truths)
     day = leads["created_at"].dt.tz_localize(None).to_numpy().astype("datetime64[D]")
     ind = pd.Categorical(leads["industry"], categories=industry_levels).codes
     band = pd.Categorical(leads["size_band"], categories=list(SIZE_BAND_LABELS)).codes
     out = np.empty(n, dtype=np.intp)
+    prob = np.empty((n, n_reps))
     for lo in range(0, n, _CHUNK):
         hi = min(n, lo + _CHUNK)
         d = day[lo:hi, None]
@@ -47,7 +53,14 @@ def assign_history(
         score = (
             score - BELIEF_SIZE_WEIGHT * (band[lo:hi, None] - team.believed_centre[None, :]) ** 2
         )
-        explore = rng.random(hi - lo) < RANDOM_SHARE
+        # Gumbel-max over on-duty reps draws from the softmax of the beliefs (uniform when
+        # exploring), so the probability of every rep is known exactly.
+        belief = np.where(on_duty, score, -np.inf)
+        soft = np.exp(belief - belief.max(axis=1, keepdims=True))
+        soft /= soft.sum(axis=1, keepdims=True)
+        uniform = on_duty / np.maximum(on_duty.sum(axis=1, keepdims=True), 1)
+        prob[lo:hi] = explore_share * uniform + (1 - explore_share) * soft
+        explore = rng.random(hi - lo) < explore_share
         score = np.where(explore[:, None], 0.0, score)
         score = score + rng.gumbel(size=(hi - lo, n_reps))
         score[~on_duty] = -np.inf
@@ -61,7 +74,9 @@ def assign_history(
         on = has & (team.start[safe] <= day) & (day <= team.end[safe])
         hold = on & (rng.random(n) < OWNER_HOLD_SHARE)
         out[hold] = owner[hold]
-    return out
+        prob[on] *= 1 - OWNER_HOLD_SHARE
+        prob[np.flatnonzero(on), owner[on]] += OWNER_HOLD_SHARE
+    return out, prob[np.arange(n), out]
 
 
 def contact_delays(

@@ -17,7 +17,7 @@ from leadpilot.synth.catalog import (
     SIZE_BAND_EFFECTS,
     SOURCES,
 )
-from leadpilot.synth.history import assign_history, contact_delays, draw_outcomes
+from leadpilot.synth.history import RANDOM_SHARE, assign_history, contact_delays, draw_outcomes
 from leadpilot.synth.leads import Companies, draw_leads, make_companies
 from leadpilot.synth.reps import Team, make_team
 from leadpilot.synth.truth import GroundTruth
@@ -53,14 +53,17 @@ class World:
     """A synthetic world. ``history`` and ``new_leads`` hold ``HISTORY_COLUMNS``, then
     ``source_row`` (line in the written CSV), then ``EXTRA_COLUMNS``; ``reps`` holds
     ``REP_COLUMNS`` (dtypes as ``leadpilot.ingest.read_reps`` gives them); ``accounts``
-    ``ACCOUNT_COLUMNS``; ``truth`` the true model. Reading the written files back through
-    ``leadpilot.ingest`` gives the same values (tested)."""
+    ``ACCOUNT_COLUMNS``; ``truth`` the true model; ``history_propensity`` the probability the
+    historical assignment gave each history row's rep (exact; not written to the files).
+    Reading the written files back through ``leadpilot.ingest`` gives the same values
+    (tested)."""
 
     history: pd.DataFrame
     reps: pd.DataFrame
     accounts: pd.DataFrame
     new_leads: pd.DataFrame
     truth: GroundTruth
+    history_propensity: np.ndarray | None = None
 
     @property
     def active_rep_ids(self) -> list[str]:
@@ -93,14 +96,19 @@ def generate_world(
     seed: int = 0,
     start: date = DEFAULT_START,
     months: int = 18,
+    explore_share: float = RANDOM_SHARE,
 ) -> World:
     """Draw a synthetic world; the same arguments always give the same world.
+
+    ``explore_share``: share of past leads (outside ownership holds) the historical
+    assignment sent to a random rep; near 0 gives a history that rarely explores, where
+    off-policy estimates of other policies have little overlap to work with.
 
     >>> world = generate_world(n_leads=2_000, n_reps=8, n_new_leads=200, seed=1)
     >>> world.truth.true_probability(world.new_leads, world.active_rep_ids).shape
     (200, 7)
     """
-    _check(n_leads, n_reps, n_new_leads, months)
+    _check(n_leads, n_reps, n_new_leads, months, explore_share)
     rng = np.random.default_rng(seed)
     hist_start = pd.Timestamp(start, tz="UTC")
     hist_end_day = (hist_start + pd.DateOffset(months=months) - pd.Timedelta(days=1)).date()
@@ -142,7 +150,9 @@ def generate_world(
     duplicates = _inject_duplicates(rng, hist, hist)
     duplicates.update(_inject_duplicates(rng, new, hist))
 
-    rep_pos = assign_history(rng, hist, team, list(INDUSTRIES), owner_of)
+    rep_pos, propensity = assign_history(
+        rng, hist, team, list(INDUSTRIES), owner_of, explore_share=explore_share
+    )
     rep_ids = team.roster["rep_id"].to_numpy(dtype=object)
     hist["rep_id"] = rep_ids[rep_pos]
     hours = contact_delays(rng, hist["created_at"], rep_pos, team)
@@ -157,10 +167,15 @@ def generate_world(
         accounts=accounts,
         new_leads=_canonical(new, first_row=2),
         truth=truth,
+        history_propensity=propensity,
     )
 
 
-def _check(n_leads: int, n_reps: int, n_new_leads: int, months: int) -> None:
+def _check(n_leads: int, n_reps: int, n_new_leads: int, months: int, explore: float) -> None:
+    if not 0 <= explore <= 1:
+        raise ConfigError(
+            f"explore_share must lie in [0, 1] (got {explore})", hint="e.g. 0.35 or 0.02"
+        )
     for name, value, low in (
         ("--leads", n_leads, 100),
         ("--reps", n_reps, 2),

@@ -9,13 +9,19 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 
 from leadpilot.ingest.crm_payloads import canonical_from_payload
-from leadpilot.service.core import lead_from_create
 from leadpilot.service.deps import Conn, Ctx, ReaderToken, WriterToken
 from leadpilot.service.errors import NotFoundError
-from leadpilot.service.schemas import IntakePublic, LeadCreate, LeadPublic, decision_public
+from leadpilot.service.schemas import (
+    IntakePublic,
+    LeadCreate,
+    LeadPublic,
+    decision_public,
+    intake_public,
+    lead_from_create,
+)
 from leadpilot.store.decisions import list_decisions
 from leadpilot.store.idempotency import request_fingerprint
-from leadpilot.store.leads import get_lead_row
+from leadpilot.store.leads import find_lead_row
 
 router = APIRouter(prefix="/v1/leads", tags=["leads"])
 
@@ -23,7 +29,7 @@ router = APIRouter(prefix="/v1/leads", tags=["leads"])
 def _canonical(body: LeadCreate | dict[str, Any], fmt: str) -> LeadCreate:
     if isinstance(body, LeadCreate) and fmt == "canonical":
         return body
-    raw = body.model_dump(exclude_unset=True) if isinstance(body, LeadCreate) else body
+    raw = body.raw if isinstance(body, LeadCreate) else body
     data = raw if fmt == "canonical" else canonical_from_payload(raw, fmt)
     try:
         return LeadCreate.model_validate(data)
@@ -59,23 +65,27 @@ def post_lead(
         f"/v1/leads?format={format}",
         body.model_dump(mode="json") if isinstance(body, LeadCreate) else body,
     )
-    status, payload = ctx.service.intake(
-        lead, idempotency_key=idempotency_key, fingerprint=fingerprint
-    )
-    response.status_code = status
-    return payload
+    outcome = ctx.service.intake(lead, idempotency_key=idempotency_key, fingerprint=fingerprint)
+    # 201: a new lead was routed (also when this is a retry of that request); 200: a
+    # duplicate of a stored lead, nothing routed.
+    response.status_code = 200 if outcome.duplicate else 201
+    return intake_public(outcome).model_dump(mode="json")
 
 
 @router.get("/{lead_id}", response_model=LeadPublic)
 def get_lead(lead_id: str, conn: Conn, _token: ReaderToken) -> LeadPublic:
-    """A lead with its status, owner, milestones and every decision about it."""
-    row = get_lead_row(conn, lead_id)
+    """A lead with its status, owner, milestones and every decision about it. ``lead_id`` is
+    the id returned at intake or the CRM record id (``external_id``, e.g. ``hubspot:901``)."""
+    row = find_lead_row(conn, lead_id)
     if row is None:
-        raise NotFoundError(f"no lead {lead_id!r}", hint="check the id returned at intake")
+        raise NotFoundError(
+            f"no lead {lead_id!r}",
+            hint="use the lead_id returned at intake or the CRM record id (external_id)",
+        )
     data = dict(row._mapping)
     for key in ("email", "external_id", "company", "domain"):
         data.pop(key, None)
     data["decisions"] = [
-        decision_public(r) for r in list_decisions(conn, lead_id=lead_id, limit=1000)
+        decision_public(d) for d in list_decisions(conn, lead_id=row.lead_id, limit=1000)
     ]
     return LeadPublic(**data)

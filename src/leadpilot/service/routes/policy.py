@@ -19,7 +19,7 @@ from leadpilot.service.schemas import (
     PolicyRollback,
 )
 from leadpilot.store import policies as store
-from leadpilot.store.engine import write_transaction
+from leadpilot.store.engine import routing_transaction, write_transaction
 
 router = APIRouter(prefix="/v1/policy", tags=["policy"])
 
@@ -58,15 +58,25 @@ def upload_policy(
     author and time, and activate it unless ``activate`` is false."""
     policy = policy_from_text(body.policy)
     version = policy.policy_hash
-    with write_transaction(ctx.engine) as conn:
-        created = store.save_policy(
-            conn, version=version, text=body.policy, author_token_id=token.id, author=token.name
-        )
-        if body.activate:
-            store.activate_policy(
-                conn, version, action="upload", author_token_id=token.id, author=token.name
+    if body.activate:
+        with routing_transaction(ctx.engine) as locked:
+            created = store.save_policy(
+                locked,
+                version=version,
+                text=body.policy,
+                author_token_id=token.id,
+                author=token.name,
             )
-        row = store.get_policy_row(conn, version)
+            store.activate_policy(
+                locked, version, action="upload", author_token_id=token.id, author=token.name
+            )
+            row = store.get_policy_row(locked, version)
+    else:
+        with write_transaction(ctx.engine) as conn:
+            created = store.save_policy(
+                conn, version=version, text=body.policy, author_token_id=token.id, author=token.name
+            )
+            row = store.get_policy_row(conn, version)
     response.status_code = 201 if created else 200
     return _public(row)
 
@@ -122,7 +132,7 @@ def diff(
 @router.post("/rollback", response_model=PolicyPublic)
 def rollback(body: PolicyRollback, ctx: Ctx, token: AdminToken) -> PolicyPublic:
     """Activate an earlier version again (logged as a rollback)."""
-    with write_transaction(ctx.engine) as conn:
+    with routing_transaction(ctx.engine) as conn:
         _get(conn, body.version)
         store.activate_policy(
             conn, body.version, action="rollback", author_token_id=token.id, author=token.name

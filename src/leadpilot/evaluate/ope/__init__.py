@@ -1,0 +1,46 @@
+"""Off-policy evaluation: estimate a candidate policy's conversions from logged history.
+
+``ReplayData`` holds the logged leads and the candidate's choices; the estimators in
+``ESTIMATORS`` (dm, ips, snips, dr) share ``estimate_policy_value`` / ``estimate_interval``;
+``overlap_diagnostics`` says whether the history can tell; ``LoggingPolicyModel`` estimates
+the logging propensities when the history did not record them.
+"""
+
+from __future__ import annotations
+
+from leadpilot.evaluate.ope.data import ReplayData
+from leadpilot.evaluate.ope.estimators import (
+    ESTIMATORS,
+    DirectMethod,
+    DoublyRobust,
+    Interval,
+    InverseProbabilityWeighting,
+    OffPolicyEstimator,
+    SelfNormalizedIPS,
+    lift_interval,
+    one_hot,
+)
+from leadpilot.evaluate.ope.overlap import (
+    OVERLAP_THRESHOLDS,
+    OverlapDiagnostics,
+    overlap_diagnostics,
+)
+from leadpilot.evaluate.ope.propensity import LoggingPolicyModel, clip_propensity
+
+__all__ = [
+    "ESTIMATORS",
+    "OVERLAP_THRESHOLDS",
+    "DirectMethod",
+    "DoublyRobust",
+    "Interval",
+    "InverseProbabilityWeighting",
+    "LoggingPolicyModel",
+    "OffPolicyEstimator",
+    "OverlapDiagnostics",
+    "ReplayData",
+    "SelfNormalizedIPS",
+    "clip_propensity",
+    "lift_interval",
+    "one_hot",
+    "overlap_diagnostics",
+]
