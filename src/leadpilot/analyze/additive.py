@@ -21,7 +21,7 @@ import scipy.sparse as sp
 from numpy.typing import NDArray
 from sklearn.linear_model import LogisticRegression
 
-__all__ = ["INTERACTION_SDS", "AdditiveModel", "fit_additive"]
+__all__ = ["INTERACTION_SDS", "MIN_LOG_BAYES_FACTOR", "AdditiveModel", "fit_additive"]
 
 NDF = NDArray[np.float64]
 NDI = NDArray[np.intp]
@@ -32,6 +32,10 @@ NDI = NDArray[np.intp]
 # strong ones keeps them, and the posterior is calibrated either way.
 PRIOR_SD = 1.0
 INTERACTION_SDS = (0.02, 0.1, 0.2, 0.3, 0.45, 0.7)
+# Routing by segment needs evidence of rep x segment strengths: a log Bayes factor of at least
+# 2 (odds over 7 to 1, "positive evidence" on Kass and Raftery's scale) for the chosen spread
+# against none. Below it the model keeps (almost) no interactions.
+MIN_LOG_BAYES_FACTOR = 2.0
 # The reps' overall differences get the same treatment: an unshrunk estimate of 18 reps'
 # skills would flatter a plan that feeds the apparently best reps.
 REP_SDS = (0.05, 0.15, 0.3, 0.6, 1.0)
@@ -207,6 +211,8 @@ def fit_additive(
     fits = [_fit_one(n, k, codes, *sizes, sd, y, start) for sd in sds]
     best = max(range(len(fits)), key=lambda i: fits[i][0])
     evidence = float(fits[best][0] - fits[0][0])
+    if interaction_sd is None and evidence < MIN_LOG_BAYES_FACTOR:
+        best = 0  # not enough evidence of segment strengths to route by them
     chosen = fits[best]
     if rep_sd is None:
         for r_sd in REP_SDS:

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from leadpilot.analyze.actions import prioritised_actions
-from leadpilot.analyze.additive import INTERACTION_SDS
+from leadpilot.analyze.additive import MIN_LOG_BAYES_FACTOR
 from leadpilot.analyze.heterogeneity import GTest, interaction_test, rep_within_segment_test
 from leadpilot.analyze.matches import FDR_LEVEL, best_matches, rep_segment_cells
 from leadpilot.analyze.methods import methods_with_reps, methods_without_reps
@@ -308,7 +308,7 @@ def build_verdict(ctx: AuditContext) -> None:
         n_reps=int((ctx.plan.observed_n.sum(axis=1) > 0).sum()),
         n_leads=len(ctx.assigned),
         constant_outcome=ctx.constant,
-        segment_strengths=ctx.plan.interaction_sd > INTERACTION_SDS[0],
+        segment_strengths=ctx.plan.interaction_evidence >= MIN_LOG_BAYES_FACTOR,
     )
 
 
@@ -333,8 +333,9 @@ def _plan_method(plan: Plan, quality: DataQuality | None) -> str:
         "(ridge logistic regression on rep, segment values, lead source and rep x segment "
         "value, the interactions' prior spread chosen by empirical Bayes: "
         f"{plan.interaction_sd:.2f} log-odds, log Bayes factor {plan.interaction_evidence:.1f} "
-        f"against none), with each rep's capacity from {plan.capacity_source}. Projected lift "
-        "and its 95% interval: the plan against round-robin under joint posterior draws of "
+        f"against none; segment strengths are used only from a log Bayes factor of "
+        f"{MIN_LOG_BAYES_FACTOR:.0f}), with each rep's capacity from {plan.capacity_source}. "
+        "Projected lift and its 95% interval: the plan against round-robin under joint posterior draws of "
         "every rep x segment rate (Laplace approximation), which are calibrated because the "
         "prior's spread is learned from the history itself (checked against synthetic worlds' "
         "ground truth: benchmarks/audit_power.py)." + check
