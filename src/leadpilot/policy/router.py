@@ -156,14 +156,15 @@ def priced_pool(
     now: datetime,
     declined: frozenset[str] = frozenset(),
 ) -> Pool | None:
-    """The pool whose shadow prices ``route`` would read for this lead with these
-    arguments (a priced strategy, a scorer, eligible reps), else ``None``."""
+    """The pool whose shadow prices ``route`` reads for this lead with these arguments when
+    someone in it is eligible (a priced strategy and a scorer), else ``None``. Cheap: the
+    lane, hold and pool rules only, not the screening of the pool's reps."""
     if inputs.scorer is None or not inputs.policy.predictive.shadow_prices:
         return None
-    plan = _plan(lead, inputs, state, now, declined)
-    if isinstance(plan, Decision) or not STRATEGIES.get(plan.pool.strategy).priced:
+    found = _to_pool(lead, inputs, state, now, declined)
+    if isinstance(found, Decision) or not STRATEGIES.get(found[1].strategy).priced:
         return None
-    return plan.pool
+    return found[1]
 
 
 def _plan(
@@ -174,6 +175,33 @@ def _plan(
     declined: frozenset[str],
 ) -> _Plan | Decision:
     """Lane, hold, pool and eligibility: a final decision, or the pool's eligible reps."""
+    found = _to_pool(lead, inputs, state, now, declined)
+    if isinstance(found, Decision):
+        return found
+    draft, pool, checker = found
+    screen = checker.screen(inputs.reps, pool, draft.view)
+    for rep_id, code in screen.exclusions.items():
+        draft.exclusions.setdefault(rep_id, code)
+    reasons = draft.reasons
+    if pool.eligibility.setting("territory"):
+        where = lead.region or lead.country or lead.state
+        if where:
+            reasons.append(f"TERRITORY:{where}")
+    reasons += [f"CAPACITY_SKIP:{r}" for r, c in screen.exclusions.items() if c in CAPACITY]
+    if not screen.eligible:
+        reasons += ["NO_ELIGIBLE_REP", _why_nobody(screen)]
+        return draft.decision(None, strategy=pool.strategy, pool=pool.name, propensity=1.0)
+    return _Plan(draft, pool, screen, checker)
+
+
+def _to_pool(
+    lead: Lead,
+    inputs: RouterInputs,
+    state: RoutingState,
+    now: datetime,
+    declined: frozenset[str],
+) -> tuple[_Draft, Pool, Checker] | Decision:
+    """Lane, hold and pool: a final decision, or the pool the lead goes to."""
     if now.tzinfo is None:
         raise DataValidationError(
             "route() needs a timezone-aware 'now'", hint="Pass e.g. datetime.now(UTC)."
@@ -236,18 +264,7 @@ def _plan(
             return draft.decision(None, strategy="none", propensity=1.0)
     else:
         pool = forced_pool
-    screen = checker.screen(reps, pool, view)
-    for rep_id, code in screen.exclusions.items():
-        draft.exclusions.setdefault(rep_id, code)
-    if pool.eligibility.setting("territory"):
-        where = lead.region or lead.country or lead.state
-        if where:
-            reasons.append(f"TERRITORY:{where}")
-    reasons += [f"CAPACITY_SKIP:{r}" for r, c in screen.exclusions.items() if c in CAPACITY]
-    if not screen.eligible:
-        reasons += ["NO_ELIGIBLE_REP", _why_nobody(screen)]
-        return draft.decision(None, strategy=pool.strategy, pool=pool.name, propensity=1.0)
-    return _Plan(draft, pool, screen, checker)
+    return draft, pool, checker
 
 
 def _scored(scorer: Scorer | None, lead: Lead, rep: Rep) -> dict[str, object]:
