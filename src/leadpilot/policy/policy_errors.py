@@ -23,8 +23,8 @@ class PathError(ValueError):
 
 
 def policy_error(exc: ValidationError, source: str, root: type[BaseModel]) -> PolicyError:
-    """A ``PolicyError`` naming each failing key path of ``root`` (the policy model) and
-    what is allowed there."""
+    """A ``PolicyError`` naming each failing key path of ``exc`` and what ``root`` (the policy
+    file's model) allows there."""
     lines: list[str] = []
     first_path = ""
     for err in exc.errors():
@@ -59,7 +59,7 @@ def _format_loc(loc: tuple[Any, ...]) -> str:
 def _describe(err: Any, loc: tuple[Any, ...], root: type[BaseModel]) -> str:
     kind = err["type"]
     if kind == "extra_forbidden":
-        allowed = _allowed_keys(root, loc[:-1])
+        allowed = _allowed_keys(loc[:-1], root)
         name = str(loc[-1])
         guess = difflib.get_close_matches(name, allowed, n=1)
         hint = f" (did you mean {guess[0]!r}?)" if guess else ""
@@ -73,8 +73,8 @@ def _describe(err: Any, loc: tuple[Any, ...], root: type[BaseModel]) -> str:
     return f"{msg} (got {err['input']!r})" if kind != "value_error" else msg
 
 
-def _allowed_keys(root: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
-    """The keys the model at ``loc`` accepts, found by walking the type annotations."""
+def _allowed_keys(loc: tuple[Any, ...], root: type[BaseModel]) -> list[str]:
+    """The keys the model at ``loc`` accepts, found by walking ``root``'s type annotations."""
     ann: Any = root
     for part in loc:
         ann = _strip_optional(ann)
