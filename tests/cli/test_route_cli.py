@@ -14,7 +14,7 @@ from rich.console import Console
 from typer.testing import CliRunner
 
 from leadpilot.cli.main import build_app
-from leadpilot.cli.route import compare_strategies
+from leadpilot.evaluate.compare import compare_strategies
 from leadpilot.synth import World, generate_world, write_world
 
 runner = CliRunner()
@@ -151,7 +151,7 @@ def test_policy_check_example_passes_and_mistakes_fail(folder: Path, tmp_path: P
 
 def test_compare_strategies_beats_round_robin_on_a_small_world(world: World) -> None:
     # The benchmark asks 70% on full-size worlds; a small world is noisier: 50% here.
-    res = compare_strategies(Console(file=io.StringIO()), world)
+    res = compare_strategies(world)
     assert res["best"]["expected"] >= res["predictive"]["expected"]
     assert res["predictive"]["share_of_best_lift"] >= 0.5
     assert res["predictive"]["over_cap_rep_days"] == 0
@@ -175,7 +175,7 @@ def test_demo_section_writes_decisions_and_explains_one(world: World, tmp_path: 
 
 def test_route_batch_is_reproducible_and_logs_propensities(world: World) -> None:
     from leadpilot.ingest import leads_from_frame, reps_from_frame
-    from leadpilot.policy import default_policy, parse_policy
+    from leadpilot.policy import default_policy, parse_policy, router_inputs
     from leadpilot.policy.batch import route_batch
 
     reps = reps_from_frame(world.reps)
@@ -184,8 +184,9 @@ def test_route_batch_is_reproducible_and_logs_propensities(world: World) -> None
     doc["predictive"] = {"explore": 0.1, "holdout": 0.2}
     policy = parse_policy(doc)
     scorer = world.truth.as_scorer()
-    first = route_batch(leads, policy=policy, reps=reps, scorer=scorer, seed=5)
-    again = route_batch(leads, policy=policy, reps=reps, scorer=scorer, seed=5)
+    inputs = router_inputs(policy, reps, scorer=scorer)
+    first = route_batch(leads, inputs, seed=5)
+    again = route_batch(leads, inputs, seed=5)
     assert first == again
     assigned = [d for d in first if d.rep_id is not None]
     held_out = [d for d in assigned if "HOLDOUT" in d.reasons]

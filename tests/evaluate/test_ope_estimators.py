@@ -13,6 +13,7 @@ from leadpilot.evaluate.ope import (
     InverseProbabilityWeighting,
     ReplayData,
     SelfNormalizedIPS,
+    lift_interval,
     one_hot,
 )
 
@@ -164,3 +165,13 @@ def test_dm_and_dr_need_a_reward_model() -> None:
 def test_bad_bootstrap_settings_are_rejected() -> None:
     with pytest.raises(DataValidationError, match="alpha"):
         InverseProbabilityWeighting().estimate_interval(_data(), alpha=1.5)
+
+
+def test_lift_over_the_logged_outcomes_and_over_another_candidate_by_hand() -> None:
+    data = _data()  # IPS 0.5; logged outcomes average 0.25
+    iv = lift_interval(InverseProbabilityWeighting(), data, n_bootstrap=50)
+    assert iv.rate == pytest.approx(0.5 / 0.25 - 1)
+    other = ReplayData(**_bad(action_dist=one_hot(np.array([0, 1, 0, 1]), 2)))
+    iv = lift_interval(DirectMethod(), data, other, n_bootstrap=50)
+    # DM of the other candidate: q at reps 0, 1, 0, 1 = 0.3 + 0.4 + 0.5 + 0.2
+    assert iv.rate == pytest.approx(1.3 / 1.4 - 1)

@@ -17,6 +17,7 @@ from leadpilot.evaluate.ope.estimators import (
     InverseProbabilityWeighting,
     OffPolicyEstimator,
     SelfNormalizedIPS,
+    lift_interval,
     one_hot,
 )
 from leadpilot.evaluate.ope.overlap import (
@@ -39,6 +40,7 @@ __all__ = [
     "ReplayData",
     "SelfNormalizedIPS",
     "clip_propensity",
+    "lift_interval",
     "one_hot",
     "overlap_diagnostics",
 ]

@@ -44,9 +44,7 @@ def _public(conn: Conn, rep: Rep, ctx: Ctx) -> RepPublic:
         active=rep.active,
         start_date=rep.start_date,
         backup_rep_id=rep.backup_rep_id,
-        out_of_office=[
-            OutOfOffice(starts_at=s, ends_at=e) for s, e in rep.attributes.get("out_of_office", ())
-        ],
+        out_of_office=[OutOfOffice(starts_at=s, ends_at=e) for s, e in rep.out_of_office],
         open_leads=open_leads,
         leads_today=today,
         problem=problem,

@@ -1,0 +1,294 @@
+"""``leadpilot simulate``: replay history through candidate policies with off-policy estimates."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import typer
+from rich.table import Table
+
+from leadpilot.cli._common import console
+from leadpilot.csv_safe import write_safe_csv
+from leadpilot.errors import ConfigError, DataValidationError
+from leadpilot.evaluate.ope import Interval
+from leadpilot.evaluate.replay import DEFAULT_CLIP
+from leadpilot.evaluate.simulation import Block, SimulationResult, run_simulation, time_blocks
+from leadpilot.evaluate.simulation_html import render_simulation_html
+from leadpilot.ingest import (
+    accounts_from_frame,
+    read_accounts,
+    read_history,
+    read_reps,
+    reps_from_frame,
+)
+from leadpilot.ingest.matching import AccountMatcher
+from leadpilot.outputs import prepare_output_file
+from leadpilot.policy import Policy, default_policy, load_policy, with_strategy
+from leadpilot.policy.policy_file import strategy_names
+
+__all__ = ["register", "simulate"]
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``simulate`` command."""
+    app.command("simulate")(simulate)
+
+
+def simulate(
+    history: Path = typer.Argument(..., help="History export (CSV/XLSX, any intake preset)."),
+    reps: Path = typer.Option(..., "--reps", help="Rep roster (reps.csv)."),
+    model: Path | None = typer.Option(None, "--model", help="Trained model folder."),
+    policy: list[Path] = typer.Option([], "--policy", help="A policy.yaml (repeatable)."),
+    strategy: list[str] = typer.Option(
+        [],
+        "--strategy",
+        help="The default policy with this strategy (e.g. round_robin; a wrong name lists them).",
+    ),
+    date_from: str | None = typer.Option(None, "--from", help="First day replayed (ISO)."),
+    date_to: str | None = typer.Option(None, "--to", help="Last day replayed (ISO)."),
+    out: Path | None = typer.Option(None, "--out", help="Write a self-contained HTML report."),
+    json_out: Path | None = typer.Option(None, "--json", help="Write the figures as JSON."),
+    decisions_dir: Path | None = typer.Option(
+        None, "--decisions-dir", help="Write each policy's decisions as DIR/NAME.csv."
+    ),
+    cross_fit: bool = typer.Option(
+        False, "--cross-fit", help="Train on earlier blocks, replay later ones (no --model)."
+    ),
+    blocks: int = typer.Option(3, "--blocks", min=2, help="Time blocks for --cross-fit."),
+    accounts: Path | None = typer.Option(None, "--accounts", help="Known accounts (holds)."),
+    seed: int = typer.Option(0, "--seed", min=0, help="Seed for routing and the bootstrap."),
+    n_bootstrap: int = typer.Option(500, "--bootstrap", min=50, help="Bootstrap replicates."),
+    clip: float = typer.Option(
+        DEFAULT_CLIP, "--clip", min=0.0001, max=0.5, help="Floor of estimated propensities."
+    ),
+) -> None:
+    """Replay the history's leads in time order through each policy and estimate, per
+    policy, the conversion rate it would have had (DM, IPS, SNIPS, DR with 95% intervals),
+    its lift over the logged assignment and round-robin, how well the history covers its
+    choices, and how it loads the team.
+
+    Example:  leadpilot simulate world/history.csv --reps world/reps.csv --cross-fit
+              --strategy round_robin --strategy predictive --out sim.html --json sim.json
+    """
+    started = time.perf_counter()
+    for target, option in ((out, "--out"), (json_out, "--json")):
+        if target is not None:
+            prepare_output_file(target, option=option)
+    reps_table = read_reps(reps)
+    roster = reps_from_frame(reps_table)
+    arms = _policies(policy, strategy, roster)
+    frame = read_history(history, keep_extra=True).frame
+    frame = frame[frame["created_at"].notna()].sort_values("created_at", kind="stable")
+    window = _window(frame, date_from, date_to)
+    warnings: list[str] = []
+    with console.status("Preparing the replay...", spinner="dots") as status:
+        block_list = _blocks(frame, window, model, cross_fit, blocks, reps_table, warnings, status)
+        matcher, owners = _accounts(accounts, frame)
+        result = run_simulation(
+            frame[frame["created_at"] <= window["created_at"].max()],
+            block_list,
+            arms,
+            reps=roster,
+            accounts=matcher,
+            owners=owners,
+            baseline=with_strategy(default_policy(roster), "round_robin"),
+            seed=seed,
+            n_bootstrap=n_bootstrap,
+            clip=clip,
+            progress=lambda msg: status.update(msg[:1].upper() + msg[1:] + "..."),
+        )
+    result.warnings.extend(warnings)
+    result.replay["seconds"] = round(time.perf_counter() - started, 1)
+    _print(result)
+    document = result.as_dict()
+    if json_out is not None:
+        json_out.write_text(json.dumps(document, indent=2, default=str), encoding="utf-8")
+        console.print(f"Wrote {json_out}")
+    if out is not None:
+        out.write_text(render_simulation_html(document), encoding="utf-8")
+        console.print(f"Wrote {out}")
+    if decisions_dir is not None:
+        decisions_dir.mkdir(parents=True, exist_ok=True)
+        for name, decisions in result.decisions.items():
+            rows = [
+                {"lead_id": d.lead_id, "rep_id": d.rep_id, "propensity": d.propensity,
+                 "reasons": "|".join(d.reasons)}
+                for d in decisions
+            ]  # fmt: skip
+            path = decisions_dir / f"{name}.csv"
+            write_safe_csv(pd.DataFrame(rows, columns=["lead_id", "rep_id", "propensity",
+                                                       "reasons"]), path)  # fmt: skip
+        console.print(f"Wrote {len(result.decisions)} decision file(s) to {decisions_dir}")
+
+
+def _policies(files: list[Path], strategies: list[str], roster: Any) -> list[tuple[str, Policy]]:
+    bad = [s for s in strategies if s not in strategy_names()]
+    if bad:
+        raise ConfigError(
+            f"--strategy {bad[0]!r} is not a strategy",
+            hint=f"use one of: {', '.join(strategy_names())}",
+        )
+    arms = [(path.stem, load_policy(path)) for path in files]
+    arms += [(name, with_strategy(default_policy(roster), name)) for name in strategies]
+    if not arms:
+        raise ConfigError(
+            "no policy to simulate",
+            hint="pass --policy FILE.yaml and/or --strategy NAME (e.g. --strategy predictive)",
+        )
+    return arms
+
+
+def _window(frame: pd.DataFrame, start: str | None, end: str | None) -> pd.DataFrame:
+    def day(text: str | None, option: str) -> pd.Timestamp | None:
+        if text is None:
+            return None
+        try:
+            return pd.Timestamp(text, tz="UTC") if pd.Timestamp(text).tzinfo is None else (
+                pd.Timestamp(text).tz_convert("UTC"))  # fmt: skip
+        except ValueError:
+            raise ConfigError(f"{option} {text!r} is not a date", hint="e.g. 2026-01-31") from None
+
+    lo, hi = day(start, "--from"), day(end, "--to")
+    keep = pd.Series(True, index=frame.index)
+    if lo is not None:
+        keep &= frame["created_at"] >= lo
+    if hi is not None:
+        keep &= frame["created_at"] < hi + pd.Timedelta(days=1)
+    if not keep.any():
+        raise DataValidationError(
+            f"no lead of the history was created in --from {start} --to {end}",
+            hint=f"the history runs from {frame['created_at'].min().date()} to "
+            f"{frame['created_at'].max().date()}",
+        )
+    return frame[keep]
+
+
+def _blocks(
+    frame: pd.DataFrame,
+    window: pd.DataFrame,
+    model: Path | None,
+    cross_fit: bool,
+    n_blocks: int,
+    roster: pd.DataFrame,
+    warnings: list[str],
+    status: Any,
+) -> list[Block]:
+    from leadpilot.model import ConversionModel  # lazy: LightGBM only when simulating
+
+    if model is not None and cross_fit:
+        raise ConfigError("give --model or --cross-fit, not both", hint="pick one")
+    if model is not None:
+        fitted = ConversionModel.load(model)
+        last = _trained_until(fitted)
+        start = window["created_at"].min()
+        if last is not None and last >= start:
+            warnings.append(
+                f"the model was trained on leads up to {last.date()}, which overlaps the "
+                f"replay window from {start.date()}: it has seen these outcomes, so every "
+                "estimate is flattered. Replay later leads (--from) or use --cross-fit."
+            )
+        return [Block(window, fitted)]
+    if not cross_fit:
+        raise ConfigError(
+            "simulate needs an outcome model",
+            hint="pass --model MODEL_DIR (trained before the replay window) or --cross-fit",
+        )
+    parts = time_blocks(window, n_blocks)
+    out = []
+    for i, part in enumerate(parts):
+        train = frame[frame["created_at"] < part["created_at"].min()]
+        if train["converted"].notna().sum() < 500:
+            warnings.append(
+                f"block {i + 1} ({part['created_at'].min().date()} to "
+                f"{part['created_at'].max().date()}) is not replayed: fewer than 500 earlier "
+                "leads with known outcomes to train on"
+            )
+            continue
+        status.update(
+            f"Training the model for block {i + 1}/{len(parts)} on {len(train):,} leads..."
+        )
+        out.append(Block(part, ConversionModel().fit(train, roster)))
+    if not out:
+        raise DataValidationError(
+            "no block of the replay window has enough earlier history to train on",
+            hint="start the window later (--from) or use fewer --blocks",
+        )
+    return out
+
+
+def _trained_until(model: Any) -> pd.Timestamp | None:
+    window = getattr(model, "training_window_", {}) or {}
+    parts = ["train", "calibration", "test"] if getattr(model, "refit_all", False) else ["train"]
+    lasts = [window.get(p, {}).get("last") for p in parts]
+    stamps = [pd.Timestamp(x) for x in lasts if x and not str(x).startswith("row")]
+    return max(stamps) if stamps else None
+
+
+def _accounts(path: Path | None, frame: pd.DataFrame) -> tuple[Any, pd.Series | None]:
+    if path is None:
+        return None, None
+    table = read_accounts(path)
+    matcher = AccountMatcher(accounts_from_frame(table))
+    owner = dict(zip(table["domain"], table["owner_rep_id"], strict=True))
+    return matcher, frame["domain"].map(owner).astype(object)
+
+
+def _cell(v: Interval, reliable: bool) -> str:
+    if not reliable:
+        return "[dim]cannot tell[/]"
+    return f"{v.rate:.1%} ({v.ci_low:.1%}-{v.ci_high:.1%})"
+
+
+def _print(result: SimulationResult) -> None:
+    r = result.replay
+    console.print(
+        f"Replayed {r['settled_leads']:,} leads with settled outcomes ({r['routed_leads']:,} "
+        f"routed, {r['from'][:10]} to {r['to'][:10]}, {r['blocks']} block(s)); logged "
+        f"conversion {r['logged_rate']:.1%}; propensities {r['propensity_source']}."
+    )
+    for w in result.warnings:
+        console.print(f"[yellow]Warning:[/] {w}")
+    table = Table(title="Estimated conversion rate per lead (95% interval)")
+    for col in ("policy", "DM (model)", "IPS", "SNIPS", "DR", "DR lift vs logged",
+                "DR lift vs round-robin", "overlap"):  # fmt: skip
+        table.add_column(col, justify="left" if col == "policy" else "right")
+    for p in result.policies:
+        ok = p.overlap.reliable
+        lift = p.lift_vs_logged.get("dr")
+        lift_rr = p.lift_vs_baseline.get("dr")
+        table.add_row(
+            p.name,
+            *(
+                _cell(p.estimates[e], ok or e == "dm") if e in p.estimates else ""
+                for e in ("dm", "ips", "snips", "dr")
+            ),
+            _lift(lift, ok),
+            _lift(lift_rr, ok),
+            f"{p.overlap.verdict} (ESS {p.overlap.ess:.0f})",
+        )
+    console.print(table)
+    for p in result.policies:
+        if p.overlap.reasons:
+            console.print(f"[yellow]{p.name}[/]: " + "; ".join(p.overlap.reasons) + ".")
+        peak = max(p.peak_daily_load.values(), default=0)
+        moved = result.moved.get(p.name)
+        console.print(
+            f"{p.name}: {p.unassigned} unassigned; fairness index "
+            f"{p.fairness_range[0]:.2f}-{p.fairness_range[1]:.2f}; peak {peak} leads per "
+            "rep-day; strategies "
+            + ", ".join(f"{k} {v:.0%}" for k, v in p.share_by_strategy.items())
+            + (f"; {moved['leads']:,} leads moved vs the first policy" if moved else "")
+        )
+    console.print(f"Done in {r['seconds']:.0f} s.")
+
+
+def _lift(v: Interval | None, reliable: bool) -> str:
+    if v is None:
+        return ""
+    if not reliable:
+        return "[dim]cannot tell[/]"
+    return f"{v.rate:+.1%} ({v.ci_low:+.1%} to {v.ci_high:+.1%})"
