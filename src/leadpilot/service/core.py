@@ -154,6 +154,7 @@ class RoutingService:
         )
         snapshot.state.invalidate()
         self._count(decision, "intake")
+        _alert_if_unowned(conn, decision)
         return IntakeOutcome(
             lead_id=lead.lead_id,
             duplicate=False,
@@ -298,6 +299,20 @@ class RoutingService:
         """A routing transaction on the service's engine (for intake, the worker, events)."""
         with routing_transaction(self.engine) as conn:
             yield conn
+
+
+def _alert_if_unowned(conn: sa.Connection, decision: Decision) -> None:
+    """A lead the policy's fallback queue holds has no owner: tell the operators."""
+    queue = next((r for r in decision.reasons if r.startswith("FALLBACK_QUEUE:")), None)
+    if decision.rep_id is None and queue is not None:
+        record_alert(
+            conn,
+            "lead_unowned",
+            f"lead {decision.lead_id} has no owner: no pool could place it, so it waits in "
+            f"the fallback queue {queue.partition(':')[2]!r}",
+            lead_id=decision.lead_id,
+            details={"reasons": list(decision.reasons)},
+        )
 
 
 def _history(
