@@ -23,7 +23,8 @@ import pandas as pd
 from scipy.stats import spearmanr
 
 from leadpilot.model import ConversionModel
-from leadpilot.model.evaluation import expected_auc, expected_brier, metrics
+from leadpilot.model.evaluation import fit_and_evaluate
+from leadpilot.model.metrics import expected_auc, expected_brier, metrics
 from leadpilot.synth import generate_world
 
 
@@ -52,9 +53,10 @@ def rep_industry_spearman(model: ConversionModel, world, leads: pd.DataFrame) ->
 def run(seed: int, n_leads: int) -> dict[str, float]:
     world = generate_world(n_leads=n_leads, seed=seed)
     t0 = time.perf_counter()
-    model = ConversionModel(random_state=seed).fit(world.history, world.reps)
+    model = ConversionModel(random_state=seed)
+    report = fit_and_evaluate(model, world.history, world.reps)
     fit_s = time.perf_counter() - t0
-    res = model.metrics_
+    res = report.metrics
     row: dict[str, float] = {"seed": seed, "fit_s": fit_s}
     for name, m in res.items():
         key = name.replace(" ", "_")
@@ -62,7 +64,7 @@ def run(seed: int, n_leads: int) -> dict[str, float]:
         row[f"{key}_brier"] = m["brier"]
         row[f"{key}_logloss"] = m["log_loss"]
     row["model_ece"] = res["model"]["ece"]
-    tp = model.test_predictions_
+    tp = report.test_predictions
     rows = world.history.set_index("lead_id").loc[tp["lead_id"]].reset_index()
     p_true = world.truth.true_probability_assigned(
         rows, time_to_contact_hours=rows["time_to_contact_hours"].to_numpy(np.float64)

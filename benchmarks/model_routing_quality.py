@@ -1,6 +1,6 @@
 """How well does the trained model rank reps WITHIN a lead (what routing needs)?
 
-For each seed: a default synthetic world, ``ConversionModel().fit(world.history, world.reps)``,
+For each seed: a default synthetic world, ``fit_and_evaluate(ConversionModel(), history, reps)``,
 then every new lead scored against every active rep with ``score_candidates`` and the same
 response hours the router passes (``typical_response_hours(world.history)``, empty queue).
 Reports
@@ -32,6 +32,7 @@ import numpy as np
 from leadpilot.evaluate.offline import best_assignment, round_robin_assignment
 from leadpilot.ingest import leads_from_frame
 from leadpilot.model import ConversionModel  # type: ignore[attr-defined]
+from leadpilot.model.evaluation import fit_and_evaluate
 from leadpilot.policy.pricing import typical_response_hours
 from leadpilot.synth import generate_world
 
@@ -47,7 +48,8 @@ def measure(
     """One seed's figures (see the module docstring)."""
     world = generate_world(n_leads=n_leads, seed=seed)
     started = time.perf_counter()
-    model = ConversionModel(**params).fit(world.history, world.reps)
+    model = ConversionModel(**params)
+    report = fit_and_evaluate(model, world.history, world.reps)
     fit_s = time.perf_counter() - started
     active = world.active_rep_ids
     typical = typical_response_hours(world.history)
@@ -68,7 +70,7 @@ def measure(
     best = best_assignment(p_true, day, cap).expected_conversions
     idx = best_assignment(p_model, day, cap).rep_index
     got = float(p_true[np.flatnonzero(idx >= 0), idx[idx >= 0]].sum())
-    m = model.evaluation_["metrics"]
+    m = report.metrics
     return {
         "within_r": float(np.corrcoef(dm, dt)[0, 1]),
         "slope": float(dm @ dt / (dt @ dt)),

@@ -22,6 +22,7 @@ import time
 from typing import Any
 
 import numpy as np
+from _figures import record
 from rich.console import Console
 
 from leadpilot.evaluate.compare import compare_strategies
@@ -137,6 +138,19 @@ def main() -> int:
             fmt = ".1%" if "share" in key else ".3f" if key[:2] in ("fi", "pl") else ".1f"
             out.print(f"{key:>13}: {statistics.mean(values):{fmt}} ({sd:{fmt}})")
         out.print(f"{'worst share':>13}: {min(r['share'] for r in got):.1%}")
+        share = statistics.mean(r["share"] for r in got)
+        record(
+            f"router share of the oracle's best lift ({arm} scorer), seeds "
+            + " ".join(str(r["seed"]) for r in got),
+            100 * share,
+            "%",
+            target=">= 70% (oracle)" if arm == "oracle" else None,
+            met=share >= 0.70 if arm == "oracle" else None,
+            work={"leads": args.new_leads * len(got)},
+            note=f"fairness {min(r['fi_min'] for r in got):.2f}-"
+            f"{max(r['fi_max'] for r in got):.2f}, "
+            f"{sum(r['over_cap'] for r in got)} over-cap rep-days",
+        )
     out.print("[green]PASS[/]" if ok else "[red]FAIL[/]")
     return 0 if ok else 1
 

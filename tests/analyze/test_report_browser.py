@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import os
 import shutil
 from pathlib import Path
@@ -36,10 +37,23 @@ def _chromium() -> str:
     return path
 
 
+def _playwright() -> Any:
+    """Playwright's sync API; a missing install fails (not skips) when chromium is required."""
+    try:
+        return importlib.import_module("playwright.sync_api")
+    except ImportError:
+        if REQUIRED:
+            pytest.fail(
+                "playwright is required (LEADPILOT_REQUIRE_CHROMIUM=1) but not installed: "
+                "pip install -e '.[dev]'"
+            )
+        pytest.skip("playwright is not installed")
+
+
 @pytest.mark.browser
 def test_report_renders_without_console_errors(tmp_path: Path, world: Any) -> None:
-    sync_api = pytest.importorskip("playwright.sync_api")
     chromium = _chromium()
+    sync_api = _playwright()
     report = write_html(analyze(world.make(n=4000, seed=8)), tmp_path / "report.html")
     errors: list[str] = []
     requests: list[str] = []
@@ -71,3 +85,18 @@ def test_report_renders_without_console_errors(tmp_path: Path, world: Any) -> No
     assert errors == []
     assert all(u.startswith("file://") for u in requests), requests  # nothing fetched online
     assert (tmp_path / "report.png").stat().st_size > 50_000
+
+
+def test_missing_playwright_fails_when_chromium_is_required(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Under LEADPILOT_REQUIRE_CHROMIUM=1 a missing Playwright is a failure, never a skip."""
+    import sys
+
+    monkeypatch.setitem(sys.modules, "playwright.sync_api", None)  # import raises ImportError
+    monkeypatch.setattr(sys.modules[__name__], "REQUIRED", True)
+    with pytest.raises(pytest.fail.Exception, match="playwright is required"):
+        _playwright()
+    monkeypatch.setattr(sys.modules[__name__], "REQUIRED", False)
+    with pytest.raises(pytest.skip.Exception):
+        _playwright()

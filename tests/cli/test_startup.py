@@ -49,6 +49,7 @@ KNOWN_COMMANDS = {
     "route",
     "route-batch",
     "serve",
+    "simulate",
     "synth",
     "token",
     "train",
@@ -129,10 +130,13 @@ def test_help_lists_every_command(probe: dict[str, object]) -> None:
 def test_help_time_constants_equal_the_library_ones() -> None:
     # The CLI spells these so that --help needs no SQLAlchemy / LightGBM; they must not drift.
     from leadpilot.analyze.core import TARGETS as AUDIT_TARGETS
+    from leadpilot.cli.simulate import DEFAULT_CLIP
     from leadpilot.cli.token import ROLES
+    from leadpilot.evaluate.replay import DEFAULT_CLIP as REPLAY_CLIP
     from leadpilot.model import TARGETS as MODEL_TARGETS
     from leadpilot.schema import TARGETS
     from leadpilot.store.tokens import ROLES as STORE_ROLES
 
     assert ROLES == STORE_ROLES
+    assert DEFAULT_CLIP == REPLAY_CLIP
     assert TARGETS == MODEL_TARGETS == AUDIT_TARGETS

@@ -109,7 +109,9 @@ def test_demo_section_prints_table_and_reasons(tmp_path: Path) -> None:
     assert "logistic regression" in text
     assert "best rep" in text
     assert (tmp_path / "model" / "model.json").is_file()
-    assert np.isfinite(model.metrics_["model"]["auc"])
+    doc = json.loads((tmp_path / "model" / "metrics.json").read_text())
+    assert np.isfinite(doc["metrics"]["model"]["auc"])
+    assert doc["model_version"] == model.version == ConversionModel.load(tmp_path / "model").version
 
 
 def test_seed_prompt_export_without_dates(tmp_path: Path) -> None:

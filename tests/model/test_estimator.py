@@ -8,12 +8,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import FAST
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from worlds import ToyWorld
 
 from leadpilot.errors import ModelError
 from leadpilot.model import ConversionModel
+from leadpilot.model.evaluation import EvaluationReport, evaluate
 from leadpilot.schema import CandidateScores, Lead, Scorer
 
 LEAD = Lead(
@@ -123,7 +125,7 @@ def test_rep_with_five_leads_is_shrunk_and_flagged(world: ToyWorld) -> None:
     newbie = history.index[-2000:][:5]
     history.loc[newbie, "rep_id"] = "rep-rookie"
     history.loc[newbie, "converted"] = True  # 5 of 5: a raw rate of 100%
-    model = ConversionModel(n_bags=2).fit(history, world.reps)
+    model = ConversionModel(**FAST).fit(history, world.reps)
     s = model.score_candidates(LEAD, [*world.rep_ids, "rep-rookie"])
     assert s.sufficiency is not None
     assert s.sufficiency[-1] == pytest.approx(5 / 15)
@@ -145,14 +147,23 @@ def test_explain_names_the_track_record(fitted: ConversionModel, world: ToyWorld
 
 
 def test_bad_parameters_list_allowed_values(world: ToyWorld) -> None:
-    with pytest.raises(ModelError, match="converted, closed_won"):
+    with pytest.raises(ModelError, match="'target' parameter of ConversionModel must be") as e:
         ConversionModel(target="revenue").fit(world.history)
+    assert "'converted'" in str(e.value)
+    assert "'closed_won'" in str(e.value)
+    assert "Got 'revenue' instead" in str(e.value)
+    assert e.value.hint is not None
+    assert "'converted'" in e.value.hint  # the default
+    with pytest.raises(ModelError, match=r"'n_bags' parameter .* must be an int in the range"):
+        ConversionModel(n_bags=1).fit(world.history)
+    with pytest.raises(ModelError, match=r"'interactions' parameter .* Got \['colour'\]"):
+        ConversionModel(interactions=("industry", "colour")).fit(world.history)
 
 
 def test_history_without_dates_uses_file_order(world: ToyWorld) -> None:
     h = world.history.assign(created_at=pd.NaT)
-    model = ConversionModel(n_bags=2).fit(h, world.reps)
-    win = model.training_window_
+    model = ConversionModel(**FAST).fit(h, world.reps)
+    win = model.fitted_.training_window
     assert win["time_column"] == "file order"
     assert win["test"]["last"] == f"row {int(h['source_row'].iloc[-1])}"
     assert win["train"]["first"] == "row 2"
@@ -163,13 +174,14 @@ def test_recent_fast_conversions_are_not_learned_from(world: ToyWorld) -> None:
     tail = h.index[-500:]
     open_ = tail[~h.loc[tail, "converted"].to_numpy(dtype=bool)]
     h.loc[open_, "converted"] = pd.NA  # the recent non-conversions are still open
-    model = ConversionModel(n_bags=2).fit(h, world.reps)
+    model = ConversionModel(**FAST).fit(h, world.reps)
     y = h["converted"]
     last_negative = int(np.flatnonzero((y == False).fillna(False).to_numpy())[-1])  # noqa: E712
     expected = int(y.iloc[last_negative + 1 :].fillna(False).sum())
     assert expected > 50
-    assert model.unsettled_rows_ == expected
-    assert model.training_window_["labelled_rows"] == int(y.notna().sum()) - expected
+    win = model.fitted_.training_window
+    assert win["unsettled_outcomes_ignored"] == expected
+    assert win["labelled_rows"] == int(y.notna().sum()) - expected
 
 
 @settings(
@@ -189,26 +201,47 @@ def test_scores_follow_the_reps_not_their_order(
     assert shuffled.confidence == pytest.approx(base.confidence, abs=1e-9)
 
 
-def test_saved_model_learns_from_the_test_slice_too(fitted: ConversionModel) -> None:
-    win = fitted.training_window_
+def test_saved_model_learns_from_the_test_slice_too(
+    fitted: ConversionModel, report: EvaluationReport
+) -> None:
+    win = fitted.fitted_.training_window
     assert win["refit_on_calibration_slice"]
     # evaluated without the test slice, then refit on every settled lead
     assert win["final_fit_rows"] == win["labelled_rows"]
     assert win["train"]["rows"] + win["calibration"]["rows"] < win["final_fit_rows"]
-    assert "refit on all" in fitted_card(fitted)
-
-
-def test_refit_all_off_keeps_the_test_slice_out(world: ToyWorld) -> None:
-    model = ConversionModel(n_bags=2, refit_all=False).fit(world.history, world.reps)
-    win = model.training_window_
-    assert win["final_fit_rows"] == win["train"]["rows"] + win["calibration"]["rows"]
-    # the same evaluation either way: it is made before the final refit
-    ref = ConversionModel(n_bags=2).fit(world.history, world.reps)
-    assert model.metrics_["model"]["auc"] == ref.metrics_["model"]["auc"]
-    assert model.version_ != ref.version_
-
-
-def fitted_card(model: ConversionModel) -> str:
+    assert report.training_window["final_fit_rows"] == (
+        win["train"]["rows"] + win["calibration"]["rows"]
+    )
     from leadpilot.model.card import render_card
 
-    return render_card(model)
+    assert "refit on all" in render_card(fitted, report)
+
+
+def test_evaluate_measures_the_model_fit_without_the_test_slice(
+    world: ToyWorld, report: EvaluationReport
+) -> None:
+    """The evaluation's test predictions are exactly those of the model that ``fit`` makes
+    with ``refit_all=False`` (fit on the leads before the test slice), scored on the test
+    leads with their features as of each lead: a second path to the same numbers."""
+    from leadpilot.model.scoring import calibrated_history
+    from leadpilot.model.training import prepare_history
+
+    held_out = ConversionModel(**{**FAST, "n_bags": 3, "refit_all": False})
+    held_out.fit(world.history, world.reps)
+    win = held_out.fitted_.training_window
+    assert win["final_fit_rows"] == win["train"]["rows"] + win["calibration"]["rows"]
+    data = prepare_history(held_out.training_params(), world.history, world.reps)
+    p = calibrated_history(held_out.fitted_, data.X[data.test], data.rep_n[data.test])
+    np.testing.assert_array_equal(report.test_predictions["model"].to_numpy(), p)
+    assert list(report.test_predictions["lead_id"]) == list(data.frame["lead_id"].iloc[data.test])
+    # and the AUC is scikit-learn's on those predictions
+    from sklearn.metrics import roc_auc_score
+
+    y = data.y[data.test]
+    assert report.metrics["model"]["auc"] == pytest.approx(roc_auc_score(y, p))
+
+
+def test_evaluate_leaves_the_model_as_it_was(fitted: ConversionModel, world: ToyWorld) -> None:
+    before = fitted.fitted_
+    evaluate(fitted, world.history.iloc[:3_000], world.reps)
+    assert fitted.fitted_ is before

@@ -5,10 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import FAST
 from worlds import toy_world
 
 from leadpilot.errors import ModelError
 from leadpilot.model import ConversionModel, LeakageWarning
+from leadpilot.model.evaluation import fit_and_evaluate
 
 
 def test_too_few_outcomes() -> None:
@@ -52,10 +54,11 @@ def test_leaky_columns_are_dropped_with_a_warning(how: str) -> None:
     else:  # the stage name
         h["stage"] = np.where(y, "Closed Won", "Closed Lost")
         leaky = {"stage"}
+    model = ConversionModel(**FAST)
     with pytest.warns(LeakageWarning, match="outcome in disguise") as rec:
-        model = ConversionModel(n_bags=2).fit(h, w.reps)
-    assert {c["column"] for c in model.dropped_columns_} == leaky
+        report = fit_and_evaluate(model, h, w.reps)
+    assert {c["column"] for c in model.fitted_.dropped_columns} == leaky
     assert len(rec) == len(leaky)
-    names = set(model.feature_names_)
+    names = set(model.fitted_.feature_names)
     assert not {"x_stage", "x_converted_date"} & names
-    assert model.metrics_["model"]["auc"] < 0.9  # no perfect score from the leak
+    assert report.metrics["model"]["auc"] < 0.9  # no perfect score from the leak

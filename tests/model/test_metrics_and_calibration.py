@@ -10,12 +10,12 @@ from sklearn.metrics import roc_auc_score
 
 from leadpilot.model.calibration import Calibrator
 from leadpilot.model.confidence import top_vs_pool
-from leadpilot.model.evaluation import (
+from leadpilot.model.metrics import (
     _weighted_auc,
     auc_difference,
     expected_calibration_error,
-    temporal_split,
 )
+from leadpilot.model.training import temporal_split
 
 
 def test_ece_by_hand() -> None:

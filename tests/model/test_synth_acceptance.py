@@ -22,22 +22,25 @@ import pytest
 from scipy.stats import spearmanr
 
 from leadpilot.model import ConversionModel
-from leadpilot.model.evaluation import expected_auc, expected_brier
+from leadpilot.model.evaluation import EvaluationReport, evaluate, fit_and_evaluate
+from leadpilot.model.metrics import expected_auc, expected_brier
 from leadpilot.synth import generate_world
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def fitted() -> tuple[ConversionModel, object]:
+def fitted() -> tuple[ConversionModel, object, EvaluationReport]:
     world = generate_world(n_leads=20_000, seed=0)
-    return ConversionModel(random_state=0).fit(world.history, world.reps), world
+    model = ConversionModel(random_state=0)
+    report = fit_and_evaluate(model, world.history, world.reps)
+    return model, world, report
 
 
-def _expected_gains(model: ConversionModel, world) -> dict[str, tuple[float, float]]:  # type: ignore[no-untyped-def]
+def _expected_gains(report: EvaluationReport, world) -> dict[str, tuple[float, float]]:  # type: ignore[no-untyped-def]
     """Per baseline: (expected AUC gain, expected Brier gain) of the model on its test slice,
     computed with the world's true probabilities of the same rows."""
-    tp = model.test_predictions_
+    tp = report.test_predictions
     rows = world.history.set_index("lead_id").loc[tp["lead_id"]].reset_index()
     p_true = world.truth.true_probability_assigned(
         rows, time_to_contact_hours=rows["time_to_contact_hours"].to_numpy(np.float64)
@@ -54,24 +57,24 @@ def _expected_gains(model: ConversionModel, world) -> dict[str, tuple[float, flo
 
 
 def test_beats_the_rate_baselines_and_ties_the_logistic_one(fitted) -> None:  # type: ignore[no-untyped-def]
-    model, _ = fitted
-    res = model.metrics_
+    _, _, report = fitted
+    res = report.metrics
     m = res["model"]
     for name in ("global rate", "per-rep rate", "per-rep x industry rate"):
         assert m["auc"] > res[name]["auc"] + 0.05, name
         assert m["brier"] < res[name]["brier"] - 0.005, name
-        assert model.evaluation_["comparisons"][name]["auc_diff_low"] > 0, name
+        assert report.comparisons[name]["auc_diff_low"] > 0, name
     lr = res["logistic regression"]
     assert m["auc"] > lr["auc"] - 0.005
     assert m["brier"] < lr["brier"] + 0.001
 
 
 def test_beats_every_baseline_in_expectation_under_the_truth(fitted) -> None:  # type: ignore[no-untyped-def]
-    model, world = fitted
+    _, world, report = fitted
     other = generate_world(n_leads=20_000, seed=1)
-    second = ConversionModel(random_state=1).fit(other.history, other.reps)
-    for m, w in ((model, world), (second, other)):
-        gains = _expected_gains(m, w)
+    second = evaluate(ConversionModel(random_state=1), other.history, other.reps)
+    for r, w in ((report, world), (second, other)):
+        gains = _expected_gains(r, w)
         assert set(gains) == {
             "global rate",
             "per-rep rate",
@@ -100,16 +103,16 @@ def test_expected_metrics_match_a_simulation() -> None:
 
 
 def test_calibrated(fitted) -> None:  # type: ignore[no-untyped-def]
-    model, _ = fitted
-    assert model.metrics_["model"]["ece"] < 0.02
-    rel = pd.DataFrame(model.evaluation_["reliability"])
+    _, _, report = fitted
+    assert report.metrics["model"]["ece"] < 0.02
+    rel = pd.DataFrame(report.reliability)
     big = rel[rel["n"] >= 200]
     # Every well-populated bin's observed rate is within 3 points of its mean prediction.
     assert ((big["observed"] - big["predicted"]).abs() < 0.03).all()
 
 
 def test_rep_by_industry_effects_agree_with_truth(fitted) -> None:  # type: ignore[no-untyped-def]
-    model, world = fitted
+    model, world, _ = fitted
     leads = world.history.sort_values("created_at").iloc[-4_000:]
     leads = leads.drop(columns=["rep_id"]).reset_index(drop=True)
     reps = list(world.truth.rep_ids)
@@ -129,7 +132,7 @@ def test_rep_by_industry_effects_agree_with_truth(fitted) -> None:  # type: igno
 
 
 def test_confidence_separates_clear_from_unclear_choices(fitted) -> None:  # type: ignore[no-untyped-def]
-    model, world = fitted
+    model, world, _ = fitted
     from leadpilot.ingest import leads_from_frame
 
     leads = leads_from_frame(world.new_leads.head(200))
@@ -145,7 +148,7 @@ def test_confidence_separates_clear_from_unclear_choices(fitted) -> None:  # typ
 
 
 def test_slower_response_lowers_the_score(fitted) -> None:  # type: ignore[no-untyped-def]
-    model, world = fitted
+    model, world, _ = fitted
     from leadpilot.ingest import leads_from_frame
 
     reps = list(world.active_rep_ids)

@@ -5,30 +5,26 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
 import typer
 from rich.table import Table
 
 from leadpilot.cli._common import console
-from leadpilot.csv_safe import write_safe_csv
 from leadpilot.errors import ConfigError, DataValidationError
-from leadpilot.evaluate.ope import Interval
-from leadpilot.evaluate.replay import DEFAULT_CLIP
-from leadpilot.evaluate.simulation import Block, SimulationResult, run_simulation, time_blocks
-from leadpilot.evaluate.simulation_html import render_simulation_html
-from leadpilot.ingest import (
-    accounts_from_frame,
-    read_accounts,
-    read_history,
-    read_reps,
-    reps_from_frame,
-)
-from leadpilot.ingest.matching import AccountMatcher
 from leadpilot.outputs import prepare_output_file
-from leadpilot.policy import Policy, default_policy, load_policy, with_strategy
-from leadpilot.policy.policy_file import strategy_names
+
+# pandas and the replay load inside the command: `leadpilot --help` stays instant.
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from leadpilot.evaluate.ope import Interval
+    from leadpilot.evaluate.simulation import Block, SimulationResult
+    from leadpilot.policy import Policy
+
+# The replay's default propensity floor (``evaluate.replay.DEFAULT_CLIP``), spelled here so that
+# `--help` needs no pandas; a test keeps the two equal.
+DEFAULT_CLIP = 0.01
 
 __all__ = ["register", "simulate"]
 
@@ -74,6 +70,14 @@ def simulate(
     Example:  leadpilot simulate world/history.csv --reps world/reps.csv --cross-fit
               --strategy round_robin --strategy predictive --out sim.html --json sim.json
     """
+    import pandas as pd
+
+    from leadpilot.csv_safe import write_safe_csv
+    from leadpilot.evaluate.simulation import run_simulation
+    from leadpilot.evaluate.simulation_html import render_simulation_html
+    from leadpilot.ingest import read_history, read_reps, reps_from_frame
+    from leadpilot.policy import default_policy, with_strategy
+
     started = time.perf_counter()
     for target, option in ((out, "--out"), (json_out, "--json")):
         if target is not None:
@@ -126,6 +130,9 @@ def simulate(
 
 
 def _policies(files: list[Path], strategies: list[str], roster: Any) -> list[tuple[str, Policy]]:
+    from leadpilot.policy import default_policy, load_policy, with_strategy
+    from leadpilot.policy.policy_file import strategy_names
+
     bad = [s for s in strategies if s not in strategy_names()]
     if bad:
         raise ConfigError(
@@ -143,6 +150,8 @@ def _policies(files: list[Path], strategies: list[str], roster: Any) -> list[tup
 
 
 def _window(frame: pd.DataFrame, start: str | None, end: str | None) -> pd.DataFrame:
+    import pandas as pd
+
     def day(text: str | None, option: str) -> pd.Timestamp | None:
         if text is None:
             return None
@@ -177,6 +186,7 @@ def _blocks(
     warnings: list[str],
     status: Any,
 ) -> list[Block]:
+    from leadpilot.evaluate.simulation import Block, time_blocks
     from leadpilot.model import ConversionModel  # lazy: LightGBM only when simulating
 
     if model is not None and cross_fit:
@@ -221,14 +231,26 @@ def _blocks(
 
 
 def _trained_until(model: Any) -> pd.Timestamp | None:
-    window = getattr(model, "training_window_", {}) or {}
-    parts = ["train", "calibration", "test"] if getattr(model, "refit_all", False) else ["train"]
+    import pandas as pd
+
+    fitted = getattr(model, "fitted_", None)  # a trained ConversionModel; oracles have none
+    window: dict[str, Any] = fitted.training_window if fitted is not None else {}
+    # The slices the saved model learned from: the train slice, the calibration slice when it
+    # was folded in, and the test slice when the final fit covered every settled lead.
+    parts = ["train"]
+    if window.get("refit_on_calibration_slice"):
+        parts.append("calibration")
+    if window.get("final_fit_rows", 0) == window.get("labelled_rows"):
+        parts.append("test")
     lasts = [window.get(p, {}).get("last") for p in parts]
     stamps = [pd.Timestamp(x) for x in lasts if x and not str(x).startswith("row")]
     return max(stamps) if stamps else None
 
 
 def _accounts(path: Path | None, frame: pd.DataFrame) -> tuple[Any, pd.Series | None]:
+    from leadpilot.ingest import accounts_from_frame, read_accounts
+    from leadpilot.ingest.matching import AccountMatcher
+
     if path is None:
         return None, None
     table = read_accounts(path)

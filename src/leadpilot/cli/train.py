@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from leadpilot.model import ConversionModel
+    from leadpilot.model.evaluation import EvaluationReport
 
 __all__ = ["print_metrics", "register", "train_and_print"]
 
@@ -82,11 +83,13 @@ def train_and_print(
     *,
     target: str = "converted",
     model: ConversionModel | None = None,
-) -> ConversionModel:
-    """Train with a progress bar, save to ``out_dir`` with its model card, print the metrics
-    table; returns the fitted model (the demo calls this)."""
+) -> tuple[ConversionModel, EvaluationReport]:
+    """Train and evaluate out of time with a progress bar, save to ``out_dir`` with the
+    model card, print the metrics table; returns the fitted model and its evaluation (the
+    demo calls this)."""
     from leadpilot.model import ConversionModel, LeakageWarning
     from leadpilot.model.card import write_reports
+    from leadpilot.model.evaluation import fit_and_evaluate
 
     model = model or ConversionModel(target=target)
     with (
@@ -105,42 +108,38 @@ def train_and_print(
         def progress(stage: str, fraction: float) -> None:
             bar.update(task, completed=fraction, description=stage)
 
-        model.fit(history, reps, progress=progress)
+        report = fit_and_evaluate(model, history, reps, progress=progress)
     for w in caught:
         if issubclass(w.category, LeakageWarning):
             console.print(f"[yellow]Warning:[/] {w.message}", highlight=False)
     model.save(out_dir)
-    card, metrics_path = write_reports(model, out_dir)
-    ev = model.evaluation_
-    results = dict(ev["metrics"])
-    if ev["calibration_method"] == "none":
+    card, metrics_path = write_reports(model, report, out_dir)
+    results = dict(report.metrics)
+    if report.calibration_method == "none":
         results.pop("model (uncalibrated)", None)  # the same numbers as "model"
-    print_metrics(console, results, ev["comparisons"])
+    print_metrics(console, results, report.comparisons)
     console.print(_split_sentence(model), highlight=False)
     console.print(
         f"Model [bold]{model.version}[/] saved to {out_dir} (model card: {card.name}, "
         f"metrics: {metrics_path.name}).",
         highlight=False,
     )
-    return model
+    return model, report
 
 
 def _split_sentence(model: ConversionModel) -> str:
-    win = model.training_window_
-    ev = model.evaluation_
+    win = model.fitted_.training_window
+    method = model.fitted_.calibrator.method_
     n_tr, n_ca, n_te = (win[k]["rows"] for k in ("train", "calibration", "test"))
-    if ev["calibration_method"] == "none" and win.get("refit_on_calibration_slice"):
+    if method == "none" and win.get("refit_on_calibration_slice"):
         head = (
             f"The model's probabilities needed no correction on the {n_ca:,} leads after the "
             f"first {n_tr:,}, so it was refit on all {n_tr + n_ca:,}"
         )
-    elif ev["calibration_method"] == "none":
+    elif method == "none":
         head = f"Learned from {n_tr:,} leads; the next {n_ca:,} needed no calibration"
     else:
-        head = (
-            f"Learned from {n_tr:,} leads, calibrated ({ev['calibration_method']}) on the "
-            f"next {n_ca:,}"
-        )
+        head = f"Learned from {n_tr:,} leads, calibrated ({method}) on the next {n_ca:,}"
     text = f"{head}; tested on the latest {n_te:,} (ordered by {win['time_column']})."
     if win.get("unsettled_outcomes_ignored"):
         text += (
@@ -191,11 +190,11 @@ def register(app: typer.Typer) -> None:
 
             roster = read_reps(reps)
         console = Console(stderr=True) if as_json else default_console
-        model = train_and_print(
+        model, report = train_and_print(
             console, frame, roster, out, model=ConversionModel(target=target, n_bags=bags)
         )
         if as_json:
-            typer.echo(json.dumps(metrics_document(model), indent=1))
+            typer.echo(json.dumps(metrics_document(model, report), indent=1))
 
     @app.command("evaluate")
     def evaluate(
@@ -211,7 +210,7 @@ def register(app: typer.Typer) -> None:
         """
         from leadpilot.model import ConversionModel
         from leadpilot.model.assess import assess
-        from leadpilot.model.evaluation import jsonable
+        from leadpilot.model.metrics import jsonable
 
         model = ConversionModel.load(model_dir)
         result = assess(model, _read(history, format))
@@ -263,7 +262,7 @@ def demo_section(
         from leadpilot.synth import generate_world
 
         world = generate_world(seed=seed)
-    model = train_and_print(console, world.history, world.reps, workdir / "model")
+    model, _ = train_and_print(console, world.history, world.reps, workdir / "model")
     lead = leads_from_frame(world.new_leads.head(1))[0]
     reps = list(world.active_rep_ids)
     detail = model.confidence_detail(lead, reps)

@@ -3,28 +3,25 @@ count baselines the model carries (global, per-rep, per-rep x industry shrunk ra
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from leadpilot.errors import ModelError
-from leadpilot.model.evaluation import (
+from leadpilot.model.estimator import ConversionModel
+from leadpilot.model.features import FeatureState, target_values
+from leadpilot.model.metrics import (
     auc_difference,
     metrics,
     metrics_by_group,
     reliability_table,
 )
-from leadpilot.model.features import target_values
-
-if TYPE_CHECKING:
-    from leadpilot.model.estimator import ConversionModel
 
 __all__ = ["assess"]
 
 
-def _count_baselines(model: ConversionModel, frame: pd.DataFrame) -> dict[str, np.ndarray]:
-    st = model.state_
+def _count_baselines(st: FeatureState, frame: pd.DataFrame) -> dict[str, np.ndarray]:
     m = st.shrinkage
     g = (st.global_k + 1) / (st.global_n + 2)
     ridx = st.rep_indices(
@@ -45,6 +42,7 @@ def _count_baselines(model: ConversionModel, frame: pd.DataFrame) -> dict[str, n
 def assess(model: ConversionModel, history: pd.DataFrame) -> dict[str, Any]:
     """Metrics of ``model`` on the labelled rows of ``history`` (scored as new leads, i.e. with
     the rep statistics as of the end of the model's training history)."""
+    version = model.version  # refuses an unfitted model
     if model.target not in history or "rep_id" not in history:
         raise ModelError(
             f"the file has no {model.target!r} or 'rep_id' column to evaluate against",
@@ -63,7 +61,7 @@ def assess(model: ConversionModel, history: pd.DataFrame) -> dict[str, Any]:
     p = model.predict_proba(frame)
     results = {"model": metrics(y, p)}
     comparisons = {}
-    for name, pb in _count_baselines(model, frame).items():
+    for name, pb in _count_baselines(model.fitted_.state, frame).items():
         results[name] = metrics(y, pb)
         if 0 < y.sum() < len(y):
             comparisons[name] = auc_difference(y, p, pb, seed=model.random_state)
@@ -73,7 +71,7 @@ def assess(model: ConversionModel, history: pd.DataFrame) -> dict[str, Any]:
         if col in frame and frame[col].notna().any()
     }
     return {
-        "model_version": model.version,
+        "model_version": version,
         "metrics": results,
         "comparisons": comparisons,
         "by_group": by_group,

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from leadpilot.model.evaluation import jsonable
-
-if TYPE_CHECKING:
-    from leadpilot.model.estimator import ConversionModel
+from leadpilot.model.estimator import ConversionModel
+from leadpilot.model.evaluation import EvaluationReport
+from leadpilot.model.metrics import jsonable
 
 __all__ = ["metrics_document", "render_card", "write_reports"]
 
@@ -22,23 +22,31 @@ def _f(x: Any, fmt: str = ".3f") -> str:
     return format(x, fmt)
 
 
-def metrics_document(model: ConversionModel) -> dict[str, Any]:
-    """Everything ``metrics.json`` holds: version, window, metrics, comparisons, breakdowns."""
+def metrics_document(model: ConversionModel, report: EvaluationReport) -> dict[str, Any]:
+    """Everything ``metrics.json`` holds: the fitted model's version, window and settings,
+    and the evaluation's metrics, comparisons, breakdowns and reliability table."""
+    fitted = model.fitted_
     return jsonable(
         {
-            "model_version": model.version,
+            "model_version": fitted.version,
             "target": model.target,
-            "training_window": model.training_window_,
-            "dropped_columns": model.dropped_columns_,
-            **model.evaluation_,
+            "training_window": fitted.training_window,
+            "dropped_columns": fitted.dropped_columns,
+            **report.to_json(),
+            "calibration_method": fitted.calibrator.method_,
+            "n_rounds": fitted.n_rounds,
+            "n_bags": fitted.glm.n_models - 1,
+            "glm_c": fitted.glm_c,
+            "glm_interactions": [p[0] for p in fitted.glm.spec.pairs],
+            "importance": fitted.importance,
         }
     )
 
 
-def render_card(model: ConversionModel) -> str:
-    """Markdown model card."""
-    ev = model.evaluation_
-    win = model.training_window_
+def render_card(model: ConversionModel, report: EvaluationReport) -> str:
+    """Markdown model card of a fitted ``model`` and its out-of-time ``report``."""
+    ev = metrics_document(model, report)
+    win = ev["training_window"]
     res = ev["metrics"]
     lines = [
         f"# Conversion model {model.version}",
@@ -123,9 +131,9 @@ def render_card(model: ConversionModel) -> str:
     lines += ["", "## What drives the scores (share of mean absolute contribution)", ""]
     for _, row in imp.iterrows():
         lines.append(f"- {row['meaning']} (`{row['feature']}`): {row['share']:.1%}")
-    if model.dropped_columns_:
+    if ev["dropped_columns"]:
         lines += ["", "## Columns dropped as outcome in disguise", ""]
-        for d in model.dropped_columns_:
+        for d in ev["dropped_columns"]:
             lines.append(
                 f"- `{d['column']}`: its {d['how']} predicts the outcome (AUC {d['auc']:.3f})"
             )
@@ -144,7 +152,7 @@ def render_card(model: ConversionModel) -> str:
     return "\n".join(lines) + "\n"
 
 
-def reliability_svg(rows: list[dict[str, Any]], *, title: str = "Reliability") -> str:
+def reliability_svg(rows: Sequence[Mapping[Any, Any]], *, title: str = "Reliability") -> str:
     """A reliability plot as a standalone SVG: observed rate (with its 95% interval) against
     the mean prediction per bin, and the diagonal of perfect calibration. Hand-written SVG
     because it is 30 lines and spares a plotting dependency."""
@@ -191,14 +199,16 @@ def reliability_svg(rows: list[dict[str, Any]], *, title: str = "Reliability") -
     return "\n".join(parts) + "\n"
 
 
-def write_reports(model: ConversionModel, directory: Path) -> tuple[Path, Path]:
+def write_reports(
+    model: ConversionModel, report: EvaluationReport, directory: Path
+) -> tuple[Path, Path]:
     """Write ``model_card.md``, ``metrics.json`` and ``reliability.svg`` into ``directory``."""
     directory.mkdir(parents=True, exist_ok=True)
     (directory / "reliability.svg").write_text(
-        reliability_svg(model.evaluation_["reliability"], title=f"Reliability, {model.version}")
+        reliability_svg(report.reliability, title=f"Reliability, {model.version}")
     )
     card = directory / "model_card.md"
-    card.write_text(render_card(model))
+    card.write_text(render_card(model, report))
     metrics_path = directory / "metrics.json"
-    metrics_path.write_text(json.dumps(metrics_document(model), indent=1))
+    metrics_path.write_text(json.dumps(metrics_document(model, report), indent=1))
     return card, metrics_path

@@ -1,193 +1,169 @@
-"""Metrics of probabilistic predictions: AUC, log loss, Brier, calibration error, reliability
-table, per-group breakdowns, bootstrap intervals of the difference between two models, and
-the expected AUC / Brier when the true probabilities are known (synthetic worlds)."""
+"""Out-of-time evaluation of the conversion model: ``evaluate(...) -> EvaluationReport``.
+
+The latest ``test_fraction`` of settled leads is held out; the model's training procedure
+runs on the leads before it (the same choices ``fit`` makes, none of which sees the test
+slice); the test leads are scored with their features as of each lead and compared with
+the baselines fit on the same earlier leads: AUC, log loss, Brier and calibration error,
+bootstrap intervals of the model's edge, per-group breakdowns and a reliability table.
+"""
 
 from __future__ import annotations
 
-import math
-from collections.abc import Mapping
+from collections.abc import Hashable
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from numpy.typing import NDArray
-from scipy.stats import norm
-from sklearn.metrics import brier_score_loss, log_loss, roc_auc_score
+from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
 
-__all__ = [
-    "auc_difference",
-    "expected_auc",
-    "expected_brier",
-    "expected_calibration_error",
-    "metrics",
-    "metrics_by_group",
-    "reliability_table",
-    "temporal_split",
-]
+from leadpilot.model.baselines import fit_predict_baselines
+from leadpilot.model.estimator import ConversionModel
+from leadpilot.model.metrics import (
+    auc_difference,
+    jsonable,
+    metrics,
+    metrics_by_group,
+    reliability_table,
+)
+from leadpilot.model.scoring import shrunk_log_odds
+from leadpilot.model.training import Progress, fit_prepared, prepare_history
 
-NDF = NDArray[np.float64]
-_CLIP = 1e-6
+__all__ = ["EvaluationReport", "evaluate", "fit_and_evaluate"]
 
-
-def expected_auc(p_true: NDF, scores: NDF) -> float:
-    """AUC expected over the outcomes when row ``i`` converts with probability ``p_true[i]``:
-    every row counts as a positive with weight ``p_true`` and as a negative with weight
-    ``1 - p_true`` (the pair of a row with itself is not a real pair; its share, about
-    1/n, is the same for every scorer compared on the same rows)."""
-    p_true, scores = np.asarray(p_true, np.float64), np.asarray(scores, np.float64)
-    y = np.r_[np.ones(len(scores)), np.zeros(len(scores))]
-    return float(roc_auc_score(y, np.r_[scores, scores], sample_weight=np.r_[p_true, 1 - p_true]))
+_BASELINE_MAX_ROWS = 300_000  # the logistic baseline learns from the latest rows only
+_GROUP_COLUMNS = ("rep_id", "industry", "size_band", "source")
 
 
-def expected_brier(p_true: NDF, p: NDF) -> float:
-    """Brier score expected over the outcomes: mean(p_true (1 - p_true) + (p - p_true)^2)."""
-    p_true, p = np.asarray(p_true, np.float64), np.asarray(p, np.float64)
-    return float(np.mean(p_true * (1 - p_true) + (p - p_true) ** 2))
+@dataclass(frozen=True, eq=False)
+class EvaluationReport:
+    """Test-slice results of a model fit without the test slice.
 
+    ``metrics``: per model name ("model", "model (uncalibrated)", each baseline) the
+    :func:`~leadpilot.model.metrics.metrics`; ``comparisons``: per baseline the bootstrap of
+    the model's AUC and Brier edge; ``by_group``: per column (rep, industry, size band,
+    source) the model's metrics per value next to the per-rep baseline's; ``reliability``:
+    the reliability table; ``test_predictions``: every test lead's prediction by the model
+    and each baseline (in memory only: lets a caller who knows the true probabilities of a
+    synthetic world judge each prediction); ``training_window``: the held-out model's split.
+    """
 
-def temporal_split(
-    n: int, *, test_fraction: float = 0.2, calibration_fraction: float = 0.1
-) -> tuple[slice, slice, slice]:
-    """Split ``n`` time-ordered rows into (train, calibration, test) slices: the latest
-    ``test_fraction`` is the test set, the ``calibration_fraction`` before it calibrates."""
-    n_test = max(1, round(n * test_fraction))
-    n_cal = max(1, round(n * calibration_fraction))
-    n_train = n - n_test - n_cal
-    if n_train < 1:
-        raise ValueError("too few rows for a train / calibration / test split")
-    return slice(0, n_train), slice(n_train, n_train + n_cal), slice(n_train + n_cal, n)
+    metrics: dict[str, dict[str, float]]
+    comparisons: dict[str, dict[str, float]]
+    by_group: dict[str, list[dict[Hashable, Any]]]
+    reliability: list[dict[Hashable, Any]]
+    calibration_method: str
+    training_window: dict[str, Any]
+    test_predictions: pd.DataFrame
 
-
-def expected_calibration_error(y: NDF, p: NDF, *, bins: int = 10) -> float:
-    """Weighted mean |observed rate - mean prediction| over ``bins`` equal-width bins."""
-    table = reliability_table(y, p, bins=bins)
-    if table.empty:
-        return math.nan
-    w = table["n"].to_numpy(np.float64)
-    gap = (table["observed"] - table["predicted"]).abs().to_numpy(np.float64)
-    return float((w * gap).sum() / w.sum())
-
-
-def reliability_table(y: NDF, p: NDF, *, bins: int = 10) -> pd.DataFrame:
-    """Per probability bin: n, mean predicted, observed rate and its 95% Wilson interval
-    (the data of a reliability plot)."""
-    edges = np.linspace(0.0, 1.0, bins + 1)
-    b = np.clip(np.digitize(p, edges[1:-1]), 0, bins - 1)
-    rows: list[dict[str, float]] = []
-    z = 1.959963984540054
-    for i in range(bins):
-        mask = b == i
-        n = int(mask.sum())
-        if n == 0:
-            continue
-        k = float(y[mask].sum())
-        rate = k / n
-        centre = (rate + z * z / (2 * n)) / (1 + z * z / n)
-        half = z * math.sqrt(rate * (1 - rate) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-        rows.append(
+    def to_json(self) -> dict[str, Any]:
+        """Strict-JSON document of the results (without the per-lead predictions)."""
+        return jsonable(
             {
-                "bin_low": float(edges[i]),
-                "bin_high": float(edges[i + 1]),
-                "n": n,
-                "predicted": float(p[mask].mean()),
-                "observed": rate,
-                "observed_low": max(0.0, centre - half),
-                "observed_high": min(1.0, centre + half),
+                "metrics": self.metrics,
+                "comparisons": self.comparisons,
+                "by_group": self.by_group,
+                "reliability": self.reliability,
             }
         )
-    return pd.DataFrame(rows)
 
 
-def metrics(y: NDF, p: NDF) -> dict[str, float]:
-    """ROC AUC (NaN with one class), log loss, Brier score, ECE, n, positives, mean p."""
-    y = np.asarray(y, dtype=np.float64)
-    p = np.clip(np.asarray(p, dtype=np.float64), _CLIP, 1 - _CLIP)
-    both = 0 < y.sum() < len(y)
-    return {
-        "n": float(len(y)),
-        "positives": float(y.sum()),
-        "rate": float(y.mean()) if len(y) else math.nan,
-        "mean_p": float(p.mean()) if len(y) else math.nan,
-        "auc": float(roc_auc_score(y, p)) if both else math.nan,
-        "log_loss": float(log_loss(y, p, labels=[0, 1])) if len(y) else math.nan,
-        "brier": float(brier_score_loss(y, p)) if len(y) else math.nan,
-        "ece": expected_calibration_error(y, p),
-    }
+def evaluate(
+    model: ConversionModel,
+    history: pd.DataFrame,
+    reps: pd.DataFrame | None = None,
+    *,
+    progress: Progress | None = None,
+) -> EvaluationReport:
+    """Measure ``model``'s training procedure (its parameters; a fitted state is neither
+    used nor changed) on the latest ``test_fraction`` of ``history``'s settled leads,
+    against the baselines fit on the same earlier leads."""
+    return _evaluate(model, history, reps, progress, fit=False)
 
 
-def metrics_by_group(y: NDF, p: NDF, groups: pd.Series, *, min_n: int = 30) -> pd.DataFrame:
-    """:func:`metrics` per group value with at least ``min_n`` rows, largest groups first."""
-    keys = groups.astype("object").where(groups.notna(), "(missing)").astype(str).to_numpy()
-    rows = []
-    for key in pd.unique(keys):
-        mask = keys == key
-        if mask.sum() < min_n:
-            continue
-        rows.append({"group": key, **metrics(y[mask], p[mask])})
-    if not rows:
-        return pd.DataFrame(columns=["group", "n"])
-    return pd.DataFrame(rows).sort_values("n", ascending=False).reset_index(drop=True)
+def fit_and_evaluate(
+    model: ConversionModel,
+    history: pd.DataFrame,
+    reps: pd.DataFrame | None = None,
+    *,
+    progress: Progress | None = None,
+) -> EvaluationReport:
+    """``model.fit(history, reps)`` and ``evaluate(model, history, reps)`` in one training
+    run: the fitted and the held-out model share its choices (the same results as the two
+    calls, in about half the time). ``model`` is fitted in place."""
+    return _evaluate(model, history, reps, progress, fit=True)
 
 
-def _weighted_auc(order: NDArray[np.int64], tie_start: NDArray[np.bool_], y: NDF, w: NDF) -> float:
-    """AUC with case weights, given rows sorted by score and tie-block starts (O(n))."""
-    ys, ws = y[order], w[order]
-    wp, wn = ws * ys, ws * (1 - ys)
-    block = np.cumsum(tie_start) - 1
-    neg_in_block = np.bincount(block, weights=wn)
-    pos_in_block = np.bincount(block, weights=wp)
-    neg_below = np.concatenate([[0.0], np.cumsum(neg_in_block)[:-1]])
-    num = float((pos_in_block * (neg_below + 0.5 * neg_in_block)).sum())
-    den = float(wp.sum() * wn.sum())
-    return num / den if den > 0 else math.nan
-
-
-def auc_difference(
-    y: NDF, p_model: NDF, p_other: NDF, *, n_boot: int = 200, seed: int = 0
-) -> dict[str, float]:
-    """Bootstrap (resampling test rows) of AUC and Brier differences, model minus other:
-    point estimates, 95% percentile intervals and a normal-approximation p-value for the AUC
-    difference being <= 0."""
-    rng = np.random.default_rng(seed)
-    n = len(y)
-    if n > 100_000:
-        n_boot = min(n_boot, 100)  # the interval is already narrow; bound the time
-    prepared = []
-    for p in (p_model, p_other):
-        order = np.argsort(p, kind="stable")
-        ps = p[order]
-        tie_start = np.concatenate([[True], ps[1:] != ps[:-1]])
-        prepared.append((order, tie_start))
-    ones = np.ones(n)
-    d_auc = _weighted_auc(*prepared[0], y, ones) - _weighted_auc(*prepared[1], y, ones)
-    se0, se1 = (p_model - y) ** 2, (p_other - y) ** 2
-    d_brier = float(se0.mean() - se1.mean())
-    boot_auc = np.empty(n_boot)
-    boot_brier = np.empty(n_boot)
-    for b in range(n_boot):
-        w = rng.poisson(1.0, n).astype(np.float64)  # Poisson bootstrap: no n x n draws
-        boot_auc[b] = _weighted_auc(*prepared[0], y, w) - _weighted_auc(*prepared[1], y, w)
-        boot_brier[b] = float((w * (se0 - se1)).sum() / w.sum())
-    sd = float(np.nanstd(boot_auc, ddof=1))
-    return {
-        "auc_diff": float(d_auc),
-        "auc_diff_low": float(np.nanpercentile(boot_auc, 2.5)),
-        "auc_diff_high": float(np.nanpercentile(boot_auc, 97.5)),
-        "auc_diff_p": float(norm.sf(d_auc / sd)) if sd > 0 else math.nan,
-        "brier_diff": d_brier,
-        "brier_diff_low": float(np.percentile(boot_brier, 2.5)),
-        "brier_diff_high": float(np.percentile(boot_brier, 97.5)),
-    }
-
-
-def jsonable(obj: Any) -> Any:
-    """Replace NaN/inf by None recursively so ``json.dumps`` writes strict JSON."""
-    if isinstance(obj, float):
-        return obj if math.isfinite(obj) else None
-    if isinstance(obj, Mapping):
-        return {str(k): jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple):
-        return [jsonable(v) for v in obj]
-    if isinstance(obj, np.generic):
-        return jsonable(obj.item())
-    return obj
+def _evaluate(
+    model: ConversionModel,
+    history: pd.DataFrame,
+    reps: pd.DataFrame | None,
+    progress: Progress | None,
+    *,
+    fit: bool,
+) -> EvaluationReport:
+    report = progress or (lambda _stage, _frac: None)
+    params = model.training_params()
+    with threadpool_limits(limits=1, user_api="blas"):  # see ConversionModel.fit
+        data = prepare_history(params, history, reps, report)
+        run = fit_prepared(params, data, include_test=fit and params.refit_all, report=report)
+    if fit:
+        model.set_fitted(run.final)
+    held_out = run.held_out
+    i_te = data.test
+    y_te = data.y[i_te]
+    report("fitting baselines", 0.92)
+    before = np.concatenate([data.train, data.calibration])
+    fit_rows = before[: held_out.training_window["final_fit_rows"]][-_BASELINE_MAX_ROWS:]
+    test_frame = data.frame.iloc[i_te]
+    base = fit_predict_baselines(
+        data.frame.iloc[fit_rows],
+        data.y[fit_rows],
+        test_frame,
+        shrinkage=params.shrinkage,
+        random_state=params.random_state,
+    )
+    report("evaluating on the latest slice", 0.96)
+    z_te = shrunk_log_odds(
+        held_out.glm,
+        held_out.boosters,
+        held_out.rep_columns,
+        held_out.rep_prior_strength,
+        data.X[i_te],
+        data.rep_n[i_te],
+        n_jobs=params.n_jobs,
+    )
+    p_te = held_out.calibrator.transform(z_te)
+    results = {"model": metrics(y_te, p_te)}
+    results["model (uncalibrated)"] = metrics(y_te, 1.0 / (1.0 + np.exp(-z_te)))
+    comparisons = {}
+    for name, p in base.items():
+        results[name] = metrics(y_te, p)
+        comparisons[name] = auc_difference(y_te, p_te, p, seed=params.random_state)
+    by_group: dict[str, list[dict[Hashable, Any]]] = {}
+    for col in _GROUP_COLUMNS:
+        if col in test_frame and test_frame[col].notna().any():
+            g_model = metrics_by_group(y_te, p_te, test_frame[col])
+            g_rep = metrics_by_group(y_te, base["per-rep rate"], test_frame[col])
+            merged = g_model.merge(
+                g_rep[["group", "auc", "brier", "log_loss"]]
+                if "auc" in g_rep
+                else g_rep[["group"]],
+                on="group",
+                how="left",
+                suffixes=("", "_per_rep_baseline"),
+            )
+            by_group[col] = merged.to_dict(orient="records")
+    predictions = pd.DataFrame({"model": p_te, **base}, index=test_frame.index)
+    if "lead_id" in test_frame:
+        predictions.insert(0, "lead_id", test_frame["lead_id"].to_numpy())
+    report("done", 1.0)
+    return EvaluationReport(
+        metrics=results,
+        comparisons=comparisons,
+        by_group=by_group,
+        reliability=reliability_table(y_te, p_te).to_dict(orient="records"),
+        calibration_method=held_out.calibrator.method_,
+        training_window=held_out.training_window,
+        test_predictions=predictions,
+    )

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING
 
 from leadpilot.model.features import SEGMENTS
+from leadpilot.model.fitted import FittedConversion
+from leadpilot.model.scoring import candidate_matrix, candidate_probabilities, contributions
 from leadpilot.schema import Lead, size_band_of
-
-if TYPE_CHECKING:
-    from leadpilot.model.estimator import ConversionModel
 
 __all__ = ["describe_feature", "explain_pair"]
 
@@ -79,16 +77,16 @@ def _pct(x: float) -> str:
 
 
 def explain_pair(
-    model: ConversionModel, lead: Lead, rep_id: str, versus: str | None = None, top: int = 3
+    fitted: FittedConversion, lead: Lead, rep_id: str, versus: str | None = None, top: int = 3
 ) -> list[str]:
     """Top ``top`` reasons why ``rep_id``'s score for ``lead`` differs from ``versus``'s (or
     from an average rep's), each with its size in percentage points."""
-    st = model.state_
+    st = fitted.state
     reps = [rep_id] if versus is None else [rep_id, versus]
-    X, rep_n = model._candidate_matrix(lead, reps, None)
+    X, rep_n = candidate_matrix(fitted, lead, reps, None)
     rows = X[[0, 1]] if versus is not None else X[[0, len(reps)]]
-    contrib = model.contributions(rows)
-    p = float(model.score_candidates(lead, reps).p[0])
+    contrib = contributions(fitted.glm, fitted.boosters, fitted.feature_names, rows)
+    p = float(candidate_probabilities(fitted, lead, reps, None)[1][0])
     slope = p * (1 - p)  # d p / d log-odds: turns log-odds contributions into points
     groups: dict[str, float] = {}
     for name, c in contrib.items():
@@ -139,7 +137,7 @@ def explain_pair(
         reasons.append((abs(pts), f"{text}: {head}"))
     reasons.sort(key=lambda t: -t[0])
     out = [r for _, r in reasons[:top]]
-    suff = float(rep_n[0] / (rep_n[0] + model.rep_prior_strength))
+    suff = float(rep_n[0] / (rep_n[0] + fitted.rep_prior_strength))
     if suff < 0.5:
         out.append(
             f"{rep_id} has only {rep_n[0]:.0f} leads with known outcomes, so the score is "

@@ -16,10 +16,15 @@ from numpy.typing import NDArray
 __all__ = [
     "LEAD_CATEGORICALS",
     "LEAD_NUMERICS",
+    "MAX_EXTRA_LEVELS",
+    "NDF",
+    "NDI",
+    "NOT_FEATURES",
     "REP_CATEGORICALS",
     "REP_NUMERICS",
     "SEGMENTS",
     "FeatureState",
+    "sanitize",
 ]
 
 LEAD_CATEGORICALS: tuple[str, ...] = (
@@ -50,7 +55,7 @@ REP_NUMERICS: tuple[str, ...] = (
     "rep_covers_region",
 )
 # Columns that never become features: identities, free text, outcomes and their timestamps.
-_NOT_FEATURES = frozenset(
+NOT_FEATURES = frozenset(
     {
         "lead_id",
         "email",
@@ -70,12 +75,12 @@ _NOT_FEATURES = frozenset(
         "language",
     }
 )
-_MAX_EXTRA_LEVELS = 50
+MAX_EXTRA_LEVELS = 50
 NDF = NDArray[np.float64]
 NDI = NDArray[np.int64]
 
 
-def _sanitize(name: str) -> str:
+def sanitize(name: str) -> str:
     """Feature name of an extra column (ingest's ``keep_extra`` already prefixes ``x_``)."""
     clean = re.sub(r"[^0-9A-Za-z_]", "_", str(name))
     return clean if clean.startswith("x_") else "x_" + clean
@@ -121,9 +126,9 @@ class FeatureState:
     @property
     def feature_names(self) -> list[str]:
         """Model input columns, in matrix order."""
-        names = list(LEAD_CATEGORICALS) + [_sanitize(c) for c in self.extra_categoricals]
+        names = list(LEAD_CATEGORICALS) + [sanitize(c) for c in self.extra_categoricals]
         names += list(REP_CATEGORICALS)
-        names += list(LEAD_NUMERICS) + [_sanitize(c) for c in self.extra_numerics]
+        names += list(LEAD_NUMERICS) + [sanitize(c) for c in self.extra_numerics]
         names += list(REP_NUMERICS)
         for s in SEGMENTS:
             names += [f"rep_x_{s}_rate", f"rep_x_{s}_lift", f"rep_x_{s}_log_n"]
@@ -133,7 +138,7 @@ class FeatureState:
     def categorical_names(self) -> list[str]:
         return (
             list(LEAD_CATEGORICALS)
-            + [_sanitize(c) for c in self.extra_categoricals]
+            + [sanitize(c) for c in self.extra_categoricals]
             + list(REP_CATEGORICALS)
         )
 
@@ -233,6 +238,14 @@ class FeatureState:
         return state
 
     # ----- scoring-time blocks ----------------------------------------------------------
+    def covers_industry(self, rep_idx: NDI, industry_code: NDF) -> NDF:
+        """1 / 0 whether each rep declares the industry a specialty, NaN if it declares none."""
+        return _cover_lookup(self._covers_ind, rep_idx, industry_code)
+
+    def covers_region(self, rep_idx: NDI, region_code: NDF) -> NDF:
+        """1 / 0 whether each rep covers the region, NaN if it declares none."""
+        return _cover_lookup(self._covers_reg, rep_idx, region_code)
+
     def rep_block(
         self,
         rep_idx: NDI,
@@ -257,8 +270,8 @@ class FeatureState:
             "rep_tenure_days": created_day - self.rep_start_day[rep_idx],
             "rep_log_volume": np.log1p(self.rep_volume[rep_idx]),
             "rep_rate": rep_rate,
-            "rep_covers_industry": _cover_lookup(self._covers_ind, rep_idx, industry_code),
-            "rep_covers_region": _cover_lookup(self._covers_reg, rep_idx, region_code),
+            "rep_covers_industry": self.covers_industry(rep_idx, industry_code),
+            "rep_covers_region": self.covers_region(rep_idx, region_code),
         }
         for s in SEGMENTS:
             c = seg_codes[s]

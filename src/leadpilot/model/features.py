@@ -24,18 +24,17 @@ import numpy as np
 import pandas as pd
 
 from leadpilot.model.feature_state import (
-    _MAX_EXTRA_LEVELS,
-    _NOT_FEATURES,
     LEAD_CATEGORICALS,
     LEAD_NUMERICS,
+    MAX_EXTRA_LEVELS,
     NDF,
     NDI,
+    NOT_FEATURES,
     REP_CATEGORICALS,
     REP_NUMERICS,
     SEGMENTS,
     FeatureState,
-    _cover_lookup,
-    _sanitize,
+    sanitize,
 )
 from leadpilot.schema import HISTORY_COLUMNS
 
@@ -51,8 +50,15 @@ __all__ = [
     "history_matrix",
     "order_by_time",
     "pair_matrix",
+    "rep_dependent",
+    "sanitize",
     "target_values",
 ]
+
+
+def rep_dependent(name: str) -> bool:
+    """Whether a model input describes the rep (unknown for an "average rep")."""
+    return name in REP_CATEGORICALS or name in REP_NUMERICS or name.startswith("rep_x_")
 
 
 def target_values(frame: pd.DataFrame, target: str) -> NDF:
@@ -122,14 +128,14 @@ def extra_columns(frame: pd.DataFrame, target: str) -> tuple[list[str], list[str
     cats: list[str] = []
     nums: list[str] = []
     for col in frame.columns:
-        if col in HISTORY_COLUMNS or col in _NOT_FEATURES or col == target:
+        if col in HISTORY_COLUMNS or col in NOT_FEATURES or col == target:
             continue
         s = frame[col]
         if s.notna().mean() < 0.05:
             continue
         if pd.api.types.is_bool_dtype(s) or pd.api.types.is_numeric_dtype(s):
             nums.append(str(col))
-        elif s.nunique(dropna=True) <= _MAX_EXTRA_LEVELS:
+        elif s.nunique(dropna=True) <= MAX_EXTRA_LEVELS:
             cats.append(str(col))
     return cats, nums
 
@@ -192,7 +198,7 @@ def fit_feature_state(
     extra_c, extra_n = extra_columns(history.drop(columns=list(dropped), errors="ignore"), target)
     levels: dict[str, list[str]] = {c: _levels(history[c]) for c in LEAD_CATEGORICALS}
     for c in extra_c:
-        levels[_sanitize(c)] = _levels(history[c])
+        levels[sanitize(c)] = _levels(history[c])
 
     roster = reps if reps is not None else pd.DataFrame(columns=["rep_id"])
     rep_ids = sorted(
@@ -302,14 +308,14 @@ def lead_columns(state: FeatureState, frame: pd.DataFrame) -> dict[str, NDF]:
     cols: dict[str, NDF] = {c: _codes(frame[c], state.levels[c]) for c in LEAD_CATEGORICALS}
     for c in state.extra_categoricals:
         series = frame[c] if c in frame else pd.Series([None] * len(frame), dtype=object)
-        cols[_sanitize(c)] = _codes(series, state.levels[_sanitize(c)])
+        cols[sanitize(c)] = _codes(series, state.levels[sanitize(c)])
     cols.update(_lead_numeric_columns(frame))
     for c in state.extra_numerics:
         if c in frame:
             v = pd.to_numeric(frame[c].astype("object"), errors="coerce")
-            cols[_sanitize(c)] = v.to_numpy(dtype=np.float64, na_value=np.nan)
+            cols[sanitize(c)] = v.to_numpy(dtype=np.float64, na_value=np.nan)
         else:
-            cols[_sanitize(c)] = np.full(len(frame), np.nan)
+            cols[sanitize(c)] = np.full(len(frame), np.nan)
     return cols
 
 
@@ -342,8 +348,8 @@ def history_matrix(state: FeatureState, history: pd.DataFrame, rank: NDI) -> tup
     cols["rep_tenure_days"] = created_day - state.rep_start_day[ridx]
     cols["rep_log_volume"] = np.log1p(volume)
     cols["rep_rate"] = rep_rate
-    cols["rep_covers_industry"] = _cover_lookup(state._covers_ind, ridx, cols["industry"])
-    cols["rep_covers_region"] = _cover_lookup(state._covers_reg, ridx, cols["region"])
+    cols["rep_covers_industry"] = state.covers_industry(ridx, cols["industry"])
+    cols["rep_covers_region"] = state.covers_region(ridx, cols["region"])
     for s in SEGMENTS:
         n_lev = len(state.levels[s])
         c = np.where(np.isnan(cols[s]), n_lev, cols[s]).astype(np.int64)

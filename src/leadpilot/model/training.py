@@ -1,36 +1,61 @@
-"""The training run behind ``ConversionModel.fit``: temporal split, bagged LightGBM,
-calibration on a later slice, and evaluation against the baselines on the latest slice."""
+"""The training run behind ``ConversionModel.fit``: ``train(...) -> FittedConversion``.
+
+Settled history, time-ordered, split into (train, calibration, test) slices. Every choice
+training makes (ridge strength, number of trees, whether to calibrate) is made on the train
+and calibration slices; the latest ``test_fraction`` stays out of those choices, so
+``evaluation.evaluate`` can measure the same procedure on leads that no choice saw. With
+``refit_all`` the final model then learns from the test slice too (same choices).
+"""
 
 from __future__ import annotations
 
-import hashlib
-import json
-from typing import TYPE_CHECKING, Any
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
 
 import lightgbm as lgb
 import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
-from leadpilot.model.baselines import fit_predict_baselines
+from leadpilot.errors import ModelError
 from leadpilot.model.calibration import Calibrator
-from leadpilot.model.evaluation import (
-    auc_difference,
-    metrics,
-    metrics_by_group,
-    reliability_table,
-    temporal_split,
+from leadpilot.model.feature_state import NDF, NDI, sanitize
+from leadpilot.model.features import (
+    LEAD_CATEGORICALS,
+    LEAD_NUMERICS,
+    SEGMENTS,
+    FeatureState,
+    extra_columns,
+    fit_feature_state,
+    history_matrix,
+    order_by_time,
+    rep_dependent,
+    target_values,
 )
-from leadpilot.model.features import LEAD_CATEGORICALS, LEAD_NUMERICS, SEGMENTS, _sanitize
+from leadpilot.model.fitted import FittedConversion, content_version
 from leadpilot.model.glm import GLMSpec, GLMStack, fit_glm_stack, fit_one, make_spec
+from leadpilot.model.guards import (
+    LeakageWarning,
+    check_trainable,
+    drop_unsettled_tail,
+    find_leaky_columns,
+)
+from leadpilot.model.scoring import contributions, shrunk_log_odds
 
-if TYPE_CHECKING:
-    from leadpilot.model.estimator import ConversionModel, Progress
+__all__ = [
+    "PreparedHistory",
+    "Progress",
+    "TrainingParams",
+    "TrainingRun",
+    "fit_prepared",
+    "prepare_history",
+    "temporal_split",
+    "train",
+]
 
-__all__ = ["model_version", "run_training"]
-
-NDF = NDArray[np.float64]
-_BASELINE_MAX_ROWS = 300_000  # the logistic baseline learns from the latest rows only
+Progress = Callable[[str, float], None]
 _GLM_SELECT_MAX_ROWS = 60_000  # choosing the ridge strength uses the latest rows only
 _REFIT_MAX_ROWS = 250_000
 # The track-record terms are already shrunk (empirical Bayes); penalising them again as hard
@@ -38,51 +63,221 @@ _REFIT_MAX_ROWS = 250_000
 _LIFT_RELIEF = 3.0
 _ORIGINS = (0.55, 0.70, 0.85)
 _C_GRID = (0.001, 0.003, 0.01, 0.03, 0.1, 0.3)  # down to "almost no effects": null data sets
+_LEAK_CANDIDATES: tuple[str, ...] = (
+    *LEAD_CATEGORICALS,
+    "company_size",
+    "annual_revenue",
+    "engagement_score",
+    "time_to_contact_hours",
+    "first_contact_at",
+)
+_SPEED_MODIFIERS = ("engagement_score", "log_company_size", "company_domain")
+
+
+@dataclass(frozen=True)
+class TrainingParams:
+    """The settings of one training run (``ConversionModel``'s parameters, which document
+    and validate them; no defaults here so they are declared once, on the estimator)."""
+
+    target: str
+    n_estimators: int
+    learning_rate: float
+    early_stopping_rounds: int | None
+    num_leaves: int
+    min_child_samples: int
+    reg_lambda: float
+    n_bags: int
+    interactions: tuple[str, ...]
+    size_slopes: bool
+    shrinkage: float
+    rep_prior_strength: float
+    test_fraction: float
+    calibration_fraction: float
+    calibration: str
+    time_column: str
+    min_outcomes: int
+    anon_fraction: float
+    n_jobs: int
+    random_state: int
+    refit_all: bool
+
+
+@dataclass(frozen=True, eq=False)
+class PreparedHistory:
+    """A history ready to learn from: settled, time-ordered, leak-checked, as features.
+
+    ``X`` rows carry each lead's rep statistics as of that lead (leak-free); ``y`` is NaN
+    where the outcome is open; ``train`` / ``calibration`` / ``test`` index the labelled
+    rows of each slice, in time order (the test slice is the latest)."""
+
+    frame: pd.DataFrame
+    time_column: str | None
+    state: FeatureState
+    X: NDF
+    y: NDF
+    rep_n: NDF  # each row's rep's labelled leads before it
+    train: NDI
+    calibration: NDI
+    test: NDI
+    unsettled_rows: int
+    dropped_columns: list[dict[str, Any]]
+    warnings: list[str]
+
+    @property
+    def labelled_rows(self) -> int:
+        return len(self.train) + len(self.calibration) + len(self.test)
+
+
+def temporal_split(
+    n: int, *, test_fraction: float = 0.2, calibration_fraction: float = 0.1
+) -> tuple[slice, slice, slice]:
+    """Split ``n`` time-ordered rows into (train, calibration, test) slices: the latest
+    ``test_fraction`` is the test set, the ``calibration_fraction`` before it calibrates."""
+    n_test = max(1, round(n * test_fraction))
+    n_cal = max(1, round(n * calibration_fraction))
+    n_train = n - n_test - n_cal
+    if n_train < 1:
+        raise ValueError("too few rows for a train / calibration / test split")
+    return slice(0, n_train), slice(n_train, n_train + n_cal), slice(n_train + n_cal, n)
+
+
+def _resolve_time_column(params: TrainingParams, frame: pd.DataFrame) -> str | None:
+    if params.time_column == "file_order":
+        return None
+    if params.time_column != "auto":
+        return params.time_column
+    y = target_values(frame, params.target)
+    lab = ~np.isnan(y)
+    if (
+        params.target == "closed_won"
+        and "closed_at" in frame
+        and frame["closed_at"][lab].notna().mean() >= 0.95
+    ):
+        return "closed_at"  # closed deals: "latest" means most recently closed
+    if "created_at" in frame and frame["created_at"].notna().any():
+        return "created_at"
+    return None
+
+
+def prepare_history(
+    params: TrainingParams,
+    history: pd.DataFrame,
+    reps: pd.DataFrame | None = None,
+    report: Progress | None = None,
+) -> PreparedHistory:
+    """Order, settle, check and featurise a canonical history (``schema.HISTORY_COLUMNS``);
+    ``reps`` is the optional roster. Leaky columns are dropped with a ``LeakageWarning``."""
+    report = report or (lambda _stage, _frac: None)
+    for col in (params.target, "rep_id"):
+        if col not in history:
+            raise ModelError(
+                f"the history has no {col!r} column",
+                hint="read it with `leadpilot.ingest.read_history` or map that column",
+            )
+    time_col = _resolve_time_column(params, history)
+    frame, rank = order_by_time(history, time_col)
+    y_all = target_values(frame, params.target)
+    unsettled = 0
+    if time_col == "created_at":
+        frame, y_all, unsettled = drop_unsettled_tail(frame, y_all, params.target)
+    check_trainable(y_all, frame["rep_id"], target=params.target, min_outcomes=params.min_outcomes)
+    report("checking for leakage", 0.02)
+    extra_c, extra_n = extra_columns(frame, params.target)
+    leaky = find_leaky_columns(frame, y_all, [*_LEAK_CANDIDATES, *extra_c, *extra_n])
+    dropped: list[dict[str, Any]] = []
+    messages: list[str] = []
+    for leak in leaky:
+        msg = leak.message(params.target)
+        warnings.warn(msg, LeakageWarning, stacklevel=3)
+        messages.append(msg)
+        dropped.append({"column": leak.column, "how": leak.how, "auc": leak.auc})
+        frame = frame.drop(columns=[leak.column])
+    report("building features", 0.05)
+    state = fit_feature_state(frame, reps, target=params.target, shrinkage=params.shrinkage)
+    X, rep_n = history_matrix(state, frame, rank)
+    lab = np.flatnonzero(~np.isnan(y_all))
+    tr, ca, te = temporal_split(
+        len(lab),
+        test_fraction=params.test_fraction,
+        calibration_fraction=params.calibration_fraction,
+    )
+    return PreparedHistory(
+        frame=frame,
+        time_column=time_col,
+        state=state,
+        X=X,
+        y=y_all,
+        rep_n=rep_n,
+        train=lab[tr],
+        calibration=lab[ca],
+        test=lab[te],
+        unsettled_rows=unsettled,
+        dropped_columns=dropped,
+        warnings=messages,
+    )
+
+
+def _lgb_params(params: TrainingParams, n_rows: int) -> dict[str, Any]:
+    return {
+        "objective": "binary",
+        "learning_rate": params.learning_rate,
+        "num_leaves": params.num_leaves,
+        "min_data_in_leaf": params.min_child_samples,
+        "lambda_l2": params.reg_lambda,
+        "feature_fraction": 0.8,
+        "cat_smooth": 20.0,
+        "cat_l2": 10.0,
+        "min_data_per_group": 50,
+        "max_cat_to_onehot": 4,
+        "max_bin": 63,
+        "verbose": -1,
+        # Small jobs run faster on one thread: OpenMP spin-waits cost more than they save,
+        # and far more on a busy machine.
+        "num_threads": 1 if n_rows < 100_000 else params.n_jobs,
+        "seed": params.random_state,
+        "deterministic": True,
+        "force_row_wise": True,
+    }
 
 
 def _dataset(
-    model: ConversionModel, X: NDF, y: NDF, init: NDF, reference: lgb.Dataset | None = None
+    state: FeatureState, X: NDF, y: NDF, init: NDF, reference: lgb.Dataset | None = None
 ) -> lgb.Dataset:
-    st = model.state_
     return lgb.Dataset(
         X,
         y,
         init_score=init,
-        feature_name=st.feature_names,
-        categorical_feature=st.categorical_names,
+        feature_name=state.feature_names,
+        categorical_feature=state.categorical_names,
         reference=reference,
         params={"max_bin": 63, "verbose": -1},
         free_raw_data=True,
     )
 
 
-_SPEED_MODIFIERS = ("engagement_score", "log_company_size", "company_domain")
-
-
-def _glm_spec(model: ConversionModel, X: NDF) -> GLMSpec:
+def _glm_spec(params: TrainingParams, state: FeatureState, X: NDF) -> GLMSpec:
     """Main effects of lead attributes and rep identity; rep x segment interactions for every
     segment; role x industry / size interactions (pooled over the reps of a role, so far
     less noisy than per-rep cells); and whether the roster lists the lead's industry as one
     of the rep's specialties (one shared coefficient: a prior for the rep x industry cells)."""
-    st = model.state_
-    levels = {name: len(vals) for name, vals in st.levels.items()}
-    extra_c = [_sanitize(c) for c in st.extra_categoricals]
+    levels = {name: len(vals) for name, vals in state.levels.items()}
+    extra_c = [sanitize(c) for c in state.extra_categoricals]
     nums = [n for n in LEAD_NUMERICS if n not in ("created_hour", "created_weekday")]
-    nums += [_sanitize(c) for c in st.extra_numerics]
+    nums += [sanitize(c) for c in state.extra_numerics]
     nums += ["rep_tenure_days", "rep_covers_industry", "rep_covers_region"]
     # The leak-free shrunk track records (rep x segment rate minus the segment's rate, as of
     # each lead): one coefficient each, so the GLM can lean on empirical-Bayes estimates
     # where its own interaction cells are too thin (small histories).
     nums += [f"rep_x_{s}_lift" for s in SEGMENTS]
-    pairs = [("rep_id", s) for s in model.interactions if levels[s] > 1]
+    pairs = [("rep_id", s) for s in params.interactions if levels[s] > 1]
     if levels["rep_role"] > 1:
         pairs += [("rep_role", "industry"), ("rep_role", "size_band")]
     # A rep's edge by company size as a smooth curve (linear + quadratic in log size).
     slopes = [("rep_id", "log_company_size", 1), ("rep_id", "log_company_size", 2)]
     return make_spec(
         X,
-        st.feature_names,
-        slopes=slopes if model.size_slopes and levels["rep_id"] > 1 else [],
+        state.feature_names,
+        slopes=slopes if params.size_slopes and levels["rep_id"] > 1 else [],
         relief={f"rep_x_{s}_lift": _LIFT_RELIEF for s in SEGMENTS},
         # How much a slow first contact costs depends on the lead (speed matters most for
         # engaged, hot leads): the response time times each lead attribute. This is also what
@@ -97,7 +292,7 @@ def _glm_spec(model: ConversionModel, X: NDF) -> GLMSpec:
 
 
 def _choose_c(
-    model: ConversionModel, spec: GLMSpec, X: NDF, y: NDF
+    params: TrainingParams, spec: GLMSpec, X: NDF, y: NDF
 ) -> tuple[float, tuple[NDF, NDF] | None]:
     """Ridge strength by out-of-time log loss, averaged over rolling origins: fit on the
     first 55% / 70% / 85% of the (latest) training rows, score the next 15% each time.
@@ -108,7 +303,7 @@ def _choose_c(
     n = len(ys)
     if int(n * 0.15) < 50 or ys[: int(n * 0.55)].min() == ys[: int(n * 0.55)].max():
         return 0.1, None
-    seed = model.random_state
+    seed = params.random_state
     losses = dict.fromkeys(_C_GRID, 0.0)
     last: dict[float, NDF] = {}
     for origin in _ORIGINS:
@@ -126,25 +321,41 @@ def _choose_c(
     return best, (last[best], ys[int(n * _ORIGINS[-1]) : int(n * (_ORIGINS[-1] + 0.15))])
 
 
-def _fit_boosting(model: ConversionModel, X: NDF, y: NDF, init: NDF) -> lgb.Booster:
+def _fit_boosting(
+    params: TrainingParams, state: FeatureState, X: NDF, y: NDF, init: NDF
+) -> lgb.Booster:
     """Trees that start from the GLM's log-odds; early stopping on the last 15% (time order)."""
     n_in = int(len(y) * 0.85)
-    params = model._lgb_params(model.random_state, len(y))
-    if len(y) - n_in < 50 or model.early_stopping_rounds is None:
-        return lgb.train(params, _dataset(model, X, y, init), model.n_estimators)
-    d_in = _dataset(model, X[:n_in], y[:n_in], init[:n_in])
-    d_val = _dataset(model, X[n_in:], y[n_in:], init[n_in:], reference=d_in)
+    lgb_params = _lgb_params(params, len(y))
+    if len(y) - n_in < 50 or params.early_stopping_rounds is None:
+        return lgb.train(lgb_params, _dataset(state, X, y, init), params.n_estimators)
+    d_in = _dataset(state, X[:n_in], y[:n_in], init[:n_in])
+    d_val = _dataset(state, X[n_in:], y[n_in:], init[n_in:], reference=d_in)
     return lgb.train(
-        params,
+        lgb_params,
         d_in,
-        num_boost_round=model.n_estimators,
+        num_boost_round=params.n_estimators,
         valid_sets=[d_val],
-        callbacks=[lgb.early_stopping(model.early_stopping_rounds, verbose=False)],
+        callbacks=[lgb.early_stopping(params.early_stopping_rounds, verbose=False)],
     )
 
 
+@dataclass(frozen=True, eq=False)
+class _Parts:
+    """The log-odds ensemble of one fit and the number of trees it kept."""
+
+    glm: GLMStack
+    boosters: tuple[lgb.Booster, ...]
+    rounds: int
+
+    def warm_start(self) -> tuple[float, NDF]:
+        """The full linear model's coefficients, to start the next fit from."""
+        return float(self.glm.intercept[0]), _coef_vector(self.glm, 0)
+
+
 def _fit_parts(
-    model: ConversionModel,
+    params: TrainingParams,
+    state: FeatureState,
     X_fit: NDF,
     y_fit: NDF,
     spec: GLMSpec,
@@ -153,39 +364,44 @@ def _fit_parts(
     report: Progress,
     at: float,
     start: tuple[float, NDF] | None = None,
-) -> int:
+) -> _Parts:
     """Fit the full linear part, the trees on top of it and the half-sample bags of the
-    linear part on time-ordered rows; sets ``glm_`` and ``boosters_``; returns the number
-    of trees (chosen by early stopping unless ``rounds`` is given)."""
-    rng = np.random.default_rng(model.random_state)
+    linear part on time-ordered rows; the number of trees is chosen by early stopping
+    unless ``rounds`` is given."""
+    rng = np.random.default_rng(params.random_state)
     n = len(y_fit)
-    fits = [fit_one(spec, X_fit, y_fit, C, model.random_state, start)]
+    fits = [fit_one(spec, X_fit, y_fit, C, params.random_state, start)]
     full = fit_glm_stack(spec, fits)
     # Rows of an "average rep" (rep features unknown), so the trees also learn the pool's
     # score for a lead: reps with little history are shrunk toward it.
-    anon = np.sort(rng.choice(n, int(model.anon_fraction * n), replace=False))
+    anon = np.sort(rng.choice(n, int(params.anon_fraction * n), replace=False))
     X_anon = X_fit[anon]
-    X_anon[:, model._rep_cols] = np.nan
+    X_anon[:, _rep_columns(state)] = np.nan
     order = np.argsort(np.concatenate([np.arange(n), anon]), kind="stable")
     X_aug = np.vstack([X_fit, X_anon])[order]  # keep time order for early stopping
     y_aug = np.concatenate([y_fit, y_fit[anon]])[order]
     report("fitting the trees", at + 0.1)
     init = full.margins(X_aug)[0]
     if rounds is None:
-        booster = _fit_boosting(model, X_aug, y_aug, init)
+        booster = _fit_boosting(params, state, X_aug, y_aug, init)
         rounds = int(booster.best_iteration or booster.num_trees())
     else:
-        params = model._lgb_params(model.random_state, n)
-        booster = lgb.train(params, _dataset(model, X_aug, y_aug, init), rounds)
-    for b in range(model.n_bags):
+        booster = lgb.train(_lgb_params(params, n), _dataset(state, X_aug, y_aug, init), rounds)
+    for b in range(params.n_bags):
         # Half-samples without replacement: their spread matches the sampling spread of a
         # fit on all rows (see confidence.py), at half the cost of a bootstrap.
         rows = np.sort(rng.choice(n, n // 2, replace=False))
-        fits.append(fit_one(spec, X_fit[rows], y_fit[rows], C, model.random_state + b + 1, fits[0]))
-        report(f"fitting bag {b + 1} of {model.n_bags}", at + 0.35 * (b + 1) / model.n_bags)
-    model.glm_ = fit_glm_stack(spec, fits)
-    model._set_boosters([booster])
-    return rounds
+        fits.append(
+            fit_one(spec, X_fit[rows], y_fit[rows], C, params.random_state + b + 1, fits[0])
+        )
+        report(f"fitting bag {b + 1} of {params.n_bags}", at + 0.35 * (b + 1) / params.n_bags)
+    return _Parts(fit_glm_stack(spec, fits), (booster,), rounds)
+
+
+def _rep_columns(state: FeatureState) -> NDI:
+    return np.array(
+        [i for i, n in enumerate(state.feature_names) if rep_dependent(n)], dtype=np.int64
+    )
 
 
 def _coef_vector(stack: GLMStack, model: int) -> NDF:
@@ -216,143 +432,122 @@ def _time_bounds(
     return out
 
 
-def run_training(
-    model: ConversionModel,
-    frame: pd.DataFrame,
-    X: NDF,
-    y_all: NDF,
-    rep_n: NDF,
-    time_col: str | None,
-    report: Progress,
-) -> None:
-    """Fit bags, calibrator and evaluation; sets the model's learned ``_`` attributes."""
-    lab = np.flatnonzero(~np.isnan(y_all))
-    y = y_all[lab]
-    tr, ca, te = temporal_split(
-        len(lab), test_fraction=model.test_fraction, calibration_fraction=model.calibration_fraction
-    )
-    i_tr, i_ca, i_te = lab[tr], lab[ca], lab[te]
-    model._set_boosters([])
-    model._prepare_scoring()
-    X_tr, y_tr = X[i_tr], y[tr]
-    report("fitting the linear part (rep x segment effects)", 0.08)
-    spec = _glm_spec(model, X_tr)
-    C, check = _choose_c(model, spec, X_tr, y_tr)
-    rounds = _fit_parts(model, X_tr, y_tr, spec, C, None, report, 0.1)
-    report("calibrating", 0.5)
-    _, z_ca = model._history_proba(X[i_ca], rep_n[i_ca])
-    calibrator = Calibrator(method=model.calibration).fit(z_ca, y[ca], check=check)  # type: ignore[arg-type]
-    model.calibrator_ = calibrator
-    # Above _REFIT_MAX_ROWS the calibration slice adds little to the training rows; not
-    # refitting there keeps 1,000,000-row histories within two minutes.
-    refit = calibrator.method_ == "none" and len(i_tr) <= _REFIT_MAX_ROWS
-    if refit:
-        # The calibration slice showed no miscalibration, so it need not stay out of the
-        # fit: refit on train + calibration (the most recent settled leads) with the same
-        # ridge strength and number of trees. The baselines get the same rows.
-        fit_idx = np.concatenate([i_tr, i_ca])
-        first = (float(model.glm_.intercept[0]), _coef_vector(model.glm_, 0))
-        _fit_parts(model, X[fit_idx], y_all[fit_idx], spec, C, rounds, report, 0.5, first)
-    else:
-        fit_idx = i_tr
-    model.glm_c_ = C
-    model.n_rounds_ = int(rounds)
-    _, z_te = model._history_proba(X[i_te], rep_n[i_te])
-    p_te = model.calibrator_.transform(z_te)
-    model.training_window_ = {
-        "time_column": time_col or "file order",
-        "train": _time_bounds(frame, time_col, i_tr),
-        "calibration": _time_bounds(frame, time_col, i_ca),
-        "test": _time_bounds(frame, time_col, i_te),
-        "history_rows": len(frame),
-        "labelled_rows": len(lab),
-        "refit_on_calibration_slice": refit,
-        "unsettled_outcomes_ignored": int(getattr(model, "unsettled_rows_", 0)),
-    }
-
-    report("fitting baselines", 0.8)
-    fit_rows = fit_idx[-_BASELINE_MAX_ROWS:]
-    base = fit_predict_baselines(
-        frame.iloc[fit_rows],
-        y_all[fit_rows],
-        frame.iloc[i_te],
-        shrinkage=model.shrinkage,
-        random_state=model.random_state,
-    )
-    report("evaluating on the latest slice", 0.9)
-    y_te = y[te]
-    test_frame = frame.iloc[i_te]
-    results = {"model": metrics(y_te, p_te)}
-    results["model (uncalibrated)"] = metrics(y_te, 1.0 / (1.0 + np.exp(-z_te)))
-    comparisons = {}
-    for name, p in base.items():
-        results[name] = metrics(y_te, p)
-        comparisons[name] = auc_difference(y_te, p_te, p, seed=model.random_state)
-    by_group: dict[str, Any] = {}
-    for col in ("rep_id", "industry", "size_band", "source"):
-        if col in test_frame and test_frame[col].notna().any():
-            g_model = metrics_by_group(y_te, p_te, test_frame[col])
-            g_rep = metrics_by_group(y_te, base["per-rep rate"], test_frame[col])
-            merged = g_model.merge(
-                g_rep[["group", "auc", "brier", "log_loss"]]
-                if "auc" in g_rep
-                else g_rep[["group"]],
-                on="group",
-                how="left",
-                suffixes=("", "_per_rep_baseline"),
-            )
-            by_group[col] = merged.to_dict(orient="records")
-    model.metrics_ = results
-    # Kept in memory (not saved): lets a caller who knows more than the outcomes (e.g. the
-    # true probabilities of a synthetic world) judge every prediction on the same rows.
-    model.test_predictions_ = pd.DataFrame({"model": p_te, **base}, index=test_frame.index)
-    if "lead_id" in test_frame:
-        model.test_predictions_.insert(0, "lead_id", test_frame["lead_id"].to_numpy())
-    final_rows = len(fit_idx)
-    if refit and model.refit_all and len(i_te):
-        # The figures above are honest out-of-time estimates for a model fit without the
-        # test slice. The model that routes new leads should also learn from that slice:
-        # the latest settled leads, a quarter more data, and the rep x segment cells are
-        # data-starved (one more refit with the same ridge strength and trees; skipped where
-        # the calibration slice was not folded in either).
-        report("refitting on every settled lead", 0.95)
-        every = np.concatenate([fit_idx, i_te])
-        first = (float(model.glm_.intercept[0]), _coef_vector(model.glm_, 0))
-        _fit_parts(model, X[every], y_all[every], spec, C, rounds, report, 0.95, first)
-        final_rows = len(every)
-    model.training_window_["final_fit_rows"] = final_rows
-    model.evaluation_ = {
-        "metrics": results,
-        "comparisons": comparisons,
-        "by_group": by_group,
-        "reliability": reliability_table(y_te, p_te).to_dict(orient="records"),
-        "calibration_method": model.calibrator_.method_,
-        "n_rounds": rounds,
-        "n_bags": model.n_bags,
-        "glm_c": C,
-        "glm_interactions": [p[0] for p in spec.pairs],
-        "importance": _importance(model, X[i_te]),
-    }
-    model.version_ = model_version(model)
-
-
-def model_version(model: ConversionModel) -> str:
-    """Content hash of the boosters, features and calibration: ``cm-`` + 12 hex digits."""
-    h = hashlib.sha256()
-    for b in model.boosters_:
-        h.update(b.model_to_string().encode())
-    h.update(json.dumps(model.glm_.to_json(), sort_keys=True).encode())
-    h.update(json.dumps(model.state_.to_json(), sort_keys=True, default=str).encode())
-    h.update(json.dumps(model.calibrator_.to_json(), sort_keys=True).encode())
-    return "cm-" + h.hexdigest()[:12]
-
-
-def _importance(model: ConversionModel, X: NDF) -> list[dict[str, Any]]:
-    """Mean |contribution| (log-odds) per feature on up to 5,000 test rows, as shares:
-    SHAP values of the trees plus the centred terms of the linear part."""
-    X = X[-5_000:]
-    contrib = model.contributions(X)
+def _importance(parts: _Parts, state: FeatureState, X: NDF) -> list[dict[str, Any]]:
+    """Mean |contribution| (log-odds) per feature on up to 5,000 of the latest rows, as
+    shares: SHAP values of the trees plus the centred terms of the linear part."""
+    contrib = contributions(parts.glm, parts.boosters, state.feature_names, X[-5_000:])
     imp = {name: float(np.mean(np.abs(v - v.mean()))) for name, v in contrib.items()}
     total = sum(imp.values()) or 1.0
     rows = [{"feature": k, "share": v / total} for k, v in imp.items()]
     return sorted(rows, key=lambda r: -r["share"])
+
+
+@dataclass(frozen=True, eq=False)
+class TrainingRun:
+    """The two models of one training run: ``held_out`` never saw a test-slice outcome
+    (what ``evaluate`` measures); ``final`` is the model to route with (the same one unless
+    the test slice was folded in, see :func:`fit_prepared`)."""
+
+    held_out: FittedConversion
+    final: FittedConversion
+
+
+def _record(
+    params: TrainingParams,
+    data: PreparedHistory,
+    parts: _Parts,
+    calibrator: Calibrator,
+    C: float,
+    refit: bool,
+    fit_rows: int,
+) -> FittedConversion:
+    window = {
+        "time_column": data.time_column or "file order",
+        "train": _time_bounds(data.frame, data.time_column, data.train),
+        "calibration": _time_bounds(data.frame, data.time_column, data.calibration),
+        "test": _time_bounds(data.frame, data.time_column, data.test),
+        "history_rows": len(data.frame),
+        "labelled_rows": data.labelled_rows,
+        "refit_on_calibration_slice": refit,
+        "unsettled_outcomes_ignored": data.unsettled_rows,
+        "final_fit_rows": fit_rows,
+    }
+    st = data.state
+    return FittedConversion(
+        state=st,
+        glm=parts.glm,
+        boosters=parts.boosters,
+        calibrator=calibrator,
+        rep_prior_strength=params.rep_prior_strength,
+        glm_c=C,
+        n_rounds=int(parts.rounds),
+        training_window=window,
+        version=content_version(st, parts.glm, parts.boosters, calibrator),
+        dropped_columns=list(data.dropped_columns),
+        warnings=list(data.warnings),
+        importance=_importance(parts, st, data.X[data.test]),
+    )
+
+
+def fit_prepared(
+    params: TrainingParams,
+    data: PreparedHistory,
+    *,
+    include_test: bool,
+    report: Progress | None = None,
+) -> TrainingRun:
+    """Fit on the train slice (ridge strength and trees chosen out of time), calibrate on
+    the calibration slice, and refit on both when no calibration map was needed: the
+    ``held_out`` model. With ``include_test`` (and that refit) the ``final`` model is
+    refit once more with the test slice too (same choices); else it is ``held_out``."""
+    report = report or (lambda _stage, _frac: None)
+    st, X, y, rep_n = data.state, data.X, data.y, data.rep_n
+    i_tr, i_ca, i_te = data.train, data.calibration, data.test
+    X_tr, y_tr = X[i_tr], y[i_tr]
+    report("fitting the linear part (rep x segment effects)", 0.08)
+    spec = _glm_spec(params, st, X_tr)
+    C, check = _choose_c(params, spec, X_tr, y_tr)
+    parts = _fit_parts(params, st, X_tr, y_tr, spec, C, None, report, 0.1)
+    rounds = parts.rounds
+    report("calibrating", 0.5)
+    z_ca = shrunk_log_odds(
+        parts.glm, parts.boosters, _rep_columns(st), params.rep_prior_strength, X[i_ca], rep_n[i_ca]
+    )
+    calibrator = Calibrator(method=params.calibration).fit(z_ca, y[i_ca], check=check)  # type: ignore[arg-type]
+    # Above _REFIT_MAX_ROWS the calibration slice adds little to the training rows; not
+    # refitting there keeps 1,000,000-row histories within two minutes.
+    refit = calibrator.method_ == "none" and len(i_tr) <= _REFIT_MAX_ROWS
+    fit_idx = i_tr
+    if refit:
+        # The calibration slice showed no miscalibration, so it need not stay out of the
+        # fit: refit on train + calibration (the most recent settled leads) with the same
+        # ridge strength and number of trees.
+        fit_idx = np.concatenate([i_tr, i_ca])
+        parts = _fit_parts(
+            params, st, X[fit_idx], y[fit_idx], spec, C, rounds, report, 0.5, parts.warm_start()
+        )
+    held_out = _record(params, data, parts, calibrator, C, refit, len(fit_idx))
+    if not (refit and include_test and len(i_te)):
+        return TrainingRun(held_out, held_out)
+    # The model that routes new leads should also learn from the test slice: the latest
+    # settled leads, a quarter more data, and the rep x segment cells are data-starved (one
+    # more refit with the same ridge strength and trees; skipped where the calibration
+    # slice was not folded in either).
+    report("refitting on every settled lead", 0.9)
+    fit_idx = np.concatenate([fit_idx, i_te])
+    parts = _fit_parts(
+        params, st, X[fit_idx], y[fit_idx], spec, C, rounds, report, 0.9, parts.warm_start()
+    )
+    return TrainingRun(held_out, _record(params, data, parts, calibrator, C, refit, len(fit_idx)))
+
+
+def train(
+    params: TrainingParams,
+    history: pd.DataFrame,
+    reps: pd.DataFrame | None = None,
+    progress: Progress | None = None,
+) -> FittedConversion:
+    """Learn P(convert | lead, rep) from a canonical history; the test slice is folded into
+    the final fit when ``params.refit_all`` (see :func:`fit_prepared`)."""
+    data = prepare_history(params, history, reps, progress)
+    return fit_prepared(params, data, include_test=params.refit_all, report=progress).final

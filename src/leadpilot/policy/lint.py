@@ -102,6 +102,7 @@ def _roster_checks(policy: Policy, reps: Sequence[Rep], ids: set[str], out: list
                         + ", ".join(unweighted[:5]),
                     )
                 )
+        out.append(Finding("info", path, _pool_summary(pool)))
         for rule, setting in active_rules(pool):
             if rule.lint is None:
                 continue
@@ -145,6 +146,17 @@ def _roster_checks(policy: Policy, reps: Sequence[Rep], ids: set[str], out: list
                 "recorded recommendation",
             )
         )
+
+
+def _pool_summary(pool: Pool) -> str:
+    """How the pool picks a rep and which eligibility rules it applies, in words (from the
+    strategy and rule registries)."""
+    main, fallback = STRATEGIES.get(pool.strategy), STRATEGIES.get(pool.fallback)
+    rules = [f"{rule.key} ({rule.code})" for rule, _ in active_rules(pool)]
+    return (
+        f"pool {pool.name!r}: {main.name} ({main.explanation}), fallback {fallback.name} "
+        f"({fallback.explanation}); eligibility rules: {', '.join(rules) or 'none'}"
+    )
 
 
 def _order_checks(policy: Policy, out: list[Finding]) -> None:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import dataclasses
 import threading
-import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
@@ -22,7 +21,6 @@ import numpy as np
 import sqlalchemy as sa
 
 from leadpilot.errors import DataValidationError
-from leadpilot.ingest.identity import company_domain
 from leadpilot.policy.availability import local_day
 from leadpilot.policy.lead_history import LeadHistory
 from leadpilot.schema import Decision, Lead, Scorer
@@ -31,7 +29,6 @@ from leadpilot.service.metrics import ServiceMetrics
 from leadpilot.service.notify import reassignment_message
 from leadpilot.service.outcomes import IntakeOutcome, Reassignment
 from leadpilot.service.queue_gate import QueueGate
-from leadpilot.service.schemas import LeadCreate
 from leadpilot.settings import Settings
 from leadpilot.store.alerts import enqueue_webhook, record_alert
 from leadpilot.store.assignees import lapsed_reps
@@ -49,19 +46,7 @@ from leadpilot.store.leads import (
 from leadpilot.store.record import DecisionRecord, TimerStart, record_decision
 from leadpilot.store.types import utcnow
 
-__all__ = ["RoutingService", "lead_from_create"]
-
-
-def lead_from_create(body: LeadCreate, now: datetime) -> Lead:
-    """A canonical ``Lead`` from the intake body (id generated when absent)."""
-    data = body.model_dump(exclude={"website", "attributes"})
-    data["lead_id"] = body.lead_id or f"lead-{uuid.uuid4().hex[:16]}"
-    data["created_at"] = body.created_at or now
-    data["domain"] = (body.domain or "").lower() or company_domain(body.email, body.website)
-    attributes: dict[str, Any] = dict(body.attributes)
-    if body.website:
-        attributes["website"] = body.website
-    return Lead(**data, attributes=attributes)
+__all__ = ["RoutingService"]
 
 
 class RoutingService:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import sqlalchemy as sa
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -25,7 +26,7 @@ from leadpilot.errors import (
     StoreError,
 )
 
-__all__ = ["NotFoundError", "error_body", "install_error_handlers"]
+__all__ = ["RETRY_AFTER_SECONDS", "NotFoundError", "error_body", "install_error_handlers"]
 
 log = logging.getLogger("leadpilot.service")
 
@@ -82,7 +83,26 @@ async def _leadpilot_error(_request: Request, exc: Exception) -> JSONResponse:
         field=str(field) if field is not None else None,
         details={k: v for k, v in exc.details.items() if _is_json_scalar(v)},
     )
-    return JSONResponse(body, status_code=_status_of(exc))
+    status = _status_of(exc)
+    return JSONResponse(body, status_code=status, headers=_RETRY if status == 503 else None)
+
+
+# Every 503 says when to try again (seconds): long enough for a pool to reconnect or a
+# PostgreSQL failover to finish, short enough that a CRM's retry loses little time.
+RETRY_AFTER_SECONDS = 5
+_RETRY = {"Retry-After": str(RETRY_AFTER_SECONDS)}
+
+
+async def _database_unavailable(request: Request, exc: Exception) -> JSONResponse:
+    """A database error outside ``write_transaction`` (a read, a token lookup): the store
+    is unreachable, read-only or out of space, not the client's fault."""
+    log.warning("database unavailable on %s %s: %s", request.method, request.url.path, exc)
+    body = error_body(
+        "StoreError",
+        "the database is unavailable; nothing was changed",
+        hint=f"retry after {RETRY_AFTER_SECONDS} s; operators: check the database server",
+    )
+    return JSONResponse(body, status_code=503, headers=_RETRY)
 
 
 def _is_json_scalar(value: object) -> bool:
@@ -130,6 +150,8 @@ async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
 def install_error_handlers(app: FastAPI) -> None:
     """Register the handlers that give every error the same JSON shape."""
     app.add_exception_handler(LeadpilotError, _leadpilot_error)
+    for outage in (sa.exc.OperationalError, sa.exc.InterfaceError, sa.exc.TimeoutError):
+        app.add_exception_handler(outage, _database_unavailable)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(Exception, _unexpected_error)

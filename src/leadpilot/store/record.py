@@ -26,7 +26,7 @@ from sqlalchemy.dialects import postgresql as pg
 
 from leadpilot.schema import Decision
 from leadpilot.store.counters import decision_effects, release_open_lead, upsert_counters
-from leadpilot.store.decisions import StoredDecision, decision_row
+from leadpilot.store.decisions import StoredDecision, decision_row, stored_decision
 from leadpilot.store.engine import LockedConn
 from leadpilot.store.leads import update_lead
 from leadpilot.store.tables import decisions, leads, routing_counters, sla_timers
@@ -63,16 +63,15 @@ class DecisionRecord:
 
 def record_decision(conn: LockedConn, record: DecisionRecord) -> StoredDecision:
     """Record ``record.decision`` as its lead's live decision, with its effects (see the
-    module docstring), in the caller's routing transaction."""
+    module docstring), in the caller's routing transaction; returns it as logged (what
+    ``decisions.live_decision`` reads back: the state-only fields are not kept)."""
     decision = record.decision
     credits, increments = decision_effects(decision)
     if record.first:
         row = decision_row(decision, trigger=record.trigger, seq=1)
         timer_rows = [_timer_row(decision.lead_id, t) for t in record.timers]
         decision_id = _record_first(conn, record.lead_columns, row, timer_rows, credits, increments)
-        return StoredDecision(
-            id=decision_id, seq=1, live=True, trigger=record.trigger, decision=decision
-        )
+        return stored_decision({**row, "id": decision_id})
     lead_id = decision.lead_id
     conn.execute(_RETIRE_LIVE, {"live_lead_id": lead_id})
     cancel_timers(conn, lead_id, ("sla", "acceptance"))
@@ -89,9 +88,7 @@ def record_decision(conn: LockedConn, record: DecisionRecord) -> StoredDecision:
             _INSERT_TIMER,
             [{**_timer_row(lead_id, t), "decision_id": decision_id} for t in record.timers],
         )
-    return StoredDecision(
-        id=decision_id, seq=seq, live=True, trigger=record.trigger, decision=decision
-    )
+    return stored_decision({**row, "id": decision_id})
 
 
 def _timer_row(lead_id: str, timer: TimerStart) -> dict[str, Any]:

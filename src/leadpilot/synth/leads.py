@@ -26,7 +26,7 @@ from leadpilot.synth.catalog import (
     SOURCES,
     TITLES,
 )
-from leadpilot.synth.truth import _bands_of
+from leadpilot.synth.truth import size_bands_of
 
 __all__ = ["Companies", "draw_leads", "make_companies"]
 
@@ -159,7 +159,7 @@ def draw_leads(
             "source": source,
             "industry": companies.industry[comp],
             "company_size": size.astype(np.float64),
-            "size_band": _bands_of(size.astype(np.float64)),
+            "size_band": size_bands_of(size.astype(np.float64)),
             "annual_revenue": companies.revenue[comp].astype(np.float64),
             "region": region[cidx],
             "country": country,

@@ -30,7 +30,7 @@ from numpy.typing import NDArray
 from leadpilot.errors import DataValidationError
 from leadpilot.schema import CandidateScores, Lead, Scorer, size_band_of
 
-__all__ = ["GroundTruth", "GroundTruthScorer", "RepTruth", "load_truth"]
+__all__ = ["GroundTruth", "GroundTruthScorer", "RepTruth", "load_truth", "size_bands_of"]
 
 Target = Literal["converted", "closed_won"]
 _NEUTRAL_ENGAGEMENT = 50.0
@@ -268,7 +268,7 @@ class GroundTruth:
         if "company_size" not in leads:
             return leads.get("size_band")
         size = leads["company_size"].to_numpy(dtype=np.float64, na_value=np.nan)
-        derived = pd.Series(_bands_of(size), index=leads.index)
+        derived = pd.Series(size_bands_of(size), index=leads.index)
         if "size_band" in leads:
             return leads["size_band"].where(leads["size_band"].notna(), derived)
         return derived
@@ -404,7 +404,7 @@ def _position(levels: tuple[str, ...], value: str | None) -> int:
         return len(levels)
 
 
-def _bands_of(size: NDArray[np.float64]) -> NDArray[np.object_]:
+def size_bands_of(size: NDArray[np.float64]) -> NDArray[np.object_]:
     """Vectorised ``schema.size_band_of``."""
     from leadpilot.synth.catalog import SIZE_BAND_LABELS
 

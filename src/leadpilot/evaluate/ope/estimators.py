@@ -91,8 +91,17 @@ class OffPolicyEstimator(ABC):
             total = n if denom is None else denom[idx].sum()
             draws[b] = numer[idx].sum() / total if total > 0 else np.nan
         point = float(numer.sum() / (n if denom is None else denom.sum()))
-        low, high = np.nanquantile(draws, [alpha / 2, 1 - alpha / 2])
+        low, high = _quantiles(draws, alpha)
         return Interval(point, float(low), float(high))
+
+
+def _quantiles(draws: NDF, alpha: float) -> tuple[float, float]:
+    """The percentile interval of the finite draws (NaN, NaN when none is finite)."""
+    ok = draws[np.isfinite(draws)]
+    if len(ok) == 0:
+        return float("nan"), float("nan")
+    low, high = np.quantile(ok, [alpha / 2, 1 - alpha / 2])
+    return float(low), float(high)
 
 
 def _policy_reward(data: ReplayData) -> NDF:
@@ -176,13 +185,18 @@ def lift_interval(
     n = data.n_leads
 
     def ratio(idx: NDArray[np.int64] | slice) -> float:
-        a = num_a[idx].sum() / (n if den_a is None else den_a[idx].sum())
-        b = num_b[idx].sum() / (n if den_b is None else den_b[idx].sum())
-        return float(a / b - 1.0) if b > 0 else float("nan")
+        # A resample whose weights are all zero (SNIPS) or whose baseline converts nothing
+        # has no ratio: NaN, left out of the quantiles.
+        da = n if den_a is None else float(den_a[idx].sum())
+        db = n if den_b is None else float(den_b[idx].sum())
+        b = float(num_b[idx].sum()) / db if db > 0 else 0.0
+        if da <= 0 or b <= 0:
+            return float("nan")
+        return float(num_a[idx].sum()) / da / b - 1.0
 
     rng = np.random.default_rng(random_state)
     draws = np.array([ratio(rng.integers(0, n, n)) for _ in range(n_bootstrap)])
-    low, high = np.nanquantile(draws, [alpha / 2, 1 - alpha / 2])
+    low, high = _quantiles(draws, alpha)
     return Interval(ratio(slice(None)), float(low), float(high))
 
 

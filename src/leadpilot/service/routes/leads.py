@@ -10,7 +10,6 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 
 from leadpilot.ingest.crm_payloads import canonical_from_payload
-from leadpilot.service.core import lead_from_create
 from leadpilot.service.deps import Conn, Ctx, ReaderToken, WriterToken
 from leadpilot.service.errors import NotFoundError
 from leadpilot.service.schemas import (
@@ -20,6 +19,7 @@ from leadpilot.service.schemas import (
     LeadPublic,
     decision_public,
     intake_public,
+    lead_from_create,
 )
 from leadpilot.store.assignees import read_history
 from leadpilot.store.decisions import list_decisions

@@ -1,0 +1,181 @@
+"""Metrics of probabilistic predictions: AUC, log loss, Brier, calibration error, reliability
+table, per-group breakdowns, bootstrap intervals of the difference between two models, the
+expected AUC / Brier when the true probabilities are known (synthetic worlds), and
+``jsonable`` to write any of them as strict JSON."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from numpy.typing import NDArray
+from scipy.stats import norm
+from sklearn.metrics import brier_score_loss, log_loss, roc_auc_score
+
+__all__ = [
+    "auc_difference",
+    "expected_auc",
+    "expected_brier",
+    "expected_calibration_error",
+    "jsonable",
+    "metrics",
+    "metrics_by_group",
+    "reliability_table",
+]
+
+NDF = NDArray[np.float64]
+_CLIP = 1e-6
+
+
+def expected_auc(p_true: NDF, scores: NDF) -> float:
+    """AUC expected over the outcomes when row ``i`` converts with probability ``p_true[i]``:
+    every row counts as a positive with weight ``p_true`` and as a negative with weight
+    ``1 - p_true`` (the pair of a row with itself is not a real pair; its share, about
+    1/n, is the same for every scorer compared on the same rows)."""
+    p_true, scores = np.asarray(p_true, np.float64), np.asarray(scores, np.float64)
+    y = np.r_[np.ones(len(scores)), np.zeros(len(scores))]
+    return float(roc_auc_score(y, np.r_[scores, scores], sample_weight=np.r_[p_true, 1 - p_true]))
+
+
+def expected_brier(p_true: NDF, p: NDF) -> float:
+    """Brier score expected over the outcomes: mean(p_true (1 - p_true) + (p - p_true)^2)."""
+    p_true, p = np.asarray(p_true, np.float64), np.asarray(p, np.float64)
+    return float(np.mean(p_true * (1 - p_true) + (p - p_true) ** 2))
+
+
+def expected_calibration_error(y: NDF, p: NDF, *, bins: int = 10) -> float:
+    """Weighted mean |observed rate - mean prediction| over ``bins`` equal-width bins."""
+    table = reliability_table(y, p, bins=bins)
+    if table.empty:
+        return math.nan
+    w = table["n"].to_numpy(np.float64)
+    gap = (table["observed"] - table["predicted"]).abs().to_numpy(np.float64)
+    return float((w * gap).sum() / w.sum())
+
+
+def reliability_table(y: NDF, p: NDF, *, bins: int = 10) -> pd.DataFrame:
+    """Per probability bin: n, mean predicted, observed rate and its 95% Wilson interval
+    (the data of a reliability plot)."""
+    edges = np.linspace(0.0, 1.0, bins + 1)
+    b = np.clip(np.digitize(p, edges[1:-1]), 0, bins - 1)
+    rows: list[dict[str, float]] = []
+    z = 1.959963984540054
+    for i in range(bins):
+        mask = b == i
+        n = int(mask.sum())
+        if n == 0:
+            continue
+        k = float(y[mask].sum())
+        rate = k / n
+        centre = (rate + z * z / (2 * n)) / (1 + z * z / n)
+        half = z * math.sqrt(rate * (1 - rate) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+        rows.append(
+            {
+                "bin_low": float(edges[i]),
+                "bin_high": float(edges[i + 1]),
+                "n": n,
+                "predicted": float(p[mask].mean()),
+                "observed": rate,
+                "observed_low": max(0.0, centre - half),
+                "observed_high": min(1.0, centre + half),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def metrics(y: NDF, p: NDF) -> dict[str, float]:
+    """ROC AUC (NaN with one class), log loss, Brier score, ECE, n, positives, mean p."""
+    y = np.asarray(y, dtype=np.float64)
+    p = np.clip(np.asarray(p, dtype=np.float64), _CLIP, 1 - _CLIP)
+    both = 0 < y.sum() < len(y)
+    return {
+        "n": float(len(y)),
+        "positives": float(y.sum()),
+        "rate": float(y.mean()) if len(y) else math.nan,
+        "mean_p": float(p.mean()) if len(y) else math.nan,
+        "auc": float(roc_auc_score(y, p)) if both else math.nan,
+        "log_loss": float(log_loss(y, p, labels=[0, 1])) if len(y) else math.nan,
+        "brier": float(brier_score_loss(y, p)) if len(y) else math.nan,
+        "ece": expected_calibration_error(y, p),
+    }
+
+
+def metrics_by_group(y: NDF, p: NDF, groups: pd.Series, *, min_n: int = 30) -> pd.DataFrame:
+    """:func:`metrics` per group value with at least ``min_n`` rows, largest groups first."""
+    keys = groups.astype("object").where(groups.notna(), "(missing)").astype(str).to_numpy()
+    rows = []
+    for key in pd.unique(keys):
+        mask = keys == key
+        if mask.sum() < min_n:
+            continue
+        rows.append({"group": key, **metrics(y[mask], p[mask])})
+    if not rows:
+        return pd.DataFrame(columns=["group", "n"])
+    return pd.DataFrame(rows).sort_values("n", ascending=False).reset_index(drop=True)
+
+
+def _weighted_auc(order: NDArray[np.int64], tie_start: NDArray[np.bool_], y: NDF, w: NDF) -> float:
+    """AUC with case weights, given rows sorted by score and tie-block starts (O(n))."""
+    ys, ws = y[order], w[order]
+    wp, wn = ws * ys, ws * (1 - ys)
+    block = np.cumsum(tie_start) - 1
+    neg_in_block = np.bincount(block, weights=wn)
+    pos_in_block = np.bincount(block, weights=wp)
+    neg_below = np.concatenate([[0.0], np.cumsum(neg_in_block)[:-1]])
+    num = float((pos_in_block * (neg_below + 0.5 * neg_in_block)).sum())
+    den = float(wp.sum() * wn.sum())
+    return num / den if den > 0 else math.nan
+
+
+def auc_difference(
+    y: NDF, p_model: NDF, p_other: NDF, *, n_boot: int = 200, seed: int = 0
+) -> dict[str, float]:
+    """Bootstrap (resampling test rows) of AUC and Brier differences, model minus other:
+    point estimates, 95% percentile intervals and a normal-approximation p-value for the AUC
+    difference being <= 0."""
+    rng = np.random.default_rng(seed)
+    n = len(y)
+    if n > 100_000:
+        n_boot = min(n_boot, 100)  # the interval is already narrow; bound the time
+    prepared = []
+    for p in (p_model, p_other):
+        order = np.argsort(p, kind="stable")
+        ps = p[order]
+        tie_start = np.concatenate([[True], ps[1:] != ps[:-1]])
+        prepared.append((order, tie_start))
+    ones = np.ones(n)
+    d_auc = _weighted_auc(*prepared[0], y, ones) - _weighted_auc(*prepared[1], y, ones)
+    se0, se1 = (p_model - y) ** 2, (p_other - y) ** 2
+    d_brier = float(se0.mean() - se1.mean())
+    boot_auc = np.empty(n_boot)
+    boot_brier = np.empty(n_boot)
+    for b in range(n_boot):
+        w = rng.poisson(1.0, n).astype(np.float64)  # Poisson bootstrap: no n x n draws
+        boot_auc[b] = _weighted_auc(*prepared[0], y, w) - _weighted_auc(*prepared[1], y, w)
+        boot_brier[b] = float((w * (se0 - se1)).sum() / w.sum())
+    sd = float(np.nanstd(boot_auc, ddof=1))
+    return {
+        "auc_diff": float(d_auc),
+        "auc_diff_low": float(np.nanpercentile(boot_auc, 2.5)),
+        "auc_diff_high": float(np.nanpercentile(boot_auc, 97.5)),
+        "auc_diff_p": float(norm.sf(d_auc / sd)) if sd > 0 else math.nan,
+        "brier_diff": d_brier,
+        "brier_diff_low": float(np.percentile(boot_brier, 2.5)),
+        "brier_diff_high": float(np.percentile(boot_brier, 97.5)),
+    }
+
+
+def jsonable(obj: Any) -> Any:
+    """Replace NaN/inf by None recursively so ``json.dumps`` writes strict JSON."""
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, Mapping):
+        return {str(k): jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [jsonable(v) for v in obj]
+    if isinstance(obj, np.generic):
+        return jsonable(obj.item())
+    return obj

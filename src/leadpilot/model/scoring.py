@@ -1,0 +1,232 @@
+"""Probabilities from a fitted conversion model: log-odds of the ensemble, shrinkage of thin
+reps toward an average rep, calibration, and the vectorised (one lead x many reps) path.
+
+Plain functions of a :class:`~leadpilot.model.fitted.FittedConversion` (or of its parts,
+while training assembles one), shared by the estimator, training, evaluation and explain.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import lightgbm as lgb
+import numpy as np
+import pandas as pd
+
+from leadpilot.errors import ModelError
+from leadpilot.model.feature_state import NDF, NDI, sanitize
+from leadpilot.model.features import LEAD_CATEGORICALS, SEGMENTS, pair_matrix
+from leadpilot.model.fitted import FittedConversion
+from leadpilot.model.glm import GLMStack
+from leadpilot.schema import Lead, size_band_of
+
+__all__ = [
+    "average_rep",
+    "calibrated_history",
+    "candidate_matrix",
+    "candidate_probabilities",
+    "contributions",
+    "pair_probabilities",
+    "raw_log_odds",
+    "shrunk_log_odds",
+]
+
+# Below this many rows one thread is faster: OpenMP spin-waits cost more than they save.
+_PARALLEL_ROWS = 20_000
+
+
+def raw_log_odds(
+    glm: GLMStack,
+    boosters: Sequence[lgb.Booster],
+    X: NDF,
+    *,
+    full_only: bool = False,
+    n_jobs: int = 1,
+) -> NDF:
+    """(1 + n_bags, n_rows) log-odds: row 0 the full model, then the bags (each bag's linear
+    part plus the shared trees); ``(1, n_rows)`` with ``full_only``."""
+    G = glm.margins(X, only=0 if full_only else None)
+    threads = 1 if X.shape[0] < _PARALLEL_ROWS else n_jobs
+    for booster in boosters:
+        raw = np.asarray(booster.predict(X, raw_score=True, num_threads=threads))
+        G += raw[None, :]
+    return G
+
+
+def average_rep(X: NDF, rep_columns: NDI) -> NDF:
+    """The same rows with every rep-dependent feature unknown: an average rep."""
+    A = X.copy()
+    A[:, rep_columns] = np.nan
+    return A
+
+
+def shrunk_log_odds(
+    glm: GLMStack,
+    boosters: Sequence[lgb.Booster],
+    rep_columns: NDI,
+    rep_prior_strength: float,
+    X: NDF,
+    rep_n: NDF,
+    *,
+    n_jobs: int = 1,
+) -> NDF:
+    """The full model's log-odds of history rows, each pulled toward an average rep's by
+    ``rep_prior_strength / (rep_n + rep_prior_strength)``; shape ``(n_rows,)``."""
+    Z = raw_log_odds(glm, boosters, X, full_only=True, n_jobs=n_jobs)[0]
+    Z_anon = raw_log_odds(
+        glm, boosters, average_rep(X, rep_columns), full_only=True, n_jobs=n_jobs
+    )[0]
+    w = rep_n / (rep_n + rep_prior_strength)
+    return np.asarray(Z * w + Z_anon * (1.0 - w), dtype=np.float64)
+
+
+def calibrated_history(fitted: FittedConversion, X: NDF, rep_n: NDF, *, n_jobs: int = 1) -> NDF:
+    """Calibrated P(convert) of history rows (their features as of each lead)."""
+    z = shrunk_log_odds(
+        fitted.glm,
+        fitted.boosters,
+        fitted.rep_columns,
+        fitted.rep_prior_strength,
+        X,
+        rep_n,
+        n_jobs=n_jobs,
+    )
+    return np.asarray(fitted.calibrator.transform(z), dtype=np.float64)
+
+
+def pair_probabilities(fitted: FittedConversion, pairs: pd.DataFrame, *, n_jobs: int = 1) -> NDF:
+    """P(convert) of (lead, rep) pairs as of the end of the history, shape ``(n_pairs,)``."""
+    if "rep_id" not in pairs:
+        raise ModelError("pairs need a 'rep_id' column", hint="one row per (lead, rep) pair")
+    frame = pairs.copy()
+    for col in (*LEAD_CATEGORICALS, "created_at"):
+        if col not in frame:
+            frame[col] = None
+    X, ridx = pair_matrix(fitted.state, frame)
+    return calibrated_history(fitted, X, fitted.state.rep_n[ridx], n_jobs=n_jobs)
+
+
+def _extra(lead: Lead, column: str) -> Any:
+    """An extra field of a lead; ingest's ``x_`` prefix may or may not be on either side."""
+    value = lead.get(column)
+    if value is None and column.startswith("x_"):
+        value = lead.get(column[2:])
+    return value
+
+
+def _epoch_day(ts: datetime | None) -> float:
+    if ts is None:
+        return math.nan
+    if ts.tzinfo is None:
+        ts = ts.replace(tzinfo=UTC)
+    return ts.timestamp() / 86_400.0
+
+
+def _lead_vector(fitted: FittedConversion, lead: Lead) -> NDF:
+    st = fitted.state
+    pos = fitted.positions
+    v = np.full(len(pos), np.nan)
+    band = lead.size_band or size_band_of(lead.company_size)
+    for name in LEAD_CATEGORICALS:
+        value = band if name == "size_band" else getattr(lead, name)
+        v[pos[name]] = st.code(name, value)
+    for col in st.extra_categoricals:
+        v[pos[sanitize(col)]] = st.code(sanitize(col), _extra(lead, col))
+    for col in st.extra_numerics:
+        raw = _extra(lead, col)
+        try:
+            v[pos[sanitize(col)]] = math.nan if raw is None else float(raw)
+        except (TypeError, ValueError):
+            v[pos[sanitize(col)]] = math.nan
+    if lead.company_size is not None:
+        v[pos["log_company_size"]] = math.log1p(max(float(lead.company_size), 0.0))
+    if lead.annual_revenue is not None:
+        v[pos["log_annual_revenue"]] = math.log1p(max(float(lead.annual_revenue), 0.0))
+    if lead.engagement_score is not None:
+        v[pos["engagement_score"]] = float(lead.engagement_score)
+    if lead.created_at is not None:
+        ts = lead.created_at
+        if ts.tzinfo is not None:
+            ts = ts.astimezone(UTC)
+        v[pos["created_hour"]] = ts.hour
+        v[pos["created_weekday"]] = ts.weekday()
+    return v
+
+
+def candidate_matrix(
+    fitted: FittedConversion, lead: Lead, rep_ids: Sequence[str], hours: NDF | None
+) -> tuple[NDF, NDF]:
+    """(n_reps + 1, n_features) rows: one per rep, then the average-rep row; and the
+    labelled-history count of each rep."""
+    st = fitted.state
+    pos = fitted.positions
+    n = len(rep_ids)
+    ridx = np.empty(n + 1, dtype=np.int64)
+    ridx[:n] = st.rep_indices(rep_ids)
+    ridx[n] = st.n_reps
+    lead_vec = _lead_vector(fitted, lead)
+    X = np.empty((n + 1, lead_vec.shape[0]))
+    X[:] = lead_vec
+    seg_codes = {}
+    for s in SEGMENTS:
+        c = lead_vec[pos[s]]
+        seg_codes[s] = np.int64(len(st.levels[s]) if math.isnan(c) else int(c))
+    day = _epoch_day(lead.created_at)
+    day = st.end_day if math.isnan(day) else day
+    block = st.rep_block(
+        ridx,
+        seg_codes,  # type: ignore[arg-type]
+        lead_vec[pos["industry"]],
+        lead_vec[pos["region"]],
+        day,  # type: ignore[arg-type]
+    )
+    for name, col in block.items():
+        X[:, pos[name]] = col
+    if hours is not None:
+        ttc = np.log1p(np.clip(np.asarray(hours, dtype=np.float64), 0.0, None))
+    else:
+        ttc = np.log1p(st.rep_ttc_median[ridx[:n]])
+    ttc_pos = pos["log_time_to_contact"]
+    X[:n, ttc_pos] = ttc
+    X[n, ttc_pos] = np.nanmean(ttc) if np.isfinite(ttc).any() else np.nan
+    X[n, fitted.rep_columns] = np.nan
+    return X, st.rep_n[ridx[:n]]
+
+
+def candidate_probabilities(
+    fitted: FittedConversion,
+    lead: Lead,
+    rep_ids: Sequence[str],
+    hours: NDF | None,
+    *,
+    n_jobs: int = 1,
+) -> tuple[NDF, NDF, NDF]:
+    """(per-bag P (n_bags, n_reps), the full model's P (n_reps,), sufficiency weights)."""
+    if hours is not None and len(hours) != len(rep_ids):
+        raise ModelError(
+            f"expected_response_hours has {len(hours)} values for {len(rep_ids)} reps",
+            hint="pass one expected response time per rep, in the order of rep_ids",
+        )
+    X, rep_n = candidate_matrix(fitted, lead, rep_ids, hours)
+    Z = raw_log_odds(fitted.glm, fitted.boosters, X, n_jobs=n_jobs)
+    n = len(rep_ids)
+    w = rep_n / (rep_n + fitted.rep_prior_strength)
+    Zs = Z[:, :n] * w + Z[:, n : n + 1] * (1.0 - w)
+    cal = fitted.calibrator
+    return cal.transform(Zs[1:]), cal.transform(Zs[0]), w
+
+
+def contributions(
+    glm: GLMStack, boosters: Sequence[lgb.Booster], feature_names: Sequence[str], X: NDF
+) -> dict[str, NDF]:
+    """Log-odds contribution of each input to the full model, per row: the linear part's
+    terms plus the trees' SHAP values (LightGBM ``pred_contrib``)."""
+    out = glm.term_contributions(X, model=0)
+    for booster in boosters:
+        shap = np.asarray(booster.predict(X, pred_contrib=True, num_threads=1))
+        for j, name in enumerate(feature_names):
+            out[name] = out.get(name, 0.0) + shap[:, j]
+    return out
