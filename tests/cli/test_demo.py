@@ -25,6 +25,8 @@ def test_demo_tour_runs_every_step(tmp_path: Path) -> None:
         "The routing audit",
         "Learning who converts what",
         "Routing the new leads",
+        "Proving it on history",
+        "estimates vs the truth",
         "The live service",
         "Tour finished",
     ):
