@@ -198,3 +198,25 @@ def test_route_batch_is_reproducible_and_logs_propensities(world: World) -> None
         # the exploration share; nobody ever has less.
         assert d.propensity is not None
         assert d.propensity >= 0.8 * 0.1 / n - 1e-12
+
+
+def test_route_batch_has_the_on_error_option_its_hint_names(folder: Path, tmp_path: Path) -> None:
+    """Issue 13 item 7: the reader's hint said "use --on-error skip", which route-batch did
+    not have. Now it has it: the readable leads are routed, the bad row goes to a rejects
+    file."""
+    leads = pd.read_csv(folder / "new_leads.csv").head(20)
+    leads["created_at"] = leads["created_at"].astype(object)
+    leads.loc[3, "created_at"] = "not a date"
+    path = tmp_path / "leads.csv"
+    leads.to_csv(path, index=False)
+    out = tmp_path / "d.csv"
+    args = ["route-batch", str(path), "--reps", str(folder / "reps.csv"), "--out", str(out)]
+    code, text = _invoke(*args)
+    assert code == 2
+    assert "--on-error skip" in text
+    code, text = _invoke(*args, "--on-error", "skip")
+    assert code == 0, text
+    got = pd.read_csv(out)
+    assert sorted(got["lead_id"]) == sorted(leads["lead_id"].drop(index=3))
+    rejects = pd.read_csv(tmp_path / "leads.rejects.csv")
+    assert list(rejects["lead_id"]) == [leads.loc[3, "lead_id"]]

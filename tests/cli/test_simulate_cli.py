@@ -82,6 +82,10 @@ def test_weighting_estimates_match_a_hand_recomputation(folder: Path, run: dict)
         assert 0 < est["dm"]["rate"] < 1
         assert set(est) == {"dm", "ips", "snips", "dr"}
         assert sum(policy["leads_per_rep"].values()) + policy["unassigned"] == len(window)
+        # the default policy's one lane has a 4-hour SLA: every assigned lead carries it
+        sla = policy["sla_attainment"]
+        assert sla["decisions_with_sla"] == sum(policy["leads_per_rep"].values())
+        assert 0 < sla["attainment"] < 1
 
 
 def test_moves_and_reports(folder: Path, run: dict) -> None:

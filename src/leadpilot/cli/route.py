@@ -258,6 +258,11 @@ def route_many(
     open_days: float = typer.Option(
         1.0, "--open-days", min=0.0, help="A lead counts as open this many days after routing."
     ),
+    on_error: str = typer.Option(
+        "raise",
+        "--on-error",
+        help="raise: stop at unreadable values. skip: route the rest, write a rejects file.",
+    ),
 ) -> None:
     """Route a file of leads in created_at order as if they arrived live, with each rep's
     max_leads_per_day per calendar day in the rep's timezone; write decisions.csv.
@@ -281,7 +286,14 @@ def route_many(
     if strategy is not None:
         chosen = with_strategy(chosen, strategy)
     scorer = load_scorer(model, truth)
-    leads = leads_from_frame(read_history(new_leads, keep_extra=True).frame)
+    # --on-error is the option the reader's error hints name (it had none: issue 13 item 7).
+    read = read_history(new_leads, keep_extra=True, on_error=on_error)  # type: ignore[arg-type]
+    if read.rejects_path is not None:
+        console.print(
+            f"[yellow]{len(read.rejects)} unreadable value(s): rows left out, written to "
+            f"{read.rejects_path}[/yellow]"
+        )
+    leads = leads_from_frame(read.frame)
     past = leads_from_frame(read_history(history).frame) if history is not None else None
     inputs = router_inputs(chosen, roster, scorer=scorer, accounts=matcher, history=past)
     with console.status(f"Routing {len(leads):,} leads...", spinner="dots"):

@@ -492,7 +492,7 @@ def parse_policy(data: Any, *, source: str = "policy") -> Policy:
     except PathError as exc:  # pragma: no cover - pydantic wraps it; kept for safety
         raise PolicyError(f"{source}: {exc.path}: {exc}", details={"path": exc.path}) from None
     except ValidationError as exc:
-        raise policy_error(exc, source) from None
+        raise policy_error(exc, source, Policy) from None
 
 
 def load_policy(path: str | Path) -> Policy:

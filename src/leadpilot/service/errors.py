@@ -26,7 +26,13 @@ from leadpilot.errors import (
     StoreError,
 )
 
-__all__ = ["RETRY_AFTER_SECONDS", "NotFoundError", "error_body", "install_error_handlers"]
+__all__ = [
+    "RETRY_AFTER_SECONDS",
+    "ConflictError",
+    "NotFoundError",
+    "error_body",
+    "install_error_handlers",
+]
 
 log = logging.getLogger("leadpilot.service")
 
@@ -42,6 +48,10 @@ _STATUS: dict[type[LeadpilotError], int] = {
 
 class NotFoundError(LeadpilotError):
     """A resource named in the URL does not exist (HTTP 404)."""
+
+
+class ConflictError(LeadpilotError):
+    """The request contradicts what was already recorded (HTTP 409)."""
 
 
 def error_body(
@@ -67,6 +77,8 @@ def error_body(
 def _status_of(exc: LeadpilotError) -> int:
     if isinstance(exc, NotFoundError):
         return 404
+    if isinstance(exc, ConflictError):
+        return 409
     for cls in type(exc).__mro__:
         if cls in _STATUS:
             return _STATUS[cls]
