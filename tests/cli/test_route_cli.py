@@ -91,7 +91,8 @@ def test_route_batch_round_robin_override_and_bad_strategy(folder: Path, tmp_pat
 def test_route_one_lead_explains_and_prints_json(folder: Path, tmp_path: Path) -> None:
     lead = tmp_path / "lead.json"
     lead.write_text(
-        json.dumps({"lead_id": "=cmd()", "created_at": "2026-11-23T15:00:00Z",
+        # 16:15 UTC: rep-05 (London) and rep-02 (Los Angeles) both cover EMEA and are on shift.
+        json.dumps({"lead_id": "=cmd()", "created_at": "2026-11-23T16:15:00Z",
                     "industry": "Software", "region": "EMEA", "demo_request": True})
     )  # fmt: skip
     args = ["route", str(lead), "--reps", str(folder / "reps.csv"),

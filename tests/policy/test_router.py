@@ -98,11 +98,14 @@ def test_round_robin_assigns_in_turn_and_records_every_exclusion() -> None:
 
 def test_away_rep_keeps_their_turn_instead_of_passing_it_on() -> None:
     state = InMemoryState()
+    # Working hours off: cat (New York) is off shift at 10:00 UTC; this is about turns.
     policy = _policy(pools=[{"name": "all", "strategy": "round_robin",
-                             "eligibility": {"territory": False}}])  # fmt: skip
+                             "eligibility": {"territory": False}}],
+                     lanes=[{"name": "standard", "working_hours": False}])  # fmt: skip
     order = []
     ooo = {"rep": "bob", "start": NOW.isoformat(), "end": (NOW + timedelta(hours=1)).isoformat()}
     away = _policy(pools=policy.model_dump(by_alias=True)["pools"],
+                   lanes=[{"name": "standard", "working_hours": False}],
                    availability={"out_of_office": [ooo]})  # fmt: skip
     for i, pol in enumerate([policy, away, away, policy, policy, policy]):
         d = _route(Lead(f"l{i}"), pol, state)
@@ -189,7 +192,9 @@ def test_holiday_and_partial_day_out_of_office() -> None:
 
 def test_daily_cap_counts_on_the_rep_local_calendar_day() -> None:
     policy = _policy(
-        pools=[{"name": "all", "members": ["ann"]}], reps={"ann": {"max_leads_per_day": 2}}
+        pools=[{"name": "all", "members": ["ann"]}],
+        reps={"ann": {"max_leads_per_day": 2}},
+        lanes=[{"name": "standard", "working_hours": False}],  # a late-night 24/7 lane
     )
     state = InMemoryState()
     t = datetime(2026, 11, 23, 22, 0, tzinfo=UTC)  # 23:00 in Berlin

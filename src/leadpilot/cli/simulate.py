@@ -304,6 +304,12 @@ def _print(result: SimulationResult) -> None:
             "rep-day; strategies "
             + ", ".join(f"{k} {v:.0%}" for k, v in p.share_by_strategy.items())
             + (f"; {moved['leads']:,} leads moved vs the first policy" if moved else "")
+            + (
+                f"; SLA met (estimated from past response times at that load) "
+                f"{p.sla_attainment['attainment']:.0%}"
+                if p.sla_attainment
+                else ""
+            )
         )
     console.print(f"Done in {r['seconds']:.0f} s.")
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -24,6 +24,7 @@ from leadpilot.evaluate.replay import (
     moved,
     reward_matrix,
 )
+from leadpilot.evaluate.sla import sla_attainment
 from leadpilot.ingest import leads_from_frame
 from leadpilot.policy.batch import route_batch
 from leadpilot.policy.holds import AccountLookup
@@ -133,8 +134,11 @@ def run_simulation(
     )
     base = decisions.get("__baseline__")
     evaluations = [
-        evaluate_decisions(
-            name, logged, decisions[name], baseline=base, n_bootstrap=n_bootstrap, seed=seed
+        replace(
+            evaluate_decisions(
+                name, logged, decisions[name], baseline=base, n_bootstrap=n_bootstrap, seed=seed
+            ),
+            sla_attainment=sla_attainment(decisions[name], history),
         )
         for name in names
     ]

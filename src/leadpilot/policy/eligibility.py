@@ -40,7 +40,7 @@ CAPACITY = frozenset({"AT_DAILY_CAP", "AT_OPEN_CAP"})
 AVAILABILITY_TEXT: dict[str, str] = {
     "NOT_IN_POOL": "is not a member of the pool",
     "OUT_OF_OFFICE": "is out of office or on holiday",
-    "OUTSIDE_WORKING_HOURS": "is outside working hours (hot leads need someone now)",
+    "OUTSIDE_WORKING_HOURS": "is outside working hours",
     "AT_DAILY_CAP": "already has the maximum leads for today",
     "AT_OPEN_CAP": "already has the maximum open leads",
     "INACTIVE": "is inactive",
@@ -187,8 +187,15 @@ class Checker:
                 return rule
         return None
 
+    def away_block(self, rep: Rep) -> str | None:
+        """Inactive, or out of office / on holiday, else ``None`` (no hours, no caps)."""
+        if not rep.active:
+            return "INACTIVE"
+        return is_away(rep, self.now, self.policy.availability)
+
     def availability_block(self, rep: Rep, *, require_working: bool | None = None) -> str | None:
-        """Inactive, declined, away, outside hours (hot lanes) or full, else ``None``."""
+        """Inactive, declined, away, outside working hours (every lane unless it turns
+        ``working_hours`` off) or full, else ``None``."""
         if not rep.active:
             return "INACTIVE"
         if rep.rep_id in self.declined:
@@ -196,7 +203,10 @@ class Checker:
         away = is_away(rep, self.now, self.policy.availability)
         if away:
             return away
-        working = self.lane.require_available_now if require_working is None else require_working
+        if require_working is None:
+            working = self.lane.working_hours or self.lane.require_available_now
+        else:
+            working = require_working
         if working and not is_working(rep, self.now):
             return "OUTSIDE_WORKING_HOURS"
         cap = self.capacity(rep)

@@ -70,6 +70,11 @@ def _reason_line(code: str) -> str:
         "HOLD": "hold because of",
         "OWNER_UNAVAILABLE": "owner unavailable:",
         "SHADOW_RECOMMENDS": "shadow mode; the policy recommends",
+        "OVERFLOW": "every rep of the pool was unavailable: overflowed to pool",
+        "NEXT_SHIFT": "nobody on shift: assigned to the rep whose shift starts soonest,",
+        "FALLBACK_OWNER": "no pool could place the lead: the policy's fallback owner",
+        "FALLBACK_OWNER_UNAVAILABLE": "the policy's fallback owner is unavailable:",
+        "FALLBACK_QUEUE": "no pool could place the lead: it waits in the fallback queue",
     }
     if head in prefixes:
         return f"{code}: {prefixes[head]} {rest}"

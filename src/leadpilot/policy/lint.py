@@ -50,6 +50,16 @@ def lint_policy(
     out: list[Finding] = []
     ids = {r.rep_id for r in reps}
     _roster_checks(policy, reps, ids, out)
+    fallback = policy.fallback_owner
+    if fallback is not None and fallback.rep is not None and fallback.rep not in ids:
+        out.append(
+            Finding(
+                "error",
+                "fallback_owner.rep",
+                f"fallback owner {fallback.rep!r} is not in reps.csv: leads no pool can place "
+                "would be left without an owner",
+            )
+        )
     _order_checks(policy, out)
     if leads:
         _lead_checks(policy, reps, leads, accounts, out)

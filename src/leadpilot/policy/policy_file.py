@@ -168,6 +168,21 @@ class Lane(_Matcher):
     sla_minutes: int | None = Field(default=None, gt=0)
     assign: bool = True  # False: no rep (e.g. nurture goes back to marketing)
     require_available_now: bool = False  # True: only reps inside working hours now
+    # Working hours hold in every lane unless switched off here (a 24/7 lane).
+    working_hours: bool = True
+    # Nobody of the pool on shift: give the lead to the rep whose shift starts soonest, or
+    # queue it until someone is on shift. Default: queue where require_available_now,
+    # else soonest.
+    off_shift: Literal["soonest", "queue"] | None = None
+    # How the SLA clock runs: wall-clock minutes, or the assigned rep's working minutes.
+    sla_clock: Literal["wall", "business"] = "wall"
+
+    @property
+    def off_shift_action(self) -> Literal["soonest", "queue"]:
+        """What happens when nobody of the pool is on shift (see ``off_shift``)."""
+        if self.off_shift is not None:
+            return self.off_shift
+        return "queue" if self.require_available_now else "soonest"
 
 
 class Holds(_Strict):
@@ -253,6 +268,9 @@ class Pool(_Matcher):
     weights: dict[str, float] = Field(default_factory=dict)
     eligibility: Eligibility = Field(default_factory=Eligibility)
     accept_within_minutes: int | None = Field(default=None, gt=0)
+    # Pools tried in order when none of this pool's reps can take the lead now
+    # (reason OVERFLOW:<pool>).
+    overflow: list[str] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _weights_positive(self) -> Pool:
@@ -354,6 +372,21 @@ def _default_segments() -> dict[str, tuple[float, float]]:
     return {"SMB": (1, 200), "MidMarket": (201, 1000), "Enterprise": (1001, math.inf)}
 
 
+class FallbackOwner(_Strict):
+    """The owner of last resort: a rep (``rep: rep-07``; assigned past capacity caps,
+    reason FALLBACK_OWNER) or a queue (``queue: triage``; the lead waits there, reason
+    FALLBACK_QUEUE, with an alert). Exactly one of the two."""
+
+    rep: str | None = Field(default=None, min_length=1)
+    queue: str | None = Field(default=None, min_length=1)
+
+    @model_validator(mode="after")
+    def _one(self) -> FallbackOwner:
+        if (self.rep is None) == (self.queue is None):
+            raise ValueError("give exactly one of 'rep' (a rep id) or 'queue' (a queue name)")
+        return self
+
+
 class Policy(_Strict):
     """A whole routing policy. See ``examples/policy.yaml`` for every feature in use."""
 
@@ -377,6 +410,8 @@ class Policy(_Strict):
     max_open_leads: int | None = Field(default=None, ge=0)
     notify_url: str | None = None
     max_reassignments: int = Field(default=3, ge=0)
+    # Who gets a lead that no pool (nor overflow) can place: a rep, or a named queue.
+    fallback_owner: FallbackOwner | None = None
 
     @model_validator(mode="after")
     def _cross_references(self) -> Policy:
@@ -386,6 +421,9 @@ class Policy(_Strict):
         _unique("exceptions", [e.name for e in self.exceptions])
         for i, exc in enumerate(self.exceptions):
             _known(f"exceptions[{i}].pool", exc.pool, pools, "pool")
+        for i, pool in enumerate(self.pools):
+            for j, name in enumerate(pool.overflow):
+                _known(f"pools[{i}].overflow[{j}]", name, pools, "pool")
         if self.holds.backup_pool is not None:
             _known("holds.backup_pool", self.holds.backup_pool, pools, "pool")
         for i, pool in enumerate(self.pools):

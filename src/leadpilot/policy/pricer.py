@@ -30,6 +30,7 @@ from leadpilot.policy.availability import is_away, local_day, rep_zone
 from leadpilot.policy.demand import DemandModel, later_window_days
 from leadpilot.policy.eligibility import Checker
 from leadpilot.policy.inputs import RouterInputs
+from leadpilot.policy.lead_history import LeadHistory, as_history
 from leadpilot.policy.policy_file import Pool
 from leadpilot.policy.pool_load import pool_load
 from leadpilot.policy.router import lead_view, priced_pool, select_pool
@@ -263,7 +264,7 @@ def refresh_prices(
     state: RoutingState,
     now: datetime,
     pricer: ShadowPricer | None,
-    declined: frozenset[str] = frozenset(),
+    declined: frozenset[str] | LeadHistory = frozenset(),
 ) -> RouterInputs:
     """``inputs`` with the prices ``route(lead, ...)`` will read brought up to date by
     ``pricer`` (solved now, or with a solver the pool's latest while a refresh runs);
@@ -273,7 +274,8 @@ def refresh_prices(
     pool = priced_pool(lead, inputs, state, now, declined)
     if pool is None:
         return inputs
-    return inputs.with_prices(pool.name, pool_prices(pricer, pool, inputs, state, now, declined))
+    hard = as_history(declined).declined
+    return inputs.with_prices(pool.name, pool_prices(pricer, pool, inputs, state, now, hard))
 
 
 def pool_prices(

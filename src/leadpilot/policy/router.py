@@ -7,7 +7,9 @@ matcher, shadow-price snapshot and response times. The caller commits the decisi
 state (``state.commit(decision)``), in one transaction in the service, and refreshes the
 shadow prices before routing when they are due (:func:`leadpilot.policy.pricer.refresh_prices`,
 which asks :func:`priced_pool` which pool's prices this lead would read). Order of the
-rules: lane -> ownership hold -> exception -> pool -> eligibility -> strategy (with
+rules: lane (its SLA) -> ownership hold (whatever the lane) -> the lane's ``assign`` ->
+exception -> pool -> eligibility (working hours in every lane) -> overflow pools -> the rep
+whose shift starts soonest (or the queue) -> the policy's fallback owner -> strategy (with
 exploration and holdout mixed in, and the propensity of the chosen rep).
 
 Strategies and eligibility rules come from the registries of :mod:`leadpilot.policy.registry`.
@@ -15,20 +17,24 @@ Strategies and eligibility rules come from the registries of :mod:`leadpilot.pol
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 import numpy as np
 from numpy.typing import NDArray
 
 from leadpilot.errors import DataValidationError
-from leadpilot.policy.availability import local_day
+from leadpilot.policy.availability import local_day, next_working_start
+from leadpilot.policy.business_time import add_business_minutes
 from leadpilot.policy.choice import Choice, ChoiceContext, Fallback
 from leadpilot.policy.eligibility import CAPACITY, TEMPORARY, Checker, Screen
 from leadpilot.policy.holds import hold_for
 from leadpilot.policy.inputs import RouterInputs
+from leadpilot.policy.lead_history import LeadHistory, as_history
 from leadpilot.policy.policy_file import Lane, Policy, Pool
 from leadpilot.policy.registry import STRATEGIES
+from leadpilot.policy.rules.previously_lapsed import LAPSED_FIELD
 from leadpilot.policy.scoring import LeadView, matches, qualify, segment_of
 from leadpilot.policy.state import RoutingState
 from leadpilot.policy.strategies.rotation import rotation_update
@@ -93,14 +99,25 @@ class _Draft:
     view: LeadView
     reasons: list[str]
     exclusions: dict[str, str]
+    # Reps assigned before their shift starts: the SLA clock starts with the shift.
+    shift_starts: dict[str, datetime] = field(default_factory=dict)
+
+    def deadline(self, rep: Rep) -> datetime | None:
+        """The SLA deadline if ``rep`` gets the lead now: wall-clock or the rep's working
+        minutes (``lane.sla_clock``), from now or from the start of the rep's shift."""
+        minutes = self.lane.sla_minutes
+        if not minutes:
+            return None
+        start = max(self.now, self.shift_starts.get(rep.rep_id, self.now))
+        if self.lane.sla_clock == "business":
+            return add_business_minutes(rep, start, minutes)
+        return start + timedelta(minutes=minutes)
 
     def decision(self, rep: Rep | None, **fields: object) -> Decision:
         lane = self.lane
-        deadline = (
-            self.now + timedelta(minutes=lane.sla_minutes)
-            if rep is not None and lane.sla_minutes
-            else None
-        )
+        deadline = self.deadline(rep) if rep is not None else None
+        if rep is not None and rep.rep_id in self.shift_starts:
+            self.reasons.append(f"NEXT_SHIFT:{rep.rep_id}")
         base = Decision(
             lead_id=self.lead.lead_id,
             rep_id=rep.rep_id if rep is not None else None,
@@ -137,12 +154,13 @@ def route(
     state: RoutingState,
     now: datetime,
     rng: np.random.Generator,
-    declined: frozenset[str] = frozenset(),
+    declined: frozenset[str] | LeadHistory = frozenset(),
 ) -> Decision:
     """Decide who gets ``lead`` at ``now``; never assigns a rep who is inactive,
-    ineligible, away or at a cap. ``rep_id`` is ``None`` (with the reason) when nobody can
-    take the lead now, so the caller can queue it. ``declined``: reps who declined this lead
-    before. ``now`` must be timezone-aware."""
+    ineligible, away or at a cap (the policy's ``fallback_owner`` rep alone may exceed a
+    cap). ``rep_id`` is ``None`` (with the reason) when nobody can take the lead now, so the
+    caller can queue it. ``declined``: the reps who let this lead go before (a
+    ``LeadHistory``, or the set of reps who declined it). ``now`` must be timezone-aware."""
     plan = _plan(lead, inputs, state, now, declined)
     if isinstance(plan, Decision):
         return plan
@@ -154,7 +172,7 @@ def priced_pool(
     inputs: RouterInputs,
     state: RoutingState,
     now: datetime,
-    declined: frozenset[str] = frozenset(),
+    declined: frozenset[str] | LeadHistory = frozenset(),
 ) -> Pool | None:
     """The pool whose shadow prices ``route`` would read for this lead with these
     arguments (a priced strategy, a scorer, eligible reps), else ``None``."""
@@ -171,83 +189,212 @@ def _plan(
     inputs: RouterInputs,
     state: RoutingState,
     now: datetime,
-    declined: frozenset[str],
+    declined: frozenset[str] | LeadHistory,
 ) -> _Plan | Decision:
     """Lane, hold, pool and eligibility: a final decision, or the pool's eligible reps."""
     if now.tzinfo is None:
         raise DataValidationError(
             "route() needs a timezone-aware 'now'", hint="Pass e.g. datetime.now(UTC)."
         )
-    policy, scorer, reps = inputs.policy, inputs.scorer, inputs.reps
+    policy, reps = inputs.policy, inputs.reps
+    history = as_history(declined)
     view = lead_view(lead, policy)
     qualification = qualify(view, policy)
     match = inputs.accounts.match(lead) if inputs.accounts is not None else None
     if match is not None:
         view.derived.update(account_id=match.account.account_id, account_tier=match.account.tier)
+    view.derived[LAPSED_FIELD] = history.lapsed
     lane = select_lane(view, policy)
     reasons = [f"LANE:{lane.name}", f"GRADE:{qualification.grade}"]
     if lane.require_available_now:
         reasons.append("HOT_LANE")
     draft = _Draft(lead, policy, now, lane, view, reasons, {})
+    checker = Checker(policy=policy, state=state, now=now, lane=lane, declined=history.declined)
+    by_id = {rep.rep_id: rep for rep in reps}
+    # Ownership holds come before the lane's ``assign``: an owned account's lead goes to its
+    # owner (or backup) whatever its lane; the lane still sets the SLA.
+    held = _hold(draft, inputs, checker, match, history, by_id)
+    if isinstance(held, Decision):
+        return held
     if not lane.assign:
         reasons.append("NO_ASSIGNMENT_LANE")
         return draft.decision(None, strategy="none", propensity=1.0)
-
-    checker = Checker(policy=policy, state=state, now=now, lane=lane, declined=declined)
-    by_id = {rep.rep_id: rep for rep in reps}
-    forced_pool: Pool | None = None
-    hold = hold_for(match, policy.holds, now)
-    if hold is not None and match is not None:
-        owner = by_id.get(hold.owner_rep_id)
-        code = "UNKNOWN_REP" if owner is None else checker.availability_block(owner)
-        reasons.append(f"ACCOUNT:{hold.account_id}:{hold.method}")
-        if owner is not None and code is None:
-            reasons += ["OWNER_HOLD", f"HOLD:{hold.why}"]
-            return draft.decision(
-                owner,
-                strategy="hold",
-                propensity=1.0,
-                pool=owner.pool,
-                **_scored(scorer, lead, owner),
-            )
-        draft.exclusions[hold.owner_rep_id] = code or "UNKNOWN_REP"
-        reasons.append(f"OWNER_UNAVAILABLE:{hold.owner_rep_id}:{code}")
-        backup = by_id.get(owner.backup_rep_id or "") if owner is not None else None
-        if policy.holds.use_backup_rep and backup is not None:
-            backup_code = checker.availability_block(backup)
-            if backup_code is None:
-                reasons.append("HOLD_BACKUP_REP")
-                return draft.decision(
-                    backup,
-                    strategy="hold",
-                    propensity=1.0,
-                    pool=backup.pool,
-                    **_scored(scorer, lead, backup),
-                )
-            draft.exclusions[backup.rep_id] = backup_code
-        if policy.holds.backup_pool is not None:
-            forced_pool = policy.pool(policy.holds.backup_pool)
-            reasons += ["HOLD_BACKUP_POOL", f"POOL:{forced_pool.name}"]
-
-    if forced_pool is None:
+    if held is None:
         pool, pool_reasons = select_pool(view, policy)
         reasons += pool_reasons
         if pool is None:
-            return draft.decision(None, strategy="none", propensity=1.0)
+            return _fallback_owner(draft, inputs, checker, by_id, None)
     else:
-        pool = forced_pool
-    screen = checker.screen(reps, pool, view)
+        pool = held
+    placed = _place(draft, checker, reps, pool)
+    if placed is None:
+        return _fallback_owner(draft, inputs, checker, by_id, pool)
+    return _Plan(draft, placed[0], placed[1], checker)
+
+
+def _hold(
+    draft: _Draft,
+    inputs: RouterInputs,
+    checker: Checker,
+    match: object,
+    history: LeadHistory,
+    by_id: dict[str, Rep],
+) -> Decision | Pool | None:
+    """The ownership hold: the owner's (or backup's) decision, the hold's backup pool when
+    both are unavailable, or ``None`` (no hold)."""
+    policy, reasons, lead = draft.policy, draft.reasons, draft.lead
+    hold = hold_for(match, policy.holds, draft.now)  # type: ignore[arg-type]
+    if hold is None:
+        return None
+
+    def block(rep: Rep) -> str | None:
+        # An owner keeps the account's leads off shift too, unless the lane needs someone
+        # now; a rep who let this lead go does not get it back through the hold.
+        if rep.rep_id in history.lapsed:
+            return "PREVIOUSLY_LAPSED"
+        return checker.availability_block(rep, require_working=draft.lane.require_available_now)
+
+    owner = by_id.get(hold.owner_rep_id)
+    code = "UNKNOWN_REP" if owner is None else block(owner)
+    reasons.append(f"ACCOUNT:{hold.account_id}:{hold.method}")
+    if owner is not None and code is None:
+        reasons += ["OWNER_HOLD", f"HOLD:{hold.why}"]
+        return draft.decision(
+            owner,
+            strategy="hold",
+            propensity=1.0,
+            pool=owner.pool,
+            **_scored(inputs.scorer, lead, owner),
+        )
+    draft.exclusions[hold.owner_rep_id] = code or "UNKNOWN_REP"
+    reasons.append(f"OWNER_UNAVAILABLE:{hold.owner_rep_id}:{code}")
+    backup = by_id.get(owner.backup_rep_id or "") if owner is not None else None
+    if policy.holds.use_backup_rep and backup is not None:
+        backup_code = block(backup)
+        if backup_code is None:
+            reasons.append("HOLD_BACKUP_REP")
+            return draft.decision(
+                backup,
+                strategy="hold",
+                propensity=1.0,
+                pool=backup.pool,
+                **_scored(inputs.scorer, lead, backup),
+            )
+        draft.exclusions[backup.rep_id] = backup_code
+    if policy.holds.backup_pool is not None and draft.lane.assign:
+        forced = policy.pool(policy.holds.backup_pool)
+        reasons += ["HOLD_BACKUP_POOL", f"POOL:{forced.name}"]
+        return forced
+    return None
+
+
+def _place(
+    draft: _Draft, checker: Checker, reps: Sequence[Rep], pool: Pool
+) -> tuple[Pool, Screen] | None:
+    """The pool and its eligible reps: the pool's reps on shift, else those of its
+    ``overflow`` pools in order (``OVERFLOW:pool``), else (when the lane says ``soonest``)
+    the reps of the first of those pools whose shift starts soonest. ``None``: nobody, with
+    the reasons recorded."""
+    chain = [pool]
+    for name in pool.overflow:
+        if all(p.name != name for p in chain):
+            chain.append(draft.policy.pool(name))
+    screens: list[Screen] = []
+    for i, candidate in enumerate(chain):
+        screen = checker.screen(reps, candidate, draft.view)
+        screens.append(screen)
+        for rep_id, code in screen.exclusions.items():
+            if not (i and code == "NOT_IN_POOL"):
+                draft.exclusions.setdefault(rep_id, code)
+        if i == 0:
+            _territory_reason(draft, candidate)
+            draft.reasons += [
+                f"CAPACITY_SKIP:{r}" for r, c in screen.exclusions.items() if c in CAPACITY
+            ]
+        if screen.eligible:
+            if i:
+                draft.reasons += [f"OVERFLOW:{candidate.name}", f"POOL:{candidate.name}"]
+            for rep in screen.eligible:
+                draft.exclusions.pop(rep.rep_id, None)
+            return candidate, screen
+    if draft.lane.working_hours and draft.lane.off_shift_action == "soonest":
+        for i, (candidate, screen) in enumerate(zip(chain, screens, strict=True)):
+            soonest = _soonest_shift(draft, checker, reps, screen)
+            if soonest is not None:
+                if i:
+                    draft.reasons += [f"OVERFLOW:{candidate.name}", f"POOL:{candidate.name}"]
+                for rep in soonest.eligible:
+                    draft.exclusions.pop(rep.rep_id, None)
+                return candidate, soonest
+    draft.reasons += ["NO_ELIGIBLE_REP", _why_nobody(screens[0])]
+    return None
+
+
+def _soonest_shift(
+    draft: _Draft, checker: Checker, reps: Sequence[Rep], screen: Screen
+) -> Screen | None:
+    """Among the reps kept out only by their working hours, those whose shift starts
+    soonest (their SLA clock starts then), or ``None``."""
+    by_id = {rep.rep_id: rep for rep in reps}
+    starts: dict[str, datetime] = {}
     for rep_id, code in screen.exclusions.items():
-        draft.exclusions.setdefault(rep_id, code)
+        rep = by_id[rep_id]
+        if code != "OUTSIDE_WORKING_HOURS":
+            continue
+        if checker.availability_block(rep, require_working=False) is not None:
+            continue
+        start = next_working_start(rep, draft.now)
+        if start is not None:
+            starts[rep_id] = start
+    if not starts:
+        return None
+    first = min(starts.values())
+    out = Screen()
+    for rep_id, start in starts.items():
+        if start == first:
+            out.eligible.append(by_id[rep_id])
+            out.local_days[rep_id] = local_day(by_id[rep_id], draft.now)
+            draft.shift_starts[rep_id] = start
+    out.exclusions = {k: v for k, v in screen.exclusions.items() if k not in draft.shift_starts}
+    return out
+
+
+def _territory_reason(draft: _Draft, pool: Pool) -> None:
     if pool.eligibility.setting("territory"):
+        lead = draft.lead
         where = lead.region or lead.country or lead.state
         if where:
-            reasons.append(f"TERRITORY:{where}")
-    reasons += [f"CAPACITY_SKIP:{r}" for r, c in screen.exclusions.items() if c in CAPACITY]
-    if not screen.eligible:
-        reasons += ["NO_ELIGIBLE_REP", _why_nobody(screen)]
-        return draft.decision(None, strategy=pool.strategy, pool=pool.name, propensity=1.0)
-    return _Plan(draft, pool, screen, checker)
+            draft.reasons.append(f"TERRITORY:{where}")
+
+
+def _fallback_owner(
+    draft: _Draft,
+    inputs: RouterInputs,
+    checker: Checker,
+    by_id: dict[str, Rep],
+    pool: Pool | None,
+) -> Decision:
+    """Nobody in the pools: the policy's ``fallback_owner`` rep (past capacity caps, not
+    while away), or its queue, or the plain queue."""
+    fallback = draft.policy.fallback_owner
+    strategy = pool.strategy if pool is not None else "none"
+    pool_name = pool.name if pool is not None else None
+    if fallback is not None and fallback.rep is not None:
+        rep = by_id.get(fallback.rep)
+        code = "UNKNOWN_REP" if rep is None else checker.away_block(rep)
+        if rep is not None and code is None:
+            draft.reasons.append(f"FALLBACK_OWNER:{rep.rep_id}")
+            return draft.decision(
+                rep,
+                strategy="fallback_owner",
+                propensity=1.0,
+                pool=pool_name,
+                **_scored(inputs.scorer, draft.lead, rep),
+            )
+        draft.reasons.append(f"FALLBACK_OWNER_UNAVAILABLE:{fallback.rep}:{code}")
+    elif fallback is not None and fallback.queue is not None:
+        draft.reasons.append(f"FALLBACK_QUEUE:{fallback.queue}")
+    return draft.decision(None, strategy=strategy, pool=pool_name, propensity=1.0)
 
 
 def _scored(scorer: Scorer | None, lead: Lead, rep: Rep) -> dict[str, object]:

@@ -42,6 +42,7 @@ from leadpilot.policy import (
 )
 from leadpilot.policy.assignment_lp import warm_up_solver
 from leadpilot.policy.availability import check_availability
+from leadpilot.policy.lead_history import LeadHistory
 from leadpilot.policy.policy_file import parse_policy_text
 from leadpilot.policy.registry import STRATEGIES
 from leadpilot.policy.response_times import response_hours_of
@@ -134,7 +135,12 @@ class Snapshot:
         )
 
     def route(
-        self, lead: Lead, *, now: datetime, rng: np.random.Generator, declined: frozenset[str]
+        self,
+        lead: Lead,
+        *,
+        now: datetime,
+        rng: np.random.Generator,
+        declined: frozenset[str] | LeadHistory,
     ) -> Decision:
         """The router's decision (not yet committed to the state), with the lead's pool's
         shadow prices refreshed first when due (in the solver process with background

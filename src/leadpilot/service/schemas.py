@@ -388,8 +388,21 @@ def intake_public(outcome: IntakeOutcome) -> IntakePublic:
     )
 
 
+class AssigneePublic(BaseModel):
+    """One rep's spell as the lead's owner; ``lapsed``: the rep breached, let the offer
+    expire or declined, and is not offered this lead again."""
+
+    rep_id: str
+    assigned_at: datetime
+    assigned_by: str
+    ended_at: datetime | None
+    ended_by: str | None
+    lapsed: bool
+
+
 class LeadPublic(BaseModel):
-    """A stored lead with its status, owner and milestones."""
+    """A stored lead with its status, owner and milestones, every rep who has owned it
+    (``assignees``, first first) and every decision about it."""
 
     lead_id: str
     status: str
@@ -408,6 +421,7 @@ class LeadPublic(BaseModel):
     closed_at: datetime | None
     closed_won: bool | None
     fields: dict[str, Any]
+    assignees: list[AssigneePublic]
     decisions: list[DecisionPublic]
 
 

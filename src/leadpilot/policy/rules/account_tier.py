@@ -2,7 +2,8 @@
 (``account_tier: ["tier-1"]``; ``true`` means ``["tier-1"]``) go only to reps whose
 ``segments`` include that tier (e.g. ``segments: Enterprise;tier-1`` in reps.csv, or the
 policy's per-rep ``segments``). Leads of other tiers, or of no known account, are not
-restricted."""
+restricted. (The policy's per-rep ``segments`` count too, but the policy file only accepts
+its company-size segment names there.)"""
 
 from __future__ import annotations
 

@@ -32,7 +32,11 @@ def readyz(ctx: Ctx) -> dict[str, str]:
     return {"status": "ready", "database": ctx.engine.dialect.name}
 
 
-@router.get("/metrics", response_class=Response)
+@router.get(
+    "/metrics",
+    response_class=Response,
+    responses={code: ERROR_RESPONSES[code] for code in (401, 403, 503)},
+)
 def metrics(ctx: Ctx, _token: ReaderToken) -> Response:
     """Prometheus metrics of this process (decisions, intake latency, SLA breaches)."""
     return Response(generate_latest(ctx.metrics.registry), media_type=CONTENT_TYPE_LATEST)
