@@ -367,9 +367,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--readme-only", action="store_true", help="regenerate the README table from --out"
     )
+    parser.add_argument(
+        "--merge",
+        type=Path,
+        default=None,
+        help="with --readme-only: first replace --out's runs by the same-named runs of this file",
+    )
     args = parser.parse_args(argv)
     if args.readme_only:
-        write_readme(table(json.loads((args.out or HERE / "results.json").read_text())))
+        path = args.out or HERE / "results.json"
+        results = json.loads(path.read_text())
+        if args.merge is not None:
+            newer = {run["name"]: run for run in json.loads(args.merge.read_text())["runs"]}
+            results["runs"] = [newer.get(run["name"], run) for run in results["runs"]]
+            results["merged"] = sorted(newer)
+            path.write_text(json.dumps(results, indent=1) + "\n", encoding="utf-8")
+        write_readme(table(results))
         return 0
     benches = [
         b
