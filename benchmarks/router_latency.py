@@ -120,3 +120,7 @@ def _record(
         "ms",
         note=f"p50 {np.percentile(writing, 50):.2f} ms; the service's floor adds this",
     )
+
+
+if __name__ == "__main__":
+    main()
