@@ -25,7 +25,6 @@ import argparse
 import itertools
 import sys
 import time
-from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -41,8 +40,7 @@ from leadpilot.evaluate.ope import (
     overlap_diagnostics,
 )
 from leadpilot.model import ConversionModel  # type: ignore[attr-defined]
-from leadpilot.synth import World, generate_world
-from leadpilot.synth.history import contact_delays
+from leadpilot.synth import World, expected_conversions, generate_world
 
 CLIP = 0.01
 TRAIN_SHARE = 0.6
@@ -58,19 +56,8 @@ def owners(world: World) -> pd.Series:
 
 
 def true_rate(world: World, frame: pd.DataFrame, rep_ids: list[str | None]) -> float:
-    """Expected conversions per lead of ``rep_ids`` on ``frame``: the truth averaged over
-    ``DELAY_DRAWS`` draws of each rep's contact delay (unassigned leads convert nothing)."""
-    team = SimpleNamespace(roster=world.reps, truths=world.truth.reps)
-    has = np.array([r is not None for r in rep_ids])
-    sub = frame.loc[has].reset_index(drop=True)
-    ids = [r for r in rep_ids if r is not None]
-    pos = world.truth.rep_positions(ids)
-    rng = np.random.default_rng(12345)
-    total = 0.0
-    for _ in range(DELAY_DRAWS):
-        hours = contact_delays(rng, sub["created_at"], pos, team)  # type: ignore[arg-type]
-        total += float(world.truth.true_probability_assigned(sub, ids, hours).sum())
-    return total / DELAY_DRAWS / len(frame)
+    """Expected conversions per lead of ``rep_ids`` on ``frame`` (unassigned leads: 0)."""
+    return float(expected_conversions(world, frame, rep_ids, draws=DELAY_DRAWS).mean())
 
 
 def run_world(seed: int, n_leads: int, explore: float | None) -> list[dict[str, Any]]:

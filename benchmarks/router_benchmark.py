@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import ast
-import io
 import statistics
 import sys
 import time
@@ -26,7 +25,7 @@ import numpy as np
 from _figures import record
 from rich.console import Console
 
-from leadpilot.cli.route import compare_strategies
+from leadpilot.evaluate.compare import compare_strategies
 from leadpilot.synth import generate_world
 
 
@@ -75,7 +74,6 @@ def main() -> int:
         key, _, value = item.partition("=")
         params[key] = ast.literal_eval(value)
     out = Console()
-    quiet = Console(file=io.StringIO())
     arms = ["oracle"] + (["model"] if args.model else [])
     rows: dict[str, list[dict[str, float]]] = {arm: [] for arm in arms}
     ok = True
@@ -86,7 +84,7 @@ def main() -> int:
         for arm in arms:
             started = time.perf_counter()
             scorer = _trained_scorer(world, params) if arm == "model" else None
-            res = compare_strategies(quiet, world, scorer)  # type: ignore[arg-type]
+            res = compare_strategies(world, scorer)  # type: ignore[arg-type]
             pred = res["predictive"]
             row = {
                 "seed": seed,

@@ -20,8 +20,15 @@ import numpy as np
 from _figures import record
 
 from leadpilot.ingest import leads_from_frame, reps_from_frame
-from leadpilot.policy import DemandModel, InMemoryState, ShadowPricer, default_policy, route
-from leadpilot.policy.pricing import typical_response_hours
+from leadpilot.policy import (
+    DemandModel,
+    InMemoryState,
+    ShadowPricer,
+    default_policy,
+    refresh_prices,
+    route,
+    router_inputs,
+)
 from leadpilot.synth import generate_world
 
 
@@ -36,24 +43,26 @@ def main() -> None:
     leads = leads_from_frame(world.new_leads)
     scorer = world.truth.as_scorer()
     policy = default_policy(reps)
-    response = typical_response_hours(world.history)
-    pricer = ShadowPricer(DemandModel.from_leads(leads_from_frame(world.history), seed=0))
-    scoring, writing = _floor_ms(leads, [r.rep_id for r in reps if r.active], scorer, response)
+    history = leads_from_frame(world.history)
+    base = router_inputs(policy, reps, scorer=scorer, history=history)
+    pricer = ShadowPricer(DemandModel.from_leads(history, seed=0))
+    active = [r.rep_id for r in reps if r.active]
+    scoring, writing = _floor_ms(leads, active, scorer, base.response_hours)
     for what, ms in (("scoring the candidate rows", scoring), ("one committed row", writing)):
         print(f"floor, {what}: median {np.median(ms):.2f} ms, p99 {np.percentile(ms, 99):.2f} ms")
     for label, use_pricer in (("with shadow prices", True), ("fairness prices only", False)):
         state = InMemoryState()
         rng = np.random.default_rng(0)
         times = []
+        inputs = base
         cpu0 = time.process_time()
         for lead in leads:
             assert lead.created_at is not None
             started = time.perf_counter()
-            decision = route(
-                lead, policy=policy, reps=reps, state=state, scorer=scorer,
-                now=lead.created_at, rng=rng, pricer=pricer if use_pricer else None,
-                response_hours=response,
-            )  # fmt: skip
+            # A decision's time includes its synchronous price refresh, as in route-batch.
+            now = lead.created_at
+            inputs = refresh_prices(lead, inputs, state, now, pricer if use_pricer else None)
+            decision = route(lead, inputs, state, now, rng)
             times.append(time.perf_counter() - started)
             state.commit(decision)
         cpu = time.process_time() - cpu0

@@ -10,6 +10,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 # Tests that read shared data: the three public-export demo runs and the Maven model test.
 NEEDS_DATA = [
@@ -33,6 +35,7 @@ def _pytest(data_dir: Path, *, require: bool) -> subprocess.CompletedProcess[str
     )
 
 
+@pytest.mark.slow  # runs pytest on the data-set tests in a subprocess
 def test_missing_shared_data_skips_with_a_reason(tmp_path: Path) -> None:
     result = _pytest(tmp_path, require=False)
     assert result.returncode == 0, result.stdout + result.stderr
@@ -41,6 +44,7 @@ def test_missing_shared_data_skips_with_a_reason(tmp_path: Path) -> None:
     assert "LEADPILOT_DATA_DIR" in result.stdout
 
 
+@pytest.mark.slow  # runs pytest on the data-set tests in a subprocess
 def test_missing_shared_data_fails_when_required(tmp_path: Path) -> None:
     result = _pytest(tmp_path, require=True)
     assert result.returncode == 1

@@ -19,7 +19,6 @@ if TYPE_CHECKING:  # numpy only types the scorer protocol; `leadpilot --help` mu
 
 __all__ = [
     "ACCOUNT_COLUMNS",
-    "EXCLUSION_CODES",
     "HISTORY_COLUMNS",
     "REP_COLUMNS",
     "SIZE_BANDS",
@@ -183,7 +182,10 @@ _LEAD_FIELDS = frozenset(f for f in Lead.__dataclass_fields__ if f != "attribute
 
 @dataclass(frozen=True, slots=True)
 class Rep:
-    """One sales rep of the roster."""
+    """One sales rep of the roster. ``segments`` (the company-size segments or account
+    tiers the rep covers) and ``seniority`` come from the roster's optional columns of those
+    names; ``out_of_office`` holds ``(start, end)`` ranges (the service's, with timezone;
+    naive ones are read in the rep's timezone). ``attributes``: any further roster column."""
 
     rep_id: str
     name: str | None = None
@@ -201,6 +203,9 @@ class Rep:
     active: bool = True
     start_date: date | None = None
     backup_rep_id: str | None = None
+    segments: tuple[str, ...] = ()
+    seniority: str | None = None
+    out_of_office: tuple[tuple[datetime, datetime], ...] = ()
     attributes: Mapping[str, Any] = field(default_factory=dict)
 
 
@@ -215,23 +220,6 @@ class Account:
     has_open_opportunity: bool = False
     last_touch_at: datetime | None = None
     tier: str | None = None
-
-
-# Why a considered rep was not chosen; the router attaches one code per excluded rep.
-EXCLUSION_CODES: tuple[str, ...] = (
-    "NOT_IN_POOL",
-    "OUT_OF_TERRITORY",
-    "PRODUCT_MISMATCH",
-    "LANGUAGE_MISMATCH",
-    "SEGMENT_MISMATCH",
-    "SENIORITY_TOO_LOW",
-    "OUT_OF_OFFICE",
-    "OUTSIDE_WORKING_HOURS",
-    "AT_DAILY_CAP",
-    "AT_OPEN_CAP",
-    "INACTIVE",
-    "DECLINED_BEFORE",
-)
 
 
 @dataclass(frozen=True, slots=True)

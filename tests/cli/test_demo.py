@@ -25,6 +25,8 @@ def test_demo_tour_runs_every_step(tmp_path: Path) -> None:
         "The routing audit",
         "Learning who converts what",
         "Routing the new leads",
+        "Proving it on history",
+        "estimates vs the truth",
         "The live service",
         "Tour finished",
     ):
@@ -40,6 +42,7 @@ def test_demo_tour_runs_every_step(tmp_path: Path) -> None:
         assert (tmp_path / "tour" / name).exists(), name
 
 
+@pytest.mark.slow  # the whole demo on a real export: an acceptance test
 @pytest.mark.shared_data(MAVEN.name)
 def test_demo_on_the_maven_folder_gives_the_honest_verdict(tmp_path: Path) -> None:
     result = CliRunner().invoke(build_app(), ["demo", "--dir", str(tmp_path), "--data", str(MAVEN)])
@@ -48,6 +51,7 @@ def test_demo_on_the_maven_folder_gives_the_honest_verdict(tmp_path: Path) -> No
     assert "does not support predictive routing" in result.output
 
 
+@pytest.mark.slow  # the whole demo on real exports: acceptance tests
 @pytest.mark.parametrize(
     "name",
     [

@@ -14,7 +14,7 @@ from rich.console import Console
 from typer.testing import CliRunner
 
 from leadpilot.cli.main import build_app
-from leadpilot.cli.route import compare_strategies
+from leadpilot.evaluate.compare import compare_strategies
 from leadpilot.synth import World, generate_world, write_world
 
 runner = CliRunner()
@@ -91,7 +91,8 @@ def test_route_batch_round_robin_override_and_bad_strategy(folder: Path, tmp_pat
 def test_route_one_lead_explains_and_prints_json(folder: Path, tmp_path: Path) -> None:
     lead = tmp_path / "lead.json"
     lead.write_text(
-        json.dumps({"lead_id": "=cmd()", "created_at": "2026-11-23T15:00:00Z",
+        # 16:15 UTC: rep-05 (London) and rep-02 (Los Angeles) both cover EMEA and are on shift.
+        json.dumps({"lead_id": "=cmd()", "created_at": "2026-11-23T16:15:00Z",
                     "industry": "Software", "region": "EMEA", "demo_request": True})
     )  # fmt: skip
     args = ["route", str(lead), "--reps", str(folder / "reps.csv"),
@@ -151,7 +152,7 @@ def test_policy_check_example_passes_and_mistakes_fail(folder: Path, tmp_path: P
 
 def test_compare_strategies_beats_round_robin_on_a_small_world(world: World) -> None:
     # The benchmark asks 70% on full-size worlds; a small world is noisier: 50% here.
-    res = compare_strategies(Console(file=io.StringIO()), world)
+    res = compare_strategies(world)
     assert res["best"]["expected"] >= res["predictive"]["expected"]
     assert res["predictive"]["share_of_best_lift"] >= 0.5
     assert res["predictive"]["over_cap_rep_days"] == 0
@@ -175,7 +176,7 @@ def test_demo_section_writes_decisions_and_explains_one(world: World, tmp_path: 
 
 def test_route_batch_is_reproducible_and_logs_propensities(world: World) -> None:
     from leadpilot.ingest import leads_from_frame, reps_from_frame
-    from leadpilot.policy import default_policy, parse_policy
+    from leadpilot.policy import default_policy, parse_policy, router_inputs
     from leadpilot.policy.batch import route_batch
 
     reps = reps_from_frame(world.reps)
@@ -184,8 +185,9 @@ def test_route_batch_is_reproducible_and_logs_propensities(world: World) -> None
     doc["predictive"] = {"explore": 0.1, "holdout": 0.2}
     policy = parse_policy(doc)
     scorer = world.truth.as_scorer()
-    first = route_batch(leads, policy=policy, reps=reps, scorer=scorer, seed=5)
-    again = route_batch(leads, policy=policy, reps=reps, scorer=scorer, seed=5)
+    inputs = router_inputs(policy, reps, scorer=scorer)
+    first = route_batch(leads, inputs, seed=5)
+    again = route_batch(leads, inputs, seed=5)
     assert first == again
     assigned = [d for d in first if d.rep_id is not None]
     held_out = [d for d in assigned if "HOLDOUT" in d.reasons]
@@ -196,3 +198,25 @@ def test_route_batch_is_reproducible_and_logs_propensities(world: World) -> None
         # the exploration share; nobody ever has less.
         assert d.propensity is not None
         assert d.propensity >= 0.8 * 0.1 / n - 1e-12
+
+
+def test_route_batch_has_the_on_error_option_its_hint_names(folder: Path, tmp_path: Path) -> None:
+    """Issue 13 item 7: the reader's hint said "use --on-error skip", which route-batch did
+    not have. Now it has it: the readable leads are routed, the bad row goes to a rejects
+    file."""
+    leads = pd.read_csv(folder / "new_leads.csv").head(20)
+    leads["created_at"] = leads["created_at"].astype(object)
+    leads.loc[3, "created_at"] = "not a date"
+    path = tmp_path / "leads.csv"
+    leads.to_csv(path, index=False)
+    out = tmp_path / "d.csv"
+    args = ["route-batch", str(path), "--reps", str(folder / "reps.csv"), "--out", str(out)]
+    code, text = _invoke(*args)
+    assert code == 2
+    assert "--on-error skip" in text
+    code, text = _invoke(*args, "--on-error", "skip")
+    assert code == 0, text
+    got = pd.read_csv(out)
+    assert sorted(got["lead_id"]) == sorted(leads["lead_id"].drop(index=3))
+    rejects = pd.read_csv(tmp_path / "leads.rejects.csv")
+    assert list(rejects["lead_id"]) == [leads.loc[3, "lead_id"]]

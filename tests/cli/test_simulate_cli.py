@@ -73,7 +73,8 @@ def test_weighting_estimates_match_a_hand_recomputation(folder: Path, run: dict)
         w = hit / rows["propensity"].to_numpy()
         est = policy["estimates"]
         assert est["ips"]["rate"] == pytest.approx((w * y).mean())
-        assert est["snips"]["rate"] == pytest.approx((w * y).sum() / w.sum())
+        assigned = rows["rep_id_sim"].notna().mean()  # a lead left with nobody converts nothing
+        assert est["snips"]["rate"] == pytest.approx((w * y).sum() / w.sum() * assigned)
         assert est["ips"]["ci_low"] <= est["ips"]["rate"] <= est["ips"]["ci_high"]
         assert policy["lift_vs_logged"]["ips"]["rate"] == pytest.approx(
             (w * y).mean() / y.mean() - 1
@@ -82,6 +83,10 @@ def test_weighting_estimates_match_a_hand_recomputation(folder: Path, run: dict)
         assert 0 < est["dm"]["rate"] < 1
         assert set(est) == {"dm", "ips", "snips", "dr"}
         assert sum(policy["leads_per_rep"].values()) + policy["unassigned"] == len(window)
+        # the default policy's one lane has a 4-hour SLA: every assigned lead carries it
+        sla = policy["sla_attainment"]
+        assert sla["decisions_with_sla"] == sum(policy["leads_per_rep"].values())
+        assert 0 < sla["attainment"] < 1
 
 
 def test_moves_and_reports(folder: Path, run: dict) -> None:

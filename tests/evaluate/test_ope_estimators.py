@@ -77,6 +77,8 @@ def test_unassigned_leads_count_as_no_conversion() -> None:
     )
     assert InverseProbabilityWeighting().estimate_policy_value(data) == pytest.approx(0.5)
     assert DirectMethod().estimate_policy_value(data) == pytest.approx(0.2)
+    # SNIPS: sum(w r) / sum(w) = 1 / 1 is the rate of the assigned half; times the share 1/2
+    assert SelfNormalizedIPS().estimate_policy_value(data) == pytest.approx(0.5)
 
 
 def test_exact_propensities_make_ips_unbiased_on_a_simulated_log() -> None:

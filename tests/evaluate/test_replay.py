@@ -54,7 +54,8 @@ def test_evaluation_by_hand() -> None:
     ev = evaluate_decisions("p", logged, decisions, n_bootstrap=50)
     # weights: L1 matches (1 / 0.5), others differ; IPS = 2 * 1 / 4
     assert ev.estimates["ips"].rate == pytest.approx(0.5)
-    assert ev.estimates["snips"].rate == pytest.approx(1.0)
+    # SNIPS: 2 * 1 / 2 over the matched weight, times the 3 of 4 leads the policy assigned
+    assert ev.estimates["snips"].rate == pytest.approx(0.75)
     assert "dm" not in ev.estimates  # no outcome model given
     assert ev.lift_vs_logged["ips"].rate == pytest.approx(0.5 / 0.5 - 1)
     assert ev.n_leads == 4

@@ -37,7 +37,8 @@ def test_train_then_evaluate(tmp_path: Path) -> None:
     history, later, reps = _write(world, tmp_path)
     out = tmp_path / "model"
     app = build_app()
-    result = runner.invoke(app, ["train", str(history), "--reps", str(reps), "--out", str(out)])
+    args = ["train", str(history), "--reps", str(reps), "--out", str(out), "--bags", "2"]
+    result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output
     assert "logistic regression" in result.output
     assert "per-rep x industry rate" in result.output
@@ -133,7 +134,9 @@ def test_seed_prompt_export_without_dates(tmp_path: Path) -> None:
     path = tmp_path / "leads.csv"
     frame.to_csv(path, index=False)
     out = tmp_path / "m"
-    result = runner.invoke(build_app(), ["train", str(path), "--out", str(out), "--json"])
+    result = runner.invoke(
+        build_app(), ["train", str(path), "--out", str(out), "--json", "--bags", "2"]
+    )
     assert result.exit_code == 0, result.output
     doc = json.loads(result.stdout)
     assert doc["training_window"]["time_column"] == "file order"

@@ -243,5 +243,5 @@ def test_evaluate_measures_the_model_fit_without_the_test_slice(
 
 def test_evaluate_leaves_the_model_as_it_was(fitted: ConversionModel, world: ToyWorld) -> None:
     before = fitted.fitted_
-    evaluate(fitted, world.history.iloc[:3_000], world.reps)
+    evaluate(fitted, world.history.iloc[:1_500], world.reps)
     assert fitted.fitted_ is before

@@ -72,7 +72,7 @@ def test_constraints_cover_every_parameter_once() -> None:
 
 
 def test_fit_leaves_parameters_alone_and_is_repeatable(world: ToyWorld) -> None:
-    small = world.history.iloc[:3_000]
+    small = world.history.iloc[:2_000]
     model = ConversionModel(**FAST, interactions=["industry"])
     before = model.get_params()
     with pytest.raises(NotFittedError):

@@ -24,7 +24,8 @@ CASES = [
     ({"pools": [{"name": "all", "stratgy": "predictive"}]}, r"pools\[0\]\.stratgy",
      "did you mean 'strategy'"),
     ({"pools": [{"name": "all", "strategy": "random"}]}, r"pools\[0\]\.strategy",
-     "'predictive', 'round_robin', 'weighted_round_robin' or 'load_balanced'"),
+     "'predictive', 'round_robin', 'weighted_round_robin', 'load_balanced' or "
+     "'least_recently_assigned'"),
     ({"pools": [{"name": "all", "fallback": "predictive"}]}, r"pools\[0\]\.fallback",
      "allowed values"),
     ({}, "pools", "required"),

@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from leadpilot.policy import refresh_prices, route, router_inputs
 from leadpilot.policy.pricing import (
     DemandModel,
     later_window_days,
@@ -20,6 +21,28 @@ from leadpilot.schema import Lead
 P = np.array([[0.5, 0.1], [0.4, 0.35]])
 OK = np.ones((2, 2), dtype=bool)
 NO_BAND = (0.0, 100.0)
+
+
+def decide(
+    lead,
+    *,
+    policy,
+    reps,
+    state,
+    scorer=None,
+    accounts=None,
+    now,
+    rng,  # type: ignore[no-untyped-def]
+    declined=frozenset(),
+    pricer=None,
+    response_hours=None,
+):
+    """``route`` with the router inputs assembled from keywords (prices refreshed first)."""
+    inputs = router_inputs(
+        policy, reps, scorer=scorer, accounts=accounts, response_hours=response_hours
+    )
+    inputs = refresh_prices(lead, inputs, state, now, pricer, declined)
+    return route(lead, inputs, state, now, rng, declined)
 
 
 @pytest.mark.parametrize(
@@ -93,7 +116,7 @@ def test_typical_response_is_shrunk_towards_the_team() -> None:
 
 
 def test_router_keeps_a_scarce_specialist_for_the_leads_only_she_converts() -> None:
-    from leadpilot.policy import InMemoryState, ShadowPricer, parse_policy, route
+    from leadpilot.policy import InMemoryState, ShadowPricer, parse_policy
     from leadpilot.policy.table_scorer import TableScorer
     from leadpilot.schema import Rep
 
@@ -111,12 +134,12 @@ def test_router_keeps_a_scarce_specialist_for_the_leads_only_she_converts() -> N
     now = datetime(2026, 11, 23, 10, tzinfo=UTC)
     retail = Lead("r", industry="Retail")
 
-    greedy = route(retail, policy=policy, reps=reps, state=InMemoryState(), scorer=scorer,
+    greedy = decide(retail, policy=policy, reps=reps, state=InMemoryState(), scorer=scorer,
                    now=now, rng=np.random.default_rng(0))  # fmt: skip
     assert greedy.rep_id == "ann"  # without a demand model: the argmax
 
     state = InMemoryState()
-    priced = route(retail, policy=policy, reps=reps, state=state, scorer=scorer, now=now,
+    priced = decide(retail, policy=policy, reps=reps, state=state, scorer=scorer, now=now,
                    rng=np.random.default_rng(0), pricer=ShadowPricer(demand))  # fmt: skip
     assert priced.rep_id == "bob"
     ann = next(c for c in priced.candidates if c.rep_id == "ann")

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from leadpilot.policy import InMemoryState, parse_policy, route
+from leadpilot.policy import InMemoryState, parse_policy, refresh_prices, route, router_inputs
 from leadpilot.policy.explain import explain, why_not
 from leadpilot.policy.table_scorer import TableScorer
 from leadpilot.schema import Account, Lead, Rep
@@ -27,6 +27,28 @@ REPS = [
         max_leads_per_day=5, role="junior", languages=("en",)),
     Rep("dan", regions=("NA",), timezone="America/New_York", active=False),
 ]  # fmt: skip
+
+
+def decide(
+    lead,
+    *,
+    policy,
+    reps,
+    state,
+    scorer=None,
+    accounts=None,
+    now,
+    rng,  # type: ignore[no-untyped-def]
+    declined=frozenset(),
+    pricer=None,
+    response_hours=None,
+):
+    """``route`` with the router inputs assembled from keywords (prices refreshed first)."""
+    inputs = router_inputs(
+        policy, reps, scorer=scorer, accounts=accounts, response_hours=response_hours
+    )
+    inputs = refresh_prices(lead, inputs, state, now, pricer, declined)
+    return route(lead, inputs, state, now, rng, declined)
 
 
 @dataclass(frozen=True)
@@ -54,7 +76,7 @@ def _route(lead: Lead, policy: Any, state: InMemoryState | None = None, **kw: An
     kw.setdefault("now", NOW)
     kw.setdefault("rng", np.random.default_rng(0))
     kw.setdefault("scorer", None)
-    return route(lead, policy=policy, reps=REPS, state=state or InMemoryState(), **kw)
+    return decide(lead, policy=policy, reps=REPS, state=state or InMemoryState(), **kw)
 
 
 def test_round_robin_assigns_in_turn_and_records_every_exclusion() -> None:
@@ -76,11 +98,14 @@ def test_round_robin_assigns_in_turn_and_records_every_exclusion() -> None:
 
 def test_away_rep_keeps_their_turn_instead_of_passing_it_on() -> None:
     state = InMemoryState()
+    # Working hours off: cat (New York) is off shift at 10:00 UTC; this is about turns.
     policy = _policy(pools=[{"name": "all", "strategy": "round_robin",
-                             "eligibility": {"territory": False}}])  # fmt: skip
+                             "eligibility": {"territory": False}}],
+                     lanes=[{"name": "standard", "working_hours": False}])  # fmt: skip
     order = []
     ooo = {"rep": "bob", "start": NOW.isoformat(), "end": (NOW + timedelta(hours=1)).isoformat()}
     away = _policy(pools=policy.model_dump(by_alias=True)["pools"],
+                   lanes=[{"name": "standard", "working_hours": False}],
                    availability={"out_of_office": [ooo]})  # fmt: skip
     for i, pol in enumerate([policy, away, away, policy, policy, policy]):
         d = _route(Lead(f"l{i}"), pol, state)
@@ -97,7 +122,7 @@ def test_weighted_round_robin_splits_18_18_32_32_exactly_over_100_leads() -> Non
     state = InMemoryState()
     counts = dict.fromkeys(["r0", "r1", "r2", "r3"], 0)
     for i in range(100):
-        d = route(Lead(f"l{i}"), policy=policy, reps=reps, state=state, scorer=None, now=NOW,
+        d = decide(Lead(f"l{i}"), policy=policy, reps=reps, state=state, scorer=None, now=NOW,
                   rng=np.random.default_rng(i))  # fmt: skip
         state.commit(d)
         counts[d.rep_id] += 1
@@ -167,7 +192,9 @@ def test_holiday_and_partial_day_out_of_office() -> None:
 
 def test_daily_cap_counts_on_the_rep_local_calendar_day() -> None:
     policy = _policy(
-        pools=[{"name": "all", "members": ["ann"]}], reps={"ann": {"max_leads_per_day": 2}}
+        pools=[{"name": "all", "members": ["ann"]}],
+        reps={"ann": {"max_leads_per_day": 2}},
+        lanes=[{"name": "standard", "working_hours": False}],  # a late-night 24/7 lane
     )
     state = InMemoryState()
     t = datetime(2026, 11, 23, 22, 0, tzinfo=UTC)  # 23:00 in Berlin
@@ -314,7 +341,7 @@ def test_propensity_matches_the_mixture_and_the_empirical_frequency(
     seen = dict.fromkeys(expected, 0)
     n = 4000
     for _ in range(n):
-        d = route(lead, policy=policy, reps=reps, state=InMemoryState(), scorer=SCORER,
+        d = decide(lead, policy=policy, reps=reps, state=InMemoryState(), scorer=SCORER,
                   now=NOW, rng=rng)  # fmt: skip
         assert d.propensity == pytest.approx(expected[d.rep_id])
         seen[d.rep_id] += 1
@@ -326,7 +353,7 @@ def test_ties_split_the_propensity() -> None:
     reps = [Rep("ann"), Rep("bob")]
     flat = TableScorer({}, default=0.2)
     policy = _policy(pools=[{"name": "all", "strategy": "predictive"}])
-    d = route(Lead("l"), policy=policy, reps=reps, state=InMemoryState(), scorer=flat, now=NOW,
+    d = decide(Lead("l"), policy=policy, reps=reps, state=InMemoryState(), scorer=flat, now=NOW,
               rng=np.random.default_rng(1))  # fmt: skip
     assert d.propensity == pytest.approx(0.5)
 
@@ -356,9 +383,9 @@ def test_fairness_band_price_follows_the_fair_share(shares: str, expected: str) 
     state = InMemoryState()
     only_ann = _policy(pools=[{"name": "all", "members": ["ann"]}])
     for i in range(5):  # ann already has 5 leads through pool "all" this week, bob none
-        state.commit(route(Lead(f"x{i}"), policy=only_ann, reps=reps, state=state, scorer=None,
+        state.commit(decide(Lead(f"x{i}"), policy=only_ann, reps=reps, state=state, scorer=None,
                            now=NOW, rng=np.random.default_rng(i)))  # fmt: skip
-    d = route(Lead("l", industry="Software"), policy=policy, reps=reps, state=state,
+    d = decide(Lead("l", industry="Software"), policy=policy, reps=reps, state=state,
               scorer=SCORER, now=NOW, rng=np.random.default_rng(0))  # fmt: skip
     # ann converts Software better (0.30 vs 0.20). Capacity shares: ann's fair share is
     # 100/105 of the leads; 6 of 6 is index 1.05, inside the band. Equal shares: index 2.0,

@@ -11,16 +11,39 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from leadpilot.policy import InMemoryState, parse_policy, route
+from leadpilot.policy import InMemoryState, parse_policy, refresh_prices, route, router_inputs
 from leadpilot.policy.availability import local_day
 from leadpilot.policy.eligibility import Checker
+from leadpilot.policy.explain import exclusion_codes
 from leadpilot.policy.table_scorer import TableScorer
-from leadpilot.schema import EXCLUSION_CODES, Account, Lead, Rep
+from leadpilot.schema import Account, Lead, Rep
 
 START = datetime(2026, 11, 23, 6, 0, tzinfo=UTC)
 ZONES = ("UTC", "Europe/Berlin", "America/New_York", "Asia/Tokyo")
 REGIONS = ("NA", "EMEA", "APAC")
 INDUSTRIES = ("Software", "Retail", "Media")
+
+
+def decide(
+    lead,
+    *,
+    policy,
+    reps,
+    state,
+    scorer=None,
+    accounts=None,
+    now,
+    rng,  # type: ignore[no-untyped-def]
+    declined=frozenset(),
+    pricer=None,
+    response_hours=None,
+):
+    """``route`` with the router inputs assembled from keywords (prices refreshed first)."""
+    inputs = router_inputs(
+        policy, reps, scorer=scorer, accounts=accounts, response_hours=response_hours
+    )
+    inputs = refresh_prices(lead, inputs, state, now, pricer, declined)
+    return route(lead, inputs, state, now, rng, declined)
 
 
 @st.composite
@@ -111,7 +134,7 @@ def _run(reps: list[Rep], leads: list[Lead], policy: Any, seed: int, owner: str)
         owner_rep = next(r for r in reps if r.rep_id == owner)
         owner_free = checker.availability_block(owner_rep) is None
         opens = {r.rep_id: state.open_count(r.rep_id, now) for r in reps}
-        d = route(lead, policy=policy, reps=reps, state=state, scorer=scorer, accounts=accounts,
+        d = decide(lead, policy=policy, reps=reps, state=state, scorer=scorer, accounts=accounts,
                   now=now, rng=rng)  # fmt: skip
         out.append((d, owner_free, opens, checker, lane))
         state.commit(d)
@@ -145,7 +168,7 @@ def test_invariants(
     by_id = {r.rep_id: r for r in reps}
     per_day: Counter[tuple[str, Any]] = Counter()
     for (d, owner_free, opens, _checker, lane), lead in zip(runs, leads, strict=True):
-        assert set(d.exclusions.values()) <= set(EXCLUSION_CODES)
+        assert set(d.exclusions.values()) <= set(exclusion_codes())
         if d.strategy not in ("hold", "none") and len(reps) <= 5:  # all considered reps shown
             shown = set(d.exclusions) | {c.rep_id for c in d.candidates}
             assert shown == {r.rep_id for r in reps}
@@ -192,7 +215,7 @@ def test_round_robin_counts_stay_within_one(
     state = InMemoryState()
     chosen = []
     for i in range(n_reps * rounds + extra):
-        d = route(Lead(f"l{i}"), policy=policy, reps=reps, state=state, scorer=None,
+        d = decide(Lead(f"l{i}"), policy=policy, reps=reps, state=state, scorer=None,
                   now=START, rng=np.random.default_rng(i))  # fmt: skip
         state.commit(d)
         chosen.append(d.rep_id)

@@ -6,8 +6,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 from leadpilot.ingest.roster import leads_from_frame, reps_from_frame
-from leadpilot.service.core import lead_from_create
-from leadpilot.service.schemas import LeadCreate, intake_public
+from leadpilot.service.schemas import LeadCreate, intake_public, lead_from_create
 from leadpilot.store.engine import write_transaction
 from leadpilot.store.history import load_history_leads
 from leadpilot.synth import generate_world

@@ -68,3 +68,23 @@ def test_an_unreadable_stored_rep_is_skipped_with_an_alert(api: Api) -> None:
         api.post("/v1/leads", {"lead_id": f"M{i}"}).json()["decision"]["rep_id"] for i in range(6)
     }
     assert "rep-02" in got
+
+
+@pytest.mark.parametrize(
+    ("starts_at", "ends_at"),
+    [
+        ("2026-03-05T00:00:00Z", "2026-03-04T00:00:00Z"),
+        ("2026-03-05T00:00:00Z", "2026-03-05T00:00:00Z"),
+        ("2026-03-05T02:00:00", "2026-03-05T03:00:00+02:00"),  # naive is UTC: 01:00Z ends first
+    ],
+)
+def test_an_out_of_office_range_that_ends_before_it_starts_is_422(
+    api: Api, starts_at: str, ends_at: str
+) -> None:
+    """Issue 13 item 7: PUT /v1/reps accepted such ranges; now a 422 naming the field."""
+    ok = {"starts_at": "2026-03-01T00:00:00Z", "ends_at": "2026-03-02T00:00:00Z"}
+    bad = {"starts_at": starts_at, "ends_at": ends_at}
+    r = api.client.put("/v1/reps/rep-02", json={"out_of_office": [ok, bad]}, headers=api.headers())
+    assert r.status_code == 422, r.text
+    assert r.json()["error"]["field"] == "body.out_of_office.1.ends_at"
+    assert api.get("/v1/reps/rep-02").json()["out_of_office"] == []

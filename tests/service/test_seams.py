@@ -3,19 +3,42 @@ and the routing lock held by ``routing_transaction`` on PostgreSQL."""
 
 from __future__ import annotations
 
+import ast
 import dataclasses
 import threading
 import typing
+from pathlib import Path
 
 import sqlalchemy as sa
 
-from leadpilot.service.core import lead_from_create
 from leadpilot.service.events import HANDLERS, handle_event
 from leadpilot.service.outcomes import IntakeOutcome
-from leadpilot.service.schemas import EventCreate, EventType, LeadCreate, intake_public
+from leadpilot.service.schemas import (
+    EventCreate,
+    EventType,
+    LeadCreate,
+    intake_public,
+    lead_from_create,
+)
 from leadpilot.store.engine import routing_lock_key, routing_transaction
 
 from .conftest import Api, migrated_engine
+
+
+def test_the_core_speaks_no_http() -> None:
+    """The core's write paths import neither the web framework nor the public schemas."""
+    core = Path(__file__).resolve().parents[2] / "src" / "leadpilot" / "service"
+    for name in ("core.py", "events.py", "outcomes.py", "worker.py"):
+        imported = set()
+        for node in ast.walk(ast.parse((core / name).read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module:
+                imported.add(node.module)
+            elif isinstance(node, ast.Import):
+                imported.update(alias.name for alias in node.names)
+        http = {m for m in imported if m.startswith(("fastapi", "starlette"))}
+        assert http == set(), name
+        if name != "events.py":  # events take the EventCreate body as their input record
+            assert "leadpilot.service.schemas" not in imported, name
 
 
 def test_every_event_type_has_one_handler() -> None:
@@ -58,11 +81,19 @@ def test_event_outcomes_are_typed_and_repeat_once(api: Api) -> None:
 def test_routing_transaction_holds_the_advisory_lock_on_postgres(pg_url: str) -> None:
     engine = migrated_engine(pg_url)
     key = routing_lock_key("sdr")
-    try_lock = sa.select(sa.func.pg_try_advisory_xact_lock(key))
+    # pg_locks shows a bigint advisory key as (classid, objid) = its high and low 32 bits.
+    # Looked up by the holder's backend pid: other test runs may share the database.
+    held = sa.text(
+        "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted"
+        " AND pid = :pid AND classid = :high AND objid = :low AND objsubid = 1"
+    )
+    params = {"high": key >> 32, "low": key & 0xFFFFFFFF}
     inside, released = threading.Event(), threading.Event()
+    holder_pid: list[int] = []
 
     def hold() -> None:
-        with routing_transaction(engine, pool="sdr"):
+        with routing_transaction(engine, pool="sdr") as conn:
+            holder_pid.append(conn.execute(sa.text("SELECT pg_backend_pid()")).scalar_one())
             inside.set()
             released.wait(10)
 
@@ -70,13 +101,13 @@ def test_routing_transaction_holds_the_advisory_lock_on_postgres(pg_url: str) ->
     holder.start()
     try:
         assert inside.wait(10)
-        with engine.connect() as other, other.begin():
-            assert other.execute(try_lock).scalar() is False
+        with engine.connect() as other:
+            assert other.execute(held, {**params, "pid": holder_pid[0]}).scalar() == 1
     finally:
         released.set()
         holder.join(10)
-    with engine.connect() as other, other.begin():
-        assert other.execute(try_lock).scalar() is True
+    with engine.connect() as other:  # released at commit (transaction-scoped)
+        assert other.execute(held, {**params, "pid": holder_pid[0]}).scalar() == 0
     # One key for every pool today (see routing_lock_key): pools still serialise.
     assert routing_lock_key("ae") == key == routing_lock_key(None)
     engine.dispose()

@@ -82,7 +82,7 @@ def test_untouched_hot_lead_is_reassigned_after_its_sla_and_notified(
     assert new["reasons"][0] == "SLA_BREACH_REASSIGN"
     assert new["trigger"] == "sla_breach"
     assert new["rep_id"] not in {None, first["rep_id"]}
-    assert new["exclusions"][first["rep_id"]] == "DECLINED_BEFORE"
+    assert new["exclusions"][first["rep_id"]] == "PREVIOUSLY_LAPSED"
     lead = hot_api.get("/v1/leads/H1").json()
     assert lead["rep_id"] == new["rep_id"]
     assert lead["reassignments"] == 1
@@ -151,7 +151,7 @@ def test_declines_never_go_back_to_a_decliner_and_end_in_the_queue(hot_api: Api)
     lead = hot_api.get("/v1/leads/H1").json()
     assert lead["status"] == "queued"
     last = lead["decisions"][-1]
-    assert set(last["exclusions"].values()) == {"DECLINED_BEFORE"}
+    assert set(last["exclusions"].values()) == {"PREVIOUSLY_LAPSED"}
     assert run_due(hot_api.service).drained == []  # still nobody who has not declined
 
 

@@ -15,9 +15,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from leadpilot.errors import LeadpilotError
-from leadpilot.service.core import lead_from_create
 from leadpilot.service.events import handle_event
-from leadpilot.service.schemas import EventCreate, LeadCreate
+from leadpilot.service.schemas import EventCreate, LeadCreate, lead_from_create
 from leadpilot.service.worker import run_due
 from leadpilot.store.counters import DbRoutingState
 from leadpilot.store.tables import decisions, events, leads

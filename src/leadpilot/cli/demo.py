@@ -74,6 +74,7 @@ def run_tour(out: Console, workdir: Path, *, seed: int = 0) -> None:
     from leadpilot.cli import dedupe as dedupe_cli
     from leadpilot.cli import route as route_cli
     from leadpilot.cli import serve as serve_cli
+    from leadpilot.cli import simulate as simulate_cli
     from leadpilot.cli import synth as synth_cli
     from leadpilot.cli import train as train_cli
     from leadpilot.cli import validate as validate_cli
@@ -158,6 +159,15 @@ def run_tour(out: Console, workdir: Path, *, seed: int = 0) -> None:
             lambda: route_cli.demo_section(
                 out, workdir, world_box["world"], scorer=model_box.get("model")
             ),
+        )
+    )
+    steps.append(
+        (
+            "Proving it on history: off-policy estimates",
+            "Before going live, replay past leads through each policy and estimate what it "
+            "would have converted, four ways, with intervals and an overlap check; here the "
+            "truth is known, so every estimate can be judged (`leadpilot simulate`).",
+            lambda: simulate_cli.demo_section(out, workdir, world_box["world"]),
         )
     )
     steps.append(

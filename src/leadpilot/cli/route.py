@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from leadpilot.policy import Policy
     from leadpilot.schema import Decision, Lead, Rep, Scorer
 
-__all__ = ["compare_strategies", "demo_section", "load_scorer", "register"]
+__all__ = ["demo_section", "load_scorer", "print_comparison", "register"]
 
 
 def register(app: typer.Typer) -> None:
@@ -171,32 +171,27 @@ def route_one(
     import numpy as np
 
     from leadpilot.ingest import leads_from_frame, read_history
-    from leadpilot.policy import DemandModel, InMemoryState, ShadowPricer, route
+    from leadpilot.policy import (
+        DemandModel,
+        InMemoryState,
+        ShadowPricer,
+        refresh_prices,
+        route,
+        router_inputs,
+    )
     from leadpilot.policy.explain import explain, why_not
-    from leadpilot.policy.pricing import typical_response_hours
 
     the_lead = _read_lead(lead)
     roster, matcher, chosen = _inputs(reps, accounts, policy)
     scorer = load_scorer(model, truth)
     now = _when(at, the_lead)
-    pricer, response = None, None
-    if history is not None:
-        frame = read_history(history).frame
-        response = typical_response_hours(frame)
-        if scorer is not None:
-            pricer = ShadowPricer(DemandModel.from_leads(leads_from_frame(frame), seed=seed))
-    decision = route(
-        the_lead,
-        policy=chosen,
-        reps=roster,
-        state=InMemoryState(),
-        scorer=scorer,
-        accounts=matcher,
-        now=now,
-        rng=np.random.default_rng(seed),
-        pricer=pricer,
-        response_hours=response,
-    )
+    past = leads_from_frame(read_history(history).frame) if history is not None else None
+    inputs = router_inputs(chosen, roster, scorer=scorer, accounts=matcher, history=past)
+    state = InMemoryState()
+    if past and scorer is not None:
+        pricer = ShadowPricer(DemandModel.from_leads(past, seed=seed))
+        inputs = refresh_prices(the_lead, inputs, state, now, pricer)
+    decision = route(the_lead, inputs, state, now, np.random.default_rng(seed))
     if as_json:
         console.print_json(json.dumps(decision_json(decision)))
         return
@@ -263,6 +258,11 @@ def route_many(
     open_days: float = typer.Option(
         1.0, "--open-days", min=0.0, help="A lead counts as open this many days after routing."
     ),
+    on_error: str = typer.Option(
+        "raise",
+        "--on-error",
+        help="raise: stop at unreadable values. skip: route the rest, write a rejects file.",
+    ),
 ) -> None:
     """Route a file of leads in created_at order as if they arrived live, with each rep's
     max_leads_per_day per calendar day in the rep's timezone; write decisions.csv.
@@ -272,39 +272,33 @@ def route_many(
     """
     from leadpilot.csv_safe import write_safe_csv
     from leadpilot.ingest import leads_from_frame, read_history
-    from leadpilot.policy import with_strategy
+    from leadpilot.policy import router_inputs, with_strategy
     from leadpilot.policy.batch import decisions_frame, route_batch
-    from leadpilot.policy.policy_file import STRATEGIES
-    from leadpilot.policy.pricing import typical_response_hours
+    from leadpilot.policy.policy_file import strategy_names
 
-    if strategy is not None and strategy not in STRATEGIES:
+    if strategy is not None and strategy not in strategy_names():
         raise ConfigError(
             f"--strategy {strategy!r} is not a strategy",
-            hint=f"Use one of: {', '.join(STRATEGIES)}.",
+            hint=f"Use one of: {', '.join(strategy_names())}.",
         )
     prepare_output_file(out, option="--out")
     roster, matcher, chosen = _inputs(reps, accounts, policy)
     if strategy is not None:
         chosen = with_strategy(chosen, strategy)
     scorer = load_scorer(model, truth)
-    leads = leads_from_frame(read_history(new_leads, keep_extra=True).frame)
-    past: list[Lead] = []
-    response = None
-    if history is not None:
-        frame = read_history(history).frame
-        past = leads_from_frame(frame)
-        response = typical_response_hours(frame)
+    # --on-error is the option the reader's error hints name (it had none: issue 13 item 7).
+    read = read_history(new_leads, keep_extra=True, on_error=on_error)  # type: ignore[arg-type]
+    if read.rejects_path is not None:
+        console.print(
+            f"[yellow]{len(read.rejects)} unreadable value(s): rows left out, written to "
+            f"{read.rejects_path}[/yellow]"
+        )
+    leads = leads_from_frame(read.frame)
+    past = leads_from_frame(read_history(history).frame) if history is not None else None
+    inputs = router_inputs(chosen, roster, scorer=scorer, accounts=matcher, history=past)
     with console.status(f"Routing {len(leads):,} leads...", spinner="dots"):
         decisions = route_batch(
-            leads,
-            policy=chosen,
-            reps=roster,
-            scorer=scorer,
-            accounts=matcher,
-            history=past,
-            seed=seed,
-            open_lead_days=open_days,
-            response_hours=response,
+            leads, inputs, history=past or (), seed=seed, open_lead_days=open_days
         )
     write_safe_csv(decisions_frame(decisions), out)
     _print_batch(console, decisions, roster)
@@ -345,60 +339,14 @@ def _print_batch(out: Console, decisions: list[Decision], reps: list[Rep]) -> No
         )
 
 
-def compare_strategies(
-    out: Console,
-    world: Any,
-    scorer: Scorer | None = None,
-    *,
-    decisions_out: Path | None = None,
-) -> dict[str, Any]:
-    """Route a synthetic world's new leads with round-robin and with the default predictive
-    policy (the world's oracle unless ``scorer`` is given), score both with the ground truth
-    next to the offline yardsticks, print the table, and return the figures (and write the
-    predictive decisions to ``decisions_out``)."""
-    from leadpilot.csv_safe import write_safe_csv
-    from leadpilot.evaluate.offline import best_assignment, greedy_assignment
-    from leadpilot.ingest import leads_from_frame, reps_from_frame
-    from leadpilot.policy import default_policy, with_strategy
-    from leadpilot.policy.batch import decisions_frame, route_batch
-    from leadpilot.policy.pricing import typical_response_hours
-
-    reps = reps_from_frame(world.reps)
-    leads = leads_from_frame(world.new_leads)
-    history = leads_from_frame(world.history)
-    response = typical_response_hours(world.history)
-    scorer = scorer if scorer is not None else world.truth.as_scorer()
-    policy = default_policy(reps)
-    active = world.active_rep_ids
-    cap = world.daily_capacity(active)
-    p = world.truth.true_probability(world.new_leads, active)
-    day = world.new_lead_days()
-    results: dict[str, Any] = {}
-    arms = {
-        "round_robin": (with_strategy(policy, "round_robin"), None),
-        "predictive": (policy, scorer),
-    }
-    for name, (pol, sc) in arms.items():
-        decisions = route_batch(
-            leads, policy=pol, reps=reps, scorer=sc, history=history, response_hours=response
-        )
-        results[name] = _score(world, decisions, active, cap)
-        results[name]["decisions"] = decisions
-    if decisions_out is not None:
-        write_safe_csv(decisions_frame(results["predictive"]["decisions"]), decisions_out)
-    results["greedy"] = {"expected": greedy_assignment(p, day, cap).expected_conversions}
-    results["best"] = {"expected": best_assignment(p, day, cap).expected_conversions}
-    gap = results["best"]["expected"] - results["round_robin"]["expected"]
-    for arm in ("predictive", "greedy"):
-        results[arm]["share_of_best_lift"] = (
-            (results[arm]["expected"] - results["round_robin"]["expected"]) / gap if gap else 0.0
-        )
-    table = Table(title=f"Routing {len(leads):,} new leads, scored by the ground truth")
+def print_comparison(out: Console, results: dict[str, Any], n_leads: int, version: str) -> None:
+    """The table of :func:`leadpilot.evaluate.compare.compare_strategies`'s figures."""
+    table = Table(title=f"Routing {n_leads:,} new leads, scored by the ground truth")
     for col in ("policy", "true expected conversions", "of best lift", "fairness index"):
         table.add_column(col, justify="left" if col == "policy" else "right")
     labels = {
         "round_robin": "round-robin",
-        "predictive": f"predictive ({scorer.version})",
+        "predictive": f"predictive ({version})",
         "greedy": "greedy argmax (offline)",
         "best": "best feasible (offline LP)",
     }
@@ -413,36 +361,6 @@ def compare_strategies(
             f"{fi[0]:.2f}-{fi[1]:.2f}" if fi else "",
         )
     out.print(table)
-    return results
-
-
-def _score(world: Any, decisions: list[Decision], active: list[str], cap: Any) -> dict[str, Any]:
-    import numpy as np
-
-    from leadpilot.policy.fairness import fair_shares, fairness_index
-
-    ids = [d.rep_id for d in decisions]
-    frame = world.new_leads.set_index("lead_id").loc[[d.lead_id for d in decisions]]
-    p = world.truth.true_probability_assigned(frame.reset_index(), ids)
-    counts = Counter(i for i in ids if i is not None)
-    # capacity-weighted index: leads per rep over a share proportional to daily capacity
-    fi_cap = fairness_index(
-        np.array([counts.get(r, 0) for r in active], dtype=float), fair_shares(cap.astype(float))
-    )
-    per_day = Counter((d.rep_id, d.rep_local_day) for d in decisions if d.rep_id is not None)
-    caps = dict(zip(active, cap.tolist(), strict=True))
-    over = sum(1 for (rep, _day), n in per_day.items() if n > caps.get(rep, 0))
-    plain = fairness_index(
-        np.array([counts.get(r, 0) for r in active], dtype=float), fair_shares(np.ones(len(active)))
-    )
-    return {
-        "expected": float(np.nansum(p)),
-        "unassigned": sum(i is None for i in ids),
-        # the KPI: leads per rep / pool average
-        "fairness": (float(plain.min()), float(plain.max())),
-        "fairness_capacity": (float(fi_cap.min()), float(fi_cap.max())),
-        "over_cap_rep_days": over,
-    }
 
 
 def demo_section(
@@ -452,9 +370,15 @@ def demo_section(
     predictive policy (with ``scorer``, e.g. the trained model; the world's oracle when
     omitted), compare with the ground truth, write ``decisions.csv``, and explain one
     decision (who, why, why not the runner-up)."""
+    from leadpilot.csv_safe import write_safe_csv
+    from leadpilot.evaluate.compare import compare_strategies
+    from leadpilot.policy.batch import decisions_frame
     from leadpilot.policy.explain import explain
 
-    results = compare_strategies(out, world, scorer, decisions_out=workdir / "decisions.csv")
+    results = compare_strategies(world, scorer)
+    write_safe_csv(decisions_frame(results["predictive"]["decisions"]), workdir / "decisions.csv")
+    version = scorer.version if scorer is not None else world.truth.as_scorer().version
+    print_comparison(out, results, len(world.new_leads), version)
     pred, rr = results["predictive"], results["round_robin"]
     out.print(
         f"Predictive routing: [bold]{pred['expected'] - rr['expected']:+.1f}[/] expected "

@@ -131,12 +131,13 @@ def simulate(
 
 def _policies(files: list[Path], strategies: list[str], roster: Any) -> list[tuple[str, Policy]]:
     from leadpilot.policy import default_policy, load_policy, with_strategy
-    from leadpilot.policy.policy_file import STRATEGIES
+    from leadpilot.policy.policy_file import strategy_names
 
-    bad = [s for s in strategies if s not in STRATEGIES]
+    bad = [s for s in strategies if s not in strategy_names()]
     if bad:
         raise ConfigError(
-            f"--strategy {bad[0]!r} is not a strategy", hint=f"use one of: {', '.join(STRATEGIES)}"
+            f"--strategy {bad[0]!r} is not a strategy",
+            hint=f"use one of: {', '.join(strategy_names())}",
         )
     arms = [(path.stem, load_policy(path)) for path in files]
     arms += [(name, with_strategy(default_policy(roster), name)) for name in strategies]
@@ -232,8 +233,15 @@ def _blocks(
 def _trained_until(model: Any) -> pd.Timestamp | None:
     import pandas as pd
 
-    window = getattr(model, "training_window_", {}) or {}
-    parts = ["train", "calibration", "test"] if getattr(model, "refit_all", False) else ["train"]
+    fitted = getattr(model, "fitted_", None)  # a trained ConversionModel; oracles have none
+    window: dict[str, Any] = fitted.training_window if fitted is not None else {}
+    # The slices the saved model learned from: the train slice, the calibration slice when it
+    # was folded in, and the test slice when the final fit covered every settled lead.
+    parts = ["train"]
+    if window.get("refit_on_calibration_slice"):
+        parts.append("calibration")
+    if window.get("final_fit_rows", 0) == window.get("labelled_rows"):
+        parts.append("test")
     lasts = [window.get(p, {}).get("last") for p in parts]
     stamps = [pd.Timestamp(x) for x in lasts if x and not str(x).startswith("row")]
     return max(stamps) if stamps else None
@@ -254,7 +262,7 @@ def _accounts(path: Path | None, frame: pd.DataFrame) -> tuple[Any, pd.Series | 
 def _cell(v: Interval, reliable: bool) -> str:
     if not reliable:
         return "[dim]cannot tell[/]"
-    return f"{v.rate:.1%} ({v.ci_low:.1%}-{v.ci_high:.1%})"
+    return f"{v.rate:.1%}\n({100 * v.ci_low:.1f}-{100 * v.ci_high:.1f})"
 
 
 def _print(result: SimulationResult) -> None:
@@ -266,9 +274,9 @@ def _print(result: SimulationResult) -> None:
     )
     for w in result.warnings:
         console.print(f"[yellow]Warning:[/] {w}")
-    table = Table(title="Estimated conversion rate per lead (95% interval)")
-    for col in ("policy", "DM (model)", "IPS", "SNIPS", "DR", "DR lift vs logged",
-                "DR lift vs round-robin", "overlap"):  # fmt: skip
+    table = Table(title="Estimated conversion rate per lead (95% interval, in %)")
+    for col in ("policy", "DM", "IPS", "SNIPS", "DR", "DR lift\nvs logged",
+                "DR lift vs\nround-robin", "overlap"):  # fmt: skip
         table.add_column(col, justify="left" if col == "policy" else "right")
     for p in result.policies:
         ok = p.overlap.reliable
@@ -282,7 +290,7 @@ def _print(result: SimulationResult) -> None:
             ),
             _lift(lift, ok),
             _lift(lift_rr, ok),
-            f"{p.overlap.verdict} (ESS {p.overlap.ess:.0f})",
+            f"{p.overlap.verdict}\nESS {p.overlap.ess:.0f}",
         )
     console.print(table)
     for p in result.policies:
@@ -296,6 +304,12 @@ def _print(result: SimulationResult) -> None:
             "rep-day; strategies "
             + ", ".join(f"{k} {v:.0%}" for k, v in p.share_by_strategy.items())
             + (f"; {moved['leads']:,} leads moved vs the first policy" if moved else "")
+            + (
+                f"; SLA met (estimated from past response times at that load) "
+                f"{p.sla_attainment['attainment']:.0%}"
+                if p.sla_attainment
+                else ""
+            )
         )
     console.print(f"Done in {r['seconds']:.0f} s.")
 
@@ -305,4 +319,76 @@ def _lift(v: Interval | None, reliable: bool) -> str:
         return ""
     if not reliable:
         return "[dim]cannot tell[/]"
-    return f"{v.rate:+.1%} ({v.ci_low:+.1%} to {v.ci_high:+.1%})"
+    return f"{v.rate:+.1%}\n({100 * v.ci_low:+.0f} to {100 * v.ci_high:+.0f})"
+
+
+DEMO_WEEKS = 3
+DEMO_SETTLE_DAYS = 60  # outcomes of older leads are all known at the history's end
+
+
+def demo_section(out: Any, workdir: Path, world: Any) -> dict[str, Any]:
+    """For ``leadpilot demo``: replay three weeks of the synthetic history (ending 60 days
+    before it ends, so outcomes are settled) through round-robin and the default predictive
+    policy with a model trained only on the leads before them (cross-fitting), and print
+    every estimate next to the truth of the simulated assignments."""
+    import pandas as pd
+
+    from leadpilot.evaluate.simulation import Block, run_simulation
+    from leadpilot.ingest import reps_from_frame
+    from leadpilot.model import ConversionModel
+    from leadpilot.policy import default_policy, with_strategy
+    from leadpilot.synth import expected_conversions
+
+    hist = world.history
+    end = hist["created_at"].max() - pd.Timedelta(days=DEMO_SETTLE_DAYS)
+    start = end - pd.Timedelta(weeks=DEMO_WEEKS)
+    window = hist[(hist["created_at"] > start) & (hist["created_at"] <= end)]
+    roster = reps_from_frame(world.reps)
+    policy = default_policy(roster)
+    with out.status("Training a model on the leads before the window...", spinner="dots"):
+        model = ConversionModel().fit(hist[hist["created_at"] <= start], world.reps)
+    owner = dict(zip(world.accounts["domain"], world.accounts["owner_rep_id"], strict=True))
+    with out.status("Replaying...", spinner="dots") as status:
+        result = run_simulation(
+            hist[hist["created_at"] <= end],
+            [Block(window, model)],
+            [("round_robin", with_strategy(policy, "round_robin")), ("predictive", policy)],
+            reps=roster,
+            owners=hist["domain"].map(owner).astype(object),
+            baseline=with_strategy(policy, "round_robin"),
+            n_bootstrap=300,
+            progress=lambda msg: status.update(msg[:1].upper() + msg[1:] + "..."),
+        )
+    settled = window[window["converted"].notna()].reset_index(drop=True)
+    table = Table(title=f"{len(settled):,} past leads replayed: estimates vs the truth")
+    for col in ("policy", "truth", "DM (model)", "IPS", "SNIPS", "DR", "overlap"):
+        table.add_column(col, justify="left" if col == "policy" else "right")
+    truths: dict[str, float] = {}
+    for p in result.policies:
+        by_lead = {d.lead_id: d.rep_id for d in result.decisions[p.name]}
+        reps = [by_lead[i] for i in settled["lead_id"]]
+        truths[p.name] = float(expected_conversions(world, settled, reps).mean())
+        table.add_row(
+            p.name,
+            f"{truths[p.name]:.1%}",
+            *(_cell(p.estimates[e], True) for e in ("dm", "ips", "snips", "dr")),
+            f"{p.overlap.verdict} (ESS {p.overlap.ess:.0f})",
+        )
+    out.print(table)
+    poor = [p.name for p in result.policies if not p.overlap.reliable]
+    verdict = (
+        f"here overlap is poor for {', '.join(poor)}, so `leadpilot simulate` prints those "
+        "as 'cannot tell' and only the model's estimate (DM) remains, which is only as good "
+        "as the model"
+        if poor
+        else "here overlap is enough to read them"
+    )
+    out.print(
+        "The truth is the world's true P(convert) of each simulated assignment. IPS, SNIPS "
+        "and DR learn only from past leads the history happened to route the same way; "
+        f"{verdict}. Try:\n"
+        f"  leadpilot simulate {workdir}/history.csv --reps {workdir}/reps.csv --cross-fit "
+        "--strategy round_robin --strategy predictive --from "
+        f"{(start + pd.Timedelta(days=1)).date()} --to {end.date()} --out simulation.html"
+    )
+    return {"truth": truths, "result": result}

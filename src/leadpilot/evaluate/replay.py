@@ -167,6 +167,7 @@ class PolicyEvaluation:
     share_by_lane: dict[str, float]
     share_by_strategy: dict[str, float]
     lift_vs_baseline: dict[str, Interval] = field(default_factory=dict)
+    sla_attainment: dict[str, Any] | None = None
 
     def as_dict(self) -> dict[str, Any]:
         """Plain JSON types; ``estimates`` as ``{name: {rate, ci_low, ci_high}}``."""
@@ -187,6 +188,7 @@ class PolicyEvaluation:
             "peak_daily_load": self.peak_daily_load,
             "share_by_lane": self.share_by_lane,
             "share_by_strategy": self.share_by_strategy,
+            "sla_attainment": self.sla_attainment,
         }
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -24,11 +24,12 @@ from leadpilot.evaluate.replay import (
     moved,
     reward_matrix,
 )
+from leadpilot.evaluate.sla import sla_attainment
 from leadpilot.ingest import leads_from_frame
 from leadpilot.policy.batch import route_batch
 from leadpilot.policy.holds import AccountLookup
+from leadpilot.policy.inputs import router_inputs
 from leadpilot.policy.policy_file import Policy
-from leadpilot.policy.pricing import typical_response_hours
 from leadpilot.schema import Decision, Rep
 
 __all__ = ["Block", "SimulationResult", "run_simulation", "time_blocks"]
@@ -109,20 +110,13 @@ def run_simulation(
         start = block.replay["created_at"].min()
         past = history[history["created_at"] < start]
         past_leads = leads_from_frame(past)
-        response = typical_response_hours(past)
         leads = leads_from_frame(block.replay)
         for name, policy in arms:
             say(f"block {b + 1}/{len(blocks)}: routing {len(leads):,} leads with {name}")
-            decisions[name] += route_batch(
-                leads,
-                policy=policy,
-                reps=reps,
-                scorer=block.model,
-                accounts=accounts,
-                history=past_leads,
-                seed=seed,
-                response_hours=response,
+            inputs = router_inputs(
+                policy, reps, scorer=block.model, accounts=accounts, history=past_leads
             )
+            decisions[name] += route_batch(leads, inputs, history=past_leads, seed=seed)
         settled = block.replay[block.replay["converted"].notna() & block.replay["rep_id"].notna()]
         if len(settled):
             say(f"block {b + 1}/{len(blocks)}: scoring {len(settled):,} settled leads")
@@ -140,8 +134,11 @@ def run_simulation(
     )
     base = decisions.get("__baseline__")
     evaluations = [
-        evaluate_decisions(
-            name, logged, decisions[name], baseline=base, n_bootstrap=n_bootstrap, seed=seed
+        replace(
+            evaluate_decisions(
+                name, logged, decisions[name], baseline=base, n_bootstrap=n_bootstrap, seed=seed
+            ),
+            sla_attainment=sla_attainment(decisions[name], history),
         )
         for name in names
     ]

@@ -47,11 +47,14 @@ td.n{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
 <p><b>{{ p.name }}</b>: {{ p.overlap.reasons|join('; ') }}.</p>{% endif %}{% endfor %}
 <h2>How each policy uses the team</h2>
 <table><tr><th>policy</th><th>unassigned</th><th>fairness index range</th>
-<th>peak leads per rep-day</th><th>by lane</th><th>by strategy</th><th>moved vs first</th></tr>
+<th>peak leads per rep-day</th><th>SLA met (est.)</th><th>by lane</th><th>by strategy</th>
+<th>moved vs first</th></tr>
 {% for p in policies %}<tr><td>{{ p.name }}</td><td class="n">{{ p.unassigned }}</td>
 <td class="n">{{ '%.2f'|format(p.fairness_index_range[0]) }}-{{
 '%.2f'|format(p.fairness_index_range[1]) }}</td>
 <td class="n">{{ p.peak_daily_load.values()|max if p.peak_daily_load else 0 }}</td>
+<td class="n">{% if p.sla_attainment %}{{ '%.0f%%'|format(100 * p.sla_attainment.attainment)
+}}{% endif %}</td>
 <td>{% for k, v in p.share_by_lane.items() %}{{ k }} {{ '%.0f%%'|format(100 * v) }}
 {% endfor %}</td>
 <td>{% for k, v in p.share_by_strategy.items() %}{{ k }} {{ '%.0f%%'|format(100 * v) }}
@@ -65,7 +68,8 @@ p.moved_vs_first.top %}; {{ m['from'] }}&rarr;{{ m.to }} {{ m.leads }}{% endfor 
 <td class="n">{{ p.leads_per_rep.get(rep, 0) }}</td>{% endfor %}</tr>{% endfor %}</table>
 <p>DM is the outcome model alone; IPS and SNIPS weight the logged outcomes by how likely the
 history was to make each policy's choice; DR combines both. When the history rarely made a
-policy's choices (overlap "poor") the weighting estimates are noise and are not shown.</p>
+policy's choices (overlap "poor") the weighting estimates are noise and are not shown.
+"SLA met" is estimated from each rep's past response times on days with a similar load.</p>
 </body></html>
 """
 

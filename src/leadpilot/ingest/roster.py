@@ -191,7 +191,33 @@ def read_reps(source: Path | str, *, format: str | None = None) -> pd.DataFrame:
             value = str(out["backup_rep_id"].iat[i])
             problems.append((i, "backup_rep_id", value, "is not a rep_id of this roster"))
     _errors(table, sorted(problems), "rep roster")
-    return out[list(REP_COLUMNS)].reset_index(drop=True)
+    optional = _optional_rep_columns(table)
+    for col, values in optional.items():
+        out[col] = values
+    return out[[*REP_COLUMNS, *optional]].reset_index(drop=True)
+
+
+# Optional roster columns the router reads (``Rep.segments``, ``Rep.seniority``): kept, after
+# ``REP_COLUMNS``, only when the file has them.
+_OPTIONAL_REP_ALIASES: dict[str, tuple[str, ...]] = {
+    "segments": ("segments", "segment", "tiers"),
+    "seniority": ("seniority", "level", "seniority level"),
+}
+
+
+def _optional_rep_columns(table: RawTable) -> dict[str, pd.Series]:
+    by_key = {header_key(name): name for name in table.frame.columns}
+    out: dict[str, pd.Series] = {}
+    for target, spellings in _OPTIONAL_REP_ALIASES.items():
+        header = next((by_key[k] for s in spellings if (k := header_key(s)) in by_key), None)
+        if header is None:
+            continue
+        values = table.frame[header].fillna("").astype(str).str.strip()
+        if target == "segments":
+            out[target] = values.map(_as_list).astype(object)
+        else:
+            out[target] = values.where(values != "", None).astype(object)
+    return out
 
 
 def _maven_accounts(table: RawTable) -> pd.DataFrame:
@@ -279,8 +305,18 @@ def _split(value: Any) -> tuple[str, ...]:
     return tuple(p.strip() for p in re.split(r"[;|]", str(value)) if p.strip())
 
 
+# Optional roster columns the router reads, parsed once here into typed ``Rep`` fields.
+_TYPED_EXTRAS = frozenset({"segments", "seniority"})
+
+
+def _text(value: Any) -> str | None:
+    value = _py(value)
+    return str(value).strip() or None if value is not None else None
+
+
 def reps_from_frame(df: pd.DataFrame) -> list[Rep]:
-    """Turn a ``read_reps`` frame into ``Rep`` records (lists split on ';')."""
+    """Turn a ``read_reps`` frame into ``Rep`` records (lists split on ';'; the optional
+    ``segments`` and ``seniority`` columns become typed fields)."""
     reps: list[Rep] = []
     for row in df.to_dict(orient="records"):
         start = _py(row.get("start_date"))
@@ -305,10 +341,12 @@ def reps_from_frame(df: pd.DataFrame) -> list[Rep]:
                 active=True if active is None else bool(active),
                 start_date=start.date() if isinstance(start, datetime) else start,
                 backup_rep_id=_py(row.get("backup_rep_id")),
+                segments=_split(row.get("segments")),
+                seniority=_text(row.get("seniority")),
                 attributes={
                     str(k): _py(v)
                     for k, v in row.items()
-                    if k not in REP_COLUMNS and _py(v) is not None
+                    if k not in REP_COLUMNS and k not in _TYPED_EXTRAS and _py(v) is not None
                 },
             )
         )

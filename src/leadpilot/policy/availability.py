@@ -115,8 +115,8 @@ def _aware(moment: datetime, rep: Rep) -> datetime:
 def is_away(rep: Rep, now: datetime, availability: Availability) -> str | None:
     """``"OUT_OF_OFFICE"`` if the rep is out of office or on holiday at ``now``, else ``None``.
 
-    Out-of-office ranges come from the policy and from ``rep.attributes['out_of_office']``
-    (a sequence of ``(start, end)`` datetimes, e.g. set by the service).
+    Out-of-office ranges come from the policy and from ``rep.out_of_office`` (e.g. set by
+    the service).
     """
     for start, end in _ooo_ranges(rep, availability):
         if _aware(start, rep) <= now < _aware(end, rep):
@@ -143,9 +143,7 @@ def _ooo_ranges(rep: Rep, availability: Availability) -> Iterable[tuple[datetime
     for entry in availability.out_of_office:
         if entry.rep == rep.rep_id:
             yield entry.start, entry.end
-    extra = rep.attributes.get("out_of_office") if rep.attributes else None
-    if extra:
-        yield from extra
+    yield from rep.out_of_office
 
 
 def is_working(rep: Rep, now: datetime) -> bool:

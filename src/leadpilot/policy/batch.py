@@ -3,19 +3,19 @@ only the leads before it, capacity counted per rep-local calendar day."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from datetime import timedelta
 
 import numpy as np
 import pandas as pd
 
 from leadpilot.errors import DataValidationError
-from leadpilot.policy.holds import AccountLookup
-from leadpilot.policy.policy_file import Policy
-from leadpilot.policy.pricing import DemandModel, ShadowPricer
+from leadpilot.policy.demand import DemandModel
+from leadpilot.policy.inputs import RouterInputs
+from leadpilot.policy.pricer import ShadowPricer, refresh_prices
 from leadpilot.policy.router import route
 from leadpilot.policy.state import InMemoryState
-from leadpilot.schema import Decision, Lead, Rep, Scorer
+from leadpilot.schema import Decision, Lead
 
 __all__ = ["DECISION_COLUMNS", "decisions_frame", "route_batch"]
 
@@ -44,22 +44,20 @@ DECISION_COLUMNS: tuple[str, ...] = (
 
 def route_batch(
     leads: Sequence[Lead],
+    inputs: RouterInputs,
     *,
-    policy: Policy,
-    reps: Sequence[Rep],
-    scorer: Scorer | None,
-    accounts: AccountLookup | None = None,
     history: Sequence[Lead] = (),
     seed: int = 0,
     open_lead_days: float = 1.0,
     state: InMemoryState | None = None,
-    response_hours: Mapping[str, float] | None = None,
 ) -> list[Decision]:
     """Route ``leads`` in ``created_at`` order (file order breaks ties), each at its own
-    arrival time. Shadow prices use the expected lead mix of ``history`` plus the leads
-    routed so far, re-estimated at each new UTC day (so a decision never sees a later lead).
-    A lead counts as open for ``open_lead_days`` after assignment (there are no close
-    events in a batch). Returns decisions in arrival order."""
+    arrival time, under ``inputs`` (see :func:`leadpilot.policy.inputs.router_inputs`).
+    Shadow prices use the expected lead mix of ``history`` plus the leads routed so far,
+    re-estimated at each new UTC day (so a decision never sees a later lead), and are
+    refreshed synchronously before each lead that reads them. A lead counts as open for
+    ``open_lead_days`` after assignment (there are no close events in a batch). Returns
+    decisions in arrival order."""
     missing = [lead.lead_id for lead in leads if lead.created_at is None]
     if missing:
         raise DataValidationError(
@@ -77,21 +75,11 @@ def route_batch(
         lead = leads[i]
         now = lead.created_at
         assert now is not None
-        if scorer is not None and seen and now.date() != pricer_day:
+        if inputs.scorer is not None and seen and now.date() != pricer_day:
             demand = DemandModel.from_leads(seen, seed=seed)
             pricer, pricer_day = ShadowPricer(demand), now.date()
-        decision = route(
-            lead,
-            policy=policy,
-            reps=reps,
-            state=state,
-            scorer=scorer,
-            accounts=accounts,
-            now=now,
-            rng=rng,
-            pricer=pricer,
-            response_hours=response_hours,
-        )
+        inputs = refresh_prices(lead, inputs, state, now, pricer)
+        decision = route(lead, inputs, state, now, rng)
         state.commit(decision)
         out.append(decision)
         seen.append(lead)

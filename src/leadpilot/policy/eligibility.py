@@ -1,4 +1,5 @@
-"""Who may take a lead: pool membership, territory/product/language/segment/seniority rules,
+"""Who may take a lead: pool membership, the pool's eligibility rules (registered in
+:data:`leadpilot.policy.registry.RULES`: territory, product, language, segment, seniority...),
 activity, availability and capacity, each failure named by an exclusion code."""
 
 from __future__ import annotations
@@ -6,19 +7,46 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from typing import Any
 
 from leadpilot.policy.availability import is_away, is_working, local_day
 from leadpilot.policy.policy_file import Lane, Policy, Pool
-from leadpilot.policy.scoring import LeadView, matches
+from leadpilot.policy.registry import RULES, EligibilityRule
+from leadpilot.policy.scoring import LeadView
 from leadpilot.policy.state import RoutingState
 from leadpilot.schema import Lead, Rep
 
-__all__ = ["Capacity", "Checker", "Screen", "capacity_of", "covers_territory"]
+__all__ = [
+    "AVAILABILITY_TEXT",
+    "CAPACITY",
+    "TEMPORARY",
+    "Capacity",
+    "Checker",
+    "RuleInput",
+    "Screen",
+    "active_rules",
+    "capacity_of",
+    "covers",
+    "covers_territory",
+    "rep_segments",
+    "seniority_level",
+]
 
 _GLOBAL = frozenset({"*", "all", "global", "any"})
 # Codes that mean "would be eligible but is away or full right now" (the lead may queue).
 TEMPORARY = frozenset({"OUT_OF_OFFICE", "OUTSIDE_WORKING_HOURS", "AT_DAILY_CAP", "AT_OPEN_CAP"})
 CAPACITY = frozenset({"AT_DAILY_CAP", "AT_OPEN_CAP"})
+# The codes that do not come from an eligibility rule, with their explanations.
+AVAILABILITY_TEXT: dict[str, str] = {
+    "NOT_IN_POOL": "is not a member of the pool",
+    "OUT_OF_OFFICE": "is out of office or on holiday",
+    "OUTSIDE_WORKING_HOURS": "is outside working hours",
+    "AT_DAILY_CAP": "already has the maximum leads for today",
+    "AT_OPEN_CAP": "already has the maximum open leads",
+    "INACTIVE": "is inactive",
+    "DECLINED_BEFORE": "declined this lead before",
+    "UNKNOWN_REP": "is not in the roster",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,8 +73,9 @@ def capacity_of(rep: Rep, policy: Policy) -> Capacity:
     return Capacity(daily, open_)
 
 
-def _covers(rep_values: Sequence[str], lead_values: Sequence[str | None]) -> bool:
-    """A rep listing nothing covers everything; a lead with no value cannot be checked."""
+def covers(rep_values: Sequence[str], lead_values: Sequence[str | None]) -> bool:
+    """Whether a rep's list covers the lead's values: a rep listing nothing (or a global
+    value such as ``*``) covers everything, and a lead with no value cannot be checked."""
     if not rep_values:
         return True
     wanted = {v.casefold() for v in rep_values}
@@ -62,17 +91,43 @@ def covers_territory(rep: Rep, lead: Lead, policy: Policy) -> bool:
     regions: Sequence[str] = rep.regions
     if policy.territories and regions:
         regions = [*regions, *(c for r in regions for c in policy.territories.get(r, ()))]
-    return _covers(regions, (lead.region, lead.country, lead.state))
+    return covers(regions, (lead.region, lead.country, lead.state))
 
 
-def _listed(value: object) -> tuple[str, ...]:
-    if value is None:
-        return ()
-    if isinstance(value, str):
-        return tuple(v.strip() for v in value.split(";") if v.strip())
-    if isinstance(value, list | tuple):
-        return tuple(str(v) for v in value)
-    return ()
+def seniority_level(rep: Rep, policy: Policy) -> int:
+    """The rep's index in ``policy.seniority_levels`` (the policy's per-rep override, else
+    the roster's ``seniority``, else the role); -1 when unknown (fails every seniority
+    rule)."""
+    levels = policy.seniority_levels
+    override = policy.reps.get(rep.rep_id)
+    for name in (override.seniority if override else None, rep.seniority, rep.role):
+        if isinstance(name, str) and name in levels:
+            return levels.index(name)
+    return -1
+
+
+def rep_segments(rep: Rep, policy: Policy) -> tuple[str, ...]:
+    """The segments a rep covers: the policy's per-rep override, else the roster's."""
+    override = policy.reps.get(rep.rep_id)
+    if override is not None and override.segments:
+        return tuple(override.segments)
+    return rep.segments
+
+
+@dataclass(frozen=True, slots=True)
+class RuleInput:
+    """What an eligibility rule checks: one rep against one lead (``view``: the lead and
+    its derived fields) under ``policy``, with the pool's ``setting`` of the rule."""
+
+    policy: Policy
+    setting: Any
+    rep: Rep
+    view: LeadView
+
+
+def active_rules(pool: Pool) -> list[tuple[EligibilityRule, Any]]:
+    """The pool's switched-on rules with their settings, in rule order."""
+    return [(rule, s) for rule in RULES if (s := pool.eligibility.setting(rule.key))]
 
 
 @dataclass(slots=True)
@@ -106,6 +161,7 @@ class Checker:
         self.lane = lane
         self.declined = declined
         self._caps: dict[str, Capacity] = {}
+        self._rules: dict[str, list[tuple[EligibilityRule, Any]]] = {}
 
     def capacity(self, rep: Rep) -> Capacity:
         """``capacity_of(rep, policy)``, memoised for this decision (asked for every rep
@@ -116,47 +172,30 @@ class Checker:
         return cap
 
     def rule_block(self, rep: Rep, pool: Pool, view: LeadView) -> str | None:
-        """The first pool rule (territory, product, language, segment, seniority) the rep
-        fails for this lead, or ``None``."""
-        rules = pool.eligibility
-        lead = view.lead
-        if rules.territory and not covers_territory(rep, lead, self.policy):
-            return "OUT_OF_TERRITORY"
-        if rules.product and not _covers(rep.products, (lead.product,)):
-            return "PRODUCT_MISMATCH"
-        if rules.language and not _covers(rep.languages, (lead.language,)):
-            return "LANGUAGE_MISMATCH"
-        if rules.industry and not _covers(rep.industries, (lead.industry,)):
-            return "SEGMENT_MISMATCH"
-        if rules.segment:
-            override = self.policy.reps.get(rep.rep_id)
-            segs = (override.segments if override and override.segments else None) or _listed(
-                rep.attributes.get("segments")
-            )
-            if not _covers(tuple(segs), (view.get("segment"),)):
-                return "SEGMENT_MISMATCH"
-        for rule in rules.seniority:
-            if matches(rule.when, rule.when_any, view) and self._level(rep) < (
-                self.policy.seniority_levels.index(rule.min_level)
-            ):
-                return "SENIORITY_TOO_LOW"
+        """The code of the first of the pool's eligibility rules (see
+        :data:`leadpilot.policy.registry.RULES`) the rep fails for this lead, or ``None``."""
+        rule = self.failing_rule(rep, pool, view)
+        return rule.code if rule is not None else None
+
+    def failing_rule(self, rep: Rep, pool: Pool, view: LeadView) -> EligibilityRule | None:
+        """The first of the pool's eligibility rules the rep fails for this lead."""
+        rules = self._rules.get(pool.name)
+        if rules is None:
+            rules = self._rules[pool.name] = active_rules(pool)
+        for rule, setting in rules:
+            if not rule.check(RuleInput(self.policy, setting, rep, view)):
+                return rule
         return None
 
-    def _level(self, rep: Rep) -> int:
-        """The rep's seniority index (-1 when unknown: fails every seniority rule)."""
-        levels = self.policy.seniority_levels
-        override = self.policy.reps.get(rep.rep_id)
-        for name in (
-            override.seniority if override else None,
-            rep.attributes.get("seniority") if rep.attributes else None,
-            rep.role,
-        ):
-            if isinstance(name, str) and name in levels:
-                return levels.index(name)
-        return -1
+    def away_block(self, rep: Rep) -> str | None:
+        """Inactive, or out of office / on holiday, else ``None`` (no hours, no caps)."""
+        if not rep.active:
+            return "INACTIVE"
+        return is_away(rep, self.now, self.policy.availability)
 
     def availability_block(self, rep: Rep, *, require_working: bool | None = None) -> str | None:
-        """Inactive, declined, away, outside hours (hot lanes) or full, else ``None``."""
+        """Inactive, declined, away, outside working hours (every lane unless it turns
+        ``working_hours`` off) or full, else ``None``."""
         if not rep.active:
             return "INACTIVE"
         if rep.rep_id in self.declined:
@@ -164,7 +203,10 @@ class Checker:
         away = is_away(rep, self.now, self.policy.availability)
         if away:
             return away
-        working = self.lane.require_available_now if require_working is None else require_working
+        if require_working is None:
+            working = self.lane.working_hours or self.lane.require_available_now
+        else:
+            working = require_working
         if working and not is_working(rep, self.now):
             return "OUTSIDE_WORKING_HOURS"
         cap = self.capacity(rep)

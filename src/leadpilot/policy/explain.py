@@ -5,38 +5,21 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 
+from leadpilot.policy.eligibility import AVAILABILITY_TEXT
+from leadpilot.policy.registry import RULES, STRATEGIES
 from leadpilot.schema import Candidate, Decision
 
-__all__ = ["EXCLUSION_TEXT", "REASON_TEXT", "explain", "why_not"]
+__all__ = ["exclusion_codes", "exclusion_text", "explain", "reason_text", "why_not"]
 
 # (rep_id, versus rep_id) -> the model's top reasons in words (``ConversionModel.explain``).
 Factors = Callable[[str, str], Sequence[str]]
 
-EXCLUSION_TEXT: Mapping[str, str] = {
-    "NOT_IN_POOL": "is not a member of the pool",
-    "OUT_OF_TERRITORY": "does not cover the lead's territory",
-    "PRODUCT_MISMATCH": "does not sell the lead's product",
-    "LANGUAGE_MISMATCH": "does not speak the lead's language",
-    "SEGMENT_MISMATCH": "does not cover the lead's segment or industry",
-    "SENIORITY_TOO_LOW": "is not senior enough for this deal size",
-    "OUT_OF_OFFICE": "is out of office or on holiday",
-    "OUTSIDE_WORKING_HOURS": "is outside working hours (hot leads need someone now)",
-    "AT_DAILY_CAP": "already has the maximum leads for today",
-    "AT_OPEN_CAP": "already has the maximum open leads",
-    "INACTIVE": "is inactive",
-    "DECLINED_BEFORE": "declined this lead before",
-    "UNKNOWN_REP": "is not in the roster",
-}
-
-REASON_TEXT: Mapping[str, str] = {
+# Reasons that do not name a strategy (those come from the strategy registry).
+_RULE_PATH_TEXT: Mapping[str, str] = {
     "HOT_LANE": "hot lead: only reps available right now",
     "OWNER_HOLD": "the account's owner keeps its leads (ownership hold)",
     "HOLD_BACKUP_REP": "the owner is unavailable: the owner's backup takes it",
     "HOLD_BACKUP_POOL": "the owner is unavailable: routed to the hold backup pool",
-    "PREDICTIVE": "best predicted conversion after capacity and fairness prices",
-    "ROUND_ROBIN": "next in rotation",
-    "WEIGHTED_ROUND_ROBIN": "next in weighted rotation",
-    "LOAD_BALANCED": "fewest open leads",
     "LOW_CONFIDENCE_FALLBACK": "the model was not confident enough: fallback strategy used",
     "NO_MODEL_FALLBACK": "no model available: fallback strategy used",
     "EXPLORE": "random eligible rep (exploration, for learning)",
@@ -50,11 +33,33 @@ REASON_TEXT: Mapping[str, str] = {
 }
 
 
+def exclusion_text() -> dict[str, str]:
+    """Every exclusion code with why it excludes a rep: pool membership, availability and
+    capacity, then one per registered eligibility rule."""
+    out = dict(AVAILABILITY_TEXT)
+    for rule in RULES:
+        out.setdefault(rule.code, rule.explanation)
+    return out
+
+
+def exclusion_codes() -> tuple[str, ...]:
+    """Every code a decision's ``exclusions`` may hold."""
+    return tuple(exclusion_text())
+
+
+def reason_text() -> dict[str, str]:
+    """Every plain reason code in words, including one per registered strategy."""
+    out = {s.name.upper(): s.explanation for s in STRATEGIES}
+    out.update(_RULE_PATH_TEXT)
+    return out
+
+
 def _reason_line(code: str) -> str:
     head, _, rest = code.partition(":")
-    if code in REASON_TEXT:
-        return f"{code}: {REASON_TEXT[code]}"
-    texts = {
+    texts = reason_text()
+    if code in texts:
+        return f"{code}: {texts[code]}"
+    prefixes = {
         "LANE": "lane",
         "GRADE": "ICP grade",
         "POOL": "pool",
@@ -65,9 +70,14 @@ def _reason_line(code: str) -> str:
         "HOLD": "hold because of",
         "OWNER_UNAVAILABLE": "owner unavailable:",
         "SHADOW_RECOMMENDS": "shadow mode; the policy recommends",
+        "OVERFLOW": "every rep of the pool was unavailable: overflowed to pool",
+        "NEXT_SHIFT": "nobody on shift: assigned to the rep whose shift starts soonest,",
+        "FALLBACK_OWNER": "no pool could place the lead: the policy's fallback owner",
+        "FALLBACK_OWNER_UNAVAILABLE": "the policy's fallback owner is unavailable:",
+        "FALLBACK_QUEUE": "no pool could place the lead: it waits in the fallback queue",
     }
-    if head in texts:
-        return f"{code}: {texts[head]} {rest}"
+    if head in prefixes:
+        return f"{code}: {prefixes[head]} {rest}"
     return code
 
 
@@ -162,7 +172,7 @@ def why_not(decision: Decision, rep_id: str) -> str:
         return f"{rep_id} got the lead."
     code = decision.exclusions.get(rep_id)
     if code is not None:
-        return f"{rep_id} {EXCLUSION_TEXT.get(code, code)} ({code})."
+        return f"{rep_id} {exclusion_text().get(code, code)} ({code})."
     for cand in decision.candidates:
         if cand.rep_id == rep_id and cand.score is not None:
             return (

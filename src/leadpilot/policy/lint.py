@@ -10,12 +10,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Literal
 
-from leadpilot.policy.eligibility import Checker, capacity_of
+from leadpilot.policy.eligibility import Checker, active_rules, capacity_of
 from leadpilot.policy.holds import AccountLookup
 from leadpilot.policy.lint_values import ValueCensus
 from leadpilot.policy.policy_file import Condition, Policy, Pool
-from leadpilot.policy.router import select_lane, select_pool
-from leadpilot.policy.scoring import LeadView, evaluate, matches, qualify, segment_of
+from leadpilot.policy.registry import RULES, STRATEGIES
+from leadpilot.policy.router import lead_view, select_lane, select_pool
+from leadpilot.policy.scoring import evaluate, matches, qualify
 from leadpilot.policy.state import InMemoryState
 from leadpilot.schema import Lead, Rep
 
@@ -49,6 +50,16 @@ def lint_policy(
     out: list[Finding] = []
     ids = {r.rep_id for r in reps}
     _roster_checks(policy, reps, ids, out)
+    fallback = policy.fallback_owner
+    if fallback is not None and fallback.rep is not None and fallback.rep not in ids:
+        out.append(
+            Finding(
+                "error",
+                "fallback_owner.rep",
+                f"fallback owner {fallback.rep!r} is not in reps.csv: leads no pool can place "
+                "would be left without an owner",
+            )
+        )
     _order_checks(policy, out)
     if leads:
         _lead_checks(policy, reps, leads, accounts, out)
@@ -90,7 +101,7 @@ def _roster_checks(policy: Policy, reps: Sequence[Rep], ids: set[str], out: list
                         f"{rep_id!r} has a weight but is not an active member of the pool",
                     )
                 )
-        if "weighted_round_robin" in (pool.strategy, pool.fallback):
+        if any(STRATEGIES.get(name).weighted for name in (pool.strategy, pool.fallback)):
             unweighted = sorted(member_ids - set(pool.weights))
             if pool.weights and unweighted:
                 out.append(
@@ -101,15 +112,16 @@ def _roster_checks(policy: Policy, reps: Sequence[Rep], ids: set[str], out: list
                         + ", ".join(unweighted[:5]),
                     )
                 )
-        for j, rule in enumerate(pool.eligibility.seniority):
-            need = policy.seniority_levels.index(rule.min_level)
-            if not any(_level(policy, r) >= need for r in members):
+        out.append(Finding("info", path, _pool_summary(pool)))
+        for rule, setting in active_rules(pool):
+            if rule.lint is None:
+                continue
+            for sub, message in rule.lint(policy, setting, members):
                 out.append(
                     Finding(
                         "warning",
-                        f"{path}.eligibility.seniority[{j}]",
-                        f"no member of {pool.name!r} is {rule.min_level!r} or above: leads "
-                        "matching this rule can never be assigned",
+                        f"{path}.eligibility.{rule.key}{sub}",
+                        f"{pool.name!r}: {message}",
                     )
                 )
     for rep_id in policy.reps:
@@ -146,16 +158,15 @@ def _roster_checks(policy: Policy, reps: Sequence[Rep], ids: set[str], out: list
         )
 
 
-def _level(policy: Policy, rep: Rep) -> int:
-    override = policy.reps.get(rep.rep_id)
-    for name in (
-        override.seniority if override else None,
-        rep.attributes.get("seniority"),
-        rep.role,
-    ):
-        if isinstance(name, str) and name in policy.seniority_levels:
-            return policy.seniority_levels.index(name)
-    return -1
+def _pool_summary(pool: Pool) -> str:
+    """How the pool picks a rep and which eligibility rules it applies, in words (from the
+    strategy and rule registries)."""
+    main, fallback = STRATEGIES.get(pool.strategy), STRATEGIES.get(pool.fallback)
+    rules = [f"{rule.key} ({rule.code})" for rule, _ in active_rules(pool)]
+    return (
+        f"pool {pool.name!r}: {main.name} ({main.explanation}), fallback {fallback.name} "
+        f"({fallback.explanation}); eligibility rules: {', '.join(rules) or 'none'}"
+    )
 
 
 def _order_checks(policy: Policy, out: list[Finding]) -> None:
@@ -204,7 +215,7 @@ def _lead_checks(
     lane_hits: Counter[str] = Counter()
     pool_hits: Counter[str] = Counter()
     exception_hits: Counter[str] = Counter()
-    uncovered: dict[str, Counter[tuple[str, str]]] = {}
+    uncovered: dict[str, Counter[tuple[str, str]]] = {}  # pool -> (rule key, value)
     checker = Checker(
         policy=policy,
         state=InMemoryState(),
@@ -217,7 +228,7 @@ def _lead_checks(
     paths = list(_conditions(policy))
     census = ValueCensus(paths)
     for lead in leads:
-        view = LeadView(lead, {"segment": segment_of(lead, policy.segments)})
+        view = lead_view(lead, policy)
         match = accounts.match(lead) if accounts is not None else None
         if match is not None:
             view.derived.update(
@@ -239,13 +250,14 @@ def _lead_checks(
         pool_hits[pool.name] += 1
         members = _members(pool, reps)
         if members:
-            codes = [checker.rule_block(rep, pool, view) for rep in members]
-            if all(codes):
+            failed = [checker.failing_rule(rep, pool, view) for rep in members]
+            if all(failed):
                 # Name the rule that stops the reps who do cover the territory, if any.
-                others = [c for c in codes if c != "OUT_OF_TERRITORY"] or codes
-                code = Counter(others).most_common(1)[0][0] or ""
-                value = _value_for(code, lead, view)
-                uncovered.setdefault(pool.name, Counter())[(code, value)] += 1
+                others = [r for r in failed if r and r.key != "territory"] or failed
+                rule = Counter(others).most_common(1)[0][0]
+                assert rule is not None
+                value = str(rule.lead_value(view))
+                uncovered.setdefault(pool.name, Counter())[(rule.key, value)] += 1
     n = len(leads)
     for i, lane in enumerate(policy.lanes):
         if lane_hits[lane.name] == 0 and not lane.unconditional:
@@ -270,9 +282,9 @@ def _lead_checks(
             out.append(
                 Finding("warning", f"pools[{i}]", f"pool {pool.name!r} received none of {n} leads")
             )
-        for (code, value), count in (uncovered.get(pool.name) or Counter()).most_common(5):
-            territory = code == "OUT_OF_TERRITORY"
-            key = "territory" if territory else code.split("_")[0].lower()
+        for (key, value), count in (uncovered.get(pool.name) or Counter()).most_common(5):
+            territory = key == "territory"
+            code = RULES.get(key).code
             what = f"territory {value!r}" if territory else f"{code} (e.g. {value!r})"
             out.append(
                 Finding(
@@ -296,18 +308,6 @@ def _lead_checks(
                             f"{per_day:.1f}/day of {pool.name!r}: leads will queue",
                         )
                     )
-
-
-def _value_for(code: str, lead: Lead, view: LeadView) -> str:
-    """The lead's value that the failing rule looked at, for the message."""
-    field = {
-        "OUT_OF_TERRITORY": lead.region or lead.country or lead.state,
-        "PRODUCT_MISMATCH": lead.product,
-        "LANGUAGE_MISMATCH": lead.language,
-        "SEGMENT_MISMATCH": view.get("segment") or lead.industry,
-        "SENIORITY_TOO_LOW": lead.company_size,
-    }.get(code)
-    return str(field)
 
 
 def _conditions(policy: Policy) -> list[tuple[str, Condition]]:

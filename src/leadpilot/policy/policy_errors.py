@@ -22,7 +22,9 @@ class PathError(ValueError):
         self.path = path
 
 
-def policy_error(exc: ValidationError, source: str) -> PolicyError:
+def policy_error(exc: ValidationError, source: str, root: type[BaseModel]) -> PolicyError:
+    """A ``PolicyError`` naming each failing key path of ``exc`` and what ``root`` (the policy
+    file's model) allows there."""
     lines: list[str] = []
     first_path = ""
     for err in exc.errors():
@@ -32,7 +34,7 @@ def policy_error(exc: ValidationError, source: str) -> PolicyError:
             path, message = ctx_error.path, str(ctx_error)
         else:
             path = _format_loc(loc)
-            message = _describe(err, loc)
+            message = _describe(err, loc, root)
         first_path = first_path or path
         lines.append(f"{path or '(top level)'}: {message}")
     summary = "; ".join(lines[:5]) + (f" (and {len(lines) - 5} more)" if len(lines) > 5 else "")
@@ -54,10 +56,10 @@ def _format_loc(loc: tuple[Any, ...]) -> str:
     return out
 
 
-def _describe(err: Any, loc: tuple[Any, ...]) -> str:
+def _describe(err: Any, loc: tuple[Any, ...], root: type[BaseModel]) -> str:
     kind = err["type"]
     if kind == "extra_forbidden":
-        allowed = _allowed_keys(loc[:-1])
+        allowed = _allowed_keys(loc[:-1], root)
         name = str(loc[-1])
         guess = difflib.get_close_matches(name, allowed, n=1)
         hint = f" (did you mean {guess[0]!r}?)" if guess else ""
@@ -71,11 +73,9 @@ def _describe(err: Any, loc: tuple[Any, ...]) -> str:
     return f"{msg} (got {err['input']!r})" if kind != "value_error" else msg
 
 
-def _allowed_keys(loc: tuple[Any, ...]) -> list[str]:
-    """The keys the model at ``loc`` accepts, found by walking the type annotations."""
-    from leadpilot.policy.policy_file import Policy
-
-    ann: Any = Policy
+def _allowed_keys(loc: tuple[Any, ...], root: type[BaseModel]) -> list[str]:
+    """The keys the model at ``loc`` accepts, found by walking ``root``'s type annotations."""
+    ann: Any = root
     for part in loc:
         ann = _strip_optional(ann)
         origin = get_origin(ann)

@@ -6,6 +6,7 @@ the key path (``pools[1].strategy``) and says what is allowed there.
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import json
 import math
@@ -13,18 +14,26 @@ from collections.abc import Sequence
 from datetime import date, datetime
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Literal, get_args
+from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    ValidationError,
+    model_validator,
+)
 
 from leadpilot.errors import PolicyError
 from leadpilot.policy.policy_errors import PathError, policy_error
+from leadpilot.policy.registry import RULES as RULE_REGISTRY
+from leadpilot.policy.registry import STRATEGIES as STRATEGY_REGISTRY
 from leadpilot.schema import Rep
 
 __all__ = [
-    "FALLBACK_STRATEGIES",
-    "STRATEGIES",
     "Availability",
     "Condition",
     "Eligibility",
@@ -41,16 +50,36 @@ __all__ = [
     "Scoring",
     "SeniorityRule",
     "default_policy",
+    "fallback_names",
     "load_policy",
     "parse_policy",
     "parse_policy_text",
+    "strategy_names",
 ]
 
-Strategy = Literal["predictive", "round_robin", "weighted_round_robin", "load_balanced"]
-FallbackStrategy = Literal["round_robin", "weighted_round_robin", "load_balanced"]
-STRATEGIES: tuple[str, ...] = get_args(Strategy)
-FALLBACK_STRATEGIES: tuple[str, ...] = get_args(FallbackStrategy)
 Scalar = str | float | bool
+
+
+def strategy_names() -> tuple[str, ...]:
+    """Every registered strategy (the values ``strategy:`` allows)."""
+    return STRATEGY_REGISTRY.names()
+
+
+def fallback_names() -> tuple[str, ...]:
+    """The registered strategies that need no model (the values ``fallback:`` allows)."""
+    return tuple(s.name for s in STRATEGY_REGISTRY if not s.needs_scorer)
+
+
+def _one_of(value: str, allowed: Sequence[str]) -> str:
+    if value not in allowed:
+        quoted = [repr(a) for a in allowed]
+        listed = ", ".join(quoted[:-1]) + f" or {quoted[-1]}" if len(quoted) > 1 else quoted[0]
+        raise ValueError(f"got {value!r}; allowed values: {listed}")
+    return value
+
+
+StrategyName = Annotated[str, AfterValidator(lambda v: _one_of(v, strategy_names()))]
+FallbackName = Annotated[str, AfterValidator(lambda v: _one_of(v, fallback_names()))]
 
 # Operators a condition may use; exactly one per condition.
 OPERATORS: tuple[str, ...] = (
@@ -139,6 +168,21 @@ class Lane(_Matcher):
     sla_minutes: int | None = Field(default=None, gt=0)
     assign: bool = True  # False: no rep (e.g. nurture goes back to marketing)
     require_available_now: bool = False  # True: only reps inside working hours now
+    # Working hours hold in every lane unless switched off here (a 24/7 lane).
+    working_hours: bool = True
+    # Nobody of the pool on shift: give the lead to the rep whose shift starts soonest, or
+    # queue it until someone is on shift. Default: queue where require_available_now,
+    # else soonest.
+    off_shift: Literal["soonest", "queue"] | None = None
+    # How the SLA clock runs: wall-clock minutes, or the assigned rep's working minutes.
+    sla_clock: Literal["wall", "business"] = "wall"
+
+    @property
+    def off_shift_action(self) -> Literal["soonest", "queue"]:
+        """What happens when nobody of the pool is on shift (see ``off_shift``)."""
+        if self.off_shift is not None:
+            return self.off_shift
+        return "queue" if self.require_available_now else "soonest"
 
 
 class Holds(_Strict):
@@ -164,15 +208,50 @@ class SeniorityRule(_Matcher):
     min_level: str
 
 
-class Eligibility(_Strict):
-    """Which rep attributes must cover the lead (a rep listing nothing covers everything)."""
+class Eligibility(BaseModel):
+    """Which eligibility rules the pool applies, one key per rule registered in
+    :data:`leadpilot.policy.registry.RULES` (``territory`` on by default; ``product``,
+    ``language``, ``industry``, ``segment``, ``seniority`` rules, ``account_tier``...; a
+    rep listing nothing covers everything)."""
 
-    territory: bool = True
-    product: bool = False
-    language: bool = False
-    industry: bool = False
-    segment: bool = False
-    seniority: list[SeniorityRule] = Field(default_factory=list)
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _known_rules(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            raise ValueError(f"eligibility must be a mapping of rule: setting, got {data!r}")
+        rules = {rule.key: rule for rule in RULE_REGISTRY}
+        out: dict[str, Any] = {}
+        for key, value in data.items():
+            rule = rules.get(str(key))
+            if rule is None:
+                guess = difflib.get_close_matches(str(key), list(rules), n=1)
+                hint = f" (did you mean {guess[0]!r}?)" if guess else ""
+                raise ValueError(
+                    f"unknown eligibility rule {key!r}{hint}; allowed keys: {', '.join(rules)}"
+                )
+            out[key] = _setting_adapter(rule.setting).validate_python(value)
+        for key, rule in rules.items():
+            out.setdefault(key, rule.default)
+        return out
+
+    def setting(self, key: str) -> Any:
+        """The pool's setting of the rule ``key`` (the rule's default when not given)."""
+        extra = self.__pydantic_extra__ or {}
+        if key in extra:
+            return extra[key]
+        return RULE_REGISTRY.get(key).default
+
+
+_ADAPTERS: dict[object, TypeAdapter[Any]] = {}
+
+
+def _setting_adapter(setting: Any) -> TypeAdapter[Any]:
+    adapter = _ADAPTERS.get(setting)
+    if adapter is None:
+        adapter = _ADAPTERS[setting] = TypeAdapter(setting)
+    return adapter
 
 
 class Pool(_Matcher):
@@ -184,11 +263,14 @@ class Pool(_Matcher):
     members: list[str] | None = None
     member_pools: list[str] | None = None
     roles: list[str] | None = None
-    strategy: Strategy = "predictive"
-    fallback: FallbackStrategy = "round_robin"
+    strategy: StrategyName = "predictive"
+    fallback: FallbackName = "round_robin"
     weights: dict[str, float] = Field(default_factory=dict)
     eligibility: Eligibility = Field(default_factory=Eligibility)
     accept_within_minutes: int | None = Field(default=None, gt=0)
+    # Pools tried in order when none of this pool's reps can take the lead now
+    # (reason OVERFLOW:<pool>).
+    overflow: list[str] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _weights_positive(self) -> Pool:
@@ -290,6 +372,21 @@ def _default_segments() -> dict[str, tuple[float, float]]:
     return {"SMB": (1, 200), "MidMarket": (201, 1000), "Enterprise": (1001, math.inf)}
 
 
+class FallbackOwner(_Strict):
+    """The owner of last resort: a rep (``rep: rep-07``; assigned past capacity caps,
+    reason FALLBACK_OWNER) or a queue (``queue: triage``; the lead waits there, reason
+    FALLBACK_QUEUE, with an alert). Exactly one of the two."""
+
+    rep: str | None = Field(default=None, min_length=1)
+    queue: str | None = Field(default=None, min_length=1)
+
+    @model_validator(mode="after")
+    def _one(self) -> FallbackOwner:
+        if (self.rep is None) == (self.queue is None):
+            raise ValueError("give exactly one of 'rep' (a rep id) or 'queue' (a queue name)")
+        return self
+
+
 class Policy(_Strict):
     """A whole routing policy. See ``examples/policy.yaml`` for every feature in use."""
 
@@ -313,6 +410,8 @@ class Policy(_Strict):
     max_open_leads: int | None = Field(default=None, ge=0)
     notify_url: str | None = None
     max_reassignments: int = Field(default=3, ge=0)
+    # Who gets a lead that no pool (nor overflow) can place: a rep, or a named queue.
+    fallback_owner: FallbackOwner | None = None
 
     @model_validator(mode="after")
     def _cross_references(self) -> Policy:
@@ -322,10 +421,13 @@ class Policy(_Strict):
         _unique("exceptions", [e.name for e in self.exceptions])
         for i, exc in enumerate(self.exceptions):
             _known(f"exceptions[{i}].pool", exc.pool, pools, "pool")
+        for i, pool in enumerate(self.pools):
+            for j, name in enumerate(pool.overflow):
+                _known(f"pools[{i}].overflow[{j}]", name, pools, "pool")
         if self.holds.backup_pool is not None:
             _known("holds.backup_pool", self.holds.backup_pool, pools, "pool")
         for i, pool in enumerate(self.pools):
-            for j, rule in enumerate(pool.eligibility.seniority):
+            for j, rule in enumerate(pool.eligibility.setting("seniority") or ()):
                 _known(
                     f"pools[{i}].eligibility.seniority[{j}].min_level",
                     rule.min_level,
@@ -390,7 +492,7 @@ def parse_policy(data: Any, *, source: str = "policy") -> Policy:
     except PathError as exc:  # pragma: no cover - pydantic wraps it; kept for safety
         raise PolicyError(f"{source}: {exc.path}: {exc}", details={"path": exc.path}) from None
     except ValidationError as exc:
-        raise policy_error(exc, source) from None
+        raise policy_error(exc, source, Policy) from None
 
 
 def load_policy(path: str | Path) -> Policy:
@@ -437,7 +539,7 @@ def default_policy(reps: Sequence[Rep]) -> Policy:
                 name="all",
                 strategy="predictive",
                 fallback="round_robin",
-                eligibility=Eligibility(territory=False),
+                eligibility=Eligibility.model_validate({"territory": False}),
             )
         ]
     )

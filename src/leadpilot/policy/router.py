@@ -1,49 +1,51 @@
 """The router core: one lead in, one :class:`~leadpilot.schema.Decision` out.
 
-``route`` is a pure function of its inputs (lead, policy, roster, state, scorer, account
-matcher, time, random generator): no clock, no global randomness, no writes. The caller
-commits the decision to the state (``state.commit(decision)``), in one transaction in the
-service. Order of the rules: lane -> ownership hold -> exception -> pool -> eligibility ->
-strategy (with exploration and holdout mixed in, and the propensity of the chosen rep).
+``route(lead, inputs, state, now, rng, declined)`` is a pure function of its arguments:
+no clock, no global randomness, no writes, no solver. ``inputs``
+(:class:`~leadpilot.policy.inputs.RouterInputs`) holds the policy, roster, scorer, account
+matcher, shadow-price snapshot and response times. The caller commits the decision to the
+state (``state.commit(decision)``), in one transaction in the service, and refreshes the
+shadow prices before routing when they are due (:func:`leadpilot.policy.pricer.refresh_prices`,
+which asks :func:`priced_pool` which pool's prices this lead would read). Order of the
+rules: lane (its SLA) -> ownership hold (whatever the lane) -> the lane's ``assign`` ->
+exception -> pool -> eligibility (working hours in every lane) -> overflow pools -> the rep
+whose shift starts soonest (or the queue) -> the policy's fallback owner -> strategy (with
+exploration and holdout mixed in, and the propensity of the chosen rep).
 
-The predictive strategy scores every eligible rep (with each rep's expected response time
-under the current queue when ``queue_aware``) and picks argmax ``p - price``, where the price
-of a rep is the shadow price of its remaining capacity today and of the fairness band over
-the window (:mod:`leadpilot.policy.pricing`): greedy argmax would fill the best reps with the
-first leads of the day and ignore the band. Prices are refreshed every
-``max(refresh_every, pool size / 4)`` assignments of the day, whenever another tenth of the
-pool reaches a cap, and at each new day.
+Strategies and eligibility rules come from the registries of :mod:`leadpilot.policy.registry`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 import numpy as np
 from numpy.typing import NDArray
 
 from leadpilot.errors import DataValidationError
-from leadpilot.policy.availability import is_away, local_day, rep_zone
-from leadpilot.policy.eligibility import CAPACITY, TEMPORARY, Checker, Screen, capacity_of
-from leadpilot.policy.fairness import band_prices, fair_shares
-from leadpilot.policy.holds import AccountLookup, hold_for
+from leadpilot.policy.availability import local_day, next_working_start
+from leadpilot.policy.business_time import add_business_minutes
+from leadpilot.policy.choice import Choice, ChoiceContext, Fallback
+from leadpilot.policy.eligibility import CAPACITY, TEMPORARY, Checker, Screen
+from leadpilot.policy.holds import hold_for
+from leadpilot.policy.inputs import RouterInputs
+from leadpilot.policy.lead_history import LeadHistory, as_history
 from leadpilot.policy.policy_file import Lane, Policy, Pool
-from leadpilot.policy.pricing import ShadowPricer
+from leadpilot.policy.registry import STRATEGIES
+from leadpilot.policy.rules.previously_lapsed import LAPSED_FIELD
 from leadpilot.policy.scoring import LeadView, matches, qualify, segment_of
 from leadpilot.policy.state import RoutingState
-from leadpilot.policy.strategies import (
-    argmax_distribution,
-    load_balanced_pick,
-    rotation_pick,
-    rotation_update,
-)
+from leadpilot.policy.strategies.rotation import rotation_update
 from leadpilot.schema import Candidate, Decision, Lead, Rep, Scorer
 
 __all__ = [
     "TOP_CANDIDATES",
+    "lead_view",
+    "priced_pool",
     "route",
+    "select_lane",
     "select_pool",
     "with_strategy",
 ]
@@ -60,6 +62,11 @@ def with_strategy(policy: Policy, strategy: str) -> Policy:
         for pool in policy.pools
     ]
     return Policy.model_validate(data)
+
+
+def lead_view(lead: Lead, policy: Policy) -> LeadView:
+    """The lead with its policy segment (``qualify`` adds fit, intent and grade)."""
+    return LeadView(lead, {"segment": segment_of(lead, policy.segments)})
 
 
 def select_lane(view: LeadView, policy: Policy) -> Lane:
@@ -92,14 +99,25 @@ class _Draft:
     view: LeadView
     reasons: list[str]
     exclusions: dict[str, str]
+    # Reps assigned before their shift starts: the SLA clock starts with the shift.
+    shift_starts: dict[str, datetime] = field(default_factory=dict)
+
+    def deadline(self, rep: Rep) -> datetime | None:
+        """The SLA deadline if ``rep`` gets the lead now: wall-clock or the rep's working
+        minutes (``lane.sla_clock``), from now or from the start of the rep's shift."""
+        minutes = self.lane.sla_minutes
+        if not minutes:
+            return None
+        start = max(self.now, self.shift_starts.get(rep.rep_id, self.now))
+        if self.lane.sla_clock == "business":
+            return add_business_minutes(rep, start, minutes)
+        return start + timedelta(minutes=minutes)
 
     def decision(self, rep: Rep | None, **fields: object) -> Decision:
         lane = self.lane
-        deadline = (
-            self.now + timedelta(minutes=lane.sla_minutes)
-            if rep is not None and lane.sla_minutes
-            else None
-        )
+        deadline = self.deadline(rep) if rep is not None else None
+        if rep is not None and rep.rep_id in self.shift_starts:
+            self.reasons.append(f"NEXT_SHIFT:{rep.rep_id}")
         base = Decision(
             lead_id=self.lead.lead_id,
             rep_id=rep.rep_id if rep is not None else None,
@@ -120,101 +138,263 @@ class _Draft:
         return replace(base, **fields)  # type: ignore[arg-type]
 
 
+@dataclass(slots=True)
+class _Plan:
+    """A lead that reached a pool with eligible reps: the strategy chooses next."""
+
+    draft: _Draft
+    pool: Pool
+    screen: Screen
+    checker: Checker
+
+
 def route(
     lead: Lead,
-    *,
-    policy: Policy,
-    reps: Sequence[Rep],
+    inputs: RouterInputs,
     state: RoutingState,
-    scorer: Scorer | None,
-    accounts: AccountLookup | None = None,
     now: datetime,
     rng: np.random.Generator,
-    declined: frozenset[str] = frozenset(),
-    pricer: ShadowPricer | None = None,
-    response_hours: Mapping[str, float] | None = None,
+    declined: frozenset[str] | LeadHistory = frozenset(),
 ) -> Decision:
-    """Decide who gets ``lead`` at ``now`` under ``policy``; never assigns a rep who is
-    inactive, ineligible, away or at a cap. ``rep_id`` is ``None`` (with the reason) when
-    nobody can take the lead now, so the caller can queue it. ``pricer`` (shadow prices from
-    the expected lead mix) is optional: without it the predictive strategy prices only the
-    fairness band. ``response_hours`` (each rep's typical hours to first contact, e.g. from
-    :func:`leadpilot.policy.pricing.typical_response_hours`) lets the predictive strategy
-    pass the scorer each rep's expected response time under the current queue.
-    ``now`` must be timezone-aware."""
+    """Decide who gets ``lead`` at ``now``; never assigns a rep who is inactive,
+    ineligible, away or at a cap (the policy's ``fallback_owner`` rep alone may exceed a
+    cap). ``rep_id`` is ``None`` (with the reason) when nobody can take the lead now, so the
+    caller can queue it. ``declined``: the reps who let this lead go before (a
+    ``LeadHistory``, or the set of reps who declined it). ``now`` must be timezone-aware."""
+    plan = _plan(lead, inputs, state, now, declined)
+    if isinstance(plan, Decision):
+        return plan
+    return _choose(plan, inputs, state, rng)
+
+
+def priced_pool(
+    lead: Lead,
+    inputs: RouterInputs,
+    state: RoutingState,
+    now: datetime,
+    declined: frozenset[str] | LeadHistory = frozenset(),
+) -> Pool | None:
+    """The pool whose shadow prices ``route`` would read for this lead with these
+    arguments (a priced strategy, a scorer, eligible reps), else ``None``."""
+    if inputs.scorer is None or not inputs.policy.predictive.shadow_prices:
+        return None
+    plan = _plan(lead, inputs, state, now, declined)
+    if isinstance(plan, Decision) or not STRATEGIES.get(plan.pool.strategy).priced:
+        return None
+    return plan.pool
+
+
+def _plan(
+    lead: Lead,
+    inputs: RouterInputs,
+    state: RoutingState,
+    now: datetime,
+    declined: frozenset[str] | LeadHistory,
+) -> _Plan | Decision:
+    """Lane, hold, pool and eligibility: a final decision, or the pool's eligible reps."""
     if now.tzinfo is None:
         raise DataValidationError(
             "route() needs a timezone-aware 'now'", hint="Pass e.g. datetime.now(UTC)."
         )
-    view = LeadView(lead, {"segment": segment_of(lead, policy.segments)})
+    policy, reps = inputs.policy, inputs.reps
+    history = as_history(declined)
+    view = lead_view(lead, policy)
     qualification = qualify(view, policy)
-    match = accounts.match(lead) if accounts is not None else None
+    match = inputs.accounts.match(lead) if inputs.accounts is not None else None
     if match is not None:
         view.derived.update(account_id=match.account.account_id, account_tier=match.account.tier)
+    view.derived[LAPSED_FIELD] = history.lapsed
     lane = select_lane(view, policy)
     reasons = [f"LANE:{lane.name}", f"GRADE:{qualification.grade}"]
     if lane.require_available_now:
         reasons.append("HOT_LANE")
     draft = _Draft(lead, policy, now, lane, view, reasons, {})
+    checker = Checker(policy=policy, state=state, now=now, lane=lane, declined=history.declined)
+    by_id = {rep.rep_id: rep for rep in reps}
+    # Ownership holds come before the lane's ``assign``: an owned account's lead goes to its
+    # owner (or backup) whatever its lane; the lane still sets the SLA.
+    held = _hold(draft, inputs, checker, match, history, by_id)
+    if isinstance(held, Decision):
+        return held
     if not lane.assign:
         reasons.append("NO_ASSIGNMENT_LANE")
         return draft.decision(None, strategy="none", propensity=1.0)
-
-    checker = Checker(policy=policy, state=state, now=now, lane=lane, declined=declined)
-    by_id = {rep.rep_id: rep for rep in reps}
-    forced_pool: Pool | None = None
-    hold = hold_for(match, policy.holds, now)
-    if hold is not None and match is not None:
-        owner = by_id.get(hold.owner_rep_id)
-        code = "UNKNOWN_REP" if owner is None else checker.availability_block(owner)
-        reasons.append(f"ACCOUNT:{hold.account_id}:{hold.method}")
-        if owner is not None and code is None:
-            reasons += ["OWNER_HOLD", f"HOLD:{hold.why}"]
-            return draft.decision(
-                owner,
-                strategy="hold",
-                propensity=1.0,
-                pool=owner.pool,
-                **_scored(scorer, lead, owner),
-            )
-        draft.exclusions[hold.owner_rep_id] = code or "UNKNOWN_REP"
-        reasons.append(f"OWNER_UNAVAILABLE:{hold.owner_rep_id}:{code}")
-        backup = by_id.get(owner.backup_rep_id or "") if owner is not None else None
-        if policy.holds.use_backup_rep and backup is not None:
-            backup_code = checker.availability_block(backup)
-            if backup_code is None:
-                reasons.append("HOLD_BACKUP_REP")
-                return draft.decision(
-                    backup,
-                    strategy="hold",
-                    propensity=1.0,
-                    pool=backup.pool,
-                    **_scored(scorer, lead, backup),
-                )
-            draft.exclusions[backup.rep_id] = backup_code
-        if policy.holds.backup_pool is not None:
-            forced_pool = policy.pool(policy.holds.backup_pool)
-            reasons += ["HOLD_BACKUP_POOL", f"POOL:{forced_pool.name}"]
-
-    if forced_pool is None:
+    if held is None:
         pool, pool_reasons = select_pool(view, policy)
         reasons += pool_reasons
         if pool is None:
-            return draft.decision(None, strategy="none", propensity=1.0)
+            return _fallback_owner(draft, inputs, checker, by_id, None)
     else:
-        pool = forced_pool
-    screen = checker.screen(reps, pool, view)
+        pool = held
+    placed = _place(draft, checker, reps, pool)
+    if placed is None:
+        return _fallback_owner(draft, inputs, checker, by_id, pool)
+    return _Plan(draft, placed[0], placed[1], checker)
+
+
+def _hold(
+    draft: _Draft,
+    inputs: RouterInputs,
+    checker: Checker,
+    match: object,
+    history: LeadHistory,
+    by_id: dict[str, Rep],
+) -> Decision | Pool | None:
+    """The ownership hold: the owner's (or backup's) decision, the hold's backup pool when
+    both are unavailable, or ``None`` (no hold)."""
+    policy, reasons, lead = draft.policy, draft.reasons, draft.lead
+    hold = hold_for(match, policy.holds, draft.now)  # type: ignore[arg-type]
+    if hold is None:
+        return None
+
+    def block(rep: Rep) -> str | None:
+        # An owner keeps the account's leads off shift too, unless the lane needs someone
+        # now; a rep who let this lead go does not get it back through the hold.
+        if rep.rep_id in history.lapsed:
+            return "PREVIOUSLY_LAPSED"
+        return checker.availability_block(rep, require_working=draft.lane.require_available_now)
+
+    owner = by_id.get(hold.owner_rep_id)
+    code = "UNKNOWN_REP" if owner is None else block(owner)
+    reasons.append(f"ACCOUNT:{hold.account_id}:{hold.method}")
+    if owner is not None and code is None:
+        reasons += ["OWNER_HOLD", f"HOLD:{hold.why}"]
+        return draft.decision(
+            owner,
+            strategy="hold",
+            propensity=1.0,
+            pool=owner.pool,
+            **_scored(inputs.scorer, lead, owner),
+        )
+    draft.exclusions[hold.owner_rep_id] = code or "UNKNOWN_REP"
+    reasons.append(f"OWNER_UNAVAILABLE:{hold.owner_rep_id}:{code}")
+    backup = by_id.get(owner.backup_rep_id or "") if owner is not None else None
+    if policy.holds.use_backup_rep and backup is not None:
+        backup_code = block(backup)
+        if backup_code is None:
+            reasons.append("HOLD_BACKUP_REP")
+            return draft.decision(
+                backup,
+                strategy="hold",
+                propensity=1.0,
+                pool=backup.pool,
+                **_scored(inputs.scorer, lead, backup),
+            )
+        draft.exclusions[backup.rep_id] = backup_code
+    if policy.holds.backup_pool is not None and draft.lane.assign:
+        forced = policy.pool(policy.holds.backup_pool)
+        reasons += ["HOLD_BACKUP_POOL", f"POOL:{forced.name}"]
+        return forced
+    return None
+
+
+def _place(
+    draft: _Draft, checker: Checker, reps: Sequence[Rep], pool: Pool
+) -> tuple[Pool, Screen] | None:
+    """The pool and its eligible reps: the pool's reps on shift, else those of its
+    ``overflow`` pools in order (``OVERFLOW:pool``), else (when the lane says ``soonest``)
+    the reps of the first of those pools whose shift starts soonest. ``None``: nobody, with
+    the reasons recorded."""
+    chain = [pool]
+    for name in pool.overflow:
+        if all(p.name != name for p in chain):
+            chain.append(draft.policy.pool(name))
+    screens: list[Screen] = []
+    for i, candidate in enumerate(chain):
+        screen = checker.screen(reps, candidate, draft.view)
+        screens.append(screen)
+        for rep_id, code in screen.exclusions.items():
+            if not (i and code == "NOT_IN_POOL"):
+                draft.exclusions.setdefault(rep_id, code)
+        if i == 0:
+            _territory_reason(draft, candidate)
+            draft.reasons += [
+                f"CAPACITY_SKIP:{r}" for r, c in screen.exclusions.items() if c in CAPACITY
+            ]
+        if screen.eligible:
+            if i:
+                draft.reasons += [f"OVERFLOW:{candidate.name}", f"POOL:{candidate.name}"]
+            for rep in screen.eligible:
+                draft.exclusions.pop(rep.rep_id, None)
+            return candidate, screen
+    if draft.lane.working_hours and draft.lane.off_shift_action == "soonest":
+        for i, (candidate, screen) in enumerate(zip(chain, screens, strict=True)):
+            soonest = _soonest_shift(draft, checker, reps, screen)
+            if soonest is not None:
+                if i:
+                    draft.reasons += [f"OVERFLOW:{candidate.name}", f"POOL:{candidate.name}"]
+                for rep in soonest.eligible:
+                    draft.exclusions.pop(rep.rep_id, None)
+                return candidate, soonest
+    draft.reasons += ["NO_ELIGIBLE_REP", _why_nobody(screens[0])]
+    return None
+
+
+def _soonest_shift(
+    draft: _Draft, checker: Checker, reps: Sequence[Rep], screen: Screen
+) -> Screen | None:
+    """Among the reps kept out only by their working hours, those whose shift starts
+    soonest (their SLA clock starts then), or ``None``."""
+    by_id = {rep.rep_id: rep for rep in reps}
+    starts: dict[str, datetime] = {}
     for rep_id, code in screen.exclusions.items():
-        draft.exclusions.setdefault(rep_id, code)
-    if pool.eligibility.territory:
+        rep = by_id[rep_id]
+        if code != "OUTSIDE_WORKING_HOURS":
+            continue
+        if checker.availability_block(rep, require_working=False) is not None:
+            continue
+        start = next_working_start(rep, draft.now)
+        if start is not None:
+            starts[rep_id] = start
+    if not starts:
+        return None
+    first = min(starts.values())
+    out = Screen()
+    for rep_id, start in starts.items():
+        if start == first:
+            out.eligible.append(by_id[rep_id])
+            out.local_days[rep_id] = local_day(by_id[rep_id], draft.now)
+            draft.shift_starts[rep_id] = start
+    out.exclusions = {k: v for k, v in screen.exclusions.items() if k not in draft.shift_starts}
+    return out
+
+
+def _territory_reason(draft: _Draft, pool: Pool) -> None:
+    if pool.eligibility.setting("territory"):
+        lead = draft.lead
         where = lead.region or lead.country or lead.state
         if where:
-            reasons.append(f"TERRITORY:{where}")
-    reasons += [f"CAPACITY_SKIP:{r}" for r, c in screen.exclusions.items() if c in CAPACITY]
-    if not screen.eligible:
-        reasons += ["NO_ELIGIBLE_REP", _why_nobody(screen)]
-        return draft.decision(None, strategy=pool.strategy, pool=pool.name, propensity=1.0)
-    return _choose(draft, pool, screen, state, scorer, rng, checker, reps, pricer, response_hours)
+            draft.reasons.append(f"TERRITORY:{where}")
+
+
+def _fallback_owner(
+    draft: _Draft,
+    inputs: RouterInputs,
+    checker: Checker,
+    by_id: dict[str, Rep],
+    pool: Pool | None,
+) -> Decision:
+    """Nobody in the pools: the policy's ``fallback_owner`` rep (past capacity caps, not
+    while away), or its queue, or the plain queue."""
+    fallback = draft.policy.fallback_owner
+    strategy = pool.strategy if pool is not None else "none"
+    pool_name = pool.name if pool is not None else None
+    if fallback is not None and fallback.rep is not None:
+        rep = by_id.get(fallback.rep)
+        code = "UNKNOWN_REP" if rep is None else checker.away_block(rep)
+        if rep is not None and code is None:
+            draft.reasons.append(f"FALLBACK_OWNER:{rep.rep_id}")
+            return draft.decision(
+                rep,
+                strategy="fallback_owner",
+                propensity=1.0,
+                pool=pool_name,
+                **_scored(inputs.scorer, draft.lead, rep),
+            )
+        draft.reasons.append(f"FALLBACK_OWNER_UNAVAILABLE:{fallback.rep}:{code}")
+    elif fallback is not None and fallback.queue is not None:
+        draft.reasons.append(f"FALLBACK_QUEUE:{fallback.queue}")
+    return draft.decision(None, strategy=strategy, pool=pool_name, propensity=1.0)
 
 
 def _scored(scorer: Scorer | None, lead: Lead, rep: Rep) -> dict[str, object]:
@@ -239,62 +419,39 @@ def _why_nobody(screen: Screen) -> str:
 
 
 def _choose(
-    draft: _Draft,
-    pool: Pool,
-    screen: Screen,
-    state: RoutingState,
-    scorer: Scorer | None,
-    rng: np.random.Generator,
-    checker: Checker,
-    roster: Sequence[Rep],
-    pricer: ShadowPricer | None,
-    response_hours: Mapping[str, float] | None,
+    plan: _Plan, inputs: RouterInputs, state: RoutingState, rng: np.random.Generator
 ) -> Decision:
+    draft, pool = plan.draft, plan.pool
     policy, now, reasons = draft.policy, draft.now, draft.reasons
-    eligible = screen.eligible
+    eligible = plan.screen.eligible
     ids = [r.rep_id for r in eligible]
     n = len(ids)
-    weighted = "weighted_round_robin" in (pool.strategy, pool.fallback)
-    credits = state.rotation(pool.name)
-
-    fallback_idx = _fallback_pick(pool.fallback, ids, eligible, state, now, credits, pool)
-    fallback_dist = np.zeros(n)
-    fallback_dist[fallback_idx] = 1.0
+    main, fallback = STRATEGIES.get(pool.strategy), STRATEGIES.get(pool.fallback)
+    ctx = ChoiceContext(
+        lead=draft.lead,
+        pool=pool,
+        eligible=eligible,
+        ids=ids,
+        credits=state.rotation(pool.name),
+        weighted=main.weighted or fallback.weighted,
+        inputs=inputs,
+        state=state,
+        now=now,
+        checker=plan.checker,
+    )
+    # A fallback puts all its mass on one rep (holdout and shadow mode use that rep).
+    fallback_dist = fallback.choose(ctx).dist
+    fallback_idx = int(np.argmax(fallback_dist))
 
     strategy = pool.strategy
-    p: NDArray[np.float64] | None = None
-    price = np.zeros(n)
-    confidence: float | None = None
-    if strategy == "predictive":
-        if scorer is None:
-            reasons.append("NO_MODEL_FALLBACK")
-            strategy = pool.fallback
-            main_dist = fallback_dist
-        else:
-            hours = (
-                _expected_response_hours(eligible, state, now, policy, response_hours)
-                if policy.predictive.queue_aware and response_hours is not None
-                else None
-            )
-            scores = scorer.score_candidates(draft.lead, ids, expected_response_hours=hours)
-            p = np.asarray(scores.p, dtype=float)
-            confidence = float(scores.confidence)
-            if confidence < policy.predictive.min_confidence:
-                reasons.append("LOW_CONFIDENCE_FALLBACK")
-                strategy = pool.fallback
-                main_dist = fallback_dist
-            else:
-                typical = response_hours if hours is not None else None
-                price = _prices(
-                    pool, eligible, roster, state, scorer, checker, now, pricer, typical
-                )
-                main_dist = argmax_distribution(p - price)
-                reasons.append("PREDICTIVE")
+    answer: Choice | Fallback = main.choose(ctx)
+    reasons.append(answer.reason)
+    p, confidence = answer.p, answer.confidence
+    if isinstance(answer, Fallback):
+        strategy, main_dist, price = pool.fallback, fallback_dist, np.zeros(n)
     else:
-        idx = _fallback_pick(strategy, ids, eligible, state, now, credits, pool)
-        main_dist = np.zeros(n)
-        main_dist[idx] = 1.0
-        reasons.append(strategy.upper())
+        main_dist = answer.dist
+        price = answer.price if answer.price is not None else np.zeros(n)
 
     explore, holdout = policy.predictive.explore, policy.predictive.holdout
     live_dist = holdout * fallback_dist + (1 - holdout) * (explore / n + (1 - explore) * main_dist)
@@ -320,8 +477,13 @@ def _choose(
         reasons.append(f"SHADOW_RECOMMENDS:{shadow_rep}")
 
     rep = eligible[chosen]
-    update = rotation_update(ids, credits, rep.rep_id, weighted=weighted, weights=pool.weights)
+    update = rotation_update(
+        ids, ctx.credits, rep.rep_id, weighted=ctx.weighted, weights=pool.weights
+    )
+    for used in {main.name: main, fallback.name: fallback}.values():
+        update.update(used.record(ctx, rep.rep_id))
     candidates = _candidates(ids, p, price, main_dist, chosen)
+    scorer = inputs.scorer
     return draft.decision(
         rep,
         pool=pool.name,
@@ -340,161 +502,6 @@ def _draw(dist: NDArray[np.float64], u: float) -> int:
     """Inverse-CDF draw from ``dist`` with the uniform ``u`` (ties split evenly)."""
     cdf = np.cumsum(dist)
     return int(min(np.searchsorted(cdf, u * cdf[-1], side="right"), len(dist) - 1))
-
-
-def _fallback_pick(
-    strategy: str,
-    ids: list[str],
-    eligible: list[Rep],
-    state: RoutingState,
-    now: datetime,
-    credits: Mapping[str, float],
-    pool: Pool,
-) -> int:
-    if strategy == "load_balanced":
-        opens = [state.open_count(r, now) for r in ids]
-        daily = [state.daily_count(r.rep_id, local_day(r, now)) for r in eligible]
-        return ids.index(load_balanced_pick(ids, opens, daily, credits))
-    weighted = "weighted_round_robin" in (pool.strategy, pool.fallback)
-    return ids.index(rotation_pick(ids, credits, weighted=weighted, weights=pool.weights))
-
-
-def _expected_response_hours(
-    eligible: list[Rep],
-    state: RoutingState,
-    now: datetime,
-    policy: Policy,
-    typical: Mapping[str, float],
-) -> NDArray[np.float64]:
-    """Each rep's expected hours to first contact: their typical time (history, which
-    already holds their usual off-hours waits) plus the backlog, i.e. open leads beyond one
-    day's capacity, at ``minutes_per_open_lead`` each. Unknown reps get the team median."""
-    per_lead = policy.predictive.minutes_per_open_lead / 60.0
-    fallback = float(np.median(list(typical.values()))) if typical else 0.0
-    out = np.empty(len(eligible))
-    for i, rep in enumerate(eligible):
-        cap = capacity_of(rep, policy).max_leads_per_day
-        backlog = max(0, state.open_count(rep.rep_id, now) - cap) if cap is not None else 0
-        out[i] = typical.get(rep.rep_id, fallback) + backlog * per_lead
-    return out
-
-
-def _prices(
-    pool: Pool,
-    eligible: list[Rep],
-    roster: Sequence[Rep],
-    state: RoutingState,
-    scorer: Scorer,
-    checker: Checker,
-    now: datetime,
-    pricer: ShadowPricer | None,
-    typical: Mapping[str, float] | None = None,
-) -> NDArray[np.float64]:
-    """The shadow price of each eligible rep (fairness-only when there is no pricer).
-    ``typical``: each rep's typical response hours when the live scores use them, so the
-    demand sample is scored on the same footing (an empty queue)."""
-    policy = checker.policy
-    fairness = policy.fairness
-    members = [r for r in roster if r.active and pool.includes(r)]
-    since = (now - timedelta(days=fairness.window_days - 1)).date()
-    window = state.window_counts(pool.name, since)
-    counts = np.array([float(window.get(r.rep_id, 0)) for r in members])
-    caps = np.array([_daily_cap(checker.capacity(rep).max_leads_per_day) for rep in members])
-    share = fair_shares(caps if fairness.shares == "capacity" else np.ones(len(members)))
-    if pricer is None or not policy.predictive.shadow_prices:
-        return band_prices(eligible, members, counts, share, fairness.band, fairness.penalty)
-    remaining = np.empty(len(members))
-    full: list[str] = []
-    today_total = 0
-    for i, rep in enumerate(members):
-        used = state.daily_count(rep.rep_id, local_day(rep, now))
-        today_total += used
-        # Equivalent to ``availability_block(rep, require_working=False) == "OUT_OF_OFFICE"``
-        # for active members, without re-reading the counts it checks first.
-        away = rep.rep_id not in checker.declined and (
-            is_away(rep, now, policy.availability) == "OUT_OF_OFFICE"
-        )
-        remaining[i] = 0.0 if away else min(max(caps[i] - used, 0.0), 1e6)
-        if remaining[i] == 0:
-            full.append(rep.rep_id)
-    to_midnight: dict[str, float] = {}  # per timezone: a roster has few
-    for rep in members:
-        zone = rep.timezone or "UTC"
-        if zone not in to_midnight:
-            to_midnight[zone] = _hours_to_local_midnight(rep, now)
-    horizon = float(
-        np.mean([to_midnight[rep.timezone or "UTC"] for rep in members]) if members else 0.0
-    )
-    # Refresh as the day fills: every ``refresh_every`` assignments (at least a quarter of
-    # the pool, so big pools don't re-solve for every few leads) and every tenth of the pool
-    # reaching a cap; a new day always re-solves.
-    step = max(policy.predictive.refresh_every, len(members) // 4)
-    key = (
-        now.date(),
-        pool.name,
-        policy.policy_hash,
-        scorer.version,
-        len(full) // max(1, len(members) // 10),
-        today_total // step,
-    )
-
-    def allowed(sample: Sequence[Lead], reps: Sequence[Rep]) -> NDArray[np.bool_]:
-        mask = np.zeros((len(sample), len(reps)), dtype=bool)
-        for s, lead in enumerate(sample):
-            view = LeadView(lead, {"segment": segment_of(lead, policy.segments)})
-            qualify(view, policy)
-            if select_pool(view, policy)[0] is not pool:
-                continue
-            for j, rep in enumerate(reps):
-                mask[s, j] = checker.rule_block(rep, pool, view) is None
-        return mask
-
-    by_rep = pricer.prices(
-        key=key,
-        pool_reps=members,
-        scorer=scorer,
-        allowed=allowed,
-        allowed_key=(policy.policy_hash, pool.name, tuple(r.rep_id for r in members)),
-        remaining=remaining,
-        counts=counts,
-        share=share,
-        now=now,
-        horizon_hours=horizon,
-        band=fairness.band,
-        penalty=fairness.penalty,
-        # With a background solver (the service), a due refresh is answered with this
-        # pool's latest prices while the LP runs elsewhere (see ShadowPricer).
-        pool_key=(pool.name, policy.policy_hash, scorer.version),
-        # The pool's leads so far today (since the members' mean local midnight) update the
-        # expected volume of the rest of the day; the LP also plans the rest of the fairness
-        # window, with each member's daily cap on the later days (see policy.pricing).
-        sample_hours=_typical_hours(members, typical),
-        arrived_today=float(today_total),
-        elapsed_hours=max(24.0 - horizon, 0.0),
-        window_days=float(fairness.window_days),
-        daily_caps=caps,
-    )
-    return np.array([by_rep.get(r.rep_id, 0.0) for r in eligible])
-
-
-def _typical_hours(
-    members: list[Rep], typical: Mapping[str, float] | None
-) -> tuple[float, ...] | None:
-    """Each member's typical response hours (unknown reps: the team median), or None."""
-    if not typical:
-        return None
-    fallback = float(np.median(list(typical.values())))
-    return tuple(float(typical.get(r.rep_id, fallback)) for r in members)
-
-
-def _daily_cap(cap: int | None) -> float:
-    return float("inf") if cap is None else float(cap)
-
-
-def _hours_to_local_midnight(rep: Rep, now: datetime) -> float:
-    local = now.astimezone(rep_zone(rep))
-    midnight = (local + timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
-    return (midnight - local).total_seconds() / 3600.0
 
 
 def _candidates(

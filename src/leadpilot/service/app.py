@@ -14,7 +14,7 @@ from datetime import datetime
 from pathlib import Path
 
 import sqlalchemy as sa
-from fastapi import FastAPI, Request, Response
+from fastapi import Depends, FastAPI, Request, Response
 from fastapi_offline import FastAPIOffline
 
 from leadpilot import __version__
@@ -22,6 +22,7 @@ from leadpilot.schema import Scorer
 from leadpilot.service.content_type import JsonContentType
 from leadpilot.service.context import ServiceContext
 from leadpilot.service.core import RoutingService
+from leadpilot.service.deps import storable_url
 from leadpilot.service.errors import install_error_handlers
 from leadpilot.service.inputs import load_scorer
 from leadpilot.service.limits import BodySizeLimit
@@ -103,6 +104,7 @@ def create_app(
         version=__version__,
         description=_DESCRIPTION,
         lifespan=lifespan,
+        dependencies=[Depends(storable_url)],
     )
     app.state.ctx = ctx
     install_error_handlers(app)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 
 import sqlalchemy as sa
@@ -11,7 +11,6 @@ import sqlalchemy as sa
 from leadpilot.service.core import RoutingService
 from leadpilot.service.metrics import ServiceMetrics
 from leadpilot.settings import Settings
-from leadpilot.store.tokens import TokenInfo
 
 __all__ = ["ServiceContext"]
 
@@ -25,4 +24,3 @@ class ServiceContext:
     metrics: ServiceMetrics
     service: RoutingService
     clock: Callable[[], datetime]
-    token_cache: dict[str, tuple[TokenInfo, float]] = field(default_factory=dict)

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import dataclasses
 import threading
-import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
@@ -22,17 +21,17 @@ import numpy as np
 import sqlalchemy as sa
 
 from leadpilot.errors import DataValidationError
-from leadpilot.ingest.identity import company_domain
 from leadpilot.policy.availability import local_day
+from leadpilot.policy.lead_history import LeadHistory
 from leadpilot.schema import Decision, Lead, Scorer
 from leadpilot.service.inputs import RoutingInputs, Snapshot
 from leadpilot.service.metrics import ServiceMetrics
 from leadpilot.service.notify import reassignment_message
 from leadpilot.service.outcomes import IntakeOutcome, Reassignment
 from leadpilot.service.queue_gate import QueueGate
-from leadpilot.service.schemas import LeadCreate
 from leadpilot.settings import Settings
 from leadpilot.store.alerts import enqueue_webhook, record_alert
+from leadpilot.store.assignees import lapsed_reps
 from leadpilot.store.decisions import StoredDecision, live_decision
 from leadpilot.store.engine import LockedConn, routing_transaction
 from leadpilot.store.events import decliners
@@ -47,19 +46,7 @@ from leadpilot.store.leads import (
 from leadpilot.store.record import DecisionRecord, TimerStart, record_decision
 from leadpilot.store.types import utcnow
 
-__all__ = ["RoutingService", "lead_from_create"]
-
-
-def lead_from_create(body: LeadCreate, now: datetime) -> Lead:
-    """A canonical ``Lead`` from the intake body (id generated when absent)."""
-    data = body.model_dump(exclude={"website", "attributes"})
-    data["lead_id"] = body.lead_id or f"lead-{uuid.uuid4().hex[:16]}"
-    data["created_at"] = body.created_at or now
-    data["domain"] = (body.domain or "").lower() or company_domain(body.email, body.website)
-    attributes: dict[str, Any] = dict(body.attributes)
-    if body.website:
-        attributes["website"] = body.website
-    return Lead(**data, attributes=attributes)
+__all__ = ["RoutingService"]
 
 
 class RoutingService:
@@ -152,6 +139,7 @@ class RoutingService:
         )
         snapshot.state.invalidate()
         self._count(decision, "intake")
+        _alert_if_unowned(conn, decision)
         return IntakeOutcome(
             lead_id=lead.lead_id,
             duplicate=False,
@@ -162,7 +150,12 @@ class RoutingService:
 
     # ------------------------------------------------------------ decisions
     def _decide(
-        self, snapshot: Snapshot, lead: Lead, now: datetime, *, declined: frozenset[str]
+        self,
+        snapshot: Snapshot,
+        lead: Lead,
+        now: datetime,
+        *,
+        declined: frozenset[str] | LeadHistory,
     ) -> Decision:
         with self._rng_lock:
             return snapshot.route(lead, now=now, rng=self._rng, declined=declined)
@@ -217,8 +210,7 @@ class RoutingService:
     ) -> Decision | None:
         """Try a queued lead again (``snapshot`` loaded on ``conn``); records a decision only
         if a rep can now take it."""
-        declined = frozenset(decliners(conn, lead.lead_id))
-        decision = self._decide(snapshot, lead, now, declined=declined)
+        decision = self._decide(snapshot, lead, now, declined=_history(conn, lead.lead_id))
         if decision.rep_id is None:
             return None
         decision = dataclasses.replace(decision, reasons=("QUEUE_DRAIN", *decision.reasons))
@@ -250,9 +242,9 @@ class RoutingService:
                 details={"reason": reason},
             )
             return Reassignment(reassigned=False, why="max_reassignments", rep_id=row.rep_id)
-        declined = decliners(conn, lead_id) | also_exclude
         lead = snapshot.lead_of(row)
-        decision = self._decide(snapshot, lead, now, declined=frozenset(declined))
+        history = _history(conn, lead_id, also_exclude)
+        decision = self._decide(snapshot, lead, now, declined=history)
         decision = dataclasses.replace(decision, reasons=(reason, *decision.reasons))
         if decision.rep_id is None and reason == "SLA_BREACH_REASSIGN":
             # Nobody else can take it now: leave it with its owner rather than unassign a
@@ -292,6 +284,30 @@ class RoutingService:
         """A routing transaction on the service's engine (for intake, the worker, events)."""
         with routing_transaction(self.engine) as conn:
             yield conn
+
+
+def _alert_if_unowned(conn: sa.Connection, decision: Decision) -> None:
+    """A lead the policy's fallback queue holds has no owner: tell the operators."""
+    queue = next((r for r in decision.reasons if r.startswith("FALLBACK_QUEUE:")), None)
+    if decision.rep_id is None and queue is not None:
+        record_alert(
+            conn,
+            "lead_unowned",
+            f"lead {decision.lead_id} has no owner: no pool could place it, so it waits in "
+            f"the fallback queue {queue.partition(':')[2]!r}",
+            lead_id=decision.lead_id,
+            details={"reasons": list(decision.reasons)},
+        )
+
+
+def _history(
+    conn: sa.Connection, lead_id: str, leaving: frozenset[str] = frozenset()
+) -> LeadHistory:
+    """Who let the lead go: decliners are never offered it again; they and every rep who
+    breached or let an offer expire are ``lapsed``. ``leaving``: the owner being moved
+    away from now (never the new owner, and lapsed from now on)."""
+    lapsed = lapsed_reps(conn, lead_id) | leaving
+    return LeadHistory(declined=frozenset(decliners(conn, lead_id)) | leaving, lapsed=lapsed)
 
 
 class _NewRow:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import sqlalchemy as sa
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -25,7 +26,13 @@ from leadpilot.errors import (
     StoreError,
 )
 
-__all__ = ["NotFoundError", "error_body", "install_error_handlers"]
+__all__ = [
+    "RETRY_AFTER_SECONDS",
+    "ConflictError",
+    "NotFoundError",
+    "error_body",
+    "install_error_handlers",
+]
 
 log = logging.getLogger("leadpilot.service")
 
@@ -41,6 +48,10 @@ _STATUS: dict[type[LeadpilotError], int] = {
 
 class NotFoundError(LeadpilotError):
     """A resource named in the URL does not exist (HTTP 404)."""
+
+
+class ConflictError(LeadpilotError):
+    """The request contradicts what was already recorded (HTTP 409)."""
 
 
 def error_body(
@@ -66,6 +77,8 @@ def error_body(
 def _status_of(exc: LeadpilotError) -> int:
     if isinstance(exc, NotFoundError):
         return 404
+    if isinstance(exc, ConflictError):
+        return 409
     for cls in type(exc).__mro__:
         if cls in _STATUS:
             return _STATUS[cls]
@@ -82,7 +95,26 @@ async def _leadpilot_error(_request: Request, exc: Exception) -> JSONResponse:
         field=str(field) if field is not None else None,
         details={k: v for k, v in exc.details.items() if _is_json_scalar(v)},
     )
-    return JSONResponse(body, status_code=_status_of(exc))
+    status = _status_of(exc)
+    return JSONResponse(body, status_code=status, headers=_RETRY if status == 503 else None)
+
+
+# Every 503 says when to try again (seconds): long enough for a pool to reconnect or a
+# PostgreSQL failover to finish, short enough that a CRM's retry loses little time.
+RETRY_AFTER_SECONDS = 5
+_RETRY = {"Retry-After": str(RETRY_AFTER_SECONDS)}
+
+
+async def _database_unavailable(request: Request, exc: Exception) -> JSONResponse:
+    """A database error outside ``write_transaction`` (a read, a token lookup): the store
+    is unreachable, read-only or out of space, not the client's fault."""
+    log.warning("database unavailable on %s %s: %s", request.method, request.url.path, exc)
+    body = error_body(
+        "StoreError",
+        "the database is unavailable; nothing was changed",
+        hint=f"retry after {RETRY_AFTER_SECONDS} s; operators: check the database server",
+    )
+    return JSONResponse(body, status_code=503, headers=_RETRY)
 
 
 def _is_json_scalar(value: object) -> bool:
@@ -130,6 +162,8 @@ async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
 def install_error_handlers(app: FastAPI) -> None:
     """Register the handlers that give every error the same JSON shape."""
     app.add_exception_handler(LeadpilotError, _leadpilot_error)
+    for outage in (sa.exc.OperationalError, sa.exc.InterfaceError, sa.exc.TimeoutError):
+        app.add_exception_handler(outage, _database_unavailable)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(Exception, _unexpected_error)

@@ -16,7 +16,7 @@ from typing import Any
 from leadpilot.errors import DataValidationError
 from leadpilot.schema import Candidate, Decision
 from leadpilot.service.core import RoutingService, require
-from leadpilot.service.errors import NotFoundError
+from leadpilot.service.errors import ConflictError, NotFoundError
 from leadpilot.service.outcomes import EventOutcome
 from leadpilot.service.schemas import EventCreate
 from leadpilot.store import timers
@@ -58,12 +58,22 @@ EventHandler = Callable[[EventContext], dict[str, Any]]
 
 
 def handle_event(service: RoutingService, body: EventCreate) -> EventOutcome:
-    """Apply one event; a repeated ``event_id`` returns the first outcome (``duplicate``)."""
+    """Apply one event; a repeated ``event_id`` returns the first outcome (``duplicate``),
+    or a 409 when the content differs."""
     now = service.clock()
     occurred = as_utc(body.occurred_at) if body.occurred_at else now
     with service.routing_transaction() as conn:
         seen = find_event(conn, body.event_id)
         if seen is not None:
+            if seen.payload != body.model_dump(mode="json"):
+                # A retry repeats the event; different content under the same id is a client
+                # bug that would otherwise silently drop the new event.
+                raise ConflictError(
+                    f"event_id {body.event_id!r} was already used for a different event",
+                    hint="give each event its own event_id; repeat an id only to retry the "
+                    "same event",
+                    details={"field": "event_id"},
+                )
             return EventOutcome(
                 event_id=seen.event_id,
                 type=seen.type,

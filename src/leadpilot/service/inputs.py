@@ -18,7 +18,7 @@ from __future__ import annotations
 import multiprocessing
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -33,13 +33,19 @@ from leadpilot.ingest.matching import AccountMatch, AccountMatcher
 from leadpilot.policy import (
     DemandModel,
     Policy,
+    RouterInputs,
     ShadowPricer,
     default_policy,
+    refresh_prices,
     route,
+    router_inputs,
 )
+from leadpilot.policy.assignment_lp import warm_up_solver
 from leadpilot.policy.availability import check_availability
+from leadpilot.policy.lead_history import LeadHistory
 from leadpilot.policy.policy_file import parse_policy_text
-from leadpilot.policy.pricing import warm_up_solver
+from leadpilot.policy.registry import STRATEGIES
+from leadpilot.policy.response_times import response_hours_of
 from leadpilot.schema import Decision, Lead, Rep, Scorer
 from leadpilot.store.accounts import list_accounts
 from leadpilot.store.alerts import record_alert_once
@@ -49,6 +55,7 @@ from leadpilot.store.intake import IntakeReads, routing_versions
 from leadpilot.store.leads import lead_from_fields, recent_leads
 from leadpilot.store.policies import active_policy_version, get_policy_row
 from leadpilot.store.reps import list_reps
+from leadpilot.store.response_times import contact_times
 
 __all__ = [
     "ACCOUNT_REFRESH",
@@ -110,29 +117,36 @@ class Snapshot:
     pricer: ShadowPricer | None = None
     policy_version: str | None = None  # None: the default policy
     roster_version: int = 0
+    response_hours: Mapping[str, float] | None = None
     state: DbRoutingState = field(init=False)
     matcher: _LastLeadMatcher = field(init=False)
+    inputs: RouterInputs = field(init=False)
 
     def __post_init__(self) -> None:
         self.state = DbRoutingState(self.conn)
         self.matcher = _LastLeadMatcher(self.accounts)
-
-    def route(
-        self, lead: Lead, *, now: datetime, rng: np.random.Generator, declined: frozenset[str]
-    ) -> Decision:
-        """The router's decision (not yet committed to the state)."""
-        return route(
-            lead,
-            policy=self.policy,
-            reps=self.reps,
-            state=self.state,
+        # The same factory as route-batch's, so both decide alike on the same inputs.
+        self.inputs = router_inputs(
+            self.policy,
+            self.reps,
             scorer=self.scorer,
             accounts=self.matcher,
-            now=now,
-            rng=rng,
-            declined=declined,
-            pricer=self.pricer,
+            response_hours=self.response_hours,
         )
+
+    def route(
+        self,
+        lead: Lead,
+        *,
+        now: datetime,
+        rng: np.random.Generator,
+        declined: frozenset[str] | LeadHistory,
+    ) -> Decision:
+        """The router's decision (not yet committed to the state), with the lead's pool's
+        shadow prices refreshed first when due (in the solver process with background
+        pricing: the pool's latest prices serve meanwhile)."""
+        self.inputs = refresh_prices(lead, self.inputs, self.state, now, self.pricer, declined)
+        return route(lead, self.inputs, self.state, now, rng, declined)
 
     def link_account(self, lead: Lead) -> str | None:
         """The id of the lead's account, if one matches."""
@@ -178,6 +192,7 @@ class RoutingInputs:
         self._roster: tuple[int, list[Rep]] | None = None
         self._unreported: dict[str, str] = {}  # skipped reps not yet alerted: rep -> why
         self._pricer: tuple[ShadowPricer | None, float] | None = None
+        self._response_hours: Mapping[str, float] | None = None
         self._solver: Executor | None = None
         self._lock = threading.Lock()
         self._pricer_build = threading.Lock()
@@ -273,6 +288,11 @@ class RoutingInputs:
     ) -> ShadowPricer | None:
         with self._pricer_build:  # one build at a time; the others use the result
             recent = recent_leads(conn, _DEMAND_LEADS)
+            # Each rep's typical response time (history and the leads touched since),
+            # refreshed with the pricer: the predictive strategy's queue-aware scores.
+            response = response_hours_of(contact_times(conn)) or None
+            with self._lock:
+                self._response_hours = response
             pricer: ShadowPricer | None = None
             if recent:
                 try:
@@ -313,9 +333,17 @@ class RoutingInputs:
         version, roster_version = routing_versions(conn)
         reps = self.roster(conn, roster_version)
         policy = self._policy(conn, version, reps)
-        snapshot = Snapshot(conn, policy, reps, self.accounts(conn), self.scorer, pricer)
+        snapshot = Snapshot(
+            conn,
+            policy,
+            reps,
+            self.accounts(conn),
+            self.scorer,
+            pricer,
+            response_hours=self._response_hours,
+        )
         snapshot.state.prefetch(now, window_days=_window_days(policy))
-        todo = {p.name for p in policy.pools if p.strategy == "predictive"}
+        todo = {p.name for p in policy.pools if STRATEGIES.get(p.strategy).priced}
         rng = np.random.default_rng(0)  # not the service's: its draws stay reproducible
         for lead in pricer.demand.sample[:_PRIME_LEADS]:
             if not todo:
@@ -377,15 +405,19 @@ class RoutingInputs:
         reps = self.roster(conn, roster_version)
         policy = self._policy(conn, version, reps)
         self._window_days = _window_days(policy)
+        pricer = self.pricer(conn)
+        with self._lock:
+            response = self._response_hours if self.scorer is not None else None
         return Snapshot(
             conn,
             policy,
             reps,
             self.accounts(conn),
             self.scorer,
-            self.pricer(conn),
+            pricer,
             policy_version=version,
             roster_version=roster_version,
+            response_hours=response,
         )
 
 

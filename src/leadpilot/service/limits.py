@@ -1,7 +1,8 @@
 """Request body size limit as a small ASGI middleware.
 
 Hand-written because Starlette has no body limit of its own; it checks Content-Length up
-front and counts streamed bytes for chunked bodies, answering 413 in the one error shape.
+front and reads chunked bodies up to the limit before the app sees them, answering 413 in the
+one error shape.
 """
 
 from __future__ import annotations
@@ -14,10 +15,6 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from leadpilot.service.errors import error_body
 
 __all__ = ["BodySizeLimit"]
-
-
-class _BodyTooLargeError(Exception):
-    pass
 
 
 class BodySizeLimit:
@@ -40,29 +37,27 @@ class BodySizeLimit:
                 if too_big:
                     await self._reject(send)
                     return
+        # Read the whole body first (it is at most max_bytes) and replay it to the app. Why
+        # not count while the app reads: FastAPI turns any error raised while it reads the
+        # body into a 400 "error parsing body", so an oversized chunked body was a 400.
+        messages: list[Message] = []
         seen = 0
-        started = False
-
-        async def limited_receive() -> Message:
-            nonlocal seen
+        while True:
             message = await receive()
-            if message["type"] == "http.request":
-                seen += len(message.get("body", b""))
-                if seen > self.max_bytes:
-                    raise _BodyTooLargeError
-            return message
-
-        async def tracking_send(message: Message) -> None:
-            nonlocal started
-            if message["type"] == "http.response.start":
-                started = True
-            await send(message)
-
-        try:
-            await self.app(scope, limited_receive, tracking_send)
-        except _BodyTooLargeError:
-            if not started:
+            messages.append(message)
+            if message["type"] != "http.request":
+                break
+            seen += len(message.get("body", b""))
+            if seen > self.max_bytes:
                 await self._reject(send)
+                return
+            if not message.get("more_body", False):
+                break
+
+        async def replay() -> Message:
+            return messages.pop(0) if messages else await receive()
+
+        await self.app(scope, replay, send)
 
     async def _reject(self, send: Send) -> None:
         body: dict[str, Any] = error_body(

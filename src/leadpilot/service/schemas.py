@@ -1,26 +1,38 @@
-"""Request and response bodies, one class per direction (``XCreate`` in, ``XPublic`` out)."""
+"""Request and response bodies, one class per direction (``XCreate`` in, ``XPublic`` out),
+and their mappings to and from the domain the service core speaks (``lead_from_create``;
+``intake_public``, ``event_public``, ``decision_public`` of ``service.outcomes``)."""
 
 from __future__ import annotations
 
-from datetime import date, datetime
-from typing import Any, Literal
+import math
+import uuid
+from datetime import UTC, date, datetime
+from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
     ModelWrapValidatorHandler,
     PrivateAttr,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
 
+from leadpilot.errors import DataValidationError
+from leadpilot.ingest.identity import company_domain
 from leadpilot.ingest.values import parse_company_size
-from leadpilot.schema import size_band_of
+from leadpilot.schema import Lead, size_band_of
 from leadpilot.service.outcomes import EventOutcome, IntakeOutcome
 from leadpilot.store.decisions import StoredDecision, decision_row
+from leadpilot.store.lengths import TEXT_LENGTHS
+
+_DOMAIN_LENGTH = TEXT_LENGTHS["leads"]["domain"]
 
 __all__ = [
+    "MAX_ID",
     "AlertPublic",
     "CandidatePublic",
     "DecisionPublic",
@@ -29,6 +41,7 @@ __all__ = [
     "IntakePublic",
     "LeadCreate",
     "LeadPublic",
+    "Moment",
     "OutOfOffice",
     "PolicyCreate",
     "PolicyDiff",
@@ -40,14 +53,68 @@ __all__ = [
     "decision_public",
     "event_public",
     "intake_public",
+    "lead_from_create",
 ]
 
 _ID_PATTERN = r"^[A-Za-z0-9_.:@\-]+$"
 _ID = Field(min_length=1, max_length=128, pattern=_ID_PATTERN)
 
+# Dates the service accepts. Why bounded: window arithmetic near datetime's own limits
+# (year 1 or 9999) overflows, and no lead, event or report is that far out.
+EARLIEST = datetime(1900, 1, 1, tzinfo=UTC)
+LATEST = datetime(2999, 12, 31, tzinfo=UTC)
+
+
+def _aware(value: datetime) -> datetime:
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)  # naive: UTC
+
+
+def _check_moment(value: datetime) -> datetime:
+    if not EARLIEST <= _aware(value) <= LATEST:
+        raise ValueError(f"must be between {EARLIEST:%Y-%m-%d} and {LATEST:%Y-%m-%d}")
+    return value
+
+
+Moment = Annotated[datetime, AfterValidator(_check_moment)]
+MAX_ID = 2**31 - 1  # the largest Integer key on PostgreSQL (32-bit)
+
+
+_REPS = TEXT_LENGTHS["reps"]
+_EVENTS = TEXT_LENGTHS["events"]
+_OOO_REASON = TEXT_LENGTHS["rep_out_of_office"]["reason"]
+
+
+def _unstorable(value: Any) -> str | None:
+    """Why ``value`` (or anything inside it) cannot be stored: a NUL character (PostgreSQL
+    text cannot hold one) or a non-finite number (JSON has none)."""
+    if isinstance(value, str):
+        return "contains a NUL character (\\u0000); remove it" if "\x00" in value else None
+    if isinstance(value, float):
+        return None if math.isfinite(value) else "must be a finite number"
+    if isinstance(value, dict):
+        items: list[Any] = [*value.keys(), *value.values()]
+        return next((w for w in map(_unstorable, items) if w), None)
+    if isinstance(value, list | tuple):
+        return next((w for w in map(_unstorable, value) if w), None)
+    if isinstance(value, datetime):
+        try:
+            _check_moment(value)
+        except ValueError as exc:
+            return str(exc)
+    return None
+
 
 class _In(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, allow_inf_nan=False)
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _storable(cls, value: Any) -> Any:
+        """Every field of every request body: no NUL, no NaN or infinity, dates in range."""
+        problem = _unstorable(value)
+        if problem:
+            raise ValueError(problem)
+        return value
 
 
 class OutOfOffice(_In):
@@ -55,7 +122,15 @@ class OutOfOffice(_In):
 
     starts_at: datetime
     ends_at: datetime
-    reason: str | None = Field(None, max_length=256)
+    reason: str | None = Field(None, max_length=_OOO_REASON)
+
+    @field_validator("ends_at", mode="after")
+    @classmethod
+    def _ends_after_start(cls, value: datetime, info: ValidationInfo) -> datetime:
+        starts_at = info.data.get("starts_at")
+        if starts_at is not None and _aware(value) <= _aware(starts_at):
+            raise ValueError("must be after starts_at")
+        return value
 
 
 class RepPublic(BaseModel):
@@ -88,20 +163,20 @@ class RepPublic(BaseModel):
 class RepUpdate(_In):
     """Fields of a rep to create or replace (PUT). Omitted fields keep their value."""
 
-    name: str | None = Field(None, max_length=256)
-    email: str | None = Field(None, max_length=320)
-    pool: str | None = Field(None, max_length=128)
-    role: str | None = Field(None, max_length=128)
+    name: str | None = Field(None, max_length=_REPS["name"])
+    email: str | None = Field(None, max_length=_REPS["email"])
+    pool: str | None = Field(None, max_length=_REPS["pool"])
+    role: str | None = Field(None, max_length=_REPS["role"])
     regions: list[str] | None = Field(None, max_length=200)
     industries: list[str] | None = Field(None, max_length=200)
     products: list[str] | None = Field(None, max_length=200)
     languages: list[str] | None = Field(None, max_length=50)
     max_leads_per_day: int | None = Field(None, ge=0, le=100_000)
     max_open_leads: int | None = Field(None, ge=0, le=1_000_000)
-    timezone: str | None = Field(None, max_length=64)
-    working_hours: str | None = Field(None, max_length=256)
+    timezone: str | None = Field(None, max_length=_REPS["timezone"])
+    working_hours: str | None = Field(None, max_length=_REPS["working_hours"])
     active: bool | None = None
-    backup_rep_id: str | None = Field(None, max_length=128)
+    backup_rep_id: str | None = Field(None, max_length=_REPS["backup_rep_id"])
     out_of_office: list[OutOfOffice] | None = Field(None, max_length=500)
 
 
@@ -281,6 +356,25 @@ class IntakePublic(BaseModel):
     decision: DecisionPublic | None
 
 
+def lead_from_create(body: LeadCreate, now: datetime) -> Lead:
+    """A canonical ``Lead`` from the intake body (id generated when absent)."""
+    data = body.model_dump(exclude={"website", "attributes"})
+    data["lead_id"] = body.lead_id or f"lead-{uuid.uuid4().hex[:16]}"
+    data["created_at"] = body.created_at or now
+    data["domain"] = (body.domain or "").lower() or company_domain(body.email, body.website)
+    if len(data["domain"] or "") > _DOMAIN_LENGTH:
+        source = "email" if body.email and data["domain"] in body.email.lower() else "website"
+        raise DataValidationError(
+            f"the {source}'s domain is longer than {_DOMAIN_LENGTH} characters",
+            hint="send a real address: a DNS name has at most 253 characters",
+            details={"field": source},
+        )
+    attributes: dict[str, Any] = dict(body.attributes)
+    if body.website:
+        attributes["website"] = body.website
+    return Lead(**data, attributes=attributes)
+
+
 def intake_public(outcome: IntakeOutcome) -> IntakePublic:
     """The answer to ``POST /v1/leads`` for an intake outcome."""
     return IntakePublic(
@@ -294,8 +388,21 @@ def intake_public(outcome: IntakeOutcome) -> IntakePublic:
     )
 
 
+class AssigneePublic(BaseModel):
+    """One rep's spell as the lead's owner; ``lapsed``: the rep breached, let the offer
+    expire or declined, and is not offered this lead again."""
+
+    rep_id: str
+    assigned_at: datetime
+    assigned_by: str
+    ended_at: datetime | None
+    ended_by: str | None
+    lapsed: bool
+
+
 class LeadPublic(BaseModel):
-    """A stored lead with its status, owner and milestones."""
+    """A stored lead with its status, owner and milestones, every rep who has owned it
+    (``assignees``, first first) and every decision about it."""
 
     lead_id: str
     status: str
@@ -314,6 +421,7 @@ class LeadPublic(BaseModel):
     closed_at: datetime | None
     closed_won: bool | None
     fields: dict[str, Any]
+    assignees: list[AssigneePublic]
     decisions: list[DecisionPublic]
 
 
@@ -338,12 +446,13 @@ class EventCreate(_In):
 
     event_id: str = _ID
     type: EventType
-    lead_id: str | None = Field(None, max_length=128)
-    rep_id: str | None = Field(None, max_length=128)
+    lead_id: str | None = Field(None, max_length=_EVENTS["lead_id"])
+    rep_id: str | None = Field(None, max_length=_EVENTS["rep_id"])
     occurred_at: datetime | None = None
     starts_at: datetime | None = None
     ends_at: datetime | None = None
-    reason: str | None = Field(None, max_length=512)
+    # Stored as the out-of-office range's reason, or in a manual reassignment's reason codes.
+    reason: str | None = Field(None, max_length=_OOO_REASON)
 
 
 class EventPublic(BaseModel):
@@ -455,4 +564,7 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
         (422, "Invalid input; the error names the field"),
         (503, "Database unavailable"),
     )
+}
+ERROR_RESPONSES[503]["headers"] = {
+    "Retry-After": {"description": "seconds to wait before retrying", "schema": {"type": "integer"}}
 }

@@ -28,6 +28,7 @@ __all__ = [
     "bump_roster_version",
     "decision_effects",
     "prefetch_params",
+    "probe_write",
     "release_open_lead",
     "rep_load",
     "roster_version",
@@ -269,3 +270,8 @@ def roster_version(conn: sa.Connection) -> int:
         sa.select(rc.c.value).where(rc.c.kind == "meta", rc.c.scope == "", rc.c.key == "roster")
     ).scalar()
     return int(value or 0)
+
+
+def probe_write(conn: sa.Connection) -> None:
+    """A harmless write (a counter no decision reads): readiness checks that it commits."""
+    _add(conn, "meta", "", "ready_probe", 1)

@@ -77,6 +77,7 @@ def make_engine(url: str, *, pool_size: int = 5) -> sa.Engine:
             # control of transactions (see _sqlite_begin) to start them as IMMEDIATE.
         )
         _configure_sqlite(engine)
+        _discard_failed_sqlite_connections(engine)
         _SQLITE_WRITERS[engine] = threading.RLock()
         return engine
     engine = sa.create_engine(parsed, pool_size=pool_size, max_overflow=pool_size)
@@ -114,6 +115,19 @@ def _ping_idle_connections(engine: sa.Engine) -> None:
         except engine.dialect.loaded_dbapi.Error as exc:
             # The pool discards this connection and checks out (or opens) another.
             raise sa.exc.DisconnectionError(str(exc)) from exc
+
+
+def _discard_failed_sqlite_connections(engine: sa.Engine) -> None:
+    """Treat every SQLite ``OperationalError`` (read-only file, disk full, I/O error, busy
+    past the timeout) as a dead connection: SQLAlchemy then drops it and the rest of the
+    pool, and the next checkout opens afresh. Why: SQLite silently opens a file it cannot
+    write read-only, and such a pooled connection stayed read-only after the file was
+    writable again, failing intakes until restart. Reopening costs well under a millisecond."""
+
+    @sa.event.listens_for(engine, "handle_error")
+    def _failed(context: Any) -> None:
+        if isinstance(context.original_exception, engine.dialect.loaded_dbapi.OperationalError):
+            context.is_disconnect = True
 
 
 def _configure_sqlite(engine: sa.Engine) -> None:
@@ -154,8 +168,11 @@ def write_transaction(engine: sa.Engine) -> Iterator[sa.Connection]:
             conn = stack.enter_context(engine.connect())
             if engine.dialect.name == "sqlite":
                 conn.info["sqlite_begin"] = "IMMEDIATE"
-            conn.info[_WRITING] = True
-            stack.callback(conn.info.pop, _WRITING, None)  # info outlives the checkout
+            # info outlives the checkout: clear the flag through this reference, which
+            # works even after the connection was invalidated by an error.
+            info = conn.info
+            info[_WRITING] = True
+            stack.callback(info.pop, _WRITING, None)
             with conn.begin():
                 yield conn
     except sa.exc.OperationalError as exc:
@@ -211,12 +228,13 @@ def routing_transaction(engine: sa.Engine, pool: str | None = None) -> Iterator[
     with write_transaction(engine) as conn:
         if is_postgres(conn):
             conn.execute(_ADVISORY_LOCK, {"key": routing_lock_key(pool)})
-        conn.info[_LOCKED] = True
+        info = conn.info  # still reachable once an error invalidated the connection
+        info[_LOCKED] = True
         try:
             yield LockedConn(conn)
         finally:
             # info belongs to the pooled DBAPI connection: clear it before it goes back.
-            conn.info.pop(_LOCKED, None)
+            info.pop(_LOCKED, None)
 
 
 def locked(conn: sa.Connection) -> LockedConn:

@@ -42,20 +42,27 @@ def _row_values(rep: Rep) -> dict[str, Any]:
         "active": bool(rep.active),
         "start_date": rep.start_date,
         "backup_rep_id": rep.backup_rep_id,
-        "attributes": _jsonable(dict(rep.attributes)),
+        "attributes": _jsonable(rep),
         "updated_at": utcnow(),
     }
 
 
-def _jsonable(attributes: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in attributes.items() if k != "out_of_office"}
+def _jsonable(rep: Rep) -> dict[str, Any]:
+    """The attributes column: further roster fields plus the typed segments and seniority
+    (kept there so they need no column of their own)."""
+    out = {k: v for k, v in dict(rep.attributes).items() if k != "out_of_office"}
+    if rep.segments:
+        out["segments"] = list(rep.segments)
+    if rep.seniority is not None:
+        out["seniority"] = rep.seniority
+    return out
 
 
 def rep_from_row(row: sa.Row[Any], ooo: Iterable[tuple[datetime, datetime]] = ()) -> Rep:
-    """Build a ``schema.Rep``; out-of-office ranges go to ``attributes['out_of_office']``
-    as a tuple of ``(start, end)`` UTC datetimes."""
+    """Build a ``schema.Rep`` with its out-of-office ranges (``(start, end)`` UTC)."""
     attributes = dict(row.attributes or {})
-    attributes["out_of_office"] = tuple(ooo)
+    segments = attributes.pop("segments", None)
+    seniority = attributes.pop("seniority", None)
     return Rep(
         rep_id=row.rep_id,
         name=row.name,
@@ -73,8 +80,20 @@ def rep_from_row(row: sa.Row[Any], ooo: Iterable[tuple[datetime, datetime]] = ()
         active=bool(row.active),
         start_date=row.start_date,
         backup_rep_id=row.backup_rep_id,
+        segments=_segments(segments),
+        seniority=str(seniority) if seniority is not None else None,
+        out_of_office=tuple(ooo),
         attributes=attributes,
     )
+
+
+def _segments(value: Any) -> tuple[str, ...]:
+    """Stored segments: a list, or ';'-separated text stored before they were typed."""
+    if isinstance(value, str):
+        return tuple(v.strip() for v in value.split(";") if v.strip())
+    if isinstance(value, list | tuple):
+        return tuple(str(v) for v in value)
+    return ()
 
 
 def upsert_reps(conn: sa.Connection, roster: Iterable[Rep]) -> int:

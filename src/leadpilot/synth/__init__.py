@@ -10,6 +10,7 @@ from __future__ import annotations
 from leadpilot.synth.truth import GroundTruth, GroundTruthScorer, RepTruth, load_truth
 from leadpilot.synth.world import EXTRA_COLUMNS, World, generate_world
 from leadpilot.synth.writer import write_world
+from leadpilot.synth.yardsticks import expected_conversions
 
 __all__ = [
     "EXTRA_COLUMNS",
@@ -17,6 +18,7 @@ __all__ = [
     "GroundTruthScorer",
     "RepTruth",
     "World",
+    "expected_conversions",
     "generate_world",
     "load_truth",
     "write_world",

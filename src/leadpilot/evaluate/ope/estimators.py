@@ -1,7 +1,8 @@
 """Off-policy estimators of a candidate policy's conversion rate, with bootstrap intervals.
 
 Every estimator is a ratio of per-lead sums, ``sum(numer) / sum(denom)`` (``denom`` = 1 for
-all but self-normalised IPS), so one bootstrap over leads serves them all. The layout follows
+all but self-normalised IPS, which also scales by the candidate's mean assigned share), so one
+bootstrap over leads serves them all. The layout follows
 Open Bandit Pipeline: one base class, ``estimate_policy_value`` and ``estimate_interval``.
 """
 
@@ -27,6 +28,26 @@ __all__ = [
     "lift_interval",
     "one_hot",
 ]
+
+
+@dataclass(frozen=True)
+class Terms:
+    """Per-lead terms, each ``(n_leads,)``: the estimate over leads ``idx`` is
+    ``sum(numer) / sum(denom)`` (``denom`` None: the number of leads), times ``mean(scale)``
+    when given."""
+
+    numer: NDF
+    denom: NDF | None = None
+    scale: NDF | None = None
+
+    def value(self, idx: NDArray[np.int64] | slice = slice(None)) -> float:
+        """The estimate on the leads ``idx`` (NaN when its denominator is 0)."""
+        num = self.numer[idx]
+        den = float(len(num)) if self.denom is None else float(self.denom[idx].sum())
+        if den <= 0:
+            return float("nan")
+        out = float(num.sum()) / den
+        return out * float(self.scale[idx].mean()) if self.scale is not None else out
 
 
 @dataclass(frozen=True)
@@ -56,14 +77,13 @@ class OffPolicyEstimator(ABC):
             )
 
     @abstractmethod
-    def _terms(self, data: ReplayData) -> tuple[NDF, NDF | None]:
-        """(numerator terms, denominator terms or None for n_leads), each ``(n_leads,)``."""
+    def _terms(self, data: ReplayData) -> Terms:
+        """The per-lead terms of the estimate."""
 
     def estimate_policy_value(self, data: ReplayData) -> float:
         """Estimated expected conversions per lead under the candidate policy."""
         self._check(data)
-        numer, denom = self._terms(data)
-        return float(numer.sum() / (len(numer) if denom is None else denom.sum()))
+        return self._terms(data).value()
 
     def estimate_interval(
         self,
@@ -80,17 +100,13 @@ class OffPolicyEstimator(ABC):
                 hint="alpha in (0, 1), e.g. 0.05; n_bootstrap of at least 10, e.g. 1000",
             )
         self._check(data)
-        numer, denom = self._terms(data)
-        n = len(numer)
+        terms = self._terms(data)
+        n = data.n_leads
         rng = np.random.default_rng(random_state)
-        draws = np.empty(n_bootstrap)
         # Index draws per replicate keep memory at O(n) (an (n_bootstrap, n) count matrix
         # would take ~300 MB for 36,000 leads).
-        for b in range(n_bootstrap):
-            idx = rng.integers(0, n, n)
-            total = n if denom is None else denom[idx].sum()
-            draws[b] = numer[idx].sum() / total if total > 0 else np.nan
-        point = float(numer.sum() / (n if denom is None else denom.sum()))
+        draws = np.array([terms.value(rng.integers(0, n, n)) for _ in range(n_bootstrap)])
+        point = terms.value()
         low, high = _quantiles(draws, alpha)
         return Interval(point, float(low), float(high))
 
@@ -116,8 +132,8 @@ class DirectMethod(OffPolicyEstimator):
     name = "dm"
     needs_reward_model = True
 
-    def _terms(self, data: ReplayData) -> tuple[NDF, NDF | None]:
-        return _policy_reward(data), None
+    def _terms(self, data: ReplayData) -> Terms:
+        return Terms(_policy_reward(data))
 
 
 class InverseProbabilityWeighting(OffPolicyEstimator):
@@ -125,18 +141,20 @@ class InverseProbabilityWeighting(OffPolicyEstimator):
 
     name = "ips"
 
-    def _terms(self, data: ReplayData) -> tuple[NDF, NDF | None]:
-        return data.weights * data.reward, None
+    def _terms(self, data: ReplayData) -> Terms:
+        return Terms(data.weights * data.reward)
 
 
 class SelfNormalizedIPS(OffPolicyEstimator):
-    """IPS divided by the sum of the weights instead of n: lower variance, small bias."""
+    """IPS divided by the sum of the weights instead of n: lower variance, small bias. The
+    weights average the candidate's assigned share (a lead it leaves with nobody converts
+    nothing), so the ratio is scaled back by that share."""
 
     name = "snips"
 
-    def _terms(self, data: ReplayData) -> tuple[NDF, NDF | None]:
+    def _terms(self, data: ReplayData) -> Terms:
         w = data.weights
-        return w * data.reward, w
+        return Terms(w * data.reward, w, data.action_dist.sum(axis=1))
 
 
 class DoublyRobust(OffPolicyEstimator):
@@ -146,10 +164,10 @@ class DoublyRobust(OffPolicyEstimator):
     name = "dr"
     needs_reward_model = True
 
-    def _terms(self, data: ReplayData) -> tuple[NDF, NDF | None]:
+    def _terms(self, data: ReplayData) -> Terms:
         assert data.reward_model is not None
         logged = data.reward_model[np.arange(data.n_leads), data.action]
-        return _policy_reward(data) + data.weights * (data.reward - logged), None
+        return Terms(_policy_reward(data) + data.weights * (data.reward - logged))
 
 
 # The registry: reports and the CLI list estimators from here, in this order.
@@ -172,27 +190,23 @@ def lift_interval(
     leads, same estimator) or, when ``baseline`` is None, over the logged outcomes; the
     interval resamples leads once for both sides, so their shared noise cancels."""
     estimator._check(data)
-    num_a, den_a = estimator._terms(data)
+    terms_a = estimator._terms(data)
     if baseline is None:
-        num_b, den_b = data.reward, None
+        terms_b = Terms(data.reward)
     else:
         if baseline.n_leads != data.n_leads:
             raise DataValidationError(
                 f"baseline has {baseline.n_leads} leads, the candidate {data.n_leads}",
                 hint="evaluate both policies on the same replayed leads",
             )
-        num_b, den_b = estimator._terms(baseline)
+        terms_b = estimator._terms(baseline)
     n = data.n_leads
 
     def ratio(idx: NDArray[np.int64] | slice) -> float:
         # A resample whose weights are all zero (SNIPS) or whose baseline converts nothing
         # has no ratio: NaN, left out of the quantiles.
-        da = n if den_a is None else float(den_a[idx].sum())
-        db = n if den_b is None else float(den_b[idx].sum())
-        b = float(num_b[idx].sum()) / db if db > 0 else 0.0
-        if da <= 0 or b <= 0:
-            return float("nan")
-        return float(num_a[idx].sum()) / da / b - 1.0
+        b = terms_b.value(idx)
+        return terms_a.value(idx) / b - 1.0 if b > 0 else float("nan")
 
     rng = np.random.default_rng(random_state)
     draws = np.array([ratio(rng.integers(0, n, n)) for _ in range(n_bootstrap)])

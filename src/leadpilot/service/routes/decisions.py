@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from leadpilot.service.deps import Conn, ReaderToken
-from leadpilot.service.schemas import DecisionPublic, decision_public
+from leadpilot.service.schemas import MAX_ID, DecisionPublic, decision_public
 from leadpilot.store.decisions import list_decisions
 
 router = APIRouter(prefix="/v1/decisions", tags=["decisions"])
@@ -21,7 +21,9 @@ def get_decisions(
     lead_id: Annotated[str | None, Query(max_length=128)] = None,
     rep_id: Annotated[str | None, Query(max_length=128)] = None,
     since: datetime | None = None,
-    after_id: Annotated[int | None, Query(ge=0, description="page after this id")] = None,
+    after_id: Annotated[
+        int | None, Query(ge=0, le=MAX_ID, description="page after this id")
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> list[DecisionPublic]:
     """Decisions filtered by lead, rep or time, oldest first (page with ``after_id``)."""

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Query
 
 from leadpilot.service.deps import Conn, Ctx, ReaderToken
 from leadpilot.service.kpis import KPIReport, compute_kpis
-from leadpilot.service.schemas import AlertPublic
+from leadpilot.service.schemas import AlertPublic, Moment
 from leadpilot.store.alerts import list_alerts
 
 router = APIRouter(prefix="/v1", tags=["kpis"])
@@ -21,7 +21,7 @@ def get_kpis(
     conn: Conn,
     _token: ReaderToken,
     days: Annotated[int, Query(ge=1, le=3650, description="window length in days")] = 7,
-    until: datetime | None = None,
+    until: Moment | None = None,
 ) -> KPIReport:
     """Speed to first touch, fairness index per rep, reassignment, duplicate and meeting
     rates over the last ``days`` days (rates with Wilson 95% intervals)."""

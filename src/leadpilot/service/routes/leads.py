@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Header, Query, Response
@@ -9,16 +10,18 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 
 from leadpilot.ingest.crm_payloads import canonical_from_payload
-from leadpilot.service.core import lead_from_create
 from leadpilot.service.deps import Conn, Ctx, ReaderToken, WriterToken
 from leadpilot.service.errors import NotFoundError
 from leadpilot.service.schemas import (
+    AssigneePublic,
     IntakePublic,
     LeadCreate,
     LeadPublic,
     decision_public,
     intake_public,
+    lead_from_create,
 )
+from leadpilot.store.assignees import read_history
 from leadpilot.store.decisions import list_decisions
 from leadpilot.store.idempotency import request_fingerprint
 from leadpilot.store.leads import find_lead_row
@@ -85,6 +88,10 @@ def get_lead(lead_id: str, conn: Conn, _token: ReaderToken) -> LeadPublic:
     data = dict(row._mapping)
     for key in ("email", "external_id", "company", "domain"):
         data.pop(key, None)
+    data["assignees"] = [
+        AssigneePublic(**dataclasses.asdict(s), lapsed=s.lapsed)
+        for s in read_history(conn, row.lead_id)
+    ]
     data["decisions"] = [
         decision_public(d) for d in list_decisions(conn, lead_id=row.lead_id, limit=1000)
     ]

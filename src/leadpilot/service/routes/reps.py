@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import Annotated
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Path
 
 from leadpilot.errors import DataValidationError
 from leadpilot.policy.availability import check_availability
@@ -15,8 +16,10 @@ from leadpilot.service.schemas import OutOfOffice, RepPublic, RepUpdate
 from leadpilot.store import reps as rep_store
 from leadpilot.store.counters import rep_load
 from leadpilot.store.engine import write_transaction
+from leadpilot.store.lengths import TEXT_LENGTHS
 
 router = APIRouter(prefix="/v1/reps", tags=["reps"])
+RepId = Annotated[str, Path(min_length=1, max_length=TEXT_LENGTHS["reps"]["rep_id"])]
 
 
 def _public(conn: Conn, rep: Rep, ctx: Ctx) -> RepPublic:
@@ -44,9 +47,7 @@ def _public(conn: Conn, rep: Rep, ctx: Ctx) -> RepPublic:
         active=rep.active,
         start_date=rep.start_date,
         backup_rep_id=rep.backup_rep_id,
-        out_of_office=[
-            OutOfOffice(starts_at=s, ends_at=e) for s, e in rep.attributes.get("out_of_office", ())
-        ],
+        out_of_office=[OutOfOffice(starts_at=s, ends_at=e) for s, e in rep.out_of_office],
         open_leads=open_leads,
         leads_today=today,
         problem=problem,
@@ -60,7 +61,7 @@ def list_reps(ctx: Ctx, conn: Conn, _token: ReaderToken) -> list[RepPublic]:
 
 
 @router.get("/{rep_id}", response_model=RepPublic)
-def get_rep(rep_id: str, ctx: Ctx, conn: Conn, _token: ReaderToken) -> RepPublic:
+def get_rep(rep_id: RepId, ctx: Ctx, conn: Conn, _token: ReaderToken) -> RepPublic:
     """One rep with availability, capacity and current load."""
     rep = rep_store.get_rep(conn, rep_id)
     if rep is None:
@@ -69,7 +70,7 @@ def get_rep(rep_id: str, ctx: Ctx, conn: Conn, _token: ReaderToken) -> RepPublic
 
 
 @router.put("/{rep_id}", response_model=RepPublic)
-def put_rep(rep_id: str, body: RepUpdate, ctx: Ctx, conn: Conn, _token: WriterToken) -> RepPublic:
+def put_rep(rep_id: RepId, body: RepUpdate, ctx: Ctx, conn: Conn, _token: WriterToken) -> RepPublic:
     """Create a rep or change its availability, capacity or active flag."""
     with write_transaction(ctx.engine) as wconn:
         current = rep_store.get_rep(wconn, rep_id) or Rep(rep_id=rep_id)

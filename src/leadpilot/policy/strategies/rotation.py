@@ -70,7 +70,8 @@ def rotation_update(
         update = {rep: credits.get(rep, 0.0) + w.get(rep, 1.0) for rep in rep_ids}
         update[chosen] -= sum(w.get(rep, 1.0) for rep in rep_ids)
         return update
-    served = [v for v in credits.values() if np.isfinite(v)]
+    # Keys starting with "@" are other strategies' bookkeeping, not turns.
+    served = [v for k, v in credits.items() if np.isfinite(v) and not k.startswith("@")]
     return {chosen: (max(served) if served else 0.0) + 1.0}
 
 

@@ -1,0 +1,70 @@
+"""Everything a routing decision reads besides the lead, the state, the time and the random
+generator, as one frozen value: :class:`RouterInputs`, built by :func:`router_inputs` for
+``route-batch``, the service, simulation and previews alike."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from types import MappingProxyType
+
+from leadpilot.policy.holds import AccountLookup
+from leadpilot.policy.policy_file import Policy
+from leadpilot.policy.response_times import response_hours_of
+from leadpilot.schema import Lead, Rep, Scorer
+
+__all__ = ["PoolPrices", "RouterInputs", "router_inputs"]
+
+# rep id -> shadow price of one more lead (in expected conversions)
+PoolPrices = Mapping[str, float]
+
+
+@dataclass(frozen=True, slots=True)
+class RouterInputs:
+    """The inputs of ``route``: the policy, the roster, the scorer (``None``: rules only),
+    the account matcher (ownership holds), the shadow prices per pool (a snapshot: pools
+    without prices are priced by the fairness band alone) and each rep's typical hours to
+    first contact (``None``: the scorer's own default; used when ``queue_aware``)."""
+
+    policy: Policy
+    reps: tuple[Rep, ...]
+    scorer: Scorer | None = None
+    accounts: AccountLookup | None = None
+    prices: Mapping[str, PoolPrices] = field(default_factory=lambda: MappingProxyType({}))
+    response_hours: Mapping[str, float] | None = None
+
+    def with_prices(self, pool: str, prices: PoolPrices) -> RouterInputs:
+        """A copy whose prices of ``pool`` are ``prices``."""
+        if self.prices.get(pool) is prices:
+            return self
+        merged = {**self.prices, pool: MappingProxyType(dict(prices))}
+        return replace(self, prices=MappingProxyType(merged))
+
+    def with_policy(self, policy: Policy) -> RouterInputs:
+        """A copy under another policy (e.g. ``route-batch --strategy``)."""
+        return replace(self, policy=policy, prices=MappingProxyType({}))
+
+
+def router_inputs(
+    policy: Policy,
+    reps: Sequence[Rep],
+    *,
+    scorer: Scorer | None = None,
+    accounts: AccountLookup | None = None,
+    history: Sequence[Lead] | None = None,
+    response_hours: Mapping[str, float] | None = None,
+) -> RouterInputs:
+    """The one way to assemble router inputs. ``history``: past leads whose ``rep_id`` and
+    ``time_to_contact_hours`` give each rep's typical response time (see
+    :func:`leadpilot.policy.response_times.response_hours_of`); ``response_hours`` gives
+    them directly instead. No history, or none with contact times: the scorer's default."""
+    hours = response_hours
+    if hours is None and history is not None:
+        hours = response_hours_of(history)
+    return RouterInputs(
+        policy=policy,
+        reps=tuple(reps),
+        scorer=scorer,
+        accounts=accounts,
+        response_hours=MappingProxyType(dict(hours)) if hours else None,
+    )

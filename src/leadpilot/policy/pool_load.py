@@ -1,0 +1,54 @@
+"""A pool's load for pricing: its active members, each member's leads in the fairness
+window, daily cap and fair share (read by the fairness-band prices and the shadow pricer)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import numpy as np
+from numpy.typing import NDArray
+
+from leadpilot.policy.fairness import fair_shares
+from leadpilot.policy.policy_file import Policy, Pool
+from leadpilot.policy.state import RoutingState
+from leadpilot.schema import Rep
+
+__all__ = ["PoolLoad", "daily_cap", "pool_load"]
+
+
+@dataclass(frozen=True, slots=True)
+class PoolLoad:
+    """``members`` (active, in roster order) and, per member (shape ``(n,)``): ``counts``
+    (leads in the fairness window), ``caps`` (daily cap, ``inf`` when none) and ``share``
+    (fair share of the pool's leads, sums to 1)."""
+
+    members: list[Rep]
+    counts: NDArray[np.float64]
+    caps: NDArray[np.float64]
+    share: NDArray[np.float64]
+
+
+def daily_cap(cap: int | None) -> float:
+    """A daily cap as a number (``inf``: no cap)."""
+    return float("inf") if cap is None else float(cap)
+
+
+def pool_load(
+    pool: Pool,
+    reps: Sequence[Rep],
+    policy: Policy,
+    state: RoutingState,
+    now: datetime,
+    cap_of: Callable[[Rep], int | None],
+) -> PoolLoad:
+    """The load of ``pool`` at ``now``; ``cap_of(rep)``: the rep's effective daily cap."""
+    fairness = policy.fairness
+    members = [r for r in reps if r.active and pool.includes(r)]
+    since = (now - timedelta(days=fairness.window_days - 1)).date()
+    window = state.window_counts(pool.name, since)
+    counts = np.array([float(window.get(r.rep_id, 0)) for r in members])
+    caps = np.array([daily_cap(cap_of(rep)) for rep in members])
+    share = fair_shares(caps if fairness.shares == "capacity" else np.ones(len(members)))
+    return PoolLoad(members, counts, caps, share)

@@ -1,0 +1,388 @@
+"""The shadow pricer: prices per pool from the assignment LP on the expected lead mix,
+cached and refreshed as the day fills, and the refresh a caller runs before routing.
+
+:func:`refresh_prices` is what the router's callers run before ``route``: it asks the router
+which pool's prices the lead would read (:func:`leadpilot.policy.router.priced_pool`), reads
+that pool's load (capacity left today, the fairness window) from the state, and puts the
+pool's prices into the router inputs. Prices are refreshed every
+``max(refresh_every, pool size / 4)`` assignments of the day, whenever another tenth of the
+pool reaches a cap, and at each new day; in between the cached prices serve. Batch routing
+solves a due refresh synchronously, so ``route-batch`` is a deterministic function of its
+inputs. The service gives the pricer a ``solver`` (a one-process pool): a due refresh then
+runs in that process while requests keep the pool's latest prices (stale-while-refresh), so
+no request waits for the LP. A process, not a thread, because HiGHS holds the GIL for the
+whole solve. Either way ``route`` itself only reads the snapshot it is given.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Executor, Future
+from datetime import datetime, timedelta
+
+import numpy as np
+from numpy.typing import NDArray
+
+from leadpilot.policy.assignment_lp import solve_assignment_lp
+from leadpilot.policy.availability import is_away, local_day, rep_zone
+from leadpilot.policy.demand import DemandModel, later_window_days
+from leadpilot.policy.eligibility import Checker
+from leadpilot.policy.inputs import RouterInputs
+from leadpilot.policy.lead_history import LeadHistory, as_history
+from leadpilot.policy.policy_file import Pool
+from leadpilot.policy.pool_load import pool_load
+from leadpilot.policy.router import lead_view, priced_pool, select_pool
+from leadpilot.policy.scoring import qualify
+from leadpilot.policy.state import RoutingState
+from leadpilot.schema import Lead, Rep, Scorer
+
+__all__ = ["ShadowPricer", "pool_prices", "refresh_prices"]
+
+log = logging.getLogger("leadpilot.pricing")
+
+
+class ShadowPricer:
+    """Prices per pool, refreshed as the day fills (every ``refresh_every`` assignments in the
+    pool, when a rep reaches a cap, and at each new day). Scores of the demand sample are
+    computed once per (scorer version, pool roster) and cached.
+
+    Between refreshes prices are reused, so a replica's prices depend on when it last
+    refreshed; each refresh depends only on the state it reads.
+
+    With a ``solver`` (an executor, e.g. a one-process pool), a refresh that is due for a
+    pool which already has prices runs in the solver while the request gets the pool's
+    latest prices; the new prices serve the requests that come after it finishes. Staleness
+    is bounded by one solve (tens of milliseconds plus the queue, never more than one refresh
+    in flight per pool) and only steers the choice: caps, away and eligibility are hard
+    checks made on live counts by the router, so stale prices never over-assign. A pool's
+    first prices (and any refresh when the solver fails) are solved synchronously.
+    """
+
+    def __init__(
+        self, demand: DemandModel, *, max_cells: int = 9_000, solver: Executor | None = None
+    ) -> None:
+        self.demand = demand
+        # The LP has n_sample x n_reps variables; big pools use fewer sample leads so a
+        # refresh stays around tens of milliseconds.
+        self.max_cells = max_cells
+        self.solver = solver
+        self._scores: dict[tuple[object, ...], NDArray[np.float64]] = {}
+        self._prices: dict[tuple[object, ...], dict[str, float]] = {}
+        self._masks: dict[tuple[object, ...], NDArray[np.bool_]] = {}
+        self._latest: dict[tuple[object, ...], dict[str, float]] = {}
+        self._in_flight: set[tuple[object, ...]] = set()
+        self._lock = threading.Lock()
+        self.refreshes = 0
+        self.background_refreshes = 0
+
+    def adopt_latest(self, other: ShadowPricer) -> None:
+        """Start from ``other``'s latest prices per pool (a rebuilt pricer keeps serving
+        them until its own first background refresh)."""
+        with other._lock:
+            latest = dict(other._latest)
+        with self._lock:
+            self._latest.update(latest)
+
+    def sample_scores(
+        self,
+        scorer: Scorer,
+        rep_ids: tuple[str, ...],
+        hours: tuple[float, ...] | None = None,
+    ) -> NDArray[np.float64]:
+        """``p`` of every demand-sample lead for every rep, shape ``(n_sample, n_reps)``,
+        with each rep's expected response ``hours`` when given (as the live scores are)."""
+        key = (scorer.version, rep_ids, hours)
+        cached = self._scores.get(key)
+        if cached is None:
+            h = None if hours is None else np.asarray(hours, dtype=float)
+            rows = [
+                scorer.score_candidates(lead, rep_ids, expected_response_hours=h).p
+                for lead in self.demand.sample
+            ]
+            cached = np.vstack(rows) if rows else np.zeros((0, len(rep_ids)))
+            self._scores[key] = cached
+        return cached
+
+    def prices(
+        self,
+        *,
+        key: tuple[object, ...],
+        pool_reps: Sequence[Rep],
+        scorer: Scorer,
+        allowed: Callable[[Sequence[Lead], Sequence[Rep]], NDArray[np.bool_]],
+        allowed_key: tuple[object, ...],
+        remaining: NDArray[np.float64],
+        counts: NDArray[np.float64],
+        share: NDArray[np.float64],
+        now: datetime,
+        horizon_hours: float,
+        band: tuple[float, float],
+        penalty: float,
+        pool_key: tuple[object, ...] | None = None,
+        sample_hours: tuple[float, ...] | None = None,
+        arrived_today: float | None = None,
+        elapsed_hours: float = 0.0,
+        window_days: float = 0.0,
+        daily_caps: NDArray[np.float64] | None = None,
+    ) -> dict[str, float]:
+        """The price of each pool rep. ``share`` (shape ``(n_reps,)``, sums to 1) is each
+        rep's fair share of the pool's leads.
+
+        ``allowed(sample, reps)`` gives the ``(n_sample, n_reps)`` mask of which rep may take
+        which sample lead in this pool (cached under ``allowed_key``). Prices are cached under
+        ``key``, which the router builds from the day, the reps at a cap and the count bucket.
+        ``pool_key`` names the pool's line of prices across keys (pool, policy, scorer): with
+        a ``solver``, a missing ``key`` is answered with the latest prices of ``pool_key``
+        while the refresh runs in the solver. ``sample_hours``: each pool rep's expected
+        response hours for scoring the demand sample (the scorer's own default when None);
+        the live scores and the sample's must be on the same footing, or the LP plans
+        leads for reps the live scores never pick. ``arrived_today``: the pool's leads in the
+        ``elapsed_hours`` before ``now`` (its day so far), which update the expected volume
+        of the rest of the day (:meth:`DemandModel.rest_of_day`); ``None`` uses the level.
+        """
+        with self._lock:
+            cached = self._prices.get(key)
+            latest = self._latest.get(pool_key) if pool_key is not None else None
+            refreshing = pool_key in self._in_flight
+        if cached is not None:
+            return cached
+        if latest is not None and refreshing:
+            return latest  # the refresh under way serves this key's successors
+        rep_ids = tuple(r.rep_id for r in pool_reps)
+        # The mask and sample scores are built here (cached), in the caller's thread: the
+        # ``allowed`` callback may read the caller's state; the solver only gets arrays.
+        mask = self._masks.get(allowed_key)
+        if mask is None:
+            mask = allowed(self.demand.sample, pool_reps)
+            self._masks[allowed_key] = mask
+        in_pool = np.flatnonzero(mask.any(axis=1)) if mask.size else np.zeros(0, dtype=int)
+        pool_share = len(in_pool) / max(len(self.demand.sample), 1)
+        keep = max(30, self.max_cells // max(len(rep_ids), 1))
+        if len(in_pool) > keep:  # evenly spaced: deterministic, keeps the time spread
+            in_pool = in_pool[np.linspace(0, len(in_pool) - 1, keep).astype(int)]
+        if arrived_today is None or pool_share <= 0:
+            expected = self.demand.expected_arrivals(now, horizon_hours) * pool_share
+        else:  # the pool's arrivals today, scaled to all leads, update the level
+            expected = pool_share * self.demand.rest_of_day(
+                now, horizon_hours, arrived=arrived_today / pool_share, elapsed_hours=elapsed_hours
+            )
+        if not (len(in_pool) and expected > 0 and rep_ids):
+            return self._store(key, pool_key, dict.fromkeys(rep_ids, 0.0))
+        p = self.sample_scores(scorer, rep_ids, sample_hours)[in_pool]
+        future, future_cap = 0.0, None
+        if window_days > 0 and daily_caps is not None:
+            level = self.demand.leads_per_day * pool_share
+            days = later_window_days(
+                window_days * self.demand.active_day_share,
+                max(float(counts.sum()) - (arrived_today or 0.0), 0.0),
+                level,
+            )
+            if days > 0:
+                future = days * level
+                future_cap = np.minimum(daily_caps, 1e6) * days
+        target = (float(counts.sum()) + expected + future) * share
+        problem = (
+            p,
+            mask[in_pool],
+            expected / len(in_pool),
+            np.array(remaining, dtype=float),
+            np.array(counts, dtype=float),
+            target,
+            band,
+            penalty,
+            future / len(in_pool),
+            future_cap,
+        )
+        background = latest is not None and self.solver is not None and pool_key is not None
+        if background and self._submit(key, pool_key, rep_ids, problem):  # type: ignore[arg-type]
+            return latest  # type: ignore[return-value]
+        _x, price = solve_assignment_lp(*problem)
+        return self._store(key, pool_key, _by_rep(rep_ids, price))
+
+    def _submit(
+        self,
+        key: tuple[object, ...],
+        pool_key: tuple[object, ...],
+        rep_ids: tuple[str, ...],
+        problem: tuple[object, ...],
+    ) -> bool:
+        """Queue a refresh in the solver (one in flight per pool); False if it failed."""
+        assert self.solver is not None
+        with self._lock:
+            if pool_key in self._in_flight:
+                return True
+            self._in_flight.add(pool_key)
+        try:
+            future = self.solver.submit(solve_assignment_lp, *problem)  # type: ignore[arg-type]
+        except RuntimeError:  # shut down or broken pool: the caller solves synchronously
+            with self._lock:
+                self._in_flight.discard(pool_key)
+            return False
+
+        def done(fut: Future[tuple[NDArray[np.float64], NDArray[np.float64]]]) -> None:
+            try:
+                _x, price = fut.result()
+            except Exception:  # next due refresh retries; requests keep the latest prices
+                log.exception("background shadow-price refresh failed")
+                with self._lock:
+                    self._in_flight.discard(pool_key)
+                return
+            self._store(key, pool_key, _by_rep(rep_ids, price), background=True)
+
+        future.add_done_callback(done)
+        return True
+
+    def _store(
+        self,
+        key: tuple[object, ...],
+        pool_key: tuple[object, ...] | None,
+        prices: dict[str, float],
+        *,
+        background: bool = False,
+    ) -> dict[str, float]:
+        with self._lock:
+            if len(self._prices) > 256:  # old days and buckets are never asked for again
+                self._prices.clear()
+            self._prices[key] = prices
+            if pool_key is not None:
+                self._latest[pool_key] = prices
+                self._in_flight.discard(pool_key)
+            self.refreshes += 1
+            self.background_refreshes += background
+        return prices
+
+
+def _by_rep(rep_ids: tuple[str, ...], price: NDArray[np.float64]) -> dict[str, float]:
+    return {rep: float(v) for rep, v in zip(rep_ids, price, strict=True)}
+
+
+def refresh_prices(
+    lead: Lead,
+    inputs: RouterInputs,
+    state: RoutingState,
+    now: datetime,
+    pricer: ShadowPricer | None,
+    declined: frozenset[str] | LeadHistory = frozenset(),
+) -> RouterInputs:
+    """``inputs`` with the prices ``route(lead, ...)`` will read brought up to date by
+    ``pricer`` (solved now, or with a solver the pool's latest while a refresh runs);
+    ``inputs`` unchanged when the lead reads no prices or there is no pricer."""
+    if pricer is None or inputs.scorer is None:
+        return inputs
+    pool = priced_pool(lead, inputs, state, now, declined)
+    if pool is None:
+        return inputs
+    hard = as_history(declined).declined
+    return inputs.with_prices(pool.name, pool_prices(pricer, pool, inputs, state, now, hard))
+
+
+def pool_prices(
+    pricer: ShadowPricer,
+    pool: Pool,
+    inputs: RouterInputs,
+    state: RoutingState,
+    now: datetime,
+    declined: frozenset[str] = frozenset(),
+) -> dict[str, float]:
+    """The shadow price of each active member of ``pool`` at ``now`` (``pricer.prices``
+    with the pool's load read from ``state``). Needs a scorer."""
+    policy, scorer = inputs.policy, inputs.scorer
+    assert scorer is not None, "shadow prices need a scorer"
+    fairness = policy.fairness
+    checker = Checker(policy=policy, state=state, now=now, lane=policy.lanes[0], declined=declined)
+    load = pool_load(
+        pool, inputs.reps, policy, state, now, lambda rep: checker.capacity(rep).max_leads_per_day
+    )
+    members, caps = load.members, load.caps
+    remaining = np.empty(len(members))
+    full: list[str] = []
+    today_total = 0
+    for i, rep in enumerate(members):
+        used = state.daily_count(rep.rep_id, local_day(rep, now))
+        today_total += used
+        # Equivalent to ``availability_block(rep, require_working=False) == "OUT_OF_OFFICE"``
+        # for active members, without re-reading the counts it checks first.
+        away = rep.rep_id not in declined and (
+            is_away(rep, now, policy.availability) == "OUT_OF_OFFICE"
+        )
+        remaining[i] = 0.0 if away else min(max(caps[i] - used, 0.0), 1e6)
+        if remaining[i] == 0:
+            full.append(rep.rep_id)
+    to_midnight: dict[str, float] = {}  # per timezone: a roster has few
+    for rep in members:
+        zone = rep.timezone or "UTC"
+        if zone not in to_midnight:
+            to_midnight[zone] = _hours_to_local_midnight(rep, now)
+    horizon = float(
+        np.mean([to_midnight[rep.timezone or "UTC"] for rep in members]) if members else 0.0
+    )
+    # Refresh as the day fills: every ``refresh_every`` assignments (at least a quarter of
+    # the pool, so big pools don't re-solve for every few leads) and every tenth of the pool
+    # reaching a cap; a new day always re-solves.
+    step = max(policy.predictive.refresh_every, len(members) // 4)
+    key = (
+        now.date(),
+        pool.name,
+        policy.policy_hash,
+        scorer.version,
+        len(full) // max(1, len(members) // 10),
+        today_total // step,
+    )
+
+    def allowed(sample: Sequence[Lead], reps: Sequence[Rep]) -> NDArray[np.bool_]:
+        mask = np.zeros((len(sample), len(reps)), dtype=bool)
+        for s, lead in enumerate(sample):
+            view = lead_view(lead, policy)
+            qualify(view, policy)
+            if select_pool(view, policy)[0] is not pool:
+                continue
+            for j, rep in enumerate(reps):
+                mask[s, j] = checker.rule_block(rep, pool, view) is None
+        return mask
+
+    # The demand sample is scored on the live scores' footing: with each member's typical
+    # response hours (an empty queue) when the live scores use them.
+    typical = inputs.response_hours if policy.predictive.queue_aware else None
+    return pricer.prices(
+        key=key,
+        pool_reps=members,
+        scorer=scorer,
+        allowed=allowed,
+        allowed_key=(policy.policy_hash, pool.name, tuple(r.rep_id for r in members)),
+        remaining=remaining,
+        counts=load.counts,
+        share=load.share,
+        now=now,
+        horizon_hours=horizon,
+        band=fairness.band,
+        penalty=fairness.penalty,
+        # With a background solver (the service), a due refresh is answered with this
+        # pool's latest prices while the LP runs elsewhere (see ShadowPricer).
+        pool_key=(pool.name, policy.policy_hash, scorer.version),
+        # The pool's leads so far today (since the members' mean local midnight) update the
+        # expected volume of the rest of the day; the LP also plans the rest of the fairness
+        # window, with each member's daily cap on the later days (see policy.pricing).
+        sample_hours=_typical_hours(members, typical),
+        arrived_today=float(today_total),
+        elapsed_hours=max(24.0 - horizon, 0.0),
+        window_days=float(fairness.window_days),
+        daily_caps=caps,
+    )
+
+
+def _typical_hours(
+    members: list[Rep], typical: Mapping[str, float] | None
+) -> tuple[float, ...] | None:
+    """Each member's typical response hours (unknown reps: the team median), or None."""
+    if not typical:
+        return None
+    fallback = float(np.median(list(typical.values())))
+    return tuple(float(typical.get(r.rep_id, fallback)) for r in members)
+
+
+def _hours_to_local_midnight(rep: Rep, now: datetime) -> float:
+    local = now.astimezone(rep_zone(rep))
+    midnight = (local + timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
+    return (midnight - local).total_seconds() / 3600.0

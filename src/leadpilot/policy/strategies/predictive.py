@@ -1,0 +1,113 @@
+"""``predictive``: the eligible rep with the best predicted conversion after prices.
+
+Every eligible rep is scored (with each rep's expected response time under the current queue
+when ``queue_aware`` and response times are known) and the lead goes to argmax ``p - price``.
+The price of a rep is its shadow price from the router inputs' snapshot (capacity today and
+the fairness band over the window, see :mod:`leadpilot.policy.pricer`), or, for a pool
+without a snapshot or with ``shadow_prices: false``, the fairness band's price alone: greedy
+argmax would fill the best reps with the first leads of the day and ignore the band.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+import numpy as np
+from numpy.typing import NDArray
+
+from leadpilot.policy.choice import Choice, ChoiceContext, Fallback
+from leadpilot.policy.eligibility import capacity_of
+from leadpilot.policy.fairness import band_prices
+from leadpilot.policy.policy_file import Policy
+from leadpilot.policy.pool_load import pool_load
+from leadpilot.policy.registry import Registries
+from leadpilot.policy.state import RoutingState
+from leadpilot.policy.strategies.rotation import argmax_distribution
+from leadpilot.schema import Rep
+
+__all__ = ["Predictive", "expected_response_hours", "register"]
+
+
+def expected_response_hours(
+    eligible: Sequence[Rep],
+    state: RoutingState,
+    now: datetime,
+    policy: Policy,
+    typical: Mapping[str, float],
+) -> NDArray[np.float64]:
+    """Each rep's expected hours to first contact: their typical time (history, which
+    already holds their usual off-hours waits) plus the backlog, i.e. open leads beyond one
+    day's capacity, at ``minutes_per_open_lead`` each. Unknown reps get the team median."""
+    per_lead = policy.predictive.minutes_per_open_lead / 60.0
+    fallback = float(np.median(list(typical.values()))) if typical else 0.0
+    out = np.empty(len(eligible))
+    for i, rep in enumerate(eligible):
+        cap = capacity_of(rep, policy).max_leads_per_day
+        backlog = max(0, state.open_count(rep.rep_id, now) - cap) if cap is not None else 0
+        out[i] = typical.get(rep.rep_id, fallback) + backlog * per_lead
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class Predictive:
+    """argmax of ``p - price`` over the eligible reps (ties split evenly)."""
+
+    name: str = "predictive"
+    explanation: str = "best predicted conversion after capacity and fairness prices"
+    order: int = 10
+    needs_scorer: bool = True
+    weighted: bool = False
+    priced: bool = True
+
+    def choose(self, ctx: ChoiceContext) -> Choice | Fallback:
+        """Score, price and pick; fall back without a model or below ``min_confidence``."""
+        inputs = ctx.inputs
+        policy, scorer = inputs.policy, inputs.scorer
+        if scorer is None:
+            return Fallback("NO_MODEL_FALLBACK")
+        queue_aware = policy.predictive.queue_aware and inputs.response_hours is not None
+        hours = (
+            expected_response_hours(
+                ctx.eligible, ctx.state, ctx.now, policy, inputs.response_hours or {}
+            )
+            if queue_aware
+            else None
+        )
+        scores = scorer.score_candidates(ctx.lead, list(ctx.ids), expected_response_hours=hours)
+        p = np.asarray(scores.p, dtype=float)
+        confidence = float(scores.confidence)
+        if confidence < policy.predictive.min_confidence:
+            return Fallback("LOW_CONFIDENCE_FALLBACK", p=p, confidence=confidence)
+        price = _prices(ctx)
+        return Choice(argmax_distribution(p - price), "PREDICTIVE", p, price, confidence)
+
+    def record(self, ctx: ChoiceContext, rep_id: str) -> dict[str, float]:
+        """Nothing beyond the rotation credits."""
+        return {}
+
+
+def _prices(ctx: ChoiceContext) -> NDArray[np.float64]:
+    """The snapshot's shadow price of each eligible rep, else the fairness band's."""
+    policy = ctx.inputs.policy
+    snapshot = ctx.inputs.prices.get(ctx.pool.name)
+    if snapshot is not None and policy.predictive.shadow_prices:
+        return np.array([snapshot.get(r.rep_id, 0.0) for r in ctx.eligible])
+    load = pool_load(
+        ctx.pool,
+        ctx.inputs.reps,
+        policy,
+        ctx.state,
+        ctx.now,
+        lambda rep: ctx.checker.capacity(rep).max_leads_per_day,
+    )
+    fairness = policy.fairness
+    return band_prices(
+        list(ctx.eligible), load.members, load.counts, load.share, fairness.band, fairness.penalty
+    )
+
+
+def register(registries: Registries) -> None:
+    """Add ``predictive``."""
+    registries.strategies.register(Predictive())
