@@ -46,8 +46,13 @@ def test_plan_never_exceeds_capacity_and_routes_every_lead(
         assert np.all(plan.plan.sum(axis=1) <= plan.capacity + 1e-6)
         np.testing.assert_allclose(plan.plan.sum(axis=0), plan.volume, atol=1e-6)
         assert plan.volume.sum() == n
-        # a rep exceeds its round-robin share of a segment only where it has the evidence
-        extra = plan.plan > plan.round_robin + 1e-6
-        assert np.all(plan.observed_n[extra] >= min_leads)
+        # the model's rates are probabilities and its lift interval brackets its estimate
+        assert np.all((plan.rates > 0) & (plan.rates < 1))
+        lift = plan.lift
+        assert lift is not None
+        assert lift.value is not None
+        assert lift.ci_low is not None
+        assert lift.ci_high is not None
+        assert lift.ci_low - 1e-9 <= lift.value <= lift.ci_high + 1e-9
         # the plan is never worse than round-robin under the rates it was chosen on
         assert (plan.rates * plan.plan).sum() >= (plan.rates * plan.round_robin).sum() - 1e-9

@@ -231,10 +231,11 @@ def prioritised_actions(
     if quality.outcome_unknown_share > 0.2:
         actions.append(
             {
-                "title": "Close the loop on outcomes",
+                "title": "Close open leads and record every outcome",
                 "detail": (
-                    f"{quality.outcome_unknown_share:.0%} of leads have no recorded outcome; "
-                    "every estimate here rests on the rest."
+                    f"{quality.outcome_unknown_share:.0%} of leads have no outcome yet (still "
+                    "open, or never recorded); every estimate here rests on the closed ones. "
+                    "Record a lost reason when a lead is closed without a deal."
                 ),
                 "evidence": "data-quality summary",
                 "projected_extra_conversions": None,

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from leadpilot.analyze.actions import prioritised_actions
+from leadpilot.analyze.additive import MIN_LOG_BAYES_FACTOR
 from leadpilot.analyze.heterogeneity import GTest, interaction_test, rep_within_segment_test
 from leadpilot.analyze.matches import FDR_LEVEL, best_matches, rep_segment_cells
 from leadpilot.analyze.methods import methods_with_reps, methods_without_reps
@@ -50,6 +51,7 @@ MATCH_DIMENSIONS = ("industry", "size_band", "source")
 MAX_SEGMENT_VALUES = 25
 MIN_MEAN_CELL_LEADS = 5
 OTHER = "(other)"
+MISSING = "(missing)"
 
 
 @dataclass
@@ -253,11 +255,17 @@ def build_plan(ctx: AuditContext) -> None:
     n_mat, k_mat = plan.observed_n, plan.observed_k
     keep = n_mat.sum(axis=1) > 0
     # Bootstrap sizes shrink on very wide tables so the simulated arrays stay in memory
-    # (about 20 million cells for the G-test, 4 million for the IPF refits).
+    # (about 5 million cells for the permutation test, 4 million for the IPF refits).
     cells_n = max(int(keep.sum()) * n_mat.shape[1], 1)
-    het_draws = int(min(999, max(99, 20_000_000 // cells_n)))
+    het_draws = int(min(999, max(99, 5_000_000 // cells_n)))
     inter_draws = int(min(199, max(49, 4_000_000 // cells_n)))
-    ctx.het = rep_within_segment_test(k_mat[keep], n_mat[keep], draws=het_draws, rng=rng)
+    # pooled tables: every segment together and by each dimension's value
+    groups = [np.ones((n_mat.shape[1], 1))] + [
+        np.eye(int(codes.max()) + 1)[codes] for codes in plan.segment_values if len(codes)
+    ]
+    ctx.het = rep_within_segment_test(
+        k_mat[keep], n_mat[keep], draws=het_draws, rng=rng, groups=groups
+    )
     observed = n_mat[keep] > 0
     dense = bool(observed.any()) and float(n_mat[keep][observed].mean()) >= MIN_MEAN_CELL_LEADS
     # The interaction bootstrap plugs in fitted rates; on very sparse tables that is biased,
@@ -286,6 +294,12 @@ def build_verdict(ctx: AuditContext) -> None:
     assert ctx.summary is not None
     assert ctx.het is not None
     assert ctx.plan is not None
+    if ctx.constant is not None:
+        # one outcome for every lead with a rep: a lift has nothing to rest on
+        for key in ("projected_lift", "projected_lift_vs_history"):
+            ctx.summary[key].update(value=None, ci_low=None, ci_high=None)
+        ctx.summary["model"]["out_of_sample_lift"].update(value=None, ci_low=None, ci_high=None)
+        ctx.plan.out_of_sample = None
     ctx.verdict = decide(
         het=ctx.het,
         inter=ctx.inter,
@@ -294,11 +308,38 @@ def build_verdict(ctx: AuditContext) -> None:
         n_reps=int((ctx.plan.observed_n.sum(axis=1) > 0).sum()),
         n_leads=len(ctx.assigned),
         constant_outcome=ctx.constant,
+        segment_strengths=ctx.plan.interaction_evidence >= MIN_LOG_BAYES_FACTOR,
     )
 
 
 def _no_rules_statement(verdict: Verdict, lead: str) -> str:
     return lead + verdict.reason[0].lower() + verdict.reason[1:]
+
+
+def _plan_method(plan: Plan, quality: DataQuality | None) -> str:
+    oos = plan.out_of_sample
+    blocks = "time" if quality and quality.has_dates else "row (file order)"
+    check = (
+        f" Out-of-sample check ({CROSS_FIT_FOLDS} contiguous {blocks} blocks, the plan learned "
+        "on one judged by the model of the other): "
+        f"{oos.value:+.1%} (95% interval {oos.ci_low:+.1%} to {oos.ci_high:+.1%}); it is "
+        "conservative, as each judge shrinks the effects it sees on half the history."
+        if oos and oos.value is not None and oos.ci_low is not None and oos.ci_high is not None
+        else ""
+    )
+    return (
+        "The historical mix of leads per segment was re-assigned by a linear programme "
+        "(scipy HiGHS) maximising expected conversions under an additive conversion model "
+        "(ridge logistic regression on rep, segment values, lead source and rep x segment "
+        "value, the interactions' prior spread chosen by empirical Bayes: "
+        f"{plan.interaction_sd:.2f} log-odds, log Bayes factor {plan.interaction_evidence:.1f} "
+        f"against none; segment strengths are used only from a log Bayes factor of "
+        f"{MIN_LOG_BAYES_FACTOR:.0f}), with each rep's capacity from {plan.capacity_source}. "
+        "Projected lift and its 95% interval: the plan against round-robin under joint "
+        "posterior draws of every rep x segment rate (Laplace approximation), the prior's "
+        "spread learned from the history itself (benchmarks/audit_power.py checks the interval "
+        "against synthetic worlds' ground truth: it can run high)." + check
+    )
 
 
 def build_recommendations(ctx: AuditContext) -> None:
@@ -321,18 +362,7 @@ def build_recommendations(ctx: AuditContext) -> None:
     rules = cast(list[Rule], s["rules"])
     rec = Recommendations(
         statement=verdict.statement_15pct,
-        method=(
-            "The historical mix of leads per segment was re-assigned by a linear programme "
-            "(scipy HiGHS) maximising expected conversions under the shrunk rep x segment rates, "
-            f"with each rep's capacity from {ctx.plan.capacity_source}; a rep may exceed its "
-            f"round-robin share of a segment only with at least {ctx.min_leads} leads of it in "
-            f"the history. Projected lift: {CROSS_FIT_FOLDS}-fold cross-fitting over contiguous "
-            "time blocks: a plan learned on the other blocks is judged on each held-out block's "
-            f"own outcomes ({ctx.plan.cross_fit_draws.shape[0]} Beta draws per cell), summed "
-            "over the blocks, so the estimate is not inflated by noise the plan chased (it is "
-            "slightly conservative). Per-rule figures are in-sample posterior estimates from the "
-            "full history."
-        ),
+        method=_plan_method(ctx.plan, ctx.quality),
         rules=rules,
         capacity_source=s["capacity_source"],
         projected_lift=Lift(**s["projected_lift"]),
@@ -346,6 +376,7 @@ def build_recommendations(ctx: AuditContext) -> None:
         probability_lift_15pct=s["probability_lift_15pct"],
         rules_total=s["rules_total"],
         plan=s["plan"],
+        model=s["model"],
     )
     if not verdict.supports_predictive_routing:
         rec.rules_considered = rules
@@ -360,9 +391,16 @@ def build_actions(ctx: AuditContext) -> None:
     assert ctx.quality is not None
     assert ctx.recommendations is not None
     assert ctx.verdict is not None
+    # reps are compared only when their outcomes vary (not when the export names the rep of
+    # won deals only) and never on leads without a rep
+    comparable = ctx.has_reps and ctx.constant is None
+    by_rep = ctx.by_rep[ctx.by_rep["rep"] != MISSING] if comparable else ctx.by_rep.iloc[0:0]
+    by_source = ctx.by_source
+    if by_source is not None:
+        by_source = by_source[by_source["source"] != MISSING]
     ctx.actions = prioritised_actions(
-        by_rep=ctx.by_rep if ctx.has_reps else ctx.by_rep.iloc[0:0],
-        by_source=ctx.by_source,
+        by_rep=by_rep,
+        by_source=by_source,
         time_to_contact=ctx.ttc,
         recommendations=ctx.recommendations,
         verdict=ctx.verdict,
@@ -373,8 +411,12 @@ def build_actions(ctx: AuditContext) -> None:
 
 
 def build_rate_tables(ctx: AuditContext) -> None:
-    """The rep and source tables as records (with median days to convert when dated)."""
+    """The rep and source tables as records (with median days to convert when dated); leads
+    without a rep or source are counted in the data-quality header, not as a row."""
     data, by_rep, by_source = ctx.data, ctx.by_rep, ctx.by_source
+    by_rep = by_rep[by_rep["rep"] != MISSING].reset_index(drop=True)
+    if by_source is not None:
+        by_source = by_source[by_source["source"] != MISSING].reset_index(drop=True)
     cols = ["leads", "converted", "rate", "ci_low", "ci_high"]
     if not ctx.has_reps:
         if by_source is not None and "win_rate" in by_source.columns:
@@ -389,7 +431,7 @@ def build_rate_tables(ctx: AuditContext) -> None:
         for table, key in ((by_rep, "rep"), (by_source, "source")):
             if table is None:
                 continue
-            keys = positive[key].astype("object").where(positive[key].notna(), "(missing)")
+            keys = positive[key].astype("object").where(positive[key].notna(), MISSING)
             table["median_days_to_convert"] = table[key].map(
                 positive["days"].groupby(keys).median()
             )

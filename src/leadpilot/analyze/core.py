@@ -19,6 +19,9 @@ from leadpilot.schema import TARGETS
 
 __all__ = ["TARGETS", "Analysis", "analyze", "prepare"]
 
+PLACEHOLDERS = frozenset(
+    {"unknown", "(unknown)", "n/a", "na", "none", "null", "nan", "-", "--", "(missing)", "(blank)"}
+)
 _T = TypeVar("_T")
 
 
@@ -107,7 +110,9 @@ def prepare(frame: pd.DataFrame, target: str) -> tuple[pd.DataFrame, str, list[s
             return pd.Series(None, index=frame.index, dtype="object")
         s = frame[col].astype("object")
         s = s.where(s.notna(), None).map(lambda v: None if v is None else str(v).strip() or None)
-        return s
+        # "unknown", "n/a" and the like are how exports spell a missing value: never a rep
+        # or a source of their own
+        return s.map(lambda v: None if v is None or v.lower() in PLACEHOLDERS else v)
 
     order = np.arange(len(frame))
     if "created_at" in frame.columns:

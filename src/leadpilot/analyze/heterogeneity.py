@@ -64,8 +64,27 @@ def _g(
     return np.asarray(2.0 * val.sum(axis=axes), dtype=float)
 
 
+def _pooled_g(
+    k: NDArray[np.float64],
+    n: NDArray[np.float64],
+    e: NDArray[np.float64],
+    groups: list[NDArray[np.float64]],
+) -> NDArray[np.float64]:
+    """Sum over groupings of G on the rep x group tables (segments pooled into groups by the
+    one-hot ``(n_segments, n_groups)`` matrices); ``k`` may carry leading draw axes."""
+    total = np.zeros(k.shape[:-2])
+    for onehot in groups:
+        total = total + _g(k @ onehot, n @ onehot, e @ onehot)
+    return total
+
+
 def rep_within_segment_test(
-    k: NDArray[np.float64], n: NDArray[np.float64], *, draws: int, rng: np.random.Generator
+    k: NDArray[np.float64],
+    n: NDArray[np.float64],
+    *,
+    draws: int,
+    rng: np.random.Generator,
+    groups: list[NDArray[np.float64]] | None = None,
 ) -> GTest:
     """Test ``p_ij = p_j`` on ``(n_reps, n_segments)`` arrays of conversions and leads.
 
@@ -74,23 +93,47 @@ def rep_within_segment_test(
     (multivariate hypergeometric, segment totals fixed). Conditioning on the totals keeps it
     exact however sparse the table; a plug-in parametric bootstrap is not (with one or two
     leads per cell, G is driven by the estimated segment rates and the bootstrap is biased).
+
+    ``groups`` (one-hot ``(n_segments, n_groups)`` matrices, e.g. all segments together, by
+    industry, by size band) makes the statistic the sum of G over the rep x group tables with
+    the within-segment expectations pooled: a rep who is better across many thin segments is
+    seen there, where the cell-by-cell G spreads it over hundreds of degrees of freedom. The
+    permutation stays within segments, so the test is exact either way.
     """
     seg_n = n.sum(axis=0)
     seg_k = k.sum(axis=0)
     seg_rate = seg_k / np.where(seg_n > 0, seg_n, 1)
-    g_obs = float(_g(k, n, n * seg_rate[None, :]))
-    df = int(sum(max(int((n[:, j] > 0).sum()) - 1, 0) for j in range(n.shape[1])))
+    expected = n * seg_rate[None, :]
+    if groups:
+        g_obs = float(_pooled_g(k, n, expected, groups))
+        df = sum(
+            max(int((n.sum(axis=1) > 0).sum()) - 1, 0) * int(((n @ g).sum(axis=0) > 0).sum())
+            for g in groups
+        )
+    else:
+        g_obs = float(_g(k, n, expected))
+        df = int(sum(max(int((n[:, j] > 0).sum()) - 1, 0) for j in range(n.shape[1])))
     g_sim = np.zeros(draws)
+    sim_k = np.zeros((draws, *n.shape)) if groups else None
     for j in range(n.shape[1]):
         rows = np.flatnonzero(n[:, j] > 0)
         if rows.size < 2 or seg_k[j] in (0, seg_n[j]):
+            if sim_k is not None:
+                sim_k[:, rows, j] = k[rows, j]
             continue  # nothing to re-deal: this segment adds the same G to every draw (0)
         sim = rng.multivariate_hypergeometric(
             n[rows, j].astype(np.int64), int(seg_k[j]), size=draws
         ).astype(float)
-        g_sim += _g(
-            sim[:, :, None], n[rows, j][None, :, None], (n[rows, j] * seg_rate[j])[None, :, None]
-        )
+        if sim_k is not None:
+            sim_k[:, rows, j] = sim
+        else:
+            g_sim += _g(
+                sim[:, :, None],
+                n[rows, j][None, :, None],
+                (n[rows, j] * seg_rate[j])[None, :, None],
+            )
+    if sim_k is not None and groups:
+        g_sim = _pooled_g(sim_k, n[None], expected[None], groups)
     p_perm = float((1 + np.sum(g_sim >= g_obs - 1e-9)) / (draws + 1))
     p_asym = float(stats.chi2.sf(g_obs, df)) if df > 0 else 1.0
     return GTest("rep within segment", g_obs, df, p_asym, p_perm, draws, "permutation")

@@ -1,20 +1,19 @@
 """Capacity-respecting routing rules and their projected impact, with honest uncertainty.
 
 The historical mix of leads (counted per segment) is re-assigned to reps by a linear
-programme that maximises expected conversions under the shrunk rep x segment rates (a
-hierarchical beta-binomial model, :class:`CellModel`), with each rep's capacity as a hard
-limit (scipy's HiGHS via ``linprog``). Two kinds of uncertainty are reported:
+programme that maximises expected conversions under the rates of an additive conversion model
+(:mod:`leadpilot.analyze.additive`: rep, segment values, lead source, rep x segment value),
+with each rep's capacity as a hard limit (scipy's HiGHS via ``linprog``). Two kinds of
+uncertainty are reported:
 
-* the headline lift is cross-fitted: the history is cut into contiguous time blocks, a plan
-  learned on the other blocks is judged on each block's own outcomes (parametric bootstrap
-  from Beta posteriors around the held-out counts), so it is not inflated by the noise the
-  plan chased (optimising and evaluating on the same leads would be);
+* the headline lift is cross-fitted (:mod:`leadpilot.analyze.crossfit`): a plan learned on
+  the other blocks of the history is judged on each block's own leads by a doubly robust
+  estimate, so it is not inflated by the noise the plan chased;
 * each rule's gain is re-evaluated on joint posterior draws of the full-history model.
 """
 
 from __future__ import annotations
 
-import itertools
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,101 +22,30 @@ import pandas as pd
 from numpy.typing import NDArray
 from scipy import optimize, sparse
 
-from leadpilot.analyze.shrinkage import Shrunk, combine_odds, fit_concentration, shrink
+from leadpilot.analyze.additive import AdditiveModel, fit_additive
+from leadpilot.analyze.coding import Coded, Layout, encode, segment_keys
+from leadpilot.analyze.crossfit import (
+    CROSS_FIT_FOLDS,
+    CrossFitLift,
+    cross_fit_lift,
+    posterior_lift,
+)
 from leadpilot.errors import DataValidationError
 
 __all__ = [
-    "CellModel",
-    "Coded",
-    "Layout",
+    "COVARIATES",
+    "CROSS_FIT_FOLDS",
     "Plan",
-    "cell_model",
     "encode",
     "plan_routing",
     "segment_keys",
+    "solve_plan",
     "summarise",
 ]
 
-UNKNOWN = "(unknown)"
 BOOTSTRAP_DRAWS = 1000
-JUDGE_PRIOR_LEADS = 1.0
-CROSS_FIT_FOLDS = 5
-
-
-def segment_keys(data: pd.DataFrame, dims: list[str]) -> pd.Series:
-    """Routing segment of every lead: the values of ``dims`` joined by " / "."""
-    if not dims:
-        return pd.Series("all leads", index=data.index)
-    parts = [data[d].astype("object").where(data[d].notna(), UNKNOWN).astype(str) for d in dims]
-    key = parts[0]
-    for p in parts[1:]:
-        key = key + " / " + p
-    return key
-
-
-def _logit(p: NDArray[np.float64]) -> NDArray[np.float64]:
-    p = np.clip(p, 1e-4, 1 - 1e-4)
-    return np.asarray(np.log(p / (1 - p)), dtype=float)
-
-
-def _expit(z: NDArray[np.float64]) -> NDArray[np.float64]:
-    return np.asarray(1.0 / (1.0 + np.exp(-z)), dtype=float)
-
-
-@dataclass
-class _Affinity:
-    """Shrunk rates of one dimension's rep x value cells, mapped onto rep x segment."""
-
-    post: Shrunk  # flat over the (n_reps, n_values) grid: fitted prior strength
-    post_ci: Shrunk  # the same with the strength capped by each rep's evidence, for draws
-    index: NDArray[np.intp]  # (n_reps, n_segments) -> position in post
-    center: NDArray[np.float64]  # (n_reps, n_segments) log-odds of the no-affinity prior
-
-
-@dataclass
-class CellModel:
-    """Hierarchical model of every rep x routing-segment conversion rate.
-
-    log-odds(cell) = log-odds(rep) + log-odds(segment) - log-odds(team)
-                     + sum over dimensions of the rep's affinity to the segment's value,
-    each ingredient with its own Beta posterior; the cell's own leads then update that prior
-    (beta-binomial, strength fitted). ``sample`` draws all ingredients, so a rep's cells move
-    together, and their uncertainty reaches the projected lift.
-    """
-
-    rep_post: Shrunk  # (n_reps,)
-    rep_post_ci: Shrunk
-    offset: NDArray[np.float64]  # (n_reps, n_segments): segment and team terms
-    affinities: list[_Affinity]
-    n: NDArray[np.float64]
-    k: NDArray[np.float64]
-    strength: NDArray[np.float64]  # (n_reps, n_segments) fitted prior strength of the cells
-    strength_ci: NDArray[np.float64]  # the same capped by the rep's evidence, for draws
-
-    def _prior_logit(
-        self, rep_term: NDArray[np.float64], aff_terms: list[NDArray[np.float64]]
-    ) -> NDArray[np.float64]:
-        z = rep_term + self.offset
-        for term in aff_terms:
-            z = z + term
-        return z
-
-    @property
-    def rates(self) -> NDArray[np.float64]:
-        """Posterior mean rate of each cell, shape ``(n_reps, n_segments)``."""
-        rep_term = _logit(self.rep_post.mean)[:, None]
-        aff = [_logit(a.post.mean[a.index]) - a.center for a in self.affinities]
-        prior = _expit(self._prior_logit(rep_term, aff))
-        alpha = self.k + self.strength * prior
-        return np.asarray(alpha / (self.n + self.strength), dtype=float)
-
-    def sample(self, rng: np.random.Generator, draws: int) -> NDArray[np.float64]:
-        """Joint posterior draws of every cell, shape ``(draws, n_reps, n_segments)``."""
-        rep_term = _logit(self.rep_post_ci.sample(rng, draws))[:, :, None]
-        aff = [_logit(a.post_ci.sample(rng, draws)[:, a.index]) - a.center for a in self.affinities]
-        prior = _expit(self._prior_logit(rep_term, aff))
-        s = self.strength_ci
-        return rng.beta(self.k + s * prior, self.n - self.k + s * (1.0 - prior))
+# lead attributes the model adjusts for without routing by them
+COVARIATES = ("source",)
 
 
 def _counts(
@@ -134,126 +62,6 @@ def _counts(
     return n, k
 
 
-@dataclass(frozen=True)
-class Coded:
-    """The prepared history as integer codes, computed once and sliced for the folds.
-
-    ``rep`` and ``seg`` index ``Layout.reps`` / ``Layout.segments`` (-1 = not on the
-    roster); ``dim[d]`` indexes ``Layout.dim_values[d]``.
-    """
-
-    y: NDArray[np.float64]
-    rep: NDArray[np.intp]
-    seg: NDArray[np.intp]
-    dim: list[NDArray[np.intp]]
-
-    def rows(self, sel: slice | NDArray[np.intp]) -> Coded:
-        """The same codes for a subset of leads."""
-        return Coded(self.y[sel], self.rep[sel], self.seg[sel], [d[sel] for d in self.dim])
-
-
-@dataclass(frozen=True)
-class Layout:
-    """Reps, routing segments and the value of each dimension that makes up each segment."""
-
-    reps: list[str]
-    segments: list[str]
-    dim_values: list[list[str]]
-    seg_value: list[NDArray[np.intp]]  # per dimension, shape (n_segments,)
-
-
-def encode(data: pd.DataFrame, reps: list[str], dims: list[str]) -> tuple[Coded, Layout]:
-    """Integer codes of the leads' reps, routing segments and dimension values."""
-    seg_of = segment_keys(data, dims)
-    segments = sorted(seg_of.unique().astype(str))
-    seg_codes = pd.Index(segments).get_indexer(pd.Index(seg_of))
-    dim_values: list[list[str]] = []
-    dim_codes: list[NDArray[np.intp]] = []
-    seg_value: list[NDArray[np.intp]] = []
-    parts = [s.split(" / ") for s in segments]
-    for d_i, d in enumerate(dims):
-        col = data[d].astype("object").where(data[d].notna(), UNKNOWN).astype(str)
-        values = sorted(col.unique())
-        dim_values.append(values)
-        dim_codes.append(pd.Index(values).get_indexer(pd.Index(col)))
-        seg_value.append(pd.Index(values).get_indexer(pd.Index([p[d_i] for p in parts])))
-    coded = Coded(
-        y=data["y"].to_numpy(float),
-        rep=pd.Index(reps).get_indexer(pd.Index(data["rep"])),
-        seg=seg_codes,
-        dim=dim_codes,
-    )
-    return coded, Layout(reps, segments, dim_values, seg_value)
-
-
-def cell_model(coded: Coded, layout: Layout, overall: float) -> CellModel:
-    """Fit the :class:`CellModel` of every rep x routing segment on (a slice of) the history."""
-    y, rep_codes = coded.y, coded.rep
-    n_reps = len(layout.reps)
-    shape = (n_reps, len(layout.segments))
-    n, k = _counts(rep_codes, coded.seg, y, shape)
-    on_roster = rep_codes >= 0
-    rep_n = np.bincount(rep_codes[on_roster], minlength=n_reps).astype(float)
-    rep_k = np.bincount(rep_codes[on_roster], weights=y[on_roster], minlength=n_reps)
-    typical = float(np.median(rep_n[rep_n > 0])) if (rep_n > 0).any() else 1.0
-    # A rep without history is as uncertain as a typical rep's volume of evidence allows.
-    rep_post = shrink(rep_k, rep_n, overall)
-    rep_post_ci = shrink(
-        rep_k, rep_n, overall, rep_post.kappa, evidence=np.where(rep_n > 0, rep_n, typical)
-    )
-    rep_rate = rep_post.mean
-
-    dims = layout.dim_values
-    dim_rate_per_seg = []
-    affinities: list[_Affinity] = []
-    for d_i, values in enumerate(dims):
-        vn, vk = _counts(rep_codes, coded.dim[d_i], y, (n_reps, len(values)))
-        tot_n, tot_k = vn.sum(axis=0), vk.sum(axis=0)
-        # a value absent from this slice of history falls back to the team rate
-        v_rate = np.where(tot_n > 0, tot_k / np.maximum(tot_n, 1), overall)
-        prior = combine_odds([rep_rate[:, None], v_rate[None, :]], [np.full(vn.shape, overall)])
-        post = shrink(vk.ravel(), vn.ravel(), prior.ravel())
-        post_ci = shrink(
-            vk.ravel(),
-            vn.ravel(),
-            prior.ravel(),
-            post.kappa,
-            evidence=np.repeat(np.maximum(rep_n, 1.0), len(values)),
-        )
-        seg_v = layout.seg_value[d_i]
-        index = np.arange(n_reps)[:, None] * len(values) + seg_v[None, :]
-        affinities.append(
-            _Affinity(post=post, post_ci=post_ci, index=index, center=_logit(prior.ravel()[index]))
-        )
-        dim_rate_per_seg.append(v_rate[seg_v])
-    seg_n, seg_k = n.sum(axis=0), k.sum(axis=0)
-    n_segs = len(layout.segments)
-    if len(dims) > 1:
-        seg_prior = combine_odds(dim_rate_per_seg, [np.full(n_segs, overall)] * (len(dims) - 1))
-    else:
-        seg_prior = np.full(n_segs, overall)
-    seg_rate = shrink(seg_k, seg_n, seg_prior).mean
-    offset = np.broadcast_to(_logit(seg_rate)[None, :] - _logit(np.array(overall)), shape).copy()
-    model = CellModel(
-        rep_post=rep_post,
-        rep_post_ci=rep_post_ci,
-        offset=offset,
-        affinities=affinities,
-        n=n,
-        k=k,
-        strength=np.zeros(shape),
-        strength_ci=np.zeros(shape),
-    )
-    # fit the cells' own prior strength around the point prior, capped by the rep's evidence
-    rep_term = _logit(rep_post.mean)[:, None]
-    aff = [_logit(a.post.mean[a.index]) - a.center for a in affinities]
-    point_prior = _expit(model._prior_logit(rep_term, aff))
-    kappa = fit_concentration(k.ravel(), n.ravel(), point_prior.ravel())
-    model.strength = np.full(shape, kappa)
-    model.strength_ci = np.minimum(kappa, np.maximum(rep_n, 1.0))[:, None] * np.ones(shape)
-    return model
-
-
 @dataclass
 class Plan:
     """A capacity-respecting assignment of the historical segment mix to reps."""
@@ -263,18 +71,19 @@ class Plan:
     volume: NDArray[np.float64]  # (n_segments,) leads per segment in the history
     capacity: NDArray[np.float64]  # (n_reps,)
     capacity_source: str
-    rates: NDArray[np.float64]  # (n_reps, n_segments) posterior means
+    rates: NDArray[np.float64]  # (n_reps, n_segments) the model's expected rates
     observed_n: NDArray[np.float64]
     observed_k: NDArray[np.float64]
     plan: NDArray[np.float64]  # (n_reps, n_segments) leads assigned
     round_robin: NDArray[np.float64]
     historical: NDArray[np.float64]
     draws: NDArray[np.float64] = field(repr=False)  # (B, n_reps, n_segments)
-    # (B, 3) conversions of the cross-fitted plan, round-robin and history; and their point
-    cross_fit_draws: NDArray[np.float64] = field(
-        repr=False, default_factory=lambda: np.zeros((0, 3))
-    )
-    cross_fit_point: NDArray[np.float64] = field(default_factory=lambda: np.zeros(3))
+    lift: CrossFitLift | None = None  # the posterior lift of this plan
+    out_of_sample: CrossFitLift | None = None  # plans of each half judged by the other half
+    interaction_sd: float = 0.0  # the model's rep x segment prior spread (empirical Bayes)
+    interaction_evidence: float = 0.0  # its log Bayes factor against none
+    # per routing dimension, each segment's value code (n_segments,)
+    segment_values: list[NDArray[np.intp]] = field(default_factory=list, repr=False)
     fold_plans: list[NDArray[np.float64]] = field(default_factory=list, repr=False)
 
     def conversions(self, assignment: NDArray[np.float64]) -> NDArray[np.float64]:
@@ -314,6 +123,41 @@ def _capacities(
     return ids, reps_in_history.to_numpy(float), "historical volume per rep"
 
 
+def _model_inputs(coded: Coded, layout: Layout) -> tuple[NDArray[np.float64], NDArray[np.intp]]:
+    """Each segment's mix of covariate combinations (n_segments, n_combos), and the codes of
+    each combination (n_combos, n_covariates)."""
+    if not coded.cov:
+        return np.ones((len(layout.segments), 1)), np.zeros((1, 0), dtype=np.intp)
+    keys = np.column_stack(coded.cov)
+    combos, inverse = np.unique(keys, axis=0, return_inverse=True)
+    counts = np.zeros((len(layout.segments), len(combos)))
+    np.add.at(counts, (coded.seg, inverse.ravel()), 1.0)
+    totals = counts.sum(axis=1, keepdims=True)
+    mix = np.where(totals > 0, counts / np.maximum(totals, 1.0), 1.0 / len(combos))
+    return mix, combos.astype(np.intp)
+
+
+def fit_model(
+    coded: Coded,
+    layout: Layout,
+    interaction_sd: float | None = None,
+    rep_sd: float | None = None,
+) -> AdditiveModel:
+    """The additive conversion model on (a slice of) the coded history (prior spreads None:
+    chosen by empirical Bayes)."""
+    return fit_additive(
+        coded.y,
+        coded.rep,
+        coded.dim,
+        coded.cov,
+        n_reps=len(layout.reps),
+        dim_sizes=tuple(len(v) for v in layout.dim_values),
+        cov_sizes=tuple(len(v) for v in layout.cov_values),
+        interaction_sd=interaction_sd,
+        rep_sd=rep_sd,
+    )
+
+
 def plan_routing(
     data: pd.DataFrame,
     dims: list[str],
@@ -324,96 +168,79 @@ def plan_routing(
     rng: np.random.Generator,
     draws: int = BOOTSTRAP_DRAWS,
 ) -> Plan:
-    """Solve the capacity-constrained assignment and draw its posterior uncertainty.
+    """Solve the capacity-constrained assignment under the additive model's rates, estimate
+    its lift out of sample (cross-fitting) and draw the rates' posterior uncertainty.
 
-    A rep may take more than its round-robin share of a segment only if it has at least
-    ``min_leads`` leads of that segment in the history: rules rest on evidence, not priors.
+    ``overall`` and ``min_leads`` are kept for the callers' signature; the model's evidence
+    is pooled across each rep's segments, so no per-cell lead count gates the plan.
     """
+    del overall, min_leads
     assigned = data[data["rep"].notna()]
     volume_by_rep = assigned.groupby("rep", observed=True).size()
     reps, cap, cap_source = _capacities(volume_by_rep, roster, float(len(assigned)))
-    coded, layout = encode(assigned, reps, dims)
+    coded, layout = encode(assigned, reps, dims, COVARIATES)
     segments = layout.segments
     vol = np.bincount(coded.seg, minlength=len(segments)).astype(float)
-    model = cell_model(coded, layout, overall)
-    n, k = model.n, model.k
-    n_r, n_s = len(reps), len(segments)
+    n, k = _counts(coded.rep, coded.seg, coded.y, (len(reps), len(segments)))
     share = cap / cap.sum()
     rr = share[:, None] * vol[None, :]
-    plan = _solve(model.rates, n, vol, cap, rr, min_leads)
+    mix, combos = _model_inputs(coded, layout)
+    model = fit_model(coded, layout)
+    rates = model.segment_rates(layout.seg_value, mix, combos)[0]
+    plan = solve_plan(rates, vol, cap)
     # Keep the posterior samples under ~30 million numbers (240 MB) on very wide tables.
-    draws = int(min(draws, max(200, 10_000_000 // max(n_r * n_s, 1))))
-    sample = model.sample(rng, draws)
-
-    # Cross-fitting: the history is cut into contiguous blocks (time order); a plan chosen on
-    # all the other blocks is judged by each block's own outcomes, so the headline lift is not
-    # inflated by the noise the plan chased (the winner's curse of optimising and evaluating
-    # on the same leads). Each plan learns from (K-1)/K of the history, so it is only a little
-    # worse than the full plan: the estimate is slightly conservative.
-    bounds = np.linspace(0, len(assigned), CROSS_FIT_FOLDS + 1).astype(int)
-    plan_conv = np.zeros(draws)
-    rr_conv = np.zeros(draws)
-    hist_conv = np.zeros(draws)
-    point = np.zeros(3)
-    fold_plans = []
-    for lo, hi in itertools.pairwise(bounds):
-        train = np.r_[0:lo, hi : len(assigned)]
-        learned = cell_model(coded.rows(train), layout, overall)
-        chosen = _solve(learned.rates, learned.n, vol, cap, rr, min_leads)
-        fold_plans.append(chosen)
-        block = coded.rows(slice(lo, hi))
-        block_n, block_k = _counts(block.rep, block.seg, block.y, learned.n.shape)
-        # The judge is the block's own counts with a one-lead prior (the learned rate, which
-        # only matters for cells the block never saw): nearly unbiased for each cell, where a
-        # model shrunk on the small block would understate real gaps.
-        alpha = block_k + JUDGE_PRIOR_LEADS * learned.rates
-        beta = block_n - block_k + JUDGE_PRIOR_LEADS * (1.0 - learned.rates)
-        judge_rates = alpha / (alpha + beta)
-        judge_draws = rng.beta(alpha, beta, size=(draws, *alpha.shape))
-        plan_conv += np.einsum("bij,ij->b", judge_draws, chosen)
-        rr_conv += np.einsum("bij,ij->b", judge_draws, rr)
-        hist_conv += np.einsum("bij,ij->b", judge_draws, n)
-        point += [float((judge_rates * x).sum()) for x in (chosen, rr, n)]
+    n_r, n_s = len(reps), len(segments)
+    n_draws = int(min(draws, max(100, 3_000_000 // max(n_r * n_s * combos.shape[0], 1))))
+    sample = model.segment_rates(layout.seg_value, mix, combos, model.draws(rng, n_draws))
+    out_of_sample, fold_plans = cross_fit_lift(
+        coded,
+        layout,
+        # the folds reuse the full history's prior spread (one fit each instead of a grid)
+        fit=lambda c, lay: fit_model(c, lay, model.interaction_sd, model.rep_sd),
+        plan_for=lambda m: solve_plan(m.segment_rates(layout.seg_value, mix, combos)[0], vol, cap),
+        judge=lambda m, b: m.segment_rates(layout.seg_value, mix, combos, m.draws(rng, b)),
+        round_robin=rr,
+        historical=n,
+        draws=n_draws,
+    )
     return Plan(
         reps=reps,
         segments=segments,
         volume=vol,
         capacity=cap,
         capacity_source=cap_source,
-        rates=model.rates,
+        rates=rates,
         observed_n=n,
         observed_k=k,
         plan=plan,
         round_robin=rr,
         historical=n,
         draws=sample,
-        cross_fit_draws=np.column_stack([plan_conv, rr_conv, hist_conv]),
-        cross_fit_point=point,
+        lift=posterior_lift(sample, plan, rr, n),
+        out_of_sample=out_of_sample,
+        interaction_sd=model.interaction_sd,
+        interaction_evidence=model.interaction_evidence,
         fold_plans=fold_plans,
+        segment_values=layout.seg_value,
     )
 
 
-def _solve(
+def solve_plan(
     rates: NDArray[np.float64],
-    n: NDArray[np.float64],
     vol: NDArray[np.float64],
     cap: NDArray[np.float64],
-    rr: NDArray[np.float64],
-    min_leads: int,
 ) -> NDArray[np.float64]:
-    """LP over x_ij (rep-major): max sum p x  s.t.  sum_i x_ij = vol_j, sum_j x_ij <= cap_i,
-    and x_ij <= round-robin share where the rep has fewer than ``min_leads`` of segment j."""
+    """LP over x_ij (rep-major): max sum p x  s.t.  sum_i x_ij = vol_j, sum_j x_ij <= cap_i."""
     n_r, n_s = rates.shape
     a_eq = sparse.kron(sparse.csr_matrix(np.ones((1, n_r))), sparse.identity(n_s), format="csr")
     a_ub = sparse.kron(sparse.identity(n_r), sparse.csr_matrix(np.ones((1, n_s))), format="csr")
-    upper = np.where(n >= min_leads, vol[None, :], rr).ravel()
     res = optimize.linprog(
         -rates.ravel(),
         A_ub=a_ub,
         b_ub=cap + 1e-9,
         A_eq=a_eq,
         b_eq=vol,
-        bounds=np.column_stack([np.zeros(n_r * n_s), upper]),
+        bounds=(0, None),
         method="highs",
     )
     if res.status != 0:  # pragma: no cover - the round-robin split is always feasible
@@ -441,15 +268,11 @@ def summarise(plan: Plan, *, max_rules: int = 10, months: float | None = None) -
     """Projected lift vs round-robin and vs history, and the rules in words, as JSON.
 
     ``months`` (the history's span) adds each rule's gain per month."""
-    cf = plan.cross_fit_draws
-    lift_rr = _ratio(cf[:, 0], cf[:, 1]) - 1.0
-    lift_hist = _ratio(cf[:, 0], cf[:, 2]) - 1.0
-    p_plan, p_rr, p_hist = (float(v) for v in plan.cross_fit_point)
+    cf = plan.lift
+    oos = plan.out_of_sample
     point_plan = float((plan.rates * plan.plan).sum())
     point_rr = float((plan.rates * plan.round_robin).sum())
     point_hist = float((plan.rates * plan.historical).sum())
-    rr_lo, rr_hi = _interval(lift_rr)
-    h_lo, h_hi = _interval(lift_hist)
     rules = []
     for j, seg in enumerate(plan.segments):
         x = plan.plan[:, j]
@@ -518,19 +341,30 @@ def summarise(plan: Plan, *, max_rules: int = 10, months: float | None = None) -
             "historical": point_hist,
         },
         "projected_lift": {
-            "value": float(_ratio(p_plan, p_rr)) - 1.0,
-            "ci_low": rr_lo,
-            "ci_high": rr_hi,
+            "value": cf.value if cf else None,
+            "ci_low": cf.ci_low if cf else None,
+            "ci_high": cf.ci_high if cf else None,
             "baseline": "round-robin with the same capacities",
         },
         "in_sample_lift": float(_ratio(point_plan, point_rr)) - 1.0,
         "projected_lift_vs_history": {
-            "value": float(_ratio(p_plan, p_hist)) - 1.0,
-            "ci_low": h_lo,
-            "ci_high": h_hi,
+            "value": cf.vs_history if cf else None,
+            "ci_low": cf.vs_history_low if cf else None,
+            "ci_high": cf.vs_history_high if cf else None,
         },
-        "probability_lift_positive": float(np.mean(lift_rr > 0)),
-        "probability_lift_15pct": float(np.mean(lift_rr >= 0.15)),
+        "model": {
+            "kind": "additive ridge logistic regression (rep, segment values, source, "
+            "rep x segment value)",
+            "interaction_sd": plan.interaction_sd,
+            "log_bayes_factor": plan.interaction_evidence,
+            "out_of_sample_lift": {
+                "value": oos.value if oos else None,
+                "ci_low": oos.ci_low if oos else None,
+                "ci_high": oos.ci_high if oos else None,
+            },
+        },
+        "probability_lift_positive": cf.probability_positive if cf else None,
+        "probability_lift_15pct": cf.probability_15pct if cf else None,
         "rules": rules[:max_rules],
         "rules_total": len(rules),
         "plan": [

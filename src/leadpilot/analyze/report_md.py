@@ -93,6 +93,8 @@ def render_markdown(analysis: Analysis, *, narrative: dict[str, Any] | None = No
                 f"{_pct(m['ci_high'])}) | {_pct(m['segment_rate'])} | {m['lift']:+.0%} | "
                 f"{m['q_value']:.3f} |"
             )
+    elif not d.conversion_by_rep:
+        lines.append("The history does not name the rep of each lead: no rep x segment matches.")
     else:
         lines.append("No rep beats a segment's average by more than chance would explain.")
     lines += ["", "## 3. Time to first contact", ""]

@@ -239,6 +239,7 @@ class Recommendations:
     rules_total: int | None = field(default=None, metadata=OMIT_NONE)
     plan: list[dict[str, Any]] | None = field(default=None, metadata=OMIT_NONE)
     rules_considered: list[Rule] | None = field(default=None, metadata=OMIT_NONE)
+    model: dict[str, Any] | None = field(default=None, metadata=OMIT_NONE)
 
 
 @dataclass

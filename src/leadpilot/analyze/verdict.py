@@ -38,16 +38,19 @@ def decide(
     n_reps: int,
     n_leads: int,
     constant_outcome: str | None = None,
+    segment_strengths: bool = True,
 ) -> Verdict:
     """Supported only when reps differ within segments beyond chance (permutation p < 5%) AND
     the cross-fitted lift's 95% interval is above zero; tiny or degenerate histories never are.
 
-    ``constant_outcome`` is a sentence when every lead with a rep has the same outcome.
+    ``constant_outcome`` is a sentence when every lead with a rep has the same outcome;
+    ``segment_strengths`` False when the conversion model finds no rep x segment effect (its
+    empirical-Bayes spread is nil): reps may differ overall, but no segment rule can use it.
     """
     significant = het.p_value < ALPHA
     low = lift.ci_low if lift.ci_low is not None else float("-inf")
     value = lift.value if lift.value is not None else float("-inf")
-    supports = bool(significant and low > 0)
+    supports = bool(significant and low > 0 and segment_strengths)
     segs = " x ".join(d.replace("_", " ") for d in dims) + " segments" if dims else "the team"
     if supports:
         reason = (
@@ -60,6 +63,13 @@ def decide(
             f"Reps' conversion rates within {segs} differ no more than chance would make "
             f"them ({_p(het, 2)}), so there is no reliable rep fit to "
             f"route by (projected lift {_fmt(lift)})."
+        )
+    elif not segment_strengths:
+        reason = (
+            f"Reps differ beyond chance ({_p(het)}), but the conversion model finds no rep "
+            "who is stronger in some industries or company sizes than in others, so routing by "
+            f"segment cannot do materially better than round-robin (projected lift {_fmt(lift)}"
+            ", from overall differences between reps only)."
         )
     else:
         reason = (

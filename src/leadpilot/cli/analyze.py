@@ -72,8 +72,16 @@ def print_verdict(console: Console, doc: ReportSections) -> None:
         if lift.value is not None and lift.ci_low is not None and lift.ci_high is not None
         else "not computable"
     )
+    model = doc.recommendations.model
+    basis = (
+        "\n[dim]From the conversion model (rep, industry, size band, source, rep x segment; "
+        f"segment-strength spread {model['interaction_sd']:.2f} log-odds) and a "
+        "capacity-respecting plan.[/]"
+        if model
+        else ""
+    )
     body = (
-        f"{head}\n{v.reason}\n\n[bold]Projected lift vs round-robin:[/] {projected}\n"
+        f"{head}\n{v.reason}\n\n[bold]Projected lift vs round-robin:[/] {projected}{basis}\n"
         f"[bold]15%+?[/] {v.statement_15pct}"
     )
     console.print(Panel(body, title="Verdict", border_style="green" if ok else "red"))
@@ -100,7 +108,7 @@ def print_analysis(console: Console, doc: ReportSections) -> None:
                 f"{m['q_value']:.3f}",
             )
         console.print(matches)
-    else:
+    elif doc.conversion_by_rep:
         console.print("[dim]No rep beats a segment's average by more than chance.[/]")
     ttc = doc.time_to_contact
     if ttc.get("available"):
