@@ -154,6 +154,12 @@ def suite(postgres: str | None) -> list[Benchmark]:
             "router_latency_500", "router_latency.py", ("--reps", "500", "--leads", "500"), None
         ),
         Benchmark(
+            "model_training",
+            "model_training_benchmark.py",
+            ("--rows", "1000000"),
+            ("--rows", "20000", "--reps", "20"),
+        ),
+        Benchmark(
             "router_quality",
             "router_benchmark.py",
             ("--seeds", "0", "1", "2", "3", "4"),
@@ -164,12 +170,6 @@ def suite(postgres: str | None) -> list[Benchmark]:
             "service_latency.py",
             ("--rate", "100", "--requests", "3000"),
             ("--rate", "20", "--requests", "40"),
-        ),
-        Benchmark(
-            "model_training",
-            "model_training_benchmark.py",
-            ("--rows", "1000000"),
-            ("--rows", "20000", "--reps", "20"),
         ),
         Benchmark(
             "model_scoring",
@@ -364,7 +364,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--postgres", default=None, help="also run the service on this database")
     parser.add_argument("--out", type=Path, default=None, help="where to write the results")
     parser.add_argument("--no-readme", action="store_true", help="leave README.md alone")
+    parser.add_argument(
+        "--readme-only", action="store_true", help="regenerate the README table from --out"
+    )
+    parser.add_argument(
+        "--merge",
+        type=Path,
+        default=None,
+        help="with --readme-only: first replace --out's runs by the same-named runs of this file",
+    )
     args = parser.parse_args(argv)
+    if args.readme_only:
+        path = args.out or HERE / "results.json"
+        results = json.loads(path.read_text())
+        if args.merge is not None:
+            newer = {run["name"]: run for run in json.loads(args.merge.read_text())["runs"]}
+            results["runs"] = [newer.get(run["name"], run) for run in results["runs"]]
+            results["merged"] = sorted(newer)
+            path.write_text(json.dumps(results, indent=1) + "\n", encoding="utf-8")
+        write_readme(table(results))
+        return 0
     benches = [
         b
         for b in suite(args.postgres)
@@ -377,7 +396,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     out = args.out or HERE / ("results.smoke.json" if args.smoke else "results.json")
     started = datetime.now(UTC)
     load_before = os.getloadavg()
-    runs = []
+    runs: list[Run] = []
+
+    def save() -> dict[str, Any]:
+        """Write what has run so far (a suite stopped half-way keeps its figures)."""
+        results = {
+            "mode": "smoke" if args.smoke else "full",
+            "started_at": started.isoformat(timespec="seconds"),
+            "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            "wall_s": (datetime.now(UTC) - started).total_seconds(),
+            "load_before": load_before,
+            "load_after": os.getloadavg(),
+            "machine": machine(),
+            "runs": [{**vars(run), "figures": _with_derived(run)} for run in runs],
+        }
+        out.write_text(json.dumps(results, indent=1) + "\n", encoding="utf-8")
+        return results
+
     for bench in benches:
         print(f"== {bench.name}", flush=True)
         run = run_one(bench, args.smoke)
@@ -388,17 +423,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"   {fig['name']}: {_fmt(fig['value'], fig['unit'])}", flush=True)
         if run.returncode != 0:
             print("\n".join(f"   | {line}" for line in run.tail), flush=True)
-    results = {
-        "mode": "smoke" if args.smoke else "full",
-        "started_at": started.isoformat(timespec="seconds"),
-        "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "wall_s": (datetime.now(UTC) - started).total_seconds(),
-        "load_before": load_before,
-        "load_after": os.getloadavg(),
-        "machine": machine(),
-        "runs": [{**vars(run), "figures": _with_derived(run)} for run in runs],
-    }
-    out.write_text(json.dumps(results, indent=1) + "\n", encoding="utf-8")
+        save()
+    results = save()
     print(f"wrote {out} ({results['wall_s']:.0f} s)")
     if not args.smoke and not args.no_readme and args.only is None:
         write_readme(table(results))

@@ -46,11 +46,10 @@ def main() -> None:
     history = leads_from_frame(world.history)
     base = router_inputs(policy, reps, scorer=scorer, history=history)
     pricer = ShadowPricer(DemandModel.from_leads(history, seed=0))
-    floor = _floor_ms(leads, [r.rep_id for r in reps if r.active], scorer, base.response_hours)
-    print(
-        f"floor (score the candidate rows + one committed SQLite row, WAL, synchronous=FULL): "
-        f"median {np.median(floor):.2f} ms, p99 {np.percentile(floor, 99):.2f} ms"
-    )
+    active = [r.rep_id for r in reps if r.active]
+    scoring, writing = _floor_ms(leads, active, scorer, base.response_hours)
+    for what, ms in (("scoring the candidate rows", scoring), ("one committed row", writing)):
+        print(f"floor, {what}: median {np.median(ms):.2f} ms, p99 {np.percentile(ms, 99):.2f} ms")
     for label, use_pricer in (("with shadow prices", True), ("fairness prices only", False)):
         state = InMemoryState()
         rng = np.random.default_rng(0)
@@ -74,14 +73,17 @@ def main() -> None:
             f"mean {ms.mean():.2f} ms (LP refreshes: {pricer.refreshes if use_pricer else 0})"
         )
         if use_pricer:
-            _record(ms, floor, len(reps), cpu)
+            _record(ms, scoring, writing, len(reps), cpu)
 
 
-def _floor_ms(leads: list, rep_ids: list[str], scorer: object, response: object) -> np.ndarray:
-    """Per lead, the least a decision must cost: score its candidate rows with the same scorer
-    and commit one decision row to SQLite with the service's durability (WAL, synchronous=FULL)."""
+def _floor_ms(
+    leads: list, rep_ids: list[str], scorer: object, response: object
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per lead, the least a decision must cost: scoring its candidate rows with the same
+    scorer (ms), and committing one decision row to SQLite with the service's durability
+    (WAL, synchronous=FULL; ms). In-process routing pays the first, the service both."""
     hours = np.array([response.get(r, np.nan) for r in rep_ids]) if response else None
-    times = []
+    scoring, writing = [], []
     with tempfile.TemporaryDirectory() as tmp:
         conn = sqlite3.connect(Path(tmp) / "floor.db", isolation_level=None)
         conn.execute("PRAGMA journal_mode=WAL")
@@ -91,32 +93,42 @@ def _floor_ms(leads: list, rep_ids: list[str], scorer: object, response: object)
             started = time.perf_counter()
             scores = scorer.score_candidates(lead, rep_ids, expected_response_hours=hours)
             best = int(np.argmax(scores.p))
+            scored = time.perf_counter()
             conn.execute("BEGIN IMMEDIATE")
             conn.execute(
                 "INSERT INTO decisions VALUES (?, ?, ?)",
                 (lead.lead_id, rep_ids[best], float(scores.p[best])),
             )
             conn.execute("COMMIT")
-            times.append(time.perf_counter() - started)
+            scoring.append(scored - started)
+            writing.append(time.perf_counter() - scored)
         conn.close()
-    return np.array(times) * 1000
+    return np.array(scoring) * 1000, np.array(writing) * 1000
 
 
-def _record(ms: np.ndarray, floor: np.ndarray, n_reps: int, cpu_s: float) -> None:
+def _record(
+    ms: np.ndarray, scoring: np.ndarray, writing: np.ndarray, n_reps: int, cpu_s: float
+) -> None:
     target = {50: 5.0, 500: 15.0}.get(n_reps)
     for q, label in ((50, "median"), (99, "p99")):
-        value, low = float(np.percentile(ms, q)), float(np.percentile(floor, q))
+        value, low = float(np.percentile(ms, q)), float(np.percentile(scoring, q))
         record(
-            f"decision latency {label}, {n_reps} reps (in-process, shadow prices)",
+            f"decision latency {label}, {n_reps} reps (in-process, shadow prices inline)",
             value,
             "ms",
             floor=low,
-            floor_what="score the candidate rows + one committed SQLite row",
+            floor_what="scoring the candidate rows",
             target=f"p99 < {target:g} ms, within 3x of the floor" if target and q == 99 else None,
             met=(value < target and value <= 3 * low) if target and q == 99 else None,
             work={"leads": len(ms)},
             cpu_s=cpu_s,
         )
+    record(
+        "one committed decision row p99 (SQLite WAL, synchronous=FULL)",
+        float(np.percentile(writing, 99)),
+        "ms",
+        note=f"p50 {np.percentile(writing, 50):.2f} ms; the service's floor adds this",
+    )
 
 
 if __name__ == "__main__":
