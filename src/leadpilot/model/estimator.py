@@ -173,13 +173,14 @@ class ConversionModel(BaseEstimator):
 
     def _validate(self) -> None:
         name = type(self).__name__
-        try:
-            validate_parameter_constraints(
-                self._parameter_constraints, self.get_params(deep=False), caller_name=name
-            )
-        except InvalidParameterError as exc:
-            param = str(exc).split("'")[1] if "'" in str(exc) else ""
-            raise InvalidModelParameterError(str(exc), hint=self._hint(param)) from None
+        params = self.get_params(deep=False)
+        for param, constraints in self._parameter_constraints.items():
+            try:  # one at a time, so the error knows which parameter it is about
+                validate_parameter_constraints(
+                    {param: constraints}, {param: params[param]}, caller_name=name
+                )
+            except InvalidParameterError as exc:
+                raise InvalidModelParameterError(str(exc), hint=self._hint(param)) from None
         unknown = [s for s in self.interactions if s not in SEGMENTS]
         if unknown:
             raise InvalidModelParameterError(
@@ -189,7 +190,7 @@ class ConversionModel(BaseEstimator):
             )
 
     def _hint(self, param: str) -> str:
-        default = type(self)().get_params(deep=False).get(param)
+        default = type(self)().get_params(deep=False)[param]
         return f"leave {param} out to use the default ({default!r}), or give an allowed value"
 
     # ----- fit -------------------------------------------------------------------------
