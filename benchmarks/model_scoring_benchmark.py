@@ -13,6 +13,7 @@ import argparse
 import time
 
 import numpy as np
+from _figures import record
 
 from leadpilot.ingest import leads_from_frame
 from leadpilot.model import ConversionModel
@@ -40,17 +41,28 @@ def main() -> None:
     for lead in leads[:50]:  # warm-up
         model.score_candidates(lead, rep_ids, expected_response_hours=hours)
     times = np.empty(args.calls)
+    cpu0 = time.process_time()
     for i in range(args.calls):
         lead = leads[i % len(leads)]
         t = time.perf_counter()
         model.score_candidates(lead, rep_ids, expected_response_hours=hours)
         times[i] = time.perf_counter() - t
+    cpu = time.process_time() - cpu0
     ms = times * 1e3
     print(
         f"score_candidates, 1 lead x {len(rep_ids)} reps, {model.n_bags} bags, "
-        f"{model.n_rounds_} trees: median {np.median(ms):.3f} ms, p99 "
+        f"{model.fitted_.n_rounds} trees: median {np.median(ms):.3f} ms, p99 "
         f"{np.percentile(ms, 99):.3f} ms over {args.calls:,} calls"
     )
+
+    for q, label in ((50, "median"), (99, "p99")):
+        record(
+            f"model scoring {label}, 1 lead x {len(rep_ids)} reps (score_candidates)",
+            float(np.percentile(ms, q)),
+            "ms",
+            work={"leads": args.calls},
+            cpu_s=cpu,
+        )
 
 
 if __name__ == "__main__":
