@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 import pandas as pd
 import pytest
+from routing_helpers import decide
 
-from leadpilot.policy import refresh_prices, route, router_inputs
 from leadpilot.policy.pricing import (
     DemandModel,
     later_window_days,
@@ -21,28 +21,6 @@ from leadpilot.schema import Lead
 P = np.array([[0.5, 0.1], [0.4, 0.35]])
 OK = np.ones((2, 2), dtype=bool)
 NO_BAND = (0.0, 100.0)
-
-
-def decide(
-    lead,
-    *,
-    policy,
-    reps,
-    state,
-    scorer=None,
-    accounts=None,
-    now,
-    rng,  # type: ignore[no-untyped-def]
-    declined=frozenset(),
-    pricer=None,
-    response_hours=None,
-):
-    """``route`` with the router inputs assembled from keywords (prices refreshed first)."""
-    inputs = router_inputs(
-        policy, reps, scorer=scorer, accounts=accounts, response_hours=response_hours
-    )
-    inputs = refresh_prices(lead, inputs, state, now, pricer, declined)
-    return route(lead, inputs, state, now, rng, declined)
 
 
 @pytest.mark.parametrize(

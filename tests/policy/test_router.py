@@ -8,8 +8,9 @@ from typing import Any
 
 import numpy as np
 import pytest
+from routing_helpers import decide
 
-from leadpilot.policy import InMemoryState, parse_policy, refresh_prices, route, router_inputs
+from leadpilot.policy import InMemoryState, parse_policy
 from leadpilot.policy.explain import explain, why_not
 from leadpilot.policy.table_scorer import TableScorer
 from leadpilot.schema import Account, Lead, Rep
@@ -27,28 +28,6 @@ REPS = [
         max_leads_per_day=5, role="junior", languages=("en",)),
     Rep("dan", regions=("NA",), timezone="America/New_York", active=False),
 ]  # fmt: skip
-
-
-def decide(
-    lead,
-    *,
-    policy,
-    reps,
-    state,
-    scorer=None,
-    accounts=None,
-    now,
-    rng,  # type: ignore[no-untyped-def]
-    declined=frozenset(),
-    pricer=None,
-    response_hours=None,
-):
-    """``route`` with the router inputs assembled from keywords (prices refreshed first)."""
-    inputs = router_inputs(
-        policy, reps, scorer=scorer, accounts=accounts, response_hours=response_hours
-    )
-    inputs = refresh_prices(lead, inputs, state, now, pricer, declined)
-    return route(lead, inputs, state, now, rng, declined)
 
 
 @dataclass(frozen=True)

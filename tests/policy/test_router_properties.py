@@ -10,8 +10,9 @@ from typing import Any
 import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from routing_helpers import decide
 
-from leadpilot.policy import InMemoryState, parse_policy, refresh_prices, route, router_inputs
+from leadpilot.policy import InMemoryState, parse_policy
 from leadpilot.policy.availability import local_day
 from leadpilot.policy.eligibility import Checker
 from leadpilot.policy.explain import exclusion_codes
@@ -22,28 +23,6 @@ START = datetime(2026, 11, 23, 6, 0, tzinfo=UTC)
 ZONES = ("UTC", "Europe/Berlin", "America/New_York", "Asia/Tokyo")
 REGIONS = ("NA", "EMEA", "APAC")
 INDUSTRIES = ("Software", "Retail", "Media")
-
-
-def decide(
-    lead,
-    *,
-    policy,
-    reps,
-    state,
-    scorer=None,
-    accounts=None,
-    now,
-    rng,  # type: ignore[no-untyped-def]
-    declined=frozenset(),
-    pricer=None,
-    response_hours=None,
-):
-    """``route`` with the router inputs assembled from keywords (prices refreshed first)."""
-    inputs = router_inputs(
-        policy, reps, scorer=scorer, accounts=accounts, response_hours=response_hours
-    )
-    inputs = refresh_prices(lead, inputs, state, now, pricer, declined)
-    return route(lead, inputs, state, now, rng, declined)
 
 
 @st.composite
