@@ -40,7 +40,6 @@ from leadpilot.store.engine import make_engine, write_transaction
 from leadpilot.store.migrate import upgrade
 from leadpilot.store.reps import upsert_reps
 from leadpilot.store.tokens import create_token
-from leadpilot.store.types import utcnow
 
 __all__ = ["DEMO_POLICY", "demo_service"]
 
@@ -69,13 +68,19 @@ _SIGNALS = ("demo_request", "pricing_page_visit")
 
 
 class _ShiftedClock:
-    """Real time plus an offset the demo moves forward."""
+    """A clock that starts at ``start``, runs at real speed, and jumps when the demo moves
+    ``offset`` forward.
 
-    def __init__(self) -> None:
+    Pinned rather than real time: who is on shift (and so whose SLA clock runs) depends on
+    the time of day, and the tour must tell the same story whenever it is run."""
+
+    def __init__(self, start: datetime) -> None:
         self.offset = timedelta(0)
+        self._start = start
+        self._t0 = time.monotonic()
 
     def __call__(self) -> datetime:
-        return utcnow() + self.offset
+        return self._start + timedelta(seconds=time.monotonic() - self._t0) + self.offset
 
 
 def _free_port() -> int:
@@ -118,7 +123,9 @@ def demo_service(
             upsert_accounts(conn, accounts_from_frame(read_accounts(world_dir / "accounts.csv")))
             admin, _ = create_token(conn, role="admin", name="demo-admin")
             writer, _ = create_token(conn, role="writer", name="demo-crm")
-        clock = _ShiftedClock()
+        first_day = read_history(world_dir / "new_leads.csv").frame["created_at"].min()
+        # 16:00 UTC on the world's first day: mid-shift for most reps (UTC-8..UTC+2).
+        clock = _ShiftedClock(first_day.normalize().to_pydatetime() + timedelta(hours=16))
         settings = Settings(worker_poll_seconds=0.25)
         app = create_app(settings, engine=engine, scorer=scorer, clock=clock, seed=0)
         port = _free_port()
@@ -203,10 +210,20 @@ def _tour(
             "for: " + ", ".join(f"{c} ({n} leads)" for c, n in why_queued.most_common())
         )
 
-    # Reps touch most leads within minutes; every third hot lead is left untouched.
+    # Reps touch most leads within minutes; every third hot lead whose SLA runs out in the
+    # next 16 minutes is left untouched. A hot lead given to a rep before their shift starts
+    # has its SLA clock start with the shift (NEXT_SHIFT), so it cannot breach here.
     clock.offset += timedelta(minutes=5)
-    hot = [b["lead_id"] for b in routed if b["decision"]["lane"] == "hot"]
-    untouched = set(hot[::3])
+    horizon = clock() + timedelta(minutes=11)
+    hot = [b for b in routed if b["decision"]["lane"] == "hot"]
+    running = [
+        b["lead_id"]
+        for b in hot
+        if b["decision"]["sla_deadline"]
+        and datetime.fromisoformat(b["decision"]["sla_deadline"]) <= horizon
+    ]
+    untouched = set(running[::3])
+    later = len(hot) - len(running)
     for body in routed:
         if body["lead_id"] not in untouched:
             client.post(
@@ -223,6 +240,12 @@ def _tour(
         f"First touch recorded for {len(routed) - hot_waiting} of {len(routed)} "
         f"routed leads 5 minutes after routing; {hot_waiting} hot leads are still "
         "untouched."
+        + (
+            f" ({later} hot leads went to reps whose shift starts later: their 15-minute "
+            "SLA clock starts with the shift.)"
+            if later
+            else ""
+        )
     )
 
     console.print("Fast-forwarding the service clock 16 minutes: the hot-lane SLA expires...")
