@@ -168,6 +168,13 @@ def register(app: typer.Typer) -> None:
             "converted", "--target", help="Outcome to predict: converted or closed_won."
         ),
         bags: int = typer.Option(8, "--bags", help="Ensemble size (confidence comes from it)."),
+        allow_leaky: list[str] = typer.Option(
+            [],
+            "--allow-leaky",
+            help="Learn from this column although it gives the outcome away (repeatable; "
+            "the model card records it). Without it, train refuses a leaky rep column and "
+            "drops a leaky feature column.",
+        ),
         as_json: bool = typer.Option(False, "--json", help="Print metrics.json to stdout."),
     ) -> None:
         """Train the conversion model, compare it with baselines on the latest 20% of leads,
@@ -191,7 +198,11 @@ def register(app: typer.Typer) -> None:
             roster = read_reps(reps)
         console = Console(stderr=True) if as_json else default_console
         model, report = train_and_print(
-            console, frame, roster, out, model=ConversionModel(target=target, n_bags=bags)
+            console,
+            frame,
+            roster,
+            out,
+            model=ConversionModel(target=target, n_bags=bags, allow_leaky=tuple(allow_leaky)),
         )
         if as_json:
             typer.echo(json.dumps(metrics_document(model, report), indent=1))
