@@ -234,6 +234,15 @@ def register(app: typer.Typer) -> None:
             result["comparisons"],
             title=f"Model {model.version} on {history.name}",
         )
+        unknown = result["unknown_reps"]
+        if unknown["reps"]:
+            names = ", ".join(unknown["reps"][:8]) + (" ..." if len(unknown["reps"]) > 8 else "")
+            default_console.print(
+                f"[yellow]Warning:[/] {len(unknown['reps'])} rep(s) of this file are unknown to "
+                f"the model ({names}); their {unknown['leads']:,} leads "
+                f"({unknown['share']:.0%}) are scored as an average rep's.",
+                highlight=False,
+            )
         rel = Table(title="Reliability: predicted vs observed", title_justify="left")
         for col in ("predicted", "leads", "mean predicted", "observed (95% CI)"):
             rel.add_column(col, justify="right")
