@@ -97,7 +97,9 @@ def test_evaluate_refuses_a_file_with_no_reps(maven_won_model: Path) -> None:
     leads = DATA / "x-education-lead-scoring" / "Leads.csv"
     code, out = _invoke("evaluate", str(maven_won_model), str(leads))
     assert code == 2, out
-    assert "none of the model's 30 reps can be evaluated" in " ".join(out.split())
+    assert "no lead in the file has a rep, so none of the model's 30 reps can be evaluated" in (
+        " ".join(out.split())
+    )
 
 
 @pytest.mark.slow

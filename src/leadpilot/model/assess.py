@@ -51,7 +51,7 @@ def _unknown_reps(model: ConversionModel, frame: pd.DataFrame) -> dict[str, Any]
     model_reps = ", ".join(sorted(known)[:5]) + (" ..." if len(known) > 5 else "")
     if counts.empty:
         raise ModelError(
-            f"no labelled lead in the file has a rep, so none of the model's {len(known)} reps "
+            f"no lead in the file has a rep, so none of the model's {len(known)} reps "
             "can be evaluated",
             hint=f"evaluate on a later export of the history the model learned from (its reps: "
             f"{model_reps}), with the rep/owner column mapped",
@@ -78,6 +78,7 @@ def assess(model: ConversionModel, history: pd.DataFrame) -> dict[str, Any]:
             hint=f"the model was trained for target {model.target!r}; evaluate on a history "
             "export with that outcome and a rep per lead",
         )
+    _unknown_reps(model, history)  # refuses a file without any of the model's reps first
     y_all = target_values(history, model.target)
     lab = ~np.isnan(y_all)
     if lab.sum() == 0:
