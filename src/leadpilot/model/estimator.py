@@ -112,6 +112,7 @@ class ConversionModel(BaseEstimator):
         "n_jobs": [Interval(Integral, 1, None, closed="left")],
         "random_state": [Interval(Integral, 0, None, closed="left")],
         "refit_all": ["boolean"],
+        "allow_leaky": [tuple, list],
     }
 
     fitted_: FittedConversion
@@ -140,6 +141,7 @@ class ConversionModel(BaseEstimator):
         n_jobs: int = 2,
         random_state: int = 0,
         refit_all: bool = True,
+        allow_leaky: tuple[str, ...] = (),
     ) -> None:
         self.target = target
         self.n_estimators = n_estimators
@@ -162,6 +164,7 @@ class ConversionModel(BaseEstimator):
         self.n_jobs = n_jobs
         self.random_state = random_state
         self.refit_all = refit_all
+        self.allow_leaky = allow_leaky
 
     # ----- parameters ------------------------------------------------------------------
     def training_params(self) -> TrainingParams:
@@ -169,6 +172,7 @@ class ConversionModel(BaseEstimator):
         self._validate()
         params = self.get_params(deep=False)
         params["interactions"] = tuple(params["interactions"])
+        params["allow_leaky"] = tuple(params["allow_leaky"])
         return TrainingParams(**params)
 
     def _validate(self) -> None:
