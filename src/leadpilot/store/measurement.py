@@ -88,4 +88,5 @@ def _pipeline_values(conn: sa.Connection, lead_ids: list[str]) -> dict[str, floa
 
 def policy_texts(conn: sa.Connection) -> dict[str, str]:
     """Every stored policy version -> its YAML text."""
-    return dict(conn.execute(sa.select(policies.c.version, policies.c.text)))
+    rows = conn.execute(sa.select(policies.c.version, policies.c.text)).all()
+    return {str(row.version): str(row.text) for row in rows}
