@@ -168,7 +168,8 @@ def test_shadow_report_matches_hand_computation(db_url: str, tmp_path) -> None: 
     assert doc["confident_and_wrong"], "the fixture makes some confident predictions wrong"
 
     html = render_shadow_html(doc)
-    assert "<script" not in html and doc["decision"].upper() in html
+    assert "<script" not in html
+    assert doc["decision"].upper() in html
     assert "Shadow mode report" in render_shadow_markdown(doc)
     js = tmp_path / "shadow.json"
     res = CliRunner().invoke(build_app(), ["report", "shadow", "--db", db_url, "--json", str(js)])
@@ -181,11 +182,14 @@ def test_report_rejects_a_bad_date_and_an_empty_database(tmp_path) -> None:  # t
     url = f"sqlite:///{tmp_path / 'lp.db'}"
     migrated_engine(url).dispose()
     res = CliRunner().invoke(build_app(), ["report", "lift", "--db", url, "--since", "March"])
-    assert res.exit_code == 2 and "not a date" in res.output
+    assert res.exit_code == 2
+    assert "not a date" in res.output
     res = CliRunner().invoke(build_app(), ["report", "shadow", "--db", url])
-    assert res.exit_code == 0 and "no shadow-mode decisions" in res.output
+    assert res.exit_code == 0
+    assert "no shadow-mode decisions" in res.output
     res = CliRunner().invoke(build_app(), ["report", "lift", "--db", url])
-    assert res.exit_code == 0 and "No live decision" in res.output
+    assert res.exit_code == 0
+    assert "No live decision" in res.output
     missing = f"sqlite:///{tmp_path / 'none' / 'x.db'}"
     res = CliRunner().invoke(build_app(), ["report", "lift", "--db", missing])
     assert res.exit_code == 2, res.output
