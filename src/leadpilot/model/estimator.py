@@ -33,6 +33,7 @@ from leadpilot.model.explain import describe_feature, explain_pair
 from leadpilot.model.features import SEGMENTS
 from leadpilot.model.fitted import FittedConversion
 from leadpilot.model.scoring import (
+    ModelBatchScores,
     candidate_probabilities,
     contributions,
     pair_probabilities,
@@ -269,6 +270,20 @@ class ConversionModel(BaseEstimator):
         )
         conf = top_vs_pool(P, p)
         return CandidateScores(p=p, confidence=conf.probability, sufficiency=w)
+
+    def score_batch(
+        self,
+        leads: Sequence[Lead],
+        rep_ids: Sequence[str],
+        *,
+        expected_response_hours: NDF | None = None,
+    ) -> ModelBatchScores:
+        """Score every (lead, rep) pair of a batch in one vectorised model call
+        (``schema.BatchScorer``); ``.candidates(row, cols)`` is ``score_candidates`` of
+        ``leads[row]`` and those reps, ``.p`` the whole roster's ``(n_leads, n_reps)``."""
+        return ModelBatchScores(
+            self._fitted(), leads, rep_ids, expected_response_hours, n_jobs=self.n_jobs
+        )
 
     def confidence_detail(
         self,
