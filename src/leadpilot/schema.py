@@ -24,8 +24,11 @@ __all__ = [
     "SIZE_BANDS",
     "TARGETS",
     "Account",
+    "BatchScorer",
+    "BatchScores",
     "Candidate",
     "CandidateScores",
+    "ColumnScores",
     "Decision",
     "Lead",
     "Rep",
@@ -303,3 +306,52 @@ class Scorer(Protocol):
         """Score ``lead`` for each rep in ``rep_ids``; ``expected_response_hours`` (shape
         ``(n_reps,)``) is each rep's expected time to first contact given the current load."""
         ...
+
+
+@runtime_checkable
+class BatchScores(Protocol):
+    """A scorer's answer for many leads x many reps at once (one vectorised model call):
+    ``candidates(row, cols)`` is exactly what ``score_candidates(leads[row], [rep_ids[c] for c
+    in cols])`` returns at the batch's response hours; ``p`` (n_leads, n_reps) is every lead's
+    P(convert) with the whole roster as the candidates."""
+
+    @property
+    def p(self) -> NDArray[np.float64]:
+        """P(convert) of every lead with every rep, shape ``(n_leads, n_reps)``."""
+        ...
+
+    def candidates(self, row: int, cols: Sequence[int]) -> CandidateScores:
+        """The scores of lead ``row`` against the reps in columns ``cols``."""
+        ...
+
+
+@runtime_checkable
+class BatchScorer(Scorer, Protocol):
+    """A :class:`Scorer` that can also score a batch of leads against a roster in one call."""
+
+    def score_batch(
+        self,
+        leads: Sequence[Lead],
+        rep_ids: Sequence[str],
+        *,
+        expected_response_hours: NDArray[np.float64] | None = None,
+    ) -> BatchScores:
+        """Every (lead, rep) pair; ``expected_response_hours`` (shape ``(n_reps,)``) as in
+        :meth:`Scorer.score_candidates`, the same for every lead."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class ColumnScores:
+    """Batch scores of a scorer whose score of a rep does not depend on the other candidates
+    and whose confidence is fixed (the oracle, a table): ``p`` has shape (n_leads, n_reps)."""
+
+    p: NDArray[np.float64]
+    confidence: float = 1.0
+    sufficiency: NDArray[np.float64] | None = None  # (n_reps,)
+
+    def candidates(self, row: int, cols: Sequence[int]) -> CandidateScores:
+        """``p`` of lead ``row`` in columns ``cols`` (numpy fancy indexing: a copy)."""
+        idx = list(cols)
+        suff = None if self.sufficiency is None else self.sufficiency[idx]
+        return CandidateScores(p=self.p[row, idx], confidence=self.confidence, sufficiency=suff)

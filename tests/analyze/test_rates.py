@@ -51,10 +51,14 @@ def _independent(frame: pd.DataFrame, key: str) -> pd.DataFrame:
             "leads": g.size(),
             "converted": g["converted"].apply(lambda s: int(s.astype(bool).sum())),
             "won": g["closed_won"].apply(lambda s: int(s.fillna(False).astype(bool).sum())),
+            # opportunities: converted leads whose deal outcome is known
+            "opportunities": (known["converted"].astype(bool) & known["closed_won"].notna())
+            .groupby(known[key])
+            .sum(),
         }
     )
     out["rate"] = out["converted"] / out["leads"]
-    out["win_rate"] = out["won"] / out["leads"]
+    out["win_rate"] = out["won"] / out["opportunities"]
     cis = [
         binomtest(int(c), int(n)).proportion_ci(method="wilson")
         for c, n in zip(out["converted"], out["leads"], strict=True)

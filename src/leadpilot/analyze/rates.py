@@ -49,8 +49,8 @@ def rate_table(
 
     ``data`` is the prepared frame of :func:`leadpilot.analyze.core.prepare` (column ``y``
     is the 0/1 outcome, ``won`` the 0/1/NaN closed-won flag). Rows are sorted by leads,
-    largest first. When ``won`` is true, ``won`` and ``win_rate`` (closed-won per lead whose
-    closed-won status is known) are added.
+    largest first. When ``won`` is true, ``won`` and ``win_rate`` (won / opportunities: closed-won
+    per converted lead whose deal outcome is known) are added.
     """
     keys = data[by].astype("object").where(data[by].notna(), missing_label)
     grouped = data.assign(_key=keys).groupby("_key", sort=False, observed=True)
@@ -62,7 +62,9 @@ def rate_table(
     )
     if won:
         out["won"] = grouped["won"].sum(min_count=1)
-        out["won_known"] = grouped["won"].count()
+        # a win rate is won / opportunities (converted leads whose deal outcome is known)
+        opportunities = data["won"].where(data["y"] == 1)
+        out["won_known"] = opportunities.groupby(keys, sort=False, observed=True).count()
     out = out.reset_index().rename(columns={"_key": label})
     out["leads"] = out["leads"].astype(int)
     out["converted"] = out["converted"].astype(int)

@@ -168,6 +168,13 @@ def register(app: typer.Typer) -> None:
             "converted", "--target", help="Outcome to predict: converted or closed_won."
         ),
         bags: int = typer.Option(8, "--bags", help="Ensemble size (confidence comes from it)."),
+        allow_leaky: list[str] = typer.Option(
+            [],
+            "--allow-leaky",
+            help="Learn from this column although it gives the outcome away (repeatable; "
+            "the model card records it). Without it, train refuses a leaky rep column and "
+            "drops a leaky feature column.",
+        ),
         as_json: bool = typer.Option(False, "--json", help="Print metrics.json to stdout."),
     ) -> None:
         """Train the conversion model, compare it with baselines on the latest 20% of leads,
@@ -191,7 +198,11 @@ def register(app: typer.Typer) -> None:
             roster = read_reps(reps)
         console = Console(stderr=True) if as_json else default_console
         model, report = train_and_print(
-            console, frame, roster, out, model=ConversionModel(target=target, n_bags=bags)
+            console,
+            frame,
+            roster,
+            out,
+            model=ConversionModel(target=target, n_bags=bags, allow_leaky=tuple(allow_leaky)),
         )
         if as_json:
             typer.echo(json.dumps(metrics_document(model, report), indent=1))
@@ -223,6 +234,15 @@ def register(app: typer.Typer) -> None:
             result["comparisons"],
             title=f"Model {model.version} on {history.name}",
         )
+        unknown = result["unknown_reps"]
+        if unknown["reps"]:
+            names = ", ".join(unknown["reps"][:8]) + (" ..." if len(unknown["reps"]) > 8 else "")
+            default_console.print(
+                f"[yellow]Warning:[/] {len(unknown['reps'])} rep(s) of this file are unknown to "
+                f"the model ({names}); their {unknown['leads']:,} leads "
+                f"({unknown['share']:.0%}) are scored as an average rep's.",
+                highlight=False,
+            )
         rel = Table(title="Reliability: predicted vs observed", title_justify="left")
         for col in ("predicted", "leads", "mean predicted", "observed (95% CI)"):
             rel.add_column(col, justify="right")

@@ -53,8 +53,12 @@ def print_quality(
         summary.add_row(f"Outcome rate ({report.outcome_column})", str(report.outcome))
     else:
         summary.add_row("Outcome rate", "[red]no outcome column[/]")
+    # Only a file that records deal outcomes gets a won line (never made up from nothing);
+    # a win rate is won / opportunities, and won / leads is labelled as such.
     if report.won is not None and report.won != report.outcome:
-        summary.add_row("Won rate (closed_won)", str(report.won))
+        summary.add_row("Won / leads (closed_won)", str(report.won))
+    if report.win_rate is not None:
+        summary.add_row("Win rate (won / opportunities)", str(report.win_rate))
     if report.outcome_coverage is not None:
         summary.add_row("Outcome known (settled leads)", f"{report.outcome_coverage:.1%}")
     dup_style = "red" if report.duplicate_lead_ids else "green"

@@ -267,6 +267,10 @@ def _outcome_rules(out: pd.DataFrame, rows: _Rows, strings: pd.DataFrame) -> Non
             "says won but the lead is marked not converted",
         )
     out.loc[won.fillna(False).to_numpy() & converted.isna().to_numpy(), "converted"] = True
+    if not won.notna().any():
+        # The file records no deal outcome at all (x-education, bank-marketing): inventing
+        # "not won" for every lost lead would make up a won rate of 0% it does not contain.
+        return
     lost = converted.eq(False).fillna(False).to_numpy() & won.isna().to_numpy()
     out.loc[lost, "closed_won"] = False
 

@@ -95,6 +95,9 @@ class QualityReport:
     verdict: str
     reasons: tuple[str, ...]
     warnings: tuple[str, ...] = field(default_factory=tuple)
+    # won / opportunities (converted leads whose deal outcome is known), when the file
+    # records conversions and deal outcomes as two different things
+    win_rate: RateEstimate | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict (dates as ISO strings)."""
@@ -161,6 +164,11 @@ def quality_report(
     outcome = next((c for c in ("converted", "closed_won") if frame[c].notna().any()), None)
     rate = _rate(frame, outcome) if outcome else None
     won = _rate(frame, "closed_won") if frame["closed_won"].notna().any() else None
+    win_rate = None
+    if won is not None and outcome == "converted":
+        same = frame["closed_won"].notna() & frame["converted"].notna()
+        if not (frame.loc[same, "closed_won"] == frame.loc[same, "converted"]).all():
+            win_rate = _rate(frame[frame["converted"].eq(True).fillna(False)], "closed_won")
     coverage = _coverage(frame, outcome, recent_days) if outcome else None
     reps = _reps(frame, outcome)
     duplicates = int(frame["lead_id"].duplicated().sum())
@@ -180,6 +188,7 @@ def quality_report(
         outcome_column=outcome,
         outcome=rate,
         won=won,
+        win_rate=win_rate,
         outcome_coverage=coverage,
         missing=missing,
         duplicate_lead_ids=duplicates,

@@ -64,6 +64,7 @@ def save_fitted(fitted: FittedConversion, params: Mapping[str, Any], directory: 
         "importance": fitted.importance,
         "dropped_columns": fitted.dropped_columns,
         "warnings": fitted.warnings,
+        "guards": fitted.guards,
     }
     path = directory / MODEL_JSON
     path.write_text(json.dumps(jsonable(doc), indent=1))
@@ -122,6 +123,7 @@ def load_fitted(directory: Path) -> tuple[dict[str, Any], FittedConversion]:
     try:
         params = dict(doc["params"])
         params["interactions"] = tuple(params.get("interactions", ()))
+        params["allow_leaky"] = tuple(params.get("allow_leaky", ()))
         state = FeatureState.from_json(doc["feature_state"])
         calibrator = Calibrator.from_json(doc["calibration"])
         glm = GLMStack.from_json(doc["glm"])
@@ -148,6 +150,7 @@ def load_fitted(directory: Path) -> tuple[dict[str, Any], FittedConversion]:
         version=str(doc.get("version")),
         dropped_columns=list(doc.get("dropped_columns", [])),
         warnings=list(doc.get("warnings", [])),
+        guards=list(doc.get("guards", [])),
         importance=list(importance),
     )
     if content_version(state, glm, boosters, calibrator) != fitted.version:

@@ -39,6 +39,35 @@ def _count_baselines(st: FeatureState, frame: pd.DataFrame) -> dict[str, np.ndar
     }
 
 
+def _unknown_reps(model: ConversionModel, frame: pd.DataFrame) -> dict[str, Any]:
+    """The file's reps the model never saw; raises ``ModelError`` when it knows none of them
+    (every lead would be scored as an average rep: the figures would say nothing about the
+    model's reps)."""
+    known = set(model.fitted_.state.rep_ids)
+    reps = frame["rep_id"].dropna().astype(str)
+    counts = reps.value_counts()
+    unknown = [r for r in counts.index if r not in known]
+    listed = ", ".join(unknown[:8]) + (f" and {len(unknown) - 8} more" if len(unknown) > 8 else "")
+    model_reps = ", ".join(sorted(known)[:5]) + (" ..." if len(known) > 5 else "")
+    if counts.empty:
+        raise ModelError(
+            f"no lead in the file has a rep, so none of the model's {len(known)} reps "
+            "can be evaluated",
+            hint=f"evaluate on a later export of the history the model learned from (its reps: "
+            f"{model_reps}), with the rep/owner column mapped",
+            details={"model_reps": len(known)},
+        )
+    if len(unknown) == len(counts):
+        raise ModelError(
+            f"none of the file's {len(unknown)} reps is one the model learned: {listed}",
+            hint=f"evaluate on a later export of the history the model learned from (its reps: "
+            f"{model_reps}), or retrain on this file with `leadpilot train`",
+            details={"unknown_reps": unknown[:50], "model_reps": len(known)},
+        )
+    leads = int(counts[unknown].sum()) if unknown else 0
+    return {"reps": unknown, "leads": leads, "share": leads / len(frame)}
+
+
 def assess(model: ConversionModel, history: pd.DataFrame) -> dict[str, Any]:
     """Metrics of ``model`` on the labelled rows of ``history`` (scored as new leads, i.e. with
     the rep statistics as of the end of the model's training history)."""
@@ -49,6 +78,7 @@ def assess(model: ConversionModel, history: pd.DataFrame) -> dict[str, Any]:
             hint=f"the model was trained for target {model.target!r}; evaluate on a history "
             "export with that outcome and a rep per lead",
         )
+    _unknown_reps(model, history)  # refuses a file without any of the model's reps first
     y_all = target_values(history, model.target)
     lab = ~np.isnan(y_all)
     if lab.sum() == 0:
@@ -58,6 +88,7 @@ def assess(model: ConversionModel, history: pd.DataFrame) -> dict[str, Any]:
         )
     frame = history.loc[lab].reset_index(drop=True)
     y = y_all[lab]
+    unknown = _unknown_reps(model, frame)
     p = model.predict_proba(frame)
     results = {"model": metrics(y, p)}
     comparisons = {}
@@ -72,6 +103,7 @@ def assess(model: ConversionModel, history: pd.DataFrame) -> dict[str, Any]:
     }
     return {
         "model_version": version,
+        "unknown_reps": unknown,
         "metrics": results,
         "comparisons": comparisons,
         "by_group": by_group,

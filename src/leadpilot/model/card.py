@@ -32,6 +32,7 @@ def metrics_document(model: ConversionModel, report: EvaluationReport) -> dict[s
             "target": model.target,
             "training_window": fitted.training_window,
             "dropped_columns": fitted.dropped_columns,
+            "guards": fitted.guards,
             **report.to_json(),
             "calibration_method": fitted.calibrator.method_,
             "n_rounds": fitted.n_rounds,
@@ -131,6 +132,11 @@ def render_card(model: ConversionModel, report: EvaluationReport) -> str:
     lines += ["", "## What drives the scores (share of mean absolute contribution)", ""]
     for _, row in imp.iterrows():
         lines.append(f"- {row['meaning']} (`{row['feature']}`): {row['share']:.1%}")
+    if ev["guards"]:
+        lines += ["", "## Guards (checks before and after training)", ""]
+        lines += ["| guard | verdict | detail |", "|---|---|---|"]
+        for g in ev["guards"]:
+            lines.append(f"| {g['guard']} | {g['verdict']} | {g['detail']} |")
     if ev["dropped_columns"]:
         lines += ["", "## Columns dropped as outcome in disguise", ""]
         for d in ev["dropped_columns"]:

@@ -33,6 +33,7 @@ from leadpilot.model.explain import describe_feature, explain_pair
 from leadpilot.model.features import SEGMENTS
 from leadpilot.model.fitted import FittedConversion
 from leadpilot.model.scoring import (
+    ModelBatchScores,
     candidate_probabilities,
     contributions,
     pair_probabilities,
@@ -112,6 +113,7 @@ class ConversionModel(BaseEstimator):
         "n_jobs": [Interval(Integral, 1, None, closed="left")],
         "random_state": [Interval(Integral, 0, None, closed="left")],
         "refit_all": ["boolean"],
+        "allow_leaky": [tuple, list],
     }
 
     fitted_: FittedConversion
@@ -140,6 +142,7 @@ class ConversionModel(BaseEstimator):
         n_jobs: int = 2,
         random_state: int = 0,
         refit_all: bool = True,
+        allow_leaky: tuple[str, ...] = (),
     ) -> None:
         self.target = target
         self.n_estimators = n_estimators
@@ -162,6 +165,7 @@ class ConversionModel(BaseEstimator):
         self.n_jobs = n_jobs
         self.random_state = random_state
         self.refit_all = refit_all
+        self.allow_leaky = allow_leaky
 
     # ----- parameters ------------------------------------------------------------------
     def training_params(self) -> TrainingParams:
@@ -169,6 +173,7 @@ class ConversionModel(BaseEstimator):
         self._validate()
         params = self.get_params(deep=False)
         params["interactions"] = tuple(params["interactions"])
+        params["allow_leaky"] = tuple(params["allow_leaky"])
         return TrainingParams(**params)
 
     def _validate(self) -> None:
@@ -265,6 +270,20 @@ class ConversionModel(BaseEstimator):
         )
         conf = top_vs_pool(P, p)
         return CandidateScores(p=p, confidence=conf.probability, sufficiency=w)
+
+    def score_batch(
+        self,
+        leads: Sequence[Lead],
+        rep_ids: Sequence[str],
+        *,
+        expected_response_hours: NDF | None = None,
+    ) -> ModelBatchScores:
+        """Score every (lead, rep) pair of a batch in one vectorised model call
+        (``schema.BatchScorer``); ``.candidates(row, cols)`` is ``score_candidates`` of
+        ``leads[row]`` and those reps, ``.p`` the whole roster's ``(n_leads, n_reps)``."""
+        return ModelBatchScores(
+            self._fitted(), leads, rep_ids, expected_response_hours, n_jobs=self.n_jobs
+        )
 
     def confidence_detail(
         self,

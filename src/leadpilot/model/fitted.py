@@ -60,6 +60,9 @@ class FittedConversion:
     version: str  # content_version(...) of the parts above
     dropped_columns: list[dict[str, Any]] = field(default_factory=list)  # leaky columns
     warnings: list[str] = field(default_factory=list)
+    # every training guard's verdict ({"guard", "verdict", "detail"}), and after evaluation
+    # the baseline check; the model card lists them
+    guards: list[dict[str, Any]] = field(default_factory=list)
     importance: list[dict[str, Any]] = field(default_factory=list)  # {"feature", "share"}
 
     @property

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -13,12 +13,14 @@ from sklearn.metrics import roc_auc_score
 from leadpilot.errors import ModelError
 
 __all__ = [
+    "LEAK_AUC",
     "MIN_OUTCOMES",
     "LeakageWarning",
     "LeakyColumn",
     "check_trainable",
     "drop_unsettled_tail",
     "find_leaky_columns",
+    "refuse_leaky_rep_column",
 ]
 
 MIN_OUTCOMES = 500
@@ -73,6 +75,37 @@ def check_trainable(
             f"only {reps} rep has leads with known outcomes; comparing reps needs at least 2",
             hint="check that the rep/owner column is mapped (rep_id) and filled",
         )
+
+
+def refuse_leaky_rep_column(
+    frame: pd.DataFrame, y: NDArray[np.float64], *, target: str, allow: Collection[str]
+) -> LeakyColumn | None:
+    """Raise ``ModelError`` when the rep column itself gives the outcome away (olist records
+    the rep only on won leads), unless ``"rep_id"`` is in ``allow``; returns the leak that was
+    allowed, or ``None`` when there is none.
+
+    A leaky feature column can be dropped; the rep cannot (the model is about reps), so a
+    model learned from it would score a lead by whether it already has a rep."""
+    found = find_leaky_columns(frame, y, ["rep_id"])
+    if not found:
+        return None
+    leak = found[0]
+    if "rep_id" in allow:
+        return leak
+    what = (
+        "whether a lead has a rep"
+        if leak.how == "missingness"
+        else "which rep a lead has (out of sample)"
+    )
+    raise ModelError(
+        f"column 'rep_id' gives the outcome away: {what} predicts {target!r} with AUC "
+        f"{leak.auc:.3f}, so the CRM most likely records the rep only once a lead is "
+        "settled; a model learned from it would not learn which rep converts a new lead",
+        hint="export the rep of every lead (the lost and open ones too), or map another "
+        "owner column to rep_id; to train anyway, pass --allow-leaky rep_id (the model card "
+        "records it)",
+        details={"column": "rep_id", "how": leak.how, "auc": round(leak.auc, 4)},
+    )
 
 
 def _auc(score: NDArray[np.float64], y: NDArray[np.float64]) -> float:

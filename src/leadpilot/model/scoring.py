@@ -17,17 +17,20 @@ import numpy as np
 import pandas as pd
 
 from leadpilot.errors import ModelError
+from leadpilot.model.confidence import top_vs_pool
 from leadpilot.model.feature_state import NDF, NDI, sanitize
 from leadpilot.model.features import LEAD_CATEGORICALS, SEGMENTS, pair_matrix
 from leadpilot.model.fitted import FittedConversion
 from leadpilot.model.glm import GLMStack
-from leadpilot.schema import Lead, size_band_of
+from leadpilot.schema import CandidateScores, Lead, size_band_of
 
 __all__ = [
+    "ModelBatchScores",
     "average_rep",
     "calibrated_history",
     "candidate_matrix",
     "candidate_probabilities",
+    "candidate_tensor",
     "contributions",
     "pair_probabilities",
     "raw_log_odds",
@@ -217,6 +220,133 @@ def candidate_probabilities(
     Zs = Z[:, :n] * w + Z[:, n : n + 1] * (1.0 - w)
     cal = fitted.calibrator
     return cal.transform(Zs[1:]), cal.transform(Zs[0]), w
+
+
+def candidate_tensor(
+    fitted: FittedConversion, leads: Sequence[Lead], rep_ids: Sequence[str], hours: NDF | None
+) -> tuple[NDF, NDF]:
+    """:func:`candidate_matrix` for many leads at once: shape ``(n_leads, n_reps + 1,
+    n_features)`` (per lead one row per rep, then the average rep at all ``rep_ids``' mean
+    response time), numpy gathers over the whole batch; and each rep's labelled count."""
+    st = fitted.state
+    pos = fitted.positions
+    n, m = len(rep_ids), len(leads)
+    ridx = np.empty(n + 1, dtype=np.int64)
+    ridx[:n] = st.rep_indices(rep_ids)
+    ridx[n] = st.n_reps
+    V = np.vstack([_lead_vector(fitted, lead) for lead in leads]) if m else np.zeros((0, 1))
+    width = V.shape[1] if m else len(pos)
+    X = np.empty((m, n + 1, width))
+    if not m:
+        return X, st.rep_n[ridx[:n]]
+    X[:] = V[:, None, :]
+    seg_codes = {}
+    for s in SEGMENTS:
+        c = V[:, pos[s]]
+        seg_codes[s] = np.where(np.isnan(c), len(st.levels[s]), c).astype(np.int64)[:, None]
+    day = np.array([_epoch_day(lead.created_at) for lead in leads])
+    day = np.where(np.isnan(day), st.end_day, day)[:, None]
+    block = st.rep_block(
+        ridx[None, :],
+        seg_codes,
+        V[:, pos["industry"]][:, None],
+        V[:, pos["region"]][:, None],
+        day,
+    )
+    for name, col in block.items():
+        X[:, :, pos[name]] = col
+    if hours is not None:
+        ttc = np.log1p(np.clip(np.asarray(hours, dtype=np.float64), 0.0, None))
+    else:
+        ttc = np.log1p(st.rep_ttc_median[ridx[:n]])
+    ttc_pos = pos["log_time_to_contact"]
+    X[:, :n, ttc_pos] = ttc
+    X[:, n, ttc_pos] = np.nanmean(ttc) if np.isfinite(ttc).any() else np.nan
+    X[:, n, fitted.rep_columns] = np.nan
+    return X, st.rep_n[ridx[:n]]
+
+
+class ModelBatchScores:
+    """The conversion model's scores of a batch of leads x a roster, from one vectorised
+    model call (:meth:`ConversionModel.score_batch`).
+
+    ``candidates(row, cols)`` equals ``score_candidates`` of that lead and those reps at the
+    batch's response hours: the reps' log-odds are the batch's; the average rep (every rep
+    shrinks toward it) sits at the candidates' mean response time, so a subset of the roster
+    whose mean differs gets its own average-rep row (one row scored, cached per lead)."""
+
+    def __init__(
+        self,
+        fitted: FittedConversion,
+        leads: Sequence[Lead],
+        rep_ids: Sequence[str],
+        hours: NDF | None,
+        *,
+        n_jobs: int = 1,
+    ) -> None:
+        if hours is not None and len(hours) != len(rep_ids):
+            raise ModelError(
+                f"expected_response_hours has {len(hours)} values for {len(rep_ids)} reps",
+                hint="pass one expected response time per rep, in the order of rep_ids",
+            )
+        self._fitted = fitted
+        self._n_jobs = n_jobs
+        X, rep_n = candidate_tensor(fitted, leads, rep_ids, hours)
+        m, width = X.shape[0], X.shape[2]
+        n = len(rep_ids)
+        if m:
+            Z = raw_log_odds(fitted.glm, fitted.boosters, X.reshape(-1, width), n_jobs=n_jobs)
+        else:
+            Z = np.zeros((fitted.glm.n_models, 0))
+        self._Z = Z.reshape(Z.shape[0], m, n + 1)
+        self._avg_rows = X[:, n, :].copy()  # the average rep's features, per lead
+        self._ttc_pos = fitted.positions["log_time_to_contact"]
+        self._ttc = X[0, :n, self._ttc_pos].copy() if m else np.zeros(n)
+        self._full_mean = float(X[0, n, self._ttc_pos]) if m else math.nan
+        self._w = rep_n / (rep_n + fitted.rep_prior_strength)
+        self._n = n
+        self._avg_cache: dict[tuple[int, float], NDF] = {}
+        self.average_rows_scored = 0
+
+    @property
+    def p(self) -> NDF:
+        """Calibrated P(convert) of every lead with every rep (the whole roster as the
+        candidates), shape ``(n_leads, n_reps)``."""
+        n = self._n
+        Zs = self._Z[0, :, :n] * self._w + self._Z[0, :, n : n + 1] * (1.0 - self._w)
+        return np.asarray(self._fitted.calibrator.transform(Zs), dtype=np.float64)
+
+    def _average(self, row: int, cols: NDI) -> NDF:
+        n = self._n
+        if len(cols) == n and bool(np.all(cols == np.arange(n))):
+            return self._Z[:, row, n]
+        ttc = self._ttc[cols]
+        mean = float(np.nanmean(ttc)) if np.isfinite(ttc).any() else math.nan
+        if mean == self._full_mean or (math.isnan(mean) and math.isnan(self._full_mean)):
+            return self._Z[:, row, n]
+        key = (row, mean)
+        cached = self._avg_cache.get(key)
+        if cached is None:
+            x = self._avg_rows[row : row + 1].copy()
+            x[0, self._ttc_pos] = mean
+            fitted = self._fitted
+            cached = raw_log_odds(fitted.glm, fitted.boosters, x, n_jobs=self._n_jobs)[:, 0]
+            self._avg_cache[key] = cached
+            self.average_rows_scored += 1
+        return cached
+
+    def candidates(self, row: int, cols: Sequence[int]) -> CandidateScores:
+        """The scores of lead ``row`` against the reps in columns ``cols``."""
+        idx = np.asarray(cols, dtype=np.int64)
+        if len(idx) == 0:
+            return CandidateScores(p=np.empty(0), confidence=0.0, sufficiency=np.empty(0))
+        w = self._w[idx]
+        avg = self._average(row, idx)
+        Zs = self._Z[:, row, idx] * w + avg[:, None] * (1.0 - w)
+        cal = self._fitted.calibrator
+        P, p = cal.transform(Zs[1:]), cal.transform(Zs[0])
+        conf = top_vs_pool(P, p)
+        return CandidateScores(p=p, confidence=conf.probability, sufficiency=w)
 
 
 def contributions(

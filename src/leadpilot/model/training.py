@@ -37,10 +37,12 @@ from leadpilot.model.features import (
 from leadpilot.model.fitted import FittedConversion, content_version
 from leadpilot.model.glm import GLMSpec, GLMStack, fit_glm_stack, fit_one, make_spec
 from leadpilot.model.guards import (
+    LEAK_AUC,
     LeakageWarning,
     check_trainable,
     drop_unsettled_tail,
     find_leaky_columns,
+    refuse_leaky_rep_column,
 )
 from leadpilot.model.scoring import contributions, shrunk_log_odds
 
@@ -100,6 +102,7 @@ class TrainingParams:
     n_jobs: int
     random_state: int
     refit_all: bool
+    allow_leaky: tuple[str, ...]
 
 
 @dataclass(frozen=True, eq=False)
@@ -122,6 +125,7 @@ class PreparedHistory:
     unsettled_rows: int
     dropped_columns: list[dict[str, Any]]
     warnings: list[str]
+    guards: list[dict[str, Any]]
 
     @property
     def labelled_rows(self) -> int:
@@ -181,17 +185,64 @@ def prepare_history(
     if time_col == "created_at":
         frame, y_all, unsettled = drop_unsettled_tail(frame, y_all, params.target)
     check_trainable(y_all, frame["rep_id"], target=params.target, min_outcomes=params.min_outcomes)
+    n_known = int((~np.isnan(y_all)).sum())
+    guards: list[dict[str, Any]] = [
+        _guard(
+            "enough outcomes",
+            "passed",
+            f"{n_known:,} leads with a known {params.target!r} outcome (at least "
+            f"{params.min_outcomes:,} needed), both outcomes present, at least 2 reps",
+        ),
+        _guard(
+            "recent open outcomes",
+            "set aside" if unsettled else "passed",
+            f"{unsettled:,} known outcomes of the latest, mostly open leads not learned from"
+            if unsettled
+            else "no run of mostly open recent leads",
+        ),
+    ]
     report("checking for leakage", 0.02)
-    extra_c, extra_n = extra_columns(frame, params.target)
-    leaky = find_leaky_columns(frame, y_all, [*_LEAK_CANDIDATES, *extra_c, *extra_n])
-    dropped: list[dict[str, Any]] = []
+    allowed = set(params.allow_leaky)
+    rep_leak = refuse_leaky_rep_column(frame, y_all, target=params.target, allow=allowed)
     messages: list[str] = []
-    for leak in leaky:
-        msg = leak.message(params.target)
+    if rep_leak is None:
+        guards.append(_guard("rep column leak", "passed", "the rep does not give the outcome away"))
+    else:
+        msg = (
+            f"column 'rep_id' gives the outcome away ({rep_leak.how}, AUC "
+            f"{rep_leak.auc:.3f}) and was learned from because of --allow-leaky rep_id"
+        )
         warnings.warn(msg, LeakageWarning, stacklevel=3)
         messages.append(msg)
-        dropped.append({"column": leak.column, "how": leak.how, "auc": leak.auc})
-        frame = frame.drop(columns=[leak.column])
+        guards.append(_guard("rep column leak", "allowed by --allow-leaky", msg))
+    extra_c, extra_n = extra_columns(frame, params.target)
+    checked = [c for c in (*_LEAK_CANDIDATES, *extra_c, *extra_n) if c in frame]
+    leaky = find_leaky_columns(frame, y_all, checked)
+    dropped: list[dict[str, Any]] = []
+    for leak in leaky:
+        if leak.column in allowed:
+            msg = (
+                f"column {leak.column!r} looks like the outcome in disguise ({leak.how}, AUC "
+                f"{leak.auc:.3f}) and was learned from because of --allow-leaky {leak.column}"
+            )
+            verdict = "allowed by --allow-leaky"
+        else:
+            msg = leak.message(params.target)
+            verdict = "dropped"
+            dropped.append({"column": leak.column, "how": leak.how, "auc": leak.auc})
+            frame = frame.drop(columns=[leak.column])
+        warnings.warn(msg, LeakageWarning, stacklevel=3)
+        messages.append(msg)
+        guards.append(_guard(f"leak check: {leak.column}", verdict, msg))
+    clean = len(checked) - len(leaky)
+    guards.append(
+        _guard(
+            "feature column leaks",
+            "passed" if not leaky else f"{len(leaky)} found",
+            f"{clean} of {len(checked)} feature columns do not give the outcome away "
+            f"(AUC below {LEAK_AUC})",
+        )
+    )
     report("building features", 0.05)
     state = fit_feature_state(frame, reps, target=params.target, shrinkage=params.shrinkage)
     X, rep_n = history_matrix(state, frame, rank)
@@ -214,7 +265,12 @@ def prepare_history(
         unsettled_rows=unsettled,
         dropped_columns=dropped,
         warnings=messages,
+        guards=guards,
     )
+
+
+def _guard(name: str, verdict: str, detail: str) -> dict[str, Any]:
+    return {"guard": name, "verdict": verdict, "detail": detail}
 
 
 def _lgb_params(params: TrainingParams, n_rows: int) -> dict[str, Any]:
@@ -485,6 +541,7 @@ def _record(
         version=content_version(st, parts.glm, parts.boosters, calibrator),
         dropped_columns=list(data.dropped_columns),
         warnings=list(data.warnings),
+        guards=list(data.guards),
         importance=_importance(parts, st, data.X[data.test]),
     )
 

@@ -3,13 +3,15 @@ only the leads before it, capacity counted per rep-local calendar day."""
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import numpy as np
 import pandas as pd
 
 from leadpilot.errors import DataValidationError
+from leadpilot.policy.batch_scores import PrecomputedScorer, batch_hours, can_batch
 from leadpilot.policy.demand import DemandModel
 from leadpilot.policy.inputs import RouterInputs
 from leadpilot.policy.pricer import ShadowPricer, refresh_prices
@@ -17,7 +19,13 @@ from leadpilot.policy.router import route
 from leadpilot.policy.state import InMemoryState
 from leadpilot.schema import Decision, Lead
 
-__all__ = ["DECISION_COLUMNS", "decisions_frame", "route_batch"]
+__all__ = ["BATCH_SIZE", "DECISION_COLUMNS", "decisions_frame", "route_batch"]
+
+# Leads scored per vectorised model call: (leads x (reps + 1)) feature rows stay ~100 MB at
+# 100 reps; bigger batches buy nothing once the call overhead is amortised.
+BATCH_SIZE = 2048
+# DemandModel.from_leads' default window (days of leads its sample and profile read).
+SAMPLE_DAYS = 28
 
 DECISION_COLUMNS: tuple[str, ...] = (
     "lead_id",
@@ -50,6 +58,8 @@ def route_batch(
     seed: int = 0,
     open_lead_days: float = 1.0,
     state: InMemoryState | None = None,
+    batch_size: int = BATCH_SIZE,
+    refresh_every: int | None = None,
 ) -> list[Decision]:
     """Route ``leads`` in ``created_at`` order (file order breaks ties), each at its own
     arrival time, under ``inputs`` (see :func:`leadpilot.policy.inputs.router_inputs`).
@@ -57,33 +67,91 @@ def route_batch(
     re-estimated at each new UTC day (so a decision never sees a later lead), and are
     refreshed synchronously before each lead that reads them. A lead counts as open for
     ``open_lead_days`` after assignment (there are no close events in a batch). Returns
-    decisions in arrival order."""
+    decisions in arrival order.
+
+    The batch router: each run of ``batch_size`` leads is scored against the whole roster in
+    one vectorised model call when the scorer has one (``schema.BatchScorer``), then routed
+    one at a time by ``route`` with the live state, so the decisions are those of ``route``
+    called lead by lead (:class:`~leadpilot.policy.batch_scores.PrecomputedScorer` answers
+    only what the batch holds exactly). ``refresh_every``: assignments of a pool between
+    price refreshes in place of the policy's ``predictive.refresh_every`` (``None``: the
+    policy's, as the service refreshes)."""
     missing = [lead.lead_id for lead in leads if lead.created_at is None]
     if missing:
         raise DataValidationError(
             f"{len(missing)} lead(s) have no created_at (first: {missing[0]})",
             hint="route-batch replays arrival order: every lead needs created_at.",
         )
+    if batch_size < 1:
+        raise DataValidationError(
+            f"batch_size={batch_size} must be at least 1", hint="e.g. 2048 leads per batch"
+        )
     order = sorted(range(len(leads)), key=lambda i: (leads[i].created_at, i))
     state = state or InMemoryState(open_lead_ttl=timedelta(days=open_lead_days))
     rng = np.random.default_rng(seed)
-    seen: list[Lead] = [h for h in history if h.created_at is not None]
+    mix = _LeadMix([h for h in history if h.created_at is not None], seed)
     pricer: ShadowPricer | None = None
     pricer_day = None
+    base = inputs.scorer
+    batched = can_batch(base)
+    roster = [r for r in inputs.reps if r.active]
+    hours = batch_hours(roster, inputs.policy, inputs.response_hours) if batched else None
     out: list[Decision] = []
-    for i in order:
-        lead = leads[i]
-        now = lead.created_at
-        assert now is not None
-        if inputs.scorer is not None and seen and now.date() != pricer_day:
-            demand = DemandModel.from_leads(seen, seed=seed)
-            pricer, pricer_day = ShadowPricer(demand), now.date()
-        inputs = refresh_prices(lead, inputs, state, now, pricer)
-        decision = route(lead, inputs, state, now, rng)
-        state.commit(decision)
-        out.append(decision)
-        seen.append(lead)
+    for start in range(0, len(order), batch_size):
+        chunk = [leads[i] for i in order[start : start + batch_size]]
+        if batched:
+            scorer = PrecomputedScorer(
+                base,  # type: ignore[arg-type]
+                chunk,
+                [r.rep_id for r in roster],
+                hours,
+            )
+            inputs = inputs.with_scorer(scorer)
+        for lead in chunk:
+            now = lead.created_at
+            assert now is not None
+            if base is not None and mix and now.date() != pricer_day:
+                pricer, pricer_day = ShadowPricer(mix.demand()), now.date()
+            inputs = refresh_prices(lead, inputs, state, now, pricer, refresh_every=refresh_every)
+            decision = route(lead, inputs, state, now, rng)
+            state.commit(decision)
+            out.append(decision)
+            mix.add(lead)
     return out
+
+
+class _LeadMix:
+    """The leads seen so far, for the day's :class:`DemandModel`: ``DemandModel.from_leads``
+    reads only the last ``sample_days`` before the latest lead, so when the new leads all
+    come after the history (the usual replay) only that tail is handed over (the same model,
+    without sorting every lead seen each day)."""
+
+    def __init__(self, history: list[Lead], seed: int) -> None:
+        self.seed = seed
+        self.leads = sorted(history, key=_arrival)
+        self.times = [_arrival(lead) for lead in self.leads]
+        self.ordered = True  # ``leads`` is in the order ``from_leads``' stable sort gives
+
+    def __bool__(self) -> bool:
+        return bool(self.leads)
+
+    def add(self, lead: Lead) -> None:
+        at = _arrival(lead)
+        if self.times and at < self.times[-1]:
+            self.ordered = False
+        self.leads.append(lead)
+        self.times.append(at)
+
+    def demand(self) -> DemandModel:
+        if not self.ordered:
+            return DemandModel.from_leads(self.leads, seed=self.seed)
+        first = bisect.bisect_right(self.times, self.times[-1] - timedelta(days=SAMPLE_DAYS + 1))
+        return DemandModel.from_leads(self.leads[first:], seed=self.seed, sample_days=SAMPLE_DAYS)
+
+
+def _arrival(lead: Lead) -> datetime:
+    assert lead.created_at is not None
+    return lead.created_at
 
 
 def decisions_frame(decisions: Sequence[Decision]) -> pd.DataFrame:

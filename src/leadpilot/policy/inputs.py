@@ -40,6 +40,11 @@ class RouterInputs:
         merged = {**self.prices, pool: MappingProxyType(dict(prices))}
         return replace(self, prices=MappingProxyType(merged))
 
+    def with_scorer(self, scorer: Scorer | None) -> RouterInputs:
+        """A copy with another scorer of the same model (the batch router's precomputed
+        scores); the prices stay."""
+        return replace(self, scorer=scorer)
+
     def with_policy(self, policy: Policy) -> RouterInputs:
         """A copy under another policy (e.g. ``route-batch --strategy``)."""
         return replace(self, policy=policy, prices=MappingProxyType({}))

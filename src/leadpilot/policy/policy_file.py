@@ -50,7 +50,9 @@ __all__ = [
     "ScoreRule",
     "Scoring",
     "SeniorityRule",
+    "Switchback",
     "default_policy",
+    "default_segments",
     "fallback_names",
     "load_policy",
     "parse_policy",
@@ -321,12 +323,38 @@ class Fairness(_Strict):
         return self
 
 
+class Switchback(_Strict):
+    """The time-based holdout design: predictive routing ON or OFF in alternating blocks of
+    ``block_minutes`` (each block OFF with probability ``holdout``, drawn from ``seed``), so
+    treated and control leads never compete for the same reps' capacity at once. Leads in
+    the first ``washout_minutes`` after a switch are routed but left out of the lift."""
+
+    block_minutes: int = Field(default=60, ge=1)
+    washout_minutes: int = Field(default=15, ge=0)
+    seed: int = Field(default=0, ge=0)
+
+    @model_validator(mode="after")
+    def _washout_inside_block(self) -> Switchback:
+        if self.washout_minutes >= self.block_minutes:
+            raise ValueError(
+                f"washout_minutes ({self.washout_minutes}) must be shorter than block_minutes "
+                f"({self.block_minutes}), or no lead of a block would count"
+            )
+        return self
+
+
 class Predictive(_Strict):
-    """Settings of the predictive strategy and of measurement (exploration, holdout)."""
+    """Settings of the predictive strategy and of measurement (exploration, holdout).
+
+    ``holdout`` is the share of leads (``holdout_design: per_lead``) or of time blocks
+    (``holdout_design: switchback``, see ``Switchback``) routed by the fallback strategy as
+    the randomized control group."""
 
     min_confidence: float = Field(default=0.0, ge=0, le=1)
     explore: float = Field(default=0.0, ge=0, le=1)
     holdout: float = Field(default=0.0, ge=0, le=1)
+    holdout_design: Literal["per_lead", "switchback"] = "per_lead"
+    switchback: Switchback = Field(default_factory=Switchback)
     minutes_per_open_lead: float = Field(default=20.0, ge=0)
     queue_aware: bool = True  # pass each rep's expected response time (queue) to the scorer
     shadow_prices: bool = True
@@ -369,7 +397,8 @@ def _default_lanes() -> list[Lane]:
     return [Lane(name="standard", sla_minutes=240)]
 
 
-def _default_segments() -> dict[str, tuple[float, float]]:
+def default_segments() -> dict[str, tuple[float, float]]:
+    """The segments by employee count when a policy names none."""
     return {"SMB": (1, 200), "MidMarket": (201, 1000), "Enterprise": (1001, math.inf)}
 
 
@@ -402,7 +431,7 @@ class Policy(_Strict):
     fairness: Fairness = Field(default_factory=Fairness)
     predictive: Predictive = Field(default_factory=Predictive)
     availability: Availability = Field(default_factory=Availability)
-    segments: dict[str, tuple[float, float]] = Field(default_factory=_default_segments)
+    segments: dict[str, tuple[float, float]] = Field(default_factory=default_segments)
     # Territory names a rep may list, with the countries/states they include, so a rep
     # covering "NA" also covers a lead known only by its country "United States".
     territories: dict[str, list[str]] = Field(default_factory=dict)

@@ -36,7 +36,7 @@ from leadpilot.policy.pool_load import pool_load
 from leadpilot.policy.router import lead_view, priced_pool, select_pool
 from leadpilot.policy.scoring import qualify
 from leadpilot.policy.state import RoutingState
-from leadpilot.schema import Lead, Rep, Scorer
+from leadpilot.schema import BatchScorer, Lead, Rep, Scorer
 
 __all__ = ["ShadowPricer", "pool_prices", "refresh_prices"]
 
@@ -97,11 +97,16 @@ class ShadowPricer:
         cached = self._scores.get(key)
         if cached is None:
             h = None if hours is None else np.asarray(hours, dtype=float)
-            rows = [
-                scorer.score_candidates(lead, rep_ids, expected_response_hours=h).p
-                for lead in self.demand.sample
-            ]
-            cached = np.vstack(rows) if rows else np.zeros((0, len(rep_ids)))
+            if isinstance(scorer, BatchScorer):  # one vectorised call, the same numbers
+                cached = scorer.score_batch(
+                    self.demand.sample, rep_ids, expected_response_hours=h
+                ).p
+            else:
+                rows = [
+                    scorer.score_candidates(lead, rep_ids, expected_response_hours=h).p
+                    for lead in self.demand.sample
+                ]
+                cached = np.vstack(rows) if rows else np.zeros((0, len(rep_ids)))
             self._scores[key] = cached
         return cached
 
@@ -265,17 +270,22 @@ def refresh_prices(
     now: datetime,
     pricer: ShadowPricer | None,
     declined: frozenset[str] | LeadHistory = frozenset(),
+    *,
+    refresh_every: int | None = None,
 ) -> RouterInputs:
     """``inputs`` with the prices ``route(lead, ...)`` will read brought up to date by
     ``pricer`` (solved now, or with a solver the pool's latest while a refresh runs);
-    ``inputs`` unchanged when the lead reads no prices or there is no pricer."""
+    ``inputs`` unchanged when the lead reads no prices or there is no pricer.
+    ``refresh_every``: assignments between refreshes in place of the policy's
+    ``predictive.refresh_every`` (the batch router's cadence)."""
     if pricer is None or inputs.scorer is None:
         return inputs
     pool = priced_pool(lead, inputs, state, now, declined)
     if pool is None:
         return inputs
     hard = as_history(declined).declined
-    return inputs.with_prices(pool.name, pool_prices(pricer, pool, inputs, state, now, hard))
+    prices = pool_prices(pricer, pool, inputs, state, now, hard, refresh_every=refresh_every)
+    return inputs.with_prices(pool.name, prices)
 
 
 def pool_prices(
@@ -285,9 +295,12 @@ def pool_prices(
     state: RoutingState,
     now: datetime,
     declined: frozenset[str] = frozenset(),
+    *,
+    refresh_every: int | None = None,
 ) -> dict[str, float]:
     """The shadow price of each active member of ``pool`` at ``now`` (``pricer.prices``
-    with the pool's load read from ``state``). Needs a scorer."""
+    with the pool's load read from ``state``). Needs a scorer. ``refresh_every``: see
+    :func:`refresh_prices`."""
     policy, scorer = inputs.policy, inputs.scorer
     assert scorer is not None, "shadow prices need a scorer"
     fairness = policy.fairness
@@ -321,7 +334,8 @@ def pool_prices(
     # Refresh as the day fills: every ``refresh_every`` assignments (at least a quarter of
     # the pool, so big pools don't re-solve for every few leads) and every tenth of the pool
     # reaching a cap; a new day always re-solves.
-    step = max(policy.predictive.refresh_every, len(members) // 4)
+    every = refresh_every if refresh_every is not None else policy.predictive.refresh_every
+    step = max(every, len(members) // 4)
     key = (
         now.date(),
         pool.name,

@@ -38,6 +38,7 @@ from leadpilot.policy.rules.previously_lapsed import LAPSED_FIELD
 from leadpilot.policy.scoring import LeadView, matches, qualify, segment_of
 from leadpilot.policy.state import RoutingState
 from leadpilot.policy.strategies.rotation import rotation_update
+from leadpilot.policy.switchback import switchback_slot
 from leadpilot.schema import Candidate, Decision, Lead, Rep, Scorer
 
 __all__ = [
@@ -457,7 +458,15 @@ def _choose(
     live_dist = holdout * fallback_dist + (1 - holdout) * (explore / n + (1 - explore) * main_dist)
     # Always three draws, in this order, so a seed replays exactly.
     u_holdout, u_explore, u_pick = rng.random(), rng.random(), rng.random()
-    if u_holdout < holdout:
+    in_holdout = u_holdout < holdout
+    if policy.predictive.holdout_design == "switchback":
+        # The block, not the lead, is randomized: the lead's arm is fixed by its time, so
+        # its propensity is the arm's own distribution.
+        slot = switchback_slot(policy.predictive, now)
+        reasons.extend(slot.reasons)
+        in_holdout = slot.off
+        live_dist = fallback_dist if slot.off else explore / n + (1 - explore) * main_dist
+    if in_holdout:
         branch, chosen = "HOLDOUT", fallback_idx
     elif u_explore < explore:
         branch, chosen = "EXPLORE", min(int(u_pick * n), n - 1)

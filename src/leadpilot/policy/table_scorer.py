@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 from numpy.typing import NDArray
 
-from leadpilot.schema import CandidateScores, Lead
+from leadpilot.schema import CandidateScores, ColumnScores, Lead
 
 __all__ = ["TableScorer"]
 
@@ -60,3 +60,18 @@ class TableScorer:
         if expected_response_hours is not None and self.decay_per_hour:
             p = p - self.decay_per_hour * np.asarray(expected_response_hours, dtype=float)
         return CandidateScores(p=np.clip(p, 0.0, 1.0), confidence=self.confidence)
+
+    def score_batch(
+        self,
+        leads: Sequence[Lead],
+        rep_ids: Sequence[str],
+        *,
+        expected_response_hours: NDArray[np.float64] | None = None,
+    ) -> ColumnScores:
+        """Every lead x every rep (a rep's rate ignores the other candidates)."""
+        rows = [
+            self.score_candidates(lead, rep_ids, expected_response_hours=expected_response_hours).p
+            for lead in leads
+        ]
+        p = np.vstack(rows) if rows else np.zeros((0, len(rep_ids)))
+        return ColumnScores(p=p, confidence=self.confidence)

@@ -453,6 +453,8 @@ class EventCreate(_In):
     ends_at: datetime | None = None
     # Stored as the out-of-office range's reason, or in a manual reassignment's reason codes.
     reason: str | None = Field(None, max_length=_OOO_REASON)
+    # The deal's value on opportunity_created / closed_won: the lift report's pipeline value.
+    amount: float | None = Field(None, ge=0, le=1e13)
 
 
 class EventPublic(BaseModel):

@@ -28,7 +28,7 @@ import pandas as pd
 from numpy.typing import NDArray
 
 from leadpilot.errors import DataValidationError
-from leadpilot.schema import CandidateScores, Lead, Scorer, size_band_of
+from leadpilot.schema import CandidateScores, ColumnScores, Lead, Scorer, size_band_of
 
 __all__ = ["GroundTruth", "GroundTruthScorer", "RepTruth", "load_truth", "size_bands_of"]
 
@@ -378,6 +378,21 @@ class GroundTruthScorer(Scorer):
             - decay * np.log1p(np.asarray(hours, dtype=np.float64))
         )
         return CandidateScores(p=_sigmoid(logit), confidence=1.0, sufficiency=np.ones(len(pos)))
+
+    def score_batch(
+        self,
+        leads: Sequence[Lead],
+        rep_ids: Sequence[str],
+        *,
+        expected_response_hours: NDArray[np.float64] | None = None,
+    ) -> ColumnScores:
+        """True P(convert) of every lead with every rep (a rep's score ignores the others)."""
+        rows = [
+            self.score_candidates(lead, rep_ids, expected_response_hours=expected_response_hours).p
+            for lead in leads
+        ]
+        p = np.vstack(rows) if rows else np.zeros((0, len(rep_ids)))
+        return ColumnScores(p=p, confidence=1.0, sufficiency=np.ones(len(rep_ids)))
 
 
 def load_truth(path: str | Path) -> GroundTruth:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
@@ -24,16 +24,29 @@ def get_kpis(
     _token: ReaderToken,
     days: Annotated[int, Query(ge=1, le=3650, description="window length in days")] = 7,
     until: Moment | None = None,
+    pool: Annotated[
+        str | None, Query(max_length=128, description="only leads first assigned in this pool")
+    ] = None,
 ) -> KPIReport:
-    """Speed to first touch, fairness index per rep, reassignment, duplicate and meeting
-    rates over the last ``days`` days (rates with Wilson 95% intervals)."""
+    """Speed to first touch, fairness index per rep, reassignment, duplicate, meeting and
+    opportunity rates, meeting rate by routing method, SLA attainment, leads routed per hour
+    and queue length over the last ``days`` days (rates with Wilson 95% intervals)."""
+    return kpi_report(ctx, conn, days=days, until=until, pool=pool)
+
+
+def kpi_report(
+    ctx: Ctx, conn: Conn, *, days: int, until: datetime | None, pool: str | None
+) -> KPIReport:
+    """The KPI report of ``GET /v1/kpis`` (the dashboard's overview shows the same one)."""
     end = until or ctx.clock()
     snapshot = ctx.service.inputs.load(conn, end)
     members = {
-        pool.name: [r.rep_id for r in snapshot.reps if r.active and pool.includes(r)]
-        for pool in snapshot.policy.pools
+        p.name: [r.rep_id for r in snapshot.reps if r.active and p.includes(r)]
+        for p in snapshot.policy.pools
     }
-    return compute_kpis(conn, since=end - timedelta(days=days), until=end, members=members)
+    return compute_kpis(
+        conn, since=end - timedelta(days=days), until=end, members=members, pool=pool
+    )
 
 
 @router.get("/alerts", response_model=list[AlertPublic])

@@ -1,0 +1,153 @@
+"""``leadpilot report``: the shadow-mode report and the holdout / switchback lift report,
+read from the service's decision log."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from leadpilot.cli._common import console
+from leadpilot.cli.db import DB_OPTION, database_url
+from leadpilot.errors import DataValidationError, StoreError
+
+_SINCE = typer.Option(
+    None, "--since", help="Only leads decided on or after this date (YYYY-MM-DD or ISO time, UTC)."
+)
+_OUT = typer.Option(None, "--out", help="Write a self-contained HTML report.")
+_JSON = typer.Option(None, "--json", help="Write the figures as JSON.")
+_MD = typer.Option(None, "--markdown", help="Write the report as Markdown.")
+
+
+def _since(text: str | None) -> datetime | None:
+    if text is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise DataValidationError(
+            f"--since {text!r} is not a date", hint="give e.g. --since 2026-03-01"
+        ) from None
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def _read(db: str | None, mode: str, since: datetime | None) -> tuple[list[Any], dict[str, Any]]:
+    """The measured leads of ``mode`` and the stored policies, parsed by version."""
+    import sqlalchemy as sa
+
+    from leadpilot.evaluate.lift import policies_by_version
+    from leadpilot.store.engine import make_engine
+    from leadpilot.store.measurement import measured_leads, policy_texts
+
+    engine = make_engine(database_url(db))
+    try:
+        with engine.connect() as conn:
+            outcomes = measured_leads(conn, mode=mode, since=since)
+            texts = policy_texts(conn)
+    except (sa.exc.OperationalError, sa.exc.ProgrammingError) as exc:
+        raise StoreError(
+            f"cannot read the decision log: {getattr(exc, 'orig', exc)}",
+            hint="check --db / LEADPILOT_DATABASE_URL and run `leadpilot db upgrade`",
+        ) from None
+    finally:
+        engine.dispose()
+    return outcomes, policies_by_version(texts)
+
+
+def _write(
+    document: dict[str, Any],
+    html: str,
+    markdown: str,
+    out: Path | None,
+    json_out: Path | None,
+    md_out: Path | None,
+) -> None:
+    if json_out is not None:
+        json_out.write_text(json.dumps(document, indent=2, default=str), encoding="utf-8")
+        console.print(f"JSON: {json_out}")
+    if out is not None:
+        out.write_text(html, encoding="utf-8")
+        console.print(f"HTML report: {out}")
+    if md_out is not None:
+        md_out.write_text(markdown, encoding="utf-8")
+        console.print(f"Markdown: {md_out}")
+
+
+def _prepare(*paths: tuple[Path | None, str]) -> None:
+    from leadpilot.outputs import prepare_output_file
+
+    for path, option in paths:
+        if path is not None:
+            prepare_output_file(path, option=option)
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``report`` command group."""
+    report_app = typer.Typer(
+        help="Reports from the decision log: shadow mode, holdout lift.", no_args_is_help=True
+    )
+
+    @report_app.command("shadow")
+    def shadow_cmd(
+        since: str | None = _SINCE,
+        db: str | None = DB_OPTION,
+        out: Path | None = _OUT,
+        json_out: Path | None = _JSON,
+        md_out: Path | None = _MD,
+    ) -> None:
+        """Shadow mode: agreement, conversion when agreed vs not, the estimated lift of
+        following the recommendations, and go / no-go.
+
+        Example: leadpilot report shadow --since 2026-03-01 --out shadow.html
+        """
+        from leadpilot.evaluate.report_pages import render_shadow_html, render_shadow_markdown
+        from leadpilot.evaluate.shadow import shadow_report
+
+        _prepare((out, "--out"), (json_out, "--json"), (md_out, "--markdown"))
+        start = _since(since)
+        outcomes, policies = _read(db, "shadow", start)
+        document = shadow_report(outcomes, policies, since=start).as_dict()
+        _write(
+            document,
+            render_shadow_html(document),
+            render_shadow_markdown(document),
+            out,
+            json_out,
+            md_out,
+        )
+        console.print(render_shadow_markdown(document), markup=False, highlight=False)
+
+    @report_app.command("lift")
+    def lift_cmd(
+        since: str | None = _SINCE,
+        db: str | None = DB_OPTION,
+        out: Path | None = _OUT,
+        json_out: Path | None = _JSON,
+        md_out: Path | None = _MD,
+    ) -> None:
+        """Predictive vs holdout: conversion, meetings and pipeline with intervals and
+        p-values, the sample needed, the running estimate, for the design in the policy.
+
+        Example: leadpilot report lift --since 2026-03-01 --out lift.html --json lift.json
+        """
+        from leadpilot.evaluate.lift import lift_report
+        from leadpilot.evaluate.report_pages import render_lift_html, render_lift_markdown
+
+        _prepare((out, "--out"), (json_out, "--json"), (md_out, "--markdown"))
+        start = _since(since)
+        outcomes, policies = _read(db, "live", start)
+        document = lift_report(outcomes, policies, since=start).as_dict()
+        _write(
+            document,
+            render_lift_html(document),
+            render_lift_markdown(document),
+            out,
+            json_out,
+            md_out,
+        )
+        console.print(render_lift_markdown(document), markup=False, highlight=False)
+
+    app.add_typer(report_app, name="report")

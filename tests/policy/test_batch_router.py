@@ -1,0 +1,169 @@
+"""The batch router (``route_batch``) decides exactly as ``route`` called lead by lead: the
+same decisions, field for field, when the prices are refreshed the same way; its
+vectorised scores are the scorer's own, bit for bit."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import timedelta
+from typing import Any
+
+import numpy as np
+import pytest
+
+from leadpilot.errors import DataValidationError
+from leadpilot.ingest import leads_from_frame, reps_from_frame
+from leadpilot.policy import (
+    DemandModel,
+    InMemoryState,
+    ShadowPricer,
+    default_policy,
+    refresh_prices,
+    route,
+    router_inputs,
+)
+from leadpilot.policy.batch import route_batch
+from leadpilot.policy.batch_scores import PrecomputedScorer
+from leadpilot.policy.inputs import RouterInputs
+from leadpilot.schema import Decision, Lead
+from leadpilot.synth import generate_world
+
+
+def lead_by_lead(
+    leads: Sequence[Lead], inputs: RouterInputs, history: Sequence[Lead], seed: int = 0
+) -> list[Decision]:
+    """The reference: ``route`` one lead at a time with the scorer's own
+    ``score_candidates`` and a synchronous price refresh before each lead (the loop
+    ``route_batch`` ran before the batch router)."""
+    order = sorted(range(len(leads)), key=lambda i: (leads[i].created_at, i))
+    state = InMemoryState(open_lead_ttl=timedelta(days=1))
+    rng = np.random.default_rng(seed)
+    seen = [h for h in history if h.created_at is not None]
+    pricer, day, out = None, None, []
+    for i in order:
+        lead = leads[i]
+        now = lead.created_at
+        assert now is not None
+        if inputs.scorer is not None and seen and now.date() != day:
+            pricer, day = ShadowPricer(DemandModel.from_leads(seen, seed=seed)), now.date()
+        inputs = refresh_prices(lead, inputs, state, now, pricer)
+        decision = route(lead, inputs, state, now, rng)
+        state.commit(decision)
+        out.append(decision)
+        seen.append(lead)
+    return out
+
+
+class CountingScorer:
+    """Counts the scorer's one-lead calls (the batch router should need few)."""
+
+    def __init__(self, base: Any) -> None:
+        self.base = base
+        self.one_lead_calls = 0
+        self.batch_calls = 0
+
+    @property
+    def version(self) -> str:
+        return str(self.base.version)
+
+    def score_candidates(self, lead: Lead, rep_ids: Any, **kw: Any) -> Any:
+        self.one_lead_calls += 1
+        return self.base.score_candidates(lead, rep_ids, **kw)
+
+    def score_batch(self, leads: Any, rep_ids: Any, **kw: Any) -> Any:
+        self.batch_calls += 1
+        return self.base.score_batch(leads, rep_ids, **kw)
+
+
+@pytest.fixture(scope="module")
+def world() -> Any:
+    return generate_world(n_leads=4_000, n_reps=12, n_new_leads=150, seed=2)
+
+
+@pytest.fixture(scope="module")
+def model(world: Any) -> Any:
+    from leadpilot.model import ConversionModel
+
+    return ConversionModel(n_bags=3).fit(world.history, world.reps)
+
+
+@pytest.fixture(scope="module")
+def model_reference(world: Any, model: Any) -> tuple[RouterInputs, list[Decision]]:
+    reps = reps_from_frame(world.reps)
+    history = leads_from_frame(world.history)
+    inputs = router_inputs(default_policy(reps), reps, scorer=model, history=history)
+    return inputs, lead_by_lead(leads_from_frame(world.new_leads), inputs, history)
+
+
+@pytest.mark.parametrize("batch_size", [37, 4096])
+def test_batch_router_decides_as_route_lead_by_lead_with_the_trained_model(
+    world: Any, model: Any, model_reference: Any, batch_size: int
+) -> None:
+    leads = leads_from_frame(world.new_leads)
+    history = leads_from_frame(world.history)
+    inputs, expected = model_reference
+    counting = CountingScorer(model)
+    got = route_batch(leads, inputs.with_scorer(counting), history=history, batch_size=batch_size)
+    assert got == expected  # every field: rep, reasons, candidates' p and prices, propensity
+    assert any(d.strategy == "predictive" for d in got)
+    # scored in batches: one call per batch (and one per day's demand sample), and one-lead
+    # calls only for what a batch cannot hold exactly (reps with a queue backlog)
+    batches = -(-len(leads) // batch_size)
+    assert counting.batch_calls >= batches
+    assert counting.one_lead_calls < len(leads) / 2
+
+
+def test_batch_router_decides_as_route_with_the_oracle(world: Any) -> None:
+    reps = reps_from_frame(world.reps)
+    leads = leads_from_frame(world.new_leads)
+    history = leads_from_frame(world.history)
+    inputs = router_inputs(
+        default_policy(reps), reps, scorer=world.truth.as_scorer(), history=history
+    )
+    assert route_batch(leads, inputs, history=history, batch_size=64) == lead_by_lead(
+        leads, inputs, history
+    )
+
+
+def test_model_batch_scores_are_the_one_lead_scores_bit_for_bit(world: Any, model: Any) -> None:
+    leads = leads_from_frame(world.new_leads)[:60]
+    ids = list(world.active_rep_ids)
+    rng = np.random.default_rng(0)
+    for hours in (None, rng.uniform(0.1, 30.0, len(ids))):
+        batch = model.score_batch(leads, ids, expected_response_hours=hours)
+        full = np.vstack(
+            [model.score_candidates(x, ids, expected_response_hours=hours).p for x in leads]
+        )
+        assert np.array_equal(batch.p, full)
+        for row, lead in enumerate(leads):
+            k = int(rng.integers(1, len(ids) + 1))
+            cols = sorted(int(c) for c in rng.choice(len(ids), size=k, replace=False))
+            sub_hours = None if hours is None else hours[cols]
+            one = model.score_candidates(
+                lead, [ids[c] for c in cols], expected_response_hours=sub_hours
+            )
+            got = batch.candidates(row, cols)
+            assert np.array_equal(got.p, one.p)
+            assert got.confidence == one.confidence
+            assert np.array_equal(got.sufficiency, one.sufficiency)
+
+
+def test_precomputed_scorer_hands_other_questions_to_the_scorer(world: Any) -> None:
+    oracle = world.truth.as_scorer()
+    leads = leads_from_frame(world.new_leads)[:5]
+    ids = list(world.active_rep_ids)
+    hours = np.full(len(ids), 2.0)
+    scorer = PrecomputedScorer(oracle, leads, ids, hours)
+    scorer.score_candidates(leads[0], ids[:3], expected_response_hours=hours[:3])
+    assert (scorer.hits, scorer.misses) == (1, 0)
+    backlog = hours[:3] + np.array([0.0, 0.5, 0.0])  # a rep with a queue: scored live
+    live = scorer.score_candidates(leads[0], ids[:3], expected_response_hours=backlog)
+    assert np.array_equal(
+        live.p, oracle.score_candidates(leads[0], ids[:3], expected_response_hours=backlog).p
+    )
+    with pytest.raises(DataValidationError, match="nobody"):  # the oracle's own answer
+        scorer.score_candidates(leads[0], [*ids[:2], "nobody"], expected_response_hours=hours[:3])
+    other = Lead("elsewhere", created_at=leads[0].created_at)  # not in the batch
+    scorer.score_candidates(other, ids[:3], expected_response_hours=hours[:3])
+    scorer.score_candidates(leads[0], ids[:3])  # no hours where the batch has them
+    assert (scorer.hits, scorer.misses) == (1, 4)
