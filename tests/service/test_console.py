@@ -323,3 +323,22 @@ def test_test_a_lead_page(console) -> None:  # type: ignore[no-untyped-def]
     assert "not JSON" in bad.text
     forged = api.client.post("/test-lead", data={"csrf": "forged", "lead": lead})
     assert forged.status_code == 403
+
+
+def test_the_readme_preview_curl_works_as_written(console) -> None:  # type: ignore[no-untyped-def]
+    import shlex
+    from pathlib import Path
+
+    api, _ = console
+    text = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    match = re.search(r"^curl -X POST localhost:8000/v1/preview (?:[^\n]*\\\n)*[^\n]*", text, re.M)
+    assert match, "the README has no preview example"
+    args = shlex.split(match.group(0).replace("\\\n", " "))
+    body = args[args.index("-d") + 1]
+    resp = api.client.post(
+        "/v1/preview",
+        content=body.encode(),
+        headers={**api.headers("reader"), "Content-Type": "application/json"},
+    )
+    assert resp.status_code == 200, resp.text
+    assert resp.json()["decision"]["lane"] == "hot"
