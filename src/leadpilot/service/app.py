@@ -19,6 +19,7 @@ from fastapi_offline import FastAPIOffline
 
 from leadpilot import __version__
 from leadpilot.schema import Scorer
+from leadpilot.service import console
 from leadpilot.service.content_type import JsonContentType
 from leadpilot.service.context import ServiceContext
 from leadpilot.service.core import RoutingService
@@ -27,7 +28,16 @@ from leadpilot.service.errors import install_error_handlers
 from leadpilot.service.inputs import load_scorer
 from leadpilot.service.limits import BodySizeLimit
 from leadpilot.service.metrics import ServiceMetrics
-from leadpilot.service.routes import decisions, events, health, kpis, leads, policy, reps
+from leadpilot.service.routes import (
+    decisions,
+    events,
+    health,
+    kpis,
+    leads,
+    policy,
+    preview,
+    reps,
+)
 from leadpilot.service.schemas import ERROR_RESPONSES
 from leadpilot.service.worker import Worker
 from leadpilot.settings import Settings
@@ -109,9 +119,10 @@ def create_app(
     )
     app.state.ctx = ctx
     install_error_handlers(app)
-    for module in (health, leads, events, decisions, reps, policy, kpis):
+    for module in (health, leads, events, decisions, reps, policy, kpis, preview):
         responses = None if module is health else ERROR_RESPONSES
         app.include_router(module.router, responses=responses)
+    console.install(app, settings)
 
     @app.middleware("http")
     async def count_requests(

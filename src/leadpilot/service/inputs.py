@@ -66,6 +66,8 @@ __all__ = [
     "Snapshot",
     "load_scorer",
     "policy_from_text",
+    "skipped_rep_message",
+    "usable_reps",
 ]
 
 ACCOUNT_REFRESH = 30.0  # seconds
@@ -248,7 +250,7 @@ class RoutingInputs:
         with self._lock:
             cached = self._roster if self._roster and self._roster[0] == version else None
         if cached is None:
-            reps, skipped = _usable(list_reps(conn))
+            reps, skipped = usable_reps(list_reps(conn))
             with self._lock:
                 self._roster = cached = (version, reps)
                 self._unreported = skipped
@@ -256,12 +258,13 @@ class RoutingInputs:
             with self._lock:
                 skipped, self._unreported = self._unreported, {}
             for rep_id, problem in sorted(skipped.items()):
+                # At once, not at the next alert pass; the rep_skipped rule resolves it.
                 record_alert_once(
                     conn,
                     "rep_skipped",
-                    f"rep {rep_id} is left out of routing until fixed (roster version "
-                    f"{version}): {problem}",
-                    details={"rep_id": rep_id, "roster_version": version},
+                    skipped_rep_message(rep_id, problem),
+                    key=f"rep_skipped:{rep_id}",
+                    details={"rep_id": rep_id, "problem": problem, "roster_version": version},
                 )
         return cached[1]
 
@@ -437,7 +440,12 @@ class RoutingInputs:
         )
 
 
-def _usable(reps: list[Rep]) -> tuple[list[Rep], dict[str, str]]:
+def skipped_rep_message(rep_id: str, problem: str) -> str:
+    """The alert text of a rep left out of routing."""
+    return f"rep {rep_id} is left out of routing until fixed: {problem}"
+
+
+def usable_reps(reps: list[Rep]) -> tuple[list[Rep], dict[str, str]]:
     """The reps routing can use, and why each other one is left out. Why: one rep whose
     timezone or working hours cannot be read (written by an older version, by hand, or a
     zone the tz database dropped) must not stop routing for everyone else."""
