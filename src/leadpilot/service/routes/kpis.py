@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
 
-from leadpilot.service.deps import Conn, Ctx, ReaderToken
+from leadpilot.service.deps import AdminToken, Conn, Ctx, ReaderToken
+from leadpilot.service.errors import NotFoundError
 from leadpilot.service.kpis import KPIReport, compute_kpis
 from leadpilot.service.schemas import AlertPublic, Moment
-from leadpilot.store.alerts import list_alerts
+from leadpilot.store.alerts import acknowledge_alert, list_alerts
+from leadpilot.store.engine import write_transaction
 
 router = APIRouter(prefix="/v1", tags=["kpis"])
 
@@ -49,7 +51,29 @@ def kpi_report(
 
 @router.get("/alerts", response_model=list[AlertPublic])
 def get_alerts(
-    conn: Conn, _token: ReaderToken, limit: Annotated[int, Query(ge=1, le=1000)] = 100
+    conn: Conn,
+    _token: ReaderToken,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    status: Annotated[
+        Literal["open", "resolved", "all"], Query(description="open, resolved or all")
+    ] = "all",
 ) -> list[AlertPublic]:
-    """Operator alerts, newest first."""
-    return [AlertPublic(**dict(r._mapping)) for r in list_alerts(conn, limit)]
+    """Operator alerts, newest first: open ones (a condition that holds now, or an event
+    nobody has acknowledged) and resolved ones."""
+    rows = list_alerts(conn, limit, status=None if status == "all" else status)
+    return [AlertPublic(**dict(r._mapping)) for r in rows]
+
+
+@router.post("/alerts/{alert_id}/acknowledge", response_model=AlertPublic)
+def acknowledge(alert_id: int, ctx: Ctx, token: AdminToken) -> AlertPublic:
+    """Record that an admin has seen the alert. An event alert is resolved by it; a rule
+    alert stays open until its condition clears (and is not raised again meanwhile)."""
+    with write_transaction(ctx.engine) as conn:
+        row = acknowledge_alert(conn, alert_id, by=token.name, now=ctx.clock())
+    if row is None:
+        raise NotFoundError(
+            f"no alert #{alert_id}",
+            hint="GET /v1/alerts lists the alerts and their ids",
+            details={"field": "alert_id"},
+        )
+    return AlertPublic(**dict(row._mapping))
