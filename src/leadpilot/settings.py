@@ -36,8 +36,19 @@ class Settings(BaseSettings):
     )
     webhook_secret: str = DEFAULT_WEBHOOK_SECRET
     model_dir: Path | None = Field(None, description="conversion model directory to score with")
+    force_model: bool = Field(
+        False,
+        description="route with the model even when it lost to a baseline on its own "
+        "out-of-time test (otherwise the router falls back to the policy's rules)",
+    )
     max_request_bytes: int = Field(1_000_000, ge=1_024)
     worker_enabled: bool = True
+    session_secret: str | None = Field(
+        None,
+        description="signs the console's session cookies; set the same value on every "
+        "replica (unset: a random key per process, so sessions end on restart)",
+    )
+    session_hours: float = Field(8.0, gt=0, le=24 * 30, description="console session length")
     worker_poll_seconds: float = Field(2.0, gt=0)
     webhook_timeout_seconds: float = Field(5.0, gt=0)
     webhook_max_attempts: int = Field(6, ge=1)

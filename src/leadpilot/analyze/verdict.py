@@ -106,12 +106,19 @@ def decide(
                 f"reaches down to {low:+.1%}, so a 15%+ improvement is not established."
             ),
         )
+    elif lift.value is None:
+        # nothing was projected: say so, instead of "(projected not computable)"
+        hope, hope_text = (
+            "no",
+            "No: no lift could be projected from this history (see above), so nothing "
+            "supports a 15%+ improvement from smarter routing.",
+        )
     else:
         hope, hope_text = (
             "no",
             (
                 "No: the data does not support a 15%+ improvement from smarter routing "
-                f"(projected {_fmt(lift)})."
+                f"(projected lift {_fmt(lift)})."
             ),
         )
     return Verdict(

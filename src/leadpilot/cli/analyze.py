@@ -77,7 +77,7 @@ def print_verdict(console: Console, doc: ReportSections) -> None:
         "\n[dim]From the conversion model (rep, industry, size band, source, rep x segment; "
         f"segment-strength spread {model['interaction_sd']:.2f} log-odds) and a "
         "capacity-respecting plan.[/]"
-        if model
+        if model and lift.value is not None  # no basis line under "not computable"
         else ""
     )
     body = (

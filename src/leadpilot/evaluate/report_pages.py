@@ -76,7 +76,8 @@ policy without a holdout) and are left out.</p>
 <p class="verdict">{{ d.verdict }}</p>
 <table><tr><th></th><th>predictive</th><th>holdout</th><th>difference (95% CI)</th>
 <th>p-value</th></tr>
-<tr><td>leads ({{ d.unit }}s)</td><td class="n">{{ d.predictive.leads }}
+<tr><td>leads ({{ d.unit }}s{% if d.unit == 'block' %}, washout excluded{% endif %})</td>
+<td class="n">{{ d.predictive.leads }}
 ({{ d.predictive.units }})</td><td class="n">{{ d.holdout.leads }} ({{ d.holdout.units }})</td>
 <td></td><td></td></tr>
 <tr><td>converted (won)</td><td class="n">{{ d.predictive.won_rate|pct }}
@@ -166,7 +167,8 @@ recommendations never made by the logged routing){% if r.overlap.reasons %}:
 {% if r.confident_and_wrong %}<table><tr><th>lead</th><th>decided</th><th>assigned</th>
 <th>recommended</th><th>confidence</th><th>P(win) assigned</th><th>P(win) recommended</th>
 <th>outcome</th></tr>
-{% for c in r.confident_and_wrong %}<tr><td>{{ c.lead_id }}</td><td>{{ c.decided_at }}</td>
+{% for c in r.confident_and_wrong %}<tr><td>{{ c.lead_id }}</td>
+<td style="white-space:nowrap">{{ c.decided_at[:16]|replace('T', ' ') }}</td>
 <td>{{ c.rep_id }}</td><td>{{ c.recommended }}</td><td class="n">{{ '%.2f'|format(c.confidence) }}
 </td><td class="n">{{ c.p_actual|pct }}</td><td class="n">{{ c.p_recommended|pct }}</td>
 <td>{{ 'won' if c.won else 'lost' }}</td></tr>{% endfor %}</table>
@@ -208,7 +210,7 @@ def render_lift_markdown(document: dict[str, Any]) -> str:
             "",
             "| | predictive | holdout | difference (95% CI) | p-value |",
             "|---|---|---|---|---|",
-            f"| leads ({d['unit']}s) | {p['leads']} ({p['units']}) | {h['leads']} "
+            f"| leads (units: {d['unit']}s) | {p['leads']} ({p['units']}) | {h['leads']} "
             f"({h['units']}) | | |",
             f"| converted | {_pct(p['won_rate'])} {_ci(*p['won_ci'])} | "
             f"{_pct(h['won_rate'])} {_ci(*h['won_ci'])} | {_pts(c['difference'])} "

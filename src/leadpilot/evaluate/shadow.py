@@ -269,6 +269,11 @@ def shadow_report(
         )
     else:
         decision, verdict, leads_needed = _go(following, len(scored))
+    if len(outcomes) - n:
+        caveats.append(
+            f"{len(outcomes) - n} shadow-mode lead(s) got no recommendation (nobody eligible, "
+            "a hold, the fallback owner) and are left out."
+        )
     if n - len(scored):
         caveats.append(
             f"{n - len(scored)} lead(s) have no logged model score for the recommended or "

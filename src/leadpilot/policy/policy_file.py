@@ -28,6 +28,7 @@ from pydantic import (
 )
 
 from leadpilot.errors import PolicyError
+from leadpilot.policy.alert_settings import AlertsSettings
 from leadpilot.policy.policy_errors import PathError, policy_error
 from leadpilot.policy.registry import RULES as RULE_REGISTRY
 from leadpilot.policy.registry import STRATEGIES as STRATEGY_REGISTRY
@@ -441,6 +442,8 @@ class Policy(_Strict):
     max_reassignments: int = Field(default=3, ge=0)
     # Who gets a lead that no pool (nor overflow) can place: a rep, or a named queue.
     fallback_owner: FallbackOwner | None = None
+    # Alert rules and thresholds (``policy.alert_settings``); None: every rule's defaults.
+    alerts: AlertsSettings | None = None
 
     @model_validator(mode="after")
     def _cross_references(self) -> Policy:
@@ -479,10 +482,19 @@ class Policy(_Strict):
             )
         return self
 
+    @property
+    def alert_settings(self) -> AlertsSettings:
+        """The ``alerts:`` section, or every rule's defaults."""
+        return self.alerts or AlertsSettings()
+
     @cached_property
     def policy_hash(self) -> str:
         """A short content hash: the policy version logged with every decision."""
-        canonical = json.dumps(self.model_dump(mode="json", by_alias=True), sort_keys=True)
+        # Without ``alerts`` when unset, so policies written before it keep their version.
+        unset = {"alerts"} if self.alerts is None else None
+        canonical = json.dumps(
+            self.model_dump(mode="json", by_alias=True, exclude=unset), sort_keys=True
+        )
         return hashlib.sha256(canonical.encode()).hexdigest()[:12]
 
     def pool(self, name: str) -> Pool:

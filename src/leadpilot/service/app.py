@@ -19,6 +19,7 @@ from fastapi_offline import FastAPIOffline
 
 from leadpilot import __version__
 from leadpilot.schema import Scorer
+from leadpilot.service import console
 from leadpilot.service.content_type import JsonContentType
 from leadpilot.service.context import ServiceContext
 from leadpilot.service.core import RoutingService
@@ -27,7 +28,16 @@ from leadpilot.service.errors import install_error_handlers
 from leadpilot.service.inputs import load_scorer
 from leadpilot.service.limits import BodySizeLimit
 from leadpilot.service.metrics import ServiceMetrics
-from leadpilot.service.routes import decisions, events, health, kpis, leads, policy, reps
+from leadpilot.service.routes import (
+    decisions,
+    events,
+    health,
+    kpis,
+    leads,
+    policy,
+    preview,
+    reps,
+)
 from leadpilot.service.schemas import ERROR_RESPONSES
 from leadpilot.service.worker import Worker
 from leadpilot.settings import Settings
@@ -63,11 +73,12 @@ def create_app(
         with engine.connect() as conn:
             row = active_model_row(conn)
         if row is not None:  # the model this database was last served with
-            scorer = load_scorer(Path(row.path))
+            scorer = load_scorer(Path(row.path), force=settings.force_model)
     elif scorer is None and settings.model_dir is not None:
-        scorer = load_scorer(settings.model_dir)
-        with write_transaction(engine) as conn:
-            register_model(conn, version=scorer.version, path=str(settings.model_dir.resolve()))
+        scorer = load_scorer(settings.model_dir, force=settings.force_model)
+        if scorer is not None:  # a model that lost to a baseline is not served
+            with write_transaction(engine) as conn:
+                register_model(conn, version=scorer.version, path=str(settings.model_dir.resolve()))
     metrics = ServiceMetrics()
     service = RoutingService(
         engine, settings=settings, metrics=metrics, scorer=scorer, clock=clock, seed=seed
@@ -108,9 +119,10 @@ def create_app(
     )
     app.state.ctx = ctx
     install_error_handlers(app)
-    for module in (health, leads, events, decisions, reps, policy, kpis):
+    for module in (health, leads, events, decisions, reps, policy, kpis, preview):
         responses = None if module is health else ERROR_RESPONSES
         app.include_router(module.router, responses=responses)
+    console.install(app, settings)
 
     @app.middleware("http")
     async def count_requests(

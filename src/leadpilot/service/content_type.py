@@ -1,4 +1,5 @@
-"""Bodies must be JSON: a request with a body and another content type gets 415 saying why.
+"""API bodies must be JSON: a request to ``/v1/...`` with a body and another content type
+gets 415 saying why.
 
 Without this, ``curl -d '{...}'`` (which sends ``application/x-www-form-urlencoded``) gets a
 422 about the body's shape, which sends the user looking for a wrong field.
@@ -32,7 +33,11 @@ class JsonContentType:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] not in _BODY_METHODS:
+        if (
+            scope["type"] != "http"
+            or scope["method"] not in _BODY_METHODS
+            or not scope["path"].startswith("/v1/")  # the console's forms post HTML forms
+        ):
             await self.app(scope, receive, send)
             return
         headers = dict(scope.get("headers", ()))

@@ -240,6 +240,7 @@ class RoutingService:
                 f"lead {lead_id} reached max_reassignments={limit}; it stays with {row.rep_id}",
                 lead_id=lead_id,
                 details={"reason": reason},
+                key=f"max_reassignments:{lead_id}",
             )
             return Reassignment(reassigned=False, why="max_reassignments", rep_id=row.rep_id)
         lead = snapshot.lead_of(row)
@@ -256,6 +257,7 @@ class RoutingService:
                 f"it stays with {row.rep_id}",
                 lead_id=lead_id,
                 details={"reasons": list(decision.reasons)},
+                key=f"sla_breach_unassignable:{lead_id}",
             )
             return Reassignment(reassigned=False, why="no_eligible_rep", rep_id=row.rep_id)
         self._apply(
@@ -297,6 +299,7 @@ def _alert_if_unowned(conn: sa.Connection, decision: Decision) -> None:
             f"the fallback queue {queue.partition(':')[2]!r}",
             lead_id=decision.lead_id,
             details={"reasons": list(decision.reasons)},
+            key=f"lead_unowned:{decision.lead_id}",
         )
 
 

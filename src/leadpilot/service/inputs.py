@@ -15,6 +15,7 @@ use the latest prices of their pool while a refresh is solved (see ``policy.pric
 
 from __future__ import annotations
 
+import logging
 import multiprocessing
 import threading
 import time
@@ -57,12 +58,16 @@ from leadpilot.store.policies import active_policy_version, get_policy_row
 from leadpilot.store.reps import list_reps
 from leadpilot.store.response_times import contact_times
 
+_log = logging.getLogger(__name__)
+
 __all__ = [
     "ACCOUNT_REFRESH",
     "RoutingInputs",
     "Snapshot",
     "load_scorer",
     "policy_from_text",
+    "skipped_rep_message",
+    "usable_reps",
 ]
 
 ACCOUNT_REFRESH = 30.0  # seconds
@@ -81,11 +86,24 @@ def policy_from_text(text: str) -> Policy:
     return parse_policy_text(text, source="the uploaded policy")
 
 
-def load_scorer(model_dir: Path) -> Scorer:
-    """Load a trained conversion model folder (``leadpilot.model.ConversionModel``)."""
+def load_scorer(model_dir: Path, *, force: bool = False) -> Scorer | None:
+    """Load a trained conversion model folder (``leadpilot.model.ConversionModel``); ``None``
+    (route by the policy's rules) when the model lost to a baseline on its own out-of-time
+    test, unless ``force``."""
     from leadpilot.model import ConversionModel  # lazy: LightGBM only when a model is served
 
-    return ConversionModel.load(model_dir)
+    model = ConversionModel.load(model_dir)
+    block = model.fitted_.routing_block
+    if block and not force:
+        _log.warning(
+            "model %s in %s is not used: %s; routing by the policy's rules "
+            "(LEADPILOT_FORCE_MODEL=1 uses it anyway)",
+            model.version,
+            model_dir,
+            block,
+        )
+        return None
+    return model
 
 
 class _LastLeadMatcher:
@@ -232,7 +250,7 @@ class RoutingInputs:
         with self._lock:
             cached = self._roster if self._roster and self._roster[0] == version else None
         if cached is None:
-            reps, skipped = _usable(list_reps(conn))
+            reps, skipped = usable_reps(list_reps(conn))
             with self._lock:
                 self._roster = cached = (version, reps)
                 self._unreported = skipped
@@ -240,12 +258,13 @@ class RoutingInputs:
             with self._lock:
                 skipped, self._unreported = self._unreported, {}
             for rep_id, problem in sorted(skipped.items()):
+                # At once, not at the next alert pass; the rep_skipped rule resolves it.
                 record_alert_once(
                     conn,
                     "rep_skipped",
-                    f"rep {rep_id} is left out of routing until fixed (roster version "
-                    f"{version}): {problem}",
-                    details={"rep_id": rep_id, "roster_version": version},
+                    skipped_rep_message(rep_id, problem),
+                    key=f"rep_skipped:{rep_id}",
+                    details={"rep_id": rep_id, "problem": problem, "roster_version": version},
                 )
         return cached[1]
 
@@ -421,7 +440,12 @@ class RoutingInputs:
         )
 
 
-def _usable(reps: list[Rep]) -> tuple[list[Rep], dict[str, str]]:
+def skipped_rep_message(rep_id: str, problem: str) -> str:
+    """The alert text of a rep left out of routing."""
+    return f"rep {rep_id} is left out of routing until fixed: {problem}"
+
+
+def usable_reps(reps: list[Rep]) -> tuple[list[Rep], dict[str, str]]:
     """The reps routing can use, and why each other one is left out. Why: one rep whose
     timezone or working hours cannot be read (written by an older version, by hand, or a
     zone the tz database dropped) must not stop routing for everyone else."""

@@ -1,8 +1,10 @@
 """The routing KPIs of the seed playbook, computed from the store over a time window.
 
 Speed to first touch (median minutes route -> first contact), fairness index (leads per rep
-/ pool average), reassignment rate, duplicate rate and conversion to meeting (meetings / routed
-hot leads). Rates carry Wilson 95% intervals; with no data a KPI is ``None``, not zero.
+/ pool average), reassignment rate, duplicate rate, conversion to meeting (meetings / routed
+hot leads) and to opportunity, meeting rate by routing method, SLA attainment, leads routed
+per hour and the queue length. Rates carry Wilson 95% intervals; with no data a KPI is
+``None``, not zero. The dashboard shows exactly these numbers (``service.console``).
 """
 
 from __future__ import annotations
@@ -16,9 +18,14 @@ import sqlalchemy as sa
 from pydantic import BaseModel
 from scipy.stats import binomtest
 
-from leadpilot.store.kpi_reads import assignment_counts, duplicate_count, window_leads
+from leadpilot.store.kpi_reads import (
+    assignment_counts,
+    duplicate_count,
+    queue_length,
+    window_leads,
+)
 
-__all__ = ["KPIReport", "RateKPI", "compute_kpis"]
+__all__ = ["KPIReport", "MethodRate", "RateKPI", "compute_kpis", "routing_method"]
 
 
 class RateKPI(BaseModel):
@@ -49,16 +56,40 @@ class SpeedKPI(BaseModel):
     routed: int
 
 
+class MethodRate(BaseModel):
+    """Meeting rate of the routed leads first assigned by one routing method."""
+
+    method: str
+    meeting_rate: RateKPI
+
+
 class KPIReport(BaseModel):
-    """The KPI table for ``[since, until]``."""
+    """The KPI table for ``[since, until]`` (leads first assigned in ``pool`` when set)."""
 
     since: datetime | None
     until: datetime
+    pool: str | None = None
     speed_to_first_touch: SpeedKPI
     fairness: list[FairnessRow]
     reassignment_rate: RateKPI
     duplicate_rate: RateKPI
     conversion_to_meeting: RateKPI
+    conversion_to_opportunity: RateKPI
+    conversion_by_method: list[MethodRate]
+    sla_attainment: RateKPI
+    leads_per_hour: float | None
+    queue_length: int
+
+
+def routing_method(strategy: str | None, reasons: Sequence[str]) -> str:
+    """How a decision chose its rep: ``holdout`` (randomised control), ``predictive`` (the
+    model's choice, exploration included), ``fallback`` (the model declined: low confidence
+    or none) or the rule-based strategy's name (e.g. ``round_robin``)."""
+    if "HOLDOUT" in reasons:
+        return "holdout"
+    if any(r.endswith("_FALLBACK") for r in reasons):
+        return "fallback"
+    return strategy or "unknown"
 
 
 def _rate(k: int, n: int) -> RateKPI:
@@ -74,10 +105,12 @@ def compute_kpis(
     since: datetime | None,
     until: datetime,
     members: Mapping[str, Sequence[str]] | None = None,
+    pool: str | None = None,
 ) -> KPIReport:
     """Compute the KPIs over leads received in ``[since, until]``; ``members`` lists each
-    pool's reps for the fairness index."""
-    rows = window_leads(conn, since=since, until=until)
+    pool's reps for the fairness index; ``pool`` keeps the leads first assigned in that pool
+    (the queue length is always the whole queue, now)."""
+    rows = window_leads(conn, since=since, until=until, pool=pool)
     routed = [r for r in rows if r.routed_at is not None]
     waits = [
         ((r.first_touch_at - r.routed_at).total_seconds() / 60.0, r.lane)
@@ -95,16 +128,38 @@ def compute_kpis(
     hot = [r for r in routed if r.lane == "hot"]
     meetings = sum(1 for r in hot if r.meeting_at is not None)
 
-    duplicates = duplicate_count(conn, since=since, until=until)
+    opportunities = sum(1 for r in routed if r.opportunity_at is not None)
+    by_method: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    for r in routed:
+        counts = by_method[routing_method(r.strategy, r.reasons or ())]
+        counts[0] += r.meeting_at is not None
+        counts[1] += 1
+    # SLA attainment over the leads whose promise is decided: touched in time, touched late,
+    # or still untouched after the deadline (an untouched lead with time left is not counted).
+    promised = [r for r in routed if r.sla_deadline is not None]
+    met = sum(1 for r in promised if r.first_touch_at and r.first_touch_at <= r.sla_deadline)
+    decided = sum(1 for r in promised if r.first_touch_at is not None or r.sla_deadline < until)
+    hours = (until - since).total_seconds() / 3600 if since is not None else 0.0
 
+    duplicates = duplicate_count(conn, since=since, until=until, pool=pool)
+    fairness = _fairness(conn, since=since, until=until, members=members or {}, pool=pool)
     return KPIReport(
         since=since,
         until=until,
+        pool=pool,
         speed_to_first_touch=speed,
-        fairness=_fairness(conn, since=since, until=until, members=members or {}),
+        fairness=fairness,
         reassignment_rate=_rate(reassigned, len(routed)),
         duplicate_rate=_rate(duplicates, duplicates + len(rows)),
         conversion_to_meeting=_rate(meetings, len(hot)),
+        conversion_to_opportunity=_rate(opportunities, len(routed)),
+        conversion_by_method=[
+            MethodRate(method=m, meeting_rate=_rate(k, n))
+            for m, (k, n) in sorted(by_method.items())
+        ],
+        sla_attainment=_rate(met, decided),
+        leads_per_hour=len(routed) / hours if hours > 0 else None,
+        queue_length=queue_length(conn),
     )
 
 
@@ -114,17 +169,19 @@ def _fairness(
     since: datetime | None,
     until: datetime,
     members: Mapping[str, Sequence[str]],
+    pool: str | None,
 ) -> list[FairnessRow]:
     """Leads per rep over the window (every decision that gave a rep a lead counts) divided
     by the pool's average, per decision pool. ``members`` lists each pool's active reps (from
     the active policy), so a rep who got nothing counts as 0 rather than being left out."""
     counts: dict[str | None, dict[str, int]] = defaultdict(dict)
-    for pool, rep_id, n in assignment_counts(conn, since=since, until=until):
-        counts[pool][rep_id] = n
+    for in_pool, rep_id, n in assignment_counts(conn, since=since, until=until, pool=pool):
+        counts[in_pool][rep_id] = n
+    pools = set(counts) | set(members) if pool is None else {pool}
     out: list[FairnessRow] = []
-    for pool in sorted(set(counts) | set(members), key=lambda p: p or ""):
-        got = counts.get(pool, {})
-        reps_in_pool = sorted(set(members.get(pool or "", ())) | set(got))
+    for name in sorted(pools, key=lambda p: p or ""):
+        got = counts.get(name, {})
+        reps_in_pool = sorted(set(members.get(name or "", ())) | set(got))
         if not reps_in_pool:
             continue
         average = sum(got.values()) / len(reps_in_pool)
@@ -133,7 +190,7 @@ def _fairness(
             out.append(
                 FairnessRow(
                     rep_id=rep_id,
-                    pool=pool,
+                    pool=name,
                     leads=n,
                     fairness_index=(n / average) if average > 0 else None,
                 )

@@ -9,7 +9,7 @@ from typing import Any
 
 import httpx
 
-__all__ = ["reassignment_message", "send_webhook", "sign"]
+__all__ = ["alert_message", "reassignment_message", "send_webhook", "sign"]
 
 
 def reassignment_message(
@@ -28,6 +28,25 @@ def reassignment_message(
         "reason": reason,
         "from_rep": from_rep,
         "to_rep": to_rep,
+    }
+
+
+_ICON = {"opened": ":rotating_light:", "resolved": ":white_check_mark:"}
+
+
+def alert_message(
+    event: str, alert_id: int, kind: str, severity: str, key: str, message: str
+) -> dict[str, Any]:
+    """A Slack incoming-webhook body for an alert ``opened`` or ``resolved``, plus
+    machine-readable fields."""
+    return {
+        "text": f"{_ICON.get(event, '')} leadpilot alert #{alert_id} {event} "
+        f"[{severity}] {kind}: {message}",
+        "event": f"alert_{event}",
+        "alert_id": alert_id,
+        "kind": kind,
+        "severity": severity,
+        "condition_key": key,
     }
 
 

@@ -43,6 +43,7 @@ __all__ = [
     "LeadPublic",
     "Moment",
     "OutOfOffice",
+    "PolicyActivate",
     "PolicyCreate",
     "PolicyDiff",
     "PolicyHistory",
@@ -518,6 +519,10 @@ class PolicyRollback(_In):
     version: str = Field(min_length=1, max_length=128)
 
 
+class PolicyActivate(PolicyRollback):
+    """Which stored version to activate."""
+
+
 class PolicyDiff(BaseModel):
     """A unified diff of two versions' text."""
 
@@ -527,13 +532,24 @@ class PolicyDiff(BaseModel):
 
 
 class AlertPublic(BaseModel):
-    """An operator alert (failed webhook, breach with nobody to take the lead...)."""
+    """An operator alert. ``source``: ``rule`` (raised and resolved by an alert rule as its
+    condition holds and clears) or ``event`` (raised once, e.g. a breach nobody could take;
+    resolved when acknowledged). One alert per ``condition_key`` is open at a time."""
 
     id: int
     kind: str
     message: str
     lead_id: str | None
     created_at: datetime
+    condition_key: str | None = None
+    source: str = "event"
+    severity: str = "warning"
+    status: str = "open"
+    last_seen_at: datetime | None = None
+    resolved_at: datetime | None = None
+    acknowledged_at: datetime | None = None
+    acknowledged_by: str | None = None
+    details: dict[str, Any] = Field(default_factory=dict)
 
 
 class ErrorDetail(BaseModel):

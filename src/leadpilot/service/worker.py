@@ -1,4 +1,5 @@
-"""The background worker inside ``leadpilot serve``: SLA timers, the queue, webhooks.
+"""The background worker inside ``leadpilot serve``: SLA timers, the queue, webhooks, and
+the alert rules (``service.alerting``, every ``alerts.every_seconds``).
 
 It polls the database every few seconds. Due rows are claimed with ``FOR UPDATE SKIP
 LOCKED`` on PostgreSQL, so several replicas can run workers; on SQLite the database write
@@ -14,6 +15,7 @@ from datetime import datetime, timedelta
 
 import httpx
 
+from leadpilot.service.alerting import AlertSchedule
 from leadpilot.service.core import RoutingService
 from leadpilot.service.notify import send_webhook
 from leadpilot.service.queue_gate import openings_of
@@ -156,6 +158,7 @@ class Worker:
         self.service = service
         self.interval = interval
         self._stop = threading.Event()
+        self._alerts = AlertSchedule()
         self._thread = threading.Thread(target=self._loop, name="leadpilot-worker", daemon=True)
 
     def start(self) -> None:
@@ -175,4 +178,8 @@ class Worker:
                     run_due(self.service, client=client)
                 except Exception:  # the worker must outlive any one bad row
                     log.exception("worker poll failed")
+                try:
+                    self._alerts.maybe_run(self.service)
+                except Exception:  # nor may alerts stop routing work
+                    log.exception("alert check failed")
                 self._stop.wait(self.interval)

@@ -237,6 +237,24 @@ alerts = sa.Table(
     sa.Column("lead_id", sa.String(128)),
     sa.Column("details", sa.JSON, nullable=False),
     sa.Column("created_at", UTCDateTime, nullable=False, index=True),
+    # One open alert per condition (migration 0003). source: rule (raised and resolved by a
+    # rule of ``service.alerting``) or event (raised once by a write path; resolved when
+    # acknowledged). status: open or resolved.
+    sa.Column("condition_key", sa.String(256)),
+    sa.Column("source", sa.String(16), nullable=False, server_default="event"),
+    sa.Column("severity", sa.String(16), nullable=False, server_default="warning"),
+    sa.Column("status", sa.String(16), nullable=False, server_default="open", index=True),
+    sa.Column("last_seen_at", UTCDateTime),
+    sa.Column("resolved_at", UTCDateTime),
+    sa.Column("acknowledged_at", UTCDateTime),
+    sa.Column("acknowledged_by", sa.String(256)),
+    sa.Index(
+        "uq_alerts_open_condition",
+        "condition_key",
+        unique=True,
+        sqlite_where=sa.text("status = 'open'"),
+        postgresql_where=sa.text("status = 'open'"),
+    ),
 )
 
 # status: pending (due at next_attempt_at), delivered, failed (gave up; an alert says so).
@@ -278,6 +296,7 @@ api_tokens = sa.Table(
     sa.Column("token_hash", sa.String(64), nullable=False, unique=True),
     sa.Column("created_at", UTCDateTime, nullable=False),
     sa.Column("revoked_at", UTCDateTime),
+    sa.Column("last_used_at", UTCDateTime),  # migration 0003; written at most once a minute
 )
 
 idempotency_keys = sa.Table(

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
-from typing import Annotated
+from datetime import datetime, timedelta
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
 
-from leadpilot.service.deps import Conn, Ctx, ReaderToken
+from leadpilot.service.deps import AdminToken, Conn, Ctx, ReaderToken
+from leadpilot.service.errors import NotFoundError
 from leadpilot.service.kpis import KPIReport, compute_kpis
 from leadpilot.service.schemas import AlertPublic, Moment
-from leadpilot.store.alerts import list_alerts
+from leadpilot.store.alerts import acknowledge_alert, list_alerts
+from leadpilot.store.engine import write_transaction
 
 router = APIRouter(prefix="/v1", tags=["kpis"])
 
@@ -22,21 +24,56 @@ def get_kpis(
     _token: ReaderToken,
     days: Annotated[int, Query(ge=1, le=3650, description="window length in days")] = 7,
     until: Moment | None = None,
+    pool: Annotated[
+        str | None, Query(max_length=128, description="only leads first assigned in this pool")
+    ] = None,
 ) -> KPIReport:
-    """Speed to first touch, fairness index per rep, reassignment, duplicate and meeting
-    rates over the last ``days`` days (rates with Wilson 95% intervals)."""
+    """Speed to first touch, fairness index per rep, reassignment, duplicate, meeting and
+    opportunity rates, meeting rate by routing method, SLA attainment, leads routed per hour
+    and queue length over the last ``days`` days (rates with Wilson 95% intervals)."""
+    return kpi_report(ctx, conn, days=days, until=until, pool=pool)
+
+
+def kpi_report(
+    ctx: Ctx, conn: Conn, *, days: int, until: datetime | None, pool: str | None
+) -> KPIReport:
+    """The KPI report of ``GET /v1/kpis`` (the dashboard's overview shows the same one)."""
     end = until or ctx.clock()
     snapshot = ctx.service.inputs.load(conn, end)
     members = {
-        pool.name: [r.rep_id for r in snapshot.reps if r.active and pool.includes(r)]
-        for pool in snapshot.policy.pools
+        p.name: [r.rep_id for r in snapshot.reps if r.active and p.includes(r)]
+        for p in snapshot.policy.pools
     }
-    return compute_kpis(conn, since=end - timedelta(days=days), until=end, members=members)
+    return compute_kpis(
+        conn, since=end - timedelta(days=days), until=end, members=members, pool=pool
+    )
 
 
 @router.get("/alerts", response_model=list[AlertPublic])
 def get_alerts(
-    conn: Conn, _token: ReaderToken, limit: Annotated[int, Query(ge=1, le=1000)] = 100
+    conn: Conn,
+    _token: ReaderToken,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    status: Annotated[
+        Literal["open", "resolved", "all"], Query(description="open, resolved or all")
+    ] = "all",
 ) -> list[AlertPublic]:
-    """Operator alerts, newest first."""
-    return [AlertPublic(**dict(r._mapping)) for r in list_alerts(conn, limit)]
+    """Operator alerts, newest first: open ones (a condition that holds now, or an event
+    nobody has acknowledged) and resolved ones."""
+    rows = list_alerts(conn, limit, status=None if status == "all" else status)
+    return [AlertPublic(**dict(r._mapping)) for r in rows]
+
+
+@router.post("/alerts/{alert_id}/acknowledge", response_model=AlertPublic)
+def acknowledge(alert_id: int, ctx: Ctx, token: AdminToken) -> AlertPublic:
+    """Record that an admin has seen the alert. An event alert is resolved by it; a rule
+    alert stays open until its condition clears (and is not raised again meanwhile)."""
+    with write_transaction(ctx.engine) as conn:
+        row = acknowledge_alert(conn, alert_id, by=token.name, now=ctx.clock())
+    if row is None:
+        raise NotFoundError(
+            f"no alert #{alert_id}",
+            hint="GET /v1/alerts lists the alerts and their ids",
+            details={"field": "alert_id"},
+        )
+    return AlertPublic(**dict(row._mapping))

@@ -22,7 +22,8 @@ router = APIRouter(prefix="/v1/reps", tags=["reps"])
 RepId = Annotated[str, Path(min_length=1, max_length=TEXT_LENGTHS["reps"]["rep_id"])]
 
 
-def _public(conn: Conn, rep: Rep, ctx: Ctx) -> RepPublic:
+def rep_public(conn: Conn, rep: Rep, ctx: Ctx) -> RepPublic:
+    """A rep with availability problems and current load, as the API shows it."""
     try:
         check_availability(rep)
         problem = None
@@ -57,7 +58,7 @@ def _public(conn: Conn, rep: Rep, ctx: Ctx) -> RepPublic:
 @router.get("", response_model=list[RepPublic])
 def list_reps(ctx: Ctx, conn: Conn, _token: ReaderToken) -> list[RepPublic]:
     """Every rep with availability and current load."""
-    return [_public(conn, rep, ctx) for rep in rep_store.list_reps(conn)]
+    return [rep_public(conn, rep, ctx) for rep in rep_store.list_reps(conn)]
 
 
 @router.get("/{rep_id}", response_model=RepPublic)
@@ -66,12 +67,21 @@ def get_rep(rep_id: RepId, ctx: Ctx, conn: Conn, _token: ReaderToken) -> RepPubl
     rep = rep_store.get_rep(conn, rep_id)
     if rep is None:
         raise NotFoundError(f"no rep {rep_id!r}", hint="GET /v1/reps lists the known reps")
-    return _public(conn, rep, ctx)
+    return rep_public(conn, rep, ctx)
 
 
 @router.put("/{rep_id}", response_model=RepPublic)
 def put_rep(rep_id: RepId, body: RepUpdate, ctx: Ctx, conn: Conn, _token: WriterToken) -> RepPublic:
     """Create a rep or change its availability, capacity or active flag."""
+    update_rep(ctx, rep_id, body)
+    rep = rep_store.get_rep(conn, rep_id)
+    assert rep is not None
+    return rep_public(conn, rep, ctx)
+
+
+def update_rep(ctx: Ctx, rep_id: str, body: RepUpdate) -> None:
+    """Apply ``body`` to the rep (created if new), validated before any write: the one
+    path of ``PUT /v1/reps/{id}`` and the console's reps form."""
     with write_transaction(ctx.engine) as wconn:
         current = rep_store.get_rep(wconn, rep_id) or Rep(rep_id=rep_id)
         changes = body.model_dump(exclude_unset=True, exclude={"out_of_office"})
@@ -87,6 +97,3 @@ def put_rep(rep_id: RepId, body: RepUpdate, ctx: Ctx, conn: Conn, _token: Writer
             rep_store.replace_out_of_office(
                 wconn, rep_id, [(o.starts_at, o.ends_at) for o in body.out_of_office]
             )
-    rep = rep_store.get_rep(conn, rep_id)
-    assert rep is not None
-    return _public(conn, rep, ctx)

@@ -1,0 +1,1 @@
+"""One module per alert rule, each exposing ``RULE`` (collected by ``alerting.registry``)."""

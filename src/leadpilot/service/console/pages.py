@@ -1,0 +1,533 @@
+"""The console's pages: login, overview (KPIs), decisions, reps, test a lead, alerts.
+
+Server-rendered HTML with no script: forms post back and redirect. Reads reuse the API's
+functions (``kpi_report``, ``rep_public``'s load, ``preview_decision``) so a page never shows
+a number the API would not give.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Annotated, Any
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from jinja2 import Environment, PackageLoader, select_autoescape
+from pydantic import ValidationError
+
+from leadpilot.errors import DataValidationError, LeadpilotError
+from leadpilot.policy.availability import is_working
+from leadpilot.policy.explain import exclusion_codes, explain, reason_text
+from leadpilot.schema import Rep
+from leadpilot.service.console.auth import PageUser, User, current_user, new_login_nonce, signer_of
+from leadpilot.service.console.charts import fairness_svg, interval_svg
+from leadpilot.service.console.session import COOKIE, LOGIN_COOKIE
+from leadpilot.service.console.status import fairness_status, kpi_rows
+from leadpilot.service.context import ServiceContext
+from leadpilot.service.deps import Conn, Ctx
+from leadpilot.service.preview import candidate_rows, preview_decision, preview_public
+from leadpilot.service.routes.kpis import kpi_report
+from leadpilot.service.routes.reps import update_rep
+from leadpilot.service.schemas import LeadCreate, RepUpdate, lead_from_create
+from leadpilot.store import reps as rep_store
+from leadpilot.store.alerts import list_alerts
+from leadpilot.store.console_reads import (
+    decision_by_id,
+    lead_events,
+    search_decisions,
+)
+from leadpilot.store.counters import rep_load
+from leadpilot.store.decisions import list_decisions
+
+__all__ = ["router", "templates"]
+
+router = APIRouter(include_in_schema=False)
+templates = Environment(
+    loader=PackageLoader("leadpilot.service.console", "templates"),
+    autoescape=select_autoescape(["html"]),
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+NAV = (
+    ("/", "Overview"),
+    ("/decisions", "Decisions"),
+    ("/reps", "Reps"),
+    ("/test-lead", "Test a lead"),
+    ("/alerts", "Alerts"),
+)
+_SECURITY_HEADERS = {
+    # Everything comes from this origin and no page runs a script.
+    "Content-Security-Policy": "default-src 'self'; script-src 'none'; img-src 'self' data:; "
+    "style-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+    "Cache-Control": "no-store",
+}
+Days = Annotated[int, Query(ge=1, le=3650)]
+Text = Annotated[str, Query(max_length=256)]
+
+
+@dataclass
+class Filters:
+    """The date-range and pool filters every page carries."""
+
+    days: int
+    until: date | None
+    pool: str | None
+    pools: list[str]
+    end: datetime
+    extra: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def since(self) -> datetime:
+        """The window's start."""
+        return self.end - timedelta(days=self.days)
+
+    @property
+    def until_text(self) -> str:
+        """The ``until`` field's value."""
+        return self.until.isoformat() if self.until else ""
+
+    @property
+    def window_text(self) -> str:
+        """The window in words."""
+        fmt = "%Y-%m-%d %H:%M"
+        return f"{self.since.strftime(fmt)} to {self.end.strftime(fmt)} UTC"
+
+    @property
+    def keep(self) -> str:
+        """The query string that keeps these filters on the next page."""
+        params = {"days": str(self.days)}
+        if self.until:
+            params["until"] = self.until.isoformat()
+        if self.pool:
+            params["pool"] = self.pool
+        return "?" + urlencode(params)
+
+
+def _filters(ctx: ServiceContext, conn: Conn, days: int, until: str, pool: str) -> Filters:
+    parsed: date | None = None
+    if until:
+        try:
+            parsed = date.fromisoformat(until)
+        except ValueError:
+            raise DataValidationError(
+                f"until={until!r} is not a date", hint="use YYYY-MM-DD"
+            ) from None
+    end = datetime.combine(parsed + timedelta(days=1), time(), UTC) if parsed else ctx.clock()
+    snapshot = ctx.service.inputs.load(conn, ctx.clock())
+    pools = [p.name for p in snapshot.policy.pools]
+    return Filters(days=days, until=parsed, pool=pool or None, pools=pools, end=end)
+
+
+def render(
+    name: str, *, user: PageUser | None, active: str, status: int = 200, **context: Any
+) -> HTMLResponse:
+    """A page of the console with its security headers."""
+    filters = context.get("filters")
+    html = templates.get_template(name).render(
+        user=user,
+        nav=NAV,
+        active=active,
+        keep=filters.keep if isinstance(filters, Filters) else "",
+        **context,
+    )
+    return HTMLResponse(html, status_code=status, headers=_SECURITY_HEADERS)
+
+
+def error_page(
+    user: PageUser | None, status: int, title: str, detail: str, hint: str | None = None
+) -> HTMLResponse:
+    """An error as a page (the API's JSON errors are for programs)."""
+    return render(
+        "error.html", user=user, active="", status=status, title=title, detail=detail, hint=hint
+    )
+
+
+async def _checked_form(request: Request, user: PageUser) -> dict[str, str] | HTMLResponse:
+    """The posted form if its CSRF token belongs to the caller's session (a Bearer caller
+    has no cookie a forged form could ride on), else a 403 page."""
+    form = await request.form()
+    values = {k: v for k, v in form.items() if isinstance(v, str)}
+    if user.session is not None and not signer_of(request).check_csrf(
+        user.session, values.get("csrf")
+    ):
+        return error_page(
+            user, 403, "Form expired", "The form's CSRF token is missing or not this session's.",
+            "reload the page and submit again",
+        )  # fmt: skip
+    return values
+
+
+# ----------------------------------------------------------------------------- login
+def _safe_next(target: str | None) -> str:
+    # Only a path of this site: never an absolute or scheme-relative URL (open redirect).
+    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return "/"
+    return target
+
+
+def _login_page(request: Request, next_path: str, status: int = 200, message: str = "") -> Response:
+    nonce = new_login_nonce()
+    response = render(
+        "login.html",
+        user=None,
+        active="/login",
+        status=status,
+        title="Sign in",
+        login_csrf=nonce,
+        next=_safe_next(next_path),
+        message=message,
+        message_kind="error",
+    )
+    response.set_cookie(
+        LOGIN_COOKIE,
+        nonce,
+        max_age=900,
+        path="/login",
+        httponly=True,
+        samesite="strict",
+        secure=request.url.scheme == "https",
+    )
+    return response
+
+
+@router.get("/login")
+def login_form(request: Request, next: Text = "/") -> Response:
+    """The sign-in form (a token in a password field)."""
+    return _login_page(request, next)
+
+
+@router.post("/login")
+async def login(request: Request, ctx: Ctx) -> Response:
+    """Check the token; open a signed, expiring, HttpOnly session cookie."""
+    form = await request.form()
+    sent, token = str(form.get("csrf", "")), str(form.get("token", "")).strip()
+    next_path = _safe_next(str(form.get("next", "/")))
+    cookie = request.cookies.get(LOGIN_COOKIE, "")
+    if not cookie or not sent or not hmac.compare_digest(cookie, sent):
+        return _login_page(request, next_path, 403, "The sign-in form expired; try again.")
+    from leadpilot.store.tokens import lookup_token
+
+    with ctx.engine.connect() as conn:
+        info = lookup_token(conn, token) if token else None
+    if info is None:
+        return _login_page(request, next_path, 401, "Unknown or revoked token.")
+    signer = signer_of(request)
+    _session, value = signer.open(info.id)
+    response = RedirectResponse(next_path, status_code=303)
+    response.set_cookie(
+        COOKIE,
+        value,
+        max_age=signer.max_age_seconds,
+        path="/",
+        httponly=True,
+        samesite="lax",
+        secure=request.url.scheme == "https",
+    )
+    response.delete_cookie(LOGIN_COOKIE, path="/login")
+    return response
+
+
+@router.post("/logout")
+async def logout(request: Request) -> Response:
+    """Close the session (the cookie is cleared)."""
+    user = current_user(request)
+    form = await _checked_form(request, user)
+    if isinstance(form, HTMLResponse):
+        return form
+    response = RedirectResponse("/login", status_code=303)
+    response.delete_cookie(COOKIE, path="/", httponly=True, samesite="lax")
+    return response
+
+
+# -------------------------------------------------------------------------- overview
+@router.get("/")
+def overview(
+    user: User, ctx: Ctx, conn: Conn, days: Days = 7, until: Text = "", pool: Text = ""
+) -> Response:
+    """The KPI table with targets and status, and the fairness and method charts."""
+    filters = _filters(ctx, conn, days, until, pool)
+    report = kpi_report(
+        ctx, conn, days=days, until=filters.end if until else None, pool=filters.pool
+    )
+    fairness = [
+        (f"{r.rep_id}" + (f" ({r.pool})" if r.pool and not filters.pool else ""), r.fairness_index)
+        for r in report.fairness
+    ]
+    methods = [
+        (m.method, m.meeting_rate.rate, m.meeting_rate.low, m.meeting_rate.high,
+         m.meeting_rate.denominator)
+        for m in report.conversion_by_method
+    ]  # fmt: skip
+    api = {"days": days, **({"until": filters.end.isoformat()} if until else {})}
+    if filters.pool:
+        api["pool"] = filters.pool
+    return render(
+        "overview.html",
+        user=user,
+        active="/",
+        title="Overview",
+        filters=filters,
+        rows=kpi_rows(report),
+        fairness_chart=fairness_svg(fairness) if fairness else "<p>No rep in the window.</p>",
+        method_chart=interval_svg(methods) if methods else "<p>No routed lead.</p>",
+        api_url="/v1/kpis?" + urlencode(api),
+    )
+
+
+# ------------------------------------------------------------------------- decisions
+@router.get("/decisions")
+def decisions_page(
+    user: User,
+    ctx: Ctx,
+    conn: Conn,
+    days: Days = 7,
+    until: Text = "",
+    pool: Text = "",
+    q: Text = "",
+    rep: Text = "",
+    reason: Text = "",
+    before: Annotated[int | None, Query(ge=0)] = None,
+) -> Response:
+    """The audit log, newest first, searchable by lead, email, company, rep and reason."""
+    filters = _filters(ctx, conn, days, until, pool)
+    limit = 100
+    found = search_decisions(
+        conn,
+        text=q.strip() or None,
+        rep_id=rep.strip() or None,
+        reason=reason.strip() or None,
+        pool=filters.pool,
+        since=filters.since,
+        until=filters.end,
+        before_id=before,
+        limit=limit,
+    )
+    more = None
+    if len(found) == limit:
+        params = {"days": days, "until": until, "pool": pool, "q": q, "rep": rep, "reason": reason}
+        more = "/decisions?" + urlencode({**params, "before": found[-1][0].id})
+    codes = sorted({*reason_text(), *exclusion_codes()})
+    return render(
+        "decisions.html",
+        user=user,
+        active="/decisions",
+        title="Decisions",
+        filters=filters,
+        found=found,
+        q=q,
+        rep=rep,
+        reason=reason,
+        more=more,
+        reason_codes=codes,
+    )
+
+
+@router.get("/decisions/{decision_id}")
+def decision_page(
+    decision_id: int, user: User, ctx: Ctx, conn: Conn, days: Days = 7, until: Text = "",
+    pool: Text = "",
+) -> Response:  # fmt: skip
+    """One decision: the explanation in words, every rep considered, the lead's history."""
+    filters = _filters(ctx, conn, days, until, pool)
+    found = decision_by_id(conn, decision_id)
+    if found is None:
+        return error_page(user, 404, "No such decision", f"There is no decision {decision_id}.")
+    stored, lead = found
+    return render(
+        "decision.html",
+        user=user,
+        active="/decisions",
+        title=f"Decision {decision_id}",
+        filters=filters,
+        stored=stored,
+        d=stored.decision,
+        lead=lead,
+        explanation=explain(stored.decision),
+        candidates=candidate_rows(stored.decision),
+        history=list_decisions(conn, lead_id=stored.decision.lead_id, limit=1000),
+        events=lead_events(conn, stored.decision.lead_id),
+    )
+
+
+# ------------------------------------------------------------------------------ reps
+@dataclass(frozen=True, slots=True)
+class RepRow:
+    """A rep on the reps page."""
+
+    rep: Rep
+    today: int
+    open: int
+    fairness: float | None
+    fair_status: str
+    states: list[str]
+    away: bool
+
+
+def _rep_rows(ctx: ServiceContext, conn: Conn, filters: Filters) -> list[RepRow]:
+    now = ctx.clock()
+    report = kpi_report(
+        ctx, conn, days=filters.days, until=filters.end if filters.until else None,
+        pool=filters.pool,
+    )  # fmt: skip
+    fairness = {r.rep_id: r.fairness_index for r in report.fairness}
+    rows = []
+    for rep in rep_store.list_reps(conn):
+        if filters.pool and rep.pool != filters.pool and rep.rep_id not in fairness:
+            continue
+        states: list[str] = [] if rep.active else ["inactive"]
+        away = any(start <= now < end for start, end in rep.out_of_office)
+        if away:
+            states.append("out of office")
+        try:
+            states.append("on shift" if is_working(rep, now) else "off shift")
+            counted = rep
+        except (DataValidationError, ValueError):
+            states.append("bad calendar")
+            counted = Rep(rep_id=rep.rep_id, timezone="UTC")
+        open_leads, today = rep_load(conn, counted, now)
+        index = fairness.get(rep.rep_id)
+        rows.append(RepRow(rep, today, open_leads, index, fairness_status(index), states, away))
+    return rows
+
+
+@router.get("/reps")
+def reps_page(
+    user: User, ctx: Ctx, conn: Conn, days: Days = 7, until: Text = "", pool: Text = "",
+    saved: Text = "",
+) -> Response:  # fmt: skip
+    """Load against capacity, open leads, fairness, out-of-office and shift per rep."""
+    filters = _filters(ctx, conn, days, until, pool)
+    return render(
+        "reps.html",
+        user=user,
+        active="/reps",
+        title="Reps",
+        filters=filters,
+        reps=_rep_rows(ctx, conn, filters),
+        message=f"Saved {saved}." if saved else "",
+        message_kind="ok",
+    )
+
+
+def _optional_int(values: dict[str, str], name: str) -> int | str | None:
+    raw = values.get(name, "").strip()
+    return None if raw == "" else raw  # pydantic parses and range-checks the text
+
+
+@router.post("/reps/{rep_id}")
+async def change_rep(rep_id: str, request: Request, ctx: Ctx) -> Response:
+    """Admin: change a rep's capacity, mark it out of office for some hours, or end its
+    absence; validated by the API's ``RepUpdate`` and ``update_rep``."""
+    user = current_user(request)
+    if not user.is_admin:
+        return error_page(
+            user, 403, "Admin only", f"A {user.token.role} token cannot change reps.",
+            "sign in with an admin token",
+        )  # fmt: skip
+    form = await _checked_form(request, user)
+    if isinstance(form, HTMLResponse):
+        return form
+    with ctx.engine.connect() as conn:
+        rep = rep_store.get_rep(conn, rep_id)
+    if rep is None:
+        return error_page(user, 404, "No such rep", f"There is no rep {rep_id!r}.")
+    now = ctx.clock()
+    changes: dict[str, Any] = {}
+    for name in ("max_leads_per_day", "max_open_leads"):
+        if name in form:
+            changes[name] = _optional_int(form, name)
+    ooo = [(s, e) for s, e in rep.out_of_office if e > now]
+    if form.get("action") == "back":
+        ooo = [(s, e) for s, e in ooo if s > now]
+    hours = form.get("ooo_hours", "").strip()
+    if hours:
+        try:
+            length = float(hours)
+        except ValueError:
+            length = -1.0
+        if not 0 < length <= 24 * 366:
+            return error_page(
+                user, 422, "Not saved", f"out of office for {hours!r} hours: give 0.5 to 8784",
+            )  # fmt: skip
+        ooo.append((now, now + timedelta(hours=length)))
+    if form.get("action") == "back" or hours:
+        changes["out_of_office"] = [{"starts_at": s, "ends_at": e} for s, e in ooo]
+    try:
+        update_rep(ctx, rep_id, RepUpdate.model_validate(changes))
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        return error_page(user, 422, "Not saved", problems)
+    except LeadpilotError as exc:
+        return error_page(user, 422, "Not saved", exc.message, exc.hint)
+    return RedirectResponse("/reps?" + urlencode({"saved": rep_id}), status_code=303)
+
+
+# ------------------------------------------------------------------------- test a lead
+_EXAMPLE = {
+    "email": "ana@example.com",
+    "company": "Example GmbH",
+    "region": "EMEA",
+    "industry": "software",
+    "company_size": 120,
+    "source": "demo_request",
+    "demo_request": True,
+}
+
+
+@router.get("/test-lead")
+def test_lead_form(user: User, ctx: Ctx, conn: Conn) -> Response:
+    """The preview form, with an example lead."""
+    return render(
+        "test_lead.html",
+        user=user,
+        active="/test-lead",
+        title="Test a lead",
+        lead_text=json.dumps(_EXAMPLE, indent=2),
+    )
+
+
+@router.post("/test-lead")
+async def test_lead(request: Request, ctx: Ctx) -> Response:
+    """Run the active policy on the posted lead without assigning it."""
+    user = current_user(request)
+    form = await _checked_form(request, user)
+    if isinstance(form, HTMLResponse):
+        return form
+    text = form.get("lead", "")
+    context: dict[str, Any] = {"lead_text": text}
+    status = 200
+    try:
+        body = LeadCreate.model_validate(json.loads(text))
+        now = ctx.clock()
+        with ctx.engine.connect() as conn:
+            context["preview"] = preview_public(
+                preview_decision(ctx, conn, lead_from_create(body, now), now)
+            )
+    except json.JSONDecodeError as exc:
+        context["error"], status = f"not JSON: {exc}", 422
+    except ValidationError as exc:
+        context["error"] = "; ".join(
+            f"{'.'.join(map(str, e['loc'])) or 'lead'}: {e['msg']}" for e in exc.errors()
+        )
+        status = 422
+    except LeadpilotError as exc:
+        context["error"], status = exc.message, 422
+    return render(
+        "test_lead.html", user=user, active="/test-lead", title="Test a lead", status=status,
+        **context,
+    )  # fmt: skip
+
+
+# ---------------------------------------------------------------------------- alerts
+@router.get("/alerts")
+def alerts_page(user: User, conn: Conn) -> Response:
+    """Operator alerts, newest first."""
+    return render(
+        "alerts.html", user=user, active="/alerts", title="Alerts", alerts=list_alerts(conn, 200)
+    )

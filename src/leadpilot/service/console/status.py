@@ -1,0 +1,179 @@
+"""The overview's KPI rows: value, interval, target and a red / amber / green status.
+
+A rate with a ceiling (reassignment, duplicates) is green at or under target, amber when
+above it but its 95% interval still reaches the target (it may be noise), red when the whole
+interval is above. A floor (SLA attainment) mirrors that. Fairness is green inside 0.9-1.1,
+amber inside 0.8-1.2, red outside.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from leadpilot.service.kpis import KPIReport, RateKPI
+
+__all__ = [
+    "DUPLICATE_TARGET",
+    "HOT_SPEED_TARGET",
+    "REASSIGNMENT_TARGET",
+    "SLA_TARGET",
+    "KPIRow",
+    "fairness_status",
+    "kpi_rows",
+]
+
+HOT_SPEED_TARGET = 15.0  # minutes, median, hot lane
+REASSIGNMENT_TARGET = 0.05
+DUPLICATE_TARGET = 0.03
+SLA_TARGET = 0.90
+
+
+@dataclass(frozen=True, slots=True)
+class KPIRow:
+    """One line of the KPI table (``key`` names it for tests and anchors)."""
+
+    key: str
+    name: str
+    value: str
+    interval: str
+    target: str
+    status: str  # green, amber, red or none (no target or no data)
+
+
+def _pct(x: float | None) -> str:
+    return "-" if x is None else f"{100 * x:.1f}%"
+
+
+def _interval(r: RateKPI) -> str:
+    if r.rate is None:
+        return "no data"
+    return f"{_pct(r.low)} to {_pct(r.high)} ({r.numerator}/{r.denominator})"
+
+
+def _ceiling(r: RateKPI, target: float) -> str:
+    if r.rate is None or r.low is None:
+        return "none"
+    if r.rate <= target:
+        return "green"
+    return "amber" if r.low <= target else "red"
+
+
+def _floor(r: RateKPI, target: float) -> str:
+    if r.rate is None or r.high is None:
+        return "none"
+    if r.rate >= target:
+        return "green"
+    return "amber" if r.high >= target else "red"
+
+
+def fairness_status(index: float | None) -> str:
+    """Green inside 0.9-1.1, amber inside 0.8-1.2, red outside."""
+    if index is None:
+        return "none"
+    if 0.9 <= index <= 1.1:
+        return "green"
+    return "amber" if 0.8 <= index <= 1.2 else "red"
+
+
+def _minutes(m: float | None) -> str:
+    return "-" if m is None else f"{m:.1f} min"
+
+
+def kpi_rows(report: KPIReport) -> list[KPIRow]:
+    """The overview's rows, from the same report as ``GET /v1/kpis``."""
+    speed = report.speed_to_first_touch
+    hot = speed.median_minutes_hot
+    hot_status = "none" if hot is None else "green" if hot <= HOT_SPEED_TARGET else "red"
+    if hot is not None and HOT_SPEED_TARGET < hot <= 2 * HOT_SPEED_TARGET:
+        hot_status = "amber"
+    indexes = [f.fairness_index for f in report.fairness if f.fairness_index is not None]
+    out_of_band = sum(1 for i in indexes if not 0.9 <= i <= 1.1)
+    worst = max(indexes, key=lambda i: abs(i - 1.0), default=None)
+    fair_status = fairness_status(worst) if worst is not None else "none"
+    rows = [
+        KPIRow(
+            "speed_hot",
+            "Speed to first touch, hot lane (median)",
+            _minutes(hot),
+            f"{speed.touched} of {speed.routed} routed leads touched",
+            f"<= {HOT_SPEED_TARGET:.0f} min",
+            hot_status,
+        ),
+        KPIRow(
+            "speed_all",
+            "Speed to first touch, all lanes (median)",
+            _minutes(speed.median_minutes),
+            f"{speed.touched} touched",
+            "-",
+            "none",
+        ),
+        KPIRow(
+            "fairness",
+            "Fairness index per rep (furthest from 1)",
+            "-" if worst is None else f"{worst:.2f}",
+            f"{out_of_band} of {len(indexes)} reps outside 0.9-1.1",
+            "0.9 - 1.1",
+            fair_status,
+        ),
+        KPIRow(
+            "reassignment",
+            "Reassignment rate",
+            _pct(report.reassignment_rate.rate),
+            _interval(report.reassignment_rate),
+            f"<= {REASSIGNMENT_TARGET:.0%}",
+            _ceiling(report.reassignment_rate, REASSIGNMENT_TARGET),
+        ),
+        KPIRow(
+            "duplicate",
+            "Duplicate rate",
+            _pct(report.duplicate_rate.rate),
+            _interval(report.duplicate_rate),
+            f"<= {DUPLICATE_TARGET:.0%}",
+            _ceiling(report.duplicate_rate, DUPLICATE_TARGET),
+        ),
+        KPIRow(
+            "meeting",
+            "Conversion to meeting (hot lane)",
+            _pct(report.conversion_to_meeting.rate),
+            _interval(report.conversion_to_meeting),
+            "trend",
+            "none",
+        ),
+        KPIRow(
+            "opportunity",
+            "Conversion to opportunity",
+            _pct(report.conversion_to_opportunity.rate),
+            _interval(report.conversion_to_opportunity),
+            "trend",
+            "none",
+        ),
+        KPIRow(
+            "sla",
+            "SLA attainment (first touch by the deadline)",
+            _pct(report.sla_attainment.rate),
+            _interval(report.sla_attainment),
+            f">= {SLA_TARGET:.0%}",
+            _floor(report.sla_attainment, SLA_TARGET),
+        ),
+        KPIRow(
+            "per_hour",
+            "Leads routed per hour",
+            "-" if report.leads_per_hour is None else f"{report.leads_per_hour:.2f}",
+            f"{speed.routed} routed in the window",
+            "-",
+            "none",
+        ),
+        KPIRow("queue", "Queue length (now)", str(report.queue_length), "", "-", "none"),
+    ]
+    for m in report.conversion_by_method:
+        rows.append(
+            KPIRow(
+                f"method_{m.method}",
+                f"Meeting rate, routed by {m.method}",
+                _pct(m.meeting_rate.rate),
+                _interval(m.meeting_rate),
+                "compare",
+                "none",
+            )
+        )
+    return rows

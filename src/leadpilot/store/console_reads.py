@@ -1,0 +1,99 @@
+"""The reads behind the operator's console (``service.console``): token by id, the
+searchable decision log, one decision with its lead."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from leadpilot.store.decisions import StoredDecision, stored_decision
+from leadpilot.store.tables import api_tokens, decisions, events, leads
+from leadpilot.store.tokens import TokenInfo
+
+__all__ = ["LoggedDecision", "decision_by_id", "lead_events", "search_decisions", "token_by_id"]
+
+LoggedDecision = tuple[StoredDecision, str | None, str | None]  # decision, email, company
+
+
+def token_by_id(conn: sa.Connection, token_id: int) -> TokenInfo | None:
+    """The live (unrevoked) token with this id, or ``None``: a session stays valid only
+    while the token it was opened with does."""
+    row = conn.execute(
+        sa.select(api_tokens.c.id, api_tokens.c.name, api_tokens.c.role).where(
+            api_tokens.c.id == token_id, api_tokens.c.revoked_at.is_(None)
+        )
+    ).first()
+    return TokenInfo(id=row.id, name=row.name, role=row.role) if row else None
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def search_decisions(
+    conn: sa.Connection,
+    *,
+    text: str | None = None,
+    rep_id: str | None = None,
+    reason: str | None = None,
+    pool: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    before_id: int | None = None,
+    limit: int = 100,
+) -> list[LoggedDecision]:
+    """Decisions newest first with their lead's email and company. ``text`` matches the
+    lead id, email or company (case-insensitive substring); ``reason`` a reason code (or
+    its prefix, e.g. ``LANE``); page with ``before_id``."""
+    query = (
+        sa.select(decisions, leads.c.email, leads.c.company)
+        .select_from(decisions.join(leads, leads.c.lead_id == decisions.c.lead_id))
+        .order_by(decisions.c.id.desc())
+        .limit(limit)
+    )
+    if text:
+        pattern = f"%{_escape_like(text.lower())}%"
+        query = query.where(
+            sa.or_(
+                sa.func.lower(decisions.c.lead_id).like(pattern, escape="\\"),
+                sa.func.lower(leads.c.email).like(pattern, escape="\\"),
+                sa.func.lower(leads.c.company).like(pattern, escape="\\"),
+            )
+        )
+    if rep_id:
+        query = query.where(decisions.c.rep_id == rep_id)
+    if reason:
+        # Reason codes are stored as a JSON list of strings: match '"CODE' inside its text.
+        pattern = f'%"{_escape_like(reason.upper())}%'
+        query = query.where(sa.cast(decisions.c.reasons, sa.Text).like(pattern, escape="\\"))
+    if pool:
+        query = query.where(decisions.c.pool == pool)
+    if since is not None:
+        query = query.where(decisions.c.decided_at >= since)
+    if until is not None:
+        query = query.where(decisions.c.decided_at < until)
+    if before_id is not None:
+        query = query.where(decisions.c.id < before_id)
+    return [(stored_decision(r), r.email, r.company) for r in conn.execute(query)]
+
+
+def decision_by_id(conn: sa.Connection, decision_id: int) -> tuple[StoredDecision, Any] | None:
+    """A logged decision and its lead's row, or ``None``."""
+    row = conn.execute(sa.select(decisions).where(decisions.c.id == decision_id)).first()
+    if row is None:
+        return None
+    lead = conn.execute(sa.select(leads).where(leads.c.lead_id == row.lead_id)).first()
+    return stored_decision(row), lead
+
+
+def lead_events(conn: sa.Connection, lead_id: str) -> list[Any]:
+    """The events received about a lead (touches, declines, meetings...), oldest first."""
+    return list(
+        conn.execute(
+            sa.select(events.c.type, events.c.rep_id, events.c.occurred_at)
+            .where(events.c.lead_id == lead_id)
+            .order_by(events.c.occurred_at, events.c.event_id)
+        ).all()
+    )

@@ -1,0 +1,341 @@
+"""Each alert rule: data that triggers it (one alert, with hand-checked figures), then the
+condition clears and the alert resolves. On SQLite, and on PostgreSQL when
+LEADPILOT_TEST_POSTGRES_URL is set."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from datetime import timedelta
+
+import pytest
+import sqlalchemy as sa
+
+from leadpilot.schema import Rep
+from leadpilot.service.alerting import check_alerts
+from leadpilot.store.engine import write_transaction
+from leadpilot.store.tables import reps as reps_table
+from leadpilot.store.tables import webhook_deliveries
+
+from .alert_data import add_delivery, add_duplicate, add_lead, set_lead
+from .conftest import T0, Api, build_api, make_reps, migrated_engine
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def engine_any(request: pytest.FixtureRequest) -> Iterator[sa.Engine]:
+    url = request.getfixturevalue("sqlite_url" if request.param == "sqlite" else "pg_url")
+    eng = migrated_engine(url)
+    yield eng
+    eng.dispose()
+
+
+def _api(engine: sa.Engine, reps: list[Rep] | None = None) -> Iterator[Api]:
+    api = build_api(engine, reps or make_reps())
+    with api.client:
+        yield api
+
+
+@pytest.fixture
+def api(engine_any: sa.Engine) -> Iterator[Api]:
+    yield from _api(engine_any)
+
+
+def _use_policy(api: Api, alerts_yaml: str, notify_url: str | None = None) -> None:
+    text = "pools:\n  - name: all\n    strategy: round_robin\n" + alerts_yaml
+    if notify_url:
+        text += f'notify_url: "{notify_url}"\n'
+    resp = api.post("/v1/policy", {"policy": text}, role="admin")
+    assert resp.status_code == 201, resp.text
+
+
+def _only(keys: list[str], kind: str) -> list[str]:
+    """The condition keys of one rule (other rules may fire on the same data)."""
+    return [k for k in keys if k.split(":")[0] == kind]
+
+
+def _open(api: Api) -> dict[str, dict]:
+    return {a["condition_key"]: a for a in api.get("/v1/alerts", status="open").json()}
+
+
+def _of(api: Api, kind: str) -> dict[str, dict]:
+    return {k: a for k, a in _open(api).items() if a["kind"] == kind}
+
+
+def test_sla_breach_triggers_and_clears(api: Api) -> None:
+    add_lead(api.engine, "S1", T0 - timedelta(minutes=40), lane="hot",
+             sla_deadline=T0 - timedelta(minutes=25))  # fmt: skip
+    add_lead(api.engine, "S2", T0 - timedelta(minutes=5), lane="hot",
+             sla_deadline=T0 + timedelta(minutes=10))  # fmt: skip
+    assert _only(check_alerts(api.service, T0).opened, "sla_breach") == ["sla_breach:hot"]
+    (alert,) = _of(api, "sla_breach").values()
+    assert alert["details"]["leads"] == 1
+    assert alert["details"]["oldest_minutes_over"] == 25.0
+    assert alert["severity"] == "critical"
+    # found again: the same alert, refreshed, not a second one
+    assert check_alerts(api.service, T0 + timedelta(minutes=1)).refreshed == ["sla_breach:hot"]
+    assert (
+        len([a for a in api.get("/v1/alerts", status="all").json() if a["kind"] == "sla_breach"])
+        == 1
+    )
+    set_lead(api.engine, "S1", first_touch_at=T0 + timedelta(minutes=2))
+    assert check_alerts(api.service, T0 + timedelta(minutes=3)).resolved == ["sla_breach:hot"]
+    (resolved,) = [
+        a for a in api.get("/v1/alerts", status="resolved").json() if a["kind"] == "sla_breach"
+    ]
+    assert resolved["resolved_at"] is not None
+    assert _of(api, "sla_breach") == {}
+
+
+def _fisher_less_by_hand(k_r: int, n_r: int, k_b: int, n_b: int) -> float:
+    """P(K <= k_r) for K hypergeometric: the one-sided Fisher p, summed term by term."""
+    total, converted = n_r + n_b, k_r + k_b
+    denom = math.comb(total, converted)
+    return sum(math.comb(n_r, k) * math.comb(n_b, converted - k) for k in range(0, k_r + 1)) / denom
+
+
+def test_conversion_drop_triggers_and_clears(api: Api) -> None:
+    # default windows: recent = [now-10d, now-3d), baseline = the 28 days before
+    for i in range(200):  # baseline 50/200 = 25%
+        add_lead(api.engine, f"B{i}", T0 - timedelta(days=20, minutes=i), meeting=i < 50)
+    for i in range(60):  # recent 3/60 = 5%
+        add_lead(api.engine, f"R{i}", T0 - timedelta(days=5, minutes=i), meeting=i < 3)
+    check_alerts(api.service, T0)
+    found = _of(api, "conversion_drop")
+    assert set(found) == {"conversion_drop:all"}  # one pool: "all" pool and total coincide
+    details = found["conversion_drop:all"]["details"]
+    assert details["recent"] == {"leads": 60, "converted": 3}
+    assert details["baseline"] == {"leads": 200, "converted": 50}
+    assert details["p_value"] == pytest.approx(_fisher_less_by_hand(3, 60, 50, 200), rel=1e-9)
+    assert details["p_value"] < 0.001
+    # 12 more recent meetings: 15/60 = 25%, the baseline's rate -> clears
+    for i in range(3, 15):
+        set_lead(api.engine, f"R{i}", meeting_at=T0 - timedelta(days=4))
+    assert _only(check_alerts(api.service, T0).resolved, "conversion_drop") == [
+        "conversion_drop:all"
+    ]
+
+
+def test_conversion_drop_needs_a_minimum_sample(api: Api) -> None:
+    for i in range(200):
+        add_lead(api.engine, f"B{i}", T0 - timedelta(days=20, minutes=i), meeting=i < 50)
+    for i in range(10):  # 0/10 recent: a big drop in percent, but below min_leads=50
+        add_lead(api.engine, f"R{i}", T0 - timedelta(days=5, minutes=i))
+    assert _only(check_alerts(api.service, T0).opened, "conversion_drop") == []
+
+
+def _binom_two_sided_by_hand(k: int, n: int, p: float) -> float:
+    """Sum of the probabilities no larger than P(k) (the exact test's definition)."""
+    probs = [math.comb(n, i) * p**i * (1 - p) ** (n - i) for i in range(n + 1)]
+    return sum(q for q in probs if q <= probs[k] * (1 + 1e-7))
+
+
+def test_fairness_triggers_and_clears(api: Api) -> None:
+    # 4 reps in pool "all"; rep-01 gets 40 leads, the others 10 each: 70 leads, share 17.5
+    counts = {"rep-01": 40, "rep-02": 10, "rep-03": 10, "rep-04": 10}
+    n = 0
+    for rep, k in counts.items():
+        for _ in range(k):
+            add_lead(api.engine, f"F{n}", T0 - timedelta(hours=1 + n), rep_id=rep)
+            n += 1
+    check_alerts(api.service, T0)
+    found = _of(api, "fairness")
+    # rep-01: index 40/17.5 = 2.29, p ~ 1e-8; the others: index 0.57 each, exact p = 0.0517
+    # > 0.01/4, so out of band but not significantly: no alert
+    assert set(found) == {"fairness:all:rep-01"}
+    d = found["fairness:all:rep-01"]["details"]
+    assert d["fairness_index"] == pytest.approx(40 / 17.5)
+    assert d["p_value"] == pytest.approx(_binom_two_sided_by_hand(40, 70, 0.25), rel=1e-6)
+    assert _binom_two_sided_by_hand(10, 70, 0.25) > 0.01 / 4
+    # the others catch up: 40 each -> index 1.0 for all
+    for rep in ("rep-02", "rep-03", "rep-04"):
+        for _ in range(30):
+            add_lead(api.engine, f"F{n}", T0 - timedelta(minutes=n), rep_id=rep)
+            n += 1
+    assert _only(check_alerts(api.service, T0).resolved, "fairness") == ["fairness:all:rep-01"]
+
+
+def test_reassignment_rate_triggers_and_clears(api: Api) -> None:
+    for i in range(100):  # 20/100 reassigned: Wilson 95% low = 0.1334 > 5%
+        add_lead(api.engine, f"L{i}", T0 - timedelta(hours=i + 1), reassignments=int(i < 20))
+    check_alerts(api.service, T0)
+    d = _of(api, "reassignment_rate")["reassignment_rate:all"]["details"]
+    assert (d["numerator"], d["denominator"]) == (20, 100)
+    assert d["low"] == pytest.approx(0.13337, abs=1e-4)  # by hand, z = 1.96
+    for i in range(4, 20):  # 4/100: low 0.0157 <= 5%
+        set_lead(api.engine, f"L{i}", reassignments=0)
+    assert _only(check_alerts(api.service, T0).resolved, "reassignment_rate") == [
+        "reassignment_rate:all"
+    ]
+
+
+def test_duplicate_rate_triggers_and_clears(api: Api) -> None:
+    for i in range(100):
+        add_lead(api.engine, f"L{i}", T0 - timedelta(hours=i + 1))
+    for i in range(25):  # 25 / (100 + 25) = 20%: Wilson low 0.1394 > 3%
+        add_duplicate(api.engine, f"L{i}", T0 - timedelta(hours=i + 1))
+    check_alerts(api.service, T0)
+    d = _of(api, "duplicate_rate")["duplicate_rate:all"]["details"]
+    assert (d["numerator"], d["denominator"]) == (25, 125)
+    assert d["rate"] == pytest.approx(0.2)
+    # a week later the duplicates are out of the 7-day window; 100 fresh leads, no repeats
+    later = T0 + timedelta(days=8)
+    for i in range(100):
+        add_lead(api.engine, f"M{i}", later - timedelta(hours=i + 1))
+    assert _only(check_alerts(api.service, later).resolved, "duplicate_rate") == [
+        "duplicate_rate:all"
+    ]
+
+
+def _poisson_tail_by_hand(k: int, mean: float) -> float:
+    return 1 - sum(math.exp(-mean) * mean**i / math.factorial(i) for i in range(k))
+
+
+def test_unusual_assignment_triggers_and_clears(api: Api) -> None:
+    # equal capacities (100/day each): capacity share 25%; in 24 h rep-01 got 12 of 15
+    got = {"rep-01": 12, "rep-02": 1, "rep-03": 1, "rep-04": 1}
+    n = 0
+    for rep, k in got.items():
+        for _ in range(k):
+            add_lead(api.engine, f"U{n}", T0 - timedelta(minutes=30 + n), rep_id=rep)
+            n += 1
+    check_alerts(api.service, T0)
+    found = _of(api, "unusual_assignment")
+    assert set(found) == {"unusual_assignment:all:rep-01"}
+    d = found["unusual_assignment:all:rep-01"]["details"]
+    assert d["forecast"] == pytest.approx(15 * 0.25)
+    assert d["basis"] == "capacity"
+    assert d["p_value"] == pytest.approx(_poisson_tail_by_hand(12, 3.75), rel=1e-9)
+    # a day later those leads left the 24-hour window
+    assert check_alerts(api.service, T0 + timedelta(hours=25)).resolved == [
+        "unusual_assignment:all:rep-01"
+    ]
+
+
+def test_model_drift_triggers_and_clears(api: Api) -> None:
+    _use_policy(api, "alerts:\n  model_drift: {features: [grade]}\n")
+    start = T0 - timedelta(days=30)
+    for i in range(200):  # baseline (first 14 days of model m1): A 100, B 100
+        add_lead(api.engine, f"D{i}", start + timedelta(hours=i), model_version="m1",
+                 grade="A" if i % 2 else "B")  # fmt: skip
+    for i in range(200):  # recent 7 days: A 180, B 20
+        add_lead(api.engine, f"E{i}", T0 - timedelta(hours=1, minutes=i), model_version="m1",
+                 grade="A" if i < 180 else "B")  # fmt: skip
+    check_alerts(api.service, T0)
+    d = _of(api, "model_drift")["model_drift:grade"]["details"]
+    by_hand = (0.9 - 0.5) * math.log(0.9 / 0.5) + (0.1 - 0.5) * math.log(0.1 / 0.5)  # 0.8789
+    assert d["psi"] == pytest.approx(by_hand, rel=1e-9)
+    assert (d["baseline_n"], d["recent_n"]) == (200, 200)
+    # the mix returns to 50/50 in the last week (the drifted leads age out)
+    later = T0 + timedelta(days=8)
+    for i in range(200):
+        add_lead(api.engine, f"G{i}", later - timedelta(hours=1, minutes=i), model_version="m1",
+                 grade="A" if i % 2 else "B")  # fmt: skip
+    assert _only(check_alerts(api.service, later).resolved, "model_drift") == ["model_drift:grade"]
+
+
+def test_delivery_failures_trigger_and_clear_without_leaking_the_url(api: Api) -> None:
+    secret_url = "https://hooks.slack.com/services/T000/B000/SECRETSECRET"
+    error = f"ConnectError: cannot reach {secret_url}"
+    delivery = add_delivery(
+        api.engine, secret_url, T0 - timedelta(hours=1), status="failed", attempts=5, error=error
+    )
+    check_alerts(api.service, T0)
+    found = _of(api, "delivery_failures")
+    assert set(found) == {"delivery_failures:https://hooks.slack.com"}
+    alert = found["delivery_failures:https://hooks.slack.com"]
+    assert alert["details"]["gave_up"] == 1
+    assert "SECRET" not in str(api.get("/v1/alerts").json())
+    with write_transaction(api.engine) as conn:  # replayed by hand and delivered
+        conn.execute(
+            webhook_deliveries.update()
+            .where(webhook_deliveries.c.id == delivery)
+            .values(status="delivered")
+        )
+    assert _only(check_alerts(api.service, T0).resolved, "delivery_failures") == [
+        "delivery_failures:https://hooks.slack.com"
+    ]
+
+
+def test_no_leads_triggers_and_clears(api: Api) -> None:
+    # reps always on shift; one lead every 15 min for 14 days, the last 180 min ago
+    for j in range(1333):
+        add_lead(api.engine, f"N{j}", T0 - timedelta(minutes=180 + 15 * j))
+    check_alerts(api.service, T0)
+    d = _of(api, "no_leads")["no_leads:all"]["details"]
+    assert d["quiet_working_minutes"] == 180
+    rate = 1333 / (14 * 24 * 60)  # leads per working minute over the 14-day baseline
+    assert d["leads_per_working_hour"] == pytest.approx(rate * 60)
+    assert d["probability"] == pytest.approx(math.exp(-rate * 180))  # 6.8e-6
+    add_lead(api.engine, "fresh", T0 - timedelta(minutes=10))
+    assert _only(check_alerts(api.service, T0).resolved, "no_leads") == ["no_leads:all"]
+
+
+def test_no_leads_is_quiet_outside_working_hours(engine_any: sa.Engine) -> None:
+    reps = [
+        Rep(rep_id=f"rep-{i}", pool="sdr", timezone="UTC", working_hours="Mon-Fri 09:00-17:00")
+        for i in (1, 2)
+    ]
+    api = next(_api(engine_any, reps))
+    for j in range(300):
+        add_lead(api.engine, f"N{j}", T0 - timedelta(days=3, minutes=15 * j))
+    # Monday 15:00: the last lead was Friday 15:00; 8 working hours quiet since -> alert
+    assert _only(check_alerts(api.service, T0).opened, "no_leads") == ["no_leads:all"]
+    # Monday 20:00: nobody on shift -> no condition (resolved)
+    assert check_alerts(api.service, T0 + timedelta(hours=5)).resolved == ["no_leads:all"]
+
+
+def test_rep_skipped_triggers_and_clears(api: Api) -> None:
+    with write_transaction(api.engine) as conn:
+        conn.execute(
+            reps_table.update()
+            .where(reps_table.c.rep_id == "rep-02")
+            .values(timezone="Mars/Olympus")
+        )
+    assert _only(check_alerts(api.service, T0).opened, "rep_skipped") == ["rep_skipped:rep-02"]
+    assert (
+        "unknown timezone 'Mars/Olympus'"
+        in _of(api, "rep_skipped")["rep_skipped:rep-02"]["message"]
+    )
+    fixed = api.client.put("/v1/reps/rep-02", json={"timezone": "Europe/Paris"},
+                           headers=api.headers())  # fmt: skip
+    assert fixed.status_code == 200
+    assert _only(check_alerts(api.service, T0).resolved, "rep_skipped") == ["rep_skipped:rep-02"]
+
+
+def test_alerts_are_notified_acknowledged_and_listed_by_status(api: Api) -> None:
+    hook = "https://hooks.example.com/services/T1/B1/TOKEN123"
+    _use_policy(api, "", notify_url=hook)
+    add_lead(api.engine, "S1", T0 - timedelta(minutes=40), lane="hot",
+             sla_deadline=T0 - timedelta(minutes=25))  # fmt: skip
+    check_alerts(api.service, T0)
+    check_alerts(api.service, T0)  # held: no second notice
+    with api.engine.connect() as conn:
+        payloads = [r.payload for r in conn.execute(sa.select(webhook_deliveries)).all()]
+    opened = [p for p in payloads if p["condition_key"] == "sla_breach:hot"]
+    assert [p["event"] for p in opened] == ["alert_opened"]
+    assert opened[0]["text"].startswith(":rotating_light: leadpilot alert #")
+    assert "[critical] sla_breach: 1 lead(s) in lane hot" in opened[0]["text"]
+    alert = _of(api, "sla_breach")["sla_breach:hot"]
+    # a reader cannot acknowledge; an admin can, and a rule alert stays open until it clears
+    path = f"/v1/alerts/{alert['id']}/acknowledge"
+    assert api.client.post(path, headers=api.headers("reader")).status_code == 403
+    acked = api.client.post(path, headers=api.headers("admin"))
+    assert acked.status_code == 200
+    assert acked.json()["acknowledged_by"] == "test-admin"
+    assert acked.json()["status"] == "open"
+    missing = api.client.post("/v1/alerts/999999/acknowledge", headers=api.headers("admin"))
+    assert missing.status_code == 404
+    assert "GET /v1/alerts" in missing.json()["error"]["hint"]
+    set_lead(api.engine, "S1", first_touch_at=T0)
+    check_alerts(api.service, T0)
+    with api.engine.connect() as conn:
+        events = [
+            r.payload["event"]
+            for r in conn.execute(sa.select(webhook_deliveries)).all()
+            if r.payload.get("condition_key") == "sla_breach:hot"
+        ]
+    assert events == ["alert_opened", "alert_resolved"]
+    assert [a["condition_key"] for a in api.get("/v1/alerts", status="resolved").json()] == [
+        "sla_breach:hot"
+    ]
+    assert api.get("/v1/alerts", status="bogus").status_code == 422
