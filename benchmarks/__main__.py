@@ -160,6 +160,12 @@ def suite(postgres: str | None) -> list[Benchmark]:
             ("--rows", "20000", "--reps", "20"),
         ),
         Benchmark(
+            "batch_router",
+            "batch_router.py",
+            ("--leads", "10000", "--reps", "100"),
+            ("--leads", "200", "--reps", "10", "--history", "2000"),
+        ),
+        Benchmark(
             "router_quality",
             "router_benchmark.py",
             ("--seeds", "0", "1", "2", "3", "4"),
