@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 
     from leadpilot.ingest.matching import AccountMatcher
     from leadpilot.policy import Policy
-    from leadpilot.schema import Decision, Lead, Rep, Scorer
+    from leadpilot.schema import Candidate, Decision, Lead, Rep, Scorer
 
 __all__ = ["demo_section", "load_scorer", "print_comparison", "register"]
 
@@ -228,8 +228,34 @@ def route_one(
     console.print(explain(decision, factors=factors), highlight=False)
     known = {r.rep_id for r in roster}
     for rep_id in why_not_rep:
-        answer = why_not(decision, rep_id) if rep_id in known else f"{rep_id} is not in the roster."
+        if rep_id not in known:
+            answer = f"{rep_id} is not in the roster."
+        else:
+            other = _unlisted_candidate(decision, rep_id, the_lead, inputs)
+            answer = why_not(decision, rep_id, other=other)
         console.print(f"Why not {rep_id}? {answer}", highlight=False)
+
+
+def _unlisted_candidate(
+    decision: Decision, rep_id: str, lead: Lead, inputs: Any
+) -> Candidate | None:
+    """p, price and score of an eligible rep the decision does not list among its top
+    candidates: p from the same scorer, the price from the shadow prices the router's inputs
+    hold for the pool (``None`` when the pool is priced by the fairness band alone)."""
+    from leadpilot.schema import Candidate
+
+    listed = {c.rep_id for c in decision.candidates}
+    scorer = inputs.scorer
+    if rep_id in listed or rep_id in decision.exclusions or scorer is None:
+        return None
+    if decision.rep_id is None or decision.p_convert is None:
+        return None
+    p = float(scorer.score_candidates(lead, [rep_id]).p[0])
+    snapshot = inputs.prices.get(decision.pool) if decision.pool else None
+    price = None
+    if snapshot is not None and inputs.policy.predictive.shadow_prices:
+        price = float(snapshot.get(rep_id, 0.0))
+    return Candidate(rep_id, p, price, p - price if price is not None else None)
 
 
 def _when(at: str | None, lead: Lead) -> datetime:
