@@ -308,6 +308,14 @@ def route_many(
     open_days: float = typer.Option(
         1.0, "--open-days", min=0.0, help="A lead counts as open this many days after routing."
     ),
+    refresh_every: int | None = typer.Option(
+        None,
+        "--refresh-every",
+        min=0,
+        help="Re-solve a pool's shadow prices every N of its assignments of the day and at each "
+        "new day (default: the batch router's, 50); 0: the policy's cadence, as the service "
+        "refreshes (slower; the same decisions as routing each lead with `route`).",
+    ),
     on_error: str = typer.Option(
         "raise",
         "--on-error",
@@ -323,7 +331,7 @@ def route_many(
     from leadpilot.csv_safe import write_safe_csv
     from leadpilot.ingest import leads_from_frame, read_history
     from leadpilot.policy import router_inputs, with_strategy
-    from leadpilot.policy.batch import decisions_frame, route_batch
+    from leadpilot.policy.batch import BATCH_REFRESH_EVERY, decisions_frame, route_batch
     from leadpilot.policy.policy_file import strategy_names
 
     if strategy is not None and strategy not in strategy_names():
@@ -348,7 +356,12 @@ def route_many(
     inputs = router_inputs(chosen, roster, scorer=scorer, accounts=matcher, history=past)
     with console.status(f"Routing {len(leads):,} leads...", spinner="dots"):
         decisions = route_batch(
-            leads, inputs, history=past or (), seed=seed, open_lead_days=open_days
+            leads,
+            inputs,
+            history=past or (),
+            seed=seed,
+            open_lead_days=open_days,
+            refresh_every=BATCH_REFRESH_EVERY if refresh_every is None else refresh_every or None,
         )
     write_safe_csv(decisions_frame(decisions), out)
     _print_batch(console, decisions, roster)
