@@ -119,6 +119,20 @@ def train_and_print(
     if report.calibration_method == "none":
         results.pop("model (uncalibrated)", None)  # the same numbers as "model"
     print_metrics(console, results, report.comparisons)
+    block = model.fitted_.routing_block
+    if block:
+        from rich.panel import Panel
+
+        console.print(
+            Panel(
+                f"{block}.\nThis model must not route: `route`, `route-batch` and the service "
+                "fall back to the policy's rules for it unless given --force-model "
+                "(LEADPILOT_FORCE_MODEL=1 for the service).",
+                title="WARNING: the model is worse than a baseline",
+                border_style="bold red",
+            ),
+            highlight=False,
+        )
     console.print(_split_sentence(model), highlight=False)
     console.print(
         f"Model [bold]{model.version}[/] saved to {out_dir} (model card: {card.name}, "
