@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 import typer
 from rich.table import Table
 
-from leadpilot.cli._common import console
+from leadpilot.cli._common import console, json_switch
 from leadpilot.errors import ConfigError, DataValidationError
 from leadpilot.outputs import prepare_output_file
 
@@ -184,7 +184,7 @@ def route_one(
     why_not_rep: list[str] = typer.Option(
         [], "--why-not", help="Also say why this rep did not get the lead (repeatable)."
     ),
-    as_json: bool = typer.Option(False, "--json", help="Print the decision as JSON."),
+    as_json: bool = json_switch("the decision"),
 ) -> None:
     """Route one lead and explain the decision (who, why, and why not the runner-up).
 
@@ -216,7 +216,7 @@ def route_one(
         inputs = refresh_prices(the_lead, inputs, state, now, pricer)
     decision = route(the_lead, inputs, state, now, np.random.default_rng(seed))
     if as_json:
-        console.print_json(json.dumps(decision_json(decision)))
+        typer.echo(json.dumps(decision_json(decision), indent=2))
         return
     factors = None
     explain_model = getattr(scorer, "explain", None)
