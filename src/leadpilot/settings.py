@@ -36,6 +36,11 @@ class Settings(BaseSettings):
     )
     webhook_secret: str = DEFAULT_WEBHOOK_SECRET
     model_dir: Path | None = Field(None, description="conversion model directory to score with")
+    force_model: bool = Field(
+        False,
+        description="route with the model even when it lost to a baseline on its own "
+        "out-of-time test (otherwise the router falls back to the policy's rules)",
+    )
     max_request_bytes: int = Field(1_000_000, ge=1_024)
     worker_enabled: bool = True
     session_secret: str | None = Field(

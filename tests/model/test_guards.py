@@ -62,3 +62,31 @@ def test_leaky_columns_are_dropped_with_a_warning(how: str) -> None:
     names = set(model.fitted_.feature_names)
     assert not {"x_stage", "x_converted_date"} & names
     assert report.metrics["model"]["auc"] < 0.9  # no perfect score from the leak
+
+
+def test_baseline_guard_blocks_only_a_material_or_across_the_board_loss() -> None:
+    from leadpilot.model.evaluation import baseline_guard
+
+    def comp(d: float, lo: float, hi: float) -> dict[str, float]:
+        return {"auc_diff": d, "auc_diff_low": lo, "auc_diff_high": hi}
+
+    res = {"model": {"auc": 0.70}, "global rate": {"auc": 0.5}, "logistic": {"auc": 0.705}}
+    # 0.005 behind the logistic baseline, even if "significant": still far better than rules
+    ok = baseline_guard(
+        res, {"global rate": comp(0.2, 0.18, 0.22), "logistic": comp(-0.005, -0.008, -0.002)}
+    )
+    assert ok["blocks_routing"] is False
+    # 0.03 behind with the interval below zero: blocked, the baseline named with its edge
+    res["logistic"]["auc"] = 0.73
+    bad = baseline_guard(
+        res, {"global rate": comp(0.2, 0.18, 0.22), "logistic": comp(-0.03, -0.05, -0.01)}
+    )
+    assert bad["blocks_routing"] is True
+    assert "worse than a baseline: AUC 0.700 against logistic 0.730 (edge -0.030" in bad["detail"]
+    # below every baseline (so below chance), none of it significant: blocked too
+    res = {"model": {"auc": 0.49}, "global rate": {"auc": 0.5}, "logistic": {"auc": 0.495}}
+    low = baseline_guard(
+        res, {"global rate": comp(-0.01, -0.03, 0.01), "logistic": comp(-0.005, -0.02, 0.01)}
+    )
+    assert low["blocks_routing"] is True
+    assert "worse than every baseline" in low["detail"]

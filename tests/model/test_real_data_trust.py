@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -38,6 +39,9 @@ def test_train_refuses_olist_leaked_rep(tmp_path: Path) -> None:
     assert "--allow-leaky rep_id" in text
     assert "Traceback" not in out
     assert not (tmp_path / "m" / "model.json").exists()
+    code, out = _invoke("train", str(OLIST), "--out", str(tmp_path / "n"), "--allow-leaky", "sdr")
+    assert code == 2, out
+    assert "--allow-leaky names no column of this history: sdr" in " ".join(out.split())
 
 
 @pytest.mark.slow
@@ -66,6 +70,9 @@ def test_allow_leaky_trains_and_the_card_says_so(tmp_path: Path) -> None:
 MAVEN = DATA / "maven-crm-sales-opportunities"
 
 
+_TRAIN_OUTPUT: dict[str, str] = {}
+
+
 @pytest.fixture(scope="module")
 def maven_won_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """`leadpilot train` on Maven's closed deals (AUC 0.47 on its latest slice)."""
@@ -74,7 +81,57 @@ def maven_won_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("maven") / "model"
     code, text = _invoke("train", str(MAVEN), "--target", "closed_won", "--out", str(out))
     assert code == 0, text
+    _TRAIN_OUTPUT["maven"] = text
     return out
+
+
+@pytest.mark.slow
+@pytest.mark.shared_data(MAVEN.name)
+def test_a_model_worse_than_a_baseline_is_loudly_flagged(maven_won_model: Path) -> None:
+    metrics = json.loads((maven_won_model / "metrics.json").read_text())
+    res = metrics["metrics"]
+    # the model ranks Maven's latest 1,342 closed deals below every baseline
+    assert all(res["model"]["auc"] < res[b]["auc"] for b in metrics["comparisons"])
+    text = " ".join(_TRAIN_OUTPUT["maven"].replace("│", " ").split())
+    assert "WARNING: the model is worse than a baseline" in text
+    assert "worse than every baseline: AUC 0.469" in text
+    card = (maven_won_model / "model_card.md").read_text()
+    assert "**WARNING: this model is worse than a baseline.**" in card
+    guard = json.loads((maven_won_model / "model.json").read_text())["guards"][-1]
+    assert guard["guard"] == "beats the baselines on the latest slice"
+    assert guard["blocks_routing"] is True
+    assert f"| {guard['guard']} | {guard['verdict']} |" in card
+
+
+def _route(model: Path, tmp_path: Path, *extra: str) -> tuple[int, str]:
+    lead = tmp_path / "lead.json"
+    lead.write_text('{"lead_id": "M1", "industry": "retail"}')
+    reps = MAVEN / "sales_teams.csv"
+    return _invoke("route", str(lead), "--reps", str(reps), "--model", str(model), *extra)
+
+
+@pytest.mark.slow
+@pytest.mark.shared_data(MAVEN.name)
+def test_the_router_falls_back_to_rules_unless_forced(
+    maven_won_model: Path, tmp_path: Path
+) -> None:
+    from leadpilot.service.inputs import load_scorer
+
+    code, out = _route(maven_won_model, tmp_path)
+    assert code == 0, out
+    text = " ".join(out.split())
+    assert "is not used: The model ranks the latest leads worse than every baseline" in text
+    assert "strategy round_robin" in text
+    assert "NO_MODEL_FALLBACK" in text
+    code, out = _route(maven_won_model, tmp_path, "--force-model")
+    assert code == 0, out
+    assert "strategy predictive" in " ".join(out.split())
+    assert "NO_MODEL_FALLBACK" not in out
+    # the service's loader does the same (LEADPILOT_FORCE_MODEL=1 forces it)
+    assert load_scorer(maven_won_model) is None
+    forced = load_scorer(maven_won_model, force=True)
+    assert forced is not None
+    assert forced.version == json.loads((maven_won_model / "model.json").read_text())["version"]
 
 
 @pytest.mark.slow
@@ -109,3 +166,41 @@ def test_evaluate_on_its_own_data_knows_every_rep(maven_won_model: Path) -> None
     assert code == 0, out
     doc = json.loads(out)
     assert doc["unknown_reps"] == {"reps": [], "leads": 0, "share": 0.0}
+
+
+_RECORD = re.compile(
+    r"converted \d+ of \d+ [^()]*\((\d+)%\)?(?:; (?P<v1>.+?): \d+ of \d+, (\d+)%|"
+    r" against (?P<v2>.+?)'s \d+ of \d+ \((\d+)%\)| against (\d+)% for all reps)"
+)
+
+
+@pytest.mark.slow
+@pytest.mark.shared_data(MAVEN.name)
+def test_model_reasons_never_contradict_the_record_they_cite(maven_won_model: Path) -> None:
+    # Issue 14: "converted 105 of 175 leads overall (60%; team 63%): raises ... vs Lajuana
+    # Vencill" read as a contradiction (the reason was the comparison with Lajuana Vencill,
+    # 55%, which the sentence did not show). Every reason citing a record now names the
+    # rate it is compared with; when the model's effect still goes the other way, it says so.
+    from leadpilot.model import ConversionModel
+    from leadpilot.schema import Lead
+
+    model = ConversionModel.load(maven_won_model)
+    reps = model.fitted_.state.rep_ids[:8]
+    checked = 0
+    for industry in ("retail", "software", "medical"):
+        lead = Lead(lead_id="M", industry=industry)
+        for rep in reps:
+            for versus in [None, *[r for r in reps if r != rep][:3]]:
+                for reason in model.explain(lead, rep, versus):
+                    m = _RECORD.search(reason)
+                    if m is None:
+                        continue
+                    rates = [int(x) for x in m.groups() if x is not None and x.isdigit()]
+                    own, ref = rates[0], rates[-1]
+                    if versus is not None:
+                        assert versus in reason, reason  # compared with the rep it names
+                    raises = "raises" in reason.rsplit(":", 1)[1]
+                    if own != ref and "even so" not in reason:
+                        assert raises == (own > ref), reason
+                    checked += 1
+    assert checked >= 20

@@ -12,6 +12,7 @@ import tempfile
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
 from statistics import median
@@ -101,12 +102,28 @@ def _payload(lead: Lead) -> dict[str, Any]:
     return body
 
 
+def _wait_for_ctrl_c() -> None:
+    try:
+        while True:
+            time.sleep(0.5)
+    except KeyboardInterrupt:
+        pass
+
+
 def demo_service(
-    console: Console, world_dir: Path, model_dir: Path | None = None, *, limit: int = 300
+    console: Console,
+    world_dir: Path,
+    model_dir: Path | None = None,
+    *,
+    limit: int = 300,
+    keep_serving: bool = False,
+    wait: Callable[[str, str], None] | None = None,
 ) -> None:
     """Start the service on SQLite (127.0.0.1, free port), post the world's new leads
     through the API, touch most of them, fast-forward past the hot-lane SLA, and show the
-    reassignments and KPIs; then stop the server. ``limit`` bounds the leads posted."""
+    reassignments and KPIs; then stop the server. ``limit`` bounds the leads posted.
+    ``keep_serving``: first print the dashboard's URL and a demo admin token, and serve
+    until Ctrl-C (or until ``wait(url, token)`` returns)."""
     import uvicorn
 
     scorer: Scorer | None = None
@@ -142,6 +159,12 @@ def demo_service(
             base = f"http://127.0.0.1:{port}"
             with httpx.Client(base_url=base, timeout=30) as client:
                 _tour(console, client, clock, world_dir, admin, writer, limit)
+            if keep_serving:
+                console.print(
+                    f"\n[bold]The dashboard is at {base}/[/] (sign in with the demo admin "
+                    f"token [bold]{admin}[/]). Serving until Ctrl-C."
+                )
+                (wait or (lambda _url, _token: _wait_for_ctrl_c()))(base, admin)
         finally:
             server.should_exit = True
             thread.join(15)

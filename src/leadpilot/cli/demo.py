@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -37,6 +38,12 @@ def demo(
     format: str | None = typer.Option(
         None, "--format", help="Preset of --data (auto-detected when omitted)."
     ),
+    serve: bool | None = typer.Option(
+        None,
+        "--serve/--no-serve",
+        help="End by serving the dashboard until Ctrl-C (default: only when run from a "
+        "terminal, so scripts and CI never block).",
+    ),
 ) -> None:
     """Take the tour: build a synthetic CRM world with known truth, then run every
     capability of leadpilot on it, step by step, explaining what each shows.
@@ -48,7 +55,8 @@ def demo(
     if data is not None:
         tour_own_data(console, data, format, out)
         return
-    run_tour(console, out, seed=seed)
+    keep_serving = serve if serve is not None else sys.stdin.isatty()
+    run_tour(console, out, seed=seed, keep_serving=keep_serving)
 
 
 def tour_own_data(out: Console, data: Path, format: str | None, workdir: Path) -> None:
@@ -68,8 +76,9 @@ def tour_own_data(out: Console, data: Path, format: str | None, workdir: Path) -
         analyze_cli.run_analysis(out, result.frame, reps, workdir)
 
 
-def run_tour(out: Console, workdir: Path, *, seed: int = 0) -> None:
-    """Run every step of the tour on a synthetic world written to ``workdir``."""
+def run_tour(out: Console, workdir: Path, *, seed: int = 0, keep_serving: bool = False) -> None:
+    """Run every step of the tour on a synthetic world written to ``workdir``;
+    ``keep_serving`` leaves the last step's service up (the dashboard) until Ctrl-C."""
     from leadpilot.cli import analyze as analyze_cli
     from leadpilot.cli import dedupe as dedupe_cli
     from leadpilot.cli import route as route_cli
@@ -175,7 +184,9 @@ def run_tour(out: Console, workdir: Path, *, seed: int = 0) -> None:
             "The live service: SLA timers and reassignment",
             "`leadpilot serve` on SQLite: leads arrive over HTTP, reps touch most of them, "
             "and the hot leads nobody touched within the SLA move to someone who will.",
-            lambda: serve_cli.demo_service(out, workdir, model_box.get("model_dir")),
+            lambda: serve_cli.demo_service(
+                out, workdir, model_box.get("model_dir"), keep_serving=keep_serving
+            ),
         )
     )
     for number, (title, why, action) in enumerate(steps, start=1):

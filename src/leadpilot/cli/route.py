@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 import typer
 from rich.table import Table
 
-from leadpilot.cli._common import console
+from leadpilot.cli._common import console, json_switch
 from leadpilot.errors import ConfigError, DataValidationError
 from leadpilot.outputs import prepare_output_file
 
@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 
     from leadpilot.ingest.matching import AccountMatcher
     from leadpilot.policy import Policy
-    from leadpilot.schema import Decision, Lead, Rep, Scorer
+    from leadpilot.schema import Candidate, Decision, Lead, Rep, Scorer
 
 __all__ = ["demo_section", "load_scorer", "print_comparison", "register"]
 
@@ -48,8 +48,19 @@ _HISTORY = typer.Option(
 )
 
 
-def load_scorer(model: Path | None, truth: Path | None) -> Scorer | None:
-    """The scorer of ``--model`` (a trained model folder) or ``--truth`` (an oracle)."""
+_FORCE_MODEL = typer.Option(
+    False,
+    "--force-model",
+    help="Route with --model even when it lost to a baseline on its own out-of-time test "
+    "(otherwise the policy's rules decide).",
+)
+
+
+def load_scorer(
+    model: Path | None, truth: Path | None, *, force_model: bool = False
+) -> Scorer | None:
+    """The scorer of ``--model`` (a trained model folder) or ``--truth`` (an oracle); no
+    scorer (the policy's rules) for a model that lost to a baseline, unless ``force_model``."""
     if model is not None and truth is not None:
         raise ConfigError("give --model or --truth, not both", hint="Pick one scorer.")
     if truth is not None:
@@ -60,7 +71,18 @@ def load_scorer(model: Path | None, truth: Path | None) -> Scorer | None:
         return None
     from leadpilot.model import ConversionModel  # lazy: LightGBM only when --model is given
 
-    return ConversionModel.load(model)
+    loaded = ConversionModel.load(model)
+    block = loaded.fitted_.routing_block
+    if block and not force_model:
+        from rich.console import Console
+
+        Console(stderr=True).print(
+            f"[bold red]WARNING:[/] model {loaded.version} is not used: {block}. Routing by "
+            "the policy's rules (pass --force-model to use it anyway).",
+            highlight=False,
+        )
+        return None
+    return loaded
 
 
 def _inputs(
@@ -152,6 +174,7 @@ def route_one(
     accounts: Path | None = _ACCOUNTS,
     model: Path | None = _MODEL,
     truth: Path | None = _TRUTH,
+    force_model: bool = _FORCE_MODEL,
     policy: Path | None = _POLICY,
     history: Path | None = _HISTORY,
     at: str | None = typer.Option(
@@ -161,7 +184,7 @@ def route_one(
     why_not_rep: list[str] = typer.Option(
         [], "--why-not", help="Also say why this rep did not get the lead (repeatable)."
     ),
-    as_json: bool = typer.Option(False, "--json", help="Print the decision as JSON."),
+    as_json: bool = json_switch("the decision"),
 ) -> None:
     """Route one lead and explain the decision (who, why, and why not the runner-up).
 
@@ -183,7 +206,7 @@ def route_one(
 
     the_lead = _read_lead(lead)
     roster, matcher, chosen = _inputs(reps, accounts, policy)
-    scorer = load_scorer(model, truth)
+    scorer = load_scorer(model, truth, force_model=force_model)
     now = _when(at, the_lead)
     past = leads_from_frame(read_history(history).frame) if history is not None else None
     inputs = router_inputs(chosen, roster, scorer=scorer, accounts=matcher, history=past)
@@ -193,7 +216,7 @@ def route_one(
         inputs = refresh_prices(the_lead, inputs, state, now, pricer)
     decision = route(the_lead, inputs, state, now, np.random.default_rng(seed))
     if as_json:
-        console.print_json(json.dumps(decision_json(decision)))
+        typer.echo(json.dumps(decision_json(decision), indent=2))
         return
     factors = None
     explain_model = getattr(scorer, "explain", None)
@@ -205,8 +228,34 @@ def route_one(
     console.print(explain(decision, factors=factors), highlight=False)
     known = {r.rep_id for r in roster}
     for rep_id in why_not_rep:
-        answer = why_not(decision, rep_id) if rep_id in known else f"{rep_id} is not in the roster."
+        if rep_id not in known:
+            answer = f"{rep_id} is not in the roster."
+        else:
+            other = _unlisted_candidate(decision, rep_id, the_lead, inputs)
+            answer = why_not(decision, rep_id, other=other)
         console.print(f"Why not {rep_id}? {answer}", highlight=False)
+
+
+def _unlisted_candidate(
+    decision: Decision, rep_id: str, lead: Lead, inputs: Any
+) -> Candidate | None:
+    """p, price and score of an eligible rep the decision does not list among its top
+    candidates: p from the same scorer, the price from the shadow prices the router's inputs
+    hold for the pool (``None`` when the pool is priced by the fairness band alone)."""
+    from leadpilot.schema import Candidate
+
+    listed = {c.rep_id for c in decision.candidates}
+    scorer = inputs.scorer
+    if rep_id in listed or rep_id in decision.exclusions or scorer is None:
+        return None
+    if decision.rep_id is None or decision.p_convert is None:
+        return None
+    p = float(scorer.score_candidates(lead, [rep_id]).p[0])
+    snapshot = inputs.prices.get(decision.pool) if decision.pool else None
+    price = None
+    if snapshot is not None and inputs.policy.predictive.shadow_prices:
+        price = float(snapshot.get(rep_id, 0.0))
+    return Candidate(rep_id, p, price, p - price if price is not None else None)
 
 
 def _when(at: str | None, lead: Lead) -> datetime:
@@ -247,6 +296,7 @@ def route_many(
     accounts: Path | None = _ACCOUNTS,
     model: Path | None = _MODEL,
     truth: Path | None = _TRUTH,
+    force_model: bool = _FORCE_MODEL,
     policy: Path | None = _POLICY,
     history: Path | None = _HISTORY,
     strategy: str | None = typer.Option(
@@ -257,6 +307,14 @@ def route_many(
     seed: int = typer.Option(0, "--seed", min=0, help="Seed for exploration, holdout and ties."),
     open_days: float = typer.Option(
         1.0, "--open-days", min=0.0, help="A lead counts as open this many days after routing."
+    ),
+    refresh_every: int | None = typer.Option(
+        None,
+        "--refresh-every",
+        min=0,
+        help="Re-solve a pool's shadow prices every N of its assignments of the day and at each "
+        "new day (default: the batch router's, 50); 0: the policy's cadence, as the service "
+        "refreshes (slower; the same decisions as routing each lead with `route`).",
     ),
     on_error: str = typer.Option(
         "raise",
@@ -273,7 +331,7 @@ def route_many(
     from leadpilot.csv_safe import write_safe_csv
     from leadpilot.ingest import leads_from_frame, read_history
     from leadpilot.policy import router_inputs, with_strategy
-    from leadpilot.policy.batch import decisions_frame, route_batch
+    from leadpilot.policy.batch import BATCH_REFRESH_EVERY, decisions_frame, route_batch
     from leadpilot.policy.policy_file import strategy_names
 
     if strategy is not None and strategy not in strategy_names():
@@ -285,7 +343,7 @@ def route_many(
     roster, matcher, chosen = _inputs(reps, accounts, policy)
     if strategy is not None:
         chosen = with_strategy(chosen, strategy)
-    scorer = load_scorer(model, truth)
+    scorer = load_scorer(model, truth, force_model=force_model)
     # --on-error is the option the reader's error hints name (it had none: issue 13 item 7).
     read = read_history(new_leads, keep_extra=True, on_error=on_error)  # type: ignore[arg-type]
     if read.rejects_path is not None:
@@ -298,7 +356,12 @@ def route_many(
     inputs = router_inputs(chosen, roster, scorer=scorer, accounts=matcher, history=past)
     with console.status(f"Routing {len(leads):,} leads...", spinner="dots"):
         decisions = route_batch(
-            leads, inputs, history=past or (), seed=seed, open_lead_days=open_days
+            leads,
+            inputs,
+            history=past or (),
+            seed=seed,
+            open_lead_days=open_days,
+            refresh_every=BATCH_REFRESH_EVERY if refresh_every is None else refresh_every or None,
         )
     write_safe_csv(decisions_frame(decisions), out)
     _print_batch(console, decisions, roster)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import secrets
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -62,7 +63,12 @@ def register(app: typer.Typer) -> None:
                 upgrade(engine)
             finally:
                 engine.dispose()
-        console.print(f"leadpilot serving on http://{host}:{port} (docs at /docs)")
+        # One key for the console's session cookies shared by every worker process (each
+        # would otherwise draw its own, and a session would work on one worker in N).
+        os.environ.setdefault("LEADPILOT_SESSION_SECRET", secrets.token_urlsafe(32))
+        console.print(
+            f"leadpilot serving on http://{host}:{port} (dashboard at /, API docs at /docs)"
+        )
         uvicorn.run(
             "leadpilot.service.app:app_from_environment",
             factory=True,
@@ -73,8 +79,11 @@ def register(app: typer.Typer) -> None:
         )
 
 
-def demo_service(console: Console, world_dir: Path, model_dir: Path | None = None) -> None:
-    """The service step of ``leadpilot demo`` (see ``leadpilot.cli._serve_demo``)."""
+def demo_service(
+    console: Console, world_dir: Path, model_dir: Path | None = None, *, keep_serving: bool = False
+) -> None:
+    """The service step of ``leadpilot demo`` (see ``leadpilot.cli._serve_demo``);
+    ``keep_serving`` leaves the dashboard up until Ctrl-C."""
     from leadpilot.cli._serve_demo import demo_service as run
 
-    run(console, world_dir, model_dir)
+    run(console, world_dir, model_dir, keep_serving=keep_serving)

@@ -14,19 +14,22 @@ from numpy.typing import NDArray
 from leadpilot.evaluate.offline import best_assignment, greedy_assignment
 from leadpilot.ingest import leads_from_frame, reps_from_frame
 from leadpilot.policy import Policy, default_policy, router_inputs, with_strategy
-from leadpilot.policy.batch import route_batch
+from leadpilot.policy.batch import BATCH_REFRESH_EVERY, route_batch
 from leadpilot.policy.fairness import fair_shares, fairness_index
 from leadpilot.schema import Decision, Scorer
 
 __all__ = ["compare_strategies", "score_decisions"]
 
 
-def compare_strategies(world: Any, scorer: Scorer | None = None) -> dict[str, Any]:
+def compare_strategies(
+    world: Any, scorer: Scorer | None = None, *, refresh_every: int | None = BATCH_REFRESH_EVERY
+) -> dict[str, Any]:
     """Route a synthetic world's new leads with round-robin and with the default predictive
     policy (the world's oracle unless ``scorer`` is given) and score both with the ground
     truth. Returns, per arm (``round_robin``, ``predictive``, ``greedy``, ``best``), the
     true expected conversions and, for the routed arms, fairness, over-cap rep-days and the
-    decisions; ``share_of_best_lift`` for predictive and greedy."""
+    decisions; ``share_of_best_lift`` for predictive and greedy. ``refresh_every``: the batch
+    router's price cadence (``None``: the policy's, as the service refreshes)."""
     reps = reps_from_frame(world.reps)
     leads = leads_from_frame(world.new_leads)
     history = leads_from_frame(world.history)
@@ -45,7 +48,7 @@ def compare_strategies(world: Any, scorer: Scorer | None = None) -> dict[str, An
     }
     for name, (pol, sc) in arms.items():
         inputs = router_inputs(pol, reps, scorer=sc, history=history)
-        decisions = route_batch(leads, inputs, history=history)
+        decisions = route_batch(leads, inputs, history=history, refresh_every=refresh_every)
         results[name] = score_decisions(world, decisions, active, cap)
         results[name]["decisions"] = decisions
     results["greedy"] = {"expected": greedy_assignment(p, day, cap).expected_conversions}

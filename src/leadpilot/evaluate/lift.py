@@ -261,17 +261,21 @@ def _running(tagged: Sequence[_Tagged]) -> list[dict[str, Any]]:
 _CAVEATS: dict[Design, str] = {
     "per_lead": (
         "Per-lead randomization: predictive and holdout leads share the same reps' capacity "
-        "at the same time. When capacity binds, the predictive leads take the best reps' "
-        "slots and the holdout gets what is left (or the reverse), so the difference can "
-        "misstate the lift of routing every lead predictively (interference). Prefer "
-        "holdout_design: switchback when reps are often near their caps."
+        "and fairness band at the same time. The predictive leads take the best reps' "
+        "slots while the holdout's round-robin keeps the team's lead counts even, so the "
+        "predictive leads look better than routing every lead predictively would be "
+        "(interference; on a synthetic world it doubled the lift, see the README). Prefer "
+        "holdout_design: switchback with day-long blocks."
     ),
     "switchback": (
         "Switchback: whole time blocks are predictive ON or OFF, so the two arms never "
-        "compete for capacity at once; blocks, not leads, are the units, so the interval "
-        "counts blocks and is wider than a per-lead one. Leads in the washout after each "
-        "switch are left out; effects that outlast the washout (open leads carried across a "
-        "switch) and time-of-day patterns average out only over many blocks."
+        "route at the same moment; blocks, not leads, are the units, so the interval counts "
+        "blocks and is wider than a per-lead one. Capacity that outlasts a block is still "
+        "shared: with daily caps (max_leads_per_day), blocks shorter than a day let an ON "
+        "block use up the best reps' day for the OFF block after it, so use day-long "
+        "blocks when daily caps bind. Leads in the washout after each switch are left out; "
+        "effects that outlast the washout (open leads carried across a switch) and "
+        "day-to-day patterns average out only over many blocks."
     ),
 }
 

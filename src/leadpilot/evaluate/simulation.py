@@ -26,7 +26,7 @@ from leadpilot.evaluate.replay import (
 )
 from leadpilot.evaluate.sla import sla_attainment
 from leadpilot.ingest import leads_from_frame
-from leadpilot.policy.batch import route_batch
+from leadpilot.policy.batch import BATCH_REFRESH_EVERY, route_batch
 from leadpilot.policy.holds import AccountLookup
 from leadpilot.policy.inputs import router_inputs
 from leadpilot.policy.policy_file import Policy
@@ -92,10 +92,12 @@ def run_simulation(
     n_bootstrap: int = 500,
     clip: float = DEFAULT_CLIP,
     progress: Progress | None = None,
+    refresh_every: int | None = BATCH_REFRESH_EVERY,
 ) -> SimulationResult:
     """Route each block's leads through every policy (and ``baseline``, e.g. round-robin,
     for the lift against it), then estimate every policy on the block's settled leads.
-    ``history`` is every logged lead (canonical, sorted by ``created_at``)."""
+    ``history`` is every logged lead (canonical, sorted by ``created_at``). Leads are routed by
+    the batch router with its price cadence ``refresh_every`` (``None``: the policy's)."""
     say = progress or (lambda _msg: None)
     names = [n for n, _ in policies]
     if len(set(names)) != len(names):
@@ -116,7 +118,9 @@ def run_simulation(
             inputs = router_inputs(
                 policy, reps, scorer=block.model, accounts=accounts, history=past_leads
             )
-            decisions[name] += route_batch(leads, inputs, history=past_leads, seed=seed)
+            decisions[name] += route_batch(
+                leads, inputs, history=past_leads, seed=seed, refresh_every=refresh_every
+            )
         settled = block.replay[block.replay["converted"].notna() & block.replay["rep_id"].notna()]
         if len(settled):
             say(f"block {b + 1}/{len(blocks)}: scoring {len(settled):,} settled leads")

@@ -59,6 +59,15 @@ def render_card(model: ConversionModel, report: EvaluationReport) -> str:
         f"{ev['n_bags']} refits of the linear part on random halves of the training period. "
         f"Calibration on the later slice: {ev['calibration_method']}.",
         "",
+    ]
+    block = model.fitted_.routing_block
+    if block:
+        lines += [
+            f"> **WARNING: this model is worse than a baseline.** {block}. The router falls "
+            "back to the policy's rules for it unless forced (`--force-model`).",
+            "",
+        ]
+    lines += [
         "## Data and split (by time, never random)",
         "",
         f"- History rows: {win['history_rows']:,}; with a known outcome: {win['labelled_rows']:,}",

@@ -66,6 +66,15 @@ class FittedConversion:
     importance: list[dict[str, Any]] = field(default_factory=list)  # {"feature", "share"}
 
     @property
+    def routing_block(self) -> str | None:
+        """Why this model must not route (it lost to a baseline on its own out-of-time test),
+        or ``None``; the router falls back to rules for it unless forced."""
+        for g in self.guards:
+            if g.get("blocks_routing"):
+                return str(g["detail"])
+        return None
+
+    @property
     def feature_names(self) -> list[str]:
         """Model input columns, in matrix order."""
         return self.state.feature_names

@@ -4,7 +4,7 @@ only the leads before it, capacity counted per rep-local calendar day."""
 from __future__ import annotations
 
 import bisect
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 
 import numpy as np
@@ -14,16 +14,26 @@ from leadpilot.errors import DataValidationError
 from leadpilot.policy.batch_scores import PrecomputedScorer, batch_hours, can_batch
 from leadpilot.policy.demand import DemandModel
 from leadpilot.policy.inputs import RouterInputs
-from leadpilot.policy.pricer import ShadowPricer, refresh_prices
-from leadpilot.policy.router import route
+from leadpilot.policy.policy_file import Pool
+from leadpilot.policy.pricer import ShadowPricer, pool_prices
+from leadpilot.policy.router import route, route_repriced
 from leadpilot.policy.state import InMemoryState
 from leadpilot.schema import Decision, Lead
 
-__all__ = ["BATCH_SIZE", "DECISION_COLUMNS", "decisions_frame", "route_batch"]
+__all__ = [
+    "BATCH_REFRESH_EVERY",
+    "BATCH_SIZE",
+    "DECISION_COLUMNS",
+    "decisions_frame",
+    "route_batch",
+]
 
 # Leads scored per vectorised model call: (leads x (reps + 1)) feature rows stay ~100 MB at
 # 100 reps; bigger batches buy nothing once the call overhead is amortised.
 BATCH_SIZE = 2048
+# The batch router's price cadence: a pool's prices are re-solved every this many of its
+# assignments of the day and at each new day (see README "Batch router" for the measurement).
+BATCH_REFRESH_EVERY = 50
 # DemandModel.from_leads' default window (days of leads its sample and profile read).
 SAMPLE_DAYS = 28
 
@@ -112,12 +122,28 @@ def route_batch(
             assert now is not None
             if base is not None and mix and now.date() != pricer_day:
                 pricer, pricer_day = ShadowPricer(mix.demand()), now.date()
-            inputs = refresh_prices(lead, inputs, state, now, pricer, refresh_every=refresh_every)
-            decision = route(lead, inputs, state, now, rng)
+            if pricer is None:
+                decision = route(lead, inputs, state, now, rng)
+            else:
+                decision, inputs = route_repriced(
+                    lead, inputs, state, now, rng, _repricer(pricer, state, now, refresh_every)
+                )
             state.commit(decision)
             out.append(decision)
             mix.add(lead)
     return out
+
+
+def _repricer(
+    pricer: ShadowPricer, state: InMemoryState, now: datetime, refresh_every: int | None
+) -> Callable[[Pool, RouterInputs], RouterInputs]:
+    """``refresh_prices`` for the pool the router names (see ``route_repriced``)."""
+
+    def reprice(pool: Pool, inputs: RouterInputs) -> RouterInputs:
+        prices = pool_prices(pricer, pool, inputs, state, now, refresh_every=refresh_every)
+        return inputs.with_prices(pool.name, prices)
+
+    return reprice
 
 
 class _LeadMix:

@@ -156,6 +156,29 @@ def _roster_checks(policy: Policy, reps: Sequence[Rep], ids: set[str], out: list
                 "recorded recommendation",
             )
         )
+    predictive = policy.predictive
+    if predictive.holdout_design == "switchback":
+        if predictive.holdout in (0.0, 1.0):
+            out.append(
+                Finding(
+                    "warning",
+                    "predictive.holdout",
+                    f"holdout_design is switchback but holdout is {predictive.holdout:g}: every "
+                    "block is " + ("ON" if predictive.holdout == 0 else "OFF") + ", so there "
+                    "is nothing to compare (give the share of blocks OFF, e.g. 0.5)",
+                )
+            )
+        capped = any(capacity_of(r, policy).max_leads_per_day is not None for r in reps if r.active)
+        if capped and predictive.switchback.block_minutes < 1440:
+            out.append(
+                Finding(
+                    "warning",
+                    "predictive.switchback.block_minutes",
+                    f"switchback blocks of {predictive.switchback.block_minutes} minutes share "
+                    "the reps' daily caps: an ON block can use up the best reps' day before an "
+                    "OFF block, which biases the lift when caps bind (use 1440, a day)",
+                )
+            )
 
 
 def _pool_summary(pool: Pool) -> str:

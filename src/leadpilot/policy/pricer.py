@@ -276,8 +276,10 @@ def refresh_prices(
     """``inputs`` with the prices ``route(lead, ...)`` will read brought up to date by
     ``pricer`` (solved now, or with a solver the pool's latest while a refresh runs);
     ``inputs`` unchanged when the lead reads no prices or there is no pricer.
-    ``refresh_every``: assignments between refreshes in place of the policy's
-    ``predictive.refresh_every`` (the batch router's cadence)."""
+    ``refresh_every``: refresh every that many assignments of the pool's day (and at each
+    new day) instead of the policy's cadence (``predictive.refresh_every``, at least a
+    quarter of the pool, and whenever another tenth of the pool reaches a cap): the batch
+    router's cadence."""
     if pricer is None or inputs.scorer is None:
         return inputs
     pool = priced_pool(lead, inputs, state, now, declined)
@@ -334,16 +336,14 @@ def pool_prices(
     # Refresh as the day fills: every ``refresh_every`` assignments (at least a quarter of
     # the pool, so big pools don't re-solve for every few leads) and every tenth of the pool
     # reaching a cap; a new day always re-solves.
-    every = refresh_every if refresh_every is not None else policy.predictive.refresh_every
-    step = max(every, len(members) // 4)
-    key = (
-        now.date(),
-        pool.name,
-        policy.policy_hash,
-        scorer.version,
-        len(full) // max(1, len(members) // 10),
-        today_total // step,
-    )
+    # ``refresh_every`` given (the batch router): exactly every that many assignments of the
+    # day and at each new day, nothing else (the cadence measured in the README).
+    if refresh_every is None:
+        step = max(policy.predictive.refresh_every, len(members) // 4)
+        filled = len(full) // max(1, len(members) // 10)
+    else:
+        step, filled = max(refresh_every, 1), 0
+    key = (now.date(), pool.name, policy.policy_hash, scorer.version, filled, today_total // step)
 
     def allowed(sample: Sequence[Lead], reps: Sequence[Rep]) -> NDArray[np.bool_]:
         mask = np.zeros((len(sample), len(reps)), dtype=bool)

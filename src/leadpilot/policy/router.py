@@ -17,7 +17,7 @@ Strategies and eligibility rules come from the registries of :mod:`leadpilot.pol
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
@@ -46,6 +46,7 @@ __all__ = [
     "lead_view",
     "priced_pool",
     "route",
+    "route_repriced",
     "select_lane",
     "select_pool",
     "with_strategy",
@@ -166,6 +167,32 @@ def route(
     if isinstance(plan, Decision):
         return plan
     return _choose(plan, inputs, state, rng)
+
+
+def route_repriced(
+    lead: Lead,
+    inputs: RouterInputs,
+    state: RoutingState,
+    now: datetime,
+    rng: np.random.Generator,
+    reprice: Callable[[Pool, RouterInputs], RouterInputs],
+) -> tuple[Decision, RouterInputs]:
+    """``route`` with the price refresh folded in (the batch router): the lane, hold, pool
+    and eligibility are worked out once, and when the lead reads a pool's shadow prices (the
+    pool :func:`priced_pool` would name) ``reprice(pool, inputs)`` gives the inputs to
+    choose with. The same decision as refreshing the prices and calling ``route``, with the
+    roster screened once instead of twice. Returns the decision and the inputs (with the
+    refreshed prices) for the next lead."""
+    plan = _plan(lead, inputs, state, now, frozenset())
+    if isinstance(plan, Decision):
+        return plan, inputs
+    if (
+        inputs.scorer is not None
+        and inputs.policy.predictive.shadow_prices
+        and STRATEGIES.get(plan.pool.strategy).priced
+    ):
+        inputs = reprice(plan.pool, inputs)
+    return _choose(plan, inputs, state, rng), inputs
 
 
 def priced_pool(

@@ -81,11 +81,12 @@ def create_app(
         with engine.connect() as conn:
             row = active_model_row(conn)
         if row is not None:  # the model this database was last served with
-            scorer = load_scorer(Path(row.path))
+            scorer = load_scorer(Path(row.path), force=settings.force_model)
     elif scorer is None and settings.model_dir is not None:
-        scorer = load_scorer(settings.model_dir)
-        with write_transaction(engine) as conn:
-            register_model(conn, version=scorer.version, path=str(settings.model_dir.resolve()))
+        scorer = load_scorer(settings.model_dir, force=settings.force_model)
+        if scorer is not None:  # a model that lost to a baseline is not served
+            with write_transaction(engine) as conn:
+                register_model(conn, version=scorer.version, path=str(settings.model_dir.resolve()))
     metrics = ServiceMetrics()
     service = RoutingService(
         engine, settings=settings, metrics=metrics, scorer=scorer, clock=clock, seed=seed

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 import sqlalchemy as sa
@@ -24,3 +24,5 @@ class ServiceContext:
     metrics: ServiceMetrics
     service: RoutingService
     clock: Callable[[], datetime]
+    # When this process last recorded each token's use (monotonic seconds; service.deps).
+    token_uses: dict[int, float] = field(default_factory=dict)

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import logging
+import math
+import threading
+import time
 from collections.abc import Callable, Iterator
+from datetime import timedelta
 from typing import Annotated
 
 import sqlalchemy as sa
@@ -11,9 +16,12 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from leadpilot.errors import DataValidationError
 from leadpilot.service.context import ServiceContext
-from leadpilot.store.tokens import TokenInfo, lookup_token
+from leadpilot.store.engine import write_transaction
+from leadpilot.store.tokens import TokenInfo, lookup_token, touch_last_used
 
 __all__ = ["AdminToken", "Conn", "Ctx", "ReaderToken", "WriterToken", "storable_url"]
+
+log = logging.getLogger("leadpilot.service")
 
 _ROLE_RANK = {"reader": 0, "writer": 1, "admin": 2}
 _bearer = HTTPBearer(auto_error=False, description="an API token: leadpilot token create")
@@ -54,7 +62,31 @@ def _lookup(ctx: ServiceContext, token: str) -> TokenInfo | None:
     token must stop working at once on every replica (a per-process cache let one work for
     5 s after revocation), and the lookup is one primary-key-sized index read (~0.1 ms)."""
     with ctx.engine.connect() as conn:
-        return lookup_token(conn, token)
+        info = lookup_token(conn, token)
+    if info is not None:
+        _note_use(ctx, info.id)
+    return info
+
+
+# When this process last wrote each token's last_used_at (monotonic seconds). Why: a write
+# per request would queue every read behind SQLite's write lock; once a minute is enough for
+# `leadpilot token list` to tell a token in use from a forgotten one.
+_LAST_USE_RESOLUTION = timedelta(minutes=1)
+_uses_lock = threading.Lock()
+
+
+def _note_use(ctx: ServiceContext, token_id: int) -> None:
+    now = time.monotonic()
+    with _uses_lock:
+        last = ctx.token_uses.get(token_id, -math.inf)
+        if now - last < _LAST_USE_RESOLUTION.total_seconds():
+            return
+        ctx.token_uses[token_id] = now
+    try:
+        with write_transaction(ctx.engine) as conn:
+            touch_last_used(conn, token_id, ctx.clock(), resolution=_LAST_USE_RESOLUTION)
+    except sa.exc.SQLAlchemyError:  # bookkeeping only: never fail the request over it
+        log.warning("could not record the use of token #%s", token_id, exc_info=True)
 
 
 def _require(role: str) -> Callable[..., TokenInfo]:

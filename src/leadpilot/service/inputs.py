@@ -15,6 +15,7 @@ use the latest prices of their pool while a refresh is solved (see ``policy.pric
 
 from __future__ import annotations
 
+import logging
 import multiprocessing
 import threading
 import time
@@ -57,6 +58,8 @@ from leadpilot.store.policies import active_policy_version, get_policy_row
 from leadpilot.store.reps import list_reps
 from leadpilot.store.response_times import contact_times
 
+_log = logging.getLogger(__name__)
+
 __all__ = [
     "ACCOUNT_REFRESH",
     "RoutingInputs",
@@ -83,11 +86,24 @@ def policy_from_text(text: str) -> Policy:
     return parse_policy_text(text, source="the uploaded policy")
 
 
-def load_scorer(model_dir: Path) -> Scorer:
-    """Load a trained conversion model folder (``leadpilot.model.ConversionModel``)."""
+def load_scorer(model_dir: Path, *, force: bool = False) -> Scorer | None:
+    """Load a trained conversion model folder (``leadpilot.model.ConversionModel``); ``None``
+    (route by the policy's rules) when the model lost to a baseline on its own out-of-time
+    test, unless ``force``."""
     from leadpilot.model import ConversionModel  # lazy: LightGBM only when a model is served
 
-    return ConversionModel.load(model_dir)
+    model = ConversionModel.load(model_dir)
+    block = model.fitted_.routing_block
+    if block and not force:
+        _log.warning(
+            "model %s in %s is not used: %s; routing by the policy's rules "
+            "(LEADPILOT_FORCE_MODEL=1 uses it anyway)",
+            model.version,
+            model_dir,
+            block,
+        )
+        return None
+    return model
 
 
 class _LastLeadMatcher:

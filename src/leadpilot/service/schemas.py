@@ -43,6 +43,7 @@ __all__ = [
     "LeadPublic",
     "Moment",
     "OutOfOffice",
+    "PolicyActivate",
     "PolicyCreate",
     "PolicyDiff",
     "PolicyHistory",
@@ -516,6 +517,10 @@ class PolicyRollback(_In):
     """Which earlier version to activate again."""
 
     version: str = Field(min_length=1, max_length=128)
+
+
+class PolicyActivate(PolicyRollback):
+    """Which stored version to activate."""
 
 
 class PolicyDiff(BaseModel):

@@ -10,6 +10,8 @@ from __future__ import annotations
 import hashlib
 import secrets
 from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -17,7 +19,16 @@ from leadpilot.errors import ConfigError
 from leadpilot.store.tables import api_tokens
 from leadpilot.store.types import utcnow
 
-__all__ = ["ROLES", "TokenInfo", "create_token", "hash_token", "lookup_token", "revoke_token"]
+__all__ = [
+    "ROLES",
+    "TokenInfo",
+    "create_token",
+    "hash_token",
+    "list_tokens",
+    "lookup_token",
+    "revoke_token",
+    "touch_last_used",
+]
 
 ROLES: tuple[str, ...] = ("admin", "writer", "reader")
 _PREFIX = "lp_"
@@ -70,3 +81,37 @@ def revoke_token(conn: sa.Connection, token_id: int) -> bool:
         .values(revoked_at=utcnow())
     )
     return result.rowcount > 0
+
+
+def list_tokens(conn: sa.Connection, *, include_revoked: bool = False) -> list[Any]:
+    """Every token's id, name, role, creation, last use and revocation (never the hash),
+    oldest first."""
+    query = sa.select(
+        api_tokens.c.id,
+        api_tokens.c.name,
+        api_tokens.c.role,
+        api_tokens.c.created_at,
+        api_tokens.c.last_used_at,
+        api_tokens.c.revoked_at,
+    ).order_by(api_tokens.c.id)
+    if not include_revoked:
+        query = query.where(api_tokens.c.revoked_at.is_(None))
+    return list(conn.execute(query).all())
+
+
+def touch_last_used(
+    conn: sa.Connection, token_id: int, now: datetime, *, resolution: timedelta
+) -> None:
+    """Record that the token was used at ``now``, unless a use within ``resolution`` is
+    already recorded (one write per token per ``resolution``, not one per request)."""
+    conn.execute(
+        api_tokens.update()
+        .where(
+            api_tokens.c.id == token_id,
+            sa.or_(
+                api_tokens.c.last_used_at.is_(None),
+                api_tokens.c.last_used_at < now - resolution,
+            ),
+        )
+        .values(last_used_at=now)
+    )

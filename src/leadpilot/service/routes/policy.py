@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-import difflib
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response
 
+from leadpilot.policy.policy_diff import policy_text_diff
 from leadpilot.service.deps import AdminToken, Conn, Ctx, ReaderToken
 from leadpilot.service.errors import NotFoundError
 from leadpilot.service.inputs import policy_from_text
 from leadpilot.service.schemas import (
+    PolicyActivate,
     PolicyActivationPublic,
     PolicyCreate,
     PolicyDiff,
@@ -120,13 +121,21 @@ def diff(
 ) -> PolicyDiff:
     """A unified diff of two versions' YAML text."""
     old, new = _get(conn, from_version), _get(conn, to_version)
-    lines = difflib.unified_diff(
-        old.text.splitlines(keepends=True),
-        new.text.splitlines(keepends=True),
-        fromfile=f"policy@{from_version}",
-        tofile=f"policy@{to_version}",
-    )
-    return PolicyDiff(from_version=from_version, to_version=to_version, diff="".join(lines))
+    text = policy_text_diff(old.text, new.text, from_version, to_version)
+    return PolicyDiff(from_version=from_version, to_version=to_version, diff=text)
+
+
+@router.post("/activate", response_model=PolicyPublic)
+def activate(body: PolicyActivate, ctx: Ctx, token: AdminToken) -> PolicyPublic:
+    """Activate a stored version (uploaded with ``activate: false``), logged as an
+    activation."""
+    with routing_transaction(ctx.engine) as conn:
+        _get(conn, body.version)
+        store.activate_policy(
+            conn, body.version, action="activate", author_token_id=token.id, author=token.name
+        )
+        row = store.get_policy_row(conn, body.version)
+    return _public(row)
 
 
 @router.post("/rollback", response_model=PolicyPublic)
