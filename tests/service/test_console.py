@@ -342,3 +342,23 @@ def test_the_readme_preview_curl_works_as_written(console) -> None:  # type: ign
     )
     assert resp.status_code == 200, resp.text
     assert resp.json()["decision"]["lane"] == "hot"
+
+
+@pytest.mark.parametrize(
+    ("strategy", "reasons", "method"),
+    [
+        ("round_robin", ["LANE:hot", "HOLDOUT", "ROUND_ROBIN"], "holdout"),
+        ("round_robin", ["LOW_CONFIDENCE_FALLBACK", "ROUND_ROBIN"], "fallback"),
+        ("load_balanced", ["NO_MODEL_FALLBACK"], "fallback"),
+        ("predictive", ["LANE:standard", "PREDICTIVE"], "predictive"),
+        ("predictive", ["EXPLORE"], "predictive"),
+        ("round_robin", ["ROUND_ROBIN"], "round_robin"),
+    ],
+)
+def test_routing_method_of_a_decision(strategy: str, reasons: list[str], method: str) -> None:
+    import json
+
+    from leadpilot.service.kpis import routing_method
+
+    assert routing_method(strategy, reasons) == method
+    assert routing_method(strategy, json.dumps(reasons)) == method  # the stored text

@@ -9,6 +9,7 @@ per hour and the queue length. Rates carry Wilson 95% intervals; with no data a 
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from datetime import datetime
@@ -81,13 +82,15 @@ class KPIReport(BaseModel):
     queue_length: int
 
 
-def routing_method(strategy: str | None, reasons: Sequence[str]) -> str:
+def routing_method(strategy: str | None, reasons: Sequence[str] | str) -> str:
     """How a decision chose its rep: ``holdout`` (randomised control), ``predictive`` (the
     model's choice, exploration included), ``fallback`` (the model declined: low confidence
-    or none) or the rule-based strategy's name (e.g. ``round_robin``)."""
-    if "HOLDOUT" in reasons:
+    or none) or the rule-based strategy's name (e.g. ``round_robin``). ``reasons``: the
+    codes, or their stored JSON text."""
+    codes = json.loads(reasons) if isinstance(reasons, str) else reasons
+    if "HOLDOUT" in codes:
         return "holdout"
-    if any(r.endswith("_FALLBACK") for r in reasons):
+    if any(r.endswith("_FALLBACK") for r in codes):
         return "fallback"
     return strategy or "unknown"
 
@@ -131,7 +134,14 @@ def compute_kpis(
     opportunities = sum(1 for r in routed if r.opportunity_at is not None)
     by_method: dict[str, list[int]] = defaultdict(lambda: [0, 0])
     for r in routed:
-        counts = by_method[routing_method(r.strategy, r.reasons or ())]
+        # Parsing the JSON only when it holds a code that changes the answer.
+        text = r.reasons or "[]"
+        method = (
+            routing_method(r.strategy, text)
+            if "HOLDOUT" in text or "_FALLBACK" in text
+            else r.strategy or "unknown"
+        )
+        counts = by_method[method]
         counts[0] += r.meeting_at is not None
         counts[1] += 1
     # SLA attainment over the leads whose promise is decided: touched in time, touched late,
