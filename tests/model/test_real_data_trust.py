@@ -39,6 +39,9 @@ def test_train_refuses_olist_leaked_rep(tmp_path: Path) -> None:
     assert "--allow-leaky rep_id" in text
     assert "Traceback" not in out
     assert not (tmp_path / "m" / "model.json").exists()
+    code, out = _invoke("train", str(OLIST), "--out", str(tmp_path / "n"), "--allow-leaky", "sdr")
+    assert code == 2, out
+    assert "--allow-leaky names no column of this history: sdr" in " ".join(out.split())
 
 
 @pytest.mark.slow

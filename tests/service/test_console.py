@@ -71,7 +71,7 @@ def test_pages_need_credentials_and_redirect_to_login(console) -> None:  # type:
     resp = api.client.get("/decisions?q=acme", follow_redirects=False)
     assert resp.headers["location"] == "/login?next=%2Fdecisions%3Fq%3Dacme"
     # A bearer header works on every page without a session.
-    for page in ("/", "/decisions", "/decisions/1", "/reps", "/test-lead", "/alerts"):
+    for page in ("/", "/decisions", "/decisions/1", "/reps", "/test-lead", "/policy", "/alerts"):
         resp = api.client.get(page, headers=api.headers("reader"))
         assert resp.status_code == 200, page
         assert "default-src 'self'" in resp.headers["content-security-policy"]
@@ -362,3 +362,22 @@ def test_routing_method_of_a_decision(strategy: str, reasons: list[str], method:
 
     assert routing_method(strategy, reasons) == method
     assert routing_method(strategy, json.dumps(reasons)) == method  # the stored text
+
+
+def test_policy_page_in_words_history_and_diff(console) -> None:  # type: ignore[no-untyped-def]
+    api, _ = console
+    reader = api.headers("reader")
+    page = api.client.get("/policy", headers=reader).text
+    assert "hot: when demo_request is True: assigned, first touch due within 15 min" in page
+    assert "sdr: when region is EMEA; members: roster pool sdr; picked by round_robin" in page
+    assert "ae: every other lead; members: roster pool ae" in page
+    first = api.get("/v1/policy").json()["version"]
+    changed = world.POLICY.replace("sla_minutes: 15", "sla_minutes: 10")
+    second = api.post("/v1/policy", {"policy": changed}, role="admin").json()["version"]
+    page = api.client.get("/policy", params={"from": first, "to": second}, headers=reader).text
+    assert '<span class="d-del">-    sla_minutes: 15</span>' in page
+    assert '<span class="d-add">+    sla_minutes: 10</span>' in page
+    assert f'<b id="active-version">{second}</b>' in page
+    assert "first touch due within 10 min" in page
+    missing = api.client.get("/policy", params={"from": first, "to": "nope"}, headers=reader)
+    assert missing.status_code == 404

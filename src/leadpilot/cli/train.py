@@ -206,6 +206,12 @@ def register(app: typer.Typer) -> None:
             )
         prepare_output_folder(out, option="--out")
         frame = _read(history, format)
+        unknown = [c for c in allow_leaky if c not in frame.columns]
+        if unknown:
+            raise ConfigError(
+                f"--allow-leaky names no column of this history: {', '.join(unknown)}",
+                hint="name the canonical column the leak guard reported (e.g. rep_id)",
+            )
         roster = None
         if reps is not None:
             from leadpilot.ingest import read_reps
