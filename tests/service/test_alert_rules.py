@@ -339,3 +339,35 @@ def test_alerts_are_notified_acknowledged_and_listed_by_status(api: Api) -> None
         "sla_breach:hot"
     ]
     assert api.get("/v1/alerts", status="bogus").status_code == 422
+
+
+def test_the_database_allows_one_open_alert_per_condition(engine_any: sa.Engine) -> None:
+    from leadpilot.store.alerts import open_alert, resolve_alert
+
+    with write_transaction(engine_any) as conn:
+        first = open_alert(conn, key="fairness:sdr:rep-01", kind="fairness", severity="warning",
+                           message="m", details={}, lead_id=None, now=T0)  # fmt: skip
+    with pytest.raises(sa.exc.IntegrityError), write_transaction(engine_any) as conn:
+        open_alert(conn, key="fairness:sdr:rep-01", kind="fairness", severity="warning",
+                   message="m", details={}, lead_id=None, now=T0)  # fmt: skip
+    with write_transaction(engine_any) as conn:  # once resolved, the condition may open again
+        resolve_alert(conn, first, T0)
+        open_alert(conn, key="fairness:sdr:rep-01", kind="fairness", severity="warning",
+                   message="m", details={}, lead_id=None, now=T0)  # fmt: skip
+
+
+def test_calibration_drift_triggers_and_clears(api: Api) -> None:
+    # defaults: leads received in the 28 days up to 30 days ago; 200 leads at p = 0.2
+    for i in range(200):  # expected 40 won, variance 200 x 0.2 x 0.8 = 32; observed 20
+        add_lead(api.engine, f"C{i}", T0 - timedelta(days=40, minutes=i), p_convert=0.2,
+                 won=i < 20)  # fmt: skip
+    check_alerts(api.service, T0)
+    d = _of(api, "calibration_drift")["calibration_drift:all"]["details"]
+    assert (d["observed"], d["expected"]) == (20, pytest.approx(40.0))
+    assert d["z"] == pytest.approx(-20 / math.sqrt(32))  # -3.54
+    assert d["p_value"] == pytest.approx(math.erfc(20 / math.sqrt(32) / math.sqrt(2)))
+    for i in range(20, 40):  # 40 won: as predicted
+        set_lead(api.engine, f"C{i}", closed_won=True)
+    assert _only(check_alerts(api.service, T0).resolved, "calibration_drift") == [
+        "calibration_drift:all"
+    ]

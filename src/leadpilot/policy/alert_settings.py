@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 __all__ = [
     "AlertRuleSettings",
     "AlertsSettings",
+    "CalibrationDriftSettings",
     "ConversionDropSettings",
     "DeliveryFailureSettings",
     "FairnessAlertSettings",
@@ -117,6 +118,19 @@ class ModelDriftSettings(AlertRuleSettings):
     bins: int = Field(default=10, ge=2, le=50)
 
 
+class CalibrationDriftSettings(AlertRuleSettings):
+    """Calibration in the large of the model's ``p_convert`` on routed leads received
+    ``window_days`` before ``lag_days`` ago (time for the outcome to happen): observed
+    conversions O against the predicted sum E, z = (O - E) / sqrt(sum p(1 - p)); alert when
+    the two-sided p-value of z is below ``alpha``. ``outcome`` is what the model predicts."""
+
+    outcome: Literal["meeting", "opportunity", "won"] = "won"
+    window_days: int = Field(default=28, ge=1)
+    lag_days: int = Field(default=30, ge=0)
+    min_leads: int = Field(default=200, ge=10)
+    alpha: float = Field(default=0.01, gt=0, lt=1)
+
+
 class DeliveryFailureSettings(AlertRuleSettings):
     """Webhook deliveries (notifications, CRM callbacks) that gave up in the last
     ``window_hours``, or are still retrying after ``min_attempts`` failed attempts."""
@@ -154,6 +168,7 @@ class AlertsSettings(BaseModel):
     )
     unusual_assignment: UnusualAssignmentSettings = Field(default_factory=UnusualAssignmentSettings)
     model_drift: ModelDriftSettings = Field(default_factory=ModelDriftSettings)
+    calibration_drift: CalibrationDriftSettings = Field(default_factory=CalibrationDriftSettings)
     delivery_failures: DeliveryFailureSettings = Field(default_factory=DeliveryFailureSettings)
     no_leads: NoLeadsSettings = Field(default_factory=NoLeadsSettings)
     rep_skipped: AlertRuleSettings = Field(default_factory=AlertRuleSettings)

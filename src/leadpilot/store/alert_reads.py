@@ -15,6 +15,7 @@ __all__ = [
     "intake_times",
     "latest_model_version",
     "outcomes_by_pool",
+    "predicted_and_observed",
     "untouched_past_sla",
 ]
 
@@ -131,3 +132,24 @@ def decision_features(
         )
     )
     return [dict(row._mapping) for row in conn.execute(query)]
+
+
+def predicted_and_observed(
+    conn: sa.Connection, *, since: datetime, until: datetime, outcome: str
+) -> list[tuple[float, bool]]:
+    """``(p_convert, converted)`` of leads received in ``[since, until)`` whose live
+    decision gave them to a rep with a model's probability."""
+    query = (
+        sa.select(decisions.c.p_convert, _OUTCOME_COLUMN[outcome].label("converted"))
+        .select_from(
+            leads.join(decisions, sa.and_(decisions.c.lead_id == leads.c.lead_id, decisions.c.live))
+        )
+        .where(
+            leads.c.received_at >= since,
+            leads.c.received_at < until,
+            leads.c.status != "history",
+            decisions.c.rep_id.is_not(None),
+            decisions.c.p_convert.is_not(None),
+        )
+    )
+    return [(float(row.p_convert), bool(row.converted)) for row in conn.execute(query)]
