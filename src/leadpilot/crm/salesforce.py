@@ -175,7 +175,8 @@ class SalesforceConnector:
                 described = self._client.Lead.describe()
         except CrmCallError as exc:
             return [("read the Lead object (API Enabled, Read on Leads)", False, str(exc))]
-        owner = next((f for f in described.get("fields", []) if f.get("name") == "OwnerId"), {})
+        fields: list[dict[str, Any]] = described.get("fields", [])
+        owner: dict[str, Any] = next((f for f in fields if f.get("name") == "OwnerId"), {})
         writable = bool(described.get("updateable")) and bool(owner.get("updateable"))
         return [
             ("read the Lead object (API Enabled, Read on Leads)", True, "ok"),
