@@ -53,6 +53,10 @@ class CrmStub:
     calls: list[Call] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
+    def slack(self) -> list[Any]:
+        """The Slack messages received."""
+        return [c.body for c in self.calls if c.method == "POST" and c.path.startswith("/slack/")]
+
     def writes(self, *, ok: bool = True) -> list[Call]:
         """The PATCH calls that succeeded (``ok``) or were answered with a failure."""
         return [c for c in self.calls if c.method == "PATCH" and c.ok == ok]
@@ -107,7 +111,8 @@ def _handler(stub: CrmStub) -> type[BaseHTTPRequestHandler]:
                         },
                     )
                     return
-                wanted = (call.query.get("properties") or [""])[0].split(",")
+                # ``properties`` repeated (what the client sends) or comma-separated.
+                wanted = {p for v in call.query.get("properties", []) for p in v.split(",")}
                 props = {k: v for k, v in contact.items() if k in wanted}
                 self._send(
                     200,
@@ -119,6 +124,20 @@ def _handler(stub: CrmStub) -> type[BaseHTTPRequestHandler]:
                         "archived": False,
                     },
                 )
+                return
+            self._send(404, {"status": "error", "message": "no such endpoint"})
+
+        def do_POST(self) -> None:
+            # A Slack incoming webhook: answers 200 "ok" (Slack's "Sending messages using
+            # incoming webhooks" guide).
+            call = self._call()
+            if call.path.startswith("/slack/"):
+                body = b"ok"
+                self.send_response(200)
+                self.send_header("Content-Type", "text/plain")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
                 return
             self._send(404, {"status": "error", "message": "no such endpoint"})
 

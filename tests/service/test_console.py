@@ -381,3 +381,35 @@ def test_policy_page_in_words_history_and_diff(console) -> None:  # type: ignore
     assert "first touch due within 10 min" in page
     missing = api.client.get("/policy", params={"from": first, "to": "nope"}, headers=reader)
     assert missing.status_code == 404
+
+
+def test_alerts_page_lists_and_an_admin_acknowledges(console) -> None:  # type: ignore[no-untyped-def]
+    from leadpilot.store.alerts import record_alert
+    from leadpilot.store.engine import write_transaction
+
+    api, _ = console
+    with write_transaction(api.engine) as conn:
+        record_alert(conn, "sla_breach_unassignable", "lead e3 breached; nobody else", lead_id="e3")
+    alert_id = api.get("/v1/alerts").json()[0]["id"]
+    reader = api.client.get("/alerts", headers=api.headers("reader")).text
+    assert "lead e3 breached; nobody else" in reader
+    assert f'action="/alerts/{alert_id}/acknowledge"' not in reader
+    login(api, "reader")
+    token = CSRF.search(api.client.get("/alerts").text).group(1)  # type: ignore[union-attr]
+    refused = api.client.post(f"/alerts/{alert_id}/acknowledge", data={"csrf": token})
+    assert refused.status_code == 403
+    api.client.cookies.clear()
+    login(api, "admin")
+    page = api.client.get("/alerts").text
+    assert f'action="/alerts/{alert_id}/acknowledge"' in page
+    no_csrf = api.client.post(f"/alerts/{alert_id}/acknowledge", data={})
+    assert no_csrf.status_code == 403
+    assert api.get("/v1/alerts").json()[0]["acknowledged_at"] is None
+    token = CSRF.search(page).group(1)  # type: ignore[union-attr]
+    done = api.client.post(
+        f"/alerts/{alert_id}/acknowledge", data={"csrf": token}, follow_redirects=False
+    )
+    assert done.status_code == 303
+    alert = api.get("/v1/alerts").json()[0]
+    assert alert["acknowledged_by"] == "test-admin"
+    assert alert["status"] == "resolved"  # an event alert is resolved by acknowledging it

@@ -37,7 +37,7 @@ from leadpilot.service.routes.reps import update_rep
 from leadpilot.service.schemas import LeadCreate, RepUpdate, lead_from_create
 from leadpilot.store import policies as policy_store
 from leadpilot.store import reps as rep_store
-from leadpilot.store.alerts import list_alerts
+from leadpilot.store.alerts import acknowledge_alert, list_alerts
 from leadpilot.store.console_reads import (
     decision_by_id,
     lead_events,
@@ -45,6 +45,7 @@ from leadpilot.store.console_reads import (
 )
 from leadpilot.store.counters import rep_load
 from leadpilot.store.decisions import list_decisions
+from leadpilot.store.engine import write_transaction
 
 __all__ = ["router", "templates"]
 
@@ -576,7 +577,26 @@ def policy_page(
 # ---------------------------------------------------------------------------- alerts
 @router.get("/alerts")
 def alerts_page(user: User, conn: Conn) -> Response:
-    """Operator alerts, newest first."""
+    """Operator alerts, newest first, open and past; admins acknowledge them."""
     return render(
         "alerts.html", user=user, active="/alerts", title="Alerts", alerts=list_alerts(conn, 200)
     )
+
+
+@router.post("/alerts/{alert_id}/acknowledge")
+async def acknowledge_alert_form(alert_id: int, request: Request, ctx: Ctx) -> Response:
+    """Admin: acknowledge an alert (as ``POST /v1/alerts/{id}/acknowledge``)."""
+    user = current_user(request)
+    if not user.is_admin:
+        return error_page(
+            user, 403, "Admin only", f"A {user.token.role} token cannot acknowledge alerts.",
+            "sign in with an admin token",
+        )  # fmt: skip
+    form = await _checked_form(request, user)
+    if isinstance(form, HTMLResponse):
+        return form
+    with write_transaction(ctx.engine) as conn:
+        row = acknowledge_alert(conn, alert_id, by=user.token.name, now=ctx.clock())
+    if row is None:
+        return error_page(user, 404, "No such alert", f"There is no alert #{alert_id}.")
+    return RedirectResponse("/alerts", status_code=303)
