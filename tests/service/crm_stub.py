@@ -51,6 +51,7 @@ class CrmStub:
     # Answers to the next write calls, in order: (status, headers); empty = success.
     write_failures: list[tuple[int, dict[str, str]]] = field(default_factory=list)
     calls: list[Call] = field(default_factory=list)
+    owner_updateable: bool = True  # Salesforce describe: may this user set Lead.OwnerId?
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def slack(self) -> list[Any]:
@@ -98,6 +99,23 @@ def _handler(stub: CrmStub) -> type[BaseHTTPRequestHandler]:
         def do_GET(self) -> None:
             call = self._call()
             segments = call.path.strip("/").split("/")
+            if call.path.rstrip("/") in ("/crm/v3/objects/contacts", "/crm/v3/owners"):
+                self._send(200, {"results": []})  # a page: {"results", "paging"?}
+                return
+            if call.path.endswith("/sobjects/Lead/describe"):
+                # sObject Describe: object flags and one entry per field.
+                self._send(
+                    200,
+                    {
+                        "name": "Lead",
+                        "updateable": True,
+                        "fields": [
+                            {"name": "OwnerId", "updateable": stub.owner_updateable},
+                            {"name": "Email", "updateable": True},
+                        ],
+                    },
+                )
+                return
             if call.path.startswith("/crm/v3/objects/contacts/"):
                 contact = stub.contacts.get(segments[-1])
                 if contact is None:
