@@ -51,7 +51,12 @@ class CrmStub:
     # Answers to the next write calls, in order: (status, headers); empty = success.
     write_failures: list[tuple[int, dict[str, str]]] = field(default_factory=list)
     calls: list[Call] = field(default_factory=list)
+    owner_updateable: bool = True  # Salesforce describe: may this user set Lead.OwnerId?
     lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def slack(self) -> list[Any]:
+        """The Slack messages received."""
+        return [c.body for c in self.calls if c.method == "POST" and c.path.startswith("/slack/")]
 
     def writes(self, *, ok: bool = True) -> list[Call]:
         """The PATCH calls that succeeded (``ok``) or were answered with a failure."""
@@ -94,6 +99,23 @@ def _handler(stub: CrmStub) -> type[BaseHTTPRequestHandler]:
         def do_GET(self) -> None:
             call = self._call()
             segments = call.path.strip("/").split("/")
+            if call.path.rstrip("/") in ("/crm/v3/objects/contacts", "/crm/v3/owners"):
+                self._send(200, {"results": []})  # a page: {"results", "paging"?}
+                return
+            if call.path.endswith("/sobjects/Lead/describe"):
+                # sObject Describe: object flags and one entry per field.
+                self._send(
+                    200,
+                    {
+                        "name": "Lead",
+                        "updateable": True,
+                        "fields": [
+                            {"name": "OwnerId", "updateable": stub.owner_updateable},
+                            {"name": "Email", "updateable": True},
+                        ],
+                    },
+                )
+                return
             if call.path.startswith("/crm/v3/objects/contacts/"):
                 contact = stub.contacts.get(segments[-1])
                 if contact is None:
@@ -107,7 +129,8 @@ def _handler(stub: CrmStub) -> type[BaseHTTPRequestHandler]:
                         },
                     )
                     return
-                wanted = (call.query.get("properties") or [""])[0].split(",")
+                # ``properties`` repeated (what the client sends) or comma-separated.
+                wanted = {p for v in call.query.get("properties", []) for p in v.split(",")}
                 props = {k: v for k, v in contact.items() if k in wanted}
                 self._send(
                     200,
@@ -119,6 +142,20 @@ def _handler(stub: CrmStub) -> type[BaseHTTPRequestHandler]:
                         "archived": False,
                     },
                 )
+                return
+            self._send(404, {"status": "error", "message": "no such endpoint"})
+
+        def do_POST(self) -> None:
+            # A Slack incoming webhook: answers 200 "ok" (Slack's "Sending messages using
+            # incoming webhooks" guide).
+            call = self._call()
+            if call.path.startswith("/slack/"):
+                body = b"ok"
+                self.send_response(200)
+                self.send_header("Content-Type", "text/plain")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
                 return
             self._send(404, {"status": "error", "message": "no such endpoint"})
 

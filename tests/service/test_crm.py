@@ -27,6 +27,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 import requests
 import sqlalchemy as sa
@@ -40,11 +41,12 @@ from leadpilot.crm.salesforce import SalesforceConnector
 from leadpilot.schema import Rep
 from leadpilot.service.app import create_app
 from leadpilot.service.crm_worker import run_crm_due
+from leadpilot.service.worker import run_due
 from leadpilot.settings import Settings
 from leadpilot.store.crm_tables import crm_inbox, crm_outbox
 from leadpilot.store.engine import write_transaction
 from leadpilot.store.reps import upsert_reps
-from leadpilot.store.tables import alerts, leads
+from leadpilot.store.tables import alerts, events, leads
 from leadpilot.store.tokens import create_token
 from tests.service.conftest import Api, Clock, migrated_engine
 from tests.service.crm_stub import CrmStub, StubServer, self_signed
@@ -88,6 +90,12 @@ class World:
             self.api.service, self.crm, self.connectors, self.api.clock(), random.Random(1)
         )
 
+    def send_notices(self) -> list[Any]:
+        """Run the routing worker's webhook sender against the stub; the messages it got."""
+        with httpx.Client() as client:
+            run_due(self.api.service, self.api.clock(), client=client)
+        return self.stub.slack()
+
     def rows(self, table: sa.Table) -> list[Any]:
         with self.api.engine.connect() as conn:
             return list(conn.execute(sa.select(table).order_by(table.c.id)).all())
@@ -127,6 +135,8 @@ def world(db_url: str, tmp_path: Path) -> Iterator[World]:
             salesforce_organization_id=ORG,
             salesforce_shared_secret=SecretStr("sf-shared"),
             crm_max_attempts=4,
+            public_url="http://testserver",
+            notify_webhook_url=f"{hs.url}/slack/hook",
         )
         connectors: dict[str, Any] = {
             "hubspot": HubSpotConnector(TOKEN, base_url=hs.url),
@@ -234,7 +244,7 @@ def test_hubspot_contact_routed_written_back_once(world: World) -> None:
     assert {c.authorization for c in world.stub.calls} == {f"Bearer {TOKEN}"}
     reads = [c for c in world.stub.calls if c.method == "GET"]
     assert len(reads) == 1
-    assert "email" in reads[0].query["properties"][0].split(",")
+    assert {"email", "company", "country"} <= set(reads[0].query["properties"])
     # More polls and a duplicate delivery later change nothing.
     post_hubspot(world, body)
     world.run(seconds=120)
@@ -416,3 +426,78 @@ def test_json_callout_needs_the_shared_secret(world: World) -> None:
     world.run()
     rep = owner_of(world, "salesforce:00Q5e00000ZzZzZZZZ")
     assert [c.body for c in world.stub.writes()] == [{"OwnerId": SF_USERS[rep]}]
+
+
+# ------------------------------------------------------------------ rep notifications
+
+
+def link_path(url: str) -> str:
+    assert url.startswith("http://testserver/links/")
+    return url.removeprefix("http://testserver")
+
+
+def lead_events(world: World, lead_id: str) -> list[tuple[str, str]]:
+    with world.api.engine.connect() as conn:
+        rows = conn.execute(
+            sa.select(events.c.type, events.c.rep_id).where(events.c.lead_id == lead_id)
+        ).all()
+    return [(r.type, r.rep_id) for r in rows]
+
+
+def test_rep_notified_and_accept_link_works_once(world: World) -> None:
+    post_hubspot(world, delivery((61, 901, "contact.creation")))
+    assert world.run().notices == 1
+    [message] = world.send_notices()
+    rep = owner_of(world, "hubspot:901")
+    assert message["event"] == "lead_assigned"
+    assert (message["lead_id"], message["rep_id"]) == ("hubspot:901", rep)
+    assert "Acme" in message["text"]
+    assert "First touch due by 2026-03-02T" in message["text"]
+    accept = link_path(message["accept_url"])
+    page = world.api.client.get(accept)
+    assert page.status_code == 200
+    assert "Accept lead hubspot:901?" in page.text
+    assert lead_events(world, "hubspot:901") == []  # showing the page records nothing
+    done = world.api.client.post(accept)
+    assert done.status_code == 200
+    assert "hubspot:901 accepted" in done.text
+    again = world.api.client.post(accept)
+    assert again.status_code == 409
+    assert "already used" in again.text
+    other = world.api.client.post(link_path(message["decline_url"]))
+    assert other.status_code == 409  # the offer was answered by its Accept
+    assert lead_events(world, "hubspot:901") == [("accepted", rep)]
+    lead = world.api.get("/v1/leads/hubspot:901").json()
+    assert lead["accepted_at"] is not None
+    assert lead["rep_id"] == rep
+
+
+def test_decline_link_reassigns_notifies_and_writes_new_owner(world: World) -> None:
+    post_hubspot(world, delivery((71, 902, "contact.creation")))
+    world.run()
+    [first] = world.send_notices()
+    done = world.api.client.post(link_path(first["decline_url"]))
+    assert done.status_code == 200
+    new_rep = owner_of(world, "hubspot:902")
+    assert new_rep not in (None, first["rep_id"])
+    assert lead_events(world, "hubspot:902") == [("declined", first["rep_id"])]
+    report = world.run(seconds=1)
+    assert report.notices == 1
+    second = world.send_notices()[-1]
+    assert second["rep_id"] == new_rep
+    owners = [c.body["properties"]["hubspot_owner_id"] for c in world.stub.writes()]
+    assert owners == [OWNERS[first["rep_id"]], OWNERS[new_rep]]
+
+
+def test_expired_and_tampered_links_record_nothing(world: World) -> None:
+    post_hubspot(world, delivery((81, 901, "contact.creation")))
+    world.run()
+    [message] = world.send_notices()
+    accept = link_path(message["accept_url"])
+    tampered = accept[:-3] + ("AAA" if not accept.endswith("AAA") else "BBB")
+    assert world.api.client.post(tampered).status_code == 403
+    world.api.clock.advance(hours=24)  # crm.link_hours = 24: expired at exactly 24 h
+    expired = world.api.client.post(accept)
+    assert expired.status_code == 410
+    assert "expired" in expired.text
+    assert lead_events(world, "hubspot:901") == []

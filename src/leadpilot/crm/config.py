@@ -36,6 +36,15 @@ class CrmSettings(BaseSettings):
         None, description="X-Leadpilot-Secret header value of Flow / Apex JSON callouts"
     )
     salesforce_api_version: str = "59.0"
+    link_secret: SecretStr | None = Field(
+        None, description="signs Accept/Decline links (default: derived from the webhook secret)"
+    )
+    link_hours: float = Field(24.0, gt=0, description="how long Accept/Decline links work")
+    notify_webhook_url: str | None = Field(
+        None,
+        description="Slack-compatible incoming webhook for new-lead notices of reps without "
+        "their own (reps.csv column notify_webhook_url)",
+    )
     crm_max_attempts: int = Field(8, ge=1, description="write-back attempts before dead letter")
     crm_backoff_seconds: float = Field(2.0, gt=0)
     crm_backoff_cap_seconds: float = Field(600.0, gt=0)

@@ -150,6 +150,32 @@ class HubSpotConnector:
             )
         return {"id": str(found.id), "properties": dict(found.properties or {})}
 
+    def check(self) -> list[tuple[str, bool, str]]:
+        """Probe the calls leadpilot makes: ``(what, ok, detail)`` per check. Writing an
+        owner cannot be probed without writing; the token needs the write scope too."""
+        out = []
+        for what, call in (
+            (
+                "read contacts (scope crm.objects.contacts.read)",
+                lambda: self._client.crm.contacts.basic_api.get_page(
+                    limit=1, _request_timeout=self._timeout
+                ),
+            ),
+            (
+                "read owners (scope crm.objects.owners.read)",
+                lambda: self._client.crm.owners.owners_api.get_page(
+                    limit=1, _request_timeout=self._timeout
+                ),
+            ),
+        ):
+            try:
+                with self._call(what):
+                    call()
+                out.append((what, True, "ok"))
+            except CrmCallError as exc:
+                out.append((what, False, str(exc)))
+        return out
+
     def set_owner(self, record_id: str, owner_id: str) -> None:
         """Set the contact's ``hubspot_owner_id``."""
         body = SimplePublicObjectInput(properties={"hubspot_owner_id": owner_id})

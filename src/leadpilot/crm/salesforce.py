@@ -168,6 +168,25 @@ class SalesforceConnector:
         except requests.RequestException as exc:
             raise CrmCallError(f"Salesforce {what}: {type(exc).__name__} (no answer)") from None
 
+    def check(self) -> list[tuple[str, bool, str]]:
+        """Describe the Lead object: readable, and ``OwnerId`` updateable by this user."""
+        try:
+            with self._call("describing Lead"):
+                described = self._client.Lead.describe()
+        except CrmCallError as exc:
+            return [("read the Lead object (API Enabled, Read on Leads)", False, str(exc))]
+        fields: list[dict[str, Any]] = described.get("fields", [])
+        owner: dict[str, Any] = next((f for f in fields if f.get("name") == "OwnerId"), {})
+        writable = bool(described.get("updateable")) and bool(owner.get("updateable"))
+        return [
+            ("read the Lead object (API Enabled, Read on Leads)", True, "ok"),
+            (
+                "update Lead.OwnerId (Edit on Leads, Transfer Leads or Transfer Record)",
+                writable,
+                "ok" if writable else "Lead or its OwnerId field is not updateable by this user",
+            ),
+        ]
+
     def set_owner(self, record_id: str, owner_id: str) -> None:
         """Set the Lead's ``OwnerId``."""
         with self._call(f"setting the owner of lead {record_id}"):

@@ -37,6 +37,7 @@ from leadpilot.service.routes import (
     health,
     kpis,
     leads,
+    links,
     policy,
     preview,
     reps,
@@ -145,6 +146,7 @@ def create_app(
     for module in (health, leads, events, decisions, reps, policy, kpis, preview, webhooks):
         responses = None if module is health else ERROR_RESPONSES
         app.include_router(module.router, responses=responses)
+    app.include_router(links.router)
     console.install(app, settings)
 
     @app.middleware("http")

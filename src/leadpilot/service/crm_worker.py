@@ -24,6 +24,7 @@ from leadpilot.crm.retry import CrmCallError, next_delay
 from leadpilot.errors import LeadpilotError
 from leadpilot.ingest.crm_payloads import canonical_from_payload
 from leadpilot.service.core import RoutingService
+from leadpilot.service.rep_notify import NOTIFY_CURSOR, queue_assignment_notices
 from leadpilot.service.schemas import LeadCreate, lead_from_create
 from leadpilot.store.crm_queue import (
     claim_inbox,
@@ -80,6 +81,7 @@ class CrmReport:
     written: list[tuple[str, str, str]] = field(default_factory=list)  # crm, record, owner
     write_retries: int = 0
     dead: int = 0
+    notices: int = 0
 
 
 def build_connectors(crm: CrmSettings) -> dict[str, Any]:
@@ -106,11 +108,13 @@ def build_connectors(crm: CrmSettings) -> dict[str, Any]:
 
 
 def start_writeback_cursor(engine: sa.Engine, now: datetime) -> None:
-    """On a database that never wrote back, start after the decisions already made, so
-    turning the CRM on does not rewrite the owners of every past lead."""
+    """On a database that never wrote back (or notified), start after the decisions
+    already made, so turning the CRM on does not rewrite the owners of every past lead nor
+    re-announce them."""
     with write_transaction(engine) as conn:
-        if get_cursor(conn, _CURSOR) is None:
-            set_cursor(conn, _CURSOR, str(last_decision_id(conn)), now)
+        for name in (_CURSOR, NOTIFY_CURSOR):
+            if get_cursor(conn, name) is None:
+                set_cursor(conn, name, str(last_decision_id(conn)), now)
 
 
 def run_crm_due(
@@ -125,6 +129,7 @@ def run_crm_due(
     report = CrmReport()
     _route_inbox(service, crm, connectors, now, report, rng)
     _queue_writes(service, now, report)
+    report.notices = queue_assignment_notices(service, crm, now)
     _send_writes(service, crm, connectors, now, report, rng)
     return report
 

@@ -112,17 +112,21 @@ def decision_features(
     until: datetime,
     columns: list[str],
     model_version: str | None,
+    with_fields: bool = True,
 ) -> list[dict[str, Any]]:
     """Per first decision (``trigger='intake'``) in ``[since, until)`` under
-    ``model_version``: the named decision ``columns`` plus the lead's ``fields`` (JSON)."""
-    cols = [decisions.c[name] for name in columns]
+    ``model_version``: the named decision ``columns``, plus the lead's ``fields`` (JSON) when
+    ``with_fields``."""
+    cols: list[Any] = [decisions.c[name] for name in columns]
+    if with_fields:
+        cols.append(leads.c.fields)
     cond = (
         decisions.c.model_version.is_(None)
         if model_version is None
         else decisions.c.model_version == model_version
     )
     query = (
-        sa.select(*cols, leads.c.fields)
+        sa.select(*cols)
         .select_from(decisions.join(leads, leads.c.lead_id == decisions.c.lead_id))
         .where(
             decisions.c.trigger == "intake",

@@ -16,6 +16,7 @@ from leadpilot.store.tables import decisions, leads
 
 __all__ = [
     "add_inbox_event",
+    "assignments_after",
     "claim_inbox",
     "claim_writes",
     "enqueue_write",
@@ -151,6 +152,29 @@ def set_cursor(conn: sa.Connection, name: str, value: str, now: datetime) -> Non
 def last_decision_id(conn: sa.Connection) -> int:
     """The newest decision's id (0 when none)."""
     return int(conn.execute(sa.select(sa.func.max(decisions.c.id))).scalar() or 0)
+
+
+def assignments_after(conn: sa.Connection, after_id: int, limit: int) -> list[Any]:
+    """Decisions that gave a lead an owner, newer than ``after_id``, oldest first, with the
+    lead's company and CRM id: what a new-lead notice says."""
+    query = (
+        sa.select(
+            decisions.c.id,
+            decisions.c.lead_id,
+            decisions.c.rep_id,
+            decisions.c.pool,
+            decisions.c.trigger,
+            decisions.c.reasons,
+            decisions.c.sla_deadline,
+            leads.c.company,
+            leads.c.external_id,
+        )
+        .join(leads, leads.c.lead_id == decisions.c.lead_id)
+        .where(decisions.c.id > after_id, decisions.c.rep_id.is_not(None))
+        .order_by(decisions.c.id)
+        .limit(limit)
+    )
+    return list(conn.execute(query).all())
 
 
 def owner_decisions_after(conn: sa.Connection, after_id: int, limit: int) -> list[Any]:
