@@ -413,3 +413,36 @@ def test_alerts_page_lists_and_an_admin_acknowledges(console) -> None:  # type: 
     alert = api.get("/v1/alerts").json()[0]
     assert alert["acknowledged_by"] == "test-admin"
     assert alert["status"] == "resolved"  # an event alert is resolved by acknowledging it
+
+
+def test_meeting_rate_by_method_agrees_with_routing_method(console) -> None:  # type: ignore[no-untyped-def]
+    """The database's classification (``kpi_reads.window_leads``) is ``routing_method``'s."""
+    from leadpilot.service.kpis import routing_method
+    from leadpilot.store.engine import write_transaction
+    from leadpilot.store.tables import decisions
+
+    api, facts = console
+    relabel = {"e1": ["LANE:hot", "HOLDOUT", "ROUND_ROBIN"], "n1": ["LOW_CONFIDENCE_FALLBACK"]}
+    with write_transaction(api.engine) as conn:
+        for lead_id, reasons in relabel.items():
+            conn.execute(
+                decisions.update()
+                .where(decisions.c.lead_id == lead_id, decisions.c.seq == 1)
+                .values(reasons=reasons)
+            )
+    first = {}
+    for d in api.get("/v1/decisions", limit=1000).json():
+        if d["rep_id"] and d["lead_id"] not in first:
+            first[d["lead_id"]] = d
+    expected: dict[str, list[int]] = {}
+    for lead_id, d in first.items():
+        counts = expected.setdefault(routing_method(d["strategy"], d["reasons"]), [0, 0])
+        counts[0] += lead_id in facts.meetings
+        counts[1] += 1
+    got = {
+        m["method"]: [m["meeting_rate"]["numerator"], m["meeting_rate"]["denominator"]]
+        for m in api.get("/v1/kpis", days=1).json()["conversion_by_method"]
+    }
+    assert got == expected
+    assert got["holdout"] == [1, 1]
+    assert got["fallback"] == [1, 1]
