@@ -371,3 +371,33 @@ def test_calibration_drift_triggers_and_clears(api: Api) -> None:
     assert _only(check_alerts(api.service, T0).resolved, "calibration_drift") == [
         "calibration_drift:all"
     ]
+
+
+def test_crm_failures_trigger_and_clear(api: Api) -> None:
+    from leadpilot.store.crm_tables import crm_outbox
+
+    with write_transaction(api.engine) as conn:
+        conn.execute(
+            crm_outbox.insert(),
+            [
+                {"crm": "hubspot", "record_id": f"r{i}", "lead_id": f"L{i}", "decision_id": i,
+                 "rep_id": "rep-01", "status": status, "attempts": attempts,
+                 "next_attempt_at": T0, "created_at": T0 - timedelta(hours=2),
+                 "last_error": "HTTP 429 rate limited"}
+                for i, (status, attempts) in enumerate(
+                    [("dead", 8), ("pending", 3), ("pending", 1)]
+                )
+            ],
+        )  # fmt: skip
+    check_alerts(api.service, T0)
+    d = _of(api, "crm_failures")["crm_failures:hubspot"]["details"]
+    assert (d["gave_up"], d["retrying"]) == (1, 1)  # the write after 1 attempt is not yet
+    with write_transaction(api.engine) as conn:  # the retry went through; the dead one ages
+        conn.execute(crm_outbox.update().where(crm_outbox.c.status == "pending")
+                     .values(status="sent"))  # fmt: skip
+    # the dead write (created 2 h before T0) stays in the 24-hour window until T0 + 22 h
+    held = check_alerts(api.service, T0 + timedelta(hours=21))
+    assert _only(held.refreshed, "crm_failures") == ["crm_failures:hubspot"]
+    assert _only(check_alerts(api.service, T0 + timedelta(hours=23)).resolved, "crm_failures") == [
+        "crm_failures:hubspot"
+    ]

@@ -194,5 +194,6 @@ class AlertsSettings(BaseModel):
     model_drift: ModelDriftSettings = Field(default_factory=ModelDriftSettings)
     calibration_drift: CalibrationDriftSettings = Field(default_factory=CalibrationDriftSettings)
     delivery_failures: DeliveryFailureSettings = Field(default_factory=DeliveryFailureSettings)
+    crm_failures: DeliveryFailureSettings = Field(default_factory=DeliveryFailureSettings)
     no_leads: NoLeadsSettings = Field(default_factory=NoLeadsSettings)
     rep_skipped: AlertRuleSettings = Field(default_factory=AlertRuleSettings)

@@ -7,9 +7,11 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from leadpilot.store.crm_tables import crm_inbox, crm_outbox
 from leadpilot.store.tables import decisions, leads
 
 __all__ = [
+    "crm_failures",
     "decision_features",
     "first_decision_at",
     "intake_times",
@@ -157,3 +159,34 @@ def predicted_and_observed(
         )
     )
     return [(float(row.p_convert), bool(row.converted)) for row in conn.execute(query)]
+
+
+def crm_failures(
+    conn: sa.Connection, *, since: datetime, min_attempts: int
+) -> list[tuple[str, str, str, int, str | None]]:
+    """CRM sync failures: ``(crm, direction, status, attempts, last_error)`` for owner
+    writes given up (``dead``) and webhook events given up (``failed``) since ``since``, and
+    for either still retrying after ``min_attempts`` failed attempts."""
+    out = conn.execute(
+        sa.select(
+            crm_outbox.c.crm, crm_outbox.c.status, crm_outbox.c.attempts, crm_outbox.c.last_error
+        ).where(
+            sa.or_(
+                sa.and_(crm_outbox.c.status == "dead", crm_outbox.c.created_at >= since),
+                sa.and_(crm_outbox.c.status == "pending", crm_outbox.c.attempts >= min_attempts),
+            )
+        )
+    ).all()
+    inbox = conn.execute(
+        sa.select(
+            crm_inbox.c.crm, crm_inbox.c.status, crm_inbox.c.attempts, crm_inbox.c.last_error
+        ).where(
+            sa.or_(
+                sa.and_(crm_inbox.c.status == "failed", crm_inbox.c.processed_at >= since),
+                sa.and_(crm_inbox.c.status == "pending", crm_inbox.c.attempts >= min_attempts),
+            )
+        )
+    ).all()
+    return [(r.crm, "owner write", r.status, r.attempts, r.last_error) for r in out] + [
+        (r.crm, "webhook event", r.status, r.attempts, r.last_error) for r in inbox
+    ]
