@@ -152,3 +152,20 @@ def test_policy_commands_through_a_live_service(
     table = _run("token", "list", "--db", db)
     assert "ops-admin" in table.output
     assert tokens["admin"] not in table.output
+
+
+def test_the_old_json_path_spelling_still_writes_the_file() -> None:
+    from leadpilot.cli._common import legacy_json_args
+
+    assert legacy_json_args(["analyze", "h.csv", "--json", "a.json", "--quiet"]) == [
+        "analyze", "h.csv", "--json-out", "a.json", "--quiet"
+    ]  # fmt: skip
+    assert legacy_json_args(["simulate", "h.csv", "--json", "-"]) == ["simulate", "h.csv", "--json"]
+    assert legacy_json_args(["report", "lift", "--json=l.json"]) == [
+        "report", "lift", "--json-out=l.json"
+    ]  # fmt: skip
+    assert legacy_json_args(["analyze", "h.csv", "--json", "--quiet"]) == [
+        "analyze", "h.csv", "--json", "--quiet"
+    ]  # fmt: skip
+    # commands whose --json was always a switch are left alone
+    assert legacy_json_args(["dedupe", "x.csv", "--json"]) == ["dedupe", "x.csv", "--json"]

@@ -220,3 +220,41 @@ def test_route_batch_has_the_on_error_option_its_hint_names(folder: Path, tmp_pa
     assert sorted(got["lead_id"]) == sorted(leads["lead_id"].drop(index=3))
     rejects = pd.read_csv(tmp_path / "leads.rejects.csv")
     assert list(rejects["lead_id"]) == [leads.loc[3, "lead_id"]]
+
+
+def test_why_not_gives_both_reps_numbers_and_the_capacity_reason(
+    folder: Path, tmp_path: Path
+) -> None:
+    # Issue 14: `--why-not` answered only "was eligible but not chosen (predictive)". With
+    # shadow prices (--history), a rep who converts better can lose on price: the answer
+    # must give both reps' p, price and score and say that in words.
+    import pandas as pd
+
+    row = pd.read_csv(folder / "new_leads.csv").iloc[3].dropna().to_dict()
+    lead = tmp_path / "lead.json"
+    lead.write_text(json.dumps({k: getattr(v, "item", lambda v=v: v)() for k, v in row.items()}))
+    args = ["route", str(lead), "--reps", str(folder / "reps.csv"), "--truth",
+            str(folder / "truth.json"), "--history", str(folder / "history.csv")]  # fmt: skip
+    code, text = _invoke(*args, "--json")
+    assert code == 0, text
+    cands = json.loads(text)["candidates"]
+    chosen = cands[0]
+    better = [
+        c
+        for c in cands[1:]
+        if c["p_convert"] > chosen["p_convert"] and c["price"] > chosen["price"]
+    ]
+    assert better, cands  # this lead of the seed-2 world has one (checked when written)
+    other = better[0]
+    code, text = _invoke(*args, "--why-not", other["rep_id"])
+    assert code == 0, text
+    answer = " ".join(text.split("Why not", 1)[1].split())
+    for c in (chosen, other):  # the numbers are the decision's own
+        assert (
+            f"{c['rep_id']}: p {c['p_convert']:.3f} - price {c['price']:.3f} = score "
+            f"{c['score']:.3f}"
+        ) in answer
+    assert f"{other['rep_id']}'s capacity is worth more for later leads" in answer
+    gap = other["price"] - chosen["price"]
+    assert f"by {gap:.3f}, more than the conversion edge" in answer
+    assert gap > other["p_convert"] - chosen["p_convert"]  # which is why the score is lower

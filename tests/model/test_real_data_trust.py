@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -38,6 +39,9 @@ def test_train_refuses_olist_leaked_rep(tmp_path: Path) -> None:
     assert "--allow-leaky rep_id" in text
     assert "Traceback" not in out
     assert not (tmp_path / "m" / "model.json").exists()
+    code, out = _invoke("train", str(OLIST), "--out", str(tmp_path / "n"), "--allow-leaky", "sdr")
+    assert code == 2, out
+    assert "--allow-leaky names no column of this history: sdr" in " ".join(out.split())
 
 
 @pytest.mark.slow
@@ -162,3 +166,41 @@ def test_evaluate_on_its_own_data_knows_every_rep(maven_won_model: Path) -> None
     assert code == 0, out
     doc = json.loads(out)
     assert doc["unknown_reps"] == {"reps": [], "leads": 0, "share": 0.0}
+
+
+_RECORD = re.compile(
+    r"converted \d+ of \d+ [^()]*\((\d+)%\)?(?:; (?P<v1>.+?): \d+ of \d+, (\d+)%|"
+    r" against (?P<v2>.+?)'s \d+ of \d+ \((\d+)%\)| against (\d+)% for all reps)"
+)
+
+
+@pytest.mark.slow
+@pytest.mark.shared_data(MAVEN.name)
+def test_model_reasons_never_contradict_the_record_they_cite(maven_won_model: Path) -> None:
+    # Issue 14: "converted 105 of 175 leads overall (60%; team 63%): raises ... vs Lajuana
+    # Vencill" read as a contradiction (the reason was the comparison with Lajuana Vencill,
+    # 55%, which the sentence did not show). Every reason citing a record now names the
+    # rate it is compared with; when the model's effect still goes the other way, it says so.
+    from leadpilot.model import ConversionModel
+    from leadpilot.schema import Lead
+
+    model = ConversionModel.load(maven_won_model)
+    reps = model.fitted_.state.rep_ids[:8]
+    checked = 0
+    for industry in ("retail", "software", "medical"):
+        lead = Lead(lead_id="M", industry=industry)
+        for rep in reps:
+            for versus in [None, *[r for r in reps if r != rep][:3]]:
+                for reason in model.explain(lead, rep, versus):
+                    m = _RECORD.search(reason)
+                    if m is None:
+                        continue
+                    rates = [int(x) for x in m.groups() if x is not None and x.isdigit()]
+                    own, ref = rates[0], rates[-1]
+                    if versus is not None:
+                        assert versus in reason, reason  # compared with the rep it names
+                    raises = "raises" in reason.rsplit(":", 1)[1]
+                    if own != ref and "even so" not in reason:
+                        assert raises == (own > ref), reason
+                    checked += 1
+    assert checked >= 20

@@ -50,8 +50,19 @@ def test_a_lower_score_chosen_by_exploration_says_so() -> None:
 def test_why_not_covers_excluded_outscored_and_shadow() -> None:
     d = _decision()
     assert why_not(d, "cat") == "cat already has the maximum leads for today (AT_DAILY_CAP)."
+    # both reps' p, price and score, and why in words: bob converts better by 0.100 but his
+    # price exceeds ann's by 0.140 (0.150 - 0.010)
     assert why_not(d, "bob") == (
-        "bob was eligible but scored 0.150 (p 0.300 - price 0.150), below ann."
+        "bob was eligible but ann got the lead. ann: p 0.200 - price 0.010 = score 0.190; "
+        "bob: p 0.300 - price 0.150 = score 0.150. bob converts better (by 0.100), but bob's "
+        "capacity is worth more for later leads: its price (0.150, what bob's remaining "
+        "capacity is expected to win on the leads still to come, or the fairness band's "
+        "charge) exceeds ann's (0.010) by 0.140, more than the conversion edge, so ann scores "
+        "higher."
+    )
+    # a rep outside the decision's top candidates: the caller scores it
+    assert why_not(d, "eve", other=Candidate("eve", 0.12, 0.0, 0.12)).endswith(
+        "ann converts better (by 0.080, more than ann's higher price takes back)."
     )
     assert why_not(d, "ann") == "ann got the lead."
     shadow = _decision(shadow_rep_id="dan", candidates=())

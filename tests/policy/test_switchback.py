@@ -69,3 +69,15 @@ def test_lint_flags_short_blocks_under_daily_caps_and_no_off_blocks() -> None:
     paths = {f.path for f in lint_policy(daily, reps) if f.level == "warning"}
     assert paths >= {"predictive.holdout"}
     assert "predictive.switchback.block_minutes" not in paths
+
+
+def test_default_design_keeps_the_hash_of_policies_stored_before_it() -> None:
+    import hashlib as h
+    import json
+
+    policy = _policy(holdout=0.2)
+    data = policy.model_dump(mode="json", by_alias=True, exclude={"alerts"})
+    del data["predictive"]["holdout_design"], data["predictive"]["switchback"]
+    before = h.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:12]
+    assert policy.policy_hash == before
+    assert _policy(holdout=0.2, holdout_design="switchback").policy_hash != before

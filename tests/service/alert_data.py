@@ -26,6 +26,8 @@ def add_lead(
     first_touch_at: datetime | None = None,
     model_version: str | None = None,
     grade: str | None = None,
+    p_convert: float | None = None,
+    won: bool | None = None,
     fields: dict[str, Any] | None = None,
 ) -> None:
     """A lead received at ``at`` and its one live intake decision, made at ``at``."""
@@ -42,6 +44,7 @@ def add_lead(
                 reassignments=reassignments,
                 first_touch_at=first_touch_at,
                 meeting_at=at if meeting else None,
+                closed_won=won,
             )
         )
         conn.execute(
@@ -62,6 +65,7 @@ def add_lead(
                 mode="live",
                 model_version=model_version,
                 grade=grade,
+                p_convert=p_convert,
             )
         )
 

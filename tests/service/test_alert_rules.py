@@ -339,3 +339,65 @@ def test_alerts_are_notified_acknowledged_and_listed_by_status(api: Api) -> None
         "sla_breach:hot"
     ]
     assert api.get("/v1/alerts", status="bogus").status_code == 422
+
+
+def test_the_database_allows_one_open_alert_per_condition(engine_any: sa.Engine) -> None:
+    from leadpilot.store.alerts import open_alert, resolve_alert
+
+    with write_transaction(engine_any) as conn:
+        first = open_alert(conn, key="fairness:sdr:rep-01", kind="fairness", severity="warning",
+                           message="m", details={}, lead_id=None, now=T0)  # fmt: skip
+    with pytest.raises(sa.exc.IntegrityError), write_transaction(engine_any) as conn:
+        open_alert(conn, key="fairness:sdr:rep-01", kind="fairness", severity="warning",
+                   message="m", details={}, lead_id=None, now=T0)  # fmt: skip
+    with write_transaction(engine_any) as conn:  # once resolved, the condition may open again
+        resolve_alert(conn, first, T0)
+        open_alert(conn, key="fairness:sdr:rep-01", kind="fairness", severity="warning",
+                   message="m", details={}, lead_id=None, now=T0)  # fmt: skip
+
+
+def test_calibration_drift_triggers_and_clears(api: Api) -> None:
+    # defaults: leads received in the 28 days up to 30 days ago; 200 leads at p = 0.2
+    for i in range(200):  # expected 40 won, variance 200 x 0.2 x 0.8 = 32; observed 20
+        add_lead(api.engine, f"C{i}", T0 - timedelta(days=40, minutes=i), p_convert=0.2,
+                 won=i < 20)  # fmt: skip
+    check_alerts(api.service, T0)
+    d = _of(api, "calibration_drift")["calibration_drift:all"]["details"]
+    assert (d["observed"], d["expected"]) == (20, pytest.approx(40.0))
+    assert d["z"] == pytest.approx(-20 / math.sqrt(32))  # -3.54
+    assert d["p_value"] == pytest.approx(math.erfc(20 / math.sqrt(32) / math.sqrt(2)))
+    for i in range(20, 40):  # 40 won: as predicted
+        set_lead(api.engine, f"C{i}", closed_won=True)
+    assert _only(check_alerts(api.service, T0).resolved, "calibration_drift") == [
+        "calibration_drift:all"
+    ]
+
+
+def test_crm_failures_trigger_and_clear(api: Api) -> None:
+    from leadpilot.store.crm_tables import crm_outbox
+
+    with write_transaction(api.engine) as conn:
+        conn.execute(
+            crm_outbox.insert(),
+            [
+                {"crm": "hubspot", "record_id": f"r{i}", "lead_id": f"L{i}", "decision_id": i,
+                 "rep_id": "rep-01", "status": status, "attempts": attempts,
+                 "next_attempt_at": T0, "created_at": T0 - timedelta(hours=2),
+                 "last_error": "HTTP 429 rate limited"}
+                for i, (status, attempts) in enumerate(
+                    [("dead", 8), ("pending", 3), ("pending", 1)]
+                )
+            ],
+        )  # fmt: skip
+    check_alerts(api.service, T0)
+    d = _of(api, "crm_failures")["crm_failures:hubspot"]["details"]
+    assert (d["gave_up"], d["retrying"]) == (1, 1)  # the write after 1 attempt is not yet
+    with write_transaction(api.engine) as conn:  # the retry went through; the dead one ages
+        conn.execute(crm_outbox.update().where(crm_outbox.c.status == "pending")
+                     .values(status="sent"))  # fmt: skip
+    # the dead write (created 2 h before T0) stays in the 24-hour window until T0 + 22 h
+    held = check_alerts(api.service, T0 + timedelta(hours=21))
+    assert _only(held.refreshed, "crm_failures") == ["crm_failures:hubspot"]
+    assert _only(check_alerts(api.service, T0 + timedelta(hours=23)).resolved, "crm_failures") == [
+        "crm_failures:hubspot"
+    ]

@@ -71,7 +71,7 @@ def test_pages_need_credentials_and_redirect_to_login(console) -> None:  # type:
     resp = api.client.get("/decisions?q=acme", follow_redirects=False)
     assert resp.headers["location"] == "/login?next=%2Fdecisions%3Fq%3Dacme"
     # A bearer header works on every page without a session.
-    for page in ("/", "/decisions", "/decisions/1", "/reps", "/test-lead", "/alerts"):
+    for page in ("/", "/decisions", "/decisions/1", "/reps", "/test-lead", "/policy", "/alerts"):
         resp = api.client.get(page, headers=api.headers("reader"))
         assert resp.status_code == 200, page
         assert "default-src 'self'" in resp.headers["content-security-policy"]
@@ -342,3 +342,107 @@ def test_the_readme_preview_curl_works_as_written(console) -> None:  # type: ign
     )
     assert resp.status_code == 200, resp.text
     assert resp.json()["decision"]["lane"] == "hot"
+
+
+@pytest.mark.parametrize(
+    ("strategy", "reasons", "method"),
+    [
+        ("round_robin", ["LANE:hot", "HOLDOUT", "ROUND_ROBIN"], "holdout"),
+        ("round_robin", ["LOW_CONFIDENCE_FALLBACK", "ROUND_ROBIN"], "fallback"),
+        ("load_balanced", ["NO_MODEL_FALLBACK"], "fallback"),
+        ("predictive", ["LANE:standard", "PREDICTIVE"], "predictive"),
+        ("predictive", ["EXPLORE"], "predictive"),
+        ("round_robin", ["ROUND_ROBIN"], "round_robin"),
+    ],
+)
+def test_routing_method_of_a_decision(strategy: str, reasons: list[str], method: str) -> None:
+    import json
+
+    from leadpilot.service.kpis import routing_method
+
+    assert routing_method(strategy, reasons) == method
+    assert routing_method(strategy, json.dumps(reasons)) == method  # the stored text
+
+
+def test_policy_page_in_words_history_and_diff(console) -> None:  # type: ignore[no-untyped-def]
+    api, _ = console
+    reader = api.headers("reader")
+    page = api.client.get("/policy", headers=reader).text
+    assert "hot: when demo_request is True: assigned, first touch due within 15 min" in page
+    assert "sdr: when region is EMEA; members: roster pool sdr; picked by round_robin" in page
+    assert "ae: every other lead; members: roster pool ae" in page
+    first = api.get("/v1/policy").json()["version"]
+    changed = world.POLICY.replace("sla_minutes: 15", "sla_minutes: 10")
+    second = api.post("/v1/policy", {"policy": changed}, role="admin").json()["version"]
+    page = api.client.get("/policy", params={"from": first, "to": second}, headers=reader).text
+    assert '<span class="d-del">-    sla_minutes: 15</span>' in page
+    assert '<span class="d-add">+    sla_minutes: 10</span>' in page
+    assert f'<b id="active-version">{second}</b>' in page
+    assert "first touch due within 10 min" in page
+    missing = api.client.get("/policy", params={"from": first, "to": "nope"}, headers=reader)
+    assert missing.status_code == 404
+
+
+def test_alerts_page_lists_and_an_admin_acknowledges(console) -> None:  # type: ignore[no-untyped-def]
+    from leadpilot.store.alerts import record_alert
+    from leadpilot.store.engine import write_transaction
+
+    api, _ = console
+    with write_transaction(api.engine) as conn:
+        record_alert(conn, "sla_breach_unassignable", "lead e3 breached; nobody else", lead_id="e3")
+    alert_id = api.get("/v1/alerts").json()[0]["id"]
+    reader = api.client.get("/alerts", headers=api.headers("reader")).text
+    assert "lead e3 breached; nobody else" in reader
+    assert f'action="/alerts/{alert_id}/acknowledge"' not in reader
+    login(api, "reader")
+    token = CSRF.search(api.client.get("/alerts").text).group(1)  # type: ignore[union-attr]
+    refused = api.client.post(f"/alerts/{alert_id}/acknowledge", data={"csrf": token})
+    assert refused.status_code == 403
+    api.client.cookies.clear()
+    login(api, "admin")
+    page = api.client.get("/alerts").text
+    assert f'action="/alerts/{alert_id}/acknowledge"' in page
+    no_csrf = api.client.post(f"/alerts/{alert_id}/acknowledge", data={})
+    assert no_csrf.status_code == 403
+    assert api.get("/v1/alerts").json()[0]["acknowledged_at"] is None
+    token = CSRF.search(page).group(1)  # type: ignore[union-attr]
+    done = api.client.post(
+        f"/alerts/{alert_id}/acknowledge", data={"csrf": token}, follow_redirects=False
+    )
+    assert done.status_code == 303
+    alert = api.get("/v1/alerts").json()[0]
+    assert alert["acknowledged_by"] == "test-admin"
+    assert alert["status"] == "resolved"  # an event alert is resolved by acknowledging it
+
+
+def test_meeting_rate_by_method_agrees_with_routing_method(console) -> None:  # type: ignore[no-untyped-def]
+    """The database's classification (``kpi_reads.window_leads``) is ``routing_method``'s."""
+    from leadpilot.service.kpis import routing_method
+    from leadpilot.store.engine import write_transaction
+    from leadpilot.store.tables import decisions
+
+    api, facts = console
+    relabel = {"e1": ["LANE:hot", "HOLDOUT", "ROUND_ROBIN"], "n1": ["LOW_CONFIDENCE_FALLBACK"]}
+    with write_transaction(api.engine) as conn:
+        for lead_id, reasons in relabel.items():
+            conn.execute(
+                decisions.update()
+                .where(decisions.c.lead_id == lead_id, decisions.c.seq == 1)
+                .values(reasons=reasons)
+            )
+    first = {}
+    for d in api.get("/v1/decisions", limit=1000).json():
+        if d["rep_id"] and d["lead_id"] not in first:
+            first[d["lead_id"]] = d
+    expected: dict[str, list[int]] = {}
+    for lead_id, d in first.items():
+        counts = expected.setdefault(routing_method(d["strategy"], d["reasons"]), [0, 0])
+        counts[0] += lead_id in facts.meetings
+        counts[1] += 1
+    got = {
+        m["method"]: [m["meeting_rate"]["numerator"], m["meeting_rate"]["denominator"]]
+        for m in api.get("/v1/kpis", days=1).json()["conversion_by_method"]
+    }
+    assert got == expected
+    assert got["holdout"] == [1, 1]
+    assert got["fallback"] == [1, 1]

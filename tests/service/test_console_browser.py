@@ -160,8 +160,9 @@ def test_every_page_loads_clean_and_offline(live: Live, browser: Any) -> None:
     assert cookie["sameSite"] == "Lax"
     assert time.time() < cookie["expires"] <= time.time() + 8 * 3600 + 60
     decision_id = live.http.get("/v1/decisions", headers=live.api()).json()[0]["id"]
-    for path in ("/", "/?days=1&pool=sdr", "/decisions", "/decisions?q=acme",
-                 f"/decisions/{decision_id}", "/reps", "/test-lead", "/alerts"):  # fmt: skip
+    pages = ["/", "/?days=1&pool=sdr", "/decisions", "/decisions?q=acme"]
+    pages += [f"/decisions/{decision_id}", "/reps", "/test-lead", "/policy", "/alerts"]
+    for path in pages:
         resp = page.goto(live.base + path)
         assert resp.status == 200, path
         assert page.locator("h1").count() == 1, path

@@ -224,3 +224,19 @@ def test_switchback_lift_counts_blocks_and_drops_washouts(db_url: str) -> None:
     assert "switchback" in html
     assert "<svg" in html
     engine.dispose()
+
+
+def test_a_changed_holdout_share_is_a_caveat(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    api, engine = _api(f"sqlite:///{tmp_path / 'lp.db'}", PER_LEAD)
+    with api.client:
+        _route(api, 20, 7)
+        r = api.post(
+            "/v1/policy", {"policy": PER_LEAD.replace("0.4", "0.2"), "activate": True}, "admin"
+        )
+        assert r.status_code == 201, r.text
+        for i in range(20, 40):
+            assert api.post("/v1/leads", {"lead_id": f"M{i}"}).status_code == 201
+    (design,) = _report(engine)["designs"]
+    assert design["predictive"]["leads"] + design["holdout"]["leads"] == 40
+    assert any("40%" in c and "20%" in c for c in design["caveats"])
+    engine.dispose()

@@ -13,6 +13,7 @@ from rich.panel import Panel
 from rich.table import Table
 
 from leadpilot.cli._common import console as default_console
+from leadpilot.cli._common import json_out_option, json_switch
 from leadpilot.errors import ConfigError
 from leadpilot.outputs import prepare_output_file
 from leadpilot.schema import TARGETS
@@ -197,9 +198,8 @@ def register(app: typer.Typer) -> None:
             None, "--reps", help="Rep roster (reps.csv): capacities from max_leads_per_day."
         ),
         out: Path = typer.Option(Path("report.html"), "--out", "-o", help="HTML report path."),
-        json_path: Path | None = typer.Option(
-            None, "--json", help="Also write the JSON here ('-' prints it to stdout)."
-        ),
+        as_json: bool = json_switch("the audit"),
+        json_out: Path | None = json_out_option("the audit"),
         markdown: Path | None = typer.Option(
             None, "--markdown", help="Also write a Markdown report here."
         ),
@@ -231,7 +231,8 @@ def register(app: typer.Typer) -> None:
         """Audit a routing history: conversion by rep and source, who wins which segments,
         speed-to-lead, capacity-respecting routing rules with projected lift, and a verdict.
 
-        Example:  leadpilot analyze history.csv --reps reps.csv --out report.html --json audit.json
+        Example:  leadpilot analyze history.csv --reps reps.csv --out report.html
+                  --json-out audit.json
         """
         from leadpilot.analyze.core import analyze
         from leadpilot.analyze.report_html import write_html
@@ -242,11 +243,11 @@ def register(app: typer.Typer) -> None:
             raise ConfigError(
                 f"unknown --target {target!r}", hint=f"use one of: {', '.join(TARGETS)}"
             )
-        to_stdout = json_path is not None and str(json_path) == "-"
-        for option, path in (("--out", out), ("--json", json_path), ("--markdown", markdown)):
-            if path is not None and not (option == "--json" and to_stdout):
+        to_stdout = as_json
+        for option, path in (("--out", out), ("--json-out", json_out), ("--markdown", markdown)):
+            if path is not None:
                 prepare_output_file(path, option=option)
-        # with --json - the JSON owns stdout; tables and progress go to stderr
+        # with --json the JSON owns stdout; tables and progress go to stderr
         console = Console(stderr=True) if to_stdout else default_console
         with console.status("Reading the history..."):
             result = read_history(data, format=format, on_error=on_error)  # type: ignore[arg-type]
@@ -272,9 +273,9 @@ def register(app: typer.Typer) -> None:
         written = [str(out)]
         if to_stdout:
             typer.echo(analysis.to_json())
-        elif json_path is not None:
-            json_path.write_text(analysis.to_json(), encoding="utf-8")
-            written.append(str(json_path))
+        if json_out is not None:
+            json_out.write_text(analysis.to_json(), encoding="utf-8")
+            written.append(str(json_out))
         if markdown is not None:
             write_markdown(analysis, markdown, narrative=narrative)
             written.append(str(markdown))

@@ -10,7 +10,7 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
-from leadpilot.cli._common import console
+from leadpilot.cli._common import console, json_switch
 from leadpilot.errors import ConfigError
 from leadpilot.outputs import prepare_output_file
 
@@ -96,7 +96,7 @@ def dedupe_command(
         help="Leads seen before (e.g. history.csv): list the leads of FILE that repeat one "
         "of them or an earlier lead of FILE, as intake would (no second routing).",
     ),
-    as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
+    as_json: bool = json_switch("the report"),
     show: int = typer.Option(20, "--show", min=0, help="Clusters to list in the table."),
 ) -> None:
     """Run ``leadpilot dedupe`` (help text in ``_HELP``)."""

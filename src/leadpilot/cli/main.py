@@ -18,6 +18,7 @@ from typer.exceptions import TyperException
 
 import leadpilot.cli
 from leadpilot import __version__
+from leadpilot.cli._common import legacy_json_args
 from leadpilot.errors import LeadpilotError
 
 if TYPE_CHECKING:
@@ -38,6 +39,9 @@ class _ErrorTranslatingGroup(TyperGroup):
     Done in the group (not around ``app()``) so that Typer's test runner sees the same
     behaviour as a user at a terminal.
     """
+
+    def parse_args(self, ctx: _click_core.Context, args: list[str]) -> list[str]:
+        return super().parse_args(ctx, legacy_json_args(list(args)))
 
     def invoke(self, ctx: _click_core.Context) -> Any:
         try:

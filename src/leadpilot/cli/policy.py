@@ -14,7 +14,7 @@ from typing import Any
 import typer
 from rich.table import Table
 
-from leadpilot.cli._common import console, err_console
+from leadpilot.cli._common import console, err_console, json_switch
 from leadpilot.cli._policy_targets import TOKEN_ENV, PolicyTarget, open_target
 from leadpilot.cli.db import DB_OPTION
 
@@ -49,7 +49,7 @@ def check(
         None, "--history", help="Recent leads: rules that never fire, coverage, volume."
     ),
     accounts: Path | None = typer.Option(None, "--accounts", help="Known accounts."),
-    as_json: bool = typer.Option(False, "--json", help="Print the findings as JSON."),
+    as_json: bool = json_switch("the findings"),
 ) -> None:
     """Check a policy: unknown keys and bad values (named by key path), pools with no
     eligible rep, territories nobody covers, rules that can never fire, capacity below the
@@ -110,7 +110,7 @@ URL_OPTION = typer.Option(
     help=f"A running service (e.g. http://127.0.0.1:8000); its admin token is read from "
     f"{TOKEN_ENV}. Without it the command acts on the database (--db).",
 )
-JSON_OPTION = typer.Option(False, "--json", help="Print JSON to stdout instead of tables.")
+JSON_OPTION = json_switch("the result")
 
 
 @contextmanager

@@ -10,7 +10,7 @@ from typing import Any
 
 import typer
 
-from leadpilot.cli._common import console
+from leadpilot.cli._common import console, json_on_stdout, json_out_option, json_switch
 from leadpilot.cli.db import DB_OPTION, database_url
 from leadpilot.errors import DataValidationError, StoreError
 
@@ -18,7 +18,8 @@ _SINCE = typer.Option(
     None, "--since", help="Only leads decided on or after this date (YYYY-MM-DD or ISO time, UTC)."
 )
 _OUT = typer.Option(None, "--out", help="Write a self-contained HTML report.")
-_JSON = typer.Option(None, "--json", help="Write the figures as JSON.")
+_JSON = json_switch("the figures")
+_JSON_OUT = json_out_option("the figures")
 _MD = typer.Option(None, "--markdown", help="Write the report as Markdown.")
 
 
@@ -65,6 +66,18 @@ def _write(
     json_out: Path | None,
     md_out: Path | None,
 ) -> None:
+    with json_on_stdout(True):  # file notices never mix into a JSON stdout
+        _write_files(document, html, markdown, out, json_out, md_out)
+
+
+def _write_files(
+    document: dict[str, Any],
+    html: str,
+    markdown: str,
+    out: Path | None,
+    json_out: Path | None,
+    md_out: Path | None,
+) -> None:
     if json_out is not None:
         json_out.write_text(json.dumps(document, indent=2, default=str), encoding="utf-8")
         console.print(f"JSON: {json_out}")
@@ -74,6 +87,14 @@ def _write(
     if md_out is not None:
         md_out.write_text(markdown, encoding="utf-8")
         console.print(f"Markdown: {md_out}")
+
+
+def _show(markdown: str, document: dict[str, Any], as_json: bool) -> None:
+    """The report as Markdown on the console, or as JSON on stdout with ``--json``."""
+    with json_on_stdout(as_json):
+        console.print(markdown, markup=False, highlight=False)
+    if as_json:
+        typer.echo(json.dumps(document, indent=2, default=str))
 
 
 def _prepare(*paths: tuple[Path | None, str]) -> None:
@@ -95,7 +116,8 @@ def register(app: typer.Typer) -> None:
         since: str | None = _SINCE,
         db: str | None = DB_OPTION,
         out: Path | None = _OUT,
-        json_out: Path | None = _JSON,
+        as_json: bool = _JSON,
+        json_out: Path | None = _JSON_OUT,
         md_out: Path | None = _MD,
     ) -> None:
         """Shadow mode: agreement, conversion when agreed vs not, the estimated lift of
@@ -106,7 +128,7 @@ def register(app: typer.Typer) -> None:
         from leadpilot.evaluate.report_pages import render_shadow_html, render_shadow_markdown
         from leadpilot.evaluate.shadow import shadow_report
 
-        _prepare((out, "--out"), (json_out, "--json"), (md_out, "--markdown"))
+        _prepare((out, "--out"), (json_out, "--json-out"), (md_out, "--markdown"))
         start = _since(since)
         outcomes, policies = _read(db, "shadow", start)
         document = shadow_report(outcomes, policies, since=start).as_dict()
@@ -118,25 +140,26 @@ def register(app: typer.Typer) -> None:
             json_out,
             md_out,
         )
-        console.print(render_shadow_markdown(document), markup=False, highlight=False)
+        _show(render_shadow_markdown(document), document, as_json)
 
     @report_app.command("lift")
     def lift_cmd(
         since: str | None = _SINCE,
         db: str | None = DB_OPTION,
         out: Path | None = _OUT,
-        json_out: Path | None = _JSON,
+        as_json: bool = _JSON,
+        json_out: Path | None = _JSON_OUT,
         md_out: Path | None = _MD,
     ) -> None:
         """Predictive vs holdout: conversion, meetings and pipeline with intervals and
         p-values, the sample needed, the running estimate, for the design in the policy.
 
-        Example: leadpilot report lift --since 2026-03-01 --out lift.html --json lift.json
+        Example: leadpilot report lift --since 2026-03-01 --out lift.html --json-out lift.json
         """
         from leadpilot.evaluate.lift import lift_report
         from leadpilot.evaluate.report_pages import render_lift_html, render_lift_markdown
 
-        _prepare((out, "--out"), (json_out, "--json"), (md_out, "--markdown"))
+        _prepare((out, "--out"), (json_out, "--json-out"), (md_out, "--markdown"))
         start = _since(since)
         outcomes, policies = _read(db, "live", start)
         document = lift_report(outcomes, policies, since=start).as_dict()
@@ -148,6 +171,6 @@ def register(app: typer.Typer) -> None:
             json_out,
             md_out,
         )
-        console.print(render_lift_markdown(document), markup=False, highlight=False)
+        _show(render_lift_markdown(document), document, as_json)
 
     app.add_typer(report_app, name="report")

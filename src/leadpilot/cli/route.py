@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 import typer
 from rich.table import Table
 
-from leadpilot.cli._common import console
+from leadpilot.cli._common import console, json_switch
 from leadpilot.errors import ConfigError, DataValidationError
 from leadpilot.outputs import prepare_output_file
 
@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 
     from leadpilot.ingest.matching import AccountMatcher
     from leadpilot.policy import Policy
-    from leadpilot.schema import Decision, Lead, Rep, Scorer
+    from leadpilot.schema import Candidate, Decision, Lead, Rep, Scorer
 
 __all__ = ["demo_section", "load_scorer", "print_comparison", "register"]
 
@@ -184,7 +184,7 @@ def route_one(
     why_not_rep: list[str] = typer.Option(
         [], "--why-not", help="Also say why this rep did not get the lead (repeatable)."
     ),
-    as_json: bool = typer.Option(False, "--json", help="Print the decision as JSON."),
+    as_json: bool = json_switch("the decision"),
 ) -> None:
     """Route one lead and explain the decision (who, why, and why not the runner-up).
 
@@ -216,7 +216,7 @@ def route_one(
         inputs = refresh_prices(the_lead, inputs, state, now, pricer)
     decision = route(the_lead, inputs, state, now, np.random.default_rng(seed))
     if as_json:
-        console.print_json(json.dumps(decision_json(decision)))
+        typer.echo(json.dumps(decision_json(decision), indent=2))
         return
     factors = None
     explain_model = getattr(scorer, "explain", None)
@@ -228,8 +228,34 @@ def route_one(
     console.print(explain(decision, factors=factors), highlight=False)
     known = {r.rep_id for r in roster}
     for rep_id in why_not_rep:
-        answer = why_not(decision, rep_id) if rep_id in known else f"{rep_id} is not in the roster."
+        if rep_id not in known:
+            answer = f"{rep_id} is not in the roster."
+        else:
+            other = _unlisted_candidate(decision, rep_id, the_lead, inputs)
+            answer = why_not(decision, rep_id, other=other)
         console.print(f"Why not {rep_id}? {answer}", highlight=False)
+
+
+def _unlisted_candidate(
+    decision: Decision, rep_id: str, lead: Lead, inputs: Any
+) -> Candidate | None:
+    """p, price and score of an eligible rep the decision does not list among its top
+    candidates: p from the same scorer, the price from the shadow prices the router's inputs
+    hold for the pool (``None`` when the pool is priced by the fairness band alone)."""
+    from leadpilot.schema import Candidate
+
+    listed = {c.rep_id for c in decision.candidates}
+    scorer = inputs.scorer
+    if rep_id in listed or rep_id in decision.exclusions or scorer is None:
+        return None
+    if decision.rep_id is None or decision.p_convert is None:
+        return None
+    p = float(scorer.score_candidates(lead, [rep_id]).p[0])
+    snapshot = inputs.prices.get(decision.pool) if decision.pool else None
+    price = None
+    if snapshot is not None and inputs.policy.predictive.shadow_prices:
+        price = float(snapshot.get(rep_id, 0.0))
+    return Candidate(rep_id, p, price, p - price if price is not None else None)
 
 
 def _when(at: str | None, lead: Lead) -> datetime:

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 import typer
 from rich.table import Table
 
-from leadpilot.cli._common import console
+from leadpilot.cli._common import console, json_on_stdout, json_out_option, json_switch
 from leadpilot.errors import ConfigError, DataValidationError
 from leadpilot.outputs import prepare_output_file
 
@@ -47,7 +47,8 @@ def simulate(
     date_from: str | None = typer.Option(None, "--from", help="First day replayed (ISO)."),
     date_to: str | None = typer.Option(None, "--to", help="Last day replayed (ISO)."),
     out: Path | None = typer.Option(None, "--out", help="Write a self-contained HTML report."),
-    json_out: Path | None = typer.Option(None, "--json", help="Write the figures as JSON."),
+    as_json: bool = json_switch("the figures"),
+    json_out: Path | None = json_out_option("the figures"),
     decisions_dir: Path | None = typer.Option(
         None, "--decisions-dir", help="Write each policy's decisions as DIR/NAME.csv."
     ),
@@ -68,8 +69,34 @@ def simulate(
     choices, and how it loads the team.
 
     Example:  leadpilot simulate world/history.csv --reps world/reps.csv --cross-fit
-              --strategy round_robin --strategy predictive --out sim.html --json sim.json
+              --strategy round_robin --strategy predictive --out sim.html --json-out sim.json
     """
+    with json_on_stdout(as_json):
+        document = _simulate(history, reps, model, policy, strategy, date_from, date_to, out,
+                             json_out, decisions_dir, cross_fit, blocks, accounts, seed,
+                             n_bootstrap, clip)  # fmt: skip
+    if as_json:
+        typer.echo(json.dumps(document, indent=2, default=str))
+
+
+def _simulate(
+    history: Path,
+    reps: Path,
+    model: Path | None,
+    policy: list[Path],
+    strategy: list[str],
+    date_from: str | None,
+    date_to: str | None,
+    out: Path | None,
+    json_out: Path | None,
+    decisions_dir: Path | None,
+    cross_fit: bool,
+    blocks: int,
+    accounts: Path | None,
+    seed: int,
+    n_bootstrap: int,
+    clip: float,
+) -> dict[str, Any]:
     import pandas as pd
 
     from leadpilot.csv_safe import write_safe_csv
@@ -79,7 +106,7 @@ def simulate(
     from leadpilot.policy import default_policy, with_strategy
 
     started = time.perf_counter()
-    for target, option in ((out, "--out"), (json_out, "--json")):
+    for target, option in ((out, "--out"), (json_out, "--json-out")):
         if target is not None:
             prepare_output_file(target, option=option)
     reps_table = read_reps(reps)
@@ -127,6 +154,7 @@ def simulate(
             write_safe_csv(pd.DataFrame(rows, columns=["lead_id", "rep_id", "propensity",
                                                        "reasons"]), path)  # fmt: skip
         console.print(f"Wrote {len(result.decisions)} decision file(s) to {decisions_dir}")
+    return document
 
 
 def _policies(files: list[Path], strategies: list[str], roster: Any) -> list[tuple[str, Policy]]:

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 import typer
 from rich.table import Table
 
-from leadpilot.cli._common import console
+from leadpilot.cli._common import console, json_switch
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -39,7 +39,7 @@ def synth(
     months: int = typer.Option(
         18, "--months", min=1, max=120, help="Months of history (from 2025-01-06)."
     ),
-    as_json: bool = typer.Option(False, "--json", help="Print a JSON summary instead of tables."),
+    as_json: bool = json_switch("a summary"),
 ) -> None:
     """Write a synthetic CRM world whose true conversion model is known.
 

@@ -6,7 +6,7 @@ import json
 
 import typer
 
-from leadpilot.cli._common import console
+from leadpilot.cli._common import console, json_switch
 from leadpilot.cli.db import DB_OPTION, database_url
 from leadpilot.errors import ConfigError
 
@@ -23,7 +23,7 @@ def register(app: typer.Typer) -> None:
         role: str = typer.Option(..., "--role", help=f"One of: {', '.join(ROLES)}."),
         name: str = typer.Option("api", "--name", help="A label to recognise the token by."),
         db: str | None = DB_OPTION,
-        as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+        as_json: bool = json_switch("the new token"),
     ) -> None:
         """Create a token; it is printed once and only its hash is stored.
 
@@ -82,7 +82,7 @@ def register(app: typer.Typer) -> None:
         include_revoked: bool = typer.Option(
             False, "--all", help="Also list revoked tokens (with when they were revoked)."
         ),
-        as_json: bool = typer.Option(False, "--json", help="Print JSON to stdout."),
+        as_json: bool = json_switch("the tokens"),
     ) -> None:
         """List the tokens: id, name, role, when created and when last used (recorded at
         most once a minute by the service). Secrets are never shown: only their hashes are

@@ -14,6 +14,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from leadpilot.cli._common import console as default_console
+from leadpilot.cli._common import json_switch
 from leadpilot.errors import ConfigError
 from leadpilot.outputs import prepare_output_folder
 from leadpilot.schema import TARGETS
@@ -189,7 +190,7 @@ def register(app: typer.Typer) -> None:
             "the model card records it). Without it, train refuses a leaky rep column and "
             "drops a leaky feature column.",
         ),
-        as_json: bool = typer.Option(False, "--json", help="Print metrics.json to stdout."),
+        as_json: bool = json_switch("the metrics (metrics.json)"),
     ) -> None:
         """Train the conversion model, compare it with baselines on the latest 20% of leads,
         and save it with a model card.
@@ -205,6 +206,12 @@ def register(app: typer.Typer) -> None:
             )
         prepare_output_folder(out, option="--out")
         frame = _read(history, format)
+        unknown = [c for c in allow_leaky if c not in frame.columns]
+        if unknown:
+            raise ConfigError(
+                f"--allow-leaky names no column of this history: {', '.join(unknown)}",
+                hint="name the canonical column the leak guard reported (e.g. rep_id)",
+            )
         roster = None
         if reps is not None:
             from leadpilot.ingest import read_reps
@@ -226,7 +233,7 @@ def register(app: typer.Typer) -> None:
         model_dir: Path = typer.Argument(..., help="Folder written by `leadpilot train`."),
         history: Path = typer.Argument(..., help="Held-out history export (later leads)."),
         format: str | None = typer.Option(None, "--format", help="Preset name (default: detect)."),
-        as_json: bool = typer.Option(False, "--json", help="Print the metrics as JSON."),
+        as_json: bool = json_switch("the metrics"),
     ) -> None:
         """Score a held-out history with a saved model: AUC, log loss, Brier and calibration
         error, against the rate baselines, per rep and per segment.

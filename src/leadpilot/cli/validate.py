@@ -12,6 +12,7 @@ from rich.panel import Panel
 from rich.table import Table
 
 from leadpilot.cli._common import console as default_console
+from leadpilot.cli._common import json_switch
 from leadpilot.errors import ConfigError
 
 # pandas loads inside the commands: `leadpilot --help` stays instant.
@@ -237,7 +238,7 @@ def register(app: typer.Typer) -> None:
         timezone: str = typer.Option(
             "UTC", "--timezone", help="IANA zone of times written without one (e.g. Europe/Paris)."
         ),
-        as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
+        as_json: bool = json_switch("the report"),
     ) -> None:
         """Check a history export and say whether it is enough to learn routing from.
 

@@ -158,6 +158,7 @@ class _Tagged:
     treated: bool
     unit: str  # the randomization unit: the lead, or the switchback block
     washout: bool
+    share: float | None = None  # the holdout share in force (None: policy not found)
 
 
 def _tag(outcome: Outcome, policies: Mapping[str, Policy]) -> _Tagged | None:
@@ -165,15 +166,17 @@ def _tag(outcome: Outcome, policies: Mapping[str, Policy]) -> _Tagged | None:
     d = outcome.decision
     if d.rep_id is None or d.strategy in _NOT_RANDOMIZED or not d.candidates:
         return None
+    policy = policies.get(d.policy_version or "")
+    share = policy.predictive.holdout if policy is not None else None
     for code in d.reasons:
         arm, _, block = code.partition(":")
         if arm in ("SWITCHBACK_ON", "SWITCHBACK_OFF"):
             treated = arm == "SWITCHBACK_ON"
-            return _Tagged(outcome, "switchback", treated, block, "WASHOUT" in d.reasons)
-    policy = policies.get(d.policy_version or "")
-    if policy is None or policy.predictive.holdout <= 0:
+            washout = "WASHOUT" in d.reasons
+            return _Tagged(outcome, "switchback", treated, block, washout, share)
+    if share is None or share <= 0:
         return None
-    return _Tagged(outcome, "per_lead", "HOLDOUT" not in d.reasons, d.lead_id, False)
+    return _Tagged(outcome, "per_lead", "HOLDOUT" not in d.reasons, d.lead_id, False, share)
 
 
 def _units(
@@ -307,6 +310,14 @@ def _design_lift(design: Design, tagged: list[_Tagged], excluded: int) -> Design
     if leads_needed is not None and design == "switchback":
         leads_needed = math.ceil(leads_needed * len(tagged) / conversion.units)
     caveats = [_CAVEATS[design]]
+    shares = sorted({t.share for t in tagged if t.share is not None})
+    if len(shares) > 1:
+        caveats.append(
+            "The holdout share changed within this window ("
+            + ", ".join(f"{x:.0%}" for x in shares)
+            + "): the arms pool periods with different splits, so a trend over time can "
+            "bias the difference; narrow --since to one policy version to check."
+        )
     if excluded:
         caveats.append(f"{excluded} lead(s) decided in a washout were left out.")
     still_open = sum(not t.outcome.closed for t in tagged)

@@ -95,6 +95,7 @@ def explain_pair(
     ridx = int(st.rep_indices([rep_id])[0])
     g = (st.global_k + 1) / (st.global_n + 2)
     band = lead.size_band or size_band_of(lead.company_size)
+    vidx = int(st.rep_indices([versus])[0]) if versus is not None else None
     reasons: list[tuple[float, str]] = []
     for key, d in groups.items():
         pts = 100 * slope * d
@@ -102,10 +103,18 @@ def explain_pair(
             continue
         verb = "raises" if pts > 0 else "lowers"
         head = f"{verb} {rep_id}'s chance vs {other} by about {abs(pts):.1f} points"
+        record: tuple[float, float] | None = None  # (this rep's rate, the rate it is held to)
         if key == "overall":
             n, k = st.rep_n[ridx], st.rep_k[ridx]
             rate = _pct(k / n) if n else "no record"
-            text = f"{rep_id} converted {k:.0f} of {n:.0f} leads overall ({rate}; team {_pct(g)})"
+            text = f"{rep_id} converted {k:.0f} of {n:.0f} leads overall ({rate}"
+            if vidx is not None:
+                vn, vk = st.rep_n[vidx], st.rep_k[vidx]
+                text += f"; {versus}: {vk:.0f} of {vn:.0f}, {_pct(vk / vn) if vn else 'n/a'}"
+                record = (k / n, vk / vn) if n and vn else None
+            else:
+                record = (k / n, g) if n else None
+            text += f"; team {_pct(g)})"
         elif key in SEGMENTS:
             value = band if key == "size_band" else getattr(lead, key)
             code = st.code(key, value)
@@ -116,10 +125,16 @@ def explain_pair(
                 n, k = st.rep_seg_n[key][ridx, lev], st.rep_seg_k[key][ridx, lev]
                 sn, sk = st.seg_n[key][lev], st.seg_k[key][lev]
                 rate = _pct(k / n) if n else "no record"
-                text = (
-                    f"{rep_id} converted {k:.0f} of {n:.0f} {value} leads ({rate}) against "
-                    f"{_pct(sk / sn) if sn else 'n/a'} for all reps ({_SEGMENT_WORDS[key]})"
-                )
+                text = f"{rep_id} converted {k:.0f} of {n:.0f} {value} leads ({rate})"
+                if vidx is not None:
+                    vn, vk = st.rep_seg_n[key][vidx, lev], st.rep_seg_k[key][vidx, lev]
+                    text += f" against {versus}'s {vk:.0f} of {vn:.0f} ("
+                    text += f"{_pct(vk / vn) if vn else 'no record'}); "
+                    record = (k / n, vk / vn) if n and vn else None
+                else:
+                    text += " against "
+                    record = (k / n, sk / sn) if n and sn else None
+                text += f"{_pct(sk / sn) if sn else 'n/a'} for all reps ({_SEGMENT_WORDS[key]})"
         elif key == "role":
             role_code = st.rep_role[ridx]
             role = "?" if math.isnan(role_code) else st.levels["rep_role"][int(role_code)]
@@ -134,6 +149,14 @@ def explain_pair(
             text = f"{rep_id}'s expected time to first contact"
         else:
             text = "how this lead's profile (industry, size, source, engagement) suits the rep"
+        if record is not None and (record[0] - record[1]) * pts < 0:
+            # The record and the model's effect point opposite ways (the model pulls small
+            # records toward the average and weighs them with the rep's other results):
+            # say so, instead of a sentence that contradicts itself.
+            head = (
+                f"even so, once small samples are pulled toward the average and the rep's "
+                f"other results are counted, the model's use of it {head}"
+            )
         reasons.append((abs(pts), f"{text}: {head}"))
     reasons.sort(key=lambda t: -t[0])
     out = [r for _, r in reasons[:top]]

@@ -19,8 +19,10 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 __all__ = [
+    "DRIFT_COLUMNS",
     "AlertRuleSettings",
     "AlertsSettings",
+    "CalibrationDriftSettings",
     "ConversionDropSettings",
     "DeliveryFailureSettings",
     "FairnessAlertSettings",
@@ -102,6 +104,17 @@ class UnusualAssignmentSettings(AlertRuleSettings):
     alpha: float = Field(default=0.001, gt=0, lt=1)
 
 
+# Decision columns a drift feature may name (else ``fields.<name>``, a lead field).
+DRIFT_COLUMNS: tuple[str, ...] = (
+    "p_convert",
+    "fit_score",
+    "intent_score",
+    "confidence",
+    "grade",
+    "lane",
+)
+
+
 class ModelDriftSettings(AlertRuleSettings):
     """Population stability index of each feature between a baseline and the recent window
     of stored decisions: decision columns (``p_convert``, ``fit_score``, ``intent_score``,
@@ -115,6 +128,31 @@ class ModelDriftSettings(AlertRuleSettings):
     baseline_days: int = Field(default=14, ge=1)
     min_decisions: int = Field(default=200, ge=10)
     bins: int = Field(default=10, ge=2, le=50)
+
+    @model_validator(mode="after")
+    def _known_features(self) -> ModelDriftSettings:
+        for name in self.features:
+            if name not in DRIFT_COLUMNS and not (
+                name.startswith("fields.") and len(name) > len("fields.")
+            ):
+                raise ValueError(
+                    f"unknown feature {name!r}; use one of {', '.join(DRIFT_COLUMNS)} or "
+                    "fields.<lead field>"
+                )
+        return self
+
+
+class CalibrationDriftSettings(AlertRuleSettings):
+    """Calibration in the large of the model's ``p_convert`` on routed leads received
+    ``window_days`` before ``lag_days`` ago (time for the outcome to happen): observed
+    conversions O against the predicted sum E, z = (O - E) / sqrt(sum p(1 - p)); alert when
+    the two-sided p-value of z is below ``alpha``. ``outcome`` is what the model predicts."""
+
+    outcome: Literal["meeting", "opportunity", "won"] = "won"
+    window_days: int = Field(default=28, ge=1)
+    lag_days: int = Field(default=30, ge=0)
+    min_leads: int = Field(default=200, ge=10)
+    alpha: float = Field(default=0.01, gt=0, lt=1)
 
 
 class DeliveryFailureSettings(AlertRuleSettings):
@@ -154,6 +192,8 @@ class AlertsSettings(BaseModel):
     )
     unusual_assignment: UnusualAssignmentSettings = Field(default_factory=UnusualAssignmentSettings)
     model_drift: ModelDriftSettings = Field(default_factory=ModelDriftSettings)
+    calibration_drift: CalibrationDriftSettings = Field(default_factory=CalibrationDriftSettings)
     delivery_failures: DeliveryFailureSettings = Field(default_factory=DeliveryFailureSettings)
+    crm_failures: DeliveryFailureSettings = Field(default_factory=DeliveryFailureSettings)
     no_leads: NoLeadsSettings = Field(default_factory=NoLeadsSettings)
     rep_skipped: AlertRuleSettings = Field(default_factory=AlertRuleSettings)

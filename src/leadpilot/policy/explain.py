@@ -169,19 +169,79 @@ def _fmt(value: float | None) -> str:
     return f"{value:.3f}" if value is not None else "n/a"
 
 
-def why_not(decision: Decision, rep_id: str) -> str:
-    """Why ``rep_id`` did not get the lead, in one sentence."""
+def why_not(decision: Decision, rep_id: str, *, other: Candidate | None = None) -> str:
+    """Why ``rep_id`` did not get the lead: its exclusion, or both reps' p, price and score
+    and, in words, what decided between them.
+
+    ``other`` is ``rep_id``'s p / price / score when the decision does not list it among its
+    top candidates (the caller scores it with the same scorer and reads the price the
+    router's inputs hold)."""
     if decision.rep_id == rep_id:
         return f"{rep_id} got the lead."
     code = decision.exclusions.get(rep_id)
     if code is not None:
         return f"{rep_id} {exclusion_text().get(code, code)} ({code})."
-    for cand in decision.candidates:
-        if cand.rep_id == rep_id and cand.score is not None:
-            return (
-                f"{rep_id} was eligible but scored {cand.score:.3f} "
-                f"(p {cand.p_convert:.3f} - price {_num(cand)}), below {decision.rep_id}."
-            )
+    cand = next((c for c in decision.candidates if c.rep_id == rep_id), other)
+    chosen = next((c for c in decision.candidates if c.rep_id == decision.rep_id), None)
+    if cand is not None and cand.p_convert is not None and chosen is not None:
+        return _priced_contrast(decision, chosen, cand)
     if decision.shadow_rep_id == rep_id:
         return f"{rep_id} was the policy's recommendation, but the policy runs in shadow mode."
+    if decision.strategy == "hold":
+        return (
+            f"{rep_id} was not compared: the account's owner keeps its leads (ownership "
+            f"hold), so {decision.rep_id} got it without scoring."
+        )
     return f"{rep_id} was eligible but not chosen ({decision.strategy})."
+
+
+def _side(c: Candidate) -> str:
+    return f"{c.rep_id}: p {_fmt(c.p_convert)} - price {_num(c)} = score {_fmt(c.score)}"
+
+
+def _priced_contrast(decision: Decision, chosen: Candidate, cand: Candidate) -> str:
+    """Both reps' numbers, then the deciding reason in words."""
+    who, rep = chosen.rep_id, cand.rep_id
+    head = f"{rep} was eligible but {who} got the lead. {_side(chosen)}; {_side(cand)}."
+    p_c, p_o = chosen.p_convert or 0.0, cand.p_convert or 0.0
+    price_c, price_o = chosen.price or 0.0, cand.price or 0.0
+    s_c, s_o = chosen.score, cand.score
+    special = next(
+        (c for c in ("HOLDOUT", "EXPLORE", "LOW_CONFIDENCE_FALLBACK") if c in decision.reasons),
+        None,
+    )
+    if special is not None or decision.shadow_rep_id == rep:
+        why = reason_text().get(special or "", "the policy runs in shadow mode")
+        return f"{head} The score did not decide: {why} ({special or 'shadow mode'})."
+    if cand.price is None:
+        # an unlisted rep of a pool priced by the fairness band alone: its price is not
+        # exposed, but it scored below every rep the decision lists
+        floor = min((c.score for c in decision.candidates if c.score is not None), default=None)
+        bound = f" (at most {floor:.3f}, the lowest listed)" if floor is not None else ""
+        edge = (
+            f"{who} converts better (by {p_c - p_o:.3f})"
+            if p_c >= p_o
+            else f"{rep} converts better (by {p_o - p_c:.3f}) but"
+        )
+        return (
+            f"{head} {edge} {'and ' if p_c >= p_o else ''}{rep} is not among the "
+            f"{len(decision.candidates)} best scores after the fairness band's prices{bound}."
+        )
+    if s_c is not None and s_o is not None and s_c < s_o:
+        return f"{head} {who} scored lower and won a tie-break or random draw."
+    if p_o > p_c and price_o > price_c:
+        return (
+            f"{head} {rep} converts better (by {p_o - p_c:.3f}), but {rep}'s capacity is worth "
+            f"more for later leads: its price ({price_o:.3f}, what {rep}'s remaining capacity "
+            f"is expected to win on the leads still to come, or the fairness band's charge) "
+            f"exceeds {who}'s ({price_c:.3f}) by {price_o - price_c:.3f}, more than the "
+            f"conversion edge, so {who} scores higher."
+        )
+    if p_c > p_o:
+        extra = (
+            ") and has the lower or equal price"
+            if price_c <= price_o
+            else f", more than {who}'s higher price takes back)"
+        )
+        return f"{head} {who} converts better (by {p_c - p_o:.3f}{extra}."
+    return f"{head} Equal scores: {who} came first in the tie-break."

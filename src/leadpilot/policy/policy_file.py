@@ -492,9 +492,14 @@ class Policy(_Strict):
         """A short content hash: the policy version logged with every decision."""
         # Without ``alerts`` when unset, so policies written before it keep their version.
         unset = {"alerts"} if self.alerts is None else None
-        canonical = json.dumps(
-            self.model_dump(mode="json", by_alias=True, exclude=unset), sort_keys=True
-        )
+        data = self.model_dump(mode="json", by_alias=True, exclude=unset)
+        # Likewise the holdout design, when left at its defaults.
+        predictive = data["predictive"]
+        if predictive["holdout_design"] == "per_lead" and predictive["switchback"] == (
+            Switchback().model_dump(mode="json")
+        ):
+            del predictive["holdout_design"], predictive["switchback"]
+        canonical = json.dumps(data, sort_keys=True)
         return hashlib.sha256(canonical.encode()).hexdigest()[:12]
 
     def pool(self, name: str) -> Pool:

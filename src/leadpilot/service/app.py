@@ -12,17 +12,20 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import sqlalchemy as sa
 from fastapi import Depends, FastAPI, Request, Response
 from fastapi_offline import FastAPIOffline
 
 from leadpilot import __version__
+from leadpilot.crm.config import CrmSettings, load_crm_settings
 from leadpilot.schema import Scorer
 from leadpilot.service import console
 from leadpilot.service.content_type import JsonContentType
 from leadpilot.service.context import ServiceContext
 from leadpilot.service.core import RoutingService
+from leadpilot.service.crm_worker import CrmWorker, build_connectors, start_writeback_cursor
 from leadpilot.service.deps import storable_url
 from leadpilot.service.errors import install_error_handlers
 from leadpilot.service.inputs import load_scorer
@@ -34,9 +37,11 @@ from leadpilot.service.routes import (
     health,
     kpis,
     leads,
+    links,
     policy,
     preview,
     reps,
+    webhooks,
 )
 from leadpilot.service.schemas import ERROR_RESPONSES
 from leadpilot.service.worker import Worker
@@ -62,10 +67,14 @@ def create_app(
     scorer: Scorer | None = None,
     clock: Callable[[], datetime] = utcnow,
     seed: int | None = None,
+    crm: CrmSettings | None = None,
+    crm_connectors: dict[str, Any] | None = None,
 ) -> FastAPI:
     """Build the service app. ``engine``/``scorer``/``clock`` may be injected (tests);
     otherwise they come from ``settings``. The database must be migrated
-    (``leadpilot db upgrade``); the worker starts with the app unless disabled."""
+    (``leadpilot db upgrade``); the worker starts with the app unless disabled. ``crm``:
+    the CRM credentials (default: from the environment); ``crm_connectors`` replaces the
+    clients built from them (tests)."""
     own_engine = engine is None
     engine = engine or make_engine(settings.database_url, pool_size=settings.pool_size)
     check_current(engine)
@@ -87,9 +96,18 @@ def create_app(
         settings=settings, engine=engine, metrics=metrics, service=service, clock=clock
     )
 
+    crm = crm or load_crm_settings()
+    connectors = build_connectors(crm) if crm_connectors is None else crm_connectors
+    start_writeback_cursor(engine, clock())
+
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         worker = Worker(service, settings.worker_poll_seconds) if settings.worker_enabled else None
+        crm_worker = (
+            CrmWorker(service, crm, connectors, settings.worker_poll_seconds)
+            if settings.worker_enabled
+            else None
+        )
         service.inputs.warm_up(engine, clock())
         # Everything built so far (app, caches, scorer, pricer) lives as long as the app:
         # freeze it out of the cyclic GC, whose full collections otherwise scan it all and
@@ -98,9 +116,13 @@ def create_app(
         gc.freeze()
         if worker is not None:
             worker.start()
+        if crm_worker is not None:
+            crm_worker.start()
         try:
             yield
         finally:
+            if crm_worker is not None:
+                crm_worker.stop()
             if worker is not None:
                 worker.stop()
             service.inputs.close()
@@ -118,10 +140,13 @@ def create_app(
         dependencies=[Depends(storable_url)],
     )
     app.state.ctx = ctx
+    app.state.crm = crm
+    app.state.crm_connectors = connectors
     install_error_handlers(app)
-    for module in (health, leads, events, decisions, reps, policy, kpis, preview):
+    for module in (health, leads, events, decisions, reps, policy, kpis, preview, webhooks):
         responses = None if module is health else ERROR_RESPONSES
         app.include_router(module.router, responses=responses)
+    app.include_router(links.router)
     console.install(app, settings)
 
     @app.middleware("http")

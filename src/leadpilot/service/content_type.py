@@ -16,6 +16,9 @@ from leadpilot.service.errors import error_body
 __all__ = ["JsonContentType", "is_json_media_type"]
 
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+# Salesforce Outbound Messages are SOAP: XML bodies are allowed on this path only.
+_XML_PATHS = frozenset({"/v1/webhooks/salesforce"})
+_XML_TYPES = frozenset({"text/xml", "application/soap+xml", "application/xml"})
 
 
 def is_json_media_type(content_type: str) -> bool:
@@ -45,7 +48,9 @@ class JsonContentType:
             b"content-length", b"0"
         ).strip() not in (b"", b"0")
         content_type = headers.get(b"content-type", b"").decode("latin-1")
-        if not has_body or is_json_media_type(content_type):
+        media = content_type.split(";", 1)[0].strip().lower()
+        xml_ok = scope["path"] in _XML_PATHS and media in _XML_TYPES
+        if not has_body or is_json_media_type(content_type) or xml_ok:
             await self.app(scope, receive, send)
             return
         got = f"Content-Type {content_type!r}" if content_type else "no Content-Type"

@@ -9,6 +9,7 @@ per hour and the queue length. Rates carry Wilson 95% intervals; with no data a 
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from datetime import datetime
@@ -81,13 +82,15 @@ class KPIReport(BaseModel):
     queue_length: int
 
 
-def routing_method(strategy: str | None, reasons: Sequence[str]) -> str:
+def routing_method(strategy: str | None, reasons: Sequence[str] | str) -> str:
     """How a decision chose its rep: ``holdout`` (randomised control), ``predictive`` (the
     model's choice, exploration included), ``fallback`` (the model declined: low confidence
-    or none) or the rule-based strategy's name (e.g. ``round_robin``)."""
-    if "HOLDOUT" in reasons:
+    or none) or the rule-based strategy's name (e.g. ``round_robin``). ``reasons``: the
+    codes, or their stored JSON text."""
+    codes = json.loads(reasons) if isinstance(reasons, str) else reasons
+    if "HOLDOUT" in codes:
         return "holdout"
-    if any(r.endswith("_FALLBACK") for r in reasons):
+    if any(r.endswith("_FALLBACK") for r in codes):
         return "fallback"
     return strategy or "unknown"
 
@@ -111,12 +114,8 @@ def compute_kpis(
     pool's reps for the fairness index; ``pool`` keeps the leads first assigned in that pool
     (the queue length is always the whole queue, now)."""
     rows = window_leads(conn, since=since, until=until, pool=pool)
-    routed = [r for r in rows if r.routed_at is not None]
-    waits = [
-        ((r.first_touch_at - r.routed_at).total_seconds() / 60.0, r.lane)
-        for r in routed
-        if r.first_touch_at is not None
-    ]
+    routed = [r for r in rows if r.routed]
+    waits = [(float(r.wait_minutes), r.lane) for r in routed if r.wait_minutes is not None]
     hot_waits = [w for w, lane in waits if lane == "hot"]
     speed = SpeedKPI(
         median_minutes=median(w for w, _ in waits) if waits else None,
@@ -126,19 +125,17 @@ def compute_kpis(
     )
     reassigned = sum(1 for r in routed if r.reassignments > 0)
     hot = [r for r in routed if r.lane == "hot"]
-    meetings = sum(1 for r in hot if r.meeting_at is not None)
-
-    opportunities = sum(1 for r in routed if r.opportunity_at is not None)
+    meetings = sum(r.meeting for r in hot)
+    opportunities = sum(r.opportunity for r in routed)
     by_method: dict[str, list[int]] = defaultdict(lambda: [0, 0])
     for r in routed:
-        counts = by_method[routing_method(r.strategy, r.reasons or ())]
-        counts[0] += r.meeting_at is not None
+        counts = by_method[r.method or "unknown"]
+        counts[0] += r.meeting
         counts[1] += 1
     # SLA attainment over the leads whose promise is decided: touched in time, touched late,
     # or still untouched after the deadline (an untouched lead with time left is not counted).
-    promised = [r for r in routed if r.sla_deadline is not None]
-    met = sum(1 for r in promised if r.first_touch_at and r.first_touch_at <= r.sla_deadline)
-    decided = sum(1 for r in promised if r.first_touch_at is not None or r.sla_deadline < until)
+    met = sum(r.sla_met for r in routed)
+    decided = sum(r.sla_decided for r in routed)
     hours = (until - since).total_seconds() / 3600 if since is not None else 0.0
 
     duplicates = duplicate_count(conn, since=since, until=until, pool=pool)

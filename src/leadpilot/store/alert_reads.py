@@ -7,14 +7,17 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from leadpilot.store.crm_tables import crm_inbox, crm_outbox
 from leadpilot.store.tables import decisions, leads
 
 __all__ = [
+    "crm_failures",
     "decision_features",
     "first_decision_at",
     "intake_times",
     "latest_model_version",
     "outcomes_by_pool",
+    "predicted_and_observed",
     "untouched_past_sla",
 ]
 
@@ -111,17 +114,21 @@ def decision_features(
     until: datetime,
     columns: list[str],
     model_version: str | None,
+    with_fields: bool = True,
 ) -> list[dict[str, Any]]:
     """Per first decision (``trigger='intake'``) in ``[since, until)`` under
-    ``model_version``: the named decision ``columns`` plus the lead's ``fields`` (JSON)."""
-    cols = [decisions.c[name] for name in columns]
+    ``model_version``: the named decision ``columns``, plus the lead's ``fields`` (JSON) when
+    ``with_fields``."""
+    cols: list[Any] = [decisions.c[name] for name in columns]
+    if with_fields:
+        cols.append(leads.c.fields)
     cond = (
         decisions.c.model_version.is_(None)
         if model_version is None
         else decisions.c.model_version == model_version
     )
     query = (
-        sa.select(*cols, leads.c.fields)
+        sa.select(*cols)
         .select_from(decisions.join(leads, leads.c.lead_id == decisions.c.lead_id))
         .where(
             decisions.c.trigger == "intake",
@@ -131,3 +138,55 @@ def decision_features(
         )
     )
     return [dict(row._mapping) for row in conn.execute(query)]
+
+
+def predicted_and_observed(
+    conn: sa.Connection, *, since: datetime, until: datetime, outcome: str
+) -> list[tuple[float, bool]]:
+    """``(p_convert, converted)`` of leads received in ``[since, until)`` whose live
+    decision gave them to a rep with a model's probability."""
+    query = (
+        sa.select(decisions.c.p_convert, _OUTCOME_COLUMN[outcome].label("converted"))
+        .select_from(
+            leads.join(decisions, sa.and_(decisions.c.lead_id == leads.c.lead_id, decisions.c.live))
+        )
+        .where(
+            leads.c.received_at >= since,
+            leads.c.received_at < until,
+            leads.c.status != "history",
+            decisions.c.rep_id.is_not(None),
+            decisions.c.p_convert.is_not(None),
+        )
+    )
+    return [(float(row.p_convert), bool(row.converted)) for row in conn.execute(query)]
+
+
+def crm_failures(
+    conn: sa.Connection, *, since: datetime, min_attempts: int
+) -> list[tuple[str, str, str, int, str | None]]:
+    """CRM sync failures: ``(crm, direction, status, attempts, last_error)`` for owner
+    writes given up (``dead``) and webhook events given up (``failed``) since ``since``, and
+    for either still retrying after ``min_attempts`` failed attempts."""
+    out = conn.execute(
+        sa.select(
+            crm_outbox.c.crm, crm_outbox.c.status, crm_outbox.c.attempts, crm_outbox.c.last_error
+        ).where(
+            sa.or_(
+                sa.and_(crm_outbox.c.status == "dead", crm_outbox.c.created_at >= since),
+                sa.and_(crm_outbox.c.status == "pending", crm_outbox.c.attempts >= min_attempts),
+            )
+        )
+    ).all()
+    inbox = conn.execute(
+        sa.select(
+            crm_inbox.c.crm, crm_inbox.c.status, crm_inbox.c.attempts, crm_inbox.c.last_error
+        ).where(
+            sa.or_(
+                sa.and_(crm_inbox.c.status == "failed", crm_inbox.c.processed_at >= since),
+                sa.and_(crm_inbox.c.status == "pending", crm_inbox.c.attempts >= min_attempts),
+            )
+        )
+    ).all()
+    return [(r.crm, "owner write", r.status, r.attempts, r.last_error) for r in out] + [
+        (r.crm, "webhook event", r.status, r.attempts, r.last_error) for r in inbox
+    ]

@@ -12,46 +12,74 @@ from leadpilot.store.tables import decisions, duplicate_intakes, leads
 __all__ = ["assignment_counts", "duplicate_count", "queue_length", "window_leads"]
 
 
-def _first_assignment() -> tuple[Any, Any]:
-    """(lead_id -> id of its first decision that gave it a rep, that decision's table)."""
-    first_id = (
-        sa.select(decisions.c.lead_id, sa.func.min(decisions.c.id).label("decision_id"))
-        .where(decisions.c.rep_id.is_not(None))
-        .group_by(decisions.c.lead_id)
-        .subquery()
+def _first_assignment(since: datetime | None = None) -> tuple[Any, Any]:
+    """(lead_id -> id of its first decision that gave it a rep, that decision's table).
+    ``since``: only decisions from then on, enough for leads received since then (a lead is
+    decided at or after it is received), and it lets the database use the time index."""
+    query = sa.select(decisions.c.lead_id, sa.func.min(decisions.c.id).label("decision_id")).where(
+        decisions.c.rep_id.is_not(None)
     )
+    if since is not None:
+        query = query.where(decisions.c.decided_at >= since)
+    first_id = query.group_by(decisions.c.lead_id).subquery()
     return first_id, decisions.alias("first_decision")
+
+
+def _minutes_between(conn: sa.Connection, later: Any, earlier: Any) -> Any:
+    """``later - earlier`` in minutes, computed by the database. SQLite: from Julian days,
+    rounded to the millisecond (a Julian day's float is only good to ~50 microseconds)."""
+    if conn.dialect.name == "sqlite":
+        seconds = (sa.func.julianday(later) - sa.func.julianday(earlier)) * 86400.0
+        return sa.func.round(seconds, 3) / 60.0
+    return sa.extract("epoch", later - earlier) / 60.0
+
+
+def _flag(condition: Any) -> Any:
+    return sa.case((condition, 1), else_=0)
 
 
 def window_leads(
     conn: sa.Connection, *, since: datetime | None, until: datetime, pool: str | None = None
 ) -> list[Any]:
-    """Leads received in ``[since, until]`` (history excluded): ``lead_id``, ``lane``,
-    ``status``, ``reassignments``, ``first_touch_at``, ``meeting_at``, ``opportunity_at``,
-    and of their first decision that gave them a rep (all ``None`` if none did):
-    ``routed_at`` (its time), ``pool``, ``strategy``, ``reasons`` and ``sla_deadline``.
+    """Leads received in ``[since, until]`` (history excluded), one row each, computed in
+    the database so that no timestamp or JSON needs decoding here (100,000 leads in well
+    under a second): ``lane``, ``reassignments``, ``meeting`` and ``opportunity`` (0/1), and
+    about their first decision that gave them a rep: ``routed`` (0/1), ``wait_minutes``
+    (from it to the first touch; ``None`` if untouched), ``method`` (``holdout`` if its
+    reasons hold ``HOLDOUT``, ``fallback`` if one ends in ``_FALLBACK``, else its strategy;
+    see ``service.kpis.routing_method``), ``sla_promised``, ``sla_met`` (touched by the
+    deadline) and ``sla_decided`` (touched, or the deadline is before ``until``).
     ``pool``: only leads whose first assignment was in that pool."""
     window = [leads.c.received_at <= until, leads.c.status != "history"]
     if since is not None:
         window.append(leads.c.received_at >= since)
-    first_id, first = _first_assignment()
+    first_id, first = _first_assignment(since)
     if pool is not None:
         window.append(first.c.pool == pool)
+    reasons = sa.cast(first.c.reasons, sa.Text)
+    touched = leads.c.first_touch_at.is_not(None)
+    deadline = first.c.sla_deadline
     return list(
         conn.execute(
             sa.select(
-                leads.c.lead_id,
                 leads.c.lane,
-                leads.c.status,
                 leads.c.reassignments,
-                leads.c.first_touch_at,
-                leads.c.meeting_at,
-                leads.c.opportunity_at,
-                first.c.decided_at.label("routed_at"),
-                first.c.pool,
-                first.c.strategy,
-                first.c.reasons,
-                first.c.sla_deadline,
+                _flag(leads.c.meeting_at.is_not(None)).label("meeting"),
+                _flag(leads.c.opportunity_at.is_not(None)).label("opportunity"),
+                _flag(first.c.id.is_not(None)).label("routed"),
+                _minutes_between(conn, leads.c.first_touch_at, first.c.decided_at).label(
+                    "wait_minutes"
+                ),
+                sa.case(
+                    (reasons.like('%"HOLDOUT"%'), "holdout"),
+                    (reasons.like('%\\_FALLBACK"%', escape="\\"), "fallback"),
+                    else_=first.c.strategy,
+                ).label("method"),
+                _flag(deadline.is_not(None)).label("sla_promised"),
+                _flag(sa.and_(touched, leads.c.first_touch_at <= deadline)).label("sla_met"),
+                _flag(sa.and_(deadline.is_not(None), sa.or_(touched, deadline < until))).label(
+                    "sla_decided"
+                ),
             )
             .select_from(
                 leads.outerjoin(first_id, first_id.c.lead_id == leads.c.lead_id).outerjoin(
@@ -81,7 +109,7 @@ def duplicate_count(
     if since is not None:
         query = query.where(duplicate_intakes.c.received_at >= since)
     if pool is not None:
-        first_id, first = _first_assignment()
+        first_id, first = _first_assignment(since)
         query = query.select_from(
             duplicate_intakes.join(
                 first_id, first_id.c.lead_id == duplicate_intakes.c.lead_id

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 import sqlalchemy as sa
@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from leadpilot.policy import Policy
 from leadpilot.policy.alert_settings import AlertRuleSettings
 from leadpilot.schema import Rep
+from leadpilot.service.kpis import KPIReport, compute_kpis
 
 __all__ = ["AlertRule", "Finding", "RuleContext"]
 
@@ -36,6 +37,15 @@ class RuleContext:
     policy: Policy
     reps: list[Rep]
     roster: list[Rep]
+    _kpis: dict[int, KPIReport] = field(default_factory=dict, repr=False, compare=False)
+
+    def kpis(self, days: int) -> KPIReport:
+        """``GET /v1/kpis`` over the last ``days`` days (computed once per pass)."""
+        if days not in self._kpis:
+            self._kpis[days] = compute_kpis(
+                self.conn, since=self.now - timedelta(days=days), until=self.now
+            )
+        return self._kpis[days]
 
     def pool_members(self) -> dict[str, list[Rep]]:
         """Each pool's active reps (the policy's pool filters)."""

@@ -3,11 +3,8 @@ over target by chance on few leads raises nothing)."""
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from leadpilot.policy.alert_settings import RateTargetSettings
 from leadpilot.service.alerting.base import Finding, RuleContext
-from leadpilot.service.kpis import compute_kpis
 
 __all__ = ["RateTargetRule"]
 
@@ -21,10 +18,7 @@ class RateTargetRule:
         self.description = f"{what} over target"
 
     def evaluate(self, ctx: RuleContext, settings: RateTargetSettings) -> list[Finding]:
-        kpis = compute_kpis(
-            ctx.conn, since=ctx.now - timedelta(days=settings.window_days), until=ctx.now
-        )
-        rate = getattr(kpis, self.kind)
+        rate = getattr(ctx.kpis(settings.window_days), self.kind)
         if rate.denominator < settings.min_leads or rate.low is None or rate.low <= settings.target:
             return []
         return [

@@ -65,6 +65,9 @@ def check_alerts(service: RoutingService, now: datetime | None = None) -> AlertP
             except Exception:  # one broken rule must not stop the others
                 log.exception("alert rule %s failed", kind)
                 done.failed_rules.append(kind)
+        idle = not any(findings.values()) and not open_rule_alerts(conn)
+    if idle:  # most passes: nothing found, nothing open; no write lock taken
+        return done
     with write_transaction(service.engine) as conn:
         lock_alerts(conn)
         open_rows = {row.condition_key: row for row in open_rule_alerts(conn)}

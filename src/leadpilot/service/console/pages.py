@@ -22,9 +22,11 @@ from pydantic import ValidationError
 from leadpilot.errors import DataValidationError, LeadpilotError
 from leadpilot.policy.availability import is_working
 from leadpilot.policy.explain import exclusion_codes, explain, reason_text
+from leadpilot.policy.policy_diff import policy_text_diff
 from leadpilot.schema import Rep
 from leadpilot.service.console.auth import PageUser, User, current_user, new_login_nonce, signer_of
 from leadpilot.service.console.charts import fairness_svg, interval_svg
+from leadpilot.service.console.policy_words import policy_words
 from leadpilot.service.console.session import COOKIE, LOGIN_COOKIE
 from leadpilot.service.console.status import fairness_status, kpi_rows
 from leadpilot.service.context import ServiceContext
@@ -33,8 +35,9 @@ from leadpilot.service.preview import candidate_rows, preview_decision, preview_
 from leadpilot.service.routes.kpis import kpi_report
 from leadpilot.service.routes.reps import update_rep
 from leadpilot.service.schemas import LeadCreate, RepUpdate, lead_from_create
+from leadpilot.store import policies as policy_store
 from leadpilot.store import reps as rep_store
-from leadpilot.store.alerts import list_alerts
+from leadpilot.store.alerts import acknowledge_alert, list_alerts
 from leadpilot.store.console_reads import (
     decision_by_id,
     lead_events,
@@ -42,6 +45,7 @@ from leadpilot.store.console_reads import (
 )
 from leadpilot.store.counters import rep_load
 from leadpilot.store.decisions import list_decisions
+from leadpilot.store.engine import write_transaction
 
 __all__ = ["router", "templates"]
 
@@ -57,6 +61,7 @@ NAV = (
     ("/decisions", "Decisions"),
     ("/reps", "Reps"),
     ("/test-lead", "Test a lead"),
+    ("/policy", "Policy"),
     ("/alerts", "Alerts"),
 )
 _SECURITY_HEADERS = {
@@ -524,10 +529,74 @@ async def test_lead(request: Request, ctx: Ctx) -> Response:
     )  # fmt: skip
 
 
+# ---------------------------------------------------------------------------- policy
+def _diff_lines(text: str) -> list[tuple[str, str]]:
+    kinds = {"+": "add", "-": "del", "@": "hunk"}
+    return [(kinds.get(line[:1], "same"), line) for line in text.splitlines()]
+
+
+@router.get("/policy")
+def policy_page(
+    user: User,
+    ctx: Ctx,
+    conn: Conn,
+    from_version: Annotated[str, Query(alias="from", max_length=128)] = "",
+    to_version: Annotated[str, Query(alias="to", max_length=128)] = "",
+) -> Response:
+    """The active policy in words and as a file, its version history and a diff."""
+    snapshot = ctx.service.inputs.load(conn, ctx.clock())
+    versions, log = policy_store.policy_history(conn)
+    by_version = {v.version: v for v in versions}
+    active = next((v for v in versions if v.active), None)
+    diff_lines = None
+    if from_version or to_version:
+        old, new = by_version.get(from_version), by_version.get(to_version)
+        if old is None or new is None:
+            missing = from_version if old is None else to_version
+            return error_page(user, 404, "No such version", f"There is no version {missing!r}.")
+        diff = policy_text_diff(old.text, new.text, from_version, to_version)
+        diff_lines = _diff_lines(diff)
+    elif len(versions) > 1:
+        from_version, to_version = versions[-2].version, versions[-1].version
+    return render(
+        "policy.html",
+        user=user,
+        active="/policy",
+        title="Policy",
+        active_version=active.version if active is not None else None,
+        words=policy_words(snapshot.policy),
+        versions=list(reversed(versions)),
+        activations=list(reversed(log)),
+        diff_from=from_version,
+        diff_to=to_version,
+        diff_lines=diff_lines,
+        text=active.text if active is not None else "",
+    )
+
+
 # ---------------------------------------------------------------------------- alerts
 @router.get("/alerts")
 def alerts_page(user: User, conn: Conn) -> Response:
-    """Operator alerts, newest first."""
+    """Operator alerts, newest first, open and past; admins acknowledge them."""
     return render(
         "alerts.html", user=user, active="/alerts", title="Alerts", alerts=list_alerts(conn, 200)
     )
+
+
+@router.post("/alerts/{alert_id}/acknowledge")
+async def acknowledge_alert_form(alert_id: int, request: Request, ctx: Ctx) -> Response:
+    """Admin: acknowledge an alert (as ``POST /v1/alerts/{id}/acknowledge``)."""
+    user = current_user(request)
+    if not user.is_admin:
+        return error_page(
+            user, 403, "Admin only", f"A {user.token.role} token cannot acknowledge alerts.",
+            "sign in with an admin token",
+        )  # fmt: skip
+    form = await _checked_form(request, user)
+    if isinstance(form, HTMLResponse):
+        return form
+    with write_transaction(ctx.engine) as conn:
+        row = acknowledge_alert(conn, alert_id, by=user.token.name, now=ctx.clock())
+    if row is None:
+        return error_page(user, 404, "No such alert", f"There is no alert #{alert_id}.")
+    return RedirectResponse("/alerts", status_code=303)

@@ -1,4 +1,4 @@
-"""A rep's fairness index (leads / pool average, as ``GET /v1/kpis`` shows it) outside the
+"""A rep's fairness index (leads / pool average, as ``GET /v1/kpis`` computes it) outside the
 band, and significantly so: the two-sided exact binomial test of the rep's count against an
 equal share of the pool's leads, at ``alpha`` over the number of reps tested (Bonferroni).
 An index out of band on a handful of leads is noise and raises nothing."""
@@ -11,7 +11,7 @@ from datetime import timedelta
 from leadpilot.policy.alert_settings import FairnessAlertSettings
 from leadpilot.service.alerting.base import Finding, RuleContext
 from leadpilot.service.alerting.stats import binomial_two_sided
-from leadpilot.service.kpis import compute_kpis
+from leadpilot.store.kpi_reads import assignment_counts
 
 __all__ = ["RULE"]
 
@@ -26,12 +26,20 @@ class FairnessRule:
         band = settings.band or ctx.policy.fairness.band
         days = settings.window_days or ctx.policy.fairness.window_days
         members = {p: [r.rep_id for r in reps] for p, reps in ctx.pool_members().items()}
-        rows = compute_kpis(
-            ctx.conn, since=ctx.now - timedelta(days=days), until=ctx.now, members=members
-        ).fairness
-        pools: dict[str | None, list[tuple[str, int]]] = defaultdict(list)
-        for row in rows:
-            pools[row.pool].append((row.rep_id, row.leads))
+        counts: dict[str | None, dict[str, int]] = defaultdict(dict)
+        for pool, rep_id, n in assignment_counts(
+            ctx.conn, since=ctx.now - timedelta(days=days), until=ctx.now
+        ):
+            counts[pool][rep_id] = n
+        # as GET /v1/kpis counts them: the pool's active members (0 if they got nothing)
+        # and whoever got its leads
+        pools: dict[str | None, list[tuple[str, int]]] = {
+            name: [
+                (rep_id, counts.get(name, {}).get(rep_id, 0))
+                for rep_id in sorted(set(members.get(name or "", ())) | set(counts.get(name, {})))
+            ]
+            for name in set(counts) | set(members)
+        }
         tested = [
             (pool, reps)
             for pool, reps in pools.items()

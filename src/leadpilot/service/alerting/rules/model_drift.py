@@ -13,14 +13,12 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from leadpilot.policy.alert_settings import ModelDriftSettings
+from leadpilot.policy.alert_settings import DRIFT_COLUMNS, ModelDriftSettings
 from leadpilot.service.alerting.base import Finding, RuleContext
 from leadpilot.service.alerting.stats import psi
 from leadpilot.store.alert_reads import decision_features, first_decision_at, latest_model_version
 
-__all__ = ["DECISION_COLUMNS", "RULE"]
-
-DECISION_COLUMNS = ("p_convert", "fit_score", "intent_score", "confidence", "grade", "lane")
+__all__ = ["RULE"]
 
 
 def _values(rows: list[dict[str, Any]], feature: str) -> list[Any]:
@@ -45,13 +43,13 @@ class ModelDriftRule:
         base_end = min(first + timedelta(days=settings.baseline_days), recent_start)
         if base_end <= first:
             return []  # the model has not served long enough to have a baseline
-        columns = [f for f in DECISION_COLUMNS if f in settings.features]
-        base_rows = decision_features(
-            ctx.conn, since=first, until=base_end, columns=columns, model_version=version
-        )
-        recent_rows = decision_features(
-            ctx.conn, since=recent_start, until=ctx.now, columns=columns, model_version=version
-        )
+        columns = [f for f in DRIFT_COLUMNS if f in settings.features]
+        fields = any(f.startswith("fields.") for f in settings.features)
+        base_rows = decision_features(ctx.conn, since=first, until=base_end, columns=columns,
+                                      model_version=version, with_fields=fields)  # fmt: skip
+        recent_rows = decision_features(ctx.conn, since=recent_start, until=ctx.now,
+                                        columns=columns, model_version=version,
+                                        with_fields=fields)  # fmt: skip
         out = []
         for feature in settings.features:
             base, recent = _values(base_rows, feature), _values(recent_rows, feature)

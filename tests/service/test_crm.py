@@ -1,0 +1,503 @@
+"""CRM intake and owner write-back, end to end through the official client libraries
+(``hubspot-api-client``, ``simple-salesforce``) against a loopback stub (``crm_stub``).
+
+Vendor documentation the requests and answers are based on:
+- HubSpot, "Validating requests" (v3 signature: base64 HMAC-SHA256 of method + URI + body +
+  X-HubSpot-Request-Timestamp with the app's client secret; reject timestamps older than
+  5 minutes): https://developers.hubspot.com/docs/api/webhooks/validating-requests
+- HubSpot webhook payload (array of events: eventId, subscriptionId, portalId, occurredAt,
+  subscriptionType, attemptNumber, objectId, changeSource, changeFlag, appId), e.g. in
+  https://developers.hubspot.com/docs/faq/v1-request-validation
+- HubSpot CRM v3 contacts: https://developers.hubspot.com/docs-beta/crm/contacts
+- Salesforce Outbound Messaging WSDL (notifications: OrganizationId, ActionId, SessionId,
+  EnterpriseUrl, PartnerUrl, Notification{Id, sObject}; notificationsResponse/Ack):
+  https://developer.salesforce.com/docs/platform/api/guide/sforce-api-om-outboundmessaging-wsdl.html
+- Salesforce REST sObject Rows (PATCH .../sobjects/Lead/{id} answers 204).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import random
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import requests
+import sqlalchemy as sa
+from defusedxml.ElementTree import fromstring
+from fastapi.testclient import TestClient
+from pydantic import SecretStr
+
+from leadpilot.crm.config import CrmSettings
+from leadpilot.crm.hubspot import HubSpotConnector
+from leadpilot.crm.salesforce import SalesforceConnector
+from leadpilot.crm.stub import CrmStub, StubServer, self_signed
+from leadpilot.schema import Rep
+from leadpilot.service.app import create_app
+from leadpilot.service.crm_worker import run_crm_due
+from leadpilot.service.worker import run_due
+from leadpilot.settings import Settings
+from leadpilot.store.crm_tables import crm_inbox, crm_outbox
+from leadpilot.store.engine import write_transaction
+from leadpilot.store.reps import upsert_reps
+from leadpilot.store.tables import alerts, events, leads
+from leadpilot.store.tokens import create_token
+from tests.service.conftest import Api, Clock, migrated_engine
+
+SECRET = "hs-client-secret-for-tests"
+TOKEN = "pat-na1-secret-token-never-logged"
+SF_TOKEN = "00Dsf!secret-session-never-logged"
+ORG = "00D5e000000KQ2eEAG"
+OWNERS = {"rep-01": "7001", "rep-02": "7002", "rep-03": "7003"}
+SF_USERS = {
+    "rep-01": "0055e000001AAAAAA1",
+    "rep-02": "0055e000001AAAAAA2",
+    "rep-03": "0055e000001AAAAAA3",
+}
+
+
+def crm_reps() -> list[Rep]:
+    return [
+        Rep(
+            rep_id=rep_id,
+            name=rep_id,
+            pool="sdr",
+            max_leads_per_day=100,
+            timezone="UTC",
+            attributes={"hubspot_owner_id": OWNERS[rep_id], "salesforce_user_id": SF_USERS[rep_id]},
+        )
+        for rep_id in OWNERS
+    ]
+
+
+class World:
+    """An app with CRM connectors pointed at the stub, and the stub."""
+
+    def __init__(self, api: Api, stub: CrmStub, crm: CrmSettings, connectors: dict[str, Any]):
+        self.api, self.stub, self.crm, self.connectors = api, stub, crm, connectors
+
+    def run(self, **advance: float) -> Any:
+        if advance:
+            self.api.clock.advance(**advance)
+        return run_crm_due(
+            self.api.service, self.crm, self.connectors, self.api.clock(), random.Random(1)
+        )
+
+    def send_notices(self) -> list[Any]:
+        """Run the routing worker's webhook sender against the stub; the messages it got."""
+        with httpx.Client() as client:
+            run_due(self.api.service, self.api.clock(), client=client)
+        return self.stub.slack()
+
+    def rows(self, table: sa.Table) -> list[Any]:
+        with self.api.engine.connect() as conn:
+            return list(conn.execute(sa.select(table).order_by(table.c.id)).all())
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest, sqlite_url: str) -> str:
+    if request.param == "sqlite":
+        return sqlite_url
+    return str(request.getfixturevalue("pg_url"))
+
+
+@pytest.fixture
+def world(db_url: str, tmp_path: Path) -> Iterator[World]:
+    stub = CrmStub(
+        contacts={
+            "901": {
+                "email": "ana@acme.io",
+                "company": "Acme",
+                "country": "US",
+                "firstname": "Ana",
+                "createdate": "2026-03-02T14:59:00Z",
+            },
+            "902": {"email": "bo@beta.io", "company": "Beta", "country": "DE"},
+        }
+    )
+    tls = self_signed(tmp_path)
+    engine = migrated_engine(db_url)
+    with StubServer(stub) as hs, StubServer(stub, tls=tls) as sf:
+        session = requests.Session()
+        session.verify = str(tls[0])
+        session.trust_env = False  # else REQUESTS_CA_BUNDLE from the environment wins
+        crm = CrmSettings(
+            hubspot_client_secret=SecretStr(SECRET),
+            hubspot_access_token=SecretStr(TOKEN),
+            hubspot_base_url=hs.url,
+            salesforce_organization_id=ORG,
+            salesforce_shared_secret=SecretStr("sf-shared"),
+            crm_max_attempts=4,
+            public_url="http://testserver",
+            notify_webhook_url=f"{hs.url}/slack/hook",
+        )
+        connectors: dict[str, Any] = {
+            "hubspot": HubSpotConnector(TOKEN, base_url=hs.url),
+            "salesforce": SalesforceConnector(SF_TOKEN, instance_url=sf.url, session=session),
+        }
+        clock = Clock()
+        tokens = {}
+        with write_transaction(engine) as conn:
+            upsert_reps(conn, crm_reps())
+            for role in ("admin", "writer", "reader"):
+                tokens[role], _ = create_token(conn, role=role, name=f"test-{role}")
+        settings = Settings(environment="development", worker_enabled=False)
+        app = create_app(
+            settings, engine=engine, clock=clock, seed=7, crm=crm, crm_connectors=connectors
+        )
+        client = TestClient(app, raise_server_exceptions=False)
+        with client:
+            yield World(
+                Api(client=client, engine=engine, clock=clock, tokens=tokens), stub, crm, connectors
+            )
+    engine.dispose()
+
+
+def signed(world: World, body: bytes, *, secret: str = SECRET, age_ms: int = 0) -> dict[str, str]:
+    """The headers HubSpot sends, computed here independently of leadpilot's verifier."""
+    ts = str(int(world.api.clock().timestamp() * 1000) - age_ms)
+    uri = "http://testserver/v1/webhooks/hubspot"
+    digest = hmac.new(secret.encode(), f"POST{uri}".encode() + body + ts.encode(), hashlib.sha256)
+    return {
+        "content-type": "application/json",
+        "x-hubspot-signature-v3": base64.b64encode(digest.digest()).decode(),
+        "x-hubspot-request-timestamp": ts,
+    }
+
+
+def delivery(*events: tuple[int, int, str]) -> bytes:
+    return json.dumps(
+        [
+            {
+                "eventId": eid,
+                "subscriptionId": 12345,
+                "portalId": 62515,
+                "appId": 54321,
+                "occurredAt": 1772463540000,
+                "subscriptionType": kind,
+                "attemptNumber": 0,
+                "objectId": oid,
+                "changeSource": "CRM",
+                "changeFlag": "NEW",
+            }
+            for eid, oid, kind in events
+        ]
+    ).encode()
+
+
+def post_hubspot(world: World, body: bytes, **kw: Any) -> Any:
+    return world.api.client.post(
+        "/v1/webhooks/hubspot", content=body, headers=signed(world, body, **kw)
+    )
+
+
+def owner_of(world: World, lead_id: str) -> str | None:
+    with world.api.engine.connect() as conn:
+        return conn.execute(sa.select(leads.c.rep_id).where(leads.c.lead_id == lead_id)).scalar()
+
+
+# --------------------------------------------------------------------------- HubSpot
+
+
+def test_signature_valid_tampered_stale_and_wrong_secret(world: World) -> None:
+    body = delivery((1, 901, "contact.creation"))
+    assert post_hubspot(world, body).json() == {"received": 1, "new": 1, "duplicates": 0}
+    headers = signed(world, body)
+    tampered = body.replace(b"901", b"902")
+    bad = world.api.client.post("/v1/webhooks/hubspot", content=tampered, headers=headers)
+    assert bad.status_code == 401
+    assert "does not match" in bad.json()["error"]["message"]
+    stale = post_hubspot(world, body, age_ms=5 * 60 * 1000 + 1)
+    assert stale.status_code == 401
+    assert "5 minutes" in stale.json()["error"]["message"]
+    assert post_hubspot(world, body, age_ms=4 * 60 * 1000).status_code == 200  # within 5 min
+    assert post_hubspot(world, body, secret="someone-else").status_code == 401
+    unsigned = world.api.client.post(
+        "/v1/webhooks/hubspot", content=body, headers={"content-type": "application/json"}
+    )
+    assert unsigned.status_code == 401
+    assert len(world.rows(crm_inbox)) == 1  # rejected and repeated deliveries stored nothing
+
+
+def test_hubspot_contact_routed_written_back_once(world: World) -> None:
+    body = delivery((11, 901, "contact.creation"), (12, 901, "contact.propertyChange"))
+    assert post_hubspot(world, body).json() == {"received": 2, "new": 2, "duplicates": 0}
+    # HubSpot retries a delivery it thinks failed: the same event ids are not stored again.
+    assert post_hubspot(world, body).json() == {"received": 2, "new": 0, "duplicates": 2}
+    report = world.run()
+    assert report.routed == ["hubspot:901"]  # the propertyChange found the lead routed
+    rep = owner_of(world, "hubspot:901")
+    assert rep in OWNERS
+    writes = world.stub.writes()
+    assert [(c.path, c.body) for c in writes] == [
+        ("/crm/v3/objects/contacts/901", {"properties": {"hubspot_owner_id": OWNERS[rep]}})
+    ]
+    assert world.stub.contacts["901"]["hubspot_owner_id"] == OWNERS[rep]
+    # Every call carried the access token as a bearer token (and it is stored nowhere).
+    assert {c.authorization for c in world.stub.calls} == {f"Bearer {TOKEN}"}
+    reads = [c for c in world.stub.calls if c.method == "GET"]
+    assert len(reads) == 1
+    assert {"email", "company", "country"} <= set(reads[0].query["properties"])
+    # More polls and a duplicate delivery later change nothing.
+    post_hubspot(world, body)
+    world.run(seconds=120)
+    assert len(world.stub.writes()) == 1
+    assert [r.status for r in world.rows(crm_outbox)] == ["sent"]
+    assert [r.status for r in world.rows(crm_inbox)] == ["done", "done"]
+    lead = world.api.get("/v1/leads/hubspot:901").json()
+    assert lead["rep_id"] == rep
+
+
+def test_writeback_retries_through_5xx_and_429_retry_after(world: World) -> None:
+    world.stub.write_failures = [(500, {}), (429, {"Retry-After": "7"})]
+    post_hubspot(world, delivery((21, 902, "contact.creation")))
+    t0 = world.api.clock()
+    first = world.run()
+    assert first.routed == ["hubspot:902"]
+    assert first.write_retries == 1
+    [row] = world.rows(crm_outbox)
+    # Attempt 1 failed: backoff with jitter, uniform in [base/2, base] = [1 s, 2 s].
+    delay = (row.next_attempt_at - t0).total_seconds()
+    assert 1.0 <= delay <= 2.0
+    assert row.last_error.startswith("HubSpot setting the owner of contact 902: HTTP 500")
+    world.api.clock.now = row.next_attempt_at
+    second = world.run()
+    assert second.write_retries == 1
+    [row] = world.rows(crm_outbox)
+    assert row.next_attempt_at == world.api.clock() + timedelta(seconds=7)  # Retry-After
+    assert "HTTP 429" in row.last_error
+    assert world.run(seconds=6.9).written == []  # still inside Retry-After: no call
+    assert len(world.stub.calls) == 3  # GET contact + 2 failed PATCHes
+    third = world.run(seconds=0.1)
+    rep = owner_of(world, "hubspot:902")
+    assert third.written == [("hubspot", "902", OWNERS[rep])]
+    assert len(world.stub.writes()) == 1
+    assert len(world.stub.writes(ok=False)) == 2
+    [row] = world.rows(crm_outbox)
+    assert (row.status, row.attempts) == ("sent", 3)
+    assert TOKEN not in row.last_error
+
+
+def test_dead_letter_after_max_attempts_raises_alert(world: World) -> None:
+    world.stub.write_failures = [(503, {})] * 10
+    post_hubspot(world, delivery((31, 901, "contact.creation")))
+    for _ in range(4):  # crm_max_attempts = 4
+        world.run(seconds=700)  # past any backoff (cap 600 s)
+    [row] = world.rows(crm_outbox)
+    assert (row.status, row.attempts) == ("dead", 4)
+    assert len(world.stub.writes(ok=False)) == 4
+    [alert] = [a for a in world.rows(alerts) if a.kind == "crm_writeback_dead"]
+    assert "hubspot record 901 (lead hubspot:901)" in alert.message
+    assert "after 4 attempts" in alert.message
+    assert TOKEN not in alert.message
+    world.run(seconds=700)
+    assert len(world.stub.writes(ok=False)) == 4  # a dead letter is not retried
+
+
+def test_later_decision_supersedes_unsent_write(world: World) -> None:
+    world.stub.write_failures = [(500, {})]
+    post_hubspot(world, delivery((41, 901, "contact.creation")))
+    world.run()
+    first_rep = owner_of(world, "hubspot:901")
+    declined = world.api.post(
+        "/v1/events",
+        {"event_id": "d-1", "type": "declined", "lead_id": "hubspot:901", "rep_id": first_rep},
+    )
+    assert declined.status_code in (200, 201), declined.text
+    second_rep = owner_of(world, "hubspot:901")
+    assert second_rep not in (None, first_rep)
+    report = world.run(seconds=5)
+    assert report.superseded == 1
+    assert report.written == [("hubspot", "901", OWNERS[second_rep])]
+    assert [r.status for r in world.rows(crm_outbox)] == ["superseded", "sent"]
+    assert [c.body for c in world.stub.writes()] == [
+        {"properties": {"hubspot_owner_id": OWNERS[second_rep]}}
+    ]
+
+
+def test_rep_without_owner_id_is_a_dead_letter_naming_the_column(world: World) -> None:
+    with write_transaction(world.api.engine) as conn:
+        upsert_reps(
+            conn,
+            [
+                Rep(rep_id=r.rep_id, name=r.name, pool="sdr", max_leads_per_day=100, timezone="UTC")
+                for r in crm_reps()
+            ],
+        )
+    post_hubspot(world, delivery((51, 901, "contact.creation")))
+    world.run()
+    [row] = world.rows(crm_outbox)
+    assert row.status == "dead"
+    assert "has no hubspot_owner_id" in row.last_error
+    assert world.stub.writes() == []
+
+
+# ------------------------------------------------------------------------ Salesforce
+
+SOAP = """<?xml version="1.0" encoding="UTF-8"?>
+<soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/"
+ xmlns:xsd="http://www.w3.org/2001/XMLSchema" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">
+ <soapenv:Body>
+  <notifications xmlns="http://soap.sforce.com/2005/09/outbound">
+   <OrganizationId>{org}</OrganizationId>
+   <ActionId>04k5e000000CaRkAAK</ActionId>
+   <SessionId xsi:nil="true"/>
+   <EnterpriseUrl>https://acme.my.salesforce.com/services/Soap/c/59.0/00D5e000000KQ2e</EnterpriseUrl>
+   <PartnerUrl>https://acme.my.salesforce.com/services/Soap/u/59.0/00D5e000000KQ2e</PartnerUrl>
+   <Notification>
+    <Id>04l5e00000Gx7QzAAJ</Id>
+    <sObject xsi:type="sf:Lead" xmlns:sf="urn:sobject.enterprise.soap.sforce.com">
+     <sf:Id>00Q5e00000AbCdEFGH</sf:Id>
+     <sf:Company>Gamma GmbH</sf:Company>
+     <sf:Country>DE</sf:Country>
+     <sf:Email>eva@gamma.de</sf:Email>
+     <sf:LeadSource>Web</sf:LeadSource>
+     <sf:Title xsi:nil="true"/>
+    </sObject>
+   </Notification>
+  </notifications>
+ </soapenv:Body>
+</soapenv:Envelope>"""
+
+
+def post_soap(world: World, org: str = ORG, text: str | None = None) -> Any:
+    return world.api.client.post(
+        "/v1/webhooks/salesforce",
+        content=(text or SOAP.format(org=org)).encode(),
+        headers={"content-type": "text/xml; charset=utf-8", "SOAPAction": '""'},
+    )
+
+
+def test_outbound_message_acked_routed_and_owner_written_once(world: World) -> None:
+    answer = post_soap(world)
+    assert answer.status_code == 200
+    assert answer.headers["content-type"].startswith("text/xml")
+    ack = fromstring(answer.content)
+    [flag] = [e for e in ack.iter() if e.tag.endswith("Ack")]
+    assert flag.text == "true"
+    assert post_soap(world).status_code == 200  # Salesforce re-sends: one inbox row
+    assert len(world.rows(crm_inbox)) == 1
+    report = world.run()
+    assert report.routed == ["salesforce:00Q5e00000AbCdEFGH"]
+    rep = owner_of(world, "salesforce:00Q5e00000AbCdEFGH")
+    lead = world.api.get("/v1/leads/salesforce:00Q5e00000AbCdEFGH").json()
+    assert lead["rep_id"] == rep
+    writes = world.stub.writes()
+    assert [(c.path, c.body) for c in writes] == [
+        ("/services/data/v59.0/sobjects/Lead/00Q5e00000AbCdEFGH", {"OwnerId": SF_USERS[rep]})
+    ]
+    assert writes[0].authorization == f"Bearer {SF_TOKEN}"
+    world.run(seconds=60)
+    assert len(world.stub.writes()) == 1
+
+
+def test_outbound_message_from_another_org_or_malicious_xml_is_refused(world: World) -> None:
+    other = post_soap(world, org="00D000000000001AAA")
+    assert other.status_code == 401
+    assert "OrganizationId" in other.json()["error"]["message"]
+    bomb = '<?xml version="1.0"?><!DOCTYPE x [<!ENTITY a "aaaa">]><x>&a;</x>'
+    refused = post_soap(world, text=bomb)
+    assert refused.status_code == 422
+    assert "DTD" in refused.json()["error"]["message"]
+    assert post_soap(world, text="<notifications").status_code == 422
+    assert world.rows(crm_inbox) == []
+
+
+def test_json_callout_needs_the_shared_secret(world: World) -> None:
+    body = {
+        "event_id": "flow-1",
+        "lead": {"Id": "00Q5e00000ZzZzZZZZ", "Email": "li@delta.io", "Company": "Delta"},
+    }
+    wrong = world.api.client.post(
+        "/v1/webhooks/salesforce", json=body, headers={"x-leadpilot-secret": "guess"}
+    )
+    assert wrong.status_code == 401
+    ok = world.api.client.post(
+        "/v1/webhooks/salesforce", json=body, headers={"x-leadpilot-secret": "sf-shared"}
+    )
+    assert ok.json() == {"received": 1, "new": 1, "duplicates": 0}
+    world.run()
+    rep = owner_of(world, "salesforce:00Q5e00000ZzZzZZZZ")
+    assert [c.body for c in world.stub.writes()] == [{"OwnerId": SF_USERS[rep]}]
+
+
+# ------------------------------------------------------------------ rep notifications
+
+
+def link_path(url: str) -> str:
+    assert url.startswith("http://testserver/links/")
+    return url.removeprefix("http://testserver")
+
+
+def lead_events(world: World, lead_id: str) -> list[tuple[str, str]]:
+    with world.api.engine.connect() as conn:
+        rows = conn.execute(
+            sa.select(events.c.type, events.c.rep_id).where(events.c.lead_id == lead_id)
+        ).all()
+    return [(r.type, r.rep_id) for r in rows]
+
+
+def test_rep_notified_and_accept_link_works_once(world: World) -> None:
+    post_hubspot(world, delivery((61, 901, "contact.creation")))
+    assert world.run().notices == 1
+    [message] = world.send_notices()
+    rep = owner_of(world, "hubspot:901")
+    assert message["event"] == "lead_assigned"
+    assert (message["lead_id"], message["rep_id"]) == ("hubspot:901", rep)
+    assert "Acme" in message["text"]
+    assert "First touch due by 2026-03-02T" in message["text"]
+    accept = link_path(message["accept_url"])
+    page = world.api.client.get(accept)
+    assert page.status_code == 200
+    assert "Accept lead hubspot:901?" in page.text
+    assert lead_events(world, "hubspot:901") == []  # showing the page records nothing
+    done = world.api.client.post(accept)
+    assert done.status_code == 200
+    assert "hubspot:901 accepted" in done.text
+    again = world.api.client.post(accept)
+    assert again.status_code == 409
+    assert "already used" in again.text
+    other = world.api.client.post(link_path(message["decline_url"]))
+    assert other.status_code == 409  # the offer was answered by its Accept
+    assert lead_events(world, "hubspot:901") == [("accepted", rep)]
+    lead = world.api.get("/v1/leads/hubspot:901").json()
+    assert lead["accepted_at"] is not None
+    assert lead["rep_id"] == rep
+
+
+def test_decline_link_reassigns_notifies_and_writes_new_owner(world: World) -> None:
+    post_hubspot(world, delivery((71, 902, "contact.creation")))
+    world.run()
+    [first] = world.send_notices()
+    done = world.api.client.post(link_path(first["decline_url"]))
+    assert done.status_code == 200
+    new_rep = owner_of(world, "hubspot:902")
+    assert new_rep not in (None, first["rep_id"])
+    assert lead_events(world, "hubspot:902") == [("declined", first["rep_id"])]
+    report = world.run(seconds=1)
+    assert report.notices == 1
+    second = world.send_notices()[-1]
+    assert second["rep_id"] == new_rep
+    owners = [c.body["properties"]["hubspot_owner_id"] for c in world.stub.writes()]
+    assert owners == [OWNERS[first["rep_id"]], OWNERS[new_rep]]
+
+
+def test_expired_and_tampered_links_record_nothing(world: World) -> None:
+    post_hubspot(world, delivery((81, 901, "contact.creation")))
+    world.run()
+    [message] = world.send_notices()
+    accept = link_path(message["accept_url"])
+    tampered = accept[:-3] + ("AAA" if not accept.endswith("AAA") else "BBB")
+    assert world.api.client.post(tampered).status_code == 403
+    world.api.clock.advance(hours=24)  # crm.link_hours = 24: expired at exactly 24 h
+    expired = world.api.client.post(accept)
+    assert expired.status_code == 410
+    assert "expired" in expired.text
+    assert lead_events(world, "hubspot:901") == []
