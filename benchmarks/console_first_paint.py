@@ -138,14 +138,17 @@ def main() -> None:
         base = f"http://127.0.0.1:{port}"
         auth = {"Authorization": f"Bearer {token}"}
         server_ms: dict[str, float] = {}
+        cpu_ms: dict[str, float] = {}  # this process: the server thread and the client
         with httpx.Client(base_url=base, headers=auth, timeout=60) as http:
             for page in PAGES:
                 http.get(page).raise_for_status()
                 times = []
+                cpu0 = time.process_time()
                 for _ in range(5):
                     t0 = time.perf_counter()
                     http.get(page).raise_for_status()
                     times.append((time.perf_counter() - t0) * 1000)
+                cpu_ms[page] = (time.process_time() - cpu0) * 1000 / 5
                 server_ms[page] = statistics.median(times)
         paint_ms: dict[str, float] = {}
         if Path(args.chromium).exists():
@@ -162,10 +165,10 @@ def main() -> None:
         server.should_exit = True
         thread.join(15)
         engine.dispose()
-    print(f"{'page':<28} {'server ms':>10} {'first paint ms':>15}")
+    print(f"{'page':<28} {'server ms':>10} {'cpu ms':>8} {'first paint ms':>15}")
     for path in PAGES:
         paint = paint_ms.get(path, float("nan"))
-        print(f"{path:<28} {server_ms[path]:>10.0f} {paint:>15.0f}")
+        print(f"{path:<28} {server_ms[path]:>10.0f} {cpu_ms[path]:>8.0f} {paint:>15.0f}")
     worst = max(paint_ms.values()) if paint_ms else max(server_ms.values())
     record(
         "console_first_paint_100k" if args.decisions == 100_000 else "console_first_paint",
@@ -174,6 +177,7 @@ def main() -> None:
         target="first paint < 1000 ms",
         met=worst < 1000,
         work={"decisions": args.decisions},
+        cpu_s=max(cpu_ms.values()) / 1000,
         note="worst page of " + ", ".join(PAGES),
     )
 

@@ -38,6 +38,7 @@ from pydantic import SecretStr
 from leadpilot.crm.config import CrmSettings
 from leadpilot.crm.hubspot import HubSpotConnector
 from leadpilot.crm.salesforce import SalesforceConnector
+from leadpilot.crm.stub import CrmStub, StubServer, self_signed
 from leadpilot.schema import Rep
 from leadpilot.service.app import create_app
 from leadpilot.service.crm_worker import run_crm_due
@@ -49,7 +50,6 @@ from leadpilot.store.reps import upsert_reps
 from leadpilot.store.tables import alerts, events, leads
 from leadpilot.store.tokens import create_token
 from tests.service.conftest import Api, Clock, migrated_engine
-from tests.service.crm_stub import CrmStub, StubServer, self_signed
 
 SECRET = "hs-client-secret-for-tests"
 TOKEN = "pat-na1-secret-token-never-logged"

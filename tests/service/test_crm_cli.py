@@ -9,11 +9,11 @@ import pytest
 from typer.testing import CliRunner
 
 from leadpilot.cli.main import build_app
+from leadpilot.crm.stub import CrmStub, StubServer, self_signed
 from leadpilot.schema import Rep
 from leadpilot.store.engine import write_transaction
 from leadpilot.store.reps import upsert_reps
 from tests.service.conftest import migrated_engine
-from tests.service.crm_stub import CrmStub, StubServer, self_signed
 
 TOKEN = "pat-na1-never-printed"
 runner = CliRunner()
@@ -122,3 +122,24 @@ def test_salesforce_check_reads_lead_describe(
     if not updateable:
         assert "OwnerId field is not updateable by this user" in result.output
     assert [c.path for c in stub.calls] == ["/services/data/v59.0/sobjects/Lead/describe"]
+
+
+def test_roster_crm_columns_become_rep_attributes(tmp_path: Path) -> None:
+    from leadpilot.ingest.roster import read_reps, reps_from_frame
+
+    path = tmp_path / "reps.csv"
+    path.write_text(
+        "rep_id,name,pool,timezone,hubspot_owner_id,salesforce_user_id,notify_webhook_url\n"
+        "r1,Ann,sdr,UTC,7001,0055e000001AAAAAA1,https://hooks.example/r1\n"
+        "r2,Bo,sdr,UTC,,,\n",
+        encoding="utf-8",
+    )
+    reps = reps_from_frame(read_reps(path))
+    assert [dict(r.attributes) for r in reps] == [
+        {
+            "hubspot_owner_id": "7001",
+            "salesforce_user_id": "0055e000001AAAAAA1",
+            "notify_webhook_url": "https://hooks.example/r1",
+        },
+        {},
+    ]

@@ -38,6 +38,12 @@ def demo(
     format: str | None = typer.Option(
         None, "--format", help="Preset of --data (auto-detected when omitted)."
     ),
+    crm_stub: bool = typer.Option(
+        False,
+        "--crm-stub",
+        help="Instead of the tour: the HubSpot / Salesforce round trip (webhook in, route, "
+        "owner written back, rep notified, Accept) against a local stub of the CRMs.",
+    ),
     serve: bool | None = typer.Option(
         None,
         "--serve/--no-serve",
@@ -50,8 +56,14 @@ def demo(
 
     Example:  leadpilot demo            (writes ./leadpilot-demo/)
     Example:  leadpilot demo --data ../shared/data/maven-crm-sales-opportunities
+    Example:  leadpilot demo --crm-stub    (the CRM round trip, against a local stub)
     """
     out.mkdir(parents=True, exist_ok=True)
+    if crm_stub:
+        from leadpilot.cli.crm_demo import run_crm_demo
+
+        run_crm_demo(console, out)
+        return
     if data is not None:
         tour_own_data(console, data, format, out)
         return

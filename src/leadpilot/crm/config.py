@@ -49,6 +49,9 @@ class CrmSettings(BaseSettings):
     crm_backoff_seconds: float = Field(2.0, gt=0)
     crm_backoff_cap_seconds: float = Field(600.0, gt=0)
     crm_timeout_seconds: float = Field(5.0, gt=0)
+    crm_lease_seconds: float = Field(
+        60.0, gt=0, description="a claimed row is taken up again after this if its worker died"
+    )
 
 
 def load_crm_settings() -> CrmSettings:

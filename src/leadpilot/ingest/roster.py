@@ -197,11 +197,15 @@ def read_reps(source: Path | str, *, format: str | None = None) -> pd.DataFrame:
     return out[[*REP_COLUMNS, *optional]].reset_index(drop=True)
 
 
-# Optional roster columns the router reads (``Rep.segments``, ``Rep.seniority``): kept, after
-# ``REP_COLUMNS``, only when the file has them.
+# Optional roster columns the router reads (``Rep.segments``, ``Rep.seniority``) and the CRM
+# connection reads (as rep attributes): kept, after ``REP_COLUMNS``, only when the file has them.
 _OPTIONAL_REP_ALIASES: dict[str, tuple[str, ...]] = {
     "segments": ("segments", "segment", "tiers"),
     "seniority": ("seniority", "level", "seniority level"),
+    # CRM user ids (owner write-back) and the rep's own notification webhook.
+    "hubspot_owner_id": ("hubspot_owner_id", "hubspot owner id"),
+    "salesforce_user_id": ("salesforce_user_id", "salesforce user id"),
+    "notify_webhook_url": ("notify_webhook_url", "slack webhook url"),
 }
 
 

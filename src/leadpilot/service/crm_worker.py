@@ -59,7 +59,6 @@ log = logging.getLogger("leadpilot.crm")
 # The reps.csv column holding each rep's user id in the CRM.
 OWNER_COLUMNS = {"hubspot": "hubspot_owner_id", "salesforce": "salesforce_user_id"}
 _CURSOR = "writeback:decision_id"
-_LEASE = timedelta(seconds=60)
 _BATCH = 50
 
 
@@ -143,7 +142,7 @@ def _route_inbox(
     rng: random.Random | None,
 ) -> None:
     with write_transaction(service.engine) as conn:
-        rows = claim_inbox(conn, now, lease=_LEASE, limit=_BATCH)
+        rows = claim_inbox(conn, now, lease=timedelta(seconds=crm.crm_lease_seconds), limit=_BATCH)
     for row in rows:
         try:
             lead_id = _route_event(service, connectors, row, now)
@@ -251,7 +250,7 @@ def _send_writes(
     rng: random.Random | None,
 ) -> None:
     with write_transaction(service.engine) as conn:
-        rows = claim_writes(conn, now, lease=_LEASE, limit=_BATCH)
+        rows = claim_writes(conn, now, lease=timedelta(seconds=crm.crm_lease_seconds), limit=_BATCH)
     for row in rows:
         connector = connectors.get(row.crm)
         try:

@@ -1,5 +1,6 @@
-"""A loopback stand-in for the few HubSpot and Salesforce REST endpoints leadpilot calls,
-so the official client libraries run unchanged against it.
+"""A loopback stand-in for the few HubSpot, Salesforce and Slack endpoints leadpilot calls,
+so the official client libraries run unchanged against it (``leadpilot demo --crm-stub``
+and the tests). Not a CRM: it keeps records in memory and answers only these calls.
 
 Shapes follow the vendors' public documentation:
 - HubSpot CRM v3 contacts (https://developers.hubspot.com/docs-beta/crm/contacts):
@@ -26,14 +27,18 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from cryptography import x509
+from cryptography import x509  # a dependency of simple-salesforce
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
+__all__ = ["Call", "CrmStub", "StubServer", "self_signed"]
+
 
 @dataclass
 class Call:
+    """One request the stub received."""
+
     method: str
     path: str
     query: dict[str, list[str]]
@@ -66,7 +71,7 @@ class CrmStub:
 def _handler(stub: CrmStub) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         def log_message(self, *args: Any) -> None:
-            pass
+            """Quiet: the caller inspects ``stub.calls``."""
 
         def _send(
             self, status: int, body: Any = None, headers: dict[str, str] | None = None
