@@ -501,3 +501,48 @@ def test_expired_and_tampered_links_record_nothing(world: World) -> None:
     assert expired.status_code == 410
     assert "expired" in expired.text
     assert lead_events(world, "hubspot:901") == []
+
+
+# ---------------------------------------------------------------------- outcome sync
+
+
+def test_hubspot_outcome_sync_records_events_once_from_the_cursor(world: World) -> None:
+    from leadpilot.service.crm_sync import sync_hubspot
+
+    post_hubspot(world, delivery((91, 901, "contact.creation"), (92, 902, "contact.creation")))
+    world.run()
+    t0 = world.api.clock()
+    iso = lambda **kw: (t0 + timedelta(**kw)).isoformat()  # noqa: E731
+    world.stub.contacts["901"].update(
+        lastmodifieddate=iso(days=5),
+        hs_first_outreach_date=iso(minutes=10),
+        lifecyclestage="customer",
+        hs_lifecyclestage_opportunity_date=iso(days=2),
+        hs_lifecyclestage_customer_date=iso(days=5),
+    )
+    world.stub.contacts["902"].update(lastmodifieddate=iso(hours=2), hs_lead_status="UNQUALIFIED")
+    world.stub.contacts["903"] = {"email": "x@y.io", "lastmodifieddate": iso(hours=1)}
+    connector = world.connectors["hubspot"]
+    report = sync_hubspot(world.api.service, connector)
+    assert report.records == 3
+    assert report.unknown == 1  # contact 903 never came through leadpilot
+    assert sorted(report.recorded) == sorted(
+        [
+            ("hubspot:901", "first_touch"),
+            ("hubspot:901", "opportunity_created"),
+            ("hubspot:901", "closed_won"),
+            ("hubspot:902", "closed_lost"),
+        ]
+    )
+    assert report.cursor == iso(days=5)
+    lead = world.api.get("/v1/leads/hubspot:901").json()
+    assert lead["first_touch_at"].startswith(iso(minutes=10)[:19])
+    assert lead["closed_won"] is True
+    assert world.api.get("/v1/leads/hubspot:902").json()["closed_won"] is False
+    # The next sync starts at the cursor: only 901 (modified at the cursor) comes back, and
+    # its events are already recorded.
+    again = sync_hubspot(world.api.service, connector)
+    assert (again.records, again.recorded, again.already) == (1, [], 3)
+    search = [c for c in world.stub.calls if c.path.endswith("/search")]
+    since = [int(c.body["filterGroups"][0]["filters"][0]["value"]) for c in search]
+    assert since == [0, int((t0 + timedelta(days=5)).timestamp() * 1000)]

@@ -154,6 +154,9 @@ def _handler(stub: CrmStub) -> type[BaseHTTPRequestHandler]:
             # A Slack incoming webhook: answers 200 "ok" (Slack's "Sending messages using
             # incoming webhooks" guide).
             call = self._call()
+            if call.path == "/crm/v3/objects/contacts/search":
+                self._search(call.body)
+                return
             if call.path.startswith("/slack/"):
                 body = b"ok"
                 self.send_response(200)
@@ -163,6 +166,44 @@ def _handler(stub: CrmStub) -> type[BaseHTTPRequestHandler]:
                 self.wfile.write(body)
                 return
             self._send(404, {"status": "error", "message": "no such endpoint"})
+
+        def _search(self, body: dict[str, Any]) -> None:
+            """CRM search: one ``lastmodifieddate GTE`` filter, sorted ascending, paged by
+            ``after`` (an offset), answering ``{"total", "results", "paging"?}``."""
+            since = int(body["filterGroups"][0]["filters"][0]["value"])
+            wanted = set(body.get("properties") or [])
+
+            def modified(props: dict[str, Any]) -> int:
+                stamp = dt.datetime.fromisoformat(str(props["lastmodifieddate"]))
+                return int(stamp.timestamp() * 1000)
+
+            found = sorted(
+                (
+                    (modified(p), cid, p)
+                    for cid, p in stub.contacts.items()
+                    if "lastmodifieddate" in p and modified(p) >= since
+                ),
+                key=lambda t: (t[0], t[1]),
+            )
+            start = int(body.get("after") or 0)
+            limit = int(body.get("limit") or 10)
+            page = found[start : start + limit]
+            answer: dict[str, Any] = {
+                "total": len(found),
+                "results": [
+                    {
+                        "id": cid,
+                        "properties": {k: v for k, v in p.items() if k in wanted},
+                        "createdAt": "2026-03-02T14:59:00Z",
+                        "updatedAt": p["lastmodifieddate"],
+                        "archived": False,
+                    }
+                    for _, cid, p in page
+                ],
+            }
+            if start + limit < len(found):
+                answer["paging"] = {"next": {"after": str(start + limit)}}
+            self._send(200, answer)
 
         def do_PATCH(self) -> None:
             call = self._call()
