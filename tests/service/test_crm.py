@@ -22,6 +22,7 @@ import hashlib
 import hmac
 import json
 import random
+import time
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -546,3 +547,35 @@ def test_hubspot_outcome_sync_records_events_once_from_the_cursor(world: World) 
     search = [c for c in world.stub.calls if c.path.endswith("/search")]
     since = [int(c.body["filterGroups"][0]["filters"][0]["value"]) for c in search]
     assert since == [0, int((t0 + timedelta(days=5)).timestamp() * 1000)]
+
+
+def test_pool_webhook_is_used_when_the_rep_has_none(world: World) -> None:
+    hook = world.crm.notify_webhook_url
+    assert hook is not None
+    pool_hook = hook.replace("/slack/hook", "/slack/pool-sdr")
+    world.crm = world.crm.model_copy(update={"notify_pool_webhooks": {"sdr": pool_hook}})
+    post_hubspot(world, delivery((95, 901, "contact.creation")))
+    world.run()
+    world.send_notices()
+    slack = [c.path for c in world.stub.calls if c.path.startswith("/slack/")]
+    assert slack == ["/slack/pool-sdr"]  # the reps' pool is sdr; no rep has its own URL
+
+
+def test_worker_thread_runs_the_outcome_sync_on_its_schedule(world: World) -> None:
+    from leadpilot.service.crm_worker import CrmWorker
+
+    crm = world.crm.model_copy(update={"crm_sync_minutes": 60.0})
+    worker = CrmWorker(world.api.service, crm, world.connectors, interval=0.05)
+    worker.start()
+    try:
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and not any(
+            c.path.endswith("/search") for c in world.stub.calls
+        ):
+            time.sleep(0.05)
+        time.sleep(0.3)  # several more polls: the next sync is an hour away
+    finally:
+        worker.stop()
+    assert [c.path for c in world.stub.calls if c.path.endswith("/search")] == [
+        "/crm/v3/objects/contacts/search"
+    ]

@@ -45,6 +45,16 @@ class CrmSettings(BaseSettings):
         description="Slack-compatible incoming webhook for new-lead notices of reps without "
         "their own (reps.csv column notify_webhook_url)",
     )
+    notify_pool_webhooks: dict[str, str] = Field(
+        default_factory=dict,
+        description='per-pool webhooks as JSON, e.g. {"sdr": "https://hooks.slack.com/..."}; '
+        "a rep's own notify_webhook_url wins, then the pool's, then notify_webhook_url",
+    )
+    crm_sync_minutes: float | None = Field(
+        None,
+        gt=0,
+        description="run the HubSpot outcome sync in the worker this often (unset: never)",
+    )
     crm_max_attempts: int = Field(8, ge=1, description="write-back attempts before dead letter")
     crm_backoff_seconds: float = Field(2.0, gt=0)
     crm_backoff_cap_seconds: float = Field(600.0, gt=0)

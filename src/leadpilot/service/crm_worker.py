@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import random
 import threading
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -24,6 +25,7 @@ from leadpilot.crm.retry import CrmCallError, next_delay
 from leadpilot.errors import LeadpilotError
 from leadpilot.ingest.crm_payloads import canonical_from_payload
 from leadpilot.service.core import RoutingService
+from leadpilot.service.crm_sync import sync_hubspot
 from leadpilot.service.rep_notify import NOTIFY_CURSOR, queue_assignment_notices
 from leadpilot.service.schemas import LeadCreate, lead_from_create
 from leadpilot.store.crm_queue import (
@@ -312,9 +314,19 @@ class CrmWorker:
         self._thread.join(timeout)
 
     def _loop(self) -> None:
+        last_sync: float | None = None
         while not self._stop.is_set():
             try:
                 run_crm_due(self.service, self.crm, self.connectors)
             except Exception:  # the worker must outlive any one bad row
                 log.exception("CRM poll failed")
+            every = self.crm.crm_sync_minutes
+            if every and "hubspot" in self.connectors:
+                now = time.monotonic()
+                if last_sync is None or now - last_sync >= every * 60:
+                    last_sync = now
+                    try:
+                        sync_hubspot(self.service, self.connectors["hubspot"])
+                    except Exception:  # a failed sync is retried at the next period
+                        log.exception("HubSpot outcome sync failed")
             self._stop.wait(self.interval)

@@ -60,7 +60,9 @@ def assignment_message(row: Any, *, accept_url: str, decline_url: str) -> dict[s
 
 def queue_assignment_notices(service: RoutingService, crm: CrmSettings, now: datetime) -> int:
     """Queue a notice for each assignment since the cursor to the rep's webhook (reps.csv
-    column ``notify_webhook_url``, else ``LEADPILOT_NOTIFY_WEBHOOK_URL``). Returns how many."""
+    column ``notify_webhook_url``, else the decision's or the rep's pool's in
+    ``LEADPILOT_NOTIFY_POOL_WEBHOOKS``,
+    else ``LEADPILOT_NOTIFY_WEBHOOK_URL``). Returns how many."""
     secret = link_secret(service, crm)
     base = (crm.public_url or _DEFAULT_BASE).rstrip("/")
     expires = now + timedelta(hours=crm.link_hours)
@@ -70,8 +72,11 @@ def queue_assignment_notices(service: RoutingService, crm: CrmSettings, now: dat
         rows = assignments_after(conn, after, limit=200)
         for row in rows:
             rep = get_rep(conn, row.rep_id)
-            url = (rep.attributes.get("notify_webhook_url") if rep else None) or (
-                crm.notify_webhook_url
+            url = (
+                (rep.attributes.get("notify_webhook_url") if rep else None)
+                or crm.notify_pool_webhooks.get(row.pool or "")
+                or (crm.notify_pool_webhooks.get(rep.pool or "") if rep else None)
+                or crm.notify_webhook_url
             )
             if not url:
                 continue
