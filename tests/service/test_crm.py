@@ -579,3 +579,57 @@ def test_worker_thread_runs_the_outcome_sync_on_its_schedule(world: World) -> No
     assert [c.path for c in world.stub.calls if c.path.endswith("/search")] == [
         "/crm/v3/objects/contacts/search"
     ]
+
+
+def test_salesforce_outcome_sync_reads_conversion_tasks_and_events(world: World) -> None:
+    from leadpilot.service.crm_sync import sync_salesforce
+
+    post_soap(world)
+    world.run()
+    lead = "00Q5e00000AbCdEFGH"
+    t0 = world.api.clock()
+    sf = lambda **kw: (t0 + timedelta(**kw)).strftime("%Y-%m-%dT%H:%M:%S.000+0000")  # noqa: E731
+    world.stub.sf_records = {
+        lead: {
+            "Id": lead,
+            "Status": "Qualified",
+            "IsConverted": True,
+            "ConvertedDate": (t0 + timedelta(days=3)).date().isoformat(),
+            "LastModifiedDate": sf(days=9),
+            "ConvertedOpportunity": {
+                "CreatedDate": sf(days=3),
+                "IsClosed": True,
+                "IsWon": False,
+                "CloseDate": "2026-03-11",
+            },
+        },
+        "00Q5e00000OtherXXX": {
+            "Id": "00Q5e00000OtherXXX",
+            "Status": "Open",
+            "IsConverted": False,
+            "LastModifiedDate": sf(days=1),
+        },
+    }
+    world.stub.sf_tasks = {lead: [sf(hours=3), sf(minutes=20)]}  # first touch: the earliest
+    world.stub.sf_events = {lead: [sf(days=2)]}
+    connector = world.connectors["salesforce"]
+    report = sync_salesforce(world.api.service, connector)
+    assert (report.records, report.unknown) == (2, 1)
+    assert report.recorded == [
+        (f"salesforce:{lead}", "first_touch"),
+        (f"salesforce:{lead}", "meeting_booked"),
+        (f"salesforce:{lead}", "opportunity_created"),
+        (f"salesforce:{lead}", "closed_lost"),
+    ]
+    got = world.api.get(f"/v1/leads/salesforce:{lead}").json()
+    assert got["first_touch_at"].startswith((t0 + timedelta(minutes=20)).isoformat()[:19])
+    assert got["meeting_at"].startswith((t0 + timedelta(days=2)).isoformat()[:19])
+    assert got["closed_won"] is False
+    assert got["closed_at"].startswith("2026-03-11T00:00:00")
+    queries = [c.query["q"][0] for c in world.stub.calls if c.path.endswith("/query/")]
+    assert "WHERE LastModifiedDate" not in queries[0]  # first sync: everything
+    again = sync_salesforce(world.api.service, connector)
+    assert (again.records, again.recorded, again.already) == (1, [], 4)
+    later = [c.query["q"][0] for c in world.stub.calls if c.path.endswith("/query/")]
+    since = (t0 + timedelta(days=9)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert f"WHERE LastModifiedDate >= {since}" in later[3]

@@ -166,7 +166,7 @@ def test_sync_command_reports_and_refuses_a_bad_since(
         )
     assert result.exit_code == 0, result.output
     text = " ".join(result.output.split())
-    assert "1 changed contacts, 0 events recorded, 0 already known, 1 not leadpilot leads" in text
+    assert "1 changed records, 0 events recorded, 0 already known, 1 not leadpilot leads" in text
     assert "next sync starts at 2026-03-02T10:00:00+00:00" in text
     [search] = [c for c in stub.calls if c.path.endswith("/search")]
     assert search.body["filterGroups"][0]["filters"][0]["value"] == str(

@@ -1,4 +1,4 @@
-"""``leadpilot sync hubspot [--since]``: pull CRM outcomes into leadpilot events."""
+"""``leadpilot sync hubspot|salesforce [--since]``: pull CRM outcomes into leadpilot events."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ def register(app: typer.Typer) -> None:
 
     @app.command("sync")
     def sync_cmd(
-        crm: str = typer.Argument(..., help="hubspot (salesforce: not yet)"),
+        crm: str = typer.Argument(..., help="hubspot or salesforce"),
         since: str | None = typer.Option(
             None,
             "--since",
@@ -24,21 +24,18 @@ def register(app: typer.Typer) -> None:
         ),
         db: str | None = DB_OPTION,
     ) -> None:
-        """Record CRM outcomes (first outreach, meeting booked, opportunity, customer /
-        unqualified) as events of the matching leads, once each; the cursor is stored.
+        """Record CRM outcomes (first touch, meeting booked, opportunity, won / lost) as
+        events of the matching leads, once each; the cursor is stored.
 
         Example: leadpilot sync hubspot --since 2026-03-01
         """
         from leadpilot.crm.config import load_crm_settings
         from leadpilot.service.app import create_app
-        from leadpilot.service.crm_sync import sync_hubspot
+        from leadpilot.service.crm_sync import sync_hubspot, sync_salesforce
         from leadpilot.settings import load_settings
 
-        if crm != "hubspot":
-            raise ConfigError(
-                f"outcome sync for {crm!r} is not available",
-                hint="leadpilot sync hubspot (Salesforce outcome sync is not built yet)",
-            )
+        if crm not in ("hubspot", "salesforce"):
+            raise ConfigError(f"unknown CRM {crm!r}", hint="use hubspot or salesforce")
         start = None
         if since is not None:
             try:
@@ -52,15 +49,16 @@ def register(app: typer.Typer) -> None:
         settings = load_settings(database_url=database_url(db), worker_enabled=False)
         crm_settings = load_crm_settings()
         app = create_app(settings, crm=crm_settings)
-        connector = app.state.crm_connectors.get("hubspot")
+        connector = app.state.crm_connectors.get(crm)
         if connector is None:
             raise ConfigError(
-                "LEADPILOT_HUBSPOT_ACCESS_TOKEN is not set",
-                hint="set it to a private-app token with crm.objects.contacts.read",
+                f"no {crm} credentials are set",
+                hint=f"run leadpilot crm check {crm} to see which variables are missing",
             )
-        report = sync_hubspot(app.state.ctx.service, connector, start)
+        sync = sync_hubspot if crm == "hubspot" else sync_salesforce
+        report = sync(app.state.ctx.service, connector, start)
         console.print(
-            f"hubspot: {report.records} changed contacts, {len(report.recorded)} events "
+            f"{crm}: {report.records} changed records, {len(report.recorded)} events "
             f"recorded, {report.already} already known, {report.unknown} not leadpilot leads"
         )
         for lead_id, kind in report.recorded:

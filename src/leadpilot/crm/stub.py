@@ -19,6 +19,7 @@ from __future__ import annotations
 import datetime as dt
 import ipaddress
 import json
+import re
 import ssl
 import threading
 from dataclasses import dataclass, field
@@ -56,6 +57,11 @@ class CrmStub:
     # Answers to the next write calls, in order: (status, headers); empty = success.
     write_failures: list[tuple[int, dict[str, str]]] = field(default_factory=list)
     calls: list[Call] = field(default_factory=list)
+    # Salesforce query results: Lead rows (with ConvertedOpportunity), and per Lead id the
+    # CreatedDate of its Tasks and StartDateTime of its Events.
+    sf_records: dict[str, dict[str, Any]] = field(default_factory=dict)
+    sf_tasks: dict[str, list[str]] = field(default_factory=dict)
+    sf_events: dict[str, list[str]] = field(default_factory=dict)
     owner_updateable: bool = True  # Salesforce describe: may this user set Lead.OwnerId?
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -121,6 +127,9 @@ def _handler(stub: CrmStub) -> type[BaseHTTPRequestHandler]:
                     },
                 )
                 return
+            if call.path.rstrip("/").endswith("/query"):
+                self._soql(call.query["q"][0])
+                return
             if call.path.startswith("/crm/v3/objects/contacts/"):
                 contact = stub.contacts.get(segments[-1])
                 if contact is None:
@@ -166,6 +175,34 @@ def _handler(stub: CrmStub) -> type[BaseHTTPRequestHandler]:
                 self.wfile.write(body)
                 return
             self._send(404, {"status": "error", "message": "no such endpoint"})
+
+        def _soql(self, soql: str) -> None:
+            """SOQL query: the two shapes leadpilot sends (changed Leads; first Task / Event
+            per Lead), answering ``{"totalSize", "done", "records"}``."""
+            if " FROM Lead" in soql:
+                found = re.search(r"LastModifiedDate >= (\S+)", soql)
+                since = _sf_time(found.group(1) if found else "1970-01-01T00:00:00Z")
+                rows = sorted(
+                    (
+                        {"attributes": {"type": "Lead"}, **r}
+                        for r in stub.sf_records.values()
+                        if _sf_time(r["LastModifiedDate"]) >= since
+                    ),
+                    key=lambda r: _sf_time(r["LastModifiedDate"]),
+                )
+            else:
+                source = stub.sf_tasks if " FROM Task " in soql else stub.sf_events
+                ids = re.findall(r"'([A-Za-z0-9]+)'", soql)
+                rows = [
+                    {
+                        "attributes": {"type": "AggregateResult"},
+                        "WhoId": i,
+                        "First": min(source[i], key=_sf_time),
+                    }
+                    for i in ids
+                    if source.get(i)
+                ]
+            self._send(200, {"totalSize": len(rows), "done": True, "records": rows})
 
         def _search(self, body: dict[str, Any]) -> None:
             """CRM search: one ``lastmodifieddate GTE`` filter, sorted ascending, paged by
@@ -250,6 +287,10 @@ def _handler(stub: CrmStub) -> type[BaseHTTPRequestHandler]:
             self._send(404, [{"errorCode": "NOT_FOUND", "message": "no such endpoint"}])
 
     return Handler
+
+
+def _sf_time(text: str) -> dt.datetime:
+    return dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
 def self_signed(folder: Path) -> tuple[Path, Path]:

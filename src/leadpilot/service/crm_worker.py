@@ -25,7 +25,7 @@ from leadpilot.crm.retry import CrmCallError, next_delay
 from leadpilot.errors import LeadpilotError
 from leadpilot.ingest.crm_payloads import canonical_from_payload
 from leadpilot.service.core import RoutingService
-from leadpilot.service.crm_sync import sync_hubspot
+from leadpilot.service.crm_sync import sync_hubspot, sync_salesforce
 from leadpilot.service.rep_notify import NOTIFY_CURSOR, queue_assignment_notices
 from leadpilot.service.schemas import LeadCreate, lead_from_create
 from leadpilot.store.crm_queue import (
@@ -321,12 +321,14 @@ class CrmWorker:
             except Exception:  # the worker must outlive any one bad row
                 log.exception("CRM poll failed")
             every = self.crm.crm_sync_minutes
-            if every and "hubspot" in self.connectors:
-                now = time.monotonic()
-                if last_sync is None or now - last_sync >= every * 60:
-                    last_sync = now
+            now = time.monotonic()
+            if every and (last_sync is None or now - last_sync >= every * 60):
+                last_sync = now
+                for name, sync in (("hubspot", sync_hubspot), ("salesforce", sync_salesforce)):
+                    if name not in self.connectors:
+                        continue
                     try:
-                        sync_hubspot(self.service, self.connectors["hubspot"])
+                        sync(self.service, self.connectors[name])
                     except Exception:  # a failed sync is retried at the next period
-                        log.exception("HubSpot outcome sync failed")
+                        log.exception("%s outcome sync failed", name)
             self._stop.wait(self.interval)
