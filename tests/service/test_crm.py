@@ -633,3 +633,22 @@ def test_salesforce_outcome_sync_reads_conversion_tasks_and_events(world: World)
     later = [c.query["q"][0] for c in world.stub.calls if c.path.endswith("/query/")]
     since = (t0 + timedelta(days=9)).strftime("%Y-%m-%dT%H:%M:%SZ")
     assert f"WHERE LastModifiedDate >= {since}" in later[3]
+
+
+def test_signature_checks_the_public_url_behind_a_proxy(world: World) -> None:
+    world.api.client.app.state.crm = world.crm.model_copy(  # type: ignore[attr-defined]
+        update={"public_url": "https://leads.example.com/"}
+    )
+    body = delivery((99, 901, "contact.creation"))
+    # Signed for the URL leadpilot itself sees: refused, HubSpot signs the URL it called.
+    assert post_hubspot(world, body).status_code == 401
+    ts = str(int(world.api.clock().timestamp() * 1000))
+    uri = "https://leads.example.com/v1/webhooks/hubspot"
+    mac = hmac.new(SECRET.encode(), b"POST" + uri.encode() + body + ts.encode(), hashlib.sha256)
+    headers = {
+        "content-type": "application/json",
+        "x-hubspot-signature-v3": base64.b64encode(mac.digest()).decode(),
+        "x-hubspot-request-timestamp": ts,
+    }
+    answer = world.api.client.post("/v1/webhooks/hubspot", content=body, headers=headers)
+    assert answer.json() == {"received": 1, "new": 1, "duplicates": 0}
