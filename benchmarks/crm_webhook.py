@@ -26,8 +26,8 @@ from pathlib import Path
 
 import httpx
 import numpy as np
+from _figures import record
 
-from benchmarks._figures import record
 from leadpilot.crm.stub import CrmStub, StubServer
 from leadpilot.schema import Rep
 from leadpilot.store.engine import make_engine, write_transaction
