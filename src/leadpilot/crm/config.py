@@ -55,6 +55,12 @@ class CrmSettings(BaseSettings):
         gt=0,
         description="run the HubSpot outcome sync in the worker this often (unset: never)",
     )
+    smtp_host: str | None = Field(None, description="SMTP server for new-lead e-mails to reps")
+    smtp_port: int = 587
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_from: str = "leadpilot@localhost"
+    smtp_starttls: bool = True
     crm_max_attempts: int = Field(8, ge=1, description="write-back attempts before dead letter")
     crm_backoff_seconds: float = Field(2.0, gt=0)
     crm_backoff_cap_seconds: float = Field(600.0, gt=0)
