@@ -160,6 +160,12 @@ def suite(postgres: str | None) -> list[Benchmark]:
             ("--rows", "20000", "--reps", "20"),
         ),
         Benchmark(
+            "batch_router",
+            "batch_router.py",
+            ("--leads", "10000", "--reps", "100"),
+            ("--leads", "200", "--reps", "10", "--history", "2000"),
+        ),
+        Benchmark(
             "router_quality",
             "router_benchmark.py",
             ("--seeds", "0", "1", "2", "3", "4"),
@@ -371,7 +377,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--merge",
         type=Path,
         default=None,
-        help="with --readme-only: first replace --out's runs by the same-named runs of this file",
+        help="with --readme-only: first replace --out's runs by the same-named runs of this file "
+        "(and add its runs --out does not have)",
     )
     args = parser.parse_args(argv)
     if args.readme_only:
@@ -379,7 +386,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         results = json.loads(path.read_text())
         if args.merge is not None:
             newer = {run["name"]: run for run in json.loads(args.merge.read_text())["runs"]}
-            results["runs"] = [newer.get(run["name"], run) for run in results["runs"]]
+            names = {run["name"] for run in results["runs"]}
+            results["runs"] = [newer.get(run["name"], run) for run in results["runs"]] + [
+                run for name, run in newer.items() if name not in names
+            ]  # a benchmark new to the suite is added
             results["merged"] = sorted(newer)
             path.write_text(json.dumps(results, indent=1) + "\n", encoding="utf-8")
         write_readme(table(results))

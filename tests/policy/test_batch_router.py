@@ -22,6 +22,7 @@ from leadpilot.policy import (
     route,
     router_inputs,
 )
+from leadpilot.policy import pricer as pricer_module
 from leadpilot.policy.batch import route_batch
 from leadpilot.policy.batch_scores import PrecomputedScorer
 from leadpilot.policy.inputs import RouterInputs
@@ -30,7 +31,11 @@ from leadpilot.synth import generate_world
 
 
 def lead_by_lead(
-    leads: Sequence[Lead], inputs: RouterInputs, history: Sequence[Lead], seed: int = 0
+    leads: Sequence[Lead],
+    inputs: RouterInputs,
+    history: Sequence[Lead],
+    seed: int = 0,
+    refresh_every: int | None = None,
 ) -> list[Decision]:
     """The reference: ``route`` one lead at a time with the scorer's own
     ``score_candidates`` and a synchronous price refresh before each lead (the loop
@@ -46,7 +51,7 @@ def lead_by_lead(
         assert now is not None
         if inputs.scorer is not None and seen and now.date() != day:
             pricer, day = ShadowPricer(DemandModel.from_leads(seen, seed=seed)), now.date()
-        inputs = refresh_prices(lead, inputs, state, now, pricer)
+        inputs = refresh_prices(lead, inputs, state, now, pricer, refresh_every=refresh_every)
         decision = route(lead, inputs, state, now, rng)
         state.commit(decision)
         out.append(decision)
@@ -123,6 +128,35 @@ def test_batch_router_decides_as_route_with_the_oracle(world: Any) -> None:
     assert route_batch(leads, inputs, history=history, batch_size=64) == lead_by_lead(
         leads, inputs, history
     )
+
+
+def test_batch_cadence_is_route_with_prices_refreshed_at_that_cadence(
+    world: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The batch router's default cadence changes only when prices are re-solved: with
+    ``refresh_prices`` at the same cadence, ``route`` lead by lead gives the same decisions,
+    and fewer solves than the service's cadence."""
+    reps = reps_from_frame(world.reps)
+    leads = leads_from_frame(world.new_leads)
+    history = leads_from_frame(world.history)
+    inputs = router_inputs(
+        default_policy(reps), reps, scorer=world.truth.as_scorer(), history=history
+    )
+    solves: list[int] = []
+    solve = pricer_module.solve_assignment_lp
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        solves.append(1)
+        return solve(*args, **kwargs)
+
+    monkeypatch.setattr(pricer_module, "solve_assignment_lp", counted)
+    got = route_batch(leads, inputs, history=history, batch_size=64, refresh_every=25)
+    batch_solves = len(solves)
+    assert got == lead_by_lead(leads, inputs, history, refresh_every=25)
+    solves.clear()
+    service = route_batch(leads, inputs, history=history)
+    assert batch_solves < len(solves)
+    assert [d.rep_id for d in got] != [d.rep_id for d in service]  # the cadence matters
 
 
 def test_model_batch_scores_are_the_one_lead_scores_bit_for_bit(world: Any, model: Any) -> None:

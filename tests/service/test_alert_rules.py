@@ -401,3 +401,17 @@ def test_crm_failures_trigger_and_clear(api: Api) -> None:
     assert _only(check_alerts(api.service, T0 + timedelta(hours=23)).resolved, "crm_failures") == [
         "crm_failures:hubspot"
     ]
+
+
+def test_the_worker_schedule_runs_a_pass_then_waits_every_seconds(api: Api) -> None:
+    from leadpilot.service.alerting import AlertSchedule
+
+    schedule = AlertSchedule()
+    add_lead(api.engine, "S1", T0 - timedelta(minutes=40), lane="hot",
+             sla_deadline=T0 - timedelta(minutes=25))  # fmt: skip
+    first = schedule.maybe_run(api.service)
+    assert first is not None
+    assert "sla_breach:hot" in first.opened
+    assert schedule.maybe_run(api.service) is None  # the next pass is 60 s away
+    huge = api.client.post(f"/v1/alerts/{2**40}/acknowledge", headers=api.headers("admin"))
+    assert huge.status_code == 422  # not a 5xx from the database's integer range

@@ -18,10 +18,14 @@ Vendor documentation the requests and answers are based on:
 from __future__ import annotations
 
 import base64
+import dataclasses
+import email
+import email.policy
 import hashlib
 import hmac
 import json
 import random
+import time
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -501,3 +505,188 @@ def test_expired_and_tampered_links_record_nothing(world: World) -> None:
     assert expired.status_code == 410
     assert "expired" in expired.text
     assert lead_events(world, "hubspot:901") == []
+
+
+# ---------------------------------------------------------------------- outcome sync
+
+
+def test_hubspot_outcome_sync_records_events_once_from_the_cursor(world: World) -> None:
+    from leadpilot.service.crm_sync import sync_hubspot
+
+    post_hubspot(world, delivery((91, 901, "contact.creation"), (92, 902, "contact.creation")))
+    world.run()
+    t0 = world.api.clock()
+    iso = lambda **kw: (t0 + timedelta(**kw)).isoformat()  # noqa: E731
+    world.stub.contacts["901"].update(
+        lastmodifieddate=iso(days=5),
+        hs_first_outreach_date=iso(minutes=10),
+        lifecyclestage="customer",
+        hs_lifecyclestage_opportunity_date=iso(days=2),
+        hs_lifecyclestage_customer_date=iso(days=5),
+    )
+    world.stub.contacts["902"].update(lastmodifieddate=iso(hours=2), hs_lead_status="UNQUALIFIED")
+    world.stub.contacts["903"] = {"email": "x@y.io", "lastmodifieddate": iso(hours=1)}
+    connector = world.connectors["hubspot"]
+    report = sync_hubspot(world.api.service, connector)
+    assert report.records == 3
+    assert report.unknown == 1  # contact 903 never came through leadpilot
+    assert sorted(report.recorded) == sorted(
+        [
+            ("hubspot:901", "first_touch"),
+            ("hubspot:901", "opportunity_created"),
+            ("hubspot:901", "closed_won"),
+            ("hubspot:902", "closed_lost"),
+        ]
+    )
+    assert report.cursor == iso(days=5)
+    lead = world.api.get("/v1/leads/hubspot:901").json()
+    assert lead["first_touch_at"].startswith(iso(minutes=10)[:19])
+    assert lead["closed_won"] is True
+    assert world.api.get("/v1/leads/hubspot:902").json()["closed_won"] is False
+    # The next sync starts at the cursor: only 901 (modified at the cursor) comes back, and
+    # its events are already recorded.
+    again = sync_hubspot(world.api.service, connector)
+    assert (again.records, again.recorded, again.already) == (1, [], 3)
+    search = [c for c in world.stub.calls if c.path.endswith("/search")]
+    since = [int(c.body["filterGroups"][0]["filters"][0]["value"]) for c in search]
+    assert since == [0, int((t0 + timedelta(days=5)).timestamp() * 1000)]
+
+
+def test_pool_webhook_is_used_when_the_rep_has_none(world: World) -> None:
+    hook = world.crm.notify_webhook_url
+    assert hook is not None
+    pool_hook = hook.replace("/slack/hook", "/slack/pool-sdr")
+    world.crm = world.crm.model_copy(update={"notify_pool_webhooks": {"sdr": pool_hook}})
+    post_hubspot(world, delivery((95, 901, "contact.creation")))
+    world.run()
+    world.send_notices()
+    slack = [c.path for c in world.stub.calls if c.path.startswith("/slack/")]
+    assert slack == ["/slack/pool-sdr"]  # the reps' pool is sdr; no rep has its own URL
+
+
+def test_worker_thread_runs_the_outcome_sync_on_its_schedule(world: World) -> None:
+    from leadpilot.service.crm_worker import CrmWorker
+
+    crm = world.crm.model_copy(update={"crm_sync_minutes": 60.0})
+    worker = CrmWorker(world.api.service, crm, world.connectors, interval=0.05)
+    worker.start()
+    try:
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and not any(
+            c.path.endswith("/search") for c in world.stub.calls
+        ):
+            time.sleep(0.05)
+        time.sleep(0.3)  # several more polls: the next sync is an hour away
+    finally:
+        worker.stop()
+    assert [c.path for c in world.stub.calls if c.path.endswith("/search")] == [
+        "/crm/v3/objects/contacts/search"
+    ]
+
+
+def test_salesforce_outcome_sync_reads_conversion_tasks_and_events(world: World) -> None:
+    from leadpilot.service.crm_sync import sync_salesforce
+
+    post_soap(world)
+    world.run()
+    lead = "00Q5e00000AbCdEFGH"
+    t0 = world.api.clock()
+    sf = lambda **kw: (t0 + timedelta(**kw)).strftime("%Y-%m-%dT%H:%M:%S.000+0000")  # noqa: E731
+    world.stub.sf_records = {
+        lead: {
+            "Id": lead,
+            "Status": "Qualified",
+            "IsConverted": True,
+            "ConvertedDate": (t0 + timedelta(days=3)).date().isoformat(),
+            "LastModifiedDate": sf(days=9),
+            "ConvertedOpportunity": {
+                "CreatedDate": sf(days=3),
+                "IsClosed": True,
+                "IsWon": False,
+                "CloseDate": "2026-03-11",
+            },
+        },
+        "00Q5e00000OtherXXX": {
+            "Id": "00Q5e00000OtherXXX",
+            "Status": "Open",
+            "IsConverted": False,
+            "LastModifiedDate": sf(days=1),
+        },
+    }
+    world.stub.sf_tasks = {lead: [sf(hours=3), sf(minutes=20)]}  # first touch: the earliest
+    world.stub.sf_events = {lead: [sf(days=2)]}
+    connector = world.connectors["salesforce"]
+    report = sync_salesforce(world.api.service, connector)
+    assert (report.records, report.unknown) == (2, 1)
+    assert report.recorded == [
+        (f"salesforce:{lead}", "first_touch"),
+        (f"salesforce:{lead}", "meeting_booked"),
+        (f"salesforce:{lead}", "opportunity_created"),
+        (f"salesforce:{lead}", "closed_lost"),
+    ]
+    got = world.api.get(f"/v1/leads/salesforce:{lead}").json()
+    assert got["first_touch_at"].startswith((t0 + timedelta(minutes=20)).isoformat()[:19])
+    assert got["meeting_at"].startswith((t0 + timedelta(days=2)).isoformat()[:19])
+    assert got["closed_won"] is False
+    assert got["closed_at"].startswith("2026-03-11T00:00:00")
+    queries = [c.query["q"][0] for c in world.stub.calls if c.path.endswith("/query/")]
+    assert "WHERE LastModifiedDate" not in queries[0]  # first sync: everything
+    again = sync_salesforce(world.api.service, connector)
+    assert (again.records, again.recorded, again.already) == (1, [], 4)
+    later = [c.query["q"][0] for c in world.stub.calls if c.path.endswith("/query/")]
+    since = (t0 + timedelta(days=9)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert f"WHERE LastModifiedDate >= {since}" in later[3]
+
+
+def test_signature_checks_the_public_url_behind_a_proxy(world: World) -> None:
+    world.api.client.app.state.crm = world.crm.model_copy(  # type: ignore[attr-defined]
+        update={"public_url": "https://leads.example.com/"}
+    )
+    body = delivery((99, 901, "contact.creation"))
+    # Signed for the URL leadpilot itself sees: refused, HubSpot signs the URL it called.
+    assert post_hubspot(world, body).status_code == 401
+    ts = str(int(world.api.clock().timestamp() * 1000))
+    uri = "https://leads.example.com/v1/webhooks/hubspot"
+    mac = hmac.new(SECRET.encode(), b"POST" + uri.encode() + body + ts.encode(), hashlib.sha256)
+    headers = {
+        "content-type": "application/json",
+        "x-hubspot-signature-v3": base64.b64encode(mac.digest()).decode(),
+        "x-hubspot-request-timestamp": ts,
+    }
+    answer = world.api.client.post("/v1/webhooks/hubspot", content=body, headers=headers)
+    assert answer.json() == {"received": 1, "new": 1, "duplicates": 0}
+
+
+def test_email_notice_over_smtp_retried_then_sent_once(world: World) -> None:
+    from leadpilot.crm.email import SmtpSender
+    from leadpilot.crm.stub import SmtpStub
+
+    with write_transaction(world.api.engine) as conn:
+        upsert_reps(
+            conn, [dataclasses.replace(r, email=f"{r.rep_id}@corp.example") for r in crm_reps()]
+        )
+    with SmtpStub() as smtp:
+        smtp.refuse = 1  # the first DATA gets 451: retried
+        world.crm = world.crm.model_copy(update={"smtp_host": "127.0.0.1"})
+        world.connectors["email"] = SmtpSender(
+            "127.0.0.1", smtp.port, sender="leadpilot@corp.example", starttls=False
+        )
+        post_hubspot(world, delivery((97, 901, "contact.creation")))
+        first = world.run()
+        assert first.write_retries == 1  # the e-mail (the HubSpot write went through)
+        assert smtp.messages == []
+        second = world.run(seconds=3)
+        rep = owner_of(world, "hubspot:901")
+        assert [m[0] for m in smtp.messages] == [[f"{rep}@corp.example"]]
+        parsed = email.message_from_string(smtp.messages[0][1], policy=email.policy.default)
+        assert parsed["Subject"] == "New lead for you: Acme"
+        text = parsed.get_content()  # type: ignore[attr-defined]
+        assert "Accept: http://testserver/links/" in text
+        assert [w[0] for w in first.written] == ["hubspot"]
+        assert [w[0] for w in second.written] == ["email"]
+        world.run(seconds=60)
+        assert len(smtp.messages) == 1
+    accept = next(
+        line.removeprefix("Accept: ").strip() for line in text.splitlines() if "Accept:" in line
+    )
+    assert world.api.client.post(link_path(accept)).status_code == 200

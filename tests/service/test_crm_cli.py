@@ -3,6 +3,7 @@ the loopback stub, see ``crm_stub`` for the documented shapes) and the roster's 
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -143,3 +144,42 @@ def test_roster_crm_columns_become_rep_attributes(tmp_path: Path) -> None:
         },
         {},
     ]
+
+
+def test_sync_command_reports_and_refuses_a_bad_since(
+    sqlite_url: str, hubspot_env: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    roster(sqlite_url, with_ids=True)
+    stub = CrmStub(
+        contacts={"5": {"email": "a@b.io", "lastmodifieddate": "2026-03-02T10:00:00+00:00"}}
+    )
+    with StubServer(stub) as hs:
+        monkeypatch.setenv("LEADPILOT_HUBSPOT_ACCESS_TOKEN", TOKEN)
+        monkeypatch.setenv("LEADPILOT_HUBSPOT_BASE_URL", hs.url)
+        bad = runner.invoke(
+            build_app(), ["sync", "hubspot", "--since", "yesterday", "--db", sqlite_url]
+        )
+        assert bad.exit_code == 2
+        assert "is not an ISO date" in bad.output
+        result = runner.invoke(
+            build_app(), ["sync", "hubspot", "--since", "2026-03-01", "--db", sqlite_url]
+        )
+    assert result.exit_code == 0, result.output
+    text = " ".join(result.output.split())
+    assert "1 changed records, 0 events recorded, 0 already known, 1 not leadpilot leads" in text
+    assert "next sync starts at 2026-03-02T10:00:00+00:00" in text
+    [search] = [c for c in stub.calls if c.path.endswith("/search")]
+    assert search.body["filterGroups"][0]["filters"][0]["value"] == str(
+        int(datetime(2026, 3, 1, tzinfo=UTC).timestamp() * 1000)
+    )
+
+
+def test_a_malformed_crm_setting_is_named_not_echoed(
+    sqlite_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    roster(sqlite_url, with_ids=True)
+    monkeypatch.setenv("LEADPILOT_NOTIFY_POOL_WEBHOOKS", "sdr=https://hooks.example/secret-path")
+    result = runner.invoke(build_app(), ["crm", "check", "hubspot", "--db", sqlite_url])
+    assert result.exit_code == 2
+    assert "LEADPILOT_NOTIFY_POOL_WEBHOOKS" in result.output
+    assert "secret-path" not in result.output

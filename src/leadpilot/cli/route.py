@@ -313,7 +313,7 @@ def route_many(
         "--refresh-every",
         min=0,
         help="Re-solve a pool's shadow prices every N of its assignments of the day and at each "
-        "new day (default: the batch router's, 50); 0: the policy's cadence, as the service "
+        "new day (default: the batch router's, 25); 0: the policy's cadence, as the service "
         "refreshes (slower; the same decisions as routing each lead with `route`).",
     ),
     on_error: str = typer.Option(

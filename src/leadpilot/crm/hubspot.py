@@ -17,7 +17,13 @@ from typing import Any
 
 import urllib3
 from hubspot import HubSpot
-from hubspot.crm.contacts import ApiException, SimplePublicObjectInput
+from hubspot.crm.contacts import (
+    ApiException,
+    Filter,
+    FilterGroup,
+    PublicObjectSearchRequest,
+    SimplePublicObjectInput,
+)
 
 from leadpilot.crm.retry import CrmCallError
 from leadpilot.errors import DataValidationError
@@ -149,6 +155,41 @@ class HubSpotConnector:
                 contact_id, properties=list(CONTACT_PROPERTIES), _request_timeout=self._timeout
             )
         return {"id": str(found.id), "properties": dict(found.properties or {})}
+
+    def changed_contacts(self, since_ms: int, properties: list[str]) -> list[dict[str, Any]]:
+        """Contacts modified at or after ``since_ms`` (epoch ms), oldest first, through the
+        CRM search API (``POST /crm/v3/objects/contacts/search``), every page."""
+        out: list[dict[str, Any]] = []
+        after: str | None = None
+        while True:
+            request = PublicObjectSearchRequest(
+                filter_groups=[
+                    FilterGroup(
+                        filters=[
+                            Filter(
+                                property_name="lastmodifieddate",
+                                operator="GTE",
+                                value=str(since_ms),
+                            )
+                        ]
+                    )
+                ],
+                sorts=["lastmodifieddate"],
+                properties=properties,
+                limit=100,
+                after=after,
+            )
+            with self._call("searching changed contacts"):
+                page = self._client.crm.contacts.search_api.do_search(
+                    public_object_search_request=request, _request_timeout=self._timeout
+                )
+            out.extend(
+                {"id": str(r.id), "properties": dict(r.properties or {})} for r in page.results
+            )
+            nxt = getattr(getattr(page, "paging", None), "next", None)
+            if nxt is None or not page.results:
+                return out
+            after = str(nxt.after)
 
     def check(self) -> list[tuple[str, bool, str]]:
         """Probe the calls leadpilot makes: ``(what, ok, detail)`` per check. Writing an

@@ -10,8 +10,10 @@ re-sends it (Salesforce "Outbound Messaging" guide, the WSDL it generates).
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from typing import Any
 from xml.etree.ElementTree import Element, ParseError
 
@@ -33,6 +35,7 @@ __all__ = [
 ]
 
 _OUTBOUND_NS = "http://soap.sforce.com/2005/09/outbound"
+_SF_ID = re.compile(r"[A-Za-z0-9]{15}(?:[A-Za-z0-9]{3})?")
 _XSI_NIL = "{http://www.w3.org/2001/XMLSchema-instance}nil"
 
 SOAP_ACK = (
@@ -186,6 +189,46 @@ class SalesforceConnector:
                 "ok" if writable else "Lead or its OwnerId field is not updateable by this user",
             ),
         ]
+
+    def changed_leads(self, since: datetime | None) -> list[dict[str, Any]]:
+        """Leads modified at or after ``since`` (all when ``None``), oldest first, with
+        their converted opportunity (SOQL through ``query_all``)."""
+        where = ""
+        if since is not None:
+            stamp = since.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+            where = f" WHERE LastModifiedDate >= {stamp}"
+        # SOQL has no bind parameters; the only value is a formatted datetime.
+        soql = (
+            "SELECT Id, Status, IsConverted, ConvertedDate, LastModifiedDate, "  # noqa: S608
+            "ConvertedOpportunity.CreatedDate, ConvertedOpportunity.IsClosed, "
+            "ConvertedOpportunity.IsWon, ConvertedOpportunity.CloseDate FROM Lead"
+            f"{where} ORDER BY LastModifiedDate"
+        )
+        with self._call("querying changed leads"):
+            found = self._client.query_all(soql)
+        return [dict(r) for r in found.get("records", [])]
+
+    def first_activity(self, sobject: str, column: str, lead_ids: list[str]) -> dict[str, str]:
+        """``lead id -> earliest column value`` of the Leads' Tasks or Events."""
+        if (sobject, column) not in (("Task", "CreatedDate"), ("Event", "StartDateTime")):
+            raise ValueError(f"not an activity leadpilot reads: {sobject}.{column}")
+        out: dict[str, str] = {}
+        for start in range(0, len(lead_ids), 200):  # keep each SOQL well under its size cap
+            chunk = lead_ids[start : start + 200]
+            if not all(_SF_ID.fullmatch(i) for i in chunk):
+                raise CrmCallError("Salesforce ids must be 15 or 18 letters and digits")
+            quoted = ", ".join(f"'{i}'" for i in chunk)
+            # Values are ids checked against _SF_ID; object and column are leadpilot's own.
+            soql = (
+                f"SELECT WhoId, MIN({column}) First FROM {sobject} "  # noqa: S608
+                f"WHERE WhoId IN ({quoted}) GROUP BY WhoId"
+            )
+            with self._call(f"querying first {sobject}s"):
+                found = self._client.query_all(soql)
+            for row in found.get("records", []):
+                if row.get("WhoId") and row.get("First"):
+                    out[str(row["WhoId"])] = str(row["First"])
+        return out
 
     def set_owner(self, record_id: str, owner_id: str) -> None:
         """Set the Lead's ``OwnerId``."""

@@ -19,6 +19,8 @@ from __future__ import annotations
 import datetime as dt
 import ipaddress
 import json
+import re
+import socketserver
 import ssl
 import threading
 from dataclasses import dataclass, field
@@ -32,7 +34,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-__all__ = ["Call", "CrmStub", "StubServer", "self_signed"]
+__all__ = ["Call", "CrmStub", "SmtpStub", "StubServer", "self_signed"]
 
 
 @dataclass
@@ -56,6 +58,11 @@ class CrmStub:
     # Answers to the next write calls, in order: (status, headers); empty = success.
     write_failures: list[tuple[int, dict[str, str]]] = field(default_factory=list)
     calls: list[Call] = field(default_factory=list)
+    # Salesforce query results: Lead rows (with ConvertedOpportunity), and per Lead id the
+    # CreatedDate of its Tasks and StartDateTime of its Events.
+    sf_records: dict[str, dict[str, Any]] = field(default_factory=dict)
+    sf_tasks: dict[str, list[str]] = field(default_factory=dict)
+    sf_events: dict[str, list[str]] = field(default_factory=dict)
     owner_updateable: bool = True  # Salesforce describe: may this user set Lead.OwnerId?
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -121,6 +128,9 @@ def _handler(stub: CrmStub) -> type[BaseHTTPRequestHandler]:
                     },
                 )
                 return
+            if call.path.rstrip("/").endswith("/query"):
+                self._soql(call.query["q"][0])
+                return
             if call.path.startswith("/crm/v3/objects/contacts/"):
                 contact = stub.contacts.get(segments[-1])
                 if contact is None:
@@ -154,6 +164,9 @@ def _handler(stub: CrmStub) -> type[BaseHTTPRequestHandler]:
             # A Slack incoming webhook: answers 200 "ok" (Slack's "Sending messages using
             # incoming webhooks" guide).
             call = self._call()
+            if call.path == "/crm/v3/objects/contacts/search":
+                self._search(call.body)
+                return
             if call.path.startswith("/slack/"):
                 body = b"ok"
                 self.send_response(200)
@@ -163,6 +176,72 @@ def _handler(stub: CrmStub) -> type[BaseHTTPRequestHandler]:
                 self.wfile.write(body)
                 return
             self._send(404, {"status": "error", "message": "no such endpoint"})
+
+        def _soql(self, soql: str) -> None:
+            """SOQL query: the two shapes leadpilot sends (changed Leads; first Task / Event
+            per Lead), answering ``{"totalSize", "done", "records"}``."""
+            if " FROM Lead" in soql:
+                found = re.search(r"LastModifiedDate >= (\S+)", soql)
+                since = _sf_time(found.group(1) if found else "1970-01-01T00:00:00Z")
+                rows = sorted(
+                    (
+                        {"attributes": {"type": "Lead"}, **r}
+                        for r in stub.sf_records.values()
+                        if _sf_time(r["LastModifiedDate"]) >= since
+                    ),
+                    key=lambda r: _sf_time(r["LastModifiedDate"]),
+                )
+            else:
+                source = stub.sf_tasks if " FROM Task " in soql else stub.sf_events
+                ids = re.findall(r"'([A-Za-z0-9]+)'", soql)
+                rows = [
+                    {
+                        "attributes": {"type": "AggregateResult"},
+                        "WhoId": i,
+                        "First": min(source[i], key=_sf_time),
+                    }
+                    for i in ids
+                    if source.get(i)
+                ]
+            self._send(200, {"totalSize": len(rows), "done": True, "records": rows})
+
+        def _search(self, body: dict[str, Any]) -> None:
+            """CRM search: one ``lastmodifieddate GTE`` filter, sorted ascending, paged by
+            ``after`` (an offset), answering ``{"total", "results", "paging"?}``."""
+            since = int(body["filterGroups"][0]["filters"][0]["value"])
+            wanted = set(body.get("properties") or [])
+
+            def modified(props: dict[str, Any]) -> int:
+                stamp = dt.datetime.fromisoformat(str(props["lastmodifieddate"]))
+                return int(stamp.timestamp() * 1000)
+
+            found = sorted(
+                (
+                    (modified(p), cid, p)
+                    for cid, p in stub.contacts.items()
+                    if "lastmodifieddate" in p and modified(p) >= since
+                ),
+                key=lambda t: (t[0], t[1]),
+            )
+            start = int(body.get("after") or 0)
+            limit = int(body.get("limit") or 10)
+            page = found[start : start + limit]
+            answer: dict[str, Any] = {
+                "total": len(found),
+                "results": [
+                    {
+                        "id": cid,
+                        "properties": {k: v for k, v in p.items() if k in wanted},
+                        "createdAt": "2026-03-02T14:59:00Z",
+                        "updatedAt": p["lastmodifieddate"],
+                        "archived": False,
+                    }
+                    for _, cid, p in page
+                ],
+            }
+            if start + limit < len(found):
+                answer["paging"] = {"next": {"after": str(start + limit)}}
+            self._send(200, answer)
 
         def do_PATCH(self) -> None:
             call = self._call()
@@ -209,6 +288,10 @@ def _handler(stub: CrmStub) -> type[BaseHTTPRequestHandler]:
             self._send(404, [{"errorCode": "NOT_FOUND", "message": "no such endpoint"}])
 
     return Handler
+
+
+def _sf_time(text: str) -> dt.datetime:
+    return dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
 def self_signed(folder: Path) -> tuple[Path, Path]:
@@ -261,6 +344,61 @@ class StubServer:
         return f"{self.scheme}://127.0.0.1:{self.server.server_address[1]}"
 
     def __enter__(self) -> StubServer:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+class SmtpStub:
+    """A minimal SMTP server on 127.0.0.1 (RFC 5321 commands HELO/EHLO, MAIL, RCPT, DATA,
+    QUIT; no TLS): keeps each message's recipients and text; ``refuse`` answers the next
+    DATA with 451 (a temporary failure) that many times."""
+
+    def __init__(self) -> None:
+        self.messages: list[tuple[list[str], str]] = []
+        self.refuse = 0
+        stub = self
+
+        class Handler(socketserver.StreamRequestHandler):
+            def handle(self) -> None:
+                self.wfile.write(b"220 stub ESMTP\r\n")
+                rcpt: list[str] = []
+                while line := self.rfile.readline():
+                    verb = line[:4].upper()
+                    if verb in (b"HELO", b"EHLO"):
+                        self.wfile.write(b"250 stub\r\n")
+                    elif verb == b"MAIL":
+                        rcpt = []
+                        self.wfile.write(b"250 ok\r\n")
+                    elif verb == b"RCPT":
+                        rcpt.append(line.decode().split(":", 1)[1].strip().strip("<>"))
+                        self.wfile.write(b"250 ok\r\n")
+                    elif verb == b"DATA":
+                        self.wfile.write(b"354 go on\r\n")
+                        body = []
+                        while (part := self.rfile.readline()) not in (b".\r\n", b""):
+                            body.append(part.decode())
+                        if stub.refuse:
+                            stub.refuse -= 1
+                            self.wfile.write(b"451 try again later\r\n")
+                        else:
+                            stub.messages.append((rcpt, "".join(body)))
+                            self.wfile.write(b"250 queued\r\n")
+                    elif verb == b"QUIT":
+                        self.wfile.write(b"221 bye\r\n")
+                        return
+                    else:
+                        self.wfile.write(b"250 ok\r\n")
+
+        self.server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.port = int(self.server.server_address[1])
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def __enter__(self) -> SmtpStub:
         self.thread.start()
         return self
 

@@ -33,7 +33,7 @@ __all__ = [
 BATCH_SIZE = 2048
 # The batch router's price cadence: a pool's prices are re-solved every this many of its
 # assignments of the day and at each new day (see README "Batch router" for the measurement).
-BATCH_REFRESH_EVERY = 50
+BATCH_REFRESH_EVERY = 25
 # DemandModel.from_leads' default window (days of leads its sample and profile read).
 SAMPLE_DAYS = 28
 

@@ -6,12 +6,14 @@ which pool's prices the lead would read (:func:`leadpilot.policy.router.priced_p
 that pool's load (capacity left today, the fairness window) from the state, and puts the
 pool's prices into the router inputs. Prices are refreshed every
 ``max(refresh_every, pool size / 4)`` assignments of the day, whenever another tenth of the
-pool reaches a cap, and at each new day; in between the cached prices serve. Batch routing
-solves a due refresh synchronously, so ``route-batch`` is a deterministic function of its
-inputs. The service gives the pricer a ``solver`` (a one-process pool): a due refresh then
-runs in that process while requests keep the pool's latest prices (stale-while-refresh), so
-no request waits for the LP. A process, not a thread, because HiGHS holds the GIL for the
-whole solve. Either way ``route`` itself only reads the snapshot it is given.
+pool reaches a cap, and at each new day; in between the cached prices serve (the batch
+router passes its own cadence instead: every ``refresh_every`` assignments of the day and at
+each new day, see :func:`refresh_prices`). Batch routing solves a due refresh
+synchronously, so ``route-batch`` is a deterministic function of its inputs. The service
+gives the pricer a ``solver`` (a one-process pool): a due refresh then runs in that process
+while requests keep the pool's latest prices (stale-while-refresh), so no request waits for
+the LP. A process, not a thread, because HiGHS holds the GIL for the whole solve. Either way
+``route`` itself only reads the snapshot it is given.
 """
 
 from __future__ import annotations

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import random
 import threading
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -24,9 +25,16 @@ from leadpilot.crm.retry import CrmCallError, next_delay
 from leadpilot.errors import LeadpilotError
 from leadpilot.ingest.crm_payloads import canonical_from_payload
 from leadpilot.service.core import RoutingService
-from leadpilot.service.rep_notify import NOTIFY_CURSOR, queue_assignment_notices
+from leadpilot.service.crm_sync import sync_hubspot, sync_salesforce
+from leadpilot.service.rep_notify import (
+    NOTIFY_CURSOR,
+    assignment_email,
+    links_for,
+    queue_assignment_notices,
+)
 from leadpilot.service.schemas import LeadCreate, lead_from_create
 from leadpilot.store.crm_queue import (
+    assignments_after,
     claim_inbox,
     claim_writes,
     enqueue_write,
@@ -59,7 +67,6 @@ log = logging.getLogger("leadpilot.crm")
 # The reps.csv column holding each rep's user id in the CRM.
 OWNER_COLUMNS = {"hubspot": "hubspot_owner_id", "salesforce": "salesforce_user_id"}
 _CURSOR = "writeback:decision_id"
-_LEASE = timedelta(seconds=60)
 _BATCH = 50
 
 
@@ -104,6 +111,18 @@ def build_connectors(crm: CrmSettings) -> dict[str, Any]:
             version=crm.salesforce_api_version,
             timeout=crm.crm_timeout_seconds,
         )
+    if crm.smtp_host:
+        from leadpilot.crm.email import SmtpSender
+
+        out["email"] = SmtpSender(
+            crm.smtp_host,
+            crm.smtp_port,
+            sender=crm.smtp_from,
+            username=crm.smtp_username,
+            password=crm.smtp_password.get_secret_value() if crm.smtp_password else None,
+            starttls=crm.smtp_starttls,
+            timeout=crm.crm_timeout_seconds,
+        )
     return out
 
 
@@ -143,7 +162,7 @@ def _route_inbox(
     rng: random.Random | None,
 ) -> None:
     with write_transaction(service.engine) as conn:
-        rows = claim_inbox(conn, now, lease=_LEASE, limit=_BATCH)
+        rows = claim_inbox(conn, now, lease=timedelta(seconds=crm.crm_lease_seconds), limit=_BATCH)
     for row in rows:
         try:
             lead_id = _route_event(service, connectors, row, now)
@@ -251,7 +270,7 @@ def _send_writes(
     rng: random.Random | None,
 ) -> None:
     with write_transaction(service.engine) as conn:
-        rows = claim_writes(conn, now, lease=_LEASE, limit=_BATCH)
+        rows = claim_writes(conn, now, lease=timedelta(seconds=crm.crm_lease_seconds), limit=_BATCH)
     for row in rows:
         connector = connectors.get(row.crm)
         try:
@@ -263,7 +282,10 @@ def _send_writes(
                 )
             if connector is None:
                 raise CrmCallError(f"no {row.crm} credentials are set (see README, CRM set-up)")
-            connector.set_owner(row.record_id, row.owner_id)
+            if row.crm == "email":
+                _send_email(service, crm, connector, row, now)
+            else:
+                connector.set_owner(row.record_id, row.owner_id)
         except CrmCallError as exc:
             attempts = row.attempts + 1
             with write_transaction(service.engine) as conn:
@@ -284,6 +306,20 @@ def _send_writes(
         with write_transaction(service.engine) as conn:
             write_sent(conn, row.id, now)
         report.written.append((row.crm, row.record_id, row.owner_id))
+
+
+def _send_email(
+    service: RoutingService, crm: CrmSettings, sender: Any, row: Any, now: datetime
+) -> None:
+    with service.engine.connect() as conn:
+        found = assignments_after(conn, row.decision_id - 1, limit=1)
+    if not found or found[0].id != row.decision_id:
+        raise CrmCallError(f"decision {row.decision_id} is gone", status=400)
+    links = links_for(service, crm, found[0], now)
+    subject, text = assignment_email(
+        found[0], accept_url=links["accept"], decline_url=links["decline"]
+    )
+    sender.send(row.owner_id, subject, text)
 
 
 class CrmWorker:
@@ -313,9 +349,21 @@ class CrmWorker:
         self._thread.join(timeout)
 
     def _loop(self) -> None:
+        last_sync: float | None = None
         while not self._stop.is_set():
             try:
                 run_crm_due(self.service, self.crm, self.connectors)
             except Exception:  # the worker must outlive any one bad row
                 log.exception("CRM poll failed")
+            every = self.crm.crm_sync_minutes
+            now = time.monotonic()
+            if every and (last_sync is None or now - last_sync >= every * 60):
+                last_sync = now
+                for name, sync in (("hubspot", sync_hubspot), ("salesforce", sync_salesforce)):
+                    if name not in self.connectors:
+                        continue
+                    try:
+                        sync(self.service, self.connectors[name])
+                    except Exception:  # a failed sync is retried at the next period
+                        log.exception("%s outcome sync failed", name)
             self._stop.wait(self.interval)

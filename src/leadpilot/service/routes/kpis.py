@@ -5,12 +5,12 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Path, Query
 
 from leadpilot.service.deps import AdminToken, Conn, Ctx, ReaderToken
 from leadpilot.service.errors import NotFoundError
 from leadpilot.service.kpis import KPIReport, compute_kpis
-from leadpilot.service.schemas import AlertPublic, Moment
+from leadpilot.service.schemas import MAX_ID, AlertPublic, Moment
 from leadpilot.store.alerts import acknowledge_alert, list_alerts
 from leadpilot.store.engine import write_transaction
 
@@ -65,7 +65,9 @@ def get_alerts(
 
 
 @router.post("/alerts/{alert_id}/acknowledge", response_model=AlertPublic)
-def acknowledge(alert_id: int, ctx: Ctx, token: AdminToken) -> AlertPublic:
+def acknowledge(
+    alert_id: Annotated[int, Path(ge=1, le=MAX_ID)], ctx: Ctx, token: AdminToken
+) -> AlertPublic:
     """Record that an admin has seen the alert. An event alert is resolved by it; a rule
     alert stays open until its condition clears (and is not raised again meanwhile)."""
     with write_transaction(ctx.engine) as conn:

@@ -1,0 +1,115 @@
+"""Batch router throughput: CPU time per lead of ``route_batch`` with a trained model.
+
+A synthetic world (``--history`` past leads, ``--reps`` reps, ``--leads`` new leads); a
+``ConversionModel`` trained on its history; the new leads routed in arrival order with the
+default policy (predictive, shadow prices re-solved every ``--refresh-every`` assignments of
+a pool's day and at each new day, fairness band; around the clock, as the router benchmark),
+live capacity counters. Reported: CPU time
+per lead (the training is not counted), leads per CPU-second, the LP solves, the fairness
+range and over-cap rep-days; next to the floor measured in the same run: the vectorised model
+call alone (every new lead scored against every rep, ``score_batch``).
+
+    OMP_NUM_THREADS=1 python benchmarks/batch_router.py --leads 10000 --reps 100 [--profile]
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import pstats
+import time
+
+from _figures import record
+
+from leadpilot.evaluate.compare import score_decisions
+from leadpilot.ingest import leads_from_frame, reps_from_frame
+from leadpilot.policy import default_policy, router_inputs
+from leadpilot.policy import pricer as pricer_module
+from leadpilot.policy.batch import BATCH_REFRESH_EVERY, BATCH_SIZE, route_batch
+from leadpilot.synth import generate_world
+
+TARGET_MS = 0.2  # >= 5,000 leads/s (issue 16)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--leads", type=int, default=10_000)
+    parser.add_argument("--reps", type=int, default=100)
+    parser.add_argument("--history", type=int, default=20_000)
+    parser.add_argument("--refresh-every", type=int, default=BATCH_REFRESH_EVERY)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--profile", action="store_true", help="print the top of a profile")
+    args = parser.parse_args()
+    from leadpilot.model import ConversionModel  # type: ignore[attr-defined]
+
+    world = generate_world(
+        n_leads=args.history, n_reps=args.reps, n_new_leads=args.leads, seed=args.seed
+    )
+    started = time.process_time()
+    model = ConversionModel().fit(world.history, world.reps)
+    print(f"trained on {args.history:,} leads in {time.process_time() - started:.1f} s CPU")
+    reps = reps_from_frame(world.reps)
+    leads = leads_from_frame(world.new_leads)
+    history = leads_from_frame(world.history)
+    # Around the clock, as the router benchmark: fairness then measures the router's choices,
+    # not the reps' shifts (reps in far timezones get fewer of the day's leads otherwise).
+    policy = default_policy(reps)
+    lanes = [lane.model_copy(update={"working_hours": False}) for lane in policy.lanes]
+    policy = policy.model_copy(update={"lanes": lanes})
+    inputs = router_inputs(policy, reps, scorer=model, history=history)
+
+    active = [r.rep_id for r in reps if r.active]
+    started = time.process_time()
+    for i in range(0, len(leads), BATCH_SIZE):
+        model.score_batch(leads[i : i + BATCH_SIZE], active)
+    floor_ms = (time.process_time() - started) * 1000 / len(leads)
+
+    solves = [0]
+    solve = pricer_module.solve_assignment_lp
+
+    def counted(*a: object, **kw: object) -> object:
+        solves[0] += 1
+        return solve(*a, **kw)  # type: ignore[arg-type]
+
+    pricer_module.solve_assignment_lp = counted  # type: ignore[assignment]
+    profile = cProfile.Profile() if args.profile else None
+    started_wall, started = time.perf_counter(), time.process_time()
+    if profile is not None:
+        profile.enable()
+    decisions = route_batch(leads, inputs, history=history, refresh_every=args.refresh_every)
+    if profile is not None:
+        profile.disable()
+    cpu = time.process_time() - started
+    wall = time.perf_counter() - started_wall
+    pricer_module.solve_assignment_lp = solve
+    ms = cpu * 1000 / len(leads)
+    cap = world.daily_capacity(active)
+    quality = score_decisions(world, decisions, active, cap)
+    fi = quality["fairness"]
+    print(
+        f"{len(leads):,} leads x {len(reps)} reps: {cpu:.1f} s CPU ({wall:.1f} s wall), "
+        f"{ms:.3f} ms CPU per lead = {1000 / ms:,.0f} leads per CPU-second; floor (the "
+        f"vectorised model call alone) {floor_ms:.3f} ms per lead; {solves[0]} LP solves; "
+        f"fairness {fi[0]:.2f}-{fi[1]:.2f}; {quality['over_cap_rep_days']} over-cap rep-days; "
+        f"{quality['unassigned']} unassigned"
+    )
+    if profile is not None:
+        pstats.Stats(profile).sort_stats("tottime").print_stats(25)
+    record(
+        f"batch router CPU per lead, {len(leads):,} leads x {len(reps)} reps, trained model "
+        f"(prices every {args.refresh_every} assignments)",
+        ms,
+        "ms",
+        floor=floor_ms,
+        floor_what="the vectorised model call alone",
+        target=f"<= {TARGET_MS} ms (>= 5,000 leads/s)",
+        met=ms <= TARGET_MS,
+        work={"leads": len(leads)},
+        cpu_s=cpu,
+        note=f"{1000 / ms:,.0f} leads per CPU-second, {solves[0]} LP solves, fairness "
+        f"{fi[0]:.2f}-{fi[1]:.2f}, {quality['over_cap_rep_days']} over-cap rep-days",
+    )
+
+
+if __name__ == "__main__":
+    main()
