@@ -71,7 +71,16 @@ def test_pages_need_credentials_and_redirect_to_login(console) -> None:  # type:
     resp = api.client.get("/decisions?q=acme", follow_redirects=False)
     assert resp.headers["location"] == "/login?next=%2Fdecisions%3Fq%3Dacme"
     # A bearer header works on every page without a session.
-    for page in ("/", "/decisions", "/decisions/1", "/reps", "/test-lead", "/policy", "/alerts"):
+    for page in (
+        "/",
+        "/decisions",
+        "/decisions/1",
+        "/reps",
+        "/test-lead",
+        "/model",
+        "/policy",
+        "/alerts",
+    ):
         resp = api.client.get(page, headers=api.headers("reader"))
         assert resp.status_code == 200, page
         assert "default-src 'self'" in resp.headers["content-security-policy"]
@@ -446,3 +455,62 @@ def test_meeting_rate_by_method_agrees_with_routing_method(console) -> None:  # 
     assert got == expected
     assert got["holdout"] == [1, 1]
     assert got["fallback"] == [1, 1]
+
+
+def test_model_page(console, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import json
+
+    from leadpilot.store.engine import write_transaction
+    from leadpilot.store.models import register_model
+    from leadpilot.store.tables import decisions
+
+    api, _ = console
+    reader = api.headers("reader")
+    page = api.client.get("/model", headers=reader).text
+    assert "No model is registered" in page
+    assert "No decision by a predictive pool" in page
+    folder = tmp_path / "model"
+    folder.mkdir()
+    (folder / "metrics.json").write_text(
+        json.dumps(
+            {
+                "training_window": {
+                    "train": {"rows": 800, "first": "2025-01-01", "last": "2025-09-30"},
+                    "calibration": {"rows": 100, "first": "2025-10-01", "last": "2025-10-31"},
+                    "test": {"rows": 100, "first": "2025-11-01", "last": "2025-11-30"},
+                },
+                "metrics": {"model": {"auc": 0.71234, "brier": 0.1}, "global_rate": {"auc": 0.5}},
+            }
+        )
+    )
+    (folder / "reliability.svg").write_text("<svg xmlns='http://www.w3.org/2000/svg'></svg>")
+    # Four decisions made by a predictive pool: confidences 0.15, 0.55, 0.55, and one that
+    # fell back.
+    ids = [d["id"] for d in api.get("/v1/decisions", limit=4).json()]
+    with write_transaction(api.engine) as conn:
+        register_model(conn, version="m-test-1", path=str(folder))
+        for decision_id, confidence, reasons in zip(
+            ids,
+            (0.15, 0.55, 0.55, None),
+            (["PREDICTIVE"], ["PREDICTIVE"], ["PREDICTIVE"], ["LOW_CONFIDENCE_FALLBACK"]),
+            strict=True,
+        ):
+            conn.execute(
+                decisions.update()
+                .where(decisions.c.id == decision_id)
+                .values(strategy="predictive", confidence=confidence, reasons=reasons)
+            )
+    page = api.client.get("/model", headers=reader).text
+    assert '<b id="model-version">m-test-1</b>' in page
+    assert ">800<" in page
+    assert ">0.712<" in page
+    low, high = wilson(1, 4)
+    assert (
+        f"1 of 4 decisions fell back to the pool's rules (25.0%, 95% interval "
+        f"{low:.1%} to {high:.1%})" in html.unescape(page)
+    )
+    assert ">33%</text>" in page  # 1 of the 3 confidences in 0.1-0.2
+    assert ">67%</text>" in page  # 2 of 3 in 0.5-0.6
+    svg = api.client.get("/model/reliability.svg", headers=reader)
+    assert svg.status_code == 200
+    assert svg.headers["content-type"].startswith("image/svg+xml")

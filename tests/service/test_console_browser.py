@@ -161,7 +161,7 @@ def test_every_page_loads_clean_and_offline(live: Live, browser: Any) -> None:
     assert time.time() < cookie["expires"] <= time.time() + 8 * 3600 + 60
     decision_id = live.http.get("/v1/decisions", headers=live.api()).json()[0]["id"]
     pages = ["/", "/?days=1&pool=sdr", "/decisions", "/decisions?q=acme"]
-    pages += [f"/decisions/{decision_id}", "/reps", "/test-lead", "/policy", "/alerts"]
+    pages += [f"/decisions/{decision_id}", "/reps", "/test-lead", "/model", "/policy", "/alerts"]
     for path in pages:
         resp = page.goto(live.base + path)
         assert resp.status == 200, path

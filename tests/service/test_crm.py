@@ -18,6 +18,9 @@ Vendor documentation the requests and answers are based on:
 from __future__ import annotations
 
 import base64
+import dataclasses
+import email
+import email.policy
 import hashlib
 import hmac
 import json
@@ -652,3 +655,38 @@ def test_signature_checks_the_public_url_behind_a_proxy(world: World) -> None:
     }
     answer = world.api.client.post("/v1/webhooks/hubspot", content=body, headers=headers)
     assert answer.json() == {"received": 1, "new": 1, "duplicates": 0}
+
+
+def test_email_notice_over_smtp_retried_then_sent_once(world: World) -> None:
+    from leadpilot.crm.email import SmtpSender
+    from leadpilot.crm.stub import SmtpStub
+
+    with write_transaction(world.api.engine) as conn:
+        upsert_reps(
+            conn, [dataclasses.replace(r, email=f"{r.rep_id}@corp.example") for r in crm_reps()]
+        )
+    with SmtpStub() as smtp:
+        smtp.refuse = 1  # the first DATA gets 451: retried
+        world.crm = world.crm.model_copy(update={"smtp_host": "127.0.0.1"})
+        world.connectors["email"] = SmtpSender(
+            "127.0.0.1", smtp.port, sender="leadpilot@corp.example", starttls=False
+        )
+        post_hubspot(world, delivery((97, 901, "contact.creation")))
+        first = world.run()
+        assert first.write_retries == 1  # the e-mail (the HubSpot write went through)
+        assert smtp.messages == []
+        second = world.run(seconds=3)
+        rep = owner_of(world, "hubspot:901")
+        assert [m[0] for m in smtp.messages] == [[f"{rep}@corp.example"]]
+        parsed = email.message_from_string(smtp.messages[0][1], policy=email.policy.default)
+        assert parsed["Subject"] == "New lead for you: Acme"
+        text = parsed.get_content()  # type: ignore[attr-defined]
+        assert "Accept: http://testserver/links/" in text
+        assert [w[0] for w in first.written] == ["hubspot"]
+        assert [w[0] for w in second.written] == ["email"]
+        world.run(seconds=60)
+        assert len(smtp.messages) == 1
+    accept = next(
+        line.removeprefix("Accept: ").strip() for line in text.splitlines() if "Accept:" in line
+    )
+    assert world.api.client.post(link_path(accept)).status_code == 200

@@ -172,3 +172,14 @@ def test_sync_command_reports_and_refuses_a_bad_since(
     assert search.body["filterGroups"][0]["filters"][0]["value"] == str(
         int(datetime(2026, 3, 1, tzinfo=UTC).timestamp() * 1000)
     )
+
+
+def test_a_malformed_crm_setting_is_named_not_echoed(
+    sqlite_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    roster(sqlite_url, with_ids=True)
+    monkeypatch.setenv("LEADPILOT_NOTIFY_POOL_WEBHOOKS", "sdr=https://hooks.example/secret-path")
+    result = runner.invoke(build_app(), ["crm", "check", "hubspot", "--db", sqlite_url])
+    assert result.exit_code == 2
+    assert "LEADPILOT_NOTIFY_POOL_WEBHOOKS" in result.output
+    assert "secret-path" not in result.output

@@ -5,9 +5,12 @@ file outside the repository named by ``LEADPILOT_CRM_ENV_FILE``). Secrets are
 from __future__ import annotations
 
 import os
+import re
 
-from pydantic import Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, ValidationError
+from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
+
+from leadpilot.errors import ConfigError
 
 __all__ = ["CrmSettings", "load_crm_settings"]
 
@@ -55,6 +58,12 @@ class CrmSettings(BaseSettings):
         gt=0,
         description="run the HubSpot outcome sync in the worker this often (unset: never)",
     )
+    smtp_host: str | None = Field(None, description="SMTP server for new-lead e-mails to reps")
+    smtp_port: int = 587
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_from: str = "leadpilot@localhost"
+    smtp_starttls: bool = True
     crm_max_attempts: int = Field(8, ge=1, description="write-back attempts before dead letter")
     crm_backoff_seconds: float = Field(2.0, gt=0)
     crm_backoff_cap_seconds: float = Field(600.0, gt=0)
@@ -65,6 +74,21 @@ class CrmSettings(BaseSettings):
 
 
 def load_crm_settings() -> CrmSettings:
-    """The CRM settings from the environment (and ``LEADPILOT_CRM_ENV_FILE`` if set)."""
+    """The CRM settings from the environment (and ``LEADPILOT_CRM_ENV_FILE`` if set);
+    ``ConfigError`` naming the variable when one is malformed (never its value)."""
     env_file = os.environ.get("LEADPILOT_CRM_ENV_FILE")
-    return CrmSettings(_env_file=env_file) if env_file else CrmSettings()
+    try:
+        return CrmSettings(_env_file=env_file) if env_file else CrmSettings()
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        name = ".".join(str(p) for p in first["loc"]) or "settings"
+        message = f"invalid setting LEADPILOT_{name.upper()}: {first['msg']}"
+    except SettingsError as exc:  # a JSON-valued variable that is not JSON
+        found = re.search(r'field "(\w+)"', str(exc))
+        name = found.group(1) if found else "settings"
+        message = f"invalid setting LEADPILOT_{name.upper()}: not valid JSON"
+    raise ConfigError(
+        message,
+        hint="fix the environment variable (JSON for LEADPILOT_NOTIFY_POOL_WEBHOOKS)",
+        details={"setting": name},
+    )

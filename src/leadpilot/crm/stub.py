@@ -20,6 +20,7 @@ import datetime as dt
 import ipaddress
 import json
 import re
+import socketserver
 import ssl
 import threading
 from dataclasses import dataclass, field
@@ -33,7 +34,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-__all__ = ["Call", "CrmStub", "StubServer", "self_signed"]
+__all__ = ["Call", "CrmStub", "SmtpStub", "StubServer", "self_signed"]
 
 
 @dataclass
@@ -343,6 +344,61 @@ class StubServer:
         return f"{self.scheme}://127.0.0.1:{self.server.server_address[1]}"
 
     def __enter__(self) -> StubServer:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+class SmtpStub:
+    """A minimal SMTP server on 127.0.0.1 (RFC 5321 commands HELO/EHLO, MAIL, RCPT, DATA,
+    QUIT; no TLS): keeps each message's recipients and text; ``refuse`` answers the next
+    DATA with 451 (a temporary failure) that many times."""
+
+    def __init__(self) -> None:
+        self.messages: list[tuple[list[str], str]] = []
+        self.refuse = 0
+        stub = self
+
+        class Handler(socketserver.StreamRequestHandler):
+            def handle(self) -> None:
+                self.wfile.write(b"220 stub ESMTP\r\n")
+                rcpt: list[str] = []
+                while line := self.rfile.readline():
+                    verb = line[:4].upper()
+                    if verb in (b"HELO", b"EHLO"):
+                        self.wfile.write(b"250 stub\r\n")
+                    elif verb == b"MAIL":
+                        rcpt = []
+                        self.wfile.write(b"250 ok\r\n")
+                    elif verb == b"RCPT":
+                        rcpt.append(line.decode().split(":", 1)[1].strip().strip("<>"))
+                        self.wfile.write(b"250 ok\r\n")
+                    elif verb == b"DATA":
+                        self.wfile.write(b"354 go on\r\n")
+                        body = []
+                        while (part := self.rfile.readline()) not in (b".\r\n", b""):
+                            body.append(part.decode())
+                        if stub.refuse:
+                            stub.refuse -= 1
+                            self.wfile.write(b"451 try again later\r\n")
+                        else:
+                            stub.messages.append((rcpt, "".join(body)))
+                            self.wfile.write(b"250 queued\r\n")
+                    elif verb == b"QUIT":
+                        self.wfile.write(b"221 bye\r\n")
+                        return
+                    else:
+                        self.wfile.write(b"250 ok\r\n")
+
+        self.server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.port = int(self.server.server_address[1])
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def __enter__(self) -> SmtpStub:
         self.thread.start()
         return self
 

@@ -26,9 +26,15 @@ from leadpilot.errors import LeadpilotError
 from leadpilot.ingest.crm_payloads import canonical_from_payload
 from leadpilot.service.core import RoutingService
 from leadpilot.service.crm_sync import sync_hubspot, sync_salesforce
-from leadpilot.service.rep_notify import NOTIFY_CURSOR, queue_assignment_notices
+from leadpilot.service.rep_notify import (
+    NOTIFY_CURSOR,
+    assignment_email,
+    links_for,
+    queue_assignment_notices,
+)
 from leadpilot.service.schemas import LeadCreate, lead_from_create
 from leadpilot.store.crm_queue import (
+    assignments_after,
     claim_inbox,
     claim_writes,
     enqueue_write,
@@ -103,6 +109,18 @@ def build_connectors(crm: CrmSettings) -> dict[str, Any]:
             crm.salesforce_access_token.get_secret_value(),
             instance_url=crm.salesforce_instance_url,
             version=crm.salesforce_api_version,
+            timeout=crm.crm_timeout_seconds,
+        )
+    if crm.smtp_host:
+        from leadpilot.crm.email import SmtpSender
+
+        out["email"] = SmtpSender(
+            crm.smtp_host,
+            crm.smtp_port,
+            sender=crm.smtp_from,
+            username=crm.smtp_username,
+            password=crm.smtp_password.get_secret_value() if crm.smtp_password else None,
+            starttls=crm.smtp_starttls,
             timeout=crm.crm_timeout_seconds,
         )
     return out
@@ -264,7 +282,10 @@ def _send_writes(
                 )
             if connector is None:
                 raise CrmCallError(f"no {row.crm} credentials are set (see README, CRM set-up)")
-            connector.set_owner(row.record_id, row.owner_id)
+            if row.crm == "email":
+                _send_email(service, crm, connector, row, now)
+            else:
+                connector.set_owner(row.record_id, row.owner_id)
         except CrmCallError as exc:
             attempts = row.attempts + 1
             with write_transaction(service.engine) as conn:
@@ -285,6 +306,20 @@ def _send_writes(
         with write_transaction(service.engine) as conn:
             write_sent(conn, row.id, now)
         report.written.append((row.crm, row.record_id, row.owner_id))
+
+
+def _send_email(
+    service: RoutingService, crm: CrmSettings, sender: Any, row: Any, now: datetime
+) -> None:
+    with service.engine.connect() as conn:
+        found = assignments_after(conn, row.decision_id - 1, limit=1)
+    if not found or found[0].id != row.decision_id:
+        raise CrmCallError(f"decision {row.decision_id} is gone", status=400)
+    links = links_for(service, crm, found[0], now)
+    subject, text = assignment_email(
+        found[0], accept_url=links["accept"], decline_url=links["decline"]
+    )
+    sender.send(row.owner_id, subject, text)
 
 
 class CrmWorker:

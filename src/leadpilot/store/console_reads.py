@@ -12,7 +12,14 @@ from leadpilot.store.decisions import StoredDecision, stored_decision
 from leadpilot.store.tables import api_tokens, decisions, events, leads
 from leadpilot.store.tokens import TokenInfo
 
-__all__ = ["LoggedDecision", "decision_by_id", "lead_events", "search_decisions", "token_by_id"]
+__all__ = [
+    "LoggedDecision",
+    "decision_by_id",
+    "lead_events",
+    "model_decisions",
+    "search_decisions",
+    "token_by_id",
+]
 
 LoggedDecision = tuple[StoredDecision, str | None, str | None]  # decision, email, company
 
@@ -97,3 +104,22 @@ def lead_events(conn: sa.Connection, lead_id: str) -> list[Any]:
             .order_by(events.c.occurred_at, events.c.event_id)
         ).all()
     )
+
+
+def model_decisions(
+    conn: sa.Connection, *, since: datetime, until: datetime, pool: str | None = None
+) -> list[tuple[float | None, bool]]:
+    """``(confidence, fell_back)`` of every decision in ``[since, until]`` by a predictive
+    pool (``fell_back``: the model declined, a ``*_FALLBACK`` reason)."""
+    reasons = sa.cast(decisions.c.reasons, sa.Text)
+    query = sa.select(
+        decisions.c.confidence,
+        sa.case((reasons.like('%\\_FALLBACK"%', escape="\\"), 1), else_=0).label("fell_back"),
+    ).where(
+        decisions.c.decided_at >= since,
+        decisions.c.decided_at <= until,
+        sa.or_(decisions.c.strategy == "predictive", reasons.like('%\\_FALLBACK"%', escape="\\")),
+    )
+    if pool:
+        query = query.where(decisions.c.pool == pool)
+    return [(r.confidence, bool(r.fell_back)) for r in conn.execute(query)]

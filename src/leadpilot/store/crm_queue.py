@@ -299,8 +299,13 @@ def write_dead(conn: sa.Connection, row: Any, error: str, now: datetime) -> None
     record_alert(
         conn,
         "crm_writeback_dead",
-        f"setting the owner of {row.crm} record {row.record_id} (lead {row.lead_id}) to rep "
-        f"{row.rep_id} failed after {row.attempts + 1} attempts: {error[:300]}",
+        (
+            f"e-mailing rep {row.rep_id} about lead {row.lead_id}"
+            if row.crm == "email"
+            else f"setting the owner of {row.crm} record {row.record_id} (lead {row.lead_id}) "
+            f"to rep {row.rep_id}"
+        )
+        + f" failed after {row.attempts + 1} attempts: {error[:300]}",
         lead_id=row.lead_id,
         details={"crm": row.crm, "record_id": row.record_id, "outbox_id": row.id},
         key=f"crm_writeback_dead:{row.id}",

@@ -3,10 +3,11 @@ fairness index per rep against its band, and rates with their 95% intervals."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from html import escape
 
-__all__ = ["fairness_svg", "interval_svg"]
+__all__ = ["fairness_svg", "interval_svg", "share_bars_svg", "wilson_interval"]
 
 _INK, _MUTED, _GRID = "#1f2937", "#6b7280", "#e5e7eb"
 _GREEN, _AMBER, _RED = "#15803d", "#b45309", "#b91c1c"
@@ -91,5 +92,36 @@ def interval_svg(
     for j in range(5):
         tick = scale * j / 4
         parts.append(_text(x(tick), axis_y, f"{tick:.0%}", anchor="middle", color=_MUTED))
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def wilson_interval(k: int, n: int, z: float = 1.959963984540054) -> tuple[float, float]:
+    """The Wilson 95% interval of ``k`` of ``n`` (``n`` > 0)."""
+    p = k / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z / (1 + z * z / n) * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+def share_bars_svg(rows: Sequence[tuple[str, float]], *, width: int = 560) -> str:
+    """Vertical bars: each band's share (0-1) with its label under it."""
+    top, plot_h, bottom = 16, 140, 34
+    n = max(len(rows), 1)
+    step = (width - 20) / n
+    peak = max([v for _, v in rows] or [1.0]) or 1.0
+    parts = [
+        f"<svg xmlns='http://www.w3.org/2000/svg' width='{width}' height='{top + plot_h + bottom}'"
+        " role='img' aria-label='share per band' font-family='system-ui, sans-serif'>"
+    ]
+    for i, (label, value) in enumerate(rows):
+        h = plot_h * value / peak
+        x = 10 + i * step
+        parts.append(
+            f"<rect x='{x + 3:.1f}' y='{top + plot_h - h:.1f}' width='{step - 6:.1f}' "
+            f"height='{h:.1f}' fill='#2563eb'/>"
+        )
+        parts.append(_text(x + step / 2, top + plot_h - h - 3, f"{value:.0%}", anchor="middle"))
+        parts.append(_text(x + step / 2, top + plot_h + 16, label, anchor="middle", color=_MUTED))
     parts.append("</svg>")
     return "".join(parts)

@@ -11,6 +11,7 @@ import hmac
 import json
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
@@ -25,7 +26,12 @@ from leadpilot.policy.explain import exclusion_codes, explain, reason_text
 from leadpilot.policy.policy_diff import policy_text_diff
 from leadpilot.schema import Rep
 from leadpilot.service.console.auth import PageUser, User, current_user, new_login_nonce, signer_of
-from leadpilot.service.console.charts import fairness_svg, interval_svg
+from leadpilot.service.console.charts import (
+    fairness_svg,
+    interval_svg,
+    share_bars_svg,
+    wilson_interval,
+)
 from leadpilot.service.console.policy_words import policy_words
 from leadpilot.service.console.session import COOKIE, LOGIN_COOKIE
 from leadpilot.service.console.status import fairness_status, kpi_rows
@@ -41,11 +47,13 @@ from leadpilot.store.alerts import acknowledge_alert, list_alerts
 from leadpilot.store.console_reads import (
     decision_by_id,
     lead_events,
+    model_decisions,
     search_decisions,
 )
 from leadpilot.store.counters import rep_load
 from leadpilot.store.decisions import list_decisions
 from leadpilot.store.engine import write_transaction
+from leadpilot.store.models import active_model_row
 
 __all__ = ["router", "templates"]
 
@@ -61,6 +69,7 @@ NAV = (
     ("/decisions", "Decisions"),
     ("/reps", "Reps"),
     ("/test-lead", "Test a lead"),
+    ("/model", "Model"),
     ("/policy", "Policy"),
     ("/alerts", "Alerts"),
 )
@@ -572,6 +581,93 @@ def policy_page(
         diff_lines=diff_lines,
         text=active.text if active is not None else "",
     )
+
+
+# ----------------------------------------------------------------------------- model
+MetricRows = list[tuple[str, dict[str, str]]]
+
+
+def _model_metrics(
+    path: Path,
+) -> tuple[dict[str, Any], list[tuple[str, dict[str, str]]], list[str]]:
+    """(training window, per-scorer metric rows, metric names) from ``metrics.json``."""
+    try:
+        doc = json.loads((path / "metrics.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}, [], []
+    rows: MetricRows = []
+    keys: list[str] = []
+    for name, values in (doc.get("metrics") or {}).items():
+        if not isinstance(values, dict):
+            continue
+        shown = {k: f"{v:.3f}" for k, v in values.items() if isinstance(v, int | float)}
+        keys += [k for k in shown if k not in keys]
+        rows.append((name, shown))
+    return doc.get("training_window") or {}, rows, keys
+
+
+@router.get("/model")
+def model_page(
+    user: User, ctx: Ctx, conn: Conn, days: Days = 7, until: Text = "", pool: Text = ""
+) -> Response:
+    """The active model, its training window and metrics, and how its recent decisions
+    went (confidence distribution, share falling back)."""
+    filters = _filters(ctx, conn, days, until, pool)
+    row = active_model_row(conn)
+    window: dict[str, Any] = {}
+    metric_rows: list[tuple[str, dict[str, str]]] = []
+    metric_keys: list[str] = []
+    has_reliability = False
+    if row is not None:
+        folder = Path(row.path)
+        window, metric_rows, metric_keys = _model_metrics(folder)
+        has_reliability = (folder / "reliability.svg").is_file()
+    found = model_decisions(conn, since=filters.since, until=filters.end, pool=filters.pool)
+    fell = sum(1 for _, f in found if f)
+    if found:
+        low, high = wilson_interval(fell, len(found))
+        fallback_text = (
+            f"{fell} of {len(found)} decisions fell back to the pool's rules "
+            f"({fell / len(found):.1%}, 95% interval {low:.1%} to {high:.1%})."
+        )
+    else:
+        fallback_text = "No decision by a predictive pool in the window."
+    confidences = [c for c, _ in found if c is not None]
+    chart = ""
+    if confidences:
+        bands = [0] * 10
+        for c in confidences:
+            bands[min(int(c * 10), 9)] += 1
+        chart = share_bars_svg(
+            [
+                (f"{i / 10:.1f}-{(i + 1) / 10:.1f}", n / len(confidences))
+                for i, n in enumerate(bands)
+            ]
+        )
+    return render(
+        "model.html",
+        user=user,
+        active="/model",
+        title="Model",
+        filters=filters,
+        row=row,
+        window=window,
+        metric_rows=metric_rows,
+        metric_keys=metric_keys,
+        has_reliability=has_reliability,
+        fallback_text=fallback_text,
+        confidence_chart=chart,
+    )
+
+
+@router.get("/model/reliability.svg")
+def model_reliability(user: User, conn: Conn) -> Response:
+    """The active model's reliability plot (written by ``leadpilot train``)."""
+    row = active_model_row(conn)
+    path = Path(row.path) / "reliability.svg" if row is not None else None
+    if path is None or not path.is_file():
+        return error_page(user, 404, "No reliability plot", "The active model has none.")
+    return Response(path.read_bytes(), media_type="image/svg+xml", headers=_SECURITY_HEADERS)
 
 
 # ---------------------------------------------------------------------------- alerts
