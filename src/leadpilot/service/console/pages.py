@@ -24,6 +24,7 @@ from leadpilot.errors import DataValidationError, LeadpilotError
 from leadpilot.policy.availability import is_working
 from leadpilot.policy.explain import exclusion_codes, explain, reason_text
 from leadpilot.policy.policy_diff import policy_text_diff
+from leadpilot.policy.redaction import redact_policy_text
 from leadpilot.schema import Rep
 from leadpilot.service.console.auth import PageUser, User, current_user, new_login_nonce, signer_of
 from leadpilot.service.console.charts import (
@@ -544,6 +545,11 @@ def _diff_lines(text: str) -> list[tuple[str, str]]:
     return [(kinds.get(line[:1], "same"), line) for line in text.splitlines()]
 
 
+def _policy_text(user: PageUser, text: str) -> str:
+    """Webhook URLs carry secrets: only admins see them."""
+    return text if user.is_admin else redact_policy_text(text)
+
+
 @router.get("/policy")
 def policy_page(
     user: User,
@@ -563,7 +569,9 @@ def policy_page(
         if old is None or new is None:
             missing = from_version if old is None else to_version
             return error_page(user, 404, "No such version", f"There is no version {missing!r}.")
-        diff = policy_text_diff(old.text, new.text, from_version, to_version)
+        diff = policy_text_diff(
+            _policy_text(user, old.text), _policy_text(user, new.text), from_version, to_version
+        )
         diff_lines = _diff_lines(diff)
     elif len(versions) > 1:
         from_version, to_version = versions[-2].version, versions[-1].version
@@ -579,7 +587,7 @@ def policy_page(
         diff_from=from_version,
         diff_to=to_version,
         diff_lines=diff_lines,
-        text=active.text if active is not None else "",
+        text=_policy_text(user, active.text) if active is not None else "",
     )
 
 

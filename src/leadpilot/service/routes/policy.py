@@ -7,6 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Response
 
 from leadpilot.policy.policy_diff import policy_text_diff
+from leadpilot.policy.redaction import redact_policy_text
 from leadpilot.service.deps import AdminToken, Conn, Ctx, ReaderToken
 from leadpilot.service.errors import NotFoundError
 from leadpilot.service.inputs import policy_from_text
@@ -21,17 +22,23 @@ from leadpilot.service.schemas import (
 )
 from leadpilot.store import policies as store
 from leadpilot.store.engine import routing_transaction, write_transaction
+from leadpilot.store.tokens import TokenInfo
 
 router = APIRouter(prefix="/v1/policy", tags=["policy"])
 
 
-def _public(row: Any) -> PolicyPublic:
+def _text_for(token: TokenInfo, text: str) -> str:
+    """Webhook URLs carry secrets: only admins see them."""
+    return text if token.role == "admin" else redact_policy_text(text)
+
+
+def _public(row: Any, token: TokenInfo) -> PolicyPublic:
     return PolicyPublic(
         version=row.version,
         active=row.active,
         author=row.author,
         created_at=row.created_at,
-        text=row.text,
+        text=_text_for(token, row.text),
     )
 
 
@@ -79,11 +86,11 @@ def upload_policy(
             )
             row = store.get_policy_row(conn, version)
     response.status_code = 201 if created else 200
-    return _public(row)
+    return _public(row, token)
 
 
 @router.get("", response_model=PolicyPublic)
-def active_policy(conn: Conn, _token: ReaderToken) -> PolicyPublic:
+def active_policy(conn: Conn, token: ReaderToken) -> PolicyPublic:
     """The active policy version."""
     row = store.active_policy_row(conn)
     if row is None:
@@ -92,17 +99,17 @@ def active_policy(conn: Conn, _token: ReaderToken) -> PolicyPublic:
             "predictive with a model, round-robin without)",
             hint="POST /v1/policy to upload one",
         )
-    return _public(row)
+    return _public(row, token)
 
 
 @router.get("/history", response_model=PolicyHistory)
-def history(conn: Conn, _token: ReaderToken) -> PolicyHistory:
+def history(conn: Conn, token: ReaderToken) -> PolicyHistory:
     """Every stored version and every activation (uploads and rollbacks), oldest first."""
     versions, log = store.policy_history(conn)
     active = next((v.version for v in versions if v.active), None)
     return PolicyHistory(
         active_version=active,
-        versions=[_public(v) for v in versions],
+        versions=[_public(v, token) for v in versions],
         activations=[
             PolicyActivationPublic(
                 version=a.version, action=a.action, author=a.author, activated_at=a.activated_at
@@ -115,13 +122,15 @@ def history(conn: Conn, _token: ReaderToken) -> PolicyHistory:
 @router.get("/diff", response_model=PolicyDiff)
 def diff(
     conn: Conn,
-    _token: ReaderToken,
+    token: ReaderToken,
     from_version: Annotated[str, Query(alias="from", max_length=128)],
     to_version: Annotated[str, Query(alias="to", max_length=128)],
 ) -> PolicyDiff:
     """A unified diff of two versions' YAML text."""
     old, new = _get(conn, from_version), _get(conn, to_version)
-    text = policy_text_diff(old.text, new.text, from_version, to_version)
+    text = policy_text_diff(
+        _text_for(token, old.text), _text_for(token, new.text), from_version, to_version
+    )
     return PolicyDiff(from_version=from_version, to_version=to_version, diff=text)
 
 
@@ -135,7 +144,7 @@ def activate(body: PolicyActivate, ctx: Ctx, token: AdminToken) -> PolicyPublic:
             conn, body.version, action="activate", author_token_id=token.id, author=token.name
         )
         row = store.get_policy_row(conn, body.version)
-    return _public(row)
+    return _public(row, token)
 
 
 @router.post("/rollback", response_model=PolicyPublic)
@@ -147,4 +156,4 @@ def rollback(body: PolicyRollback, ctx: Ctx, token: AdminToken) -> PolicyPublic:
             conn, body.version, action="rollback", author_token_id=token.id, author=token.name
         )
         row = store.get_policy_row(conn, body.version)
-    return _public(row)
+    return _public(row, token)
