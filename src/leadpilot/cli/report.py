@@ -132,15 +132,9 @@ def register(app: typer.Typer) -> None:
         start = _since(since)
         outcomes, policies = _read(db, "shadow", start)
         document = shadow_report(outcomes, policies, since=start).as_dict()
-        _write(
-            document,
-            render_shadow_html(document),
-            render_shadow_markdown(document),
-            out,
-            json_out,
-            md_out,
-        )
-        _show(render_shadow_markdown(document), document, as_json)
+        markdown = render_shadow_markdown(document)
+        _write(document, render_shadow_html(document), markdown, out, json_out, md_out)
+        _show(markdown, document, as_json)
 
     @report_app.command("lift")
     def lift_cmd(
@@ -163,14 +157,8 @@ def register(app: typer.Typer) -> None:
         start = _since(since)
         outcomes, policies = _read(db, "live", start)
         document = lift_report(outcomes, policies, since=start).as_dict()
-        _write(
-            document,
-            render_lift_html(document),
-            render_lift_markdown(document),
-            out,
-            json_out,
-            md_out,
-        )
-        _show(render_lift_markdown(document), document, as_json)
+        markdown = render_lift_markdown(document)
+        _write(document, render_lift_html(document), markdown, out, json_out, md_out)
+        _show(markdown, document, as_json)
 
     app.add_typer(report_app, name="report")
