@@ -422,6 +422,9 @@ class Policy(_Strict):
 
     version: str | None = None
     mode: Literal["live", "shadow"] = "live"
+    # What the predictive strategy maximises: expected conversions, or a value objective
+    # (P(convert) x E(deal value | lead, rep) from a value model; see policy.objective).
+    objective: Literal["conversions", "pipeline_value", "won_revenue"] = "conversions"
     scoring: Scoring = Field(default_factory=Scoring)
     lanes: list[Lane] = Field(default_factory=_default_lanes, min_length=1)
     holds: Holds = Field(default_factory=Holds)
@@ -491,8 +494,11 @@ class Policy(_Strict):
     def policy_hash(self) -> str:
         """A short content hash: the policy version logged with every decision."""
         # Without ``alerts`` when unset, so policies written before it keep their version.
-        unset = {"alerts"} if self.alerts is None else None
-        data = self.model_dump(mode="json", by_alias=True, exclude=unset)
+        # Likewise the objective at its default (policies written before it).
+        unset = {"alerts"} if self.alerts is None else set()
+        if self.objective == "conversions":
+            unset.add("objective")
+        data = self.model_dump(mode="json", by_alias=True, exclude=unset or None)
         # Likewise the holdout design, when left at its defaults.
         predictive = data["predictive"]
         if predictive["holdout_design"] == "per_lead" and predictive["switchback"] == (

@@ -69,6 +69,9 @@ class GroundTruth:
     duplicates: Mapping[str, str] = field(default_factory=dict)
     version: str = "synth-1"
     contact_decay_per_10: float = 0.0
+    # Deal size per rep and segment (``synth.values``): rep -> segment -> log-multiplier;
+    # empty: deal size follows the company alone.
+    value_effects: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
     # Derived arrays for fast scoring; rebuilt from the fields above, never serialised.
     _index: dict[str, int] = field(init=False, repr=False, compare=False)
     _industries: tuple[str, ...] = field(init=False, repr=False, compare=False)
@@ -331,6 +334,12 @@ class GroundTruth:
                 for rep in self.reps
             ],
             "duplicates": dict(self.duplicates),
+            # Only when set, so worlds without it keep their truth.json byte for byte.
+            **(
+                {"value_effects": {k: dict(v) for k, v in self.value_effects.items()}}
+                if self.value_effects
+                else {}
+            ),
         }
 
     @classmethod

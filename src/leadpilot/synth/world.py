@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from datetime import date
+from typing import Literal
 
 import numpy as np
 import pandas as pd
@@ -21,6 +22,7 @@ from leadpilot.synth.history import RANDOM_SHARE, assign_history, contact_delays
 from leadpilot.synth.leads import Companies, draw_leads, make_companies
 from leadpilot.synth.reps import Team, make_team
 from leadpilot.synth.truth import GroundTruth
+from leadpilot.synth.values import draw_value_effects
 
 __all__ = ["EXTRA_COLUMNS", "NEW_LEAD_BUSINESS_DAYS", "World", "generate_world"]
 
@@ -97,12 +99,16 @@ def generate_world(
     start: date = DEFAULT_START,
     months: int = 18,
     explore_share: float = RANDOM_SHARE,
+    deal_values: Literal["size", "rep_segment"] = "size",
 ) -> World:
     """Draw a synthetic world; the same arguments always give the same world.
 
     ``explore_share``: share of past leads (outside ownership holds) the historical
     assignment sent to a random rep; near 0 gives a history that rarely explores, where
     off-policy estimates of other policies have little overlap to work with.
+    ``deal_values``: ``size`` (deal size follows the company alone) or ``rep_segment``
+    (each rep's deals are larger or smaller per segment, see :mod:`leadpilot.synth.values`;
+    ``truth.value_effects`` holds the truth, ``synth.values.TrueValues`` serves it).
 
     >>> world = generate_world(n_leads=2_000, n_reps=8, n_new_leads=200, seed=1)
     >>> world.truth.true_probability(world.new_leads, world.active_rep_ids).shape
@@ -131,6 +137,13 @@ def generate_world(
         win_size_effects=WIN_SIZE_EFFECTS,
         reps=team.truths,
     )
+    if deal_values == "rep_segment":
+        truth = replace(truth, value_effects=draw_value_effects(seed, team.truths))
+    elif deal_values != "size":
+        raise ConfigError(
+            f"deal_values must be 'size' or 'rep_segment' (got {deal_values!r})",
+            hint="rep_segment: deal size varies with the rep and the segment",
+        )
     companies = make_companies(rng, max(50, (n_leads + n_new_leads) // 3))
     accounts, owner_of = _accounts(rng, companies, team, history_end)
 
