@@ -1,7 +1,7 @@
 """decisions.expected_value: E(value | lead, rep) of a decision made under a value objective
 
-Revision ID: 0005
-Revises: 0004
+Revision ID: 0006
+Revises: 0005
 Create Date: 2026-12-03 08:30:00
 
 The policy's ``objective: pipeline_value | won_revenue`` routes by P(convert) x E(value);
@@ -14,8 +14,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0005"
-down_revision = "0004"
+revision = "0006"
+down_revision = "0005"
 branch_labels = None
 depends_on = None
 
