@@ -32,6 +32,7 @@ from leadpilot.policy.alert_settings import AlertsSettings
 from leadpilot.policy.policy_errors import PathError, policy_error
 from leadpilot.policy.registry import RULES as RULE_REGISTRY
 from leadpilot.policy.registry import STRATEGIES as STRATEGY_REGISTRY
+from leadpilot.policy.retrain_settings import RetrainSettings
 from leadpilot.schema import Rep
 
 __all__ = [
@@ -444,6 +445,8 @@ class Policy(_Strict):
     fallback_owner: FallbackOwner | None = None
     # Alert rules and thresholds (``policy.alert_settings``); None: every rule's defaults.
     alerts: AlertsSettings | None = None
+    # When the service retrains (``policy.retrain_settings``); None: monthly and on drift.
+    retrain: RetrainSettings | None = None
 
     @model_validator(mode="after")
     def _cross_references(self) -> Policy:
@@ -483,6 +486,11 @@ class Policy(_Strict):
         return self
 
     @property
+    def retrain_settings(self) -> RetrainSettings:
+        """The ``retrain:`` section, or its defaults (monthly, and on drift)."""
+        return self.retrain or RetrainSettings()
+
+    @property
     def alert_settings(self) -> AlertsSettings:
         """The ``alerts:`` section, or every rule's defaults."""
         return self.alerts or AlertsSettings()
@@ -491,7 +499,7 @@ class Policy(_Strict):
     def policy_hash(self) -> str:
         """A short content hash: the policy version logged with every decision."""
         # Without ``alerts`` when unset, so policies written before it keep their version.
-        unset = {"alerts"} if self.alerts is None else None
+        unset = {k for k in ("alerts", "retrain") if getattr(self, k) is None} or None
         data = self.model_dump(mode="json", by_alias=True, exclude=unset)
         # Likewise the holdout design, when left at its defaults.
         predictive = data["predictive"]
