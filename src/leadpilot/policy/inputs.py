@@ -12,7 +12,7 @@ from leadpilot.policy.holds import AccountLookup
 from leadpilot.policy.policy_file import Policy
 from leadpilot.policy.response_times import response_hours_of
 from leadpilot.policy.roster_memo import RosterMemo
-from leadpilot.schema import Lead, Rep, Scorer
+from leadpilot.schema import Lead, Rep, Scorer, ValueModel
 
 __all__ = ["PoolPrices", "RouterInputs", "router_inputs"]
 
@@ -25,7 +25,9 @@ class RouterInputs:
     """The inputs of ``route``: the policy, the roster, the scorer (``None``: rules only),
     the account matcher (ownership holds), the shadow prices per pool (a snapshot: pools
     without prices are priced by the fairness band alone) and each rep's typical hours to
-    first contact (``None``: the scorer's own default; used when ``queue_aware``).
+    first contact (``None``: the scorer's own default; used when ``queue_aware``), and the
+    value model a value ``objective`` multiplies P(convert) by (``None``: conversions only,
+    see :mod:`leadpilot.policy.objective`).
     ``memo``: what the router remembers about this policy and roster across leads (see
     :mod:`leadpilot.policy.roster_memo`); not part of the value."""
 
@@ -35,6 +37,7 @@ class RouterInputs:
     accounts: AccountLookup | None = None
     prices: Mapping[str, PoolPrices] = field(default_factory=lambda: MappingProxyType({}))
     response_hours: Mapping[str, float] | None = None
+    value_model: ValueModel | None = None
     memo: RosterMemo | None = field(default=None, compare=False, repr=False)
 
     def roster_memo(self) -> RosterMemo | None:
@@ -69,11 +72,13 @@ def router_inputs(
     accounts: AccountLookup | None = None,
     history: Sequence[Lead] | None = None,
     response_hours: Mapping[str, float] | None = None,
+    value_model: ValueModel | None = None,
 ) -> RouterInputs:
     """The one way to assemble router inputs. ``history``: past leads whose ``rep_id`` and
     ``time_to_contact_hours`` give each rep's typical response time (see
     :func:`leadpilot.policy.response_times.response_hours_of`); ``response_hours`` gives
-    them directly instead. No history, or none with contact times: the scorer's default."""
+    them directly instead. No history, or none with contact times: the scorer's default.
+    ``value_model``: E(value | lead, rep) for a value ``objective`` of the policy."""
     hours = response_hours
     if hours is None and history is not None:
         hours = response_hours_of(history)
@@ -85,4 +90,5 @@ def router_inputs(
         scorer=scorer,
         accounts=accounts,
         response_hours=MappingProxyType(dict(hours)) if hours else None,
+        value_model=value_model,
     )
