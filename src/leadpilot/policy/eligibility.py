@@ -179,6 +179,10 @@ class Checker:
             cap = self._caps[rep.rep_id] = capacity_of(rep, self.policy)
         return cap
 
+    def may_be_away(self, rep: Rep) -> bool:
+        """False when the memo knows the rep has no out-of-office range or holiday."""
+        return rep.rep_id not in self._never_away
+
     def static_codes(
         self, reps: Sequence[Rep], pool: Pool, view: LeadView
     ) -> dict[str, str | None] | None:
@@ -233,7 +237,7 @@ class Checker:
             return "INACTIVE"
         if rep.rep_id in self.declined:
             return "DECLINED_BEFORE"
-        if rep.rep_id not in self._never_away:
+        if self.may_be_away(rep):
             away = is_away(rep, self.now, self.policy.availability)
             if away:
                 return away
