@@ -31,6 +31,7 @@ from leadpilot.policy.assignment_lp import solve_assignment_lp
 from leadpilot.policy.availability import is_away, local_day, rep_zone
 from leadpilot.policy.demand import DemandModel, later_window_days
 from leadpilot.policy.eligibility import Checker
+from leadpilot.policy.fairness import planning_band
 from leadpilot.policy.inputs import RouterInputs
 from leadpilot.policy.lead_history import LeadHistory, as_history
 from leadpilot.policy.policy_file import Pool
@@ -372,7 +373,7 @@ def pool_prices(
         share=load.share,
         now=now,
         horizon_hours=horizon,
-        band=fairness.band,
+        band=planning_band(fairness.band),
         penalty=fairness.penalty,
         # With a background solver (the service), a due refresh is answered with this
         # pool's latest prices while the LP runs elsewhere (see ShadowPricer).
