@@ -57,6 +57,7 @@ DECISION_COLUMNS: tuple[str, ...] = (
     "fit_score",
     "intent_score",
     "runner_up",
+    "expected_value",
 )
 
 
@@ -206,6 +207,7 @@ def decisions_frame(decisions: Sequence[Decision]) -> pd.DataFrame:
                 "fit_score": d.fit_score,
                 "intent_score": d.intent_score,
                 "runner_up": runner,
+                "expected_value": d.expected_value,
             }
         )
     return pd.DataFrame(rows, columns=list(DECISION_COLUMNS))

@@ -11,7 +11,7 @@ from types import MappingProxyType
 from leadpilot.policy.holds import AccountLookup
 from leadpilot.policy.policy_file import Policy
 from leadpilot.policy.response_times import response_hours_of
-from leadpilot.schema import Lead, Rep, Scorer
+from leadpilot.schema import Lead, Rep, Scorer, ValueModel
 
 __all__ = ["PoolPrices", "RouterInputs", "router_inputs"]
 
@@ -24,7 +24,9 @@ class RouterInputs:
     """The inputs of ``route``: the policy, the roster, the scorer (``None``: rules only),
     the account matcher (ownership holds), the shadow prices per pool (a snapshot: pools
     without prices are priced by the fairness band alone) and each rep's typical hours to
-    first contact (``None``: the scorer's own default; used when ``queue_aware``)."""
+    first contact (``None``: the scorer's own default; used when ``queue_aware``), and the
+    value model a value ``objective`` multiplies P(convert) by (``None``: conversions only,
+    see :mod:`leadpilot.policy.objective`)."""
 
     policy: Policy
     reps: tuple[Rep, ...]
@@ -32,6 +34,7 @@ class RouterInputs:
     accounts: AccountLookup | None = None
     prices: Mapping[str, PoolPrices] = field(default_factory=lambda: MappingProxyType({}))
     response_hours: Mapping[str, float] | None = None
+    value_model: ValueModel | None = None
 
     def with_prices(self, pool: str, prices: PoolPrices) -> RouterInputs:
         """A copy whose prices of ``pool`` are ``prices``."""
@@ -58,11 +61,13 @@ def router_inputs(
     accounts: AccountLookup | None = None,
     history: Sequence[Lead] | None = None,
     response_hours: Mapping[str, float] | None = None,
+    value_model: ValueModel | None = None,
 ) -> RouterInputs:
     """The one way to assemble router inputs. ``history``: past leads whose ``rep_id`` and
     ``time_to_contact_hours`` give each rep's typical response time (see
     :func:`leadpilot.policy.response_times.response_hours_of`); ``response_hours`` gives
-    them directly instead. No history, or none with contact times: the scorer's default."""
+    them directly instead. No history, or none with contact times: the scorer's default.
+    ``value_model``: E(value | lead, rep) for a value ``objective`` of the policy."""
     hours = response_hours
     if hours is None and history is not None:
         hours = response_hours_of(history)
@@ -72,4 +77,5 @@ def router_inputs(
         scorer=scorer,
         accounts=accounts,
         response_hours=MappingProxyType(dict(hours)) if hours else None,
+        value_model=value_model,
     )

@@ -33,6 +33,7 @@ from leadpilot.policy.demand import DemandModel, later_window_days
 from leadpilot.policy.eligibility import Checker
 from leadpilot.policy.inputs import RouterInputs
 from leadpilot.policy.lead_history import LeadHistory, as_history
+from leadpilot.policy.objective import objective_scale, uses_values
 from leadpilot.policy.policy_file import Pool
 from leadpilot.policy.pool_load import pool_load
 from leadpilot.policy.router import lead_view, priced_pool, select_pool
@@ -112,6 +113,21 @@ class ShadowPricer:
             self._scores[key] = cached
         return cached
 
+    def sample_values(
+        self, inputs: RouterInputs, rep_ids: tuple[str, ...]
+    ) -> NDArray[np.float64] | None:
+        """E(value) of every demand-sample lead for every rep under the policy's value
+        objective (``None`` for conversions), cached per (value model, objective, reps)."""
+        model, objective = inputs.value_model, inputs.policy.objective
+        if model is None or objective == "conversions":
+            return None
+        key = ("value", model.version, objective, rep_ids)
+        cached = self._scores.get(key)
+        if cached is None:
+            cached = np.asarray(model.value_batch(self.demand.sample, rep_ids, objective))
+            self._scores[key] = cached
+        return cached
+
     def prices(
         self,
         *,
@@ -133,6 +149,7 @@ class ShadowPricer:
         elapsed_hours: float = 0.0,
         window_days: float = 0.0,
         daily_caps: NDArray[np.float64] | None = None,
+        sample_values: NDArray[np.float64] | None = None,
     ) -> dict[str, float]:
         """The price of each pool rep. ``share`` (shape ``(n_reps,)``, sums to 1) is each
         rep's fair share of the pool's leads.
@@ -148,6 +165,9 @@ class ShadowPricer:
         leads for reps the live scores never pick. ``arrived_today``: the pool's leads in the
         ``elapsed_hours`` before ``now`` (its day so far), which update the expected volume
         of the rest of the day (:meth:`DemandModel.rest_of_day`); ``None`` uses the level.
+        ``sample_values``: E(value) of each demand-sample lead with each pool rep, shape
+        ``(n_sample, n_reps)``, under a value objective: the LP then plans ``p x value``
+        (``penalty`` must be in the same unit, see :mod:`leadpilot.policy.objective`).
         """
         with self._lock:
             cached = self._prices.get(key)
@@ -178,6 +198,8 @@ class ShadowPricer:
         if not (len(in_pool) and expected > 0 and rep_ids):
             return self._store(key, pool_key, dict.fromkeys(rep_ids, 0.0))
         p = self.sample_scores(scorer, rep_ids, sample_hours)[in_pool]
+        if sample_values is not None:
+            p = p * sample_values[in_pool]
         future, future_cap = 0.0, None
         if window_days > 0 and daily_caps is not None:
             level = self.demand.leads_per_day * pool_share
@@ -345,7 +367,17 @@ def pool_prices(
         filled = len(full) // max(1, len(members) // 10)
     else:
         step, filled = max(refresh_every, 1), 0
-    key = (now.date(), pool.name, policy.policy_hash, scorer.version, filled, today_total // step)
+    value_model = inputs.value_model if uses_values(inputs) else None
+    value_version = value_model.version if value_model is not None else None
+    key = (
+        now.date(),
+        pool.name,
+        policy.policy_hash,
+        scorer.version,
+        value_version,
+        filled,
+        today_total // step,
+    )
 
     def allowed(sample: Sequence[Lead], reps: Sequence[Rep]) -> NDArray[np.bool_]:
         mask = np.zeros((len(sample), len(reps)), dtype=bool)
@@ -373,10 +405,11 @@ def pool_prices(
         now=now,
         horizon_hours=horizon,
         band=fairness.band,
-        penalty=fairness.penalty,
+        # In the objective's unit: a value objective's band weighs as much as conversions'.
+        penalty=fairness.penalty * objective_scale(inputs),
         # With a background solver (the service), a due refresh is answered with this
         # pool's latest prices while the LP runs elsewhere (see ShadowPricer).
-        pool_key=(pool.name, policy.policy_hash, scorer.version),
+        pool_key=(pool.name, policy.policy_hash, scorer.version, value_version),
         # The pool's leads so far today (since the members' mean local midnight) update the
         # expected volume of the rest of the day; the LP also plans the rest of the fairness
         # window, with each member's daily cap on the later days (see policy.pricing).
@@ -385,6 +418,7 @@ def pool_prices(
         elapsed_hours=max(24.0 - horizon, 0.0),
         window_days=float(fairness.window_days),
         daily_caps=caps,
+        sample_values=pricer.sample_values(inputs, tuple(r.rep_id for r in members)),
     )
 
 

@@ -1,7 +1,8 @@
-"""``predictive``: the eligible rep with the best predicted conversion after prices.
+"""``predictive``: the eligible rep with the best predicted conversion (or value) after prices.
 
 Every eligible rep is scored (with each rep's expected response time under the current queue
-when ``queue_aware`` and response times are known) and the lead goes to argmax ``p - price``.
+when ``queue_aware`` and response times are known) and the lead goes to argmax ``p - price``,
+or argmax ``p x value - price`` under a value ``objective`` (:mod:`leadpilot.policy.objective`).
 The price of a rep is its shadow price from the router inputs' snapshot (capacity today and
 the fairness band over the window, see :mod:`leadpilot.policy.pricer`), or, for a pool
 without a snapshot or with ``shadow_prices: false``, the fairness band's price alone: greedy
@@ -20,6 +21,7 @@ from numpy.typing import NDArray
 from leadpilot.policy.choice import Choice, ChoiceContext, Fallback
 from leadpilot.policy.eligibility import capacity_of
 from leadpilot.policy.fairness import band_prices
+from leadpilot.policy.objective import candidate_values, objective_scale
 from leadpilot.policy.policy_file import Policy
 from leadpilot.policy.pool_load import pool_load
 from leadpilot.policy.registry import Registries
@@ -81,7 +83,17 @@ class Predictive:
         if confidence < policy.predictive.min_confidence:
             return Fallback("LOW_CONFIDENCE_FALLBACK", p=p, confidence=confidence)
         price = _prices(ctx)
-        return Choice(argmax_distribution(p - price), "PREDICTIVE", p, price, confidence)
+        worth = candidate_values(inputs, ctx.lead, ctx.ids)
+        gain = p if worth.value is None else p * worth.value
+        return Choice(
+            argmax_distribution(gain - price),
+            "PREDICTIVE",
+            p,
+            price,
+            confidence,
+            value=worth.value,
+            note=worth.reason,
+        )
 
     def record(self, ctx: ChoiceContext, rep_id: str) -> dict[str, float]:
         """Nothing beyond the rotation credits."""
@@ -103,8 +115,9 @@ def _prices(ctx: ChoiceContext) -> NDArray[np.float64]:
         lambda rep: ctx.checker.capacity(rep).max_leads_per_day,
     )
     fairness = policy.fairness
+    penalty = fairness.penalty * objective_scale(ctx.inputs)
     return band_prices(
-        list(ctx.eligible), load.members, load.counts, load.share, fairness.band, fairness.penalty
+        list(ctx.eligible), load.members, load.counts, load.share, fairness.band, penalty
     )
 
 
