@@ -32,6 +32,7 @@ from leadpilot.policy.alert_settings import AlertsSettings
 from leadpilot.policy.policy_errors import PathError, policy_error
 from leadpilot.policy.registry import RULES as RULE_REGISTRY
 from leadpilot.policy.registry import STRATEGIES as STRATEGY_REGISTRY
+from leadpilot.policy.retrain_settings import RetrainSettings
 from leadpilot.schema import Rep
 
 __all__ = [
@@ -422,6 +423,9 @@ class Policy(_Strict):
 
     version: str | None = None
     mode: Literal["live", "shadow"] = "live"
+    # What the predictive strategy maximises: expected conversions, or a value objective
+    # (P(convert) x E(deal value | lead, rep) from a value model; see policy.objective).
+    objective: Literal["conversions", "pipeline_value", "won_revenue"] = "conversions"
     scoring: Scoring = Field(default_factory=Scoring)
     lanes: list[Lane] = Field(default_factory=_default_lanes, min_length=1)
     holds: Holds = Field(default_factory=Holds)
@@ -444,6 +448,8 @@ class Policy(_Strict):
     fallback_owner: FallbackOwner | None = None
     # Alert rules and thresholds (``policy.alert_settings``); None: every rule's defaults.
     alerts: AlertsSettings | None = None
+    # When the service retrains (``policy.retrain_settings``); None: monthly and on drift.
+    retrain: RetrainSettings | None = None
 
     @model_validator(mode="after")
     def _cross_references(self) -> Policy:
@@ -483,6 +489,11 @@ class Policy(_Strict):
         return self
 
     @property
+    def retrain_settings(self) -> RetrainSettings:
+        """The ``retrain:`` section, or its defaults (monthly, and on drift)."""
+        return self.retrain or RetrainSettings()
+
+    @property
     def alert_settings(self) -> AlertsSettings:
         """The ``alerts:`` section, or every rule's defaults."""
         return self.alerts or AlertsSettings()
@@ -491,8 +502,11 @@ class Policy(_Strict):
     def policy_hash(self) -> str:
         """A short content hash: the policy version logged with every decision."""
         # Without ``alerts`` when unset, so policies written before it keep their version.
-        unset = {"alerts"} if self.alerts is None else None
-        data = self.model_dump(mode="json", by_alias=True, exclude=unset)
+        # Likewise the objective at its default (policies written before it).
+        unset = {k for k in ("alerts", "retrain") if getattr(self, k) is None}
+        if self.objective == "conversions":
+            unset.add("objective")
+        data = self.model_dump(mode="json", by_alias=True, exclude=unset or None)
         # Likewise the holdout design, when left at its defaults.
         predictive = data["predictive"]
         if predictive["holdout_design"] == "per_lead" and predictive["switchback"] == (
