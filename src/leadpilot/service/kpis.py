@@ -13,6 +13,7 @@ import json
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from datetime import datetime
+from statistics import median
 
 import sqlalchemy as sa
 from pydantic import BaseModel
@@ -22,8 +23,7 @@ from leadpilot.store.kpi_reads import (
     assignment_counts,
     duplicate_count,
     queue_length,
-    wait_medians,
-    window_totals,
+    window_leads,
 )
 
 __all__ = ["KPIReport", "MethodRate", "RateKPI", "compute_kpis", "routing_method"]
@@ -113,29 +113,29 @@ def compute_kpis(
     """Compute the KPIs over leads received in ``[since, until]``; ``members`` lists each
     pool's reps for the fairness index; ``pool`` keeps the leads first assigned in that pool
     (the queue length is always the whole queue, now)."""
-    totals = window_totals(conn, since=since, until=until, pool=pool)
-    routed = [t for t in totals if t.routed]
-    n_leads = sum(int(t.leads) for t in totals)
-    n_routed = sum(int(t.leads) for t in routed)
-    median_all, median_hot = wait_medians(conn, since=since, until=until, pool=pool)
+    rows = window_leads(conn, since=since, until=until, pool=pool)
+    routed = [r for r in rows if r.routed]
+    waits = [(float(r.wait_minutes), r.lane) for r in routed if r.wait_minutes is not None]
+    hot_waits = [w for w, lane in waits if lane == "hot"]
     speed = SpeedKPI(
-        median_minutes=median_all,
-        median_minutes_hot=median_hot,
-        touched=sum(int(t.touched) for t in routed),
-        routed=n_routed,
+        median_minutes=median(w for w, _ in waits) if waits else None,
+        median_minutes_hot=median(hot_waits) if hot_waits else None,
+        touched=len(waits),
+        routed=len(routed),
     )
-
-    def total(name: str) -> int:
-        return sum(int(getattr(t, name) or 0) for t in routed)
-
+    reassigned = sum(1 for r in routed if r.reassignments > 0)
+    hot = [r for r in routed if r.lane == "hot"]
+    meetings = sum(r.meeting for r in hot)
+    opportunities = sum(r.opportunity for r in routed)
     by_method: dict[str, list[int]] = defaultdict(lambda: [0, 0])
-    for t in routed:
-        counts = by_method[t.method or "unknown"]
-        counts[0] += int(t.meeting or 0)
-        counts[1] += int(t.leads)
-    hot = [t for t in routed if t.lane == "hot"]
+    for r in routed:
+        counts = by_method[r.method or "unknown"]
+        counts[0] += r.meeting
+        counts[1] += 1
     # SLA attainment over the leads whose promise is decided: touched in time, touched late,
     # or still untouched after the deadline (an untouched lead with time left is not counted).
+    met = sum(r.sla_met for r in routed)
+    decided = sum(r.sla_decided for r in routed)
     hours = (until - since).total_seconds() / 3600 if since is not None else 0.0
 
     duplicates = duplicate_count(conn, since=since, until=until, pool=pool)
@@ -146,18 +146,16 @@ def compute_kpis(
         pool=pool,
         speed_to_first_touch=speed,
         fairness=fairness,
-        reassignment_rate=_rate(total("reassigned"), n_routed),
-        duplicate_rate=_rate(duplicates, duplicates + n_leads),
-        conversion_to_meeting=_rate(
-            sum(int(t.meeting or 0) for t in hot), sum(int(t.leads) for t in hot)
-        ),
-        conversion_to_opportunity=_rate(total("opportunity"), n_routed),
+        reassignment_rate=_rate(reassigned, len(routed)),
+        duplicate_rate=_rate(duplicates, duplicates + len(rows)),
+        conversion_to_meeting=_rate(meetings, len(hot)),
+        conversion_to_opportunity=_rate(opportunities, len(routed)),
         conversion_by_method=[
             MethodRate(method=m, meeting_rate=_rate(k, n))
             for m, (k, n) in sorted(by_method.items())
         ],
-        sla_attainment=_rate(total("sla_met"), total("sla_decided")),
-        leads_per_hour=n_routed / hours if hours > 0 else None,
+        sla_attainment=_rate(met, decided),
+        leads_per_hour=len(routed) / hours if hours > 0 else None,
         queue_length=queue_length(conn),
     )
 

@@ -98,7 +98,7 @@ leads = sa.Table(
     sa.Column("account_id", sa.String(128)),
     sa.Column("fields", sa.JSON, nullable=False),
     sa.Column("created_at", UTCDateTime, nullable=False),
-    sa.Column("received_at", UTCDateTime, nullable=False, index=True),
+    sa.Column("received_at", UTCDateTime, nullable=False),
     sa.Column("status", sa.String(16), nullable=False, index=True),
     sa.Column("rep_id", sa.String(128), index=True),
     sa.Column("lane", sa.String(32)),
@@ -161,17 +161,6 @@ decisions = sa.Table(
         sqlite_where=sa.text("live"),
         postgresql_where=sa.text("live"),
     ),
-    # The KPI reads (migration 0005): a lead's first assignment is one probe, and
-    # assignments per rep over a window come from the index without the wide rows.
-    sa.Index(
-        "ix_decisions_lead_assigned",
-        "lead_id",
-        "id",
-        "decided_at",
-        sqlite_where=sa.text("rep_id IS NOT NULL"),
-        postgresql_where=sa.text("rep_id IS NOT NULL"),
-    ),
-    sa.Index("ix_decisions_decided_pool_rep", "decided_at", "pool", "rep_id"),
 )
 
 events = sa.Table(
