@@ -27,6 +27,8 @@ def test_demo_tour_runs_every_step(tmp_path: Path) -> None:
         "Routing the new leads",
         "Proving it on history",
         "estimates vs the truth",
+        "Conversions or pipeline value?",
+        "objective: pipeline_value gives",
         "The live service",
         "Tour finished",
     ):
@@ -38,6 +40,7 @@ def test_demo_tour_runs_every_step(tmp_path: Path) -> None:
         "analysis.html",
         "decisions.csv",
         "model/model_card.md",
+        "policy-pipeline-value.yaml",
     ):
         assert (tmp_path / "tour" / name).exists(), name
 
