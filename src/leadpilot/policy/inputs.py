@@ -11,6 +11,7 @@ from types import MappingProxyType
 from leadpilot.policy.holds import AccountLookup
 from leadpilot.policy.policy_file import Policy
 from leadpilot.policy.response_times import response_hours_of
+from leadpilot.policy.roster_memo import RosterMemo
 from leadpilot.schema import Lead, Rep, Scorer, ValueModel
 
 __all__ = ["PoolPrices", "RouterInputs", "router_inputs"]
@@ -26,7 +27,9 @@ class RouterInputs:
     without prices are priced by the fairness band alone) and each rep's typical hours to
     first contact (``None``: the scorer's own default; used when ``queue_aware``), and the
     value model a value ``objective`` multiplies P(convert) by (``None``: conversions only,
-    see :mod:`leadpilot.policy.objective`)."""
+    see :mod:`leadpilot.policy.objective`).
+    ``memo``: what the router remembers about this policy and roster across leads (see
+    :mod:`leadpilot.policy.roster_memo`); not part of the value."""
 
     policy: Policy
     reps: tuple[Rep, ...]
@@ -35,6 +38,12 @@ class RouterInputs:
     prices: Mapping[str, PoolPrices] = field(default_factory=lambda: MappingProxyType({}))
     response_hours: Mapping[str, float] | None = None
     value_model: ValueModel | None = None
+    memo: RosterMemo | None = field(default=None, compare=False, repr=False)
+
+    def roster_memo(self) -> RosterMemo | None:
+        """The memo, when it was made for exactly this policy and roster."""
+        memo = self.memo
+        return memo if memo is not None and memo.serves(self.policy, self.reps) else None
 
     def with_prices(self, pool: str, prices: PoolPrices) -> RouterInputs:
         """A copy whose prices of ``pool`` are ``prices``."""
@@ -50,7 +59,9 @@ class RouterInputs:
 
     def with_policy(self, policy: Policy) -> RouterInputs:
         """A copy under another policy (e.g. ``route-batch --strategy``)."""
-        return replace(self, policy=policy, prices=MappingProxyType({}))
+        return replace(
+            self, policy=policy, prices=MappingProxyType({}), memo=RosterMemo(policy, self.reps)
+        )
 
 
 def router_inputs(
@@ -71,9 +82,11 @@ def router_inputs(
     hours = response_hours
     if hours is None and history is not None:
         hours = response_hours_of(history)
+    roster = tuple(reps)
     return RouterInputs(
         policy=policy,
-        reps=tuple(reps),
+        reps=roster,
+        memo=RosterMemo(policy, roster),
         scorer=scorer,
         accounts=accounts,
         response_hours=MappingProxyType(dict(hours)) if hours else None,

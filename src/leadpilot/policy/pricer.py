@@ -37,10 +37,11 @@ from leadpilot.policy.inputs import RouterInputs
 from leadpilot.policy.lead_history import LeadHistory, as_history
 from leadpilot.policy.objective import objective_scale, uses_values
 from leadpilot.policy.policy_file import Policy, Pool
-from leadpilot.policy.pool_load import pool_load
+from leadpilot.policy.pool_load import daily_cap, pool_load
 from leadpilot.policy.router import lead_view, priced_pool, select_pool
 from leadpilot.policy.scoring import qualify, segment_of
 from leadpilot.policy.state import RoutingState
+from leadpilot.policy.warm_lp import WarmAssignmentLP, warm_lp_available
 from leadpilot.schema import BatchScorer, Lead, Rep, Scorer
 
 __all__ = ["ShadowPricer", "pool_prices", "refresh_prices"]
@@ -66,9 +67,18 @@ class ShadowPricer:
     """
 
     def __init__(
-        self, demand: DemandModel, *, max_cells: int = 9_000, solver: Executor | None = None
+        self,
+        demand: DemandModel,
+        *,
+        max_cells: int = 9_000,
+        solver: Executor | None = None,
+        warm: bool = True,
     ) -> None:
         self.demand = demand
+        # Synchronous refreshes re-solve each pool's LP warm (see leadpilot.policy.warm_lp);
+        # ``warm=False`` solves every refresh from scratch with linprog (the reference).
+        self.warm = warm and warm_lp_available()
+        self._warm: dict[tuple[object, ...], WarmAssignmentLP] = {}
         # The LP has n_sample x n_reps variables; big pools use fewer sample leads so a
         # refresh stays around tens of milliseconds.
         self.max_cells = max_cells
@@ -114,6 +124,11 @@ class ShadowPricer:
                 cached = np.vstack(rows) if rows else np.zeros((0, len(rep_ids)))
             self._scores[key] = cached
         return cached
+
+    def cached(self, key: tuple[object, ...]) -> dict[str, float] | None:
+        """The prices stored under ``key``, if any (what :meth:`prices` answers first)."""
+        with self._lock:
+            return self._prices.get(key)
 
     def sample_values(
         self, inputs: RouterInputs, rep_ids: tuple[str, ...]
@@ -240,7 +255,15 @@ class ShadowPricer:
         background = latest is not None and self.solver is not None and pool_key is not None
         if background and self._submit(key, pool_key, rep_ids, problem):  # type: ignore[arg-type]
             return latest  # type: ignore[return-value]
-        _x, price = solve_assignment_lp(*problem)  # type: ignore[arg-type]
+        if self.warm and min_share is None:
+            # the LP's sample, scores (and values: ``pool_key``), mask and penalty
+            lp_key = (allowed_key, scorer.version, pool_key, rep_ids, sample_hours, penalty)
+            lp = self._warm.get(lp_key)
+            if lp is None:
+                lp = self._warm[lp_key] = WarmAssignmentLP(p, mask[in_pool], penalty)
+            price = solve_warm(lp, problem)
+        else:  # development shares add rows the warm LP does not hold: solved cold
+            _x, price = solve_assignment_lp(*problem)  # type: ignore[arg-type]
         return self._store(key, pool_key, _by_rep(rep_ids, price))
 
     def _submit(
@@ -296,6 +319,21 @@ class ShadowPricer:
         return prices
 
 
+def solve_warm(lp: WarmAssignmentLP, problem: tuple[object, ...]) -> NDArray[np.float64]:
+    """``lp``'s prices for ``problem`` (``solve_assignment_lp``'s arguments, whose ``p``,
+    mask and penalty ``lp`` was built with)."""
+    _p, _mask, weight, remaining, counts, target, band, _penalty, future, future_cap = problem
+    return lp.solve(
+        weight,  # type: ignore[arg-type]
+        remaining,  # type: ignore[arg-type]
+        counts,  # type: ignore[arg-type]
+        target,  # type: ignore[arg-type]
+        band,  # type: ignore[arg-type]
+        future,  # type: ignore[arg-type]
+        future_cap,  # type: ignore[arg-type]
+    )
+
+
 def _by_rep(rep_ids: tuple[str, ...], price: NDArray[np.float64]) -> dict[str, float]:
     return {rep: float(v) for rep, v in zip(rep_ids, price, strict=True)}
 
@@ -343,41 +381,27 @@ def pool_prices(
     policy, scorer = inputs.policy, inputs.scorer
     assert scorer is not None, "shadow prices need a scorer"
     fairness = policy.fairness
-    checker = Checker(policy=policy, state=state, now=now, lane=policy.lanes[0], declined=declined)
-    load = pool_load(
-        pool, inputs.reps, policy, state, now, lambda rep: checker.capacity(rep).max_leads_per_day
+    checker = Checker(
+        policy=policy,
+        state=state,
+        now=now,
+        lane=policy.lanes[0],
+        declined=declined,
+        memo=inputs.roster_memo(),
     )
-    members, caps = load.members, load.caps
-    remaining = np.empty(len(members))
-    full: list[str] = []
-    today_total = 0
-    for i, rep in enumerate(members):
-        used = state.daily_count(rep.rep_id, local_day(rep, now))
-        today_total += used
-        # Equivalent to ``availability_block(rep, require_working=False) == "OUT_OF_OFFICE"``
-        # for active members, without re-reading the counts it checks first.
-        away = rep.rep_id not in declined and (
-            is_away(rep, now, policy.availability) == "OUT_OF_OFFICE"
-        )
-        remaining[i] = 0.0 if away else min(max(caps[i] - used, 0.0), 1e6)
-        if remaining[i] == 0:
-            full.append(rep.rep_id)
-    to_midnight: dict[str, float] = {}  # per timezone: a roster has few
-    for rep in members:
-        zone = rep.timezone or "UTC"
-        if zone not in to_midnight:
-            to_midnight[zone] = _hours_to_local_midnight(rep, now)
-    horizon = float(
-        np.mean([to_midnight[rep.timezone or "UTC"] for rep in members]) if members else 0.0
-    )
+    members = [r for r in inputs.reps if r.active and pool.includes(r)]
+    used = np.array([state.daily_count(r.rep_id, local_day(r, now)) for r in members], dtype=float)
+    today_total = int(used.sum())
     # Refresh as the day fills: every ``refresh_every`` assignments (at least a quarter of
     # the pool, so big pools don't re-solve for every few leads) and every tenth of the pool
     # reaching a cap; a new day always re-solves.
     # ``refresh_every`` given (the batch router): exactly every that many assignments of the
     # day and at each new day, nothing else (the cadence measured in the README).
+    remaining: NDArray[np.float64] | None = None
     if refresh_every is None:
         step = max(policy.predictive.refresh_every, len(members) // 4)
-        filled = len(full) // max(1, len(members) // 10)
+        remaining = _remaining(members, used, checker, policy, now, declined)
+        filled = int((remaining == 0).sum()) // max(1, len(members) // 10)
     else:
         step, filled = max(refresh_every, 1), 0
     value_model = inputs.value_model if uses_values(inputs) else None
@@ -391,6 +415,23 @@ def pool_prices(
         filled,
         today_total // step,
     )
+    cached = pricer.cached(key)
+    if cached is not None:  # the load below only matters for a refresh
+        return cached
+    load = pool_load(
+        pool, inputs.reps, policy, state, now, lambda rep: checker.capacity(rep).max_leads_per_day
+    )
+    caps = load.caps
+    if remaining is None:
+        remaining = _remaining(members, used, checker, policy, now, declined)
+    to_midnight: dict[str, float] = {}  # per timezone: a roster has few
+    for rep in members:
+        zone = rep.timezone or "UTC"
+        if zone not in to_midnight:
+            to_midnight[zone] = _hours_to_local_midnight(rep, now)
+    horizon = float(
+        np.mean([to_midnight[rep.timezone or "UTC"] for rep in members]) if members else 0.0
+    )
 
     def allowed(sample: Sequence[Lead], reps: Sequence[Rep]) -> NDArray[np.bool_]:
         mask = np.zeros((len(sample), len(reps)), dtype=bool)
@@ -399,8 +440,12 @@ def pool_prices(
             qualify(view, policy)
             if select_pool(view, policy)[0] is not pool:
                 continue
+            static = checker.static_codes(inputs.reps, pool, view)
             for j, rep in enumerate(reps):
-                mask[s, j] = checker.rule_block(rep, pool, view) is None
+                if static is not None:
+                    mask[s, j] = static[rep.rep_id] is None
+                else:
+                    mask[s, j] = checker.rule_block(rep, pool, view) is None
         return mask
 
     # The demand sample is scored on the live scores' footing: with each member's typical
@@ -451,6 +496,27 @@ def _development(
             [[seg is None or s in seg for seg in segments] for s in lead_segments], dtype=bool
         ).reshape(len(lead_segments), len(members))
     return {"min_share": shares, "share_rows": rows}
+
+
+def _remaining(
+    members: list[Rep],
+    used: NDArray[np.float64],
+    checker: Checker,
+    policy: Policy,
+    now: datetime,
+    declined: frozenset[str],
+) -> NDArray[np.float64]:
+    """Each member's leads left today (0 when out of office), at most 1e6."""
+    remaining = np.empty(len(members))
+    for i, rep in enumerate(members):
+        cap = daily_cap(checker.capacity(rep).max_leads_per_day)
+        # Equivalent to ``availability_block(rep, require_working=False) == "OUT_OF_OFFICE"``
+        # for active members, without re-reading the counts it checks first.
+        away = rep.rep_id not in declined and (
+            is_away(rep, now, policy.availability) == "OUT_OF_OFFICE"
+        )
+        remaining[i] = 0.0 if away else min(max(cap - used[i], 0.0), 1e6)
+    return remaining
 
 
 def _typical_hours(

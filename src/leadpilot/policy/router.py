@@ -238,7 +238,14 @@ def _plan(
     if lane.require_available_now:
         reasons.append("HOT_LANE")
     draft = _Draft(lead, policy, now, lane, view, reasons, {})
-    checker = Checker(policy=policy, state=state, now=now, lane=lane, declined=history.declined)
+    checker = Checker(
+        policy=policy,
+        state=state,
+        now=now,
+        lane=lane,
+        declined=history.declined,
+        memo=inputs.roster_memo(),
+    )
     by_id = {rep.rep_id: rep for rep in reps}
     # Ownership holds come before the lane's ``assign``: an owned account's lead goes to its
     # owner (or backup) whatever its lane; the lane still sets the SLA.

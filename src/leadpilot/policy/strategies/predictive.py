@@ -11,7 +11,7 @@ argmax would fill the best reps with the first leads of the day and ignore the b
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -38,15 +38,17 @@ def expected_response_hours(
     now: datetime,
     policy: Policy,
     typical: Mapping[str, float],
+    cap_of: Callable[[Rep], int | None] | None = None,
 ) -> NDArray[np.float64]:
     """Each rep's expected hours to first contact: their typical time (history, which
     already holds their usual off-hours waits) plus the backlog, i.e. open leads beyond one
-    day's capacity, at ``minutes_per_open_lead`` each. Unknown reps get the team median."""
+    day's capacity, at ``minutes_per_open_lead`` each. Unknown reps get the team median.
+    ``cap_of(rep)``: the rep's daily cap (``capacity_of`` when not given)."""
     per_lead = policy.predictive.minutes_per_open_lead / 60.0
     fallback = float(np.median(list(typical.values()))) if typical else 0.0
     out = np.empty(len(eligible))
     for i, rep in enumerate(eligible):
-        cap = capacity_of(rep, policy).max_leads_per_day
+        cap = cap_of(rep) if cap_of is not None else capacity_of(rep, policy).max_leads_per_day
         backlog = max(0, state.open_count(rep.rep_id, now) - cap) if cap is not None else 0
         out[i] = typical.get(rep.rep_id, fallback) + backlog * per_lead
     return out
@@ -72,7 +74,12 @@ class Predictive:
         queue_aware = policy.predictive.queue_aware and inputs.response_hours is not None
         hours = (
             expected_response_hours(
-                ctx.eligible, ctx.state, ctx.now, policy, inputs.response_hours or {}
+                ctx.eligible,
+                ctx.state,
+                ctx.now,
+                policy,
+                inputs.response_hours or {},
+                lambda rep: ctx.checker.capacity(rep).max_leads_per_day,
             )
             if queue_aware
             else None
