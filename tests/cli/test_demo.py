@@ -31,6 +31,8 @@ def test_demo_tour_runs_every_step(tmp_path: Path) -> None:
         "Shadow report:",
         "Lift (per_lead)",
         "Lift (switchback)",
+        "Conversions or pipeline value?",
+        "objective: pipeline_value gives",
         "The live service",
         "Tour finished",
     ):
@@ -44,6 +46,7 @@ def test_demo_tour_runs_every_step(tmp_path: Path) -> None:
         "model/model_card.md",
         "shadow.html",
         "lift.json",
+        "policy-pipeline-value.yaml",
     ):
         assert (tmp_path / "tour" / name).exists(), name
 

@@ -100,6 +100,7 @@ def run_tour(out: Console, workdir: Path, *, seed: int = 0, keep_serving: bool =
     from leadpilot.cli import synth as synth_cli
     from leadpilot.cli import train as train_cli
     from leadpilot.cli import validate as validate_cli
+    from leadpilot.cli._objectives_demo import demo_section as objectives_section
     from leadpilot.cli.validate import print_quality
     from leadpilot.ingest import quality_report, read_history
 
@@ -199,6 +200,15 @@ def run_tour(out: Console, workdir: Path, *, seed: int = 0, keep_serving: bool =
             "or switchback blocks of time) measures the lift with an interval (`leadpilot "
             "report shadow`, `leadpilot report lift`).",
             lambda: report_demo.demo_section(out, workdir),
+        )
+    )
+    steps.append(
+        (
+            "Conversions or pipeline value?",
+            "The policy's objective says what the router maximises: expected conversions, or "
+            "expected pipeline value (P(convert) x the deal size learnt from history). Here "
+            "deal size depends on the rep and the segment, and the truth scores both.",
+            lambda: objectives_section(out, workdir, seed=seed),
         )
     )
     steps.append(

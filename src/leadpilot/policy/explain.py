@@ -80,6 +80,7 @@ def _reason_line(code: str) -> str:
         "FALLBACK_OWNER_UNAVAILABLE": "the policy's fallback owner is unavailable:",
         "FALLBACK_QUEUE": "no pool could place the lead: it waits in the fallback queue",
         "OBJECTIVE": "best p(convert) x expected value after prices; objective",
+        "DEVELOPMENT": "a ramping rep below its development share gets the lead; rule",
     }
     if head in prefixes:
         return f"{code}: {prefixes[head]} {rest}"

@@ -23,6 +23,7 @@ import threading
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Executor, Future
 from datetime import datetime, timedelta
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -30,14 +31,16 @@ from numpy.typing import NDArray
 from leadpilot.policy.assignment_lp import solve_assignment_lp
 from leadpilot.policy.availability import is_away, local_day, rep_zone
 from leadpilot.policy.demand import DemandModel, later_window_days
+from leadpilot.policy.development import floors
 from leadpilot.policy.eligibility import Checker
+from leadpilot.policy.fairness import planning_band
 from leadpilot.policy.inputs import RouterInputs
 from leadpilot.policy.lead_history import LeadHistory, as_history
 from leadpilot.policy.objective import objective_scale, uses_values
 from leadpilot.policy.policy_file import Policy, Pool
 from leadpilot.policy.pool_load import daily_cap, pool_load
 from leadpilot.policy.router import lead_view, priced_pool, select_pool
-from leadpilot.policy.scoring import qualify
+from leadpilot.policy.scoring import qualify, segment_of
 from leadpilot.policy.state import RoutingState
 from leadpilot.policy.warm_lp import WarmAssignmentLP, warm_lp_available
 from leadpilot.schema import BatchScorer, Lead, Rep, Scorer
@@ -165,6 +168,8 @@ class ShadowPricer:
         window_days: float = 0.0,
         daily_caps: NDArray[np.float64] | None = None,
         sample_values: NDArray[np.float64] | None = None,
+        min_share: NDArray[np.float64] | None = None,
+        share_rows: NDArray[np.bool_] | None = None,
     ) -> dict[str, float]:
         """The price of each pool rep. ``share`` (shape ``(n_reps,)``, sums to 1) is each
         rep's fair share of the pool's leads.
@@ -183,6 +188,9 @@ class ShadowPricer:
         ``sample_values``: E(value) of each demand-sample lead with each pool rep, shape
         ``(n_sample, n_reps)``, under a value objective: the LP then plans ``p x value``
         (``penalty`` must be in the same unit, see :mod:`leadpilot.policy.objective`).
+        ``min_share`` (shape ``(n_reps,)``): development shares (:mod:`leadpilot.policy.
+        development`) of the window's leads, met from the sample leads of ``share_rows``
+        (shape ``(n_sample, n_reps)``; all when ``None``): a constraint of the LP.
         """
         with self._lock:
             cached = self._prices.get(key)
@@ -227,7 +235,7 @@ class ShadowPricer:
                 future = days * level
                 future_cap = np.minimum(daily_caps, 1e6) * days
         target = (float(counts.sum()) + expected + future) * share
-        problem = (
+        problem: tuple[object, ...] = (
             p,
             mask[in_pool],
             expected / len(in_pool),
@@ -239,18 +247,24 @@ class ShadowPricer:
             future / len(in_pool),
             future_cap,
         )
+        if min_share is not None:
+            # Short of a share costs more than any lead can gain elsewhere: a hard
+            # constraint whenever capacity allows it.
+            floor = min_share * (float(counts.sum()) + expected + future)
+            rows = share_rows[in_pool] if share_rows is not None else None
+            problem = (*problem, floor, rows, 1.0 + 2.0 * float(p.max()) + 2.0 * penalty)
         background = latest is not None and self.solver is not None and pool_key is not None
         if background and self._submit(key, pool_key, rep_ids, problem):  # type: ignore[arg-type]
             return latest  # type: ignore[return-value]
-        if self.warm:
+        if self.warm and min_share is None:
             # the LP's sample, scores (and values: ``pool_key``), mask and penalty
             lp_key = (allowed_key, scorer.version, pool_key, rep_ids, sample_hours, penalty)
             lp = self._warm.get(lp_key)
             if lp is None:
                 lp = self._warm[lp_key] = WarmAssignmentLP(p, mask[in_pool], penalty)
             price = solve_warm(lp, problem)
-        else:
-            _x, price = solve_assignment_lp(*problem)
+        else:  # development shares add rows the warm LP does not hold: solved cold
+            _x, price = solve_assignment_lp(*problem)  # type: ignore[arg-type]
         return self._store(key, pool_key, _by_rep(rep_ids, price))
 
     def _submit(
@@ -449,7 +463,7 @@ def pool_prices(
         share=load.share,
         now=now,
         horizon_hours=horizon,
-        band=fairness.band,
+        band=planning_band(fairness.band),
         # In the objective's unit: a value objective's band weighs as much as conversions'.
         penalty=fairness.penalty * objective_scale(inputs),
         # With a background solver (the service), a due refresh is answered with this
@@ -464,7 +478,25 @@ def pool_prices(
         window_days=float(fairness.window_days),
         daily_caps=caps,
         sample_values=pricer.sample_values(inputs, tuple(r.rep_id for r in members)),
+        **_development(pricer, policy, members, now),
     )
+
+
+def _development(
+    pricer: ShadowPricer, policy: Policy, members: list[Rep], now: datetime
+) -> dict[str, Any]:
+    """The LP's development-share inputs (``min_share``, ``share_rows``), if any."""
+    found = floors(members, policy, now)
+    if found is None:
+        return {}
+    shares, segments = found
+    rows = None
+    if any(seg is not None for seg in segments):
+        lead_segments = [segment_of(lead, policy.segments) for lead in pricer.demand.sample]
+        rows = np.array(
+            [[seg is None or s in seg for seg in segments] for s in lead_segments], dtype=bool
+        ).reshape(len(lead_segments), len(members))
+    return {"min_share": shares, "share_rows": rows}
 
 
 def _remaining(

@@ -28,6 +28,7 @@ from leadpilot.errors import DataValidationError
 from leadpilot.policy.availability import local_day, next_working_start
 from leadpilot.policy.business_time import add_business_minutes
 from leadpilot.policy.choice import Choice, ChoiceContext, Fallback
+from leadpilot.policy.development import development_pick
 from leadpilot.policy.eligibility import CAPACITY, TEMPORARY, Checker, Screen
 from leadpilot.policy.holds import hold_for
 from leadpilot.policy.inputs import RouterInputs
@@ -474,6 +475,10 @@ def _choose(
         now=now,
         checker=plan.checker,
     )
+    if policy.mode == "live":
+        forced = development_pick(pool, eligible, policy, state, now, draft.view.get("segment"))
+        if forced is not None:
+            return _developing(plan, ctx, forced, inputs)
     # A fallback puts all its mass on one rep (holdout and shadow mode use that rep).
     fallback_dist = fallback.choose(ctx).dist
     fallback_idx = int(np.argmax(fallback_dist))
@@ -542,6 +547,24 @@ def _choose(
         model_version=scorer.version if scorer is not None and p is not None else None,
         shadow_rep_id=shadow_rep,
         rotation_update=update,
+    )
+
+
+def _developing(
+    plan: _Plan, ctx: ChoiceContext, forced: tuple[int, str], inputs: RouterInputs
+) -> Decision:
+    """The lead goes to a development rep below its share (see ``policy.development``):
+    deterministic (propensity 1), scored for evaluation, the rotation left as it was."""
+    index, reason = forced
+    rep = plan.screen.eligible[index]
+    plan.draft.reasons.append(reason)
+    return plan.draft.decision(
+        rep,
+        pool=plan.pool.name,
+        strategy="development",
+        propensity=1.0,
+        candidates=(Candidate(rep_id=rep.rep_id),),
+        **_scored(inputs.scorer, ctx.lead, rep),
     )
 
 

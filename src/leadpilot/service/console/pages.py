@@ -274,6 +274,7 @@ def overview(
     fairness = [
         (f"{r.rep_id}" + (f" ({r.pool})" if r.pool and not filters.pool else ""), r.fairness_index)
         for r in report.fairness
+        if not r.new_rep  # new reps' volume is set by their ramp: shown on the reps page
     ]
     methods = [
         (m.method, m.meeting_rate.rate, m.meeting_rate.low, m.meeting_rate.high,
@@ -392,11 +393,16 @@ def _rep_rows(ctx: ServiceContext, conn: Conn, filters: Filters) -> list[RepRow]
         pool=filters.pool,
     )  # fmt: skip
     fairness = {r.rep_id: r.fairness_index for r in report.fairness}
+    ramping = {r.rep_id: r for r in report.fairness if r.new_rep}
     rows = []
     for rep in rep_store.list_reps(conn):
         if filters.pool and rep.pool != filters.pool and rep.rep_id not in fairness:
             continue
         states: list[str] = [] if rep.active else ["inactive"]
+        new = ramping.get(rep.rep_id)
+        if new is not None:  # the fairness view shows new reps separately
+            got = f"{new.share:.0%}" if new.share is not None else "no leads yet"
+            states.append(f"new rep: {got} of pool leads (min {new.min_share:.0%})")
         away = any(start <= now < end for start, end in rep.out_of_office)
         if away:
             states.append("out of office")
