@@ -23,7 +23,7 @@ from leadpilot.store import timers
 from leadpilot.store.counters import release_open_lead
 from leadpilot.store.engine import LockedConn
 from leadpilot.store.events import find_event, record_event
-from leadpilot.store.feedback import record_feedback
+from leadpilot.store.feedback import record_feedback, was_assigned
 from leadpilot.store.leads import get_lead_row, update_lead
 from leadpilot.store.reps import add_out_of_office, get_rep
 from leadpilot.store.types import as_utc
@@ -215,10 +215,11 @@ def _fit_feedback(event: EventContext) -> dict[str, Any]:
     row = event.lead_row()
     fit = require(body.fit, "fit", body.type)
     rater = body.rep_id or row.rep_id
-    if rater is None or rater != row.rep_id:
+    # the owner, or a rep the lead was given to before (a decline is often a poor fit)
+    if rater is None or (rater != row.rep_id and not was_assigned(event.conn, row.lead_id, rater)):
         raise DataValidationError(
-            f"lead {row.lead_id} is owned by {row.rep_id!r}, not {rater!r}",
-            hint="only the lead's current owner rates its fit",
+            f"lead {row.lead_id} was never assigned to {rater!r} (owner {row.rep_id!r})",
+            hint="only a rep the lead was assigned to rates its fit",
             details={"field": "rep_id"},
         )
     stored = record_feedback(

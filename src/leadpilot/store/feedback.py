@@ -9,7 +9,15 @@ import sqlalchemy as sa
 
 from leadpilot.store.tables import decisions, fit_feedback, leads
 
-__all__ = ["feedback_rows", "record_feedback"]
+__all__ = ["feedback_rows", "record_feedback", "was_assigned"]
+
+
+def was_assigned(conn: sa.Connection, lead_id: str, rep_id: str) -> bool:
+    """Whether any decision of the lead gave it to ``rep_id``."""
+    query = sa.select(decisions.c.id).where(
+        decisions.c.lead_id == lead_id, decisions.c.rep_id == rep_id
+    )
+    return conn.execute(query.limit(1)).first() is not None
 
 
 def record_feedback(
