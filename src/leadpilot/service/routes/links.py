@@ -100,7 +100,8 @@ def use_link(token: str, request: Request, ctx: Ctx) -> HTMLResponse:
     return _page(
         f"Lead {claims.lead_id} {past}",
         f"<p>Thank you. The lead is {past}.</p>"
-        "<p>How well did this lead fit you? (optional: it tells the router what to send you)</p>"
+        "<p>How well did this lead fit you? (optional: your operations team sees it in "
+        "the routing reports)</p>"
         f"<form method='post' action='/links/{escape(token)}/fit'>"
         "<p><input name='reason' maxlength='200' placeholder='why (optional)' size='30'></p>"
         "<button type='submit' name='fit' value='good'>Good fit</button> "
