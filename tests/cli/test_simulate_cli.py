@@ -168,16 +168,20 @@ def test_holdout_designs_from_the_world_files_match_the_world_in_memory(
     hist = world.history
     lo, hi = pd.Timestamp("2026-05-04", tz="UTC"), pd.Timestamp("2026-05-18", tz="UTC")
     window = hist[(hist["created_at"] >= lo) & (hist["created_at"] < hi)]
+    # --designs-capacity 1.2 (the default): the team takes 1.2x the average day's leads
+    per_day = len(window) / window["created_at"].dt.floor("D").nunique()
+    cap_scale = 1.2 * per_day / world.reps["max_leads_per_day"].sum()
     expected = compare_designs(
         window.reset_index(drop=True),
         reps_from_frame(world.reps),
         GroundTruthScorer(world.truth),
         lambda leads, rep_ids: expected_conversions(world, leads, rep_ids),
         history=hist[hist["created_at"] < lo],
-        cap_scale=0.8,
+        cap_scale=cap_scale,
         replications=2,
     )
     assert got["leads"] == len(window)
+    assert got["cap_scale"] == pytest.approx(cap_scale)
     assert got["true_lift"] == pytest.approx(expected.truth)
     assert set(got["designs"]) == {"per-lead 50%", "switchback daily", "switchback hourly"}
     for name, row in expected.summary().items():
