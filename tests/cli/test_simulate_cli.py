@@ -188,3 +188,18 @@ def test_holdout_designs_from_the_world_files_match_the_world_in_memory(
         assert got["designs"][name] == pytest.approx(row, nan_ok=True), name
     page = (folder / "designs.html").read_text()
     assert "Holdout designs vs the true lift" in page
+
+
+def test_a_block_with_fewer_settled_leads_than_folds_uses_the_routing_model(
+    folder: Path,
+) -> None:
+    code, output = _invoke(
+        "simulate", str(folder / "history.csv"), "--reps", str(folder / "reps.csv"),
+        "--model", str(folder / "model_early"), "--strategy", "round_robin",
+        "--from", "2026-05-04", "--to", "2026-05-10", "--bootstrap", "50",
+        "--outcome-folds", "1000", "--json-out", str(folder / "few.json"),
+    )  # fmt: skip
+    assert code == 0, output
+    doc = json.loads((folder / "few.json").read_text())
+    assert doc["replay"]["settled_leads"] < 1000
+    assert doc["replay"]["outcome_model"] == "the routing model of each block"
