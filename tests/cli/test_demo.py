@@ -27,6 +27,9 @@ def test_demo_tour_runs_every_step(tmp_path: Path) -> None:
         "Routing the new leads",
         "Proving it on history",
         "estimates vs the truth",
+        "Keeping the model fresh",
+        "Champion vs challenger",
+        "Weekly review",
         "The live service",
         "Tour finished",
     ):
@@ -38,6 +41,9 @@ def test_demo_tour_runs_every_step(tmp_path: Path) -> None:
         "analysis.html",
         "decisions.csv",
         "model/model_card.md",
+        "weekly.html",
+        "weekly.md",
+        "weekly.json",
     ):
         assert (tmp_path / "tour" / name).exists(), name
 
