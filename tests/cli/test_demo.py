@@ -30,6 +30,12 @@ def test_demo_tour_runs_every_step(tmp_path: Path) -> None:
         "Keeping the model fresh",
         "Champion vs challenger",
         "Weekly review",
+        "Proving it live",
+        "Shadow report:",
+        "Lift (per_lead)",
+        "Lift (switchback)",
+        "Conversions or pipeline value?",
+        "objective: pipeline_value gives",
         "The live service",
         "Tour finished",
     ):
@@ -44,6 +50,9 @@ def test_demo_tour_runs_every_step(tmp_path: Path) -> None:
         "weekly.html",
         "weekly.md",
         "weekly.json",
+        "shadow.html",
+        "lift.json",
+        "policy-pipeline-value.yaml",
     ):
         assert (tmp_path / "tour" / name).exists(), name
 

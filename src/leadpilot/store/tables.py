@@ -151,6 +151,7 @@ decisions = sa.Table(
     sa.Column("fit_score", sa.Float),
     sa.Column("intent_score", sa.Float),
     sa.Column("grade", sa.String(8)),
+    sa.Column("expected_value", sa.Float),  # migration 0006: value objectives
     sa.UniqueConstraint("lead_id", "seq"),
     # At most one live decision per lead, enforced by the database on both back ends.
     sa.Index(

@@ -81,6 +81,9 @@ class GroundTruth:
     # additive world has none and writes neither (its truth.json is unchanged).
     kind: str = "additive"
     rep_effects: tuple[RepEffect, ...] = ()
+    # Deal size per rep and segment (``synth.values``): rep -> segment -> log-multiplier;
+    # empty: deal size follows the company alone.
+    value_effects: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
     # Derived arrays for fast scoring; rebuilt from the fields above, never serialised.
     _index: dict[str, int] = field(init=False, repr=False, compare=False)
     _industries: tuple[str, ...] = field(init=False, repr=False, compare=False)
@@ -355,9 +358,13 @@ class GroundTruth:
         } | self._non_additive_dict()
 
     def _non_additive_dict(self) -> dict[str, Any]:
-        if self.kind == "additive" and not self.rep_effects:
-            return {}
-        return {"kind": self.kind, "rep_effects": [e.to_dict() for e in self.rep_effects]}
+        # Only what is set, so additive worlds keep their truth.json byte for byte.
+        out: dict[str, Any] = {}
+        if self.kind != "additive" or self.rep_effects:
+            out = {"kind": self.kind, "rep_effects": [e.to_dict() for e in self.rep_effects]}
+        if self.value_effects:
+            out["value_effects"] = {k: dict(v) for k, v in self.value_effects.items()}
+        return out
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> GroundTruth:

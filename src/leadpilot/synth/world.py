@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from datetime import date
+from typing import Literal
 
 import numpy as np
 import pandas as pd
@@ -22,6 +23,7 @@ from leadpilot.synth.kinds import check_kind, rep_effects_for
 from leadpilot.synth.leads import Companies, draw_leads, make_companies
 from leadpilot.synth.reps import Team, make_team
 from leadpilot.synth.truth import GroundTruth
+from leadpilot.synth.values import draw_value_effects
 
 __all__ = ["EXTRA_COLUMNS", "NEW_LEAD_BUSINESS_DAYS", "World", "generate_world"]
 
@@ -99,6 +101,7 @@ def generate_world(
     months: int = 18,
     explore_share: float = RANDOM_SHARE,
     kind: str = "additive",
+    deal_values: Literal["size", "rep_segment"] = "size",
 ) -> World:
     """Draw a synthetic world; the same arguments always give the same world.
 
@@ -107,6 +110,9 @@ def generate_world(
     off-policy estimates of other policies have little overlap to work with.
     ``kind``: which rep-specific structure the truth holds (:mod:`leadpilot.synth.kinds`);
     ``n_leads`` defaults to the kind's size (20,000; 12,000 for ``thin``).
+    ``deal_values``: ``size`` (deal size follows the company alone) or ``rep_segment``
+    (each rep's deals are larger or smaller per segment, see :mod:`leadpilot.synth.values`;
+    ``truth.value_effects`` holds the truth, ``synth.values.TrueValues`` serves it).
 
     >>> world = generate_world(n_leads=2_000, n_reps=8, n_new_leads=200, seed=1)
     >>> world.truth.true_probability(world.new_leads, world.active_rep_ids).shape
@@ -140,6 +146,13 @@ def generate_world(
         kind=kind,
         rep_effects=effects,
     )
+    if deal_values == "rep_segment":
+        truth = replace(truth, value_effects=draw_value_effects(seed, rep_truths))
+    elif deal_values != "size":
+        raise ConfigError(
+            f"deal_values must be 'size' or 'rep_segment' (got {deal_values!r})",
+            hint="rep_segment: deal size varies with the rep and the segment",
+        )
     companies = make_companies(rng, max(50, (n_leads + n_new_leads) // 3))
     accounts, owner_of = _accounts(rng, companies, team, history_end)
 
