@@ -108,6 +108,7 @@ def test_weekly_figures_match_the_hand_count(week: str) -> None:
     assert "SLA attainment 50%" in first["evidence"]
     assert len(doc["recommendations"]) <= 5
     assert doc["notes"]  # fewer than three changes warranted: said, not padded
+    assert doc["fit_feedback"] == "No fit feedback from reps in this window."
     engine.dispose()
 
 

@@ -19,8 +19,10 @@ import sqlalchemy as sa
 from scipy.stats import binomtest
 
 from leadpilot.policy import Policy, default_policy
+from leadpilot.service.fit_feedback import feedback_report
 from leadpilot.service.kpis import KPIReport, RateKPI, compute_kpis, rate_kpi
 from leadpilot.store.alert_reads import predicted_and_observed
+from leadpilot.store.feedback import feedback_rows
 from leadpilot.store.models import active_model_row, events_of, list_versions
 from leadpilot.store.policies import active_policy_row
 from leadpilot.store.reps import list_reps
@@ -350,6 +352,12 @@ def weekly_report(conn: sa.Connection, *, until: datetime) -> dict[str, Any]:
             for a in alerts_in(conn, since=since, until=until)
         ],
         "misrouted": _misrouted(conn, since, until),
+        "fit_feedback": feedback_report(
+            feedback_rows(conn, since=since, until=until),
+            policy.segments,
+            since=since,
+            until=until,
+        ).statement,
     }
     found = [r for rec in RECOMMENDERS if (r := rec(doc, week, policy)) is not None]
     found.sort(key=lambda r: -r.severity)

@@ -93,6 +93,7 @@ interval</b>{% endif %}.</p>
 <th>status</th><th>why</th></tr>{% for v in m.versions_trained_this_week %}<tr>
 <td>{{ v.version }}</td><td>{{ v.status }}</td><td>{{ v.reason }}</td></tr>{% endfor %}
 </table>{% endif %}
+<h2>Reps' feedback on fit</h2><p>{{ r.fit_feedback }}</p>
 <h2>Alerts</h2>
 {% if r.alerts %}<table><tr><th>raised</th><th>kind</th><th>severity</th><th>status</th>
 <th>message</th></tr>{% for a in r.alerts %}<tr><td>{{ a.created_at[:16]|replace('T',' ') }}
@@ -149,6 +150,7 @@ def render_weekly_markdown(document: dict[str, Any]) -> str:
     )
     for v in m["versions_trained_this_week"]:
         lines.append(f"- trained {v['version']}: {v['status']} ({v['reason']})")
+    lines += ["", "## Reps' feedback on fit", "", document["fit_feedback"]]
     lines += ["", "## Alerts", ""]
     alerts = [
         f"- {a['created_at'][:16]} {a['kind']} ({a['severity']}, {a['status']}): {a['message']}"
