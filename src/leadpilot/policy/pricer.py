@@ -33,6 +33,7 @@ from leadpilot.policy.availability import is_away, local_day, rep_zone
 from leadpilot.policy.demand import DemandModel, later_window_days
 from leadpilot.policy.development import floors
 from leadpilot.policy.eligibility import Checker
+from leadpilot.policy.fairness import planning_band
 from leadpilot.policy.inputs import RouterInputs
 from leadpilot.policy.lead_history import LeadHistory, as_history
 from leadpilot.policy.objective import objective_scale, uses_values
@@ -462,7 +463,7 @@ def pool_prices(
         share=load.share,
         now=now,
         horizon_hours=horizon,
-        band=fairness.band,
+        band=planning_band(fairness.band),
         # In the objective's unit: a value objective's band weighs as much as conversions'.
         penalty=fairness.penalty * objective_scale(inputs),
         # With a background solver (the service), a due refresh is answered with this
@@ -512,8 +513,10 @@ def _remaining(
         cap = daily_cap(checker.capacity(rep).max_leads_per_day)
         # Equivalent to ``availability_block(rep, require_working=False) == "OUT_OF_OFFICE"``
         # for active members, without re-reading the counts it checks first.
-        away = rep.rep_id not in declined and (
-            is_away(rep, now, policy.availability) == "OUT_OF_OFFICE"
+        away = (
+            rep.rep_id not in declined
+            and checker.may_be_away(rep)
+            and is_away(rep, now, policy.availability) == "OUT_OF_OFFICE"
         )
         remaining[i] = 0.0 if away else min(max(cap - used[i], 0.0), 1e6)
     return remaining
