@@ -11,6 +11,7 @@ from markupsafe import Markup
 from leadpilot import __version__
 from leadpilot.analyze.charts import heatmap_svg, rate_by_group_svg, time_to_contact_svg
 from leadpilot.analyze.core import Analysis
+from leadpilot.analyze.revenue import revenue_sentence
 
 __all__ = ["render_html", "write_html"]
 
@@ -80,6 +81,7 @@ def render_html(
             title=title,
             subtitle=subtitle,
             v=doc.verdict,
+            revenue_sentence=revenue_sentence(doc.recommendations.projected_revenue),
             q=doc.data_quality,
             overall=doc.overall,
             target_label=target_label,
