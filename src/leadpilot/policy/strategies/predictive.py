@@ -18,6 +18,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from leadpilot.policy.choice import Choice, ChoiceContext, Fallback
+from leadpilot.policy.confidence import choice_confidence
 from leadpilot.policy.eligibility import capacity_of
 from leadpilot.policy.fairness import band_prices
 from leadpilot.policy.policy_file import Policy
@@ -77,11 +78,19 @@ class Predictive:
         )
         scores = scorer.score_candidates(ctx.lead, list(ctx.ids), expected_response_hours=hours)
         p = np.asarray(scores.p, dtype=float)
-        confidence = float(scores.confidence)
+        price = _prices(ctx)
+        dist = argmax_distribution(p - price)
+        # how likely the choice converts better than the rep the fallback would pick (see
+        # leadpilot.policy.confidence: on p, not p - price); a scorer without draws of its
+        # uncertainty (the oracle, a table) keeps its own confidence
+        confidence = (
+            choice_confidence(scores.draws, p, dist, ctx.fallback_index)
+            if ctx.fallback_index is not None and scores.draws is not None
+            else float(scores.confidence)
+        )
         if confidence < policy.predictive.min_confidence:
             return Fallback("LOW_CONFIDENCE_FALLBACK", p=p, confidence=confidence)
-        price = _prices(ctx)
-        return Choice(argmax_distribution(p - price), "PREDICTIVE", p, price, confidence)
+        return Choice(dist, "PREDICTIVE", p, price, confidence)
 
     def record(self, ctx: ChoiceContext, rep_id: str) -> dict[str, float]:
         """Nothing beyond the rotation credits."""
