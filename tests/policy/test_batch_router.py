@@ -150,6 +150,13 @@ def test_batch_cadence_is_route_with_prices_refreshed_at_that_cadence(
         return solve(*args, **kwargs)
 
     monkeypatch.setattr(pricer_module, "solve_assignment_lp", counted)
+    warm = pricer_module.solve_warm
+
+    def counted_warm(*args: Any, **kwargs: Any) -> Any:
+        solves.append(1)
+        return warm(*args, **kwargs)
+
+    monkeypatch.setattr(pricer_module, "solve_warm", counted_warm)
     got = route_batch(leads, inputs, history=history, batch_size=64, refresh_every=25)
     batch_solves = len(solves)
     assert got == lead_by_lead(leads, inputs, history, refresh_every=25)

@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 
     from leadpilot.ingest.matching import AccountMatcher
     from leadpilot.policy import Policy
-    from leadpilot.schema import Candidate, Decision, Lead, Rep, Scorer
+    from leadpilot.schema import Candidate, Decision, Lead, Rep, Scorer, ValueModel
 
 __all__ = ["demo_section", "load_scorer", "print_comparison", "register"]
 
@@ -208,8 +208,16 @@ def route_one(
     roster, matcher, chosen = _inputs(reps, accounts, policy)
     scorer = load_scorer(model, truth, force_model=force_model)
     now = _when(at, the_lead)
-    past = leads_from_frame(read_history(history).frame) if history is not None else None
-    inputs = router_inputs(chosen, roster, scorer=scorer, accounts=matcher, history=past)
+    past_frame = read_history(history).frame if history is not None else None
+    past = leads_from_frame(past_frame) if past_frame is not None else None
+    inputs = router_inputs(
+        chosen,
+        roster,
+        scorer=scorer,
+        accounts=matcher,
+        history=past,
+        value_model=value_model_for(chosen, past_frame, scorer),
+    )
     state = InMemoryState()
     if past and scorer is not None:
         pricer = ShadowPricer(DemandModel.from_leads(past, seed=seed))
@@ -352,8 +360,16 @@ def route_many(
             f"{read.rejects_path}[/yellow]"
         )
     leads = leads_from_frame(read.frame)
-    past = leads_from_frame(read_history(history).frame) if history is not None else None
-    inputs = router_inputs(chosen, roster, scorer=scorer, accounts=matcher, history=past)
+    past_frame = read_history(history).frame if history is not None else None
+    past = leads_from_frame(past_frame) if past_frame is not None else None
+    inputs = router_inputs(
+        chosen,
+        roster,
+        scorer=scorer,
+        accounts=matcher,
+        history=past,
+        value_model=value_model_for(chosen, past_frame, scorer),
+    )
     with console.status(f"Routing {len(leads):,} leads...", spinner="dots"):
         decisions = route_batch(
             leads,
@@ -366,6 +382,23 @@ def route_many(
     write_safe_csv(decisions_frame(decisions), out)
     _print_batch(console, decisions, roster)
     console.print(f"Wrote {len(decisions):,} decisions to {out}")
+
+
+def value_model_for(policy: Policy, history: Any, scorer: Scorer | None) -> ValueModel | None:
+    """The deal-value model a value ``objective`` needs, learnt from ``--history`` (a
+    canonical history frame); ``None`` for ``objective: conversions`` or without a scorer
+    (rules only)."""
+    if policy.objective == "conversions" or scorer is None:
+        return None
+    if history is None:
+        raise ConfigError(
+            f"objective: {policy.objective} needs --history: the deal values are learnt from "
+            "its converted leads' deal_value",
+            hint="Pass --history history.csv, or set objective: conversions in the policy.",
+        )
+    from leadpilot.model.value import fit_value_model
+
+    return fit_value_model(history)
 
 
 def _print_batch(out: Console, decisions: list[Decision], reps: list[Rep]) -> None:

@@ -28,6 +28,8 @@ from leadpilot.model.features import FeatureState
 from leadpilot.model.fitted import FittedConversion, content_version
 from leadpilot.model.glm import GLMStack
 from leadpilot.model.metrics import jsonable
+from leadpilot.model.rep_trees import HEADER as REP_TREES_HEADER
+from leadpilot.model.rep_trees import RepTrees
 
 __all__ = ["FORMAT", "FORMAT_VERSION", "load_fitted", "save_fitted"]
 
@@ -98,15 +100,22 @@ def _read_doc(directory: Path) -> dict[str, Any]:
     return doc
 
 
-def _boosters(directory: Path, files: list[str], names: list[str]) -> tuple[lgb.Booster, ...]:
-    boosters = []
+def _boosters(
+    directory: Path, files: list[str], names: list[str]
+) -> tuple[lgb.Booster | RepTrees, ...]:
+    boosters: list[lgb.Booster | RepTrees] = []
     for name in files:
         file = directory / name
         if not file.is_file():
             raise _bad(directory, f"model file {name} is missing")
+        booster: lgb.Booster | RepTrees
         try:
-            booster = lgb.Booster(model_file=str(file))
-        except lgb.basic.LightGBMError as exc:
+            text = file.read_text(encoding="utf-8")
+            if text.startswith(REP_TREES_HEADER):
+                booster = RepTrees.from_string(text)
+            else:
+                booster = lgb.Booster(model_str=text)
+        except (lgb.basic.LightGBMError, ValueError, UnicodeDecodeError) as exc:
             raise _bad(directory, f"{name} is not a LightGBM model ({exc})") from None
         if booster.feature_name() != names:
             raise _bad(directory, f"{name} was trained on other features than {MODEL_JSON} lists")

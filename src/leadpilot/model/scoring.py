@@ -12,7 +12,6 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-import lightgbm as lgb
 import numpy as np
 import pandas as pd
 
@@ -22,6 +21,7 @@ from leadpilot.model.feature_state import NDF, NDI, sanitize
 from leadpilot.model.features import LEAD_CATEGORICALS, SEGMENTS, pair_matrix
 from leadpilot.model.fitted import FittedConversion
 from leadpilot.model.glm import GLMStack
+from leadpilot.model.rep_trees import Trees
 from leadpilot.schema import CandidateScores, Lead, size_band_of
 
 __all__ = [
@@ -43,7 +43,7 @@ _PARALLEL_ROWS = 20_000
 
 def raw_log_odds(
     glm: GLMStack,
-    boosters: Sequence[lgb.Booster],
+    boosters: Sequence[Trees],
     X: NDF,
     *,
     full_only: bool = False,
@@ -68,7 +68,7 @@ def average_rep(X: NDF, rep_columns: NDI) -> NDF:
 
 def shrunk_log_odds(
     glm: GLMStack,
-    boosters: Sequence[lgb.Booster],
+    boosters: Sequence[Trees],
     rep_columns: NDI,
     rep_prior_strength: float,
     X: NDF,
@@ -350,7 +350,7 @@ class ModelBatchScores:
 
 
 def contributions(
-    glm: GLMStack, boosters: Sequence[lgb.Booster], feature_names: Sequence[str], X: NDF
+    glm: GLMStack, boosters: Sequence[Trees], feature_names: Sequence[str], X: NDF
 ) -> dict[str, NDF]:
     """Log-odds contribution of each input to the full model, per row: the linear part's
     terms plus the trees' SHAP values (LightGBM ``pred_contrib``)."""

@@ -57,6 +57,7 @@ DECISION_COLUMNS: tuple[str, ...] = (
     "fit_score",
     "intent_score",
     "runner_up",
+    "expected_value",
 )
 
 
@@ -70,6 +71,7 @@ def route_batch(
     state: InMemoryState | None = None,
     batch_size: int = BATCH_SIZE,
     refresh_every: int | None = None,
+    warm_prices: bool = True,
 ) -> list[Decision]:
     """Route ``leads`` in ``created_at`` order (file order breaks ties), each at its own
     arrival time, under ``inputs`` (see :func:`leadpilot.policy.inputs.router_inputs`).
@@ -85,7 +87,9 @@ def route_batch(
     called lead by lead (:class:`~leadpilot.policy.batch_scores.PrecomputedScorer` answers
     only what the batch holds exactly). ``refresh_every``: assignments of a pool between
     price refreshes in place of the policy's ``predictive.refresh_every`` (``None``: the
-    policy's, as the service refreshes)."""
+    policy's, as the service refreshes). ``warm_prices``: re-solve each pool's price LP warm
+    from its last basis (:mod:`leadpilot.policy.warm_lp`); ``False`` solves every refresh
+    from scratch (the reference the warm prices are tested against)."""
     missing = [lead.lead_id for lead in leads if lead.created_at is None]
     if missing:
         raise DataValidationError(
@@ -121,7 +125,8 @@ def route_batch(
             now = lead.created_at
             assert now is not None
             if base is not None and mix and now.date() != pricer_day:
-                pricer, pricer_day = ShadowPricer(mix.demand()), now.date()
+                pricer = ShadowPricer(mix.demand(), warm=warm_prices)
+                pricer_day = now.date()
             if pricer is None:
                 decision = route(lead, inputs, state, now, rng)
             else:
@@ -206,6 +211,7 @@ def decisions_frame(decisions: Sequence[Decision]) -> pd.DataFrame:
                 "fit_score": d.fit_score,
                 "intent_score": d.intent_score,
                 "runner_up": runner,
+                "expected_value": d.expected_value,
             }
         )
     return pd.DataFrame(rows, columns=list(DECISION_COLUMNS))

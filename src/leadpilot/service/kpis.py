@@ -40,12 +40,18 @@ class RateKPI(BaseModel):
 
 
 class FairnessRow(BaseModel):
-    """One rep's share of its pool: leads / pool average (target 0.9-1.1)."""
+    """One rep's share of its pool: leads / pool average (target 0.9-1.1). New reps on a
+    development share (``policy.development``) are shown separately: ``new_rep``, their
+    ``min_share`` and actual ``share`` of the pool's leads; the pool average (and so every
+    experienced rep's index) leaves them out, as their volume is set by the ramp."""
 
     rep_id: str
     pool: str | None
     leads: int
     fairness_index: float | None
+    new_rep: bool = False
+    min_share: float | None = None
+    share: float | None = None
 
 
 class SpeedKPI(BaseModel):
@@ -109,10 +115,12 @@ def compute_kpis(
     until: datetime,
     members: Mapping[str, Sequence[str]] | None = None,
     pool: str | None = None,
+    development: Mapping[str, float] | None = None,
 ) -> KPIReport:
     """Compute the KPIs over leads received in ``[since, until]``; ``members`` lists each
     pool's reps for the fairness index; ``pool`` keeps the leads first assigned in that pool
-    (the queue length is always the whole queue, now)."""
+    (the queue length is always the whole queue, now). ``development``: each new rep's
+    development share (shown separately in the fairness rows)."""
     rows = window_leads(conn, since=since, until=until, pool=pool)
     routed = [r for r in rows if r.routed]
     waits = [(float(r.wait_minutes), r.lane) for r in routed if r.wait_minutes is not None]
@@ -139,7 +147,14 @@ def compute_kpis(
     hours = (until - since).total_seconds() / 3600 if since is not None else 0.0
 
     duplicates = duplicate_count(conn, since=since, until=until, pool=pool)
-    fairness = _fairness(conn, since=since, until=until, members=members or {}, pool=pool)
+    fairness = _fairness(
+        conn,
+        since=since,
+        until=until,
+        members=members or {},
+        pool=pool,
+        development=development or {},
+    )
     return KPIReport(
         since=since,
         until=until,
@@ -167,6 +182,7 @@ def _fairness(
     until: datetime,
     members: Mapping[str, Sequence[str]],
     pool: str | None,
+    development: Mapping[str, float],
 ) -> list[FairnessRow]:
     """Leads per rep over the window (every decision that gave a rep a lead counts) divided
     by the pool's average, per decision pool. ``members`` lists each pool's active reps (from
@@ -181,9 +197,24 @@ def _fairness(
         reps_in_pool = sorted(set(members.get(name or "", ())) | set(got))
         if not reps_in_pool:
             continue
-        average = sum(got.values()) / len(reps_in_pool)
+        settled = [r for r in reps_in_pool if r not in development]
+        total = sum(got.values())
+        average = sum(got.get(r, 0) for r in settled) / len(settled) if settled else 0.0
         for rep_id in reps_in_pool:
             n = got.get(rep_id, 0)
+            if rep_id in development:
+                out.append(
+                    FairnessRow(
+                        rep_id=rep_id,
+                        pool=name,
+                        leads=n,
+                        fairness_index=None,
+                        new_rep=True,
+                        min_share=development[rep_id],
+                        share=n / total if total else None,
+                    )
+                )
+                continue
             out.append(
                 FairnessRow(
                     rep_id=rep_id,

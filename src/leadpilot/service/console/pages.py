@@ -26,6 +26,7 @@ from leadpilot.policy.explain import exclusion_codes, explain, reason_text
 from leadpilot.policy.policy_diff import policy_text_diff
 from leadpilot.policy.redaction import redact_policy_text
 from leadpilot.schema import Rep
+from leadpilot.service.alerting.drift import feature_drift
 from leadpilot.service.console.auth import PageUser, User, current_user, new_login_nonce, signer_of
 from leadpilot.service.console.charts import (
     fairness_svg,
@@ -273,6 +274,7 @@ def overview(
     fairness = [
         (f"{r.rep_id}" + (f" ({r.pool})" if r.pool and not filters.pool else ""), r.fairness_index)
         for r in report.fairness
+        if not r.new_rep  # new reps' volume is set by their ramp: shown on the reps page
     ]
     methods = [
         (m.method, m.meeting_rate.rate, m.meeting_rate.low, m.meeting_rate.high,
@@ -391,11 +393,16 @@ def _rep_rows(ctx: ServiceContext, conn: Conn, filters: Filters) -> list[RepRow]
         pool=filters.pool,
     )  # fmt: skip
     fairness = {r.rep_id: r.fairness_index for r in report.fairness}
+    ramping = {r.rep_id: r for r in report.fairness if r.new_rep}
     rows = []
     for rep in rep_store.list_reps(conn):
         if filters.pool and rep.pool != filters.pool and rep.rep_id not in fairness:
             continue
         states: list[str] = [] if rep.active else ["inactive"]
+        new = ramping.get(rep.rep_id)
+        if new is not None:  # the fairness view shows new reps separately
+            got = f"{new.share:.0%}" if new.share is not None else "no leads yet"
+            states.append(f"new rep: {got} of pool leads (min {new.min_share:.0%})")
         away = any(start <= now < end for start, end in rep.out_of_office)
         if away:
             states.append("out of office")
@@ -619,7 +626,7 @@ def model_page(
     user: User, ctx: Ctx, conn: Conn, days: Days = 7, until: Text = "", pool: Text = ""
 ) -> Response:
     """The active model, its training window and metrics, and how its recent decisions
-    went (confidence distribution, share falling back)."""
+    went (confidence distribution, share falling back, drift of scores and features)."""
     filters = _filters(ctx, conn, days, until, pool)
     row = active_model_row(conn)
     window: dict[str, Any] = {}
@@ -652,6 +659,13 @@ def model_page(
                 for i, n in enumerate(bands)
             ]
         )
+    snapshot = ctx.service.inputs.load(conn, ctx.clock())
+    drift_settings = snapshot.policy.alert_settings.model_drift
+    drift_features = list(dict.fromkeys(["p_convert", "confidence", *drift_settings.features]))
+    drift = feature_drift(conn, drift_settings, recent_since=filters.since,
+                          recent_until=filters.end, features=drift_features,
+                          pool=filters.pool)  # fmt: skip
+    drift_alerts = [a for a in list_alerts(conn, 200, status="open") if a.kind == "model_drift"]
     return render(
         "model.html",
         user=user,
@@ -665,6 +679,9 @@ def model_page(
         has_reliability=has_reliability,
         fallback_text=fallback_text,
         confidence_chart=chart,
+        drift=drift,
+        drift_settings=drift_settings,
+        drift_alerts=drift_alerts,
     )
 
 

@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Query
 
+from leadpilot.policy.development import share_of
 from leadpilot.service.deps import AdminToken, Conn, Ctx, ReaderToken
 from leadpilot.service.errors import NotFoundError
 from leadpilot.service.kpis import KPIReport, compute_kpis
@@ -44,8 +45,18 @@ def kpi_report(
         p.name: [r.rep_id for r in snapshot.reps if r.active and p.includes(r)]
         for p in snapshot.policy.pools
     }
+    development = {}
+    for rep in snapshot.reps:
+        dev = share_of(rep, snapshot.policy, end)
+        if dev is not None:
+            development[rep.rep_id] = dev.min_share
     return compute_kpis(
-        conn, since=end - timedelta(days=days), until=end, members=members, pool=pool
+        conn,
+        since=end - timedelta(days=days),
+        until=end,
+        members=members,
+        pool=pool,
+        development=development,
     )
 
 
