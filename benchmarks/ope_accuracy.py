@@ -35,6 +35,7 @@ import argparse
 import itertools
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -50,7 +51,7 @@ from leadpilot.evaluate.ope import (
     one_hot,
     overlap_diagnostics,
 )
-from leadpilot.evaluate.replay import cross_fitted_reward_matrix
+from leadpilot.evaluate.replay import cross_fitted_reward_matrix, reward_matrix
 from leadpilot.model import ConversionModel  # type: ignore[attr-defined]
 from leadpilot.synth import World, expected_conversions, generate_world
 
@@ -68,14 +69,11 @@ def owners(world: World) -> pd.Series:
     return world.history["domain"].map(owner).astype(object)
 
 
-def true_rate(world: World, frame: pd.DataFrame, rep_ids: list[str | None]) -> float:
-    """Expected conversions per lead of ``rep_ids`` on ``frame`` (unassigned leads: 0)."""
-    return float(expected_conversions(world, frame, rep_ids, draws=DELAY_DRAWS).mean())
-
-
-def run_world(seed: int, n_leads: int, explore: float | None) -> list[dict[str, Any]]:
-    """Rows of the table for one world (one per candidate policy and estimator)."""
-    started = time.perf_counter()
+def world_arrays(seed: int, n_leads: int, explore: float | None) -> dict[str, np.ndarray]:
+    """Everything the estimates read for one world: the routing model's and the cross-fitted
+    outcome model's P(convert) (``q``, ``qx``), the estimated logging distribution ``ld``, the
+    logged ``action`` / ``reward`` / ``exact`` propensity, each logged lead's true probability
+    ``p_logged``, and per candidate its rep positions and per-lead truth."""
     kwargs = {} if explore is None else {"explore_share": explore}
     world = generate_world(n_leads=n_leads, n_reps=20, n_new_leads=1000, seed=seed, **kwargs)
     hist = world.history.copy()
@@ -91,40 +89,60 @@ def run_world(seed: int, n_leads: int, explore: float | None) -> list[dict[str, 
     logging = LoggingPolicyModel().fit(hist)
     reps = logging.reps_
     logging_dist = logging.predict_proba(replay)
-    n, k = len(replay), len(reps)
-    pairs = replay.loc[np.repeat(np.arange(n), k)].reset_index(drop=True)
-    pairs["rep_id"] = np.tile(reps, n)
-    pairs = pairs.drop(columns=["time_to_contact_hours", "first_contact_at"])
-    q = model.predict_proba(pairs).reshape(n, k)
+    q = reward_matrix(model, replay, reps)
     q_eval = cross_fitted_reward_matrix(
         lambda train: ConversionModel(n_bags=2).fit(train, world.reps), replay, early, reps
     )
-    action = np.searchsorted(np.array(reps), replay["rep_id"].astype(str).to_numpy())
-    reward = replay["converted"].astype(float).to_numpy()
-    pscore = clip_propensity(logging_dist[np.arange(n), action], CLIP)
     day = np.unique(replay["created_at"].dt.floor("D").to_numpy(), return_inverse=True)[1]
     cap = world.daily_capacity(reps)
     ok = logging_dist > 0  # reps taking leads at the time
-    candidates = {
-        "greedy": greedy_assignment(q, day, cap, ok).rep_index,
-        "round_robin": round_robin_assignment(q, day, cap, ok).rep_index,
-    }
-    p_logged = expected_conversions(world, replay, list(replay["rep_id"]), draws=DELAY_DRAWS)
-    logged_truth = float(p_logged.mean())
     assert world.history_propensity is not None
-    exact = world.history_propensity[replay_rows]
+    out = {
+        "q": q,
+        "qx": q_eval,
+        "ld": logging_dist,
+        "action": np.searchsorted(np.array(reps), replay["rep_id"].astype(str).to_numpy()),
+        "reward": replay["converted"].astype(float).to_numpy(),
+        "exact": world.history_propensity[replay_rows],
+        "p_logged": expected_conversions(world, replay, list(replay["rep_id"]), draws=DELAY_DRAWS),
+    }
+    for name, assign in (("greedy", greedy_assignment), ("round_robin", round_robin_assignment)):
+        pos = assign(q, day, cap, ok).rep_index
+        out[f"pos_{name}"] = pos
+        out[f"truth_{name}"] = expected_conversions(
+            world, replay, [reps[p] if p >= 0 else None for p in pos], draws=DELAY_DRAWS
+        )
+    return out
+
+
+def run_world(
+    seed: int, n_leads: int, explore: float | None, arrays_dir: Path | None = None
+) -> list[dict[str, Any]]:
+    """Rows of the table for one world (one per candidate policy and estimator); with
+    ``arrays_dir`` the world's arrays are read from (or saved to) an ``.npz`` there."""
+    started = time.perf_counter()
+    cached = None
+    if arrays_dir is not None:
+        cached = arrays_dir / f"s{seed}_n{n_leads}_e{explore}.npz"
+    if cached is not None and cached.exists():
+        a = dict(np.load(cached))
+    else:
+        a = world_arrays(seed, n_leads, explore)
+        if cached is not None:
+            np.savez(cached, **a)
+    action, reward, logging_dist, q_eval = a["action"], a["reward"], a["ld"], a["qx"]
+    n, k = logging_dist.shape
+    pscore = clip_propensity(logging_dist[np.arange(n), action], CLIP)
     rows = []
-    truths: dict[str, float] = {}
-    for (name, positions), (source, ps) in itertools.product(
-        candidates.items(), (("exact", exact), ("estimated", pscore))
+    for name, (source, ps) in itertools.product(
+        ("greedy", "round_robin"), (("exact", a["exact"]), ("estimated", pscore))
     ):
+        positions = a[f"pos_{name}"]
         data = ReplayData(action, reward, ps, one_hot(positions, k), q_eval)
         diag = overlap_diagnostics(data, logging_dist)
-        truth = truths.setdefault(
-            name, true_rate(world, replay, [reps[p] if p >= 0 else None for p in positions])
-        )
+        truth = float(a[f"truth_{name}"].mean())
         noise_free = DoublyRobust().estimate_policy_value(
-            ReplayData(action, p_logged, ps, one_hot(positions, k), q_eval)
+            ReplayData(action, a["p_logged"], ps, one_hot(positions, k), q_eval)
         )
         for est_name, est in ESTIMATORS.items():
             if source == "exact" and est_name == "dm":
@@ -135,7 +153,7 @@ def run_world(seed: int, n_leads: int, explore: float | None) -> list[dict[str, 
                     "world": f"seed {seed}" + ("" if explore is None else f", explore {explore}"),
                     "leads": n_leads,
                     "dr_noise_free_error": noise_free / truth - 1,
-                    "half_width": (iv.ci_high - iv.ci_low) / 2 / iv.rate if iv.rate > 0 else np.inf,
+                    "half_width": iv.relative_half_width,
                     "policy": name,
                     "propensity": source,
                     "estimator": est_name,
@@ -149,7 +167,7 @@ def run_world(seed: int, n_leads: int, explore: float | None) -> list[dict[str, 
                     "unsupported": diag.unsupported_share,
                     "verdict": diag.verdict,
                     "n": n,
-                    "logged_truth": logged_truth,
+                    "logged_truth": float(a["p_logged"].mean()),
                     "logged_rate": reward.mean(),
                 }
             )
@@ -219,14 +237,20 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, nargs="*", default=[0, 1, 2, 3, 4])
     parser.add_argument("--poor-seeds", type=int, nargs="*", default=[0, 1])
     parser.add_argument("--leads", type=int, nargs="+", default=[20_000])
+    parser.add_argument(
+        "--arrays",
+        type=Path,
+        default=None,
+        help="folder caching each world's arrays (.npz): re-estimate without re-simulating",
+    )
     args = parser.parse_args()
     started = time.process_time()
     rows: list[dict[str, Any]] = []
     for leads in args.leads:
         for seed in args.seeds:
-            rows += run_world(seed, leads, None)
+            rows += run_world(seed, leads, None, args.arrays)
         for seed in args.poor_seeds:
-            rows += run_world(seed, leads, POOR_EXPLORE)
+            rows += run_world(seed, leads, POOR_EXPLORE, args.arrays)
     _print(rows)
     _summary(rows)
     print(f"\n{time.process_time() - started:.0f} s CPU")

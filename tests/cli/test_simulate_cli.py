@@ -168,19 +168,38 @@ def test_holdout_designs_from_the_world_files_match_the_world_in_memory(
     hist = world.history
     lo, hi = pd.Timestamp("2026-05-04", tz="UTC"), pd.Timestamp("2026-05-18", tz="UTC")
     window = hist[(hist["created_at"] >= lo) & (hist["created_at"] < hi)]
+    # --designs-capacity 1.2 (the default): the team takes 1.2x the average day's leads
+    per_day = len(window) / window["created_at"].dt.floor("D").nunique()
+    cap_scale = 1.2 * per_day / world.reps["max_leads_per_day"].sum()
     expected = compare_designs(
         window.reset_index(drop=True),
         reps_from_frame(world.reps),
         GroundTruthScorer(world.truth),
         lambda leads, rep_ids: expected_conversions(world, leads, rep_ids),
         history=hist[hist["created_at"] < lo],
-        cap_scale=0.8,
+        cap_scale=cap_scale,
         replications=2,
     )
     assert got["leads"] == len(window)
+    assert got["cap_scale"] == pytest.approx(cap_scale)
     assert got["true_lift"] == pytest.approx(expected.truth)
     assert set(got["designs"]) == {"per-lead 50%", "switchback daily", "switchback hourly"}
     for name, row in expected.summary().items():
         assert got["designs"][name] == pytest.approx(row, nan_ok=True), name
     page = (folder / "designs.html").read_text()
     assert "Holdout designs vs the true lift" in page
+
+
+def test_a_block_with_fewer_settled_leads_than_folds_uses_the_routing_model(
+    folder: Path,
+) -> None:
+    code, output = _invoke(
+        "simulate", str(folder / "history.csv"), "--reps", str(folder / "reps.csv"),
+        "--model", str(folder / "model_early"), "--strategy", "round_robin",
+        "--from", "2026-05-04", "--to", "2026-05-10", "--bootstrap", "50",
+        "--outcome-folds", "1000", "--json-out", str(folder / "few.json"),
+    )  # fmt: skip
+    assert code == 0, output
+    doc = json.loads((folder / "few.json").read_text())
+    assert doc["replay"]["settled_leads"] < 1000
+    assert doc["replay"]["outcome_model"] == "the routing model of each block"

@@ -21,6 +21,7 @@ from leadpilot.analyze.matches import FDR_LEVEL, best_matches, rep_segment_cells
 from leadpilot.analyze.methods import methods_with_reps, methods_without_reps
 from leadpilot.analyze.rates import rate_table
 from leadpilot.analyze.recommend import CROSS_FIT_FOLDS, Plan, plan_routing, summarise
+from leadpilot.analyze.revenue import revenue_impact
 from leadpilot.analyze.sections import (
     Action,
     DataQuality,
@@ -269,6 +270,19 @@ def build_plan(ctx: AuditContext) -> None:
     months = ctx.quality.months_of_history
     ctx.plan = plan
     ctx.summary = summarise(plan, months=months if months and months >= 1 else None)
+    revenue = revenue_impact(
+        plan.row_rep,
+        plan.row_seg,
+        plan.row_y,
+        plan.row_value,
+        plan.draws,
+        plan.plan,
+        plan.round_robin,
+        # its own stream: the audit's other draws (and figures) stay as they were
+        rng=np.random.default_rng(21),
+        months=months if months and months >= 1 else None,
+    )
+    ctx.summary["projected_revenue"] = revenue.as_dict() if revenue is not None else None
     n_mat, k_mat = plan.observed_n, plan.observed_k
     keep = n_mat.sum(axis=1) > 0
     # Bootstrap sizes shrink on very wide tables so the simulated arrays stay in memory
@@ -384,6 +398,7 @@ def build_recommendations(ctx: AuditContext) -> None:
         capacity_source=s["capacity_source"],
         projected_lift=Lift(**s["projected_lift"]),
         projected_lift_vs_history=Lift(**s["projected_lift_vs_history"]),
+        projected_revenue=s.get("projected_revenue"),
         segments=s["segments"],
         reps=s["reps"],
         leads=s["leads"],

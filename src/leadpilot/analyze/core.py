@@ -139,6 +139,12 @@ def prepare(frame: pd.DataFrame, target: str) -> tuple[pd.DataFrame, str, list[s
             "won": won,
             "days": _days_to_outcome(frame, used),
             "created": created,
+            # the deal's amount where the export has one (the revenue impact)
+            "value": (
+                pd.to_numeric(frame["deal_value"], errors="coerce")
+                if "deal_value" in frame.columns
+                else pd.Series(np.nan, index=frame.index)
+            ),
         }
     )
     both = data["won"].notna() & data["y"].notna()

@@ -17,6 +17,7 @@ from leadpilot.analyze.charts import (
 )
 from leadpilot.analyze.core import Analysis
 from leadpilot.analyze.provenance import provenance_line
+from leadpilot.analyze.revenue import revenue_sentence
 
 __all__ = ["render_html", "write_html"]
 
@@ -117,6 +118,7 @@ def render_html(
             provenance=doc.provenance,
             provenance_line=provenance_line(doc.provenance),
             v=doc.verdict,
+            revenue_sentence=revenue_sentence(doc.recommendations.projected_revenue),
             q=doc.data_quality,
             overall=doc.overall,
             target_label=target_label,

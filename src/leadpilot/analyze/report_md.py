@@ -8,6 +8,7 @@ from typing import Any
 
 from leadpilot.analyze.core import Analysis
 from leadpilot.analyze.provenance import provenance_line
+from leadpilot.analyze.revenue import revenue_sentence
 
 __all__ = ["render_markdown", "write_markdown"]
 
@@ -171,6 +172,9 @@ def render_markdown(analysis: Analysis, *, narrative: dict[str, Any] | None = No
             f"Capacity: {rec.capacity_source}.",
             "",
         ]
+    revenue = revenue_sentence(rec.projected_revenue)
+    if revenue is not None:
+        lines += [revenue, ""]
     lines += [f"{i}. {_md(r['text'])}" for i, r in enumerate(rec.rules, start=1)]
     lines += ["", f"*Method:* {rec.method}", "", "## 5. Prioritised actions", ""]
     for a in d.actions:

@@ -255,6 +255,10 @@ class Recommendations:
     plan: list[dict[str, Any]] | None = field(default=None, metadata=OMIT_NONE)
     rules_considered: list[Rule] | None = field(default=None, metadata=OMIT_NONE)
     model: dict[str, Any] | None = field(default=None, metadata=OMIT_NONE)
+    # the plan's pipeline value against round-robin's, in deal_value's units (value, ci_low,
+    # ci_high, plan, round_robin, per_month, deals); None when the export has too few
+    # deal values (analyze.revenue)
+    projected_revenue: dict[str, Any] | None = field(default=None, metadata=OMIT_NONE)
 
 
 @dataclass

@@ -58,6 +58,20 @@ def _read(db: str | None, mode: str, since: datetime | None) -> tuple[list[Any],
     return outcomes, policies_by_version(texts)
 
 
+def _poor_fit(db: str | None, since: datetime | None) -> dict[str, bool]:
+    """Reps' latest fit rating of each lead since ``since`` (True: poor fit)."""
+    from leadpilot.store.engine import make_engine
+    from leadpilot.store.feedback import feedback_rows
+
+    engine = make_engine(database_url(db))
+    try:
+        with engine.connect() as conn:
+            rows = feedback_rows(conn, since=since)
+    finally:
+        engine.dispose()
+    return {str(r["lead_id"]): r["fit"] == "poor" for r in rows}
+
+
 def _write(
     document: dict[str, Any],
     html: str,
@@ -131,7 +145,8 @@ def register(app: typer.Typer) -> None:
         _prepare((out, "--out"), (json_out, "--json-out"), (md_out, "--markdown"))
         start = _since(since)
         outcomes, policies = _read(db, "shadow", start)
-        document = shadow_report(outcomes, policies, since=start).as_dict()
+        poor_fit = _poor_fit(db, start)
+        document = shadow_report(outcomes, policies, since=start, poor_fit=poor_fit).as_dict()
         markdown = render_shadow_markdown(document)
         _write(document, render_shadow_html(document), markdown, out, json_out, md_out)
         _show(markdown, document, as_json)

@@ -81,17 +81,22 @@ def simulate(
     truth: Path | None = typer.Option(
         None, "--truth", help="The world's truth.json (default: next to HISTORY)."
     ),
-    designs_cap_scale: float = typer.Option(
-        0.8, "--designs-cap-scale", min=0.05, help="Daily caps x this for --holdout-designs."
+    designs_capacity: float = typer.Option(
+        1.2,
+        "--designs-capacity",
+        min=0.1,
+        help="For --holdout-designs: the team's daily capacity as a multiple of the average "
+        "day's leads (reps' caps scaled in proportion; 1.2 = tight).",
     ),
     designs_seeds: int = typer.Option(
         3, "--designs-seeds", min=2, max=50, help="Routing seeds for --holdout-designs."
     ),
 ) -> None:
     """Replay the history's leads in time order through each policy and estimate, per
-    policy, the conversion rate it would have had (DM, IPS, SNIPS, DR with 95% intervals),
-    its lift over the logged assignment and round-robin, how well the history covers its
-    choices, and how it loads the team.
+    policy, the conversion rate it would have had (DM, IPS, SNIPS, DR, SWITCH-DR with 95%
+    intervals), its lift over the logged assignment and round-robin, how well the history
+    covers its choices, and how it loads the team. On a synthetic world, --holdout-designs
+    also shows how far a per-lead holdout and a switchback misstate the true lift.
 
     Example:  leadpilot simulate world/history.csv --reps world/reps.csv --cross-fit
               --strategy round_robin --strategy predictive --out sim.html --json-out sim.json
@@ -100,7 +105,7 @@ def simulate(
         document = _simulate(history, reps, model, policy, strategy, date_from, date_to, out,
                              json_out, decisions_dir, cross_fit, blocks, accounts, seed,
                              n_bootstrap, clip, outcome_folds,
-                             DesignsRequest(holdout_designs, truth, designs_cap_scale,
+                             DesignsRequest(holdout_designs, truth, designs_capacity,
                                             designs_seeds))  # fmt: skip
     if as_json:
         typer.echo(json.dumps(document, indent=2, default=str))
@@ -206,7 +211,7 @@ class DesignsRequest:
 
     on: bool
     truth: Path | None
-    cap_scale: float
+    capacity: float  # the team's daily capacity / the average day's leads
     seeds: int
 
 
@@ -242,13 +247,20 @@ def _designs(
     world = SimpleNamespace(truth=truth, reps=roster)
     start = window["created_at"].min()
     leads = window[window["created_at"] < start + pd.Timedelta(days=DESIGN_DAYS)]
+    per_day = len(leads) / max(1, leads["created_at"].dt.floor("D").nunique())
+    caps = pd.to_numeric(roster["max_leads_per_day"], errors="coerce")
+    if caps.isna().any() or caps.sum() <= 0:
+        raise DataValidationError(
+            "--holdout-designs needs every rep's max_leads_per_day in --reps",
+            hint="the comparison is about capacity shared by treated and holdout leads",
+        )
     return compare_designs(
         leads.reset_index(drop=True),
         reps_from_frame(roster),
         GroundTruthScorer(truth),
         lambda frame_, rep_ids: expected_conversions(world, frame_, rep_ids),  # type: ignore[arg-type]
         history=frame[frame["created_at"] < start],
-        cap_scale=request.cap_scale,
+        cap_scale=request.capacity * per_day / float(caps.sum()),
         replications=request.seeds,
         progress=lambda msg: status.update(msg[:1].upper() + msg[1:] + "..."),
     )
@@ -260,7 +272,8 @@ def print_designs(out: Any, comparison: DesignComparison) -> None:
     truth = next(iter(rows.values()))["truth"] if rows else float("nan")
     table = Table(
         title=f"Holdout designs vs the true lift: {comparison.leads:,} leads, daily caps "
-        f"x{comparison.cap_scale:g}, {len(comparison.truth)} routing seeds (points of conversion)"
+        f"x{comparison.cap_scale:.2f} the roster's, {len(comparison.truth)} routing seeds "
+        "(points of conversion)"
     )
     for col in ("design", "estimated lift", "true lift", "estimate / truth",
                 "interval covers truth"):  # fmt: skip
@@ -277,14 +290,17 @@ def print_designs(out: Any, comparison: DesignComparison) -> None:
     per_lead = rows.get("per-lead 50%")
     daily = rows.get("switchback daily")
     if per_lead and daily:
+        off = (per_lead["estimate"] - truth) / per_lead["se"] if per_lead["se"] > 0 else 0.0
         out.print(
-            f"The true lift of predictive routing here is {100 * truth:+.2f} points. A 50% "
-            f"per-lead holdout reports {per_lead['ratio']:.1f}x it: treated and holdout leads "
-            "share the same reps' daily caps and fairness band, so the holdout's round-robin "
-            "leads leave room the predictive ones use. Day-long switchback blocks report "
-            f"{daily['ratio']:.1f}x (± is the standard error over routing seeds; outcomes are "
-            "the world's expected conversions, so no outcome noise). Unassigned under "
-            f"all-predictive routing: {comparison.unassigned:.1%}."
+            f"The true lift of routing every lead predictively is {100 * truth:+.2f} points. A "
+            f"50% per-lead holdout reports {per_lead['ratio']:.1f}x it ({off:+.1f} standard "
+            f"errors), day-long switchback blocks {daily['ratio']:.1f}x. Treated and holdout "
+            "leads share the same reps' daily caps and fairness band, so with a per-lead "
+            "holdout the round-robin leads leave room the predictive ones use; switchback "
+            "blocks keep a day's capacity within one arm. (± is the standard error over "
+            "routing seeds; outcomes are the world's expected conversions, so there is no "
+            f"outcome noise. Unassigned under all-predictive routing: "
+            f"{comparison.unassigned:.1%}.)"
         )
 
 

@@ -113,6 +113,7 @@ def run_simulation(
     arms = list(policies) + ([("__baseline__", baseline)] if baseline is not None else [])
     decisions: dict[str, list[Decision]] = {n: [] for n, _ in arms}
     settled_parts, reward_parts = [], []
+    crossed = 0  # blocks whose settled leads were scored by cross-fitted outcome models
     rep_ids = [r.rep_id for r in reps]
     for b, block in enumerate(blocks):
         start = block.replay["created_at"].min()
@@ -131,7 +132,10 @@ def run_simulation(
         if len(settled):
             say(f"block {b + 1}/{len(blocks)}: scoring {len(settled):,} settled leads")
             settled_parts.append(settled)
-            if outcome_folds >= 2 and outcome_fit is not None:
+            # A fold needs leads of its own: a block with fewer settled leads than folds is
+            # scored by its routing model.
+            if outcome_folds >= 2 and outcome_fit is not None and len(settled) >= outcome_folds:
+                crossed += 1
                 reward_parts.append(
                     cross_fitted_reward_matrix(
                         outcome_fit, settled, past, rep_ids, folds=outcome_folds
@@ -174,8 +178,11 @@ def run_simulation(
         "baseline": "round_robin" if base is not None else None,
         "outcome_model": (
             f"cross-fitted in {outcome_folds} folds within each block"
-            if outcome_folds >= 2 and outcome_fit is not None
+            if crossed == len(settled_parts)
             else "the routing model of each block"
+            if crossed == 0
+            else f"cross-fitted in {outcome_folds} folds within {crossed} of "
+            f"{len(settled_parts)} blocks (the others by their routing model)"
         ),
     }
     return SimulationResult(

@@ -76,8 +76,8 @@ p.moved_vs_first.top %}; {{ m['from'] }}&rarr;{{ m.to }} {{ m.leads }}{% endfor 
 <td class="n">{{ p.leads_per_rep.get(rep, 0) }}</td>{% endfor %}</tr>{% endfor %}</table>
 {% if designs %}<h2>Holdout designs vs the true lift</h2>
 <p>{{ '{:,}'.format(designs.leads) }} leads routed with the world's true probabilities, daily caps
-x{{ designs.cap_scale }}, {{ designs.true_lift|length }} routing seeds; lift in points of
-conversion (&plusmn; standard error over seeds).</p>
+x{{ '%.2f'|format(designs.cap_scale) }} the roster's, {{ designs.true_lift|length }} routing
+seeds; lift in points of conversion (&plusmn; standard error over seeds).</p>
 <table><tr><th>design</th><th>estimated lift</th><th>true lift</th><th>estimate / truth</th>
 <th>interval covers truth</th></tr>
 {% for name, d in designs.designs.items() %}<tr><td>{{ name }}</td>
@@ -86,8 +86,9 @@ conversion (&plusmn; standard error over seeds).</p>
 <td class="n">{{ '%.1f'|format(d.ratio) }}x</td>
 <td class="n">{{ d.covers }} of {{ d.seeds }}</td></tr>{% endfor %}</table>
 <p>Treated and holdout leads share the same reps' daily caps and fairness band: with a per-lead
-holdout the arms interfere, so the measured lift is not the lift of routing every lead
-predictively. Switchback blocks of a day keep a day's capacity within one arm.</p>{% endif %}
+holdout the arms can interfere, so the measured lift can differ from the lift of routing every
+lead predictively (the table shows by how much here). Switchback blocks of a day keep a day's
+capacity within one arm.</p>{% endif %}
 <p>DM is the outcome model alone; IPS and SNIPS weight the logged outcomes by how likely the
 history was to make each policy's choice; DR combines both; SWITCH-DR is DR where the weights
 are moderate and the model alone where they are largest (the cut chosen from the data), less

@@ -335,6 +335,35 @@ class ModelBatchScores:
             self.average_rows_scored += 1
         return cached
 
+    def prime_averages(self, wanted: Sequence[tuple[int, Sequence[int]]]) -> int:
+        """Score, in one vectorised call, the average-rep rows that ``candidates(row, cols)``
+        would score one at a time for each ``(row, cols)`` in ``wanted`` (the batch router's
+        guess of each lead's candidates); returns how many rows it scored. The rows are the
+        ones ``candidates`` scores (same features, row by row the same numbers), so a guess
+        only saves time: a wrong one leaves ``candidates`` to score its own row."""
+        n = self._n
+        keys: list[tuple[int, float]] = []
+        for row, cols in wanted:
+            idx = np.asarray(cols, dtype=np.int64)
+            if len(idx) == 0 or (len(idx) == n and bool(np.all(idx == np.arange(n)))):
+                continue
+            ttc = self._ttc[idx]
+            mean = float(np.nanmean(ttc)) if np.isfinite(ttc).any() else math.nan
+            if mean == self._full_mean or (math.isnan(mean) and math.isnan(self._full_mean)):
+                continue
+            if (row, mean) not in self._avg_cache:
+                keys.append((row, mean))
+        keys = list(dict.fromkeys(keys))
+        if not keys:
+            return 0
+        X = self._avg_rows[[row for row, _ in keys]].copy()
+        X[:, self._ttc_pos] = [mean for _, mean in keys]
+        fitted = self._fitted
+        Z = raw_log_odds(fitted.glm, fitted.boosters, X, n_jobs=self._n_jobs)
+        for j, key in enumerate(keys):
+            self._avg_cache[key] = Z[:, j].copy()
+        return len(keys)
+
     def candidates(self, row: int, cols: Sequence[int]) -> CandidateScores:
         """The scores of lead ``row`` against the reps in columns ``cols``."""
         idx = np.asarray(cols, dtype=np.int64)

@@ -170,6 +170,23 @@ class Checker:
         self._caps: dict[str, Capacity] = self.memo.caps if self.memo is not None else {}
         self._never_away = self.memo.never_away if self.memo is not None else frozenset()
         self._rules: dict[str, list[tuple[EligibilityRule, Any]]] = {}
+        self._days: dict[str | None, date] = {}
+        self._open: dict[str, int] = {}
+
+    def local_day(self, rep: Rep) -> date:
+        """The rep's local date now (per timezone, for this decision)."""
+        day = self._days.get(rep.timezone)
+        if day is None:
+            day = self._days[rep.timezone] = local_day(rep, self.now)
+        return day
+
+    def open_count(self, rep: Rep) -> int:
+        """The rep's open leads now (read once per decision: the screen and the expected
+        response time both ask)."""
+        count = self._open.get(rep.rep_id)
+        if count is None:
+            count = self._open[rep.rep_id] = self.state.open_count(rep.rep_id, self.now)
+        return count
 
     def capacity(self, rep: Rep) -> Capacity:
         """``capacity_of(rep, policy)``, memoised for this decision (asked for every rep
@@ -178,6 +195,10 @@ class Checker:
         if cap is None:
             cap = self._caps[rep.rep_id] = capacity_of(rep, self.policy)
         return cap
+
+    def may_be_away(self, rep: Rep) -> bool:
+        """False when the memo knows the rep has no out-of-office range or holiday."""
+        return rep.rep_id not in self._never_away
 
     def static_codes(
         self, reps: Sequence[Rep], pool: Pool, view: LeadView
@@ -233,7 +254,7 @@ class Checker:
             return "INACTIVE"
         if rep.rep_id in self.declined:
             return "DECLINED_BEFORE"
-        if rep.rep_id not in self._never_away:
+        if self.may_be_away(rep):
             away = is_away(rep, self.now, self.policy.availability)
             if away:
                 return away
@@ -245,12 +266,10 @@ class Checker:
             return "OUTSIDE_WORKING_HOURS"
         cap = self.capacity(rep)
         if cap.max_leads_per_day is not None and (
-            self.state.daily_count(rep.rep_id, local_day(rep, self.now)) >= cap.max_leads_per_day
+            self.state.daily_count(rep.rep_id, self.local_day(rep)) >= cap.max_leads_per_day
         ):
             return "AT_DAILY_CAP"
-        if cap.max_open_leads is not None and (
-            self.state.open_count(rep.rep_id, self.now) >= cap.max_open_leads
-        ):
+        if cap.max_open_leads is not None and (self.open_count(rep) >= cap.max_open_leads):
             return "AT_OPEN_CAP"
         return None
 
@@ -264,7 +283,7 @@ class Checker:
                 found = static[rep.rep_id] or self.availability_block(rep)
                 if found is None:
                     out.eligible.append(rep)
-                    out.local_days[rep.rep_id] = local_day(rep, self.now)
+                    out.local_days[rep.rep_id] = self.local_day(rep)
                 else:
                     out.exclusions[rep.rep_id] = found
             return out
@@ -277,7 +296,7 @@ class Checker:
                 code = self.rule_block(rep, pool, view) or self.availability_block(rep)
             if code is None:
                 out.eligible.append(rep)
-                out.local_days[rep.rep_id] = local_day(rep, self.now)
+                out.local_days[rep.rep_id] = self.local_day(rep)
             else:
                 out.exclusions[rep.rep_id] = code
         return out

@@ -513,8 +513,10 @@ def _remaining(
         cap = daily_cap(checker.capacity(rep).max_leads_per_day)
         # Equivalent to ``availability_block(rep, require_working=False) == "OUT_OF_OFFICE"``
         # for active members, without re-reading the counts it checks first.
-        away = rep.rep_id not in declined and (
-            is_away(rep, now, policy.availability) == "OUT_OF_OFFICE"
+        away = (
+            rep.rep_id not in declined
+            and checker.may_be_away(rep)
+            and is_away(rep, now, policy.availability) == "OUT_OF_OFFICE"
         )
         remaining[i] = 0.0 if away else min(max(cap - used[i], 0.0), 1e6)
     return remaining

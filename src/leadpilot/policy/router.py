@@ -45,6 +45,7 @@ from leadpilot.schema import Candidate, Decision, Lead, Rep, Scorer
 __all__ = [
     "TOP_CANDIDATES",
     "lead_view",
+    "planned_candidates",
     "priced_pool",
     "route",
     "route_repriced",
@@ -194,6 +195,18 @@ def route_repriced(
     ):
         inputs = reprice(plan.pool, inputs)
     return _choose(plan, inputs, state, rng), inputs
+
+
+def planned_candidates(
+    lead: Lead, inputs: RouterInputs, state: RoutingState, now: datetime
+) -> list[str] | None:
+    """The ids of the reps a strategy would choose among for ``lead`` at ``now`` with this
+    state, or ``None`` when a rule decides before any strategy (the batch router's guess of
+    what the scorer will be asked, made before the leads ahead of it are routed)."""
+    plan = _plan(lead, inputs, state, now, frozenset())
+    if isinstance(plan, Decision):
+        return None
+    return [rep.rep_id for rep in plan.screen.eligible]
 
 
 def priced_pool(

@@ -163,6 +163,21 @@ decisions = sa.Table(
     ),
 )
 
+# Reps' feedback on a lead's fit (migration 0007; ``fit_feedback`` events).
+fit_feedback = sa.Table(
+    "fit_feedback",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("event_id", sa.String(128), nullable=False, unique=True),
+    sa.Column("lead_id", sa.String(128), sa.ForeignKey("leads.lead_id"), nullable=False),
+    sa.Column("rep_id", sa.String(128), nullable=False, index=True),
+    sa.Column("fit", sa.String(8), nullable=False),
+    sa.Column("reason", sa.String(512)),
+    sa.Column("strategy", sa.String(64)),
+    sa.Column("pool", sa.String(128)),
+    sa.Column("occurred_at", UTCDateTime, nullable=False, index=True),
+)
+
 events = sa.Table(
     "events",
     metadata,

@@ -40,17 +40,23 @@ def expected_response_hours(
     policy: Policy,
     typical: Mapping[str, float],
     cap_of: Callable[[Rep], int | None] | None = None,
+    open_of: Callable[[Rep], int] | None = None,
 ) -> NDArray[np.float64]:
     """Each rep's expected hours to first contact: their typical time (history, which
     already holds their usual off-hours waits) plus the backlog, i.e. open leads beyond one
     day's capacity, at ``minutes_per_open_lead`` each. Unknown reps get the team median.
-    ``cap_of(rep)``: the rep's daily cap (``capacity_of`` when not given)."""
+    ``cap_of(rep)``: the rep's daily cap (``capacity_of`` when not given); ``open_of(rep)``:
+    the rep's open leads now (``state.open_count`` when not given)."""
     per_lead = policy.predictive.minutes_per_open_lead / 60.0
     fallback = float(np.median(list(typical.values()))) if typical else 0.0
     out = np.empty(len(eligible))
     for i, rep in enumerate(eligible):
         cap = cap_of(rep) if cap_of is not None else capacity_of(rep, policy).max_leads_per_day
-        backlog = max(0, state.open_count(rep.rep_id, now) - cap) if cap is not None else 0
+        if cap is None:
+            backlog = 0
+        else:
+            opened = open_of(rep) if open_of is not None else state.open_count(rep.rep_id, now)
+            backlog = max(0, opened - cap)
         out[i] = typical.get(rep.rep_id, fallback) + backlog * per_lead
     return out
 
@@ -81,6 +87,7 @@ class Predictive:
                 policy,
                 inputs.response_hours or {},
                 lambda rep: ctx.checker.capacity(rep).max_leads_per_day,
+                ctx.checker.open_count,
             )
             if queue_aware
             else None

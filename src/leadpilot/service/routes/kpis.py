@@ -10,10 +10,12 @@ from fastapi import APIRouter, Path, Query
 from leadpilot.policy.development import share_of
 from leadpilot.service.deps import AdminToken, Conn, Ctx, ReaderToken
 from leadpilot.service.errors import NotFoundError
+from leadpilot.service.fit_feedback import FeedbackReport, feedback_report
 from leadpilot.service.kpis import KPIReport, compute_kpis
 from leadpilot.service.schemas import MAX_ID, AlertPublic, Moment
 from leadpilot.store.alerts import acknowledge_alert, list_alerts
 from leadpilot.store.engine import write_transaction
+from leadpilot.store.feedback import feedback_rows
 
 router = APIRouter(prefix="/v1", tags=["kpis"])
 
@@ -58,6 +60,23 @@ def kpi_report(
         pool=pool,
         development=development,
     )
+
+
+@router.get("/feedback", response_model=FeedbackReport)
+def get_feedback(
+    ctx: Ctx,
+    conn: Conn,
+    _token: ReaderToken,
+    days: Annotated[int, Query(ge=1, le=3650, description="window length in days")] = 28,
+    until: Moment | None = None,
+) -> FeedbackReport:
+    """Reps' fit ratings: the share of poor fits overall, by routing strategy, per rep and
+    per segment (Wilson 95% intervals), and the reasons given."""
+    end = until or ctx.clock()
+    since = end - timedelta(days=days)
+    segments = ctx.service.inputs.load(conn, end).policy.segments
+    rows = feedback_rows(conn, since=since, until=end)
+    return feedback_report(rows, segments, since=since, until=end)
 
 
 @router.get("/alerts", response_model=list[AlertPublic])
