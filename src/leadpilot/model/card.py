@@ -12,6 +12,7 @@ from typing import Any
 
 from leadpilot.model.estimator import ConversionModel
 from leadpilot.model.evaluation import EvaluationReport
+from leadpilot.model.explain import describe_feature
 from leadpilot.model.metrics import jsonable
 
 __all__ = ["metrics_document", "render_card", "write_reports"]
@@ -47,6 +48,7 @@ def metrics_document(
             "glm_interactions": [p[0] for p in fitted.glm.spec.pairs],
             "importance": fitted.importance,
             "confidence": dict(confidence) if confidence is not None else None,
+            "rep_effects": fitted.rep_effects,
         }
     )
 
@@ -184,6 +186,7 @@ def render_card(
     lines += ["", "## What drives the scores (share of mean absolute contribution)", ""]
     for _, row in imp.iterrows():
         lines.append(f"- {row['meaning']} (`{row['feature']}`): {row['share']:.1%}")
+    lines += rep_structure_lines(model.fitted_.rep_effects, model.rep_trees)
     if ev["guards"]:
         lines += ["", "## Guards (checks before and after training)", ""]
         lines += ["| guard | verdict | detail |", "|---|---|---|"]
@@ -208,6 +211,46 @@ def render_card(
         "- Per-rep and per-segment rates in features use only leads before each lead.",
     ]
     return "\n".join(lines) + "\n"
+
+
+def rep_structure_lines(effects: Sequence[Mapping[str, Any]], enabled: bool) -> list[str]:
+    """The card's "rep-specific structure" section: the rep-aware trees' largest effects in
+    words (where each rep beats or trails the team's prediction, and by how much)."""
+    lines = ["", "## Rep-specific structure the model found", ""]
+    if not enabled:
+        return [*lines, "Rep-aware trees were switched off for this model (`rep_trees=False`)."]
+    if not effects:
+        return [
+            *lines,
+            "Beyond each rep's overall level and the rep x segment cells, the per-rep trees "
+            "found nothing the out-of-time check could confirm: no round of them lowered the "
+            "log loss on each rep's latest leads, so the model routes on the cells alone.",
+        ]
+    lines += [
+        "Each rep has a few small trees that learn where that rep converts better or worse "
+        "than the team model predicts for the same lead, over every lead attribute and their "
+        "combinations (nobody listed them). The largest effects on the latest settled leads "
+        "(points: percentage points of conversion against the team model's prediction for "
+        "that rep; size: the gap between best and worst in log-odds, 1.0 is large):",
+        "",
+        "| rep | by | does best with | vs team | does worst with | vs team | size |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for e in effects:
+        lines.append(
+            f"| {e['rep']} | {describe_feature(str(e['feature']))} | {e['best']} | "
+            f"{e['best_points']:+.1f} pts | {e['worst']} | {e['worst_points']:+.1f} pts | "
+            f"{e['spread_log_odds']:.2f} |"
+        )
+    lines += [
+        "",
+        "The trees split on several attributes at once, so part of these edges exist only in "
+        "combination (e.g. one industry from one source); a row above shows an edge averaged "
+        "over the other attributes. Effects are "
+        "learned from a few hundred leads per rep; small ones (under ~0.3) may be noise, and "
+        "a rep with under 300 labelled leads gets no trees of their own.",
+    ]
+    return lines
 
 
 def reliability_svg(rows: Sequence[Mapping[Any, Any]], *, title: str = "Reliability") -> str:
