@@ -88,7 +88,9 @@ def main() -> None:
 
     pricer_module.solve_assignment_lp = counted  # type: ignore[assignment]
     pricer_module.solve_warm = counted_warm  # type: ignore[assignment]
-    profile = cProfile.Profile() if args.profile else None
+    # CPU time, not wall time: on a shared machine a wall-clock profile charges other
+    # processes' time to whatever was running.
+    profile = cProfile.Profile(time.process_time) if args.profile else None
     started_wall, started = time.perf_counter(), time.process_time()
     if profile is not None:
         profile.enable()

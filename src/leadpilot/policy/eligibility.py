@@ -172,6 +172,16 @@ class Checker:
         self._rules: dict[str, list[tuple[EligibilityRule, Any]]] = {}
         self._days: dict[str | None, date] = {}
         self._open: dict[str, int] = {}
+        self._working: dict[tuple[str | None, str | None], bool] = {}
+
+    def is_working(self, rep: Rep) -> bool:
+        """``is_working(rep, now)``, once per (working hours, timezone) for this decision
+        (a roster shares a few of each)."""
+        key = (rep.working_hours, rep.timezone)
+        working = self._working.get(key)
+        if working is None:
+            working = self._working[key] = is_working(rep, self.now)
+        return working
 
     def local_day(self, rep: Rep) -> date:
         """The rep's local date now (per timezone, for this decision)."""
@@ -262,7 +272,7 @@ class Checker:
             working = self.lane.working_hours or self.lane.require_available_now
         else:
             working = require_working
-        if working and not is_working(rep, self.now):
+        if working and not self.is_working(rep):
             return "OUTSIDE_WORKING_HOURS"
         cap = self.capacity(rep)
         if cap.max_leads_per_day is not None and (

@@ -29,7 +29,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from leadpilot.policy.assignment_lp import solve_assignment_lp
-from leadpilot.policy.availability import is_away, local_day, rep_zone
+from leadpilot.policy.availability import is_away, rep_zone
 from leadpilot.policy.demand import DemandModel, later_window_days
 from leadpilot.policy.development import floors
 from leadpilot.policy.eligibility import Checker
@@ -391,7 +391,8 @@ def pool_prices(
         memo=inputs.roster_memo(),
     )
     members = [r for r in inputs.reps if r.active and pool.includes(r)]
-    used = np.array([state.daily_count(r.rep_id, local_day(r, now)) for r in members], dtype=float)
+    day_of = checker.local_day
+    used = np.array([state.daily_count(r.rep_id, day_of(r)) for r in members], dtype=float)
     today_total = int(used.sum())
     # Refresh as the day fills: every ``refresh_every`` assignments (at least a quarter of
     # the pool, so big pools don't re-solve for every few leads) and every tenth of the pool

@@ -26,7 +26,14 @@ from leadpilot.store.kpi_reads import (
     window_leads,
 )
 
-__all__ = ["KPIReport", "MethodRate", "RateKPI", "compute_kpis", "routing_method"]
+__all__ = [
+    "KPIReport",
+    "MethodRate",
+    "RateKPI",
+    "compute_kpis",
+    "fairness_rows",
+    "routing_method",
+]
 
 
 class RateKPI(BaseModel):
@@ -147,7 +154,7 @@ def compute_kpis(
     hours = (until - since).total_seconds() / 3600 if since is not None else 0.0
 
     duplicates = duplicate_count(conn, since=since, until=until, pool=pool)
-    fairness = _fairness(
+    fairness = fairness_rows(
         conn,
         since=since,
         until=until,
@@ -175,7 +182,7 @@ def compute_kpis(
     )
 
 
-def _fairness(
+def fairness_rows(
     conn: sa.Connection,
     *,
     since: datetime | None,

@@ -40,7 +40,7 @@ from leadpilot.service.console.status import fairness_status, kpi_rows
 from leadpilot.service.context import ServiceContext
 from leadpilot.service.deps import Conn, Ctx
 from leadpilot.service.preview import candidate_rows, preview_decision, preview_public
-from leadpilot.service.routes.kpis import kpi_report
+from leadpilot.service.routes.kpis import kpi_fairness, kpi_report
 from leadpilot.service.routes.reps import update_rep
 from leadpilot.service.schemas import LeadCreate, RepUpdate, lead_from_create
 from leadpilot.store import policies as policy_store
@@ -389,12 +389,12 @@ class RepRow:
 
 def _rep_rows(ctx: ServiceContext, conn: Conn, filters: Filters) -> list[RepRow]:
     now = ctx.clock()
-    report = kpi_report(
+    found = kpi_fairness(
         ctx, conn, days=filters.days, until=filters.end if filters.until else None,
         pool=filters.pool,
     )  # fmt: skip
-    fairness = {r.rep_id: r.fairness_index for r in report.fairness}
-    ramping = {r.rep_id: r for r in report.fairness if r.new_rep}
+    fairness = {r.rep_id: r.fairness_index for r in found}
+    ramping = {r.rep_id: r for r in found if r.new_rep}
     rated: dict[str, list[int]] = {}  # rep -> [poor, rated] fit ratings in the window
     for fb in feedback_rows(conn, since=filters.since, until=filters.end):
         counts = rated.setdefault(fb["rep_id"], [0, 0])
