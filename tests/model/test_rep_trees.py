@@ -11,6 +11,7 @@ import pytest
 
 from leadpilot.ingest import leads_from_frame
 from leadpilot.model import ConversionModel
+from leadpilot.model.card import rep_structure_lines
 from leadpilot.model.rep_trees import RepTrees
 from leadpilot.synth import World, generate_world
 from leadpilot.synth.history import draw_outcomes
@@ -56,12 +57,21 @@ def test_rep_trees_recover_a_planted_engagement_effect(planted: tuple[World, str
         trees = [b for b in model.fitted_.boosters if isinstance(b, RepTrees)]
         assert bool(trees) == rep_trees
         got = _advantage(model.score_batch(leads, active).p, j)
+        if rep_trees:
+            model_with_trees = model
         gaps[rep_trees] = got[hot].mean() - got[cold].mean()
     assert true_gap > 2.5
     # with the rep's own trees most of the effect is found; without, much less of it
     assert gaps[True] > 0.7 * true_gap
     assert gaps[False] < 0.65 * true_gap
     assert abs(gaps[True] - true_gap) < abs(gaps[False] - true_gap) - 0.4
+    # the model card's table names it first: this rep, by engagement, best with the hottest
+    top = model_with_trees.fitted_.rep_effects[0]
+    assert (top["rep"], top["feature"]) == (rep, "engagement_score")
+    assert float(top["best"].split(" to ")[0]) > 50 > float(top["worst"].split(" to ")[1])
+    assert top["best_points"] > 0 > top["worst_points"]
+    card = "\n".join(rep_structure_lines(model_with_trees.fitted_.rep_effects, True))
+    assert f"| {rep} | engagement score | {top['best']} |" in card
 
 
 def test_rep_trees_save_and_load(planted: tuple[World, str, object], tmp_path: Path) -> None:

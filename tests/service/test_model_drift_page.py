@@ -15,8 +15,9 @@ import pytest
 
 from leadpilot.service.alerting import check_alerts
 from leadpilot.service.alerting.stats import psi, psi_noise
+from leadpilot.store.engine import write_transaction
 
-from .alert_data import add_lead
+from .alert_data import add_lead, insert_lead
 from .conftest import T0, Api, build_api, make_reps, migrated_engine
 
 CHI2_95_1DF = 3.841458820694124  # chi-square(1) 95th percentile, from tables
@@ -54,12 +55,13 @@ def _drift_rows(page: str) -> dict[str, list[str]]:
 def test_the_model_page_shows_each_features_psi_checked_by_hand(api: Api) -> None:
     _policy(api)
     start = T0 - timedelta(days=30)
-    for i in range(200):  # reference (the model's first 14 days): grades A 100, B 100
-        add_lead(api.engine, f"D{i}", start + timedelta(hours=i), model_version="m1",
-                 grade="A" if i % 2 else "B", p_convert=0.1)  # fmt: skip
-    for i in range(200):  # the last 7 days: A 180, B 20
-        add_lead(api.engine, f"E{i}", T0 - timedelta(hours=1, minutes=i), model_version="m1",
-                 grade="A" if i < 180 else "B", p_convert=0.1)  # fmt: skip
+    with write_transaction(api.engine) as conn:
+        for i in range(200):  # reference (the model's first 14 days): grades A 100, B 100
+            insert_lead(conn, f"D{i}", start + timedelta(hours=i), model_version="m1",
+                        grade="A" if i % 2 else "B", p_convert=0.1)  # fmt: skip
+        for i in range(200):  # the last 7 days: A 180, B 20
+            insert_lead(conn, f"E{i}", T0 - timedelta(hours=1, minutes=i), model_version="m1",
+                        grade="A" if i < 180 else "B", p_convert=0.1)  # fmt: skip
     page = api.client.get("/model?days=7", headers=api.headers("reader")).text
     rows = _drift_rows(page)
     by_hand = (0.9 - 0.5) * math.log(0.9 / 0.5) + (0.1 - 0.5) * math.log(0.1 / 0.5)  # 0.8789

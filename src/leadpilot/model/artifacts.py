@@ -64,6 +64,7 @@ def save_fitted(fitted: FittedConversion, params: Mapping[str, Any], directory: 
         "glm_c": fitted.glm_c,
         "training_window": fitted.training_window,
         "importance": fitted.importance,
+        "rep_effects": fitted.rep_effects,
         "dropped_columns": fitted.dropped_columns,
         "warnings": fitted.warnings,
         "guards": fitted.guards,
@@ -161,6 +162,7 @@ def load_fitted(directory: Path) -> tuple[dict[str, Any], FittedConversion]:
         warnings=list(doc.get("warnings", [])),
         guards=list(doc.get("guards", [])),
         importance=list(importance),
+        rep_effects=list(doc.get("rep_effects", [])),
     )
     if content_version(state, glm, boosters, calibrator) != fitted.version:
         raise _bad(directory, "its files do not match its version id (edited or mixed files)")

@@ -19,6 +19,7 @@ it as one more booster; a row of the "average rep" (rep unknown) gets 0.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,7 +29,7 @@ import lightgbm as lgb
 import numpy as np
 from numpy.typing import NDArray
 
-__all__ = ["HEADER", "RepTrees", "RepTreesConfig", "Trees", "fit_rep_trees"]
+__all__ = ["HEADER", "RepTrees", "RepTreesConfig", "Trees", "fit_rep_trees", "found_effects"]
 
 HEADER = "leadpilot-rep-trees v1"
 _REP_MARK = "=== rep "
@@ -245,3 +246,70 @@ def _logloss(z: NDF, y: NDF) -> float:
 
 # What the ensemble sums: LightGBM boosters and rep-aware trees score alike.
 Trees = lgb.Booster | RepTrees
+
+
+def found_effects(
+    trees: RepTrees,
+    X: NDF,
+    base_p: NDF,
+    *,
+    rep_names: Sequence[str],
+    levels: Mapping[str, Sequence[str]],
+    top: int = 12,
+) -> list[dict[str, Any]]:
+    """What the rep-aware trees found, for the model card: per (rep, lead attribute) the
+    spread of the rep's trees' SHAP contribution on ``X``'s rows of that rep, with the
+    attribute's value (level or quintile range) where the rep beats the team's prediction
+    most and where least, in log-odds and in percentage points at ``base_p`` (each row's
+    team probability). Largest ``top`` first."""
+    names = trees.feature_name()
+    codes = X[:, trees.rep_column]
+    out: list[dict[str, Any]] = []
+    for code, booster in trees.boosters.items():
+        rows = np.flatnonzero(codes == code)
+        if len(rows) < 30:
+            continue
+        shap = np.asarray(booster.predict(X[rows], pred_contrib=True))[:, :-1]
+        slope = float(np.mean(base_p[rows] * (1 - base_p[rows])))  # d p / d log-odds
+        for j in np.flatnonzero(np.abs(shap).mean(axis=0) > 0):
+            groups = _groups(X[rows, j], names[j], levels)
+            if len(groups) < 2:
+                continue
+            means = {label: float(shap[mask, j].mean()) for label, mask in groups.items()}
+            best, worst = max(means, key=means.__getitem__), min(means, key=means.__getitem__)
+            rep = rep_names[int(code)] if 0 <= int(code) < len(rep_names) else str(int(code))
+            out.append(
+                {
+                    "rep": rep,
+                    "feature": names[j],
+                    "spread_log_odds": means[best] - means[worst],
+                    "best": best,
+                    "best_log_odds": means[best],
+                    "best_points": 100 * slope * means[best],
+                    "worst": worst,
+                    "worst_log_odds": means[worst],
+                    "worst_points": 100 * slope * means[worst],
+                    "rows": len(rows),
+                }
+            )
+    out.sort(key=lambda r: -r["spread_log_odds"])
+    return out[:top]
+
+
+def _groups(x: NDF, name: str, levels: Mapping[str, Sequence[str]]) -> dict[str, NDArray[np.bool_]]:
+    """Rows by the attribute's level (categoricals) or quintile range (numerics), each with
+    at least 10 rows."""
+    known = ~np.isnan(x)
+    out: dict[str, NDArray[np.bool_]] = {}
+    if name in levels:
+        labels = list(levels[name])
+        for code in np.unique(x[known]):
+            label = labels[int(code)] if 0 <= int(code) < len(labels) else "other"
+            out[label] = x == code
+    elif known.sum() >= 50:
+        edges = np.unique(np.quantile(x[known], [0.0, 0.2, 0.4, 0.6, 0.8, 1.0]))
+        raw = np.expm1 if name.startswith("log_") else (lambda v: v)
+        for lo, hi in itertools.pairwise(edges):
+            mask = known & (x >= lo) & ((x < hi) | (hi == edges[-1]))
+            out[f"{raw(lo):,.0f} to {raw(hi):,.0f}"] = mask
+    return {k: v for k, v in out.items() if v.sum() >= 10}

@@ -44,7 +44,7 @@ from leadpilot.model.guards import (
     find_leaky_columns,
     refuse_leaky_rep_column,
 )
-from leadpilot.model.rep_trees import RepTrees, fit_rep_trees
+from leadpilot.model.rep_trees import RepTrees, fit_rep_trees, found_effects
 from leadpilot.model.scoring import contributions, shrunk_log_odds
 
 __all__ = [
@@ -569,6 +569,22 @@ def _record(
         warnings=list(data.warnings),
         guards=list(data.guards),
         importance=_importance(parts, st, data.X[data.test]),
+        rep_effects=_found(parts, st, data.X[np.concatenate([data.calibration, data.test])]),
+    )
+
+
+def _found(parts: _Parts, state: FeatureState, X: NDF) -> list[dict[str, Any]]:
+    """What the rep-aware trees learned, on the latest settled leads (the card's table)."""
+    trees = [b for b in parts.boosters if isinstance(b, RepTrees)]
+    if not trees or len(X) == 0:
+        return []
+    team = parts.glm.margins(X, only=0)[0] + parts.boosters[0].predict(X, raw_score=True)
+    return found_effects(
+        trees[0],
+        X,
+        1.0 / (1.0 + np.exp(-team)),
+        rep_names=state.levels["rep_id"],
+        levels=state.levels,
     )
 
 

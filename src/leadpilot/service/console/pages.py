@@ -40,7 +40,7 @@ from leadpilot.service.console.status import fairness_status, kpi_rows
 from leadpilot.service.context import ServiceContext
 from leadpilot.service.deps import Conn, Ctx
 from leadpilot.service.preview import candidate_rows, preview_decision, preview_public
-from leadpilot.service.routes.kpis import kpi_report
+from leadpilot.service.routes.kpis import kpi_fairness, kpi_report
 from leadpilot.service.routes.reps import update_rep
 from leadpilot.service.schemas import LeadCreate, RepUpdate, lead_from_create
 from leadpilot.store import policies as policy_store
@@ -55,6 +55,7 @@ from leadpilot.store.console_reads import (
 from leadpilot.store.counters import rep_load
 from leadpilot.store.decisions import list_decisions
 from leadpilot.store.engine import write_transaction
+from leadpilot.store.feedback import feedback_rows
 from leadpilot.store.models import active_model_row
 
 __all__ = ["router", "templates"]
@@ -388,17 +389,25 @@ class RepRow:
 
 def _rep_rows(ctx: ServiceContext, conn: Conn, filters: Filters) -> list[RepRow]:
     now = ctx.clock()
-    report = kpi_report(
+    found = kpi_fairness(
         ctx, conn, days=filters.days, until=filters.end if filters.until else None,
         pool=filters.pool,
     )  # fmt: skip
-    fairness = {r.rep_id: r.fairness_index for r in report.fairness}
-    ramping = {r.rep_id: r for r in report.fairness if r.new_rep}
+    fairness = {r.rep_id: r.fairness_index for r in found}
+    ramping = {r.rep_id: r for r in found if r.new_rep}
+    rated: dict[str, list[int]] = {}  # rep -> [poor, rated] fit ratings in the window
+    for fb in feedback_rows(conn, since=filters.since, until=filters.end):
+        counts = rated.setdefault(fb["rep_id"], [0, 0])
+        counts[0] += fb["fit"] == "poor"
+        counts[1] += 1
     rows = []
     for rep in rep_store.list_reps(conn):
         if filters.pool and rep.pool != filters.pool and rep.rep_id not in fairness:
             continue
         states: list[str] = [] if rep.active else ["inactive"]
+        if rep.rep_id in rated:  # reps' own feedback on the fit of their leads
+            poor, n = rated[rep.rep_id]
+            states.append(f"rated {poor} of {n} leads a poor fit")
         new = ramping.get(rep.rep_id)
         if new is not None:  # the fairness view shows new reps separately
             got = f"{new.share:.0%}" if new.share is not None else "no leads yet"
