@@ -89,7 +89,10 @@ def world() -> Any:
 def model(world: Any) -> Any:
     from leadpilot.model import ConversionModel
 
-    return ConversionModel(n_bags=3).fit(world.history, world.reps)
+    # a small fast parameter set: the test is batch == one lead at a time, not model quality
+    return ConversionModel(n_bags=2, n_estimators=40, early_stopping_rounds=10).fit(
+        world.history, world.reps
+    )
 
 
 @pytest.fixture(scope="module")
