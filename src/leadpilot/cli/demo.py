@@ -195,9 +195,9 @@ def run_tour(out: Console, workdir: Path, *, seed: int = 0, keep_serving: bool =
     )
 
     def lifecycle() -> None:
-        from leadpilot.cli import lifecycle_demo
+        from leadpilot.cli._lifecycle_demo import demo_section
 
-        lifecycle_demo.demo_section(out, workdir, world_box["world"], workdir / "model")
+        demo_section(out, workdir, world_box["world"], workdir / "model")
 
     steps.append(
         (
