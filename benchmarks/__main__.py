@@ -172,6 +172,12 @@ def suite(postgres: str | None) -> list[Benchmark]:
             ("--seeds", "0", "--leads", "3000", "--reps", "10", "--new-leads", "300"),
         ),
         Benchmark(
+            "objectives",
+            "objectives.py",
+            ("--seeds", "0", "1", "2", "3"),
+            ("--seeds", "0", "--leads", "2000", "--reps", "5", "--new-leads", "60"),
+        ),
+        Benchmark(
             "service_latency_sqlite",
             "service_latency.py",
             ("--rate", "100", "--requests", "3000"),

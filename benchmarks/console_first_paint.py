@@ -4,7 +4,8 @@
     python benchmarks/console_first_paint.py --decisions 2000 # a quick look
     python benchmarks/console_first_paint.py --db postgresql+psycopg://postgres@127.0.0.1:5432/test
 
-The store is filled directly (leads and their decisions over 30 days, 50 reps in two pools,
+The store is filled directly, in arrival order as the service writes it (leads and their
+decisions over 30 days, 50 reps in two pools,
 5 candidates and a few exclusions per decision, touches and meetings on some leads), then a
 live server (uvicorn in a thread, the background worker off) answers each page; Debian's
 chromium loads it (``Authorization: Bearer``) and reports its first contentful paint. The
@@ -43,7 +44,7 @@ from leadpilot.store.tokens import create_token  # noqa: E402
 
 NOW = datetime(2026, 3, 31, 16, 0, tzinfo=UTC)
 PAGES = ("/", "/?days=30", "/?days=30&pool=inbound", "/decisions", "/decisions?q=lead-0999",
-         "/reps", "/alerts")  # fmt: skip
+         "/reps", "/model", "/alerts")  # fmt: skip
 
 
 # The first contentful paint (ms after navigation start); where chromium reports no paint
@@ -67,11 +68,13 @@ def fill(engine, n: int, seed: int = 0) -> None:  # type: ignore[no-untyped-def]
     ]  # fmt: skip
     with write_transaction(engine) as conn:
         upsert_reps(conn, reps)
+    # A store is written as leads arrive: ids and rows in time order, as in service.
+    arrivals = sorted(NOW - timedelta(minutes=rng.uniform(0, 30 * 24 * 60)) for _ in range(n))
     batch = 5000
     for start in range(0, n, batch):
         lead_rows, decision_rows = [], []
         for i in range(start, min(n, start + batch)):
-            at = NOW - timedelta(minutes=rng.uniform(0, 30 * 24 * 60))
+            at = arrivals[i]
             rep = rng.choice(reps)
             hot = rng.random() < 0.3
             touched = (

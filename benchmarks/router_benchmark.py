@@ -7,9 +7,11 @@ ground truth as the scorer (and a trained model with ``--model``); compare with 
 and the best capacity-feasible offline assignment, all scored by the ground truth.
 
 Pass criteria (issue #6): predictive captures >= 70% of (best - round_robin), no rep over its
-daily cap, every rep's fairness index in 0.8-1.2.
+daily cap, every rep's fairness index in 0.8-1.2. ``--kind`` picks the kinds of world
+(``leadpilot synth --kind``: additive, interactions, drift, thin; thin has 12,000 past
+leads unless ``--leads`` is given); each kind gets its own summary.
 
-    python benchmarks/router_benchmark.py --seeds 0 1 2 3 4 [--model]
+    python benchmarks/router_benchmark.py --seeds 0 1 2 3 4 [--model] [--kind interactions drift]
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from rich.console import Console
 
 from leadpilot.evaluate.compare import compare_strategies
 from leadpilot.synth import generate_world
+from leadpilot.synth.kinds import KINDS
 
 
 def _trained_scorer(world: object, params: dict[str, Any]) -> object:
@@ -59,7 +62,10 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
     parser.add_argument("--model", action="store_true", help="also route with a trained model")
-    parser.add_argument("--leads", type=int, default=20_000)
+    parser.add_argument(
+        "--leads", type=int, default=None, help="past leads (default: the kind's, 20,000 / 12,000)"
+    )
+    parser.add_argument("--kind", nargs="+", default=["additive"], choices=sorted(KINDS))
     parser.add_argument("--reps", type=int, default=20)
     parser.add_argument("--new-leads", type=int, default=2_000)
     parser.add_argument(
@@ -75,14 +81,25 @@ def main() -> int:
         params[key] = ast.literal_eval(value)
     out = Console()
     arms = ["oracle"] + (["model"] if args.model else [])
+    ok = True
+    for kind in args.kind:
+        ok &= _run_kind(args, params, out, kind, arms)
+    out.print("[green]PASS[/]" if ok else "[red]FAIL[/]")
+    return 0 if ok else 1
+
+
+def _run_kind(
+    args: argparse.Namespace, params: dict[str, Any], out: Console, kind: str, arms: list[str]
+) -> bool:
     rows: dict[str, list[dict[str, float]]] = {arm: [] for arm in arms}
     ok = True
     for seed in args.seeds:
         world = generate_world(
-            n_leads=args.leads, n_reps=args.reps, n_new_leads=args.new_leads, seed=seed
+            n_leads=args.leads, n_reps=args.reps, n_new_leads=args.new_leads, seed=seed, kind=kind
         )
         for arm in arms:
             started = time.perf_counter()
+            cpu = time.process_time()
             scorer = _trained_scorer(world, params) if arm == "model" else None
             res = compare_strategies(world, scorer)  # type: ignore[arg-type]
             pred = res["predictive"]
@@ -101,6 +118,7 @@ def main() -> int:
                 "over_cap": pred["over_cap_rep_days"],
                 "unassigned": pred["unassigned"],
                 "seconds": time.perf_counter() - started,
+                "cpu": time.process_time() - cpu,
             }
             if arm == "model":
                 row.update(_with_model_p(world, scorer, row))
@@ -113,12 +131,12 @@ def main() -> int:
             )
             ok &= passed or arm == "model"
             out.print(
-                f"seed {seed} [{arm}]: RR {row['round_robin']:.1f}  predictive "
+                f"{kind} seed {seed} [{arm}]: RR {row['round_robin']:.1f}  predictive "
                 f"{row['predictive']:.1f}  greedy {row['greedy']:.1f}  best {row['best']:.1f}  "
                 f"share of best lift {row['share']:.1%} (greedy {row['greedy_share']:.1%})  "
                 f"fairness {row['fi_min']:.2f}-{row['fi_max']:.2f}  over-cap rep-days "
                 f"{row['over_cap']}  unassigned {row['unassigned']}  "
-                f"({row['seconds']:.0f}s) {'PASS' if passed else 'FAIL'}"
+                f"({row['seconds']:.0f}s, {row['cpu']:.0f}s CPU) {'PASS' if passed else 'FAIL'}"
             )
             if arm == "model":
                 out.print(
@@ -127,7 +145,7 @@ def main() -> int:
                     " of the true best lift (the router's ceiling with this model)"
                 )
     for arm, got in rows.items():
-        out.rule(f"{arm}: mean (sd) over {len(got)} seeds")
+        out.rule(f"{kind}, {arm}: mean (sd) over {len(got)} seeds")
         keys = ["round_robin", "predictive", "greedy", "best", "share", "greedy_share",
                 "fi_min", "fi_max", "capacity_fi_min", "capacity_fi_max"]  # fmt: skip
         if arm == "model":
@@ -138,21 +156,25 @@ def main() -> int:
             fmt = ".1%" if "share" in key else ".3f" if key[:2] in ("fi", "pl") else ".1f"
             out.print(f"{key:>13}: {statistics.mean(values):{fmt}} ({sd:{fmt}})")
         out.print(f"{'worst share':>13}: {min(r['share'] for r in got):.1%}")
+        cpu_s = sum(r["cpu"] for r in got)
+        out.print(f"{'CPU':>13}: {cpu_s:.0f} s ({cpu_s / len(got):.0f} s per seed)")
         share = statistics.mean(r["share"] for r in got)
         record(
-            f"router share of the oracle's best lift ({arm} scorer), seeds "
+            f"router share of the oracle's best lift ({arm} scorer"
+            + ("" if kind == "additive" else f", {kind} world")
+            + "), seeds "
             + " ".join(str(r["seed"]) for r in got),
             100 * share,
             "%",
             target=">= 70% (oracle)" if arm == "oracle" else None,
             met=share >= 0.70 if arm == "oracle" else None,
             work={"leads": args.new_leads * len(got)},
-            note=f"fairness {min(r['fi_min'] for r in got):.2f}-"
-            f"{max(r['fi_max'] for r in got):.2f}, "
+            cpu_s=cpu_s,
+            note=f"worst seed {min(r['share'] for r in got):.1%}, fairness "
+            f"{min(r['fi_min'] for r in got):.2f}-{max(r['fi_max'] for r in got):.2f}, "
             f"{sum(r['over_cap'] for r in got)} over-cap rep-days",
         )
-    out.print("[green]PASS[/]" if ok else "[red]FAIL[/]")
-    return 0 if ok else 1
+    return ok
 
 
 if __name__ == "__main__":

@@ -20,6 +20,7 @@ if TYPE_CHECKING:  # numpy only types the scorer protocol; `leadpilot --help` mu
 __all__ = [
     "ACCOUNT_COLUMNS",
     "HISTORY_COLUMNS",
+    "OBJECTIVES",
     "REP_COLUMNS",
     "SIZE_BANDS",
     "TARGETS",
@@ -33,6 +34,8 @@ __all__ = [
     "Lead",
     "Rep",
     "Scorer",
+    "ValueEstimates",
+    "ValueModel",
     "size_band_midpoint",
     "size_band_of",
 ]
@@ -233,6 +236,8 @@ class Candidate:
     p_convert: float | None = None
     price: float | None = None
     score: float | None = None
+    # E(value | lead, rep) under a value objective (score = p_convert * value - price).
+    value: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -269,6 +274,8 @@ class Decision:
     # ``max_leads_per_day``, and the new rotation credits of the pool's reps.
     rep_local_day: date | None = None
     rotation_update: Mapping[str, float] = field(default_factory=dict)
+    # E(value | lead, chosen rep) under a value objective (also in its candidate's record).
+    expected_value: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -277,13 +284,17 @@ class CandidateScores:
 
     ``p`` has shape ``(n_reps,)``: P(convert | lead, rep) for each rep, in the order given.
     ``confidence`` in [0, 1] says how sure the scorer is that its top rep really beats the
-    pool average (the router falls back below ``min_confidence``). ``sufficiency`` (optional,
-    shape ``(n_reps,)``, in [0, 1]) says how much history backs each rep's score.
+    pool average. ``sufficiency`` (optional, shape ``(n_reps,)``, in [0, 1]) says how much
+    history backs each rep's score. ``draws`` (optional, shape ``(n_draws, n_reps)``) are the
+    scorer's own uncertainty: P(convert) under each of its bags; the router's confidence (the
+    probability that its choice converts better than the fallback's pick, see
+    :func:`leadpilot.model.confidence.beats`) comes from them, and is certain without them.
     """
 
     p: NDArray[np.float64]
     confidence: float
     sufficiency: NDArray[np.float64] | None = None
+    draws: NDArray[np.float64] | None = None
 
 
 @runtime_checkable
@@ -355,3 +366,47 @@ class ColumnScores:
         idx = list(cols)
         suff = None if self.sufficiency is None else self.sufficiency[idx]
         return CandidateScores(p=self.p[row, idx], confidence=self.confidence, sufficiency=suff)
+
+
+# What the predictive router maximises (the policy's ``objective``): expected conversions,
+# expected pipeline value (P(convert) x E(deal size)) or expected won revenue
+# (P(convert) x P(win | opportunity) x E(deal size)).
+OBJECTIVES: tuple[str, ...] = ("conversions", "pipeline_value", "won_revenue")
+
+
+@dataclass(frozen=True, slots=True)
+class ValueEstimates:
+    """E(value | converted lead, rep) for each candidate rep under a value objective, with a
+    95% interval of that expected value (``low``, ``high``); all shape ``(n_reps,)``."""
+
+    mean: NDArray[np.float64]
+    low: NDArray[np.float64]
+    high: NDArray[np.float64]
+
+
+@runtime_checkable
+class ValueModel(Protocol):
+    """What a converted lead is worth with each rep: the learnt deal-value model
+    (``model.value``) or a synthetic world's true deal values. ``objective`` is
+    ``pipeline_value`` (the opportunity's amount) or ``won_revenue`` (P(win | opportunity)
+    x amount); the router's score under that objective is ``p_convert x mean``."""
+
+    @property
+    def version(self) -> str:
+        """An identifier of the fitted values (part of the shadow-price cache key)."""
+        ...
+
+    def values(self, lead: Lead, rep_ids: Sequence[str], objective: str) -> ValueEstimates:
+        """E(value) of ``lead`` with each rep of ``rep_ids``, with its interval."""
+        ...
+
+    def value_batch(
+        self, leads: Sequence[Lead], rep_ids: Sequence[str], objective: str
+    ) -> NDArray[np.float64]:
+        """E(value) of every lead with every rep, shape ``(n_leads, n_reps)``."""
+        ...
+
+    def typical_value(self, objective: str) -> float:
+        """The average E(value) of a converted lead (the scale of a value objective: the
+        fairness band's penalty, in expected conversions, is multiplied by it)."""
+        ...

@@ -36,6 +36,11 @@ class Settings(BaseSettings):
     )
     webhook_secret: str = DEFAULT_WEBHOOK_SECRET
     model_dir: Path | None = Field(None, description="conversion model directory to score with")
+    model_store: Path = Field(
+        Path("leadpilot-models"),
+        description="folder that holds every registered model version's files (`leadpilot "
+        "retrain` writes there; every replica must see the same folder)",
+    )
     force_model: bool = Field(
         False,
         description="route with the model even when it lost to a baseline on its own "

@@ -27,6 +27,15 @@ def test_demo_tour_runs_every_step(tmp_path: Path) -> None:
         "Routing the new leads",
         "Proving it on history",
         "estimates vs the truth",
+        "Keeping the model fresh",
+        "Champion vs challenger",
+        "Weekly review",
+        "Proving it live",
+        "Shadow report:",
+        "Lift (per_lead)",
+        "Lift (switchback)",
+        "Conversions or pipeline value?",
+        "objective: pipeline_value gives",
         "The live service",
         "Tour finished",
     ):
@@ -38,6 +47,12 @@ def test_demo_tour_runs_every_step(tmp_path: Path) -> None:
         "analysis.html",
         "decisions.csv",
         "model/model_card.md",
+        "weekly.html",
+        "weekly.md",
+        "weekly.json",
+        "shadow.html",
+        "lift.json",
+        "policy-pipeline-value.yaml",
     ):
         assert (tmp_path / "tour" / name).exists(), name
 

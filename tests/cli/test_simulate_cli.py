@@ -59,6 +59,7 @@ def run(folder: Path) -> dict[str, object]:
 def test_weighting_estimates_match_a_hand_recomputation(folder: Path, run: dict) -> None:
     doc = run["doc"]
     assert doc["replay"]["propensity_source"] == "recorded"
+    assert doc["replay"]["outcome_model"] == "cross-fitted in 2 folds within each block"
     assert doc["warnings"] == []
     hist = pd.read_csv(folder / "history.csv", parse_dates=["created_at"])
     window = hist[(hist["created_at"] >= pd.Timestamp(REPLAY_FROM, tz="UTC"))
@@ -82,7 +83,13 @@ def test_weighting_estimates_match_a_hand_recomputation(folder: Path, run: dict)
         )
         assert policy["overlap"]["ess"] == pytest.approx(w.sum() ** 2 / (w**2).sum())
         assert 0 < est["dm"]["rate"] < 1
-        assert set(est) == {"dm", "ips", "snips", "dr"}
+        assert set(est) == {"dm", "ips", "snips", "dr", "switch_dr"}
+        dr = est["dr"]
+        rel = (dr["ci_high"] - dr["ci_low"]) / 2 / dr["rate"]
+        precision = policy["precision"]["dr"]
+        assert precision["relative_half_width"] == pytest.approx(rel)
+        assert precision["resolves_10pct"] == (rel <= 0.10)
+        assert precision["leads_for_10pct"] == int(np.ceil(len(settled) * (rel / 0.10) ** 2))
         assert sum(policy["leads_per_rep"].values()) + policy["unassigned"] == len(window)
         # the default policy's one lane has a 4-hour SLA: every assigned lead carries it
         sla = policy["sla_attainment"]
@@ -124,6 +131,7 @@ def test_model_trained_on_the_replay_window_is_flagged(folder: Path) -> None:
         (["--strategy", "round_robin", "--from", "yesterday"], "is not a date"),
         (["--strategy", "round_robin", "--from", "2031-01-01"], "no lead of the history"),
         (["--strategy", "round_robin"], "needs an outcome model"),
+        (["--strategy", "round_robin", "--cross-fit", "--outcome-folds", "1"], "cannot cross-fit"),
     ],
 )
 def test_bad_invocations_say_what_to_fix(folder: Path, extra: list[str], message: str) -> None:
@@ -137,3 +145,62 @@ def test_bad_invocations_say_what_to_fix(folder: Path, extra: list[str], message
 def test_estimates_stay_finite(run: dict) -> None:
     for policy in run["doc"]["policies"]:
         assert all(np.isfinite(v["rate"]) for v in policy["estimates"].values())
+
+
+@pytest.mark.slow  # routes a week of leads 5 designs x 2 seeds
+def test_holdout_designs_from_the_world_files_match_the_world_in_memory(
+    world: World, folder: Path
+) -> None:
+    from leadpilot.evaluate.holdout_designs import compare_designs
+    from leadpilot.ingest import reps_from_frame
+    from leadpilot.synth import expected_conversions
+    from leadpilot.synth.truth import GroundTruthScorer
+
+    code, output = _invoke(
+        "simulate", str(folder / "history.csv"), "--reps", str(folder / "reps.csv"),
+        "--model", str(folder / "model_early"), "--strategy", "round_robin",
+        "--from", "2026-05-04", "--to", "2026-05-17", "--bootstrap", "50",
+        "--outcome-folds", "0", "--holdout-designs", "--designs-seeds", "2",
+        "--json-out", str(folder / "designs.json"), "--out", str(folder / "designs.html"),
+    )  # fmt: skip
+    assert code == 0, output
+    assert "Holdout designs vs the true lift" in output
+    got = json.loads((folder / "designs.json").read_text())["holdout_designs"]
+    hist = world.history
+    lo, hi = pd.Timestamp("2026-05-04", tz="UTC"), pd.Timestamp("2026-05-18", tz="UTC")
+    window = hist[(hist["created_at"] >= lo) & (hist["created_at"] < hi)]
+    # --designs-capacity 1.2 (the default): the team takes 1.2x the average day's leads
+    per_day = len(window) / window["created_at"].dt.floor("D").nunique()
+    cap_scale = 1.2 * per_day / world.reps["max_leads_per_day"].sum()
+    expected = compare_designs(
+        window.reset_index(drop=True),
+        reps_from_frame(world.reps),
+        GroundTruthScorer(world.truth),
+        lambda leads, rep_ids: expected_conversions(world, leads, rep_ids),
+        history=hist[hist["created_at"] < lo],
+        cap_scale=cap_scale,
+        replications=2,
+    )
+    assert got["leads"] == len(window)
+    assert got["cap_scale"] == pytest.approx(cap_scale)
+    assert got["true_lift"] == pytest.approx(expected.truth)
+    assert set(got["designs"]) == {"per-lead 50%", "switchback daily", "switchback hourly"}
+    for name, row in expected.summary().items():
+        assert got["designs"][name] == pytest.approx(row, nan_ok=True), name
+    page = (folder / "designs.html").read_text()
+    assert "Holdout designs vs the true lift" in page
+
+
+def test_a_block_with_fewer_settled_leads_than_folds_uses_the_routing_model(
+    folder: Path,
+) -> None:
+    code, output = _invoke(
+        "simulate", str(folder / "history.csv"), "--reps", str(folder / "reps.csv"),
+        "--model", str(folder / "model_early"), "--strategy", "round_robin",
+        "--from", "2026-05-04", "--to", "2026-05-10", "--bootstrap", "50",
+        "--outcome-folds", "1000", "--json-out", str(folder / "few.json"),
+    )  # fmt: skip
+    assert code == 0, output
+    doc = json.loads((folder / "few.json").read_text())
+    assert doc["replay"]["settled_leads"] < 1000
+    assert doc["replay"]["outcome_model"] == "the routing model of each block"

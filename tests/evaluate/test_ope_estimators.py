@@ -10,12 +10,16 @@ from leadpilot.evaluate.ope import (
     ESTIMATORS,
     DirectMethod,
     DoublyRobust,
+    Interval,
     InverseProbabilityWeighting,
     ReplayData,
     SelfNormalizedIPS,
+    SwitchDoublyRobust,
+    leads_for_precision,
     lift_interval,
     one_hot,
 )
+from leadpilot.evaluate.ope.estimators import _SwitchRule
 
 
 def _data() -> ReplayData:
@@ -48,8 +52,8 @@ def test_estimates_by_hand(estimator: object, expected: float) -> None:
     assert estimator.estimate_policy_value(_data()) == pytest.approx(expected)  # type: ignore[attr-defined]
 
 
-def test_registry_lists_the_four_estimators_in_report_order() -> None:
-    assert list(ESTIMATORS) == ["dm", "ips", "snips", "dr"]
+def test_registry_lists_the_estimators_in_report_order() -> None:
+    assert list(ESTIMATORS) == ["dm", "ips", "snips", "dr", "switch_dr"]
 
 
 def test_stochastic_candidate_uses_its_probabilities() -> None:
@@ -177,3 +181,53 @@ def test_lift_over_the_logged_outcomes_and_over_another_candidate_by_hand() -> N
     iv = lift_interval(DirectMethod(), data, other, n_bootstrap=50)
     # DM of the other candidate: q at reps 0, 1, 0, 1 = 0.3 + 0.4 + 0.5 + 0.2
     assert iv.rate == pytest.approx(1.3 / 1.4 - 1)
+
+
+def test_switch_rule_by_hand() -> None:
+    # _data(): weights 2, 0, 0, 4; q(x, pi) = 0.3, 0.2, 0.6, 0.2; w (r - q(x, a)) = 1.4, 0,
+    # 0, -0.8. Threshold inf is DR, 3 drops lead 3's correction, 0 is DM.
+    base = np.array([0.3, 0.2, 0.6, 0.2])
+    corr = np.array([1.4, 0.0, 0.0, -0.8])
+    w = np.array([2.0, 0.0, 0.0, 4.0])
+    for tau, expected in ((np.inf, 0.475), (3.0, 0.675), (0.0, 0.325)):
+        assert _SwitchRule(base, corr, w, (tau,)).value() == pytest.approx(expected)
+    # Lepski: every candidate's interval overlaps DR's wide one, so the last (DM) is taken.
+    rule = _SwitchRule(base, corr, w, (np.inf, 3.0, 0.0))
+    assert rule.value() == pytest.approx(0.325)
+    assert rule.chosen == [0.0]
+
+
+def _logged(n: int, model: float, seed: int = 5) -> tuple[ReplayData, float]:
+    # 20 reps logged uniformly at random; the candidate always picks rep 0 (truth 0.3).
+    rng = np.random.default_rng(seed)
+    k = 20
+    true_p = np.linspace(0.1, 0.3, k)[::-1]
+    action = rng.integers(0, k, n)
+    reward = (rng.random(n) < true_p[action]).astype(float)
+    q = np.tile(true_p, (n, 1))
+    q[:, 0] = model
+    return ReplayData(action, reward, np.full(n, 1 / k), one_hot(np.zeros(n, np.int64), k), q), 0.3
+
+
+def test_switch_dr_leans_on_a_right_model_and_not_on_a_wrong_one() -> None:
+    # A right model: DM's value lies inside DR's wide interval, so SWITCH-DR takes it (with
+    # a threshold below the largest weight), and lands on the truth.
+    data, truth = _logged(20_000, model=0.3)
+    est = SwitchDoublyRobust()
+    assert est.threshold(data) < 20
+    assert est.estimate_policy_value(data) == pytest.approx(truth)
+    # A badly wrong model (0.6 for a truth of 0.3): DM falls outside DR's interval, so the
+    # rule keeps every correction (plain DR) and the estimate stays near the truth.
+    data, truth = _logged(20_000, model=0.6)
+    assert est.threshold(data) >= data.weights.max()
+    iv = est.estimate_interval(data, n_bootstrap=200)
+    assert iv.ci_low < truth < iv.ci_high
+    assert iv.rate == pytest.approx(DoublyRobust().estimate_policy_value(data))
+
+
+def test_leads_for_precision_by_hand() -> None:
+    # +-0.05 around 0.2 is +-25%: (25 / 10)^2 = 6.25 times the leads for +-10%
+    iv = Interval(0.2, 0.15, 0.25)
+    assert iv.relative_half_width == pytest.approx(0.25)
+    assert leads_for_precision(iv, 1000) == 6250
+    assert leads_for_precision(Interval(0.0, -0.1, 0.1), 1000) is None

@@ -9,7 +9,13 @@ import pandas as pd
 import pytest
 
 from leadpilot.errors import DataValidationError
-from leadpilot.evaluate.replay import evaluate_decisions, load_summary, logged_replay, moved
+from leadpilot.evaluate.replay import (
+    cross_fitted_reward_matrix,
+    evaluate_decisions,
+    load_summary,
+    logged_replay,
+    moved,
+)
 from leadpilot.evaluate.simulation import time_blocks
 from leadpilot.schema import Decision
 
@@ -101,3 +107,37 @@ def test_time_blocks_are_consecutive_and_equal() -> None:
     frame = pd.DataFrame({"x": range(10)})
     parts = time_blocks(frame, 3)
     assert [p["x"].tolist() for p in parts] == [[0, 1, 2], [3, 4, 5, 6], [7, 8, 9]]
+
+
+class _Recorder:
+    """A fake outcome model: remembers the lead ids it trained on and scores every pair
+    with its own number."""
+
+    def __init__(self, number: float, trained: pd.DataFrame) -> None:
+        self.number = number
+        self.trained = set(trained["lead_id"])
+
+    def predict_proba(self, pairs: pd.DataFrame) -> np.ndarray:
+        return np.full(len(pairs), self.number)
+
+
+def test_cross_fitted_reward_matrix_never_scores_a_lead_with_a_model_that_saw_it() -> None:
+    earlier = pd.DataFrame({"lead_id": ["e1", "e2"], "converted": [1.0, 0.0]})
+    leads = pd.DataFrame({"lead_id": [f"l{i}" for i in range(7)], "converted": [0.0] * 7})
+    models: list[_Recorder] = []
+
+    def fit(train: pd.DataFrame) -> _Recorder:
+        models.append(_Recorder(0.1 * (len(models) + 1), train))
+        return models[-1]
+
+    q = cross_fitted_reward_matrix(fit, leads, earlier, ["a", "b"], folds=3)
+    assert q.shape == (7, 2)
+    assert len(models) == 3
+    for i, lead in enumerate(leads["lead_id"]):
+        model = models[i % 3]  # every 3rd lead is in the same fold
+        assert lead not in model.trained
+        assert {"e1", "e2"} <= model.trained
+        assert len(model.trained) == 2 + 7 - len(range(i % 3, 7, 3))
+        assert q[i].tolist() == pytest.approx([model.number] * 2)
+    with pytest.raises(DataValidationError, match="at least 2"):
+        cross_fitted_reward_matrix(fit, leads, earlier, ["a"], folds=1)

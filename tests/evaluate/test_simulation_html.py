@@ -25,7 +25,9 @@ def _policy(name: str, verdict: str) -> dict[str, Any]:
     return {
         "name": name,
         "n_leads": 100,
-        "estimates": {k: _interval(0.123) for k in ("dm", "ips", "snips", "dr")},
+        "estimates": {k: _interval(0.123) for k in ("dm", "ips", "snips", "dr", "switch_dr")},
+        "precision": {"dr": {"relative_half_width": 0.25, "resolves_10pct": False,
+                             "leads_for_10pct": 625}},
         "lift_vs_logged": {"dr": _interval(0.05)},
         "lift_vs_round_robin": {"dr": _interval(0.10)},
         "overlap": {"ess": 512.0 if reliable else 12.0, "verdict": verdict, "reliable": reliable,
@@ -56,10 +58,15 @@ def test_poor_overlap_hides_the_weighting_estimates_and_text_is_escaped() -> Non
     good, poor = page.split("<td>good_one</td>")[1], page.split("<td>poor_one</td>")[1]
     assert "12.3%" in good.split("</tr>")[0]
     poor_row = poor.split("</tr>")[0]
-    assert poor_row.count("cannot tell") == 5  # IPS, SNIPS, DR and both lifts
+    assert poor_row.count("cannot tell") == 6  # IPS, SNIPS, DR, SWITCH-DR and both lifts
     assert "12.3%" in poor_row  # DM (the model alone) stays
     assert "&lt;b&gt;" in page  # a warning's text is escaped
     assert "88%" in page  # SLA attainment
+    assert "<th>SWITCH-DR</th>" in page
+    # DR's interval is +-25%: the page says +-10% needs (25/10)^2 x 100 = 625 leads
+    assert "&plusmn;25% of its estimate" in page
+    assert "about 625" in " ".join(page.split())
+    assert page.count("of its estimate") == 1  # not for poor_one, whose DR is not shown
 
 
 @pytest.mark.browser
@@ -92,7 +99,11 @@ def test_page_renders_in_chromium_without_errors_or_requests(tmp_path: Path) -> 
             page.wait_for_load_state("load")
             assert page.title().startswith("leadpilot simulate")
             assert page.locator("table").count() == 3
-            page.screenshot(path=str(tmp_path / "sim.png"), full_page=True)
+            shot = os.environ.get("LEADPILOT_SCREENSHOT_DIR")
+            page.screenshot(
+                path=str(Path(shot) / "simulate.png" if shot else tmp_path / "sim.png"),
+                full_page=True,
+            )
         finally:
             browser.close()
     assert errors == []

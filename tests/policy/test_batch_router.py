@@ -114,7 +114,13 @@ def test_batch_router_decides_as_route_lead_by_lead_with_the_trained_model(
     history = leads_from_frame(world.history)
     inputs, expected = model_reference
     counting = CountingScorer(model)
-    got = route_batch(leads, inputs.with_scorer(counting), history=history, batch_size=batch_size)
+    got = route_batch(
+        leads,
+        inputs.with_scorer(counting),
+        history=history,
+        batch_size=batch_size,
+        prime=batch_size == 37,  # priming (off by default) must not change a decision
+    )
     assert got == expected  # every field: rep, reasons, candidates' p and prices, propensity
     assert any(d.strategy == "predictive" for d in got)
     # scored in batches: one call per batch (and one per day's demand sample), and one-lead
@@ -157,6 +163,13 @@ def test_batch_cadence_is_route_with_prices_refreshed_at_that_cadence(
         return solve(*args, **kwargs)
 
     monkeypatch.setattr(pricer_module, "solve_assignment_lp", counted)
+    warm = pricer_module.solve_warm
+
+    def counted_warm(*args: Any, **kwargs: Any) -> Any:
+        solves.append(1)
+        return warm(*args, **kwargs)
+
+    monkeypatch.setattr(pricer_module, "solve_warm", counted_warm)
     got = route_batch(leads, inputs, history=history, batch_size=64, refresh_every=25)
     batch_solves = len(solves)
     assert got == lead_by_lead(leads, inputs, history, refresh_every=25)
@@ -208,3 +221,29 @@ def test_precomputed_scorer_hands_other_questions_to_the_scorer(world: Any) -> N
     scorer.score_candidates(other, ids[:3], expected_response_hours=hours[:3])
     scorer.score_candidates(leads[0], ids[:3])  # no hours where the batch has them
     assert (scorer.hits, scorer.misses) == (1, 4)
+
+
+def test_primed_average_rows_are_those_scored_one_lead_at_a_time(world: Any, model: Any) -> None:
+    """``prime_averages`` scores the average-rep rows of many (lead, subset) pairs in one
+    call; ``candidates`` then answers bit for bit as without priming, scoring no row of its
+    own for a primed pair (and its own row for a pair that was not primed)."""
+    leads = leads_from_frame(world.new_leads)[:40]
+    ids = list(world.active_rep_ids)
+    hours = np.random.default_rng(1).uniform(0.5, 30.0, len(ids))
+    plain = model.score_batch(leads, ids, expected_response_hours=hours)
+    primed = model.score_batch(leads, ids, expected_response_hours=hours)
+    rng = np.random.default_rng(2)
+    wanted = [
+        (row, sorted(int(c) for c in rng.choice(len(ids), size=int(rng.integers(1, len(ids))),
+                                                replace=False)))
+        for row in range(len(leads))
+    ]  # fmt: skip
+    assert primed.prime_averages(wanted) == len(wanted)
+    for row, cols in wanted:
+        a, b = plain.candidates(row, cols), primed.candidates(row, cols)
+        assert np.array_equal(a.p, b.p)
+        assert a.confidence == b.confidence
+    assert plain.average_rows_scored == len(wanted)
+    assert primed.average_rows_scored == 0
+    primed.candidates(0, [0, 1])  # not primed: scored on its own
+    assert primed.average_rows_scored == 1

@@ -1,10 +1,12 @@
 """Hypothesis properties of the batch router on random rosters, policies and lead streams:
 no rep over a daily or open-lead cap, no assignment a rule forbids, and the same decisions as
-``route`` called lead by lead (the batch's scores are the scorer's own)."""
+``route`` called lead by lead (the batch's scores are the scorer's own), with or without the
+roster memo."""
 
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
@@ -92,3 +94,7 @@ def test_batch_router_respects_caps_and_rules_and_matches_route(
     reference = lead_by_lead(leads, inputs, history, seed=seed)
     again = route_batch(leads, inputs, history=history, seed=seed, batch_size=batch_size)
     assert again == reference
+    # and the roster memo changes nothing: every rule checked for every rep, lead by lead
+    unmemoised = replace(inputs, memo=None)
+    assert unmemoised.roster_memo() is None
+    assert route_batch(leads, unmemoised, history=history, seed=seed, batch_size=batch_size) == got

@@ -32,42 +32,74 @@ def add_lead(
 ) -> None:
     """A lead received at ``at`` and its one live intake decision, made at ``at``."""
     with write_transaction(engine) as conn:
-        conn.execute(
-            leads.insert().values(
-                lead_id=lead_id,
-                fields=fields or {"lead_id": lead_id},
-                created_at=at,
-                received_at=at,
-                status="routed" if rep_id else "queued",
-                rep_id=rep_id,
-                lane=lane,
-                reassignments=reassignments,
-                first_touch_at=first_touch_at,
-                meeting_at=at if meeting else None,
-                closed_won=won,
-            )
+        insert_lead(conn, lead_id, at, rep_id=rep_id, pool=pool, lane=lane, meeting=meeting,
+                    reassignments=reassignments, sla_deadline=sla_deadline,
+                    first_touch_at=first_touch_at, model_version=model_version, grade=grade,
+                    p_convert=p_convert, won=won, fields=fields)  # fmt: skip
+
+
+def add_leads(engine: sa.Engine, leads_at: list[tuple[str, datetime]], **values: Any) -> None:
+    """Many leads as ``add_lead`` makes them (same ``values``), in one transaction."""
+    with write_transaction(engine) as conn:
+        for lead_id, at in leads_at:
+            insert_lead(conn, lead_id, at, **values)
+
+
+def insert_lead(
+    conn: sa.Connection,
+    lead_id: str,
+    at: datetime,
+    *,
+    rep_id: str | None = "rep-01",
+    pool: str = "all",
+    lane: str = "standard",
+    meeting: bool = False,
+    reassignments: int = 0,
+    sla_deadline: datetime | None = None,
+    first_touch_at: datetime | None = None,
+    model_version: str | None = None,
+    grade: str | None = None,
+    p_convert: float | None = None,
+    won: bool | None = None,
+    fields: dict[str, Any] | None = None,
+) -> None:
+    """``add_lead`` on an open write connection."""
+    conn.execute(
+        leads.insert().values(
+            lead_id=lead_id,
+            fields=fields or {"lead_id": lead_id},
+            created_at=at,
+            received_at=at,
+            status="routed" if rep_id else "queued",
+            rep_id=rep_id,
+            lane=lane,
+            reassignments=reassignments,
+            first_touch_at=first_touch_at,
+            meeting_at=at if meeting else None,
+            closed_won=won,
         )
-        conn.execute(
-            decisions.insert().values(
-                lead_id=lead_id,
-                seq=1,
-                live=True,
-                trigger="intake",
-                rep_id=rep_id,
-                pool=pool,
-                lane=lane,
-                strategy="round_robin",
-                reasons=[],
-                candidates=[],
-                exclusions={},
-                decided_at=at,
-                sla_deadline=sla_deadline,
-                mode="live",
-                model_version=model_version,
-                grade=grade,
-                p_convert=p_convert,
-            )
+    )
+    conn.execute(
+        decisions.insert().values(
+            lead_id=lead_id,
+            seq=1,
+            live=True,
+            trigger="intake",
+            rep_id=rep_id,
+            pool=pool,
+            lane=lane,
+            strategy="round_robin",
+            reasons=[],
+            candidates=[],
+            exclusions={},
+            decided_at=at,
+            sla_deadline=sla_deadline,
+            mode="live",
+            model_version=model_version,
+            grade=grade,
+            p_convert=p_convert,
         )
+    )
 
 
 def add_duplicate(engine: sa.Engine, lead_id: str, at: datetime) -> None:

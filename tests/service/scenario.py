@@ -74,7 +74,9 @@ def start_server(db_url: str, log_dir: Path, *, extra_env: dict[str, str] | None
         stderr=subprocess.STDOUT,
         env=env,
     )
-    deadline = time.monotonic() + 60
+    # Generous: a loaded 2-core machine can take a minute to import and migrate; this is a
+    # start-up wait, not a timing assertion.
+    deadline = time.monotonic() + 180
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError(f"server exited: {log.read_text()[-2000:]}")

@@ -203,6 +203,12 @@ def test_fairness_on_the_overview_matches_decisions_counted_by_hand(console) -> 
     page = api.client.get("/?days=1", headers=api.headers("reader")).text
     for row in got:
         assert f">{row['fairness_index']:.2f}</text>" in page
+    # the reps page reads the same rows (its own, cheaper read: fairness only)
+    reps = api.client.get("/reps?days=1", headers=api.headers("reader")).text
+    for row in got:
+        cell = re.search(rf"<tr[^>]*data-rep=\"{row['rep_id']}\".*?</tr>", reps, re.S)
+        assert cell is not None
+        assert f"{row['fairness_index']:.2f}</span>" in cell.group(0)
 
 
 def test_decision_search_and_page(console) -> None:  # type: ignore[no-untyped-def]

@@ -690,3 +690,27 @@ def test_email_notice_over_smtp_retried_then_sent_once(world: World) -> None:
         line.removeprefix("Accept: ").strip() for line in text.splitlines() if "Accept:" in line
     )
     assert world.api.client.post(link_path(accept)).status_code == 200
+
+
+def test_the_link_pages_ask_for_fit_and_record_it_once(world: World) -> None:
+    from leadpilot.store.tables import fit_feedback
+
+    post_hubspot(world, delivery((91, 901, "contact.creation")))
+    world.run()
+    [message] = world.send_notices()
+    decline = link_path(message["decline_url"])
+    done = world.api.client.post(decline)
+    assert done.status_code == 200
+    assert "Poor fit" in done.text
+    # the decliner no longer owns the lead, and still rates it
+    rated = world.api.client.post(decline + "/fit", data={"fit": "poor", "reason": "Too small"})
+    assert rated.status_code == 200, rated.text
+    assert "rated a poor fit" in rated.text
+    again = world.api.client.post(decline + "/fit", data={"fit": "poor", "reason": "Too small"})
+    assert again.status_code == 409
+    bad = world.api.client.post(decline + "/fit", data={"fit": "meh"})
+    assert bad.status_code == 422
+    with world.api.engine.connect() as conn:
+        rows = conn.execute(sa.select(fit_feedback.c.rep_id, fit_feedback.c.fit,
+                                      fit_feedback.c.reason)).all()  # fmt: skip
+    assert [tuple(r) for r in rows] == [(message["rep_id"], "poor", "Too small")]

@@ -72,8 +72,8 @@ def test_decision_columns_are_the_decision_fields_the_table_has() -> None:
 def test_decision_row_round_trips_every_stored_field() -> None:
     row = decision_row(FULL, trigger="intake", seq=3)
     assert row["candidates"] == [
-        {"rep_id": "r2", "p_convert": 0.31, "price": 0.02, "score": 0.29},
-        {"rep_id": "r1", "p_convert": 0.2, "price": None, "score": None},
+        {"rep_id": "r2", "p_convert": 0.31, "price": 0.02, "score": 0.29, "value": None},
+        {"rep_id": "r1", "p_convert": 0.2, "price": None, "score": None, "value": None},
     ]
     assert row["reasons"] == ["HOT_LANE", "PREDICTIVE"]
     assert (row["seq"], row["live"], row["trigger"]) == (3, True, "intake")

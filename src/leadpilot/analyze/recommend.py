@@ -85,6 +85,11 @@ class Plan:
     # per routing dimension, each segment's value code (n_segments,)
     segment_values: list[NDArray[np.intp]] = field(default_factory=list, repr=False)
     fold_plans: list[NDArray[np.float64]] = field(default_factory=list, repr=False)
+    # each history row's rep and segment codes, outcome and deal value (revenue impact)
+    row_rep: NDArray[np.intp] = field(default_factory=lambda: np.zeros(0, np.intp), repr=False)
+    row_seg: NDArray[np.intp] = field(default_factory=lambda: np.zeros(0, np.intp), repr=False)
+    row_y: NDArray[np.float64] = field(default_factory=lambda: np.zeros(0), repr=False)
+    row_value: NDArray[np.float64] = field(default_factory=lambda: np.zeros(0), repr=False)
 
     def conversions(self, assignment: NDArray[np.float64]) -> NDArray[np.float64]:
         """Expected conversions of an assignment under each posterior draw, shape (B,)."""
@@ -222,6 +227,14 @@ def plan_routing(
         interaction_evidence=model.interaction_evidence,
         fold_plans=fold_plans,
         segment_values=layout.seg_value,
+        row_rep=coded.rep,
+        row_seg=coded.seg,
+        row_y=np.asarray(coded.y, dtype=float),
+        row_value=(
+            pd.to_numeric(assigned["value"], errors="coerce").to_numpy(dtype=float)
+            if "value" in assigned.columns
+            else np.full(len(assigned), np.nan)
+        ),
     )
 
 

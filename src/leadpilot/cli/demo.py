@@ -93,12 +93,14 @@ def run_tour(out: Console, workdir: Path, *, seed: int = 0, keep_serving: bool =
     ``keep_serving`` leaves the last step's service up (the dashboard) until Ctrl-C."""
     from leadpilot.cli import analyze as analyze_cli
     from leadpilot.cli import dedupe as dedupe_cli
+    from leadpilot.cli import report_demo
     from leadpilot.cli import route as route_cli
     from leadpilot.cli import serve as serve_cli
     from leadpilot.cli import simulate as simulate_cli
     from leadpilot.cli import synth as synth_cli
     from leadpilot.cli import train as train_cli
     from leadpilot.cli import validate as validate_cli
+    from leadpilot.cli._objectives_demo import demo_section as objectives_section
     from leadpilot.cli.validate import print_quality
     from leadpilot.ingest import quality_report, read_history
 
@@ -186,9 +188,42 @@ def run_tour(out: Console, workdir: Path, *, seed: int = 0, keep_serving: bool =
         (
             "Proving it on history: off-policy estimates",
             "Before going live, replay past leads through each policy and estimate what it "
-            "would have converted, four ways, with intervals and an overlap check; here the "
+            "would have converted, five ways, with intervals and an overlap check; here the "
             "truth is known, so every estimate can be judged (`leadpilot simulate`).",
             lambda: simulate_cli.demo_section(out, workdir, world_box["world"]),
+        )
+    )
+
+    def lifecycle() -> None:
+        from leadpilot.cli._lifecycle_demo import demo_section
+
+        demo_section(out, workdir, world_box["world"], workdir / "model")
+
+    steps.append(
+        (
+            "Keeping the model fresh: retrain, champion vs challenger, the weekly review",
+            "Outcomes of a simulated week arrive; `leadpilot retrain` trains a challenger on "
+            "them and promotes it only if it is not worse than the champion on leads neither "
+            "saw; `leadpilot report weekly` reviews the week.",
+            lifecycle,
+        )
+    )
+    steps.append(
+        (
+            "Proving it live: the shadow report and the holdout lift",
+            "In shadow mode the router only recommends; live, a randomized holdout (per lead, "
+            "or switchback blocks of time) measures the lift with an interval (`leadpilot "
+            "report shadow`, `leadpilot report lift`).",
+            lambda: report_demo.demo_section(out, workdir),
+        )
+    )
+    steps.append(
+        (
+            "Conversions or pipeline value?",
+            "The policy's objective says what the router maximises: expected conversions, or "
+            "expected pipeline value (P(convert) x the deal size learnt from history). Here "
+            "deal size depends on the rep and the segment, and the truth scores both.",
+            lambda: objectives_section(out, workdir, seed=seed),
         )
     )
     steps.append(

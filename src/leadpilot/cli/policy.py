@@ -159,6 +159,19 @@ def apply(
     _print_record(record, "Stored new" if created else "Already stored:", where)
 
 
+def _switch(
+    version: str, action: str, verb: str, url: str | None, db: str | None, as_json: bool
+) -> None:
+    """Activate a stored version; `action` is what the history logs it as."""
+    with _target(url, db) as target:
+        record = target.activate(version, action=action)
+        where = target.where
+    if as_json:
+        typer.echo(json.dumps(record, indent=2))
+        return
+    _print_record(record, verb, where)
+
+
 def activate(
     version: str = typer.Argument(..., help="A stored version (see `policy history`)."),
     url: str | None = URL_OPTION,
@@ -169,13 +182,7 @@ def activate(
 
     Example:  leadpilot policy activate 3f2a9c1d0b7e --db sqlite:///leadpilot.db
     """
-    with _target(url, db) as target:
-        record = target.activate(version, action="activate")
-        where = target.where
-    if as_json:
-        typer.echo(json.dumps(record, indent=2))
-        return
-    _print_record(record, "Activated", where)
+    _switch(version, "activate", "Activated", url, db, as_json)
 
 
 def rollback(
@@ -188,13 +195,7 @@ def rollback(
 
     Example:  leadpilot policy rollback 3f2a9c1d0b7e --db sqlite:///leadpilot.db
     """
-    with _target(url, db) as target:
-        record = target.activate(version, action="rollback")
-        where = target.where
-    if as_json:
-        typer.echo(json.dumps(record, indent=2))
-        return
-    _print_record(record, "Rolled back to", where)
+    _switch(version, "rollback", "Rolled back to", url, db, as_json)
 
 
 def history(

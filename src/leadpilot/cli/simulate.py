@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -18,6 +19,7 @@ from leadpilot.outputs import prepare_output_file
 if TYPE_CHECKING:
     import pandas as pd
 
+    from leadpilot.evaluate.holdout_designs import DesignComparison
     from leadpilot.evaluate.ope import Interval
     from leadpilot.evaluate.simulation import Block, SimulationResult
     from leadpilot.policy import Policy
@@ -25,6 +27,7 @@ if TYPE_CHECKING:
 # The replay's default propensity floor (``evaluate.replay.DEFAULT_CLIP``), spelled here so that
 # `--help` needs no pandas; a test keeps the two equal.
 DEFAULT_CLIP = 0.01
+OUTCOME_BAGS = 2  # the cross-fitted outcome models only score; fewer bags keep them cheap
 
 __all__ = ["register", "simulate"]
 
@@ -62,11 +65,38 @@ def simulate(
     clip: float = typer.Option(
         DEFAULT_CLIP, "--clip", min=0.0001, max=0.5, help="Floor of estimated propensities."
     ),
+    outcome_folds: int = typer.Option(
+        2,
+        "--outcome-folds",
+        min=0,
+        help="Score the estimates with outcome models cross-fitted in K folds of the "
+        "replayed leads (0: with the routing model).",
+    ),
+    holdout_designs: bool = typer.Option(
+        False,
+        "--holdout-designs",
+        help="On a synthetic world: how far a per-lead holdout and a switchback misstate "
+        "the true lift when capacity is tight (needs the world's truth.json).",
+    ),
+    truth: Path | None = typer.Option(
+        None, "--truth", help="The world's truth.json (default: next to HISTORY)."
+    ),
+    designs_capacity: float = typer.Option(
+        1.2,
+        "--designs-capacity",
+        min=0.1,
+        help="For --holdout-designs: the team's daily capacity as a multiple of the average "
+        "day's leads (reps' caps scaled in proportion; 1.2 = tight).",
+    ),
+    designs_seeds: int = typer.Option(
+        3, "--designs-seeds", min=2, max=50, help="Routing seeds for --holdout-designs."
+    ),
 ) -> None:
     """Replay the history's leads in time order through each policy and estimate, per
-    policy, the conversion rate it would have had (DM, IPS, SNIPS, DR with 95% intervals),
-    its lift over the logged assignment and round-robin, how well the history covers its
-    choices, and how it loads the team.
+    policy, the conversion rate it would have had (DM, IPS, SNIPS, DR, SWITCH-DR with 95%
+    intervals), its lift over the logged assignment and round-robin, how well the history
+    covers its choices, and how it loads the team. On a synthetic world, --holdout-designs
+    also shows how far a per-lead holdout and a switchback misstate the true lift.
 
     Example:  leadpilot simulate world/history.csv --reps world/reps.csv --cross-fit
               --strategy round_robin --strategy predictive --out sim.html --json-out sim.json
@@ -74,7 +104,9 @@ def simulate(
     with json_on_stdout(as_json):
         document = _simulate(history, reps, model, policy, strategy, date_from, date_to, out,
                              json_out, decisions_dir, cross_fit, blocks, accounts, seed,
-                             n_bootstrap, clip)  # fmt: skip
+                             n_bootstrap, clip, outcome_folds,
+                             DesignsRequest(holdout_designs, truth, designs_capacity,
+                                            designs_seeds))  # fmt: skip
     if as_json:
         typer.echo(json.dumps(document, indent=2, default=str))
 
@@ -96,6 +128,8 @@ def _simulate(
     seed: int,
     n_bootstrap: int,
     clip: float,
+    outcome_folds: int = 2,
+    designs: DesignsRequest | None = None,
 ) -> dict[str, Any]:
     import pandas as pd
 
@@ -103,8 +137,13 @@ def _simulate(
     from leadpilot.evaluate.simulation import run_simulation
     from leadpilot.evaluate.simulation_html import render_simulation_html
     from leadpilot.ingest import read_history, read_reps, reps_from_frame
+    from leadpilot.model import ConversionModel
     from leadpilot.policy import default_policy, with_strategy
 
+    if outcome_folds == 1:
+        raise ConfigError(
+            "--outcome-folds 1 cannot cross-fit", hint="give 2 or more, or 0 for the routing model"
+        )
     started = time.perf_counter()
     for target, option in ((out, "--out"), (json_out, "--json-out")):
         if target is not None:
@@ -131,11 +170,20 @@ def _simulate(
             n_bootstrap=n_bootstrap,
             clip=clip,
             progress=lambda msg: status.update(msg[:1].upper() + msg[1:] + "..."),
+            outcome_folds=outcome_folds,
+            outcome_fit=lambda train: ConversionModel(n_bags=OUTCOME_BAGS).fit(train, reps_table),
         )
     result.warnings.extend(warnings)
+    comparison = None
+    if designs is not None and designs.on:
+        with console.status("Comparing holdout designs...", spinner="dots") as status:
+            comparison = _designs(designs, history, frame, window, reps_table, status)
     result.replay["seconds"] = round(time.perf_counter() - started, 1)
     _print(result)
     document = result.as_dict()
+    if comparison is not None:
+        print_designs(console, comparison)
+        document["holdout_designs"] = comparison.as_dict()
     if json_out is not None:
         json_out.write_text(json.dumps(document, indent=2, default=str), encoding="utf-8")
         console.print(f"Wrote {json_out}")
@@ -155,6 +203,105 @@ def _simulate(
                                                        "reasons"]), path)  # fmt: skip
         console.print(f"Wrote {len(result.decisions)} decision file(s) to {decisions_dir}")
     return document
+
+
+@dataclass(frozen=True)
+class DesignsRequest:
+    """``--holdout-designs`` and its settings."""
+
+    on: bool
+    truth: Path | None
+    capacity: float  # the team's daily capacity / the average day's leads
+    seeds: int
+
+
+DESIGN_DAYS = 28  # --holdout-designs routes the window's first four weeks
+
+
+def _designs(
+    request: DesignsRequest,
+    history: Path,
+    frame: pd.DataFrame,
+    window: pd.DataFrame,
+    reps_table: pd.DataFrame,
+    status: Any,
+) -> DesignComparison:
+    from types import SimpleNamespace
+
+    import pandas as pd
+
+    from leadpilot.evaluate.holdout_designs import compare_designs
+    from leadpilot.ingest import reps_from_frame
+    from leadpilot.synth import expected_conversions
+    from leadpilot.synth.truth import GroundTruthScorer, load_truth
+
+    truth = load_truth(request.truth or history.parent / "truth.json")
+    unknown = sorted(set(reps_table["rep_id"].astype(str)) - set(truth.rep_ids))
+    if unknown:
+        raise DataValidationError(
+            f"rep {unknown[0]!r} of --reps is not in the world's truth.json",
+            hint="--holdout-designs needs the reps.csv and truth.json of one `leadpilot synth` "
+            "world",
+        )
+    roster = reps_table.set_index("rep_id").loc[list(truth.rep_ids)].reset_index()
+    world = SimpleNamespace(truth=truth, reps=roster)
+    start = window["created_at"].min()
+    leads = window[window["created_at"] < start + pd.Timedelta(days=DESIGN_DAYS)]
+    per_day = len(leads) / max(1, leads["created_at"].dt.floor("D").nunique())
+    caps = pd.to_numeric(roster["max_leads_per_day"], errors="coerce")
+    if caps.isna().any() or caps.sum() <= 0:
+        raise DataValidationError(
+            "--holdout-designs needs every rep's max_leads_per_day in --reps",
+            hint="the comparison is about capacity shared by treated and holdout leads",
+        )
+    return compare_designs(
+        leads.reset_index(drop=True),
+        reps_from_frame(roster),
+        GroundTruthScorer(truth),
+        lambda frame_, rep_ids: expected_conversions(world, frame_, rep_ids),  # type: ignore[arg-type]
+        history=frame[frame["created_at"] < start],
+        cap_scale=request.capacity * per_day / float(caps.sum()),
+        replications=request.seeds,
+        progress=lambda msg: status.update(msg[:1].upper() + msg[1:] + "..."),
+    )
+
+
+def print_designs(out: Any, comparison: DesignComparison) -> None:
+    """The holdout designs' estimates next to the true lift."""
+    rows = comparison.summary()
+    truth = next(iter(rows.values()))["truth"] if rows else float("nan")
+    table = Table(
+        title=f"Holdout designs vs the true lift: {comparison.leads:,} leads, daily caps "
+        f"x{comparison.cap_scale:.2f} the roster's, {len(comparison.truth)} routing seeds "
+        "(points of conversion)"
+    )
+    for col in ("design", "estimated lift", "true lift", "estimate / truth",
+                "interval covers truth"):  # fmt: skip
+        table.add_column(col, justify="left" if col == "design" else "right")
+    for name, r in rows.items():
+        table.add_row(
+            name,
+            f"{100 * r['estimate']:+.2f} ± {100 * r['se']:.2f}",
+            f"{100 * r['truth']:+.2f}",
+            f"{r['ratio']:.1f}x",
+            f"{r['covers']} of {r['seeds']}",
+        )
+    out.print(table)
+    per_lead = rows.get("per-lead 50%")
+    daily = rows.get("switchback daily")
+    if per_lead and daily:
+        off = (per_lead["estimate"] - truth) / per_lead["se"] if per_lead["se"] > 0 else 0.0
+        out.print(
+            f"The true lift of routing every lead predictively is {100 * truth:+.2f} points. A "
+            f"50% per-lead holdout reports {per_lead['ratio']:.1f}x it ({off:+.1f} standard "
+            f"errors), day-long switchback blocks {daily['ratio']:.1f}x. Treated and holdout "
+            "leads share the same reps' daily caps and fairness band, so with a per-lead "
+            "holdout the round-robin leads leave room the predictive ones use; switchback "
+            "blocks keep a day's capacity within one arm. (± is the standard error over "
+            "routing seeds; outcomes are the world's expected conversions, so there is no "
+            f"outcome noise. Unassigned under all-predictive routing: "
+            f"{comparison.unassigned:.1%}.)"
+        )
 
 
 def _policies(files: list[Path], strategies: list[str], roster: Any) -> list[tuple[str, Policy]]:
@@ -303,9 +450,9 @@ def _print(result: SimulationResult) -> None:
     for w in result.warnings:
         console.print(f"[yellow]Warning:[/] {w}")
     table = Table(title="Estimated conversion rate per lead (95% interval, in %)")
-    for col in ("policy", "DM", "IPS", "SNIPS", "DR", "DR lift\nvs logged",
+    for col in ("policy", "DM", "IPS", "SNIPS", "DR", "SWITCH-DR", "DR lift\nvs logged",
                 "DR lift vs\nround-robin", "overlap"):  # fmt: skip
-        table.add_column(col, justify="left" if col == "policy" else "right")
+        table.add_column(col, justify="left" if col == "policy" else "right", overflow="fold")
     for p in result.policies:
         ok = p.overlap.reliable
         lift = p.lift_vs_logged.get("dr")
@@ -314,7 +461,7 @@ def _print(result: SimulationResult) -> None:
             p.name,
             *(
                 _cell(p.estimates[e], ok or e == "dm") if e in p.estimates else ""
-                for e in ("dm", "ips", "snips", "dr")
+                for e in ESTIMATOR_COLUMNS
             ),
             _lift(lift, ok),
             _lift(lift_rr, ok),
@@ -324,6 +471,9 @@ def _print(result: SimulationResult) -> None:
     for p in result.policies:
         if p.overlap.reasons:
             console.print(f"[yellow]{p.name}[/]: " + "; ".join(p.overlap.reasons) + ".")
+        note = _precision_note(p.precision().get("dr"))
+        if note and p.overlap.reliable:
+            console.print(f"[yellow]{p.name}[/]: {note}")
         peak = max(p.peak_daily_load.values(), default=0)
         moved = result.moved.get(p.name)
         console.print(
@@ -340,6 +490,22 @@ def _print(result: SimulationResult) -> None:
             )
         )
     console.print(f"Done in {r['seconds']:.0f} s.")
+
+
+ESTIMATOR_COLUMNS = ("dm", "ips", "snips", "dr", "switch_dr")
+
+
+def _precision_note(precision: dict[str, Any] | None) -> str:
+    """Says when DR's interval is wider than +-10% and how many leads would narrow it."""
+    if not precision or precision["resolves_10pct"]:
+        return ""
+    needed = precision["leads_for_10pct"]
+    return (
+        f"DR's 95% interval is +-{precision['relative_half_width']:.0%} of its estimate: "
+        "these leads cannot pin it to +-10%"
+        + (f" (about {needed:,} replayed leads like these would)" if needed else "")
+        + "; SWITCH-DR leans on the model where the history is thin."
+    )
 
 
 def _lift(v: Interval | None, reliable: bool) -> str:
@@ -385,12 +551,15 @@ def demo_section(out: Any, workdir: Path, world: Any) -> dict[str, Any]:
             owners=hist["domain"].map(owner).astype(object),
             baseline=with_strategy(policy, "round_robin"),
             n_bootstrap=300,
+            outcome_folds=2,
+            outcome_fit=lambda train: ConversionModel(n_bags=OUTCOME_BAGS).fit(train, world.reps),
             progress=lambda msg: status.update(msg[:1].upper() + msg[1:] + "..."),
         )
     settled = window[window["converted"].notna()].reset_index(drop=True)
     table = Table(title=f"{len(settled):,} past leads replayed: estimates vs the truth")
-    for col in ("policy", "truth", "DM (model)", "IPS", "SNIPS", "DR", "overlap"):
-        table.add_column(col, justify="left" if col == "policy" else "right")
+    for col in ("policy", "truth", "DM (model)", "IPS", "SNIPS", "DR", "SWITCH-DR", "overlap"):
+        # fold, not truncate: on an 80-column terminal the intervals wrap instead of vanishing
+        table.add_column(col, justify="left" if col == "policy" else "right", overflow="fold")
     truths: dict[str, float] = {}
     for p in result.policies:
         by_lead = {d.lead_id: d.rep_id for d in result.decisions[p.name]}
@@ -399,8 +568,8 @@ def demo_section(out: Any, workdir: Path, world: Any) -> dict[str, Any]:
         table.add_row(
             p.name,
             f"{truths[p.name]:.1%}",
-            *(_cell(p.estimates[e], True) for e in ("dm", "ips", "snips", "dr")),
-            f"{p.overlap.verdict} (ESS {p.overlap.ess:.0f})",
+            *(_cell(p.estimates[e], True) for e in ESTIMATOR_COLUMNS),
+            f"{p.overlap.verdict}\nESS {p.overlap.ess:.0f}",
         )
     out.print(table)
     poor = [p.name for p in result.policies if not p.overlap.reliable]
@@ -411,10 +580,15 @@ def demo_section(out: Any, workdir: Path, world: Any) -> dict[str, Any]:
         if poor
         else "here overlap is enough to read them"
     )
+    for p in result.policies:
+        note = _precision_note(p.precision().get("dr"))
+        if note and p.overlap.reliable:
+            out.print(f"[yellow]{p.name}[/]: {note}")
     out.print(
         "The truth is the world's true P(convert) of each simulated assignment. IPS, SNIPS "
         "and DR learn only from past leads the history happened to route the same way; "
-        f"{verdict}. Try:\n"
+        f"{verdict}. The outcome model scoring the estimates is cross-fitted within the "
+        "window (never scoring a lead it learned from). Try:\n"
         f"  leadpilot simulate {workdir}/history.csv --reps {workdir}/reps.csv --cross-fit "
         "--strategy round_robin --strategy predictive --from "
         f"{(start + pd.Timedelta(days=1)).date()} --to {end.date()} --out simulation.html"

@@ -28,7 +28,12 @@ def register(app: typer.Typer) -> None:
 
 def synth(
     out: Path = typer.Option(..., "--out", help="Folder to write the world into."),
-    leads: int = typer.Option(20_000, "--leads", min=100, help="History rows (past leads)."),
+    leads: int | None = typer.Option(
+        None,
+        "--leads",
+        min=100,
+        help="History rows (past leads); default 20,000 (12,000 for --kind thin).",
+    ),
     reps: int = typer.Option(20, "--reps", min=2, help="Sales reps on the roster."),
     new_leads: int = typer.Option(
         2_000, "--new-leads", min=1, help="New leads to route (over 20 business days)."
@@ -38,6 +43,13 @@ def synth(
     ),
     months: int = typer.Option(
         18, "--months", min=1, max=120, help="Months of history (from 2025-01-06)."
+    ),
+    kind: str = typer.Option(
+        "additive",
+        "--kind",
+        help="Rep structure of the truth: additive (rep x industry and size cells), "
+        "interactions (rep-specific curves and combinations of attributes), drift (as "
+        "interactions, skills change mid-history), thin (as interactions, 12,000 leads).",
     ),
     as_json: bool = json_switch("a summary"),
 ) -> None:
@@ -49,6 +61,7 @@ def synth(
     greedy argmax and the best capacity-feasible assignment.
 
     Example:  leadpilot synth --out world/ --leads 20000 --reps 20 --seed 7
+              leadpilot synth --out world/ --kind interactions --seed 7
     """
     from leadpilot.synth import generate_world, write_world
     from leadpilot.synth.yardsticks import world_yardsticks
@@ -56,7 +69,12 @@ def synth(
     started = time.perf_counter()
     with console.status("Generating the world...", spinner="dots"):
         world = generate_world(
-            n_leads=leads, n_reps=reps, n_new_leads=new_leads, seed=seed, months=months
+            n_leads=leads,
+            n_reps=reps,
+            n_new_leads=new_leads,
+            seed=seed,
+            months=months,
+            kind=kind,
         )
     generated = time.perf_counter() - started
     with console.status("Writing the files...", spinner="dots"):
@@ -80,6 +98,9 @@ def print_world_summary(console: Console, world: World) -> None:
     table = Table(title="Synthetic world", show_header=False)
     table.add_column("What")
     table.add_column("Value", justify="right")
+    table.add_row("Kind of world", world.truth.kind)
+    if world.truth.rep_effects:
+        table.add_row("Non-additive rep effects (truth)", f"{len(world.truth.rep_effects)}")
     table.add_row("History leads", f"{len(h):,}")
     table.add_row(
         "History period",
@@ -147,6 +168,8 @@ def _summary_json(
 ) -> dict[str, object]:
     return {
         "files": [str(p) for p in paths],
+        "kind": world.truth.kind,
+        "rep_effects": len(world.truth.rep_effects),
         "generate_seconds": round(seconds, 3),
         "history_rows": len(world.history),
         "new_leads": len(world.new_leads),

@@ -34,7 +34,7 @@ __all__ = [
 
 Design = Literal["per_lead", "switchback"]
 # Decisions no arm was drawn for: holds, the fallback owner, manual moves, nobody.
-_NOT_RANDOMIZED = frozenset({"hold", "fallback_owner", "none", "manual"})
+_NOT_RANDOMIZED = frozenset({"hold", "fallback_owner", "none", "manual", "development"})
 
 
 class Outcome(Protocol):

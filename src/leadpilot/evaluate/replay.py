@@ -9,7 +9,7 @@ every rep. ``evaluate_decisions`` scores one policy's simulated decisions agains
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
@@ -25,6 +25,7 @@ from leadpilot.evaluate.ope import (
     OverlapDiagnostics,
     ReplayData,
     clip_propensity,
+    leads_for_precision,
     lift_interval,
     one_hot,
     overlap_diagnostics,
@@ -37,6 +38,7 @@ __all__ = [
     "LoggedReplay",
     "PairModel",
     "PolicyEvaluation",
+    "cross_fitted_reward_matrix",
     "evaluate_decisions",
     "load_summary",
     "logged_replay",
@@ -45,6 +47,7 @@ __all__ = [
 ]
 
 DEFAULT_CLIP = 0.01
+PRECISION_TARGET = 0.10  # the +-10% an estimate should resolve to be read as a number
 RECORDED_COLUMNS = ("propensity", "x_propensity")  # leadpilot's decisions.csv / keep_extra
 
 
@@ -86,6 +89,30 @@ def reward_matrix(model: PairModel, leads: pd.DataFrame, rep_ids: Sequence[str])
     pairs["rep_id"] = np.tile(np.asarray(rep_ids, dtype=object), n)
     pairs = pairs.drop(columns=["time_to_contact_hours", "first_contact_at"], errors="ignore")
     return np.asarray(model.predict_proba(pairs), dtype=np.float64).reshape(n, k)
+
+
+def cross_fitted_reward_matrix(
+    fit: Callable[[pd.DataFrame], PairModel],
+    leads: pd.DataFrame,
+    earlier: pd.DataFrame,
+    rep_ids: Sequence[str],
+    *,
+    folds: int = 2,
+) -> NDF:
+    """``reward_matrix`` from cross-fitted outcome models: the settled ``leads`` are split
+    into ``folds`` (every ``folds``-th lead), and each fold is scored by ``fit(...)`` trained
+    on ``earlier`` (the history before the leads) plus the other folds, never on the lead
+    itself. The routing model is trained on earlier leads only; scoring its choices with
+    that same model rewards its own errors (a rep it over-rates looks good twice), and a
+    model that has seen nothing of the replayed period misses its drift."""
+    if folds < 2:
+        raise DataValidationError(f"folds={folds}: cross-fitting needs at least 2", hint="e.g. 2")
+    out = np.zeros((len(leads), len(rep_ids)))
+    fold = np.arange(len(leads)) % folds
+    for f in range(folds):
+        model = fit(pd.concat([earlier, leads[fold != f]]))
+        out[fold == f] = reward_matrix(model, leads[fold == f], rep_ids)
+    return out
 
 
 def logged_replay(
@@ -181,6 +208,7 @@ class PolicyEvaluation:
             },
             "lift_vs_logged": {k: v.as_dict() for k, v in self.lift_vs_logged.items()},
             "lift_vs_round_robin": {k: v.as_dict() for k, v in self.lift_vs_baseline.items()},
+            "precision": self.precision(),
             "overlap": self.overlap.as_dict(),
             "unassigned": self.unassigned,
             "leads_per_rep": self.leads_per_rep,
@@ -189,6 +217,18 @@ class PolicyEvaluation:
             "share_by_lane": self.share_by_lane,
             "share_by_strategy": self.share_by_strategy,
             "sla_attainment": self.sla_attainment,
+        }
+
+    def precision(self) -> dict[str, dict[str, Any]]:
+        """Per estimate: its 95% interval's half-width relative to the estimate, whether that
+        is within +-10%, and about how many replayed leads like these would make it so."""
+        return {
+            k: {
+                "relative_half_width": v.relative_half_width,
+                "resolves_10pct": v.relative_half_width <= PRECISION_TARGET,
+                "leads_for_10pct": leads_for_precision(v, self.n_leads, PRECISION_TARGET),
+            }
+            for k, v in self.estimates.items()
         }
 
 

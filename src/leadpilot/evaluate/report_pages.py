@@ -255,5 +255,16 @@ def render_shadow_markdown(document: dict[str, Any]) -> str:
             f"| DR lift of following | {_pts(lift['mean'])} "
             f"{_ci(lift['ci_low'], lift['ci_high'], 'pts')} | {r['scored_leads']} |"
         )
+    fb = r.get("fit_feedback") or {}
+    if fb:
+        pa, pd_ = fb["poor_agreed"], fb["poor_disagreed"]
+        lines.append(
+            f"| rated poor fit by the rep, agreed | {_pct(pa['rate'])} "
+            f"{_ci(pa['ci_low'], pa['ci_high'])} | {pa['leads']} |"
+        )
+        lines.append(
+            f"| rated poor fit by the rep, disagreed | {_pct(pd_['rate'])} "
+            f"{_ci(pd_['ci_low'], pd_['ci_high'])} | {pd_['leads']} |"
+        )
     lines += ["", "Caveats:", ""] + [f"- {x}" for x in r["caveats"]]
     return "\n".join(lines) + "\n"

@@ -50,6 +50,15 @@ def running_chart(points: Sequence[dict[str, Any]], *, label: str = "difference"
         f'<text x="{x(n - 1):.1f}" y="{_H - 4}" font-size="11" text-anchor="end">'
         f"{escape(pts[-1]['date'])}</text>"
     )
+    if n == 1:
+        # One day: its date once, centred, and its interval as a bar (a band needs two days).
+        dates = (
+            f'<text x="{x(0):.1f}" y="{_H - 4}" font-size="11" text-anchor="middle">'
+            f"{escape(pts[0]['date'])}</text>"
+            f'<line x1="{x(0):.1f}" x2="{x(0):.1f}" y1="{y(pts[0]["ci_low"]):.1f}" '
+            f'y2="{y(pts[0]["ci_high"]):.1f}" stroke="#1f5fa8" stroke-width="2" '
+            'stroke-opacity="0.4"/>'
+        )
     return (
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{_W}" height="{_H}" role="img" '
         f'aria-label="{escape(label)} over time">'

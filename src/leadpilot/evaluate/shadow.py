@@ -99,6 +99,9 @@ class ShadowReport:
     verdict: str
     leads_needed: int | None
     caveats: list[str] = field(default_factory=list)
+    # Reps' fit ratings of the shadow leads: poor-fit share where the assigned rep was the
+    # policy's recommendation against where it was not (empty without feedback).
+    fit_feedback: dict[str, Any] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready."""
@@ -236,8 +239,11 @@ def shadow_report(
     *,
     since: datetime | None = None,
     seed: int = 0,
+    poor_fit: Mapping[str, bool] | None = None,
 ) -> ShadowReport:
-    """The shadow report of the leads whose first decision was made in shadow mode."""
+    """The shadow report of the leads whose first decision was made in shadow mode.
+    ``poor_fit``: reps' fit ratings by lead id (True: poor fit), from the service's
+    ``fit_feedback`` events; rated leads are compared by agreement."""
     policies = policies or {}
     rows = [
         _Row(
@@ -311,4 +317,23 @@ def shadow_report(
         verdict=verdict,
         leads_needed=leads_needed,
         caveats=caveats,
+        fit_feedback=_fit_feedback(rows, poor_fit or {}),
     )
+
+
+def _fit_feedback(rows: Sequence[_Row], poor_fit: Mapping[str, bool]) -> dict[str, Any]:
+    """Poor-fit share among rated leads, where the assigned rep was the recommendation
+    (agreed) and where not: does the model pick leads the reps find a better fit?"""
+    rated = [(r, poor_fit[r.outcome.decision.lead_id]) for r in rows
+             if r.outcome.decision.lead_id in poor_fit]  # fmt: skip
+    if not rated:
+        return {}
+    agreed = [poor for r, poor in rated if r.agree]
+    other = [poor for r, poor in rated if not r.agree]
+
+    def poor(flags: list[bool]) -> dict[str, Any]:
+        out = _rate(sum(flags), len(flags))
+        out["poor"] = out.pop("won")
+        return out
+
+    return {"rated": len(rated), "poor_agreed": poor(agreed), "poor_disagreed": poor(other)}

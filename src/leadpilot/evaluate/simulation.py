@@ -19,6 +19,7 @@ from leadpilot.errors import ConfigError, DataValidationError
 from leadpilot.evaluate.replay import (
     DEFAULT_CLIP,
     PolicyEvaluation,
+    cross_fitted_reward_matrix,
     evaluate_decisions,
     logged_replay,
     moved,
@@ -93,11 +94,16 @@ def run_simulation(
     clip: float = DEFAULT_CLIP,
     progress: Progress | None = None,
     refresh_every: int | None = BATCH_REFRESH_EVERY,
+    outcome_folds: int = 0,
+    outcome_fit: Callable[[pd.DataFrame], Any] | None = None,
 ) -> SimulationResult:
     """Route each block's leads through every policy (and ``baseline``, e.g. round-robin,
     for the lift against it), then estimate every policy on the block's settled leads.
     ``history`` is every logged lead (canonical, sorted by ``created_at``). Leads are routed by
-    the batch router with its price cadence ``refresh_every`` (``None``: the policy's)."""
+    the batch router with its price cadence ``refresh_every`` (``None``: the policy's).
+    ``outcome_folds`` >= 2 scores the settled leads for the estimates with outcome models
+    cross-fitted within each block (``outcome_fit`` trains one from a history frame), not
+    with the block's routing model."""
     say = progress or (lambda _msg: None)
     names = [n for n, _ in policies]
     if len(set(names)) != len(names):
@@ -107,6 +113,7 @@ def run_simulation(
     arms = list(policies) + ([("__baseline__", baseline)] if baseline is not None else [])
     decisions: dict[str, list[Decision]] = {n: [] for n, _ in arms}
     settled_parts, reward_parts = [], []
+    crossed = 0  # blocks whose settled leads were scored by cross-fitted outcome models
     rep_ids = [r.rep_id for r in reps]
     for b, block in enumerate(blocks):
         start = block.replay["created_at"].min()
@@ -125,7 +132,17 @@ def run_simulation(
         if len(settled):
             say(f"block {b + 1}/{len(blocks)}: scoring {len(settled):,} settled leads")
             settled_parts.append(settled)
-            reward_parts.append(reward_matrix(block.model, settled, rep_ids))
+            # A fold needs leads of its own: a block with fewer settled leads than folds is
+            # scored by its routing model.
+            if outcome_folds >= 2 and outcome_fit is not None and len(settled) >= outcome_folds:
+                crossed += 1
+                reward_parts.append(
+                    cross_fitted_reward_matrix(
+                        outcome_fit, settled, past, rep_ids, folds=outcome_folds
+                    )
+                )
+            else:
+                reward_parts.append(reward_matrix(block.model, settled, rep_ids))
     if not settled_parts:
         raise DataValidationError(
             "no replayed lead has a settled outcome, so nothing can be estimated",
@@ -159,6 +176,14 @@ def run_simulation(
         "propensity_clip": clip if logged.propensity_source == "estimated" else None,
         "logged_rate": float(logged.reward.mean()),
         "baseline": "round_robin" if base is not None else None,
+        "outcome_model": (
+            f"cross-fitted in {outcome_folds} folds within each block"
+            if crossed == len(settled_parts)
+            else "the routing model of each block"
+            if crossed == 0
+            else f"cross-fitted in {outcome_folds} folds within {crossed} of "
+            f"{len(settled_parts)} blocks (the others by their routing model)"
+        ),
     }
     return SimulationResult(
         policies=evaluations,

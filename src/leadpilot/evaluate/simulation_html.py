@@ -12,7 +12,7 @@ _TEMPLATE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
 <title>leadpilot simulate: {{ names|join(' vs ') }}</title>
 <style>
-body{font-family:system-ui,sans-serif;margin:2rem;max-width:70rem;color:#222}
+body{font-family:system-ui,sans-serif;margin:2rem;max-width:84rem;color:#222}
 table{border-collapse:collapse;margin:1rem 0}td,th{border:1px solid #ccc;padding:.3rem .6rem}
 th{background:#f3f3f3;text-align:left}
 td.n{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
@@ -27,7 +27,8 @@ td.n{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
 {%- if r.propensity_clip %} (clipped at {{ r.propensity_clip }}){% endif %}.</p>
 {% for w in warnings %}<div class="warn">{{ w }}</div>{% endfor %}
 <h2>Estimated conversion rate (expected conversions per lead, 95% bootstrap interval)</h2>
-<table><tr><th>policy</th>{% for e in estimators %}<th>{{ e|upper }}</th>{% endfor %}
+<table><tr><th>policy</th>{% for e in estimators %}
+<th>{{ e|upper|replace('_', '-') }}</th>{% endfor %}
 <th>DR lift vs logged</th><th>DR lift vs round-robin</th><th>overlap</th></tr>
 {% for p in policies %}<tr><td>{{ p.name }}</td>
 {% for e in estimators %}{% set v = p.estimates[e] %}
@@ -44,7 +45,14 @@ td.n{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
 {{ '%.0f'|format(p.overlap.ess) }})</td></tr>{% endfor %}
 </table>
 {% for p in policies %}{% if p.overlap.reasons %}
-<p><b>{{ p.name }}</b>: {{ p.overlap.reasons|join('; ') }}.</p>{% endif %}{% endfor %}
+<p><b>{{ p.name }}</b>: {{ p.overlap.reasons|join('; ') }}.</p>{% endif %}
+{% set dr = (p.precision or {}).get('dr') %}
+{% if dr and p.overlap.reliable and not dr.resolves_10pct %}
+<p class="warn"><b>{{ p.name }}</b>: DR's 95% interval is &plusmn;{{
+'%.0f'|format(100 * dr.relative_half_width) }}% of its estimate, so these leads cannot pin it
+to &plusmn;10%{% if dr.leads_for_10pct %} (about {{ '{:,}'.format(dr.leads_for_10pct) }}
+replayed leads like these would){% endif %}; SWITCH-DR leans on the model where the history
+is thin.</p>{% endif %}{% endfor %}
 <h2>How each policy uses the team</h2>
 <table><tr><th>policy</th><th>unassigned</th><th>fairness index range</th>
 <th>peak leads per rep-day</th><th>SLA met (est.)</th><th>by lane</th><th>by strategy</th>
@@ -66,8 +74,25 @@ p.moved_vs_first.top %}; {{ m['from'] }}&rarr;{{ m.to }} {{ m.leads }}{% endfor 
 <table><tr><th>rep</th>{% for p in policies %}<th>{{ p.name }}</th>{% endfor %}</tr>
 {% for rep in reps %}<tr><td>{{ rep }}</td>{% for p in policies %}
 <td class="n">{{ p.leads_per_rep.get(rep, 0) }}</td>{% endfor %}</tr>{% endfor %}</table>
+{% if designs %}<h2>Holdout designs vs the true lift</h2>
+<p>{{ '{:,}'.format(designs.leads) }} leads routed with the world's true probabilities, daily caps
+x{{ '%.2f'|format(designs.cap_scale) }} the roster's, {{ designs.true_lift|length }} routing
+seeds; lift in points of conversion (&plusmn; standard error over seeds).</p>
+<table><tr><th>design</th><th>estimated lift</th><th>true lift</th><th>estimate / truth</th>
+<th>interval covers truth</th></tr>
+{% for name, d in designs.designs.items() %}<tr><td>{{ name }}</td>
+<td class="n">{{ '%+.2f'|format(100 * d.estimate) }} &plusmn; {{ '%.2f'|format(100 * d.se) }}</td>
+<td class="n">{{ '%+.2f'|format(100 * d.truth) }}</td>
+<td class="n">{{ '%.1f'|format(d.ratio) }}x</td>
+<td class="n">{{ d.covers }} of {{ d.seeds }}</td></tr>{% endfor %}</table>
+<p>Treated and holdout leads share the same reps' daily caps and fairness band: with a per-lead
+holdout the arms can interfere, so the measured lift can differ from the lift of routing every
+lead predictively (the table shows by how much here). Switchback blocks of a day keep a day's
+capacity within one arm.</p>{% endif %}
 <p>DM is the outcome model alone; IPS and SNIPS weight the logged outcomes by how likely the
-history was to make each policy's choice; DR combines both. When the history rarely made a
+history was to make each policy's choice; DR combines both; SWITCH-DR is DR where the weights
+are moderate and the model alone where they are largest (the cut chosen from the data), less
+noisy than DR but carrying the model's bias there. When the history rarely made a
 policy's choices (overlap "poor") the weighting estimates are noise and are not shown.
 "SLA met" is estimated from each rep's past response times on days with a similar load.</p>
 </body></html>
@@ -87,4 +112,5 @@ def render_simulation_html(document: dict[str, Any]) -> str:
         names=[p["name"] for p in policies],
         estimators=estimators,
         reps=reps,
+        designs=document.get("holdout_designs"),
     )

@@ -28,6 +28,8 @@ from leadpilot.model.features import FeatureState
 from leadpilot.model.fitted import FittedConversion, content_version
 from leadpilot.model.glm import GLMStack
 from leadpilot.model.metrics import jsonable
+from leadpilot.model.rep_trees import HEADER as REP_TREES_HEADER
+from leadpilot.model.rep_trees import RepTrees
 
 __all__ = ["FORMAT", "FORMAT_VERSION", "load_fitted", "save_fitted"]
 
@@ -62,6 +64,7 @@ def save_fitted(fitted: FittedConversion, params: Mapping[str, Any], directory: 
         "glm_c": fitted.glm_c,
         "training_window": fitted.training_window,
         "importance": fitted.importance,
+        "rep_effects": fitted.rep_effects,
         "dropped_columns": fitted.dropped_columns,
         "warnings": fitted.warnings,
         "guards": fitted.guards,
@@ -98,15 +101,22 @@ def _read_doc(directory: Path) -> dict[str, Any]:
     return doc
 
 
-def _boosters(directory: Path, files: list[str], names: list[str]) -> tuple[lgb.Booster, ...]:
-    boosters = []
+def _boosters(
+    directory: Path, files: list[str], names: list[str]
+) -> tuple[lgb.Booster | RepTrees, ...]:
+    boosters: list[lgb.Booster | RepTrees] = []
     for name in files:
         file = directory / name
         if not file.is_file():
             raise _bad(directory, f"model file {name} is missing")
+        booster: lgb.Booster | RepTrees
         try:
-            booster = lgb.Booster(model_file=str(file))
-        except lgb.basic.LightGBMError as exc:
+            text = file.read_text(encoding="utf-8")
+            if text.startswith(REP_TREES_HEADER):
+                booster = RepTrees.from_string(text)
+            else:
+                booster = lgb.Booster(model_str=text)
+        except (lgb.basic.LightGBMError, ValueError, UnicodeDecodeError) as exc:
             raise _bad(directory, f"{name} is not a LightGBM model ({exc})") from None
         if booster.feature_name() != names:
             raise _bad(directory, f"{name} was trained on other features than {MODEL_JSON} lists")
@@ -152,6 +162,7 @@ def load_fitted(directory: Path) -> tuple[dict[str, Any], FittedConversion]:
         warnings=list(doc.get("warnings", [])),
         guards=list(doc.get("guards", [])),
         importance=list(importance),
+        rep_effects=list(doc.get("rep_effects", [])),
     )
     if content_version(state, glm, boosters, calibrator) != fitted.version:
         raise _bad(directory, "its files do not match its version id (edited or mixed files)")

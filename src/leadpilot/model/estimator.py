@@ -72,7 +72,10 @@ class ConversionModel(BaseEstimator):
     ``_parameter_constraints``. The log-odds are a ridge-penalised logistic regression
     (lead attributes, rep, rep x ``interactions`` cells, role x segment cells, the roster's
     declared specialties and the leak-free shrunk track records) plus LightGBM trees
-    boosted from it (native categoricals, early-stopped out of time). Reps with little
+    boosted from it (native categoricals, early-stopped out of time), and with ``rep_trees``
+    (the default) one small booster per rep on top, which learns where each rep beats or
+    trails the team's prediction over any lead attribute or combination
+    (:mod:`leadpilot.model.rep_trees`). Reps with little
     history are shrunk toward an "average rep" (weight ``n / (n + rep_prior_strength)``);
     probabilities are calibrated on a later slice when that slice shows miscalibration.
     ``n_bags`` refits of the linear part on random halves of the training period give the
@@ -114,6 +117,7 @@ class ConversionModel(BaseEstimator):
         "random_state": [Interval(Integral, 0, None, closed="left")],
         "refit_all": ["boolean"],
         "allow_leaky": [tuple, list],
+        "rep_trees": ["boolean"],
     }
 
     fitted_: FittedConversion
@@ -143,6 +147,7 @@ class ConversionModel(BaseEstimator):
         random_state: int = 0,
         refit_all: bool = True,
         allow_leaky: tuple[str, ...] = (),
+        rep_trees: bool = True,
     ) -> None:
         self.target = target
         self.n_estimators = n_estimators
@@ -166,6 +171,7 @@ class ConversionModel(BaseEstimator):
         self.random_state = random_state
         self.refit_all = refit_all
         self.allow_leaky = allow_leaky
+        self.rep_trees = rep_trees
 
     # ----- parameters ------------------------------------------------------------------
     def training_params(self) -> TrainingParams:
@@ -269,7 +275,7 @@ class ConversionModel(BaseEstimator):
             fitted, lead, rep_ids, expected_response_hours, n_jobs=self.n_jobs
         )
         conf = top_vs_pool(P, p)
-        return CandidateScores(p=p, confidence=conf.probability, sufficiency=w)
+        return CandidateScores(p=p, confidence=conf.probability, sufficiency=w, draws=P)
 
     def score_batch(
         self,

@@ -21,12 +21,16 @@ from leadpilot.model.calibration import Calibrator
 from leadpilot.model.feature_state import NDI, FeatureState
 from leadpilot.model.features import rep_dependent
 from leadpilot.model.glm import GLMStack
+from leadpilot.model.rep_trees import RepTrees
 
 __all__ = ["FittedConversion", "content_version"]
 
 
 def content_version(
-    state: FeatureState, glm: GLMStack, boosters: Sequence[lgb.Booster], calibrator: Calibrator
+    state: FeatureState,
+    glm: GLMStack,
+    boosters: Sequence[lgb.Booster | RepTrees],
+    calibrator: Calibrator,
 ) -> str:
     """Hash of the trees, linear part, features and calibration: ``cm-`` + 12 hex digits.
     Every decision logs it, so two models that score alike share it and no others do."""
@@ -43,7 +47,8 @@ def content_version(
 class FittedConversion:
     """A trained P(convert | lead, rep): the features it learned, the log-odds ensemble
     (``glm``: the full linear model and its half-sample bags; ``boosters``: trees boosted
-    from the full model's log-odds), the calibration map, and the facts of its training.
+    from the full model's log-odds, then the per-rep trees boosted from both), the
+    calibration map, and the facts of its training.
 
     ``rep_prior_strength`` is part of the scoring function: a rep with ``n`` labelled leads
     gets weight ``n / (n + rep_prior_strength)`` against an average rep.
@@ -51,7 +56,7 @@ class FittedConversion:
 
     state: FeatureState
     glm: GLMStack
-    boosters: tuple[lgb.Booster, ...]
+    boosters: tuple[lgb.Booster | RepTrees, ...]
     calibrator: Calibrator
     rep_prior_strength: float
     glm_c: float  # the ridge strength chosen out of time
@@ -64,6 +69,8 @@ class FittedConversion:
     # the baseline check; the model card lists them
     guards: list[dict[str, Any]] = field(default_factory=list)
     importance: list[dict[str, Any]] = field(default_factory=list)  # {"feature", "share"}
+    # what the rep-aware trees found (rep_trees.found_effects), for the model card
+    rep_effects: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def routing_block(self) -> str | None:

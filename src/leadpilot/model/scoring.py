@@ -12,7 +12,6 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-import lightgbm as lgb
 import numpy as np
 import pandas as pd
 
@@ -22,6 +21,7 @@ from leadpilot.model.feature_state import NDF, NDI, sanitize
 from leadpilot.model.features import LEAD_CATEGORICALS, SEGMENTS, pair_matrix
 from leadpilot.model.fitted import FittedConversion
 from leadpilot.model.glm import GLMStack
+from leadpilot.model.rep_trees import Trees
 from leadpilot.schema import CandidateScores, Lead, size_band_of
 
 __all__ = [
@@ -43,7 +43,7 @@ _PARALLEL_ROWS = 20_000
 
 def raw_log_odds(
     glm: GLMStack,
-    boosters: Sequence[lgb.Booster],
+    boosters: Sequence[Trees],
     X: NDF,
     *,
     full_only: bool = False,
@@ -68,7 +68,7 @@ def average_rep(X: NDF, rep_columns: NDI) -> NDF:
 
 def shrunk_log_odds(
     glm: GLMStack,
-    boosters: Sequence[lgb.Booster],
+    boosters: Sequence[Trees],
     rep_columns: NDI,
     rep_prior_strength: float,
     X: NDF,
@@ -335,6 +335,35 @@ class ModelBatchScores:
             self.average_rows_scored += 1
         return cached
 
+    def prime_averages(self, wanted: Sequence[tuple[int, Sequence[int]]]) -> int:
+        """Score, in one vectorised call, the average-rep rows that ``candidates(row, cols)``
+        would score one at a time for each ``(row, cols)`` in ``wanted`` (the batch router's
+        guess of each lead's candidates); returns how many rows it scored. The rows are the
+        ones ``candidates`` scores (same features, row by row the same numbers), so a guess
+        only saves time: a wrong one leaves ``candidates`` to score its own row."""
+        n = self._n
+        keys: list[tuple[int, float]] = []
+        for row, cols in wanted:
+            idx = np.asarray(cols, dtype=np.int64)
+            if len(idx) == 0 or (len(idx) == n and bool(np.all(idx == np.arange(n)))):
+                continue
+            ttc = self._ttc[idx]
+            mean = float(np.nanmean(ttc)) if np.isfinite(ttc).any() else math.nan
+            if mean == self._full_mean or (math.isnan(mean) and math.isnan(self._full_mean)):
+                continue
+            if (row, mean) not in self._avg_cache:
+                keys.append((row, mean))
+        keys = list(dict.fromkeys(keys))
+        if not keys:
+            return 0
+        X = self._avg_rows[[row for row, _ in keys]].copy()
+        X[:, self._ttc_pos] = [mean for _, mean in keys]
+        fitted = self._fitted
+        Z = raw_log_odds(fitted.glm, fitted.boosters, X, n_jobs=self._n_jobs)
+        for j, key in enumerate(keys):
+            self._avg_cache[key] = Z[:, j].copy()
+        return len(keys)
+
     def candidates(self, row: int, cols: Sequence[int]) -> CandidateScores:
         """The scores of lead ``row`` against the reps in columns ``cols``."""
         idx = np.asarray(cols, dtype=np.int64)
@@ -346,11 +375,11 @@ class ModelBatchScores:
         cal = self._fitted.calibrator
         P, p = cal.transform(Zs[1:]), cal.transform(Zs[0])
         conf = top_vs_pool(P, p)
-        return CandidateScores(p=p, confidence=conf.probability, sufficiency=w)
+        return CandidateScores(p=p, confidence=conf.probability, sufficiency=w, draws=P)
 
 
 def contributions(
-    glm: GLMStack, boosters: Sequence[lgb.Booster], feature_names: Sequence[str], X: NDF
+    glm: GLMStack, boosters: Sequence[Trees], feature_names: Sequence[str], X: NDF
 ) -> dict[str, NDF]:
     """Log-odds contribution of each input to the full model, per row: the linear part's
     terms plus the trees' SHAP values (LightGBM ``pred_contrib``)."""

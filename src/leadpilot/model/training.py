@@ -44,6 +44,7 @@ from leadpilot.model.guards import (
     find_leaky_columns,
     refuse_leaky_rep_column,
 )
+from leadpilot.model.rep_trees import RepTrees, fit_rep_trees, found_effects
 from leadpilot.model.scoring import contributions, shrunk_log_odds
 
 __all__ = [
@@ -74,6 +75,8 @@ _LEAK_CANDIDATES: tuple[str, ...] = (
     "first_contact_at",
 )
 _SPEED_MODIFIERS = ("engagement_score", "log_company_size", "company_domain")
+# Hidden from the rep-aware trees: the time of day and week are not a rep's skill.
+_CLOCK = ("created_hour", "created_weekday")
 
 
 @dataclass(frozen=True)
@@ -103,6 +106,7 @@ class TrainingParams:
     random_state: int
     refit_all: bool
     allow_leaky: tuple[str, ...]
+    rep_trees: bool = True
 
 
 @dataclass(frozen=True, eq=False)
@@ -401,8 +405,9 @@ class _Parts:
     """The log-odds ensemble of one fit and the number of trees it kept."""
 
     glm: GLMStack
-    boosters: tuple[lgb.Booster, ...]
+    boosters: tuple[lgb.Booster | RepTrees, ...]
     rounds: int
+    rep_rounds: int = 0
 
     def warm_start(self) -> tuple[float, NDF]:
         """The full linear model's coefficients, to start the next fit from."""
@@ -420,10 +425,12 @@ def _fit_parts(
     report: Progress,
     at: float,
     start: tuple[float, NDF] | None = None,
+    rep_rounds: int | None = None,
 ) -> _Parts:
-    """Fit the full linear part, the trees on top of it and the half-sample bags of the
-    linear part on time-ordered rows; the number of trees is chosen by early stopping
-    unless ``rounds`` is given."""
+    """Fit the full linear part, the trees on top of it, the rep-aware trees on top of both
+    (:mod:`leadpilot.model.rep_trees`) and the half-sample bags of the linear part on
+    time-ordered rows; the numbers of trees are chosen out of time unless ``rounds`` and
+    ``rep_rounds`` are given."""
     rng = np.random.default_rng(params.random_state)
     n = len(y_fit)
     fits = [fit_one(spec, X_fit, y_fit, C, params.random_state, start)]
@@ -443,6 +450,25 @@ def _fit_parts(
         rounds = int(booster.best_iteration or booster.num_trees())
     else:
         booster = lgb.train(_lgb_params(params, n), _dataset(state, X_aug, y_aug, init), rounds)
+    boosters: tuple[lgb.Booster | RepTrees, ...] = (booster,)
+    if params.rep_trees and "rep_id" in state.feature_names:
+        report("fitting the rep-aware trees", at + 0.15)
+        team = full.margins(X_fit)[0] + booster.predict(X_fit, raw_score=True)
+        names = state.feature_names
+        hidden = [i for i, f in enumerate(names) if rep_dependent(f) or f in _CLOCK]
+        trees, rep_rounds = fit_rep_trees(
+            X_fit,
+            y_fit,
+            team,
+            rep_column=names.index("rep_id"),
+            ignore=hidden,
+            feature_names=names,
+            categorical=state.categorical_names,
+            rounds=rep_rounds,
+            seed=params.random_state,
+        )
+        if trees is not None:
+            boosters = (booster, trees)
     for b in range(params.n_bags):
         # Half-samples without replacement: their spread matches the sampling spread of a
         # fit on all rows (see confidence.py), at half the cost of a bootstrap.
@@ -451,7 +477,7 @@ def _fit_parts(
             fit_one(spec, X_fit[rows], y_fit[rows], C, params.random_state + b + 1, fits[0])
         )
         report(f"fitting bag {b + 1} of {params.n_bags}", at + 0.35 * (b + 1) / params.n_bags)
-    return _Parts(fit_glm_stack(spec, fits), (booster,), rounds)
+    return _Parts(fit_glm_stack(spec, fits), boosters, rounds, rep_rounds or 0)
 
 
 def _rep_columns(state: FeatureState) -> NDI:
@@ -543,6 +569,22 @@ def _record(
         warnings=list(data.warnings),
         guards=list(data.guards),
         importance=_importance(parts, st, data.X[data.test]),
+        rep_effects=_found(parts, st, data.X[np.concatenate([data.calibration, data.test])]),
+    )
+
+
+def _found(parts: _Parts, state: FeatureState, X: NDF) -> list[dict[str, Any]]:
+    """What the rep-aware trees learned, on the latest settled leads (the card's table)."""
+    trees = [b for b in parts.boosters if isinstance(b, RepTrees)]
+    if not trees or len(X) == 0:
+        return []
+    team = parts.glm.margins(X, only=0)[0] + parts.boosters[0].predict(X, raw_score=True)
+    return found_effects(
+        trees[0],
+        X,
+        1.0 / (1.0 + np.exp(-team)),
+        rep_names=state.levels["rep_id"],
+        levels=state.levels,
     )
 
 
@@ -581,7 +623,17 @@ def fit_prepared(
         # ridge strength and number of trees.
         fit_idx = np.concatenate([i_tr, i_ca])
         parts = _fit_parts(
-            params, st, X[fit_idx], y[fit_idx], spec, C, rounds, report, 0.5, parts.warm_start()
+            params,
+            st,
+            X[fit_idx],
+            y[fit_idx],
+            spec,
+            C,
+            rounds,
+            report,
+            0.5,
+            parts.warm_start(),
+            parts.rep_rounds,
         )
     held_out = _record(params, data, parts, calibrator, C, refit, len(fit_idx))
     if not (refit and include_test and len(i_te)):
@@ -593,7 +645,17 @@ def fit_prepared(
     report("refitting on every settled lead", 0.9)
     fit_idx = np.concatenate([fit_idx, i_te])
     parts = _fit_parts(
-        params, st, X[fit_idx], y[fit_idx], spec, C, rounds, report, 0.9, parts.warm_start()
+        params,
+        st,
+        X[fit_idx],
+        y[fit_idx],
+        spec,
+        C,
+        rounds,
+        report,
+        0.9,
+        parts.warm_start(),
+        parts.rep_rounds,
     )
     return TrainingRun(held_out, _record(params, data, parts, calibrator, C, refit, len(fit_idx)))
 

@@ -16,7 +16,7 @@ from leadpilot.policy.demand import DemandModel
 from leadpilot.policy.inputs import RouterInputs
 from leadpilot.policy.policy_file import Pool
 from leadpilot.policy.pricer import ShadowPricer, pool_prices
-from leadpilot.policy.router import route, route_repriced
+from leadpilot.policy.router import planned_candidates, route, route_repriced
 from leadpilot.policy.state import InMemoryState
 from leadpilot.schema import Decision, Lead
 
@@ -34,6 +34,9 @@ BATCH_SIZE = 2048
 # The batch router's price cadence: a pool's prices are re-solved every this many of its
 # assignments of the day and at each new day (see README "Batch router" for the measurement).
 BATCH_REFRESH_EVERY = 25
+# Leads whose candidates are guessed at once for priming (see ``_prime``): guesses are made
+# with the state before them, and caps reached since make them wrong, so they are short.
+PRIME_EVERY = 32
 # DemandModel.from_leads' default window (days of leads its sample and profile read).
 SAMPLE_DAYS = 28
 
@@ -57,6 +60,7 @@ DECISION_COLUMNS: tuple[str, ...] = (
     "fit_score",
     "intent_score",
     "runner_up",
+    "expected_value",
 )
 
 
@@ -70,6 +74,8 @@ def route_batch(
     state: InMemoryState | None = None,
     batch_size: int = BATCH_SIZE,
     refresh_every: int | None = None,
+    warm_prices: bool = True,
+    prime: bool = False,
 ) -> list[Decision]:
     """Route ``leads`` in ``created_at`` order (file order breaks ties), each at its own
     arrival time, under ``inputs`` (see :func:`leadpilot.policy.inputs.router_inputs`).
@@ -85,7 +91,14 @@ def route_batch(
     called lead by lead (:class:`~leadpilot.policy.batch_scores.PrecomputedScorer` answers
     only what the batch holds exactly). ``refresh_every``: assignments of a pool between
     price refreshes in place of the policy's ``predictive.refresh_every`` (``None``: the
-    policy's, as the service refreshes)."""
+    policy's, as the service refreshes). ``warm_prices``: re-solve each pool's price LP warm
+    from its last basis (:mod:`leadpilot.policy.warm_lp`); ``False`` solves every refresh
+    from scratch (the reference the warm prices are tested against). ``prime``: guess the
+    candidates of each run of ``PRIME_EVERY`` leads up front so the model's per-lead extra row
+    (its average rep for the eligible subset) is scored in one call (see :func:`_prime`;
+    decisions are the same). Off by default: measured, the guesses rarely hold (every
+    assignment can put a rep at an open-lead or daily cap), so it cost a second screen per
+    lead for few saved rows."""
     missing = [lead.lead_id for lead in leads if lead.created_at is None]
     if missing:
         raise DataValidationError(
@@ -117,11 +130,14 @@ def route_batch(
                 hours,
             )
             inputs = inputs.with_scorer(scorer)
-        for lead in chunk:
+        for k, lead in enumerate(chunk):
+            if batched and prime and k % PRIME_EVERY == 0:
+                _prime(scorer, chunk[k : k + PRIME_EVERY], inputs, state)
             now = lead.created_at
             assert now is not None
             if base is not None and mix and now.date() != pricer_day:
-                pricer, pricer_day = ShadowPricer(mix.demand()), now.date()
+                pricer = ShadowPricer(mix.demand(), warm=warm_prices)
+                pricer_day = now.date()
             if pricer is None:
                 decision = route(lead, inputs, state, now, rng)
             else:
@@ -132,6 +148,24 @@ def route_batch(
             out.append(decision)
             mix.add(lead)
     return out
+
+
+def _prime(
+    scorer: PrecomputedScorer, chunk: Sequence[Lead], inputs: RouterInputs, state: InMemoryState
+) -> None:
+    """Guess each lead's candidates with the state as it is before the chunk (only caps
+    reached within the chunk make a guess wrong) and pre-score what the model would score
+    for them one lead at a time: one vectorised call instead of one per lead. A wrong
+    guess costs one wasted row; the answers never change."""
+    if not hasattr(scorer.scores, "prime_averages"):  # nothing scored per lead to save
+        return
+    wanted = []
+    for lead in chunk:
+        assert lead.created_at is not None
+        ids = planned_candidates(lead, inputs, state, lead.created_at)
+        if ids:
+            wanted.append((lead, ids))
+    scorer.prime(wanted)
 
 
 def _repricer(
@@ -206,6 +240,7 @@ def decisions_frame(decisions: Sequence[Decision]) -> pd.DataFrame:
                 "fit_score": d.fit_score,
                 "intent_score": d.intent_score,
                 "runner_up": runner,
+                "expected_value": d.expected_value,
             }
         )
     return pd.DataFrame(rows, columns=list(DECISION_COLUMNS))

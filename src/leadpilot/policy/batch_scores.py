@@ -100,6 +100,23 @@ class PrecomputedScorer:
             lead, rep_ids, expected_response_hours=expected_response_hours
         )
 
+    def prime(self, wanted: Sequence[tuple[Lead, Sequence[str]]]) -> int:
+        """Pre-score what answering ``score_candidates(lead, rep_ids)`` for each guessed
+        ``(lead, rep_ids)`` of the batch would score one lead at a time (the model's
+        average-rep row for a subset of the roster), in one vectorised call; the answers are
+        unchanged (see ``ModelBatchScores.prime_averages``). Returns the rows scored."""
+        prime = getattr(self.scores, "prime_averages", None)
+        if prime is None:
+            return 0
+        get = self._cols.get
+        rows = []
+        for lead, rep_ids in wanted:
+            row = self._rows.get(id(lead))
+            cols = [get(r, -1) for r in rep_ids]
+            if row is not None and rep_ids and -1 not in cols:
+                rows.append((row, cols))
+        return int(prime(rows))
+
     def _same_hours(self, cols: list[int], hours: NDArray[np.float64] | None) -> bool:
         if hours is None or self._hours is None:
             return hours is None and self._hours is None

@@ -34,19 +34,26 @@ class ChoiceContext:
     state: RoutingState
     now: datetime
     checker: Checker
+    # the eligible rep the pool's fallback strategy would pick (set by the router before the
+    # main strategy chooses: the predictive strategy's confidence is measured against it)
+    fallback_index: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class Choice:
     """A strategy's answer: ``dist`` (shape ``(n_eligible,)``, sums to 1) is each eligible
     rep's probability of getting the lead (a fallback puts all of it on one rep); ``p``,
-    ``price`` and ``confidence`` when a scorer was used; ``reason``: the reason code."""
+    ``price`` and ``confidence`` when a scorer was used; ``value`` (E(value | lead, rep))
+    under a value objective; ``reason``: the reason code, ``note`` a second one (the
+    objective: ``OBJECTIVE:pipeline_value`` or ``NO_VALUE_MODEL``)."""
 
     dist: NDArray[np.float64]
     reason: str
     p: NDArray[np.float64] | None = None
     price: NDArray[np.float64] | None = None
     confidence: float | None = None
+    value: NDArray[np.float64] | None = None
+    note: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,10 +4,10 @@ activity, availability and capacity, each failure named by an exclusion code."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from leadpilot.policy.availability import is_away, is_working, local_day
 from leadpilot.policy.policy_file import Lane, Policy, Pool
@@ -15,6 +15,9 @@ from leadpilot.policy.registry import RULES, EligibilityRule
 from leadpilot.policy.scoring import LeadView
 from leadpilot.policy.state import RoutingState
 from leadpilot.schema import Lead, Rep
+
+if TYPE_CHECKING:
+    from leadpilot.policy.roster_memo import RosterMemo
 
 __all__ = [
     "AVAILABILITY_TEXT",
@@ -144,7 +147,9 @@ class Screen:
 
 
 class Checker:
-    """Screens reps for one lead at one moment (caches nothing across leads)."""
+    """Screens reps for one lead at one moment. Across leads it remembers only what a
+    ``memo`` (:class:`~leadpilot.policy.roster_memo.RosterMemo` of the same policy and
+    roster) holds: caps, who is never away and the rules' verdicts per lead key."""
 
     def __init__(
         self,
@@ -154,22 +159,84 @@ class Checker:
         now: datetime,
         lane: Lane,
         declined: frozenset[str],
+        memo: RosterMemo | None = None,
     ) -> None:
         self.policy = policy
         self.state = state
         self.now = now
         self.lane = lane
         self.declined = declined
-        self._caps: dict[str, Capacity] = {}
+        self.memo = memo if memo is not None and memo.policy is policy else None
+        self._caps: dict[str, Capacity] = self.memo.caps if self.memo is not None else {}
+        self._never_away = self.memo.never_away if self.memo is not None else frozenset()
         self._rules: dict[str, list[tuple[EligibilityRule, Any]]] = {}
+        self._days: dict[str | None, date] = {}
+        self._open: dict[str, int] = {}
+        self._working: dict[tuple[str | None, str | None], bool] = {}
+
+    def is_working(self, rep: Rep) -> bool:
+        """``is_working(rep, now)``, once per (working hours, timezone) for this decision
+        (a roster shares a few of each)."""
+        key = (rep.working_hours, rep.timezone)
+        working = self._working.get(key)
+        if working is None:
+            working = self._working[key] = is_working(rep, self.now)
+        return working
+
+    def local_day(self, rep: Rep) -> date:
+        """The rep's local date now (per timezone, for this decision)."""
+        day = self._days.get(rep.timezone)
+        if day is None:
+            day = self._days[rep.timezone] = local_day(rep, self.now)
+        return day
+
+    def open_count(self, rep: Rep) -> int:
+        """The rep's open leads now (read once per decision: the screen and the expected
+        response time both ask)."""
+        count = self._open.get(rep.rep_id)
+        if count is None:
+            count = self._open[rep.rep_id] = self.state.open_count(rep.rep_id, self.now)
+        return count
 
     def capacity(self, rep: Rep) -> Capacity:
         """``capacity_of(rep, policy)``, memoised for this decision (asked for every rep
-        by the screen and again by the pricing)."""
+        by the screen and again by the pricing), or for the memo's roster."""
         cap = self._caps.get(rep.rep_id)
         if cap is None:
             cap = self._caps[rep.rep_id] = capacity_of(rep, self.policy)
         return cap
+
+    def may_be_away(self, rep: Rep) -> bool:
+        """False when the memo knows the rep has no out-of-office range or holiday."""
+        return rep.rep_id not in self._never_away
+
+    def static_codes(
+        self, reps: Sequence[Rep], pool: Pool, view: LeadView
+    ) -> dict[str, str | None] | None:
+        """Every rep's code that does not depend on the moment (``NOT_IN_POOL``,
+        ``INACTIVE`` or the first failing rule; ``None``: passes), from the memo; ``None``
+        without a memo for ``reps`` or when one of the pool's rules has no ``lead_key``."""
+        memo = self.memo
+        if memo is None or reps is not memo.reps:
+            return None
+        rules = self._active(pool)
+        if any(rule.lead_key is None for rule, _ in rules):
+            return None
+        key: Hashable = (pool.name, *(rule.lead_key(view, s) for rule, s in rules))  # type: ignore[misc]
+        return memo.verdict(key, lambda: {r.rep_id: self._static(r, pool, view) for r in reps})
+
+    def _static(self, rep: Rep, pool: Pool, view: LeadView) -> str | None:
+        if not pool.includes(rep):
+            return "NOT_IN_POOL"
+        if not rep.active:
+            return "INACTIVE"
+        return self.rule_block(rep, pool, view)
+
+    def _active(self, pool: Pool) -> list[tuple[EligibilityRule, Any]]:
+        rules = self._rules.get(pool.name)
+        if rules is None:
+            rules = self._rules[pool.name] = active_rules(pool)
+        return rules
 
     def rule_block(self, rep: Rep, pool: Pool, view: LeadView) -> str | None:
         """The code of the first of the pool's eligibility rules (see
@@ -179,10 +246,7 @@ class Checker:
 
     def failing_rule(self, rep: Rep, pool: Pool, view: LeadView) -> EligibilityRule | None:
         """The first of the pool's eligibility rules the rep fails for this lead."""
-        rules = self._rules.get(pool.name)
-        if rules is None:
-            rules = self._rules[pool.name] = active_rules(pool)
-        for rule, setting in rules:
+        for rule, setting in self._active(pool):
             if not rule.check(RuleInput(self.policy, setting, rep, view)):
                 return rule
         return None
@@ -200,23 +264,22 @@ class Checker:
             return "INACTIVE"
         if rep.rep_id in self.declined:
             return "DECLINED_BEFORE"
-        away = is_away(rep, self.now, self.policy.availability)
-        if away:
-            return away
+        if self.may_be_away(rep):
+            away = is_away(rep, self.now, self.policy.availability)
+            if away:
+                return away
         if require_working is None:
             working = self.lane.working_hours or self.lane.require_available_now
         else:
             working = require_working
-        if working and not is_working(rep, self.now):
+        if working and not self.is_working(rep):
             return "OUTSIDE_WORKING_HOURS"
         cap = self.capacity(rep)
         if cap.max_leads_per_day is not None and (
-            self.state.daily_count(rep.rep_id, local_day(rep, self.now)) >= cap.max_leads_per_day
+            self.state.daily_count(rep.rep_id, self.local_day(rep)) >= cap.max_leads_per_day
         ):
             return "AT_DAILY_CAP"
-        if cap.max_open_leads is not None and (
-            self.state.open_count(rep.rep_id, self.now) >= cap.max_open_leads
-        ):
+        if cap.max_open_leads is not None and (self.open_count(rep) >= cap.max_open_leads):
             return "AT_OPEN_CAP"
         return None
 
@@ -224,6 +287,16 @@ class Checker:
         """Every rep of the roster: eligible for this lead in ``pool`` now, or excluded
         with the first code that applies."""
         out = Screen()
+        static = self.static_codes(reps, pool, view)
+        if static is not None:
+            for rep in reps:
+                found = static[rep.rep_id] or self.availability_block(rep)
+                if found is None:
+                    out.eligible.append(rep)
+                    out.local_days[rep.rep_id] = self.local_day(rep)
+                else:
+                    out.exclusions[rep.rep_id] = found
+            return out
         for rep in reps:
             if not pool.includes(rep):
                 code: str | None = "NOT_IN_POOL"
@@ -233,7 +306,7 @@ class Checker:
                 code = self.rule_block(rep, pool, view) or self.availability_block(rep)
             if code is None:
                 out.eligible.append(rep)
-                out.local_days[rep.rep_id] = local_day(rep, self.now)
+                out.local_days[rep.rep_id] = self.local_day(rep)
             else:
                 out.exclusions[rep.rep_id] = code
         return out

@@ -22,6 +22,7 @@ _RULE_PATH_TEXT: Mapping[str, str] = {
     "HOLD_BACKUP_POOL": "the owner is unavailable: routed to the hold backup pool",
     "LOW_CONFIDENCE_FALLBACK": "the model was not confident enough: fallback strategy used",
     "NO_MODEL_FALLBACK": "no model available: fallback strategy used",
+    "NO_VALUE_MODEL": "the policy's value objective has no value model: routed by conversions",
     "EXPLORE": "random eligible rep (exploration, for learning)",
     "HOLDOUT": "randomized control group: fallback strategy used",
     "WASHOUT": "just after a switchback switch: routed, but left out of the lift",
@@ -78,6 +79,8 @@ def _reason_line(code: str) -> str:
         "FALLBACK_OWNER": "no pool could place the lead: the policy's fallback owner",
         "FALLBACK_OWNER_UNAVAILABLE": "the policy's fallback owner is unavailable:",
         "FALLBACK_QUEUE": "no pool could place the lead: it waits in the fallback queue",
+        "OBJECTIVE": "best p(convert) x expected value after prices; objective",
+        "DEVELOPMENT": "a ramping rep below its development share gets the lead; rule",
     }
     if head in prefixes:
         return f"{code}: {prefixes[head]} {rest}"
@@ -102,6 +105,8 @@ def explain(decision: Decision, *, factors: Factors | None = None) -> str:
     facts = []
     if decision.p_convert is not None:
         facts.append(f"p(convert) {decision.p_convert:.3f}")
+    if decision.expected_value is not None:
+        facts.append(f"expected value if converted {decision.expected_value:,.0f}")
     if decision.confidence is not None:
         facts.append(f"confidence {decision.confidence:.2f}")
     if decision.propensity is not None:

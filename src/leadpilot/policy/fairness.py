@@ -31,6 +31,19 @@ def fairness_index(counts: NDArray[np.float64], share: NDArray[np.float64]) -> N
     return counts / (total * share)
 
 
+# The shadow-price LP plans inside the band by this much on each side: it plans with
+# expected arrivals, and the realised day differs, so planning at the edge lands just
+# outside it (fairness 0.86-1.15 measured on the synthetic worlds with the plain band).
+PLANNING_MARGIN = 0.03
+
+
+def planning_band(band: tuple[float, float]) -> tuple[float, float]:
+    """The band the price LP plans with: ``band`` narrowed by ``PLANNING_MARGIN`` per side
+    (never past 1, so a band of (1, 1) stays as it is)."""
+    low, high = band
+    return min(low + PLANNING_MARGIN, 1.0), max(high - PLANNING_MARGIN, 1.0)
+
+
 def band_prices(
     eligible: list[Rep],
     members: list[Rep],

@@ -11,7 +11,8 @@ from types import MappingProxyType
 from leadpilot.policy.holds import AccountLookup
 from leadpilot.policy.policy_file import Policy
 from leadpilot.policy.response_times import response_hours_of
-from leadpilot.schema import Lead, Rep, Scorer
+from leadpilot.policy.roster_memo import RosterMemo
+from leadpilot.schema import Lead, Rep, Scorer, ValueModel
 
 __all__ = ["PoolPrices", "RouterInputs", "router_inputs"]
 
@@ -24,7 +25,11 @@ class RouterInputs:
     """The inputs of ``route``: the policy, the roster, the scorer (``None``: rules only),
     the account matcher (ownership holds), the shadow prices per pool (a snapshot: pools
     without prices are priced by the fairness band alone) and each rep's typical hours to
-    first contact (``None``: the scorer's own default; used when ``queue_aware``)."""
+    first contact (``None``: the scorer's own default; used when ``queue_aware``), and the
+    value model a value ``objective`` multiplies P(convert) by (``None``: conversions only,
+    see :mod:`leadpilot.policy.objective`).
+    ``memo``: what the router remembers about this policy and roster across leads (see
+    :mod:`leadpilot.policy.roster_memo`); not part of the value."""
 
     policy: Policy
     reps: tuple[Rep, ...]
@@ -32,6 +37,13 @@ class RouterInputs:
     accounts: AccountLookup | None = None
     prices: Mapping[str, PoolPrices] = field(default_factory=lambda: MappingProxyType({}))
     response_hours: Mapping[str, float] | None = None
+    value_model: ValueModel | None = None
+    memo: RosterMemo | None = field(default=None, compare=False, repr=False)
+
+    def roster_memo(self) -> RosterMemo | None:
+        """The memo, when it was made for exactly this policy and roster."""
+        memo = self.memo
+        return memo if memo is not None and memo.serves(self.policy, self.reps) else None
 
     def with_prices(self, pool: str, prices: PoolPrices) -> RouterInputs:
         """A copy whose prices of ``pool`` are ``prices``."""
@@ -47,7 +59,9 @@ class RouterInputs:
 
     def with_policy(self, policy: Policy) -> RouterInputs:
         """A copy under another policy (e.g. ``route-batch --strategy``)."""
-        return replace(self, policy=policy, prices=MappingProxyType({}))
+        return replace(
+            self, policy=policy, prices=MappingProxyType({}), memo=RosterMemo(policy, self.reps)
+        )
 
 
 def router_inputs(
@@ -58,18 +72,23 @@ def router_inputs(
     accounts: AccountLookup | None = None,
     history: Sequence[Lead] | None = None,
     response_hours: Mapping[str, float] | None = None,
+    value_model: ValueModel | None = None,
 ) -> RouterInputs:
     """The one way to assemble router inputs. ``history``: past leads whose ``rep_id`` and
     ``time_to_contact_hours`` give each rep's typical response time (see
     :func:`leadpilot.policy.response_times.response_hours_of`); ``response_hours`` gives
-    them directly instead. No history, or none with contact times: the scorer's default."""
+    them directly instead. No history, or none with contact times: the scorer's default.
+    ``value_model``: E(value | lead, rep) for a value ``objective`` of the policy."""
     hours = response_hours
     if hours is None and history is not None:
         hours = response_hours_of(history)
+    roster = tuple(reps)
     return RouterInputs(
         policy=policy,
-        reps=tuple(reps),
+        reps=roster,
+        memo=RosterMemo(policy, roster),
         scorer=scorer,
         accounts=accounts,
         response_hours=MappingProxyType(dict(hours)) if hours else None,
+        value_model=value_model,
     )

@@ -32,11 +32,13 @@ from leadpilot.policy.alert_settings import AlertsSettings
 from leadpilot.policy.policy_errors import PathError, policy_error
 from leadpilot.policy.registry import RULES as RULE_REGISTRY
 from leadpilot.policy.registry import STRATEGIES as STRATEGY_REGISTRY
+from leadpilot.policy.retrain_settings import RetrainSettings
 from leadpilot.schema import Rep
 
 __all__ = [
     "Availability",
     "Condition",
+    "Development",
     "Eligibility",
     "ExceptionRule",
     "Fairness",
@@ -46,6 +48,7 @@ __all__ = [
     "Policy",
     "Pool",
     "Predictive",
+    "RampStep",
     "RepOverride",
     "ScoreRule",
     "Scoring",
@@ -323,6 +326,39 @@ class Fairness(_Strict):
         return self
 
 
+class RampStep(_Strict):
+    """From ``from_day`` days after the rep's ``start_date``: at least ``min_share`` of the
+    pool's leads."""
+
+    from_day: int = Field(default=0, ge=0)
+    min_share: float = Field(ge=0, le=1)
+
+
+class Development(_Strict):
+    """A development share: reps who are learning (named in ``reps``, or every rep whose
+    roster ``start_date`` is less than ``started_within_days`` ago) get at least their
+    ``schedule``'s share of each pool's leads over the fairness window, each rep on its own.
+    ``segments``: the leads given to meet the share come from these segments only (the
+    share is still counted on all the pool's leads). A constraint of the shadow-price LP (so
+    it is priced), and a rule of the router: a rep below the share gets the next eligible
+    lead (reason ``DEVELOPMENT:<name>``); capacity caps and eligibility still come first."""
+
+    name: str = Field(min_length=1)
+    reps: list[str] | None = None
+    started_within_days: int | None = Field(default=None, ge=1)
+    segments: list[str] | None = None
+    schedule: list[RampStep] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _who_and_order(self) -> Development:
+        if self.reps is None and self.started_within_days is None:
+            raise ValueError("name the reps (reps: [...]) or give started_within_days, or both")
+        days = [step.from_day for step in self.schedule]
+        if days != sorted(set(days)):
+            raise ValueError(f"schedule from_day values must increase, got {days}")
+        return self
+
+
 class Switchback(_Strict):
     """The time-based holdout design: predictive routing ON or OFF in alternating blocks of
     ``block_minutes`` (each block OFF with probability ``holdout``, drawn from ``seed``), so
@@ -422,6 +458,9 @@ class Policy(_Strict):
 
     version: str | None = None
     mode: Literal["live", "shadow"] = "live"
+    # What the predictive strategy maximises: expected conversions, or a value objective
+    # (P(convert) x E(deal value | lead, rep) from a value model; see policy.objective).
+    objective: Literal["conversions", "pipeline_value", "won_revenue"] = "conversions"
     scoring: Scoring = Field(default_factory=Scoring)
     lanes: list[Lane] = Field(default_factory=_default_lanes, min_length=1)
     holds: Holds = Field(default_factory=Holds)
@@ -442,8 +481,12 @@ class Policy(_Strict):
     max_reassignments: int = Field(default=3, ge=0)
     # Who gets a lead that no pool (nor overflow) can place: a rep, or a named queue.
     fallback_owner: FallbackOwner | None = None
+    # Development shares of new reps (``policy.development``).
+    development: list[Development] = Field(default_factory=list)
     # Alert rules and thresholds (``policy.alert_settings``); None: every rule's defaults.
     alerts: AlertsSettings | None = None
+    # When the service retrains (``policy.retrain_settings``); None: monthly and on drift.
+    retrain: RetrainSettings | None = None
 
     @model_validator(mode="after")
     def _cross_references(self) -> Policy:
@@ -476,11 +519,20 @@ class Policy(_Strict):
                 )
             for seg in override.segments or []:
                 _known(f"reps.{rep_id}.segments", seg, list(self.segments), "segment")
+        _unique("development", [d.name for d in self.development])
+        for i, dev in enumerate(self.development):
+            for seg in dev.segments or []:
+                _known(f"development[{i}].segments", seg, list(self.segments), "segment")
         if self.predictive.explore + self.predictive.holdout > 1:
             raise PathError(
                 "predictive", "explore + holdout must be at most 1 (they are shares of leads)"
             )
         return self
+
+    @property
+    def retrain_settings(self) -> RetrainSettings:
+        """The ``retrain:`` section, or its defaults (monthly, and on drift)."""
+        return self.retrain or RetrainSettings()
 
     @property
     def alert_settings(self) -> AlertsSettings:
@@ -491,8 +543,13 @@ class Policy(_Strict):
     def policy_hash(self) -> str:
         """A short content hash: the policy version logged with every decision."""
         # Without ``alerts`` when unset, so policies written before it keep their version.
-        unset = {"alerts"} if self.alerts is None else None
-        data = self.model_dump(mode="json", by_alias=True, exclude=unset)
+        # Likewise the objective at its default (policies written before it).
+        unset = {k for k in ("alerts", "retrain") if getattr(self, k) is None}
+        if self.objective == "conversions":
+            unset.add("objective")
+        if not self.development:
+            unset.add("development")
+        data = self.model_dump(mode="json", by_alias=True, exclude=unset or None)
         # Likewise the holdout design, when left at its defaults.
         predictive = data["predictive"]
         if predictive["holdout_design"] == "per_lead" and predictive["switchback"] == (

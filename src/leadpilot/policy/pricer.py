@@ -23,21 +23,26 @@ import threading
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Executor, Future
 from datetime import datetime, timedelta
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
 from leadpilot.policy.assignment_lp import solve_assignment_lp
-from leadpilot.policy.availability import is_away, local_day, rep_zone
+from leadpilot.policy.availability import is_away, rep_zone
 from leadpilot.policy.demand import DemandModel, later_window_days
+from leadpilot.policy.development import floors
 from leadpilot.policy.eligibility import Checker
+from leadpilot.policy.fairness import planning_band
 from leadpilot.policy.inputs import RouterInputs
 from leadpilot.policy.lead_history import LeadHistory, as_history
-from leadpilot.policy.policy_file import Pool
-from leadpilot.policy.pool_load import pool_load
+from leadpilot.policy.objective import objective_scale, uses_values
+from leadpilot.policy.policy_file import Policy, Pool
+from leadpilot.policy.pool_load import daily_cap, pool_load
 from leadpilot.policy.router import lead_view, priced_pool, select_pool
-from leadpilot.policy.scoring import qualify
+from leadpilot.policy.scoring import qualify, segment_of
 from leadpilot.policy.state import RoutingState
+from leadpilot.policy.warm_lp import WarmAssignmentLP, warm_lp_available
 from leadpilot.schema import BatchScorer, Lead, Rep, Scorer
 
 __all__ = ["ShadowPricer", "pool_prices", "refresh_prices"]
@@ -63,9 +68,18 @@ class ShadowPricer:
     """
 
     def __init__(
-        self, demand: DemandModel, *, max_cells: int = 9_000, solver: Executor | None = None
+        self,
+        demand: DemandModel,
+        *,
+        max_cells: int = 9_000,
+        solver: Executor | None = None,
+        warm: bool = True,
     ) -> None:
         self.demand = demand
+        # Synchronous refreshes re-solve each pool's LP warm (see leadpilot.policy.warm_lp);
+        # ``warm=False`` solves every refresh from scratch with linprog (the reference).
+        self.warm = warm and warm_lp_available()
+        self._warm: dict[tuple[object, ...], WarmAssignmentLP] = {}
         # The LP has n_sample x n_reps variables; big pools use fewer sample leads so a
         # refresh stays around tens of milliseconds.
         self.max_cells = max_cells
@@ -112,6 +126,26 @@ class ShadowPricer:
             self._scores[key] = cached
         return cached
 
+    def cached(self, key: tuple[object, ...]) -> dict[str, float] | None:
+        """The prices stored under ``key``, if any (what :meth:`prices` answers first)."""
+        with self._lock:
+            return self._prices.get(key)
+
+    def sample_values(
+        self, inputs: RouterInputs, rep_ids: tuple[str, ...]
+    ) -> NDArray[np.float64] | None:
+        """E(value) of every demand-sample lead for every rep under the policy's value
+        objective (``None`` for conversions), cached per (value model, objective, reps)."""
+        model, objective = inputs.value_model, inputs.policy.objective
+        if model is None or objective == "conversions":
+            return None
+        key = ("value", model.version, objective, rep_ids)
+        cached = self._scores.get(key)
+        if cached is None:
+            cached = np.asarray(model.value_batch(self.demand.sample, rep_ids, objective))
+            self._scores[key] = cached
+        return cached
+
     def prices(
         self,
         *,
@@ -133,6 +167,9 @@ class ShadowPricer:
         elapsed_hours: float = 0.0,
         window_days: float = 0.0,
         daily_caps: NDArray[np.float64] | None = None,
+        sample_values: NDArray[np.float64] | None = None,
+        min_share: NDArray[np.float64] | None = None,
+        share_rows: NDArray[np.bool_] | None = None,
     ) -> dict[str, float]:
         """The price of each pool rep. ``share`` (shape ``(n_reps,)``, sums to 1) is each
         rep's fair share of the pool's leads.
@@ -148,6 +185,12 @@ class ShadowPricer:
         leads for reps the live scores never pick. ``arrived_today``: the pool's leads in the
         ``elapsed_hours`` before ``now`` (its day so far), which update the expected volume
         of the rest of the day (:meth:`DemandModel.rest_of_day`); ``None`` uses the level.
+        ``sample_values``: E(value) of each demand-sample lead with each pool rep, shape
+        ``(n_sample, n_reps)``, under a value objective: the LP then plans ``p x value``
+        (``penalty`` must be in the same unit, see :mod:`leadpilot.policy.objective`).
+        ``min_share`` (shape ``(n_reps,)``): development shares (:mod:`leadpilot.policy.
+        development`) of the window's leads, met from the sample leads of ``share_rows``
+        (shape ``(n_sample, n_reps)``; all when ``None``): a constraint of the LP.
         """
         with self._lock:
             cached = self._prices.get(key)
@@ -178,6 +221,8 @@ class ShadowPricer:
         if not (len(in_pool) and expected > 0 and rep_ids):
             return self._store(key, pool_key, dict.fromkeys(rep_ids, 0.0))
         p = self.sample_scores(scorer, rep_ids, sample_hours)[in_pool]
+        if sample_values is not None:
+            p = p * sample_values[in_pool]
         future, future_cap = 0.0, None
         if window_days > 0 and daily_caps is not None:
             level = self.demand.leads_per_day * pool_share
@@ -190,7 +235,7 @@ class ShadowPricer:
                 future = days * level
                 future_cap = np.minimum(daily_caps, 1e6) * days
         target = (float(counts.sum()) + expected + future) * share
-        problem = (
+        problem: tuple[object, ...] = (
             p,
             mask[in_pool],
             expected / len(in_pool),
@@ -202,10 +247,24 @@ class ShadowPricer:
             future / len(in_pool),
             future_cap,
         )
+        if min_share is not None:
+            # Short of a share costs more than any lead can gain elsewhere: a hard
+            # constraint whenever capacity allows it.
+            floor = min_share * (float(counts.sum()) + expected + future)
+            rows = share_rows[in_pool] if share_rows is not None else None
+            problem = (*problem, floor, rows, 1.0 + 2.0 * float(p.max()) + 2.0 * penalty)
         background = latest is not None and self.solver is not None and pool_key is not None
         if background and self._submit(key, pool_key, rep_ids, problem):  # type: ignore[arg-type]
             return latest  # type: ignore[return-value]
-        _x, price = solve_assignment_lp(*problem)
+        if self.warm and min_share is None:
+            # the LP's sample, scores (and values: ``pool_key``), mask and penalty
+            lp_key = (allowed_key, scorer.version, pool_key, rep_ids, sample_hours, penalty)
+            lp = self._warm.get(lp_key)
+            if lp is None:
+                lp = self._warm[lp_key] = WarmAssignmentLP(p, mask[in_pool], penalty)
+            price = solve_warm(lp, problem)
+        else:  # development shares add rows the warm LP does not hold: solved cold
+            _x, price = solve_assignment_lp(*problem)  # type: ignore[arg-type]
         return self._store(key, pool_key, _by_rep(rep_ids, price))
 
     def _submit(
@@ -261,6 +320,21 @@ class ShadowPricer:
         return prices
 
 
+def solve_warm(lp: WarmAssignmentLP, problem: tuple[object, ...]) -> NDArray[np.float64]:
+    """``lp``'s prices for ``problem`` (``solve_assignment_lp``'s arguments, whose ``p``,
+    mask and penalty ``lp`` was built with)."""
+    _p, _mask, weight, remaining, counts, target, band, _penalty, future, future_cap = problem
+    return lp.solve(
+        weight,  # type: ignore[arg-type]
+        remaining,  # type: ignore[arg-type]
+        counts,  # type: ignore[arg-type]
+        target,  # type: ignore[arg-type]
+        band,  # type: ignore[arg-type]
+        future,  # type: ignore[arg-type]
+        future_cap,  # type: ignore[arg-type]
+    )
+
+
 def _by_rep(rep_ids: tuple[str, ...], price: NDArray[np.float64]) -> dict[str, float]:
     return {rep: float(v) for rep, v in zip(rep_ids, price, strict=True)}
 
@@ -308,25 +382,50 @@ def pool_prices(
     policy, scorer = inputs.policy, inputs.scorer
     assert scorer is not None, "shadow prices need a scorer"
     fairness = policy.fairness
-    checker = Checker(policy=policy, state=state, now=now, lane=policy.lanes[0], declined=declined)
+    checker = Checker(
+        policy=policy,
+        state=state,
+        now=now,
+        lane=policy.lanes[0],
+        declined=declined,
+        memo=inputs.roster_memo(),
+    )
+    members = [r for r in inputs.reps if r.active and pool.includes(r)]
+    day_of = checker.local_day
+    used = np.array([state.daily_count(r.rep_id, day_of(r)) for r in members], dtype=float)
+    today_total = int(used.sum())
+    # Refresh as the day fills: every ``refresh_every`` assignments (at least a quarter of
+    # the pool, so big pools don't re-solve for every few leads) and every tenth of the pool
+    # reaching a cap; a new day always re-solves.
+    # ``refresh_every`` given (the batch router): exactly every that many assignments of the
+    # day and at each new day, nothing else (the cadence measured in the README).
+    remaining: NDArray[np.float64] | None = None
+    if refresh_every is None:
+        step = max(policy.predictive.refresh_every, len(members) // 4)
+        remaining = _remaining(members, used, checker, policy, now, declined)
+        filled = int((remaining == 0).sum()) // max(1, len(members) // 10)
+    else:
+        step, filled = max(refresh_every, 1), 0
+    value_model = inputs.value_model if uses_values(inputs) else None
+    value_version = value_model.version if value_model is not None else None
+    key = (
+        now.date(),
+        pool.name,
+        policy.policy_hash,
+        scorer.version,
+        value_version,
+        filled,
+        today_total // step,
+    )
+    cached = pricer.cached(key)
+    if cached is not None:  # the load below only matters for a refresh
+        return cached
     load = pool_load(
         pool, inputs.reps, policy, state, now, lambda rep: checker.capacity(rep).max_leads_per_day
     )
-    members, caps = load.members, load.caps
-    remaining = np.empty(len(members))
-    full: list[str] = []
-    today_total = 0
-    for i, rep in enumerate(members):
-        used = state.daily_count(rep.rep_id, local_day(rep, now))
-        today_total += used
-        # Equivalent to ``availability_block(rep, require_working=False) == "OUT_OF_OFFICE"``
-        # for active members, without re-reading the counts it checks first.
-        away = rep.rep_id not in declined and (
-            is_away(rep, now, policy.availability) == "OUT_OF_OFFICE"
-        )
-        remaining[i] = 0.0 if away else min(max(caps[i] - used, 0.0), 1e6)
-        if remaining[i] == 0:
-            full.append(rep.rep_id)
+    caps = load.caps
+    if remaining is None:
+        remaining = _remaining(members, used, checker, policy, now, declined)
     to_midnight: dict[str, float] = {}  # per timezone: a roster has few
     for rep in members:
         zone = rep.timezone or "UTC"
@@ -335,17 +434,6 @@ def pool_prices(
     horizon = float(
         np.mean([to_midnight[rep.timezone or "UTC"] for rep in members]) if members else 0.0
     )
-    # Refresh as the day fills: every ``refresh_every`` assignments (at least a quarter of
-    # the pool, so big pools don't re-solve for every few leads) and every tenth of the pool
-    # reaching a cap; a new day always re-solves.
-    # ``refresh_every`` given (the batch router): exactly every that many assignments of the
-    # day and at each new day, nothing else (the cadence measured in the README).
-    if refresh_every is None:
-        step = max(policy.predictive.refresh_every, len(members) // 4)
-        filled = len(full) // max(1, len(members) // 10)
-    else:
-        step, filled = max(refresh_every, 1), 0
-    key = (now.date(), pool.name, policy.policy_hash, scorer.version, filled, today_total // step)
 
     def allowed(sample: Sequence[Lead], reps: Sequence[Rep]) -> NDArray[np.bool_]:
         mask = np.zeros((len(sample), len(reps)), dtype=bool)
@@ -354,8 +442,12 @@ def pool_prices(
             qualify(view, policy)
             if select_pool(view, policy)[0] is not pool:
                 continue
+            static = checker.static_codes(inputs.reps, pool, view)
             for j, rep in enumerate(reps):
-                mask[s, j] = checker.rule_block(rep, pool, view) is None
+                if static is not None:
+                    mask[s, j] = static[rep.rep_id] is None
+                else:
+                    mask[s, j] = checker.rule_block(rep, pool, view) is None
         return mask
 
     # The demand sample is scored on the live scores' footing: with each member's typical
@@ -372,11 +464,12 @@ def pool_prices(
         share=load.share,
         now=now,
         horizon_hours=horizon,
-        band=fairness.band,
-        penalty=fairness.penalty,
+        band=planning_band(fairness.band),
+        # In the objective's unit: a value objective's band weighs as much as conversions'.
+        penalty=fairness.penalty * objective_scale(inputs),
         # With a background solver (the service), a due refresh is answered with this
         # pool's latest prices while the LP runs elsewhere (see ShadowPricer).
-        pool_key=(pool.name, policy.policy_hash, scorer.version),
+        pool_key=(pool.name, policy.policy_hash, scorer.version, value_version),
         # The pool's leads so far today (since the members' mean local midnight) update the
         # expected volume of the rest of the day; the LP also plans the rest of the fairness
         # window, with each member's daily cap on the later days (see policy.pricing).
@@ -385,7 +478,49 @@ def pool_prices(
         elapsed_hours=max(24.0 - horizon, 0.0),
         window_days=float(fairness.window_days),
         daily_caps=caps,
+        sample_values=pricer.sample_values(inputs, tuple(r.rep_id for r in members)),
+        **_development(pricer, policy, members, now),
     )
+
+
+def _development(
+    pricer: ShadowPricer, policy: Policy, members: list[Rep], now: datetime
+) -> dict[str, Any]:
+    """The LP's development-share inputs (``min_share``, ``share_rows``), if any."""
+    found = floors(members, policy, now)
+    if found is None:
+        return {}
+    shares, segments = found
+    rows = None
+    if any(seg is not None for seg in segments):
+        lead_segments = [segment_of(lead, policy.segments) for lead in pricer.demand.sample]
+        rows = np.array(
+            [[seg is None or s in seg for seg in segments] for s in lead_segments], dtype=bool
+        ).reshape(len(lead_segments), len(members))
+    return {"min_share": shares, "share_rows": rows}
+
+
+def _remaining(
+    members: list[Rep],
+    used: NDArray[np.float64],
+    checker: Checker,
+    policy: Policy,
+    now: datetime,
+    declined: frozenset[str],
+) -> NDArray[np.float64]:
+    """Each member's leads left today (0 when out of office), at most 1e6."""
+    remaining = np.empty(len(members))
+    for i, rep in enumerate(members):
+        cap = daily_cap(checker.capacity(rep).max_leads_per_day)
+        # Equivalent to ``availability_block(rep, require_working=False) == "OUT_OF_OFFICE"``
+        # for active members, without re-reading the counts it checks first.
+        away = (
+            rep.rep_id not in declined
+            and checker.may_be_away(rep)
+            and is_away(rep, now, policy.availability) == "OUT_OF_OFFICE"
+        )
+        remaining[i] = 0.0 if away else min(max(cap - used[i], 0.0), 1e6)
+    return remaining
 
 
 def _typical_hours(

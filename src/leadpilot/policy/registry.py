@@ -19,7 +19,7 @@ from __future__ import annotations
 import importlib
 import pkgutil
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Hashable, Iterator, Sequence
 from dataclasses import dataclass
 from importlib.metadata import entry_points
 from typing import Any, Generic, Protocol, TypeVar
@@ -101,6 +101,9 @@ class EligibilityRule:
     rule looks at (for ``policy check`` messages); ``lint(policy, setting, members)``:
     optional roster checks, each ``(sub-path, message)`` of a warning; ``order``: rules run
     in this order and a rep is excluded with the first failing rule's code.
+    ``lead_key(view, setting)``: everything of the lead ``check`` reads, hashable: two leads
+    with equal keys get the same verdict for every rep under the same policy and setting,
+    so the router remembers verdicts per key across leads (``None``: checked per lead).
     """
 
     key: str
@@ -112,6 +115,7 @@ class EligibilityRule:
     default: Any = False
     order: int = 100
     lint: Callable[[Any, Any, Sequence[Any]], Sequence[tuple[str, str]]] | None = None
+    lead_key: Callable[[Any, Any], Hashable] | None = None
 
 
 class _Named(Protocol):

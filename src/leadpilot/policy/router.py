@@ -28,6 +28,7 @@ from leadpilot.errors import DataValidationError
 from leadpilot.policy.availability import local_day, next_working_start
 from leadpilot.policy.business_time import add_business_minutes
 from leadpilot.policy.choice import Choice, ChoiceContext, Fallback
+from leadpilot.policy.development import development_pick
 from leadpilot.policy.eligibility import CAPACITY, TEMPORARY, Checker, Screen
 from leadpilot.policy.holds import hold_for
 from leadpilot.policy.inputs import RouterInputs
@@ -44,6 +45,7 @@ from leadpilot.schema import Candidate, Decision, Lead, Rep, Scorer
 __all__ = [
     "TOP_CANDIDATES",
     "lead_view",
+    "planned_candidates",
     "priced_pool",
     "route",
     "route_repriced",
@@ -195,6 +197,18 @@ def route_repriced(
     return _choose(plan, inputs, state, rng), inputs
 
 
+def planned_candidates(
+    lead: Lead, inputs: RouterInputs, state: RoutingState, now: datetime
+) -> list[str] | None:
+    """The ids of the reps a strategy would choose among for ``lead`` at ``now`` with this
+    state, or ``None`` when a rule decides before any strategy (the batch router's guess of
+    what the scorer will be asked, made before the leads ahead of it are routed)."""
+    plan = _plan(lead, inputs, state, now, frozenset())
+    if isinstance(plan, Decision):
+        return None
+    return [rep.rep_id for rep in plan.screen.eligible]
+
+
 def priced_pool(
     lead: Lead,
     inputs: RouterInputs,
@@ -237,7 +251,14 @@ def _plan(
     if lane.require_available_now:
         reasons.append("HOT_LANE")
     draft = _Draft(lead, policy, now, lane, view, reasons, {})
-    checker = Checker(policy=policy, state=state, now=now, lane=lane, declined=history.declined)
+    checker = Checker(
+        policy=policy,
+        state=state,
+        now=now,
+        lane=lane,
+        declined=history.declined,
+        memo=inputs.roster_memo(),
+    )
     by_id = {rep.rep_id: rep for rep in reps}
     # Ownership holds come before the lane's ``assign``: an owned account's lead goes to its
     # owner (or backup) whatever its lane; the lane still sets the SLA.
@@ -467,19 +488,27 @@ def _choose(
         now=now,
         checker=plan.checker,
     )
+    if policy.mode == "live":
+        forced = development_pick(pool, eligible, policy, state, now, draft.view.get("segment"))
+        if forced is not None:
+            return _developing(plan, ctx, forced, inputs)
     # A fallback puts all its mass on one rep (holdout and shadow mode use that rep).
     fallback_dist = fallback.choose(ctx).dist
     fallback_idx = int(np.argmax(fallback_dist))
+    ctx = replace(ctx, fallback_index=fallback_idx)
 
     strategy = pool.strategy
     answer: Choice | Fallback = main.choose(ctx)
     reasons.append(answer.reason)
     p, confidence = answer.p, answer.confidence
+    value = None
     if isinstance(answer, Fallback):
         strategy, main_dist, price = pool.fallback, fallback_dist, np.zeros(n)
     else:
-        main_dist = answer.dist
+        main_dist, value = answer.dist, answer.value
         price = answer.price if answer.price is not None else np.zeros(n)
+        if answer.note is not None:
+            reasons.append(answer.note)
 
     explore, holdout = policy.predictive.explore, policy.predictive.holdout
     live_dist = holdout * fallback_dist + (1 - holdout) * (explore / n + (1 - explore) * main_dist)
@@ -518,7 +547,7 @@ def _choose(
     )
     for used in {main.name: main, fallback.name: fallback}.values():
         update.update(used.record(ctx, rep.rep_id))
-    candidates = _candidates(ids, p, price, main_dist, chosen)
+    candidates = _candidates(ids, p, price, main_dist, chosen, value)
     scorer = inputs.scorer
     return draft.decision(
         rep,
@@ -526,11 +555,30 @@ def _choose(
         strategy=strategy,
         candidates=candidates,
         p_convert=float(p[chosen]) if p is not None else None,
+        expected_value=float(value[chosen]) if value is not None else None,
         confidence=confidence,
         propensity=propensity,
         model_version=scorer.version if scorer is not None and p is not None else None,
         shadow_rep_id=shadow_rep,
         rotation_update=update,
+    )
+
+
+def _developing(
+    plan: _Plan, ctx: ChoiceContext, forced: tuple[int, str], inputs: RouterInputs
+) -> Decision:
+    """The lead goes to a development rep below its share (see ``policy.development``):
+    deterministic (propensity 1), scored for evaluation, the rotation left as it was."""
+    index, reason = forced
+    rep = plan.screen.eligible[index]
+    plan.draft.reasons.append(reason)
+    return plan.draft.decision(
+        rep,
+        pool=plan.pool.name,
+        strategy="development",
+        propensity=1.0,
+        candidates=(Candidate(rep_id=rep.rep_id),),
+        **_scored(inputs.scorer, ctx.lead, rep),
     )
 
 
@@ -546,11 +594,13 @@ def _candidates(
     price: NDArray[np.float64],
     main_dist: NDArray[np.float64],
     chosen: int,
+    value: NDArray[np.float64] | None = None,
 ) -> tuple[Candidate, ...]:
-    """The chosen rep first, then the best others by score (by main-policy probability
-    when unscored), at most ``TOP_CANDIDATES``."""
+    """The chosen rep first, then the best others by score (``p - price``, or
+    ``p x value - price`` under a value objective; by main-policy probability when
+    unscored), at most ``TOP_CANDIDATES``."""
     if p is not None:
-        score = p - price
+        score = (p if value is None else p * value) - price
         order = np.argsort(-score, kind="stable")
     else:
         score = None
@@ -562,6 +612,7 @@ def _candidates(
             p_convert=float(p[i]) if p is not None else None,
             price=float(price[i]) if p is not None else None,
             score=float(score[i]) if score is not None else None,
+            value=float(value[i]) if value is not None else None,
         )
         for i in picked
     )

@@ -11,7 +11,6 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
@@ -31,6 +30,7 @@ from leadpilot.service.errors import install_error_handlers
 from leadpilot.service.inputs import load_scorer
 from leadpilot.service.limits import BodySizeLimit
 from leadpilot.service.metrics import ServiceMetrics
+from leadpilot.service.model_swap import scorer_of_row
 from leadpilot.service.routes import (
     decisions,
     events,
@@ -81,13 +81,20 @@ def create_app(
     if scorer is None and settings.model_dir is None:
         with engine.connect() as conn:
             row = active_model_row(conn)
-        if row is not None:  # the model this database was last served with
-            scorer = load_scorer(Path(row.path), force=settings.force_model)
+        if row is not None:  # the registry's champion (its checksums checked)
+            scorer = scorer_of_row(row, force=settings.force_model)
     elif scorer is None and settings.model_dir is not None:
         scorer = load_scorer(settings.model_dir, force=settings.force_model)
         if scorer is not None:  # a model that lost to a baseline is not served
+            from leadpilot.model.checksums import artifact_checksums
+
             with write_transaction(engine) as conn:
-                register_model(conn, version=scorer.version, path=str(settings.model_dir.resolve()))
+                register_model(
+                    conn,
+                    version=scorer.version,
+                    path=str(settings.model_dir.resolve()),
+                    checksums=artifact_checksums(settings.model_dir),
+                )
     metrics = ServiceMetrics()
     service = RoutingService(
         engine, settings=settings, metrics=metrics, scorer=scorer, clock=clock, seed=seed

@@ -23,6 +23,7 @@ from leadpilot.store import timers
 from leadpilot.store.counters import release_open_lead
 from leadpilot.store.engine import LockedConn
 from leadpilot.store.events import find_event, record_event
+from leadpilot.store.feedback import record_feedback, was_assigned
 from leadpilot.store.leads import get_lead_row, update_lead
 from leadpilot.store.reps import add_out_of_office, get_rep
 from leadpilot.store.types import as_utc
@@ -208,6 +209,31 @@ def _reassigned(event: EventContext) -> dict[str, Any]:
     return {"from_rep": row.rep_id, "rep_id": new_rep}
 
 
+def _fit_feedback(event: EventContext) -> dict[str, Any]:
+    """The lead's owner rates its fit (good / poor, with a reason)."""
+    body = event.body
+    row = event.lead_row()
+    fit = require(body.fit, "fit", body.type)
+    rater = body.rep_id or row.rep_id
+    # the owner, or a rep the lead was given to before (a decline is often a poor fit)
+    if rater is None or (rater != row.rep_id and not was_assigned(event.conn, row.lead_id, rater)):
+        raise DataValidationError(
+            f"lead {row.lead_id} was never assigned to {rater!r} (owner {row.rep_id!r})",
+            hint="only a rep the lead was assigned to rates its fit",
+            details={"field": "rep_id"},
+        )
+    stored = record_feedback(
+        event.conn,
+        event_id=body.event_id,
+        lead_id=row.lead_id,
+        rep_id=rater,
+        fit=fit,
+        reason=body.reason,
+        occurred_at=event.occurred,
+    )
+    return {"fit": fit, "rep_id": rater, "strategy": stored["strategy"]}
+
+
 HANDLERS: dict[str, EventHandler] = {
     "first_touch": _stops_timers("first_touch_at"),
     "accepted": _stops_timers("accepted_at"),
@@ -218,4 +244,5 @@ HANDLERS: dict[str, EventHandler] = {
     "declined": _declined,
     "reassigned": _reassigned,
     "rep_out_of_office": _out_of_office,
+    "fit_feedback": _fit_feedback,
 }

@@ -388,6 +388,18 @@ class RoutingInputs:
         if solver is not None:
             solver.submit(warm_up_solver)
 
+    def swap_scorer(self, scorer: Scorer | None, engine: sa.Engine, now: datetime) -> None:
+        """Route with ``scorer`` from the next snapshot on (one assignment: a decision sees
+        the old model or the new one, never both), then rebuild the pricer for it off the
+        request path (requests keep the previous prices meanwhile)."""
+        self.scorer = scorer
+        if scorer is None:
+            with self._lock:
+                self._pricer = None
+            return
+        with engine.connect() as conn:
+            self._build_pricer(conn, prime_at=now)
+
     def close(self) -> None:
         """Stop the solver process (app shutdown)."""
         with self._lock:

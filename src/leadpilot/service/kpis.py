@@ -26,7 +26,15 @@ from leadpilot.store.kpi_reads import (
     window_leads,
 )
 
-__all__ = ["KPIReport", "MethodRate", "RateKPI", "compute_kpis", "routing_method"]
+__all__ = [
+    "KPIReport",
+    "MethodRate",
+    "RateKPI",
+    "compute_kpis",
+    "fairness_rows",
+    "rate_kpi",
+    "routing_method",
+]
 
 
 class RateKPI(BaseModel):
@@ -40,12 +48,18 @@ class RateKPI(BaseModel):
 
 
 class FairnessRow(BaseModel):
-    """One rep's share of its pool: leads / pool average (target 0.9-1.1)."""
+    """One rep's share of its pool: leads / pool average (target 0.9-1.1). New reps on a
+    development share (``policy.development``) are shown separately: ``new_rep``, their
+    ``min_share`` and actual ``share`` of the pool's leads; the pool average (and so every
+    experienced rep's index) leaves them out, as their volume is set by the ramp."""
 
     rep_id: str
     pool: str | None
     leads: int
     fairness_index: float | None
+    new_rep: bool = False
+    min_share: float | None = None
+    share: float | None = None
 
 
 class SpeedKPI(BaseModel):
@@ -95,7 +109,8 @@ def routing_method(strategy: str | None, reasons: Sequence[str] | str) -> str:
     return strategy or "unknown"
 
 
-def _rate(k: int, n: int) -> RateKPI:
+def rate_kpi(k: int, n: int) -> RateKPI:
+    """``k`` of ``n`` as a rate with its Wilson 95% interval (``None`` when ``n`` is 0)."""
     if n == 0:
         return RateKPI(numerator=k, denominator=n, rate=None, low=None, high=None)
     ci = binomtest(k, n).proportion_ci(confidence_level=0.95, method="wilson")
@@ -109,10 +124,12 @@ def compute_kpis(
     until: datetime,
     members: Mapping[str, Sequence[str]] | None = None,
     pool: str | None = None,
+    development: Mapping[str, float] | None = None,
 ) -> KPIReport:
     """Compute the KPIs over leads received in ``[since, until]``; ``members`` lists each
     pool's reps for the fairness index; ``pool`` keeps the leads first assigned in that pool
-    (the queue length is always the whole queue, now)."""
+    (the queue length is always the whole queue, now). ``development``: each new rep's
+    development share (shown separately in the fairness rows)."""
     rows = window_leads(conn, since=since, until=until, pool=pool)
     routed = [r for r in rows if r.routed]
     waits = [(float(r.wait_minutes), r.lane) for r in routed if r.wait_minutes is not None]
@@ -139,34 +156,42 @@ def compute_kpis(
     hours = (until - since).total_seconds() / 3600 if since is not None else 0.0
 
     duplicates = duplicate_count(conn, since=since, until=until, pool=pool)
-    fairness = _fairness(conn, since=since, until=until, members=members or {}, pool=pool)
+    fairness = fairness_rows(
+        conn,
+        since=since,
+        until=until,
+        members=members or {},
+        pool=pool,
+        development=development or {},
+    )
     return KPIReport(
         since=since,
         until=until,
         pool=pool,
         speed_to_first_touch=speed,
         fairness=fairness,
-        reassignment_rate=_rate(reassigned, len(routed)),
-        duplicate_rate=_rate(duplicates, duplicates + len(rows)),
-        conversion_to_meeting=_rate(meetings, len(hot)),
-        conversion_to_opportunity=_rate(opportunities, len(routed)),
+        reassignment_rate=rate_kpi(reassigned, len(routed)),
+        duplicate_rate=rate_kpi(duplicates, duplicates + len(rows)),
+        conversion_to_meeting=rate_kpi(meetings, len(hot)),
+        conversion_to_opportunity=rate_kpi(opportunities, len(routed)),
         conversion_by_method=[
-            MethodRate(method=m, meeting_rate=_rate(k, n))
+            MethodRate(method=m, meeting_rate=rate_kpi(k, n))
             for m, (k, n) in sorted(by_method.items())
         ],
-        sla_attainment=_rate(met, decided),
+        sla_attainment=rate_kpi(met, decided),
         leads_per_hour=len(routed) / hours if hours > 0 else None,
         queue_length=queue_length(conn),
     )
 
 
-def _fairness(
+def fairness_rows(
     conn: sa.Connection,
     *,
     since: datetime | None,
     until: datetime,
     members: Mapping[str, Sequence[str]],
     pool: str | None,
+    development: Mapping[str, float],
 ) -> list[FairnessRow]:
     """Leads per rep over the window (every decision that gave a rep a lead counts) divided
     by the pool's average, per decision pool. ``members`` lists each pool's active reps (from
@@ -181,9 +206,24 @@ def _fairness(
         reps_in_pool = sorted(set(members.get(name or "", ())) | set(got))
         if not reps_in_pool:
             continue
-        average = sum(got.values()) / len(reps_in_pool)
+        settled = [r for r in reps_in_pool if r not in development]
+        total = sum(got.values())
+        average = sum(got.get(r, 0) for r in settled) / len(settled) if settled else 0.0
         for rep_id in reps_in_pool:
             n = got.get(rep_id, 0)
+            if rep_id in development:
+                out.append(
+                    FairnessRow(
+                        rep_id=rep_id,
+                        pool=name,
+                        leads=n,
+                        fairness_index=None,
+                        new_rep=True,
+                        min_share=development[rep_id],
+                        share=n / total if total else None,
+                    )
+                )
+                continue
             out.append(
                 FairnessRow(
                     rep_id=rep_id,

@@ -436,6 +436,7 @@ EventType = Literal[
     "closed_lost",
     "reassigned",
     "rep_out_of_office",
+    "fit_feedback",
 ]
 
 
@@ -443,7 +444,9 @@ class EventCreate(_In):
     """Something that happened to a lead or a rep. ``event_id`` makes it idempotent.
 
     ``lead_id`` is required for lead events; ``rep_id`` for declined/accepted (who acted),
-    reassigned (the new owner) and rep_out_of_office (with ``starts_at``/``ends_at``)."""
+    reassigned (the new owner) and rep_out_of_office (with ``starts_at``/``ends_at``);
+    fit_feedback needs ``fit`` (good / poor; ``rep_id`` defaults to the owner, ``reason``
+    says why)."""
 
     event_id: str = _ID
     type: EventType
@@ -456,6 +459,8 @@ class EventCreate(_In):
     reason: str | None = Field(None, max_length=_OOO_REASON)
     # The deal's value on opportunity_created / closed_won: the lift report's pipeline value.
     amount: float | None = Field(None, ge=0, le=1e13)
+    # fit_feedback: the owner's rating of the lead's fit (``reason`` says why).
+    fit: Literal["good", "poor"] | None = None
 
 
 class EventPublic(BaseModel):

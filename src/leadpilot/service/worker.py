@@ -1,5 +1,7 @@
-"""The background worker inside ``leadpilot serve``: SLA timers, the queue, webhooks, and
-the alert rules (``service.alerting``, every ``alerts.every_seconds``).
+"""The background worker inside ``leadpilot serve``: SLA timers, the queue, webhooks, the
+alert rules (``service.alerting``, every ``alerts.every_seconds``), and the model lifecycle:
+adopting the registry's champion (``service.model_swap``) and starting scheduled retrains
+(``service.retrain_schedule``).
 
 It polls the database every few seconds. Due rows are claimed with ``FOR UPDATE SKIP
 LOCKED`` on PostgreSQL, so several replicas can run workers; on SQLite the database write
@@ -17,8 +19,10 @@ import httpx
 
 from leadpilot.service.alerting import AlertSchedule
 from leadpilot.service.core import RoutingService
+from leadpilot.service.model_swap import ModelWatcher
 from leadpilot.service.notify import send_webhook
 from leadpilot.service.queue_gate import openings_of
+from leadpilot.service.retrain_schedule import RetrainSchedule
 from leadpilot.store import timers
 from leadpilot.store.alerts import (
     claim_due_deliveries,
@@ -159,6 +163,8 @@ class Worker:
         self.interval = interval
         self._stop = threading.Event()
         self._alerts = AlertSchedule()
+        self.models = ModelWatcher(service)
+        self.retrains = RetrainSchedule(service)
         self._thread = threading.Thread(target=self._loop, name="leadpilot-worker", daemon=True)
 
     def start(self) -> None:
@@ -166,9 +172,11 @@ class Worker:
         self._thread.start()
 
     def stop(self, timeout: float = 10.0) -> None:
-        """Ask the loop to stop and wait for it."""
+        """Ask the loop to stop and wait for it (a retrain running in its own process is
+        left to finish: it holds the lease, and its result lands in the registry)."""
         self._stop.set()
         self._thread.join(timeout)
+        self.retrains.close()
 
     def _loop(self) -> None:
         with httpx.Client(timeout=self.service.settings.webhook_timeout_seconds) as client:
@@ -182,4 +190,9 @@ class Worker:
                     self._alerts.maybe_run(self.service)
                 except Exception:  # nor may alerts stop routing work
                     log.exception("alert check failed")
+                try:
+                    self.models.poll(self.service.clock())
+                    self.retrains.maybe_start(self.service.clock())
+                except Exception:  # nor may the model lifecycle
+                    log.exception("model lifecycle check failed")
                 self._stop.wait(self.interval)

@@ -115,10 +115,11 @@ def decision_features(
     columns: list[str],
     model_version: str | None,
     with_fields: bool = True,
+    pool: str | None = None,
 ) -> list[dict[str, Any]]:
     """Per first decision (``trigger='intake'``) in ``[since, until)`` under
-    ``model_version``: the named decision ``columns``, plus the lead's ``fields`` (JSON) when
-    ``with_fields``."""
+    ``model_version`` (in ``pool`` when given): the named decision ``columns``, plus the
+    lead's ``fields`` (JSON) when ``with_fields``."""
     cols: list[Any] = [decisions.c[name] for name in columns]
     if with_fields:
         cols.append(leads.c.fields)
@@ -127,16 +128,15 @@ def decision_features(
         if model_version is None
         else decisions.c.model_version == model_version
     )
-    query = (
-        sa.select(*cols)
-        .select_from(decisions.join(leads, leads.c.lead_id == decisions.c.lead_id))
-        .where(
-            decisions.c.trigger == "intake",
-            decisions.c.decided_at >= since,
-            decisions.c.decided_at < until,
-            cond,
-        )
+    where = [decisions.c.trigger == "intake", decisions.c.decided_at >= since,
+             decisions.c.decided_at < until, cond]  # fmt: skip
+    if pool is not None:
+        where.append(decisions.c.pool == pool)
+    # The lead's row only when its fields are read: the decisions' columns are enough else.
+    source = (
+        decisions.join(leads, leads.c.lead_id == decisions.c.lead_id) if with_fields else decisions
     )
+    query = sa.select(*cols).select_from(source).where(*where)
     return [dict(row._mapping) for row in conn.execute(query)]
 
 

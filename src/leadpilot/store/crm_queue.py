@@ -68,29 +68,27 @@ def add_inbox_event(
     return conn.execute(stmt).first() is not None
 
 
-def _claim(conn: sa.Connection, query: Any) -> list[Any]:
+def _claim(
+    conn: sa.Connection, table: sa.Table, due: list[Any], limit: int, lease: dict[str, Any]
+) -> list[Any]:
+    """The oldest ``limit`` rows matching ``due``, leased by writing ``lease`` on them.
+
+    On PostgreSQL the rows are locked with SKIP LOCKED, so two workers never take the same
+    row; SQLite serialises writers on its own."""
+    query = sa.select(table).where(*due).order_by(table.c.id).limit(limit)
     if conn.dialect.name == "postgresql":
         query = query.with_for_update(skip_locked=True)
-    return list(conn.execute(query).all())
+    rows = list(conn.execute(query).all())
+    if rows:
+        conn.execute(table.update().where(table.c.id.in_([r.id for r in rows])).values(**lease))
+    return rows
 
 
 def claim_inbox(conn: sa.Connection, now: datetime, *, lease: timedelta, limit: int) -> list[Any]:
     """Pending inbox events due by ``now``, leased until ``now + lease`` (an event whose
     worker died is taken up again when the lease runs out)."""
-    rows = _claim(
-        conn,
-        sa.select(crm_inbox)
-        .where(crm_inbox.c.status == "pending", crm_inbox.c.next_attempt_at <= now)
-        .order_by(crm_inbox.c.id)
-        .limit(limit),
-    )
-    if rows:
-        conn.execute(
-            crm_inbox.update()
-            .where(crm_inbox.c.id.in_([r.id for r in rows]))
-            .values(next_attempt_at=now + lease)
-        )
-    return rows
+    due = [crm_inbox.c.status == "pending", crm_inbox.c.next_attempt_at <= now]
+    return _claim(conn, crm_inbox, due, limit, {"next_attempt_at": now + lease})
 
 
 def finish_inbox(
@@ -236,24 +234,12 @@ def enqueue_write(
 
 def claim_writes(conn: sa.Connection, now: datetime, *, lease: timedelta, limit: int) -> list[Any]:
     """Pending writes due by ``now`` whose lease (if any) ran out, leased to this worker."""
-    rows = _claim(
-        conn,
-        sa.select(crm_outbox)
-        .where(
-            crm_outbox.c.status == "pending",
-            crm_outbox.c.next_attempt_at <= now,
-            sa.or_(crm_outbox.c.lease_until.is_(None), crm_outbox.c.lease_until <= now),
-        )
-        .order_by(crm_outbox.c.id)
-        .limit(limit),
-    )
-    if rows:
-        conn.execute(
-            crm_outbox.update()
-            .where(crm_outbox.c.id.in_([r.id for r in rows]))
-            .values(lease_until=now + lease)
-        )
-    return rows
+    due = [
+        crm_outbox.c.status == "pending",
+        crm_outbox.c.next_attempt_at <= now,
+        sa.or_(crm_outbox.c.lease_until.is_(None), crm_outbox.c.lease_until <= now),
+    ]
+    return _claim(conn, crm_outbox, due, limit, {"lease_until": now + lease})
 
 
 def write_sent(conn: sa.Connection, row_id: int, now: datetime) -> None:

@@ -15,7 +15,9 @@ __all__ = [
     "events",
     "idempotency_keys",
     "leads",
+    "leases",
     "metadata",
+    "model_events",
     "models",
     "policies",
     "policy_activations",
@@ -149,6 +151,7 @@ decisions = sa.Table(
     sa.Column("fit_score", sa.Float),
     sa.Column("intent_score", sa.Float),
     sa.Column("grade", sa.String(8)),
+    sa.Column("expected_value", sa.Float),  # migration 0006: value objectives
     sa.UniqueConstraint("lead_id", "seq"),
     # At most one live decision per lead, enforced by the database on both back ends.
     sa.Index(
@@ -158,6 +161,21 @@ decisions = sa.Table(
         sqlite_where=sa.text("live"),
         postgresql_where=sa.text("live"),
     ),
+)
+
+# Reps' feedback on a lead's fit (migration 0007; ``fit_feedback`` events).
+fit_feedback = sa.Table(
+    "fit_feedback",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("event_id", sa.String(128), nullable=False, unique=True),
+    sa.Column("lead_id", sa.String(128), sa.ForeignKey("leads.lead_id"), nullable=False),
+    sa.Column("rep_id", sa.String(128), nullable=False, index=True),
+    sa.Column("fit", sa.String(8), nullable=False),
+    sa.Column("reason", sa.String(512)),
+    sa.Column("strategy", sa.String(64)),
+    sa.Column("pool", sa.String(128)),
+    sa.Column("occurred_at", UTCDateTime, nullable=False, index=True),
 )
 
 events = sa.Table(
@@ -180,6 +198,45 @@ models = sa.Table(
     sa.Column("path", sa.String(1024), nullable=False),
     sa.Column("created_at", UTCDateTime, nullable=False),
     sa.Column("active", sa.Boolean, nullable=False, default=False),
+    # The registry (migration 0005). status: candidate (trained, not routing), champion (the
+    # one active version: ``active`` mirrors it), retired (a former champion, or a rejected
+    # or superseded candidate). ``checksums``: SHA-256 of every artifact file; a file that no
+    # longer matches refuses to load.
+    sa.Column("status", sa.String(16)),
+    sa.Column("trained_by", sa.String(256)),
+    sa.Column("training_window", sa.JSON),
+    sa.Column("data_fingerprint", sa.String(64)),
+    sa.Column("metrics", sa.JSON),
+    sa.Column("calibration", sa.JSON),
+    sa.Column("feature_schema", sa.JSON),
+    sa.Column("checksums", sa.JSON),
+    sa.Column("reason", sa.Text),
+    sa.Column("promoted_at", UTCDateTime),
+    sa.Column("retired_at", UTCDateTime),
+)
+
+# What happened to each model version and why. action: registered, promoted, rejected,
+# retired, rolled_back.
+model_events = sa.Table(
+    "model_events",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("version", sa.String(128), nullable=False, index=True),
+    sa.Column("action", sa.String(16), nullable=False),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("actor", sa.String(256), nullable=False),
+    sa.Column("details", sa.JSON, nullable=False),
+    sa.Column("at", UTCDateTime, nullable=False),
+)
+
+# Named leases with an expiry (``store.leases``): SQLite's stand-in for PostgreSQL's
+# advisory locks, e.g. "one replica retrains at a time".
+leases = sa.Table(
+    "leases",
+    metadata,
+    sa.Column("name", sa.String(64), primary_key=True),
+    sa.Column("holder", sa.String(256), nullable=False),
+    sa.Column("expires_at", UTCDateTime, nullable=False),
 )
 
 policies = sa.Table(

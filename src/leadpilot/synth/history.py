@@ -13,6 +13,12 @@ import pandas as pd
 from leadpilot.synth.catalog import SIZE_BAND_LABELS
 from leadpilot.synth.reps import Team
 from leadpilot.synth.truth import GroundTruth
+from leadpilot.synth.values import (
+    DEAL_SCALE,
+    DEAL_SIGMA,
+    DEAL_SIZE_EXPONENT,
+    assigned_value_effect,
+)
 
 __all__ = ["assign_history", "contact_delays", "draw_outcomes"]
 
@@ -142,7 +148,10 @@ def draw_outcomes(
         np.round(rng.lognormal(np.log(35.0), 0.6, n) * 86400), unit="s"
     )
     size = frame["company_size"].to_numpy()
-    deal = np.round(1500.0 * size**0.45 * rng.lognormal(0.0, 0.5, n), -2)
+    deal = DEAL_SCALE * size**DEAL_SIZE_EXPONENT * rng.lognormal(0.0, DEAL_SIGMA, n)
+    if truth.value_effects:  # deal size varies with the rep and the segment
+        deal = deal * np.exp(assigned_value_effect(size, list(frame["rep_id"]), truth))
+    deal = np.round(deal, -2)
 
     created = frame["created_at"]
     conv_known = converted & (conv_at <= history_end).to_numpy()

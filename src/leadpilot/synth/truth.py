@@ -8,7 +8,9 @@ The true log-odds of conversion for lead ``i`` handled by rep ``r`` after ``t`` 
     - decay[i] * log(1 + t)
 
 with ``decay[i] = max(0, contact_decay + contact_decay_per_10 * (engagement_score[i] - 50) / 10)``
-(engaged leads go cold faster), and
+(engaged leads go cold faster), plus, in the non-additive kinds of world, the rep-specific
+effects of ``rep_effects`` (smooth curves in a numeric attribute, combinations of
+attributes, effects that start or stop mid-history: :mod:`leadpilot.synth.rep_effects`), and
 ``P(closed_won) = P(convert) * sigmoid(win_intercept + win_size[size_band] + win_skill[r])``.
 Everything is computed from the lead's canonical columns and the parameters stored here, so a
 truth file read back with :func:`load_truth` gives the same probabilities as the generator.
@@ -29,6 +31,12 @@ from numpy.typing import NDArray
 
 from leadpilot.errors import DataValidationError
 from leadpilot.schema import CandidateScores, ColumnScores, Lead, Scorer, size_band_of
+from leadpilot.synth.rep_effects import (
+    CATEGORICAL_COLUMNS,
+    RepEffect,
+    effect_matrix,
+    lead_columns,
+)
 
 __all__ = ["GroundTruth", "GroundTruthScorer", "RepTruth", "load_truth", "size_bands_of"]
 
@@ -69,6 +77,13 @@ class GroundTruth:
     duplicates: Mapping[str, str] = field(default_factory=dict)
     version: str = "synth-1"
     contact_decay_per_10: float = 0.0
+    # The kind of world (``leadpilot synth --kind``) and its non-additive rep effects; an
+    # additive world has none and writes neither (its truth.json is unchanged).
+    kind: str = "additive"
+    rep_effects: tuple[RepEffect, ...] = ()
+    # Deal size per rep and segment (``synth.values``): rep -> segment -> log-multiplier;
+    # empty: deal size follows the company alone.
+    value_effects: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
     # Derived arrays for fast scoring; rebuilt from the fields above, never serialised.
     _index: dict[str, int] = field(init=False, repr=False, compare=False)
     _industries: tuple[str, ...] = field(init=False, repr=False, compare=False)
@@ -147,6 +162,9 @@ class GroundTruth:
             + self._aff_industry[pos][:, ind].T
             + self._aff_size[pos][:, band].T
         )
+        if self.rep_effects:
+            cols = lead_columns(leads, self._size_bands(leads))
+            logit = logit + effect_matrix(self.rep_effects, cols, [self.rep_ids[i] for i in pos])
         hours = self._hours(time_to_contact_hours, pos, n)
         logit = logit - self._decay(leads)[:, None] * np.log1p(hours)
         p = _sigmoid(logit)
@@ -194,6 +212,12 @@ class GroundTruth:
             + self._aff_industry[pos, ind]
             + self._aff_size[pos, band]
         )
+        if self.rep_effects:
+            cols = lead_columns(leads, self._size_bands(leads))
+            for effect in self.rep_effects:
+                mine = known & (pos == self._index[effect.rep_id])
+                if mine.any():
+                    logit[mine] += effect.values({k: v[mine] for k, v in cols.items()})
         if time_to_contact_hours is None:
             hours = self._response[pos]
         else:
@@ -331,15 +355,25 @@ class GroundTruth:
                 for rep in self.reps
             ],
             "duplicates": dict(self.duplicates),
-        }
+        } | self._non_additive_dict()
+
+    def _non_additive_dict(self) -> dict[str, Any]:
+        # Only what is set, so additive worlds keep their truth.json byte for byte.
+        out: dict[str, Any] = {}
+        if self.kind != "additive" or self.rep_effects:
+            out = {"kind": self.kind, "rep_effects": [e.to_dict() for e in self.rep_effects]}
+        if self.value_effects:
+            out["value_effects"] = {k: dict(v) for k, v in self.value_effects.items()}
+        return out
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> GroundTruth:
         """Rebuild a ``GroundTruth`` from :meth:`to_dict` output."""
         try:
             reps = tuple(RepTruth(**rep) for rep in data["reps"])
-            fields = {k: v for k, v in data.items() if k != "reps"}
-            return cls(reps=reps, **fields)
+            effects = tuple(RepEffect.from_dict(e) for e in data.get("rep_effects", ()))
+            fields = {k: v for k, v in data.items() if k not in ("reps", "rep_effects")}
+            return cls(reps=reps, rep_effects=effects, **fields)
         except (KeyError, TypeError) as exc:
             raise DataValidationError(
                 f"not a leadpilot ground-truth file ({exc})",
@@ -366,18 +400,11 @@ class GroundTruthScorer(Scorer):
         expected_response_hours: NDArray[np.float64] | None = None,
     ) -> CandidateScores:
         """True P(convert) per rep (the reps' typical response times when none are given)."""
-        t = self._truth
-        pos = t.rep_positions(rep_ids)
-        base, ind, band, decay = t._one_lead_logit(lead)
-        hours = t._response[pos] if expected_response_hours is None else expected_response_hours
-        logit = (
-            base
-            + t._skill[pos]
-            + t._aff_industry[pos, ind]
-            + t._aff_size[pos, band]
-            - decay * np.log1p(np.asarray(hours, dtype=np.float64))
-        )
-        return CandidateScores(p=_sigmoid(logit), confidence=1.0, sufficiency=np.ones(len(pos)))
+        logit = self._additive_logit(lead, rep_ids, expected_response_hours)
+        effects = self._truth.rep_effects
+        if effects:
+            logit = logit + effect_matrix(effects, _lead_columns([lead]), rep_ids)[0]
+        return CandidateScores(p=_sigmoid(logit), confidence=1.0, sufficiency=np.ones(len(logit)))
 
     def score_batch(
         self,
@@ -387,12 +414,61 @@ class GroundTruthScorer(Scorer):
         expected_response_hours: NDArray[np.float64] | None = None,
     ) -> ColumnScores:
         """True P(convert) of every lead with every rep (a rep's score ignores the others)."""
-        rows = [
-            self.score_candidates(lead, rep_ids, expected_response_hours=expected_response_hours).p
-            for lead in leads
-        ]
-        p = np.vstack(rows) if rows else np.zeros((0, len(rep_ids)))
-        return ColumnScores(p=p, confidence=1.0, sufficiency=np.ones(len(rep_ids)))
+        if not leads:
+            return ColumnScores(
+                p=np.zeros((0, len(rep_ids))), confidence=1.0, sufficiency=np.ones(len(rep_ids))
+            )
+        logit = np.vstack(
+            [self._additive_logit(lead, rep_ids, expected_response_hours) for lead in leads]
+        )
+        effects = self._truth.rep_effects
+        if effects:
+            logit = logit + effect_matrix(effects, _lead_columns(leads), rep_ids)
+        return ColumnScores(p=_sigmoid(logit), confidence=1.0, sufficiency=np.ones(len(rep_ids)))
+
+    def _additive_logit(
+        self, lead: Lead, rep_ids: Sequence[str], hours: NDArray[np.float64] | None
+    ) -> NDArray[np.float64]:
+        t = self._truth
+        pos = t.rep_positions(rep_ids)
+        base, ind, band, decay = t._one_lead_logit(lead)
+        hours = t._response[pos] if hours is None else hours
+        return np.asarray(
+            base
+            + t._skill[pos]
+            + t._aff_industry[pos, ind]
+            + t._aff_size[pos, band]
+            - decay * np.log1p(np.asarray(hours, dtype=np.float64)),
+            dtype=np.float64,
+        )
+
+
+def _lead_columns(leads: Sequence[Lead]) -> dict[str, NDArray[Any]]:
+    """The columns rep effects read, from ``Lead`` records."""
+    cols: dict[str, NDArray[Any]] = {}
+    for c in CATEGORICAL_COLUMNS:
+        if c == "size_band":
+            values = [lead.size_band or size_band_of(lead.company_size) for lead in leads]
+        else:
+            values = [getattr(lead, c) for lead in leads]
+        cols[c] = np.array(values, dtype=object)
+    for c in ("company_size", "engagement_score"):
+        cols[c] = np.array(
+            [np.nan if getattr(lead, c) is None else getattr(lead, c) for lead in leads],
+            dtype=np.float64,
+        )
+    cols["created_at"] = np.array(
+        [_utc_naive(lead.created_at) for lead in leads], dtype="datetime64[ns]"
+    )
+    return cols
+
+
+def _utc_naive(when: Any) -> np.datetime64:
+    if when is None:
+        return np.datetime64("NaT", "ns")
+    ts = pd.Timestamp(when)
+    ts = ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
+    return ts.tz_localize(None).to_datetime64().astype("datetime64[ns]")
 
 
 def load_truth(path: str | Path) -> GroundTruth:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from datetime import date
+from typing import Literal
 
 import numpy as np
 import pandas as pd
@@ -18,9 +19,11 @@ from leadpilot.synth.catalog import (
     SOURCES,
 )
 from leadpilot.synth.history import RANDOM_SHARE, assign_history, contact_delays, draw_outcomes
+from leadpilot.synth.kinds import check_kind, rep_effects_for
 from leadpilot.synth.leads import Companies, draw_leads, make_companies
 from leadpilot.synth.reps import Team, make_team
 from leadpilot.synth.truth import GroundTruth
+from leadpilot.synth.values import draw_value_effects
 
 __all__ = ["EXTRA_COLUMNS", "NEW_LEAD_BUSINESS_DAYS", "World", "generate_world"]
 
@@ -90,24 +93,33 @@ class World:
 
 def generate_world(
     *,
-    n_leads: int = 20_000,
+    n_leads: int | None = None,
     n_reps: int = 20,
     n_new_leads: int = 2_000,
     seed: int = 0,
     start: date = DEFAULT_START,
     months: int = 18,
     explore_share: float = RANDOM_SHARE,
+    kind: str = "additive",
+    deal_values: Literal["size", "rep_segment"] = "size",
 ) -> World:
     """Draw a synthetic world; the same arguments always give the same world.
 
     ``explore_share``: share of past leads (outside ownership holds) the historical
     assignment sent to a random rep; near 0 gives a history that rarely explores, where
     off-policy estimates of other policies have little overlap to work with.
+    ``kind``: which rep-specific structure the truth holds (:mod:`leadpilot.synth.kinds`);
+    ``n_leads`` defaults to the kind's size (20,000; 12,000 for ``thin``).
+    ``deal_values``: ``size`` (deal size follows the company alone) or ``rep_segment``
+    (each rep's deals are larger or smaller per segment, see :mod:`leadpilot.synth.values`;
+    ``truth.value_effects`` holds the truth, ``synth.values.TrueValues`` serves it).
 
     >>> world = generate_world(n_leads=2_000, n_reps=8, n_new_leads=200, seed=1)
     >>> world.truth.true_probability(world.new_leads, world.active_rep_ids).shape
     (200, 7)
     """
+    spec = check_kind(kind)
+    n_leads = spec.default_leads if n_leads is None else n_leads
     _check(n_leads, n_reps, n_new_leads, months, explore_share)
     rng = np.random.default_rng(seed)
     hist_start = pd.Timestamp(start, tz="UTC")
@@ -115,6 +127,7 @@ def generate_world(
     history_end = pd.Timestamp(hist_end_day, tz="UTC") + pd.Timedelta(hours=23, minutes=59)
 
     team = make_team(rng, n_reps, start, hist_end_day, n_new_leads / NEW_LEAD_BUSINESS_DAYS)
+    rep_truths, effects = rep_effects_for(kind, seed, team.truths, start, hist_end_day)
     truth = GroundTruth(
         seed=seed,
         intercept=INTERCEPT,
@@ -129,8 +142,17 @@ def generate_world(
         contact_decay_per_10=CONTACT_DECAY_PER_10,
         win_intercept=WIN_INTERCEPT,
         win_size_effects=WIN_SIZE_EFFECTS,
-        reps=team.truths,
+        reps=rep_truths,
+        kind=kind,
+        rep_effects=effects,
     )
+    if deal_values == "rep_segment":
+        truth = replace(truth, value_effects=draw_value_effects(seed, rep_truths))
+    elif deal_values != "size":
+        raise ConfigError(
+            f"deal_values must be 'size' or 'rep_segment' (got {deal_values!r})",
+            hint="rep_segment: deal size varies with the rep and the segment",
+        )
     companies = make_companies(rng, max(50, (n_leads + n_new_leads) // 3))
     accounts, owner_of = _accounts(rng, companies, team, history_end)
 

@@ -1,7 +1,8 @@
 """Off-policy evaluation: estimate a candidate policy's conversions from logged history.
 
 ``ReplayData`` holds the logged leads and the candidate's choices; the estimators in
-``ESTIMATORS`` (dm, ips, snips, dr) share ``estimate_policy_value`` / ``estimate_interval``;
+``ESTIMATORS`` (dm, ips, snips, dr, switch_dr) share ``estimate_policy_value`` /
+``estimate_interval``;
 ``overlap_diagnostics`` says whether the history can tell; ``LoggingPolicyModel`` estimates
 the logging propensities when the history did not record them.
 """
@@ -17,6 +18,8 @@ from leadpilot.evaluate.ope.estimators import (
     InverseProbabilityWeighting,
     OffPolicyEstimator,
     SelfNormalizedIPS,
+    SwitchDoublyRobust,
+    leads_for_precision,
     lift_interval,
     one_hot,
 )
@@ -39,7 +42,9 @@ __all__ = [
     "OverlapDiagnostics",
     "ReplayData",
     "SelfNormalizedIPS",
+    "SwitchDoublyRobust",
     "clip_propensity",
+    "leads_for_precision",
     "lift_interval",
     "one_hot",
     "overlap_diagnostics",

@@ -9,7 +9,8 @@ Open Bandit Pipeline: one base class, ``estimate_policy_value`` and ``estimate_i
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Protocol
 
 import numpy as np
 from numpy.typing import NDArray
@@ -25,9 +26,17 @@ __all__ = [
     "InverseProbabilityWeighting",
     "OffPolicyEstimator",
     "SelfNormalizedIPS",
+    "SwitchDoublyRobust",
+    "leads_for_precision",
     "lift_interval",
     "one_hot",
 ]
+
+
+class Value(Protocol):
+    """What an estimator evaluates on a set of leads (all, or one bootstrap resample)."""
+
+    def value(self, idx: NDArray[np.int64] | slice = slice(None)) -> float: ...
 
 
 @dataclass(frozen=True)
@@ -62,6 +71,23 @@ class Interval:
         """``{rate, ci_low, ci_high}``."""
         return {"rate": self.rate, "ci_low": self.ci_low, "ci_high": self.ci_high}
 
+    @property
+    def relative_half_width(self) -> float:
+        """Half the interval's width over the estimate (inf when the estimate is <= 0)."""
+        if not self.rate > 0:
+            return float("inf")
+        return (self.ci_high - self.ci_low) / 2 / self.rate
+
+
+def leads_for_precision(interval: Interval, n_leads: int, target: float = 0.10) -> int | None:
+    """About how many leads like these the estimate needs for its 95% interval to reach
+    +-``target`` of itself (the half-width shrinks as 1 / sqrt(leads)); ``None`` when the
+    interval is not finite."""
+    rel = interval.relative_half_width
+    if not np.isfinite(rel):
+        return None
+    return int(np.ceil(n_leads * (rel / target) ** 2))
+
 
 class OffPolicyEstimator(ABC):
     """Base class: subclasses give the per-lead terms of their ratio."""
@@ -77,8 +103,8 @@ class OffPolicyEstimator(ABC):
             )
 
     @abstractmethod
-    def _terms(self, data: ReplayData) -> Terms:
-        """The per-lead terms of the estimate."""
+    def _terms(self, data: ReplayData) -> Value:
+        """The per-lead terms of the estimate (or a rule that evaluates it on resamples)."""
 
     def estimate_policy_value(self, data: ReplayData) -> float:
         """Estimated expected conversions per lead under the candidate policy."""
@@ -170,10 +196,86 @@ class DoublyRobust(OffPolicyEstimator):
         return Terms(_policy_reward(data) + data.weights * (data.reward - logged))
 
 
+# Weight quantiles tried as SWITCH-DR thresholds, between DR (no threshold) and DM (0).
+SWITCH_QUANTILES = (0.99, 0.95, 0.9, 0.75, 0.5, 0.25)
+Z95 = 1.959963984540054
+
+
+@dataclass(frozen=True)
+class _SwitchRule:
+    """SWITCH-DR with its threshold chosen on the leads it is evaluated on."""
+
+    policy_reward: NDF  # q(x_i, pi)
+    correction: NDF  # w_i (r_i - q(x_i, a_i))
+    weights: NDF
+    thresholds: tuple[float, ...]
+    chosen: list[float] = field(default_factory=list)  # the last threshold chosen
+
+    def value(self, idx: NDArray[np.int64] | slice = slice(None)) -> float:
+        base, corr, w = self.policy_reward[idx], self.correction[idx], self.weights[idx]
+        n = len(base)
+        if n < 2:
+            return float(base.mean() + corr.mean()) if n else float("nan")
+        values: list[float] = []
+        halves: list[float] = []
+        pick = 0
+        for i, tau in enumerate(self.thresholds):
+            x = base + np.where(w <= tau, corr, 0.0)
+            values.append(float(x.mean()))
+            halves.append(Z95 * float(x.std(ddof=1)) / np.sqrt(n))
+            # Lepski's rule (as SLOPE): a lower-variance candidate is taken only while its
+            # 95% interval overlaps every higher-variance (less biased) candidate's.
+            if any(abs(values[i] - values[j]) > halves[i] + halves[j] for j in range(i)):
+                break
+            pick = i
+        self.chosen[:] = [self.thresholds[pick]]
+        return values[pick]
+
+
+class SwitchDoublyRobust(OffPolicyEstimator):
+    """SWITCH-DR (Wang, Agarwal and Dudik 2017): doubly robust on the leads whose weight is
+    at most a threshold, the direct method alone on the rest. The threshold is chosen from
+    the data by Lepski's rule over weight quantiles (as SLOPE, Su et al. 2020): the smallest
+    threshold whose estimate stays within the intervals of every larger one. It trades DR's
+    variance for the outcome model's bias where the weights are largest; the bootstrap
+    re-chooses the threshold in every resample, so the interval carries that choice's
+    variance, but not the model's bias."""
+
+    name = "switch_dr"
+    needs_reward_model = True
+
+    def _terms(self, data: ReplayData) -> Value:
+        assert data.reward_model is not None
+        logged = data.reward_model[np.arange(data.n_leads), data.action]
+        w = data.weights
+        positive = w[w > 0]
+        grid = np.quantile(positive, SWITCH_QUANTILES) if len(positive) else np.array([])
+        return _SwitchRule(
+            _policy_reward(data),
+            w * (data.reward - logged),
+            w,
+            (float("inf"), *(float(t) for t in grid), 0.0),
+        )
+
+    def threshold(self, data: ReplayData) -> float:
+        """The weight threshold chosen on all of ``data``'s leads (inf: plain DR)."""
+        self._check(data)
+        rule = self._terms(data)
+        assert isinstance(rule, _SwitchRule)
+        rule.value()
+        return rule.chosen[0]
+
+
 # The registry: reports and the CLI list estimators from here, in this order.
 ESTIMATORS: dict[str, type[OffPolicyEstimator]] = {
     cls.name: cls
-    for cls in (DirectMethod, InverseProbabilityWeighting, SelfNormalizedIPS, DoublyRobust)
+    for cls in (
+        DirectMethod,
+        InverseProbabilityWeighting,
+        SelfNormalizedIPS,
+        DoublyRobust,
+        SwitchDoublyRobust,
+    )
 }
 
 
@@ -191,6 +293,7 @@ def lift_interval(
     interval resamples leads once for both sides, so their shared noise cancels."""
     estimator._check(data)
     terms_a = estimator._terms(data)
+    terms_b: Value
     if baseline is None:
         terms_b = Terms(data.reward)
     else:

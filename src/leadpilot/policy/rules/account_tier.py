@@ -31,6 +31,10 @@ def _check(given: RuleInput) -> bool:
     return tier.casefold() in {s.casefold() for s in rep_segments(given.rep, given.policy)}
 
 
+def _key(view: LeadView, _setting: object) -> object:
+    return view.get("account_tier")
+
+
 def _tier(view: LeadView) -> object:
     return view.get("account_tier")
 
@@ -55,6 +59,7 @@ ACCOUNT_TIER = EligibilityRule(
     explanation="does not cover the lead's account tier",
     check=_check,
     lead_value=_tier,
+    lead_key=_key,
     setting=bool | list[str],
     default=False,
     order=70,

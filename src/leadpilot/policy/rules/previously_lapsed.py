@@ -24,6 +24,10 @@ def _check(given: RuleInput) -> bool:
     return given.rep.rep_id not in _lapsed(given.view)
 
 
+def _key(view: LeadView, _setting: object) -> object:
+    return _lapsed(view)
+
+
 def _value(view: LeadView) -> object:
     return ", ".join(sorted(_lapsed(view))) or None
 
@@ -34,6 +38,7 @@ PREVIOUSLY_LAPSED = EligibilityRule(
     explanation="let this lead go before (breached its SLA, let the offer expire or declined)",
     check=_check,
     lead_value=_value,
+    lead_key=_key,
     setting=bool,
     default=True,
     order=5,

@@ -27,7 +27,10 @@ def _list_rule(
     def value(view: LeadView) -> object:
         return view.lead.get(lead_field)
 
-    return EligibilityRule(key, code, explanation, check, value, order=order)
+    def lead_key(view: LeadView, _setting: object) -> object:
+        return view.lead.get(lead_field)
+
+    return EligibilityRule(key, code, explanation, check, value, order=order, lead_key=lead_key)
 
 
 def register(registries: Registries) -> None:

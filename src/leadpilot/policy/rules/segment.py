@@ -14,6 +14,10 @@ def _check(given: RuleInput) -> bool:
     return covers(rep_segments(given.rep, given.policy), (given.view.get("segment"),))
 
 
+def _key(view: LeadView, _setting: object) -> object:
+    return view.get("segment")
+
+
 def _segment(view: LeadView) -> object:
     return view.get("segment") or view.lead.industry
 
@@ -24,6 +28,7 @@ SEGMENT = EligibilityRule(
     explanation="does not cover the lead's segment or industry",
     check=_check,
     lead_value=_segment,
+    lead_key=_key,
     order=50,
 )
 

@@ -24,6 +24,11 @@ def _check(given: RuleInput) -> bool:
     return True
 
 
+def _key(view: LeadView, setting: Sequence[SeniorityRule]) -> object:
+    # The check reads the lead only through which of the rules' conditions it matches.
+    return tuple(matches(rule.when, rule.when_any, view) for rule in setting)
+
+
 def _size(view: LeadView) -> object:
     return view.lead.company_size
 
@@ -51,6 +56,7 @@ SENIORITY = EligibilityRule(
     explanation="is not senior enough for this deal size",
     check=_check,
     lead_value=_size,
+    lead_key=_key,
     setting=list[SeniorityRule],
     default=(),
     order=60,

@@ -14,6 +14,11 @@ def _check(given: RuleInput) -> bool:
     return covers_territory(given.rep, given.view.lead, given.policy)
 
 
+def _key(view: LeadView, _setting: object) -> object:
+    lead = view.lead
+    return (lead.region, lead.country, lead.state)
+
+
 def _where(view: LeadView) -> object:
     lead = view.lead
     return lead.region or lead.country or lead.state
@@ -25,6 +30,7 @@ TERRITORY = EligibilityRule(
     explanation="does not cover the lead's territory",
     check=_check,
     lead_value=_where,
+    lead_key=_key,
     default=True,
     order=10,
 )

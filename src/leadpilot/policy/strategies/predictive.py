@@ -1,7 +1,8 @@
-"""``predictive``: the eligible rep with the best predicted conversion after prices.
+"""``predictive``: the eligible rep with the best predicted conversion (or value) after prices.
 
 Every eligible rep is scored (with each rep's expected response time under the current queue
-when ``queue_aware`` and response times are known) and the lead goes to argmax ``p - price``.
+when ``queue_aware`` and response times are known) and the lead goes to argmax ``p - price``,
+or argmax ``p x value - price`` under a value ``objective`` (:mod:`leadpilot.policy.objective`).
 The price of a rep is its shadow price from the router inputs' snapshot (capacity today and
 the fairness band over the window, see :mod:`leadpilot.policy.pricer`), or, for a pool
 without a snapshot or with ``shadow_prices: false``, the fairness band's price alone: greedy
@@ -10,7 +11,7 @@ argmax would fill the best reps with the first leads of the day and ignore the b
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -18,8 +19,10 @@ import numpy as np
 from numpy.typing import NDArray
 
 from leadpilot.policy.choice import Choice, ChoiceContext, Fallback
+from leadpilot.policy.confidence import choice_confidence
 from leadpilot.policy.eligibility import capacity_of
 from leadpilot.policy.fairness import band_prices
+from leadpilot.policy.objective import candidate_values, objective_scale
 from leadpilot.policy.policy_file import Policy
 from leadpilot.policy.pool_load import pool_load
 from leadpilot.policy.registry import Registries
@@ -36,16 +39,24 @@ def expected_response_hours(
     now: datetime,
     policy: Policy,
     typical: Mapping[str, float],
+    cap_of: Callable[[Rep], int | None] | None = None,
+    open_of: Callable[[Rep], int] | None = None,
 ) -> NDArray[np.float64]:
     """Each rep's expected hours to first contact: their typical time (history, which
     already holds their usual off-hours waits) plus the backlog, i.e. open leads beyond one
-    day's capacity, at ``minutes_per_open_lead`` each. Unknown reps get the team median."""
+    day's capacity, at ``minutes_per_open_lead`` each. Unknown reps get the team median.
+    ``cap_of(rep)``: the rep's daily cap (``capacity_of`` when not given); ``open_of(rep)``:
+    the rep's open leads now (``state.open_count`` when not given)."""
     per_lead = policy.predictive.minutes_per_open_lead / 60.0
     fallback = float(np.median(list(typical.values()))) if typical else 0.0
     out = np.empty(len(eligible))
     for i, rep in enumerate(eligible):
-        cap = capacity_of(rep, policy).max_leads_per_day
-        backlog = max(0, state.open_count(rep.rep_id, now) - cap) if cap is not None else 0
+        cap = cap_of(rep) if cap_of is not None else capacity_of(rep, policy).max_leads_per_day
+        if cap is None:
+            backlog = 0
+        else:
+            opened = open_of(rep) if open_of is not None else state.open_count(rep.rep_id, now)
+            backlog = max(0, opened - cap)
         out[i] = typical.get(rep.rep_id, fallback) + backlog * per_lead
     return out
 
@@ -70,18 +81,42 @@ class Predictive:
         queue_aware = policy.predictive.queue_aware and inputs.response_hours is not None
         hours = (
             expected_response_hours(
-                ctx.eligible, ctx.state, ctx.now, policy, inputs.response_hours or {}
+                ctx.eligible,
+                ctx.state,
+                ctx.now,
+                policy,
+                inputs.response_hours or {},
+                lambda rep: ctx.checker.capacity(rep).max_leads_per_day,
+                ctx.checker.open_count,
             )
             if queue_aware
             else None
         )
         scores = scorer.score_candidates(ctx.lead, list(ctx.ids), expected_response_hours=hours)
         p = np.asarray(scores.p, dtype=float)
-        confidence = float(scores.confidence)
+        price = _prices(ctx)
+        worth = candidate_values(inputs, ctx.lead, ctx.ids)
+        gain = p if worth.value is None else p * worth.value
+        dist = argmax_distribution(gain - price)
+        # how likely the choice converts better than the rep the fallback would pick (see
+        # leadpilot.policy.confidence: on p, not the priced score, nor value); a scorer
+        # without draws of its uncertainty (the oracle, a table) keeps its own confidence
+        confidence = (
+            choice_confidence(scores.draws, p, dist, ctx.fallback_index)
+            if ctx.fallback_index is not None and scores.draws is not None
+            else float(scores.confidence)
+        )
         if confidence < policy.predictive.min_confidence:
             return Fallback("LOW_CONFIDENCE_FALLBACK", p=p, confidence=confidence)
-        price = _prices(ctx)
-        return Choice(argmax_distribution(p - price), "PREDICTIVE", p, price, confidence)
+        return Choice(
+            dist,
+            "PREDICTIVE",
+            p,
+            price,
+            confidence,
+            value=worth.value,
+            note=worth.reason,
+        )
 
     def record(self, ctx: ChoiceContext, rep_id: str) -> dict[str, float]:
         """Nothing beyond the rotation credits."""
@@ -103,8 +138,9 @@ def _prices(ctx: ChoiceContext) -> NDArray[np.float64]:
         lambda rep: ctx.checker.capacity(rep).max_leads_per_day,
     )
     fairness = policy.fairness
+    penalty = fairness.penalty * objective_scale(ctx.inputs)
     return band_prices(
-        list(ctx.eligible), load.members, load.counts, load.share, fairness.band, fairness.penalty
+        list(ctx.eligible), load.members, load.counts, load.share, fairness.band, penalty
     )
 
 

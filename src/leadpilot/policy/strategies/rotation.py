@@ -17,6 +17,7 @@ database-backed cursor):
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 
 import numpy as np
@@ -71,7 +72,7 @@ def rotation_update(
         update[chosen] -= sum(w.get(rep, 1.0) for rep in rep_ids)
         return update
     # Keys starting with "@" are other strategies' bookkeeping, not turns.
-    served = [v for k, v in credits.items() if np.isfinite(v) and not k.startswith("@")]
+    served = [v for k, v in credits.items() if math.isfinite(v) and not k.startswith("@")]
     return {chosen: (max(served) if served else 0.0) + 1.0}
 
 

@@ -26,6 +26,7 @@ from leadpilot.policy.explain import exclusion_codes, explain, reason_text
 from leadpilot.policy.policy_diff import policy_text_diff
 from leadpilot.policy.redaction import redact_policy_text
 from leadpilot.schema import Rep
+from leadpilot.service.alerting.drift import feature_drift
 from leadpilot.service.console.auth import PageUser, User, current_user, new_login_nonce, signer_of
 from leadpilot.service.console.charts import (
     fairness_svg,
@@ -39,7 +40,7 @@ from leadpilot.service.console.status import fairness_status, kpi_rows
 from leadpilot.service.context import ServiceContext
 from leadpilot.service.deps import Conn, Ctx
 from leadpilot.service.preview import candidate_rows, preview_decision, preview_public
-from leadpilot.service.routes.kpis import kpi_report
+from leadpilot.service.routes.kpis import kpi_fairness, kpi_report
 from leadpilot.service.routes.reps import update_rep
 from leadpilot.service.schemas import LeadCreate, RepUpdate, lead_from_create
 from leadpilot.store import policies as policy_store
@@ -54,6 +55,7 @@ from leadpilot.store.console_reads import (
 from leadpilot.store.counters import rep_load
 from leadpilot.store.decisions import list_decisions
 from leadpilot.store.engine import write_transaction
+from leadpilot.store.feedback import feedback_rows
 from leadpilot.store.models import active_model_row
 
 __all__ = ["router", "templates"]
@@ -273,6 +275,7 @@ def overview(
     fairness = [
         (f"{r.rep_id}" + (f" ({r.pool})" if r.pool and not filters.pool else ""), r.fairness_index)
         for r in report.fairness
+        if not r.new_rep  # new reps' volume is set by their ramp: shown on the reps page
     ]
     methods = [
         (m.method, m.meeting_rate.rate, m.meeting_rate.low, m.meeting_rate.high,
@@ -386,16 +389,29 @@ class RepRow:
 
 def _rep_rows(ctx: ServiceContext, conn: Conn, filters: Filters) -> list[RepRow]:
     now = ctx.clock()
-    report = kpi_report(
+    found = kpi_fairness(
         ctx, conn, days=filters.days, until=filters.end if filters.until else None,
         pool=filters.pool,
     )  # fmt: skip
-    fairness = {r.rep_id: r.fairness_index for r in report.fairness}
+    fairness = {r.rep_id: r.fairness_index for r in found}
+    ramping = {r.rep_id: r for r in found if r.new_rep}
+    rated: dict[str, list[int]] = {}  # rep -> [poor, rated] fit ratings in the window
+    for fb in feedback_rows(conn, since=filters.since, until=filters.end):
+        counts = rated.setdefault(fb["rep_id"], [0, 0])
+        counts[0] += fb["fit"] == "poor"
+        counts[1] += 1
     rows = []
     for rep in rep_store.list_reps(conn):
         if filters.pool and rep.pool != filters.pool and rep.rep_id not in fairness:
             continue
         states: list[str] = [] if rep.active else ["inactive"]
+        if rep.rep_id in rated:  # reps' own feedback on the fit of their leads
+            poor, n = rated[rep.rep_id]
+            states.append(f"rated {poor} of {n} leads a poor fit")
+        new = ramping.get(rep.rep_id)
+        if new is not None:  # the fairness view shows new reps separately
+            got = f"{new.share:.0%}" if new.share is not None else "no leads yet"
+            states.append(f"new rep: {got} of pool leads (min {new.min_share:.0%})")
         away = any(start <= now < end for start, end in rep.out_of_office)
         if away:
             states.append("out of office")
@@ -619,7 +635,7 @@ def model_page(
     user: User, ctx: Ctx, conn: Conn, days: Days = 7, until: Text = "", pool: Text = ""
 ) -> Response:
     """The active model, its training window and metrics, and how its recent decisions
-    went (confidence distribution, share falling back)."""
+    went (confidence distribution, share falling back, drift of scores and features)."""
     filters = _filters(ctx, conn, days, until, pool)
     row = active_model_row(conn)
     window: dict[str, Any] = {}
@@ -652,6 +668,13 @@ def model_page(
                 for i, n in enumerate(bands)
             ]
         )
+    snapshot = ctx.service.inputs.load(conn, ctx.clock())
+    drift_settings = snapshot.policy.alert_settings.model_drift
+    drift_features = list(dict.fromkeys(["p_convert", "confidence", *drift_settings.features]))
+    drift = feature_drift(conn, drift_settings, recent_since=filters.since,
+                          recent_until=filters.end, features=drift_features,
+                          pool=filters.pool)  # fmt: skip
+    drift_alerts = [a for a in list_alerts(conn, 200, status="open") if a.kind == "model_drift"]
     return render(
         "model.html",
         user=user,
@@ -665,6 +688,9 @@ def model_page(
         has_reliability=has_reliability,
         fallback_text=fallback_text,
         confidence_chart=chart,
+        drift=drift,
+        drift_settings=drift_settings,
+        drift_alerts=drift_alerts,
     )
 
 

@@ -97,4 +97,40 @@ def use_link(token: str, request: Request, ctx: Ctx) -> HTMLResponse:
             f"<p>This link was already used: lead {escape(claims.lead_id)} was {past}.</p>",
             409,
         )
-    return _page(f"Lead {claims.lead_id} {past}", f"<p>Thank you. The lead is {past}.</p>")
+    return _page(
+        f"Lead {claims.lead_id} {past}",
+        f"<p>Thank you. The lead is {past}.</p>"
+        "<p>How well did this lead fit you? (optional: your operations team sees it in "
+        "the routing reports)</p>"
+        f"<form method='post' action='/links/{escape(token)}/fit'>"
+        "<p><input name='reason' maxlength='200' placeholder='why (optional)' size='30'></p>"
+        "<button type='submit' name='fit' value='good'>Good fit</button> "
+        "<button type='submit' name='fit' value='poor'>Poor fit</button></form>",
+    )
+
+
+@router.post("/{token}/fit", response_class=HTMLResponse)
+async def rate_fit(token: str, request: Request, ctx: Ctx) -> HTMLResponse:
+    """Record the rep's fit rating of the link's lead (``fit_feedback``), once per offer."""
+    claims = _claims(request, ctx, token)
+    if isinstance(claims, HTMLResponse):
+        return claims
+    form = await request.form()
+    fit, reason = str(form.get("fit", "")), str(form.get("reason", "")).strip()[:200]
+    if fit not in ("good", "poor"):
+        return _page("Pick good or poor fit", "<p>Use the buttons of the previous page.</p>", 422)
+    body = EventCreate(
+        event_id=f"{link_event_id(claims)}:fit",
+        type="fit_feedback",
+        lead_id=claims.lead_id,
+        rep_id=claims.rep_id,
+        fit=fit,
+        reason=reason or None,
+    )
+    try:
+        outcome = handle_event(ctx.service, body)
+    except LeadpilotError as exc:
+        return _page("Not recorded", f"<p>{escape(exc.message)}</p>", 409)
+    if outcome.duplicate:
+        return _page("Already rated", "<p>This lead's fit was already rated.</p>", 409)
+    return _page("Thank you", f"<p>Lead {escape(claims.lead_id)}: rated a {fit} fit.</p>")

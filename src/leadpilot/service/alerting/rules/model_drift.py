@@ -1,31 +1,20 @@
 """Model drift: the population stability index (PSI) of a key feature above ``threshold``.
 
-The model record (``FittedConversion``) keeps no training distributions, so the baseline is
-the stored decisions' own: the first ``baseline_days`` of decisions under the model version
-of the newest decision (the lead mix the model met when it went live), against the last
-``recent_days``. Both need ``min_decisions``; the baseline must end before the recent window
-starts. Features: decision columns or lead fields (``fields.<name>``); missing values are
-left out.
+The PSI is ``alerting.drift.feature_drift``'s (the console's model page shows the same):
+the reference is the first ``baseline_days`` of decisions under the model version of the
+newest decision, against the last ``recent_days``; both need ``min_decisions``. Features:
+decision columns or lead fields (``fields.<name>``); missing values are left out.
 """
 
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
 
-from leadpilot.policy.alert_settings import DRIFT_COLUMNS, ModelDriftSettings
+from leadpilot.policy.alert_settings import ModelDriftSettings
 from leadpilot.service.alerting.base import Finding, RuleContext
-from leadpilot.service.alerting.stats import psi
-from leadpilot.store.alert_reads import decision_features, first_decision_at, latest_model_version
+from leadpilot.service.alerting.drift import feature_drift
 
 __all__ = ["RULE"]
-
-
-def _values(rows: list[dict[str, Any]], feature: str) -> list[Any]:
-    if feature.startswith("fields."):
-        name = feature.removeprefix("fields.")
-        return [v for r in rows if (v := (r.get("fields") or {}).get(name)) is not None]
-    return [r[feature] for r in rows if r.get(feature) is not None]
 
 
 class ModelDriftRule:
@@ -35,44 +24,32 @@ class ModelDriftRule:
     description = "a key feature's population stability index above the threshold"
 
     def evaluate(self, ctx: RuleContext, settings: ModelDriftSettings) -> list[Finding]:
-        version = latest_model_version(ctx.conn)
-        first = first_decision_at(ctx.conn, version)
-        if first is None:
-            return []
-        recent_start = ctx.now - timedelta(days=settings.recent_days)
-        base_end = min(first + timedelta(days=settings.baseline_days), recent_start)
-        if base_end <= first:
-            return []  # the model has not served long enough to have a baseline
-        columns = [f for f in DRIFT_COLUMNS if f in settings.features]
-        fields = any(f.startswith("fields.") for f in settings.features)
-        base_rows = decision_features(ctx.conn, since=first, until=base_end, columns=columns,
-                                      model_version=version, with_fields=fields)  # fmt: skip
-        recent_rows = decision_features(ctx.conn, since=recent_start, until=ctx.now,
-                                        columns=columns, model_version=version,
-                                        with_fields=fields)  # fmt: skip
+        report = feature_drift(
+            ctx.conn,
+            settings,
+            recent_since=ctx.now - timedelta(days=settings.recent_days),
+            recent_until=ctx.now,
+        )
+        first, base_end = report.baseline_since, report.baseline_until
         out = []
-        for feature in settings.features:
-            base, recent = _values(base_rows, feature), _values(recent_rows, feature)
-            if min(len(base), len(recent)) < settings.min_decisions:
-                continue
-            value = psi(base, recent, bins=settings.bins)
-            if value <= settings.threshold:
+        for drift in report.features:
+            if drift.psi is None or drift.psi <= settings.threshold or first is None:
                 continue
             out.append(
                 Finding(
-                    key=f"{self.kind}:{feature}",
+                    key=f"{self.kind}:{drift.feature}",
                     message=(
-                        f"{feature} drifted: PSI {value:.2f} > {settings.threshold} between "
-                        f"{len(base)} decisions from {first:%Y-%m-%d} to {base_end:%Y-%m-%d} "
-                        f"and {len(recent)} in the last {settings.recent_days} days "
-                        f"(model {version or 'none'})"
+                        f"{drift.feature} drifted: PSI {drift.psi:.2f} > {settings.threshold} "
+                        f"between {drift.baseline_n} decisions from {first:%Y-%m-%d} to "
+                        f"{base_end:%Y-%m-%d} and {drift.recent_n} in the last "
+                        f"{settings.recent_days} days (model {report.model_version or 'none'})"
                     ),
                     details={
-                        "feature": feature,
-                        "psi": value,
-                        "baseline_n": len(base),
-                        "recent_n": len(recent),
-                        "model_version": version,
+                        "feature": drift.feature,
+                        "psi": drift.psi,
+                        "baseline_n": drift.baseline_n,
+                        "recent_n": drift.recent_n,
+                        "model_version": report.model_version,
                         "baseline": "first decisions under the model version",
                     },
                 )

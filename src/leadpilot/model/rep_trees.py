@@ -1,0 +1,315 @@
+"""Rep-aware trees: one small LightGBM booster per rep, boosted from the team model's
+log-odds on that rep's own leads, so it learns where this rep does better or worse than
+the team predicts, over every lead attribute and their combinations, without being told
+which.
+
+Why per rep rather than one more global booster with the rep as a feature: what the team
+model leaves over is a rep x attribute interaction with no rep main effect (the linear part
+already has each rep's level), so a global tree's first split on the rep gains nothing and
+greedy growth rarely finds it. Conditioning on the rep first makes such an effect a main
+effect of the rep's own data. Thin reps shrink toward the team: leaves are ridge-penalised
+(few leads, small leaves), reps with too few leads get no trees, and the score still mixes
+each rep with an average rep by ``n / (n + rep_prior_strength)``. The number of rounds is
+chosen once for all reps by their pooled out-of-time log loss (each rep's latest 15%).
+
+``RepTrees`` scores like a LightGBM booster (``predict`` with ``raw_score`` or
+``pred_contrib``), so the ensemble, SHAP contributions, artifacts and the version hash treat
+it as one more booster; a row of the "average rep" (rep unknown) gets 0.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import lightgbm as lgb
+import numpy as np
+from numpy.typing import NDArray
+
+__all__ = ["HEADER", "RepTrees", "RepTreesConfig", "Trees", "fit_rep_trees", "found_effects"]
+
+HEADER = "leadpilot-rep-trees v1"
+_REP_MARK = "=== rep "
+NDF = NDArray[np.float64]
+
+
+@dataclass(frozen=True)
+class RepTreesConfig:
+    """How the per-rep boosters grow (ridge-penalised small trees, slow learning rate)."""
+
+    learning_rate: float = 0.05
+    num_leaves: int = 6
+    min_data_in_leaf: int = 40
+    lambda_l2: float = 30.0
+    max_rounds: int = 200
+    min_rep_rows: int = 300  # fewer labelled leads: no trees, the team model alone
+    min_rep_positives: int = 20
+    validation_share: float = 0.15
+    path_smooth: float = 0.0
+    extra_trees: bool = False
+
+
+class RepTrees:
+    """Per-rep boosters, keyed by the rep's code in column ``rep_column`` of the matrix."""
+
+    def __init__(
+        self, rep_column: int, boosters: Mapping[int, lgb.Booster], feature_names: Sequence[str]
+    ) -> None:
+        self.rep_column = rep_column
+        self.boosters = dict(sorted(boosters.items()))
+        self._names = list(feature_names)
+
+    def feature_name(self) -> list[str]:
+        """The matrix columns the trees read (the model's features, in order)."""
+        return list(self._names)
+
+    def num_trees(self) -> int:
+        """Trees over every rep."""
+        return sum(b.num_trees() for b in self.boosters.values())
+
+    def predict(
+        self,
+        X: NDF,
+        *,
+        raw_score: bool = True,
+        pred_contrib: bool = False,
+        num_threads: int = 1,
+    ) -> NDF:
+        """Each row's rep booster's raw score, shape ``(n_rows,)`` (0 for a rep without
+        trees or an unknown rep); with ``pred_contrib`` the SHAP values, shape
+        ``(n_rows, n_features + 1)`` (last column: the booster's expected value)."""
+        del raw_score  # always log-odds, like the ensemble's other boosters
+        n = X.shape[0]
+        out = np.zeros((n, X.shape[1] + 1)) if pred_contrib else np.zeros(n)
+        codes = X[:, self.rep_column]
+        for code, booster in self.boosters.items():
+            rows = np.flatnonzero(codes == code)
+            if len(rows):
+                out[rows] = booster.predict(
+                    X[rows], raw_score=True, pred_contrib=pred_contrib, num_threads=num_threads
+                )
+        return out
+
+    def model_to_string(self) -> str:
+        """Text form: a header, then each rep's LightGBM model text."""
+        parts = [HEADER, f"rep_column={self.rep_column}", "feature_names=" + "\t".join(self._names)]
+        for code, booster in self.boosters.items():
+            parts.append(f"{_REP_MARK}{code}")
+            parts.append(booster.model_to_string())
+        return "\n".join(parts) + "\n"
+
+    def save_model(self, filename: str) -> None:
+        """Write :meth:`model_to_string` to ``filename``."""
+        Path(filename).write_text(self.model_to_string(), encoding="utf-8")
+
+    @classmethod
+    def from_string(cls, text: str) -> RepTrees:
+        """Inverse of :meth:`model_to_string` (``ValueError`` on anything else)."""
+        lines = text.split("\n")
+        if not lines or lines[0] != HEADER:
+            raise ValueError("not a leadpilot rep-trees file")
+        rep_column = int(lines[1].partition("=")[2])
+        names = lines[2].partition("=")[2].split("\t")
+        boosters: dict[int, lgb.Booster] = {}
+        code: int | None = None
+        chunk: list[str] = []
+        for line in [*lines[3:], _REP_MARK + "end"]:
+            if line.startswith(_REP_MARK):
+                if code is not None:
+                    boosters[code] = lgb.Booster(model_str="\n".join(chunk))
+                mark = line[len(_REP_MARK) :]
+                code, chunk = (None if mark == "end" else int(mark)), []
+            else:
+                chunk.append(line)
+        return cls(rep_column, boosters, names)
+
+
+def _params(cfg: RepTreesConfig, seed: int) -> dict[str, Any]:
+    return {
+        "objective": "binary",
+        "learning_rate": cfg.learning_rate,
+        "num_leaves": cfg.num_leaves,
+        "min_data_in_leaf": cfg.min_data_in_leaf,
+        "lambda_l2": cfg.lambda_l2,
+        "feature_fraction": 0.8,
+        "path_smooth": cfg.path_smooth,
+        "extra_trees": cfg.extra_trees,
+        "cat_smooth": 10.0,
+        "cat_l2": 10.0,
+        "min_data_per_group": 30,
+        "max_cat_to_onehot": 4,
+        "max_bin": 63,
+        "verbose": -1,
+        "num_threads": 1,
+        "seed": seed,
+        "deterministic": True,
+        "force_row_wise": True,
+    }
+
+
+def fit_rep_trees(
+    X: NDF,
+    y: NDF,
+    init: NDF,
+    *,
+    rep_column: int,
+    ignore: Sequence[int],
+    feature_names: Sequence[str],
+    categorical: Sequence[str],
+    rounds: int | None = None,
+    config: RepTreesConfig | None = None,
+    seed: int = 0,
+) -> tuple[RepTrees | None, int]:
+    """Fit one booster per rep on ``X``'s time-ordered rows from the team model's log-odds
+    ``init``; columns ``ignore`` (the rep's own descriptors, clock features) are hidden from
+    the trees. ``rounds=None`` chooses the rounds by the reps' pooled out-of-time log loss
+    on each rep's latest rows; returns the trees (``None`` when no round helps) and it."""
+    cfg = config or RepTreesConfig()
+    Xt = X.copy()
+    Xt[:, list(ignore)] = np.nan
+    codes = X[:, rep_column]
+    reps = []
+    for code in np.unique(codes[~np.isnan(codes)]):
+        rows = np.flatnonzero(codes == code)
+        if len(rows) >= cfg.min_rep_rows and y[rows].sum() >= cfg.min_rep_positives:
+            reps.append((int(code), rows))
+    if not reps:
+        return None, 0
+    params = _params(cfg, seed)
+    if rounds is None:
+        rounds = _choose_rounds(cfg, params, Xt, y, init, reps, feature_names, categorical)
+    if rounds == 0:
+        return None, 0
+    boosters = {
+        code: lgb.train(
+            params, _data(Xt[rows], y[rows], init[rows], feature_names, categorical), rounds
+        )
+        for code, rows in reps
+    }
+    return RepTrees(rep_column, boosters, feature_names), rounds
+
+
+def _data(
+    X: NDF, y: NDF, init: NDF, names: Sequence[str], categorical: Sequence[str]
+) -> lgb.Dataset:
+    return lgb.Dataset(
+        X,
+        y,
+        init_score=init,
+        feature_name=list(names),
+        categorical_feature=list(categorical),
+        params={"max_bin": 63, "verbose": -1, "min_data_in_leaf": 1},
+        free_raw_data=True,
+    )
+
+
+def _choose_rounds(
+    cfg: RepTreesConfig,
+    params: dict[str, Any],
+    X: NDF,
+    y: NDF,
+    init: NDF,
+    reps: list[tuple[int, NDArray[np.intp]]],
+    names: Sequence[str],
+    categorical: Sequence[str],
+) -> int:
+    """The number of rounds (0 = none) with the least summed out-of-time log loss."""
+    total = np.zeros(cfg.max_rounds + 1)
+    for _code, rows in reps:
+        n_in = int(len(rows) * (1 - cfg.validation_share))
+        fit, val = rows[:n_in], rows[n_in:]
+        if len(val) < 20:
+            continue
+        data = _data(X[fit], y[fit], init[fit], names, categorical)
+        valid = lgb.Dataset(X[val], y[val], init_score=init[val], reference=data)
+        seen: dict[str, Any] = {}
+        lgb.train(
+            {**params, "metric": "binary_logloss"},
+            data,
+            cfg.max_rounds,
+            valid_sets=[valid],
+            valid_names=["late"],
+            callbacks=[lgb.record_evaluation(seen)],
+        )
+        curve = np.asarray(seen["late"]["binary_logloss"], dtype=np.float64) * len(val)
+        total[0] += _logloss(init[val], y[val])
+        total[1 : len(curve) + 1] += curve
+    return int(np.argmin(total))
+
+
+def _logloss(z: NDF, y: NDF) -> float:
+    return float(np.sum(np.logaddexp(0.0, z) - y * z))
+
+
+# What the ensemble sums: LightGBM boosters and rep-aware trees score alike.
+Trees = lgb.Booster | RepTrees
+
+
+def found_effects(
+    trees: RepTrees,
+    X: NDF,
+    base_p: NDF,
+    *,
+    rep_names: Sequence[str],
+    levels: Mapping[str, Sequence[str]],
+    top: int = 12,
+) -> list[dict[str, Any]]:
+    """What the rep-aware trees found, for the model card: per (rep, lead attribute) the
+    spread of the rep's trees' SHAP contribution on ``X``'s rows of that rep, with the
+    attribute's value (level or quintile range) where the rep beats the team's prediction
+    most and where least, in log-odds and in percentage points at ``base_p`` (each row's
+    team probability). Largest ``top`` first."""
+    names = trees.feature_name()
+    codes = X[:, trees.rep_column]
+    out: list[dict[str, Any]] = []
+    for code, booster in trees.boosters.items():
+        rows = np.flatnonzero(codes == code)
+        if len(rows) < 30:
+            continue
+        shap = np.asarray(booster.predict(X[rows], pred_contrib=True))[:, :-1]
+        slope = float(np.mean(base_p[rows] * (1 - base_p[rows])))  # d p / d log-odds
+        for j in np.flatnonzero(np.abs(shap).mean(axis=0) > 0):
+            groups = _groups(X[rows, j], names[j], levels)
+            if len(groups) < 2:
+                continue
+            means = {label: float(shap[mask, j].mean()) for label, mask in groups.items()}
+            best, worst = max(means, key=means.__getitem__), min(means, key=means.__getitem__)
+            rep = rep_names[int(code)] if 0 <= int(code) < len(rep_names) else str(int(code))
+            out.append(
+                {
+                    "rep": rep,
+                    "feature": names[j],
+                    "spread_log_odds": means[best] - means[worst],
+                    "best": best,
+                    "best_log_odds": means[best],
+                    "best_points": 100 * slope * means[best],
+                    "worst": worst,
+                    "worst_log_odds": means[worst],
+                    "worst_points": 100 * slope * means[worst],
+                    "rows": len(rows),
+                }
+            )
+    out.sort(key=lambda r: -r["spread_log_odds"])
+    return out[:top]
+
+
+def _groups(x: NDF, name: str, levels: Mapping[str, Sequence[str]]) -> dict[str, NDArray[np.bool_]]:
+    """Rows by the attribute's level (categoricals) or quintile range (numerics), each with
+    at least 10 rows."""
+    known = ~np.isnan(x)
+    out: dict[str, NDArray[np.bool_]] = {}
+    if name in levels:
+        labels = list(levels[name])
+        for code in np.unique(x[known]):
+            label = labels[int(code)] if 0 <= int(code) < len(labels) else "other"
+            out[label] = x == code
+    elif known.sum() >= 50:
+        edges = np.unique(np.quantile(x[known], [0.0, 0.2, 0.4, 0.6, 0.8, 1.0]))
+        raw = np.expm1 if name.startswith("log_") else (lambda v: v)
+        for lo, hi in itertools.pairwise(edges):
+            mask = known & (x >= lo) & ((x < hi) | (hi == edges[-1]))
+            out[f"{raw(lo):,.0f} to {raw(hi):,.0f}"] = mask
+    return {k: v for k, v in out.items() if v.sum() >= 10}

@@ -1,0 +1,66 @@
+"""What the router can remember about a roster across leads under one policy: each rep's
+caps, who can ever be away, and the verdict of the pool's eligibility rules for a lead
+*key* (the part of the lead the rules read, see ``EligibilityRule.lead_key``), so screening
+a roster of 100 reps for the next lead is a dictionary lookup instead of 100 rule checks.
+
+Only what does not change while the policy and roster stay the same is remembered: pool
+membership, activity and rule verdicts. Out of office, working hours and the live counts
+(caps reached) are checked per lead, as before. A memo belongs to one ``RouterInputs``
+(:func:`leadpilot.policy.inputs.router_inputs` makes it) and answers only for the policy
+object and roster tuple it was made for.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Hashable
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # the policy file's types, without importing the eligibility module here
+    from leadpilot.policy.eligibility import Capacity
+    from leadpilot.policy.policy_file import Policy
+    from leadpilot.schema import Rep
+
+__all__ = ["RosterMemo"]
+
+# Rule verdicts kept per memo: a key per distinct lead profile (territory, product...);
+# past this many the memo starts again rather than grow without bound.
+MAX_KEYS = 20_000
+
+
+class RosterMemo:
+    """Static verdicts for ``policy`` and ``reps`` (see the module docstring)."""
+
+    def __init__(self, policy: Policy, reps: tuple[Rep, ...]) -> None:
+        self.policy = policy
+        self.reps = reps
+        self.verdicts: dict[Hashable, dict[str, str | None]] = {}
+        self.caps: dict[str, Capacity] = {}
+        availability = policy.availability
+        self.never_away = frozenset(
+            r.rep_id
+            for r in reps
+            if not r.out_of_office
+            and not availability.holidays
+            and not any(e.rep == r.rep_id for e in availability.out_of_office)
+        )
+        self.hits = 0
+
+    def serves(self, policy: Policy, reps: tuple[Rep, ...]) -> bool:
+        """Whether this memo was made for exactly this policy and roster."""
+        return policy is self.policy and reps is self.reps
+
+    def verdict(
+        self, key: Hashable, compute: Callable[[], dict[str, str | None]]
+    ) -> dict[str, str | None]:
+        """The static code of every rep for ``key`` (``None``: passes), computed once."""
+        try:
+            found = self.verdicts.get(key)
+        except TypeError:  # an unhashable lead value: not remembered
+            return compute()
+        if found is None:
+            if len(self.verdicts) >= MAX_KEYS:
+                self.verdicts.clear()
+            found = self.verdicts[key] = compute()
+        else:
+            self.hits += 1
+        return found

@@ -1,0 +1,151 @@
+"""The assignment LP of :mod:`leadpilot.policy.assignment_lp` kept in one HiGHS instance and
+re-solved warm: within a day a pool's LP keeps its demand sample, scores and eligibility
+mask, and only the leads still expected, the capacity left and the fairness counts change.
+
+The variables are the *amounts* of each sample lead given to each rep (``z = w x`` today,
+``y = v x'`` in the later days of the window) rather than shares, so those changes are all
+right-hand sides (each lead row's bound is its weight ``w`` or ``v``); the objective and
+the matrix stay fixed. The previous optimal basis then stays dual feasible and HiGHS' dual
+simplex re-solves from it in a few pivots instead of from scratch. It is the same LP (the
+capacity and band rows are the same constraints in ``z``), so the prices mean the same:
+today's capacity dual plus the band's. Pairs a rep may not take are left out rather than
+bounded at zero.
+
+HiGHS comes from SciPy's own bindings (``scipy.optimize._highspy``, SciPy >= 1.15);
+:func:`warm_lp_available` says whether they import, and the caller falls back to
+:func:`~leadpilot.policy.assignment_lp.solve_assignment_lp` (a cold ``linprog``) when not.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+__all__ = ["WarmAssignmentLP", "warm_lp_available"]
+
+_INF = 1e30  # HiGHS' default infinity (kHighsInf is inf; 1e30 is read as infinite too)
+
+
+def _core() -> Any:
+    try:
+        from scipy.optimize._highspy import _core
+    except ImportError:  # pragma: no cover - SciPy < 1.15 ships no Python-level HiGHS
+        return None
+    return _core
+
+
+def warm_lp_available() -> bool:
+    """Whether SciPy's HiGHS bindings import (else prices are solved cold by linprog)."""
+    return _core() is not None
+
+
+class WarmAssignmentLP:
+    """One pool's assignment LP on a fixed sample: ``p`` and ``allowed`` of shape
+    ``(n_sample, n_reps)``, ``penalty`` the band's price per lead; always with the later-days
+    block (its weight 0 switches it off). :meth:`solve` takes what changes between refreshes
+    and returns the price of each rep, as ``solve_assignment_lp`` does."""
+
+    def __init__(self, p: NDArray[np.float64], allowed: NDArray[np.bool_], penalty: float) -> None:
+        core = _core()
+        assert core is not None, "WarmAssignmentLP needs scipy.optimize._highspy"
+        m, n = p.shape
+        self.m, self.n = m, n
+        rows, cols = np.nonzero(allowed)
+        nnz_pairs = len(rows)
+        self.pairs = nnz_pairs
+        # Columns: z (today, one per allowed pair), y (later days, the same pairs), over, under.
+        num_col = 2 * nnz_pairs + 2 * n
+        # Rows: today's lead rows (m), later lead rows (m), capacity today (n), capacity
+        # later (n), band high (n), band low (n).
+        num_row = 2 * m + 4 * n
+        self._lead_today, self._lead_later = 0, m
+        self._cap_today, self._cap_later = 2 * m, 2 * m + n
+        self._high, self._low = 2 * m + 2 * n, 2 * m + 3 * n
+        gain = -p[rows, cols]
+        cost = np.concatenate([gain, gain, np.full(2 * n, float(penalty))])
+        # Column-wise matrix: each pair column has 3 entries (its lead row, its rep's capacity
+        # row, the band rows +1 / -1), the slacks one each.
+        starts, index, value = [], [], []
+        pos = 0
+        for block in (0, 1):
+            lead_row = (self._lead_today if block == 0 else self._lead_later) + rows
+            cap_row = (self._cap_today if block == 0 else self._cap_later) + cols
+            idx = np.column_stack([lead_row, cap_row, self._high + cols, self._low + cols])
+            val = np.tile([1.0, 1.0, 1.0, -1.0], (nnz_pairs, 1))
+            starts.append(pos + 4 * np.arange(nnz_pairs))
+            index.append(idx.ravel())
+            value.append(val.ravel())
+            pos += 4 * nnz_pairs
+        starts.append(pos + np.arange(n))  # over_r in the high row
+        index.append(self._high + np.arange(n))
+        value.append(np.full(n, -1.0))
+        pos += n
+        starts.append(pos + np.arange(n))  # under_r in the low row
+        index.append(self._low + np.arange(n))
+        value.append(np.full(n, -1.0))
+        pos += n
+        a_start = np.concatenate(starts).astype(np.int32)
+        a_index = np.concatenate(index).astype(np.int32)
+        a_value = np.concatenate(value).astype(np.float64)
+        lower = np.zeros(num_col)
+        upper = np.full(num_col, _INF)
+        row_lower = np.full(num_row, -_INF)
+        row_upper = np.zeros(num_row)
+        self._highs = highs = core._Highs()
+        highs.setOptionValue("output_flag", False)
+        highs.setOptionValue("solver", "simplex")
+        highs.setOptionValue("simplex_strategy", 1)  # dual simplex: warm after RHS changes
+        highs.setOptionValue("random_seed", 0)
+        highs.passModel(
+            num_col, num_row, len(a_value), 1, 1, 0.0,
+            cost, lower, upper, row_lower, row_upper, a_start, a_index, a_value,
+            np.zeros(num_col, dtype=np.int32),  # integrality: all continuous
+        )  # fmt: skip
+        self._rhs = row_upper
+        self.solves = 0
+        self.objective = float("nan")  # the last solve's optimal value (minimised)
+
+    def solve(
+        self,
+        weight: float,
+        remaining: NDArray[np.float64],
+        counts: NDArray[np.float64],
+        target: NDArray[np.float64],
+        band: tuple[float, float],
+        future_weight: float = 0.0,
+        future_capacity: NDArray[np.float64] | None = None,
+    ) -> NDArray[np.float64]:
+        """The price of each rep (today's capacity dual plus the band's), shape
+        ``(n_reps,)``; arguments as :func:`solve_assignment_lp`'s."""
+        m, n = self.m, self.n
+        low, high = band
+        later = max(future_weight, 0.0)
+        rhs = np.concatenate(
+            [
+                np.full(m, float(weight)),
+                np.full(m, later),
+                np.maximum(remaining, 0.0),
+                np.maximum(future_capacity, 0.0)
+                if later > 0 and future_capacity is not None
+                else np.zeros(n),
+                high * target - counts,
+                counts - low * target,
+            ]
+        )
+        highs = self._highs
+        for i in np.flatnonzero(rhs != self._rhs):
+            highs.changeRowBounds(int(i), -_INF, float(rhs[i]))
+        self._rhs = rhs
+        highs.run()
+        self.solves += 1
+        status = highs.getModelStatus()
+        if highs.modelStatusToString(status) != "Optimal":  # pragma: no cover - always feasible
+            raise RuntimeError(f"assignment LP failed: {highs.modelStatusToString(status)}")
+        self.objective = float(highs.getInfo().objective_function_value)
+        duals = -np.asarray(highs.getSolution().row_dual)
+        cap = duals[self._cap_today : self._cap_today + n]
+        over = duals[self._high : self._high + n]
+        under = duals[self._low : self._low + n]
+        return np.asarray(cap + over - under, dtype=np.float64)

@@ -1,0 +1,162 @@
+"""The roster memo (``policy/roster_memo.py``) changes no verdict: with every eligibility
+rule switched on, screening a roster with the memo gives the same eligible reps and
+exclusion codes as checking every rule for every rep, lead after lead; and the batch
+router decides the same with and without it."""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from leadpilot.policy import InMemoryState, parse_policy, router_inputs
+from leadpilot.policy.eligibility import Checker
+from leadpilot.policy.router import lead_view
+from leadpilot.policy.scoring import qualify
+from leadpilot.schema import Lead, Rep
+
+NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
+REGIONS = ("NA", "EMEA", "APAC")
+PRODUCTS = ("core", "addon")
+LANGUAGES = ("en", "de")
+SEGMENTS = ("SMB", "MidMarket", "Enterprise", "tier-1")
+
+POLICY = parse_policy(
+    {
+        "pools": [
+            {
+                "name": "all",
+                "strategy": "round_robin",
+                "eligibility": {
+                    "territory": True,
+                    "product": True,
+                    "language": True,
+                    "industry": True,
+                    "segment": True,
+                    "account_tier": True,
+                    "seniority": [
+                        {"when": [{"field": "demo_request", "equals": True}], "min_level": "mid"},
+                        {"when": [{"field": "company_size", "at_least": 1000}],
+                         "min_level": "senior"},
+                    ],
+                },
+            }
+        ],
+        "territories": {"NA": ["US"], "EMEA": ["DE"]},
+        "availability": {"out_of_office": [{"rep": "r1", "start": "2026-11-24T00:00:00Z",
+                                            "end": "2026-11-25T00:00:00Z"}]},
+    }
+)  # fmt: skip
+
+
+def _subset(draw: Any, values: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(draw(st.sets(st.sampled_from(values), max_size=2)))
+
+
+@st.composite
+def rosters(draw: Any) -> list[Rep]:
+    return [
+        Rep(
+            f"r{i}",
+            regions=_subset(draw, REGIONS),
+            products=_subset(draw, PRODUCTS),
+            languages=_subset(draw, LANGUAGES),
+            industries=_subset(draw, ("Software", "Retail")),
+            segments=_subset(draw, SEGMENTS),
+            seniority=draw(st.sampled_from([None, "junior", "mid", "senior"])),
+            max_leads_per_day=draw(st.none() | st.integers(0, 2)),
+            active=draw(st.booleans()) if i else True,
+        )
+        for i in range(draw(st.integers(2, 8)))
+    ]
+
+
+@st.composite
+def leads(draw: Any) -> list[Lead]:
+    return [
+        Lead(
+            f"l{i}",
+            created_at=NOW + timedelta(minutes=i),
+            region=draw(st.sampled_from((*REGIONS, None))),
+            country=draw(st.sampled_from(("US", "DE", None))),
+            product=draw(st.sampled_from((*PRODUCTS, None))),
+            language=draw(st.sampled_from((*LANGUAGES, None))),
+            industry=draw(st.sampled_from(("Software", "Retail", None))),
+            company_size=draw(st.sampled_from((None, 20.0, 300.0, 5000.0))),
+            attributes={"demo_request": draw(st.booleans())},
+        )
+        for i in range(draw(st.integers(1, 25)))
+    ]
+
+
+@settings(max_examples=60, deadline=None)
+@given(reps=rosters(), stream=leads(), tier=st.sampled_from([None, "tier-1", "tier-2"]))
+def test_memo_screens_as_checking_every_rule(
+    reps: list[Rep], stream: list[Lead], tier: Any
+) -> None:
+    inputs = router_inputs(POLICY, reps)
+    memo = inputs.roster_memo()
+    assert memo is not None
+    pool = POLICY.pools[0]
+    state = InMemoryState()
+    for lead in stream:
+        view = lead_view(lead, POLICY)
+        qualify(view, POLICY)
+        view.derived["account_tier"] = tier
+        kw: dict[str, Any] = {"policy": POLICY, "state": state, "now": lead.created_at,
+                              "lane": POLICY.lanes[0], "declined": frozenset()}  # fmt: skip
+        fast = Checker(**kw, memo=memo).screen(inputs.reps, pool, view)
+        slow = Checker(**kw).screen(inputs.reps, pool, view)
+        assert [r.rep_id for r in fast.eligible] == [r.rep_id for r in slow.eligible]
+        assert fast.exclusions == slow.exclusions
+        assert fast.local_days == slow.local_days
+    assert memo.hits + len(memo.verdicts) >= len(stream)  # every lead went through the memo
+
+
+def test_memo_screens_every_lead_profile_as_checking_every_rule() -> None:
+    """Every combination of the lead fields the rules read, in one stream (so a memo key
+    that missed a field would hand one profile another's verdict), against reps that
+    differ in each rule."""
+    reps = [
+        Rep(f"r{i}", regions=(region,), products=(product,), languages=(language,),
+            segments=(segment,), seniority=seniority)
+        for i, (region, product, language, segment, seniority) in enumerate(
+            itertools.product(REGIONS[:2], PRODUCTS, LANGUAGES, ("SMB", "tier-1"),
+                              ("junior", "senior"))
+        )
+    ]  # fmt: skip
+    stream = [
+        Lead(f"l{i}", created_at=NOW, region=region, country=country, product=product,
+             language=language, company_size=size, attributes={"demo_request": demo})
+        for i, (region, country, product, language, size, demo) in enumerate(
+            itertools.product((*REGIONS, None), ("US", "DE", None), (*PRODUCTS, None),
+                              LANGUAGES, (20.0, 5000.0), (True, False))
+        )
+    ]  # fmt: skip
+    inputs = router_inputs(POLICY, reps)
+    memo = inputs.roster_memo()
+    pool = POLICY.pools[0]
+    kw: dict[str, Any] = {"policy": POLICY, "state": InMemoryState(), "now": NOW,
+                          "lane": POLICY.lanes[0], "declined": frozenset()}  # fmt: skip
+    for tier in (None, "tier-1"):
+        for lead in stream:
+            view = lead_view(lead, POLICY)
+            qualify(view, POLICY)
+            view.derived["account_tier"] = tier
+            fast = Checker(**kw, memo=memo).screen(inputs.reps, pool, view)
+            slow = Checker(**kw).screen(inputs.reps, pool, view)
+            assert fast.exclusions == slow.exclusions, lead
+
+
+def test_memo_answers_only_for_its_own_policy_and_roster() -> None:
+    reps = [Rep("r0"), Rep("r1")]
+    inputs = router_inputs(POLICY, reps)
+    assert inputs.roster_memo() is not None
+    assert replace(inputs, reps=(Rep("r0"),)).roster_memo() is None
+    other = parse_policy({"pools": [{"name": "all", "strategy": "round_robin"}]})
+    assert inputs.with_policy(other).roster_memo() is not inputs.memo
+    assert inputs.with_policy(other).roster_memo() is not None
