@@ -284,13 +284,17 @@ class CandidateScores:
 
     ``p`` has shape ``(n_reps,)``: P(convert | lead, rep) for each rep, in the order given.
     ``confidence`` in [0, 1] says how sure the scorer is that its top rep really beats the
-    pool average (the router falls back below ``min_confidence``). ``sufficiency`` (optional,
-    shape ``(n_reps,)``, in [0, 1]) says how much history backs each rep's score.
+    pool average. ``sufficiency`` (optional, shape ``(n_reps,)``, in [0, 1]) says how much
+    history backs each rep's score. ``draws`` (optional, shape ``(n_draws, n_reps)``) are the
+    scorer's own uncertainty: P(convert) under each of its bags; the router's confidence (the
+    probability that its choice converts better than the fallback's pick, see
+    :func:`leadpilot.model.confidence.beats`) comes from them, and is certain without them.
     """
 
     p: NDArray[np.float64]
     confidence: float
     sufficiency: NDArray[np.float64] | None = None
+    draws: NDArray[np.float64] | None = None
 
 
 @runtime_checkable

@@ -1,7 +1,8 @@
 """Never state something false about the data: the audit on the shared real data sets.
 
 Each test pins a statement an earlier version printed that the file contradicts (issue 14).
-Skipped with a reason when the data set is not checked out beside the repository.
+Skipped with a reason when the data set is not checked out beside the repository, and failed
+instead under ``LEADPILOT_REQUIRE_SHARED_DATA=1`` (the ``shared_data`` marker, tests/conftest.py).
 """
 
 from __future__ import annotations
@@ -15,14 +16,13 @@ from leadpilot.analyze import analyze, render_html, render_markdown
 from leadpilot.analyze.core import Analysis
 from leadpilot.ingest import read_history
 
-DATA = Path(os.environ.get("LEADPILOT_DATA_DIR", "../shared/data"))
+DATA = Path(os.environ["LEADPILOT_DATA_DIR"])
+OLIST = "olist-marketing-funnel"
+MAVEN = "maven-crm-sales-opportunities"
 
 
 def _audit(relative: str) -> tuple[Analysis, str, str]:
-    path = DATA / relative
-    if not path.exists():
-        pytest.skip(f"real data set not present: {path}")
-    result = read_history(path)
+    result = read_history(DATA / relative)
     analysis = analyze(result.frame, ingest=result)
     return analysis, render_markdown(analysis), render_html(analysis)
 
@@ -32,6 +32,7 @@ def olist() -> tuple[Analysis, str, str]:
     return _audit("olist-marketing-funnel/olist_marketing_qualified_leads_dataset.csv")
 
 
+@pytest.mark.shared_data(OLIST)
 def test_olist_missing_values_are_never_a_rep_or_a_source(olist: tuple[Analysis, str, str]) -> None:
     analysis, markdown, _ = olist
     doc = analysis.to_dict()
@@ -47,6 +48,7 @@ def test_olist_missing_values_are_never_a_rep_or_a_source(olist: tuple[Analysis,
     assert "| unknown |" not in markdown
 
 
+@pytest.mark.shared_data(OLIST)
 def test_olist_small_sample_rates_are_never_a_recommendation(
     olist: tuple[Analysis, str, str],
 ) -> None:
@@ -57,6 +59,7 @@ def test_olist_small_sample_rates_are_never_a_recommendation(
         assert "on only" not in action["detail"], action
 
 
+@pytest.mark.shared_data(OLIST)
 def test_olist_lift_says_not_computable(olist: tuple[Analysis, str, str]) -> None:
     analysis, markdown, _ = olist
     lift = analysis.to_dict()["verdict"]["projected_lift"]
@@ -67,7 +70,13 @@ def test_olist_lift_says_not_computable(olist: tuple[Analysis, str, str]) -> Non
 
 @pytest.mark.parametrize(
     "relative",
-    ["x-education-lead-scoring/Leads.csv", "uci-bank-marketing/bank-additional-full.csv"],
+    [
+        pytest.param(r, marks=pytest.mark.shared_data(r.split("/")[0]))
+        for r in (
+            "x-education-lead-scoring/Leads.csv",
+            "uci-bank-marketing/bank-additional-full.csv",
+        )
+    ],
 )
 def test_without_reps_section_two_says_why_it_is_empty(relative: str) -> None:
     analysis, markdown, html = _audit(relative)
@@ -82,6 +91,7 @@ def test_without_reps_section_two_says_why_it_is_empty(relative: str) -> None:
     assert "does not name the rep of each lead" in html
 
 
+@pytest.mark.shared_data(MAVEN)
 def test_maven_names_the_p_value_the_verdict_uses() -> None:
     analysis, markdown, html = _audit("maven-crm-sales-opportunities")
     tests = analysis.to_dict()["verdict"]["tests"]

@@ -56,6 +56,18 @@ def test_train_then_evaluate(tmp_path: Path) -> None:
     card = (out / "model_card.md").read_text()
     assert "Test metrics (latest slice)" in card
     assert metrics["model_version"] in card
+    # the router's confidence on the test slice: its distribution and what min_confidence
+    # sends to the fallback (a share that can only grow with the threshold)
+    conf = metrics["confidence"]
+    assert conf["fallback"] == "round-robin"
+    assert conf["n"] == conf["leads"] * conf["reps"]
+    shares = list(conf["fallback_share"].values())
+    assert shares == sorted(shares)
+    assert 0.0 <= shares[0] <= shares[-1] <= 1.0
+    qs = list(conf["quantiles"].values())
+    assert qs == sorted(qs)
+    assert "## Router confidence (test slice)" in card
+    assert "| min_confidence | 0.5 | 0.6 | 0.7 | 0.8 | 0.9 | 0.95 |" in card
 
     result = runner.invoke(app, ["evaluate", str(out), str(later)])
     assert result.exit_code == 0, result.output

@@ -213,3 +213,19 @@ def test_the_batch_router_with_shadow_prices_keeps_the_share_on_a_synthetic_worl
             assert mine >= math.floor(0.2 * n + 1e-9)
     # the prices did part of the work: the rep got leads the rule did not have to force
     assert mine > forced
+
+
+def test_lint_names_unknown_development_reps_and_shares_over_the_whole_pool() -> None:
+    from leadpilot.policy.lint import lint_policy
+
+    policy = _policy([
+        {"name": "a", "reps": ["ann", "zed"], "schedule": [{"min_share": 0.6}]},
+    ])  # fmt: skip
+    findings = lint_policy(policy, [Rep("ann"), Rep("bob")])
+    paths = {(f.level, f.path) for f in findings}
+    assert ("warning", "development[0].reps") in paths
+    assert ("error", "development") not in paths  # one known rep at 60%
+    two = _policy([{"name": "a", "reps": ["ann", "bob"], "schedule": [{"min_share": 0.6}]}])
+    assert ("error", "development") in {
+        (f.level, f.path) for f in lint_policy(two, [Rep("ann"), Rep("bob")])
+    }

@@ -122,3 +122,30 @@ def test_the_shadow_report_compares_poor_fits_by_agreement(tmp_path) -> None:  #
     markdown = render_shadow_markdown(json.loads(out.read_text()))
     assert "| rated poor fit by the rep, agreed | 0.0%" in markdown
     engine.dispose()
+
+
+def test_the_console_reps_page_shows_fit_ratings_and_new_reps(api: Api) -> None:
+    import re
+
+    policy = (
+        POLICY
+        + "development:\n  - name: ramp\n    reps: [rep-04]\n    schedule: [{min_share: 0.5}]\n"
+    )
+    assert api.post("/v1/policy", {"policy": policy}, role="admin").status_code == 201
+    owners = [api.post("/v1/leads", {"lead_id": f"L{i}"}).json()["decision"]["rep_id"]
+              for i in range(4)]  # fmt: skip
+    for i, fit in enumerate(("poor", "good", "poor", "good")):
+        body = {"event_id": f"f{i}", "type": "fit_feedback", "lead_id": f"L{i}", "fit": fit}
+        assert api.post("/v1/events", body).status_code in (200, 201)
+    form = api.client.get("/login")
+    nonce = re.search(r'name="csrf" value="([^"]+)"', form.text).group(1)  # type: ignore[union-attr]
+    api.client.post("/login", data={"csrf": nonce, "token": api.tokens["reader"], "next": "/reps"})
+    page = api.client.get("/reps").text
+    poor: dict[str, list[int]] = {}
+    for owner, fit in zip(owners, ("poor", "good", "poor", "good"), strict=True):
+        counts = poor.setdefault(owner, [0, 0])
+        counts[0] += fit == "poor"
+        counts[1] += 1
+    for rep, (k, n) in poor.items():
+        assert f"rated {k} of {n} leads a poor fit" in page, rep
+    assert "new rep: 50% of pool leads (min 50%)" in page

@@ -34,14 +34,16 @@ from leadpilot.analyze.sections import (
     Recommendations,
     Rule,
     TimeToContact,
+    Trend,
     Verdict,
 )
 from leadpilot.analyze.shrinkage import Shrunk, shrink
 from leadpilot.analyze.speed import time_to_contact
+from leadpilot.analyze.trend import monthly_trend, speed_by_source
 from leadpilot.analyze.verdict import decide, without_reps
 from leadpilot.ingest.history import IngestResult
 from leadpilot.ingest.quality import quality_report
-from leadpilot.schema import HISTORY_COLUMNS
+from leadpilot.schema import HISTORY_COLUMNS, SIZE_BANDS
 
 __all__ = ["SECTION_BUILDERS", "AuditContext", "SectionBuilder"]
 
@@ -88,6 +90,7 @@ class AuditContext:
     best_matches: list[Match] = field(default_factory=list)
     heatmaps: dict[str, Heatmap] = field(default_factory=dict)
     ttc: TimeToContact | None = None
+    trend: Trend | None = None
     verdict: Verdict | None = None
     recommendations: Recommendations | None = None
     actions: list[Action] = field(default_factory=list)
@@ -186,12 +189,17 @@ def _lump_rare(values: pd.Series, min_leads: int) -> tuple[pd.Series, int]:
     return values.where(~values.isin(rare) | values.isna(), OTHER), len(rare)
 
 
-def _heatmap(cells: pd.DataFrame, min_leads: int) -> Heatmap:
-    """Rep x segment grid, biggest reps and segments first (charts show the top of it)."""
+_SIZE_ORDER = {band[0]: i for i, band in enumerate(SIZE_BANDS)}
+
+
+def _heatmap(cells: pd.DataFrame, min_leads: int, dimension: str = "") -> Heatmap:
+    """Rep x segment grid, biggest reps first (charts show the top of it); size bands in size
+    order (1-10, 11-50, ...: the order a reader scans them in), other segments biggest first."""
     rep_vol = cells.groupby(cells["rep"].astype(str))["leads"].sum()
     seg_vol = cells.groupby(cells["segment"].astype(str))["leads"].sum()
     reps = sorted(rep_vol.index, key=lambda r: (-int(rep_vol[r]), r))
-    segs = sorted(seg_vol.index, key=lambda v: (-int(seg_vol[v]), v))
+    rank = _SIZE_ORDER if dimension == "size_band" else {}
+    segs = sorted(seg_vol.index, key=lambda v: (rank.get(v, len(rank)), -int(seg_vol[v]), v))
     grid: list[list[HeatmapCell | None]] = [[None] * len(segs) for _ in reps]
     r_i = {r: i for i, r in enumerate(reps)}
     s_i = {s: i for i, s in enumerate(segs)}
@@ -233,12 +241,21 @@ def build_matches(ctx: AuditContext) -> None:
         for d in match_dims
     }
     ctx.best_matches = cast(list[Match], best_matches(ctx.cells))
-    ctx.heatmaps = {d: _heatmap(c, ctx.min_leads) for d, c in ctx.cells.items()}
+    ctx.heatmaps = {d: _heatmap(c, ctx.min_leads, d) for d, c in ctx.cells.items()}
 
 
 def build_speed(ctx: AuditContext) -> None:
-    """Speed-to-lead: conversion by time to first contact."""
+    """Speed-to-lead: conversion by time to first contact, and speed by lead source."""
     ctx.ttc = cast(TimeToContact, time_to_contact(ctx.data))
+    if ctx.ttc.get("available"):
+        ctx.ttc["by_source"] = speed_by_source(ctx.data)
+
+
+def build_trend(ctx: AuditContext) -> None:
+    """Conversion and speed-to-lead by month, where the history has creation dates."""
+    frame = ctx.frame
+    created = frame["created_at"] if "created_at" in frame.columns else pd.Series(dtype=object)
+    ctx.trend = cast(Trend, monthly_trend(ctx.data, created))
 
 
 def build_plan(ctx: AuditContext) -> None:
@@ -483,6 +500,7 @@ SECTION_BUILDERS: list[SectionBuilder] = [
     build_rates,
     build_matches,
     build_speed,
+    build_trend,
     build_plan,
     build_verdict,
     build_recommendations,

@@ -8,18 +8,48 @@ plotting library would add ~1 MB to every report for no gain.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from html import escape
 from typing import Any
 
-__all__ = ["heatmap_svg", "rate_by_group_svg", "time_to_contact_svg"]
+__all__ = [
+    "fit_label",
+    "heatmap_svg",
+    "monthly_svg",
+    "rate_by_group_svg",
+    "text_width",
+    "time_to_contact_svg",
+]
 
 FONT = "font-family='system-ui, -apple-system, Segoe UI, Roboto, sans-serif'"
 INK = "#1f2937"
 MUTED = "#6b7280"
 ACCENT = "#2563eb"
 GRID = "#e5e7eb"
+BLANK = "#f9fafb"
 MIN_BIN_LEADS = 20
+# Average glyph width of the sans-serif stack as a share of the font size, rounded up (digits
+# and lower case run ~0.55, capitals ~0.65): labels are sized from it so none is cut.
+_EM = 0.62
+# Labels longer than this are shortened with an ellipsis (the full name is in the tooltip).
+MAX_LABEL_PX = 300
+_SIN35, _COS35 = math.sin(math.radians(35)), math.cos(math.radians(35))
+
+
+def text_width(s: str, size: int) -> float:
+    """Estimated rendered width in px of ``s`` at ``size`` px (an upper bound in practice)."""
+    wide = sum(1 for c in s if c.isupper() or c in "mwMW%")
+    return size * (_EM * len(s) + 0.1 * wide)
+
+
+def fit_label(s: str, size: int, max_px: float = MAX_LABEL_PX) -> str:
+    """``s`` itself when it fits in ``max_px``, else its longest prefix that does plus "…"."""
+    if text_width(s, size) <= max_px:
+        return s
+    cut = s
+    while cut and text_width(cut + "…", size) > max_px:
+        cut = cut[:-1]
+    return cut.rstrip() + "…"
 
 
 def _pct(x: float) -> str:
@@ -57,8 +87,11 @@ def rate_by_group_svg(
     chart); the report's table still lists them."""
     big = [r for r in rows if r["leads"] >= min_leads] or rows
     rows = sorted(big, key=lambda r: -r["rate"])[:max_rows]
-    label_w, bar_w, row_h, top = 170, 460, 24, 44
-    width = label_w + bar_w + 150
+    labels = [fit_label(str(r[key]), 12) for r in rows]
+    # the left margin grows with the longest name so none is clipped
+    label_w = max(80, math.ceil(max((text_width(s, 12) for s in labels), default=0)) + 16)
+    bar_w, row_h, top = 460, 24, 44
+    width = max(label_w + bar_w + 150, math.ceil(text_width(title, 15)) + 10)
     height = top + row_h * len(rows) + 34
     hi = max([r["ci_high"] for r in rows] + [overall, 0.05])
     scale = bar_w / (math.ceil(hi * 10) / 10)
@@ -78,7 +111,7 @@ def rate_by_group_svg(
     for i, r in enumerate(rows):
         y = top + i * row_h
         name = str(r[key])
-        out.append(_text(label_w - 8, y + 15, name[:24], anchor="end"))
+        out.append(_text(label_w - 8, y + 15, labels[i], anchor="end"))
         w = r["rate"] * scale
         out.append(
             f"<rect x='{label_w}' y='{y + 5}' width='{w:.1f}' height='{row_h - 10}' "
@@ -128,15 +161,69 @@ def _lift_colour(lift: float | None) -> str:
     return f"rgb({r},{g},{b})"
 
 
+def _swatch(x: float, y: float, fill: str, label: str, *, extra: str = "") -> tuple[str, float]:
+    """One legend entry (a 14 px square and its label) and the x where the next may start."""
+    box = f"<rect x='{x:.1f}' y='{y - 11:.1f}' width='14' height='14' fill='{fill}'{extra}/>"
+    return box + _text(x + 19, y, label, size=11, color=MUTED), x + 19 + text_width(label, 11) + 16
+
+
 def heatmap_svg(
-    grid: Mapping[str, Any], *, title: str, max_reps: int = 40, max_segments: int = 16
+    grid: Mapping[str, Any],
+    *,
+    title: str,
+    max_reps: int = 40,
+    max_segments: int = 16,
+    min_leads: int = 20,
 ) -> str:
-    """Rep x segment shrunk rates, coloured by lift over the segment average."""
+    """Rep x segment shrunk rates, coloured by lift over the segment average, with a legend
+    that explains every kind of cell (blank ones included) so the chart stands on its own."""
     reps = grid["reps"][:max_reps]
     segs = grid["segments"][:max_segments]
-    cell_w, cell_h, left, top = 64, 24, 150, 92
-    width = left + cell_w * len(segs) + 90  # room for the last rotated label
-    height = top + cell_h * len(reps) + 10
+    rep_labels = [fit_label(str(r), 11) for r in reps]
+    seg_labels = [fit_label(str(s), 11, 220) for s in segs]
+    cell_w, cell_h = 64, 24
+    left = max(60, math.ceil(max((text_width(s, 11) for s in rep_labels), default=0)) + 16)
+    # column labels are rotated 35 degrees: their height sets the top margin, the last ones'
+    # reach to the right sets the width
+    seg_w = [text_width(s, 11) for s in seg_labels]
+    top = 36 + math.ceil(max(seg_w, default=0) * _SIN35) + 14
+    right = max(
+        (left + j * cell_w + cell_w / 2 + w * _COS35 + 8 for j, w in enumerate(seg_w)),
+        default=0.0,
+    )
+    legend_y = top + cell_h * len(reps) + 22
+    legend: list[tuple[str, str, str]] = [
+        (_lift_colour(0.4), "above the segment average", ""),
+        (_lift_colour(-0.4), "below it", ""),
+        (_lift_colour(0.4), "significantly above (10% FDR)", f" stroke='{INK}' stroke-width='2'"),
+        (_lift_colour(0.4), f"faded: fewer than {min_leads} leads", " fill-opacity='0.45'"),
+        (BLANK, "blank: the rep had no leads in this segment", f" stroke='{GRID}'"),
+    ]
+    notes = []
+    if len(grid["reps"]) > len(reps):
+        notes.append(f"The {len(reps)} reps with the most leads of {len(grid['reps'])}.")
+    if len(grid["segments"]) > len(segs):
+        notes.append(f"The {len(segs)} largest segments of {len(grid['segments'])}.")
+    lines: list[list[str]] = [[]]
+    x, widest = 0.0, 0.0
+    line_w = max(left + cell_w * len(segs), 560)
+    for fill, label, extra in legend:
+        if x and x + 19 + text_width(label, 11) > line_w:
+            lines.append([])
+            x = 0.0
+        y = legend_y + 20 * (len(lines) - 1)
+        part, x = _swatch(x, y, fill, label, extra=extra)
+        lines[-1].append(part)
+        widest = max(widest, x)
+    parts = ["".join(line) for line in lines]
+    note_y = legend_y + 20 * len(lines)
+    for k, note in enumerate(notes):
+        parts.append(_text(0, note_y + 18 * k, note, size=11, color=MUTED))
+        widest = max(widest, text_width(note, 11))
+    height = note_y + 18 * len(notes) + 4
+    width = math.ceil(
+        max(left + cell_w * len(segs) + 10, right, widest, text_width(title, 15) + 10)
+    )
     out = [
         f"<svg xmlns='http://www.w3.org/2000/svg' viewBox='0 0 {width} {height}' "
         f"width='{width}' height='{height}' role='img' aria-label='{escape(title)}'>",
@@ -146,18 +233,19 @@ def heatmap_svg(
         x = left + j * cell_w + cell_w / 2
         out.append(
             f"<text transform='translate({x:.1f},{top - 8}) rotate(-35)' {FONT} font-size='11' "
-            f"fill='{INK}'>{escape(str(s)[:18])}</text>"
+            f"fill='{INK}'><title>{escape(str(s))}</title>{escape(seg_labels[j])}</text>"
         )
     for i, rep in enumerate(reps):
         y = top + i * cell_h
-        out.append(_text(left - 8, y + 16, str(rep)[:20], anchor="end", size=11))
+        out.append(_text(left - 8, y + 16, rep_labels[i], anchor="end", size=11))
         for j, _s in enumerate(segs):
-            cell = grid["cells"][grid["reps"].index(rep)][grid["segments"].index(_s)]
+            cell = grid["cells"][i][j]
             x = left + j * cell_w
             if cell is None:
                 out.append(
                     f"<rect x='{x}' y='{y}' width='{cell_w - 2}' height='{cell_h - 2}' "
-                    "fill='#f9fafb'/>"
+                    f"fill='{BLANK}' stroke='{GRID}'><title>{escape(str(rep))} x "
+                    f"{escape(str(_s))}: no leads</title></rect>"
                 )
                 continue
             colour = _lift_colour(cell["lift"])
@@ -183,6 +271,7 @@ def heatmap_svg(
                     color="#ffffff" if dark else INK,
                 )
             )
+    out.extend(parts)
     out.append("</svg>")
     return "".join(out)
 
@@ -268,6 +357,88 @@ def time_to_contact_svg(section: Mapping[str, Any], *, title: str) -> str:
                 size=11,
                 anchor="middle",
             )
+        )
+    out.append("</svg>")
+    return "".join(out)
+
+
+def _nice_step(top: float) -> float:
+    """A 1-2-5 step giving four to ten gridlines up to ``top``."""
+    raw = top / 5 if top > 0 else 1.0
+    mag = 10 ** math.floor(math.log10(raw))
+    return next(m * mag for m in (1, 2, 5, 10) if m * mag >= raw)
+
+
+def monthly_svg(
+    rows: Sequence[Mapping[str, Any]],
+    *,
+    value: str,
+    low: str,
+    high: str,
+    title: str,
+    axis: str,
+    fmt: Callable[[float], str],
+) -> str:
+    """A month-by-month series: dots joined by a line with 95% whiskers, month labels below.
+    Months marked ``thin`` are left out (a one-lead month's 0-100% interval would flatten the
+    rest; the report's table lists them), unless every month is thin."""
+    pts = [(i, r) for i, r in enumerate(rows) if r.get(value) is not None and not r.get("thin")]
+    if not pts:
+        pts = [(i, r) for i, r in enumerate(rows) if r.get(value) is not None]
+    hi = max([float(r[high]) for _, r in pts] + [1e-9])
+    step = _nice_step(hi)
+    top_v = math.ceil(hi / step) * step
+    labels = [str(r["month"]) for r in rows]
+    left = max(52, math.ceil(max(text_width(fmt(top_v), 11), 0)) + 14)
+    slot = max(24, min(64, 640 // max(len(rows), 1)))
+    rotate = slot < 56
+    plot_h, top = 200, 40
+    label_h = math.ceil(text_width("2025-01", 11) * _SIN35) + 16 if rotate else 18
+    width = math.ceil(max(left + slot * len(rows) + 40, text_width(title, 15) + 10))
+    height = top + plot_h + label_h + 26
+
+    def px(i: int) -> float:
+        return left + slot * (i + 0.5)
+
+    def py(v: float) -> float:
+        return top + (1 - v / top_v) * plot_h
+
+    out = [
+        f"<svg xmlns='http://www.w3.org/2000/svg' viewBox='0 0 {width} {height}' "
+        f"width='{width}' height='{height}' role='img' aria-label='{escape(title)}'>",
+        _text(0, 18, title, size=15, weight="600"),
+    ]
+    for k in range(round(top_v / step) + 1):
+        y = py(k * step)
+        out.append(
+            f"<line x1='{left}' y1='{y:.1f}' x2='{left + slot * len(rows)}' y2='{y:.1f}' "
+            f"stroke='{GRID}'/>"
+        )
+        out.append(_text(left - 6, y + 4, fmt(k * step), size=11, anchor="end", color=MUTED))
+    base = top + plot_h
+    for i, lab in enumerate(labels):
+        x = px(i)
+        if rotate:
+            out.append(
+                f"<text transform='translate({x - 4:.1f},{base + 14}) rotate(-35)' {FONT} "
+                f"font-size='11' fill='{MUTED}' text-anchor='end'>{escape(lab)}</text>"
+            )
+        else:
+            out.append(_text(x, base + 16, lab, size=11, anchor="middle", color=MUTED))
+    out.append(_text(left, height - 6, axis, size=11, color=MUTED))
+    if len(pts) > 1:
+        line = " ".join(f"{px(i):.1f},{py(float(r[value])):.1f}" for i, r in pts)
+        out.append(f"<polyline points='{line}' fill='none' stroke='{ACCENT}' stroke-width='1.5'/>")
+    for i, r in pts:
+        x, v = px(i), float(r[value])
+        out.append(
+            f"<line x1='{x:.1f}' y1='{py(float(r[low])):.1f}' x2='{x:.1f}' "
+            f"y2='{py(float(r[high])):.1f}' stroke='{INK}' stroke-width='1.2'/>"
+        )
+        out.append(
+            f"<circle cx='{x:.1f}' cy='{py(v):.1f}' r='4' fill='{ACCENT}' stroke='{ACCENT}' "
+            f"stroke-width='1.5'><title>{escape(str(r['month']))}: {fmt(v)} (95% interval "
+            f"{fmt(float(r[low]))} to {fmt(float(r[high]))})</title></circle>"
         )
     out.append("</svg>")
     return "".join(out)

@@ -11,6 +11,7 @@ import pandas as pd
 
 from leadpilot import __version__
 from leadpilot.analyze.builders import SECTION_BUILDERS, AuditContext
+from leadpilot.analyze.provenance import provenance
 from leadpilot.analyze.recommend import Plan
 from leadpilot.analyze.sections import Overall, ReportSections, Verdict, jsonable, plain
 from leadpilot.errors import ConfigError, DataValidationError
@@ -64,7 +65,8 @@ def _days_to_outcome(frame: pd.DataFrame, used: str) -> pd.Series:
 
 def prepare(frame: pd.DataFrame, target: str) -> tuple[pd.DataFrame, str, list[str]]:
     """Reduce a canonical frame to the columns the audit uses, one row per lead with a known
-    outcome. Returns the prepared frame (``rep, source, industry, size_band, hours, y, won``),
+    outcome. Returns the prepared frame (``rep, source, industry, size_band, hours, y, won,
+    days, created``),
     the outcome column actually used, and notes for the methods section.
     """
     if target not in TARGETS:
@@ -115,6 +117,7 @@ def prepare(frame: pd.DataFrame, target: str) -> tuple[pd.DataFrame, str, list[s
         return s.map(lambda v: None if v is None or v.lower() in PLACEHOLDERS else v)
 
     order = np.arange(len(frame))
+    created = pd.Series(pd.NaT, index=frame.index, dtype="datetime64[ns, UTC]")
     if "created_at" in frame.columns:
         created = pd.to_datetime(frame["created_at"], utc=True, errors="coerce")
         if created.notna().any():
@@ -135,6 +138,7 @@ def prepare(frame: pd.DataFrame, target: str) -> tuple[pd.DataFrame, str, list[s
             "y": y,
             "won": won,
             "days": _days_to_outcome(frame, used),
+            "created": created,
             # the deal's amount where the export has one (the revenue impact)
             "value": (
                 pd.to_numeric(frame["deal_value"], errors="coerce")
@@ -224,6 +228,7 @@ def analyze(
         build(ctx)
     sections = ReportSections(
         leadpilot_version=__version__,
+        provenance=provenance(frame, ingest),
         data_quality=_built(ctx.quality),
         methods=_built(ctx.methods),
         overall=Overall(leads=len(data), converted=int(data["y"].sum()), rate=ctx.overall),
@@ -232,6 +237,7 @@ def analyze(
         best_matches=ctx.best_matches,
         segment_heatmaps=ctx.heatmaps,
         time_to_contact=_built(ctx.ttc),
+        trend=_built(ctx.trend),
         recommendations=_built(ctx.recommendations),
         verdict=_built(ctx.verdict),
         actions=ctx.actions,

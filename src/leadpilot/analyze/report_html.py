@@ -9,8 +9,14 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup
 
 from leadpilot import __version__
-from leadpilot.analyze.charts import heatmap_svg, rate_by_group_svg, time_to_contact_svg
+from leadpilot.analyze.charts import (
+    heatmap_svg,
+    monthly_svg,
+    rate_by_group_svg,
+    time_to_contact_svg,
+)
 from leadpilot.analyze.core import Analysis
+from leadpilot.analyze.provenance import provenance_line
 from leadpilot.analyze.revenue import revenue_sentence
 
 __all__ = ["render_html", "write_html"]
@@ -62,7 +68,9 @@ def render_html(
             dim,
             Markup(
                 heatmap_svg(
-                    grid, title=f"Rep x {dim.replace('_', ' ')}: shrunk {target_label.lower()} rate"
+                    grid,
+                    title=f"Rep x {dim.replace('_', ' ')}: shrunk {target_label.lower()} rate",
+                    min_leads=doc.methods.min_leads,
                 )
             ),
         )
@@ -74,12 +82,41 @@ def render_html(
     )
     ttc = doc.time_to_contact
     min_leads = doc.methods.min_leads
+    trend = doc.trend
+    trend_charts = []
+    if trend.get("available"):
+        months = trend["months"]
+        trend_charts.append(
+            monthly_svg(
+                months,
+                value="rate",
+                low="ci_low",
+                high="ci_high",
+                title=f"{target_label} rate by month of creation (95% interval)",
+                axis="months with fewer than 30 leads with a known outcome: table only",
+                fmt=lambda x: f"{x:.0%}" if x >= 0.1 or x == 0 else f"{x:.1%}",
+            )
+        )
+        if trend.get("has_speed"):
+            trend_charts.append(
+                monthly_svg(
+                    months,
+                    value="median_hours",
+                    low="median_hours_low",
+                    high="median_hours_high",
+                    title="Median time to first contact by month (95% interval)",
+                    axis="hours; months with fewer than 30 leads: table only",
+                    fmt=lambda h: f"{h:.1f} h" if h < 10 else f"{h:.0f} h",
+                )
+            )
     return (
         _env()
         .get_template("report.html.j2")
         .render(
             title=title,
             subtitle=subtitle,
+            provenance=doc.provenance,
+            provenance_line=provenance_line(doc.provenance),
             v=doc.verdict,
             revenue_sentence=revenue_sentence(doc.recommendations.projected_revenue),
             q=doc.data_quality,
@@ -117,6 +154,8 @@ def render_html(
                 if ttc.get("available")
                 else ""
             ),
+            trend=trend,
+            trend_charts=[Markup(c) for c in trend_charts],
             rec=doc.recommendations,
             actions=doc.actions,
             m=doc.methods,

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from leadpilot.analyze.core import Analysis
+from leadpilot.analyze.provenance import provenance_line
 from leadpilot.analyze.revenue import revenue_sentence
 
 __all__ = ["render_markdown", "write_markdown"]
@@ -45,6 +46,33 @@ def _table(rows: Sequence[Mapping[str, Any]], key: str, has_won: bool) -> list[s
     return out
 
 
+def _hours(h: float | None) -> str:
+    if h is None:
+        return "–"
+    return f"{h * 60:.0f} min" if h < 1 else f"{h:.1f} h"
+
+
+def _trend(trend: Mapping[str, Any]) -> list[str]:
+    if not trend.get("available"):
+        return [str(trend["reason"]) + "."]
+    out = [
+        "| Month | Leads | Open | Rate (95% interval) | Median time to contact (95% interval) |",
+        "|---|---:|---:|---|---|",
+    ]
+    for r in trend["months"]:
+        rate = (
+            f"{_pct(r['rate'])} ({_pct(r['ci_low'])}–{_pct(r['ci_high'])})" if r["leads"] else "–"
+        )
+        speed = (
+            f"{_hours(r['median_hours'])} ({_hours(r['median_hours_low'])}–"
+            f"{_hours(r['median_hours_high'])})"
+            if r["median_hours"] is not None
+            else "–"
+        )
+        out.append(f"| {r['month']} | {r['leads']:,} | {r['open']:,} | {rate} | {speed} |")
+    return out
+
+
 def render_markdown(analysis: Analysis, *, narrative: dict[str, Any] | None = None) -> str:
     """The five sections, the verdict, data quality and methods as Markdown."""
     d = analysis.sections
@@ -53,6 +81,8 @@ def render_markdown(analysis: Analysis, *, narrative: dict[str, Any] | None = No
     lift = v.projected_lift
     lines = [
         "# Routing audit",
+        "",
+        f"*{_md(provenance_line(d.provenance))}*",
         "",
         f"**Verdict: {'supports' if v.supports_predictive_routing else 'does not support'} "
         f"predictive routing.** {v.reason}",
@@ -116,9 +146,23 @@ def render_markdown(analysis: Analysis, *, narrative: dict[str, Any] | None = No
                 f"{f['odds_ratio_per_doubling']:.2f} "
                 f"(95% CI {f['ci_low']:.2f}–{f['ci_high']:.2f}).",
             ]
+        if ttc.get("by_source"):
+            lines += [
+                "",
+                "| Source | Leads with a contact time | Median (95% interval) | Within 1 h "
+                "| Rate |",
+                "|---|---:|---|---:|---:|",
+            ]
+            for r in ttc["by_source"]:
+                lines.append(
+                    f"| {_cell(r['source'])} | {r['leads']:,} | {_hours(r['median_hours'])} "
+                    f"({_hours(r['median_hours_low'])}–{_hours(r['median_hours_high'])}) | "
+                    f"{_pct(r['within_1h'])} | {_pct(r['rate'])} |"
+                )
+        lines += ["", f"> {ttc['caution']}"]
     else:
         lines.append(ttc["reason"] + ".")
-    lines += ["", f"> {ttc['caution']}", "", "## 4. Routing recommendations", ""]
+    lines += ["", "## 4. Routing recommendations", ""]
     lines.append(_md(rec.statement))
     lines.append("")
     if lift.value is not None and lift.ci_low is not None and lift.ci_high is not None:
@@ -138,6 +182,7 @@ def render_markdown(analysis: Analysis, *, narrative: dict[str, Any] | None = No
             f"{a['priority']}. **{_md(a['title'])}.** {_md(a['detail'])} "
             f"*Evidence:* {_md(a['evidence'].rstrip('.'))}."
         )
+    lines += ["", "## 6. Trends by month", "", *_trend(d.trend)]
     if narrative:
         lines += [
             "",

@@ -30,6 +30,7 @@ __all__ = [
     "Rule",
     "SpeedBin",
     "TimeToContact",
+    "Trend",
     "Verdict",
     "jsonable",
     "plain",
@@ -117,6 +118,20 @@ class TimeToContact(TypedDict, total=False):
     fit: dict[str, Any] | None
     correlation: dict[str, float] | None
     by_rep: list[dict[str, Any]]
+    by_source: list[dict[str, Any]]
+
+
+class Trend(TypedDict, total=False):
+    """Conversion and speed-to-lead by month (``available`` False with a ``reason`` without
+    creation dates): ``months`` rows with intervals, ``conversion_slope`` the odds ratio per
+    month."""
+
+    available: bool
+    reason: str
+    months: list[dict[str, Any]]
+    undated_leads: int
+    conversion_slope: dict[str, float] | None
+    has_speed: bool
 
 
 class Rule(TypedDict):
@@ -251,6 +266,7 @@ class ReportSections:
     """Every section of the audit, in report order."""
 
     leadpilot_version: str
+    provenance: dict[str, Any]
     data_quality: DataQuality
     methods: Methods
     overall: Overall
@@ -259,6 +275,7 @@ class ReportSections:
     best_matches: list[Match]
     segment_heatmaps: dict[str, Heatmap]
     time_to_contact: TimeToContact
+    trend: Trend
     recommendations: Recommendations
     verdict: Verdict
     actions: list[Action]

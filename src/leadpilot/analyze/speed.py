@@ -10,7 +10,7 @@ from scipy import optimize, stats
 
 from leadpilot.analyze.rates import wilson_interval
 
-__all__ = ["BINS", "CAUTION", "time_to_contact"]
+__all__ = ["BINS", "CAUTION", "logistic_fit", "time_to_contact"]
 
 # (label, lower bound in hours inclusive, upper bound exclusive): the bins RevOps teams use
 # for speed-to-lead SLAs.
@@ -34,7 +34,7 @@ CAUTION = (
 )
 
 
-def _logistic_fit(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def logistic_fit(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Maximum-likelihood logistic regression of y on [1, x] and the coefficients' covariance.
 
     Two parameters only, so it is fitted directly with scipy (analytic gradient) and the
@@ -77,7 +77,6 @@ def time_to_contact(data: pd.DataFrame) -> dict[str, Any]:
                 "export first_contact_at or time_to_contact_hours to get it"
             ),
             "bins": [],
-            "caution": CAUTION,
         }
     h = hours[known]
     y = data["y"].to_numpy(dtype=float)[known]
@@ -109,7 +108,7 @@ def time_to_contact(data: pd.DataFrame) -> dict[str, Any]:
         out["fit"] = None
         out["correlation"] = None
         return out
-    beta, cov = _logistic_fit(x, y)
+    beta, cov = logistic_fit(x, y)
     se = float(np.sqrt(cov[1, 1]))
     z = beta[1] / se
     ln2 = np.log(2.0)

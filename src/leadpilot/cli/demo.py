@@ -193,6 +193,21 @@ def run_tour(out: Console, workdir: Path, *, seed: int = 0, keep_serving: bool =
             lambda: simulate_cli.demo_section(out, workdir, world_box["world"]),
         )
     )
+
+    def lifecycle() -> None:
+        from leadpilot.cli._lifecycle_demo import demo_section
+
+        demo_section(out, workdir, world_box["world"], workdir / "model")
+
+    steps.append(
+        (
+            "Keeping the model fresh: retrain, champion vs challenger, the weekly review",
+            "Outcomes of a simulated week arrive; `leadpilot retrain` trains a challenger on "
+            "them and promotes it only if it is not worse than the champion on leads neither "
+            "saw; `leadpilot report weekly` reviews the week.",
+            lifecycle,
+        )
+    )
     steps.append(
         (
             "Proving it live: the shadow report and the holdout lift",

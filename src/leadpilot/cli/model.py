@@ -69,7 +69,7 @@ def register(app: typer.Typer) -> None:
             table.add_row(
                 r.version,
                 f"[{style}]{r.status}[/]" if style else str(r.status),
-                r.created_at.strftime("%Y-%m-%d %H:%M"),
+                r.created_at.strftime("%Y-%m-%d"),
                 r.trained_by or "-",
                 _headline(r.metrics),
                 (r.reason or "")[:90],

@@ -122,7 +122,8 @@ def _prepare(*paths: tuple[Path | None, str]) -> None:
 def register(app: typer.Typer) -> None:
     """Add the ``report`` command group."""
     report_app = typer.Typer(
-        help="Reports from the decision log: shadow mode, holdout lift.", no_args_is_help=True
+        help="Reports from the decision log: shadow mode, holdout lift, the weekly review.",
+        no_args_is_help=True,
     )
 
     @report_app.command("shadow")
@@ -174,6 +175,40 @@ def register(app: typer.Typer) -> None:
         document = lift_report(outcomes, policies, since=start).as_dict()
         markdown = render_lift_markdown(document)
         _write(document, render_lift_html(document), markdown, out, json_out, md_out)
+        _show(markdown, document, as_json)
+
+    @report_app.command("weekly")
+    def weekly_cmd(
+        until: str | None = typer.Option(
+            None, "--until", help="End of the week to review (default: now; YYYY-MM-DD, UTC)."
+        ),
+        db: str | None = DB_OPTION,
+        out: Path | None = _OUT,
+        as_json: bool = _JSON,
+        json_out: Path | None = _JSON_OUT,
+        md_out: Path | None = _MD,
+    ) -> None:
+        """The weekly review: KPIs against targets and last week, model health, alerts, the
+        most misrouted leads, and the changes worth making, each backed by a number.
+
+        Example: leadpilot report weekly --out weekly.html --markdown weekly.md
+        """
+        from leadpilot.service.weekly import weekly_report
+        from leadpilot.service.weekly_pages import render_weekly_html, render_weekly_markdown
+        from leadpilot.store.engine import make_engine
+        from leadpilot.store.migrate import check_current
+
+        _prepare((out, "--out"), (json_out, "--json-out"), (md_out, "--markdown"))
+        end = _since(until) or datetime.now(UTC)
+        engine = make_engine(database_url(db))
+        try:
+            check_current(engine)
+            with engine.connect() as conn:
+                document = weekly_report(conn, until=end)
+        finally:
+            engine.dispose()
+        markdown = render_weekly_markdown(document)
+        _write(document, render_weekly_html(document), markdown, out, json_out, md_out)
         _show(markdown, document, as_json)
 
     app.add_typer(report_app, name="report")

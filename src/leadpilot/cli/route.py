@@ -459,6 +459,36 @@ def print_comparison(out: Console, results: dict[str, Any], n_leads: int, versio
     out.print(table)
 
 
+# The demo's min_confidence: how sure the model must be that its rep converts the lead better
+# than round-robin's pick before it overrides round-robin.
+DEMO_MIN_CONFIDENCE = 0.9
+
+
+def _print_confidence(out: Console, results: dict[str, Any]) -> None:
+    """The predictive decisions' confidence (P(the model's rep converts better than the rep
+    round-robin would have picked)) and what ``min_confidence`` does with it."""
+    import numpy as np
+
+    pred, guarded, rr = results["predictive"], results["guarded"], results["round_robin"]
+    conf = np.array([d.confidence for d in pred["decisions"] if d.confidence is not None])
+    if not len(conf):
+        return
+    q10, q50 = np.quantile(conf, [0.1, 0.5])
+    fell = sum("LOW_CONFIDENCE_FALLBACK" in d.reasons for d in guarded["decisions"])
+    n = len(guarded["decisions"])
+    out.print(
+        "Confidence = P(the model's rep converts the lead better than the rep round-robin "
+        f"would have picked), from the model's bags: median {q50:.2f}, 10th percentile "
+        f"{q10:.2f}, {np.mean(conf < DEMO_MIN_CONFIDENCE):.0%} below {DEMO_MIN_CONFIDENCE}."
+    )
+    out.print(
+        f"With [bold]min_confidence: {DEMO_MIN_CONFIDENCE}[/] in the policy, {fell:,} of {n:,} "
+        f"leads ({fell / n:.0%}) go to the fallback (round-robin): "
+        f"{guarded['expected']:.1f} expected conversions against {pred['expected']:.1f} without "
+        f"the threshold and {rr['expected']:.1f} for round-robin (ground truth)."
+    )
+
+
 def demo_section(
     out: Console, workdir: Path, world: Any, scorer: Scorer | None = None
 ) -> dict[str, Any]:
@@ -471,7 +501,7 @@ def demo_section(
     from leadpilot.policy.batch import decisions_frame
     from leadpilot.policy.explain import explain
 
-    results = compare_strategies(world, scorer)
+    results = compare_strategies(world, scorer, min_confidence=DEMO_MIN_CONFIDENCE)
     write_safe_csv(decisions_frame(results["predictive"]["decisions"]), workdir / "decisions.csv")
     version = scorer.version if scorer is not None else world.truth.as_scorer().version
     print_comparison(out, results, len(world.new_leads), version)
@@ -483,6 +513,7 @@ def demo_section(
         f"no rep over their daily cap ({pred['over_cap_rep_days']} over-cap rep-days), "
         f"fairness index {pred['fairness'][0]:.2f}-{pred['fairness'][1]:.2f}."
     )
+    _print_confidence(out, results)
     decisions: list[Decision] = pred["decisions"]
     sample = next((d for d in decisions if d.rep_id and len(d.candidates) > 1), None)
     if sample is not None:

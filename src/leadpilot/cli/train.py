@@ -76,6 +76,42 @@ def print_metrics(
     console.print(table)
 
 
+CONFIDENCE_SAMPLE = 400
+
+
+def confidence_on_test_slice(
+    model: ConversionModel, history: pd.DataFrame, report: EvaluationReport
+) -> dict[str, Any] | None:
+    """The router's confidence on (up to ``CONFIDENCE_SAMPLE`` of) the test slice's leads:
+    P(the model's top rep converts the lead better than the rep round-robin would pick),
+    every rep of the history being round-robin's pick with equal chance. Its quantiles and
+    the share of leads each ``min_confidence`` would send to the fallback go into the card."""
+    import numpy as np
+
+    from leadpilot.ingest.roster import leads_from_frame
+    from leadpilot.policy.confidence import against_round_robin, summarise_confidence
+
+    preds = report.test_predictions
+    if "lead_id" not in preds or "lead_id" not in history or "rep_id" not in history:
+        return None
+    rep_ids = sorted(str(r) for r in history["rep_id"].dropna().unique())
+    ids = set(preds["lead_id"].astype(str).tail(CONFIDENCE_SAMPLE))
+    test = history[history["lead_id"].astype(str).isin(ids)]
+    if len(rep_ids) < 2 or test.empty:
+        return None
+    # Python datetimes hold microseconds: drop the nanoseconds before converting to leads
+    stamps = test.select_dtypes(include=["datetime", "datetimetz"]).columns
+    test = test.assign(**{c: test[c].dt.floor("us") for c in stamps})
+    batch = model.score_batch(leads_from_frame(test), rep_ids)
+    cols = list(range(len(rep_ids)))
+    values = []
+    for row in range(len(test)):
+        scores = batch.candidates(row, cols)
+        values.append(against_round_robin(scores.draws, np.asarray(scores.p, dtype=float)))
+    summary = summarise_confidence(np.concatenate(values))
+    return {**summary, "leads": len(test), "reps": len(rep_ids), "fallback": "round-robin"}
+
+
 def train_and_print(
     console: Console,
     history: pd.DataFrame,
@@ -114,7 +150,8 @@ def train_and_print(
         if issubclass(w.category, LeakageWarning):
             console.print(f"[yellow]Warning:[/] {w.message}", highlight=False)
     model.save(out_dir)
-    card, metrics_path = write_reports(model, report, out_dir)
+    confidence = confidence_on_test_slice(model, history, report)
+    card, metrics_path = write_reports(model, report, out_dir, confidence=confidence)
     results = dict(report.metrics)
     if report.calibration_method == "none":
         results.pop("model (uncalibrated)", None)  # the same numbers as "model"

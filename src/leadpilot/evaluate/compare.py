@@ -22,14 +22,20 @@ __all__ = ["compare_strategies", "score_decisions"]
 
 
 def compare_strategies(
-    world: Any, scorer: Scorer | None = None, *, refresh_every: int | None = BATCH_REFRESH_EVERY
+    world: Any,
+    scorer: Scorer | None = None,
+    *,
+    refresh_every: int | None = BATCH_REFRESH_EVERY,
+    min_confidence: float | None = None,
 ) -> dict[str, Any]:
     """Route a synthetic world's new leads with round-robin and with the default predictive
     policy (the world's oracle unless ``scorer`` is given) and score both with the ground
     truth. Returns, per arm (``round_robin``, ``predictive``, ``greedy``, ``best``), the
     true expected conversions and, for the routed arms, fairness, over-cap rep-days and the
     decisions; ``share_of_best_lift`` for predictive and greedy. ``refresh_every``: the batch
-    router's price cadence (``None``: the policy's, as the service refreshes)."""
+    router's price cadence (``None``: the policy's, as the service refreshes).
+    ``min_confidence`` adds the arm ``guarded``: predictive with that threshold, below which
+    a lead goes to the fallback (round-robin)."""
     reps = reps_from_frame(world.reps)
     leads = leads_from_frame(world.new_leads)
     history = leads_from_frame(world.history)
@@ -46,6 +52,9 @@ def compare_strategies(
         "round_robin": (with_strategy(policy, "round_robin"), None),
         "predictive": (policy, scorer),
     }
+    if min_confidence is not None:
+        guarded = policy.predictive.model_copy(update={"min_confidence": min_confidence})
+        arms["guarded"] = (policy.model_copy(update={"predictive": guarded}), scorer)
     for name, (pol, sc) in arms.items():
         inputs = router_inputs(pol, reps, scorer=sc, history=history)
         decisions = route_batch(leads, inputs, history=history, refresh_every=refresh_every)

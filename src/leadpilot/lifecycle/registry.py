@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -49,6 +50,7 @@ def save_version(
     metrics: Mapping[str, Any],
     data_fingerprint: str | None,
     reason: str,
+    now: datetime | None = None,
 ) -> Path:
     """Write ``model`` to ``store/<version>`` and register it as a candidate with its
     checksums; returns its folder."""
@@ -69,7 +71,7 @@ def save_version(
         checksums=checksums,
     )
     with write_transaction(engine) as conn:
-        register_version(conn, item, reason=reason)
+        register_version(conn, item, reason=reason, now=now)
     return directory
 
 

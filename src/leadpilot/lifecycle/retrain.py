@@ -103,9 +103,9 @@ def retrain(
         )
         row = active_model_row(conn)
     if row is None:
-        result = _first(engine, store, data, options)
+        result = _first(engine, store, data, options, now)
     else:
-        result = _challenge(engine, store, data, options, row)
+        result = _challenge(engine, store, data, options, row, now)
     result.cpu_seconds = time.process_time() - cpu0
     result.wall_seconds = time.perf_counter() - started
     return result
@@ -122,15 +122,18 @@ def _learned_until(champion: Any) -> pd.Timestamp | None:
 def _holdout_start(
     frame: pd.DataFrame, champion: Any, options: RetrainOptions
 ) -> tuple[pd.Timestamp, str]:
-    """Where the held-out slice starts: after the last lead the champion learned from, so
-    neither model saw it; when fewer than ``min_holdout`` settled leads came since, the
+    """Where the held-out slice starts: the latest ``holdout_fraction`` of settled leads (at
+    least ``min_holdout``), and after the last lead the champion learned from, so neither
+    model saw it; when fewer than ``min_holdout`` settled leads came since, the
     latest ``holdout_fraction`` instead, said in the reason (the champion then saw them,
     which favours it: a challenger that still wins is clearly better)."""
     learned = _learned_until(champion)
     lab = frame.loc[frame["converted"].notna(), "created_at"]
-    if learned is not None and int((lab > learned).sum()) >= options.min_holdout:
-        return learned + pd.Timedelta(microseconds=1), ""
     start = holdout_split(frame, options.holdout_fraction, options.min_holdout)
+    if learned is not None and int((lab > learned).sum()) >= options.min_holdout:
+        # The latest slice, but never a lead the champion learned from; the challenger
+        # learns from everything before it, the new leads before the slice included.
+        return max(start, learned + pd.Timedelta(microseconds=1)), ""
     since = int((lab > learned).sum()) if learned is not None else 0
     return start, (
         f"only {since:,} settled leads arrived after the champion's training data, fewer than "
@@ -140,7 +143,7 @@ def _holdout_start(
 
 
 def _first(
-    engine: sa.Engine, store: Path, data: TrainingSet, options: RetrainOptions
+    engine: sa.Engine, store: Path, data: TrainingSet, options: RetrainOptions, now: datetime
 ) -> RetrainResult:
     from leadpilot.model.evaluation import fit_and_evaluate
 
@@ -162,14 +165,15 @@ def _first(
         metrics=jsonable(figures),
         data_fingerprint=data.fingerprint,
         reason=reason,
+        now=now,
     )
     with write_transaction(engine) as conn:
         if block and not options.force:
             reason = f"not made champion: {block} (use --force to route with it anyway)"
-            reject_version(conn, model.version, reason=reason, actor=options.trained_by)
+            reject_version(conn, model.version, reason=reason, actor=options.trained_by, now=now)
             after, action = None, "rejected"
         else:
-            set_champion(conn, model.version, reason=reason, actor=options.trained_by)
+            set_champion(conn, model.version, reason=reason, actor=options.trained_by, now=now)
             after, action = model.version, "first_champion"
     return RetrainResult(
         action=action,
@@ -183,7 +187,12 @@ def _first(
 
 
 def _challenge(
-    engine: sa.Engine, store: Path, data: TrainingSet, options: RetrainOptions, row: Any
+    engine: sa.Engine,
+    store: Path,
+    data: TrainingSet,
+    options: RetrainOptions,
+    row: Any,
+    now: datetime,
 ) -> RetrainResult:
     champion = load_version(row)
     params = options.params or champion.get_params(deep=False)
@@ -218,6 +227,7 @@ def _challenge(
         metrics=jsonable(figures),
         data_fingerprint=data.fingerprint,
         reason=reason,
+        now=now,
     )
     with write_transaction(engine) as conn:
         if comparison.promote or options.force:
@@ -229,6 +239,7 @@ def _challenge(
                 reason=reason,
                 actor=options.trained_by,
                 details={"comparison": jsonable(figures)},
+                now=now,
             )
             action = "promoted" if comparison.promote else "forced"
             after = final.version
@@ -239,6 +250,7 @@ def _challenge(
                 reason=reason,
                 actor=options.trained_by,
                 details={"comparison": jsonable(figures)},
+                now=now,
             )
             action, after = "rejected", champion.version
     return RetrainResult(

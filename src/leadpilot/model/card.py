@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Mapping, Sequence
+from html import escape
 from pathlib import Path
 from typing import Any
 
@@ -23,9 +24,14 @@ def _f(x: Any, fmt: str = ".3f") -> str:
     return format(x, fmt)
 
 
-def metrics_document(model: ConversionModel, report: EvaluationReport) -> dict[str, Any]:
+def metrics_document(
+    model: ConversionModel,
+    report: EvaluationReport,
+    confidence: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
     """Everything ``metrics.json`` holds: the fitted model's version, window and settings,
-    and the evaluation's metrics, comparisons, breakdowns and reliability table."""
+    the evaluation's metrics, comparisons, breakdowns and reliability table, and the
+    router's confidence on the test slice (``None`` when not computed)."""
     fitted = model.fitted_
     return jsonable(
         {
@@ -41,14 +47,50 @@ def metrics_document(model: ConversionModel, report: EvaluationReport) -> dict[s
             "glm_c": fitted.glm_c,
             "glm_interactions": [p[0] for p in fitted.glm.spec.pairs],
             "importance": fitted.importance,
+            "confidence": dict(confidence) if confidence is not None else None,
             "rep_effects": fitted.rep_effects,
         }
     )
 
 
-def render_card(model: ConversionModel, report: EvaluationReport) -> str:
-    """Markdown model card of a fitted ``model`` and its out-of-time ``report``."""
-    ev = metrics_document(model, report)
+def _confidence_lines(conf: Mapping[str, Any] | None) -> list[str]:
+    if not conf:
+        return []
+    q = conf["quantiles"]
+    lines = [
+        "",
+        "## Router confidence (test slice)",
+        "",
+        "The router's confidence in a predictive choice is the probability, from the spread of "
+        "the ensemble's bags, that the chosen rep converts the lead better than the rep the "
+        "fallback strategy would have picked (conversion probabilities, not price-adjusted "
+        "scores). Below the policy's `min_confidence` the lead goes to the fallback. On "
+        f"{conf['leads']:,} test leads x {conf['reps']} reps, the model's top rep against "
+        f"a {conf['fallback']} pick (each rep equally likely):",
+        "",
+        "| percentile | 1st | 10th | 25th | median | 75th | 90th |",
+        "|---|---|---|---|---|---|---|",
+        "| confidence | "
+        + " | ".join(f"{q[k]:.2f}" for k in ("0.01", "0.1", "0.25", "0.5", "0.75", "0.9"))
+        + " |",
+        "",
+        "| min_confidence | " + " | ".join(conf["fallback_share"]) + " |",
+        "|---|" + "---|" * len(conf["fallback_share"]),
+        "| share sent to the fallback | "
+        + " | ".join(f"{v:.0%}" for v in conf["fallback_share"].values())
+        + " |",
+    ]
+    return lines
+
+
+def render_card(
+    model: ConversionModel,
+    report: EvaluationReport,
+    confidence: Mapping[str, Any] | None = None,
+) -> str:
+    """Markdown model card of a fitted ``model`` and its out-of-time ``report`` (with the
+    router's confidence distribution when given)."""
+    ev = metrics_document(model, report, confidence)
     win = ev["training_window"]
     res = ev["metrics"]
     lines = [
@@ -139,6 +181,7 @@ def render_card(model: ConversionModel, report: EvaluationReport) -> str:
                 f"{_f(r['auc'])} | {_f(r['log_loss'], '.4f')} | "
                 f"{_f(r.get('log_loss_per_rep_baseline'), '.4f')} |"
             )
+    lines += _confidence_lines(ev["confidence"])
     imp = model.feature_importance().head(10)
     lines += ["", "## What drives the scores (share of mean absolute contribution)", ""]
     for _, row in imp.iterrows():
@@ -163,8 +206,8 @@ def render_card(model: ConversionModel, report: EvaluationReport) -> str:
         "(e.g. senior reps got the big accounts), part of a rep's apparent edge may come from "
         "the leads they were given; randomized holdouts measure the true lift.",
         "- Reps with little history are pulled toward the average rep "
-        f"(weight n / (n + {model.rep_prior_strength:g})), and confidence says how sure the "
-        "ensemble is that the top rep beats the pool.",
+        f"(weight n / (n + {model.rep_prior_strength:g})); the router's confidence says how "
+        "sure the ensemble is that its rep beats the fallback's pick for the lead.",
         "- Per-rep and per-segment rates in features use only leads before each lead.",
     ]
     return "\n".join(lines) + "\n"
@@ -212,25 +255,45 @@ def rep_structure_lines(effects: Sequence[Mapping[str, Any]], enabled: bool) -> 
 
 def reliability_svg(rows: Sequence[Mapping[Any, Any]], *, title: str = "Reliability") -> str:
     """A reliability plot as a standalone SVG: observed rate (with its 95% interval) against
-    the mean prediction per bin, and the diagonal of perfect calibration. Hand-written SVG
-    because it is 30 lines and spares a plotting dependency."""
-    size, pad = 320, 40
+    the mean prediction per bin, the diagonal of perfect calibration, and ticks with
+    percentage labels on both axes. Hand-written SVG because it is 40 lines and spares a
+    plotting dependency."""
+    size, left, top_pad, bottom = 360, 52, 36, 48
+    plot = size - left - 16
     top = max(
         [0.1] + [float(r["observed_high"]) for r in rows] + [float(r["predicted"]) for r in rows]
     )
     top = min(1.0, math.ceil(top * 10) / 10)
+    step = 0.05 if top <= 0.3 else 0.1
+    scale = plot / top
 
     def xy(px: float, py: float) -> tuple[float, float]:
-        scale = (size - 2 * pad) / top
-        return pad + px * scale, size - pad - py * scale
+        return left + px * scale, top_pad + plot - py * scale
 
+    height = top_pad + plot + bottom
     parts = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" width="{size}" height="{size}" '
-        f'font-family="sans-serif" font-size="11">',
-        f'<text x="{pad}" y="18">{title}</text>',
-        f'<rect x="{pad}" y="{pad}" width="{size - 2 * pad}" height="{size - 2 * pad}" '
-        'fill="none" stroke="#999"/>',
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{size}" height="{height}" '
+        f'viewBox="0 0 {size} {height}" font-family="sans-serif" font-size="11">',
+        f'<text x="8" y="18" font-size="13">{escape(title)}</text>',
+        f'<rect x="{left}" y="{top_pad}" width="{plot}" height="{plot}" fill="none" '
+        'stroke="#999"/>',
     ]
+    for k in range(round(top / step) + 1):
+        v = k * step
+        x, y = xy(v, v)
+        bottom_y = top_pad + plot
+        label = f"{v:.0%}"
+        parts += [
+            f'<line x1="{x:.1f}" y1="{bottom_y}" x2="{x:.1f}" y2="{bottom_y + 5}" stroke="#666"/>',
+            f'<text x="{x:.1f}" y="{bottom_y + 17}" text-anchor="middle" fill="#444">'
+            f"{label}</text>",
+            f'<line x1="{left - 5}" y1="{y:.1f}" x2="{left}" y2="{y:.1f}" stroke="#666"/>',
+            f'<text x="{left - 8}" y="{y + 4:.1f}" text-anchor="end" fill="#444">{label}</text>',
+        ]
+        if k > 0:
+            parts.append(
+                f'<line x1="{left}" y1="{y:.1f}" x2="{left + plot}" y2="{y:.1f}" stroke="#eee"/>'
+            )
     (x0, y0), (x1, y1) = xy(0, 0), xy(top, top)
     parts.append(
         f'<line x1="{x0}" y1="{y0}" x2="{x1}" y2="{y1}" stroke="#bbb" stroke-dasharray="4"/>'
@@ -247,18 +310,25 @@ def reliability_svg(rows: Sequence[Mapping[Any, Any]], *, title: str = "Reliabil
             f"{r['n']} leads: predicted {r['predicted']:.3f}, observed "
             f"{r['observed']:.3f}</title></circle>"
         )
+    mid = top_pad + plot / 2
     parts.append(
-        f'<text x="{size / 2 - 40}" y="{size - 10}">mean predicted (0 to {top:.1f})</text>'
+        f'<text x="{left + plot / 2}" y="{height - 12}" text-anchor="middle">'
+        "mean predicted conversion</text>"
     )
     parts.append(
-        f'<text x="8" y="{size / 2}" transform="rotate(-90 12 {size / 2})">observed</text>'
+        f'<text x="14" y="{mid}" text-anchor="middle" transform="rotate(-90 14 {mid})">'
+        "observed conversion (95% interval)</text>"
     )
     parts.append("</svg>")
     return "\n".join(parts) + "\n"
 
 
 def write_reports(
-    model: ConversionModel, report: EvaluationReport, directory: Path
+    model: ConversionModel,
+    report: EvaluationReport,
+    directory: Path,
+    *,
+    confidence: Mapping[str, Any] | None = None,
 ) -> tuple[Path, Path]:
     """Write ``model_card.md``, ``metrics.json`` and ``reliability.svg`` into ``directory``."""
     directory.mkdir(parents=True, exist_ok=True)
@@ -266,7 +336,7 @@ def write_reports(
         reliability_svg(report.reliability, title=f"Reliability, {model.version}")
     )
     card = directory / "model_card.md"
-    card.write_text(render_card(model, report))
+    card.write_text(render_card(model, report, confidence))
     metrics_path = directory / "metrics.json"
-    metrics_path.write_text(json.dumps(metrics_document(model, report), indent=1))
+    metrics_path.write_text(json.dumps(metrics_document(model, report, confidence), indent=1))
     return card, metrics_path

@@ -275,7 +275,7 @@ class ConversionModel(BaseEstimator):
             fitted, lead, rep_ids, expected_response_hours, n_jobs=self.n_jobs
         )
         conf = top_vs_pool(P, p)
-        return CandidateScores(p=p, confidence=conf.probability, sufficiency=w)
+        return CandidateScores(p=p, confidence=conf.probability, sufficiency=w, draws=P)
 
     def score_batch(
         self,

@@ -375,7 +375,7 @@ class ModelBatchScores:
         cal = self._fitted.calibrator
         P, p = cal.transform(Zs[1:]), cal.transform(Zs[0])
         conf = top_vs_pool(P, p)
-        return CandidateScores(p=p, confidence=conf.probability, sufficiency=w)
+        return CandidateScores(p=p, confidence=conf.probability, sufficiency=w, draws=P)
 
 
 def contributions(

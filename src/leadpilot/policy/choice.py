@@ -34,6 +34,9 @@ class ChoiceContext:
     state: RoutingState
     now: datetime
     checker: Checker
+    # the eligible rep the pool's fallback strategy would pick (set by the router before the
+    # main strategy chooses: the predictive strategy's confidence is measured against it)
+    fallback_index: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -61,6 +61,7 @@ def lint_policy(
             )
         )
     _order_checks(policy, out)
+    _development_checks(policy, ids, out)
     if leads:
         _lead_checks(policy, reps, leads, accounts, out)
     else:
@@ -73,6 +74,32 @@ def lint_policy(
             )
         )
     return out
+
+
+def _development_checks(policy: Policy, ids: set[str], out: list[Finding]) -> None:
+    """Development shares naming unknown reps, or asking for more than the whole pool."""
+    top = 0.0
+    for i, dev in enumerate(policy.development):
+        for rep in dev.reps or []:
+            if rep not in ids:
+                out.append(
+                    Finding(
+                        "warning",
+                        f"development[{i}].reps",
+                        f"{rep!r} is not in reps.csv: its development share never applies",
+                    )
+                )
+        share = max(step.min_share for step in dev.schedule)
+        top += share * max(len([r for r in dev.reps or [] if r in ids]), 1)
+    if top > 1:
+        out.append(
+            Finding(
+                "error",
+                "development",
+                f"the development shares can add up to {top:.0%} of a pool's leads: the "
+                "reps on them cannot all hold their share (lower min_share)",
+            )
+        )
 
 
 def _roster_checks(policy: Policy, reps: Sequence[Rep], ids: set[str], out: list[Finding]) -> None:

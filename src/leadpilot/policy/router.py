@@ -495,6 +495,7 @@ def _choose(
     # A fallback puts all its mass on one rep (holdout and shadow mode use that rep).
     fallback_dist = fallback.choose(ctx).dist
     fallback_idx = int(np.argmax(fallback_dist))
+    ctx = replace(ctx, fallback_index=fallback_idx)
 
     strategy = pool.strategy
     answer: Choice | Fallback = main.choose(ctx)

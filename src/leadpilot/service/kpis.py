@@ -32,6 +32,7 @@ __all__ = [
     "RateKPI",
     "compute_kpis",
     "fairness_rows",
+    "rate_kpi",
     "routing_method",
 ]
 
@@ -108,7 +109,8 @@ def routing_method(strategy: str | None, reasons: Sequence[str] | str) -> str:
     return strategy or "unknown"
 
 
-def _rate(k: int, n: int) -> RateKPI:
+def rate_kpi(k: int, n: int) -> RateKPI:
+    """``k`` of ``n`` as a rate with its Wilson 95% interval (``None`` when ``n`` is 0)."""
     if n == 0:
         return RateKPI(numerator=k, denominator=n, rate=None, low=None, high=None)
     ci = binomtest(k, n).proportion_ci(confidence_level=0.95, method="wilson")
@@ -168,15 +170,15 @@ def compute_kpis(
         pool=pool,
         speed_to_first_touch=speed,
         fairness=fairness,
-        reassignment_rate=_rate(reassigned, len(routed)),
-        duplicate_rate=_rate(duplicates, duplicates + len(rows)),
-        conversion_to_meeting=_rate(meetings, len(hot)),
-        conversion_to_opportunity=_rate(opportunities, len(routed)),
+        reassignment_rate=rate_kpi(reassigned, len(routed)),
+        duplicate_rate=rate_kpi(duplicates, duplicates + len(rows)),
+        conversion_to_meeting=rate_kpi(meetings, len(hot)),
+        conversion_to_opportunity=rate_kpi(opportunities, len(routed)),
         conversion_by_method=[
-            MethodRate(method=m, meeting_rate=_rate(k, n))
+            MethodRate(method=m, meeting_rate=rate_kpi(k, n))
             for m, (k, n) in sorted(by_method.items())
         ],
-        sla_attainment=_rate(met, decided),
+        sla_attainment=rate_kpi(met, decided),
         leads_per_hour=len(routed) / hours if hours > 0 else None,
         queue_length=queue_length(conn),
     )

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import os
 import socket
-import threading
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
@@ -35,8 +35,8 @@ def lease_key(name: str) -> int:
 
 
 def this_holder() -> str:
-    """Who holds a lease: host, process and thread."""
-    return f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}"
+    """Who holds a lease: host, process and one id per taking (never reentrant)."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
 
 
 @contextmanager

@@ -19,6 +19,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from leadpilot.policy.choice import Choice, ChoiceContext, Fallback
+from leadpilot.policy.confidence import choice_confidence
 from leadpilot.policy.eligibility import capacity_of
 from leadpilot.policy.fairness import band_prices
 from leadpilot.policy.objective import candidate_values, objective_scale
@@ -93,14 +94,22 @@ class Predictive:
         )
         scores = scorer.score_candidates(ctx.lead, list(ctx.ids), expected_response_hours=hours)
         p = np.asarray(scores.p, dtype=float)
-        confidence = float(scores.confidence)
-        if confidence < policy.predictive.min_confidence:
-            return Fallback("LOW_CONFIDENCE_FALLBACK", p=p, confidence=confidence)
         price = _prices(ctx)
         worth = candidate_values(inputs, ctx.lead, ctx.ids)
         gain = p if worth.value is None else p * worth.value
+        dist = argmax_distribution(gain - price)
+        # how likely the choice converts better than the rep the fallback would pick (see
+        # leadpilot.policy.confidence: on p, not the priced score, nor value); a scorer
+        # without draws of its uncertainty (the oracle, a table) keeps its own confidence
+        confidence = (
+            choice_confidence(scores.draws, p, dist, ctx.fallback_index)
+            if ctx.fallback_index is not None and scores.draws is not None
+            else float(scores.confidence)
+        )
+        if confidence < policy.predictive.min_confidence:
+            return Fallback("LOW_CONFIDENCE_FALLBACK", p=p, confidence=confidence)
         return Choice(
-            argmax_distribution(gain - price),
+            dist,
             "PREDICTIVE",
             p,
             price,

@@ -55,6 +55,7 @@ from leadpilot.store.console_reads import (
 from leadpilot.store.counters import rep_load
 from leadpilot.store.decisions import list_decisions
 from leadpilot.store.engine import write_transaction
+from leadpilot.store.feedback import feedback_rows
 from leadpilot.store.models import active_model_row
 
 __all__ = ["router", "templates"]
@@ -394,11 +395,19 @@ def _rep_rows(ctx: ServiceContext, conn: Conn, filters: Filters) -> list[RepRow]
     )  # fmt: skip
     fairness = {r.rep_id: r.fairness_index for r in found}
     ramping = {r.rep_id: r for r in found if r.new_rep}
+    rated: dict[str, list[int]] = {}  # rep -> [poor, rated] fit ratings in the window
+    for fb in feedback_rows(conn, since=filters.since, until=filters.end):
+        counts = rated.setdefault(fb["rep_id"], [0, 0])
+        counts[0] += fb["fit"] == "poor"
+        counts[1] += 1
     rows = []
     for rep in rep_store.list_reps(conn):
         if filters.pool and rep.pool != filters.pool and rep.rep_id not in fairness:
             continue
         states: list[str] = [] if rep.active else ["inactive"]
+        if rep.rep_id in rated:  # reps' own feedback on the fit of their leads
+            poor, n = rated[rep.rep_id]
+            states.append(f"rated {poor} of {n} leads a poor fit")
         new = ramping.get(rep.rep_id)
         if new is not None:  # the fairness view shows new reps separately
             got = f"{new.share:.0%}" if new.share is not None else "no leads yet"

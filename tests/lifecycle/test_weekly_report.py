@@ -1,0 +1,128 @@
+"""The weekly review: figures checked against a week built by hand through the API."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from typer.testing import CliRunner
+
+from leadpilot.cli.main import build_app
+from leadpilot.schema import Rep
+from leadpilot.service.app import create_app
+from leadpilot.service.weekly import weekly_report
+from leadpilot.service.weekly_pages import render_weekly_html, render_weekly_markdown
+from leadpilot.settings import Settings
+from leadpilot.store.engine import make_engine, write_transaction
+from leadpilot.store.migrate import upgrade
+from leadpilot.store.reps import upsert_reps
+from leadpilot.store.tables import decisions
+from leadpilot.store.tokens import create_token
+
+MONDAY = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
+UNTIL = MONDAY + timedelta(days=7)
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = MONDAY
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@pytest.fixture
+def week(tmp_path: Path) -> str:
+    """This week: 6 leads, touched after 10, 10, 10 and 300 minutes and two never (SLA
+    240 min: 3 of 6 kept); meetings on L0 and L4. Last week: 2 leads, both touched in 5
+    minutes. Model probabilities written into the decisions by hand."""
+    url = f"sqlite:///{tmp_path / 'lp.db'}"
+    engine = make_engine(url)
+    upgrade(engine)
+    reps = [Rep(rep_id=f"r{i}", pool="sdr", timezone="UTC") for i in range(2)]
+    with write_transaction(engine) as conn:
+        upsert_reps(conn, reps)
+        token, _ = create_token(conn, role="writer", name="t")
+    clock = Clock()
+    app = create_app(Settings(environment="development", worker_enabled=False),
+                     engine=engine, clock=clock, seed=1)  # fmt: skip
+    h = {"Authorization": f"Bearer {token}"}
+    plan = [  # lead, day offset, minutes to touch, meeting, p_convert
+        ("P0", -6, 5, False, None), ("P1", -5, 5, False, None),
+        ("L0", 0, 10, True, 0.05), ("L1", 1, 10, False, 0.90), ("L2", 1, 10, False, 0.50),
+        ("L3", 2, 300, False, 0.20), ("L4", 3, None, True, 0.30), ("L5", 4, None, False, 0.10),
+    ]  # fmt: skip
+    with TestClient(app) as client:
+        for i, (lead, day, touch, meeting, _) in enumerate(plan):
+            clock.now = MONDAY + timedelta(days=day, minutes=i)
+            r = client.post("/v1/leads", json={"lead_id": lead, "email": f"{lead}@x{i}.com"},
+                            headers=h)  # fmt: skip
+            assert r.status_code == 201, r.text
+            start = clock.now
+            if touch is not None:
+                clock.now = start + timedelta(minutes=touch)
+                client.post("/v1/events", json={"event_id": f"t{lead}", "type": "first_touch",
+                                                "lead_id": lead}, headers=h)  # fmt: skip
+            clock.now = start + timedelta(hours=6)
+            kind = "meeting_booked" if meeting else "closed_lost"
+            client.post("/v1/events", json={"event_id": f"o{lead}", "type": kind,
+                                            "lead_id": lead}, headers=h)  # fmt: skip
+    with write_transaction(engine) as conn:
+        for lead, _, _, _, p in plan:
+            conn.execute(decisions.update().where(decisions.c.lead_id == lead)
+                         .values(p_convert=p))  # fmt: skip
+    engine.dispose()
+    return url
+
+
+def test_weekly_figures_match_the_hand_count(week: str) -> None:
+    engine = make_engine(week)
+    with engine.connect() as conn:
+        doc = weekly_report(conn, until=UNTIL)
+    kpis = {k["kpi"]: k for k in doc["kpis"]}
+    assert kpis["leads routed"]["this_week"]["value"] == 6
+    assert kpis["leads routed"]["last_week"]["value"] == 2
+    sla = kpis["SLA attainment"]
+    assert (sla["this_week"]["k"], sla["this_week"]["n"]) == (3, 6)
+    assert sla["target_met"] is False
+    assert (sla["last_week"]["k"], sla["last_week"]["n"]) == (2, 2)
+    # Wilson 95% interval of 3/6, computed by hand: centre and half-width
+    z = 1.959963984540054
+    centre = (0.5 + z * z / 12) / (1 + z * z / 6)
+    half = z * (0.25 / 6 + z * z / 144) ** 0.5 / (1 + z * z / 6)
+    assert sla["this_week"]["low"] == pytest.approx(centre - half)
+    assert kpis["speed to first touch (median minutes)"]["this_week"]["value"] == pytest.approx(10)
+    # Most misrouted: lost with the highest predictions, won with the lowest
+    mis = doc["misrouted"]
+    assert [x["lead_id"] for x in mis["high_predicted_lost"]] == ["L1", "L2", "L3", "L5"]
+    assert [x["lead_id"] for x in mis["low_predicted_won"]] == ["L0", "L4"]
+    # Calibration this week: mean prediction (0.05+.9+.5+.2+.3+.1)/6 against 2 meetings of 6
+    cal = doc["model"]["calibration_this_week"]
+    assert cal["mean_predicted"] == pytest.approx(2.05 / 6)
+    assert (cal["observed"]["k"], cal["observed"]["n"]) == (2, 6)
+    # The SLA recommendation carries the computed number.
+    first = doc["recommendations"][0]
+    assert first["area"] == "timeouts"
+    assert "SLA attainment 50%" in first["evidence"]
+    assert len(doc["recommendations"]) <= 5
+    assert doc["notes"]  # fewer than three changes warranted: said, not padded
+    assert doc["fit_feedback"] == "No fit feedback from reps in this window."
+    engine.dispose()
+
+
+def test_weekly_report_cli_writes_three_formats(week: str, tmp_path: Path) -> None:
+    out, md = tmp_path / "weekly.html", tmp_path / "weekly.md"
+    result = CliRunner().invoke(build_app(), [
+        "report", "weekly", "--db", week, "--until", UNTIL.date().isoformat(),
+        "--out", str(out), "--markdown", str(md), "--json"])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "<h1>Weekly review, 2026-03-02 to 2026-03-09</h1>" in out.read_text()
+    assert "| SLA attainment | 50.0%" in md.read_text()
+    engine = make_engine(week)
+    with engine.connect() as conn:
+        doc = weekly_report(conn, until=UNTIL)
+    assert render_weekly_markdown(doc) == md.read_text()
+    assert render_weekly_html(doc) == out.read_text()
+    engine.dispose()
