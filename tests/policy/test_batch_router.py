@@ -108,7 +108,13 @@ def test_batch_router_decides_as_route_lead_by_lead_with_the_trained_model(
     history = leads_from_frame(world.history)
     inputs, expected = model_reference
     counting = CountingScorer(model)
-    got = route_batch(leads, inputs.with_scorer(counting), history=history, batch_size=batch_size)
+    got = route_batch(
+        leads,
+        inputs.with_scorer(counting),
+        history=history,
+        batch_size=batch_size,
+        prime=batch_size == 37,  # priming (off by default) must not change a decision
+    )
     assert got == expected  # every field: rep, reasons, candidates' p and prices, propensity
     assert any(d.strategy == "predictive" for d in got)
     # scored in batches: one call per batch (and one per day's demand sample), and one-lead

@@ -34,6 +34,9 @@ BATCH_SIZE = 2048
 # The batch router's price cadence: a pool's prices are re-solved every this many of its
 # assignments of the day and at each new day (see README "Batch router" for the measurement).
 BATCH_REFRESH_EVERY = 25
+# Leads whose candidates are guessed at once for priming (see ``_prime``): guesses are made
+# with the state before them, and caps reached since make them wrong, so they are short.
+PRIME_EVERY = 32
 # DemandModel.from_leads' default window (days of leads its sample and profile read).
 SAMPLE_DAYS = 28
 
@@ -72,7 +75,7 @@ def route_batch(
     batch_size: int = BATCH_SIZE,
     refresh_every: int | None = None,
     warm_prices: bool = True,
-    prime: bool = True,
+    prime: bool = False,
 ) -> list[Decision]:
     """Route ``leads`` in ``created_at`` order (file order breaks ties), each at its own
     arrival time, under ``inputs`` (see :func:`leadpilot.policy.inputs.router_inputs`).
@@ -90,9 +93,12 @@ def route_batch(
     price refreshes in place of the policy's ``predictive.refresh_every`` (``None``: the
     policy's, as the service refreshes). ``warm_prices``: re-solve each pool's price LP warm
     from its last basis (:mod:`leadpilot.policy.warm_lp`); ``False`` solves every refresh
-    from scratch (the reference the warm prices are tested against). ``prime``: guess each
-    batch's candidates up front so the model's per-lead extra row (its average rep for the
-    eligible subset) is scored in one call (see :func:`_prime`; decisions are the same)."""
+    from scratch (the reference the warm prices are tested against). ``prime``: guess the
+    candidates of each run of ``PRIME_EVERY`` leads up front so the model's per-lead extra row
+    (its average rep for the eligible subset) is scored in one call (see :func:`_prime`;
+    decisions are the same). Off by default: measured, the guesses rarely hold (every
+    assignment can put a rep at an open-lead or daily cap), so it cost a second screen per
+    lead for few saved rows."""
     missing = [lead.lead_id for lead in leads if lead.created_at is None]
     if missing:
         raise DataValidationError(
@@ -124,9 +130,9 @@ def route_batch(
                 hours,
             )
             inputs = inputs.with_scorer(scorer)
-            if prime:
-                _prime(scorer, chunk, inputs, state)
-        for lead in chunk:
+        for k, lead in enumerate(chunk):
+            if batched and prime and k % PRIME_EVERY == 0:
+                _prime(scorer, chunk[k : k + PRIME_EVERY], inputs, state)
             now = lead.created_at
             assert now is not None
             if base is not None and mix and now.date() != pricer_day:
