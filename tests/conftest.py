@@ -7,6 +7,9 @@ clone (``../shared/data``, each with a README naming its source and license). Po
 set is missing, and fails when ``LEADPILOT_REQUIRE_SHARED_DATA=1`` (as CI sets it), the way
 PostgreSQL and chromium tests do. ``LEADPILOT_DATA_DIR`` is resolved here, before test modules
 are imported, so every test and benchmark reads the same folder.
+
+Every ``browser`` test is also ``slow``: a headless Chromium costs seconds of CPU per page, so the
+developer loop (``pytest -m "not slow"``) leaves the screenshots to CI, which runs everything.
 """
 
 from __future__ import annotations
@@ -15,12 +18,34 @@ import os
 from pathlib import Path
 
 import pytest
+from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
 
 if "LEADPILOT_DATA_DIR" not in os.environ:
     os.environ["LEADPILOT_DATA_DIR"] = str(Path(__file__).resolve().parents[2] / "shared" / "data")
 
+# One BLAS/OpenMP thread per test process. The tests' matrices are small, and OpenBLAS's
+# threads spin while they wait: on a busy 2-core machine ``analyze`` on 4,000 leads took
+# 6.2 s of CPU with 2 threads and 0.44 s with 1. The variables reach subprocesses (the CLI and
+# server tests); threadpoolctl covers a numpy a plugin may have imported before this file.
+for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ[_var] = "1"
+threadpool_limits(limits=1)
+
+# The CLI's Rich console wraps at the terminal's width (COLUMNS, else 80 off a terminal), and
+# the CLI tests look for tmp paths in its output: one fixed width wide enough for any tmp path
+# (pytest-xdist's are longer) makes them independent of the terminal they run in.
+os.environ["COLUMNS"] = "240"
+
 DATA_DIR = Path(os.environ["LEADPILOT_DATA_DIR"])
 REQUIRE_SHARED_DATA = os.environ.get("LEADPILOT_REQUIRE_SHARED_DATA") == "1"
+
+
+@pytest.hookimpl(tryfirst=True)  # before ``-m`` deselects by marker
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark every chromium test ``slow`` (see the module docstring)."""
+    for item in items:
+        if item.get_closest_marker("browser") and not item.get_closest_marker("slow"):
+            item.add_marker(pytest.mark.slow)
 
 
 def pytest_runtest_setup(item: pytest.Item) -> None:

@@ -32,8 +32,9 @@ def folder(world: World, tmp_path_factory: pytest.TempPathFactory) -> Path:
     hist["propensity"] = world.history_propensity
     hist.to_csv(out / "history.csv", index=False)
     early = world.history[world.history["created_at"] < pd.Timestamp(REPLAY_FROM, tz="UTC")]
-    ConversionModel(n_bags=2).fit(early, world.reps).save(out / "model_early")
-    ConversionModel(n_bags=2).fit(world.history, world.reps).save(out / "model_all")
+    fast = {"n_bags": 2, "n_estimators": 40, "early_stopping_rounds": 10}  # behaviour, not quality
+    ConversionModel(**fast).fit(early, world.reps).save(out / "model_early")
+    ConversionModel(**fast).fit(world.history, world.reps).save(out / "model_all")
     return out
 
 

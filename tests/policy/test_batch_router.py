@@ -89,7 +89,10 @@ def world() -> Any:
 def model(world: Any) -> Any:
     from leadpilot.model import ConversionModel
 
-    return ConversionModel(n_bags=3).fit(world.history, world.reps)
+    # a small fast parameter set: the test is batch == one lead at a time, not model quality
+    return ConversionModel(n_bags=2, n_estimators=40, early_stopping_rounds=10).fit(
+        world.history, world.reps
+    )
 
 
 @pytest.fixture(scope="module")
@@ -100,6 +103,9 @@ def model_reference(world: Any, model: Any) -> tuple[RouterInputs, list[Decision
     return inputs, lead_by_lead(leads_from_frame(world.new_leads), inputs, history)
 
 
+# The two equality tests on the 150-lead world are acceptance tests (~40 s of CPU together);
+# test_batch_router_properties.py checks the same equality on random worlds in the fast loop.
+@pytest.mark.slow
 @pytest.mark.parametrize("batch_size", [37, 4096])
 def test_batch_router_decides_as_route_lead_by_lead_with_the_trained_model(
     world: Any, model: Any, model_reference: Any, batch_size: int
@@ -124,6 +130,7 @@ def test_batch_router_decides_as_route_lead_by_lead_with_the_trained_model(
     assert counting.one_lead_calls < len(leads) / 2
 
 
+@pytest.mark.slow
 def test_batch_router_decides_as_route_with_the_oracle(world: Any) -> None:
     reps = reps_from_frame(world.reps)
     leads = leads_from_frame(world.new_leads)

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import httpx
+import pytest
 import sqlalchemy as sa
 
 from leadpilot.crm.stub import CrmStub, StubServer
@@ -67,6 +68,7 @@ def post_contact(base: str, event_id: int, contact_id: int) -> httpx.Response:
     )
 
 
+@pytest.mark.slow  # a real server killed and restarted: acceptance (in-process: test_crm.py)
 def test_pending_writes_land_exactly_once_after_sigkill(tmp_path: Path) -> None:
     db_url = f"sqlite:///{tmp_path / 'kill.db'}"
     reps = [

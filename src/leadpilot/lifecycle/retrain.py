@@ -173,6 +173,8 @@ def _first(
             reject_version(conn, model.version, reason=reason, actor=options.trained_by, now=now)
             after, action = None, "rejected"
         else:
+            if block:
+                reason = f"forced by a person despite: {block}; {reason}"
             set_champion(conn, model.version, reason=reason, actor=options.trained_by, now=now)
             after, action = model.version, "first_champion"
     return RetrainResult(
