@@ -10,6 +10,7 @@ from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
 from leadpilot.policy.availability import is_away, is_working, local_day
+from leadpilot.policy.capacity import Capacity, capacity_of
 from leadpilot.policy.policy_file import Lane, Policy, Pool
 from leadpilot.policy.registry import RULES, EligibilityRule
 from leadpilot.policy.scoring import LeadView
@@ -50,30 +51,6 @@ AVAILABILITY_TEXT: dict[str, str] = {
     "DECLINED_BEFORE": "declined this lead before",
     "UNKNOWN_REP": "is not in the roster",
 }
-
-
-@dataclass(frozen=True, slots=True)
-class Capacity:
-    """A rep's effective caps (``None``: no cap)."""
-
-    max_leads_per_day: int | None
-    max_open_leads: int | None
-
-
-def capacity_of(rep: Rep, policy: Policy) -> Capacity:
-    """Caps from the policy's per-rep override, else the roster, else the policy default."""
-    override = policy.reps.get(rep.rep_id) if policy.reps else None
-    daily = override.max_leads_per_day if override else None
-    open_ = override.max_open_leads if override else None
-    # Spelled out rather than a generic first-not-None: this runs for every rep of every
-    # decision.
-    if daily is None:
-        daily = (
-            rep.max_leads_per_day if rep.max_leads_per_day is not None else policy.max_leads_per_day
-        )
-    if open_ is None:
-        open_ = rep.max_open_leads if rep.max_open_leads is not None else policy.max_open_leads
-    return Capacity(daily, open_)
 
 
 def covers(rep_values: Sequence[str], lead_values: Sequence[str | None]) -> bool:

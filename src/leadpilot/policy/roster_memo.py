@@ -16,7 +16,7 @@ from collections.abc import Callable, Hashable
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # the policy file's types, without importing the eligibility module here
-    from leadpilot.policy.eligibility import Capacity
+    from leadpilot.policy.capacity import Capacity
     from leadpilot.policy.policy_file import Policy
     from leadpilot.schema import Rep
 
