@@ -126,3 +126,21 @@ def test_weekly_report_cli_writes_three_formats(week: str, tmp_path: Path) -> No
     assert render_weekly_markdown(doc) == md.read_text()
     assert render_weekly_html(doc) == out.read_text()
     engine.dispose()
+
+
+def test_a_week_with_nothing_routed_says_no_data_not_on_target(tmp_path: Path) -> None:
+    """Reps with no leads have no fairness index: the report must not count them as
+    "0 outside the band, on target", nor say "Only 0 changes"."""
+    url = f"sqlite:///{tmp_path / 'empty.db'}"
+    engine = make_engine(url)
+    upgrade(engine)
+    with write_transaction(engine) as conn:  # reps on the roster, no lead routed
+        upsert_reps(conn, [Rep(rep_id=f"r{i}", pool="sdr", timezone="UTC") for i in range(2)])
+    with engine.connect() as conn:
+        doc = weekly_report(conn, until=UNTIL)
+    engine.dispose()
+    fairness = next(k for k in doc["kpis"] if k["kpi"] == "reps outside the fairness band")
+    assert fairness["this_week"]["value"] is None
+    assert fairness["target_met"] is None
+    assert doc["recommendations"] == []
+    assert doc["notes"][0].startswith("No change is warranted this week")

@@ -94,15 +94,19 @@ def _kpi_rows(
         else f"{speed_now - speed_before:+.0f} min",
     })  # fmt: skip
     low, high = policy.fairness.band if hasattr(policy.fairness, "band") else (0.9, 1.1)
-    outside = [f for f in week.fairness if f.fairness_index is not None
-               and not low <= f.fairness_index <= high]  # fmt: skip
+
+    def outside_band(fairness: Any) -> dict[str, Any]:
+        measured = [f for f in fairness if f.fairness_index is not None]
+        # No rep with a fairness index (no leads routed): nothing to count, not "0 outside".
+        value = sum(1 for f in measured if not low <= f.fairness_index <= high)
+        return {"value": value if measured else None, "n": len(measured)}
+
+    this_week, last_week = outside_band(week.fairness), outside_band(last.fairness)
     rows.append({
         "kpi": "reps outside the fairness band", "kind": "count",
-        "this_week": {"value": len(outside), "n": len(week.fairness)},
-        "last_week": {"value": sum(1 for f in last.fairness if f.fairness_index is not None
-                                   and not low <= f.fairness_index <= high),
-                      "n": len(last.fairness)},
-        "target": 0, "sense": "<=", "target_met": not outside,
+        "this_week": this_week, "last_week": last_week,
+        "target": 0, "sense": "<=",
+        "target_met": None if this_week["value"] is None else this_week["value"] == 0,
         "change": "",
     })  # fmt: skip
     rows.append({
@@ -364,8 +368,13 @@ def weekly_report(conn: sa.Connection, *, until: datetime) -> dict[str, Any]:
     doc["recommendations"] = [asdict(r) for r in found[:5]]
     doc["notes"] = []
     if len(found) < 3:
+        count = (
+            "No change is"
+            if not found
+            else f"Only {len(found)} change{'s are' if len(found) != 1 else ' is'}"
+        )
         doc["notes"].append(
-            f"Only {len(found)} change{'s are' if len(found) != 1 else ' is'} warranted this "
-            "week: every other KPI is within its target or the data cannot tell yet."
+            f"{count} warranted this week: every other KPI is within its target or the data "
+            "cannot tell yet."
         )
     return doc
