@@ -94,7 +94,9 @@ def test_a_model_worse_than_a_baseline_is_loudly_flagged(maven_won_model: Path) 
     assert all(res["model"]["auc"] < res[b]["auc"] for b in metrics["comparisons"])
     text = " ".join(_TRAIN_OUTPUT["maven"].replace("│", " ").split())
     assert "WARNING: the model is worse than a baseline" in text
-    assert "worse than every baseline: AUC 0.469" in text
+    # the message states the AUC the metrics hold (0.47 give or take the model's version)
+    assert f"worse than every baseline: AUC {res['model']['auc']:.3f}" in text
+    assert 0.44 < res["model"]["auc"] < 0.5
     card = (maven_won_model / "model_card.md").read_text()
     assert "**WARNING: this model is worse than a baseline.**" in card
     guard = json.loads((maven_won_model / "model.json").read_text())["guards"][-1]
