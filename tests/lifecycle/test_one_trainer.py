@@ -54,9 +54,14 @@ def _hammer(url: str, n_replicas: int = 4, rounds: int = 15) -> list[tuple[int, 
     engines = [make_engine(url) for _ in range(n_replicas)]
 
     def replica(i: int) -> None:
-        for _ in range(rounds):
+        # `rounds` tries, then on until this replica has held the lease once (bounded): on a
+        # loaded machine a replica can lose every one of its first tries to the others.
+        tries = got = 0
+        while tries < rounds or (not got and tries < 20 * rounds):
+            tries += 1
             with exclusive(engines[i], "retrain") as mine:
                 if mine:
+                    got += 1
                     start = time.monotonic()
                     time.sleep(0.01)
                     with lock:
