@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from rich.console import Console
 
     from leadpilot.ingest.matching import AccountMatcher
-    from leadpilot.policy import Policy
+    from leadpilot.policy import Policy, RouterInputs
     from leadpilot.schema import Candidate, Decision, Lead, Rep, Scorer, ValueModel
 
 __all__ = ["demo_section", "load_scorer", "print_comparison", "register"]
@@ -193,14 +193,12 @@ def route_one(
     """
     import numpy as np
 
-    from leadpilot.ingest import leads_from_frame, read_history
     from leadpilot.policy import (
         DemandModel,
         InMemoryState,
         ShadowPricer,
         refresh_prices,
         route,
-        router_inputs,
     )
     from leadpilot.policy.explain import explain, why_not
 
@@ -208,16 +206,7 @@ def route_one(
     roster, matcher, chosen = _inputs(reps, accounts, policy)
     scorer = load_scorer(model, truth, force_model=force_model)
     now = _when(at, the_lead)
-    past_frame = read_history(history).frame if history is not None else None
-    past = leads_from_frame(past_frame) if past_frame is not None else None
-    inputs = router_inputs(
-        chosen,
-        roster,
-        scorer=scorer,
-        accounts=matcher,
-        history=past,
-        value_model=value_model_for(chosen, past_frame, scorer),
-    )
+    past, inputs = _history_inputs(chosen, roster, scorer, matcher, history)
     state = InMemoryState()
     if past and scorer is not None:
         pricer = ShadowPricer(DemandModel.from_leads(past, seed=seed))
@@ -338,7 +327,7 @@ def route_many(
     """
     from leadpilot.csv_safe import write_safe_csv
     from leadpilot.ingest import leads_from_frame, read_history
-    from leadpilot.policy import router_inputs, with_strategy
+    from leadpilot.policy import with_strategy
     from leadpilot.policy.batch import BATCH_REFRESH_EVERY, decisions_frame, route_batch
     from leadpilot.policy.policy_file import strategy_names
 
@@ -360,16 +349,7 @@ def route_many(
             f"{read.rejects_path}[/yellow]"
         )
     leads = leads_from_frame(read.frame)
-    past_frame = read_history(history).frame if history is not None else None
-    past = leads_from_frame(past_frame) if past_frame is not None else None
-    inputs = router_inputs(
-        chosen,
-        roster,
-        scorer=scorer,
-        accounts=matcher,
-        history=past,
-        value_model=value_model_for(chosen, past_frame, scorer),
-    )
+    past, inputs = _history_inputs(chosen, roster, scorer, matcher, history)
     with console.status(f"Routing {len(leads):,} leads...", spinner="dots"):
         decisions = route_batch(
             leads,
@@ -382,6 +362,31 @@ def route_many(
     write_safe_csv(decisions_frame(decisions), out)
     _print_batch(console, decisions, roster)
     console.print(f"Wrote {len(decisions):,} decisions to {out}")
+
+
+def _history_inputs(
+    policy: Policy,
+    roster: list[Rep],
+    scorer: Scorer | None,
+    matcher: AccountMatcher | None,
+    history: Path | None,
+) -> tuple[list[Lead] | None, RouterInputs]:
+    """The past leads (``--history``, if given) and the router's inputs built with them,
+    including the deal-value model a value objective learns from that history."""
+    from leadpilot.ingest import leads_from_frame, read_history
+    from leadpilot.policy import router_inputs
+
+    past_frame = read_history(history).frame if history is not None else None
+    past = leads_from_frame(past_frame) if past_frame is not None else None
+    inputs = router_inputs(
+        policy,
+        roster,
+        scorer=scorer,
+        accounts=matcher,
+        history=past,
+        value_model=value_model_for(policy, past_frame, scorer),
+    )
+    return past, inputs
 
 
 def value_model_for(policy: Policy, history: Any, scorer: Scorer | None) -> ValueModel | None:
