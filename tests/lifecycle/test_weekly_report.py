@@ -144,3 +144,70 @@ def test_a_week_with_nothing_routed_says_no_data_not_on_target(tmp_path: Path) -
     assert fairness["target_met"] is None
     assert doc["recommendations"] == []
     assert doc["notes"][0].startswith("No change is warranted this week")
+
+
+STRICT = """
+pools:
+  - name: sdr
+    strategy: round_robin
+targets:
+  sla_attainment: 0.45
+  speed_to_first_touch_minutes: 5
+"""
+
+
+def _activate(url: str, text: str) -> str:
+    from leadpilot.service.inputs import policy_from_text
+    from leadpilot.store.engine import routing_transaction
+    from leadpilot.store.policies import activate_policy, save_policy
+
+    version = policy_from_text(text).policy_hash
+    engine = make_engine(url)
+    with write_transaction(engine) as conn:
+        save_policy(conn, version=version, text=text, author_token_id=None, author="test")
+    with routing_transaction(engine) as conn:
+        activate_policy(conn, version, action="upload", author_token_id=None, author="test")
+    engine.dispose()
+    return version
+
+
+def test_targets_from_the_policy_change_the_verdict(week: str, tmp_path: Path) -> None:
+    """The same week (SLA kept on 3 of 6 leads, median first touch 10 minutes over 4
+    touched leads) judged by the default targets (90%, 60 min) and by a policy's (45%,
+    5 min): the SLA verdict and the speed verdict swap, and so do the recommendations."""
+    engine = make_engine(week)
+    with engine.connect() as conn:
+        before = weekly_report(conn, until=UNTIL)
+    engine.dispose()
+    kpis = {k["kpi"]: k for k in before["kpis"]}
+    sla, speed = kpis["SLA attainment"], kpis["speed to first touch (median minutes)"]
+    assert (sla["target"], sla["target_met"], sla["target_from"]) == (0.90, False, "default")
+    assert (speed["target"], speed["target_met"]) == (60.0, True)
+    assert before["policy_version"] is None
+    assert [r["area"] for r in before["recommendations"]] == ["timeouts"]
+
+    version = _activate(week, STRICT)
+    engine = make_engine(week)
+    with engine.connect() as conn:
+        after = weekly_report(conn, until=UNTIL)
+    engine.dispose()
+    kpis = {k["kpi"]: k for k in after["kpis"]}
+    sla, speed = kpis["SLA attainment"], kpis["speed to first touch (median minutes)"]
+    assert after["policy_version"] == version
+    assert (sla["target"], sla["target_met"]) == (0.45, True)  # 3/6 = 50% >= 45%
+    assert (speed["target"], speed["target_met"]) == (5.0, False)  # 10 min > 5
+    assert sla["target_from"] == speed["target_from"] == f"policy v{version}"
+    assert sla["target_key"] == "targets.sla_attainment"
+    # The policy does not set the reassignment target: its default (the alert rule's).
+    reassign = kpis["reassignment rate"]
+    assert (reassign["target_key"], reassign["target_from"]) == (
+        "alerts.reassignment_rate.target", "default")  # fmt: skip
+    [rec] = after["recommendations"]
+    assert rec["area"] == "pools"
+    assert rec["evidence"] == ("median speed to first touch 10 min over 4 touched leads (target 5)")
+    assert rec["severity"] == pytest.approx(10 / 5 - 1)
+    html, md = render_weekly_html(after), render_weekly_markdown(after)
+    assert f"&gt;= 45.0% (from policy v{version})" in html
+    assert f"| <= 5 (from policy v{version}) | MISSED |" in md
+    assert "| <= 5.0% (default) |" in md  # reassignment: the alert rule's default target
+    assert f"Targets come from the active policy v{version}" in md

@@ -7,7 +7,7 @@ from typing import Any
 
 from jinja2 import Environment, select_autoescape
 
-__all__ = ["kpi_cells", "render_weekly_html", "render_weekly_markdown"]
+__all__ = ["kpi_cells", "render_weekly_html", "render_weekly_markdown", "targets_note"]
 
 
 def _pct(v: Any) -> str:
@@ -31,7 +31,23 @@ def _target(row: dict[str, Any]) -> str:
     if t is None:
         return "-"
     shown = _pct(t) if row["kind"] == "rate" else f"{t:g}"
-    return f"{row['sense']} {shown}"
+    source = row.get("target_from")
+    if source is None:
+        return f"{row['sense']} {shown}"
+    return f"{row['sense']} {shown} ({'default' if source == 'default' else 'from ' + source})"
+
+
+def targets_note(document: dict[str, Any]) -> str:
+    """Where the targets come from and how to change them."""
+    keys = [k["target_key"] for k in document["kpis"] if k.get("target_key")]
+    version = document.get("policy_version")
+    where = (
+        f'Targets come from the active policy v{version}; "default" marks one it leaves at '
+        "its default."
+        if version is not None
+        else "No policy was uploaded, so every target is its default."
+    )
+    return f"{where} Set them in the policy: {', '.join(keys)}."
 
 
 def kpi_cells(row: dict[str, Any]) -> tuple[str, str, str, str, str]:
@@ -74,7 +90,7 @@ _PAGE = (
 </td><td class="n">{{ k[3] }}</td><td class="{{ 'missed' if k[4] == 'MISSED' else 'ok' }}">
 {{ k[4] }}</td></tr>{% endfor %}</table>
 <p>A change from last week is marked up or down only when the two weeks' intervals do not
-overlap.</p>
+overlap. {{ targets_note }}</p>
 <h2>Model health</h2>{% set m = r.model %}
 {% if m.champion %}<p>Champion <b>{{ m.champion }}</b>{% if m.promoted_at %}, promoted
 {{ m.promoted_at[:10] }}{% endif %}. Held-out AUC
@@ -117,7 +133,7 @@ def render_weekly_html(document: dict[str, Any]) -> str:
     env = Environment(autoescape=select_autoescape(default=True, default_for_string=True))
     env.filters["pct"] = _pct
     kpis = [kpi_cells(k) for k in document["kpis"]]
-    return env.from_string(_PAGE).render(r=document, kpis=kpis)
+    return env.from_string(_PAGE).render(r=document, kpis=kpis, targets_note=targets_note(document))
 
 
 def render_weekly_markdown(document: dict[str, Any]) -> str:
@@ -132,6 +148,7 @@ def render_weekly_markdown(document: dict[str, Any]) -> str:
     lines.append("|---|---|---|---|---|")
     for k in document["kpis"]:
         lines.append("| " + " | ".join(kpi_cells(k)) + " |")
+    lines += ["", targets_note(document)]
     m = document["model"]
     lines += ["", "## Model health", ""]
     if m["champion"]:
