@@ -339,10 +339,10 @@ class Development(_Strict):
     """A development share: reps who are learning (named in ``reps``, or every rep whose
     roster ``start_date`` is less than ``started_within_days`` ago) get at least their
     ``schedule``'s share of each pool's leads over the fairness window, each rep on its own.
-    ``segments``: the leads given to meet the share come from these segments only (the
-    share is still counted on all the pool's leads). A constraint of the shadow-price LP (so
-    it is priced), and a rule of the router: a rep below the share gets the next eligible
-    lead (reason ``DEVELOPMENT:<name>``); capacity caps and eligibility still come first."""
+    ``segments``: the share is counted on (and met from) the pool's leads of these segments
+    only. A constraint of the shadow-price LP (so it is priced), and a rule of the router
+    that holds it exactly (``policy.development``; reason ``DEVELOPMENT:<name>``); capacity
+    caps and eligibility still come first."""
 
     name: str = Field(min_length=1)
     reps: list[str] | None = None
