@@ -31,7 +31,7 @@ from numpy.typing import NDArray
 from leadpilot.policy.assignment_lp import solve_assignment_lp
 from leadpilot.policy.availability import is_away, rep_zone
 from leadpilot.policy.demand import DemandModel, later_window_days
-from leadpilot.policy.development import floors
+from leadpilot.policy.development import floors, standings
 from leadpilot.policy.eligibility import Checker
 from leadpilot.policy.fairness import planning_band
 from leadpilot.policy.inputs import RouterInputs
@@ -173,6 +173,8 @@ class ShadowPricer:
         sample_values: NDArray[np.float64] | None = None,
         min_share: NDArray[np.float64] | None = None,
         share_rows: NDArray[np.bool_] | None = None,
+        share_held: NDArray[np.float64] | None = None,
+        share_base: NDArray[np.float64] | None = None,
     ) -> dict[str, float]:
         """The price of each pool rep. ``share`` (shape ``(n_reps,)``, sums to 1) is each
         rep's fair share of the pool's leads.
@@ -194,6 +196,8 @@ class ShadowPricer:
         ``min_share`` (shape ``(n_reps,)``): development shares (:mod:`leadpilot.policy.
         development`) of the window's leads, met from the sample leads of ``share_rows``
         (shape ``(n_sample, n_reps)``; all when ``None``): a constraint of the LP.
+        ``share_held`` / ``share_base`` (shape ``(n_reps,)``): each rep's window leads that
+        count towards its share and the pool's (``counts`` and their sum when ``None``).
         """
         with self._lock:
             cached = self._prices.get(key)
@@ -253,8 +257,14 @@ class ShadowPricer:
         if min_share is not None:
             # Short of a share costs more than any lead can gain elsewhere: a hard
             # constraint whenever capacity allows it.
-            floor = min_share * (float(counts.sum()) + expected + future)
             rows = share_rows[in_pool] if share_rows is not None else None
+            qualifying = rows.mean(axis=0) if rows is not None else 1.0
+            base = share_base if share_base is not None else float(counts.sum())
+            held = share_held if share_held is not None else counts
+            floor = min_share * (base + (expected + future) * qualifying)
+            # The LP's share rows read "counts + planned >= floor": with the rep's own
+            # qualifying leads in place of its window count.
+            floor = floor - held + counts
             problem = (*problem, floor, rows, 1.0 + 2.0 * float(p.max()) + 2.0 * penalty)
         background = latest is not None and self.solver is not None and pool_key is not None
         if background and self._submit(key, pool_key, rep_ids, problem):  # type: ignore[arg-type]
@@ -482,25 +492,36 @@ def pool_prices(
         window_days=float(fairness.window_days),
         daily_caps=caps,
         sample_values=pricer.sample_values(inputs, tuple(r.rep_id for r in members)),
-        **_development(pricer, policy, members, now),
+        **_development(pricer, policy, members, now, pool, state),
     )
 
 
 def _development(
-    pricer: ShadowPricer, policy: Policy, members: list[Rep], now: datetime
+    pricer: ShadowPricer,
+    policy: Policy,
+    members: list[Rep],
+    now: datetime,
+    pool: Pool,
+    state: RoutingState,
 ) -> dict[str, Any]:
-    """The LP's development-share inputs (``min_share``, ``share_rows``), if any."""
+    """The LP's development-share inputs (``min_share``, ``share_rows``, ``share_held``,
+    ``share_base``), if any."""
     found = floors(members, policy, now)
     if found is None:
         return {}
     shares, segments = found
+    standing = {s.rep_id: s for s in standings(pool, members, policy, state, now)}
+    held = np.array([float(standing[r.rep_id].held) if r.rep_id in standing else 0.0
+                     for r in members])  # fmt: skip
+    base = np.array([float(standing[r.rep_id].base) if r.rep_id in standing else 0.0
+                     for r in members])  # fmt: skip
     rows = None
     if any(seg is not None for seg in segments):
         lead_segments = [segment_of(lead, policy.segments) for lead in pricer.demand.sample]
         rows = np.array(
             [[seg is None or s in seg for seg in segments] for s in lead_segments], dtype=bool
         ).reshape(len(lead_segments), len(members))
-    return {"min_share": shares, "share_rows": rows}
+    return {"min_share": shares, "share_rows": rows, "share_held": held, "share_base": base}
 
 
 def _remaining(
