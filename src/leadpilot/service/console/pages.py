@@ -293,7 +293,7 @@ def overview(
         active="/",
         title="Overview",
         filters=filters,
-        rows=kpi_rows(report),
+        rows=kpi_rows(report, ctx.service.inputs.load(conn, ctx.clock()).policy),
         fairness_chart=fairness_svg(fairness) if fairness else "<p>No rep in the window.</p>",
         method_chart=interval_svg(methods) if methods else "<p>No routed lead.</p>",
         api_url="/v1/kpis?" + urlencode(api),
