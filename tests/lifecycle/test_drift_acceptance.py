@@ -26,8 +26,8 @@ from .drift_world import build, routing_quality, simulate
 pytestmark = pytest.mark.slow
 
 # Five months: the team changed, older outcomes mislead. The default window (18 months) on
-# the same scenario is test_drift_default_window.py: promoted too, and the stale year costs
-# the challenger ~0.05 of the possible gain.
+# the same scenario is test_drift_default_window.py: promoted too, and the stale year does
+# not measurably dilute the challenger.
 WINDOW = timedelta(days=150)
 DAYS, PER_DAY = 60, 40
 
