@@ -63,6 +63,7 @@ def lint_policy(
         )
     _order_checks(policy, out)
     _development_checks(policy, reps, out)
+    out.append(Finding("info", "targets", _targets_summary(policy)))
     if leads:
         _lead_checks(policy, reps, leads, accounts, out)
     else:
@@ -75,6 +76,26 @@ def lint_policy(
             )
         )
     return out
+
+
+def _targets_summary(policy: Policy) -> str:
+    """The weekly review's targets in words, each marked as set here or a default."""
+    targets = policy.review_targets
+    written = policy.targets.model_fields_set if policy.targets is not None else set()
+
+    def tag(key: str) -> str:
+        return "" if key in written else " (default)"
+
+    alerts = policy.alert_settings
+    return (
+        f"weekly review targets: SLA attainment >= {100 * targets.sla_attainment:g}%"
+        f"{tag('sla_attainment')}, median speed to first touch <= "
+        f"{targets.speed_to_first_touch_minutes:g} min{tag('speed_to_first_touch_minutes')}, "
+        f"reps outside the fairness band <= {targets.reps_outside_fairness_band}"
+        f"{tag('reps_outside_fairness_band')}; reassignment rate <= "
+        f"{100 * alerts.reassignment_rate.target:g}% and duplicate rate <= "
+        f"{100 * alerts.duplicate_rate.target:g}% (alerts.<rule>.target)"
+    )
 
 
 def _development_checks(policy: Policy, reps: Sequence[Rep], out: list[Finding]) -> None:
