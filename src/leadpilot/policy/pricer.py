@@ -106,23 +106,26 @@ class ShadowPricer:
         scorer: Scorer,
         rep_ids: tuple[str, ...],
         hours: tuple[float, ...] | None = None,
+        rows: NDArray[np.intp] | None = None,
     ) -> NDArray[np.float64]:
         """``p`` of every demand-sample lead for every rep, shape ``(n_sample, n_reps)``,
-        with each rep's expected response ``hours`` when given (as the live scores are)."""
-        key = (scorer.version, rep_ids, hours)
+        with each rep's expected response ``hours`` when given (as the live scores are);
+        ``rows``: only those sample leads, in that order (the LP's; a lead's scores do not
+        depend on the other leads scored with it)."""
+        key = (scorer.version, rep_ids, hours, None if rows is None else rows.tobytes())
         cached = self._scores.get(key)
         if cached is None:
             h = None if hours is None else np.asarray(hours, dtype=float)
+            sample = self.demand.sample
+            leads = sample if rows is None else [sample[int(i)] for i in rows]
             if isinstance(scorer, BatchScorer):  # one vectorised call, the same numbers
-                cached = scorer.score_batch(
-                    self.demand.sample, rep_ids, expected_response_hours=h
-                ).p
+                cached = scorer.score_batch(leads, rep_ids, expected_response_hours=h).p
             else:
-                rows = [
+                scored = [
                     scorer.score_candidates(lead, rep_ids, expected_response_hours=h).p
-                    for lead in self.demand.sample
+                    for lead in leads
                 ]
-                cached = np.vstack(rows) if rows else np.zeros((0, len(rep_ids)))
+                cached = np.vstack(scored) if scored else np.zeros((0, len(rep_ids)))
             self._scores[key] = cached
         return cached
 
@@ -224,7 +227,7 @@ class ShadowPricer:
             )
         if not (len(in_pool) and expected > 0 and rep_ids):
             return self._store(key, pool_key, dict.fromkeys(rep_ids, 0.0))
-        p = self.sample_scores(scorer, rep_ids, sample_hours)[in_pool]
+        p = self.sample_scores(scorer, rep_ids, sample_hours, in_pool)
         if sample_values is not None:
             p = p * sample_values[in_pool]
         future, future_cap = 0.0, None

@@ -38,6 +38,7 @@ from leadpilot.service.routes import (
     kpis,
     leads,
     links,
+    models,
     policy,
     preview,
     reps,
@@ -160,7 +161,7 @@ def create_app(
     app.state.crm = crm
     app.state.crm_connectors = connectors
     install_error_handlers(app)
-    for module in (health, leads, events, decisions, reps, policy, kpis, preview, webhooks):
+    for module in (health, leads, events, decisions, reps, policy, kpis, models, preview, webhooks):
         responses = None if module is health else ERROR_RESPONSES
         app.include_router(module.router, responses=responses)
     app.include_router(links.router)

@@ -21,6 +21,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from pydantic import ValidationError
 
 from leadpilot.errors import DataValidationError, LeadpilotError
+from leadpilot.lifecycle.listing import registry_listing
 from leadpilot.policy.availability import is_working
 from leadpilot.policy.explain import exclusion_codes, explain, reason_text
 from leadpilot.policy.policy_diff import policy_text_diff
@@ -35,6 +36,7 @@ from leadpilot.service.console.charts import (
     wilson_interval,
 )
 from leadpilot.service.console.policy_words import policy_words
+from leadpilot.service.console.registry_rows import registry_rows
 from leadpilot.service.console.session import COOKIE, LOGIN_COOKIE
 from leadpilot.service.console.status import fairness_status, kpi_rows
 from leadpilot.service.context import ServiceContext
@@ -291,7 +293,7 @@ def overview(
         active="/",
         title="Overview",
         filters=filters,
-        rows=kpi_rows(report),
+        rows=kpi_rows(report, ctx.service.inputs.load(conn, ctx.clock()).policy),
         fairness_chart=fairness_svg(fairness) if fairness else "<p>No rep in the window.</p>",
         method_chart=interval_svg(methods) if methods else "<p>No routed lead.</p>",
         api_url="/v1/kpis?" + urlencode(api),
@@ -680,6 +682,7 @@ def model_page(
     drift_alerts = [a for a in list_alerts(conn, 200, status="open") if a.kind == "model_drift"]
     return render(
         "model.html",
+        registry=registry_rows(registry_listing(conn)),
         user=user,
         active="/model",
         title="Model",
