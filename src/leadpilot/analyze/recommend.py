@@ -196,7 +196,9 @@ def plan_routing(
     # Keep the posterior samples under ~30 million numbers (240 MB) on very wide tables.
     n_r, n_s = len(reps), len(segments)
     n_draws = int(min(draws, max(100, 3_000_000 // max(n_r * n_s * combos.shape[0], 1))))
-    sample = model.segment_rates(layout.seg_value, mix, combos, model.draws(rng, n_draws))
+    # the spread of rep x segment effects integrated out (see additive.py), so the interval
+    # carries the uncertainty of how strong segment strengths are, not only of their values
+    sample = model.posterior_segment_rates(layout.seg_value, mix, combos, rng, n_draws)
     out_of_sample, fold_plans = cross_fit_lift(
         coded,
         layout,
