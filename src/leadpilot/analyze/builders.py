@@ -247,6 +247,20 @@ def build_matches(ctx: AuditContext) -> None:
 def build_speed(ctx: AuditContext) -> None:
     """Speed-to-lead: conversion by time to first contact, and speed by lead source."""
     ctx.ttc = cast(TimeToContact, time_to_contact(ctx.data))
+    if not ctx.ttc.get("available"):
+        # olist's first_contact_date is when the lead asked to be contacted (the reader takes
+        # it as the creation date): "no first-contact time" must not read as if the export
+        # had no such column
+        named = [
+            source
+            for col, source in (ctx.ingest.mapping if ctx.ingest else {}).items()
+            if col == "created_at" and "contact" in source.lower()
+        ]
+        if named:
+            ctx.ttc["reason"] = (
+                f"{ctx.ttc['reason']}. The export's {named[0]} is read as the date each lead "
+                "came in (its creation date), not as when a rep first reached it"
+            )
     if ctx.ttc.get("available"):
         ctx.ttc["by_source"] = speed_by_source(ctx.data)
 
