@@ -381,9 +381,11 @@ def _plan_method(plan: Plan, quality: DataQuality | None) -> str:
         f"against none; segment strengths are used only from a log Bayes factor of "
         f"{MIN_LOG_BAYES_FACTOR:.0f}), with each rep's capacity from {plan.capacity_source}. "
         "Projected lift and its 95% interval: the plan against round-robin under joint "
-        "posterior draws of every rep x segment rate (Laplace approximation), the prior's "
-        "spread learned from the history itself (benchmarks/audit_power.py checks the interval "
-        "against synthetic worlds' ground truth: it can run high)." + check
+        "posterior draws of every rep x segment rate (Laplace approximation), drawn from every "
+        "candidate spread of the interactions in proportion to its evidence, so the interval "
+        "carries the uncertainty of how strong segment strengths are "
+        "(benchmarks/audit_power.py checks the interval against synthetic worlds' ground "
+        "truth)." + check
     )
 
 
