@@ -167,7 +167,11 @@ def main() -> None:
     args = parser.parse_args()
 
     if args.from_csv:
-        table = pd.concat([pd.read_csv(p) for p in args.from_csv], ignore_index=True)
+        # keep_default_na=False: the world called "null" must not be read as a missing value
+        table = pd.concat(
+            [pd.read_csv(p, keep_default_na=False, na_values=[""]) for p in args.from_csv],
+            ignore_index=True,
+        )
         report(table)
         return
     runs = []
