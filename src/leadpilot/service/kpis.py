@@ -13,8 +13,8 @@ import json
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from statistics import median
 
+import numpy as np
 import sqlalchemy as sa
 from pydantic import BaseModel
 from scipy.stats import binomtest
@@ -146,8 +146,8 @@ def compute_kpis(
             counts[1] += group.routed
     waits = routed.waits
     speed = SpeedKPI(
-        median_minutes=median(waits) / 60_000 if waits else None,
-        median_minutes_hot=median(waits_hot) / 60_000 if waits_hot else None,
+        median_minutes=_median_minutes(waits),
+        median_minutes_hot=_median_minutes(waits_hot),
         touched=len(waits),
         routed=routed.routed,
     )
@@ -178,6 +178,14 @@ def compute_kpis(
         leads_per_hour=routed.routed / hours if hours > 0 else None,
         queue_length=queue_length(conn),
     )
+
+
+def _median_minutes(waits_ms: list[int]) -> float | None:
+    """The median wait in minutes (numpy's partition, not a full sort of every touched lead
+    in the window; the mean of the two middle integers is exact in float64)."""
+    if not waits_ms:
+        return None
+    return float(np.median(np.asarray(waits_ms, dtype=np.int64))) / 60_000
 
 
 def fairness_rows(

@@ -9,11 +9,13 @@ from typing import Any
 import sqlalchemy as sa
 
 from leadpilot.store.decisions import StoredDecision, stored_decision
-from leadpilot.store.tables import api_tokens, decisions, events, leads
+from leadpilot.store.tables import alerts, api_tokens, decisions, events, leads, reps
 from leadpilot.store.tokens import TokenInfo
 
 __all__ = [
     "LoggedDecision",
+    "PooledAlert",
+    "alerts_in_window",
     "decision_by_id",
     "lead_events",
     "model_decisions",
@@ -22,6 +24,7 @@ __all__ = [
 ]
 
 LoggedDecision = tuple[StoredDecision, str | None, str | None]  # decision, email, company
+PooledAlert = tuple[Any, str | None]  # alert row, the pool it concerns (None: no one pool)
 
 
 def token_by_id(conn: sa.Connection, token_id: int) -> TokenInfo | None:
@@ -123,3 +126,71 @@ def model_decisions(
     if pool:
         query = query.where(decisions.c.pool == pool)
     return [(r.confidence, bool(r.fell_back)) for r in conn.execute(query)]
+
+
+def _pool_of(details: Any) -> tuple[str | None, str | None]:
+    """(pool named by a rule alert's details, rep named by them)."""
+    if not isinstance(details, dict):
+        return None, None
+    pool = details.get("pool")
+    scope = details.get("scope")  # conversion_drop: a pool, or "all"
+    if pool is None and isinstance(scope, str) and scope != "all":
+        pool = scope
+    rep = details.get("rep_id")
+    return (pool if isinstance(pool, str) else None), (rep if isinstance(rep, str) else None)
+
+
+def alerts_in_window(
+    conn: sa.Connection,
+    *,
+    since: datetime,
+    until: datetime | None,
+    pool: str | None = None,
+    limit: int = 200,
+) -> list[PooledAlert]:
+    """Alerts open at some time in ``[since, until]`` (raised by ``until`` and not resolved
+    before ``since``), newest first, each with the pool it concerns: the pool its details
+    name (fairness, unusual assignment, a pool's conversion drop), else its rep's pool, else
+    its lead's latest decision's pool; ``None`` for alerts about no one pool (deliveries,
+    the model, a lane's SLA). ``pool``: that pool's alerts and the ones about no one pool.
+    ``until`` ``None``: up to now (whatever has been raised)."""
+    query = (
+        sa.select(alerts)
+        .where(sa.or_(alerts.c.resolved_at.is_(None), alerts.c.resolved_at >= since))
+        .order_by(alerts.c.id.desc())
+    )
+    if until is not None:
+        query = query.where(alerts.c.created_at <= until)
+    rows = list(conn.execute(query).all())
+    named = [_pool_of(r.details) for r in rows]
+    rep_ids = {rep for p, rep in named if p is None and rep}
+    rep_pool = dict(
+        conn.execute(sa.select(reps.c.rep_id, reps.c.pool).where(reps.c.rep_id.in_(rep_ids))).all()
+    )
+    lead_ids = {r.lead_id for r, (p, rep) in zip(rows, named, strict=True)
+                if p is None and not rep and r.lead_id}  # fmt: skip
+    latest = (
+        sa.select(decisions.c.lead_id, sa.func.max(decisions.c.id).label("id"))
+        .where(decisions.c.lead_id.in_(lead_ids))
+        .group_by(decisions.c.lead_id)
+        .subquery()
+    )
+    lead_pool = dict(
+        conn.execute(
+            sa.select(decisions.c.lead_id, decisions.c.pool).join(
+                latest, latest.c.id == decisions.c.id
+            )
+        ).all()
+    )
+    out: list[PooledAlert] = []
+    for row, (named_pool, rep) in zip(rows, named, strict=True):
+        concerns = named_pool
+        if concerns is None and rep:
+            concerns = rep_pool.get(rep)
+        elif concerns is None and row.lead_id:
+            concerns = lead_pool.get(row.lead_id)
+        if pool is None or concerns in (pool, None):
+            out.append((row, concerns))
+        if len(out) == limit:
+            break
+    return out

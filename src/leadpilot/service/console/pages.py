@@ -47,6 +47,7 @@ from leadpilot.store import policies as policy_store
 from leadpilot.store import reps as rep_store
 from leadpilot.store.alerts import acknowledge_alert, list_alerts
 from leadpilot.store.console_reads import (
+    alerts_in_window,
     decision_by_id,
     lead_events,
     model_decisions,
@@ -706,10 +707,21 @@ def model_reliability(user: User, conn: Conn) -> Response:
 
 # ---------------------------------------------------------------------------- alerts
 @router.get("/alerts")
-def alerts_page(user: User, conn: Conn) -> Response:
-    """Operator alerts, newest first, open and past; admins acknowledge them."""
+def alerts_page(
+    user: User, ctx: Ctx, conn: Conn, days: Days = 7, until: Text = "", pool: Text = ""
+) -> Response:
+    """Operator alerts open at some time in the window, newest first (an alert still open is
+    in every window since it was raised); with a pool, that pool's alerts and those about no
+    one pool. Admins acknowledge them."""
+    filters = _filters(ctx, conn, days, until, pool)
+    found = alerts_in_window(
+        conn,
+        since=filters.since,
+        until=filters.end if filters.until else None,
+        pool=filters.pool,
+    )
     return render(
-        "alerts.html", user=user, active="/alerts", title="Alerts", alerts=list_alerts(conn, 200)
+        "alerts.html", user=user, active="/alerts", title="Alerts", filters=filters, alerts=found
     )
 
 
@@ -729,4 +741,5 @@ async def acknowledge_alert_form(alert_id: int, request: Request, ctx: Ctx) -> R
         row = acknowledge_alert(conn, alert_id, by=user.token.name, now=ctx.clock())
     if row is None:
         return error_page(user, 404, "No such alert", f"There is no alert #{alert_id}.")
-    return RedirectResponse("/alerts", status_code=303)
+    back = form.get("back", "")
+    return RedirectResponse(back if back.startswith("/alerts?") else "/alerts", status_code=303)
