@@ -648,26 +648,25 @@ def model_page(
         window, metric_rows, metric_keys = _model_metrics(folder)
         has_reliability = (folder / "reliability.svg").is_file()
     found = model_decisions(conn, since=filters.since, until=filters.end, pool=filters.pool)
-    fell = sum(1 for _, f in found if f)
-    if found:
-        low, high = wilson_interval(fell, len(found))
+    total = sum(n for _, _, n in found)
+    fell = sum(n for _, f, n in found if f)
+    if total:
+        low, high = wilson_interval(fell, total)
         fallback_text = (
-            f"{fell} of {len(found)} decisions fell back to the pool's rules "
-            f"({fell / len(found):.1%}, 95% interval {low:.1%} to {high:.1%})."
+            f"{fell} of {total} decisions fell back to the pool's rules "
+            f"({fell / total:.1%}, 95% interval {low:.1%} to {high:.1%})."
         )
     else:
         fallback_text = "No decision by a predictive pool in the window."
-    confidences = [c for c, _ in found if c is not None]
+    bands = [0] * 10
+    for band, _, n in found:
+        if band is not None:
+            bands[band] += n
+    rated = sum(bands)
     chart = ""
-    if confidences:
-        bands = [0] * 10
-        for c in confidences:
-            bands[min(int(c * 10), 9)] += 1
+    if rated:
         chart = share_bars_svg(
-            [
-                (f"{i / 10:.1f}-{(i + 1) / 10:.1f}", n / len(confidences))
-                for i, n in enumerate(bands)
-            ]
+            [(f"{i / 10:.1f}-{(i + 1) / 10:.1f}", n / rated) for i, n in enumerate(bands)]
         )
     snapshot = ctx.service.inputs.load(conn, ctx.clock())
     drift_settings = snapshot.policy.alert_settings.model_drift
