@@ -431,7 +431,7 @@ def test_alerts_page_lists_and_an_admin_acknowledges(console) -> None:  # type: 
 
 
 def test_meeting_rate_by_method_agrees_with_routing_method(console) -> None:  # type: ignore[no-untyped-def]
-    """The database's classification (``kpi_reads.window_leads``) is ``routing_method``'s."""
+    """The database's classification (``kpi_reads.lead_facts``) is ``routing_method``'s."""
     from leadpilot.service.kpis import routing_method
     from leadpilot.store.engine import write_transaction
     from leadpilot.store.tables import decisions

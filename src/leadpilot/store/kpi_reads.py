@@ -19,12 +19,17 @@ __all__ = ["assignment_counts", "duplicate_pools", "lead_facts", "queue_length"]
 
 
 def _first_assignment_id(lead_id: Any) -> Any:
-    """The id of the lead's first decision that gave it a rep (a lookup in the decisions'
-    ``(lead_id, seq)`` index per lead, so a span costs what its own leads cost)."""
+    """The id of the lead's first decision that gave it a rep: a walk of the decisions'
+    ``(lead_id, seq)`` index per lead, so a span costs what its own leads cost. (Written as
+    ``ORDER BY seq LIMIT 1``, not ``min(id)``: with stale statistics PostgreSQL turned the
+    ``min`` into a scan of the primary key filtered by lead, once per lead. ``seq`` and
+    ``id`` grow together within a lead: both are assigned under the routing lock.)"""
     earlier = decisions.alias("earlier")
     return (
-        sa.select(sa.func.min(earlier.c.id))
+        sa.select(earlier.c.id)
         .where(earlier.c.lead_id == lead_id, earlier.c.rep_id.is_not(None))
+        .order_by(earlier.c.seq)
+        .limit(1)
         .scalar_subquery()
     )
 
