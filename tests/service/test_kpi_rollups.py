@@ -268,7 +268,7 @@ def scenario(api: Api, *, days: int, per_day: tuple[int, int], n: int) -> None:
 
 
 def test_rollup_kpis_equal_the_raw_computation(store: Api) -> None:
-    scenario(store, days=4, per_day=(6, 9), n=12)
+    scenario(store, days=3, per_day=(6, 9), n=8)
 
 
 @pytest.mark.slow
