@@ -100,6 +100,7 @@ def generate_world(
     start: date = DEFAULT_START,
     months: int = 18,
     explore_share: float = RANDOM_SHARE,
+    history_pools: bool = False,
     kind: str = "additive",
     deal_values: Literal["size", "rep_segment"] = "size",
 ) -> World:
@@ -108,6 +109,10 @@ def generate_world(
     ``explore_share``: share of past leads (outside ownership holds) the historical
     assignment sent to a random rep; near 0 gives a history that rarely explores, where
     off-policy estimates of other policies have little overlap to work with.
+    ``history_pools``: the historical assignment kept each lead inside its segment's pool
+    (``catalog.SEGMENT_POOLS``: 1-200 employees inbound SDRs, 201-1000 mid-market AEs, 1001+
+    enterprise), as a team routing by segment does (ownership holds aside); False: any
+    active rep, by the managers' beliefs.
     ``kind``: which rep-specific structure the truth holds (:mod:`leadpilot.synth.kinds`);
     ``n_leads`` defaults to the kind's size (20,000; 12,000 for ``thin``).
     ``deal_values``: ``size`` (deal size follows the company alone) or ``rep_segment``
@@ -173,7 +178,13 @@ def generate_world(
     duplicates.update(_inject_duplicates(rng, new, hist))
 
     rep_pos, propensity = assign_history(
-        rng, hist, team, list(INDUSTRIES), owner_of, explore_share=explore_share
+        rng,
+        hist,
+        team,
+        list(INDUSTRIES),
+        owner_of,
+        explore_share=explore_share,
+        pools=history_pools,
     )
     rep_ids = team.roster["rep_id"].to_numpy(dtype=object)
     hist["rep_id"] = rep_ids[rep_pos]
