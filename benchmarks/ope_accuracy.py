@@ -1,32 +1,45 @@
 """Off-policy estimates of candidate routing policies vs the synthetic world's truth.
 
-For each world (seeds of the default world at one or more sizes, plus worlds whose
-historical assignment rarely explores, so overlap is poor):
+For each world (seeds at one or more sizes, plus worlds whose historical assignment rarely
+explores, so overlap is poor):
 
 1. the history's earlier 60% trains the routing model (``ConversionModel``) and the later
    leads, up to 60 days before the history ends (so every outcome is settled), are replayed;
 2. ``LoggingPolicyModel`` estimates the historical assignment's propensities from the whole
    history (segment columns + account owner + each rep's active span), clipped at 0.01;
-3. two candidate policies choose a rep for each replayed lead under each rep's daily cap:
-   ``greedy`` (the routing model's highest P(convert)) and ``round_robin``;
+3. two candidate policies choose a rep for each replayed lead under each rep's daily cap, as
+   leadpilot's router orders it: an ownership hold first (the account's owner, when taking
+   leads and under cap), else the pool's strategy: ``greedy`` (the routing model's highest
+   P(convert)) or ``round_robin``;
 4. the outcome model the estimates read is cross-fitted (``cross_fitted_reward_matrix``: each
    half of the replayed leads scored by a model trained on the earlier history plus the other
    half), as ``leadpilot simulate`` does;
-5. DM / IPS / SNIPS / DR / SWITCH-DR estimate each candidate's conversions per lead with 95%
-   bootstrap intervals, next to the truth: the world's true P(convert | lead, rep, delay) of
-   each simulated assignment, averaged over the rep's delay distribution (the same draw of
-   waiting-for-working-hours plus the rep's own response delay the history was made with),
-   summed over the simulated decisions. With exact propensities DR is also computed on the
-   noise-free outcomes (each logged lead's true probability instead of its 0/1 outcome): its
-   gap to the truth is the error DR would make without outcome noise (bias plus the weights'
-   spread over the model's residuals); the rest of DR's error is outcome noise.
+5. DM / IPS / SNIPS / DR / SNDR / DRos / SWITCH-DR estimate each candidate's conversions per
+   lead with 95% bootstrap intervals, next to the truth: the world's true
+   P(convert | lead, rep, delay) of each simulated assignment, averaged over the rep's delay
+   distribution (the same draw of waiting-for-working-hours plus the rep's own response delay
+   the history was made with), summed over the simulated decisions.
 
-A row is flagged "cannot tell to +-10%" when DR's own 95% interval is wider than +-10% of its
-estimate: the replayed leads then cannot pin the value to 10% with any unbiased estimator
-(DR's variance is mostly the squared weights times the outcomes' Bernoulli noise).
+Two kinds of world (``--kinds``):
 
-    python benchmarks/ope_accuracy.py                       # 20,000 leads, seeds 0-4 + 2 poor
-    python benchmarks/ope_accuracy.py --leads 60000 --seeds 0 1 2 3 4 --poor-seeds
+- ``pools`` (the default): a team that routes by segment, as examples/policy.yaml does
+  (1-200 employees to the inbound SDRs, 201-1000 to the mid-market AEs, 1001+ to
+  enterprise): the history was assigned inside each lead's pool (``generate_world(...,
+  history_pools=True)``) and the candidates choose inside the same pool; holds on (they are
+  on by default in every leadpilot policy).
+- ``all``: this benchmark's first world: history and candidates range over every active rep
+  (leadpilot's default policy is one pool of all reps) and the candidates ignore holds
+  (``greedy`` / ``round_robin``); ``greedy+holds`` / ``round_robin+holds`` add them.
+
+Each row also gives the efficiency bound: the narrowest 95% interval any unbiased estimator
+can have on those leads (with the exact propensities and the world's true probabilities),
+which DR reaches with the true outcome model; and the history size at which that bound is
++-10% (it shrinks as 1 / sqrt(leads)). The reps' daily caps scale with the history
+(``new_leads_for``): a larger world is the same 20 reps over the same 18 months with caps
+sized to its volume, not a team that can take a third of its leads.
+
+    python benchmarks/ope_accuracy.py                       # 20,000 leads, seeds 0-4 + poor 0-4
+    python benchmarks/ope_accuracy.py --leads 20000 60000 --arrays DIR   # two sizes, cached
 """
 
 from __future__ import annotations
@@ -60,6 +73,9 @@ TRAIN_SHARE = 0.6
 SETTLE_DAYS = 60
 DELAY_DRAWS = 16
 POOR_EXPLORE = 0.01
+# A poor-overlap history also sticks to the managers' beliefs (scores x 4): inside a pool of
+# 4-9 reps a soft belief alone spreads the leads almost as widely as random exploration.
+POOR_SHARPNESS = 4.0
 TARGET = 0.10  # the issue's target: within 10% (relative) of the truth
 Z95 = 1.959963984540054
 
@@ -142,7 +158,9 @@ def world_arrays(
     outcome model's P(convert) (``q``, ``qx``), the estimated logging distribution ``ld``, the
     logged ``action`` / ``reward`` / ``exact`` propensity, each logged lead's true probability
     ``p_logged``, and per candidate its rep positions and per-lead truth."""
-    kwargs: dict[str, Any] = {} if explore is None else {"explore_share": explore}
+    kwargs: dict[str, Any] = {}
+    if explore is not None:
+        kwargs = {"explore_share": explore, "belief_sharpness": POOR_SHARPNESS}
     world = generate_world(
         n_leads=n_leads,
         n_reps=20,
@@ -203,7 +221,8 @@ def load_arrays(
     """The world's arrays, read from (or saved to) ``arrays_dir`` when given."""
     cached = None
     if arrays_dir is not None:
-        cached = arrays_dir / f"{kind}_s{seed}_n{n_leads}_e{explore}.npz"
+        poor = "" if explore is None else f"x{POOR_SHARPNESS}"
+        cached = arrays_dir / f"{kind}_s{seed}_n{n_leads}_e{explore}{poor}.npz"
     if cached is not None and cached.exists():
         return dict(np.load(cached))
     started = time.process_time()
@@ -213,6 +232,10 @@ def load_arrays(
     if cached is not None:
         np.savez(cached, **a)
     return a
+
+
+def _poor_label(explore: float | None) -> str:
+    return "" if explore is None else f", explore {explore}, beliefs x{POOR_SHARPNESS:g}"
 
 
 def efficiency_bound(w: np.ndarray, p_logged: np.ndarray, truth_lead: np.ndarray) -> float:
@@ -261,7 +284,7 @@ def run_world(
             rows.append(
                 {
                     "kind": kind,
-                    "world": f"seed {seed}" + ("" if explore is None else f", explore {explore}"),
+                    "world": f"seed {seed}" + _poor_label(explore),
                     "overlap": "default" if explore is None else "poor",
                     "leads": n_leads,
                     "dr_noise_free_error": noise_free / truth - 1,

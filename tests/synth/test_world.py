@@ -239,3 +239,17 @@ def test_history_pools_off_is_the_same_world_as_before() -> None:
     pd.testing.assert_frame_equal(default.history, off.history)
     pooled = generate_world(**kw, history_pools=True)  # type: ignore[arg-type]
     assert (pooled.history["rep_id"] != default.history["rep_id"]).any()
+
+
+def test_sharper_beliefs_make_the_history_stick_to_them() -> None:
+    kw = {"n_leads": 1_500, "n_reps": 8, "n_new_leads": 100, "seed": 9, "explore_share": 0.01}
+    soft = generate_world(**kw)  # type: ignore[arg-type]
+    same = generate_world(**kw, belief_sharpness=1.0)  # type: ignore[arg-type]
+    pd.testing.assert_frame_equal(soft.history, same.history)
+    sharp = generate_world(**kw, belief_sharpness=4.0)  # type: ignore[arg-type]
+    assert soft.history_propensity is not None
+    assert sharp.history_propensity is not None
+    # The logged rep was the likelier under sharper beliefs: its propensity is higher.
+    assert np.median(sharp.history_propensity) > 1.5 * np.median(soft.history_propensity)
+    with pytest.raises(ConfigError, match="belief_sharpness"):
+        generate_world(**kw, belief_sharpness=0.0)  # type: ignore[arg-type]

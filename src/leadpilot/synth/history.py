@@ -42,14 +42,17 @@ def assign_history(
     *,
     explore_share: float = RANDOM_SHARE,
     pools: bool = False,
+    belief_sharpness: float = 1.0,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Rep position per lead, shape ``(n_leads,)``, drawn by the confounded logging policy
     (``explore_share`` of the leads not held by an owner go to a uniformly random rep), and
     the probability that policy gave the drawn rep, shape ``(n_leads,)``: the exact logging
     propensity off-policy evaluation needs. ``pools``: only reps of the lead's segment pool
     (``SEGMENT_POOLS``) are drawn from (all on-duty reps when that pool has nobody on duty);
-    ownership holds still go to the owner, whatever the pool. The random draws are the same
-    either way, so ``pools=False`` gives the same history as before the option existed."""
+    ownership holds still go to the owner, whatever the pool. ``belief_sharpness`` multiplies
+    the belief scores: above 1 the assignment sticks more strictly to the managers' beliefs
+    (a team that rarely strays from its routing rules). The random draws are the same either
+    way, so ``pools=False`` and sharpness 1 give the same history as before these options."""
     n = len(leads)
     n_reps = len(team.truths)
     day = leads["created_at"].dt.tz_localize(None).to_numpy().astype("datetime64[D]")
@@ -69,6 +72,7 @@ def assign_history(
         score = (
             score - BELIEF_SIZE_WEIGHT * (band[lo:hi, None] - team.believed_centre[None, :]) ** 2
         )
+        score = score * belief_sharpness if belief_sharpness != 1.0 else score
         # Gumbel-max over on-duty reps draws from the softmax of the beliefs (uniform when
         # exploring), so the probability of every rep is known exactly.
         belief = np.where(on_duty, score, -np.inf)
