@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
-import os
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -14,9 +11,9 @@ import pytest
 
 from leadpilot.analyze import analyze
 from leadpilot.analyze.report_html import write_html
+from tests import browser_tools
+from tests.browser_tools import chromium_path, playwright_api
 
-CHROMIUM = os.environ.get("LEADPILOT_CHROMIUM", "/usr/bin/chromium")
-REQUIRED = os.environ.get("LEADPILOT_REQUIRE_CHROMIUM") == "1"
 ARGS = [
     "--headless",
     "--no-sandbox",
@@ -28,34 +25,10 @@ ARGS = [
 ]
 
 
-def _chromium() -> str:
-    path = CHROMIUM if Path(CHROMIUM).exists() else shutil.which("chromium")
-    if path is None:
-        if REQUIRED:
-            pytest.fail(
-                f"chromium is required (LEADPILOT_REQUIRE_CHROMIUM=1) but {CHROMIUM} is missing"
-            )
-        pytest.skip("Debian's chromium is not installed")
-    return path
-
-
-def _playwright() -> Any:
-    """Playwright's sync API; a missing install fails (not skips) when chromium is required."""
-    try:
-        return importlib.import_module("playwright.sync_api")
-    except ImportError:
-        if REQUIRED:
-            pytest.fail(
-                "playwright is required (LEADPILOT_REQUIRE_CHROMIUM=1) but not installed: "
-                "pip install -e '.[dev]'"
-            )
-        pytest.skip("playwright is not installed")
-
-
 @pytest.mark.browser
 def test_report_renders_without_console_errors(tmp_path: Path, world: Any) -> None:
-    chromium = _chromium()
-    sync_api = _playwright()
+    chromium = chromium_path()
+    sync_api = playwright_api()
     report = write_html(analyze(world.make(n=4000, seed=8)), tmp_path / "report.html")
     errors: list[str] = []
     requests: list[str] = []
@@ -96,12 +69,12 @@ def test_missing_playwright_fails_when_chromium_is_required(
     import sys
 
     monkeypatch.setitem(sys.modules, "playwright.sync_api", None)  # import raises ImportError
-    monkeypatch.setattr(sys.modules[__name__], "REQUIRED", True)
+    monkeypatch.setattr(browser_tools, "REQUIRED", True)
     with pytest.raises(pytest.fail.Exception, match="playwright is required"):
-        _playwright()
-    monkeypatch.setattr(sys.modules[__name__], "REQUIRED", False)
+        playwright_api()
+    monkeypatch.setattr(browser_tools, "REQUIRED", False)
     with pytest.raises(pytest.skip.Exception):
-        _playwright()
+        playwright_api()
 
 
 # Measured by the browser, every label of every chart must lie inside its chart: nothing cut
@@ -119,8 +92,8 @@ _OUTSIDE = """els => els.flatMap(svg => {
 @pytest.mark.browser
 @pytest.mark.slow  # the audit and a browser: about 10 s
 def test_no_chart_label_is_cut(tmp_path: Path, world: Any) -> None:
-    chromium = _chromium()
-    sync_api = _playwright()
+    chromium = chromium_path()
+    sync_api = playwright_api()
     frame = world.make(n=3000, seed=4)
     long_industry = {
         "Software": "Professional Services and Consulting",

@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-import importlib
 import os
-import shutil
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from leadpilot.evaluate.simulation_html import render_simulation_html
-
-CHROMIUM = os.environ.get("LEADPILOT_CHROMIUM", "/usr/bin/chromium")
-REQUIRED = os.environ.get("LEADPILOT_REQUIRE_CHROMIUM") == "1"
+from tests.browser_tools import chromium_path, playwright_api
 
 
 def _interval(rate: float) -> dict[str, float]:
@@ -71,17 +67,8 @@ def test_poor_overlap_hides_the_weighting_estimates_and_text_is_escaped() -> Non
 
 @pytest.mark.browser
 def test_page_renders_in_chromium_without_errors_or_requests(tmp_path: Path) -> None:
-    path = CHROMIUM if Path(CHROMIUM).exists() else shutil.which("chromium")
-    if path is None:
-        if REQUIRED:
-            pytest.fail(f"chromium is required but {CHROMIUM} is missing")
-        pytest.skip("Debian's chromium is not installed")
-    try:
-        sync_api = importlib.import_module("playwright.sync_api")
-    except ImportError:
-        if REQUIRED:
-            pytest.fail("playwright is required: pip install -e '.[dev]'")
-        pytest.skip("playwright is not installed")
+    path = chromium_path()
+    sync_api = playwright_api()
     html = tmp_path / "sim.html"
     html.write_text(render_simulation_html(_document()), encoding="utf-8")
     errors: list[str] = []

@@ -8,7 +8,6 @@ and a decision page there (the README's pictures: ``docs/``)."""
 from __future__ import annotations
 
 import os
-import shutil
 import socket
 import threading
 import time
@@ -25,34 +24,14 @@ from leadpilot.settings import Settings
 from leadpilot.store.engine import write_transaction
 from leadpilot.store.reps import upsert_reps
 from leadpilot.store.tokens import create_token
+from tests.browser_tools import chromium_path, playwright_api
 
 from . import console_world as world
 from .conftest import Clock, migrated_engine
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = os.environ.get("LEADPILOT_CHROMIUM", "/usr/bin/chromium")
-REQUIRED = os.environ.get("LEADPILOT_REQUIRE_CHROMIUM") == "1"
 SCREENSHOTS = os.environ.get("LEADPILOT_CONSOLE_SCREENSHOTS")
-
-
-def _chromium() -> str:
-    found = CHROMIUM if Path(CHROMIUM).exists() else shutil.which("chromium")
-    if found is None:
-        if REQUIRED:
-            pytest.fail(
-                f"chromium is required (LEADPILOT_REQUIRE_CHROMIUM=1) but {CHROMIUM} is missing"
-            )
-        pytest.skip("Debian's chromium is not installed")
-    return found
-
-
-def _sync_api() -> Any:
-    if REQUIRED:
-        from playwright import sync_api
-
-        return sync_api
-    return pytest.importorskip("playwright.sync_api")
 
 
 @dataclass
@@ -100,7 +79,7 @@ class Watch:
 def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
     import uvicorn
 
-    _chromium()
+    chromium_path()
     path = tmp_path_factory.mktemp("console") / "lp.db"
     engine = migrated_engine(f"sqlite:///{path}")
     tokens = {}
@@ -131,9 +110,11 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
 
 @pytest.fixture
 def browser() -> Iterator[Any]:
-    sync_api = _sync_api()
+    sync_api = playwright_api()
     with sync_api.sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=_chromium(), args=["--no-sandbox"], headless=True)
+        b = pw.chromium.launch(
+            executable_path=chromium_path(), args=["--no-sandbox"], headless=True
+        )
         try:
             yield b
         finally:

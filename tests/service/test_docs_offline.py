@@ -3,17 +3,15 @@
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
 from pathlib import Path
 
 import pytest
 
+from tests.browser_tools import chromium_path, playwright_api
+
 from .conftest import Api
 
-CHROMIUM = os.environ.get("LEADPILOT_CHROMIUM", "/usr/bin/chromium")
-REQUIRED = os.environ.get("LEADPILOT_REQUIRE_CHROMIUM") == "1"
 ORIGIN = "http://leadpilot.test"
 
 
@@ -39,17 +37,8 @@ def test_docs_pages_load_every_asset_from_the_app(api: Api) -> None:
 
 @pytest.mark.browser
 def test_docs_render_in_chromium_with_the_network_cut_off(api: Api, tmp_path: Path) -> None:
-    chromium = CHROMIUM if Path(CHROMIUM).exists() else shutil.which("chromium")
-    if chromium is None:
-        if REQUIRED:
-            pytest.fail(
-                f"chromium is required (LEADPILOT_REQUIRE_CHROMIUM=1) but {CHROMIUM} is missing"
-            )
-        pytest.skip("Debian's chromium is not installed")
-    if REQUIRED:
-        from playwright import sync_api
-    else:
-        sync_api = pytest.importorskip("playwright.sync_api")
+    chromium = chromium_path()
+    sync_api = playwright_api()
     blocked: list[str] = []
 
     def serve(route, request) -> None:  # type: ignore[no-untyped-def]

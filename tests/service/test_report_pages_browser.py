@@ -3,9 +3,6 @@ in headless Chromium with no console error and no request beyond the page itself
 
 from __future__ import annotations
 
-import importlib
-import os
-import shutil
 from pathlib import Path
 
 import pytest
@@ -14,12 +11,10 @@ from leadpilot.evaluate.lift import lift_report, policies_by_version
 from leadpilot.evaluate.report_pages import render_lift_html, render_shadow_html
 from leadpilot.evaluate.shadow import shadow_report
 from leadpilot.store.measurement import measured_leads, policy_texts
+from tests.browser_tools import chromium_path, playwright_api
 
 from .test_lift_report import SWITCHBACK, _api, _route
 from .test_shadow_report import _shadow_log
-
-CHROMIUM = os.environ.get("LEADPILOT_CHROMIUM", "/usr/bin/chromium")
-REQUIRED = os.environ.get("LEADPILOT_REQUIRE_CHROMIUM") == "1"
 
 
 def _pages(tmp_path: Path) -> list[Path]:
@@ -43,17 +38,8 @@ def _pages(tmp_path: Path) -> list[Path]:
 
 @pytest.mark.browser
 def test_report_pages_render_in_chromium(tmp_path: Path) -> None:
-    path = CHROMIUM if Path(CHROMIUM).exists() else shutil.which("chromium")
-    if path is None:
-        if REQUIRED:
-            pytest.fail(f"chromium is required but {CHROMIUM} is missing")
-        pytest.skip("Debian's chromium is not installed")
-    try:
-        sync_api = importlib.import_module("playwright.sync_api")
-    except ImportError:
-        if REQUIRED:
-            pytest.fail("playwright is required: pip install -e '.[dev]'")
-        pytest.skip("playwright is not installed")
+    path = chromium_path()
+    sync_api = playwright_api()
     pages = _pages(tmp_path)
     errors: list[str] = []
     requests: list[str] = []
