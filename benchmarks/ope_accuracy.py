@@ -334,7 +334,7 @@ def _print(rows: list[dict[str, Any]]) -> None:
         + " | ".join(LABELS[e] for e in SHOWN)
         + " | DR (exact p) | DR +- (bound) | history for DR +-10% | ESS | verdict |"
     )
-    print("|---" * (11 + len(SHOWN)) + "|")
+    print("|---" * (10 + len(SHOWN)) + "|")
     keys = ["kind", "world", "leads", "policy"]
     for (kind, world, leads, policy), g in frame.groupby(keys, sort=False):
         cell = {(r["estimator"], r["propensity"]): r for r in g.to_dict("records")}
