@@ -210,7 +210,7 @@ def test_targets_from_the_policy_change_the_verdict(week: str, tmp_path: Path) -
     assert rec["severity"] == pytest.approx(10 / 5 - 1)
     html, md = render_weekly_html(after), render_weekly_markdown(after)
     assert f"&gt;= 45.0% (from policy v{version})" in html
-    assert f"| <= 5 (from policy v{version}) | MISSED |" in md
+    assert f"| <= 5 min (from policy v{version}) | MISSED |" in md
     assert "| <= 5.0% (default) |" in md  # reassignment: the alert rule's default target
     assert f"Targets come from the active policy v{version}" in md
 

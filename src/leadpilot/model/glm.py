@@ -279,9 +279,14 @@ class GLMStack:
         spec = self.spec
         if spec.n_numeric:
             zn, miss = spec._num_block(X)
-            # Broadcast sums, not matmul: no BLAS threads in the scoring hot path.
-            z += (self.num[:, None, :] * zn[None, :, :]).sum(axis=2)
-            z += (self.miss[:, None, :] * miss[None, :, :]).sum(axis=2)
+            # One term at a time, in order: elementwise, so a row gets the same bits scored
+            # alone or in a batch (the batch router relies on it), no BLAS threads, and no
+            # reduction over a short axis of a (models x rows x terms) product, which made
+            # this 80% of the batch scorer's CPU.
+            for coef, values in ((self.num, zn.T), (self.miss, miss.T)):
+                for j, column in enumerate(values):
+                    if coef[:, j].any():  # products have no missing-indicator coefficient
+                        z += coef[:, j : j + 1] * column
         return z
 
     def term_contributions(self, X: NDF, model: int = 0) -> dict[str, NDF]:

@@ -30,7 +30,11 @@ def _target(row: dict[str, Any]) -> str:
     t = row.get("target")
     if t is None:
         return "-"
-    shown = _pct(t) if row["kind"] == "rate" else f"{t:g}"
+    shown = (
+        _pct(t)
+        if row["kind"] == "rate"
+        else f"{t:g}" + (" min" if row["kind"] == "minutes" else "")
+    )
     source = row.get("target_from")
     if source is None:
         return f"{row['sense']} {shown}"
