@@ -83,7 +83,7 @@ def test_weighting_estimates_match_a_hand_recomputation(folder: Path, run: dict)
         )
         assert policy["overlap"]["ess"] == pytest.approx(w.sum() ** 2 / (w**2).sum())
         assert 0 < est["dm"]["rate"] < 1
-        assert set(est) == {"dm", "ips", "snips", "dr", "switch_dr"}
+        assert set(est) == {"dm", "ips", "snips", "dr", "switch_dr", "sndr", "dr_os"}
         dr = est["dr"]
         rel = (dr["ci_high"] - dr["ci_low"]) / 2 / dr["rate"]
         precision = policy["precision"]["dr"]
