@@ -14,8 +14,15 @@ from leadpilot.model.estimator import ConversionModel
 from leadpilot.model.evaluation import EvaluationReport
 from leadpilot.model.explain import describe_feature
 from leadpilot.model.metrics import jsonable
+from leadpilot.model.rep_trees import RepTrees, combined_attributes
 
-__all__ = ["metrics_document", "render_card", "write_reports"]
+__all__ = [
+    "metrics_document",
+    "render_card",
+    "rep_structure_lines",
+    "structure_summary",
+    "write_reports",
+]
 
 
 def _f(x: Any, fmt: str = ".3f") -> str:
@@ -186,7 +193,7 @@ def render_card(
     lines += ["", "## What drives the scores (share of mean absolute contribution)", ""]
     for _, row in imp.iterrows():
         lines.append(f"- {row['meaning']} (`{row['feature']}`): {row['share']:.1%}")
-    lines += rep_structure_lines(model.fitted_.rep_effects, model.rep_trees)
+    lines += rep_structure_lines(model.fitted_.rep_effects, model.rep_trees, _combinations(model))
     if ev["guards"]:
         lines += ["", "## Guards (checks before and after training)", ""]
         lines += ["| guard | verdict | detail |", "|---|---|---|"]
@@ -213,9 +220,69 @@ def render_card(
     return "\n".join(lines) + "\n"
 
 
-def rep_structure_lines(effects: Sequence[Mapping[str, Any]], enabled: bool) -> list[str]:
-    """The card's "rep-specific structure" section: the rep-aware trees' largest effects in
-    words (where each rep beats or trails the team's prediction, and by how much)."""
+def _combinations(model: ConversionModel) -> list[dict[str, Any]]:
+    """The attribute pairs the rep-aware trees combine, with rep names (empty without)."""
+    trees = [b for b in model.fitted_.boosters if isinstance(b, RepTrees)]
+    if not trees:
+        return []
+    names = model.fitted_.state.levels["rep_id"]
+    return [
+        {**c, "reps": [names[r] if 0 <= r < len(names) else str(r) for r in c["reps"]]}
+        for c in combined_attributes(trees[0])
+    ]
+
+
+# The lead attributes a RevOps reader thinks in: company size, however the model sees it.
+_KIND_OF = {"log_company_size": "company size", "size_band": "company size"}
+
+
+def _kind(feature: str) -> str:
+    return _KIND_OF.get(feature) or describe_feature(feature)
+
+
+def structure_summary(
+    effects: Sequence[Mapping[str, Any]], combinations: Sequence[Mapping[str, Any]] = ()
+) -> str:
+    """One paragraph naming the kinds of rep-specific structure found: per lead attribute,
+    how many reps' edges depend on it and the largest edge in percentage points; then the
+    attributes the trees combine most."""
+    by_kind: dict[str, tuple[set[str], float]] = {}
+    for e in effects:
+        kind = _kind(str(e["feature"]))
+        reps, most = by_kind.get(kind, (set(), 0.0))
+        size = max(abs(float(e["best_points"])), abs(float(e["worst_points"])))
+        by_kind[kind] = (reps | {str(e["rep"])}, max(most, size))
+    ranked = sorted(by_kind.items(), key=lambda kv: (-len(kv[1][0]), -kv[1][1]))
+    parts = [
+        f"{kind} ({len(reps)} rep{'s' if len(reps) > 1 else ''}, up to {most:.1f} points)"
+        for kind, (reps, most) in ranked
+    ]
+    text = (
+        "**In short:** some reps do better or worse than the team model predicts "
+        "depending on " + "; ".join(parts) + "."
+    )
+    pairs = [c for c in combinations if c["reps"]]
+    if pairs:
+        text += (
+            " Some edges hold only in combination; the trees most often combine "
+            + "; ".join(
+                f"{_kind(c['attributes'][0])} with {_kind(c['attributes'][1])} "
+                f"({len(c['reps'])} rep{'s' if len(c['reps']) > 1 else ''})"
+                for c in pairs[:3]
+            )
+            + "."
+        )
+    return text
+
+
+def rep_structure_lines(
+    effects: Sequence[Mapping[str, Any]],
+    enabled: bool,
+    combinations: Sequence[Mapping[str, Any]] = (),
+) -> list[str]:
+    """The card's "rep-specific structure" section: a plain-words summary of the kinds of
+    structure found, then the rep-aware trees' largest effects (where each rep beats or
+    trails the team's prediction, and by how much)."""
     lines = ["", "## Rep-specific structure the model found", ""]
     if not enabled:
         return [*lines, "Rep-aware trees were switched off for this model (`rep_trees=False`)."]
@@ -227,6 +294,8 @@ def rep_structure_lines(effects: Sequence[Mapping[str, Any]], enabled: bool) -> 
             "log loss on each rep's latest leads, so the model routes on the cells alone.",
         ]
     lines += [
+        structure_summary(effects, combinations),
+        "",
         "Each rep has a few small trees that learn where that rep converts better or worse "
         "than the team model predicts for the same lead, over every lead attribute and their "
         "combinations (nobody listed them). The largest effects on the latest settled leads "
