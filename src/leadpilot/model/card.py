@@ -14,7 +14,6 @@ from leadpilot.model.estimator import ConversionModel
 from leadpilot.model.evaluation import EvaluationReport
 from leadpilot.model.explain import describe_feature
 from leadpilot.model.metrics import jsonable
-from leadpilot.model.rep_trees import RepTrees, combined_attributes
 
 __all__ = [
     "metrics_document",
@@ -193,7 +192,7 @@ def render_card(
     lines += ["", "## What drives the scores (share of mean absolute contribution)", ""]
     for _, row in imp.iterrows():
         lines.append(f"- {row['meaning']} (`{row['feature']}`): {row['share']:.1%}")
-    lines += rep_structure_lines(model.fitted_.rep_effects, model.rep_trees, _combinations(model))
+    lines += rep_structure_lines(model.fitted_.rep_effects, model.rep_trees)
     if ev["guards"]:
         lines += ["", "## Guards (checks before and after training)", ""]
         lines += ["| guard | verdict | detail |", "|---|---|---|"]
@@ -220,18 +219,6 @@ def render_card(
     return "\n".join(lines) + "\n"
 
 
-def _combinations(model: ConversionModel) -> list[dict[str, Any]]:
-    """The attribute pairs the rep-aware trees combine, with rep names (empty without)."""
-    trees = [b for b in model.fitted_.boosters if isinstance(b, RepTrees)]
-    if not trees:
-        return []
-    names = model.fitted_.state.levels["rep_id"]
-    return [
-        {**c, "reps": [names[r] if 0 <= r < len(names) else str(r) for r in c["reps"]]}
-        for c in combined_attributes(trees[0])
-    ]
-
-
 # The lead attributes a RevOps reader thinks in: company size, however the model sees it.
 _KIND_OF = {"log_company_size": "company size", "size_band": "company size"}
 
@@ -240,12 +227,10 @@ def _kind(feature: str) -> str:
     return _KIND_OF.get(feature) or describe_feature(feature)
 
 
-def structure_summary(
-    effects: Sequence[Mapping[str, Any]], combinations: Sequence[Mapping[str, Any]] = ()
-) -> str:
-    """One paragraph naming the kinds of rep-specific structure found: per lead attribute,
-    how many reps' edges depend on it and the largest edge in percentage points; then the
-    attributes the trees combine most."""
+def structure_summary(effects: Sequence[Mapping[str, Any]]) -> str:
+    """One sentence naming the kinds of rep-specific structure among ``effects`` (the
+    card's table): per lead attribute, how many reps' edges depend on it and the largest
+    edge in percentage points, most reps first."""
     by_kind: dict[str, tuple[set[str], float]] = {}
     for e in effects:
         kind = _kind(str(e["feature"]))
@@ -258,28 +243,13 @@ def structure_summary(
         for kind, (reps, most) in ranked
     ]
     text = (
-        "**In short:** some reps do better or worse than the team model predicts "
-        "depending on " + "; ".join(parts) + "."
+        "**In short:** in the largest effects below, reps do better or worse than the "
+        "team model predicts depending on " + "; ".join(parts) + "."
     )
-    pairs = [c for c in combinations if c["reps"]]
-    if pairs:
-        text += (
-            " Some edges hold only in combination; the trees most often combine "
-            + "; ".join(
-                f"{_kind(c['attributes'][0])} with {_kind(c['attributes'][1])} "
-                f"({len(c['reps'])} rep{'s' if len(c['reps']) > 1 else ''})"
-                for c in pairs[:3]
-            )
-            + "."
-        )
     return text
 
 
-def rep_structure_lines(
-    effects: Sequence[Mapping[str, Any]],
-    enabled: bool,
-    combinations: Sequence[Mapping[str, Any]] = (),
-) -> list[str]:
+def rep_structure_lines(effects: Sequence[Mapping[str, Any]], enabled: bool) -> list[str]:
     """The card's "rep-specific structure" section: a plain-words summary of the kinds of
     structure found, then the rep-aware trees' largest effects (where each rep beats or
     trails the team's prediction, and by how much)."""
@@ -294,7 +264,7 @@ def rep_structure_lines(
             "log loss on each rep's latest leads, so the model routes on the cells alone.",
         ]
     lines += [
-        structure_summary(effects, combinations),
+        structure_summary(effects),
         "",
         "Each rep has a few small trees that learn where that rep converts better or worse "
         "than the team model predicts for the same lead, over every lead attribute and their "

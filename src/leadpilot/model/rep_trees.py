@@ -34,7 +34,6 @@ __all__ = [
     "RepTrees",
     "RepTreesConfig",
     "Trees",
-    "combined_attributes",
     "fit_rep_trees",
     "found_effects",
 ]
@@ -321,34 +320,3 @@ def _groups(x: NDF, name: str, levels: Mapping[str, Sequence[str]]) -> dict[str,
             mask = known & (x >= lo) & ((x < hi) | (hi == edges[-1]))
             out[f"{raw(lo):,.0f} to {raw(hi):,.0f}"] = mask
     return {k: v for k, v in out.items() if v.sum() >= 10}
-
-
-def combined_attributes(trees: RepTrees, *, top: int = 5) -> list[dict[str, Any]]:
-    """Which lead attributes the rep-aware trees combine: a split on one attribute below a
-    split on another (on the same path) means "this rep's edge on B depends on A". Per
-    unordered pair of attributes, the reps whose trees make such splits and the summed
-    split gain of the lower splits (LightGBM's gain, a relative weight); largest ``top``
-    first. Read from the trees alone, no data needed."""
-    names = trees.feature_name()
-    gain: dict[tuple[str, str], float] = {}
-    reps: dict[tuple[str, str], set[int]] = {}
-
-    def walk(node: Mapping[str, Any], above: frozenset[str], code: int) -> None:
-        if "split_feature" not in node:
-            return
-        name = names[int(node["split_feature"])]
-        for other in above - {name}:
-            key = (min(name, other), max(name, other))
-            gain[key] = gain.get(key, 0.0) + float(node.get("split_gain", 0.0))
-            reps.setdefault(key, set()).add(code)
-        for child in ("left_child", "right_child"):
-            walk(node[child], above | {name}, code)
-
-    for code, booster in trees.boosters.items():
-        for tree in booster.dump_model()["tree_info"]:
-            walk(tree["tree_structure"], frozenset(), code)
-    out = [
-        {"attributes": key, "reps": sorted(reps[key]), "gain": g}
-        for key, g in sorted(gain.items(), key=lambda kv: -kv[1])
-    ]
-    return out[:top]
