@@ -276,6 +276,9 @@ class Decision:
     rotation_update: Mapping[str, float] = field(default_factory=dict)
     # E(value | lead, chosen rep) under a value objective (also in its candidate's record).
     expected_value: float | None = None
+    # The lead's policy segment: committing counts the lead in the pool's window of that
+    # segment too, what a development share restricted to segments is counted on.
+    segment: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

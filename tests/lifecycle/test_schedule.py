@@ -95,3 +95,38 @@ def test_worker_retrains_when_due_and_every_replica_swaps(tmp_path, small_world)
         assert stored.decision.model_version == champion
         assert not watcher.poll(end)  # nothing new: no reload
     engine.dispose()
+
+
+def test_a_retrain_that_cannot_run_warns_once_and_waits(caplog: pytest.LogCaptureFixture) -> None:
+    """No leads to learn from yet (a fresh install): one warning with the fix, no traceback,
+    and no new child process every minute while the registry stays empty."""
+    import logging
+    from concurrent.futures import Future
+
+    from leadpilot.errors import ConfigError
+    from leadpilot.service.retrain_schedule import RETRY_SECONDS, RetrainSchedule
+
+    class Service:  # due() would say "no model is registered yet" on every check
+        def __getattr__(self, name: str) -> None:
+            raise AssertionError(f"the schedule asked the service for {name} while waiting")
+
+    schedule = RetrainSchedule(Service())  # type: ignore[arg-type]
+    failed: Future[dict[str, object]] = Future()
+    hint = "load a history with `leadpilot load history.csv`"
+    failed.set_exception(
+        ConfigError("no leads in the store since 2025-01-05 to learn from", hint=hint)
+    )
+    schedule._job = failed
+    with caplog.at_level(logging.INFO, logger="leadpilot.worker"):
+        assert schedule.maybe_start(NOW) is False
+        assert schedule.maybe_start(NOW) is False  # still waiting: the service is not asked
+    assert schedule.last_result == {
+        "action": "failed",
+        "reason": "no leads in the store since 2025-01-05 to learn from",
+        "hint": hint,
+    }
+    [record] = caplog.records
+    assert record.levelname == "WARNING"
+    assert record.exc_info is None
+    assert "load a history" in record.getMessage()
+    assert f"tries again in {RETRY_SECONDS / 60:.0f} min" in record.getMessage()

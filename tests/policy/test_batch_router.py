@@ -202,6 +202,40 @@ def test_model_batch_scores_are_the_one_lead_scores_bit_for_bit(world: Any, mode
             assert np.array_equal(got.sufficiency, one.sufficiency)
 
 
+def test_model_batch_scores_at_moved_hours_are_the_one_lead_scores_bit_for_bit(
+    world: Any, model: Any
+) -> None:
+    """``candidates_at``: some reps' response hours moved since the batch was scored (a
+    queue backlog), a random subset of the roster: the one-lead scores, bit for bit, while
+    scoring only the moved pairs and the average rep."""
+    leads = leads_from_frame(world.new_leads)[:40]
+    ids = list(world.active_rep_ids)
+    rng = np.random.default_rng(3)
+    typical = rng.uniform(0.5, 30.0, len(ids))
+    for batch_hours in (typical, None):
+        batch = model.score_batch(leads, ids, expected_response_hours=batch_hours)
+        for row, lead in enumerate(leads):
+            k = int(rng.integers(1, len(ids) + 1))
+            cols = sorted(int(c) for c in rng.choice(len(ids), size=k, replace=False))
+            base = typical if batch_hours is not None else np.full(len(ids), 7.0)
+            hours = base[cols].copy()
+            moved = rng.random(k) < 0.3  # backlogs: some reps' hours grow
+            hours[moved] += rng.integers(1, 4, int(moved.sum())) * 0.75
+            for asked in (hours, None):
+                one = model.score_candidates(
+                    lead, [ids[c] for c in cols], expected_response_hours=asked
+                )
+                got = batch.candidates_at(row, cols, asked)
+                assert np.array_equal(got.p, one.p)
+                assert got.confidence == one.confidence
+                assert np.array_equal(got.sufficiency, one.sufficiency)
+                assert np.array_equal(got.draws, one.draws)
+    # the whole roster at the batch's own hours scores no row of its own
+    batch = model.score_batch(leads, ids, expected_response_hours=typical)
+    batch.candidates_at(0, list(range(len(ids))), typical)
+    assert batch.average_rows_scored == 0
+
+
 def test_precomputed_scorer_hands_other_questions_to_the_scorer(world: Any) -> None:
     oracle = world.truth.as_scorer()
     leads = leads_from_frame(world.new_leads)[:5]

@@ -36,13 +36,18 @@ class TableValues:
         return ValueEstimates(mean, mean * 0.9, mean * 1.1)
 
     def value_batch(self, leads, rep_ids, objective):  # type: ignore[no-untyped-def]
-        return np.array([[self.table[r][lead.industry] for r in rep_ids] for lead in leads])
+        deal = np.array([[self.table[r][lead.industry] for r in rep_ids] for lead in leads])
+        if objective == "won_revenue":  # E(won revenue | opportunity) = P(win) x E(deal)
+            return deal * np.array([WIN_RATE[r] for r in rep_ids])
+        return deal
 
     def typical_value(self, objective: str) -> float:
         return self.typical
 
 
 # ann's deals are 1,000 in both industries; bob's 3,000 in Software and 2,000 in Retail.
+# ann wins 80% of her opportunities, bob 30%.
+WIN_RATE = {"ann": 0.8, "bob": 0.3}
 VALUES = TableValues({"ann": {"Software": 1000.0, "Retail": 1000.0},
                       "bob": {"Software": 3000.0, "Retail": 2000.0}})  # fmt: skip
 
@@ -80,8 +85,11 @@ def test_an_unknown_objective_names_the_key_and_the_allowed_values() -> None:
     [
         # Retail: ann 0.30 > bob 0.25 conversions ...
         ("conversions", "ann", None, 0.30),
-        # ... but bob's 0.25 x 2,000 = 500 beats ann's 0.30 x 1,000 = 300 of pipeline.
+        # ... but bob's 0.25 x 2,000 = 500 beats ann's 0.30 x 1,000 = 300 of pipeline ...
         ("pipeline_value", "bob", 2000.0, 500.0),
+        # ... and ann's 0.30 x 0.8 x 1,000 = 240 beats bob's 0.25 x 0.3 x 2,000 = 150 of
+        # won revenue (her value 0.8 x 1,000 = 800).
+        ("won_revenue", "ann", 800.0, 240.0),
     ],
 )
 def test_greedy_choice_under_each_objective(
@@ -93,10 +101,14 @@ def test_greedy_choice_under_each_objective(
     assert d.rep_id == rep
     assert d.expected_value == value
     assert d.candidates[0].score == pytest.approx(score)
-    if value is not None:
+    if objective == "pipeline_value":
         assert "OBJECTIVE:pipeline_value" in d.reasons
         other = next(c for c in d.candidates if c.rep_id == "ann")
         assert (other.value, other.score) == (1000.0, pytest.approx(300.0))
+    if objective == "won_revenue":
+        assert "OBJECTIVE:won_revenue" in d.reasons
+        other = next(c for c in d.candidates if c.rep_id == "bob")
+        assert (other.value, other.score) == (pytest.approx(600.0), pytest.approx(150.0))
     row = decisions_frame([d]).iloc[0]
     assert (row["expected_value"] is None or np.isnan(row["expected_value"])) == (value is None)
 
@@ -126,6 +138,38 @@ def test_shadow_price_is_the_marginal_pipeline_value_of_capacity() -> None:
     assert ann.price == pytest.approx(200.0)
     assert bob.price == pytest.approx(0.0)
     assert (d.rep_id, ann.score, bob.score) == ("bob", pytest.approx(100.0), pytest.approx(500.0))
+
+
+def test_won_revenue_end_to_end_by_hand() -> None:
+    # policy (objective: won_revenue) -> shadow prices -> decision -> the decision log's
+    # figures. ann has one slot today and ~14 leads are expected before midnight, half
+    # Software. In won revenue a Software lead is worth 0.5 x 0.8 x 1,000 = 400 with ann
+    # and 0.1 x 0.3 x 3,000 = 90 with bob, a Retail lead 240 with ann and 150 with bob:
+    # ann's slot goes to a Software lead and is worth 400 - 90 = 310 (in pipeline value it
+    # was worth 200). A Retail lead then scores 240 - 310 = -70 with ann, 150 with bob.
+    from leadpilot.policy import refresh_prices
+    from leadpilot.policy.explain import explain
+
+    sample = tuple(Lead(f"s{i}", industry="Software" if i % 2 else "Retail") for i in range(10))
+    demand = DemandModel(sample, np.full(24, 1 / 24), 24.0)
+    state = InMemoryState()
+    inputs = router_inputs(_policy("won_revenue"), REPS, scorer=SCORER, value_model=VALUES)
+    lead = Lead("w", industry="Retail")
+    inputs = refresh_prices(lead, inputs, state, NOW, ShadowPricer(demand))
+    d = route(lead, inputs, state, NOW, np.random.default_rng(0))
+    ann = next(c for c in d.candidates if c.rep_id == "ann")
+    bob = next(c for c in d.candidates if c.rep_id == "bob")
+    assert (ann.price, bob.price) == (pytest.approx(310.0), pytest.approx(0.0))
+    assert (ann.score, bob.score) == (pytest.approx(-70.0), pytest.approx(150.0))
+    assert d.rep_id == "bob"
+    assert "OBJECTIVE:won_revenue" in d.reasons
+    # the logged figures: bob's P(convert) 0.25 and his won revenue if converted,
+    # 0.3 x 2,000 = 600: 150 expected won revenue for this lead
+    row = decisions_frame([d]).iloc[0]
+    assert (row["p_convert"], row["expected_value"]) == (0.25, pytest.approx(600.0))
+    assert row["p_convert"] * row["expected_value"] == pytest.approx(150.0)
+    assert row["runner_up"] == "ann"
+    assert "expected won revenue if converted 600" in explain(d)
 
 
 @pytest.mark.parametrize("scale", [1.0, 2500.0])

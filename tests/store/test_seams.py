@@ -64,8 +64,9 @@ def engine(tmp_path: Path) -> sa.Engine:
 
 def test_decision_columns_are_the_decision_fields_the_table_has() -> None:
     fields = {f.name for f in dataclasses.fields(Decision)}
-    # Written out by hand: what the log keeps, and the two it does not (the state's own).
-    assert set(DECISION_COLUMNS) == fields - {"rep_local_day", "rotation_update"}
+    # Written out by hand: what the log keeps, and the three it does not (the state's own;
+    # the segment follows from the lead's company size and the policy version).
+    assert set(DECISION_COLUMNS) == fields - {"rep_local_day", "rotation_update", "segment"}
     assert set(decisions.c.keys()) - set(DECISION_COLUMNS) == {"id", "seq", "live", "trigger"}
 
 

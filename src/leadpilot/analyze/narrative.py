@@ -1,14 +1,14 @@
-"""Optional narrative: send the computed audit (never raw rows) to an OpenAI-compatible
-chat endpoint and return its prose, to be shown clearly marked as generated."""
+"""Optional narrative of the audit: what is sent (the computed audit, never raw rows) and
+what the model is asked; the request itself is ``leadpilot.llm_narrative``'s, shared with
+the weekly review."""
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import httpx
 
-from leadpilot.errors import ConfigError
+from leadpilot.llm_narrative import chat_narrative
 
 __all__ = ["SYSTEM_PROMPT", "narrative_payload", "request_narrative"]
 
@@ -41,11 +41,6 @@ def narrative_payload(doc: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _endpoint(url: str) -> str:
-    url = url.rstrip("/")
-    return url if url.endswith("/chat/completions") else url + "/chat/completions"
-
-
 def request_narrative(
     doc: dict[str, Any],
     *,
@@ -55,43 +50,15 @@ def request_narrative(
     timeout: float = 120.0,
     transport: httpx.BaseTransport | None = None,
 ) -> dict[str, str]:
-    """POST the audit to ``url`` (``.../v1`` or the full ``/chat/completions`` address) and
-    return ``{"model": ..., "text": ...}``. Raises ``ConfigError`` when the endpoint fails."""
-    body = {
-        "model": model,
-        "temperature": 0.2,
-        "messages": [
-            {"role": "system", "content": SYSTEM_PROMPT},
-            {"role": "user", "content": json.dumps(narrative_payload(doc), allow_nan=False)},
-        ],
-    }
-    headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
-    endpoint = _endpoint(url)
-    try:
-        with httpx.Client(timeout=timeout, transport=transport) as client:
-            response = client.post(endpoint, json=body, headers=headers)
-            response.raise_for_status()
-            data = response.json()
-        text = data["choices"][0]["message"]["content"]
-    except httpx.HTTPStatusError as exc:
-        raise ConfigError(
-            f"the narrative endpoint {endpoint} answered HTTP {exc.response.status_code}",
-            hint="check --llm-url, --llm-model and LEADPILOT_LLM_API_KEY; the report itself "
-            "does not need the narrative (leave the flags out)",
-        ) from None
-    except httpx.HTTPError as exc:
-        raise ConfigError(
-            f"could not reach the narrative endpoint {endpoint}: {type(exc).__name__}",
-            hint="check --llm-url (an OpenAI-compatible server, e.g. http://127.0.0.1:8080/v1)",
-        ) from None
-    except (KeyError, IndexError, TypeError, ValueError):
-        raise ConfigError(
-            f"the narrative endpoint {endpoint} did not answer like an OpenAI chat completion",
-            hint="use a server that implements POST /chat/completions",
-        ) from None
-    if not isinstance(text, str) or not text.strip():
-        raise ConfigError(
-            f"the narrative endpoint {endpoint} returned an empty message",
-            hint="try another --llm-model",
-        )
-    return {"model": model, "text": text.strip()}
+    """POST the audit's aggregates (``narrative_payload``) to ``url`` (``.../v1`` or the
+    full ``/chat/completions`` address) and return ``{"model": ..., "text": ...}``. Raises
+    ``ConfigError`` when the endpoint fails (``llm_narrative.chat_narrative``)."""
+    return chat_narrative(
+        narrative_payload(doc),
+        system_prompt=SYSTEM_PROMPT,
+        url=url,
+        model=model,
+        api_key=api_key,
+        timeout=timeout,
+        transport=transport,
+    )

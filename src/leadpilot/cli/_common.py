@@ -18,12 +18,14 @@ import typer
 from rich.console import Console
 
 __all__ = [
+    "LLM_MODEL_OPTION",
     "console",
     "err_console",
     "json_on_stdout",
     "json_out_option",
     "json_switch",
     "legacy_json_args",
+    "llm_url_option",
 ]
 
 console = Console()
@@ -43,6 +45,20 @@ def json_switch(what: str = "the result") -> Any:
 def json_out_option(what: str = "the figures") -> Any:
     """The ``--json-out PATH`` option: ``what`` as a JSON file."""
     return typer.Option(None, "--json-out", help=f"Write {what} as JSON to this file.")
+
+
+def llm_url_option(what: str = "the computed JSON") -> Any:
+    """``--llm-url``: an OpenAI-compatible endpoint for an optional narrative."""
+    return typer.Option(
+        None,
+        "--llm-url",
+        help=f"OpenAI-compatible endpoint for an optional narrative (sends {what}, never "
+        "rows; shown marked as generated). Goes with --llm-model. API key: "
+        "LEADPILOT_LLM_API_KEY.",
+    )
+
+
+LLM_MODEL_OPTION: Any = typer.Option(None, "--llm-model", help="Model name for --llm-url.")
 
 
 @contextmanager

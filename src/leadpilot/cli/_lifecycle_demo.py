@@ -62,7 +62,12 @@ def demo_section(console: Console, workdir: Path, world: Any, model_dir: Path) -
     from leadpilot.service.metrics import ServiceMetrics
     from leadpilot.service.schemas import EventCreate
     from leadpilot.service.weekly import weekly_report
-    from leadpilot.service.weekly_pages import kpi_cells, render_weekly_html, render_weekly_markdown
+    from leadpilot.service.weekly_pages import (
+        kpi_cells,
+        render_weekly_html,
+        render_weekly_markdown,
+        targets_note,
+    )
     from leadpilot.settings import Settings
     from leadpilot.store.engine import write_transaction
     from leadpilot.store.models import set_champion
@@ -140,6 +145,7 @@ def demo_section(console: Console, workdir: Path, world: Any, model_dir: Path) -
     console.print(table)
     for i, rec in enumerate(document["recommendations"], start=1):
         console.print(f"{i}. [bold]{rec['change']}[/]. Why: {rec['evidence']}.", highlight=False)
+    console.print(f"[dim]{targets_note(document)}[/]", highlight=False)
     for note in document["notes"]:
         console.print(f"[dim]{note}[/]", highlight=False)
     console.print(f"Weekly review written to {workdir}/weekly.html (and .md, .json).")

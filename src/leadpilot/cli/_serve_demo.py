@@ -59,6 +59,8 @@ pools:
     strategy: predictive
     fallback: round_robin
 max_reassignments: 2
+retrain:
+  enabled: false   # this step is about SLA timers; step 9 shows retraining
 """
 _CANONICAL = (
     "lead_id", "email", "company", "domain", "source", "industry", "company_size",

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -12,8 +11,8 @@ from rich.console import Console
 from rich.panel import Panel
 from rich.table import Table
 
+from leadpilot.cli._common import LLM_MODEL_OPTION, json_out_option, json_switch, llm_url_option
 from leadpilot.cli._common import console as default_console
-from leadpilot.cli._common import json_out_option, json_switch
 from leadpilot.errors import ConfigError
 from leadpilot.outputs import prepare_output_file
 from leadpilot.schema import TARGETS
@@ -167,19 +166,13 @@ def demo_section(console: Console, workdir: Path) -> Path:
 
 
 def _narrative(analysis: Analysis, url: str | None, model: str | None) -> dict[str, str] | None:
-    if url is None and model is None:
+    from leadpilot.llm_narrative import narrative_requested
+
+    if not narrative_requested(url, model) or url is None or model is None:
         return None
-    if not url or not model:
-        raise ConfigError(
-            "--llm-url and --llm-model go together",
-            hint="give both (e.g. --llm-url http://127.0.0.1:8080/v1 --llm-model llama3), "
-            "or neither to keep everything on this machine",
-        )
     from leadpilot.analyze.narrative import request_narrative
 
-    return request_narrative(
-        analysis.to_dict(), url=url, model=model, api_key=os.environ.get("LEADPILOT_LLM_API_KEY")
-    )
+    return request_narrative(analysis.to_dict(), url=url, model=model)
 
 
 def register(app: typer.Typer) -> None:
@@ -219,13 +212,8 @@ def register(app: typer.Typer) -> None:
         seed: int = typer.Option(
             0, "--seed", min=0, help="Seed of the bootstrap (same seed, same numbers)."
         ),
-        llm_url: str | None = typer.Option(
-            None,
-            "--llm-url",
-            help="OpenAI-compatible endpoint for an optional narrative (sends the computed "
-            "JSON, never rows). API key: LEADPILOT_LLM_API_KEY.",
-        ),
-        llm_model: str | None = typer.Option(None, "--llm-model", help="Model name for --llm-url."),
+        llm_url: str | None = llm_url_option(),
+        llm_model: str | None = LLM_MODEL_OPTION,
         quiet: bool = typer.Option(False, "--quiet", "-q", help="Print only the verdict."),
     ) -> None:
         """Audit a routing history: conversion by rep and source, who wins which segments,
@@ -263,7 +251,9 @@ def register(app: typer.Typer) -> None:
             )
         narrative = _narrative(analysis, llm_url, llm_model)
         if narrative is not None:
-            analysis.sections.narrative = {**narrative, "generated": True}
+            from leadpilot.llm_narrative import narrative_section
+
+            analysis.sections.narrative = narrative_section(narrative)
         doc = analysis.sections
         if quiet:
             print_verdict(console, doc)

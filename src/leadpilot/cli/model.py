@@ -11,17 +11,9 @@ from rich.table import Table
 from leadpilot.cli._common import console, json_on_stdout, json_switch
 from leadpilot.cli.db import DB_OPTION, database_url
 
-__all__ = ["register", "version_json"]
+__all__ = ["register"]
 
 _STATUS_STYLE = {"champion": "bold green", "candidate": "cyan", "rejected": "red", "retired": "dim"}
-
-
-def version_json(row: Any) -> dict[str, Any]:
-    """A registry row as JSON (times as ISO strings)."""
-    out: dict[str, Any] = {}
-    for key, value in row._mapping.items():
-        out[key] = value.isoformat() if hasattr(value, "isoformat") else value
-    return out
 
 
 def _headline(metrics: dict[str, Any] | None) -> str:
@@ -38,11 +30,15 @@ def register(app: typer.Typer) -> None:
     )
 
     @model_app.command("list")
-    def list_cmd(db: str | None = DB_OPTION, as_json: bool = json_switch("the versions")) -> None:
+    def list_cmd(
+        db: str | None = DB_OPTION,
+        as_json: bool = json_switch("the versions with their trails (as GET /v1/models)"),
+    ) -> None:
         """List every registered model version, newest first, with its status.
 
         Example: leadpilot model list
         """
+        from leadpilot.lifecycle.listing import registry_listing
         from leadpilot.store.engine import make_engine
         from leadpilot.store.migrate import check_current
         from leadpilot.store.models import list_versions
@@ -51,11 +47,13 @@ def register(app: typer.Typer) -> None:
         try:
             check_current(engine)
             with engine.connect() as conn:
+                if as_json:
+                    listing = registry_listing(conn)
                 rows = list_versions(conn)
         finally:
             engine.dispose()
         if as_json:
-            typer.echo(json.dumps([version_json(r) for r in rows], indent=1, default=str))
+            typer.echo(json.dumps(listing, indent=1, default=str))
             return
         if not rows:
             console.print("No model versions yet: run `leadpilot retrain` to train the first.")
@@ -89,6 +87,7 @@ def register(app: typer.Typer) -> None:
         Example: leadpilot model show cm-0123456789ab
         """
         from leadpilot.errors import ConfigError
+        from leadpilot.lifecycle.listing import version_json
         from leadpilot.store.engine import make_engine
         from leadpilot.store.migrate import check_current
         from leadpilot.store.models import events_of, get_version, policy_versions_served

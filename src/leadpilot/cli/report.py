@@ -10,7 +10,14 @@ from typing import Any
 
 import typer
 
-from leadpilot.cli._common import console, json_on_stdout, json_out_option, json_switch
+from leadpilot.cli._common import (
+    LLM_MODEL_OPTION,
+    console,
+    json_on_stdout,
+    json_out_option,
+    json_switch,
+    llm_url_option,
+)
 from leadpilot.cli.db import DB_OPTION, database_url
 from leadpilot.errors import DataValidationError, StoreError
 
@@ -187,17 +194,24 @@ def register(app: typer.Typer) -> None:
         as_json: bool = _JSON,
         json_out: Path | None = _JSON_OUT,
         md_out: Path | None = _MD,
+        llm_url: str | None = llm_url_option(
+            "the computed review: KPIs, model figures, alert counts"
+        ),
+        llm_model: str | None = LLM_MODEL_OPTION,
     ) -> None:
         """The weekly review: KPIs against targets and last week, model health, alerts, the
         most misrouted leads, and the changes worth making, each backed by a number.
+        Targets come from the policy's targets: section (and alerts.<rule>.target).
 
         Example: leadpilot report weekly --out weekly.html --markdown weekly.md
         """
+        from leadpilot.llm_narrative import narrative_requested, narrative_section
         from leadpilot.service.weekly import weekly_report
         from leadpilot.service.weekly_pages import render_weekly_html, render_weekly_markdown
         from leadpilot.store.engine import make_engine
         from leadpilot.store.migrate import check_current
 
+        wants_narrative = narrative_requested(llm_url, llm_model)
         _prepare((out, "--out"), (json_out, "--json-out"), (md_out, "--markdown"))
         end = _since(until) or datetime.now(UTC)
         engine = make_engine(database_url(db))
@@ -207,6 +221,13 @@ def register(app: typer.Typer) -> None:
                 document = weekly_report(conn, until=end)
         finally:
             engine.dispose()
+        if wants_narrative and llm_url and llm_model:
+            from leadpilot.service.weekly_narrative import request_weekly_narrative
+
+            # As the audit: a failing endpoint stops with exit 2 before any file is written.
+            with console.status("Asking the language model for a narrative..."):
+                narrative = request_weekly_narrative(document, url=llm_url, model=llm_model)
+            document["narrative"] = narrative_section(narrative)
         markdown = render_weekly_markdown(document)
         _write(document, render_weekly_html(document), markdown, out, json_out, md_out)
         _show(markdown, document, as_json)

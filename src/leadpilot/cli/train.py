@@ -127,6 +127,7 @@ def train_and_print(
     from leadpilot.model import ConversionModel, LeakageWarning
     from leadpilot.model.card import write_reports
     from leadpilot.model.evaluation import fit_and_evaluate
+    from leadpilot.model.value_artifacts import fit_and_save_value
 
     model = model or ConversionModel(target=target)
     with (
@@ -150,6 +151,7 @@ def train_and_print(
         if issubclass(w.category, LeakageWarning):
             console.print(f"[yellow]Warning:[/] {w.message}", highlight=False)
     model.save(out_dir)
+    _value, value_note = fit_and_save_value(history, out_dir)
     confidence = confidence_on_test_slice(model, history, report)
     card, metrics_path = write_reports(model, report, out_dir, confidence=confidence)
     results = dict(report.metrics)
@@ -171,6 +173,7 @@ def train_and_print(
             highlight=False,
         )
     console.print(_split_sentence(model), highlight=False)
+    console.print(value_note, highlight=False)
     console.print(
         f"Model [bold]{model.version}[/] saved to {out_dir} (model card: {card.name}, "
         f"metrics: {metrics_path.name}).",

@@ -24,6 +24,8 @@ from leadpilot.store.models import (
 )
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from leadpilot.model import ConversionModel
 
 __all__ = ["feature_schema", "load_version", "promote", "rollback", "save_version"]
@@ -51,12 +53,20 @@ def save_version(
     data_fingerprint: str | None,
     reason: str,
     now: datetime | None = None,
+    history: pd.DataFrame | None = None,
 ) -> Path:
     """Write ``model`` to ``store/<version>`` and register it as a candidate with its
-    checksums; returns its folder."""
+    checksums; returns its folder. ``history``: the frame it was trained on, from which
+    the deal-value model is fitted and saved beside it (checksummed with it) when the
+    history has deal values."""
+    from leadpilot.model.value_artifacts import fit_and_save_value
+
     directory = (store / model.version).resolve()
     if not (directory / "model.json").is_file():
         model.save(directory)
+        if history is not None:
+            _value, note = fit_and_save_value(history, directory)
+            _log.info("model %s: %s", model.version, note)
     checksums = artifact_checksums(directory)
     calibration = model.fitted_.calibrator.to_json()
     item = ModelVersion(

@@ -166,6 +166,7 @@ def _first(
         data_fingerprint=data.fingerprint,
         reason=reason,
         now=now,
+        history=data.frame,
     )
     with write_transaction(engine) as conn:
         if block and not options.force:
@@ -230,6 +231,7 @@ def _challenge(
         data_fingerprint=data.fingerprint,
         reason=reason,
         now=now,
+        history=data.frame,
     )
     with write_transaction(engine) as conn:
         if comparison.promote or options.force:

@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from leadpilot.errors import ModelError
+from leadpilot.model.value_artifacts import VALUE_FILES
 
 __all__ = ["artifact_checksums", "verify_checksums"]
 
@@ -25,9 +26,11 @@ def _sha256(path: Path) -> str:
 
 
 def artifact_checksums(directory: Path) -> dict[str, str]:
-    """SHA-256 of ``model.json`` and of every model file it lists."""
+    """SHA-256 of ``model.json``, of every model file it lists and of the deal-value model
+    saved beside it, when there is one (``model.value_artifacts``)."""
     doc = json.loads((directory / _MODEL_JSON).read_text())
     names = [_MODEL_JSON, *(str(n) for n in doc.get("boosters", []))]
+    names += [name for name in VALUE_FILES if (directory / name).is_file()]
     return {name: _sha256(directory / name) for name in names}
 
 

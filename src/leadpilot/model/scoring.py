@@ -294,12 +294,28 @@ class ModelBatchScores:
         X, rep_n = candidate_tensor(fitted, leads, rep_ids, hours)
         m, width = X.shape[0], X.shape[2]
         n = len(rep_ids)
+        ttc_pos = fitted.positions["log_time_to_contact"]
+        # The linear part's categorical terms do not read the response time (unless a model
+        # says otherwise): kept, a pair re-scored at another time adds only the numeric part.
+        keep_pre = m > 0 and ttc_pos not in fitted.glm.categorical_columns()
         if m:
-            Z = raw_log_odds(fitted.glm, fitted.boosters, X.reshape(-1, width), n_jobs=n_jobs)
+            flat = X.reshape(-1, width)
+            pre = fitted.glm.categorical_margins(flat)
+            Z = fitted.glm.add_numeric(pre.copy() if keep_pre else pre, flat)
+            threads = 1 if flat.shape[0] < _PARALLEL_ROWS else n_jobs
+            for booster in fitted.boosters:  # as raw_log_odds, with the parts kept
+                Z += np.asarray(booster.predict(flat, raw_score=True, num_threads=threads))[None, :]
         else:
             Z = np.zeros((fitted.glm.n_models, 0))
         self._Z = Z.reshape(Z.shape[0], m, n + 1)
-        self._avg_rows = X[:, n, :].copy()  # the average rep's features, per lead
+        self._pre = pre.reshape(Z.shape[0], m, n + 1) if keep_pre else None
+        # Kept for :meth:`candidates_at`: a pair whose response time moved is re-scored from
+        # its own row with only that column changed (the same row ``score_candidates`` builds).
+        self._X = X
+        self._avg_rows = X[:, n, :]  # the average rep's features, per lead (a view of X)
+        # each rep's log time to contact when the caller passes no hours (its median)
+        st = fitted.state
+        self._ttc_default = np.log1p(st.rep_ttc_median[st.rep_indices(rep_ids)])
         self._ttc_pos = fitted.positions["log_time_to_contact"]
         self._ttc = X[0, :n, self._ttc_pos].copy() if m else np.zeros(n)
         self._full_mean = float(X[0, n, self._ttc_pos]) if m else math.nan
@@ -329,8 +345,7 @@ class ModelBatchScores:
         if cached is None:
             x = self._avg_rows[row : row + 1].copy()
             x[0, self._ttc_pos] = mean
-            fitted = self._fitted
-            cached = raw_log_odds(fitted.glm, fitted.boosters, x, n_jobs=self._n_jobs)[:, 0]
+            cached = self._log_odds(row, np.array([self._n]), x)[:, 0]
             self._avg_cache[key] = cached
             self.average_rows_scored += 1
         return cached
@@ -364,14 +379,76 @@ class ModelBatchScores:
             self._avg_cache[key] = Z[:, j].copy()
         return len(keys)
 
+    def candidates_at(self, row: int, cols: Sequence[int], hours: NDF | None) -> CandidateScores:
+        """``score_candidates`` of lead ``row`` against the reps in columns ``cols`` at
+        expected response ``hours`` (one per column; ``None``: each rep's median), bit for
+        bit: the pairs whose response time is the batch's come from the batch; the others
+        (e.g. a rep with a queue backlog) and the average rep at the candidates' mean time,
+        when that differs, are scored here in one call of a few rows, each built as
+        ``score_candidates`` builds it (the batch's row with the new time)."""
+        idx = np.asarray(cols, dtype=np.int64)
+        if len(idx) == 0:
+            return CandidateScores(p=np.empty(0), confidence=0.0, sufficiency=np.empty(0))
+        if hours is None:
+            ttc = self._ttc_default[idx]
+        else:
+            if len(hours) != len(idx):
+                raise ModelError(
+                    f"expected_response_hours has {len(hours)} values for {len(idx)} reps",
+                    hint="pass one expected response time per rep, in the order of rep_ids",
+                )
+            ttc = np.log1p(np.clip(np.asarray(hours, dtype=np.float64), 0.0, None))
+        old = self._ttc[idx]
+        moved = np.flatnonzero(~((ttc == old) | (np.isnan(ttc) & np.isnan(old))))
+        mean = float(np.nanmean(ttc)) if np.isfinite(ttc).any() else math.nan
+        same_mean = mean == self._full_mean or (math.isnan(mean) and math.isnan(self._full_mean))
+        cached = None if same_mean else self._avg_cache.get((row, mean))
+        if not len(moved) and (same_mean or cached is not None):
+            return self.candidates(row, cols)
+        where = idx[moved]
+        rows = self._X[row, where, :].copy()
+        rows[:, self._ttc_pos] = ttc[moved]
+        if not (same_mean or cached is not None):
+            avg = self._avg_rows[row : row + 1].copy()
+            avg[0, self._ttc_pos] = mean
+            rows = np.vstack([rows, avg])
+            where = np.append(where, self._n)
+        new = self._log_odds(row, where, rows)
+        Z = self._Z[:, row, idx]
+        Z[:, moved] = new[:, : len(moved)]  # fancy indexing above made a copy
+        if same_mean:
+            avg_z = self._Z[:, row, self._n]
+        elif cached is not None:
+            avg_z = cached
+        else:
+            avg_z = self._avg_cache[(row, mean)] = new[:, len(moved)].copy()
+            self.average_rows_scored += 1
+        return self._shrunk(Z, avg_z, idx)
+
+    def _log_odds(self, row: int, where: NDI, rows: NDF) -> NDF:
+        """``raw_log_odds`` of ``rows``, lead ``row``'s rows of columns ``where`` (``n``: the
+        average rep) with new numeric inputs: the kept categorical part plus the numeric
+        part and the trees of the new rows, bit for bit ``raw_log_odds(rows)``."""
+        fitted = self._fitted
+        if self._pre is None:
+            return raw_log_odds(fitted.glm, fitted.boosters, rows, n_jobs=self._n_jobs)
+        z = fitted.glm.add_numeric(self._pre[:, row, where], rows)  # fancy index: a copy
+        for booster in fitted.boosters:
+            z += np.asarray(booster.predict(rows, raw_score=True, num_threads=1))[None, :]
+        return z
+
     def candidates(self, row: int, cols: Sequence[int]) -> CandidateScores:
         """The scores of lead ``row`` against the reps in columns ``cols``."""
         idx = np.asarray(cols, dtype=np.int64)
         if len(idx) == 0:
             return CandidateScores(p=np.empty(0), confidence=0.0, sufficiency=np.empty(0))
+        return self._shrunk(self._Z[:, row, idx], self._average(row, idx), idx)
+
+    def _shrunk(self, Z: NDF, avg: NDF, idx: NDI) -> CandidateScores:
+        """Each candidate's log-odds ``Z`` (models x candidates) pulled toward the average
+        rep's ``avg``, calibrated, with the confidence across the bags."""
         w = self._w[idx]
-        avg = self._average(row, idx)
-        Zs = self._Z[:, row, idx] * w + avg[:, None] * (1.0 - w)
+        Zs = Z * w + avg[:, None] * (1.0 - w)
         cal = self._fitted.calibrator
         P, p = cal.transform(Zs[1:]), cal.transform(Zs[0])
         conf = top_vs_pool(P, p)

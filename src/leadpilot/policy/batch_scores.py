@@ -5,8 +5,10 @@
 once, and ``route`` then asks this wrapper for each lead's candidates, which it answers from
 the batch. It answers only what the batch holds exactly (the same lead object, reps of the
 roster, the response hours the batch was scored at, i.e. no queue backlog); anything else
-(a rep with a backlog under ``queue_aware``, a lead outside the batch) goes to the wrapped
-scorer, so the decisions are those the wrapped scorer would give.
+(a lead outside the batch, a rep outside the roster; a rep with a backlog under
+``queue_aware`` unless the batch scores can re-score a moved pair themselves, as the
+model's ``candidates_at`` does) goes to the wrapped scorer, so the decisions are those the
+wrapped scorer would give.
 """
 
 from __future__ import annotations
@@ -92,9 +94,14 @@ class PrecomputedScorer:
         if row is not None:
             get = self._cols.get
             cols = [get(r, -1) for r in rep_ids]
-            if -1 not in cols and self._same_hours(cols, expected_response_hours):
-                self.hits += 1
-                return self.scores.candidates(row, cols)
+            if -1 not in cols:
+                at = getattr(self.scores, "candidates_at", None)
+                if at is not None:  # re-scores only the pairs whose hours moved
+                    self.hits += 1
+                    return at(row, cols, expected_response_hours)
+                if self._same_hours(cols, expected_response_hours):
+                    self.hits += 1
+                    return self.scores.candidates(row, cols)
         self.misses += 1
         return self.base.score_candidates(
             lead, rep_ids, expected_response_hours=expected_response_hours

@@ -106,7 +106,9 @@ def explain(decision: Decision, *, factors: Factors | None = None) -> str:
     if decision.p_convert is not None:
         facts.append(f"p(convert) {decision.p_convert:.3f}")
     if decision.expected_value is not None:
-        facts.append(f"expected value if converted {decision.expected_value:,.0f}")
+        # under won_revenue the value already carries P(win | opportunity)
+        what = "won revenue" if "OBJECTIVE:won_revenue" in decision.reasons else "value"
+        facts.append(f"expected {what} if converted {decision.expected_value:,.0f}")
     if decision.confidence is not None:
         facts.append(f"confidence {decision.confidence:.2f}")
     if decision.propensity is not None:

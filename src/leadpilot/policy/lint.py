@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Literal
 
+from leadpilot.policy.development import overbooked
 from leadpilot.policy.eligibility import Checker, active_rules, capacity_of
 from leadpilot.policy.holds import AccountLookup
 from leadpilot.policy.lint_values import ValueCensus
@@ -61,7 +62,8 @@ def lint_policy(
             )
         )
     _order_checks(policy, out)
-    _development_checks(policy, ids, out)
+    _development_checks(policy, reps, out)
+    out.append(Finding("info", "targets", _targets_summary(policy)))
     if leads:
         _lead_checks(policy, reps, leads, accounts, out)
     else:
@@ -76,9 +78,30 @@ def lint_policy(
     return out
 
 
-def _development_checks(policy: Policy, ids: set[str], out: list[Finding]) -> None:
-    """Development shares naming unknown reps, or asking for more than the whole pool."""
-    top = 0.0
+def _targets_summary(policy: Policy) -> str:
+    """The weekly review's targets in words, each marked as set here or a default."""
+    targets = policy.review_targets
+    written = policy.targets.model_fields_set if policy.targets is not None else set()
+
+    def tag(key: str) -> str:
+        return "" if key in written else " (default)"
+
+    alerts = policy.alert_settings
+    return (
+        f"weekly review targets: SLA attainment >= {100 * targets.sla_attainment:g}%"
+        f"{tag('sla_attainment')}, median speed to first touch <= "
+        f"{targets.speed_to_first_touch_minutes:g} min{tag('speed_to_first_touch_minutes')}, "
+        f"reps outside the fairness band <= {targets.reps_outside_fairness_band}"
+        f"{tag('reps_outside_fairness_band')}; reassignment rate <= "
+        f"{100 * alerts.reassignment_rate.target:g}% and duplicate rate <= "
+        f"{100 * alerts.duplicate_rate.target:g}% (alerts.<rule>.target)"
+    )
+
+
+def _development_checks(policy: Policy, reps: Sequence[Rep], out: list[Finding]) -> None:
+    """Development shares naming unknown reps, or owing more than all the leads they count
+    on (then no order of assignments holds them all: an error)."""
+    ids = {r.rep_id for r in reps}
     for i, dev in enumerate(policy.development):
         for rep in dev.reps or []:
             if rep not in ids:
@@ -89,15 +112,16 @@ def _development_checks(policy: Policy, ids: set[str], out: list[Finding]) -> No
                         f"{rep!r} is not in reps.csv: its development share never applies",
                     )
                 )
-        share = max(step.min_share for step in dev.schedule)
-        top += share * max(len([r for r in dev.reps or [] if r in ids]), 1)
-    if top > 1:
+    for over in overbooked(policy, reps, datetime.now(UTC).date()):
         out.append(
             Finding(
                 "error",
                 "development",
-                f"the development shares can add up to {top:.0%} of a pool's leads: the "
-                "reps on them cannot all hold their share (lower min_share)",
+                f"in pool {over.pool!r} the development shares of {', '.join(over.rules)} can "
+                f"add up to {over.total:.0%} of the leads they count on "
+                f"({', '.join(over.reps)}): no order of assignments can hold them all, so "
+                "the router could not keep them exactly (lower min_share, or give the rules "
+                "segments that do not overlap)",
             )
         )
 

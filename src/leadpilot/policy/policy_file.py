@@ -33,6 +33,7 @@ from leadpilot.policy.policy_errors import PathError, policy_error
 from leadpilot.policy.registry import RULES as RULE_REGISTRY
 from leadpilot.policy.registry import STRATEGIES as STRATEGY_REGISTRY
 from leadpilot.policy.retrain_settings import RetrainSettings
+from leadpilot.policy.review_targets import ReviewTargets
 from leadpilot.schema import Rep
 
 __all__ = [
@@ -338,10 +339,10 @@ class Development(_Strict):
     """A development share: reps who are learning (named in ``reps``, or every rep whose
     roster ``start_date`` is less than ``started_within_days`` ago) get at least their
     ``schedule``'s share of each pool's leads over the fairness window, each rep on its own.
-    ``segments``: the leads given to meet the share come from these segments only (the
-    share is still counted on all the pool's leads). A constraint of the shadow-price LP (so
-    it is priced), and a rule of the router: a rep below the share gets the next eligible
-    lead (reason ``DEVELOPMENT:<name>``); capacity caps and eligibility still come first."""
+    ``segments``: the share is counted on (and met from) the pool's leads of these segments
+    only. A constraint of the shadow-price LP (so it is priced), and a rule of the router
+    that holds it exactly (``policy.development``; reason ``DEVELOPMENT:<name>``); capacity
+    caps and eligibility still come first."""
 
     name: str = Field(min_length=1)
     reps: list[str] | None = None
@@ -487,6 +488,8 @@ class Policy(_Strict):
     alerts: AlertsSettings | None = None
     # When the service retrains (``policy.retrain_settings``); None: monthly and on drift.
     retrain: RetrainSettings | None = None
+    # Targets of the weekly review (``policy.review_targets``); None: the defaults.
+    targets: ReviewTargets | None = None
 
     @model_validator(mode="after")
     def _cross_references(self) -> Policy:
@@ -535,6 +538,11 @@ class Policy(_Strict):
         return self.retrain or RetrainSettings()
 
     @property
+    def review_targets(self) -> ReviewTargets:
+        """The ``targets:`` section, or its defaults (SLA 90%, first touch in 60 min)."""
+        return self.targets or ReviewTargets()
+
+    @property
     def alert_settings(self) -> AlertsSettings:
         """The ``alerts:`` section, or every rule's defaults."""
         return self.alerts or AlertsSettings()
@@ -544,7 +552,7 @@ class Policy(_Strict):
         """A short content hash: the policy version logged with every decision."""
         # Without ``alerts`` when unset, so policies written before it keep their version.
         # Likewise the objective at its default (policies written before it).
-        unset = {k for k in ("alerts", "retrain") if getattr(self, k) is None}
+        unset = {k for k in ("alerts", "retrain", "targets") if getattr(self, k) is None}
         if self.objective == "conversions":
             unset.add("objective")
         if not self.development:

@@ -31,7 +31,7 @@ from numpy.typing import NDArray
 from leadpilot.policy.assignment_lp import solve_assignment_lp
 from leadpilot.policy.availability import is_away, rep_zone
 from leadpilot.policy.demand import DemandModel, later_window_days
-from leadpilot.policy.development import floors
+from leadpilot.policy.development import floors, standings
 from leadpilot.policy.eligibility import Checker
 from leadpilot.policy.fairness import planning_band
 from leadpilot.policy.inputs import RouterInputs
@@ -106,23 +106,26 @@ class ShadowPricer:
         scorer: Scorer,
         rep_ids: tuple[str, ...],
         hours: tuple[float, ...] | None = None,
+        rows: NDArray[np.intp] | None = None,
     ) -> NDArray[np.float64]:
         """``p`` of every demand-sample lead for every rep, shape ``(n_sample, n_reps)``,
-        with each rep's expected response ``hours`` when given (as the live scores are)."""
-        key = (scorer.version, rep_ids, hours)
+        with each rep's expected response ``hours`` when given (as the live scores are);
+        ``rows``: only those sample leads, in that order (the LP's; a lead's scores do not
+        depend on the other leads scored with it)."""
+        key = (scorer.version, rep_ids, hours, None if rows is None else rows.tobytes())
         cached = self._scores.get(key)
         if cached is None:
             h = None if hours is None else np.asarray(hours, dtype=float)
+            sample = self.demand.sample
+            leads = sample if rows is None else [sample[int(i)] for i in rows]
             if isinstance(scorer, BatchScorer):  # one vectorised call, the same numbers
-                cached = scorer.score_batch(
-                    self.demand.sample, rep_ids, expected_response_hours=h
-                ).p
+                cached = scorer.score_batch(leads, rep_ids, expected_response_hours=h).p
             else:
-                rows = [
+                scored = [
                     scorer.score_candidates(lead, rep_ids, expected_response_hours=h).p
-                    for lead in self.demand.sample
+                    for lead in leads
                 ]
-                cached = np.vstack(rows) if rows else np.zeros((0, len(rep_ids)))
+                cached = np.vstack(scored) if scored else np.zeros((0, len(rep_ids)))
             self._scores[key] = cached
         return cached
 
@@ -170,6 +173,8 @@ class ShadowPricer:
         sample_values: NDArray[np.float64] | None = None,
         min_share: NDArray[np.float64] | None = None,
         share_rows: NDArray[np.bool_] | None = None,
+        share_held: NDArray[np.float64] | None = None,
+        share_base: NDArray[np.float64] | None = None,
     ) -> dict[str, float]:
         """The price of each pool rep. ``share`` (shape ``(n_reps,)``, sums to 1) is each
         rep's fair share of the pool's leads.
@@ -191,6 +196,8 @@ class ShadowPricer:
         ``min_share`` (shape ``(n_reps,)``): development shares (:mod:`leadpilot.policy.
         development`) of the window's leads, met from the sample leads of ``share_rows``
         (shape ``(n_sample, n_reps)``; all when ``None``): a constraint of the LP.
+        ``share_held`` / ``share_base`` (shape ``(n_reps,)``): each rep's window leads that
+        count towards its share and the pool's (``counts`` and their sum when ``None``).
         """
         with self._lock:
             cached = self._prices.get(key)
@@ -220,7 +227,7 @@ class ShadowPricer:
             )
         if not (len(in_pool) and expected > 0 and rep_ids):
             return self._store(key, pool_key, dict.fromkeys(rep_ids, 0.0))
-        p = self.sample_scores(scorer, rep_ids, sample_hours)[in_pool]
+        p = self.sample_scores(scorer, rep_ids, sample_hours, in_pool)
         if sample_values is not None:
             p = p * sample_values[in_pool]
         future, future_cap = 0.0, None
@@ -250,8 +257,14 @@ class ShadowPricer:
         if min_share is not None:
             # Short of a share costs more than any lead can gain elsewhere: a hard
             # constraint whenever capacity allows it.
-            floor = min_share * (float(counts.sum()) + expected + future)
             rows = share_rows[in_pool] if share_rows is not None else None
+            qualifying = rows.mean(axis=0) if rows is not None else 1.0
+            base = share_base if share_base is not None else float(counts.sum())
+            held = share_held if share_held is not None else counts
+            floor = min_share * (base + (expected + future) * qualifying)
+            # The LP's share rows read "counts + planned >= floor": with the rep's own
+            # qualifying leads in place of its window count.
+            floor = floor - held + counts
             problem = (*problem, floor, rows, 1.0 + 2.0 * float(p.max()) + 2.0 * penalty)
         background = latest is not None and self.solver is not None and pool_key is not None
         if background and self._submit(key, pool_key, rep_ids, problem):  # type: ignore[arg-type]
@@ -479,25 +492,36 @@ def pool_prices(
         window_days=float(fairness.window_days),
         daily_caps=caps,
         sample_values=pricer.sample_values(inputs, tuple(r.rep_id for r in members)),
-        **_development(pricer, policy, members, now),
+        **_development(pricer, policy, members, now, pool, state),
     )
 
 
 def _development(
-    pricer: ShadowPricer, policy: Policy, members: list[Rep], now: datetime
+    pricer: ShadowPricer,
+    policy: Policy,
+    members: list[Rep],
+    now: datetime,
+    pool: Pool,
+    state: RoutingState,
 ) -> dict[str, Any]:
-    """The LP's development-share inputs (``min_share``, ``share_rows``), if any."""
+    """The LP's development-share inputs (``min_share``, ``share_rows``, ``share_held``,
+    ``share_base``), if any."""
     found = floors(members, policy, now)
     if found is None:
         return {}
     shares, segments = found
+    standing = {s.rep_id: s for s in standings(pool, members, policy, state, now)}
+    held = np.array([float(standing[r.rep_id].held) if r.rep_id in standing else 0.0
+                     for r in members])  # fmt: skip
+    base = np.array([float(standing[r.rep_id].base) if r.rep_id in standing else 0.0
+                     for r in members])  # fmt: skip
     rows = None
     if any(seg is not None for seg in segments):
         lead_segments = [segment_of(lead, policy.segments) for lead in pricer.demand.sample]
         rows = np.array(
             [[seg is None or s in seg for seg in segments] for s in lead_segments], dtype=bool
         ).reshape(len(lead_segments), len(members))
-    return {"min_share": shares, "share_rows": rows}
+    return {"min_share": shares, "share_rows": rows, "share_held": held, "share_base": base}
 
 
 def _remaining(

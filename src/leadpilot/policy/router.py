@@ -138,6 +138,7 @@ class _Draft:
             intent_score=self.view.derived.get("intent"),
             grade=self.view.derived.get("grade"),
             rep_local_day=local_day(rep, self.now) if rep is not None else None,
+            segment=self.view.get("segment"),
         )
         return replace(base, **fields)  # type: ignore[arg-type]
 
@@ -488,8 +489,10 @@ def _choose(
         now=now,
         checker=plan.checker,
     )
-    if policy.mode == "live":
-        forced = development_pick(pool, eligible, policy, state, now, draft.view.get("segment"))
+    if policy.mode == "live" and policy.development:
+        members = [r for r in inputs.reps if r.active and pool.includes(r)]
+        segment = draft.view.get("segment")
+        forced = development_pick(pool, members, eligible, policy, state, now, segment)
         if forced is not None:
             return _developing(plan, ctx, forced, inputs)
     # A fallback puts all its mass on one rep (holdout and shadow mode use that rep).

@@ -16,7 +16,7 @@ from typing import Protocol, runtime_checkable
 
 from leadpilot.schema import Decision
 
-__all__ = ["InMemoryState", "RoutingState"]
+__all__ = ["InMemoryState", "RoutingState", "segment_scope"]
 
 
 @runtime_checkable
@@ -30,7 +30,9 @@ class RoutingState(Protocol):
     - ``open_count(rep, now)``: leads assigned to ``rep`` that are still open (not yet closed
       or released) at ``now``.
     - ``window_counts(pool, since_day)``: per rep, leads assigned through ``pool`` whose
-      ``decided_at`` UTC date is on or after ``since_day`` (the fairness window).
+      ``decided_at`` UTC date is on or after ``since_day`` (the fairness window); the scope
+      ``segment_scope(pool, segment)`` counts the pool's leads whose ``decision.segment`` is
+      ``segment`` (committed in both).
     - ``rotation(pool)``: the pool's rotation credits (rep id -> number), as last written by
       a decision's ``rotation_update``; reps never served are absent.
     """
@@ -56,6 +58,12 @@ class RoutingState(Protocol):
         (on ``decision.rep_local_day``), +1 in the pool's window, and the rotation credits in
         ``decision.rotation_update``. A decision with no rep changes nothing."""
         ...
+
+
+def segment_scope(pool: str, segment: str) -> str:
+    """The ``window_counts`` scope of ``pool``'s leads of the policy segment ``segment``
+    (what a development share restricted to segments is counted on)."""
+    return f"{pool}#segment={segment}"
 
 
 class InMemoryState:
@@ -112,6 +120,9 @@ class InMemoryState:
         if decision.pool is not None:
             days = self._pool_days[decision.pool]
             days.setdefault(decision.decided_at.date(), Counter())[rep] += 1
+            if decision.segment is not None:
+                scope = self._pool_days[segment_scope(decision.pool, decision.segment)]
+                scope.setdefault(decision.decided_at.date(), Counter())[rep] += 1
             if decision.rotation_update:
                 self._rotation[decision.pool].update(decision.rotation_update)
 

@@ -19,7 +19,7 @@ from fastapi_offline import FastAPIOffline
 
 from leadpilot import __version__
 from leadpilot.crm.config import CrmSettings, load_crm_settings
-from leadpilot.schema import Scorer
+from leadpilot.schema import Scorer, ValueModel
 from leadpilot.service import console
 from leadpilot.service.content_type import JsonContentType
 from leadpilot.service.context import ServiceContext
@@ -27,10 +27,10 @@ from leadpilot.service.core import RoutingService
 from leadpilot.service.crm_worker import CrmWorker, build_connectors, start_writeback_cursor
 from leadpilot.service.deps import storable_url
 from leadpilot.service.errors import install_error_handlers
-from leadpilot.service.inputs import load_scorer
+from leadpilot.service.inputs import load_scorer, load_value_model
 from leadpilot.service.limits import BodySizeLimit
 from leadpilot.service.metrics import ServiceMetrics
-from leadpilot.service.model_swap import scorer_of_row
+from leadpilot.service.model_swap import models_of_row
 from leadpilot.service.routes import (
     decisions,
     events,
@@ -38,6 +38,7 @@ from leadpilot.service.routes import (
     kpis,
     leads,
     links,
+    models,
     policy,
     preview,
     reps,
@@ -69,8 +70,11 @@ def create_app(
     seed: int | None = None,
     crm: CrmSettings | None = None,
     crm_connectors: dict[str, Any] | None = None,
+    value_model: ValueModel | None = None,
 ) -> FastAPI:
-    """Build the service app. ``engine``/``scorer``/``clock`` may be injected (tests);
+    """Build the service app. ``engine``/``scorer``/``clock`` may be injected (tests;
+    ``value_model`` with ``scorer``: the deal-value model of value objectives, otherwise
+    the one saved beside the served model, see ``model.value_artifacts``);
     otherwise they come from ``settings``. The database must be migrated
     (``leadpilot db upgrade``); the worker starts with the app unless disabled. ``crm``:
     the CRM credentials (default: from the environment); ``crm_connectors`` replaces the
@@ -82,10 +86,11 @@ def create_app(
         with engine.connect() as conn:
             row = active_model_row(conn)
         if row is not None:  # the registry's champion (its checksums checked)
-            scorer = scorer_of_row(row, force=settings.force_model)
+            scorer, value_model = models_of_row(row, force=settings.force_model)
     elif scorer is None and settings.model_dir is not None:
         scorer = load_scorer(settings.model_dir, force=settings.force_model)
         if scorer is not None:  # a model that lost to a baseline is not served
+            value_model = load_value_model(settings.model_dir)
             from leadpilot.model.checksums import artifact_checksums
 
             with write_transaction(engine) as conn:
@@ -97,7 +102,13 @@ def create_app(
                 )
     metrics = ServiceMetrics()
     service = RoutingService(
-        engine, settings=settings, metrics=metrics, scorer=scorer, clock=clock, seed=seed
+        engine,
+        settings=settings,
+        metrics=metrics,
+        scorer=scorer,
+        clock=clock,
+        seed=seed,
+        value_model=value_model,
     )
     ctx = ServiceContext(
         settings=settings, engine=engine, metrics=metrics, service=service, clock=clock
@@ -150,7 +161,7 @@ def create_app(
     app.state.crm = crm
     app.state.crm_connectors = connectors
     install_error_handlers(app)
-    for module in (health, leads, events, decisions, reps, policy, kpis, preview, webhooks):
+    for module in (health, leads, events, decisions, reps, policy, kpis, models, preview, webhooks):
         responses = None if module is health else ERROR_RESPONSES
         app.include_router(module.router, responses=responses)
     app.include_router(links.router)

@@ -23,7 +23,7 @@ import sqlalchemy as sa
 from leadpilot.errors import DataValidationError
 from leadpilot.policy.availability import local_day
 from leadpilot.policy.lead_history import LeadHistory
-from leadpilot.schema import Decision, Lead, Scorer
+from leadpilot.schema import Decision, Lead, Scorer, ValueModel
 from leadpilot.service.inputs import RoutingInputs, Snapshot
 from leadpilot.service.metrics import ServiceMetrics
 from leadpilot.service.notify import reassignment_message
@@ -61,12 +61,15 @@ class RoutingService:
         scorer: Scorer | None = None,
         clock: Callable[[], datetime] = utcnow,
         seed: int | None = None,
+        value_model: ValueModel | None = None,
     ) -> None:
         self.engine = engine
         self.settings = settings
         self.metrics = metrics
         self.clock = clock
-        self.inputs = RoutingInputs(scorer=scorer, background_pricing=settings.background_pricing)
+        self.inputs = RoutingInputs(
+            scorer=scorer, background_pricing=settings.background_pricing, value_model=value_model
+        )
         self._rng = np.random.default_rng(seed)
         self._rng_lock = threading.Lock()
         self.queue_gate = QueueGate()  # the worker's passes over the queue

@@ -47,7 +47,7 @@ from leadpilot.policy.lead_history import LeadHistory
 from leadpilot.policy.policy_file import parse_policy_text
 from leadpilot.policy.registry import STRATEGIES
 from leadpilot.policy.response_times import response_hours_of
-from leadpilot.schema import Decision, Lead, Rep, Scorer
+from leadpilot.schema import Decision, Lead, Rep, Scorer, ValueModel
 from leadpilot.store.accounts import list_accounts
 from leadpilot.store.alerts import record_alert_once
 from leadpilot.store.counters import DbRoutingState
@@ -65,6 +65,7 @@ __all__ = [
     "RoutingInputs",
     "Snapshot",
     "load_scorer",
+    "load_value_model",
     "policy_from_text",
     "skipped_rep_message",
     "usable_reps",
@@ -106,6 +107,15 @@ def load_scorer(model_dir: Path, *, force: bool = False) -> Scorer | None:
     return model
 
 
+def load_value_model(model_dir: Path) -> ValueModel | None:
+    """The deal-value model saved beside the conversion model in ``model_dir`` (by
+    ``leadpilot train`` / ``retrain`` when the history had deal values), or ``None``: a
+    value objective then routes by conversions (``NO_VALUE_MODEL``)."""
+    from leadpilot.model.value_artifacts import load_value
+
+    return load_value(model_dir)
+
+
 class _LastLeadMatcher:
     """``AccountMatcher.match`` memoised for the last lead asked about. An intake links the
     lead's account and then routes it (the ownership hold asks again); a lead with no
@@ -136,6 +146,7 @@ class Snapshot:
     policy_version: str | None = None  # None: the default policy
     roster_version: int = 0
     response_hours: Mapping[str, float] | None = None
+    value_model: ValueModel | None = None
     state: DbRoutingState = field(init=False)
     matcher: _LastLeadMatcher = field(init=False)
     inputs: RouterInputs = field(init=False)
@@ -150,6 +161,7 @@ class Snapshot:
             scorer=self.scorer,
             accounts=self.matcher,
             response_hours=self.response_hours,
+            value_model=self.value_model,
         )
 
     def route(
@@ -198,10 +210,18 @@ class RoutingInputs:
     """Loads snapshots; caches parsed policies and the account index across requests.
 
     ``background_pricing``: solve shadow-price refreshes in a separate process (started on
-    first use) and let the worker rebuild a stale pricer, instead of on the request path."""
+    first use) and let the worker rebuild a stale pricer, instead of on the request path.
+    ``value_model``: the deal-value model served with ``scorer`` (value objectives)."""
 
-    def __init__(self, *, scorer: Scorer | None, background_pricing: bool = False) -> None:
-        self.scorer = scorer
+    def __init__(
+        self,
+        *,
+        scorer: Scorer | None,
+        background_pricing: bool = False,
+        value_model: ValueModel | None = None,
+    ) -> None:
+        # One tuple, swapped with one assignment: a snapshot sees both models of one version.
+        self._models: tuple[Scorer | None, ValueModel | None] = (scorer, value_model)
         self.background_pricing = background_pricing
         self._policies: dict[str, Policy] = {}
         self._default_policy: Policy | None = None
@@ -215,6 +235,21 @@ class RoutingInputs:
         self._lock = threading.Lock()
         self._pricer_build = threading.Lock()
         self._window_days = 28
+
+    @property
+    def scorer(self) -> Scorer | None:
+        """The conversion model routing uses (``None``: the policy's rules)."""
+        return self._models[0]
+
+    @scorer.setter
+    def scorer(self, scorer: Scorer | None) -> None:
+        """Route with ``scorer`` (and the same value model) from the next snapshot on."""
+        self._models = (scorer, self._models[1])
+
+    @property
+    def value_model(self) -> ValueModel | None:
+        """The deal-value model served with the scorer, if any."""
+        return self._models[1]
 
     def policy(self, conn: sa.Connection, reps: Sequence[Rep]) -> Policy:
         """The active policy, or the default policy when none was uploaded."""
@@ -352,14 +387,16 @@ class RoutingInputs:
         version, roster_version = routing_versions(conn)
         reps = self.roster(conn, roster_version)
         policy = self._policy(conn, version, reps)
+        scorer, value_model = self._models
         snapshot = Snapshot(
             conn,
             policy,
             reps,
             self.accounts(conn),
-            self.scorer,
+            scorer,
             pricer,
             response_hours=self._response_hours,
+            value_model=value_model,
         )
         snapshot.state.prefetch(now, window_days=_window_days(policy))
         todo = {p.name for p in policy.pools if STRATEGIES.get(p.strategy).priced}
@@ -388,11 +425,18 @@ class RoutingInputs:
         if solver is not None:
             solver.submit(warm_up_solver)
 
-    def swap_scorer(self, scorer: Scorer | None, engine: sa.Engine, now: datetime) -> None:
-        """Route with ``scorer`` from the next snapshot on (one assignment: a decision sees
-        the old model or the new one, never both), then rebuild the pricer for it off the
-        request path (requests keep the previous prices meanwhile)."""
-        self.scorer = scorer
+    def swap_scorer(
+        self,
+        scorer: Scorer | None,
+        engine: sa.Engine,
+        now: datetime,
+        value_model: ValueModel | None = None,
+    ) -> None:
+        """Route with ``scorer`` and its ``value_model`` from the next snapshot on (one
+        assignment: a decision sees the old models or the new ones, never a mix), then
+        rebuild the pricer for them off the request path (requests keep the previous prices
+        meanwhile)."""
+        self._models = (scorer, value_model if scorer is not None else None)
         if scorer is None:
             with self._lock:
                 self._pricer = None
@@ -436,19 +480,21 @@ class RoutingInputs:
         reps = self.roster(conn, roster_version)
         policy = self._policy(conn, version, reps)
         self._window_days = _window_days(policy)
+        scorer, value_model = self._models
         pricer = self.pricer(conn)
         with self._lock:
-            response = self._response_hours if self.scorer is not None else None
+            response = self._response_hours if scorer is not None else None
         return Snapshot(
             conn,
             policy,
             reps,
             self.accounts(conn),
-            self.scorer,
+            scorer,
             pricer,
             policy_version=version,
             roster_version=roster_version,
             response_hours=response,
+            value_model=value_model,
         )
 
 

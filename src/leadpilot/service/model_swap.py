@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from leadpilot.errors import LeadpilotError
-from leadpilot.schema import Scorer
+from leadpilot.schema import Scorer, ValueModel
 from leadpilot.store.alerts import record_alert
 from leadpilot.store.engine import write_transaction
 from leadpilot.store.models import active_model_row
@@ -23,7 +23,7 @@ from leadpilot.store.models import active_model_row
 if TYPE_CHECKING:
     from leadpilot.service.core import RoutingService
 
-__all__ = ["ModelWatcher", "scorer_of_row"]
+__all__ = ["ModelWatcher", "models_of_row", "scorer_of_row"]
 
 _log = logging.getLogger("leadpilot.worker")
 
@@ -45,6 +45,18 @@ def scorer_of_row(row: Any, *, force: bool) -> Scorer | None:
     return model
 
 
+def models_of_row(row: Any, *, force: bool) -> tuple[Scorer | None, ValueModel | None]:
+    """The scorer of a registry row (:func:`scorer_of_row`) and the deal-value model saved
+    beside it (its files are among the row's checksums, checked by ``load_version``); no
+    value model without a scorer (routing then follows the policy's rules)."""
+    from leadpilot.service.inputs import load_value_model
+
+    scorer = scorer_of_row(row, force=force)
+    if scorer is None:
+        return None, None
+    return scorer, load_value_model(Path(row.path))
+
+
 class ModelWatcher:
     """Adopts the registry's champion (``poll`` once per worker poll)."""
 
@@ -62,7 +74,7 @@ class ModelWatcher:
             return False
         self.seen = row.version  # a version that fails to load is not retried every poll
         try:
-            scorer = scorer_of_row(row, force=self.service.settings.force_model)
+            scorer, value_model = models_of_row(row, force=self.service.settings.force_model)
         except LeadpilotError as exc:
             _log.error("champion %s not loaded: %s", row.version, exc.message)
             with write_transaction(engine) as conn:
@@ -74,6 +86,6 @@ class ModelWatcher:
                     details={"version": row.version, "hint": exc.hint or ""},
                 )
             return False
-        self.service.inputs.swap_scorer(scorer, engine, now)
+        self.service.inputs.swap_scorer(scorer, engine, now, value_model)
         _log.info("now routing with model %s", row.version)
         return True

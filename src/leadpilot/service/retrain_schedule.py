@@ -20,6 +20,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from leadpilot.errors import LeadpilotError
 from leadpilot.policy.retrain_settings import RetrainSettings
 from leadpilot.store.intake import routing_versions
 from leadpilot.store.models import drift_alert_since, latest_training_at
@@ -31,6 +32,9 @@ __all__ = ["RetrainSchedule", "due_reason", "run_retrain_job"]
 
 _log = logging.getLogger("leadpilot.worker")
 CHECK_SECONDS = 60.0  # how often the worker asks whether a retrain is due
+# After a retrain that could not run (e.g. no leads to learn from yet), wait this long
+# before the next try rather than spawning a doomed child every minute.
+RETRY_SECONDS = 3600.0
 
 
 def due_reason(
@@ -88,6 +92,7 @@ class RetrainSchedule:
         self._pool: ProcessPoolExecutor | None = None
         self._job: Future[dict[str, Any]] | None = None
         self._checked = -float("inf")
+        self._retry_at = -float("inf")
         self.last_result: dict[str, Any] | None = None
 
     def due(self, now: datetime) -> tuple[str | None, RetrainSettings]:
@@ -109,10 +114,21 @@ class RetrainSchedule:
             try:
                 self.last_result = self._job.result()
                 _log.info("retrain finished: %s", self.last_result.get("reason"))
+            except LeadpilotError as exc:  # a condition to fix, not a bug: no traceback
+                self.last_result = {"action": "failed", "reason": exc.message, "hint": exc.hint}
+                self._retry_at = time.monotonic() + RETRY_SECONDS
+                _log.warning(
+                    "retrain could not run: %s (%s); the worker tries again in %.0f min, "
+                    "`leadpilot retrain` runs one now",
+                    exc.message,
+                    exc.hint or "see `leadpilot retrain --help`",
+                    RETRY_SECONDS / 60,
+                )
             except Exception:
                 _log.exception("retrain failed")
             self._job = None
-        if time.monotonic() - self._checked < CHECK_SECONDS:
+        now_mono = time.monotonic()
+        if now_mono - self._checked < CHECK_SECONDS or now_mono < self._retry_at:
             return False
         self._checked = time.monotonic()
         why, settings = self.due(now)

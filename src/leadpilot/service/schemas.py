@@ -306,6 +306,9 @@ class CandidatePublic(BaseModel):
     p_convert: float | None = None
     price: float | None = None
     score: float | None = None
+    value: float | None = Field(
+        None, description="E(value | lead, rep) under a value objective (the policy's objective)"
+    )
 
 
 class DecisionPublic(BaseModel):
@@ -335,6 +338,11 @@ class DecisionPublic(BaseModel):
     fit_score: float | None
     intent_score: float | None
     grade: str | None
+    expected_value: float | None = Field(
+        None,
+        description="E(value | lead, chosen rep) under a value objective (pipeline_value: "
+        "the deal size if converted; won_revenue: P(win) x deal size); null otherwise",
+    )
 
 
 def decision_public(stored: StoredDecision) -> DecisionPublic:

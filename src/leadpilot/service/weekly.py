@@ -28,11 +28,50 @@ from leadpilot.store.policies import active_policy_row
 from leadpilot.store.reps import list_reps
 from leadpilot.store.weekly_reads import alerts_in, closed_with_scores
 
-__all__ = ["RECOMMENDERS", "Recommendation", "weekly_report"]
+__all__ = ["RECOMMENDERS", "Recommendation", "Target", "review_targets", "weekly_report"]
 
-SLA_TARGET = 0.90  # share of routed leads touched within their lane's SLA
-SPEED_TARGET_MINUTES = 60.0  # median minutes from routing to first touch
 _MISROUTED = 5
+
+
+@dataclass(frozen=True)
+class Target:
+    """A KPI's target and the policy key it comes from (``set``: written in the active
+    policy, not left at its default)."""
+
+    value: float
+    key: str
+    set: bool
+
+
+def review_targets(policy: Policy) -> dict[str, Target]:
+    """The review's targets by KPI, from the policy's ``targets:`` and ``alerts:`` sections
+    (their defaults where the policy is silent)."""
+    targets = policy.review_targets
+    chosen = policy.targets.model_fields_set if policy.targets is not None else set()
+    alerts = policy.alert_settings
+
+    def alert_target(kind: str) -> Target:
+        section = getattr(policy.alerts, kind, None) if policy.alerts is not None else None
+        written = section is not None and "target" in section.model_fields_set
+        return Target(getattr(alerts, kind).target, f"alerts.{kind}.target", written)
+
+    return {
+        "SLA attainment": Target(
+            targets.sla_attainment, "targets.sla_attainment", "sla_attainment" in chosen
+        ),
+        "reassignment rate": alert_target("reassignment_rate"),
+        "duplicate rate": alert_target("duplicate_rate"),
+        "speed to first touch (median minutes)": Target(
+            targets.speed_to_first_touch_minutes,
+            "targets.speed_to_first_touch_minutes",
+            "speed_to_first_touch_minutes" in chosen,
+        ),
+        "reps outside the fairness band": Target(
+            targets.reps_outside_fairness_band,
+            "targets.reps_outside_fairness_band",
+            "reps_outside_fairness_band" in chosen,
+        ),
+    }
 
 
 @dataclass(frozen=True)
@@ -59,37 +98,43 @@ def _clear_change(now: dict[str, Any], before: dict[str, Any]) -> str:
     return "no clear change"
 
 
+def _target_fields(target: Target | None) -> dict[str, Any]:
+    if target is None:
+        return {"target": None, "target_key": None, "target_set": None}
+    return {"target": target.value, "target_key": target.key, "target_set": target.set}
+
+
 def _kpi_rows(
-    week: KPIReport, last: KPIReport, policy: Policy, targets: dict[str, float]
+    week: KPIReport, last: KPIReport, policy: Policy, targets: dict[str, Target]
 ) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
     rates = (
-        ("SLA attainment", week.sla_attainment, last.sla_attainment, ">=", SLA_TARGET),
-        ("reassignment rate", week.reassignment_rate, last.reassignment_rate, "<=",
-         targets["reassignment_rate"]),
-        ("duplicate rate", week.duplicate_rate, last.duplicate_rate, "<=",
-         targets["duplicate_rate"]),
+        ("SLA attainment", week.sla_attainment, last.sla_attainment, ">="),
+        ("reassignment rate", week.reassignment_rate, last.reassignment_rate, "<="),
+        ("duplicate rate", week.duplicate_rate, last.duplicate_rate, "<="),
         ("conversion to meeting (hot lane)", week.conversion_to_meeting,
-         last.conversion_to_meeting, None, None),
+         last.conversion_to_meeting, None),
         ("conversion to opportunity", week.conversion_to_opportunity,
-         last.conversion_to_opportunity, None, None),
+         last.conversion_to_opportunity, None),
     )  # fmt: skip
-    for name, now_r, before_r, sense, target in rates:
+    for name, now_r, before_r, sense in rates:
         now, before = _rate_json(now_r), _rate_json(before_r)
+        target = targets.get(name)
         met = None
         if target is not None and now["rate"] is not None:
-            met = now["rate"] >= target if sense == ">=" else now["rate"] <= target
+            met = now["rate"] >= target.value if sense == ">=" else now["rate"] <= target.value
         rows.append({"kpi": name, "kind": "rate", "this_week": now, "last_week": before,
-                     "target": target, "sense": sense, "target_met": met,
+                     **_target_fields(target), "sense": sense, "target_met": met,
                      "change": _clear_change(now, before)})  # fmt: skip
     speed_now = week.speed_to_first_touch.median_minutes
     speed_before = last.speed_to_first_touch.median_minutes
+    speed = targets["speed to first touch (median minutes)"]
     rows.append({
         "kpi": "speed to first touch (median minutes)", "kind": "minutes",
         "this_week": {"value": speed_now, "n": week.speed_to_first_touch.touched},
         "last_week": {"value": speed_before, "n": last.speed_to_first_touch.touched},
-        "target": SPEED_TARGET_MINUTES, "sense": "<=",
-        "target_met": None if speed_now is None else speed_now <= SPEED_TARGET_MINUTES,
+        **_target_fields(speed), "sense": "<=",
+        "target_met": None if speed_now is None else speed_now <= speed.value,
         "change": "not enough data" if speed_now is None or speed_before is None
         else f"{speed_now - speed_before:+.0f} min",
     })  # fmt: skip
@@ -102,18 +147,19 @@ def _kpi_rows(
         return {"value": value if measured else None, "n": len(measured)}
 
     this_week, last_week = outside_band(week.fairness), outside_band(last.fairness)
+    band = targets["reps outside the fairness band"]
     rows.append({
         "kpi": "reps outside the fairness band", "kind": "count",
         "this_week": this_week, "last_week": last_week,
-        "target": 0, "sense": "<=",
-        "target_met": None if this_week["value"] is None else this_week["value"] == 0,
+        **_target_fields(band), "sense": "<=",
+        "target_met": None if this_week["value"] is None else this_week["value"] <= band.value,
         "change": "",
     })  # fmt: skip
     rows.append({
         "kpi": "leads routed", "kind": "count",
         "this_week": {"value": week.speed_to_first_touch.routed, "n": None},
         "last_week": {"value": last.speed_to_first_touch.routed, "n": None},
-        "target": None, "sense": None, "target_met": None, "change": "",
+        **_target_fields(None), "sense": None, "target_met": None, "change": "",
     })  # fmt: skip
     return rows
 
@@ -192,8 +238,9 @@ def _kpi(doc: dict[str, Any], name: str) -> dict[str, Any]:
 
 
 def _sla(doc: dict[str, Any], week: KPIReport, policy: Policy) -> Recommendation | None:
-    row = _kpi(doc, "SLA attainment")["this_week"]
-    if row["rate"] is None or row["high"] >= SLA_TARGET:
+    k = _kpi(doc, "SLA attainment")
+    row, target = k["this_week"], k["target"]
+    if row["rate"] is None or row["high"] >= target:
         return None
     lanes = ", ".join(f"{lane.name} {lane.sla_minutes} min" for lane in policy.lanes
                       if lane.sla_minutes)  # fmt: skip
@@ -202,8 +249,8 @@ def _sla(doc: dict[str, Any], week: KPIReport, policy: Policy) -> Recommendation
         f"Add on-shift capacity to the lanes with SLAs, or lengthen their SLA ({lanes}) to "
         "what the team can keep",
         f"SLA attainment {row['rate']:.0%} (95% CI {row['low']:.0%}-{row['high']:.0%}) over "
-        f"{row['n']} leads, below the {SLA_TARGET:.0%} target",
-        SLA_TARGET - row["rate"],
+        f"{row['n']} leads, below the {target:.0%} target",
+        target - row["rate"],
     )
 
 
@@ -283,15 +330,16 @@ def _calibration(doc: dict[str, Any], week: KPIReport, policy: Policy) -> Recomm
 
 def _speed(doc: dict[str, Any], week: KPIReport, policy: Policy) -> Recommendation | None:
     minutes = week.speed_to_first_touch.median_minutes
-    if minutes is None or minutes <= SPEED_TARGET_MINUTES:
+    target = _kpi(doc, "speed to first touch (median minutes)")["target"]
+    if minutes is None or minutes <= target:
         return None
     return Recommendation(
         "pools",
         "Route hot leads to reps on shift only (require_available_now in the hot lane) and "
         "shorten the hot lane's SLA so breaches reassign sooner",
         f"median speed to first touch {minutes:.0f} min over "
-        f"{week.speed_to_first_touch.touched} touched leads (target {SPEED_TARGET_MINUTES:.0f})",
-        minutes / SPEED_TARGET_MINUTES - 1,
+        f"{week.speed_to_first_touch.touched} touched leads (target {target:g})",
+        minutes / target - 1,
     )
 
 
@@ -316,11 +364,14 @@ RECOMMENDERS: tuple[Recommender, ...] = (
 )  # fmt: skip
 
 
-def _policy(conn: sa.Connection, reps: list[Any]) -> Policy:
+def _policy(conn: sa.Connection, reps: list[Any]) -> tuple[Policy, str | None]:
+    """The active policy and its stored version (``None``: none uploaded, the default)."""
     from leadpilot.service.inputs import policy_from_text
 
     row = active_policy_row(conn)
-    return policy_from_text(row.text) if row is not None else default_policy(reps)
+    if row is None:
+        return default_policy(reps), None
+    return policy_from_text(row.text), str(row.version)
 
 
 def weekly_report(conn: sa.Connection, *, until: datetime) -> dict[str, Any]:
@@ -328,22 +379,20 @@ def weekly_report(conn: sa.Connection, *, until: datetime) -> dict[str, Any]:
     since = until - timedelta(days=7)
     before = since - timedelta(days=7)
     reps = list_reps(conn)
-    policy = _policy(conn, reps)
+    policy, policy_version = _policy(conn, reps)
     members: dict[str, list[str]] = {}
     for rep in reps:
         if rep.active:
             members.setdefault(rep.pool or "", []).append(rep.rep_id)
     week = compute_kpis(conn, since=since, until=until, members=members)
     last = compute_kpis(conn, since=before, until=since, members=members)
-    alerts = policy.alert_settings
-    targets = {
-        "reassignment_rate": alerts.reassignment_rate.target,
-        "duplicate_rate": alerts.duplicate_rate.target,
-    }
     doc: dict[str, Any] = {
         "since": since.isoformat(),
         "until": until.isoformat(),
-        "kpis": _kpi_rows(week, last, policy, targets),
+        # Where the targets come from: the active policy's version (None: no policy was
+        # uploaded, so every target is its default).
+        "policy_version": policy_version,
+        "kpis": _kpi_rows(week, last, policy, review_targets(policy)),
         "model": _model_health(conn, since, until),
         "alerts": [
             {
@@ -363,6 +412,10 @@ def weekly_report(conn: sa.Connection, *, until: datetime) -> dict[str, Any]:
             until=until,
         ).statement,
     }
+    for row in doc["kpis"]:
+        if row["target_key"] is not None:
+            written = row["target_set"] and policy_version is not None
+            row["target_from"] = f"policy v{policy_version}" if written else "default"
     found = [r for rec in RECOMMENDERS if (r := rec(doc, week, policy)) is not None]
     found.sort(key=lambda r: -r.severity)
     doc["recommendations"] = [asdict(r) for r in found[:5]]

@@ -18,6 +18,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from leadpilot.policy.availability import local_day
+from leadpilot.policy.state import segment_scope
 from leadpilot.schema import Decision, Rep
 from leadpilot.store.engine import LockedConn, locked
 from leadpilot.store.tables import routing_counters as rc
@@ -244,6 +245,9 @@ def decision_effects(
     if decision.pool is not None:
         key = f"{decision.decided_at.date()}|{rep}"
         increments.append({"kind": "win", "scope": decision.pool, "key": key, "value": 1.0})
+        if decision.segment is not None:  # development shares counted on segments
+            scope = segment_scope(decision.pool, decision.segment)
+            increments.append({"kind": "win", "scope": scope, "key": key, "value": 1.0})
         credits = [
             {"kind": "rr", "scope": decision.pool, "key": rep_id, "value": float(credit)}
             for rep_id, credit in decision.rotation_update.items()

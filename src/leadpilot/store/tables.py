@@ -332,9 +332,9 @@ webhook_deliveries = sa.Table(
 
 # The router's mutable state (``leadpilot.policy.RoutingState``), one number per
 # (kind, scope, key): "day" (scope = rep-local date, key = rep: leads assigned that day),
-# "open" (scope "", key = rep: open leads), "win" (scope = pool, key = "UTC date|rep": the
-# fairness window), "rr" (scope = pool, key = rep: rotation credits). Written in the
-# decision's transaction.
+# "open" (scope "", key = rep: open leads), "win" (scope = pool, or "pool#segment=name" for
+# the pool's leads of a policy segment; key = "UTC date|rep": the fairness window), "rr"
+# (scope = pool, key = rep: rotation credits). Written in the decision's transaction.
 routing_counters = sa.Table(
     "routing_counters",
     metadata,

@@ -12,6 +12,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
+from leadpilot.service.console import fit_rating
 from leadpilot.service.console.auth import LoginRequiredError
 from leadpilot.service.console.pages import router
 from leadpilot.service.console.session import SessionSigner
@@ -30,6 +31,7 @@ def install(app: FastAPI, settings: Settings) -> None:
         secret.encode(), max_age_seconds=int(settings.session_hours * 3600)
     )
     app.include_router(router)
+    app.include_router(fit_rating.router)
     app.mount("/static/console", StaticFiles(directory=STATIC), name="console-static")
 
     async def to_login(request: Request, exc: Exception) -> Response:

@@ -21,6 +21,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from pydantic import ValidationError
 
 from leadpilot.errors import DataValidationError, LeadpilotError
+from leadpilot.lifecycle.listing import registry_listing
 from leadpilot.policy.availability import is_working
 from leadpilot.policy.explain import exclusion_codes, explain, reason_text
 from leadpilot.policy.policy_diff import policy_text_diff
@@ -35,6 +36,7 @@ from leadpilot.service.console.charts import (
     wilson_interval,
 )
 from leadpilot.service.console.policy_words import policy_words
+from leadpilot.service.console.registry_rows import registry_rows
 from leadpilot.service.console.session import COOKIE, LOGIN_COOKIE
 from leadpilot.service.console.status import fairness_status, kpi_rows
 from leadpilot.service.context import ServiceContext
@@ -58,7 +60,7 @@ from leadpilot.store.engine import write_transaction
 from leadpilot.store.feedback import feedback_rows
 from leadpilot.store.models import active_model_row
 
-__all__ = ["router", "templates"]
+__all__ = ["checked_form", "error_page", "render", "router", "templates"]
 
 router = APIRouter(include_in_schema=False)
 templates = Environment(
@@ -165,7 +167,7 @@ def error_page(
     )
 
 
-async def _checked_form(request: Request, user: PageUser) -> dict[str, str] | HTMLResponse:
+async def checked_form(request: Request, user: PageUser) -> dict[str, str] | HTMLResponse:
     """The posted form if its CSRF token belongs to the caller's session (a Bearer caller
     has no cookie a forged form could ride on), else a 403 page."""
     form = await request.form()
@@ -254,7 +256,7 @@ async def login(request: Request, ctx: Ctx) -> Response:
 async def logout(request: Request) -> Response:
     """Close the session (the cookie is cleared)."""
     user = current_user(request)
-    form = await _checked_form(request, user)
+    form = await checked_form(request, user)
     if isinstance(form, HTMLResponse):
         return form
     response = RedirectResponse("/login", status_code=303)
@@ -291,7 +293,7 @@ def overview(
         active="/",
         title="Overview",
         filters=filters,
-        rows=kpi_rows(report),
+        rows=kpi_rows(report, ctx.service.inputs.load(conn, ctx.clock()).policy),
         fairness_chart=fairness_svg(fairness) if fairness else "<p>No rep in the window.</p>",
         method_chart=interval_svg(methods) if methods else "<p>No routed lead.</p>",
         api_url="/v1/kpis?" + urlencode(api),
@@ -349,9 +351,10 @@ def decisions_page(
 @router.get("/decisions/{decision_id}")
 def decision_page(
     decision_id: int, user: User, ctx: Ctx, conn: Conn, days: Days = 7, until: Text = "",
-    pool: Text = "",
+    pool: Text = "", rated: Text = "",
 ) -> Response:  # fmt: skip
-    """One decision: the explanation in words, every rep considered, the lead's history."""
+    """One decision: the explanation in words, every rep considered, the lead's history,
+    and (admins) the form rating the lead's fit for the rep it went to."""
     filters = _filters(ctx, conn, days, until, pool)
     found = decision_by_id(conn, decision_id)
     if found is None:
@@ -370,6 +373,8 @@ def decision_page(
         candidates=candidate_rows(stored.decision),
         history=list_decisions(conn, lead_id=stored.decision.lead_id, limit=1000),
         events=lead_events(conn, stored.decision.lead_id),
+        message=f"Recorded: a {rated} fit." if rated in ("good", "poor") else "",
+        message_kind="ok",
     )
 
 
@@ -461,7 +466,7 @@ async def change_rep(rep_id: str, request: Request, ctx: Ctx) -> Response:
             user, 403, "Admin only", f"A {user.token.role} token cannot change reps.",
             "sign in with an admin token",
         )  # fmt: skip
-    form = await _checked_form(request, user)
+    form = await checked_form(request, user)
     if isinstance(form, HTMLResponse):
         return form
     with ctx.engine.connect() as conn:
@@ -527,7 +532,7 @@ def test_lead_form(user: User, ctx: Ctx, conn: Conn) -> Response:
 async def test_lead(request: Request, ctx: Ctx) -> Response:
     """Run the active policy on the posted lead without assigning it."""
     user = current_user(request)
-    form = await _checked_form(request, user)
+    form = await checked_form(request, user)
     if isinstance(form, HTMLResponse):
         return form
     text = form.get("lead", "")
@@ -677,6 +682,7 @@ def model_page(
     drift_alerts = [a for a in list_alerts(conn, 200, status="open") if a.kind == "model_drift"]
     return render(
         "model.html",
+        registry=registry_rows(registry_listing(conn)),
         user=user,
         active="/model",
         title="Model",
@@ -722,7 +728,7 @@ async def acknowledge_alert_form(alert_id: int, request: Request, ctx: Ctx) -> R
             user, 403, "Admin only", f"A {user.token.role} token cannot acknowledge alerts.",
             "sign in with an admin token",
         )  # fmt: skip
-    form = await _checked_form(request, user)
+    form = await checked_form(request, user)
     if isinstance(form, HTMLResponse):
         return form
     with write_transaction(ctx.engine) as conn:

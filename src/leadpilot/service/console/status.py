@@ -3,13 +3,16 @@
 A rate with a ceiling (reassignment, duplicates) is green at or under target, amber when
 above it but its 95% interval still reaches the target (it may be noise), red when the whole
 interval is above. A floor (SLA attainment) mirrors that. Fairness is green inside 0.9-1.1,
-amber inside 0.8-1.2, red outside.
+amber inside 0.8-1.2, red outside. The SLA, reassignment and duplicate targets are the
+active policy's (``targets.sla_attainment``, ``alerts.<rule>.target``), as in the weekly
+review; the constants below are their defaults.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from leadpilot.policy import Policy
 from leadpilot.service.kpis import KPIReport, RateKPI
 
 __all__ = [
@@ -75,12 +78,23 @@ def fairness_status(index: float | None) -> str:
     return "amber" if 0.8 <= index <= 1.2 else "red"
 
 
+def _share(x: float) -> str:
+    """A target share as a percent, without a needless decimal: 90%, 92.5%."""
+    return f"{100 * x:g}%"
+
+
 def _minutes(m: float | None) -> str:
     return "-" if m is None else f"{m:.1f} min"
 
 
-def kpi_rows(report: KPIReport) -> list[KPIRow]:
-    """The overview's rows, from the same report as ``GET /v1/kpis``."""
+def kpi_rows(report: KPIReport, policy: Policy | None = None) -> list[KPIRow]:
+    """The overview's rows, from the same report as ``GET /v1/kpis``; targets from
+    ``policy`` (the defaults without one)."""
+    sla_target, reassign_target, dup_target = SLA_TARGET, REASSIGNMENT_TARGET, DUPLICATE_TARGET
+    if policy is not None:
+        sla_target = policy.review_targets.sla_attainment
+        reassign_target = policy.alert_settings.reassignment_rate.target
+        dup_target = policy.alert_settings.duplicate_rate.target
     speed = report.speed_to_first_touch
     hot = speed.median_minutes_hot
     hot_status = "none" if hot is None else "green" if hot <= HOT_SPEED_TARGET else "red"
@@ -120,16 +134,16 @@ def kpi_rows(report: KPIReport) -> list[KPIRow]:
             "Reassignment rate",
             _pct(report.reassignment_rate.rate),
             _interval(report.reassignment_rate),
-            f"<= {REASSIGNMENT_TARGET:.0%}",
-            _ceiling(report.reassignment_rate, REASSIGNMENT_TARGET),
+            f"<= {_share(reassign_target)}",
+            _ceiling(report.reassignment_rate, reassign_target),
         ),
         KPIRow(
             "duplicate",
             "Duplicate rate",
             _pct(report.duplicate_rate.rate),
             _interval(report.duplicate_rate),
-            f"<= {DUPLICATE_TARGET:.0%}",
-            _ceiling(report.duplicate_rate, DUPLICATE_TARGET),
+            f"<= {_share(dup_target)}",
+            _ceiling(report.duplicate_rate, dup_target),
         ),
         KPIRow(
             "meeting",
@@ -152,8 +166,8 @@ def kpi_rows(report: KPIReport) -> list[KPIRow]:
             "SLA attainment (first touch by the deadline)",
             _pct(report.sla_attainment.rate),
             _interval(report.sla_attainment),
-            f">= {SLA_TARGET:.0%}",
-            _floor(report.sla_attainment, SLA_TARGET),
+            f">= {_share(sla_target)}",
+            _floor(report.sla_attainment, sla_target),
         ),
         KPIRow(
             "per_hour",
