@@ -15,6 +15,12 @@ plan's true lift in >= 80% of the runs.
 
     python benchmarks/audit_power.py                       # the README table (~15 min, 1 core)
     python benchmarks/audit_power.py --sizes 5000 --seeds 3 --null-seeds 0 --formats seed-prompt
+    # split over processes, then one table from their runs:
+    python benchmarks/audit_power.py --first-seed 6 --seeds 5 --csv b.csv ...
+    python benchmarks/audit_power.py --from-csv a.csv b.csv
+
+Coverage is printed per size with its Wilson 95% interval: with 10 runs, 8/10 covered is
+consistent with a true coverage anywhere from 49% to 94%.
 """
 
 from __future__ import annotations
@@ -30,6 +36,7 @@ import pandas as pd
 
 from leadpilot.analyze import analyze
 from leadpilot.analyze.coding import UNKNOWN
+from leadpilot.analyze.rates import wilson_interval
 from leadpilot.analyze.recommend import Plan, solve_plan
 from leadpilot.ingest import read_history, read_reps
 from leadpilot.synth import World, generate_world, write_world
@@ -109,9 +116,9 @@ def run(size: int, seed: int, fmt: str, null: bool, reps: int) -> dict[str, obje
         history, roster_path = _write(world, fmt, Path(tmp))
         result = read_history(history)
         roster = read_reps(roster_path) if fmt == "canonical" else None
-        t0 = time.perf_counter()
+        t0 = time.process_time()
         analysis = analyze(result.frame, reps=roster, seed=seed)
-        seconds = time.perf_counter() - t0
+        seconds = time.process_time() - t0
     plan = analysis.plan
     assert plan is not None
     frame = result.frame.assign(lead_id=result.frame["lead_id"].astype(str))
@@ -136,7 +143,7 @@ def run(size: int, seed: int, fmt: str, null: bool, reps: int) -> dict[str, obje
         "covered": covered,
         "p_within": v.tests[0]["p_value"] if v.tests else None,
         "supported": v.supports_predictive_routing,
-        "seconds": seconds,
+        "cpu_seconds": seconds,
     }
 
 
@@ -148,38 +155,61 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[2000, 5000, 12000, 36000])
     parser.add_argument("--seeds", type=int, default=5, help="affinity worlds per size/format")
+    parser.add_argument("--first-seed", type=int, default=1, help="seeds run from this one")
     parser.add_argument("--null-seeds", type=int, default=20, help="null worlds (5,000 rows)")
     parser.add_argument("--null-rows", type=int, default=5000)
     parser.add_argument("--formats", nargs="+", default=["canonical", "seed-prompt"])
     parser.add_argument("--reps", type=int, default=18)
     parser.add_argument("--csv", type=Path, default=None, help="also write every run here")
+    parser.add_argument(
+        "--from-csv", type=Path, nargs="+", default=None, help="only print the table of these runs"
+    )
     args = parser.parse_args()
 
+    if args.from_csv:
+        # keep_default_na=False: the world called "null" must not be read as a missing value
+        table = pd.concat(
+            [pd.read_csv(p, keep_default_na=False, na_values=[""]) for p in args.from_csv],
+            ignore_index=True,
+        )
+        report(table)
+        return
     runs = []
     for fmt in args.formats:
         for size in args.sizes:
-            for seed in range(1, args.seeds + 1):
+            for seed in range(args.first_seed, args.first_seed + args.seeds):
                 runs.append(run(size, seed, fmt, False, args.reps))
                 print(runs[-1], flush=True)
-    for i in range(args.null_seeds):
+    for i in range(args.first_seed - 1, args.first_seed - 1 + args.null_seeds):
         fmt = args.formats[i % len(args.formats)]
         runs.append(run(args.null_rows, 100 + i, fmt, True, args.reps))
         print(runs[-1], flush=True)
     table = pd.DataFrame(runs)
     if args.csv:
         table.to_csv(args.csv, index=False)
+    report(table)
+
+
+def _coverage(g: pd.DataFrame) -> str:
+    k, n = int(g["covered"].sum()), len(g)
+    lo, hi = wilson_interval(k, n)
+    return f"{k}/{n} ({lo[0]:.0%}-{hi[0]:.0%})"
+
+
+def report(table: pd.DataFrame) -> None:
+    """The README table and the issue's targets, from a table of runs."""
     print()
     print(
         "| World | Format | Rows | Runs | True best lift (median) | Plan's true lift (median) "
-        "| Projected (median) | Median 95% interval width | Covered | Supported |"
+        "| Projected (median) | Median 95% interval width | Covered (Wilson 95%) | Supported |"
     )
     print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|")
-    for (world, fmt, rows), g in table.groupby(["world", "format", "rows"], sort=False):
+    for (world, fmt, rows), g in table.groupby(["world", "format", "rows"], sort=True):
         width = (g["ci_high"] - g["ci_low"]).median()
         print(
             f"| {world} | {fmt} | {rows:,} | {len(g)} | {_pct(g['best_truth'].median())} | "
             f"{_pct(g['plan_truth'].median())} | {_pct(g['projected'].median())} | "
-            f"{width:.1%} | {int(g['covered'].sum())}/{len(g)} | "
+            f"{width:.1%} | {_coverage(g)} | "
             f"{int(g['supported'].sum())}/{len(g)} |"
         )
     learnable = table[(table["world"] == "affinity") & (table["best_truth"] >= 0.15)]
@@ -191,10 +221,17 @@ def main() -> None:
         f"{int(at5k['supported'].sum())}/{len(at5k)}"
     )
     print(f"null worlds supported: {int(null['supported'].sum())}/{len(null)}")
-    print(
-        f"coverage of the plan's true lift: {table['covered'].mean():.0%} "
-        f"({int(table['covered'].sum())}/{len(table)})"
-    )
+    print(f"coverage of the plan's true lift, all runs: {_coverage(table)}")
+    for rows, g in table.groupby("rows"):
+        print(f"  at {rows:,} rows: {_coverage(g)}")
+    affinity = table[table["world"] == "affinity"]
+    for rows, g in affinity.groupby("rows"):
+        print(f"  affinity worlds at {rows:,} rows: {_coverage(g)}")
+    if "cpu_seconds" in table.columns:
+        print(
+            f"audit CPU: {table['cpu_seconds'].sum():.0f} s for {len(table)} audits "
+            f"(median {table['cpu_seconds'].median():.1f} s)"
+        )
 
 
 if __name__ == "__main__":

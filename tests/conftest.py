@@ -14,7 +14,10 @@ developer loop (``pytest -m "not slow"``) leaves the screenshots to CI, which ru
 
 from __future__ import annotations
 
+import gc
 import os
+import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -46,6 +49,48 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if item.get_closest_marker("browser") and not item.get_closest_marker("slow"):
             item.add_marker(pytest.mark.slow)
+
+
+# FastAPI memoises "is this dependency a generator/coroutine?" in lru_caches of 4,096 entries
+# keyed by the callable itself. fastapi_offline gives every app its own docs closures, which
+# hold the app: so every app a test process ever built (with its service, scorer and caches,
+# ~5,000 objects) stayed alive, and each app start's full gc.collect() (service/app.py) scanned
+# them all: a service test took 0.26 s alone and 1.24 s late in a serial run. Emptying the
+# caches after each test lets finished apps go; getattr because they are FastAPI's internals.
+_FASTAPI_CALLABLE_CACHES = (
+    "_is_gen_callable_cached",
+    "_is_async_gen_callable_cached",
+    "_is_coroutine_callable_cached",
+)
+
+
+class _GcWithoutFullCollect:
+    """What the service's lifespan sees as ``gc`` in tests. The lifespan runs a full
+    ``gc.collect()`` before ``gc.freeze()`` so that a long-lived server freezes no garbage; a
+    test process starts hundreds of apps, and each full collection scans the whole process
+    (pandas, LightGBM, worlds: ~270,000 objects, 0.1-0.2 s of CPU a time, about a third of a
+    service test's CPU). Here it is skipped: garbage frozen with the app is unfrozen with it at
+    shutdown and collected later. Freezing and unfreezing themselves are unchanged."""
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(gc, name)
+
+    @staticmethod
+    def collect(generation: int = 2) -> int:
+        return 0
+
+
+@pytest.fixture(autouse=True)
+def _release_finished_apps() -> Iterator[None]:
+    app_module = sys.modules.get("leadpilot.service.app")
+    if app_module is not None and getattr(app_module, "gc", None) is gc:
+        app_module.gc = _GcWithoutFullCollect()  # type: ignore[attr-defined]
+    yield
+    models = sys.modules.get("fastapi.dependencies.models")
+    for name in _FASTAPI_CALLABLE_CACHES:
+        cache = getattr(models, name, None)
+        if cache is not None:
+            cache.cache_clear()
 
 
 def pytest_runtest_setup(item: pytest.Item) -> None:

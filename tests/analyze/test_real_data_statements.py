@@ -68,6 +68,19 @@ def test_olist_lift_says_not_computable(olist: tuple[Analysis, str, str]) -> Non
     assert "+0.0%" not in analysis.sections.verdict.statement_15pct
 
 
+@pytest.mark.shared_data(OLIST)
+def test_olist_speed_section_does_not_deny_its_first_contact_date_column(
+    olist: tuple[Analysis, str, str],
+) -> None:
+    """olist has a first_contact_date column (the date the lead came in, read as its creation
+    date: the data set's notes say there is no rep-contact time). "The export has no
+    first-contact time" contradicted the header a user sees; say what the column is instead."""
+    _, markdown, _ = olist
+    assert "has no first-contact time" not in markdown
+    assert "first_contact_date is read as the date each lead came in" in markdown
+    assert "does not record when a rep first contacted each lead" in markdown
+
+
 @pytest.mark.parametrize(
     "relative",
     [

@@ -83,7 +83,7 @@ def test_weighting_estimates_match_a_hand_recomputation(folder: Path, run: dict)
         )
         assert policy["overlap"]["ess"] == pytest.approx(w.sum() ** 2 / (w**2).sum())
         assert 0 < est["dm"]["rate"] < 1
-        assert set(est) == {"dm", "ips", "snips", "dr", "switch_dr"}
+        assert set(est) == {"dm", "ips", "snips", "dr", "switch_dr", "sndr", "dr_os"}
         dr = est["dr"]
         rel = (dr["ci_high"] - dr["ci_low"]) / 2 / dr["rate"]
         precision = policy["precision"]["dr"]
@@ -115,7 +115,7 @@ def test_model_trained_on_the_replay_window_is_flagged(folder: Path) -> None:
         "simulate", str(folder / "history.csv"), "--reps", str(folder / "reps.csv"),
         "--model", str(folder / "model_all"), "--strategy", "round_robin",
         "--from", "2026-05-01", "--to", "2026-05-31", "--json", str(folder / "flag.json"),
-        "--bootstrap", "50",
+        "--bootstrap", "50", "--outcome-folds", "0",  # the warning, not the outcome models
     )  # fmt: skip
     assert code == 0, output
     warnings = json.loads((folder / "flag.json").read_text())["warnings"]

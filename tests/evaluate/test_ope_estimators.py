@@ -10,16 +10,19 @@ from leadpilot.evaluate.ope import (
     ESTIMATORS,
     DirectMethod,
     DoublyRobust,
+    DoublyRobustShrinkage,
     Interval,
     InverseProbabilityWeighting,
     ReplayData,
+    SelfNormalizedDoublyRobust,
     SelfNormalizedIPS,
     SwitchDoublyRobust,
     leads_for_precision,
     lift_interval,
     one_hot,
+    shrunk_weights,
 )
-from leadpilot.evaluate.ope.estimators import _SwitchRule
+from leadpilot.evaluate.ope.estimators import _LepskiRule
 
 
 def _data() -> ReplayData:
@@ -46,6 +49,8 @@ def test_weights_by_hand() -> None:
         (SelfNormalizedIPS(), 2.0 / (2 + 4)),  # same numerator over the sum of the weights
         # q(x, pi) + w (r - q(x, a)): 0.3 + 2(1 - 0.3), 0.2, 0.6, 0.2 + 4(0 - 0.2)
         (DoublyRobust(), (1.7 + 0.2 + 0.6 - 0.6) / 4),
+        # SNDR: DM 0.325 plus sum w (r - q(x, a)) = 2(0.7) + 4(-0.2) = 0.6 over sum w = 6
+        (SelfNormalizedDoublyRobust(), 0.325 + 0.6 / 6),
     ],
 )
 def test_estimates_by_hand(estimator: object, expected: float) -> None:
@@ -53,7 +58,7 @@ def test_estimates_by_hand(estimator: object, expected: float) -> None:
 
 
 def test_registry_lists_the_estimators_in_report_order() -> None:
-    assert list(ESTIMATORS) == ["dm", "ips", "snips", "dr", "switch_dr"]
+    assert list(ESTIMATORS) == ["dm", "ips", "snips", "dr", "switch_dr", "sndr", "dr_os"]
 
 
 def test_stochastic_candidate_uses_its_probabilities() -> None:
@@ -101,8 +106,9 @@ def test_exact_propensities_make_ips_unbiased_on_a_simulated_log() -> None:
         action_dist=one_hot(np.ones(n, dtype=np.int64), k),  # always rep 1: truth 0.3
         reward_model=np.tile([0.12, 0.25, 0.2], (n, 1)),  # a wrong model: DM is biased
     )
-    for name in ("ips", "snips", "dr"):
-        iv = ESTIMATORS[name]().estimate_interval(data, n_bootstrap=300)
+    for name, resamples in (("ips", 300), ("snips", 300), ("dr", 300), ("sndr", 100),
+                            ("dr_os", 100)):  # fmt: skip
+        iv = ESTIMATORS[name]().estimate_interval(data, n_bootstrap=resamples)
         assert iv.ci_low < 0.3 < iv.ci_high, name
     assert DirectMethod().estimate_policy_value(data) == pytest.approx(0.25)
 
@@ -184,17 +190,96 @@ def test_lift_over_the_logged_outcomes_and_over_another_candidate_by_hand() -> N
 
 
 def test_switch_rule_by_hand() -> None:
-    # _data(): weights 2, 0, 0, 4; q(x, pi) = 0.3, 0.2, 0.6, 0.2; w (r - q(x, a)) = 1.4, 0,
-    # 0, -0.8. Threshold inf is DR, 3 drops lead 3's correction, 0 is DM.
+    # _data(): weights 2, 0, 0, 4; q(x, pi) = 0.3, 0.2, 0.6, 0.2; r - q(x, a) = 0.7, -0.4,
+    # -0.5, -0.2. Threshold inf is DR, 3 drops lead 3's correction, 0 is DM.
     base = np.array([0.3, 0.2, 0.6, 0.2])
-    corr = np.array([1.4, 0.0, 0.0, -0.8])
+    res = np.array([0.7, -0.4, -0.5, -0.2])
     w = np.array([2.0, 0.0, 0.0, 4.0])
     for tau, expected in ((np.inf, 0.475), (3.0, 0.675), (0.0, 0.325)):
-        assert _SwitchRule(base, corr, w, (tau,)).value() == pytest.approx(expected)
+        factor = np.where(w <= tau, w, 0.0)
+        assert _LepskiRule(base, res, (factor,), (tau,)).value() == pytest.approx(expected)
     # Lepski: every candidate's interval overlaps DR's wide one, so the last (DM) is taken.
-    rule = _SwitchRule(base, corr, w, (np.inf, 3.0, 0.0))
+    factors = tuple(np.where(w <= t, w, 0.0) for t in (np.inf, 3.0, 0.0))
+    rule = _LepskiRule(base, res, factors, (np.inf, 3.0, 0.0))
     assert rule.value() == pytest.approx(0.325)
     assert rule.chosen == [0.0]
+
+
+def test_shrunk_weights_by_hand() -> None:
+    # lambda w / (w^2 + lambda) with lambda = 4: w = 2 -> 8 / 8 = 1; w = 4 -> 16 / 20 = 0.8
+    w = np.array([2.0, 0.0, 0.0, 4.0])
+    assert shrunk_weights(w, 4.0).tolist() == pytest.approx([1.0, 0.0, 0.0, 0.8])
+    assert shrunk_weights(w, np.inf).tolist() == w.tolist()  # plain DR
+    assert shrunk_weights(w, 0.0).tolist() == [0.0] * 4  # the direct method
+    # DRos at lambda = 4 on _data(): (0.3 + 1(0.7) + 0.2 + 0.6 + 0.2 + 0.8(-0.2)) / 4
+    base = np.array([0.3, 0.2, 0.6, 0.2])
+    res = np.array([0.7, -0.4, -0.5, -0.2])
+    rule = _LepskiRule(base, res, (shrunk_weights(w, 4.0),), (4.0,))
+    assert rule.value() == pytest.approx(1.84 / 4)
+
+
+def _random_log(n: int, seed: int, share: float = 1.0) -> ReplayData:
+    rng = np.random.default_rng(seed)
+    k = 5
+    logging = rng.dirichlet(np.ones(k), n)
+    action = np.array([rng.choice(k, p=row) for row in logging])
+    q = rng.uniform(0.05, 0.4, (n, k))
+    reward = (rng.random(n) < q[np.arange(n), action]).astype(float)
+    pick = rng.integers(0, k, n)
+    pick[rng.random(n) >= share] = -1  # the candidate leaves these leads with nobody
+    model = np.clip(q + rng.normal(0, 0.05, (n, k)), 0.01, 0.99)
+    return ReplayData(action, reward, logging[np.arange(n), action], one_hot(pick, k), model)
+
+
+def test_sndr_matches_zr_obp_formula_for_a_full_candidate() -> None:
+    # zr-obp's SelfNormalizedDoublyRobust: mean(q(x, pi) + w (r - q(x, a)) / mean(w)); the
+    # same number when the candidate assigns every lead (mean share 1).
+    data = _random_log(2_000, seed=11)
+    assert data.reward_model is not None
+    w = data.weights
+    q_pi = (data.action_dist * data.reward_model).sum(axis=1)
+    q_a = data.reward_model[np.arange(data.n_leads), data.action]
+    obp = float(np.mean(q_pi + w * (data.reward - q_a) / w.mean()))
+    assert SelfNormalizedDoublyRobust().estimate_policy_value(data) == pytest.approx(obp)
+
+
+def test_sndr_scales_back_by_the_assigned_share() -> None:
+    # Lead 0 assigned (w = 1 / 0.5 = 2, r - q = 0.6), lead 1 left with nobody: DM = 0.4 / 2;
+    # correction = (2 x 0.6) / 2 x mean share 1/2 = 0.3.
+    data = ReplayData(
+        action=np.array([0, 0]),
+        reward=np.array([1.0, 1.0]),
+        pscore=np.array([0.5, 0.5]),
+        action_dist=one_hot(np.array([0, -1]), 2),
+        reward_model=np.array([[0.4, 0.1], [0.4, 0.1]]),
+    )
+    assert SelfNormalizedDoublyRobust().estimate_policy_value(data) == pytest.approx(0.2 + 0.3)
+    none = ReplayData(**{**data.__dict__, "action": np.array([1, 1])})  # nothing matched
+    assert SelfNormalizedDoublyRobust().estimate_policy_value(none) == pytest.approx(0.2)
+
+
+def test_dr_os_at_a_fixed_lambda_matches_zr_obp_formula() -> None:
+    # zr-obp's DoublyRobustWithShrinkage(lambda_): mean(q(x, pi) + lambda w / (w^2 + lambda)
+    # (r - q(x, a))), recomputed here from the raw arrays at every lambda of DRos's grid.
+    data = _random_log(3_000, seed=12, share=0.8)
+    assert data.reward_model is not None
+    w = data.weights
+    q_pi = (data.action_dist * data.reward_model).sum(axis=1)
+    q_a = data.reward_model[np.arange(data.n_leads), data.action]
+    rule = DoublyRobustShrinkage()._terms(data)
+    assert isinstance(rule, _LepskiRule)
+    assert rule.params[0] == np.inf
+    assert rule.params[-1] == 0.0
+    for lam, factor in zip(rule.params, rule.factors, strict=True):
+        # lambda = 0 is 0 / 0 at w = 0 in the formula: the direct method, no correction
+        shrunk = w if np.isinf(lam) else (lam * w / (w**2 + lam) if lam > 0 else 0 * w)
+        obp = float(np.mean(q_pi + shrunk * (data.reward - q_a)))
+        single = _LepskiRule(rule.policy_reward, rule.residual, (factor,), (lam,))
+        assert single.value() == pytest.approx(obp)
+    # lambda = inf is plain DR
+    assert _LepskiRule(rule.policy_reward, rule.residual, rule.factors[:1], (np.inf,)).value() == (
+        pytest.approx(DoublyRobust().estimate_policy_value(data))
+    )
 
 
 def _logged(n: int, model: float, seed: int = 5) -> tuple[ReplayData, float]:
@@ -220,6 +305,18 @@ def test_switch_dr_leans_on_a_right_model_and_not_on_a_wrong_one() -> None:
     # rule keeps every correction (plain DR) and the estimate stays near the truth.
     data, truth = _logged(20_000, model=0.6)
     assert est.threshold(data) >= data.weights.max()
+    iv = est.estimate_interval(data, n_bootstrap=200)
+    assert iv.ci_low < truth < iv.ci_high
+    assert iv.rate == pytest.approx(DoublyRobust().estimate_policy_value(data))
+
+
+def test_dr_os_leans_on_a_right_model_and_not_on_a_wrong_one() -> None:
+    data, truth = _logged(20_000, model=0.3)
+    est = DoublyRobustShrinkage()
+    assert est.shrinkage(data) < 20**2  # some shrinkage of the largest weights (20)
+    assert est.estimate_policy_value(data) == pytest.approx(truth, rel=0.02)
+    data, truth = _logged(20_000, model=0.6)
+    assert est.shrinkage(data) == np.inf  # DM outside DR's interval: plain DR
     iv = est.estimate_interval(data, n_bootstrap=200)
     assert iv.ci_low < truth < iv.ci_high
     assert iv.rate == pytest.approx(DoublyRobust().estimate_policy_value(data))

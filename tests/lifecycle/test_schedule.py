@@ -130,3 +130,39 @@ def test_a_retrain_that_cannot_run_warns_once_and_waits(caplog: pytest.LogCaptur
     assert record.exc_info is None
     assert "load a history" in record.getMessage()
     assert f"tries again in {RETRY_SECONDS / 60:.0f} min" in record.getMessage()
+
+
+def test_a_store_with_no_leads_is_not_due(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """A fresh install (no history loaded, nothing routed): nothing to learn from, so no
+    retrain is started at all; once a lead of the window is stored, the empty registry is
+    due."""
+    from leadpilot.schema import Lead
+    from leadpilot.service.core import RoutingService
+    from leadpilot.service.metrics import ServiceMetrics
+    from leadpilot.service.retrain_schedule import RetrainSchedule
+    from leadpilot.settings import Settings
+    from leadpilot.store.engine import make_engine, write_transaction
+    from leadpilot.store.history import load_history_leads
+    from leadpilot.store.migrate import upgrade
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'lp.db'}")
+    upgrade(engine)
+    settings = Settings(environment="development", worker_enabled=False,
+                        background_pricing=False, model_store=tmp_path / "models")  # fmt: skip
+    service = RoutingService(engine, settings=settings, metrics=ServiceMetrics(),
+                             clock=lambda: NOW)  # fmt: skip
+    schedule = RetrainSchedule(service)
+    try:
+        assert schedule.due(NOW)[0] is None
+        assert schedule.maybe_start(NOW) is False
+        assert schedule._job is None
+        old = Lead(lead_id="H-old", created_at=NOW - timedelta(days=800))  # outside 18 months
+        with write_transaction(engine) as conn:
+            load_history_leads(conn, [old])
+        assert schedule.due(NOW)[0] is None
+        with write_transaction(engine) as conn:
+            load_history_leads(conn, [Lead(lead_id="H-1", created_at=NOW - timedelta(days=3))])
+        assert schedule.due(NOW)[0] == "no model is registered yet"
+    finally:
+        schedule.close()
+        engine.dispose()

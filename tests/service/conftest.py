@@ -3,6 +3,7 @@ an app with an injected clock and no background thread, and tokens of each role.
 
 from __future__ import annotations
 
+import atexit
 import os
 import shutil
 import tempfile
@@ -90,7 +91,11 @@ def migrated_engine(url: str) -> sa.Engine:
         upgrade(engine)
         return engine
     if not _SQLITE_TEMPLATE:
-        template = Path(tempfile.mkdtemp(prefix="lp-template-")) / "migrated.db"
+        folder = tempfile.mkdtemp(prefix="lp-template-")
+        # A plain function (tests call it outside fixtures), so no tmp_path_factory: the
+        # folder goes when the process ends instead of piling up in /tmp, one per process.
+        atexit.register(shutil.rmtree, folder, ignore_errors=True)
+        template = Path(folder) / "migrated.db"
         seed = make_engine(f"sqlite:///{template}")
         upgrade(seed)
         seed.dispose()

@@ -431,7 +431,7 @@ def test_alerts_page_lists_and_an_admin_acknowledges(console) -> None:  # type: 
 
 
 def test_meeting_rate_by_method_agrees_with_routing_method(console) -> None:  # type: ignore[no-untyped-def]
-    """The database's classification (``kpi_reads.window_leads``) is ``routing_method``'s."""
+    """The database's classification (``kpi_reads.lead_facts``) is ``routing_method``'s."""
     from leadpilot.service.kpis import routing_method
     from leadpilot.store.engine import write_transaction
     from leadpilot.store.tables import decisions
@@ -520,3 +520,59 @@ def test_model_page(console, tmp_path) -> None:  # type: ignore[no-untyped-def]
     svg = api.client.get("/model/reliability.svg", headers=reader)
     assert svg.status_code == 200
     assert svg.headers["content-type"].startswith("image/svg+xml")
+
+
+def test_alerts_page_filters_by_window_and_pool(console) -> None:  # type: ignore[no-untyped-def]
+    """The Alerts page has the date-range and pool filters of every page: an alert shows in
+    a window it was open in, and under a pool when it concerns that pool (named in its
+    details, or through its rep or its lead) or no one pool."""
+    from datetime import timedelta
+
+    from leadpilot.store.engine import write_transaction
+    from leadpilot.store.tables import alerts
+
+    api, facts = console
+    now = api.clock.now
+    sdr_lead = next(lead for lead, pool in facts.pool.items() if pool == "sdr")
+    ae_lead = next(lead for lead, pool in facts.pool.items() if pool == "ae")
+    made = {  # name -> (kind, details, lead, raised hours ago, resolved hours ago)
+        "sdr_rule": ("fairness", {"pool": "sdr", "rep_id": "rep-01"}, None, 1, None),
+        "ae_rule": ("unusual_assignment", {"pool": "ae", "rep_id": "rep-04"}, None, 2, None),
+        "no_pool": ("delivery_failures", {"host": "hooks.example.com"}, None, 3, None),
+        "ae_rep_old": ("rep_skipped", {"rep_id": "rep-05"}, None, 20 * 24, 15 * 24),
+        "ae_lead": ("lead_unowned", {}, ae_lead, 1, None),
+        "sdr_lead_closed": ("max_reassignments", {}, sdr_lead, 4 * 24, 3 * 24),
+    }
+    ids = {}
+    with write_transaction(api.engine) as conn:
+        for name, (kind, details, lead, raised, resolved) in made.items():
+            ids[name] = conn.execute(
+                alerts.insert().values(
+                    kind=kind, message=f"alert {name}", lead_id=lead, details=details,
+                    created_at=now - timedelta(hours=raised), source="rule",
+                    status="open" if resolved is None else "resolved",
+                    resolved_at=None if resolved is None else now - timedelta(hours=resolved),
+                ).returning(alerts.c.id)
+            ).scalar_one()  # fmt: skip
+    by_id = {v: k for k, v in ids.items()}
+
+    def shown(**params: str) -> dict[str, str]:
+        page = api.get("/alerts", **params)
+        assert page.status_code == 200
+        assert '<form class="filters"' in page.text
+        rows = re.findall(r'data-alert="(\d+)" data-pool="([^"]*)"', page.text)
+        return {by_id[int(i)]: pool for i, pool in rows if int(i) in by_id}
+
+    everything = {"sdr_rule": "sdr", "ae_rule": "ae", "no_pool": "", "ae_lead": "ae",
+                  "sdr_lead_closed": "sdr"}  # fmt: skip
+    assert shown() == everything  # the last 7 days: the one resolved 15 days ago is not
+    assert shown(pool="sdr") == {"sdr_rule": "sdr", "no_pool": "", "sdr_lead_closed": "sdr"}
+    assert shown(pool="ae", days="30") == {
+        "ae_rule": "ae", "no_pool": "", "ae_lead": "ae", "ae_rep_old": "ae"
+    }  # fmt: skip
+    assert shown(days="1") == {k: v for k, v in everything.items() if k != "sdr_lead_closed"}
+    ten_days_ago = (now - timedelta(days=10)).date().isoformat()
+    assert shown(days="30", until=ten_days_ago) == {"ae_rep_old": "ae"}
+    assert shown(days="2", until=ten_days_ago) == {}
+    page = api.get("/alerts", pool="sdr").text
+    assert 'href="/reps?days=7&amp;pool=sdr"' in page  # the filters follow the navigation

@@ -180,6 +180,13 @@ def test_filters_change_the_numbers_and_equal_the_api(live: Live, browser: Any) 
     if SCREENSHOTS:
         Path(SCREENSHOTS).mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(Path(SCREENSHOTS) / "console-overview.png"), full_page=True)
+    # the Alerts page carries the same filters, kept by the navigation
+    page.click("nav a:has-text('Alerts')")
+    assert "pool=sdr" in page.url
+    assert page.locator("select[name=pool]").input_value() == "sdr"
+    assert page.locator("input[name=days]").input_value() == "1"
+    if SCREENSHOTS:
+        page.screenshot(path=str(Path(SCREENSHOTS) / "console-alerts.png"), full_page=True)
     assert watch.errors == []
     assert watch.outside == []
     context.close()

@@ -10,6 +10,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
 from typer.testing import CliRunner
 
 from leadpilot.cli.main import build_app
@@ -51,8 +52,15 @@ def _write_registry(engine: Any) -> None:
                      now=T0 - timedelta(days=1))  # fmt: skip
 
 
-def test_models_endpoint_equals_model_list_json_and_the_console_shows_it(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'lp.db'}"
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "postgres":
+        return str(request.getfixturevalue("pg_url"))
+    return f"sqlite:///{tmp_path / 'lp.db'}"
+
+
+def test_models_endpoint_equals_model_list_json_and_the_console_shows_it(db_url: str) -> None:
+    url = db_url
     engine = migrated_engine(url)
     api = build_api(engine, make_reps(2))
     _write_registry(engine)  # after start-up: the fake champion has no files to load

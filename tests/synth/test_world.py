@@ -202,3 +202,54 @@ def test_same_seed_same_bytes_and_other_seed_differs(tmp_path: Path) -> None:
 def test_bad_sizes_are_rejected(kwargs: dict[str, int], message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         generate_world(**kwargs)
+
+
+def test_pooled_history_stays_inside_each_segment_pool_except_for_holds() -> None:
+    kw = {"n_leads": 3_000, "n_reps": 10, "n_new_leads": 200, "seed": 4}
+    pooled = generate_world(**kw, history_pools=True, explore_share=1.0)  # type: ignore[arg-type]
+    h = pooled.history
+    # by company name: a lead from a free-mail address still belongs to its company's account
+    owner = dict(zip(pooled.accounts["name"], pooled.accounts["owner_rep_id"], strict=True))
+    held = h["rep_id"].to_numpy() == h["company"].map(owner).to_numpy()
+    rep_pool = dict(zip(pooled.reps["rep_id"], pooled.reps["pool"], strict=True))
+    # examples/policy.yaml's segments: 1-200 employees inbound, 201-1000 mid-market, 1001+
+    # enterprise
+    size = h["company_size"].to_numpy()
+    segment = np.where(size <= 200, "inbound", np.where(size <= 1000, "mid-market", "enterprise"))
+    logged_pool = h["rep_id"].map(rep_pool).to_numpy()
+    assert (logged_pool[~held] == segment[~held]).all()
+    assert held.sum() > 100  # holds still go to the owner, whatever the pool
+    # All at random inside the pool, for an account nobody owns: 1 / (pool reps on duty);
+    # the leaver is in one pool, and late joiners start later, so sizes vary a little.
+    unowned = h["company"].map(owner).isna().to_numpy()
+    assert pooled.history_propensity is not None
+    sizes = np.round(1 / pooled.history_propensity[unowned]).astype(int)
+    members = pooled.reps["pool"].value_counts()
+    for pool in ("inbound", "mid-market", "enterprise"):
+        in_pool = sizes[segment[unowned] == pool]
+        assert set(in_pool) <= set(range(1, members[pool] + 1)), pool
+        assert np.bincount(in_pool).argmax() >= members[pool] - 1, pool
+    assert np.allclose(1 / sizes, pooled.history_propensity[unowned])
+
+
+def test_history_pools_off_is_the_same_world_as_before() -> None:
+    kw = {"n_leads": 1_500, "n_reps": 8, "n_new_leads": 100, "seed": 9}
+    default = generate_world(**kw)  # type: ignore[arg-type]
+    off = generate_world(**kw, history_pools=False)  # type: ignore[arg-type]
+    pd.testing.assert_frame_equal(default.history, off.history)
+    pooled = generate_world(**kw, history_pools=True)  # type: ignore[arg-type]
+    assert (pooled.history["rep_id"] != default.history["rep_id"]).any()
+
+
+def test_sharper_beliefs_make_the_history_stick_to_them() -> None:
+    kw = {"n_leads": 1_500, "n_reps": 8, "n_new_leads": 100, "seed": 9, "explore_share": 0.01}
+    soft = generate_world(**kw)  # type: ignore[arg-type]
+    same = generate_world(**kw, belief_sharpness=1.0)  # type: ignore[arg-type]
+    pd.testing.assert_frame_equal(soft.history, same.history)
+    sharp = generate_world(**kw, belief_sharpness=4.0)  # type: ignore[arg-type]
+    assert soft.history_propensity is not None
+    assert sharp.history_propensity is not None
+    # The logged rep was the likelier under sharper beliefs: its propensity is higher.
+    assert np.median(sharp.history_propensity) > 1.5 * np.median(soft.history_propensity)
+    with pytest.raises(ConfigError, match="belief_sharpness"):
+        generate_world(**kw, belief_sharpness=0.0)  # type: ignore[arg-type]

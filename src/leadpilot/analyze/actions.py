@@ -220,8 +220,9 @@ def prioritised_actions(
             {
                 "title": "Track time to first contact",
                 "detail": (
-                    "The export has no first-contact time, so speed-to-lead, the cheapest lever, "
-                    "cannot be measured. Add first_contact_at or time_to_contact_hours."
+                    "The export does not record when a rep first contacted each lead, so "
+                    "speed-to-lead, the cheapest lever, cannot be measured. Add "
+                    "first_contact_at or time_to_contact_hours."
                 ),
                 "evidence": time_to_contact.get("reason", ""),
                 "projected_extra_conversions": None,

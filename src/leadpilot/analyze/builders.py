@@ -247,6 +247,20 @@ def build_matches(ctx: AuditContext) -> None:
 def build_speed(ctx: AuditContext) -> None:
     """Speed-to-lead: conversion by time to first contact, and speed by lead source."""
     ctx.ttc = cast(TimeToContact, time_to_contact(ctx.data))
+    if not ctx.ttc.get("available"):
+        # olist's first_contact_date is when the lead asked to be contacted (the reader takes
+        # it as the creation date): "no first-contact time" must not read as if the export
+        # had no such column
+        named = [
+            source
+            for col, source in (ctx.ingest.mapping if ctx.ingest else {}).items()
+            if col == "created_at" and "contact" in source.lower()
+        ]
+        if named:
+            ctx.ttc["reason"] = (
+                f"{ctx.ttc['reason']}. The export's {named[0]} is read as the date each lead "
+                "came in (its creation date), not as when a rep first reached it"
+            )
     if ctx.ttc.get("available"):
         ctx.ttc["by_source"] = speed_by_source(ctx.data)
 
@@ -367,9 +381,11 @@ def _plan_method(plan: Plan, quality: DataQuality | None) -> str:
         f"against none; segment strengths are used only from a log Bayes factor of "
         f"{MIN_LOG_BAYES_FACTOR:.0f}), with each rep's capacity from {plan.capacity_source}. "
         "Projected lift and its 95% interval: the plan against round-robin under joint "
-        "posterior draws of every rep x segment rate (Laplace approximation), the prior's "
-        "spread learned from the history itself (benchmarks/audit_power.py checks the interval "
-        "against synthetic worlds' ground truth: it can run high)." + check
+        "posterior draws of every rep x segment rate (Laplace approximation), drawn from every "
+        "candidate spread of the interactions in proportion to its evidence, so the interval "
+        "carries the uncertainty of how strong segment strengths are "
+        "(benchmarks/audit_power.py checks the interval against synthetic worlds' ground "
+        "truth)." + check
     )
 
 

@@ -147,6 +147,7 @@ def fit_model(
     layout: Layout,
     interaction_sd: float | None = None,
     rep_sd: float | None = None,
+    main_sd: float | None = None,
 ) -> AdditiveModel:
     """The additive conversion model on (a slice of) the coded history (prior spreads None:
     chosen by empirical Bayes)."""
@@ -160,6 +161,7 @@ def fit_model(
         cov_sizes=tuple(len(v) for v in layout.cov_values),
         interaction_sd=interaction_sd,
         rep_sd=rep_sd,
+        main_sd=main_sd,
     )
 
 
@@ -196,12 +198,14 @@ def plan_routing(
     # Keep the posterior samples under ~30 million numbers (240 MB) on very wide tables.
     n_r, n_s = len(reps), len(segments)
     n_draws = int(min(draws, max(100, 3_000_000 // max(n_r * n_s * combos.shape[0], 1))))
-    sample = model.segment_rates(layout.seg_value, mix, combos, model.draws(rng, n_draws))
+    # the spread of rep x segment effects integrated out (see additive.py), so the interval
+    # carries the uncertainty of how strong segment strengths are, not only of their values
+    sample = model.posterior_segment_rates(layout.seg_value, mix, combos, rng, n_draws)
     out_of_sample, fold_plans = cross_fit_lift(
         coded,
         layout,
         # the folds reuse the full history's prior spread (one fit each instead of a grid)
-        fit=lambda c, lay: fit_model(c, lay, model.interaction_sd, model.rep_sd),
+        fit=lambda c, lay: fit_model(c, lay, model.interaction_sd, model.rep_sd, model.main_sd),
         plan_for=lambda m: solve_plan(m.segment_rates(layout.seg_value, mix, combos)[0], vol, cap),
         judge=lambda m, b: m.segment_rates(layout.seg_value, mix, combos, m.draws(rng, b)),
         round_robin=rr,

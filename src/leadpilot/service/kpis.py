@@ -13,18 +13,14 @@ import json
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from statistics import median
 
+import numpy as np
 import sqlalchemy as sa
 from pydantic import BaseModel
 from scipy.stats import binomtest
 
-from leadpilot.store.kpi_reads import (
-    assignment_counts,
-    duplicate_count,
-    queue_length,
-    window_leads,
-)
+from leadpilot.store.kpi_reads import queue_length
+from leadpilot.store.kpi_rollups import LeadGroup, window_totals
 
 __all__ = [
     "KPIReport",
@@ -129,40 +125,40 @@ def compute_kpis(
     """Compute the KPIs over leads received in ``[since, until]``; ``members`` lists each
     pool's reps for the fairness index; ``pool`` keeps the leads first assigned in that pool
     (the queue length is always the whole queue, now). ``development``: each new rep's
-    development share (shown separately in the fairness rows)."""
-    rows = window_leads(conn, since=since, until=until, pool=pool)
-    routed = [r for r in rows if r.routed]
-    waits = [(float(r.wait_minutes), r.lane) for r in routed if r.wait_minutes is not None]
-    hot_waits = [w for w, lane in waits if lane == "hot"]
-    speed = SpeedKPI(
-        median_minutes=median(w for w, _ in waits) if waits else None,
-        median_minutes_hot=median(hot_waits) if hot_waits else None,
-        touched=len(waits),
-        routed=len(routed),
-    )
-    reassigned = sum(1 for r in routed if r.reassignments > 0)
-    hot = [r for r in routed if r.lane == "hot"]
-    meetings = sum(r.meeting for r in hot)
-    opportunities = sum(r.opportunity for r in routed)
+    development share (shown separately in the fairness rows). Whole days come from the
+    daily rollups (``store.kpi_rollups``), which are exact; the rest is read raw."""
+    totals = window_totals(conn, since, until)
+    routed = LeadGroup()  # every lead in ``leads``; the other counts are over routed ones
+    hot = LeadGroup()
+    waits_hot: list[int] = []
     by_method: dict[str, list[int]] = defaultdict(lambda: [0, 0])
-    for r in routed:
-        counts = by_method[r.method or "unknown"]
-        counts[0] += r.meeting
-        counts[1] += 1
+    for (in_pool, lane, method), group in totals.leads.items():
+        if pool is not None and in_pool != pool:
+            continue
+        routed.add(group)
+        if lane == "hot":
+            hot.routed += group.routed
+            hot.meetings += group.meetings
+            waits_hot.extend(group.waits)
+        if group.routed:
+            counts = by_method[method or "unknown"]
+            counts[0] += group.meetings
+            counts[1] += group.routed
+    waits = routed.waits
+    speed = SpeedKPI(
+        median_minutes=_median_minutes(waits),
+        median_minutes_hot=_median_minutes(waits_hot),
+        touched=len(waits),
+        routed=routed.routed,
+    )
     # SLA attainment over the leads whose promise is decided: touched in time, touched late,
     # or still untouched after the deadline (an untouched lead with time left is not counted).
-    met = sum(r.sla_met for r in routed)
-    decided = sum(r.sla_decided for r in routed)
+    decided = routed.sla_touched + routed.sla_open_due
     hours = (until - since).total_seconds() / 3600 if since is not None else 0.0
-
-    duplicates = duplicate_count(conn, since=since, until=until, pool=pool)
-    fairness = fairness_rows(
-        conn,
-        since=since,
-        until=until,
-        members=members or {},
-        pool=pool,
-        development=development or {},
+    by_pool = totals.duplicates
+    duplicates = sum(by_pool.values()) if pool is None else by_pool.get(pool, 0)
+    fairness = _fairness(
+        totals.assignments, members=members or {}, pool=pool, development=development or {}
     )
     return KPIReport(
         since=since,
@@ -170,18 +166,26 @@ def compute_kpis(
         pool=pool,
         speed_to_first_touch=speed,
         fairness=fairness,
-        reassignment_rate=rate_kpi(reassigned, len(routed)),
-        duplicate_rate=rate_kpi(duplicates, duplicates + len(rows)),
-        conversion_to_meeting=rate_kpi(meetings, len(hot)),
-        conversion_to_opportunity=rate_kpi(opportunities, len(routed)),
+        reassignment_rate=rate_kpi(routed.reassigned, routed.routed),
+        duplicate_rate=rate_kpi(duplicates, duplicates + routed.leads),
+        conversion_to_meeting=rate_kpi(hot.meetings, hot.routed),
+        conversion_to_opportunity=rate_kpi(routed.opportunities, routed.routed),
         conversion_by_method=[
             MethodRate(method=m, meeting_rate=rate_kpi(k, n))
             for m, (k, n) in sorted(by_method.items())
         ],
-        sla_attainment=rate_kpi(met, decided),
-        leads_per_hour=len(routed) / hours if hours > 0 else None,
+        sla_attainment=rate_kpi(routed.sla_met, decided),
+        leads_per_hour=routed.routed / hours if hours > 0 else None,
         queue_length=queue_length(conn),
     )
+
+
+def _median_minutes(waits_ms: list[int]) -> float | None:
+    """The median wait in minutes (numpy's partition, not a full sort of every touched lead
+    in the window; the mean of the two middle integers is exact in float64)."""
+    if not waits_ms:
+        return None
+    return float(np.median(np.asarray(waits_ms, dtype=np.int64))) / 60_000
 
 
 def fairness_rows(
@@ -196,9 +200,21 @@ def fairness_rows(
     """Leads per rep over the window (every decision that gave a rep a lead counts) divided
     by the pool's average, per decision pool. ``members`` lists each pool's active reps (from
     the active policy), so a rep who got nothing counts as 0 rather than being left out."""
+    totals = window_totals(conn, since, until, parts=frozenset({"assignments"}))
+    return _fairness(totals.assignments, members=members, pool=pool, development=development)
+
+
+def _fairness(
+    assignments: Mapping[tuple[str | None, str], int],
+    *,
+    members: Mapping[str, Sequence[str]],
+    pool: str | None,
+    development: Mapping[str, float],
+) -> list[FairnessRow]:
     counts: dict[str | None, dict[str, int]] = defaultdict(dict)
-    for in_pool, rep_id, n in assignment_counts(conn, since=since, until=until, pool=pool):
-        counts[in_pool][rep_id] = n
+    for (in_pool, rep_id), n in assignments.items():
+        if pool is None or in_pool == pool:
+            counts[in_pool][rep_id] = n
     pools = set(counts) | set(members) if pool is None else {pool}
     out: list[FairnessRow] = []
     for name in sorted(pools, key=lambda p: p or ""):

@@ -24,6 +24,7 @@ from leadpilot.errors import LeadpilotError
 from leadpilot.policy.retrain_settings import RetrainSettings
 from leadpilot.store.intake import routing_versions
 from leadpilot.store.models import drift_alert_since, latest_training_at
+from leadpilot.store.training_reads import has_leads_between
 
 if TYPE_CHECKING:
     from leadpilot.service.core import RoutingService
@@ -96,7 +97,8 @@ class RetrainSchedule:
         self.last_result: dict[str, Any] | None = None
 
     def due(self, now: datetime) -> tuple[str | None, RetrainSettings]:
-        """Why a retrain is due now, and the policy's settings."""
+        """Why a retrain is due now (``None`` too when the store holds no lead of the
+        window to learn from), and the policy's settings."""
         inputs = self.service.inputs
         with self.service.engine.connect() as conn:
             _, roster_version = routing_versions(conn)
@@ -104,7 +106,13 @@ class RetrainSchedule:
             settings = policy.retrain_settings
             last = latest_training_at(conn)
             drift = drift_alert_since(conn, last) if settings.on_drift else None
-        return due_reason(settings, last, drift, now), settings
+            why = due_reason(settings, last, drift, now)
+            window = timedelta(days=settings.window_months * 30.4375)
+            # A fresh store (no history loaded, nothing routed yet) has nothing to learn
+            # from: not due, rather than a child process that can only fail.
+            if why is not None and not has_leads_between(conn, since=now - window, until=now):
+                why = None
+        return why, settings
 
     def maybe_start(self, now: datetime) -> bool:
         """Start a retrain if one is due (checked every ``CHECK_SECONDS``); True if started."""

@@ -31,6 +31,7 @@ from leadpilot.store.alerts import (
     mark_failed_attempt,
 )
 from leadpilot.store.engine import write_transaction
+from leadpilot.store.kpi_rollups import day_of, refresh_dirty_days
 from leadpilot.store.leads import get_lead_row, queued_leads
 from leadpilot.store.worklist import pending_work
 
@@ -186,6 +187,12 @@ class Worker:
                     run_due(self.service, client=client)
                 except Exception:  # the worker must outlive any one bad row
                     log.exception("worker poll failed")
+                try:  # keep the KPI rollups current, so console reads stay cheap
+                    refresh_dirty_days(
+                        self.service.routing_transaction, today=day_of(self.service.clock())
+                    )
+                except Exception:  # a rollup is only a cache of exact reads: routing goes on
+                    log.exception("KPI rollup refresh failed")
                 try:
                     self._alerts.maybe_run(self.service)
                 except Exception:  # nor may alerts stop routing work

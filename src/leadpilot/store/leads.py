@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from leadpilot.ingest.identity import normalize_email
 from leadpilot.schema import Lead
 from leadpilot.store.engine import LockedConn
+from leadpilot.store.kpi_rollups import day_of, mark_days, mark_lead
 from leadpilot.store.tables import duplicate_intakes, leads
 from leadpilot.store.types import as_utc, utcnow
 
@@ -209,8 +210,10 @@ def queued_leads(
 
 
 def update_lead(conn: LockedConn, lead_id: str, values: Mapping[str, Any]) -> None:
-    """Set columns of a stored lead (owner, status, queue place, milestones)."""
+    """Set columns of a stored lead (owner, status, queue place, milestones), and mark its
+    day for the KPI rollups (``store.kpi_rollups``)."""
     conn.execute(leads.update().where(leads.c.lead_id == lead_id).values(**values))
+    mark_lead(conn, lead_id)
 
 
 def record_duplicate_intake(
@@ -230,6 +233,7 @@ def record_duplicate_intake(
             received_at=received_at,
         )
     )
+    mark_days(conn, [day_of(received_at)])
 
 
 def recent_leads(conn: sa.Connection, limit: int) -> list[Lead]:

@@ -28,8 +28,9 @@ from leadpilot.schema import Decision
 from leadpilot.store.counters import decision_effects, release_open_lead, upsert_counters
 from leadpilot.store.decisions import StoredDecision, decision_row, stored_decision
 from leadpilot.store.engine import LockedConn
+from leadpilot.store.kpi_rollups import day_of, mark_days, mark_lead_duplicates
 from leadpilot.store.leads import update_lead
-from leadpilot.store.tables import decisions, leads, routing_counters, sla_timers
+from leadpilot.store.tables import decisions, kpi_day_marks, leads, routing_counters, sla_timers
 from leadpilot.store.timers import cancel_timers, timer_row
 
 __all__ = ["DecisionRecord", "TimerStart", "record_decision"]
@@ -75,9 +76,12 @@ def record_decision(conn: LockedConn, record: DecisionRecord) -> StoredDecision:
     lead_id = decision.lead_id
     conn.execute(_RETIRE_LIVE, {"live_lead_id": lead_id})
     cancel_timers(conn, lead_id, ("sla", "acceptance"))
-    update_lead(conn, lead_id, record.lead_columns)
+    update_lead(conn, lead_id, record.lead_columns)  # marks the lead's day for the rollups
     seq = int(conn.execute(_NEXT_SEQ, {"lead_id": lead_id}).scalar_one())
     row = decision_row(decision, trigger=record.trigger, seq=seq)
+    mark_days(conn, [day_of(row["decided_at"])])
+    if decision.rep_id is not None:  # it may be the lead's first assignment
+        mark_lead_duplicates(conn, lead_id)
     decision_id = int(conn.execute(_INSERT_DECISION, row).scalar_one())
     if record.released_rep:
         release_open_lead(conn, record.released_rep)
@@ -149,7 +153,16 @@ def _postgres_record(n_timers: int) -> sa.Select[Any]:
         )
     ctes.append(_counter_upsert("credit_", increment=False).cte("credits"))
     ctes.append(_counter_upsert("count_", increment=True).cte("counts"))
+    ctes.append(_marks_upsert().cte("kpi_marks"))
     return sa.select(decision.c.id).add_cte(*ctes)
+
+
+def _marks_upsert() -> Any:
+    """The KPI rollup days a new lead dirties (``store.kpi_rollups``): distinct days, as one
+    ``INSERT ... ON CONFLICT`` may not touch a row twice."""
+    days = sa.func.unnest(sa.bindparam("mark_days", type_=pg.ARRAY(sa.Date)))
+    stmt = pg.insert(kpi_day_marks).from_select(["day", "dirty"], sa.select(days, sa.true()))
+    return stmt.on_conflict_do_update(index_elements=[kpi_day_marks.c.day], set_={"dirty": True})
 
 
 _POSTGRES_RECORD = {n: _postgres_record(n) for n in range(3)}
@@ -180,8 +193,9 @@ def _record_first(
     credits: Sequence[dict[str, object]],
     increments: Sequence[dict[str, object]],
 ) -> int:
-    """Insert a new lead with its first decision and timers and apply the decision's counter
-    updates; returns the decision id."""
+    """Insert a new lead with its first decision and timers, apply the decision's counter
+    updates and mark the KPI rollup days they change; returns the decision id."""
+    days = sorted({day_of(lead_row["received_at"]), day_of(decision_row["decided_at"])})
     if conn.dialect.name == "postgresql":
         if len(timer_rows) > 2:
             raise ValueError("a decision starts at most two timers (sla, acceptance)")
@@ -191,6 +205,7 @@ def _record_first(
             params.update({f"t{i}_{k}": v for k, v in timer.items()})
         params.update(_arrays("credit_", credits))
         params.update(_arrays("count_", increments))
+        params["mark_days"] = days
         return int(conn.execute(_POSTGRES_RECORD[len(timer_rows)], params).scalar_one())
     conn.execute(_INSERT_LEAD, dict(lead_row))
     decision_id = int(conn.execute(_INSERT_DECISION, decision_row).scalar_one())
@@ -198,4 +213,5 @@ def _record_first(
     upsert_counters(conn, increments, increment=True)
     for timer in timer_rows:
         conn.execute(_INSERT_TIMER, {**timer, "decision_id": decision_id})
+    mark_days(conn, days)
     return decision_id

@@ -14,6 +14,10 @@ __all__ = [
     "duplicate_intakes",
     "events",
     "idempotency_keys",
+    "kpi_day_assignments",
+    "kpi_day_duplicates",
+    "kpi_day_leads",
+    "kpi_day_marks",
     "leads",
     "leases",
     "metadata",
@@ -98,7 +102,7 @@ leads = sa.Table(
     sa.Column("account_id", sa.String(128)),
     sa.Column("fields", sa.JSON, nullable=False),
     sa.Column("created_at", UTCDateTime, nullable=False),
-    sa.Column("received_at", UTCDateTime, nullable=False),
+    sa.Column("received_at", UTCDateTime, nullable=False, index=True),  # index: migration 0008
     sa.Column("status", sa.String(16), nullable=False, index=True),
     sa.Column("rep_id", sa.String(128), index=True),
     sa.Column("lane", sa.String(32)),
@@ -117,7 +121,9 @@ duplicate_intakes = sa.Table(
     "duplicate_intakes",
     metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("lead_id", sa.String(128), sa.ForeignKey("leads.lead_id"), nullable=False),
+    sa.Column(
+        "lead_id", sa.String(128), sa.ForeignKey("leads.lead_id"), nullable=False, index=True
+    ),  # index: migration 0008 (a lead's first assignment marks its duplicates' days)
     sa.Column("matched_on", sa.String(32), nullable=False),
     sa.Column("payload", sa.JSON, nullable=False),
     sa.Column("received_at", UTCDateTime, nullable=False, index=True),
@@ -364,4 +370,61 @@ idempotency_keys = sa.Table(
     sa.Column("status_code", sa.Integer, nullable=False),
     sa.Column("response", sa.JSON, nullable=False),
     sa.Column("created_at", UTCDateTime, nullable=False),
+)
+
+# Daily KPI rollups (migration 0008; ``store.kpi_rollups``). A day's rows are the raw KPI
+# aggregation of that UTC day, rebuilt whole; ``kpi_day_marks`` says whether they are current:
+# every write that changes a day's KPIs sets ``dirty`` in its own transaction, and readers use
+# only clean days' rows (dirty days and the edges of a range are read raw).
+kpi_day_marks = sa.Table(
+    "kpi_day_marks",
+    metadata,
+    sa.Column("day", sa.Date, primary_key=True),
+    sa.Column("dirty", sa.Boolean, nullable=False),
+)
+
+# Leads received that day (history excluded) by their first assignment's pool and method and
+# their lane. Counts over routed leads except ``leads``; ``waits``: the sorted first-touch
+# waits in milliseconds (JSON list: medians need every value); ``sla_open``: promised and
+# untouched, with the latest such deadline (a reader uses the day only once it has passed).
+kpi_day_leads = sa.Table(
+    "kpi_day_leads",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("day", sa.Date, nullable=False, index=True),
+    sa.Column("pool", sa.String(128)),
+    sa.Column("lane", sa.String(32)),
+    sa.Column("method", sa.String(64)),
+    sa.Column("leads", sa.Integer, nullable=False),
+    sa.Column("routed", sa.Integer, nullable=False),
+    sa.Column("reassigned", sa.Integer, nullable=False),
+    sa.Column("meetings", sa.Integer, nullable=False),
+    sa.Column("opportunities", sa.Integer, nullable=False),
+    sa.Column("sla_promised", sa.Integer, nullable=False),
+    sa.Column("sla_met", sa.Integer, nullable=False),
+    sa.Column("sla_touched", sa.Integer, nullable=False),
+    sa.Column("sla_open", sa.Integer, nullable=False),
+    sa.Column("sla_open_deadline_max", UTCDateTime),
+    sa.Column("waits", sa.JSON, nullable=False),
+)
+
+# Decisions that gave a rep a lead that day, per decision pool and rep (fairness).
+kpi_day_assignments = sa.Table(
+    "kpi_day_assignments",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("day", sa.Date, nullable=False, index=True),
+    sa.Column("pool", sa.String(128)),
+    sa.Column("rep_id", sa.String(128), nullable=False),
+    sa.Column("n", sa.Integer, nullable=False),
+)
+
+# Repeat intakes received that day, per the pool of their lead's first assignment.
+kpi_day_duplicates = sa.Table(
+    "kpi_day_duplicates",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("day", sa.Date, nullable=False, index=True),
+    sa.Column("pool", sa.String(128)),
+    sa.Column("n", sa.Integer, nullable=False),
 )

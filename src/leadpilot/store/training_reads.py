@@ -10,7 +10,18 @@ import sqlalchemy as sa
 
 from leadpilot.store.tables import decisions, leads
 
-__all__ = ["leads_for_training"]
+__all__ = ["has_leads_between", "leads_for_training"]
+
+
+def has_leads_between(conn: sa.Connection, *, since: datetime, until: datetime) -> bool:
+    """Whether any lead was created in ``[since, until)`` (a retrain has something to learn
+    from)."""
+    query = (
+        sa.select(leads.c.lead_id)
+        .where(leads.c.created_at >= since, leads.c.created_at < until)
+        .limit(1)
+    )
+    return conn.execute(query).first() is not None
 
 
 def leads_for_training(conn: sa.Connection, *, since: datetime) -> list[Any]:

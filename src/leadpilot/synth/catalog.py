@@ -71,6 +71,18 @@ SIZE_BAND_EFFECTS: dict[str, float] = {
     "5000+": -0.30,
 }
 
+# The pool each size band belongs to when a team routes by segment (as examples/policy.yaml:
+# SMB 1-200 employees to inbound, 201-1000 to mid-market, 1001+ to enterprise).
+SEGMENT_POOLS: dict[str, str] = {
+    "1-10": "inbound",
+    "11-50": "inbound",
+    "51-200": "inbound",
+    "201-500": "mid-market",
+    "501-1000": "mid-market",
+    "1001-5000": "enterprise",
+    "5000+": "enterprise",
+}
+
 # Rep roles: (pool, share of the roster, relative daily capacity).
 ROLES: dict[str, tuple[str, float, float]] = {
     "SDR": ("inbound", 0.45, 1.10),

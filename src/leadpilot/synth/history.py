@@ -2,7 +2,9 @@
 
 Past leads were assigned by managers' beliefs (size segment by role, believed industry
 specialists, account owners), with a share sent at random; late joiners only get leads
-after their start date and the rep who left gets none after leaving.
+after their start date and the rep who left gets none after leaving. With ``pools`` the
+assignment (beliefs and random share alike) stays inside the lead's segment pool, as a team
+that routes by segment does.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from leadpilot.synth.catalog import SIZE_BAND_LABELS
+from leadpilot.synth.catalog import ROLES, SEGMENT_POOLS, SIZE_BAND_LABELS
 from leadpilot.synth.reps import Team
 from leadpilot.synth.truth import GroundTruth
 from leadpilot.synth.values import (
@@ -20,7 +22,7 @@ from leadpilot.synth.values import (
     assigned_value_effect,
 )
 
-__all__ = ["assign_history", "contact_delays", "draw_outcomes"]
+__all__ = ["assign_history", "contact_delays", "draw_outcomes", "segment_pool_members"]
 
 RANDOM_SHARE = 0.35  # leads the logging policy sent to a random active rep
 OWNER_HOLD_SHARE = 0.8  # account leads that went to the account owner
@@ -39,26 +41,38 @@ def assign_history(
     owner_of_company: dict[int, int],
     *,
     explore_share: float = RANDOM_SHARE,
+    pools: bool = False,
+    belief_sharpness: float = 1.0,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Rep position per lead, shape ``(n_leads,)``, drawn by the confounded logging policy
     (``explore_share`` of the leads not held by an owner go to a uniformly random rep), and
     the probability that policy gave the drawn rep, shape ``(n_leads,)``: the exact logging
-    propensity off-policy evaluation needs."""
+    propensity off-policy evaluation needs. ``pools``: only reps of the lead's segment pool
+    (``SEGMENT_POOLS``) are drawn from (all on-duty reps when that pool has nobody on duty);
+    ownership holds still go to the owner, whatever the pool. ``belief_sharpness`` multiplies
+    the belief scores: above 1 the assignment sticks more strictly to the managers' beliefs
+    (a team that rarely strays from its routing rules). The random draws are the same either
+    way, so ``pools=False`` and sharpness 1 give the same history as before these options."""
     n = len(leads)
     n_reps = len(team.truths)
     day = leads["created_at"].dt.tz_localize(None).to_numpy().astype("datetime64[D]")
     ind = pd.Categorical(leads["industry"], categories=industry_levels).codes
     band = pd.Categorical(leads["size_band"], categories=list(SIZE_BAND_LABELS)).codes
+    member = segment_pool_members(leads["size_band"], team.role) if pools else None
     out = np.empty(n, dtype=np.intp)
     prob = np.empty((n, n_reps))
     for lo in range(0, n, _CHUNK):
         hi = min(n, lo + _CHUNK)
         d = day[lo:hi, None]
         on_duty = (team.start[None, :] <= d) & (d <= team.end[None, :])
+        if member is not None:
+            in_pool = on_duty & member[lo:hi]
+            on_duty = np.where(in_pool.any(axis=1, keepdims=True), in_pool, on_duty)
         score = BELIEF_INDUSTRY_WEIGHT * team.believed_industries[:, ind[lo:hi]].T
         score = (
             score - BELIEF_SIZE_WEIGHT * (band[lo:hi, None] - team.believed_centre[None, :]) ** 2
         )
+        score = score * belief_sharpness if belief_sharpness != 1.0 else score
         # Gumbel-max over on-duty reps draws from the softmax of the beliefs (uniform when
         # exploring), so the probability of every rep is known exactly.
         belief = np.where(on_duty, score, -np.inf)
@@ -83,6 +97,16 @@ def assign_history(
         prob[on] *= 1 - OWNER_HOLD_SHARE
         prob[np.flatnonzero(on), owner[on]] += OWNER_HOLD_SHARE
     return out, prob[np.arange(n), out]
+
+
+def segment_pool_members(size_band: pd.Series, roles: np.ndarray) -> np.ndarray:
+    """Whether each rep (by ``roles``, shape ``(n_reps,)``) belongs to each lead's segment
+    pool (``SEGMENT_POOLS`` of its size band), shape ``(n_leads, n_reps)``; a lead without a
+    size band belongs to every pool."""
+    rep_pool = np.array([ROLES[str(r)][0] for r in roles], dtype=object)
+    lead_pool = size_band.map(SEGMENT_POOLS).to_numpy(dtype=object)
+    known = pd.notna(lead_pool)
+    return np.asarray((lead_pool[:, None] == rep_pool[None, :]) | ~known[:, None], dtype=bool)
 
 
 def contact_delays(

@@ -100,6 +100,8 @@ def generate_world(
     start: date = DEFAULT_START,
     months: int = 18,
     explore_share: float = RANDOM_SHARE,
+    history_pools: bool = False,
+    belief_sharpness: float = 1.0,
     kind: str = "additive",
     deal_values: Literal["size", "rep_segment"] = "size",
 ) -> World:
@@ -108,6 +110,12 @@ def generate_world(
     ``explore_share``: share of past leads (outside ownership holds) the historical
     assignment sent to a random rep; near 0 gives a history that rarely explores, where
     off-policy estimates of other policies have little overlap to work with.
+    ``history_pools``: the historical assignment kept each lead inside its segment's pool
+    (``catalog.SEGMENT_POOLS``: 1-200 employees inbound SDRs, 201-1000 mid-market AEs, 1001+
+    enterprise), as a team routing by segment does (ownership holds aside); False: any
+    active rep, by the managers' beliefs. ``belief_sharpness`` (> 0) multiplies the beliefs'
+    scores: 4 gives a history that rarely strays from the managers' rules (with a small
+    ``explore_share``, a history with poor overlap for any other policy).
     ``kind``: which rep-specific structure the truth holds (:mod:`leadpilot.synth.kinds`);
     ``n_leads`` defaults to the kind's size (20,000; 12,000 for ``thin``).
     ``deal_values``: ``size`` (deal size follows the company alone) or ``rep_segment``
@@ -121,6 +129,10 @@ def generate_world(
     spec = check_kind(kind)
     n_leads = spec.default_leads if n_leads is None else n_leads
     _check(n_leads, n_reps, n_new_leads, months, explore_share)
+    if not belief_sharpness > 0:
+        raise ConfigError(
+            f"belief_sharpness must be positive (got {belief_sharpness})", hint="e.g. 1 or 4"
+        )
     rng = np.random.default_rng(seed)
     hist_start = pd.Timestamp(start, tz="UTC")
     hist_end_day = (hist_start + pd.DateOffset(months=months) - pd.Timedelta(days=1)).date()
@@ -173,7 +185,14 @@ def generate_world(
     duplicates.update(_inject_duplicates(rng, new, hist))
 
     rep_pos, propensity = assign_history(
-        rng, hist, team, list(INDUSTRIES), owner_of, explore_share=explore_share
+        rng,
+        hist,
+        team,
+        list(INDUSTRIES),
+        owner_of,
+        explore_share=explore_share,
+        pools=history_pools,
+        belief_sharpness=belief_sharpness,
     )
     rep_ids = team.roster["rep_id"].to_numpy(dtype=object)
     hist["rep_id"] = rep_ids[rep_pos]

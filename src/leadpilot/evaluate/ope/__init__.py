@@ -1,7 +1,7 @@
 """Off-policy evaluation: estimate a candidate policy's conversions from logged history.
 
 ``ReplayData`` holds the logged leads and the candidate's choices; the estimators in
-``ESTIMATORS`` (dm, ips, snips, dr, switch_dr) share ``estimate_policy_value`` /
+``ESTIMATORS`` (dm, ips, snips, dr, switch_dr, sndr, dr_os) share ``estimate_policy_value`` /
 ``estimate_interval``;
 ``overlap_diagnostics`` says whether the history can tell; ``LoggingPolicyModel`` estimates
 the logging propensities when the history did not record them.
@@ -14,14 +14,17 @@ from leadpilot.evaluate.ope.estimators import (
     ESTIMATORS,
     DirectMethod,
     DoublyRobust,
+    DoublyRobustShrinkage,
     Interval,
     InverseProbabilityWeighting,
     OffPolicyEstimator,
+    SelfNormalizedDoublyRobust,
     SelfNormalizedIPS,
     SwitchDoublyRobust,
     leads_for_precision,
     lift_interval,
     one_hot,
+    shrunk_weights,
 )
 from leadpilot.evaluate.ope.overlap import (
     OVERLAP_THRESHOLDS,
@@ -35,12 +38,14 @@ __all__ = [
     "OVERLAP_THRESHOLDS",
     "DirectMethod",
     "DoublyRobust",
+    "DoublyRobustShrinkage",
     "Interval",
     "InverseProbabilityWeighting",
     "LoggingPolicyModel",
     "OffPolicyEstimator",
     "OverlapDiagnostics",
     "ReplayData",
+    "SelfNormalizedDoublyRobust",
     "SelfNormalizedIPS",
     "SwitchDoublyRobust",
     "clip_propensity",
@@ -48,4 +53,5 @@ __all__ = [
     "lift_interval",
     "one_hot",
     "overlap_diagnostics",
+    "shrunk_weights",
 ]

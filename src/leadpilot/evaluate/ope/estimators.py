@@ -22,14 +22,17 @@ __all__ = [
     "ESTIMATORS",
     "DirectMethod",
     "DoublyRobust",
+    "DoublyRobustShrinkage",
     "Interval",
     "InverseProbabilityWeighting",
     "OffPolicyEstimator",
+    "SelfNormalizedDoublyRobust",
     "SelfNormalizedIPS",
     "SwitchDoublyRobust",
     "leads_for_precision",
     "lift_interval",
     "one_hot",
+    "shrunk_weights",
 ]
 
 
@@ -196,31 +199,68 @@ class DoublyRobust(OffPolicyEstimator):
         return Terms(_policy_reward(data) + data.weights * (data.reward - logged))
 
 
-# Weight quantiles tried as SWITCH-DR thresholds, between DR (no threshold) and DM (0).
+class SelfNormalizedDoublyRobust(OffPolicyEstimator):
+    """SNDR: DR whose weighted residuals are divided by the sum of the weights instead of
+    the number of leads (as zr-obp's ``SelfNormalizedDoublyRobust``), scaled back by the
+    candidate's mean assigned share as SNIPS is. Bounded by the residuals' range whatever
+    the weights, at the price of a small bias; consistent like DR. With no matched lead
+    there is nothing to correct: the direct method's value."""
+
+    name = "sndr"
+    needs_reward_model = True
+
+    def _terms(self, data: ReplayData) -> Value:
+        assert data.reward_model is not None
+        logged = data.reward_model[np.arange(data.n_leads), data.action]
+        w = data.weights
+        return _SelfNormalizedRule(
+            _policy_reward(data), w * (data.reward - logged), w, data.action_dist.sum(axis=1)
+        )
+
+
+@dataclass(frozen=True)
+class _SelfNormalizedRule:
+    policy_reward: NDF  # q(x_i, pi)
+    correction: NDF  # w_i (r_i - q(x_i, a_i))
+    weights: NDF
+    share: NDF  # the candidate's assigned share per lead (1 unless it leaves the lead)
+
+    def value(self, idx: NDArray[np.int64] | slice = slice(None)) -> float:
+        base = float(self.policy_reward[idx].mean())
+        total = float(self.weights[idx].sum())
+        if total <= 0:
+            return base
+        return base + float(self.correction[idx].sum()) / total * float(self.share[idx].mean())
+
+
+# Weight quantiles tried as SWITCH-DR thresholds (and, squared, as DRos's shrinkage
+# strengths), between DR (no threshold) and DM (0).
 SWITCH_QUANTILES = (0.99, 0.95, 0.9, 0.75, 0.5, 0.25)
 Z95 = 1.959963984540054
 
 
 @dataclass(frozen=True)
-class _SwitchRule:
-    """SWITCH-DR with its threshold chosen on the leads it is evaluated on."""
+class _LepskiRule:
+    """A family of DR variants ``q(x, pi) + factor_c * (r - q(x, a))``, one weight-like
+    ``factor_c`` per candidate parameter (ordered from the least biased, plain DR, to the
+    most, DM), the parameter chosen on the leads it is evaluated on."""
 
     policy_reward: NDF  # q(x_i, pi)
-    correction: NDF  # w_i (r_i - q(x_i, a_i))
-    weights: NDF
-    thresholds: tuple[float, ...]
-    chosen: list[float] = field(default_factory=list)  # the last threshold chosen
+    residual: NDF  # r_i - q(x_i, a_i)
+    factors: tuple[NDF, ...]
+    params: tuple[float, ...]
+    chosen: list[float] = field(default_factory=list)  # the last parameter chosen
 
     def value(self, idx: NDArray[np.int64] | slice = slice(None)) -> float:
-        base, corr, w = self.policy_reward[idx], self.correction[idx], self.weights[idx]
+        base, res = self.policy_reward[idx], self.residual[idx]
         n = len(base)
         if n < 2:
-            return float(base.mean() + corr.mean()) if n else float("nan")
+            return float(base.mean() + (self.factors[0][idx] * res).mean()) if n else float("nan")
         values: list[float] = []
         halves: list[float] = []
         pick = 0
-        for i, tau in enumerate(self.thresholds):
-            x = base + np.where(w <= tau, corr, 0.0)
+        for i, factor in enumerate(self.factors):
+            x = base + factor[idx] * res
             values.append(float(x.mean()))
             halves.append(Z95 * float(x.std(ddof=1)) / np.sqrt(n))
             # Lepski's rule (as SLOPE): a lower-variance candidate is taken only while its
@@ -228,11 +268,40 @@ class _SwitchRule:
             if any(abs(values[i] - values[j]) > halves[i] + halves[j] for j in range(i)):
                 break
             pick = i
-        self.chosen[:] = [self.thresholds[pick]]
+        self.chosen[:] = [self.params[pick]]
         return values[pick]
 
 
-class SwitchDoublyRobust(OffPolicyEstimator):
+def _weight_grid(w: NDF) -> NDF:
+    positive = w[w > 0]
+    return np.quantile(positive, SWITCH_QUANTILES) if len(positive) else np.array([])
+
+
+class _TunedDoublyRobust(OffPolicyEstimator):
+    """Shared by SWITCH-DR and DRos: a Lepski-tuned family of modified weights."""
+
+    needs_reward_model = True
+
+    @staticmethod
+    @abstractmethod
+    def _family(w: NDF) -> tuple[tuple[float, ...], tuple[NDF, ...]]:
+        """The candidate parameters, least biased first, and each one's modified weights."""
+
+    def _terms(self, data: ReplayData) -> Value:
+        assert data.reward_model is not None
+        logged = data.reward_model[np.arange(data.n_leads), data.action]
+        params, factors = self._family(data.weights)
+        return _LepskiRule(_policy_reward(data), data.reward - logged, factors, params)
+
+    def _chosen(self, data: ReplayData) -> float:
+        self._check(data)
+        rule = self._terms(data)
+        assert isinstance(rule, _LepskiRule)
+        rule.value()
+        return rule.chosen[0]
+
+
+class SwitchDoublyRobust(_TunedDoublyRobust):
     """SWITCH-DR (Wang, Agarwal and Dudik 2017): doubly robust on the leads whose weight is
     at most a threshold, the direct method alone on the rest. The threshold is chosen from
     the data by Lepski's rule over weight quantiles (as SLOPE, Su et al. 2020): the smallest
@@ -242,28 +311,44 @@ class SwitchDoublyRobust(OffPolicyEstimator):
     variance, but not the model's bias."""
 
     name = "switch_dr"
-    needs_reward_model = True
 
-    def _terms(self, data: ReplayData) -> Value:
-        assert data.reward_model is not None
-        logged = data.reward_model[np.arange(data.n_leads), data.action]
-        w = data.weights
-        positive = w[w > 0]
-        grid = np.quantile(positive, SWITCH_QUANTILES) if len(positive) else np.array([])
-        return _SwitchRule(
-            _policy_reward(data),
-            w * (data.reward - logged),
-            w,
-            (float("inf"), *(float(t) for t in grid), 0.0),
-        )
+    @staticmethod
+    def _family(w: NDF) -> tuple[tuple[float, ...], tuple[NDF, ...]]:
+        taus = (float("inf"), *(float(t) for t in _weight_grid(w)), 0.0)
+        return taus, tuple(np.where(w <= tau, w, 0.0) for tau in taus)
 
     def threshold(self, data: ReplayData) -> float:
         """The weight threshold chosen on all of ``data``'s leads (inf: plain DR)."""
-        self._check(data)
-        rule = self._terms(data)
-        assert isinstance(rule, _SwitchRule)
-        rule.value()
-        return rule.chosen[0]
+        return self._chosen(data)
+
+
+class DoublyRobustShrinkage(_TunedDoublyRobust):
+    """DRos (Su, Dimakopoulou, Krishnamurthy and Dudik 2020, "optimistic shrinkage"): DR with
+    each weight w replaced by lambda w / (w^2 + lambda), which leaves small weights nearly
+    whole and shrinks large ones towards 0 (a weight of sqrt(lambda) is halved): lambda =
+    inf is plain DR, 0 the direct method. lambda is chosen as SWITCH-DR's threshold is, by
+    Lepski's rule (SLOPE, zr-obp's default tuning) over the squared weight quantiles, and
+    re-chosen in every bootstrap resample."""
+
+    name = "dr_os"
+
+    @staticmethod
+    def _family(w: NDF) -> tuple[tuple[float, ...], tuple[NDF, ...]]:
+        lambdas = (float("inf"), *(float(t) ** 2 for t in _weight_grid(w)), 0.0)
+        return lambdas, tuple(shrunk_weights(w, lam) for lam in lambdas)
+
+    def shrinkage(self, data: ReplayData) -> float:
+        """The lambda chosen on all of ``data``'s leads (inf: plain DR)."""
+        return self._chosen(data)
+
+
+def shrunk_weights(w: NDF, lam: float) -> NDF:
+    """DRos's weights lambda w / (w^2 + lambda) (w itself for lambda = inf, 0 for 0)."""
+    if np.isinf(lam):
+        return np.asarray(w, dtype=np.float64)
+    if lam <= 0:
+        return np.zeros_like(w, dtype=np.float64)
+    return np.asarray(lam * w / (w**2 + lam), dtype=np.float64)
 
 
 # The registry: reports and the CLI list estimators from here, in this order.
@@ -275,6 +360,8 @@ ESTIMATORS: dict[str, type[OffPolicyEstimator]] = {
         SelfNormalizedIPS,
         DoublyRobust,
         SwitchDoublyRobust,
+        SelfNormalizedDoublyRobust,
+        DoublyRobustShrinkage,
     )
 }
 

@@ -49,6 +49,7 @@ from leadpilot.store import policies as policy_store
 from leadpilot.store import reps as rep_store
 from leadpilot.store.alerts import acknowledge_alert, list_alerts
 from leadpilot.store.console_reads import (
+    alerts_in_window,
     decision_by_id,
     lead_events,
     model_decisions,
@@ -652,26 +653,25 @@ def model_page(
         window, metric_rows, metric_keys = _model_metrics(folder)
         has_reliability = (folder / "reliability.svg").is_file()
     found = model_decisions(conn, since=filters.since, until=filters.end, pool=filters.pool)
-    fell = sum(1 for _, f in found if f)
-    if found:
-        low, high = wilson_interval(fell, len(found))
+    total = sum(n for _, _, n in found)
+    fell = sum(n for _, f, n in found if f)
+    if total:
+        low, high = wilson_interval(fell, total)
         fallback_text = (
-            f"{fell} of {len(found)} decisions fell back to the pool's rules "
-            f"({fell / len(found):.1%}, 95% interval {low:.1%} to {high:.1%})."
+            f"{fell} of {total} decisions fell back to the pool's rules "
+            f"({fell / total:.1%}, 95% interval {low:.1%} to {high:.1%})."
         )
     else:
         fallback_text = "No decision by a predictive pool in the window."
-    confidences = [c for c, _ in found if c is not None]
+    bands = [0] * 10
+    for band, _, n in found:
+        if band is not None:
+            bands[band] += n
+    rated = sum(bands)
     chart = ""
-    if confidences:
-        bands = [0] * 10
-        for c in confidences:
-            bands[min(int(c * 10), 9)] += 1
+    if rated:
         chart = share_bars_svg(
-            [
-                (f"{i / 10:.1f}-{(i + 1) / 10:.1f}", n / len(confidences))
-                for i, n in enumerate(bands)
-            ]
+            [(f"{i / 10:.1f}-{(i + 1) / 10:.1f}", n / rated) for i, n in enumerate(bands)]
         )
     snapshot = ctx.service.inputs.load(conn, ctx.clock())
     drift_settings = snapshot.policy.alert_settings.model_drift
@@ -712,10 +712,21 @@ def model_reliability(user: User, conn: Conn) -> Response:
 
 # ---------------------------------------------------------------------------- alerts
 @router.get("/alerts")
-def alerts_page(user: User, conn: Conn) -> Response:
-    """Operator alerts, newest first, open and past; admins acknowledge them."""
+def alerts_page(
+    user: User, ctx: Ctx, conn: Conn, days: Days = 7, until: Text = "", pool: Text = ""
+) -> Response:
+    """Operator alerts open at some time in the window, newest first (an alert still open is
+    in every window since it was raised); with a pool, that pool's alerts and those about no
+    one pool. Admins acknowledge them."""
+    filters = _filters(ctx, conn, days, until, pool)
+    found = alerts_in_window(
+        conn,
+        since=filters.since,
+        until=filters.end if filters.until else None,
+        pool=filters.pool,
+    )
     return render(
-        "alerts.html", user=user, active="/alerts", title="Alerts", alerts=list_alerts(conn, 200)
+        "alerts.html", user=user, active="/alerts", title="Alerts", filters=filters, alerts=found
     )
 
 
@@ -735,4 +746,5 @@ async def acknowledge_alert_form(alert_id: int, request: Request, ctx: Ctx) -> R
         row = acknowledge_alert(conn, alert_id, by=user.token.name, now=ctx.clock())
     if row is None:
         return error_page(user, 404, "No such alert", f"There is no alert #{alert_id}.")
-    return RedirectResponse("/alerts", status_code=303)
+    back = form.get("back", "")
+    return RedirectResponse(back if back.startswith("/alerts?") else "/alerts", status_code=303)

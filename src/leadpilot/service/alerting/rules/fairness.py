@@ -28,7 +28,7 @@ class FairnessRule:
         members = {p: [r.rep_id for r in reps] for p, reps in ctx.pool_members().items()}
         counts: dict[str | None, dict[str, int]] = defaultdict(dict)
         for pool, rep_id, n in assignment_counts(
-            ctx.conn, since=ctx.now - timedelta(days=days), until=ctx.now
+            ctx.conn, ctx.now - timedelta(days=days), ctx.now, end_inclusive=True
         ):
             counts[pool][rep_id] = n
         # as GET /v1/kpis counts them: the pool's active members (0 if they got nothing)

@@ -53,10 +53,13 @@ class UnusualAssignmentRule:
 
     def evaluate(self, ctx: RuleContext, settings: UnusualAssignmentSettings) -> list[Finding]:
         start = ctx.now - timedelta(hours=settings.window_hours)
-        now_counts = _by_pool(assignment_counts(ctx.conn, since=start, until=ctx.now))
+        now_counts = _by_pool(assignment_counts(ctx.conn, start, ctx.now, end_inclusive=True))
         before = _by_pool(
             assignment_counts(
-                ctx.conn, since=start - timedelta(days=settings.baseline_days), until=start
+                ctx.conn,
+                start - timedelta(days=settings.baseline_days),
+                start,
+                end_inclusive=True,
             )
         )
         out = []
