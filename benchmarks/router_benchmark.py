@@ -63,6 +63,11 @@ def main() -> int:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
     parser.add_argument("--model", action="store_true", help="also route with a trained model")
     parser.add_argument(
+        "--no-oracle",
+        action="store_true",
+        help="with --model: skip the oracle arm (it does not depend on the model)",
+    )
+    parser.add_argument(
         "--leads", type=int, default=None, help="past leads (default: the kind's, 20,000 / 12,000)"
     )
     parser.add_argument("--kind", nargs="+", default=["additive"], choices=sorted(KINDS))
@@ -80,7 +85,7 @@ def main() -> int:
         key, _, value = item.partition("=")
         params[key] = ast.literal_eval(value)
     out = Console()
-    arms = ["oracle"] + (["model"] if args.model else [])
+    arms = ([] if args.no_oracle and args.model else ["oracle"]) + (["model"] if args.model else [])
     ok = True
     for kind in args.kind:
         ok &= _run_kind(args, params, out, kind, arms)

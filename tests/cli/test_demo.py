@@ -83,3 +83,27 @@ def test_demo_on_other_public_exports(tmp_path: Path, name: str) -> None:
     result = CliRunner().invoke(build_app(), ["demo", "--dir", str(tmp_path), "--data", str(data)])
     assert result.exit_code == 0, result.output
     assert "Step 3. The routing audit" in result.output
+
+
+def test_demo_refuses_an_unknown_kind_before_writing(tmp_path: Path) -> None:
+    result = CliRunner().invoke(
+        build_app(), ["demo", "--dir", str(tmp_path / "tour"), "--kind", "wobbly"]
+    )
+    assert result.exit_code == 2, result.output
+    assert "unknown kind of world 'wobbly'" in result.output
+    assert not (tmp_path / "tour").exists()
+
+
+@pytest.mark.slow
+def test_demo_world_step_writes_the_kind_asked_for(tmp_path: Path) -> None:
+    import json
+
+    from rich.console import Console
+
+    from leadpilot.cli import synth as synth_cli
+
+    world = synth_cli.demo_section(Console(width=200), tmp_path, seed=3, kind="thin")
+    truth = json.loads((tmp_path / "truth.json").read_text())
+    assert truth["kind"] == "thin" == world.truth.kind
+    assert len(world.history) == 12_000  # the thin kind's size, not the default 20,000
+    assert len(truth["rep_effects"]) == 3 * len(world.reps)

@@ -29,6 +29,12 @@ def demo(
         Path("leadpilot-demo"), "--dir", help="Folder the tour writes its files into."
     ),
     seed: int = typer.Option(0, "--seed", help="Seed of the synthetic world."),
+    kind: str = typer.Option(
+        "additive",
+        "--kind",
+        help="Kind of synthetic world, as in `leadpilot synth --kind`: additive, "
+        "interactions, drift or thin.",
+    ),
     data: Path | None = typer.Option(
         None,
         "--data",
@@ -57,7 +63,11 @@ def demo(
     Example:  leadpilot demo            (writes ./leadpilot-demo/)
     Example:  leadpilot demo --data ../shared/data/maven-crm-sales-opportunities
     Example:  leadpilot demo --crm-stub    (the CRM round trip, against a local stub)
+    Example:  leadpilot demo --kind interactions   (reps differ in ways that are not additive)
     """
+    from leadpilot.synth.kinds import check_kind
+
+    check_kind(kind)  # an unknown kind fails before anything is written
     out.mkdir(parents=True, exist_ok=True)
     if crm_stub:
         from leadpilot.cli.crm_demo import run_crm_demo
@@ -68,7 +78,7 @@ def demo(
         tour_own_data(console, data, format, out)
         return
     keep_serving = serve if serve is not None else sys.stdin.isatty()
-    run_tour(console, out, seed=seed, keep_serving=keep_serving)
+    run_tour(console, out, seed=seed, keep_serving=keep_serving, kind=kind)
 
 
 def tour_own_data(out: Console, data: Path, format: str | None, workdir: Path) -> None:
@@ -88,8 +98,15 @@ def tour_own_data(out: Console, data: Path, format: str | None, workdir: Path) -
         analyze_cli.run_analysis(out, result.frame, reps, workdir)
 
 
-def run_tour(out: Console, workdir: Path, *, seed: int = 0, keep_serving: bool = False) -> None:
-    """Run every step of the tour on a synthetic world written to ``workdir``;
+def run_tour(
+    out: Console,
+    workdir: Path,
+    *,
+    seed: int = 0,
+    keep_serving: bool = False,
+    kind: str = "additive",
+) -> None:
+    """Run every step of the tour on a synthetic world of ``kind`` written to ``workdir``;
     ``keep_serving`` leaves the last step's service up (the dashboard) until Ctrl-C."""
     from leadpilot.cli import analyze as analyze_cli
     from leadpilot.cli import dedupe as dedupe_cli
@@ -110,7 +127,7 @@ def run_tour(out: Console, workdir: Path, *, seed: int = 0, keep_serving: bool =
     model_box: dict[str, Any] = {}
 
     def make_world() -> None:
-        world_box["world"] = synth_cli.demo_section(out, workdir, seed=seed)
+        world_box["world"] = synth_cli.demo_section(out, workdir, seed=seed, kind=kind)
 
     def load_and_check() -> None:
         result = read_history(workdir / "history.csv")
@@ -123,8 +140,14 @@ def run_tour(out: Console, workdir: Path, *, seed: int = 0, keep_serving: bool =
     steps.append(
         (
             "A synthetic CRM world with known ground truth",
-            "Reps differ in skill and, more, in which industries and company sizes they win; "
-            "because the true conversion probabilities are known, every later number can be "
+            "Reps differ in skill and, more, in which industries and company sizes they win"
+            + (
+                ""
+                if kind == "additive"
+                else f" (a world of kind {kind}: also rep-specific curves and combinations of "
+                "attributes, see `leadpilot synth --help`)"
+            )
+            + "; because the true conversion probabilities are known, every later number can be "
             "checked against the truth.",
             make_world,
         )

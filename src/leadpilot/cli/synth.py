@@ -149,13 +149,15 @@ def print_yardsticks(console: Console, yard: Yardsticks) -> None:
     )
 
 
-def demo_section(console: Console, workdir: Path, *, seed: int = 0) -> World:
-    """For ``leadpilot demo``: write a default world to ``workdir``, print its summary and
-    the yardsticks, and return it (the later demo steps use its files)."""
+def demo_section(
+    console: Console, workdir: Path, *, seed: int = 0, kind: str = "additive"
+) -> World:
+    """For ``leadpilot demo``: write a world of ``kind`` (default size) to ``workdir``, print
+    its summary and the yardsticks, and return it (the later demo steps use its files)."""
     from leadpilot.synth import generate_world, write_world
     from leadpilot.synth.yardsticks import world_yardsticks
 
-    world = generate_world(seed=seed)
+    world = generate_world(seed=seed, kind=kind)
     write_world(world, workdir)
     console.print(f"Synthetic world written to {workdir}")
     print_world_summary(console, world)

@@ -15,7 +15,13 @@ from leadpilot.model.evaluation import EvaluationReport
 from leadpilot.model.explain import describe_feature
 from leadpilot.model.metrics import jsonable
 
-__all__ = ["metrics_document", "render_card", "write_reports"]
+__all__ = [
+    "metrics_document",
+    "render_card",
+    "rep_structure_lines",
+    "structure_summary",
+    "write_reports",
+]
 
 
 def _f(x: Any, fmt: str = ".3f") -> str:
@@ -213,9 +219,40 @@ def render_card(
     return "\n".join(lines) + "\n"
 
 
+# The lead attributes a RevOps reader thinks in: company size, however the model sees it.
+_KIND_OF = {"log_company_size": "company size", "size_band": "company size"}
+
+
+def _kind(feature: str) -> str:
+    return _KIND_OF.get(feature) or describe_feature(feature)
+
+
+def structure_summary(effects: Sequence[Mapping[str, Any]]) -> str:
+    """One sentence naming the kinds of rep-specific structure among ``effects`` (the
+    card's table): per lead attribute, how many reps' edges depend on it and the largest
+    edge in percentage points, most reps first."""
+    by_kind: dict[str, tuple[set[str], float]] = {}
+    for e in effects:
+        kind = _kind(str(e["feature"]))
+        reps, most = by_kind.get(kind, (set(), 0.0))
+        size = max(abs(float(e["best_points"])), abs(float(e["worst_points"])))
+        by_kind[kind] = (reps | {str(e["rep"])}, max(most, size))
+    ranked = sorted(by_kind.items(), key=lambda kv: (-len(kv[1][0]), -kv[1][1]))
+    parts = [
+        f"{kind} ({len(reps)} rep{'s' if len(reps) > 1 else ''}, up to {most:.1f} points)"
+        for kind, (reps, most) in ranked
+    ]
+    text = (
+        "**In short:** in the largest effects below, reps do better or worse than the "
+        "team model predicts depending on " + "; ".join(parts) + "."
+    )
+    return text
+
+
 def rep_structure_lines(effects: Sequence[Mapping[str, Any]], enabled: bool) -> list[str]:
-    """The card's "rep-specific structure" section: the rep-aware trees' largest effects in
-    words (where each rep beats or trails the team's prediction, and by how much)."""
+    """The card's "rep-specific structure" section: a plain-words summary of the kinds of
+    structure found, then the rep-aware trees' largest effects (where each rep beats or
+    trails the team's prediction, and by how much)."""
     lines = ["", "## Rep-specific structure the model found", ""]
     if not enabled:
         return [*lines, "Rep-aware trees were switched off for this model (`rep_trees=False`)."]
@@ -227,6 +264,8 @@ def rep_structure_lines(effects: Sequence[Mapping[str, Any]], enabled: bool) -> 
             "log loss on each rep's latest leads, so the model routes on the cells alone.",
         ]
     lines += [
+        structure_summary(effects),
+        "",
         "Each rep has a few small trees that learn where that rep converts better or worse "
         "than the team model predicts for the same lead, over every lead attribute and their "
         "combinations (nobody listed them). The largest effects on the latest settled leads "

@@ -29,7 +29,14 @@ import lightgbm as lgb
 import numpy as np
 from numpy.typing import NDArray
 
-__all__ = ["HEADER", "RepTrees", "RepTreesConfig", "Trees", "fit_rep_trees", "found_effects"]
+__all__ = [
+    "HEADER",
+    "RepTrees",
+    "RepTreesConfig",
+    "Trees",
+    "fit_rep_trees",
+    "found_effects",
+]
 
 HEADER = "leadpilot-rep-trees v1"
 _REP_MARK = "=== rep "
