@@ -276,14 +276,23 @@ def _tour(
     console.print("Fast-forwarding the service clock 16 minutes: the hot-lane SLA expires...")
     clock.offset += timedelta(minutes=11)
     moved: list[dict[str, Any]] = []
-    for _ in range(80):  # bounded wait for the background worker
+    stuck: list[dict[str, Any]] = []
+    # Bounded wait for the background worker: done once every breached lead was either
+    # reassigned or alerted as unassignable (waiting on reassignments alone sat out the
+    # whole bound whenever one lead had nobody else to go to).
+    for _ in range(80):
         time.sleep(0.25)
         moved = [
             d
             for d in client.get("/v1/decisions", headers=auth, params={"limit": 1000}).json()
             if d["trigger"] == "sla_breach"
         ]
-        if len(moved) >= hot_waiting:
+        stuck = [
+            a
+            for a in client.get("/v1/alerts", headers=auth).json()
+            if a["kind"] == "sla_breach_unassignable"
+        ]
+        if len(moved) + len(stuck) >= hot_waiting:
             break
     table = Table(title="SLA breaches reassigned by the background worker")
     for col in ("lead", "lane", "from rep", "to rep", "reasons"):
@@ -301,11 +310,6 @@ def _tour(
     console.print(table)
     if len(moved) > 10:
         console.print(f"... and {len(moved) - 10} more.")
-    stuck = [
-        a
-        for a in client.get("/v1/alerts", headers=auth).json()
-        if a["kind"] == "sla_breach_unassignable"
-    ]
     if stuck:
         console.print(
             f"{len(stuck)} breached leads stayed with their owner: no other rep was eligible "
