@@ -77,7 +77,9 @@ def test_default_design_keeps_the_hash_of_policies_stored_before_it() -> None:
 
     policy = _policy(holdout=0.2)
     data = policy.model_dump(
-        mode="json", by_alias=True, exclude={"alerts", "retrain", "targets", "objective", "development"}
+        mode="json",
+        by_alias=True,
+        exclude={"alerts", "retrain", "targets", "objective", "development"},
     )
     del data["predictive"]["holdout_design"], data["predictive"]["switchback"]
     before = h.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:12]
