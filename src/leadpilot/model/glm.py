@@ -142,6 +142,9 @@ class GLMSpec:
 
 
 _FMAX = float(np.finfo(np.float64).max)
+# Up to this many rows ``add_numeric`` adds the terms with one ``add.accumulate`` (a
+# (models x terms x rows) array: small then) instead of a loop over the terms.
+_FEW_ROWS = 256
 
 
 def _nan_to_zero(v: NDF) -> NDF:
@@ -279,6 +282,17 @@ class GLMStack:
         spec = self.spec
         if spec.n_numeric:
             zn, miss = spec._num_block(X)
+            if X.shape[0] <= _FEW_ROWS:
+                # A few rows (the router's per-lead rows): every term's products at once,
+                # then added in order by ``add.accumulate``, which is sequential: the same
+                # additions in the same order as the loop below, bit for bit, in a handful
+                # of numpy calls instead of ~3 per term.
+                coef = np.hstack([self.num, self.miss])
+                used = np.flatnonzero(coef.any(axis=0))
+                terms = coef[:, used, None] * np.vstack([zn.T, miss.T])[used][None, :, :]
+                stacked = np.concatenate([z[:, None, :], terms], axis=1)
+                z[...] = np.add.accumulate(stacked, axis=1)[:, -1, :]
+                return z
             # One term at a time, in order: elementwise, so a row gets the same bits scored
             # alone or in a batch (the batch router relies on it), no BLAS threads, and no
             # reduction over a short axis of a (models x rows x terms) product, which made

@@ -29,6 +29,8 @@ import lightgbm as lgb
 import numpy as np
 from numpy.typing import NDArray
 
+from leadpilot.model.raw_predict import raw_scores
+
 __all__ = [
     "HEADER",
     "RepTrees",
@@ -98,6 +100,19 @@ class RepTrees:
                 out[rows] = booster.predict(
                     X[rows], raw_score=True, pred_contrib=pred_contrib, num_threads=num_threads
                 )
+        return out
+
+    def raw_scores(self, X: NDF) -> NDF:
+        """``predict(X)`` (raw scores, one thread) bit for bit, with one low-overhead call
+        per rep present in ``X`` (see :mod:`leadpilot.model.raw_predict`) rather than a
+        ``predict`` per rep of the model: what the router pays for a few rows per lead."""
+        out = np.zeros(X.shape[0])
+        codes = X[:, self.rep_column]
+        for code in np.unique(codes[~np.isnan(codes)]).tolist():
+            booster = self.boosters.get(int(code)) if float(code).is_integer() else None
+            if booster is not None:
+                rows = np.flatnonzero(codes == code)
+                out[rows] = raw_scores(booster, X[rows])
         return out
 
     def model_to_string(self) -> str:
