@@ -15,6 +15,7 @@ use the latest prices of their pool while a refresh is solved (see ``policy.pric
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import multiprocessing
 import threading
@@ -147,6 +148,9 @@ class Snapshot:
     roster_version: int = 0
     response_hours: Mapping[str, float] | None = None
     value_model: ValueModel | None = None
+    # Router inputs of earlier snapshots with the same policy, roster and models (see
+    # ``RoutingInputs._base``): this snapshot's are a copy with its own account matcher.
+    base: RouterInputs | None = None
     state: DbRoutingState = field(init=False)
     matcher: _LastLeadMatcher = field(init=False)
     inputs: RouterInputs = field(init=False)
@@ -154,6 +158,9 @@ class Snapshot:
     def __post_init__(self) -> None:
         self.state = DbRoutingState(self.conn)
         self.matcher = _LastLeadMatcher(self.accounts)
+        if self.base is not None:
+            self.inputs = dataclasses.replace(self.base, accounts=self.matcher)
+            return
         # The same factory as route-batch's, so both decide alike on the same inputs.
         self.inputs = router_inputs(
             self.policy,
@@ -235,6 +242,9 @@ class RoutingInputs:
         self._lock = threading.Lock()
         self._pricer_build = threading.Lock()
         self._window_days = 28
+        # The last snapshot's router inputs and what they were built from (compared by
+        # identity: policy, roster list, scorer, value model, response hours).
+        self._router_base: tuple[tuple[object, ...], RouterInputs] | None = None
 
     @property
     def scorer(self) -> Scorer | None:
@@ -484,7 +494,8 @@ class RoutingInputs:
         pricer = self.pricer(conn)
         with self._lock:
             response = self._response_hours if scorer is not None else None
-        return Snapshot(
+        made_of = (policy, reps, scorer, value_model, response)
+        snapshot = Snapshot(
             conn,
             policy,
             reps,
@@ -495,7 +506,25 @@ class RoutingInputs:
             roster_version=roster_version,
             response_hours=response,
             value_model=value_model,
+            base=self._base(made_of),
         )
+        if snapshot.base is None:
+            with self._lock:
+                self._router_base = (made_of, snapshot.inputs)
+        return snapshot
+
+    def _base(self, made_of: tuple[object, ...]) -> RouterInputs | None:
+        """The router inputs of the last snapshot when it was built from the same objects.
+        Why: building them per request threw away the router's ``RosterMemo`` (each rep's
+        caps and rule verdicts per lead profile), so every intake screened all reps from
+        scratch; one memo per policy and roster version lets later leads reuse it."""
+        with self._lock:
+            cached = self._router_base
+        if cached is None or len(cached[0]) != len(made_of):
+            return None
+        if all(a is b for a, b in zip(cached[0], made_of, strict=True)):
+            return cached[1]
+        return None
 
 
 def skipped_rep_message(rep_id: str, problem: str) -> str:
