@@ -35,9 +35,7 @@ class RequestMetrics:
             if message["type"] == "http.response.start":
                 # The router stores the matched route in this same scope dict.
                 path = getattr(scope.get("route"), "path", "unmatched")
-                self.metrics.requests.labels(
-                    scope["method"], path, str(message["status"])
-                ).inc()
+                self.metrics.requests.labels(scope["method"], path, str(message["status"])).inc()
                 took = f"{(time.perf_counter() - started) * 1000:.2f}".encode()
                 message = {
                     **message,
