@@ -62,10 +62,15 @@ def post_lead(
     new lead, 200 for a duplicate or a retried ``Idempotency-Key``."""
     lead_in = _canonical(body, format)
     lead = lead_from_create(lead_in, ctx.clock())
-    fingerprint = request_fingerprint(
-        "POST",
-        f"/v1/leads?format={format}",
-        body.model_dump(mode="json") if isinstance(body, LeadCreate) else body,
+    # Only a request with an Idempotency-Key is remembered, so only it needs a fingerprint.
+    fingerprint = (
+        request_fingerprint(
+            "POST",
+            f"/v1/leads?format={format}",
+            body.model_dump(mode="json") if isinstance(body, LeadCreate) else body,
+        )
+        if idempotency_key
+        else ""
     )
     outcome = ctx.service.intake(lead, idempotency_key=idempotency_key, fingerprint=fingerprint)
     # 201: a new lead was routed (also when this is a retry of that request); 200: a
