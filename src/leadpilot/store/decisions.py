@@ -74,7 +74,8 @@ def _to_json(value: Any) -> Any:
         return value
     if isinstance(value, tuple | list):
         return [_to_json(v) for v in value]
-    names = _field_names(type(value))
+    kind: type = type(value)
+    names = _field_names(kind)
     if names is not None:
         return {k: _to_json(getattr(value, k)) for k in names}
     if isinstance(value, Mapping):
