@@ -61,7 +61,7 @@ from leadpilot.store.engine import write_transaction
 from leadpilot.store.feedback import feedback_rows
 from leadpilot.store.models import active_model_row
 
-__all__ = ["checked_form", "error_page", "render", "router", "templates"]
+__all__ = ["admin_form", "checked_form", "error_page", "render", "router", "templates"]
 
 router = APIRouter(include_in_schema=False)
 templates = Environment(
@@ -181,6 +181,23 @@ async def checked_form(request: Request, user: PageUser) -> dict[str, str] | HTM
             "reload the page and submit again",
         )  # fmt: skip
     return values
+
+
+async def admin_form(
+    request: Request, action: str
+) -> tuple[PageUser, dict[str, str]] | HTMLResponse:
+    """The signed-in admin and the form they posted (CSRF-checked, as :func:`checked_form`),
+    else the 403 page saying which role cannot ``action``."""
+    user = current_user(request)
+    if not user.is_admin:
+        return error_page(
+            user, 403, "Admin only", f"A {user.token.role} token cannot {action}.",
+            "sign in with an admin token",
+        )  # fmt: skip
+    form = await checked_form(request, user)
+    if isinstance(form, HTMLResponse):
+        return form
+    return user, form
 
 
 # ----------------------------------------------------------------------------- login
@@ -461,15 +478,10 @@ def _optional_int(values: dict[str, str], name: str) -> int | str | None:
 async def change_rep(rep_id: str, request: Request, ctx: Ctx) -> Response:
     """Admin: change a rep's capacity, mark it out of office for some hours, or end its
     absence; validated by the API's ``RepUpdate`` and ``update_rep``."""
-    user = current_user(request)
-    if not user.is_admin:
-        return error_page(
-            user, 403, "Admin only", f"A {user.token.role} token cannot change reps.",
-            "sign in with an admin token",
-        )  # fmt: skip
-    form = await checked_form(request, user)
-    if isinstance(form, HTMLResponse):
-        return form
+    admin = await admin_form(request, "change reps")
+    if isinstance(admin, HTMLResponse):
+        return admin
+    user, form = admin
     with ctx.engine.connect() as conn:
         rep = rep_store.get_rep(conn, rep_id)
     if rep is None:
@@ -733,15 +745,10 @@ def alerts_page(
 @router.post("/alerts/{alert_id}/acknowledge")
 async def acknowledge_alert_form(alert_id: int, request: Request, ctx: Ctx) -> Response:
     """Admin: acknowledge an alert (as ``POST /v1/alerts/{id}/acknowledge``)."""
-    user = current_user(request)
-    if not user.is_admin:
-        return error_page(
-            user, 403, "Admin only", f"A {user.token.role} token cannot acknowledge alerts.",
-            "sign in with an admin token",
-        )  # fmt: skip
-    form = await checked_form(request, user)
-    if isinstance(form, HTMLResponse):
-        return form
+    admin = await admin_form(request, "acknowledge alerts")
+    if isinstance(admin, HTMLResponse):
+        return admin
+    user, form = admin
     with write_transaction(ctx.engine) as conn:
         row = acknowledge_alert(conn, alert_id, by=user.token.name, now=ctx.clock())
     if row is None:
