@@ -305,14 +305,19 @@ def overview(
     api = {"days": days, **({"until": filters.end.isoformat()} if until else {})}
     if filters.pool:
         api["pool"] = filters.pool
+    policy = ctx.service.inputs.load(conn, ctx.clock()).policy
     return render(
         "overview.html",
         user=user,
         active="/",
         title="Overview",
         filters=filters,
-        rows=kpi_rows(report, ctx.service.inputs.load(conn, ctx.clock()).policy),
-        fairness_chart=fairness_svg(fairness) if fairness else "<p>No rep in the window.</p>",
+        rows=kpi_rows(report, policy),
+        fairness_chart=(
+            fairness_svg(fairness, band=policy.fairness.band)
+            if fairness
+            else "<p>No rep in the window.</p>"
+        ),
         method_chart=interval_svg(methods) if methods else "<p>No routed lead.</p>",
         api_url="/v1/kpis?" + urlencode(api),
     )
@@ -418,6 +423,7 @@ def _rep_rows(ctx: ServiceContext, conn: Conn, filters: Filters) -> list[RepRow]
     )  # fmt: skip
     fairness = {r.rep_id: r.fairness_index for r in found}
     ramping = {r.rep_id: r for r in found if r.new_rep}
+    band = ctx.service.inputs.load(conn, now).policy.fairness.band
     rated: dict[str, list[int]] = {}  # rep -> [poor, rated] fit ratings in the window
     for fb in feedback_rows(conn, since=filters.since, until=filters.end):
         counts = rated.setdefault(fb["rep_id"], [0, 0])
@@ -446,7 +452,9 @@ def _rep_rows(ctx: ServiceContext, conn: Conn, filters: Filters) -> list[RepRow]
             counted = Rep(rep_id=rep.rep_id, timezone="UTC")
         open_leads, today = rep_load(conn, counted, now)
         index = fairness.get(rep.rep_id)
-        rows.append(RepRow(rep, today, open_leads, index, fairness_status(index), states, away))
+        rows.append(
+            RepRow(rep, today, open_leads, index, fairness_status(index, band), states, away)
+        )
     return rows
 
 
