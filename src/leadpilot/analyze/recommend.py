@@ -148,6 +148,7 @@ def fit_model(
     interaction_sd: float | None = None,
     rep_sd: float | None = None,
     main_sd: float | None = None,
+    block_sds: tuple[float, ...] | None = None,
 ) -> AdditiveModel:
     """The additive conversion model on (a slice of) the coded history (prior spreads None:
     chosen by empirical Bayes)."""
@@ -162,6 +163,7 @@ def fit_model(
         interaction_sd=interaction_sd,
         rep_sd=rep_sd,
         main_sd=main_sd,
+        block_sds=block_sds,
     )
 
 
@@ -205,7 +207,9 @@ def plan_routing(
         coded,
         layout,
         # the folds reuse the full history's prior spread (one fit each instead of a grid)
-        fit=lambda c, lay: fit_model(c, lay, model.interaction_sd, model.rep_sd, model.main_sd),
+        fit=lambda c, lay: fit_model(
+            c, lay, rep_sd=model.rep_sd, main_sd=model.main_sd, block_sds=model.block_sds
+        ),
         plan_for=lambda m: solve_plan(m.segment_rates(layout.seg_value, mix, combos)[0], vol, cap),
         judge=lambda m, b: m.segment_rates(layout.seg_value, mix, combos, m.draws(rng, b)),
         round_robin=rr,
