@@ -81,6 +81,8 @@ class Plan:
     lift: CrossFitLift | None = None  # the posterior lift of this plan
     out_of_sample: CrossFitLift | None = None  # plans of each half judged by the other half
     interaction_sd: float = 0.0  # the model's rep x segment prior spread (empirical Bayes)
+    # each routing dimension's own rep x value spread, by dimension name
+    interaction_sds: dict[str, float] = field(default_factory=dict)
     interaction_evidence: float = 0.0  # its log Bayes factor against none
     # per routing dimension, each segment's value code (n_segments,)
     segment_values: list[NDArray[np.intp]] = field(default_factory=list, repr=False)
@@ -232,6 +234,7 @@ def plan_routing(
         lift=posterior_lift(sample, plan, rr, n),
         out_of_sample=out_of_sample,
         interaction_sd=model.interaction_sd,
+        interaction_sds={d: model.block_sd(i) for i, d in enumerate(dims)},
         interaction_evidence=model.interaction_evidence,
         fold_plans=fold_plans,
         segment_values=layout.seg_value,
@@ -377,6 +380,7 @@ def summarise(plan: Plan, *, max_rules: int = 10, months: float | None = None) -
             "kind": "additive ridge logistic regression (rep, segment values, source, "
             "rep x segment value)",
             "interaction_sd": plan.interaction_sd,
+            "interaction_sds": dict(plan.interaction_sds),
             "log_bayes_factor": plan.interaction_evidence,
             "out_of_sample_lift": {
                 "value": oos.value if oos else None,
