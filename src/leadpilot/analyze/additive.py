@@ -17,6 +17,16 @@ whose evidence differed by less than one log unit). :meth:`AdditiveModel.posteri
 therefore draws from every candidate spread's posterior in proportion to its evidence (the
 Laplace marginal likelihood), i.e. it integrates the hyperparameter out over the grid instead
 of plugging in its best value.
+
+Each routing dimension's rep x value block has its own spread. With one spread for both, the
+evidence settled between the industry strengths (about 0.36 log-odds on the synthetic worlds)
+and the much smaller size-band ones (about 0.12): the size-band block went under-shrunk, the
+plan chased its noise and the posterior projected that noise as lift (at 36,000 rows the
+projection ran a median +3.8 points above the plan's true lift and its interval covered it in
+12 of 16 worlds). The shared spread is still chosen first and gates segment strengths on its
+evidence against none; each block's own spread then moves from it by coordinate ascent of the
+evidence, and the posterior integrates over the joint grid of the spreads each block finds
+plausible.
 """
 
 from __future__ import annotations

@@ -2,14 +2,21 @@
 
 The historical mix of leads (counted per segment) is re-assigned to reps by a linear
 programme that maximises expected conversions under the rates of an additive conversion model
-(:mod:`leadpilot.analyze.additive`: rep, segment values, lead source, rep x segment value),
-with each rep's capacity as a hard limit (scipy's HiGHS via ``linprog``). Two kinds of
-uncertainty are reported:
+(:mod:`leadpilot.analyze.additive`: rep, segment values, lead source, rep x segment value,
+each routing dimension's interactions with their own empirical-Bayes prior spread), with each
+rep's capacity as a hard limit (scipy's HiGHS via ``linprog``). Uncertainty:
 
-* the headline lift is cross-fitted (:mod:`leadpilot.analyze.crossfit`): a plan learned on
-  the other blocks of the history is judged on each block's own leads by a doubly robust
-  estimate, so it is not inflated by the noise the plan chased;
-* each rule's gain is re-evaluated on joint posterior draws of the full-history model.
+* the headline lift (``Plan.lift``) is the plan's lift over round-robin under joint posterior
+  draws of every rep x segment rate of the full-history model (Laplace approximation), drawn
+  from every plausible combination of the interactions' spreads in proportion to its
+  evidence, so the interval carries how strong segment strengths are as well as their values;
+  ``benchmarks/audit_power.py`` checks its coverage of the plan's true lift on synthetic worlds;
+* an out-of-sample check (``Plan.out_of_sample``, :mod:`leadpilot.analyze.crossfit`): the plan
+  learned on one contiguous half of the history (time or file order) judged by the posterior
+  of a model fitted on the other half alone, then the halves swapped. It is a plug-in judgement
+  by a model, not a doubly robust (propensity-weighted) estimate, and conservative: each judge
+  shrinks the effects it sees on half the history;
+* each rule's gain is re-evaluated on the same posterior draws.
 """
 
 from __future__ import annotations
