@@ -145,7 +145,8 @@ def test_each_dimension_gets_its_own_interaction_spread() -> None:
     # the posterior mixes combinations of per-block spreads from the grid, weights summing to 1
     assert math.isclose(sum(w for w, _ in model.components), 1.0)
     for _, m in model.components:
-        assert len(m.block_sds) == 2 and set(m.block_sds) <= set(INTERACTION_SDS)
+        assert len(m.block_sds) == 2
+        assert set(m.block_sds) <= set(INTERACTION_SDS)
     assert model.block_sds in {m.block_sds for _, m in model.components}
     # given per-block spreads are used as they are, with nothing to integrate over
     given = fit_additive(
@@ -160,4 +161,5 @@ def test_each_dimension_gets_its_own_interaction_spread() -> None:
         main_sd=0.5,
         block_sds=(0.45, 0.02),
     )
-    assert given.block_sds == (0.45, 0.02) and given.components == ()
+    assert given.block_sds == (0.45, 0.02)
+    assert given.components == ()
