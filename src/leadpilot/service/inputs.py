@@ -19,7 +19,7 @@ import logging
 import multiprocessing
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -57,6 +57,7 @@ from leadpilot.store.leads import lead_from_fields, recent_leads
 from leadpilot.store.policies import active_policy_version, get_policy_row
 from leadpilot.store.reps import list_reps
 from leadpilot.store.response_times import contact_times
+from leadpilot.store.types import utcnow
 
 _log = logging.getLogger(__name__)
 
@@ -219,7 +220,9 @@ class RoutingInputs:
         scorer: Scorer | None,
         background_pricing: bool = False,
         value_model: ValueModel | None = None,
+        clock: Callable[[], datetime] = utcnow,
     ) -> None:
+        self._clock = clock  # stamps the alerts a roster load raises
         # One tuple, swapped with one assignment: a snapshot sees both models of one version.
         self._models: tuple[Scorer | None, ValueModel | None] = (scorer, value_model)
         self.background_pricing = background_pricing
@@ -300,6 +303,7 @@ class RoutingInputs:
                     skipped_rep_message(rep_id, problem),
                     key=f"rep_skipped:{rep_id}",
                     details={"rep_id": rep_id, "problem": problem, "roster_version": version},
+                    now=self._clock(),
                 )
         return cached[1]
 
