@@ -83,7 +83,7 @@ def print_verdict(console: Console, doc: ReportSections) -> None:
     model = doc.recommendations.model
     basis = (
         "\n[dim]From the conversion model (rep, industry, size band, source, rep x segment; "
-        f"segment-strength spread {_spreads(model)} log-odds) and a "
+        f"segment-strength spread in log-odds: {_spreads(model)}) and a "
         "capacity-respecting plan.[/]"
         if model and lift.value is not None  # no basis line under "not computable"
         else ""
