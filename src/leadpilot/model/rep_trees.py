@@ -16,8 +16,9 @@ Each rep's booster is the average of ``bags`` boosters grown on random 70% subsa
 rep's leads (stitched into one LightGBM model, leaf values divided by ``bags``, so it scores
 and explains exactly as the average does at the cost of one booster call). With a rep's
 ~1,000 leads a single booster's splits are noisy; averaging lets the out-of-time check keep
-more rounds (less shrunk effects) for the same noise: +0.3 to +4.2 points of the oracle's
-lift for the best assignment on the model's scores (interactions and thin, seeds 0 and 1).
+more rounds (less shrunk effects) for the same noise. Router benchmark, 5 seeds: +0.7, +0.8
+and +1.8 points of the best lift on the interactions, drift and thin worlds, additive
+unchanged (README, "Worlds that are not additive").
 
 ``RepTrees`` scores like a LightGBM booster (``predict`` with ``raw_score`` or
 ``pred_contrib``), so the ensemble, SHAP contributions, artifacts and the version hash treat
