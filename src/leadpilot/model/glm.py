@@ -374,22 +374,30 @@ def _unpack(spec: GLMSpec, coef: NDF) -> tuple[list[NDF], list[NDF], NDF, NDF, l
 
 def fit_one(
     spec: GLMSpec,
-    X: NDF,
+    X: NDF | None,
     y: NDF,
     C: float,
     seed: int,
     start: tuple[float, NDF] | None = None,
+    design: sp.csr_matrix | None = None,
 ) -> tuple[float, NDF]:
     """Fit one penalised logistic regression; returns (intercept, coefficient vector).
     ``start`` (a previous fit on similar rows) warm-starts the solver: bags and refits
-    then converge in a fraction of the iterations."""
+    then converge in a fraction of the iterations. ``design``: ``spec.design(X)`` when the
+    caller has it (a row subset of a larger design is the same matrix: ``design`` is
+    row by row; ``X`` may then be ``None``), which saves rebuilding it per fit (~15% of a
+    1M-row training)."""
     lr = LogisticRegression(
         C=C, max_iter=_FIT_MAX_ITER, random_state=seed, warm_start=start is not None
     )
     if start is not None:
         lr.coef_ = start[1].reshape(1, -1).copy()
         lr.intercept_ = np.array([start[0]])
-    lr.fit(spec.design(X), y.astype(np.int64))
+    if design is None:
+        if X is None:
+            raise ValueError("fit_one needs the rows X or their design matrix")
+        design = spec.design(X)
+    lr.fit(design, y.astype(np.int64))
     return float(lr.intercept_[0]), np.asarray(lr.coef_[0], dtype=np.float64)
 
 
