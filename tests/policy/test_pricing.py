@@ -213,7 +213,7 @@ def test_pricers_sharing_rows_score_each_sample_lead_once_with_the_same_scores()
     first = day1.sample_scores(scorer, reps)  # type: ignore[arg-type]
     second = day2.sample_scores(scorer, reps, rows=np.array([3, 0, 1]))  # type: ignore[arg-type]
     assert scorer.rows == 4 + 1  # day 2 reads s5, s2, s3: only s5 is new
-    np.testing.assert_array_equal(
-        first, [[0.0, 0.001], [0.01, 0.011], [0.02, 0.021], [0.03, 0.031]]
+    np.testing.assert_allclose(first, [[0.0, 0.001], [0.01, 0.011], [0.02, 0.021], [0.03, 0.031]])
+    np.testing.assert_allclose(
+        second, [[0.05, 0.051], [0.02, 0.021], [0.03, 0.031]], rtol=0, atol=1e-15
     )
-    np.testing.assert_array_equal(second, [[0.05, 0.051], [0.02, 0.021], [0.03, 0.031]])
