@@ -207,6 +207,12 @@ def suite(postgres: str | None) -> list[Benchmark]:
             ("--seeds", "0", "--poor-seeds", "0"),
             ("--seeds", "0", "--poor-seeds", "--leads", "3000"),
         ),
+        Benchmark(
+            "simulate_speed",
+            "simulate_speed.py",
+            (),
+            ("--history", "3000", "--replay", "400", "--strategies", "round_robin"),
+        ),
         Benchmark("ingest", "ingest_throughput.py", ("--rows", "200000"), ("--rows", "2000")),
         Benchmark(
             "analyze",

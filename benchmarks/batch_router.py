@@ -26,7 +26,12 @@ from leadpilot.evaluate.compare import score_decisions
 from leadpilot.ingest import leads_from_frame, reps_from_frame
 from leadpilot.policy import default_policy, router_inputs
 from leadpilot.policy import pricer as pricer_module
-from leadpilot.policy.batch import BATCH_REFRESH_EVERY, BATCH_SIZE, route_batch
+from leadpilot.policy.batch import (
+    BATCH_REFRESH_EVERY,
+    BATCH_REFRESHES_PER_DAY,
+    BATCH_SIZE,
+    route_batch,
+)
 from leadpilot.synth import generate_world
 
 TARGET_MS = 0.2  # >= 5,000 leads/s (issue 16)
@@ -38,6 +43,13 @@ def main() -> None:
     parser.add_argument("--reps", type=int, default=100)
     parser.add_argument("--history", type=int, default=20_000)
     parser.add_argument("--refresh-every", type=int, default=BATCH_REFRESH_EVERY)
+    parser.add_argument(
+        "--refreshes-per-day",
+        type=int,
+        default=BATCH_REFRESHES_PER_DAY,
+        help="a busy pool re-solves every (yesterday's assignments / this) assignments when "
+        "that exceeds --refresh-every (0: every --refresh-every whatever the volume)",
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--profile", action="store_true", help="print the top of a profile")
     parser.add_argument(
@@ -94,7 +106,13 @@ def main() -> None:
     started_wall, started = time.perf_counter(), time.process_time()
     if profile is not None:
         profile.enable()
-    decisions = route_batch(leads, inputs, history=history, refresh_every=args.refresh_every)
+    decisions = route_batch(
+        leads,
+        inputs,
+        history=history,
+        refresh_every=args.refresh_every,
+        refreshes_per_day=args.refreshes_per_day,
+    )
     if profile is not None:
         profile.disable()
     cpu = time.process_time() - started
@@ -110,7 +128,8 @@ def main() -> None:
         f"{ms:.3f} ms CPU per lead = {1000 / ms:,.0f} leads per CPU-second; floor (the "
         f"vectorised model call alone) {floor_ms:.3f} ms per lead; {solves[0]} LP solves; "
         f"fairness {fi[0]:.2f}-{fi[1]:.2f}; {quality['over_cap_rep_days']} over-cap rep-days; "
-        f"{quality['unassigned']} unassigned"
+        f"{quality['unassigned']} unassigned; the truth's expected conversions "
+        f"{quality['expected']:,.1f}"
     )
     if profile is not None:
         pstats.Stats(profile).sort_stats("tottime").print_stats(25)
@@ -118,7 +137,8 @@ def main() -> None:
         _agreement(world, leads[: args.agreement], inputs, history, args.refresh_every)
     record(
         f"batch router CPU per lead, {len(leads):,} leads x {len(reps)} reps, trained model "
-        f"(prices every {args.refresh_every} assignments)",
+        f"(prices every {args.refresh_every} assignments, busy pools "
+        f"{args.refreshes_per_day} times a day)",
         ms,
         "ms",
         floor=floor_ms,

@@ -84,7 +84,15 @@ def serve(args: argparse.Namespace) -> None:
         if args.model
         else GroundTruthScorer(load_truth(world / "truth.json"))
     )
-    app = create_app(Settings(database_url=args.db), engine=engine, scorer=scorer)
+    # The scorer above serves the whole run: no scheduled retrain, which on a store without
+    # a registered model starts at once ("no model is registered yet"), trains in a child
+    # process on the same cores and swaps its model in mid-run (runs before 2026-12-03
+    # 15:00 UTC did that, and wrote it to ./leadpilot-models).
+    from leadpilot.service.retrain_schedule import RetrainSchedule
+
+    RetrainSchedule.maybe_start = lambda self, now: False  # type: ignore[method-assign]
+    settings = Settings(database_url=args.db, model_store=world / "models")
+    app = create_app(settings, engine=engine, scorer=scorer)
     served: Any = app
     if args.profile:
         _install_profiler(app, engine, world / "profile.json")

@@ -115,3 +115,51 @@ def test_every_candidate_spread_is_weighted_by_its_evidence() -> None:
         main_sd=0.5,
     )
     assert given.components == ()
+
+
+def test_each_dimension_gets_its_own_interaction_spread() -> None:
+    # 6 reps, two routing dimensions of 8 values: rep x dimension-0 effects of spread 0.6
+    # log-odds, none at all for dimension 1: each block's own spread should be loose for
+    # dimension 0 and tight for dimension 1.
+    rng = np.random.default_rng(21)
+    n = 30_000
+    rep = rng.integers(0, 6, n)
+    v0, v1 = rng.integers(0, 8, n), rng.integers(0, 8, n)
+    inter = 0.6 * rng.standard_normal((6, 8))
+    z = -1.2 + np.linspace(-0.3, 0.3, 6)[rep] + inter[rep, v0]
+    y = (rng.random(n) < 1 / (1 + np.exp(-z))).astype(float)
+    codes = [v0.astype(np.intp), v1.astype(np.intp)]
+    model = fit_additive(
+        y, rep.astype(np.intp), codes, [], n_reps=6, dim_sizes=(8, 8), cov_sizes=()
+    )
+    assert model.block_sds[0] >= 0.45
+    assert model.block_sds[1] <= 0.1
+    assert model.interaction_sd == max(model.block_sds)
+    # the tables carry each block's own scale: dimension 1's effects are near zero, dimension
+    # 0's track the truth (centred per rep, as the rep term carries each rep's level)
+    _, _, _, _, inters = model.tables()
+    assert np.abs(inters[1][0]).max() < 0.1
+    est = inters[0][0] - inters[0][0].mean(axis=1, keepdims=True)
+    truth = inter - inter.mean(axis=1, keepdims=True)
+    assert np.corrcoef(est.ravel(), truth.ravel())[0, 1] > 0.9
+    # the posterior mixes combinations of per-block spreads from the grid, weights summing to 1
+    assert math.isclose(sum(w for w, _ in model.components), 1.0)
+    for _, m in model.components:
+        assert len(m.block_sds) == 2
+        assert set(m.block_sds) <= set(INTERACTION_SDS)
+    assert model.block_sds in {m.block_sds for _, m in model.components}
+    # given per-block spreads are used as they are, with nothing to integrate over
+    given = fit_additive(
+        y[:3000],
+        rep[:3000].astype(np.intp),
+        [c[:3000] for c in codes],
+        [],
+        n_reps=6,
+        dim_sizes=(8, 8),
+        cov_sizes=(),
+        rep_sd=0.3,
+        main_sd=0.5,
+        block_sds=(0.45, 0.02),
+    )
+    assert given.block_sds == (0.45, 0.02)
+    assert given.components == ()

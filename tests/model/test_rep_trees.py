@@ -6,13 +6,14 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
+import lightgbm as lgb
 import numpy as np
 import pytest
 
 from leadpilot.ingest import leads_from_frame
 from leadpilot.model import ConversionModel
 from leadpilot.model.card import rep_structure_lines
-from leadpilot.model.rep_trees import RepTrees
+from leadpilot.model.rep_trees import RepTrees, average_boosters
 from leadpilot.synth import World, generate_world
 from leadpilot.synth.history import draw_outcomes
 from leadpilot.synth.rep_effects import RepEffect
@@ -92,3 +93,29 @@ def test_rep_trees_save_and_load(planted: tuple[World, str, object], tmp_path: P
         loaded.score_batch(leads, active).p, model.score_batch(leads, active).p, rtol=1e-12
     )
     assert loaded.version == model.version
+
+
+def test_average_boosters_scores_and_explains_as_the_average() -> None:
+    """The stitched booster of a rep equals the mean of its bags, raw score and SHAP values
+    alike (numeric and categorical splits), against the bags' own predictions."""
+    rng = np.random.default_rng(3)
+    X = rng.random((600, 3))
+    X[:, 2] = rng.integers(0, 7, 600)
+    z = 2.0 * X[:, 0] - 1.0 + 0.8 * np.isin(X[:, 2], (2, 5))
+    y = (rng.random(600) < 1 / (1 + np.exp(-z))).astype(float)
+    data = lgb.Dataset(
+        X, y, init_score=np.full(600, -0.2), categorical_feature=[2], params={"verbose": -1}
+    )
+    params = {"objective": "binary", "verbose": -1, "num_leaves": 5, "min_data_per_group": 10,
+              "max_cat_to_onehot": 2, "bagging_fraction": 0.7, "bagging_freq": 1}  # fmt: skip
+    bags = [lgb.train(params | {"bagging_seed": s, "seed": s}, data, 15) for s in range(4)]
+    merged = average_boosters(bags)
+    assert merged.num_trees() == 60
+    assert any("num_cat=1" in b.model_to_string() for b in bags)  # a categorical split is in
+    Xt = rng.random((40, 3))
+    Xt[:, 2] = rng.integers(0, 7, 40)
+    mean_raw = np.mean([b.predict(Xt, raw_score=True) for b in bags], axis=0)
+    np.testing.assert_allclose(merged.predict(Xt, raw_score=True), mean_raw, atol=1e-12)
+    mean_shap = np.mean([b.predict(Xt, pred_contrib=True) for b in bags], axis=0)
+    np.testing.assert_allclose(merged.predict(Xt, pred_contrib=True), mean_shap, atol=1e-12)
+    assert average_boosters(bags[:1]) is bags[0]

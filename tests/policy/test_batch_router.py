@@ -281,3 +281,63 @@ def test_primed_average_rows_are_those_scored_one_lead_at_a_time(world: Any, mod
     assert primed.average_rows_scored == 0
     primed.candidates(0, [0, 1])  # not primed: scored on its own
     assert primed.average_rows_scored == 1
+
+
+def test_a_busy_pool_is_repriced_by_yesterdays_volume(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """``refreshes_per_day``: a pool that took N leads the UTC day before re-solves every
+    max(refresh_every, N // refreshes_per_day) assignments; ``route`` lead by lead with
+    prices refreshed at that step (worked out here from the decisions, a second count) gives
+    the same decisions, with fewer solves than every ``refresh_every``."""
+    world = generate_world(n_leads=3_000, n_reps=6, n_new_leads=500, seed=4)
+    reps = reps_from_frame(world.reps)
+    leads = leads_from_frame(world.new_leads)
+    history = leads_from_frame(world.history)
+    inputs = router_inputs(
+        default_policy(reps), reps, scorer=world.truth.as_scorer(), history=history
+    )
+    every, per_day = 4, 3
+    # the reference: the step from the previous UTC day's assignments in the one pool
+    order = sorted(range(len(leads)), key=lambda i: (leads[i].created_at, i))
+    state = InMemoryState(open_lead_ttl=timedelta(days=1))
+    rng = np.random.default_rng(0)
+    seen = [h for h in history if h.created_at is not None]
+    pricer, day, expected = None, None, []
+    per_utc_day: dict[Any, int] = {}
+    steps = set()
+    for i in order:
+        lead = leads[i]
+        now = lead.created_at
+        assert now is not None
+        if seen and now.date() != day:
+            pricer, day = ShadowPricer(DemandModel.from_leads(seen, seed=0)), now.date()
+        step = max(every, per_utc_day.get(now.date() - timedelta(days=1), 0) // per_day)
+        steps.add(step)
+        inputs = refresh_prices(lead, inputs, state, now, pricer, refresh_every=step)
+        decision = route(lead, inputs, state, now, rng)
+        state.commit(decision)
+        expected.append(decision)
+        seen.append(lead)
+        if decision.rep_id is not None and decision.pool is not None:
+            per_utc_day[now.date()] = per_utc_day.get(now.date(), 0) + 1
+    assert max(steps) > every, "the world has days busy enough to stretch the step"
+
+    solves: list[int] = []
+    warm = pricer_module.solve_warm
+
+    def counted_warm(*args: Any, **kwargs: Any) -> Any:
+        solves.append(1)
+        return warm(*args, **kwargs)
+
+    monkeypatch.setattr(pricer_module, "solve_warm", counted_warm)
+    got = route_batch(
+        leads, inputs, history=history, refresh_every=every, refreshes_per_day=per_day
+    )
+    busy_solves = len(solves)
+    assert got == expected
+    solves.clear()
+    flat = route_batch(leads, inputs, history=history, refresh_every=every, refreshes_per_day=0)
+    assert busy_solves < len(solves)
+    assert flat == route_batch(leads, inputs, history=history, refresh_every=every,
+                               refreshes_per_day=None)  # fmt: skip

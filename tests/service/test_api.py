@@ -241,6 +241,55 @@ def test_metrics_count_decisions(api: Api) -> None:
     assert "leadpilot_intake_seconds_bucket" in text
 
 
+def test_requests_are_counted_by_route_and_status_and_timed(api: Api) -> None:
+    created = api.post("/v1/leads", {"lead_id": "M1"})
+    again = api.post("/v1/leads", {"lead_id": "M1"})  # a duplicate: 200
+    missing = api.get("/v1/leads/nobody")
+    assert (created.status_code, again.status_code, missing.status_code) == (201, 200, 404)
+    for response in (created, again, missing):
+        assert float(response.headers["x-process-time-ms"]) >= 0
+    api.client.get("/no/such/page")
+    text = api.get("/metrics").text
+    counted = {
+        line.split(" ")[0]: float(line.split(" ")[1])
+        for line in text.splitlines()
+        if line.startswith("leadpilot_http_requests_total{")
+    }
+    assert (
+        counted['leadpilot_http_requests_total{method="POST",route="/v1/leads",status="201"}'] == 1
+    )
+    assert (
+        counted['leadpilot_http_requests_total{method="POST",route="/v1/leads",status="200"}'] == 1
+    )
+    assert (
+        counted[
+            'leadpilot_http_requests_total{method="GET",route="/v1/leads/{lead_id}",status="404"}'
+        ]
+        == 1
+    )
+    assert (
+        counted['leadpilot_http_requests_total{method="GET",route="unmatched",status="404"}'] == 1
+    )
+
+
+def test_snapshots_share_router_inputs_until_the_roster_changes(api: Api) -> None:
+    """Intakes reuse one RouterInputs (and its RosterMemo) per policy and roster; a roster
+    write gives the next intake fresh inputs with the new rep."""
+    inputs = api.service.inputs
+    api.post("/v1/leads", {"lead_id": "S1"})
+    first = inputs._router_base[1]
+    api.post("/v1/leads", {"lead_id": "S2"})
+    assert inputs._router_base[1] is first
+    assert first.memo is not None
+    assert first.memo.hits > 0  # the second lead used the memo
+    api.client.put("/v1/reps/rep-09", json={"name": "Nine"}, headers=api.headers("admin"))
+    api.post("/v1/leads", {"lead_id": "S3"})
+    fresh = inputs._router_base[1]
+    assert fresh is not first
+    assert "rep-09" in {r.rep_id for r in fresh.reps}
+    assert "rep-09" not in {r.rep_id for r in first.reps}
+
+
 def test_nurture_lane_is_not_assigned(engine) -> None:  # type: ignore[no-untyped-def]
     api = build_api(engine, make_reps())
     with api.client:

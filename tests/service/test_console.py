@@ -404,7 +404,13 @@ def test_alerts_page_lists_and_an_admin_acknowledges(console) -> None:  # type: 
 
     api, _ = console
     with write_transaction(api.engine) as conn:
-        record_alert(conn, "sla_breach_unassignable", "lead e3 breached; nobody else", lead_id="e3")
+        record_alert(
+            conn,
+            "sla_breach_unassignable",
+            "lead e3 breached; nobody else",
+            lead_id="e3",
+            now=api.clock(),
+        )
     alert_id = api.get("/v1/alerts").json()[0]["id"]
     reader = api.client.get("/alerts", headers=api.headers("reader")).text
     assert "lead e3 breached; nobody else" in reader

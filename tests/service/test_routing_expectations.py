@@ -227,3 +227,5 @@ def test_a_fallback_queue_holds_the_lead_and_raises_an_alert(engine: sa.Engine) 
         assert "FALLBACK_QUEUE:triage" in got[2]["decision"]["reasons"]
         alerts = api.get("/v1/alerts").json()
         assert [(a["kind"], a["lead_id"]) for a in alerts] == [("lead_unowned", "Q2")]
+        # Stamped by the service's clock (a fixed test time), not the wall clock.
+        assert datetime.fromisoformat(alerts[0]["created_at"]) == api.clock.now

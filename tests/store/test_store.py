@@ -14,6 +14,7 @@ from leadpilot.store.engine import make_engine, write_transaction
 from leadpilot.store.migrate import check_current, current_revision, head_revision, upgrade
 from leadpilot.store.tables import api_tokens, metadata
 from leadpilot.store.tokens import create_token, hash_token, lookup_token, revoke_token
+from leadpilot.store.types import utcnow
 
 
 @pytest.fixture
@@ -78,7 +79,7 @@ def test_timestamps_come_back_aware_in_utc(engine: sa.Engine) -> None:
     from leadpilot.store.alerts import list_alerts, record_alert
 
     with write_transaction(engine) as conn:
-        record_alert(conn, "test", "hello")
+        record_alert(conn, "test", "hello", now=utcnow())
     with engine.connect() as conn:
         (row,) = list_alerts(conn)
     assert row.created_at.tzinfo is not None

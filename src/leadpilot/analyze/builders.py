@@ -372,17 +372,26 @@ def _plan_method(plan: Plan, quality: DataQuality | None) -> str:
         if oos and oos.value is not None and oos.ci_low is not None and oos.ci_high is not None
         else ""
     )
+    spreads = (
+        ", ".join(
+            f"{sd:.2f} for rep x {d.replace('_', ' ')}" for d, sd in plan.interaction_sds.items()
+        )
+        + " (log-odds)"
+        if plan.interaction_sds
+        else f"{plan.interaction_sd:.2f} log-odds"
+    )
     return (
         "The historical mix of leads per segment was re-assigned by a linear programme "
         "(scipy HiGHS) maximising expected conversions under an additive conversion model "
         "(ridge logistic regression on rep, segment values, lead source and rep x segment "
-        "value, the interactions' prior spread chosen by empirical Bayes: "
-        f"{plan.interaction_sd:.2f} log-odds, log Bayes factor {plan.interaction_evidence:.1f} "
+        "value, each dimension's interactions with their own prior spread chosen by empirical "
+        f"Bayes: {spreads}, log Bayes factor {plan.interaction_evidence:.1f} "
         f"against none; segment strengths are used only from a log Bayes factor of "
         f"{MIN_LOG_BAYES_FACTOR:.0f}), with each rep's capacity from {plan.capacity_source}. "
         "Projected lift and its 95% interval: the plan against round-robin under joint "
         "posterior draws of every rep x segment rate (Laplace approximation), drawn from every "
-        "candidate spread of the interactions in proportion to its evidence, so the interval "
+        "plausible combination of the interactions' spreads in proportion to its evidence, so "
+        "the interval "
         "carries the uncertainty of how strong segment strengths are "
         "(benchmarks/audit_power.py checks the interval against synthetic worlds' ground "
         "truth)." + check

@@ -2,14 +2,21 @@
 
 The historical mix of leads (counted per segment) is re-assigned to reps by a linear
 programme that maximises expected conversions under the rates of an additive conversion model
-(:mod:`leadpilot.analyze.additive`: rep, segment values, lead source, rep x segment value),
-with each rep's capacity as a hard limit (scipy's HiGHS via ``linprog``). Two kinds of
-uncertainty are reported:
+(:mod:`leadpilot.analyze.additive`: rep, segment values, lead source, rep x segment value,
+each routing dimension's interactions with their own empirical-Bayes prior spread), with each
+rep's capacity as a hard limit (scipy's HiGHS via ``linprog``). Uncertainty:
 
-* the headline lift is cross-fitted (:mod:`leadpilot.analyze.crossfit`): a plan learned on
-  the other blocks of the history is judged on each block's own leads by a doubly robust
-  estimate, so it is not inflated by the noise the plan chased;
-* each rule's gain is re-evaluated on joint posterior draws of the full-history model.
+* the headline lift (``Plan.lift``) is the plan's lift over round-robin under joint posterior
+  draws of every rep x segment rate of the full-history model (Laplace approximation), drawn
+  from every plausible combination of the interactions' spreads in proportion to its
+  evidence, so the interval carries how strong segment strengths are as well as their values;
+  ``benchmarks/audit_power.py`` checks its coverage of the plan's true lift on synthetic worlds;
+* an out-of-sample check (``Plan.out_of_sample``, :mod:`leadpilot.analyze.crossfit`): the plan
+  learned on one contiguous half of the history (time or file order) judged by the posterior
+  of a model fitted on the other half alone, then the halves swapped. It is a plug-in judgement
+  by a model, not a doubly robust (propensity-weighted) estimate, and conservative: each judge
+  shrinks the effects it sees on half the history;
+* each rule's gain is re-evaluated on the same posterior draws.
 """
 
 from __future__ import annotations
@@ -81,6 +88,8 @@ class Plan:
     lift: CrossFitLift | None = None  # the posterior lift of this plan
     out_of_sample: CrossFitLift | None = None  # plans of each half judged by the other half
     interaction_sd: float = 0.0  # the model's rep x segment prior spread (empirical Bayes)
+    # each routing dimension's own rep x value spread, by dimension name
+    interaction_sds: dict[str, float] = field(default_factory=dict)
     interaction_evidence: float = 0.0  # its log Bayes factor against none
     # per routing dimension, each segment's value code (n_segments,)
     segment_values: list[NDArray[np.intp]] = field(default_factory=list, repr=False)
@@ -148,6 +157,7 @@ def fit_model(
     interaction_sd: float | None = None,
     rep_sd: float | None = None,
     main_sd: float | None = None,
+    block_sds: tuple[float, ...] | None = None,
 ) -> AdditiveModel:
     """The additive conversion model on (a slice of) the coded history (prior spreads None:
     chosen by empirical Bayes)."""
@@ -162,6 +172,7 @@ def fit_model(
         interaction_sd=interaction_sd,
         rep_sd=rep_sd,
         main_sd=main_sd,
+        block_sds=block_sds,
     )
 
 
@@ -205,7 +216,9 @@ def plan_routing(
         coded,
         layout,
         # the folds reuse the full history's prior spread (one fit each instead of a grid)
-        fit=lambda c, lay: fit_model(c, lay, model.interaction_sd, model.rep_sd, model.main_sd),
+        fit=lambda c, lay: fit_model(
+            c, lay, rep_sd=model.rep_sd, main_sd=model.main_sd, block_sds=model.block_sds
+        ),
         plan_for=lambda m: solve_plan(m.segment_rates(layout.seg_value, mix, combos)[0], vol, cap),
         judge=lambda m, b: m.segment_rates(layout.seg_value, mix, combos, m.draws(rng, b)),
         round_robin=rr,
@@ -228,6 +241,7 @@ def plan_routing(
         lift=posterior_lift(sample, plan, rr, n),
         out_of_sample=out_of_sample,
         interaction_sd=model.interaction_sd,
+        interaction_sds={d: model.block_sd(i) for i, d in enumerate(dims)},
         interaction_evidence=model.interaction_evidence,
         fold_plans=fold_plans,
         segment_values=layout.seg_value,
@@ -373,6 +387,7 @@ def summarise(plan: Plan, *, max_rules: int = 10, months: float | None = None) -
             "kind": "additive ridge logistic regression (rep, segment values, source, "
             "rep x segment value)",
             "interaction_sd": plan.interaction_sd,
+            "interaction_sds": dict(plan.interaction_sds),
             "log_bayes_factor": plan.interaction_evidence,
             "out_of_sample_lift": {
                 "value": oos.value if oos else None,

@@ -57,6 +57,14 @@ def _rate_table(rows: Sequence[Mapping[str, Any]], key: str, title: str, limit: 
     return table
 
 
+def _spreads(model: Mapping[str, Any]) -> str:
+    """'0.45 (industry), 0.10 (size band)': each dimension's spread, or the one spread."""
+    sds = model.get("interaction_sds") or {}
+    if not sds:
+        return f"{model['interaction_sd']:.2f}"
+    return ", ".join(f"{sd:.2f} ({d.replace('_', ' ')})" for d, sd in sds.items())
+
+
 def print_verdict(console: Console, doc: ReportSections) -> None:
     """The verdict panel: supported or not, the projected lift and the 15% question."""
     v = doc.verdict
@@ -75,7 +83,7 @@ def print_verdict(console: Console, doc: ReportSections) -> None:
     model = doc.recommendations.model
     basis = (
         "\n[dim]From the conversion model (rep, industry, size band, source, rep x segment; "
-        f"segment-strength spread {model['interaction_sd']:.2f} log-odds) and a "
+        f"segment-strength spread in log-odds: {_spreads(model)}) and a "
         "capacity-respecting plan.[/]"
         if model and lift.value is not None  # no basis line under "not computable"
         else ""

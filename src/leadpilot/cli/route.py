@@ -310,7 +310,8 @@ def route_many(
         "--refresh-every",
         min=0,
         help="Re-solve a pool's shadow prices every N of its assignments of the day and at each "
-        "new day (default: the batch router's, 25); 0: the policy's cadence, as the service "
+        "new day (default: the batch router's, every max(25, the pool's assignments of the "
+        "previous day / 40)); 0: the policy's cadence, as the service "
         "refreshes (slower; the same decisions as routing each lead with `route`).",
     ),
     on_error: str = typer.Option(
@@ -328,7 +329,12 @@ def route_many(
     from leadpilot.csv_safe import write_safe_csv
     from leadpilot.ingest import leads_from_frame, read_history
     from leadpilot.policy import with_strategy
-    from leadpilot.policy.batch import BATCH_REFRESH_EVERY, decisions_frame, route_batch
+    from leadpilot.policy.batch import (
+        BATCH_REFRESH_EVERY,
+        BATCH_REFRESHES_PER_DAY,
+        decisions_frame,
+        route_batch,
+    )
     from leadpilot.policy.policy_file import strategy_names
 
     if strategy is not None and strategy not in strategy_names():
@@ -358,6 +364,8 @@ def route_many(
             seed=seed,
             open_lead_days=open_days,
             refresh_every=BATCH_REFRESH_EVERY if refresh_every is None else refresh_every or None,
+            # an N given is exactly every N; the default stretches on busy pools
+            refreshes_per_day=BATCH_REFRESHES_PER_DAY if refresh_every is None else None,
         )
     write_safe_csv(decisions_frame(decisions), out)
     _print_batch(console, decisions, roster)

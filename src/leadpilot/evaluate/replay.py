@@ -25,8 +25,8 @@ from leadpilot.evaluate.ope import (
     OverlapDiagnostics,
     ReplayData,
     clip_propensity,
+    estimate_intervals,
     leads_for_precision,
-    lift_interval,
     one_hot,
     overlap_diagnostics,
 )
@@ -262,11 +262,11 @@ def evaluate_decisions(
         k: cls() for k, cls in ESTIMATORS.items()
         if not (cls.needs_reward_model and logged.reward_model is None)
     }  # fmt: skip
-    kw: dict[str, Any] = {"n_bootstrap": n_bootstrap, "random_state": seed}
-    estimates = {k: est.estimate_interval(data, **kw) for k, est in usable.items()}
-    lifts = {k: lift_interval(est, data, **kw) for k, est in usable.items()}
-    lifts_rr = {} if base is None else {k: lift_interval(est, data, base, **kw)
-                                        for k, est in usable.items()}  # fmt: skip
+    # One bootstrap pass for every estimate and both lifts (the same resamples as separate
+    # estimate_interval / lift_interval calls with this seed).
+    estimates, lifts, lifts_rr = estimate_intervals(
+        usable, data, base, n_bootstrap=n_bootstrap, random_state=seed
+    )
     return PolicyEvaluation(
         name=name,
         n_leads=logged.leads.shape[0],

@@ -31,6 +31,7 @@ from leadpilot.policy.batch import BATCH_REFRESH_EVERY, route_batch
 from leadpilot.policy.holds import AccountLookup
 from leadpilot.policy.inputs import router_inputs
 from leadpilot.policy.policy_file import Policy
+from leadpilot.policy.registry import STRATEGIES
 from leadpilot.schema import Decision, Rep
 
 __all__ = ["Block", "SimulationResult", "run_simulation", "time_blocks"]
@@ -80,6 +81,23 @@ def time_blocks(frame: pd.DataFrame, n_blocks: int) -> list[pd.DataFrame]:
     return [frame.iloc[a:b] for a, b in itertools.pairwise(cuts)]
 
 
+def _same_policy(a: Policy, b: Policy) -> bool:
+    return a is b or a.model_dump() == b.model_dump()
+
+
+def reads_scores(policy: Policy) -> bool:
+    """Whether any pool's strategy (or fallback) chooses by the model's scores. A policy
+    that does not is routed without the scorer: the router then only skips recording each
+    decision's P(convert) (the estimates read the outcome model, not the decisions') and
+    the batch router skips scoring every lead and re-estimating the lead mix each day for
+    prices nothing reads; the reps chosen are the same."""
+    return any(
+        STRATEGIES.get(name).needs_scorer
+        for pool in policy.pools
+        for name in (pool.strategy, pool.fallback)
+    )
+
+
 def run_simulation(
     history: pd.DataFrame,
     blocks: Sequence[Block],
@@ -120,14 +138,23 @@ def run_simulation(
         past = history[history["created_at"] < start]
         past_leads = leads_from_frame(past)
         leads = leads_from_frame(block.replay)
+        routed: list[tuple[Policy, list[Decision]]] = []
         for name, policy in arms:
-            say(f"block {b + 1}/{len(blocks)}: routing {len(leads):,} leads with {name}")
-            inputs = router_inputs(
-                policy, reps, scorer=block.model, accounts=accounts, history=past_leads
-            )
-            decisions[name] += route_batch(
-                leads, inputs, history=past_leads, seed=seed, refresh_every=refresh_every
-            )
+            # The same policy routes the same leads to the same reps (the router is
+            # deterministic under the seed): the round-robin baseline next to a
+            # `--strategy round_robin` arm is routed once.
+            same = next((d for p, d in routed if _same_policy(p, policy)), None)
+            if same is None:
+                say(f"block {b + 1}/{len(blocks)}: routing {len(leads):,} leads with {name}")
+                scorer = block.model if reads_scores(policy) else None
+                inputs = router_inputs(
+                    policy, reps, scorer=scorer, accounts=accounts, history=past_leads
+                )
+                same = route_batch(
+                    leads, inputs, history=past_leads, seed=seed, refresh_every=refresh_every
+                )
+                routed.append((policy, same))
+            decisions[name] += same
         settled = block.replay[block.replay["converted"].notna() & block.replay["rep_id"].notna()]
         if len(settled):
             say(f"block {b + 1}/{len(blocks)}: scoring {len(settled):,} settled leads")

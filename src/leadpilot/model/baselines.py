@@ -74,6 +74,22 @@ def _lr_frame(frame: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+def _coded(train: pd.DataFrame, test: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The categorical columns as integer codes, in the sorted order of the training
+    values (the order ``OneHotEncoder`` gives strings, so the fit is the same); a test value
+    unseen in training gets -1, which the encoder ignores as unknown. Why: on strings the
+    encoder counts values in Python (~30% of the baselines' time at 1M rows);
+    ``pd.factorize`` hashes in C."""
+    train, test = train.copy(), test.copy()
+    for col in train.columns:
+        if train[col].dtype != object:
+            continue
+        codes, uniques = pd.factorize(train[col], sort=True)
+        train[col] = codes
+        test[col] = pd.Index(uniques).get_indexer(test[col])
+    return train, test
+
+
 def fit_predict_baselines(
     train: pd.DataFrame,
     y_train: NDF,
@@ -104,8 +120,9 @@ def fit_predict_baselines(
     ri_train = _keys(train, "rep_id") + "|" + _keys(train, "industry")
     ri_test = _keys(test, "rep_id") + "|" + _keys(test, "industry")
     rep_ind = _shrunk_rates(ri_train, y_train, rep_rate_train, ri_test, rep_rate, shrinkage)
-    lr = _logistic(random_state).fit(_lr_frame(train), y_train.astype(int))
-    p_lr = lr.predict_proba(_lr_frame(test))[:, 1]
+    fit_frame, test_frame = _coded(_lr_frame(train), _lr_frame(test))
+    lr = _logistic(random_state).fit(fit_frame, y_train.astype(int))
+    p_lr = lr.predict_proba(test_frame)[:, 1]
     return {
         "global rate": np.full(nt, g),
         "per-rep rate": rep_rate,

@@ -142,6 +142,9 @@ class GLMSpec:
 
 
 _FMAX = float(np.finfo(np.float64).max)
+# Up to this many rows ``add_numeric`` adds the terms with one ``add.accumulate`` (a
+# (models x terms x rows) array: small then) instead of a loop over the terms.
+_FEW_ROWS = 256
 
 
 def _nan_to_zero(v: NDF) -> NDF:
@@ -279,6 +282,17 @@ class GLMStack:
         spec = self.spec
         if spec.n_numeric:
             zn, miss = spec._num_block(X)
+            if X.shape[0] <= _FEW_ROWS:
+                # A few rows (the router's per-lead rows): every term's products at once,
+                # then added in order by ``add.accumulate``, which is sequential: the same
+                # additions in the same order as the loop below, bit for bit, in a handful
+                # of numpy calls instead of ~3 per term.
+                coef = np.hstack([self.num, self.miss])
+                used = np.flatnonzero(coef.any(axis=0))
+                terms = coef[:, used, None] * np.vstack([zn.T, miss.T])[used][None, :, :]
+                stacked = np.concatenate([z[:, None, :], terms], axis=1)
+                z[...] = np.add.accumulate(stacked, axis=1)[:, -1, :]
+                return z
             # One term at a time, in order: elementwise, so a row gets the same bits scored
             # alone or in a batch (the batch router relies on it), no BLAS threads, and no
             # reduction over a short axis of a (models x rows x terms) product, which made
@@ -374,22 +388,30 @@ def _unpack(spec: GLMSpec, coef: NDF) -> tuple[list[NDF], list[NDF], NDF, NDF, l
 
 def fit_one(
     spec: GLMSpec,
-    X: NDF,
+    X: NDF | None,
     y: NDF,
     C: float,
     seed: int,
     start: tuple[float, NDF] | None = None,
+    design: sp.csr_matrix | None = None,
 ) -> tuple[float, NDF]:
     """Fit one penalised logistic regression; returns (intercept, coefficient vector).
     ``start`` (a previous fit on similar rows) warm-starts the solver: bags and refits
-    then converge in a fraction of the iterations."""
+    then converge in a fraction of the iterations. ``design``: ``spec.design(X)`` when the
+    caller has it (a row subset of a larger design is the same matrix: ``design`` is
+    row by row; ``X`` may then be ``None``), which saves rebuilding it per fit (~15% of a
+    1M-row training)."""
     lr = LogisticRegression(
         C=C, max_iter=_FIT_MAX_ITER, random_state=seed, warm_start=start is not None
     )
     if start is not None:
         lr.coef_ = start[1].reshape(1, -1).copy()
         lr.intercept_ = np.array([start[0]])
-    lr.fit(spec.design(X), y.astype(np.int64))
+    if design is None:
+        if X is None:
+            raise ValueError("fit_one needs the rows X or their design matrix")
+        design = spec.design(X)
+    lr.fit(design, y.astype(np.int64))
     return float(lr.intercept_[0]), np.asarray(lr.coef_[0], dtype=np.float64)
 
 

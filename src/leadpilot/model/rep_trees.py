@@ -12,6 +12,14 @@ effect of the rep's own data. Thin reps shrink toward the team: leaves are ridge
 each rep with an average rep by ``n / (n + rep_prior_strength)``. The number of rounds is
 chosen once for all reps by their pooled out-of-time log loss (each rep's latest 15%).
 
+Each rep's booster is the average of ``bags`` boosters grown on random 70% subsamples of the
+rep's leads (stitched into one LightGBM model, leaf values divided by ``bags``, so it scores
+and explains exactly as the average does at the cost of one booster call). With a rep's
+~1,000 leads a single booster's splits are noisy; averaging lets the out-of-time check keep
+more rounds (less shrunk effects) for the same noise. Router benchmark, 5 seeds: +0.7, +0.8
+and +1.8 points of the best lift on the interactions, drift and thin worlds, additive
+unchanged (README, "Worlds that are not additive").
+
 ``RepTrees`` scores like a LightGBM booster (``predict`` with ``raw_score`` or
 ``pred_contrib``), so the ensemble, SHAP contributions, artifacts and the version hash treat
 it as one more booster; a row of the "average rep" (rep unknown) gets 0.
@@ -20,6 +28,7 @@ it as one more booster; a row of the "average rep" (rep unknown) gets 0.
 from __future__ import annotations
 
 import itertools
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,11 +38,14 @@ import lightgbm as lgb
 import numpy as np
 from numpy.typing import NDArray
 
+from leadpilot.model.raw_predict import raw_scores
+
 __all__ = [
     "HEADER",
     "RepTrees",
     "RepTreesConfig",
     "Trees",
+    "average_boosters",
     "fit_rep_trees",
     "found_effects",
 ]
@@ -57,6 +69,8 @@ class RepTreesConfig:
     validation_share: float = 0.15
     path_smooth: float = 0.0
     extra_trees: bool = False
+    bags: int = 5  # boosters averaged per rep, each on a random subsample of its leads
+    bagging_fraction: float = 0.7
 
 
 class RepTrees:
@@ -100,6 +114,19 @@ class RepTrees:
                 )
         return out
 
+    def raw_scores(self, X: NDF) -> NDF:
+        """``predict(X)`` (raw scores, one thread) bit for bit, with one low-overhead call
+        per rep present in ``X`` (see :mod:`leadpilot.model.raw_predict`) rather than a
+        ``predict`` per rep of the model: what the router pays for a few rows per lead."""
+        out = np.zeros(X.shape[0])
+        codes = X[:, self.rep_column]
+        for code in np.unique(codes[~np.isnan(codes)]).tolist():
+            booster = self.boosters.get(int(code)) if float(code).is_integer() else None
+            if booster is not None:
+                rows = np.flatnonzero(codes == code)
+                out[rows] = raw_scores(booster, X[rows])
+        return out
+
     def model_to_string(self) -> str:
         """Text form: a header, then each rep's LightGBM model text."""
         parts = [HEADER, f"rep_column={self.rep_column}", "feature_names=" + "\t".join(self._names)]
@@ -135,7 +162,12 @@ class RepTrees:
 
 
 def _params(cfg: RepTreesConfig, seed: int) -> dict[str, Any]:
-    return {
+    bagging = (
+        {"bagging_fraction": cfg.bagging_fraction, "bagging_freq": 1, "bagging_seed": seed}
+        if cfg.bags > 1
+        else {}
+    )
+    return bagging | {
         "objective": "binary",
         "learning_rate": cfg.learning_rate,
         "num_leaves": cfg.num_leaves,
@@ -155,6 +187,49 @@ def _params(cfg: RepTreesConfig, seed: int) -> dict[str, Any]:
         "deterministic": True,
         "force_row_wise": True,
     }
+
+
+def _bag_seeds(cfg: RepTreesConfig, seed: int) -> list[int]:
+    return [seed + 7919 * k for k in range(max(1, cfg.bags))]
+
+
+def average_boosters(boosters: Sequence[lgb.Booster]) -> lgb.Booster:
+    """One LightGBM booster whose raw score (and SHAP values) is the average of
+    ``boosters``' (trained on one Dataset, so they share the header): every tree of each,
+    its leaf and internal values divided by their number."""
+    if len(boosters) == 1:
+        return boosters[0]
+    k = len(boosters)
+    texts = [b.model_to_string() for b in boosters]
+    head, _, _ = texts[0].partition("\nTree=0\n")
+    head = "\n".join(line for line in head.split("\n") if not line.startswith("tree_sizes="))
+    trees: list[list[str]] = []
+    for text in texts:
+        _, found, rest = text.partition("\nTree=0\n")
+        if not found:
+            continue
+        body = "Tree=0\n" + rest.partition("\nend of trees")[0]
+        for block in re.split(r"\n(?=Tree=\d+\n)", body.strip("\n")):
+            lines = []
+            for line in block.strip("\n").split("\n")[1:]:
+                key, eq, value = line.partition("=")
+                if eq and key in ("leaf_value", "internal_value"):
+                    line = key + "=" + " ".join(repr(float(v) / k) for v in value.split(" "))
+                lines.append(line)
+            trees.append(lines)
+    parts = [head.rstrip("\n"), ""]
+    parts += [f"Tree={i}\n" + "\n".join(lines) + "\n" for i, lines in enumerate(trees)]
+    parts.append("end of trees\n")
+    return lgb.Booster(model_str="\n".join(parts))
+
+
+def _fit_bagged(
+    cfg: RepTreesConfig, params: dict[str, Any], data: lgb.Dataset, rounds: int
+) -> lgb.Booster:
+    seeds = _bag_seeds(cfg, int(params["seed"]))
+    return average_boosters(
+        [lgb.train(params | {"seed": s, "bagging_seed": s}, data, rounds) for s in seeds]
+    )
 
 
 def fit_rep_trees(
@@ -191,8 +266,8 @@ def fit_rep_trees(
     if rounds == 0:
         return None, 0
     boosters = {
-        code: lgb.train(
-            params, _data(Xt[rows], y[rows], init[rows], feature_names, categorical), rounds
+        code: _fit_bagged(
+            cfg, params, _data(Xt[rows], y[rows], init[rows], feature_names, categorical), rounds
         )
         for code, rows in reps
     }
@@ -223,27 +298,31 @@ def _choose_rounds(
     names: Sequence[str],
     categorical: Sequence[str],
 ) -> int:
-    """The number of rounds (0 = none) with the least summed out-of-time log loss."""
+    """The number of rounds (0 = none) with the least summed out-of-time log loss of the
+    bag-averaged boosters."""
     total = np.zeros(cfg.max_rounds + 1)
+    seeds = _bag_seeds(cfg, int(params["seed"]))
     for _code, rows in reps:
         n_in = int(len(rows) * (1 - cfg.validation_share))
         fit, val = rows[:n_in], rows[n_in:]
         if len(val) < 20:
             continue
         data = _data(X[fit], y[fit], init[fit], names, categorical)
-        valid = lgb.Dataset(X[val], y[val], init_score=init[val], reference=data)
-        seen: dict[str, Any] = {}
-        lgb.train(
-            {**params, "metric": "binary_logloss"},
-            data,
-            cfg.max_rounds,
-            valid_sets=[valid],
-            valid_names=["late"],
-            callbacks=[lgb.record_evaluation(seen)],
-        )
-        curve = np.asarray(seen["late"]["binary_logloss"], dtype=np.float64) * len(val)
+        # the averaged boosters' log-odds on the late rows after each round
+        z = np.zeros((cfg.max_rounds, len(val)))
+        for s in seeds:
+            booster = lgb.train(params | {"seed": s, "bagging_seed": s}, data, cfg.max_rounds)
+            steps = [
+                booster.predict(X[val], raw_score=True, start_iteration=i, num_iteration=1)
+                for i in range(booster.num_trees())
+            ]
+            if steps:
+                bag = np.cumsum(np.vstack(steps), axis=0)
+                # a booster that stopped growing early keeps its last score
+                bag = np.vstack([bag, np.repeat(bag[-1:], cfg.max_rounds - len(bag), axis=0)])
+                z += bag / len(seeds)
         total[0] += _logloss(init[val], y[val])
-        total[1 : len(curve) + 1] += curve
+        total[1:] += [_logloss(init[val] + z[i], y[val]) for i in range(cfg.max_rounds)]
     return int(np.argmin(total))
 
 

@@ -21,7 +21,8 @@ from leadpilot.model.feature_state import NDF, NDI, sanitize
 from leadpilot.model.features import LEAD_CATEGORICALS, SEGMENTS, pair_matrix
 from leadpilot.model.fitted import FittedConversion
 from leadpilot.model.glm import GLMStack
-from leadpilot.model.rep_trees import Trees
+from leadpilot.model.raw_predict import raw_scores
+from leadpilot.model.rep_trees import RepTrees, Trees
 from leadpilot.schema import CandidateScores, Lead, size_band_of
 
 __all__ = [
@@ -32,6 +33,7 @@ __all__ = [
     "candidate_probabilities",
     "candidate_tensor",
     "contributions",
+    "few_rows_raw",
     "pair_probabilities",
     "raw_log_odds",
     "shrunk_log_odds",
@@ -52,11 +54,22 @@ def raw_log_odds(
     """(1 + n_bags, n_rows) log-odds: row 0 the full model, then the bags (each bag's linear
     part plus the shared trees); ``(1, n_rows)`` with ``full_only``."""
     G = glm.margins(X, only=0 if full_only else None)
-    threads = 1 if X.shape[0] < _PARALLEL_ROWS else n_jobs
+    if X.shape[0] < _PARALLEL_ROWS:
+        for booster in boosters:
+            G += few_rows_raw(booster, X)[None, :]
+        return G
     for booster in boosters:
-        raw = np.asarray(booster.predict(X, raw_score=True, num_threads=threads))
+        raw = np.asarray(booster.predict(X, raw_score=True, num_threads=n_jobs))
         G += raw[None, :]
     return G
+
+
+def few_rows_raw(booster: Trees, X: NDF) -> NDF:
+    """``booster.predict(X, raw_score=True, num_threads=1)`` bit for bit, without the
+    wrapper's per-call cost (see :mod:`leadpilot.model.raw_predict`): one lead's rows."""
+    if isinstance(booster, RepTrees):
+        return booster.raw_scores(X)
+    return raw_scores(booster, X)
 
 
 def average_rep(X: NDF, rep_columns: NDI) -> NDF:
@@ -434,7 +447,7 @@ class ModelBatchScores:
             return raw_log_odds(fitted.glm, fitted.boosters, rows, n_jobs=self._n_jobs)
         z = fitted.glm.add_numeric(self._pre[:, row, where], rows)  # fancy index: a copy
         for booster in fitted.boosters:
-            z += np.asarray(booster.predict(rows, raw_score=True, num_threads=1))[None, :]
+            z += few_rows_raw(booster, rows)[None, :]
         return z
 
     def candidates(self, row: int, cols: Sequence[int]) -> CandidateScores:

@@ -371,13 +371,15 @@ def _choose_c(
     seed = params.random_state
     losses = dict.fromkeys(_C_GRID, 0.0)
     last: dict[float, NDF] = {}
+    design = spec.design(Xs)  # once: every window is a slice of its rows
     for origin in _ORIGINS:
         n_in, n_out = int(n * origin), int(n * (origin + 0.15))
         prev: tuple[float, NDF] | None = None
+        D_in, D_out = design[:n_in], design[n_in:n_out]
         for C in _C_GRID:  # strongest penalty first; each fit warm-starts the next
-            b0, coef = fit_one(spec, Xs[:n_in], ys[:n_in], C, seed, prev)
+            b0, coef = fit_one(spec, None, ys[:n_in], C, seed, prev, design=D_in)
             prev = (b0, coef)
-            z = np.asarray(b0 + spec.design(Xs[n_in:n_out]) @ coef, dtype=np.float64)
+            z = np.asarray(b0 + D_out @ coef, dtype=np.float64)
             p = np.clip(1.0 / (1.0 + np.exp(-z)), 1e-6, 1 - 1e-6)
             yv = ys[n_in:n_out]
             losses[C] += float(-np.mean(yv * np.log(p) + (1 - yv) * np.log(1 - p)))
@@ -438,7 +440,8 @@ def _fit_parts(
     ``rep_rounds`` are given."""
     rng = np.random.default_rng(params.random_state)
     n = len(y_fit)
-    fits = [fit_one(spec, X_fit, y_fit, C, params.random_state, start)]
+    design = spec.design(X_fit)  # once: each bag's rows are a slice of it
+    fits = [fit_one(spec, X_fit, y_fit, C, params.random_state, start, design=design)]
     full = fit_glm_stack(spec, fits)
     # Rows of an "average rep" (rep features unknown), so the trees also learn the pool's
     # score for a lead: reps with little history are shrunk toward it.
@@ -479,7 +482,15 @@ def _fit_parts(
         # fit on all rows (see confidence.py), at half the cost of a bootstrap.
         rows = np.sort(rng.choice(n, n // 2, replace=False))
         fits.append(
-            fit_one(spec, X_fit[rows], y_fit[rows], C, params.random_state + b + 1, fits[0])
+            fit_one(
+                spec,
+                None,
+                y_fit[rows],
+                C,
+                params.random_state + b + 1,
+                fits[0],
+                design=design[rows],
+            )
         )
         report(f"fitting bag {b + 1} of {params.n_bags}", at + 0.35 * (b + 1) / params.n_bags)
     return _Parts(fit_glm_stack(spec, fits), boosters, rounds, rep_rounds or 0)

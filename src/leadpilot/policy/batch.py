@@ -21,6 +21,7 @@ from leadpilot.policy.state import InMemoryState
 from leadpilot.schema import Decision, Lead
 
 __all__ = [
+    "BATCH_REFRESHES_PER_DAY",
     "BATCH_REFRESH_EVERY",
     "BATCH_SIZE",
     "DECISION_COLUMNS",
@@ -34,6 +35,9 @@ BATCH_SIZE = 2048
 # The batch router's price cadence: a pool's prices are re-solved every this many of its
 # assignments of the day and at each new day (see README "Batch router" for the measurement).
 BATCH_REFRESH_EVERY = 25
+# ... or, on a busy pool, about this many times a day: every (the pool's assignments the day
+# before / this) assignments when that is more than ``refresh_every`` (see ``route_batch``).
+BATCH_REFRESHES_PER_DAY = 40
 # Leads whose candidates are guessed at once for priming (see ``_prime``): guesses are made
 # with the state before them, and caps reached since make them wrong, so they are short.
 PRIME_EVERY = 32
@@ -76,6 +80,7 @@ def route_batch(
     refresh_every: int | None = None,
     warm_prices: bool = True,
     prime: bool = False,
+    refreshes_per_day: int | None = BATCH_REFRESHES_PER_DAY,
 ) -> list[Decision]:
     """Route ``leads`` in ``created_at`` order (file order breaks ties), each at its own
     arrival time, under ``inputs`` (see :func:`leadpilot.policy.inputs.router_inputs`).
@@ -91,9 +96,14 @@ def route_batch(
     called lead by lead (:class:`~leadpilot.policy.batch_scores.PrecomputedScorer` answers
     only what the batch holds exactly). ``refresh_every``: assignments of a pool between
     price refreshes in place of the policy's ``predictive.refresh_every`` (``None``: the
-    policy's, as the service refreshes). ``warm_prices``: re-solve each pool's price LP warm
-    from its last basis (:mod:`leadpilot.policy.warm_lp`); ``False`` solves every refresh
-    from scratch (the reference the warm prices are tested against). ``prime``: guess the
+    policy's, as the service refreshes). ``refreshes_per_day`` (with ``refresh_every``): a
+    pool whose assignments of the previous UTC day, divided by it, exceed ``refresh_every``
+    is re-solved every that many assignments instead (a busy pool's prices move less per
+    assignment: 5,000 leads a day over 100 reps re-solve every 125 assignments, not 25;
+    ``None`` or 0: every ``refresh_every``, whatever the volume). ``warm_prices``: re-solve
+    each pool's price LP warm from its last basis (:mod:`leadpilot.policy.warm_lp`);
+    ``False`` solves every refresh from scratch (the reference the warm prices are tested
+    against). ``prime``: guess the
     candidates of each run of ``PRIME_EVERY`` leads up front so the model's per-lead extra row
     (its average rep for the eligible subset) is scored in one call (see :func:`_prime`;
     decisions are the same). Off by default: measured, the guesses rarely hold (every
@@ -115,6 +125,10 @@ def route_batch(
     mix = _LeadMix([h for h in history if h.created_at is not None], seed)
     pricer: ShadowPricer | None = None
     pricer_day = None
+    # assignments per pool on the current and the previous UTC day (the busy-pool cadence)
+    today: dict[str, int] = {}
+    yesterday: dict[str, int] = {}
+    count_day = None
     base = inputs.scorer
     batched = can_batch(base)
     roster = [r for r in inputs.reps if r.active]
@@ -135,15 +149,21 @@ def route_batch(
                 _prime(scorer, chunk[k : k + PRIME_EVERY], inputs, state)
             now = lead.created_at
             assert now is not None
+            if now.date() != count_day:
+                yesterday = today if count_day == now.date() - timedelta(days=1) else {}
+                today, count_day = {}, now.date()
             if base is not None and mix and now.date() != pricer_day:
                 pricer = ShadowPricer(mix.demand(), warm=warm_prices)
                 pricer_day = now.date()
             if pricer is None:
                 decision = route(lead, inputs, state, now, rng)
             else:
+                cadence = _cadence(refresh_every, refreshes_per_day, yesterday)
                 decision, inputs = route_repriced(
-                    lead, inputs, state, now, rng, _repricer(pricer, state, now, refresh_every)
+                    lead, inputs, state, now, rng, _repricer(pricer, state, now, cadence)
                 )
+            if decision.pool is not None and decision.rep_id is not None:
+                today[decision.pool] = today.get(decision.pool, 0) + 1
             state.commit(decision)
             out.append(decision)
             mix.add(lead)
@@ -168,13 +188,30 @@ def _prime(
     scorer.prime(wanted)
 
 
+def _cadence(
+    refresh_every: int | None, per_day: int | None, yesterday: dict[str, int]
+) -> Callable[[Pool], int | None]:
+    """Each pool's refresh step: ``refresh_every``, or on a pool busy the day before, that
+    day's assignments / ``per_day`` when larger (``None``: the service's cadence)."""
+
+    def step(pool: Pool) -> int | None:
+        if refresh_every is None or not per_day:
+            return refresh_every
+        return max(refresh_every, yesterday.get(pool.name, 0) // per_day)
+
+    return step
+
+
 def _repricer(
-    pricer: ShadowPricer, state: InMemoryState, now: datetime, refresh_every: int | None
+    pricer: ShadowPricer,
+    state: InMemoryState,
+    now: datetime,
+    cadence: Callable[[Pool], int | None],
 ) -> Callable[[Pool, RouterInputs], RouterInputs]:
     """``refresh_prices`` for the pool the router names (see ``route_repriced``)."""
 
     def reprice(pool: Pool, inputs: RouterInputs) -> RouterInputs:
-        prices = pool_prices(pricer, pool, inputs, state, now, refresh_every=refresh_every)
+        prices = pool_prices(pricer, pool, inputs, state, now, refresh_every=cadence(pool))
         return inputs.with_prices(pool.name, prices)
 
     return reprice

@@ -7,14 +7,13 @@ life in ``create_app`` and the app's lifespan, so tests can make as many apps as
 from __future__ import annotations
 
 import gc
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from fastapi import Depends, FastAPI, Request, Response
+from fastapi import Depends, FastAPI
 from fastapi_offline import FastAPIOffline
 
 from leadpilot import __version__
@@ -31,6 +30,7 @@ from leadpilot.service.inputs import load_scorer, load_value_model
 from leadpilot.service.limits import BodySizeLimit
 from leadpilot.service.metrics import ServiceMetrics
 from leadpilot.service.model_swap import models_of_row
+from leadpilot.service.request_metrics import RequestMetrics
 from leadpilot.service.routes import (
     decisions,
     events,
@@ -167,18 +167,7 @@ def create_app(
     app.include_router(links.router)
     console.install(app, settings)
 
-    @app.middleware("http")
-    async def count_requests(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        started = time.perf_counter()
-        response = await call_next(request)
-        route = request.scope.get("route")
-        path = getattr(route, "path", "unmatched")
-        metrics.requests.labels(request.method, path, str(response.status_code)).inc()
-        response.headers["x-process-time-ms"] = f"{(time.perf_counter() - started) * 1000:.2f}"
-        return response
-
+    app.add_middleware(RequestMetrics, metrics=metrics)
     app.add_middleware(JsonContentType)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)
     return app

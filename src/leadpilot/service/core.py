@@ -68,7 +68,10 @@ class RoutingService:
         self.metrics = metrics
         self.clock = clock
         self.inputs = RoutingInputs(
-            scorer=scorer, background_pricing=settings.background_pricing, value_model=value_model
+            scorer=scorer,
+            background_pricing=settings.background_pricing,
+            value_model=value_model,
+            clock=clock,
         )
         self._rng = np.random.default_rng(seed)
         self._rng_lock = threading.Lock()
@@ -142,7 +145,7 @@ class RoutingService:
         )
         snapshot.state.invalidate()
         self._count(decision, "intake")
-        _alert_if_unowned(conn, decision)
+        _alert_if_unowned(conn, decision, now)
         return IntakeOutcome(
             lead_id=lead.lead_id,
             duplicate=False,
@@ -244,6 +247,7 @@ class RoutingService:
                 lead_id=lead_id,
                 details={"reason": reason},
                 key=f"max_reassignments:{lead_id}",
+                now=now,
             )
             return Reassignment(reassigned=False, why="max_reassignments", rep_id=row.rep_id)
         lead = snapshot.lead_of(row)
@@ -261,6 +265,7 @@ class RoutingService:
                 lead_id=lead_id,
                 details={"reasons": list(decision.reasons)},
                 key=f"sla_breach_unassignable:{lead_id}",
+                now=now,
             )
             return Reassignment(reassigned=False, why="no_eligible_rep", rep_id=row.rep_id)
         self._apply(
@@ -291,7 +296,7 @@ class RoutingService:
             yield conn
 
 
-def _alert_if_unowned(conn: sa.Connection, decision: Decision) -> None:
+def _alert_if_unowned(conn: sa.Connection, decision: Decision, now: datetime) -> None:
     """A lead the policy's fallback queue holds has no owner: tell the operators."""
     queue = next((r for r in decision.reasons if r.startswith("FALLBACK_QUEUE:")), None)
     if decision.rep_id is None and queue is not None:
@@ -303,6 +308,7 @@ def _alert_if_unowned(conn: sa.Connection, decision: Decision) -> None:
             lead_id=decision.lead_id,
             details={"reasons": list(decision.reasons)},
             key=f"lead_unowned:{decision.lead_id}",
+            now=now,
         )
 
 

@@ -27,7 +27,10 @@ _ROLE_RANK = {"reader": 0, "writer": 1, "admin": 2}
 _bearer = HTTPBearer(auto_error=False, description="an API token: leadpilot token create")
 
 
-def get_context(request: Request) -> ServiceContext:
+# The dependencies that do no I/O are ``async``: FastAPI runs a plain ``def`` dependency in
+# its thread pool, a thread hand-off per dependency per request (~0.3 ms of CPU each on the
+# 2-core reference machine, benchmarks/service_latency.py).
+async def get_context(request: Request) -> ServiceContext:
     """The ``ServiceContext`` built by ``create_app``."""
     ctx: ServiceContext = request.app.state.ctx
     return ctx
@@ -36,7 +39,7 @@ def get_context(request: Request) -> ServiceContext:
 Ctx = Annotated[ServiceContext, Depends(get_context)]
 
 
-def storable_url(request: Request) -> None:
+async def storable_url(request: Request) -> None:
     """Reject a NUL character anywhere in the path or query (422): no column can store it,
     and PostgreSQL refuses even to compare with it. Request bodies are checked by their
     schemas (``schemas._In``)."""

@@ -15,9 +15,38 @@ from scipy.stats import binomtest
 
 from leadpilot.policy.scoring import segment_of
 from leadpilot.service.kpis import RateKPI
+from leadpilot.service.schemas import EventCreate
 from leadpilot.store.leads import lead_from_fields
 
-__all__ = ["FeedbackGroup", "FeedbackReport", "feedback_report", "poor_fit_by_lead"]
+__all__ = [
+    "FIT_REASON_CHARS",
+    "FeedbackGroup",
+    "FeedbackReport",
+    "feedback_report",
+    "fit_rating_event",
+    "poor_fit_by_lead",
+]
+
+FIT_REASON_CHARS = 200  # of a rating's reason, kept on every form that rates fit
+
+
+def fit_rating_event(
+    event_id: str, lead_id: str, rep_id: str, form: Mapping[str, str]
+) -> EventCreate | None:
+    """The ``fit_feedback`` event a rating form posts (``fit`` good or poor, an optional
+    ``reason``), or None when ``fit`` is neither. The console's decision page and the rep's
+    accept/decline page both record ratings through it, so they cannot drift apart."""
+    fit, reason = form.get("fit", ""), form.get("reason", "").strip()[:FIT_REASON_CHARS]
+    if fit not in ("good", "poor"):
+        return None
+    return EventCreate(
+        event_id=event_id,
+        type="fit_feedback",
+        lead_id=lead_id,
+        rep_id=rep_id,
+        fit=fit,
+        reason=reason or None,
+    )
 
 
 def _rate(k: int, n: int) -> RateKPI:

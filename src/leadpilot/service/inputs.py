@@ -15,11 +15,12 @@ use the latest prices of their pool while a refresh is solved (see ``policy.pric
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import multiprocessing
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -57,6 +58,7 @@ from leadpilot.store.leads import lead_from_fields, recent_leads
 from leadpilot.store.policies import active_policy_version, get_policy_row
 from leadpilot.store.reps import list_reps
 from leadpilot.store.response_times import contact_times
+from leadpilot.store.types import utcnow
 
 _log = logging.getLogger(__name__)
 
@@ -147,6 +149,9 @@ class Snapshot:
     roster_version: int = 0
     response_hours: Mapping[str, float] | None = None
     value_model: ValueModel | None = None
+    # Router inputs of earlier snapshots with the same policy, roster and models (see
+    # ``RoutingInputs._base``): this snapshot's are a copy with its own account matcher.
+    base: RouterInputs | None = None
     state: DbRoutingState = field(init=False)
     matcher: _LastLeadMatcher = field(init=False)
     inputs: RouterInputs = field(init=False)
@@ -154,6 +159,9 @@ class Snapshot:
     def __post_init__(self) -> None:
         self.state = DbRoutingState(self.conn)
         self.matcher = _LastLeadMatcher(self.accounts)
+        if self.base is not None:
+            self.inputs = dataclasses.replace(self.base, accounts=self.matcher)
+            return
         # The same factory as route-batch's, so both decide alike on the same inputs.
         self.inputs = router_inputs(
             self.policy,
@@ -219,7 +227,9 @@ class RoutingInputs:
         scorer: Scorer | None,
         background_pricing: bool = False,
         value_model: ValueModel | None = None,
+        clock: Callable[[], datetime] = utcnow,
     ) -> None:
+        self._clock = clock  # stamps the alerts a roster load raises
         # One tuple, swapped with one assignment: a snapshot sees both models of one version.
         self._models: tuple[Scorer | None, ValueModel | None] = (scorer, value_model)
         self.background_pricing = background_pricing
@@ -235,6 +245,9 @@ class RoutingInputs:
         self._lock = threading.Lock()
         self._pricer_build = threading.Lock()
         self._window_days = 28
+        # The last snapshot's router inputs and what they were built from (compared by
+        # identity: policy, roster list, scorer, value model, response hours).
+        self._router_base: tuple[tuple[object, ...], RouterInputs] | None = None
 
     @property
     def scorer(self) -> Scorer | None:
@@ -300,6 +313,7 @@ class RoutingInputs:
                     skipped_rep_message(rep_id, problem),
                     key=f"rep_skipped:{rep_id}",
                     details={"rep_id": rep_id, "problem": problem, "roster_version": version},
+                    now=self._clock(),
                 )
         return cached[1]
 
@@ -484,7 +498,8 @@ class RoutingInputs:
         pricer = self.pricer(conn)
         with self._lock:
             response = self._response_hours if scorer is not None else None
-        return Snapshot(
+        made_of = (policy, reps, scorer, value_model, response)
+        snapshot = Snapshot(
             conn,
             policy,
             reps,
@@ -495,7 +510,25 @@ class RoutingInputs:
             roster_version=roster_version,
             response_hours=response,
             value_model=value_model,
+            base=self._base(made_of),
         )
+        if snapshot.base is None:
+            with self._lock:
+                self._router_base = (made_of, snapshot.inputs)
+        return snapshot
+
+    def _base(self, made_of: tuple[object, ...]) -> RouterInputs | None:
+        """The router inputs of the last snapshot when it was built from the same objects.
+        Why: building them per request threw away the router's ``RosterMemo`` (each rep's
+        caps and rule verdicts per lead profile), so every intake screened all reps from
+        scratch; one memo per policy and roster version lets later leads reuse it."""
+        with self._lock:
+            cached = self._router_base
+        if cached is None or len(cached[0]) != len(made_of):
+            return None
+        if all(a is b for a, b in zip(cached[0], made_of, strict=True)):
+            return cached[1]
+        return None
 
 
 def skipped_rep_message(rep_id: str, problem: str) -> str:

@@ -84,6 +84,7 @@ class ModelWatcher:
                     f"model {row.version} was made the champion but this replica cannot load "
                     f"it: {exc.message}; it keeps routing with its current model",
                     details={"version": row.version, "hint": exc.hint or ""},
+                    now=now,
                 )
             return False
         self.service.inputs.swap_scorer(scorer, engine, now, value_model)

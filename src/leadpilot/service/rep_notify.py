@@ -24,7 +24,7 @@ from leadpilot.store.crm_queue import (
     set_cursor,
 )
 from leadpilot.store.engine import write_transaction
-from leadpilot.store.reps import get_rep
+from leadpilot.store.reps import get_reps
 
 __all__ = [
     "NOTIFY_CURSOR",
@@ -114,8 +114,11 @@ def queue_assignment_notices(service: RoutingService, crm: CrmSettings, now: dat
     with write_transaction(service.engine) as conn:
         after = int(get_cursor(conn, NOTIFY_CURSOR) or 0)
         rows = assignments_after(conn, after, limit=200)
+        # One read for the batch's reps: a query or two per assignment was most of this
+        # pass's CPU at 100 leads/s (benchmarks/service_latency.py --profile).
+        reps_of = get_reps(conn, (row.rep_id for row in rows))
         for row in rows:
-            rep = get_rep(conn, row.rep_id)
+            rep = reps_of.get(row.rep_id)
             url = (
                 (rep.attributes.get("notify_webhook_url") if rep else None)
                 or crm.notify_pool_webhooks.get(row.pool or "")

@@ -64,12 +64,13 @@ def record_alert(
     lead_id: str | None = None,
     details: dict[str, Any] | None = None,
     key: str | None = None,
+    now: datetime,
 ) -> bool:
     """Store an event alert for operators (shown by the API and the dashboard), unless an
-    alert with the same condition ``key`` is open. True if it was stored."""
+    alert with the same condition ``key`` is open. True if it was stored. ``now`` is the
+    caller's clock (the service's, which tests and the demo set), never the wall clock."""
     if key is not None and _open_id(conn, key) is not None:
         return False
-    now = utcnow()
     conn.execute(
         alerts.insert().values(
             kind=kind,
@@ -290,6 +291,7 @@ def mark_failed_attempt(
             lead_id=(row.payload or {}).get("lead_id"),
             details={"delivery_id": row.id, "host": host},
             key=f"webhook_failed:{row.id}",
+            now=now,
         )
     return gave_up
 
@@ -301,12 +303,12 @@ def record_alert_once(
     *,
     key: str,
     details: dict[str, Any] | None = None,
+    now: datetime,
 ) -> None:
     """Open a rule-owned alert for condition ``key`` now, unless one is open (replicas that
     find the same problem raise it once); the rule of ``kind`` resolves it when the condition
     clears."""
     if _open_id(conn, key) is None:
-        now = utcnow()
         conn.execute(
             alerts.insert().values(
                 kind=kind,

@@ -126,6 +126,7 @@ def inbox_failed(
             f"after {attempts} attempts: {error[:300]}",
             details={"crm": row.crm, "event_id": row.event_id, "record_id": row.record_id},
             key=f"crm_intake_failed:{row.crm}:{row.event_id}",
+            now=now,
         )
 
 
@@ -295,4 +296,5 @@ def write_dead(conn: sa.Connection, row: Any, error: str, now: datetime) -> None
         lead_id=row.lead_id,
         details={"crm": row.crm, "record_id": row.record_id, "outbox_id": row.id},
         key=f"crm_writeback_dead:{row.id}",
+        now=now,
     )

@@ -20,8 +20,15 @@ def _text(x: float, y: float, s: str, *, anchor: str = "start", color: str = _IN
     )
 
 
-def fairness_svg(rows: Sequence[tuple[str, float | None]], *, width: int = 560) -> str:
-    """One bar per rep (leads / pool average) on a 0-2 scale with the 0.9-1.1 band shaded."""
+def fairness_svg(
+    rows: Sequence[tuple[str, float | None]],
+    *,
+    band: tuple[float, float] = (0.9, 1.1),
+    width: int = 560,
+) -> str:
+    """One bar per rep (leads / pool average) on a 0-2 scale with the policy's band shaded
+    (green inside it, amber within 0.1 of it, red further out)."""
+    low, high = band
     label_w, row_h, top = 150, 20, 24
     plot_w = width - label_w - 50
     height = top + row_h * len(rows) + 24
@@ -32,9 +39,9 @@ def fairness_svg(rows: Sequence[tuple[str, float | None]], *, width: int = 560) 
     parts = [
         f"<svg xmlns='http://www.w3.org/2000/svg' width='{width}' height='{height}' "
         f"role='img' aria-label='fairness index per rep' font-family='system-ui, sans-serif'>",
-        f"<rect x='{x(0.9):.1f}' y='{top - 6}' width='{x(1.1) - x(0.9):.1f}' "
+        f"<rect x='{x(low):.1f}' y='{top - 6}' width='{x(high) - x(low):.1f}' "
         f"height='{row_h * len(rows) + 6}' fill='#dcfce7'/>",
-        _text(x(1.0), 14, "target 0.9-1.1", anchor="middle", color=_MUTED),
+        _text(x((low + high) / 2), 14, f"target {low:g}-{high:g}", anchor="middle", color=_MUTED),
     ]
     for i, (rep, value) in enumerate(rows):
         y = top + i * row_h
@@ -42,7 +49,8 @@ def fairness_svg(rows: Sequence[tuple[str, float | None]], *, width: int = 560) 
         if value is None:
             parts.append(_text(label_w + 4, y + 13, "no leads in pool", color=_MUTED))
             continue
-        color = _GREEN if 0.9 <= value <= 1.1 else _AMBER if 0.8 <= value <= 1.2 else _RED
+        near = low - 0.1 <= value <= high + 0.1
+        color = _GREEN if low <= value <= high else _AMBER if near else _RED
         parts.append(
             f"<rect x='{label_w}' y='{y + 3}' width='{x(value) - label_w:.1f}' "
             f"height='{row_h - 6}' fill='{color}'/>"

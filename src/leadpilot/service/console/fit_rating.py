@@ -8,35 +8,25 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from leadpilot.errors import LeadpilotError
-from leadpilot.service.console.auth import current_user
-from leadpilot.service.console.pages import checked_form, error_page
+from leadpilot.service.console.pages import admin_form, error_page
 from leadpilot.service.deps import Ctx
 from leadpilot.service.errors import ConflictError
 from leadpilot.service.events import handle_event
-from leadpilot.service.schemas import EventCreate
+from leadpilot.service.fit_feedback import fit_rating_event
 from leadpilot.store.console_reads import decision_by_id
 
 __all__ = ["router"]
 
 router = APIRouter(include_in_schema=False)
-_REASON = 200  # characters, as on the accept/decline page
 
 
 @router.post("/decisions/{decision_id}/fit")
 async def rate_fit(decision_id: int, request: Request, ctx: Ctx) -> Response:
     """Admin: record the fit rating of the decision's lead by the rep it went to."""
-    user = current_user(request)
-    if not user.is_admin:
-        return error_page(
-            user, 403, "Admin only", f"A {user.token.role} token cannot rate leads.",
-            "sign in with an admin token",
-        )  # fmt: skip
-    form = await checked_form(request, user)
-    if isinstance(form, HTMLResponse):
-        return form
-    fit, reason = form.get("fit", ""), form.get("reason", "").strip()[:_REASON]
-    if fit not in ("good", "poor"):
-        return error_page(user, 422, "Not recorded", f"fit must be good or poor, got {fit!r}")
+    admin = await admin_form(request, "rate leads")
+    if isinstance(admin, HTMLResponse):
+        return admin
+    user, form = admin
     with ctx.engine.connect() as conn:
         found = decision_by_id(conn, decision_id)
     if found is None:
@@ -46,14 +36,12 @@ async def rate_fit(decision_id: int, request: Request, ctx: Ctx) -> Response:
         return error_page(
             user, 422, "Not recorded", "The decision gave the lead to nobody: no rep to rate it."
         )
-    body = EventCreate(
-        event_id=f"console:decision:{decision_id}:fit",
-        type="fit_feedback",
-        lead_id=decision.lead_id,
-        rep_id=decision.rep_id,
-        fit=fit,
-        reason=reason or None,
+    body = fit_rating_event(
+        f"console:decision:{decision_id}:fit", decision.lead_id, decision.rep_id, form
     )
+    if body is None:
+        fit = form.get("fit", "")
+        return error_page(user, 422, "Not recorded", f"fit must be good or poor, got {fit!r}")
     already = error_page(
         user, 409, "Already rated", f"Decision {decision_id}'s lead was already rated."
     )
@@ -65,4 +53,4 @@ async def rate_fit(decision_id: int, request: Request, ctx: Ctx) -> Response:
         return error_page(user, 409, "Not recorded", exc.message, exc.hint)
     if outcome.duplicate:
         return already
-    return RedirectResponse(f"/decisions/{decision_id}?rated={fit}", status_code=303)
+    return RedirectResponse(f"/decisions/{decision_id}?rated={body.fit}", status_code=303)

@@ -61,7 +61,7 @@ from leadpilot.store.engine import write_transaction
 from leadpilot.store.feedback import feedback_rows
 from leadpilot.store.models import active_model_row
 
-__all__ = ["checked_form", "error_page", "render", "router", "templates"]
+__all__ = ["admin_form", "checked_form", "error_page", "render", "router", "templates"]
 
 router = APIRouter(include_in_schema=False)
 templates = Environment(
@@ -183,6 +183,23 @@ async def checked_form(request: Request, user: PageUser) -> dict[str, str] | HTM
     return values
 
 
+async def admin_form(
+    request: Request, action: str
+) -> tuple[PageUser, dict[str, str]] | HTMLResponse:
+    """The signed-in admin and the form they posted (CSRF-checked, as :func:`checked_form`),
+    else the 403 page saying which role cannot ``action``."""
+    user = current_user(request)
+    if not user.is_admin:
+        return error_page(
+            user, 403, "Admin only", f"A {user.token.role} token cannot {action}.",
+            "sign in with an admin token",
+        )  # fmt: skip
+    form = await checked_form(request, user)
+    if isinstance(form, HTMLResponse):
+        return form
+    return user, form
+
+
 # ----------------------------------------------------------------------------- login
 def _safe_next(target: str | None) -> str:
     # Only a path of this site: never an absolute or scheme-relative URL (open redirect).
@@ -288,14 +305,19 @@ def overview(
     api = {"days": days, **({"until": filters.end.isoformat()} if until else {})}
     if filters.pool:
         api["pool"] = filters.pool
+    policy = ctx.service.inputs.load(conn, ctx.clock()).policy
     return render(
         "overview.html",
         user=user,
         active="/",
         title="Overview",
         filters=filters,
-        rows=kpi_rows(report, ctx.service.inputs.load(conn, ctx.clock()).policy),
-        fairness_chart=fairness_svg(fairness) if fairness else "<p>No rep in the window.</p>",
+        rows=kpi_rows(report, policy),
+        fairness_chart=(
+            fairness_svg(fairness, band=policy.fairness.band)
+            if fairness
+            else "<p>No rep in the window.</p>"
+        ),
         method_chart=interval_svg(methods) if methods else "<p>No routed lead.</p>",
         api_url="/v1/kpis?" + urlencode(api),
     )
@@ -401,6 +423,7 @@ def _rep_rows(ctx: ServiceContext, conn: Conn, filters: Filters) -> list[RepRow]
     )  # fmt: skip
     fairness = {r.rep_id: r.fairness_index for r in found}
     ramping = {r.rep_id: r for r in found if r.new_rep}
+    band = ctx.service.inputs.load(conn, now).policy.fairness.band
     rated: dict[str, list[int]] = {}  # rep -> [poor, rated] fit ratings in the window
     for fb in feedback_rows(conn, since=filters.since, until=filters.end):
         counts = rated.setdefault(fb["rep_id"], [0, 0])
@@ -429,7 +452,9 @@ def _rep_rows(ctx: ServiceContext, conn: Conn, filters: Filters) -> list[RepRow]
             counted = Rep(rep_id=rep.rep_id, timezone="UTC")
         open_leads, today = rep_load(conn, counted, now)
         index = fairness.get(rep.rep_id)
-        rows.append(RepRow(rep, today, open_leads, index, fairness_status(index), states, away))
+        rows.append(
+            RepRow(rep, today, open_leads, index, fairness_status(index, band), states, away)
+        )
     return rows
 
 
@@ -461,15 +486,10 @@ def _optional_int(values: dict[str, str], name: str) -> int | str | None:
 async def change_rep(rep_id: str, request: Request, ctx: Ctx) -> Response:
     """Admin: change a rep's capacity, mark it out of office for some hours, or end its
     absence; validated by the API's ``RepUpdate`` and ``update_rep``."""
-    user = current_user(request)
-    if not user.is_admin:
-        return error_page(
-            user, 403, "Admin only", f"A {user.token.role} token cannot change reps.",
-            "sign in with an admin token",
-        )  # fmt: skip
-    form = await checked_form(request, user)
-    if isinstance(form, HTMLResponse):
-        return form
+    admin = await admin_form(request, "change reps")
+    if isinstance(admin, HTMLResponse):
+        return admin
+    user, form = admin
     with ctx.engine.connect() as conn:
         rep = rep_store.get_rep(conn, rep_id)
     if rep is None:
@@ -733,15 +753,10 @@ def alerts_page(
 @router.post("/alerts/{alert_id}/acknowledge")
 async def acknowledge_alert_form(alert_id: int, request: Request, ctx: Ctx) -> Response:
     """Admin: acknowledge an alert (as ``POST /v1/alerts/{id}/acknowledge``)."""
-    user = current_user(request)
-    if not user.is_admin:
-        return error_page(
-            user, 403, "Admin only", f"A {user.token.role} token cannot acknowledge alerts.",
-            "sign in with an admin token",
-        )  # fmt: skip
-    form = await checked_form(request, user)
-    if isinstance(form, HTMLResponse):
-        return form
+    admin = await admin_form(request, "acknowledge alerts")
+    if isinstance(admin, HTMLResponse):
+        return admin
+    user, form = admin
     with write_transaction(ctx.engine) as conn:
         row = acknowledge_alert(conn, alert_id, by=user.token.name, now=ctx.clock())
     if row is None:

@@ -2,10 +2,12 @@
 
 A rate with a ceiling (reassignment, duplicates) is green at or under target, amber when
 above it but its 95% interval still reaches the target (it may be noise), red when the whole
-interval is above. A floor (SLA attainment) mirrors that. Fairness is green inside 0.9-1.1,
-amber inside 0.8-1.2, red outside. The SLA, reassignment and duplicate targets are the
-active policy's (``targets.sla_attainment``, ``alerts.<rule>.target``), as in the weekly
-review; the constants below are their defaults.
+interval is above. A floor (SLA attainment) mirrors that. Fairness is green inside the
+policy's band (``fairness.band``, 0.9-1.1 by default), amber within 0.1 of it, red outside.
+The SLA, reassignment and duplicate targets are the active policy's
+(``targets.sla_attainment``, ``alerts.<rule>.target``), as in the weekly review; the hot
+lane's median speed target is that lane's SLA (``lanes[hot].sla_minutes``); the constants
+below are the defaults used without a policy.
 """
 
 from __future__ import annotations
@@ -17,11 +19,13 @@ from leadpilot.service.kpis import KPIReport, RateKPI
 
 __all__ = [
     "DUPLICATE_TARGET",
+    "FAIRNESS_BAND",
     "HOT_SPEED_TARGET",
     "REASSIGNMENT_TARGET",
     "SLA_TARGET",
     "KPIRow",
     "fairness_status",
+    "hot_speed_target",
     "kpi_rows",
 ]
 
@@ -29,6 +33,8 @@ HOT_SPEED_TARGET = 15.0  # minutes, median, hot lane
 REASSIGNMENT_TARGET = 0.05
 DUPLICATE_TARGET = 0.03
 SLA_TARGET = 0.90
+FAIRNESS_BAND = (0.9, 1.1)
+_AMBER_MARGIN = 0.1  # outside the band by up to this much: amber, not yet red
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,13 +75,20 @@ def _floor(r: RateKPI, target: float) -> str:
     return "amber" if r.high >= target else "red"
 
 
-def fairness_status(index: float | None) -> str:
-    """Green inside 0.9-1.1, amber inside 0.8-1.2, red outside."""
+def fairness_status(index: float | None, band: tuple[float, float] = FAIRNESS_BAND) -> str:
+    """Green inside ``band``, amber within 0.1 of it, red further out."""
     if index is None:
         return "none"
-    if 0.9 <= index <= 1.1:
+    low, high = band
+    if low <= index <= high:
         return "green"
-    return "amber" if 0.8 <= index <= 1.2 else "red"
+    return "amber" if low - _AMBER_MARGIN <= index <= high + _AMBER_MARGIN else "red"
+
+
+def hot_speed_target(policy: Policy | None) -> float:
+    """The hot lane's median first-touch target: its SLA, else the default 15 minutes."""
+    lane = next((ln for ln in policy.lanes if ln.name == "hot"), None) if policy else None
+    return float(lane.sla_minutes) if lane and lane.sla_minutes else HOT_SPEED_TARGET
 
 
 def _share(x: float) -> str:
@@ -91,26 +104,30 @@ def kpi_rows(report: KPIReport, policy: Policy | None = None) -> list[KPIRow]:
     """The overview's rows, from the same report as ``GET /v1/kpis``; targets from
     ``policy`` (the defaults without one)."""
     sla_target, reassign_target, dup_target = SLA_TARGET, REASSIGNMENT_TARGET, DUPLICATE_TARGET
+    band = FAIRNESS_BAND
     if policy is not None:
         sla_target = policy.review_targets.sla_attainment
         reassign_target = policy.alert_settings.reassignment_rate.target
         dup_target = policy.alert_settings.duplicate_rate.target
+        band = policy.fairness.band
+    hot_target = hot_speed_target(policy)
     speed = report.speed_to_first_touch
     hot = speed.median_minutes_hot
-    hot_status = "none" if hot is None else "green" if hot <= HOT_SPEED_TARGET else "red"
-    if hot is not None and HOT_SPEED_TARGET < hot <= 2 * HOT_SPEED_TARGET:
+    hot_status = "none" if hot is None else "green" if hot <= hot_target else "red"
+    if hot is not None and hot_target < hot <= 2 * hot_target:
         hot_status = "amber"
     indexes = [f.fairness_index for f in report.fairness if f.fairness_index is not None]
-    out_of_band = sum(1 for i in indexes if not 0.9 <= i <= 1.1)
+    out_of_band = sum(1 for i in indexes if not band[0] <= i <= band[1])
     worst = max(indexes, key=lambda i: abs(i - 1.0), default=None)
-    fair_status = fairness_status(worst) if worst is not None else "none"
+    fair_status = fairness_status(worst, band) if worst is not None else "none"
+    band_text = f"{band[0]:g}-{band[1]:g}"
     rows = [
         KPIRow(
             "speed_hot",
             "Speed to first touch, hot lane (median)",
             _minutes(hot),
             f"{speed.touched} of {speed.routed} routed leads touched",
-            f"<= {HOT_SPEED_TARGET:.0f} min",
+            f"<= {hot_target:g} min",
             hot_status,
         ),
         KPIRow(
@@ -125,8 +142,8 @@ def kpi_rows(report: KPIReport, policy: Policy | None = None) -> list[KPIRow]:
             "fairness",
             "Fairness index per rep (furthest from 1)",
             "-" if worst is None else f"{worst:.2f}",
-            f"{out_of_band} of {len(indexes)} reps outside 0.9-1.1",
-            "0.9 - 1.1",
+            f"{out_of_band} of {len(indexes)} reps outside {band_text}",
+            f"{band[0]:g} - {band[1]:g}",
             fair_status,
         ),
         KPIRow(

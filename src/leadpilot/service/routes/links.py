@@ -16,6 +16,7 @@ from leadpilot.crm.links import LinkClaims, link_event_id, read_link_token
 from leadpilot.errors import LeadpilotError
 from leadpilot.service.deps import Ctx
 from leadpilot.service.events import handle_event
+from leadpilot.service.fit_feedback import fit_rating_event
 from leadpilot.service.rep_notify import link_secret
 from leadpilot.service.schemas import EventCreate
 
@@ -115,22 +116,14 @@ async def rate_fit(token: str, request: Request, ctx: Ctx) -> HTMLResponse:
     claims = _claims(request, ctx, token)
     if isinstance(claims, HTMLResponse):
         return claims
-    form = await request.form()
-    fit, reason = str(form.get("fit", "")), str(form.get("reason", "")).strip()[:200]
-    if fit not in ("good", "poor"):
+    form = {k: v for k, v in (await request.form()).items() if isinstance(v, str)}
+    body = fit_rating_event(f"{link_event_id(claims)}:fit", claims.lead_id, claims.rep_id, form)
+    if body is None:
         return _page("Pick good or poor fit", "<p>Use the buttons of the previous page.</p>", 422)
-    body = EventCreate(
-        event_id=f"{link_event_id(claims)}:fit",
-        type="fit_feedback",
-        lead_id=claims.lead_id,
-        rep_id=claims.rep_id,
-        fit=fit,
-        reason=reason or None,
-    )
     try:
         outcome = handle_event(ctx.service, body)
     except LeadpilotError as exc:
         return _page("Not recorded", f"<p>{escape(exc.message)}</p>", 409)
     if outcome.duplicate:
         return _page("Already rated", "<p>This lead's fit was already rated.</p>", 409)
-    return _page("Thank you", f"<p>Lead {escape(claims.lead_id)}: rated a {fit} fit.</p>")
+    return _page("Thank you", f"<p>Lead {escape(claims.lead_id)}: rated a {body.fit} fit.</p>")
