@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import pytest
 from routing_helpers import decide
 
+from leadpilot.policy.pricer import ShadowPricer
 from leadpilot.policy.pricing import (
     DemandModel,
     later_window_days,
@@ -179,3 +182,38 @@ def test_planning_the_rest_of_the_window_spreads_the_catch_up() -> None:
     assert price[0] - price[1] == pytest.approx(0.1)
     assert abs(price[1]) < 1.0 - 1e-6
     assert x.sum() == pytest.approx(10.0)
+
+
+class _RowScorer:
+    """p of (lead i, rep j) = i / 100 + j / 1000 (lead i named "s{i}"); counts the rows
+    it scores."""
+
+    version = "rows-v1"
+
+    def __init__(self) -> None:
+        self.rows = 0
+
+    def score_candidates(self, lead: Lead, rep_ids: Any, **kw: Any) -> Any:
+        return self.score_batch([lead], rep_ids)
+
+    def score_batch(self, leads: Any, rep_ids: Any, **kw: Any) -> Any:
+        self.rows += len(leads)
+        i = np.array([int(lead.lead_id[1:]) for lead in leads], dtype=float)[:, None]
+        j = np.arange(len(rep_ids), dtype=float)[None, :]
+        return SimpleNamespace(p=i / 100 + j / 1000)
+
+
+def test_pricers_sharing_rows_score_each_sample_lead_once_with_the_same_scores() -> None:
+    leads = [Lead(f"s{i}") for i in range(6)]
+    rows: dict[Any, Any] = {}
+    scorer = _RowScorer()
+    reps = ("a", "b")
+    day1 = ShadowPricer(DemandModel(tuple(leads[:4]), np.full(24, 1 / 24), 24.0), rows=rows)
+    day2 = ShadowPricer(DemandModel(tuple(leads[2:]), np.full(24, 1 / 24), 24.0), rows=rows)
+    first = day1.sample_scores(scorer, reps)  # type: ignore[arg-type]
+    second = day2.sample_scores(scorer, reps, rows=np.array([3, 0, 1]))  # type: ignore[arg-type]
+    assert scorer.rows == 4 + 1  # day 2 reads s5, s2, s3: only s5 is new
+    np.testing.assert_allclose(first, [[0.0, 0.001], [0.01, 0.011], [0.02, 0.021], [0.03, 0.031]])
+    np.testing.assert_allclose(
+        second, [[0.05, 0.051], [0.02, 0.021], [0.03, 0.031]], rtol=0, atol=1e-15
+    )

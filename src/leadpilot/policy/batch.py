@@ -6,6 +6,7 @@ from __future__ import annotations
 import bisect
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -125,6 +126,8 @@ def route_batch(
     mix = _LeadMix([h for h in history if h.created_at is not None], seed)
     pricer: ShadowPricer | None = None
     pricer_day = None
+    # the demand sample's score and mask rows, kept across the days' pricers (see ShadowPricer)
+    pricer_rows: dict[tuple[object, ...], dict[int, tuple[Lead, Any]]] = {}
     # assignments per pool on the current and the previous UTC day (the busy-pool cadence)
     today: dict[str, int] = {}
     yesterday: dict[str, int] = {}
@@ -153,7 +156,7 @@ def route_batch(
                 yesterday = today if count_day == now.date() - timedelta(days=1) else {}
                 today, count_day = {}, now.date()
             if base is not None and mix and now.date() != pricer_day:
-                pricer = ShadowPricer(mix.demand(), warm=warm_prices)
+                pricer = ShadowPricer(mix.demand(), warm=warm_prices, rows=pricer_rows)
                 pricer_day = now.date()
             if pricer is None:
                 decision = route(lead, inputs, state, now, rng)

@@ -74,8 +74,15 @@ class ShadowPricer:
         max_cells: int = 9_000,
         solver: Executor | None = None,
         warm: bool = True,
+        rows: dict[tuple[object, ...], dict[int, tuple[Lead, Any]]] | None = None,
     ) -> None:
         self.demand = demand
+        # Per sample lead, its score row and mask row, shared by the pricers of successive
+        # days (the batch router's): a day's sample is mostly yesterday's leads, and a lead's
+        # rows do not depend on the other leads (nor on the day: the mask is the static
+        # eligibility, cached per pricer under ``allowed_key`` alone). Keyed by the lead
+        # object's id, which the entry keeps alive.
+        self._rows = rows
         # Synchronous refreshes re-solve each pool's LP warm (see leadpilot.policy.warm_lp);
         # ``warm=False`` solves every refresh from scratch with linprog (the reference).
         self.warm = warm and warm_lp_available()
@@ -117,17 +124,53 @@ class ShadowPricer:
         if cached is None:
             h = None if hours is None else np.asarray(hours, dtype=float)
             sample = self.demand.sample
-            leads = sample if rows is None else [sample[int(i)] for i in rows]
-            if isinstance(scorer, BatchScorer):  # one vectorised call, the same numbers
-                cached = scorer.score_batch(leads, rep_ids, expected_response_hours=h).p
-            else:
-                scored = [
-                    scorer.score_candidates(lead, rep_ids, expected_response_hours=h).p
-                    for lead in leads
-                ]
-                cached = np.vstack(scored) if scored else np.zeros((0, len(rep_ids)))
+            leads = list(sample) if rows is None else [sample[int(i)] for i in rows]
+            cached = self._by_row(
+                ("scores", *key[:3]),
+                leads,
+                lambda todo: self._score_leads(scorer, todo, rep_ids, h),
+                len(rep_ids),
+                np.float64,
+            )
             self._scores[key] = cached
         return cached
+
+    @staticmethod
+    def _score_leads(
+        scorer: Scorer,
+        leads: Sequence[Lead],
+        rep_ids: tuple[str, ...],
+        h: NDArray[np.float64] | None,
+    ) -> NDArray[np.float64]:
+        if isinstance(scorer, BatchScorer):  # one vectorised call, the same numbers
+            return scorer.score_batch(leads, rep_ids, expected_response_hours=h).p
+        scored = [
+            scorer.score_candidates(lead, rep_ids, expected_response_hours=h).p for lead in leads
+        ]
+        return np.vstack(scored) if scored else np.zeros((0, len(rep_ids)))
+
+    def _by_row(
+        self,
+        key: tuple[object, ...],
+        leads: Sequence[Lead],
+        compute: Callable[[Sequence[Lead]], NDArray[Any]],
+        width: int,
+        dtype: Any,
+    ) -> NDArray[Any]:
+        """``compute(leads)`` (one row per lead), reusing the rows of leads already computed
+        under ``key`` by this pricer's predecessors (see ``rows``)."""
+        if self._rows is None:
+            return compute(leads)
+        known = self._rows.setdefault(key, {})
+        todo = list({id(lead): lead for lead in leads if id(lead) not in known}.values())
+        if todo:
+            fresh = compute(todo)
+            for lead, row in zip(todo, fresh, strict=True):
+                known[id(lead)] = (lead, np.array(row, copy=True))
+        out = np.zeros((len(leads), width), dtype=dtype)
+        for i, lead in enumerate(leads):
+            out[i] = known[id(lead)][1]
+        return out
 
     def cached(self, key: tuple[object, ...]) -> dict[str, float] | None:
         """The prices stored under ``key``, if any (what :meth:`prices` answers first)."""
@@ -212,7 +255,13 @@ class ShadowPricer:
         # ``allowed`` callback may read the caller's state; the solver only gets arrays.
         mask = self._masks.get(allowed_key)
         if mask is None:
-            mask = allowed(self.demand.sample, pool_reps)
+            mask = self._by_row(
+                ("mask", *allowed_key),
+                list(self.demand.sample),
+                lambda todo: allowed(todo, pool_reps),
+                len(pool_reps),
+                bool,
+            )
             self._masks[allowed_key] = mask
         in_pool = np.flatnonzero(mask.any(axis=1)) if mask.size else np.zeros(0, dtype=int)
         pool_share = len(in_pool) / max(len(self.demand.sample), 1)
