@@ -43,6 +43,57 @@ DATA_DIR = Path(os.environ["LEADPILOT_DATA_DIR"])
 REQUIRE_SHARED_DATA = os.environ.get("LEADPILOT_REQUIRE_SHARED_DATA") == "1"
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """Under pytest-xdist, give each worker its own PostgreSQL database (see below)."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    base = os.environ.get("LEADPILOT_TEST_POSTGRES_URL")
+    if worker and base:
+        os.environ["LEADPILOT_TEST_POSTGRES_URL"] = _worker_database(base, worker)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if _WORKER_DATABASE:
+        _drop_database(*_WORKER_DATABASE)
+
+
+# Each PostgreSQL test already works in its own schema, but PostgreSQL's advisory locks (the
+# routing lock, the one-trainer lease) are per database: two workers on one database would
+# see each other's locks, and a test that finds the retrain lease taken would skip its job.
+# So each worker runs in a database of its own, ``<database>_<worker>_<run>`` (e.g.
+# test_gw0_3f2a9c1d: the run's id keeps two runs on one server apart), created at the
+# worker's start and dropped at its end; every test of the worker (and every server it
+# starts) reads it from LEADPILOT_TEST_POSTGRES_URL.
+_WORKER_DATABASE: list[str] = []
+
+
+def _worker_database(base: str, worker: str) -> str:
+    import sqlalchemy as sa
+
+    url = sa.engine.make_url(base)
+    run = os.environ.get("PYTEST_XDIST_TESTRUNUID", "")[:8]
+    name = f"{url.database}_{worker}_{run}"
+    try:
+        admin = sa.create_engine(base, isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+        admin.dispose()
+    except sa.exc.OperationalError:
+        # Unreachable: leave the URL alone, so that the tests fail saying so
+        # (tests/service/conftest.py: postgres_url_or_skip).
+        return base
+    _WORKER_DATABASE[:] = [base, name]
+    return url.set(database=name).render_as_string(hide_password=False)
+
+
+def _drop_database(base: str, name: str) -> None:
+    import sqlalchemy as sa
+
+    admin = sa.create_engine(base, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    admin.dispose()
+
+
 @pytest.hookimpl(tryfirst=True)  # before ``-m`` deselects by marker
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Mark every chromium test ``slow`` (see the module docstring)."""
@@ -64,13 +115,15 @@ _FASTAPI_CALLABLE_CACHES = (
 )
 
 
-class _GcWithoutFullCollect:
+class _GcForTests:
     """What the service's lifespan sees as ``gc`` in tests. The lifespan runs a full
-    ``gc.collect()`` before ``gc.freeze()`` so that a long-lived server freezes no garbage; a
-    test process starts hundreds of apps, and each full collection scans the whole process
-    (pandas, LightGBM, worlds: ~270,000 objects, 0.1-0.2 s of CPU a time, about a third of a
-    service test's CPU). Here it is skipped: garbage frozen with the app is unfrozen with it at
-    shutdown and collected later. Freezing and unfreezing themselves are unchanged."""
+    ``gc.collect()``, then ``gc.freeze()`` so that the cyclic GC stops scanning the long-lived
+    app, and ``gc.unfreeze()`` at shutdown. A test process starts hundreds of apps: each full
+    collection scanned the whole process (pandas, LightGBM, worlds: ~270,000 objects, 0.1-0.2 s
+    of CPU a time, about a third of a service test's CPU), and each shutdown's unfreeze handed
+    everything back to the full collections. Here all three are no-ops: the suite freezes what
+    every test process keeps (its imports and collected tests) once, after collection
+    (``pytest_collection_finish`` below), and an app's objects are collected like any other."""
 
     def __getattr__(self, name: str) -> object:
         return getattr(gc, name)
@@ -79,12 +132,31 @@ class _GcWithoutFullCollect:
     def collect(generation: int = 2) -> int:
         return 0
 
+    @staticmethod
+    def freeze() -> None:
+        return None
+
+    @staticmethod
+    def unfreeze() -> None:
+        return None
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Freeze the modules and collected tests out of the cyclic GC: they live as long as the
+    process, and each full collection scanned them all. Refcounting still frees frozen
+    objects; only cycles among them are never collected. The young generation is also
+    collected every 20,000 net allocations instead of 700: a test builds data frames, worlds
+    and apps by the hundred thousand objects, and most die by refcount before any scan."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(20_000, 20, 20)
+
 
 @pytest.fixture(autouse=True)
 def _release_finished_apps() -> Iterator[None]:
     app_module = sys.modules.get("leadpilot.service.app")
     if app_module is not None and getattr(app_module, "gc", None) is gc:
-        app_module.gc = _GcWithoutFullCollect()  # type: ignore[attr-defined]
+        app_module.gc = _GcForTests()  # type: ignore[attr-defined]
     yield
     models = sys.modules.get("fastapi.dependencies.models")
     for name in _FASTAPI_CALLABLE_CACHES:

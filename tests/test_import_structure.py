@@ -9,6 +9,7 @@ a reader of the code sees.
 from __future__ import annotations
 
 import ast
+import functools
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -83,6 +84,13 @@ def import_graph(root: Path = ROOT) -> tuple[dict[str, set[str]], list[Import]]:
             if imp.target != name:
                 edges[name].add(imp.target)
     return edges, found
+
+
+@functools.cache
+def package_graph() -> tuple[dict[str, set[str]], list[Import]]:
+    """:func:`import_graph` of the package itself, parsed once for the tests below (the
+    sources do not change during a run; each parse of every module costs ~1 s of CPU)."""
+    return import_graph()
 
 
 def _is_ancestor_package(importer: str, target: str) -> bool:
@@ -165,7 +173,7 @@ def test_the_walker_sees_imports_everywhere(tmp_path: Path) -> None:
 
 
 def test_no_import_cycles() -> None:
-    edges, _ = import_graph()
+    edges, _ = package_graph()
     found = cycles(edges)
     assert not found, "import cycles (each line: modules that import each other):\n" + "\n".join(
         " <-> ".join(c) for c in found
@@ -173,7 +181,7 @@ def test_no_import_cycles() -> None:
 
 
 def test_no_module_imports_another_modules_private_names() -> None:
-    _, found = import_graph()
+    _, found = package_graph()
     bad = private_imports(found)
     assert not bad, "private names imported across modules:\n" + "\n".join(bad)
 
@@ -182,7 +190,7 @@ def test_no_module_imports_another_modules_private_names() -> None:
 def test_policy_and_model_depend_only_on_schema_and_errors(layer: str) -> None:
     """The layering the issues rely on: the decision and learning cores import nothing of
     the service, store, CLI, ingest or analysis layers."""
-    edges, _ = import_graph()
+    edges, _ = package_graph()
     allowed = {f"{PACKAGE}.{layer}", f"{PACKAGE}.schema", f"{PACKAGE}.errors", PACKAGE}
     outside = sorted(
         f"{m} -> {t}"

@@ -144,7 +144,9 @@ def test_two_replicas_never_train_at_once_on_postgres(pg_url: str, tmp_path: Pat
     with replica_a.connect() as conn:  # and the advisory lock is released
         held = conn.execute(
             sa.text("select count(*) from pg_locks where locktype = 'advisory' and granted "
-                    "and classid::bigint = :hi and objid::bigint = :lo and objsubid = 1"),
+                    "and classid::bigint = :hi and objid::bigint = :lo and objsubid = 1 "
+                    "and database = (select oid from pg_database "
+                    "where datname = current_database())"),
             {"hi": key >> 32, "lo": key & 0xFFFFFFFF},
         ).scalar_one()  # fmt: skip
     assert held == 0
