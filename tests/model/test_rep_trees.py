@@ -151,16 +151,17 @@ def test_tree_outputs_match_one_predict_per_tree() -> None:
 
 @pytest.mark.parametrize(
     ("n_rows", "bags"),
-    # floor(5 * 2,000 / n) between 1 and 5; every bag up to 2,000 leads
+    # floor(5 * 2,500 / n) between 1 and 5; every bag up to 2,500 leads
     [
         (300, 5),
-        (2_000, 5),
-        (2_001, 4),
-        (2_500, 4),
-        (3_000, 3),
-        (4_000, 2),
+        (2_500, 5),
+        (2_501, 4),
+        (3_125, 4),
+        (3_126, 3),
+        (4_000, 3),
         (5_000, 2),
-        (5_001, 1),
+        (6_250, 2),
+        (6_251, 1),
         (1_000_000, 1),
     ],
 )
