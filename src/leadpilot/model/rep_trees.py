@@ -12,7 +12,8 @@ effect of the rep's own data. Thin reps shrink toward the team: leaves are ridge
 each rep with an average rep by ``n / (n + rep_prior_strength)``. The number of rounds is
 chosen once for all reps by their pooled out-of-time log loss (each rep's latest 15%).
 
-Each rep's booster is the average of ``bags`` boosters grown on random 70% subsamples of the
+Each rep's booster is the average of ``bags`` boosters (fewer for a rep with more than
+``bag_full_rows`` leads, see ``RepTreesConfig.bags_for``) grown on random 70% subsamples of the
 rep's leads (stitched into one LightGBM model, leaf values divided by ``bags``, so it scores
 and explains exactly as the average does at the cost of one booster call). With a rep's
 ~1,000 leads a single booster's splits are noisy; averaging lets the out-of-time check keep
