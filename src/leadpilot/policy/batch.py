@@ -42,6 +42,8 @@ BATCH_REFRESHES_PER_DAY = 40
 # Leads whose candidates are guessed at once for priming (see ``_prime``): guesses are made
 # with the state before them, and caps reached since make them wrong, so they are short.
 PRIME_EVERY = 32
+# Sample leads in a pool's price LP (at most; ShadowPricer's max_rows): see README "Batch router".
+BATCH_LP_ROWS: int | None = None
 # DemandModel.from_leads' default window (days of leads its sample and profile read).
 SAMPLE_DAYS = 28
 
@@ -159,7 +161,11 @@ def route_batch(
                 today, count_day = {}, now.date()
             if base is not None and mix and now.date() != pricer_day:
                 pricer = ShadowPricer(
-                    mix.demand(), warm=warm_prices, rows=pricer_rows, lps=pricer_lps
+                    mix.demand(),
+                    warm=warm_prices,
+                    rows=pricer_rows,
+                    lps=pricer_lps,
+                    max_rows=BATCH_LP_ROWS,
                 )
                 pricer_day = now.date()
             if pricer is None:

@@ -72,6 +72,7 @@ class ShadowPricer:
         demand: DemandModel,
         *,
         max_cells: int = 9_000,
+        max_rows: int | None = None,
         solver: Executor | None = None,
         warm: bool = True,
         rows: dict[tuple[object, ...], dict[int, tuple[Lead, Any]]] | None = None,
@@ -94,6 +95,8 @@ class ShadowPricer:
         # The LP has n_sample x n_reps variables; big pools use fewer sample leads so a
         # refresh stays around tens of milliseconds.
         self.max_cells = max_cells
+        # ... and at most ``max_rows`` sample leads whatever the pool (None: the sample's).
+        self.max_rows = max_rows
         self.solver = solver
         self._scores: dict[tuple[object, ...], NDArray[np.float64]] = {}
         self._prices: dict[tuple[object, ...], dict[str, float]] = {}
@@ -270,6 +273,8 @@ class ShadowPricer:
         in_pool = np.flatnonzero(mask.any(axis=1)) if mask.size else np.zeros(0, dtype=int)
         pool_share = len(in_pool) / max(len(self.demand.sample), 1)
         keep = max(30, self.max_cells // max(len(rep_ids), 1))
+        if self.max_rows is not None:
+            keep = max(1, min(keep, self.max_rows))
         if len(in_pool) > keep and self.demand.ranked:
             # the first in rank order: uniform, and the same leads the next day
             in_pool = in_pool[:keep]
