@@ -131,12 +131,13 @@ def makespan(estimates: Sequence[float], lanes: int) -> float:
 
 def reference(results: dict[str, Any]) -> dict[str, Any]:
     """The invocation the table's header describes: the newest complete suite-tier run, else
-    the newest invocation with a date."""
+    the newest suite-tier run, else the newest invocation with a date."""
     dated = [inv for inv in results["invocations"] if inv.get("started_at")]
     if not dated:
         raise SystemExit("benchmark results without a dated invocation: nothing to describe")
-    suites = [inv for inv in dated if inv.get("tier") == "suite" and inv.get("complete")]
-    return max(suites or dated, key=lambda inv: inv["started_at"])
+    suites = [inv for inv in dated if inv.get("tier") == "suite"]
+    complete = [inv for inv in suites if inv.get("complete")]
+    return max(complete or suites or dated, key=lambda inv: inv["started_at"])
 
 
 def fmt(value: float | None, unit: str = "") -> str:
@@ -157,6 +158,8 @@ def _when(inv: dict[str, Any]) -> str:
     started = inv.get("started_at")
     if not started:
         return "date not recorded"
+    if len(started) == len("2026-12-03"):  # a run recorded by its date only
+        return started
     text = datetime.fromisoformat(started).strftime("%Y-%m-%d %H:%M")
     finished = inv.get("finished_at")
     if finished:
@@ -208,8 +211,13 @@ def table(results: dict[str, Any]) -> str:
         f"Measured by {_describe(ref)}; {_machine(m)}"
         + (f" ({shown}; every package's version is in `benchmarks/results.json`)" if shown else "")
         + ". Ratio = figure / floor (the floor is measured in the same run: the least any "
-        "implementation spends on the same work). Timed benchmarks ran one at a time; quality "
-        "benchmarks (figures that are not timings) two at a time, one thread each.",
+        "implementation spends on the same work)."
+        + (
+            f" Timed benchmarks ran one at a time; quality benchmarks (figures that are not "
+            f"timings) {ref['quality_lanes']} at a time, one thread each."
+            if ref.get("quality_lanes")
+            else ""
+        ),
         "",
         "| figure | value | floor | ratio | target | met | CPU per unit | benchmark process: "
         "CPU / wall, peak RSS | measured |",

@@ -110,7 +110,7 @@ def test_makespan_is_longest_first_on_the_first_free_lane() -> None:
 def _fixture() -> dict[str, Any]:
     ref = _inv("r", "suite", "2026-12-03T19:10:00+00:00", "2026-12-03T19:19:20+00:00",
                wall_s=560.0, load_before=[0.4, 0.5, 0.6], load_max=2.1,
-               load_after=[1.9, 1.0, 0.8], commit="abc1234")  # fmt: skip
+               load_after=[1.9, 1.0, 0.8], commit="abc1234", quality_lanes=2)  # fmt: skip
     deep = _inv("d", "deep", "2026-12-02T20:00:00+00:00", "2026-12-02T20:40:00+00:00",
                 wall_s=2400.0, load_before=[12.0, 11.0, 10.0],
                 load_after=[10.1, 9.0, 9.0])  # fmt: skip
@@ -140,6 +140,7 @@ def test_table_renders_each_figure_with_floor_ratio_and_where_it_was_measured() 
     assert "commit abc1234" in header
     assert "Test CPU 3000, 2 cores, 8.0 GiB" in header
     assert "numpy 2.4.6, lightgbm 4.7.0" in header
+    assert "quality benchmarks (figures that are not timings) 2 at a time" in header
     assert cols.startswith("| figure | value | floor | ratio |")
     assert rows[0] == (
         "| batch router CPU per lead | 2.4 ms | 0.25 ms (the model call) | 9.6x | <= 0.2 ms | "
@@ -172,7 +173,9 @@ def test_the_header_describes_the_newest_complete_suite_run() -> None:
     results["runs"][1]["invocation"] = "p"
     assert suite.reference(results)["id"] == "r"  # an --only run is not the suite's
     results["invocations"][0]["complete"] = False
-    assert suite.reference(results)["id"] == "p"  # no complete suite run: the newest
+    assert suite.reference(results)["id"] == "r"  # a suite run stopped part-way, still the suite
+    results["invocations"][0]["tier"] = "only"
+    assert suite.reference(results)["id"] == "p"  # no suite run at all: the newest
 
 
 def test_readme_only_regenerates_the_block_from_results_and_keeps_the_rest(
@@ -202,6 +205,7 @@ def test_format_1_results_are_upgraded_with_merged_runs_undated(tmp_path: Path) 
     assert [r["invocation"] for r in got["runs"]] == ["2026-12-02T22:32:22+00:00", "legacy-merged"]
     text = suite.table(got)
     assert "3,039 s wall" in text.splitlines()[0]
+    assert "at a time" not in text.splitlines()[0]  # that run had no phases: it does not say so
     assert text.splitlines()[5].endswith("| [a] suite, **older**: date not recorded |")
     (tmp_path / "bad.json").write_text('{"format": 9, "runs": []}', encoding="utf-8")
     with pytest.raises(SystemExit, match="format 9"):
