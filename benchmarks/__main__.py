@@ -459,17 +459,17 @@ def run_phase(
             future.result()
 
 
+def _git(*args: str) -> str:
+    done = subprocess.run(["git", "-C", str(ROOT), *args], check=True, capture_output=True,
+                          text=True)  # fmt: skip
+    return done.stdout.strip()
+
+
 def _commit() -> str | None:
     """The commit measured (``+dirty`` when tracked files differ from it)."""
     try:
-
-        def git(*args: str) -> str:
-            done = subprocess.run(["git", "-C", str(ROOT), *args], check=True,
-                                  capture_output=True, text=True)  # fmt: skip
-            return done.stdout.strip()
-
-        head = git("rev-parse", "--short", "HEAD")
-        dirty = git("status", "--porcelain", "--untracked-files=no")
+        head = _git("rev-parse", "--short", "HEAD")
+        dirty = _git("status", "--porcelain", "--untracked-files=no")
     except (OSError, subprocess.CalledProcessError):
         return None
     return head + ("+dirty" if dirty else "")
