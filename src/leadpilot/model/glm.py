@@ -291,8 +291,15 @@ class GLMStack:
         ``z`` (shape ``(M, n_rows)``, changed in place) and return it."""
         spec = self.spec
         tables = self._tables()
-        if spec.n_numeric and tables is not None and z.flags.c_contiguous:
-            glm_kernels.numeric_margins(tables, z, X)
+        if spec.n_numeric and tables is not None:
+            if z.flags.c_contiguous:
+                glm_kernels.numeric_margins(tables, z, X)
+                return z
+            # e.g. a fancy-indexed slice of a batch: added in a copy, element by element
+            # the same additions, then written back
+            work = np.ascontiguousarray(z)
+            glm_kernels.numeric_margins(tables, work, X)
+            z[...] = work
             return z
         if spec.n_numeric:
             zn, miss = spec._num_block(X)
