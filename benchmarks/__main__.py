@@ -600,8 +600,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         runs.append(run)
         status = "ok" if run.returncode == 0 else f"FAILED (exit {run.returncode})"
         beside = f", beside {', '.join(run.alongside)}" if run.alongside else ""
-        print(f"   {run.name} {status}: {run.wall_s:.1f} s wall, {run.cpu_s:.1f} s CPU{beside}",
-              flush=True)  # fmt: skip
+        estimate = f" (estimate ~{run.estimate_s:.0f} s)" if run.estimate_s else ""
+        print(f"   {run.name} {status}: {run.wall_s:.1f} s wall{estimate}, {run.cpu_s:.1f} s CPU"
+              f"{beside}", flush=True)  # fmt: skip
         for fig in run.figures:
             print(f"   {fig['name']}: {_suite.fmt(fig['value'], fig['unit'])}", flush=True)
         if run.returncode != 0:
@@ -615,7 +616,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     with LoadSampler() as sampler:
         timed = [b for b in chosen if b.phase == TIMED]
         quality = [b for b in chosen if b.phase == QUALITY]
+        # timings: alone, with the threads the environment gives (training uses both cores)
         run_phase(timed, args.smoke, 1, None, sampler, done)
+        # figures that are not timings: two processes at once, one thread each, so they share
+        # the 2 cores without oversubscribing them; wait4 keeps each one's CPU and RSS apart
         run_phase(quality, args.smoke, QUALITY_LANES, 1, sampler, done)
     results = save(complete=len(runs) == len(chosen))
     load_max = invocation["load_max"] or 0.0
