@@ -256,3 +256,15 @@ def test_two_processes_at_once_are_each_charged_their_own_cpu(tmp_path: Path) ->
     assert runs["idle"].cpu_s < 0.75
     assert runs["burn"].alongside == ["idle"]
     assert runs["idle"].alongside == ["burn"]
+
+
+def test_the_postgres_service_run_is_deep_and_only_with_a_url() -> None:
+    names = {b.name: b for b in main.suite("postgresql+psycopg://u@h/db")}
+    pg = names["service_latency_postgres"]
+    assert pg.tier == main.DEEP
+    assert pg.full[-2:] == ("--db", "postgresql+psycopg://u@h/db")
+    assert "service_latency_postgres" not in {b.name for b in main.suite(None)}
+    smoke = main.select(list(names.values()), main.SUITE, None, smoke=True)
+    assert pg in smoke  # the smoke run covers it when given a database
+    only = main.select(list(names.values()), main.SUITE, ["dedupe", "alert_pass_100k"], False)
+    assert [b.name for b in only] == ["dedupe", "alert_pass_100k"]  # any tier, registry order
