@@ -244,6 +244,17 @@ def suite(postgres: str | None) -> list[Benchmark]:
                 ("--rate", "20", "--requests", "40", "--db", postgres),
             ),
         )
+    # Replicas need PostgreSQL: the server of --postgres, else the test server (CI sets it).
+    server = postgres or os.environ.get("LEADPILOT_TEST_POSTGRES_URL")
+    if server:
+        benches.append(
+            Benchmark(
+                "replica_throughput",
+                "replica_throughput.py",
+                ("--db", server),
+                ("--db", server, "--smoke"),
+            )
+        )
     return benches
 
 
