@@ -22,6 +22,7 @@ from leadpilot.service.core import RoutingService
 from leadpilot.service.metrics import ServiceMetrics
 from leadpilot.settings import Settings
 from leadpilot.store.accounts import upsert_accounts
+from leadpilot.store.alerts import record_alert_once
 from leadpilot.store.engine import (
     RoutingLocks,
     make_engine,
@@ -31,7 +32,7 @@ from leadpilot.store.engine import (
 )
 from leadpilot.store.policies import activate_policy, save_policy
 from leadpilot.store.reps import upsert_reps
-from leadpilot.store.tables import decisions, leads
+from leadpilot.store.tables import alerts, decisions, leads
 
 from .conftest import T0, Clock, migrated_engine
 
@@ -171,6 +172,33 @@ def test_keys_are_taken_global_first_then_in_ascending_order(pg_engine: sa.Engin
         # Waiting for the higher key, it already holds the global key (shared) and the lower.
         assert held == {(GLOBAL_KEY, "ShareLock"), (low, "ExclusiveLock")}
     both.join()
+
+
+def test_two_transactions_raising_one_alert_at_once_store_it_once(pg_url: str) -> None:
+    # Intakes of different pools can find one condition (a rep left out of routing) at the
+    # same moment: the second must neither fail on the one-open-alert index nor store twice.
+    engine = migrated_engine(pg_url)
+    waiting = sa.text(
+        "SELECT count(*) FROM pg_locks WHERE locktype = 'transactionid' AND NOT granted"
+    )
+    with write_transaction(engine) as first:
+        record_alert_once(first, "rep_skipped", "m", key="rep_skipped:r1", now=T0)
+
+        def second() -> None:
+            with write_transaction(engine) as conn:
+                record_alert_once(conn, "rep_skipped", "m", key="rep_skipped:r1", now=T0)
+
+        other = _Background(second)
+        deadline = time.monotonic() + 120
+        with engine.connect() as probe:
+            while not probe.execute(waiting).scalar_one() and time.monotonic() < deadline:
+                time.sleep(0.02)
+            assert probe.execute(waiting).scalar_one(), "the second insert never waited"
+    other.join()
+    with engine.connect() as conn:
+        keys = conn.execute(sa.select(alerts.c.condition_key, alerts.c.status)).all()
+    assert keys == [("rep_skipped:r1", "open")]
+    engine.dispose()
 
 
 # ---------------------------------------------------------------------- the service
