@@ -202,6 +202,37 @@ def _backend_pids(admin: sa.Engine, database: str) -> list[int]:
         return [int(pid) for pid in rows]
 
 
+class _BackendCpu:
+    """CPU of the database's backends over a run, sampled every 0.25 s from /proc: a pool
+    closes its overflow connections when they are handed back, and a backend that exited is
+    gone from /proc, so its last sample is what counts (a new backend starts from 0)."""
+
+    def __init__(self, admin: sa.Engine, database: str) -> None:
+        self._admin, self._database = admin, database
+        self._start = {pid: _cpu_s(pid) for pid in _backend_pids(admin, database)}
+        self._last = dict(self._start)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread.start()
+
+    def _sample(self) -> None:
+        while not self._stop.wait(0.25):
+            self._take()
+
+    def _take(self) -> None:
+        for pid in _backend_pids(self._admin, self._database):
+            cpu = _cpu_s(pid)
+            if cpu:
+                self._last[pid] = cpu
+
+    def stop(self) -> float:
+        """Stop sampling; the backends' CPU seconds since the start."""
+        self._stop.set()
+        self._thread.join()
+        self._take()
+        return sum(cpu - self._start.get(pid, 0.0) for pid, cpu in self._last.items())
+
+
 def run_config(
     admin: sa.Engine,
     base: str,
@@ -230,8 +261,7 @@ def run_config(
                 body = {"lead_id": f"warm-{i}", "region": f"region{i % pools}"}
                 client.post(f"{server.url}/v1/leads", json=body).raise_for_status()
         wait0, count0, retries0 = _lock_figures(servers, token)
-        backends = _backend_pids(admin, database)
-        db_cpu0 = {pid: _cpu_s(pid) for pid in backends}
+        backend_cpu = _BackendCpu(admin, database)
         server_cpu0 = [_cpu_s(s.process.pid) for s in servers]
         latencies: list[float] = []
         errors = [0]
@@ -273,7 +303,7 @@ def run_config(
             t.join()
         wall = time.perf_counter() - started
         server_cpu = sum(_cpu_s(s.process.pid) for s in servers) - sum(server_cpu0)
-        db_cpu = sum(_cpu_s(pid) - db_cpu0.get(pid, 0.0) for pid in _backend_pids(admin, database))
+        db_cpu = backend_cpu.stop()
         load = os.getloadavg()[0]
         wait1, count1, retries1 = _lock_figures(servers, token)
     finally:

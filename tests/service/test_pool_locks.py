@@ -10,12 +10,14 @@ from __future__ import annotations
 import random
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from sqlalchemy.engine import make_url
 
 from leadpilot.schema import Account, Lead, Rep
 from leadpilot.service.core import RoutingService
@@ -34,7 +36,7 @@ from leadpilot.store.policies import activate_policy, save_policy
 from leadpilot.store.reps import upsert_reps
 from leadpilot.store.tables import alerts, decisions, leads
 
-from .conftest import T0, Clock, migrated_engine
+from .conftest import T0, Clock, migrated_engine, postgres_url_or_skip
 
 pytestmark = pytest.mark.postgres
 
@@ -45,9 +47,30 @@ def _locks(*pools: str) -> RoutingLocks:
     return RoutingLocks(frozenset(pools))
 
 
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    """A database of its own on the test server, dropped afterwards. Why not a schema, as
+    elsewhere: advisory locks are per database, and another run on the same database (a
+    worker pass, an intake of the old code) holding the global key would make these tests
+    wait for reasons that are not this code's."""
+    base = make_url(postgres_url_or_skip())
+    name = f"lp_locks_{uuid.uuid4().hex[:10]}"
+    admin = sa.create_engine(base, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    yield base.set(database=name).render_as_string(hide_password=False)
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
 def _with_lock_timeout(url: str) -> sa.Engine:
     """An engine whose lock waits fail after 30 s (a wait here is the bug under test)."""
-    return make_engine(url.replace("options=", "options=-clock_timeout%3D30000%20"))
+    return make_engine(
+        make_url(url)
+        .update_query_dict({"options": "-c lock_timeout=30000"})
+        .render_as_string(hide_password=False)
+    )
 
 
 def _advisory(engine: sa.Engine, *, granted: bool) -> list[tuple[int, int, str]]:
