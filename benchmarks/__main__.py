@@ -280,6 +280,13 @@ def suite(postgres: str | None) -> list[Benchmark]:
                      tier=DEEP, basis="README: SQLite's 3,000 requests 50 s wall quiet; "
                                       "results.json 2026-12-02: 66 s CPU at load 12")]
           if postgres else []),
+        # Replicas need PostgreSQL: --postgres's server, else the test server's (CI sets
+        # LEADPILOT_TEST_POSTGRES_URL, so its smoke run covers this script).
+        *([Benchmark("replica_throughput", "replica_throughput.py", ("--db", server),
+                     ("--db", server, "--smoke"), quiet_s=300, tier=DEEP,
+                     basis="2026-12-03 at load 15-26: 6 configurations x 30 s of load plus "
+                           "start-ups, 12.8 min wall (163 s CPU in the load generator)")]
+          if (server := postgres or os.environ.get("LEADPILOT_TEST_POSTGRES_URL")) else []),
         Benchmark("simulate_speed_36k", "simulate_speed.py", (), None, quiet_s=210, tier=DEEP,
                   basis="README: 184-193 s CPU at load ~1 (2026-12-03) + routing model"),
         Benchmark("analyze_200k", "analyze_benchmark.py", ("--leads", "200000"), None,
@@ -557,6 +564,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error(f"unknown benchmark(s) {sorted(unknown)}; known: {', '.join(known)}")
     if not args.postgres and "service_latency_postgres" in (args.only or ()):
         parser.error("service_latency_postgres needs --postgres URL")
+    if not (
+        args.postgres or os.environ.get("LEADPILOT_TEST_POSTGRES_URL")
+    ) and "replica_throughput" in (args.only or ()):
+        parser.error("replica_throughput needs --postgres URL or LEADPILOT_TEST_POSTGRES_URL")
     tier = DEEP if args.deep else SUITE
     chosen = select(benches, tier, args.only, args.smoke)
     out = args.out or HERE / ("results.smoke.json" if args.smoke else "results.json")
