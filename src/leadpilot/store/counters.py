@@ -20,7 +20,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from leadpilot.policy.availability import local_day
 from leadpilot.policy.state import segment_scope
 from leadpilot.schema import Decision, Rep
-from leadpilot.store.engine import LockedConn, locked
+from leadpilot.store.engine import LockedConn, exclude_routing, locked
 from leadpilot.store.tables import routing_counters as rc
 
 __all__ = [
@@ -264,7 +264,9 @@ def rep_load(conn: sa.Connection, rep: Rep, now: datetime) -> tuple[int, int]:
 def bump_roster_version(conn: sa.Connection) -> None:
     """Note that reps or their availability changed (processes reload their roster)."""
     # A cache key, not a count the router decides by: roster writes (reps, out of office)
-    # may run in a plain write transaction.
+    # may run in a plain write transaction. They exclude routing until they commit: a rep's
+    # pools decide which pool locks guard its counters (see policy.lock_scope).
+    exclude_routing(conn)
     _add(conn, "meta", "", "roster", 1)
 
 

@@ -34,6 +34,7 @@ __all__ = [
     "ACTIVE_POLICY_VERSION",
     "ROSTER_VERSION",
     "IntakeReads",
+    "intake_identities",
     "read_for_intake",
     "routing_versions",
 ]
@@ -118,6 +119,18 @@ def read_for_intake(
         counter_rows=counters,
         counter_params=counter_params,
     )
+
+
+def intake_identities(lead: Lead, idempotency_key: str | None) -> frozenset[str]:
+    """The identities an intake of ``lead`` locks besides its pools
+    (``engine.RoutingLocks``): every value the duplicate check matches on, and the
+    Idempotency-Key. Two intakes that could find each other as duplicates, or that replay
+    one request, then share a key and run one after the other, even when they reach
+    different pools."""
+    names = {f"{name}:{value}" for name, value in duplicate_params(lead).items() if value}
+    if idempotency_key:
+        names.add(f"idempotency_key:{idempotency_key}")
+    return frozenset(names)
 
 
 # The active policy's version and the roster version, in one round trip (built once).
