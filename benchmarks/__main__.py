@@ -1,7 +1,7 @@
 """Run the benchmarks, write ``benchmarks/results.json`` and the README's performance table.
 
     python -m benchmarks             # the suite: under 10 minutes on 2 quiet cores (--plan)
-    python -m benchmarks --deep      # the deep tier: the README's larger runs (~30 minutes)
+    python -m benchmarks --deep      # the deep tier: the README's larger runs (~30-35 minutes)
     python -m benchmarks --smoke     # every script on tiny inputs: does it still run? (CI)
     python -m benchmarks --plan      # each entry's estimated wall time, and the tiers' totals
     python -m benchmarks --only router_latency_50 cli_startup
@@ -209,14 +209,15 @@ def suite(postgres: str | None) -> list[Benchmark]:
         Benchmark("model_scoring", "model_scoring_benchmark.py", ("--calls", "2000"),
                   ("--leads", "3000", "--reps", "20", "--calls", "50"), quiet_s=17,
                   basis="probe: 16.8 s CPU (training on 30,000 leads x 100 reps in it)"),
-        Benchmark("simulate_speed", "simulate_speed.py", ("--replay", "6000"),
+        Benchmark("simulate_speed", "simulate_speed.py",
+                  ("--history", "20000", "--replay", "2000"),
                   ("--history", "3000", "--replay", "400", "--strategies", "round_robin"),
-                  quiet_s=50, size_note="6,000 of the target's 36,000 leads, at its ~110 leads "
-                                        "a day; simulate_speed_36k (deep) has the target",
-                  basis="README 36k run: 1.36 ms CPU per lead and routed policy, x 18,000 = 25 "
-                        "s; routing model on 54,000 leads ~10 s; world, outcome models ~15 s. "
-                        "(A 12,000-lead world replaying 6,000 took 132 s CPU: as many days' "
-                        "LPs as the 60,000-lead one, so not smaller)"),
+                  quiet_s=55, size_note="2,000 of the target's 36,000 leads, in a world with a "
+                                        "third of its leads a day (so more LP solves per lead); "
+                                        "simulate_speed_36k (deep) has the target",
+                  basis="probe: 57.4 s CPU (44.8 s in simulate). Others probed: the 60,000-lead "
+                        "world replaying 6,000 (the target's leads a day) 111.5 s; a 12,000-lead "
+                        "world replaying 6,000 132 s (its days' LPs as many as the 60,000's)"),
         Benchmark("ingest", "ingest_throughput.py", ("--rows", "100000"), ("--rows", "2000"),
                   quiet_s=14, basis="probe at 50,000 rows: 7.8 s CPU (the real data sets ~3 s)"),
         Benchmark("analyze", "analyze_benchmark.py", ("--leads", "25000"),
@@ -284,8 +285,8 @@ def suite(postgres: str | None) -> list[Benchmark]:
         # LEADPILOT_TEST_POSTGRES_URL, so its smoke run covers this script).
         *([Benchmark("replica_throughput", "replica_throughput.py", ("--db", server),
                      ("--db", server, "--smoke"), quiet_s=300, tier=DEEP,
-                     basis="2026-12-03 at load 15-26: 6 configurations x 30 s of load plus "
-                           "start-ups, 12.8 min wall (163 s CPU in the load generator)")]
+                     basis="2026-12-03 at load 19-36: 6 configurations x 30 s of load plus "
+                           "start-ups, 9.6 min wall (163 s CPU, its servers included)")]
           if (server := postgres or os.environ.get("LEADPILOT_TEST_POSTGRES_URL")) else []),
         Benchmark("simulate_speed_36k", "simulate_speed.py", (), None, quiet_s=210, tier=DEEP,
                   basis="README: 184-193 s CPU at load ~1 (2026-12-03) + routing model"),
