@@ -38,16 +38,17 @@ from leadpilot.policy import (
     RouterInputs,
     ShadowPricer,
     default_policy,
-    refresh_prices,
     route,
     router_inputs,
 )
 from leadpilot.policy.assignment_lp import warm_up_solver
 from leadpilot.policy.availability import check_availability
-from leadpilot.policy.lead_history import LeadHistory
-from leadpilot.policy.policy_file import parse_policy_text
+from leadpilot.policy.lead_history import LeadHistory, as_history
+from leadpilot.policy.policy_file import Pool, parse_policy_text
+from leadpilot.policy.pricer import pool_prices
 from leadpilot.policy.registry import STRATEGIES
 from leadpilot.policy.response_times import response_hours_of
+from leadpilot.policy.router import route_repriced
 from leadpilot.schema import Decision, Lead, Rep, Scorer, ValueModel
 from leadpilot.store.accounts import list_accounts
 from leadpilot.store.alerts import record_alert_once
@@ -182,9 +183,21 @@ class Snapshot:
     ) -> Decision:
         """The router's decision (not yet committed to the state), with the lead's pool's
         shadow prices refreshed first when due (in the solver process with background
-        pricing: the pool's latest prices serve meanwhile)."""
-        self.inputs = refresh_prices(lead, self.inputs, self.state, now, self.pricer, declined)
-        return route(lead, self.inputs, self.state, now, rng, declined)
+        pricing: the pool's latest prices serve meanwhile). The same decision as
+        ``refresh_prices`` then ``route``, with the roster screened once, not twice."""
+        pricer = self.pricer
+        if pricer is None or self.inputs.scorer is None:
+            return route(lead, self.inputs, self.state, now, rng, declined)
+        hard = as_history(declined).declined
+
+        def reprice(pool: Pool, inputs: RouterInputs) -> RouterInputs:
+            prices = pool_prices(pricer, pool, inputs, self.state, now, hard)
+            return inputs.with_prices(pool.name, prices)
+
+        decision, self.inputs = route_repriced(
+            lead, self.inputs, self.state, now, rng, reprice, declined
+        )
+        return decision
 
     def link_account(self, lead: Lead) -> str | None:
         """The id of the lead's account, if one matches."""
