@@ -39,13 +39,13 @@ from leadpilot.policy.lead_history import LeadHistory, as_history
 from leadpilot.policy.objective import objective_scale, uses_values
 from leadpilot.policy.policy_file import Policy, Pool
 from leadpilot.policy.pool_load import daily_cap, pool_load
-from leadpilot.policy.router import lead_view, priced_pool, select_pool
+from leadpilot.policy.router import lead_view, priced_pool, route, route_repriced, select_pool
 from leadpilot.policy.scoring import qualify, segment_of
 from leadpilot.policy.state import RoutingState
 from leadpilot.policy.warm_lp import WarmAssignmentLP, warm_lp_available
-from leadpilot.schema import BatchScorer, Lead, Rep, Scorer
+from leadpilot.schema import BatchScorer, Decision, Lead, Rep, Scorer
 
-__all__ = ["ShadowPricer", "pool_prices", "refresh_prices"]
+__all__ = ["ShadowPricer", "pool_prices", "refresh_prices", "route_priced"]
 
 log = logging.getLogger("leadpilot.pricing")
 
@@ -426,6 +426,28 @@ def refresh_prices(
     hard = as_history(declined).declined
     prices = pool_prices(pricer, pool, inputs, state, now, hard, refresh_every=refresh_every)
     return inputs.with_prices(pool.name, prices)
+
+
+def route_priced(
+    lead: Lead,
+    inputs: RouterInputs,
+    state: RoutingState,
+    now: datetime,
+    rng: np.random.Generator,
+    pricer: ShadowPricer | None,
+    declined: frozenset[str] | LeadHistory = frozenset(),
+) -> tuple[Decision, RouterInputs]:
+    """``refresh_prices`` then ``route`` (the service's decision, one lead at a time), with
+    the roster screened once instead of twice (``route_repriced``): the same decision.
+    Returns it and the inputs with the pool's refreshed prices, for the next lead."""
+    if pricer is None or inputs.scorer is None:
+        return route(lead, inputs, state, now, rng, declined), inputs
+    hard = as_history(declined).declined
+
+    def reprice(pool: Pool, current: RouterInputs) -> RouterInputs:
+        return current.with_prices(pool.name, pool_prices(pricer, pool, current, state, now, hard))
+
+    return route_repriced(lead, inputs, state, now, rng, reprice, declined)
 
 
 def pool_prices(

@@ -38,17 +38,15 @@ from leadpilot.policy import (
     RouterInputs,
     ShadowPricer,
     default_policy,
-    route,
     router_inputs,
 )
 from leadpilot.policy.assignment_lp import warm_up_solver
 from leadpilot.policy.availability import check_availability
-from leadpilot.policy.lead_history import LeadHistory, as_history
-from leadpilot.policy.policy_file import Pool, parse_policy_text
-from leadpilot.policy.pricer import pool_prices
+from leadpilot.policy.lead_history import LeadHistory
+from leadpilot.policy.policy_file import parse_policy_text
+from leadpilot.policy.pricer import route_priced
 from leadpilot.policy.registry import STRATEGIES
 from leadpilot.policy.response_times import response_hours_of
-from leadpilot.policy.router import route_repriced
 from leadpilot.schema import Decision, Lead, Rep, Scorer, ValueModel
 from leadpilot.store.accounts import list_accounts
 from leadpilot.store.alerts import record_alert_once
@@ -185,17 +183,8 @@ class Snapshot:
         shadow prices refreshed first when due (in the solver process with background
         pricing: the pool's latest prices serve meanwhile). The same decision as
         ``refresh_prices`` then ``route``, with the roster screened once, not twice."""
-        pricer = self.pricer
-        if pricer is None or self.inputs.scorer is None:
-            return route(lead, self.inputs, self.state, now, rng, declined)
-        hard = as_history(declined).declined
-
-        def reprice(pool: Pool, inputs: RouterInputs) -> RouterInputs:
-            prices = pool_prices(pricer, pool, inputs, self.state, now, hard)
-            return inputs.with_prices(pool.name, prices)
-
-        decision, self.inputs = route_repriced(
-            lead, self.inputs, self.state, now, rng, reprice, declined
+        decision, self.inputs = route_priced(
+            lead, self.inputs, self.state, now, rng, self.pricer, declined
         )
         return decision
 
