@@ -172,10 +172,18 @@ class ShadowPricer:
             out[i] = known[id(lead)][1]
         return out
 
-    def cached(self, key: tuple[object, ...]) -> dict[str, float] | None:
-        """The prices stored under ``key``, if any (what :meth:`prices` answers first)."""
+    def cached(
+        self, key: tuple[object, ...], pool_key: tuple[object, ...] | None = None
+    ) -> dict[str, float] | None:
+        """What :meth:`prices` answers without building a problem, if anything: the prices
+        stored under ``key``, else (given ``pool_key``) the pool's latest while a refresh of
+        it is in flight. Why: in the service about half the leads arrive while a refresh
+        runs, and the pool's load, hours and caps a problem needs were built for nothing."""
         with self._lock:
-            return self._prices.get(key)
+            found = self._prices.get(key)
+            if found is None and pool_key is not None and pool_key in self._in_flight:
+                found = self._latest.get(pool_key)
+            return found
 
     def sample_values(
         self, inputs: RouterInputs, rep_ids: tuple[str, ...]
@@ -501,7 +509,8 @@ def pool_prices(
         filled,
         today_total // step,
     )
-    cached = pricer.cached(key)
+    pool_key = (pool.name, policy.policy_hash, scorer.version, value_version)
+    cached = pricer.cached(key, pool_key)
     if cached is not None:  # the load below only matters for a refresh
         return cached
     load = pool_load(
@@ -553,7 +562,7 @@ def pool_prices(
         penalty=fairness.penalty * objective_scale(inputs),
         # With a background solver (the service), a due refresh is answered with this
         # pool's latest prices while the LP runs elsewhere (see ShadowPricer).
-        pool_key=(pool.name, policy.policy_hash, scorer.version, value_version),
+        pool_key=pool_key,
         # The pool's leads so far today (since the members' mean local midnight) update the
         # expected volume of the rest of the day; the LP also plans the rest of the fairness
         # window, with each member's daily cap on the later days (see policy.pricing).
