@@ -401,6 +401,7 @@ def test_policy_page_in_words_history_and_diff(console) -> None:  # type: ignore
 def test_alerts_page_lists_and_an_admin_acknowledges(console) -> None:  # type: ignore[no-untyped-def]
     from leadpilot.store.alerts import record_alert
     from leadpilot.store.engine import write_transaction
+    from leadpilot.store.tables import alerts
 
     api, _ = console
     with write_transaction(api.engine) as conn:
@@ -434,6 +435,18 @@ def test_alerts_page_lists_and_an_admin_acknowledges(console) -> None:  # type: 
     alert = api.get("/v1/alerts").json()[0]
     assert alert["acknowledged_by"] == "test-admin"
     assert alert["status"] == "resolved"  # an event alert is resolved by acknowledging it
+    # A rule alert whose condition cleared before anyone looked: nothing left to acknowledge.
+    with write_transaction(api.engine) as conn:
+        record_alert(conn, "queue_backlog", "pool ae backlog", now=api.clock())
+        conn.execute(
+            alerts.update()
+            .where(alerts.c.message == "pool ae backlog")
+            .values(status="resolved", resolved_at=api.clock())
+        )
+    cleared = next(a for a in api.get("/v1/alerts").json() if a["message"] == "pool ae backlog")
+    page = api.client.get("/alerts").text
+    assert f'action="/alerts/{cleared["id"]}/acknowledge"' not in page
+    assert "not needed: resolved" in page
 
 
 def test_meeting_rate_by_method_agrees_with_routing_method(console) -> None:  # type: ignore[no-untyped-def]

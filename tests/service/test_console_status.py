@@ -75,3 +75,6 @@ def test_the_fairness_chart_shades_and_labels_the_policys_band() -> None:
     assert "target 0.8-1.25" in svg
     assert "#15803d" in svg  # 1.2 drawn green inside the policy's band
     assert "#b45309" in fairness_svg([("rep-1", 1.2)])  # amber under the default band
+    # Past the amber margin the bar turns red, the colour the KPI table gives the same rep.
+    assert fairness_status(1.25) == "red"
+    assert "#b91c1c" in fairness_svg([("rep-1", 1.25)])

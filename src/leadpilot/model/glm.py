@@ -20,6 +20,8 @@ import scipy.sparse as sp
 from numpy.typing import NDArray
 from sklearn.linear_model import LogisticRegression
 
+from leadpilot.model import glm_kernels
+
 __all__ = ["GLMSpec", "GLMStack", "fit_glm_stack"]
 
 NDF = NDArray[np.float64]
@@ -231,6 +233,8 @@ class GLMStack:
     num: NDF  # (M, n_nums)
     miss: NDF  # (M, n_nums)
     slope: list[NDF] = field(default_factory=list)  # per slope term (M, n_reps + 1)
+    # The tables laid out for the compiled loops (``glm_kernels``), built on first use.
+    _kernel: glm_kernels.Tables | None = field(default=None, init=False, repr=False, compare=False)
 
     @property
     def n_models(self) -> int:
@@ -268,6 +272,12 @@ class GLMStack:
         numeric inputs change (a rep's response time) re-uses this part."""
         spec = self.spec
         z = np.repeat(self.intercept[:, None], X.shape[0], axis=1)
+        tables = self._tables()
+        if tables is not None and glm_kernels.categorical_margins(tables, z, X):
+            for term, table in zip(spec.slopes, self.slope, strict=True):
+                z += table[:, spec._codes(X, term[1], term[3])] * spec._slope_x(X, term)[None, :]
+            return z
+        z = np.repeat(self.intercept[:, None], X.shape[0], axis=1)  # the loop's own, from 0
         for (_, col, n_lev), table in zip(spec.cats, self.cat, strict=True):
             z += table[:, spec._codes(X, col, n_lev)]
         for (_, rcol, scol, n_rep, n_lev), table in zip(spec.pairs, self.pair, strict=True):
@@ -280,6 +290,17 @@ class GLMStack:
         """Add the numeric terms (and products, missing indicators) of the rows of ``X`` to
         ``z`` (shape ``(M, n_rows)``, changed in place) and return it."""
         spec = self.spec
+        tables = self._tables()
+        if spec.n_numeric and tables is not None:
+            if z.flags.c_contiguous:
+                glm_kernels.numeric_margins(tables, z, X)
+                return z
+            # e.g. a fancy-indexed slice of a batch: added in a copy, element by element
+            # the same additions, then written back
+            work = np.ascontiguousarray(z)
+            glm_kernels.numeric_margins(tables, work, X)
+            z[...] = work
+            return z
         if spec.n_numeric:
             zn, miss = spec._num_block(X)
             if X.shape[0] <= _FEW_ROWS:
@@ -302,6 +323,14 @@ class GLMStack:
                     if coef[:, j].any():  # products have no missing-indicator coefficient
                         z += coef[:, j : j + 1] * column
         return z
+
+    def _tables(self) -> glm_kernels.Tables | None:
+        """The compiled loops' tables, or ``None`` without numba."""
+        if not glm_kernels.AVAILABLE:
+            return None
+        if self._kernel is None:
+            self._kernel = glm_kernels.Tables(self)
+        return self._kernel
 
     def term_contributions(self, X: NDF, model: int = 0) -> dict[str, NDF]:
         """Per term, the log-odds it adds for each row (model ``model``), keyed by term name

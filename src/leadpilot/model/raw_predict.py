@@ -9,10 +9,12 @@ raw score, the iterations ``predict`` would use, the same prediction parameters)
 gets the same bits (``tests/model/test_raw_predict.py`` checks them against ``predict``); when
 the wrapper's internals it relies on are missing (another LightGBM), it calls ``predict``.
 
-Written by hand because LightGBM has no public low-overhead entry point for a few rows (its
-``*SingleRowFast`` C functions score one row per call and keep per-thread state), and the
-compilers of LightGBM models (lleaves, treelite) give the same trees in a different order of
-additions (equal to ~1e-12, not bit for bit) and take minutes to compile 100 rep boosters.
+With numba the trees are walked by :mod:`leadpilot.model.tree_kernels` instead (the same
+bits, no call into LightGBM at all). The C call is written by hand because LightGBM has no
+public low-overhead entry point for a few rows (its ``*SingleRowFast`` C functions score one
+row per call and keep per-thread state), and the compilers of LightGBM models (lleaves,
+treelite) give the same trees in a different order of additions (equal to ~1e-12, not bit
+for bit) and take minutes to compile 100 rep boosters.
 """
 
 from __future__ import annotations
@@ -23,6 +25,8 @@ from typing import Any
 import lightgbm as lgb
 import numpy as np
 from numpy.typing import NDArray
+
+from leadpilot.model import tree_kernels
 
 __all__ = ["raw_scores"]
 
@@ -42,6 +46,9 @@ _PARAMS = b"num_threads=1"  # what ``predict(..., num_threads=1)`` passes
 def raw_scores(booster: lgb.Booster, X: NDArray[np.float64]) -> NDArray[np.float64]:
     """``booster.predict(X, raw_score=True, num_threads=1)`` for a 2-D float64 ``X`` of a
     binary or regression model (one score per row), bit for bit."""
+    trees = tree_kernels.compiled(booster) if X.ndim == 2 else None
+    if trees is not None and X.shape[1] >= trees.n_features:  # no LightGBM call at all
+        return tree_kernels.raw_scores(trees, X)
     handle: Any = getattr(booster, "_handle", None)
     if not _FAST or handle is None or X.ndim != 2 or booster.num_model_per_iteration() != 1:
         return np.asarray(booster.predict(X, raw_score=True, num_threads=1), dtype=np.float64)

@@ -279,6 +279,15 @@ def candidate_tensor(
     return X, st.rep_n[ridx[:n]]
 
 
+def _nanmean(v: NDF) -> float:
+    """``float(np.nanmean(v))`` of a 1-D array, bit for bit: with nothing missing it is
+    ``np.sum(v) / len(v)`` (numpy's own steps), without nanmean's Python overhead (the
+    router asks once per lead)."""
+    if np.isnan(v).any():
+        return float(np.nanmean(v))
+    return float(np.add.reduce(v)) / v.shape[0]
+
+
 class ModelBatchScores:
     """The conversion model's scores of a batch of leads x a roster, from one vectorised
     model call (:meth:`ConversionModel.score_batch`).
@@ -350,7 +359,7 @@ class ModelBatchScores:
         if len(cols) == n and bool(np.all(cols == np.arange(n))):
             return self._Z[:, row, n]
         ttc = self._ttc[cols]
-        mean = float(np.nanmean(ttc)) if np.isfinite(ttc).any() else math.nan
+        mean = _nanmean(ttc) if np.isfinite(ttc).any() else math.nan
         if mean == self._full_mean or (math.isnan(mean) and math.isnan(self._full_mean)):
             return self._Z[:, row, n]
         key = (row, mean)
@@ -376,7 +385,7 @@ class ModelBatchScores:
             if len(idx) == 0 or (len(idx) == n and bool(np.all(idx == np.arange(n)))):
                 continue
             ttc = self._ttc[idx]
-            mean = float(np.nanmean(ttc)) if np.isfinite(ttc).any() else math.nan
+            mean = _nanmean(ttc) if np.isfinite(ttc).any() else math.nan
             if mean == self._full_mean or (math.isnan(mean) and math.isnan(self._full_mean)):
                 continue
             if (row, mean) not in self._avg_cache:
@@ -413,7 +422,7 @@ class ModelBatchScores:
             ttc = np.log1p(np.clip(np.asarray(hours, dtype=np.float64), 0.0, None))
         old = self._ttc[idx]
         moved = np.flatnonzero(~((ttc == old) | (np.isnan(ttc) & np.isnan(old))))
-        mean = float(np.nanmean(ttc)) if np.isfinite(ttc).any() else math.nan
+        mean = _nanmean(ttc) if np.isfinite(ttc).any() else math.nan
         same_mean = mean == self._full_mean or (math.isnan(mean) and math.isnan(self._full_mean))
         cached = None if same_mean else self._avg_cache.get((row, mean))
         if not len(moved) and (same_mean or cached is not None):

@@ -260,19 +260,58 @@ class Checker:
             return "AT_OPEN_CAP"
         return None
 
+    def _screen_known(
+        self, reps: Sequence[Rep], static: dict[str, str | None], out: Screen
+    ) -> None:
+        """The screen's loop when every rep's static code is known: a rep who passes them
+        gets :meth:`availability_block`'s checks written out in the loop, in its order,
+        with the per-decision look-ups bound once (the router screens the whole roster for
+        every lead)."""
+        declined, never_away = self.declined, self._never_away
+        working = self.lane.working_hours or self.lane.require_available_now
+        availability, now = self.policy.availability, self.now
+        daily_count, local_day_of, capacity = (
+            self.state.daily_count,
+            self.local_day,
+            self.capacity,
+        )
+        eligible, exclusions, local_days = out.eligible, out.exclusions, out.local_days
+        for rep in reps:
+            rep_id = rep.rep_id
+            found = static[rep_id]
+            if found is None:
+                if not rep.active:
+                    found = "INACTIVE"
+                elif rep_id in declined:
+                    found = "DECLINED_BEFORE"
+                elif rep_id not in never_away and (away := is_away(rep, now, availability)):
+                    found = away
+                elif working and not self.is_working(rep):
+                    found = "OUTSIDE_WORKING_HOURS"
+                else:
+                    cap = capacity(rep)
+                    day = local_day_of(rep)
+                    if cap.max_leads_per_day is not None and (
+                        daily_count(rep_id, day) >= cap.max_leads_per_day
+                    ):
+                        found = "AT_DAILY_CAP"
+                    elif cap.max_open_leads is not None and (
+                        self.open_count(rep) >= cap.max_open_leads
+                    ):
+                        found = "AT_OPEN_CAP"
+                    else:
+                        eligible.append(rep)
+                        local_days[rep_id] = day
+                        continue
+            exclusions[rep_id] = found
+
     def screen(self, reps: Sequence[Rep], pool: Pool, view: LeadView) -> Screen:
         """Every rep of the roster: eligible for this lead in ``pool`` now, or excluded
         with the first code that applies."""
         out = Screen()
         static = self.static_codes(reps, pool, view)
         if static is not None:
-            for rep in reps:
-                found = static[rep.rep_id] or self.availability_block(rep)
-                if found is None:
-                    out.eligible.append(rep)
-                    out.local_days[rep.rep_id] = self.local_day(rep)
-                else:
-                    out.exclusions[rep.rep_id] = found
+            self._screen_known(reps, static, out)
             return out
         for rep in reps:
             if not pool.includes(rep):

@@ -48,7 +48,7 @@ def expected_response_hours(
     ``cap_of(rep)``: the rep's daily cap (``capacity_of`` when not given); ``open_of(rep)``:
     the rep's open leads now (``state.open_count`` when not given)."""
     per_lead = policy.predictive.minutes_per_open_lead / 60.0
-    fallback = float(np.median(list(typical.values()))) if typical else 0.0
+    fallback = _team_median(typical)
     out = np.empty(len(eligible))
     for i, rep in enumerate(eligible):
         cap = cap_of(rep) if cap_of is not None else capacity_of(rep, policy).max_leads_per_day
@@ -59,6 +59,25 @@ def expected_response_hours(
             backlog = max(0, opened - cap)
         out[i] = typical.get(rep.rep_id, fallback) + backlog * per_lead
     return out
+
+
+# The last mapping of typical hours, its values and their median: the router asks for every
+# lead with the same ``RouterInputs.response_hours``; comparing the values is a fraction of
+# ``np.median``'s cost and still sees a mapping changed in place.
+_MEDIAN: list[tuple[Mapping[str, float], tuple[float, ...], float]] = []
+
+
+def _team_median(typical: Mapping[str, float]) -> float:
+    """The median of the typical hours (0 when there are none), the unknown reps' value."""
+    if not typical:
+        return 0.0
+    values = tuple(typical.values())
+    last = _MEDIAN[0] if _MEDIAN else None  # one read: another thread may replace it
+    if last is not None and last[0] is typical and last[1] == values:
+        return last[2]
+    median = float(np.median(values))
+    _MEDIAN[:] = [(typical, values, median)]
+    return median
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,10 +7,13 @@ import math
 from collections.abc import Sequence
 from html import escape
 
+from leadpilot.service.console.status import fairness_status
+
 __all__ = ["fairness_svg", "interval_svg", "share_bars_svg", "wilson_interval"]
 
 _INK, _MUTED, _GRID = "#1f2937", "#6b7280", "#e5e7eb"
 _GREEN, _AMBER, _RED = "#15803d", "#b45309", "#b91c1c"
+_STATUS_COLOR = {"green": _GREEN, "amber": _AMBER, "red": _RED}
 
 
 def _text(x: float, y: float, s: str, *, anchor: str = "start", color: str = _INK) -> str:
@@ -27,7 +30,7 @@ def fairness_svg(
     width: int = 560,
 ) -> str:
     """One bar per rep (leads / pool average) on a 0-2 scale with the policy's band shaded
-    (green inside it, amber within 0.1 of it, red further out)."""
+    (each bar coloured as the KPI table colours it, by ``fairness_status``)."""
     low, high = band
     label_w, row_h, top = 150, 20, 24
     plot_w = width - label_w - 50
@@ -49,8 +52,7 @@ def fairness_svg(
         if value is None:
             parts.append(_text(label_w + 4, y + 13, "no leads in pool", color=_MUTED))
             continue
-        near = low - 0.1 <= value <= high + 0.1
-        color = _GREEN if low <= value <= high else _AMBER if near else _RED
+        color = _STATUS_COLOR[fairness_status(value, band)]
         parts.append(
             f"<rect x='{label_w}' y='{y + 3}' width='{x(value) - label_w:.1f}' "
             f"height='{row_h - 6}' fill='{color}'/>"

@@ -1,0 +1,213 @@
+"""Compiled loops for the linear part's margins (numba), bit for bit the numpy code of
+:class:`leadpilot.model.glm.GLMStack`.
+
+The batch router scores 100 reps x 2,048 leads x 9 models per call, and numpy's version
+of the numeric terms walks that (models x rows) array ~3 times per term (standardise, take
+the product, add), ~60% of the whole model call. These loops make each row's terms once and
+add them to every model in the same order, with the same IEEE operations (no fast-math, no
+fused multiply-add: LLVM contracts only when asked), so every margin has the same bits as
+numpy's: ``tests/model/test_glm_kernels.py`` checks it on a trained model's rows, NaNs and
+infinities included. Without numba (or with ``LEADPILOT_NO_NUMBA=1``) :data:`AVAILABLE` is
+false and :class:`~leadpilot.model.glm.GLMStack` keeps its numpy code.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+__all__ = ["AVAILABLE", "categorical_margins", "numeric_margins"]
+
+NDF = NDArray[np.float64]
+NDI = NDArray[np.int64]
+
+_FMAX = float(np.finfo(np.float64).max)
+
+try:  # pragma: no branch - numba is a dependency; the fallback is for stripped installs
+    if os.environ.get("LEADPILOT_NO_NUMBA"):
+        raise ImportError("numba switched off by LEADPILOT_NO_NUMBA")
+    from numba import njit
+
+    AVAILABLE = True
+except ImportError:  # pragma: no cover - exercised by the fallback test's subprocess
+    AVAILABLE = False
+
+    def njit(*args: Any, **kwargs: Any) -> Any:  # type: ignore[no-redef]  # numpy runs instead
+        def wrap(fn: Any) -> Any:
+            return fn
+
+        return wrap
+
+
+@njit(cache=True, nogil=True)
+def _categorical(
+    z: NDF,
+    X: NDF,
+    cat_cols: NDI,
+    cat_levels: NDI,
+    cat_offsets: NDI,
+    cat_tables: NDF,
+    pair_a: NDI,
+    pair_b: NDI,
+    pair_na: NDI,
+    pair_nb: NDI,
+    pair_offsets: NDI,
+    pair_tables: NDF,
+) -> bool:  # pragma: no cover - compiled (the numpy fallback is the reference)
+    """``z`` (models x rows, the intercepts) += each categorical term's and each rep x
+    segment pair's coefficient, term after term as ``GLMStack.categorical_margins`` adds
+    them. ``cat_tables``: every table's columns side by side (models x sum(n_levels + 1)),
+    ``pair_tables`` each pair table flattened row-major; False on a code out of range."""
+    n_models, n_rows = z.shape
+    for r in range(n_rows):
+        for t in range(cat_cols.shape[0]):
+            c = X[r, cat_cols[t]]
+            n_lev = cat_levels[t]
+            if np.isnan(c):
+                code = n_lev
+            else:
+                code = int(c)
+                if code < 0 or code > n_lev:
+                    return False
+            col = cat_offsets[t] + code
+            for k in range(n_models):
+                z[k, r] += cat_tables[k, col]
+        for t in range(pair_a.shape[0]):
+            a = X[r, pair_a[t]]
+            b = X[r, pair_b[t]]
+            na = pair_na[t]
+            nb = pair_nb[t]
+            if np.isnan(a):
+                ca = na
+            else:
+                ca = int(a)
+                if ca < 0 or ca > na:
+                    return False
+            if np.isnan(b):
+                cb = nb
+            else:
+                cb = int(b)
+                if cb < 0 or cb > nb:
+                    return False
+            col = pair_offsets[t] + ca * (nb + 1) + cb
+            for k in range(n_models):
+                z[k, r] += pair_tables[k, col]
+    return True
+
+
+@njit(cache=True, nogil=True)
+def _numeric(
+    z: NDF,
+    X: NDF,
+    num_cols: NDI,
+    mean: NDF,
+    sd: NDF,
+    prod: NDF,
+    prod_cols: NDI,
+    coef: NDF,
+    used: NDI,
+) -> None:  # pragma: no cover - compiled (the numpy fallback is the reference)
+    """``z`` += the numeric terms, then the products, then the missing indicators, in the
+    order ``GLMStack.add_numeric`` adds them (``coef``: the num and miss tables side by side,
+    ``used``: the columns with a coefficient). ``prod``: per product (a mean, a sd, b mean,
+    b sd, product mean, product sd), ``prod_cols`` its two columns."""
+    n_models, n_rows = z.shape
+    k_num = num_cols.shape[0]
+    k_all = k_num + prod_cols.shape[0]
+    values = np.zeros(2 * k_all)
+    for r in range(n_rows):
+        for j in range(k_num):
+            raw = X[r, num_cols[j]]
+            if np.isnan(raw):
+                values[j] = 0.0
+                values[k_all + j] = 1.0
+            else:
+                values[j] = (raw - mean[j]) / sd[j]
+                values[k_all + j] = 0.0
+        for j in range(prod_cols.shape[0]):
+            za = (X[r, prod_cols[j, 0]] - prod[j, 0]) / prod[j, 1]
+            zb = (X[r, prod_cols[j, 1]] - prod[j, 2]) / prod[j, 3]
+            if np.isnan(za):
+                za = 0.0
+            za = min(max(za, -_FMAX), _FMAX)
+            if np.isnan(zb):
+                zb = 0.0
+            zb = min(max(zb, -_FMAX), _FMAX)
+            values[k_num + j] = (za * zb - prod[j, 4]) / prod[j, 5]
+            values[k_all + k_num + j] = 0.0
+        for u in range(used.shape[0]):
+            j = used[u]
+            v = values[j]
+            for k in range(n_models):
+                z[k, r] += coef[k, j] * v
+
+
+class Tables:
+    """A :class:`~leadpilot.model.glm.GLMStack`'s coefficients laid out for the loops (built
+    once per stack)."""
+
+    def __init__(self, stack: Any) -> None:
+        spec = stack.spec
+        m = stack.n_models
+        self.cat_cols = np.array([c for _, c, _ in spec.cats], dtype=np.int64)
+        self.cat_levels = np.array([n for _, _, n in spec.cats], dtype=np.int64)
+        widths = [t.shape[1] for t in stack.cat]
+        self.cat_offsets = np.cumsum([0, *widths[:-1]]).astype(np.int64)
+        self.cat_tables = (
+            np.ascontiguousarray(np.hstack(stack.cat)) if stack.cat else np.zeros((m, 0))
+        )
+        self.pair_a = np.array([a for _, a, _, _, _ in spec.pairs], dtype=np.int64)
+        self.pair_b = np.array([b for _, _, b, _, _ in spec.pairs], dtype=np.int64)
+        self.pair_na = np.array([n for _, _, _, n, _ in spec.pairs], dtype=np.int64)
+        self.pair_nb = np.array([n for _, _, _, _, n in spec.pairs], dtype=np.int64)
+        flat = [t.reshape(m, -1) for t in stack.pair]
+        self.pair_offsets = np.cumsum([0, *[f.shape[1] for f in flat[:-1]]]).astype(np.int64)
+        self.pair_tables = np.ascontiguousarray(np.hstack(flat)) if flat else np.zeros((m, 0))
+        self.num_cols = np.array([c for _, c in spec.nums], dtype=np.int64)
+        self.mean = np.ascontiguousarray(spec.mean, dtype=np.float64)
+        self.sd = np.ascontiguousarray(spec.sd, dtype=np.float64)
+        self.prod = np.array([t[3:] for t in spec.products], dtype=np.float64).reshape(-1, 6)
+        self.prod_cols = np.array([t[1:3] for t in spec.products], dtype=np.int64).reshape(-1, 2)
+        coef = np.hstack([stack.num, stack.miss]) if spec.n_numeric else np.zeros((m, 0))
+        self.coef = np.ascontiguousarray(coef, dtype=np.float64)
+        self.used = np.flatnonzero(coef.any(axis=0)).astype(np.int64)
+
+
+def categorical_margins(tables: Tables, z: NDF, X: NDF) -> bool:
+    """Add the categorical and pair terms of the rows of ``X`` to ``z`` (models x rows) in
+    place; False (``z`` then partly changed) when a code is out of its table."""
+    return bool(
+        _categorical(
+            z,
+            np.ascontiguousarray(X, dtype=np.float64),
+            tables.cat_cols,
+            tables.cat_levels,
+            tables.cat_offsets,
+            tables.cat_tables,
+            tables.pair_a,
+            tables.pair_b,
+            tables.pair_na,
+            tables.pair_nb,
+            tables.pair_offsets,
+            tables.pair_tables,
+        )
+    )
+
+
+def numeric_margins(tables: Tables, z: NDF, X: NDF) -> None:
+    """Add the numeric terms, products and missing indicators of the rows of ``X`` to ``z``
+    (models x rows, C-contiguous) in place."""
+    _numeric(
+        z,
+        np.ascontiguousarray(X, dtype=np.float64),
+        tables.num_cols,
+        tables.mean,
+        tables.sd,
+        tables.prod,
+        tables.prod_cols,
+        tables.coef,
+        tables.used,
+    )
