@@ -32,11 +32,12 @@ from leadpilot.service.queue_gate import QueueGate
 from leadpilot.settings import Settings
 from leadpilot.store.alerts import enqueue_webhook, record_alert
 from leadpilot.store.assignees import lapsed_reps
+from leadpilot.store.counters import decision_effects
 from leadpilot.store.decisions import StoredDecision, live_decision
 from leadpilot.store.engine import LockedConn, routing_transaction
 from leadpilot.store.events import decliners
 from leadpilot.store.idempotency import lookup_response, store_response
-from leadpilot.store.intake import IntakeReads, read_for_intake
+from leadpilot.store.intake import CounterCache, IntakeReads, Row, after_effects, read_for_intake
 from leadpilot.store.leads import (
     duplicate_of,
     get_lead_row,
@@ -76,6 +77,8 @@ class RoutingService:
         self._rng = np.random.default_rng(seed)
         self._rng_lock = threading.Lock()
         self.queue_gate = QueueGate()  # the worker's passes over the queue
+        # The counter rows as this process's last intake left them (see store.intake).
+        self.counters = CounterCache()
 
     # ------------------------------------------------------------------ intake
     def intake(
@@ -84,18 +87,21 @@ class RoutingService:
         """Dedupe, route and store one lead (a retried ``idempotency_key`` gets the stored
         outcome, ``replayed``)."""
         now = self.clock()
+        counters: tuple[dict[str, Any], float, list[Row]] | None = None
         with self.metrics.intake_latency.time(), self.routing_transaction() as conn:
             if idempotency_key:
                 stored = lookup_response(conn, idempotency_key, fingerprint)
                 if stored is not None:
                     return IntakeOutcome.from_json(stored)
             # One query for everything else the intake reads (see store.intake).
-            reads = read_for_intake(conn, lead, now, window_days=self.inputs.window_days)
+            reads = read_for_intake(
+                conn, lead, now, window_days=self.inputs.window_days, cache=self.counters
+            )
             found = duplicate_of(lead, reads.duplicates)
             if found is not None:
                 outcome = self._duplicate(conn, lead, found, now)
             else:
-                outcome = self._route_new(conn, lead, now, reads)
+                outcome, counters = self._route_new(conn, lead, now, reads)
             if idempotency_key:
                 store_response(
                     conn,
@@ -104,6 +110,8 @@ class RoutingService:
                     outcome.to_json(),
                     created=not outcome.duplicate,
                 )
+        if counters is not None:  # committed: the next intake may skip reading them
+            self.counters.store(*counters)
         return outcome
 
     def _duplicate(
@@ -125,7 +133,9 @@ class RoutingService:
 
     def _route_new(
         self, conn: LockedConn, lead: Lead, now: datetime, reads: IntakeReads
-    ) -> IntakeOutcome:
+    ) -> tuple[IntakeOutcome, tuple[dict[str, Any], float, list[Row]]]:
+        """Route and store a new lead; returns the outcome and the counter rows (with their
+        parameters and generation) as the decision leaves them, for ``CounterCache``."""
         snapshot = self.inputs.load_for_intake(conn, reads)
         account_id = snapshot.link_account(lead)
         decision = self._decide(snapshot, lead, now, declined=frozenset())
@@ -146,13 +156,20 @@ class RoutingService:
         snapshot.state.invalidate()
         self._count(decision, "intake")
         _alert_if_unowned(conn, decision, now)
-        return IntakeOutcome(
+        # record_decision wrote exactly these effects and bumped the counters' generation
+        # once, with the increments (none without a rep: nothing written, nothing bumped).
+        credits, increments = decision_effects(decision)
+        params = reads.counter_params
+        after = after_effects(list(reads.counter_rows), params, credits, increments)
+        generation = reads.generation + (1.0 if increments else 0.0)
+        outcome = IntakeOutcome(
             lead_id=lead.lead_id,
             duplicate=False,
             status=status,
             account_id=account_id,
             decision=stored,
         )
+        return outcome, (params, generation, after)
 
     # ------------------------------------------------------------ decisions
     def _decide(
