@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from _figures import record
 
 from leadpilot.ingest import quality_report, read_history
 
@@ -79,6 +80,12 @@ def main() -> None:
         _generated(path, args.rows)
         seconds, rows = _time(path, repeat=1)
         print(f"{'generated canonical':<28}{rows:>10,}{seconds:>10.2f}{rows / seconds:>12,.0f}")
+        record(
+            f"intake throughput, {rows:,} generated canonical rows (read + quality report)",
+            rows / seconds,
+            "rows/s",
+            note=f"{seconds:.1f} s wall",
+        )
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"peak resident memory: {peak_mb:,.0f} MB")
 

@@ -28,6 +28,7 @@ import time
 from typing import Any
 
 import numpy as np
+from _figures import record
 
 from leadpilot.evaluate.offline import best_assignment, round_robin_assignment
 from leadpilot.ingest import leads_from_frame
@@ -110,6 +111,21 @@ def main() -> int:
         vals = [r[key] for r in rows]
         sd = statistics.stdev(vals) if len(vals) > 1 else 0.0
         print(f"  {key:>12}: {statistics.mean(vals):.4f} ({sd:.4f}, min {min(vals):.4f})")
+    seeds = " ".join(str(s) for s in args.seeds)
+    share = [r["best_share"] for r in rows]
+    record(
+        f"offline best assignment on the model's p, share of the true best lift, seeds {seeds}",
+        100 * statistics.mean(share),
+        "%",
+        note=f"worst seed {100 * min(share):.1f}%; the router's ceiling with this model",
+    )
+    record(
+        f"model vs truth, within-lead log-odds correlation, seeds {seeds}",
+        statistics.mean(r["within_r"] for r in rows),
+        "r",
+        note=f"test AUC {statistics.mean(r['auc'] for r in rows):.4f} (logistic regression "
+        f"{statistics.mean(r['auc_logit'] for r in rows):.4f})",
+    )
     return 0
 
 

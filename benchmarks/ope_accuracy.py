@@ -54,6 +54,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from _figures import record
 
 from leadpilot.evaluate.ope import (
     ESTIMATORS,
@@ -412,6 +413,16 @@ def _target(rows: list[dict[str, Any]]) -> list[str]:
             if within == n
             else f", worst |error| {err.max():.1%} ({100 * (err.max() - TARGET):.1f} points past "
             f"{TARGET:.0%})"
+        )
+        record(
+            f"off-policy DR, worst |error| vs the truth ({kind} worlds of {leads:,} past "
+            f"leads: {', '.join(sorted(g['world'].unique()))})",
+            100 * float(err.max()),
+            "%",
+            target=f"within {TARGET:.0%} on every row, interval covering on most",
+            met=met,
+            note=f"within {TARGET:.0%} on {within}/{n} rows, interval covers on {covers}/{n}, "
+            f"efficiency bound +-{g['bound'].median():.0%} (median)",
         )
         lines.append(
             f"  {kind:5s} {leads:>7,} past leads: {verdict}: DR within {TARGET:.0%} on "

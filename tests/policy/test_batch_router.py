@@ -39,18 +39,21 @@ def lead_by_lead(
 ) -> list[Decision]:
     """The reference: ``route`` one lead at a time with the scorer's own
     ``score_candidates`` and a synchronous price refresh before each lead (the loop
-    ``route_batch`` ran before the batch router)."""
+    ``route_batch`` ran before the batch router), on the batch router's stable demand
+    sample with each pool's LP refilled from day to day."""
     order = sorted(range(len(leads)), key=lambda i: (leads[i].created_at, i))
     state = InMemoryState(open_lead_ttl=timedelta(days=1))
     rng = np.random.default_rng(seed)
     seen = [h for h in history if h.created_at is not None]
     pricer, day, out = None, None, []
+    lps: dict[Any, Any] = {}  # each pool's price LP, refilled day after day
     for i in order:
         lead = leads[i]
         now = lead.created_at
         assert now is not None
         if inputs.scorer is not None and seen and now.date() != day:
-            pricer, day = ShadowPricer(DemandModel.from_leads(seen, seed=seed)), now.date()
+            demand = DemandModel.from_leads(seen, seed=seed, stable=True)
+            pricer, day = ShadowPricer(demand, lps=lps), now.date()
         inputs = refresh_prices(lead, inputs, state, now, pricer, refresh_every=refresh_every)
         decision = route(lead, inputs, state, now, rng)
         state.commit(decision)
@@ -307,12 +310,14 @@ def test_a_busy_pool_is_repriced_by_yesterdays_volume(
     pricer, day, expected = None, None, []
     per_utc_day: dict[Any, int] = {}
     steps = set()
+    lps: dict[Any, Any] = {}
     for i in order:
         lead = leads[i]
         now = lead.created_at
         assert now is not None
         if seen and now.date() != day:
-            pricer, day = ShadowPricer(DemandModel.from_leads(seen, seed=0)), now.date()
+            demand = DemandModel.from_leads(seen, seed=0, stable=True)
+            pricer, day = ShadowPricer(demand, lps=lps), now.date()
         step = max(every, per_utc_day.get(now.date() - timedelta(days=1), 0) // per_day)
         steps.add(step)
         inputs = refresh_prices(lead, inputs, state, now, pricer, refresh_every=step)

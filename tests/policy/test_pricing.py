@@ -217,3 +217,102 @@ def test_pricers_sharing_rows_score_each_sample_lead_once_with_the_same_scores()
     np.testing.assert_allclose(
         second, [[0.05, 0.051], [0.02, 0.021], [0.03, 0.031]], rtol=0, atol=1e-15
     )
+
+
+def test_stable_sample_is_the_window_leads_with_the_smallest_hash() -> None:
+    """Bottom-k sampling, checked against hashlib: the sample is the ``sample_size`` leads of
+    the window whose blake2b hash of (seed, id) is smallest, in that order, so the next
+    day's sample keeps every lead still in the window whose hash still ranks."""
+    from hashlib import blake2b
+
+    t0 = datetime(2026, 11, 2, tzinfo=UTC)
+    leads = [Lead(f"L{i}", created_at=t0 + timedelta(hours=3 * i)) for i in range(400)]
+
+    def rank(lead: Lead) -> int:
+        digest = blake2b(f"7:{lead.lead_id}".encode(), digest_size=8).digest()
+        return int.from_bytes(digest, "little")
+
+    days = 28
+    today = DemandModel.from_leads(leads[:300], sample_size=40, seed=7, stable=True)
+    window = [x for x in leads[:300] if x.created_at > leads[299].created_at - timedelta(days)]
+    assert today.ranked
+    assert [x.lead_id for x in today.sample] == [x.lead_id for x in sorted(window, key=rank)[:40]]
+    later = DemandModel.from_leads(leads[:308], sample_size=40, seed=7, stable=True)
+    ids = {x.lead_id for x in later.sample}
+    kept = {x.lead_id for x in today.sample if x.lead_id in ids}
+    new_window = {
+        x.lead_id for x in leads[:308] if x.created_at > leads[307].created_at - timedelta(days)
+    }
+    cut = rank(later.sample[-1])
+    assert kept == {x.lead_id for x in today.sample if x.lead_id in new_window and rank(x) <= cut}
+    assert len(kept) >= 30  # a day's turnover is a few rows, not the sample
+    # not stable: a random draw in time order (unchanged)
+    drawn = DemandModel.from_leads(leads[:300], sample_size=40, seed=7)
+    assert not drawn.ranked
+    assert [x.created_at for x in drawn.sample] == sorted(x.created_at for x in drawn.sample)
+
+
+def test_pricers_sharing_lps_refill_one_lp_and_reach_linprogs_optimum(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Successive days' pricers sharing ``lps`` over a stable sample build each pool's LP
+    once and refill it; every refresh's optimum is linprog's on that day's own sample, and
+    ``max_rows`` keeps the first leads in rank order."""
+    from leadpilot.ingest import leads_from_frame, reps_from_frame
+    from leadpilot.policy import InMemoryState, default_policy, pricer, router_inputs, warm_lp
+    from leadpilot.policy import assignment_lp as lp_module
+    from leadpilot.synth import generate_world
+
+    world = generate_world(n_leads=1_500, n_reps=5, n_new_leads=10, seed=1)
+    reps = reps_from_frame(world.reps)
+    history = sorted(leads_from_frame(world.history), key=lambda x: x.created_at)
+    inputs = router_inputs(default_policy(reps), reps, scorer=world.truth.as_scorer(),
+                           history=history)  # fmt: skip
+    pool = inputs.policy.pools[0]
+    builds: list[int] = []
+    real = warm_lp.WarmAssignmentLP
+
+    def counted(*a: Any, **kw: Any) -> Any:
+        builds.append(1)
+        return real(*a, **kw)
+
+    monkeypatch.setattr(pricer, "WarmAssignmentLP", counted)
+    checked: list[float] = []
+    solve_warm = pricer.solve_warm
+
+    def against_linprog(lp: Any, problem: tuple[Any, ...]) -> Any:
+        price = solve_warm(lp, problem)
+        fun: dict[str, float] = {}
+        linprog = lp_module.linprog
+
+        def spy(*a: Any, **kw: Any) -> Any:
+            res = linprog(*a, **kw)
+            fun["v"] = float(res.fun)
+            return res
+
+        monkeypatch.setattr(lp_module, "linprog", spy)
+        lp_module.solve_assignment_lp(*problem)
+        monkeypatch.setattr(lp_module, "linprog", linprog)
+        assert lp.objective == pytest.approx(fun["v"], rel=1e-9, abs=1e-9)
+        assert problem[0].shape[0] == 60  # max_rows
+        checked.append(fun["v"])
+        return price
+
+    monkeypatch.setattr(pricer, "solve_warm", against_linprog)
+    lps: dict[Any, Any] = {}
+    state = InMemoryState()
+    cut = len(history) - 200
+    refilled = 0
+    for day in range(4):
+        seen = history[: cut + 50 * day]
+        demand = DemandModel.from_leads(seen, stable=True)
+        day_pricer = ShadowPricer(demand, lps=lps, max_rows=60)
+        now = seen[-1].created_at + timedelta(hours=1)
+        pricer.pool_prices(day_pricer, pool, inputs, state, now, refresh_every=1)
+        (lp,) = lps.values()
+        in_pool = [id(x) for x in demand.sample]
+        assert [id(x) for x in lp.owners] == in_pool[:60]  # one pool: the first 60 by rank
+        refilled = lp.refilled
+    assert len(builds) == 1
+    assert len(checked) == 4
+    assert refilled > 0

@@ -1,8 +1,9 @@
 """The warm-started price LP (``policy/warm_lp.py``) is the assignment LP of
 ``assignment_lp.py``: over a day's worth of refreshes (capacity used up, counts growing, the
-later-days block switched on and off) each warm re-solve reaches linprog's optimal value, and
-its prices are those of a solve from scratch; decisions routed with warm prices match the
-cold reference within the stated tolerance."""
+later-days block switched on and off) and over days whose sample rows are refilled, each warm
+re-solve reaches linprog's optimal value, and where the optimal prices are unique they are
+linprog's duals; decisions routed with warm prices match the cold reference within the stated
+tolerance."""
 
 from __future__ import annotations
 
@@ -55,16 +56,81 @@ def test_warm_resolves_reach_the_cold_optimum(monkeypatch: pytest.MonkeyPatch, s
         price = warm.solve(weight, remaining, counts, target, (0.8, 1.2), future, future_cap)
         assert warm.objective == pytest.approx(value, rel=1e-9, abs=1e-9)
         fresh = WarmAssignmentLP(p, allowed, 1.0)
-        again = fresh.solve(weight, remaining, counts, target, (0.8, 1.2), future, future_cap)
+        fresh.solve(weight, remaining, counts, target, (0.8, 1.2), future, future_cap)
         assert fresh.objective == pytest.approx(value, rel=1e-9, abs=1e-9)
+        # Integer counts and capacities make this LP degenerate: its optimal prices need
+        # not be unique, so they are checked against linprog's where they are (below).
         assert np.all(price >= -1.0 - 1e-9)
         assert np.all(price <= 2.0 + 1e-9)
-        assert np.allclose(price, again, atol=1e-9)
         # a day going on: leads taken from the reps with room, counts growing
         taken = np.minimum(remaining, rng.integers(0, 3, n))
         remaining -= taken
         counts += taken
     assert warm.solves == 10
+
+
+def _day(rng: np.random.Generator, n: int, rows: int) -> tuple[Any, ...]:
+    """A refresh's right-hand sides, all continuous (so the LP is not degenerate)."""
+    weight = 110 / rows * rng.uniform(0.2, 1.0)
+    remaining = rng.uniform(0.5, 12.0, n)
+    counts = rng.uniform(0.0, 80.0, n)
+    future = 0.0 if rng.random() < 0.3 else 300 / rows * rng.uniform(0.5, 1.5)
+    future_cap = rng.uniform(20.0, 80.0, n) if future else None
+    target = (counts.sum() + weight * rows + future * rows) * rng.dirichlet(np.full(n, 20.0))
+    return weight, remaining, counts, target, (0.8, 1.2), future, future_cap
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2, 3])
+def test_refilled_rows_give_linprogs_prices_day_after_day(
+    monkeypatch: pytest.MonkeyPatch, seed: int
+) -> None:
+    """A rolling sample (each day some leads leave the window and others enter, sometimes
+    fewer rows than slots): the refilled LP's warm re-solves reach linprog's optimum on that
+    day's sample and their prices are linprog's duals to 1e-7."""
+    rng = np.random.default_rng(seed)
+    n, slots = 9, 60
+    pool = 400  # leads over all days, each with its scores and mask row
+    p_all = rng.uniform(0.02, 0.5, (pool, n))
+    ok_all = rng.random((pool, n)) < 0.8
+    ok_all[np.arange(pool), rng.integers(0, n, pool)] = True  # every lead has a rep
+    rank = rng.random(pool)
+    lp: WarmAssignmentLP | None = None
+    rebuilt = refilled = 0
+    for day in range(12):
+        window = np.arange(day * 20, day * 20 + 150)
+        size = slots if day % 4 else slots - 7  # a smaller sample leaves slots vacant
+        rows = window[np.argsort(rank[window])[:size]]
+        p, ok = p_all[rows], ok_all[rows]
+        keys = [int(r) for r in rows]
+        if lp is None or not lp.refill(keys, p, ok):
+            lp, rebuilt = WarmAssignmentLP(p, ok, 0.7, keys=keys, slots=slots), rebuilt + 1
+        for _refresh in range(3):
+            rhs = _day(rng, n, len(rows))
+            price = lp.solve(*rhs)
+            weight, remaining, counts, target, band, future, future_cap = rhs
+            args = (p, ok, weight, remaining, counts, target, band, 0.7, future, future_cap)
+            value, cold = _cold_value(monkeypatch, *args)
+            assert lp.objective == pytest.approx(value, rel=1e-9, abs=1e-9)
+            assert np.allclose(price, cold, atol=1e-7, rtol=0)
+        refilled = lp.refilled
+    assert rebuilt == 1
+    assert refilled > 0
+
+
+def test_refill_keeps_each_kept_rows_slot_and_fills_the_freed_ones() -> None:
+    p = np.arange(12, dtype=float).reshape(4, 3) / 20
+    ok = np.ones((4, 3), dtype=bool)
+    lp = WarmAssignmentLP(p, ok, 1.0, keys=["a", "b", "c", "d"], slots=5)
+    assert lp.refill(["d", "b", "c", "a"], p[[3, 1, 2, 0]], ok)  # the same rows: no change
+    assert lp.refilled == 0
+    new_p = np.array([[0.9, 0.1, 0.1], [0.2, 0.8, 0.3]])
+    assert lp.refill(["b", "e", "d", "f"], np.vstack([p[1], new_p[0], p[3], new_p[1]]), ok)
+    assert lp.refilled == 2
+    assert lp._keys == ["e", "b", "f", "d", None]  # a and c's slots taken, the fifth vacant
+    assert not lp.refill(["a", "b", "c", "d", "e", "f"], np.zeros((6, 3)), np.ones((6, 3)) > 0)
+    assert lp._keys == ["e", "b", "f", "d", None]  # more rows than slots: unchanged
+    with pytest.raises(ValueError, match="unique"):
+        lp.refill(["a", "a"], p[:2], ok[:2])
 
 
 @pytest.mark.slow

@@ -141,16 +141,17 @@ def test_an_intake_matches_its_account_once() -> None:
     assert calls == ["L1", "L2"]
 
 
-def _held_counters(url: str) -> None:
-    """The counter rows an intake keeps for the next one (``store.intake.CounterCache``)
-    are, after every request, the rows a fresh read of the store gives; a write on another
-    path (a decline's reassignment, a closed lead) moves the generation, so the next intake
-    reads them again instead of using what it holds."""
+def test_held_counters_sqlite(sqlite_url: str) -> None:
+    """SQLite (PostgreSQL keeps none, see ``store.counters.GENERATION_KEY``): the counter
+    rows an intake keeps for the next one (``store.intake.CounterCache``) are, after every
+    request, the rows a fresh read of the store gives; a write on another path (a decline's
+    reassignment, a closed lead) moves the generation, so the next intake reads them again
+    instead of using what it holds."""
     from leadpilot.schema import Lead
     from leadpilot.store.counters import GENERATION, PREFETCH_QUERY, prefetch_params
     from leadpilot.store.intake import read_for_intake
 
-    engine = migrated_engine(url)
+    engine = migrated_engine(sqlite_url)
     # three reps, two leads a day each: the sixth lead fills the last cap, later ones queue
     api = build_api(engine, make_reps(3, cap=2))
     service = api.service
@@ -195,12 +196,3 @@ def _held_counters(url: str) -> None:
     finally:
         engine.dispose()
     assert used >= 5  # held rows served most intakes (not after the two events)
-
-
-def test_held_counters_sqlite(sqlite_url: str) -> None:
-    _held_counters(sqlite_url)
-
-
-@pytest.mark.postgres
-def test_held_counters_postgres(pg_url: str) -> None:
-    _held_counters(pg_url)

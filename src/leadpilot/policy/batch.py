@@ -42,6 +42,8 @@ BATCH_REFRESHES_PER_DAY = 40
 # Leads whose candidates are guessed at once for priming (see ``_prime``): guesses are made
 # with the state before them, and caps reached since make them wrong, so they are short.
 PRIME_EVERY = 32
+# Sample leads in a pool's price LP (at most; ShadowPricer's max_rows): see README "Batch router".
+BATCH_LP_ROWS: int | None = None
 # DemandModel.from_leads' default window (days of leads its sample and profile read).
 SAMPLE_DAYS = 28
 
@@ -128,6 +130,8 @@ def route_batch(
     pricer_day = None
     # the demand sample's score and mask rows, kept across the days' pricers (see ShadowPricer)
     pricer_rows: dict[tuple[object, ...], dict[int, tuple[Lead, Any]]] = {}
+    # ... and each pool's price LP, refilled with the day's sample (see ShadowPricer)
+    pricer_lps: dict[tuple[object, ...], Any] = {}
     # assignments per pool on the current and the previous UTC day (the busy-pool cadence)
     today: dict[str, int] = {}
     yesterday: dict[str, int] = {}
@@ -156,7 +160,13 @@ def route_batch(
                 yesterday = today if count_day == now.date() - timedelta(days=1) else {}
                 today, count_day = {}, now.date()
             if base is not None and mix and now.date() != pricer_day:
-                pricer = ShadowPricer(mix.demand(), warm=warm_prices, rows=pricer_rows)
+                pricer = ShadowPricer(
+                    mix.demand(),
+                    warm=warm_prices,
+                    rows=pricer_rows,
+                    lps=pricer_lps,
+                    max_rows=BATCH_LP_ROWS,
+                )
                 pricer_day = now.date()
             if pricer is None:
                 decision = route(lead, inputs, state, now, rng)
@@ -244,9 +254,11 @@ class _LeadMix:
 
     def demand(self) -> DemandModel:
         if not self.ordered:
-            return DemandModel.from_leads(self.leads, seed=self.seed)
+            return DemandModel.from_leads(self.leads, seed=self.seed, stable=True)
         first = bisect.bisect_right(self.times, self.times[-1] - timedelta(days=SAMPLE_DAYS + 1))
-        return DemandModel.from_leads(self.leads[first:], seed=self.seed, sample_days=SAMPLE_DAYS)
+        return DemandModel.from_leads(
+            self.leads[first:], seed=self.seed, sample_days=SAMPLE_DAYS, stable=True
+        )
 
 
 def _arrival(lead: Lead) -> datetime:

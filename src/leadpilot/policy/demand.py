@@ -14,6 +14,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import lru_cache
+from hashlib import blake2b
 
 import numpy as np
 from numpy.typing import NDArray
@@ -39,6 +41,8 @@ class DemandModel:
     hour_share: NDArray[np.float64]
     leads_per_day: float
     active_day_share: float = 1.0  # share of calendar days that are typical (lead) days
+    # The sample is in rank order (``stable`` sampling): any prefix is itself a uniform sample.
+    ranked: bool = False
 
     @classmethod
     def from_leads(
@@ -49,10 +53,17 @@ class DemandModel:
         level_days: int = 2,
         sample_size: int = 450,
         seed: int = 0,
+        stable: bool = False,
     ) -> DemandModel:
         """Estimate from past leads (only their ``created_at`` and fields are used): the
         sample from the last ``sample_days``, the level from the last ``level_days`` days
-        that had leads."""
+        that had leads.
+
+        ``stable``: the sample is the ``sample_size`` leads of the window with the smallest
+        hash of (``seed``, lead id), in that order (bottom-k sampling: as uniform as a random
+        draw), so the next day's sample keeps every lead still in the window and ranked in
+        it and the shadow-price LP re-solves warm (see :mod:`leadpilot.policy.warm_lp`);
+        otherwise a random draw under ``seed``, in time order."""
         stamped = sorted(
             (lead for lead in leads if lead.created_at is not None),
             key=lambda lead: lead.created_at,  # type: ignore[arg-type,return-value]
@@ -80,18 +91,24 @@ class DemandModel:
         floor = QUIET_DAY_SHARE * float(np.median(list(per_day.values())))
         typical = [d for d in sorted(per_day) if per_day[d] >= floor]  # type: ignore[type-var]
         levels = [per_day[d] for d in typical[-level_days:]]
-        rng = np.random.default_rng(seed)
-        pick = (
-            np.sort(rng.choice(len(recent), size=sample_size, replace=False))
-            if len(recent) > sample_size
-            else np.arange(len(recent))
-        )
+        if stable:
+            rank = np.array([_rank(seed, lead.lead_id) for lead in recent], dtype=np.uint64)
+            order = np.argsort(rank, kind="stable")  # ties (a repeated id): time order
+            pick = order[:sample_size]
+        else:
+            rng = np.random.default_rng(seed)
+            pick = (
+                np.sort(rng.choice(len(recent), size=sample_size, replace=False))
+                if len(recent) > sample_size
+                else np.arange(len(recent))
+            )
         span = max(1, min(sample_days, (last.date() - recent[0].created_at.date()).days + 1))  # type: ignore[union-attr]
         return cls(
             tuple(recent[i] for i in pick),
             counts / counts.sum(),
             float(np.mean(levels)),
             min(1.0, len(typical) / span),
+            ranked=stable,
         )
 
     def expected_arrivals(self, start: datetime, hours: float) -> float:
@@ -126,6 +143,13 @@ class DemandModel:
         seen = self.day_fraction(now - timedelta(hours=elapsed_hours), elapsed_hours)
         level = (LEVEL_PRIOR_DAYS * self.leads_per_day + arrived) / (LEVEL_PRIOR_DAYS + seen)
         return rest * level
+
+
+@lru_cache(maxsize=1 << 18)
+def _rank(seed: int, lead_id: str) -> int:
+    """A lead's rank for stable sampling: a uniform 64-bit hash of (seed, lead id)."""
+    digest = blake2b(f"{seed}:{lead_id}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "little")
 
 
 def later_window_days(window_lead_days: float, routed_before_today: float, level: float) -> float:

@@ -72,9 +72,11 @@ class ShadowPricer:
         demand: DemandModel,
         *,
         max_cells: int = 9_000,
+        max_rows: int | None = None,
         solver: Executor | None = None,
         warm: bool = True,
         rows: dict[tuple[object, ...], dict[int, tuple[Lead, Any]]] | None = None,
+        lps: dict[tuple[object, ...], WarmAssignmentLP] | None = None,
     ) -> None:
         self.demand = demand
         # Per sample lead, its score row and mask row, shared by the pricers of successive
@@ -86,10 +88,15 @@ class ShadowPricer:
         # Synchronous refreshes re-solve each pool's LP warm (see leadpilot.policy.warm_lp);
         # ``warm=False`` solves every refresh from scratch with linprog (the reference).
         self.warm = warm and warm_lp_available()
-        self._warm: dict[tuple[object, ...], WarmAssignmentLP] = {}
+        # ``lps``: the warm LPs shared by the pricers of successive days (the batch router's):
+        # with a stable demand sample a new day refills the few rows whose leads changed
+        # (``WarmAssignmentLP.refill``) and re-solves from the day before's basis.
+        self._warm: dict[tuple[object, ...], WarmAssignmentLP] = {} if lps is None else lps
         # The LP has n_sample x n_reps variables; big pools use fewer sample leads so a
         # refresh stays around tens of milliseconds.
         self.max_cells = max_cells
+        # ... and at most ``max_rows`` sample leads whatever the pool (None: the sample's).
+        self.max_rows = max_rows
         self.solver = solver
         self._scores: dict[tuple[object, ...], NDArray[np.float64]] = {}
         self._prices: dict[tuple[object, ...], dict[str, float]] = {}
@@ -274,7 +281,12 @@ class ShadowPricer:
         in_pool = np.flatnonzero(mask.any(axis=1)) if mask.size else np.zeros(0, dtype=int)
         pool_share = len(in_pool) / max(len(self.demand.sample), 1)
         keep = max(30, self.max_cells // max(len(rep_ids), 1))
-        if len(in_pool) > keep:  # evenly spaced: deterministic, keeps the time spread
+        if self.max_rows is not None:
+            keep = max(1, min(keep, self.max_rows))
+        if len(in_pool) > keep and self.demand.ranked:
+            # the first in rank order: uniform, and the same leads the next day
+            in_pool = in_pool[:keep]
+        elif len(in_pool) > keep:  # evenly spaced: deterministic, keeps the time spread
             in_pool = in_pool[np.linspace(0, len(in_pool) - 1, keep).astype(int)]
         if arrived_today is None or pool_share <= 0:
             expected = self.demand.expected_arrivals(now, horizon_hours) * pool_share
@@ -330,8 +342,15 @@ class ShadowPricer:
             # the LP's sample, scores (and values: ``pool_key``), mask and penalty
             lp_key = (allowed_key, scorer.version, pool_key, rep_ids, sample_hours, penalty)
             lp = self._warm.get(lp_key)
-            if lp is None:
-                lp = self._warm[lp_key] = WarmAssignmentLP(p, mask[in_pool], penalty)
+            # a row's scores and mask depend only on its lead under ``lp_key``: the lead
+            # names the row (the pricer or ``rows`` keeps the lead object alive)
+            sample = self.demand.sample
+            keys = [id(sample[int(i)]) for i in in_pool]
+            if lp is None or not lp.refill(keys, p, mask[in_pool]):
+                slots = min(keep, len(sample))
+                lp = WarmAssignmentLP(p, mask[in_pool], penalty, keys=keys, slots=slots)
+                self._warm[lp_key] = lp
+            lp.owners = [sample[int(i)] for i in in_pool]  # the ids stay these leads'
             price = solve_warm(lp, problem)
         else:  # development shares add rows the warm LP does not hold: solved cold
             _x, price = solve_assignment_lp(*problem)  # type: ignore[arg-type]

@@ -17,7 +17,7 @@ Strategies and eligibility rules come from the registries of :mod:`leadpilot.pol
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
@@ -30,13 +30,13 @@ from leadpilot.policy.business_time import add_business_minutes
 from leadpilot.policy.choice import Choice, ChoiceContext, Fallback
 from leadpilot.policy.development import development_pick
 from leadpilot.policy.eligibility import CAPACITY, TEMPORARY, Checker, Screen
-from leadpilot.policy.holds import hold_for
+from leadpilot.policy.holds import AccountLookup, AccountMatchLike, hold_for
 from leadpilot.policy.inputs import RouterInputs
 from leadpilot.policy.lead_history import LeadHistory, as_history
 from leadpilot.policy.policy_file import Lane, Policy, Pool
 from leadpilot.policy.registry import STRATEGIES
 from leadpilot.policy.rules.previously_lapsed import LAPSED_FIELD
-from leadpilot.policy.scoring import LeadView, matches, qualify, segment_of
+from leadpilot.policy.scoring import LeadView, Qualification, matches, qualify, segment_of
 from leadpilot.policy.state import RoutingState
 from leadpilot.policy.strategies.rotation import rotation_update
 from leadpilot.policy.switchback import switchback_slot
@@ -44,9 +44,11 @@ from leadpilot.schema import Candidate, Decision, Lead, Rep, Scorer
 
 __all__ = [
     "TOP_CANDIDATES",
+    "Reach",
     "lead_view",
     "planned_candidates",
     "priced_pool",
+    "reach",
     "route",
     "route_repriced",
     "select_lane",
@@ -242,13 +244,7 @@ def _plan(
         )
     policy, reps = inputs.policy, inputs.reps
     history = as_history(declined)
-    view = lead_view(lead, policy)
-    qualification = qualify(view, policy)
-    match = inputs.accounts.match(lead) if inputs.accounts is not None else None
-    if match is not None:
-        view.derived.update(account_id=match.account.account_id, account_tier=match.account.tier)
-    view.derived[LAPSED_FIELD] = history.lapsed
-    lane = select_lane(view, policy)
+    view, qualification, match, lane = _front(lead, policy, inputs.accounts, history)
     reasons = [f"LANE:{lane.name}", f"GRADE:{qualification.grade}"]
     if lane.require_available_now:
         reasons.append("HOT_LANE")
@@ -281,6 +277,66 @@ def _plan(
     if placed is None:
         return _fallback_owner(draft, inputs, checker, by_id, pool)
     return _Plan(draft, placed[0], placed[1], checker)
+
+
+def _front(
+    lead: Lead, policy: Policy, accounts: AccountLookup | None, history: LeadHistory
+) -> tuple[LeadView, Qualification, AccountMatchLike | None, Lane]:
+    """The lead's view (segment, fit, intent, grade, account, lapsed reps), its account
+    match and its lane: what every later rule reads."""
+    view = lead_view(lead, policy)
+    qualification = qualify(view, policy)
+    match = accounts.match(lead) if accounts is not None else None
+    if match is not None:
+        view.derived.update(account_id=match.account.account_id, account_tier=match.account.tier)
+    view.derived[LAPSED_FIELD] = history.lapsed
+    return view, qualification, match, select_lane(view, policy)
+
+
+@dataclass(frozen=True, slots=True)
+class Reach:
+    """Whom and what routing a new lead may touch, found without reading any counter
+    (``policy.lock_scope`` turns it into routing locks): the ownership hold's owner and
+    backup rep (decided by the rep alone), and every pool whose reps it may screen: the
+    hold's backup pool and the pool the rules pick, each with its ``overflow`` pools. The
+    policy's ``fallback_owner`` is not in it: that rep is assigned past caps, without reading
+    its counters (see ``policy.lock_scope``)."""
+
+    hold_reps: tuple[str, ...]
+    pools: tuple[Pool, ...]
+
+
+def reach(
+    lead: Lead,
+    policy: Policy,
+    by_id: Mapping[str, Rep],
+    accounts: AccountLookup | None,
+    now: datetime,
+) -> Reach:
+    """Everything ``route`` of a new ``lead`` at ``now`` may read or write with this policy,
+    roster (``by_id``) and accounts, by the rules ``route`` applies (a superset: a hold that
+    places the lead leaves its pools unused)."""
+    view, _, match, lane = _front(lead, policy, accounts, as_history(frozenset()))
+    hold_reps: list[str] = []
+    starts: list[Pool] = []
+    hold = hold_for(match, policy.holds, now)
+    if hold is not None:
+        hold_reps.append(hold.owner_rep_id)
+        owner = by_id.get(hold.owner_rep_id)
+        if policy.holds.use_backup_rep and owner is not None and owner.backup_rep_id:
+            hold_reps.append(owner.backup_rep_id)
+        if policy.holds.backup_pool is not None and lane.assign:
+            starts.append(policy.pool(policy.holds.backup_pool))
+    if lane.assign:
+        pool, _ = select_pool(view, policy)
+        if pool is not None:
+            starts.append(pool)
+    pools: dict[str, Pool] = {}
+    for start in starts:
+        pools.setdefault(start.name, start)
+        for name in start.overflow:  # _place tries the first pool's overflow list only
+            pools.setdefault(name, policy.pool(name))
+    return Reach(tuple(hold_reps), tuple(pools.values()))
 
 
 def _hold(

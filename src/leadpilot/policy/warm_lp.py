@@ -11,6 +11,14 @@ capacity and band rows are the same constraints in ``z``), so the prices mean th
 today's capacity dual plus the band's. Pairs a rep may not take are left out rather than
 bounded at zero.
 
+Across days (the batch router's replay) a pool's sample changes only by the leads that entered
+and left it (a *stable* demand sample, :meth:`~leadpilot.policy.demand.DemandModel.from_leads`):
+the LP has a fixed number of *slots*, one per sample lead, and :meth:`WarmAssignmentLP.refill`
+puts the new day's leads into the slots the departed ones left (their columns' costs and
+bounds change; a vacant slot's columns are fixed at 0) and keeps the basis, so a new day is a
+warm re-solve of a few changed rows instead of a new model solved from scratch. Every pair has
+a column; a pair a rep may not take is bounded at zero.
+
 HiGHS comes from SciPy's own bindings (``scipy.optimize._highspy``, SciPy >= 1.15);
 :func:`warm_lp_available` says whether they import, and the caller falls back to
 :func:`~leadpilot.policy.assignment_lp.solve_assignment_lp` (a cold ``linprog``) when not.
@@ -18,6 +26,7 @@ HiGHS comes from SciPy's own bindings (``scipy.optimize._highspy``, SciPy >= 1.1
 
 from __future__ import annotations
 
+from collections.abc import Hashable, Sequence
 from typing import Any
 
 import numpy as np
@@ -42,30 +51,39 @@ def warm_lp_available() -> bool:
 
 
 class WarmAssignmentLP:
-    """One pool's assignment LP on a fixed sample: ``p`` and ``allowed`` of shape
-    ``(n_sample, n_reps)``, ``penalty`` the band's price per lead; always with the later-days
-    block (its weight 0 switches it off). :meth:`solve` takes what changes between refreshes
-    and returns the price of each rep, as ``solve_assignment_lp`` does."""
+    """One pool's assignment LP on a sample: ``p`` and ``allowed`` of shape ``(n_rows,
+    n_reps)``, ``penalty`` the band's price per lead; always with the later-days block (its
+    weight 0 switches it off). :meth:`solve` takes what changes between refreshes and returns
+    the price of each rep, as ``solve_assignment_lp`` does. ``keys`` (one per row, e.g. the
+    sample leads' ids) name the rows for :meth:`refill`; ``slots`` (>= ``n_rows``, default
+    ``n_rows``) is how many rows the LP can hold."""
 
-    def __init__(self, p: NDArray[np.float64], allowed: NDArray[np.bool_], penalty: float) -> None:
+    def __init__(
+        self,
+        p: NDArray[np.float64],
+        allowed: NDArray[np.bool_],
+        penalty: float,
+        *,
+        keys: Sequence[Hashable] | None = None,
+        slots: int | None = None,
+    ) -> None:
         core = _core()
         assert core is not None, "WarmAssignmentLP needs scipy.optimize._highspy"
-        m, n = p.shape
+        rows_in, n = p.shape
+        m = max(rows_in, slots or 0)
         self.m, self.n = m, n
-        rows, cols = np.nonzero(allowed)
-        nnz_pairs = len(rows)
-        self.pairs = nnz_pairs
-        # Columns: z (today, one per allowed pair), y (later days, the same pairs), over, under.
-        num_col = 2 * nnz_pairs + 2 * n
+        self.pairs = m * n
+        # Columns: z (today, slot-major: slot s, rep r at s n + r), y (later days, the same
+        # pairs), over, under.
+        num_col = 2 * m * n + 2 * n
         # Rows: today's lead rows (m), later lead rows (m), capacity today (n), capacity
         # later (n), band high (n), band low (n).
         num_row = 2 * m + 4 * n
         self._lead_today, self._lead_later = 0, m
         self._cap_today, self._cap_later = 2 * m, 2 * m + n
         self._high, self._low = 2 * m + 2 * n, 2 * m + 3 * n
-        gain = -p[rows, cols]
-        cost = np.concatenate([gain, gain, np.full(2 * n, float(penalty))])
-        # Column-wise matrix: each pair column has 3 entries (its lead row, its rep's capacity
+        rows, cols = np.divmod(np.arange(m * n), n)
+        # Column-wise matrix: each pair column has 4 entries (its lead row, its rep's capacity
         # row, the band rows +1 / -1), the slacks one each.
         starts, index, value = [], [], []
         pos = 0
@@ -73,11 +91,11 @@ class WarmAssignmentLP:
             lead_row = (self._lead_today if block == 0 else self._lead_later) + rows
             cap_row = (self._cap_today if block == 0 else self._cap_later) + cols
             idx = np.column_stack([lead_row, cap_row, self._high + cols, self._low + cols])
-            val = np.tile([1.0, 1.0, 1.0, -1.0], (nnz_pairs, 1))
-            starts.append(pos + 4 * np.arange(nnz_pairs))
+            val = np.tile([1.0, 1.0, 1.0, -1.0], (m * n, 1))
+            starts.append(pos + 4 * np.arange(m * n))
             index.append(idx.ravel())
             value.append(val.ravel())
-            pos += 4 * nnz_pairs
+            pos += 4 * m * n
         starts.append(pos + np.arange(n))  # over_r in the high row
         index.append(self._high + np.arange(n))
         value.append(np.full(n, -1.0))
@@ -89,8 +107,14 @@ class WarmAssignmentLP:
         a_start = np.concatenate(starts).astype(np.int32)
         a_index = np.concatenate(index).astype(np.int32)
         a_value = np.concatenate(value).astype(np.float64)
+        gain = np.zeros((m, n))
+        gain[:rows_in] = -p
+        open_ = np.zeros((m, n), dtype=bool)
+        open_[:rows_in] = allowed
+        upper_pairs = np.where(open_, _INF, 0.0).ravel()
+        cost = np.concatenate([gain.ravel(), gain.ravel(), np.full(2 * n, float(penalty))])
         lower = np.zeros(num_col)
-        upper = np.full(num_col, _INF)
+        upper = np.concatenate([upper_pairs, upper_pairs, np.full(2 * n, _INF)])
         row_lower = np.full(num_row, -_INF)
         row_upper = np.zeros(num_row)
         self._highs = highs = core._Highs()
@@ -104,8 +128,55 @@ class WarmAssignmentLP:
             np.zeros(num_col, dtype=np.int32),  # integrality: all continuous
         )  # fmt: skip
         self._rhs = row_upper
+        self._keys: list[Hashable | None] = [None] * m
+        if keys is not None:
+            if len(keys) != rows_in:
+                raise ValueError(f"{len(keys)} keys for {rows_in} rows")
+            self._keys[:rows_in] = list(keys)
+        self.owners: list[object] = []  # objects whose ids are keys: kept alive by the caller
         self.solves = 0
+        self.refilled = 0  # rows replaced by refill, all told
         self.objective = float("nan")  # the last solve's optimal value (minimised)
+
+    def refill(
+        self, keys: Sequence[Hashable], p: NDArray[np.float64], allowed: NDArray[np.bool_]
+    ) -> bool:
+        """Make the LP's rows those of ``keys`` (unique; a key's ``p`` and ``allowed`` rows
+        must be the ones it had before, if it had a slot): rows whose key is still wanted keep
+        their slot, the others' slots take the new keys' rows or fall vacant. The basis is
+        kept. False (and nothing changed) when there are more keys than slots."""
+        if len(keys) > self.m:
+            return False
+        if len(set(keys)) != len(keys):
+            raise ValueError("refill needs unique keys")
+        slot_of = {k: s for s, k in enumerate(self._keys) if k is not None}
+        if len(slot_of) == len(keys) and all(k in slot_of for k in keys):
+            return True  # the same rows (the usual refresh within a day)
+        wanted = set(keys)
+        free = [s for s, k in enumerate(self._keys) if k is None or k not in wanted]
+        fresh = [i for i, k in enumerate(keys) if k not in slot_of]
+        filled = free[: len(fresh)]
+        vacated = free[len(fresh) :]
+        n = self.n
+        gain = np.zeros((len(free), n))
+        open_ = np.zeros((len(free), n), dtype=bool)
+        if fresh:
+            gain[: len(fresh)] = -p[fresh]
+            open_[: len(fresh)] = allowed[fresh]
+        for i, s in zip(fresh, filled, strict=True):
+            self._keys[s] = keys[i]
+        for s in vacated:
+            self._keys[s] = None
+        slots = np.asarray(free, dtype=np.int64)
+        pair_cols = (slots[:, None] * n + np.arange(n)).ravel()
+        cols = np.concatenate([pair_cols, pair_cols + self.m * n]).astype(np.int32)
+        costs = np.tile(gain.ravel(), 2)
+        uppers = np.tile(np.where(open_, _INF, 0.0).ravel(), 2)
+        highs = self._highs
+        highs.changeColsCost(len(cols), cols, costs)
+        highs.changeColsBounds(len(cols), cols, np.zeros(len(cols)), uppers)
+        self.refilled += len(fresh)
+        return True
 
     def solve(
         self,

@@ -11,6 +11,7 @@ Idempotency-Key routes it).
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -24,7 +25,7 @@ from leadpilot.errors import DataValidationError
 from leadpilot.policy.availability import local_day
 from leadpilot.policy.lead_history import LeadHistory
 from leadpilot.schema import Decision, Lead, Scorer, ValueModel
-from leadpilot.service.inputs import RoutingInputs, Snapshot
+from leadpilot.service.inputs import LockPlan, RoutingInputs, Snapshot
 from leadpilot.service.metrics import ServiceMetrics
 from leadpilot.service.notify import reassignment_message
 from leadpilot.service.outcomes import IntakeOutcome, Reassignment
@@ -34,10 +35,24 @@ from leadpilot.store.alerts import enqueue_webhook, record_alert
 from leadpilot.store.assignees import lapsed_reps
 from leadpilot.store.counters import decision_effects
 from leadpilot.store.decisions import StoredDecision, live_decision
-from leadpilot.store.engine import LockedConn, routing_transaction
+from leadpilot.store.engine import (
+    LockedConn,
+    RoutingLocks,
+    is_postgres,
+    lock_wait_seconds,
+    locked_pools,
+    routing_transaction,
+)
 from leadpilot.store.events import decliners
 from leadpilot.store.idempotency import lookup_response, store_response
-from leadpilot.store.intake import CounterCache, IntakeReads, Row, after_effects, read_for_intake
+from leadpilot.store.intake import (
+    CounterCache,
+    IntakeReads,
+    Row,
+    after_effects,
+    intake_identities,
+    read_for_intake,
+)
 from leadpilot.store.leads import (
     duplicate_of,
     get_lead_row,
@@ -77,7 +92,9 @@ class RoutingService:
         self._rng = np.random.default_rng(seed)
         self._rng_lock = threading.Lock()
         self.queue_gate = QueueGate()  # the worker's passes over the queue
-        # The counter rows as this process's last intake left them (see store.intake).
+        # SQLite has one writer at a time: per-pool locks would change nothing there.
+        self._per_pool = is_postgres(engine)
+        # SQLite: the counter rows as this process's last intake left them (store.intake).
         self.counters = CounterCache()
 
     # ------------------------------------------------------------------ intake
@@ -85,23 +102,59 @@ class RoutingService:
         self, lead: Lead, *, idempotency_key: str | None = None, fingerprint: str = ""
     ) -> IntakeOutcome:
         """Dedupe, route and store one lead (a retried ``idempotency_key`` gets the stored
-        outcome, ``replayed``)."""
+        outcome, ``replayed``).
+
+        On PostgreSQL the intake locks only the pools its decision may reach, worked out
+        before the lock from the policy and roster this process last routed with
+        (``RoutingInputs.lock_plan``) and checked again under the lock against those read
+        there; when they need a pool it does not hold it rolls back and retries once with
+        the wider set, then with the exclusive lock."""
         now = self.clock()
+        with self.metrics.intake_latency.time():
+            plan = self.inputs.lock_plan(lead, now) if self._per_pool else None
+            locks = None
+            if plan is not None:
+                locks = RoutingLocks(plan.pools, intake_identities(lead, idempotency_key))
+            for retry in itertools.count():
+                try:
+                    return self._intake(lead, now, locks, plan, idempotency_key, fingerprint)
+                except _NarrowLocksError as wider:
+                    # Only a per-pool attempt raises it: the loop ends at the exclusive one.
+                    self.metrics.lock_retries.labels(reason=wider.reason).inc()
+                    if wider.pools is None or locks is None or retry:
+                        locks = None
+                    else:
+                        locks = RoutingLocks(locks.pools | wider.pools, locks.identities)
+            raise AssertionError("unreachable")
+
+    def _intake(
+        self,
+        lead: Lead,
+        now: datetime,
+        locks: RoutingLocks | None,
+        plan: LockPlan | None,
+        idempotency_key: str | None,
+        fingerprint: str,
+    ) -> IntakeOutcome:
         counters: tuple[dict[str, Any], float, list[Row]] | None = None
-        with self.metrics.intake_latency.time(), self.routing_transaction() as conn:
+        with self.routing_transaction(locks) as conn:
             if idempotency_key:
                 stored = lookup_response(conn, idempotency_key, fingerprint)
                 if stored is not None:
                     return IntakeOutcome.from_json(stored)
             # One query for everything else the intake reads (see store.intake).
             reads = read_for_intake(
-                conn, lead, now, window_days=self.inputs.window_days, cache=self.counters
+                conn,
+                lead,
+                now,
+                window_days=self.inputs.window_days,
+                cache=None if self._per_pool else self.counters,
             )
             found = duplicate_of(lead, reads.duplicates)
             if found is not None:
                 outcome = self._duplicate(conn, lead, found, now)
             else:
-                outcome, counters = self._route_new(conn, lead, now, reads)
+                outcome, counters = self._route_new(conn, lead, now, reads, plan)
             if idempotency_key:
                 store_response(
                     conn,
@@ -132,13 +185,29 @@ class RoutingService:
         )
 
     def _route_new(
-        self, conn: LockedConn, lead: Lead, now: datetime, reads: IntakeReads
-    ) -> tuple[IntakeOutcome, tuple[dict[str, Any], float, list[Row]]]:
-        """Route and store a new lead; returns the outcome and the counter rows (with their
-        parameters and generation) as the decision leaves them, for ``CounterCache``."""
+        self,
+        conn: LockedConn,
+        lead: Lead,
+        now: datetime,
+        reads: IntakeReads,
+        plan: LockPlan | None = None,
+    ) -> tuple[IntakeOutcome, tuple[dict[str, Any], float, list[Row]] | None]:
+        """Route and store a new lead; returns the outcome and, on SQLite, the counter rows
+        (with their parameters and generation) as the decision leaves them, for
+        ``CounterCache``."""
         snapshot = self.inputs.load_for_intake(conn, reads)
+        held = locked_pools(conn)
+        scope = None
+        if held is not None:
+            # The policy or roster read under the lock may differ from the plan's.
+            scope, needed = self.inputs.lock_needs(snapshot, lead, now, plan)
+            if not needed <= held:
+                raise _NarrowLocksError(needed, "changed")
         account_id = snapshot.link_account(lead)
         decision = self._decide(snapshot, lead, now, declined=frozenset())
+        if scope is not None and held is not None and not scope.covers(decision, held):
+            # ``router.reach`` missed a pool the decision writes: never commit it.
+            raise _NarrowLocksError(None, "uncovered")
         values = _lead_values(decision, _NEW_ROW, now, new_lead=True)
         status = values.pop("status")
         stored = record_decision(
@@ -156,12 +225,6 @@ class RoutingService:
         snapshot.state.invalidate()
         self._count(decision, "intake")
         _alert_if_unowned(conn, decision, now)
-        # record_decision wrote exactly these effects and bumped the counters' generation
-        # once, with the increments (none without a rep: nothing written, nothing bumped).
-        credits, increments = decision_effects(decision)
-        params = reads.counter_params
-        after = after_effects(list(reads.counter_rows), params, credits, increments)
-        generation = reads.generation + (1.0 if increments else 0.0)
         outcome = IntakeOutcome(
             lead_id=lead.lead_id,
             duplicate=False,
@@ -169,7 +232,14 @@ class RoutingService:
             account_id=account_id,
             decision=stored,
         )
-        return outcome, (params, generation, after)
+        if self._per_pool:  # PostgreSQL keeps no counter rows (see store.intake)
+            return outcome, None
+        # record_decision wrote exactly these effects and bumped the counters' generation
+        # once, with the increments (none without a rep: nothing written, nothing bumped).
+        credits, increments = decision_effects(decision)
+        params = reads.counter_params
+        after = after_effects(list(reads.counter_rows), params, credits, increments)
+        return outcome, (params, reads.generation + (1.0 if increments else 0.0), after)
 
     # ------------------------------------------------------------ decisions
     def _decide(
@@ -307,10 +377,27 @@ class RoutingService:
         )
 
     @contextmanager
-    def routing_transaction(self) -> Iterator[LockedConn]:
-        """A routing transaction on the service's engine (for intake, the worker, events)."""
-        with routing_transaction(self.engine) as conn:
+    def routing_transaction(self, locks: RoutingLocks | None = None) -> Iterator[LockedConn]:
+        """A routing transaction on the service's engine (for intake, the worker, events):
+        exclusive unless ``locks`` names the pools it touches. Observes the lock wait."""
+        with routing_transaction(self.engine, locks) as conn:
+            wait = lock_wait_seconds(conn)
+            if wait is not None:
+                scope = "pools" if locks is not None else "all"
+                self.metrics.lock_wait.labels(scope=scope).observe(wait)
             yield conn
+
+
+class _NarrowLocksError(Exception):
+    """An intake needs pools it did not lock (``pools``; ``None``: unknown, take them all):
+    roll its transaction back and retry. ``reason``: ``changed`` (the policy, roster or
+    accounts read under the lock reach other pools than the plan) or ``uncovered`` (the
+    decision wrote outside its locks, a reach bug: retried under the exclusive lock)."""
+
+    def __init__(self, pools: frozenset[str] | None, reason: str) -> None:
+        super().__init__(reason)
+        self.pools = pools
+        self.reason = reason
 
 
 def _alert_if_unowned(conn: sa.Connection, decision: Decision, now: datetime) -> None:

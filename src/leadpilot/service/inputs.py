@@ -43,6 +43,7 @@ from leadpilot.policy import (
 from leadpilot.policy.assignment_lp import warm_up_solver
 from leadpilot.policy.availability import check_availability
 from leadpilot.policy.lead_history import LeadHistory
+from leadpilot.policy.lock_scope import LockScope
 from leadpilot.policy.policy_file import parse_policy_text
 from leadpilot.policy.pricer import route_priced
 from leadpilot.policy.registry import STRATEGIES
@@ -63,6 +64,7 @@ _log = logging.getLogger(__name__)
 
 __all__ = [
     "ACCOUNT_REFRESH",
+    "LockPlan",
     "RoutingInputs",
     "Snapshot",
     "load_scorer",
@@ -132,6 +134,22 @@ class _LastLeadMatcher:
         if self._last is None or self._last[0] is not lead:
             self._last = (lead, self._matcher.match(lead))
         return self._last[1]
+
+    def adopt(self, other: _LastLeadMatcher) -> None:
+        """Take ``other``'s last match (the same account index matched it)."""
+        if other._matcher is self._matcher:
+            self._last = other._last
+
+
+@dataclass(frozen=True)
+class LockPlan:
+    """The pools an intake locks, worked out before the lock from what this process last
+    routed with (``RoutingInputs.lock_plan``), and what it was worked out from."""
+
+    pools: frozenset[str]
+    scope: LockScope
+    accounts: AccountMatcher
+    matcher: _LastLeadMatcher
 
 
 @dataclass
@@ -250,6 +268,7 @@ class RoutingInputs:
         # The last snapshot's router inputs and what they were built from (compared by
         # identity: policy, roster list, scorer, value model, response hours).
         self._router_base: tuple[tuple[object, ...], RouterInputs] | None = None
+        self._scope: LockScope | None = None  # of the last policy and roster locked with
 
     @property
     def scorer(self) -> Scorer | None:
@@ -425,6 +444,48 @@ class RoutingInputs:
             except LeadpilotError:
                 continue
             todo.discard(decision.pool or "")
+
+    def lock_plan(self, lead: Lead, now: datetime) -> LockPlan | None:
+        """Before the routing lock: the pools routing ``lead`` at ``now`` needs by the policy,
+        roster and accounts this process last routed with; ``None`` before its first
+        snapshot (the caller then takes the exclusive lock)."""
+        with self._lock:
+            base, accounts = self._router_base, self._accounts
+        if base is None or accounts is None:
+            return None
+        policy, reps = base[0][0], base[0][1]
+        assert isinstance(policy, Policy)
+        assert isinstance(reps, list)
+        scope = self._lock_scope(policy, reps)
+        matcher = _LastLeadMatcher(accounts)
+        return LockPlan(scope.for_lead(lead, matcher, now), scope, accounts, matcher)
+
+    def lock_needs(
+        self, snapshot: Snapshot, lead: Lead, now: datetime, plan: LockPlan | None
+    ) -> tuple[LockScope, frozenset[str]]:
+        """Under the routing lock: the lock scope of ``snapshot`` (policy and roster read
+        there) and the pools routing ``lead`` needs with it; ``plan``'s answer when it was
+        worked out from the same policy, roster and accounts."""
+        if (
+            plan is not None
+            and plan.scope.policy is snapshot.policy
+            and plan.scope.reps is snapshot.reps
+            and plan.accounts is snapshot.accounts
+        ):
+            snapshot.matcher.adopt(plan.matcher)
+            return plan.scope, plan.pools
+        scope = self._lock_scope(snapshot.policy, snapshot.reps)
+        return scope, scope.for_lead(lead, snapshot.matcher, now)
+
+    def _lock_scope(self, policy: Policy, reps: list[Rep]) -> LockScope:
+        with self._lock:
+            cached = self._scope
+        if cached is not None and cached.policy is policy and cached.reps is reps:
+            return cached
+        scope = LockScope(policy, reps)
+        with self._lock:
+            self._scope = scope
+        return scope
 
     def warm_up(self, engine: sa.Engine, now: datetime) -> None:
         """At app start-up: build the pricer (3,000 stored leads), price every predictive

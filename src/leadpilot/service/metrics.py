@@ -30,6 +30,19 @@ class ServiceMetrics:
             buckets=_LATENCY_BUCKETS,
             registry=self.registry,
         )
+        self.lock_wait = Histogram(
+            "leadpilot_routing_lock_wait_seconds",
+            "Time to take the routing lock (PostgreSQL): per-pool (intakes) or all (exclusive)",
+            ["scope"],
+            buckets=_LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.lock_retries = Counter(
+            "leadpilot_routing_lock_retries",
+            "Intakes rolled back to retry with wider routing locks, by reason",
+            ["reason"],
+            registry=self.registry,
+        )
         self.sla_breaches = Counter(
             "leadpilot_sla_breaches", "SLA timers that expired", ["kind"], registry=self.registry
         )

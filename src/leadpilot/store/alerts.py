@@ -14,6 +14,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from leadpilot.store.tables import alerts, webhook_deliveries
 from leadpilot.store.types import utcnow
@@ -71,20 +73,34 @@ def record_alert(
     caller's clock (the service's, which tests and the demo set), never the wall clock."""
     if key is not None and _open_id(conn, key) is not None:
         return False
-    conn.execute(
-        alerts.insert().values(
-            kind=kind,
-            message=message,
-            lead_id=lead_id,
-            details=details or {},
-            created_at=now,
-            last_seen_at=now,
-            condition_key=key,
-            source="event",
-            status="open",
+    return _insert_open(
+        conn,
+        kind=kind,
+        message=message,
+        lead_id=lead_id,
+        details=details or {},
+        created_at=now,
+        last_seen_at=now,
+        condition_key=key,
+        source="event",
+        status="open",
+    )
+
+
+def _insert_open(conn: sa.Connection, **values: Any) -> bool:
+    """Insert an open alert unless one with its condition key is open (True if inserted).
+    ``ON CONFLICT DO NOTHING`` on the one-open-alert-per-condition index, not a check then an
+    insert: intakes of different pools run side by side (per-pool routing locks), and two of
+    them finding one condition must not fail the second on that index."""
+    insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
+    stmt = (
+        insert(alerts)
+        .values(**values)
+        .on_conflict_do_nothing(
+            index_elements=[alerts.c.condition_key], index_where=alerts.c.status == "open"
         )
     )
-    return True
+    return bool(conn.execute(stmt).rowcount)
 
 
 def open_alert(
@@ -309,15 +325,14 @@ def record_alert_once(
     find the same problem raise it once); the rule of ``kind`` resolves it when the condition
     clears."""
     if _open_id(conn, key) is None:
-        conn.execute(
-            alerts.insert().values(
-                kind=kind,
-                message=message,
-                details=details or {},
-                created_at=now,
-                last_seen_at=now,
-                condition_key=key,
-                source="rule",
-                status="open",
-            )
+        _insert_open(
+            conn,
+            kind=kind,
+            message=message,
+            details=details or {},
+            created_at=now,
+            last_seen_at=now,
+            condition_key=key,
+            source="rule",
+            status="open",
         )

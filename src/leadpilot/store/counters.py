@@ -20,7 +20,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from leadpilot.policy.availability import local_day
 from leadpilot.policy.state import segment_scope
 from leadpilot.schema import Decision, Rep
-from leadpilot.store.engine import LockedConn, locked
+from leadpilot.store.engine import LockedConn, exclude_routing, locked
 from leadpilot.store.tables import routing_counters as rc
 
 __all__ = [
@@ -97,9 +97,11 @@ _SCOPE_QUERY = sa.select(rc.c.key, rc.c.value).where(
 )
 
 
-# Bumped by every write of routing counters, in the same statement: a process that holds
-# the counter rows as of generation g may use them while the stored generation is still g
-# (``store.intake.CounterCache``). Not one of the rows PREFETCH_QUERY reads.
+# SQLite: bumped by every write of routing counters, in the same statement, so a process
+# that holds the counter rows as of generation g may use them while the stored generation is
+# still g (``store.intake.CounterCache``). Not one of the rows PREFETCH_QUERY reads. Not on
+# PostgreSQL: intakes of different pools run side by side there (per-pool locks), and one
+# row every counter write updates would queue their commits one behind the other.
 GENERATION_KEY = ("meta", "", "counters")
 _BUMP: dict[str, object] = dict(
     zip(("kind", "scope", "key", "value"), (*GENERATION_KEY, 1.0), strict=True)
@@ -116,8 +118,8 @@ GENERATION = (
 
 
 def with_generation(increments: Sequence[dict[str, object]]) -> list[dict[str, object]]:
-    """``increments`` plus the bump of the counters' generation (for a statement that
-    writes counters without ``upsert_counters``)."""
+    """``increments`` plus the bump of the counters' generation (SQLite, see
+    ``GENERATION_KEY``)."""
     return [*increments, _BUMP]
 
 
@@ -125,7 +127,7 @@ def upsert_counters(
     conn: LockedConn, rows: Sequence[dict[str, object]], *, increment: bool
 ) -> None:
     """Add to (``increment``, never below 0) or set many routing counters in one round
-    trip (and bump their generation)."""
+    trip (on SQLite their generation is bumped too)."""
     _upsert(conn, rows, increment=increment)
 
 
@@ -133,7 +135,7 @@ def apply_effects(
     conn: LockedConn, credits: Sequence[dict[str, object]], increments: Sequence[dict[str, object]]
 ) -> None:
     """Write a decision's counter effects (``decision_effects``): set the ``credits``, add
-    the ``increments``, the generation bumped once, with the increments (two statements)."""
+    the ``increments`` (on SQLite the generation bumped once, with them): two statements."""
     if credits:
         conn.execute(_UPSERTS[(conn.dialect.name, False)], list(credits))
     _upsert(conn, increments, increment=True)
@@ -147,11 +149,14 @@ def release_open_lead(conn: LockedConn, rep_id: str) -> None:
 def _upsert(conn: sa.Connection, rows: Sequence[dict[str, object]], *, increment: bool) -> None:
     if not rows:
         return
-    if increment:
-        conn.execute(_UPSERTS[(conn.dialect.name, True)], with_generation(rows))
-        return
-    conn.execute(_UPSERTS[(conn.dialect.name, False)], list(rows))
-    conn.execute(_UPSERTS[(conn.dialect.name, True)], [_BUMP])
+    dialect = conn.dialect.name
+    if dialect != "sqlite":
+        conn.execute(_UPSERTS[(dialect, increment)], list(rows))
+    elif increment:
+        conn.execute(_UPSERTS[(dialect, True)], with_generation(rows))
+    else:
+        conn.execute(_UPSERTS[(dialect, False)], list(rows))
+        conn.execute(_UPSERTS[(dialect, True)], [_BUMP])
 
 
 def _add(conn: sa.Connection, kind: str, scope: str, key: str, delta: float) -> None:
@@ -305,7 +310,9 @@ def rep_load(conn: sa.Connection, rep: Rep, now: datetime) -> tuple[int, int]:
 def bump_roster_version(conn: sa.Connection) -> None:
     """Note that reps or their availability changed (processes reload their roster)."""
     # A cache key, not a count the router decides by: roster writes (reps, out of office)
-    # may run in a plain write transaction.
+    # may run in a plain write transaction. They exclude routing until they commit: a rep's
+    # pools decide which pool locks guard its counters (see policy.lock_scope).
+    exclude_routing(conn)
     _add(conn, "meta", "", "roster", 1)
 
 

@@ -1,16 +1,19 @@
 """Engine factory: SQLite (WAL, busy timeout, foreign keys) or PostgreSQL (psycopg 3).
 
 Routing writes are serialised by ``routing_transaction``, the one way to obtain a
-``LockedConn``; see its docstring for the locks and the order they are taken in.
+``LockedConn``: per pool for intakes, globally for the rest; see its docstring for the locks
+and the order they are taken in.
 """
 
 from __future__ import annotations
 
+import hashlib
 import threading
 import time
 import weakref
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
 from typing import Any, NewType
 
 import sqlalchemy as sa
@@ -20,9 +23,13 @@ from leadpilot.errors import ConfigError, StoreError
 
 __all__ = [
     "LockedConn",
+    "RoutingLocks",
+    "exclude_routing",
     "in_write_transaction",
     "is_postgres",
+    "lock_wait_seconds",
     "locked",
+    "locked_pools",
     "make_engine",
     "routing_lock_key",
     "routing_transaction",
@@ -35,7 +42,8 @@ __all__ = [
 LockedConn = NewType("LockedConn", sa.Connection)
 
 _SQLITE_BUSY_TIMEOUT_MS = 30_000
-# Arbitrary, fixed 64-bit key of leadpilot's routing advisory lock.
+# Arbitrary, fixed 64-bit key of leadpilot's global routing advisory lock (see
+# routing_transaction: taken exclusively by paths that touch every pool, shared by intakes).
 _ROUTING_LOCK_KEY = 7_311_225_340_195
 # One in-process writer lock per SQLite engine. Why: a thread that finds the database write
 # lock taken waits in SQLite's busy handler, which *sleeps* in steps of up to 100 ms and is
@@ -187,28 +195,71 @@ def in_write_transaction(conn: sa.Connection) -> bool:
     return bool(conn.info.get(_WRITING))
 
 
-_ADVISORY_LOCK = sa.select(sa.func.pg_advisory_xact_lock(sa.bindparam("key", type_=sa.BigInteger)))
-_LOCKED = "leadpilot_routing_lock"  # conn.info flag while a routing transaction is open
+_LOCKED = "leadpilot_routing_lock"  # conn.info: the transaction's RoutingLocks, or ALL
+_ALL = "all"  # conn.info marker of the exclusive form
+_LOCK_WAIT = "leadpilot_lock_wait"  # conn.info: seconds the lock statement took
+# The exclusive form: the global key alone.
+_EXCLUSIVE = sa.select(sa.func.pg_advisory_xact_lock(sa.bindparam("key", type_=sa.BigInteger)))
+# The per-pool form, one round trip: the global key (first in the array) shared, then every
+# other key exclusively, in the array's order. Function Scan feeds the aggregate row by row in
+# array order, so the locks are taken in that order (and waited for one at a time).
+_PER_POOL = sa.text(
+    "SELECT count(CASE WHEN i = 1 THEN pg_advisory_xact_lock_shared(k) "
+    "ELSE pg_advisory_xact_lock(k) END) "
+    "FROM unnest(CAST(:keys AS bigint[])) WITH ORDINALITY AS t(k, i)"
+)
 
 
-def routing_lock_key(pool: str | None) -> int:
-    """The advisory-lock key of routing decisions in ``pool``.
+@dataclass(frozen=True)
+class RoutingLocks:
+    """What a routing transaction that does not touch every pool locks: the routing keys of
+    ``pools`` (``routing_lock_key``) and of ``identities`` (an intake's lead id, external id,
+    email and Idempotency-Key, so two intakes that could be duplicates of each other, or
+    retries of one request, still run one after the other whatever pools they reach)."""
 
-    Every pool maps to one key today: a decision reads the counters of candidates from any
-    pool (fallbacks, backups, the open-lead cap spans pools), so per-pool keys would let two
-    pools' decisions race on a shared rep. The pool is in the signature so that locking per
-    pool is a change to this function alone once those reads are partitioned."""
-    del pool
-    return _ROUTING_LOCK_KEY
+    pools: frozenset[str]
+    identities: frozenset[str] = frozenset()
+
+    def keys(self) -> list[int]:
+        """The advisory keys in the order they are taken: the global key (taken shared), then
+        the pool and identity keys in ascending order (every transaction takes them in that
+        one order, so two can never wait for each other in a cycle)."""
+        rest = {routing_lock_key(p) for p in self.pools}
+        rest |= {_hashed_key("identity", i) for i in self.identities}
+        return [_ROUTING_LOCK_KEY, *sorted(rest)]
+
+
+def _hashed_key(namespace: str, text: str) -> int:
+    """A stable signed 64-bit advisory key for ``text`` (a collision only serialises two
+    unrelated transactions: it costs time, never correctness)."""
+    digest = hashlib.blake2b(f"leadpilot:{namespace}:{text}".encode(), digest_size=8).digest()
+    key = int.from_bytes(digest, "big", signed=True)
+    return key if key != _ROUTING_LOCK_KEY else key + 1
+
+
+def routing_lock_key(pool: str) -> int:
+    """The advisory-lock key of routing decisions in ``pool`` (see ``RoutingLocks``)."""
+    return _hashed_key("pool", pool)
 
 
 @contextmanager
-def routing_transaction(engine: sa.Engine, pool: str | None = None) -> Iterator[LockedConn]:
+def routing_transaction(
+    engine: sa.Engine, locks: RoutingLocks | None = None
+) -> Iterator[LockedConn]:
     """A write transaction holding the routing lock; commits on success.
 
-    Why one lock: a decision reads every candidate's counters and a pool's round-robin
-    cursor, then writes them; holding one lock for that read-modify-write is what makes N
-    replicas unable to over-assign, at a cost of a few milliseconds of serial time per lead.
+    A decision reads candidates' counters and a pool's round-robin cursor, then writes them;
+    holding a lock over that read-modify-write is what makes N replicas unable to
+    over-assign. On PostgreSQL the lock has two levels:
+
+    - ``locks=None``: the global key **exclusively**. For paths that may touch any pool
+      (worker passes, events and reassignments, policy activation, KPI rollups): they run
+      alone, as every routing write did before per-pool locks.
+    - ``locks``: the global key **shared**, then the keys of ``locks.pools`` and
+      ``locks.identities`` exclusively (``RoutingLocks.keys``). Intakes that reach disjoint
+      pools run side by side; every exclusive path still excludes them all. The caller must
+      name every pool whose counters the transaction reads or writes
+      (``policy.lock_scope``); ``locked_pools`` tells store code what was locked.
 
     Lock order (always this order, so no two paths can deadlock):
 
@@ -216,25 +267,66 @@ def routing_transaction(engine: sa.Engine, pool: str | None = None) -> Iterator[
        one process queue without SQLite's sleeping busy handler;
     2. the database transaction: SQLite's write lock taken at ``BEGIN IMMEDIATE``; on
        PostgreSQL a plain ``BEGIN``;
-    3. PostgreSQL only: the transaction-scoped advisory lock ``routing_lock_key(pool)``,
-       the first statement of the transaction (SQLite's write lock already serialises);
+    3. PostgreSQL only, the first statement: the global advisory key, then (shared form) the
+       pool and identity keys in ascending order. SQLite has one writer at a time, so
+       ``locks`` changes nothing there: every routing transaction is serial, as before;
     4. row locks taken inside: ``SELECT ... FOR UPDATE`` on a lead, ``FOR UPDATE SKIP
        LOCKED`` on due timers and webhook deliveries.
 
     The migration lock (another advisory key, ``store.migrations.env``) is only taken by
     ``upgrade``, never inside a routing transaction. Writes that do not change routing state
-    (reps, policies, tokens, webhook deliveries) use ``write_transaction``, which takes 1-2.
+    (policies, tokens, webhook deliveries) use ``write_transaction``, which takes 1-2; roster
+    writes add the global key exclusively (``exclude_routing``).
     """
     with write_transaction(engine) as conn:
-        if is_postgres(conn):
-            conn.execute(_ADVISORY_LOCK, {"key": routing_lock_key(pool)})
         info = conn.info  # still reachable once an error invalidated the connection
-        info[_LOCKED] = True
+        if is_postgres(conn):
+            started = time.perf_counter()
+            if locks is None:
+                conn.execute(_EXCLUSIVE, {"key": _ROUTING_LOCK_KEY})
+            else:
+                conn.execute(_PER_POOL, {"keys": locks.keys()})
+            info[_LOCK_WAIT] = time.perf_counter() - started
+        info[_LOCKED] = locks if locks is not None else _ALL
         try:
             yield LockedConn(conn)
         finally:
             # info belongs to the pooled DBAPI connection: clear it before it goes back.
             info.pop(_LOCKED, None)
+            info.pop(_LOCK_WAIT, None)
+
+
+def locked_pools(conn: sa.Connection) -> frozenset[str] | None:
+    """The pools a routing transaction locked, ``None`` when it holds every pool (the
+    exclusive form, or SQLite, where one writer at a time holds them all)."""
+    found = conn.info.get(_LOCKED)
+    if found is None:
+        raise RuntimeError("locked_pools() outside routing_transaction")
+    if isinstance(found, RoutingLocks) and is_postgres(conn):
+        return found.pools
+    return None
+
+
+def lock_wait_seconds(conn: sa.Connection) -> float | None:
+    """How long the routing transaction's lock statement took (PostgreSQL; ``None`` on
+    SQLite, where the wait is in the in-process writer lock and ``BEGIN IMMEDIATE``)."""
+    wait = conn.info.get(_LOCK_WAIT)
+    return float(wait) if wait is not None else None
+
+
+def exclude_routing(conn: sa.Connection) -> None:
+    """Wait for every routing transaction to finish and keep new ones out until this
+    transaction ends (PostgreSQL: the global key exclusively; SQLite's write transaction
+    already does). Roster writes call it: which pools a rep belongs to decides which pool
+    keys guard its counters, so a roster change must not commit while an intake that read
+    the old roster still holds its keys."""
+    if not is_postgres(conn):
+        return
+    held = conn.info.get(_LOCKED)
+    if isinstance(held, RoutingLocks):
+        # Upgrading a shared global key would deadlock against another upgrader.
+        raise RuntimeError("a per-pool routing transaction cannot exclude routing")
+    conn.execute(_EXCLUSIVE, {"key": _ROUTING_LOCK_KEY})
 
 
 def locked(conn: sa.Connection) -> LockedConn:

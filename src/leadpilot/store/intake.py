@@ -38,6 +38,7 @@ __all__ = [
     "IntakeReads",
     "Row",
     "after_effects",
+    "intake_identities",
     "read_for_intake",
     "routing_versions",
 ]
@@ -99,14 +100,14 @@ Row = tuple[str, str, str, float]
 
 
 class CounterCache:
-    """The counter rows (``PREFETCH_QUERY``'s) an intake read, as they stand after this
-    process's last intake committed, with their generation (``counters.GENERATION``,
-    bumped by every counter write in any process). Why: re-reading them was about a quarter
-    of an intake's CPU on SQLite (some 250 rows for 100 reps, with the window sums grouped
-    on every read), while between two intakes of one process they change only by the
-    first one's own decision. An intake sends the generation it holds; the database sends
-    the rows only when the stored generation differs (another process, the worker or an
-    event wrote counters since), and the intake then uses them instead."""
+    """SQLite: the counter rows (``PREFETCH_QUERY``'s) an intake read, as they stand after
+    this process's last intake committed, with their generation (``counters.GENERATION``,
+    bumped by every counter write in any process; none on PostgreSQL, see there). Why:
+    re-reading them was about a quarter of an intake's CPU on SQLite (some 250 rows for 100
+    reps, the window sums grouped on every read), while between two intakes of one process
+    they change only by the first one's own decision. An intake sends the generation it
+    holds; the database sends the rows only when the stored generation differs (another
+    process, the worker or an event wrote counters since), and the intake uses those."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -213,6 +214,18 @@ def read_for_intake(
         counter_params=counter_params,
         generation=generation,
     )
+
+
+def intake_identities(lead: Lead, idempotency_key: str | None) -> frozenset[str]:
+    """The identities an intake of ``lead`` locks besides its pools
+    (``engine.RoutingLocks``): every value the duplicate check matches on, and the
+    Idempotency-Key. Two intakes that could find each other as duplicates, or that replay
+    one request, then share a key and run one after the other, even when they reach
+    different pools."""
+    names = {f"{name}:{value}" for name, value in duplicate_params(lead).items() if value}
+    if idempotency_key:
+        names.add(f"idempotency_key:{idempotency_key}")
+    return frozenset(names)
 
 
 # The active policy's version and the roster version, in one round trip (built once).

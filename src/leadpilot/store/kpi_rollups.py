@@ -30,6 +30,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql as pg
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -46,6 +47,7 @@ from leadpilot.store.tables import (
 from leadpilot.store.types import as_utc
 
 __all__ = [
+    "MARK_DIRTY_POSTGRES",
     "LeadGroup",
     "WindowTotals",
     "day_of",
@@ -193,11 +195,39 @@ def _marks_upsert(dialect: str) -> Any:
 _MARK = {dialect: _marks_upsert(dialect) for dialect in ("postgresql", "sqlite")}
 
 
+def _mark_dirty_postgres() -> Any:
+    """Mark the distinct days of the array ``mark_days`` dirty, leaving out those already
+    dirty before the insert. Why: ``ON CONFLICT DO UPDATE`` locks the row it meets until
+    commit, and today's mark is met by every intake, so intakes holding different routing
+    locks (different pools) queued on it. A dirty mark is cleaned only under the exclusive
+    routing lock (``refresh_day``), so it is still dirty when the marking transaction
+    commits."""
+    days = (
+        sa.func.unnest(sa.bindparam("mark_days", type_=pg.ARRAY(sa.Date)))
+        .table_valued("day")
+        .render_derived(name="mark_rows")
+    )
+    dirty = sa.select(kpi_day_marks.c.day).where(
+        kpi_day_marks.c.day == days.c.day, kpi_day_marks.c.dirty
+    )
+    stmt = pg_insert(kpi_day_marks).from_select(
+        ["day", "dirty"], sa.select(days.c.day, sa.true()).where(~dirty.exists())
+    )
+    return stmt.on_conflict_do_update(index_elements=[kpi_day_marks.c.day], set_={"dirty": True})
+
+
+MARK_DIRTY_POSTGRES = _mark_dirty_postgres()
+
+
 def mark_days(conn: sa.Connection, days: Iterable[date]) -> None:
     """Mark days dirty (their rollups are rebuilt before they are used again)."""
-    rows = [{"day": d, "dirty": True} for d in sorted(set(days))]
-    if rows:
-        conn.execute(_MARK[conn.dialect.name], rows)
+    wanted = sorted(set(days))
+    if not wanted:
+        return
+    if conn.dialect.name == "postgresql":
+        conn.execute(MARK_DIRTY_POSTGRES, {"mark_days": wanted})
+    else:
+        conn.execute(_MARK["sqlite"], [{"day": d, "dirty": True} for d in wanted])
 
 
 def mark_lead(conn: sa.Connection, lead_id: str) -> None:

@@ -29,13 +29,17 @@ from leadpilot.store.counters import (
     apply_effects,
     decision_effects,
     release_open_lead,
-    with_generation,
 )
 from leadpilot.store.decisions import StoredDecision, decision_row, stored_decision
 from leadpilot.store.engine import LockedConn
-from leadpilot.store.kpi_rollups import day_of, mark_days, mark_lead_duplicates
+from leadpilot.store.kpi_rollups import (
+    MARK_DIRTY_POSTGRES,
+    day_of,
+    mark_days,
+    mark_lead_duplicates,
+)
 from leadpilot.store.leads import update_lead
-from leadpilot.store.tables import decisions, kpi_day_marks, leads, routing_counters, sla_timers
+from leadpilot.store.tables import decisions, leads, routing_counters, sla_timers
 from leadpilot.store.timers import cancel_timers, timer_row
 
 __all__ = ["DecisionRecord", "TimerStart", "record_decision"]
@@ -157,16 +161,8 @@ def _postgres_record(n_timers: int) -> sa.Select[Any]:
         )
     ctes.append(_counter_upsert("credit_", increment=False).cte("credits"))
     ctes.append(_counter_upsert("count_", increment=True).cte("counts"))
-    ctes.append(_marks_upsert().cte("kpi_marks"))
+    ctes.append(MARK_DIRTY_POSTGRES.cte("kpi_marks"))
     return sa.select(decision.c.id).add_cte(*ctes)
-
-
-def _marks_upsert() -> Any:
-    """The KPI rollup days a new lead dirties (``store.kpi_rollups``): distinct days, as one
-    ``INSERT ... ON CONFLICT`` may not touch a row twice."""
-    days = sa.func.unnest(sa.bindparam("mark_days", type_=pg.ARRAY(sa.Date)))
-    stmt = pg.insert(kpi_day_marks).from_select(["day", "dirty"], sa.select(days, sa.true()))
-    return stmt.on_conflict_do_update(index_elements=[kpi_day_marks.c.day], set_={"dirty": True})
 
 
 _POSTGRES_RECORD = {n: _postgres_record(n) for n in range(3)}
@@ -208,8 +204,6 @@ def _record_first(
         for i, timer in enumerate(timer_rows):
             params.update({f"t{i}_{k}": v for k, v in timer.items()})
         params.update(_arrays("credit_", credits))
-        if increments:  # the counters' generation moves with every counter write
-            increments = with_generation(increments)
         params.update(_arrays("count_", increments))
         params["mark_days"] = days
         return int(conn.execute(_POSTGRES_RECORD[len(timer_rows)], params).scalar_one())
