@@ -285,8 +285,8 @@ def suite(postgres: str | None) -> list[Benchmark]:
         # LEADPILOT_TEST_POSTGRES_URL, so its smoke run covers this script).
         *([Benchmark("replica_throughput", "replica_throughput.py", ("--db", server),
                      ("--db", server, "--smoke"), quiet_s=300, tier=DEEP,
-                     basis="2026-12-03 at load 15-26: 6 configurations x 30 s of load plus "
-                           "start-ups, 12.8 min wall (163 s CPU in the load generator)")]
+                     basis="2026-12-03 at load 19-36: 6 configurations x 30 s of load plus "
+                           "start-ups, 9.6 min wall (163 s CPU, its servers included)")]
           if (server := postgres or os.environ.get("LEADPILOT_TEST_POSTGRES_URL")) else []),
         Benchmark("simulate_speed_36k", "simulate_speed.py", (), None, quiet_s=210, tier=DEEP,
                   basis="README: 184-193 s CPU at load ~1 (2026-12-03) + routing model"),

@@ -13,10 +13,10 @@ round-robin policy, then ``--replicas`` ``leadpilot serve`` processes start on l
 lead when the previous one is answered, until ``--leads`` leads or ``--seconds`` seconds,
 whichever comes first (after a warm-up of 10 leads per replica, not counted). Reported per
 configuration: routed leads/s, latency p50/p99 (ms, send to answer), the servers' CPU per
-lead and the database backends' CPU per lead (both from /proc), how many cores that keeps
-busy, and the mean wait for the routing lock per intake (the servers' own
-``leadpilot_routing_lock_wait_seconds``), with the load average. Output: a table, and JSON
-with ``--out``.
+lead and the database backends' CPU per lead (both from /proc), the load generator's own CPU
+per lead, how many cores the three keep busy, and the mean wait for the routing lock per
+intake (the servers' own ``leadpilot_routing_lock_wait_seconds``), with the load average.
+Output: a table, and JSON with ``--out``.
 """
 
 from __future__ import annotations
@@ -69,7 +69,8 @@ class Result:
     p99_ms: float
     server_cpu_ms_per_lead: float
     db_cpu_ms_per_lead: float
-    cores_busy: float  # (server + database CPU) / wall
+    client_cpu_ms_per_lead: float  # the load generator's (this process's) CPU
+    cores_busy: float  # (server + database + load generator CPU) / wall
     lock_wait_ms_per_intake: float
     lock_retries: float
     load_avg_1m: float
@@ -262,6 +263,7 @@ def run_config(
                 client.post(f"{server.url}/v1/leads", json=body).raise_for_status()
         wait0, count0, retries0 = _lock_figures(servers, token)
         backend_cpu = _BackendCpu(admin, database)
+        client_cpu0 = time.process_time()
         server_cpu0 = [_cpu_s(s.process.pid) for s in servers]
         latencies: list[float] = []
         errors = [0]
@@ -303,6 +305,7 @@ def run_config(
             t.join()
         wall = time.perf_counter() - started
         server_cpu = sum(_cpu_s(s.process.pid) for s in servers) - sum(server_cpu0)
+        client_cpu = time.process_time() - client_cpu0
         db_cpu = backend_cpu.stop()
         load = os.getloadavg()[0]
         wait1, count1, retries1 = _lock_figures(servers, token)
@@ -324,7 +327,8 @@ def run_config(
         p99_ms=round(float(np.percentile(latencies, 99)), 1) if n else float("nan"),
         server_cpu_ms_per_lead=round(server_cpu * 1000 / max(n, 1), 2),
         db_cpu_ms_per_lead=round(db_cpu * 1000 / max(n, 1), 2),
-        cores_busy=round((server_cpu + db_cpu) / wall, 2),
+        client_cpu_ms_per_lead=round(client_cpu * 1000 / max(n, 1), 2),
+        cores_busy=round((server_cpu + db_cpu + client_cpu) / wall, 2),
         lock_wait_ms_per_intake=round((wait1 - wait0) * 1000 / intakes, 2),
         lock_retries=retries1 - retries0,
         load_avg_1m=round(load, 2),
@@ -335,14 +339,15 @@ def table(results: list[Result]) -> str:
     """The results as a Markdown table."""
     head = (
         "| replicas | pools | leads | leads/s | p50 ms | p99 ms | server CPU ms/lead "
-        "| DB CPU ms/lead | cores busy | lock wait ms/intake | load 1m |"
+        "| DB CPU ms/lead | client CPU ms/lead | cores busy | lock wait ms/intake | load 1m |"
     )
-    rows = [head, "|" + "---|" * 11]
+    rows = [head, "|" + "---|" * 12]
     for r in results:
         rows.append(
             f"| {r.replicas} | {r.pools} | {r.leads} | {r.leads_per_s} | {r.p50_ms} | "
             f"{r.p99_ms} | {r.server_cpu_ms_per_lead} | {r.db_cpu_ms_per_lead} | "
-            f"{r.cores_busy} | {r.lock_wait_ms_per_intake} | {r.load_avg_1m} |"
+            f"{r.client_cpu_ms_per_lead} | {r.cores_busy} | {r.lock_wait_ms_per_intake} | "
+            f"{r.load_avg_1m} |"
         )
     return "\n".join(rows)
 

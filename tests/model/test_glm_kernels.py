@@ -18,6 +18,12 @@ from leadpilot.schema import Lead
 pytestmark = pytest.mark.skipif(not glm_kernels.AVAILABLE, reason="numba is not installed")
 
 
+@pytest.fixture(autouse=True, scope="module")
+def _loaded() -> None:
+    """numba loaded, as in a process that has scored a batch."""
+    assert glm_kernels.load()
+
+
 def _numpy(stack: GLMStack, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The numpy code's categorical part and full margins (the reference)."""
     saved = glm_kernels.AVAILABLE
@@ -133,3 +139,31 @@ def test_without_numba_the_numpy_code_runs() -> None:
         [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
     )
     assert out.stdout.strip() == "False"
+
+
+def test_numba_is_imported_by_the_first_batch_only() -> None:
+    """A process scoring a few rows never pays numba's import; the first call with
+    ``IMPORT_ROWS`` rows loads it, and the few-row calls after it use the loops."""
+    code = f"""
+import sys
+import numpy as np
+sys.path.insert(0, {os.path.dirname(__file__)!r})
+from test_glm_kernels import _rows, _stack
+from leadpilot.model import glm_kernels
+stack = _stack(seed=2)
+few = _rows(12, seed=2)
+stack.add_numeric(stack.categorical_margins(few), few)
+print("numba" in sys.modules, glm_kernels.kernel("numeric") is not None)
+many = _rows(glm_kernels.IMPORT_ROWS, seed=3)
+stack.add_numeric(stack.categorical_margins(many), many)
+print("numba" in sys.modules, glm_kernels.kernel("numeric") is not None)
+"""
+    env = {k: v for k, v in os.environ.items() if k != "LEADPILOT_NO_NUMBA"}
+    out = subprocess.run(
+        [sys.executable, "-W", "ignore", "-c", code],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert out.stdout.split("\n")[:2] == ["False False", "True True"]

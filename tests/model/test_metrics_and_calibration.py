@@ -13,6 +13,7 @@ from leadpilot.model.confidence import top_vs_pool
 from leadpilot.model.metrics import (
     _weighted_auc,
     auc_difference,
+    auc_differences,
     expected_calibration_error,
 )
 from leadpilot.model.training import temporal_split
@@ -50,6 +51,24 @@ def test_auc_difference_interval_covers_point_and_sign() -> None:
     assert d["auc_diff_low"] < d["auc_diff"] < d["auc_diff_high"]
     assert d["auc_diff_low"] > 0
     assert d["auc_diff"] == pytest.approx(roc_auc_score(y, good) - roc_auc_score(y, bad))
+
+
+def test_auc_differences_equal_one_call_per_other_model() -> None:
+    """Sharing the bootstrap weights across the other models changes no number: each
+    entry is bit for bit the pairwise call's (ties in the scores included)."""
+    rng = np.random.default_rng(5)
+    y = (rng.random(2_000) < 0.25).astype(float)
+    model = y + rng.normal(0, 1.0, 2_000)
+    others = {
+        "noisy": y + rng.normal(0, 2.0, 2_000),
+        "tied": np.round(y + rng.normal(0, 1.5, 2_000)),  # a handful of distinct scores
+        "constant": np.full(2_000, 0.3),
+    }
+    got = auc_differences(y, model, others, n_boot=50, seed=3)
+    assert list(got) == list(others)
+    for name, p in others.items():
+        assert got[name] == auc_difference(y, model, p, n_boot=50, seed=3)
+    assert got["constant"]["auc_diff"] == pytest.approx(roc_auc_score(y, model) - 0.5)
 
 
 def test_temporal_split_is_ordered_and_complete() -> None:

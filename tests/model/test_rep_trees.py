@@ -13,7 +13,13 @@ import pytest
 from leadpilot.ingest import leads_from_frame
 from leadpilot.model import ConversionModel
 from leadpilot.model.card import rep_structure_lines
-from leadpilot.model.rep_trees import RepTrees, average_boosters
+from leadpilot.model.rep_trees import (
+    RepTrees,
+    RepTreesConfig,
+    average_boosters,
+    fit_rep_trees,
+    tree_outputs,
+)
 from leadpilot.synth import World, generate_world
 from leadpilot.synth.history import draw_outcomes
 from leadpilot.synth.rep_effects import RepEffect
@@ -119,3 +125,86 @@ def test_average_boosters_scores_and_explains_as_the_average() -> None:
     mean_shap = np.mean([b.predict(Xt, pred_contrib=True) for b in bags], axis=0)
     np.testing.assert_allclose(merged.predict(Xt, pred_contrib=True), mean_shap, atol=1e-12)
     assert average_boosters(bags[:1]) is bags[0]
+
+
+def test_tree_outputs_match_one_predict_per_tree() -> None:
+    """The per-tree outputs read from the leaves equal LightGBM's own one-tree predictions
+    (numeric and categorical splits), and sum to the booster's raw score."""
+    rng = np.random.default_rng(4)
+    X = rng.random((500, 3))
+    X[:, 2] = rng.integers(0, 6, 500)
+    z = 1.5 * X[:, 0] - 0.7 + 0.9 * np.isin(X[:, 2], (1, 4))
+    y = (rng.random(500) < 1 / (1 + np.exp(-z))).astype(float)
+    data = lgb.Dataset(X, y, categorical_feature=[2], params={"verbose": -1})
+    params = {"objective": "binary", "verbose": -1, "num_leaves": 6, "min_data_per_group": 10,
+              "max_cat_to_onehot": 2}  # fmt: skip
+    booster = lgb.train(params, data, 25)
+    Xt = rng.random((60, 3))
+    Xt[:, 2] = rng.integers(0, 6, 60)
+    got = tree_outputs(booster, Xt)
+    assert got.shape == (25, 60)
+    for i in range(25):
+        one = booster.predict(Xt, raw_score=True, start_iteration=i, num_iteration=1)
+        np.testing.assert_array_equal(got[i], one)
+    np.testing.assert_allclose(got.sum(axis=0), booster.predict(Xt, raw_score=True), atol=1e-12)
+
+
+@pytest.mark.parametrize(
+    ("n_rows", "bags"),
+    # floor(5 * 2,500 / n) between 1 and 5; every bag up to 2,500 leads
+    [
+        (300, 5),
+        (2_500, 5),
+        (2_501, 4),
+        (3_125, 4),
+        (3_126, 3),
+        (4_000, 3),
+        (5_000, 2),
+        (6_250, 2),
+        (6_251, 1),
+        (1_000_000, 1),
+    ],
+)
+def test_bags_for_shrinks_with_the_reps_leads(n_rows: int, bags: int) -> None:
+    assert RepTreesConfig().bags_for(n_rows) == bags
+    assert RepTreesConfig(bags=1).bags_for(n_rows) == 1
+
+
+def test_fit_rep_trees_bags_small_reps_and_recovers_planted_effects() -> None:
+    """Two reps whose outcomes differ from the team's prediction (``init``) by a known
+    step on one attribute (+0.8 log-odds above 0.5, -0.8 below; the opposite for the other
+    rep): a rep with 1,500 leads gets 5 averaged boosters, one with 12,000 leads one, and
+    each rep's trees recover the sign of its step and most of its size (the rounds are
+    chosen for both reps together, so both are shrunk alike)."""
+    rng = np.random.default_rng(11)
+    n_small, n_big = 1_500, 12_000
+    n = n_small + n_big
+    rep = rng.permutation(np.r_[np.zeros(n_small), np.ones(n_big)])
+    X = np.column_stack([rng.random(n), rng.random(n), rep])
+    init = rng.normal(-0.5, 0.5, n)
+    sign = np.where(rep == 0, 1.0, -1.0)
+    step = 0.8 * sign * np.where(X[:, 0] > 0.5, 1.0, -1.0)
+    y = (rng.random(n) < 1 / (1 + np.exp(-(init + step)))).astype(float)
+    cfg = RepTreesConfig()
+    trees, rounds = fit_rep_trees(
+        X,
+        y,
+        init,
+        rep_column=2,
+        ignore=[2],
+        feature_names=["a", "b", "rep"],
+        categorical=[],
+        config=cfg,
+    )
+    assert trees is not None
+    assert rounds > 0
+    assert trees.boosters[0].num_trees() == 5 * rounds
+    assert trees.boosters[1].num_trees() == rounds
+    grid = np.column_stack([np.linspace(0.01, 0.99, 99), np.full(99, 0.5), np.zeros(99)])
+    recovered = {}
+    for code, s in ((0, 1.0), (1, -1.0)):
+        grid[:, 2] = code
+        z = trees.predict(grid)
+        gap = z[grid[:, 0] > 0.55].mean() - z[grid[:, 0] < 0.45].mean()  # true gap: 1.6 * s
+        recovered[code] = gap / (1.6 * s)
+        assert 0.6 < recovered[code] < 1.1

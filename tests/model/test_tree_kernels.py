@@ -8,11 +8,17 @@ import lightgbm as lgb
 import numpy as np
 import pytest
 
-from leadpilot.model import ConversionModel, tree_kernels
+from leadpilot.model import ConversionModel, glm_kernels, tree_kernels
 from leadpilot.model.raw_predict import raw_scores
 from leadpilot.model.rep_trees import RepTrees, fit_rep_trees
 
-pytestmark = pytest.mark.skipif(not tree_kernels.AVAILABLE, reason="numba is not installed")
+pytestmark = pytest.mark.skipif(not glm_kernels.AVAILABLE, reason="numba is not installed")
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _loaded() -> None:
+    """numba loaded, as in a process that has scored a batch."""
+    assert glm_kernels.load()
 
 
 def _data(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:

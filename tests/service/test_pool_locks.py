@@ -179,6 +179,26 @@ def _run(engine: sa.Engine, locks: RoutingLocks | None) -> None:
         conn.execute(sa.text("SELECT 1"))
 
 
+def test_a_roster_write_waits_for_intakes_and_cannot_run_inside_one(pg_url: str) -> None:
+    # A rep's pools decide which keys guard its counters: a roster change must not commit
+    # while an intake that read the old roster holds its keys.
+    engine = migrated_engine(pg_url)
+    rep = Rep(rep_id="r1", pool="A", timezone="UTC")
+    with routing_transaction(engine, _locks("A")):
+        writer = _Background(lambda: _upsert(engine, rep))
+        _wait_until_waiting(engine, GLOBAL_KEY)
+        assert not writer.done.is_set()
+    writer.join()
+    with routing_transaction(engine, _locks("A")) as conn, pytest.raises(RuntimeError):
+        upsert_reps(conn, [rep])
+    engine.dispose()
+
+
+def _upsert(engine: sa.Engine, rep: Rep) -> None:
+    with write_transaction(engine) as conn:
+        upsert_reps(conn, [rep])
+
+
 def test_keys_are_taken_global_first_then_in_ascending_order(pg_engine: sa.Engine) -> None:
     # Two pool names whose keys sort the other way round from the names, so that neither
     # name order nor the order given can pass for key order.

@@ -12,7 +12,7 @@ from leadpilot.errors import ModelError
 from leadpilot.model.estimator import ConversionModel
 from leadpilot.model.features import FeatureState, target_values
 from leadpilot.model.metrics import (
-    auc_difference,
+    auc_differences,
     metrics,
     metrics_by_group,
     reliability_table,
@@ -91,11 +91,12 @@ def assess(model: ConversionModel, history: pd.DataFrame) -> dict[str, Any]:
     unknown = _unknown_reps(model, frame)
     p = model.predict_proba(frame)
     results = {"model": metrics(y, p)}
-    comparisons = {}
-    for name, pb in _count_baselines(model.fitted_.state, frame).items():
+    baselines = _count_baselines(model.fitted_.state, frame)
+    for name, pb in baselines.items():
         results[name] = metrics(y, pb)
-        if 0 < y.sum() < len(y):
-            comparisons[name] = auc_difference(y, p, pb, seed=model.random_state)
+    comparisons = (
+        auc_differences(y, p, baselines, seed=model.random_state) if 0 < y.sum() < len(y) else {}
+    )
     by_group = {
         col: metrics_by_group(y, p, frame[col]).to_dict(orient="records")
         for col in ("rep_id", "industry", "size_band", "source")

@@ -268,8 +268,9 @@ def rep_structure_lines(effects: Sequence[Mapping[str, Any]], enabled: bool) -> 
         "",
         "Each rep has a few small trees that learn where that rep converts better or worse "
         "than the team model predicts for the same lead, over every lead attribute and their "
-        "combinations (nobody listed them); they are grown five times on different samples of "
-        "the rep's leads and averaged, so one lucky run of deals does not make an edge. The "
+        "combinations (nobody listed them); for a rep with up to 2,500 leads they are grown "
+        "five times on different samples of the rep's leads and averaged, so one lucky run of "
+        "deals does not make an edge (fewer times above that, once above 6,250 leads). The "
         "largest effects on the latest settled leads (points: percentage points of conversion "
         "against the team model's prediction for that rep; size: the gap between best and "
         "worst in log-odds, 1.0 is large):",

@@ -20,7 +20,7 @@ from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
 from leadpilot.model.baselines import fit_predict_baselines
 from leadpilot.model.estimator import ConversionModel
 from leadpilot.model.metrics import (
-    auc_difference,
+    auc_differences,
     jsonable,
     metrics,
     metrics_by_group,
@@ -180,10 +180,9 @@ def _evaluate(
     p_te = held_out.calibrator.transform(z_te)
     results = {"model": metrics(y_te, p_te)}
     results["model (uncalibrated)"] = metrics(y_te, 1.0 / (1.0 + np.exp(-z_te)))
-    comparisons = {}
     for name, p in base.items():
         results[name] = metrics(y_te, p)
-        comparisons[name] = auc_difference(y_te, p_te, p, seed=params.random_state)
+    comparisons = auc_differences(y_te, p_te, base, seed=params.random_state)
     by_group: dict[str, list[dict[Hashable, Any]]] = {}
     for col in _GROUP_COLUMNS:
         if col in test_frame and test_frame[col].notna().any():

@@ -272,7 +272,7 @@ class GLMStack:
         numeric inputs change (a rep's response time) re-uses this part."""
         spec = self.spec
         z = np.repeat(self.intercept[:, None], X.shape[0], axis=1)
-        tables = self._tables()
+        tables = self._tables(X.shape[0])
         if tables is not None and glm_kernels.categorical_margins(tables, z, X):
             for term, table in zip(spec.slopes, self.slope, strict=True):
                 z += table[:, spec._codes(X, term[1], term[3])] * spec._slope_x(X, term)[None, :]
@@ -290,7 +290,7 @@ class GLMStack:
         """Add the numeric terms (and products, missing indicators) of the rows of ``X`` to
         ``z`` (shape ``(M, n_rows)``, changed in place) and return it."""
         spec = self.spec
-        tables = self._tables()
+        tables = self._tables(X.shape[0])
         if spec.n_numeric and tables is not None:
             if z.flags.c_contiguous:
                 glm_kernels.numeric_margins(tables, z, X)
@@ -324,9 +324,10 @@ class GLMStack:
                         z += coef[:, j : j + 1] * column
         return z
 
-    def _tables(self) -> glm_kernels.Tables | None:
-        """The compiled loops' tables, or ``None`` without numba."""
-        if not glm_kernels.AVAILABLE:
+    def _tables(self, rows: int) -> glm_kernels.Tables | None:
+        """The compiled loops' tables, or ``None``: numpy's code (no numba, or not loaded
+        and too few ``rows`` to pay for loading it, see ``glm_kernels.IMPORT_ROWS``)."""
+        if glm_kernels.kernel("numeric", rows) is None:
             return None
         if self._kernel is None:
             self._kernel = glm_kernels.Tables(self)

@@ -7,42 +7,72 @@ the product, add), ~60% of the whole model call. These loops make each row's ter
 add them to every model in the same order, with the same IEEE operations (no fast-math, no
 fused multiply-add: LLVM contracts only when asked), so every margin has the same bits as
 numpy's: ``tests/model/test_glm_kernels.py`` checks it on a trained model's rows, NaNs and
-infinities included. Without numba (or with ``LEADPILOT_NO_NUMBA=1``) :data:`AVAILABLE` is
-false and :class:`~leadpilot.model.glm.GLMStack` keeps its numpy code.
+infinities included. numba is imported by the first big call (see :data:`IMPORT_ROWS`);
+without numba (or with ``LEADPILOT_NO_NUMBA=1``) :data:`AVAILABLE` is false and
+:class:`~leadpilot.model.glm.GLMStack` keeps its numpy code.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import os
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
-__all__ = ["AVAILABLE", "categorical_margins", "numeric_margins"]
+__all__ = ["AVAILABLE", "IMPORT_ROWS", "categorical_margins", "kernel", "load", "numeric_margins"]
 
 NDF = NDArray[np.float64]
 NDI = NDArray[np.int64]
 
 _FMAX = float(np.finfo(np.float64).max)
 
-try:  # pragma: no branch - numba is a dependency; the fallback is for stripped installs
-    if os.environ.get("LEADPILOT_NO_NUMBA"):
-        raise ImportError("numba switched off by LEADPILOT_NO_NUMBA")
+# numba costs ~0.5 s of CPU to import, more than a CLI command scoring a few leads spends in
+# total: it is imported by the first call with this many rows (a batch: the batch router's
+# first call has 2,048 leads x (reps + 1), 43,000 rows at 20 reps; training scores its
+# history), and from then on every call uses the loops (~2.4 us saved per row at 100 reps:
+# ~50 ms per such call). A process that only ever scores a few rows at a time
+# (``leadpilot route``, the service) keeps numpy's code.
+IMPORT_ROWS = 20_000
+
+AVAILABLE = importlib.util.find_spec("numba") is not None and not os.environ.get(
+    "LEADPILOT_NO_NUMBA"
+)
+_LOADED: dict[str, Any] = {}
+
+
+def kernel(name: str, rows: int = 0) -> Any:
+    """The compiled loop ``name`` of this module or :mod:`~leadpilot.model.tree_kernels`
+    (all compiled together, once per process; cached on disk by numba), or ``None``: no
+    numba, or not loaded yet and ``rows`` below :data:`IMPORT_ROWS`."""
+    if not AVAILABLE:
+        return None
+    if not _LOADED:
+        if rows < IMPORT_ROWS:
+            return None
+        load()
+    return _LOADED.get(name)
+
+
+def load() -> bool:
+    """Import numba and compile the loops now (tests, or a caller that knows it will score
+    many rows); False without numba."""
+    if _LOADED:
+        return True
+    if not AVAILABLE:
+        return False
     from numba import njit
 
-    AVAILABLE = True
-except ImportError:  # pragma: no cover - exercised by the fallback test's subprocess
-    AVAILABLE = False
+    from leadpilot.model import tree_kernels
 
-    def njit(*args: Any, **kwargs: Any) -> Any:  # type: ignore[no-redef]  # numpy runs instead
-        def wrap(fn: Any) -> Any:
-            return fn
-
-        return wrap
+    jit = njit(cache=True, nogil=True)
+    _LOADED.update(
+        categorical=jit(_categorical), numeric=jit(_numeric), walk=jit(tree_kernels._walk)
+    )
+    return True
 
 
-@njit(cache=True, nogil=True)
 def _categorical(
     z: NDF,
     X: NDF,
@@ -56,7 +86,7 @@ def _categorical(
     pair_nb: NDI,
     pair_offsets: NDI,
     pair_tables: NDF,
-) -> bool:  # pragma: no cover - compiled (the numpy fallback is the reference)
+) -> bool:  # compiled by ``load`` (numpy's code is the reference)
     """``z`` (models x rows, the intercepts) += each categorical term's and each rep x
     segment pair's coefficient, term after term as ``GLMStack.categorical_margins`` adds
     them. ``cat_tables``: every table's columns side by side (models x sum(n_levels + 1)),
@@ -98,7 +128,6 @@ def _categorical(
     return True
 
 
-@njit(cache=True, nogil=True)
 def _numeric(
     z: NDF,
     X: NDF,
@@ -109,7 +138,7 @@ def _numeric(
     prod_cols: NDI,
     coef: NDF,
     used: NDI,
-) -> None:  # pragma: no cover - compiled (the numpy fallback is the reference)
+) -> None:  # compiled by ``load`` (numpy's code is the reference)
     """``z`` += the numeric terms, then the products, then the missing indicators, in the
     order ``GLMStack.add_numeric`` adds them (``coef``: the num and miss tables side by side,
     ``used``: the columns with a coefficient). ``prod``: per product (a mean, a sd, b mean,
@@ -178,9 +207,10 @@ class Tables:
 
 def categorical_margins(tables: Tables, z: NDF, X: NDF) -> bool:
     """Add the categorical and pair terms of the rows of ``X`` to ``z`` (models x rows) in
-    place; False (``z`` then partly changed) when a code is out of its table."""
+    place; False (``z`` then partly changed) when a code is out of its table. Needs
+    :func:`load` (``kernel`` says whether it ran)."""
     return bool(
-        _categorical(
+        _LOADED["categorical"](
             z,
             np.ascontiguousarray(X, dtype=np.float64),
             tables.cat_cols,
@@ -199,8 +229,8 @@ def categorical_margins(tables: Tables, z: NDF, X: NDF) -> bool:
 
 def numeric_margins(tables: Tables, z: NDF, X: NDF) -> None:
     """Add the numeric terms, products and missing indicators of the rows of ``X`` to ``z``
-    (models x rows, C-contiguous) in place."""
-    _numeric(
+    (models x rows, C-contiguous) in place. Needs :func:`load`."""
+    _LOADED["numeric"](
         z,
         np.ascontiguousarray(X, dtype=np.float64),
         tables.num_cols,

@@ -17,6 +17,7 @@ from sklearn.metrics import brier_score_loss, log_loss, roc_auc_score
 
 __all__ = [
     "auc_difference",
+    "auc_differences",
     "expected_auc",
     "expected_brier",
     "expected_calibration_error",
@@ -119,15 +120,34 @@ def metrics_by_group(y: NDF, p: NDF, groups: pd.Series, *, min_n: int = 30) -> p
 
 def _weighted_auc(order: NDArray[np.int64], tie_start: NDArray[np.bool_], y: NDF, w: NDF) -> float:
     """AUC with case weights, given rows sorted by score and tie-block starts (O(n))."""
-    ys, ws = y[order], w[order]
-    wp, wn = ws * ys, ws * (1 - ys)
-    block = np.cumsum(tie_start) - 1
-    neg_in_block = np.bincount(block, weights=wn)
-    pos_in_block = np.bincount(block, weights=wp)
-    neg_below = np.concatenate([[0.0], np.cumsum(neg_in_block)[:-1]])
-    num = float((pos_in_block * (neg_below + 0.5 * neg_in_block)).sum())
-    den = float(wp.sum() * wn.sum())
-    return num / den if den > 0 else math.nan
+    return _Ranked(order, tie_start, y).auc(w)
+
+
+class _Ranked:
+    """One score's rows in score order, ready for weighted AUCs under many weightings (the
+    sort, the tie blocks and the sorted outcomes are computed once)."""
+
+    def __init__(self, order: NDArray[np.int64], tie_start: NDArray[np.bool_], y: NDF) -> None:
+        self.order = order
+        self.block = np.cumsum(tie_start) - 1
+        self.ys = y[order]
+        self.not_ys = 1 - self.ys
+
+    @classmethod
+    def of(cls, p: NDF, y: NDF) -> _Ranked:
+        order = np.argsort(p, kind="stable")
+        ps = p[order]
+        return cls(order, np.concatenate([[True], ps[1:] != ps[:-1]]), y)
+
+    def auc(self, w: NDF) -> float:
+        ws = w[self.order]
+        wp, wn = ws * self.ys, ws * self.not_ys
+        neg_in_block = np.bincount(self.block, weights=wn)
+        pos_in_block = np.bincount(self.block, weights=wp)
+        neg_below = np.concatenate([[0.0], np.cumsum(neg_in_block)[:-1]])
+        num = float((pos_in_block * (neg_below + 0.5 * neg_in_block)).sum())
+        den = float(wp.sum() * wn.sum())
+        return num / den if den > 0 else math.nan
 
 
 def auc_difference(
@@ -136,36 +156,49 @@ def auc_difference(
     """Bootstrap (resampling test rows) of AUC and Brier differences, model minus other:
     point estimates, 95% percentile intervals and a normal-approximation p-value for the AUC
     difference being <= 0."""
+    return auc_differences(y, p_model, {"other": p_other}, n_boot=n_boot, seed=seed)["other"]
+
+
+def auc_differences(
+    y: NDF, p_model: NDF, others: Mapping[str, NDF], *, n_boot: int = 200, seed: int = 0
+) -> dict[str, dict[str, float]]:
+    """:func:`auc_difference` of the model against each of ``others``, the same numbers as
+    one call per other model (the same bootstrap weights), with the weights drawn and the
+    model's AUC under them computed once per replicate rather than once per other model."""
     rng = np.random.default_rng(seed)
     n = len(y)
     if n > 100_000:
         n_boot = min(n_boot, 100)  # the interval is already narrow; bound the time
-    prepared = []
-    for p in (p_model, p_other):
-        order = np.argsort(p, kind="stable")
-        ps = p[order]
-        tie_start = np.concatenate([[True], ps[1:] != ps[:-1]])
-        prepared.append((order, tie_start))
+    model = _Ranked.of(p_model, y)
+    ranked = {name: _Ranked.of(p, y) for name, p in others.items()}
     ones = np.ones(n)
-    d_auc = _weighted_auc(*prepared[0], y, ones) - _weighted_auc(*prepared[1], y, ones)
-    se0, se1 = (p_model - y) ** 2, (p_other - y) ** 2
-    d_brier = float(se0.mean() - se1.mean())
-    boot_auc = np.empty(n_boot)
-    boot_brier = np.empty(n_boot)
+    auc_model = model.auc(ones)
+    se0 = (p_model - y) ** 2
+    delta = {name: se0 - (p - y) ** 2 for name, p in others.items()}
+    boot_auc = {name: np.empty(n_boot) for name in others}
+    boot_brier = {name: np.empty(n_boot) for name in others}
     for b in range(n_boot):
         w = rng.poisson(1.0, n).astype(np.float64)  # Poisson bootstrap: no n x n draws
-        boot_auc[b] = _weighted_auc(*prepared[0], y, w) - _weighted_auc(*prepared[1], y, w)
-        boot_brier[b] = float((w * (se0 - se1)).sum() / w.sum())
-    sd = float(np.nanstd(boot_auc, ddof=1))
-    return {
-        "auc_diff": float(d_auc),
-        "auc_diff_low": float(np.nanpercentile(boot_auc, 2.5)),
-        "auc_diff_high": float(np.nanpercentile(boot_auc, 97.5)),
-        "auc_diff_p": float(norm.sf(d_auc / sd)) if sd > 0 else math.nan,
-        "brier_diff": d_brier,
-        "brier_diff_low": float(np.percentile(boot_brier, 2.5)),
-        "brier_diff_high": float(np.percentile(boot_brier, 97.5)),
-    }
+        a = model.auc(w)
+        w_sum = w.sum()
+        for name, r in ranked.items():
+            boot_auc[name][b] = a - r.auc(w)
+            boot_brier[name][b] = float((w * delta[name]).sum() / w_sum)
+    out = {}
+    for name, p in others.items():
+        d_auc = auc_model - ranked[name].auc(ones)
+        d_brier = float(se0.mean() - ((p - y) ** 2).mean())
+        sd = float(np.nanstd(boot_auc[name], ddof=1))
+        out[name] = {
+            "auc_diff": float(d_auc),
+            "auc_diff_low": float(np.nanpercentile(boot_auc[name], 2.5)),
+            "auc_diff_high": float(np.nanpercentile(boot_auc[name], 97.5)),
+            "auc_diff_p": float(norm.sf(d_auc / sd)) if sd > 0 else math.nan,
+            "brier_diff": d_brier,
+            "brier_diff_low": float(np.percentile(boot_brier[name], 2.5)),
+            "brier_diff_high": float(np.percentile(boot_brier[name], 97.5)),
+        }
+    return out
 
 
 def jsonable(obj: Any) -> Any:

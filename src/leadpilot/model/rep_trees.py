@@ -12,7 +12,8 @@ effect of the rep's own data. Thin reps shrink toward the team: leaves are ridge
 each rep with an average rep by ``n / (n + rep_prior_strength)``. The number of rounds is
 chosen once for all reps by their pooled out-of-time log loss (each rep's latest 15%).
 
-Each rep's booster is the average of ``bags`` boosters grown on random 70% subsamples of the
+Each rep's booster is the average of ``bags`` boosters (fewer for a rep with more than
+``bag_full_rows`` leads, see ``RepTreesConfig.bags_for``) grown on random 70% subsamples of the
 rep's leads (stitched into one LightGBM model, leaf values divided by ``bags``, so it scores
 and explains exactly as the average does at the cost of one booster call). With a rep's
 ~1,000 leads a single booster's splits are noisy; averaging lets the out-of-time check keep
@@ -48,6 +49,7 @@ __all__ = [
     "average_boosters",
     "fit_rep_trees",
     "found_effects",
+    "tree_outputs",
 ]
 
 HEADER = "leadpilot-rep-trees v1"
@@ -71,6 +73,18 @@ class RepTreesConfig:
     extra_trees: bool = False
     bags: int = 5  # boosters averaged per rep, each on a random subsample of its leads
     bagging_fraction: float = 0.7
+    # A rep with more leads than this gets fewer boosters (see ``bags_for``); above every
+    # rep of the 20,000-lead benchmark worlds (at most 2,031), whose models stay the same.
+    bag_full_rows: int = 2_500
+
+    def bags_for(self, n_rows: int) -> int:
+        """Boosters averaged for a rep with ``n_rows`` leads: all ``bags`` up to
+        ``bag_full_rows`` leads, then ``floor(bags * bag_full_rows / n_rows)`` (at least 1).
+        Averaging cuts the split noise of a booster grown on few leads; a rep with many
+        leads has little of it, so a bag there costs a booster's time for almost nothing."""
+        if self.bags <= 1 or n_rows <= self.bag_full_rows:
+            return max(1, self.bags)
+        return max(1, min(self.bags, self.bags * self.bag_full_rows // n_rows))
 
 
 class RepTrees:
@@ -161,10 +175,11 @@ class RepTrees:
         return cls(rep_column, boosters, names)
 
 
-def _params(cfg: RepTreesConfig, seed: int) -> dict[str, Any]:
+def _params(cfg: RepTreesConfig, seed: int, bags: int) -> dict[str, Any]:
+    """A rep's booster parameters; subsampled rows only when it averages ``bags`` > 1."""
     bagging = (
         {"bagging_fraction": cfg.bagging_fraction, "bagging_freq": 1, "bagging_seed": seed}
-        if cfg.bags > 1
+        if bags > 1
         else {}
     )
     return bagging | {
@@ -189,8 +204,8 @@ def _params(cfg: RepTreesConfig, seed: int) -> dict[str, Any]:
     }
 
 
-def _bag_seeds(cfg: RepTreesConfig, seed: int) -> list[int]:
-    return [seed + 7919 * k for k in range(max(1, cfg.bags))]
+def _bag_seeds(bags: int, seed: int) -> list[int]:
+    return [seed + 7919 * k for k in range(max(1, bags))]
 
 
 def average_boosters(boosters: Sequence[lgb.Booster]) -> lgb.Booster:
@@ -223,13 +238,16 @@ def average_boosters(boosters: Sequence[lgb.Booster]) -> lgb.Booster:
     return lgb.Booster(model_str="\n".join(parts))
 
 
-def _fit_bagged(
-    cfg: RepTreesConfig, params: dict[str, Any], data: lgb.Dataset, rounds: int
-) -> lgb.Booster:
-    seeds = _bag_seeds(cfg, int(params["seed"]))
-    return average_boosters(
-        [lgb.train(params | {"seed": s, "bagging_seed": s}, data, rounds) for s in seeds]
-    )
+def _bag_boosters(
+    cfg: RepTreesConfig, seed: int, n_rows: int, data: lgb.Dataset, rounds: int
+) -> list[lgb.Booster]:
+    """A rep's ``cfg.bags_for(n_rows)`` boosters (one on all its rows when that is 1)."""
+    bags = cfg.bags_for(n_rows)
+    params = _params(cfg, seed, bags)
+    return [
+        lgb.train(params | {"seed": s} | ({"bagging_seed": s} if bags > 1 else {}), data, rounds)
+        for s in _bag_seeds(bags, seed)
+    ]
 
 
 def fit_rep_trees(
@@ -260,14 +278,19 @@ def fit_rep_trees(
             reps.append((int(code), rows))
     if not reps:
         return None, 0
-    params = _params(cfg, seed)
     if rounds is None:
-        rounds = _choose_rounds(cfg, params, Xt, y, init, reps, feature_names, categorical)
+        rounds = _choose_rounds(cfg, seed, Xt, y, init, reps, feature_names, categorical)
     if rounds == 0:
         return None, 0
     boosters = {
-        code: _fit_bagged(
-            cfg, params, _data(Xt[rows], y[rows], init[rows], feature_names, categorical), rounds
+        code: average_boosters(
+            _bag_boosters(
+                cfg,
+                seed,
+                len(rows),
+                _data(Xt[rows], y[rows], init[rows], feature_names, categorical),
+                rounds,
+            )
         )
         for code, rows in reps
     }
@@ -290,7 +313,7 @@ def _data(
 
 def _choose_rounds(
     cfg: RepTreesConfig,
-    params: dict[str, Any],
+    seed: int,
     X: NDF,
     y: NDF,
     init: NDF,
@@ -301,7 +324,6 @@ def _choose_rounds(
     """The number of rounds (0 = none) with the least summed out-of-time log loss of the
     bag-averaged boosters."""
     total = np.zeros(cfg.max_rounds + 1)
-    seeds = _bag_seeds(cfg, int(params["seed"]))
     for _code, rows in reps:
         n_in = int(len(rows) * (1 - cfg.validation_share))
         fit, val = rows[:n_in], rows[n_in:]
@@ -310,20 +332,35 @@ def _choose_rounds(
         data = _data(X[fit], y[fit], init[fit], names, categorical)
         # the averaged boosters' log-odds on the late rows after each round
         z = np.zeros((cfg.max_rounds, len(val)))
-        for s in seeds:
-            booster = lgb.train(params | {"seed": s, "bagging_seed": s}, data, cfg.max_rounds)
-            steps = [
-                booster.predict(X[val], raw_score=True, start_iteration=i, num_iteration=1)
-                for i in range(booster.num_trees())
-            ]
-            if steps:
-                bag = np.cumsum(np.vstack(steps), axis=0)
+        boosters = _bag_boosters(cfg, seed, len(rows), data, cfg.max_rounds)
+        for booster in boosters:
+            steps = tree_outputs(booster, X[val])
+            if len(steps):
+                bag = np.cumsum(steps, axis=0)
                 # a booster that stopped growing early keeps its last score
                 bag = np.vstack([bag, np.repeat(bag[-1:], cfg.max_rounds - len(bag), axis=0)])
-                z += bag / len(seeds)
+                z += bag / len(boosters)
         total[0] += _logloss(init[val], y[val])
         total[1:] += [_logloss(init[val] + z[i], y[val]) for i in range(cfg.max_rounds)]
     return int(np.argmin(total))
+
+
+def tree_outputs(booster: lgb.Booster, X: NDF) -> NDF:
+    """Each tree's raw output on each row, shape ``(n_trees, n_rows)``: what
+    ``predict(X, raw_score=True, start_iteration=i, num_iteration=1)`` gives for tree ``i``,
+    from one ``pred_leaf`` call and the leaves' values (not one predict per tree)."""
+    n_trees = booster.num_trees()
+    if n_trees == 0 or len(X) == 0:
+        return np.zeros((n_trees, len(X)))
+    leaves = np.asarray(booster.predict(X, pred_leaf=True), dtype=np.int64).reshape(len(X), -1)
+    out = np.empty((n_trees, len(X)))
+    for t in range(n_trees):
+        col = leaves[:, t]
+        values = np.zeros(int(col.max()) + 1)
+        for leaf in np.unique(col).tolist():
+            values[leaf] = booster.get_leaf_output(t, leaf)
+        out[t] = values[col]
+    return out
 
 
 def _logloss(z: NDF, y: NDF) -> float:

@@ -10,8 +10,9 @@ LightGBM at full precision) once per booster and :func:`raw_scores` walks them a
 default direction, values within 1e-35 of zero read as zero, categories by bitset) and the
 leaf values added tree after tree from 0.0, as ``GBDT::PredictRaw`` adds them, so each row
 gets LightGBM's bits (``tests/model/test_tree_kernels.py`` checks them against ``predict``).
-A booster this module does not read (linear trees, several outputs per iteration) or a
-machine without numba gets ``None`` from :func:`compiled`, and the caller keeps LightGBM.
+A booster this module does not read (linear trees, several outputs per iteration), or a
+process that has not loaded numba (see :mod:`leadpilot.model.glm_kernels`: a process that
+scored a batch has), gets ``None`` from :func:`compiled`, and the caller keeps LightGBM.
 
 Not lleaves or treelite: both compile a model to a shared library (minutes for 100 rep
 boosters, and a C compiler at run time) and add the trees in their own order (~1e-12 off,
@@ -21,12 +22,12 @@ not the same bits); here the trees are data, so loading a model costs millisecon
 from __future__ import annotations
 
 import contextlib
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 from numpy.typing import NDArray
 
-from leadpilot.model.glm_kernels import AVAILABLE, njit
+from leadpilot.model import glm_kernels
 
 __all__ = ["CompiledTrees", "compiled", "raw_scores"]
 
@@ -37,6 +38,7 @@ _ZERO = float(np.float32(1e-35))
 _CATEGORICAL, _DEFAULT_LEFT = 1, 2  # decision_type bits (tree.h)
 _MISSING_ZERO, _MISSING_NAN = 1, 2  # (decision_type >> 2) & 3
 _ATTR = "_leadpilot_compiled_trees"
+_UNREAD = object()
 
 
 class CompiledTrees:
@@ -44,9 +46,17 @@ class CompiledTrees:
     child ``c < 0`` is leaf ``~c`` of the same tree), each tree's first node and leaf."""
 
     def __init__(self, trees: list[dict[str, Any]], n_features: int) -> None:
-        feat, thr, kind, left, right, leaf = [], [], [], [], [], []
-        cat_off, cat_len, bits = [], [], []
-        roots, leaf_base = [], []
+        feat: list[int] = []
+        kind: list[int] = []
+        left: list[int] = []
+        right: list[int] = []
+        thr: list[float] = []
+        leaf: list[float] = []
+        cat_off: list[int] = []
+        cat_len: list[int] = []
+        bits: list[int] = []
+        roots: list[int] = []
+        leaf_base: list[int] = []
         for tree in trees:
             base_node, base_leaf = len(feat), len(leaf)
             roots.append(base_node if tree["num_leaves"] > 1 else -1)
@@ -88,7 +98,7 @@ class CompiledTrees:
     def raw_scores(self, X: NDF) -> NDF:
         """Each row's raw score (the sum of its leaves)."""
         out = np.empty(X.shape[0])
-        _walk(
+        glm_kernels.kernel("walk")(
             np.ascontiguousarray(X, dtype=np.float64),
             self.roots,
             self.leaf_base,
@@ -106,7 +116,6 @@ class CompiledTrees:
         return out
 
 
-@njit(cache=True, nogil=True)
 def _walk(
     X: NDF,
     roots: Any,
@@ -121,7 +130,7 @@ def _walk(
     cat_len: Any,
     bits: Any,
     out: NDF,
-) -> None:  # pragma: no cover - compiled (LightGBM's predict is the reference)
+) -> None:  # compiled by ``glm_kernels.load`` (LightGBM's predict is the reference)
     for r in range(X.shape[0]):
         acc = 0.0
         for t in range(roots.shape[0]):
@@ -193,13 +202,13 @@ def _parse(text: str, num_iteration: int) -> tuple[list[dict[str, Any]], int] | 
 
 def compiled(booster: Any) -> CompiledTrees | None:
     """``booster``'s trees for :func:`raw_scores` (read once and kept on the booster, whose
-    trees do not change after training), or ``None`` (no numba, or a model this module does
-    not walk: LightGBM then scores it)."""
-    if not AVAILABLE:
+    trees do not change after training), or ``None`` (numba not loaded, see
+    ``glm_kernels.kernel``, or a model this module does not walk: LightGBM then scores it)."""
+    if glm_kernels.kernel("walk") is None:
         return None
-    found = getattr(booster, _ATTR, False)
-    if found is not False:
-        return found  # type: ignore[no-any-return]
+    found: Any = getattr(booster, _ATTR, _UNREAD)
+    if found is not _UNREAD:
+        return cast("CompiledTrees | None", found)
     parsed = _parse(booster.model_to_string(), int(getattr(booster, "best_iteration", 0) or 0))
     trees = CompiledTrees(*parsed) if parsed is not None else None
     with contextlib.suppress(AttributeError):  # a booster type with slots: read each time

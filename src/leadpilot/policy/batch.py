@@ -84,6 +84,7 @@ def route_batch(
     warm_prices: bool = True,
     prime: bool = False,
     refreshes_per_day: int | None = BATCH_REFRESHES_PER_DAY,
+    lp_rows: int | None = BATCH_LP_ROWS,
 ) -> list[Decision]:
     """Route ``leads`` in ``created_at`` order (file order breaks ties), each at its own
     arrival time, under ``inputs`` (see :func:`leadpilot.policy.inputs.router_inputs`).
@@ -111,7 +112,9 @@ def route_batch(
     (its average rep for the eligible subset) is scored in one call (see :func:`_prime`;
     decisions are the same). Off by default: measured, the guesses rarely hold (every
     assignment can put a rep at an open-lead or daily cap), so it cost a second screen per
-    lead for few saved rows."""
+    lead for few saved rows. ``lp_rows``: at most that many demand-sample leads in a pool's
+    price LP (``None``: the whole sample; fewer is cheaper and costs lift, see README "The
+    price LP across days")."""
     missing = [lead.lead_id for lead in leads if lead.created_at is None]
     if missing:
         raise DataValidationError(
@@ -165,7 +168,7 @@ def route_batch(
                     warm=warm_prices,
                     rows=pricer_rows,
                     lps=pricer_lps,
-                    max_rows=BATCH_LP_ROWS,
+                    max_rows=lp_rows,
                 )
                 pricer_day = now.date()
             if pricer is None:
