@@ -139,3 +139,60 @@ def test_an_intake_matches_its_account_once() -> None:
     assert memo.match(second) is None
     assert memo.match(second) is None
     assert calls == ["L1", "L2"]
+
+
+def test_held_counters_sqlite(sqlite_url: str) -> None:
+    """SQLite (PostgreSQL keeps none, see ``store.counters.GENERATION_KEY``): the counter
+    rows an intake keeps for the next one (``store.intake.CounterCache``) are, after every
+    request, the rows a fresh read of the store gives; a write on another path (a decline's
+    reassignment, a closed lead) moves the generation, so the next intake reads them again
+    instead of using what it holds."""
+    from leadpilot.schema import Lead
+    from leadpilot.store.counters import GENERATION, PREFETCH_QUERY, prefetch_params
+    from leadpilot.store.intake import read_for_intake
+
+    engine = migrated_engine(sqlite_url)
+    # three reps, two leads a day each: the sixth lead fills the last cap, later ones queue
+    api = build_api(engine, make_reps(3, cap=2))
+    service = api.service
+    params = prefetch_params(T0, window_days=28)
+
+    def fresh() -> set[tuple[str, str, str, float]]:
+        with engine.connect() as conn:
+            rows = conn.execute(PREFETCH_QUERY, params).all()
+        # a zero window sum is the same as none to the router (DbRoutingState)
+        return {(k, s, key, float(v)) for k, s, key, v in rows if k != "winsum" or v}
+
+    def held() -> set[tuple[str, str, str, float]] | None:
+        found = service.counters.held(params)
+        if found is None:
+            return None
+        return {(k, s, key, float(v)) for k, s, key, v in found[1] if k != "winsum" or v}
+
+    used = 0
+    try:
+        with api.client:
+            for i in range(8):
+                if i == 3:  # another path writes counters: a decline moves the lead
+                    owner = api.get("/v1/leads/L0").json()["rep_id"]
+                    event = {"event_id": "e1", "type": "declined", "lead_id": "L0"}
+                    assert api.post("/v1/events", {**event, "rep_id": owner}).status_code < 300
+                    assert held() != fresh()  # what it holds is now stale...
+                if i == 5:
+                    event = {"event_id": "e2", "type": "closed_lost", "lead_id": "L1"}
+                    assert api.post("/v1/events", event).status_code < 300
+                with engine.connect() as conn:  # what the next intake will use
+                    reads = read_for_intake(
+                        conn, Lead(f"L{i}"), T0, window_days=28, cache=service.counters
+                    )
+                    stored = conn.execute(sa.select(GENERATION)).scalar_one_or_none()
+                kept = service.counters.held(params)
+                used += kept is not None and kept[0] == stored  # the rows were not sent
+                rows = {(k, s, key, float(v)) for k, s, key, v in reads.counter_rows}
+                assert {r for r in rows if r[0] != "winsum" or r[3]} == fresh()  # ...not used
+                reply = api.post("/v1/leads", {"lead_id": f"L{i}", "email": f"l{i}@x{i}.example"})
+                assert reply.status_code == 201
+                assert held() == fresh()
+    finally:
+        engine.dispose()
+    assert used >= 5  # held rows served most intakes (not after the two events)

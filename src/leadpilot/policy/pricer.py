@@ -39,13 +39,13 @@ from leadpilot.policy.lead_history import LeadHistory, as_history
 from leadpilot.policy.objective import objective_scale, uses_values
 from leadpilot.policy.policy_file import Policy, Pool
 from leadpilot.policy.pool_load import daily_cap, pool_load
-from leadpilot.policy.router import lead_view, priced_pool, select_pool
+from leadpilot.policy.router import lead_view, priced_pool, route, route_repriced, select_pool
 from leadpilot.policy.scoring import qualify, segment_of
 from leadpilot.policy.state import RoutingState
 from leadpilot.policy.warm_lp import WarmAssignmentLP, warm_lp_available
-from leadpilot.schema import BatchScorer, Lead, Rep, Scorer
+from leadpilot.schema import BatchScorer, Decision, Lead, Rep, Scorer
 
-__all__ = ["ShadowPricer", "pool_prices", "refresh_prices"]
+__all__ = ["ShadowPricer", "pool_prices", "refresh_prices", "route_priced"]
 
 log = logging.getLogger("leadpilot.pricing")
 
@@ -179,10 +179,18 @@ class ShadowPricer:
             out[i] = known[id(lead)][1]
         return out
 
-    def cached(self, key: tuple[object, ...]) -> dict[str, float] | None:
-        """The prices stored under ``key``, if any (what :meth:`prices` answers first)."""
+    def cached(
+        self, key: tuple[object, ...], pool_key: tuple[object, ...] | None = None
+    ) -> dict[str, float] | None:
+        """What :meth:`prices` answers without building a problem, if anything: the prices
+        stored under ``key``, else (given ``pool_key``) the pool's latest while a refresh of
+        it is in flight. Why: in the service about half the leads arrive while a refresh
+        runs, and the pool's load, hours and caps a problem needs were built for nothing."""
         with self._lock:
-            return self._prices.get(key)
+            found = self._prices.get(key)
+            if found is None and pool_key is not None and pool_key in self._in_flight:
+                found = self._latest.get(pool_key)
+            return found
 
     def sample_values(
         self, inputs: RouterInputs, rep_ids: tuple[str, ...]
@@ -447,6 +455,28 @@ def refresh_prices(
     return inputs.with_prices(pool.name, prices)
 
 
+def route_priced(
+    lead: Lead,
+    inputs: RouterInputs,
+    state: RoutingState,
+    now: datetime,
+    rng: np.random.Generator,
+    pricer: ShadowPricer | None,
+    declined: frozenset[str] | LeadHistory = frozenset(),
+) -> tuple[Decision, RouterInputs]:
+    """``refresh_prices`` then ``route`` (the service's decision, one lead at a time), with
+    the roster screened once instead of twice (``route_repriced``): the same decision.
+    Returns it and the inputs with the pool's refreshed prices, for the next lead."""
+    if pricer is None or inputs.scorer is None:
+        return route(lead, inputs, state, now, rng, declined), inputs
+    hard = as_history(declined).declined
+
+    def reprice(pool: Pool, current: RouterInputs) -> RouterInputs:
+        return current.with_prices(pool.name, pool_prices(pricer, pool, current, state, now, hard))
+
+    return route_repriced(lead, inputs, state, now, rng, reprice, declined)
+
+
 def pool_prices(
     pricer: ShadowPricer,
     pool: Pool,
@@ -498,7 +528,8 @@ def pool_prices(
         filled,
         today_total // step,
     )
-    cached = pricer.cached(key)
+    pool_key = (pool.name, policy.policy_hash, scorer.version, value_version)
+    cached = pricer.cached(key, pool_key)
     if cached is not None:  # the load below only matters for a refresh
         return cached
     load = pool_load(
@@ -550,7 +581,7 @@ def pool_prices(
         penalty=fairness.penalty * objective_scale(inputs),
         # With a background solver (the service), a due refresh is answered with this
         # pool's latest prices while the LP runs elsewhere (see ShadowPricer).
-        pool_key=(pool.name, policy.policy_hash, scorer.version, value_version),
+        pool_key=pool_key,
         # The pool's leads so far today (since the members' mean local midnight) update the
         # expected volume of the rest of the day; the LP also plans the rest of the fairness
         # window, with each member's daily cap on the later days (see policy.pricing).

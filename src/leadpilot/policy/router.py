@@ -181,14 +181,15 @@ def route_repriced(
     now: datetime,
     rng: np.random.Generator,
     reprice: Callable[[Pool, RouterInputs], RouterInputs],
+    declined: frozenset[str] | LeadHistory = frozenset(),
 ) -> tuple[Decision, RouterInputs]:
-    """``route`` with the price refresh folded in (the batch router): the lane, hold, pool
-    and eligibility are worked out once, and when the lead reads a pool's shadow prices (the
-    pool :func:`priced_pool` would name) ``reprice(pool, inputs)`` gives the inputs to
-    choose with. The same decision as refreshing the prices and calling ``route``, with the
-    roster screened once instead of twice. Returns the decision and the inputs (with the
-    refreshed prices) for the next lead."""
-    plan = _plan(lead, inputs, state, now, frozenset())
+    """``route`` with the price refresh folded in (the batch router and the service): the
+    lane, hold, pool and eligibility are worked out once, and when the lead reads a pool's
+    shadow prices (the pool :func:`priced_pool` would name) ``reprice(pool, inputs)`` gives
+    the inputs to choose with. The same decision as refreshing the prices and calling
+    ``route``, with the roster screened once instead of twice. Returns the decision and the
+    inputs (with the refreshed prices) for the next lead."""
+    plan = _plan(lead, inputs, state, now, declined)
     if isinstance(plan, Decision):
         return plan, inputs
     if (
@@ -443,13 +444,19 @@ def _soonest_shift(
     soonest (their SLA clock starts then), or ``None``."""
     by_id = {rep.rep_id: rep for rep in reps}
     starts: dict[str, datetime] = {}
+    # Per (working hours, timezone): a roster shares a few, and off shift most of a roster
+    # of 100 reps lands here on every lead.
+    known: dict[tuple[str | None, str | None], datetime | None] = {}
     for rep_id, code in screen.exclusions.items():
         rep = by_id[rep_id]
         if code != "OUTSIDE_WORKING_HOURS":
             continue
         if checker.availability_block(rep, require_working=False) is not None:
             continue
-        start = next_working_start(rep, draft.now)
+        shift = (rep.working_hours, rep.timezone)
+        if shift not in known:
+            known[shift] = next_working_start(rep, draft.now)
+        start = known[shift]
         if start is not None:
             starts[rep_id] = start
     if not starts:

@@ -33,6 +33,7 @@ from leadpilot.service.queue_gate import QueueGate
 from leadpilot.settings import Settings
 from leadpilot.store.alerts import enqueue_webhook, record_alert
 from leadpilot.store.assignees import lapsed_reps
+from leadpilot.store.counters import decision_effects
 from leadpilot.store.decisions import StoredDecision, live_decision
 from leadpilot.store.engine import (
     LockedConn,
@@ -44,7 +45,14 @@ from leadpilot.store.engine import (
 )
 from leadpilot.store.events import decliners
 from leadpilot.store.idempotency import lookup_response, store_response
-from leadpilot.store.intake import IntakeReads, intake_identities, read_for_intake
+from leadpilot.store.intake import (
+    CounterCache,
+    IntakeReads,
+    Row,
+    after_effects,
+    intake_identities,
+    read_for_intake,
+)
 from leadpilot.store.leads import (
     duplicate_of,
     get_lead_row,
@@ -86,6 +94,8 @@ class RoutingService:
         self.queue_gate = QueueGate()  # the worker's passes over the queue
         # SQLite has one writer at a time: per-pool locks would change nothing there.
         self._per_pool = is_postgres(engine)
+        # SQLite: the counter rows as this process's last intake left them (store.intake).
+        self.counters = CounterCache()
 
     # ------------------------------------------------------------------ intake
     def intake(
@@ -126,18 +136,25 @@ class RoutingService:
         idempotency_key: str | None,
         fingerprint: str,
     ) -> IntakeOutcome:
+        counters: tuple[dict[str, Any], float, list[Row]] | None = None
         with self.routing_transaction(locks) as conn:
             if idempotency_key:
                 stored = lookup_response(conn, idempotency_key, fingerprint)
                 if stored is not None:
                     return IntakeOutcome.from_json(stored)
             # One query for everything else the intake reads (see store.intake).
-            reads = read_for_intake(conn, lead, now, window_days=self.inputs.window_days)
+            reads = read_for_intake(
+                conn,
+                lead,
+                now,
+                window_days=self.inputs.window_days,
+                cache=None if self._per_pool else self.counters,
+            )
             found = duplicate_of(lead, reads.duplicates)
             if found is not None:
                 outcome = self._duplicate(conn, lead, found, now)
             else:
-                outcome = self._route_new(conn, lead, now, reads, plan)
+                outcome, counters = self._route_new(conn, lead, now, reads, plan)
             if idempotency_key:
                 store_response(
                     conn,
@@ -146,6 +163,8 @@ class RoutingService:
                     outcome.to_json(),
                     created=not outcome.duplicate,
                 )
+        if counters is not None:  # committed: the next intake may skip reading them
+            self.counters.store(*counters)
         return outcome
 
     def _duplicate(
@@ -172,7 +191,10 @@ class RoutingService:
         now: datetime,
         reads: IntakeReads,
         plan: LockPlan | None = None,
-    ) -> IntakeOutcome:
+    ) -> tuple[IntakeOutcome, tuple[dict[str, Any], float, list[Row]] | None]:
+        """Route and store a new lead; returns the outcome and, on SQLite, the counter rows
+        (with their parameters and generation) as the decision leaves them, for
+        ``CounterCache``."""
         snapshot = self.inputs.load_for_intake(conn, reads)
         held = locked_pools(conn)
         scope = None
@@ -203,13 +225,21 @@ class RoutingService:
         snapshot.state.invalidate()
         self._count(decision, "intake")
         _alert_if_unowned(conn, decision, now)
-        return IntakeOutcome(
+        outcome = IntakeOutcome(
             lead_id=lead.lead_id,
             duplicate=False,
             status=status,
             account_id=account_id,
             decision=stored,
         )
+        if self._per_pool:  # PostgreSQL keeps no counter rows (see store.intake)
+            return outcome, None
+        # record_decision wrote exactly these effects and bumped the counters' generation
+        # once, with the increments (none without a rep: nothing written, nothing bumped).
+        credits, increments = decision_effects(decision)
+        params = reads.counter_params
+        after = after_effects(list(reads.counter_rows), params, credits, increments)
+        return outcome, (params, reads.generation + (1.0 if increments else 0.0), after)
 
     # ------------------------------------------------------------ decisions
     def _decide(

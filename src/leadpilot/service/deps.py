@@ -6,7 +6,8 @@ import logging
 import math
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Annotated
 
@@ -19,7 +20,16 @@ from leadpilot.service.context import ServiceContext
 from leadpilot.store.engine import write_transaction
 from leadpilot.store.tokens import TokenInfo, lookup_token, touch_last_used
 
-__all__ = ["AdminToken", "Conn", "Ctx", "ReaderToken", "WriterToken", "storable_url"]
+__all__ = [
+    "AdminToken",
+    "Conn",
+    "Ctx",
+    "PendingToken",
+    "ReaderToken",
+    "WriterToken",
+    "WriterTokenPending",
+    "storable_url",
+]
 
 log = logging.getLogger("leadpilot.service")
 
@@ -92,25 +102,61 @@ def _note_use(ctx: ServiceContext, token_id: int) -> None:
         log.warning("could not record the use of token #%s", token_id, exc_info=True)
 
 
+def _bearer_token(credentials: HTTPAuthorizationCredentials | None) -> str:
+    """The bearer token of the request (401 without one)."""
+    if credentials is None or credentials.scheme.lower() != "bearer":
+        raise HTTPException(401, "missing bearer token", headers={"WWW-Authenticate": "Bearer"})
+    return credentials.credentials
+
+
+def _authorise(ctx: ServiceContext, token: str, role: str) -> TokenInfo:
+    """The live token if it may act as ``role`` (401 unknown or revoked, 403 too weak)."""
+    info = _lookup(ctx, token)
+    if info is None:
+        raise HTTPException(401, "unknown or revoked token", headers={"WWW-Authenticate": "Bearer"})
+    if _ROLE_RANK[info.role] < _ROLE_RANK[role]:
+        raise HTTPException(403, f"a {info.role} token cannot do this; it needs {role}")
+    return info
+
+
 def _require(role: str) -> Callable[..., TokenInfo]:
     def check(
         ctx: Ctx,
         credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
     ) -> TokenInfo:
-        if credentials is None or credentials.scheme.lower() != "bearer":
-            raise HTTPException(401, "missing bearer token", headers={"WWW-Authenticate": "Bearer"})
-        info = _lookup(ctx, credentials.credentials)
-        if info is None:
-            raise HTTPException(
-                401, "unknown or revoked token", headers={"WWW-Authenticate": "Bearer"}
-            )
-        if _ROLE_RANK[info.role] < _ROLE_RANK[role]:
-            raise HTTPException(403, f"a {info.role} token cannot do this; it needs {role}")
-        return info
+        return _authorise(ctx, _bearer_token(credentials), role)
 
     return check
+
+
+@dataclass(frozen=True, slots=True)
+class PendingToken:
+    """A request's bearer token, present but not yet looked up: the endpoint calls
+    ``verify`` first thing in its own worker thread. Why: a plain ``def`` dependency is one
+    more thread hand-off per request (``_require``), ~5% of the server's CPU per
+    ``POST /v1/leads`` (py-spy, ``benchmarks/service_latency.py``); looking the token up on
+    the event loop instead would block it on the database."""
+
+    token: str
+    role: str
+
+    def verify(self, ctx: ServiceContext) -> TokenInfo:
+        """The live token (401 unknown or revoked, 403 when its role is too weak)."""
+        return _authorise(ctx, self.token, self.role)
+
+
+def _require_later(role: str) -> Callable[..., Awaitable[PendingToken]]:
+    async def pending(
+        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    ) -> PendingToken:
+        return PendingToken(_bearer_token(credentials), role)
+
+    return pending
 
 
 ReaderToken = Annotated[TokenInfo, Depends(_require("reader"))]
 WriterToken = Annotated[TokenInfo, Depends(_require("writer"))]
 AdminToken = Annotated[TokenInfo, Depends(_require("admin"))]
+# A writer token checked by the endpoint itself (``PendingToken.verify``): a missing token is
+# still a 401 before the body is read.
+WriterTokenPending = Annotated[PendingToken, Depends(_require_later("writer"))]

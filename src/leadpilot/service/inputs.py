@@ -38,8 +38,6 @@ from leadpilot.policy import (
     RouterInputs,
     ShadowPricer,
     default_policy,
-    refresh_prices,
-    route,
     router_inputs,
 )
 from leadpilot.policy.assignment_lp import warm_up_solver
@@ -47,6 +45,7 @@ from leadpilot.policy.availability import check_availability
 from leadpilot.policy.lead_history import LeadHistory
 from leadpilot.policy.lock_scope import LockScope
 from leadpilot.policy.policy_file import parse_policy_text
+from leadpilot.policy.pricer import route_priced
 from leadpilot.policy.registry import STRATEGIES
 from leadpilot.policy.response_times import response_hours_of
 from leadpilot.schema import Decision, Lead, Rep, Scorer, ValueModel
@@ -200,9 +199,12 @@ class Snapshot:
     ) -> Decision:
         """The router's decision (not yet committed to the state), with the lead's pool's
         shadow prices refreshed first when due (in the solver process with background
-        pricing: the pool's latest prices serve meanwhile)."""
-        self.inputs = refresh_prices(lead, self.inputs, self.state, now, self.pricer, declined)
-        return route(lead, self.inputs, self.state, now, rng, declined)
+        pricing: the pool's latest prices serve meanwhile). The same decision as
+        ``refresh_prices`` then ``route``, with the roster screened once, not twice."""
+        decision, self.inputs = route_priced(
+            lead, self.inputs, self.state, now, rng, self.pricer, declined
+        )
+        return decision
 
     def link_account(self, lead: Lead) -> str | None:
         """The id of the lead's account, if one matches."""

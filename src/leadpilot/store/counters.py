@@ -24,8 +24,11 @@ from leadpilot.store.engine import LockedConn, exclude_routing, locked
 from leadpilot.store.tables import routing_counters as rc
 
 __all__ = [
+    "GENERATION",
+    "GENERATION_KEY",
     "PREFETCH_QUERY",
     "DbRoutingState",
+    "apply_effects",
     "bump_roster_version",
     "decision_effects",
     "prefetch_params",
@@ -34,6 +37,7 @@ __all__ = [
     "rep_load",
     "roster_version",
     "upsert_counters",
+    "with_generation",
 ]
 
 
@@ -93,12 +97,48 @@ _SCOPE_QUERY = sa.select(rc.c.key, rc.c.value).where(
 )
 
 
+# SQLite: bumped by every write of routing counters, in the same statement, so a process
+# that holds the counter rows as of generation g may use them while the stored generation is
+# still g (``store.intake.CounterCache``). Not one of the rows PREFETCH_QUERY reads. Not on
+# PostgreSQL: intakes of different pools run side by side there (per-pool locks), and one
+# row every counter write updates would queue their commits one behind the other.
+GENERATION_KEY = ("meta", "", "counters")
+_BUMP: dict[str, object] = dict(
+    zip(("kind", "scope", "key", "value"), (*GENERATION_KEY, 1.0), strict=True)
+)
+GENERATION = (
+    sa.select(rc.c.value)
+    .where(
+        rc.c.kind == GENERATION_KEY[0],
+        rc.c.scope == GENERATION_KEY[1],
+        rc.c.key == GENERATION_KEY[2],
+    )
+    .scalar_subquery()
+)
+
+
+def with_generation(increments: Sequence[dict[str, object]]) -> list[dict[str, object]]:
+    """``increments`` plus the bump of the counters' generation (SQLite, see
+    ``GENERATION_KEY``)."""
+    return [*increments, _BUMP]
+
+
 def upsert_counters(
     conn: LockedConn, rows: Sequence[dict[str, object]], *, increment: bool
 ) -> None:
     """Add to (``increment``, never below 0) or set many routing counters in one round
-    trip."""
+    trip (on SQLite their generation is bumped too)."""
     _upsert(conn, rows, increment=increment)
+
+
+def apply_effects(
+    conn: LockedConn, credits: Sequence[dict[str, object]], increments: Sequence[dict[str, object]]
+) -> None:
+    """Write a decision's counter effects (``decision_effects``): set the ``credits``, add
+    the ``increments`` (on SQLite the generation bumped once, with them): two statements."""
+    if credits:
+        conn.execute(_UPSERTS[(conn.dialect.name, False)], list(credits))
+    _upsert(conn, increments, increment=True)
 
 
 def release_open_lead(conn: LockedConn, rep_id: str) -> None:
@@ -107,8 +147,16 @@ def release_open_lead(conn: LockedConn, rep_id: str) -> None:
 
 
 def _upsert(conn: sa.Connection, rows: Sequence[dict[str, object]], *, increment: bool) -> None:
-    if rows:
-        conn.execute(_UPSERTS[(conn.dialect.name, increment)], list(rows))
+    if not rows:
+        return
+    dialect = conn.dialect.name
+    if dialect != "sqlite":
+        conn.execute(_UPSERTS[(dialect, increment)], list(rows))
+    elif increment:
+        conn.execute(_UPSERTS[(dialect, True)], with_generation(rows))
+    else:
+        conn.execute(_UPSERTS[(dialect, False)], list(rows))
+        conn.execute(_UPSERTS[(dialect, True)], [_BUMP])
 
 
 def _add(conn: sa.Connection, kind: str, scope: str, key: str, delta: float) -> None:
@@ -207,9 +255,7 @@ class DbRoutingState:
     def commit(self, decision: Decision) -> None:
         """Apply a decision's effects (see ``RoutingState.commit``) in this transaction."""
         conn = locked(self.conn)
-        credits, increments = decision_effects(decision)
-        upsert_counters(conn, credits, increment=False)
-        upsert_counters(conn, increments, increment=True)
+        apply_effects(conn, *decision_effects(decision))
         self.invalidate()
 
     def release(self, rep_id: str) -> None:

@@ -25,7 +25,11 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql as pg
 
 from leadpilot.schema import Decision
-from leadpilot.store.counters import decision_effects, release_open_lead, upsert_counters
+from leadpilot.store.counters import (
+    apply_effects,
+    decision_effects,
+    release_open_lead,
+)
 from leadpilot.store.decisions import StoredDecision, decision_row, stored_decision
 from leadpilot.store.engine import LockedConn
 from leadpilot.store.kpi_rollups import (
@@ -90,8 +94,7 @@ def record_decision(conn: LockedConn, record: DecisionRecord) -> StoredDecision:
     decision_id = int(conn.execute(_INSERT_DECISION, row).scalar_one())
     if record.released_rep:
         release_open_lead(conn, record.released_rep)
-    upsert_counters(conn, credits, increment=False)
-    upsert_counters(conn, increments, increment=True)
+    apply_effects(conn, credits, increments)
     if record.timers:
         conn.execute(
             _INSERT_TIMER,
@@ -206,8 +209,7 @@ def _record_first(
         return int(conn.execute(_POSTGRES_RECORD[len(timer_rows)], params).scalar_one())
     conn.execute(_INSERT_LEAD, dict(lead_row))
     decision_id = int(conn.execute(_INSERT_DECISION, decision_row).scalar_one())
-    upsert_counters(conn, credits, increment=False)
-    upsert_counters(conn, increments, increment=True)
+    apply_effects(conn, credits, increments)
     for timer in timer_rows:
         conn.execute(_INSERT_TIMER, {**timer, "decision_id": decision_id})
     mark_days(conn, days)

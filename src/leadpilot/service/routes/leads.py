@@ -8,9 +8,11 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Body, Header, Query, Response
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
+from starlette.concurrency import run_in_threadpool
 
 from leadpilot.ingest.crm_payloads import canonical_from_payload
-from leadpilot.service.deps import Conn, Ctx, ReaderToken, WriterToken
+from leadpilot.service.context import ServiceContext
+from leadpilot.service.deps import Conn, Ctx, PendingToken, ReaderToken, WriterTokenPending
 from leadpilot.service.errors import NotFoundError
 from leadpilot.service.schemas import (
     AssigneePublic,
@@ -48,10 +50,10 @@ def _canonical(body: LeadCreate | dict[str, Any], fmt: str) -> LeadCreate:
     status_code=201,
     responses={200: {"model": IntakePublic, "description": "Duplicate or retried request"}},
 )
-def post_lead(
+async def post_lead(
     body: Annotated[LeadCreate | dict[str, Any], Body()],
     ctx: Ctx,
-    _token: WriterToken,
+    token: WriterTokenPending,
     format: Annotated[
         Literal["canonical", "hubspot", "salesforce"], Query(description="payload shape")
     ] = "canonical",
@@ -60,6 +62,18 @@ def post_lead(
     """Route one lead: dedupe (same id, external id or email: no second routing), link its
     account, decide, and store lead + decision + router state in one transaction. 201 for a
     new lead, 200 for a duplicate or a retried ``Idempotency-Key``."""
+    # One thread hand-off for the token lookup and the intake (both read the database).
+    return await run_in_threadpool(_intake, body, ctx, token, format, idempotency_key)
+
+
+def _intake(
+    body: LeadCreate | dict[str, Any],
+    ctx: ServiceContext,
+    token: PendingToken,
+    format: str,
+    idempotency_key: str | None,
+) -> Response:
+    token.verify(ctx)  # 401/403 before anything is read or written
     lead_in = _canonical(body, format)
     lead = lead_from_create(lead_in, ctx.clock())
     # Only a request with an Idempotency-Key is remembered, so only it needs a fingerprint.
