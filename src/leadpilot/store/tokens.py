@@ -63,13 +63,16 @@ def create_token(conn: sa.Connection, *, role: str, name: str) -> tuple[str, Tok
     return token, TokenInfo(id=token_id, name=name, role=role)
 
 
+# Built once: every request looks its token up, and building the statement (and its cache
+# key) per call cost as much CPU as running it.
+_LOOKUP = sa.select(api_tokens.c.id, api_tokens.c.name, api_tokens.c.role).where(
+    api_tokens.c.token_hash == sa.bindparam("token_hash"), api_tokens.c.revoked_at.is_(None)
+)
+
+
 def lookup_token(conn: sa.Connection, token: str) -> TokenInfo | None:
     """The live token matching ``token``, or ``None``."""
-    row = conn.execute(
-        sa.select(api_tokens.c.id, api_tokens.c.name, api_tokens.c.role).where(
-            api_tokens.c.token_hash == hash_token(token), api_tokens.c.revoked_at.is_(None)
-        )
-    ).first()
+    row = conn.execute(_LOOKUP, {"token_hash": hash_token(token)}).first()
     return TokenInfo(id=row.id, name=row.name, role=row.role) if row else None
 
 
