@@ -257,7 +257,7 @@ def test_pricers_sharing_lps_refill_one_lp_and_reach_linprogs_optimum(
 ) -> None:
     """Successive days' pricers sharing ``lps`` over a stable sample build each pool's LP
     once and refill it; every refresh's optimum is linprog's on that day's own sample, and
-    ``max_rows`` keeps the first leads in rank order."""
+    ``max_rows`` keeps leads evenly spaced in time."""
     from leadpilot.ingest import leads_from_frame, reps_from_frame
     from leadpilot.policy import InMemoryState, default_policy, pricer, router_inputs, warm_lp
     from leadpilot.policy import assignment_lp as lp_module
@@ -310,8 +310,9 @@ def test_pricers_sharing_lps_refill_one_lp_and_reach_linprogs_optimum(
         now = seen[-1].created_at + timedelta(hours=1)
         pricer.pool_prices(day_pricer, pool, inputs, state, now, refresh_every=1)
         (lp,) = lps.values()
-        in_pool = [id(x) for x in demand.sample]
-        assert [id(x) for x in lp.owners] == in_pool[:60]  # one pool: the first 60 by rank
+        by_time = sorted(demand.sample, key=lambda x: x.created_at)  # one pool: all of it
+        spread = [by_time[int(i)] for i in np.linspace(0, len(by_time) - 1, 60).astype(int)]
+        assert [id(x) for x in lp.owners] == [id(x) for x in spread]
         refilled = lp.refilled
     assert len(builds) == 1
     assert len(checked) == 4

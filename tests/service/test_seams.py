@@ -20,7 +20,7 @@ from leadpilot.service.schemas import (
     intake_public,
     lead_from_create,
 )
-from leadpilot.store.engine import routing_lock_key, routing_transaction
+from leadpilot.store.engine import RoutingLocks, routing_lock_key, routing_transaction
 
 from .conftest import Api, migrated_engine
 
@@ -78,21 +78,27 @@ def test_event_outcomes_are_typed_and_repeat_once(api: Api) -> None:
     assert applied.outcome["rep_id"] is not None
 
 
-def test_routing_transaction_holds_the_advisory_lock_on_postgres(pg_url: str) -> None:
+def test_routing_transaction_holds_the_advisory_locks_on_postgres(pg_url: str) -> None:
+    """An intake's transaction holds the global key shared and its pool's key exclusively
+    (seen in pg_locks by the holder's backend pid), released at commit."""
     engine = migrated_engine(pg_url)
     key = routing_lock_key("sdr")
+    global_key = RoutingLocks(pools=frozenset()).keys()[0]
     # pg_locks shows a bigint advisory key as (classid, objid) = its high and low 32 bits.
-    # Looked up by the holder's backend pid: other test runs may share the database.
     held = sa.text(
-        "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted"
+        "SELECT mode FROM pg_locks WHERE locktype = 'advisory' AND granted"
         " AND pid = :pid AND classid = :high AND objid = :low AND objsubid = 1"
     )
-    params = {"high": key >> 32, "low": key & 0xFFFFFFFF}
+
+    def mode(conn: sa.Connection, pid: int, k: int) -> list[str]:
+        params = {"pid": pid, "high": (k >> 32) & 0xFFFFFFFF, "low": k & 0xFFFFFFFF}
+        return list(conn.execute(held, params).scalars())
+
     inside, released = threading.Event(), threading.Event()
     holder_pid: list[int] = []
 
     def hold() -> None:
-        with routing_transaction(engine, pool="sdr") as conn:
+        with routing_transaction(engine, RoutingLocks(pools=frozenset({"sdr"}))) as conn:
             holder_pid.append(conn.execute(sa.text("SELECT pg_backend_pid()")).scalar_one())
             inside.set()
             released.wait(10)
@@ -102,12 +108,15 @@ def test_routing_transaction_holds_the_advisory_lock_on_postgres(pg_url: str) ->
     try:
         assert inside.wait(10)
         with engine.connect() as other:
-            assert other.execute(held, {**params, "pid": holder_pid[0]}).scalar() == 1
+            assert mode(other, holder_pid[0], key) == ["ExclusiveLock"]
+            assert mode(other, holder_pid[0], global_key) == ["ShareLock"]
+            assert mode(other, holder_pid[0], routing_lock_key("ae")) == []
     finally:
         released.set()
         holder.join(10)
     with engine.connect() as other:  # released at commit (transaction-scoped)
-        assert other.execute(held, {**params, "pid": holder_pid[0]}).scalar() == 0
-    # One key for every pool today (see routing_lock_key): pools still serialise.
-    assert routing_lock_key("ae") == key == routing_lock_key(None)
+        assert mode(other, holder_pid[0], key) == []
+        assert mode(other, holder_pid[0], global_key) == []
+    # Each pool its own key, none of them the global one.
+    assert len({routing_lock_key("ae"), key, global_key}) == 3
     engine.dispose()

@@ -283,10 +283,11 @@ class ShadowPricer:
         keep = max(30, self.max_cells // max(len(rep_ids), 1))
         if self.max_rows is not None:
             keep = max(1, min(keep, self.max_rows))
-        if len(in_pool) > keep and self.demand.ranked:
-            # the first in rank order: uniform, and the same leads the next day
-            in_pool = in_pool[:keep]
-        elif len(in_pool) > keep:  # evenly spaced: deterministic, keeps the time spread
+        if len(in_pool) > keep:  # evenly spaced in time: deterministic, keeps the time spread
+            if self.demand.ranked:  # (a stable sample is in rank order)
+                sample = self.demand.sample
+                at = [sample[int(i)].created_at for i in in_pool]
+                in_pool = in_pool[sorted(range(len(in_pool)), key=lambda k: at[k])]  # type: ignore[arg-type,return-value]
             in_pool = in_pool[np.linspace(0, len(in_pool) - 1, keep).astype(int)]
         if arrived_today is None or pool_share <= 0:
             expected = self.demand.expected_arrivals(now, horizon_hours) * pool_share
