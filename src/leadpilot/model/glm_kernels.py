@@ -21,7 +21,15 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-__all__ = ["AVAILABLE", "IMPORT_ROWS", "categorical_margins", "kernel", "load", "numeric_margins"]
+__all__ = [
+    "AVAILABLE",
+    "IMPORT_ROWS",
+    "categorical_margins",
+    "kernel",
+    "load",
+    "numeric_margins",
+    "register",
+]
 
 NDF = NDArray[np.float64]
 NDI = NDArray[np.int64]
@@ -40,6 +48,7 @@ AVAILABLE = importlib.util.find_spec("numba") is not None and not os.environ.get
     "LEADPILOT_NO_NUMBA"
 )
 _LOADED: dict[str, Any] = {}
+_PLAIN: dict[str, Any] = {}  # name -> the Python function ``load`` compiles
 
 
 def kernel(name: str, rows: int = 0) -> Any:
@@ -62,15 +71,24 @@ def load() -> bool:
         return True
     if not AVAILABLE:
         return False
+    for name, plain in _PLAIN.items():
+        _LOADED[name] = _jit(plain)
+    return True
+
+
+def register(name: str, plain: Any) -> None:
+    """Add a loop another module defines (:mod:`~leadpilot.model.tree_kernels`' tree walk),
+    compiled with the rest; registered rather than imported here so the two modules do not
+    import each other."""
+    _PLAIN[name] = plain
+    if _LOADED:
+        _LOADED[name] = _jit(plain)
+
+
+def _jit(plain: Any) -> Any:
     from numba import njit
 
-    from leadpilot.model import tree_kernels
-
-    jit = njit(cache=True, nogil=True)
-    _LOADED.update(
-        categorical=jit(_categorical), numeric=jit(_numeric), walk=jit(tree_kernels._walk)
-    )
-    return True
+    return njit(cache=True, nogil=True)(plain)
 
 
 def _categorical(
@@ -241,3 +259,6 @@ def numeric_margins(tables: Tables, z: NDF, X: NDF) -> None:
         tables.coef,
         tables.used,
     )
+
+
+_PLAIN.update(categorical=_categorical, numeric=_numeric)

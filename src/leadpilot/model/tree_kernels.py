@@ -130,7 +130,7 @@ def _walk(
     cat_len: Any,
     bits: Any,
     out: NDF,
-) -> None:  # compiled by ``glm_kernels.load`` (LightGBM's predict is the reference)
+) -> None:  # compiled by ``glm_kernels`` (registered below) (LightGBM's predict is the reference)
     for r in range(X.shape[0]):
         acc = 0.0
         for t in range(roots.shape[0]):
@@ -221,3 +221,6 @@ def raw_scores(trees: CompiledTrees, X: NDF) -> NDF:
     if X.ndim != 2 or X.shape[1] < trees.n_features:
         raise ValueError(f"rows have {X.shape[1]} features, the trees read {trees.n_features}")
     return trees.raw_scores(X)
+
+
+glm_kernels.register("walk", _walk)
