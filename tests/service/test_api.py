@@ -37,6 +37,24 @@ def test_only_healthz_is_open(api: Api) -> None:
     assert bad.status_code == 401
 
 
+def test_auth_is_answered_before_a_body_fastapi_refuses(api: Api) -> None:
+    """POST /v1/leads looks its token up inside the endpoint; a body FastAPI refuses before
+    the endpoint runs (not a JSON object, a bad query) still gets 401/403 first."""
+    not_an_object = [1, 2]
+    unknown = api.client.post(
+        "/v1/leads", json=not_an_object, headers={"Authorization": "Bearer lp_nope"}
+    )
+    assert unknown.status_code == 401
+    assert "Bearer" in _error(unknown)["hint"]
+    weak = api.client.post("/v1/leads", json=not_an_object, headers=api.headers("reader"))
+    assert weak.status_code == 403
+    bad_query = api.client.post(
+        "/v1/leads?format=nope", json={"lead_id": "L1"}, headers={"Authorization": "Bearer x"}
+    )
+    assert bad_query.status_code == 401
+    assert api.post("/v1/leads", not_an_object).status_code == 422  # a writer: the body
+
+
 def test_readers_cannot_write_and_writers_cannot_change_policy(api: Api) -> None:
     resp = api.post("/v1/leads", {"lead_id": "L1"}, role="reader")
     assert resp.status_code == 403

@@ -147,9 +147,14 @@ class PendingToken:
 
 def _require_later(role: str) -> Callable[..., Awaitable[PendingToken]]:
     async def pending(
+        request: Request,
         credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
     ) -> PendingToken:
-        return PendingToken(_bearer_token(credentials), role)
+        token = PendingToken(_bearer_token(credentials), role)
+        # Kept for the 422 handler: a request FastAPI refuses before the endpoint runs is
+        # still answered 401/403 first when its token is unknown, revoked or too weak.
+        request.state.pending_token = token
+        return token
 
     return pending
 
@@ -158,5 +163,6 @@ ReaderToken = Annotated[TokenInfo, Depends(_require("reader"))]
 WriterToken = Annotated[TokenInfo, Depends(_require("writer"))]
 AdminToken = Annotated[TokenInfo, Depends(_require("admin"))]
 # A writer token checked by the endpoint itself (``PendingToken.verify``): a missing token is
-# still a 401 before the body is read.
+# still a 401 before the body is read, and a request FastAPI refuses (422) is answered 401/403
+# first when its token is unknown or too weak (``errors._validation_error``).
 WriterTokenPending = Annotated[PendingToken, Depends(_require_later("writer"))]

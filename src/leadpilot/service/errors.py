@@ -12,6 +12,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from fastapi import FastAPI, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -121,8 +122,14 @@ def _is_json_scalar(value: object) -> bool:
     return value is None or isinstance(value, str | int | float | bool)
 
 
-async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
+async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
+    pending = getattr(request.state, "pending_token", None)
+    if pending is not None:  # an endpoint that looks its token up itself: auth comes first
+        try:
+            await run_in_threadpool(pending.verify, request.app.state.ctx)
+        except StarletteHTTPException as denied:
+            return await _http_error(request, denied)
     problems = []
     for err in exc.errors():
         loc = [str(p) for p in err.get("loc", ())]
