@@ -114,9 +114,16 @@ def derived(figures: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
             unit, count = next(iter(work.items()))
             if count:
                 fig["cpu_ms_per_unit"] = fig["cpu_s"] * 1000 / count
-                fig["unit_of_work"] = unit.removesuffix("s") or unit
+                fig["unit_of_work"] = singular(unit)
         out.append(fig)
     return out
+
+
+def singular(unit: str) -> str:
+    """The unit of work's name for one unit: leads -> lead, deliveries -> delivery."""
+    if unit.endswith("ies"):
+        return unit[:-3] + "y"
+    return unit.removesuffix("s") or unit
 
 
 def makespan(estimates: Sequence[float], lanes: int) -> float:

@@ -99,7 +99,11 @@ def main() -> None:
                 f"objectives.{variant}.{key}_change",
                 mean,
                 "relative change",
-                note=f"95% interval across {len(args.seeds)} seeds: {lo:+.3f} to {hi:+.3f}",
+                note=(
+                    f"95% interval across {len(args.seeds)} seeds: {lo:+.3f} to {hi:+.3f}"
+                    if len(args.seeds) > 1
+                    else "1 seed: no interval across seeds (the deep tier runs 4)"
+                ),
             )
         table.add_row(variant, *cells, f"{min(out['fair_low']):.2f}")
     console.print(table)

@@ -69,6 +69,7 @@ def test_ratio_and_cpu_per_unit_are_computed_from_the_figure() -> None:
     assert figs[0]["ratio_to_floor"] == pytest.approx(9.6)  # 2.4 / 0.25
     assert figs[0]["cpu_ms_per_unit"] == pytest.approx(2.4)  # 24 s * 1000 / 10,000 leads
     assert figs[0]["unit_of_work"] == "lead"
+    assert [suite.singular(u) for u in ("deliveries", "rows", "s")] == ["delivery", "row", "s"]
     assert "ratio_to_floor" not in figs[1]  # a zero floor has no ratio
     assert "ratio_to_floor" not in figs[2]
     assert "cpu_ms_per_unit" not in figs[3]  # no work done: no per-unit figure
