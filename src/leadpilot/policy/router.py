@@ -671,7 +671,9 @@ def _candidates(
     else:
         score = None
         order = np.argsort(-main_dist, kind="stable")
-    picked = [chosen, *[int(i) for i in order if int(i) != chosen][: TOP_CANDIDATES - 1]]
+    # the first TOP_CANDIDATES of the order hold the TOP_CANDIDATES - 1 others
+    first = order[:TOP_CANDIDATES].tolist()
+    picked = [chosen, *[i for i in first if i != chosen][: TOP_CANDIDATES - 1]]
     return tuple(
         Candidate(
             rep_id=ids[i],
