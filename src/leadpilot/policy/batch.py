@@ -148,7 +148,7 @@ def route_batch(
     roster = [r for r in inputs.reps if r.active]
     hours = batch_hours(roster, inputs.policy, inputs.response_hours) if batched else None
     # the common lead on array state (see leadpilot.policy.batch_fast); ``route`` the rest
-    fast = FastLane.build(inputs, state, refresh_every) if fast_lane else None
+    fast = FastLane.build(inputs, state) if fast_lane else None
     out: list[Decision] = []
     for start in range(0, len(order), batch_size):
         chunk = [leads[i] for i in order[start : start + batch_size]]

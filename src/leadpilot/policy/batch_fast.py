@@ -6,7 +6,7 @@ fallback (no ownership hold, someone eligible in the first pool, a confidence at
 numpy over arrays that mirror the routing state (each rep's daily count on its local day,
 open leads, the pool's rotation credits), instead of ``route``'s per-rep Python. Every other
 lead, and every policy the lane does not cover (shadow mode, development shares, switchback
-holdouts, value objectives, other strategies, no roster memo, the service's price cadence),
+holdouts, value objectives, other strategies, no roster memo),
 goes to ``route`` as before, and :meth:`FastLane.decide` says so by returning ``None``
 before it draws from the random generator or touches the state.
 
@@ -29,7 +29,7 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy.special import ndtr
 
-from leadpilot.policy.availability import is_away, is_working, local_day
+from leadpilot.policy.availability import is_away, is_working, local_day, rep_zone
 from leadpilot.policy.batch_scores import PrecomputedScorer
 from leadpilot.policy.business_time import add_business_minutes
 from leadpilot.policy.confidence import choice_confidence
@@ -54,6 +54,9 @@ NDI = NDArray[np.int64]
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _US = timedelta(microseconds=1)
+_HOUR = timedelta(hours=1)
+_HOUR_US = 3_600_000_000
+_DAY_US = 86_400_000_000
 _NO_HISTORY = LeadHistory()
 # exclusion codes the lane writes itself; static codes (pool, activity, rules) follow
 _DAILY, _OPEN, _OUTSIDE = 1, 2, 3
@@ -109,6 +112,12 @@ class FastLane:
         for k, members in enumerate(self.zones.values()):
             self.zone_of[members] = k
             self.zone_rep.append(roster[members[0]])
+        # each zone's local date (an ordinal) and the instant (microseconds) it holds until
+        self.zone_days = np.full(len(self.zone_rep), -1, dtype=np.int64)
+        self.zone_until = [-1] * len(self.zone_rep)
+        self.zone_check = -1  # the earliest of them
+        self.days = np.full(n, -1, dtype=np.int64)
+        self.days_dirty = True  # a rep's ``day`` may differ from ``days``
         # the daily counts of each rep on the local day ``day`` (an ordinal; -1: re-read)
         self.day = np.full(n, -1, dtype=np.int64)
         self.daily = np.zeros(n)
@@ -137,7 +146,7 @@ class FastLane:
         self.snapshots: dict[str, tuple[object, object]] = {}
 
     @classmethod
-    def build(cls, inputs: RouterInputs, state: Any, refresh_every: int | None) -> FastLane | None:
+    def build(cls, inputs: RouterInputs, state: Any) -> FastLane | None:
         """The fast lane for these inputs and state, or ``None`` when the policy needs
         ``route`` for every lead (see the module docstring)."""
         policy = inputs.policy
@@ -145,7 +154,6 @@ class FastLane:
         if (
             type(state) is not InMemoryState
             or state.decisions  # mirrors start from an empty state
-            or refresh_every is None  # the service's cadence reads every rep's remaining
             or policy.mode != "live"
             or policy.development
             or predictive.holdout_design != "per_lead"
@@ -173,6 +181,7 @@ class FastLane:
             self.daily[i] += 1
         else:
             self.day[i] = -1  # re-read from the state when next asked
+            self.days_dirty = True
         self.open_times.append(_micros(decision.decided_at))
         self.open_reps.append(i)
         self.open[i] += 1
@@ -191,17 +200,29 @@ class FastLane:
 
     def _counts(self, now: datetime) -> NDF:
         """Each rep's count on their local day at ``now``; open leads expired."""
-        zone_days = np.array([local_day(rep, now).toordinal() for rep in self.zone_rep])
-        days = zone_days[self.zone_of]
-        stale = np.flatnonzero(days != self.day)
-        if len(stale):
+        now_us = _micros(now)
+        if now_us >= self.zone_check:
+            changed = False
+            for z, rep in enumerate(self.zone_rep):
+                if now_us >= self.zone_until[z]:
+                    day, self.zone_until[z] = _zone_day(rep, now, now_us)
+                    if day != self.zone_days[z]:
+                        self.zone_days[z] = day
+                        changed = True
+            self.zone_check = min(self.zone_until)
+            if changed:
+                self.days = self.zone_days[self.zone_of]
+                self.days_dirty = True
+        if self.days_dirty:
+            days = self.days
             count = self.state.daily_count
-            for i in stale.tolist():
+            for i in np.flatnonzero(days != self.day).tolist():
                 self.day[i] = days[i]
                 rep = self.roster[i]
                 self.daily[i] = count(rep.rep_id, local_day(rep, now))
+            self.days_dirty = False
         if self.ttl_us is not None:
-            cutoff = _micros(now) - self.ttl_us
+            cutoff = now_us - self.ttl_us
             times, k = self.open_times, self.expired
             while k < len(times) and times[k] <= cutoff:
                 self.open[self.open_reps[k]] -= 1
@@ -310,18 +331,30 @@ class FastLane:
         if not n:
             return None, inputs  # overflow pools, the soonest shift, the fallback owner
         # the strategy's inputs: prices (refreshed as ``route_repriced`` would), rotation
-        step = step_of(pool)
-        assert step is not None
+        cadence = step_of(pool)
         scorer = inputs.scorer
         assert scorer is not None
         in_pool = self._member_mask(pool)
         today_total = int(daily[in_pool].sum())
+        if cadence is None:  # the service's: pool_prices' step and reps at a cap or away
+            size = int(in_pool.sum())
+            step = max(policy.predictive.refresh_every, size // 4)
+            full = in_pool & (daily >= self.cap_day)
+            for i in self.may_be_away:
+                if in_pool[i] and not full[i]:
+                    away = is_away(self.roster[i], now, policy.availability)
+                    full[i] = away == "OUT_OF_OFFICE"
+            filled = int(full.sum()) // max(1, size // 10)
+        else:
+            step, filled = max(cadence, 1), 0
+        # the key pool_prices files the pool's prices under (a miss: it solves, or finds
+        # them under its own key: the same prices either way)
         version = scorer.version
-        key = (now.date(), pool.name, policy.policy_hash, version, None, 0,
-               today_total // max(step, 1))  # fmt: skip
+        key = (now.date(), pool.name, policy.policy_hash, version, None, filled,
+               today_total // step)  # fmt: skip
         prices = pricer.cached(key, (pool.name, policy.policy_hash, version, None))
-        if prices is None:  # due: pool_prices solves (and keys) it as the service would
-            prices = pool_prices(pricer, pool, inputs, self.state, now, refresh_every=step)
+        if prices is None:
+            prices = pool_prices(pricer, pool, inputs, self.state, now, refresh_every=cadence)
         last = self.snapshots.get(pool.name)
         if last is None or last[0] is not prices or inputs.prices.get(pool.name) is not last[1]:
             inputs = inputs.with_prices(pool.name, prices)
@@ -343,14 +376,14 @@ class FastLane:
             batch, row, cols = lean
             shrunk = batch.shrunk_at(row, cols[eligible], hours)
             p = batch.calibrate(shrunk[0])
-            dist = argmax_distribution(p - price)
+            dist, winner = _argmax(p - price)
             confidence = _confidence(shrunk, batch.calibrate, p, dist, fallback_idx)
         else:
             scores = scorer.score_candidates(
                 lead, self.ids[eligible].tolist(), expected_response_hours=hours
             )
             p = np.asarray(scores.p, dtype=float)
-            dist = argmax_distribution(p - price)
+            dist, winner = _argmax(p - price)
             confidence = (
                 choice_confidence(scores.draws, p, dist, fallback_idx)
                 if scores.draws is not None
@@ -358,10 +391,7 @@ class FastLane:
             )
         if confidence < policy.predictive.min_confidence:
             return None, inputs  # the fallback decides: ``route`` writes that decision
-        fallback_dist = np.zeros(n)
-        fallback_dist[fallback_idx] = 1.0
         explore, holdout = policy.predictive.explore, policy.predictive.holdout
-        live_dist = holdout * fallback_dist + (1 - holdout) * (explore / n + (1 - explore) * dist)
         u_holdout, u_explore, u_pick = rng.random(), rng.random(), rng.random()
         reasons = [f"LANE:{lane.name}", f"GRADE:{qualification.grade}"]
         if lane.require_available_now:
@@ -384,7 +414,8 @@ class FastLane:
             chosen = min(int(u_pick * n), n - 1)
             reasons.append("EXPLORE")
         else:
-            chosen = _draw(dist, u_pick)
+            # one best rep (the rule): ``_draw`` of a one-hot ``dist`` is its index
+            chosen = winner if winner is not None else _draw(dist, u_pick)
         ids = self.ids[eligible].tolist()
         k = int(eligible[chosen])
         rep = self.roster[k]
@@ -414,7 +445,9 @@ class FastLane:
             exclusions=exclusions,
             p_convert=float(p[chosen]),
             confidence=confidence,
-            propensity=float(live_dist[chosen]),
+            # ``route``'s live_dist at ``chosen``: elementwise numpy = the same float steps
+            propensity=holdout * (1.0 if chosen == fallback_idx else 0.0)
+            + (1 - holdout) * (explore / n + (1 - explore) * float(dist[chosen])),
             model_version=version,
             policy_version=policy.policy_hash,
             sla_deadline=deadline,
@@ -481,6 +514,28 @@ def _confidence(
                 beat = 1.0 if diff > 0 else (0.0 if diff < 0 else 0.5)
         total += float(dist[i]) * beat
     return total
+
+
+def _argmax(score: NDF) -> tuple[NDF, int | None]:
+    """``argmax_distribution(score)`` and, when one rep has it all, that rep's index."""
+    dist = argmax_distribution(score)
+    top = np.flatnonzero(dist)
+    return dist, (int(top[0]) if len(top) == 1 else None)
+
+
+def _zone_day(rep: Any, now: datetime, now_us: int) -> tuple[int, int]:
+    """The rep's local date at ``now`` (``local_day``, as an ordinal) and the instant
+    (microseconds) until which it holds: the next local midnight, or an hour on, whichever
+    comes first, when the zone's UTC offset is the same now and an hour on (no zone changes
+    its offset twice within an hour, so it is constant in between); else only ``now``."""
+    day = local_day(rep, now).toordinal()
+    zone = rep_zone(rep)
+    offset = now.astimezone(zone).utcoffset()
+    if offset is None or offset != (now.astimezone(UTC) + _HOUR).astimezone(zone).utcoffset():
+        return day, now_us + 1
+    shift = offset // _US
+    midnight = ((now_us + shift) // _DAY_US + 1) * _DAY_US - shift
+    return day, min(now_us + _HOUR_US, midnight)
 
 
 def _covered(pool: Pool) -> bool:
