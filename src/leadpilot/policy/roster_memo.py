@@ -20,7 +20,12 @@ if TYPE_CHECKING:  # the policy file's types, without importing the eligibility 
     from leadpilot.policy.policy_file import Policy
     from leadpilot.schema import Rep
 
-__all__ = ["RosterMemo"]
+__all__ = ["RosterMemo", "ScreenRow"]
+
+# (rep, rep_id, active, may be away, (working hours, timezone), timezone, daily cap, open cap)
+ScreenRow = tuple[
+    "Rep", str, bool, bool, tuple[str | None, str | None], str | None, int | None, int | None
+]
 
 # Rule verdicts kept per memo: a key per distinct lead profile (territory, product...);
 # past this many the memo starts again rather than grow without bound.
@@ -44,6 +49,33 @@ class RosterMemo:
             and not any(e.rep == r.rep_id for e in availability.out_of_office)
         )
         self.hits = 0
+        self._rows: list[ScreenRow] | None = None
+
+    def screen_rows(self, capacity: Callable[[Rep], Capacity]) -> list[ScreenRow]:
+        """Per rep of the roster, in roster order, what screening reads of it that does not
+        change with the lead or the moment (caps from ``capacity``, filled into ``caps``),
+        so the screen's loop reads one tuple per rep instead of calling per attribute."""
+        rows = self._rows
+        if rows is None:
+            rows = []
+            for rep in self.reps:
+                cap = self.caps.get(rep.rep_id)
+                if cap is None:
+                    cap = self.caps[rep.rep_id] = capacity(rep)
+                rows.append(
+                    (
+                        rep,
+                        rep.rep_id,
+                        rep.active,
+                        rep.rep_id not in self.never_away,
+                        (rep.working_hours, rep.timezone),
+                        rep.timezone,
+                        cap.max_leads_per_day,
+                        cap.max_open_leads,
+                    )
+                )
+            self._rows = rows
+        return rows
 
     def serves(self, policy: Policy, reps: tuple[Rep, ...]) -> bool:
         """Whether this memo was made for exactly this policy and roster."""
