@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 from leadpilot.policy import InMemoryState, parse_policy, router_inputs
 from leadpilot.policy.availability import local_day
 from leadpilot.policy.eligibility import Checker
+from leadpilot.policy.pricer import _remaining, _remaining_rows, _used_today
 from leadpilot.policy.router import lead_view
 from leadpilot.policy.scoring import qualify
 from leadpilot.policy.strategies.predictive import expected_response_hours
@@ -205,9 +206,10 @@ def test_memo_screen_and_response_hours_match_the_per_rep_checks(
     reps: list[Rep], steps: list[tuple[int, int]], declined: set[str], working: bool
 ) -> None:
     """The memo's screen loop (one row per rep, per-zone answers) gives the eligible reps,
-    codes and local days of ``availability_block`` rep by rep as the live counts fill up,
-    and the checker's response hours equal ``expected_response_hours`` computed from the
-    state directly."""
+    codes and local days of ``availability_block`` rep by rep as the live counts fill up;
+    the checker's response hours equal ``expected_response_hours`` computed from the state
+    directly; the pricer's per-pool rows give the members, today's counts and the leads left
+    of the per-rep reading."""
     policy = AVAILABILITY_POLICY
     inputs = router_inputs(policy, reps)
     memo = inputs.roster_memo()
@@ -232,6 +234,18 @@ def test_memo_screen_and_response_hours_match_the_per_rep_checks(
         )
         want = expected_response_hours(fast.eligible, state, now, policy, typical)
         np.testing.assert_array_equal(hours, want)
+        # The pricer's cache key reads the same rows: members' leads today and leads left.
+        rows = memo.pool_rows(pool.name, pool.includes)
+        members = [r for r in inputs.reps if r.active and pool.includes(r)]
+        assert [row[0] for row in rows.rows] == members
+        used = _used_today(rows.rows, fast_checker, state)
+        np.testing.assert_array_equal(
+            used, [state.daily_count(r.rep_id, local_day(r, now)) for r in members]
+        )
+        np.testing.assert_array_equal(
+            _remaining_rows(rows, used, policy, now, frozenset(declined)),
+            _remaining(members, used, Checker(**kw), policy, now, frozenset(declined)),
+        )
         rep = inputs.reps[pick % len(inputs.reps)]  # a lead for it, whatever its caps
         state.commit(
             Decision(f"l{minutes}", rep.rep_id, pool.name, lane.name, "test", (), now,
