@@ -31,7 +31,7 @@ from leadpilot.policy.fairness import (
 )
 from leadpilot.policy.objective import candidate_values, objective_scale
 from leadpilot.policy.policy_file import Policy
-from leadpilot.policy.pool_load import pool_load
+from leadpilot.policy.pool_load import PoolLoad, pool_load
 from leadpilot.policy.registry import Registries
 from leadpilot.policy.state import RoutingState
 from leadpilot.policy.strategies.rotation import argmax_distribution
@@ -176,16 +176,10 @@ FAIRNESS_GUARD = True
 
 def _guarded(ctx: ChoiceContext, score: NDArray[np.float64]) -> NDArray[np.float64]:
     """``score`` with the reps the fairness guard rules out at ``-inf`` (see
-    :func:`leadpilot.policy.fairness.band_guard`): over the band's top by the period's end,
-    or all but the reps the lead must go to for the band's bottom to stay reachable. Only
-    with a price snapshot (it carries the period's projected leads), and never ruling out
-    every eligible rep."""
+    :func:`guard_mask`)."""
     snapshot = ctx.inputs.prices.get(ctx.pool.name)
     policy = ctx.inputs.policy
-    if not FAIRNESS_GUARD or snapshot is None or not policy.predictive.shadow_prices:
-        return score
-    end = snapshot.get(WINDOW_END)
-    if end is None:
+    if snapshot is None or not policy.predictive.shadow_prices or WINDOW_END not in snapshot:
         return score
     checker = ctx.checker
     load = pool_load(
@@ -199,6 +193,27 @@ def _guarded(ctx: ChoiceContext, score: NDArray[np.float64]) -> NDArray[np.float
     used = np.array(
         [ctx.state.daily_count(r.rep_id, checker.local_day(r)) for r in load.members], dtype=float
     )
+    keep = guard_mask(snapshot, policy, load, used, ctx.ids)
+    return score if keep is None else np.where(keep, score, -np.inf)
+
+
+def guard_mask(
+    snapshot: Mapping[str, float],
+    policy: Policy,
+    load: PoolLoad,
+    used: NDArray[np.float64],
+    ids: Sequence[str],
+) -> NDArray[np.bool_] | None:
+    """Which of the eligible reps ``ids`` the fairness guard leaves the lead to
+    (:func:`leadpilot.policy.fairness.band_guard`): not over the band's top by the window's
+    end, and only the reps the lead must go to for the band's bottom to stay reachable when
+    there are any among them. ``None``: no guard (no horizon in the price ``snapshot``, which
+    carries the pool's projected leads) or it would rule out every eligible rep. ``load``:
+    the pool's load; ``used``: each member's leads today. The batch router's fast lane calls
+    it with the same values."""
+    end = snapshot.get(WINDOW_END)
+    if not FAIRNESS_GUARD or end is None:
+        return None
     held = float(load.counts.sum())
     caps = np.minimum(load.caps, 1e6)  # no cap: room beyond any period
     over, forced = band_guard(
@@ -212,7 +227,7 @@ def _guarded(ctx: ChoiceContext, score: NDArray[np.float64]) -> NDArray[np.float
         leads_left_high=snapshot.get(WINDOW_END_HIGH, end) - held,
     )
     index = {r.rep_id: i for i, r in enumerate(load.members)}
-    at = np.array([index.get(rep_id, -1) for rep_id in ctx.ids])
+    at = np.array([index.get(rep_id, -1) for rep_id in ids], dtype=np.int64)
     known = at >= 0
     keep = np.ones(len(at), dtype=bool)
     keep[known] = ~over[at[known]]
@@ -220,9 +235,7 @@ def _guarded(ctx: ChoiceContext, score: NDArray[np.float64]) -> NDArray[np.float
     must[known] = forced[at[known]]
     if (must & keep).any():
         keep &= must
-    if not keep.any():
-        return score
-    return np.where(keep, score, -np.inf)
+    return keep if keep.any() else None
 
 
 def register(registries: Registries) -> None:
