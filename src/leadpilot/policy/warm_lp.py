@@ -121,6 +121,10 @@ class WarmAssignmentLP:
         highs.setOptionValue("output_flag", False)
         highs.setOptionValue("solver", "simplex")
         highs.setOptionValue("simplex_strategy", 1)  # dual simplex: warm after RHS changes
+        # Devex pricing, not the default dual steepest edge: on a replay's recorded LPs (20
+        # days at ~110 leads a day, 98 warm solves) it took 508 iterations per solve instead
+        # of 850 and ~40% less CPU, for the same prices (to 2e-15).
+        highs.setOptionValue("simplex_dual_edge_weight_strategy", 1)
         highs.setOptionValue("random_seed", 0)
         highs.passModel(
             num_col, num_row, len(a_value), 1, 1, 0.0,
