@@ -38,11 +38,12 @@ from leadpilot.policy.holds import hold_for
 from leadpilot.policy.inputs import RouterInputs
 from leadpilot.policy.lead_history import LeadHistory
 from leadpilot.policy.policy_file import Pool
+from leadpilot.policy.pool_load import pool_load
 from leadpilot.policy.pricer import ShadowPricer, pool_prices
 from leadpilot.policy.registry import STRATEGIES
 from leadpilot.policy.router import _IMPLICIT_LANE, _candidates, _draw, _front, select_pool
 from leadpilot.policy.state import InMemoryState
-from leadpilot.policy.strategies.predictive import Predictive, _team_median
+from leadpilot.policy.strategies.predictive import Predictive, _team_median, guard_mask
 from leadpilot.policy.strategies.rotation import argmax_distribution
 from leadpilot.policy.strategies.round_robin import RoundRobin
 from leadpilot.schema import Decision, Lead
@@ -371,19 +372,25 @@ class FastLane:
             hours: NDF | None = self.typical[eligible] + backlog * self.per_lead
         else:
             hours = None
+        # the fairness guard, on the values ``Predictive`` reads
+        load = pool_load(
+            pool, self.roster, policy, self.state, now,
+            lambda rep: self.checker.capacity(rep).max_leads_per_day,
+        )  # fmt: skip
+        keep = guard_mask(prices, policy, load, daily[in_pool], self.ids[eligible].tolist())
         lean = self._lean(scorer, lead)
         if lean is not None:
             batch, row, cols = lean
             shrunk = batch.shrunk_at(row, cols[eligible], hours)
             p = batch.calibrate(shrunk[0])
-            dist, winner = _argmax(p - price)
+            dist, winner = _argmax(_kept(p - price, keep))
             confidence = _confidence(shrunk, batch.calibrate, p, dist, fallback_idx)
         else:
             scores = scorer.score_candidates(
                 lead, self.ids[eligible].tolist(), expected_response_hours=hours
             )
             p = np.asarray(scores.p, dtype=float)
-            dist, winner = _argmax(p - price)
+            dist, winner = _argmax(_kept(p - price, keep))
             confidence = (
                 choice_confidence(scores.draws, p, dist, fallback_idx)
                 if scores.draws is not None
@@ -514,6 +521,11 @@ def _confidence(
                 beat = 1.0 if diff > 0 else (0.0 if diff < 0 else 0.5)
         total += float(dist[i]) * beat
     return total
+
+
+def _kept(score: NDF, keep: NDArray[np.bool_] | None) -> NDF:
+    """``score`` with the reps the fairness guard rules out at ``-inf``."""
+    return score if keep is None else np.where(keep, score, -np.inf)
 
 
 def _argmax(score: NDF) -> tuple[NDF, int | None]:
