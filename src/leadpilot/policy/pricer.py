@@ -22,7 +22,7 @@ import logging
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Executor, Future
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import numpy as np
@@ -33,12 +33,13 @@ from leadpilot.policy.availability import is_away, rep_zone
 from leadpilot.policy.demand import DemandModel, later_window_days
 from leadpilot.policy.development import floors, standings
 from leadpilot.policy.eligibility import Checker
-from leadpilot.policy.fairness import planning_band
+from leadpilot.policy.fairness import period_horizon, planning_band
 from leadpilot.policy.inputs import RouterInputs
 from leadpilot.policy.lead_history import LeadHistory, as_history
 from leadpilot.policy.objective import objective_scale, uses_values
 from leadpilot.policy.policy_file import Policy, Pool
 from leadpilot.policy.pool_load import daily_cap, pool_load
+from leadpilot.policy.roster_memo import PoolRows, ScreenRow
 from leadpilot.policy.router import lead_view, priced_pool, route, route_repriced, select_pool
 from leadpilot.policy.scoring import qualify, segment_of
 from leadpilot.policy.state import RoutingState
@@ -295,12 +296,7 @@ class ShadowPricer:
             expected = pool_share * self.demand.rest_of_day(
                 now, horizon_hours, arrived=arrived_today / pool_share, elapsed_hours=elapsed_hours
             )
-        if not (len(in_pool) and expected > 0 and rep_ids):
-            return self._store(key, pool_key, dict.fromkeys(rep_ids, 0.0))
-        p = self.sample_scores(scorer, rep_ids, sample_hours, in_pool)
-        if sample_values is not None:
-            p = p * sample_values[in_pool]
-        future, future_cap = 0.0, None
+        future, future_cap, days = 0.0, None, 0.0
         if window_days > 0 and daily_caps is not None:
             level = self.demand.leads_per_day * pool_share
             days = later_window_days(
@@ -311,6 +307,20 @@ class ShadowPricer:
             if days > 0:
                 future = days * level
                 future_cap = np.minimum(daily_caps, 1e6) * days
+        # the fairness guard's horizon (policy.fairness.band_guard), carried with the prices
+        ahead = self.demand.day_fraction(now, horizon_hours)
+        horizon = period_horizon(
+            float(counts.sum()),
+            expected,
+            days,
+            self.demand.week_level * pool_share,
+            max(self.demand.busy_level * pool_share, expected / ahead if ahead > 0 else 0.0),
+        )
+        if not (len(in_pool) and expected > 0 and rep_ids):
+            return self._store(key, pool_key, {**dict.fromkeys(rep_ids, 0.0), **horizon})
+        p = self.sample_scores(scorer, rep_ids, sample_hours, in_pool)
+        if sample_values is not None:
+            p = p * sample_values[in_pool]
         target = (float(counts.sum()) + expected + future) * share
         problem: tuple[object, ...] = (
             p,
@@ -337,7 +347,7 @@ class ShadowPricer:
             floor = floor - held + counts
             problem = (*problem, floor, rows, 1.0 + 2.0 * float(p.max()) + 2.0 * penalty)
         background = latest is not None and self.solver is not None and pool_key is not None
-        if background and self._submit(key, pool_key, rep_ids, problem):  # type: ignore[arg-type]
+        if background and self._submit(key, pool_key, rep_ids, problem, horizon):  # type: ignore[arg-type]
             return latest  # type: ignore[return-value]
         if self.warm and min_share is None:
             # the LP's sample, scores (and values: ``pool_key``), mask and penalty
@@ -355,7 +365,7 @@ class ShadowPricer:
             price = solve_warm(lp, problem)
         else:  # development shares add rows the warm LP does not hold: solved cold
             _x, price = solve_assignment_lp(*problem)  # type: ignore[arg-type]
-        return self._store(key, pool_key, _by_rep(rep_ids, price))
+        return self._store(key, pool_key, {**_by_rep(rep_ids, price), **horizon})
 
     def _submit(
         self,
@@ -363,6 +373,7 @@ class ShadowPricer:
         pool_key: tuple[object, ...],
         rep_ids: tuple[str, ...],
         problem: tuple[object, ...],
+        horizon: Mapping[str, float],
     ) -> bool:
         """Queue a refresh in the solver (one in flight per pool); False if it failed."""
         assert self.solver is not None
@@ -385,7 +396,8 @@ class ShadowPricer:
                 with self._lock:
                     self._in_flight.discard(pool_key)
                 return
-            self._store(key, pool_key, _by_rep(rep_ids, price), background=True)
+            prices = {**_by_rep(rep_ids, price), **horizon}
+            self._store(key, pool_key, prices, background=True)
 
         future.add_done_callback(done)
         return True
@@ -502,9 +514,17 @@ def pool_prices(
         declined=declined,
         memo=inputs.roster_memo(),
     )
-    members = [r for r in inputs.reps if r.active and pool.includes(r)]
-    day_of = checker.local_day
-    used = np.array([state.daily_count(r.rep_id, day_of(r)) for r in members], dtype=float)
+    memo = checker.memo
+    if memo is not None:  # the memo's rows: members, caps and zones without per-rep calls
+        memo.screen_rows(checker.capacity)
+        rows = memo.pool_rows(pool.name, pool.includes)
+        members = [row[0] for row in rows.rows]
+        used = _used_today(rows.rows, checker, state)
+    else:
+        rows = None
+        members = [r for r in inputs.reps if r.active and pool.includes(r)]
+        day_of = checker.local_day
+        used = np.array([state.daily_count(r.rep_id, day_of(r)) for r in members], dtype=float)
     today_total = int(used.sum())
     # Refresh as the day fills: every ``refresh_every`` assignments (at least a quarter of
     # the pool, so big pools don't re-solve for every few leads) and every tenth of the pool
@@ -514,7 +534,11 @@ def pool_prices(
     remaining: NDArray[np.float64] | None = None
     if refresh_every is None:
         step = max(policy.predictive.refresh_every, len(members) // 4)
-        remaining = _remaining(members, used, checker, policy, now, declined)
+        remaining = (
+            _remaining(members, used, checker, policy, now, declined)
+            if rows is None
+            else _remaining_rows(rows, used, policy, now, declined)
+        )
         filled = int((remaining == 0).sum()) // max(1, len(members) // 10)
     else:
         step, filled = max(refresh_every, 1), 0
@@ -622,6 +646,38 @@ def _development(
             [[seg is None or s in seg for seg in segments] for s in lead_segments], dtype=bool
         ).reshape(len(lead_segments), len(members))
     return {"min_share": shares, "share_rows": rows, "share_held": held, "share_base": base}
+
+
+def _used_today(
+    rows: list[ScreenRow], checker: Checker, state: RoutingState
+) -> NDArray[np.float64]:
+    """Each row's rep's leads today (its local day), per zone's day asked once."""
+    days: dict[str | None, date] = {}
+    daily_count = state.daily_count
+    used = np.empty(len(rows))
+    for i, (rep, rep_id, _, _, _, zone, _, _) in enumerate(rows):
+        day = days.get(zone)
+        if day is None:
+            day = days[zone] = checker.local_day(rep)
+        used[i] = daily_count(rep_id, day)
+    return used
+
+
+def _remaining_rows(
+    rows: PoolRows,
+    used: NDArray[np.float64],
+    policy: Policy,
+    now: datetime,
+    declined: frozenset[str],
+) -> NDArray[np.float64]:
+    """``_remaining`` from the memo's rows (the same numbers, without per-rep calls)."""
+    left = np.minimum(np.maximum(rows.caps - used, 0.0), 1e6)
+    availability = policy.availability
+    for i in rows.may_be_away:
+        rep, rep_id = rows.rows[i][0], rows.rows[i][1]
+        if rep_id not in declined and is_away(rep, now, availability) == "OUT_OF_OFFICE":
+            left[i] = 0.0
+    return left
 
 
 def _remaining(
