@@ -13,7 +13,7 @@ import dataclasses
 import functools
 import typing
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -45,6 +45,9 @@ class StoredDecision:
     live: bool
     trigger: str
     decision: Decision
+    # The row it was written as (``decision_row``), when it was just written: the answer
+    # serialises it instead of building it again. Not part of its value.
+    row: Mapping[str, Any] | None = field(default=None, compare=False, repr=False)
 
 
 _HINTS = typing.get_type_hints(Decision)
