@@ -208,3 +208,66 @@ def test_fit_rep_trees_bags_small_reps_and_recovers_planted_effects() -> None:
         gap = z[grid[:, 0] > 0.55].mean() - z[grid[:, 0] < 0.45].mean()  # true gap: 1.6 * s
         recovered[code] = gap / (1.6 * s)
         assert 0.6 < recovered[code] < 1.1
+
+
+def _changed_skill(seed: int, change: bool) -> tuple[NDF, NDF, NDF, NDF]:
+    """Two reps, 3,000 leads each over 300 days; rep 0 gains 1.2 log-odds on leads with
+    attribute ``a`` above 0.5 from day 150 on (``change``) or all along (not ``change``)."""
+    rng = np.random.default_rng(seed)
+    n = 6_000
+    days = np.sort(rng.uniform(0.0, 300.0, n))
+    rep = rng.integers(0, 2, n).astype(float)
+    X = np.column_stack([rng.random(n), rng.random(n), rep])
+    init = np.full(n, -1.0)
+    live = days >= 150.0 if change else np.ones(n, dtype=bool)
+    effect = 1.2 * ((rep == 0) & (X[:, 0] > 0.5) & live)
+    y = (rng.random(n) < 1 / (1 + np.exp(-(init + effect)))).astype(float)
+    return X, y, init, days
+
+
+def _fit(X: NDF, y: NDF, init: NDF, days: NDF, **kw: object) -> RepTrees:
+    trees, _ = fit_rep_trees(
+        X,
+        y,
+        init,
+        rep_column=2,
+        ignore=[2],
+        feature_names=["a", "b", "rep"],
+        categorical=[],
+        times=days,
+        **kw,  # type: ignore[arg-type]
+    )
+    assert trees is not None
+    return trees
+
+
+def test_rep_trees_read_the_clock_when_a_skill_changed_mid_history() -> None:
+    """A skill that started halfway through the history: the out-of-time check keeps the
+    clock, and the trees score it as it is now (the latest day), nearer its full 1.2 than
+    trees blind to time, which average it over the history (about 0.6)."""
+    X, y, init, days = _changed_skill(3, change=True)
+    timed = _fit(X, y, init, days)
+    blind = _fit(X, y, init, days, clock=False)
+    assert timed.now == pytest.approx(days.max())
+    assert blind.now is None
+    grid = np.column_stack([np.r_[np.full(50, 0.75), np.full(50, 0.25)], np.full(100, 0.5)])
+    grid = np.column_stack([grid, np.zeros(100)])
+
+    def gap(trees: RepTrees) -> float:
+        z = trees.predict(grid)
+        return float(z[:50].mean() - z[50:].mean())
+
+    assert gap(timed) > gap(blind) + 0.15
+    # the contributions still add up to the score, the clock's share in the constant column
+    contrib = timed.predict(grid, pred_contrib=True)
+    assert contrib.shape == (100, 4)
+    np.testing.assert_allclose(contrib.sum(axis=1), timed.predict(grid), atol=1e-9)
+    loaded = RepTrees.from_string(timed.model_to_string())
+    assert loaded.now == timed.now
+    np.testing.assert_array_equal(loaded.predict(grid), timed.predict(grid))
+    np.testing.assert_array_equal(loaded.raw_scores(grid), timed.predict(grid))
+
+
+def test_rep_trees_stay_blind_to_the_clock_when_skills_did_not_change() -> None:
+    X, y, init, days = _changed_skill(4, change=False)
+    assert _fit(X, y, init, days).now is None

@@ -53,6 +53,7 @@ __all__ = [
 ]
 
 HEADER = "leadpilot-rep-trees v1"
+TIME_FEATURE = "lead_time_days"  # the trees' own extra column (see ``RepTrees.now``)
 _REP_MARK = "=== rep "
 NDF = NDArray[np.float64]
 
@@ -76,6 +77,9 @@ class RepTreesConfig:
     # A rep with more leads than this gets fewer boosters (see ``bags_for``); above every
     # rep of the 20,000-lead benchmark worlds (at most 2,031), whose models stay the same.
     bag_full_rows: int = 2_500
+    # The trees also see when each lead came in (days), and score every lead as of the end
+    # of the history: a rep whose skills changed mid-history is scored as they are now.
+    time_feature: bool = True
 
     def bags_for(self, n_rows: int) -> int:
         """Boosters averaged for a rep with ``n_rows`` leads: all ``bags`` up to
@@ -91,11 +95,24 @@ class RepTrees:
     """Per-rep boosters, keyed by the rep's code in column ``rep_column`` of the matrix."""
 
     def __init__(
-        self, rep_column: int, boosters: Mapping[int, lgb.Booster], feature_names: Sequence[str]
+        self,
+        rep_column: int,
+        boosters: Mapping[int, lgb.Booster],
+        feature_names: Sequence[str],
+        now: float | None = None,
     ) -> None:
         self.rep_column = rep_column
         self.boosters = dict(sorted(boosters.items()))
         self._names = list(feature_names)
+        # With ``now`` the boosters read one more column after the model's features, the
+        # lead's time (days since 1970): every scored row is given ``now``, the history's end.
+        self.now = now
+
+    def rows_as_now(self, X: NDF) -> NDF:
+        """``X`` with the time column the boosters read (``now``), when they read one."""
+        if self.now is None:
+            return X
+        return np.hstack([X, np.full((X.shape[0], 1), self.now)])
 
     def feature_name(self) -> list[str]:
         """The matrix columns the trees read (the model's features, in order)."""
@@ -123,9 +140,17 @@ class RepTrees:
         for code, booster in self.boosters.items():
             rows = np.flatnonzero(codes == code)
             if len(rows):
-                out[rows] = booster.predict(
-                    X[rows], raw_score=True, pred_contrib=pred_contrib, num_threads=num_threads
+                got = booster.predict(
+                    self.rows_as_now(X[rows]),
+                    raw_score=True,
+                    pred_contrib=pred_contrib,
+                    num_threads=num_threads,
                 )
+                if pred_contrib and self.now is not None:
+                    # the time column is "now" for every scored row: its share goes to the
+                    # constant column, so the contributions still add up to the score
+                    got = np.column_stack([got[:, :-2], got[:, -2] + got[:, -1]])
+                out[rows] = got
         return out
 
     def raw_scores(self, X: NDF) -> NDF:
@@ -138,12 +163,14 @@ class RepTrees:
             booster = self.boosters.get(int(code)) if float(code).is_integer() else None
             if booster is not None:
                 rows = np.flatnonzero(codes == code)
-                out[rows] = raw_scores(booster, X[rows])
+                out[rows] = raw_scores(booster, self.rows_as_now(X[rows]))
         return out
 
     def model_to_string(self) -> str:
         """Text form: a header, then each rep's LightGBM model text."""
         parts = [HEADER, f"rep_column={self.rep_column}", "feature_names=" + "\t".join(self._names)]
+        if self.now is not None:
+            parts.append(f"now={self.now!r}")
         for code, booster in self.boosters.items():
             parts.append(f"{_REP_MARK}{code}")
             parts.append(booster.model_to_string())
@@ -161,10 +188,11 @@ class RepTrees:
             raise ValueError("not a leadpilot rep-trees file")
         rep_column = int(lines[1].partition("=")[2])
         names = lines[2].partition("=")[2].split("\t")
+        now = float(lines[3].partition("=")[2]) if lines[3].startswith("now=") else None
         boosters: dict[int, lgb.Booster] = {}
         code: int | None = None
         chunk: list[str] = []
-        for line in [*lines[3:], _REP_MARK + "end"]:
+        for line in [*lines[3 + (now is not None) :], _REP_MARK + "end"]:
             if line.startswith(_REP_MARK):
                 if code is not None:
                     boosters[code] = lgb.Booster(model_str="\n".join(chunk))
@@ -172,7 +200,7 @@ class RepTrees:
                 code, chunk = (None if mark == "end" else int(mark)), []
             else:
                 chunk.append(line)
-        return cls(rep_column, boosters, names)
+        return cls(rep_column, boosters, names, now)
 
 
 def _params(cfg: RepTreesConfig, seed: int, bags: int) -> dict[str, Any]:
@@ -262,11 +290,20 @@ def fit_rep_trees(
     rounds: int | None = None,
     config: RepTreesConfig | None = None,
     seed: int = 0,
+    times: NDF | None = None,
+    clock: bool | None = None,
 ) -> tuple[RepTrees | None, int]:
     """Fit one booster per rep on ``X``'s time-ordered rows from the team model's log-odds
     ``init``; columns ``ignore`` (the rep's own descriptors, clock features) are hidden from
     the trees. ``rounds=None`` chooses the rounds by the reps' pooled out-of-time log loss
-    on each rep's latest rows; returns the trees (``None`` when no round helps) and it."""
+    on each rep's latest rows; returns the trees (``None`` when no round helps) and it.
+
+    ``times`` (each row's time in days; with ``config.time_feature``) can become one more
+    column the trees read, so a skill that changed mid-history is learnt as it is now: the
+    trees then score every later row as of the latest time (``RepTrees.now``). Whether they
+    read it is ``clock``, or with ``clock=None`` (and ``rounds=None``) whichever of the two
+    has the lower pooled out-of-time log loss: on a history whose skills did not change the
+    clock's splits are noise."""
     cfg = config or RepTreesConfig()
     Xt = X.copy()
     Xt[:, list(ignore)] = np.nan
@@ -278,23 +315,39 @@ def fit_rep_trees(
             reps.append((int(code), rows))
     if not reps:
         return None, 0
+    names = list(feature_names)
+    timed = times is not None and cfg.time_feature and bool(np.isfinite(times).any())
+    now = float(np.nanmax(times)) if timed and times is not None else None
+    Xc = np.hstack([Xt, times[:, None]]) if timed and times is not None else Xt
+    names_c = [*names, TIME_FEATURE]
     if rounds is None:
-        rounds = _choose_rounds(cfg, seed, Xt, y, init, reps, feature_names, categorical)
+        rounds, loss = _choose_rounds(cfg, seed, Xt, y, init, reps, names, categorical)
+        if timed and clock is not False:
+            rounds_c, loss_c = _choose_rounds(cfg, seed, Xc, y, init, reps, names_c, categorical)
+            clock = loss_c < loss
+            rounds = rounds_c if clock else rounds
+        else:
+            clock = False
+    clock = bool(clock) and timed
     if rounds == 0:
         return None, 0
+    if clock:
+        Xt, names = Xc, names_c
+    else:
+        now = None
     boosters = {
         code: average_boosters(
             _bag_boosters(
                 cfg,
                 seed,
                 len(rows),
-                _data(Xt[rows], y[rows], init[rows], feature_names, categorical),
+                _data(Xt[rows], y[rows], init[rows], names, categorical),
                 rounds,
             )
         )
         for code, rows in reps
     }
-    return RepTrees(rep_column, boosters, feature_names), rounds
+    return RepTrees(rep_column, boosters, feature_names, now), rounds
 
 
 def _data(
@@ -320,9 +373,9 @@ def _choose_rounds(
     reps: list[tuple[int, NDArray[np.intp]]],
     names: Sequence[str],
     categorical: Sequence[str],
-) -> int:
+) -> tuple[int, float]:
     """The number of rounds (0 = none) with the least summed out-of-time log loss of the
-    bag-averaged boosters."""
+    bag-averaged boosters, and that loss."""
     total = np.zeros(cfg.max_rounds + 1)
     for _code, rows in reps:
         n_in = int(len(rows) * (1 - cfg.validation_share))
@@ -342,7 +395,8 @@ def _choose_rounds(
                 z += bag / len(boosters)
         total[0] += _logloss(init[val], y[val])
         total[1:] += [_logloss(init[val] + z[i], y[val]) for i in range(cfg.max_rounds)]
-    return int(np.argmin(total))
+    best = int(np.argmin(total))
+    return best, float(total[best])
 
 
 def tree_outputs(booster: lgb.Booster, X: NDF) -> NDF:
@@ -392,7 +446,8 @@ def found_effects(
         rows = np.flatnonzero(codes == code)
         if len(rows) < 30:
             continue
-        shap = np.asarray(booster.predict(X[rows], pred_contrib=True))[:, :-1]
+        shap = np.asarray(booster.predict(trees.rows_as_now(X[rows]), pred_contrib=True))
+        shap = shap[:, : len(names)]  # the lead attributes (not the clock, not the constant)
         slope = float(np.mean(base_p[rows] * (1 - base_p[rows])))  # d p / d log-odds
         for j in np.flatnonzero(np.abs(shap).mean(axis=0) > 0):
             groups = _groups(X[rows, j], names[j], levels)

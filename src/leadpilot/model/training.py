@@ -415,6 +415,7 @@ class _Parts:
     boosters: tuple[lgb.Booster | RepTrees, ...]
     rounds: int
     rep_rounds: int = 0
+    rep_clock: bool = False  # whether the rep-aware trees read the lead's time
 
     def warm_start(self) -> tuple[float, NDF]:
         """The full linear model's coefficients, to start the next fit from."""
@@ -433,11 +434,13 @@ def _fit_parts(
     at: float,
     start: tuple[float, NDF] | None = None,
     rep_rounds: int | None = None,
+    times: NDF | None = None,
+    rep_clock: bool | None = None,
 ) -> _Parts:
     """Fit the full linear part, the trees on top of it, the rep-aware trees on top of both
     (:mod:`leadpilot.model.rep_trees`) and the half-sample bags of the linear part on
     time-ordered rows; the numbers of trees are chosen out of time unless ``rounds`` and
-    ``rep_rounds`` are given."""
+    ``rep_rounds`` are given. ``times``: each row's creation day, for the rep-aware trees."""
     rng = np.random.default_rng(params.random_state)
     n = len(y_fit)
     design = spec.design(X_fit)  # once: each bag's rows are a slice of it
@@ -474,9 +477,12 @@ def _fit_parts(
             categorical=state.categorical_names,
             rounds=rep_rounds,
             seed=params.random_state,
+            times=times,
+            clock=rep_clock,
         )
         if trees is not None:
             boosters = (booster, trees)
+            rep_clock = trees.now is not None
     for b in range(params.n_bags):
         # Half-samples without replacement: their spread matches the sampling spread of a
         # fit on all rows (see confidence.py), at half the cost of a bootstrap.
@@ -493,7 +499,24 @@ def _fit_parts(
             )
         )
         report(f"fitting bag {b + 1} of {params.n_bags}", at + 0.35 * (b + 1) / params.n_bags)
-    return _Parts(fit_glm_stack(spec, fits), boosters, rounds, rep_rounds or 0)
+    return _Parts(fit_glm_stack(spec, fits), boosters, rounds, rep_rounds or 0, bool(rep_clock))
+
+
+def _created_days(frame: pd.DataFrame) -> NDF | None:
+    """Each history row's creation time in days since 1970 (``None`` without one): the
+    rep-aware trees' clock, so a skill that changed mid-history is scored as it is now."""
+    if "created_at" not in frame:
+        return None
+    t = pd.to_datetime(frame["created_at"], utc=True, errors="coerce")
+    if t.isna().all():
+        return None
+    ns = t.to_numpy(dtype="datetime64[ns]").view(np.int64).astype(np.float64)
+    ns[t.isna().to_numpy()] = np.nan
+    return np.asarray(ns / 86_400e9, dtype=np.float64)
+
+
+def _take(values: NDF | None, rows: NDArray[np.int64]) -> NDF | None:
+    return None if values is None else values[rows]
 
 
 def _rep_columns(state: FeatureState) -> NDI:
@@ -619,10 +642,11 @@ def fit_prepared(
     st, X, y, rep_n = data.state, data.X, data.y, data.rep_n
     i_tr, i_ca, i_te = data.train, data.calibration, data.test
     X_tr, y_tr = X[i_tr], y[i_tr]
+    days = _created_days(data.frame)
     report("fitting the linear part (rep x segment effects)", 0.08)
     spec = _glm_spec(params, st, X_tr)
     C, check = _choose_c(params, spec, X_tr, y_tr)
-    parts = _fit_parts(params, st, X_tr, y_tr, spec, C, None, report, 0.1)
+    parts = _fit_parts(params, st, X_tr, y_tr, spec, C, None, report, 0.1, times=_take(days, i_tr))
     rounds = parts.rounds
     report("calibrating", 0.5)
     z_ca = shrunk_log_odds(
@@ -650,6 +674,8 @@ def fit_prepared(
             0.5,
             parts.warm_start(),
             parts.rep_rounds,
+            _take(days, fit_idx),
+            parts.rep_clock,
         )
     held_out = _record(params, data, parts, calibrator, C, refit, len(fit_idx))
     if not (refit and include_test and len(i_te)):
@@ -672,6 +698,8 @@ def fit_prepared(
         0.9,
         parts.warm_start(),
         parts.rep_rounds,
+        _take(days, fit_idx),
+        parts.rep_clock,
     )
     return TrainingRun(held_out, _record(params, data, parts, calibrator, C, refit, len(fit_idx)))
 
