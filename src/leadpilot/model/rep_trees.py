@@ -140,11 +140,14 @@ class RepTrees:
         for code, booster in self.boosters.items():
             rows = np.flatnonzero(codes == code)
             if len(rows):
-                got = booster.predict(
-                    self.rows_as_now(X[rows]),
-                    raw_score=True,
-                    pred_contrib=pred_contrib,
-                    num_threads=num_threads,
+                got = np.asarray(
+                    booster.predict(
+                        self.rows_as_now(X[rows]),
+                        raw_score=True,
+                        pred_contrib=pred_contrib,
+                        num_threads=num_threads,
+                    ),
+                    dtype=np.float64,
                 )
                 if pred_contrib and self.now is not None:
                     # the time column is "now" for every scored row: its share goes to the
