@@ -48,6 +48,8 @@ __all__ = [
     "Trees",
     "average_boosters",
     "fit_rep_trees",
+    "found_changes",
+    "found_combinations",
     "found_effects",
     "tree_outputs",
 ]
@@ -108,11 +110,12 @@ class RepTrees:
         # lead's time (days since 1970): every scored row is given ``now``, the history's end.
         self.now = now
 
-    def rows_as_now(self, X: NDF) -> NDF:
-        """``X`` with the time column the boosters read (``now``), when they read one."""
+    def rows_as_now(self, X: NDF, at: float | None = None) -> NDF:
+        """``X`` with the time column the boosters read (``now``, or the day ``at``), when
+        they read one."""
         if self.now is None:
             return X
-        return np.hstack([X, np.full((X.shape[0], 1), self.now)])
+        return np.hstack([X, np.full((X.shape[0], 1), self.now if at is None else at)])
 
     def feature_name(self) -> list[str]:
         """The matrix columns the trees read (the model's features, in order)."""
@@ -494,3 +497,129 @@ def _groups(x: NDF, name: str, levels: Mapping[str, Sequence[str]]) -> dict[str,
             mask = known & (x >= lo) & ((x < hi) | (hi == edges[-1]))
             out[f"{raw(lo):,.0f} to {raw(hi):,.0f}"] = mask
     return {k: v for k, v in out.items() if v.sum() >= 10}
+
+
+def _rep_rows(
+    trees: RepTrees, X: NDF, rep_names: Sequence[str]
+) -> list[tuple[str, lgb.Booster, NDArray[np.intp]]]:
+    """(rep name, booster, rows of ``X``) for each rep with trees and 30 or more rows."""
+    codes = X[:, trees.rep_column]
+    out = []
+    for code, booster in trees.boosters.items():
+        rows = np.flatnonzero(codes == code)
+        if len(rows) >= 30:
+            rep = rep_names[int(code)] if 0 <= int(code) < len(rep_names) else str(int(code))
+            out.append((rep, booster, rows))
+    return out
+
+
+def found_combinations(
+    trees: RepTrees,
+    X: NDF,
+    base_p: NDF,
+    *,
+    rep_names: Sequence[str],
+    levels: Mapping[str, Sequence[str]],
+    top: int = 8,
+    min_rows: int = 20,
+    min_log_odds: float = 0.15,
+) -> list[dict[str, Any]]:
+    """Edges that live in a combination of two lead attributes, for the model card: per rep,
+    the cell of two attributes (levels or quintile ranges, ``min_rows`` or more of ``X``'s
+    rows of that rep) whose average score by the rep's trees departs most from what the two
+    attributes give apart (cell - first attribute's group - second's, each against the
+    rep's average; at least ``min_log_odds``, the same way as the cell's own edge, which is
+    larger than either group's). Reports the cell's edge against the rep's
+    average and the part that is the combination's, in log-odds and percentage points at
+    ``base_p``; largest ``top`` first."""
+    names = trees.feature_name()
+    out: list[dict[str, Any]] = []
+    for rep, booster, rows in _rep_rows(trees, X, rep_names):
+        shap = np.asarray(booster.predict(trees.rows_as_now(X[rows]), pred_contrib=True))
+        used = [j for j in range(len(names)) if np.abs(shap[:, j]).max() > 0]
+        score = shap[:, : len(names)].sum(axis=1)
+        score = score - score.mean()
+        groups = {j: _groups(X[rows, j], names[j], levels) for j in used}
+        slope = float(np.mean(base_p[rows] * (1 - base_p[rows])))
+        best: dict[str, Any] | None = None
+        for a, b in itertools.combinations(used, 2):
+            for la, ma in groups[a].items():
+                for lb, mb in groups[b].items():
+                    cell = ma & mb
+                    if cell.sum() < min_rows:
+                        continue
+                    value = float(score[cell].mean())
+                    alone = (float(score[ma].mean()), float(score[mb].mean()))
+                    joint = value - sum(alone)
+                    # an edge of the combination: beyond both attributes' and the same way
+                    if (
+                        abs(joint) >= min_log_odds
+                        and joint * value > 0
+                        and abs(value) > max(abs(v) for v in alone)
+                        and (best is None or abs(joint) > abs(best["joint_log_odds"]))
+                    ):
+                        best = {
+                            "rep": rep,
+                            "kind": "combination",
+                            "features": [names[a], names[b]],
+                            "levels": [la, lb],
+                            "log_odds": value,
+                            "points": 100 * slope * value,
+                            "joint_log_odds": joint,
+                            "joint_points": 100 * slope * joint,
+                            "rows": int(cell.sum()),
+                        }
+        if best is not None:
+            out.append(best)
+    out.sort(key=lambda r: -abs(r["joint_log_odds"]))
+    return out[:top]
+
+
+def found_changes(
+    trees: RepTrees,
+    X: NDF,
+    base_p: NDF,
+    *,
+    since: float,
+    rep_names: Sequence[str],
+    levels: Mapping[str, Sequence[str]],
+    top: int = 6,
+) -> list[dict[str, Any]]:
+    """How reps' edges changed over the history, for the model card (trees that read the
+    lead's time only, else ``[]``): per rep, its trees' score of ``X``'s rows of that rep as
+    of now minus as of the day ``since`` (days since 1970), on average and in the group of
+    one attribute (level or quintile range, 10 or more rows) where it moved most.
+    Largest ``top`` first."""
+    if trees.now is None:
+        return []
+    names = trees.feature_name()
+    out: list[dict[str, Any]] = []
+    for rep, booster, rows in _rep_rows(trees, X, rep_names):
+        now = np.asarray(booster.predict(trees.rows_as_now(X[rows]), raw_score=True))
+        then = np.asarray(booster.predict(trees.rows_as_now(X[rows], since), raw_score=True))
+        moved = now - then
+        if not np.abs(moved).max() > 0:
+            continue
+        slope = float(np.mean(base_p[rows] * (1 - base_p[rows])))
+        where, most = "", float(moved.mean())
+        for j in range(len(names)):
+            for label, mask in _groups(X[rows, j], names[j], levels).items():
+                value = float(moved[mask].mean())
+                if abs(value) > abs(most):
+                    where, most = f"{names[j]}={label}", value
+        feature, _, level = where.partition("=")
+        out.append(
+            {
+                "rep": rep,
+                "kind": "change",
+                "mean_log_odds": float(moved.mean()),
+                "mean_points": 100 * slope * float(moved.mean()),
+                "feature": feature,
+                "level": level,
+                "log_odds": most,
+                "points": 100 * slope * most,
+                "rows": len(rows),
+            }
+        )
+    out.sort(key=lambda r: -abs(r["log_odds"]))
+    return out[:top]

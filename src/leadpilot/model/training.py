@@ -44,7 +44,13 @@ from leadpilot.model.guards import (
     find_leaky_columns,
     refuse_leaky_rep_column,
 )
-from leadpilot.model.rep_trees import RepTrees, fit_rep_trees, found_effects
+from leadpilot.model.rep_trees import (
+    RepTrees,
+    fit_rep_trees,
+    found_changes,
+    found_combinations,
+    found_effects,
+)
 from leadpilot.model.scoring import contributions, shrunk_log_odds
 
 __all__ = [
@@ -515,6 +521,14 @@ def _created_days(frame: pd.DataFrame) -> NDF | None:
     return np.asarray(ns / 86_400e9, dtype=np.float64)
 
 
+def _first_day(data: PreparedHistory) -> float | None:
+    """The first labelled lead's creation day (days since 1970), if known."""
+    days = _created_days(data.frame)
+    if days is None or not len(data.train) or not np.isfinite(days[data.train]).any():
+        return None
+    return float(np.nanmin(days[data.train]))
+
+
 def _take(values: NDF | None, rows: NDArray[np.int64]) -> NDF | None:
     return None if values is None else values[rows]
 
@@ -608,23 +622,30 @@ def _record(
         warnings=list(data.warnings),
         guards=list(data.guards),
         importance=_importance(parts, st, data.X[data.test]),
-        rep_effects=_found(parts, st, data.X[np.concatenate([data.calibration, data.test])]),
+        rep_effects=_found(
+            parts,
+            st,
+            data.X[np.concatenate([data.calibration, data.test])],
+            _first_day(data),
+        ),
     )
 
 
-def _found(parts: _Parts, state: FeatureState, X: NDF) -> list[dict[str, Any]]:
-    """What the rep-aware trees learned, on the latest settled leads (the card's table)."""
+def _found(parts: _Parts, state: FeatureState, X: NDF, since: float | None) -> list[dict[str, Any]]:
+    """What the rep-aware trees learned, on the latest settled leads (the card's tables):
+    single attributes, combinations of two, and, when the trees read the clock, how edges
+    moved since the day ``since``."""
     trees = [b for b in parts.boosters if isinstance(b, RepTrees)]
     if not trees or len(X) == 0:
         return []
     team = parts.glm.margins(X, only=0)[0] + parts.boosters[0].predict(X, raw_score=True)
-    return found_effects(
-        trees[0],
-        X,
-        1.0 / (1.0 + np.exp(-team)),
-        rep_names=state.levels["rep_id"],
-        levels=state.levels,
-    )
+    base = 1.0 / (1.0 + np.exp(-team))
+    names, levels = state.levels["rep_id"], state.levels
+    out = found_effects(trees[0], X, base, rep_names=names, levels=levels)
+    out += found_combinations(trees[0], X, base, rep_names=names, levels=levels)
+    if since is not None:
+        out += found_changes(trees[0], X, base, since=since, rep_names=names, levels=levels)
+    return out
 
 
 def fit_prepared(
