@@ -10,7 +10,11 @@ a refresh runs, the first prices solved before the first lead as the service's s
 does, and the lead's pool screened once (``route_priced``, what ``Snapshot.route`` calls).
 For comparison: prices refreshed inline (as ``route-batch`` does; a decision may wait for an
 LP) and fairness prices only. The floor, measured in the same run on the same leads:
-scoring the candidate rows with the same scorer.
+scoring the candidate rows with the same scorer, and committing one decision row to SQLite
+with the service's durability. The target's figure is the issue's: the service's way with
+each decision committed the same way (route + one committed row, per lead) against the floor
+(scoring + one committed row, per lead); the in-process figures without the write are
+reported next to the scoring floor alone.
 
     python benchmarks/router_latency.py [--reps 50] [--leads 2000]
 """
@@ -73,6 +77,8 @@ def main() -> None:
             first = leads[0].created_at
             assert first is not None
             inputs = refresh_prices(leads[0], inputs, state, first, pricer)
+        sink = _DecisionSink() if solver is not None else None
+        committed: list[float] = []
         cpu0 = time.process_time()
         for lead in leads:
             assert lead.created_at is not None
@@ -87,8 +93,13 @@ def main() -> None:
                 decision = route(lead, inputs, state, now, rng)
             times.append(time.perf_counter() - started)
             cpu_times.append(time.thread_time() - cpu_started)
+            if sink is not None:  # the decision row, committed as the floor commits its row
+                sink.commit(decision.lead_id, decision.rep_id, decision.p_convert)
+                committed.append(time.perf_counter() - started)
             state.commit(decision)
         cpu = time.process_time() - cpu0
+        if sink is not None:
+            sink.close()
         solver_cpu = None
         if solver is not None:
             solver.shutdown(wait=True)
@@ -108,6 +119,15 @@ def main() -> None:
         )
         if label != "fairness prices only":
             _record(ms, scoring, writing, len(reps), cpu, label)
+        if committed:
+            total = np.array(committed) * 1000
+            floor = scoring + writing
+            print(
+                f"{label}, each decision committed: median {np.median(total):.2f} ms, "
+                f"p99 {np.percentile(total, 99):.2f} ms; floor (scoring + one committed row) "
+                f"median {np.median(floor):.2f} ms, p99 {np.percentile(floor, 99):.2f} ms"
+            )
+            _record_committed(total, floor, len(reps), cpu)
 
 
 def _floor_ms(
@@ -118,46 +138,52 @@ def _floor_ms(
     (WAL, synchronous=FULL; ms). In-process routing pays the first, the service both."""
     hours = np.array([response.get(r, np.nan) for r in rep_ids]) if response else None
     scoring, writing = [], []
-    with tempfile.TemporaryDirectory() as tmp:
-        conn = sqlite3.connect(Path(tmp) / "floor.db", isolation_level=None)
-        conn.execute("PRAGMA journal_mode=WAL")
-        conn.execute("PRAGMA synchronous=FULL")
-        conn.execute("CREATE TABLE decisions (lead_id TEXT PRIMARY KEY, rep_id TEXT, p REAL)")
-        for lead in leads:
-            started = time.perf_counter()
-            scores = scorer.score_candidates(lead, rep_ids, expected_response_hours=hours)
-            best = int(np.argmax(scores.p))
-            scored = time.perf_counter()
-            conn.execute("BEGIN IMMEDIATE")
-            conn.execute(
-                "INSERT INTO decisions VALUES (?, ?, ?)",
-                (lead.lead_id, rep_ids[best], float(scores.p[best])),
-            )
-            conn.execute("COMMIT")
-            scoring.append(scored - started)
-            writing.append(time.perf_counter() - scored)
-        conn.close()
+    sink = _DecisionSink()
+    for lead in leads:
+        started = time.perf_counter()
+        scores = scorer.score_candidates(lead, rep_ids, expected_response_hours=hours)
+        best = int(np.argmax(scores.p))
+        scored = time.perf_counter()
+        sink.commit(lead.lead_id, rep_ids[best], float(scores.p[best]))
+        scoring.append(scored - started)
+        writing.append(time.perf_counter() - scored)
+    sink.close()
     return np.array(scoring) * 1000, np.array(writing) * 1000
+
+
+class _DecisionSink:
+    """A SQLite file with the service's durability (WAL, synchronous=FULL) taking one
+    committed decision row at a time: the write both the floor and the committed decision pay."""
+
+    def __init__(self) -> None:
+        self._dir = tempfile.TemporaryDirectory()
+        self._conn = sqlite3.connect(Path(self._dir.name) / "decisions.db", isolation_level=None)
+        self._conn.execute("PRAGMA journal_mode=WAL")
+        self._conn.execute("PRAGMA synchronous=FULL")
+        self._conn.execute("CREATE TABLE decisions (lead_id TEXT PRIMARY KEY, rep_id TEXT, p REAL)")
+
+    def commit(self, lead_id: str, rep_id: str | None, p: float | None) -> None:
+        self._conn.execute("BEGIN IMMEDIATE")
+        self._conn.execute("INSERT INTO decisions VALUES (?, ?, ?)", (lead_id, rep_id, p))
+        self._conn.execute("COMMIT")
+
+    def close(self) -> None:
+        self._conn.close()
+        self._dir.cleanup()
 
 
 def _record(
     ms: np.ndarray, scoring: np.ndarray, writing: np.ndarray, n_reps: int, cpu_s: float, how: str
 ) -> None:
-    target = {50: 5.0, 500: 15.0}.get(n_reps)
+    """The in-process decision (no write) next to the scoring floor alone; the target is on
+    the committed decision (``_record_committed``)."""
     for q, label in ((50, "median"), (99, "p99")):
-        value, low = float(np.percentile(ms, q)), float(np.percentile(scoring, q))
-        # The target is for the service's way: prices off the request path.
-        q_target = target if how == "prices off the request path" else None
         record(
             f"decision latency {label}, {n_reps} reps (in-process, {how})",
-            value,
+            float(np.percentile(ms, q)),
             "ms",
-            floor=low,
+            floor=float(np.percentile(scoring, q)),
             floor_what="scoring the candidate rows",
-            target=f"p99 < {q_target:g} ms, within 3x of the floor"
-            if q_target and q == 99
-            else None,
-            met=(value < q_target and value <= 3 * low) if q_target and q == 99 else None,
             work={"leads": len(ms)},
             cpu_s=cpu_s,
         )
@@ -167,6 +193,26 @@ def _record(
         "ms",
         note=f"p50 {np.percentile(writing, 50):.2f} ms; the service's floor adds this",
     )
+
+
+def _record_committed(total: np.ndarray, floor: np.ndarray, n_reps: int, cpu_s: float) -> None:
+    """The target's figure: the service's decision (prices off the request path) plus its
+    committed row, per lead, against the issue's floor, scoring plus one committed row."""
+    target = {50: 5.0, 500: 15.0}.get(n_reps)
+    for q, label in ((50, "median"), (99, "p99")):
+        value, low = float(np.percentile(total, q)), float(np.percentile(floor, q))
+        record(
+            f"decision latency {label}, {n_reps} reps (prices off the request path, "
+            "the decision row committed)",
+            value,
+            "ms",
+            floor=low,
+            floor_what="scoring the candidate rows + one committed row",
+            target=f"p99 < {target:g} ms, within 3x of the floor" if target and q == 99 else None,
+            met=(value < target and value <= 3 * low) if target and q == 99 else None,
+            work={"leads": len(total)},
+            cpu_s=cpu_s,
+        )
 
 
 if __name__ == "__main__":

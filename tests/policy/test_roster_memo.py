@@ -10,14 +10,18 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from leadpilot.policy import InMemoryState, parse_policy, router_inputs
+from leadpilot.policy.availability import local_day
 from leadpilot.policy.eligibility import Checker
+from leadpilot.policy.pricer import _remaining, _remaining_rows, _used_today
 from leadpilot.policy.router import lead_view
 from leadpilot.policy.scoring import qualify
-from leadpilot.schema import Lead, Rep
+from leadpilot.policy.strategies.predictive import expected_response_hours
+from leadpilot.schema import Decision, Lead, Rep
 
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
 REGIONS = ("NA", "EMEA", "APAC")
@@ -160,3 +164,90 @@ def test_memo_answers_only_for_its_own_policy_and_roster() -> None:
     other = parse_policy({"pools": [{"name": "all", "strategy": "round_robin"}]})
     assert inputs.with_policy(other).roster_memo() is not inputs.memo
     assert inputs.with_policy(other).roster_memo() is not None
+
+
+AVAILABILITY_POLICY = parse_policy(
+    {
+        "pools": [{"name": "all", "strategy": "round_robin"}],
+        "availability": {"out_of_office": [{"rep": "r1", "start": "2026-11-24T13:00:00Z",
+                                            "end": "2026-11-24T15:00:00Z"}]},
+    }
+)  # fmt: skip
+
+
+@st.composite
+def busy_rosters(draw: Any) -> list[Rep]:
+    """Reps that differ in what is checked per lead: zones, working hours, both caps,
+    activity, a policy out-of-office range (r1) and their own."""
+    zones = ("UTC", "America/New_York", "Asia/Tokyo", "Europe/Berlin")
+    hours = (None, "Mon-Fri 09:00-17:00", "Mon-Sun 00:00-23:59", "Sat-Sun 10:00-14:00")
+    return [
+        Rep(
+            f"r{i}",
+            timezone=draw(st.sampled_from(zones)),
+            working_hours=draw(st.sampled_from(hours)),
+            max_leads_per_day=draw(st.none() | st.integers(0, 3)),
+            max_open_leads=draw(st.none() | st.integers(0, 4)),
+            active=draw(st.booleans()) if i else True,
+            out_of_office=((NOW, NOW + timedelta(hours=3)),) if draw(st.booleans()) else (),
+        )
+        for i in range(draw(st.integers(2, 9)))
+    ]
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    reps=busy_rosters(),
+    steps=st.lists(st.tuples(st.integers(0, 600), st.integers(0, 8)), min_size=1, max_size=20),
+    declined=st.sets(st.sampled_from([f"r{i}" for i in range(9)]), max_size=3),
+    working=st.booleans(),
+)
+def test_memo_screen_and_response_hours_match_the_per_rep_checks(
+    reps: list[Rep], steps: list[tuple[int, int]], declined: set[str], working: bool
+) -> None:
+    """The memo's screen loop (one row per rep, per-zone answers) gives the eligible reps,
+    codes and local days of ``availability_block`` rep by rep as the live counts fill up;
+    the checker's response hours equal ``expected_response_hours`` computed from the state
+    directly; the pricer's per-pool rows give the members, today's counts and the leads left
+    of the per-rep reading."""
+    policy = AVAILABILITY_POLICY
+    inputs = router_inputs(policy, reps)
+    memo = inputs.roster_memo()
+    assert memo is not None
+    pool, lane = policy.pools[0], policy.lanes[0].model_copy(update={"working_hours": working})
+    state = InMemoryState(open_lead_ttl=timedelta(hours=5))
+    typical = {r.rep_id: 1.5 + i for i, r in enumerate(reps) if i % 3}  # some reps unknown
+    fallback = float(np.median(list(typical.values()))) if typical else 0.0
+    view = lead_view(Lead("l", created_at=NOW), policy)
+    for minutes, pick in steps:
+        now = NOW + timedelta(minutes=minutes)
+        kw: dict[str, Any] = {"policy": policy, "state": state, "now": now, "lane": lane,
+                              "declined": frozenset(declined)}  # fmt: skip
+        fast_checker = Checker(**kw, memo=memo)
+        fast = fast_checker.screen(inputs.reps, pool, view)
+        slow = Checker(**kw).screen(inputs.reps, pool, view)
+        assert [r.rep_id for r in fast.eligible] == [r.rep_id for r in slow.eligible]
+        assert fast.exclusions == slow.exclusions
+        assert fast.local_days == slow.local_days
+        hours = fast_checker.response_hours(
+            fast.eligible, typical, policy.predictive.minutes_per_open_lead / 60.0, fallback
+        )
+        want = expected_response_hours(fast.eligible, state, now, policy, typical)
+        np.testing.assert_array_equal(hours, want)
+        # The pricer's cache key reads the same rows: members' leads today and leads left.
+        rows = memo.pool_rows(pool.name, pool.includes)
+        members = [r for r in inputs.reps if r.active and pool.includes(r)]
+        assert [row[0] for row in rows.rows] == members
+        used = _used_today(rows.rows, fast_checker, state)
+        np.testing.assert_array_equal(
+            used, [state.daily_count(r.rep_id, local_day(r, now)) for r in members]
+        )
+        np.testing.assert_array_equal(
+            _remaining_rows(rows, used, policy, now, frozenset(declined)),
+            _remaining(members, used, Checker(**kw), policy, now, frozenset(declined)),
+        )
+        rep = inputs.reps[pick % len(inputs.reps)]  # a lead for it, whatever its caps
+        state.commit(
+            Decision(f"l{minutes}", rep.rep_id, pool.name, lane.name, "test", (), now,
+                     rep_local_day=local_day(rep, now))
+        )  # fmt: skip

@@ -411,6 +411,26 @@ class ModelBatchScores:
         idx = np.asarray(cols, dtype=np.int64)
         if len(idx) == 0:
             return CandidateScores(p=np.empty(0), confidence=0.0, sufficiency=np.empty(0))
+        Z, avg_z = self._log_odds_at(row, idx, hours)
+        return self._shrunk(Z, avg_z, idx)
+
+    def shrunk_at(self, row: int, cols: NDI, hours: NDF | None) -> NDF:
+        """What :meth:`candidates_at` calibrates: each candidate's log-odds pulled toward
+        the average rep, ``(1 + n_bags, len(cols))`` (row 0 the full model, then the bags),
+        for a caller that calibrates only what it reads (the batch router's fast lane:
+        ``calibrate(shrunk[0])`` is ``candidates_at(...).p``, ``calibrate(shrunk[1:])`` its
+        draws, column by column the same bits). ``cols``: int64 array, not empty."""
+        Z, avg_z = self._log_odds_at(row, cols, hours)
+        w = self._w[cols]
+        return Z * w + avg_z[:, None] * (1.0 - w)
+
+    def calibrate(self, z: NDF) -> NDF:
+        """The model's calibration of log-odds ``z`` (elementwise: any shape)."""
+        return np.asarray(self._fitted.calibrator.transform(z), dtype=np.float64)
+
+    def _log_odds_at(self, row: int, idx: NDI, hours: NDF | None) -> tuple[NDF, NDF]:
+        """Lead ``row``'s log-odds with the reps of columns ``idx`` at ``hours`` (models x
+        candidates) and the average rep's at the candidates' mean time (models,)."""
         if hours is None:
             ttc = self._ttc_default[idx]
         else:
@@ -426,7 +446,7 @@ class ModelBatchScores:
         same_mean = mean == self._full_mean or (math.isnan(mean) and math.isnan(self._full_mean))
         cached = None if same_mean else self._avg_cache.get((row, mean))
         if not len(moved) and (same_mean or cached is not None):
-            return self.candidates(row, cols)
+            return self._Z[:, row, idx], self._average(row, idx)
         where = idx[moved]
         rows = self._X[row, where, :].copy()
         rows[:, self._ttc_pos] = ttc[moved]
@@ -445,7 +465,7 @@ class ModelBatchScores:
         else:
             avg_z = self._avg_cache[(row, mean)] = new[:, len(moved)].copy()
             self.average_rows_scored += 1
-        return self._shrunk(Z, avg_z, idx)
+        return Z, avg_z
 
     def _log_odds(self, row: int, where: NDI, rows: NDF) -> NDF:
         """``raw_log_odds`` of ``rows``, lead ``row``'s rows of columns ``where`` (``n``: the

@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from leadpilot.errors import DataValidationError
+from leadpilot.policy.batch_fast import FastLane
 from leadpilot.policy.batch_scores import PrecomputedScorer, batch_hours, can_batch
 from leadpilot.policy.demand import DemandModel
 from leadpilot.policy.inputs import RouterInputs
@@ -85,6 +86,7 @@ def route_batch(
     prime: bool = False,
     refreshes_per_day: int | None = BATCH_REFRESHES_PER_DAY,
     lp_rows: int | None = BATCH_LP_ROWS,
+    fast_lane: bool = True,
 ) -> list[Decision]:
     """Route ``leads`` in ``created_at`` order (file order breaks ties), each at its own
     arrival time, under ``inputs`` (see :func:`leadpilot.policy.inputs.router_inputs`).
@@ -114,7 +116,9 @@ def route_batch(
     assignment can put a rep at an open-lead or daily cap), so it cost a second screen per
     lead for few saved rows. ``lp_rows``: at most that many demand-sample leads in a pool's
     price LP (``None``: the whole sample; fewer is cheaper and costs lift, see README "The
-    price LP across days")."""
+    price LP across days"). ``fast_lane``: decide the common lead on array state
+    (:mod:`leadpilot.policy.batch_fast`, the same decisions); ``False``: ``route`` for every
+    lead (the reference the fast lane is tested against)."""
     missing = [lead.lead_id for lead in leads if lead.created_at is None]
     if missing:
         raise DataValidationError(
@@ -143,6 +147,8 @@ def route_batch(
     batched = can_batch(base)
     roster = [r for r in inputs.reps if r.active]
     hours = batch_hours(roster, inputs.policy, inputs.response_hours) if batched else None
+    # the common lead on array state (see leadpilot.policy.batch_fast); ``route`` the rest
+    fast = FastLane.build(inputs, state) if fast_lane else None
     out: list[Decision] = []
     for start in range(0, len(order), batch_size):
         chunk = [leads[i] for i in order[start : start + batch_size]]
@@ -171,16 +177,24 @@ def route_batch(
                     max_rows=lp_rows,
                 )
                 pricer_day = now.date()
+            found: Decision | None = None
             if pricer is None:
                 decision = route(lead, inputs, state, now, rng)
             else:
                 cadence = _cadence(refresh_every, refreshes_per_day, yesterday)
-                decision, inputs = route_repriced(
-                    lead, inputs, state, now, rng, _repricer(pricer, state, now, cadence)
-                )
+                if fast is not None:
+                    found, inputs = fast.decide(lead, inputs, now, rng, pricer, cadence)
+                if found is not None:
+                    decision = found
+                else:
+                    decision, inputs = route_repriced(
+                        lead, inputs, state, now, rng, _repricer(pricer, state, now, cadence)
+                    )
             if decision.pool is not None and decision.rep_id is not None:
                 today[decision.pool] = today.get(decision.pool, 0) + 1
             state.commit(decision)
+            if fast is not None:
+                fast.observe(decision)
             out.append(decision)
             mix.add(lead)
     return out

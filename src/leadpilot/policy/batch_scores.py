@@ -107,6 +107,15 @@ class PrecomputedScorer:
             lead, rep_ids, expected_response_hours=expected_response_hours
         )
 
+    def columns(self, rep_ids: Sequence[str]) -> NDArray[np.int64]:
+        """Each rep's column in the batch (-1: not in the roster it was scored with)."""
+        get = self._cols.get
+        return np.array([get(r, -1) for r in rep_ids], dtype=np.int64)
+
+    def row_of(self, lead: Lead) -> int | None:
+        """The lead's row in the batch (``None``: not in it)."""
+        return self._rows.get(id(lead))
+
     def prime(self, wanted: Sequence[tuple[Lead, Sequence[str]]]) -> int:
         """Pre-score what answering ``score_candidates(lead, rep_ids)`` for each guessed
         ``(lead, rep_ids)`` of the batch would score one lead at a time (the model's

@@ -4,10 +4,13 @@ activity, availability and capacity, each failure named by an exclusion code."""
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Sequence
+from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from numpy.typing import NDArray
 
 from leadpilot.policy.availability import is_away, is_working, local_day
 from leadpilot.policy.capacity import Capacity, capacity_of
@@ -263,47 +266,92 @@ class Checker:
     def _screen_known(
         self, reps: Sequence[Rep], static: dict[str, str | None], out: Screen
     ) -> None:
-        """The screen's loop when every rep's static code is known: a rep who passes them
-        gets :meth:`availability_block`'s checks written out in the loop, in its order,
-        with the per-decision look-ups bound once (the router screens the whole roster for
-        every lead)."""
-        declined, never_away = self.declined, self._never_away
+        """The screen's loop when every rep's static code is known (``reps`` is the memo's
+        roster): a rep who passes them gets :meth:`availability_block`'s checks written out
+        in the loop, in its order, reading the memo's per-rep row and this decision's
+        per-zone answers from local names (the router screens the whole roster for every
+        lead, so per-rep method calls were most of a decision at 500 reps)."""
+        assert self.memo is not None  # static codes come from the memo
+        declined = self.declined
         working = self.lane.working_hours or self.lane.require_available_now
         availability, now = self.policy.availability, self.now
-        daily_count, local_day_of, capacity = (
-            self.state.daily_count,
-            self.local_day,
-            self.capacity,
-        )
+        daily_count = self.state.daily_count
+        open_counts, state_open = self._open, self.state.open_count
+        working_of, day_of = self._working, self._days
         eligible, exclusions, local_days = out.eligible, out.exclusions, out.local_days
-        for rep in reps:
-            rep_id = rep.rep_id
+        for (
+            rep,
+            rep_id,
+            active,
+            may_be_away,
+            hours_key,
+            zone,
+            day_cap,
+            open_cap,
+        ) in self.memo.screen_rows(self.capacity):
             found = static[rep_id]
             if found is None:
-                if not rep.active:
+                if not active:
                     found = "INACTIVE"
                 elif rep_id in declined:
                     found = "DECLINED_BEFORE"
-                elif rep_id not in never_away and (away := is_away(rep, now, availability)):
+                elif may_be_away and (away := is_away(rep, now, availability)):
                     found = away
-                elif working and not self.is_working(rep):
-                    found = "OUTSIDE_WORKING_HOURS"
                 else:
-                    cap = capacity(rep)
-                    day = local_day_of(rep)
-                    if cap.max_leads_per_day is not None and (
-                        daily_count(rep_id, day) >= cap.max_leads_per_day
-                    ):
+                    if working:
+                        at_work = working_of.get(hours_key)
+                        if at_work is None:
+                            at_work = self.is_working(rep)
+                        if not at_work:
+                            exclusions[rep_id] = "OUTSIDE_WORKING_HOURS"
+                            continue
+                    day = day_of.get(zone)
+                    if day is None:
+                        day = self.local_day(rep)
+                    if day_cap is not None and daily_count(rep_id, day) >= day_cap:
                         found = "AT_DAILY_CAP"
-                    elif cap.max_open_leads is not None and (
-                        self.open_count(rep) >= cap.max_open_leads
-                    ):
-                        found = "AT_OPEN_CAP"
                     else:
+                        if open_cap is not None:
+                            opened = open_counts.get(rep_id)
+                            if opened is None:
+                                opened = open_counts[rep_id] = state_open(rep_id, now)
+                            if opened >= open_cap:
+                                exclusions[rep_id] = "AT_OPEN_CAP"
+                                continue
                         eligible.append(rep)
                         local_days[rep_id] = day
                         continue
             exclusions[rep_id] = found
+
+    def response_hours(
+        self,
+        eligible: Sequence[Rep],
+        typical: Mapping[str, float],
+        per_lead: float,
+        fallback: float,
+    ) -> NDArray[np.float64]:
+        """``expected_response_hours`` of the predictive strategy for ``eligible`` with this
+        decision's caps and open counts: each rep's typical hours (``fallback`` when unknown)
+        plus ``per_lead`` hours per open lead beyond the daily cap, read from local names
+        (one pass per lead over every eligible rep)."""
+        caps, capacity = self._caps, self.capacity
+        open_counts, state_open, now = self._open, self.state.open_count, self.now
+        out = np.empty(len(eligible))
+        for i, rep in enumerate(eligible):
+            rep_id = rep.rep_id
+            cap = caps.get(rep_id)
+            if cap is None:
+                cap = capacity(rep)
+            hours = typical.get(rep_id, fallback)
+            day_cap = cap.max_leads_per_day
+            if day_cap is not None:
+                opened = open_counts.get(rep_id)
+                if opened is None:
+                    opened = open_counts[rep_id] = state_open(rep_id, now)
+                if opened > day_cap:
+                    hours += (opened - day_cap) * per_lead
+            out[i] = hours
+        return out
 
     def screen(self, reps: Sequence[Rep], pool: Pool, view: LeadView) -> Screen:
         """Every rep of the roster: eligible for this lead in ``pool`` now, or excluded

@@ -22,7 +22,7 @@ import logging
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Executor, Future
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import numpy as np
@@ -39,6 +39,7 @@ from leadpilot.policy.lead_history import LeadHistory, as_history
 from leadpilot.policy.objective import objective_scale, uses_values
 from leadpilot.policy.policy_file import Policy, Pool
 from leadpilot.policy.pool_load import daily_cap, pool_load
+from leadpilot.policy.roster_memo import PoolRows, ScreenRow
 from leadpilot.policy.router import lead_view, priced_pool, route, route_repriced, select_pool
 from leadpilot.policy.scoring import qualify, segment_of
 from leadpilot.policy.state import RoutingState
@@ -502,9 +503,17 @@ def pool_prices(
         declined=declined,
         memo=inputs.roster_memo(),
     )
-    members = [r for r in inputs.reps if r.active and pool.includes(r)]
-    day_of = checker.local_day
-    used = np.array([state.daily_count(r.rep_id, day_of(r)) for r in members], dtype=float)
+    memo = checker.memo
+    if memo is not None:  # the memo's rows: members, caps and zones without per-rep calls
+        memo.screen_rows(checker.capacity)
+        rows = memo.pool_rows(pool.name, pool.includes)
+        members = [row[0] for row in rows.rows]
+        used = _used_today(rows.rows, checker, state)
+    else:
+        rows = None
+        members = [r for r in inputs.reps if r.active and pool.includes(r)]
+        day_of = checker.local_day
+        used = np.array([state.daily_count(r.rep_id, day_of(r)) for r in members], dtype=float)
     today_total = int(used.sum())
     # Refresh as the day fills: every ``refresh_every`` assignments (at least a quarter of
     # the pool, so big pools don't re-solve for every few leads) and every tenth of the pool
@@ -514,7 +523,11 @@ def pool_prices(
     remaining: NDArray[np.float64] | None = None
     if refresh_every is None:
         step = max(policy.predictive.refresh_every, len(members) // 4)
-        remaining = _remaining(members, used, checker, policy, now, declined)
+        remaining = (
+            _remaining(members, used, checker, policy, now, declined)
+            if rows is None
+            else _remaining_rows(rows, used, policy, now, declined)
+        )
         filled = int((remaining == 0).sum()) // max(1, len(members) // 10)
     else:
         step, filled = max(refresh_every, 1), 0
@@ -622,6 +635,38 @@ def _development(
             [[seg is None or s in seg for seg in segments] for s in lead_segments], dtype=bool
         ).reshape(len(lead_segments), len(members))
     return {"min_share": shares, "share_rows": rows, "share_held": held, "share_base": base}
+
+
+def _used_today(
+    rows: list[ScreenRow], checker: Checker, state: RoutingState
+) -> NDArray[np.float64]:
+    """Each row's rep's leads today (its local day), per zone's day asked once."""
+    days: dict[str | None, date] = {}
+    daily_count = state.daily_count
+    used = np.empty(len(rows))
+    for i, (rep, rep_id, _, _, _, zone, _, _) in enumerate(rows):
+        day = days.get(zone)
+        if day is None:
+            day = days[zone] = checker.local_day(rep)
+        used[i] = daily_count(rep_id, day)
+    return used
+
+
+def _remaining_rows(
+    rows: PoolRows,
+    used: NDArray[np.float64],
+    policy: Policy,
+    now: datetime,
+    declined: frozenset[str],
+) -> NDArray[np.float64]:
+    """``_remaining`` from the memo's rows (the same numbers, without per-rep calls)."""
+    left = np.minimum(np.maximum(rows.caps - used, 0.0), 1e6)
+    availability = policy.availability
+    for i in rows.may_be_away:
+        rep, rep_id = rows.rows[i][0], rows.rows[i][1]
+        if rep_id not in declined and is_away(rep, now, availability) == "OUT_OF_OFFICE":
+            left[i] = 0.0
+    return left
 
 
 def _remaining(

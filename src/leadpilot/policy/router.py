@@ -671,14 +671,21 @@ def _candidates(
     else:
         score = None
         order = np.argsort(-main_dist, kind="stable")
-    picked = [chosen, *[int(i) for i in order if int(i) != chosen][: TOP_CANDIDATES - 1]]
+    # the first TOP_CANDIDATES of the order hold the TOP_CANDIDATES - 1 others
+    first = order[:TOP_CANDIDATES].tolist()
+    picked = [chosen, *[i for i in first if i != chosen][: TOP_CANDIDATES - 1]]
+    if p is None or score is None:
+        return tuple(Candidate(rep_id=ids[i]) for i in picked)
+    # one conversion per array (``tolist`` gives the Python floats ``float`` would)
+    values = np.asarray(value)[picked].tolist() if value is not None else [None] * len(picked)
     return tuple(
-        Candidate(
-            rep_id=ids[i],
-            p_convert=float(p[i]) if p is not None else None,
-            price=float(price[i]) if p is not None else None,
-            score=float(score[i]) if score is not None else None,
-            value=float(value[i]) if value is not None else None,
+        Candidate(ids[i], p_i, price_i, score_i, value_i)
+        for i, p_i, price_i, score_i, value_i in zip(
+            picked,
+            np.asarray(p)[picked].tolist(),
+            np.asarray(price)[picked].tolist(),
+            score[picked].tolist(),
+            values,
+            strict=True,
         )
-        for i in picked
     )

@@ -83,7 +83,7 @@ class InMemoryState:
 
     def daily_count(self, rep_id: str, day: date) -> int:
         """Leads assigned to ``rep_id`` on its local calendar ``day``."""
-        return self._daily[(rep_id, day)]
+        return self._daily.get((rep_id, day), 0)  # not [...]: Counter's miss runs Python
 
     def open_count(self, rep_id: str, now: datetime) -> int:
         """Leads assigned to ``rep_id`` still open at ``now``."""

@@ -98,15 +98,15 @@ class Predictive:
         if scorer is None:
             return Fallback("NO_MODEL_FALLBACK")
         queue_aware = policy.predictive.queue_aware and inputs.response_hours is not None
+        # ``expected_response_hours`` with this decision's caps and open counts (the
+        # checker's loop: the same sum, without per-rep calls).
+        typical = inputs.response_hours or {}
         hours = (
-            expected_response_hours(
+            ctx.checker.response_hours(
                 ctx.eligible,
-                ctx.state,
-                ctx.now,
-                policy,
-                inputs.response_hours or {},
-                lambda rep: ctx.checker.capacity(rep).max_leads_per_day,
-                ctx.checker.open_count,
+                typical,
+                policy.predictive.minutes_per_open_lead / 60.0,
+                _team_median(typical),
             )
             if queue_aware
             else None

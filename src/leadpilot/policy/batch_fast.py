@@ -1,0 +1,551 @@
+"""The batch router's fast lane: ``route``'s decision for the common lead, on array state.
+
+For a lead that reaches a pool with the ``predictive`` strategy and ``round_robin`` as its
+fallback (no ownership hold, someone eligible in the first pool, a confidence at or above
+``min_confidence``), :class:`FastLane` screens the roster, prices, scores and chooses with
+numpy over arrays that mirror the routing state (each rep's daily count on its local day,
+open leads, the pool's rotation credits), instead of ``route``'s per-rep Python. Every other
+lead, and every policy the lane does not cover (shadow mode, development shares, switchback
+holdouts, value objectives, other strategies, no roster memo),
+goes to ``route`` as before, and :meth:`FastLane.decide` says so by returning ``None``
+before it draws from the random generator or touches the state.
+
+The decisions are ``route``'s field for field (``tests/policy/test_batch_router*.py``
+compare them lead by lead): the same checks in the same order per rep, the same arithmetic
+on the same float64 values (numpy's elementwise operations round as Python's), the same
+three random draws, and the mirrors are updated from every committed decision, whichever
+path made it, with the :class:`~leadpilot.policy.state.InMemoryState` remaining the record
+that the price LP and ``route`` read.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+from scipy.special import ndtr
+
+from leadpilot.policy.availability import is_away, is_working, local_day, rep_zone
+from leadpilot.policy.batch_scores import PrecomputedScorer
+from leadpilot.policy.business_time import add_business_minutes
+from leadpilot.policy.confidence import choice_confidence
+from leadpilot.policy.eligibility import Checker
+from leadpilot.policy.holds import hold_for
+from leadpilot.policy.inputs import RouterInputs
+from leadpilot.policy.lead_history import LeadHistory
+from leadpilot.policy.policy_file import Pool
+from leadpilot.policy.pricer import ShadowPricer, pool_prices
+from leadpilot.policy.registry import STRATEGIES
+from leadpilot.policy.router import _IMPLICIT_LANE, _candidates, _draw, _front, select_pool
+from leadpilot.policy.state import InMemoryState
+from leadpilot.policy.strategies.predictive import Predictive, _team_median
+from leadpilot.policy.strategies.rotation import argmax_distribution
+from leadpilot.policy.strategies.round_robin import RoundRobin
+from leadpilot.schema import Decision, Lead
+
+__all__ = ["FastLane"]
+
+NDF = NDArray[np.float64]
+NDI = NDArray[np.int64]
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_US = timedelta(microseconds=1)
+_HOUR = timedelta(hours=1)
+_HOUR_US = 3_600_000_000
+_DAY_US = 86_400_000_000
+_NO_HISTORY = LeadHistory()
+# exclusion codes the lane writes itself; static codes (pool, activity, rules) follow
+_DAILY, _OPEN, _OUTSIDE = 1, 2, 3
+_CODES = ["", "AT_DAILY_CAP", "AT_OPEN_CAP", "OUTSIDE_WORKING_HOURS"]
+
+
+def _micros(moment: datetime) -> int:
+    """Microseconds since the epoch, exactly (a datetime's own resolution)."""
+    return (moment - _EPOCH) // _US
+
+
+class FastLane:
+    """The fast lane of one ``route_batch`` run (see the module docstring): build it with
+    :meth:`build`, ask :meth:`decide` for each lead, and tell :meth:`observe` every
+    decision committed to ``state``."""
+
+    def __init__(self, inputs: RouterInputs, state: InMemoryState) -> None:
+        policy = inputs.policy
+        self.policy = policy
+        self.state = state
+        self.roster = roster = inputs.reps
+        n = len(roster)
+        self.index = {rep.rep_id: i for i, rep in enumerate(roster)}
+        self.ids: NDArray[np.object_] = np.array([r.rep_id for r in roster] + [None])[:n]
+        self.skip_reason: NDArray[np.object_] = np.array(
+            [f"CAPACITY_SKIP:{r.rep_id}" for r in roster] + [None]
+        )[:n]
+        memo = inputs.roster_memo()
+        assert memo is not None
+        self.memo = memo
+        # static verdicts need no moment: one checker serves every lead
+        self.checker = Checker(
+            policy=policy, state=state, now=_EPOCH, lane=_IMPLICIT_LANE, declined=frozenset(),
+            memo=memo,
+        )  # fmt: skip
+        caps = [self.checker.capacity(r) for r in roster]
+        inf = np.inf
+        self.cap_day = np.array(
+            [inf if c.max_leads_per_day is None else c.max_leads_per_day for c in caps]
+        )
+        self.cap_open = np.array(
+            [inf if c.max_open_leads is None else c.max_open_leads for c in caps]
+        )
+        self.may_be_away = [i for i, r in enumerate(roster) if r.rep_id not in memo.never_away]
+        # reps by (working hours, timezone) and by timezone: a roster shares a few of each
+        self.shifts: dict[tuple[str | None, str | None], list[int]] = {}
+        self.zones: dict[str, list[int]] = {}
+        for i, rep in enumerate(roster):
+            self.shifts.setdefault((rep.working_hours, rep.timezone), []).append(i)
+            self.zones.setdefault(rep.timezone or "UTC", []).append(i)
+        self.zone_of = np.empty(n, dtype=np.int64)
+        self.zone_rep = []
+        for k, members in enumerate(self.zones.values()):
+            self.zone_of[members] = k
+            self.zone_rep.append(roster[members[0]])
+        # each zone's local date (an ordinal) and the instant (microseconds) it holds until
+        self.zone_days = np.full(len(self.zone_rep), -1, dtype=np.int64)
+        self.zone_until = [-1] * len(self.zone_rep)
+        self.zone_check = -1  # the earliest of them
+        self.days = np.full(n, -1, dtype=np.int64)
+        self.days_dirty = True  # a rep's ``day`` may differ from ``days``
+        # the daily counts of each rep on the local day ``day`` (an ordinal; -1: re-read)
+        self.day = np.full(n, -1, dtype=np.int64)
+        self.daily = np.zeros(n)
+        # open leads: assignment times (microseconds) and reps in commit order, the first
+        # ``expired`` of them no longer open
+        self.open = np.zeros(n)
+        self.open_times: list[int] = []
+        self.open_reps: list[int] = []
+        self.expired = 0
+        ttl = state.open_lead_ttl
+        self.ttl_us = None if ttl is None else ttl // _US
+        # per pool: static verdict arrays per memo verdict, member mask, rotation credits
+        self.static: dict[int, tuple[object, NDI]] = {}
+        self.code_names = list(_CODES)
+        self.code_index = {name: k for k, name in enumerate(self.code_names)}
+        self.members: dict[str, NDArray[np.bool_]] = {}
+        self.credits: dict[str, tuple[NDF, float]] = {}
+        self.prices: dict[int, tuple[object, NDF]] = {}
+        hours = inputs.response_hours
+        self.queue_aware = policy.predictive.queue_aware and hours is not None
+        if hours is not None:
+            fallback = _team_median(hours)
+            self.typical = np.array([hours.get(r.rep_id, fallback) for r in roster])
+        self.per_lead = policy.predictive.minutes_per_open_lead / 60.0
+        self.scorer_cols: tuple[PrecomputedScorer, NDI] | None = None
+        self.snapshots: dict[str, tuple[object, object]] = {}
+
+    @classmethod
+    def build(cls, inputs: RouterInputs, state: Any) -> FastLane | None:
+        """The fast lane for these inputs and state, or ``None`` when the policy needs
+        ``route`` for every lead (see the module docstring)."""
+        policy = inputs.policy
+        predictive = policy.predictive
+        if (
+            type(state) is not InMemoryState
+            or state.decisions  # mirrors start from an empty state
+            or policy.mode != "live"
+            or policy.development
+            or predictive.holdout_design != "per_lead"
+            or not predictive.shadow_prices
+            or policy.objective != "conversions"
+            or inputs.scorer is None
+            or inputs.roster_memo() is None
+            or not any(_covered(pool) for pool in policy.pools)
+        ):
+            return None
+        return cls(inputs, state)
+
+    # -- the state mirrors ---------------------------------------------------------------
+
+    def observe(self, decision: Decision) -> None:
+        """Mirror ``state.commit(decision)`` (call it after every commit)."""
+        rep_id = decision.rep_id
+        if rep_id is None:
+            return
+        i = self.index.get(rep_id)
+        if i is None:
+            return
+        day = decision.rep_local_day or decision.decided_at.date()
+        if self.day[i] == day.toordinal():
+            self.daily[i] += 1
+        else:
+            self.day[i] = -1  # re-read from the state when next asked
+            self.days_dirty = True
+        self.open_times.append(_micros(decision.decided_at))
+        self.open_reps.append(i)
+        self.open[i] += 1
+        if decision.pool is not None and decision.rotation_update:
+            found = self.credits.get(decision.pool)
+            if found is not None:
+                update = decision.rotation_update
+                only = next(iter(update)) if len(update) == 1 else None
+                value = update.get(only) if only is not None else None
+                j = self.index.get(only) if only is not None else None
+                if j is not None and value is not None and value > found[1]:
+                    found[0][j] = value  # a round-robin turn: the new largest credit
+                    self.credits[decision.pool] = (found[0], value)
+                else:
+                    del self.credits[decision.pool]  # anything else: rebuilt when asked
+
+    def _counts(self, now: datetime) -> NDF:
+        """Each rep's count on their local day at ``now``; open leads expired."""
+        now_us = _micros(now)
+        if now_us >= self.zone_check:
+            changed = False
+            for z, rep in enumerate(self.zone_rep):
+                if now_us >= self.zone_until[z]:
+                    day, self.zone_until[z] = _zone_day(rep, now, now_us)
+                    if day != self.zone_days[z]:
+                        self.zone_days[z] = day
+                        changed = True
+            self.zone_check = min(self.zone_until)
+            if changed:
+                self.days = self.zone_days[self.zone_of]
+                self.days_dirty = True
+        if self.days_dirty:
+            days = self.days
+            count = self.state.daily_count
+            for i in np.flatnonzero(days != self.day).tolist():
+                self.day[i] = days[i]
+                rep = self.roster[i]
+                self.daily[i] = count(rep.rep_id, local_day(rep, now))
+            self.days_dirty = False
+        if self.ttl_us is not None:
+            cutoff = now_us - self.ttl_us
+            times, k = self.open_times, self.expired
+            while k < len(times) and times[k] <= cutoff:
+                self.open[self.open_reps[k]] -= 1
+                k += 1
+            self.expired = k
+        return self.daily
+
+    def _credits(self, pool: str) -> tuple[NDF, float] | None:
+        """The pool's rotation credits per rep (-inf: never served) and the largest turn
+        (``rotation_update``'s); ``None`` when a credit is NaN (``route`` then decides)."""
+        found = self.credits.get(pool)
+        if found is None:
+            credits = self.state.rotation(pool)
+            arr = np.array([credits.get(r.rep_id, -np.inf) for r in self.roster], dtype=float)
+            if np.isnan(arr).any():
+                return None
+            served = [v for k, v in credits.items() if np.isfinite(v) and not k.startswith("@")]
+            found = self.credits[pool] = (arr, max(served) if served else -np.inf)
+        return found
+
+    def _static(self, pool: Pool, view: Any) -> NDI | None:
+        """Each rep's static code index for this lead (0: passes), from the memo."""
+        verdicts = self.checker.static_codes(self.roster, pool, view)
+        if verdicts is None:
+            return None
+        found = self.static.get(id(verdicts))
+        if found is None or found[0] is not verdicts:
+            codes = np.zeros(len(self.roster), dtype=np.int64)
+            for i, rep in enumerate(self.roster):
+                code = verdicts[rep.rep_id]
+                if code is not None:
+                    k = self.code_index.get(code)
+                    if k is None:
+                        k = self.code_index[code] = len(self.code_names)
+                        self.code_names.append(code)
+                    codes[i] = k
+            found = self.static[id(verdicts)] = (verdicts, codes)
+        return found[1]
+
+    def _price_array(self, snapshot: object) -> NDF:
+        found = self.prices.get(id(snapshot))
+        if found is None or found[0] is not snapshot:
+            get = snapshot.get  # type: ignore[attr-defined]
+            arr = np.array([get(r.rep_id, 0.0) for r in self.roster])
+            if len(self.prices) > 64:
+                self.prices.clear()
+            found = self.prices[id(snapshot)] = (snapshot, arr)
+        return found[1]
+
+    def _member_mask(self, pool: Pool) -> NDArray[np.bool_]:
+        found = self.members.get(pool.name)
+        if found is None:
+            found = self.members[pool.name] = np.array(
+                [r.active and pool.includes(r) for r in self.roster], dtype=bool
+            )
+        return found
+
+    # -- one lead ------------------------------------------------------------------------
+
+    def decide(
+        self,
+        lead: Lead,
+        inputs: RouterInputs,
+        now: datetime,
+        rng: np.random.Generator,
+        pricer: ShadowPricer,
+        step_of: Callable[[Pool], int | None],
+    ) -> tuple[Decision | None, RouterInputs]:
+        """``route_repriced``'s decision for ``lead`` at ``now`` and the inputs with the
+        prices it read, or ``(None, inputs)`` when the lead needs ``route`` (nothing drawn
+        from ``rng``, nothing written)."""
+        policy = inputs.policy
+        if policy is not self.policy or inputs.reps is not self.roster:
+            return None, inputs
+        view, qualification, match, lane = _front(lead, policy, inputs.accounts, _NO_HISTORY)
+        if not lane.assign or hold_for(match, policy.holds, now) is not None:
+            return None, inputs
+        pool, pool_reasons = select_pool(view, policy)
+        if pool is None or not _covered(pool):
+            return None, inputs
+        static = self._static(pool, view)
+        if static is None:
+            return None, inputs
+        # the screen, rep by rep in ``Checker._screen_known``'s order: static codes, away,
+        # working hours, the daily cap, the open-lead cap (the first that applies)
+        daily = self._counts(now)
+        code = np.where(self.open >= self.cap_open, _OPEN, 0)
+        code[daily >= self.cap_day] = _DAILY
+        if lane.working_hours or lane.require_available_now:
+            for members in self.shifts.values():
+                if not is_working(self.roster[members[0]], now):
+                    code[members] = _OUTSIDE
+        passing = static == 0
+        for i in self.may_be_away:
+            if passing[i]:
+                away = is_away(self.roster[i], now, policy.availability)
+                if away:
+                    k = self.code_index.get(away)
+                    if k is None:
+                        k = self.code_index[away] = len(self.code_names)
+                        self.code_names.append(away)
+                    code[i] = k
+        code = np.where(passing, code, static)
+        eligible = np.flatnonzero(code == 0)
+        n = len(eligible)
+        if not n:
+            return None, inputs  # overflow pools, the soonest shift, the fallback owner
+        # the strategy's inputs: prices (refreshed as ``route_repriced`` would), rotation
+        cadence = step_of(pool)
+        scorer = inputs.scorer
+        assert scorer is not None
+        in_pool = self._member_mask(pool)
+        today_total = int(daily[in_pool].sum())
+        if cadence is None:  # the service's: pool_prices' step and reps at a cap or away
+            size = int(in_pool.sum())
+            step = max(policy.predictive.refresh_every, size // 4)
+            full = in_pool & (daily >= self.cap_day)
+            for i in self.may_be_away:
+                if in_pool[i] and not full[i]:
+                    away = is_away(self.roster[i], now, policy.availability)
+                    full[i] = away == "OUT_OF_OFFICE"
+            filled = int(full.sum()) // max(1, size // 10)
+        else:
+            step, filled = max(cadence, 1), 0
+        # the key pool_prices files the pool's prices under (a miss: it solves, or finds
+        # them under its own key: the same prices either way)
+        version = scorer.version
+        key = (now.date(), pool.name, policy.policy_hash, version, None, filled,
+               today_total // step)  # fmt: skip
+        prices = pricer.cached(key, (pool.name, policy.policy_hash, version, None))
+        if prices is None:
+            prices = pool_prices(pricer, pool, inputs, self.state, now, refresh_every=cadence)
+        last = self.snapshots.get(pool.name)
+        if last is None or last[0] is not prices or inputs.prices.get(pool.name) is not last[1]:
+            inputs = inputs.with_prices(pool.name, prices)
+            last = self.snapshots[pool.name] = (prices, inputs.prices[pool.name])
+        price = self._price_array(prices)[eligible]
+        rotation = self._credits(pool.name)
+        if rotation is None:
+            return None, inputs
+        credits, served = rotation
+        fallback_idx = int(np.argmin(credits[eligible]))
+        # predictive: score, price, argmax, confidence against the fallback's pick
+        if self.queue_aware:
+            backlog = np.maximum(0.0, self.open[eligible] - self.cap_day[eligible])
+            hours: NDF | None = self.typical[eligible] + backlog * self.per_lead
+        else:
+            hours = None
+        lean = self._lean(scorer, lead)
+        if lean is not None:
+            batch, row, cols = lean
+            shrunk = batch.shrunk_at(row, cols[eligible], hours)
+            p = batch.calibrate(shrunk[0])
+            dist, winner = _argmax(p - price)
+            confidence = _confidence(shrunk, batch.calibrate, p, dist, fallback_idx)
+        else:
+            scores = scorer.score_candidates(
+                lead, self.ids[eligible].tolist(), expected_response_hours=hours
+            )
+            p = np.asarray(scores.p, dtype=float)
+            dist, winner = _argmax(p - price)
+            confidence = (
+                choice_confidence(scores.draws, p, dist, fallback_idx)
+                if scores.draws is not None
+                else float(scores.confidence)
+            )
+        if confidence < policy.predictive.min_confidence:
+            return None, inputs  # the fallback decides: ``route`` writes that decision
+        explore, holdout = policy.predictive.explore, policy.predictive.holdout
+        u_holdout, u_explore, u_pick = rng.random(), rng.random(), rng.random()
+        reasons = [f"LANE:{lane.name}", f"GRADE:{qualification.grade}"]
+        if lane.require_available_now:
+            reasons.append("HOT_LANE")
+        reasons += pool_reasons
+        if pool.eligibility.setting("territory"):
+            where = lead.region or lead.country or lead.state
+            if where:
+                reasons.append(f"TERRITORY:{where}")
+        capped = np.flatnonzero((code == _DAILY) | (code == _OPEN))
+        if len(capped):
+            reasons += self.skip_reason[capped].tolist()
+        reasons.append("PREDICTIVE")
+        strategy = pool.strategy
+        if u_holdout < holdout:
+            chosen = fallback_idx
+            reasons.append("HOLDOUT")
+            strategy = pool.fallback
+        elif u_explore < explore:
+            chosen = min(int(u_pick * n), n - 1)
+            reasons.append("EXPLORE")
+        else:
+            # one best rep (the rule): ``_draw`` of a one-hot ``dist`` is its index
+            chosen = winner if winner is not None else _draw(dist, u_pick)
+        ids = self.ids[eligible].tolist()
+        k = int(eligible[chosen])
+        rep = self.roster[k]
+        excluded = np.flatnonzero(code)
+        names = self.code_names
+        exclusions = dict(
+            zip(self.ids[excluded].tolist(), [names[c] for c in code[excluded].tolist()],
+                strict=True)
+        )  # fmt: skip
+        minutes = lane.sla_minutes
+        if not minutes:
+            deadline = None
+        elif lane.sla_clock == "business":
+            deadline = add_business_minutes(rep, now, minutes)
+        else:
+            deadline = now + timedelta(minutes=minutes)
+        derived = view.derived
+        decision = Decision(
+            lead_id=lead.lead_id,
+            rep_id=rep.rep_id,
+            pool=pool.name,
+            lane=lane.name,
+            strategy=strategy,
+            reasons=tuple(reasons),
+            decided_at=now,
+            candidates=_candidates(ids, p, price, dist, chosen, None),
+            exclusions=exclusions,
+            p_convert=float(p[chosen]),
+            confidence=confidence,
+            # ``route``'s live_dist at ``chosen``: elementwise numpy = the same float steps
+            propensity=holdout * (1.0 if chosen == fallback_idx else 0.0)
+            + (1 - holdout) * (explore / n + (1 - explore) * float(dist[chosen])),
+            model_version=version,
+            policy_version=policy.policy_hash,
+            sla_deadline=deadline,
+            mode=policy.mode,
+            fit_score=derived.get("fit"),
+            intent_score=derived.get("intent"),
+            grade=derived.get("grade"),
+            rep_local_day=local_day(rep, now),
+            rotation_update={rep.rep_id: (served if np.isfinite(served) else 0.0) + 1.0},
+            segment=view.get("segment"),
+        )
+        return decision, inputs
+
+    def _lean(self, scorer: Any, lead: Lead) -> tuple[Any, int, NDI] | None:
+        """A batch that holds ``lead`` and gives its log-odds before calibration
+        (``ModelBatchScores.shrunk_at``), the lead's row and each roster rep's column
+        (-1: not scored, i.e. inactive, never eligible); ``None``: ask the scorer."""
+        if not isinstance(scorer, PrecomputedScorer):
+            return None
+        batch = scorer.scores
+        if not hasattr(batch, "shrunk_at"):
+            return None
+        row = scorer.row_of(lead)
+        if row is None:
+            return None
+        found = self.scorer_cols
+        if found is None or found[0] is not scorer:
+            cols = scorer.columns([r.rep_id for r in self.roster])
+            found = self.scorer_cols = (scorer, cols)
+        scorer.hits += 1
+        return batch, row, found[1]
+
+
+def _confidence(
+    shrunk: NDF, calibrate: Callable[[NDF], NDF], p: NDF, dist: NDF, fallback: int
+) -> float:
+    """``choice_confidence(calibrate(shrunk[1:]), p, dist, fallback)`` bit for bit, reading
+    only the columns of the chosen reps and the fallback's: per chosen rep, the bags' spread
+    of its difference to the fallback's pick with numpy's steps for ``std(axis=0, ddof=1)``
+    of a (bags, reps) array (a sum down the rows in order, divided by the count; the squared
+    deviations summed the same way, divided by count - 1), then ``ndtr``, as ``beats``."""
+    total = 0.0
+    k = shrunk.shape[0] - 1
+    for i in np.flatnonzero(dist).tolist():
+        if i == fallback:
+            beat = 1.0
+        else:
+            diff = float(p[i] - p[fallback])
+            sd = 0.0
+            if k > 1:
+                cols = calibrate(shrunk[1:, [i, fallback]])
+                d = (cols[:, 0] - cols[:, 1]).tolist()
+                s = d[0]
+                for x in d[1:]:
+                    s += x
+                mean = s / k
+                ss = (d[0] - mean) * (d[0] - mean)
+                for x in d[1:]:
+                    ss += (x - mean) * (x - mean)
+                sd = math.sqrt(ss / (k - 1))
+            if sd > 0:
+                beat = float(ndtr(diff / sd))
+            else:
+                beat = 1.0 if diff > 0 else (0.0 if diff < 0 else 0.5)
+        total += float(dist[i]) * beat
+    return total
+
+
+def _argmax(score: NDF) -> tuple[NDF, int | None]:
+    """``argmax_distribution(score)`` and, when one rep has it all, that rep's index."""
+    dist = argmax_distribution(score)
+    top = np.flatnonzero(dist)
+    return dist, (int(top[0]) if len(top) == 1 else None)
+
+
+def _zone_day(rep: Any, now: datetime, now_us: int) -> tuple[int, int]:
+    """The rep's local date at ``now`` (``local_day``, as an ordinal) and the instant
+    (microseconds) until which it holds: the next local midnight, or an hour on, whichever
+    comes first, when the zone's UTC offset is the same now and an hour on (no zone changes
+    its offset twice within an hour, so it is constant in between); else only ``now``."""
+    day = local_day(rep, now).toordinal()
+    zone = rep_zone(rep)
+    offset = now.astimezone(zone).utcoffset()
+    if offset is None or offset != (now.astimezone(UTC) + _HOUR).astimezone(zone).utcoffset():
+        return day, now_us + 1
+    shift = offset // _US
+    midnight = ((now_us + shift) // _DAY_US + 1) * _DAY_US - shift
+    return day, min(now_us + _HOUR_US, midnight)
+
+
+def _covered(pool: Pool) -> bool:
+    """Whether the lane knows the pool's strategies: the built-in ``predictive`` with the
+    plain ``round_robin`` as fallback."""
+    main, fallback = STRATEGIES.get(pool.strategy), STRATEGIES.get(pool.fallback)
+    return (
+        type(main) is Predictive
+        and type(fallback) is RoundRobin
+        and not main.weighted
+        and not fallback.weighted
+        and fallback.name == "round_robin"
+    )

@@ -1,0 +1,257 @@
+"""The batch router's fast lane (``leadpilot.policy.batch_fast``) decides as ``route``: the
+same decisions, field for field, as ``route_batch(fast_lane=False)`` (``route`` for every
+lead) on random rosters, policies and streams, with the trained model's lean scores and with
+a table scorer; its pieces checked against the code they stand in for."""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from test_router_properties import INDUSTRIES, rosters, streams
+
+from leadpilot.ingest import leads_from_frame, reps_from_frame
+from leadpilot.policy import InMemoryState, default_policy, parse_policy, router_inputs
+from leadpilot.policy import batch_fast as fast_module
+from leadpilot.policy.availability import local_day
+from leadpilot.policy.batch import route_batch
+from leadpilot.policy.batch_fast import _confidence, _zone_day
+from leadpilot.policy.confidence import choice_confidence
+from leadpilot.policy.eligibility import covers_territory
+from leadpilot.policy.table_scorer import TableScorer
+from leadpilot.schema import Lead, Rep
+from leadpilot.synth import generate_world
+
+
+def _counting(monkeypatch: pytest.MonkeyPatch) -> Counter[str]:
+    """Counts the leads the fast lane decided and those it handed to ``route``."""
+    seen: Counter[str] = Counter()
+    monkeypatch.setattr(fast_module.FastLane, "decide", _counted(seen))
+    return seen
+
+
+def _counted(seen: Counter[str]) -> Any:
+    decide = fast_module.FastLane.__dict__["decide"]
+
+    def counted(self: Any, *args: Any, **kwargs: Any) -> Any:
+        decision, inputs = decide(self, *args, **kwargs)
+        seen["fast" if decision is not None else "route"] += 1
+        return decision, inputs
+
+    return counted
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    k=st.integers(1, 10),
+    n=st.integers(1, 12),
+    seed=st.integers(0, 2**32 - 1),
+    ties=st.booleans(),
+)
+def test_confidence_from_two_columns_is_choice_confidence_bit_for_bit(
+    k: int, n: int, seed: int, ties: bool
+) -> None:
+    rng = np.random.default_rng(seed)
+    shrunk = rng.normal(-1.0, 0.7, size=(1 + k, n))
+    if ties:  # equal columns: zero spread, the step instead of ndtr
+        shrunk[:, rng.integers(n)] = shrunk[:, 0]
+    # a monotone calibration, elementwise as the model's (np.interp on isotonic knots)
+    knots = np.sort(rng.normal(-1.0, 1.0, size=12))
+    levels = np.sort(rng.uniform(0.0, 1.0, size=12))
+
+    def calibrate(z: Any) -> Any:
+        return np.interp(z, knots, levels)
+
+    p = calibrate(shrunk[0])
+    score = p - rng.uniform(0.0, 0.05, size=n) * (not ties)
+    winners = score >= score.max() - 1e-12
+    dist = winners / winners.sum()
+    fallback = int(rng.integers(n))
+    expected = choice_confidence(calibrate(shrunk[1:]), p, dist, fallback)
+    assert _confidence(shrunk, calibrate, p, dist, fallback) == expected
+
+
+ZONES = ("UTC", "Europe/London", "America/Santiago", "Australia/Lord_Howe", "Asia/Kolkata",
+         "Pacific/Chatham", "America/New_York", "Asia/Tehran")  # fmt: skip
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    zone=st.sampled_from(ZONES),
+    minutes=st.integers(0, 60 * 24 * 365 * 3),
+    within=st.floats(0.0, 1.0),
+)
+def test_zone_day_holds_until_the_instant_it_names(zone: str, minutes: int, within: float) -> None:
+    """The cached local date is ``local_day`` now and at every instant before ``until``
+    (checked at a random one and the last microsecond), DST changes included."""
+    rep = Rep("r", timezone=zone)
+    start = datetime(2024, 1, 1, tzinfo=UTC) + timedelta(minutes=minutes)
+    start_us = (start - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(microseconds=1)
+    day, until = _zone_day(rep, start, start_us)
+    assert day == local_day(rep, start).toordinal()
+    assert until > start_us
+    span = until - start_us - 1
+    for offset in (int(span * within), span):
+        moment = start + timedelta(microseconds=offset)
+        assert local_day(rep, moment).toordinal() == day
+        # the same date read in the rep's zone directly (an independent reading)
+        assert moment.astimezone(ZoneInfo(zone)).date().toordinal() == day
+
+
+def _policy(fallback: str, explore: float, holdout: float, territory: bool, hours: bool,
+            min_confidence: float) -> Any:  # fmt: skip
+    return parse_policy(
+        {
+            "lanes": [
+                {"name": "hot", "when": [{"field": "demo_request", "equals": True}],
+                 "sla_minutes": 15, "require_available_now": True},
+                {"name": "standard", "sla_minutes": 120, "working_hours": hours},
+            ],
+            "exceptions": [{"name": "media", "when": [{"field": "industry", "equals": "Media"}],
+                            "pool": "rota"}],
+            "pools": [
+                {"name": "all", "strategy": "predictive", "fallback": fallback,
+                 "eligibility": {"territory": territory}},
+                {"name": "rota", "strategy": "round_robin"},
+            ],
+            "predictive": {"explore": explore, "holdout": holdout,
+                           "min_confidence": min_confidence},
+        }
+    )  # fmt: skip
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    reps=rosters(),
+    leads=streams(),
+    fallback=st.sampled_from(["round_robin", "weighted_round_robin"]),
+    explore=st.sampled_from([0.0, 0.3]),
+    holdout=st.sampled_from([0.0, 0.2]),
+    territory=st.booleans(),
+    hours=st.booleans(),
+    refresh_every=st.sampled_from([None, 1, 3]),
+    batch_size=st.integers(1, 12),
+    seed=st.integers(0, 2**16),
+)
+def test_fast_lane_decides_as_route_on_random_worlds(
+    reps: list[Rep],
+    leads: list[Lead],
+    fallback: str,
+    explore: float,
+    holdout: float,
+    territory: bool,
+    hours: bool,
+    refresh_every: int | None,
+    batch_size: int,
+    seed: int,
+) -> None:
+    """Random rosters (caps, zones, shifts, inactive reps) and streams under a policy with a
+    hot lane, an exception to a round-robin pool and the predictive pool's knobs: the fast
+    lane's decisions are ``route``'s, no rep goes over a cap or outside the rules, and a
+    seed replays exactly."""
+    policy = _policy(fallback, explore, holdout, territory, hours, 0.0)
+    rng = np.random.default_rng(seed)
+    scorer = TableScorer(
+        {r.rep_id: {ind: float(rng.uniform(0.05, 0.5)) for ind in INDUSTRIES} for r in reps},
+        decay_per_hour=0.01,
+    )
+    history = [Lead(f"h{i}", created_at=leads[0].created_at - timedelta(days=1 + i % 5),  # type: ignore[operator]
+                    industry=INDUSTRIES[i % 3]) for i in range(20)]  # fmt: skip
+    typical = {r.rep_id: 1.0 + i for i, r in enumerate(reps)}
+    inputs = router_inputs(policy, reps, scorer=scorer, response_hours=typical)
+    kw: dict[str, Any] = {"history": history, "seed": seed, "batch_size": batch_size,
+                          "refresh_every": refresh_every}  # fmt: skip
+    state = InMemoryState(open_lead_ttl=timedelta(days=1))
+    seen: Counter[str] = Counter()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(fast_module.FastLane, "decide", _counted(seen))
+        got = route_batch(leads, inputs, state=state, **kw)
+    assert got == route_batch(leads, inputs, fast_lane=False, **kw)
+    if fallback == "round_robin":  # the lane's: every predictive lead placed on shift
+        elsewhere = ("NEXT_SHIFT", "OVERFLOW")
+        lane = [
+            d
+            for d in got
+            if "PREDICTIVE" in d.reasons
+            and d.pool == "all"
+            and not any(r.startswith(elsewhere) for r in d.reasons)
+        ]
+        assert seen["fast"] >= len(lane)
+    assert got == route_batch(leads, inputs, **kw)  # determinism under the seed
+    by_id = {r.rep_id: r for r in reps}
+    per_day: Counter[tuple[str, Any]] = Counter()
+    opened: dict[str, list[datetime]] = {}
+    for d, lead in zip(got, leads, strict=True):
+        if d.rep_id is None:
+            continue
+        rep = by_id[d.rep_id]
+        assert rep.active
+        if d.pool == "all":
+            assert not territory or covers_territory(rep, lead, policy)
+        live = [t for t in opened.get(rep.rep_id, []) if t > d.decided_at - timedelta(days=1)]
+        assert rep.max_open_leads is None or len(live) < rep.max_open_leads
+        opened.setdefault(rep.rep_id, []).append(d.decided_at)
+        per_day[(rep.rep_id, local_day(rep, d.decided_at))] += 1
+    for (rep_id, _day), count in per_day.items():
+        cap = by_id[rep_id].max_leads_per_day
+        assert cap is None or count <= cap
+
+
+@pytest.fixture(scope="module")
+def world() -> Any:
+    return generate_world(n_leads=3_000, n_reps=15, n_new_leads=400, seed=5)
+
+
+@pytest.fixture(scope="module")
+def model(world: Any) -> Any:
+    from leadpilot.model import ConversionModel
+
+    # small and fast: the test is the fast lane against route, not model quality
+    return ConversionModel(n_bags=3, n_estimators=40, early_stopping_rounds=10).fit(
+        world.history, world.reps
+    )
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("refresh_every", "explore", "min_confidence", "hours"),
+    [(25, 0.0, 0.0, False), (None, 0.2, 0.0, True), (7, 0.0, 0.6, True)],
+)
+def test_fast_lane_with_the_trained_model_decides_as_route(
+    world: Any,
+    model: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    refresh_every: int | None,
+    explore: float,
+    min_confidence: float,
+    hours: bool,
+) -> None:
+    """The model's lean scores (shrunk log-odds, the columns calibrated as read, the
+    confidence from two columns) give ``route``'s decisions; queue backlogs move reps'
+    response times (re-scored rows), a low confidence hands leads to ``route``."""
+    reps = reps_from_frame(world.reps)
+    history = leads_from_frame(world.history)
+    leads = leads_from_frame(world.new_leads)
+    policy = default_policy(reps)
+    data = policy.model_dump(by_alias=True, exclude_unset=True)
+    data["lanes"] = [{"name": "standard", "sla_minutes": 240, "working_hours": hours}]
+    data["predictive"] = {"explore": explore, "min_confidence": min_confidence}
+    policy = type(policy).model_validate(data)
+    inputs = router_inputs(policy, reps, scorer=model, history=history)
+    seen = _counting(monkeypatch)
+    got = route_batch(leads, inputs, history=history, refresh_every=refresh_every, seed=3)
+    assert seen["fast"] > len(leads) / 2
+    if min_confidence:
+        assert seen["route"] > 0  # low-confidence leads
+    assert got == route_batch(
+        leads, inputs, history=history, refresh_every=refresh_every, seed=3, fast_lane=False
+    )
+    assert any("AT_OPEN_CAP" in d.exclusions.values() for d in got) or any(
+        "CAPACITY_SKIP" in r for d in got for r in d.reasons
+    )
