@@ -36,6 +36,7 @@ from leadpilot.model.features import (
 )
 from leadpilot.model.fitted import FittedConversion, content_version
 from leadpilot.model.glm import GLMSpec, GLMStack, fit_glm_stack, fit_one, make_spec
+from leadpilot.model.glm_fit import CodedDesign
 from leadpilot.model.guards import (
     LEAK_AUC,
     LeakageWarning,
@@ -364,34 +365,36 @@ def _glm_spec(params: TrainingParams, state: FeatureState, X: NDF) -> GLMSpec:
 
 def _choose_c(
     params: TrainingParams, spec: GLMSpec, X: NDF, y: NDF
-) -> tuple[float, tuple[NDF, NDF] | None]:
+) -> tuple[float, tuple[NDF, NDF] | None, tuple[float, NDF] | None]:
     """Ridge strength by out-of-time log loss, averaged over rolling origins: fit on the
     first 55% / 70% / 85% of the (latest) training rows, score the next 15% each time.
     One split alone is noisy on small histories. Also returns the last window's
     out-of-time log-odds and outcomes at the chosen strength (the calibrator checks its
-    map against them)."""
+    map against them), and that window's fit at the chosen strength (the full fit starts
+    from it: the same strength on the latest rows, so close to where that fit ends)."""
     Xs, ys = X[-_GLM_SELECT_MAX_ROWS:], y[-_GLM_SELECT_MAX_ROWS:]
     n = len(ys)
     if int(n * 0.15) < 50 or ys[: int(n * 0.55)].min() == ys[: int(n * 0.55)].max():
-        return 0.1, None
-    seed = params.random_state
+        return 0.1, None, None
     losses = dict.fromkeys(_C_GRID, 0.0)
     last: dict[float, NDF] = {}
-    design = spec.design(Xs)  # once: every window is a slice of its rows
+    fits: dict[float, tuple[float, NDF]] = {}
+    design = CodedDesign.of(spec, Xs)  # once: every window is a slice of its rows
     for origin in _ORIGINS:
         n_in, n_out = int(n * origin), int(n * (origin + 0.15))
         prev: tuple[float, NDF] | None = None
-        D_in, D_out = design[:n_in], design[n_in:n_out]
+        D_in, D_out = design.rows(slice(0, n_in)), design.rows(slice(n_in, n_out))
         for C in _C_GRID:  # strongest penalty first; each fit warm-starts the next
-            b0, coef = fit_one(spec, None, ys[:n_in], C, seed, prev, design=D_in)
-            prev = (b0, coef)
-            z = np.asarray(b0 + D_out @ coef, dtype=np.float64)
+            b0, coef = fit_one(spec, None, ys[:n_in], C, start=prev, design=D_in)
+            prev = fits[C] = (b0, coef)
+            z = D_out.margins(b0, coef)
             p = np.clip(1.0 / (1.0 + np.exp(-z)), 1e-6, 1 - 1e-6)
             yv = ys[n_in:n_out]
             losses[C] += float(-np.mean(yv * np.log(p) + (1 - yv) * np.log(1 - p)))
             last[C] = z
     best = min(losses, key=losses.__getitem__)
-    return best, (last[best], ys[int(n * _ORIGINS[-1]) : int(n * (_ORIGINS[-1] + 0.15))])
+    out_of_time = ys[int(n * _ORIGINS[-1]) : int(n * (_ORIGINS[-1] + 0.15))]
+    return best, (last[best], out_of_time), fits[best]
 
 
 def _fit_boosting(
@@ -449,8 +452,8 @@ def _fit_parts(
     ``rep_rounds`` are given. ``times``: each row's creation day, for the rep-aware trees."""
     rng = np.random.default_rng(params.random_state)
     n = len(y_fit)
-    design = spec.design(X_fit)  # once: each bag's rows are a slice of it
-    fits = [fit_one(spec, X_fit, y_fit, C, params.random_state, start, design=design)]
+    design = CodedDesign.of(spec, X_fit)  # once: each bag's rows are a subset of it
+    fits = [fit_one(spec, None, y_fit, C, start=start, design=design)]
     full = fit_glm_stack(spec, fits)
     # Rows of an "average rep" (rep features unknown), so the trees also learn the pool's
     # score for a lead: reps with little history are shrunk toward it.
@@ -493,17 +496,7 @@ def _fit_parts(
         # Half-samples without replacement: their spread matches the sampling spread of a
         # fit on all rows (see confidence.py), at half the cost of a bootstrap.
         rows = np.sort(rng.choice(n, n // 2, replace=False))
-        fits.append(
-            fit_one(
-                spec,
-                None,
-                y_fit[rows],
-                C,
-                params.random_state + b + 1,
-                fits[0],
-                design=design[rows],
-            )
-        )
+        fits.append(fit_one(spec, None, y_fit[rows], C, start=fits[0], design=design.rows(rows)))
         report(f"fitting bag {b + 1} of {params.n_bags}", at + 0.35 * (b + 1) / params.n_bags)
     return _Parts(fit_glm_stack(spec, fits), boosters, rounds, rep_rounds or 0, bool(rep_clock))
 
@@ -666,8 +659,10 @@ def fit_prepared(
     days = _created_days(data.frame)
     report("fitting the linear part (rep x segment effects)", 0.08)
     spec = _glm_spec(params, st, X_tr)
-    C, check = _choose_c(params, spec, X_tr, y_tr)
-    parts = _fit_parts(params, st, X_tr, y_tr, spec, C, None, report, 0.1, times=_take(days, i_tr))
+    C, check, start = _choose_c(params, spec, X_tr, y_tr)
+    parts = _fit_parts(
+        params, st, X_tr, y_tr, spec, C, None, report, 0.1, start, times=_take(days, i_tr)
+    )
     rounds = parts.rounds
     report("calibrating", 0.5)
     z_ca = shrunk_log_odds(

@@ -29,6 +29,8 @@ __all__ = ["LEVEL_PRIOR_DAYS", "QUIET_DAY_SHARE", "DemandModel", "later_window_d
 QUIET_DAY_SHARE = 0.25
 # Weight of the recent level against today's arrivals, in days of arrivals (see rest_of_day).
 LEVEL_PRIOR_DAYS = 0.25
+# Typical days the fairness guard's level of the window's later days averages (a week).
+WEEK_LEVEL_DAYS = 5
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +45,11 @@ class DemandModel:
     active_day_share: float = 1.0  # share of calendar days that are typical (lead) days
     # The sample is in rank order (``stable`` sampling): any prefix is itself a uniform sample.
     ranked: bool = False
+    # The fairness guard's levels (see ``policy.fairness.band_guard``): leads per typical day
+    # over the last ``WEEK_LEVEL_DAYS`` typical days (no weekday pattern), and the most of
+    # the last ``level_days`` typical days (the busier projection).
+    week_level: float = 0.0
+    busy_level: float = 0.0
 
     @classmethod
     def from_leads(
@@ -109,6 +116,8 @@ class DemandModel:
             float(np.mean(levels)),
             min(1.0, len(typical) / span),
             ranked=stable,
+            week_level=float(np.mean([per_day[d] for d in typical[-WEEK_LEVEL_DAYS:]])),
+            busy_level=float(np.max(levels)),
         )
 
     def expected_arrivals(self, start: datetime, hours: float) -> float:

@@ -33,7 +33,7 @@ from leadpilot.policy.availability import is_away, rep_zone
 from leadpilot.policy.demand import DemandModel, later_window_days
 from leadpilot.policy.development import floors, standings
 from leadpilot.policy.eligibility import Checker
-from leadpilot.policy.fairness import planning_band
+from leadpilot.policy.fairness import period_horizon, planning_band
 from leadpilot.policy.inputs import RouterInputs
 from leadpilot.policy.lead_history import LeadHistory, as_history
 from leadpilot.policy.objective import objective_scale, uses_values
@@ -296,12 +296,7 @@ class ShadowPricer:
             expected = pool_share * self.demand.rest_of_day(
                 now, horizon_hours, arrived=arrived_today / pool_share, elapsed_hours=elapsed_hours
             )
-        if not (len(in_pool) and expected > 0 and rep_ids):
-            return self._store(key, pool_key, dict.fromkeys(rep_ids, 0.0))
-        p = self.sample_scores(scorer, rep_ids, sample_hours, in_pool)
-        if sample_values is not None:
-            p = p * sample_values[in_pool]
-        future, future_cap = 0.0, None
+        future, future_cap, days = 0.0, None, 0.0
         if window_days > 0 and daily_caps is not None:
             level = self.demand.leads_per_day * pool_share
             days = later_window_days(
@@ -312,6 +307,20 @@ class ShadowPricer:
             if days > 0:
                 future = days * level
                 future_cap = np.minimum(daily_caps, 1e6) * days
+        # the fairness guard's horizon (policy.fairness.band_guard), carried with the prices
+        ahead = self.demand.day_fraction(now, horizon_hours)
+        horizon = period_horizon(
+            float(counts.sum()),
+            expected,
+            days,
+            self.demand.week_level * pool_share,
+            max(self.demand.busy_level * pool_share, expected / ahead if ahead > 0 else 0.0),
+        )
+        if not (len(in_pool) and expected > 0 and rep_ids):
+            return self._store(key, pool_key, {**dict.fromkeys(rep_ids, 0.0), **horizon})
+        p = self.sample_scores(scorer, rep_ids, sample_hours, in_pool)
+        if sample_values is not None:
+            p = p * sample_values[in_pool]
         target = (float(counts.sum()) + expected + future) * share
         problem: tuple[object, ...] = (
             p,
@@ -338,7 +347,7 @@ class ShadowPricer:
             floor = floor - held + counts
             problem = (*problem, floor, rows, 1.0 + 2.0 * float(p.max()) + 2.0 * penalty)
         background = latest is not None and self.solver is not None and pool_key is not None
-        if background and self._submit(key, pool_key, rep_ids, problem):  # type: ignore[arg-type]
+        if background and self._submit(key, pool_key, rep_ids, problem, horizon):  # type: ignore[arg-type]
             return latest  # type: ignore[return-value]
         if self.warm and min_share is None:
             # the LP's sample, scores (and values: ``pool_key``), mask and penalty
@@ -356,7 +365,7 @@ class ShadowPricer:
             price = solve_warm(lp, problem)
         else:  # development shares add rows the warm LP does not hold: solved cold
             _x, price = solve_assignment_lp(*problem)  # type: ignore[arg-type]
-        return self._store(key, pool_key, _by_rep(rep_ids, price))
+        return self._store(key, pool_key, {**_by_rep(rep_ids, price), **horizon})
 
     def _submit(
         self,
@@ -364,6 +373,7 @@ class ShadowPricer:
         pool_key: tuple[object, ...],
         rep_ids: tuple[str, ...],
         problem: tuple[object, ...],
+        horizon: Mapping[str, float],
     ) -> bool:
         """Queue a refresh in the solver (one in flight per pool); False if it failed."""
         assert self.solver is not None
@@ -386,7 +396,8 @@ class ShadowPricer:
                 with self._lock:
                     self._in_flight.discard(pool_key)
                 return
-            self._store(key, pool_key, _by_rep(rep_ids, price), background=True)
+            prices = {**_by_rep(rep_ids, price), **horizon}
+            self._store(key, pool_key, prices, background=True)
 
         future.add_done_callback(done)
         return True

@@ -21,10 +21,17 @@ from numpy.typing import NDArray
 from leadpilot.policy.choice import Choice, ChoiceContext, Fallback
 from leadpilot.policy.confidence import choice_confidence
 from leadpilot.policy.eligibility import capacity_of
-from leadpilot.policy.fairness import band_prices
+from leadpilot.policy.fairness import (
+    DAY_END,
+    LATER_DAYS,
+    WINDOW_END,
+    WINDOW_END_HIGH,
+    band_guard,
+    band_prices,
+)
 from leadpilot.policy.objective import candidate_values, objective_scale
 from leadpilot.policy.policy_file import Policy
-from leadpilot.policy.pool_load import pool_load
+from leadpilot.policy.pool_load import PoolLoad, pool_load
 from leadpilot.policy.registry import Registries
 from leadpilot.policy.state import RoutingState
 from leadpilot.policy.strategies.rotation import argmax_distribution
@@ -116,7 +123,7 @@ class Predictive:
         price = _prices(ctx)
         worth = candidate_values(inputs, ctx.lead, ctx.ids)
         gain = p if worth.value is None else p * worth.value
-        dist = argmax_distribution(gain - price)
+        dist = argmax_distribution(_guarded(ctx, gain - price))
         # how likely the choice converts better than the rep the fallback would pick (see
         # leadpilot.policy.confidence: on p, not the priced score, nor value); a scorer
         # without draws of its uncertainty (the oracle, a table) keeps its own confidence
@@ -161,6 +168,74 @@ def _prices(ctx: ChoiceContext) -> NDArray[np.float64]:
     return band_prices(
         list(ctx.eligible), load.members, load.counts, load.share, fairness.band, penalty
     )
+
+
+# False: no fairness guard, the prices alone (for measuring what the guard costs).
+FAIRNESS_GUARD = True
+
+
+def _guarded(ctx: ChoiceContext, score: NDArray[np.float64]) -> NDArray[np.float64]:
+    """``score`` with the reps the fairness guard rules out at ``-inf`` (see
+    :func:`guard_mask`)."""
+    snapshot = ctx.inputs.prices.get(ctx.pool.name)
+    policy = ctx.inputs.policy
+    if snapshot is None or not policy.predictive.shadow_prices or WINDOW_END not in snapshot:
+        return score
+    checker = ctx.checker
+    load = pool_load(
+        ctx.pool,
+        ctx.inputs.reps,
+        policy,
+        ctx.state,
+        ctx.now,
+        lambda rep: checker.capacity(rep).max_leads_per_day,
+    )
+    used = np.array(
+        [ctx.state.daily_count(r.rep_id, checker.local_day(r)) for r in load.members], dtype=float
+    )
+    keep = guard_mask(snapshot, policy, load, used, ctx.ids)
+    return score if keep is None else np.where(keep, score, -np.inf)
+
+
+def guard_mask(
+    snapshot: Mapping[str, float],
+    policy: Policy,
+    load: PoolLoad,
+    used: NDArray[np.float64],
+    ids: Sequence[str],
+) -> NDArray[np.bool_] | None:
+    """Which of the eligible reps ``ids`` the fairness guard leaves the lead to
+    (:func:`leadpilot.policy.fairness.band_guard`): not over the band's top by the window's
+    end, and only the reps the lead must go to for the band's bottom to stay reachable when
+    there are any among them. ``None``: no guard (no horizon in the price ``snapshot``, which
+    carries the pool's projected leads) or it would rule out every eligible rep. ``load``:
+    the pool's load; ``used``: each member's leads today. The batch router's fast lane calls
+    it with the same values."""
+    end = snapshot.get(WINDOW_END)
+    if not FAIRNESS_GUARD or end is None:
+        return None
+    held = float(load.counts.sum())
+    caps = np.minimum(load.caps, 1e6)  # no cap: room beyond any period
+    over, forced = band_guard(
+        load.counts,
+        load.share,
+        policy.fairness.band,
+        end - held,
+        np.maximum(caps - used, 0.0),
+        later_room=caps * snapshot.get(LATER_DAYS, 0.0),
+        today_left=snapshot.get(DAY_END, end) - held,
+        leads_left_high=snapshot.get(WINDOW_END_HIGH, end) - held,
+    )
+    index = {r.rep_id: i for i, r in enumerate(load.members)}
+    at = np.array([index.get(rep_id, -1) for rep_id in ids], dtype=np.int64)
+    known = at >= 0
+    keep = np.ones(len(at), dtype=bool)
+    keep[known] = ~over[at[known]]
+    must = np.zeros(len(at), dtype=bool)
+    must[known] = forced[at[known]]
+    if (must & keep).any():
+        keep &= must
+    return keep if keep.any() else None
 
 
 def register(registries: Registries) -> None:
