@@ -38,7 +38,7 @@ from __future__ import annotations
 import itertools
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -341,10 +341,12 @@ def fit_rep_trees(
     names_c = [*names, TIME_FEATURE]
     if rounds is None:
         rounds, loss = _choose_rounds(cfg, seed, Xt, y, init, reps, names, categorical)
-        # Trees that found nothing blind to time are not grown again with the clock (what
-        # it would cost: the choice's boosters once more, ~30% of a 50,000-lead fit).
+        # Trees that found nothing blind to time are not grown again with the clock.
         if timed and clock is not False and rounds > 0:
-            rounds_c, loss_c = _choose_rounds(cfg, seed, Xc, y, init, reps, names_c, categorical)
+            # grown to twice the blind trees' rounds (+25), not ``max_rounds``: what the
+            # choice costs is the rounds it grows
+            short = replace(cfg, max_rounds=min(cfg.max_rounds, 2 * rounds + 25))
+            rounds_c, loss_c = _choose_rounds(short, seed, Xc, y, init, reps, names_c, categorical)
             clock = loss_c < loss - cfg.clock_min_gain
             rounds = rounds_c if clock else rounds
         else:
