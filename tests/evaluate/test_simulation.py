@@ -83,3 +83,60 @@ def test_a_policy_that_reads_no_scores_routes_the_same_without_the_scorer(strate
     with_model = routed(model)
     assert routed(None) == with_model
     assert len({r[1] for r in with_model}) > 1
+
+
+def test_the_replay_routes_as_route_batch_given_every_past_lead() -> None:
+    """``run_simulation`` hands the batch router only the tail of the past its lead mix
+    reads, and the reps' response hours read from the frame: the decisions must be those of
+    ``route_batch`` given every past lead as records (the hours from them too)."""
+    from leadpilot.ingest import leads_from_frame
+    from leadpilot.model import ConversionModel  # type: ignore[attr-defined]
+    from leadpilot.policy import router_inputs
+    from leadpilot.policy.batch import route_batch
+    from leadpilot.policy.response_times import response_hours_of, typical_response_hours
+
+    world = generate_world(n_leads=3_000, n_reps=5, n_new_leads=20, seed=4)
+    hist = world.history.sort_values("created_at", kind="stable")
+    days = hist["created_at"].dt.floor("D")
+    start = days.iloc[-250]  # whole days: the replay starts at a midnight
+    past, replay = hist[hist["created_at"] < start], hist[hist["created_at"] >= start]
+    # more than SAMPLE_DAYS of past, so the tail is a strict part of it
+    span = past["created_at"].max() - past["created_at"].min()
+    assert span > pd.Timedelta(days=simulation.SAMPLE_DAYS + 30)
+    fast = {"n_bags": 2, "n_estimators": 40, "early_stopping_rounds": 10}
+    model = ConversionModel(**fast).fit(past, world.reps)
+    roster = reps_from_frame(world.reps)
+    policy = default_policy(roster)  # predictive: reads the mix and the response hours
+    past_leads = leads_from_frame(past)
+    hours = response_hours_of(past_leads)
+    assert hours
+    assert typical_response_hours(past) == hours
+    inputs = router_inputs(policy, roster, scorer=model, history=past_leads)
+    expected = [
+        (d.lead_id, d.rep_id, d.propensity, d.p_convert, tuple(d.reasons))
+        for d in route_batch(
+            leads_from_frame(replay), inputs, history=past_leads, seed=0,
+            refresh_every=simulation.BATCH_REFRESH_EVERY,
+        )
+    ]  # fmt: skip
+    result = run_simulation(
+        hist, [Block(replay, model)], [("predictive", policy)], reps=roster, n_bootstrap=50
+    )
+    got = [
+        (d.lead_id, d.rep_id, d.propensity, d.p_convert, tuple(d.reasons))
+        for d in result.decisions["predictive"]
+    ]
+    assert got == expected
+    assert len({g[1] for g in got}) > 1
+    # The mix the router starts from (the one most exposed to a short tail): the same
+    # demand model from the tail as from every past lead.
+    from leadpilot.policy.demand import DemandModel
+
+    def mix(leads: list[Any]) -> tuple[Any, ...]:
+        m = DemandModel.from_leads(leads, sample_days=simulation.SAMPLE_DAYS, stable=True)
+        ids = [x.lead_id for x in m.sample]
+        return ids, m.hour_share.tolist(), m.leads_per_day, m.active_day_share
+
+    tail = leads_from_frame(simulation._mix_tail(past))
+    assert len(tail) < len(past_leads)
+    assert mix(tail) == mix(past_leads)

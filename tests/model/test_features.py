@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from worlds import toy_world
 
-from leadpilot.model.features import fit_feature_state, history_matrix, order_by_time
+from leadpilot.model import glm_kernels
+from leadpilot.model.features import _before, fit_feature_state, history_matrix, order_by_time
 
 
 def _tiny() -> pd.DataFrame:
@@ -67,3 +71,45 @@ def test_file_order_stands_for_time_without_dates() -> None:
     ordered, rank = order_by_time(frame, None)
     assert rank.tolist() == [0, 1, 2, 3, 4]
     assert ordered["rep_id"].tolist() == frame["rep_id"].tolist()
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.integers(0, 4), st.integers(0, 2), st.sampled_from([0.0, 1.0])),
+        min_size=1,
+        max_size=60,
+    )
+)
+def test_compiled_running_sums_equal_pandas(rows: list[tuple[int, int, float]]) -> None:
+    """``_before``'s loop (numba) gives the pandas groupby's values: per key, the sum over
+    strictly earlier time ranks (ties share the first row's value)."""
+    if not glm_kernels.load():
+        pytest.skip("numba is not installed")
+    key = np.array([r[0] for r in rows], dtype=np.int64)
+    rank = np.cumsum([r[1] for r in rows]).astype(np.int64)  # steps of 0 are ties
+    values = np.array([r[2] for r in rows])
+    compiled = np.empty(len(rows))
+    glm_kernels.kernel("before")(key, rank, values, int(key.max()) + 1, compiled)
+    saved = glm_kernels.AVAILABLE
+    glm_kernels.AVAILABLE = False
+    try:
+        reference = _before(key, rank, values)
+    finally:
+        glm_kernels.AVAILABLE = saved
+    assert np.array_equal(compiled, reference)
+    # and by hand: the sum of the key's values at earlier ranks
+    for i in range(len(rows)):
+        assert compiled[i] == values[(key == key[i]) & (rank < rank[i])].sum()
+
+
+def test_rep_indices_of_many_rows_equal_one_by_one() -> None:
+    """A history's reps are looked up by distinct value; the same ``str`` of each value as
+    the one-by-one lookup (numbers, text, missing and unknown reps)."""
+    frame = _tiny()
+    state = fit_feature_state(frame, None, target="converted", shrinkage=5.0)
+    values = ["a", "b", "zz", None, float("nan"), 1, 1.0, "1", True]
+    many = values * 2_000  # above the distinct-value threshold
+    expected = np.array([state.rep_indices([v])[0] for v in values] * 2_000)
+    assert np.array_equal(state.rep_indices(many), expected)
+    assert list(expected[:3]) == [state.rep_ids.index("a"), state.rep_ids.index("b"), 2]

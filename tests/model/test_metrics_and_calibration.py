@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -15,6 +16,9 @@ from leadpilot.model.metrics import (
     auc_difference,
     auc_differences,
     expected_calibration_error,
+    metrics,
+    metrics_by_group,
+    reliability_table,
 )
 from leadpilot.model.training import temporal_split
 
@@ -135,3 +139,45 @@ def test_confidence_from_bags() -> None:
     assert a.probability > 0.99
     assert 0.5 < b.probability < a.probability
     assert b.low < 0 < b.high
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.lists(st.tuples(st.integers(0, 20), st.booleans()), min_size=1, max_size=200),
+    st.sampled_from([1.0, 1e-7, 0.999_999_9]),
+)
+def test_metrics_are_scikit_learns(rows: list[tuple[int, bool]], scale: float) -> None:
+    """AUC, log loss, Brier and ECE equal scikit-learn's functions and the reliability
+    table's weighted gaps (ties, one class, and probabilities beyond the clip included)."""
+    from sklearn.metrics import brier_score_loss, log_loss
+
+    p = np.array([r[0] for r in rows], dtype=np.float64) / 20 * scale
+    y = np.array([r[1] for r in rows], dtype=np.float64)
+    got = metrics(y, p)
+    pc = np.clip(p, 1e-6, 1 - 1e-6)
+    assert got["n"] == len(y)
+    assert got["positives"] == y.sum()
+    if 0 < y.sum() < len(y):
+        assert got["auc"] == pytest.approx(roc_auc_score(y, pc), abs=1e-12)
+    else:
+        assert np.isnan(got["auc"])
+    assert got["log_loss"] == pytest.approx(log_loss(y, pc, labels=[0, 1]), rel=1e-12)
+    assert got["brier"] == pytest.approx(brier_score_loss(y, pc), rel=1e-12, abs=1e-15)
+    table = reliability_table(y, pc)
+    gaps = (table["observed"] - table["predicted"]).abs() * table["n"]
+    assert got["ece"] == pytest.approx(gaps.sum() / table["n"].sum(), abs=1e-12)
+
+
+def test_metrics_by_group_is_metrics_of_each_group() -> None:
+    rng = np.random.default_rng(4)
+    n = 3_000
+    y = (rng.random(n) < 0.3).astype(np.float64)
+    p = np.clip(0.3 + 0.2 * (y - 0.3) + rng.normal(0, 0.1, n), 0.01, 0.99)
+    groups = pd.Series(rng.choice(["a", "b", "c", None, "tiny"], n, p=[0.4, 0.3, 0.2, 0.09, 0.01]))
+    got = metrics_by_group(y, p, groups)
+    keys = groups.where(groups.notna(), "(missing)")
+    sizes = keys.value_counts()
+    assert list(got["group"]) == [k for k in sizes.index if sizes[k] >= 30]
+    for _, row in got.iterrows():
+        mask = (keys == row["group"]).to_numpy()
+        assert row.drop("group").to_dict() == metrics(y[mask], p[mask])

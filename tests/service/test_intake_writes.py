@@ -142,13 +142,13 @@ def test_an_intake_matches_its_account_once() -> None:
 
 
 def test_held_counters_sqlite(sqlite_url: str) -> None:
-    """SQLite (PostgreSQL keeps none, see ``store.counters.GENERATION_KEY``): the counter
-    rows an intake keeps for the next one (``store.intake.CounterCache``) are, after every
-    request, the rows a fresh read of the store gives; a write on another path (a decline's
+    """SQLite (PostgreSQL keeps none, see ``store.counters.GENERATION_KEY``): the counters
+    an intake keeps for the next one (``store.intake.CounterCache``) are, after every
+    request, what a fresh read of the store parses to; a write on another path (a decline's
     reassignment, a closed lead) moves the generation, so the next intake reads them again
     instead of using what it holds."""
     from leadpilot.schema import Lead
-    from leadpilot.store.counters import GENERATION, PREFETCH_QUERY, prefetch_params
+    from leadpilot.store.counters import GENERATION, PREFETCH_QUERY, Prefetched, prefetch_params
     from leadpilot.store.intake import read_for_intake
 
     engine = migrated_engine(sqlite_url)
@@ -157,17 +157,13 @@ def test_held_counters_sqlite(sqlite_url: str) -> None:
     service = api.service
     params = prefetch_params(T0, window_days=28)
 
-    def fresh() -> set[tuple[str, str, str, float]]:
+    def fresh() -> Prefetched:
         with engine.connect() as conn:
-            rows = conn.execute(PREFETCH_QUERY, params).all()
-        # a zero window sum is the same as none to the router (DbRoutingState)
-        return {(k, s, key, float(v)) for k, s, key, v in rows if k != "winsum" or v}
+            return Prefetched.parse(conn.execute(PREFETCH_QUERY, params).all(), params)
 
-    def held() -> set[tuple[str, str, str, float]] | None:
+    def held() -> Prefetched | None:
         found = service.counters.held(params)
-        if found is None:
-            return None
-        return {(k, s, key, float(v)) for k, s, key, v in found[1] if k != "winsum" or v}
+        return None if found is None else found[1]
 
     used = 0
     try:
@@ -188,8 +184,7 @@ def test_held_counters_sqlite(sqlite_url: str) -> None:
                     stored = conn.execute(sa.select(GENERATION)).scalar_one_or_none()
                 kept = service.counters.held(params)
                 used += kept is not None and kept[0] == stored  # the rows were not sent
-                rows = {(k, s, key, float(v)) for k, s, key, v in reads.counter_rows}
-                assert {r for r in rows if r[0] != "winsum" or r[3]} == fresh()  # ...not used
+                assert reads.counters == fresh()  # ...not used
                 reply = api.post("/v1/leads", {"lead_id": f"L{i}", "email": f"l{i}@x{i}.example"})
                 assert reply.status_code == 201
                 assert held() == fresh()

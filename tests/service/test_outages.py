@@ -118,3 +118,44 @@ def test_a_revoked_token_is_refused_at_once_by_every_replica(sqlite_url: str) ->
             assert r.json()["error"]["message"] == "unknown or revoked token"
     for eng in engines:
         eng.dispose()
+
+
+@pytest.mark.parametrize(
+    "backend", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+)
+def test_an_intake_refuses_a_token_revoked_since_it_last_came(
+    backend: str, sqlite_url: str, request: pytest.FixtureRequest
+) -> None:
+    """``POST /v1/leads`` remembers a live token (by its hash) and skips the separate
+    lookup, but its intake reads the token again under the lock: revoked by another
+    process, the very next intake is a 401 that writes nothing, and the token is forgotten."""
+    from leadpilot.store.tokens import hash_token
+
+    url = request.getfixturevalue("pg_url") if backend == "postgresql" else sqlite_url
+    engine = migrated_engine(url)
+    api = build_api(engine, make_reps(2))
+    ctx = api.client.app.state.ctx  # type: ignore[attr-defined]
+    token = api.tokens["writer"]
+    try:
+        with api.client:
+            assert api.post("/v1/leads", {"lead_id": "L1"}).status_code == 201
+            assert list(ctx.live_tokens) == [hash_token(token)]  # the hash, never the token
+            other = make_engine(url)  # another replica revokes it
+            with write_transaction(other) as conn:
+                token_id = conn.execute(
+                    sa.text("SELECT id FROM api_tokens WHERE name = 'test-writer'")
+                ).scalar_one()
+                assert revoke_token(conn, token_id)
+            other.dispose()
+            r = api.post("/v1/leads", {"lead_id": "L2"})
+            assert (r.status_code, r.json()["error"]["message"]) == (
+                401,
+                "unknown or revoked token",
+            )
+            assert ctx.live_tokens == {}
+            with engine.connect() as conn:
+                stored = conn.execute(sa.text("SELECT lead_id FROM leads")).scalars().all()
+            assert stored == ["L1"]
+            assert api.post("/v1/leads", {"lead_id": "L3"}).status_code == 401
+    finally:
+        engine.dispose()

@@ -18,6 +18,7 @@ from leadpilot.store.counters import DbRoutingState
 from leadpilot.store.decisions import (
     DECISION_COLUMNS,
     StoredDecision,
+    as_logged,
     decision_from_row,
     decision_row,
     stored_decision,
@@ -83,6 +84,21 @@ def test_decision_row_round_trips_every_stored_field() -> None:
     as_json = stored_decision_json(stored)
     assert as_json["decided_at"] == "2026-03-02T09:30:00+00:00"
     assert stored_decision(as_json) == stored
+
+
+def test_as_logged_is_the_decision_the_log_reads_back() -> None:
+    """``as_logged`` (what ``record_decision`` returns without the JSON round trip) equals
+    the round trip through the row, state-only fields set and sequences given as lists."""
+    with_state = dataclasses.replace(
+        FULL,
+        reasons=["HOT_LANE", "PREDICTIVE"],  # type: ignore[arg-type]
+        rep_local_day=date(2026, 3, 2),
+        rotation_update={"r2": 4.0},
+        segment="smb",
+    )
+    read_back = decision_from_row(decision_row(with_state, trigger="intake", seq=1))
+    assert as_logged(with_state) == read_back == FULL
+    assert type(as_logged(with_state).reasons) is tuple
 
 
 def test_a_decision_survives_the_database(engine: sa.Engine) -> None:

@@ -13,6 +13,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+_MANY_REPS = 10_000  # rows from which ``rep_indices`` looks up distinct values only
+
 __all__ = [
     "LEAD_CATEGORICALS",
     "LEAD_NUMERICS",
@@ -157,7 +159,16 @@ class FeatureState:
         """Row of each rep in the per-rep arrays; unknown reps map to the last (empty) row."""
         unknown = len(self.rep_ids)
         get = self._rep_index.get
-        return np.fromiter((get(str(r), unknown) for r in rep_ids), np.int64, len(rep_ids))
+        if len(rep_ids) < _MANY_REPS:
+            return np.fromiter((get(str(r), unknown) for r in rep_ids), np.int64, len(rep_ids))
+        # A history: each distinct text looked up once (pandas' ``astype(str)`` is ``str``
+        # of each value, as above).
+        import pandas as pd
+
+        text = pd.Series(rep_ids, dtype=object).astype(str).to_numpy(dtype=object)
+        codes, uniques = pd.factorize(text)
+        table = np.fromiter((get(r, unknown) for r in uniques), np.int64, len(uniques))
+        return np.asarray(table[codes], dtype=np.int64)
 
     def rep_sufficiency(self, rep_idx: NDI, prior: float) -> NDF:
         """n / (n + prior) per rep: how much labelled history backs each rep's score."""

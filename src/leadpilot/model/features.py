@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from leadpilot.model import glm_kernels
 from leadpilot.model.feature_state import (
     LEAD_CATEGORICALS,
     LEAD_NUMERICS,
@@ -223,11 +224,10 @@ def fit_feature_state(
     start = (
         pad(_day(roster["start_date"])) if "start_date" in roster else np.full(n_reps + 1, np.nan)
     )
-    rep_col = history["rep_id"].astype("object").where(history["rep_id"].notna(), None)
-    index = {r: i for i, r in enumerate(rep_ids)}
-    ridx = np.fromiter(
-        (n_reps if r is None else index[str(r)] for r in rep_col), np.int64, len(history)
-    )
+    # Each row's rep (n_reps: none); rep_ids holds the text of every rep in the history.
+    known = history["rep_id"].notna().to_numpy()
+    text = history["rep_id"].astype("object").astype(str)
+    ridx = np.where(known, pd.Index(rep_ids).get_indexer(pd.Index(text)), n_reps).astype(np.int64)
     volume = _bincount(ridx, None, n_reps + 1)
     rep_n = _bincount(ridx, lab.astype(np.float64), n_reps + 1)
     rep_k = _bincount(ridx, pos, n_reps + 1)
@@ -295,12 +295,36 @@ def fit_feature_state(
 
 def _before(key: NDI, rank: NDI, values: NDF) -> NDF:
     """Sum of ``values`` over earlier rows with the same ``key`` (rows sorted by time; rows
-    sharing a time rank share the value of the first of them)."""
+    sharing a time rank share the value of the first of them). ``values`` are counts (0/1):
+    non-negative, so the first row of a tie block has its smallest sum."""
+    loop = glm_kernels.kernel("before", len(key))
+    if loop is not None:
+        out = np.empty(len(key))
+        loop(key, rank, np.asarray(values, dtype=np.float64), int(key.max()) + 1, out)
+        return out
     df = pd.DataFrame({"g": key, "t": rank, "v": values})
     excl = df.groupby("g", sort=False)["v"].cumsum().to_numpy() - values
     if len(rank) > 1 and np.any(rank[1:] == rank[:-1]):
         excl = pd.Series(excl).groupby([df["g"], df["t"]], sort=False).transform("min").to_numpy()
     return excl.astype(np.float64)
+
+
+def _before_loop(key: NDI, rank: NDI, values: NDF, n_keys: int, out: NDF) -> None:
+    """``_before`` in one pass (compiled by ``glm_kernels``; pandas' groupby is the
+    reference): running sums per key, a tie block reading the sum before its first row."""
+    total = np.zeros(n_keys)
+    last = np.full(n_keys, -1, np.int64)
+    first = np.zeros(n_keys)
+    for r in range(key.shape[0]):
+        k = key[r]
+        if rank[r] != last[k]:
+            last[k] = rank[r]
+            first[k] = total[k]
+        out[r] = first[k]
+        total[k] += values[r]
+
+
+glm_kernels.register("before", _before_loop)
 
 
 def lead_columns(state: FeatureState, frame: pd.DataFrame) -> dict[str, NDF]:
@@ -364,7 +388,7 @@ def history_matrix(state: FeatureState, history: pd.DataFrame, rank: NDI) -> tup
         cols[f"rep_x_{s}_rate"] = rs_rate
         cols[f"rep_x_{s}_lift"] = rs_rate - seg_rate
         cols[f"rep_x_{s}_log_n"] = np.log1p(rsn)
-    X = np.column_stack([cols[name] for name in state.feature_names]).astype(np.float64)
+    X = np.column_stack([cols[name] for name in state.feature_names]).astype(np.float64, copy=False)
     return X, np.where(ridx < state.n_reps, rn, 0.0)
 
 

@@ -18,14 +18,13 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 from numpy.typing import NDArray
-from sklearn.linear_model import LogisticRegression
 
 from leadpilot.model import glm_kernels
+from leadpilot.model.glm_fit import CodedDesign, fit_logistic
 
 __all__ = ["GLMSpec", "GLMStack", "fit_glm_stack"]
 
 NDF = NDArray[np.float64]
-_FIT_MAX_ITER = 300
 
 
 @dataclass
@@ -421,28 +420,23 @@ def fit_one(
     X: NDF | None,
     y: NDF,
     C: float,
-    seed: int,
+    seed: int = 0,
     start: tuple[float, NDF] | None = None,
-    design: sp.csr_matrix | None = None,
+    design: CodedDesign | None = None,
 ) -> tuple[float, NDF]:
-    """Fit one penalised logistic regression; returns (intercept, coefficient vector).
-    ``start`` (a previous fit on similar rows) warm-starts the solver: bags and refits
-    then converge in a fraction of the iterations. ``design``: ``spec.design(X)`` when the
-    caller has it (a row subset of a larger design is the same matrix: ``design`` is
-    row by row; ``X`` may then be ``None``), which saves rebuilding it per fit (~15% of a
-    1M-row training)."""
-    lr = LogisticRegression(
-        C=C, max_iter=_FIT_MAX_ITER, random_state=seed, warm_start=start is not None
-    )
-    if start is not None:
-        lr.coef_ = start[1].reshape(1, -1).copy()
-        lr.intercept_ = np.array([start[0]])
+    """Fit one penalised logistic regression (scikit-learn's ``LogisticRegression(C=C)``
+    objective, solved by :func:`~leadpilot.model.glm_fit.fit_logistic`); returns
+    (intercept, coefficient vector). ``start`` (a previous fit on similar rows) warm-starts
+    the solver: bags and refits then converge in a fraction of the iterations. ``design``:
+    ``CodedDesign.of(spec, X)`` when the caller has it (a row subset of a larger design is
+    the same matrix: ``design.rows``; ``X`` may then be ``None``), which saves rebuilding
+    it per fit. ``seed`` is unused (the solver is deterministic); kept for callers."""
+    del seed
     if design is None:
         if X is None:
             raise ValueError("fit_one needs the rows X or their design matrix")
-        design = spec.design(X)
-    lr.fit(design, y.astype(np.int64))
-    return float(lr.intercept_[0]), np.asarray(lr.coef_[0], dtype=np.float64)
+        design = CodedDesign.of(spec, X)
+    return fit_logistic(design, np.asarray(y, dtype=np.float64), C, start)
 
 
 def fit_glm_stack(spec: GLMSpec, fits: list[tuple[float, NDF]]) -> GLMStack:

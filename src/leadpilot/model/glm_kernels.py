@@ -261,4 +261,116 @@ def numeric_margins(tables: Tables, z: NDF, X: NDF) -> None:
     )
 
 
-_PLAIN.update(categorical=_categorical, numeric=_numeric)
+def _design_margins(
+    w: NDF,
+    onehot: NDArray[np.int32],
+    slope_cols: NDArray[np.int32],
+    slope_vals: NDF,
+    dense: NDF,
+    dense_offset: int,
+    z: NDF,
+) -> None:  # compiled by ``load`` (scipy's sparse product is the reference)
+    """``z`` = the margins of a :class:`~leadpilot.model.glm_fit.CodedDesign`'s rows at the
+    extended coefficients ``w`` (``[coef..., intercept, 0]``)."""
+    b = w[w.shape[0] - 2]
+    for r in range(onehot.shape[0]):
+        s = b
+        for t in range(onehot.shape[1]):
+            s += w[onehot[r, t]]
+        for t in range(slope_cols.shape[1]):
+            s += w[slope_cols[r, t]] * slope_vals[r, t]
+        for j in range(dense.shape[1]):
+            s += w[dense_offset + j] * dense[r, j]
+        z[r] = s
+
+
+def _design_gradient(
+    z: NDF,
+    e: NDF,
+    log1p_e: NDF,
+    y: NDF,
+    onehot: NDArray[np.int32],
+    slope_cols: NDArray[np.int32],
+    slope_vals: NDF,
+    dense: NDF,
+    dense_offset: int,
+    grad: NDF,
+) -> float:  # compiled by ``load`` (scipy's sparse product is the reference)
+    """The summed half binomial loss ``log(1 + exp(z)) - y z`` of every row, and into
+    ``grad`` (extended layout) the design's transpose times ``p - y``; ``e`` = exp(-|z|)
+    and ``log1p_e`` = log1p(e), precomputed by numpy's vectorised functions."""
+    grad[:] = 0.0
+    total = 0.0
+    g_b = 0.0
+    for r in range(onehot.shape[0]):
+        zr = z[r]
+        er = e[r]
+        yr = y[r]
+        if zr >= 0:
+            p = 1.0 / (1.0 + er)
+            total += log1p_e[r] + zr - yr * zr
+        else:
+            p = er / (1.0 + er)
+            total += log1p_e[r] - yr * zr
+        g = p - yr
+        g_b += g
+        for t in range(onehot.shape[1]):
+            grad[onehot[r, t]] += g
+        for t in range(slope_cols.shape[1]):
+            grad[slope_cols[r, t]] += g * slope_vals[r, t]
+        for j in range(dense.shape[1]):
+            grad[dense_offset + j] += g * dense[r, j]
+    grad[grad.shape[0] - 2] = g_b
+    grad[grad.shape[0] - 1] = 0.0
+    return total
+
+
+def _design_curvature(
+    h: NDF,
+    onehot: NDArray[np.int32],
+    slope_cols: NDArray[np.int32],
+    slope_vals: NDF,
+    dense: NDF,
+    dense_offset: int,
+    owner: NDI,
+    position: NDI,
+    diag: NDF,
+    blocks: NDF,
+) -> None:  # compiled by ``load`` (scipy's sparse products are the reference)
+    """Add ``sum_rows h x_j^2`` to ``diag`` (extended layout) and, for columns of the same
+    block (``owner``, at ``position`` in it), ``sum_rows h x_j x_k`` to ``blocks``."""
+    ta = onehot.shape[1]
+    tb = slope_cols.shape[1]
+    b_col = diag.shape[0] - 2
+    for r in range(onehot.shape[0]):
+        hr = h[r]
+        diag[b_col] += hr
+        for t in range(ta):
+            diag[onehot[r, t]] += hr
+        for t in range(tb):
+            v = slope_vals[r, t]
+            diag[slope_cols[r, t]] += hr * v * v
+        for j in range(dense.shape[1]):
+            v = dense[r, j]
+            diag[dense_offset + j] += hr * v * v
+        for a in range(ta + tb):
+            ca = onehot[r, a] if a < ta else slope_cols[r, a - ta]
+            g = owner[ca]
+            if g < 0:
+                continue
+            va = 1.0 if a < ta else slope_vals[r, a - ta]
+            for c in range(ta + tb):
+                cc = onehot[r, c] if c < ta else slope_cols[r, c - ta]
+                if owner[cc] != g:
+                    continue
+                vc = 1.0 if c < ta else slope_vals[r, c - ta]
+                blocks[g, position[ca], position[cc]] += hr * va * vc
+
+
+_PLAIN.update(
+    categorical=_categorical,
+    numeric=_numeric,
+    design_margins=_design_margins,
+    design_gradient=_design_gradient,
+    design_curvature=_design_curvature,
+)

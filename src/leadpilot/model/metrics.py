@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 from scipy.stats import norm
-from sklearn.metrics import brier_score_loss, log_loss, roc_auc_score
+from sklearn.metrics import roc_auc_score
 
 __all__ = [
     "auc_difference",
@@ -49,12 +49,15 @@ def expected_brier(p_true: NDF, p: NDF) -> float:
 
 def expected_calibration_error(y: NDF, p: NDF, *, bins: int = 10) -> float:
     """Weighted mean |observed rate - mean prediction| over ``bins`` equal-width bins."""
-    table = reliability_table(y, p, bins=bins)
-    if table.empty:
+    y, p = np.asarray(y, np.float64), np.asarray(p, np.float64)
+    if len(y) == 0:
         return math.nan
-    w = table["n"].to_numpy(np.float64)
-    gap = (table["observed"] - table["predicted"]).abs().to_numpy(np.float64)
-    return float((w * gap).sum() / w.sum())
+    # the bins of reliability_table, without its DataFrame (metrics_by_group calls this
+    # once per group)
+    b = np.clip(np.digitize(p, np.linspace(0.0, 1.0, bins + 1)[1:-1]), 0, bins - 1)
+    n = np.bincount(b, minlength=bins).astype(np.float64)
+    gap = np.abs(np.bincount(b, weights=y, minlength=bins) - np.bincount(b, p, minlength=bins))
+    return float(gap.sum() / n.sum())
 
 
 def reliability_table(y: NDF, p: NDF, *, bins: int = 10) -> pd.DataFrame:
@@ -88,18 +91,22 @@ def reliability_table(y: NDF, p: NDF, *, bins: int = 10) -> pd.DataFrame:
 
 
 def metrics(y: NDF, p: NDF) -> dict[str, float]:
-    """ROC AUC (NaN with one class), log loss, Brier score, ECE, n, positives, mean p."""
+    """ROC AUC (NaN with one class), log loss, Brier score, ECE, n, positives, mean p (the
+    numbers of scikit-learn's ``roc_auc_score``, ``log_loss`` and ``brier_score_loss``,
+    computed directly: their input checks cost more than the sums on small groups)."""
     y = np.asarray(y, dtype=np.float64)
     p = np.clip(np.asarray(p, dtype=np.float64), _CLIP, 1 - _CLIP)
-    both = 0 < y.sum() < len(y)
+    n = len(y)
+    k = float(y.sum())
+    both = 0 < k < n
     return {
-        "n": float(len(y)),
-        "positives": float(y.sum()),
-        "rate": float(y.mean()) if len(y) else math.nan,
-        "mean_p": float(p.mean()) if len(y) else math.nan,
-        "auc": float(roc_auc_score(y, p)) if both else math.nan,
-        "log_loss": float(log_loss(y, p, labels=[0, 1])) if len(y) else math.nan,
-        "brier": float(brier_score_loss(y, p)) if len(y) else math.nan,
+        "n": float(n),
+        "positives": k,
+        "rate": k / n if n else math.nan,
+        "mean_p": float(p.mean()) if n else math.nan,
+        "auc": _Ranked.of(p, y).auc(np.ones(n)) if both else math.nan,
+        "log_loss": float(-np.mean(y * np.log(p) + (1 - y) * np.log1p(-p))) if n else math.nan,
+        "brier": float(np.mean((p - y) ** 2)) if n else math.nan,
         "ece": expected_calibration_error(y, p),
     }
 
@@ -107,12 +114,15 @@ def metrics(y: NDF, p: NDF) -> dict[str, float]:
 def metrics_by_group(y: NDF, p: NDF, groups: pd.Series, *, min_n: int = 30) -> pd.DataFrame:
     """:func:`metrics` per group value with at least ``min_n`` rows, largest groups first."""
     keys = groups.astype("object").where(groups.notna(), "(missing)").astype(str).to_numpy()
+    codes, uniques = pd.factorize(keys)  # in order of first appearance, as pd.unique
+    order = np.argsort(codes, kind="stable")  # each group's rows, in their original order
+    bounds = np.concatenate([[0], np.cumsum(np.bincount(codes, minlength=len(uniques)))])
     rows = []
-    for key in pd.unique(keys):
-        mask = keys == key
-        if mask.sum() < min_n:
+    for g, key in enumerate(uniques):
+        idx = order[bounds[g] : bounds[g + 1]]
+        if len(idx) < min_n:
             continue
-        rows.append({"group": key, **metrics(y[mask], p[mask])})
+        rows.append({"group": key, **metrics(y[idx], p[idx])})
     if not rows:
         return pd.DataFrame(columns=["group", "n"])
     return pd.DataFrame(rows).sort_values("n", ascending=False).reset_index(drop=True)

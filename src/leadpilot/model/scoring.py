@@ -439,22 +439,32 @@ class ModelBatchScores:
                     f"expected_response_hours has {len(hours)} values for {len(idx)} reps",
                     hint="pass one expected response time per rep, in the order of rep_ids",
                 )
-            ttc = np.log1p(np.clip(np.asarray(hours, dtype=np.float64), 0.0, None))
+            # ``np.clip(h, 0.0, None)`` is ``np.maximum(h, 0.0)`` (numpy's own ``_clip``)
+            ttc = np.log1p(np.maximum(np.asarray(hours, dtype=np.float64), 0.0))
         old = self._ttc[idx]
-        moved = np.flatnonzero(~((ttc == old) | (np.isnan(ttc) & np.isnan(old))))
+        moved = np.flatnonzero(ttc != old)  # a NaN differs from itself here: kept below
+        if len(moved):
+            both = np.isnan(ttc[moved]) & np.isnan(old[moved])
+            if both.any():
+                moved = moved[~both]
         mean = _nanmean(ttc) if np.isfinite(ttc).any() else math.nan
         same_mean = mean == self._full_mean or (math.isnan(mean) and math.isnan(self._full_mean))
         cached = None if same_mean else self._avg_cache.get((row, mean))
         if not len(moved) and (same_mean or cached is not None):
             return self._Z[:, row, idx], self._average(row, idx)
-        where = idx[moved]
-        rows = self._X[row, where, :].copy()
-        rows[:, self._ttc_pos] = ttc[moved]
-        if not (same_mean or cached is not None):
-            avg = self._avg_rows[row : row + 1].copy()
-            avg[0, self._ttc_pos] = mean
-            rows = np.vstack([rows, avg])
-            where = np.append(where, self._n)
+        # the moved pairs' rows, then the average rep's when it is not known: the batch's
+        # rows with the new response time
+        k = len(moved)
+        extra = not (same_mean or cached is not None)
+        where = np.empty(k + extra, dtype=np.int64)
+        where[:k] = idx[moved]
+        rows = np.empty((k + extra, self._X.shape[2]), dtype=self._X.dtype)
+        rows[:k] = self._X[row, where[:k], :]
+        rows[:k, self._ttc_pos] = ttc[moved]
+        if extra:
+            where[k] = self._n
+            rows[k] = self._avg_rows[row]
+            rows[k, self._ttc_pos] = mean
         new = self._log_odds(row, where, rows)
         Z = self._Z[:, row, idx]
         Z[:, moved] = new[:, : len(moved)]  # fancy indexing above made a copy

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import numpy as np
@@ -34,11 +34,12 @@ from leadpilot.policy.batch_scores import PrecomputedScorer
 from leadpilot.policy.business_time import add_business_minutes
 from leadpilot.policy.confidence import choice_confidence
 from leadpilot.policy.eligibility import Checker
+from leadpilot.policy.fairness import WINDOW_END, fair_shares
 from leadpilot.policy.holds import hold_for
 from leadpilot.policy.inputs import RouterInputs
 from leadpilot.policy.lead_history import LeadHistory
 from leadpilot.policy.policy_file import Pool
-from leadpilot.policy.pool_load import pool_load
+from leadpilot.policy.pool_load import PoolLoad
 from leadpilot.policy.pricer import ShadowPricer, pool_prices
 from leadpilot.policy.registry import STRATEGIES
 from leadpilot.policy.router import _IMPLICIT_LANE, _candidates, _draw, _front, select_pool
@@ -46,7 +47,7 @@ from leadpilot.policy.state import InMemoryState
 from leadpilot.policy.strategies.predictive import Predictive, _team_median, guard_mask
 from leadpilot.policy.strategies.rotation import argmax_distribution
 from leadpilot.policy.strategies.round_robin import RoundRobin
-from leadpilot.schema import Decision, Lead
+from leadpilot.schema import Decision, Lead, Rep
 
 __all__ = ["FastLane"]
 
@@ -144,6 +145,11 @@ class FastLane:
             self.typical = np.array([hours.get(r.rep_id, fallback) for r in roster])
         self.per_lead = policy.predictive.minutes_per_open_lead / 60.0
         self.scorer_cols: tuple[PrecomputedScorer, NDI] | None = None
+        # each pool's assignments per UTC day and rep, the fairness window's sum (its first
+        # day, per rep), and its members, caps and fair shares
+        self.pool_days: dict[str, dict[date, NDF]] = {}
+        self.windows: dict[str, tuple[date, NDF]] = {}
+        self.loads: dict[str, tuple[list[Rep], NDF, NDF]] = {}
         self.snapshots: dict[str, tuple[object, object]] = {}
 
     @classmethod
@@ -186,6 +192,16 @@ class FastLane:
         self.open_times.append(_micros(decision.decided_at))
         self.open_reps.append(i)
         self.open[i] += 1
+        if decision.pool is not None:  # the pool's window counts (``window_counts``)
+            day = decision.decided_at.date()
+            days = self.pool_days.setdefault(decision.pool, {})
+            counts = days.get(day)
+            if counts is None:
+                counts = days[day] = np.zeros(len(self.roster))
+            counts[i] += 1
+            window = self.windows.get(decision.pool)
+            if window is not None and day >= window[0]:
+                window[1][i] += 1
         if decision.pool is not None and decision.rotation_update:
             found = self.credits.get(decision.pool)
             if found is not None:
@@ -230,6 +246,27 @@ class FastLane:
                 k += 1
             self.expired = k
         return self.daily
+
+    def _load(self, pool: Pool, now: datetime, in_pool: NDArray[np.bool_]) -> PoolLoad:
+        """``pool_load(pool, roster, policy, state, now, cap_of)`` from the mirrors: the
+        members' leads in the fairness window, daily caps and fair shares."""
+        fairness = self.policy.fairness
+        since = (now - timedelta(days=fairness.window_days - 1)).date()
+        window = self.windows.get(pool.name)
+        if window is None or window[0] != since:
+            total = np.zeros(len(self.roster))
+            for day, counts in self.pool_days.get(pool.name, {}).items():
+                if day >= since:
+                    total += counts
+            window = self.windows[pool.name] = (since, total)
+        fixed = self.loads.get(pool.name)
+        if fixed is None:
+            caps = self.cap_day[in_pool]
+            share = fair_shares(caps if fairness.shares == "capacity" else np.ones(len(caps)))
+            members = [self.roster[i] for i in np.flatnonzero(in_pool).tolist()]
+            fixed = self.loads[pool.name] = (members, caps, share)
+        members, caps, share = fixed
+        return PoolLoad(members, window[1][in_pool], caps, share)
 
     def _credits(self, pool: str) -> tuple[NDF, float] | None:
         """The pool's rotation credits per rep (-inf: never served) and the largest turn
@@ -372,12 +409,20 @@ class FastLane:
             hours: NDF | None = self.typical[eligible] + backlog * self.per_lead
         else:
             hours = None
-        # the fairness guard, on the values ``Predictive`` reads
-        load = pool_load(
-            pool, self.roster, policy, self.state, now,
-            lambda rep: self.checker.capacity(rep).max_leads_per_day,
-        )  # fmt: skip
-        keep = guard_mask(prices, policy, load, daily[in_pool], self.ids[eligible].tolist())
+        # the fairness guard, on the values ``Predictive`` reads (none without a horizon)
+        keep = (
+            None
+            if prices.get(WINDOW_END) is None
+            else guard_mask(
+                prices,
+                policy,
+                self._load(pool, now, in_pool),
+                daily[in_pool],
+                self.ids[eligible].tolist(),
+                # eligible reps are members: their places among the members, in order
+                at=(np.cumsum(in_pool) - 1)[eligible],
+            )
+        )
         lean = self._lean(scorer, lead)
         if lean is not None:
             batch, row, cols = lean

@@ -121,6 +121,10 @@ class WarmAssignmentLP:
         highs.setOptionValue("output_flag", False)
         highs.setOptionValue("solver", "simplex")
         highs.setOptionValue("simplex_strategy", 1)  # dual simplex: warm after RHS changes
+        # Devex pricing, not the default dual steepest edge: on a replay's recorded LPs (20
+        # days at ~110 leads a day, 98 warm solves) it took 508 iterations per solve instead
+        # of 850 and ~40% less CPU, for the same prices (to 2e-15).
+        highs.setOptionValue("simplex_dual_edge_weight_strategy", 1)
         highs.setOptionValue("random_seed", 0)
         highs.passModel(
             num_col, num_row, len(a_value), 1, 1, 0.0,
@@ -136,6 +140,10 @@ class WarmAssignmentLP:
         self.owners: list[object] = []  # objects whose ids are keys: kept alive by the caller
         self.solves = 0
         self.refilled = 0  # rows replaced by refill, all told
+        # The basis the last solve after a refill ended at (in the batch router, a day's
+        # first solve), and whether the rows changed since the last solve: see ``solve``.
+        self._day_basis: Any = None
+        self._rows_changed = False
         self.objective = float("nan")  # the last solve's optimal value (minimised)
 
     def refill(
@@ -176,6 +184,7 @@ class WarmAssignmentLP:
         highs.changeColsCost(len(cols), cols, costs)
         highs.changeColsBounds(len(cols), cols, np.zeros(len(cols)), uppers)
         self.refilled += len(fresh)
+        self._rows_changed = self._rows_changed or bool(fresh or vacated)
         return True
 
     def solve(
@@ -209,7 +218,19 @@ class WarmAssignmentLP:
         for i in np.flatnonzero(rhs != self._rhs):
             highs.changeRowBounds(int(i), -_INF, float(rhs[i]))
         self._rhs = rhs
+        # After a refill (a new day's sample in the batch router) the re-solve starts from
+        # the basis the previous refill's solve ended at (the day before's first solve),
+        # not the last one (the day before's end, its capacity spent): the start of a day
+        # is more like the start of the day before. Measured on a replay's recorded LPs
+        # (20 days): 1,058 -> 855 dual simplex iterations for a day's first solve, the same
+        # prices (to 2e-15). Any basis gives the same optimum; only the path differs.
+        fresh = self._rows_changed
+        if fresh and self._day_basis is not None:
+            highs.setBasis(self._day_basis)
         highs.run()
+        if fresh:
+            self._day_basis = highs.getBasis()
+            self._rows_changed = False
         self.solves += 1
         status = highs.getModelStatus()
         if highs.modelStatusToString(status) != "Optimal":  # pragma: no cover - always feasible

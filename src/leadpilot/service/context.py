@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from leadpilot.service.core import RoutingService
 from leadpilot.service.metrics import ServiceMetrics
 from leadpilot.settings import Settings
+from leadpilot.store.tokens import TokenInfo
 
 __all__ = ["ServiceContext"]
 
@@ -26,3 +27,7 @@ class ServiceContext:
     clock: Callable[[], datetime]
     # When this process last recorded each token's use (monotonic seconds; service.deps).
     token_uses: dict[int, float] = field(default_factory=dict)
+    # Tokens this process found live, by their stored hash (never the token itself), for
+    # ``POST /v1/leads``, whose intake checks again under its lock that the token is live
+    # (service.deps.PendingToken.verify_for_intake).
+    live_tokens: dict[str, TokenInfo] = field(default_factory=dict)

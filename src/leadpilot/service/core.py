@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import sqlalchemy as sa
 
-from leadpilot.errors import DataValidationError
+from leadpilot.errors import DataValidationError, LeadpilotError
 from leadpilot.policy.availability import local_day
 from leadpilot.policy.lead_history import LeadHistory
 from leadpilot.schema import Decision, Lead, Scorer, ValueModel
@@ -33,7 +33,7 @@ from leadpilot.service.queue_gate import QueueGate
 from leadpilot.settings import Settings
 from leadpilot.store.alerts import enqueue_webhook, record_alert
 from leadpilot.store.assignees import lapsed_reps
-from leadpilot.store.counters import decision_effects
+from leadpilot.store.counters import Prefetched, decision_effects
 from leadpilot.store.decisions import StoredDecision, live_decision
 from leadpilot.store.engine import (
     LockedConn,
@@ -48,8 +48,6 @@ from leadpilot.store.idempotency import lookup_response, store_response
 from leadpilot.store.intake import (
     CounterCache,
     IntakeReads,
-    Row,
-    after_effects,
     intake_identities,
     read_for_intake,
 )
@@ -62,7 +60,7 @@ from leadpilot.store.leads import (
 from leadpilot.store.record import DecisionRecord, TimerStart, record_decision
 from leadpilot.store.types import utcnow
 
-__all__ = ["RoutingService"]
+__all__ = ["RevokedTokenError", "RoutingService"]
 
 
 class RoutingService:
@@ -99,10 +97,17 @@ class RoutingService:
 
     # ------------------------------------------------------------------ intake
     def intake(
-        self, lead: Lead, *, idempotency_key: str | None = None, fingerprint: str = ""
+        self,
+        lead: Lead,
+        *,
+        idempotency_key: str | None = None,
+        fingerprint: str = "",
+        token_hash: str | None = None,
     ) -> IntakeOutcome:
         """Dedupe, route and store one lead (a retried ``idempotency_key`` gets the stored
-        outcome, ``replayed``).
+        outcome, ``replayed``). ``token_hash``: the caller's API token
+        (``store.tokens.hash_token``), checked live in the intake's transaction before
+        anything is written (``RevokedTokenError`` otherwise).
 
         On PostgreSQL the intake locks only the pools its decision may reach, worked out
         before the lock from the policy and roster this process last routed with
@@ -117,7 +122,9 @@ class RoutingService:
                 locks = RoutingLocks(plan.pools, intake_identities(lead, idempotency_key))
             for retry in itertools.count():
                 try:
-                    return self._intake(lead, now, locks, plan, idempotency_key, fingerprint)
+                    return self._intake(
+                        lead, now, locks, plan, idempotency_key, fingerprint, token_hash
+                    )
                 except _NarrowLocksError as wider:
                     # Only a per-pool attempt raises it: the loop ends at the exclusive one.
                     self.metrics.lock_retries.labels(reason=wider.reason).inc()
@@ -135,21 +142,25 @@ class RoutingService:
         plan: LockPlan | None,
         idempotency_key: str | None,
         fingerprint: str,
+        token_hash: str | None,
     ) -> IntakeOutcome:
-        counters: tuple[dict[str, Any], float, list[Row]] | None = None
+        counters: tuple[dict[str, Any], float, Prefetched] | None = None
         with self.routing_transaction(locks) as conn:
-            if idempotency_key:
-                stored = lookup_response(conn, idempotency_key, fingerprint)
-                if stored is not None:
-                    return IntakeOutcome.from_json(stored)
-            # One query for everything else the intake reads (see store.intake).
+            # One query for everything the intake reads (see store.intake), the token too.
             reads = read_for_intake(
                 conn,
                 lead,
                 now,
                 window_days=self.inputs.window_days,
                 cache=None if self._per_pool else self.counters,
+                token_hash=token_hash,
             )
+            if token_hash is not None and not reads.token_live:
+                raise RevokedTokenError("unknown or revoked token")
+            if idempotency_key:
+                stored = lookup_response(conn, idempotency_key, fingerprint)
+                if stored is not None:
+                    return IntakeOutcome.from_json(stored)
             found = duplicate_of(lead, reads.duplicates)
             if found is not None:
                 outcome = self._duplicate(conn, lead, found, now)
@@ -191,10 +202,10 @@ class RoutingService:
         now: datetime,
         reads: IntakeReads,
         plan: LockPlan | None = None,
-    ) -> tuple[IntakeOutcome, tuple[dict[str, Any], float, list[Row]] | None]:
-        """Route and store a new lead; returns the outcome and, on SQLite, the counter rows
+    ) -> tuple[IntakeOutcome, tuple[dict[str, Any], float, Prefetched] | None]:
+        """Route and store a new lead; returns the outcome and, on SQLite, the counters
         (with their parameters and generation) as the decision leaves them, for
-        ``CounterCache``."""
+        ``CounterCache`` (``None`` when they cannot be told without reading them)."""
         snapshot = self.inputs.load_for_intake(conn, reads)
         held = locked_pools(conn)
         scope = None
@@ -237,9 +248,11 @@ class RoutingService:
         # record_decision wrote exactly these effects and bumped the counters' generation
         # once, with the increments (none without a rep: nothing written, nothing bumped).
         credits, increments = decision_effects(decision)
-        params = reads.counter_params
-        after = after_effects(list(reads.counter_rows), params, credits, increments)
-        return outcome, (params, reads.generation + (1.0 if increments else 0.0), after)
+        after = reads.counters.after(credits, increments)
+        if after is None:
+            return outcome, None
+        generation = reads.generation + (1.0 if increments else 0.0)
+        return outcome, (reads.counter_params, generation, after)
 
     # ------------------------------------------------------------ decisions
     def _decide(
@@ -386,6 +399,11 @@ class RoutingService:
                 scope = "pools" if locks is not None else "all"
                 self.metrics.lock_wait.labels(scope=scope).observe(wait)
             yield conn
+
+
+class RevokedTokenError(LeadpilotError):
+    """The intake's API token was revoked (or is unknown) when its transaction read it:
+    nothing was written (HTTP 401)."""
 
 
 class _NarrowLocksError(Exception):

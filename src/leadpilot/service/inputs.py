@@ -545,7 +545,7 @@ class RoutingInputs:
         with ``window_days``: a policy with longer fairness windows reads the rest when the
         router asks for it)."""
         snapshot = self._snapshot(conn, reads.policy_version, reads.roster_version)
-        snapshot.state.load_prefetched(reads.counter_rows, reads.counter_params)
+        snapshot.state.adopt(reads.counters)
         return snapshot
 
     @property

@@ -348,7 +348,9 @@ class DecisionPublic(BaseModel):
 def decision_public(stored: StoredDecision) -> DecisionPublic:
     """The public form of a logged decision: its stored row (``store.decisions.decision_row``,
     derived from the ``Decision`` fields) with its id and whether it is live."""
-    row = decision_row(stored.decision, trigger=stored.trigger, seq=stored.seq)
+    row = stored.row
+    if row is None:
+        row = decision_row(stored.decision, trigger=stored.trigger, seq=stored.seq)
     return DecisionPublic.model_validate({**row, "id": stored.id, "live": stored.live})
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -28,6 +29,7 @@ __all__ = [
     "GENERATION_KEY",
     "PREFETCH_QUERY",
     "DbRoutingState",
+    "Prefetched",
     "apply_effects",
     "bump_roster_version",
     "decision_effects",
@@ -166,6 +168,84 @@ def _add(conn: sa.Connection, kind: str, scope: str, key: str, delta: float) -> 
     )
 
 
+@dataclass(frozen=True, eq=True)
+class Prefetched:
+    """``PREFETCH_QUERY``'s rows read with ``prefetch_params``, parsed as the router asks
+    for them (``DbRoutingState.adopt``): open counts, round-robin credits per pool, the daily
+    counts of the days around the decision and each rep's fairness-window total per pool
+    since ``since`` (a zero total is left out, as none). Never changed once built: the
+    ``after`` of a write is a new one sharing the dicts it leaves alone."""
+
+    open: dict[str, int]
+    rotations: dict[str, dict[str, float]]
+    days: dict[date, dict[str, int]]
+    window_sums: dict[str, dict[str, int]]
+    since: date
+
+    @classmethod
+    def parse(cls, rows: Iterable[Any], params: Mapping[str, Any]) -> Prefetched:
+        """The rows of ``PREFETCH_QUERY`` run with ``params``, parsed."""
+        days: dict[date, dict[str, int]] = {date.fromisoformat(d): {} for d in params["days"]}
+        open_: dict[str, int] = {}
+        rotations: dict[str, dict[str, float]] = {}
+        sums: dict[str, dict[str, int]] = {}
+        for kind, scope, key, value in rows:
+            if kind == "open":
+                open_[key] = int(value)
+            elif kind == "rr":
+                rotations.setdefault(scope, {})[key] = float(value)
+            elif kind == "day":
+                days[date.fromisoformat(scope)][key] = int(value)
+            elif kind == "winsum" and value:
+                sums.setdefault(scope, {})[key] = int(value)
+        return cls(open_, rotations, days, sums, date.fromisoformat(params["since"]))
+
+    def after(
+        self, credits: Sequence[dict[str, object]], increments: Sequence[dict[str, object]]
+    ) -> Prefetched | None:
+        """These counters once ``credits`` are set and ``increments`` added (a decision's
+        ``decision_effects``), as a fresh read would parse them: the same arithmetic as
+        ``_upsert``'s statements and the window sums. ``None`` when a negative increment
+        makes it unknowable here (a missing row takes the delta, a stored 0 stays 0, and
+        a parse cannot tell them apart): read them again then."""
+        rotations = dict(self.rotations)
+        for row in credits:
+            if row["kind"] != "rr":
+                return None
+            scope = str(row["scope"])
+            rotations[scope] = {**rotations.get(scope, {}), str(row["key"]): float(row["value"])}  # type: ignore[arg-type]
+        open_, days, sums = self.open, dict(self.days), dict(self.window_sums)
+        fresh: set[object] = set()  # the dicts copied already (the old ones stay as they are)
+
+        def own(table: dict[Any, Any], name: Any) -> dict[str, Any]:
+            if name not in fresh:
+                fresh.add(name)
+                table[name] = dict(table.get(name, {}))
+            return table[name]
+
+        for row in increments:
+            kind, scope, key = str(row["kind"]), str(row["scope"]), str(row["key"])
+            delta = float(row["value"])  # type: ignore[arg-type]
+            if delta < 0 or kind == "rr":  # never a decision's (credits are set, not added)
+                return None
+            if kind == "open":
+                if "open" not in fresh:
+                    fresh.add("open")
+                    open_ = dict(open_)
+                open_[key] = int(open_.get(key, 0) + delta)
+            elif kind == "day" and date.fromisoformat(scope) in days:
+                counts = own(days, date.fromisoformat(scope))
+                counts[key] = int(counts.get(key, 0) + delta)
+            elif kind == "win":
+                day_text, _, rep = key.partition("|")
+                if date.fromisoformat(day_text) >= self.since:
+                    totals = own(sums, scope)
+                    total = int(totals.get(rep, 0) + delta)
+                    if total:
+                        totals[rep] = total
+        return Prefetched(open_, rotations, days, sums, self.since)
+
+
 class DbRoutingState:
     """``RoutingState`` backed by ``routing_counters`` on one connection (one transaction).
 
@@ -195,23 +275,19 @@ class DbRoutingState:
     def load_prefetched(self, rows: Iterable[Any], params: Mapping[str, Any]) -> None:
         """Take the rows of ``PREFETCH_QUERY`` run with ``params`` (``prefetch_params``)
         as this transaction's reads, e.g. when they came back with other reads."""
-        days = [date.fromisoformat(d) for d in params["days"]]
-        self._days = {d: {} for d in days}
-        self._open = {}
-        self._rotations = {}
+        self.adopt(Prefetched.parse(rows, params))
+
+    def adopt(self, counters: Prefetched) -> None:
+        """Take ``counters`` (``PREFETCH_QUERY``'s rows, parsed) as this transaction's
+        reads. They are shared, not copied: this object never changes their inner dicts
+        (a write or ``invalidate`` rebinds its own)."""
+        self._days = dict(counters.days)
+        self._open = counters.open
+        self._rotations = dict(counters.rotations)
         self._windows = {}
-        self._window_sums = {}
-        for kind, scope, key, value in rows:
-            if kind == "open":
-                self._open[key] = int(value)
-            elif kind == "rr":
-                self._rotations.setdefault(scope, {})[key] = float(value)
-            elif kind == "day":
-                self._days[date.fromisoformat(scope)][key] = int(value)
-            elif kind == "winsum" and value:
-                self._window_sums.setdefault(scope, {})[key] = int(value)
+        self._window_sums = dict(counters.window_sums)
         self._all_rotations = True
-        self._window_since = date.fromisoformat(params["since"])
+        self._window_since = counters.since
 
     def _scope(self, kind: str, scope: str) -> list[tuple[str, float]]:
         rows = self.conn.execute(_SCOPE_QUERY, {"kind": kind, "scope": scope})
@@ -265,12 +341,13 @@ class DbRoutingState:
 
     def invalidate(self) -> None:
         """Forget cached reads (after a write)."""
-        self._days.clear()
+        # Rebound, not cleared: they may be a ``Prefetched``'s, which other intakes share.
+        self._days = {}
         self._open = None
-        self._windows.clear()
-        self._rotations.clear()
+        self._windows = {}
+        self._rotations = {}
         self._all_rotations = False
-        self._window_sums.clear()
+        self._window_sums = {}
         self._window_since = None
 
 

@@ -90,7 +90,30 @@ def make_engine(url: str, *, pool_size: int = 5) -> sa.Engine:
         return engine
     engine = sa.create_engine(parsed, pool_size=pool_size, max_overflow=pool_size)
     _ping_idle_connections(engine)
+    _cache_statement_conversion()
     return engine
+
+
+# Statements with more parameters than psycopg caches the conversion of (see below); the
+# intake's one-statement write (``store.record``) has 56-68.
+_CONVERTED_PARAMS = 128
+
+
+def _cache_statement_conversion() -> None:
+    """Let psycopg cache the conversion of statements with up to ``_CONVERTED_PARAMS``
+    parameters (its default: 50). Why: psycopg rewrites a statement's ``%(name)s``
+    placeholders to ``$n`` on every execution unless it has at most
+    ``MAX_CACHED_STATEMENT_PARAMS``, a limit meant for ORMs' ever-different multi-row
+    INSERTs; the intake's write has 56-68 and is compiled once (SQLAlchemy caches it), and
+    re-converting it was ~15% of the server's CPU per ``POST /v1/leads`` on PostgreSQL
+    (py-spy). The cache stays psycopg's bounded LRU. A psycopg without the setting is left
+    as it is."""
+    try:
+        from psycopg import _queries
+    except ImportError:  # pragma: no cover - psycopg is a dependency
+        return
+    if getattr(_queries, "MAX_CACHED_STATEMENT_PARAMS", _CONVERTED_PARAMS) < _CONVERTED_PARAMS:
+        _queries.MAX_CACHED_STATEMENT_PARAMS = _CONVERTED_PARAMS
 
 
 def _ping_idle_connections(engine: sa.Engine) -> None:

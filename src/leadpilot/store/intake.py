@@ -27,9 +27,9 @@ from typing import Any
 import sqlalchemy as sa
 
 from leadpilot.schema import Lead
-from leadpilot.store.counters import GENERATION, PREFETCH_QUERY, prefetch_params
+from leadpilot.store.counters import GENERATION, PREFETCH_QUERY, Prefetched, prefetch_params
 from leadpilot.store.leads import DUPLICATE_QUERY, duplicate_params
-from leadpilot.store.tables import leads, policies, routing_counters
+from leadpilot.store.tables import api_tokens, leads, policies, routing_counters
 
 __all__ = [
     "ACTIVE_POLICY_VERSION",
@@ -37,7 +37,6 @@ __all__ = [
     "CounterCache",
     "IntakeReads",
     "Row",
-    "after_effects",
     "intake_identities",
     "read_for_intake",
     "routing_versions",
@@ -51,9 +50,10 @@ class IntakeReads:
     duplicates: list[Any]  # rows with lead_id, external_id, email; earliest first
     policy_version: str | None
     roster_version: int
-    counter_rows: list[tuple[str, str, str, float]]
-    counter_params: dict[str, Any]  # what the counter rows were read with (prefetch_params)
-    generation: float = 0.0  # the counters' generation the rows are of
+    counters: Prefetched
+    counter_params: dict[str, Any]  # what the counters were read with (prefetch_params)
+    generation: float = 0.0  # the counters' generation they are of
+    token_live: bool = False  # the token of ``token_hash`` is live (not revoked)
 
 
 _NULL = sa.cast(sa.null(), sa.String)
@@ -78,9 +78,10 @@ _versions = sa.select(
 _counters = PREFETCH_QUERY.subquery()
 _GENERATION = sa.func.coalesce(GENERATION, 0.0)
 # tag, three texts, a number: "dup" (lead_id, external_id, email, order), "ver" (policy
-# version, -, -, roster version), "gen" (-, -, -, the counters' generation), or a counter
-# (kind, scope, key, value): the counters only when their generation is not ``held_gen``
-# (the one of the rows this process holds, see ``CounterCache``).
+# version, -, -, roster version), "gen" (-, -, -, the counters' generation), "tok" (-, -,
+# -, 1 when the API token of hash ``token_hash`` is live), or a counter (kind, scope, key,
+# value): the counters only when their generation is not ``held_gen`` (the one of the
+# rows this process holds, see ``CounterCache``).
 _INTAKE_READ = sa.union_all(
     sa.select(
         sa.literal("dup"),
@@ -91,6 +92,10 @@ _INTAKE_READ = sa.union_all(
     ),
     _versions,
     sa.select(sa.literal("gen"), _NULL, _NULL, _NULL, sa.cast(_GENERATION, sa.Float)),
+    sa.select(sa.literal("tok"), _NULL, _NULL, _NULL, sa.cast(sa.func.count(), sa.Float)).where(
+        api_tokens.c.token_hash == sa.bindparam("token_hash", type_=sa.String),
+        api_tokens.c.revoked_at.is_(None),
+    ),
     sa.select(_counters.c.kind, _counters.c.scope, _counters.c.key, _NULL, _counters.c.value).where(
         sa.bindparam("held_gen", type_=sa.Float) != _GENERATION
     ),
@@ -100,69 +105,40 @@ Row = tuple[str, str, str, float]
 
 
 class CounterCache:
-    """SQLite: the counter rows (``PREFETCH_QUERY``'s) an intake read, as they stand after
-    this process's last intake committed, with their generation (``counters.GENERATION``,
-    bumped by every counter write in any process; none on PostgreSQL, see there). Why:
-    re-reading them was about a quarter of an intake's CPU on SQLite (some 250 rows for 100
-    reps, the window sums grouped on every read), while between two intakes of one process
-    they change only by the first one's own decision. An intake sends the generation it
-    holds; the database sends the rows only when the stored generation differs (another
-    process, the worker or an event wrote counters since), and the intake uses those."""
+    """SQLite: the counters (``PREFETCH_QUERY``'s rows, parsed: ``counters.Prefetched``) an
+    intake read, as they stand after this process's last intake committed, with their
+    generation (``counters.GENERATION``, bumped by every counter write in any process; none
+    on PostgreSQL, see there). Why: re-reading them was about a quarter of an intake's CPU
+    on SQLite (some 250 rows for 100 reps, the window sums grouped on every read), and
+    rebuilding and re-parsing the rows another ~10% of the server's (py-spy), while between
+    two intakes of one process they change only by the first one's own decision. An intake
+    sends the generation it holds; the database sends the rows only when the stored
+    generation differs (another process, the worker or an event wrote counters since), and
+    the intake uses those."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._held: tuple[dict[str, Any], float, list[Row]] | None = None
+        self._held: tuple[dict[str, Any], float, Prefetched] | None = None
 
-    def held(self, params: dict[str, Any]) -> tuple[float, list[Row]] | None:
-        """The generation and rows held for a read with ``params``, if any."""
+    def held(self, params: dict[str, Any]) -> tuple[float, Prefetched] | None:
+        """The generation and counters held for a read with ``params``, if any."""
         with self._lock:
             held = self._held
         if held is None or held[0] != params:
             return None
         return held[1], held[2]
 
-    def store(self, params: dict[str, Any], generation: float, rows: list[Row]) -> None:
-        """Hold ``rows``: what ``PREFETCH_QUERY`` with ``params`` reads at ``generation``
-        (call it once the transaction that wrote them committed)."""
+    def store(self, params: dict[str, Any], generation: float, counters: Prefetched) -> None:
+        """Hold ``counters``: what ``PREFETCH_QUERY`` with ``params`` reads at
+        ``generation`` (call it once the transaction that wrote them committed)."""
         with self._lock:
             if self._held is None or self._held[1] < generation or self._held[0] != params:
-                self._held = (params, generation, rows)
+                self._held = (params, generation, counters)
 
     def clear(self) -> None:
         """Hold nothing (the next intake reads the rows)."""
         with self._lock:
             self._held = None
-
-
-def after_effects(
-    rows: list[Row],
-    params: dict[str, Any],
-    credits: list[dict[str, object]],
-    increments: list[dict[str, object]],
-) -> list[Row]:
-    """``rows`` (``PREFETCH_QUERY``'s, read with ``params``) as the database holds them
-    once a decision's ``decision_effects`` are written: credits set, increments added
-    (never below 0; the window counters into their per-rep sums from ``params['since']``).
-    The same arithmetic as ``counters._upsert``'s statements and the query's sums."""
-    values: dict[tuple[str, str, str], float] = {(k, s, key): v for k, s, key, v in rows}
-    days = set(params["days"])
-    since = params["since"]
-    for row in credits:
-        values[(str(row["kind"]), str(row["scope"]), str(row["key"]))] = float(row["value"])  # type: ignore[arg-type]
-    for row in increments:
-        kind, scope, key = str(row["kind"]), str(row["scope"]), str(row["key"])
-        delta = float(row["value"])  # type: ignore[arg-type]
-        if kind == "win":
-            day, _, rep = key.partition("|")
-            if day < since:
-                continue
-            kind, key = "winsum", rep
-        elif (kind == "day" and scope not in days) or kind not in ("open", "rr", "day"):
-            continue
-        old = values.get((kind, scope, key))
-        # a new row takes the delta as it is; an existing one never goes below 0
-        values[(kind, scope, key)] = delta if old is None else max(old + delta, 0.0)
-    return [(k, s, key, v) for (k, s, key), v in values.items()]
 
 
 @dataclass(frozen=True)
@@ -179,21 +155,29 @@ def read_for_intake(
     *,
     window_days: int,
     cache: CounterCache | None = None,
+    token_hash: str | None = None,
 ) -> IntakeReads:
     """Everything an intake of ``lead`` at ``now`` reads, in one query (call it holding the
     routing lock). Counters cover the fairness windows of the last ``window_days``; with a
-    ``cache`` whose rows are still current they are not sent again."""
+    ``cache`` whose rows are still current they are not sent again. ``token_hash``: the
+    request's API token (``tokens.hash_token``), whose liveness it reads too."""
     counter_params = prefetch_params(now, window_days=window_days)
     held = cache.held(counter_params) if cache is not None else None
-    params = {**duplicate_params(lead), **counter_params, "held_gen": -1.0}
+    params = {
+        **duplicate_params(lead),
+        **counter_params,
+        "held_gen": -1.0,
+        "token_hash": token_hash or "",
+    }
     if held is not None:
         params["held_gen"] = held[0]
     rows = conn.execute(_INTAKE_READ, params).all()
     dups: list[tuple[float, _Duplicate]] = []
-    counters: list[tuple[str, str, str, float]] = []
+    counter_rows: list[Row] = []
     policy_version: str | None = None
     roster_version = 0
     generation = 0.0
+    token_live = False
     for tag, a, b, c, value in rows:
         if tag == "dup":
             dups.append((value, _Duplicate(a, b, c)))
@@ -201,18 +185,23 @@ def read_for_intake(
             policy_version, roster_version = a, int(value or 0)
         elif tag == "gen":
             generation = float(value)
+        elif tag == "tok":
+            token_live = token_hash is not None and value > 0
         else:
-            counters.append((tag, a, b, value))
+            counter_rows.append((tag, a, b, value))
     if held is not None and generation == held[0]:
         counters = held[1]
+    else:
+        counters = Prefetched.parse(counter_rows, counter_params)
     dups.sort(key=lambda pair: pair[0])
     return IntakeReads(
         duplicates=[d for _, d in dups],
         policy_version=policy_version,
         roster_version=roster_version,
-        counter_rows=counters,
+        counters=counters,
         counter_params=counter_params,
         generation=generation,
+        token_live=token_live,
     )
 
 

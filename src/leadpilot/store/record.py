@@ -30,7 +30,7 @@ from leadpilot.store.counters import (
     decision_effects,
     release_open_lead,
 )
-from leadpilot.store.decisions import StoredDecision, decision_row, stored_decision
+from leadpilot.store.decisions import StoredDecision, as_logged, decision_row
 from leadpilot.store.engine import LockedConn
 from leadpilot.store.kpi_rollups import (
     MARK_DIRTY_POSTGRES,
@@ -81,7 +81,7 @@ def record_decision(conn: LockedConn, record: DecisionRecord) -> StoredDecision:
         row = decision_row(decision, trigger=record.trigger, seq=1)
         timer_rows = [_timer_row(decision.lead_id, t) for t in record.timers]
         decision_id = _record_first(conn, record.lead_columns, row, timer_rows, credits, increments)
-        return stored_decision({**row, "id": decision_id})
+        return StoredDecision(decision_id, 1, True, record.trigger, as_logged(decision), row)
     lead_id = decision.lead_id
     conn.execute(_RETIRE_LIVE, {"live_lead_id": lead_id})
     cancel_timers(conn, lead_id, ("sla", "acceptance"))
@@ -100,7 +100,7 @@ def record_decision(conn: LockedConn, record: DecisionRecord) -> StoredDecision:
             _INSERT_TIMER,
             [{**_timer_row(lead_id, t), "decision_id": decision_id} for t in record.timers],
         )
-    return stored_decision({**row, "id": decision_id})
+    return StoredDecision(decision_id, seq, True, record.trigger, as_logged(decision), row)
 
 
 def _timer_row(lead_id: str, timer: TimerStart) -> dict[str, Any]:

@@ -26,6 +26,7 @@ __all__ = [
     "hash_token",
     "list_tokens",
     "lookup_token",
+    "lookup_token_hash",
     "revoke_token",
     "touch_last_used",
 ]
@@ -72,7 +73,12 @@ _LOOKUP = sa.select(api_tokens.c.id, api_tokens.c.name, api_tokens.c.role).where
 
 def lookup_token(conn: sa.Connection, token: str) -> TokenInfo | None:
     """The live token matching ``token``, or ``None``."""
-    row = conn.execute(_LOOKUP, {"token_hash": hash_token(token)}).first()
+    return lookup_token_hash(conn, hash_token(token))
+
+
+def lookup_token_hash(conn: sa.Connection, token_hash: str) -> TokenInfo | None:
+    """The live token whose stored hash is ``token_hash`` (``hash_token``), or ``None``."""
+    row = conn.execute(_LOOKUP, {"token_hash": token_hash}).first()
     return TokenInfo(id=row.id, name=row.name, role=row.role) if row else None
 
 

@@ -12,7 +12,15 @@ from starlette.concurrency import run_in_threadpool
 
 from leadpilot.ingest.crm_payloads import canonical_from_payload
 from leadpilot.service.context import ServiceContext
-from leadpilot.service.deps import Conn, Ctx, PendingToken, ReaderToken, WriterTokenPending
+from leadpilot.service.core import RevokedTokenError
+from leadpilot.service.deps import (
+    Conn,
+    Ctx,
+    PendingToken,
+    ReaderToken,
+    WriterTokenPending,
+    unknown_token,
+)
 from leadpilot.service.errors import NotFoundError
 from leadpilot.service.schemas import (
     AssigneePublic,
@@ -73,7 +81,9 @@ def _intake(
     format: str,
     idempotency_key: str | None,
 ) -> Response:
-    token.verify(ctx)  # 401/403 before anything is read or written
+    # 401/403 before anything is read or written; a token found live before is checked
+    # again in the intake's own read (see PendingToken.verify_for_intake).
+    _, token_hash = token.verify_for_intake(ctx)
     lead_in = _canonical(body, format)
     lead = lead_from_create(lead_in, ctx.clock())
     # Only a request with an Idempotency-Key is remembered, so only it needs a fingerprint.
@@ -86,7 +96,13 @@ def _intake(
         if idempotency_key
         else ""
     )
-    outcome = ctx.service.intake(lead, idempotency_key=idempotency_key, fingerprint=fingerprint)
+    try:
+        outcome = ctx.service.intake(
+            lead, idempotency_key=idempotency_key, fingerprint=fingerprint, token_hash=token_hash
+        )
+    except RevokedTokenError:
+        token.forget(ctx, token_hash)
+        raise unknown_token() from None
     # 201: a new lead was routed (also when this is a retry of that request); 200: a
     # duplicate of a stored lead, nothing routed. The body is the validated IntakePublic
     # serialised once: returning a Response skips FastAPI's second validation of it against
