@@ -167,3 +167,9 @@ def test_loops_and_sparse_products_fit_the_same_model() -> None:
         glm_kernels.AVAILABLE = saved
     D = design.sparse()
     assert np.abs((b_loops + D @ c_loops) - (b_sparse + D @ c_sparse)).max() < 1e-3
+
+
+def test_one_outcome_is_refused_as_scikit_learn_does() -> None:
+    spec, X, y = _world(n=500)
+    with pytest.raises(ValueError, match="both outcomes"):
+        fit_logistic(CodedDesign.of(spec, X), np.zeros_like(y), 1.0)

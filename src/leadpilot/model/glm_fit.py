@@ -276,9 +276,12 @@ class _Problem:
             csr = self.csr
             diag[:k] = csr.multiply(csr).T @ h
             diag[k] = h.sum()
-            for b in range(g):
-                sub = csr[:, d.blocks[b]]
-                blocks[b] = (sub.T @ sub.multiply(h[:, None])).toarray()
+            if g:
+                # every block's columns side by side: one product, then its diagonal blocks
+                sub = csr[:, d.blocks.ravel()]
+                full = (sub.T @ sub.multiply(h[:, None]).tocsr()).toarray()
+                for b in range(g):
+                    blocks[b] = full[b * width : (b + 1) * width, b * width : (b + 1) * width]
         diag /= self.n
         diag[:k] += self.l2
         blocks /= self.n
@@ -295,7 +298,11 @@ class _Coordinates:
         self.scale = 1.0 / np.sqrt(np.maximum(diag, 1e-300))
         self.columns = columns
         if len(columns):
-            chol = np.linalg.cholesky(blocks)
+            try:
+                chol = np.linalg.cholesky(blocks)
+            except np.linalg.LinAlgError:  # not positive definite in floating point: the
+                self.columns = columns[:0]  # diagonal alone (still a valid change of variables)
+                return
             eye = np.broadcast_to(np.eye(blocks.shape[1]), blocks.shape)
             self.inv = np.linalg.solve(chol, eye)  # L^-1 per block
             self.inv_t = np.ascontiguousarray(np.swapaxes(self.inv, 1, 2))
@@ -326,6 +333,8 @@ def fit_logistic(
     """Minimise ``LogisticRegression(C=C)``'s objective on ``design`` (rows) and outcomes
     ``y`` (0/1) from ``start`` (intercept, coefficients; zeros without): returns the fitted
     (intercept, coefficients)."""
+    if len(np.unique(y)) < 2:
+        raise ValueError("a logistic regression needs both outcomes among its rows")
     problem = _Problem(design, y, C)
     k = design.n_cols
     w0 = np.zeros(k + 2) if start is None else _extended(np.asarray(start[1]), start[0])
