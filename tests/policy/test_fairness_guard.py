@@ -106,3 +106,32 @@ def test_a_rep_short_of_the_bottom_with_no_slack_left_is_forced() -> None:
 def test_period_horizon_adds_the_later_days_at_each_level() -> None:
     got = period_horizon(100.0, 40.0, 2.0, 90.0, 120.0)
     assert list(got.values()) == [140.0, 320.0, 380.0, 2.0]
+
+
+def test_a_decision_the_guard_changed_says_so(monkeypatch) -> None:
+    """``FAIRNESS_GUARD`` in a decision's reasons marks the leads whose rep the guard
+    changed: with the guard switched off, the same seed routes every lead before the first
+    marked one alike and that one to another rep (no exploration or holdout here); the batch
+    router's fast lane marks the same decisions as ``route``."""
+    from leadpilot.ingest import leads_from_frame, reps_from_frame
+    from leadpilot.policy import default_policy, router_inputs
+    from leadpilot.policy.batch import route_batch
+    from leadpilot.policy.strategies import predictive
+    from leadpilot.synth import generate_world
+
+    world = generate_world(n_leads=3_000, n_reps=15, n_new_leads=300, seed=5)
+    reps = reps_from_frame(world.reps)
+    history, leads = leads_from_frame(world.history), leads_from_frame(world.new_leads)
+    inputs = router_inputs(
+        default_policy(reps), reps, scorer=world.truth.as_scorer(), history=history
+    )
+    guarded = route_batch(leads, inputs, history=history, seed=3)
+    marked = [i for i, d in enumerate(guarded) if "FAIRNESS_GUARD" in d.reasons]
+    assert marked, "the guard acts in this world (15 of its 300 leads)"
+    assert guarded == route_batch(leads, inputs, history=history, seed=3, fast_lane=False)
+    monkeypatch.setattr(predictive, "FAIRNESS_GUARD", False)
+    free = route_batch(leads, inputs, history=history, seed=3)
+    assert not any("FAIRNESS_GUARD" in d.reasons for d in free)
+    first = marked[0]
+    assert [d.rep_id for d in guarded[:first]] == [d.rep_id for d in free[:first]]
+    assert guarded[first].rep_id != free[first].rep_id

@@ -429,6 +429,7 @@ class FastLane:
             shrunk = batch.shrunk_at(row, cols[eligible], hours)
             p = batch.calibrate(shrunk[0])
             dist, winner = _argmax(_kept(p - price, keep))
+            guard = _guard_acted(p - price, keep, dist)
             confidence = _confidence(shrunk, batch.calibrate, p, dist, fallback_idx)
         else:
             scores = scorer.score_candidates(
@@ -436,6 +437,7 @@ class FastLane:
             )
             p = np.asarray(scores.p, dtype=float)
             dist, winner = _argmax(_kept(p - price, keep))
+            guard = _guard_acted(p - price, keep, dist)
             confidence = (
                 choice_confidence(scores.draws, p, dist, fallback_idx)
                 if scores.draws is not None
@@ -457,6 +459,8 @@ class FastLane:
         if len(capped):
             reasons += self.skip_reason[capped].tolist()
         reasons.append("PREDICTIVE")
+        if guard:
+            reasons.append("FAIRNESS_GUARD")
         strategy = pool.strategy
         if u_holdout < holdout:
             chosen = fallback_idx
@@ -571,6 +575,11 @@ def _confidence(
 def _kept(score: NDF, keep: NDArray[np.bool_] | None) -> NDF:
     """``score`` with the reps the fairness guard rules out at ``-inf``."""
     return score if keep is None else np.where(keep, score, -np.inf)
+
+
+def _guard_acted(score: NDF, keep: NDArray[np.bool_] | None, dist: NDF) -> bool:
+    """Whether the fairness guard changed who may get the lead (``Predictive``'s test)."""
+    return keep is not None and not np.array_equal(dist, argmax_distribution(score))
 
 
 def _argmax(score: NDF) -> tuple[NDF, int | None]:

@@ -45,7 +45,8 @@ class Choice:
     rep's probability of getting the lead (a fallback puts all of it on one rep); ``p``,
     ``price`` and ``confidence`` when a scorer was used; ``value`` (E(value | lead, rep))
     under a value objective; ``reason``: the reason code, ``note`` a second one (the
-    objective: ``OBJECTIVE:pipeline_value`` or ``NO_VALUE_MODEL``)."""
+    objective: ``OBJECTIVE:pipeline_value`` or ``NO_VALUE_MODEL``); ``guard``: the fairness
+    band's guard changed who may get the lead (reason ``FAIRNESS_GUARD``)."""
 
     dist: NDArray[np.float64]
     reason: str
@@ -54,6 +55,7 @@ class Choice:
     confidence: float | None = None
     value: NDArray[np.float64] | None = None
     note: str | None = None
+    guard: bool = False
 
 
 @dataclass(frozen=True, slots=True)

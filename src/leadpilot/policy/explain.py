@@ -23,6 +23,8 @@ _RULE_PATH_TEXT: Mapping[str, str] = {
     "LOW_CONFIDENCE_FALLBACK": "the model was not confident enough: fallback strategy used",
     "NO_MODEL_FALLBACK": "no model available: fallback strategy used",
     "NO_VALUE_MODEL": "the policy's value objective has no value model: routed by conversions",
+    "FAIRNESS_GUARD": "the fairness band's guard changed who could take it (a rep over the "
+    "band's top passed over, or a rep short of its bottom given the lead)",
     "EXPLORE": "random eligible rep (exploration, for learning)",
     "HOLDOUT": "randomized control group: fallback strategy used",
     "WASHOUT": "just after a switchback switch: routed, but left out of the lift",

@@ -575,6 +575,8 @@ def _choose(
         price = answer.price if answer.price is not None else np.zeros(n)
         if answer.note is not None:
             reasons.append(answer.note)
+        if answer.guard:
+            reasons.append("FAIRNESS_GUARD")
 
     explore, holdout = policy.predictive.explore, policy.predictive.holdout
     live_dist = holdout * fallback_dist + (1 - holdout) * (explore / n + (1 - explore) * main_dist)

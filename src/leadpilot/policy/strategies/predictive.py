@@ -123,7 +123,11 @@ class Predictive:
         price = _prices(ctx)
         worth = candidate_values(inputs, ctx.lead, ctx.ids)
         gain = p if worth.value is None else p * worth.value
-        dist = argmax_distribution(_guarded(ctx, gain - price))
+        score = gain - price
+        guarded = _guarded(ctx, score)
+        dist = argmax_distribution(guarded)
+        # the decision says so when the guard changed who may get the lead
+        guard = guarded is not score and not np.array_equal(dist, argmax_distribution(score))
         # how likely the choice converts better than the rep the fallback would pick (see
         # leadpilot.policy.confidence: on p, not the priced score, nor value); a scorer
         # without draws of its uncertainty (the oracle, a table) keeps its own confidence
@@ -142,6 +146,7 @@ class Predictive:
             confidence,
             value=worth.value,
             note=worth.reason,
+            guard=guard,
         )
 
     def record(self, ctx: ChoiceContext, rep_id: str) -> dict[str, float]:
