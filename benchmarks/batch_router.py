@@ -10,6 +10,7 @@ range and over-cap rep-days; next to the floor measured in the same run: the vec
 call alone (every new lead scored against every rep, ``score_batch``).
 
     OMP_NUM_THREADS=1 python benchmarks/batch_router.py --leads 10000 --reps 100 [--profile]
+    [--no-fast-lane]
 """
 
 from __future__ import annotations
@@ -52,6 +53,12 @@ def main() -> None:
     )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--profile", action="store_true", help="print the top of a profile")
+    parser.add_argument(
+        "--no-fast-lane",
+        action="store_true",
+        help="route every lead with route (route_batch(fast_lane=False)): the reference the "
+        "fast lane's CPU is compared with (the same decisions)",
+    )
     parser.add_argument(
         "--agreement",
         type=int,
@@ -112,6 +119,7 @@ def main() -> None:
         history=history,
         refresh_every=args.refresh_every,
         refreshes_per_day=args.refreshes_per_day,
+        fast_lane=not args.no_fast_lane,
     )
     if profile is not None:
         profile.disable()
@@ -138,7 +146,8 @@ def main() -> None:
     record(
         f"batch router CPU per lead, {len(leads):,} leads x {len(reps)} reps, trained model "
         f"(prices every {args.refresh_every} assignments, busy pools "
-        f"{args.refreshes_per_day} times a day)",
+        f"{args.refreshes_per_day} times a day)"
+        + (", route for every lead" if args.no_fast_lane else ""),
         ms,
         "ms",
         floor=floor_ms,

@@ -3,6 +3,7 @@ against the synthetic world's ground truth), and survive saving and loading."""
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import replace
 from pathlib import Path
 
@@ -18,6 +19,8 @@ from leadpilot.model.rep_trees import (
     RepTreesConfig,
     average_boosters,
     fit_rep_trees,
+    found_changes,
+    found_combinations,
     tree_outputs,
 )
 from leadpilot.synth import World, generate_world
@@ -208,3 +211,131 @@ def test_fit_rep_trees_bags_small_reps_and_recovers_planted_effects() -> None:
         gap = z[grid[:, 0] > 0.55].mean() - z[grid[:, 0] < 0.45].mean()  # true gap: 1.6 * s
         recovered[code] = gap / (1.6 * s)
         assert 0.6 < recovered[code] < 1.1
+
+
+def _changed_skill(seed: int, change: bool) -> tuple[NDF, NDF, NDF, NDF]:
+    """Two reps, 3,000 leads each over 300 days; rep 0 gains 1.2 log-odds on leads with
+    attribute ``a`` above 0.5 from day 150 on (``change``) or all along (not ``change``)."""
+    rng = np.random.default_rng(seed)
+    n = 6_000
+    days = np.sort(rng.uniform(0.0, 300.0, n))
+    rep = rng.integers(0, 2, n).astype(float)
+    X = np.column_stack([rng.random(n), rng.random(n), rep])
+    init = np.full(n, -1.0)
+    live = days >= 150.0 if change else np.ones(n, dtype=bool)
+    effect = 1.2 * ((rep == 0) & (X[:, 0] > 0.5) & live)
+    y = (rng.random(n) < 1 / (1 + np.exp(-(init + effect)))).astype(float)
+    return X, y, init, days
+
+
+def _fit(X: NDF, y: NDF, init: NDF, days: NDF, **kw: object) -> RepTrees:
+    trees, _ = fit_rep_trees(
+        X,
+        y,
+        init,
+        rep_column=2,
+        ignore=[2],
+        feature_names=["a", "b", "rep"],
+        categorical=[],
+        times=days,
+        **kw,  # type: ignore[arg-type]
+    )
+    assert trees is not None
+    return trees
+
+
+def test_rep_trees_read_the_clock_when_a_skill_changed_mid_history() -> None:
+    """A skill that started halfway through the history: the out-of-time check keeps the
+    clock, and the trees score it as it is now (the latest day), nearer its full 1.2 than
+    trees blind to time, which average it over the history (about 0.6)."""
+    X, y, init, days = _changed_skill(3, change=True)
+    timed = _fit(X, y, init, days)
+    blind = _fit(X, y, init, days, clock=False)
+    assert timed.now == pytest.approx(days.max())
+    assert blind.now is None
+    grid = np.column_stack([np.r_[np.full(50, 0.75), np.full(50, 0.25)], np.full(100, 0.5)])
+    grid = np.column_stack([grid, np.zeros(100)])
+
+    def gap(trees: RepTrees) -> float:
+        z = trees.predict(grid)
+        return float(z[:50].mean() - z[50:].mean())
+
+    assert gap(timed) > gap(blind) + 0.15
+    # the contributions still add up to the score, the clock's share in the constant column
+    contrib = timed.predict(grid, pred_contrib=True)
+    assert contrib.shape == (100, 4)
+    np.testing.assert_allclose(contrib.sum(axis=1), timed.predict(grid), atol=1e-9)
+    loaded = RepTrees.from_string(timed.model_to_string())
+    assert loaded.now == timed.now
+    np.testing.assert_array_equal(loaded.predict(grid), timed.predict(grid))
+    np.testing.assert_array_equal(loaded.raw_scores(grid), timed.predict(grid))
+
+
+def test_rep_trees_stay_blind_to_the_clock_when_skills_did_not_change() -> None:
+    X, y, init, days = _changed_skill(4, change=False)
+    assert _fit(X, y, init, days).now is None
+
+
+def test_found_combinations_names_an_edge_that_lives_in_two_attributes() -> None:
+    """Rep 0 gains 1.5 log-odds only where both ``a`` and ``b`` (0-100) are above 50 (a
+    quarter of its leads), rep 1 has no edge: the card's combination row is rep 0's, on the top
+    ranges of ``a`` and ``b``, and its figures are the trees' own scores (checked with
+    ``predict``, not the SHAP values the finder sums)."""
+    rng = np.random.default_rng(21)
+    n = 8_000
+    rep = rng.integers(0, 2, n).astype(float)
+    X = np.column_stack([100 * rng.random(n), 100 * rng.random(n), rep])
+    init = np.full(n, -1.0)
+    effect = 1.5 * ((rep == 0) & (X[:, 0] > 50) & (X[:, 1] > 50))
+    y = (rng.random(n) < 1 / (1 + np.exp(-(init + effect)))).astype(float)
+    trees, _ = fit_rep_trees(
+        X, y, init, rep_column=2, ignore=[2], feature_names=["a", "b", "rep"], categorical=[]
+    )
+    assert trees is not None
+    base = np.full(n, 1 / (1 + np.exp(1.0)))
+    found = found_combinations(trees, X, base, rep_names=["r0", "r1"], levels={})
+    assert found
+    assert found[0]["rep"] == "r0"
+    top = found[0]
+    assert sorted(top["features"]) == ["a", "b"]
+    lows = [float(level.split(" to ")[0]) for level in top["levels"]]
+    assert min(lows) >= 50  # the cell is inside the planted one (both above 50)
+    mine = np.flatnonzero(rep == 0)
+    score = trees.predict(X[mine])
+    score -= score.mean()
+    # by hand: the quintile edges of a and b on rep 0's rows, the cell the finder named
+    masks = []
+    for feature, level in zip(top["features"], top["levels"], strict=True):
+        x = X[mine, ["a", "b"].index(feature)]
+        edges = np.quantile(x, [0.0, 0.2, 0.4, 0.6, 0.8, 1.0])
+        k = [f"{lo:,.0f} to {hi:,.0f}" for lo, hi in itertools.pairwise(edges)]
+        i = k.index(level)
+        masks.append((x >= edges[i]) & ((x < edges[i + 1]) | (i == 4)))
+    cell = masks[0] & masks[1]
+    assert top["rows"] == int(cell.sum())
+    assert top["log_odds"] == pytest.approx(score[cell].mean(), abs=1e-9)
+    joint = score[cell].mean() - score[masks[0]].mean() - score[masks[1]].mean()
+    assert top["joint_log_odds"] == pytest.approx(joint, abs=1e-9)
+    assert top["log_odds"] > 0.3  # the cell is where rep 0 does better
+
+
+def test_found_changes_reports_a_skill_that_started_mid_history() -> None:
+    X, y, init, days = _changed_skill(3, change=True)
+    trees = _fit(X, y, init, days)
+    base = np.full(len(y), 1 / (1 + np.exp(1.0)))
+    found = found_changes(
+        trees, X, base, since=float(days.min()), rep_names=["r0", "r1"], levels={}
+    )
+    r0 = next(e for e in found if e["rep"] == "r0")
+    assert r0["kind"] == "change"
+    # rep 0 gained on high ``a`` since the start (true: +1.2 there, 0 below)
+    assert r0["feature"] == "a"
+    assert r0["log_odds"] > 0.3
+    mine = np.flatnonzero(X[:, 2] == 0)
+    then = trees.boosters[0].predict(
+        np.column_stack([X[mine], np.full(len(mine), days.min())]), raw_score=True
+    )
+    now = trees.predict(X[mine])
+    assert r0["mean_log_odds"] == pytest.approx(float(np.mean(now - then)), abs=1e-9)
+    blind = _fit(X, y, init, days, clock=False)
+    assert found_changes(blind, X, base, since=0.0, rep_names=["r0", "r1"], levels={}) == []

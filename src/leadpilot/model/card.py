@@ -227,12 +227,28 @@ def _kind(feature: str) -> str:
     return _KIND_OF.get(feature) or describe_feature(feature)
 
 
+def _attribute_effects(effects: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    return [e for e in effects if e.get("kind", "attribute") == "attribute"]
+
+
+def _of_kind(effects: Sequence[Mapping[str, Any]], kind: str) -> list[Mapping[str, Any]]:
+    return [e for e in effects if e.get("kind") == kind]
+
+
+def _level_words(feature: str, level: str) -> str:
+    """One attribute's group in words: "Healthcare" (industry), "engagement score 61 to 90"."""
+    if feature in ("source", "industry", "region", "country", "product", "size_band"):
+        return f"{level} (company size)" if feature == "size_band" else level
+    return f"{_kind(feature)} {level}"
+
+
 def structure_summary(effects: Sequence[Mapping[str, Any]]) -> str:
     """One sentence naming the kinds of rep-specific structure among ``effects`` (the
-    card's table): per lead attribute, how many reps' edges depend on it and the largest
-    edge in percentage points, most reps first."""
+    card's tables): per lead attribute, how many reps' edges depend on it and the largest
+    edge in percentage points, most reps first; then how many edges live in a combination
+    of two attributes and how many reps' edges changed over the history."""
     by_kind: dict[str, tuple[set[str], float]] = {}
-    for e in effects:
+    for e in _attribute_effects(effects):
         kind = _kind(str(e["feature"]))
         reps, most = by_kind.get(kind, (set(), 0.0))
         size = max(abs(float(e["best_points"])), abs(float(e["worst_points"])))
@@ -246,13 +262,75 @@ def structure_summary(effects: Sequence[Mapping[str, Any]]) -> str:
         "**In short:** in the largest effects below, reps do better or worse than the "
         "team model predicts depending on " + "; ".join(parts) + "."
     )
+    combos = _of_kind(effects, "combination")
+    if combos:
+        most = max(abs(float(e["joint_points"])) for e in combos)
+        n = len(combos)
+        text += (
+            f" {n} rep{'s' if n > 1 else ''} also {'have' if n > 1 else 'has'} an edge that "
+            f"only shows in a combination of two attributes (up to {most:.1f} points beyond "
+            "what each gives alone)."
+        )
+    changes = _of_kind(effects, "change")
+    if changes:
+        n = len(changes)
+        most = max(abs(float(e["points"])) for e in changes)
+        who = f"{n} reps' edges" if n > 1 else "1 rep's edge"
+        text += (
+            f" {who} changed over the history (up to {most:.1f} points); the model scores "
+            f"{'them' if n > 1 else 'it'} as {'they are' if n > 1 else 'it is'} now."
+        )
     return text
+
+
+def _combination_lines(combos: Sequence[Mapping[str, Any]]) -> list[str]:
+    if not combos:
+        return []
+    lines = [
+        "",
+        "Edges in a combination of two attributes: where the rep's trees score a pair of "
+        "attributes together differently from what each gives alone (on the latest settled "
+        "leads of that combination, against the rep's average; in brackets the part that "
+        "only the combination explains):",
+        "",
+    ]
+    for e in combos:
+        what = " and ".join(
+            _level_words(str(f), str(v)) for f, v in zip(e["features"], e["levels"], strict=True)
+        )
+        better = "better" if float(e["points"]) > 0 else "worse"
+        lines.append(
+            f"- {e['rep']} does {better} on {what}: {float(e['points']):+.1f} points "
+            f"({float(e['joint_points']):+.1f} from the combination; {e['rows']} leads)"
+        )
+    return lines
+
+
+def _change_lines(changes: Sequence[Mapping[str, Any]]) -> list[str]:
+    if not changes:
+        return []
+    lines = [
+        "",
+        "Skills that changed: the trees also read when each lead came in, because that "
+        "lowered the log loss on each rep's latest leads (the out-of-time check); leads are "
+        "scored as the rep is now. Each rep's edge now against the start of the history, "
+        "on the latest settled leads, and where it moved most:",
+        "",
+    ]
+    for e in changes:
+        where = _level_words(str(e["feature"]), str(e["level"])) if e["feature"] else "all leads"
+        lines.append(
+            f"- {e['rep']}: {float(e['mean_points']):+.1f} points on average, "
+            f"{float(e['points']):+.1f} points on {where}"
+        )
+    return lines
 
 
 def rep_structure_lines(effects: Sequence[Mapping[str, Any]], enabled: bool) -> list[str]:
     """The card's "rep-specific structure" section: a plain-words summary of the kinds of
     structure found, then the rep-aware trees' largest effects (where each rep beats or
-    trails the team's prediction, and by how much)."""
+    trails the team's prediction, and by how much), edges in combinations of two
+    attributes, and skills that changed over the history."""
     lines = ["", "## Rep-specific structure the model found", ""]
     if not enabled:
         return [*lines, "Rep-aware trees were switched off for this model (`rep_trees=False`)."]
@@ -278,17 +356,18 @@ def rep_structure_lines(effects: Sequence[Mapping[str, Any]], enabled: bool) -> 
         "| rep | by | does best with | vs team | does worst with | vs team | size |",
         "|---|---|---|---|---|---|---|",
     ]
-    for e in effects:
+    for e in _attribute_effects(effects):
         lines.append(
             f"| {e['rep']} | {describe_feature(str(e['feature']))} | {e['best']} | "
             f"{e['best_points']:+.1f} pts | {e['worst']} | {e['worst_points']:+.1f} pts | "
             f"{e['spread_log_odds']:.2f} |"
         )
+    lines += _combination_lines(_of_kind(effects, "combination"))
+    lines += _change_lines(_of_kind(effects, "change"))
     lines += [
         "",
-        "The trees split on several attributes at once, so part of these edges exist only in "
-        "combination (e.g. one industry from one source); a row above shows an edge averaged "
-        "over the other attributes. Effects are "
+        "A row of the table shows an edge averaged over the other attributes; the trees split "
+        "on several at once. Effects are "
         "learned from a few hundred leads per rep; small ones (under ~0.3) may be noise, and "
         "a rep with under 300 labelled leads gets no trees of their own.",
     ]

@@ -69,7 +69,8 @@ class FittedConversion:
     # the baseline check; the model card lists them
     guards: list[dict[str, Any]] = field(default_factory=list)
     importance: list[dict[str, Any]] = field(default_factory=list)  # {"feature", "share"}
-    # what the rep-aware trees found (rep_trees.found_effects), for the model card
+    # what the rep-aware trees found (rep_trees.found_effects, found_combinations and
+    # found_changes: entries with "kind" "combination" / "change"), for the model card
     rep_effects: list[dict[str, Any]] = field(default_factory=list)
 
     @property

@@ -45,7 +45,13 @@ from leadpilot.model.guards import (
     find_leaky_columns,
     refuse_leaky_rep_column,
 )
-from leadpilot.model.rep_trees import RepTrees, fit_rep_trees, found_effects
+from leadpilot.model.rep_trees import (
+    RepTrees,
+    fit_rep_trees,
+    found_changes,
+    found_combinations,
+    found_effects,
+)
 from leadpilot.model.scoring import contributions, shrunk_log_odds
 
 __all__ = [
@@ -418,6 +424,7 @@ class _Parts:
     boosters: tuple[lgb.Booster | RepTrees, ...]
     rounds: int
     rep_rounds: int = 0
+    rep_clock: bool = False  # whether the rep-aware trees read the lead's time
 
     def warm_start(self) -> tuple[float, NDF]:
         """The full linear model's coefficients, to start the next fit from."""
@@ -436,11 +443,13 @@ def _fit_parts(
     at: float,
     start: tuple[float, NDF] | None = None,
     rep_rounds: int | None = None,
+    times: NDF | None = None,
+    rep_clock: bool | None = None,
 ) -> _Parts:
     """Fit the full linear part, the trees on top of it, the rep-aware trees on top of both
     (:mod:`leadpilot.model.rep_trees`) and the half-sample bags of the linear part on
     time-ordered rows; the numbers of trees are chosen out of time unless ``rounds`` and
-    ``rep_rounds`` are given."""
+    ``rep_rounds`` are given. ``times``: each row's creation day, for the rep-aware trees."""
     rng = np.random.default_rng(params.random_state)
     n = len(y_fit)
     design = CodedDesign.of(spec, X_fit)  # once: each bag's rows are a subset of it
@@ -477,16 +486,44 @@ def _fit_parts(
             categorical=state.categorical_names,
             rounds=rep_rounds,
             seed=params.random_state,
+            times=times,
+            clock=rep_clock,
         )
         if trees is not None:
             boosters = (booster, trees)
+            rep_clock = trees.now is not None
     for b in range(params.n_bags):
         # Half-samples without replacement: their spread matches the sampling spread of a
         # fit on all rows (see confidence.py), at half the cost of a bootstrap.
         rows = np.sort(rng.choice(n, n // 2, replace=False))
         fits.append(fit_one(spec, None, y_fit[rows], C, start=fits[0], design=design.rows(rows)))
         report(f"fitting bag {b + 1} of {params.n_bags}", at + 0.35 * (b + 1) / params.n_bags)
-    return _Parts(fit_glm_stack(spec, fits), boosters, rounds, rep_rounds or 0)
+    return _Parts(fit_glm_stack(spec, fits), boosters, rounds, rep_rounds or 0, bool(rep_clock))
+
+
+def _created_days(frame: pd.DataFrame) -> NDF | None:
+    """Each history row's creation time in days since 1970 (``None`` without one): the
+    rep-aware trees' clock, so a skill that changed mid-history is scored as it is now."""
+    if "created_at" not in frame:
+        return None
+    t = pd.to_datetime(frame["created_at"], utc=True, errors="coerce")
+    if t.isna().all():
+        return None
+    ns = t.to_numpy(dtype="datetime64[ns]").view(np.int64).astype(np.float64)
+    ns[t.isna().to_numpy()] = np.nan
+    return np.asarray(ns / 86_400e9, dtype=np.float64)
+
+
+def _first_day(data: PreparedHistory) -> float | None:
+    """The first labelled lead's creation day (days since 1970), if known."""
+    days = _created_days(data.frame)
+    if days is None or not len(data.train) or not np.isfinite(days[data.train]).any():
+        return None
+    return float(np.nanmin(days[data.train]))
+
+
+def _take(values: NDF | None, rows: NDArray[np.int64]) -> NDF | None:
+    return None if values is None else values[rows]
 
 
 def _rep_columns(state: FeatureState) -> NDI:
@@ -578,23 +615,30 @@ def _record(
         warnings=list(data.warnings),
         guards=list(data.guards),
         importance=_importance(parts, st, data.X[data.test]),
-        rep_effects=_found(parts, st, data.X[np.concatenate([data.calibration, data.test])]),
+        rep_effects=_found(
+            parts,
+            st,
+            data.X[np.concatenate([data.calibration, data.test])],
+            _first_day(data),
+        ),
     )
 
 
-def _found(parts: _Parts, state: FeatureState, X: NDF) -> list[dict[str, Any]]:
-    """What the rep-aware trees learned, on the latest settled leads (the card's table)."""
+def _found(parts: _Parts, state: FeatureState, X: NDF, since: float | None) -> list[dict[str, Any]]:
+    """What the rep-aware trees learned, on the latest settled leads (the card's tables):
+    single attributes, combinations of two, and, when the trees read the clock, how edges
+    moved since the day ``since``."""
     trees = [b for b in parts.boosters if isinstance(b, RepTrees)]
     if not trees or len(X) == 0:
         return []
     team = parts.glm.margins(X, only=0)[0] + parts.boosters[0].predict(X, raw_score=True)
-    return found_effects(
-        trees[0],
-        X,
-        1.0 / (1.0 + np.exp(-team)),
-        rep_names=state.levels["rep_id"],
-        levels=state.levels,
-    )
+    base = 1.0 / (1.0 + np.exp(-team))
+    names, levels = state.levels["rep_id"], state.levels
+    out = found_effects(trees[0], X, base, rep_names=names, levels=levels)
+    out += found_combinations(trees[0], X, base, rep_names=names, levels=levels)
+    if since is not None:
+        out += found_changes(trees[0], X, base, since=since, rep_names=names, levels=levels)
+    return out
 
 
 def fit_prepared(
@@ -612,10 +656,13 @@ def fit_prepared(
     st, X, y, rep_n = data.state, data.X, data.y, data.rep_n
     i_tr, i_ca, i_te = data.train, data.calibration, data.test
     X_tr, y_tr = X[i_tr], y[i_tr]
+    days = _created_days(data.frame)
     report("fitting the linear part (rep x segment effects)", 0.08)
     spec = _glm_spec(params, st, X_tr)
     C, check, start = _choose_c(params, spec, X_tr, y_tr)
-    parts = _fit_parts(params, st, X_tr, y_tr, spec, C, None, report, 0.1, start)
+    parts = _fit_parts(
+        params, st, X_tr, y_tr, spec, C, None, report, 0.1, start, times=_take(days, i_tr)
+    )
     rounds = parts.rounds
     report("calibrating", 0.5)
     z_ca = shrunk_log_odds(
@@ -643,6 +690,8 @@ def fit_prepared(
             0.5,
             parts.warm_start(),
             parts.rep_rounds,
+            _take(days, fit_idx),
+            parts.rep_clock,
         )
     held_out = _record(params, data, parts, calibrator, C, refit, len(fit_idx))
     if not (refit and include_test and len(i_te)):
@@ -665,6 +714,8 @@ def fit_prepared(
         0.9,
         parts.warm_start(),
         parts.rep_rounds,
+        _take(days, fit_idx),
+        parts.rep_clock,
     )
     return TrainingRun(held_out, _record(params, data, parts, calibrator, C, refit, len(fit_idx)))
 

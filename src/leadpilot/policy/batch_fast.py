@@ -419,6 +419,8 @@ class FastLane:
                 self._load(pool, now, in_pool),
                 daily[in_pool],
                 self.ids[eligible].tolist(),
+                # eligible reps are members: their places among the members, in order
+                at=(np.cumsum(in_pool) - 1)[eligible],
             )
         )
         lean = self._lean(scorer, lead)

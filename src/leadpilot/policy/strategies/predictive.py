@@ -203,6 +203,7 @@ def guard_mask(
     load: PoolLoad,
     used: NDArray[np.float64],
     ids: Sequence[str],
+    at: NDArray[np.int64] | None = None,
 ) -> NDArray[np.bool_] | None:
     """Which of the eligible reps ``ids`` the fairness guard leaves the lead to
     (:func:`leadpilot.policy.fairness.band_guard`): not over the band's top by the window's
@@ -226,8 +227,9 @@ def guard_mask(
         today_left=snapshot.get(DAY_END, end) - held,
         leads_left_high=snapshot.get(WINDOW_END_HIGH, end) - held,
     )
-    index = {r.rep_id: i for i, r in enumerate(load.members)}
-    at = np.array([index.get(rep_id, -1) for rep_id in ids], dtype=np.int64)
+    if at is None:  # ``at``: each of ``ids``' index in ``load.members`` (-1: none)
+        index = {r.rep_id: i for i, r in enumerate(load.members)}
+        at = np.array([index.get(rep_id, -1) for rep_id in ids], dtype=np.int64)
     known = at >= 0
     keep = np.ones(len(at), dtype=bool)
     keep[known] = ~over[at[known]]
