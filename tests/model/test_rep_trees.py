@@ -17,6 +17,7 @@ from leadpilot.model.card import rep_structure_lines
 from leadpilot.model.rep_trees import (
     RepTrees,
     RepTreesConfig,
+    _number,
     average_boosters,
     fit_rep_trees,
     found_changes,
@@ -308,7 +309,7 @@ def test_found_combinations_names_an_edge_that_lives_in_two_attributes() -> None
     for feature, level in zip(top["features"], top["levels"], strict=True):
         x = X[mine, ["a", "b"].index(feature)]
         edges = np.quantile(x, [0.0, 0.2, 0.4, 0.6, 0.8, 1.0])
-        k = [f"{lo:,.0f} to {hi:,.0f}" for lo, hi in itertools.pairwise(edges)]
+        k = [f"{_number(lo)} to {_number(hi)}" for lo, hi in itertools.pairwise(edges)]
         i = k.index(level)
         masks.append((x >= edges[i]) & ((x < edges[i + 1]) | (i == 4)))
     cell = masks[0] & masks[1]

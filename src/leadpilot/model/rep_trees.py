@@ -512,8 +512,15 @@ def _groups(x: NDF, name: str, levels: Mapping[str, Sequence[str]]) -> dict[str,
         raw = np.expm1 if name.startswith("log_") else (lambda v: v)
         for lo, hi in itertools.pairwise(edges):
             mask = known & (x >= lo) & ((x < hi) | (hi == edges[-1]))
-            out[f"{raw(lo):,.0f} to {raw(hi):,.0f}"] = mask
+            out[f"{_number(raw(lo))} to {_number(raw(hi))}"] = mask
     return {k: v for k, v in out.items() if v.sum() >= 10}
+
+
+def _number(value: float) -> str:
+    """A group edge for the card: whole numbers with separators from 100 up, else three
+    significant digits (a 0-1 score's quintiles would all read "0 to 1" as whole numbers,
+    and groups with one label would overwrite each other)."""
+    return f"{value:,.0f}" if abs(value) >= 100 else f"{value:.3g}"
 
 
 def _rep_rows(
