@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from leadpilot.policy import InMemoryState, parse_policy, router_inputs
 from leadpilot.policy.availability import local_day
 from leadpilot.policy.eligibility import Checker
-from leadpilot.policy.pricer import _remaining, _remaining_rows, _used_today
+from leadpilot.policy.pricer import _remaining, _remaining_rows
 from leadpilot.policy.router import lead_view
 from leadpilot.policy.scoring import qualify
 from leadpilot.policy.strategies.predictive import expected_response_hours
@@ -238,7 +238,7 @@ def test_memo_screen_and_response_hours_match_the_per_rep_checks(
         rows = memo.pool_rows(pool.name, pool.includes)
         members = [r for r in inputs.reps if r.active and pool.includes(r)]
         assert [row[0] for row in rows.rows] == members
-        used = _used_today(rows.rows, fast_checker, state)
+        used = fast_checker.used_today(rows.rows)
         np.testing.assert_array_equal(
             used, [state.daily_count(r.rep_id, local_day(r, now)) for r in members]
         )

@@ -21,7 +21,7 @@ from leadpilot.policy.state import RoutingState
 from leadpilot.schema import Lead, Rep
 
 if TYPE_CHECKING:
-    from leadpilot.policy.roster_memo import RosterMemo
+    from leadpilot.policy.roster_memo import RosterMemo, ScreenRow
 
 __all__ = [
     "AVAILABILITY_TEXT",
@@ -322,6 +322,18 @@ class Checker:
                         local_days[rep_id] = day
                         continue
             exclusions[rep_id] = found
+
+    def used_today(self, rows: Sequence[ScreenRow]) -> NDArray[np.float64]:
+        """Each row's rep's leads today (its local day), each zone's day asked once."""
+        days = self._days
+        daily_count = self.state.daily_count
+        used = np.empty(len(rows))
+        for i, (rep, rep_id, _, _, _, zone, _, _) in enumerate(rows):
+            day = days.get(zone)
+            if day is None:
+                day = self.local_day(rep)
+            used[i] = daily_count(rep_id, day)
+        return used
 
     def response_hours(
         self,

@@ -15,7 +15,7 @@ from leadpilot.policy.policy_file import Policy, Pool
 from leadpilot.policy.state import RoutingState
 from leadpilot.schema import Rep
 
-__all__ = ["PoolLoad", "daily_cap", "pool_load"]
+__all__ = ["PoolLoad", "daily_cap", "member_load", "pool_load"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,11 +44,24 @@ def pool_load(
     cap_of: Callable[[Rep], int | None],
 ) -> PoolLoad:
     """The load of ``pool`` at ``now``; ``cap_of(rep)``: the rep's effective daily cap."""
-    fairness = policy.fairness
     members = [r for r in reps if r.active and pool.includes(r)]
-    since = (now - timedelta(days=fairness.window_days - 1)).date()
-    window = state.window_counts(pool.name, since)
-    counts = np.array([float(window.get(r.rep_id, 0)) for r in members])
     caps = np.array([daily_cap(cap_of(rep)) for rep in members])
+    return member_load(pool.name, members, caps, policy, state, now)
+
+
+def member_load(
+    pool_name: str,
+    members: list[Rep],
+    caps: NDArray[np.float64],
+    policy: Policy,
+    state: RoutingState,
+    now: datetime,
+) -> PoolLoad:
+    """``pool_load`` given the pool's active ``members`` and their daily ``caps`` (as
+    ``daily_cap`` gives them; e.g. from the roster memo's rows)."""
+    fairness = policy.fairness
+    since = (now - timedelta(days=fairness.window_days - 1)).date()
+    window = state.window_counts(pool_name, since)
+    counts = np.array([float(window.get(r.rep_id, 0)) for r in members])
     share = fair_shares(caps if fairness.shares == "capacity" else np.ones(len(members)))
     return PoolLoad(members, counts, caps, share)

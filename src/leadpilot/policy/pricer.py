@@ -22,7 +22,7 @@ import logging
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Executor, Future
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import numpy as np
@@ -39,7 +39,7 @@ from leadpilot.policy.lead_history import LeadHistory, as_history
 from leadpilot.policy.objective import objective_scale, uses_values
 from leadpilot.policy.policy_file import Policy, Pool
 from leadpilot.policy.pool_load import daily_cap, pool_load
-from leadpilot.policy.roster_memo import PoolRows, ScreenRow
+from leadpilot.policy.roster_memo import PoolRows
 from leadpilot.policy.router import lead_view, priced_pool, route, route_repriced, select_pool
 from leadpilot.policy.scoring import qualify, segment_of
 from leadpilot.policy.state import RoutingState
@@ -519,7 +519,7 @@ def pool_prices(
         memo.screen_rows(checker.capacity)
         rows = memo.pool_rows(pool.name, pool.includes)
         members = [row[0] for row in rows.rows]
-        used = _used_today(rows.rows, checker, state)
+        used = checker.used_today(rows.rows)
     else:
         rows = None
         members = [r for r in inputs.reps if r.active and pool.includes(r)]
@@ -646,21 +646,6 @@ def _development(
             [[seg is None or s in seg for seg in segments] for s in lead_segments], dtype=bool
         ).reshape(len(lead_segments), len(members))
     return {"min_share": shares, "share_rows": rows, "share_held": held, "share_base": base}
-
-
-def _used_today(
-    rows: list[ScreenRow], checker: Checker, state: RoutingState
-) -> NDArray[np.float64]:
-    """Each row's rep's leads today (its local day), per zone's day asked once."""
-    days: dict[str | None, date] = {}
-    daily_count = state.daily_count
-    used = np.empty(len(rows))
-    for i, (rep, rep_id, _, _, _, zone, _, _) in enumerate(rows):
-        day = days.get(zone)
-        if day is None:
-            day = days[zone] = checker.local_day(rep)
-        used[i] = daily_count(rep_id, day)
-    return used
 
 
 def _remaining_rows(

@@ -37,6 +37,7 @@ class PoolRows(NamedTuple):
     rows: list[ScreenRow]
     caps: NDArray[np.float64]
     may_be_away: list[int]
+    members: list[Rep]
 
 
 # Rule verdicts kept per memo: a key per distinct lead profile (territory, product...);
@@ -100,7 +101,9 @@ class RosterMemo:
             rows = [row for row in self._rows if row[2] and includes(row[0])]
             caps = np.array([np.inf if row[6] is None else float(row[6]) for row in rows])
             away = [i for i, row in enumerate(rows) if row[3]]
-            found = self._pool_rows[pool_name] = PoolRows(rows, caps, away)
+            found = self._pool_rows[pool_name] = PoolRows(
+                rows, caps, away, [row[0] for row in rows]
+            )
         return found
 
     def serves(self, policy: Policy, reps: tuple[Rep, ...]) -> bool:

@@ -31,7 +31,7 @@ from leadpilot.policy.fairness import (
 )
 from leadpilot.policy.objective import candidate_values, objective_scale
 from leadpilot.policy.policy_file import Policy
-from leadpilot.policy.pool_load import PoolLoad, pool_load
+from leadpilot.policy.pool_load import PoolLoad, member_load, pool_load
 from leadpilot.policy.registry import Registries
 from leadpilot.policy.state import RoutingState
 from leadpilot.policy.strategies.rotation import argmax_distribution
@@ -187,17 +187,25 @@ def _guarded(ctx: ChoiceContext, score: NDArray[np.float64]) -> NDArray[np.float
     if snapshot is None or not policy.predictive.shadow_prices or WINDOW_END not in snapshot:
         return score
     checker = ctx.checker
-    load = pool_load(
-        ctx.pool,
-        ctx.inputs.reps,
-        policy,
-        ctx.state,
-        ctx.now,
-        lambda rep: checker.capacity(rep).max_leads_per_day,
-    )
-    used = np.array(
-        [ctx.state.daily_count(r.rep_id, checker.local_day(r)) for r in load.members], dtype=float
-    )
+    memo = checker.memo
+    if memo is not None:  # the memo's rows: members, caps and zones without per-rep calls
+        memo.screen_rows(checker.capacity)
+        rows = memo.pool_rows(ctx.pool.name, ctx.pool.includes)
+        load = member_load(ctx.pool.name, rows.members, rows.caps, policy, ctx.state, ctx.now)
+        used = checker.used_today(rows.rows)
+    else:
+        load = pool_load(
+            ctx.pool,
+            ctx.inputs.reps,
+            policy,
+            ctx.state,
+            ctx.now,
+            lambda rep: checker.capacity(rep).max_leads_per_day,
+        )
+        used = np.array(
+            [ctx.state.daily_count(r.rep_id, checker.local_day(r)) for r in load.members],
+            dtype=float,
+        )
     keep = guard_mask(snapshot, policy, load, used, ctx.ids)
     return score if keep is None else np.where(keep, score, -np.inf)
 
