@@ -309,7 +309,10 @@ def test_found_combinations_names_an_edge_that_lives_in_two_attributes() -> None
     for feature, level in zip(top["features"], top["levels"], strict=True):
         x = X[mine, ["a", "b"].index(feature)]
         edges = np.quantile(x, [0.0, 0.2, 0.4, 0.6, 0.8, 1.0])
-        k = [f"{_number(lo)} to {_number(hi)}" for lo, hi in itertools.pairwise(edges)]
+        whole = edges[-1] - edges[0] >= 10
+        k = [
+            f"{_number(lo, whole)} to {_number(hi, whole)}" for lo, hi in itertools.pairwise(edges)
+        ]
         i = k.index(level)
         masks.append((x >= edges[i]) & ((x < edges[i + 1]) | (i == 4)))
     cell = masks[0] & masks[1]

@@ -22,3 +22,10 @@ def test_quintile_groups_of_large_values_read_as_whole_numbers() -> None:
     groups = _groups(x, "employees", {})
     labels = list(groups)
     assert (labels[0], labels[-1]) == ("0 to 1,998", "7,992 to 9,990")
+
+
+def test_quintile_groups_of_a_0_100_score_read_as_whole_numbers() -> None:
+    x = np.linspace(0.0, 99.0, 1000)  # quintile edges 0, 19.8, 39.6, 59.4, 79.2, 99
+    assert list(_groups(x, "engagement_score", {})) == [
+        "0 to 20", "20 to 40", "40 to 59", "59 to 79", "79 to 99"
+    ]  # fmt: skip

@@ -510,17 +510,18 @@ def _groups(x: NDF, name: str, levels: Mapping[str, Sequence[str]]) -> dict[str,
     elif known.sum() >= 50:
         edges = np.unique(np.quantile(x[known], [0.0, 0.2, 0.4, 0.6, 0.8, 1.0]))
         raw = np.expm1 if name.startswith("log_") else (lambda v: v)
+        whole = raw(edges[-1]) - raw(edges[0]) >= 10  # a 0-100 score reads "61 to 90"
         for lo, hi in itertools.pairwise(edges):
             mask = known & (x >= lo) & ((x < hi) | (hi == edges[-1]))
-            out[f"{_number(raw(lo))} to {_number(raw(hi))}"] = mask
+            out[f"{_number(raw(lo), whole)} to {_number(raw(hi), whole)}"] = mask
     return {k: v for k, v in out.items() if v.sum() >= 10}
 
 
-def _number(value: float) -> str:
-    """A group edge for the card: whole numbers with separators from 100 up, else three
-    significant digits (a 0-1 score's quintiles would all read "0 to 1" as whole numbers,
-    and groups with one label would overwrite each other)."""
-    return f"{value:,.0f}" if abs(value) >= 100 else f"{value:.3g}"
+def _number(value: float, whole: bool) -> str:
+    """A group edge for the card: whole numbers with separators when the attribute spans 10
+    or more, else three significant digits (a 0-1 score's quintiles would all read "0 to 1"
+    as whole numbers, and groups with one label would overwrite each other)."""
+    return f"{value:,.0f}" if whole else f"{value:.3g}"
 
 
 def _rep_rows(
