@@ -160,18 +160,23 @@ def _prices(ctx: ChoiceContext) -> NDArray[np.float64]:
     snapshot = ctx.inputs.prices.get(ctx.pool.name)
     if snapshot is not None and policy.predictive.shadow_prices:
         return np.array([snapshot.get(r.rep_id, 0.0) for r in ctx.eligible])
-    load = pool_load(
-        ctx.pool,
-        ctx.inputs.reps,
-        policy,
-        ctx.state,
-        ctx.now,
-        lambda rep: ctx.checker.capacity(rep).max_leads_per_day,
-    )
+    load = _pool_load(ctx)
     fairness = policy.fairness
     penalty = fairness.penalty * objective_scale(ctx.inputs)
     return band_prices(
         list(ctx.eligible), load.members, load.counts, load.share, fairness.band, penalty
+    )
+
+
+def _pool_load(ctx: ChoiceContext) -> PoolLoad:
+    """The lead's pool's load now, with the checker's caps."""
+    return pool_load(
+        ctx.pool,
+        ctx.inputs.reps,
+        ctx.inputs.policy,
+        ctx.state,
+        ctx.now,
+        lambda rep: ctx.checker.capacity(rep).max_leads_per_day,
     )
 
 
@@ -194,14 +199,7 @@ def _guarded(ctx: ChoiceContext, score: NDArray[np.float64]) -> NDArray[np.float
         load = member_load(ctx.pool.name, rows.members, rows.caps, policy, ctx.state, ctx.now)
         used = checker.used_today(rows.rows)
     else:
-        load = pool_load(
-            ctx.pool,
-            ctx.inputs.reps,
-            policy,
-            ctx.state,
-            ctx.now,
-            lambda rep: checker.capacity(rep).max_leads_per_day,
-        )
+        load = _pool_load(ctx)
         used = np.array(
             [ctx.state.daily_count(r.rep_id, checker.local_day(r)) for r in load.members],
             dtype=float,
