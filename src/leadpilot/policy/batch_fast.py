@@ -42,9 +42,15 @@ from leadpilot.policy.policy_file import Pool
 from leadpilot.policy.pool_load import PoolLoad
 from leadpilot.policy.pricer import ShadowPricer, pool_prices
 from leadpilot.policy.registry import STRATEGIES
-from leadpilot.policy.router import _IMPLICIT_LANE, _candidates, _draw, _front, select_pool
+from leadpilot.policy.router import (
+    IMPLICIT_LANE,
+    decision_candidates,
+    draw_index,
+    lead_front,
+    select_pool,
+)
 from leadpilot.policy.state import InMemoryState
-from leadpilot.policy.strategies.predictive import Predictive, _team_median, guard_mask
+from leadpilot.policy.strategies.predictive import Predictive, guard_mask, team_median
 from leadpilot.policy.strategies.rotation import argmax_distribution
 from leadpilot.policy.strategies.round_robin import RoundRobin
 from leadpilot.schema import Decision, Lead, Rep
@@ -91,7 +97,7 @@ class FastLane:
         self.memo = memo
         # static verdicts need no moment: one checker serves every lead
         self.checker = Checker(
-            policy=policy, state=state, now=_EPOCH, lane=_IMPLICIT_LANE, declined=frozenset(),
+            policy=policy, state=state, now=_EPOCH, lane=IMPLICIT_LANE, declined=frozenset(),
             memo=memo,
         )  # fmt: skip
         caps = [self.checker.capacity(r) for r in roster]
@@ -141,7 +147,7 @@ class FastLane:
         hours = inputs.response_hours
         self.queue_aware = policy.predictive.queue_aware and hours is not None
         if hours is not None:
-            fallback = _team_median(hours)
+            fallback = team_median(hours)
             self.typical = np.array([hours.get(r.rep_id, fallback) for r in roster])
         self.per_lead = policy.predictive.minutes_per_open_lead / 60.0
         self.scorer_cols: tuple[PrecomputedScorer, NDI] | None = None
@@ -335,7 +341,7 @@ class FastLane:
         policy = inputs.policy
         if policy is not self.policy or inputs.reps is not self.roster:
             return None, inputs
-        view, qualification, match, lane = _front(lead, policy, inputs.accounts, _NO_HISTORY)
+        view, qualification, match, lane = lead_front(lead, policy, inputs.accounts, _NO_HISTORY)
         if not lane.assign or hold_for(match, policy.holds, now) is not None:
             return None, inputs
         pool, pool_reasons = select_pool(view, policy)
@@ -470,8 +476,8 @@ class FastLane:
             chosen = min(int(u_pick * n), n - 1)
             reasons.append("EXPLORE")
         else:
-            # one best rep (the rule): ``_draw`` of a one-hot ``dist`` is its index
-            chosen = winner if winner is not None else _draw(dist, u_pick)
+            # one best rep (the rule): ``draw_index`` of a one-hot ``dist`` is its index
+            chosen = winner if winner is not None else draw_index(dist, u_pick)
         ids = self.ids[eligible].tolist()
         k = int(eligible[chosen])
         rep = self.roster[k]
@@ -497,7 +503,7 @@ class FastLane:
             strategy=strategy,
             reasons=tuple(reasons),
             decided_at=now,
-            candidates=_candidates(ids, p, price, dist, chosen, None),
+            candidates=decision_candidates(ids, p, price, dist, chosen, None),
             exclusions=exclusions,
             p_convert=float(p[chosen]),
             confidence=confidence,

@@ -43,8 +43,12 @@ from leadpilot.policy.switchback import switchback_slot
 from leadpilot.schema import Candidate, Decision, Lead, Rep, Scorer
 
 __all__ = [
+    "IMPLICIT_LANE",
     "TOP_CANDIDATES",
     "Reach",
+    "decision_candidates",
+    "draw_index",
+    "lead_front",
     "lead_view",
     "planned_candidates",
     "priced_pool",
@@ -57,7 +61,7 @@ __all__ = [
 ]
 
 TOP_CANDIDATES = 5
-_IMPLICIT_LANE = Lane(name="standard")
+IMPLICIT_LANE = Lane(name="standard")
 
 
 def with_strategy(policy: Policy, strategy: str) -> Policy:
@@ -80,7 +84,7 @@ def select_lane(view: LeadView, policy: Policy) -> Lane:
     for lane in policy.lanes:
         if matches(lane.when, lane.when_any, view):
             return lane
-    return _IMPLICIT_LANE
+    return IMPLICIT_LANE
 
 
 def select_pool(view: LeadView, policy: Policy) -> tuple[Pool | None, list[str]]:
@@ -244,7 +248,7 @@ def _plan(
         )
     policy, reps = inputs.policy, inputs.reps
     history = as_history(declined)
-    view, qualification, match, lane = _front(lead, policy, inputs.accounts, history)
+    view, qualification, match, lane = lead_front(lead, policy, inputs.accounts, history)
     reasons = [f"LANE:{lane.name}", f"GRADE:{qualification.grade}"]
     if lane.require_available_now:
         reasons.append("HOT_LANE")
@@ -279,7 +283,7 @@ def _plan(
     return _Plan(draft, placed[0], placed[1], checker)
 
 
-def _front(
+def lead_front(
     lead: Lead, policy: Policy, accounts: AccountLookup | None, history: LeadHistory
 ) -> tuple[LeadView, Qualification, AccountMatchLike | None, Lane]:
     """The lead's view (segment, fit, intent, grade, account, lapsed reps), its account
@@ -316,7 +320,7 @@ def reach(
     """Everything ``route`` of a new ``lead`` at ``now`` may read or write with this policy,
     roster (``by_id``) and accounts, by the rules ``route`` applies (a superset: a hold that
     places the lead leaves its pools unused)."""
-    view, _, match, lane = _front(lead, policy, accounts, as_history(frozenset()))
+    view, _, match, lane = lead_front(lead, policy, accounts, as_history(frozenset()))
     hold_reps: list[str] = []
     starts: list[Pool] = []
     hold = hold_for(match, policy.holds, now)
@@ -595,7 +599,7 @@ def _choose(
     elif u_explore < explore:
         branch, chosen = "EXPLORE", min(int(u_pick * n), n - 1)
     else:
-        branch, chosen = None, _draw(main_dist, u_pick)
+        branch, chosen = None, draw_index(main_dist, u_pick)
     if branch == "HOLDOUT":
         reasons.append("HOLDOUT")
         strategy = pool.fallback
@@ -615,7 +619,7 @@ def _choose(
     )
     for used in {main.name: main, fallback.name: fallback}.values():
         update.update(used.record(ctx, rep.rep_id))
-    candidates = _candidates(ids, p, price, main_dist, chosen, value)
+    candidates = decision_candidates(ids, p, price, main_dist, chosen, value)
     scorer = inputs.scorer
     return draft.decision(
         rep,
@@ -650,13 +654,13 @@ def _developing(
     )
 
 
-def _draw(dist: NDArray[np.float64], u: float) -> int:
+def draw_index(dist: NDArray[np.float64], u: float) -> int:
     """Inverse-CDF draw from ``dist`` with the uniform ``u`` (ties split evenly)."""
     cdf = np.cumsum(dist)
     return int(min(np.searchsorted(cdf, u * cdf[-1], side="right"), len(dist) - 1))
 
 
-def _candidates(
+def decision_candidates(
     ids: list[str],
     p: NDArray[np.float64] | None,
     price: NDArray[np.float64],

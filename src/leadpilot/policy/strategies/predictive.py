@@ -37,7 +37,7 @@ from leadpilot.policy.state import RoutingState
 from leadpilot.policy.strategies.rotation import argmax_distribution
 from leadpilot.schema import Rep
 
-__all__ = ["Predictive", "expected_response_hours", "register"]
+__all__ = ["Predictive", "expected_response_hours", "guard_mask", "register", "team_median"]
 
 
 def expected_response_hours(
@@ -55,7 +55,7 @@ def expected_response_hours(
     ``cap_of(rep)``: the rep's daily cap (``capacity_of`` when not given); ``open_of(rep)``:
     the rep's open leads now (``state.open_count`` when not given)."""
     per_lead = policy.predictive.minutes_per_open_lead / 60.0
-    fallback = _team_median(typical)
+    fallback = team_median(typical)
     out = np.empty(len(eligible))
     for i, rep in enumerate(eligible):
         cap = cap_of(rep) if cap_of is not None else capacity_of(rep, policy).max_leads_per_day
@@ -74,7 +74,7 @@ def expected_response_hours(
 _MEDIAN: list[tuple[Mapping[str, float], tuple[float, ...], float]] = []
 
 
-def _team_median(typical: Mapping[str, float]) -> float:
+def team_median(typical: Mapping[str, float]) -> float:
     """The median of the typical hours (0 when there are none), the unknown reps' value."""
     if not typical:
         return 0.0
@@ -113,7 +113,7 @@ class Predictive:
                 ctx.eligible,
                 typical,
                 policy.predictive.minutes_per_open_lead / 60.0,
-                _team_median(typical),
+                team_median(typical),
             )
             if queue_aware
             else None
