@@ -526,19 +526,21 @@ def pool_prices(
         day_of = checker.local_day
         used = np.array([state.daily_count(r.rep_id, day_of(r)) for r in members], dtype=float)
     today_total = int(used.sum())
+
     # Refresh as the day fills: every ``refresh_every`` assignments (at least a quarter of
     # the pool, so big pools don't re-solve for every few leads) and every tenth of the pool
     # reaching a cap; a new day always re-solves.
     # ``refresh_every`` given (the batch router): exactly every that many assignments of the
     # day and at each new day, nothing else (the cadence measured in the README).
+    def leads_left() -> NDArray[np.float64]:
+        if rows is None:
+            return _remaining(members, used, checker, policy, now, declined)
+        return _remaining_rows(rows, used, policy, now, declined)
+
     remaining: NDArray[np.float64] | None = None
     if refresh_every is None:
         step = max(policy.predictive.refresh_every, len(members) // 4)
-        remaining = (
-            _remaining(members, used, checker, policy, now, declined)
-            if rows is None
-            else _remaining_rows(rows, used, policy, now, declined)
-        )
+        remaining = leads_left()
         filled = int((remaining == 0).sum()) // max(1, len(members) // 10)
     else:
         step, filled = max(refresh_every, 1), 0
@@ -562,7 +564,7 @@ def pool_prices(
     )
     caps = load.caps
     if remaining is None:
-        remaining = _remaining(members, used, checker, policy, now, declined)
+        remaining = leads_left()
     to_midnight: dict[str, float] = {}  # per timezone: a roster has few
     for rep in members:
         zone = rep.timezone or "UTC"
