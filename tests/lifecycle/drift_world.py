@@ -173,14 +173,29 @@ def routing_quality(model: Any, truth: GroundTruth, leads: pd.DataFrame, reps: l
     rep's true P - the average rep's) / (the best rep's - the average rep's), over
     ``leads``, with no capacity limits."""
     p_true = truth.true_probability(leads, reps)
-    pairs = leads.loc[leads.index.repeat(len(reps))].copy()
-    pairs["rep_id"] = np.tile(np.array(reps, dtype=object), len(leads))
-    scores = np.asarray(model.predict_proba(pairs.reset_index(drop=True))).reshape(
-        len(leads), len(reps)
-    )
+    scores = _scores(model, leads, reps)
     picked = p_true[np.arange(len(leads)), np.argmax(scores, axis=1)]
     avg, best = p_true.mean(axis=1), p_true.max(axis=1)
     return float((picked - avg).sum() / (best - avg).sum())
+
+
+def expected_log_loss(
+    model: Any, truth: GroundTruth, leads: pd.DataFrame, reps: list[str]
+) -> float:
+    """The model's log loss over every (lead, rep) pair of ``leads`` in expectation under
+    ``truth`` (each pair's outcome drawn with its true probability): calibration and
+    ranking of every rep, not only of the rep each lead happened to get."""
+    p_true = truth.true_probability(leads, reps)
+    q = np.clip(_scores(model, leads, reps), 1e-6, 1 - 1e-6)
+    return float(np.mean(-(p_true * np.log(q) + (1 - p_true) * np.log(1 - q))))
+
+
+def _scores(model: Any, leads: pd.DataFrame, reps: list[str]) -> np.ndarray:
+    pairs = leads.loc[leads.index.repeat(len(reps))].copy()
+    pairs["rep_id"] = np.tile(np.array(reps, dtype=object), len(leads))
+    return np.asarray(model.predict_proba(pairs.reset_index(drop=True))).reshape(
+        len(leads), len(reps)
+    )
 
 
 def as_lead(row: pd.Series) -> Lead:

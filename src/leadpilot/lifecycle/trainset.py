@@ -9,7 +9,8 @@
   (clipped), so the exploratory choices count for what they stand for and the model does
   not only learn from its own picks. The trainer takes no case weights, so the weights
   become row counts by systematic resampling (each row kept round(weight) times, in time
-  order; the counts add up to the rows' number).
+  order; the counts add up to the rows' number; copies named by
+  :func:`leadpilot.copies.copy_id`, so evidence can be counted in leads).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
+from leadpilot.copies import copy_id
 from leadpilot.errors import ConfigError
 from leadpilot.schema import HISTORY_COLUMNS
 from leadpilot.store.training_reads import leads_for_training
@@ -120,8 +122,7 @@ def _resample(frame: pd.DataFrame, weights: np.ndarray) -> pd.DataFrame:
     out = frame.loc[frame.index.repeat(counts)].copy()
     copy_no = out.groupby(level=0).cumcount().to_numpy()
     ids = out["lead_id"].astype(str).to_numpy()
-    copies = [f"{i}#{k}" for i, k in zip(ids, copy_no, strict=True)]
-    out["lead_id"] = np.where(copy_no > 0, copies, ids)
+    out["lead_id"] = [copy_id(i, int(k)) for i, k in zip(ids, copy_no, strict=True)]
     return out.reset_index(drop=True)
 
 

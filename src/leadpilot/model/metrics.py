@@ -161,22 +161,38 @@ class _Ranked:
 
 
 def auc_difference(
-    y: NDF, p_model: NDF, p_other: NDF, *, n_boot: int = 200, seed: int = 0
+    y: NDF,
+    p_model: NDF,
+    p_other: NDF,
+    *,
+    n_boot: int = 200,
+    seed: int = 0,
+    groups: NDArray[np.int64] | None = None,
 ) -> dict[str, float]:
     """Bootstrap (resampling test rows) of AUC and Brier differences, model minus other:
     point estimates, 95% percentile intervals and a normal-approximation p-value for the AUC
-    difference being <= 0."""
-    return auc_differences(y, p_model, {"other": p_other}, n_boot=n_boot, seed=seed)["other"]
+    difference being <= 0. ``groups`` (codes 0..k-1): rows that are copies of one lead
+    (:mod:`leadpilot.copies`), resampled together."""
+    out = auc_differences(y, p_model, {"other": p_other}, n_boot=n_boot, seed=seed, groups=groups)
+    return out["other"]
 
 
 def auc_differences(
-    y: NDF, p_model: NDF, others: Mapping[str, NDF], *, n_boot: int = 200, seed: int = 0
+    y: NDF,
+    p_model: NDF,
+    others: Mapping[str, NDF],
+    *,
+    n_boot: int = 200,
+    seed: int = 0,
+    groups: NDArray[np.int64] | None = None,
 ) -> dict[str, dict[str, float]]:
     """:func:`auc_difference` of the model against each of ``others``, the same numbers as
     one call per other model (the same bootstrap weights), with the weights drawn and the
     model's AUC under them computed once per replicate rather than once per other model."""
     rng = np.random.default_rng(seed)
     n = len(y)
+    # One Poisson weight per lead, shared by its rows (one row per lead: the same draws).
+    n_draw = n if groups is None else int(groups.max()) + 1 if len(groups) else 0
     if n > 100_000:
         n_boot = min(n_boot, 100)  # the interval is already narrow; bound the time
     model = _Ranked.of(p_model, y)
@@ -188,7 +204,9 @@ def auc_differences(
     boot_auc = {name: np.empty(n_boot) for name in others}
     boot_brier = {name: np.empty(n_boot) for name in others}
     for b in range(n_boot):
-        w = rng.poisson(1.0, n).astype(np.float64)  # Poisson bootstrap: no n x n draws
+        w = rng.poisson(1.0, n_draw).astype(np.float64)  # Poisson bootstrap: no n x n draws
+        if groups is not None:
+            w = w[groups]
         a = model.auc(w)
         w_sum = w.sum()
         for name, r in ranked.items():

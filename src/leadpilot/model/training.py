@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
+from leadpilot.copies import lead_groups
 from leadpilot.errors import ModelError
 from leadpilot.model.calibration import Calibrator
 from leadpilot.model.feature_state import NDF, NDI, sanitize
@@ -668,7 +669,10 @@ def fit_prepared(
     z_ca = shrunk_log_odds(
         parts.glm, parts.boosters, _rep_columns(st), params.rep_prior_strength, X[i_ca], rep_n[i_ca]
     )
-    calibrator = Calibrator(method=params.calibration).fit(z_ca, y[i_ca], check=check)  # type: ignore[arg-type]
+    groups = lead_groups(data.frame["lead_id"].iloc[i_ca]) if "lead_id" in data.frame else None
+    calibrator = Calibrator(method=params.calibration).fit(  # type: ignore[arg-type]
+        z_ca, y[i_ca], check=check, groups=groups
+    )
     # Above _REFIT_MAX_ROWS the calibration slice adds little to the training rows; not
     # refitting there keeps 1,000,000-row histories within two minutes.
     refit = calibrator.method_ == "none" and len(i_tr) <= _REFIT_MAX_ROWS
