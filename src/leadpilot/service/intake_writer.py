@@ -52,8 +52,6 @@ class IntakeWriter:
         it). Starts the thread on first use."""
         future: Future[IntakeOutcome] = Future()
         with self._cond:
-            if self._stopping:
-                raise RuntimeError("the service is shutting down")
             self._jobs.append((prepare, future))
             if self._thread is None:
                 self._thread = threading.Thread(
@@ -64,13 +62,16 @@ class IntakeWriter:
         return future
 
     def stop(self, timeout: float = 30.0) -> None:
-        """Finish the queued intakes, then end the thread."""
+        """Finish the queued intakes, then end the thread (a later ``submit`` starts
+        another: an app may be started again)."""
         with self._cond:
             self._stopping = True
             self._cond.notify()
             thread = self._thread
         if thread is not None:
             thread.join(timeout)
+        with self._cond:
+            self._stopping = False
 
     def _run(self) -> None:
         while True:
@@ -78,6 +79,7 @@ class IntakeWriter:
                 while not self._jobs and not self._stopping:
                     self._cond.wait()
                 if not self._jobs:
+                    self._thread = None  # the next submit starts another
                     return
                 batch = [self._jobs.popleft() for _ in range(min(self._max_batch, len(self._jobs)))]
             try:
