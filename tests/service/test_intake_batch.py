@@ -13,6 +13,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+import pytest
 import sqlalchemy as sa
 
 from leadpilot.schema import Lead
@@ -233,3 +234,42 @@ def test_the_writer_starts_again_after_stop(tmp_path: Path) -> None:
     second = writer.submit(lambda: requests[1]).result(10)
     writer.stop()
     assert [_summary(first)[3], _summary(second)[3]] == ["rep-01", "rep-02"]
+
+
+def test_a_request_failing_after_its_writes_leaves_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A request that fails after writing its lead, decision and counters (here: storing its
+    Idempotency-Key answer) is rolled back to its savepoint: the batch commits the others
+    as if it had never come, and the counters held for the next intake match the store."""
+    from leadpilot.service import core
+
+    api = _api(tmp_path, "half.db")
+    store_response = core.store_response
+
+    def fail_on_boom(conn: Any, key: str, *a: Any, **k: Any) -> None:
+        if key == "boom":
+            raise RuntimeError("disk hiccup")
+        store_response(conn, key, *a, **k)
+
+    monkeypatch.setattr(core, "store_response", fail_on_boom)
+    token = hash_token(api.tokens["writer"])
+    requests = [
+        IntakeRequest(Lead("A0"), token_hash=token),
+        IntakeRequest(Lead("B0"), idempotency_key="boom", fingerprint="f", token_hash=token),
+        IntakeRequest(Lead("A1"), idempotency_key="ok", fingerprint="f", token_hash=token),
+        IntakeRequest(Lead("A2"), token_hash=token),
+    ]
+    results = api.service.intake_many(requests)
+    assert [_summary(r) if isinstance(r, Exception) else _summary(r)[3] for r in results] == [
+        "rep-01",
+        "RuntimeError",
+        "rep-02",  # B0 took rep-02 in its savepoint; rolled back, so A1 gets it
+        "rep-01",
+    ]
+    stored = _stored(api.engine)
+    assert [lead_id for lead_id, _, _ in stored["leads"]] == ["A0", "A1", "A2"]
+    assert [d[0] for d in stored["decisions"]] == ["A0", "A1", "A2"]
+    held = api.service.counters.held(prefetch_params(T0, window_days=28))
+    assert held is not None
+    assert held[1] == _fresh_counters(api.engine)

@@ -209,10 +209,12 @@ class RoutingService:
         if self._per_pool:
             raise RuntimeError("intake_many is for SQLite; PostgreSQL intakes use intake()")
         results: list[IntakeOutcome | Exception] = []
+        # One request alone needs no savepoint: if it fails, the transaction rolls back.
+        alone = len(requests) == 1
         try:
             with self.routing_transaction() as conn:
                 for request in requests:
-                    results.append(self._intake_savepoint(conn, request))
+                    results.append(self._intake_savepoint(conn, request, savepoint=not alone))
         except Exception as exc:
             # Rolled back: the counters held from this batch's intakes were never committed
             # (their generation will be reused by other rows), so hold none.
@@ -221,11 +223,17 @@ class RoutingService:
         return results
 
     def _intake_savepoint(
-        self, conn: LockedConn, request: IntakeRequest
+        self, conn: LockedConn, request: IntakeRequest, *, savepoint: bool = True
     ) -> IntakeOutcome | Exception:
+        """One intake of a batch, in a savepoint: its outcome, or the exception that rolled
+        it back (the batch goes on). Plain SQL savepoints: SQLAlchemy's ``begin_nested``
+        names each one anew (``sa_savepoint_<n>``), compiled per use and each cached under
+        its own key, which pushed the intake's own statements out of the compiled cache."""
         now = self.clock()
+        if savepoint:
+            conn.exec_driver_sql(_SAVEPOINT)
         try:
-            with self.metrics.intake_latency.time(), conn.begin_nested():
+            with self.metrics.intake_latency.time():
                 outcome, counters = self._intake_on(
                     conn,
                     request.lead,
@@ -236,11 +244,13 @@ class RoutingService:
                     request.token_hash,
                 )
         except Exception as exc:
-            # Its savepoint rolled back: the batch goes on without it, unless the
-            # connection (and with it the transaction) is gone.
-            if conn.invalidated or not conn.in_transaction():
-                raise
+            if not savepoint or conn.invalidated:
+                raise  # the transaction is gone: the whole batch fails
+            conn.exec_driver_sql(_ROLLBACK_TO_SAVEPOINT)
+            conn.exec_driver_sql(_RELEASE_SAVEPOINT)
             return exc
+        if savepoint:
+            conn.exec_driver_sql(_RELEASE_SAVEPOINT)
         if counters is not None:
             # The next intake of the batch reads them in this transaction; cleared if the
             # batch rolls back (intake_many).
@@ -478,6 +488,11 @@ class IntakeRequest:
     idempotency_key: str | None = None
     fingerprint: str = ""
     token_hash: str | None = None
+
+
+_SAVEPOINT = "SAVEPOINT leadpilot_intake"
+_ROLLBACK_TO_SAVEPOINT = "ROLLBACK TO SAVEPOINT leadpilot_intake"
+_RELEASE_SAVEPOINT = "RELEASE SAVEPOINT leadpilot_intake"
 
 
 class RevokedTokenError(LeadpilotError):
