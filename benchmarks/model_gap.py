@@ -16,7 +16,7 @@ slope of the model's lead-varying rep edge on the effect, within that rep: 1 = a
 learner knows each effect's form and only estimates its size from the history (a per-rep
 logistic fit of the amplitudes, the truth's other terms as offset).
 
-    python benchmarks/model_gap.py --kind interactions thin --seeds 0 1
+    python benchmarks/model_gap.py --kind interactions thin --seeds 0 1 [--leads 80000]
 """
 
 from __future__ import annotations
@@ -112,10 +112,12 @@ def _known_form_ceiling(world: Any, active: list[str], p_true: NDF) -> NDF:
     return _sigmoid(z)
 
 
-def diagnose(kind: str, seed: int, params: dict[str, Any]) -> dict[str, Any]:
+def diagnose(
+    kind: str, seed: int, params: dict[str, Any], leads: int | None = None
+) -> dict[str, Any]:
     from leadpilot.model import ConversionModel  # type: ignore[attr-defined]
 
-    world = generate_world(n_reps=20, n_new_leads=2_000, seed=seed, kind=kind)
+    world = generate_world(n_leads=leads, n_reps=20, n_new_leads=2_000, seed=seed, kind=kind)
     active = world.active_rep_ids
     cpu = time.process_time()
     model = ConversionModel(**params).fit(world.history, world.reps)
@@ -161,6 +163,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--kind", nargs="+", default=["interactions"], choices=sorted(KINDS))
     parser.add_argument("--seeds", type=int, nargs="+", default=[0])
+    parser.add_argument("--leads", type=int, default=None, help="past leads (default: the kind's)")
     parser.add_argument("--model-param", action="append", default=[], help="name=value")
     args = parser.parse_args()
     params = {}
@@ -169,7 +172,7 @@ def main() -> int:
         params[key] = ast.literal_eval(value)
     for kind in args.kind:
         for seed in args.seeds:
-            got = diagnose(kind, seed, params)
+            got = diagnose(kind, seed, params, args.leads)
             shares = ", ".join(f"{k} {v:.1%}" for k, v in got["shares"].items())
             capture = ", ".join(f"{k} {m:.2f} (n={n})" for k, (m, n) in got["capture"].items())
             print(
