@@ -168,7 +168,8 @@ def test_leaf_values_are_lightgbms_own(seed: int) -> None:
                        params={"verbose": -1, "min_data_in_leaf": 1})  # fmt: skip
     params = {"objective": "binary", "verbose": -1, "num_leaves": 6, "learning_rate": 0.05,
               "lambda_l2": 30.0, "min_data_in_leaf": 40, "bagging_fraction": 0.7,
-              "bagging_freq": 1, "bagging_seed": seed, "seed": seed, "min_data_per_group": 5}  # fmt: skip
+              "bagging_freq": 1, "bagging_seed": seed, "seed": seed,
+              "min_data_per_group": 5}  # fmt: skip
     booster = lgb.train(params, data, 120)
     values = leaf_values(booster)
     assert len(values) == booster.num_trees() > 50
