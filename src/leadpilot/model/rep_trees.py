@@ -286,13 +286,27 @@ def average_boosters(boosters: Sequence[lgb.Booster]) -> lgb.Booster:
 
 
 def _bag_boosters(
-    cfg: RepTreesConfig, seed: int, n_rows: int, data: lgb.Dataset, rounds: int
+    cfg: RepTreesConfig,
+    seed: int,
+    n_rows: int,
+    data: lgb.Dataset,
+    rounds: int,
+    *,
+    scratch: bool = False,
 ) -> list[lgb.Booster]:
-    """A rep's ``cfg.bags_for(n_rows)`` boosters (one on all its rows when that is 1)."""
+    """A rep's ``cfg.bags_for(n_rows)`` boosters (one on all its rows when that is 1).
+    ``scratch``: boosters only read in this process (the round search), kept as trained
+    instead of LightGBM's round trip through the model text (the same trees: the text
+    holds every value to 17 digits), which cost ~1 s a fit in the search's ~170 boosters."""
     bags = cfg.bags_for(n_rows)
     params = _params(cfg, seed, bags)
     return [
-        lgb.train(params | {"seed": s} | ({"bagging_seed": s} if bags > 1 else {}), data, rounds)
+        lgb.train(
+            params | {"seed": s} | ({"bagging_seed": s} if bags > 1 else {}),
+            data,
+            rounds,
+            keep_training_booster=scratch,
+        )
         for s in _bag_seeds(bags, seed)
     ]
 
@@ -409,7 +423,7 @@ def _choose_rounds(
         data = _data(X[fit], y[fit], init[fit], names, categorical)
         # the averaged boosters' log-odds on the late rows after each round
         z = np.zeros((cfg.max_rounds, len(val)))
-        boosters = _bag_boosters(cfg, seed, len(rows), data, cfg.max_rounds)
+        boosters = _bag_boosters(cfg, seed, len(rows), data, cfg.max_rounds, scratch=True)
         for booster in boosters:
             steps = tree_outputs(booster, X[val])
             if len(steps):
