@@ -121,6 +121,8 @@ class Screen:
     eligible: list[Rep] = field(default_factory=list)
     exclusions: dict[str, str] = field(default_factory=dict)
     local_days: dict[str, date] = field(default_factory=dict)
+    # the eligible reps' ids, when the screen wrote them out (``None``: read ``eligible``)
+    ids: list[str] | None = None
 
     def codes(self) -> set[str]:
         """The distinct exclusion codes."""
@@ -150,7 +152,10 @@ class Checker:
         self.memo = memo if memo is not None and memo.policy is policy else None
         self._caps: dict[str, Capacity] = self.memo.caps if self.memo is not None else {}
         self._never_away = self.memo.never_away if self.memo is not None else frozenset()
-        self._rules: dict[str, list[tuple[EligibilityRule, Any]]] = {}
+        # the pools' active rules: the memo's (one policy) or this decision's
+        self._rules: dict[str, list[tuple[EligibilityRule, Any]]] = (
+            self.memo.rules if self.memo is not None else {}
+        )
         self._days: dict[str | None, date] = {}
         self._open: dict[str, int] = {}
         self._working: dict[tuple[str | None, str | None], bool] = {}
@@ -203,7 +208,9 @@ class Checker:
             return tally.day(day).copy()
         today = np.zeros(len(zone_of))
         for day, zones in by_day.items():
-            at = np.isin(zone_of, zones)
+            on_day = np.zeros(len(arrays.zones), dtype=bool)
+            on_day[zones] = True
+            at = on_day[zone_of]
             today[at] = tally.day(day)[at]
             if days is not None:
                 days[at] = [day]
@@ -424,6 +431,7 @@ class Checker:
         out.eligible = arrays.reps[eligible].tolist()
         out.exclusions = dict(zip(arrays.ids[~left].tolist(), code[~left].tolist(), strict=True))
         out.local_days = dict(zip(ids, days[eligible].tolist(), strict=True))
+        out.ids = ids
         self._screened = (out.eligible, eligible)
 
     def used_today(self, rows: PoolRows | Sequence[ScreenRow]) -> NDArray[np.float64]:

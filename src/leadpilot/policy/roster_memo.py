@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Hashable, Mapping
 from types import MappingProxyType
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 from numpy.typing import NDArray
@@ -88,6 +88,8 @@ class RosterMemo:
             and not any(e.rep == r.rep_id for e in availability.out_of_office)
         )
         self.hits = 0
+        # per pool name, its switched-on eligibility rules (``Checker``'s, for this policy)
+        self.rules: dict[str, list[Any]] = {}
         self.ids = tuple(r.rep_id for r in reps)
         self.by_id = {r.rep_id: r for r in reps}
         self.unique_ids = len(self.by_id) == len(reps)

@@ -549,7 +549,7 @@ def _choose(
     draft, pool = plan.draft, plan.pool
     policy, now, reasons = draft.policy, draft.now, draft.reasons
     eligible = plan.screen.eligible
-    ids = [r.rep_id for r in eligible]
+    ids = plan.screen.ids if plan.screen.ids is not None else [r.rep_id for r in eligible]
     n = len(ids)
     main, fallback = STRATEGIES.get(pool.strategy), STRATEGIES.get(pool.fallback)
     ctx = ChoiceContext(
