@@ -42,7 +42,8 @@ HOURS = (None, "Mon-Fri 09:00-17:00", "Mon-Sun 00:00-23:59", "Sat-Sun 10:00-14:0
 POLICY = parse_policy(
     {
         "pools": [
-            {"name": "east", "strategy": "round_robin", "when": [{"field": "region", "equals": "E"}],
+            {"name": "east", "strategy": "round_robin",
+             "when": [{"field": "region", "equals": "E"}],
              "members": ["r0", "r1", "r2", "r3", "r4"]},
             {"name": "all", "strategy": "round_robin"},
         ],

@@ -467,12 +467,12 @@ class Checker:
         at = self.positions(eligible)
         tally = self.tally() if at is not None else None
         if at is not None and tally is not None and self.memo is not None:
-            hours = self.memo.typical_row(typical, fallback)[at]
-            day_cap = self.memo.arrays(self.capacity).day_caps[at]
-            opened = tally.open[at]
-            behind = opened > day_cap  # never with no cap (inf)
-            hours[behind] += (opened[behind] - day_cap[behind]) * per_lead
-            return hours
+            row = self.memo.typical_row(typical, fallback)[at]
+            caps_of = self.memo.arrays(self.capacity).day_caps[at]
+            open_of = tally.open[at]
+            behind = open_of > caps_of  # never with no cap (inf)
+            row[behind] += (open_of[behind] - caps_of[behind]) * per_lead
+            return row
         caps, capacity = self._caps, self.capacity
         open_counts, state_open, now = self._open, self.state.open_count, self.now
         out = np.empty(len(eligible))
