@@ -24,6 +24,9 @@ from itertools import repeat
 import numpy as np
 from numpy.typing import NDArray
 
+# From this many reps numpy reads the credits faster than a Python loop.
+ARRAY_MIN = 64
+
 __all__ = [
     "argmax_distribution",
     "load_balanced_pick",
@@ -51,9 +54,10 @@ def rotation_pick(
                 best, best_value = rep, value
         return best
     n = len(rep_ids)
-    values = np.fromiter(map(credits.get, rep_ids, repeat(-np.inf, n)), dtype=float, count=n)
-    if not np.isnan(values).any():  # argmin: the first of the least, as the loop below
-        return rep_ids[int(np.argmin(values))]
+    if n >= ARRAY_MIN:
+        values = np.fromiter(map(credits.get, rep_ids, repeat(-np.inf, n)), dtype=float, count=n)
+        if not np.isnan(values).any():  # argmin: the first of the least, as the loop below
+            return rep_ids[int(np.argmin(values))]
     best, best_value = rep_ids[0], np.inf
     for rep in rep_ids:
         value = credits.get(rep, -np.inf)
@@ -83,7 +87,7 @@ def last_turn(credits: Mapping[str, float]) -> float:
     """The latest turn among ``credits`` (0 when none): the largest finite credit of a rep
     (keys starting with "@" are other strategies' bookkeeping, not turns)."""
     n = len(credits)
-    if n:
+    if n >= ARRAY_MIN:
         values = np.fromiter(credits.values(), dtype=float, count=n)
         finite = np.isfinite(values)
         if finite.any():  # the largest finite credit, when a rep (not "@...") holds it
