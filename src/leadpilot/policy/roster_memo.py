@@ -5,7 +5,10 @@ a roster of 100 reps for the next lead is a dictionary lookup instead of 100 rul
 
 Only what does not change while the policy and roster stay the same is remembered: pool
 membership, activity and rule verdicts. Out of office, working hours and the live counts
-(caps reached) are checked per lead, as before. A memo belongs to one ``RouterInputs``
+(caps reached) are checked per lead, as before; from ``ARRAY_SCREEN_MIN_REPS`` reps, on a
+state with a tally (:mod:`leadpilot.policy.tally`), with numpy over the memo's
+:class:`RosterArrays` (static codes, caps, zone and shift groups, price rows) instead of a
+Python pass per rep. A memo belongs to one ``RouterInputs``
 (:func:`leadpilot.policy.inputs.router_inputs` makes it) and answers only for the policy
 object and roster tuple it was made for.
 """
