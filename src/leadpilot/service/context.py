@@ -9,6 +9,7 @@ from datetime import datetime
 import sqlalchemy as sa
 
 from leadpilot.service.core import RoutingService
+from leadpilot.service.intake_writer import IntakeWriter
 from leadpilot.service.metrics import ServiceMetrics
 from leadpilot.settings import Settings
 from leadpilot.store.tokens import TokenInfo
@@ -31,3 +32,5 @@ class ServiceContext:
     # ``POST /v1/leads``, whose intake checks again under its lock that the token is live
     # (service.deps.PendingToken.verify_for_intake).
     live_tokens: dict[str, TokenInfo] = field(default_factory=dict)
+    # SQLite: the thread that runs every intake, several per commit (None on PostgreSQL).
+    intake_writer: IntakeWriter | None = None
