@@ -2,18 +2,18 @@
 window, 18 months, instead of 150 days: does the stale year before the change dilute the
 challenger?
 
-Measured at this seed (109 s CPU): the first champion learns the whole 12-month history
-and captures 0.91 of the possible gain over an average rep; after the reps' skills change
-it captures 0.23; the challenger retrained on 18 months (8,000 leads from before the change,
-~2,400 after) ranks the latest 1,513 settled leads better (AUC 0.766 vs 0.741, difference
-+0.009 to +0.041) and is promoted; it captures 0.54. On the same store a window holding
-only the leads after the change gives 0.50 (0.59 with a window two days shorter), 150 days
-0.56, 12 months 0.59, and 18 months with recency weights halving every 90 days (tried, not
-kept) 0.55: refits on near-identical data spread by about +-0.05 and the 18-month window
-lies inside that spread. The stale year does not measurably dilute the challenger; what
-limits the recovery is the ~2,400 leads after the change. (The 150-day test's bar
-"recovers 60% of the quality before the change" is missed here by 0.009: 0.537 against
-0.546.)
+Measured at this seed (109 s CPU): the first champion learns the whole 12-month history and
+captures 0.91 of the possible gain over an average rep; after the reps' skills change it
+captures 0.23; the challenger retrained on 18 months (8,000 leads from before the change,
+~2,400 after) ranks the latest 1,513 settled rows (of some 590 leads, see the test's
+comment) better (AUC 0.766 vs 0.741) and is promoted; it captures 0.54. On the same store a
+window holding only the leads after the change gives 0.50 (0.59 with a window two days
+shorter), 150 days 0.56, 12 months 0.59, and 18 months with recency weights halving every 90
+days (tried, not kept) 0.55: refits on near-identical data spread by about +-0.05 and the
+18-month window lies inside that spread. The stale year does not measurably dilute the
+challenger; what limits the recovery is the ~2,400 leads after the change. (The 150-day
+test's bar "recovers 60% of the quality before the change" is missed here by 0.009: 0.537
+against 0.546.)
 """
 
 from __future__ import annotations
@@ -88,8 +88,12 @@ def test_the_default_window_promotes_and_the_stale_year_costs_little(tmp_path: P
     comp = second.comparison
     assert comp is not None
     assert comp["holdout_note"] == ""  # compared on leads neither model learned from
+    # AUC 0.779 vs 0.757, log loss -0.0103 (2026-12-04). The latest 1,514 held-out rows are
+    # 592 leads and their inverse-propensity copies: drawing leads, the AUC difference's
+    # interval is -0.009 to +0.054 (drawing rows had said +0.004 to +0.037), so its lower
+    # bound is not asserted; the log loss is.
     assert comp["differences"]["auc"] > 0.02
-    assert comp["differences"]["auc_low"] > 0
+    assert comp["differences"]["log_loss"] <= 0
     assert comp["dr"]["challenger"]["rate"] > comp["dr"]["champion"]["rate"]
     assert q_after > q_stale + 0.3  # routing against the truth recovers
     assert q_after > q_recent - 0.1  # and the stale year does not dilute it beyond noise
