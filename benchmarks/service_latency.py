@@ -186,35 +186,42 @@ def _install_profiler(app: Any, engine: Any, out: Path) -> None:
 
     gc.callbacks.append(on_gc)
     service = app.state.ctx.service
-    intake = service.intake
 
-    def profiled_intake(*a: Any, **k: Any) -> Any:
-        local.start = time.perf_counter()
-        cpu0 = time.thread_time()
-        local.rec = dict.fromkeys(
-            ("statements", "db_ms", "lock_ms", "commit_ms", "commits", "ping_ms", "pings"), 0.0
-        )
-        local.rec["first_statement_ms"] = -1.0
-        local.locked = 0.0
-        try:
-            return intake(*a, **k)
-        finally:
-            rec = local.rec
-            local.rec = None
-            end = time.perf_counter()
-            rec["intake_ms"] = (end - local.start) * 1000
-            rec["at_s"] = local.start
-            # how long it held the routing lock (PostgreSQL; SQLite: from BEGIN IMMEDIATE)
-            rec["held_ms"] = (end - local.locked) * 1000 if local.locked else 0.0
-            rec["cpu_ms"] = (time.thread_time() - cpu0) * 1000
-            rec["gc2_ms"] = sum(
-                (min(e, end) - max(s, local.start)) * 1000
-                for s, e in gc_pauses[-5:]
-                if s < end and e > local.start
+    def profiled(intake: Any) -> Any:
+        """``intake`` timed per call: ``RoutingService.intake`` (PostgreSQL) or one
+        intake of a SQLite batch (``_intake_savepoint``: its commit, shared by the batch,
+        is outside it)."""
+
+        def profiled_intake(*a: Any, **k: Any) -> Any:
+            local.start = time.perf_counter()
+            cpu0 = time.thread_time()
+            local.rec = dict.fromkeys(
+                ("statements", "db_ms", "lock_ms", "commit_ms", "commits", "ping_ms", "pings"), 0.0
             )
-            records.append(rec)
+            local.rec["first_statement_ms"] = -1.0
+            local.locked = 0.0
+            try:
+                return intake(*a, **k)
+            finally:
+                rec = local.rec
+                local.rec = None
+                end = time.perf_counter()
+                rec["intake_ms"] = (end - local.start) * 1000
+                rec["at_s"] = local.start
+                # how long it held the routing lock (PostgreSQL; SQLite: from BEGIN IMMEDIATE)
+                rec["held_ms"] = (end - local.locked) * 1000 if local.locked else 0.0
+                rec["cpu_ms"] = (time.thread_time() - cpu0) * 1000
+                rec["gc2_ms"] = sum(
+                    (min(e, end) - max(s, local.start)) * 1000
+                    for s, e in gc_pauses[-5:]
+                    if s < end and e > local.start
+                )
+                records.append(rec)
 
-    service.intake = profiled_intake
+        return profiled_intake
+
+    service.intake = profiled(service.intake)
+    service._intake_savepoint = profiled(service._intake_savepoint)
 
     # The background worker's polls that took long (they compete for the lock and the GIL).
     from leadpilot.service import worker as worker_module

@@ -104,7 +104,7 @@ def test_unexpected_errors_are_500_without_stack_trace(
     def boom(*_a: object, **_k: object) -> None:
         raise RuntimeError("secret internals")
 
-    monkeypatch.setattr(api.service, "intake", boom)
+    monkeypatch.setattr(api.service, "_intake_on", boom)  # both intake paths run it
     resp = api.post("/v1/leads", {"lead_id": "L1"})
     assert resp.status_code == 500
     err = _error(resp)

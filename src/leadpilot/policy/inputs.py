@@ -46,8 +46,10 @@ class RouterInputs:
         return memo if memo is not None and memo.serves(self.policy, self.reps) else None
 
     def with_prices(self, pool: str, prices: PoolPrices) -> RouterInputs:
-        """A copy whose prices of ``pool`` are ``prices``."""
-        if self.prices.get(pool) is prices:
+        """A copy whose prices of ``pool`` are ``prices`` (these inputs when they are
+        already: the snapshot object, and what is remembered per snapshot, stay)."""
+        current = self.prices.get(pool)
+        if current is prices or (current is not None and current == prices):
             return self
         merged = {**self.prices, pool: MappingProxyType(dict(prices))}
         return replace(self, prices=MappingProxyType(merged))

@@ -13,6 +13,7 @@ from numpy.typing import NDArray
 from leadpilot.policy.fairness import fair_shares
 from leadpilot.policy.policy_file import Policy, Pool
 from leadpilot.policy.state import RoutingState
+from leadpilot.policy.tally import Tally
 from leadpilot.schema import Rep
 
 __all__ = ["PoolLoad", "daily_cap", "member_load", "pool_load"]
@@ -56,12 +57,18 @@ def member_load(
     policy: Policy,
     state: RoutingState,
     now: datetime,
+    tally: Tally | None = None,
+    at: NDArray[np.intp] | None = None,
 ) -> PoolLoad:
     """``pool_load`` given the pool's active ``members`` and their daily ``caps`` (as
-    ``daily_cap`` gives them; e.g. from the roster memo's rows)."""
+    ``daily_cap`` gives them; e.g. from the roster memo's rows); the window's counts from
+    the state's ``tally`` when given, at the members' roster positions ``at``."""
     fairness = policy.fairness
     since = (now - timedelta(days=fairness.window_days - 1)).date()
-    window = state.window_counts(pool_name, since)
-    counts = np.array([float(window.get(r.rep_id, 0)) for r in members])
+    if tally is not None and at is not None:
+        counts = tally.window(pool_name, since)[at]
+    else:
+        window = state.window_counts(pool_name, since)
+        counts = np.array([float(window.get(r.rep_id, 0)) for r in members])
     share = fair_shares(caps if fairness.shares == "capacity" else np.ones(len(members)))
     return PoolLoad(members, counts, caps, share)

@@ -518,8 +518,8 @@ def pool_prices(
     if memo is not None:  # the memo's rows: members, caps and zones without per-rep calls
         memo.screen_rows(checker.capacity)
         rows = memo.pool_rows(pool.name, pool.includes)
-        members = [row[0] for row in rows.rows]
-        used = checker.used_today(rows.rows)
+        members = rows.members
+        used = checker.used_today(rows)
     else:
         rows = None
         members = [r for r in inputs.reps if r.active and pool.includes(r)]

@@ -261,7 +261,7 @@ def _plan(
         declined=history.declined,
         memo=inputs.roster_memo(),
     )
-    by_id = {rep.rep_id: rep for rep in reps}
+    by_id = checker.memo.by_id if checker.memo is not None else {r.rep_id: r for r in reps}
     # Ownership holds come before the lane's ``assign``: an owned account's lead goes to its
     # owner (or backup) whatever its lane; the lane still sets the SLA.
     held = _hold(draft, inputs, checker, match, history, by_id)
@@ -411,12 +411,19 @@ def _place(
         if all(p.name != name for p in chain):
             chain.append(draft.policy.pool(name))
     screens: list[Screen] = []
+    # Until some exclusion is recorded, this pool's screen's own (disjoint from its
+    # eligible reps) are all there is: copied at once, and no eligible rep to take back.
+    # (Rep ids unique in the roster: the memo knows.)
+    fresh = not draft.exclusions and checker.memo is not None and checker.memo.unique_ids
     for i, candidate in enumerate(chain):
         screen = checker.screen(reps, candidate, draft.view)
         screens.append(screen)
-        for rep_id, code in screen.exclusions.items():
-            if not (i and code == "NOT_IN_POOL"):
-                draft.exclusions.setdefault(rep_id, code)
+        if fresh and i == 0:
+            draft.exclusions.update(screen.exclusions)
+        else:
+            for rep_id, code in screen.exclusions.items():
+                if not (i and code == "NOT_IN_POOL"):
+                    draft.exclusions.setdefault(rep_id, code)
         if i == 0:
             _territory_reason(draft, candidate)
             draft.reasons += [
@@ -425,8 +432,9 @@ def _place(
         if screen.eligible:
             if i:
                 draft.reasons += [f"OVERFLOW:{candidate.name}", f"POOL:{candidate.name}"]
-            for rep in screen.eligible:
-                draft.exclusions.pop(rep.rep_id, None)
+            if not (fresh and i == 0):
+                for rep in screen.eligible:
+                    draft.exclusions.pop(rep.rep_id, None)
             return candidate, screen
     if draft.lane.working_hours and draft.lane.off_shift_action == "soonest":
         for i, (candidate, screen) in enumerate(zip(chain, screens, strict=True)):
@@ -541,7 +549,7 @@ def _choose(
     draft, pool = plan.draft, plan.pool
     policy, now, reasons = draft.policy, draft.now, draft.reasons
     eligible = plan.screen.eligible
-    ids = [r.rep_id for r in eligible]
+    ids = plan.screen.ids if plan.screen.ids is not None else [r.rep_id for r in eligible]
     n = len(ids)
     main, fallback = STRATEGIES.get(pool.strategy), STRATEGIES.get(pool.fallback)
     ctx = ChoiceContext(

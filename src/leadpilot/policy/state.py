@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from datetime import date, datetime, timedelta
 from typing import Protocol, runtime_checkable
 
+from leadpilot.policy.tally import Tally
 from leadpilot.schema import Decision
 
 __all__ = ["InMemoryState", "RoutingState", "segment_scope"]
@@ -80,6 +81,8 @@ class InMemoryState:
         self._pool_days: dict[str, dict[date, Counter[str]]] = defaultdict(dict)
         self._rotation: dict[str, dict[str, float]] = defaultdict(dict)
         self.decisions: list[Decision] = []
+        # per roster (the ids tuple's identity), its live counts as arrays (see ``tally``)
+        self._tallies: dict[int, Tally] = {}
 
     def daily_count(self, rep_id: str, day: date) -> int:
         """Leads assigned to ``rep_id`` on its local calendar ``day``."""
@@ -108,6 +111,25 @@ class InMemoryState:
         """The pool's round-robin credits."""
         return self._rotation.get(pool, {})
 
+    def tally(self, ids: tuple[str, ...]) -> Tally | None:
+        """The live counts of the reps ``ids`` as arrays (:class:`Tally`), moved by every
+        later ``commit`` and ``release``; ``None`` when open leads expire by time
+        (``open_lead_ttl``) or a subclass reads its counts its own way."""
+        if self.open_lead_ttl is not None or not _plain_reads(self):
+            return None
+        found = self._tallies.get(id(ids))
+        if found is None or found.ids is not ids:
+            if len(self._tallies) >= 8:  # rosters come and go with policy reloads
+                self._tallies.clear()
+            found = self._tallies[id(ids)] = Tally(
+                ids, self.daily_count, self.window_counts, self._open_leads
+            )
+        return found
+
+    def _open_leads(self, rep_id: str) -> int:
+        times = self._open.get(rep_id)
+        return len(times) if times else 0
+
     def commit(self, decision: Decision) -> None:
         """Record ``decision`` (see :class:`RoutingState`)."""
         self.decisions.append(decision)
@@ -117,6 +139,14 @@ class InMemoryState:
         day = decision.rep_local_day or decision.decided_at.date()
         self._daily[(rep, day)] += 1
         self._open[rep].append(decision.decided_at)
+        if self._tallies:
+            scopes: tuple[str, ...] = ()
+            if decision.pool is not None:
+                scopes = (decision.pool,)
+                if decision.segment is not None:
+                    scopes += (segment_scope(decision.pool, decision.segment),)
+            for tally in self._tallies.values():
+                tally.add(rep, day, scopes, decision.decided_at.date())
         if decision.pool is not None:
             days = self._pool_days[decision.pool]
             days.setdefault(decision.decided_at.date(), Counter())[rep] += 1
@@ -131,3 +161,16 @@ class InMemoryState:
         times = self._open.get(rep_id)
         if times:
             times.popleft()
+            for tally in self._tallies.values():
+                tally.release(rep_id)
+
+
+_READS = ("daily_count", "open_count", "window_counts")
+
+
+def _plain_reads(state: InMemoryState) -> bool:
+    """Whether ``state`` reads its counts as ``InMemoryState`` does (a tally mirrors those)."""
+    cls = type(state)
+    return cls is InMemoryState or all(
+        getattr(cls, name) is getattr(InMemoryState, name) for name in _READS
+    )

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import gc
 from collections.abc import AsyncIterator, Callable
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import Any
@@ -27,6 +28,7 @@ from leadpilot.service.crm_worker import CrmWorker, build_connectors, start_writ
 from leadpilot.service.deps import storable_url
 from leadpilot.service.errors import install_error_handlers
 from leadpilot.service.inputs import load_scorer, load_value_model
+from leadpilot.service.intake_writer import IntakeWriter
 from leadpilot.service.limits import BodySizeLimit
 from leadpilot.service.metrics import ServiceMetrics
 from leadpilot.service.model_swap import models_of_row
@@ -47,7 +49,7 @@ from leadpilot.service.routes import (
 from leadpilot.service.schemas import ERROR_RESPONSES
 from leadpilot.service.worker import Worker
 from leadpilot.settings import Settings
-from leadpilot.store.engine import make_engine, write_transaction
+from leadpilot.store.engine import is_postgres, make_engine, write_transaction
 from leadpilot.store.migrate import check_current
 from leadpilot.store.models import active_model_row, register_model
 from leadpilot.store.types import utcnow
@@ -111,7 +113,17 @@ def create_app(
         value_model=value_model,
     )
     ctx = ServiceContext(
-        settings=settings, engine=engine, metrics=metrics, service=service, clock=clock
+        settings=settings,
+        engine=engine,
+        metrics=metrics,
+        service=service,
+        clock=clock,
+        intake_writer=None if is_postgres(engine) else IntakeWriter(service),
+        intake_threads=(
+            ThreadPoolExecutor(settings.pool_size, thread_name_prefix="leadpilot-intake")
+            if is_postgres(engine)
+            else None
+        ),
     )
 
     crm = crm or load_crm_settings()
@@ -143,6 +155,8 @@ def create_app(
                 crm_worker.stop()
             if worker is not None:
                 worker.stop()
+            if ctx.intake_writer is not None:
+                ctx.intake_writer.stop()
             service.inputs.close()
             gc.unfreeze()
             if own_engine:

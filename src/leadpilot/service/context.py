@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 
 import sqlalchemy as sa
 
 from leadpilot.service.core import RoutingService
+from leadpilot.service.intake_writer import IntakeWriter
 from leadpilot.service.metrics import ServiceMetrics
 from leadpilot.settings import Settings
 from leadpilot.store.tokens import TokenInfo
@@ -31,3 +33,10 @@ class ServiceContext:
     # ``POST /v1/leads``, whose intake checks again under its lock that the token is live
     # (service.deps.PendingToken.verify_for_intake).
     live_tokens: dict[str, TokenInfo] = field(default_factory=dict)
+    # SQLite: the thread that runs every intake, several per commit (None on PostgreSQL).
+    intake_writer: IntakeWriter | None = None
+    # PostgreSQL: the threads intakes run on, as many as the engine pools connections. Why
+    # not the request thread pool (40 threads): past the pool's size an intake waited for
+    # a connection or opened an overflow one and closed it after (a new connection per
+    # request under load), and dozens of threads contended for the GIL.
+    intake_threads: ThreadPoolExecutor | None = None

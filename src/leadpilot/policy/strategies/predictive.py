@@ -159,6 +159,9 @@ def _prices(ctx: ChoiceContext) -> NDArray[np.float64]:
     policy = ctx.inputs.policy
     snapshot = ctx.inputs.prices.get(ctx.pool.name)
     if snapshot is not None and policy.predictive.shadow_prices:
+        memo, at = ctx.checker.memo, ctx.checker.positions(ctx.eligible)
+        if memo is not None and at is not None:  # the snapshot as a roster array, once
+            return memo.price_row(snapshot)[at]
         return np.array([snapshot.get(r.rep_id, 0.0) for r in ctx.eligible])
     load = _pool_load(ctx)
     fairness = policy.fairness
@@ -196,8 +199,15 @@ def _guarded(ctx: ChoiceContext, score: NDArray[np.float64]) -> NDArray[np.float
     if memo is not None:  # the memo's rows: members, caps and zones without per-rep calls
         memo.screen_rows(checker.capacity)
         rows = memo.pool_rows(ctx.pool.name, ctx.pool.includes)
-        load = member_load(ctx.pool.name, rows.members, rows.caps, policy, ctx.state, ctx.now)
-        used = checker.used_today(rows.rows)
+        tally = checker.tally()
+        load = member_load(
+            ctx.pool.name, rows.members, rows.caps, policy, ctx.state, ctx.now, tally, rows.at
+        )
+        used = checker.used_today(rows)
+        at = checker.positions(ctx.eligible)
+        if at is not None:  # the eligible reps' places among the members
+            keep = guard_mask(snapshot, policy, load, used, ctx.ids, at=rows.member_of[at])
+            return score if keep is None else np.where(keep, score, -np.inf)
     else:
         load = _pool_load(ctx)
         used = np.array(

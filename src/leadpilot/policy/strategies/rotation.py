@@ -19,9 +19,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
+from itertools import repeat
 
 import numpy as np
 from numpy.typing import NDArray
+
+# From this many reps numpy reads the credits faster than a Python loop.
+ARRAY_MIN = 64
 
 __all__ = [
     "argmax_distribution",
@@ -49,6 +53,11 @@ def rotation_pick(
             if value > best_value:  # strict: ties go to roster order
                 best, best_value = rep, value
         return best
+    n = len(rep_ids)
+    if n >= ARRAY_MIN:
+        values = np.fromiter(map(credits.get, rep_ids, repeat(-np.inf, n)), dtype=float, count=n)
+        if not np.isnan(values).any():  # argmin: the first of the least, as the loop below
+            return rep_ids[int(np.argmin(values))]
     best, best_value = rep_ids[0], np.inf
     for rep in rep_ids:
         value = credits.get(rep, -np.inf)
@@ -71,9 +80,23 @@ def rotation_update(
         update = {rep: credits.get(rep, 0.0) + w.get(rep, 1.0) for rep in rep_ids}
         update[chosen] -= sum(w.get(rep, 1.0) for rep in rep_ids)
         return update
-    # Keys starting with "@" are other strategies' bookkeeping, not turns.
+    return {chosen: last_turn(credits) + 1.0}
+
+
+def last_turn(credits: Mapping[str, float]) -> float:
+    """The latest turn among ``credits`` (0 when none): the largest finite credit of a rep
+    (keys starting with "@" are other strategies' bookkeeping, not turns)."""
+    n = len(credits)
+    if n >= ARRAY_MIN:
+        values = np.fromiter(credits.values(), dtype=float, count=n)
+        finite = np.isfinite(values)
+        if finite.any():  # the largest finite credit, when a rep (not "@...") holds it
+            top = values[finite].max()
+            keys = list(credits)
+            if any(not keys[i].startswith("@") for i in np.flatnonzero(values == top).tolist()):
+                return float(top)
     served = [v for k, v in credits.items() if math.isfinite(v) and not k.startswith("@")]
-    return {chosen: (max(served) if served else 0.0) + 1.0}
+    return max(served) if served else 0.0
 
 
 def load_balanced_pick(

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
+import functools
+from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Header, Query, Response
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
-from starlette.concurrency import run_in_threadpool
 
 from leadpilot.ingest.crm_payloads import canonical_from_payload
 from leadpilot.service.context import ServiceContext
-from leadpilot.service.core import RevokedTokenError
+from leadpilot.service.core import IntakeRequest, RevokedTokenError
 from leadpilot.service.deps import (
     Conn,
     Ctx,
@@ -22,6 +24,7 @@ from leadpilot.service.deps import (
     unknown_token,
 )
 from leadpilot.service.errors import NotFoundError
+from leadpilot.service.outcomes import IntakeOutcome
 from leadpilot.service.schemas import (
     AssigneePublic,
     IntakePublic,
@@ -35,6 +38,7 @@ from leadpilot.store.assignees import read_history
 from leadpilot.store.decisions import list_decisions
 from leadpilot.store.idempotency import request_fingerprint
 from leadpilot.store.leads import find_lead_row
+from leadpilot.store.tokens import hash_token
 
 router = APIRouter(prefix="/v1/leads", tags=["leads"])
 
@@ -70,19 +74,41 @@ async def post_lead(
     """Route one lead: dedupe (same id, external id or email: no second routing), link its
     account, decide, and store lead + decision + router state in one transaction. 201 for a
     new lead, 200 for a duplicate or a retried ``Idempotency-Key``."""
-    # One thread hand-off for the token lookup and the intake (both read the database).
-    return await run_in_threadpool(_intake, body, ctx, token, format, idempotency_key)
+    prepare = functools.partial(_prepare, body, ctx, token, format, idempotency_key)
+    writer = ctx.intake_writer
+    try:
+        if writer is not None:  # SQLite: the intake thread, several intakes per commit
+            outcome = await asyncio.wrap_future(writer.submit(prepare))
+        else:
+            # One thread hand-off for the token lookup and the intake (both read the
+            # database), on the intake threads: no more at once than pooled connections.
+            outcome = await asyncio.get_running_loop().run_in_executor(
+                ctx.intake_threads, _intake, ctx, prepare
+            )
+    except RevokedTokenError:
+        token.forget(ctx, hash_token(token.token))
+        raise unknown_token() from None
+    # 201: a new lead was routed (also when this is a retry of that request); 200: a
+    # duplicate of a stored lead, nothing routed. The body is the validated IntakePublic
+    # serialised once: returning a Response skips FastAPI's second validation of it against
+    # response_model (and that pass's thread hand-off), ~10% of the request's CPU.
+    return Response(
+        content=intake_public(outcome).model_dump_json(),
+        status_code=200 if outcome.duplicate else 201,
+        media_type="application/json",
+    )
 
 
-def _intake(
+def _prepare(
     body: LeadCreate | dict[str, Any],
     ctx: ServiceContext,
     token: PendingToken,
     format: str,
     idempotency_key: str | None,
-) -> Response:
-    # 401/403 before anything is read or written; a token found live before is checked
-    # again in the intake's own read (see PendingToken.verify_for_intake).
+) -> IntakeRequest:
+    """The intake of a request, checked: 401/403 before anything is read or written (a token
+    found live before is checked again in the intake's own read, see
+    ``PendingToken.verify_for_intake``), 422 for a lead that does not validate."""
     _, token_hash = token.verify_for_intake(ctx)
     lead_in = _canonical(body, format)
     lead = lead_from_create(lead_in, ctx.clock())
@@ -96,21 +122,16 @@ def _intake(
         if idempotency_key
         else ""
     )
-    try:
-        outcome = ctx.service.intake(
-            lead, idempotency_key=idempotency_key, fingerprint=fingerprint, token_hash=token_hash
-        )
-    except RevokedTokenError:
-        token.forget(ctx, token_hash)
-        raise unknown_token() from None
-    # 201: a new lead was routed (also when this is a retry of that request); 200: a
-    # duplicate of a stored lead, nothing routed. The body is the validated IntakePublic
-    # serialised once: returning a Response skips FastAPI's second validation of it against
-    # response_model (and that pass's thread hand-off), ~10% of the request's CPU.
-    return Response(
-        content=intake_public(outcome).model_dump_json(),
-        status_code=200 if outcome.duplicate else 201,
-        media_type="application/json",
+    return IntakeRequest(lead, idempotency_key, fingerprint, token_hash)
+
+
+def _intake(ctx: ServiceContext, prepare: Callable[[], IntakeRequest]) -> IntakeOutcome:
+    request = prepare()
+    return ctx.service.intake(
+        request.lead,
+        idempotency_key=request.idempotency_key,
+        fingerprint=request.fingerprint,
+        token_hash=request.token_hash,
     )
 
 
