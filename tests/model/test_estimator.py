@@ -65,6 +65,38 @@ def test_score_candidates_matches_predict_proba(fitted: ConversionModel, world: 
     np.testing.assert_allclose(fitted.predict_proba(pairs), s.p, atol=5e-3)
 
 
+def _every_pair(leads: pd.DataFrame, rep_ids: list[str]) -> pd.DataFrame:
+    """The frame of every (lead, rep) pair, lead-major, without the leads' response times:
+    what ``predict_proba_all`` stands for."""
+    pairs = leads.loc[leads.index.repeat(len(rep_ids))].reset_index(drop=True)
+    pairs["rep_id"] = np.tile(np.asarray(rep_ids, dtype=object), len(leads))
+    return pairs.drop(columns=["time_to_contact_hours", "first_contact_at"], errors="ignore")
+
+
+@pytest.mark.parametrize("variant", ["history", "odd leads", "no country, no created_at"])
+def test_predict_proba_all_is_predict_proba_of_every_pair(
+    fitted: ConversionModel, world: ToyWorld, variant: str
+) -> None:
+    """Bit for bit the same probabilities as ``predict_proba`` of the frame of every pair
+    (the slow path simulate's outcome models took), with the reps in any order, a rep the
+    model never saw, categories it never saw, missing dates and missing columns."""
+    leads = world.history.sample(300, random_state=1).copy()
+    reps = [world.rep_ids[i] for i in (5, 0, 11, 3)] + ["rep-new"]
+    if variant == "odd leads":
+        leads.loc[leads.index[:40], "industry"] = "Aerospace"
+        leads.loc[leads.index[40:80], "region"] = None
+        leads.loc[leads.index[80:120], "created_at"] = pd.NaT
+        leads.loc[leads.index[120:160], "engagement_score"] = np.nan
+    if variant == "no country, no created_at":
+        leads = leads.drop(columns=[c for c in ("country", "created_at") if c in leads])
+    got = fitted.predict_proba_all(leads, reps)
+    want = fitted.predict_proba(_every_pair(leads, reps)).reshape(len(leads), len(reps))
+    assert got.shape == (300, 5)
+    np.testing.assert_array_equal(got, want)
+    assert np.all((got > 0) & (got < 1))
+    assert len(np.unique(got[:, 0])) > 10  # the leads' scores differ
+
+
 def test_ranking_follows_the_true_rep_effects(fitted: ConversionModel, world: ToyWorld) -> None:
     s = fitted.score_candidates(LEAD, world.rep_ids)
     frame = pd.DataFrame([{"industry": "Software", "source": "Web", "engagement_score": 60.0}])

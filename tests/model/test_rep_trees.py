@@ -22,6 +22,7 @@ from leadpilot.model.rep_trees import (
     fit_rep_trees,
     found_changes,
     found_combinations,
+    leaf_values,
     tree_outputs,
 )
 from leadpilot.synth import World, generate_world
@@ -151,6 +152,31 @@ def test_tree_outputs_match_one_predict_per_tree() -> None:
         one = booster.predict(Xt, raw_score=True, start_iteration=i, num_iteration=1)
         np.testing.assert_array_equal(got[i], one)
     np.testing.assert_allclose(got.sum(axis=0), booster.predict(Xt, raw_score=True), atol=1e-12)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_leaf_values_are_lightgbms_own(seed: int) -> None:
+    """The leaf values read from the model text are ``get_leaf_output``'s doubles bit for
+    bit, on boosters grown as the round search grows them (bagged, from an init score, a
+    categorical column; values of many magnitudes; one stops growing before its last round)."""
+    rng = np.random.default_rng(seed)
+    X = rng.random((300, 4))
+    X[:, 3] = rng.integers(0, 5, 300)
+    init = rng.normal(-1.5, 0.7, 300)
+    y = (rng.random(300) < 1 / (1 + np.exp(-init - X[:, 0]))).astype(float)
+    data = lgb.Dataset(X, y, init_score=init, categorical_feature=[3],
+                       params={"verbose": -1, "min_data_in_leaf": 1})  # fmt: skip
+    params = {"objective": "binary", "verbose": -1, "num_leaves": 6, "learning_rate": 0.05,
+              "lambda_l2": 30.0, "min_data_in_leaf": 40, "bagging_fraction": 0.7,
+              "bagging_freq": 1, "bagging_seed": seed, "seed": seed,
+              "min_data_per_group": 5}  # fmt: skip
+    booster = lgb.train(params, data, 120)
+    values = leaf_values(booster)
+    assert len(values) == booster.num_trees() > 50
+    for t, vals in enumerate(values):
+        expected = [booster.get_leaf_output(t, leaf) for leaf in range(len(vals))]
+        assert vals.tolist() == expected  # exact, not approximate
+    assert max(len(v) for v in values) >= 3  # trees that split, not only stumps
 
 
 @pytest.mark.parametrize(

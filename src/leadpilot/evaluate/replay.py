@@ -85,6 +85,9 @@ def reward_matrix(model: PairModel, leads: pd.DataFrame, rep_ids: Sequence[str])
     """The model's P(convert) of every lead with every rep, shape ``(n_leads, n_reps)``, at
     each rep's usual response time (the history's own delays belong to the logged rep)."""
     n, k = len(leads), len(rep_ids)
+    every_pair = getattr(model, "predict_proba_all", None)
+    if every_pair is not None:  # ConversionModel: the same numbers without the pairs' frame
+        return np.asarray(every_pair(leads, list(rep_ids)), dtype=np.float64).reshape(n, k)
     pairs = leads.loc[leads.index.repeat(k)].reset_index(drop=True)
     pairs["rep_id"] = np.tile(np.asarray(rep_ids, dtype=object), n)
     pairs = pairs.drop(columns=["time_to_contact_hours", "first_contact_at"], errors="ignore")

@@ -37,6 +37,7 @@ from leadpilot.model.scoring import (
     candidate_probabilities,
     contributions,
     pair_probabilities,
+    product_probabilities,
 )
 from leadpilot.model.training import Progress, TrainingParams, train
 from leadpilot.schema import TARGETS, CandidateScores, Lead
@@ -253,6 +254,13 @@ class ConversionModel(BaseEstimator):
                 hint="one row per (lead, rep) pair, canonical column names",
             )
         return pair_probabilities(fitted, pairs, n_jobs=self.n_jobs)
+
+    def predict_proba_all(self, leads: pd.DataFrame, rep_ids: Sequence[str]) -> NDF:
+        """P(convert) of every lead of ``leads`` (canonical lead columns) with every rep of
+        ``rep_ids``, shape ``(n_leads, n_reps)``, each rep at its median response time: what
+        ``predict_proba`` gives for the frame of every pair (the leads' own response times
+        dropped), built without that frame."""
+        return product_probabilities(self._fitted(), leads, rep_ids, n_jobs=self.n_jobs)
 
     def score_candidates(
         self,

@@ -51,6 +51,7 @@ __all__ = [
     "history_matrix",
     "order_by_time",
     "pair_matrix",
+    "product_matrix",
     "rep_dependent",
     "sanitize",
     "target_values",
@@ -406,11 +407,31 @@ def pair_matrix(state: FeatureState, pairs: pd.DataFrame) -> tuple[NDF, NDI]:
     if "time_to_contact_hours" not in pairs or pairs["time_to_contact_hours"].isna().all():
         cols["log_time_to_contact"] = np.log1p(state.rep_ttc_median[ridx])
     created_day = _day(pairs["created_at"]) if "created_at" in pairs else np.full(n, np.nan)
+    return _with_rep_block(state, cols, ridx, created_day), ridx
+
+
+def product_matrix(
+    state: FeatureState, leads: pd.DataFrame, rep_ids: Sequence[str]
+) -> tuple[NDF, NDI]:
+    """``pair_matrix`` of every lead of ``leads`` with every rep of ``rep_ids`` (lead-major:
+    row ``i * len(rep_ids) + j`` is lead ``i`` with rep ``j``), each rep at its median
+    response time (the leads' own response columns are not read). The lead columns are
+    built once per lead, not once per pair: each is a function of its own row."""
+    k = len(rep_ids)
+    leads = leads.drop(columns=["time_to_contact_hours", "first_contact_at"], errors="ignore")
+    cols = {name: np.repeat(v, k) for name, v in lead_columns(state, leads).items()}
+    ridx = np.tile(state.rep_indices([str(r) for r in rep_ids]), len(leads))
+    cols["log_time_to_contact"] = np.log1p(state.rep_ttc_median[ridx])
+    day = _day(leads["created_at"]) if "created_at" in leads else np.full(len(leads), np.nan)
+    return _with_rep_block(state, cols, ridx, np.repeat(day, k)), ridx
+
+
+def _with_rep_block(state: FeatureState, cols: dict[str, NDF], ridx: NDI, created_day: NDF) -> NDF:
+    """The pairs' matrix from their lead columns ``cols`` and reps ``ridx``."""
     created_day = np.where(np.isnan(created_day), state.end_day, created_day)
     seg_codes = {
         s: np.where(np.isnan(cols[s]), len(state.levels[s]), cols[s]).astype(np.int64)
         for s in SEGMENTS
     }
     cols.update(state.rep_block(ridx, seg_codes, cols["industry"], cols["region"], created_day))
-    X = np.column_stack([cols[name] for name in state.feature_names]).astype(np.float64)
-    return X, ridx
+    return np.column_stack([cols[name] for name in state.feature_names]).astype(np.float64)

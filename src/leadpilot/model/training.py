@@ -555,7 +555,9 @@ def _time_bounds(
             f"row {int(src.iloc[rows[-1]])}",
         )
     else:
-        t = pd.to_datetime(frame[time_col].iloc[rows], utc=True)
+        t = frame[time_col].iloc[rows]
+        if not isinstance(t.dtype, pd.DatetimeTZDtype) or str(t.dt.tz) != "UTC":
+            t = pd.to_datetime(t, utc=True)  # a UTC column (as read) needs no pass over it
         out["first"], out["last"] = str(t.min()), str(t.max())
     return out
 

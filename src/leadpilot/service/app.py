@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import gc
 from collections.abc import AsyncIterator, Callable
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import Any
@@ -119,11 +118,6 @@ def create_app(
         service=service,
         clock=clock,
         intake_writer=None if is_postgres(engine) else IntakeWriter(service),
-        intake_threads=(
-            ThreadPoolExecutor(settings.pool_size, thread_name_prefix="leadpilot-intake")
-            if is_postgres(engine)
-            else None
-        ),
     )
 
     crm = crm or load_crm_settings()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -35,8 +34,3 @@ class ServiceContext:
     live_tokens: dict[str, TokenInfo] = field(default_factory=dict)
     # SQLite: the thread that runs every intake, several per commit (None on PostgreSQL).
     intake_writer: IntakeWriter | None = None
-    # PostgreSQL: the threads intakes run on, as many as the engine pools connections. Why
-    # not the request thread pool (40 threads): past the pool's size an intake waited for
-    # a connection or opened an overflow one and closed it after (a new connection per
-    # request under load), and dozens of threads contended for the GIL.
-    intake_threads: ThreadPoolExecutor | None = None

@@ -73,7 +73,12 @@ PREFETCH_QUERY = sa.union_all(
     sa.select(rc.c.kind, rc.c.scope, rc.c.key, rc.c.value).where(
         sa.or_(
             rc.c.kind.in_(["open", "rr"]),
-            sa.and_(rc.c.kind == "day", rc.c.scope.in_(sa.bindparam("days", expanding=True))),
+            # three plain parameters, not an expanding one: SQLAlchemy re-renders an
+            # expanding IN on every execution (~2% of an intake's CPU, py-spy)
+            sa.and_(
+                rc.c.kind == "day",
+                rc.c.scope.in_([sa.bindparam(f"day_{k}", type_=sa.String) for k in range(3)]),
+            ),
         )
     ),
     sa.select(
@@ -91,7 +96,12 @@ def prefetch_params(now: datetime, *, window_days: int) -> dict[str, Any]:
     today = now.astimezone(UTC).date()
     days = [today + timedelta(days=k) for k in (-1, 0, 1)]
     since = today - timedelta(days=window_days - 1)
-    return {"days": [d.isoformat() for d in days], "since": since.isoformat()}
+    names = [d.isoformat() for d in days]
+    return {
+        "days": names,
+        **{f"day_{k}": name for k, name in enumerate(names)},
+        "since": since.isoformat(),
+    }
 
 
 _SCOPE_QUERY = sa.select(rc.c.key, rc.c.value).where(

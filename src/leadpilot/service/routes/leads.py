@@ -11,6 +11,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Body, Header, Query, Response
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
+from starlette.concurrency import run_in_threadpool
 
 from leadpilot.ingest.crm_payloads import canonical_from_payload
 from leadpilot.service.context import ServiceContext
@@ -80,11 +81,8 @@ async def post_lead(
         if writer is not None:  # SQLite: the intake thread, several intakes per commit
             outcome = await asyncio.wrap_future(writer.submit(prepare))
         else:
-            # One thread hand-off for the token lookup and the intake (both read the
-            # database), on the intake threads: no more at once than pooled connections.
-            outcome = await asyncio.get_running_loop().run_in_executor(
-                ctx.intake_threads, _intake, ctx, prepare
-            )
+            # One thread hand-off for the token lookup and the intake (both read the database).
+            outcome = await run_in_threadpool(_intake, ctx, prepare)
     except RevokedTokenError:
         token.forget(ctx, hash_token(token.token))
         raise unknown_token() from None
