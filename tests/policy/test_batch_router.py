@@ -290,10 +290,11 @@ def test_primed_average_rows_are_those_scored_one_lead_at_a_time(world: Any, mod
 def test_a_busy_pool_is_repriced_by_yesterdays_volume(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """``refreshes_per_day``: a pool that took N leads the UTC day before re-solves every
-    max(refresh_every, N // refreshes_per_day) assignments; ``route`` lead by lead with
-    prices refreshed at that step (worked out here from the decisions, a second count) gives
-    the same decisions, with fewer solves than every ``refresh_every``."""
+    """``refreshes_per_day``: a pool that took N leads on the last UTC day before with leads
+    (Friday for a Monday) re-solves every max(refresh_every, N // refreshes_per_day)
+    assignments; ``route`` lead by lead with prices refreshed at that step (worked out here
+    from the decisions, a second count) gives the same decisions, with fewer solves than
+    every ``refresh_every``."""
     world = generate_world(n_leads=3_000, n_reps=6, n_new_leads=500, seed=4)
     reps = reps_from_frame(world.reps)
     leads = leads_from_frame(world.new_leads)
@@ -302,7 +303,8 @@ def test_a_busy_pool_is_repriced_by_yesterdays_volume(
         default_policy(reps), reps, scorer=world.truth.as_scorer(), history=history
     )
     every, per_day = 4, 3
-    # the reference: the step from the previous UTC day's assignments in the one pool
+    # the reference: the step from the assignments in the one pool on the last UTC day
+    # before with leads
     order = sorted(range(len(leads)), key=lambda i: (leads[i].created_at, i))
     state = InMemoryState(open_lead_ttl=timedelta(days=1))
     rng = np.random.default_rng(0)
@@ -310,6 +312,8 @@ def test_a_busy_pool_is_repriced_by_yesterdays_volume(
     pricer, day, expected = None, None, []
     per_utc_day: dict[Any, int] = {}
     steps = set()
+    after_gap = set()  # steps read across days without leads (a weekend)
+    lead_days: list[Any] = []
     lps: dict[Any, Any] = {}
     for i in order:
         lead = leads[i]
@@ -318,8 +322,13 @@ def test_a_busy_pool_is_repriced_by_yesterdays_volume(
         if seen and now.date() != day:
             demand = DemandModel.from_leads(seen, seed=0, stable=True)
             pricer, day = ShadowPricer(demand, lps=lps), now.date()
-        step = max(every, per_utc_day.get(now.date() - timedelta(days=1), 0) // per_day)
+        if not lead_days or lead_days[-1] != now.date():
+            lead_days.append(now.date())
+        before = lead_days[-2] if len(lead_days) > 1 else None
+        step = max(every, per_utc_day.get(before, 0) // per_day)
         steps.add(step)
+        if before is not None and before != now.date() - timedelta(days=1):
+            after_gap.add(step)
         inputs = refresh_prices(lead, inputs, state, now, pricer, refresh_every=step)
         decision = route(lead, inputs, state, now, rng)
         state.commit(decision)
@@ -328,6 +337,7 @@ def test_a_busy_pool_is_repriced_by_yesterdays_volume(
         if decision.rep_id is not None and decision.pool is not None:
             per_utc_day[now.date()] = per_utc_day.get(now.date(), 0) + 1
     assert max(steps) > every, "the world has days busy enough to stretch the step"
+    assert max(after_gap) > every, "... and a busy day before a gap"
 
     solves: list[int] = []
     warm = pricer_module.solve_warm

@@ -311,7 +311,7 @@ def route_many(
         min=0,
         help="Re-solve a pool's shadow prices every N of its assignments of the day and at each "
         "new day (default: the batch router's, every max(25, the pool's assignments of the "
-        "previous day / 40)); 0: the policy's cadence, as the service "
+        "previous day with leads / 40)); 0: the policy's cadence, as the service "
         "refreshes (slower; the same decisions as routing each lead with `route`).",
     ),
     on_error: str = typer.Option(

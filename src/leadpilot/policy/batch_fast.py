@@ -142,6 +142,7 @@ class FastLane:
         self.code_names = list(_CODES)
         self.code_index = {name: k for k, name in enumerate(self.code_names)}
         self.members: dict[str, NDArray[np.bool_]] = {}
+        self.member_at: dict[str, NDI] = {}
         self.credits: dict[str, tuple[NDF, float]] = {}
         self.prices: dict[int, tuple[object, NDF]] = {}
         hours = inputs.response_hours
@@ -316,6 +317,13 @@ class FastLane:
             found = self.prices[id(snapshot)] = (snapshot, arr)
         return found[1]
 
+    def _member_at(self, pool: Pool) -> NDI:
+        """Each rep's place among the pool's members (meaningful for members only)."""
+        found = self.member_at.get(pool.name)
+        if found is None:
+            found = self.member_at[pool.name] = np.cumsum(self._member_mask(pool)) - 1
+        return found
+
     def _member_mask(self, pool: Pool) -> NDArray[np.bool_]:
         found = self.members.get(pool.name)
         if found is None:
@@ -415,6 +423,7 @@ class FastLane:
             hours: NDF | None = self.typical[eligible] + backlog * self.per_lead
         else:
             hours = None
+        ids = self.ids[eligible].tolist()
         # the fairness guard, on the values ``Predictive`` reads (none without a horizon)
         keep = (
             None
@@ -424,9 +433,9 @@ class FastLane:
                 policy,
                 self._load(pool, now, in_pool),
                 daily[in_pool],
-                self.ids[eligible].tolist(),
+                ids,
                 # eligible reps are members: their places among the members, in order
-                at=(np.cumsum(in_pool) - 1)[eligible],
+                at=self._member_at(pool)[eligible],
             )
         )
         lean = self._lean(scorer, lead)
@@ -438,9 +447,7 @@ class FastLane:
             guard = _guard_acted(p - price, keep, dist)
             confidence = _confidence(shrunk, batch.calibrate, p, dist, fallback_idx)
         else:
-            scores = scorer.score_candidates(
-                lead, self.ids[eligible].tolist(), expected_response_hours=hours
-            )
+            scores = scorer.score_candidates(lead, ids, expected_response_hours=hours)
             p = np.asarray(scores.p, dtype=float)
             dist, winner = _argmax(_kept(p - price, keep))
             guard = _guard_acted(p - price, keep, dist)
@@ -478,7 +485,6 @@ class FastLane:
         else:
             # one best rep (the rule): ``draw_index`` of a one-hot ``dist`` is its index
             chosen = winner if winner is not None else draw_index(dist, u_pick)
-        ids = self.ids[eligible].tolist()
         k = int(eligible[chosen])
         rep = self.roster[k]
         excluded = np.flatnonzero(code)
@@ -585,7 +591,10 @@ def _kept(score: NDF, keep: NDArray[np.bool_] | None) -> NDF:
 
 def _guard_acted(score: NDF, keep: NDArray[np.bool_] | None, dist: NDF) -> bool:
     """Whether the fairness guard changed who may get the lead (``Predictive``'s test)."""
-    return keep is not None and not np.array_equal(dist, argmax_distribution(score))
+    # a guard that keeps everyone leaves the scores, hence the distribution, as they were
+    if keep is None or keep.all():
+        return False
+    return not np.array_equal(dist, argmax_distribution(score))
 
 
 def _argmax(score: NDF) -> tuple[NDF, int | None]:
