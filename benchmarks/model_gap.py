@@ -22,13 +22,13 @@ logistic fit of the amplitudes, the truth's other terms as offset).
 from __future__ import annotations
 
 import argparse
-import ast
 import sys
 import time
 from collections import defaultdict
 from typing import Any
 
 import numpy as np
+from _params import literal_params
 from numpy.typing import NDArray
 from scipy.optimize import minimize
 from scipy.stats import spearmanr
@@ -166,10 +166,7 @@ def main() -> int:
     parser.add_argument("--leads", type=int, default=None, help="past leads (default: the kind's)")
     parser.add_argument("--model-param", action="append", default=[], help="name=value")
     args = parser.parse_args()
-    params = {}
-    for item in args.model_param:
-        key, _, value = item.partition("=")
-        params[key] = ast.literal_eval(value)
+    params = literal_params(args.model_param)
     for kind in args.kind:
         for seed in args.seeds:
             got = diagnose(kind, seed, params, args.leads)

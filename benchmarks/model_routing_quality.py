@@ -21,7 +21,6 @@ Much faster than ``router_benchmark.py --model`` (no routing)::
 from __future__ import annotations
 
 import argparse
-import ast
 import statistics
 import sys
 import time
@@ -29,6 +28,7 @@ from typing import Any
 
 import numpy as np
 from _figures import record
+from _params import literal_params
 
 from leadpilot.evaluate.offline import best_assignment, round_robin_assignment
 from leadpilot.ingest import leads_from_frame
@@ -97,10 +97,7 @@ def main() -> int:
     )
     parser.add_argument("--param", action="append", default=[], help="name=value (Python)")
     args = parser.parse_args()
-    params = {}
-    for item in args.param:
-        key, _, value = item.partition("=")
-        params[key] = ast.literal_eval(value)
+    params = literal_params(args.param)
     rows = []
     for seed in args.seeds:
         row = measure(seed, args.leads, params, args.hours)

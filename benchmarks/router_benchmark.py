@@ -17,7 +17,6 @@ leads unless ``--leads`` is given); each kind gets its own summary.
 from __future__ import annotations
 
 import argparse
-import ast
 import statistics
 import sys
 import time
@@ -25,6 +24,7 @@ from typing import Any
 
 import numpy as np
 from _figures import record
+from _params import literal_params
 from rich.console import Console
 
 from leadpilot.evaluate.compare import compare_strategies
@@ -80,10 +80,7 @@ def main() -> int:
         help="ConversionModel parameter as name=value (Python literal), e.g. refit_all=False",
     )
     args = parser.parse_args()
-    params = {}
-    for item in args.model_param:
-        key, _, value = item.partition("=")
-        params[key] = ast.literal_eval(value)
+    params = literal_params(args.model_param)
     out = Console()
     arms = ([] if args.no_oracle and args.model else ["oracle"]) + (["model"] if args.model else [])
     ok = True

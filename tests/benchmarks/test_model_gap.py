@@ -21,6 +21,8 @@ BENCH = Path(__file__).resolve().parents[2] / "benchmarks"
 
 @pytest.fixture(scope="module")
 def gap() -> ModuleType:
+    if str(BENCH) not in sys.path:  # the script imports its siblings, as when run from there
+        sys.path.insert(0, str(BENCH))
     spec = importlib.util.spec_from_file_location("model_gap", BENCH / "model_gap.py")
     assert spec is not None
     assert spec.loader is not None
