@@ -10,14 +10,21 @@ effective sample size of the rows' copy counts, and bootstraps that draw leads.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 import numpy as np
 from numpy.typing import NDArray
 
 NDI = NDArray[np.int64]
 
-__all__ = ["COPY_MARK", "LeadBootstrap", "copy_id", "effective_size", "lead_groups"]
+__all__ = [
+    "COPY_MARK",
+    "LeadBootstrap",
+    "copy_id",
+    "effective_size",
+    "lead_groups",
+    "source_id",
+]
 
 COPY_MARK = "#"
 
@@ -25,6 +32,15 @@ COPY_MARK = "#"
 def copy_id(lead_id: str, k: int) -> str:
     """The id of a lead's ``k``-th copy (``k = 0``: the lead's own id)."""
     return lead_id if k == 0 else f"{lead_id}{COPY_MARK}{k}"
+
+
+def source_id(row_id: str, known: Callable[[str], bool]) -> str:
+    """The lead a row stands for: ``row_id`` itself when ``known`` has it, else the id
+    before a trailing ``#<k>`` copy mark (an id that merely contains the mark is kept)."""
+    if known(row_id):
+        return row_id
+    base, mark, k = row_id.rpartition(COPY_MARK)
+    return base if mark and k.isdigit() else row_id
 
 
 def lead_groups(ids: Iterable[object]) -> NDI:

@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.optimize import minimize
 
-from leadpilot.copies import LeadBootstrap, copy_id, effective_size, lead_groups
+from leadpilot.copies import LeadBootstrap, copy_id, effective_size, lead_groups, source_id
 from leadpilot.model.calibration import CHI2_2DF_95, Calibrator
 from leadpilot.model.metrics import auc_differences
 
@@ -109,3 +109,13 @@ def test_auc_bootstrap_of_copies_equals_the_leads_once() -> None:
     assert auc_differences(y, model, {"o": other}, n_boot=60, seed=2, groups=np.arange(400)) == (
         auc_differences(y, model, {"o": other}, n_boot=60, seed=2)
     )
+
+
+def test_source_id_strips_only_a_copy_mark_the_lead_does_not_own() -> None:
+    known = {"L1", "acct#x", "web#7"}.__contains__
+    assert source_id("L1", known) == "L1"
+    assert source_id("L1#3", known) == "L1"  # a copy
+    assert source_id("acct#x", known) == "acct#x"  # the mark, not a copy number
+    assert source_id("acct#x#2", known) == "acct#x"  # a copy of it
+    assert source_id("web#7", known) == "web#7"  # a lead whose own id ends #7
+    assert source_id("web#7#1", known) == "web#7"

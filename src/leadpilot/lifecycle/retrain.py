@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
+from leadpilot.copies import source_id
 from leadpilot.lifecycle.compare import compare_models, holdout_split
 from leadpilot.lifecycle.registry import load_version, save_version
 from leadpilot.lifecycle.trainset import TrainingSet, build_training_set
@@ -204,7 +205,8 @@ def _challenge(
     before = frame[frame["created_at"] < cutoff]
     held = frame[(frame["created_at"] >= cutoff) & frame["converted"].notna()]
     tested = _new_model(params).fit(before)
-    ids = held["lead_id"].astype(str).str.split("#").str[0]
+    known = data.propensity.__contains__
+    ids = [source_id(i, known) for i in held["lead_id"].astype(str)]
     logged = np.array([data.propensity.get(i, np.nan) for i in ids], dtype=np.float64)
     comparison = compare_models(champion, tested, before, held, logged_pscore=logged)
     final = _new_model(params).fit(frame) if options.refit else tested
