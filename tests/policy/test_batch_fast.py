@@ -17,7 +17,13 @@ from hypothesis import strategies as st
 from test_router_properties import INDUSTRIES, rosters, streams
 
 from leadpilot.ingest import leads_from_frame, reps_from_frame
-from leadpilot.policy import InMemoryState, default_policy, parse_policy, router_inputs
+from leadpilot.policy import (
+    InMemoryState,
+    default_policy,
+    fast_kernels,
+    parse_policy,
+    router_inputs,
+)
 from leadpilot.policy import batch_fast as fast_module
 from leadpilot.policy.availability import local_day
 from leadpilot.policy.batch import route_batch
@@ -138,6 +144,7 @@ def _policy(fallback: str, explore: float, holdout: float, territory: bool, hour
     refresh_every=st.sampled_from([None, 1, 3]),
     batch_size=st.integers(1, 12),
     seed=st.integers(0, 2**16),
+    compiled=st.booleans(),
 )
 def test_fast_lane_decides_as_route_on_random_worlds(
     reps: list[Rep],
@@ -150,11 +157,12 @@ def test_fast_lane_decides_as_route_on_random_worlds(
     refresh_every: int | None,
     batch_size: int,
     seed: int,
+    compiled: bool,
 ) -> None:
     """Random rosters (caps, zones, shifts, inactive reps) and streams under a policy with a
     hot lane, an exception to a round-robin pool and the predictive pool's knobs: the fast
-    lane's decisions are ``route``'s, no rep goes over a cap or outside the rules, and a
-    seed replays exactly."""
+    lane's decisions are ``route``'s (its guard and choice compiled or numpy's), no rep goes
+    over a cap or outside the rules, and a seed replays exactly."""
     policy = _policy(fallback, explore, holdout, territory, hours, 0.0)
     rng = np.random.default_rng(seed)
     scorer = TableScorer(
@@ -170,6 +178,7 @@ def test_fast_lane_decides_as_route_on_random_worlds(
     state = InMemoryState(open_lead_ttl=timedelta(days=1))
     seen: Counter[str] = Counter()
     with pytest.MonkeyPatch.context() as patch:
+        _kernels(patch, compiled)
         patch.setattr(fast_module.FastLane, "decide", _counted(seen))
         got = route_batch(leads, inputs, state=state, **kw)
     assert got == route_batch(leads, inputs, fast_lane=False, **kw)
@@ -203,6 +212,23 @@ def test_fast_lane_decides_as_route_on_random_worlds(
         assert cap is None or count <= cap
 
 
+def _kernels(patch: pytest.MonkeyPatch, on: bool) -> None:
+    """The fast lane with its compiled loops (numba imported) or numpy's code."""
+    if on:
+        pytest.importorskip("numba")
+        assert fast_kernels.compiled() is not None
+    else:
+        patch.setattr(fast_kernels, "compiled", lambda: None)
+    build = fast_module.FastLane.__dict__["build"].__func__
+
+    def checked(cls: Any, inputs: Any, state: Any) -> Any:
+        lane = build(cls, inputs, state)
+        assert lane is None or lane.kernels == on
+        return lane
+
+    patch.setattr(fast_module.FastLane, "build", classmethod(checked))
+
+
 @pytest.fixture(scope="module")
 def world() -> Any:
     return generate_world(n_leads=3_000, n_reps=15, n_new_leads=400, seed=5)
@@ -219,6 +245,7 @@ def model(world: Any) -> Any:
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("compiled", [False, True])
 @pytest.mark.parametrize(
     ("refresh_every", "explore", "min_confidence", "hours"),
     [(25, 0.0, 0.0, False), (None, 0.2, 0.0, True), (7, 0.0, 0.6, True)],
@@ -231,6 +258,7 @@ def test_fast_lane_with_the_trained_model_decides_as_route(
     explore: float,
     min_confidence: float,
     hours: bool,
+    compiled: bool,
 ) -> None:
     """The model's lean scores (shrunk log-odds, the columns calibrated as read, the
     confidence from two columns) give ``route``'s decisions; queue backlogs move reps'
@@ -244,6 +272,7 @@ def test_fast_lane_with_the_trained_model_decides_as_route(
     data["predictive"] = {"explore": explore, "min_confidence": min_confidence}
     policy = type(policy).model_validate(data)
     inputs = router_inputs(policy, reps, scorer=model, history=history)
+    _kernels(monkeypatch, compiled)
     seen = _counting(monkeypatch)
     got = route_batch(leads, inputs, history=history, refresh_every=refresh_every, seed=3)
     assert seen["fast"] > len(leads) / 2

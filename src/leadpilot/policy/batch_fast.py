@@ -29,12 +29,21 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy.special import ndtr
 
+from leadpilot.policy import fast_kernels
 from leadpilot.policy.availability import is_away, is_working, local_day, rep_zone
 from leadpilot.policy.batch_scores import PrecomputedScorer
 from leadpilot.policy.business_time import add_business_minutes
 from leadpilot.policy.confidence import choice_confidence
 from leadpilot.policy.eligibility import Checker
-from leadpilot.policy.fairness import WINDOW_END, fair_shares
+from leadpilot.policy.fairness import (
+    DAY_END,
+    LATER_CAUTION,
+    LATER_DAYS,
+    TODAY_CAUTION,
+    WINDOW_END,
+    WINDOW_END_HIGH,
+    fair_shares,
+)
 from leadpilot.policy.holds import hold_for
 from leadpilot.policy.inputs import RouterInputs
 from leadpilot.policy.lead_history import LeadHistory
@@ -44,16 +53,18 @@ from leadpilot.policy.pricer import ShadowPricer, pool_prices
 from leadpilot.policy.registry import STRATEGIES
 from leadpilot.policy.router import (
     IMPLICIT_LANE,
+    TOP_CANDIDATES,
     decision_candidates,
     draw_index,
     lead_front,
     select_pool,
 )
 from leadpilot.policy.state import InMemoryState
+from leadpilot.policy.strategies import predictive as predictive_module
 from leadpilot.policy.strategies.predictive import Predictive, guard_mask, team_median
 from leadpilot.policy.strategies.rotation import argmax_distribution
 from leadpilot.policy.strategies.round_robin import RoundRobin
-from leadpilot.schema import Decision, Lead, Rep
+from leadpilot.schema import Candidate, Decision, Lead, Rep
 
 __all__ = ["FastLane"]
 
@@ -156,7 +167,9 @@ class FastLane:
         # day, per rep), and its members, caps and fair shares
         self.pool_days: dict[str, dict[date, NDF]] = {}
         self.windows: dict[str, tuple[date, NDF]] = {}
-        self.loads: dict[str, tuple[list[Rep], NDF, NDF]] = {}
+        self.loads: dict[str, tuple[list[Rep], NDF, NDF, NDI]] = {}
+        # the guard and the choice as compiled loops (``fast_kernels``), when numba is loaded
+        self.kernels = fast_kernels.compiled() is not None
         self.snapshots: dict[str, tuple[object, object]] = {}
 
     @classmethod
@@ -257,8 +270,13 @@ class FastLane:
     def _load(self, pool: Pool, now: datetime, in_pool: NDArray[np.bool_]) -> PoolLoad:
         """``pool_load(pool, roster, policy, state, now, cap_of)`` from the mirrors: the
         members' leads in the fairness window, daily caps and fair shares."""
-        fairness = self.policy.fairness
-        since = (now - timedelta(days=fairness.window_days - 1)).date()
+        window = self._window(pool, now)
+        members, caps, share, _ = self._fixed(pool, in_pool)
+        return PoolLoad(members, window[in_pool], caps, share)
+
+    def _window(self, pool: Pool, now: datetime) -> NDF:
+        """Each roster rep's leads of ``pool`` in the fairness window at ``now``."""
+        since = (now - timedelta(days=self.policy.fairness.window_days - 1)).date()
         window = self.windows.get(pool.name)
         if window is None or window[0] != since:
             total = np.zeros(len(self.roster))
@@ -266,14 +284,19 @@ class FastLane:
                 if day >= since:
                     total += counts
             window = self.windows[pool.name] = (since, total)
+        return window[1]
+
+    def _fixed(self, pool: Pool, in_pool: NDArray[np.bool_]) -> tuple[list[Rep], NDF, NDF, NDI]:
+        """The pool's members, their daily caps and fair shares, and their roster indices."""
         fixed = self.loads.get(pool.name)
         if fixed is None:
             caps = self.cap_day[in_pool]
-            share = fair_shares(caps if fairness.shares == "capacity" else np.ones(len(caps)))
-            members = [self.roster[i] for i in np.flatnonzero(in_pool).tolist()]
-            fixed = self.loads[pool.name] = (members, caps, share)
-        members, caps, share = fixed
-        return PoolLoad(members, window[1][in_pool], caps, share)
+            shares = self.policy.fairness.shares
+            share = fair_shares(caps if shares == "capacity" else np.ones(len(caps)))
+            at = np.flatnonzero(in_pool).astype(np.int64)
+            members = [self.roster[i] for i in at.tolist()]
+            fixed = self.loads[pool.name] = (members, caps, share, at)
+        return fixed
 
     def _credits(self, pool: str) -> tuple[NDF, float] | None:
         """The pool's rotation credits per rep (-inf: never served) and the largest turn
@@ -424,27 +447,30 @@ class FastLane:
         else:
             hours = None
         ids = self.ids[eligible].tolist()
-        # the fairness guard, on the values ``Predictive`` reads (none without a horizon)
-        keep = (
-            None
-            if prices.get(WINDOW_END) is None
-            else guard_mask(
-                prices,
-                policy,
-                self._load(pool, now, in_pool),
-                daily[in_pool],
-                ids,
-                # eligible reps are members: their places among the members, in order
-                at=self._member_at(pool)[eligible],
-            )
-        )
+        # the fairness guard, on the values ``Predictive`` reads (none without a horizon);
+        # eligible reps are members: ``at``, their places among the members, in order
+        keep = self._guard(prices, pool, now, in_pool, daily, eligible)
         lean = self._lean(scorer, lead)
+        order: NDI | None = None
         if lean is not None:
             batch, row, cols = lean
             shrunk = batch.shrunk_at(row, cols[eligible], hours)
             p = batch.calibrate(shrunk[0])
-            dist, winner = _argmax(_kept(p - price, keep))
-            guard = _guard_acted(p - price, keep, dist)
+            if self.kernels:
+                dist = np.empty(n)
+                order = np.empty(TOP_CANDIDATES, dtype=np.int64)
+                mask = keep if keep is not None else np.ones(n, dtype=bool)
+                top, found_winner, guard = fast_kernels.choose(
+                    p, price, mask, keep is not None, TOP_CANDIDATES, dist, order
+                )
+                if top < 0:  # a NaN score: numpy's code
+                    order = None
+                else:
+                    order = order[:top]
+                    winner = found_winner if found_winner >= 0 else None
+            if order is None:
+                dist, winner = _argmax(_kept(p - price, keep))
+                guard = _guard_acted(p - price, keep, dist)
             confidence = _confidence(shrunk, batch.calibrate, p, dist, fallback_idx)
         else:
             scores = scorer.score_candidates(lead, ids, expected_response_hours=hours)
@@ -509,7 +535,9 @@ class FastLane:
             strategy=strategy,
             reasons=tuple(reasons),
             decided_at=now,
-            candidates=decision_candidates(ids, p, price, dist, chosen, None),
+            candidates=decision_candidates(ids, p, price, dist, chosen, None)
+            if order is None
+            else _candidates(ids, p, price, order, chosen),
             exclusions=exclusions,
             p_convert=float(p[chosen]),
             confidence=confidence,
@@ -529,6 +557,38 @@ class FastLane:
         )
         return decision, inputs
 
+    def _guard(
+        self,
+        prices: Any,
+        pool: Pool,
+        now: datetime,
+        in_pool: NDArray[np.bool_],
+        daily: NDF,
+        eligible: NDI,
+    ) -> NDArray[np.bool_] | None:
+        """``guard_mask`` of the eligible reps, as ``Predictive`` calls it (the compiled
+        loop when numba is loaded: the same mask)."""
+        end = prices.get(WINDOW_END)
+        if end is None:
+            return None
+        at = self._member_at(pool)[eligible]
+        if not self.kernels:
+            ids = self.ids[eligible].tolist()
+            load = self._load(pool, now, in_pool)
+            return guard_mask(prices, self.policy, load, daily[in_pool], ids, at=at)
+        if not predictive_module.FAIRNESS_GUARD:
+            return None
+        _members, _caps, share, members = self._fixed(pool, in_pool)
+        low, high = self.policy.fairness.band
+        keep = np.empty(len(at), dtype=bool)
+        kept = fast_kernels.guard(
+            self._window(pool, now), members, share, self.cap_day, daily, at,
+            float(low), float(high), float(end), float(prices.get(LATER_DAYS, 0.0)),
+            float(prices.get(DAY_END, end)), float(prices.get(WINDOW_END_HIGH, end)),
+            TODAY_CAUTION, LATER_CAUTION, keep,
+        )  # fmt: skip
+        return keep if kept else None
+
     def _lean(self, scorer: Any, lead: Lead) -> tuple[Any, int, NDI] | None:
         """A batch that holds ``lead`` and gives its log-odds before calibration
         (``ModelBatchScores.shrunk_at``), the lead's row and each roster rep's column
@@ -547,6 +607,22 @@ class FastLane:
             found = self.scorer_cols = (scorer, cols)
         scorer.hits += 1
         return batch, row, found[1]
+
+
+def _candidates(
+    ids: list[str], p: NDF, price: NDF, order: NDI, chosen: int
+) -> tuple[Candidate, ...]:
+    """``decision_candidates(ids, p, price, dist, chosen, None)`` given the first
+    ``TOP_CANDIDATES`` of its order (``fast_kernels.choose``'s): the chosen rep first, then
+    the best others, each with its score ``p - price`` (elementwise: the same bits)."""
+    picked = [chosen, *[i for i in order.tolist() if i != chosen][: TOP_CANDIDATES - 1]]
+    ps, prs = p[picked], price[picked]
+    return tuple(
+        Candidate(ids[i], p_i, price_i, score_i, None)
+        for i, p_i, price_i, score_i in zip(
+            picked, ps.tolist(), prs.tolist(), (ps - prs).tolist(), strict=True
+        )
+    )
 
 
 def _confidence(
