@@ -357,3 +357,41 @@ def test_a_busy_pool_is_repriced_by_yesterdays_volume(
     assert busy_solves < len(solves)
     assert flat == route_batch(leads, inputs, history=history, refresh_every=every,
                                refreshes_per_day=None)  # fmt: skip
+
+
+def test_average_rows_scored_ahead_are_the_one_lead_scores_bit_for_bit(
+    world: Any, model: Any
+) -> None:
+    """``candidates_at`` lead after lead with the same candidates for runs of leads (as the
+    router between two caps reached): the average rep at their mean time is scored for the
+    next leads at once (``AHEAD``), each the one-lead scores' bits, in fewer calls."""
+    from leadpilot.model.scoring import AHEAD
+
+    leads = leads_from_frame(world.new_leads)[:45]
+    ids = list(world.active_rep_ids)
+    rng = np.random.default_rng(11)
+    typical = rng.uniform(0.5, 30.0, len(ids))
+    batch = model.score_batch(leads, ids, expected_response_hours=typical)
+    speculate = batch._speculate
+    calls: list[int] = []
+
+    def counted(row: int, mean: float) -> Any:
+        calls.append(row)
+        return speculate(row, mean)
+
+    batch._speculate = counted
+    cols: list[int] = []
+    for row, lead in enumerate(leads):
+        if row % 6 == 0 or not cols:  # a cap reached: other candidates, another mean
+            k = int(rng.integers(1, len(ids)))
+            cols = sorted(int(c) for c in rng.choice(len(ids), size=k, replace=False))
+        hours = typical[cols].copy()
+        if row % 4 == 3:  # a backlog: one rep's time moved (its pair re-scored too)
+            hours[0] += 1.5
+        one = model.score_candidates(lead, [ids[c] for c in cols], expected_response_hours=hours)
+        got = batch.candidates_at(row, cols, hours)
+        assert np.array_equal(got.p, one.p)
+        assert got.confidence == one.confidence
+        assert np.array_equal(got.draws, one.draws)
+    assert AHEAD > 1
+    assert 0 < len(calls) < len(leads) * 0.75  # most leads found their row scored ahead

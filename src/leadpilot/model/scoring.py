@@ -42,6 +42,9 @@ __all__ = [
 
 # Below this many rows one thread is faster: OpenMP spin-waits cost more than they save.
 _PARALLEL_ROWS = 20_000
+# An average-rep row scored for one lead at a mean response time is scored with the next
+# leads' at the same mean (see ``ModelBatchScores._speculate``).
+AHEAD = 8
 
 
 def raw_log_odds(
@@ -474,6 +477,8 @@ class ModelBatchScores:
         mean = float(np.add.reduce(ttc)) / ttc.shape[0] if finite else _mean_or_nan(ttc)
         same_mean = mean == self._full_mean or (math.isnan(mean) and math.isnan(self._full_mean))
         cached = None if same_mean else self._avg_cache.get((row, mean))
+        if cached is None and not same_mean and self._pre is not None:
+            cached = self._speculate(row, mean)
         if not len(moved) and (same_mean or cached is not None):
             return self._Z[:, row, idx], self._average(row, idx)
         # the moved pairs' rows, then the average rep's when it is not known: the batch's
@@ -500,6 +505,28 @@ class ModelBatchScores:
             avg_z = self._avg_cache[(row, mean)] = new[:, len(moved)].copy()
             self.average_rows_scored += 1
         return Z, avg_z
+
+    def _speculate(self, row: int, mean: float) -> NDF:
+        """The average rep's log-odds of lead ``row`` at response time ``mean`` (models,),
+        scored with the next ``AHEAD - 1`` leads' of the batch at the same mean in one
+        call, all cached: the batch router asks for the leads in row order, and the
+        candidates' mean time stays the same until a rep reaches a cap or a backlog moves,
+        so most next leads find theirs (a miss costs one row of the call). Each row is
+        scored on its own (the kept categorical part plus its numeric part and trees): the
+        bits of scoring it alone."""
+        stop = min(row + AHEAD, self._Z.shape[1])
+        rows = [r for r in range(row, stop) if r == row or (r, mean) not in self._avg_cache]
+        idx = np.asarray(rows, dtype=np.int64)
+        X = self._avg_rows[idx]  # fancy index: a copy
+        X[:, self._ttc_pos] = mean
+        assert self._pre is not None
+        z = self._fitted.glm.add_numeric(self._pre[:, idx, self._n], X)  # a copy too
+        for booster in self._fitted.boosters:
+            z += few_rows_raw(booster, X)[None, :]
+        for j, r in enumerate(rows):
+            self._avg_cache[(r, mean)] = z[:, j].copy()
+        self.average_rows_scored += len(rows)
+        return self._avg_cache[(row, mean)]
 
     def _log_odds(self, row: int, where: NDI, rows: NDF) -> NDF:
         """``raw_log_odds`` of ``rows``, lead ``row``'s rows of columns ``where`` (``n``: the
