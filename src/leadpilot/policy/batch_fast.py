@@ -4,9 +4,12 @@ For a lead that reaches a pool with the ``predictive`` strategy and ``round_robi
 fallback (no ownership hold, someone eligible in the first pool, a confidence at or above
 ``min_confidence``), :class:`FastLane` screens the roster, prices, scores and chooses with
 numpy over arrays that mirror the routing state (each rep's daily count on its local day,
-open leads, the pool's rotation credits), instead of ``route``'s per-rep Python. Every other
-lead, and every policy the lane does not cover (shadow mode, development shares, switchback
-holdouts, value objectives, other strategies, no roster memo),
+open leads, the pool's rotation credits), instead of ``route``'s per-rep Python. A pool
+with the plain ``round_robin`` or ``load_balanced`` strategy (and the plain ``round_robin``
+fallback) is screened the same way and chooses by the rotation and the mirrored counts,
+with or without a scorer. Every other lead, and every policy the lane does not cover
+(shadow mode, development shares, switchback holdouts, value objectives in predictive
+pools, other strategies, no roster memo),
 goes to ``route`` as before, and :meth:`FastLane.decide` says so by returning ``None``
 before it draws from the random generator or touches the state.
 
@@ -22,6 +25,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -38,7 +42,7 @@ from leadpilot.policy.fairness import WINDOW_END, fair_shares
 from leadpilot.policy.holds import hold_for
 from leadpilot.policy.inputs import RouterInputs
 from leadpilot.policy.lead_history import LeadHistory
-from leadpilot.policy.policy_file import Pool
+from leadpilot.policy.policy_file import Lane, Pool
 from leadpilot.policy.pool_load import PoolLoad
 from leadpilot.policy.pricer import ShadowPricer, pool_prices
 from leadpilot.policy.registry import STRATEGIES
@@ -49,11 +53,13 @@ from leadpilot.policy.router import (
     lead_front,
     select_pool,
 )
+from leadpilot.policy.scoring import LeadView, Qualification
 from leadpilot.policy.state import InMemoryState
+from leadpilot.policy.strategies.load_balanced import LoadBalanced
 from leadpilot.policy.strategies.predictive import Predictive, guard_mask, team_median
 from leadpilot.policy.strategies.rotation import argmax_distribution
 from leadpilot.policy.strategies.round_robin import RoundRobin
-from leadpilot.schema import Decision, Lead, Rep
+from leadpilot.schema import Candidate, Decision, Lead, Rep
 
 __all__ = ["FastLane"]
 
@@ -158,6 +164,8 @@ class FastLane:
         self.windows: dict[str, tuple[date, NDF]] = {}
         self.loads: dict[str, tuple[list[Rep], NDF, NDF]] = {}
         self.snapshots: dict[str, tuple[object, object]] = {}
+        # whether predictive pools are decided here (see ``build``)
+        self.predictive = False
 
     @classmethod
     def build(cls, inputs: RouterInputs, state: Any) -> FastLane | None:
@@ -171,14 +179,20 @@ class FastLane:
             or policy.mode != "live"
             or policy.development
             or predictive.holdout_design != "per_lead"
-            or not predictive.shadow_prices
-            or policy.objective != "conversions"
-            or inputs.scorer is None
             or inputs.roster_memo() is None
-            or not any(_covered(pool) for pool in policy.pools)
         ):
             return None
-        return cls(inputs, state)
+        # predictive pools need the scorer and the shadow prices of the conversions objective
+        priced = (
+            predictive.shadow_prices
+            and policy.objective == "conversions"
+            and inputs.scorer is not None
+        )
+        if not any((priced and _covered(pool)) or _rotated(pool) for pool in policy.pools):
+            return None
+        lane = cls(inputs, state)
+        lane.predictive = priced
+        return lane
 
     # -- the state mirrors ---------------------------------------------------------------
 
@@ -340,12 +354,12 @@ class FastLane:
         inputs: RouterInputs,
         now: datetime,
         rng: np.random.Generator,
-        pricer: ShadowPricer,
+        pricer: ShadowPricer | None,
         step_of: Callable[[Pool], int | None],
     ) -> tuple[Decision | None, RouterInputs]:
-        """``route_repriced``'s decision for ``lead`` at ``now`` and the inputs with the
-        prices it read, or ``(None, inputs)`` when the lead needs ``route`` (nothing drawn
-        from ``rng``, nothing written)."""
+        """``route_repriced``'s decision for ``lead`` at ``now`` (``route``'s when there is
+        no ``pricer``) and the inputs with the prices it read, or ``(None, inputs)`` when
+        the lead needs ``route`` (nothing drawn from ``rng``, nothing written)."""
         policy = inputs.policy
         if policy is not self.policy or inputs.reps is not self.roster:
             return None, inputs
@@ -353,7 +367,10 @@ class FastLane:
         if not lane.assign or hold_for(match, policy.holds, now) is not None:
             return None, inputs
         pool, pool_reasons = select_pool(view, policy)
-        if pool is None or not _covered(pool):
+        if pool is None:
+            return None, inputs
+        rotated = _rotated(pool)
+        if not rotated and (pricer is None or not self.predictive or not _covered(pool)):
             return None, inputs
         static = self._static(pool, view)
         if static is None:
@@ -379,9 +396,151 @@ class FastLane:
                     code[i] = k
         code = np.where(passing, code, static)
         eligible = np.flatnonzero(code == 0)
-        n = len(eligible)
-        if not n:
+        if not len(eligible):
             return None, inputs  # overflow pools, the soonest shift, the fallback owner
+        front = _Front(lead, now, view, qualification, lane, pool, pool_reasons, code, eligible)
+        if rotated:
+            return self._rotation(front, daily, rng), inputs
+        assert pricer is not None
+        return self._predictive(front, inputs, daily, rng, pricer, step_of)
+
+    def _rotation(self, front: _Front, daily: NDF, rng: np.random.Generator) -> Decision | None:
+        """``_choose`` for a ``round_robin`` or ``load_balanced`` pool with the plain
+        ``round_robin`` fallback: the rotation's oldest turn among the eligible (and, load
+        balanced, the fewest open leads, then fewest today, then that turn), no scores."""
+        pool, eligible = front.pool, front.eligible
+        rotation = self._credits(pool.name)
+        if rotation is None:
+            return None
+        credits, served = rotation
+        turns = credits[eligible]
+        fallback_idx = int(np.argmin(turns))  # ``rotation_pick``: the first of the oldest
+        n = len(eligible)
+        name = STRATEGIES.get(pool.strategy).name
+        if name == "load_balanced":
+            # ``load_balanced_pick``: min of (open, today, turn, place) tuples; lexsort is
+            # stable, so equal keys keep the places' order (its last key is the first)
+            pick = int(np.lexsort((turns, daily[eligible], self.open[eligible]))[0])
+        else:
+            pick = fallback_idx
+        dist = np.zeros(n)
+        dist[pick] = 1.0
+        policy = self.policy
+        explore, holdout = policy.predictive.explore, policy.predictive.holdout
+        u_holdout, u_explore, u_pick = rng.random(), rng.random(), rng.random()
+        reasons = self._reasons(front)
+        reasons.append(name.upper())  # the strategy's reason (``one_rep``)
+        strategy = pool.strategy
+        if u_holdout < holdout:
+            chosen = fallback_idx
+            reasons.append("HOLDOUT")
+            strategy = pool.fallback
+        elif u_explore < explore:
+            chosen = min(int(u_pick * n), n - 1)
+            reasons.append("EXPLORE")
+        else:
+            chosen = pick  # ``draw_index`` of a one-hot ``dist``
+        ids = self.ids[eligible].tolist()
+        return self._decision(
+            front,
+            chosen,
+            strategy=strategy,
+            reasons=reasons,
+            candidates=decision_candidates(ids, None, dist, dist, chosen, None),
+            # ``route``'s live_dist at ``chosen``: the same float steps
+            propensity=holdout * (1.0 if chosen == fallback_idx else 0.0)
+            + (1 - holdout) * (explore / n + (1 - explore) * float(dist[chosen])),
+            served=served,
+        )
+
+    def _reasons(self, front: _Front) -> list[str]:
+        """The reasons ``route`` gives before the strategy's: lane, grade, hot lane, pool,
+        territory, the reps skipped at a cap."""
+        lane, pool, lead = front.lane, front.pool, front.lead
+        reasons = [f"LANE:{lane.name}", f"GRADE:{front.qualification.grade}"]
+        if lane.require_available_now:
+            reasons.append("HOT_LANE")
+        reasons += front.pool_reasons
+        if pool.eligibility.setting("territory"):
+            where = lead.region or lead.country or lead.state
+            if where:
+                reasons.append(f"TERRITORY:{where}")
+        code = front.code
+        capped = np.flatnonzero((code == _DAILY) | (code == _OPEN))
+        if len(capped):
+            reasons += self.skip_reason[capped].tolist()
+        return reasons
+
+    def _decision(
+        self,
+        front: _Front,
+        chosen: int,
+        *,
+        strategy: str,
+        reasons: list[str],
+        candidates: tuple[Candidate, ...],
+        propensity: float,
+        served: float,
+        p_convert: float | None = None,
+        confidence: float | None = None,
+        model_version: str | None = None,
+    ) -> Decision:
+        """``route``'s decision giving the lead to the ``chosen``-th eligible rep."""
+        lane, now, code, policy = front.lane, front.now, front.code, self.policy
+        rep = self.roster[int(front.eligible[chosen])]
+        excluded = np.flatnonzero(code)
+        names = self.code_names
+        exclusions = dict(
+            zip(self.ids[excluded].tolist(), [names[c] for c in code[excluded].tolist()],
+                strict=True)
+        )  # fmt: skip
+        minutes = lane.sla_minutes
+        if not minutes:
+            deadline = None
+        elif lane.sla_clock == "business":
+            deadline = add_business_minutes(rep, now, minutes)
+        else:
+            deadline = now + timedelta(minutes=minutes)
+        view = front.view
+        derived = view.derived
+        return Decision(
+            lead_id=front.lead.lead_id,
+            rep_id=rep.rep_id,
+            pool=front.pool.name,
+            lane=lane.name,
+            strategy=strategy,
+            reasons=tuple(reasons),
+            decided_at=now,
+            candidates=candidates,
+            exclusions=exclusions,
+            p_convert=p_convert,
+            confidence=confidence,
+            propensity=propensity,
+            model_version=model_version,
+            policy_version=policy.policy_hash,
+            sla_deadline=deadline,
+            mode=policy.mode,
+            fit_score=derived.get("fit"),
+            intent_score=derived.get("intent"),
+            grade=derived.get("grade"),
+            rep_local_day=local_day(rep, now),
+            rotation_update={rep.rep_id: (served if np.isfinite(served) else 0.0) + 1.0},
+            segment=view.get("segment"),
+        )
+
+    def _predictive(
+        self,
+        front: _Front,
+        inputs: RouterInputs,
+        daily: NDF,
+        rng: np.random.Generator,
+        pricer: ShadowPricer,
+        step_of: Callable[[Pool], int | None],
+    ) -> tuple[Decision | None, RouterInputs]:
+        """``route_repriced``'s choice in a ``predictive`` pool (``round_robin`` fallback)."""
+        policy, pool, lead, now = self.policy, front.pool, front.lead, front.now
+        eligible = front.eligible
+        n = len(eligible)
         # the strategy's inputs: prices (refreshed as ``route_repriced`` would), rotation
         cadence = step_of(pool)
         scorer = inputs.scorer
@@ -460,17 +619,7 @@ class FastLane:
             return None, inputs  # the fallback decides: ``route`` writes that decision
         explore, holdout = policy.predictive.explore, policy.predictive.holdout
         u_holdout, u_explore, u_pick = rng.random(), rng.random(), rng.random()
-        reasons = [f"LANE:{lane.name}", f"GRADE:{qualification.grade}"]
-        if lane.require_available_now:
-            reasons.append("HOT_LANE")
-        reasons += pool_reasons
-        if pool.eligibility.setting("territory"):
-            where = lead.region or lead.country or lead.state
-            if where:
-                reasons.append(f"TERRITORY:{where}")
-        capped = np.flatnonzero((code == _DAILY) | (code == _OPEN))
-        if len(capped):
-            reasons += self.skip_reason[capped].tolist()
+        reasons = self._reasons(front)
         reasons.append("PREDICTIVE")
         if guard:
             reasons.append("FAIRNESS_GUARD")
@@ -485,47 +634,19 @@ class FastLane:
         else:
             # one best rep (the rule): ``draw_index`` of a one-hot ``dist`` is its index
             chosen = winner if winner is not None else draw_index(dist, u_pick)
-        k = int(eligible[chosen])
-        rep = self.roster[k]
-        excluded = np.flatnonzero(code)
-        names = self.code_names
-        exclusions = dict(
-            zip(self.ids[excluded].tolist(), [names[c] for c in code[excluded].tolist()],
-                strict=True)
-        )  # fmt: skip
-        minutes = lane.sla_minutes
-        if not minutes:
-            deadline = None
-        elif lane.sla_clock == "business":
-            deadline = add_business_minutes(rep, now, minutes)
-        else:
-            deadline = now + timedelta(minutes=minutes)
-        derived = view.derived
-        decision = Decision(
-            lead_id=lead.lead_id,
-            rep_id=rep.rep_id,
-            pool=pool.name,
-            lane=lane.name,
+        decision = self._decision(
+            front,
+            chosen,
             strategy=strategy,
-            reasons=tuple(reasons),
-            decided_at=now,
+            reasons=reasons,
             candidates=decision_candidates(ids, p, price, dist, chosen, None),
-            exclusions=exclusions,
-            p_convert=float(p[chosen]),
-            confidence=confidence,
             # ``route``'s live_dist at ``chosen``: elementwise numpy = the same float steps
             propensity=holdout * (1.0 if chosen == fallback_idx else 0.0)
             + (1 - holdout) * (explore / n + (1 - explore) * float(dist[chosen])),
+            served=served,
+            p_convert=float(p[chosen]),
+            confidence=confidence,
             model_version=version,
-            policy_version=policy.policy_hash,
-            sla_deadline=deadline,
-            mode=policy.mode,
-            fit_score=derived.get("fit"),
-            intent_score=derived.get("intent"),
-            grade=derived.get("grade"),
-            rep_local_day=local_day(rep, now),
-            rotation_update={rep.rep_id: (served if np.isfinite(served) else 0.0) + 1.0},
-            segment=view.get("segment"),
         )
         return decision, inputs
 
@@ -617,6 +738,37 @@ def _zone_day(rep: Any, now: datetime, now_us: int) -> tuple[int, int]:
     shift = offset // _US
     midnight = ((now_us + shift) // _DAY_US + 1) * _DAY_US - shift
     return day, min(now_us + _HOUR_US, midnight)
+
+
+def _rotated(pool: Pool) -> bool:
+    """Whether the pool's strategy is the built-in plain ``round_robin`` or
+    ``load_balanced`` with the plain ``round_robin`` as fallback (no scores, no prices)."""
+    main, fallback = STRATEGIES.get(pool.strategy), STRATEGIES.get(pool.fallback)
+    return (
+        type(main) in (RoundRobin, LoadBalanced)
+        and main.name in ("round_robin", "load_balanced")
+        and not main.weighted
+        and type(fallback) is RoundRobin
+        and not fallback.weighted
+        and fallback.name == "round_robin"
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class _Front:
+    """What the lane found about one lead before its pool's strategy chooses: its view,
+    grade and lane, the pool (and its reasons), each rep's exclusion code (0: eligible)
+    and the eligible reps' places in the roster."""
+
+    lead: Lead
+    now: datetime
+    view: LeadView
+    qualification: Qualification
+    lane: Lane
+    pool: Pool
+    pool_reasons: list[str]
+    code: NDI
+    eligible: NDI
 
 
 def _covered(pool: Pool) -> bool:
