@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import given, note, settings
 from hypothesis import strategies as st
 from test_router_properties import INDUSTRIES, rosters, streams
 
@@ -300,7 +300,8 @@ def test_fast_lane_decides_rotation_pools_as_route(
 ) -> None:
     """Round-robin and load-balanced pools (with and without a scorer, so with and without
     shadow prices for other pools) are decided by the fast lane as ``route`` decides them,
-    and each lane decision is the strategy's rule recomputed from the decisions before it:
+    off shift too (the reps whose shift starts soonest, ``NEXT_SHIFT``), and each lane
+    decision is the strategy's rule recomputed from the decisions before it:
     the rotation's oldest turn among the eligible reps (never served first, then roster
     order), and for load balancing the fewest open leads, then fewest today, then that."""
     policy = _rotation_policy(strategy, holdout, territory, hours)
@@ -319,16 +320,15 @@ def test_fast_lane_decides_rotation_pools_as_route(
     by_id = {r.rep_id: r for r in reps}
     place = {r.rep_id: i for i, r in enumerate(reps)}
     turns: dict[str, dict[str, int]] = {}  # per pool, each rep's latest turn (decision index)
-    placed = 0
+    placed = shifts = 0
     for k, d in enumerate(got):
         if d.rep_id is None or d.strategy not in ("round_robin", "load_balanced"):
             continue
         turn = turns.setdefault(d.pool or "", {})
-        if any(r.startswith(("NEXT_SHIFT", "OVERFLOW")) for r in d.reasons):
-            turn[d.rep_id] = k  # ``route``'s own paths: a turn all the same
-            continue
         placed += 1
-        # both pools hold every rep: the active ones not excluded are the eligible
+        shifts += any(r.startswith("NEXT_SHIFT") for r in d.reasons)
+        # both pools hold every rep: the active ones not excluded are the eligible (those
+        # on shift, or off shift those whose shift starts soonest: NEXT_SHIFT)
         eligible = [r.rep_id for r in reps if r.active and r.rep_id not in d.exclusions]
         rr_key = {r: (turn.get(r, -1), place[r]) for r in eligible}
         if d.strategy == "round_robin":
@@ -345,3 +345,4 @@ def test_fast_lane_decides_rotation_pools_as_route(
             assert key[d.rep_id] == min(key.values())
         turn[d.rep_id] = k
     assert seen["fast"] >= placed  # every such lead was the lane's
+    note(f"{placed} placed by the rule, {shifts} of them before the shift")

@@ -33,7 +33,13 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy.special import ndtr
 
-from leadpilot.policy.availability import is_away, is_working, local_day, rep_zone
+from leadpilot.policy.availability import (
+    is_away,
+    is_working,
+    local_day,
+    next_working_start,
+    rep_zone,
+)
 from leadpilot.policy.batch_scores import PrecomputedScorer
 from leadpilot.policy.business_time import add_business_minutes
 from leadpilot.policy.confidence import choice_confidence
@@ -396,9 +402,22 @@ class FastLane:
                     code[i] = k
         code = np.where(passing, code, static)
         eligible = np.flatnonzero(code == 0)
+        shift_start = None
         if not len(eligible):
-            return None, inputs  # overflow pools, the soonest shift, the fallback owner
-        front = _Front(lead, now, view, qualification, lane, pool, pool_reasons, code, eligible)
+            # a rotation pool without overflow pools: the reps whose shift starts soonest
+            # (``_soonest_shift``); else overflow pools, the fallback owner: ``route``
+            if not (rotated and not pool.overflow and lane.working_hours
+                    and lane.off_shift_action == "soonest"):  # fmt: skip
+                return None, inputs
+            soonest = self._soonest(code, daily, now)
+            if soonest is None:
+                return None, inputs
+            eligible, shift_start = soonest
+            code = code.copy()
+            code[eligible] = 0  # no longer excluded
+        front = _Front(
+            lead, now, view, qualification, lane, pool, pool_reasons, code, eligible, shift_start
+        )
         if rotated:
             return self._rotation(front, daily, rng), inputs
         assert pricer is not None
@@ -453,6 +472,30 @@ class FastLane:
             served=served,
         )
 
+    def _soonest(self, code: NDI, daily: NDF, now: datetime) -> tuple[NDI, datetime] | None:
+        """``_soonest_shift``: among the reps kept out only by their working hours (neither
+        at a cap nor away: ``availability_block`` without working hours), those whose next
+        shift starts first (roster order) and that start; ``None`` when there are none."""
+        free = (code == _OUTSIDE) & (daily < self.cap_day) & (self.open < self.cap_open)
+        if not free.any():
+            return None
+        first: datetime | None = None
+        soonest: list[int] = []
+        for members in self.shifts.values():
+            waiting = [i for i in members if free[i]]
+            if not waiting:
+                continue
+            start = next_working_start(self.roster[waiting[0]], now)
+            if start is None:
+                continue
+            if first is None or start < first:
+                first, soonest = start, waiting
+            elif start == first:
+                soonest += waiting
+        if first is None:
+            return None
+        return np.array(sorted(soonest), dtype=np.int64), first
+
     def _reasons(self, front: _Front) -> list[str]:
         """The reasons ``route`` gives before the strategy's: lane, grade, hot lane, pool,
         territory, the reps skipped at a cap."""
@@ -494,13 +537,17 @@ class FastLane:
             zip(self.ids[excluded].tolist(), [names[c] for c in code[excluded].tolist()],
                 strict=True)
         )  # fmt: skip
+        # the SLA clock starts at the shift's start for a rep assigned before it
+        start = now if front.shift_start is None else max(now, front.shift_start)
+        if front.shift_start is not None:
+            reasons.append(f"NEXT_SHIFT:{rep.rep_id}")
         minutes = lane.sla_minutes
         if not minutes:
             deadline = None
         elif lane.sla_clock == "business":
-            deadline = add_business_minutes(rep, now, minutes)
+            deadline = add_business_minutes(rep, start, minutes)
         else:
-            deadline = now + timedelta(minutes=minutes)
+            deadline = start + timedelta(minutes=minutes)
         view = front.view
         derived = view.derived
         return Decision(
@@ -769,6 +816,7 @@ class _Front:
     pool_reasons: list[str]
     code: NDI
     eligible: NDI
+    shift_start: datetime | None = None  # the eligible reps' shift starts then (soonest)
 
 
 def _covered(pool: Pool) -> bool:
