@@ -7,9 +7,11 @@ numpy over arrays that mirror the routing state (each rep's daily count on its l
 open leads, the pool's rotation credits), instead of ``route``'s per-rep Python. A pool
 with the plain ``round_robin`` or ``load_balanced`` strategy (and the plain ``round_robin``
 fallback) is screened the same way and chooses by the rotation and the mirrored counts,
-with or without a scorer. Every other lead, and every policy the lane does not cover
-(shadow mode, development shares, switchback holdouts, value objectives in predictive
-pools, other strategies, no roster memo),
+with or without a scorer. With nobody on shift in a pool without overflow pools, in a lane
+that assigns the reps whose shift starts soonest, those reps are the eligible (``route``'s
+``NEXT_SHIFT``). Every other lead, and every policy the lane does not cover (shadow mode,
+development shares, switchback holdouts, value objectives in predictive pools, other
+strategies, no roster memo),
 goes to ``route`` as before, and :meth:`FastLane.decide` says so by returning ``None``
 before it draws from the random generator or touches the state.
 
@@ -404,10 +406,9 @@ class FastLane:
         eligible = np.flatnonzero(code == 0)
         shift_start = None
         if not len(eligible):
-            # a rotation pool without overflow pools: the reps whose shift starts soonest
+            # a pool without overflow pools: the reps whose shift starts soonest
             # (``_soonest_shift``); else overflow pools, the fallback owner: ``route``
-            if not (rotated and not pool.overflow and lane.working_hours
-                    and lane.off_shift_action == "soonest"):  # fmt: skip
+            if pool.overflow or not (lane.working_hours and lane.off_shift_action == "soonest"):
                 return None, inputs
             soonest = self._soonest(code, daily, now)
             if soonest is None:
