@@ -5,9 +5,10 @@ oracle, as fast as a table lookup: the trained model's own scoring time is bench
 the model). Each of the new leads is routed with the default policy (predictive, shadow
 prices, fairness band), committing each decision to an in-memory state. The headline is the
 service's way (what issue 16's decision-latency target is about): prices refreshed off the
-request path in a one-process solver pool, a decision reading the pool's latest prices while
-a refresh runs, the first prices solved before the first lead as the service's start-up
-does, and the lead's pool screened once (``route_priced``, what ``Snapshot.route`` calls).
+request path in the service's one-process solver pool (``solver_pool``: spawned, at a lower
+CPU priority), a decision reading the pool's latest prices while a refresh runs, the first
+prices solved before the first lead as the service's start-up does, and the lead's pool
+screened once (``route_priced``, what ``Snapshot.route`` calls).
 For comparison: prices refreshed inline (as ``route-batch`` does; a decision may wait for an
 LP) and fairness prices only. The floor, measured in the same run on the same leads:
 scoring the candidate rows with the same scorer, and committing one decision row to SQLite
@@ -26,7 +27,6 @@ import resource
 import sqlite3
 import tempfile
 import time
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -42,7 +42,7 @@ from leadpilot.policy import (
     route,
     router_inputs,
 )
-from leadpilot.policy.pricer import route_priced
+from leadpilot.policy.pricer import route_priced, solver_pool
 from leadpilot.policy.pricing import warm_up_solver
 from leadpilot.synth import generate_world
 
@@ -66,7 +66,8 @@ def main() -> None:
     for what, ms in (("scoring the candidate rows", scoring), ("one committed row", writing)):
         print(f"floor, {what}: median {np.median(ms):.2f} ms, p99 {np.percentile(ms, 99):.2f} ms")
     for label in ("prices off the request path", "shadow prices inline", "fairness prices only"):
-        solver = ProcessPoolExecutor(max_workers=1) if label.endswith("path") else None
+        # the service's solver: one spawned process below this one's priority
+        solver = solver_pool() if label.endswith("path") else None
         pricer = None if label.startswith("fairness") else ShadowPricer(demand, solver=solver)
         state = InMemoryState()
         rng = np.random.default_rng(0)
