@@ -19,9 +19,9 @@ from test_router_properties import INDUSTRIES, rosters, streams
 from leadpilot.ingest import leads_from_frame, reps_from_frame
 from leadpilot.policy import InMemoryState, default_policy, parse_policy, router_inputs
 from leadpilot.policy import batch_fast as fast_module
-from leadpilot.policy.availability import local_day
+from leadpilot.policy.availability import is_working, local_day
 from leadpilot.policy.batch import route_batch
-from leadpilot.policy.batch_fast import _confidence, _zone_day
+from leadpilot.policy.batch_fast import _confidence, _working_until, _zone_day
 from leadpilot.policy.confidence import choice_confidence
 from leadpilot.policy.eligibility import covers_territory
 from leadpilot.policy.table_scorer import TableScorer
@@ -102,6 +102,40 @@ def test_zone_day_holds_until_the_instant_it_names(zone: str, minutes: int, with
         assert local_day(rep, moment).toordinal() == day
         # the same date read in the rep's zone directly (an independent reading)
         assert moment.astimezone(ZoneInfo(zone)).date().toordinal() == day
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    zone=st.sampled_from(ZONES),
+    hours=st.sampled_from(
+        [
+            None,
+            "Mon-Fri 09:00-17:00",
+            "Mon-Thu 08:30-12:00; Fri 13:15-23:59",
+            "Sat-Sun 00:00-02:00, Mon 22:00-23:30",
+        ]
+    ),
+    seconds=st.integers(0, 3600 * 24 * 365 * 3),
+    within=st.floats(0.0, 1.0),
+)
+def test_working_answer_holds_until_the_instant_it_names(
+    zone: str, hours: str | None, seconds: int, within: float
+) -> None:
+    """``is_working`` answers as at the start at every instant before ``_working_until``'s
+    (checked at a random one and the last microsecond, DST changes included)."""
+    rep = Rep("r", timezone=zone, working_hours=hours)
+    start = datetime(2024, 1, 1, tzinfo=UTC) + timedelta(seconds=seconds, microseconds=seconds % 7)
+    start_us = (start - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(microseconds=1)
+    until = _working_until(rep, start, start_us)
+    assert until > start_us
+    answer = is_working(rep, start)
+    span = min(until, start_us + 10 * 86_400_000_000) - start_us - 1
+    for offset in (int(span * within), span):
+        assert is_working(rep, start + timedelta(microseconds=offset)) == answer
+    # the same answer read from the rep's wall clock directly (an independent reading)
+    local = start.astimezone(ZoneInfo(zone))
+    if hours == "Mon-Fri 09:00-17:00":
+        assert answer == (local.weekday() < 5 and 9 <= local.hour < 17)
 
 
 def _policy(fallback: str, explore: float, holdout: float, territory: bool, hours: bool,

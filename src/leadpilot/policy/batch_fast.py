@@ -28,7 +28,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 import numpy as np
@@ -36,10 +36,12 @@ from numpy.typing import NDArray
 from scipy.special import ndtr
 
 from leadpilot.policy.availability import (
+    ALWAYS,
     is_away,
     is_working,
     local_day,
     next_working_start,
+    parse_working_hours,
     rep_zone,
 )
 from leadpilot.policy.batch_scores import PrecomputedScorer
@@ -79,6 +81,7 @@ _US = timedelta(microseconds=1)
 _HOUR = timedelta(hours=1)
 _HOUR_US = 3_600_000_000
 _DAY_US = 86_400_000_000
+_FOREVER = 2**62  # an instant (microseconds) after every lead
 _NO_HISTORY = LeadHistory()
 # exclusion codes the lane writes itself; static codes (pool, activity, rules) follow
 _DAILY, _OPEN, _OUTSIDE = 1, 2, 3
@@ -129,6 +132,8 @@ class FastLane:
         for i, rep in enumerate(roster):
             self.shifts.setdefault((rep.working_hours, rep.timezone), []).append(i)
             self.zones.setdefault(rep.timezone or "UTC", []).append(i)
+        # per shift: the span (microseconds, from, until) over which its answer holds
+        self.shift_spans: list[tuple[int, int, bool]] = [(0, 0, False)] * len(self.shifts)
         self.zone_of = np.empty(n, dtype=np.int64)
         self.zone_rep = []
         for k, members in enumerate(self.zones.values()):
@@ -389,8 +394,9 @@ class FastLane:
         code = np.where(self.open >= self.cap_open, _OPEN, 0)
         code[daily >= self.cap_day] = _DAILY
         if lane.working_hours or lane.require_available_now:
-            for members in self.shifts.values():
-                if not is_working(self.roster[members[0]], now):
+            now_us = _micros(now)
+            for j, members in enumerate(self.shifts.values()):
+                if not self._working(j, members[0], now, now_us):
                     code[members] = _OUTSIDE
         passing = static == 0
         for i in self.may_be_away:
@@ -472,6 +478,17 @@ class FastLane:
             + (1 - holdout) * (explore / n + (1 - explore) * float(dist[chosen])),
             served=served,
         )
+
+    def _working(self, k: int, i: int, now: datetime, now_us: int) -> bool:
+        """``is_working(roster[i], now)`` for the ``k``-th shift (rep ``i`` one of its
+        members), remembered over the span in which it cannot change (``_working_until``)."""
+        since, until, working = self.shift_spans[k]
+        if since <= now_us < until:
+            return working
+        rep = self.roster[i]
+        working = is_working(rep, now)
+        self.shift_spans[k] = (now_us, _working_until(rep, now, now_us), working)
+        return working
 
     def _soonest(self, code: NDI, daily: NDF, now: datetime) -> tuple[NDI, datetime] | None:
         """``_soonest_shift``: among the reps kept out only by their working hours (neither
@@ -771,6 +788,31 @@ def _argmax(score: NDF) -> tuple[NDF, int | None]:
     dist = argmax_distribution(score)
     top = np.flatnonzero(dist)
     return dist, (int(top[0]) if len(top) == 1 else None)
+
+
+def _working_until(rep: Any, now: datetime, now_us: int) -> int:
+    """The instant (microseconds) until which ``is_working(rep, t)`` equals its answer at
+    ``now`` for every ``t`` from ``now``: the next start or end of a working window on the
+    rep's local day (or local midnight), or an hour on, whichever comes first, when the
+    zone's UTC offset is the same now and an hour on (then the local clock runs evenly in
+    between, as ``_zone_day`` reads it, and no comparison of the local time with a window's
+    edge can flip before the next edge); else only ``now``."""
+    hours = parse_working_hours(rep.working_hours)
+    if hours is ALWAYS:
+        return _FOREVER
+    zone = rep_zone(rep)
+    local = now.astimezone(zone)
+    offset = local.utcoffset()
+    if offset is None or offset != (now.astimezone(UTC) + _HOUR).astimezone(zone).utcoffset():
+        return now_us + 1
+    t = local.time()
+    edges = [x for window in hours.windows[local.weekday()] for x in window if x > t]
+    wall = local.replace(tzinfo=None)
+    if edges:
+        edge = datetime.combine(wall.date(), min(edges))
+    else:
+        edge = datetime.combine(wall.date() + timedelta(days=1), time(0))
+    return min(now_us + _HOUR_US, now_us + (edge - wall) // _US)
 
 
 def _zone_day(rep: Any, now: datetime, now_us: int) -> tuple[int, int]:
