@@ -11,6 +11,14 @@ DIR to use a trained model instead). Requests are sent open-loop at --rate per s
 pool of client threads; latency is measured from each request's scheduled send time, so a
 server that falls behind is charged for the queueing it causes. Caps are scaled up so the
 whole run routes (a queued lead is cheaper to decide than a routed one).
+
+The service's clock is pinned (``--at``): it starts at a fixed UTC instant, by default
+Wednesday 2026-12-02 16:00 UTC (81 of the world's 100 reps on shift, the most of any hour;
+their hours are Mon-Fri 08:00-18:30 in UTC-8..UTC+1), and runs at wall speed from there, so
+the figures do not depend on the time of day or the weekday the benchmark runs at (from
+03:00 to 07:00 UTC and on weekends no rep is on shift and the router takes its off-shift
+path). ``--at now`` uses the real clock. Only the benchmark's server is given this clock
+(``create_app(clock=...)``); ``leadpilot serve`` always runs on the real one.
 """
 
 from __future__ import annotations
@@ -26,7 +34,9 @@ import tempfile
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +50,27 @@ sys.path.insert(0, str(ROOT / "src"))
 from leadpilot.ingest.history import read_history  # noqa: E402
 from leadpilot.ingest.roster import leads_from_frame  # noqa: E402
 from leadpilot.synth import generate_world, write_world  # noqa: E402
+
+# Default start of the service's clock (a Wednesday; see the module docstring).
+PINNED_AT = "2026-12-02T16:00:00+00:00"
+
+
+def pinned_clock(at: str) -> Callable[[], datetime] | None:
+    """The service's clock for ``--at``: ``None`` (the real clock) for ``now``, otherwise a
+    clock that reads ``at`` (ISO 8601, UTC when no offset is given) when it is made and then
+    advances with the monotonic clock."""
+    if at == "now":
+        return None
+    start = datetime.fromisoformat(at)
+    if start.tzinfo is None:
+        start = start.replace(tzinfo=UTC)
+    start = start.astimezone(UTC)
+    t0 = time.monotonic()
+
+    def clock() -> datetime:
+        return start + timedelta(seconds=time.monotonic() - t0)
+
+    return clock
 
 
 def _free_port() -> int:
@@ -92,7 +123,11 @@ def serve(args: argparse.Namespace) -> None:
 
     RetrainSchedule.maybe_start = lambda self, now: False  # type: ignore[method-assign]
     settings = Settings(database_url=args.db, model_store=world / "models")
-    app = create_app(settings, engine=engine, scorer=scorer)
+    clock = pinned_clock(args.at)
+    if clock is None:
+        app = create_app(settings, engine=engine, scorer=scorer)
+    else:
+        app = create_app(settings, engine=engine, scorer=scorer, clock=clock)
     served: Any = app
     if args.profile:
         _install_profiler(app, engine, world / "profile.json")
@@ -300,6 +335,7 @@ def run(
     threads: int,
     model: str | None,
     profile: bool = False,
+    at: str = PINNED_AT,
 ) -> dict:
     """Start the server, send ``n`` leads at ``rate``/s, return latency figures in ms."""
     port = _free_port()
@@ -314,6 +350,8 @@ def run(
             str(world),
             "--port",
             str(port),
+            "--at",
+            at,
         ]
         + (["--model", model] if model else [])
         + (["--profile"] if profile else [])
@@ -393,6 +431,7 @@ def run(
         ok = sum(1 for s in statuses if s == 201)
         result = {
             "db": db.split(":")[0].split("+")[0],
+            "clock_at": at,
             "requests": n,
             "rate_per_s": rate,
             "status_201": ok,
@@ -452,6 +491,13 @@ def main() -> None:
     parser.add_argument(
         "--profile", action="store_true", help="time the server's phases of each intake"
     )
+    parser.add_argument(
+        "--at",
+        default=PINNED_AT,
+        help="UTC instant the service's clock starts at (it then runs at wall speed), so the "
+        "reps' working hours do not depend on when the benchmark runs; 'now' for the real "
+        f"clock (default: {PINNED_AT}, a Wednesday afternoon)",
+    )
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--world", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, default=0, help=argparse.SUPPRESS)
@@ -483,6 +529,7 @@ def main() -> None:
                 threads=args.threads,
                 model=args.model,
                 profile=args.profile,
+                at=args.at,
             )
         finally:
             if drop is not None:

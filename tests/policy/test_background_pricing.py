@@ -3,8 +3,9 @@ pool's latest prices and solved off the request path; its result equals a synchr
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from concurrent.futures import Executor, Future
+import os
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from datetime import UTC, datetime
 from typing import Any
 
@@ -12,6 +13,7 @@ import numpy as np
 import pytest
 from numpy.typing import NDArray
 
+from leadpilot.policy.pricer import SOLVER_NICENESS, solver_pool
 from leadpilot.policy.pricing import DemandModel, ShadowPricer
 from leadpilot.policy.table_scorer import TableScorer
 from leadpilot.schema import Lead, Rep
@@ -95,6 +97,38 @@ def test_due_refresh_serves_latest_prices_then_the_background_result() -> None:
     assert pricer.background_refreshes == 1
     # The next due key is answered with the refreshed prices while it solves in turn.
     assert _ask(pricer, ann_left=10.0, bucket=2) is refreshed
+
+
+@pytest.fixture(scope="module")
+def service_solver() -> Iterator[ProcessPoolExecutor]:
+    pool = solver_pool()
+    yield pool
+    pool.shutdown(wait=True)
+
+
+def test_the_service_solver_runs_below_the_callers_priority(
+    service_solver: ProcessPoolExecutor,
+) -> None:
+    # os.nice(0) reads a process's niceness; 19 is the lowest priority there is.
+    expected = min(os.nice(0) + SOLVER_NICENESS, 19)
+    assert service_solver.submit(os.nice, 0).result() == expected
+    assert SOLVER_NICENESS == 10  # as the retraining child's
+
+
+def test_the_service_solver_serves_the_prices_of_a_synchronous_solve(
+    service_solver: ProcessPoolExecutor,
+) -> None:
+    pricer = ShadowPricer(DEMAND, solver=service_solver)
+    first = _ask(pricer, ann_left=1.0, bucket=0)
+    assert _ask(pricer, ann_left=10.0, bucket=1) is first  # the refresh went to the process
+    # One worker takes jobs in order and the refresh's done callback runs before the next
+    # job's result is set: once this returns, the refreshed prices are stored.
+    service_solver.submit(os.getpid).result()
+    assert pricer.background_refreshes == 1
+    refreshed = _ask(pricer, ann_left=10.0, bucket=1)
+    assert refreshed["ann"] == pytest.approx(0.05)  # worked out in the test above
+    assert refreshed == _ask(ShadowPricer(DEMAND), ann_left=10.0, bucket=1)
+    assert refreshed == _ask(ShadowPricer(DEMAND, warm=False), ann_left=10.0, bucket=1)
 
 
 def test_a_solver_that_cannot_take_work_means_a_synchronous_solve() -> None:

@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import given, note, settings
 from hypothesis import strategies as st
 from test_router_properties import INDUSTRIES, rosters, streams
 
@@ -25,9 +25,9 @@ from leadpilot.policy import (
     router_inputs,
 )
 from leadpilot.policy import batch_fast as fast_module
-from leadpilot.policy.availability import local_day
+from leadpilot.policy.availability import is_working, local_day
 from leadpilot.policy.batch import route_batch
-from leadpilot.policy.batch_fast import _confidence, _zone_day
+from leadpilot.policy.batch_fast import _confidence, _working_until, _zone_day
 from leadpilot.policy.confidence import choice_confidence
 from leadpilot.policy.eligibility import covers_territory
 from leadpilot.policy.table_scorer import TableScorer
@@ -108,6 +108,40 @@ def test_zone_day_holds_until_the_instant_it_names(zone: str, minutes: int, with
         assert local_day(rep, moment).toordinal() == day
         # the same date read in the rep's zone directly (an independent reading)
         assert moment.astimezone(ZoneInfo(zone)).date().toordinal() == day
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    zone=st.sampled_from(ZONES),
+    hours=st.sampled_from(
+        [
+            None,
+            "Mon-Fri 09:00-17:00",
+            "Mon-Thu 08:30-12:00; Fri 13:15-23:59",
+            "Sat-Sun 00:00-02:00, Mon 22:00-23:30",
+        ]
+    ),
+    seconds=st.integers(0, 3600 * 24 * 365 * 3),
+    within=st.floats(0.0, 1.0),
+)
+def test_working_answer_holds_until_the_instant_it_names(
+    zone: str, hours: str | None, seconds: int, within: float
+) -> None:
+    """``is_working`` answers as at the start at every instant before ``_working_until``'s
+    (checked at a random one and the last microsecond, DST changes included)."""
+    rep = Rep("r", timezone=zone, working_hours=hours)
+    start = datetime(2024, 1, 1, tzinfo=UTC) + timedelta(seconds=seconds, microseconds=seconds % 7)
+    start_us = (start - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(microseconds=1)
+    until = _working_until(rep, start, start_us)
+    assert until > start_us
+    answer = is_working(rep, start)
+    span = min(until, start_us + 10 * 86_400_000_000) - start_us - 1
+    for offset in (int(span * within), span):
+        assert is_working(rep, start + timedelta(microseconds=offset)) == answer
+    # the same answer read from the rep's wall clock directly (an independent reading)
+    local = start.astimezone(ZoneInfo(zone))
+    if hours == "Mon-Fri 09:00-17:00":
+        assert answer == (local.weekday() < 5 and 9 <= local.hour < 17)
 
 
 def _policy(fallback: str, explore: float, holdout: float, territory: bool, hours: bool,
@@ -284,3 +318,94 @@ def test_fast_lane_with_the_trained_model_decides_as_route(
     assert any("AT_OPEN_CAP" in d.exclusions.values() for d in got) or any(
         "CAPACITY_SKIP" in r for d in got for r in d.reasons
     )
+
+
+def _rotation_policy(strategy: str, holdout: float, territory: bool, hours: bool) -> Any:
+    return parse_policy(
+        {
+            "lanes": [
+                {"name": "hot", "when": [{"field": "demo_request", "equals": True}],
+                 "sla_minutes": 15, "require_available_now": True},
+                {"name": "standard", "sla_minutes": 120, "working_hours": hours},
+            ],
+            "exceptions": [{"name": "media", "when": [{"field": "industry", "equals": "Media"}],
+                            "pool": "rota"}],
+            "pools": [
+                {"name": "all", "strategy": strategy, "fallback": "round_robin",
+                 "eligibility": {"territory": territory}},
+                {"name": "rota", "strategy": "round_robin"},
+            ],
+            "predictive": {"explore": 0.0, "holdout": holdout},
+        }
+    )  # fmt: skip
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    reps=rosters(),
+    leads=streams(),
+    strategy=st.sampled_from(["round_robin", "load_balanced"]),
+    holdout=st.sampled_from([0.0, 0.3]),
+    territory=st.booleans(),
+    hours=st.booleans(),
+    scored=st.booleans(),
+    seed=st.integers(0, 2**16),
+)
+def test_fast_lane_decides_rotation_pools_as_route(
+    reps: list[Rep],
+    leads: list[Lead],
+    strategy: str,
+    holdout: float,
+    territory: bool,
+    hours: bool,
+    scored: bool,
+    seed: int,
+) -> None:
+    """Round-robin and load-balanced pools (with and without a scorer, so with and without
+    shadow prices for other pools) are decided by the fast lane as ``route`` decides them,
+    off shift too (the reps whose shift starts soonest, ``NEXT_SHIFT``), and each lane
+    decision is the strategy's rule recomputed from the decisions before it:
+    the rotation's oldest turn among the eligible reps (never served first, then roster
+    order), and for load balancing the fewest open leads, then fewest today, then that."""
+    policy = _rotation_policy(strategy, holdout, territory, hours)
+    scorer = (
+        TableScorer({r.rep_id: dict.fromkeys(INDUSTRIES, 0.2) for r in reps}) if scored else None
+    )
+    history = [Lead(f"h{i}", created_at=leads[0].created_at - timedelta(days=1 + i % 5),  # type: ignore[operator]
+                    industry=INDUSTRIES[i % 3]) for i in range(20)]  # fmt: skip
+    inputs = router_inputs(policy, reps, scorer=scorer)
+    kw: dict[str, Any] = {"history": history, "seed": seed}
+    seen: Counter[str] = Counter()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(fast_module.FastLane, "decide", _counted(seen))
+        got = route_batch(leads, inputs, **kw)
+    assert got == route_batch(leads, inputs, fast_lane=False, **kw)
+    by_id = {r.rep_id: r for r in reps}
+    place = {r.rep_id: i for i, r in enumerate(reps)}
+    turns: dict[str, dict[str, int]] = {}  # per pool, each rep's latest turn (decision index)
+    placed = shifts = 0
+    for k, d in enumerate(got):
+        if d.rep_id is None or d.strategy not in ("round_robin", "load_balanced"):
+            continue
+        turn = turns.setdefault(d.pool or "", {})
+        placed += 1
+        shifts += any(r.startswith("NEXT_SHIFT") for r in d.reasons)
+        # both pools hold every rep: the active ones not excluded are the eligible (those
+        # on shift, or off shift those whose shift starts soonest: NEXT_SHIFT)
+        eligible = [r.rep_id for r in reps if r.active and r.rep_id not in d.exclusions]
+        rr_key = {r: (turn.get(r, -1), place[r]) for r in eligible}
+        if d.strategy == "round_robin":
+            assert rr_key[d.rep_id] == min(rr_key.values())
+        else:
+            now = d.decided_at
+            earlier = [e for e in got[:k] if e.rep_id is not None]
+            since = now - timedelta(days=1)  # open for a day (``open_lead_days``)
+            opened = {r: sum(e.rep_id == r and e.decided_at > since for e in earlier)
+                      for r in eligible}  # fmt: skip
+            today = {r: sum(e.rep_id == r and e.rep_local_day == local_day(by_id[r], now)
+                            for e in earlier) for r in eligible}  # fmt: skip
+            key = {r: (opened[r], today[r], *rr_key[r]) for r in eligible}
+            assert key[d.rep_id] == min(key.values())
+        turn[d.rep_id] = k
+    assert seen["fast"] >= placed  # every such lead was the lane's
+    note(f"{placed} placed by the rule, {shifts} of them before the shift")

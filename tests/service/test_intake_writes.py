@@ -166,6 +166,16 @@ def test_held_counters_sqlite(sqlite_url: str) -> None:
         return None if found is None else found[1]
 
     used = 0
+    # what each read_for_intake below sends: the counter rows are built (their window sums
+    # grouped: the one GROUP BY) only when this process holds none or those it holds are stale
+    statements: list[str] = []
+    shapes: set[tuple[bool, ...]] = set()
+
+    def sent(_conn: object, _cursor: object, statement: str, *_: object) -> None:
+        if not statement.startswith("BEGIN"):
+            statements.append(statement)
+
+    sa.event.listen(engine, "before_cursor_execute", sent)
     try:
         with api.client:
             for i in range(8):
@@ -178,16 +188,24 @@ def test_held_counters_sqlite(sqlite_url: str) -> None:
                     event = {"event_id": "e2", "type": "closed_lost", "lead_id": "L1"}
                     assert api.post("/v1/events", event).status_code < 300
                 with engine.connect() as conn:  # what the next intake will use
+                    statements.clear()
                     reads = read_for_intake(
                         conn, Lead(f"L{i}"), T0, window_days=28, cache=service.counters
                     )
+                    read = list(statements)
                     stored = conn.execute(sa.select(GENERATION)).scalar_one_or_none()
                 kept = service.counters.held(params)
-                used += kept is not None and kept[0] == stored  # the rows were not sent
+                current = kept is not None and kept[0] == stored
+                used += current  # the rows were not sent
+                shape = [("GROUP BY" in q) for q in read]
+                assert shape == ([False] if current else [True] if kept is None else [False, True])
+                shapes.add(tuple(shape))
                 assert reads.counters == fresh()  # ...not used
                 reply = api.post("/v1/leads", {"lead_id": f"L{i}", "email": f"l{i}@x{i}.example"})
                 assert reply.status_code == 201
                 assert held() == fresh()
     finally:
+        sa.event.remove(engine, "before_cursor_execute", sent)
         engine.dispose()
     assert used >= 5  # held rows served most intakes (not after the two events)
+    assert len(shapes) == 3  # none held, held and current, held and stale: each seen

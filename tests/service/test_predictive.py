@@ -3,16 +3,19 @@ stored leads, and logs p, price, confidence and the model version."""
 
 from __future__ import annotations
 
+import os
+
 import sqlalchemy as sa
 
 from leadpilot.ingest.roster import leads_from_frame, reps_from_frame
+from leadpilot.policy.pricer import SOLVER_NICENESS
 from leadpilot.service.schemas import LeadCreate, intake_public, lead_from_create
 from leadpilot.store.engine import write_transaction
 from leadpilot.store.history import load_history_leads
 from leadpilot.synth import generate_world
 from leadpilot.synth.truth import GroundTruthScorer
 
-from .conftest import build_api
+from .conftest import Api, build_api
 
 
 def test_predictive_routing_with_shadow_prices(engine: sa.Engine) -> None:
@@ -48,3 +51,10 @@ def test_predictive_routing_with_shadow_prices(engine: sa.Engine) -> None:
         assert top["p_convert"] == d["p_convert"]
         assert top["score"] == top["p_convert"] - top["price"]
         assert d["confidence"] == 1.0
+
+
+def test_the_services_price_solver_runs_below_the_request_threads_priority(api: Api) -> None:
+    solver = api.service.inputs._solver_pool()
+    assert solver is not None  # background pricing is the default
+    # os.nice(0) reads a process's niceness; 19 is the lowest priority there is.
+    assert solver.submit(os.nice, 0).result() == min(os.nice(0) + SOLVER_NICENESS, 19)

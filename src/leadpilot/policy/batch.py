@@ -194,7 +194,9 @@ def route_batch(
                 pricer_day = now.date()
             found: Decision | None = None
             if pricer is None:
-                decision = route(lead, inputs, state, now, rng)
+                if fast is not None:  # rotation pools (no prices to read)
+                    found, inputs = fast.decide(lead, inputs, now, rng, None, _no_cadence)
+                decision = found if found is not None else route(lead, inputs, state, now, rng)
             else:
                 cadence = _cadence(refresh_every, refreshes_per_day, yesterday)
                 if fast is not None:
@@ -245,6 +247,11 @@ def _cadence(
         return max(refresh_every, yesterday.get(pool.name, 0) // per_day)
 
     return step
+
+
+def _no_cadence(pool: Pool) -> int | None:
+    """The cadence when there is no pricer (the fast lane then reads no prices)."""
+    return None
 
 
 def _repricer(

@@ -4,9 +4,14 @@ For a lead that reaches a pool with the ``predictive`` strategy and ``round_robi
 fallback (no ownership hold, someone eligible in the first pool, a confidence at or above
 ``min_confidence``), :class:`FastLane` screens the roster, prices, scores and chooses with
 numpy over arrays that mirror the routing state (each rep's daily count on its local day,
-open leads, the pool's rotation credits), instead of ``route``'s per-rep Python. Every other
-lead, and every policy the lane does not cover (shadow mode, development shares, switchback
-holdouts, value objectives, other strategies, no roster memo),
+open leads, the pool's rotation credits), instead of ``route``'s per-rep Python. A pool
+with the plain ``round_robin`` or ``load_balanced`` strategy (and the plain ``round_robin``
+fallback) is screened the same way and chooses by the rotation and the mirrored counts,
+with or without a scorer. With nobody on shift in a pool without overflow pools, in a lane
+that assigns the reps whose shift starts soonest, those reps are the eligible (``route``'s
+``NEXT_SHIFT``). Every other lead, and every policy the lane does not cover (shadow mode,
+development shares, switchback holdouts, value objectives in predictive pools, other
+strategies, no roster memo),
 goes to ``route`` as before, and :meth:`FastLane.decide` says so by returning ``None``
 before it draws from the random generator or touches the state.
 
@@ -22,7 +27,8 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from datetime import UTC, date, datetime, timedelta
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 import numpy as np
@@ -30,7 +36,15 @@ from numpy.typing import NDArray
 from scipy.special import ndtr
 
 from leadpilot.policy import fast_kernels
-from leadpilot.policy.availability import is_away, is_working, local_day, rep_zone
+from leadpilot.policy.availability import (
+    ALWAYS,
+    is_away,
+    is_working,
+    local_day,
+    next_working_start,
+    parse_working_hours,
+    rep_zone,
+)
 from leadpilot.policy.batch_scores import PrecomputedScorer
 from leadpilot.policy.business_time import add_business_minutes
 from leadpilot.policy.confidence import choice_confidence
@@ -47,7 +61,7 @@ from leadpilot.policy.fairness import (
 from leadpilot.policy.holds import hold_for
 from leadpilot.policy.inputs import RouterInputs
 from leadpilot.policy.lead_history import LeadHistory
-from leadpilot.policy.policy_file import Pool
+from leadpilot.policy.policy_file import Lane, Pool
 from leadpilot.policy.pool_load import PoolLoad
 from leadpilot.policy.pricer import ShadowPricer, pool_prices
 from leadpilot.policy.registry import STRATEGIES
@@ -59,8 +73,10 @@ from leadpilot.policy.router import (
     lead_front,
     select_pool,
 )
+from leadpilot.policy.scoring import LeadView, Qualification
 from leadpilot.policy.state import InMemoryState
 from leadpilot.policy.strategies import predictive as predictive_module
+from leadpilot.policy.strategies.load_balanced import LoadBalanced
 from leadpilot.policy.strategies.predictive import Predictive, guard_mask, team_median
 from leadpilot.policy.strategies.rotation import argmax_distribution
 from leadpilot.policy.strategies.round_robin import RoundRobin
@@ -76,6 +92,7 @@ _US = timedelta(microseconds=1)
 _HOUR = timedelta(hours=1)
 _HOUR_US = 3_600_000_000
 _DAY_US = 86_400_000_000
+_FOREVER = 2**62  # an instant (microseconds) after every lead
 _NO_HISTORY = LeadHistory()
 # exclusion codes the lane writes itself; static codes (pool, activity, rules) follow
 _DAILY, _OPEN, _OUTSIDE = 1, 2, 3
@@ -126,6 +143,8 @@ class FastLane:
         for i, rep in enumerate(roster):
             self.shifts.setdefault((rep.working_hours, rep.timezone), []).append(i)
             self.zones.setdefault(rep.timezone or "UTC", []).append(i)
+        # per shift: the span (microseconds, from, until) over which its answer holds
+        self.shift_spans: list[tuple[int, int, bool]] = [(0, 0, False)] * len(self.shifts)
         self.zone_of = np.empty(n, dtype=np.int64)
         self.zone_rep = []
         for k, members in enumerate(self.zones.values()):
@@ -171,6 +190,8 @@ class FastLane:
         # the guard and the choice as compiled loops (``fast_kernels``), when numba is loaded
         self.kernels = fast_kernels.compiled() is not None
         self.snapshots: dict[str, tuple[object, object]] = {}
+        # whether predictive pools are decided here (see ``build``)
+        self.predictive = False
 
     @classmethod
     def build(cls, inputs: RouterInputs, state: Any) -> FastLane | None:
@@ -184,14 +205,20 @@ class FastLane:
             or policy.mode != "live"
             or policy.development
             or predictive.holdout_design != "per_lead"
-            or not predictive.shadow_prices
-            or policy.objective != "conversions"
-            or inputs.scorer is None
             or inputs.roster_memo() is None
-            or not any(_covered(pool) for pool in policy.pools)
         ):
             return None
-        return cls(inputs, state)
+        # predictive pools need the scorer and the shadow prices of the conversions objective
+        priced = (
+            predictive.shadow_prices
+            and policy.objective == "conversions"
+            and inputs.scorer is not None
+        )
+        if not any((priced and _covered(pool)) or _rotated(pool) for pool in policy.pools):
+            return None
+        lane = cls(inputs, state)
+        lane.predictive = priced
+        return lane
 
     # -- the state mirrors ---------------------------------------------------------------
 
@@ -363,12 +390,12 @@ class FastLane:
         inputs: RouterInputs,
         now: datetime,
         rng: np.random.Generator,
-        pricer: ShadowPricer,
+        pricer: ShadowPricer | None,
         step_of: Callable[[Pool], int | None],
     ) -> tuple[Decision | None, RouterInputs]:
-        """``route_repriced``'s decision for ``lead`` at ``now`` and the inputs with the
-        prices it read, or ``(None, inputs)`` when the lead needs ``route`` (nothing drawn
-        from ``rng``, nothing written)."""
+        """``route_repriced``'s decision for ``lead`` at ``now`` (``route``'s when there is
+        no ``pricer``) and the inputs with the prices it read, or ``(None, inputs)`` when
+        the lead needs ``route`` (nothing drawn from ``rng``, nothing written)."""
         policy = inputs.policy
         if policy is not self.policy or inputs.reps is not self.roster:
             return None, inputs
@@ -376,7 +403,10 @@ class FastLane:
         if not lane.assign or hold_for(match, policy.holds, now) is not None:
             return None, inputs
         pool, pool_reasons = select_pool(view, policy)
-        if pool is None or not _covered(pool):
+        if pool is None:
+            return None, inputs
+        rotated = _rotated(pool)
+        if not rotated and (pricer is None or not self.predictive or not _covered(pool)):
             return None, inputs
         static = self._static(pool, view)
         if static is None:
@@ -387,8 +417,9 @@ class FastLane:
         code = np.where(self.open >= self.cap_open, _OPEN, 0)
         code[daily >= self.cap_day] = _DAILY
         if lane.working_hours or lane.require_available_now:
-            for members in self.shifts.values():
-                if not is_working(self.roster[members[0]], now):
+            now_us = _micros(now)
+            for j, members in enumerate(self.shifts.values()):
+                if not self._working(j, members[0], now, now_us):
                     code[members] = _OUTSIDE
         passing = static == 0
         for i in self.may_be_away:
@@ -402,9 +433,202 @@ class FastLane:
                     code[i] = k
         code = np.where(passing, code, static)
         eligible = np.flatnonzero(code == 0)
+        shift_start = None
+        if not len(eligible):
+            # a pool without overflow pools: the reps whose shift starts soonest
+            # (``_soonest_shift``); else overflow pools, the fallback owner: ``route``
+            if pool.overflow or not (lane.working_hours and lane.off_shift_action == "soonest"):
+                return None, inputs
+            soonest = self._soonest(code, daily, now)
+            if soonest is None:
+                return None, inputs
+            eligible, shift_start = soonest
+            code = code.copy()
+            code[eligible] = 0  # no longer excluded
+        front = _Front(
+            lead, now, view, qualification, lane, pool, pool_reasons, code, eligible, shift_start
+        )
+        if rotated:
+            return self._rotation(front, daily, rng), inputs
+        assert pricer is not None
+        return self._predictive(front, inputs, daily, rng, pricer, step_of)
+
+    def _rotation(self, front: _Front, daily: NDF, rng: np.random.Generator) -> Decision | None:
+        """``_choose`` for a ``round_robin`` or ``load_balanced`` pool with the plain
+        ``round_robin`` fallback: the rotation's oldest turn among the eligible (and, load
+        balanced, the fewest open leads, then fewest today, then that turn), no scores."""
+        pool, eligible = front.pool, front.eligible
+        rotation = self._credits(pool.name)
+        if rotation is None:
+            return None
+        credits, served = rotation
+        turns = credits[eligible]
+        fallback_idx = int(np.argmin(turns))  # ``rotation_pick``: the first of the oldest
         n = len(eligible)
-        if not n:
-            return None, inputs  # overflow pools, the soonest shift, the fallback owner
+        name = STRATEGIES.get(pool.strategy).name
+        if name == "load_balanced":
+            # ``load_balanced_pick``: min of (open, today, turn, place) tuples; lexsort is
+            # stable, so equal keys keep the places' order (its last key is the first)
+            pick = int(np.lexsort((turns, daily[eligible], self.open[eligible]))[0])
+        else:
+            pick = fallback_idx
+        dist = np.zeros(n)
+        dist[pick] = 1.0
+        policy = self.policy
+        explore, holdout = policy.predictive.explore, policy.predictive.holdout
+        u_holdout, u_explore, u_pick = rng.random(), rng.random(), rng.random()
+        reasons = self._reasons(front)
+        reasons.append(name.upper())  # the strategy's reason (``one_rep``)
+        strategy = pool.strategy
+        if u_holdout < holdout:
+            chosen = fallback_idx
+            reasons.append("HOLDOUT")
+            strategy = pool.fallback
+        elif u_explore < explore:
+            chosen = min(int(u_pick * n), n - 1)
+            reasons.append("EXPLORE")
+        else:
+            chosen = pick  # ``draw_index`` of a one-hot ``dist``
+        ids = self.ids[eligible].tolist()
+        return self._decision(
+            front,
+            chosen,
+            strategy=strategy,
+            reasons=reasons,
+            candidates=decision_candidates(ids, None, dist, dist, chosen, None),
+            # ``route``'s live_dist at ``chosen``: the same float steps
+            propensity=holdout * (1.0 if chosen == fallback_idx else 0.0)
+            + (1 - holdout) * (explore / n + (1 - explore) * float(dist[chosen])),
+            served=served,
+        )
+
+    def _working(self, k: int, i: int, now: datetime, now_us: int) -> bool:
+        """``is_working(roster[i], now)`` for the ``k``-th shift (rep ``i`` one of its
+        members), remembered over the span in which it cannot change (``_working_until``)."""
+        since, until, working = self.shift_spans[k]
+        if since <= now_us < until:
+            return working
+        rep = self.roster[i]
+        working = is_working(rep, now)
+        self.shift_spans[k] = (now_us, _working_until(rep, now, now_us), working)
+        return working
+
+    def _soonest(self, code: NDI, daily: NDF, now: datetime) -> tuple[NDI, datetime] | None:
+        """``_soonest_shift``: among the reps kept out only by their working hours (neither
+        at a cap nor away: ``availability_block`` without working hours), those whose next
+        shift starts first (roster order) and that start; ``None`` when there are none."""
+        free = (code == _OUTSIDE) & (daily < self.cap_day) & (self.open < self.cap_open)
+        if not free.any():
+            return None
+        first: datetime | None = None
+        soonest: list[int] = []
+        for members in self.shifts.values():
+            waiting = [i for i in members if free[i]]
+            if not waiting:
+                continue
+            start = next_working_start(self.roster[waiting[0]], now)
+            if start is None:
+                continue
+            if first is None or start < first:
+                first, soonest = start, waiting
+            elif start == first:
+                soonest += waiting
+        if first is None:
+            return None
+        return np.array(sorted(soonest), dtype=np.int64), first
+
+    def _reasons(self, front: _Front) -> list[str]:
+        """The reasons ``route`` gives before the strategy's: lane, grade, hot lane, pool,
+        territory, the reps skipped at a cap."""
+        lane, pool, lead = front.lane, front.pool, front.lead
+        reasons = [f"LANE:{lane.name}", f"GRADE:{front.qualification.grade}"]
+        if lane.require_available_now:
+            reasons.append("HOT_LANE")
+        reasons += front.pool_reasons
+        if pool.eligibility.setting("territory"):
+            where = lead.region or lead.country or lead.state
+            if where:
+                reasons.append(f"TERRITORY:{where}")
+        code = front.code
+        capped = np.flatnonzero((code == _DAILY) | (code == _OPEN))
+        if len(capped):
+            reasons += self.skip_reason[capped].tolist()
+        return reasons
+
+    def _decision(
+        self,
+        front: _Front,
+        chosen: int,
+        *,
+        strategy: str,
+        reasons: list[str],
+        candidates: tuple[Candidate, ...],
+        propensity: float,
+        served: float,
+        p_convert: float | None = None,
+        confidence: float | None = None,
+        model_version: str | None = None,
+    ) -> Decision:
+        """``route``'s decision giving the lead to the ``chosen``-th eligible rep."""
+        lane, now, code, policy = front.lane, front.now, front.code, self.policy
+        rep = self.roster[int(front.eligible[chosen])]
+        excluded = np.flatnonzero(code)
+        names = self.code_names
+        exclusions = dict(
+            zip(self.ids[excluded].tolist(), [names[c] for c in code[excluded].tolist()],
+                strict=True)
+        )  # fmt: skip
+        # the SLA clock starts at the shift's start for a rep assigned before it
+        start = now if front.shift_start is None else max(now, front.shift_start)
+        if front.shift_start is not None:
+            reasons.append(f"NEXT_SHIFT:{rep.rep_id}")
+        minutes = lane.sla_minutes
+        if not minutes:
+            deadline = None
+        elif lane.sla_clock == "business":
+            deadline = add_business_minutes(rep, start, minutes)
+        else:
+            deadline = start + timedelta(minutes=minutes)
+        view = front.view
+        derived = view.derived
+        return Decision(
+            lead_id=front.lead.lead_id,
+            rep_id=rep.rep_id,
+            pool=front.pool.name,
+            lane=lane.name,
+            strategy=strategy,
+            reasons=tuple(reasons),
+            decided_at=now,
+            candidates=candidates,
+            exclusions=exclusions,
+            p_convert=p_convert,
+            confidence=confidence,
+            propensity=propensity,
+            model_version=model_version,
+            policy_version=policy.policy_hash,
+            sla_deadline=deadline,
+            mode=policy.mode,
+            fit_score=derived.get("fit"),
+            intent_score=derived.get("intent"),
+            grade=derived.get("grade"),
+            rep_local_day=local_day(rep, now),
+            rotation_update={rep.rep_id: (served if np.isfinite(served) else 0.0) + 1.0},
+            segment=view.get("segment"),
+        )
+
+    def _predictive(
+        self,
+        front: _Front,
+        inputs: RouterInputs,
+        daily: NDF,
+        rng: np.random.Generator,
+        pricer: ShadowPricer,
+        step_of: Callable[[Pool], int | None],
+    ) -> tuple[Decision | None, RouterInputs]:
+        """``route_repriced``'s choice in a ``predictive`` pool (``round_robin`` fallback)."""
+        policy, pool, lead, now = self.policy, front.pool, front.lead, front.now
+        eligible = front.eligible
+        n = len(eligible)
         # the strategy's inputs: prices (refreshed as ``route_repriced`` would), rotation
         cadence = step_of(pool)
         scorer = inputs.scorer
@@ -486,17 +710,7 @@ class FastLane:
             return None, inputs  # the fallback decides: ``route`` writes that decision
         explore, holdout = policy.predictive.explore, policy.predictive.holdout
         u_holdout, u_explore, u_pick = rng.random(), rng.random(), rng.random()
-        reasons = [f"LANE:{lane.name}", f"GRADE:{qualification.grade}"]
-        if lane.require_available_now:
-            reasons.append("HOT_LANE")
-        reasons += pool_reasons
-        if pool.eligibility.setting("territory"):
-            where = lead.region or lead.country or lead.state
-            if where:
-                reasons.append(f"TERRITORY:{where}")
-        capped = np.flatnonzero((code == _DAILY) | (code == _OPEN))
-        if len(capped):
-            reasons += self.skip_reason[capped].tolist()
+        reasons = self._reasons(front)
         reasons.append("PREDICTIVE")
         if guard:
             reasons.append("FAIRNESS_GUARD")
@@ -511,49 +725,21 @@ class FastLane:
         else:
             # one best rep (the rule): ``draw_index`` of a one-hot ``dist`` is its index
             chosen = winner if winner is not None else draw_index(dist, u_pick)
-        k = int(eligible[chosen])
-        rep = self.roster[k]
-        excluded = np.flatnonzero(code)
-        names = self.code_names
-        exclusions = dict(
-            zip(self.ids[excluded].tolist(), [names[c] for c in code[excluded].tolist()],
-                strict=True)
-        )  # fmt: skip
-        minutes = lane.sla_minutes
-        if not minutes:
-            deadline = None
-        elif lane.sla_clock == "business":
-            deadline = add_business_minutes(rep, now, minutes)
-        else:
-            deadline = now + timedelta(minutes=minutes)
-        derived = view.derived
-        decision = Decision(
-            lead_id=lead.lead_id,
-            rep_id=rep.rep_id,
-            pool=pool.name,
-            lane=lane.name,
+        decision = self._decision(
+            front,
+            chosen,
             strategy=strategy,
-            reasons=tuple(reasons),
-            decided_at=now,
+            reasons=reasons,
             candidates=decision_candidates(ids, p, price, dist, chosen, None)
             if order is None
             else _candidates(ids, p, price, order, chosen),
-            exclusions=exclusions,
-            p_convert=float(p[chosen]),
-            confidence=confidence,
             # ``route``'s live_dist at ``chosen``: elementwise numpy = the same float steps
             propensity=holdout * (1.0 if chosen == fallback_idx else 0.0)
             + (1 - holdout) * (explore / n + (1 - explore) * float(dist[chosen])),
+            served=served,
+            p_convert=float(p[chosen]),
+            confidence=confidence,
             model_version=version,
-            policy_version=policy.policy_hash,
-            sla_deadline=deadline,
-            mode=policy.mode,
-            fit_score=derived.get("fit"),
-            intent_score=derived.get("intent"),
-            grade=derived.get("grade"),
-            rep_local_day=local_day(rep, now),
-            rotation_update={rep.rep_id: (served if np.isfinite(served) else 0.0) + 1.0},
-            segment=view.get("segment"),
         )
         return decision, inputs
 
@@ -680,6 +866,31 @@ def _argmax(score: NDF) -> tuple[NDF, int | None]:
     return dist, (int(top[0]) if len(top) == 1 else None)
 
 
+def _working_until(rep: Any, now: datetime, now_us: int) -> int:
+    """The instant (microseconds) until which ``is_working(rep, t)`` equals its answer at
+    ``now`` for every ``t`` from ``now``: the next start or end of a working window on the
+    rep's local day (or local midnight), or an hour on, whichever comes first, when the
+    zone's UTC offset is the same now and an hour on (then the local clock runs evenly in
+    between, as ``_zone_day`` reads it, and no comparison of the local time with a window's
+    edge can flip before the next edge); else only ``now``."""
+    hours = parse_working_hours(rep.working_hours)
+    if hours is ALWAYS:
+        return _FOREVER
+    zone = rep_zone(rep)
+    local = now.astimezone(zone)
+    offset = local.utcoffset()
+    if offset is None or offset != (now.astimezone(UTC) + _HOUR).astimezone(zone).utcoffset():
+        return now_us + 1
+    t = local.time()
+    edges = [x for window in hours.windows[local.weekday()] for x in window if x > t]
+    wall = local.replace(tzinfo=None)
+    if edges:
+        edge = datetime.combine(wall.date(), min(edges))
+    else:
+        edge = datetime.combine(wall.date() + timedelta(days=1), time(0))
+    return min(now_us + _HOUR_US, now_us + (edge - wall) // _US)
+
+
 def _zone_day(rep: Any, now: datetime, now_us: int) -> tuple[int, int]:
     """The rep's local date at ``now`` (``local_day``, as an ordinal) and the instant
     (microseconds) until which it holds: the next local midnight, or an hour on, whichever
@@ -693,6 +904,38 @@ def _zone_day(rep: Any, now: datetime, now_us: int) -> tuple[int, int]:
     shift = offset // _US
     midnight = ((now_us + shift) // _DAY_US + 1) * _DAY_US - shift
     return day, min(now_us + _HOUR_US, midnight)
+
+
+def _rotated(pool: Pool) -> bool:
+    """Whether the pool's strategy is the built-in plain ``round_robin`` or
+    ``load_balanced`` with the plain ``round_robin`` as fallback (no scores, no prices)."""
+    main, fallback = STRATEGIES.get(pool.strategy), STRATEGIES.get(pool.fallback)
+    return (
+        type(main) in (RoundRobin, LoadBalanced)
+        and main.name in ("round_robin", "load_balanced")
+        and not main.weighted
+        and type(fallback) is RoundRobin
+        and not fallback.weighted
+        and fallback.name == "round_robin"
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class _Front:
+    """What the lane found about one lead before its pool's strategy chooses: its view,
+    grade and lane, the pool (and its reasons), each rep's exclusion code (0: eligible)
+    and the eligible reps' places in the roster."""
+
+    lead: Lead
+    now: datetime
+    view: LeadView
+    qualification: Qualification
+    lane: Lane
+    pool: Pool
+    pool_reasons: list[str]
+    code: NDI
+    eligible: NDI
+    shift_start: datetime | None = None  # the eligible reps' shift starts then (soonest)
 
 
 def _covered(pool: Pool) -> bool:

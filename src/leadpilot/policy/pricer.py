@@ -12,16 +12,21 @@ each new day, see :func:`refresh_prices`). Batch routing solves a due refresh
 synchronously, so ``route-batch`` is a deterministic function of its inputs. The service
 gives the pricer a ``solver`` (a one-process pool): a due refresh then runs in that process
 while requests keep the pool's latest prices (stale-while-refresh), so no request waits for
-the LP. A process, not a thread, because HiGHS holds the GIL for the whole solve. Either way
-``route`` itself only reads the snapshot it is given.
+the LP. A process, not a thread, because HiGHS holds the GIL for the whole solve; and at a
+lower CPU priority (:func:`solver_pool`), because on a two-core host a solve otherwise takes
+the request thread's core for scheduler slices of several ms. Either way ``route`` itself
+only reads the snapshot it is given.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import multiprocessing
+import os
 import threading
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import Executor, Future
+from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -46,9 +51,38 @@ from leadpilot.policy.state import RoutingState
 from leadpilot.policy.warm_lp import WarmAssignmentLP, warm_lp_available
 from leadpilot.schema import BatchScorer, Decision, Lead, Rep, Scorer
 
-__all__ = ["ShadowPricer", "pool_prices", "refresh_prices", "route_priced"]
+__all__ = [
+    "SOLVER_NICENESS",
+    "ShadowPricer",
+    "pool_prices",
+    "refresh_prices",
+    "route_priced",
+    "solver_pool",
+]
 
 log = logging.getLogger("leadpilot.pricing")
+
+# How much lower the solver process's CPU priority is than its parent's (as retraining's).
+SOLVER_NICENESS = 10
+
+
+def solver_pool() -> ProcessPoolExecutor:
+    """The one-process pool that solves background price refreshes (``ShadowPricer``'s
+    ``solver``), its process ``SOLVER_NICENESS`` below the caller's priority. Why: with a
+    refresh in flight during most decisions, a solver at the request thread's priority
+    shares its core with it and the scheduler preempts decisions for whole slices (the
+    500-rep p99 was set by that wait, not by CPU); requests come first, the solve uses what
+    they leave. Spawn, not fork: the server process has threads (uvicorn, the worker)."""
+    return ProcessPoolExecutor(
+        max_workers=1,
+        mp_context=multiprocessing.get_context("spawn"),
+        initializer=_lower_priority,
+    )
+
+
+def _lower_priority() -> None:
+    with contextlib.suppress(OSError):  # already at the lowest priority, or not allowed
+        os.nice(SOLVER_NICENESS)
 
 
 class ShadowPricer:

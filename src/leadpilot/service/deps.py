@@ -53,7 +53,10 @@ async def storable_url(request: Request) -> None:
     """Reject a NUL character anywhere in the path or query (422): no column can store it,
     and PostgreSQL refuses even to compare with it. Request bodies are checked by their
     schemas (``schemas._In``)."""
-    if "\x00" in request.url.path or b"%00" in request.scope.get("query_string", b""):
+    # The scope's path is what ``request.url.path`` holds (Starlette escapes only ?, # and \
+    # in it), without building and re-parsing a URL on every request.
+    scope = request.scope
+    if "\x00" in scope["path"] or b"%00" in scope.get("query_string", b""):
         raise DataValidationError(
             "the URL contains a NUL character (%00)",
             hint="remove it; ids and query values are plain text",

@@ -17,11 +17,10 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import multiprocessing
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import Executor, ProcessPoolExecutor
+from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -45,7 +44,7 @@ from leadpilot.policy.availability import check_availability
 from leadpilot.policy.lead_history import LeadHistory
 from leadpilot.policy.lock_scope import LockScope
 from leadpilot.policy.policy_file import parse_policy_text
-from leadpilot.policy.pricer import route_priced
+from leadpilot.policy.pricer import route_priced, solver_pool
 from leadpilot.policy.registry import STRATEGIES
 from leadpilot.policy.response_times import response_hours_of
 from leadpilot.schema import Decision, Lead, Rep, Scorer, ValueModel
@@ -405,11 +404,8 @@ class RoutingInputs:
         if not self.background_pricing:
             return None
         with self._lock:
-            if self._solver is None:
-                # spawn, not fork: the server process has threads (uvicorn, the worker).
-                self._solver = ProcessPoolExecutor(
-                    max_workers=1, mp_context=multiprocessing.get_context("spawn")
-                )
+            if self._solver is None:  # spawned, below the request threads' priority
+                self._solver = solver_pool()
             return self._solver
 
     def _prime(self, conn: sa.Connection, pricer: ShadowPricer, now: datetime) -> None:

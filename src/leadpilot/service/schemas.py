@@ -255,7 +255,8 @@ class LeadCreate(_In):
         or a lead file's field does (one intake shape for CSV, CLI and API)."""
         if not isinstance(data, dict):
             return handler(data)
-        extra = {k: v for k, v in data.items() if k not in cls.model_fields}
+        fields = cls.model_fields  # a class property: looked up once, not once per key
+        extra = {k: v for k, v in data.items() if k not in fields}
         folded = data
         given = data.get("attributes")
         if extra and (given is None or isinstance(given, dict)):
@@ -266,7 +267,7 @@ class LeadCreate(_In):
                     f"field {clash[0]!r} is given both at top level and under attributes; "
                     "send it once"
                 )
-            folded = {k: v for k, v in data.items() if k in cls.model_fields}
+            folded = {k: v for k, v in data.items() if k in fields}
             folded["attributes"] = {**attributes, **extra}
         model = handler(folded)
         model._raw = data
