@@ -28,6 +28,7 @@ from leadpilot.ingest import leads_from_frame, reps_from_frame
 from leadpilot.policy import default_policy, router_inputs
 from leadpilot.policy import pricer as pricer_module
 from leadpilot.policy.batch import (
+    BATCH_LP_ITERATIONS,
     BATCH_REFRESH_EVERY,
     BATCH_REFRESHES_PER_DAY,
     BATCH_SIZE,
@@ -50,6 +51,13 @@ def main() -> None:
         default=BATCH_REFRESHES_PER_DAY,
         help="a busy pool re-solves every (yesterday's assignments / this) assignments when "
         "that exceeds --refresh-every (0: every --refresh-every whatever the volume)",
+    )
+    parser.add_argument(
+        "--lp-iterations",
+        type=int,
+        default=BATCH_LP_ITERATIONS,
+        help="cap a pool's price re-solves within a day at this many dual simplex iterations "
+        "(an incremental dual update; route_batch(lp_iterations=...)); 0: to the optimum",
     )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--profile", action="store_true", help="print the top of a profile")
@@ -120,6 +128,7 @@ def main() -> None:
         refresh_every=args.refresh_every,
         refreshes_per_day=args.refreshes_per_day,
         fast_lane=not args.no_fast_lane,
+        lp_iterations=args.lp_iterations or None,
     )
     if profile is not None:
         profile.disable()
@@ -157,7 +166,12 @@ def main() -> None:
         work={"leads": len(leads)},
         cpu_s=cpu,
         note=f"{1000 / ms:,.0f} leads per CPU-second, {solves[0]} LP solves, fairness "
-        f"{fi[0]:.2f}-{fi[1]:.2f}, {quality['over_cap_rep_days']} over-cap rep-days",
+        f"{fi[0]:.2f}-{fi[1]:.2f}, {quality['over_cap_rep_days']} over-cap rep-days"
+        + (
+            f", re-solves within a day capped at {args.lp_iterations} iterations"
+            if args.lp_iterations
+            else ""
+        ),
     )
 
 

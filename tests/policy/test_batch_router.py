@@ -23,7 +23,7 @@ from leadpilot.policy import (
     router_inputs,
 )
 from leadpilot.policy import pricer as pricer_module
-from leadpilot.policy.batch import route_batch
+from leadpilot.policy.batch import BATCH_LP_ITERATIONS, route_batch
 from leadpilot.policy.batch_scores import PrecomputedScorer
 from leadpilot.policy.inputs import RouterInputs
 from leadpilot.schema import Decision, Lead
@@ -53,7 +53,9 @@ def lead_by_lead(
         assert now is not None
         if inputs.scorer is not None and seen and now.date() != day:
             demand = DemandModel.from_leads(seen, seed=seed, stable=True)
-            pricer, day = ShadowPricer(demand, lps=lps), now.date()
+            # re-solves within a day capped as route_batch caps them (an incremental update)
+            pricer = ShadowPricer(demand, lps=lps, lp_iterations=BATCH_LP_ITERATIONS)
+            day = now.date()
         inputs = refresh_prices(lead, inputs, state, now, pricer, refresh_every=refresh_every)
         decision = route(lead, inputs, state, now, rng)
         state.commit(decision)
@@ -321,7 +323,9 @@ def test_a_busy_pool_is_repriced_by_yesterdays_volume(
         assert now is not None
         if seen and now.date() != day:
             demand = DemandModel.from_leads(seen, seed=0, stable=True)
-            pricer, day = ShadowPricer(demand, lps=lps), now.date()
+            # re-solves within a day capped as route_batch caps them (an incremental update)
+            pricer = ShadowPricer(demand, lps=lps, lp_iterations=BATCH_LP_ITERATIONS)
+            day = now.date()
         if not lead_days or lead_days[-1] != now.date():
             lead_days.append(now.date())
         before = lead_days[-2] if len(lead_days) > 1 else None

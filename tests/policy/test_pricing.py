@@ -280,8 +280,8 @@ def test_pricers_sharing_lps_refill_one_lp_and_reach_linprogs_optimum(
     checked: list[float] = []
     solve_warm = pricer.solve_warm
 
-    def against_linprog(lp: Any, problem: tuple[Any, ...]) -> Any:
-        price = solve_warm(lp, problem)
+    def against_linprog(lp: Any, problem: tuple[Any, ...], *limit: Any) -> Any:
+        price = solve_warm(lp, problem, *limit)
         fun: dict[str, float] = {}
         linprog = lp_module.linprog
 

@@ -159,3 +159,55 @@ def test_decisions_with_warm_prices_match_the_cold_reference() -> None:
         )
 
     assert expected(warm) == pytest.approx(expected(cold), rel=0.02)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_capped_resolves_give_feasible_duals_and_the_next_full_solve_the_optimum(
+    monkeypatch: pytest.MonkeyPatch, seed: int
+) -> None:
+    """A re-solve capped at a few dual simplex iterations (``iteration_limit``) returns
+    duals the LP could have: every multiplier of a <= row non-negative and each pair's
+    reduced cost non-negative (the lead row's dual covers ``p - price`` of every rep the
+    lead may go to), a dual objective no higher than the optimum (weak duality); the first
+    solve and a re-solve without a cap run to linprog's optimum and prices, capped
+    re-solves in between or not."""
+    rng = np.random.default_rng(seed)
+    n, m = 9, 60
+    p = rng.uniform(0.02, 0.5, (m, n))
+    ok = rng.random((m, n)) < 0.8
+    ok[np.arange(m), rng.integers(0, n, m)] = True
+    lp = WarmAssignmentLP(p, ok, 0.7)
+    capped = 0
+    for refresh in range(12):
+        rhs = _day(rng, n, m)
+        weight, remaining, counts, target, band, future, future_cap = rhs
+        args = (p, ok, weight, remaining, counts, target, band, 0.7, future, future_cap)
+        value, cold = _cold_value(monkeypatch, *args)
+        limit = 3 if refresh % 3 else None  # every third re-solve to the optimum
+        price = lp.solve(*rhs, iteration_limit=limit)
+        if limit is None or refresh == 0:  # the first solve is never capped
+            assert not lp.incomplete
+            assert lp.objective == pytest.approx(value, rel=1e-9, abs=1e-9)
+            assert np.allclose(price, cold, atol=1e-7, rtol=0)
+            continue
+        capped += lp.incomplete
+        # the duals of the <= rows (HiGHS' row duals are <= 0 for a minimum): all >= 0
+        y = -np.asarray(lp._highs.getSolution().row_dual)
+        assert np.all(y >= -1e-9)
+        lead_today = y[:m]
+        cap, over, under = y[2 * m : 2 * m + n], y[2 * m + 2 * n : 2 * m + 3 * n], y[-n:]
+        assert np.allclose(price, cap + over - under, atol=1e-12)
+        # reduced cost of today's pair (s, r): -p + lead_s + cap_r + over_r - under_r >= 0
+        reduced = -p + lead_today[:, None] + price[None, :]
+        assert np.all(reduced[ok] >= -1e-7)
+        # the slacks' reduced costs: penalty - over >= 0, penalty - under >= 0
+        assert np.all(over <= 0.7 + 1e-9)
+        assert np.all(under <= 0.7 + 1e-9)
+        # weak duality: the dual objective is a lower bound of the minimum
+        rows = np.concatenate([
+            np.full(m, weight), np.full(m, future), remaining,
+            future_cap if future and future_cap is not None else np.zeros(n),
+            band[1] * target - counts, counts - band[0] * target,
+        ])  # fmt: skip
+        assert -float(y @ rows) <= value + 1e-7
+    assert capped > 0  # some re-solves did stop at the cap

@@ -112,8 +112,12 @@ class ShadowPricer:
         warm: bool = True,
         rows: dict[tuple[object, ...], dict[int, tuple[Lead, Any]]] | None = None,
         lps: dict[tuple[object, ...], WarmAssignmentLP] | None = None,
+        lp_iterations: int | None = None,
     ) -> None:
         self.demand = demand
+        # A warm re-solve within a day stops after this many dual simplex iterations (an
+        # incremental dual update, see ``WarmAssignmentLP.solve``); None: to the optimum.
+        self.lp_iterations = lp_iterations
         # Per sample lead, its score row and mask row, shared by the pricers of successive
         # days (the batch router's): a day's sample is mostly yesterday's leads, and a lead's
         # rows do not depend on the other leads (nor on the day: the mask is the static
@@ -396,7 +400,7 @@ class ShadowPricer:
                 lp = WarmAssignmentLP(p, mask[in_pool], penalty, keys=keys, slots=slots)
                 self._warm[lp_key] = lp
             lp.owners = [sample[int(i)] for i in in_pool]  # the ids stay these leads'
-            price = solve_warm(lp, problem)
+            price = solve_warm(lp, problem, self.lp_iterations)
         else:  # development shares add rows the warm LP does not hold: solved cold
             _x, price = solve_assignment_lp(*problem)  # type: ignore[arg-type]
         return self._store(key, pool_key, {**_by_rep(rep_ids, price), **horizon})
@@ -456,9 +460,12 @@ class ShadowPricer:
         return prices
 
 
-def solve_warm(lp: WarmAssignmentLP, problem: tuple[object, ...]) -> NDArray[np.float64]:
+def solve_warm(
+    lp: WarmAssignmentLP, problem: tuple[object, ...], iteration_limit: int | None = None
+) -> NDArray[np.float64]:
     """``lp``'s prices for ``problem`` (``solve_assignment_lp``'s arguments, whose ``p``,
-    mask and penalty ``lp`` was built with)."""
+    mask and penalty ``lp`` was built with); ``iteration_limit``: see
+    ``WarmAssignmentLP.solve``."""
     _p, _mask, weight, remaining, counts, target, band, _penalty, future, future_cap = problem
     return lp.solve(
         weight,  # type: ignore[arg-type]
@@ -468,6 +475,7 @@ def solve_warm(lp: WarmAssignmentLP, problem: tuple[object, ...]) -> NDArray[np.
         band,  # type: ignore[arg-type]
         future,  # type: ignore[arg-type]
         future_cap,  # type: ignore[arg-type]
+        iteration_limit,
     )
 
 

@@ -19,6 +19,11 @@ bounds change; a vacant slot's columns are fixed at 0) and keeps the basis, so a
 warm re-solve of a few changed rows instead of a new model solved from scratch. Every pair has
 a column; a pair a rep may not take is bounded at zero.
 
+The batch router caps a re-solve within a day at a number of dual simplex iterations
+(``solve(iteration_limit=...)``, ``route_batch(lp_iterations=...)``): the duals reached are
+feasible (prices the LP could have) and on their way from the last prices to the new optimum,
+an incremental dual update between full solves; a day's first solve runs to the optimum.
+
 HiGHS comes from SciPy's own bindings (``scipy.optimize._highspy``, SciPy >= 1.15);
 :func:`warm_lp_available` says whether they import, and the caller falls back to
 :func:`~leadpilot.policy.assignment_lp.solve_assignment_lp` (a cold ``linprog``) when not.
@@ -35,6 +40,7 @@ from numpy.typing import NDArray
 __all__ = ["WarmAssignmentLP", "warm_lp_available"]
 
 _INF = 1e30  # HiGHS' default infinity (kHighsInf is inf; 1e30 is read as infinite too)
+_NO_LIMIT = 2**31 - 1  # HiGHS' default simplex_iteration_limit (kHighsIInf)
 
 
 def _core() -> Any:
@@ -145,6 +151,10 @@ class WarmAssignmentLP:
         self._day_basis: Any = None
         self._rows_changed = False
         self.objective = float("nan")  # the last solve's optimal value (minimised)
+        # whether the last solve stopped at its iteration limit (its prices are the duals
+        # reached, not the optimum's), and the dual simplex iterations of all solves
+        self.incomplete = False
+        self.iterations = 0
 
     def refill(
         self, keys: Sequence[Hashable], p: NDArray[np.float64], allowed: NDArray[np.bool_]
@@ -196,9 +206,18 @@ class WarmAssignmentLP:
         band: tuple[float, float],
         future_weight: float = 0.0,
         future_capacity: NDArray[np.float64] | None = None,
+        iteration_limit: int | None = None,
     ) -> NDArray[np.float64]:
         """The price of each rep (today's capacity dual plus the band's), shape
-        ``(n_reps,)``; arguments as :func:`solve_assignment_lp`'s."""
+        ``(n_reps,)``; arguments as :func:`solve_assignment_lp`'s.
+
+        ``iteration_limit``: a re-solve with the same rows as the last solve (not the first
+        solve, not after a refill) stops after that many dual simplex iterations, and the
+        prices are the duals it reached (see ``incomplete``): an incremental dual update.
+        The dual simplex keeps its duals feasible at every iteration (prices the LP could
+        have, each pair's reduced cost of the right sign) and moves them towards the new
+        optimum, starting from the last solve's; the next re-solve continues from there, so
+        a capped update is never further from the optimum than the prices it replaces."""
         m, n = self.m, self.n
         low, high = band
         later = max(future_weight, 0.0)
@@ -227,14 +246,23 @@ class WarmAssignmentLP:
         fresh = self._rows_changed
         if fresh and self._day_basis is not None:
             highs.setBasis(self._day_basis)
-        highs.run()
+        capped = iteration_limit is not None and not fresh and self.solves > 0
+        if capped:
+            highs.setOptionValue("simplex_iteration_limit", int(iteration_limit))  # type: ignore[arg-type]
+        try:
+            highs.run()
+        finally:
+            if capped:
+                highs.setOptionValue("simplex_iteration_limit", _NO_LIMIT)
         if fresh:
             self._day_basis = highs.getBasis()
             self._rows_changed = False
         self.solves += 1
-        status = highs.getModelStatus()
-        if highs.modelStatusToString(status) != "Optimal":  # pragma: no cover - always feasible
-            raise RuntimeError(f"assignment LP failed: {highs.modelStatusToString(status)}")
+        status = highs.modelStatusToString(highs.getModelStatus())
+        self.incomplete = status == "Iteration limit reached" and capped
+        if status != "Optimal" and not self.incomplete:  # pragma: no cover - always feasible
+            raise RuntimeError(f"assignment LP failed: {status}")
+        self.iterations += int(highs.getInfo().simplex_iteration_count)
         self.objective = float(highs.getInfo().objective_function_value)
         duals = -np.asarray(highs.getSolution().row_dual)
         cap = duals[self._cap_today : self._cap_today + n]
