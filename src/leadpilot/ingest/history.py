@@ -10,6 +10,7 @@ an outcome to learn) is checked by :func:`check_requirements`.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -245,15 +246,24 @@ def _parse(
         email_domain = out["email"].str.split("@").str[1]
         candidates = [email_domain]
         if "_website" in present:
-            candidates.insert(0, strings["_website"].map(domain_from_url))
+            candidates.insert(0, _map_distinct(strings["_website"], domain_from_url))
         if "domain" in present:
-            candidates.insert(0, strings["domain"].map(domain_from_url))
+            candidates.insert(0, _map_distinct(strings["domain"], domain_from_url))
         merged = pd.Series(None, index=out.index, dtype=object)
         for candidate in candidates:  # highest priority first
             usable = candidate.notna() & ~candidate.isin(FREE_MAIL_DOMAINS)
             merged = merged.where(merged.notna(), candidate.where(usable, None))
         out["domain"] = merged.where(merged.notna(), None).astype(object)
     return out, warnings
+
+
+def _map_distinct(series: pd.Series, fn: Callable[[object], object]) -> pd.Series:
+    """``series.map(fn)`` for a pure ``fn``, called once per distinct value (a history's
+    domains repeat: many leads per account)."""
+    codes, distinct = pd.factorize(series.to_numpy(dtype=object), use_na_sentinel=False)
+    mapped = np.empty(len(distinct), dtype=object)
+    mapped[:] = [fn(v) for v in distinct]
+    return pd.Series(mapped[codes], index=series.index, dtype=object)
 
 
 def _outcome_rules(out: pd.DataFrame, rows: _Rows, strings: pd.DataFrame) -> None:
