@@ -28,6 +28,7 @@ HEAVY = (
     "openpyxl",
     "pandas",
     "psycopg",
+    "pydantic",
     "rapidfuzz",
     "recordlinkage",
     "scipy",

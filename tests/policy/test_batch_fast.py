@@ -409,3 +409,71 @@ def test_fast_lane_decides_rotation_pools_as_route(
         turn[d.rep_id] = k
     assert seen["fast"] >= placed  # every such lead was the lane's
     note(f"{placed} placed by the rule, {shifts} of them before the shift")
+
+
+@pytest.mark.parametrize("owner", [None, {"queue": "triage"}, {"rep": "r0"}])
+@pytest.mark.parametrize("hours", [False, True])
+@pytest.mark.parametrize("strategy", ["predictive", "round_robin"])
+def test_fast_lane_queues_leads_nobody_can_take_as_route(
+    owner: dict[str, str] | None, hours: bool, strategy: str
+) -> None:
+    """Three reps with one lead a day each (one out of office, one on a night shift in
+    another zone) and twelve leads a day: once the caps are reached nobody can take a lead,
+    and the lane writes ``route``'s unassigned decision (no rep, ``NO_ELIGIBLE_REP`` and
+    why, the fallback queue) itself, unless a fallback owner rep takes it (``route``)."""
+    start = datetime(2026, 3, 2, 8, tzinfo=UTC)  # a Monday
+    away = ((start - timedelta(days=1), start + timedelta(days=3)),)
+    reps = [
+        Rep("r0", max_leads_per_day=1, industries=tuple(INDUSTRIES)),
+        Rep("r1", max_leads_per_day=1, out_of_office=away),
+        Rep("r2", max_leads_per_day=1, timezone="Asia/Tokyo", working_hours="Mon-Fri 09:00-17:00"),
+        Rep("r3", max_leads_per_day=1, active=False),
+    ]
+    data: dict[str, Any] = {
+        "lanes": [{"name": "standard", "sla_minutes": 60, "working_hours": hours}],
+        "pools": [{"name": "all", "strategy": strategy, "fallback": "round_robin"}],
+    }
+    if owner is not None:
+        data["fallback_owner"] = owner
+    policy = parse_policy(data)
+    leads = [Lead(f"l{i}", created_at=start + timedelta(days=i // 12, minutes=37 * (i % 12)),
+                  industry=INDUSTRIES[i % 3]) for i in range(36)]  # fmt: skip
+    history = [Lead(f"h{i}", created_at=start - timedelta(days=1 + i % 5),
+                    industry=INDUSTRIES[i % 3]) for i in range(20)]  # fmt: skip
+    scorer = TableScorer({r.rep_id: dict.fromkeys(INDUSTRIES, 0.1 + 0.1 * k)
+                          for k, r in enumerate(reps)})  # fmt: skip
+    inputs = router_inputs(policy, reps, scorer=scorer)
+    kw: dict[str, Any] = {"history": history, "seed": 5, "refresh_every": 1}
+    seen: Counter[str] = Counter()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(fast_module.FastLane, "decide", _counted(seen))
+        got = route_batch(leads, inputs, **kw)
+    assert got == route_batch(leads, inputs, fast_lane=False, **kw)
+    nobody = [d for d in got if d.rep_id is None]
+    placed = [d for d in got if d.rep_id is not None]
+    if owner is not None and "rep" in owner:
+        # the owner rep takes every lead nobody else can (past caps): ``route`` decides
+        assert not nobody
+        assert sum(d.strategy == "fallback_owner" for d in placed) >= 30
+        assert seen["route"] >= 30
+        return
+    # r1 is away, r3 inactive; r0 and r2 take one lead a day each (with working hours r2,
+    # off shift at these hours, as the rep whose shift starts soonest once r0 is full)
+    assert len(placed) == 6
+    assert sum(any(r.startswith("NEXT_SHIFT") for r in d.reasons) for d in placed) == (
+        3 if hours else 0
+    )
+    assert len(nobody) == 36 - len(placed)
+    assert seen["fast"] == 36  # every lead the lane's, the queued ones too
+    for d in nobody:
+        assert (d.pool, d.strategy, d.propensity) == ("all", strategy, 1.0)
+        assert (d.candidates, d.p_convert) == ((), None)
+        assert d.exclusions["r1"] == "OUT_OF_OFFICE"
+        assert d.exclusions["r3"] == "INACTIVE"
+        assert d.exclusions["r0"] == "AT_DAILY_CAP"
+        assert d.exclusions["r2"] == ("OUTSIDE_WORKING_HOURS" if hours else "AT_DAILY_CAP")
+        assert "CAPACITY_SKIP:r0" in d.reasons
+        tail = ["NO_ELIGIBLE_REP", "ALL_AWAY_OR_FULL"]
+        if owner is not None:
+            tail.append("FALLBACK_QUEUE:triage")
+        assert list(d.reasons[-len(tail) :]) == tail

@@ -68,8 +68,46 @@ class _ErrorTranslatingGroup(TyperGroup):
             raise typer.Exit(1) from None
 
 
+def _unset_flags_without_pydantic() -> None:
+    """Let an unset boolean flag (the ``--help`` every command has) skip Typer's coercion set-up.
+
+    Typer 0.29 builds a Pydantic ``TypeAdapter`` for a parameter the first time it processes
+    a value that is not already the right type, and an unset ``--help`` arrives as ``None``:
+    so every command paid the import of ``typer._adapters`` and Pydantic (~130 ms of CPU,
+    a quarter of ``leadpilot route --help``) only to turn ``None`` into ``None``. The pass-
+    through coercion Typer uses for non-adapter types returns ``None`` unchanged and checks
+    a bool as a bool; it is given only to boolean flags without an environment variable (the
+    one source of text for a flag). Private API, so any mismatch leaves Typer as it is.
+    """
+    try:
+        from typer._coercion import PassThroughRuntimeParam
+        from typer.core import TyperOption
+    except ImportError:  # pragma: no cover - another Typer: nothing to do
+        return
+    original = TyperOption.process_value
+    if getattr(original, "_leadpilot_unset_flags", False):
+        return
+
+    def process_value(self: Any, ctx: Any, value: Any) -> Any:
+        descriptor: Any = getattr(self, "type_descriptor", None)
+        if (
+            value is None
+            and getattr(self, "_runtime_param", True) is None
+            and getattr(descriptor, "annotation", None) is bool
+            and not getattr(self, "envvar", None)
+        ):
+            self._runtime_param = PassThroughRuntimeParam(
+                annotation=bool, parameter_info=descriptor.parameter_info
+            )
+        return original(self, ctx, value)
+
+    process_value._leadpilot_unset_flags = True  # type: ignore[attr-defined]
+    TyperOption.process_value = process_value  # type: ignore[method-assign]
+
+
 def build_app() -> typer.Typer:
     """Return the CLI app with every command group registered."""
+    _unset_flags_without_pydantic()
     app = typer.Typer(
         cls=_ErrorTranslatingGroup,
         name="leadpilot",

@@ -9,7 +9,9 @@ with the plain ``round_robin`` or ``load_balanced`` strategy (and the plain ``ro
 fallback) is screened the same way and chooses by the rotation and the mirrored counts,
 with or without a scorer. With nobody on shift in a pool without overflow pools, in a lane
 that assigns the reps whose shift starts soonest, those reps are the eligible (``route``'s
-``NEXT_SHIFT``). Every other lead, and every policy the lane does not cover (shadow mode,
+``NEXT_SHIFT``); with nobody there either (every rep at a cap or away), the lane writes
+``route``'s unassigned decision (``NO_ELIGIBLE_REP``, the queue) unless the policy has a
+fallback owner rep. Every other lead, and every policy the lane does not cover (shadow mode,
 development shares, switchback holdouts, value objectives in predictive pools, other
 strategies, no roster memo),
 goes to ``route`` as before, and :meth:`FastLane.decide` says so by returning ``None``
@@ -48,7 +50,7 @@ from leadpilot.policy.availability import (
 from leadpilot.policy.batch_scores import PrecomputedScorer
 from leadpilot.policy.business_time import add_business_minutes
 from leadpilot.policy.confidence import choice_confidence
-from leadpilot.policy.eligibility import Checker
+from leadpilot.policy.eligibility import CAPACITY, TEMPORARY, Checker
 from leadpilot.policy.fairness import (
     DAY_END,
     LATER_CAUTION,
@@ -436,12 +438,20 @@ class FastLane:
         shift_start = None
         if not len(eligible):
             # a pool without overflow pools: the reps whose shift starts soonest
-            # (``_soonest_shift``); else overflow pools, the fallback owner: ``route``
-            if pool.overflow or not (lane.working_hours and lane.off_shift_action == "soonest"):
+            # (``_soonest_shift``), else nobody (the queue); overflow pools and a fallback
+            # owner rep: ``route``
+            if pool.overflow:
                 return None, inputs
-            soonest = self._soonest(code, daily, now)
+            soonest = None
+            if lane.working_hours and lane.off_shift_action == "soonest":
+                soonest = self._soonest(code, daily, now)
             if soonest is None:
-                return None, inputs
+                owner = policy.fallback_owner
+                if owner is not None and owner.rep is not None:
+                    return None, inputs
+                front = _Front(lead, now, view, qualification, lane, pool, pool_reasons, code,
+                               eligible)  # fmt: skip
+                return self._nobody(front), inputs
             eligible, shift_start = soonest
             code = code.copy()
             code[eligible] = 0  # no longer excluded
@@ -555,6 +565,55 @@ class FastLane:
             reasons += self.skip_reason[capped].tolist()
         return reasons
 
+    def _exclusions(self, code: NDI) -> dict[str, str]:
+        """Each excluded rep's code, in roster order (the screen's)."""
+        excluded = np.flatnonzero(code)
+        names = self.code_names
+        return dict(
+            zip(self.ids[excluded].tolist(), [names[c] for c in code[excluded].tolist()],
+                strict=True)
+        )  # fmt: skip
+
+    def _nobody(self, front: _Front) -> Decision:
+        """``route``'s decision when nobody in the pool can take the lead (no overflow
+        pools, nobody whose shift starts soonest) and the policy has no fallback owner rep:
+        no rep (the caller queues the lead), ``NO_ELIGIBLE_REP`` and why
+        (``router._why_nobody``), the fallback queue's reason if there is one."""
+        policy, pool, lane = self.policy, front.pool, front.lane
+        reasons = self._reasons(front)
+        exclusions = self._exclusions(front.code)
+        codes = set(exclusions.values()) - {"NOT_IN_POOL", "INACTIVE"}
+        if codes and codes <= CAPACITY:
+            why = "ALL_AT_CAPACITY"
+        elif codes and codes <= TEMPORARY:
+            why = "ALL_AWAY_OR_FULL"
+        else:
+            why = "NONE_ELIGIBLE"
+        reasons += ["NO_ELIGIBLE_REP", why]
+        owner = policy.fallback_owner
+        if owner is not None and owner.queue is not None:
+            reasons.append(f"FALLBACK_QUEUE:{owner.queue}")
+        derived = front.view.derived
+        return Decision(
+            lead_id=front.lead.lead_id,
+            rep_id=None,
+            pool=pool.name,
+            lane=lane.name,
+            strategy=pool.strategy,
+            reasons=tuple(reasons),
+            decided_at=front.now,
+            exclusions=exclusions,
+            propensity=1.0,
+            policy_version=policy.policy_hash,
+            sla_deadline=None,
+            mode=policy.mode,
+            fit_score=derived.get("fit"),
+            intent_score=derived.get("intent"),
+            grade=derived.get("grade"),
+            rep_local_day=None,
+            segment=front.view.get("segment"),
+        )
+
     def _decision(
         self,
         front: _Front,
@@ -572,12 +631,7 @@ class FastLane:
         """``route``'s decision giving the lead to the ``chosen``-th eligible rep."""
         lane, now, code, policy = front.lane, front.now, front.code, self.policy
         rep = self.roster[int(front.eligible[chosen])]
-        excluded = np.flatnonzero(code)
-        names = self.code_names
-        exclusions = dict(
-            zip(self.ids[excluded].tolist(), [names[c] for c in code[excluded].tolist()],
-                strict=True)
-        )  # fmt: skip
+        exclusions = self._exclusions(code)
         # the SLA clock starts at the shift's start for a rep assigned before it
         start = now if front.shift_start is None else max(now, front.shift_start)
         if front.shift_start is not None:
