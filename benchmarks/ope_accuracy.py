@@ -186,7 +186,11 @@ def world_arrays(
     logging_dist = logging.predict_proba(replay)
     q = reward_matrix(model, replay, reps)
     q_eval = cross_fitted_reward_matrix(
-        lambda train: ConversionModel(n_bags=2).fit(train, world.reps), replay, early, reps
+        lambda train, like: ConversionModel(n_bags=2).fit(train, world.reps, like=like),
+        replay,
+        early,
+        reps,
+        share_choices=True,  # as simulate: the second fold reuses the first's choices
     )
     day = np.unique(replay["created_at"].dt.floor("D").to_numpy(), return_inverse=True)[1]
     cap = world.daily_capacity(reps)

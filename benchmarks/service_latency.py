@@ -209,6 +209,18 @@ def _install_profiler(app: Any, engine: Any, out: Path) -> None:
         return wrapper
 
     dialect.do_commit = timed("commit", dialect.do_commit)
+    commits: list[tuple[float, float, str]] = []  # every commit: (start, ms, thread)
+    do_commit = dialect.do_commit
+
+    def logged_commit(*a: Any, **k: Any) -> Any:
+        t0 = time.perf_counter()
+        try:
+            return do_commit(*a, **k)
+        finally:
+            ms = (time.perf_counter() - t0) * 1000
+            commits.append((t0, ms, threading.current_thread().name))
+
+    dialect.do_commit = logged_commit
     dialect.do_ping = timed("ping", dialect.do_ping)
 
     def on_gc(phase: str, info: dict[str, Any]) -> None:
@@ -289,7 +301,18 @@ def _install_profiler(app: Any, engine: Any, out: Path) -> None:
             yield
         t_first = records[0]["at_s"] if records else 0.0
         slow_polls = [(round(t - t_first, 2), round(ms, 1), n) for t, ms, n in polls]
-        out.write_text(json.dumps({"records": records, "slow_polls": slow_polls}))
+        ms = sorted(c[1] for c in commits)
+        commit_stats = {
+            "n": len(ms),
+            "p50_ms": round(ms[len(ms) // 2], 2) if ms else 0,
+            "p99_ms": round(ms[int(len(ms) * 0.99)], 2) if ms else 0,
+            "over_10ms": [
+                (round(t - t_first, 2), round(d, 1), name) for t, d, name in commits if d > 10
+            ][:30],
+        }
+        out.write_text(
+            json.dumps({"records": records, "slow_polls": slow_polls, "commits": commit_stats})
+        )
 
     app.router.lifespan_context = dumping_lifespan
 
@@ -453,6 +476,7 @@ def run(
         dumped = json.loads((world / "profile.json").read_text())
         result["profile"] = _profile_summary(dumped["records"])
         result["profile"]["slow_worker_polls"] = dumped["slow_polls"][:20]
+        result["profile"]["commits"] = dumped["commits"]
         result["profile"]["client_split"] = _client_split(latencies, stamps, start, rate)
     return result
 

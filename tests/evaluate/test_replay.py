@@ -141,3 +141,24 @@ def test_cross_fitted_reward_matrix_never_scores_a_lead_with_a_model_that_saw_it
         assert q[i].tolist() == pytest.approx([model.number] * 2)
     with pytest.raises(DataValidationError, match="at least 2"):
         cross_fitted_reward_matrix(fit, leads, earlier, ["a"], folds=1)
+
+
+def test_cross_fitted_reward_matrix_shares_the_first_folds_model_when_asked() -> None:
+    """With ``share_choices`` every fold's fit is also given the first fold's model (the
+    first gets ``None``); which leads each model trains on and scores does not change."""
+    earlier = pd.DataFrame({"lead_id": ["e1", "e2"], "converted": [1.0, 0.0]})
+    leads = pd.DataFrame({"lead_id": [f"l{i}" for i in range(7)], "converted": [0.0] * 7})
+    models: list[_Recorder] = []
+    given: list[_Recorder | None] = []
+
+    def fit(train: pd.DataFrame, like: _Recorder | None) -> _Recorder:
+        given.append(like)
+        models.append(_Recorder(0.1 * (len(models) + 1), train))
+        return models[-1]
+
+    q = cross_fitted_reward_matrix(fit, leads, earlier, ["a", "b"], folds=3, share_choices=True)
+    assert given == [None, models[0], models[0]]
+    for i, lead in enumerate(leads["lead_id"]):
+        model = models[i % 3]
+        assert lead not in model.trained
+        assert q[i].tolist() == pytest.approx([model.number] * 2)

@@ -55,3 +55,62 @@ def test_a_busy_simulated_day_uses_all_of_the_reps_leads_when_its_bucket_is_thin
 
 def test_no_delays_no_estimate() -> None:
     assert sla_attainment([_decision("L1", "a", 2, 1.0)], _history().iloc[:0]) is None
+
+
+def test_many_decisions_give_each_ones_share_as_one_search_each() -> None:
+    """Decisions of several reps, loads, windows and lanes, mixed: every lane's attainment is
+    the mean of each decision's share searched on its own sample (a second, per-decision
+    reading written here from the rule: the rep's bucket sample, else all of the rep's
+    leads, else the team's), to the last bit."""
+    import numpy as np
+
+    rng = np.random.default_rng(3)
+    hist = _history()
+    more = pd.DataFrame(
+        {
+            "rep_id": rng.choice(["a", "c", "d"], 400),
+            "created_at": pd.to_datetime("2026-01-01", utc=True)
+            + pd.to_timedelta(rng.integers(0, 40, 400), unit="D"),
+            "time_to_contact_hours": rng.exponential(4.0, 400).round(2),
+        }
+    )
+    hist = pd.concat([hist, more], ignore_index=True)
+    decisions = [
+        _decision(f"L{i}", str(rng.choice(["a", "b", "c", "d"])), int(rng.integers(2, 6)),
+                  float(rng.choice([0.5, 1.0, 2.5, 4.0, 24.0])),
+                  lane=str(rng.choice(["hot", "standard", "cold"])))
+        for i in range(300)
+    ]  # fmt: skip
+    got = sla_attainment(decisions, hist)
+    assert got is not None
+
+    past = hist.dropna()
+    day = past["created_at"].dt.floor("D")
+    per_day = past.groupby([past["rep_id"], day])["rep_id"].transform("size").to_numpy()
+    edges = [1, 3, 6, 11]
+
+    def bucket(load: int) -> int:
+        return sum(load >= e for e in edges) - 1
+
+    def sample_of(rep: str, load: int) -> list[float]:
+        rows = past[(past["rep_id"] == rep).to_numpy() & (np.array([bucket(x) for x in per_day])
+                                                          == bucket(load))]  # fmt: skip
+        if len(rows) >= 20:
+            return sorted(rows["time_to_contact_hours"])
+        mine = past[past["rep_id"] == rep]
+        return sorted((mine if len(mine) else past)["time_to_contact_hours"])
+
+    load = {}
+    for d in decisions:
+        load[(d.rep_id, d.rep_local_day)] = load.get((d.rep_id, d.rep_local_day), 0) + 1
+    by_lane: dict[str, list[float]] = {}
+    for d in decisions:
+        assert d.sla_deadline is not None
+        window = (d.sla_deadline - d.decided_at).total_seconds() / 3600
+        sample = sample_of(str(d.rep_id), load[(d.rep_id, d.rep_local_day)])
+        share = sum(x <= window for x in sample) / len(sample)
+        by_lane.setdefault(str(d.lane), []).append(share)
+    assert got["by_lane"] == {k: float(np.mean(v)) for k, v in by_lane.items()}
+    every = [s for v in by_lane.values() for s in v]
+    assert got["attainment"] == float(np.mean(every))
+    assert got["decisions_with_sla"] == 300

@@ -18,7 +18,7 @@ from leadpilot.ingest import (
     read_reps,
     reps_from_frame,
 )
-from leadpilot.schema import ACCOUNT_COLUMNS, REP_COLUMNS, Rep
+from leadpilot.schema import ACCOUNT_COLUMNS, REP_COLUMNS, Lead, Rep
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "ingest"
 MAVEN = Path(os.environ["LEADPILOT_DATA_DIR"]) / "maven-crm-sales-opportunities"
@@ -156,3 +156,66 @@ def test_leads_from_frame_fills_every_canonical_lead_field() -> None:
     for name in names:
         expected = row[name].to_pydatetime() if name == "created_at" else row[name]
         assert getattr(lead, name) == expected, name
+
+
+def test_leads_from_frame_reads_every_kind_of_missing_and_numpy_cell() -> None:
+    """Column by column, each cell is what a row-by-row ``_py`` gives: NaN, NaT, pd.NA and
+    None are ``None``; numpy scalars plain Python; timestamps ``datetime``; a missing domain
+    comes from the email; ``x_`` prefixes drop; hand-checked values, and the row-by-row
+    reading (kept for frames with repeated column names) agrees on every field's type."""
+    import numpy as np
+
+    from leadpilot.ingest.roster import _leads_by_row
+
+    frame = pd.DataFrame(
+        {
+            "lead_id": ["a", "b", "c"],
+            "created_at": pd.to_datetime(
+                ["2026-01-02T03:04:05.123456Z", None, "2026-01-03T00:00:00.000000Z"], utc=True
+            ),
+            "email": ["x@acme.com", None, "y@beta.io"],
+            "domain": [None, None, "gamma.org"],
+            "company_size": [12.0, np.nan, 3.0],
+            "industry": pd.Series(["Retail", pd.NA, np.nan], dtype=object),
+            "converted": pd.array([True, None, False], dtype="boolean"),
+            "first_contact_at": pd.Series(pd.to_datetime(["2026-01-02", None, None])),
+            "x_demo_request": ["yes", "", None],
+            "x_score": pd.Series([np.int64(4), np.float64(2.5), np.nan], dtype=object),
+            "rep_id": pd.Series(["r1", None, "r2"], dtype=object),
+            "source_row": np.array([2, 3, 4], dtype=np.int64),
+        }
+    )  # fmt: skip
+    leads = leads_from_frame(frame)
+    a, b, c = leads
+    assert a.created_at == datetime(2026, 1, 2, 3, 4, 5, 123456, tzinfo=UTC)
+    assert type(a.created_at) is datetime
+    assert b.created_at is None
+    assert [x.domain for x in leads] == ["acme.com", None, "gamma.org"]
+    assert [x.company_size for x in leads] == [12.0, None, 3.0]
+    assert type(c.company_size) is float
+    assert [x.industry for x in leads] == ["Retail", None, None]
+    assert dict(a.attributes) == {
+        "converted": True,
+        "first_contact_at": datetime(2026, 1, 2),
+        "demo_request": "yes",
+        "score": 4,
+        "rep_id": "r1",
+        "source_row": 2,
+    }
+    assert type(a.attributes["score"]) is int
+    assert type(a.attributes["source_row"]) is int
+    assert dict(b.attributes) == {"demo_request": "", "score": 2.5, "source_row": 3}
+    assert type(b.attributes["score"]) is float
+    assert dict(c.attributes) == {"converted": False, "rep_id": "r2", "source_row": 4}
+    assert leads == _leads_by_row(frame)
+    for new, old in zip(leads, _leads_by_row(frame), strict=True):
+        for name in (*Lead.__dataclass_fields__,):
+            assert type(getattr(new, name)) is type(getattr(old, name)), name
+        assert list(new.attributes.items()) == list(old.attributes.items())
+        assert [type(v) for v in new.attributes.values()] == [
+            type(v) for v in old.attributes.values()
+        ]
+    # a frame with a repeated column name is read row by row, as before
+    twice = pd.concat([frame, frame[["x_demo_request"]]], axis=1)
+    with pytest.warns(UserWarning, match="not unique"):  # pandas' to_dict, as before
+        assert leads_from_frame(twice)[0].get("demo_request") == "yes"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pytest
 from hypothesis import given
@@ -188,3 +189,38 @@ def test_eu_dotted_timestamps() -> None:
     values, _bad, order, _ = _dates(["25.12.2023 14:30", "01.02.2024 09:00"])
     assert order == "day-first"
     assert values[1] == pd.Timestamp("2024-02-01 09:00", tz="UTC")
+
+
+def test_number_column_cleans_only_what_does_not_read_as_it_is() -> None:
+    """The currency and grouping cleaning runs only on the values that do not read as a
+    number as they are: every spelling still reads as by hand."""
+    from leadpilot.ingest.values import parse_number_column
+
+    texts = ["12.5", "$1,200", "1,234", "usd 5", "n/a", "(1,200)", "1e3", "", "€7", "-3",
+             "inf", "abc", "1,234.50", "+4"]  # fmt: skip
+    parsed = parse_number_column(pd.Series(texts, dtype=object))
+    got = parsed.values.tolist()
+    want = [12.5, 1200.0, 1234.0, 5.0, None, -1200.0, 1000.0, None, 7.0, -3.0,
+            None, None, 1234.5, 4.0]  # fmt: skip
+    for g, w, t in zip(got, want, texts, strict=True):
+        assert np.isnan(g) if w is None else g == w, t
+    assert parsed.bad.tolist() == [t in ("inf", "abc") for t in texts]
+    # a decimal-comma column is still told apart (both of its spellings hold a comma)
+    comma = parse_number_column(pd.Series(["12,5", "3.000", "7"], dtype=object))
+    assert comma.values.tolist() == [12.5, 3000.0, 7.0]
+
+
+def test_zoned_is_the_zone_regex() -> None:
+    """``_zoned`` decides by the last character where it can; it agrees with searching
+    ``_HAS_ZONE`` in every value."""
+    from leadpilot.ingest.values import _HAS_ZONE, _zoned
+
+    texts = ["2024-01-01T00:00:00Z", "2024-01-01T00:00:00z", "2024-01-01 10:00 UTC",
+             "2024-01-01 10:00 gmt", "2024-01-01T10:00:00+02:00", "2024-01-01T10:00:00-0500",
+             "2024-01-01", "03/04/2024", "", "Mar 5, 2024", "10:00 CET", "2024-01-01T10:00 ",
+             "UTC", "x+12:00", "Liz", "at"]  # fmt: skip
+    series = pd.Series(texts, dtype=object)
+    want = series.str.contains(_HAS_ZONE, na=False).to_numpy()
+    assert _zoned(series).tolist() == want.tolist()
+    assert want.tolist()[:6] == [True] * 6
+    assert not want[6]

@@ -87,3 +87,83 @@ def test_database_state_matches_the_in_memory_reference(
                         r: c for r, c in reference.window_counts(pool, since).items() if c
                     }
     engine.dispose()
+
+
+@pytest.mark.parametrize("seed", [4, 5])
+def test_carried_tally_matches_a_fresh_read(seed: int, tmp_path: Path) -> None:
+    """The counts as arrays (``DbRoutingState.tally``) carried from one intake's counters to
+    the next (``Prefetched.after``, moved by each decision) equal a tally built from the
+    counters read afresh from the database after every decision, and the in-memory
+    reference's: open leads, each local day around the decision, and the window of each pool
+    and segment scope (the prefetched window and a shorter one read when asked for)."""
+    from leadpilot.policy.state import segment_scope
+    from leadpilot.store.counters import (
+        PREFETCH_QUERY,
+        Prefetched,
+        decision_effects,
+        prefetch_params,
+    )
+
+    engine = migrated_engine(f"sqlite:///{tmp_path / 't.db'}")
+    reference = InMemoryState()
+    ids = tuple(f"r{i}" for i in range(6))  # r5 is never assigned
+    decisions = _random_decisions(seed, 60)
+    decisions = [
+        d if i % 3 else replace_segment(d, "smb") for i, d in enumerate(decisions)
+    ]  # some with a segment scope
+    now = datetime(2026, 1, 9, 12, tzinfo=UTC)
+    params = prefetch_params(now, window_days=7)
+    scopes = ["a", "b", segment_scope("a", "smb"), segment_scope("b", "smb")]
+    since_short = date(2026, 1, 8)
+    with routing_transaction(engine) as conn:
+        carried = Prefetched.parse(conn.execute(PREFETCH_QUERY, params), params)
+        for k, d in enumerate(decisions):
+            state = DbRoutingState(conn)
+            state.adopt(carried)
+            tally = state.tally(ids)
+            assert tally is not None
+            if k % 7 == 0:  # ask for arrays at some points only: the rest is built later
+                for scope in scopes:
+                    tally.window(scope, carried.since)
+                    tally.window(scope, since_short)
+                for day in params["days"]:
+                    tally.day(date.fromisoformat(day))
+            state.commit(d)  # writes the effects and forgets its reads
+            assert state.tally(ids) is None  # nothing held once written
+            reference.commit(d)
+            after = carried.after(*decision_effects(d))
+            assert after is not None
+            carried = after
+            fresh_state = DbRoutingState(conn)
+            fresh_state.adopt(Prefetched.parse(conn.execute(PREFETCH_QUERY, params), params))
+            fresh = fresh_state.tally(ids)
+            state = DbRoutingState(conn)
+            state.adopt(carried)
+            held = state.tally(ids)
+            assert held is not None
+            assert fresh is not None
+            np.testing.assert_array_equal(held.open, fresh.open)
+            expected_open = [reference.open_count(r, now) for r in ids]
+            np.testing.assert_array_equal(held.open, expected_open)
+            for day in params["days"]:
+                on = date.fromisoformat(day)
+                np.testing.assert_array_equal(held.day(on), fresh.day(on))
+                np.testing.assert_array_equal(
+                    held.day(on), [reference.daily_count(r, on) for r in ids]
+                )
+            for scope in scopes:
+                for since in (carried.since, since_short):
+                    want = reference.window_counts(scope, since)
+                    np.testing.assert_array_equal(
+                        held.window(scope, since), fresh.window(scope, since)
+                    )
+                    np.testing.assert_array_equal(
+                        held.window(scope, since), [want.get(r, 0) for r in ids]
+                    )
+
+
+def replace_segment(decision: Decision, segment: str) -> Decision:
+    """``decision`` counted on a policy segment too (a development share's scope)."""
+    from dataclasses import replace
+
+    return replace(decision, segment=segment)

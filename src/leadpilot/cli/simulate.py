@@ -171,7 +171,10 @@ def _simulate(
             clip=clip,
             progress=lambda msg: status.update(msg[:1].upper() + msg[1:] + "..."),
             outcome_folds=outcome_folds,
-            outcome_fit=lambda train: ConversionModel(n_bags=OUTCOME_BAGS).fit(train, reps_table),
+            outcome_fit=lambda train, like: ConversionModel(n_bags=OUTCOME_BAGS).fit(
+                train, reps_table, like=like
+            ),
+            outcome_like=True,
         )
     result.warnings.extend(warnings)
     comparison = None
@@ -552,7 +555,10 @@ def demo_section(out: Any, workdir: Path, world: Any) -> dict[str, Any]:
             baseline=with_strategy(policy, "round_robin"),
             n_bootstrap=300,
             outcome_folds=2,
-            outcome_fit=lambda train: ConversionModel(n_bags=OUTCOME_BAGS).fit(train, world.reps),
+            outcome_fit=lambda train, like: ConversionModel(n_bags=OUTCOME_BAGS).fit(
+                train, world.reps, like=like
+            ),
+            outcome_like=True,
             progress=lambda msg: status.update(msg[:1].upper() + msg[1:] + "..."),
         )
     settled = window[window["converted"].notna()].reset_index(drop=True)

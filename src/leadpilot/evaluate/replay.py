@@ -95,25 +95,34 @@ def reward_matrix(model: PairModel, leads: pd.DataFrame, rep_ids: Sequence[str])
 
 
 def cross_fitted_reward_matrix(
-    fit: Callable[[pd.DataFrame], PairModel],
+    fit: Callable[..., PairModel],
     leads: pd.DataFrame,
     earlier: pd.DataFrame,
     rep_ids: Sequence[str],
     *,
     folds: int = 2,
+    share_choices: bool = False,
 ) -> NDF:
     """``reward_matrix`` from cross-fitted outcome models: the settled ``leads`` are split
     into ``folds`` (every ``folds``-th lead), and each fold is scored by ``fit(...)`` trained
     on ``earlier`` (the history before the leads) plus the other folds, never on the lead
     itself. The routing model is trained on earlier leads only; scoring its choices with
     that same model rewards its own errors (a rep it over-rates looks good twice), and a
-    model that has seen nothing of the replayed period misses its drift."""
+    model that has seen nothing of the replayed period misses its drift.
+
+    ``share_choices``: ``fit(frame, like)`` is also given the first fold's model (``None``
+    for the first fold), whose out-of-time choices a later fold's fit may reuse (see
+    ``ConversionModel.fit``'s ``like``): the folds' training rows differ only by which half
+    of the replayed leads they hold."""
     if folds < 2:
         raise DataValidationError(f"folds={folds}: cross-fitting needs at least 2", hint="e.g. 2")
     out = np.zeros((len(leads), len(rep_ids)))
     fold = np.arange(len(leads)) % folds
+    first: PairModel | None = None
     for f in range(folds):
-        model = fit(pd.concat([earlier, leads[fold != f]]))
+        train = pd.concat([earlier, leads[fold != f]])
+        model = fit(train, first) if share_choices else fit(train)
+        first = first if first is not None else model
         out[fold == f] = reward_matrix(model, leads[fold == f], rep_ids)
     return out
 

@@ -123,7 +123,8 @@ def run_simulation(
     progress: Progress | None = None,
     refresh_every: int | None = BATCH_REFRESH_EVERY,
     outcome_folds: int = 0,
-    outcome_fit: Callable[[pd.DataFrame], Any] | None = None,
+    outcome_fit: Callable[..., Any] | None = None,
+    outcome_like: bool = False,
 ) -> SimulationResult:
     """Route each block's leads through every policy (and ``baseline``, e.g. round-robin,
     for the lift against it), then estimate every policy on the block's settled leads.
@@ -131,7 +132,9 @@ def run_simulation(
     the batch router with its price cadence ``refresh_every`` (``None``: the policy's).
     ``outcome_folds`` >= 2 scores the settled leads for the estimates with outcome models
     cross-fitted within each block (``outcome_fit`` trains one from a history frame), not
-    with the block's routing model."""
+    with the block's routing model. ``outcome_like``: ``outcome_fit(frame, like)`` is also
+    given the block's first fold's model, whose choices the later folds may reuse (see
+    ``cross_fitted_reward_matrix``)."""
     say = progress or (lambda _msg: None)
     names = [n for n, _ in policies]
     if len(set(names)) != len(names):
@@ -180,7 +183,12 @@ def run_simulation(
                 crossed += 1
                 reward_parts.append(
                     cross_fitted_reward_matrix(
-                        outcome_fit, settled, past, rep_ids, folds=outcome_folds
+                        outcome_fit,
+                        settled,
+                        past,
+                        rep_ids,
+                        folds=outcome_folds,
+                        share_choices=outcome_like,
                     )
                 )
             else:

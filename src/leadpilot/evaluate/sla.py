@@ -46,19 +46,34 @@ def sla_attainment(decisions: Sequence[Decision], history: pd.DataFrame) -> dict
               for r, g in past.groupby("rep_id")["time_to_contact_hours"]}  # fmt: skip
     team = np.sort(past["time_to_contact_hours"].to_numpy(dtype=float))
     sim_load = Counter((d.rep_id, d.rep_local_day) for d in decisions if d.rep_id is not None)
-    shares: dict[str, list[float]] = defaultdict(list)
+    buckets = {load: int(_bucket(load)) for load in set(sim_load.values())}
+    # Each decision's window goes with its sample; the samples are then searched once each
+    # for all their windows (the same shares as one search per decision).
+    lanes: list[str] = []
+    windows: dict[int, list[float]] = defaultdict(list)
+    slots: dict[int, list[int]] = defaultdict(list)
+    samples: dict[int, NDArray[np.float64]] = {}
     for d in decisions:
         if d.rep_id is None or d.sla_deadline is None:
             continue
         window = (d.sla_deadline - d.decided_at).total_seconds() / 3600
-        b = int(_bucket(sim_load[(d.rep_id, d.rep_local_day)]))
+        b = buckets[sim_load[(d.rep_id, d.rep_local_day)]]
         sample = delays.get((d.rep_id, b))
         if sample is None or len(sample) < MIN_SAMPLE:
             sample = by_rep.get(d.rep_id, team)
-        within = np.searchsorted(sample, window, side="right") / len(sample)
-        shares[d.lane or "(none)"].append(float(within))
-    if not shares:
+        samples[id(sample)] = sample
+        windows[id(sample)].append(window)
+        slots[id(sample)].append(len(lanes))
+        lanes.append(d.lane or "(none)")
+    if not lanes:
         return None
+    within = np.empty(len(lanes))
+    for ref, kept in samples.items():
+        found = np.searchsorted(kept, np.array(windows[ref], dtype=np.float64), side="right")
+        within[slots[ref]] = found / len(kept)
+    shares: dict[str, list[float]] = defaultdict(list)
+    for lane, share in zip(lanes, within.tolist(), strict=True):
+        shares[lane].append(share)
     every = [s for v in shares.values() for s in v]
     return {
         "decisions_with_sla": len(every),

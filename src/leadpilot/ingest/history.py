@@ -10,6 +10,7 @@ an outcome to learn) is checked by :func:`check_requirements`.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -133,13 +134,35 @@ def check_requirements(frame: pd.DataFrame, purpose: str) -> None:
             )
 
 
+def _all_text(series: pd.Series) -> bool:
+    return series.dtype == object and pd.api.types.infer_dtype(series, skipna=False) == "string"
+
+
+def _stripped(series: pd.Series) -> pd.Series:
+    """``series.str.strip()``; for a column of text in one pass (pandas' string methods also
+    scan every cell for missing values and types, which cost more than the strip)."""
+    if not _all_text(series):
+        return series.str.strip()
+    out = np.empty(len(series), dtype=object)
+    out[:] = [v.strip() for v in series.tolist()]
+    return pd.Series(out, index=series.index, dtype=object)
+
+
 def _text(series: pd.Series, extra_missing: frozenset[str], *, keep_na: bool = False) -> pd.Series:
-    stripped = series.str.strip()
     tokens = _TEXT_MISSING | extra_missing
     if keep_na:
         tokens = tokens - {"na"}
+    if _all_text(series):  # the same in one pass
+        out = np.empty(len(series), dtype=object)
+        out[:] = [_blank_to_none(v.strip(), tokens) for v in series.tolist()]
+        return pd.Series(out, index=series.index, dtype=object)
+    stripped = series.str.strip()
     missing = stripped.str.lower().isin(tokens)
     return stripped.where(~missing, None).astype(object)
+
+
+def _blank_to_none(text: str, tokens: frozenset[str]) -> str | None:
+    return None if text.lower() in tokens else text
 
 
 class _Rows:
@@ -157,7 +180,7 @@ class _Rows:
 
     def add_parsed(self, target: str, strings: pd.Series, parsed: Parsed) -> None:
         bad = np.flatnonzero(parsed.bad)
-        present = int((strings.str.strip() != "").sum())
+        present = int((_stripped(strings) != "").sum())
         if len(bad) >= _WRONG_TYPE_MIN and len(bad) > _WRONG_TYPE_SHARE * present:
             column = self.mapping.get(target, target)
             examples = "; ".join(
@@ -245,15 +268,24 @@ def _parse(
         email_domain = out["email"].str.split("@").str[1]
         candidates = [email_domain]
         if "_website" in present:
-            candidates.insert(0, strings["_website"].map(domain_from_url))
+            candidates.insert(0, _map_distinct(strings["_website"], domain_from_url))
         if "domain" in present:
-            candidates.insert(0, strings["domain"].map(domain_from_url))
+            candidates.insert(0, _map_distinct(strings["domain"], domain_from_url))
         merged = pd.Series(None, index=out.index, dtype=object)
         for candidate in candidates:  # highest priority first
             usable = candidate.notna() & ~candidate.isin(FREE_MAIL_DOMAINS)
             merged = merged.where(merged.notna(), candidate.where(usable, None))
         out["domain"] = merged.where(merged.notna(), None).astype(object)
     return out, warnings
+
+
+def _map_distinct(series: pd.Series, fn: Callable[[object], object]) -> pd.Series:
+    """``series.map(fn)`` for a pure ``fn``, called once per distinct value (a history's
+    domains repeat: many leads per account)."""
+    codes, distinct = pd.factorize(series.to_numpy(dtype=object), use_na_sentinel=False)
+    mapped = np.empty(len(distinct), dtype=object)
+    mapped[:] = [fn(v) for v in distinct]
+    return pd.Series(mapped[codes], index=series.index, dtype=object)
 
 
 def _outcome_rules(out: pd.DataFrame, rows: _Rows, strings: pd.DataFrame) -> None:
@@ -307,7 +339,7 @@ def _extra_columns(raw: RawTable, mapping: dict[str, str]) -> pd.DataFrame:
         name = "x_" + re.sub(r"[^a-z0-9]+", "_", header.lower()).strip("_")
         if name in extra or name == "x_":
             continue
-        values = raw.frame[header].str.strip()
+        values = _stripped(raw.frame[header])
         extra[name] = values.where(values != "", None).astype(object)
     return extra
 
@@ -355,7 +387,7 @@ def read_history(
     helpers = (t for t in preset.columns if t.startswith("_") and t in mapping)
     for target in (*HISTORY_COLUMNS, *helpers):
         header = mapping.get(target)
-        strings[target] = raw.frame[header].astype(str).str.strip() if header else ""
+        strings[target] = _stripped(raw.frame[header].astype(str)) if header else ""
     if preset.derive is not None:
         strings = preset.derive(strings, warnings)
     present = set(mapping) | set(preset.derives)

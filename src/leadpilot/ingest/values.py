@@ -176,15 +176,26 @@ def parse_number_column(series: pd.Series, *, minimum: float | None = None) -> P
     """
     stripped = series.str.strip()
     missing = stripped.str.lower().isin(MISSING_TOKENS).to_numpy()
-    decimal_comma = bool(stripped.str.contains(_DECIMAL_COMMA, na=False).any())
+    # Both spellings of _DECIMAL_COMMA hold a comma: only values with one are searched.
+    comma = stripped.str.contains(",", regex=False, na=False)
+    decimal_comma = bool(comma.any()) and bool(
+        stripped[comma].str.contains(_DECIMAL_COMMA, na=False).any()
+    )
     if decimal_comma:
         values = np.full(len(series), np.nan)
     else:
         # Vectorised first pass for the common spellings ("$1,234.50", "1,200"); only what
-        # it cannot read goes through parse_number one value at a time.
-        cleaned = stripped.str.replace(_LEADING_CURRENCY, r"\1", regex=True)
-        grouped = cleaned.str.fullmatch(_US_GROUPED, na=False)
-        cleaned = cleaned.where(~grouped, cleaned.str.replace(",", "", regex=False))
+        # it cannot read goes through parse_number one value at a time. A value that reads
+        # as a number as it is has no currency sign nor comma, so the cleaning leaves it as
+        # it is: only the others are cleaned (the regexes cost most of the column's time).
+        plain = pd.to_numeric(stripped.where(~missing, None), errors="coerce")
+        rest = (plain.isna().to_numpy() & ~missing).nonzero()[0]
+        cleaned = stripped.copy()
+        if len(rest):
+            part = stripped.iloc[rest].str.replace(_LEADING_CURRENCY, r"\1", regex=True)
+            grouped = part.str.fullmatch(_US_GROUPED, na=False)
+            part = part.where(~grouped, part.str.replace(",", "", regex=False))
+            cleaned.iloc[rest] = part
         fast = pd.to_numeric(cleaned.where(~missing, None), errors="coerce")
         values = fast.to_numpy(dtype=float, na_value=np.nan).copy()
     slow = np.flatnonzero(np.isnan(values) & ~missing)
@@ -351,6 +362,26 @@ def _parse_dates(text: pd.Series, how: DateColumn) -> pd.Series:
     return values
 
 
+def _zoned(text: pd.Series) -> NDArray[np.bool_]:
+    """``text.str.contains(_HAS_ZONE, na=False)``: a value ending in ``z`` matches (the ``Z``
+    alternative, any case) and one ending in a character no alternative ends with cannot;
+    only the rest (ending in a digit, ``c``/``t`` of UTC/GMT, or space) is searched, which
+    in an ISO column (every value ``...Z``) is none."""
+    out = np.zeros(len(text), dtype=bool)
+    undecided = []
+    for i, value in enumerate(text.tolist()):
+        if not isinstance(value, str) or not value:
+            continue
+        last = value[-1]
+        if last in "zZ":
+            out[i] = True
+        elif last.isdigit() or last in "cCtT" or last.isspace():
+            undecided.append(i)
+    if undecided:
+        out[undecided] = text.iloc[undecided].str.contains(_HAS_ZONE, na=False).to_numpy()
+    return out
+
+
 def parse_date_column(
     series: pd.Series, *, dayfirst: bool | None = None, timezone: str = "UTC"
 ) -> tuple[Parsed, DateColumn]:
@@ -365,7 +396,7 @@ def parse_date_column(
     text = series.str.strip()
     missing = text.str.lower().isin(MISSING_TOKENS).to_numpy()
     how = _decide_order(text[~missing], dayfirst)
-    zoned = text.str.contains(_HAS_ZONE, na=False).to_numpy()
+    zoned = _zoned(text)
     values = pd.Series(pd.NaT, index=series.index, dtype="datetime64[ns, UTC]")
     # Zoned and naive values are parsed apart: pandas reads a naive value in a mixed column
     # with the offset of its zoned neighbours.

@@ -39,7 +39,13 @@ from leadpilot.model.scoring import (
     pair_probabilities,
     product_probabilities,
 )
-from leadpilot.model.training import Progress, TrainingParams, train
+from leadpilot.model.training import (
+    Progress,
+    TrainingParams,
+    reusable_choices,
+    train,
+    train_like,
+)
 from leadpilot.schema import TARGETS, CandidateScores, Lead
 
 __all__ = [
@@ -212,15 +218,26 @@ class ConversionModel(BaseEstimator):
         reps: pd.DataFrame | None = None,
         *,
         progress: Progress | None = None,
+        like: ConversionModel | None = None,
     ) -> ConversionModel:
         """Learn from a canonical history frame (``schema.HISTORY_COLUMNS``); ``reps`` is the
         optional roster (``schema.REP_COLUMNS``). The result is ``fitted_``; measure it out of
-        time with :func:`leadpilot.model.evaluation.evaluate`."""
+        time with :func:`leadpilot.model.evaluation.evaluate`.
+
+        ``like``: a model fitted on nearly the same rows (e.g. another cross-fitting fold)
+        whose out-of-time choices (ridge strength, trees, the rep-aware trees' rounds and
+        clock) this fit reuses instead of making them again, when its calibration slice
+        needed no map (else, and without ``like``, the full training run). Such a model
+        only scores: its card's importance and rep effects are left empty."""
         params = self.training_params()
         # One BLAS thread: the linear fits are sparse and small-dense, and OpenBLAS threads
         # spin-waiting on a busy 2-core machine made them 10x slower.
         with threadpool_limits(limits=1, user_api="blas"):
-            fitted = train(params, history, reps, progress)
+            earlier = like._fitted() if like is not None else None
+            if earlier is not None and reusable_choices(earlier):
+                fitted = train_like(params, history, earlier, reps)
+            else:
+                fitted = train(params, history, reps, progress)
         if progress is not None:
             progress("done", 1.0)
         return self.set_fitted(fitted)

@@ -72,6 +72,9 @@ class FittedConversion:
     # what the rep-aware trees found (rep_trees.found_effects, found_combinations and
     # found_changes: entries with "kind" "combination" / "change"), for the model card
     rep_effects: list[dict[str, Any]] = field(default_factory=list)
+    # rounds of each rep's trees chosen out of time (0: none); with ``n_rounds``, ``glm_c``
+    # and the clock (``RepTrees.now``) what ``training.train_like`` reuses (not saved)
+    rep_rounds: int = 0
 
     @property
     def routing_block(self) -> str | None:

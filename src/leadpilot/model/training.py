@@ -64,6 +64,7 @@ __all__ = [
     "prepare_history",
     "temporal_split",
     "train",
+    "train_like",
 ]
 
 Progress = Callable[[str, float], None]
@@ -591,6 +592,8 @@ def _record(
     C: float,
     refit: bool,
     fit_rows: int,
+    *,
+    diagnostics: bool = True,
 ) -> FittedConversion:
     window = {
         "time_column": data.time_column or "file order",
@@ -617,13 +620,16 @@ def _record(
         dropped_columns=list(data.dropped_columns),
         warnings=list(data.warnings),
         guards=list(data.guards),
-        importance=_importance(parts, st, data.X[data.test]),
+        importance=_importance(parts, st, data.X[data.test]) if diagnostics else [],
         rep_effects=_found(
             parts,
             st,
             data.X[np.concatenate([data.calibration, data.test])],
             _first_day(data),
-        ),
+        )
+        if diagnostics
+        else [],
+        rep_rounds=parts.rep_rounds,
     )
 
 
@@ -736,3 +742,58 @@ def train(
     the final fit when ``params.refit_all`` (see :func:`fit_prepared`)."""
     data = prepare_history(params, history, reps, progress)
     return fit_prepared(params, data, include_test=params.refit_all, report=progress).final
+
+
+def reusable_choices(fitted: FittedConversion) -> bool:
+    """Whether :func:`train_like` can reuse ``fitted``'s choices: its calibration slice
+    showed no miscalibration, so its final fit is the refit with the choices alone."""
+    return fitted.calibrator.method_ == "none" and bool(
+        fitted.training_window.get("refit_on_calibration_slice")
+    )
+
+
+def train_like(
+    params: TrainingParams,
+    history: pd.DataFrame,
+    like: FittedConversion,
+    reps: pd.DataFrame | None = None,
+) -> FittedConversion:
+    """``train`` with the choices ``like`` made out of time (ridge strength, trees, the
+    rep-aware trees' rounds and clock; no calibration map) instead of making them again:
+    one fit on the settled leads (the test slice too with ``refit_all``), as the final fit
+    of ``train`` is. For a model of nearly the same rows as ``like`` (the cross-fitted
+    outcome models of ``simulate``: the same earlier history plus another half of the
+    replayed leads), whose choices would come out the same or next to them; the round
+    search of the rep-aware trees is most of a fit's time. The model's card figures
+    (importance, rep effects) are not computed: such a model only scores. ``like`` must
+    pass :func:`reusable_choices`."""
+    if not reusable_choices(like):
+        raise ModelError(
+            "train_like needs a model whose calibration slice needed no map",
+            hint="train it with train(...) instead",
+        )
+    data = prepare_history(params, history, reps)
+    st, X, y = data.state, data.X, data.y
+    fit_idx = np.concatenate([data.train, data.calibration])
+    if params.refit_all:
+        fit_idx = np.concatenate([fit_idx, data.test])
+    spec = _glm_spec(params, st, X[data.train])
+    clock = any(isinstance(b, RepTrees) and b.now is not None for b in like.boosters)
+    parts = _fit_parts(
+        params,
+        st,
+        X[fit_idx],
+        y[fit_idx],
+        spec,
+        like.glm_c,
+        like.n_rounds,
+        lambda _stage, _frac: None,
+        0.9,
+        None,
+        like.rep_rounds,
+        _take(_created_days(data.frame), fit_idx),
+        clock,
+    )
+    return _record(
+        params, data, parts, like.calibrator, like.glm_c, True, len(fit_idx), diagnostics=False
+    )

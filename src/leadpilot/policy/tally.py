@@ -5,9 +5,9 @@ lead; read rep by rep from the state's dictionaries that was most of a decision 
 reps. :class:`Tally` holds the same numbers as float arrays in roster order (positions of
 ``ids``), built from the state once per day / window and then moved by each committed
 decision (one position per commit), so a decision reads them with numpy instead of a
-Python call per rep. :meth:`leadpilot.policy.state.InMemoryState.tally` hands one out; a
-state without one (the database's, which reads inside the request's transaction) is read
-rep by rep as before.
+Python call per rep. :meth:`leadpilot.policy.state.InMemoryState.tally` hands one out, and
+so does the service's ``leadpilot.store.counters.DbRoutingState`` (kept with the counters an
+intake read and moved by each decision the process commits, see ``Prefetched``).
 """
 
 from __future__ import annotations
@@ -69,6 +69,17 @@ class Tally:
             found = np.array([float(counts.get(r, 0)) for r in self.ids])
             self._windows[(scope, since)] = found
         return found
+
+    def copy(self) -> Tally:
+        """A tally with the same reads and copies of the arrays (``add`` on one leaves the
+        other as it was)."""
+        out = Tally.__new__(Tally)
+        out.ids, out.index = self.ids, self.index
+        out._daily, out._window_counts = self._daily, self._window_counts
+        out._days = {day: counts.copy() for day, counts in self._days.items()}
+        out._windows = {key: counts.copy() for key, counts in self._windows.items()}
+        out.open = self.open.copy()
+        return out
 
     def add(self, rep_id: str, day: date, scopes: tuple[str, ...], decided: date) -> None:
         """One more lead for ``rep_id``: on its ``day``, open, and in each of ``scopes``

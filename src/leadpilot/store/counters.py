@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -20,7 +20,9 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from leadpilot.policy.availability import local_day
 from leadpilot.policy.state import segment_scope
+from leadpilot.policy.tally import Tally
 from leadpilot.schema import Decision, Rep
+from leadpilot.store.driver import execute_insert
 from leadpilot.store.engine import LockedConn, exclude_routing, locked
 from leadpilot.store.tables import routing_counters as rc
 
@@ -149,7 +151,7 @@ def apply_effects(
     """Write a decision's counter effects (``decision_effects``): set the ``credits``, add
     the ``increments`` (on SQLite the generation bumped once, with them): two statements."""
     if credits:
-        conn.execute(_UPSERTS[(conn.dialect.name, False)], list(credits))
+        execute_insert(conn, _UPSERTS[(conn.dialect.name, False)], list(credits))
     _upsert(conn, increments, increment=True)
 
 
@@ -165,10 +167,10 @@ def _upsert(conn: sa.Connection, rows: Sequence[dict[str, object]], *, increment
     if dialect != "sqlite":
         conn.execute(_UPSERTS[(dialect, increment)], list(rows))
     elif increment:
-        conn.execute(_UPSERTS[(dialect, True)], with_generation(rows))
+        execute_insert(conn, _UPSERTS[(dialect, True)], with_generation(rows))
     else:
-        conn.execute(_UPSERTS[(dialect, False)], list(rows))
-        conn.execute(_UPSERTS[(dialect, True)], [_BUMP])
+        execute_insert(conn, _UPSERTS[(dialect, False)], list(rows))
+        execute_insert(conn, _UPSERTS[(dialect, True)], [_BUMP])
 
 
 def _add(conn: sa.Connection, kind: str, scope: str, key: str, delta: float) -> None:
@@ -184,13 +186,21 @@ class Prefetched:
     for them (``DbRoutingState.adopt``): open counts, round-robin credits per pool, the daily
     counts of the days around the decision and each rep's fairness-window total per pool
     since ``since`` (a zero total is left out, as none). Never changed once built: the
-    ``after`` of a write is a new one sharing the dicts it leaves alone."""
+    ``after`` of a write is a new one sharing the dicts it leaves alone.
+
+    ``tallies``: per roster (the router's ids tuple), these counts as arrays
+    (``policy.tally.Tally``, see ``DbRoutingState.tally``), built on first use and carried
+    to ``after``'s counters moved by the decision, so an intake reads them with numpy
+    instead of a call per rep, as the in-process router does; not part of equality."""
 
     open: dict[str, int]
     rotations: dict[str, dict[str, float]]
     days: dict[date, dict[str, int]]
     window_sums: dict[str, dict[str, int]]
     since: date
+    tallies: dict[int, tuple[_TallyReads, Tally]] = field(
+        default_factory=dict, compare=False, repr=False
+    )
 
     @classmethod
     def parse(cls, rows: Iterable[Any], params: Mapping[str, Any]) -> Prefetched:
@@ -253,7 +263,83 @@ class Prefetched:
                     total = int(totals.get(rep, 0) + delta)
                     if total:
                         totals[rep] = total
-        return Prefetched(open_, rotations, days, sums, self.since)
+        return Prefetched(
+            open_, rotations, days, sums, self.since, _moved_tallies(self.tallies, increments)
+        )
+
+    def tally(self, ids: tuple[str, ...], state: DbRoutingState) -> Tally:
+        """These counts of the reps ``ids`` as a ``Tally``, reading what it has not built yet
+        (a day or window first asked for) through ``state``, which adopted them."""
+        found = self.tallies.get(id(ids))
+        if found is None or found[1].ids is not ids:
+            if len(self.tallies) >= 4:  # rosters come and go with roster versions
+                self.tallies.clear()
+            reads = _TallyReads(state)
+            found = self.tallies[id(ids)] = (
+                reads,
+                Tally(ids, reads.daily_count, reads.window_counts, reads.open_count),
+            )
+        found[0].state = state
+        return found[1]
+
+
+class _TallyReads:
+    """A tally's reads, through the state of the transaction that asked for it last."""
+
+    def __init__(self, state: DbRoutingState) -> None:
+        self.state = state
+
+    def daily_count(self, rep_id: str, day: date) -> int:
+        return self.state.daily_count(rep_id, day)
+
+    def window_counts(self, scope: str, since: date) -> Mapping[str, int]:
+        return self.state.window_counts(scope, since)
+
+    def open_count(self, rep_id: str) -> int:
+        return self.state.open_count(rep_id, datetime.min)
+
+
+def _moved_tallies(
+    tallies: dict[int, tuple[_TallyReads, Tally]], increments: Sequence[dict[str, object]]
+) -> dict[int, tuple[_TallyReads, Tally]]:
+    """``tallies`` moved by a decision's ``increments`` (``decision_effects``: +1 on one
+    rep's day and open leads, and on its pool's window and segment scope on the UTC date
+    decided), each a copy (``Tally.add``, as the in-process state moves its own); none
+    (built afresh when asked) for increments of any other shape."""
+    if not tallies:
+        return {}
+    reps: set[str] = set()
+    days: list[date] = []
+    decided: set[date] = set()
+    scopes: list[str] = []
+    opened = 0
+    for row in increments:
+        kind, scope, key = row["kind"], str(row["scope"]), str(row["key"])
+        if row["value"] != 1.0:
+            return {}
+        if kind == "open":
+            opened += 1
+            reps.add(key)
+        elif kind == "day":
+            days.append(date.fromisoformat(scope))
+            reps.add(key)
+        elif kind == "win":
+            day_text, _, rep = key.partition("|")
+            decided.add(date.fromisoformat(day_text))
+            scopes.append(scope)
+            reps.add(rep)
+        else:
+            return {}
+    if opened != 1 or len(days) != 1 or len(reps) != 1 or len(decided) > 1:
+        return {}
+    (rep,) = reps
+    on = next(iter(decided)) if decided else date.min  # no pool: no window moves
+    moved = {}
+    for key_id, (reads, tally) in tallies.items():
+        copy = tally.copy()
+        copy.add(rep, days[0], tuple(scopes), on)
+        moved[key_id] = (reads, copy)
+    return moved
 
 
 class DbRoutingState:
@@ -273,6 +359,7 @@ class DbRoutingState:
         # Per pool, each rep's window total since ``_window_since`` (from a prefetch).
         self._window_sums: dict[str, dict[str, int]] = {}
         self._window_since: date | None = None
+        self._prefetched: Prefetched | None = None  # adopted, and nothing written since
 
     def prefetch(self, now: datetime, *, window_days: int = 28) -> None:
         """Read everything a decision at ``now`` is likely to ask for in one round trip:
@@ -298,6 +385,14 @@ class DbRoutingState:
         self._window_sums = dict(counters.window_sums)
         self._all_rotations = True
         self._window_since = counters.since
+        self._prefetched = counters
+
+    def tally(self, ids: tuple[str, ...]) -> Tally | None:
+        """The counts of the reps ``ids`` as arrays (``policy.tally.Tally``, what the router
+        reads instead of a call per rep), kept with the adopted counters (``Prefetched``);
+        ``None`` when none were adopted or something was written since."""
+        counters = self._prefetched
+        return counters.tally(ids, self) if counters is not None else None
 
     def _scope(self, kind: str, scope: str) -> list[tuple[str, float]]:
         rows = self.conn.execute(_SCOPE_QUERY, {"kind": kind, "scope": scope})
@@ -359,6 +454,7 @@ class DbRoutingState:
         self._all_rotations = False
         self._window_sums = {}
         self._window_since = None
+        self._prefetched = None
 
 
 def decision_effects(

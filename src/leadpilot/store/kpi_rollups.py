@@ -34,6 +34,7 @@ from sqlalchemy.dialects import postgresql as pg
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
+from leadpilot.store.driver import execute_insert
 from leadpilot.store.kpi_reads import assignment_counts, duplicate_pools, lead_facts
 from leadpilot.store.tables import (
     decisions,
@@ -227,7 +228,7 @@ def mark_days(conn: sa.Connection, days: Iterable[date]) -> None:
     if conn.dialect.name == "postgresql":
         conn.execute(MARK_DIRTY_POSTGRES, {"mark_days": wanted})
     else:
-        conn.execute(_MARK["sqlite"], [{"day": d, "dirty": True} for d in wanted])
+        execute_insert(conn, _MARK["sqlite"], [{"day": d, "dirty": True} for d in wanted])
 
 
 def mark_lead(conn: sa.Connection, lead_id: str) -> None:

@@ -31,6 +31,7 @@ from leadpilot.store.counters import (
     release_open_lead,
 )
 from leadpilot.store.decisions import StoredDecision, as_logged, decision_row
+from leadpilot.store.driver import execute_insert
 from leadpilot.store.engine import LockedConn
 from leadpilot.store.kpi_rollups import (
     MARK_DIRTY_POSTGRES,
@@ -207,10 +208,10 @@ def _record_first(
         params.update(_arrays("count_", increments))
         params["mark_days"] = days
         return int(conn.execute(_POSTGRES_RECORD[len(timer_rows)], params).scalar_one())
-    conn.execute(_INSERT_LEAD, dict(lead_row))
-    decision_id = int(conn.execute(_INSERT_DECISION, decision_row).scalar_one())
+    execute_insert(conn, _INSERT_LEAD, lead_row)
+    decision_id = int(execute_insert(conn, _INSERT_DECISION, decision_row).scalar_one())
     apply_effects(conn, credits, increments)
     for timer in timer_rows:
-        conn.execute(_INSERT_TIMER, {**timer, "decision_id": decision_id})
+        execute_insert(conn, _INSERT_TIMER, {**timer, "decision_id": decision_id})
     mark_days(conn, days)
     return decision_id

@@ -100,15 +100,16 @@ class LoggingPolicyModel:
             raise DataValidationError(
                 "this LoggingPolicyModel is not fitted", hint="call fit(history) first"
             )
+        raw = self.classifier_.predict_proba(self._design(leads))  # once: also the fallback
         p = np.zeros((len(leads), len(self.reps_)))
-        p[:, self.classifier_.classes_] = self.classifier_.predict_proba(self._design(leads))
+        p[:, self.classifier_.classes_] = raw
         when = _times(leads)[:, None]
         p *= (self.active_from_[None, :] <= when) & (when <= self.active_to_[None, :])
         total = p.sum(axis=1, keepdims=True)
         # A lead outside every rep's active span (e.g. after the history ends) keeps the
         # unrestricted probabilities rather than dividing by zero.
         fallback = np.zeros_like(p)
-        fallback[:, self.classifier_.classes_] = self.classifier_.predict_proba(self._design(leads))
+        fallback[:, self.classifier_.classes_] = raw
         return np.where(total > 0, p / np.where(total > 0, total, 1.0), fallback)
 
     def _categories(self, frame: pd.DataFrame) -> pd.DataFrame:

@@ -1,0 +1,137 @@
+"""``store.driver.execute_insert``: the same rows as ``conn.execute`` on SQLite."""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+
+from leadpilot.store.counters import _UPSERTS
+from leadpilot.store.driver import execute_insert
+from leadpilot.store.engine import make_engine, routing_transaction
+from leadpilot.store.kpi_rollups import _MARK
+from leadpilot.store.migrate import upgrade
+from leadpilot.store.record import _INSERT_DECISION, _INSERT_LEAD
+from leadpilot.store.tables import leads
+
+WHEN = datetime(2026, 12, 2, 16, 5, 7, 123456, tzinfo=UTC)
+
+
+def _lead(lead_id: str, **extra: Any) -> dict[str, Any]:
+    row = {
+        "lead_id": lead_id,
+        "email": f"{lead_id}@example.com",
+        "external_id": None,
+        "company": "Acme \u00e9",
+        "domain": None,
+        "account_id": None,
+        "fields": {"industry": "saas", "list": [1, 2.5], "none": None, "nested": {"a": True}},
+        "created_at": WHEN - timedelta(hours=3),
+        "received_at": WHEN.astimezone(UTC),
+        "status": "routed",
+        "reassignments": 0,
+        "rep_id": "r1",
+        "queued_at": None,
+    }
+    row.update(extra)
+    return row
+
+
+def _decision(lead_id: str) -> dict[str, Any]:
+    return {
+        "lead_id": lead_id,
+        "seq": 1,
+        "live": True,
+        "trigger": "intake",
+        "rep_id": "r1",
+        "pool": "p",
+        "lane": None,
+        "strategy": "predictive",
+        "reasons": ["A", "B:c"],
+        "candidates": [{"rep_id": "r1", "p": 0.25}],
+        "exclusions": {},
+        "p_convert": 0.25,
+        "confidence": None,
+        "propensity": 1.0,
+        "model_version": "m1",
+        "policy_version": None,
+        "decided_at": WHEN,
+        "sla_deadline": WHEN + timedelta(minutes=30),
+        "mode": "live",
+        "shadow_rep_id": None,
+        "fit_score": None,
+        "intent_score": 0.5,
+        "grade": None,
+        "expected_value": None,
+    }
+
+
+def _raw(path: Path, sql: str) -> list[tuple[Any, ...]]:
+    """Rows as SQLite stores them (no SQLAlchemy types on the way back)."""
+    with sqlite3.connect(path) as db:
+        return db.execute(sql).fetchall()
+
+
+def test_stores_what_execute_stores(tmp_path: Path) -> None:
+    """The lead, its decision (RETURNING its id), counter upserts (executemany, the
+    constant floor of the increment) and the KPI day marks are stored byte for byte as
+    ``conn.execute`` stores them: dates as SQLAlchemy's text, JSON as its dumps (a ``None``
+    in a JSON column too), booleans as 0/1."""
+    paths = {}
+    for mode in ("execute", "driver"):
+        path = paths[mode] = tmp_path / f"{mode}.db"
+        engine = make_engine(f"sqlite:///{path}")
+        upgrade(engine)
+        run = (
+            (lambda c, s, r: execute_insert(c, s, r))
+            if mode == "driver"
+            else (lambda c, s, r: c.execute(s, r))
+        )
+        with routing_transaction(engine) as conn:
+            run(conn, _INSERT_LEAD, _lead("L1"))
+            run(conn, _INSERT_LEAD, _lead("L2", fields={"x": None}, closed_won=False))
+            first = run(conn, _INSERT_DECISION, _decision("L1")).scalar_one()
+            second = run(conn, _INSERT_DECISION, _decision("L2")).scalar_one()
+            assert (first, second) == (1, 2)
+            rows = [
+                {"kind": "day", "scope": "2026-12-02", "key": "r1", "value": 1.0},
+                {"kind": "open", "scope": "", "key": "r1", "value": -3.0},
+            ]
+            run(conn, _UPSERTS[("sqlite", True)], rows)
+            run(conn, _UPSERTS[("sqlite", True)], rows)  # the second one updates
+            run(conn, _UPSERTS[("sqlite", False)], [{**rows[0], "value": 7.5}])
+            run(conn, _MARK["sqlite"], [{"day": date(2026, 12, 2), "dirty": True}])
+        engine.dispose()
+    for table in ("leads", "decisions", "routing_counters", "kpi_day_marks"):
+        query = f"SELECT * FROM {table} ORDER BY 1, 2"
+        assert _raw(paths["driver"], query) == _raw(paths["execute"], query), table
+    # and what that is, checked by hand
+    (lead,) = _raw(paths["driver"], "SELECT fields, received_at, closed_won FROM leads LIMIT 1")
+    assert lead == (
+        '{"industry": "saas", "list": [1, 2.5], "none": null, "nested": {"a": true}}',
+        "2026-12-02 16:05:07.123456",
+        None,
+    )
+    assert _raw(paths["driver"], "SELECT kind, value FROM routing_counters ORDER BY 1") == [
+        ("day", 7.5),
+        ("open", 0.0),
+    ]
+
+
+def test_python_defaults_and_errors_go_through_execute(tmp_path: Path) -> None:
+    """A row without a column that has a Python-side default gets it (the statement runs
+    through ``conn.execute``), and a constraint failure is SQLAlchemy's ``IntegrityError``
+    either way."""
+    engine = make_engine(f"sqlite:///{tmp_path / 'd.db'}")
+    upgrade(engine)
+    row = _lead("L1")
+    del row["reassignments"]  # default=0
+    with routing_transaction(engine) as conn:
+        execute_insert(conn, _INSERT_LEAD, row)
+        assert conn.execute(sa.select(leads.c.reassignments)).scalar_one() == 0
+    with pytest.raises(sa.exc.IntegrityError), routing_transaction(engine) as conn:
+        execute_insert(conn, _INSERT_LEAD, _lead("L1"))  # the same key again
