@@ -50,7 +50,7 @@ from leadpilot.policy.availability import (
 from leadpilot.policy.batch_scores import PrecomputedScorer
 from leadpilot.policy.business_time import add_business_minutes
 from leadpilot.policy.confidence import choice_confidence
-from leadpilot.policy.eligibility import CAPACITY, TEMPORARY, Checker
+from leadpilot.policy.eligibility import Checker, why_nobody
 from leadpilot.policy.fairness import (
     DAY_END,
     LATER_CAUTION,
@@ -578,18 +578,11 @@ class FastLane:
         """``route``'s decision when nobody in the pool can take the lead (no overflow
         pools, nobody whose shift starts soonest) and the policy has no fallback owner rep:
         no rep (the caller queues the lead), ``NO_ELIGIBLE_REP`` and why
-        (``router._why_nobody``), the fallback queue's reason if there is one."""
+        (``eligibility.why_nobody``), the fallback queue's reason if there is one."""
         policy, pool, lane = self.policy, front.pool, front.lane
         reasons = self._reasons(front)
         exclusions = self._exclusions(front.code)
-        codes = set(exclusions.values()) - {"NOT_IN_POOL", "INACTIVE"}
-        if codes and codes <= CAPACITY:
-            why = "ALL_AT_CAPACITY"
-        elif codes and codes <= TEMPORARY:
-            why = "ALL_AWAY_OR_FULL"
-        else:
-            why = "NONE_ELIGIBLE"
-        reasons += ["NO_ELIGIBLE_REP", why]
+        reasons += ["NO_ELIGIBLE_REP", why_nobody(set(exclusions.values()))]
         owner = policy.fallback_owner
         if owner is not None and owner.queue is not None:
             reasons.append(f"FALLBACK_QUEUE:{owner.queue}")

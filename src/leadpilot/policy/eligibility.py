@@ -38,6 +38,7 @@ __all__ = [
     "covers_territory",
     "rep_segments",
     "seniority_level",
+    "why_nobody",
 ]
 
 _GLOBAL = frozenset({"*", "all", "global", "any"})
@@ -47,6 +48,20 @@ ARRAY_SCREEN_MIN_REPS = 128
 # Codes that mean "would be eligible but is away or full right now" (the lead may queue).
 TEMPORARY = frozenset({"OUT_OF_OFFICE", "OUTSIDE_WORKING_HOURS", "AT_DAILY_CAP", "AT_OPEN_CAP"})
 CAPACITY = frozenset({"AT_DAILY_CAP", "AT_OPEN_CAP"})
+
+
+def why_nobody(codes: set[str]) -> str:
+    """Why a pool had nobody, from its exclusion codes: everyone at a cap, everyone away or
+    full (temporary), or nobody eligible at all (members outside the pool or inactive do not
+    count)."""
+    codes = codes - {"NOT_IN_POOL", "INACTIVE"}
+    if codes and codes <= CAPACITY:
+        return "ALL_AT_CAPACITY"
+    if codes and codes <= TEMPORARY:
+        return "ALL_AWAY_OR_FULL"
+    return "NONE_ELIGIBLE"
+
+
 # The codes that do not come from an eligibility rule, with their explanations.
 AVAILABILITY_TEXT: dict[str, str] = {
     "NOT_IN_POOL": "is not a member of the pool",

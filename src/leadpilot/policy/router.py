@@ -29,7 +29,7 @@ from leadpilot.policy.availability import local_day, next_working_start
 from leadpilot.policy.business_time import add_business_minutes
 from leadpilot.policy.choice import Choice, ChoiceContext, Fallback
 from leadpilot.policy.development import development_pick
-from leadpilot.policy.eligibility import CAPACITY, TEMPORARY, Checker, Screen
+from leadpilot.policy.eligibility import CAPACITY, Checker, Screen, why_nobody
 from leadpilot.policy.holds import AccountLookup, AccountMatchLike, hold_for
 from leadpilot.policy.inputs import RouterInputs
 from leadpilot.policy.lead_history import LeadHistory, as_history
@@ -445,7 +445,7 @@ def _place(
                 for rep in soonest.eligible:
                     draft.exclusions.pop(rep.rep_id, None)
                 return candidate, soonest
-    draft.reasons += ["NO_ELIGIBLE_REP", _why_nobody(screens[0])]
+    draft.reasons += ["NO_ELIGIBLE_REP", why_nobody(screens[0].codes())]
     return None
 
 
@@ -532,15 +532,6 @@ def _scored(scorer: Scorer | None, lead: Lead, rep: Rep) -> dict[str, object]:
         "confidence": float(scores.confidence),
         "model_version": scorer.version,
     }
-
-
-def _why_nobody(screen: Screen) -> str:
-    codes = screen.codes() - {"NOT_IN_POOL", "INACTIVE"}
-    if codes and codes <= CAPACITY:
-        return "ALL_AT_CAPACITY"
-    if codes and codes <= TEMPORARY:
-        return "ALL_AWAY_OR_FULL"
-    return "NONE_ELIGIBLE"
 
 
 def _choose(
