@@ -185,3 +185,15 @@ def test_the_results_do_not_depend_on_the_processes() -> None:
     assert len(one[0]["predictive"]) == 400
     assert one[0]["predictive"] != one[0]["rr"]  # the arms differ, so a mix-up would show
     assert run(2) == one
+
+
+def test_a_script_read_from_stdin_routes_in_one_process(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A spawned worker re-imports the main module from its file: with none on disk
+    (``python - < script.py``) simulate stays in one process instead of failing."""
+    import sys
+
+    main = sys.modules["__main__"]
+    monkeypatch.setattr(main, "__file__", "<stdin>", raising=False)
+    assert not simulation._can_spawn()
+    monkeypatch.setattr(main, "__file__", simulation.__file__, raising=False)
+    assert simulation._can_spawn()

@@ -10,6 +10,7 @@ from __future__ import annotations
 import itertools
 import multiprocessing
 import os
+import sys
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from contextlib import nullcontext
@@ -119,6 +120,13 @@ def _cpus() -> int:
     return os.cpu_count() or 1
 
 
+def _can_spawn() -> bool:
+    """Whether a spawned worker can start: it re-imports the main module from its file, so a
+    script read from stdin (``python - < script.py``) leaves only this process."""
+    path = getattr(sys.modules.get("__main__"), "__file__", None)
+    return path is None or os.path.exists(path)
+
+
 def _warm() -> None:
     """Import what a worker process routes with (the batch router, the model's scoring)."""
     import leadpilot.model.scoring
@@ -191,7 +199,7 @@ def run_simulation(
             "no replayed lead has a settled outcome, so nothing can be estimated",
             hint="replay an older window (--from/--to) whose outcomes are known",
         )
-    workers = (jobs if jobs is not None else min(4, _cpus())) - 1
+    workers = (jobs if jobs is not None else min(4, _cpus())) - 1 if _can_spawn() else 0
     # Why processes, not threads: a predictive replay gives up the GIL thousands of times
     # (each LP solve, each batch of scores) and waits to take it back while another thread
     # runs Python, so threads made the replay slower on a loaded machine. A worker process
