@@ -176,9 +176,7 @@ def test_the_results_do_not_depend_on_the_processes() -> None:
             name: [(d.lead_id, d.rep_id, d.propensity, tuple(d.reasons)) for d in ds]
             for name, ds in result.decisions.items()
         }
-        estimates = [
-            {k: v.as_dict() for k, v in p.estimates.items()} for p in result.policies
-        ]
+        estimates = [{k: v.as_dict() for k, v in p.estimates.items()} for p in result.policies]
         return decisions, estimates
 
     one = run(1)
