@@ -75,6 +75,19 @@ async def post_lead(
     """Route one lead: dedupe (same id, external id or email: no second routing), link its
     account, decide, and store lead + decision + router state in one transaction. 201 for a
     new lead, 200 for a duplicate or a retried ``Idempotency-Key``."""
+    return await intake_response(ctx, body, token, format, idempotency_key)
+
+
+async def intake_response(
+    ctx: ServiceContext,
+    body: LeadCreate | dict[str, Any],
+    token: PendingToken,
+    format: str,
+    idempotency_key: str | None,
+) -> Response:
+    """The answer to one ``POST /v1/leads`` whose body, token and parameters FastAPI (or
+    ``service.intake_fast``, the same checks) parsed: the intake, then 201/200 and its
+    body. Raises what refused it (401/403/422/503), for the app's error handlers."""
     prepare = functools.partial(_prepare, body, ctx, token, format, idempotency_key)
     writer = ctx.intake_writer
     try:
