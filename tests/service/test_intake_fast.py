@@ -227,3 +227,18 @@ def test_the_bearer_token_is_read_as_httpbearer_reads_it(
         assert refused.status_code == 401
         assert refused.json()["error"]["message"] == "missing bearer token"
     assert forwarded == ["/v1/leads"] * 4
+
+
+def test_the_fast_path_knows_every_parameter_of_the_route() -> None:
+    """A parameter added to ``post_lead`` must be read by the fast path too."""
+    import inspect
+
+    from leadpilot.service.routes.leads import post_lead
+
+    assert list(inspect.signature(post_lead).parameters) == [
+        "body",
+        "ctx",
+        "token",
+        "format",
+        "idempotency_key",
+    ]

@@ -57,6 +57,8 @@ def _canonical(body: LeadCreate | dict[str, Any], fmt: str) -> LeadCreate:
         ) from None
 
 
+# service.intake_fast serves this route's canonical requests without FastAPI: a parameter
+# added here must be read there too (tests/service/test_intake_fast.py checks the list).
 @router.post(
     "",
     response_model=IntakePublic,
