@@ -477,3 +477,51 @@ def test_fast_lane_queues_leads_nobody_can_take_as_route(
         if owner is not None:
             tail.append("FALLBACK_QUEUE:triage")
         assert list(d.reasons[-len(tail) :]) == tail
+
+
+def test_records_made_through_their_slots_equal_the_constructors() -> None:
+    """The lane's decisions and candidates, made field by field through their slots, are
+    the records the dataclasses' constructors make: equal, the same repr, the same pickle."""
+    import pickle
+
+    from leadpilot.schema import Candidate, Decision
+
+    made = fast_module._candidate("r1", 0.25, 0.125, 0.125)
+    want = Candidate("r1", 0.25, 0.125, 0.125, None)
+    assert made == want
+    assert repr(made) == repr(want)
+    at = datetime(2026, 3, 4, 5, 6, 7, tzinfo=UTC)
+    values: dict[str, Any] = {
+        "lead_id": "L1", "rep_id": "r1", "pool": "p", "lane": "l", "strategy": "predictive",
+        "reasons": ("LANE:l", "PREDICTIVE"), "decided_at": at, "candidates": (want,),
+        "exclusions": {"r2": "AT_DAILY_CAP"}, "p_convert": 0.25, "confidence": 0.75,
+        "propensity": 0.5, "model_version": "m1", "policy_version": "h1",
+        "sla_deadline": at + timedelta(minutes=5), "mode": "live", "shadow_rep_id": None,
+        "fit_score": 1.5, "intent_score": 2.5, "grade": "A", "rep_local_day": at.date(),
+        "rotation_update": {"r1": 3.0}, "expected_value": None, "segment": "smb",
+    }  # fmt: skip
+    decision = fast_module._make_decision(tuple(values[k] for k in fast_module._DECISION_FIELDS))
+    want_decision = Decision(**values)
+    assert decision == want_decision
+    assert repr(decision) == repr(want_decision)
+    assert pickle.loads(pickle.dumps(decision)) == want_decision
+    with pytest.raises(ValueError):  # a value short: refused, no half-made record
+        fast_module._make_decision(tuple(values[k] for k in fast_module._DECISION_FIELDS[:-1]))
+
+
+def test_rotation_candidates_are_decision_candidates_of_the_one_hot_choice() -> None:
+    """The rotation's candidates, written without the sort: ``decision_candidates`` of
+    the one-hot distribution at the pick, for every pick, choice and size (by the
+    router's own function)."""
+    from leadpilot.policy.router import TOP_CANDIDATES, decision_candidates
+
+    for n in range(1, TOP_CANDIDATES + 6):
+        ids = [f"r{i}" for i in range(n)]
+        for pick in range(n):
+            dist = np.zeros(n)
+            dist[pick] = 1.0
+            for chosen in range(n):
+                want = decision_candidates(ids, None, dist, dist, chosen, None)
+                picked = fast_module._rotation_picked(n, pick, chosen)
+                got = tuple(fast_module._candidate(ids[i], None, None, None) for i in picked)
+                assert got == want

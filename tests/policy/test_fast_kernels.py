@@ -185,3 +185,84 @@ def test_plain_loops_without_numba_give_the_same(monkeypatch: pytest.MonkeyPatch
     for seed in range(30):
         _check_guard(seed)
         _check_choose(seed)
+
+
+def _screen_by_numpy(
+    open_: Any, cap_open: Any, daily: Any, cap_day: Any, static: Any
+) -> np.ndarray[Any, np.dtype[np.int64]]:
+    """The fast lane's screen as it was written with numpy (the reference)."""
+    code = np.where(open_ >= cap_open, 2, 0)
+    code[daily >= cap_day] = 1
+    return np.where(static == 0, code, static)
+
+
+def _check_screen(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(1, 130))
+    # counts at, under and over their caps; caps of none (inf) and of zero
+    cap_day = rng.choice([0.0, 1.0, 3.0, 5.0, np.inf], size=n)
+    cap_open = rng.choice([0.0, 2.0, 4.0, np.inf], size=n)
+    daily = rng.integers(0, 7, size=n).astype(float)
+    open_ = rng.integers(0, 7, size=n).astype(float)
+    static = np.where(rng.random(n) < 0.3, rng.integers(4, 9, size=n), 0).astype(np.int64)
+    want = _screen_by_numpy(open_, cap_open, daily, cap_day, static)
+    code = np.full(n, -7, dtype=np.int64)
+    fast_kernels.screen(open_, cap_open, daily, cap_day, static, 1, 2, code)
+    assert code.tolist() == want.tolist()
+
+
+def test_screen_is_numpys_screen() -> None:
+    for seed in range(2000):
+        _check_screen(seed)
+    # by hand: static first, then the daily cap, then the open-lead cap
+    code = np.empty(4, dtype=np.int64)
+    fast_kernels.screen(
+        np.array([9.0, 9.0, 9.0, 0.0]), np.array([1.0, 1.0, 10.0, 1.0]),
+        np.array([9.0, 0.0, 0.0, 0.0]), np.array([1.0, 1.0, 1.0, 1.0]),
+        np.array([5, 0, 0, 0], dtype=np.int64), 1, 2, code,
+    )  # fmt: skip
+    assert code.tolist() == [5, 2, 0, 0]
+
+
+def test_plain_screen_without_numba_gives_the_same(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(fast_kernels, "compiled", lambda: None)
+    for seed in range(50):
+        _check_screen(seed)
+
+
+def _check_gather(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(1, 130))
+    price_all = rng.normal(0.0, 0.05, n)
+    credits = rng.choice([-np.inf, 0.0, 1.0, 2.0, 3.5], size=n)  # ties: the first
+    open_ = rng.integers(0, 9, size=n).astype(float)
+    cap_day = rng.choice([0.0, 2.0, 5.0, np.inf], size=n)
+    typical = rng.lognormal(0.0, 1.0, n)
+    per_lead = float(rng.uniform(0.01, 2.0))
+    eligible = np.flatnonzero(rng.random(n) < 0.7).astype(np.int64)
+    if not len(eligible):
+        eligible = np.array([n - 1], dtype=np.int64)
+    for aware in (True, False):
+        price = np.full(len(eligible), np.nan)
+        hours = np.full(len(eligible), -1.0)
+        idx = fast_kernels.gather(
+            eligible, price_all, credits, open_, cap_day, typical, per_lead, aware, price, hours
+        )
+        assert idx == int(np.argmin(credits[eligible]))
+        assert price.tobytes() == price_all[eligible].tobytes()
+        if aware:  # the numpy expression, bit for bit
+            backlog = np.maximum(0.0, open_[eligible] - cap_day[eligible])
+            assert hours.tobytes() == (typical[eligible] + backlog * per_lead).tobytes()
+        else:
+            assert (hours == -1.0).all()
+
+
+def test_gather_is_numpys_gather() -> None:
+    for seed in range(2000):
+        _check_gather(seed)
+
+
+def test_plain_gather_without_numba_gives_the_same(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(fast_kernels, "compiled", lambda: None)
+    for seed in range(50):
+        _check_gather(seed)

@@ -84,3 +84,20 @@ def test_timestamps_come_back_aware_in_utc(engine: sa.Engine) -> None:
         (row,) = list_alerts(conn)
     assert row.created_at.tzinfo is not None
     assert abs((datetime.now(UTC) - row.created_at).total_seconds()) < 60
+
+
+def test_sqlite_hands_out_the_connection_returned_last(tmp_path: Path) -> None:
+    """Its page cache is warm (SQLite drops a connection's cache when another one wrote)."""
+    engine = make_engine(f"sqlite:///{tmp_path / 'lifo.db'}")
+    try:
+        with engine.connect() as first, engine.connect() as second:
+            opened = [first.connection.dbapi_connection, second.connection.dbapi_connection]
+        # second went back to the pool first, then first: first is handed out next (the
+        # pool's default, FIFO, would hand out second), and again after each write on it
+        for _ in range(3):
+            with write_transaction(engine) as conn:
+                conn.exec_driver_sql("CREATE TABLE IF NOT EXISTS t (x INTEGER)")
+                conn.exec_driver_sql("INSERT INTO t VALUES (1)")
+                assert conn.connection.dbapi_connection is opened[0]
+    finally:
+        engine.dispose()

@@ -4,6 +4,7 @@ only the leads before it, capacity counted per rep-local calendar day."""
 from __future__ import annotations
 
 import bisect
+import gc
 import sys
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
@@ -179,56 +180,67 @@ def route_batch(
     # the common lead on array state (see leadpilot.policy.batch_fast); ``route`` the rest
     fast = FastLane.build(inputs, state) if fast_lane else None
     out: list[Decision] = []
-    for start in range(0, len(order), batch_size):
-        chunk = [leads[i] for i in order[start : start + batch_size]]
-        if batched:
-            scorer = PrecomputedScorer(
-                base,  # type: ignore[arg-type]
-                chunk,
-                [r.rep_id for r in roster],
-                hours,
-            )
-            inputs = inputs.with_scorer(scorer)
-        for k, lead in enumerate(chunk):
-            if batched and prime and k % PRIME_EVERY == 0:
-                _prime(scorer, chunk[k : k + PRIME_EVERY], inputs, state)
-            now = lead.created_at
-            assert now is not None
-            if now.date() != count_day:
-                yesterday = today
-                today, count_day = {}, now.date()
-            if base is not None and mix and now.date() != pricer_day:
-                pricer = ShadowPricer(
-                    mix.demand(),
-                    warm=warm_prices,
-                    rows=pricer_rows,
-                    lps=pricer_lps,
-                    max_rows=lp_rows,
-                    lp_iterations=lp_iterations,
+    # The objects that exist before the loop (the model, the history, the inputs: most of a
+    # replay's) are left out of the garbage collector's scans while it runs: its full
+    # collections, triggered as the decisions pile up, then walk only what the loop made.
+    # (Not when a caller froze them already: its freeze is left as it is.)
+    freeze = gc.isenabled() and gc.get_freeze_count() == 0
+    if freeze:
+        gc.freeze()
+    try:
+        for start in range(0, len(order), batch_size):
+            chunk = [leads[i] for i in order[start : start + batch_size]]
+            if batched:
+                scorer = PrecomputedScorer(
+                    base,  # type: ignore[arg-type]
+                    chunk,
+                    [r.rep_id for r in roster],
+                    hours,
                 )
-                pricer_day = now.date()
-            found: Decision | None = None
-            if pricer is None:
-                if fast is not None:  # rotation pools (no prices to read)
-                    found, inputs = fast.decide(lead, inputs, now, rng, None, _no_cadence)
-                decision = found if found is not None else route(lead, inputs, state, now, rng)
-            else:
-                cadence = _cadence(refresh_every, refreshes_per_day, yesterday)
-                if fast is not None:
-                    found, inputs = fast.decide(lead, inputs, now, rng, pricer, cadence)
-                if found is not None:
-                    decision = found
-                else:
-                    decision, inputs = route_repriced(
-                        lead, inputs, state, now, rng, _repricer(pricer, state, now, cadence)
+                inputs = inputs.with_scorer(scorer)
+            for k, lead in enumerate(chunk):
+                if batched and prime and k % PRIME_EVERY == 0:
+                    _prime(scorer, chunk[k : k + PRIME_EVERY], inputs, state)
+                now = lead.created_at
+                assert now is not None
+                if now.date() != count_day:
+                    yesterday = today
+                    today, count_day = {}, now.date()
+                if base is not None and mix and now.date() != pricer_day:
+                    pricer = ShadowPricer(
+                        mix.demand(),
+                        warm=warm_prices,
+                        rows=pricer_rows,
+                        lps=pricer_lps,
+                        max_rows=lp_rows,
+                        lp_iterations=lp_iterations,
                     )
-            if decision.pool is not None and decision.rep_id is not None:
-                today[decision.pool] = today.get(decision.pool, 0) + 1
-            state.commit(decision)
-            if fast is not None:
-                fast.observe(decision)
-            out.append(decision)
-            mix.add(lead)
+                    pricer_day = now.date()
+                found: Decision | None = None
+                if pricer is None:
+                    if fast is not None:  # rotation pools (no prices to read)
+                        found, inputs = fast.decide(lead, inputs, now, rng, None, _no_cadence)
+                    decision = found if found is not None else route(lead, inputs, state, now, rng)
+                else:
+                    cadence = _cadence(refresh_every, refreshes_per_day, yesterday)
+                    if fast is not None:
+                        found, inputs = fast.decide(lead, inputs, now, rng, pricer, cadence)
+                    if found is not None:
+                        decision = found
+                    else:
+                        decision, inputs = route_repriced(
+                            lead, inputs, state, now, rng, _repricer(pricer, state, now, cadence)
+                        )
+                if decision.pool is not None and decision.rep_id is not None:
+                    today[decision.pool] = today.get(decision.pool, 0) + 1
+                state.commit(decision)
+                if fast is not None:
+                    fast.observe(decision)
+                out.append(decision)
+                mix.add(lead)
+    finally:
+        if freeze:
+            gc.unfreeze()
     return out
 
 

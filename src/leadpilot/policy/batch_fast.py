@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
@@ -99,6 +99,46 @@ _NO_HISTORY = LeadHistory()
 # exclusion codes the lane writes itself; static codes (pool, activity, rules) follow
 _DAILY, _OPEN, _OUTSIDE = 1, 2, 3
 _CODES = ["", "AT_DAILY_CAP", "AT_OPEN_CAP", "OUTSIDE_WORKING_HOURS"]
+
+
+# Decisions and candidates made field by field through their slots (``object.__new__`` and
+# each slot's setter): a frozen dataclass's ``__init__`` sets each field with a looked-up
+# ``object.__setattr__`` call, ~2x the CPU for the same object (equal, the same repr).
+_new = object.__new__
+_CANDIDATE_FIELDS = ("rep_id", "p_convert", "price", "score", "value")
+_DECISION_FIELDS = (
+    "lead_id", "rep_id", "pool", "lane", "strategy", "reasons", "decided_at", "candidates",
+    "exclusions", "p_convert", "confidence", "propensity", "model_version", "policy_version",
+    "sla_deadline", "mode", "shadow_rep_id", "fit_score", "intent_score", "grade",
+    "rep_local_day", "rotation_update", "expected_value", "segment",
+)  # fmt: skip
+# a field added to either record must be added here too (else it would be left unset)
+assert tuple(f.name for f in fields(Candidate)) == _CANDIDATE_FIELDS
+assert tuple(f.name for f in fields(Decision)) == _DECISION_FIELDS
+_SET_REP, _SET_P, _SET_PRICE, _SET_SCORE, _SET_VALUE = (
+    getattr(Candidate, name).__set__ for name in _CANDIDATE_FIELDS
+)
+_DECISION_SETTERS = tuple(getattr(Decision, name).__set__ for name in _DECISION_FIELDS)
+
+
+def _candidate(rep_id: str, p: float | None, price: float | None, score: float | None) -> Candidate:
+    """``Candidate(rep_id, p, price, score, None)``, set through its slots."""
+    made = _new(Candidate)
+    _SET_REP(made, rep_id)
+    _SET_P(made, p)
+    _SET_PRICE(made, price)
+    _SET_SCORE(made, score)
+    _SET_VALUE(made, None)
+    return made
+
+
+def _make_decision(values: tuple[Any, ...]) -> Decision:
+    """``Decision(*values)`` (every field, in ``_DECISION_FIELDS``' order), set through its
+    slots."""
+    made = _new(Decision)
+    for setter, value in zip(_DECISION_SETTERS, values, strict=True):
+        setter(made, value)
+    return made
 
 
 def _micros(moment: datetime) -> int:
@@ -192,6 +232,8 @@ class FastLane:
         # the guard and the choice as compiled loops (``fast_kernels``), when numba is loaded
         self.kernels = fast_kernels.compiled() is not None
         self.snapshots: dict[str, tuple[object, object]] = {}
+        # recent screens' exclusions and skip reasons, by their codes' bytes (``_screened``)
+        self.screens: dict[bytes, tuple[dict[str, str], list[str]]] = {}
         # whether predictive pools are decided here (see ``build``)
         self.predictive = False
 
@@ -416,24 +458,33 @@ class FastLane:
         # the screen, rep by rep in ``Checker._screen_known``'s order: static codes, away,
         # working hours, the daily cap, the open-lead cap (the first that applies)
         daily = self._counts(now)
-        code = np.where(self.open >= self.cap_open, _OPEN, 0)
-        code[daily >= self.cap_day] = _DAILY
+        if self.kernels:  # the compiled loop: the same codes
+            code = np.empty(len(static), dtype=np.int64)
+            fast_kernels.screen(
+                self.open, self.cap_open, daily, self.cap_day, static, _DAILY, _OPEN, code
+            )
+        else:
+            code = np.where(self.open >= self.cap_open, _OPEN, 0)
+            code[daily >= self.cap_day] = _DAILY
+            code = np.where(static == 0, code, static)
+        # a static code stands; the reps that pass it may be off shift or away
         if lane.working_hours or lane.require_available_now:
             now_us = _micros(now)
             for j, members in enumerate(self.shifts.values()):
                 if not self._working(j, members[0], now, now_us):
-                    code[members] = _OUTSIDE
-        passing = static == 0
-        for i in self.may_be_away:
-            if passing[i]:
-                away = is_away(self.roster[i], now, policy.availability)
-                if away:
-                    k = self.code_index.get(away)
-                    if k is None:
-                        k = self.code_index[away] = len(self.code_names)
-                        self.code_names.append(away)
-                    code[i] = k
-        code = np.where(passing, code, static)
+                    held = static[members]
+                    code[members] = np.where(held == 0, _OUTSIDE, held)
+        if self.may_be_away:
+            passing = static == 0
+            for i in self.may_be_away:
+                if passing[i]:
+                    away = is_away(self.roster[i], now, policy.availability)
+                    if away:
+                        k = self.code_index.get(away)
+                        if k is None:
+                            k = self.code_index[away] = len(self.code_names)
+                            self.code_names.append(away)
+                        code[i] = k
         eligible = np.flatnonzero(code == 0)
         shift_start = None
         if not len(eligible):
@@ -482,11 +533,9 @@ class FastLane:
             pick = int(np.lexsort((turns, daily[eligible], self.open[eligible]))[0])
         else:
             pick = fallback_idx
-        dist = np.zeros(n)
-        dist[pick] = 1.0
         policy = self.policy
         explore, holdout = policy.predictive.explore, policy.predictive.holdout
-        u_holdout, u_explore, u_pick = rng.random(), rng.random(), rng.random()
+        u_holdout, u_explore, u_pick = rng.random(3).tolist()  # three draws, in order
         reasons = self._reasons(front)
         reasons.append(name.upper())  # the strategy's reason (``one_rep``)
         strategy = pool.strategy
@@ -499,16 +548,16 @@ class FastLane:
             reasons.append("EXPLORE")
         else:
             chosen = pick  # ``draw_index`` of a one-hot ``dist``
-        ids = self.ids[eligible].tolist()
+        ids = self.ids[eligible[_rotation_picked(n, pick, chosen)]].tolist()
         return self._decision(
             front,
             chosen,
             strategy=strategy,
             reasons=reasons,
-            candidates=decision_candidates(ids, None, dist, dist, chosen, None),
-            # ``route``'s live_dist at ``chosen``: the same float steps
+            candidates=tuple(_candidate(rep_id, None, None, None) for rep_id in ids),
+            # ``route``'s live_dist at ``chosen`` (the one-hot ``dist``'s): the same steps
             propensity=holdout * (1.0 if chosen == fallback_idx else 0.0)
-            + (1 - holdout) * (explore / n + (1 - explore) * float(dist[chosen])),
+            + (1 - holdout) * (explore / n + (1 - explore) * (1.0 if chosen == pick else 0.0)),
             served=served,
         )
 
@@ -560,19 +609,33 @@ class FastLane:
             if where:
                 reasons.append(f"TERRITORY:{where}")
         code = front.code
-        capped = np.flatnonzero((code == _DAILY) | (code == _OPEN))
-        if len(capped):
-            reasons += self.skip_reason[capped].tolist()
+        reasons += self._screened(code)[1]
         return reasons
 
     def _exclusions(self, code: NDI) -> dict[str, str]:
-        """Each excluded rep's code, in roster order (the screen's)."""
-        excluded = np.flatnonzero(code)
-        names = self.code_names
-        return dict(
-            zip(self.ids[excluded].tolist(), [names[c] for c in code[excluded].tolist()],
-                strict=True)
-        )  # fmt: skip
+        """Each excluded rep's code, in roster order (the screen's): a new dict."""
+        return dict(self._screened(code)[0])
+
+    def _screened(self, code: NDI) -> tuple[dict[str, str], list[str]]:
+        """What the screen's codes say in a decision: each excluded rep's code in roster
+        order (kept here: callers copy it) and the reasons of the reps skipped at a cap,
+        kept for the screens seen lately (most leads see the screen of a lead before them:
+        the same pool, the same reps at their caps)."""
+        key = code.tobytes()
+        found = self.screens.get(key)
+        if found is None:
+            excluded = np.flatnonzero(code)
+            names = self.code_names
+            exclusions = dict(
+                zip(self.ids[excluded].tolist(), [names[c] for c in code[excluded].tolist()],
+                    strict=True)
+            )  # fmt: skip
+            capped = np.flatnonzero((code == _DAILY) | (code == _OPEN))
+            skipped = self.skip_reason[capped].tolist() if len(capped) else []
+            if len(self.screens) >= 64:
+                self.screens.clear()
+            found = self.screens[key] = (exclusions, skipped)
+        return found
 
     def _nobody(self, front: _Front) -> Decision:
         """``route``'s decision when nobody in the pool can take the lead (no overflow
@@ -623,7 +686,8 @@ class FastLane:
     ) -> Decision:
         """``route``'s decision giving the lead to the ``chosen``-th eligible rep."""
         lane, now, code, policy = front.lane, front.now, front.code, self.policy
-        rep = self.roster[int(front.eligible[chosen])]
+        at = int(front.eligible[chosen])
+        rep = self.roster[at]
         exclusions = self._exclusions(code)
         # the SLA clock starts at the shift's start for a rep assigned before it
         start = now if front.shift_start is None else max(now, front.shift_start)
@@ -638,29 +702,34 @@ class FastLane:
             deadline = start + timedelta(minutes=minutes)
         view = front.view
         derived = view.derived
-        return Decision(
-            lead_id=front.lead.lead_id,
-            rep_id=rep.rep_id,
-            pool=front.pool.name,
-            lane=lane.name,
-            strategy=strategy,
-            reasons=tuple(reasons),
-            decided_at=now,
-            candidates=candidates,
-            exclusions=exclusions,
-            p_convert=p_convert,
-            confidence=confidence,
-            propensity=propensity,
-            model_version=model_version,
-            policy_version=policy.policy_hash,
-            sla_deadline=deadline,
-            mode=policy.mode,
-            fit_score=derived.get("fit"),
-            intent_score=derived.get("intent"),
-            grade=derived.get("grade"),
-            rep_local_day=local_day(rep, now),
-            rotation_update={rep.rep_id: (served if np.isfinite(served) else 0.0) + 1.0},
-            segment=view.get("segment"),
+        return _make_decision(
+            (
+                front.lead.lead_id,  # lead_id
+                rep.rep_id,  # rep_id
+                front.pool.name,  # pool
+                lane.name,  # lane
+                strategy,  # strategy
+                tuple(reasons),  # reasons
+                now,  # decided_at
+                candidates,  # candidates
+                exclusions,  # exclusions
+                p_convert,  # p_convert
+                confidence,  # confidence
+                propensity,  # propensity
+                model_version,  # model_version
+                policy.policy_hash,  # policy_version
+                deadline,  # sla_deadline
+                policy.mode,  # mode
+                None,  # shadow_rep_id
+                derived.get("fit"),  # fit_score
+                derived.get("intent"),  # intent_score
+                derived.get("grade"),  # grade
+                # ``local_day(rep, now)``: the day its daily count is on (``_counts``)
+                date.fromordinal(int(self.days[at])),  # rep_local_day
+                {rep.rep_id: (served if math.isfinite(served) else 0.0) + 1.0},  # rotation_update
+                None,  # expected_value
+                view.get("segment"),  # segment
+            )
         )
 
     def _predictive(
@@ -705,18 +774,28 @@ class FastLane:
         if last is None or last[0] is not prices or inputs.prices.get(pool.name) is not last[1]:
             inputs = inputs.with_prices(pool.name, prices)
             last = self.snapshots[pool.name] = (prices, inputs.prices[pool.name])
-        price = self._price_array(prices)[eligible]
         rotation = self._credits(pool.name)
         if rotation is None:
             return None, inputs
         credits, served = rotation
-        fallback_idx = int(np.argmin(credits[eligible]))
         # predictive: score, price, argmax, confidence against the fallback's pick
-        if self.queue_aware:
-            backlog = np.maximum(0.0, self.open[eligible] - self.cap_day[eligible])
-            hours: NDF | None = self.typical[eligible] + backlog * self.per_lead
+        hours: NDF | None
+        if self.kernels:  # the compiled loop: the same values
+            price = np.empty(n)
+            hours = np.empty(n) if self.queue_aware else None
+            fallback_idx = fast_kernels.gather(
+                eligible, self._price_array(prices), credits, self.open, self.cap_day,
+                self.typical if self.queue_aware else price, self.per_lead, self.queue_aware,
+                price, price if hours is None else hours,
+            )  # fmt: skip
         else:
-            hours = None
+            price = self._price_array(prices)[eligible]
+            fallback_idx = int(np.argmin(credits[eligible]))
+            if self.queue_aware:
+                backlog = np.maximum(0.0, self.open[eligible] - self.cap_day[eligible])
+                hours = self.typical[eligible] + backlog * self.per_lead
+            else:
+                hours = None
         ids = self.ids[eligible].tolist()
         # the fairness guard, on the values ``Predictive`` reads (none without a horizon);
         # eligible reps are members: ``at``, their places among the members, in order
@@ -756,7 +835,7 @@ class FastLane:
         if confidence < policy.predictive.min_confidence:
             return None, inputs  # the fallback decides: ``route`` writes that decision
         explore, holdout = policy.predictive.explore, policy.predictive.holdout
-        u_holdout, u_explore, u_pick = rng.random(), rng.random(), rng.random()
+        u_holdout, u_explore, u_pick = rng.random(3).tolist()  # three draws, in order
         reasons = self._reasons(front)
         reasons.append("PREDICTIVE")
         if guard:
@@ -851,11 +930,23 @@ def _candidates(
     picked = [chosen, *[i for i in order.tolist() if i != chosen][: TOP_CANDIDATES - 1]]
     ps, prs = p[picked], price[picked]
     return tuple(
-        Candidate(ids[i], p_i, price_i, score_i, None)
+        _candidate(ids[i], p_i, price_i, score_i)
         for i, p_i, price_i, score_i in zip(
             picked, ps.tolist(), prs.tolist(), (ps - prs).tolist(), strict=True
         )
     )
+
+
+def _rotation_picked(n: int, pick: int, chosen: int) -> list[int]:
+    """The candidates' places of ``decision_candidates(ids, None, dist, dist, chosen)``
+    for ``n`` reps and the one-hot ``dist`` at ``pick``: its stable descending order is
+    ``pick``, then the others in their order; the chosen rep first, then the first others
+    of that order, ``TOP_CANDIDATES`` in all."""
+    if pick < TOP_CANDIDATES:
+        first = [pick, *[i for i in range(min(TOP_CANDIDATES, n)) if i != pick]]
+    else:
+        first = [pick, *range(min(TOP_CANDIDATES - 1, n))]
+    return [chosen, *[i for i in first if i != chosen][: TOP_CANDIDATES - 1]]
 
 
 def _confidence(
@@ -967,7 +1058,7 @@ def _rotated(pool: Pool) -> bool:
     )
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: a plain __init__ (one per lead)
 class _Front:
     """What the lane found about one lead before its pool's strategy chooses: its view,
     grade and lane, the pool (and its reasons), each rep's exclusion code (0: eligible)

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-__all__ = ["choose", "compiled", "guard"]
+__all__ = ["choose", "compiled", "gather", "guard", "screen"]
 
 NDF = NDArray[np.float64]
 
@@ -276,6 +276,46 @@ def _choose(
     return k, (winner if count == 1 else -1), acted
 
 
+def _screen(
+    open_: NDF, cap_open: NDF, daily: NDF, cap_day: NDF, static: NDArray[np.int64],
+    daily_code: int, open_code: int, code: NDArray[np.int64],
+) -> None:  # pragma: no cover - compiled  # fmt: skip
+    """Each rep's exclusion code into ``code``: its static code when not 0, else
+    ``daily_code`` at the daily cap, else ``open_code`` at the open-lead cap, else 0 (the
+    fast lane's ``np.where(open >= cap_open, open_code, 0)``, ``code[daily >= cap_day] =
+    daily_code``, ``np.where(static == 0, code, static)``)."""
+    for i in range(code.shape[0]):
+        if static[i] != 0:
+            code[i] = static[i]
+        elif daily[i] >= cap_day[i]:
+            code[i] = daily_code
+        elif open_[i] >= cap_open[i]:
+            code[i] = open_code
+        else:
+            code[i] = 0
+
+
+def _gather(
+    eligible: NDArray[np.int64], price_all: NDF, credits: NDF, open_: NDF, cap_day: NDF,
+    typical: NDF, per_lead: float, queue_aware: bool, price: NDF, hours: NDF,
+) -> int:  # pragma: no cover - compiled  # fmt: skip
+    """The eligible reps' prices into ``price`` (``price_all[eligible]``) and, when
+    ``queue_aware``, their expected response hours into ``hours`` (``typical[eligible] +
+    np.maximum(0.0, open[eligible] - cap_day[eligible]) * per_lead``, each element the same
+    steps); returns ``int(np.argmin(credits[eligible]))`` (the first of the smallest; the
+    credits hold no NaN)."""
+    best = 0
+    for j in range(eligible.shape[0]):
+        i = eligible[j]
+        price[j] = price_all[i]
+        if queue_aware:
+            backlog = _np_max(0.0, open_[i] - cap_day[i])
+            hours[j] = typical[i] + backlog * per_lead
+        if credits[i] < credits[eligible[best]]:
+            best = j
+    return best
+
+
 def compiled() -> dict[str, Any] | None:
     """The compiled ``guard`` and ``choose`` (numba, cached on disk), or ``None`` when numba
     is absent, turned off (``LEADPILOT_NO_NUMBA``) or not imported yet by this process (a
@@ -293,6 +333,8 @@ def compiled() -> dict[str, Any] | None:
             glob[name] = jit(glob[name])
         _LOADED["guard"] = jit(_guard)
         _LOADED["choose"] = jit(_choose)
+        _LOADED["screen"] = jit(_screen)
+        _LOADED["gather"] = jit(_gather)
     return _LOADED
 
 
@@ -307,3 +349,15 @@ def choose(*args: Any) -> tuple[int, int, bool]:
     found = compiled()
     k, winner, acted = (found["choose"] if found else _choose)(*args)
     return int(k), int(winner), bool(acted)
+
+
+def screen(*args: Any) -> None:
+    """:func:`_screen`, compiled when numba is loaded (else the plain loop)."""
+    found = compiled()
+    (found["screen"] if found else _screen)(*args)
+
+
+def gather(*args: Any) -> int:
+    """:func:`_gather`, compiled when numba is loaded (else the plain loop)."""
+    found = compiled()
+    return int((found["gather"] if found else _gather)(*args))

@@ -27,6 +27,7 @@ from leadpilot.service.crm_worker import CrmWorker, build_connectors, start_writ
 from leadpilot.service.deps import storable_url
 from leadpilot.service.errors import install_error_handlers
 from leadpilot.service.inputs import load_scorer, load_value_model
+from leadpilot.service.intake_fast import LeadIntakeFastPath
 from leadpilot.service.intake_writer import IntakeWriter
 from leadpilot.service.limits import BodySizeLimit
 from leadpilot.service.metrics import ServiceMetrics
@@ -175,6 +176,8 @@ def create_app(
     app.include_router(links.router)
     console.install(app, settings)
 
+    # Innermost: a canonical POST /v1/leads is counted, size- and type-checked as any other.
+    app.add_middleware(LeadIntakeFastPath, service=app)
     app.add_middleware(RequestMetrics, metrics=metrics)
     app.add_middleware(JsonContentType)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)

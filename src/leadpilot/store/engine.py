@@ -81,6 +81,14 @@ def make_engine(url: str, *, pool_size: int = 5) -> sa.Engine:
         engine = sa.create_engine(
             parsed,
             connect_args={"timeout": _SQLITE_BUSY_TIMEOUT_MS / 1000, "check_same_thread": False},
+            # The connection returned last is handed out next (the pool's default is the one
+            # idle longest). Why: SQLite drops a connection's page cache when another
+            # connection wrote since its last transaction, so rotating through the pool had
+            # every intake batch re-read its pages: with LIFO the intake thread mostly gets
+            # back the connection it just committed on, its cache warm (the intake's SQL
+            # ~0.57 -> ~0.45 ms of CPU per lead, BEGIN IMMEDIATE 110 -> 63 us, under
+            # benchmarks/service_latency.py).
+            pool_use_lifo=True,
             # SQLAlchemy's pysqlite driver issues BEGIN itself only when told to: we take
             # control of transactions (see _sqlite_begin) to start them as IMMEDIATE.
         )

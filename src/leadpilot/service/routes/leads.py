@@ -57,6 +57,8 @@ def _canonical(body: LeadCreate | dict[str, Any], fmt: str) -> LeadCreate:
         ) from None
 
 
+# service.intake_fast serves this route's canonical requests without FastAPI: a parameter
+# added here must be read there too (tests/service/test_intake_fast.py checks the list).
 @router.post(
     "",
     response_model=IntakePublic,
@@ -75,6 +77,19 @@ async def post_lead(
     """Route one lead: dedupe (same id, external id or email: no second routing), link its
     account, decide, and store lead + decision + router state in one transaction. 201 for a
     new lead, 200 for a duplicate or a retried ``Idempotency-Key``."""
+    return await intake_response(ctx, body, token, format, idempotency_key)
+
+
+async def intake_response(
+    ctx: ServiceContext,
+    body: LeadCreate | dict[str, Any],
+    token: PendingToken,
+    format: str,
+    idempotency_key: str | None,
+) -> Response:
+    """The answer to one ``POST /v1/leads`` whose body, token and parameters FastAPI (or
+    ``service.intake_fast``, the same checks) parsed: the intake, then 201/200 and its
+    body. Raises what refused it (401/403/422/503), for the app's error handlers."""
     prepare = functools.partial(_prepare, body, ctx, token, format, idempotency_key)
     writer = ctx.intake_writer
     try:
