@@ -10,6 +10,7 @@ from __future__ import annotations
 import itertools
 import multiprocessing
 import os
+import pickle
 import sys
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -36,7 +37,7 @@ from leadpilot.policy.batch import BATCH_REFRESH_EVERY, SAMPLE_DAYS, route_batch
 from leadpilot.policy.holds import AccountLookup
 from leadpilot.policy.inputs import router_inputs
 from leadpilot.policy.policy_file import Policy
-from leadpilot.policy.registry import STRATEGIES
+from leadpilot.policy.registry import RULES, STRATEGIES
 from leadpilot.policy.response_times import typical_response_hours
 from leadpilot.schema import Decision, Lead, Rep
 
@@ -133,6 +134,33 @@ def _warm() -> None:
     import leadpilot.policy.batch  # noqa: F401
 
 
+def _registered() -> bytes | None:
+    """The strategies and eligibility rules a caller registered at run time, pickled for a
+    worker (which loads the built-ins and plugins' entry points itself, not these); ``None``
+    when one does not pickle (a worker could not route with it)."""
+    try:
+        return pickle.dumps((STRATEGIES.registered_at_run_time(), RULES.registered_at_run_time()))
+    except Exception:  # any pickling failure: route in this process instead
+        return None
+
+
+def _adopt(registered: bytes) -> None:
+    """Register in this (worker) process what the caller's process had and this lacks."""
+    strategies, rules = pickle.loads(registered)
+    for strategy in strategies:
+        if strategy.name not in STRATEGIES:
+            STRATEGIES.register(strategy)
+    for rule in rules:
+        if rule.key not in RULES:
+            RULES.register(rule)
+
+
+def _route_elsewhere(registered: bytes, *args: Any) -> list[Decision]:
+    """:func:`_route` in a worker process, with the caller's registries."""
+    _adopt(registered)
+    return _route(*args)
+
+
 def _route(
     policy: Policy,
     reps: Sequence[Rep],
@@ -207,6 +235,9 @@ def run_simulation(
     # and sends the decisions back; "spawn" starts it clean, without this process's threads
     # and OpenMP state, which LightGBM's OpenMP does not survive a fork with, and as a child
     # of this process (its CPU time is this process's children's).
+    registered = _registered() if workers >= 1 else None
+    if registered is None:
+        workers = 0
     pool = (
         ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
         if workers >= 1
@@ -236,11 +267,11 @@ def run_simulation(
                     distinct.append((name, policy))
             remote: dict[str, Future[list[Decision]]] = {}
             for name, policy in distinct:
-                if procs is not None and reads_scores(policy):
+                if procs is not None and registered is not None and reads_scores(policy):
                     say(f"block {b + 1}/{len(blocks)}: routing {len(leads):,} leads with {name}")
                     remote[name] = procs.submit(
-                        _route, policy, reps, block.model, accounts, hours, leads, past_leads,
-                        seed, refresh_every,
+                        _route_elsewhere, registered, policy, reps, block.model, accounts,
+                        hours, leads, past_leads, seed, refresh_every,
                     )  # fmt: skip
             prepared.append((block, past, hours, past_leads, leads, distinct, remote))
         locals_: list[dict[str, list[Decision]]] = []
