@@ -8,11 +8,11 @@ does (``leadpilot simulate history.csv --reps reps.csv --model MODEL --from .. -
 --json-out sim.json``: the round-robin baseline, cross-fitted outcome models, estimated
 logging propensities, 500 bootstrap resamples, the SLA estimate, the HTML page). Reported:
 the whole command's wall time (the issue's target: under 60 s on a 2-core machine) and CPU
-seconds (world and routing model not counted), its split by stage (each stage's own thread's
-CPU; with ``--jobs`` >= 2, simulate's default on 2 cores, the predictive routing runs in a
-worker process while the main one routes the others and fits the outcome models: its CPU is
-shown as the workers'),
-and the routing's CPU milliseconds per lead and policy (the batch router's share).
+seconds (world and routing model not counted), its split by stage (the main process's CPU
+during each; with ``--jobs`` >= 2, simulate's default on 2 cores, the predictive routing runs
+in a worker process while the main one routes the others and fits the outcome models: its CPU,
+the worker's start-up included, is shown as the workers'), and the routing's CPU
+milliseconds per lead and policy (the batch router's share).
 
     OMP_NUM_THREADS=1 nice -n 5 python benchmarks/simulate_speed.py            # 36k x 3
     OMP_NUM_THREADS=1 python benchmarks/simulate_speed.py --history 6000 --replay 3000  # quick

@@ -207,16 +207,49 @@ def test_the_results_do_not_depend_on_the_processes() -> None:
     assert run(2) == one
 
 
-def test_a_script_read_from_stdin_routes_in_one_process(monkeypatch: pytest.MonkeyPatch) -> None:
-    """A spawned worker re-imports the main module from its file: with none on disk
-    (``python - < script.py``) simulate stays in one process instead of failing."""
+def test_a_main_module_a_worker_cannot_rebuild_keeps_simulate_in_one_process(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A spawned worker rebuilds the main module by name or from its file; without either
+    (a script read from stdin, ``python -c``, a notebook) simulate stays in one process
+    instead of failing on what the main module defines."""
     import sys
+    from types import SimpleNamespace
 
     main = sys.modules["__main__"]
+    monkeypatch.setattr(main, "__spec__", None, raising=False)
     monkeypatch.setattr(main, "__file__", "<stdin>", raising=False)
+    assert not simulation._can_spawn()
+    monkeypatch.delattr(main, "__file__", raising=False)  # python -c, the REPL
     assert not simulation._can_spawn()
     monkeypatch.setattr(main, "__file__", simulation.__file__, raising=False)
     assert simulation._can_spawn()
+    monkeypatch.setattr(main, "__file__", "/no/such/app.pyz/__main__.py", raising=False)
+    assert not simulation._can_spawn()
+    monkeypatch.setattr(main, "__spec__", SimpleNamespace(name="__main__"), raising=False)
+    assert simulation._can_spawn()  # a zipapp: imported by name
+
+
+def test_an_error_here_stops_the_workers_instead_of_waiting_for_them() -> None:
+    """Leaving the pool on an error cancels what is queued and ends the running worker
+    (``ProcessPoolExecutor``'s own exit would wait for both: two minutes here)."""
+    futures: list[Any] = []
+    with pytest.raises(RuntimeError, match="outcome fit failed"):
+        _fail_while_workers_sleep(futures)
+    running, queued = futures
+    assert running.exception() is not None  # its worker was ended, not waited for
+    assert queued.cancelled() or queued.exception() is not None
+
+
+def _fail_while_workers_sleep(futures: list[Any]) -> None:
+    import time
+
+    with simulation._workers(1) as procs:
+        assert procs is not None
+        futures += [procs.submit(time.sleep, 60), procs.submit(time.sleep, 60)]
+        while not futures[0].running():
+            time.sleep(0.05)
+        raise RuntimeError("outcome fit failed")
 
 
 def test_a_strategy_registered_at_run_time_is_routed_by_the_workers_too(
@@ -227,6 +260,7 @@ def test_a_strategy_registered_at_run_time_is_routed_by_the_workers_too(
     one process."""
     from leadpilot.policy.registry import STRATEGIES
 
+    assert "predictive" in STRATEGIES  # loads the built-ins before the registry is copied
     monkeypatch.setattr(STRATEGIES, "_entries", dict(STRATEGIES._entries))
     monkeypatch.setattr(STRATEGIES, "_at_run_time", list(STRATEGIES._at_run_time))
     STRATEGIES.register(LastEligible())

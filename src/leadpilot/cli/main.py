@@ -9,7 +9,6 @@ from __future__ import annotations
 import importlib
 import os
 import pkgutil
-import sys
 from typing import TYPE_CHECKING, Any
 
 import typer
@@ -52,15 +51,10 @@ class _ErrorTranslatingGroup(TyperGroup):
             if exc.hint:
                 err_console.print(f"[yellow]How to fix:[/] {exc.hint}", highlight=False)
             raise typer.Exit(2) from None
-        except (TyperException, typer.Exit, typer.Abort, KeyboardInterrupt):
+        except (TyperException, typer.Exit, typer.Abort, KeyboardInterrupt, BrokenPipeError):
+            # A closed pipe (``leadpilot synth --help | head``) is the reader leaving, not a
+            # bug: Typer's own entry point ends quietly with exit 1 on it.
             raise
-        except BrokenPipeError:
-            # The reader left (``leadpilot synth --help | head``): not a bug. Point stdout at
-            # /dev/null so the interpreter's final flush does not fail again (Python's
-            # documented recipe for SIGPIPE).
-            devnull = os.open(os.devnull, os.O_WRONLY)
-            os.dup2(devnull, sys.stdout.fileno())
-            raise typer.Exit(1) from None
         except Exception as exc:
             # A bug, not bad input: still no traceback for the user unless they ask for it.
             if os.environ.get("LEADPILOT_DEBUG"):

@@ -95,8 +95,9 @@ def simulate(
         0,
         "--jobs",
         min=0,
-        help="Threads that route the policies and fit the outcome models side by side (0: "
-        "the CPUs available, at most 4; 1: one after another). The results are the same.",
+        help="Processes: the policies that read the model's scores are routed in worker "
+        "processes while this one routes the others and fits the outcome models (0: the CPUs "
+        "available, at most 4; 1: everything in one process). The results are the same.",
     ),
 ) -> None:
     """Replay the history's leads in time order through each policy and estimate, per

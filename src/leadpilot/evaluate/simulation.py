@@ -12,9 +12,9 @@ import multiprocessing
 import os
 import pickle
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
-from contextlib import nullcontext
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -122,10 +122,37 @@ def _cpus() -> int:
 
 
 def _can_spawn() -> bool:
-    """Whether a spawned worker can start: it re-imports the main module from its file, so a
-    script read from stdin (``python - < script.py``) leaves only this process."""
-    path = getattr(sys.modules.get("__main__"), "__file__", None)
-    return path is None or os.path.exists(path)
+    """Whether a spawned worker can rebuild this process's main module, as multiprocessing
+    does: by its module name (``python -m``, a zipapp, a console script on Windows) or by
+    re-running its file. Without either (``python -c``, the REPL, a notebook, a script read
+    from stdin) whatever the main module defines would not unpickle in a worker, so
+    everything stays in this process."""
+    main = sys.modules.get("__main__")
+    if getattr(getattr(main, "__spec__", None), "name", None):
+        return True
+    path = getattr(main, "__file__", None)
+    return path is not None and os.path.exists(path)
+
+
+@contextmanager
+def _workers(n: int) -> Iterator[ProcessPoolExecutor | None]:
+    """A pool of ``n`` spawned workers (``None`` when ``n`` < 1). On an error or Ctrl-C in
+    this process the queued routings are cancelled and the workers stopped, not waited for
+    (``ProcessPoolExecutor``'s own exit waits for every queued task)."""
+    if n < 1:
+        yield None
+        return
+    procs = ProcessPoolExecutor(max_workers=n, mp_context=multiprocessing.get_context("spawn"))
+    try:
+        yield procs
+    except BaseException:
+        running = list((getattr(procs, "_processes", None) or {}).values())
+        procs.shutdown(wait=False, cancel_futures=True)  # (it forgets its processes)
+        for proc in running:
+            proc.terminate()
+        raise
+    finally:
+        procs.shutdown(wait=True)
 
 
 def _warm() -> None:
@@ -238,11 +265,7 @@ def run_simulation(
     registered = _registered() if workers >= 1 else None
     if registered is None:
         workers = 0
-    pool = (
-        ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
-        if workers >= 1
-        else nullcontext()
-    )
+    pool = _workers(workers)
     with pool as procs:
         if procs is not None:
             procs.submit(_warm)  # its imports overlap the Lead records built below
