@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -13,6 +14,27 @@ from leadpilot.evaluate.simulation import Block, run_simulation
 from leadpilot.ingest import reps_from_frame
 from leadpilot.policy import default_policy, with_strategy
 from leadpilot.synth import generate_world
+
+
+@dataclass(frozen=True, slots=True)
+class LastEligible:
+    """A strategy registered at run time (not a built-in, not a plugin's entry point) that
+    says it reads scores, so simulate routes it in a worker process: the last eligible rep."""
+
+    name: str = "last_eligible_test"
+    explanation: str = "the last eligible rep"
+    order: int = 99
+    needs_scorer: bool = True
+    weighted: bool = False
+    priced: bool = False
+
+    def choose(self, ctx: Any) -> Any:
+        from leadpilot.policy.choice import one_rep
+
+        return one_rep(ctx, ctx.ids[-1], "LAST_ELIGIBLE")
+
+    def record(self, ctx: Any, rep_id: str) -> dict[str, float]:
+        return {}
 
 
 class _Flat:
@@ -140,3 +162,110 @@ def test_the_replay_routes_as_route_batch_given_every_past_lead() -> None:
     tail = leads_from_frame(simulation._mix_tail(past))
     assert len(tail) < len(past_leads)
     assert mix(tail) == mix(past_leads)
+
+
+def test_the_results_do_not_depend_on_the_processes() -> None:
+    """With ``jobs`` >= 2 the predictive routings run in worker processes: one process
+    and two give the same decisions and the same estimates, to the bit, over two
+    blocks with cross-fitted outcome models and three policies."""
+    from leadpilot.model import ConversionModel  # type: ignore[attr-defined]
+
+    world = generate_world(n_leads=3_000, n_reps=5, n_new_leads=20, seed=6)
+    hist = world.history.sort_values("created_at", kind="stable").reset_index(drop=True)
+    fast = {"n_bags": 2, "n_estimators": 40, "early_stopping_rounds": 10}
+    first, second = hist.iloc[-400:-200], hist.iloc[-200:]
+    blocks = [
+        Block(first, ConversionModel(**fast).fit(hist.iloc[:-400], world.reps)),
+        Block(second, ConversionModel(**fast).fit(hist.iloc[:-200], world.reps)),
+    ]
+    roster = reps_from_frame(world.reps)
+    policies = [
+        ("predictive", default_policy(roster)),
+        ("rr", with_strategy(default_policy(roster), "round_robin")),
+        ("lb", with_strategy(default_policy(roster), "load_balanced")),
+    ]
+
+    def fit(frame: pd.DataFrame) -> Any:
+        return ConversionModel(**fast).fit(frame, world.reps)
+
+    def run(jobs: int) -> tuple[Any, Any]:
+        result = run_simulation(
+            hist, blocks, policies, reps=roster, n_bootstrap=50, outcome_folds=2,
+            outcome_fit=fit, baseline=with_strategy(default_policy(roster), "round_robin"),
+            jobs=jobs,
+        )  # fmt: skip
+        decisions = {
+            name: [(d.lead_id, d.rep_id, d.propensity, tuple(d.reasons)) for d in ds]
+            for name, ds in result.decisions.items()
+        }
+        estimates = [{k: v.as_dict() for k, v in p.estimates.items()} for p in result.policies]
+        return decisions, estimates
+
+    one = run(1)
+    assert len(one[0]["predictive"]) == 400
+    assert one[0]["predictive"] != one[0]["rr"]  # the arms differ, so a mix-up would show
+    assert run(2) == one
+
+
+def test_a_script_read_from_stdin_routes_in_one_process(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A spawned worker re-imports the main module from its file: with none on disk
+    (``python - < script.py``) simulate stays in one process instead of failing."""
+    import sys
+
+    main = sys.modules["__main__"]
+    monkeypatch.setattr(main, "__file__", "<stdin>", raising=False)
+    assert not simulation._can_spawn()
+    monkeypatch.setattr(main, "__file__", simulation.__file__, raising=False)
+    assert simulation._can_spawn()
+
+
+def test_a_strategy_registered_at_run_time_is_routed_by_the_workers_too(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A spawned worker loads the built-ins and the plugins' entry points, not what the
+    caller registered: simulate hands its registries over, and the decisions are those of
+    one process."""
+    from leadpilot.policy.registry import STRATEGIES
+
+    monkeypatch.setattr(STRATEGIES, "_entries", dict(STRATEGIES._entries))
+    monkeypatch.setattr(STRATEGIES, "_at_run_time", list(STRATEGIES._at_run_time))
+    STRATEGIES.register(LastEligible())
+    world = generate_world(n_leads=1_500, n_reps=4, n_new_leads=20, seed=1)
+    hist = world.history.sort_values("created_at", kind="stable")
+    roster = reps_from_frame(world.reps)
+    policy = with_strategy(default_policy(roster), "last_eligible_test")
+    assert simulation.reads_scores(policy)
+
+    def run(jobs: int) -> list[tuple[str, str | None, tuple[str, ...]]]:
+        result = run_simulation(
+            hist, [Block(hist.iloc[-150:], _Flat())], [("last", policy)], reps=roster,
+            n_bootstrap=50, jobs=jobs,
+        )  # fmt: skip
+        return [(d.lead_id, d.rep_id, tuple(d.reasons)) for d in result.decisions["last"]]
+
+    one = run(1)
+    assert sum("LAST_ELIGIBLE" in " ".join(r) for *_, r in one) > 50
+    here: list[int] = []
+    route = simulation.route_batch
+
+    def counted(leads: Any, *args: Any, **kwargs: Any) -> Any:
+        here.append(len(leads))
+        return route(leads, *args, **kwargs)
+
+    monkeypatch.setattr(simulation, "route_batch", counted)  # this process's, not a worker's
+    assert run(2) == one
+    assert here == []  # routed by the worker
+    assert run(1) == one
+    assert here == [150]
+
+
+def test_only_what_a_caller_registers_is_handed_to_the_workers() -> None:
+    """The built-ins and plugins load in every process (and the built-in rules do not
+    pickle): the hand-over holds only run-time registrations, so it pickles."""
+    from leadpilot.policy.registry import RULES, STRATEGIES
+
+    assert "predictive" in STRATEGIES
+    assert len(list(RULES)) > 0
+    assert STRATEGIES.registered_at_run_time() == []
+    assert RULES.registered_at_run_time() == []
+    assert simulation._registered() is not None

@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib
 import os
 import pkgutil
+import sys
 from typing import TYPE_CHECKING, Any
 
 import typer
@@ -53,6 +54,13 @@ class _ErrorTranslatingGroup(TyperGroup):
             raise typer.Exit(2) from None
         except (TyperException, typer.Exit, typer.Abort, KeyboardInterrupt):
             raise
+        except BrokenPipeError:
+            # The reader left (``leadpilot synth --help | head``): not a bug. Point stdout at
+            # /dev/null so the interpreter's final flush does not fail again (Python's
+            # documented recipe for SIGPIPE).
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            raise typer.Exit(1) from None
         except Exception as exc:
             # A bug, not bad input: still no traceback for the user unless they ask for it.
             if os.environ.get("LEADPILOT_DEBUG"):

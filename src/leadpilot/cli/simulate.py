@@ -91,6 +91,13 @@ def simulate(
     designs_seeds: int = typer.Option(
         3, "--designs-seeds", min=2, max=50, help="Routing seeds for --holdout-designs."
     ),
+    jobs: int = typer.Option(
+        0,
+        "--jobs",
+        min=0,
+        help="Threads that route the policies and fit the outcome models side by side (0: "
+        "the CPUs available, at most 4; 1: one after another). The results are the same.",
+    ),
 ) -> None:
     """Replay the history's leads in time order through each policy and estimate, per
     policy, the conversion rate it would have had (DM, IPS, SNIPS, DR, SWITCH-DR with 95%
@@ -106,7 +113,7 @@ def simulate(
                              json_out, decisions_dir, cross_fit, blocks, accounts, seed,
                              n_bootstrap, clip, outcome_folds,
                              DesignsRequest(holdout_designs, truth, designs_capacity,
-                                            designs_seeds))  # fmt: skip
+                                            designs_seeds), jobs=jobs or None)  # fmt: skip
     if as_json:
         typer.echo(json.dumps(document, indent=2, default=str))
 
@@ -130,6 +137,8 @@ def _simulate(
     clip: float,
     outcome_folds: int = 2,
     designs: DesignsRequest | None = None,
+    *,
+    jobs: int | None = None,
 ) -> dict[str, Any]:
     import pandas as pd
 
@@ -175,6 +184,7 @@ def _simulate(
                 train, reps_table, like=like
             ),
             outcome_like=True,
+            jobs=jobs,
         )
     result.warnings.extend(warnings)
     comparison = None

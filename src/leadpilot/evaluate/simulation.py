@@ -8,7 +8,13 @@ and each block is routed and scored by a model trained only on the leads before 
 from __future__ import annotations
 
 import itertools
+import multiprocessing
+import os
+import pickle
+import sys
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
+from contextlib import nullcontext
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -31,9 +37,9 @@ from leadpilot.policy.batch import BATCH_REFRESH_EVERY, SAMPLE_DAYS, route_batch
 from leadpilot.policy.holds import AccountLookup
 from leadpilot.policy.inputs import router_inputs
 from leadpilot.policy.policy_file import Policy
-from leadpilot.policy.registry import STRATEGIES
+from leadpilot.policy.registry import RULES, STRATEGIES
 from leadpilot.policy.response_times import typical_response_hours
-from leadpilot.schema import Decision, Rep
+from leadpilot.schema import Decision, Lead, Rep
 
 __all__ = ["Block", "SimulationResult", "run_simulation", "time_blocks"]
 
@@ -108,6 +114,70 @@ def _mix_tail(past: pd.DataFrame) -> pd.DataFrame:
     return past[past["created_at"] >= latest - pd.Timedelta(days=SAMPLE_DAYS + 2)]
 
 
+def _cpus() -> int:
+    """The CPUs this process may run on."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
+def _can_spawn() -> bool:
+    """Whether a spawned worker can start: it re-imports the main module from its file, so a
+    script read from stdin (``python - < script.py``) leaves only this process."""
+    path = getattr(sys.modules.get("__main__"), "__file__", None)
+    return path is None or os.path.exists(path)
+
+
+def _warm() -> None:
+    """Import what a worker process routes with (the batch router, the model's scoring)."""
+    import leadpilot.model.scoring
+    import leadpilot.policy.batch  # noqa: F401
+
+
+def _registered() -> bytes | None:
+    """The strategies and eligibility rules a caller registered at run time, pickled for a
+    worker (which loads the built-ins and plugins' entry points itself, not these); ``None``
+    when one does not pickle (a worker could not route with it)."""
+    try:
+        return pickle.dumps((STRATEGIES.registered_at_run_time(), RULES.registered_at_run_time()))
+    except Exception:  # any pickling failure: route in this process instead
+        return None
+
+
+def _adopt(registered: bytes) -> None:
+    """Register in this (worker) process what the caller's process had and this lacks."""
+    strategies, rules = pickle.loads(registered)
+    for strategy in strategies:
+        if strategy.name not in STRATEGIES:
+            STRATEGIES.register(strategy)
+    for rule in rules:
+        if rule.key not in RULES:
+            RULES.register(rule)
+
+
+def _route_elsewhere(registered: bytes, *args: Any) -> list[Decision]:
+    """:func:`_route` in a worker process, with the caller's registries."""
+    _adopt(registered)
+    return _route(*args)
+
+
+def _route(
+    policy: Policy,
+    reps: Sequence[Rep],
+    model: Any,
+    accounts: AccountLookup | None,
+    hours: dict[str, float],
+    leads: list[Lead],
+    past_leads: list[Lead],
+    seed: int,
+    refresh_every: int | None,
+) -> list[Decision]:
+    """One policy's decisions for a block's leads (in this process or a worker's)."""
+    scorer = model if reads_scores(policy) else None
+    inputs = router_inputs(policy, reps, scorer=scorer, accounts=accounts, response_hours=hours)
+    return route_batch(leads, inputs, history=past_leads, seed=seed, refresh_every=refresh_every)
+
+
 def run_simulation(
     history: pd.DataFrame,
     blocks: Sequence[Block],
@@ -125,6 +195,7 @@ def run_simulation(
     outcome_folds: int = 0,
     outcome_fit: Callable[..., Any] | None = None,
     outcome_like: bool = False,
+    jobs: int | None = None,
 ) -> SimulationResult:
     """Route each block's leads through every policy (and ``baseline``, e.g. round-robin,
     for the lift against it), then estimate every policy on the block's settled leads.
@@ -134,7 +205,10 @@ def run_simulation(
     cross-fitted within each block (``outcome_fit`` trains one from a history frame), not
     with the block's routing model. ``outcome_like``: ``outcome_fit(frame, like)`` is also
     given the block's first fold's model, whose choices the later folds may reuse (see
-    ``cross_fitted_reward_matrix``)."""
+    ``cross_fitted_reward_matrix``). ``jobs``: processes in all (``None``: the CPUs this
+    process may use, at most 4; 1: everything in this one): with 2 or more the policies
+    that read the model's scores are routed in worker processes while this one routes the
+    others and fits the outcome models; the results do not depend on it."""
     say = progress or (lambda _msg: None)
     names = [n for n, _ in policies]
     if len(set(names)) != len(names):
@@ -142,77 +216,131 @@ def run_simulation(
             f"two policies share a name: {names}", hint="rename one policy file or strategy"
         )
     arms = list(policies) + ([("__baseline__", baseline)] if baseline is not None else [])
-    decisions: dict[str, list[Decision]] = {n: [] for n, _ in arms}
     settled_parts, reward_parts = [], []
     crossed = 0  # blocks whose settled leads were scored by cross-fitted outcome models
     rep_ids = [r.rep_id for r in reps]
-    for b, block in enumerate(blocks):
-        start = block.replay["created_at"].min()
-        past = history[history["created_at"] < start]
-        # Each rep's typical response hours read the whole past, straight from the frame;
-        # the batch router's lead mix reads only the last SAMPLE_DAYS before its latest lead
-        # (see ``route_batch``), so only that tail becomes Lead records (in the 60,000-lead
-        # speed benchmark every past lead was ~24,000 records, 40% of all it converted).
-        hours = typical_response_hours(past)
-        past_leads = leads_from_frame(_mix_tail(past))
-        leads = leads_from_frame(block.replay)
-        routed: list[tuple[Policy, list[Decision]]] = []
-        for name, policy in arms:
-            # The same policy routes the same leads to the same reps (the router is
-            # deterministic under the seed): the round-robin baseline next to a
-            # `--strategy round_robin` arm is routed once.
-            same = next((d for p, d in routed if _same_policy(p, policy)), None)
-            if same is None:
-                say(f"block {b + 1}/{len(blocks)}: routing {len(leads):,} leads with {name}")
-                scorer = block.model if reads_scores(policy) else None
-                inputs = router_inputs(
-                    policy, reps, scorer=scorer, accounts=accounts, response_hours=hours
-                )
-                same = route_batch(
-                    leads, inputs, history=past_leads, seed=seed, refresh_every=refresh_every
-                )
-                routed.append((policy, same))
-            decisions[name] += same
-        settled = block.replay[block.replay["converted"].notna() & block.replay["rep_id"].notna()]
-        if len(settled):
-            say(f"block {b + 1}/{len(blocks)}: scoring {len(settled):,} settled leads")
-            settled_parts.append(settled)
-            # A fold needs leads of its own: a block with fewer settled leads than folds is
-            # scored by its routing model.
-            if outcome_folds >= 2 and outcome_fit is not None and len(settled) >= outcome_folds:
-                crossed += 1
-                reward_parts.append(
-                    cross_fitted_reward_matrix(
-                        outcome_fit,
-                        settled,
-                        past,
-                        rep_ids,
-                        folds=outcome_folds,
-                        share_choices=outcome_like,
-                    )
-                )
-            else:
-                reward_parts.append(reward_matrix(block.model, settled, rep_ids))
-    if not settled_parts:
+    if not any(
+        (block.replay["converted"].notna() & block.replay["rep_id"].notna()).any()
+        for block in blocks
+    ):
         raise DataValidationError(
             "no replayed lead has a settled outcome, so nothing can be estimated",
             hint="replay an older window (--from/--to) whose outcomes are known",
         )
-    replay = pd.concat(settled_parts)
-    say("estimating the logging propensities and the estimates")
-    logged = logged_replay(
-        replay, history, rep_ids, reward_model=np.vstack(reward_parts), clip=clip, owners=owners
+    workers = (jobs if jobs is not None else min(4, _cpus())) - 1 if _can_spawn() else 0
+    # Why processes, not threads: a predictive replay gives up the GIL thousands of times
+    # (each LP solve, each batch of scores) and waits to take it back while another thread
+    # runs Python, so threads made the replay slower on a loaded machine. A worker process
+    # gets the block's leads, model and policy pickled (about a second for 36,000 leads)
+    # and sends the decisions back; "spawn" starts it clean, without this process's threads
+    # and OpenMP state, which LightGBM's OpenMP does not survive a fork with, and as a child
+    # of this process (its CPU time is this process's children's).
+    registered = _registered() if workers >= 1 else None
+    if registered is None:
+        workers = 0
+    pool = (
+        ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
+        if workers >= 1
+        else nullcontext()
     )
-    base = decisions.get("__baseline__")
-    evaluations = [
-        replace(
-            evaluate_decisions(
-                name, logged, decisions[name], baseline=base, n_bootstrap=n_bootstrap, seed=seed
-            ),
-            sla_attainment=sla_attainment(decisions[name], history),
+    with pool as procs:
+        if procs is not None:
+            procs.submit(_warm)  # its imports overlap the Lead records built below
+        prepared = []
+        for b, block in enumerate(blocks):
+            start = block.replay["created_at"].min()
+            past = history[history["created_at"] < start]
+            # Each rep's typical response hours read the whole past, straight from the
+            # frame; the batch router's lead mix reads only the last SAMPLE_DAYS before its
+            # latest lead (see ``route_batch``), so only that tail becomes Lead records (in
+            # the 60,000-lead speed benchmark every past lead was ~24,000 records, 40% of
+            # all it converted).
+            hours = typical_response_hours(past)
+            past_leads = leads_from_frame(_mix_tail(past))
+            leads = leads_from_frame(block.replay)
+            # The same policy routes the same leads to the same reps (the router is
+            # deterministic under the seed): the round-robin baseline next to a
+            # `--strategy round_robin` arm is routed once.
+            distinct: list[tuple[str, Policy]] = []
+            for name, policy in arms:
+                if not any(_same_policy(p, policy) for _, p in distinct):
+                    distinct.append((name, policy))
+            remote: dict[str, Future[list[Decision]]] = {}
+            for name, policy in distinct:
+                if procs is not None and registered is not None and reads_scores(policy):
+                    say(f"block {b + 1}/{len(blocks)}: routing {len(leads):,} leads with {name}")
+                    remote[name] = procs.submit(
+                        _route_elsewhere, registered, policy, reps, block.model, accounts,
+                        hours, leads, past_leads, seed, refresh_every,
+                    )  # fmt: skip
+            prepared.append((block, past, hours, past_leads, leads, distinct, remote))
+        locals_: list[dict[str, list[Decision]]] = []
+        for b, (block, past, hours, past_leads, leads, distinct, remote) in enumerate(prepared):
+            local: dict[str, list[Decision]] = {}
+            for name, policy in distinct:
+                if name not in remote:
+                    say(f"block {b + 1}/{len(blocks)}: routing {len(leads):,} leads with {name}")
+                    scorer = block.model if reads_scores(policy) else None
+                    local[name] = _route(
+                        policy, reps, scorer, accounts, hours, leads, past_leads, seed,
+                        refresh_every,
+                    )  # fmt: skip
+            settled = block.replay[
+                block.replay["converted"].notna() & block.replay["rep_id"].notna()
+            ]
+            if len(settled):
+                say(f"block {b + 1}/{len(blocks)}: scoring {len(settled):,} settled leads")
+                settled_parts.append(settled)
+                # A fold needs leads of its own: a block with fewer settled leads than folds
+                # is scored by its routing model.
+                if outcome_folds >= 2 and outcome_fit is not None and len(settled) >= outcome_folds:
+                    crossed += 1
+                    reward_parts.append(
+                        cross_fitted_reward_matrix(
+                            outcome_fit,
+                            settled,
+                            past,
+                            rep_ids,
+                            folds=outcome_folds,
+                            share_choices=outcome_like,
+                        )
+                    )
+                else:
+                    reward_parts.append(reward_matrix(block.model, settled, rep_ids))
+            locals_.append(local)
+        replay = pd.concat(settled_parts)
+        say("estimating the logging propensities and the estimates")
+        logged = logged_replay(
+            replay, history, rep_ids, reward_model=np.vstack(reward_parts), clip=clip, owners=owners
         )
-        for name in names
-    ]
+        elsewhere = {n for *_, remote in prepared for n in remote}  # routed by the workers
+
+        def same_as(name: str, distinct: list[tuple[str, Policy]]) -> str:
+            policy = dict(arms)[name]
+            return next(n for n, p in distinct if _same_policy(p, policy))
+
+        def gather(name: str) -> list[Decision]:
+            out: list[Decision] = []
+            for (*_, distinct, remote), local in zip(prepared, locals_, strict=True):
+                same = same_as(name, distinct)
+                out += remote[same].result() if same in remote else local[same]
+            return out
+
+        # The policies routed here are estimated while the workers still route the others.
+        estimated: dict[str, PolicyEvaluation] = {}
+        base = gather("__baseline__") if baseline is not None else None
+        for name in sorted(
+            names, key=lambda n: any(same_as(n, p[5]) in elsewhere for p in prepared)
+        ):
+            ours = gather(name)
+            estimated[name] = replace(
+                evaluate_decisions(
+                    name, logged, ours, baseline=base, n_bootstrap=n_bootstrap, seed=seed
+                ),
+                sla_attainment=sla_attainment(ours, history),
+            )
+        decisions = {name: gather(name) for name, _ in arms}
+    evaluations = [estimated[name] for name in names]
     first = decisions[names[0]]
     moves = {n: moved(first, decisions[n]) for n in names[1:]}
     created = pd.concat([b.replay for b in blocks])["created_at"]

@@ -133,6 +133,9 @@ class Registry(Generic[T]):
         self._what = what
         self._name_of = name_of
         self._entries: dict[str, T] = {}
+        # names registered by a caller at run time, not by the built-ins or a plugin's entry
+        # point: a fresh process (simulate's workers) loads those two itself, not these
+        self._at_run_time: list[str] = []
 
     def register(self, entry: T) -> T:
         """Add ``entry``; a second entry under the same name is a configuration error."""
@@ -142,8 +145,14 @@ class Registry(Generic[T]):
                 f"two {self._what}s are registered as {name!r}",
                 hint="Rename one of them (a plugin may not replace a built-in).",
             )
+        if name not in self._entries and not getattr(_in_load, "active", False):
+            self._at_run_time.append(name)
         self._entries[name] = entry
         return entry
+
+    def registered_at_run_time(self) -> list[T]:
+        """The entries a caller registered itself (not the built-ins, not plugins)."""
+        return [self._entries[name] for name in self._at_run_time]
 
     def get(self, name: str) -> T:
         """The entry called ``name`` (``ConfigError`` when there is none)."""
@@ -182,6 +191,7 @@ RULES: Registry[EligibilityRule] = Registry("eligibility rule", lambda r: r.key)
 
 _loaded = False
 _loading = threading.RLock()
+_in_load = threading.local()  # .active: this thread is inside _load (built-ins, plugins)
 
 
 def _load() -> None:
@@ -194,15 +204,23 @@ def _load() -> None:
         if _loaded:
             return
         _loaded = True
-        target = Registries(STRATEGIES, RULES)
-        for package_name in _BUILTIN_PACKAGES:
-            package = importlib.import_module(package_name)
-            for info in sorted(pkgutil.iter_modules(package.__path__), key=lambda m: m.name):
-                if info.name.startswith("_"):
-                    continue
-                _register(importlib.import_module(f"{package_name}.{info.name}"), target)
-        for point in entry_points(group=ENTRY_POINT_GROUP):
-            _register(point.load(), target)
+        _in_load.active = True
+        try:
+            _load_all()
+        finally:
+            _in_load.active = False
+
+
+def _load_all() -> None:
+    target = Registries(STRATEGIES, RULES)
+    for package_name in _BUILTIN_PACKAGES:
+        package = importlib.import_module(package_name)
+        for info in sorted(pkgutil.iter_modules(package.__path__), key=lambda m: m.name):
+            if info.name.startswith("_"):
+                continue
+            _register(importlib.import_module(f"{package_name}.{info.name}"), target)
+    for point in entry_points(group=ENTRY_POINT_GROUP):
+        _register(point.load(), target)
 
 
 def _register(module: object, target: Registries) -> None:
