@@ -399,3 +399,51 @@ def test_average_rows_scored_ahead_are_the_one_lead_scores_bit_for_bit(
         assert np.array_equal(got.draws, one.draws)
     assert AHEAD > 1
     assert 0 < len(calls) < len(leads) * 0.75  # most leads found their row scored ahead
+
+
+def test_route_batch_leaves_the_garbage_collector_as_it_found_it(
+    world: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """route_batch keeps what exists and what it made out of the collector's scans while it
+    runs (``gc.freeze``, every few decisions too) and gives them back at the end; a caller's
+    own freeze (the service's, this suite's: tests/conftest.py) is left alone. The decisions
+    do not depend on it."""
+    import gc
+
+    import leadpilot.policy.batch as batch_module
+
+    reps = reps_from_frame(world.reps)
+    leads = leads_from_frame(world.new_leads)
+    history = leads_from_frame(world.history)
+    inputs = router_inputs(
+        default_policy(reps), reps, scorer=world.truth.as_scorer(), history=history
+    )
+    want = route_batch(leads, inputs, history=history)  # under the suite's freeze
+    suite_froze = gc.get_freeze_count() > 0
+    gc.unfreeze()  # a process that froze nothing (restored below)
+    try:
+        monkeypatch.setattr(batch_module, "FREEZE_EVERY", 7)  # several freezes in the loop
+        frozen_within: list[int] = []
+        observe = batch_module.FastLane.observe
+
+        def counting(self: Any, decision: Any) -> None:
+            frozen_within.append(gc.get_freeze_count())
+            observe(self, decision)
+
+        monkeypatch.setattr(batch_module.FastLane, "observe", counting)
+        assert route_batch(leads, inputs, history=history) == want
+        assert gc.get_freeze_count() == 0
+        assert frozen_within[0] > 0  # the objects made before the loop, out of the scans
+        assert frozen_within[20] > frozen_within[6]  # and the decisions, every 7
+        gc.freeze()  # a caller's freeze: left as it is
+        before = gc.get_freeze_count()
+        frozen_within.clear()
+        assert route_batch(leads, inputs, history=history) == want
+        # nothing frozen or given back by route_batch (frozen objects freed by their
+        # refcounts leave the count, so it may only fall, by a few)
+        assert before - 100 < gc.get_freeze_count() <= before
+        assert before - 100 < min(frozen_within) <= max(frozen_within) <= before
+    finally:
+        gc.unfreeze()
+        if suite_froze:
+            gc.freeze()
