@@ -144,7 +144,7 @@ def _simulate(
     import pandas as pd
 
     from leadpilot.csv_safe import write_safe_csv
-    from leadpilot.evaluate.simulation import run_simulation
+    from leadpilot.evaluate.simulation import default_jobs, run_simulation
     from leadpilot.evaluate.simulation_html import render_simulation_html
     from leadpilot.ingest import read_history, read_reps, reps_from_frame
     from leadpilot.model import ConversionModel
@@ -185,7 +185,7 @@ def _simulate(
                 train, reps_table, like=like
             ),
             outcome_like=True,
-            jobs=jobs,
+            jobs=jobs or default_jobs(),
         )
     result.warnings.extend(warnings)
     comparison = None
@@ -541,7 +541,7 @@ def demo_section(out: Any, workdir: Path, world: Any) -> dict[str, Any]:
     every estimate next to the truth of the simulated assignments."""
     import pandas as pd
 
-    from leadpilot.evaluate.simulation import Block, run_simulation
+    from leadpilot.evaluate.simulation import Block, default_jobs, run_simulation
     from leadpilot.ingest import reps_from_frame
     from leadpilot.model import ConversionModel
     from leadpilot.policy import default_policy, with_strategy
@@ -571,6 +571,7 @@ def demo_section(out: Any, workdir: Path, world: Any) -> dict[str, Any]:
             ),
             outcome_like=True,
             progress=lambda msg: status.update(msg[:1].upper() + msg[1:] + "..."),
+            jobs=default_jobs(),
         )
     settled = window[window["converted"].notna()].reset_index(drop=True)
     table = Table(title=f"{len(settled):,} past leads replayed: estimates vs the truth")

@@ -41,7 +41,7 @@ from leadpilot.policy.registry import RULES, STRATEGIES
 from leadpilot.policy.response_times import typical_response_hours
 from leadpilot.schema import Decision, Lead, Rep
 
-__all__ = ["Block", "SimulationResult", "run_simulation", "time_blocks"]
+__all__ = ["Block", "SimulationResult", "default_jobs", "run_simulation", "time_blocks"]
 
 Progress = Callable[[str], None]
 
@@ -112,6 +112,12 @@ def _mix_tail(past: pd.DataFrame) -> pd.DataFrame:
         return past
     latest = past["created_at"].max()
     return past[past["created_at"] >= latest - pd.Timedelta(days=SAMPLE_DAYS + 2)]
+
+
+def default_jobs() -> int:
+    """The processes ``simulate`` uses by default: the CPUs this process may run on, at most
+    4 (the policies that read scores are routed one per worker)."""
+    return min(4, _cpus())
 
 
 def _cpus() -> int:
@@ -222,7 +228,7 @@ def run_simulation(
     outcome_folds: int = 0,
     outcome_fit: Callable[..., Any] | None = None,
     outcome_like: bool = False,
-    jobs: int | None = None,
+    jobs: int = 1,
 ) -> SimulationResult:
     """Route each block's leads through every policy (and ``baseline``, e.g. round-robin,
     for the lift against it), then estimate every policy on the block's settled leads.
@@ -232,10 +238,12 @@ def run_simulation(
     cross-fitted within each block (``outcome_fit`` trains one from a history frame), not
     with the block's routing model. ``outcome_like``: ``outcome_fit(frame, like)`` is also
     given the block's first fold's model, whose choices the later folds may reuse (see
-    ``cross_fitted_reward_matrix``). ``jobs``: processes in all (``None``: the CPUs this
-    process may use, at most 4; 1: everything in this one): with 2 or more the policies
-    that read the model's scores are routed in worker processes while this one routes the
-    others and fits the outcome models; the results do not depend on it."""
+    ``cross_fitted_reward_matrix``). ``jobs``: processes in all (1, the default: everything
+    in this one; the CLI uses ``default_jobs()``): with 2 or more the policies that read the
+    model's scores are routed in spawned worker processes while this one routes the others
+    and fits the outcome models; the results do not depend on it. A script that asks for
+    workers must call this under ``if __name__ == "__main__":``, as for any spawned process
+    (a worker re-runs the script's top level)."""
     say = progress or (lambda _msg: None)
     names = [n for n, _ in policies]
     if len(set(names)) != len(names):
@@ -254,7 +262,7 @@ def run_simulation(
             "no replayed lead has a settled outcome, so nothing can be estimated",
             hint="replay an older window (--from/--to) whose outcomes are known",
         )
-    workers = (jobs if jobs is not None else min(4, _cpus())) - 1 if _can_spawn() else 0
+    workers = jobs - 1 if _can_spawn() else 0
     # Why processes, not threads: a predictive replay gives up the GIL thousands of times
     # (each LP solve, each batch of scores) and waits to take it back while another thread
     # runs Python, so threads made the replay slower on a loaded machine. A worker process
