@@ -164,7 +164,7 @@ def test_the_replay_routes_as_route_batch_given_every_past_lead() -> None:
     assert mix(tail) == mix(past_leads)
 
 
-def test_the_results_do_not_depend_on_the_processes() -> None:
+def test_the_results_do_not_depend_on_the_processes(monkeypatch: pytest.MonkeyPatch) -> None:
     """With ``jobs`` >= 2 the predictive routings run in worker processes: one process
     and two give the same decisions and the same estimates, to the bit, over two
     blocks with cross-fitted outcome models and three policies."""
@@ -188,6 +188,10 @@ def test_the_results_do_not_depend_on_the_processes() -> None:
     def fit(frame: pd.DataFrame) -> Any:
         return ConversionModel(**fast).fit(frame, world.reps)
 
+    # pytest-xdist's workers run from a main module with no file (as `python -c` does),
+    # where simulate stays in one process; the objects here all import by module name
+    monkeypatch.setattr(simulation, "_can_spawn", lambda: True)
+
     def run(jobs: int) -> tuple[Any, Any]:
         result = run_simulation(
             hist, blocks, policies, reps=roster, n_bootstrap=50, outcome_folds=2,
@@ -201,10 +205,20 @@ def test_the_results_do_not_depend_on_the_processes() -> None:
         estimates = [{k: v.as_dict() for k, v in p.estimates.items()} for p in result.policies]
         return decisions, estimates
 
+    here: list[int] = []
+    route = simulation.route_batch
+
+    def counted(leads: Any, *args: Any, **kwargs: Any) -> Any:
+        here.append(len(leads))
+        return route(leads, *args, **kwargs)
+
+    monkeypatch.setattr(simulation, "route_batch", counted)  # this process's, not a worker's
     one = run(1)
     assert len(one[0]["predictive"]) == 400
     assert one[0]["predictive"] != one[0]["rr"]  # the arms differ, so a mix-up would show
+    assert len(here) == 6  # 2 blocks x (predictive, round-robin = the baseline, load-balanced)
     assert run(2) == one
+    assert len(here) == 6 + 4  # the predictive routings went to the worker
 
 
 def test_a_main_module_a_worker_cannot_rebuild_keeps_simulate_in_one_process(
@@ -287,6 +301,7 @@ def test_a_strategy_registered_at_run_time_is_routed_by_the_workers_too(
         return route(leads, *args, **kwargs)
 
     monkeypatch.setattr(simulation, "route_batch", counted)  # this process's, not a worker's
+    monkeypatch.setattr(simulation, "_can_spawn", lambda: True)  # as in the test above
     assert run(2) == one
     assert here == []  # routed by the worker
     assert run(1) == one
