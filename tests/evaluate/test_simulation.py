@@ -44,6 +44,19 @@ class _Flat:
         return np.full(len(pairs), 0.2)
 
 
+def _count_routings_here(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The sizes of the routings this process runs from now on (a worker's are not seen)."""
+    sizes: list[int] = []
+    route = simulation.route_batch
+
+    def counted(leads: Any, *args: Any, **kwargs: Any) -> Any:
+        sizes.append(len(leads))
+        return route(leads, *args, **kwargs)
+
+    monkeypatch.setattr(simulation, "route_batch", counted)
+    return sizes
+
+
 def test_the_baseline_is_routed_once_when_an_arm_is_the_same_policy(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -51,14 +64,7 @@ def test_the_baseline_is_routed_once_when_an_arm_is_the_same_policy(
     hist = world.history.sort_values("created_at", kind="stable")
     window = hist.iloc[-150:]
     roster = reps_from_frame(world.reps)
-    calls: list[int] = []
-    route = simulation.route_batch
-
-    def counted(leads: Any, *args: Any, **kwargs: Any) -> Any:
-        calls.append(len(leads))
-        return route(leads, *args, **kwargs)
-
-    monkeypatch.setattr(simulation, "route_batch", counted)
+    calls = _count_routings_here(monkeypatch)
     rr = with_strategy(default_policy(roster), "round_robin")
     result = run_simulation(
         hist,
@@ -205,14 +211,7 @@ def test_the_results_do_not_depend_on_the_processes(monkeypatch: pytest.MonkeyPa
         estimates = [{k: v.as_dict() for k, v in p.estimates.items()} for p in result.policies]
         return decisions, estimates
 
-    here: list[int] = []
-    route = simulation.route_batch
-
-    def counted(leads: Any, *args: Any, **kwargs: Any) -> Any:
-        here.append(len(leads))
-        return route(leads, *args, **kwargs)
-
-    monkeypatch.setattr(simulation, "route_batch", counted)  # this process's, not a worker's
+    here = _count_routings_here(monkeypatch)
     one = run(1)
     assert len(one[0]["predictive"]) == 400
     assert one[0]["predictive"] != one[0]["rr"]  # the arms differ, so a mix-up would show
@@ -293,14 +292,7 @@ def test_a_strategy_registered_at_run_time_is_routed_by_the_workers_too(
 
     one = run(1)
     assert sum("LAST_ELIGIBLE" in " ".join(r) for *_, r in one) > 50
-    here: list[int] = []
-    route = simulation.route_batch
-
-    def counted(leads: Any, *args: Any, **kwargs: Any) -> Any:
-        here.append(len(leads))
-        return route(leads, *args, **kwargs)
-
-    monkeypatch.setattr(simulation, "route_batch", counted)  # this process's, not a worker's
+    here = _count_routings_here(monkeypatch)
     monkeypatch.setattr(simulation, "_can_spawn", lambda: True)  # as in the test above
     assert run(2) == one
     assert here == []  # routed by the worker

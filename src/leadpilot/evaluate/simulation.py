@@ -194,6 +194,11 @@ def _route_elsewhere(registered: bytes, *args: Any) -> list[Decision]:
     return _route(*args)
 
 
+def _decided(routed: Future[list[Decision]] | list[Decision]) -> list[Decision]:
+    """Decisions routed here, or a worker's when it sends them."""
+    return routed.result() if isinstance(routed, Future) else routed
+
+
 def _route(
     policy: Policy,
     reps: Sequence[Rep],
@@ -254,14 +259,25 @@ def run_simulation(
     settled_parts, reward_parts = [], []
     crossed = 0  # blocks whose settled leads were scored by cross-fitted outcome models
     rep_ids = [r.rep_id for r in reps]
-    if not any(
-        (block.replay["converted"].notna() & block.replay["rep_id"].notna()).any()
+    settled_of = [
+        block.replay[block.replay["converted"].notna() & block.replay["rep_id"].notna()]
         for block in blocks
-    ):
+    ]
+    if not any(len(settled) for settled in settled_of):
         raise DataValidationError(
             "no replayed lead has a settled outcome, so nothing can be estimated",
             hint="replay an older window (--from/--to) whose outcomes are known",
         )
+    # The same policy routes the same leads to the same reps (the router is deterministic
+    # under the seed): the round-robin baseline next to a `--strategy round_robin` arm is
+    # routed once. ``same_of``: each arm's name -> the name of the arm routed for it.
+    distinct: list[tuple[str, Policy]] = []
+    same_of: dict[str, str] = {}
+    for name, policy in arms:
+        same = next((n for n, p in distinct if _same_policy(p, policy)), None)
+        if same is None:
+            distinct.append((name, policy))
+        same_of[name] = same or name
     workers = jobs - 1 if _can_spawn() else 0
     # Why processes, not threads: a predictive replay gives up the GIL thousands of times
     # (each LP solve, each batch of scores) and waits to take it back while another thread
@@ -271,54 +287,40 @@ def run_simulation(
     # and OpenMP state, which LightGBM's OpenMP does not survive a fork with, and as a child
     # of this process (its CPU time is this process's children's).
     registered = _registered() if workers >= 1 else None
-    if registered is None:
-        workers = 0
-    pool = _workers(workers)
-    with pool as procs:
+    elsewhere = {n for n, p in distinct if reads_scores(p)} if registered is not None else set()
+    with _workers(workers if elsewhere else 0) as procs:
         if procs is not None:
             procs.submit(_warm)  # its imports overlap the Lead records built below
         prepared = []
         for b, block in enumerate(blocks):
-            start = block.replay["created_at"].min()
-            past = history[history["created_at"] < start]
+            past = history[history["created_at"] < block.replay["created_at"].min()]
             # Each rep's typical response hours read the whole past, straight from the
             # frame; the batch router's lead mix reads only the last SAMPLE_DAYS before its
             # latest lead (see ``route_batch``), so only that tail becomes Lead records (in
             # the 60,000-lead speed benchmark every past lead was ~24,000 records, 40% of
             # all it converted).
-            hours = typical_response_hours(past)
-            past_leads = leads_from_frame(_mix_tail(past))
-            leads = leads_from_frame(block.replay)
-            # The same policy routes the same leads to the same reps (the router is
-            # deterministic under the seed): the round-robin baseline next to a
-            # `--strategy round_robin` arm is routed once.
-            distinct: list[tuple[str, Policy]] = []
-            for name, policy in arms:
-                if not any(_same_policy(p, policy) for _, p in distinct):
-                    distinct.append((name, policy))
-            remote: dict[str, Future[list[Decision]]] = {}
+            work = (
+                typical_response_hours(past),
+                leads_from_frame(block.replay),
+                leads_from_frame(_mix_tail(past)),
+                seed,
+                refresh_every,
+            )
+            note = f"block {b + 1}/{len(blocks)}: routing {len(work[1]):,} leads with "
+            routed: dict[str, Future[list[Decision]] | list[Decision]] = {}
             for name, policy in distinct:
-                if procs is not None and registered is not None and reads_scores(policy):
-                    say(f"block {b + 1}/{len(blocks)}: routing {len(leads):,} leads with {name}")
-                    remote[name] = procs.submit(
-                        _route_elsewhere, registered, policy, reps, block.model, accounts,
-                        hours, leads, past_leads, seed, refresh_every,
-                    )  # fmt: skip
-            prepared.append((block, past, hours, past_leads, leads, distinct, remote))
-        locals_: list[dict[str, list[Decision]]] = []
-        for b, (block, past, hours, past_leads, leads, distinct, remote) in enumerate(prepared):
-            local: dict[str, list[Decision]] = {}
+                if procs is not None and registered is not None and name in elsewhere:
+                    say(note + name)
+                    routed[name] = procs.submit(
+                        _route_elsewhere, registered, policy, reps, block.model, accounts, *work
+                    )
+            prepared.append((block, past, work, note, routed))
+        for b, (block, past, work, note, routed) in enumerate(prepared):
             for name, policy in distinct:
-                if name not in remote:
-                    say(f"block {b + 1}/{len(blocks)}: routing {len(leads):,} leads with {name}")
-                    scorer = block.model if reads_scores(policy) else None
-                    local[name] = _route(
-                        policy, reps, scorer, accounts, hours, leads, past_leads, seed,
-                        refresh_every,
-                    )  # fmt: skip
-            settled = block.replay[
-                block.replay["converted"].notna() & block.replay["rep_id"].notna()
-            ]
+                if name not in routed:
+                    say(note + name)
+                    routed[name] = _route(policy, reps, block.model, accounts, *work)
+            settled = settled_of[b]
             if len(settled):
                 say(f"block {b + 1}/{len(blocks)}: scoring {len(settled):,} settled leads")
                 settled_parts.append(settled)
@@ -338,31 +340,24 @@ def run_simulation(
                     )
                 else:
                     reward_parts.append(reward_matrix(block.model, settled, rep_ids))
-            locals_.append(local)
         replay = pd.concat(settled_parts)
         say("estimating the logging propensities and the estimates")
         logged = logged_replay(
             replay, history, rep_ids, reward_model=np.vstack(reward_parts), clip=clip, owners=owners
         )
-        elsewhere = {n for *_, remote in prepared for n in remote}  # routed by the workers
-
-        def same_as(name: str, distinct: list[tuple[str, Policy]]) -> str:
-            policy = dict(arms)[name]
-            return next(n for n, p in distinct if _same_policy(p, policy))
+        by_arm: dict[str, list[Decision]] = {}
 
         def gather(name: str) -> list[Decision]:
-            out: list[Decision] = []
-            for (*_, distinct, remote), local in zip(prepared, locals_, strict=True):
-                same = same_as(name, distinct)
-                out += remote[same].result() if same in remote else local[same]
-            return out
+            """The arm's decisions over every block (waiting for a worker's)."""
+            same = same_of[name]
+            if same not in by_arm:
+                by_arm[same] = [d for *_, routed in prepared for d in _decided(routed[same])]
+            return by_arm[same]
 
         # The policies routed here are estimated while the workers still route the others.
         estimated: dict[str, PolicyEvaluation] = {}
         base = gather("__baseline__") if baseline is not None else None
-        for name in sorted(
-            names, key=lambda n: any(same_as(n, p[5]) in elsewhere for p in prepared)
-        ):
+        for name in sorted(names, key=lambda n: same_of[n] in elsewhere):
             ours = gather(name)
             estimated[name] = replace(
                 evaluate_decisions(
