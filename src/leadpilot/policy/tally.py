@@ -48,6 +48,9 @@ class Tally:
         self._days: dict[date, NDF] = {}
         self._windows: dict[tuple[str, date], NDF] = {}
         self.open: NDF = np.array([float(open_count(rep_id)) for rep_id in ids])
+        # moved by every ``add`` and ``release``: what was read of the arrays at one version
+        # holds until the next (see ``RosterMemo.today``)
+        self.version = 0
 
     def day(self, day: date) -> NDF:
         """Each rep's leads on its calendar ``day`` (``daily_count``)."""
@@ -79,6 +82,7 @@ class Tally:
         out._days = {day: counts.copy() for day, counts in self._days.items()}
         out._windows = {key: counts.copy() for key, counts in self._windows.items()}
         out.open = self.open.copy()
+        out.version = self.version
         return out
 
     def add(self, rep_id: str, day: date, scopes: tuple[str, ...], decided: date) -> None:
@@ -87,6 +91,7 @@ class Tally:
         i = self.index.get(rep_id)
         if i is None:
             return
+        self.version += 1
         found = self._days.get(day)
         if found is not None:
             found[i] += 1.0
@@ -99,4 +104,5 @@ class Tally:
         """One of ``rep_id``'s open leads closed (the owner had one to close)."""
         i = self.index.get(rep_id)
         if i is not None:
+            self.version += 1
             self.open[i] -= 1.0
