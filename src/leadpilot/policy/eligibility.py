@@ -150,7 +150,7 @@ class Screen:
     # them out (``None``: read ``exclusions``)
     at_capacity: list[str] | None = None
     # the array screen's eligible reps' local days, written into ``local_days`` when read
-    # (nothing on the decision's path reads them): the roster's days and the positions
+    # (nothing on the decision's path reads them): each zone's day and their zones
     pending_days: tuple[NDArray[np.object_], NDArray[np.intp]] | None = None
     days: dict[str, date] | None = None
 
@@ -231,10 +231,10 @@ class Checker:
         return screened[1] if screened is not None and screened[0] is eligible else None
 
     def _today(self, tally: Tally) -> tuple[NDArray[np.float64], NDArray[np.object_]]:
-        """Each roster rep's leads on its local day today, and that day, each zone's day
-        asked once; read-only, remembered by the memo for this tally's version and ``now``
-        (a decision asks for them three times: the screen, the fairness guard and the
-        pricing)."""
+        """Each roster rep's leads on its local day today, and each zone's day (the memo's
+        ``zones``; a rep's is at its ``zone_of``), each zone's day asked once; read-only,
+        remembered by the memo for this tally's version and ``now`` (a decision asks for
+        them three times: the screen, the fairness guard and the pricing)."""
         memo = self.memo
         assert memo is not None
         found = memo.today
@@ -246,27 +246,21 @@ class Checker:
         ):
             return found[3], found[4]
         arrays = memo.arrays(self.capacity)
-        zone_of = arrays.zone_of
-        by_day: dict[date, list[int]] = {}
-        for k, rep in enumerate(arrays.zones):
-            by_day.setdefault(self.local_day(rep), []).append(k)
-        days = np.empty(len(zone_of), dtype=object)
-        if len(by_day) == 1:  # the usual: one day
-            (day,) = by_day
-            days[:] = [day]
-            today = tally.day(day).copy()
+        zone_days = np.empty(len(arrays.zones), dtype=object)
+        zone_days[:] = [self.local_day(rep) for rep in arrays.zones]
+        first = zone_days[0] if len(zone_days) else None
+        if all(day == first for day in zone_days.tolist()):  # the usual: one day
+            today = tally.day(first).copy() if first is not None else np.zeros(0)
         else:
+            zone_of = arrays.zone_of
             today = np.zeros(len(zone_of))
-            for day, zones in by_day.items():
-                on_day = np.zeros(len(arrays.zones), dtype=bool)
-                on_day[zones] = True
-                at = on_day[zone_of]
+            for day in dict.fromkeys(zone_days.tolist()):
+                at = (zone_days == day)[zone_of]
                 today[at] = tally.day(day)[at]
-                days[at] = [day]
         today.flags.writeable = False
-        days.flags.writeable = False
-        memo.today = (tally, tally.version, self.now, today, days)
-        return today, days
+        zone_days.flags.writeable = False
+        memo.today = (tally, tally.version, self.now, today, zone_days)
+        return today, zone_days
 
     def is_working(self, rep: Rep) -> bool:
         """``is_working(rep, now)``, once per (working hours, timezone) for this decision
@@ -479,7 +473,7 @@ class Checker:
                 away_now = left & off[shift_of]
                 code[away_now] = "OUTSIDE_WORKING_HOURS"
                 left &= ~away_now
-        today, days = self._today(tally)
+        today, zone_days = self._today(tally)
         full_day = left & (today >= arrays.day_caps)
         code[full_day] = "AT_DAILY_CAP"
         left &= ~full_day
@@ -493,7 +487,7 @@ class Checker:
         capped = full_day | full_open
         ruled = memo.static_in(static, CAPACITY)  # a rule's own code may read as a cap's
         out.at_capacity = arrays.ids[capped if ruled is None else capped | ruled].tolist()
-        out.pending_days = (days, eligible)
+        out.pending_days = (zone_days, arrays.zone_of[eligible])
         self._screened = (out.eligible, eligible)
 
     def used_today(self, rows: PoolRows | Sequence[ScreenRow]) -> NDArray[np.float64]:

@@ -232,6 +232,7 @@ class RosterMemo:
             at = [i for i, row in enumerate(self._rows) if row[2] and includes(row[0])]
             rows = [self._rows[i] for i in at]
             caps = np.array([np.inf if row[6] is None else float(row[6]) for row in rows])
+            caps.flags.writeable = False  # the same for every lead (``member_load`` knows)
             away = [i for i, row in enumerate(rows) if row[3]]
             member_of = np.full(len(self._rows), -1, dtype=np.intp)
             member_of[at] = np.arange(len(at))

@@ -581,7 +581,10 @@ def _choose(
             reasons.append("FAIRNESS_GUARD")
 
     explore, holdout = policy.predictive.explore, policy.predictive.holdout
-    live_dist = holdout * fallback_dist + (1 - holdout) * (explore / n + (1 - explore) * main_dist)
+    # The live policy's probability of each rep (the propensity of the chosen one):
+    # holdout x fallback + (1 - holdout) x (explore / n + (1 - explore) x main, read for
+    # the chosen rep alone (the same arithmetic as over the whole distribution).
+    arm: str | None = None  # the switchback's arm: "off" (fallback) or "on" (main)
     # Always three draws, in this order, so a seed replays exactly.
     u_holdout, u_explore, u_pick = rng.random(), rng.random(), rng.random()
     in_holdout = u_holdout < holdout
@@ -591,7 +594,7 @@ def _choose(
         slot = switchback_slot(policy.predictive, now)
         reasons.extend(slot.reasons)
         in_holdout = slot.off
-        live_dist = fallback_dist if slot.off else explore / n + (1 - explore) * main_dist
+        arm = "off" if slot.off else "on"
     if in_holdout:
         branch, chosen = "HOLDOUT", fallback_idx
     elif u_explore < explore:
@@ -605,7 +608,15 @@ def _choose(
         reasons.append("EXPLORE")
 
     shadow_rep: str | None = None
-    propensity = float(live_dist[chosen])
+    if arm == "off":
+        propensity = float(fallback_dist[chosen])
+    elif arm == "on":
+        propensity = float(explore / n + (1 - explore) * main_dist[chosen])
+    else:
+        propensity = float(
+            holdout * fallback_dist[chosen]
+            + (1 - holdout) * (explore / n + (1 - explore) * main_dist[chosen])
+        )
     if policy.mode == "shadow":
         shadow_rep = ids[chosen]
         chosen, propensity, strategy = fallback_idx, 1.0, pool.fallback
@@ -671,12 +682,11 @@ def decision_candidates(
     unscored), at most ``TOP_CANDIDATES``."""
     if p is not None:
         score = (p if value is None else p * value) - price
-        order = np.argsort(-score, kind="stable")
+        first = _top(-score)
     else:
         score = None
-        order = np.argsort(-main_dist, kind="stable")
+        first = _top(-main_dist)
     # the first TOP_CANDIDATES of the order hold the TOP_CANDIDATES - 1 others
-    first = order[:TOP_CANDIDATES].tolist()
     picked = [chosen, *[i for i in first if i != chosen][: TOP_CANDIDATES - 1]]
     if p is None or score is None:
         return tuple(Candidate(rep_id=ids[i]) for i in picked)
@@ -693,3 +703,13 @@ def decision_candidates(
             strict=True,
         )
     )
+
+
+def _top(key: NDArray[np.float64]) -> list[int]:
+    """The first ``TOP_CANDIDATES`` of ``np.argsort(key, kind="stable")`` (ties in index
+    order), sorting only the values up to the ``TOP_CANDIDATES``-th smallest."""
+    if len(key) <= 4 * TOP_CANDIDATES or np.isnan(key).any():
+        return np.argsort(key, kind="stable")[:TOP_CANDIDATES].tolist()
+    kth = np.partition(key, TOP_CANDIDATES - 1)[TOP_CANDIDATES - 1]
+    head = np.flatnonzero(key <= kth)  # every value up to it, ties included, in index order
+    return head[np.argsort(key[head], kind="stable")][:TOP_CANDIDATES].tolist()

@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from types import MappingProxyType
 
 import numpy as np
 from numpy.typing import NDArray
@@ -78,8 +79,10 @@ def team_median(typical: Mapping[str, float]) -> float:
     """The median of the typical hours (0 when there are none), the unknown reps' value."""
     if not typical:
         return 0.0
-    values = tuple(typical.values())
     last = _MEDIAN[0] if _MEDIAN else None  # one read: another thread may replace it
+    if last is not None and last[0] is typical and isinstance(typical, MappingProxyType):
+        return last[2]  # read-only (as ``router_inputs`` makes it): the same values
+    values = tuple(typical.values())
     if last is not None and last[0] is typical and last[1] == values:
         return last[2]
     median = float(np.median(values))
