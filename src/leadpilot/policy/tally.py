@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from datetime import date
+from itertools import repeat
 
 import numpy as np
 from numpy.typing import NDArray
@@ -58,8 +59,9 @@ class Tally:
         if found is None:
             if len(self._days) >= _MAX_DAYS:
                 self._days.clear()
-            daily = self._daily
-            found = self._days[day] = np.array([float(daily(r, day)) for r in self.ids])
+            n = len(self.ids)
+            reads = map(self._daily, self.ids, repeat(day, n))
+            found = self._days[day] = np.fromiter(reads, dtype=float, count=n)
         return found
 
     def window(self, scope: str, since: date) -> NDF:
@@ -69,7 +71,8 @@ class Tally:
             if len(self._windows) >= _MAX_WINDOWS:
                 self._windows.clear()
             counts = self._window_counts(scope, since)
-            found = np.array([float(counts.get(r, 0)) for r in self.ids])
+            n = len(self.ids)
+            found = np.fromiter(map(counts.get, self.ids, repeat(0, n)), dtype=float, count=n)
             self._windows[(scope, since)] = found
         return found
 
