@@ -33,7 +33,7 @@ from leadpilot.policy import (
 from leadpilot.policy.availability import local_day
 from leadpilot.policy.eligibility import Checker
 from leadpilot.policy.pricer import route_priced
-from leadpilot.policy.router import TOP_CANDIDATES, _top, lead_view
+from leadpilot.policy.router import lead_view
 from leadpilot.policy.state import segment_scope
 from leadpilot.policy.strategies import rotation
 from leadpilot.policy.strategies.predictive import expected_response_hours
@@ -285,15 +285,3 @@ def test_the_same_snapshot_is_known_by_identity() -> None:
     again = reset.with_prices("all", snapshot)
     assert again is not reset
     assert dict(again.prices["all"]) == snapshot
-
-
-@settings(max_examples=300, deadline=None)
-@given(
-    key=st.lists(
-        st.sampled_from([-math.inf, math.inf, math.nan, -0.0, 0.0, 0.25, 0.5, 1.0, -1.0]),
-        max_size=60,
-    )
-)
-def test_top_candidates_match_a_full_stable_sort(key: list[float]) -> None:
-    values = np.array(key, dtype=float)
-    assert _top(values) == np.argsort(values, kind="stable")[:TOP_CANDIDATES].tolist()

@@ -682,11 +682,12 @@ def decision_candidates(
     unscored), at most ``TOP_CANDIDATES``."""
     if p is not None:
         score = (p if value is None else p * value) - price
-        first = _top(-score)
+        order = np.argsort(-score, kind="stable")
     else:
         score = None
-        first = _top(-main_dist)
+        order = np.argsort(-main_dist, kind="stable")
     # the first TOP_CANDIDATES of the order hold the TOP_CANDIDATES - 1 others
+    first = order[:TOP_CANDIDATES].tolist()
     picked = [chosen, *[i for i in first if i != chosen][: TOP_CANDIDATES - 1]]
     if p is None or score is None:
         return tuple(Candidate(rep_id=ids[i]) for i in picked)
@@ -703,13 +704,3 @@ def decision_candidates(
             strict=True,
         )
     )
-
-
-def _top(key: NDArray[np.float64]) -> list[int]:
-    """The first ``TOP_CANDIDATES`` of ``np.argsort(key, kind="stable")`` (ties in index
-    order), sorting only the values up to the ``TOP_CANDIDATES``-th smallest."""
-    if len(key) <= 4 * TOP_CANDIDATES or np.isnan(key).any():
-        return np.argsort(key, kind="stable")[:TOP_CANDIDATES].tolist()
-    kth = np.partition(key, TOP_CANDIDATES - 1)[TOP_CANDIDATES - 1]
-    head = np.flatnonzero(key <= kth)  # every value up to it, ties included, in index order
-    return head[np.argsort(key[head], kind="stable")][:TOP_CANDIDATES].tolist()
