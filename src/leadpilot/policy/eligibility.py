@@ -483,7 +483,9 @@ class Checker:
         eligible = np.flatnonzero(left)
         out.ids = arrays.ids[eligible].tolist()
         out.eligible = arrays.reps[eligible].tolist()
-        out.exclusions = dict(zip(arrays.ids[~left].tolist(), code[~left].tolist(), strict=True))
+        excluded = ~left
+        ids, codes = arrays.ids[excluded].tolist(), code[excluded].tolist()
+        out.exclusions = dict(zip(ids, codes, strict=True))
         capped = full_day | full_open
         ruled = memo.static_in(static, CAPACITY)  # a rule's own code may read as a cap's
         out.at_capacity = arrays.ids[capped if ruled is None else capped | ruled].tolist()

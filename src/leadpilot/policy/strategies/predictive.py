@@ -255,10 +255,13 @@ def guard_mask(
         index = {r.rep_id: i for i, r in enumerate(load.members)}
         at = np.array([index.get(rep_id, -1) for rep_id in ids], dtype=np.int64)
     known = at >= 0
-    keep = np.ones(len(at), dtype=bool)
-    keep[known] = ~over[at[known]]
-    must = np.zeros(len(at), dtype=bool)
-    must[known] = forced[at[known]]
+    if known.all():  # every eligible rep a member (the memo's screen: always)
+        keep, must = ~over[at], forced[at]
+    else:
+        keep = np.ones(len(at), dtype=bool)
+        keep[known] = ~over[at[known]]
+        must = np.zeros(len(at), dtype=bool)
+        must[known] = forced[at[known]]
     if (must & keep).any():
         keep &= must
     return keep if keep.any() else None
