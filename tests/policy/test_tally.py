@@ -7,7 +7,7 @@ rules written as loops."""
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import asdict, replace
 from datetime import UTC, date, datetime, timedelta
@@ -312,3 +312,45 @@ def test_a_window_moved_on_counts_as_read_afresh() -> None:
         )  # fmt: skip
         day = now.date()
         np.testing.assert_array_equal(tally.day(day), [state.daily_count(i, day) for i in ids])
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    updates=st.lists(
+        st.tuples(st.sampled_from(["all", "east"]), CREDITS.filter(bool)), max_size=12
+    ),
+    first=st.integers(0, 12),
+)
+def test_the_tally_keeps_the_rotation_credits_as_the_state(
+    updates: list[tuple[str, dict[str, float]]], first: int
+) -> None:
+    """A pool's credits read from the tally (first asked after some decisions, moved by the
+    later ones) equal the state's ``rotation`` at the roster's reps (-inf: no turn), and the
+    plain rotation picks the same rep from them."""
+    ids = ("a", "b", "c", "d")
+    state = InMemoryState()
+    tally = state.tally(ids)
+    assert tally is not None
+    for k, (pool, update) in enumerate(updates):
+        if k == first:
+            tally.credits("all")
+        state.commit(
+            Decision(f"l{k}", "a", pool, "standard", "test", (), NOW, rotation_update=update)
+        )
+    for pool in ("all", "east"):
+        credits = tally.credits(pool)
+        assert credits is not None
+        want = [state.rotation(pool).get(i, -math.inf) for i in ids]
+        np.testing.assert_array_equal(credits, want)
+        if not np.isnan(credits).any():
+            pick = rotation_pick(ids, state.rotation(pool), weighted=False)
+            assert ids[int(np.argmin(credits))] == pick
+
+
+def test_a_state_moving_rotation_its_own_way_keeps_no_credits() -> None:
+    class OwnRotation(InMemoryState):
+        def rotation(self, pool: str) -> Mapping[str, float]:
+            return {}
+
+    assert InMemoryState().tally(("a",)).credits("all") is not None  # type: ignore[union-attr]
+    assert OwnRotation().tally(("a",)).credits("all") is None  # type: ignore[union-attr]

@@ -131,6 +131,8 @@ class InMemoryState:
                 self._open_leads,
                 day_counts=self._day_counts,
                 scope_day_counts=self._scope_day_counts,
+                # the credits mirrored only when read as here (``commit`` moves them)
+                rotation=self.rotation if _plain_rotation(self) else None,
             )
         return found
 
@@ -173,6 +175,8 @@ class InMemoryState:
                 scope.setdefault(decision.decided_at.date(), Counter())[rep] += 1
             if decision.rotation_update:
                 self._rotation[decision.pool].update(decision.rotation_update)
+                for tally in self._tallies.values():
+                    tally.rotate(decision.pool, decision.rotation_update)
 
     def release(self, rep_id: str) -> None:
         """One of ``rep_id``'s open leads was closed (touched, converted, lost)."""
@@ -193,4 +197,12 @@ def _plain_reads(state: InMemoryState) -> bool:
     cls = type(state)
     return cls is InMemoryState or all(
         getattr(cls, name) is getattr(InMemoryState, name) for name in _READS
+    )
+
+
+def _plain_rotation(state: InMemoryState) -> bool:
+    """Whether ``state`` reads and moves rotation credits as ``InMemoryState`` does."""
+    cls = type(state)
+    return cls is InMemoryState or all(
+        getattr(cls, name) is getattr(InMemoryState, name) for name in ("rotation", "commit")
     )

@@ -47,6 +47,7 @@ class Tally:
         *,
         day_counts: Callable[[date], Mapping[str, int]] | None = None,
         scope_day_counts: Callable[[str, date], Mapping[str, int]] | None = None,
+        rotation: Callable[[str], Mapping[str, float]] | None = None,
     ) -> None:
         self.ids = ids
         self.index = {rep_id: i for i, rep_id in enumerate(ids)}
@@ -57,6 +58,10 @@ class Tally:
         # the previous window of its scope less the dates it no longer covers)
         self._day_counts = day_counts
         self._scope_day_counts = scope_day_counts
+        # a pool's rotation credits per rep (``rotation``; -inf: no turn yet), kept by an
+        # owner that moves them with ``rotate`` (``InMemoryState``); none without the reader
+        self._rotation = rotation
+        self._credits: dict[str, NDF] = {}
         self._days: dict[date, NDF] = {}
         self._windows: dict[tuple[str, date], NDF] = {}
         self.open: NDF = np.array([float(open_count(rep_id)) for rep_id in ids])
@@ -97,6 +102,31 @@ class Tally:
             self._windows[(scope, since)] = found
         return found
 
+    def credits(self, pool: str) -> NDF | None:
+        """Each rep's credit in ``pool``'s rotation (``rotation(pool).get(rep_id, -inf)``),
+        or ``None`` when the owner does not keep them here."""
+        if self._rotation is None:
+            return None
+        found = self._credits.get(pool)
+        if found is None:
+            if len(self._credits) >= _MAX_WINDOWS:
+                self._credits.clear()
+            credits, n = self._rotation(pool), len(self.ids)
+            found = np.fromiter(map(credits.get, self.ids, repeat(-np.inf, n)), float, count=n)
+            self._credits[pool] = found
+        return found
+
+    def rotate(self, pool: str, update: Mapping[str, float]) -> None:
+        """``pool``'s rotation credits moved by ``update`` (a decision's ``rotation_update``,
+        as the owner applies it)."""
+        found = self._credits.get(pool)
+        if found is not None:
+            index = self.index
+            for rep_id, credit in update.items():
+                i = index.get(rep_id)
+                if i is not None:
+                    found[i] = credit
+
     def _slid_window(self, scope: str, since: date) -> NDF | None:
         """The window of ``scope`` from ``since`` as the latest earlier window of ``scope``
         kept here, less its leads on the dates before ``since`` (the same counts as the
@@ -129,6 +159,8 @@ class Tally:
         out.ids, out.index = self.ids, self.index
         out._daily, out._window_counts = self._daily, self._window_counts
         out._day_counts, out._scope_day_counts = self._day_counts, self._scope_day_counts
+        out._rotation = self._rotation
+        out._credits = {pool: credits.copy() for pool, credits in self._credits.items()}
         out._days = {day: counts.copy() for day, counts in self._days.items()}
         out._windows = {key: counts.copy() for key, counts in self._windows.items()}
         out.open = self.open.copy()
