@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+import uuid
 from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -11,14 +12,16 @@ import pytest
 import sqlalchemy as sa
 
 from leadpilot.errors import StoreError
-from leadpilot.store.counters import _UPSERTS
+from leadpilot.store import driver
+from leadpilot.store.counters import _UPSERTS, prefetch_params
 from leadpilot.store.driver import execute_insert, insert_returning, select_rows
 from leadpilot.store.engine import make_engine, routing_transaction
-from leadpilot.store.intake import _INTAKE_READ_HELD
+from leadpilot.store.intake import _INTAKE_READ, _INTAKE_READ_HELD
 from leadpilot.store.kpi_rollups import _MARK
 from leadpilot.store.migrate import upgrade
 from leadpilot.store.record import _INSERT_DECISION, _INSERT_LEAD
 from leadpilot.store.tables import leads
+from tests.service.conftest import postgres_url_or_skip
 
 WHEN = datetime(2026, 12, 2, 16, 5, 7, 123456, tzinfo=UTC)
 
@@ -166,6 +169,7 @@ def test_the_intake_read_reads_what_execute_reads(tmp_path: Path) -> None:
         execute_insert(conn, _INSERT_LEAD, _lead("L1"))
         execute_insert(conn, _INSERT_LEAD, _lead("L2", received_at=WHEN - timedelta(days=1)))
         rows = select_rows(conn, _INTAKE_READ_HELD, params)
+        assert driver._binder_for(conn, _INTAKE_READ_HELD, tuple(params)) is not None  # cursor
         assert [tuple(r) for r in conn.execute(_INTAKE_READ_HELD, params).all()] == rows
         assert all(type(r) is tuple for r in rows)
         assert [r[1] for r in rows if r[0] == "dup"] == ["L2", "L1"]
@@ -217,3 +221,42 @@ def test_a_driver_error_is_handled_as_execute_handles_it(tmp_path: Path) -> None
         with routing_transaction(engine) as conn:
             execute_insert(conn, _MARK["sqlite"], [{"day": date(2026, 12, 2), "dirty": True}])
     assert handled == [sa.exc.OperationalError]
+
+
+def test_postgres_reads_through_the_cursor_what_execute_reads() -> None:
+    """On PostgreSQL (psycopg) ``select_rows`` of the intake's read with the counters, sent
+    to the cursor with named parameters, returns the rows ``conn.execute`` returns."""
+    base = postgres_url_or_skip()
+    schema = f"lp_{uuid.uuid4().hex[:10]}"
+    admin = make_engine(base)
+    with admin.begin() as conn:
+        conn.exec_driver_sql(f"CREATE SCHEMA {schema}")
+    try:
+        engine = make_engine(f"{base}{'&' if '?' in base else '?'}options=-csearch_path%3D{schema}")
+        upgrade(engine)
+        counters = [
+            {"kind": "open", "scope": "", "key": "r1", "value": 2.0},
+            {"kind": "rr", "scope": "p", "key": "r1", "value": 0.5},
+            {"kind": "day", "scope": "2026-12-02", "key": "r1", "value": 1.0},
+            {"kind": "win", "scope": "p", "key": "2026-12-01|r1", "value": 3.0},
+        ]
+        params = {
+            "lead_id": "L1",
+            "external_id": None,
+            "email": "l2@example.com",
+            "token_hash": "x",
+            **prefetch_params(WHEN, window_days=7),
+        }
+        with routing_transaction(engine) as conn:
+            conn.execute(_INSERT_LEAD, [_lead("L1"), _lead("L2", email="l2@example.com")])
+            conn.execute(_UPSERTS[("postgresql", False)], counters)
+            rows = select_rows(conn, _INTAKE_READ, params)
+            assert driver._binder_for(conn, _INTAKE_READ, tuple(params)) is not None  # cursor
+            assert rows == [tuple(r) for r in conn.execute(_INTAKE_READ, params).all()]
+            assert ("open", "", "r1", 2.0) in [r[:3] + r[4:] for r in rows]
+            assert ("winsum", "p", "r1", 3.0) in [r[:3] + r[4:] for r in rows]
+        engine.dispose()
+    finally:
+        with admin.begin() as conn:
+            conn.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
+        admin.dispose()

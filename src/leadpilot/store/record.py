@@ -207,7 +207,7 @@ def _record_first(
         params.update(_arrays("credit_", credits))
         params.update(_arrays("count_", increments))
         params["mark_days"] = days
-        return int(conn.execute(_POSTGRES_RECORD[len(timer_rows)], params).scalar_one())
+        return int(insert_returning(conn, _POSTGRES_RECORD[len(timer_rows)], params))
     execute_insert(conn, _INSERT_LEAD, lead_row)
     decision_id = int(insert_returning(conn, _INSERT_DECISION, decision_row))
     apply_effects(conn, credits, increments)
