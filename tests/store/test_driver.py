@@ -223,10 +223,21 @@ def test_a_driver_error_is_handled_as_execute_handles_it(tmp_path: Path) -> None
     assert handled == [sa.exc.OperationalError]
 
 
-def test_postgres_reads_through_the_cursor_what_execute_reads() -> None:
+def test_postgres_reads_through_the_cursor_what_execute_reads(tmp_path: Path) -> None:
     """On PostgreSQL (psycopg) ``select_rows`` of the intake's read with the counters, sent
-    to the cursor with named parameters, returns the rows ``conn.execute`` returns."""
+    to the cursor with named parameters, returns the rows ``conn.execute`` returns, also
+    when this process sent the same statement to SQLite first (the SQL is per back end)."""
     base = postgres_url_or_skip()
+    lite = make_engine(f"sqlite:///{tmp_path / 'first.db'}")
+    upgrade(lite)
+    with routing_transaction(lite) as conn:
+        select_rows(
+            conn,
+            _INTAKE_READ,
+            {"lead_id": "L1", "external_id": None, "email": None, "token_hash": "x"}
+            | prefetch_params(WHEN, window_days=7),
+        )
+    lite.dispose()
     schema = f"lp_{uuid.uuid4().hex[:10]}"
     admin = make_engine(base)
     with admin.begin() as conn:

@@ -40,10 +40,17 @@ __all__ = ["execute_insert", "insert_returning", "select_rows"]
 
 # SQL, per placeholder (name, processor, from the row, constant), positional (else named),
 # the types of the columns it returns
+# and the result processors of those columns per driver types of them (filled by _rows)
 _Binder = tuple[
-    str, tuple[tuple[str, Callable[[Any], Any] | None, bool, Any], ...], bool, tuple[Any, ...]
+    str,
+    tuple[tuple[str, Callable[[Any], Any] | None, bool, Any], ...],
+    bool,
+    tuple[Any, ...],
+    dict[tuple[Any, ...], list[Any]],
 ]
-_CACHE: dict[tuple[int, tuple[str, ...]], _Binder | None] = {}
+# By statement (built once at import, never freed), back end (SQLite's statements are not
+# psycopg's: placeholders, casts) and the keys of the rows bound.
+_CACHE: dict[tuple[Any, ...], _Binder | None] = {}
 _CACHE_LOCK = threading.Lock()
 _MAX_CACHED = 256
 
@@ -82,7 +89,7 @@ def _binder(stmt: Any, dialect: sa.Dialect, keys: tuple[str, ...]) -> _Binder | 
     # SELECT or RETURNING: the column types, whose processors _rows applies as SQLAlchemy
     # does (by the driver's type of each column)
     types = tuple(column.type for column in compiled._result_columns)
-    return compiled.string, tuple(slots), compiled.positional, types
+    return compiled.string, tuple(slots), compiled.positional, types, {}
 
 
 # A UTCDateTime's bound value per back end and datetime (SQLite's text, PostgreSQL's UTC
@@ -163,7 +170,9 @@ def _cursor_execute(conn: sa.Connection, sql: str, params: Any, *, many: bool = 
 
 
 def _binder_for(conn: sa.Connection, stmt: Any, keys: tuple[str, ...]) -> _Binder | None:
-    key = (id(stmt), keys)
+    dialect = conn.dialect
+    version = getattr(dialect, "server_version_info", None)
+    key = (id(stmt), dialect.name, dialect.driver, dialect.paramstyle, version, keys)
     try:
         return _CACHE[key]
     except KeyError:
@@ -197,7 +206,7 @@ def execute_insert(
     if binder is None or (many and any(tuple(r) != keys for r in listed)):
         conn.execute(stmt, listed if many else first)
         return
-    sql, slots, _, _ = binder
+    sql, slots = binder[:2]
     params: Any = [_bound(slots, r) for r in listed] if many else _bound(slots, first)
     if _listened(conn):
         conn.exec_driver_sql(sql, params)
@@ -213,11 +222,11 @@ def insert_returning(conn: sa.Connection, stmt: Any, row: Mapping[str, Any]) -> 
     if conn.dialect.driver in _CURSOR_DRIVERS:
         binder = _binder_for(conn, stmt, tuple(row))
         if binder is not None and not _listened(conn):
-            sql, slots, positional, types = binder
+            sql, slots, positional = binder[:3]
             bound = _bound(slots, row) if positional else _named(slots, row)
             cursor = _cursor_execute(conn, sql, bound)
             try:
-                rows = _rows(conn, cursor, types)
+                rows = _rows(conn, cursor, binder)
             finally:
                 cursor.close()
             if len(rows) != 1:  # as scalar_one()
@@ -228,27 +237,21 @@ def insert_returning(conn: sa.Connection, stmt: Any, row: Mapping[str, Any]) -> 
     return conn.execute(stmt, row).scalar_one()
 
 
-_PROCESSORS: dict[tuple[int, ...], list[Any]] = {}
-
-
-def _rows(conn: sa.Connection, cursor: Any, types: tuple[Any, ...]) -> list[Any]:
+def _rows(conn: sa.Connection, cursor: Any, binder: _Binder) -> list[Any]:
     """The cursor's rows as SQLAlchemy reads them: each column through its type's result
     processor for the driver's type of the column (``cursor.description``), as SQLAlchemy's
     result does; none (most: text, numbers) leaves the driver's tuples as they are."""
     rows = cursor.fetchall()
+    types, known = binder[3], binder[4]
     codes = tuple(column[1] for column in cursor.description or ())
     if len(codes) != len(types):
         raise RuntimeError("the statement returned other columns than it was compiled with")
-    key = (id(conn.dialect), id(types), *(hash(code) for code in codes))
-    processors = _PROCESSORS.get(key)
+    processors = known.get(codes)
     if processors is None:
-        processors = [
+        processors = known[codes] = [
             kind._cached_result_processor(conn.dialect, code)
             for kind, code in zip(types, codes, strict=True)
         ]
-        if len(_PROCESSORS) >= _MAX_CACHED:
-            _PROCESSORS.clear()
-        _PROCESSORS[key] = processors
     if not any(processors):
         return list(rows)
     return [
@@ -267,11 +270,11 @@ def select_rows(conn: sa.Connection, stmt: Any, params: Mapping[str, Any]) -> li
     if conn.dialect.driver in _CURSOR_DRIVERS and not _listened(conn):
         binder = _binder_for(conn, stmt, tuple(params))
         if binder is not None:
-            sql, slots, positional, types = binder
+            sql, slots, positional = binder[:3]
             bound = _bound(slots, params) if positional else _named(slots, params)
             cursor = _cursor_execute(conn, sql, bound)
             try:
-                return _rows(conn, cursor, types)
+                return _rows(conn, cursor, binder)
             finally:
                 cursor.close()
     return list(conn.execute(stmt, params).all())
