@@ -161,7 +161,7 @@ def _install_profiler(app: Any, engine: Any, out: Path) -> None:
     """Time the phases of every intake in this process; written to ``out`` at shutdown
     (from the lifespan: uvicorn re-raises SIGTERM once it has shut down)."""
     import gc
-    from contextlib import asynccontextmanager
+    from contextlib import asynccontextmanager, contextmanager
 
     import sqlalchemy as sa
 
@@ -293,6 +293,21 @@ def _install_profiler(app: Any, engine: Any, out: Path) -> None:
 
     service.decide_for_queue = counted_decide
     worker_module.run_due = timed_run_due
+
+    # How long the background worker holds the routing lock per transaction (intakes wait
+    # behind it): from the lock taken to the commit done.
+    worker_holds: list[tuple[float, float]] = []
+    routing_transaction = service.routing_transaction
+
+    @contextmanager
+    def timed_routing_transaction(*a: Any, **k: Any) -> Any:
+        with routing_transaction(*a, **k) as conn:
+            t0 = time.perf_counter()
+            yield conn
+        if threading.current_thread().name == "leadpilot-worker":
+            worker_holds.append((t0, (time.perf_counter() - t0) * 1000))
+
+    service.routing_transaction = timed_routing_transaction
     lifespan = app.router.lifespan_context
 
     @asynccontextmanager
@@ -310,8 +325,24 @@ def _install_profiler(app: Any, engine: Any, out: Path) -> None:
                 (round(t - t_first, 2), round(d, 1), name) for t, d, name in commits if d > 10
             ][:30],
         }
+        held = sorted(ms for _, ms in worker_holds)
+        hold_stats = {
+            "n": len(held),
+            "p99_ms": round(held[int(len(held) * 0.99)], 2) if held else 0,
+            "max_ms": round(held[-1], 2) if held else 0,
+            "over_10ms": [(round(t - t_first, 2), round(d, 1)) for t, d in worker_holds if d > 10][
+                :20
+            ],
+        }
         out.write_text(
-            json.dumps({"records": records, "slow_polls": slow_polls, "commits": commit_stats})
+            json.dumps(
+                {
+                    "records": records,
+                    "slow_polls": slow_polls,
+                    "commits": commit_stats,
+                    "worker_holds": hold_stats,
+                }
+            )
         )
 
     app.router.lifespan_context = dumping_lifespan
@@ -477,6 +508,8 @@ def run(
         result["profile"] = _profile_summary(dumped["records"])
         result["profile"]["slow_worker_polls"] = dumped["slow_polls"][:20]
         result["profile"]["commits"] = dumped["commits"]
+        # the background worker's routing transactions: how long each held the lock
+        result["profile"]["worker_lock_holds"] = dumped["worker_holds"]
         result["profile"]["client_split"] = _client_split(latencies, stamps, start, rate)
     return result
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -310,3 +311,41 @@ def test_only_what_a_caller_registers_is_handed_to_the_workers() -> None:
     assert STRATEGIES.registered_at_run_time() == []
     assert RULES.registered_at_run_time() == []
     assert simulation._registered() is not None
+
+
+@pytest.mark.parametrize(
+    ("files", "quota"),
+    [
+        ({"cpu.max": "max 100000\n"}, None),
+        ({"cpu.max": "150000 100000\n"}, 1.5),
+        ({"cpu.max": "50000 100000\n"}, 0.5),
+        ({"cpu/cpu.cfs_quota_us": "-1\n", "cpu/cpu.cfs_period_us": "100000\n"}, None),
+        ({"cpu/cpu.cfs_quota_us": "200000\n", "cpu/cpu.cfs_period_us": "100000\n"}, 2.0),
+        ({"cpu.max": "garbage\n"}, None),
+        ({}, None),
+    ],
+)
+def test_a_cgroup_quota_caps_the_cpus_simulate_counts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, files: dict[str, str], quota: float | None
+) -> None:
+    for name, text in files.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(text)
+    assert simulation._cgroup_cpu_quota(tmp_path) == quota
+    monkeypatch.setattr(simulation, "_cgroup_cpu_quota", lambda: quota)
+    monkeypatch.setattr(
+        simulation.os, "sched_getaffinity", lambda _pid: {0, 1, 2, 3}, raising=False
+    )
+    expected = {None: 4, 1.5: 2, 0.5: 1, 2.0: 2}[quota]
+    assert simulation._cpus() == expected
+    assert simulation.default_jobs() == expected
+
+
+def test_python_dash_m_leadpilot_is_the_command() -> None:
+    import subprocess
+    import sys
+
+    out = subprocess.run(
+        [sys.executable, "-m", "leadpilot", "--help"], capture_output=True, text=True, check=True
+    )
+    assert "simulate" in out.stdout

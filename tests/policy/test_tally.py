@@ -9,8 +9,9 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from datetime import UTC, date, datetime, timedelta
+from types import MappingProxyType
 from typing import Any
 from unittest.mock import patch
 
@@ -243,7 +244,7 @@ def _route_all(
 
 CREDITS = st.dictionaries(
     st.sampled_from(["a", "b", "c", "d", "@last", "@x"]),
-    st.sampled_from([-math.inf, math.inf, 0.0, 1.0, 2.0, 3.0, 7.5]),
+    st.sampled_from([-math.inf, math.inf, math.nan, 0.0, 1.0, 2.0, 3.0, 7.5]),
 )
 
 
@@ -271,3 +272,16 @@ def test_equal_prices_keep_the_snapshot() -> None:
     changed = priced.with_prices("all", {"r0": 0.5})
     assert changed is not priced
     assert dict(changed.prices["all"]) == {"r0": 0.5}
+
+
+def test_the_same_snapshot_is_known_by_identity() -> None:
+    """The snapshot the inputs were made with keeps them (no comparison of its prices);
+    inputs whose prices were reset since take it again."""
+    inputs = router_inputs(POLICY, [Rep("r0")])
+    snapshot = {"r0": 0.25}
+    priced = inputs.with_prices("all", snapshot)
+    assert priced.with_prices("all", snapshot) is priced
+    reset = replace(priced, prices=MappingProxyType({}))
+    again = reset.with_prices("all", snapshot)
+    assert again is not reset
+    assert dict(again.prices["all"]) == snapshot

@@ -150,3 +150,78 @@ def test_a_roster_change_starts_a_pass(territory_api: Api, monkeypatch: pytest.M
         resp = api.client.put("/v1/reps/West", json={"max_open_leads": 2}, headers=api.headers())
         assert resp.status_code == 200
         assert run_due(api.service).drained == ["W1"]
+
+
+def test_a_worker_that_saw_the_queue_empty_does_not_retry_what_intakes_just_queued(
+    territory_api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    api = territory_api
+    with api.client:
+        api.post("/v1/leads", {"lead_id": "W0", "region": "West"})
+        tried = _count_attempts(api, monkeypatch)
+        run_due(api.service)  # the queue is empty: that is a complete pass
+        assert api.service.queue_gate.has_baseline
+        for i in (1, 2, 3):
+            api.clock.advance(seconds=1)
+            body = api.post("/v1/leads", {"lead_id": f"W{i}", "region": "West"}).json()
+            assert body["status"] == "queued"
+        api.clock.advance(seconds=2)
+        assert run_due(api.service).drained == []
+        assert tried == []  # their intakes were refused on these very openings
+        event = {"event_id": "c-W0", "type": "closed_lost", "lead_id": "W0"}
+        assert api.post("/v1/events", event).status_code == 201
+        assert run_due(api.service).drained == ["W1"]
+        assert tried == ["W1", "W2", "W3"]
+
+
+def _count_transactions(api: Api, monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """How many routing transactions the worker opened (one entry each)."""
+    opened: list[int] = []
+    service = api.service
+    original = service.routing_transaction
+
+    def spy(*a, **k):  # type: ignore[no-untyped-def]
+        opened.append(1)
+        return original(*a, **k)
+
+    monkeypatch.setattr(service, "routing_transaction", spy)
+    return opened
+
+
+@pytest.mark.parametrize("hold", [0.0, 60.0])
+def test_a_pass_holds_the_routing_lock_in_pieces_with_the_same_outcome(
+    territory_api: Api, monkeypatch: pytest.MonkeyPatch, hold: float
+) -> None:
+    """With no time allowed per piece every queued lead is its own transaction (the
+    intakes waiting for the lock get it in between); with ample time the batch is one.
+    Either way the same leads are tried, in the same order, with the same outcome."""
+    from leadpilot.service import worker
+
+    monkeypatch.setattr(worker, "_HOLD_S", hold)
+    api = territory_api
+    with api.client:
+        for lead_id, region in [("W0", "West"), ("E0", "East")]:
+            api.post("/v1/leads", {"lead_id": lead_id, "region": region})
+        for i in range(1, 8):
+            api.clock.advance(seconds=1)
+            region = "East" if i in (3, 6) else "West"
+            assert (
+                api.post("/v1/leads", {"lead_id": f"L{i}", "region": region}).json()["status"]
+                == "queued"
+            )
+        run_due(api.service)  # the first pass: nobody opened up yet
+        for lead_id in ("W0", "E0"):
+            event = {"event_id": f"c-{lead_id}", "type": "closed_lost", "lead_id": lead_id}
+            assert api.post("/v1/events", event).status_code == 201
+        tried = _count_attempts(api, monkeypatch)
+        opened = _count_transactions(api, monkeypatch)
+        assert run_due(api.service).drained == ["L1", "L3"]
+        assert tried == ["L1", "L2", "L3", "L4", "L5", "L6", "L7"]
+        assert len(opened) == (7 if hold == 0.0 else 1)
+        assert api.get("/v1/leads/L1").json()["rep_id"] == "West"
+        assert api.get("/v1/leads/L3").json()["rep_id"] == "East"
+        # the pass ended at the queue's end: nothing opened since, so nothing is retried
+        tried.clear()
+        api.clock.advance(seconds=2)
+        assert run_due(api.service).drained == []
+        assert tried == []

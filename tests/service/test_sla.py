@@ -267,3 +267,33 @@ def test_meeting_kpi_and_manual_reassignment(hot_api: Api) -> None:
     last = hot_api.get("/v1/leads/H2").json()["decisions"][-1]
     assert last["reasons"] == ["MANUAL_REASSIGN", "manager"]
     assert last["trigger"] == "manual"
+
+
+def test_timers_due_together_fire_in_pieces_with_the_same_outcome(
+    hot_api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With no time allowed per piece of the worker's batch, each due timer is acted on in
+    its own routing transaction (intakes take the lock in between), and every breach is
+    still reassigned once."""
+    from leadpilot.service import worker
+
+    monkeypatch.setattr(worker, "_HOLD_S", 0.0)
+    first = {lead_id: _hot(hot_api, lead_id)["decision"]["rep_id"] for lead_id in ("H1", "H2")}
+    hot_api.clock.advance(minutes=16)
+    opened: list[int] = []
+    original = hot_api.service.routing_transaction
+
+    def spy(*a, **k):  # type: ignore[no-untyped-def]
+        opened.append(1)
+        return original(*a, **k)
+
+    monkeypatch.setattr(hot_api.service, "routing_transaction", spy)
+    report = run_due(hot_api.service)
+    assert report.breaches == 2
+    assert sorted(report.reassigned) == ["H1", "H2"]
+    assert len(opened) >= 3  # one piece per timer, then the queue's
+    for lead_id, rep_id in first.items():
+        lead = hot_api.get(f"/v1/leads/{lead_id}").json()
+        assert lead["reassignments"] == 1
+        assert lead["rep_id"] not in {None, rep_id}
+    assert run_due(hot_api.service).breaches == 0

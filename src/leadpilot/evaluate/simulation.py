@@ -8,6 +8,7 @@ and each block is routed and scored by a model trained only on the leads before 
 from __future__ import annotations
 
 import itertools
+import math
 import multiprocessing
 import os
 import pickle
@@ -16,6 +17,7 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -121,10 +123,33 @@ def default_jobs() -> int:
 
 
 def _cpus() -> int:
-    """The CPUs this process may run on."""
-    if hasattr(os, "sched_getaffinity"):
-        return len(os.sched_getaffinity(0))
-    return os.cpu_count() or 1
+    """The CPUs this process may use: those it may run on, fewer when a cgroup's CPU quota
+    (a container's ``--cpus``) allows less. Python 3.11's ``os`` reads neither the quota
+    nor (before 3.13) anything but the affinity, so the quota is read here."""
+    affinity = getattr(os, "sched_getaffinity", None)
+    cpus = len(affinity(0)) if affinity is not None else os.cpu_count() or 1
+    quota = _cgroup_cpu_quota()
+    if quota is not None:
+        cpus = min(cpus, math.ceil(quota))
+    return max(1, cpus)
+
+
+def _cgroup_cpu_quota(root: Path = Path("/sys/fs/cgroup")) -> float | None:
+    """The CPUs a cgroup's quota allows (quota / period), ``None`` when unlimited or not
+    readable. cgroup v2: ``cpu.max`` ("max 100000" or "150000 100000"); v1:
+    ``cpu/cpu.cfs_quota_us`` (-1 when unlimited) and ``cpu/cpu.cfs_period_us``."""
+    try:
+        v2 = root / "cpu.max"
+        if v2.exists():
+            quota, period = v2.read_text().split()[:2]
+            return None if quota == "max" else int(quota) / int(period)
+        v1 = root / "cpu"
+        if (v1 / "cpu.cfs_quota_us").exists():
+            q = int((v1 / "cpu.cfs_quota_us").read_text())
+            return None if q <= 0 else q / int((v1 / "cpu.cfs_period_us").read_text())
+    except (OSError, ValueError, ZeroDivisionError):
+        return None
+    return None
 
 
 def _can_spawn() -> bool:

@@ -240,6 +240,8 @@ def floors(
 ) -> tuple[NDArray[np.float64], list[list[str] | None]] | None:
     """Each member's development share (0 for others) and the segments its leads may come
     from (``None``: any), for the LP; ``None`` when no member has a share."""
+    if not policy.development:  # no rule: nobody has a share
+        return None
     shares = np.zeros(len(members))
     segments: list[list[str] | None] = []
     for i, rep in enumerate(members):

@@ -12,7 +12,13 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from numpy.typing import NDArray
 
-from leadpilot.policy.availability import is_away, is_working, local_day
+from leadpilot.policy.availability import (
+    ALWAYS,
+    is_away,
+    local_day,
+    parse_working_hours,
+    rep_zone,
+)
 from leadpilot.policy.capacity import Capacity, capacity_of
 from leadpilot.policy.policy_file import Lane, Policy, Pool
 from leadpilot.policy.registry import RULES, EligibilityRule
@@ -138,9 +144,32 @@ class Screen:
 
     eligible: list[Rep] = field(default_factory=list)
     exclusions: dict[str, str] = field(default_factory=dict)
-    local_days: dict[str, date] = field(default_factory=dict)
     # the eligible reps' ids, when the screen wrote them out (``None``: read ``eligible``)
     ids: list[str] | None = None
+    # the reps excluded at a cap (``CAPACITY``), in roster order, when the screen wrote
+    # them out (``None``: read ``exclusions``)
+    at_capacity: list[str] | None = None
+    # the array screen's eligible reps' local days, written into ``local_days`` when read
+    # (nothing on the decision's path reads them): each zone's day and their zones
+    pending_days: tuple[NDArray[np.object_], NDArray[np.intp]] | None = None
+    days: dict[str, date] | None = None
+
+    @property
+    def local_days(self) -> dict[str, date]:
+        """Each eligible rep's local day now."""
+        found = self.days
+        if found is None:
+            found = self.days = {}
+            if self.pending_days is not None and self.ids is not None:
+                days, at = self.pending_days
+                found.update(zip(self.ids, days[at].tolist(), strict=True))
+        return found
+
+    def capacity_skips(self) -> list[str]:
+        """The reps excluded at a cap, in roster order."""
+        if self.at_capacity is not None:
+            return self.at_capacity
+        return [r for r, c in self.exclusions.items() if c in CAPACITY]
 
     def codes(self) -> set[str]:
         """The distinct exclusion codes."""
@@ -177,6 +206,7 @@ class Checker:
         self._days: dict[str | None, date] = {}
         self._open: dict[str, int] = {}
         self._working: dict[tuple[str | None, str | None], bool] = {}
+        self._local: dict[str | None, datetime] = {}  # ``now`` in each timezone asked
         self._tally: Tally | bool | None = False  # False: not asked yet
         # the last eligible list the array screen made, with its reps' roster positions
         self._screened: tuple[list[Rep], NDArray[np.intp]] | None = None
@@ -200,39 +230,37 @@ class Checker:
         screened = self._screened
         return screened[1] if screened is not None and screened[0] is eligible else None
 
-    def _today(
-        self,
-        tally: Tally,
-        need: NDArray[np.bool_] | None = None,
-        days: NDArray[np.object_] | None = None,
-    ) -> NDArray[np.float64]:
-        """Each roster rep's leads on its local day today (only the zones of ``need``'s reps
-        when given; the others 0), the zone's day asked once (and written into ``days``)."""
-        assert self.memo is not None
-        arrays = self.memo.arrays(self.capacity)
-        zone_of = arrays.zone_of
-        wanted = (
-            range(len(arrays.zones))
-            if need is None
-            else np.flatnonzero(np.bincount(zone_of[need], minlength=len(arrays.zones))).tolist()
-        )
-        by_day: dict[date, list[int]] = {}
-        for k in wanted:
-            by_day.setdefault(self.local_day(arrays.zones[k]), []).append(k)
-        if len(by_day) == 1 and len(wanted) == len(arrays.zones):  # the usual: one day
-            (day,) = by_day
-            if days is not None:
-                days[:] = [day]
-            return tally.day(day).copy()
-        today = np.zeros(len(zone_of))
-        for day, zones in by_day.items():
-            on_day = np.zeros(len(arrays.zones), dtype=bool)
-            on_day[zones] = True
-            at = on_day[zone_of]
-            today[at] = tally.day(day)[at]
-            if days is not None:
-                days[at] = [day]
-        return today
+    def _today(self, tally: Tally) -> tuple[NDArray[np.float64], NDArray[np.object_]]:
+        """Each roster rep's leads on its local day today, and each zone's day (the memo's
+        ``zones``; a rep's is at its ``zone_of``), each zone's day asked once; read-only,
+        remembered by the memo for this tally's version and ``now`` (a decision asks for
+        them three times: the screen, the fairness guard and the pricing)."""
+        memo = self.memo
+        assert memo is not None
+        found = memo.today
+        if (
+            found is not None
+            and found[0] is tally
+            and found[1] == tally.version
+            and found[2] == self.now
+        ):
+            return found[3], found[4]
+        arrays = memo.arrays(self.capacity)
+        zone_days = np.empty(len(arrays.zones), dtype=object)
+        zone_days[:] = [self.local_day(rep) for rep in arrays.zones]
+        first = zone_days[0] if len(zone_days) else None
+        if all(day == first for day in zone_days.tolist()):  # the usual: one day
+            today = tally.day(first).copy() if first is not None else np.zeros(0)
+        else:
+            zone_of = arrays.zone_of
+            today = np.zeros(len(zone_of))
+            for day in dict.fromkeys(zone_days.tolist()):
+                at = (zone_days == day)[zone_of]
+                today[at] = tally.day(day)[at]
+        today.flags.writeable = False
+        zone_days.flags.writeable = False
+        memo.today = (tally, tally.version, self.now, today, zone_days)
+        return today, zone_days
 
     def is_working(self, rep: Rep) -> bool:
         """``is_working(rep, now)``, once per (working hours, timezone) for this decision
@@ -240,7 +268,15 @@ class Checker:
         key = (rep.working_hours, rep.timezone)
         working = self._working.get(key)
         if working is None:
-            working = self._working[key] = is_working(rep, self.now)
+            hours = parse_working_hours(rep.working_hours)
+            if hours is ALWAYS:
+                working = True
+            else:  # the local time once per timezone (a roster has a few shifts in each)
+                local = self._local.get(rep.timezone)
+                if local is None:
+                    local = self._local[rep.timezone] = self.now.astimezone(rep_zone(rep))
+                working = hours.contains(local)
+            self._working[key] = working
         return working
 
     def local_day(self, rep: Rep) -> date:
@@ -437,19 +473,23 @@ class Checker:
                 away_now = left & off[shift_of]
                 code[away_now] = "OUTSIDE_WORKING_HOURS"
                 left &= ~away_now
-        days = np.empty(len(left), dtype=object)
-        full = left & (self._today(tally, left, days) >= arrays.day_caps)
-        code[full] = "AT_DAILY_CAP"
-        left &= ~full
-        full = left & (tally.open >= arrays.open_caps)
-        code[full] = "AT_OPEN_CAP"
-        left &= ~full
+        today, zone_days = self._today(tally)
+        full_day = left & (today >= arrays.day_caps)
+        code[full_day] = "AT_DAILY_CAP"
+        left &= ~full_day
+        full_open = left & (tally.open >= arrays.open_caps)
+        code[full_open] = "AT_OPEN_CAP"
+        left &= ~full_open
         eligible = np.flatnonzero(left)
-        ids = arrays.ids[eligible].tolist()
+        out.ids = arrays.ids[eligible].tolist()
         out.eligible = arrays.reps[eligible].tolist()
-        out.exclusions = dict(zip(arrays.ids[~left].tolist(), code[~left].tolist(), strict=True))
-        out.local_days = dict(zip(ids, days[eligible].tolist(), strict=True))
-        out.ids = ids
+        excluded = ~left
+        ids, codes = arrays.ids[excluded].tolist(), code[excluded].tolist()
+        out.exclusions = dict(zip(ids, codes, strict=True))
+        capped = full_day | full_open
+        ruled = memo.static_in(static, CAPACITY)  # a rule's own code may read as a cap's
+        out.at_capacity = arrays.ids[capped if ruled is None else capped | ruled].tolist()
+        out.pending_days = (zone_days, arrays.zone_of[eligible])
         self._screened = (out.eligible, eligible)
 
     def used_today(self, rows: PoolRows | Sequence[ScreenRow]) -> NDArray[np.float64]:
@@ -458,7 +498,7 @@ class Checker:
         if hasattr(rows, "member_of"):  # a PoolRows
             tally = self.tally()
             if tally is not None:
-                return self._today(tally)[rows.at]  # type: ignore[union-attr]
+                return self._today(tally)[0][rows.at]  # type: ignore[union-attr]
             rows = rows.rows  # type: ignore[union-attr]
         days = self._days
         daily_count = self.state.daily_count

@@ -39,6 +39,11 @@ class RouterInputs:
     response_hours: Mapping[str, float] | None = None
     value_model: ValueModel | None = None
     memo: RosterMemo | None = field(default=None, compare=False, repr=False)
+    # per pool, the snapshot ``with_prices`` was handed and the read-only copy it put in
+    # ``prices`` (a refreshed pool hands the same snapshot object to every decision)
+    sources: Mapping[str, tuple[PoolPrices, PoolPrices]] = field(
+        default_factory=lambda: MappingProxyType({}), compare=False, repr=False
+    )
 
     def roster_memo(self) -> RosterMemo | None:
         """The memo, when it was made for exactly this policy and roster."""
@@ -47,12 +52,27 @@ class RouterInputs:
 
     def with_prices(self, pool: str, prices: PoolPrices) -> RouterInputs:
         """A copy whose prices of ``pool`` are ``prices`` (these inputs when they are
-        already: the snapshot object, and what is remembered per snapshot, stay)."""
+        already: the snapshot object, and what is remembered per snapshot, stay). A
+        snapshot is not changed once handed in (the pricer's never are): the one these
+        inputs were made with is known by identity, without comparing its prices."""
         current = self.prices.get(pool)
-        if current is prices or (current is not None and current == prices):
+        if current is None:
+            pass
+        elif current is prices:
             return self
-        merged = {**self.prices, pool: MappingProxyType(dict(prices))}
-        return replace(self, prices=MappingProxyType(merged))
+        else:
+            source = self.sources.get(pool)
+            if (source is not None and source[0] is prices and source[1] is current) or (
+                current == prices
+            ):
+                return self
+        copy = MappingProxyType(dict(prices))
+        merged = {**self.prices, pool: copy}
+        return replace(
+            self,
+            prices=MappingProxyType(merged),
+            sources=MappingProxyType({**self.sources, pool: (prices, copy)}),
+        )
 
     def with_scorer(self, scorer: Scorer | None) -> RouterInputs:
         """A copy with another scorer of the same model (the batch router's precomputed

@@ -70,5 +70,18 @@ def member_load(
     else:
         window = state.window_counts(pool_name, since)
         counts = np.array([float(window.get(r.rep_id, 0)) for r in members])
-    share = fair_shares(caps if fairness.shares == "capacity" else np.ones(len(members)))
+    by_capacity = fairness.shares == "capacity"
+    last = _SHARES[0] if _SHARES else None  # one read: another thread may replace it
+    if last is not None and last[0] is caps and last[1] == by_capacity:
+        share = last[2]
+    else:
+        share = fair_shares(caps if by_capacity else np.ones(len(members)))
+        if not caps.flags.writeable:  # the memo's (read-only): the same shares next time
+            share.flags.writeable = False
+            _SHARES[:] = [(caps, by_capacity, share)]
     return PoolLoad(members, counts, caps, share)
+
+
+# The last read-only caps (a roster memo's pool rows: the router asks with the same array
+# for every lead), whether shares follow capacity, and the fair shares they give.
+_SHARES: list[tuple[NDArray[np.float64], bool, NDArray[np.float64]]] = []

@@ -28,6 +28,7 @@ import threading
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from datetime import datetime, timedelta
+from types import MappingProxyType
 from typing import Any
 
 import numpy as np
@@ -43,7 +44,7 @@ from leadpilot.policy.inputs import RouterInputs
 from leadpilot.policy.lead_history import LeadHistory, as_history
 from leadpilot.policy.objective import objective_scale, uses_values
 from leadpilot.policy.policy_file import Policy, Pool
-from leadpilot.policy.pool_load import daily_cap, pool_load
+from leadpilot.policy.pool_load import daily_cap, member_load, pool_load
 from leadpilot.policy.roster_memo import PoolRows
 from leadpilot.policy.router import lead_view, priced_pool, route, route_repriced, select_pool
 from leadpilot.policy.scoring import qualify, segment_of
@@ -601,20 +602,36 @@ def pool_prices(
     cached = pricer.cached(key, pool_key)
     if cached is not None:  # the load below only matters for a refresh
         return cached
-    load = pool_load(
-        pool, inputs.reps, policy, state, now, lambda rep: checker.capacity(rep).max_leads_per_day
-    )
+    tally = checker.tally() if rows is not None else None
+    if memo is not None and rows is not None and tally is not None:
+        # the memo's members and caps, the window from the tally (the fairness guard's read)
+        load = member_load(pool.name, rows.members, rows.caps, policy, state, now, tally, rows.at)
+    else:
+        load = pool_load(
+            pool,
+            inputs.reps,
+            policy,
+            state,
+            now,
+            lambda rep: checker.capacity(rep).max_leads_per_day,
+        )
     caps = load.caps
     if remaining is None:
         remaining = leads_left()
-    to_midnight: dict[str, float] = {}  # per timezone: a roster has few
-    for rep in members:
-        zone = rep.timezone or "UTC"
-        if zone not in to_midnight:
-            to_midnight[zone] = _hours_to_local_midnight(rep, now)
-    horizon = float(
-        np.mean([to_midnight[rep.timezone or "UTC"] for rep in members]) if members else 0.0
-    )
+    if memo is not None and rows is not None:  # per timezone group of the memo's roster
+        arrays = memo.arrays(checker.capacity)
+        zone_hours = np.array([_hours_to_local_midnight(rep, now) for rep in arrays.zones])
+        hours_left = zone_hours[arrays.zone_of[rows.at]]
+        horizon = float(np.mean(hours_left)) if members else 0.0
+    else:
+        to_midnight: dict[str, float] = {}  # per timezone: a roster has few
+        for rep in members:
+            zone = rep.timezone or "UTC"
+            if zone not in to_midnight:
+                to_midnight[zone] = _hours_to_local_midnight(rep, now)
+        horizon = float(
+            np.mean([to_midnight[rep.timezone or "UTC"] for rep in members]) if members else 0.0
+        )
 
     def allowed(sample: Sequence[Lead], reps: Sequence[Rep]) -> NDArray[np.bool_]:
         mask = np.zeros((len(sample), len(reps)), dtype=bool)
@@ -738,8 +755,19 @@ def _typical_hours(
     """Each member's typical response hours (unknown reps: the team median), or None."""
     if not typical:
         return None
+    last = _TYPICAL[0] if _TYPICAL else None  # one read: another thread may replace it
+    if last is not None and last[0] is typical and last[1] is members:
+        return last[2]
     fallback = float(np.median(list(typical.values())))
-    return tuple(float(typical.get(r.rep_id, fallback)) for r in members)
+    hours = tuple(float(typical.get(r.rep_id, fallback)) for r in members)
+    if isinstance(typical, MappingProxyType):  # read-only (``router_inputs``): kept
+        _TYPICAL[:] = [(typical, members, hours)]
+    return hours
+
+
+# The last read-only typical hours, the members (a roster memo's list: the same for every
+# refresh of a pool) and their hours: a refresh of a 500-rep pool asked each time.
+_TYPICAL: list[tuple[Mapping[str, float], list[Rep], tuple[float, ...]]] = []
 
 
 def _hours_to_local_midnight(rep: Rep, now: datetime) -> float:

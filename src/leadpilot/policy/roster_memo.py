@@ -16,6 +16,7 @@ object and roster tuple it was made for.
 from __future__ import annotations
 
 from collections.abc import Callable, Hashable, Mapping
+from itertools import repeat
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -104,8 +105,15 @@ class RosterMemo:
             int, tuple[dict[str, str | None], NDArray[np.object_], NDArray[np.bool_]]
         ] = {}
         self._typical: tuple[Mapping[str, float], float, NDArray[np.float64]] | None = None
+        # per verdict dict: who of the roster it gives a code of a set (``static_in``)
+        self._static_in: dict[
+            int, tuple[dict[str, str | None], frozenset[str], NDArray[np.bool_] | None]
+        ] = {}
         # per price snapshot (by identity, kept alive here): its prices as a roster array
         self._prices: dict[int, tuple[object, NDArray[np.float64]]] = {}
+        # the last leads-today read (``Checker._today``): the tally, its version, the
+        # moment, each rep's leads on its local day and that day
+        self.today: tuple[Any, int, Any, NDArray[np.float64], NDArray[np.object_]] | None = None
 
     def screen_rows(self, capacity: Callable[[Rep], Capacity]) -> list[ScreenRow]:
         """Per rep of the roster, in roster order, what screening reads of it that does not
@@ -177,6 +185,19 @@ class RosterMemo:
             found = self._static[id(verdicts)] = (verdicts, codes, passes)
         return found[1], found[2]
 
+    def static_in(
+        self, verdicts: dict[str, str | None], codes: frozenset[str]
+    ) -> NDArray[np.bool_] | None:
+        """Who of the roster a verdict of :meth:`verdict` gives one of ``codes`` (``None``:
+        nobody, the usual), made once per verdict."""
+        found = self._static_in.get(id(verdicts))
+        if found is None or found[0] is not verdicts or found[1] != codes:
+            if len(self._static_in) >= MAX_STATIC:
+                self._static_in.clear()
+            hit = np.array([verdicts[rep_id] in codes for rep_id in self.ids], dtype=bool)
+            found = self._static_in[id(verdicts)] = (verdicts, codes, hit if hit.any() else None)
+        return found[2]
+
     def typical_row(self, typical: Mapping[str, float], fallback: float) -> NDArray[np.float64]:
         """Each roster rep's typical response hours (``fallback`` when unknown), a new
         array; made once per (mapping, fallback) when the mapping is read-only (a
@@ -196,7 +217,8 @@ class RosterMemo:
         if found is None or found[0] is not snapshot:
             if len(self._prices) >= 64:  # a snapshot serves until the next refresh
                 self._prices.clear()
-            row = np.array([snapshot.get(rep_id, 0.0) for rep_id in self.ids], dtype=float)
+            n = len(self.ids)
+            row = np.fromiter(map(snapshot.get, self.ids, repeat(0.0, n)), dtype=float, count=n)
             found = self._prices[id(snapshot)] = (snapshot, row)
         return found[1]
 
@@ -210,6 +232,7 @@ class RosterMemo:
             at = [i for i, row in enumerate(self._rows) if row[2] and includes(row[0])]
             rows = [self._rows[i] for i in at]
             caps = np.array([np.inf if row[6] is None else float(row[6]) for row in rows])
+            caps.flags.writeable = False  # the same for every lead (``member_load`` knows)
             away = [i for i, row in enumerate(rows) if row[3]]
             member_of = np.full(len(self._rows), -1, dtype=np.intp)
             member_of[at] = np.arange(len(at))

@@ -29,7 +29,7 @@ from leadpilot.policy.availability import local_day, next_working_start
 from leadpilot.policy.business_time import add_business_minutes
 from leadpilot.policy.choice import Choice, ChoiceContext, Fallback
 from leadpilot.policy.development import development_pick
-from leadpilot.policy.eligibility import CAPACITY, Checker, Screen, why_nobody
+from leadpilot.policy.eligibility import Checker, Screen, why_nobody
 from leadpilot.policy.holds import AccountLookup, AccountMatchLike, hold_for
 from leadpilot.policy.inputs import RouterInputs
 from leadpilot.policy.lead_history import LeadHistory, as_history
@@ -128,25 +128,26 @@ class _Draft:
         deadline = self.deadline(rep) if rep is not None else None
         if rep is not None and rep.rep_id in self.shift_starts:
             self.reasons.append(f"NEXT_SHIFT:{rep.rep_id}")
-        base = Decision(
-            lead_id=self.lead.lead_id,
-            rep_id=rep.rep_id if rep is not None else None,
-            pool=None,
-            lane=lane.name,
-            strategy="none",
-            reasons=tuple(self.reasons),
-            decided_at=self.now,
-            exclusions=dict(self.exclusions),
-            policy_version=self.policy.policy_hash,
-            sla_deadline=deadline,
-            mode=self.policy.mode,
-            fit_score=self.view.derived.get("fit"),
-            intent_score=self.view.derived.get("intent"),
-            grade=self.view.derived.get("grade"),
-            rep_local_day=local_day(rep, self.now) if rep is not None else None,
-            segment=self.view.get("segment"),
-        )
-        return replace(base, **fields)  # type: ignore[arg-type]
+        base: dict[str, object] = {
+            "lead_id": self.lead.lead_id,
+            "rep_id": rep.rep_id if rep is not None else None,
+            "pool": None,
+            "lane": lane.name,
+            "strategy": "none",
+            "reasons": tuple(self.reasons),
+            "decided_at": self.now,
+            "exclusions": dict(self.exclusions),
+            "policy_version": self.policy.policy_hash,
+            "sla_deadline": deadline,
+            "mode": self.policy.mode,
+            "fit_score": self.view.derived.get("fit"),
+            "intent_score": self.view.derived.get("intent"),
+            "grade": self.view.derived.get("grade"),
+            "rep_local_day": local_day(rep, self.now) if rep is not None else None,
+            "segment": self.view.get("segment"),
+        }
+        base.update(fields)  # one Decision, not one and a replaced copy
+        return Decision(**base)  # type: ignore[arg-type]
 
 
 @dataclass(slots=True)
@@ -426,9 +427,7 @@ def _place(
                     draft.exclusions.setdefault(rep_id, code)
         if i == 0:
             _territory_reason(draft, candidate)
-            draft.reasons += [
-                f"CAPACITY_SKIP:{r}" for r, c in screen.exclusions.items() if c in CAPACITY
-            ]
+            draft.reasons += [f"CAPACITY_SKIP:{r}" for r in screen.capacity_skips()]
         if screen.eligible:
             if i:
                 draft.reasons += [f"OVERFLOW:{candidate.name}", f"POOL:{candidate.name}"]
@@ -582,7 +581,10 @@ def _choose(
             reasons.append("FAIRNESS_GUARD")
 
     explore, holdout = policy.predictive.explore, policy.predictive.holdout
-    live_dist = holdout * fallback_dist + (1 - holdout) * (explore / n + (1 - explore) * main_dist)
+    # The live policy's probability of each rep (the propensity of the chosen one):
+    # holdout x fallback + (1 - holdout) x (explore / n + (1 - explore) x main, read for
+    # the chosen rep alone (the same arithmetic as over the whole distribution).
+    arm: str | None = None  # the switchback's arm: "off" (fallback) or "on" (main)
     # Always three draws, in this order, so a seed replays exactly.
     u_holdout, u_explore, u_pick = rng.random(), rng.random(), rng.random()
     in_holdout = u_holdout < holdout
@@ -592,7 +594,7 @@ def _choose(
         slot = switchback_slot(policy.predictive, now)
         reasons.extend(slot.reasons)
         in_holdout = slot.off
-        live_dist = fallback_dist if slot.off else explore / n + (1 - explore) * main_dist
+        arm = "off" if slot.off else "on"
     if in_holdout:
         branch, chosen = "HOLDOUT", fallback_idx
     elif u_explore < explore:
@@ -606,7 +608,15 @@ def _choose(
         reasons.append("EXPLORE")
 
     shadow_rep: str | None = None
-    propensity = float(live_dist[chosen])
+    if arm == "off":
+        propensity = float(fallback_dist[chosen])
+    elif arm == "on":
+        propensity = float(explore / n + (1 - explore) * main_dist[chosen])
+    else:
+        propensity = float(
+            holdout * fallback_dist[chosen]
+            + (1 - holdout) * (explore / n + (1 - explore) * main_dist[chosen])
+        )
     if policy.mode == "shadow":
         shadow_rep = ids[chosen]
         chosen, propensity, strategy = fallback_idx, 1.0, pool.fallback

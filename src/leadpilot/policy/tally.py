@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from datetime import date
+from itertools import repeat
 
 import numpy as np
 from numpy.typing import NDArray
@@ -48,6 +49,9 @@ class Tally:
         self._days: dict[date, NDF] = {}
         self._windows: dict[tuple[str, date], NDF] = {}
         self.open: NDF = np.array([float(open_count(rep_id)) for rep_id in ids])
+        # moved by every ``add`` and ``release``: what was read of the arrays at one version
+        # holds until the next (see ``RosterMemo.today``)
+        self.version = 0
 
     def day(self, day: date) -> NDF:
         """Each rep's leads on its calendar ``day`` (``daily_count``)."""
@@ -55,8 +59,9 @@ class Tally:
         if found is None:
             if len(self._days) >= _MAX_DAYS:
                 self._days.clear()
-            daily = self._daily
-            found = self._days[day] = np.array([float(daily(r, day)) for r in self.ids])
+            n = len(self.ids)
+            reads = map(self._daily, self.ids, repeat(day, n))
+            found = self._days[day] = np.fromiter(reads, dtype=float, count=n)
         return found
 
     def window(self, scope: str, since: date) -> NDF:
@@ -66,7 +71,8 @@ class Tally:
             if len(self._windows) >= _MAX_WINDOWS:
                 self._windows.clear()
             counts = self._window_counts(scope, since)
-            found = np.array([float(counts.get(r, 0)) for r in self.ids])
+            n = len(self.ids)
+            found = np.fromiter(map(counts.get, self.ids, repeat(0, n)), dtype=float, count=n)
             self._windows[(scope, since)] = found
         return found
 
@@ -79,6 +85,7 @@ class Tally:
         out._days = {day: counts.copy() for day, counts in self._days.items()}
         out._windows = {key: counts.copy() for key, counts in self._windows.items()}
         out.open = self.open.copy()
+        out.version = self.version
         return out
 
     def add(self, rep_id: str, day: date, scopes: tuple[str, ...], decided: date) -> None:
@@ -87,6 +94,7 @@ class Tally:
         i = self.index.get(rep_id)
         if i is None:
             return
+        self.version += 1
         found = self._days.get(day)
         if found is not None:
             found[i] += 1.0
@@ -99,4 +107,5 @@ class Tally:
         """One of ``rep_id``'s open leads closed (the owner had one to close)."""
         i = self.index.get(rep_id)
         if i is not None:
+            self.version += 1
             self.open[i] -= 1.0

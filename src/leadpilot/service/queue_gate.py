@@ -118,6 +118,17 @@ class QueueGate:
         """Whether a pass is under way (continue it without looking at openings)."""
         return self._current is not None
 
+    @property
+    def has_baseline(self) -> bool:
+        """Whether a pass (or a look at an empty queue) has completed."""
+        return self._last is not None
+
+    def passed_empty(self, openings: Openings, now: datetime) -> None:
+        """The queue was found empty after ``openings`` were read: the same as a pass
+        started with them that found nothing to try."""
+        if self._current is None:
+            self._last, self._last_at = openings, now
+
     def should_start(self, openings: Openings, now: datetime) -> bool:
         """Whether to start a pass, given the openings now."""
         if self._last is None or self._last_at is None:

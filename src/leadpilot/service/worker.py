@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 import httpx
 
@@ -30,7 +32,7 @@ from leadpilot.store.alerts import (
     mark_delivered,
     mark_failed_attempt,
 )
-from leadpilot.store.engine import write_transaction
+from leadpilot.store.engine import LockedConn, write_transaction
 from leadpilot.store.kpi_rollups import day_of, refresh_dirty_days
 from leadpilot.store.leads import get_lead_row, queued_leads
 from leadpilot.store.worklist import pending_work
@@ -41,6 +43,15 @@ log = logging.getLogger("leadpilot.worker")
 
 _BATCH = 50
 _WEBHOOK_LEASE = timedelta(seconds=60)
+# Retrying a queued lead or acting on a timer is a full decision (screen, score, price:
+# ~1-5 ms at 100 reps), and intakes wait behind the routing lock the worker holds. A poll's
+# batch of 50 in one transaction held it for 120-150 ms (benchmarks/service_latency.py
+# --profile, PostgreSQL, 100/s) and set the intakes' p99. So a batch is committed in
+# pieces that hold the lock about this long, with a pause between them in which the
+# intakes waiting for the lock take it (SQLite's in-process writer lock is not fair: a
+# thread that releases it and asks again at once would usually get it back).
+_HOLD_S = 0.010
+_YIELD_S = 0.001
 
 
 @dataclass
@@ -66,6 +77,8 @@ def run_due(
         _fire_timers(service, now, report)
     if queued or timers_due:  # a breach may queue a lead
         _drain_queue(service, now, report)
+    elif not service.queue_gate.has_baseline:
+        _baseline_queue_gate(service, now)
     if webhooks_due or timers_due:  # a breach may notify
         _send_webhooks(service, now, report, client)
     return report
@@ -80,24 +93,43 @@ def _pending_work(service: RoutingService, now: datetime) -> tuple[bool, bool, b
 
 
 def _fire_timers(service: RoutingService, now: datetime, report: WorkerReport) -> None:
-    with service.routing_transaction() as conn:
-        for timer in timers.claim_due_timers(conn, now, limit=_BATCH):
-            timers.finish_timer(conn, timer.id, now)
-            lead = get_lead_row(conn, timer.lead_id)
-            if lead is None or lead.status != "routed" or lead.rep_id != timer.rep_id:
-                continue  # superseded: the lead moved or closed since the timer started
-            if timer.kind == "sla" and lead.first_touch_at is not None:
-                continue
-            if timer.kind == "acceptance" and lead.accepted_at is not None:
-                continue
-            report.breaches += 1
-            service.metrics.sla_breaches.labels(kind=timer.kind).inc()
-            reason = "SLA_BREACH_REASSIGN" if timer.kind == "sla" else "ACCEPTANCE_EXPIRED_REASSIGN"
-            outcome = service.reassign(
-                conn, timer.lead_id, reason=reason, now=now, also_exclude=frozenset({timer.rep_id})
-            )
-            if outcome.reassigned:
-                report.reassigned.append(timer.lead_id)
+    left = _BATCH
+    while left:
+        with service.routing_transaction() as conn:
+            # Claimed rows are only locked; those not reached in this piece stay pending.
+            due = timers.claim_due_timers(conn, now, limit=left)
+            deadline = time.perf_counter() + _HOLD_S
+            done = 0
+            for timer in due:
+                done += 1
+                _fire_timer(service, conn, timer, now, report)
+                if time.perf_counter() >= deadline:
+                    break
+        left -= done
+        if done == len(due):  # every due timer fired, or the batch is spent
+            return
+        time.sleep(_YIELD_S)
+
+
+def _fire_timer(
+    service: RoutingService, conn: LockedConn, timer: Any, now: datetime, report: WorkerReport
+) -> None:
+    timers.finish_timer(conn, timer.id, now)
+    lead = get_lead_row(conn, timer.lead_id)
+    if lead is None or lead.status != "routed" or lead.rep_id != timer.rep_id:
+        return  # superseded: the lead moved or closed since the timer started
+    if timer.kind == "sla" and lead.first_touch_at is not None:
+        return
+    if timer.kind == "acceptance" and lead.accepted_at is not None:
+        return
+    report.breaches += 1
+    service.metrics.sla_breaches.labels(kind=timer.kind).inc()
+    reason = "SLA_BREACH_REASSIGN" if timer.kind == "sla" else "ACCEPTANCE_EXPIRED_REASSIGN"
+    outcome = service.reassign(
+        conn, timer.lead_id, reason=reason, now=now, also_exclude=frozenset({timer.rep_id})
+    )
+    if outcome.reassigned:
+        report.reassigned.append(timer.lead_id)
 
 
 def _drain_queue(service: RoutingService, now: datetime, report: WorkerReport) -> None:
@@ -109,16 +141,38 @@ def _drain_queue(service: RoutingService, now: datetime, report: WorkerReport) -
         if not gate.should_start(openings, now):
             return
         gate.start(openings, now)
-    with service.routing_transaction() as conn:
-        waiting = queued_leads(conn, _BATCH, after=gate.cursor, until=gate.until)
-        if waiting:
-            snapshot = service.inputs.load(conn, now)
-            for _, lead_id in waiting:
-                row = get_lead_row(conn, lead_id)
-                lead = snapshot.lead_of(row)
-                if service.decide_for_queue(conn, snapshot, lead, now) is not None:
-                    report.drained.append(lead_id)
-    gate.advance(waiting[-1] if waiting else None, finished=len(waiting) < _BATCH)
+    left = _BATCH
+    while left:
+        with service.routing_transaction() as conn:
+            waiting = queued_leads(conn, left, after=gate.cursor, until=gate.until)
+            tried = 0
+            if waiting:
+                snapshot = service.inputs.load(conn, now)
+                deadline = time.perf_counter() + _HOLD_S
+                for _, lead_id in waiting:
+                    tried += 1
+                    lead = snapshot.lead_of(get_lead_row(conn, lead_id))
+                    if service.decide_for_queue(conn, snapshot, lead, now) is not None:
+                        report.drained.append(lead_id)
+                    if time.perf_counter() >= deadline:
+                        break
+        whole = tried == len(waiting)
+        gate.advance(waiting[tried - 1] if tried else None, finished=whole and len(waiting) < left)
+        left -= tried
+        if whole:  # the pass ended, or this poll's batch is spent
+            return
+        time.sleep(_YIELD_S)
+
+
+def _baseline_queue_gate(service: RoutingService, now: datetime) -> None:
+    """A worker's first poll that finds the queue empty counts as a complete pass, so a
+    lead queued later is retried only when a rep opens up after its intake tried it (not
+    once more at the first poll that sees it, with the openings it was just refused on).
+    The openings are read before the queue, so no lead queued in between is missed."""
+    with service.engine.connect() as conn:
+        openings = openings_of(service.inputs.load(conn, now), now)
+        if not queued_leads(conn, 1):
+            service.queue_gate.passed_empty(openings, now)
 
 
 def _send_webhooks(

@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from types import MappingProxyType
 
 import numpy as np
 from numpy.typing import NDArray
@@ -78,8 +79,10 @@ def team_median(typical: Mapping[str, float]) -> float:
     """The median of the typical hours (0 when there are none), the unknown reps' value."""
     if not typical:
         return 0.0
-    values = tuple(typical.values())
     last = _MEDIAN[0] if _MEDIAN else None  # one read: another thread may replace it
+    if last is not None and last[0] is typical and isinstance(typical, MappingProxyType):
+        return last[2]  # read-only (as ``router_inputs`` makes it): the same values
+    values = tuple(typical.values())
     if last is not None and last[0] is typical and last[1] == values:
         return last[2]
     median = float(np.median(values))
@@ -252,10 +255,13 @@ def guard_mask(
         index = {r.rep_id: i for i, r in enumerate(load.members)}
         at = np.array([index.get(rep_id, -1) for rep_id in ids], dtype=np.int64)
     known = at >= 0
-    keep = np.ones(len(at), dtype=bool)
-    keep[known] = ~over[at[known]]
-    must = np.zeros(len(at), dtype=bool)
-    must[known] = forced[at[known]]
+    if known.all():  # every eligible rep a member (the memo's screen: always)
+        keep, must = ~over[at], forced[at]
+    else:
+        keep = np.ones(len(at), dtype=bool)
+        keep[known] = ~over[at[known]]
+        must = np.zeros(len(at), dtype=bool)
+        must[known] = forced[at[known]]
     if (must & keep).any():
         keep &= must
     return keep if keep.any() else None

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from itertools import repeat
+from itertools import islice, repeat
 
 import numpy as np
 from numpy.typing import NDArray
@@ -89,6 +89,11 @@ def last_turn(credits: Mapping[str, float]) -> float:
     n = len(credits)
     if n >= ARRAY_MIN:
         values = np.fromiter(credits.values(), dtype=float, count=n)
+        top = float(values.max()) if n else math.nan
+        if math.isfinite(top):  # no NaN, no inf: the first holder of the top, if a rep
+            first = next(islice(iter(credits), int(values.argmax()), None))
+            if not first.startswith("@"):
+                return top
         finite = np.isfinite(values)
         if finite.any():  # the largest finite credit, when a rep (not "@...") holds it
             top = values[finite].max()
