@@ -285,3 +285,30 @@ def test_the_same_snapshot_is_known_by_identity() -> None:
     again = reset.with_prices("all", snapshot)
     assert again is not reset
     assert dict(again.prices["all"]) == snapshot
+
+
+def test_a_window_moved_on_counts_as_read_afresh() -> None:
+    """A fairness window asked for a later ``since`` is the previous one less the dates it
+    left (``Tally._slid_window``): the same counts as the state's ``window_counts``, day
+    after day, for a pool and its segment scope, also past the slide's limit."""
+    ids = ("a", "b", "c")
+    state = InMemoryState()
+    tally = state.tally(ids)
+    assert tally is not None
+    scope = segment_scope("all", "SMB")
+    for k in range(80):
+        now = NOW + timedelta(hours=9 * k)
+        for back in (0, 13) if k != 50 else (0, 13, 45):
+            since = (now - timedelta(days=back)).date()
+            for name in ("all", scope):
+                counts = state.window_counts(name, since)
+                np.testing.assert_array_equal(
+                    tally.window(name, since), [counts.get(i, 0) for i in ids]
+                )
+        rep = ("a", "b", "c", "z")[k % 4]  # "z": not in the roster
+        state.commit(
+            Decision(f"l{k}", rep, "all", "standard", "test", (), now,
+                     rep_local_day=now.date(), segment="SMB" if k % 3 else None)
+        )  # fmt: skip
+        day = now.date()
+        np.testing.assert_array_equal(tally.day(day), [state.daily_count(i, day) for i in ids])

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections import Counter, defaultdict, deque
 from collections.abc import Mapping
 from datetime import date, datetime, timedelta
+from types import MappingProxyType
 from typing import Protocol, runtime_checkable
 
 from leadpilot.policy.tally import Tally
@@ -76,7 +77,8 @@ class InMemoryState:
 
     def __init__(self, *, open_lead_ttl: timedelta | None = None) -> None:
         self.open_lead_ttl = open_lead_ttl
-        self._daily: Counter[tuple[str, date]] = Counter()
+        # per local day, its leads per rep (a day's counts read at once by ``tally``)
+        self._daily: dict[date, Counter[str]] = {}
         self._open: dict[str, deque[datetime]] = defaultdict(deque)
         self._pool_days: dict[str, dict[date, Counter[str]]] = defaultdict(dict)
         self._rotation: dict[str, dict[str, float]] = defaultdict(dict)
@@ -86,7 +88,8 @@ class InMemoryState:
 
     def daily_count(self, rep_id: str, day: date) -> int:
         """Leads assigned to ``rep_id`` on its local calendar ``day``."""
-        return self._daily.get((rep_id, day), 0)  # not [...]: Counter's miss runs Python
+        counts = self._daily.get(day)
+        return counts.get(rep_id, 0) if counts else 0  # not [...]: Counter's miss runs Python
 
     def open_count(self, rep_id: str, now: datetime) -> int:
         """Leads assigned to ``rep_id`` still open at ``now``."""
@@ -122,9 +125,21 @@ class InMemoryState:
             if len(self._tallies) >= 8:  # rosters come and go with policy reloads
                 self._tallies.clear()
             found = self._tallies[id(ids)] = Tally(
-                ids, self.daily_count, self.window_counts, self._open_leads
+                ids,
+                self.daily_count,
+                self.window_counts,
+                self._open_leads,
+                day_counts=self._day_counts,
+                scope_day_counts=self._scope_day_counts,
             )
         return found
+
+    def _day_counts(self, day: date) -> Mapping[str, int]:
+        return self._daily.get(day, _NONE)
+
+    def _scope_day_counts(self, scope: str, day: date) -> Mapping[str, int]:
+        days = self._pool_days.get(scope)
+        return days.get(day, _NONE) if days else _NONE
 
     def _open_leads(self, rep_id: str) -> int:
         times = self._open.get(rep_id)
@@ -137,7 +152,10 @@ class InMemoryState:
         if rep is None:
             return
         day = decision.rep_local_day or decision.decided_at.date()
-        self._daily[(rep, day)] += 1
+        counts = self._daily.get(day)
+        if counts is None:
+            counts = self._daily[day] = Counter()
+        counts[rep] += 1
         self._open[rep].append(decision.decided_at)
         if self._tallies:
             scopes: tuple[str, ...] = ()
@@ -164,6 +182,8 @@ class InMemoryState:
             for tally in self._tallies.values():
                 tally.release(rep_id)
 
+
+_NONE: Mapping[str, int] = MappingProxyType({})
 
 _READS = ("daily_count", "open_count", "window_counts")
 

@@ -13,7 +13,7 @@ intake read and moved by each decision the process commits, see ``Prefetched``).
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from datetime import date
+from datetime import date, timedelta
 from itertools import repeat
 
 import numpy as np
@@ -26,6 +26,9 @@ NDF = NDArray[np.float64]
 # Old days and windows are never asked for again; past these the tally starts afresh.
 _MAX_DAYS = 16
 _MAX_WINDOWS = 64
+# A window moved on by more days than this is read afresh from the owner.
+_MAX_SLIDE_DAYS = 31
+_ONE_DAY = timedelta(days=1)
 
 
 class Tally:
@@ -41,11 +44,19 @@ class Tally:
         daily: Callable[[str, date], int],
         window_counts: Callable[[str, date], Mapping[str, int]],
         open_count: Callable[[str], int],
+        *,
+        day_counts: Callable[[date], Mapping[str, int]] | None = None,
+        scope_day_counts: Callable[[str, date], Mapping[str, int]] | None = None,
     ) -> None:
         self.ids = ids
         self.index = {rep_id: i for i, rep_id in enumerate(ids)}
         self._daily = daily
         self._window_counts = window_counts
+        # optional faster reads of the owner's records (``InMemoryState`` has them): a day's
+        # counts per rep at once, and a scope's leads on one UTC date (a new window is then
+        # the previous window of its scope less the dates it no longer covers)
+        self._day_counts = day_counts
+        self._scope_day_counts = scope_day_counts
         self._days: dict[date, NDF] = {}
         self._windows: dict[tuple[str, date], NDF] = {}
         self.open: NDF = np.array([float(open_count(rep_id)) for rep_id in ids])
@@ -60,13 +71,23 @@ class Tally:
             if len(self._days) >= _MAX_DAYS:
                 self._days.clear()
             n = len(self.ids)
-            reads = map(self._daily, self.ids, repeat(day, n))
-            found = self._days[day] = np.fromiter(reads, dtype=float, count=n)
+            if self._day_counts is not None:  # one mapping, read with C-level gets
+                counts = self._day_counts(day)
+                if counts:
+                    found = np.fromiter(map(counts.get, self.ids, repeat(0, n)), float, count=n)
+                else:  # the usual for a day first asked for: nobody's lead on it yet
+                    found = np.zeros(n)
+            else:
+                reads = map(self._daily, self.ids, repeat(day, n))
+                found = np.fromiter(reads, dtype=float, count=n)
+            self._days[day] = found
         return found
 
     def window(self, scope: str, since: date) -> NDF:
         """Each rep's leads through ``scope`` on UTC dates from ``since`` (``window_counts``)."""
         found = self._windows.get((scope, since))
+        if found is None and self._scope_day_counts is not None:
+            found = self._slid_window(scope, since)
         if found is None:
             if len(self._windows) >= _MAX_WINDOWS:
                 self._windows.clear()
@@ -76,12 +97,38 @@ class Tally:
             self._windows[(scope, since)] = found
         return found
 
+    def _slid_window(self, scope: str, since: date) -> NDF | None:
+        """The window of ``scope`` from ``since`` as the latest earlier window of ``scope``
+        kept here, less its leads on the dates before ``since`` (the same counts as the
+        owner's ``window_counts``: both count a committed lead on its UTC date); ``None``
+        with no earlier window. The earlier one is dropped (windows move forward with time;
+        one asked for again is read afresh)."""
+        read = self._scope_day_counts
+        assert read is not None
+        base: date | None = None
+        for key_scope, key_since in self._windows:
+            if key_scope == scope and key_since < since and (base is None or key_since > base):
+                base = key_since
+        if base is None or (since - base).days > _MAX_SLIDE_DAYS:
+            return None
+        found = self._windows.pop((scope, base)).copy()  # a reader may hold the old one
+        n = len(self.ids)
+        day = base
+        while day < since:
+            counts = read(scope, day)
+            if counts:
+                found -= np.fromiter(map(counts.get, self.ids, repeat(0, n)), float, count=n)
+            day += _ONE_DAY
+        self._windows[(scope, since)] = found
+        return found
+
     def copy(self) -> Tally:
         """A tally with the same reads and copies of the arrays (``add`` on one leaves the
         other as it was)."""
         out = Tally.__new__(Tally)
         out.ids, out.index = self.ids, self.index
         out._daily, out._window_counts = self._daily, self._window_counts
+        out._day_counts, out._scope_day_counts = self._day_counts, self._scope_day_counts
         out._days = {day: counts.copy() for day, counts in self._days.items()}
         out._windows = {key: counts.copy() for key, counts in self._windows.items()}
         out.open = self.open.copy()
