@@ -1,22 +1,27 @@
-"""``store.driver.execute_insert``: the same rows as ``conn.execute`` on SQLite."""
+"""``store.driver``: the same rows as ``conn.execute`` on SQLite, through the sqlite3 cursor."""
 
 from __future__ import annotations
 
 import sqlite3
-from datetime import UTC, date, datetime, timedelta
+import uuid
+from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
 
-from leadpilot.store.counters import _UPSERTS
-from leadpilot.store.driver import execute_insert
+from leadpilot.errors import StoreError
+from leadpilot.store import driver
+from leadpilot.store.counters import _UPSERTS, prefetch_params
+from leadpilot.store.driver import execute_insert, insert_returning, select_rows
 from leadpilot.store.engine import make_engine, routing_transaction
+from leadpilot.store.intake import _INTAKE_READ, _INTAKE_READ_HELD
 from leadpilot.store.kpi_rollups import _MARK
 from leadpilot.store.migrate import upgrade
 from leadpilot.store.record import _INSERT_DECISION, _INSERT_LEAD
 from leadpilot.store.tables import leads
+from tests.service.conftest import postgres_url_or_skip
 
 WHEN = datetime(2026, 12, 2, 16, 5, 7, 123456, tzinfo=UTC)
 
@@ -91,11 +96,28 @@ def test_stores_what_execute_stores(tmp_path: Path) -> None:
             if mode == "driver"
             else (lambda c, s, r: c.execute(s, r))
         )
+        returning = (
+            (lambda c, s, r: insert_returning(c, s, r))
+            if mode == "driver"
+            else (lambda c, s, r: c.execute(s, r).scalar_one())
+        )
         with routing_transaction(engine) as conn:
             run(conn, _INSERT_LEAD, _lead("L1"))
-            run(conn, _INSERT_LEAD, _lead("L2", fields={"x": None}, closed_won=False))
-            first = run(conn, _INSERT_DECISION, _decision("L1")).scalar_one()
-            second = run(conn, _INSERT_DECISION, _decision("L2")).scalar_one()
+            # the same instant in another zone and naive: the same text (UTC) as execute's
+            pacific = WHEN.astimezone(timezone(timedelta(hours=-8)))
+            run(
+                conn,
+                _INSERT_LEAD,
+                _lead(
+                    "L2",
+                    fields={"x": None},
+                    closed_won=False,
+                    received_at=pacific,
+                    queued_at=WHEN.replace(tzinfo=None),
+                ),
+            )
+            first = returning(conn, _INSERT_DECISION, _decision("L1"))
+            second = returning(conn, _INSERT_DECISION, _decision("L2"))
             assert (first, second) == (1, 2)
             rows = [
                 {"kind": "day", "scope": "2026-12-02", "key": "r1", "value": 1.0},
@@ -135,3 +157,117 @@ def test_python_defaults_and_errors_go_through_execute(tmp_path: Path) -> None:
         assert conn.execute(sa.select(leads.c.reassignments)).scalar_one() == 0
     with pytest.raises(sa.exc.IntegrityError), routing_transaction(engine) as conn:
         execute_insert(conn, _INSERT_LEAD, _lead("L1"))  # the same key again
+
+
+def test_the_intake_read_reads_what_execute_reads(tmp_path: Path) -> None:
+    """``select_rows`` of the intake's read (sent to the sqlite3 cursor) returns the rows
+    ``conn.execute`` returns, as plain tuples."""
+    engine = make_engine(f"sqlite:///{tmp_path / 'r.db'}")
+    upgrade(engine)
+    params = {"lead_id": "L1", "external_id": None, "email": "L2@example.com", "token_hash": "x"}
+    with routing_transaction(engine) as conn:
+        execute_insert(conn, _INSERT_LEAD, _lead("L1"))
+        execute_insert(conn, _INSERT_LEAD, _lead("L2", received_at=WHEN - timedelta(days=1)))
+        rows = select_rows(conn, _INTAKE_READ_HELD, params)
+        assert driver._binder_for(conn, _INTAKE_READ_HELD, tuple(params)) is not None  # cursor
+        assert [tuple(r) for r in conn.execute(_INTAKE_READ_HELD, params).all()] == rows
+        assert all(type(r) is tuple for r in rows)
+        assert [r[1] for r in rows if r[0] == "dup"] == ["L2", "L1"]
+
+
+def test_statement_listeners_still_see_every_statement(tmp_path: Path) -> None:
+    """With a ``before_cursor_execute`` listener (a profiler, SQL logging) the statements go
+    through SQLAlchemy's execution, so the listener sees them; the rows are the same."""
+    engine = make_engine(f"sqlite:///{tmp_path / 'l.db'}")
+    upgrade(engine)
+    seen: list[str] = []
+
+    def listen(conn: Any, cursor: Any, statement: str, *_: Any) -> None:
+        seen.append(statement.split(" ", 3)[2] if statement.startswith("INSERT") else "")
+
+    with routing_transaction(engine) as conn:
+        execute_insert(conn, _INSERT_LEAD, _lead("L1"))
+        assert seen == []
+    sa.event.listen(engine, "before_cursor_execute", listen)
+    with routing_transaction(engine) as conn:
+        execute_insert(conn, _INSERT_LEAD, _lead("L2"))
+        assert insert_returning(conn, _INSERT_DECISION, _decision("L2")) == 1
+        select_rows(
+            conn,
+            _INTAKE_READ_HELD,
+            {"lead_id": "L2", "external_id": None, "email": None, "token_hash": ""},
+        )
+    assert [s for s in seen if s] == ["leads", "decisions"]
+    assert len(seen) == 4  # BEGIN and the read too
+    with engine.connect() as conn:
+        assert conn.execute(sa.select(sa.func.count()).select_from(leads)).scalar_one() == 2
+
+
+def test_a_driver_error_is_handled_as_execute_handles_it(tmp_path: Path) -> None:
+    """A driver error on the cursor path goes through the connection's error handling: the
+    engine's ``handle_error`` listeners run (an ``OperationalError`` invalidates the
+    connection, ``store.engine``) and SQLAlchemy's wrapper is raised (the store's
+    ``StoreError`` from ``routing_transaction``, as for ``conn.execute``)."""
+    engine = make_engine(f"sqlite:///{tmp_path / 'e.db'}")
+    upgrade(engine)
+    handled: list[type] = []
+    sa.event.listen(
+        engine, "handle_error", lambda ctx: handled.append(type(ctx.sqlalchemy_exception))
+    )
+    with routing_transaction(engine) as conn:
+        conn.exec_driver_sql("DROP TABLE kpi_day_marks")
+    # routing_transaction answers SQLAlchemy's OperationalError as the store's StoreError
+    with pytest.raises(StoreError, match="no such table"):  # noqa: SIM117
+        with routing_transaction(engine) as conn:
+            execute_insert(conn, _MARK["sqlite"], [{"day": date(2026, 12, 2), "dirty": True}])
+    assert handled == [sa.exc.OperationalError]
+
+
+def test_postgres_reads_through_the_cursor_what_execute_reads(tmp_path: Path) -> None:
+    """On PostgreSQL (psycopg) ``select_rows`` of the intake's read with the counters, sent
+    to the cursor with named parameters, returns the rows ``conn.execute`` returns, also
+    when this process sent the same statement to SQLite first (the SQL is per back end)."""
+    base = postgres_url_or_skip()
+    lite = make_engine(f"sqlite:///{tmp_path / 'first.db'}")
+    upgrade(lite)
+    with routing_transaction(lite) as conn:
+        select_rows(
+            conn,
+            _INTAKE_READ,
+            {"lead_id": "L1", "external_id": None, "email": None, "token_hash": "x"}
+            | prefetch_params(WHEN, window_days=7),
+        )
+    lite.dispose()
+    schema = f"lp_{uuid.uuid4().hex[:10]}"
+    admin = make_engine(base)
+    with admin.begin() as conn:
+        conn.exec_driver_sql(f"CREATE SCHEMA {schema}")
+    try:
+        engine = make_engine(f"{base}{'&' if '?' in base else '?'}options=-csearch_path%3D{schema}")
+        upgrade(engine)
+        counters = [
+            {"kind": "open", "scope": "", "key": "r1", "value": 2.0},
+            {"kind": "rr", "scope": "p", "key": "r1", "value": 0.5},
+            {"kind": "day", "scope": "2026-12-02", "key": "r1", "value": 1.0},
+            {"kind": "win", "scope": "p", "key": "2026-12-01|r1", "value": 3.0},
+        ]
+        params = {
+            "lead_id": "L1",
+            "external_id": None,
+            "email": "l2@example.com",
+            "token_hash": "x",
+            **prefetch_params(WHEN, window_days=7),
+        }
+        with routing_transaction(engine) as conn:
+            conn.execute(_INSERT_LEAD, [_lead("L1"), _lead("L2", email="l2@example.com")])
+            conn.execute(_UPSERTS[("postgresql", False)], counters)
+            rows = select_rows(conn, _INTAKE_READ, params)
+            assert driver._binder_for(conn, _INTAKE_READ, tuple(params)) is not None  # cursor
+            assert rows == [tuple(r) for r in conn.execute(_INTAKE_READ, params).all()]
+            assert ("open", "", "r1", 2.0) in [r[:3] + r[4:] for r in rows]
+            assert ("winsum", "p", "r1", 3.0) in [r[:3] + r[4:] for r in rows]
+        engine.dispose()
+    finally:
+        with admin.begin() as conn:
+            conn.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
+        admin.dispose()

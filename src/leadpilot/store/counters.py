@@ -74,9 +74,10 @@ _WINDOW_REP = sa.func.substr(rc.c.key, 12)  # after "YYYY-MM-DD|" (SQL substr is
 PREFETCH_QUERY = sa.union_all(
     sa.select(rc.c.kind, rc.c.scope, rc.c.key, rc.c.value).where(
         sa.or_(
-            rc.c.kind.in_(["open", "rr"]),
-            # three plain parameters, not an expanding one: SQLAlchemy re-renders an
-            # expanding IN on every execution (~2% of an intake's CPU, py-spy)
+            # plain parameters, not an expanding one (what a list of values gives):
+            # SQLAlchemy re-renders an expanding IN on every execution (~2% of an intake's
+            # CPU, py-spy), and store.driver sends only statements without one
+            rc.c.kind.in_([sa.literal("open", sa.String), sa.literal("rr", sa.String)]),
             sa.and_(
                 rc.c.kind == "day",
                 rc.c.scope.in_([sa.bindparam(f"day_{k}", type_=sa.String) for k in range(3)]),

@@ -28,6 +28,7 @@ import sqlalchemy as sa
 
 from leadpilot.schema import Lead
 from leadpilot.store.counters import GENERATION, PREFETCH_QUERY, Prefetched, prefetch_params
+from leadpilot.store.driver import select_rows
 from leadpilot.store.leads import DUPLICATE_QUERY, duplicate_params
 from leadpilot.store.tables import api_tokens, leads, policies, routing_counters
 
@@ -172,7 +173,7 @@ def read_for_intake(
     params = {**duplicate_params(lead), "token_hash": token_hash or ""}
     if held is None:
         params.update(counter_params)
-    rows = conn.execute(_INTAKE_READ if held is None else _INTAKE_READ_HELD, params).all()
+    rows = select_rows(conn, _INTAKE_READ if held is None else _INTAKE_READ_HELD, params)
     dups: list[tuple[float, _Duplicate]] = []
     counter_rows: list[Row] = []
     policy_version: str | None = None

@@ -31,7 +31,7 @@ from leadpilot.store.counters import (
     release_open_lead,
 )
 from leadpilot.store.decisions import StoredDecision, as_logged, decision_row
-from leadpilot.store.driver import execute_insert
+from leadpilot.store.driver import execute_insert, insert_returning
 from leadpilot.store.engine import LockedConn
 from leadpilot.store.kpi_rollups import (
     MARK_DIRTY_POSTGRES,
@@ -207,9 +207,9 @@ def _record_first(
         params.update(_arrays("credit_", credits))
         params.update(_arrays("count_", increments))
         params["mark_days"] = days
-        return int(conn.execute(_POSTGRES_RECORD[len(timer_rows)], params).scalar_one())
+        return int(insert_returning(conn, _POSTGRES_RECORD[len(timer_rows)], params))
     execute_insert(conn, _INSERT_LEAD, lead_row)
-    decision_id = int(execute_insert(conn, _INSERT_DECISION, decision_row).scalar_one())
+    decision_id = int(insert_returning(conn, _INSERT_DECISION, decision_row))
     apply_effects(conn, credits, increments)
     for timer in timer_rows:
         execute_insert(conn, _INSERT_TIMER, {**timer, "decision_id": decision_id})
