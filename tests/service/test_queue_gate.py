@@ -225,3 +225,73 @@ def test_a_pass_holds_the_routing_lock_in_pieces_with_the_same_outcome(
         api.clock.advance(seconds=2)
         assert run_due(api.service).drained == []
         assert tried == []
+
+
+def test_a_rep_who_fills_up_and_opens_again_starts_a_pass_after_a_quiet_start(
+    territory_api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The worker saw an empty queue while West had room; West then filled, a lead queued on
+    that, and West opened up again only to the room it had at the worker's look: the
+    intake's refusal lowered the worker's reference, so the release starts a pass."""
+    api = territory_api
+    with api.client:
+        run_due(api.service)  # empty queue, West and East with room: the baseline
+        assert api.service.queue_gate.has_baseline
+        assert api.post("/v1/leads", {"lead_id": "W0", "region": "West"}).json()["status"] == (
+            "routed"
+        )
+        api.clock.advance(seconds=1)
+        assert api.post("/v1/leads", {"lead_id": "W1", "region": "West"}).json()["status"] == (
+            "queued"
+        )
+        api.clock.advance(seconds=2)
+        assert run_due(api.service).drained == []  # West is still full
+        event = {"event_id": "c-W0", "type": "closed_lost", "lead_id": "W0"}
+        assert api.post("/v1/events", event).status_code == 201
+        api.clock.advance(seconds=2)
+        assert run_due(api.service).drained == ["W1"]
+
+
+def test_a_release_back_to_the_last_pass_level_still_starts_a_pass(
+    territory_api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A pass for an East lead began while West had room; West then filled and a West lead
+    queued; West's release brings its room back only to the pass's level, and is seen."""
+    api = territory_api
+    with api.client:
+        api.post("/v1/leads", {"lead_id": "E0", "region": "East"})
+        api.clock.advance(seconds=1)
+        assert api.post("/v1/leads", {"lead_id": "E1", "region": "East"}).json()["status"] == (
+            "queued"
+        )
+        run_due(api.service)  # a pass: E1 tried (East full), West had room throughout
+        api.post("/v1/leads", {"lead_id": "W0", "region": "West"})
+        api.clock.advance(seconds=1)
+        assert api.post("/v1/leads", {"lead_id": "W1", "region": "West"}).json()["status"] == (
+            "queued"
+        )
+        tried = _count_attempts(api, monkeypatch)
+        api.clock.advance(seconds=2)
+        assert run_due(api.service).drained == []
+        assert tried == []  # nobody opened up since W1's refusal
+        event = {"event_id": "c-W0", "type": "closed_lost", "lead_id": "W0"}
+        assert api.post("/v1/events", event).status_code == 201
+        api.clock.advance(seconds=2)
+        assert run_due(api.service).drained == ["W1"]
+        assert tried == ["E1", "W1"]
+
+
+def test_lowered_openings_take_the_lesser_of_each_rep() -> None:
+    base = Openings("p1", 3, {"a": _opening(daily_room=5.0, open_room=2.0), "b": _opening()})
+    refused = Openings(
+        "p2", 4, {"a": _opening(daily_room=1.0, open_room=3.0, working=False), "c": _opening()}
+    )
+    low = base.lowered(refused)
+    assert (low.policy_version, low.roster_version) == ("p1", 3)
+    assert low.reps["a"] == _opening(daily_room=1.0, open_room=2.0, working=False)
+    assert low.reps["b"] == base.reps["b"]
+    assert low.reps["c"] == refused.reps["c"]
+    assert not refused.improved_on(low) or refused.roster_version != low.roster_version
+    assert Openings(
+        "p1", 3, {**low.reps, "a": _opening(daily_room=2.0, open_room=2.0)}
+    ).improved_on(low)

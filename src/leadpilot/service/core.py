@@ -29,7 +29,7 @@ from leadpilot.service.inputs import LockPlan, RoutingInputs, Snapshot
 from leadpilot.service.metrics import ServiceMetrics
 from leadpilot.service.notify import reassignment_message
 from leadpilot.service.outcomes import IntakeOutcome, Reassignment
-from leadpilot.service.queue_gate import QueueGate
+from leadpilot.service.queue_gate import QueueGate, openings_of
 from leadpilot.settings import Settings
 from leadpilot.store.alerts import enqueue_webhook, record_alert
 from leadpilot.store.assignees import lapsed_reps
@@ -343,7 +343,11 @@ class RoutingService:
         declined: frozenset[str] | LeadHistory,
     ) -> Decision:
         with self._rng_lock:
-            return snapshot.route(lead, now=now, rng=self._rng, declined=declined)
+            decision = snapshot.route(lead, now=now, rng=self._rng, declined=declined)
+        if _status_of(decision) == "queued":
+            # the worker retries it once someone opens up relative to what it was refused on
+            self.queue_gate.refused(openings_of(snapshot, now))
+        return decision
 
     def _apply(
         self,

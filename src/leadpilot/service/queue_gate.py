@@ -13,6 +13,7 @@ whole queue in bounded batches, so no lead sits behind older ones forever.
 from __future__ import annotations
 
 import math
+import threading
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -51,6 +52,24 @@ class Openings:
     policy_version: str | None
     roster_version: int
     reps: dict[str, _RepOpening]
+
+    def lowered(self, other: Openings) -> Openings:
+        """Per rep the lesser of these openings and ``other`` (absent, present, working and
+        room each the lower), with these versions: what a lead refused under either saw."""
+        reps = dict(self.reps)
+        for rep_id, theirs in other.reps.items():
+            mine = reps.get(rep_id)
+            reps[rep_id] = (
+                theirs
+                if mine is None
+                else _RepOpening(
+                    present=mine.present and theirs.present,
+                    working=mine.working and theirs.working,
+                    daily_room=min(mine.daily_room, theirs.daily_room),
+                    open_room=min(mine.open_room, theirs.open_room),
+                )
+            )
+        return Openings(self.policy_version, self.roster_version, reps)
 
     def improved_on(self, old: Openings) -> bool:
         """Whether a lead that could not be placed under ``old`` might be placed now."""
@@ -102,6 +121,8 @@ class QueueGate:
 
     def __init__(self, backstop: timedelta = BACKSTOP) -> None:
         self.backstop = backstop
+        # the worker thread reads and advances the gate; intake threads lower it (``refused``)
+        self._lock = threading.Lock()
         self._last: Openings | None = None  # at the start of the last complete pass
         self._last_at: datetime | None = None
         self._current: Openings | None = None  # at the start of the pass under way
@@ -126,24 +147,39 @@ class QueueGate:
     def passed_empty(self, openings: Openings, now: datetime) -> None:
         """The queue was found empty after ``openings`` were read: the same as a pass
         started with them that found nothing to try."""
-        if self._current is None:
-            self._last, self._last_at = openings, now
+        with self._lock:
+            if self._current is None and self._last is None:
+                self._last, self._last_at = openings, now
+
+    def refused(self, openings: Openings) -> None:
+        """A lead was queued (by an intake, a reassignment or a retry) because nobody could
+        take it under ``openings``. The reference a pass is compared with is lowered to
+        them, so a rep who fills up and opens up again later starts a pass even when their
+        room only comes back to what it was at the last pass."""
+        with self._lock:
+            if self._last is not None:
+                self._last = self._last.lowered(openings)
+            if self._current is not None:
+                self._current = self._current.lowered(openings)
 
     def should_start(self, openings: Openings, now: datetime) -> bool:
         """Whether to start a pass, given the openings now."""
-        if self._last is None or self._last_at is None:
-            return True
-        if now - self._last_at >= self.backstop or now < self._last_at:
-            return True
-        return openings.improved_on(self._last)
+        with self._lock:
+            if self._last is None or self._last_at is None:
+                return True
+            if now - self._last_at >= self.backstop or now < self._last_at:
+                return True
+            return openings.improved_on(self._last)
 
     def start(self, openings: Openings, now: datetime) -> None:
         """Begin a pass from the oldest queued lead."""
-        self._current, self._current_at, self.cursor = openings, now, None
+        with self._lock:
+            self._current, self._current_at, self.cursor = openings, now, None
 
     def advance(self, cursor: tuple[datetime, str] | None, *, finished: bool) -> None:
         """Record the last lead tried; at the queue's end, close the pass."""
-        self.cursor = cursor
-        if finished:
-            self._last, self._last_at = self._current, self._current_at
-            self._current = self._current_at = self.cursor = None
+        with self._lock:
+            self.cursor = cursor
+            if finished:
+                self._last, self._last_at = self._current, self._current_at
+                self._current = self._current_at = self.cursor = None
