@@ -86,6 +86,9 @@ def openings_of(snapshot: Snapshot, now: datetime) -> Openings:
     """The openings of ``snapshot``'s roster at ``now``."""
     policy, state = snapshot.policy, snapshot.state
     reps: dict[str, _RepOpening] = {}
+    # a roster has a few shifts: each (hours, timezone) asked once (every queued lead's
+    # intake reads the openings, under the routing lock)
+    shifts: dict[tuple[str | None, str | None], bool] = {}
     for rep in snapshot.reps:
         if not rep.active:
             continue
@@ -100,9 +103,13 @@ def openings_of(snapshot: Snapshot, now: datetime) -> Openings:
             if cap.max_open_leads is None
             else cap.max_open_leads - state.open_count(rep.rep_id, now)
         )
+        shift = (rep.working_hours, rep.timezone)
+        working = shifts.get(shift)
+        if working is None:
+            working = shifts[shift] = is_working(rep, now)
         reps[rep.rep_id] = _RepOpening(
             present=is_away(rep, now, policy.availability) is None,
-            working=is_working(rep, now),
+            working=working,
             daily_room=daily,
             open_room=open_,
         )
