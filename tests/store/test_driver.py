@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 import uuid
 from datetime import UTC, date, datetime, timedelta, timezone
@@ -271,3 +272,61 @@ def test_postgres_reads_through_the_cursor_what_execute_reads(tmp_path: Path) ->
         with admin.begin() as conn:
             conn.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
         admin.dispose()
+
+
+def test_sql_logging_from_logging_config_sees_every_statement(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """SQL logging switched on through ``logging`` (not ``echo``) still logs the intake's
+    statements: they go through SQLAlchemy's execution then."""
+    engine = make_engine(f"sqlite:///{tmp_path / 'g.db'}")
+    upgrade(engine)
+    with caplog.at_level(logging.INFO, logger="sqlalchemy.engine.Engine"):  # noqa: SIM117
+        with routing_transaction(engine) as conn:
+            execute_insert(conn, _INSERT_LEAD, _lead("L1"))
+    assert any("INSERT INTO leads" in r.getMessage() for r in caplog.records)
+
+
+def test_a_closed_driver_connection_is_handled_as_execute_handles_it(tmp_path: Path) -> None:
+    """A driver error taking the cursor (its connection closed under it) is SQLAlchemy's
+    wrapped error, as ``conn.execute`` raises it, not the driver's own."""
+    engine = make_engine(f"sqlite:///{tmp_path / 'c.db'}")
+    upgrade(engine)
+
+    raised: list[BaseException] = []
+
+    def insert_on_a_closed_connection() -> None:
+        with routing_transaction(engine) as conn:
+            conn.connection.dbapi_connection.close()  # type: ignore[union-attr]
+            try:
+                execute_insert(conn, _INSERT_LEAD, _lead("L1"))
+            except BaseException as exc:
+                raised.append(exc)
+                raise
+
+    with pytest.raises(sa.exc.DBAPIError):  # the transaction's rollback fails too
+        insert_on_a_closed_connection()
+    assert len(raised) == 1
+    assert isinstance(raised[0], sa.exc.DBAPIError)
+    assert "closed database" in str(raised[0])
+
+
+def test_two_instants_in_a_repeated_hour_bind_apart() -> None:
+    """In a zone's repeated hour (end of daylight saving) fold 0 and fold 1 are an hour
+    apart although they compare equal: each binds its own instant."""
+    from zoneinfo import ZoneInfo
+
+    from leadpilot.store.types import UTCDateTime
+
+    zone = ZoneInfo("America/New_York")
+    first = datetime(2026, 11, 1, 1, 30, tzinfo=zone)
+    second = first.replace(fold=1)
+    assert first == second
+    assert hash(first) == hash(second)
+    engine = sa.create_engine("sqlite://")
+    processor = UTCDateTime().bind_processor(engine.dialect)
+    assert processor is not None
+    once = driver._dates_once(processor, "sqlite")
+    assert once(first) == processor(first)
+    assert once(second) == processor(second)
+    assert once(first) != once(second)

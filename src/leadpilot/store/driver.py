@@ -27,9 +27,10 @@ SQLAlchemy as before, so they still see it.
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable, Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -52,6 +53,7 @@ _Binder = tuple[
 # psycopg's: placeholders, casts) and the keys of the rows bound.
 _CACHE: dict[tuple[Any, ...], _Binder | None] = {}
 _CACHE_LOCK = threading.Lock()
+_SQL_LOG = logging.getLogger("sqlalchemy.engine.Engine")
 _MAX_CACHED = 256
 
 
@@ -96,7 +98,7 @@ def _binder(stmt: Any, dialect: sa.Dialect, keys: tuple[str, ...]) -> _Binder | 
 # datetime): an intake stores the same moment several times (the lead's received_at, its
 # decision's decided_at, its timers' created_at), and SQLAlchemy's processing of one (as_utc,
 # then on SQLite a %-format of nine fields) is ~3 us.
-_DATES: dict[tuple[str, datetime], Any] = {}
+_DATES: dict[tuple[str, datetime, timedelta | None], Any] = {}
 _MAX_DATES = 64
 
 
@@ -109,7 +111,9 @@ def _dates_once(processor: Callable[[Any], Any], backend: str) -> Callable[[Any]
     def process(value: Any) -> Any:
         if type(value) is not datetime:
             return processor(value)
-        key = (backend, value)
+        # the offset too: in a zone's repeated hour two datetimes an hour apart (fold 0
+        # and 1) compare and hash equal
+        key = (backend, value, value.utcoffset())
         bound = _DATES.get(key)
         if bound is None:
             bound = processor(value)
@@ -144,6 +148,8 @@ def _listened(conn: sa.Connection) -> bool:
     dialect = conn.dialect.dispatch
     return bool(
         conn.engine.echo
+        # SQL logging switched on by logging's configuration rather than ``echo``
+        or _SQL_LOG.isEnabledFor(logging.INFO)
         or dispatch.before_cursor_execute
         or dispatch.after_cursor_execute
         or dispatch.before_execute
@@ -158,8 +164,9 @@ def _cursor_execute(conn: sa.Connection, sql: str, params: Any, *, many: bool = 
     """Run driver SQL on ``conn``'s sqlite3 connection; the cursor. A driver error is
     handled by ``conn`` as ``exec_driver_sql`` handles it (wrapped, ``handle_error``,
     invalidation); ``_handle_dbapi_exception`` is the method that path calls."""
-    cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    cursor = None
     try:
+        cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
         if many:
             cursor.executemany(sql, params)
         else:
