@@ -295,3 +295,25 @@ def test_lowered_openings_take_the_lesser_of_each_rep() -> None:
     assert Openings(
         "p1", 3, {**low.reps, "a": _opening(daily_room=2.0, open_room=2.0)}
     ).improved_on(low)
+
+
+def test_a_failing_openings_read_never_fails_the_intake(
+    territory_api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Noting what a queued lead was refused on is a hint for the worker: if it fails, the
+    lead is still queued and answered, and the worker's backstop still retries it."""
+    from leadpilot.service import core
+
+    def broken(*_: object) -> None:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(core, "openings_of", broken)
+    api = territory_api
+    with api.client:
+        assert api.post("/v1/leads", {"lead_id": "W0", "region": "West"}).json()["status"] == (
+            "routed"
+        )
+        resp = api.post("/v1/leads", {"lead_id": "W1", "region": "West"})
+        assert resp.status_code == 201
+        assert resp.json()["status"] == "queued"
+        assert api.get("/v1/leads/W1").json()["status"] == "queued"

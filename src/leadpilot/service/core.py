@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+import logging
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -61,6 +62,8 @@ from leadpilot.store.record import DecisionRecord, TimerStart, record_decision
 from leadpilot.store.types import utcnow
 
 __all__ = ["IntakeRequest", "RevokedTokenError", "RoutingService"]
+
+log = logging.getLogger("leadpilot.service")
 
 
 class RoutingService:
@@ -346,7 +349,11 @@ class RoutingService:
             decision = snapshot.route(lead, now=now, rng=self._rng, declined=declined)
         if _status_of(decision) == "queued":
             # the worker retries it once someone opens up relative to what it was refused on
-            self.queue_gate.refused(openings_of(snapshot, now))
+            try:
+                self.queue_gate.refused(openings_of(snapshot, now))
+            except Exception:  # only a hint for the worker (its backstop still retries the
+                # queue): it must never fail the decision it follows
+                log.exception("could not note the openings a queued lead was refused on")
         return decision
 
     def _apply(
