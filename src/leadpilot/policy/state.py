@@ -118,7 +118,7 @@ class InMemoryState:
         """The live counts of the reps ``ids`` as arrays (:class:`Tally`), moved by every
         later ``commit`` and ``release``; ``None`` when open leads expire by time
         (``open_lead_ttl``) or a subclass reads its counts its own way."""
-        if self.open_lead_ttl is not None or not _plain_reads(self):
+        if self.open_lead_ttl is not None or not _plain(self, _READS):
             return None
         found = self._tallies.get(id(ids))
         if found is None or found.ids is not ids:
@@ -132,7 +132,7 @@ class InMemoryState:
                 day_counts=self._day_counts,
                 scope_day_counts=self._scope_day_counts,
                 # the credits mirrored only when read as here (``commit`` moves them)
-                rotation=self.rotation if _plain_rotation(self) else None,
+                rotation=self.rotation if _plain(self, _ROTATION) else None,
             )
         return found
 
@@ -190,19 +190,13 @@ class InMemoryState:
 _NONE: Mapping[str, int] = MappingProxyType({})
 
 _READS = ("daily_count", "open_count", "window_counts")
+_ROTATION = ("rotation", "commit")
 
 
-def _plain_reads(state: InMemoryState) -> bool:
-    """Whether ``state`` reads its counts as ``InMemoryState`` does (a tally mirrors those)."""
+def _plain(state: InMemoryState, names: tuple[str, ...]) -> bool:
+    """Whether ``state``'s class keeps ``InMemoryState``'s methods ``names`` (a tally
+    mirrors what they read and move)."""
     cls = type(state)
     return cls is InMemoryState or all(
-        getattr(cls, name) is getattr(InMemoryState, name) for name in _READS
-    )
-
-
-def _plain_rotation(state: InMemoryState) -> bool:
-    """Whether ``state`` reads and moves rotation credits as ``InMemoryState`` does."""
-    cls = type(state)
-    return cls is InMemoryState or all(
-        getattr(cls, name) is getattr(InMemoryState, name) for name in ("rotation", "commit")
+        getattr(cls, name) is getattr(InMemoryState, name) for name in names
     )

@@ -78,10 +78,8 @@ class Tally:
             n = len(self.ids)
             if self._day_counts is not None:  # one mapping, read with C-level gets
                 counts = self._day_counts(day)
-                if counts:
-                    found = np.fromiter(map(counts.get, self.ids, repeat(0, n)), float, count=n)
-                else:  # the usual for a day first asked for: nobody's lead on it yet
-                    found = np.zeros(n)
+                # none: the usual for a day first asked for (nobody's lead on it yet)
+                found = self._per_rep(counts) if counts else np.zeros(n)
             else:
                 reads = map(self._daily, self.ids, repeat(day, n))
                 found = np.fromiter(reads, dtype=float, count=n)
@@ -96,9 +94,7 @@ class Tally:
         if found is None:
             if len(self._windows) >= _MAX_WINDOWS:
                 self._windows.clear()
-            counts = self._window_counts(scope, since)
-            n = len(self.ids)
-            found = np.fromiter(map(counts.get, self.ids, repeat(0, n)), dtype=float, count=n)
+            found = self._per_rep(self._window_counts(scope, since))
             self._windows[(scope, since)] = found
         return found
 
@@ -111,9 +107,7 @@ class Tally:
         if found is None:
             if len(self._credits) >= _MAX_WINDOWS:
                 self._credits.clear()
-            credits, n = self._rotation(pool), len(self.ids)
-            found = np.fromiter(map(credits.get, self.ids, repeat(-np.inf, n)), float, count=n)
-            self._credits[pool] = found
+            found = self._credits[pool] = self._per_rep(self._rotation(pool), -np.inf)
         return found
 
     def rotate(self, pool: str, update: Mapping[str, float]) -> None:
@@ -142,15 +136,20 @@ class Tally:
         if base is None or (since - base).days > _MAX_SLIDE_DAYS:
             return None
         found = self._windows.pop((scope, base)).copy()  # a reader may hold the old one
-        n = len(self.ids)
         day = base
         while day < since:
             counts = read(scope, day)
             if counts:
-                found -= np.fromiter(map(counts.get, self.ids, repeat(0, n)), float, count=n)
+                found -= self._per_rep(counts)
             day += _ONE_DAY
         self._windows[(scope, since)] = found
         return found
+
+    def _per_rep(self, values: Mapping[str, float], missing: float = 0) -> NDF:
+        """``values`` of the roster's reps in roster order (``missing`` for the others),
+        read with C-level gets."""
+        n = len(self.ids)
+        return np.fromiter(map(values.get, self.ids, repeat(missing, n)), float, count=n)
 
     def copy(self) -> Tally:
         """A tally with the same reads and copies of the arrays (``add`` on one leaves the

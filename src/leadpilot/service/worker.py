@@ -13,14 +13,17 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from functools import partial
+from typing import Any, TypeVar
 
 import httpx
 
 from leadpilot.service.alerting import AlertSchedule
 from leadpilot.service.core import RoutingService
+from leadpilot.service.inputs import Snapshot
 from leadpilot.service.model_swap import ModelWatcher
 from leadpilot.service.notify import send_webhook
 from leadpilot.service.queue_gate import openings_of
@@ -52,6 +55,7 @@ _WEBHOOK_LEASE = timedelta(seconds=60)
 # thread that releases it and asks again at once would usually get it back).
 _HOLD_S = 0.010
 _YIELD_S = 0.001
+T = TypeVar("T")
 
 
 @dataclass
@@ -98,21 +102,28 @@ def _fire_timers(service: RoutingService, now: datetime, report: WorkerReport) -
         with service.routing_transaction() as conn:
             # Claimed rows are only locked; those not reached in this piece stay pending.
             due = timers.claim_due_timers(conn, now, limit=left)
-            deadline = time.perf_counter() + _HOLD_S
-            done = 0
-            for timer in due:
-                done += 1
-                _fire_timer(service, conn, timer, now, report)
-                if time.perf_counter() >= deadline:
-                    break
+            done = _within_hold(due, partial(_fire_timer, service, conn, now, report))
         left -= done
         if done == len(due):  # every due timer fired, or the batch is spent
             return
         time.sleep(_YIELD_S)
 
 
+def _within_hold(items: Sequence[T], act: Callable[[T], None]) -> int:
+    """``act`` on ``items`` in order until the piece has held the lock ``_HOLD_S`` (at
+    least one); how many were acted on."""
+    deadline = time.perf_counter() + _HOLD_S
+    done = 0
+    for item in items:
+        done += 1
+        act(item)
+        if time.perf_counter() >= deadline:
+            break
+    return done
+
+
 def _fire_timer(
-    service: RoutingService, conn: LockedConn, timer: Any, now: datetime, report: WorkerReport
+    service: RoutingService, conn: LockedConn, now: datetime, report: WorkerReport, timer: Any
 ) -> None:
     timers.finish_timer(conn, timer.id, now)
     lead = get_lead_row(conn, timer.lead_id)
@@ -148,20 +159,28 @@ def _drain_queue(service: RoutingService, now: datetime, report: WorkerReport) -
             tried = 0
             if waiting:
                 snapshot = service.inputs.load(conn, now)
-                deadline = time.perf_counter() + _HOLD_S
-                for _, lead_id in waiting:
-                    tried += 1
-                    lead = snapshot.lead_of(get_lead_row(conn, lead_id))
-                    if service.decide_for_queue(conn, snapshot, lead, now) is not None:
-                        report.drained.append(lead_id)
-                    if time.perf_counter() >= deadline:
-                        break
+                retry = partial(_retry_queued, service, conn, snapshot, now, report)
+                tried = _within_hold(waiting, retry)
         whole = tried == len(waiting)
         gate.advance(waiting[tried - 1] if tried else None, finished=whole and len(waiting) < left)
         left -= tried
         if whole:  # the pass ended, or this poll's batch is spent
             return
         time.sleep(_YIELD_S)
+
+
+def _retry_queued(
+    service: RoutingService,
+    conn: LockedConn,
+    snapshot: Snapshot,
+    now: datetime,
+    report: WorkerReport,
+    queued: tuple[datetime, str],
+) -> None:
+    lead_id = queued[1]
+    lead = snapshot.lead_of(get_lead_row(conn, lead_id))
+    if service.decide_for_queue(conn, snapshot, lead, now) is not None:
+        report.drained.append(lead_id)
 
 
 def _baseline_queue_gate(service: RoutingService, now: datetime) -> None:
