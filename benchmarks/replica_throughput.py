@@ -260,7 +260,14 @@ def run_config(
             for i in range(WARMUP_PER_REPLICA * replicas):
                 server = servers[i % replicas]
                 body = {"lead_id": f"warm-{i}", "region": f"region{i % pools}"}
-                client.post(f"{server.url}/v1/leads", json=body).raise_for_status()
+                answer = client.post(f"{server.url}/v1/leads", json=body)
+                if answer.status_code != 201:  # say what the server said, and its log
+                    logs = "".join(
+                        p.read_text(errors="replace")[-3000:] for p in log_dir.glob("serve-*.log")
+                    )
+                    raise RuntimeError(
+                        f"warm-up lead {i}: {answer.status_code} {answer.text[:500]}\n{logs}"
+                    )
         wait0, count0, retries0 = _lock_figures(servers, token)
         backend_cpu = _BackendCpu(admin, database)
         client_cpu0 = time.process_time()
