@@ -25,6 +25,7 @@ import sqlalchemy as sa
 from leadpilot.errors import DataValidationError, LeadpilotError
 from leadpilot.policy.availability import local_day
 from leadpilot.policy.lead_history import LeadHistory
+from leadpilot.policy.lock_scope import LockScope
 from leadpilot.schema import Decision, Lead, Scorer, ValueModel
 from leadpilot.service.inputs import LockPlan, RoutingInputs, Snapshot
 from leadpilot.service.metrics import ServiceMetrics
@@ -34,7 +35,13 @@ from leadpilot.service.queue_gate import QueueGate, openings_of
 from leadpilot.settings import Settings
 from leadpilot.store.alerts import enqueue_webhook, record_alert
 from leadpilot.store.assignees import lapsed_reps
-from leadpilot.store.counters import Prefetched, decision_effects
+from leadpilot.store.counters import (
+    ALL_POOLS,
+    Prefetched,
+    bump_generations,
+    decision_effects,
+    generation_writes,
+)
 from leadpilot.store.decisions import StoredDecision, live_decision
 from leadpilot.store.engine import (
     LockedConn,
@@ -42,6 +49,7 @@ from leadpilot.store.engine import (
     is_postgres,
     lock_wait_seconds,
     locked_pools,
+    pool_keys_held,
     routing_transaction,
 )
 from leadpilot.store.events import decliners
@@ -49,6 +57,8 @@ from leadpilot.store.idempotency import lookup_response, store_response
 from leadpilot.store.intake import (
     CounterCache,
     IntakeReads,
+    PoolCounterCache,
+    PoolCounters,
     intake_identities,
     read_for_intake,
 )
@@ -64,6 +74,9 @@ from leadpilot.store.types import utcnow
 __all__ = ["IntakeRequest", "RevokedTokenError", "RoutingService"]
 
 log = logging.getLogger("leadpilot.service")
+# The counters an intake leaves for the next one: SQLite's (``CounterCache.store``'s
+# arguments), PostgreSQL's (``PoolCounters``), or none.
+_LeftCounters = tuple[dict[str, Any], float, Prefetched] | PoolCounters | None
 
 
 class RoutingService:
@@ -97,6 +110,7 @@ class RoutingService:
         self._per_pool = is_postgres(engine)
         # SQLite: the counter rows as this process's last intake left them (store.intake).
         self.counters = CounterCache()
+        self.pool_counters = PoolCounterCache()  # PostgreSQL's (see store.intake)
 
     # ------------------------------------------------------------------ intake
     def intake(
@@ -151,7 +165,9 @@ class RoutingService:
             outcome, counters = self._intake_on(
                 conn, lead, now, plan, idempotency_key, fingerprint, token_hash
             )
-        if counters is not None:  # committed: the next intake may skip reading them
+        if isinstance(counters, PoolCounters):  # committed: the next intake may use them
+            self.pool_counters.store(counters)
+        elif counters is not None:
             self.counters.store(*counters)
         return outcome
 
@@ -164,7 +180,7 @@ class RoutingService:
         idempotency_key: str | None,
         fingerprint: str,
         token_hash: str | None,
-    ) -> tuple[IntakeOutcome, tuple[dict[str, Any], float, Prefetched] | None]:
+    ) -> tuple[IntakeOutcome, _LeftCounters]:
         """One intake in the caller's routing transaction: its outcome and, on SQLite, the
         counters it leaves (for ``CounterCache``, once they are committed)."""
         # One query for everything the intake reads (see store.intake), the token too.
@@ -175,6 +191,8 @@ class RoutingService:
             window_days=self.inputs.window_days,
             cache=None if self._per_pool else self.counters,
             token_hash=token_hash,
+            pool_cache=self.pool_counters if self._per_pool else None,
+            pool_keys=pool_keys_held(conn),
         )
         if token_hash is not None and not reads.token_live:
             raise RevokedTokenError("unknown or revoked token")
@@ -254,7 +272,7 @@ class RoutingService:
             return exc
         if savepoint:
             conn.exec_driver_sql(_RELEASE_SAVEPOINT)
-        if counters is not None:
+        if isinstance(counters, tuple):  # SQLite's, the only ones a batch leaves
             # The next intake of the batch reads them in this transaction; cleared if the
             # batch rolls back (intake_many).
             self.counters.store(*counters)
@@ -284,7 +302,7 @@ class RoutingService:
         now: datetime,
         reads: IntakeReads,
         plan: LockPlan | None = None,
-    ) -> tuple[IntakeOutcome, tuple[dict[str, Any], float, Prefetched] | None]:
+    ) -> tuple[IntakeOutcome, _LeftCounters]:
         """Route and store a new lead; returns the outcome and, on SQLite, the counters
         (with their parameters and generation) as the decision leaves them, for
         ``CounterCache`` (``None`` when they cannot be told without reading them)."""
@@ -325,8 +343,8 @@ class RoutingService:
             account_id=account_id,
             decision=stored,
         )
-        if self._per_pool:  # PostgreSQL keeps no counter rows (see store.intake)
-            return outcome, None
+        if self._per_pool:
+            return outcome, self._pool_counters_after(conn, decision, reads, scope, held)
         # record_decision wrote exactly these effects and bumped the counters' generation
         # once, with the increments (none without a rep: nothing written, nothing bumped).
         credits, increments = decision_effects(decision)
@@ -335,6 +353,47 @@ class RoutingService:
             return outcome, None
         generation = reads.generation + (1.0 if increments else 0.0)
         return outcome, (reads.counter_params, generation, after)
+
+    @staticmethod
+    def _pool_counters_after(
+        conn: LockedConn,
+        decision: Decision,
+        reads: IntakeReads,
+        scope: LockScope | None,
+        held: frozenset[str] | None,
+    ) -> PoolCounters | None:
+        """PostgreSQL, after ``record_decision``: the counters ``decision`` leaves, for
+        ``PoolCounterCache`` (``None`` when they cannot be told without reading them). A
+        fallback owner outside the held keys bumps ``ALL_POOLS`` first (its counters are
+        guarded by keys this intake does not hold: ``counters.POOL_GENERATIONS``)."""
+        if not held or scope is None or not reads.pool_generations:
+            return None  # the exclusive form, or no pool: rare, read afresh next time
+        if decision.rep_id is not None and not scope.rep_keys(decision.rep_id) <= held:
+            bump_generations(conn, [ALL_POOLS])
+            return None
+        credits, increments = decision_effects(decision)
+        if not credits and not increments and generation_writes(conn) == 0:
+            # nothing written: the counters stand as read
+            return PoolCounters(
+                reads.counter_params,
+                (reads.policy_version, reads.roster_version),
+                reads.counters_at,
+                reads.counters,
+            )
+        if generation_writes(conn) != 1:
+            return None  # not only record_decision's bump: the +1 below would not hold
+        after = reads.counters.after(credits, increments)
+        if after is None:
+            return None
+        stored = reads.pool_generations
+        generations = dict(reads.counters_at)
+        generations.update({key: stored.get(key, 0.0) + 1.0 for key in held})
+        return PoolCounters(
+            reads.counter_params,
+            (reads.policy_version, reads.roster_version),
+            generations,
+            after,
+        )
 
     # ------------------------------------------------------------ decisions
     def _decide(

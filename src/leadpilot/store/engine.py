@@ -31,6 +31,7 @@ __all__ = [
     "locked",
     "locked_pools",
     "make_engine",
+    "pool_keys_held",
     "routing_lock_key",
     "routing_transaction",
     "write_transaction",
@@ -336,6 +337,14 @@ def locked_pools(conn: sa.Connection) -> frozenset[str] | None:
     if isinstance(found, RoutingLocks) and is_postgres(conn):
         return found.pools
     return None
+
+
+def pool_keys_held(conn: sa.Connection) -> frozenset[str] | None:
+    """The pool keys a per-pool routing transaction holds (PostgreSQL); ``None`` for any
+    other transaction (the exclusive form, a plain write transaction, SQLite). Unlike
+    ``locked_pools`` it never raises: counter writes ask it whatever holds them."""
+    found = conn.info.get(_LOCKED)
+    return found.pools if isinstance(found, RoutingLocks) else None
 
 
 def lock_wait_seconds(conn: sa.Connection) -> float | None:

@@ -27,7 +27,9 @@ from sqlalchemy.dialects import postgresql as pg
 from leadpilot.schema import Decision
 from leadpilot.store.counters import (
     apply_effects,
+    bumped_keys,
     decision_effects,
+    generation_bumps,
     release_open_lead,
 )
 from leadpilot.store.decisions import StoredDecision, as_logged, decision_row
@@ -205,7 +207,9 @@ def _record_first(
         for i, timer in enumerate(timer_rows):
             params.update({f"t{i}_{k}": v for k, v in timer.items()})
         params.update(_arrays("credit_", credits))
-        params.update(_arrays("count_", increments))
+        # the pool generations (counters.POOL_GENERATIONS) move with any counter written
+        bumps = generation_bumps(bumped_keys(conn)) if credits or increments else []
+        params.update(_arrays("count_", [*increments, *bumps]))
         params["mark_days"] = days
         return int(insert_returning(conn, _POSTGRES_RECORD[len(timer_rows)], params))
     execute_insert(conn, _INSERT_LEAD, lead_row)
