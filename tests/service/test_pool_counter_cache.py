@@ -137,7 +137,7 @@ def test_held_counters_match_a_fresh_read_across_replicas_fallbacks_and_releases
             with routing_transaction(setup) as conn:
                 release_open_lead(conn, rng.choice(["a1", "b1", "c1"]))
     with setup.connect() as conn:
-        strategies = dict(
+        strategies: dict[str, int] = dict(
             conn.execute(
                 sa.select(decisions.c.strategy, sa.func.count()).group_by(decisions.c.strategy)
             ).all()
@@ -159,7 +159,7 @@ def test_held_counters_go_to_one_intake_at_a_time() -> None:
     from leadpilot.store.intake import PoolCounterCache
 
     counters = Prefetched({}, {}, {}, {}, date(2026, 12, 1))
-    held = PoolCounters({"since": "2026-12-01"}, ("v", 1), {"A": 3.0}, counters)
+    held = PoolCounters({"since": "2026-12-01"}, ("v", 1), {"pool:A": 3.0}, counters)
     cache = PoolCounterCache()
     cache.store(held)
     assert cache.take({"since": "2026-11-30"}) is None  # another day's: dropped
@@ -168,8 +168,169 @@ def test_held_counters_go_to_one_intake_at_a_time() -> None:
     assert cache.take({"since": "2026-12-01"}) is held
     assert cache.take({"since": "2026-12-01"}) is None  # taken: the next intake reads
     # current for the held keys only while their generations and ALL_POOLS stand still
-    assert held.current_for(frozenset({"A"}), {"A": 3.0, "B": 9.0}, ("v", 1))
-    assert not held.current_for(frozenset({"A"}), {"A": 4.0}, ("v", 1))
-    assert not held.current_for(frozenset({"A"}), {"A": 3.0, "": 1.0}, ("v", 1))
-    assert not held.current_for(frozenset({"A", "B"}), {"A": 3.0, "B": 9.0}, ("v", 1))
-    assert not held.current_for(frozenset({"A"}), {"A": 3.0}, ("v", 2))
+    assert held.current_for(frozenset({"A"}), {"pool:A": 3.0, "pool:B": 9.0}, ("v", 1))
+    assert not held.current_for(frozenset({"A"}), {"pool:A": 4.0}, ("v", 1))
+    assert not held.current_for(frozenset({"A"}), {"pool:A": 3.0, "all": 1.0}, ("v", 1))
+    assert not held.current_for(frozenset({"A", "B"}), {"pool:A": 3.0, "pool:B": 9.0}, ("v", 1))
+    assert not held.current_for(frozenset({"A"}), {"pool:A": 3.0}, ("v", 2))
+
+
+# Found in review: a policy rolled back to a version a process held counters under, and a
+# fallback owner assigned before any generation row existed.
+# v1: pool A takes east leads, its members by role (reps without a roster pool)
+V1 = """
+lanes:
+  - name: standard
+pools:
+  - name: A
+    roles: [sdr]
+    strategy: round_robin
+    when: [{field: region, equals: east}]
+    eligibility: {territory: false}
+"""
+# v2: the same reps, through pool W (so their writes hold W, not A)
+V2 = V1.replace("name: A", "name: W")
+
+
+def test_a_policy_rolled_back_to_one_a_process_held_counters_under_is_read_afresh(
+    pg_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    setup = migrated_engine(pg_url)
+    reps = [Rep(rep_id=r, role="sdr", max_leads_per_day=3, timezone="UTC") for r in ("s1", "s2")]
+    with write_transaction(setup) as conn:
+        upsert_reps(conn, reps)
+        save_policy(conn, version="v1", text=V1, author_token_id=None, author=None)
+        save_policy(conn, version="v2", text=V2, author_token_id=None, author=None)
+
+    def activate(version: str) -> None:
+        with routing_transaction(setup) as conn:
+            activate_policy(conn, version, action="upload", author_token_id=None, author=None)
+
+    activate("v1")
+    settings = Settings(environment="development", worker_enabled=False)
+    r1, r2 = (
+        RoutingService(
+            make_engine(pg_url),
+            settings=settings,
+            metrics=ServiceMetrics(),
+            clock=Clock(T0),
+            seed=k,
+        )
+        for k in range(2)
+    )
+    stale: list[str] = []
+    read = core.read_for_intake
+
+    def checked(conn: sa.Connection, lead: Lead, now: Any, **kw: Any) -> Any:
+        reads = read(conn, lead, now, **kw)
+        if kw.get("pool_keys"):
+            p = reads.counter_params
+            fresh = Prefetched.parse(conn.execute(PREFETCH_QUERY, p), p)
+            if (reads.counters.open, reads.counters.days) != (fresh.open, fresh.days):
+                stale.append(lead.lead_id)
+        return reads
+
+    monkeypatch.setattr(core, "read_for_intake", checked)
+    for i in range(3):  # r1 routes under v1 (first one exclusive), then holds {A}'s counters
+        r1.intake(Lead(lead_id=f"x{i}", region="east"))
+    activate("v2")
+    # r2's first intake (exclusive: no plan yet) reaches no pool and writes no counter
+    r2.intake(Lead(lead_id="w0", region="west"))
+    for i in range(2):  # the other replica routes under v2: its writes bump W only
+        r2.intake(Lead(lead_id=f"y{i}", region="east"))
+    activate("v1")  # rollback: (policy, roster) versions are those r1 holds its counters at
+    for i in range(3):
+        r1.intake(Lead(lead_id=f"z{i}", region="east"))
+    with setup.connect() as conn:
+        per_rep: dict[str, int] = dict(
+            conn.execute(
+                sa.select(decisions.c.rep_id, sa.func.count())
+                .where(decisions.c.rep_id.is_not(None))
+                .group_by(decisions.c.rep_id)
+            ).all()
+        )
+    assert all(n <= 3 for n in per_rep.values()), (per_rep, stale)  # daily cap 3
+    assert not stale, stale
+
+
+FALLBACK_POLICY = """
+lanes:
+  - name: standard
+pools:
+  - name: A
+    member_pools: [A]
+    strategy: round_robin
+    when: [{field: region, equals: east}]
+    eligibility: {territory: false}
+  - name: C
+    member_pools: [C]
+    strategy: round_robin
+    when: [{field: region, equals: centre}]
+    eligibility: {territory: false}
+fallback_owner: {rep: c1}
+"""
+
+
+def test_a_fallback_owner_before_any_generation_row_still_bumps_all_pools(
+    pg_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import threading
+
+    setup = migrated_engine(pg_url)
+    reps = [
+        Rep(rep_id="a1", pool="A", max_leads_per_day=0, timezone="UTC"),  # east: fallback
+        Rep(rep_id="c1", pool="C", max_leads_per_day=100, timezone="UTC"),
+        Rep(rep_id="c2", pool="C", max_leads_per_day=100, timezone="UTC"),
+    ]
+    with write_transaction(setup) as conn:
+        upsert_reps(conn, reps)
+        save_policy(conn, version="p", text=FALLBACK_POLICY, author_token_id=None, author=None)
+    with routing_transaction(setup) as conn:
+        activate_policy(conn, "p", action="upload", author_token_id=None, author=None)
+    settings = Settings(environment="development", worker_enabled=False)
+    r1, r2 = (
+        RoutingService(
+            make_engine(pg_url),
+            settings=settings,
+            metrics=ServiceMetrics(),
+            clock=Clock(T0),
+            seed=k,
+        )
+        for k in range(2)
+    )
+    for r in (r1, r2):  # a plan without an intake (so no counter, no generation row yet)
+        with r.engine.connect() as conn:
+            r.inputs.load(conn, T0)
+            r.inputs.refresh_accounts()
+            r.inputs.load(conn, T0)
+    read = core.read_for_intake
+    paused, go = threading.Event(), threading.Event()
+    stale: list[str] = []
+
+    def checked(conn: sa.Connection, lead: Lead, now: Any, **kw: Any) -> Any:
+        reads = read(conn, lead, now, **kw)
+        if kw.get("pool_keys"):
+            p = reads.counter_params
+            fresh = Prefetched.parse(conn.execute(PREFETCH_QUERY, p), p)
+            if reads.counters.open.get("c1") != fresh.open.get("c1"):
+                stale.append(lead.lead_id)
+        if lead.lead_id == "x":
+            paused.set()
+            assert go.wait(10)
+        return reads
+
+    monkeypatch.setattr(core, "read_for_intake", checked)
+    t = threading.Thread(target=lambda: r1.intake(Lead(lead_id="x", region="east")))
+    t.start()
+    assert paused.wait(10)  # x read an empty generation table, holding {A}
+    r2.intake(Lead(lead_id="c0", region="centre"))  # creates C's generation row
+    r2.intake(Lead(lead_id="c1-", region="centre"))  # holds C's counters from here
+    go.set()
+    t.join()  # x: fallback c1 outside {A}; bumps A only
+    r2.intake(Lead(lead_id="c2-", region="centre"))
+    with setup.connect() as conn:
+        strategy = conn.execute(
+            sa.select(decisions.c.strategy).where(decisions.c.lead_id == "x")
+        ).scalar()
+    assert strategy == "fallback_owner"
+    assert not stale, stale

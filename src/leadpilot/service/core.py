@@ -40,6 +40,7 @@ from leadpilot.store.counters import (
     Prefetched,
     bump_generations,
     decision_effects,
+    generation_key,
     generation_writes,
 )
 from leadpilot.store.decisions import StoredDecision, live_decision
@@ -366,11 +367,13 @@ class RoutingService:
         ``PoolCounterCache`` (``None`` when they cannot be told without reading them). A
         fallback owner outside the held keys bumps ``ALL_POOLS`` first (its counters are
         guarded by keys this intake does not hold: ``counters.POOL_GENERATIONS``)."""
-        if not held or scope is None or not reads.pool_generations:
-            return None  # the exclusive form, or no pool: rare, read afresh next time
+        if held is None or scope is None:
+            return None  # the exclusive form: its writes bumped ALL_POOLS
         if decision.rep_id is not None and not scope.rep_keys(decision.rep_id) <= held:
             bump_generations(conn, [ALL_POOLS])
             return None
+        if not held or not reads.pool_generations:
+            return None  # no pool held, or no generation stored yet: read afresh next time
         credits, increments = decision_effects(decision)
         if not credits and not increments and generation_writes(conn) == 0:
             # nothing written: the counters stand as read
@@ -387,7 +390,8 @@ class RoutingService:
             return None
         stored = reads.pool_generations
         generations = dict(reads.counters_at)
-        generations.update({key: stored.get(key, 0.0) + 1.0 for key in held})
+        keys = map(generation_key, held)
+        generations.update({key: stored.get(key, 0.0) + 1.0 for key in keys})
         return PoolCounters(
             reads.counter_params,
             (reads.policy_version, reads.roster_version),

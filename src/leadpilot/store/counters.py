@@ -40,6 +40,7 @@ __all__ = [
     "bumped_keys",
     "decision_effects",
     "generation_bumps",
+    "generation_key",
     "generation_writes",
     "prefetch_params",
     "probe_write",
@@ -138,26 +139,34 @@ GENERATION = (
 )
 
 
-# PostgreSQL: a generation per routing-lock pool key (kind "meta", scope "gen", key the
-# pool), bumped by every counter write of a transaction that holds that key, and one for
-# ALL_POOLS (key ""), bumped by every counter write that holds no pool key (the exclusive
-# form: the worker, events, roster changes; and an intake's fallback owner, assigned outside
-# its keys: ``policy.lock_scope``). Why per key: a row every write bumped would queue the
-# commits of intakes of different pools one behind the other (see GENERATION); a pool's
-# row is only written under that pool's key, which serialises those writes anyway. What it
-# buys: every writer of a rep's counters holds all of the rep's pool keys (or bumps
-# ALL_POOLS), so an intake holding keys K may use counters this process holds while the
-# stored generations of K and of ALL_POOLS are those it holds them at
-# (``store.intake.PoolCounterCache``), instead of reading ~460 rows for 100 reps.
+# PostgreSQL: a generation per routing-lock pool key (kind "meta", scope "gen", key
+# ``generation_key(pool)``), bumped by every counter write of a transaction that holds that
+# key, and one for ALL_POOLS, bumped by every counter write that holds no pool key (the
+# exclusive form: the worker, events, roster changes; an intake's fallback owner, assigned
+# outside its keys: ``policy.lock_scope``) and by every policy activation (which pools guard
+# a rep's counters follows the policy, and a rolled-back policy's version comes back). Why per
+# key: a row every write bumped would queue the commits of intakes of different pools one
+# behind the other (see GENERATION); a pool's row is only written under that pool's key,
+# which serialises those writes anyway. What it buys: every writer of a rep's counters holds
+# all of the rep's pool keys or bumps ALL_POOLS, so an intake holding keys K may use counters
+# its process holds while the stored generations of K and of ALL_POOLS are those it holds
+# them at (``store.intake.PoolCounterCache``), instead of reading ~460 rows for 100 reps.
+# Every replica must run code that bumps them: see the README's upgrade note.
 POOL_GENERATION_SCOPE = "gen"
-ALL_POOLS = ""
+ALL_POOLS = "all"  # pool keys are stored as "pool:<key>", so no pool key can be it
 POOL_GENERATIONS = sa.select(rc.c.key, rc.c.value).where(
     rc.c.kind == "meta", rc.c.scope == POOL_GENERATION_SCOPE
 )
 
 
+def generation_key(pool_key: str) -> str:
+    """The generation row's key of the routing-lock pool key ``pool_key``."""
+    return f"pool:{pool_key}"
+
+
 def generation_bumps(keys: Iterable[str]) -> list[dict[str, object]]:
-    """The increments that bump the pool generations of ``keys`` (PostgreSQL)."""
+    """The increments that bump the generations of ``keys`` (``generation_key``s or
+    ``ALL_POOLS``; PostgreSQL)."""
     return [
         {"kind": "meta", "scope": POOL_GENERATION_SCOPE, "key": key, "value": 1.0}
         for key in sorted(keys)
@@ -168,17 +177,18 @@ _BUMPS = "leadpilot_generation_bumps"  # conn.info: (transaction, bumps written 
 
 
 def bumped_keys(conn: sa.Connection) -> frozenset[str]:
-    """The pool generations a counter write in ``conn``'s transaction bumps (PostgreSQL):
-    the pool keys it holds, or ``ALL_POOLS`` when it holds none. Call it once per bump
+    """The generations a counter write in ``conn``'s transaction bumps (PostgreSQL): those
+    of the pool keys it holds, or ``ALL_POOLS`` when it holds none. Call it once per bump
     written: ``generation_writes`` counts them."""
     held = pool_keys_held(conn)
     _note_bump(conn)
-    return held if held else frozenset({ALL_POOLS})
+    return frozenset(map(generation_key, held)) if held else frozenset({ALL_POOLS})
 
 
 def bump_generations(conn: LockedConn, keys: Iterable[str]) -> None:
-    """Bump the pool generations of ``keys`` (PostgreSQL): a counter write outside the keys
-    the transaction holds (an intake's fallback owner) bumps ``ALL_POOLS``."""
+    """Bump the generations of ``keys`` (``generation_key``s or ``ALL_POOLS``; PostgreSQL):
+    a counter write outside the keys the transaction holds (an intake's fallback owner) and
+    a policy activation bump ``ALL_POOLS``."""
     _note_bump(conn)
     conn.execute(_UPSERTS[(conn.dialect.name, True)], generation_bumps(keys))
 

@@ -34,6 +34,7 @@ from leadpilot.store.counters import (
     POOL_GENERATIONS,
     PREFETCH_QUERY,
     Prefetched,
+    generation_key,
     prefetch_params,
 )
 from leadpilot.store.driver import select_rows
@@ -178,9 +179,10 @@ class CounterCache:
 @dataclass(frozen=True)
 class PoolCounters:
     """PostgreSQL: counters (``Prefetched``) this process left after an intake committed,
-    what they were read with (``params``, the policy and roster versions) and, per pool key
-    and for ``counters.ALL_POOLS``, the pool generation (``counters.POOL_GENERATIONS``) at
-    which that key's counters in them are current (a key not listed: 0)."""
+    what they were read with (``params``, the policy and roster versions) and, per
+    generation key (``counters.generation_key`` of a pool key, ``counters.ALL_POOLS``), the
+    generation (``counters.POOL_GENERATIONS``) at which that key's counters in them are
+    current (a key not listed: 0)."""
 
     params: dict[str, Any]
     versions: tuple[str | None, int]
@@ -197,7 +199,8 @@ class PoolCounters:
         if versions != self.versions:
             return False
         return all(
-            self.generations.get(key, 0.0) == stored.get(key, 0.0) for key in (ALL_POOLS, *keys)
+            self.generations.get(key, 0.0) == stored.get(key, 0.0)
+            for key in (ALL_POOLS, *map(generation_key, keys))
         )
 
 

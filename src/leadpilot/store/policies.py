@@ -6,6 +6,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from leadpilot.store.counters import ALL_POOLS, bump_generations
 from leadpilot.store.engine import LockedConn
 from leadpilot.store.tables import policies, policy_activations
 from leadpilot.store.types import utcnow
@@ -53,6 +54,10 @@ def activate_policy(
     replicas run one after the other (each sees the other's committed row), and no decision
     is made half-way through a switch. The database allows one active row only
     (``uq_policies_active``)."""
+    if conn.dialect.name == "postgresql":
+        # the pools guarding a rep's counters follow the policy: counters a process holds
+        # under the old one's keys are not known current under the new one's
+        bump_generations(conn, [ALL_POOLS])
     conn.execute(policies.update().where(policies.c.active).values(active=False))
     conn.execute(policies.update().where(policies.c.version == version).values(active=True))
     conn.execute(
