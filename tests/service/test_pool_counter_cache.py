@@ -159,14 +159,20 @@ def test_held_counters_go_to_one_intake_at_a_time() -> None:
     from leadpilot.store.intake import PoolCounterCache
 
     counters = Prefetched({}, {}, {}, {}, date(2026, 12, 1))
-    held = PoolCounters({"since": "2026-12-01"}, ("v", 1), {"pool:A": 3.0}, counters)
+    a_keys, day = frozenset({"A"}), {"since": "2026-12-01"}
+    held = PoolCounters(day, ("v", 1), {"pool:A": 3.0}, counters, a_keys)
     cache = PoolCounterCache()
     cache.store(held)
-    assert cache.take({"since": "2026-11-30"}) is None  # another day's: dropped
-    assert cache.take({"since": "2026-12-01"}) is None
+    assert cache.take({"since": "2026-11-30"}, a_keys) == (None, True)  # another day's
+    assert cache.take(day, a_keys)[0] is None  # dropped
     cache.store(held)
-    assert cache.take({"since": "2026-12-01"}) is held
-    assert cache.take({"since": "2026-12-01"}) is None  # taken: the next intake reads
+    assert cache.take(day, frozenset({"B"}))[0] is None  # held for other keys
+    assert cache.take(day, a_keys)[0] is held
+    assert cache.take(day, a_keys)[0] is None  # taken: the next intake reads
+    for _ in range(4):  # found stale 4 times in a row: 0.8 ** 4 = 0.41 of takes current
+        cache.note(a_keys, False)
+    cache.store(held)
+    assert cache.take(day, a_keys) == (held, False)
     # current for the held keys only while their generations and ALL_POOLS stand still
     assert held.current_for(frozenset({"A"}), {"pool:A": 3.0, "pool:B": 9.0}, ("v", 1))
     assert not held.current_for(frozenset({"A"}), {"pool:A": 4.0}, ("v", 1))

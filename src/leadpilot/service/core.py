@@ -15,7 +15,7 @@ import itertools
 import logging
 import threading
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -31,6 +31,7 @@ from leadpilot.service.inputs import LockPlan, RoutingInputs, Snapshot
 from leadpilot.service.metrics import ServiceMetrics
 from leadpilot.service.notify import reassignment_message
 from leadpilot.service.outcomes import IntakeOutcome, Reassignment
+from leadpilot.service.pool_turns import PoolTurns
 from leadpilot.service.queue_gate import QueueGate, openings_of
 from leadpilot.settings import Settings
 from leadpilot.store.alerts import enqueue_webhook, record_alert
@@ -112,6 +113,7 @@ class RoutingService:
         # SQLite: the counter rows as this process's last intake left them (store.intake).
         self.counters = CounterCache()
         self.pool_counters = PoolCounterCache()  # PostgreSQL's (see store.intake)
+        self._turns = PoolTurns()  # PostgreSQL: one intake per pool key at a time, in process
 
     # ------------------------------------------------------------------ intake
     def intake(
@@ -162,14 +164,16 @@ class RoutingService:
         fingerprint: str,
         token_hash: str | None,
     ) -> IntakeOutcome:
-        with self.routing_transaction(locks) as conn:
-            outcome, counters = self._intake_on(
-                conn, lead, now, plan, idempotency_key, fingerprint, token_hash
-            )
-        if isinstance(counters, PoolCounters):  # committed: the next intake may use them
-            self.pool_counters.store(counters)
-        elif counters is not None:
-            self.counters.store(*counters)
+        turns = self._turns.held(locks.pools) if locks is not None else nullcontext()
+        with turns:
+            with self.routing_transaction(locks) as conn:
+                outcome, counters = self._intake_on(
+                    conn, lead, now, plan, idempotency_key, fingerprint, token_hash
+                )
+            if isinstance(counters, PoolCounters):  # committed: the next intake may use them
+                self.pool_counters.store(counters)
+            elif counters is not None:
+                self.counters.store(*counters)
         return outcome
 
     def _intake_on(
@@ -382,6 +386,7 @@ class RoutingService:
                 (reads.policy_version, reads.roster_version),
                 reads.counters_at,
                 reads.counters,
+                held,
             )
         if generation_writes(conn) != 1:
             return None  # not only record_decision's bump: the +1 below would not hold
@@ -397,6 +402,7 @@ class RoutingService:
             (reads.policy_version, reads.roster_version),
             generations,
             after,
+            held,
         )
 
     # ------------------------------------------------------------ decisions

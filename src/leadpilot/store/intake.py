@@ -188,6 +188,7 @@ class PoolCounters:
     versions: tuple[str | None, int]
     generations: Mapping[str, float]
     counters: Prefetched
+    keys: frozenset[str] = frozenset()  # the pool keys of the intake that left them
 
     def current_for(
         self, keys: frozenset[str], stored: Mapping[str, float], versions: tuple[str | None, int]
@@ -205,36 +206,56 @@ class PoolCounters:
 
 
 class PoolCounterCache:
-    """PostgreSQL: the ``PoolCounters`` of this process's last intake that left some.
-    Why: reading the counters (~460 rows for 100 reps) and rebuilding the router's arrays
-    from them was ~1.5 ms of an intake's ~5.3 ms of CPU, under the pool's lock; between
-    two intakes of one pool in one process they change only by the first's decision.
-    Intakes of other pools, replicas, the worker and events write them too: the pool
-    generations say when (``PoolCounters.current_for``); a stale hold costs one more read."""
+    """PostgreSQL: per set of pool keys, the ``PoolCounters`` the last intake holding them
+    left in this process. Why: reading the counters (~460 rows for 100 reps) and
+    rebuilding the router's arrays from them was ~1.5 ms of an intake's ~5.3 ms of CPU,
+    under the pool's lock; between two intakes of one pool in one process they change only
+    by the first's decision. Intakes of other pools, replicas, the worker and events write
+    them too: the pool generations say when (``PoolCounters.current_for``). Where they are
+    mostly stale (replicas sharing a pool), asking for them costs a second read each time,
+    so below half of the recent takes found current an intake reads the counters with the
+    rest at once, and still checks what it was handed to follow the rate."""
+
+    _MAX_SETS = 64  # key sets come and go with policies; never more than a few pools each
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._held: PoolCounters | None = None
+        self._held: dict[frozenset[str], PoolCounters] = {}
+        self._current: dict[frozenset[str], float] = {}  # recent share found current
 
-    def take(self, params: Mapping[str, Any]) -> PoolCounters | None:
-        """The counters held for a read with ``params``, if any, handed to this intake
-        alone: they hold no more until an intake stores its own. Why: intakes of other
-        pools run side by side in one process, and the router's arrays built on these
-        counters (``Prefetched.tallies``) are moved in place by the intake that reads them."""
+    def take(
+        self, params: Mapping[str, Any], keys: frozenset[str]
+    ) -> tuple[PoolCounters | None, bool]:
+        """The counters held for an intake holding ``keys`` that reads with ``params``, if
+        any, handed to it alone (none is held for ``keys`` until an intake stores its own:
+        the router's arrays built on them, ``Prefetched.tallies``, are moved in place by
+        the intake that reads them), and whether they were recently found current."""
         with self._lock:
-            held, self._held = self._held, None
-        return held if held is not None and held.params == params else None
+            held = self._held.pop(keys, None)
+            hopeful = self._current.get(keys, 1.0) >= 0.5
+        if held is None or held.params != params:
+            return None, hopeful
+        return held, hopeful
+
+    def note(self, keys: frozenset[str], current: bool) -> None:
+        """Whether the counters taken for ``keys`` were current (a moving average)."""
+        with self._lock:
+            self._current[keys] = 0.8 * self._current.get(keys, 1.0) + 0.2 * current
 
     def store(self, held: PoolCounters) -> None:
-        """Hold ``held`` (call it once the transaction that left them committed). A newer
-        intake's may be replaced by an older one's: their generations say what is current."""
+        """Hold ``held`` for its keys (call it once the transaction that left them
+        committed; ``service.pool_turns`` makes sure the next intake of the same keys in
+        this process comes after it)."""
         with self._lock:
-            self._held = held
+            if len(self._held) >= self._MAX_SETS:
+                self._held.clear()
+                self._current.clear()
+            self._held[held.keys] = held
 
     def clear(self) -> None:
-        """Hold nothing (the next intake reads the rows)."""
+        """Hold nothing (the next intakes read the rows)."""
         with self._lock:
-            self._held = None
+            self._held.clear()
 
 
 @dataclass(frozen=True)
@@ -315,11 +336,12 @@ def _read_pooled(
 ) -> IntakeReads:
     """``read_for_intake`` on PostgreSQL with a ``PoolCounterCache``."""
     counter_params = prefetch_params(now, window_days=window_days)
-    held = cache.take(counter_params)
+    held, hopeful = cache.take(counter_params, keys)
+    with_counters = held is None or not hopeful
     params = {**duplicate_params(lead), "token_hash": token_hash or ""}
-    if held is None:
+    if with_counters:
         params.update(counter_params)
-    rows = select_rows(conn, _POOL_READ if held is None else _POOL_READ_HELD, params)
+    rows = select_rows(conn, _POOL_READ if with_counters else _POOL_READ_HELD, params)
     dups: list[tuple[float, _Duplicate]] = []
     counter_rows: list[Row] = []
     stored: dict[str, float] = {}
@@ -337,11 +359,14 @@ def _read_pooled(
             token_live = token_hash is not None and value > 0
         elif tag != "gen":
             counter_rows.append((tag, a, b, value))
+    current = held is not None and held.current_for(keys, stored, (policy_version, roster_version))
+    if held is not None:
+        cache.note(keys, current)
     counters_at: Mapping[str, float]
-    if held is None:  # read with the counters, in the same snapshot as ``stored``
-        counters, counters_at = Prefetched.parse(counter_rows, counter_params), stored
-    elif held.current_for(keys, stored, (policy_version, roster_version)):
+    if held is not None and current:  # (their arrays are built: cheaper than the rows)
         counters, counters_at = held.counters, held.generations
+    elif with_counters:  # read with the counters, in the same snapshot as ``stored``
+        counters, counters_at = Prefetched.parse(counter_rows, counter_params), stored
     else:  # written since: read them in this transaction
         counters = Prefetched.parse(conn.execute(PREFETCH_QUERY, counter_params), counter_params)
         # A later snapshot than ``stored``: the held keys' counters cannot have moved since
