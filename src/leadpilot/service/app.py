@@ -134,6 +134,7 @@ def create_app(
             else None
         )
         service.inputs.warm_up(engine, clock())
+        service.rehearse_intake()
         # Everything built so far (app, caches, scorer, pricer) lives as long as the app:
         # freeze it out of the cyclic GC, whose full collections otherwise scan it all and
         # paused requests for ~150 ms (measured with gc.callbacks).

@@ -14,6 +14,7 @@ import dataclasses
 import itertools
 import logging
 import threading
+import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, nullcontext
 from datetime import datetime, timedelta
@@ -114,6 +115,7 @@ class RoutingService:
         self.counters = CounterCache()
         self.pool_counters = PoolCounterCache()  # PostgreSQL's (see store.intake)
         self._turns = PoolTurns()  # PostgreSQL: one intake per pool key at a time, in process
+        self._rehearsing = False  # rehearse_intake runs: count nothing
 
     # ------------------------------------------------------------------ intake
     def intake(
@@ -416,7 +418,7 @@ class RoutingService:
     ) -> Decision:
         with self._rng_lock:
             decision = snapshot.route(lead, now=now, rng=self._rng, declined=declined)
-        if _status_of(decision) == "queued":
+        if _status_of(decision) == "queued" and not self._rehearsing:
             # the worker retries it once someone opens up relative to what it was refused on
             try:
                 self.queue_gate.refused(openings_of(snapshot, now))
@@ -456,7 +458,38 @@ class RoutingService:
         self._count(decision, trigger)
         return stored
 
+    def rehearse_intake(self) -> None:
+        """Route one lead of the expected mix as an intake would, then roll it all back: at
+        start-up, so that the first real intake does not compile the intake's statements
+        and build the routing snapshot with requests queued behind it (on PostgreSQL under
+        load: the first intake held the lock 85 ms and the run's p99 over 3,000 leads was
+        87-127 ms, 30-34 ms without its first second). Nothing is kept: no row (one
+        decision id of PostgreSQL's sequence is skipped), no counter, no metric, no draw of
+        the service's random numbers. A failure is logged, never raised: start-up goes on."""
+        template = self.inputs.sample_lead() or Lead(lead_id="")
+        lead = dataclasses.replace(
+            template, lead_id=f"leadpilot-rehearsal-{uuid.uuid4().hex}", email=None,
+            external_id=None,
+        )  # fmt: skip
+        now = self.clock()
+        saved, self._rng = self._rng, np.random.default_rng(0)
+        self._rehearsing = True
+        try:
+            plan = self.inputs.lock_plan(lead, now) if self._per_pool else None
+            locks = RoutingLocks(plan.pools, intake_identities(lead, None)) if plan else None
+            with routing_transaction(self.engine, locks) as conn:
+                self._intake_on(conn, lead, now, plan, None, "", None)
+                raise _RehearsedError
+        except _RehearsedError:
+            pass
+        except Exception:  # start-up must not fail for a warm-up
+            log.warning("the start-up rehearsal of an intake failed", exc_info=True)
+        finally:
+            self._rng, self._rehearsing = saved, False
+
     def _count(self, decision: Decision, trigger: str) -> None:
+        if self._rehearsing:
+            return
         outcome = "assigned" if decision.rep_id else (decision.lane or "queued")
         self.metrics.decisions.labels(trigger=trigger, outcome=outcome).inc()
 
@@ -578,6 +611,10 @@ _RELEASE_SAVEPOINT = "RELEASE SAVEPOINT leadpilot_intake"
 class RevokedTokenError(LeadpilotError):
     """The intake's API token was revoked (or is unknown) when its transaction read it:
     nothing was written (HTTP 401)."""
+
+
+class _RehearsedError(Exception):
+    """Rolls a rehearsed intake back (``RoutingService.rehearse_intake``)."""
 
 
 class _NarrowLocksError(Exception):

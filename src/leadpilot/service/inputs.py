@@ -524,6 +524,14 @@ class RoutingInputs:
         if solver is not None:
             solver.shutdown(wait=True, cancel_futures=True)
 
+    def sample_lead(self) -> Lead | None:
+        """A lead of the expected mix (the pricer's demand sample), if one was built."""
+        with self._lock:
+            current = self._pricer
+        pricer = current[0] if current is not None else None
+        sample = pricer.demand.sample if pricer is not None else []
+        return sample[0] if len(sample) else None
+
     def refresh_accounts(self) -> None:
         """Reload accounts on next use."""
         with self._lock:
