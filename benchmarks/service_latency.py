@@ -507,7 +507,9 @@ def run(
             # the same without the first second's requests: the first intake compiles the
             # intake's statements and builds the routing snapshot (~30-90 ms, measured), and
             # those behind it queue; where the slowest 1% fall, by second of the run
-            "p99_after_first_s_ms": round(float(np.percentile(latencies[int(rate) :], 99)), 2),
+            "p99_after_first_s_ms": (
+                round(float(np.percentile(latencies[int(rate) :], 99)), 2) if n > rate else None
+            ),
             "slowest_1pct_by_second": _slowest_by_second(latencies, rate),
             "app_p50_ms": round(float(np.nanpercentile(handler, 50)), 2),
             "app_p99_ms": round(float(np.nanpercentile(handler, 99)), 2),

@@ -10,7 +10,8 @@ import pytest
 import sqlalchemy as sa
 
 from leadpilot.service.core import RoutingService
-from leadpilot.store.tables import alerts, decisions, leads, routing_counters, sla_timers
+from leadpilot.store.engine import write_transaction
+from leadpilot.store.tables import alerts, decisions, leads, reps, routing_counters, sla_timers
 
 from .conftest import build_api, make_reps, migrated_engine
 
@@ -62,3 +63,16 @@ def test_the_rehearsal_keeps_nothing_and_changes_no_decision(
     # the same reps in the same order: no round-robin credit, count or draw was kept
     assert with_rehearsal == without
     assert len({rep for _, rep in without}) == 4
+
+
+def test_a_rep_skipped_at_start_up_is_still_alerted_by_the_first_intake(tmp_path: Path) -> None:
+    # found in review: the rehearsal's rolled-back transaction took the alert with it
+    engine = migrated_engine(f"sqlite:///{tmp_path / 'lp.db'}")
+    api = build_api(engine, make_reps(4))
+    with write_transaction(engine) as conn:
+        conn.execute(reps.update().where(reps.c.rep_id == "rep-02").values(timezone="Mars/Olympus"))
+    with api.client:  # start-up, with the broken rep stored
+        assert api.post("/v1/leads", {"lead_id": "L1"}).status_code == 201
+        found = [a for a in api.get("/v1/alerts").json() if a["kind"] == "rep_skipped"]
+    assert len(found) == 1, found
+    engine.dispose()

@@ -524,6 +524,16 @@ class RoutingInputs:
         if solver is not None:
             solver.shutdown(wait=True, cancel_futures=True)
 
+    def unreported(self) -> dict[str, str]:
+        """Skipped reps not alerted yet (a transaction that alerts them hands them over)."""
+        with self._lock:
+            return dict(self._unreported)
+
+    def restore_unreported(self, skipped: dict[str, str]) -> None:
+        """Give back skipped reps a rolled-back transaction took to alert."""
+        with self._lock:
+            self._unreported = {**skipped, **self._unreported}
+
     def sample_lead(self) -> Lead | None:
         """A lead of the expected mix (the pricer's demand sample), if one was built."""
         with self._lock:

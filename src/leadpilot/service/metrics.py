@@ -32,7 +32,8 @@ class ServiceMetrics:
         )
         self.lock_wait = Histogram(
             "leadpilot_routing_lock_wait_seconds",
-            "Time to take the routing lock (PostgreSQL): per-pool (intakes) or all (exclusive)",
+            "Time to take the routing lock (PostgreSQL): per-pool (intakes), all (exclusive), "
+            "or turns (an intake queued in its process for its pools before the database lock)",
             ["scope"],
             buckets=_LATENCY_BUCKETS,
             registry=self.registry,
