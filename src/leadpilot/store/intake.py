@@ -265,6 +265,40 @@ class _Duplicate:
     email: str | None
 
 
+@dataclass
+class _Read:
+    """The tagged rows of one intake read, sorted out (see ``_INTAKE_READ_HEAD``)."""
+
+    duplicates: list[_Duplicate] = field(default_factory=list)  # earliest first
+    counter_rows: list[Row] = field(default_factory=list)
+    pool_generations: dict[str, float] = field(default_factory=dict)  # "pgen" rows
+    policy_version: str | None = None
+    roster_version: int = 0
+    generation: float = 0.0
+    token_live: bool = False
+
+    @classmethod
+    def of(cls, rows: Any, token_hash: str | None) -> _Read:
+        read = cls()
+        dups: list[tuple[float, _Duplicate]] = []
+        for tag, a, b, c, value in rows:
+            if tag == "dup":
+                dups.append((value, _Duplicate(a, b, c)))
+            elif tag == "pgen":
+                read.pool_generations[a] = float(value)
+            elif tag == "ver":
+                read.policy_version, read.roster_version = a, int(value or 0)
+            elif tag == "gen":
+                read.generation = float(value)
+            elif tag == "tok":
+                read.token_live = token_hash is not None and value > 0
+            else:
+                read.counter_rows.append((tag, a, b, value))
+        dups.sort(key=lambda pair: pair[0])
+        read.duplicates = [d for _, d in dups]
+        return read
+
+
 def read_for_intake(
     conn: sa.Connection,
     lead: Lead,
@@ -289,39 +323,23 @@ def read_for_intake(
     params = {**duplicate_params(lead), "token_hash": token_hash or ""}
     if held is None:
         params.update(counter_params)
-    rows = select_rows(conn, _INTAKE_READ if held is None else _INTAKE_READ_HELD, params)
-    dups: list[tuple[float, _Duplicate]] = []
-    counter_rows: list[Row] = []
-    policy_version: str | None = None
-    roster_version = 0
-    generation = 0.0
-    token_live = False
-    for tag, a, b, c, value in rows:
-        if tag == "dup":
-            dups.append((value, _Duplicate(a, b, c)))
-        elif tag == "ver":
-            policy_version, roster_version = a, int(value or 0)
-        elif tag == "gen":
-            generation = float(value)
-        elif tag == "tok":
-            token_live = token_hash is not None and value > 0
-        else:
-            counter_rows.append((tag, a, b, value))
+    read = _Read.of(
+        select_rows(conn, _INTAKE_READ if held is None else _INTAKE_READ_HELD, params), token_hash
+    )
     if held is None:
-        counters = Prefetched.parse(counter_rows, counter_params)
-    elif generation == held[0]:
+        counters = Prefetched.parse(read.counter_rows, counter_params)
+    elif read.generation == held[0]:
         counters = held[1]
     else:  # stale: another path wrote counters since; read them in this transaction
         counters = Prefetched.parse(conn.execute(PREFETCH_QUERY, counter_params), counter_params)
-    dups.sort(key=lambda pair: pair[0])
     return IntakeReads(
-        duplicates=[d for _, d in dups],
-        policy_version=policy_version,
-        roster_version=roster_version,
+        duplicates=read.duplicates,
+        policy_version=read.policy_version,
+        roster_version=read.roster_version,
         counters=counters,
         counter_params=counter_params,
-        generation=generation,
-        token_live=token_live,
+        generation=read.generation,
+        token_live=read.token_live,
     )
 
 
@@ -341,46 +359,33 @@ def _read_pooled(
     params = {**duplicate_params(lead), "token_hash": token_hash or ""}
     if with_counters:
         params.update(counter_params)
-    rows = select_rows(conn, _POOL_READ if with_counters else _POOL_READ_HELD, params)
-    dups: list[tuple[float, _Duplicate]] = []
-    counter_rows: list[Row] = []
-    stored: dict[str, float] = {}
-    policy_version: str | None = None
-    roster_version = 0
-    token_live = False
-    for tag, a, b, c, value in rows:
-        if tag == "dup":
-            dups.append((value, _Duplicate(a, b, c)))
-        elif tag == "pgen":
-            stored[a] = float(value)
-        elif tag == "ver":
-            policy_version, roster_version = a, int(value or 0)
-        elif tag == "tok":
-            token_live = token_hash is not None and value > 0
-        elif tag != "gen":
-            counter_rows.append((tag, a, b, value))
-    current = held is not None and held.current_for(keys, stored, (policy_version, roster_version))
+    read = _Read.of(
+        select_rows(conn, _POOL_READ if with_counters else _POOL_READ_HELD, params), token_hash
+    )
+    stored = read.pool_generations
+    current = held is not None and held.current_for(
+        keys, stored, (read.policy_version, read.roster_version)
+    )
     if held is not None:
         cache.note(keys, current)
     counters_at: Mapping[str, float]
     if held is not None and current:  # (their arrays are built: cheaper than the rows)
         counters, counters_at = held.counters, held.generations
     elif with_counters:  # read with the counters, in the same snapshot as ``stored``
-        counters, counters_at = Prefetched.parse(counter_rows, counter_params), stored
+        counters, counters_at = Prefetched.parse(read.counter_rows, counter_params), stored
     else:  # written since: read them in this transaction
         counters = Prefetched.parse(conn.execute(PREFETCH_QUERY, counter_params), counter_params)
         # A later snapshot than ``stored``: the held keys' counters cannot have moved since
         # (the lock), another key's may have, by a write whose bump makes its stored
         # generation differ from ``stored``'s from then on, so claiming ``stored`` is safe.
         counters_at = stored
-    dups.sort(key=lambda pair: pair[0])
     return IntakeReads(
-        duplicates=[d for _, d in dups],
-        policy_version=policy_version,
-        roster_version=roster_version,
+        duplicates=read.duplicates,
+        policy_version=read.policy_version,
+        roster_version=read.roster_version,
         counters=counters,
         counter_params=counter_params,
-        token_live=token_live,
+        token_live=read.token_live,
         pool_generations=stored,
         counters_at=counters_at,
     )
