@@ -72,6 +72,16 @@ def pg_url() -> Iterator[str]:
     admin.dispose()
 
 
+def _replicas(pg_url: str, n: int) -> list[RoutingService]:
+    """``n`` services on the database of ``pg_url``, as replicas (no worker)."""
+    settings = Settings(environment="development", worker_enabled=False)
+    return [
+        RoutingService(make_engine(pg_url), settings=settings, metrics=ServiceMetrics(),
+                       clock=Clock(T0), seed=k)
+        for k in range(n)
+    ]  # fmt: skip
+
+
 def _held_part(counters: Prefetched, keys: frozenset[str]) -> dict[str, Any]:
     """What a decision holding the pool ``keys`` may read of ``counters``: its pools'
     members' open and daily counts, its pools' window sums and round-robin credits."""
@@ -101,12 +111,7 @@ def test_held_counters_match_a_fresh_read_across_replicas_fallbacks_and_releases
         save_policy(conn, version="p", text=POLICY, author_token_id=None, author=None)
     with routing_transaction(setup) as conn:
         activate_policy(conn, "p", action="upload", author_token_id=None, author=None)
-    settings = Settings(environment="development", worker_enabled=False)
-    replicas = [
-        RoutingService(make_engine(pg_url), settings=settings, metrics=ServiceMetrics(),
-                       clock=Clock(T0), seed=k)
-        for k in range(2)
-    ]  # fmt: skip
+    replicas = _replicas(pg_url, 2)
     seen = {"compared": 0, "hits": 0, "misses": 0}
     read = core.read_for_intake
 
@@ -213,17 +218,7 @@ def test_a_policy_rolled_back_to_one_a_process_held_counters_under_is_read_afres
             activate_policy(conn, version, action="upload", author_token_id=None, author=None)
 
     activate("v1")
-    settings = Settings(environment="development", worker_enabled=False)
-    r1, r2 = (
-        RoutingService(
-            make_engine(pg_url),
-            settings=settings,
-            metrics=ServiceMetrics(),
-            clock=Clock(T0),
-            seed=k,
-        )
-        for k in range(2)
-    )
+    r1, r2 = _replicas(pg_url, 2)
     stale: list[str] = []
     read = core.read_for_intake
 
@@ -293,17 +288,7 @@ def test_a_fallback_owner_before_any_generation_row_still_bumps_all_pools(
         save_policy(conn, version="p", text=FALLBACK_POLICY, author_token_id=None, author=None)
     with routing_transaction(setup) as conn:
         activate_policy(conn, "p", action="upload", author_token_id=None, author=None)
-    settings = Settings(environment="development", worker_enabled=False)
-    r1, r2 = (
-        RoutingService(
-            make_engine(pg_url),
-            settings=settings,
-            metrics=ServiceMetrics(),
-            clock=Clock(T0),
-            seed=k,
-        )
-        for k in range(2)
-    )
+    r1, r2 = _replicas(pg_url, 2)
     for r in (r1, r2):  # a plan without an intake (so no counter, no generation row yet)
         with r.engine.connect() as conn:
             r.inputs.load(conn, T0)
