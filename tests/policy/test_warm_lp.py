@@ -211,3 +211,38 @@ def test_capped_resolves_give_feasible_duals_and_the_next_full_solve_the_optimum
         ])  # fmt: skip
         assert -float(y @ rows) <= value + 1e-7
     assert capped > 0  # some re-solves did stop at the cap
+
+
+def test_the_service_solver_re_solves_a_pools_lp_warm_with_linprogs_prices(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The background solver (``pricer.solve_in_solver``) keeps one warm LP per (scores,
+    mask, penalty): a pool's refreshes within a day re-solve it, each to linprog's optimum
+    and duals (continuous right-hand sides: unique prices); other scores get their own LP,
+    and at most ``_SOLVER_LPS_KEPT`` are kept."""
+    from leadpilot.policy import pricer
+
+    monkeypatch.setattr(pricer, "_SOLVER_LPS", {})
+    rng = np.random.default_rng(7)
+    n, rows = 8, 30
+    p = rng.uniform(0.02, 0.5, (rows, n))
+    ok = rng.random((rows, n)) < 0.8
+    ok[np.arange(rows), rng.integers(0, n, rows)] = True
+    for _refresh in range(5):
+        weight, remaining, counts, target, band, future, future_cap = _day(rng, n, rows)
+        problem = (p, ok, weight, remaining, counts, target, band, 0.7, future, future_cap)
+        price = pricer.solve_in_solver(problem)
+        value, cold = _cold_value(monkeypatch, *problem)
+        assert np.allclose(price, cold, atol=1e-7, rtol=0)
+    (lp,) = pricer._SOLVER_LPS.values()
+    assert lp.solves == 5  # one LP, re-solved warm
+    assert lp.objective == pytest.approx(value, rel=1e-9, abs=1e-9)
+    # a refresh whose scores differ (another pool, a new model) is not solved on that LP
+    other = (p * 0.5, *problem[1:])
+    assert np.allclose(pricer.solve_in_solver(other), _cold_value(monkeypatch, *other)[1],
+                       atol=1e-7, rtol=0)  # fmt: skip
+    assert len(pricer._SOLVER_LPS) == 2
+    assert lp.solves == 5
+    for k in range(pricer._SOLVER_LPS_KEPT + 3):
+        pricer.solve_in_solver((p + 0.001 * (k + 1), *problem[1:]))
+    assert len(pricer._SOLVER_LPS) == pricer._SOLVER_LPS_KEPT
