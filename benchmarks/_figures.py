@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+from pathlib import Path
 from typing import Any
 
 ENV = "LEADPILOT_BENCH_FIGURES"
@@ -73,3 +74,37 @@ def peak_rss_mb() -> float:
     import resource
 
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def process_cpu_s(pid: int) -> float:
+    """User + system CPU seconds of process ``pid`` (all its threads) so far, from /proc;
+    0 once it has exited."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def descendants_cpu_s(pid: int) -> dict[int, float]:
+    """CPU seconds so far of each live descendant process of ``pid`` (a server's price
+    solver), by pid: a server's CPU is its process's plus these."""
+    out: dict[int, float] = {}
+    todo = [pid]
+    while todo:
+        parent = todo.pop()
+        for task in Path(f"/proc/{parent}/task").glob("*"):
+            try:
+                kids = [int(k) for k in (task / "children").read_text().split()]
+            except OSError:
+                continue
+            for kid in kids:
+                if kid not in out:
+                    out[kid] = process_cpu_s(kid)
+                    todo.append(kid)
+    return out
+
+
+def descendants_cpu_since(pid: int, before: dict[int, float]) -> float:
+    """CPU seconds ``pid``'s live descendants used since ``before`` (``descendants_cpu_s``)."""
+    return sum(cpu - before.get(kid, 0.0) for kid, cpu in descendants_cpu_s(pid).items())

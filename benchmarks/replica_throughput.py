@@ -37,7 +37,7 @@ from pathlib import Path
 
 import httpx
 import numpy as np
-from _figures import record
+from _figures import descendants_cpu_s, descendants_cpu_since, process_cpu_s, record
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
@@ -80,16 +80,6 @@ def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
-
-
-def _cpu_s(pid: int) -> float:
-    """User + system CPU seconds of process ``pid`` (all its threads) so far, from /proc;
-    0 once it has exited."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _policy(pools: int) -> str:
@@ -210,7 +200,7 @@ class _BackendCpu:
 
     def __init__(self, admin: sa.Engine, database: str) -> None:
         self._admin, self._database = admin, database
-        self._start = {pid: _cpu_s(pid) for pid in _backend_pids(admin, database)}
+        self._start = {pid: process_cpu_s(pid) for pid in _backend_pids(admin, database)}
         self._last = dict(self._start)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._sample, daemon=True)
@@ -222,7 +212,7 @@ class _BackendCpu:
 
     def _take(self) -> None:
         for pid in _backend_pids(self._admin, self._database):
-            cpu = _cpu_s(pid)
+            cpu = process_cpu_s(pid)
             if cpu:
                 self._last[pid] = cpu
 
@@ -271,7 +261,8 @@ def run_config(
         wait0, count0, retries0 = _lock_figures(servers, token)
         backend_cpu = _BackendCpu(admin, database)
         client_cpu0 = time.process_time()
-        server_cpu0 = [_cpu_s(s.process.pid) for s in servers]
+        server_cpu0 = [process_cpu_s(s.process.pid) for s in servers]
+        solver_cpu0 = [descendants_cpu_s(s.process.pid) for s in servers]
         latencies: list[float] = []
         errors = [0]
         lock = threading.Lock()
@@ -311,7 +302,12 @@ def run_config(
         for t in threads:
             t.join()
         wall = time.perf_counter() - started
-        server_cpu = sum(_cpu_s(s.process.pid) for s in servers) - sum(server_cpu0)
+        # each server's process and its price solver (a child process)
+        server_cpu = sum(process_cpu_s(s.process.pid) for s in servers) - sum(server_cpu0)
+        server_cpu += sum(
+            descendants_cpu_since(s.process.pid, before)
+            for s, before in zip(servers, solver_cpu0, strict=True)
+        )
         client_cpu = time.process_time() - client_cpu0
         db_cpu = backend_cpu.stop()
         load = os.getloadavg()[0]

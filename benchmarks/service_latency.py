@@ -44,7 +44,7 @@ from typing import Any
 
 import httpx
 import numpy as np
-from _figures import record
+from _figures import descendants_cpu_s, descendants_cpu_since, process_cpu_s, record
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
@@ -493,13 +493,12 @@ def run(
             statuses[i] = status
             handler[i] = float(answer.get("x-process-time-ms", "nan"))
 
-        cpu_before = _process_cpu_s(server.pid)
-        helpers_before = _children_cpu_s(server.pid)
+        cpu_before = process_cpu_s(server.pid)
+        helpers_before = descendants_cpu_s(server.pid)
         with ThreadPoolExecutor(threads) as pool:
             list(pool.map(send, range(n)))
-        server_cpu = _process_cpu_s(server.pid) - cpu_before
-        helpers = _children_cpu_s(server.pid)
-        helper_cpu = sum(helpers.values()) - sum(helpers_before.get(pid, 0.0) for pid in helpers)
+        server_cpu = process_cpu_s(server.pid) - cpu_before
+        helper_cpu = descendants_cpu_since(server.pid, helpers_before)
         ok = sum(1 for s in statuses if s == 201)
         result = {
             "db": db.split(":")[0].split("+")[0],
@@ -540,32 +539,6 @@ def run(
         result["profile"]["worker_lock_holds"] = dumped["worker_holds"]
         result["profile"]["client_split"] = _client_split(latencies, stamps, start, rate)
     return result
-
-
-def _process_cpu_s(pid: int) -> float:
-    """User + system CPU seconds of process ``pid`` and its threads so far (Linux /proc)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def _children_cpu_s(pid: int) -> dict[int, float]:
-    """CPU seconds of each live descendant process of ``pid`` (the price solver)."""
-    out: dict[int, float] = {}
-    todo = [pid]
-    while todo:
-        parent = todo.pop()
-        for task in Path(f"/proc/{parent}/task").glob("*"):
-            try:
-                kids = [int(k) for k in (task / "children").read_text().split()]
-            except OSError:
-                continue
-            for kid in kids:
-                try:
-                    out[kid] = _process_cpu_s(kid)
-                except OSError:
-                    continue
-                todo.append(kid)
-    return out
 
 
 def _slowest_by_second(latencies: Any, rate: float) -> dict[int, int]:
