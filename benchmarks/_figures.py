@@ -106,5 +106,6 @@ def descendants_cpu_s(pid: int) -> dict[int, float]:
 
 
 def descendants_cpu_since(pid: int, before: dict[int, float]) -> float:
-    """CPU seconds ``pid``'s live descendants used since ``before`` (``descendants_cpu_s``)."""
-    return sum(cpu - before.get(kid, 0.0) for kid, cpu in descendants_cpu_s(pid).items())
+    """CPU seconds ``pid``'s live descendants used since ``before`` (``descendants_cpu_s``);
+    a child that exited in between is not counted (nor its CPU before it exited)."""
+    return sum(max(cpu - before.get(kid, 0.0), 0.0) for kid, cpu in descendants_cpu_s(pid).items())

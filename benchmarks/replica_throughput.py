@@ -82,9 +82,17 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
+# No scheduled retrain: on a store without a registered model one starts at once, in a
+# child process on the same cores, and would count as the servers' CPU.
+_NO_RETRAIN = "retrain:\n  enabled: false\n"
+
+
 def _policy(pools: int) -> str:
     if pools == 1:
-        return "lanes:\n  - name: standard\npools:\n  - name: all\n    strategy: round_robin\n"
+        return (
+            "lanes:\n  - name: standard\npools:\n  - name: all\n    strategy: round_robin\n"
+            + _NO_RETRAIN
+        )
     lines = ["lanes:", "  - name: standard", "pools:"]
     for p in range(pools):
         lines += [
@@ -94,7 +102,7 @@ def _policy(pools: int) -> str:
             f"    when: [{{field: region, equals: region{p}}}]",
             "    eligibility: {territory: false}",
         ]
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines) + "\n" + _NO_RETRAIN
 
 
 def _prepare(url: str, pools: int, n_reps: int) -> str:

@@ -218,8 +218,8 @@ def test_the_service_solver_re_solves_a_pools_lp_warm_with_linprogs_prices(
 ) -> None:
     """The background solver (``pricer.solve_in_solver``) keeps one warm LP per (scores,
     mask, penalty): a pool's refreshes within a day re-solve it, each to linprog's optimum
-    and duals (continuous right-hand sides: unique prices); other scores get their own LP,
-    and at most ``_SOLVER_LPS_KEPT`` are kept."""
+    and duals (continuous right-hand sides: unique prices); other scores, another mask or
+    another penalty get their own LP; the least recently used of ``_SOLVER_LPS_KEPT`` go."""
     from leadpilot.policy import pricer
 
     monkeypatch.setattr(pricer, "_SOLVER_LPS", {})
@@ -237,12 +237,59 @@ def test_the_service_solver_re_solves_a_pools_lp_warm_with_linprogs_prices(
     (lp,) = pricer._SOLVER_LPS.values()
     assert lp.solves == 5  # one LP, re-solved warm
     assert lp.objective == pytest.approx(value, rel=1e-9, abs=1e-9)
-    # a refresh whose scores differ (another pool, a new model) is not solved on that LP
-    other = (p * 0.5, *problem[1:])
-    assert np.allclose(pricer.solve_in_solver(other), _cold_value(monkeypatch, *other)[1],
-                       atol=1e-7, rtol=0)  # fmt: skip
-    assert len(pricer._SOLVER_LPS) == 2
+
+    # other scores (another pool, a new model), another mask (reps 0-3 may take nothing),
+    # another penalty: each is solved on an LP of its own, to linprog's prices
+    no_early_reps = ok.copy()
+    no_early_reps[:, :4] = False
+    no_early_reps[:, 4] = True  # every lead still has a rep
+    others = [
+        (p * 0.5, *problem[1:]),
+        (p, no_early_reps, *problem[2:]),
+        (*problem[:7], 0.05, *problem[8:]),
+    ]
+    for other in others:
+        price = pricer.solve_in_solver(other)
+        assert np.allclose(price, _cold_value(monkeypatch, *other)[1], atol=1e-7, rtol=0)
+    assert len(pricer._SOLVER_LPS) == 4
     assert lp.solves == 5
-    for k in range(pricer._SOLVER_LPS_KEPT + 3):
+
+    # the least recently used go first: the pool's LP (the oldest), used again, stays
+    # when one more LP than there is room for comes; the first of the others goes
+    pricer.solve_in_solver(problem)
+    for k in range(pricer._SOLVER_LPS_KEPT - 3):
         pricer.solve_in_solver((p + 0.001 * (k + 1), *problem[1:]))
     assert len(pricer._SOLVER_LPS) == pricer._SOLVER_LPS_KEPT
+    assert any(kept is lp for kept in pricer._SOLVER_LPS.values())
+    assert lp.solves == 6
+
+    # a non-finite input is refused, as linprog refuses it (not solved with a stale bound)
+    for bad in (
+        (p, ok, weight, np.where(np.arange(n) == 2, np.nan, remaining), *problem[4:]),
+        (np.where(p > 0.4, np.nan, p), *problem[1:]),
+    ):
+        with pytest.raises(ValueError, match="non-finite"):
+            pricer.solve_in_solver(bad)
+
+
+def test_the_service_solver_is_safe_from_two_threads(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two threads re-solving one pool's LP at once (an executor of threads) each get the
+    optimum's prices (one HiGHS instance solved by two threads at once crashed the process)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from leadpilot.policy import pricer
+
+    monkeypatch.setattr(pricer, "_SOLVER_LPS", {})
+    rng = np.random.default_rng(11)
+    n, rows = 6, 20
+    p = rng.uniform(0.02, 0.5, (rows, n))
+    ok = np.ones((rows, n), dtype=bool)
+    problems = []
+    for _ in range(40):
+        weight, remaining, counts, target, band, future, future_cap = _day(rng, n, rows)
+        problems.append((p, ok, weight, remaining, counts, target, band, 0.7, future, future_cap))
+    with ThreadPoolExecutor(2) as pool:
+        prices = list(pool.map(pricer.solve_in_solver, problems))
+    for problem, price in zip(problems[:5], prices[:5], strict=True):
+        assert np.allclose(price, _cold_value(monkeypatch, *problem)[1], atol=1e-7, rtol=0)
+    assert len(pricer._SOLVER_LPS) == 1

@@ -422,7 +422,7 @@ class ShadowPricer:
                 return True
             self._in_flight.add(pool_key)
         try:
-            future = self.solver.submit(solve_in_solver, problem, self.lp_iterations)
+            future = self.solver.submit(solve_in_solver, problem)
         except RuntimeError:  # shut down or broken pool: the caller solves synchronously
             with self._lock:
                 self._in_flight.discard(pool_key)
@@ -483,37 +483,45 @@ def solve_warm(
 
 # The solver process's warm LPs, by the digest of what fixes one (scores, mask, penalty),
 # most recently used last: a pool's refreshes within a day share their sample, so each is
-# a warm re-solve of changed right-hand sides (a few ms) instead of a cold linprog (~80 ms
-# for 100 reps, which at 100 leads/s kept the solver busy for 0.3 of a core).
+# a warm re-solve of changed right-hand sides (~8 ms for 100 reps) instead of a cold
+# linprog (~80 ms, which at 100 leads/s kept the solver busy for 0.3 of a core).
 _SOLVER_LPS: dict[bytes, WarmAssignmentLP] = {}
 _SOLVER_LPS_KEPT = 8
+# A HiGHS instance must not be solved by two threads at once (it crashes the process); the
+# service's solver process runs one job at a time, but ``ShadowPricer(solver=...)`` takes
+# any executor.
+_SOLVER_LOCK = threading.Lock()
 
 
-def solve_in_solver(
-    problem: tuple[object, ...], iteration_limit: int | None = None
-) -> NDArray[np.float64]:
-    """The prices of ``problem`` (``solve_assignment_lp``'s arguments), solved warm from the
-    last solve with the same scores, mask and penalty in this process when there was one
-    (a background refresh, in the solver process), else cold. The prices are the LP's
-    optimum either way (its duals may differ where the optimum's are not unique)."""
+def solve_in_solver(problem: tuple[object, ...]) -> NDArray[np.float64]:
+    """The prices of ``problem`` (``solve_assignment_lp``'s arguments) at the LP's optimum,
+    re-solved warm from the last solve with the same scores, mask and penalty in this
+    process when there was one (a background refresh, in the solver process), else cold.
+    Where the optimal prices are not unique (a degenerate LP) they may differ from a cold
+    solve's; the optimum is the same. A non-finite input raises ``ValueError``, as
+    ``linprog`` does (HiGHS would keep the previous bound or solve a NaN objective)."""
     if len(problem) != 10 or not warm_lp_available():  # development shares: solved cold
         return solve_assignment_lp(*problem)[1]  # type: ignore[arg-type]
     p, mask, penalty = problem[0], problem[1], problem[7]
     assert isinstance(p, np.ndarray)
     assert isinstance(mask, np.ndarray)
+    numbers = [p, *(np.asarray(v, dtype=float) for v in problem[2:] if v is not None)]
+    if not all(np.isfinite(v).all() for v in numbers):
+        raise ValueError("the price LP has a non-finite input (a score, a count or a capacity)")
     digest = hashlib.blake2b(digest_size=16)
     digest.update(np.asarray(p.shape, dtype=np.int64).tobytes())
     digest.update(np.ascontiguousarray(p, dtype=np.float64).tobytes())
     digest.update(np.ascontiguousarray(mask, dtype=bool).tobytes())
     digest.update(np.float64(penalty).tobytes())  # type: ignore[arg-type]
     key = digest.digest()
-    lp = _SOLVER_LPS.pop(key, None)
-    if lp is None:
-        lp = WarmAssignmentLP(p, mask, float(penalty))  # type: ignore[arg-type]
-        while len(_SOLVER_LPS) >= _SOLVER_LPS_KEPT:
-            _SOLVER_LPS.pop(next(iter(_SOLVER_LPS)))
-    _SOLVER_LPS[key] = lp
-    return solve_warm(lp, problem, iteration_limit)
+    with _SOLVER_LOCK:
+        lp = _SOLVER_LPS.pop(key, None)
+        if lp is None:
+            lp = WarmAssignmentLP(p, mask, float(penalty))  # type: ignore[arg-type]
+            while len(_SOLVER_LPS) >= _SOLVER_LPS_KEPT:
+                _SOLVER_LPS.pop(next(iter(_SOLVER_LPS)))
+        _SOLVER_LPS[key] = lp
+        return solve_warm(lp, problem)
 
 
 def _by_rep(rep_ids: tuple[str, ...], price: NDArray[np.float64]) -> dict[str, float]:
