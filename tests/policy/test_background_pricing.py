@@ -177,3 +177,26 @@ def test_prices_plan_the_rest_of_the_fairness_window() -> None:
     # A 5-day window: the 20 leads before today are 20/24 of a day, so 5 - 20/24 - 1 days
     # (76 leads) are still to come, Bob can catch up and his price is no longer the penalty.
     assert ask(5.0)["bob"] > -1.0 + 1e-6
+
+
+def test_a_nan_score_leaves_the_latest_prices_instead_of_failing_or_solving_on_it(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A NaN in the LP (here a score of the demand sample) is not solved on (HiGHS would
+    call a NaN objective optimal): the synchronous refresh answers with the pool's latest
+    prices, or none, logs why, and stores nothing; the lead is still routed."""
+    broken = TableScorer({"ann": {"Software": float("nan"), "Retail": 0.3},
+                          "bob": {"Software": 0.1, "Retail": 0.25}})  # fmt: skip
+    for warm in (True, False):
+        pricer = ShadowPricer(DEMAND, warm=warm)
+        answer = pricer.prices(
+            key=("day", 0), pool_reps=REPS, scorer=broken, allowed=_all_allowed,
+            allowed_key=("mask",), remaining=np.array([1.0, 100.0]), counts=np.zeros(2),
+            share=np.array([0.5, 0.5]), now=NOW, horizon_hours=14.0, band=(0.0, 100.0),
+            penalty=0.0, pool_key=POOL,
+        )  # fmt: skip
+        assert answer["ann"] == 0.0
+        assert answer["bob"] == 0.0
+        assert pricer.refreshes == 0  # nothing stored: the next lead tries again
+    assert "shadow prices not refreshed" in caplog.text
+    assert "NaN" in caplog.text

@@ -389,22 +389,30 @@ class ShadowPricer:
         background = latest is not None and self.solver is not None and pool_key is not None
         if background and self._submit(key, pool_key, rep_ids, problem, horizon):  # type: ignore[arg-type]
             return latest  # type: ignore[return-value]
-        if self.warm and min_share is None:
-            # the LP's sample, scores (and values: ``pool_key``), mask and penalty
-            lp_key = (allowed_key, scorer.version, pool_key, rep_ids, sample_hours, penalty)
-            lp = self._warm.get(lp_key)
-            # a row's scores and mask depend only on its lead under ``lp_key``: the lead
-            # names the row (the pricer or ``rows`` keeps the lead object alive)
-            sample = self.demand.sample
-            keys = [id(sample[int(i)]) for i in in_pool]
-            if lp is None or not lp.refill(keys, p, mask[in_pool]):
-                slots = min(keep, len(sample))
-                lp = WarmAssignmentLP(p, mask[in_pool], penalty, keys=keys, slots=slots)
-                self._warm[lp_key] = lp
-            lp.owners = [sample[int(i)] for i in in_pool]  # the ids stay these leads'
-            price = solve_warm(lp, problem, self.lp_iterations)
-        else:  # development shares add rows the warm LP does not hold: solved cold
-            _x, price = solve_assignment_lp(*problem)  # type: ignore[arg-type]
+        try:
+            if self.warm and min_share is None:
+                # the LP's sample, scores (and values: ``pool_key``), mask and penalty
+                lp_key = (allowed_key, scorer.version, pool_key, rep_ids, sample_hours, penalty)
+                lp = self._warm.get(lp_key)
+                # a row's scores and mask depend only on its lead under ``lp_key``: the lead
+                # names the row (the pricer or ``rows`` keeps the lead object alive)
+                sample = self.demand.sample
+                keys = [id(sample[int(i)]) for i in in_pool]
+                if lp is None or not lp.refill(keys, p, mask[in_pool]):
+                    slots = min(keep, len(sample))
+                    lp = WarmAssignmentLP(p, mask[in_pool], penalty, keys=keys, slots=slots)
+                    self._warm[lp_key] = lp
+                lp.owners = [sample[int(i)] for i in in_pool]  # the ids stay these leads'
+                price = solve_warm(lp, problem, self.lp_iterations)
+            else:  # development shares add rows the warm LP does not hold: solved cold
+                _x, price = solve_assignment_lp(*problem)  # type: ignore[arg-type]
+        except ValueError as exc:
+            # A NaN input (a score, a count): no prices rather than no decision. Prices only
+            # steer the choice (caps, away and eligibility are checked on live counts), so
+            # the lead is routed on the pool's latest prices, or none; nothing is stored, so
+            # the next lead tries again.
+            log.warning("shadow prices not refreshed for pool %s: %s", pool_key, exc)
+            return latest if latest is not None else {**dict.fromkeys(rep_ids, 0.0), **horizon}
         return self._store(key, pool_key, {**_by_rep(rep_ids, price), **horizon})
 
     def _submit(

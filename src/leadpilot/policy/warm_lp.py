@@ -76,6 +76,8 @@ class WarmAssignmentLP:
         core = _core()
         assert core is not None, "WarmAssignmentLP needs scipy.optimize._highspy"
         rows_in, n = p.shape
+        if np.isnan(p).any():  # HiGHS would solve a NaN objective and call it optimal
+            raise ValueError("the price LP has a NaN score")
         m = max(rows_in, slots or 0)
         self.m, self.n = m, n
         self.pairs = m * n
@@ -176,6 +178,8 @@ class WarmAssignmentLP:
         filled = free[: len(fresh)]
         vacated = free[len(fresh) :]
         n = self.n
+        if fresh and np.isnan(p[fresh]).any():
+            raise ValueError("the price LP has a NaN score")
         gain = np.zeros((len(free), n))
         open_ = np.zeros((len(free), n), dtype=bool)
         if fresh:
@@ -233,6 +237,8 @@ class WarmAssignmentLP:
                 counts - low * target,
             ]
         )
+        if np.isnan(rhs).any():  # HiGHS would refuse the bound and keep the previous one
+            raise ValueError("the price LP has a NaN input (a count, a capacity or a target)")
         highs = self._highs
         for i in np.flatnonzero(rhs != self._rhs):
             highs.changeRowBounds(int(i), -_INF, float(rhs[i]))
