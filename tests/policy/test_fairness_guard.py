@@ -135,3 +135,20 @@ def test_a_decision_the_guard_changed_says_so(monkeypatch) -> None:
     first = marked[0]
     assert [d.rep_id for d in guarded[:first]] == [d.rep_id for d in free[:first]]
     assert guarded[first].rep_id != free[first].rep_id
+
+
+def test_the_guard_holds_the_band_narrowed_by_its_margin() -> None:
+    """The hard guard aims ``GUARD_MARGIN`` inside the band (never past 1): with 100 leads in
+    the period and two equal reps, a rep at 45 is short of 0.91 x 50 = 45.5 and must get the
+    lead, where the band's own bottom (0.9 x 50 = 45) would not force it."""
+    from leadpilot.policy.fairness import GUARD_MARGIN, guard_band
+
+    assert GUARD_MARGIN == 0.01
+    assert guard_band((0.9, 1.1)) == (0.91, 1.09)
+    assert guard_band((1.0, 1.0)) == (1.0, 1.0)
+    assert guard_band((0.995, 1.2)) == (1.0, 1.19)
+    counts, share, room = np.array([45.0, 54.0]), np.array([0.5, 0.5]), np.full(2, 10.0)
+    _, forced = band_guard(counts, share, guard_band((0.9, 1.1)), 1, room)
+    assert forced.tolist() == [True, False]
+    _, forced = band_guard(counts, share, (0.9, 1.1), 1, room)
+    assert forced.tolist() == [False, False]

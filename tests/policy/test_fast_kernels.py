@@ -22,6 +22,7 @@ from leadpilot.policy.fairness import (
     WINDOW_END,
     WINDOW_END_HIGH,
     fair_shares,
+    guard_band,
 )
 from leadpilot.policy.pool_load import PoolLoad
 from leadpilot.policy.router import TOP_CANDIDATES, decision_candidates
@@ -106,8 +107,9 @@ def _check_guard(seed: int) -> None:
     want = guard_mask(prices, _Policy(band), load, daily[members], ids, at=at)  # type: ignore[arg-type]
     keep = np.empty(len(at), dtype=bool)
     end = prices[WINDOW_END]
+    low, high = guard_band(band)  # the band the guard holds, as the fast lane passes it
     got = fast_kernels.guard(
-        window, members, shares, cap_day, daily, at, band[0], band[1], end,
+        window, members, shares, cap_day, daily, at, low, high, end,
         prices.get(LATER_DAYS, 0.0), prices.get(DAY_END, end), prices.get(WINDOW_END_HIGH, end),
         TODAY_CAUTION, LATER_CAUTION, keep,
     )  # fmt: skip

@@ -59,6 +59,7 @@ from leadpilot.policy.fairness import (
     WINDOW_END,
     WINDOW_END_HIGH,
     fair_shares,
+    guard_band,
 )
 from leadpilot.policy.holds import hold_for
 from leadpilot.policy.inputs import RouterInputs
@@ -891,7 +892,7 @@ class FastLane:
         if not predictive_module.FAIRNESS_GUARD:
             return None
         _members, _caps, share, members = self._fixed(pool, in_pool)
-        low, high = self.policy.fairness.band
+        low, high = guard_band(self.policy.fairness.band)
         keep = np.empty(len(at), dtype=bool)
         kept = fast_kernels.guard(
             self._window(pool, now), members, share, self.cap_day, daily, at,

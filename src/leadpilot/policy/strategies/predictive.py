@@ -29,6 +29,7 @@ from leadpilot.policy.fairness import (
     WINDOW_END_HIGH,
     band_guard,
     band_prices,
+    guard_band,
 )
 from leadpilot.policy.objective import candidate_values, objective_scale
 from leadpilot.policy.policy_file import Policy
@@ -244,7 +245,7 @@ def guard_mask(
     over, forced = band_guard(
         load.counts,
         load.share,
-        policy.fairness.band,
+        guard_band(policy.fairness.band),
         end - held,
         np.maximum(caps - used, 0.0),
         later_room=caps * snapshot.get(LATER_DAYS, 0.0),
