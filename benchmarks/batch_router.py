@@ -109,9 +109,18 @@ def main() -> None:
 
     warm = pricer_module.solve_warm
 
+    # each warm solve's CPU and dual simplex iterations, by kind: a day's first solve (its
+    # rows refilled) or a re-solve within the day
+    lp_spent: dict[str, list[tuple[float, int]]] = {"day-first": [], "within-day": []}
+
     def counted_warm(*a: object, **kw: object) -> object:
         solves[0] += 1
-        return warm(*a, **kw)  # type: ignore[arg-type]
+        lp: Any = a[0]
+        kind = "day-first" if lp._rows_changed or lp.solves == 0 else "within-day"
+        cpu0, iterations0 = time.process_time(), lp.iterations
+        out = warm(*a, **kw)  # type: ignore[arg-type]
+        lp_spent[kind].append((time.process_time() - cpu0, lp.iterations - iterations0))
+        return out
 
     pricer_module.solve_assignment_lp = counted  # type: ignore[assignment]
     pricer_module.solve_warm = counted_warm  # type: ignore[assignment]
@@ -148,6 +157,14 @@ def main() -> None:
         f"{quality['unassigned']} unassigned; the truth's expected conversions "
         f"{quality['expected']:,.1f}"
     )
+    for kind, spent in lp_spent.items():
+        if spent:
+            lp_cpu = sum(c for c, _ in spent)
+            print(
+                f"price LP, {kind} warm solves: {len(spent)}, {lp_cpu:.2f} s CPU "
+                f"({lp_cpu * 1000 / len(spent):.1f} ms each, "
+                f"{sum(i for _, i in spent) / len(spent):.0f} dual simplex iterations each)"
+            )
     if profile is not None:
         pstats.Stats(profile).sort_stats("tottime").print_stats(25)
     if args.agreement:
