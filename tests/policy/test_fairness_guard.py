@@ -103,6 +103,38 @@ def test_a_rep_short_of_the_bottom_with_no_slack_left_is_forced() -> None:
     assert over.tolist() == [True, False]  # 12 > 1.1 x 10
 
 
+def test_the_forcing_is_timed_on_a_low_count_of_todays_leads(monkeypatch) -> None:
+    """A day that brings fewer leads than projected still leaves the member the guard owes
+    leads inside the band's bottom: 3 equal reps at 40, 40, 30 (the third owes 9 of the 20
+    leads projected, 0.9 x 130 / 3 = 39), a chooser that prefers the first two; only 14
+    leads come. Timed on the projected count the third ends at 36 of 114 (0.87: forced
+    only once it owes half of what is left); on ``today_low`` it ends at 38 (0.92)."""
+    from leadpilot.policy import fairness
+
+    def replay() -> np.ndarray:
+        counts, room = np.array([40.0, 40.0, 30.0]), np.full(3, 10.0)
+        share = np.full(3, 1 / 3)
+        for k in range(14):
+            over, forced = band_guard(counts, share, BAND, 20 - k, room, today_left=20 - k)
+            keep = ~over & (room > 0)
+            if (keep & forced).any():
+                keep &= forced
+            pick = next(i for i in (0, 1, 2) if keep[i])
+            counts[pick] += 1
+            room[pick] -= 1
+        return counts
+
+    assert fairness.today_low(20.0) == 20.0 - 1.5 * math.sqrt(20.0)
+    assert fairness.today_low(1.0) == 1.0
+    timed_low = replay()
+    assert timed_low[2] == 38.0
+    assert timed_low[2] / (timed_low.sum() / 3) >= BAND[0]
+    monkeypatch.setattr(fairness, "TODAY_LOW_Z", 0.0)
+    projected = replay()
+    assert projected[2] == 36.0
+    assert projected[2] / (projected.sum() / 3) < BAND[0]
+
+
 def test_period_horizon_adds_the_later_days_at_each_level() -> None:
     got = period_horizon(100.0, 40.0, 2.0, 90.0, 120.0)
     assert list(got.values()) == [140.0, 320.0, 380.0, 2.0]

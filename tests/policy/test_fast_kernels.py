@@ -19,6 +19,7 @@ from leadpilot.policy.fairness import (
     LATER_CAUTION,
     LATER_DAYS,
     TODAY_CAUTION,
+    TODAY_LOW_Z,
     WINDOW_END,
     WINDOW_END_HIGH,
     fair_shares,
@@ -111,7 +112,7 @@ def _check_guard(seed: int) -> None:
     got = fast_kernels.guard(
         window, members, shares, cap_day, daily, at, low, high, end,
         prices.get(LATER_DAYS, 0.0), prices.get(DAY_END, end), prices.get(WINDOW_END_HIGH, end),
-        TODAY_CAUTION, LATER_CAUTION, keep,
+        TODAY_CAUTION, LATER_CAUTION, TODAY_LOW_Z, keep,
     )  # fmt: skip
     if want is None:
         assert not got

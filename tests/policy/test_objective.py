@@ -53,9 +53,12 @@ VALUES = TableValues({"ann": {"Software": 1000.0, "Retail": 1000.0},
 
 
 def _policy(objective: str | None = None, **extra: object):  # type: ignore[no-untyped-def]
+    # Fairness left out of the figures: no penalty in the LP, and shares by capacity so the
+    # guard has nothing to force (with equal shares ann, at one lead a day, could never reach
+    # the band's bottom, and the guard hands her today's lead once few are left to come).
     data: dict[str, object] = {
         "pools": [{"name": "all", "eligibility": {"territory": False}}],
-        "fairness": {"penalty": 0.0},
+        "fairness": {"penalty": 0.0, "shares": "capacity"},
         **extra,
     }
     if objective is not None:

@@ -62,18 +62,19 @@ def test_value_objectives_trade_conversions_for_value_against_the_truth(world) -
     arms = compare_objectives(world, objectives=("conversions", "pipeline_value", "won_revenue"))
     conv, pipe, won = arms["conversions"], arms["pipeline_value"], arms["won_revenue"]
     # The truth's expected figures (deterministic for this seed). With the hard fairness
-    # guard: pipeline value +4.0% (1,175,805 vs 1,130,696), won revenue +6.6% (432,071 vs
-    # 405,436), for 49.6 vs 54.6 conversions. Without it (the router before the guard, and
-    # the test below): +6.3% and +11.0%. The guard moves 8-12 of the 240 leads per arm and
-    # keeps every rep inside the 0.9-1.1 band; the thresholds leave 1.0/1.6 points of slack.
+    # guard timed on a low count of today's leads (fairness.today_low): pipeline value +6.5%
+    # (1,188,489 vs 1,115,866), won revenue +10.9% (442,992 vs 399,421), for 49.9 vs 54.2
+    # conversions; the guard moves 2 of the 240 leads in the value arms and none in the
+    # conversions arm (timed on the projected count, with less room counted on later days:
+    # +5.5% and +6.6%, 12-15 leads moved per arm), and every rep stays inside 0.9-1.1.
     assert pipe.pipeline_value > conv.pipeline_value * 1.03
     assert won.won_revenue > conv.won_revenue * 1.05
     assert conv.conversions > pipe.conversions
     for arm in arms.values():
         assert arm.over_cap_rep_days == 0
         assert 0.9 <= arm.fairness[0] <= arm.fairness[1] <= 1.1
-        assert any("FAIRNESS_GUARD" in d.reasons for d in arm.decisions)
         assert {d.rep_id for d in arm.decisions} <= set(world.active_rep_ids)
+    assert any("FAIRNESS_GUARD" in d.reasons for d in pipe.decisions + won.decisions)
     # the decisions carry the value they were chosen for
     assert all(d.expected_value is not None for d in pipe.decisions if d.p_convert is not None)
     assert all(d.expected_value is None for d in conv.decisions)

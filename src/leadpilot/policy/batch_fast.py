@@ -56,6 +56,7 @@ from leadpilot.policy.fairness import (
     LATER_CAUTION,
     LATER_DAYS,
     TODAY_CAUTION,
+    TODAY_LOW_Z,
     WINDOW_END,
     WINDOW_END_HIGH,
     fair_shares,
@@ -898,7 +899,7 @@ class FastLane:
             self._window(pool, now), members, share, self.cap_day, daily, at,
             float(low), float(high), float(end), float(prices.get(LATER_DAYS, 0.0)),
             float(prices.get(DAY_END, end)), float(prices.get(WINDOW_END_HIGH, end)),
-            TODAY_CAUTION, LATER_CAUTION, keep,
+            TODAY_CAUTION, LATER_CAUTION, TODAY_LOW_Z, keep,
         )  # fmt: skip
         return keep if kept else None
 

@@ -142,6 +142,7 @@ def _guard(
     end_high: float,
     today_caution: float,
     later_caution: float,
+    today_z: float,
     keep: NDArray[np.bool_],
 ) -> bool:  # pragma: no cover - compiled
     """``guard_mask`` of the fast lane's call into ``keep`` (shape ``at``); False: ``None``.
@@ -162,6 +163,7 @@ def _guard(
     left = _py_max(end - held, 1.0)
     left_high = _py_max(end_high - held, left)
     today = _py_max(_py_min(day_end - held, left), 1.0)
+    today = _py_max(today - today_z * np.sqrt(today), 1.0)  # fairness.today_low
     over = np.empty(m, dtype=np.bool_)
     short = np.empty(m)
     room = np.empty(m)
