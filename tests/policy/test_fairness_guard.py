@@ -107,7 +107,7 @@ def test_the_forcing_is_timed_on_a_low_count_of_todays_leads(monkeypatch) -> Non
     """A day that brings fewer leads than projected still leaves the member the guard owes
     leads inside the band's bottom: 3 equal reps at 40, 40, 30 (the third owes 9 of the 20
     leads projected, 0.9 x 130 / 3 = 39), a chooser that prefers the first two; only 14
-    leads come. Timed on the projected count the third ends at 36 of 114 (0.87: forced
+    leads come. Timed on the projected count the third ends at 36 of 124 (0.87: forced
     only once it owes half of what is left); on ``today_low`` it ends at 38 (0.92)."""
     from leadpilot.policy import fairness
 
@@ -133,6 +133,53 @@ def test_the_forcing_is_timed_on_a_low_count_of_todays_leads(monkeypatch) -> Non
     projected = replay()
     assert projected[2] == 36.0
     assert projected[2] / (projected.sum() / 3) < BAND[0]
+
+
+def test_must_take_counts_the_leads_the_others_caps_leave_by_hand() -> None:
+    from leadpilot.policy.fairness import must_take
+
+    # caps 7 and 11 a day, 14 leads today (this one and 13 more), 42 in the window, two
+    # later days: today 13 - 11 = 2 are left to the first, 13 - 7 = 6 to the second; later
+    # 28 - 22 = 6 and 28 - 14 = 14 (all of its later room)
+    got = must_take(np.array([7.0, 11.0]), 14.0, 42.0, np.array([14.0, 22.0]))
+    assert got.tolist() == [8.0, 20.0]
+    # nobody has to take anything when the others' room covers every lead
+    assert must_take(np.full(3, 10.0), 14.0, 42.0, np.full(3, 20.0)).tolist() == [0.0] * 3
+
+
+def test_a_member_the_others_caps_will_feed_keeps_room_under_the_top(monkeypatch) -> None:
+    """A multi-day window as projected, the band feasible: caps 7 and 11 a day, shares by
+    capacity, 15 and 10 leads held, 3 days of 14 leads, a chooser that prefers the first.
+    Without :func:`must_take` the first took its fill on the first day and, once the second
+    reached its cap on the last day, the leads left could go to it alone: 30 of 67 (1.15).
+    With it the first ends at 28 (1.07), the second at 39 (0.95)."""
+    from leadpilot.policy import fairness
+
+    def replay() -> np.ndarray:
+        cap, counts = np.array([7.0, 11.0]), np.array([15.0, 10.0])
+        share = cap / cap.sum()
+        for day in range(3):
+            used = np.zeros(2)
+            for k in range(14):
+                room = cap - used
+                over, forced = band_guard(
+                    counts, share, BAND, (3 - day) * 14 - k, room,
+                    later_room=cap * (2 - day), today_left=14 - k,
+                )  # fmt: skip
+                keep = (room > 0) & ~over
+                if (keep & forced).any():
+                    keep &= forced
+                if not keep.any():
+                    keep = room > 0
+                pick = 0 if keep[0] else 1
+                counts[pick] += 1
+                used[pick] += 1
+        return counts / (counts.sum() * share)
+
+    index = replay()
+    assert index.round(3).tolist() == [1.075, 0.953]
+    monkeypatch.setattr(fairness, "must_take", lambda room, *_: np.zeros_like(room))
+    assert replay()[0] > BAND[1]
 
 
 def test_period_horizon_adds_the_later_days_at_each_level() -> None:

@@ -53,12 +53,9 @@ VALUES = TableValues({"ann": {"Software": 1000.0, "Retail": 1000.0},
 
 
 def _policy(objective: str | None = None, **extra: object):  # type: ignore[no-untyped-def]
-    # Fairness left out of the figures: no penalty in the LP, and shares by capacity so the
-    # guard has nothing to force (with equal shares ann, at one lead a day, could never reach
-    # the band's bottom, and the guard hands her today's lead once few are left to come).
     data: dict[str, object] = {
         "pools": [{"name": "all", "eligibility": {"territory": False}}],
-        "fairness": {"penalty": 0.0, "shares": "capacity"},
+        "fairness": {"penalty": 0.0},
         **extra,
     }
     if objective is not None:
@@ -123,7 +120,12 @@ def test_a_value_objective_without_a_value_model_routes_by_conversions_and_says_
     assert "NO_VALUE_MODEL" in d.reasons
 
 
-def test_shadow_price_is_the_marginal_pipeline_value_of_capacity() -> None:
+def test_shadow_price_is_the_marginal_pipeline_value_of_capacity(monkeypatch) -> None:
+    # The prices' figures, without the hard fairness guard: with equal shares ann, at one
+    # lead a day, can never reach the band's bottom, and the guard would hand her the lead.
+    from leadpilot.policy.strategies import predictive
+
+    monkeypatch.setattr(predictive, "FAIRNESS_GUARD", False)
     # ann has one slot; half the expected leads are Software. Under pipeline value, Retail
     # goes to bob anyway (500 vs 300) and ann's slot moves one Software lead from bob
     # (0.1 x 3,000 = 300) to her (0.5 x 1,000 = 500): it is worth 200.
@@ -143,7 +145,12 @@ def test_shadow_price_is_the_marginal_pipeline_value_of_capacity() -> None:
     assert (d.rep_id, ann.score, bob.score) == ("bob", pytest.approx(100.0), pytest.approx(500.0))
 
 
-def test_won_revenue_end_to_end_by_hand() -> None:
+def test_won_revenue_end_to_end_by_hand(monkeypatch) -> None:
+    # The prices' figures, without the hard fairness guard: with equal shares ann, at one
+    # lead a day, can never reach the band's bottom, and the guard would hand her the lead.
+    from leadpilot.policy.strategies import predictive
+
+    monkeypatch.setattr(predictive, "FAIRNESS_GUARD", False)
     # policy (objective: won_revenue) -> shadow prices -> decision -> the decision log's
     # figures. ann has one slot today and ~14 leads are expected before midnight, half
     # Software. In won revenue a Software lead is worth 0.5 x 0.8 x 1,000 = 400 with ann

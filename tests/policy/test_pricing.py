@@ -96,7 +96,12 @@ def test_typical_response_is_shrunk_towards_the_team() -> None:
     assert typical_response_hours(pd.DataFrame({"x": [1]})) == {}
 
 
-def test_router_keeps_a_scarce_specialist_for_the_leads_only_she_converts() -> None:
+def test_router_keeps_a_scarce_specialist_for_the_leads_only_she_converts(monkeypatch) -> None:
+    # The prices' work, without the hard fairness guard: with equal shares ann, at one lead
+    # a day, can never reach the band's bottom, and the guard would hand her the lead.
+    from leadpilot.policy.strategies import predictive
+
+    monkeypatch.setattr(predictive, "FAIRNESS_GUARD", False)
     from leadpilot.policy import InMemoryState, ShadowPricer, parse_policy
     from leadpilot.policy.table_scorer import TableScorer
     from leadpilot.schema import Rep
@@ -106,12 +111,9 @@ def test_router_keeps_a_scarce_specialist_for_the_leads_only_she_converts() -> N
     scorer = TableScorer({"ann": {"Software": 0.5, "Retail": 0.3},
                           "bob": {"Software": 0.1, "Retail": 0.25}})  # fmt: skip
     reps = [Rep("ann", max_leads_per_day=1), Rep("bob", max_leads_per_day=100)]
-    # Fairness left out: no penalty in the LP, and shares by capacity so the guard has
-    # nothing to force (with equal shares ann, at one lead a day, could never reach the
-    # band's bottom, and the guard hands her today's lead once few are left to come).
     policy = parse_policy(
         {"pools": [{"name": "all", "eligibility": {"territory": False}}],
-         "fairness": {"penalty": 0.0, "shares": "capacity"}}
+         "fairness": {"penalty": 0.0}}
     )  # fmt: skip
     sample = tuple(Lead(f"s{i}", industry="Software" if i % 2 else "Retail") for i in range(10))
     demand = DemandModel(sample, np.full(24, 1 / 24), 24.0)

@@ -66,9 +66,10 @@ def test_value_objectives_trade_conversions_for_value_against_the_truth(world) -
     # (1,188,489 vs 1,115,866), won revenue +10.9% (442,992 vs 399,421), for 49.9 vs 54.2
     # conversions; the guard moves 2 of the 240 leads in the value arms and none in the
     # conversions arm (timed on the projected count, with less room counted on later days:
-    # +5.5% and +6.6%, 12-15 leads moved per arm), and every rep stays inside 0.9-1.1.
-    assert pipe.pipeline_value > conv.pipeline_value * 1.03
-    assert won.won_revenue > conv.won_revenue * 1.05
+    # +5.5% and +6.6%, 12-15 leads moved per arm), and every rep stays inside 0.9-1.1; the
+    # thresholds leave 1.5 / 2.9 points of slack.
+    assert pipe.pipeline_value > conv.pipeline_value * 1.05
+    assert won.won_revenue > conv.won_revenue * 1.08
     assert conv.conversions > pipe.conversions
     for arm in arms.values():
         assert arm.over_cap_rep_days == 0
@@ -81,9 +82,11 @@ def test_value_objectives_trade_conversions_for_value_against_the_truth(world) -
 
 
 @pytest.mark.slow
-def test_the_fairness_guard_is_what_narrows_the_value_objective_gain(world, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_the_value_objectives_gain_as_much_with_prices_alone(world, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     # without the guard the prices alone route (as at 8665b7e, the same figures): pipeline
-    # value +6.3% (1,185,596 vs 1,115,866), won revenue +11.0% (443,319 vs 399,421)
+    # value +6.3% (1,185,596 vs 1,115,866), won revenue +11.0% (443,319 vs 399,421); with the
+    # guard timed on a low count (the test above) the gain is about the same, +6.5% / +10.9%
+    # (timed on the projected count it narrowed it to +5.5% / +6.6%)
     monkeypatch.setattr(predictive, "FAIRNESS_GUARD", False)
     arms = compare_objectives(world, objectives=("conversions", "pipeline_value", "won_revenue"))
     conv, pipe, won = arms["conversions"], arms["pipeline_value"], arms["won_revenue"]

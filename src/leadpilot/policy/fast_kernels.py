@@ -162,20 +162,30 @@ def _guard(
     # later_days, today_left=day_end - held, leads_left_high=end_high - held)
     left = _py_max(end - held, 1.0)
     left_high = _py_max(end_high - held, left)
-    today = _py_max(_py_min(day_end - held, left), 1.0)
-    today = _py_max(today - today_z * np.sqrt(today), 1.0)  # fairness.today_low
+    projected = _py_max(_py_min(day_end - held, left), 1.0)
+    today = _py_max(projected - today_z * np.sqrt(projected), 1.0)  # fairness.today_low
     over = np.empty(m, dtype=np.bool_)
     short = np.empty(m)
     room = np.empty(m)
+    later_room = np.empty(m)
     later = np.empty(m)
     carry = np.empty(m)
     need = _py_max(today_caution * today, 1.0)
     any_forced = False
     for j in range(m):
-        over[j] = counts[j] + 1.0 > high * share[j] * (held + left) + 1e-9
-        short[j] = np.ceil(_np_max(low * share[j] * (held + left_high) - counts[j], 0.0) - 1e-9)
         room[j] = _np_max(caps[j] - used[j], 0.0)
-        later[j] = later_caution * (caps[j] * later_days)
+        later_room[j] = caps[j] * later_days
+    room_sum = _np_sum(room)
+    later_sum = _np_sum(later_room)
+    for j in range(m):
+        # fairness.must_take: the leads the others' caps will leave to this member
+        take = _np_min(_np_max((projected - 1.0) - (room_sum - room[j]), 0.0), room[j])
+        take += _np_min(
+            _np_max((left - projected) - (later_sum - later_room[j]), 0.0), later_room[j]
+        )
+        over[j] = counts[j] + 1.0 + take > high * share[j] * (held + left) + 1e-9
+        short[j] = np.ceil(_np_max(low * share[j] * (held + left_high) - counts[j], 0.0) - 1e-9)
+        later[j] = later_caution * later_room[j]
         carry[j] = _np_min(_np_max(short[j] - later[j], 0.0), room[j])
         if carry[j] >= need:
             any_forced = True
