@@ -311,6 +311,12 @@ def suite(postgres: str | None) -> list[Benchmark]:
                      kind), None, quiet_s=115, phase=QUALITY, tier=DEEP,
                     basis="README: 87-113 s CPU per kind, 100-138 s for the process")
           for kind in ("interactions", "drift", "thin")),
+        # the fairness band and the oracle's share on twice the seeds, every kind: the guard's
+        # end-of-run fragility showed on seeds 5-9 only (README, "Timing the guard")
+        Benchmark("router_fairness_10seeds", "router_benchmark.py",
+                  ("--seeds", *map(str, range(10)), "--kind", "additive", "interactions",
+                   "drift", "thin"), None, quiet_s=110, phase=QUALITY, tier=DEEP,
+                  basis="2026-12-05: ~2.5 s CPU per seed and kind with the oracle"),
         Benchmark("objectives_4seeds", "objectives.py", ("--seeds", "0", "1", "2", "3"), None,
                   quiet_s=87, phase=QUALITY, tier=DEEP, basis="probe: 21.6 s CPU per seed"),
         Benchmark("model_routing_quality_5seeds", "model_routing_quality.py",
