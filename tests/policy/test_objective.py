@@ -120,12 +120,8 @@ def test_a_value_objective_without_a_value_model_routes_by_conversions_and_says_
     assert "NO_VALUE_MODEL" in d.reasons
 
 
-def test_shadow_price_is_the_marginal_pipeline_value_of_capacity(monkeypatch) -> None:
-    # The prices' figures, without the hard fairness guard: with equal shares ann, at one
-    # lead a day, can never reach the band's bottom, and the guard would hand her the lead.
-    from leadpilot.policy.strategies import predictive
-
-    monkeypatch.setattr(predictive, "FAIRNESS_GUARD", False)
+@pytest.mark.usefixtures("without_fairness_guard")
+def test_shadow_price_is_the_marginal_pipeline_value_of_capacity() -> None:
     # ann has one slot; half the expected leads are Software. Under pipeline value, Retail
     # goes to bob anyway (500 vs 300) and ann's slot moves one Software lead from bob
     # (0.1 x 3,000 = 300) to her (0.5 x 1,000 = 500): it is worth 200.
@@ -145,12 +141,8 @@ def test_shadow_price_is_the_marginal_pipeline_value_of_capacity(monkeypatch) ->
     assert (d.rep_id, ann.score, bob.score) == ("bob", pytest.approx(100.0), pytest.approx(500.0))
 
 
-def test_won_revenue_end_to_end_by_hand(monkeypatch) -> None:
-    # The prices' figures, without the hard fairness guard: with equal shares ann, at one
-    # lead a day, can never reach the band's bottom, and the guard would hand her the lead.
-    from leadpilot.policy.strategies import predictive
-
-    monkeypatch.setattr(predictive, "FAIRNESS_GUARD", False)
+@pytest.mark.usefixtures("without_fairness_guard")
+def test_won_revenue_end_to_end_by_hand() -> None:
     # policy (objective: won_revenue) -> shadow prices -> decision -> the decision log's
     # figures. ann has one slot today and ~14 leads are expected before midnight, half
     # Software. In won revenue a Software lead is worth 0.5 x 0.8 x 1,000 = 400 with ann

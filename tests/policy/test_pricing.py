@@ -96,12 +96,8 @@ def test_typical_response_is_shrunk_towards_the_team() -> None:
     assert typical_response_hours(pd.DataFrame({"x": [1]})) == {}
 
 
-def test_router_keeps_a_scarce_specialist_for_the_leads_only_she_converts(monkeypatch) -> None:
-    # The prices' work, without the hard fairness guard: with equal shares ann, at one lead
-    # a day, can never reach the band's bottom, and the guard would hand her the lead.
-    from leadpilot.policy.strategies import predictive
-
-    monkeypatch.setattr(predictive, "FAIRNESS_GUARD", False)
+@pytest.mark.usefixtures("without_fairness_guard")
+def test_router_keeps_a_scarce_specialist_for_the_leads_only_she_converts() -> None:
     from leadpilot.policy import InMemoryState, ShadowPricer, parse_policy
     from leadpilot.policy.table_scorer import TableScorer
     from leadpilot.schema import Rep
